@@ -1,0 +1,392 @@
+//! Workloads: pods grouped under their top controller.
+//!
+//! A controller and its pods are one workload, never counted twice. With live dumps, pods are
+//! attached through `ownerReferences` (Pod → ReplicaSet → Deployment, Pod → Job → CronJob, …) to
+//! the top owner the input shows; an owner that is referenced but absent is still the workload
+//! (named as referenced). With manifests, a controller's pod template stands for its pods.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::meta::{Labels, ObjectMeta};
+use crate::objects::{Kind, PodTemplate};
+use crate::parse::Source;
+use crate::snapshot::Snapshot;
+
+/// Kinds a workload can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum WorkloadKind {
+    /// Deployment.
+    Deployment,
+    /// ReplicaSet (not owned by a Deployment in the input).
+    ReplicaSet,
+    /// StatefulSet.
+    StatefulSet,
+    /// DaemonSet.
+    DaemonSet,
+    /// Job (not owned by a CronJob in the input).
+    Job,
+    /// CronJob.
+    CronJob,
+    /// ReplicationController.
+    ReplicationController,
+    /// A pod without a controller.
+    Pod,
+}
+
+impl WorkloadKind {
+    /// From an object kind, for the kinds that can be workloads.
+    pub fn from_kind(kind: Kind) -> Option<WorkloadKind> {
+        Some(match kind {
+            Kind::Deployment => WorkloadKind::Deployment,
+            Kind::ReplicaSet => WorkloadKind::ReplicaSet,
+            Kind::StatefulSet => WorkloadKind::StatefulSet,
+            Kind::DaemonSet => WorkloadKind::DaemonSet,
+            Kind::Job => WorkloadKind::Job,
+            Kind::CronJob => WorkloadKind::CronJob,
+            Kind::ReplicationController => WorkloadKind::ReplicationController,
+            Kind::Pod => WorkloadKind::Pod,
+            _ => return None,
+        })
+    }
+
+    /// From an `ownerReferences[].kind`.
+    pub fn from_owner_kind(kind: &str) -> Option<WorkloadKind> {
+        Some(match kind {
+            "Deployment" => WorkloadKind::Deployment,
+            "ReplicaSet" => WorkloadKind::ReplicaSet,
+            "StatefulSet" => WorkloadKind::StatefulSet,
+            "DaemonSet" => WorkloadKind::DaemonSet,
+            "Job" => WorkloadKind::Job,
+            "CronJob" => WorkloadKind::CronJob,
+            "ReplicationController" => WorkloadKind::ReplicationController,
+            _ => return None,
+        })
+    }
+
+    /// The object kind.
+    pub fn kind(self) -> Kind {
+        match self {
+            WorkloadKind::Deployment => Kind::Deployment,
+            WorkloadKind::ReplicaSet => Kind::ReplicaSet,
+            WorkloadKind::StatefulSet => Kind::StatefulSet,
+            WorkloadKind::DaemonSet => Kind::DaemonSet,
+            WorkloadKind::Job => Kind::Job,
+            WorkloadKind::CronJob => Kind::CronJob,
+            WorkloadKind::ReplicationController => Kind::ReplicationController,
+            WorkloadKind::Pod => Kind::Pod,
+        }
+    }
+
+    /// The kind name.
+    pub fn as_str(self) -> &'static str {
+        self.kind().as_str()
+    }
+}
+
+impl std::fmt::Display for WorkloadKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Index of a workload in [`Workloads::list`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WorkloadId(pub u32);
+
+impl WorkloadId {
+    /// As an index.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Pods of one workload that share a label set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodGroup {
+    /// The pods' labels.
+    pub labels: Labels,
+    /// How many pods (for templates: the desired replicas, at least 1).
+    pub pods: u32,
+    /// Nodes the pods run on (empty when unscheduled or unknown).
+    pub nodes: Vec<String>,
+}
+
+/// A workload: one controller (or bare pod) and its pods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// Its index.
+    pub id: WorkloadId,
+    /// Kind of the top controller.
+    pub kind: WorkloadKind,
+    /// Namespace.
+    pub namespace: String,
+    /// Name of the top controller (or pod).
+    pub name: String,
+    /// Metadata of the top controller when present, else of a pod.
+    pub metadata: ObjectMeta,
+    /// The pod spec and pod metadata (from a live pod when the input has one, else the template).
+    pub template: PodTemplate,
+    /// Pods grouped by label set; templates give one group.
+    pub groups: Vec<PodGroup>,
+    /// Desired replicas, when the controller says.
+    pub replicas: Option<i64>,
+    /// Where the controller (or first pod) was defined.
+    pub source: Option<Source>,
+}
+
+impl Workload {
+    /// `namespace/name[Kind]`, the form used in reports.
+    pub fn display(&self) -> String {
+        format!("{}/{}[{}]", self.namespace, self.name, self.kind)
+    }
+
+    /// Whether the workload carries a label or annotation with this key and value, on the
+    /// controller or its pods.
+    pub fn has_marker(&self, key: &str, value: &str) -> bool {
+        let m = |l: &Labels| l.get(key).is_some_and(|v| v == value);
+        m(&self.metadata.labels)
+            || m(&self.metadata.annotations)
+            || m(&self.template.metadata.labels)
+            || m(&self.template.metadata.annotations)
+    }
+}
+
+/// The derived workload view of a snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Workloads {
+    /// Workloads ordered by namespace, name and kind.
+    pub list: Vec<Workload>,
+    /// Problems found while grouping (ownerReference cycles).
+    pub warnings: Vec<String>,
+}
+
+type Key = (String, WorkloadKind, String); // namespace, kind, name
+
+impl Workloads {
+    /// Groups the snapshot's pods and controllers into workloads.
+    pub fn build(snapshot: &Snapshot) -> Workloads {
+        let mut warnings = Vec::new();
+        let controllers: HashMap<Key, (&Source, &crate::objects::Controller)> = snapshot
+            .controllers()
+            .filter_map(|(src, c)| {
+                let k = WorkloadKind::from_kind(c.kind)?;
+                Some(((c.metadata.namespace.clone(), k, c.metadata.display_name().to_string()), (src, c)))
+            })
+            .collect();
+
+        // Follows ownerReferences to the top owner the input shows.
+        let top_of = |ns: &str, meta: &ObjectMeta, self_key: Option<Key>, warnings: &mut Vec<String>| -> Option<Key> {
+            let mut seen: HashSet<Key> = HashSet::new();
+            if let Some(k) = &self_key {
+                seen.insert(k.clone());
+            }
+            let mut current: Option<Key> = None;
+            let mut refs = &meta.owner_references;
+            loop {
+                let owner = refs
+                    .iter()
+                    .find(|r| r.controller == Some(true) && WorkloadKind::from_owner_kind(&r.kind).is_some())
+                    .or_else(|| refs.iter().find(|r| WorkloadKind::from_owner_kind(&r.kind).is_some()));
+                let Some(owner) = owner else { return current };
+                let Some(kind) = WorkloadKind::from_owner_kind(&owner.kind) else { return current };
+                let key: Key = (ns.to_string(), kind, owner.name.clone());
+                if !seen.insert(key.clone()) {
+                    warnings.push(format!(
+                        "ownerReferences cycle through {}/{}[{}]; grouping stops there",
+                        key.0, key.2, key.1
+                    ));
+                    return current;
+                }
+                current = Some(key.clone());
+                match controllers.get(&key) {
+                    Some((_, c)) => refs = &c.metadata.owner_references,
+                    None => return current,
+                }
+            }
+        };
+
+        struct Acc<'a> {
+            kind: WorkloadKind,
+            namespace: String,
+            name: String,
+            controller: Option<(&'a Source, &'a crate::objects::Controller)>,
+            pods: Vec<(&'a Source, &'a crate::objects::Pod)>,
+        }
+        let mut acc: BTreeMap<(String, String, WorkloadKind), Acc<'_>> = BTreeMap::new();
+        let mut entry = |key: &Key| -> (String, String, WorkloadKind) {
+            let k = (key.0.clone(), key.2.clone(), key.1);
+            acc.entry(k.clone()).or_insert_with(|| Acc {
+                kind: key.1,
+                namespace: key.0.clone(),
+                name: key.2.clone(),
+                controller: controllers.get(key).copied(),
+                pods: Vec::new(),
+            });
+            k
+        };
+        let mut sorted_controllers: Vec<&Key> = controllers.keys().collect();
+        sorted_controllers.sort();
+        let mut tops = Vec::new();
+        for key in sorted_controllers {
+            let (_, c) = controllers[key];
+            if top_of(&key.0, &c.metadata, Some(key.clone()), &mut warnings).is_none() {
+                tops.push(key.clone());
+            }
+        }
+        for key in &tops {
+            entry(key);
+        }
+        let mut pod_tops = Vec::new();
+        for (src, pod) in snapshot.pods() {
+            let ns = pod.metadata.namespace.clone();
+            let key = top_of(&ns, &pod.metadata, None, &mut warnings)
+                .unwrap_or((ns, WorkloadKind::Pod, pod.metadata.display_name().to_string()));
+            pod_tops.push((key, src, pod));
+        }
+        let mut acc_pods: Vec<((String, String, WorkloadKind), &Source, &crate::objects::Pod)> = Vec::new();
+        for (key, src, pod) in pod_tops {
+            let k = entry(&key);
+            acc_pods.push((k, src, pod));
+        }
+        for (k, src, pod) in acc_pods {
+            if let Some(a) = acc.get_mut(&k) {
+                a.pods.push((src, pod));
+            }
+        }
+
+        let mut list = Vec::with_capacity(acc.len());
+        for (_, a) in acc {
+            let id = WorkloadId(u32::try_from(list.len()).unwrap_or(u32::MAX));
+            let (metadata, template, replicas, source) = match (a.controller, a.pods.first()) {
+                (_, Some((src, pod))) => {
+                    let tpl = PodTemplate { metadata: pod.metadata.clone(), spec: pod.spec.clone() };
+                    match a.controller {
+                        Some((csrc, c)) => (c.metadata.clone(), tpl, c.replicas, Some(csrc.clone())),
+                        None => (pod.metadata.clone(), tpl, None, Some((*src).clone())),
+                    }
+                }
+                (Some((csrc, c)), None) => {
+                    let mut tpl = c.template.clone();
+                    tpl.metadata.namespace = c.metadata.namespace.clone();
+                    (c.metadata.clone(), tpl, c.replicas, Some(csrc.clone()))
+                }
+                (None, None) => continue,
+            };
+            let groups = if a.pods.is_empty() {
+                let pods = match a.kind {
+                    WorkloadKind::CronJob | WorkloadKind::Job => 1,
+                    _ => replicas.unwrap_or(1).clamp(1, i64::from(u32::MAX)) as u32,
+                };
+                vec![PodGroup {
+                    labels: template.metadata.labels.clone(),
+                    pods,
+                    nodes: template.spec.node_name.iter().cloned().collect(),
+                }]
+            } else {
+                let mut by_labels: BTreeMap<&Labels, PodGroup> = BTreeMap::new();
+                for (_, p) in &a.pods {
+                    let g = by_labels.entry(&p.metadata.labels).or_insert_with(|| PodGroup {
+                        labels: p.metadata.labels.clone(),
+                        pods: 0,
+                        nodes: Vec::new(),
+                    });
+                    g.pods = g.pods.saturating_add(1);
+                    if let Some(n) = p.spec.node_name.as_ref().filter(|n| !n.is_empty()) {
+                        if !g.nodes.contains(n) {
+                            g.nodes.push(n.clone());
+                        }
+                    }
+                }
+                by_labels.into_values().collect()
+            };
+            list.push(Workload {
+                id,
+                kind: a.kind,
+                namespace: a.namespace,
+                name: a.name,
+                metadata,
+                template,
+                groups,
+                replicas,
+                source,
+            });
+        }
+        Workloads { list, warnings }
+    }
+
+    /// Looks a workload up by namespace, kind and name.
+    pub fn find(&self, namespace: &str, kind: WorkloadKind, name: &str) -> Option<&Workload> {
+        self.list.iter().find(|w| w.namespace == namespace && w.kind == kind && w.name == name)
+    }
+
+    /// Total pods across workloads.
+    pub fn pod_count(&self) -> u64 {
+        self.list.iter().flat_map(|w| &w.groups).map(|g| u64::from(g.pods)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{ParseLimits, parse_source};
+
+    fn workloads(yaml: &str) -> Workloads {
+        let p = parse_source("t.yaml", yaml, &ParseLimits::default());
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        Workloads::build(&Snapshot::from_objects(p.objects))
+    }
+
+    const DUMP: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 2
+  template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c, image: nginx}]}}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web-5d9, namespace: shop, ownerReferences: [{kind: Deployment, name: web, controller: true}]}
+spec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c}]}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-5d9-a, namespace: shop, labels: {app: web}, ownerReferences: [{kind: ReplicaSet, name: web-5d9, controller: true}]}
+spec: {nodeName: n1, containers: [{name: c}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-5d9-b, namespace: shop, labels: {app: web}, ownerReferences: [{kind: ReplicaSet, name: web-5d9, controller: true}]}
+spec: {nodeName: n2, containers: [{name: c}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: orphan-x, namespace: shop, labels: {app: o}, ownerReferences: [{kind: ReplicaSet, name: gone-77, controller: true}]}
+spec: {containers: [{name: c}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bare, namespace: shop}
+spec: {containers: [{name: c}]}
+"#;
+
+    #[test]
+    fn controller_and_pods_are_one_workload() {
+        let w = workloads(DUMP);
+        let names: Vec<String> = w.list.iter().map(Workload::display).collect();
+        assert_eq!(names, ["shop/bare[Pod]", "shop/gone-77[ReplicaSet]", "shop/web[Deployment]"]);
+        let web = w.find("shop", WorkloadKind::Deployment, "web").unwrap();
+        assert_eq!(web.groups.len(), 1);
+        assert_eq!(web.groups[0].pods, 2);
+        assert_eq!(web.groups[0].nodes, ["n1", "n2"]);
+        assert_eq!(w.pod_count(), 4);
+    }
+
+    #[test]
+    fn owner_cycles_are_reported_not_looped() {
+        let w = workloads(
+            "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: a, ownerReferences: [{kind: ReplicaSet, name: b}]}\nspec: {}\n---\napiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: b, ownerReferences: [{kind: ReplicaSet, name: a}]}\nspec: {}\n",
+        );
+        assert!(!w.warnings.is_empty());
+    }
+}
