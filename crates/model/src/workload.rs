@@ -132,6 +132,8 @@ pub struct Workload {
     pub replicas: Option<i64>,
     /// Where the controller (or first pod) was defined.
     pub source: Option<Source>,
+    /// Names of the pods in the input (empty for templates).
+    pub pod_names: Vec<String>,
 }
 
 impl Workload {
@@ -183,12 +185,21 @@ impl Workloads {
             let mut current: Option<Key> = None;
             let mut refs = &meta.owner_references;
             loop {
+                // An owner reference without a kind still names the group (np-guard and
+                // `kubectl` both keep such pods together under the owner's name).
                 let owner = refs
                     .iter()
-                    .find(|r| r.controller == Some(true) && WorkloadKind::from_owner_kind(&r.kind).is_some())
+                    .find(|r| r.controller == Some(true) && (r.kind.is_empty() || WorkloadKind::from_owner_kind(&r.kind).is_some()))
                     .or_else(|| refs.iter().find(|r| WorkloadKind::from_owner_kind(&r.kind).is_some()));
                 let Some(owner) = owner else { return current };
-                let Some(kind) = WorkloadKind::from_owner_kind(&owner.kind) else { return current };
+                let kind = if owner.kind.is_empty() {
+                    WorkloadKind::Pod
+                } else {
+                    match WorkloadKind::from_owner_kind(&owner.kind) {
+                        Some(k) => k,
+                        None => return current,
+                    }
+                };
                 let key: Key = (ns.to_string(), kind, owner.name.clone());
                 if !seen.insert(key.clone()) {
                     warnings.push(format!(
@@ -309,6 +320,7 @@ impl Workloads {
                 groups,
                 replicas,
                 source,
+                pod_names: a.pods.iter().map(|(_, p)| p.metadata.display_name().to_string()).collect(),
             });
         }
         Workloads { list, warnings }

@@ -1,0 +1,659 @@
+//! NetworkPolicy semantics over reachability classes.
+//!
+//! Pods are never paired one by one: every pod group is reduced to the set of policy *atoms* it
+//! matches (each policy's `podSelector`, each pod-selecting peer of each rule) plus the ports it
+//! declares. Pods with the same atoms and ports are treated identically by every policy, so they
+//! form one [`NetClass`]; reachability is computed between classes. A flat 10k-pod cluster has a
+//! handful of classes, and a label change moves one pod group between classes.
+//!
+//! Semantics (Kubernetes `networking.k8s.io/v1`): a pod is isolated for a direction when a policy
+//! selecting it has that policy type (`policyTypes` defaulting to Ingress, plus Egress when egress
+//! rules exist); isolated traffic is allowed by the union of rules; a connection needs the
+//! source's egress **and** the destination's ingress to allow it; an empty peer list means every
+//! peer, an empty port list every port; `podSelector` + `namespaceSelector` in one peer is an AND;
+//! named ports resolve against the destination's container ports; `ipBlock` only ever matches
+//! addresses outside the cluster.
+
+use std::collections::HashMap;
+
+use rampart_model::{LabelSelector, Labels, Snapshot, WorkloadId, Workloads};
+
+use crate::ipset::IpSet;
+use crate::ports::{PortSet, Protocol};
+
+/// Index of a class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClassId(pub u32);
+
+impl ClassId {
+    /// As an index.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A port a container declares.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeclaredPort {
+    /// Port name.
+    pub name: Option<String>,
+    /// Number.
+    pub port: u16,
+    /// Protocol.
+    pub protocol: Protocol,
+}
+
+/// A rule's port entry, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RulePort {
+    /// Numbers or a range (or a whole protocol).
+    Numbers(PortSet),
+    /// A named port, resolved against the destination.
+    Named(Protocol, String),
+}
+
+/// A rule's peer, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Peer {
+    /// Pods matched by an atom; `any` when the peer selects every pod of every namespace.
+    Pods {
+        /// The atom.
+        atom: u32,
+        /// `namespaceSelector: {}` with no (or an empty) `podSelector`.
+        any: bool,
+    },
+    /// Addresses outside the cluster.
+    Block(IpSet),
+}
+
+/// An ingress or egress rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// `None`: every peer.
+    pub peers: Option<Vec<Peer>>,
+    /// `None`: every port.
+    pub ports: Option<Vec<RulePort>>,
+}
+
+/// A NetworkPolicy, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledPolicy {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Ingress rules when the policy isolates ingress.
+    pub ingress: Option<Vec<Rule>>,
+    /// Egress rules when the policy isolates egress.
+    pub egress: Option<Vec<Rule>>,
+}
+
+/// Pods that every policy treats alike.
+#[derive(Debug, Clone)]
+pub struct NetClass {
+    /// Index.
+    pub id: ClassId,
+    atoms: Vec<u64>,
+    /// Ports the pods declare.
+    pub ports: Vec<DeclaredPort>,
+    /// Policies isolating ingress of these pods.
+    pub ingress_policies: Vec<u32>,
+    /// Policies isolating egress of these pods.
+    pub egress_policies: Vec<u32>,
+    /// `(workload, pod group)` members.
+    pub members: Vec<(WorkloadId, usize)>,
+}
+
+impl NetClass {
+    fn has(&self, atom: u32) -> bool {
+        self.atoms.get(atom as usize / 64).is_some_and(|w| w & (1 << (atom % 64)) != 0)
+    }
+
+    /// Whether no policy isolates ingress.
+    pub fn ingress_open(&self) -> bool {
+        self.ingress_policies.is_empty()
+    }
+
+    /// Whether no policy isolates egress.
+    pub fn egress_open(&self) -> bool {
+        self.egress_policies.is_empty()
+    }
+
+    /// Ports the pods listen on: the declared ports, or every port when none are declared
+    /// (a container needs no `containerPort` to accept connections).
+    pub fn listening(&self) -> PortSet {
+        if self.ports.is_empty() {
+            return PortSet::all();
+        }
+        let mut s = PortSet::empty();
+        for p in &self.ports {
+            s.union_with(&PortSet::single(p.protocol, p.port));
+        }
+        s
+    }
+}
+
+/// The compiled network model of a snapshot.
+#[derive(Debug, Clone)]
+pub struct NetModel {
+    /// Policies, compiled.
+    pub policies: Vec<CompiledPolicy>,
+    /// Classes.
+    pub classes: Vec<NetClass>,
+    /// Class of each workload's pod groups: `member_class[workload][group]`.
+    pub member_class: Vec<Vec<ClassId>>,
+    /// Classes matching each pod-peer atom.
+    atom_classes: Vec<Vec<ClassId>>,
+    /// Policy and rule each peer atom belongs to, for evidence.
+    atom_owner: Vec<AtomOwner>,
+    /// Problems found (invalid selectors, CIDRs, ports); the offending policy part is ignored.
+    pub warnings: Vec<String>,
+    /// The class of the ingress controller pseudo-pod.
+    pub ingress_controller: ClassId,
+}
+
+/// Namespace of the ingress controller pseudo-pod.
+pub const INGRESS_CONTROLLER_NS: &str = "ingress-controller-ns";
+
+#[derive(Debug, Clone, Copy)]
+enum AtomOwner {
+    Selects(u32),
+    Peer(u32),
+}
+
+static EMPTY_SELECTOR: LabelSelector =
+    LabelSelector { match_labels: std::collections::BTreeMap::new(), match_expressions: Vec::new() };
+
+/// Direction of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Ingress.
+    Ingress,
+    /// Egress.
+    Egress,
+}
+
+/// Which policy rule admitted a connection.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RuleRef {
+    /// Policy index.
+    pub policy: u32,
+    /// Ingress or egress.
+    pub ingress: bool,
+    /// Rule index.
+    pub rule: u32,
+}
+
+
+struct RuleCompiler<'a, 'b> {
+    ns: &'a str,
+    pname: &'b str,
+    pidx: u32,
+    namespaces: &'a [(String, Labels)],
+    ns_atoms: &'b mut HashMap<&'a str, Vec<(u32, &'a LabelSelector)>>,
+    atom_owner: &'b mut Vec<AtomOwner>,
+    atom_policy: &'b mut Vec<Option<(u32, bool, bool)>>,
+    warnings: &'b mut Vec<String>,
+}
+
+impl<'a> RuleCompiler<'a, '_> {
+    fn compile(&mut self, rules: &'a [rampart_model::objects::NetworkPolicyRule], dir: &str) -> Vec<Rule> {
+        rules.iter().enumerate().map(|(ri, r)| {
+                    let peers = if r.peers.is_empty() {
+                        None
+                    } else {
+                        let mut out = Vec::new();
+                        for (pi, p) in r.peers.iter().enumerate() {
+                            let at = format!("NetworkPolicy {}: {dir}[{ri}] peer[{pi}]", self.pname);
+                            if let Some(b) = &p.ip_block {
+                                if p.pod_selector.is_some() || p.namespace_selector.is_some() {
+                                    self.warnings.push(format!("{at}: ipBlock may not be combined with selectors; the selectors are ignored"));
+                                }
+                                match IpSet::from_block(&b.cidr, &b.except) {
+                                    Ok(s) => out.push(Peer::Block(s)),
+                                    Err(e) => self.warnings.push(format!("{at}: {e}; peer ignored")),
+                                }
+                                continue;
+                            }
+                            if p.pod_selector.is_none() && p.namespace_selector.is_none() {
+                                self.warnings.push(format!("{at}: empty peer; ignored"));
+                                continue;
+                            }
+                            if let Some(e) = p.pod_selector.as_ref().and_then(|s| s.validate().err())
+                                .or_else(|| p.namespace_selector.as_ref().and_then(|s| s.validate().err())) {
+                                self.warnings.push(format!("{at}: {e}; peer ignored"));
+                                continue;
+                            }
+                            let atom = u32::try_from(self.atom_owner.len()).unwrap_or(u32::MAX);
+                            self.atom_owner.push(AtomOwner::Peer(self.pidx));
+                            self.atom_policy.push(None);
+                            let pod_sel: &LabelSelector = p.pod_selector.as_ref().unwrap_or(&EMPTY_SELECTOR);
+                            match &p.namespace_selector {
+                                None => self.ns_atoms.entry(self.ns).or_default().push((atom, pod_sel)),
+                                Some(nss) => {
+                                    for (n, labels) in self.namespaces {
+                                        if nss.matches(labels) {
+                                            self.ns_atoms.entry(n.as_str()).or_default().push((atom, pod_sel));
+                                        }
+                                    }
+                                }
+                            }
+                            let any = p.namespace_selector.as_ref().is_some_and(LabelSelector::is_empty)
+                        && p.pod_selector.as_ref().is_none_or(LabelSelector::is_empty);
+                    out.push(Peer::Pods { atom, any });
+                        }
+                        Some(out)
+                    };
+                    let ports = if r.ports.is_empty() {
+                        None
+                    } else {
+                        let mut out = Vec::new();
+                        for (pi, p) in r.ports.iter().enumerate() {
+                            let at = format!("NetworkPolicy {}: {dir}[{ri}] ports[{pi}]", self.pname);
+                            let Some(proto) = Protocol::parse(p.protocol.as_deref()) else {
+                                self.warnings.push(format!("{at}: unknown protocol {:?}; port ignored", p.protocol));
+                                continue;
+                            };
+                            match &p.port {
+                                None => out.push(RulePort::Numbers(PortSet::all_of(proto))),
+                                Some(rampart_model::de::IntOrString::Int(n)) => {
+                                    let Ok(start) = u16::try_from(*n) else {
+                                        self.warnings.push(format!("{at}: port {n} out of range; port ignored"));
+                                        continue;
+                                    };
+                                    let end = match p.end_port {
+                                        Some(e) => match u16::try_from(e) {
+                                            Ok(e) if e >= start => e,
+                                            _ => {
+                                                self.warnings.push(format!("{at}: endPort {e} invalid; port ignored"));
+                                                continue;
+                                            }
+                                        },
+                                        None => start,
+                                    };
+                                    out.push(RulePort::Numbers(PortSet::range(proto, start, end)));
+                                }
+                                Some(rampart_model::de::IntOrString::Str(s)) => match s.parse::<u16>() {
+                                    Ok(n) => out.push(RulePort::Numbers(PortSet::single(proto, n))),
+                                    Err(_) => out.push(RulePort::Named(proto, s.clone())),
+                                },
+                            }
+                        }
+                        Some(out)
+                    };
+                    Rule { peers, ports }
+                }).collect()
+    }
+}
+
+/// Declared ports of a pod spec (regular containers).
+pub fn declared_ports(spec: &rampart_model::objects::PodSpec) -> Vec<DeclaredPort> {
+    let mut v: Vec<DeclaredPort> = spec
+        .containers
+        .iter()
+        .flat_map(|c| &c.ports)
+        .filter_map(|p| {
+            Some(DeclaredPort {
+                name: p.name.clone().filter(|n| !n.is_empty()),
+                port: u16::try_from(p.container_port).ok().filter(|p| *p > 0)?,
+                protocol: Protocol::parse(p.protocol.as_deref())?,
+            })
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+impl NetModel {
+    /// Compiles the snapshot's policies and partitions its pods into classes.
+    pub fn build(snapshot: &Snapshot, workloads: &Workloads) -> NetModel {
+        let mut warnings = Vec::new();
+        let namespaces: Vec<(String, Labels)> = {
+            let mut names = snapshot.namespace_names();
+            for w in &workloads.list {
+                if !names.contains(&w.namespace) {
+                    names.push(w.namespace.clone());
+                }
+            }
+            names.push(INGRESS_CONTROLLER_NS.to_string());
+            names.sort();
+            names.dedup();
+            names.into_iter().map(|n| {
+                let l = snapshot.namespace_labels(&n);
+                (n, l)
+            }).collect()
+        };
+        let mut ns_atoms: HashMap<&str, Vec<(u32, &LabelSelector)>> = HashMap::new();
+        let mut policies = Vec::new();
+        let mut atom_owner: Vec<AtomOwner> = Vec::new();
+        let mut atom_policy: Vec<Option<(u32, bool, bool)>> = Vec::new(); // select atoms: (policy, ingress, egress)
+
+        for (_, np) in snapshot.network_policies() {
+            let pidx = u32::try_from(policies.len()).unwrap_or(u32::MAX);
+            let ns = np.metadata.namespace.as_str();
+            let pname = format!("{}/{}", ns, np.metadata.name);
+            if let Err(e) = np.spec.pod_selector.validate() {
+                warnings.push(format!("NetworkPolicy {pname}: podSelector: {e}; policy ignored"));
+                continue;
+            }
+            let select_atom = u32::try_from(atom_owner.len()).unwrap_or(u32::MAX);
+            atom_owner.push(AtomOwner::Selects(pidx));
+            atom_policy.push(Some((pidx, np.spec.affects_ingress(), np.spec.affects_egress())));
+            ns_atoms.entry(ns).or_default().push((select_atom, &np.spec.pod_selector));
+
+            let mut c = RuleCompiler {
+                ns,
+                pname: &pname,
+                pidx,
+                namespaces: &namespaces,
+                ns_atoms: &mut ns_atoms,
+                atom_owner: &mut atom_owner,
+                atom_policy: &mut atom_policy,
+                warnings: &mut warnings,
+            };
+            let ingress = np.spec.affects_ingress().then(|| c.compile(&np.spec.ingress, "ingress"));
+            let egress = np.spec.affects_egress().then(|| c.compile(&np.spec.egress, "egress"));
+            policies.push(CompiledPolicy { namespace: ns.to_string(), name: np.metadata.name.clone(), ingress, egress });
+        }
+
+        let atom_count = atom_owner.len();
+        let words = atom_count.div_ceil(64).max(1);
+        let mut classes: Vec<NetClass> = Vec::new();
+        let mut class_of: HashMap<(Vec<u32>, Vec<DeclaredPort>), ClassId> = HashMap::new();
+        let mut member_class = Vec::with_capacity(workloads.list.len());
+        let empty: Vec<(u32, &LabelSelector)> = Vec::new();
+        let mut intern = |atoms: Vec<u32>, ports: Vec<DeclaredPort>, classes: &mut Vec<NetClass>| -> ClassId {
+            let key = (atoms, ports);
+            if let Some(id) = class_of.get(&key) {
+                return *id;
+            }
+            let id = ClassId(u32::try_from(classes.len()).unwrap_or(u32::MAX));
+            let mut bits = vec![0u64; words];
+            let mut ingress_policies = Vec::new();
+            let mut egress_policies = Vec::new();
+            for &a in &key.0 {
+                bits[a as usize / 64] |= 1 << (a % 64);
+                if let Some((p, i, e)) = atom_policy[a as usize] {
+                    if i {
+                        ingress_policies.push(p);
+                    }
+                    if e {
+                        egress_policies.push(p);
+                    }
+                }
+            }
+            classes.push(NetClass { id, atoms: bits, ports: key.1.clone(), ingress_policies, egress_policies, members: Vec::new() });
+            class_of.insert(key, id);
+            id
+        };
+        for w in &workloads.list {
+            let ports = declared_ports(&w.template.spec);
+            let candidates = ns_atoms.get(w.namespace.as_str()).unwrap_or(&empty);
+            let mut per_group = Vec::with_capacity(w.groups.len());
+            for (gi, g) in w.groups.iter().enumerate() {
+                let mut atoms: Vec<u32> =
+                    candidates.iter().filter(|(_, s)| s.matches(&g.labels)).map(|(a, _)| *a).collect();
+                atoms.sort_unstable();
+                atoms.dedup();
+                let id = intern(atoms, ports.clone(), &mut classes);
+                classes[id.index()].members.push((w.id, gi));
+                per_group.push(id);
+            }
+            member_class.push(per_group);
+        }
+        // The ingress controller: an unlabelled pod in a namespace of its own (np-guard's model of
+        // "some in-cluster pod we know nothing about").
+        let ingress_controller = {
+            let no_labels = Labels::new();
+            let mut atoms: Vec<u32> = ns_atoms
+                .get(INGRESS_CONTROLLER_NS)
+                .unwrap_or(&empty)
+                .iter()
+                .filter(|(_, s)| s.matches(&no_labels))
+                .map(|(a, _)| *a)
+                .collect();
+            atoms.sort_unstable();
+            atoms.dedup();
+            intern(atoms, Vec::new(), &mut classes)
+        };
+        let mut atom_classes = vec![Vec::new(); atom_count];
+        for c in &classes {
+            for (a, list) in atom_classes.iter_mut().enumerate() {
+                if c.has(a as u32) {
+                    list.push(c.id);
+                }
+            }
+        }
+        NetModel { policies, classes, member_class, atom_classes, atom_owner, warnings, ingress_controller }
+    }
+
+    /// The class of a workload's pod group.
+    pub fn class_of(&self, w: WorkloadId, group: usize) -> Option<ClassId> {
+        self.member_class.get(w.index()).and_then(|g| g.get(group)).copied()
+    }
+
+    /// A class.
+    pub fn class(&self, id: ClassId) -> &NetClass {
+        &self.classes[id.index()]
+    }
+
+    fn resolve(ports: &Option<Vec<RulePort>>, dst: Option<&NetClass>) -> PortSet {
+        let Some(ports) = ports else { return PortSet::all() };
+        let mut out = PortSet::empty();
+        for p in ports {
+            match p {
+                RulePort::Numbers(s) => out.union_with(s),
+                RulePort::Named(proto, name) => {
+                    if let Some(d) = dst {
+                        for dp in &d.ports {
+                            if dp.protocol == *proto && dp.name.as_deref() == Some(name.as_str()) {
+                                out.union_with(&PortSet::single(*proto, dp.port));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Ports `dst` admits from pods of `src` (its ingress side only), with the admitting rules.
+    pub fn ingress_from(&self, src: &NetClass, dst: &NetClass) -> (PortSet, Vec<RuleRef>) {
+        if dst.ingress_open() {
+            return (PortSet::all(), Vec::new());
+        }
+        let mut out = PortSet::empty();
+        let mut why = Vec::new();
+        for &p in &dst.ingress_policies {
+            for (ri, r) in self.policies[p as usize].ingress.iter().flatten().enumerate() {
+                let matched = match &r.peers {
+                    None => true,
+                    Some(peers) => peers.iter().any(|x| matches!(x, Peer::Pods { atom, .. } if src.has(*atom))),
+                };
+                if matched {
+                    let ports = Self::resolve(&r.ports, Some(dst));
+                    if !ports.is_empty() {
+                        out.union_with(&ports);
+                        why.push(RuleRef { policy: p, ingress: true, rule: ri as u32 });
+                    }
+                }
+            }
+        }
+        (out, why)
+    }
+
+    /// Ports `src` may send to pods of `dst` (its egress side only), with the admitting rules.
+    pub fn egress_to(&self, src: &NetClass, dst: &NetClass) -> (PortSet, Vec<RuleRef>) {
+        if src.egress_open() {
+            return (PortSet::all(), Vec::new());
+        }
+        let mut out = PortSet::empty();
+        let mut why = Vec::new();
+        for &p in &src.egress_policies {
+            for (ri, r) in self.policies[p as usize].egress.iter().flatten().enumerate() {
+                let matched = match &r.peers {
+                    None => true,
+                    Some(peers) => peers.iter().any(|x| matches!(x, Peer::Pods { atom, .. } if dst.has(*atom))),
+                };
+                if matched {
+                    let ports = Self::resolve(&r.ports, Some(dst));
+                    if !ports.is_empty() {
+                        out.union_with(&ports);
+                        why.push(RuleRef { policy: p, ingress: false, rule: ri as u32 });
+                    }
+                }
+            }
+        }
+        (out, why)
+    }
+
+    /// Ports allowed from pods of `src` to pods of `dst`: egress ∩ ingress.
+    pub fn allowed(&self, src: ClassId, dst: ClassId) -> PortSet {
+        let (s, d) = (self.class(src), self.class(dst));
+        let (e, _) = self.egress_to(s, d);
+        if e.is_empty() {
+            return e;
+        }
+        self.ingress_from(s, d).0.intersect(&e)
+    }
+
+    /// Ports `dst` admits from addresses in `from` (outside the cluster). `from` must be an
+    /// atomic range of the policies' ipBlocks (see [`NetModel::ip_blocks`]), or `None` for
+    /// "the internet": any public address.
+    pub fn ingress_from_external(&self, from: Option<&IpSet>, dst: ClassId) -> (PortSet, Vec<RuleRef>) {
+        let d = self.class(dst);
+        if d.ingress_open() {
+            return (PortSet::all(), Vec::new());
+        }
+        let internet = IpSet::internet();
+        let mut out = PortSet::empty();
+        let mut why = Vec::new();
+        for &p in &d.ingress_policies {
+            for (ri, r) in self.policies[p as usize].ingress.iter().flatten().enumerate() {
+                let matched = match &r.peers {
+                    None => true,
+                    Some(peers) => peers.iter().any(|x| match x {
+                        Peer::Block(b) => match from {
+                            Some(f) => b.contains_set(f),
+                            None => !b.intersect(&internet).is_empty(),
+                        },
+                        Peer::Pods { .. } => false,
+                    }),
+                };
+                if matched {
+                    let ports = Self::resolve(&r.ports, Some(d));
+                    if !ports.is_empty() {
+                        out.union_with(&ports);
+                        why.push(RuleRef { policy: p, ingress: true, rule: ri as u32 });
+                    }
+                }
+            }
+        }
+        (out, why)
+    }
+
+    /// Ports `src` may send to addresses in `to` (an atomic ipBlock range; `None` = internet).
+    pub fn egress_to_external(&self, src: ClassId, to: Option<&IpSet>) -> PortSet {
+        let s = self.class(src);
+        if s.egress_open() {
+            return PortSet::all();
+        }
+        let internet = IpSet::internet();
+        let mut out = PortSet::empty();
+        for &p in &s.egress_policies {
+            for r in self.policies[p as usize].egress.iter().flatten() {
+                let matched = match &r.peers {
+                    None => true,
+                    Some(peers) => peers.iter().any(|x| match x {
+                        Peer::Block(b) => match to {
+                            Some(t) => b.contains_set(t),
+                            None => !b.intersect(&internet).is_empty(),
+                        },
+                        Peer::Pods { .. } => false,
+                    }),
+                };
+                if matched {
+                    out.union_with(&Self::resolve(&r.ports, None));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `dst` has an ingress rule that admits every in-cluster source on a port it listens
+    /// on (so any pod reaches it, policy or not).
+    pub fn admits_any_pod(&self, dst: ClassId) -> (bool, Vec<RuleRef>) {
+        let d = self.class(dst);
+        if d.ingress_open() {
+            return (true, Vec::new());
+        }
+        let listening = d.listening();
+        let mut why = Vec::new();
+        for &p in &d.ingress_policies {
+            for (ri, r) in self.policies[p as usize].ingress.iter().flatten().enumerate() {
+                if r.peers.is_none() && Self::resolve(&r.ports, Some(d)).overlaps(&listening) {
+                    why.push(RuleRef { policy: p, ingress: true, rule: ri as u32 });
+                }
+            }
+        }
+        (!why.is_empty(), why)
+    }
+
+    /// Candidate source classes that an ingress-isolated `dst` admits through pod-selecting
+    /// peers (a superset; confirm with [`NetModel::allowed`]).
+    pub fn peer_sources(&self, dst: ClassId) -> Vec<ClassId> {
+        let d = self.class(dst);
+        let mut out = Vec::new();
+        for &p in &d.ingress_policies {
+            for r in self.policies[p as usize].ingress.iter().flatten() {
+                for peer in r.peers.iter().flatten() {
+                    if let Peer::Pods { atom, .. } = peer {
+                        out.extend(self.atom_classes[*atom as usize].iter().copied());
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Ports `dst` admits from an ingress controller (the pseudo-pod; its egress is open).
+    pub fn ingress_from_controller(&self, dst: ClassId) -> (PortSet, Vec<RuleRef>) {
+        self.ingress_from(self.class(self.ingress_controller), self.class(dst))
+    }
+
+    /// Every distinct ipBlock used by a peer.
+    pub fn ip_blocks(&self) -> Vec<&IpSet> {
+        let mut v = Vec::new();
+        for p in &self.policies {
+            for r in p.ingress.iter().flatten().chain(p.egress.iter().flatten()) {
+                for peer in r.peers.iter().flatten() {
+                    if let Peer::Block(b) = peer {
+                        v.push(b);
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// `namespace/name` of a policy.
+    pub fn policy_name(&self, p: u32) -> String {
+        let p = &self.policies[p as usize];
+        format!("{}/{}", p.namespace, p.name)
+    }
+
+    /// Number of pod-peer and selector atoms (for statistics).
+    pub fn atom_count(&self) -> usize {
+        self.atom_owner.len()
+    }
+
+    /// Policy owning an atom.
+    pub fn atom_policy(&self, atom: u32) -> Option<u32> {
+        self.atom_owner.get(atom as usize).map(|o| match o {
+            AtomOwner::Selects(p) | AtomOwner::Peer(p) => *p,
+        })
+    }
+}
