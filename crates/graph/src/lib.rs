@@ -1,6 +1,58 @@
-//! rampart's security graph.
+//! rampart's security graph: the *prove* layer.
+//!
+//! This crate owns the semantics that turn a [`rampart_model::Snapshot`] into proof:
+//!
+//! * [`netpol`]: NetworkPolicy semantics over reachability classes (never pod × pod);
+//! * [`rbac`]: effective RBAC permissions and the escalation rules of DESIGN.md;
+//! * [`build`]: the security graph, every edge carrying its evidence;
+//! * [`prove`]: chains Internet → entry → … → crown jewel, shortest first, per entry;
+//! * [`cut`]: the minimal cut (max-flow/min-cut) and its realisation as [`fix::Fix`]es,
+//!   NetworkPolicies verified by re-analysis;
+//! * [`connectivity`]: workload connectivity listings, np-guard's format.
+//!
+//! Pure: no I/O, no clock, no async. [`analyze`] is the one entry point the CLI and the engine
+//! share.
+
+pub mod build;
 pub mod connectivity;
+pub mod cost;
+pub mod cut;
+pub mod fix;
 pub mod ipset;
+pub mod model;
 pub mod netpol;
 pub mod ports;
+pub mod prove;
 pub mod rbac;
+
+pub use build::SecurityGraph;
+pub use cut::{Cut, CutPlan};
+pub use prove::{Chain, Confidence, Proof, ProveOptions, TargetKind};
+
+use rampart_model::Snapshot;
+
+/// Options of an analysis.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Chain listing.
+    pub prove: ProveOptions,
+}
+
+/// Graph, chains and cut of one snapshot.
+#[derive(Debug)]
+pub struct Analysis {
+    /// The security graph.
+    pub graph: SecurityGraph,
+    /// The chains.
+    pub proof: Proof,
+    /// The minimal cut.
+    pub plan: CutPlan,
+}
+
+/// Builds the graph, proves the chains and computes the minimal cut.
+pub fn analyze(snapshot: &Snapshot, options: &Options) -> Analysis {
+    let mut graph = SecurityGraph::build(snapshot);
+    let proof = prove::prove(&graph, &options.prove);
+    let plan = cut::min_cut(snapshot, &mut graph, &proof);
+    Analysis { graph, proof, plan }
+}

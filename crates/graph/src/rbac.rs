@@ -55,6 +55,8 @@ pub struct BindingRef {
 /// One rule granted to a subject in a scope.
 #[derive(Debug, Clone)]
 pub struct Grant {
+    /// The subject named in the binding (a ServiceAccount may hold a grant through a group).
+    pub subject: SubjectKey,
     /// `None`: cluster-wide; `Some(ns)`: that namespace only.
     pub scope: Option<String>,
     /// The rule.
@@ -212,9 +214,9 @@ impl Rbac {
                         continue;
                     }
                 };
-                let list = grants.entry(key).or_default();
+                let list = grants.entry(key.clone()).or_default();
                 for r in rules {
-                    list.push(Grant { scope: scope.clone(), rule: r.clone(), via: via.clone() });
+                    list.push(Grant { subject: key.clone(), scope: scope.clone(), rule: r.clone(), via: via.clone() });
                 }
             }
         };

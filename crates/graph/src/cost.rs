@@ -1,0 +1,26 @@
+//! The disruption-cost scale of cuts (DESIGN.md "Proof, chains and the minimal cut").
+//!
+//! Costs are relative: the minimal cut minimises their sum. Live network denies on flows nobody
+//! declared are cheapest; denying what a Service declares as its purpose is dear; identity and
+//! RBAC narrowing sit in the middle; container escapes and what a node holds are never cut live.
+
+/// Deny in-cluster ingress to a workload that no Service fronts (no declared clients).
+pub const ISOLATE_UNSERVED: u32 = 2;
+/// Deny in-cluster ingress to a workload that a Service fronts (declared clients exist).
+pub const ISOLATE_SERVED: u32 = 6;
+/// Contain a foothold's in-cluster egress (keep DNS and the internet).
+pub const CONTAIN_EGRESS: u32 = 5;
+/// Turn off the ServiceAccount token automount.
+pub const AUTOMOUNT_OFF: u32 = 4;
+/// Narrow a NetworkPolicy rule that explicitly admits the flow.
+pub const NARROW_POLICY: u32 = 6;
+/// Narrow an RBAC binding.
+pub const NARROW_BINDING: u32 = 5;
+/// Delete a legacy ServiceAccount token Secret.
+pub const DELETE_TOKEN_SECRET: u32 = 5;
+/// Remove a Secret mount or reference.
+pub const REMOVE_MOUNT: u32 = 6;
+/// Deny external sources at the workload (the exposure is the service's purpose).
+pub const EXTERNAL_DENY: u32 = 10;
+/// Remove the exposure itself (Service type, Ingress rule, hostPort).
+pub const EXPOSURE_DURABLE: u32 = 12;

@@ -1,0 +1,547 @@
+//! The minimal cut: the least disruptive set of changes that breaks every proven chain.
+//!
+//! A minimum-cost s–t cut (max-flow, Dinic) from `Internet` to a super-sink fed by every jewel,
+//! over the edges that lie on some Internet → jewel path. Costs come from [`crate::cost`];
+//! class-level network edges cost the sum of what realising them would touch. Every cut edge is
+//! turned into [`Fix`]es; network fixes become NetworkPolicies, merged per workload, and are
+//! verified by re-running the NetworkPolicy analysis with them applied.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use petgraph::Direction;
+use petgraph::graph::{EdgeIndex, NodeIndex};
+use petgraph::visit::EdgeRef;
+use rampart_model::{Kind, Labels, ObjectKey, Snapshot, Workload, Workloads};
+
+use crate::build::{SecurityGraph, stable_labels};
+use crate::cost;
+use crate::fix::{Fix, NetIntent, WorkloadKey, network_policies};
+use crate::model::{Cost, EdgeKind, EndpointKind, Vertex};
+use crate::netpol::NetModel;
+use crate::prove::{Proof, stable_id};
+use crate::ports::PortSet;
+
+/// One cut edge and how to realise it.
+#[derive(Debug, Clone)]
+pub struct Cut {
+    /// Stable id.
+    pub id: String,
+    /// The edge cut.
+    pub edge: EdgeIndex,
+    /// Its relation.
+    pub kind: EdgeKind,
+    /// Where the cut edge starts and ends, in words.
+    pub from: String,
+    /// End of the edge.
+    pub to: String,
+    /// Disruption cost.
+    pub cost: u32,
+    /// Realised by live, reversible NetworkPolicies that rampart verified; otherwise a durable
+    /// configuration change to propose.
+    pub live: bool,
+    /// The changes.
+    pub fixes: Vec<Fix>,
+    /// Listed chains whose path crosses this edge.
+    pub breaks: Vec<String>,
+    /// Anything worth knowing (side effects, why a network cut is not live).
+    pub notes: Vec<String>,
+}
+
+/// The plan: the cuts, their total cost, and per chain its cheapest single edge.
+#[derive(Debug, Clone, Default)]
+pub struct CutPlan {
+    /// Cuts, cheapest first.
+    pub cuts: Vec<Cut>,
+    /// Sum of the cut costs (the max-flow value).
+    pub total_cost: u64,
+    /// Per chain id: its cheapest finite edge and that edge's cost.
+    pub cheapest: BTreeMap<String, (EdgeIndex, u32)>,
+    /// Vertices on some Internet → jewel path.
+    pub relevant_vertices: usize,
+}
+
+const INF: u64 = 1 << 40;
+
+fn reach(g: &SecurityGraph, from: &[NodeIndex], dir: Direction) -> Vec<bool> {
+    let mut seen = vec![false; g.graph.node_count()];
+    let mut q: VecDeque<NodeIndex> = VecDeque::new();
+    for &f in from {
+        if !seen[f.index()] {
+            seen[f.index()] = true;
+            q.push_back(f);
+        }
+    }
+    while let Some(u) = q.pop_front() {
+        for e in g.graph.edges_directed(u, dir) {
+            let v = if dir == Direction::Outgoing { e.target() } else { e.source() };
+            if !seen[v.index()] {
+                seen[v.index()] = true;
+                q.push_back(v);
+            }
+        }
+    }
+    seen
+}
+
+fn members_in<'a>(g: &'a SecurityGraph, class: crate::netpol::ClassId, mask: &[bool]) -> Vec<&'a Workload> {
+    let mut v: Vec<&Workload> = g
+        .net
+        .class(class)
+        .members
+        .iter()
+        .map(|(w, _)| &g.workloads.list[w.index()])
+        .filter(|w| mask[g.workload_ix[w.id.index()].index()])
+        .collect();
+    v.sort_by_key(|w| w.id);
+    v.dedup_by_key(|w| w.id);
+    v
+}
+
+fn served(snapshot: &Snapshot, w: &Workload) -> bool {
+    snapshot.services().any(|(_, s)| {
+        s.metadata.namespace == w.namespace
+            && s.spec.selector.as_ref().is_some_and(|sel| {
+                !sel.is_empty() && w.groups.iter().any(|g| sel.iter().all(|(k, v)| g.labels.get(k) == Some(v)))
+            })
+    })
+}
+
+fn is_dns(w: &Workload) -> bool {
+    w.namespace == "kube-system" && w.groups.iter().any(|g| g.labels.get("k8s-app").is_some_and(|v| v == "kube-dns"))
+}
+
+/// A label that tells these workloads apart from their neighbours, for `NotIn` exclusions.
+fn exclusion_label(ws: &[&Workload]) -> Option<(String, Vec<String>)> {
+    let labels: Vec<Labels> = ws.iter().map(|w| stable_labels(w)).collect();
+    let preferred = ["app.kubernetes.io/name", "app", "k8s-app", "name", "component"];
+    let mut keys: Vec<String> = preferred.iter().map(|s| s.to_string()).collect();
+    if let Some(first) = labels.first() {
+        keys.extend(first.keys().cloned());
+    }
+    for k in keys {
+        if labels.iter().all(|l| l.contains_key(&k)) {
+            let mut values: Vec<String> = labels.iter().filter_map(|l| l.get(&k).cloned()).collect();
+            values.sort();
+            values.dedup();
+            return Some((k, values));
+        }
+    }
+    None
+}
+
+fn exposure_fix(g: &SecurityGraph, endpoint: u32) -> Vec<Fix> {
+    let ep = &g.endpoints[endpoint as usize];
+    let o = &ep.object;
+    let wk = || {
+        g.workloads
+            .list
+            .iter()
+            .find(|w| w.namespace == o.namespace && w.name == o.name && w.kind.as_str() == o.kind)
+            .map(WorkloadKey::of)
+    };
+    match ep.kind {
+        EndpointKind::LoadBalancer | EndpointKind::NodePort | EndpointKind::ExternalIp => {
+            vec![Fix::ServiceToClusterIp { namespace: o.namespace.clone(), name: o.name.clone() }]
+        }
+        EndpointKind::Declared if o.kind == "Service" => vec![Fix::ServiceToClusterIp { namespace: o.namespace.clone(), name: o.name.clone() }],
+        EndpointKind::Ingress => vec![Fix::Delete(ObjectKey { kind: Kind::Ingress, namespace: o.namespace.clone(), name: o.name.clone() })],
+        EndpointKind::Route => vec![Fix::Delete(ObjectKey { kind: Kind::Route, namespace: o.namespace.clone(), name: o.name.clone() })],
+        EndpointKind::HostPort => wk().map(Fix::RemoveHostPorts).into_iter().collect(),
+        EndpointKind::HostNetwork => wk().map(Fix::DisableHostNetwork).into_iter().collect(),
+        EndpointKind::Declared => wk().map(Fix::RemoveExposedMarker).into_iter().collect(),
+    }
+}
+
+/// Computes the minimal cut and its realisation.
+pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> CutPlan {
+    let fwd = reach(g, &[g.internet], Direction::Outgoing);
+    let bwd = reach(g, &g.jewels.clone(), Direction::Incoming);
+
+    // Costs of class-level edges depend on which workloads they would touch.
+    let edge_ids: Vec<EdgeIndex> = g.graph.edge_indices().collect();
+    for e in &edge_ids {
+        let Some((a, b)) = g.graph.edge_endpoints(*e) else { continue };
+        let kind = g.graph[*e].kind;
+        let new_cost = match (kind, g.graph[a], g.graph[b]) {
+            (EdgeKind::EgressOpen, Vertex::NetSrc(c), _) => {
+                let ws = members_in(g, c, &fwd);
+                if ws.iter().any(|w| stable_labels(w).is_empty()) {
+                    Cost::Never
+                } else {
+                    Cost::Finite(cost::CONTAIN_EGRESS * u32::try_from(ws.len().max(1)).unwrap_or(u32::MAX / 8))
+                }
+            }
+            (EdgeKind::IngressOpen, _, Vertex::NetDst(c)) => {
+                if g.net.class(c).ingress_open() {
+                    let ws = members_in(g, c, &bwd);
+                    if ws.iter().any(|w| stable_labels(w).is_empty()) {
+                        Cost::Never
+                    } else {
+                        Cost::Finite(ws.iter().map(|w| if served(snapshot, w) { cost::ISOLATE_SERVED } else { cost::ISOLATE_UNSERVED }).sum::<u32>().max(1))
+                    }
+                } else {
+                    Cost::Finite(cost::NARROW_POLICY)
+                }
+            }
+            _ => continue,
+        };
+        g.graph[*e].cost = new_cost;
+    }
+
+    // Flow network over relevant edges.
+    let mut fg: petgraph::Graph<(), u64> = petgraph::Graph::new();
+    let mut map: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+    let mut node = |fg: &mut petgraph::Graph<(), u64>, v: NodeIndex| *map.entry(v).or_insert_with(|| fg.add_node(()));
+    let s = node(&mut fg, g.internet);
+    let t = fg.add_node(());
+    let mut flow_edge_of: Vec<Option<EdgeIndex>> = Vec::new();
+    for e in g.graph.edge_references() {
+        let (a, b) = (e.source(), e.target());
+        if !(fwd[a.index()] && bwd[b.index()] && fwd[b.index()]) {
+            continue;
+        }
+        let cap = match e.weight().cost {
+            Cost::Finite(c) => u64::from(c.max(1)),
+            Cost::Never => INF,
+        };
+        let (fa, fb) = (node(&mut fg, a), node(&mut fg, b));
+        fg.add_edge(fa, fb, cap);
+        flow_edge_of.push(Some(e.id()));
+    }
+    for &j in &g.jewels {
+        if fwd[j.index()] {
+            let fj = node(&mut fg, j);
+            fg.add_edge(fj, t, INF);
+            flow_edge_of.push(None);
+        }
+    }
+    let relevant_vertices = map.len();
+    let (value, flows) = petgraph::algo::dinics(&fg, s, t);
+    // Source side of the residual graph.
+    let mut side = vec![false; fg.node_count()];
+    side[s.index()] = true;
+    let mut q = VecDeque::from([s]);
+    while let Some(u) = q.pop_front() {
+        for e in fg.edges_directed(u, Direction::Outgoing) {
+            if flows[e.id().index()] < *e.weight() && !side[e.target().index()] {
+                side[e.target().index()] = true;
+                q.push_back(e.target());
+            }
+        }
+        for e in fg.edges_directed(u, Direction::Incoming) {
+            if flows[e.id().index()] > 0 && !side[e.source().index()] {
+                side[e.source().index()] = true;
+                q.push_back(e.source());
+            }
+        }
+    }
+    let mut cut_edges: Vec<EdgeIndex> = fg
+        .edge_references()
+        .filter(|e| side[e.source().index()] && !side[e.target().index()] && *e.weight() < INF)
+        .filter_map(|e| flow_edge_of[e.id().index()])
+        .collect();
+    cut_edges.sort();
+
+    // Realise each cut edge.
+    let mut intents: BTreeMap<WorkloadKey, (NetIntent, Labels, Vec<String>)> = BTreeMap::new();
+    let mut cuts: Vec<Cut> = Vec::new();
+    let mut claims: Vec<(usize, Claim)> = Vec::new();
+    for e in cut_edges {
+        let Some((a, b)) = g.graph.edge_endpoints(e) else { continue };
+        let edge = g.graph[e].clone();
+        let cost = match edge.cost {
+            Cost::Finite(c) => c,
+            Cost::Never => continue,
+        };
+        let idx = cuts.len();
+        let mut cut = Cut {
+            id: String::new(),
+            edge: e,
+            kind: edge.kind,
+            from: describe(g, a, &fwd, &bwd),
+            to: describe(g, b, &fwd, &bwd),
+            cost,
+            live: false,
+            fixes: Vec::new(),
+            breaks: Vec::new(),
+            notes: Vec::new(),
+        };
+        let mut want = |w: &Workload, f: &dyn Fn(&mut NetIntent), reason: &str, cut: &mut Cut| -> bool {
+            let labels = stable_labels(w);
+            if labels.is_empty() {
+                cut.notes.push(format!("{} has no stable labels to select it by", w.display()));
+                return false;
+            }
+            let entry = intents.entry(WorkloadKey::of(w)).or_insert_with(|| (NetIntent::default(), labels, Vec::new()));
+            f(&mut entry.0);
+            entry.2.push(reason.to_string());
+            true
+        };
+        match (edge.kind, g.graph[a], g.graph[b]) {
+            (EdgeKind::Exposes, _, Vertex::Endpoint(ep)) => cut.fixes = exposure_fix(g, ep),
+            (EdgeKind::RoutesTo, Vertex::Endpoint(ep), Vertex::Workload(wid)) => {
+                let w = g.workloads.list[wid.index()].clone();
+                let kind = g.endpoints[ep as usize].kind;
+                let service_side = matches!(kind, EndpointKind::LoadBalancer | EndpointKind::NodePort | EndpointKind::ExternalIp)
+                    || (kind == EndpointKind::Declared && g.endpoints[ep as usize].object.kind == "Service")
+                    || (kind == EndpointKind::Declared);
+                let open = g.net.member_class[wid.index()].iter().all(|c| g.net.class(*c).ingress_open());
+                if service_side && open && want(&w, &|i| i.deny_external = true, "deny sources outside the cluster", &mut cut) {
+                    cut.live = true;
+                    claims.push((idx, Claim::Internet { dst: WorkloadKey::of(&w), ports: edge.ports.clone().unwrap_or_else(PortSet::all) }));
+                } else if service_side && !edge.rules.is_empty() {
+                    for r in &edge.rules {
+                        let p = &g.net.policies[r.policy as usize];
+                        cut.fixes.push(Fix::RemoveIpBlocks { namespace: p.namespace.clone(), name: p.name.clone(), rule: r.rule });
+                    }
+                    cut.notes.push("the workload's NetworkPolicies already admit external sources; NetworkPolicies only add, so the rule itself must be narrowed".into());
+                } else {
+                    cut.fixes = exposure_fix(g, ep);
+                }
+            }
+            (EdgeKind::EgressOpen, Vertex::NetSrc(c), _) => {
+                let ws: Vec<Workload> = members_in(g, c, &fwd).into_iter().cloned().collect();
+                let mut all = true;
+                for w in &ws {
+                    all &= want(w, &|i| i.contain_egress = true, "contain in-cluster egress", &mut cut);
+                }
+                cut.live = all;
+                let dsts: Vec<WorkloadKey> = g.workloads.list.iter().filter(|d| bwd[g.workload_ix[d.id.index()].index()] && !is_dns(d)).map(WorkloadKey::of).collect();
+                for w in &ws {
+                    claims.push((idx, Claim::Pairs { srcs: vec![WorkloadKey::of(w)], dsts: dsts.clone() }));
+                }
+            }
+            (EdgeKind::IngressOpen, _, Vertex::NetDst(c)) => {
+                if g.net.class(c).ingress_open() {
+                    let ws: Vec<Workload> = members_in(g, c, &bwd).into_iter().cloned().collect();
+                    let mut all = true;
+                    for w in &ws {
+                        all &= want(w, &|i| i.deny_in_cluster = true, "deny in-cluster sources", &mut cut);
+                    }
+                    cut.live = all;
+                    let srcs: Vec<WorkloadKey> = g.workloads.list.iter().filter(|s| fwd[g.workload_ix[s.id.index()].index()]).map(WorkloadKey::of).collect();
+                    claims.push((idx, Claim::Pairs { srcs, dsts: ws.iter().map(WorkloadKey::of).collect() }));
+                } else {
+                    for r in &edge.rules {
+                        let p = &g.net.policies[r.policy as usize];
+                        cut.fixes.push(Fix::RestrictRuleToNamespace { namespace: p.namespace.clone(), name: p.name.clone(), ingress: r.ingress, rule: r.rule });
+                    }
+                }
+            }
+            (EdgeKind::PolicyAllows, Vertex::NetSrc(sc), Vertex::NetDst(dc)) => {
+                let srcs = members_in(g, sc, &fwd);
+                let dsts = members_in(g, dc, &bwd);
+                for r in &edge.rules {
+                    let p = &g.net.policies[r.policy as usize];
+                    let excluded = if r.ingress { exclusion_label(&srcs) } else { exclusion_label(&dsts) };
+                    match excluded {
+                        Some((key, values)) => cut.fixes.push(Fix::ExcludeFromRule { namespace: p.namespace.clone(), name: p.name.clone(), ingress: r.ingress, rule: r.rule, key, values }),
+                        None => cut.notes.push(format!("no common label to exclude in NetworkPolicy {}/{}", p.namespace, p.name)),
+                    }
+                }
+            }
+            (EdgeKind::RunsAs, Vertex::Workload(w), _) => cut.fixes.push(Fix::DisableAutomount(WorkloadKey::of(&g.workloads.list[w.index()]))),
+            (EdgeKind::MountsSecret, Vertex::Workload(w), Vertex::Secret(s)) => {
+                cut.fixes.push(Fix::RemoveSecretRefs(WorkloadKey::of(&g.workloads.list[w.index()]), g.secrets[s as usize].name.clone()))
+            }
+            (EdgeKind::IsTokenOf, Vertex::Secret(s), _) => {
+                let s = &g.secrets[s as usize];
+                cut.fixes.push(Fix::Delete(ObjectKey { kind: Kind::Secret, namespace: s.namespace.clone(), name: s.name.clone() }));
+            }
+            _ if !edge.grants.is_empty() => {
+                let mut seen = BTreeSet::new();
+                for (b, subject) in &edge.grants {
+                    if b.name.is_empty() || b.name == "cluster-admin" && b.kind == "ClusterRoleBinding" && matches!(subject, crate::rbac::SubjectKey::Group(g) if g == "system:masters") {
+                        continue;
+                    }
+                    if seen.insert((b.clone(), subject.clone())) {
+                        cut.fixes.push(Fix::RemoveBindingSubject { kind: b.kind.clone(), namespace: b.namespace.clone(), name: b.name.clone(), subject: subject.clone() });
+                    }
+                }
+            }
+            _ => {}
+        }
+        cut.id = stable_id("cut", &[edge.kind.as_str(), &cut.from, &cut.to]);
+        cuts.push(cut);
+    }
+
+    // Merge network intents per workload into NetworkPolicies.
+    let mut policy_of: BTreeMap<WorkloadKey, Vec<serde_json::Value>> = BTreeMap::new();
+    for (wk, (intent, labels, reasons)) in &intents {
+        let reason = reasons.join("; ");
+        policy_of.insert(wk.clone(), network_policies(wk, labels, intent, &reason));
+    }
+    for (idx, cut) in cuts.iter_mut().enumerate() {
+        let _ = idx;
+        if !matches!(cut.kind, EdgeKind::RoutesTo | EdgeKind::EgressOpen | EdgeKind::IngressOpen) || !cut.fixes.is_empty() {
+            continue;
+        }
+        let touched = touched_workloads(cut, &claims, idx);
+        let mut seen = BTreeSet::new();
+        for wk in touched {
+            for np in policy_of.get(&wk).into_iter().flatten() {
+                let name = np["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                if seen.insert(name) {
+                    cut.fixes.push(Fix::AddNetworkPolicy(np.clone()));
+                }
+            }
+        }
+        // Say what else the selector catches.
+        for f in &cut.fixes {
+            if let Some(np) = f.manifest() {
+                let ns = np["metadata"]["namespace"].as_str().unwrap_or_default();
+                let sel: Labels = serde_json::from_value(np["spec"]["podSelector"]["matchLabels"].clone()).unwrap_or_default();
+                let target = np["metadata"]["annotations"]["rampart.dev/workload"].as_str().unwrap_or_default();
+                let others: Vec<String> = g
+                    .workloads
+                    .list
+                    .iter()
+                    .filter(|w| w.namespace == ns && w.display() != target && w.groups.iter().any(|gr| sel.iter().all(|(k, v)| gr.labels.get(k) == Some(v))))
+                    .map(Workload::display)
+                    .collect();
+                if !others.is_empty() {
+                    cut.notes.push(format!("the selector of {} also selects {}", np["metadata"]["name"].as_str().unwrap_or_default(), others.join(", ")));
+                }
+            }
+        }
+    }
+
+    // Verify live network cuts: the analysis itself must agree the flows are gone.
+    let all_policies: Vec<Fix> = policy_of.values().flatten().map(|v| Fix::AddNetworkPolicy(v.clone())).collect();
+    if !all_policies.is_empty() {
+        let mut what_if = snapshot.clone();
+        for f in &all_policies {
+            f.apply(&mut what_if);
+        }
+        let wl = Workloads::build(&what_if);
+        let net = NetModel::build(&what_if, &wl);
+        for (idx, claim) in &claims {
+            if let Err(why) = claim.holds(&wl, &net) {
+                let cut = &mut cuts[*idx];
+                if cut.live {
+                    cut.live = false;
+                    cut.notes.push(format!("not verified as a live cut: {why}"));
+                }
+            }
+        }
+    }
+
+    // Chains each cut breaks, and per chain its cheapest edge.
+    let mut by_edge: HashMap<EdgeIndex, Vec<String>> = HashMap::new();
+    let mut cheapest = BTreeMap::new();
+    for c in &proof.chains {
+        let mut best: Option<(EdgeIndex, u32)> = None;
+        for e in &c.edges {
+            by_edge.entry(*e).or_default().push(c.id.clone());
+            if let Cost::Finite(x) = g.graph[*e].cost {
+                if best.is_none_or(|(_, b)| x < b) {
+                    best = Some((*e, x));
+                }
+            }
+        }
+        if let Some(b) = best {
+            cheapest.insert(c.id.clone(), b);
+        }
+    }
+    for cut in &mut cuts {
+        cut.breaks = by_edge.remove(&cut.edge).unwrap_or_default();
+        cut.breaks.sort();
+        cut.breaks.dedup();
+    }
+    cuts.sort_by(|a, b| (a.cost, &a.id).cmp(&(b.cost, &b.id)));
+    CutPlan { cuts, total_cost: value, cheapest, relevant_vertices }
+}
+
+fn touched_workloads(_cut: &Cut, claims: &[(usize, Claim)], idx: usize) -> Vec<WorkloadKey> {
+    let mut v = Vec::new();
+    for (i, c) in claims {
+        if *i != idx {
+            continue;
+        }
+        match c {
+            Claim::Internet { dst, .. } => v.push(dst.clone()),
+            Claim::Pairs { srcs, dsts } => {
+                if _cut.kind == EdgeKind::EgressOpen {
+                    v.extend(srcs.iter().cloned());
+                } else {
+                    v.extend(dsts.iter().cloned());
+                }
+            }
+        }
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// What a live network cut promises, checked against the re-analysed model.
+#[derive(Debug, Clone)]
+enum Claim {
+    Internet { dst: WorkloadKey, ports: PortSet },
+    Pairs { srcs: Vec<WorkloadKey>, dsts: Vec<WorkloadKey> },
+}
+
+impl Claim {
+    fn holds(&self, wl: &Workloads, net: &NetModel) -> Result<(), String> {
+        let classes = |k: &WorkloadKey| -> Vec<crate::netpol::ClassId> {
+            wl.find(&k.namespace, k.kind, &k.name).map(|w| net.member_class[w.id.index()].clone()).unwrap_or_default()
+        };
+        match self {
+            Claim::Internet { dst, ports } => {
+                for c in classes(dst) {
+                    if net.ingress_from_external(None, c).0.overlaps(ports) {
+                        return Err(format!("{dst} still admits the internet"));
+                    }
+                }
+                Ok(())
+            }
+            Claim::Pairs { srcs, dsts } => {
+                let mut pairs = BTreeSet::new();
+                let dclasses: Vec<(&WorkloadKey, crate::netpol::ClassId)> = dsts.iter().flat_map(|d| classes(d).into_iter().map(move |c| (d, c))).collect();
+                for s in srcs {
+                    for sc in classes(s) {
+                        for (d, dc) in &dclasses {
+                            if s == *d {
+                                continue;
+                            }
+                            if pairs.insert((sc, *dc)) && !net.allowed(sc, *dc).intersect(&net.class(*dc).listening()).is_empty() {
+                                return Err(format!("{s} still reaches {d}"));
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn describe(g: &SecurityGraph, v: NodeIndex, fwd: &[bool], bwd: &[bool]) -> String {
+    match g.graph[v] {
+        Vertex::NetSrc(c) => {
+            let ws: Vec<String> = members_in(g, c, fwd).iter().map(|w| w.display()).collect();
+            format!("pods of {}", ws.join(", "))
+        }
+        Vertex::NetDst(c) => {
+            let ws: Vec<String> = members_in(g, c, bwd).iter().map(|w| w.display()).collect();
+            format!("pods of {}", ws.join(", "))
+        }
+        Vertex::NetHub => "in-cluster network".into(),
+        Vertex::Endpoint(e) => {
+            let ep = &g.endpoints[e as usize];
+            format!("{} ({})", ep.object, ep.detail)
+        }
+        _ => g.vertex_ref(v).to_string(),
+    }
+}
+
+/// Applies every fix of the plan to a copy of the snapshot (`--apply-cuts`).
+pub fn apply_plan(snapshot: &Snapshot, plan: &CutPlan) -> Snapshot {
+    let mut s = snapshot.clone();
+    for c in &plan.cuts {
+        for f in &c.fixes {
+            f.apply(&mut s);
+        }
+    }
+    s
+}

@@ -1,0 +1,397 @@
+//! Remedies: what a cut changes, as data that can be printed, applied to a snapshot (what-if)
+//! and, for NetworkPolicies, handed to `kubectl apply`.
+
+use rampart_model::objects::{NetworkPolicy, PodSpec};
+use rampart_model::{Change, Kind, LabelSelector, Labels, Located, Object, ObjectKey, Operator, Requirement, Snapshot, Source, WorkloadKind};
+use serde_json::{Value, json};
+
+use crate::rbac::SubjectKey;
+
+/// Identifies a workload across re-analyses (ids are per analysis).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct WorkloadKey {
+    /// Namespace.
+    pub namespace: String,
+    /// Kind.
+    pub kind: WorkloadKind,
+    /// Name.
+    pub name: String,
+    /// Pod names in the input (live dumps): fixes change them too.
+    #[serde(skip)]
+    pub pods: Vec<String>,
+}
+
+impl WorkloadKey {
+    /// Key of a workload.
+    pub fn of(w: &rampart_model::Workload) -> WorkloadKey {
+        WorkloadKey { namespace: w.namespace.clone(), kind: w.kind, name: w.name.clone(), pods: w.pod_names.clone() }
+    }
+}
+
+impl std::fmt::Display for WorkloadKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}[{}]", self.namespace, self.name, self.kind)
+    }
+}
+
+/// One change to the cluster's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fix {
+    /// Apply a NetworkPolicy (live, reversible: delete it to revert).
+    AddNetworkPolicy(Value),
+    /// Change a Service to `ClusterIP` (and drop its `externalIPs`).
+    ServiceToClusterIp {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// Delete an object (an Ingress, a Route, a legacy token Secret).
+    Delete(ObjectKey),
+    /// Remove `hostPort`s from a workload's containers.
+    RemoveHostPorts(WorkloadKey),
+    /// Turn off `hostNetwork`.
+    DisableHostNetwork(WorkloadKey),
+    /// Remove the `rampart.dev/exposed` marker.
+    RemoveExposedMarker(WorkloadKey),
+    /// `automountServiceAccountToken: false` on the pod spec.
+    DisableAutomount(WorkloadKey),
+    /// Remove every reference to a Secret from the pod spec.
+    RemoveSecretRefs(WorkloadKey, String),
+    /// Remove a subject from a (Cluster)RoleBinding.
+    RemoveBindingSubject {
+        /// `RoleBinding` or `ClusterRoleBinding`.
+        kind: String,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The subject.
+        subject: SubjectKey,
+    },
+    /// Exclude pods with a label from a NetworkPolicy rule's pod peers.
+    ExcludeFromRule {
+        /// Policy namespace.
+        namespace: String,
+        /// Policy name.
+        name: String,
+        /// Ingress (true) or egress rule.
+        ingress: bool,
+        /// Rule index.
+        rule: u32,
+        /// Label key to exclude on.
+        key: String,
+        /// Excluded values.
+        values: Vec<String>,
+    },
+    /// Remove the `ipBlock` peers of a rule (they admit sources outside the cluster).
+    RemoveIpBlocks {
+        /// Policy namespace.
+        namespace: String,
+        /// Policy name.
+        name: String,
+        /// Rule index (ingress).
+        rule: u32,
+    },
+    /// Restrict a rule that admits every source to pods of the policy's own namespace.
+    RestrictRuleToNamespace {
+        /// Policy namespace.
+        namespace: String,
+        /// Policy name.
+        name: String,
+        /// Ingress (true) or egress.
+        ingress: bool,
+        /// Rule index.
+        rule: u32,
+    },
+}
+
+impl Fix {
+    /// Whether the fix is a live, reversible mitigation (a new NetworkPolicy) rather than a
+    /// durable configuration change.
+    pub fn is_live(&self) -> bool {
+        matches!(self, Fix::AddNetworkPolicy(_))
+    }
+
+    /// What to do, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Fix::AddNetworkPolicy(v) => format!(
+                "apply NetworkPolicy {}/{}",
+                v["metadata"]["namespace"].as_str().unwrap_or(""),
+                v["metadata"]["name"].as_str().unwrap_or("")
+            ),
+            Fix::ServiceToClusterIp { namespace, name } => format!("change Service {namespace}/{name} to type ClusterIP (no externalIPs)"),
+            Fix::Delete(k) => format!("delete {k}"),
+            Fix::RemoveHostPorts(w) => format!("remove hostPort from the containers of {w}"),
+            Fix::DisableHostNetwork(w) => format!("set hostNetwork: false on {w}"),
+            Fix::RemoveExposedMarker(w) => format!("stop exposing {w} (remove the rampart.dev/exposed marker and what it stands for)"),
+            Fix::DisableAutomount(w) => format!("set automountServiceAccountToken: false on the pod spec of {w}"),
+            Fix::RemoveSecretRefs(w, s) => format!("remove the mounts and env references of Secret {s} from {w}"),
+            Fix::RemoveBindingSubject { kind, namespace, name, subject } => {
+                if namespace.is_empty() {
+                    format!("remove {subject} from {kind} {name}")
+                } else {
+                    format!("remove {subject} from {kind} {namespace}/{name}")
+                }
+            }
+            Fix::ExcludeFromRule { namespace, name, ingress, rule, key, values } => format!(
+                "narrow NetworkPolicy {namespace}/{name} {}[{rule}]: exclude pods with {key} in ({})",
+                if *ingress { "ingress" } else { "egress" },
+                values.join(",")
+            ),
+            Fix::RemoveIpBlocks { namespace, name, rule } => {
+                format!("narrow NetworkPolicy {namespace}/{name} ingress[{rule}]: remove its ipBlock peers")
+            }
+            Fix::RestrictRuleToNamespace { namespace, name, ingress, rule } => format!(
+                "narrow NetworkPolicy {namespace}/{name} {}[{rule}] from every source to pods of namespace {namespace}",
+                if *ingress { "ingress" } else { "egress" }
+            ),
+        }
+    }
+
+    /// Applies the fix to a snapshot (what-if).
+    pub fn apply(&self, snapshot: &mut Snapshot) {
+        let what_if = Source { file: "rampart-what-if".into(), doc: 0, line: 0, item: None };
+        match self {
+            Fix::AddNetworkPolicy(v) => {
+                if let Ok(np) = serde_json::from_value::<NetworkPolicy>(v.clone()) {
+                    snapshot.apply(Change::Upsert(Located { source: what_if, object: Object::NetworkPolicy(np) }));
+                }
+            }
+            Fix::ServiceToClusterIp { namespace, name } => modify(snapshot, Kind::Service, namespace, name, |o| {
+                if let Object::Service(s) = o {
+                    s.spec.kind = Some("ClusterIP".into());
+                    s.spec.external_ips.clear();
+                    s.metadata.annotations.remove(rampart_model::EXPOSED_ANNOTATION);
+                }
+            }),
+            Fix::Delete(k) => {
+                snapshot.apply(Change::Delete(k.clone()));
+            }
+            Fix::RemoveHostPorts(w) => modify_pods(snapshot, w, |s| {
+                for c in &mut s.containers {
+                    for p in &mut c.ports {
+                        p.host_port = None;
+                    }
+                }
+            }),
+            Fix::DisableHostNetwork(w) => modify_pods(snapshot, w, |s| s.host_network = false),
+            Fix::RemoveExposedMarker(w) => modify_workload(snapshot, w, &mut |o| {
+                let meta = o.meta_mut();
+                meta.annotations.remove(rampart_model::EXPOSED_ANNOTATION);
+                meta.labels.remove(rampart_model::EXPOSED_ANNOTATION);
+                if let Object::Controller(c) = o {
+                    c.template.metadata.annotations.remove(rampart_model::EXPOSED_ANNOTATION);
+                    c.template.metadata.labels.remove(rampart_model::EXPOSED_ANNOTATION);
+                }
+            }),
+            Fix::DisableAutomount(w) => modify_pods(snapshot, w, |s| {
+                s.automount_service_account_token = Some(false);
+                for v in &mut s.volumes {
+                    if let Some(p) = &mut v.projected {
+                        p.sources.retain(|src| src.service_account_token.is_none());
+                    }
+                }
+            }),
+            Fix::RemoveSecretRefs(w, secret) => modify_pods(snapshot, w, |s| {
+                s.volumes.retain(|v| v.secret.as_ref().is_none_or(|x| &x.secret_name != secret));
+                for v in &mut s.volumes {
+                    if let Some(p) = &mut v.projected {
+                        p.sources.retain(|src| src.secret.as_ref().is_none_or(|x| &x.name != secret));
+                    }
+                }
+                for c in s.containers.iter_mut().chain(s.init_containers.iter_mut()) {
+                    c.env.retain(|e| e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()).is_none_or(|r| &r.name != secret));
+                    c.env_from.retain(|e| e.secret_ref.as_ref().is_none_or(|r| &r.name != secret));
+                }
+            }),
+            Fix::RemoveBindingSubject { kind, namespace, name, subject } => {
+                let k = if kind == "ClusterRoleBinding" { Kind::ClusterRoleBinding } else { Kind::RoleBinding };
+                modify(snapshot, k, namespace, name, |o| {
+                    if let Object::Binding(b) = o {
+                        let bns = b.metadata.namespace.clone();
+                        b.subjects.retain(|s| {
+                            let key = match s.kind.as_str() {
+                                "ServiceAccount" => SubjectKey::ServiceAccount {
+                                    namespace: s.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| bns.clone()),
+                                    name: s.name.clone(),
+                                },
+                                "User" => SubjectKey::User(s.name.clone()),
+                                _ => SubjectKey::Group(s.name.clone()),
+                            };
+                            &key != subject
+                        });
+                    }
+                });
+            }
+            Fix::ExcludeFromRule { namespace, name, ingress, rule, key, values } => {
+                modify(snapshot, Kind::NetworkPolicy, namespace, name, |o| {
+                    if let Object::NetworkPolicy(np) = o {
+                        let rules = if *ingress { &mut np.spec.ingress } else { &mut np.spec.egress };
+                        if let Some(r) = rules.get_mut(*rule as usize) {
+                            for p in &mut r.peers {
+                                if p.ip_block.is_some() {
+                                    continue;
+                                }
+                                let sel = p.pod_selector.get_or_insert_with(LabelSelector::default);
+                                sel.match_expressions.push(Requirement { key: key.clone(), operator: Operator::NotIn, values: values.clone() });
+                            }
+                        }
+                    }
+                });
+            }
+            Fix::RemoveIpBlocks { namespace, name, rule } => {
+                modify(snapshot, Kind::NetworkPolicy, namespace, name, |o| {
+                    if let Object::NetworkPolicy(np) = o {
+                        if let Some(r) = np.spec.ingress.get_mut(*rule as usize) {
+                            r.peers.retain(|p| p.ip_block.is_none());
+                            if r.peers.is_empty() {
+                                // A rule left without peers would admit everyone: keep it
+                                // admitting nothing instead.
+                                r.peers.push(rampart_model::objects::NetworkPolicyPeer {
+                                    pod_selector: Some(LabelSelector {
+                                        match_labels: Labels::new(),
+                                        match_expressions: vec![Requirement { key: "rampart.dev/none".into(), operator: Operator::Exists, values: Vec::new() }],
+                                    }),
+                                    namespace_selector: None,
+                                    ip_block: None,
+                                });
+                            }
+                        }
+                    }
+                });
+            }
+            Fix::RestrictRuleToNamespace { namespace, name, ingress, rule } => {
+                modify(snapshot, Kind::NetworkPolicy, namespace, name, |o| {
+                    if let Object::NetworkPolicy(np) = o {
+                        let rules = if *ingress { &mut np.spec.ingress } else { &mut np.spec.egress };
+                        if let Some(r) = rules.get_mut(*rule as usize) {
+                            r.peers = vec![rampart_model::objects::NetworkPolicyPeer {
+                                pod_selector: Some(LabelSelector::default()),
+                                namespace_selector: None,
+                                ip_block: None,
+                            }];
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /// A manifest to apply, for fixes that are one.
+    pub fn manifest(&self) -> Option<&Value> {
+        match self {
+            Fix::AddNetworkPolicy(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+fn modify(snapshot: &mut Snapshot, kind: Kind, ns: &str, name: &str, f: impl FnOnce(&mut Object)) {
+    if let Some(l) = snapshot.get(kind, ns, name) {
+        let mut l = l.clone();
+        f(&mut l.object);
+        snapshot.apply(Change::Upsert(l));
+    }
+}
+
+fn modify_workload(snapshot: &mut Snapshot, w: &WorkloadKey, f: &mut dyn FnMut(&mut Object)) {
+    if w.kind != WorkloadKind::Pod || w.pods.is_empty() {
+        if let Some(l) = snapshot.get(w.kind.kind(), &w.namespace, &w.name) {
+            let mut l = l.clone();
+            f(&mut l.object);
+            snapshot.apply(Change::Upsert(l));
+        }
+    }
+    for p in &w.pods {
+        if let Some(l) = snapshot.get(Kind::Pod, &w.namespace, p) {
+            let mut l = l.clone();
+            f(&mut l.object);
+            snapshot.apply(Change::Upsert(l));
+        }
+    }
+}
+
+fn modify_pods(snapshot: &mut Snapshot, w: &WorkloadKey, f: impl Fn(&mut PodSpec)) {
+    modify_workload(snapshot, w, &mut |o| match o {
+        Object::Pod(p) => f(&mut p.spec),
+        Object::Controller(c) => f(&mut c.template.spec),
+        _ => {}
+    });
+}
+
+/// Private and shared ranges: kept out of "the internet" in generated policies so in-cluster
+/// pods stay excluded whatever CIDR the cluster uses.
+pub const PRIVATE_RANGES: &[&str] = &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"];
+
+fn object_name(prefix: &str, workload: &str) -> String {
+    let mut n = format!("{prefix}-{workload}");
+    if n.len() > 63 {
+        let id = crate::prove::stable_id("x", &[&n]);
+        n.truncate(63 - 13);
+        n.push_str(&id[1..]);
+    }
+    n.trim_end_matches('-').to_string()
+}
+
+/// What to deny for one workload; merged per workload so that two cuts never write two
+/// NetworkPolicies whose union re-allows what each denies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetIntent {
+    /// Deny sources outside the cluster.
+    pub deny_external: bool,
+    /// Deny in-cluster sources.
+    pub deny_in_cluster: bool,
+    /// Deny in-cluster destinations (keep DNS and the internet).
+    pub contain_egress: bool,
+}
+
+/// NetworkPolicies realising a workload's intent. `selector` are the workload's stable labels
+/// (never empty: an empty selector would select the whole namespace).
+pub fn network_policies(w: &WorkloadKey, selector: &Labels, intent: &NetIntent, reason: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let meta = |name: String| {
+        json!({
+            "name": name,
+            "namespace": w.namespace,
+            "labels": {"app.kubernetes.io/managed-by": "rampart", "rampart.dev/mitigation": "true"},
+            "annotations": {"rampart.dev/reason": reason, "rampart.dev/workload": w.to_string()},
+        })
+    };
+    let internet = json!({"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}});
+    let internet6 = json!({"ipBlock": {"cidr": "::/0", "except": ["fc00::/7", "fe80::/10"]}});
+    if intent.deny_external || intent.deny_in_cluster {
+        let mut rules = Vec::new();
+        if !intent.deny_in_cluster {
+            rules.push(json!({"from": [{"namespaceSelector": {}}]}));
+        }
+        if !intent.deny_external {
+            rules.push(json!({"from": [internet.clone(), internet6.clone()]}));
+        }
+        out.push(json!({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": meta(object_name("rampart-ingress", &w.name)),
+            "spec": {"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"], "ingress": rules},
+        }));
+    }
+    if intent.contain_egress {
+        out.push(json!({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": meta(object_name("rampart-egress", &w.name)),
+            "spec": {
+                "podSelector": {"matchLabels": selector},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                              "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                     "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                    {"to": [internet, internet6]},
+                ],
+            },
+        }));
+    }
+    out
+}
