@@ -43,6 +43,8 @@ pub struct SecurityGraph {
     pub class_ix: HashMap<ClassId, (NodeIndex, NodeIndex)>,
     /// Problems found while building.
     pub warnings: Vec<String>,
+    /// Permission vertices, described.
+    pub grants: Vec<String>,
 }
 
 const SENSITIVE_HOST_PATHS: &[&str] = &[
@@ -235,11 +237,36 @@ struct Builder<'a> {
     nodes: Vec<NodeVertex>,
     node_ix: HashMap<Option<String>, NodeIndex>,
     warnings: Vec<String>,
+    grants: Vec<String>,
+    grant_vertices: HashMap<EdgeKind, NodeIndex>,
 }
 
 impl Builder<'_> {
     fn edge(&mut self, a: NodeIndex, b: NodeIndex, kind: EdgeKind, evidence: Vec<Evidence>, ports: Option<PortSet>, cost: Cost) -> EdgeIndex {
         self.g.add_edge(a, b, Edge { kind, evidence, ports, cost, rules: Vec::new(), grants: Vec::new() })
+    }
+
+    /// An RBAC edge `from → target`, through one permission vertex per (identity, ability,
+    /// relation): narrowing the binding is one cut, whatever the number of targets.
+    fn grant_edge(&mut self, from: NodeIndex, target: NodeIndex, kind: EdgeKind, ev: &[Evidence], grant_refs: &[(ObjRef, SubjectKey)]) {
+        let gv = match self.grant_vertices.get(&kind) {
+            Some(g) => *g,
+            None => {
+                let desc = format!("{} of {}", kind.as_str(), match self.g[from] {
+                    Vertex::Identity(i) => self.identities[i as usize].to_string(),
+                    _ => String::new(),
+                });
+                let gv = self.g.add_node(Vertex::Grant(u32::try_from(self.grants.len()).unwrap_or(u32::MAX)));
+                self.grants.push(desc);
+                let e = self.edge(from, gv, kind, ev.to_vec(), None, Cost::Finite(cost::NARROW_BINDING));
+                self.g[e].grants = grant_refs.to_vec();
+                self.grant_vertices.insert(kind, gv);
+                gv
+            }
+        };
+        if gv != target {
+            self.edge(gv, target, kind, Vec::new(), None, Cost::Never);
+        }
     }
 
     fn identity(&mut self, s: SubjectKey) -> NodeIndex {
@@ -315,6 +342,8 @@ impl SecurityGraph {
             nodes: Vec::new(),
             node_ix: HashMap::new(),
             warnings: Vec::new(),
+            grants: Vec::new(),
+            grant_vertices: HashMap::new(),
         };
         b.warnings.extend(workloads.warnings.iter().cloned());
         b.warnings.extend(net.warnings.iter().cloned());
@@ -555,8 +584,10 @@ impl SecurityGraph {
                     b.edge(ep, wi, EdgeKind::RoutesTo, vec![Evidence::new(wref.clone(), field, w.source.as_ref())], Some(PortSet::single(proto, hp16)), Cost::Finite(cost::EXPOSURE_DURABLE));
                 }
             }
-            if spec.host_network {
-                let ep = b.endpoint(Endpoint { kind: EndpointKind::HostNetwork, object: wref.clone(), detail: "hostNetwork: every port the pod listens on".into(), source: w.source.clone() }, internet, "spec.hostNetwork: true");
+            // A hostNetwork pod is reachable on the node's address on the ports it declares; one that
+            // declares none serves nothing known (agents, benchmarks) and is not an entry.
+            if spec.host_network && !crate::netpol::declared_ports(spec).is_empty() {
+                let ep = b.endpoint(Endpoint { kind: EndpointKind::HostNetwork, object: wref.clone(), detail: "hostNetwork: the ports the pod declares".into(), source: w.source.clone() }, internet, "spec.hostNetwork: true");
                 let ports = net.member_class[w.id.index()].first().map(|c| net.class(*c).listening()).unwrap_or_else(PortSet::all);
                 b.edge(ep, wi, EdgeKind::RoutesTo, vec![Evidence::new(wref.clone(), "spec.hostNetwork: true", w.source.as_ref())], Some(ports), Cost::Finite(cost::EXPOSURE_DURABLE));
             }
@@ -624,7 +655,9 @@ impl SecurityGraph {
             if let Some(field) = token_mounted(spec, sa_automount(&w.namespace, &sa)) {
                 let id = b.identity(SubjectKey::ServiceAccount { namespace: w.namespace.clone(), name: sa.clone() });
                 let ev = vec![Evidence::new(wref.clone(), format!("spec.serviceAccountName: {sa}; {field}"), w.source.as_ref())];
-                b.edge(wi, id, EdgeKind::RunsAs, ev.clone(), None, Cost::Finite(cost::AUTOMOUNT_OFF));
+                let uses_api = !rbac.effective(&SubjectKey::ServiceAccount { namespace: w.namespace.clone(), name: sa.clone() }).is_empty();
+                let c = if uses_api { cost::AUTOMOUNT_OFF_USED } else { cost::AUTOMOUNT_OFF };
+                b.edge(wi, id, EdgeKind::RunsAs, ev.clone(), None, Cost::Finite(c));
                 for &n in &on_nodes {
                     b.edge(n, id, EdgeKind::HoldsToken, ev.clone(), None, Cost::Never);
                 }
@@ -683,43 +716,42 @@ impl SecurityGraph {
             for p in abs {
                 let ev = grant_evidence(&p.grants);
                 let grant_refs: Vec<(ObjRef, SubjectKey)> = p.grants.iter().map(|g| (ObjRef::new(g.via.kind, &g.via.namespace, &g.via.name), g.subject.clone())).collect();
-                let first_new = b.g.edge_count();
-                let c = Cost::Finite(cost::NARROW_BINDING);
-                let scoped_ns = |scope: &Scope| -> Vec<String> {
+                b.grant_vertices.clear();
+                                let scoped_ns = |scope: &Scope| -> Vec<String> {
                     match scope {
                         Scope::Cluster => all_ns.clone(),
                         Scope::Namespace(n) => vec![n.clone()],
                     }
                 };
-                let ns_admin = |b: &mut Builder<'_>, scope: &Scope, ev: &Vec<Evidence>| {
+                let ns_admin = |b: &mut Builder<'_>, scope: &Scope, ev: &Vec<Evidence>, grant_refs: &Vec<(ObjRef, SubjectKey)>| {
                     for ns in scoped_ns(scope) {
                         for s in b.snapshot.secrets().filter(|(_, s)| s.metadata.namespace == ns).map(|(_, s)| s.metadata.name.clone()).collect::<Vec<_>>() {
                             let t = b.secret(&ns, &s);
-                            b.edge(from, t, EdgeKind::ReadsSecret, ev.clone(), None, c);
+                            b.grant_edge(from, t, EdgeKind::ReadsSecret, &ev, &grant_refs);
                         }
                         for sa in sas_by_ns.get(&ns).into_iter().flatten() {
                             let t = b.identity(SubjectKey::ServiceAccount { namespace: ns.clone(), name: sa.clone() });
                             if t != from {
-                                b.edge(from, t, EdgeKind::CreatesPodAs, ev.clone(), None, c);
+                                b.grant_edge(from, t, EdgeKind::CreatesPodAs, &ev, &grant_refs);
                             }
                         }
                         for w in workloads.list.iter().filter(|w| w.namespace == ns) {
-                            b.edge(from, workload_ix[w.id.index()], EdgeKind::ExecsInto, ev.clone(), None, c);
+                            b.grant_edge(from, workload_ix[w.id.index()], EdgeKind::ExecsInto, &ev, &grant_refs);
                         }
                     }
                     if scoped_ns(scope).iter().any(|n| privileged_ok(n)) {
-                        b.edge(from, any_node, EdgeKind::CreatesPodOnNode, ev.clone(), None, c);
+                        b.grant_edge(from, any_node, EdgeKind::CreatesPodOnNode, &ev, &grant_refs);
                     }
                 };
                 match &p.ability {
                     Ability::Wildcard(Scope::Cluster) => {
-                        b.edge(from, cluster_admin, EdgeKind::IsClusterAdmin, ev, None, c);
+                        b.grant_edge(from, cluster_admin, EdgeKind::IsClusterAdmin, &ev, &grant_refs);
                     }
                     Ability::Escalate(Scope::Cluster) | Ability::ApproveCsr | Ability::WebhookWrite => {
-                        b.edge(from, cluster_admin, EdgeKind::Escalates, ev, None, c);
+                        b.grant_edge(from, cluster_admin, EdgeKind::Escalates, &ev, &grant_refs);
                     }
                     _ if is_admin => {}
-                    Ability::Wildcard(scope @ Scope::Namespace(_)) | Ability::Escalate(scope @ Scope::Namespace(_)) => ns_admin(&mut b, scope, &ev),
+                    Ability::Wildcard(scope @ Scope::Namespace(_)) | Ability::Escalate(scope @ Scope::Namespace(_)) => ns_admin(&mut b, scope, &ev, &grant_refs),
                     Ability::ReadSecrets(scope, names) => {
                         let targets: Vec<(String, String)> = snapshot
                             .secrets()
@@ -731,7 +763,7 @@ impl SecurityGraph {
                             .collect();
                         for (ns, n) in targets {
                             let t = b.secret(&ns, &n);
-                            b.edge(from, t, EdgeKind::ReadsSecret, ev.clone(), None, c);
+                            b.grant_edge(from, t, EdgeKind::ReadsSecret, &ev, &grant_refs);
                         }
                     }
                     Ability::CreatePods(scope) => {
@@ -739,17 +771,17 @@ impl SecurityGraph {
                             for sa in sas_by_ns.get(&ns).into_iter().flatten() {
                                 let t = b.identity(SubjectKey::ServiceAccount { namespace: ns.clone(), name: sa.clone() });
                                 if t != from {
-                                    b.edge(from, t, EdgeKind::CreatesPodAs, ev.clone(), None, c);
+                                    b.grant_edge(from, t, EdgeKind::CreatesPodAs, &ev, &grant_refs);
                                 }
                             }
                         }
                         if scoped_ns(scope).iter().any(|n| privileged_ok(n)) {
-                            b.edge(from, any_node, EdgeKind::CreatesPodOnNode, ev.clone(), None, c);
+                            b.grant_edge(from, any_node, EdgeKind::CreatesPodOnNode, &ev, &grant_refs);
                         }
                     }
-                    Ability::ExecPods(scope) => {
+                    Ability::ExecPods(scope) | Ability::PatchPods(scope) => {
                         for w in workloads.list.iter().filter(|w| scope.covers(&w.namespace)) {
-                            b.edge(from, workload_ix[w.id.index()], EdgeKind::ExecsInto, ev.clone(), None, c);
+                            b.grant_edge(from, workload_ix[w.id.index()], EdgeKind::ExecsInto, &ev, &grant_refs);
                         }
                     }
                     Ability::CreateToken(scope, names) => {
@@ -758,7 +790,7 @@ impl SecurityGraph {
                                 if names.as_ref().is_none_or(|l| l.contains(sa)) {
                                     let t = b.identity(SubjectKey::ServiceAccount { namespace: ns.clone(), name: sa.clone() });
                                     if t != from {
-                                        b.edge(from, t, EdgeKind::MintsToken, ev.clone(), None, c);
+                                        b.grant_edge(from, t, EdgeKind::MintsToken, &ev, &grant_refs);
                                     }
                                 }
                             }
@@ -766,18 +798,18 @@ impl SecurityGraph {
                     }
                     Ability::Impersonate(res, scope, names) => match (*res, names) {
                         ("users" | "groups", None) => {
-                            b.edge(from, cluster_admin, EdgeKind::Impersonates, ev, None, c);
+                            b.grant_edge(from, cluster_admin, EdgeKind::Impersonates, &ev, &grant_refs);
                         }
                         ("users", Some(list)) => {
                             for u in list {
                                 let t = b.identity(SubjectKey::User(u.clone()));
-                                b.edge(from, t, EdgeKind::Impersonates, ev.clone(), None, c);
+                                b.grant_edge(from, t, EdgeKind::Impersonates, &ev, &grant_refs);
                             }
                         }
                         ("groups", Some(list)) => {
                             for g in list {
                                 let t = if g == "system:masters" { cluster_admin } else { b.identity(SubjectKey::Group(g.clone())) };
-                                b.edge(from, t, EdgeKind::Impersonates, ev.clone(), None, c);
+                                b.grant_edge(from, t, EdgeKind::Impersonates, &ev, &grant_refs);
                             }
                         }
                         (_, names) => {
@@ -786,7 +818,7 @@ impl SecurityGraph {
                                     if names.as_ref().is_none_or(|l| l.contains(sa)) {
                                         let t = b.identity(SubjectKey::ServiceAccount { namespace: ns.clone(), name: sa.clone() });
                                         if t != from {
-                                            b.edge(from, t, EdgeKind::Impersonates, ev.clone(), None, c);
+                                            b.grant_edge(from, t, EdgeKind::Impersonates, &ev, &grant_refs);
                                         }
                                     }
                                 }
@@ -796,12 +828,9 @@ impl SecurityGraph {
                     Ability::NodeProxy => {
                         let node_ixs: Vec<NodeIndex> = b.node_ix.values().copied().collect();
                         for n in node_ixs {
-                            b.edge(from, n, EdgeKind::ProxiesNode, ev.clone(), None, c);
+                            b.grant_edge(from, n, EdgeKind::ProxiesNode, &ev, &grant_refs);
                         }
                     }
-                }
-                for e in first_new..b.g.edge_count() {
-                    b.g[EdgeIndex::new(e)].grants = grant_refs.clone();
                 }
             }
         }
@@ -829,6 +858,7 @@ impl SecurityGraph {
             workload_ix,
             class_ix,
             warnings: b.warnings,
+            grants: b.grants,
         }
     }
 
@@ -846,7 +876,14 @@ impl SecurityGraph {
             Vertex::Internet => ObjRef::new("Internet", "", "internet"),
             Vertex::Endpoint(e) => self.endpoints[e as usize].object.clone(),
             Vertex::Workload(w) => workload_ref(&self.workloads.list[w.index()]),
-            Vertex::NetSrc(c) | Vertex::NetDst(c) => ObjRef::new("NetClass", "", format!("class-{}", c.0)),
+            Vertex::NetSrc(c) | Vertex::NetDst(c) => {
+                let members: Vec<String> = self.net.class(c).members.iter().map(|(w, _)| self.workloads.list[w.index()].display()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+                let mut name = members.iter().take(3).cloned().collect::<Vec<_>>().join(",");
+                if members.len() > 3 {
+                    name.push_str(&format!(",+{}", members.len() - 3));
+                }
+                ObjRef::new(if matches!(self.graph[ix], Vertex::NetSrc(_)) { "PodsFrom" } else { "PodsTo" }, "", name)
+            }
             Vertex::NetHub => ObjRef::new("NetHub", "", "any-open-destination"),
             Vertex::Identity(i) => match &self.identities[i as usize] {
                 SubjectKey::ServiceAccount { namespace, name } => ObjRef::new("ServiceAccount", namespace, name),
@@ -859,6 +896,7 @@ impl SecurityGraph {
             }
             Vertex::Node(n) => ObjRef::new("Node", "", self.nodes[n as usize].name.clone().unwrap_or_else(|| "(any node)".into())),
             Vertex::ClusterAdmin => ObjRef::new("ClusterAdmin", "", "cluster-admin"),
+            Vertex::Grant(i) => ObjRef::new("Permission", "", self.grants[i as usize].clone()),
         }
     }
 

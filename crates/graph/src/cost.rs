@@ -10,8 +10,11 @@ pub const ISOLATE_UNSERVED: u32 = 2;
 pub const ISOLATE_SERVED: u32 = 6;
 /// Contain a foothold's in-cluster egress (keep DNS and the internet).
 pub const CONTAIN_EGRESS: u32 = 5;
-/// Turn off the ServiceAccount token automount.
+/// Turn off the ServiceAccount token automount (the ServiceAccount holds no permissions).
 pub const AUTOMOUNT_OFF: u32 = 4;
+/// Turn off the token automount of a pod whose ServiceAccount holds permissions (it probably
+/// talks to the API server: narrowing the binding usually hurts less).
+pub const AUTOMOUNT_OFF_USED: u32 = 7;
 /// Narrow a NetworkPolicy rule that explicitly admits the flow.
 pub const NARROW_POLICY: u32 = 6;
 /// Narrow an RBAC binding.

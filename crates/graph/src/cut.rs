@@ -316,7 +316,13 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
                     let ws: Vec<Workload> = members_in(g, c, &bwd).into_iter().cloned().collect();
                     let mut all = true;
                     for w in &ws {
-                        all &= want(w, &|i| i.deny_in_cluster = true, "deny in-cluster sources", &mut cut);
+                        // A workload nothing exposes gets no ingress at all.
+                        let exposed = g.graph.edges_directed(g.workload_ix[w.id.index()], Direction::Incoming).any(|e| e.weight().kind == EdgeKind::RoutesTo);
+                        all &= if exposed {
+                            want(w, &|i| i.deny_in_cluster = true, "deny in-cluster sources", &mut cut)
+                        } else {
+                            want(w, &|i| { i.deny_in_cluster = true; i.deny_external = true; }, "deny all ingress (not exposed)", &mut cut)
+                        };
                     }
                     cut.live = all;
                     let srcs: Vec<WorkloadKey> = g.workloads.list.iter().filter(|s| fwd[g.workload_ix[s.id.index()].index()]).map(WorkloadKey::of).collect();

@@ -112,6 +112,9 @@ pub enum Vertex {
     Node(u32),
     /// Full control of the cluster.
     ClusterAdmin,
+    /// What one identity can do through one RBAC ability (index into
+    /// [`crate::SecurityGraph::grants`]): narrowing the binding cuts the edge into it.
+    Grant(u32),
 }
 
 impl Vertex {

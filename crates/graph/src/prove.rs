@@ -155,7 +155,7 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
                 if v == g.internet {
                     continue;
                 }
-                let w = step_weight(e.weight().kind);
+                let w = if matches!(g.graph[v], Vertex::Grant(_)) { 0 } else { step_weight(e.weight().kind) };
                 let nd = du + w;
                 if stamp[v.index()] != round || nd < dist[v.index()] {
                     let first = stamp[v.index()] != round;

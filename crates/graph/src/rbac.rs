@@ -297,6 +297,8 @@ pub enum Ability {
     CreatePods(Scope),
     /// `pods/exec` / `pods/attach` / ephemeral containers: enter every workload of the scope.
     ExecPods(Scope),
+    /// Patch or update pods: swap a container image, hence run code in every pod of the scope.
+    PatchPods(Scope),
     /// `serviceaccounts/token` create.
     CreateToken(Scope, Option<Vec<String>>),
     /// Impersonate users, groups or ServiceAccounts (`kind` is the resource).
@@ -363,6 +365,9 @@ pub fn abilities<'a>(grants: &[&'a Grant]) -> Vec<Proven<'a>> {
             || g.allows(&["update", "patch"], &[""], "pods/ephemeralcontainers")
         {
             push(&mut out, Ability::ExecPods(scope.clone()), g);
+        }
+        if g.allows(&["patch", "update"], &[""], "pods") {
+            push(&mut out, Ability::PatchPods(scope.clone()), g);
         }
         if g.allows(&["create"], &[""], "serviceaccounts/token") {
             push(&mut out, Ability::CreateToken(scope.clone(), names(g)), g);

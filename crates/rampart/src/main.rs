@@ -1,1 +1,48 @@
-fn main() {}
+//! The `rampart` binary: command-line parsing and wiring of the core crates. No analysis logic
+//! lives here.
+
+mod scan;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// rampart: prove which attack chains an attacker on the internet could walk through a
+/// Kubernetes cluster, and the least disruptive reversible cut.
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Prove internet-to-crown-jewel attack chains and the minimal cut, offline, from manifests
+    /// or `kubectl get -o json` dumps. Exit code: 0 no chains, 1 chains found, 2 input error.
+    Scan(scan::ScanArgs),
+    /// List which workloads may connect to which (and to/from external ranges) under the
+    /// NetworkPolicies in the input, one `SRC => DST : PORTS` line per allowed pair.
+    Connectivity(scan::ConnectivityArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RAMPART_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => scan::scan(&args),
+        Command::Connectivity(args) => scan::connectivity(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rampart: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

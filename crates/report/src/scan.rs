@@ -1,0 +1,402 @@
+//! The `rampart.dev/scan/v1` document.
+
+use std::collections::BTreeMap;
+
+use petgraph::graph::{EdgeIndex, NodeIndex};
+use rampart_graph::model::{EdgeKind, Evidence, ObjRef, Vertex};
+use rampart_graph::{Analysis, SecurityGraph, TargetKind};
+use serde::Serialize;
+
+/// Schema identifier.
+pub const SCHEMA: &str = "rampart.dev/scan/v1";
+
+/// What was read, for the `inputs` section.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InputSummary {
+    /// Files read.
+    pub files: usize,
+    /// Objects parsed.
+    pub objects: usize,
+    /// Unmodelled kinds and their counts.
+    pub ignored_kinds: BTreeMap<String, usize>,
+    /// Problems reading the input (file, document, line, reason).
+    pub errors: Vec<InputError>,
+    /// Problems found while analysing (invalid selectors, dangling role references, …).
+    pub warnings: Vec<String>,
+}
+
+/// One input problem.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputError {
+    /// File.
+    pub file: String,
+    /// 1-based document number (0 when the whole file failed).
+    pub document: u32,
+    /// 1-based line (0 when unknown).
+    pub line: u32,
+    /// List item index, when inside a List.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<u32>,
+    /// Why.
+    pub message: String,
+}
+
+impl From<&rampart_model::LoadError> for InputError {
+    fn from(e: &rampart_model::LoadError) -> Self {
+        InputError {
+            file: e.location.file.to_string(),
+            document: e.location.doc,
+            line: e.location.line,
+            item: e.location.item,
+            message: e.message.clone(),
+        }
+    }
+}
+
+/// Counts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Workloads.
+    pub workloads: usize,
+    /// Pods (live pods, or desired replicas of templates).
+    pub pods: u64,
+    /// Internet-facing endpoints.
+    pub endpoints: usize,
+    /// Entries with at least one chain.
+    pub entries_with_chains: usize,
+    /// Chains listed in `chains`.
+    pub chains: usize,
+    /// Every (entry, target) pair with a chain, listed or not.
+    pub chains_total: usize,
+    /// Listed chains by target kind.
+    pub by_target: BTreeMap<String, usize>,
+    /// Cuts in the minimal cut.
+    pub cuts: usize,
+    /// Of which live (verified NetworkPolicies).
+    pub live_cuts: usize,
+    /// Total disruption cost of the minimal cut.
+    pub cut_cost: u64,
+    /// Vertices and edges of the security graph.
+    pub graph: GraphSize,
+}
+
+/// Graph size.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GraphSize {
+    /// Vertices.
+    pub vertices: usize,
+    /// Edges.
+    pub edges: usize,
+    /// NetworkPolicy reachability classes.
+    pub network_classes: usize,
+}
+
+/// A reference with optional location.
+#[derive(Debug, Clone, Serialize)]
+pub struct Located {
+    /// The object.
+    #[serde(flatten)]
+    pub object: ObjRef,
+    /// File.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+/// The entry of a chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// The exposing object.
+    #[serde(flatten)]
+    pub object: Located,
+    /// How it exposes (`LoadBalancer`, `NodePort`, `Ingress`, `HostPort`, …).
+    pub endpoint: String,
+    /// Port, host and path.
+    pub detail: String,
+}
+
+/// Evidence, serialized.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceOut {
+    /// The object.
+    pub object: ObjRef,
+    /// Field or rule.
+    pub field: String,
+    /// File.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+impl From<&Evidence> for EvidenceOut {
+    fn from(e: &Evidence) -> Self {
+        EvidenceOut {
+            object: e.object.clone(),
+            field: e.field.clone(),
+            file: e.source.as_ref().map(|s| s.file.to_string()),
+            line: e.source.as_ref().map(|s| s.line).filter(|l| *l > 0),
+        }
+    }
+}
+
+/// One step of a chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Relation (`routes-to`, `network`, `runs-as`, `reads-secret`, …).
+    pub edge: String,
+    /// From.
+    pub from: ObjRef,
+    /// To.
+    pub to: ObjRef,
+    /// Ports (network steps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ports: Option<String>,
+    /// Proof.
+    pub evidence: Vec<EvidenceOut>,
+}
+
+/// The cheapest single edge of a chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cheapest {
+    /// Relation.
+    pub edge: String,
+    /// From.
+    pub from: ObjRef,
+    /// To.
+    pub to: ObjRef,
+    /// Cost.
+    pub cost: u32,
+}
+
+/// One chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainOut {
+    /// Stable id.
+    pub id: String,
+    /// `proven` | `corroborated` | `judged`.
+    pub confidence: rampart_graph::Confidence,
+    /// Entry.
+    pub entry: Entry,
+    /// Target: `Secret` | `Node` | `ClusterAdmin` | `CrownJewel`.
+    pub target: ObjRef,
+    /// Steps after the entry, in order.
+    pub steps: Vec<Step>,
+    /// Number of steps.
+    pub length: usize,
+    /// Cheapest single edge to cut this chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cheapest_cut: Option<Cheapest>,
+}
+
+/// One cut.
+#[derive(Debug, Clone, Serialize)]
+pub struct CutOut {
+    /// Stable id.
+    pub id: String,
+    /// Ids of listed chains whose path crosses the cut.
+    pub breaks: Vec<String>,
+    /// Disruption cost.
+    pub cost: u32,
+    /// `live` (verified NetworkPolicies, reversible) or `propose` (durable change).
+    pub action: String,
+    /// The relation cut.
+    pub edge: String,
+    /// Edge start.
+    pub from: String,
+    /// Edge end.
+    pub to: String,
+    /// The first manifest to apply, if the cut is one.
+    pub manifest: Option<serde_json::Value>,
+    /// Every manifest to apply.
+    pub manifests: Vec<serde_json::Value>,
+    /// What to change, in words.
+    pub fix: String,
+    /// Notes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// The whole document.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    /// `rampart.dev/scan/v1`.
+    pub schema: &'static str,
+    /// Counts.
+    pub summary: Summary,
+    /// Chains.
+    pub chains: Vec<ChainOut>,
+    /// Minimal cut.
+    pub cuts: Vec<CutOut>,
+    /// Input summary.
+    pub inputs: InputSummary,
+    /// Set when the report shows a what-if (`--apply-cuts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub what_if: Option<WhatIf>,
+}
+
+/// The result of re-proving with the cuts applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct WhatIf {
+    /// Fixes applied.
+    pub applied: Vec<String>,
+    /// Chains that remain (ids of the re-proved graph).
+    pub remaining_chains: usize,
+    /// Remaining chains, as in `chains`.
+    pub chains: Vec<ChainOut>,
+}
+
+fn target_name(k: TargetKind) -> &'static str {
+    match k {
+        TargetKind::ClusterAdmin => "ClusterAdmin",
+        TargetKind::Node => "Node",
+        TargetKind::Secret => "Secret",
+        TargetKind::CrownJewel => "CrownJewel",
+    }
+}
+
+/// Condenses a chain's edges into steps (network plumbing becomes one `network` step).
+pub fn steps(g: &SecurityGraph, edges: &[EdgeIndex]) -> Vec<Step> {
+    let mut out = Vec::new();
+    let mut net_from: Option<NodeIndex> = None;
+    let mut net_ev: Vec<EvidenceOut> = Vec::new();
+    let mut net_ports: Option<String> = None;
+    let mut grant: Option<(NodeIndex, Vec<EvidenceOut>)> = None;
+    for &e in edges.iter().skip(1) {
+        let Some((a, b)) = g.graph.edge_endpoints(e) else { continue };
+        let edge = &g.graph[e];
+        if matches!(g.graph[b], Vertex::Grant(_)) {
+            grant = Some((a, edge.evidence.iter().map(EvidenceOut::from).collect()));
+            continue;
+        }
+        if matches!(g.graph[a], Vertex::Grant(_)) {
+            let (from, evidence) = grant.take().unwrap_or((a, Vec::new()));
+            out.push(Step { edge: edge.kind.as_str().into(), from: g.vertex_ref(from), to: g.vertex_ref(b), ports: None, evidence });
+            continue;
+        }
+        match edge.kind {
+            EdgeKind::SendsAs => {
+                net_from = Some(a);
+                net_ev.clear();
+                net_ports = None;
+            }
+            EdgeKind::EgressOpen | EdgeKind::IngressOpen | EdgeKind::PolicyAllows => {
+                net_ev.extend(edge.evidence.iter().map(EvidenceOut::from));
+                if edge.kind != EdgeKind::EgressOpen || net_ports.is_none() {
+                    net_ports = edge.ports.as_ref().map(ToString::to_string);
+                }
+            }
+            EdgeKind::ReceivesAs => {
+                let from = net_from.map(|f| g.vertex_ref(f)).unwrap_or_else(|| g.vertex_ref(a));
+                out.push(Step { edge: "network".into(), from, to: g.vertex_ref(b), ports: net_ports.take(), evidence: std::mem::take(&mut net_ev) });
+            }
+            _ => out.push(Step {
+                edge: edge.kind.as_str().into(),
+                from: g.vertex_ref(a),
+                to: g.vertex_ref(b),
+                ports: edge.ports.as_ref().map(ToString::to_string),
+                evidence: edge.evidence.iter().map(EvidenceOut::from).collect(),
+            }),
+        }
+    }
+    out
+}
+
+fn chains_out(a: &Analysis) -> Vec<ChainOut> {
+    let g = &a.graph;
+    a.proof
+        .chains
+        .iter()
+        .map(|c| {
+            let ep = match g.graph[c.entry] {
+                Vertex::Endpoint(e) => Some(&g.endpoints[e as usize]),
+                _ => None,
+            };
+            let entry = Entry {
+                object: Located {
+                    object: g.vertex_ref(c.entry),
+                    file: ep.and_then(|e| e.source.as_ref()).map(|s| s.file.to_string()),
+                    line: ep.and_then(|e| e.source.as_ref()).map(|s| s.line).filter(|l| *l > 0),
+                },
+                endpoint: ep.map(|e| format!("{:?}", e.kind)).unwrap_or_default(),
+                detail: ep.map(|e| e.detail.clone()).unwrap_or_default(),
+            };
+            let mut target = g.vertex_ref(c.target);
+            if c.target_kind == TargetKind::CrownJewel {
+                target.kind = format!("CrownJewel/{}", target.kind);
+            }
+            let cheapest_cut = a.plan.cheapest.get(&c.id).and_then(|(e, cost)| {
+                let (x, y) = g.graph.edge_endpoints(*e)?;
+                Some(Cheapest { edge: g.graph[*e].kind.as_str().into(), from: g.vertex_ref(x), to: g.vertex_ref(y), cost: *cost })
+            });
+            let steps = steps(g, &c.edges);
+            ChainOut { id: c.id.clone(), confidence: c.confidence, entry, target, length: steps.len(), steps, cheapest_cut }
+        })
+        .collect()
+}
+
+impl ScanReport {
+    /// Builds the report of an analysis.
+    pub fn new(a: &Analysis, mut inputs: InputSummary) -> ScanReport {
+        inputs.warnings.extend(a.graph.warnings.iter().cloned());
+        let chains = chains_out(a);
+        let mut by_target = BTreeMap::new();
+        for c in &a.proof.chains {
+            *by_target.entry(target_name(c.target_kind).to_string()).or_insert(0) += 1;
+        }
+        let cuts: Vec<CutOut> = a
+            .plan
+            .cuts
+            .iter()
+            .map(|c| {
+                let manifests: Vec<serde_json::Value> = c.fixes.iter().filter_map(|f| f.manifest().cloned()).collect();
+                CutOut {
+                    id: c.id.clone(),
+                    breaks: c.breaks.clone(),
+                    cost: c.cost,
+                    action: if c.live { "live".into() } else { "propose".into() },
+                    edge: c.kind.as_str().into(),
+                    from: c.from.clone(),
+                    to: c.to.clone(),
+                    manifest: manifests.first().cloned(),
+                    manifests,
+                    fix: c.fixes.iter().map(|f| f.describe()).collect::<Vec<_>>().join("; "),
+                    notes: c.notes.clone(),
+                }
+            })
+            .collect();
+        let summary = Summary {
+            workloads: a.graph.workloads.list.len(),
+            pods: a.graph.workloads.pod_count(),
+            endpoints: a.graph.endpoints.len(),
+            entries_with_chains: a.proof.entries,
+            chains: chains.len(),
+            chains_total: a.proof.total,
+            by_target,
+            cuts: cuts.len(),
+            live_cuts: cuts.iter().filter(|c| c.action == "live").count(),
+            cut_cost: a.plan.total_cost,
+            graph: GraphSize {
+                vertices: a.graph.graph.node_count(),
+                edges: a.graph.graph.edge_count(),
+                network_classes: a.graph.net.classes.len(),
+            },
+        };
+        ScanReport { schema: SCHEMA, summary, chains, cuts, inputs, what_if: None }
+    }
+
+    /// Attaches the what-if result of re-proving with the cuts applied.
+    pub fn with_what_if(mut self, applied: Vec<String>, after: &Analysis) -> ScanReport {
+        let chains = chains_out(after);
+        self.what_if = Some(WhatIf { applied, remaining_chains: after.proof.total, chains });
+        self
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
