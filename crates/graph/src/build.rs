@@ -705,6 +705,13 @@ impl SecurityGraph {
             !matches!(l.get("pod-security.kubernetes.io/enforce").map(String::as_str), Some("baseline" | "restricted"))
         };
         let all_ns: Vec<String> = sas_by_ns.keys().cloned().collect();
+        // Every subject a binding names is an identity, reachable or not (cheap, and the
+        // engine needs them when a pod starts running as one).
+        let mut subjects: Vec<SubjectKey> = rbac.subjects().filter(|s| !matches!(s, SubjectKey::Group(g) if g.starts_with("system:"))).cloned().collect();
+        subjects.sort();
+        for s in subjects {
+            b.identity(s);
+        }
         let mut done = 0usize;
         while done < b.identities.len() {
             let subject = b.identities[done].clone();
