@@ -758,7 +758,9 @@ impl SecurityGraph {
                         b.grant_edge(from, cluster_admin, EdgeKind::Escalates, &ev, &grant_refs);
                     }
                     _ if is_admin => {}
-                    Ability::Wildcard(scope @ Scope::Namespace(_)) | Ability::Escalate(scope @ Scope::Namespace(_)) => ns_admin(&mut b, scope, &ev, &grant_refs),
+                    Ability::Wildcard(scope @ Scope::Namespace(_)) | Ability::Escalate(scope @ Scope::Namespace(_)) | Ability::NamespaceAdmin(scope) => {
+                        ns_admin(&mut b, scope, &ev, &grant_refs)
+                    }
                     Ability::ReadSecrets(scope, names) => {
                         let targets: Vec<(String, String)> = snapshot
                             .secrets()

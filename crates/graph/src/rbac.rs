@@ -303,8 +303,11 @@ pub enum Ability {
     CreateToken(Scope, Option<Vec<String>>),
     /// Impersonate users, groups or ServiceAccounts (`kind` is the resource).
     Impersonate(&'static str, Scope, Option<Vec<String>>),
-    /// `bind`/`escalate` on roles with write access to bindings: grant oneself anything in scope.
+    /// `bind`/`escalate` on ClusterRoles with a way to use it cluster-wide: anything at all.
     Escalate(Scope),
+    /// Everything within the namespaces of the scope: `*` on `*` in a namespace, or binding
+    /// Roles (or ClusterRoles through RoleBindings) there.
+    NamespaceAdmin(Scope),
     /// `nodes/proxy`: the kubelet API, hence every pod on the node.
     NodeProxy,
     /// `*` on `*` cluster-wide.
@@ -346,8 +349,15 @@ pub fn abilities<'a>(grants: &[&'a Grant]) -> Vec<Proven<'a>> {
     let push = add;
     const CONTROLLERS: &[&str] = &["deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs", "replicationcontrollers"];
     let names = |g: &Grant| g.names().map(<[String]>::to_vec);
-    let mut bind_scopes: Vec<(Scope, &'a Grant)> = Vec::new();
-    let mut binding_write: Vec<(Scope, &'a Grant)> = Vec::new();
+    // (scope, grant) of each ingredient of a role-binding escalation.
+    let mut bind_cr: Vec<(Scope, &'a Grant)> = Vec::new();
+    let mut bind_r: Vec<(Scope, &'a Grant)> = Vec::new();
+    let mut write_crb: Vec<&'a Grant> = Vec::new();
+    let mut write_rb: Vec<(Scope, &'a Grant)> = Vec::new();
+    let mut escalate_cr: Vec<&'a Grant> = Vec::new();
+    let mut update_cr: Vec<&'a Grant> = Vec::new();
+    let mut escalate_r: Vec<(Scope, &'a Grant)> = Vec::new();
+    let mut update_r: Vec<(Scope, &'a Grant)> = Vec::new();
     let mut csr_create = None;
     let mut csr_approve = None;
     for &g in grants {
@@ -377,25 +387,42 @@ pub fn abilities<'a>(grants: &[&'a Grant]) -> Vec<Proven<'a>> {
                 push(&mut out, Ability::Impersonate(res, scope.clone(), names(g)), g);
             }
         }
-        if g.allows(&["escalate"], &["rbac.authorization.k8s.io"], "clusterroles")
-            || g.allows(&["escalate"], &["rbac.authorization.k8s.io"], "roles")
-            || g.allows(&["bind"], &["rbac.authorization.k8s.io"], "clusterroles")
-            || g.allows(&["bind"], &["rbac.authorization.k8s.io"], "roles")
-        {
-            bind_scopes.push((scope.clone(), g));
+        let rbac_group = &["rbac.authorization.k8s.io"];
+        let writes = &["create", "update", "patch"];
+        if g.allows(&["bind"], rbac_group, "clusterroles") {
+            bind_cr.push((scope.clone(), g));
         }
-        if g.allows(&["create", "update", "patch"], &["rbac.authorization.k8s.io"], "rolebindings")
-            || g.allows(&["create", "update", "patch"], &["rbac.authorization.k8s.io"], "clusterrolebindings")
-            || g.allows(&["update", "patch"], &["rbac.authorization.k8s.io"], "roles")
-            || g.allows(&["update", "patch"], &["rbac.authorization.k8s.io"], "clusterroles")
-        {
-            binding_write.push((scope.clone(), g));
+        if g.allows(&["bind"], rbac_group, "roles") {
+            bind_r.push((scope.clone(), g));
+        }
+        // ClusterRoleBindings and ClusterRoles are cluster-scoped: a namespaced grant on them
+        // does nothing.
+        if scope == Scope::Cluster && g.allows(writes, rbac_group, "clusterrolebindings") {
+            write_crb.push(g);
+        }
+        if g.allows(writes, rbac_group, "rolebindings") {
+            write_rb.push((scope.clone(), g));
+        }
+        if scope == Scope::Cluster && g.allows(&["escalate"], rbac_group, "clusterroles") {
+            escalate_cr.push(g);
+        }
+        if scope == Scope::Cluster && g.allows(&["update", "patch"], rbac_group, "clusterroles") {
+            update_cr.push(g);
+        }
+        if g.allows(&["escalate"], rbac_group, "roles") {
+            escalate_r.push((scope.clone(), g));
+        }
+        if g.allows(&["update", "patch"], rbac_group, "roles") {
+            update_r.push((scope.clone(), g));
         }
         if scope == Scope::Cluster && g.allows(&["get", "create"], &[""], "nodes/proxy") {
             push(&mut out, Ability::NodeProxy, g);
         }
         if g.rule.verbs.iter().any(|v| v == "*") && g.rule.resources.iter().any(|r| r == "*") && g.rule.api_groups.iter().any(|a| a == "*") && g.names().is_none() {
-            push(&mut out, Ability::Wildcard(scope.clone()), g);
+            match &scope {
+                Scope::Cluster => push(&mut out, Ability::Wildcard(Scope::Cluster), g),
+                Scope::Namespace(_) => push(&mut out, Ability::NamespaceAdmin(scope.clone()), g),
+            }
         }
         if scope == Scope::Cluster && g.allows(&["create"], &["certificates.k8s.io"], "certificatesigningrequests") {
             csr_create = Some(g);
@@ -410,18 +437,51 @@ pub fn abilities<'a>(grants: &[&'a Grant]) -> Vec<Proven<'a>> {
             push(&mut out, Ability::WebhookWrite, g);
         }
     }
-    // bind/escalate only matter together with a way to write bindings or roles (the API server's
-    // escalation check blocks binding what one does not hold otherwise).
-    for (bs, bg) in &bind_scopes {
-        for (ws, wg) in &binding_write {
-            let scope = match (bs, ws) {
-                (Scope::Cluster, Scope::Cluster) => Scope::Cluster,
-                (Scope::Cluster, Scope::Namespace(n)) | (Scope::Namespace(n), Scope::Cluster) => Scope::Namespace(n.clone()),
-                (Scope::Namespace(a), Scope::Namespace(b)) if a == b => Scope::Namespace(a.clone()),
-                _ => continue,
-            };
-            add(&mut out, Ability::Escalate(scope.clone()), bg);
-            add(&mut out, Ability::Escalate(scope), wg);
+    // bind/escalate only matter together with a way to write bindings or roles: the API
+    // server's escalation check blocks binding what one does not hold otherwise.
+    let meet = |a: &Scope, b: &Scope| -> Option<Scope> {
+        match (a, b) {
+            (Scope::Cluster, x) | (x, Scope::Cluster) => Some(x.clone()),
+            (Scope::Namespace(x), Scope::Namespace(y)) if x == y => Some(a.clone()),
+            _ => None,
+        }
+    };
+    for (bs, bg) in &bind_cr {
+        if *bs == Scope::Cluster {
+            for wg in &write_crb {
+                add(&mut out, Ability::Escalate(Scope::Cluster), bg);
+                add(&mut out, Ability::Escalate(Scope::Cluster), wg);
+            }
+        }
+        for (ws, wg) in &write_rb {
+            if let Some(scope) = meet(bs, ws) {
+                // RoleBindings to any ClusterRole in every namespace is cluster-admin in all but name.
+                let a = if scope == Scope::Cluster { Ability::Escalate(Scope::Cluster) } else { Ability::NamespaceAdmin(scope) };
+                add(&mut out, a.clone(), bg);
+                add(&mut out, a, wg);
+            }
+        }
+    }
+    for (bs, bg) in &bind_r {
+        for (ws, wg) in &write_rb {
+            if let Some(scope) = meet(bs, ws) {
+                add(&mut out, Ability::NamespaceAdmin(scope.clone()), bg);
+                add(&mut out, Ability::NamespaceAdmin(scope), wg);
+            }
+        }
+    }
+    for eg in &escalate_cr {
+        for ug in &update_cr {
+            add(&mut out, Ability::Escalate(Scope::Cluster), eg);
+            add(&mut out, Ability::Escalate(Scope::Cluster), ug);
+        }
+    }
+    for (es, eg) in &escalate_r {
+        for (us, ug) in &update_r {
+            if let Some(scope) = meet(es, us) {
+                add(&mut out, Ability::NamespaceAdmin(scope.clone()), eg);
+                add(&mut out, Ability::NamespaceAdmin(scope), ug);
+            }
         }
     }
     if let (Some(c), Some(a)) = (csr_create, csr_approve) {
