@@ -55,7 +55,11 @@ fn piece_name(p: &IpSet) -> String {
 fn raw_blocks(snapshot: &Snapshot, ingress: bool) -> Vec<IpSet> {
     let mut v = Vec::new();
     for (_, np) in snapshot.network_policies() {
-        let rules = if ingress { &np.spec.ingress } else { &np.spec.egress };
+        let rules = if ingress {
+            &np.spec.ingress
+        } else {
+            &np.spec.egress
+        };
         for r in rules {
             for p in &r.peers {
                 if let Some(b) = &p.ip_block {
@@ -77,9 +81,16 @@ pub fn ingress_ports(snapshot: &Snapshot, w: &Workload) -> PortSet {
     let mut wanted: Vec<(String, String, Option<IntOrString>)> = Vec::new();
     for (_, ing) in snapshot.ingresses() {
         let ns = &ing.metadata.namespace;
-        let backends = ing.spec.default_backend.iter().chain(ing.spec.backend.iter()).chain(
-            ing.spec.rules.iter().flat_map(|r| r.http.iter().flat_map(|h| h.paths.iter().map(|p| &p.backend))),
-        );
+        let backends = ing
+            .spec
+            .default_backend
+            .iter()
+            .chain(ing.spec.backend.iter())
+            .chain(ing.spec.rules.iter().flat_map(|r| {
+                r.http
+                    .iter()
+                    .flat_map(|h| h.paths.iter().map(|p| &p.backend))
+            }));
         for b in backends {
             if let Some((svc, port)) = b.target() {
                 wanted.push((ns.clone(), svc.to_string(), Some(port)));
@@ -90,7 +101,10 @@ pub fn ingress_ports(snapshot: &Snapshot, w: &Workload) -> PortSet {
         let ns = &r.metadata.namespace;
         let port = r.spec.port.as_ref().and_then(|p| p.target_port.clone());
         for t in r.spec.to.iter().chain(&r.spec.alternate_backends) {
-            if t.kind.as_deref().is_none_or(|k| k.is_empty() || k == "Service") {
+            if t.kind
+                .as_deref()
+                .is_none_or(|k| k.is_empty() || k == "Service")
+            {
                 wanted.push((ns.clone(), t.name.clone(), port.clone()));
             }
         }
@@ -104,12 +118,15 @@ pub fn ingress_ports(snapshot: &Snapshot, w: &Workload) -> PortSet {
         if ns != w.namespace {
             continue;
         }
-        let Some(rampart_model::Object::Service(svc)) =
-            snapshot.get(rampart_model::Kind::Service, &ns, &svc_name).map(|l| &l.object)
+        let Some(rampart_model::Object::Service(svc)) = snapshot
+            .get(rampart_model::Kind::Service, &ns, &svc_name)
+            .map(|l| &l.object)
         else {
             continue;
         };
-        let Some(selector) = &svc.spec.selector else { continue };
+        let Some(selector) = &svc.spec.selector else {
+            continue;
+        };
         if !labels.is_some_and(|l| selector.iter().all(|(k, v)| l.get(k) == Some(v))) {
             continue;
         }
@@ -118,7 +135,10 @@ pub fn ingress_ports(snapshot: &Snapshot, w: &Workload) -> PortSet {
             None => access.extend(svc.spec.ports.iter().map(|p| p.target())),
             Some(req) => {
                 let hit = svc.spec.ports.iter().find(|p| match &req {
-                    IntOrString::Str(s) => p.name.as_deref().is_some_and(|n| !n.is_empty() && n == s) || p.target_port.as_ref() == Some(&req),
+                    IntOrString::Str(s) => {
+                        p.name.as_deref().is_some_and(|n| !n.is_empty() && n == s)
+                            || p.target_port.as_ref() == Some(&req)
+                    }
                     IntOrString::Int(i) => p.port == *i || p.target_port.as_ref() == Some(&req),
                 });
                 if let Some(p) = hit {
@@ -131,7 +151,9 @@ pub fn ingress_ports(snapshot: &Snapshot, w: &Workload) -> PortSet {
                 IntOrString::Int(i) => u16::try_from(i).ok(),
                 IntOrString::Str(name) => declared
                     .iter()
-                    .find(|d| d.name.as_deref() == Some(name.as_str()) && d.protocol == Protocol::Tcp)
+                    .find(|d| {
+                        d.name.as_deref() == Some(name.as_str()) && d.protocol == Protocol::Tcp
+                    })
                     .map(|d| d.port),
             };
             if let Some(p) = port {
@@ -153,7 +175,11 @@ pub fn connectivity(snapshot: &Snapshot) -> Vec<Connection> {
 }
 
 /// [`connectivity`] over an already built model.
-pub fn connectivity_of(snapshot: &Snapshot, workloads: &Workloads, model: &NetModel) -> Vec<Connection> {
+pub fn connectivity_of(
+    snapshot: &Snapshot,
+    workloads: &Workloads,
+    model: &NetModel,
+) -> Vec<Connection> {
     let mut out = Vec::new();
     if workloads.list.is_empty() {
         return out;
@@ -175,12 +201,18 @@ pub fn connectivity_of(snapshot: &Snapshot, workloads: &Workloads, model: &NetMo
             let mut conn = PortSet::empty();
             for &s in sclasses {
                 for &d in dclasses {
-                    let a = pair_cache.entry((s, d)).or_insert_with(|| model.allowed(s, d));
+                    let a = pair_cache
+                        .entry((s, d))
+                        .or_insert_with(|| model.allowed(s, d));
                     conn.union_with(a);
                 }
             }
             if !conn.is_empty() {
-                out.push(Connection { src: sname.clone(), dst: dname.clone(), conn: conn.to_string() });
+                out.push(Connection {
+                    src: sname.clone(),
+                    dst: dname.clone(),
+                    conn: conn.to_string(),
+                });
             }
         }
         for piece in &dsts_ext {
@@ -189,7 +221,11 @@ pub fn connectivity_of(snapshot: &Snapshot, workloads: &Workloads, model: &NetMo
                 conn.union_with(&model.egress_to_external(s, Some(piece)));
             }
             if !conn.is_empty() {
-                out.push(Connection { src: sname.clone(), dst: piece_name(piece), conn: conn.to_string() });
+                out.push(Connection {
+                    src: sname.clone(),
+                    dst: piece_name(piece),
+                    conn: conn.to_string(),
+                });
             }
         }
     }
@@ -200,7 +236,11 @@ pub fn connectivity_of(snapshot: &Snapshot, workloads: &Workloads, model: &NetMo
                 conn.union_with(&model.ingress_from_external(Some(piece), d).0);
             }
             if !conn.is_empty() {
-                out.push(Connection { src: piece_name(piece), dst: dname.clone(), conn: conn.to_string() });
+                out.push(Connection {
+                    src: piece_name(piece),
+                    dst: dname.clone(),
+                    conn: conn.to_string(),
+                });
             }
         }
     }
@@ -214,7 +254,11 @@ pub fn connectivity_of(snapshot: &Snapshot, workloads: &Workloads, model: &NetMo
             conn.union_with(&model.ingress_from_controller(d).0.intersect(&ports));
         }
         if !conn.is_empty() {
-            out.push(Connection { src: "{ingress-controller}".into(), dst: dname.clone(), conn: conn.to_string() });
+            out.push(Connection {
+                src: "{ingress-controller}".into(),
+                dst: dname.clone(),
+                conn: conn.to_string(),
+            });
         }
     }
     out.sort_by(|a, b| a.to_string().cmp(&b.to_string()));

@@ -6,7 +6,7 @@
 //! turned into [`Fix`]es; network fixes become NetworkPolicies, merged per workload, and are
 //! verified by re-running the NetworkPolicy analysis with them applied.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use petgraph::Direction;
 use petgraph::graph::{EdgeIndex, NodeIndex};
@@ -18,8 +18,8 @@ use crate::cost;
 use crate::fix::{Fix, NetIntent, WorkloadKey, network_policies};
 use crate::model::{Cost, EdgeKind, EndpointKind, Vertex};
 use crate::netpol::NetModel;
-use crate::prove::{Proof, stable_id};
 use crate::ports::PortSet;
+use crate::prove::{Proof, stable_id};
 
 /// One cut edge and how to realise it.
 #[derive(Debug, Clone)]
@@ -73,7 +73,11 @@ fn reach(g: &SecurityGraph, from: &[NodeIndex], dir: Direction) -> Vec<bool> {
     }
     while let Some(u) = q.pop_front() {
         for e in g.graph.edges_directed(u, dir) {
-            let v = if dir == Direction::Outgoing { e.target() } else { e.source() };
+            let v = if dir == Direction::Outgoing {
+                e.target()
+            } else {
+                e.source()
+            };
             if !seen[v.index()] {
                 seen[v.index()] = true;
                 q.push_back(v);
@@ -83,7 +87,11 @@ fn reach(g: &SecurityGraph, from: &[NodeIndex], dir: Direction) -> Vec<bool> {
     seen
 }
 
-fn members_in<'a>(g: &'a SecurityGraph, class: crate::netpol::ClassId, mask: &[bool]) -> Vec<&'a Workload> {
+fn members_in<'a>(
+    g: &'a SecurityGraph,
+    class: crate::netpol::ClassId,
+    mask: &[bool],
+) -> Vec<&'a Workload> {
     let mut v: Vec<&Workload> = g
         .net
         .class(class)
@@ -97,30 +105,61 @@ fn members_in<'a>(g: &'a SecurityGraph, class: crate::netpol::ClassId, mask: &[b
     v
 }
 
-fn served(snapshot: &Snapshot, w: &Workload) -> bool {
-    snapshot.services().any(|(_, s)| {
-        s.metadata.namespace == w.namespace
-            && s.spec.selector.as_ref().is_some_and(|sel| {
-                !sel.is_empty() && w.groups.iter().any(|g| sel.iter().all(|(k, v)| g.labels.get(k) == Some(v)))
-            })
-    })
+/// Workloads some Service selects (they have declared clients).
+fn served_workloads(
+    snapshot: &Snapshot,
+    workloads: &Workloads,
+) -> HashSet<rampart_model::WorkloadId> {
+    let mut by_ns: HashMap<&str, Vec<&Workload>> = HashMap::new();
+    for w in &workloads.list {
+        by_ns.entry(w.namespace.as_str()).or_default().push(w);
+    }
+    let mut out = HashSet::new();
+    for (_, s) in snapshot.services() {
+        let Some(sel) = s.spec.selector.as_ref().filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        for w in by_ns
+            .get(s.metadata.namespace.as_str())
+            .into_iter()
+            .flatten()
+        {
+            if w.groups
+                .iter()
+                .any(|g| sel.iter().all(|(k, v)| g.labels.get(k) == Some(v)))
+            {
+                out.insert(w.id);
+            }
+        }
+    }
+    out
 }
 
 fn is_dns(w: &Workload) -> bool {
-    w.namespace == "kube-system" && w.groups.iter().any(|g| g.labels.get("k8s-app").is_some_and(|v| v == "kube-dns"))
+    w.namespace == "kube-system"
+        && w.groups
+            .iter()
+            .any(|g| g.labels.get("k8s-app").is_some_and(|v| v == "kube-dns"))
 }
 
 /// A label that tells these workloads apart from their neighbours, for `NotIn` exclusions.
 fn exclusion_label(ws: &[&Workload]) -> Option<(String, Vec<String>)> {
     let labels: Vec<Labels> = ws.iter().map(|w| stable_labels(w)).collect();
-    let preferred = ["app.kubernetes.io/name", "app", "k8s-app", "name", "component"];
+    let preferred = [
+        "app.kubernetes.io/name",
+        "app",
+        "k8s-app",
+        "name",
+        "component",
+    ];
     let mut keys: Vec<String> = preferred.iter().map(|s| s.to_string()).collect();
     if let Some(first) = labels.first() {
         keys.extend(first.keys().cloned());
     }
     for k in keys {
         if labels.iter().all(|l| l.contains_key(&k)) {
-            let mut values: Vec<String> = labels.iter().filter_map(|l| l.get(&k).cloned()).collect();
+            let mut values: Vec<String> =
+                labels.iter().filter_map(|l| l.get(&k).cloned()).collect();
             values.sort();
             values.dedup();
             return Some((k, values));
@@ -141,11 +180,25 @@ fn exposure_fix(g: &SecurityGraph, endpoint: u32) -> Vec<Fix> {
     };
     match ep.kind {
         EndpointKind::LoadBalancer | EndpointKind::NodePort | EndpointKind::ExternalIp => {
-            vec![Fix::ServiceToClusterIp { namespace: o.namespace.clone(), name: o.name.clone() }]
+            vec![Fix::ServiceToClusterIp {
+                namespace: o.namespace.clone(),
+                name: o.name.clone(),
+            }]
         }
-        EndpointKind::Declared if o.kind == "Service" => vec![Fix::ServiceToClusterIp { namespace: o.namespace.clone(), name: o.name.clone() }],
-        EndpointKind::Ingress => vec![Fix::Delete(ObjectKey { kind: Kind::Ingress, namespace: o.namespace.clone(), name: o.name.clone() })],
-        EndpointKind::Route => vec![Fix::Delete(ObjectKey { kind: Kind::Route, namespace: o.namespace.clone(), name: o.name.clone() })],
+        EndpointKind::Declared if o.kind == "Service" => vec![Fix::ServiceToClusterIp {
+            namespace: o.namespace.clone(),
+            name: o.name.clone(),
+        }],
+        EndpointKind::Ingress => vec![Fix::Delete(ObjectKey {
+            kind: Kind::Ingress,
+            namespace: o.namespace.clone(),
+            name: o.name.clone(),
+        })],
+        EndpointKind::Route => vec![Fix::Delete(ObjectKey {
+            kind: Kind::Route,
+            namespace: o.namespace.clone(),
+            name: o.name.clone(),
+        })],
         EndpointKind::HostPort => wk().map(Fix::RemoveHostPorts).into_iter().collect(),
         EndpointKind::HostNetwork => wk().map(Fix::DisableHostNetwork).into_iter().collect(),
         EndpointKind::Declared => wk().map(Fix::RemoveExposedMarker).into_iter().collect(),
@@ -158,9 +211,12 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
     let bwd = reach(g, &g.jewels.clone(), Direction::Incoming);
 
     // Costs of class-level edges depend on which workloads they would touch.
+    let served = served_workloads(snapshot, &g.workloads);
     let edge_ids: Vec<EdgeIndex> = g.graph.edge_indices().collect();
     for e in &edge_ids {
-        let Some((a, b)) = g.graph.edge_endpoints(*e) else { continue };
+        let Some((a, b)) = g.graph.edge_endpoints(*e) else {
+            continue;
+        };
         let kind = g.graph[*e].kind;
         let new_cost = match (kind, g.graph[a], g.graph[b]) {
             (EdgeKind::EgressOpen, Vertex::NetSrc(c), _) => {
@@ -168,7 +224,10 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
                 if ws.iter().any(|w| stable_labels(w).is_empty()) {
                     Cost::Never
                 } else {
-                    Cost::Finite(cost::CONTAIN_EGRESS * u32::try_from(ws.len().max(1)).unwrap_or(u32::MAX / 8))
+                    Cost::Finite(
+                        cost::CONTAIN_EGRESS
+                            * u32::try_from(ws.len().max(1)).unwrap_or(u32::MAX / 8),
+                    )
                 }
             }
             (EdgeKind::IngressOpen, _, Vertex::NetDst(c)) => {
@@ -177,7 +236,18 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
                     if ws.iter().any(|w| stable_labels(w).is_empty()) {
                         Cost::Never
                     } else {
-                        Cost::Finite(ws.iter().map(|w| if served(snapshot, w) { cost::ISOLATE_SERVED } else { cost::ISOLATE_UNSERVED }).sum::<u32>().max(1))
+                        Cost::Finite(
+                            ws.iter()
+                                .map(|w| {
+                                    if served.contains(&w.id) {
+                                        cost::ISOLATE_SERVED
+                                    } else {
+                                        cost::ISOLATE_UNSERVED
+                                    }
+                                })
+                                .sum::<u32>()
+                                .max(1),
+                        )
                     }
                 } else {
                     Cost::Finite(cost::NARROW_POLICY)
@@ -191,7 +261,9 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
     // Flow network over relevant edges.
     let mut fg: petgraph::Graph<(), u64> = petgraph::Graph::new();
     let mut map: HashMap<NodeIndex, NodeIndex> = HashMap::new();
-    let mut node = |fg: &mut petgraph::Graph<(), u64>, v: NodeIndex| *map.entry(v).or_insert_with(|| fg.add_node(()));
+    let mut node = |fg: &mut petgraph::Graph<(), u64>, v: NodeIndex| {
+        *map.entry(v).or_insert_with(|| fg.add_node(()))
+    };
     let s = node(&mut fg, g.internet);
     let t = fg.add_node(());
     let mut flow_edge_of: Vec<Option<EdgeIndex>> = Vec::new();
@@ -247,7 +319,9 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
     let mut cuts: Vec<Cut> = Vec::new();
     let mut claims: Vec<(usize, Claim)> = Vec::new();
     for e in cut_edges {
-        let Some((a, b)) = g.graph.edge_endpoints(e) else { continue };
+        let Some((a, b)) = g.graph.edge_endpoints(e) else {
+            continue;
+        };
         let edge = g.graph[e].clone();
         let cost = match edge.cost {
             Cost::Finite(c) => c,
@@ -266,33 +340,62 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
             breaks: Vec::new(),
             notes: Vec::new(),
         };
-        let mut want = |w: &Workload, f: &dyn Fn(&mut NetIntent), reason: &str, cut: &mut Cut| -> bool {
-            let labels = stable_labels(w);
-            if labels.is_empty() {
-                cut.notes.push(format!("{} has no stable labels to select it by", w.display()));
-                return false;
-            }
-            let entry = intents.entry(WorkloadKey::of(w)).or_insert_with(|| (NetIntent::default(), labels, Vec::new()));
-            f(&mut entry.0);
-            entry.2.push(reason.to_string());
-            true
-        };
+        let mut want =
+            |w: &Workload, f: &dyn Fn(&mut NetIntent), reason: &str, cut: &mut Cut| -> bool {
+                let labels = stable_labels(w);
+                if labels.is_empty() {
+                    cut.notes.push(format!(
+                        "{} has no stable labels to select it by",
+                        w.display()
+                    ));
+                    return false;
+                }
+                let entry = intents
+                    .entry(WorkloadKey::of(w))
+                    .or_insert_with(|| (NetIntent::default(), labels, Vec::new()));
+                f(&mut entry.0);
+                entry.2.push(reason.to_string());
+                true
+            };
         match (edge.kind, g.graph[a], g.graph[b]) {
             (EdgeKind::Exposes, _, Vertex::Endpoint(ep)) => cut.fixes = exposure_fix(g, ep),
             (EdgeKind::RoutesTo, Vertex::Endpoint(ep), Vertex::Workload(wid)) => {
                 let w = g.workloads.list[wid.index()].clone();
                 let kind = g.endpoints[ep as usize].kind;
-                let service_side = matches!(kind, EndpointKind::LoadBalancer | EndpointKind::NodePort | EndpointKind::ExternalIp)
-                    || (kind == EndpointKind::Declared && g.endpoints[ep as usize].object.kind == "Service")
+                let service_side = matches!(
+                    kind,
+                    EndpointKind::LoadBalancer | EndpointKind::NodePort | EndpointKind::ExternalIp
+                ) || (kind == EndpointKind::Declared
+                    && g.endpoints[ep as usize].object.kind == "Service")
                     || (kind == EndpointKind::Declared);
-                let open = g.net.member_class[wid.index()].iter().all(|c| g.net.class(*c).ingress_open());
-                if service_side && open && want(&w, &|i| i.deny_external = true, "deny sources outside the cluster", &mut cut) {
+                let open = g.net.member_class[wid.index()]
+                    .iter()
+                    .all(|c| g.net.class(*c).ingress_open());
+                if service_side
+                    && open
+                    && want(
+                        &w,
+                        &|i| i.deny_external = true,
+                        "deny sources outside the cluster",
+                        &mut cut,
+                    )
+                {
                     cut.live = true;
-                    claims.push((idx, Claim::Internet { dst: WorkloadKey::of(&w), ports: edge.ports.clone().unwrap_or_else(PortSet::all) }));
+                    claims.push((
+                        idx,
+                        Claim::Internet {
+                            dst: key(&w),
+                            ports: edge.ports.clone().unwrap_or_else(PortSet::all),
+                        },
+                    ));
                 } else if service_side && !edge.rules.is_empty() {
                     for r in &edge.rules {
                         let p = &g.net.policies[r.policy as usize];
-                        cut.fixes.push(Fix::RemoveIpBlocks { namespace: p.namespace.clone(), name: p.name.clone(), rule: r.rule });
+                        cut.fixes.push(Fix::RemoveIpBlocks {
+                            namespace: p.namespace.clone(),
+                            name: p.name.clone(),
+                            rule: r.rule,
+                        });
                     }
                     cut.notes.push("the workload's NetworkPolicies already admit external sources; NetworkPolicies only add, so the rule itself must be narrowed".into());
                 } else {
@@ -303,13 +406,28 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
                 let ws: Vec<Workload> = members_in(g, c, &fwd).into_iter().cloned().collect();
                 let mut all = true;
                 for w in &ws {
-                    all &= want(w, &|i| i.contain_egress = true, "contain in-cluster egress", &mut cut);
+                    all &= want(
+                        w,
+                        &|i| i.contain_egress = true,
+                        "contain in-cluster egress",
+                        &mut cut,
+                    );
                 }
                 cut.live = all;
-                let dsts: Vec<WorkloadKey> = g.workloads.list.iter().filter(|d| bwd[g.workload_ix[d.id.index()].index()] && !is_dns(d)).map(WorkloadKey::of).collect();
-                for w in &ws {
-                    claims.push((idx, Claim::Pairs { srcs: vec![WorkloadKey::of(w)], dsts: dsts.clone() }));
-                }
+                let dsts: Vec<Key> = g
+                    .workloads
+                    .list
+                    .iter()
+                    .filter(|d| bwd[g.workload_ix[d.id.index()].index()] && !is_dns(d))
+                    .map(key)
+                    .collect();
+                claims.push((
+                    idx,
+                    Claim::Pairs {
+                        srcs: ws.iter().map(key).collect(),
+                        dsts,
+                    },
+                ));
             }
             (EdgeKind::IngressOpen, _, Vertex::NetDst(c)) => {
                 if g.net.class(c).ingress_open() {
@@ -317,20 +435,53 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
                     let mut all = true;
                     for w in &ws {
                         // A workload nothing exposes gets no ingress at all.
-                        let exposed = g.graph.edges_directed(g.workload_ix[w.id.index()], Direction::Incoming).any(|e| e.weight().kind == EdgeKind::RoutesTo);
+                        let exposed = g
+                            .graph
+                            .edges_directed(g.workload_ix[w.id.index()], Direction::Incoming)
+                            .any(|e| e.weight().kind == EdgeKind::RoutesTo);
                         all &= if exposed {
-                            want(w, &|i| i.deny_in_cluster = true, "deny in-cluster sources", &mut cut)
+                            want(
+                                w,
+                                &|i| i.deny_in_cluster = true,
+                                "deny in-cluster sources",
+                                &mut cut,
+                            )
                         } else {
-                            want(w, &|i| { i.deny_in_cluster = true; i.deny_external = true; }, "deny all ingress (not exposed)", &mut cut)
+                            want(
+                                w,
+                                &|i| {
+                                    i.deny_in_cluster = true;
+                                    i.deny_external = true;
+                                },
+                                "deny all ingress (not exposed)",
+                                &mut cut,
+                            )
                         };
                     }
                     cut.live = all;
-                    let srcs: Vec<WorkloadKey> = g.workloads.list.iter().filter(|s| fwd[g.workload_ix[s.id.index()].index()]).map(WorkloadKey::of).collect();
-                    claims.push((idx, Claim::Pairs { srcs, dsts: ws.iter().map(WorkloadKey::of).collect() }));
+                    let srcs: Vec<Key> = g
+                        .workloads
+                        .list
+                        .iter()
+                        .filter(|s| fwd[g.workload_ix[s.id.index()].index()])
+                        .map(key)
+                        .collect();
+                    claims.push((
+                        idx,
+                        Claim::Pairs {
+                            srcs,
+                            dsts: ws.iter().map(key).collect(),
+                        },
+                    ));
                 } else {
                     for r in &edge.rules {
                         let p = &g.net.policies[r.policy as usize];
-                        cut.fixes.push(Fix::RestrictRuleToNamespace { namespace: p.namespace.clone(), name: p.name.clone(), ingress: r.ingress, rule: r.rule });
+                        cut.fixes.push(Fix::RestrictRuleToNamespace {
+                            namespace: p.namespace.clone(),
+                            name: p.name.clone(),
+                            ingress: r.ingress,
+                            rule: r.rule,
+                        });
                     }
                 }
             }
@@ -339,29 +490,61 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
                 let dsts = members_in(g, dc, &bwd);
                 for r in &edge.rules {
                     let p = &g.net.policies[r.policy as usize];
-                    let excluded = if r.ingress { exclusion_label(&srcs) } else { exclusion_label(&dsts) };
+                    let excluded = if r.ingress {
+                        exclusion_label(&srcs)
+                    } else {
+                        exclusion_label(&dsts)
+                    };
                     match excluded {
-                        Some((key, values)) => cut.fixes.push(Fix::ExcludeFromRule { namespace: p.namespace.clone(), name: p.name.clone(), ingress: r.ingress, rule: r.rule, key, values }),
-                        None => cut.notes.push(format!("no common label to exclude in NetworkPolicy {}/{}", p.namespace, p.name)),
+                        Some((key, values)) => cut.fixes.push(Fix::ExcludeFromRule {
+                            namespace: p.namespace.clone(),
+                            name: p.name.clone(),
+                            ingress: r.ingress,
+                            rule: r.rule,
+                            key,
+                            values,
+                        }),
+                        None => cut.notes.push(format!(
+                            "no common label to exclude in NetworkPolicy {}/{}",
+                            p.namespace, p.name
+                        )),
                     }
                 }
             }
-            (EdgeKind::RunsAs, Vertex::Workload(w), _) => cut.fixes.push(Fix::DisableAutomount(WorkloadKey::of(&g.workloads.list[w.index()]))),
+            (EdgeKind::RunsAs, Vertex::Workload(w), _) => cut.fixes.push(Fix::DisableAutomount(
+                WorkloadKey::of(&g.workloads.list[w.index()]),
+            )),
             (EdgeKind::MountsSecret, Vertex::Workload(w), Vertex::Secret(s)) => {
-                cut.fixes.push(Fix::RemoveSecretRefs(WorkloadKey::of(&g.workloads.list[w.index()]), g.secrets[s as usize].name.clone()))
+                cut.fixes.push(Fix::RemoveSecretRefs(
+                    WorkloadKey::of(&g.workloads.list[w.index()]),
+                    g.secrets[s as usize].name.clone(),
+                ))
             }
             (EdgeKind::IsTokenOf, Vertex::Secret(s), _) => {
                 let s = &g.secrets[s as usize];
-                cut.fixes.push(Fix::Delete(ObjectKey { kind: Kind::Secret, namespace: s.namespace.clone(), name: s.name.clone() }));
+                cut.fixes.push(Fix::Delete(ObjectKey {
+                    kind: Kind::Secret,
+                    namespace: s.namespace.clone(),
+                    name: s.name.clone(),
+                }));
             }
             _ if !edge.grants.is_empty() => {
                 let mut seen = BTreeSet::new();
                 for (b, subject) in &edge.grants {
-                    if b.name.is_empty() || b.name == "cluster-admin" && b.kind == "ClusterRoleBinding" && matches!(subject, crate::rbac::SubjectKey::Group(g) if g == "system:masters") {
+                    if b.name.is_empty()
+                        || b.name == "cluster-admin"
+                            && b.kind == "ClusterRoleBinding"
+                            && matches!(subject, crate::rbac::SubjectKey::Group(g) if g == "system:masters")
+                    {
                         continue;
                     }
                     if seen.insert((b.clone(), subject.clone())) {
-                        cut.fixes.push(Fix::RemoveBindingSubject { kind: b.kind.clone(), namespace: b.namespace.clone(), name: b.name.clone(), subject: subject.clone() });
+                        cut.fixes.push(Fix::RemoveBindingSubject {
+                            kind: b.kind.clone(),
+                            namespace: b.namespace.clone(),
+                            name: b.name.clone(),
+                            subject: subject.clone(),
+                        });
                     }
                 }
             }
@@ -377,16 +560,27 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
         let reason = reasons.join("; ");
         policy_of.insert(wk.clone(), network_policies(wk, labels, intent, &reason));
     }
+    let policy_by_key: HashMap<Key, &Vec<serde_json::Value>> = policy_of
+        .iter()
+        .map(|(k, v)| ((k.namespace.clone(), k.kind, k.name.clone()), v))
+        .collect();
     for (idx, cut) in cuts.iter_mut().enumerate() {
         let _ = idx;
-        if !matches!(cut.kind, EdgeKind::RoutesTo | EdgeKind::EgressOpen | EdgeKind::IngressOpen) || !cut.fixes.is_empty() {
+        if !matches!(
+            cut.kind,
+            EdgeKind::RoutesTo | EdgeKind::EgressOpen | EdgeKind::IngressOpen
+        ) || !cut.fixes.is_empty()
+        {
             continue;
         }
         let touched = touched_workloads(cut, &claims, idx);
         let mut seen = BTreeSet::new();
         for wk in touched {
-            for np in policy_of.get(&wk).into_iter().flatten() {
-                let name = np["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            for np in policy_by_key.get(&wk).into_iter().flat_map(|v| v.iter()) {
+                let name = np["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 if seen.insert(name) {
                     cut.fixes.push(Fix::AddNetworkPolicy(np.clone()));
                 }
@@ -396,24 +590,42 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
         for f in &cut.fixes {
             if let Some(np) = f.manifest() {
                 let ns = np["metadata"]["namespace"].as_str().unwrap_or_default();
-                let sel: Labels = serde_json::from_value(np["spec"]["podSelector"]["matchLabels"].clone()).unwrap_or_default();
-                let target = np["metadata"]["annotations"]["rampart.dev/workload"].as_str().unwrap_or_default();
+                let sel: Labels =
+                    serde_json::from_value(np["spec"]["podSelector"]["matchLabels"].clone())
+                        .unwrap_or_default();
+                let target = np["metadata"]["annotations"]["rampart.dev/workload"]
+                    .as_str()
+                    .unwrap_or_default();
                 let others: Vec<String> = g
                     .workloads
                     .list
                     .iter()
-                    .filter(|w| w.namespace == ns && w.display() != target && w.groups.iter().any(|gr| sel.iter().all(|(k, v)| gr.labels.get(k) == Some(v))))
+                    .filter(|w| {
+                        w.namespace == ns
+                            && w.display() != target
+                            && w.groups
+                                .iter()
+                                .any(|gr| sel.iter().all(|(k, v)| gr.labels.get(k) == Some(v)))
+                    })
                     .map(Workload::display)
                     .collect();
                 if !others.is_empty() {
-                    cut.notes.push(format!("the selector of {} also selects {}", np["metadata"]["name"].as_str().unwrap_or_default(), others.join(", ")));
+                    cut.notes.push(format!(
+                        "the selector of {} also selects {}",
+                        np["metadata"]["name"].as_str().unwrap_or_default(),
+                        others.join(", ")
+                    ));
                 }
             }
         }
     }
 
     // Verify live network cuts: the analysis itself must agree the flows are gone.
-    let all_policies: Vec<Fix> = policy_of.values().flatten().map(|v| Fix::AddNetworkPolicy(v.clone())).collect();
+    let all_policies: Vec<Fix> = policy_of
+        .values()
+        .flatten()
+        .map(|v| Fix::AddNetworkPolicy(v.clone()))
+        .collect();
     if !all_policies.is_empty() {
         let mut what_if = snapshot.clone();
         for f in &all_policies {
@@ -421,8 +633,10 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
         }
         let wl = Workloads::build(&what_if);
         let net = NetModel::build(&what_if, &wl);
+        let index: HashMap<Key, rampart_model::WorkloadId> =
+            wl.list.iter().map(|w| (key(w), w.id)).collect();
         for (idx, claim) in &claims {
-            if let Err(why) = claim.holds(&wl, &net) {
+            if let Err(why) = claim.holds(&index, &net) {
                 let cut = &mut cuts[*idx];
                 if cut.live {
                     cut.live = false;
@@ -455,10 +669,15 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
         cut.breaks.dedup();
     }
     cuts.sort_by(|a, b| (a.cost, &a.id).cmp(&(b.cost, &b.id)));
-    CutPlan { cuts, total_cost: value, cheapest, relevant_vertices }
+    CutPlan {
+        cuts,
+        total_cost: value,
+        cheapest,
+        relevant_vertices,
+    }
 }
 
-fn touched_workloads(_cut: &Cut, claims: &[(usize, Claim)], idx: usize) -> Vec<WorkloadKey> {
+fn touched_workloads(_cut: &Cut, claims: &[(usize, Claim)], idx: usize) -> Vec<Key> {
     let mut v = Vec::new();
     for (i, c) in claims {
         if *i != idx {
@@ -480,38 +699,66 @@ fn touched_workloads(_cut: &Cut, claims: &[(usize, Claim)], idx: usize) -> Vec<W
     v
 }
 
+/// A workload's identity across analyses: namespace, kind, name.
+type Key = (String, rampart_model::WorkloadKind, String);
+
+fn key(w: &Workload) -> Key {
+    (w.namespace.clone(), w.kind, w.name.clone())
+}
+
+fn key_str(k: &Key) -> String {
+    format!("{}/{}[{}]", k.0, k.2, k.1)
+}
+
 /// What a live network cut promises, checked against the re-analysed model.
 #[derive(Debug, Clone)]
 enum Claim {
-    Internet { dst: WorkloadKey, ports: PortSet },
-    Pairs { srcs: Vec<WorkloadKey>, dsts: Vec<WorkloadKey> },
+    Internet { dst: Key, ports: PortSet },
+    Pairs { srcs: Vec<Key>, dsts: Vec<Key> },
 }
 
 impl Claim {
-    fn holds(&self, wl: &Workloads, net: &NetModel) -> Result<(), String> {
-        let classes = |k: &WorkloadKey| -> Vec<crate::netpol::ClassId> {
-            wl.find(&k.namespace, k.kind, &k.name).map(|w| net.member_class[w.id.index()].clone()).unwrap_or_default()
+    fn holds(
+        &self,
+        index: &HashMap<Key, rampart_model::WorkloadId>,
+        net: &NetModel,
+    ) -> Result<(), String> {
+        let classes = |k: &Key| -> Vec<crate::netpol::ClassId> {
+            index
+                .get(k)
+                .map(|w| net.member_class[w.index()].clone())
+                .unwrap_or_default()
         };
         match self {
             Claim::Internet { dst, ports } => {
                 for c in classes(dst) {
                     if net.ingress_from_external(None, c).0.overlaps(ports) {
-                        return Err(format!("{dst} still admits the internet"));
+                        return Err(format!("{} still admits the internet", key_str(dst)));
                     }
                 }
                 Ok(())
             }
             Claim::Pairs { srcs, dsts } => {
-                let mut pairs = BTreeSet::new();
-                let dclasses: Vec<(&WorkloadKey, crate::netpol::ClassId)> = dsts.iter().flat_map(|d| classes(d).into_iter().map(move |c| (d, c))).collect();
+                let mut pairs = HashSet::new();
+                let mut dclasses: Vec<(&Key, crate::netpol::ClassId)> = dsts
+                    .iter()
+                    .flat_map(|d| classes(d).into_iter().map(move |c| (d, c)))
+                    .collect();
+                dclasses.sort_by_key(|(_, c)| *c);
                 for s in srcs {
-                    for sc in classes(s) {
+                    let mut scs = classes(s);
+                    scs.dedup();
+                    for sc in scs {
                         for (d, dc) in &dclasses {
-                            if s == *d {
+                            if s == *d || !pairs.insert((sc, *dc)) {
                                 continue;
                             }
-                            if pairs.insert((sc, *dc)) && !net.allowed(sc, *dc).intersect(&net.class(*dc).listening()).is_empty() {
-                                return Err(format!("{s} still reaches {d}"));
+                            if !net
+                                .allowed(sc, *dc)
+                                .intersect(&net.class(*dc).listening())
+                                .is_empty()
+                            {
+                                return Err(format!("{} still reaches {}", key_str(s), key_str(d)));
                             }
                         }
                     }

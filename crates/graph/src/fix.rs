@@ -2,7 +2,10 @@
 //! and, for NetworkPolicies, handed to `kubectl apply`.
 
 use rampart_model::objects::{NetworkPolicy, PodSpec};
-use rampart_model::{Change, Kind, LabelSelector, Labels, Located, Object, ObjectKey, Operator, Requirement, Snapshot, Source, WorkloadKind};
+use rampart_model::{
+    Change, Kind, LabelSelector, Labels, Located, Object, ObjectKey, Operator, Requirement,
+    Snapshot, Source, WorkloadKind,
+};
 use serde_json::{Value, json};
 
 use crate::rbac::SubjectKey;
@@ -24,7 +27,12 @@ pub struct WorkloadKey {
 impl WorkloadKey {
     /// Key of a workload.
     pub fn of(w: &rampart_model::Workload) -> WorkloadKey {
-        WorkloadKey { namespace: w.namespace.clone(), kind: w.kind, name: w.name.clone(), pods: w.pod_names.clone() }
+        WorkloadKey {
+            namespace: w.namespace.clone(),
+            kind: w.kind,
+            name: w.name.clone(),
+            pods: w.pod_names.clone(),
+        }
     }
 }
 
@@ -121,29 +129,60 @@ impl Fix {
                 v["metadata"]["namespace"].as_str().unwrap_or(""),
                 v["metadata"]["name"].as_str().unwrap_or("")
             ),
-            Fix::ServiceToClusterIp { namespace, name } => format!("change Service {namespace}/{name} to type ClusterIP (no externalIPs)"),
+            Fix::ServiceToClusterIp { namespace, name } => {
+                format!("change Service {namespace}/{name} to type ClusterIP (no externalIPs)")
+            }
             Fix::Delete(k) => format!("delete {k}"),
             Fix::RemoveHostPorts(w) => format!("remove hostPort from the containers of {w}"),
             Fix::DisableHostNetwork(w) => format!("set hostNetwork: false on {w}"),
-            Fix::RemoveExposedMarker(w) => format!("stop exposing {w} (remove the rampart.dev/exposed marker and what it stands for)"),
-            Fix::DisableAutomount(w) => format!("set automountServiceAccountToken: false on the pod spec of {w}"),
-            Fix::RemoveSecretRefs(w, s) => format!("remove the mounts and env references of Secret {s} from {w}"),
-            Fix::RemoveBindingSubject { kind, namespace, name, subject } => {
+            Fix::RemoveExposedMarker(w) => format!(
+                "stop exposing {w} (remove the rampart.dev/exposed marker and what it stands for)"
+            ),
+            Fix::DisableAutomount(w) => {
+                format!("set automountServiceAccountToken: false on the pod spec of {w}")
+            }
+            Fix::RemoveSecretRefs(w, s) => {
+                format!("remove the mounts and env references of Secret {s} from {w}")
+            }
+            Fix::RemoveBindingSubject {
+                kind,
+                namespace,
+                name,
+                subject,
+            } => {
                 if namespace.is_empty() {
                     format!("remove {subject} from {kind} {name}")
                 } else {
                     format!("remove {subject} from {kind} {namespace}/{name}")
                 }
             }
-            Fix::ExcludeFromRule { namespace, name, ingress, rule, key, values } => format!(
+            Fix::ExcludeFromRule {
+                namespace,
+                name,
+                ingress,
+                rule,
+                key,
+                values,
+            } => format!(
                 "narrow NetworkPolicy {namespace}/{name} {}[{rule}]: exclude pods with {key} in ({})",
                 if *ingress { "ingress" } else { "egress" },
                 values.join(",")
             ),
-            Fix::RemoveIpBlocks { namespace, name, rule } => {
-                format!("narrow NetworkPolicy {namespace}/{name} ingress[{rule}]: remove its ipBlock peers")
+            Fix::RemoveIpBlocks {
+                namespace,
+                name,
+                rule,
+            } => {
+                format!(
+                    "narrow NetworkPolicy {namespace}/{name} ingress[{rule}]: remove its ipBlock peers"
+                )
             }
-            Fix::RestrictRuleToNamespace { namespace, name, ingress, rule } => format!(
+            Fix::RestrictRuleToNamespace {
+                namespace,
+                name,
+                ingress,
+                rule,
+            } => format!(
                 "narrow NetworkPolicy {namespace}/{name} {}[{rule}] from every source to pods of namespace {namespace}",
                 if *ingress { "ingress" } else { "egress" }
             ),
@@ -152,20 +191,32 @@ impl Fix {
 
     /// Applies the fix to a snapshot (what-if).
     pub fn apply(&self, snapshot: &mut Snapshot) {
-        let what_if = Source { file: "rampart-what-if".into(), doc: 0, line: 0, item: None };
+        let what_if = Source {
+            file: "rampart-what-if".into(),
+            doc: 0,
+            line: 0,
+            item: None,
+        };
         match self {
             Fix::AddNetworkPolicy(v) => {
                 if let Ok(np) = serde_json::from_value::<NetworkPolicy>(v.clone()) {
-                    snapshot.apply(Change::Upsert(Located { source: what_if, object: Object::NetworkPolicy(np) }));
+                    snapshot.apply(Change::Upsert(Located {
+                        source: what_if,
+                        object: Object::NetworkPolicy(np),
+                    }));
                 }
             }
-            Fix::ServiceToClusterIp { namespace, name } => modify(snapshot, Kind::Service, namespace, name, |o| {
-                if let Object::Service(s) = o {
-                    s.spec.kind = Some("ClusterIP".into());
-                    s.spec.external_ips.clear();
-                    s.metadata.annotations.remove(rampart_model::EXPOSED_ANNOTATION);
-                }
-            }),
+            Fix::ServiceToClusterIp { namespace, name } => {
+                modify(snapshot, Kind::Service, namespace, name, |o| {
+                    if let Object::Service(s) = o {
+                        s.spec.kind = Some("ClusterIP".into());
+                        s.spec.external_ips.clear();
+                        s.metadata
+                            .annotations
+                            .remove(rampart_model::EXPOSED_ANNOTATION);
+                    }
+                })
+            }
             Fix::Delete(k) => {
                 snapshot.apply(Change::Delete(k.clone()));
             }
@@ -182,8 +233,14 @@ impl Fix {
                 meta.annotations.remove(rampart_model::EXPOSED_ANNOTATION);
                 meta.labels.remove(rampart_model::EXPOSED_ANNOTATION);
                 if let Object::Controller(c) = o {
-                    c.template.metadata.annotations.remove(rampart_model::EXPOSED_ANNOTATION);
-                    c.template.metadata.labels.remove(rampart_model::EXPOSED_ANNOTATION);
+                    c.template
+                        .metadata
+                        .annotations
+                        .remove(rampart_model::EXPOSED_ANNOTATION);
+                    c.template
+                        .metadata
+                        .labels
+                        .remove(rampart_model::EXPOSED_ANNOTATION);
                 }
             }),
             Fix::DisableAutomount(w) => modify_pods(snapshot, w, |s| {
@@ -195,26 +252,47 @@ impl Fix {
                 }
             }),
             Fix::RemoveSecretRefs(w, secret) => modify_pods(snapshot, w, |s| {
-                s.volumes.retain(|v| v.secret.as_ref().is_none_or(|x| &x.secret_name != secret));
+                s.volumes
+                    .retain(|v| v.secret.as_ref().is_none_or(|x| &x.secret_name != secret));
                 for v in &mut s.volumes {
                     if let Some(p) = &mut v.projected {
-                        p.sources.retain(|src| src.secret.as_ref().is_none_or(|x| &x.name != secret));
+                        p.sources
+                            .retain(|src| src.secret.as_ref().is_none_or(|x| &x.name != secret));
                     }
                 }
                 for c in s.containers.iter_mut().chain(s.init_containers.iter_mut()) {
-                    c.env.retain(|e| e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()).is_none_or(|r| &r.name != secret));
-                    c.env_from.retain(|e| e.secret_ref.as_ref().is_none_or(|r| &r.name != secret));
+                    c.env.retain(|e| {
+                        e.value_from
+                            .as_ref()
+                            .and_then(|v| v.secret_key_ref.as_ref())
+                            .is_none_or(|r| &r.name != secret)
+                    });
+                    c.env_from
+                        .retain(|e| e.secret_ref.as_ref().is_none_or(|r| &r.name != secret));
                 }
             }),
-            Fix::RemoveBindingSubject { kind, namespace, name, subject } => {
-                let k = if kind == "ClusterRoleBinding" { Kind::ClusterRoleBinding } else { Kind::RoleBinding };
+            Fix::RemoveBindingSubject {
+                kind,
+                namespace,
+                name,
+                subject,
+            } => {
+                let k = if kind == "ClusterRoleBinding" {
+                    Kind::ClusterRoleBinding
+                } else {
+                    Kind::RoleBinding
+                };
                 modify(snapshot, k, namespace, name, |o| {
                     if let Object::Binding(b) = o {
                         let bns = b.metadata.namespace.clone();
                         b.subjects.retain(|s| {
                             let key = match s.kind.as_str() {
                                 "ServiceAccount" => SubjectKey::ServiceAccount {
-                                    namespace: s.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| bns.clone()),
+                                    namespace: s
+                                        .namespace
+                                        .clone()
+                                        .filter(|n| !n.is_empty())
+                                        .unwrap_or_else(|| bns.clone()),
                                     name: s.name.clone(),
                                 },
                                 "User" => SubjectKey::User(s.name.clone()),
@@ -225,23 +303,42 @@ impl Fix {
                     }
                 });
             }
-            Fix::ExcludeFromRule { namespace, name, ingress, rule, key, values } => {
+            Fix::ExcludeFromRule {
+                namespace,
+                name,
+                ingress,
+                rule,
+                key,
+                values,
+            } => {
                 modify(snapshot, Kind::NetworkPolicy, namespace, name, |o| {
                     if let Object::NetworkPolicy(np) = o {
-                        let rules = if *ingress { &mut np.spec.ingress } else { &mut np.spec.egress };
+                        let rules = if *ingress {
+                            &mut np.spec.ingress
+                        } else {
+                            &mut np.spec.egress
+                        };
                         if let Some(r) = rules.get_mut(*rule as usize) {
                             for p in &mut r.peers {
                                 if p.ip_block.is_some() {
                                     continue;
                                 }
                                 let sel = p.pod_selector.get_or_insert_with(LabelSelector::default);
-                                sel.match_expressions.push(Requirement { key: key.clone(), operator: Operator::NotIn, values: values.clone() });
+                                sel.match_expressions.push(Requirement {
+                                    key: key.clone(),
+                                    operator: Operator::NotIn,
+                                    values: values.clone(),
+                                });
                             }
                         }
                     }
                 });
             }
-            Fix::RemoveIpBlocks { namespace, name, rule } => {
+            Fix::RemoveIpBlocks {
+                namespace,
+                name,
+                rule,
+            } => {
                 modify(snapshot, Kind::NetworkPolicy, namespace, name, |o| {
                     if let Object::NetworkPolicy(np) = o {
                         if let Some(r) = np.spec.ingress.get_mut(*rule as usize) {
@@ -252,7 +349,11 @@ impl Fix {
                                 r.peers.push(rampart_model::objects::NetworkPolicyPeer {
                                     pod_selector: Some(LabelSelector {
                                         match_labels: Labels::new(),
-                                        match_expressions: vec![Requirement { key: "rampart.dev/none".into(), operator: Operator::Exists, values: Vec::new() }],
+                                        match_expressions: vec![Requirement {
+                                            key: "rampart.dev/none".into(),
+                                            operator: Operator::Exists,
+                                            values: Vec::new(),
+                                        }],
                                     }),
                                     namespace_selector: None,
                                     ip_block: None,
@@ -262,10 +363,19 @@ impl Fix {
                     }
                 });
             }
-            Fix::RestrictRuleToNamespace { namespace, name, ingress, rule } => {
+            Fix::RestrictRuleToNamespace {
+                namespace,
+                name,
+                ingress,
+                rule,
+            } => {
                 modify(snapshot, Kind::NetworkPolicy, namespace, name, |o| {
                     if let Object::NetworkPolicy(np) = o {
-                        let rules = if *ingress { &mut np.spec.ingress } else { &mut np.spec.egress };
+                        let rules = if *ingress {
+                            &mut np.spec.ingress
+                        } else {
+                            &mut np.spec.egress
+                        };
                         if let Some(r) = rules.get_mut(*rule as usize) {
                             r.peers = vec![rampart_model::objects::NetworkPolicyPeer {
                                 pod_selector: Some(LabelSelector::default()),
@@ -323,7 +433,12 @@ fn modify_pods(snapshot: &mut Snapshot, w: &WorkloadKey, f: impl Fn(&mut PodSpec
 
 /// Private and shared ranges: kept out of "the internet" in generated policies so in-cluster
 /// pods stay excluded whatever CIDR the cluster uses.
-pub const PRIVATE_RANGES: &[&str] = &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"];
+pub const PRIVATE_RANGES: &[&str] = &[
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+];
 
 fn object_name(prefix: &str, workload: &str) -> String {
     let mut n = format!("{prefix}-{workload}");
@@ -349,7 +464,12 @@ pub struct NetIntent {
 
 /// NetworkPolicies realising a workload's intent. `selector` are the workload's stable labels
 /// (never empty: an empty selector would select the whole namespace).
-pub fn network_policies(w: &WorkloadKey, selector: &Labels, intent: &NetIntent, reason: &str) -> Vec<Value> {
+pub fn network_policies(
+    w: &WorkloadKey,
+    selector: &Labels,
+    intent: &NetIntent,
+    reason: &str,
+) -> Vec<Value> {
     let mut out = Vec::new();
     let meta = |name: String| {
         json!({

@@ -107,17 +107,27 @@ impl IpSet {
 
     /// Every address.
     pub fn all() -> IpSet {
-        IpSet { v4: vec![(0, u32::MAX)], v6: vec![(0, u128::MAX)] }
+        IpSet {
+            v4: vec![(0, u32::MAX)],
+            v6: vec![(0, u128::MAX)],
+        }
     }
 
     /// Parses a CIDR (host bits are ignored, as the API server's validation would reject them
     /// anyway).
     pub fn from_cidr(cidr: &str) -> Result<IpSet, CidrError> {
-        let net: IpNet = cidr.trim().parse().map_err(|_| CidrError(cidr.to_string()))?;
+        let net: IpNet = cidr
+            .trim()
+            .parse()
+            .map_err(|_| CidrError(cidr.to_string()))?;
         let mut s = IpSet::empty();
         match net {
-            IpNet::V4(n) => s.v4.push((u32::from(n.network()), u32::from(n.broadcast()))),
-            IpNet::V6(n) => s.v6.push((u128::from(n.network()), u128::from(n.broadcast()))),
+            IpNet::V4(n) => {
+                s.v4.push((u32::from(n.network()), u32::from(n.broadcast())))
+            }
+            IpNet::V6(n) => {
+                s.v6.push((u128::from(n.network()), u128::from(n.broadcast())))
+            }
         }
         Ok(s)
     }
@@ -146,12 +156,18 @@ impl IpSet {
 
     /// The difference.
     pub fn subtract(&self, other: &IpSet) -> IpSet {
-        IpSet { v4: subtract(&self.v4, &other.v4), v6: subtract(&self.v6, &other.v6) }
+        IpSet {
+            v4: subtract(&self.v4, &other.v4),
+            v6: subtract(&self.v6, &other.v6),
+        }
     }
 
     /// The intersection.
     pub fn intersect(&self, other: &IpSet) -> IpSet {
-        IpSet { v4: intersect(&self.v4, &other.v4), v6: intersect(&self.v6, &other.v6) }
+        IpSet {
+            v4: intersect(&self.v4, &other.v4),
+            v6: intersect(&self.v6, &other.v6),
+        }
     }
 
     /// Whether every address of `other` is in `self`.
@@ -185,7 +201,10 @@ impl IpSet {
 
     /// Builds a set from IPv4 intervals.
     pub fn from_v4_ranges(r: Vec<(u32, u32)>) -> IpSet {
-        IpSet { v4: normalize(r), v6: Vec::new() }
+        IpSet {
+            v4: normalize(r),
+            v6: Vec::new(),
+        }
     }
 
     /// The public internet: every address outside private, loopback, link-local, shared (CGNAT),
@@ -193,9 +212,19 @@ impl IpSet {
     pub fn internet() -> IpSet {
         let mut s = IpSet::all();
         for c in [
-            "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-            "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3", "::1/128", "fc00::/7", "fe80::/10",
-            "ff00::/8", "::/128",
+            "0.0.0.0/8",
+            "10.0.0.0/8",
+            "100.64.0.0/10",
+            "127.0.0.0/8",
+            "169.254.0.0/16",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "224.0.0.0/3",
+            "::1/128",
+            "fc00::/7",
+            "fe80::/10",
+            "ff00::/8",
+            "::/128",
         ] {
             if let Ok(p) = IpSet::from_cidr(c) {
                 s = s.subtract(&p);
@@ -228,8 +257,20 @@ mod tests {
         assert!(i.contains("8.8.8.8".parse().unwrap()));
         assert!(!i.contains("10.0.0.1".parse().unwrap()));
         assert!(i.contains("2001:db8::1".parse().unwrap()));
-        assert!(IpSet::from_cidr("0.0.0.0/0").unwrap().intersect(&i).v4_ranges().len() > 1);
-        assert!(IpSet::from_cidr("192.168.0.0/16").unwrap().intersect(&i).is_empty());
+        assert!(
+            IpSet::from_cidr("0.0.0.0/0")
+                .unwrap()
+                .intersect(&i)
+                .v4_ranges()
+                .len()
+                > 1
+        );
+        assert!(
+            IpSet::from_cidr("192.168.0.0/16")
+                .unwrap()
+                .intersect(&i)
+                .is_empty()
+        );
     }
 
     #[test]

@@ -21,8 +21,16 @@ pub struct ObjRef {
 
 impl ObjRef {
     /// Builds a reference.
-    pub fn new(kind: impl Into<String>, namespace: impl Into<String>, name: impl Into<String>) -> ObjRef {
-        ObjRef { kind: kind.into(), namespace: namespace.into(), name: name.into() }
+    pub fn new(
+        kind: impl Into<String>,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+    ) -> ObjRef {
+        ObjRef {
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 }
 
@@ -51,7 +59,11 @@ pub struct Evidence {
 impl Evidence {
     /// Builds evidence.
     pub fn new(object: ObjRef, field: impl Into<String>, source: Option<&Source>) -> Evidence {
-        Evidence { object, field: field.into(), source: source.cloned() }
+        Evidence {
+            object,
+            field: field.into(),
+            source: source.cloned(),
+        }
     }
 }
 

@@ -106,7 +106,9 @@ pub struct NetClass {
 
 impl NetClass {
     fn has(&self, atom: u32) -> bool {
-        self.atoms.get(atom as usize / 64).is_some_and(|w| w & (1 << (atom % 64)) != 0)
+        self.atoms
+            .get(atom as usize / 64)
+            .is_some_and(|w| w & (1 << (atom % 64)) != 0)
     }
 
     /// Whether no policy isolates ingress.
@@ -161,8 +163,10 @@ enum AtomOwner {
     Peer(u32),
 }
 
-static EMPTY_SELECTOR: LabelSelector =
-    LabelSelector { match_labels: std::collections::BTreeMap::new(), match_expressions: Vec::new() };
+static EMPTY_SELECTOR: LabelSelector = LabelSelector {
+    match_labels: std::collections::BTreeMap::new(),
+    match_expressions: Vec::new(),
+};
 
 /// Direction of a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,7 +188,6 @@ pub struct RuleRef {
     pub rule: u32,
 }
 
-
 struct RuleCompiler<'a, 'b> {
     ns: &'a str,
     pname: &'b str,
@@ -197,7 +200,11 @@ struct RuleCompiler<'a, 'b> {
 }
 
 impl<'a> RuleCompiler<'a, '_> {
-    fn compile(&mut self, rules: &'a [rampart_model::objects::NetworkPolicyRule], dir: &str) -> Vec<Rule> {
+    fn compile(
+        &mut self,
+        rules: &'a [rampart_model::objects::NetworkPolicyRule],
+        dir: &str,
+    ) -> Vec<Rule> {
         rules.iter().enumerate().map(|(ri, r)| {
                     let peers = if r.peers.is_empty() {
                         None
@@ -319,10 +326,13 @@ impl NetModel {
             names.push(INGRESS_CONTROLLER_NS.to_string());
             names.sort();
             names.dedup();
-            names.into_iter().map(|n| {
-                let l = snapshot.namespace_labels(&n);
-                (n, l)
-            }).collect()
+            names
+                .into_iter()
+                .map(|n| {
+                    let l = snapshot.namespace_labels(&n);
+                    (n, l)
+                })
+                .collect()
         };
         let mut ns_atoms: HashMap<&str, Vec<(u32, &LabelSelector)>> = HashMap::new();
         let mut policies = Vec::new();
@@ -334,13 +344,22 @@ impl NetModel {
             let ns = np.metadata.namespace.as_str();
             let pname = format!("{}/{}", ns, np.metadata.name);
             if let Err(e) = np.spec.pod_selector.validate() {
-                warnings.push(format!("NetworkPolicy {pname}: podSelector: {e}; policy ignored"));
+                warnings.push(format!(
+                    "NetworkPolicy {pname}: podSelector: {e}; policy ignored"
+                ));
                 continue;
             }
             let select_atom = u32::try_from(atom_owner.len()).unwrap_or(u32::MAX);
             atom_owner.push(AtomOwner::Selects(pidx));
-            atom_policy.push(Some((pidx, np.spec.affects_ingress(), np.spec.affects_egress())));
-            ns_atoms.entry(ns).or_default().push((select_atom, &np.spec.pod_selector));
+            atom_policy.push(Some((
+                pidx,
+                np.spec.affects_ingress(),
+                np.spec.affects_egress(),
+            )));
+            ns_atoms
+                .entry(ns)
+                .or_default()
+                .push((select_atom, &np.spec.pod_selector));
 
             let mut c = RuleCompiler {
                 ns,
@@ -352,9 +371,20 @@ impl NetModel {
                 atom_policy: &mut atom_policy,
                 warnings: &mut warnings,
             };
-            let ingress = np.spec.affects_ingress().then(|| c.compile(&np.spec.ingress, "ingress"));
-            let egress = np.spec.affects_egress().then(|| c.compile(&np.spec.egress, "egress"));
-            policies.push(CompiledPolicy { namespace: ns.to_string(), name: np.metadata.name.clone(), ingress, egress });
+            let ingress = np
+                .spec
+                .affects_ingress()
+                .then(|| c.compile(&np.spec.ingress, "ingress"));
+            let egress = np
+                .spec
+                .affects_egress()
+                .then(|| c.compile(&np.spec.egress, "egress"));
+            policies.push(CompiledPolicy {
+                namespace: ns.to_string(),
+                name: np.metadata.name.clone(),
+                ingress,
+                egress,
+            });
         }
 
         let atom_count = atom_owner.len();
@@ -363,37 +393,48 @@ impl NetModel {
         let mut class_of: HashMap<(Vec<u32>, Vec<DeclaredPort>), ClassId> = HashMap::new();
         let mut member_class = Vec::with_capacity(workloads.list.len());
         let empty: Vec<(u32, &LabelSelector)> = Vec::new();
-        let mut intern = |atoms: Vec<u32>, ports: Vec<DeclaredPort>, classes: &mut Vec<NetClass>| -> ClassId {
-            let key = (atoms, ports);
-            if let Some(id) = class_of.get(&key) {
-                return *id;
-            }
-            let id = ClassId(u32::try_from(classes.len()).unwrap_or(u32::MAX));
-            let mut bits = vec![0u64; words];
-            let mut ingress_policies = Vec::new();
-            let mut egress_policies = Vec::new();
-            for &a in &key.0 {
-                bits[a as usize / 64] |= 1 << (a % 64);
-                if let Some((p, i, e)) = atom_policy[a as usize] {
-                    if i {
-                        ingress_policies.push(p);
-                    }
-                    if e {
-                        egress_policies.push(p);
+        let mut intern =
+            |atoms: Vec<u32>, ports: Vec<DeclaredPort>, classes: &mut Vec<NetClass>| -> ClassId {
+                let key = (atoms, ports);
+                if let Some(id) = class_of.get(&key) {
+                    return *id;
+                }
+                let id = ClassId(u32::try_from(classes.len()).unwrap_or(u32::MAX));
+                let mut bits = vec![0u64; words];
+                let mut ingress_policies = Vec::new();
+                let mut egress_policies = Vec::new();
+                for &a in &key.0 {
+                    bits[a as usize / 64] |= 1 << (a % 64);
+                    if let Some((p, i, e)) = atom_policy[a as usize] {
+                        if i {
+                            ingress_policies.push(p);
+                        }
+                        if e {
+                            egress_policies.push(p);
+                        }
                     }
                 }
-            }
-            classes.push(NetClass { id, atoms: bits, ports: key.1.clone(), ingress_policies, egress_policies, members: Vec::new() });
-            class_of.insert(key, id);
-            id
-        };
+                classes.push(NetClass {
+                    id,
+                    atoms: bits,
+                    ports: key.1.clone(),
+                    ingress_policies,
+                    egress_policies,
+                    members: Vec::new(),
+                });
+                class_of.insert(key, id);
+                id
+            };
         for w in &workloads.list {
             let ports = declared_ports(&w.template.spec);
             let candidates = ns_atoms.get(w.namespace.as_str()).unwrap_or(&empty);
             let mut per_group = Vec::with_capacity(w.groups.len());
             for (gi, g) in w.groups.iter().enumerate() {
-                let mut atoms: Vec<u32> =
-                    candidates.iter().filter(|(_, s)| s.matches(&g.labels)).map(|(a, _)| *a).collect();
+                let mut atoms: Vec<u32> = candidates
+                    .iter()
+                    .filter(|(_, s)| s.matches(&g.labels))
+                    .map(|(a, _)| *a)
+                    .collect();
                 atoms.sort_unstable();
                 atoms.dedup();
                 let id = intern(atoms, ports.clone(), &mut classes);
@@ -425,12 +466,23 @@ impl NetModel {
                 }
             }
         }
-        NetModel { policies, classes, member_class, atom_classes, atom_owner, warnings, ingress_controller }
+        NetModel {
+            policies,
+            classes,
+            member_class,
+            atom_classes,
+            atom_owner,
+            warnings,
+            ingress_controller,
+        }
     }
 
     /// The class of a workload's pod group.
     pub fn class_of(&self, w: WorkloadId, group: usize) -> Option<ClassId> {
-        self.member_class.get(w.index()).and_then(|g| g.get(group)).copied()
+        self.member_class
+            .get(w.index())
+            .and_then(|g| g.get(group))
+            .copied()
     }
 
     /// A class.
@@ -439,7 +491,9 @@ impl NetModel {
     }
 
     fn resolve(ports: &Option<Vec<RulePort>>, dst: Option<&NetClass>) -> PortSet {
-        let Some(ports) = ports else { return PortSet::all() };
+        let Some(ports) = ports else {
+            return PortSet::all();
+        };
         let mut out = PortSet::empty();
         for p in ports {
             match p {
@@ -466,16 +520,27 @@ impl NetModel {
         let mut out = PortSet::empty();
         let mut why = Vec::new();
         for &p in &dst.ingress_policies {
-            for (ri, r) in self.policies[p as usize].ingress.iter().flatten().enumerate() {
+            for (ri, r) in self.policies[p as usize]
+                .ingress
+                .iter()
+                .flatten()
+                .enumerate()
+            {
                 let matched = match &r.peers {
                     None => true,
-                    Some(peers) => peers.iter().any(|x| matches!(x, Peer::Pods { atom, .. } if src.has(*atom))),
+                    Some(peers) => peers
+                        .iter()
+                        .any(|x| matches!(x, Peer::Pods { atom, .. } if src.has(*atom))),
                 };
                 if matched {
                     let ports = Self::resolve(&r.ports, Some(dst));
                     if !ports.is_empty() {
                         out.union_with(&ports);
-                        why.push(RuleRef { policy: p, ingress: true, rule: ri as u32 });
+                        why.push(RuleRef {
+                            policy: p,
+                            ingress: true,
+                            rule: ri as u32,
+                        });
                     }
                 }
             }
@@ -491,16 +556,27 @@ impl NetModel {
         let mut out = PortSet::empty();
         let mut why = Vec::new();
         for &p in &src.egress_policies {
-            for (ri, r) in self.policies[p as usize].egress.iter().flatten().enumerate() {
+            for (ri, r) in self.policies[p as usize]
+                .egress
+                .iter()
+                .flatten()
+                .enumerate()
+            {
                 let matched = match &r.peers {
                     None => true,
-                    Some(peers) => peers.iter().any(|x| matches!(x, Peer::Pods { atom, .. } if dst.has(*atom))),
+                    Some(peers) => peers
+                        .iter()
+                        .any(|x| matches!(x, Peer::Pods { atom, .. } if dst.has(*atom))),
                 };
                 if matched {
                     let ports = Self::resolve(&r.ports, Some(dst));
                     if !ports.is_empty() {
                         out.union_with(&ports);
-                        why.push(RuleRef { policy: p, ingress: false, rule: ri as u32 });
+                        why.push(RuleRef {
+                            policy: p,
+                            ingress: false,
+                            rule: ri as u32,
+                        });
                     }
                 }
             }
@@ -521,7 +597,11 @@ impl NetModel {
     /// Ports `dst` admits from addresses in `from` (outside the cluster). `from` must be an
     /// atomic range of the policies' ipBlocks (see [`NetModel::ip_blocks`]), or `None` for
     /// "the internet": any public address.
-    pub fn ingress_from_external(&self, from: Option<&IpSet>, dst: ClassId) -> (PortSet, Vec<RuleRef>) {
+    pub fn ingress_from_external(
+        &self,
+        from: Option<&IpSet>,
+        dst: ClassId,
+    ) -> (PortSet, Vec<RuleRef>) {
         let d = self.class(dst);
         if d.ingress_open() {
             return (PortSet::all(), Vec::new());
@@ -530,7 +610,12 @@ impl NetModel {
         let mut out = PortSet::empty();
         let mut why = Vec::new();
         for &p in &d.ingress_policies {
-            for (ri, r) in self.policies[p as usize].ingress.iter().flatten().enumerate() {
+            for (ri, r) in self.policies[p as usize]
+                .ingress
+                .iter()
+                .flatten()
+                .enumerate()
+            {
                 let matched = match &r.peers {
                     None => true,
                     Some(peers) => peers.iter().any(|x| match x {
@@ -545,7 +630,11 @@ impl NetModel {
                     let ports = Self::resolve(&r.ports, Some(d));
                     if !ports.is_empty() {
                         out.union_with(&ports);
-                        why.push(RuleRef { policy: p, ingress: true, rule: ri as u32 });
+                        why.push(RuleRef {
+                            policy: p,
+                            ingress: true,
+                            rule: ri as u32,
+                        });
                     }
                 }
             }
@@ -591,9 +680,18 @@ impl NetModel {
         let listening = d.listening();
         let mut why = Vec::new();
         for &p in &d.ingress_policies {
-            for (ri, r) in self.policies[p as usize].ingress.iter().flatten().enumerate() {
+            for (ri, r) in self.policies[p as usize]
+                .ingress
+                .iter()
+                .flatten()
+                .enumerate()
+            {
                 if r.peers.is_none() && Self::resolve(&r.ports, Some(d)).overlaps(&listening) {
-                    why.push(RuleRef { policy: p, ingress: true, rule: ri as u32 });
+                    why.push(RuleRef {
+                        policy: p,
+                        ingress: true,
+                        rule: ri as u32,
+                    });
                 }
             }
         }

@@ -64,7 +64,13 @@ impl PortSet {
 
     /// Every port of every protocol.
     pub fn all() -> PortSet {
-        PortSet { ranges: [vec![(MIN_PORT, MAX_PORT)], vec![(MIN_PORT, MAX_PORT)], vec![(MIN_PORT, MAX_PORT)]] }
+        PortSet {
+            ranges: [
+                vec![(MIN_PORT, MAX_PORT)],
+                vec![(MIN_PORT, MAX_PORT)],
+                vec![(MIN_PORT, MAX_PORT)],
+            ],
+        }
     }
 
     /// Every port of one protocol.
@@ -93,7 +99,9 @@ impl PortSet {
 
     /// True when every port of every protocol is in the set.
     pub fn is_all(&self) -> bool {
-        self.ranges.iter().all(|r| r.as_slice() == [(MIN_PORT, MAX_PORT)])
+        self.ranges
+            .iter()
+            .all(|r| r.as_slice() == [(MIN_PORT, MAX_PORT)])
     }
 
     /// Ranges of one protocol.
@@ -103,7 +111,9 @@ impl PortSet {
 
     /// Whether the port is in the set.
     pub fn contains(&self, p: Protocol, port: u16) -> bool {
-        self.ranges[p.index()].iter().any(|&(a, b)| a <= port && port <= b)
+        self.ranges[p.index()]
+            .iter()
+            .any(|&(a, b)| a <= port && port <= b)
     }
 
     /// Adds every port of `other`.
@@ -112,7 +122,11 @@ impl PortSet {
             if other.ranges[i].is_empty() {
                 continue;
             }
-            let mut all: Vec<(u16, u16)> = self.ranges[i].iter().chain(&other.ranges[i]).copied().collect();
+            let mut all: Vec<(u16, u16)> = self.ranges[i]
+                .iter()
+                .chain(&other.ranges[i])
+                .copied()
+                .collect();
             all.sort_unstable();
             let mut out: Vec<(u16, u16)> = Vec::with_capacity(all.len());
             for (a, b) in all {

@@ -63,7 +63,9 @@ pub struct ProveOptions {
 
 impl Default for ProveOptions {
     fn default() -> Self {
-        ProveOptions { max_chains_per_entry: 20 }
+        ProveOptions {
+            max_chains_per_entry: 20,
+        }
     }
 }
 
@@ -72,10 +74,19 @@ impl Default for ProveOptions {
 pub struct Proof {
     /// Listed chains, ordered by entry, then length, then target.
     pub chains: Vec<Chain>,
-    /// Every (entry, jewel) pair with a path, listed or not.
-    pub total: usize,
+    /// Distinct crown jewels reachable from the internet at all.
+    pub jewels_reachable: usize,
     /// Entries with at least one chain.
     pub entries: usize,
+    /// Entries whose chain list stopped at the per-entry limit (more chains exist or may).
+    pub truncated_entries: usize,
+}
+
+impl Proof {
+    /// Whether any chain exists.
+    pub fn has_chains(&self) -> bool {
+        !self.chains.is_empty()
+    }
 }
 
 /// Stable short hash (FNV-1a 64).
@@ -102,7 +113,10 @@ fn target_kind(g: &SecurityGraph, ix: NodeIndex) -> TargetKind {
 /// Whether an edge counts as a step (network plumbing is condensed into one step).
 fn step_weight(kind: EdgeKind) -> usize {
     match kind {
-        EdgeKind::SendsAs | EdgeKind::EgressOpen | EdgeKind::IngressOpen | EdgeKind::PolicyAllows => 0,
+        EdgeKind::SendsAs
+        | EdgeKind::EgressOpen
+        | EdgeKind::IngressOpen
+        | EdgeKind::PolicyAllows => 0,
         _ => 1,
     }
 }
@@ -147,15 +161,41 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
         parent[entry.index()] = None;
         dq.push_back(entry);
         let mut reached: Vec<NodeIndex> = Vec::new();
-        // 0-1 BFS: plumbing edges weigh 0.
+        let limit = if opts.max_chains_per_entry == 0 {
+            usize::MAX
+        } else {
+            opts.max_chains_per_entry
+        };
+        let mut finalized = 0usize;
+        let mut stop_after: Option<usize> = None;
+        let mut truncated = false;
+        // 0-1 BFS: plumbing edges weigh 0. Vertices pop in distance order, so once `limit`
+        // jewels are final the rest of their distance level is finished and the search stops:
+        // the listing costs what it shows, not the whole reachable graph.
         while let Some(u) = dq.pop_front() {
             let du = dist[u.index()];
+            if let Some(d) = stop_after {
+                if du > d {
+                    truncated = true;
+                    break;
+                }
+            }
+            if jewel_mark[u.index()] && u != entry {
+                finalized += 1;
+                if finalized >= limit && stop_after.is_none() {
+                    stop_after = Some(du);
+                }
+            }
             for e in g.graph.edges_directed(u, Direction::Outgoing) {
                 let v = e.target();
                 if v == g.internet {
                     continue;
                 }
-                let w = if matches!(g.graph[v], Vertex::Grant(_)) { 0 } else { step_weight(e.weight().kind) };
+                let w = if matches!(g.graph[v], Vertex::Grant(_)) {
+                    0
+                } else {
+                    step_weight(e.weight().kind)
+                };
                 let nd = du + w;
                 if stamp[v.index()] != round || nd < dist[v.index()] {
                     let first = stamp[v.index()] != round;
@@ -177,11 +217,14 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
             continue;
         }
         proof.entries += 1;
-        proof.total += reached.len();
-        reached.sort_by(|a, b| {
-            (dist[a.index()], target_kind(g, *a), g.vertex_ref(*a)).cmp(&(dist[b.index()], target_kind(g, *b), g.vertex_ref(*b)))
-        });
-        let limit = if opts.max_chains_per_entry == 0 { usize::MAX } else { opts.max_chains_per_entry };
+        if truncated {
+            proof.truncated_entries += 1;
+        }
+        // Only jewels whose distance is final (popped) are listed.
+        if let Some(d) = stop_after {
+            reached.retain(|j| dist[j.index()] <= d);
+        }
+        reached.sort_by_cached_key(|a| (dist[a.index()], target_kind(g, *a), g.vertex_ref(*a)));
         let (eref, edetail) = entry_key(g, entry);
         for t in reached.into_iter().take(limit) {
             let mut edges = Vec::new();
@@ -208,5 +251,18 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
             });
         }
     }
+    // Distinct jewels reachable at all: one search from the internet.
+    let mut seen = vec![false; n];
+    let mut q = VecDeque::from([g.internet]);
+    seen[g.internet.index()] = true;
+    while let Some(u) = q.pop_front() {
+        for v in g.graph.neighbors_directed(u, Direction::Outgoing) {
+            if !seen[v.index()] {
+                seen[v.index()] = true;
+                q.push_back(v);
+            }
+        }
+    }
+    proof.jewels_reachable = g.jewels.iter().filter(|j| seen[j.index()]).count();
     proof
 }

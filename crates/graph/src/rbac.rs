@@ -30,7 +30,9 @@ pub enum SubjectKey {
 impl std::fmt::Display for SubjectKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SubjectKey::ServiceAccount { namespace, name } => write!(f, "system:serviceaccount:{namespace}:{name}"),
+            SubjectKey::ServiceAccount { namespace, name } => {
+                write!(f, "system:serviceaccount:{namespace}:{name}")
+            }
             SubjectKey::User(u) => write!(f, "user {u}"),
             SubjectKey::Group(g) => write!(f, "group {g}"),
         }
@@ -68,12 +70,18 @@ pub struct Grant {
 impl Grant {
     fn allows(&self, verbs: &[&str], groups: &[&str], resource: &str) -> bool {
         let r = &self.rule;
-        verbs.iter().any(|v| r.verbs.iter().any(|x| x == "*" || x == v))
-            && groups.iter().any(|g| r.api_groups.iter().any(|x| x == "*" || x == g))
+        verbs
+            .iter()
+            .any(|v| r.verbs.iter().any(|x| x == "*" || x == v))
+            && groups
+                .iter()
+                .any(|g| r.api_groups.iter().any(|x| x == "*" || x == g))
             && r.resources.iter().any(|x| {
                 x == "*"
                     || x == resource
-                    || resource.split_once('/').is_some_and(|(_, sub)| x.strip_prefix("*/") == Some(sub))
+                    || resource
+                        .split_once('/')
+                        .is_some_and(|(_, sub)| x.strip_prefix("*/") == Some(sub))
             })
     }
 
@@ -103,20 +111,50 @@ fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
 
 const READ: &[&str] = &["get", "list", "watch"];
 const WRITE: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
-const WORKLOAD_GROUPS: &[&str] = &["", "apps", "batch", "extensions", "networking.k8s.io", "autoscaling", "policy"];
+const WORKLOAD_GROUPS: &[&str] = &[
+    "",
+    "apps",
+    "batch",
+    "extensions",
+    "networking.k8s.io",
+    "autoscaling",
+    "policy",
+];
 const VIEW_RESOURCES: &[&str] = &[
-    "pods", "pods/log", "pods/status", "services", "endpoints", "configmaps", "persistentvolumeclaims",
-    "replicationcontrollers", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs",
-    "cronjobs", "ingresses", "networkpolicies", "serviceaccounts", "events", "namespaces",
-    "horizontalpodautoscalers", "poddisruptionbudgets",
+    "pods",
+    "pods/log",
+    "pods/status",
+    "services",
+    "endpoints",
+    "configmaps",
+    "persistentvolumeclaims",
+    "replicationcontrollers",
+    "deployments",
+    "replicasets",
+    "statefulsets",
+    "daemonsets",
+    "jobs",
+    "cronjobs",
+    "ingresses",
+    "networkpolicies",
+    "serviceaccounts",
+    "events",
+    "namespaces",
+    "horizontalpodautoscalers",
+    "poddisruptionbudgets",
 ];
 
 /// The built-in ClusterRoles (approximating upstream's bootstrap policy closely enough for the
 /// escalation rules rampart evaluates).
 pub fn builtin_cluster_roles() -> Vec<Role> {
     let mk = |name: &str, rules: Vec<PolicyRule>, agg: Option<&str>| {
-        let mut metadata = rampart_model::ObjectMeta { name: name.to_string(), ..Default::default() };
-        metadata.labels.insert("kubernetes.io/bootstrapping".into(), "rbac-defaults".into());
+        let mut metadata = rampart_model::ObjectMeta {
+            name: name.to_string(),
+            ..Default::default()
+        };
+        metadata
+            .labels
+            .insert("kubernetes.io/bootstrapping".into(), "rbac-defaults".into());
         Role {
             cluster: true,
             metadata,
@@ -124,7 +162,10 @@ pub fn builtin_cluster_roles() -> Vec<Role> {
             aggregation: agg
                 .map(|a| {
                     let mut l = Labels::new();
-                    l.insert(format!("rbac.authorization.k8s.io/aggregate-to-{a}"), "true".into());
+                    l.insert(
+                        format!("rbac.authorization.k8s.io/aggregate-to-{a}"),
+                        "true".into(),
+                    );
                     vec![LabelSelector::from_labels(l)]
                 })
                 .unwrap_or_default(),
@@ -133,13 +174,62 @@ pub fn builtin_cluster_roles() -> Vec<Role> {
     let view = vec![rule(WORKLOAD_GROUPS, VIEW_RESOURCES, READ)];
     let mut edit = view.clone();
     edit.push(rule(&[""], &["secrets"], READ));
-    edit.push(rule(WORKLOAD_GROUPS, &["pods", "services", "configmaps", "secrets", "persistentvolumeclaims", "replicationcontrollers", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs", "ingresses", "networkpolicies", "serviceaccounts", "horizontalpodautoscalers", "poddisruptionbudgets"], WRITE));
-    edit.push(rule(&[""], &["pods/exec", "pods/attach", "pods/portforward", "pods/proxy", "services/proxy"], &["create", "get"]));
+    edit.push(rule(
+        WORKLOAD_GROUPS,
+        &[
+            "pods",
+            "services",
+            "configmaps",
+            "secrets",
+            "persistentvolumeclaims",
+            "replicationcontrollers",
+            "deployments",
+            "replicasets",
+            "statefulsets",
+            "daemonsets",
+            "jobs",
+            "cronjobs",
+            "ingresses",
+            "networkpolicies",
+            "serviceaccounts",
+            "horizontalpodautoscalers",
+            "poddisruptionbudgets",
+        ],
+        WRITE,
+    ));
+    edit.push(rule(
+        &[""],
+        &[
+            "pods/exec",
+            "pods/attach",
+            "pods/portforward",
+            "pods/proxy",
+            "services/proxy",
+        ],
+        &["create", "get"],
+    ));
     edit.push(rule(&[""], &["serviceaccounts"], &["impersonate"]));
     edit.push(rule(&[""], &["serviceaccounts/token"], &["create"]));
     let mut admin = edit.clone();
-    admin.push(rule(&["rbac.authorization.k8s.io"], &["roles", "rolebindings"], &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]));
-    admin.push(rule(&["authorization.k8s.io"], &["localsubjectaccessreviews"], &["create"]));
+    admin.push(rule(
+        &["rbac.authorization.k8s.io"],
+        &["roles", "rolebindings"],
+        &[
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ],
+    ));
+    admin.push(rule(
+        &["authorization.k8s.io"],
+        &["localsubjectaccessreviews"],
+        &["create"],
+    ));
     let mut star = rule(&["*"], &["*"], &["*"]);
     let mut nonres = rule(&[], &[], &["*"]);
     nonres.non_resource_urls = vec!["*".into()];
@@ -178,7 +268,9 @@ impl Rbac {
                 if !seen.insert(n.clone()) {
                     continue;
                 }
-                let Some(role) = cluster_roles.get(&n) else { continue };
+                let Some(role) = cluster_roles.get(&n) else {
+                    continue;
+                };
                 rules.extend(role.rules.iter().cloned());
                 for sel in &role.aggregation {
                     for (other, r) in &cluster_roles {
@@ -192,10 +284,17 @@ impl Rbac {
         }
 
         let mut grants: HashMap<SubjectKey, Vec<Grant>> = HashMap::new();
-        let mut add = |b: &Binding, src: Option<&Source>, rules: &[PolicyRule], warnings: &mut Vec<String>| {
+        let mut add = |b: &Binding,
+                       src: Option<&Source>,
+                       rules: &[PolicyRule],
+                       warnings: &mut Vec<String>| {
             let scope = (!b.cluster).then(|| b.metadata.namespace.clone());
             let via = BindingRef {
-                kind: if b.cluster { "ClusterRoleBinding" } else { "RoleBinding" },
+                kind: if b.cluster {
+                    "ClusterRoleBinding"
+                } else {
+                    "RoleBinding"
+                },
                 namespace: b.metadata.namespace.clone(),
                 name: b.metadata.name.clone(),
                 role: format!("{}/{}", b.role_ref.kind, b.role_ref.name),
@@ -204,43 +303,74 @@ impl Rbac {
             for s in &b.subjects {
                 let key = match s.kind.as_str() {
                     "ServiceAccount" => SubjectKey::ServiceAccount {
-                        namespace: s.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| b.metadata.namespace.clone()),
+                        namespace: s
+                            .namespace
+                            .clone()
+                            .filter(|n| !n.is_empty())
+                            .unwrap_or_else(|| b.metadata.namespace.clone()),
                         name: s.name.clone(),
                     },
                     "User" => SubjectKey::User(s.name.clone()),
                     "Group" => SubjectKey::Group(s.name.clone()),
                     other => {
-                        warnings.push(format!("{} {}: unknown subject kind {other:?}", via.kind, b.metadata.name));
+                        warnings.push(format!(
+                            "{} {}: unknown subject kind {other:?}",
+                            via.kind, b.metadata.name
+                        ));
                         continue;
                     }
                 };
                 let list = grants.entry(key.clone()).or_default();
                 for r in rules {
-                    list.push(Grant { subject: key.clone(), scope: scope.clone(), rule: r.clone(), via: via.clone() });
+                    list.push(Grant {
+                        subject: key.clone(),
+                        scope: scope.clone(),
+                        rule: r.clone(),
+                        via: via.clone(),
+                    });
                 }
             }
         };
         for (src, b) in snapshot.bindings() {
             let rules: Option<&[PolicyRule]> = match b.role_ref.kind.as_str() {
                 "ClusterRole" => resolved.get(&b.role_ref.name).map(Vec::as_slice),
-                "Role" if !b.cluster => roles.get(&(b.metadata.namespace.clone(), b.role_ref.name.clone())).map(|r| r.rules.as_slice()),
+                "Role" if !b.cluster => roles
+                    .get(&(b.metadata.namespace.clone(), b.role_ref.name.clone()))
+                    .map(|r| r.rules.as_slice()),
                 _ => None,
             };
             match rules {
                 Some(rules) => add(b, Some(src), rules, &mut warnings),
                 None => warnings.push(format!(
                     "{} {}/{}: roleRef {}/{} not found; the binding grants nothing",
-                    if b.cluster { "ClusterRoleBinding" } else { "RoleBinding" },
-                    b.metadata.namespace, b.metadata.name, b.role_ref.kind, b.role_ref.name
+                    if b.cluster {
+                        "ClusterRoleBinding"
+                    } else {
+                        "RoleBinding"
+                    },
+                    b.metadata.namespace,
+                    b.metadata.name,
+                    b.role_ref.kind,
+                    b.role_ref.name
                 )),
             }
         }
         // system:masters is cluster-admin by the apiserver's own bootstrap binding.
         let masters = Binding {
             cluster: true,
-            metadata: rampart_model::ObjectMeta { name: "cluster-admin".into(), ..Default::default() },
-            role_ref: rampart_model::objects::RoleRef { kind: "ClusterRole".into(), name: "cluster-admin".into() },
-            subjects: vec![rampart_model::objects::Subject { kind: "Group".into(), name: "system:masters".into(), namespace: None }],
+            metadata: rampart_model::ObjectMeta {
+                name: "cluster-admin".into(),
+                ..Default::default()
+            },
+            role_ref: rampart_model::objects::RoleRef {
+                kind: "ClusterRole".into(),
+                name: "cluster-admin".into(),
+            },
+            subjects: vec![rampart_model::objects::Subject {
+                kind: "Group".into(),
+                name: "system:masters".into(),
+                namespace: None,
+            }],
         };
         if let Some(rules) = resolved.get("cluster-admin") {
             add(&masters, None, rules, &mut warnings);
@@ -259,13 +389,18 @@ impl Rbac {
         match subject {
             SubjectKey::ServiceAccount { namespace, .. } => {
                 keys.push(SubjectKey::Group("system:serviceaccounts".into()));
-                keys.push(SubjectKey::Group(format!("system:serviceaccounts:{namespace}")));
+                keys.push(SubjectKey::Group(format!(
+                    "system:serviceaccounts:{namespace}"
+                )));
                 keys.push(SubjectKey::Group("system:authenticated".into()));
             }
             SubjectKey::User(_) => keys.push(SubjectKey::Group("system:authenticated".into())),
             SubjectKey::Group(_) => {}
         }
-        keys.iter().filter_map(|k| self.grants.get(k)).flatten().collect()
+        keys.iter()
+            .filter_map(|k| self.grants.get(k))
+            .flatten()
+            .collect()
     }
 }
 
@@ -343,11 +478,22 @@ pub fn abilities<'a>(grants: &[&'a Grant]) -> Vec<Proven<'a>> {
                 p.grants.push(g);
             }
         } else {
-            out.push(Proven { ability: a, grants: vec![g] });
+            out.push(Proven {
+                ability: a,
+                grants: vec![g],
+            });
         }
     }
     let push = add;
-    const CONTROLLERS: &[&str] = &["deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs", "replicationcontrollers"];
+    const CONTROLLERS: &[&str] = &[
+        "deployments",
+        "replicasets",
+        "statefulsets",
+        "daemonsets",
+        "jobs",
+        "cronjobs",
+        "replicationcontrollers",
+    ];
     let names = |g: &Grant| g.names().map(<[String]>::to_vec);
     // (scope, grant) of each ingredient of a role-binding escalation.
     let mut bind_cr: Vec<(Scope, &'a Grant)> = Vec::new();
@@ -366,7 +512,13 @@ pub fn abilities<'a>(grants: &[&'a Grant]) -> Vec<Proven<'a>> {
             push(&mut out, Ability::ReadSecrets(scope.clone(), names(g)), g);
         }
         if (g.allows(&["create"], &[""], "pods") && g.names().is_none())
-            || CONTROLLERS.iter().any(|c| g.allows(&["create", "update", "patch"], &["apps", "batch", "extensions", ""], c))
+            || CONTROLLERS.iter().any(|c| {
+                g.allows(
+                    &["create", "update", "patch"],
+                    &["apps", "batch", "extensions", ""],
+                    c,
+                )
+            })
         {
             push(&mut out, Ability::CreatePods(scope.clone()), g);
         }
@@ -384,7 +536,11 @@ pub fn abilities<'a>(grants: &[&'a Grant]) -> Vec<Proven<'a>> {
         }
         for res in ["users", "groups", "serviceaccounts"] {
             if g.allows(&["impersonate"], &[""], res) {
-                push(&mut out, Ability::Impersonate(res, scope.clone(), names(g)), g);
+                push(
+                    &mut out,
+                    Ability::Impersonate(res, scope.clone(), names(g)),
+                    g,
+                );
             }
         }
         let rbac_group = &["rbac.authorization.k8s.io"];
@@ -418,21 +574,44 @@ pub fn abilities<'a>(grants: &[&'a Grant]) -> Vec<Proven<'a>> {
         if scope == Scope::Cluster && g.allows(&["get", "create"], &[""], "nodes/proxy") {
             push(&mut out, Ability::NodeProxy, g);
         }
-        if g.rule.verbs.iter().any(|v| v == "*") && g.rule.resources.iter().any(|r| r == "*") && g.rule.api_groups.iter().any(|a| a == "*") && g.names().is_none() {
+        if g.rule.verbs.iter().any(|v| v == "*")
+            && g.rule.resources.iter().any(|r| r == "*")
+            && g.rule.api_groups.iter().any(|a| a == "*")
+            && g.names().is_none()
+        {
             match &scope {
                 Scope::Cluster => push(&mut out, Ability::Wildcard(Scope::Cluster), g),
                 Scope::Namespace(_) => push(&mut out, Ability::NamespaceAdmin(scope.clone()), g),
             }
         }
-        if scope == Scope::Cluster && g.allows(&["create"], &["certificates.k8s.io"], "certificatesigningrequests") {
+        if scope == Scope::Cluster
+            && g.allows(
+                &["create"],
+                &["certificates.k8s.io"],
+                "certificatesigningrequests",
+            )
+        {
             csr_create = Some(g);
         }
-        if scope == Scope::Cluster && g.allows(&["update", "patch"], &["certificates.k8s.io"], "certificatesigningrequests/approval") {
+        if scope == Scope::Cluster
+            && g.allows(
+                &["update", "patch"],
+                &["certificates.k8s.io"],
+                "certificatesigningrequests/approval",
+            )
+        {
             csr_approve = Some(g);
         }
         if scope == Scope::Cluster
-            && (g.allows(&["create", "update", "patch"], &["admissionregistration.k8s.io"], "mutatingwebhookconfigurations")
-                || g.allows(&["create", "update", "patch"], &["admissionregistration.k8s.io"], "validatingwebhookconfigurations"))
+            && (g.allows(
+                &["create", "update", "patch"],
+                &["admissionregistration.k8s.io"],
+                "mutatingwebhookconfigurations",
+            ) || g.allows(
+                &["create", "update", "patch"],
+                &["admissionregistration.k8s.io"],
+                "validatingwebhookconfigurations",
+            ))
         {
             push(&mut out, Ability::WebhookWrite, g);
         }
@@ -456,7 +635,11 @@ pub fn abilities<'a>(grants: &[&'a Grant]) -> Vec<Proven<'a>> {
         for (ws, wg) in &write_rb {
             if let Some(scope) = meet(bs, ws) {
                 // RoleBindings to any ClusterRole in every namespace is cluster-admin in all but name.
-                let a = if scope == Scope::Cluster { Ability::Escalate(Scope::Cluster) } else { Ability::NamespaceAdmin(scope) };
+                let a = if scope == Scope::Cluster {
+                    Ability::Escalate(Scope::Cluster)
+                } else {
+                    Ability::NamespaceAdmin(scope)
+                };
                 add(&mut out, a.clone(), bg);
                 add(&mut out, a, wg);
             }

@@ -24,14 +24,27 @@ fn every_np_guard_case_matches() {
         }
         let case = cols[0];
         let loaded = load_paths(&[root.join("cases").join(case)], &LoadOptions::default());
-        let got: Vec<String> = connectivity(&loaded.snapshot).iter().map(ToString::to_string).collect();
-        let expected_text = std::fs::read_to_string(root.join("expected").join(format!("{case}.txt"))).expect("expected file");
+        let got: Vec<String> = connectivity(&loaded.snapshot)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let expected_text =
+            std::fs::read_to_string(root.join("expected").join(format!("{case}.txt")))
+                .expect("expected file");
         let expected: Vec<&str> = expected_text.lines().collect();
         checked += 1;
         total_lines += expected.len();
         if got != expected {
-            let missing: Vec<&&str> = expected.iter().filter(|l| !got.iter().any(|g| g == **l)).take(5).collect();
-            let extra: Vec<&String> = got.iter().filter(|g| !expected.contains(&g.as_str())).take(5).collect();
+            let missing: Vec<&&str> = expected
+                .iter()
+                .filter(|l| !got.iter().any(|g| g == **l))
+                .take(5)
+                .collect();
+            let extra: Vec<&String> = got
+                .iter()
+                .filter(|g| !expected.contains(&g.as_str()))
+                .take(5)
+                .collect();
             failures.push(format!(
                 "{case}: expected {} lines, got {}; missing e.g. {missing:?}; unexpected e.g. {extra:?}; load errors: {:?}",
                 expected.len(),
@@ -42,5 +55,10 @@ fn every_np_guard_case_matches() {
     }
     assert_eq!(checked, 50, "every non-anp case must be checked");
     eprintln!("np-guard: {checked} cases, {total_lines} expected lines compared");
-    assert!(failures.is_empty(), "{} of {checked} cases disagree:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} cases disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

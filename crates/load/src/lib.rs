@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rampart_model::{Located, LoadError, Object, ParseLimits, Snapshot, Source, parse_source};
+use rampart_model::{LoadError, Located, Object, ParseLimits, Snapshot, Source, parse_source};
 
 /// What was loaded.
 #[derive(Debug, Default)]
@@ -32,7 +32,9 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { limits: ParseLimits::default() }
+        LoadOptions {
+            limits: ParseLimits::default(),
+        }
     }
 }
 
@@ -48,7 +50,12 @@ pub fn collect_files(inputs: &[PathBuf], errors: &mut Vec<LoadError>) -> Vec<Pat
 
 fn io_error(path: &Path, message: String) -> LoadError {
     LoadError {
-        location: Source { file: path.display().to_string().into(), doc: 0, line: 0, item: None },
+        location: Source {
+            file: path.display().to_string().into(),
+            doc: 0,
+            line: 0,
+            item: None,
+        },
         message,
     }
 }
@@ -65,12 +72,20 @@ fn walk(path: &Path, explicit: bool, out: &mut Vec<PathBuf>, errors: &mut Vec<Lo
         };
         entries.sort();
         for e in entries {
-            let hidden = e.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+            let hidden = e
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'));
             if !hidden {
                 walk(&e, false, out, errors);
             }
         }
-    } else if explicit || matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+    } else if explicit
+        || matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        )
+    {
         out.push(path.to_path_buf());
     }
 }
@@ -85,7 +100,10 @@ pub fn load_paths(inputs: &[PathBuf], options: &LoadOptions) -> Loaded {
         if size > options.limits.max_bytes as u64 {
             loaded.errors.push(io_error(
                 f,
-                format!("file is {size} bytes, over the limit of {} bytes (raise --max-file-size)", options.limits.max_bytes),
+                format!(
+                    "file is {size} bytes, over the limit of {} bytes (raise --max-file-size)",
+                    options.limits.max_bytes
+                ),
             ));
             continue;
         }
@@ -99,7 +117,10 @@ pub fn load_paths(inputs: &[PathBuf], options: &LoadOptions) -> Loaded {
         let text = match String::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) => {
-                loaded.errors.push(io_error(f, format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to())));
+                loaded.errors.push(io_error(
+                    f,
+                    format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+                ));
                 continue;
             }
         };

@@ -83,7 +83,10 @@ impl Kind {
 
     /// Whether objects of this kind live in a namespace.
     pub fn is_namespaced(self) -> bool {
-        !matches!(self, Kind::Namespace | Kind::Node | Kind::ClusterRole | Kind::ClusterRoleBinding)
+        !matches!(
+            self,
+            Kind::Namespace | Kind::Node | Kind::ClusterRole | Kind::ClusterRoleBinding
+        )
     }
 
     /// Recognises a kind from `apiVersion` + `kind`. Same-named kinds of other API groups
@@ -312,7 +315,10 @@ impl PodSpec {
 
     /// All containers: init, regular and ephemeral.
     pub fn all_containers(&self) -> impl Iterator<Item = &Container> {
-        self.init_containers.iter().chain(&self.containers).chain(&self.ephemeral_containers)
+        self.init_containers
+            .iter()
+            .chain(&self.containers)
+            .chain(&self.ephemeral_containers)
     }
 }
 
@@ -536,11 +542,20 @@ pub(crate) struct JobTemplateRaw {
 
 impl ControllerRaw {
     pub(crate) fn into_controller(self, kind: Kind) -> Controller {
-        let ControllerSpecRaw { replicas, template, job_template } = self.spec;
+        let ControllerSpecRaw {
+            replicas,
+            template,
+            job_template,
+        } = self.spec;
         let template = template
             .or_else(|| job_template.and_then(|j| j.spec.template))
             .unwrap_or_default();
-        Controller { kind, metadata: self.metadata, replicas, template }
+        Controller {
+            kind,
+            metadata: self.metadata,
+            replicas,
+            template,
+        }
     }
 }
 
@@ -597,7 +612,9 @@ pub struct ServicePort {
 impl ServicePort {
     /// The effective target port.
     pub fn target(&self) -> IntOrString {
-        self.target_port.clone().unwrap_or(IntOrString::Int(self.port))
+        self.target_port
+            .clone()
+            .unwrap_or(IntOrString::Int(self.port))
     }
 }
 
@@ -776,7 +793,10 @@ impl Secret {
     /// it holds.
     pub fn token_of(&self) -> Option<&str> {
         if self.kind.as_deref() == Some("kubernetes.io/service-account-token") {
-            self.metadata.annotations.get("kubernetes.io/service-account.name").map(String::as_str)
+            self.metadata
+                .annotations
+                .get("kubernetes.io/service-account.name")
+                .map(String::as_str)
         } else {
             None
         }
@@ -818,7 +838,10 @@ impl RoleRaw {
             cluster,
             metadata: self.metadata,
             rules: self.rules,
-            aggregation: self.aggregation_rule.map(|a| a.cluster_role_selectors).unwrap_or_default(),
+            aggregation: self
+                .aggregation_rule
+                .map(|a| a.cluster_role_selectors)
+                .unwrap_or_default(),
         }
     }
 }
@@ -868,7 +891,12 @@ pub(crate) struct BindingRaw {
 
 impl BindingRaw {
     pub(crate) fn into_binding(self, cluster: bool) -> Binding {
-        Binding { cluster, metadata: self.metadata, role_ref: self.role_ref, subjects: self.subjects }
+        Binding {
+            cluster,
+            metadata: self.metadata,
+            role_ref: self.role_ref,
+            subjects: self.subjects,
+        }
     }
 }
 

@@ -72,7 +72,11 @@ pub struct ParseLimits {
 
 impl Default for ParseLimits {
     fn default() -> Self {
-        ParseLimits { max_bytes: 1 << 30, max_documents: 1_000_000, max_list_items: 5_000_000 }
+        ParseLimits {
+            max_bytes: 1 << 30,
+            max_documents: 1_000_000,
+            max_list_items: 5_000_000,
+        }
     }
 }
 
@@ -89,9 +93,22 @@ pub struct ParsedSource {
 
 /// Parses one file's text. Never panics; every failure is a [`LoadError`].
 pub fn parse_source(file: &str, text: &str, limits: &ParseLimits) -> ParsedSource {
-    let mut p = Parser { file: Arc::from(file), out: ParsedSource::default(), limits: *limits };
+    let mut p = Parser {
+        file: Arc::from(file),
+        out: ParsedSource::default(),
+        limits: *limits,
+    };
     if text.len() > limits.max_bytes {
-        p.error(1, 1, None, format!("file is {} bytes, over the limit of {} bytes", text.len(), limits.max_bytes));
+        p.error(
+            1,
+            1,
+            None,
+            format!(
+                "file is {} bytes, over the limit of {} bytes",
+                text.len(),
+                limits.max_bytes
+            ),
+        );
         return p.out;
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -146,7 +163,11 @@ struct LineCounter<'a> {
 
 impl<'a> LineCounter<'a> {
     fn new(text: &'a str) -> Self {
-        LineCounter { text, offset: 0, line: 1 }
+        LineCounter {
+            text,
+            offset: 0,
+            line: 1,
+        }
     }
     fn line_at(&mut self, offset: usize) -> u32 {
         let offset = offset.min(self.text.len());
@@ -154,8 +175,13 @@ impl<'a> LineCounter<'a> {
             self.offset = 0;
             self.line = 1;
         }
-        let n = self.text.as_bytes()[self.offset..offset].iter().filter(|b| **b == b'\n').count();
-        self.line = self.line.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        let n = self.text.as_bytes()[self.offset..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.line = self
+            .line
+            .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
         self.offset = offset;
         self.line
     }
@@ -168,7 +194,12 @@ fn offset_in(outer: &str, inner: &str) -> usize {
 impl Parser {
     fn error(&mut self, doc: u32, line: u32, item: Option<u32>, message: String) {
         self.out.errors.push(LoadError {
-            location: Source { file: self.file.clone(), doc, line, item },
+            location: Source {
+                file: self.file.clone(),
+                doc,
+                line,
+                item,
+            },
             message,
         });
     }
@@ -186,7 +217,15 @@ impl Parser {
                 Ok(raw) => {
                     if doc as usize > self.limits.max_documents {
                         let line = lines.line_at(offset_in(text, raw.get()));
-                        self.error(doc, line, None, format!("more than {} documents; the rest of the file is skipped", self.limits.max_documents));
+                        self.error(
+                            doc,
+                            line,
+                            None,
+                            format!(
+                                "more than {} documents; the rest of the file is skipped",
+                                self.limits.max_documents
+                            ),
+                        );
                         return true;
                     }
                     let line = lines.line_at(offset_in(text, raw.get()));
@@ -203,30 +242,72 @@ impl Parser {
                 }
                 Err(e) => {
                     if doc == 1 {
-                        self.error(doc, u32::try_from(e.line()).unwrap_or(u32::MAX), None, format!("invalid JSON: {e}"));
+                        self.error(
+                            doc,
+                            u32::try_from(e.line()).unwrap_or(u32::MAX),
+                            None,
+                            format!("invalid JSON: {e}"),
+                        );
                         return false;
                     }
-                    self.error(doc, u32::try_from(e.line()).unwrap_or(u32::MAX), None, format!("invalid JSON: {e}; the rest of the file is skipped"));
+                    self.error(
+                        doc,
+                        u32::try_from(e.line()).unwrap_or(u32::MAX),
+                        None,
+                        format!("invalid JSON: {e}; the rest of the file is skipped"),
+                    );
                     return true;
                 }
             }
         }
     }
 
-    fn json_items(&mut self, text: &str, lines: &mut LineCounter<'_>, doc: u32, default: Option<(String, String)>, items: &[&RawValue]) {
+    fn json_items(
+        &mut self,
+        text: &str,
+        lines: &mut LineCounter<'_>,
+        doc: u32,
+        default: Option<(String, String)>,
+        items: &[&RawValue],
+    ) {
         for (i, item) in items.iter().enumerate() {
             if i >= self.limits.max_list_items {
                 let line = lines.line_at(offset_in(text, item.get()));
-                self.error(doc, line, u32::try_from(i).ok(), format!("more than {} list items; the rest are skipped", self.limits.max_list_items));
+                self.error(
+                    doc,
+                    line,
+                    u32::try_from(i).ok(),
+                    format!(
+                        "more than {} list items; the rest are skipped",
+                        self.limits.max_list_items
+                    ),
+                );
                 return;
             }
             let line = lines.line_at(offset_in(text, item.get()));
-            self.json_object(text, lines, doc, line, u32::try_from(i).ok(), default.clone(), item.get());
+            self.json_object(
+                text,
+                lines,
+                doc,
+                line,
+                u32::try_from(i).ok(),
+                default.clone(),
+                item.get(),
+            );
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn json_object(&mut self, text: &str, lines: &mut LineCounter<'_>, doc: u32, line: u32, item: Option<u32>, default: Option<(String, String)>, raw: &str) {
+    fn json_object(
+        &mut self,
+        text: &str,
+        lines: &mut LineCounter<'_>,
+        doc: u32,
+        line: u32,
+        item: Option<u32>,
+        default: Option<(String, String)>,
+        raw: &str,
+    ) {
         let head: Head<'_> = match serde_json::from_str(raw) {
             Ok(h) => h,
             Err(e) => return self.error(doc, line, item, format!("not a Kubernetes object: {e}")),
@@ -238,14 +319,23 @@ impl Parser {
         };
         if let Some(items) = head.items.filter(|_| kind.ends_with("List")) {
             if item.is_some() {
-                return self.error(doc, line, item, "a List nested inside a List is not supported".into());
+                return self.error(
+                    doc,
+                    line,
+                    item,
+                    "a List nested inside a List is not supported".into(),
+                );
             }
             let element = kind.trim_end_matches("List");
             let default = (!element.is_empty()).then(|| (api_version.clone(), element.to_string()));
             return self.json_items(text, lines, doc, default, &items);
         }
         let Some(k) = Kind::from_type(&api_version, &kind) else {
-            *self.out.ignored.entry(kind_label(&api_version, &kind)).or_default() += 1;
+            *self
+                .out
+                .ignored
+                .entry(kind_label(&api_version, &kind))
+                .or_default() += 1;
             return;
         };
         let mut de = serde_json::Deserializer::from_str(raw);
@@ -263,14 +353,28 @@ impl Parser {
             }
             doc = doc.saturating_add(1);
             if doc as usize > self.limits.max_documents {
-                self.error(doc, start_line, None, format!("more than {} documents; the rest of the file is skipped", self.limits.max_documents));
+                self.error(
+                    doc,
+                    start_line,
+                    None,
+                    format!(
+                        "more than {} documents; the rest of the file is skipped",
+                        self.limits.max_documents
+                    ),
+                );
                 return;
             }
             let options = serde_saphyr::options! { with_snippet: false };
-            let value: serde_json::Value = match serde_saphyr::from_str_with_options(chunk, options) {
+            let value: serde_json::Value = match serde_saphyr::from_str_with_options(chunk, options)
+            {
                 Ok(v) => v,
                 Err(e) => {
-                    self.error(doc, start_line, None, format!("invalid YAML: {}", one_line(&e.to_string())));
+                    self.error(
+                        doc,
+                        start_line,
+                        None,
+                        format!("invalid YAML: {}", one_line(&e.to_string())),
+                    );
                     continue;
                 }
             };
@@ -278,7 +382,14 @@ impl Parser {
         }
     }
 
-    fn value_object(&mut self, doc: u32, line: u32, item: Option<u32>, default: Option<(String, String)>, value: &serde_json::Value) {
+    fn value_object(
+        &mut self,
+        doc: u32,
+        line: u32,
+        item: Option<u32>,
+        default: Option<(String, String)>,
+        value: &serde_json::Value,
+    ) {
         if value.is_null() {
             return;
         }
@@ -294,13 +405,27 @@ impl Parser {
         if kind.ends_with("List") {
             if let Some(items) = value.get("items").and_then(|i| i.as_array()) {
                 if item.is_some() {
-                    return self.error(doc, line, item, "a List nested inside a List is not supported".into());
+                    return self.error(
+                        doc,
+                        line,
+                        item,
+                        "a List nested inside a List is not supported".into(),
+                    );
                 }
                 let element = kind.trim_end_matches("List");
-                let default = (!element.is_empty()).then(|| (api_version.clone(), element.to_string()));
+                let default =
+                    (!element.is_empty()).then(|| (api_version.clone(), element.to_string()));
                 for (i, it) in items.iter().enumerate() {
                     if i >= self.limits.max_list_items {
-                        self.error(doc, line, u32::try_from(i).ok(), format!("more than {} list items; the rest are skipped", self.limits.max_list_items));
+                        self.error(
+                            doc,
+                            line,
+                            u32::try_from(i).ok(),
+                            format!(
+                                "more than {} list items; the rest are skipped",
+                                self.limits.max_list_items
+                            ),
+                        );
                         return;
                     }
                     self.value_object(doc, line, u32::try_from(i).ok(), default.clone(), it);
@@ -309,7 +434,11 @@ impl Parser {
             }
         }
         let Some(k) = Kind::from_type(&api_version, &kind) else {
-            *self.out.ignored.entry(kind_label(&api_version, &kind)).or_default() += 1;
+            *self
+                .out
+                .ignored
+                .entry(kind_label(&api_version, &kind))
+                .or_default() += 1;
             return;
         };
         match decode(k, value) {
@@ -332,7 +461,12 @@ impl Parser {
             meta.namespace.clear();
         }
         self.out.objects.push(Located {
-            source: Source { file: self.file.clone(), doc, line, item },
+            source: Source {
+                file: self.file.clone(),
+                doc,
+                line,
+                item,
+            },
             object,
         });
     }
@@ -387,7 +521,10 @@ fn split_yaml_documents(text: &str) -> Vec<(u32, &str)> {
     for line in text.split_inclusive('\n') {
         let bare = line.trim_end_matches(['\n', '\r']);
         let is_start = bare.starts_with("---")
-            && bare[3..].chars().next().is_none_or(|c| c == ' ' || c == '\t');
+            && bare[3..]
+                .chars()
+                .next()
+                .is_none_or(|c| c == ' ' || c == '\t');
         let is_end = bare.starts_with("...") && bare[3..].trim().is_empty();
         if is_start {
             out.push((start_line, &text[start..offset]));
@@ -422,7 +559,9 @@ mod tests {
 
     #[test]
     fn multi_document_yaml_with_lines() {
-        let p = parse("# c\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n");
+        let p = parse(
+            "# c\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n",
+        );
         assert_eq!(p.errors, vec![]);
         assert_eq!(p.objects.len(), 2);
         assert_eq!(p.objects[0].source.line, 1);
@@ -433,11 +572,17 @@ mod tests {
 
     #[test]
     fn bad_document_does_not_stop_the_file() {
-        let p = parse("kind: Pod\napiVersion: v1\nmetadata: {name: a}\nspec: {containers: 3}\n---\nkind: Namespace\napiVersion: v1\nmetadata: {name: b}\n");
+        let p = parse(
+            "kind: Pod\napiVersion: v1\nmetadata: {name: a}\nspec: {containers: 3}\n---\nkind: Namespace\napiVersion: v1\nmetadata: {name: b}\n",
+        );
         assert_eq!(p.objects.len(), 1);
         assert_eq!(p.errors.len(), 1);
         assert_eq!(p.errors[0].location.doc, 1);
-        assert!(p.errors[0].message.contains("invalid Pod"), "{}", p.errors[0].message);
+        assert!(
+            p.errors[0].message.contains("invalid Pod"),
+            "{}",
+            p.errors[0].message
+        );
     }
 
     #[test]
@@ -453,23 +598,42 @@ mod tests {
 
     #[test]
     fn unknown_kinds_are_counted() {
-        let p = parse("apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n");
+        let p = parse(
+            "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n",
+        );
         assert!(p.objects.is_empty());
-        assert_eq!(p.ignored.get("NetworkPolicy (projectcalico.org/v3)"), Some(&1));
+        assert_eq!(
+            p.ignored.get("NetworkPolicy (projectcalico.org/v3)"),
+            Some(&1)
+        );
         assert_eq!(p.ignored.get("ConfigMap (v1)"), Some(&1));
     }
 
     #[test]
     fn secret_values_are_never_parsed_into_the_model() {
-        let p = parse("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"k\":\"c2VjcmV0\"}}'\ndata:\n  k: c2VjcmV0\nstringData:\n  p: hunter2\n");
+        let p = parse(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"k\":\"c2VjcmV0\"}}'\ndata:\n  k: c2VjcmV0\nstringData:\n  p: hunter2\n",
+        );
         assert_eq!(p.objects.len(), 1);
         let dbg = format!("{:?}", p.objects[0]);
-        assert!(!dbg.contains("c2VjcmV0") && !dbg.contains("hunter2"), "{dbg}");
+        assert!(
+            !dbg.contains("c2VjcmV0") && !dbg.contains("hunter2"),
+            "{dbg}"
+        );
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for text in ["{", "[1,2", "\u{0}\u{1}", ": : :", "kind: [", "- a\n- b", "{\"kind\":1}", "[{\"kind\":\"List\",\"items\":[{\"kind\":\"List\",\"items\":[]}]}]"] {
+        for text in [
+            "{",
+            "[1,2",
+            "\u{0}\u{1}",
+            ": : :",
+            "kind: [",
+            "- a\n- b",
+            "{\"kind\":1}",
+            "[{\"kind\":\"List\",\"items\":[{\"kind\":\"List\",\"items\":[]}]}]",
+        ] {
             let p = parse(text);
             assert!(p.objects.is_empty(), "{text}");
         }

@@ -10,10 +10,16 @@ use crate::meta::Labels;
 #[serde(rename_all = "camelCase", default)]
 pub struct LabelSelector {
     /// Every pair must be present.
-    #[serde(deserialize_with = "null_default", skip_serializing_if = "Labels::is_empty")]
+    #[serde(
+        deserialize_with = "null_default",
+        skip_serializing_if = "Labels::is_empty"
+    )]
     pub match_labels: Labels,
     /// Every requirement must hold.
-    #[serde(deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub match_expressions: Vec<Requirement>,
 }
 
@@ -26,7 +32,11 @@ pub struct Requirement {
     /// How `values` are used.
     pub operator: Operator,
     /// Values for `In` / `NotIn`; must be empty for `Exists` / `DoesNotExist`.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub values: Vec<String>,
 }
 
@@ -70,7 +80,10 @@ pub enum SelectorError {
 impl LabelSelector {
     /// A selector that matches exactly these labels.
     pub fn from_labels(labels: Labels) -> Self {
-        LabelSelector { match_labels: labels, match_expressions: Vec::new() }
+        LabelSelector {
+            match_labels: labels,
+            match_expressions: Vec::new(),
+        }
     }
 
     /// True when the selector has no terms and so matches every object.
@@ -86,7 +99,10 @@ impl LabelSelector {
             }
             match r.operator {
                 Operator::In | Operator::NotIn if r.values.is_empty() => {
-                    return Err(SelectorError::MissingValues { key: r.key.clone(), op: r.operator });
+                    return Err(SelectorError::MissingValues {
+                        key: r.key.clone(),
+                        op: r.operator,
+                    });
                 }
                 Operator::Exists | Operator::DoesNotExist if !r.values.is_empty() => {
                     return Err(SelectorError::UnexpectedValues {
@@ -102,7 +118,9 @@ impl LabelSelector {
 
     /// Whether `labels` satisfy every term.
     pub fn matches(&self, labels: &Labels) -> bool {
-        self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+        self.match_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
             && self.match_expressions.iter().all(|r| r.matches(labels))
     }
 }
@@ -156,7 +174,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn sel(json: &str) -> LabelSelector {
@@ -172,18 +193,42 @@ mod tests {
     #[test]
     fn operators() {
         let l = labels(&[("app", "web"), ("tier", "front")]);
-        assert!(sel(r#"{"matchExpressions":[{"key":"app","operator":"In","values":["web","db"]}]}"#).matches(&l));
-        assert!(!sel(r#"{"matchExpressions":[{"key":"app","operator":"NotIn","values":["web"]}]}"#).matches(&l));
-        assert!(sel(r#"{"matchExpressions":[{"key":"zone","operator":"NotIn","values":["a"]}]}"#).matches(&l));
+        assert!(
+            sel(r#"{"matchExpressions":[{"key":"app","operator":"In","values":["web","db"]}]}"#)
+                .matches(&l)
+        );
+        assert!(
+            !sel(r#"{"matchExpressions":[{"key":"app","operator":"NotIn","values":["web"]}]}"#)
+                .matches(&l)
+        );
+        assert!(
+            sel(r#"{"matchExpressions":[{"key":"zone","operator":"NotIn","values":["a"]}]}"#)
+                .matches(&l)
+        );
         assert!(sel(r#"{"matchExpressions":[{"key":"tier","operator":"Exists"}]}"#).matches(&l));
-        assert!(!sel(r#"{"matchExpressions":[{"key":"tier","operator":"DoesNotExist"}]}"#).matches(&l));
+        assert!(
+            !sel(r#"{"matchExpressions":[{"key":"tier","operator":"DoesNotExist"}]}"#).matches(&l)
+        );
         assert!(!sel(r#"{"matchLabels":{"app":"web","x":"y"}}"#).matches(&l));
     }
 
     #[test]
     fn validation() {
-        assert!(sel(r#"{"matchExpressions":[{"key":"a","operator":"In"}]}"#).validate().is_err());
-        assert!(sel(r#"{"matchExpressions":[{"key":"a","operator":"Exists","values":["x"]}]}"#).validate().is_err());
-        assert!(serde_json::from_str::<LabelSelector>(r#"{"matchExpressions":[{"key":"a","operator":"Like"}]}"#).is_err());
+        assert!(
+            sel(r#"{"matchExpressions":[{"key":"a","operator":"In"}]}"#)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            sel(r#"{"matchExpressions":[{"key":"a","operator":"Exists","values":["x"]}]}"#)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            serde_json::from_str::<LabelSelector>(
+                r#"{"matchExpressions":[{"key":"a","operator":"Like"}]}"#
+            )
+            .is_err()
+        );
     }
 }

@@ -106,8 +106,15 @@ impl Snapshot {
                 let second = obj.source.clone();
                 let old = self.objects.insert(key.clone(), obj);
                 if let Some(old) = &old {
-                    if old.source.file != second.file || old.source.doc != second.doc || old.source.item != second.item {
-                        self.duplicates.push(Duplicate { key, first: old.source.clone(), second });
+                    if old.source.file != second.file
+                        || old.source.doc != second.doc
+                        || old.source.item != second.item
+                    {
+                        self.duplicates.push(Duplicate {
+                            key,
+                            first: old.source.clone(),
+                            second,
+                        });
                     }
                 }
                 old
@@ -133,7 +140,11 @@ impl Snapshot {
 
     /// Looks an object up.
     pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Option<&Located<Object>> {
-        self.objects.get(&ObjectKey { kind, namespace: namespace.to_string(), name: name.to_string() })
+        self.objects.get(&ObjectKey {
+            kind,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
     }
 
     /// All objects, ordered by kind, namespace and name.
@@ -143,8 +154,15 @@ impl Snapshot {
 
     /// All objects of one kind, ordered by namespace and name.
     pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Located<Object>> + '_ {
-        let start = ObjectKey { kind, namespace: String::new(), name: String::new() };
-        self.objects.range(start..).take_while(move |(k, _)| k.kind == kind).map(|(_, v)| v)
+        let start = ObjectKey {
+            kind,
+            namespace: String::new(),
+            name: String::new(),
+        };
+        self.objects
+            .range(start..)
+            .take_while(move |(k, _)| k.kind == kind)
+            .map(|(_, v)| v)
     }
 
     typed_iter!(/// Namespaces.
@@ -186,8 +204,10 @@ impl Snapshot {
 
     /// Every namespace that is defined or that any namespaced object lives in, sorted.
     pub fn namespace_names(&self) -> Vec<String> {
-        let mut names: std::collections::BTreeSet<String> =
-            self.namespaces().map(|(_, n)| n.metadata.name.clone()).collect();
+        let mut names: std::collections::BTreeSet<String> = self
+            .namespaces()
+            .map(|(_, n)| n.metadata.name.clone())
+            .collect();
         for key in self.objects.keys() {
             if !key.namespace.is_empty() && !names.contains(&key.namespace) {
                 names.insert(key.namespace.clone());

@@ -172,12 +172,23 @@ impl Workloads {
             .controllers()
             .filter_map(|(src, c)| {
                 let k = WorkloadKind::from_kind(c.kind)?;
-                Some(((c.metadata.namespace.clone(), k, c.metadata.display_name().to_string()), (src, c)))
+                Some((
+                    (
+                        c.metadata.namespace.clone(),
+                        k,
+                        c.metadata.display_name().to_string(),
+                    ),
+                    (src, c),
+                ))
             })
             .collect();
 
         // Follows ownerReferences to the top owner the input shows.
-        let top_of = |ns: &str, meta: &ObjectMeta, self_key: Option<Key>, warnings: &mut Vec<String>| -> Option<Key> {
+        let top_of = |ns: &str,
+                      meta: &ObjectMeta,
+                      self_key: Option<Key>,
+                      warnings: &mut Vec<String>|
+         -> Option<Key> {
             let mut seen: HashSet<Key> = HashSet::new();
             if let Some(k) = &self_key {
                 seen.insert(k.clone());
@@ -189,8 +200,15 @@ impl Workloads {
                 // `kubectl` both keep such pods together under the owner's name).
                 let owner = refs
                     .iter()
-                    .find(|r| r.controller == Some(true) && (r.kind.is_empty() || WorkloadKind::from_owner_kind(&r.kind).is_some()))
-                    .or_else(|| refs.iter().find(|r| WorkloadKind::from_owner_kind(&r.kind).is_some()));
+                    .find(|r| {
+                        r.controller == Some(true)
+                            && (r.kind.is_empty()
+                                || WorkloadKind::from_owner_kind(&r.kind).is_some())
+                    })
+                    .or_else(|| {
+                        refs.iter()
+                            .find(|r| WorkloadKind::from_owner_kind(&r.kind).is_some())
+                    });
                 let Some(owner) = owner else { return current };
                 let kind = if owner.kind.is_empty() {
                     WorkloadKind::Pod
@@ -250,11 +268,18 @@ impl Workloads {
         let mut pod_tops = Vec::new();
         for (src, pod) in snapshot.pods() {
             let ns = pod.metadata.namespace.clone();
-            let key = top_of(&ns, &pod.metadata, None, &mut warnings)
-                .unwrap_or((ns, WorkloadKind::Pod, pod.metadata.display_name().to_string()));
+            let key = top_of(&ns, &pod.metadata, None, &mut warnings).unwrap_or((
+                ns,
+                WorkloadKind::Pod,
+                pod.metadata.display_name().to_string(),
+            ));
             pod_tops.push((key, src, pod));
         }
-        let mut acc_pods: Vec<((String, String, WorkloadKind), &Source, &crate::objects::Pod)> = Vec::new();
+        let mut acc_pods: Vec<(
+            (String, String, WorkloadKind),
+            &Source,
+            &crate::objects::Pod,
+        )> = Vec::new();
         for (key, src, pod) in pod_tops {
             let k = entry(&key);
             acc_pods.push((k, src, pod));
@@ -270,9 +295,14 @@ impl Workloads {
             let id = WorkloadId(u32::try_from(list.len()).unwrap_or(u32::MAX));
             let (metadata, template, replicas, source) = match (a.controller, a.pods.first()) {
                 (_, Some((src, pod))) => {
-                    let tpl = PodTemplate { metadata: pod.metadata.clone(), spec: pod.spec.clone() };
+                    let tpl = PodTemplate {
+                        metadata: pod.metadata.clone(),
+                        spec: pod.spec.clone(),
+                    };
                     match a.controller {
-                        Some((csrc, c)) => (c.metadata.clone(), tpl, c.replicas, Some(csrc.clone())),
+                        Some((csrc, c)) => {
+                            (c.metadata.clone(), tpl, c.replicas, Some(csrc.clone()))
+                        }
                         None => (pod.metadata.clone(), tpl, None, Some((*src).clone())),
                     }
                 }
@@ -296,11 +326,13 @@ impl Workloads {
             } else {
                 let mut by_labels: BTreeMap<&Labels, PodGroup> = BTreeMap::new();
                 for (_, p) in &a.pods {
-                    let g = by_labels.entry(&p.metadata.labels).or_insert_with(|| PodGroup {
-                        labels: p.metadata.labels.clone(),
-                        pods: 0,
-                        nodes: Vec::new(),
-                    });
+                    let g = by_labels
+                        .entry(&p.metadata.labels)
+                        .or_insert_with(|| PodGroup {
+                            labels: p.metadata.labels.clone(),
+                            pods: 0,
+                            nodes: Vec::new(),
+                        });
                     g.pods = g.pods.saturating_add(1);
                     if let Some(n) = p.spec.node_name.as_ref().filter(|n| !n.is_empty()) {
                         if !g.nodes.contains(n) {
@@ -320,7 +352,11 @@ impl Workloads {
                 groups,
                 replicas,
                 source,
-                pod_names: a.pods.iter().map(|(_, p)| p.metadata.display_name().to_string()).collect(),
+                pod_names: a
+                    .pods
+                    .iter()
+                    .map(|(_, p)| p.metadata.display_name().to_string())
+                    .collect(),
             });
         }
         Workloads { list, warnings }
@@ -328,12 +364,18 @@ impl Workloads {
 
     /// Looks a workload up by namespace, kind and name.
     pub fn find(&self, namespace: &str, kind: WorkloadKind, name: &str) -> Option<&Workload> {
-        self.list.iter().find(|w| w.namespace == namespace && w.kind == kind && w.name == name)
+        self.list
+            .iter()
+            .find(|w| w.namespace == namespace && w.kind == kind && w.name == name)
     }
 
     /// Total pods across workloads.
     pub fn pod_count(&self) -> u64 {
-        self.list.iter().flat_map(|w| &w.groups).map(|g| u64::from(g.pods)).sum()
+        self.list
+            .iter()
+            .flat_map(|w| &w.groups)
+            .map(|g| u64::from(g.pods))
+            .sum()
     }
 }
 
@@ -386,7 +428,14 @@ spec: {containers: [{name: c}]}
     fn controller_and_pods_are_one_workload() {
         let w = workloads(DUMP);
         let names: Vec<String> = w.list.iter().map(Workload::display).collect();
-        assert_eq!(names, ["shop/bare[Pod]", "shop/gone-77[ReplicaSet]", "shop/web[Deployment]"]);
+        assert_eq!(
+            names,
+            [
+                "shop/bare[Pod]",
+                "shop/gone-77[ReplicaSet]",
+                "shop/web[Deployment]"
+            ]
+        );
         let web = w.find("shop", WorkloadKind::Deployment, "web").unwrap();
         assert_eq!(web.groups.len(), 1);
         assert_eq!(web.groups[0].pods, 2);

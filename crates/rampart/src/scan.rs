@@ -59,7 +59,12 @@ pub struct ConnectivityArgs {
 }
 
 fn load(paths: &[PathBuf], max_file_size: usize) -> rampart_load::Loaded {
-    let options = LoadOptions { limits: ParseLimits { max_bytes: max_file_size, ..ParseLimits::default() } };
+    let options = LoadOptions {
+        limits: ParseLimits {
+            max_bytes: max_file_size,
+            ..ParseLimits::default()
+        },
+    };
     load_paths(paths, &options)
 }
 
@@ -74,7 +79,11 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     for e in &loaded.errors {
         tracing::debug!(file = %e.location.file, document = e.location.doc, line = e.location.line, "{}", e.message);
     }
-    let options = Options { prove: ProveOptions { max_chains_per_entry: args.max_chains_per_entry } };
+    let options = Options {
+        prove: ProveOptions {
+            max_chains_per_entry: args.max_chains_per_entry,
+        },
+    };
     let t1 = Instant::now();
     let analysis = analyze(&loaded.snapshot, &options);
     let t_analyze = t1.elapsed();
@@ -86,15 +95,23 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         warnings: Vec::new(),
     };
     for d in loaded.snapshot.duplicates() {
-        inputs.warnings.push(format!("{} is defined twice ({} and {}); the later one is used", d.key, d.first, d.second));
+        inputs.warnings.push(format!(
+            "{} is defined twice ({} and {}); the later one is used",
+            d.key, d.first, d.second
+        ));
     }
     let mut report = ScanReport::new(&analysis, inputs);
-    let mut remaining = analysis.proof.total;
+    let mut remaining = analysis.proof.chains.len();
     if args.apply_cuts {
         let after_snapshot = apply_plan(&loaded.snapshot, &analysis.plan);
         let after = analyze(&after_snapshot, &options);
-        remaining = after.proof.total;
-        let applied = analysis.plan.cuts.iter().flat_map(|c| c.fixes.iter().map(|f| f.describe())).collect();
+        remaining = after.proof.chains.len();
+        let applied = analysis
+            .plan
+            .cuts
+            .iter()
+            .flat_map(|c| c.fixes.iter().map(|f| f.describe()))
+            .collect();
         report = report.with_what_if(applied, &after);
     }
     let t2 = Instant::now();
@@ -104,7 +121,9 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         Format::Sarif => sarif::render(&report),
     };
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes()).context("writing the report")?;
+    stdout
+        .write_all(text.as_bytes())
+        .context("writing the report")?;
     if !text.ends_with('\n') {
         stdout.write_all(b"\n").context("writing the report")?;
     }
@@ -122,10 +141,17 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if !loaded.errors.is_empty() && !args.keep_going {
-        eprintln!("rampart: {} input error(s); the rest was scanned (use --keep-going to exit 0/1)", loaded.errors.len());
+        eprintln!(
+            "rampart: {} input error(s); the rest was scanned (use --keep-going to exit 0/1)",
+            loaded.errors.len()
+        );
         return Ok(ExitCode::from(2));
     }
-    Ok(if remaining > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if remaining > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Runs `rampart connectivity`.
@@ -138,5 +164,9 @@ pub fn connectivity(args: &ConnectivityArgs) -> anyhow::Result<ExitCode> {
     for c in rampart_graph::connectivity::connectivity(&loaded.snapshot) {
         writeln!(out, "{c}").context("writing")?;
     }
-    Ok(if loaded.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if loaded.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }

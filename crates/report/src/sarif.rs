@@ -7,14 +7,38 @@ use crate::scan::ScanReport;
 /// Renders the report as a SARIF log.
 pub fn render(r: &ScanReport) -> String {
     let rules = [
-        ("rampart/chain-to-cluster-admin", "ClusterAdmin", "An internet-facing entry leads to cluster-admin", "error"),
-        ("rampart/chain-to-node", "Node", "An internet-facing entry leads to a node", "error"),
-        ("rampart/chain-to-secret", "Secret", "An internet-facing entry leads to a Secret", "warning"),
-        ("rampart/chain-to-crown-jewel", "CrownJewel", "An internet-facing entry leads to a crown jewel", "warning"),
+        (
+            "rampart/chain-to-cluster-admin",
+            "ClusterAdmin",
+            "An internet-facing entry leads to cluster-admin",
+            "error",
+        ),
+        (
+            "rampart/chain-to-node",
+            "Node",
+            "An internet-facing entry leads to a node",
+            "error",
+        ),
+        (
+            "rampart/chain-to-secret",
+            "Secret",
+            "An internet-facing entry leads to a Secret",
+            "warning",
+        ),
+        (
+            "rampart/chain-to-crown-jewel",
+            "CrownJewel",
+            "An internet-facing entry leads to a crown jewel",
+            "warning",
+        ),
     ];
     let rule_of = |kind: &str| -> (&str, &str) {
         let k = kind.split('/').next().unwrap_or(kind);
-        rules.iter().find(|r| r.1 == k).map(|r| (r.0, r.3)).unwrap_or(("rampart/chain-to-crown-jewel", "warning"))
+        rules
+            .iter()
+            .find(|r| r.1 == k)
+            .map(|r| (r.0, r.3))
+            .unwrap_or(("rampart/chain-to-crown-jewel", "warning"))
     };
     let results: Vec<Value> = r
         .chains

@@ -64,10 +64,12 @@ pub struct Summary {
     pub endpoints: usize,
     /// Entries with at least one chain.
     pub entries_with_chains: usize,
-    /// Chains listed in `chains`.
+    /// Chains listed in `chains` (shortest first, up to the per-entry limit).
     pub chains: usize,
-    /// Every (entry, target) pair with a chain, listed or not.
-    pub chains_total: usize,
+    /// Entries with more chains than listed.
+    pub truncated_entries: usize,
+    /// Distinct crown jewels reachable from the internet.
+    pub jewels_reachable: usize,
     /// Listed chains by target kind.
     pub by_target: BTreeMap<String, usize>,
     /// Cuts in the minimal cut.
@@ -243,8 +245,10 @@ pub struct ScanReport {
 pub struct WhatIf {
     /// Fixes applied.
     pub applied: Vec<String>,
-    /// Chains that remain (ids of the re-proved graph).
+    /// Chains that remain.
     pub remaining_chains: usize,
+    /// Crown jewels still reachable from the internet.
+    pub jewels_reachable: usize,
     /// Remaining chains, as in `chains`.
     pub chains: Vec<ChainOut>,
 }
@@ -266,7 +270,9 @@ pub fn steps(g: &SecurityGraph, edges: &[EdgeIndex]) -> Vec<Step> {
     let mut net_ports: Option<String> = None;
     let mut grant: Option<(NodeIndex, Vec<EvidenceOut>)> = None;
     for &e in edges.iter().skip(1) {
-        let Some((a, b)) = g.graph.edge_endpoints(e) else { continue };
+        let Some((a, b)) = g.graph.edge_endpoints(e) else {
+            continue;
+        };
         let edge = &g.graph[e];
         if matches!(g.graph[b], Vertex::Grant(_)) {
             grant = Some((a, edge.evidence.iter().map(EvidenceOut::from).collect()));
@@ -274,7 +280,13 @@ pub fn steps(g: &SecurityGraph, edges: &[EdgeIndex]) -> Vec<Step> {
         }
         if matches!(g.graph[a], Vertex::Grant(_)) {
             let (from, evidence) = grant.take().unwrap_or((a, Vec::new()));
-            out.push(Step { edge: edge.kind.as_str().into(), from: g.vertex_ref(from), to: g.vertex_ref(b), ports: None, evidence });
+            out.push(Step {
+                edge: edge.kind.as_str().into(),
+                from: g.vertex_ref(from),
+                to: g.vertex_ref(b),
+                ports: None,
+                evidence,
+            });
             continue;
         }
         match edge.kind {
@@ -290,8 +302,16 @@ pub fn steps(g: &SecurityGraph, edges: &[EdgeIndex]) -> Vec<Step> {
                 }
             }
             EdgeKind::ReceivesAs => {
-                let from = net_from.map(|f| g.vertex_ref(f)).unwrap_or_else(|| g.vertex_ref(a));
-                out.push(Step { edge: "network".into(), from, to: g.vertex_ref(b), ports: net_ports.take(), evidence: std::mem::take(&mut net_ev) });
+                let from = net_from
+                    .map(|f| g.vertex_ref(f))
+                    .unwrap_or_else(|| g.vertex_ref(a));
+                out.push(Step {
+                    edge: "network".into(),
+                    from,
+                    to: g.vertex_ref(b),
+                    ports: net_ports.take(),
+                    evidence: std::mem::take(&mut net_ev),
+                });
             }
             _ => out.push(Step {
                 edge: edge.kind.as_str().into(),
@@ -318,8 +338,13 @@ fn chains_out(a: &Analysis) -> Vec<ChainOut> {
             let entry = Entry {
                 object: Located {
                     object: g.vertex_ref(c.entry),
-                    file: ep.and_then(|e| e.source.as_ref()).map(|s| s.file.to_string()),
-                    line: ep.and_then(|e| e.source.as_ref()).map(|s| s.line).filter(|l| *l > 0),
+                    file: ep
+                        .and_then(|e| e.source.as_ref())
+                        .map(|s| s.file.to_string()),
+                    line: ep
+                        .and_then(|e| e.source.as_ref())
+                        .map(|s| s.line)
+                        .filter(|l| *l > 0),
                 },
                 endpoint: ep.map(|e| format!("{:?}", e.kind)).unwrap_or_default(),
                 detail: ep.map(|e| e.detail.clone()).unwrap_or_default(),
@@ -330,10 +355,23 @@ fn chains_out(a: &Analysis) -> Vec<ChainOut> {
             }
             let cheapest_cut = a.plan.cheapest.get(&c.id).and_then(|(e, cost)| {
                 let (x, y) = g.graph.edge_endpoints(*e)?;
-                Some(Cheapest { edge: g.graph[*e].kind.as_str().into(), from: g.vertex_ref(x), to: g.vertex_ref(y), cost: *cost })
+                Some(Cheapest {
+                    edge: g.graph[*e].kind.as_str().into(),
+                    from: g.vertex_ref(x),
+                    to: g.vertex_ref(y),
+                    cost: *cost,
+                })
             });
             let steps = steps(g, &c.edges);
-            ChainOut { id: c.id.clone(), confidence: c.confidence, entry, target, length: steps.len(), steps, cheapest_cut }
+            ChainOut {
+                id: c.id.clone(),
+                confidence: c.confidence,
+                entry,
+                target,
+                length: steps.len(),
+                steps,
+                cheapest_cut,
+            }
         })
         .collect()
 }
@@ -345,25 +383,40 @@ impl ScanReport {
         let chains = chains_out(a);
         let mut by_target = BTreeMap::new();
         for c in &a.proof.chains {
-            *by_target.entry(target_name(c.target_kind).to_string()).or_insert(0) += 1;
+            *by_target
+                .entry(target_name(c.target_kind).to_string())
+                .or_insert(0) += 1;
         }
         let cuts: Vec<CutOut> = a
             .plan
             .cuts
             .iter()
             .map(|c| {
-                let manifests: Vec<serde_json::Value> = c.fixes.iter().filter_map(|f| f.manifest().cloned()).collect();
+                let manifests: Vec<serde_json::Value> = c
+                    .fixes
+                    .iter()
+                    .filter_map(|f| f.manifest().cloned())
+                    .collect();
                 CutOut {
                     id: c.id.clone(),
                     breaks: c.breaks.clone(),
                     cost: c.cost,
-                    action: if c.live { "live".into() } else { "propose".into() },
+                    action: if c.live {
+                        "live".into()
+                    } else {
+                        "propose".into()
+                    },
                     edge: c.kind.as_str().into(),
                     from: c.from.clone(),
                     to: c.to.clone(),
                     manifest: manifests.first().cloned(),
                     manifests,
-                    fix: c.fixes.iter().map(|f| f.describe()).collect::<Vec<_>>().join("; "),
+                    fix: c
+                        .fixes
+                        .iter()
+                        .map(|f| f.describe())
+                        .collect::<Vec<_>>()
+                        .join("; "),
                     notes: c.notes.clone(),
                 }
             })
@@ -374,7 +427,8 @@ impl ScanReport {
             endpoints: a.graph.endpoints.len(),
             entries_with_chains: a.proof.entries,
             chains: chains.len(),
-            chains_total: a.proof.total,
+            truncated_entries: a.proof.truncated_entries,
+            jewels_reachable: a.proof.jewels_reachable,
             by_target,
             cuts: cuts.len(),
             live_cuts: cuts.iter().filter(|c| c.action == "live").count(),
@@ -385,13 +439,25 @@ impl ScanReport {
                 network_classes: a.graph.net.classes.len(),
             },
         };
-        ScanReport { schema: SCHEMA, summary, chains, cuts, inputs, what_if: None }
+        ScanReport {
+            schema: SCHEMA,
+            summary,
+            chains,
+            cuts,
+            inputs,
+            what_if: None,
+        }
     }
 
     /// Attaches the what-if result of re-proving with the cuts applied.
     pub fn with_what_if(mut self, applied: Vec<String>, after: &Analysis) -> ScanReport {
         let chains = chains_out(after);
-        self.what_if = Some(WhatIf { applied, remaining_chains: after.proof.total, chains });
+        self.what_if = Some(WhatIf {
+            applied,
+            remaining_chains: chains.len(),
+            jewels_reachable: after.proof.jewels_reachable,
+            chains,
+        });
         self
     }
 

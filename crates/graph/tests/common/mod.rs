@@ -24,37 +24,58 @@ pub fn analysis(yaml: &str) -> Analysis {
 
 /// The vertex whose reference prints as `kind/ns/name` (or `kind/name`).
 pub fn vertex(g: &SecurityGraph, r: &str) -> NodeIndex {
-    g.graph.node_indices().find(|ix| !matches!(g.graph[*ix], Vertex::Grant(_)) && g.vertex_ref(*ix).to_string() == r).unwrap_or_else(|| panic!("no vertex {r}"))
+    g.graph
+        .node_indices()
+        .find(|ix| !matches!(g.graph[*ix], Vertex::Grant(_)) && g.vertex_ref(*ix).to_string() == r)
+        .unwrap_or_else(|| panic!("no vertex {r}"))
 }
 
 pub fn try_vertex(g: &SecurityGraph, r: &str) -> Option<NodeIndex> {
-    g.graph.node_indices().find(|ix| !matches!(g.graph[*ix], Vertex::Grant(_)) && g.vertex_ref(*ix).to_string() == r)
+    g.graph
+        .node_indices()
+        .find(|ix| !matches!(g.graph[*ix], Vertex::Grant(_)) && g.vertex_ref(*ix).to_string() == r)
 }
 
 /// Whether `from` has a direct edge of `kind` to `to` (through a permission vertex for RBAC).
 pub fn has_edge(g: &SecurityGraph, from: &str, kind: EdgeKind, to: &str) -> bool {
-    let (Some(a), Some(b)) = (try_vertex(g, from), try_vertex(g, to)) else { return false };
+    let (Some(a), Some(b)) = (try_vertex(g, from), try_vertex(g, to)) else {
+        return false;
+    };
     g.graph.edges_directed(a, Direction::Outgoing).any(|e| {
         e.weight().kind == kind
             && (e.target() == b
                 || (matches!(g.graph[e.target()], Vertex::Grant(_))
-                    && g.graph.edges_directed(e.target(), Direction::Outgoing).any(|e2| e2.target() == b)))
+                    && g.graph
+                        .edges_directed(e.target(), Direction::Outgoing)
+                        .any(|e2| e2.target() == b)))
     })
 }
 
 /// Whether workload `from` reaches workload `to` over the network (one hop).
 pub fn net_reaches(g: &SecurityGraph, from: &str, to: &str) -> bool {
-    let (Some(a), Some(b)) = (try_vertex(g, from), try_vertex(g, to)) else { return false };
-    for src in g.graph.edges_directed(a, Direction::Outgoing).filter(|e| e.weight().kind == EdgeKind::SendsAs) {
+    let (Some(a), Some(b)) = (try_vertex(g, from), try_vertex(g, to)) else {
+        return false;
+    };
+    for src in g
+        .graph
+        .edges_directed(a, Direction::Outgoing)
+        .filter(|e| e.weight().kind == EdgeKind::SendsAs)
+    {
         for e1 in g.graph.edges_directed(src.target(), Direction::Outgoing) {
             let mid = e1.target();
             let dsts: Vec<NodeIndex> = if matches!(g.graph[mid], Vertex::NetHub) {
-                g.graph.edges_directed(mid, Direction::Outgoing).map(|e| e.target()).collect()
+                g.graph
+                    .edges_directed(mid, Direction::Outgoing)
+                    .map(|e| e.target())
+                    .collect()
             } else {
                 vec![mid]
             };
             for d in dsts {
-                if g.graph.edges_directed(d, Direction::Outgoing).any(|e| e.weight().kind == EdgeKind::ReceivesAs && e.target() == b) {
+                if g.graph
+                    .edges_directed(d, Direction::Outgoing)
+                    .any(|e| e.weight().kind == EdgeKind::ReceivesAs && e.target() == b)
+                {
                     return true;
                 }
             }
@@ -65,6 +86,10 @@ pub fn net_reaches(g: &SecurityGraph, from: &str, to: &str) -> bool {
 
 /// Whether the internet reaches workload `to` through some endpoint.
 pub fn exposed(g: &SecurityGraph, to: &str) -> bool {
-    let Some(b) = try_vertex(g, to) else { return false };
-    g.graph.edges_directed(b, Direction::Incoming).any(|e| e.weight().kind == EdgeKind::RoutesTo)
+    let Some(b) = try_vertex(g, to) else {
+        return false;
+    };
+    g.graph
+        .edges_directed(b, Direction::Incoming)
+        .any(|e| e.weight().kind == EdgeKind::RoutesTo)
 }
