@@ -123,13 +123,13 @@ pub fn escape_reasons(spec: &PodSpec) -> Vec<String> {
         }
     }
     for (i, v) in spec.volumes.iter().enumerate() {
-        if let Some(hp) = &v.host_path {
-            if let Some(s) = sensitive_host_path(&hp.path) {
-                r.push(format!(
-                    "spec.volumes[{i}] ({}): hostPath {} (covers {s})",
-                    v.name, hp.path
-                ));
-            }
+        if let Some(hp) = &v.host_path
+            && let Some(s) = sensitive_host_path(&hp.path)
+        {
+            r.push(format!(
+                "spec.volumes[{i}] ({}): hostPath {} (covers {s})",
+                v.name, hp.path
+            ));
         }
     }
     r
@@ -143,10 +143,10 @@ pub fn sensitive_host_path(path: &str) -> Option<&'static str> {
         if t.is_empty() { "/" } else { t }
     };
     SENSITIVE_HOST_PATHS.iter().copied().find(|s| {
-        norm == *s
-            || (norm == "/")
+        norm == "/"
+            || norm == *s
             || norm.starts_with(&format!("{s}/"))
-            || (s.starts_with(&format!("{norm}/")) && norm != "/")
+            || s.starts_with(&format!("{norm}/"))
     })
 }
 
@@ -1299,7 +1299,7 @@ impl SecurityGraph {
                         for ns in scoped_ns(scope) {
                             for s in secrets_by_ns.get(ns.as_str()).cloned().unwrap_or_default() {
                                 let t = b.secret(&ns, &s);
-                                b.grant_edge(from, t, EdgeKind::ReadsSecret, &ev, &grant_refs);
+                                b.grant_edge(from, t, EdgeKind::ReadsSecret, ev, grant_refs);
                             }
                             for sa in sas_by_ns.get(&ns).into_iter().flatten() {
                                 let t = b.identity(SubjectKey::ServiceAccount {
@@ -1307,7 +1307,7 @@ impl SecurityGraph {
                                     name: sa.clone(),
                                 });
                                 if t != from {
-                                    b.grant_edge(from, t, EdgeKind::CreatesPodAs, &ev, &grant_refs);
+                                    b.grant_edge(from, t, EdgeKind::CreatesPodAs, ev, grant_refs);
                                 }
                             }
                             for w in workloads.list.iter().filter(|w| w.namespace == ns) {
@@ -1315,8 +1315,8 @@ impl SecurityGraph {
                                     from,
                                     workload_ix[w.id.index()],
                                     EdgeKind::ExecsInto,
-                                    &ev,
-                                    &grant_refs,
+                                    ev,
+                                    grant_refs,
                                 );
                             }
                         }
@@ -1325,8 +1325,8 @@ impl SecurityGraph {
                                 from,
                                 any_node,
                                 EdgeKind::CreatesPodOnNode,
-                                &ev,
-                                &grant_refs,
+                                ev,
+                                grant_refs,
                             );
                         }
                     };

@@ -62,10 +62,10 @@ fn raw_blocks(snapshot: &Snapshot, ingress: bool) -> Vec<IpSet> {
         };
         for r in rules {
             for p in &r.peers {
-                if let Some(b) = &p.ip_block {
-                    if let Ok(s) = IpSet::from_block(&b.cidr, &b.except) {
-                        v.push(s);
-                    }
+                if let Some(b) = &p.ip_block
+                    && let Ok(s) = IpSet::from_block(&b.cidr, &b.except)
+                {
+                    v.push(s);
                 }
             }
         }
@@ -156,10 +156,10 @@ pub fn ingress_ports(snapshot: &Snapshot, w: &Workload) -> PortSet {
                     })
                     .map(|d| d.port),
             };
-            if let Some(p) = port {
-                if declared.iter().any(|d| d.port == p) {
-                    out.union_with(&PortSet::single(Protocol::Tcp, p));
-                }
+            if let Some(p) = port
+                && declared.iter().any(|d| d.port == p)
+            {
+                out.union_with(&PortSet::single(Protocol::Tcp, p));
             }
         }
     }
@@ -261,6 +261,6 @@ pub fn connectivity_of(
             });
         }
     }
-    out.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+    out.sort_by_key(|a| a.to_string());
     out
 }

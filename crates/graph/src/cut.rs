@@ -362,12 +362,15 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
             (EdgeKind::RoutesTo, Vertex::Endpoint(ep), Vertex::Workload(wid)) => {
                 let w = g.workloads.list[wid.index()].clone();
                 let kind = g.endpoints[ep as usize].kind;
+                // Traffic that enters through the Service itself (not through an ingress
+                // controller) keeps its external source address, so an ipBlock deny works.
                 let service_side = matches!(
                     kind,
-                    EndpointKind::LoadBalancer | EndpointKind::NodePort | EndpointKind::ExternalIp
-                ) || (kind == EndpointKind::Declared
-                    && g.endpoints[ep as usize].object.kind == "Service")
-                    || (kind == EndpointKind::Declared);
+                    EndpointKind::LoadBalancer
+                        | EndpointKind::NodePort
+                        | EndpointKind::ExternalIp
+                        | EndpointKind::Declared
+                );
                 let open = g.net.member_class[wid.index()]
                     .iter()
                     .all(|c| g.net.class(*c).ingress_open());
@@ -653,10 +656,10 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
         let mut best: Option<(EdgeIndex, u32)> = None;
         for e in &c.edges {
             by_edge.entry(*e).or_default().push(c.id.clone());
-            if let Cost::Finite(x) = g.graph[*e].cost {
-                if best.is_none_or(|(_, b)| x < b) {
-                    best = Some((*e, x));
-                }
+            if let Cost::Finite(x) = g.graph[*e].cost
+                && best.is_none_or(|(_, b)| x < b)
+            {
+                best = Some((*e, x));
             }
         }
         if let Some(b) = best {

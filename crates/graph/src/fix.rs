@@ -200,10 +200,10 @@ impl Fix {
         match self {
             Fix::AddNetworkPolicy(v) => {
                 if let Ok(np) = serde_json::from_value::<NetworkPolicy>(v.clone()) {
-                    snapshot.apply(Change::Upsert(Located {
+                    snapshot.apply(Change::Upsert(Box::new(Located {
                         source: what_if,
                         object: Object::NetworkPolicy(np),
-                    }));
+                    })));
                 }
             }
             Fix::ServiceToClusterIp { namespace, name } => {
@@ -340,25 +340,25 @@ impl Fix {
                 rule,
             } => {
                 modify(snapshot, Kind::NetworkPolicy, namespace, name, |o| {
-                    if let Object::NetworkPolicy(np) = o {
-                        if let Some(r) = np.spec.ingress.get_mut(*rule as usize) {
-                            r.peers.retain(|p| p.ip_block.is_none());
-                            if r.peers.is_empty() {
-                                // A rule left without peers would admit everyone: keep it
-                                // admitting nothing instead.
-                                r.peers.push(rampart_model::objects::NetworkPolicyPeer {
-                                    pod_selector: Some(LabelSelector {
-                                        match_labels: Labels::new(),
-                                        match_expressions: vec![Requirement {
-                                            key: "rampart.dev/none".into(),
-                                            operator: Operator::Exists,
-                                            values: Vec::new(),
-                                        }],
-                                    }),
-                                    namespace_selector: None,
-                                    ip_block: None,
-                                });
-                            }
+                    if let Object::NetworkPolicy(np) = o
+                        && let Some(r) = np.spec.ingress.get_mut(*rule as usize)
+                    {
+                        r.peers.retain(|p| p.ip_block.is_none());
+                        if r.peers.is_empty() {
+                            // A rule left without peers would admit everyone: keep it
+                            // admitting nothing instead.
+                            r.peers.push(rampart_model::objects::NetworkPolicyPeer {
+                                pod_selector: Some(LabelSelector {
+                                    match_labels: Labels::new(),
+                                    match_expressions: vec![Requirement {
+                                        key: "rampart.dev/none".into(),
+                                        operator: Operator::Exists,
+                                        values: Vec::new(),
+                                    }],
+                                }),
+                                namespace_selector: None,
+                                ip_block: None,
+                            });
                         }
                     }
                 });
@@ -402,23 +402,23 @@ fn modify(snapshot: &mut Snapshot, kind: Kind, ns: &str, name: &str, f: impl FnO
     if let Some(l) = snapshot.get(kind, ns, name) {
         let mut l = l.clone();
         f(&mut l.object);
-        snapshot.apply(Change::Upsert(l));
+        snapshot.apply(Change::Upsert(Box::new(l)));
     }
 }
 
 fn modify_workload(snapshot: &mut Snapshot, w: &WorkloadKey, f: &mut dyn FnMut(&mut Object)) {
-    if w.kind != WorkloadKind::Pod || w.pods.is_empty() {
-        if let Some(l) = snapshot.get(w.kind.kind(), &w.namespace, &w.name) {
-            let mut l = l.clone();
-            f(&mut l.object);
-            snapshot.apply(Change::Upsert(l));
-        }
+    if (w.kind != WorkloadKind::Pod || w.pods.is_empty())
+        && let Some(l) = snapshot.get(w.kind.kind(), &w.namespace, &w.name)
+    {
+        let mut l = l.clone();
+        f(&mut l.object);
+        snapshot.apply(Change::Upsert(Box::new(l)));
     }
     for p in &w.pods {
         if let Some(l) = snapshot.get(Kind::Pod, &w.namespace, p) {
             let mut l = l.clone();
             f(&mut l.object);
-            snapshot.apply(Change::Upsert(l));
+            snapshot.apply(Change::Upsert(Box::new(l)));
         }
     }
 }

@@ -459,10 +459,14 @@ impl NetModel {
             intern(atoms, Vec::new(), &mut classes)
         };
         let mut atom_classes = vec![Vec::new(); atom_count];
+        // Walk set bits only: classes × atoms would be quadratic in cluster size.
         for c in &classes {
-            for (a, list) in atom_classes.iter_mut().enumerate() {
-                if c.has(a as u32) {
-                    list.push(c.id);
+            for (wi, &word) in c.atoms.iter().enumerate() {
+                let mut w = word;
+                while w != 0 {
+                    let a = wi * 64 + w.trailing_zeros() as usize;
+                    atom_classes[a].push(c.id);
+                    w &= w - 1;
                 }
             }
         }

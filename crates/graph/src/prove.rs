@@ -132,13 +132,84 @@ pub fn entry_key(g: &SecurityGraph, ix: NodeIndex) -> (ObjRef, String) {
     }
 }
 
+/// One settled "nearest jewel" label of a vertex: the jewel, the distance to it and the first
+/// edge of a shortest path towards it.
+#[derive(Debug, Clone, Copy)]
+struct Label {
+    jewel: NodeIndex,
+    dist: usize,
+    via: Option<EdgeIndex>,
+}
+
+/// Weight of an edge in the proof metric: plumbing and the hop into a permission vertex are
+/// free, every other edge is one step.
+fn weight(g: &SecurityGraph, e: EdgeIndex) -> usize {
+    match g.graph.edge_endpoints(e) {
+        Some((_, to)) if matches!(g.graph[to], Vertex::Grant(_)) => 0,
+        _ => step_weight(g.graph[e].kind),
+    }
+}
+
 /// Proves every chain of the graph.
+///
+/// Every entry lists its `k` nearest jewels (`k` = `max_chains_per_entry`, 0: all). Rather than
+/// one search per entry (entries and graph both grow with the cluster, so that is quadratic),
+/// one multi-source search runs *backwards from the jewels* and settles each vertex at most `k`
+/// times, once per distinct jewel, nearest first: O(k · (V + E)) for the whole graph. A vertex
+/// whose path to jewel `j` runs through `u` either gets `j` from `u`, or `u` already holds `k`
+/// jewels at least as near, which are then at least as near for the vertex too; so each
+/// entry's labels are exactly its `k` nearest jewels (ties broken by the deterministic
+/// exploration order) and each label's `via` edges spell a shortest path.
 pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
     let n = g.graph.node_count();
-    let mut dist = vec![usize::MAX; n];
-    let mut parent: Vec<Option<EdgeIndex>> = vec![None; n];
-    let mut stamp = vec![0u32; n];
-    let mut round = 0u32;
+    let k = if opts.max_chains_per_entry == 0 {
+        g.jewels.len().max(1)
+    } else {
+        opts.max_chains_per_entry
+    };
+    let mut labels: Vec<Vec<Label>> = vec![Vec::new(); n];
+    let has = |labels: &Vec<Vec<Label>>, v: NodeIndex, j: NodeIndex| {
+        labels[v.index()].iter().any(|l| l.jewel == j)
+    };
+    // 0-1 deque of candidate labels (vertex, label).
+    let mut dq: VecDeque<(NodeIndex, Label)> = VecDeque::new();
+    let mut jewels = g.jewels.clone();
+    jewels.sort_by_cached_key(|j| (target_kind(g, *j), g.vertex_ref(*j)));
+    for &j in &jewels {
+        dq.push_back((
+            j,
+            Label {
+                jewel: j,
+                dist: 0,
+                via: None,
+            },
+        ));
+    }
+    while let Some((u, label)) = dq.pop_front() {
+        if labels[u.index()].len() >= k || has(&labels, u, label.jewel) {
+            continue;
+        }
+        labels[u.index()].push(label);
+        for e in g.graph.edges_directed(u, Direction::Incoming) {
+            let v = e.source();
+            // Chains start at the internet's own edge; nothing walks *through* it.
+            if v == g.internet || labels[v.index()].len() >= k || has(&labels, v, label.jewel) {
+                continue;
+            }
+            let w = weight(g, e.id());
+            let cand = Label {
+                jewel: label.jewel,
+                dist: label.dist + w,
+                via: Some(e.id()),
+            };
+            if w == 0 {
+                dq.push_front((v, cand));
+            } else {
+                dq.push_back((v, cand));
+            }
+        }
+    }
+
     let mut proof = Proof::default();
     let mut entries: Vec<(NodeIndex, EdgeIndex)> = g
         .graph
@@ -146,107 +217,48 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
         .map(|e| (e.target(), e.id()))
         .collect();
     entries.sort_by_key(|(ix, _)| entry_key(g, *ix));
-    let jewel_mark: Vec<bool> = {
-        let mut v = vec![false; n];
-        for j in &g.jewels {
-            v[j.index()] = true;
-        }
-        v
-    };
     for (entry, exposes) in entries {
-        round += 1;
-        let mut dq: VecDeque<NodeIndex> = VecDeque::new();
-        stamp[entry.index()] = round;
-        dist[entry.index()] = 0;
-        parent[entry.index()] = None;
-        dq.push_back(entry);
-        let mut reached: Vec<NodeIndex> = Vec::new();
-        let limit = if opts.max_chains_per_entry == 0 {
-            usize::MAX
-        } else {
-            opts.max_chains_per_entry
-        };
-        let mut finalized = 0usize;
-        let mut stop_after: Option<usize> = None;
-        let mut truncated = false;
-        // 0-1 BFS: plumbing edges weigh 0. Vertices pop in distance order, so once `limit`
-        // jewels are final the rest of their distance level is finished and the search stops:
-        // the listing costs what it shows, not the whole reachable graph.
-        while let Some(u) = dq.pop_front() {
-            let du = dist[u.index()];
-            if let Some(d) = stop_after {
-                if du > d {
-                    truncated = true;
-                    break;
-                }
-            }
-            if jewel_mark[u.index()] && u != entry {
-                finalized += 1;
-                if finalized >= limit && stop_after.is_none() {
-                    stop_after = Some(du);
-                }
-            }
-            for e in g.graph.edges_directed(u, Direction::Outgoing) {
-                let v = e.target();
-                if v == g.internet {
-                    continue;
-                }
-                let w = if matches!(g.graph[v], Vertex::Grant(_)) {
-                    0
-                } else {
-                    step_weight(e.weight().kind)
-                };
-                let nd = du + w;
-                if stamp[v.index()] != round || nd < dist[v.index()] {
-                    let first = stamp[v.index()] != round;
-                    stamp[v.index()] = round;
-                    dist[v.index()] = nd;
-                    parent[v.index()] = Some(e.id());
-                    if first && jewel_mark[v.index()] {
-                        reached.push(v);
-                    }
-                    if w == 0 {
-                        dq.push_front(v);
-                    } else {
-                        dq.push_back(v);
-                    }
-                }
-            }
-        }
+        let mut reached: Vec<Label> = labels[entry.index()]
+            .iter()
+            .copied()
+            .filter(|l| l.jewel != entry)
+            .collect();
         if reached.is_empty() {
             continue;
         }
         proof.entries += 1;
-        if truncated {
+        if reached.len() >= k && opts.max_chains_per_entry != 0 {
             proof.truncated_entries += 1;
         }
-        // Only jewels whose distance is final (popped) are listed.
-        if let Some(d) = stop_after {
-            reached.retain(|j| dist[j.index()] <= d);
-        }
-        reached.sort_by_cached_key(|a| (dist[a.index()], target_kind(g, *a), g.vertex_ref(*a)));
+        reached.sort_by_cached_key(|l| (l.dist, target_kind(g, l.jewel), g.vertex_ref(l.jewel)));
         let (eref, edetail) = entry_key(g, entry);
-        for t in reached.into_iter().take(limit) {
-            let mut edges = Vec::new();
-            let mut cur = t;
-            while let Some(e) = parent[cur.index()] {
+        for l in reached {
+            let mut edges = vec![exposes];
+            let mut cur = entry;
+            let mut via = l.via;
+            // Each step's label for the same jewel exists by construction; the bound guards
+            // against a broken invariant turning into an endless loop.
+            while let Some(e) = via {
                 edges.push(e);
-                cur = g.graph.edge_endpoints(e).map(|(a, _)| a).unwrap_or(entry);
-                if cur == entry {
+                if edges.len() > n + 1 {
                     break;
                 }
+                cur = g.graph.edge_endpoints(e).map_or(l.jewel, |(_, b)| b);
+                via = labels[cur.index()]
+                    .iter()
+                    .find(|x| x.jewel == l.jewel)
+                    .and_then(|x| x.via);
             }
-            edges.push(exposes);
-            edges.reverse();
-            let tref = g.vertex_ref(t);
+            debug_assert_eq!(cur, l.jewel);
+            let tref = g.vertex_ref(l.jewel);
             let id = stable_id("chain", &[&eref.to_string(), &edetail, &tref.to_string()]);
             proof.chains.push(Chain {
                 id,
                 entry,
-                target: t,
-                target_kind: target_kind(g, t),
+                target: l.jewel,
+                target_kind: target_kind(g, l.jewel),
                 edges,
-                length: dist[t.index()] + 1,
+                length: l.dist + 1,
                 confidence: Confidence::Proven,
             });
         }

@@ -834,14 +834,11 @@ fn chains_are_shortest_first_and_ids_are_stable() {
         pod(
             "db",
             "  serviceAccountName: reader\n  volumes: [{name: s, secret: {secretName: db}}]"
+        ) + &bound(
+            "[{apiGroups: [''], resources: [secrets], verbs: [get]}]",
+            "RoleBinding",
+            "Role"
         )
-        .replace("containers: [", "containers: [")
-        .to_string()
-            + &bound(
-                "[{apiGroups: [''], resources: [secrets], verbs: [get]}]",
-                "RoleBinding",
-                "Role"
-            )
     );
     let a = analysis(&y);
     let b = analysis(&y);

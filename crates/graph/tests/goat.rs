@@ -57,7 +57,7 @@ fn goat() -> Snapshot {
             .meta_mut()
             .annotations
             .insert("rampart.dev/exposed".into(), "true".into());
-        s.apply(Change::Upsert(l));
+        s.apply(Change::Upsert(Box::new(l)));
     }
     s
 }
@@ -151,7 +151,7 @@ fn default_deny_in_secure_middleware_removes_lateral_movement() {
         &Default::default(),
     );
     for o in np.objects {
-        s.apply(Change::Upsert(o));
+        s.apply(Change::Upsert(Box::new(o)));
     }
     let g = SecurityGraph::build(&s);
     assert!(!net_reaches(

@@ -24,18 +24,10 @@ pub struct Loaded {
 }
 
 /// Options for loading.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct LoadOptions {
     /// Per-file limits.
     pub limits: ParseLimits,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions {
-            limits: ParseLimits::default(),
-        }
-    }
 }
 
 /// Expands the inputs to the files to read: files as given, directories walked recursively for

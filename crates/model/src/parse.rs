@@ -402,36 +402,35 @@ impl Parser {
             (a, None, Some((da, dk))) => (a.unwrap_or(da), dk),
             (_, None, None) => return self.error(doc, line, item, "document has no `kind`".into()),
         };
-        if kind.ends_with("List") {
-            if let Some(items) = value.get("items").and_then(|i| i.as_array()) {
-                if item.is_some() {
-                    return self.error(
+        if kind.ends_with("List")
+            && let Some(items) = value.get("items").and_then(|i| i.as_array())
+        {
+            if item.is_some() {
+                return self.error(
+                    doc,
+                    line,
+                    item,
+                    "a List nested inside a List is not supported".into(),
+                );
+            }
+            let element = kind.trim_end_matches("List");
+            let default = (!element.is_empty()).then(|| (api_version.clone(), element.to_string()));
+            for (i, it) in items.iter().enumerate() {
+                if i >= self.limits.max_list_items {
+                    self.error(
                         doc,
                         line,
-                        item,
-                        "a List nested inside a List is not supported".into(),
+                        u32::try_from(i).ok(),
+                        format!(
+                            "more than {} list items; the rest are skipped",
+                            self.limits.max_list_items
+                        ),
                     );
+                    return;
                 }
-                let element = kind.trim_end_matches("List");
-                let default =
-                    (!element.is_empty()).then(|| (api_version.clone(), element.to_string()));
-                for (i, it) in items.iter().enumerate() {
-                    if i >= self.limits.max_list_items {
-                        self.error(
-                            doc,
-                            line,
-                            u32::try_from(i).ok(),
-                            format!(
-                                "more than {} list items; the rest are skipped",
-                                self.limits.max_list_items
-                            ),
-                        );
-                        return;
-                    }
-                    self.value_object(doc, line, u32::try_from(i).ok(), default.clone(), it);
-                }
-                return;
+                self.value_object(doc, line, u32::try_from(i).ok(), default.clone(), it);
             }
+            return;
         }
         let Some(k) = Kind::from_type(&api_version, &kind) else {
             *self

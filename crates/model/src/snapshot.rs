@@ -48,7 +48,7 @@ impl std::fmt::Display for ObjectKey {
 #[derive(Debug, Clone)]
 pub enum Change {
     /// Insert or replace an object.
-    Upsert(Located<Object>),
+    Upsert(Box<Located<Object>>),
     /// Remove an object.
     Delete(ObjectKey),
 }
@@ -93,7 +93,7 @@ impl Snapshot {
     pub fn from_objects(objects: impl IntoIterator<Item = Located<Object>>) -> Self {
         let mut s = Snapshot::new();
         for o in objects {
-            s.apply(Change::Upsert(o));
+            s.apply(Change::Upsert(Box::new(o)));
         }
         s
     }
@@ -104,18 +104,17 @@ impl Snapshot {
             Change::Upsert(obj) => {
                 let key = ObjectKey::of(&obj.object);
                 let second = obj.source.clone();
-                let old = self.objects.insert(key.clone(), obj);
-                if let Some(old) = &old {
-                    if old.source.file != second.file
+                let old = self.objects.insert(key.clone(), *obj);
+                if let Some(old) = &old
+                    && (old.source.file != second.file
                         || old.source.doc != second.doc
-                        || old.source.item != second.item
-                    {
-                        self.duplicates.push(Duplicate {
-                            key,
-                            first: old.source.clone(),
-                            second,
-                        });
-                    }
+                        || old.source.item != second.item)
+                {
+                    self.duplicates.push(Duplicate {
+                        key,
+                        first: old.source.clone(),
+                        second,
+                    });
                 }
                 old
             }

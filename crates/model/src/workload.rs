@@ -334,10 +334,10 @@ impl Workloads {
                             nodes: Vec::new(),
                         });
                     g.pods = g.pods.saturating_add(1);
-                    if let Some(n) = p.spec.node_name.as_ref().filter(|n| !n.is_empty()) {
-                        if !g.nodes.contains(n) {
-                            g.nodes.push(n.clone());
-                        }
+                    if let Some(n) = p.spec.node_name.as_ref().filter(|n| !n.is_empty())
+                        && !g.nodes.contains(n)
+                    {
+                        g.nodes.push(n.clone());
                     }
                 }
                 by_labels.into_values().collect()

@@ -73,6 +73,7 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     let t0 = Instant::now();
     let loaded = load(&args.paths, args.max_file_size);
     let t_load = t0.elapsed();
+    let rss_load = peak_rss();
     if loaded.files.is_empty() && loaded.errors.is_empty() {
         anyhow::bail!("no .yaml, .yml or .json files under {:?}", args.paths);
     }
@@ -130,14 +131,16 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     stdout.flush().ok();
     if args.timings {
         eprintln!(
-            "timings: load {:?}, analyze {:?} ({} vertices, {} edges, {} classes), render {:?}, total {:?}",
+            "timings: load {:?} (peak RSS {}), analyze {:?} ({} vertices, {} edges, {} classes), render {:?}, total {:?} (peak RSS {})",
             t_load,
+            rss_load,
             t_analyze,
             analysis.graph.graph.node_count(),
             analysis.graph.graph.edge_count(),
             analysis.graph.net.classes.len(),
             t2.elapsed(),
-            t0.elapsed()
+            t0.elapsed(),
+            peak_rss()
         );
     }
     if !loaded.errors.is_empty() && !args.keep_going {
@@ -169,4 +172,16 @@ pub fn connectivity(args: &ConnectivityArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(2)
     })
+}
+
+/// Peak resident set size so far, as Linux reports it (`VmHWM`), for `--timings`.
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
 }
