@@ -630,12 +630,19 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
         .map(|v| Fix::AddNetworkPolicy(v.clone()))
         .collect();
     if !all_policies.is_empty() {
-        let mut what_if = snapshot.clone();
+        // Adding NetworkPolicies changes no workload: only the network model is rebuilt, from
+        // the objects it reads (a full snapshot clone would dominate a large scan).
+        let mut what_if = Snapshot::from_objects(
+            snapshot
+                .iter()
+                .filter(|o| matches!(o.object.kind(), Kind::Namespace | Kind::NetworkPolicy))
+                .cloned(),
+        );
         for f in &all_policies {
             f.apply(&mut what_if);
         }
-        let wl = Workloads::build(&what_if);
-        let net = NetModel::build(&what_if, &wl);
+        let wl = &g.workloads;
+        let net = NetModel::build(&what_if, wl);
         let index: HashMap<Key, rampart_model::WorkloadId> =
             wl.list.iter().map(|w| (key(w), w.id)).collect();
         for (idx, claim) in &claims {

@@ -42,7 +42,8 @@ fn main() {
         let text = dump_json(&cfg);
         if let Some(dir) = &write {
             let path = format!("{dir}/cluster-{pods}.json");
-            if let Err(e) = std::fs::write(&path, &text) {
+            if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &text))
+            {
                 eprintln!("cannot write {path}: {e}");
                 std::process::exit(2);
             }
