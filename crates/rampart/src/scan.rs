@@ -121,14 +121,7 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         Format::Json => report.to_json(),
         Format::Sarif => sarif::render(&report),
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .context("writing the report")?;
-    if !text.ends_with('\n') {
-        stdout.write_all(b"\n").context("writing the report")?;
-    }
-    stdout.flush().ok();
+    write_stdout(&text).context("writing the report")?;
     if args.timings {
         eprintln!(
             "timings: load {:?} (peak RSS {}), analyze {:?} ({} vertices, {} edges, {} classes), render {:?}, total {:?} (peak RSS {})",
@@ -184,4 +177,24 @@ fn peak_rss() -> String {
                 .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
         })
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Writes the report to stdout. A reader that went away (`rampart scan … | head`) is not an
+/// error: the exit code still tells the result.
+fn write_stdout(text: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    let r = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| {
+            if text.ends_with('\n') {
+                Ok(())
+            } else {
+                stdout.write_all(b"\n")
+            }
+        })
+        .and_then(|()| stdout.flush());
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
 }

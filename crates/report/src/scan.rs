@@ -174,6 +174,30 @@ pub struct Cheapest {
     pub cost: u32,
 }
 
+/// What a chain ends at.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    /// `Secret` | `Node` | `ClusterAdmin` | `CrownJewel`.
+    pub kind: &'static str,
+    /// Namespace (`null` when cluster-scoped).
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// For `CrownJewel`, the labelled object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjRef>,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.object, &self.namespace) {
+            (Some(o), _) => write!(f, "CrownJewel {o}"),
+            (None, Some(ns)) => write!(f, "{}/{}/{}", self.kind, ns, self.name),
+            (None, None) => write!(f, "{}/{}", self.kind, self.name),
+        }
+    }
+}
+
 /// One chain.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChainOut {
@@ -183,8 +207,8 @@ pub struct ChainOut {
     pub confidence: rampart_graph::Confidence,
     /// Entry.
     pub entry: Entry,
-    /// Target: `Secret` | `Node` | `ClusterAdmin` | `CrownJewel`.
-    pub target: ObjRef,
+    /// Target.
+    pub target: Target,
     /// Steps after the entry, in order.
     pub steps: Vec<Step>,
     /// Number of steps.
@@ -349,10 +373,13 @@ fn chains_out(a: &Analysis) -> Vec<ChainOut> {
                 endpoint: ep.map(|e| format!("{:?}", e.kind)).unwrap_or_default(),
                 detail: ep.map(|e| e.detail.clone()).unwrap_or_default(),
             };
-            let mut target = g.vertex_ref(c.target);
-            if c.target_kind == TargetKind::CrownJewel {
-                target.kind = format!("CrownJewel/{}", target.kind);
-            }
+            let jewel = g.vertex_ref(c.target);
+            let target = Target {
+                kind: target_name(c.target_kind),
+                namespace: (!jewel.namespace.is_empty()).then(|| jewel.namespace.clone()),
+                name: jewel.name.clone(),
+                object: (c.target_kind == TargetKind::CrownJewel).then_some(jewel),
+            };
             let cheapest_cut = a.plan.cheapest.get(&c.id).and_then(|(e, cost)| {
                 let (x, y) = g.graph.edge_endpoints(*e)?;
                 Some(Cheapest {

@@ -1,0 +1,448 @@
+//! End-to-end tests of the `rampart` binary: exit codes, the JSON and SARIF contracts, bad input
+//! and the rule that a Secret's value never reaches any output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn demo() -> PathBuf {
+    repo().join("examples/demo-cluster")
+}
+
+fn rampart(args: &[&str], paths: &[&Path]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
+    cmd.args(args);
+    for p in paths {
+        cmd.arg(p);
+    }
+    cmd.env("RAMPART_LOG", "trace");
+    cmd.output().expect("the binary runs")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// A scratch directory holding the given files, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str, files: &[(&str, &str)]) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("rampart-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (f, text) in files {
+            std::fs::write(dir.join(f), text).unwrap();
+        }
+        Scratch(dir)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A web pod behind a LoadBalancer whose service account may read Secrets in its namespace.
+const EXPOSED_READER: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: app}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: app, labels: {app: web}}
+spec:
+  serviceAccountName: reader
+  containers: [{name: c, image: nginx, ports: [{containerPort: 8080}]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: read-secrets, namespace: app}
+rules: [{apiGroups: [""], resources: [secrets], verbs: [get, list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: reader, namespace: app}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: read-secrets}
+subjects: [{kind: ServiceAccount, name: reader, namespace: app}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: api-key, namespace: app}
+type: Opaque
+"#;
+
+const SECRET_VALUE: &str = "hunter2-TOP-SECRET-value";
+
+fn secret_doc() -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: db, namespace: app, annotations: {{note: keep}}}}\n\
+         type: Opaque\nstringData: {{password: {SECRET_VALUE}}}\ndata: {{token: aHVudGVyMi1UT1AtU0VDUkVULXZhbHVl}}\n"
+    )
+}
+
+#[test]
+fn demo_cluster_has_chains_and_the_json_contract() {
+    let out = rampart(&["scan", "--format", "json"], &[&demo()]);
+    assert_eq!(out.status.code(), Some(1), "chains found → exit 1");
+    let v = json(&out);
+    assert_eq!(v["schema"], "rampart.dev/scan/v1");
+    let chains = v["chains"].as_array().unwrap();
+    assert!(!chains.is_empty());
+    assert_eq!(v["summary"]["chains"].as_u64(), Some(chains.len() as u64));
+    let kinds = ["Secret", "Node", "ClusterAdmin", "CrownJewel"];
+    for c in chains {
+        assert!(c["id"].as_str().unwrap().starts_with("chain-"));
+        assert_eq!(c["confidence"], "proven");
+        for f in ["kind", "namespace", "name"] {
+            assert!(c["entry"][f].is_string(), "entry.{f} in {c}");
+        }
+        assert!(kinds.contains(&c["target"]["kind"].as_str().unwrap()));
+        assert!(c["target"].get("namespace").is_some());
+        assert!(c["target"]["name"].is_string());
+        let steps = c["steps"].as_array().unwrap();
+        assert!(!steps.is_empty());
+        for s in steps {
+            assert!(s["edge"].is_string() && s["from"]["kind"].is_string());
+            assert!(s["to"]["name"].is_string() && s["evidence"].is_array());
+        }
+        // Consecutive steps join up.
+        for w in steps.windows(2) {
+            assert_eq!(w[0]["to"], w[1]["from"], "broken chain {}", c["id"]);
+        }
+    }
+    let chain_ids: Vec<&str> = chains.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let cuts = v["cuts"].as_array().unwrap();
+    assert!(!cuts.is_empty());
+    for cut in cuts {
+        assert!(cut["id"].is_string() && cut["cost"].is_u64() && cut["fix"].is_string());
+        assert!(["live", "propose"].contains(&cut["action"].as_str().unwrap()));
+        for b in cut["breaks"].as_array().unwrap() {
+            assert!(chain_ids.contains(&b.as_str().unwrap()));
+        }
+        if cut["action"] == "live" {
+            assert_eq!(cut["manifest"]["kind"], "NetworkPolicy", "{cut}");
+        } else {
+            assert!(cut.get("manifest").is_some());
+        }
+    }
+    assert!(v["inputs"]["objects"].as_u64().unwrap() > 40);
+    assert!(v["inputs"]["ignored_kinds"].is_object());
+    assert_eq!(v["inputs"]["errors"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn apply_cuts_leaves_no_chain_and_exits_zero() {
+    let out = rampart(&["scan", "--format", "json", "--apply-cuts"], &[&demo()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["what_if"]["remaining_chains"], 0);
+    assert_eq!(v["what_if"]["jewels_reachable"], 0);
+    assert!(!v["what_if"]["applied"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn sarif_has_one_result_per_chain_anchored_on_the_entry() {
+    let out = rampart(&["scan", "--format", "sarif"], &[&demo()]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["version"], "2.1.0");
+    let run = &v["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "rampart");
+    let plain = json(&rampart(&["scan", "--format", "json"], &[&demo()]));
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), plain["chains"].as_array().unwrap().len());
+    for r in results {
+        let loc = &r["locations"][0]["physicalLocation"];
+        let uri = loc["artifactLocation"]["uri"].as_str().unwrap();
+        assert!(uri.ends_with(".yaml"), "{uri}");
+        assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
+        assert!(
+            r["ruleId"]
+                .as_str()
+                .unwrap()
+                .starts_with("rampart/chain-to-")
+        );
+    }
+}
+
+#[test]
+fn table_is_the_default_format() {
+    let out = rampart(&["scan"], &[&demo()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("MINIMAL CUT"), "{text}");
+}
+
+#[test]
+fn no_chain_exits_zero() {
+    let s = Scratch::new(
+        "quiet",
+        &[(
+            "app.yaml",
+            &EXPOSED_READER.replace("LoadBalancer", "ClusterIP"),
+        )],
+    );
+    let out = rampart(&["scan", "--format", "json"], &[s.path()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["summary"]["chains"], 0);
+}
+
+#[test]
+fn malformed_documents_are_reported_and_the_rest_is_scanned() {
+    let bad = format!(
+        "{EXPOSED_READER}---\nkind: [unclosed\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: x}}\nspec: {{containers: 7}}\n"
+    );
+    let s = Scratch::new(
+        "malformed",
+        &[
+            ("bad.yaml", &bad),
+            ("garbage.json", "{\"kind\": \"List\", \"items\": [1, 2"),
+            ("empty.yaml", ""),
+        ],
+    );
+    let out = rampart(&["scan", "--format", "json"], &[s.path()]);
+    assert_eq!(out.status.code(), Some(2), "input errors → exit 2");
+    let v = json(&out);
+    assert!(
+        v["summary"]["chains"].as_u64().unwrap() > 0,
+        "the valid documents were still scanned"
+    );
+    let errors = v["inputs"]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    let by_file = |f: &str| {
+        errors
+            .iter()
+            .filter(|e| e["file"].as_str().unwrap().ends_with(f))
+            .collect::<Vec<_>>()
+    };
+    let yaml = by_file("bad.yaml");
+    assert_eq!(yaml.len(), 2);
+    assert_eq!(yaml[0]["document"], 6);
+    assert!(
+        yaml[0]["message"].as_str().unwrap().contains("YAML"),
+        "{yaml:?}"
+    );
+    assert_eq!(yaml[1]["document"], 7);
+    assert!(
+        yaml[1]["message"].as_str().unwrap().contains("Pod"),
+        "{yaml:?}"
+    );
+    assert_eq!(by_file("garbage.json").len(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("input error"));
+
+    let keep = rampart(&["scan", "--format", "json", "--keep-going"], &[s.path()]);
+    assert_eq!(keep.status.code(), Some(1), "--keep-going: chains decide");
+}
+
+#[test]
+fn missing_paths_and_oversized_files_are_input_errors() {
+    let out = rampart(&["scan"], &[Path::new("/nonexistent/rampart")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/rampart"));
+
+    let s = Scratch::new("big", &[("app.yaml", EXPOSED_READER)]);
+    let out = rampart(
+        &["scan", "--format", "json", "--max-file-size", "100"],
+        &[s.path()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    let msg = v["inputs"]["errors"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("100"), "{msg}");
+
+    let usage = rampart(&["scan", "--format", "yaml"], &[s.path()]);
+    assert_eq!(usage.status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn owner_cycles_duplicates_and_invalid_selectors_are_warnings() {
+    let cyclic = r#"
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: a
+  namespace: app
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: b, uid: "2"}]
+spec: {selector: {matchLabels: {app: a}}, template: {metadata: {labels: {app: a}}, spec: {containers: [{name: c, image: x}]}}}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: b
+  namespace: app
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: a, uid: "1"}]
+spec: {selector: {matchLabels: {app: b}}, template: {metadata: {labels: {app: b}}, spec: {containers: [{name: c, image: x}]}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: broken, namespace: app}
+spec:
+  podSelector: {matchExpressions: [{key: app, operator: In, values: []}]}
+  ingress: []
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: unparsable, namespace: app}
+spec:
+  podSelector: {matchExpressions: [{key: app, operator: Near, values: [web]}]}
+"#;
+    let s = Scratch::new(
+        "warnings",
+        &[
+            ("a.yaml", EXPOSED_READER),
+            ("b.yaml", EXPOSED_READER),
+            ("c.yaml", cyclic),
+        ],
+    );
+    let out = rampart(&["scan", "--format", "json"], &[s.path()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown operator is an input error"
+    );
+    let v = json(&out);
+    let errors = v["inputs"]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["document"], 4);
+    assert!(
+        errors[0]["message"].as_str().unwrap().contains("Near"),
+        "{errors:?}"
+    );
+    let warnings: Vec<&str> = v["inputs"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    let has = |needle: &str| warnings.iter().any(|w| w.contains(needle));
+    assert!(has("defined twice"), "{warnings:?}");
+    assert!(has("cycle"), "{warnings:?}");
+    assert!(has("NetworkPolicy app/broken"), "{warnings:?}");
+    // The ignored policy does not isolate the web pod: the chain is still there.
+    assert!(v["summary"]["chains"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn unknown_kinds_are_counted_not_errors() {
+    let crd = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: app}\n";
+    let s = Scratch::new("unknown", &[("w.yaml", crd), ("app.yaml", EXPOSED_READER)]);
+    let out = rampart(&["scan", "--format", "json"], &[s.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(
+        v["inputs"]["ignored_kinds"]["Widget (example.com/v1)"], 1,
+        "{}",
+        v["inputs"]
+    );
+}
+
+#[test]
+fn secret_values_never_reach_any_output() {
+    let docs = format!("{EXPOSED_READER}---\n{}", secret_doc());
+    let s = Scratch::new("secret", &[("app.yaml", &docs)]);
+    let dump = format!(
+        "{{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [{{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \
+         \"metadata\": {{\"name\": \"other\", \"namespace\": \"app\", \"annotations\": {{\"kubectl.kubernetes.io/last-applied-configuration\": \"{SECRET_VALUE}\"}}}}, \
+         \"data\": {{\"v\": \"{SECRET_VALUE}\"}}}}]}}"
+    );
+    std::fs::write(s.path().join("dump.json"), dump).unwrap();
+    let mut saw_secret_target = false;
+    for args in [
+        &["scan", "--format", "json"][..],
+        &["scan", "--format", "sarif"],
+        &["scan", "--format", "table"],
+        &["scan", "--format", "json", "--apply-cuts"],
+    ] {
+        let out = rampart(args, &[s.path()]);
+        let expected = if args.contains(&"--apply-cuts") { 0 } else { 1 };
+        assert_eq!(out.status.code(), Some(expected), "{args:?}");
+        for stream in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(stream);
+            assert!(!text.contains(SECRET_VALUE), "{args:?} leaked the value");
+            assert!(
+                !text.contains("aHVudGVyMi1UT1AtU0VDUkVULXZhbHVl"),
+                "{args:?} leaked the data"
+            );
+        }
+        saw_secret_target |= String::from_utf8_lossy(&out.stdout).contains("db");
+    }
+    assert!(saw_secret_target, "the secret is a target by name");
+}
+
+#[test]
+fn kubectl_list_dumps_are_read() {
+    // The same objects as a `kubectl get -o json` List (typed lists, items without kind) give
+    // the same chains as the YAML.
+    let services = serde_json::json!({"apiVersion": "v1", "kind": "ServiceList", "items": [
+        {"metadata": {"name": "web", "namespace": "app"},
+         "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
+                  "ports": [{"port": 80, "targetPort": 8080}]}}]});
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "api-key", "namespace": "app"}},
+        {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": "web", "namespace": "app", "labels": {"app": "web"}},
+         "spec": {"serviceAccountName": "reader",
+                  "containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 8080}]}]}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": {"name": "read-secrets", "namespace": "app"},
+         "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": "reader", "namespace": "app"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-secrets"},
+         "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": "app"}]}
+    ]});
+    let secret = secret_doc();
+    let y = Scratch::new("yaml", &[("app.yaml", EXPOSED_READER), ("s.yaml", &secret)]);
+    let j = Scratch::new(
+        "json",
+        &[
+            ("dump.json", &format!("{services}\n{list}")),
+            ("s.yaml", &secret),
+        ],
+    );
+    let ids = |dir: &Path| {
+        let v = json(&rampart(&["scan", "--format", "json"], &[dir]));
+        assert_eq!(
+            v["inputs"]["errors"].as_array().map(Vec::len),
+            Some(0),
+            "{}",
+            v["inputs"]
+        );
+        let mut ids: Vec<String> = v["chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let from_yaml = ids(y.path());
+    assert!(!from_yaml.is_empty());
+    assert_eq!(from_yaml, ids(j.path()));
+}
