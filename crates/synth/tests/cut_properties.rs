@@ -1,0 +1,99 @@
+//! Properties of the minimal cut on many generated clusters: applying the whole plan leaves no
+//! chain; applying only the live (NetworkPolicy) cuts breaks every chain those cuts claim to
+//! break; the cut never costs more than cutting each listed chain at its cheapest edge.
+
+use rampart_graph::cut::apply_plan;
+use rampart_graph::fix::Fix;
+use rampart_graph::{CutPlan, Options, analyze};
+use rampart_synth::{Config, snapshot};
+
+fn configs() -> impl Iterator<Item = Config> {
+    (1..=12u64).map(|seed| Config {
+        pods: 150 + (seed as usize * 37) % 400,
+        seed,
+    })
+}
+
+#[test]
+fn applying_the_plan_leaves_no_chain() {
+    let mut with_chains = 0;
+    for cfg in configs() {
+        let s = snapshot(&cfg);
+        let a = analyze(&s, &Options::default());
+        if !a.proof.has_chains() {
+            continue;
+        }
+        with_chains += 1;
+        let after = analyze(&apply_plan(&s, &a.plan), &Options::default());
+        assert_eq!(
+            after.proof.jewels_reachable,
+            0,
+            "seed {}: {} chains remain, e.g. {:?}",
+            cfg.seed,
+            after.proof.chains.len(),
+            after.proof.chains.first().map(|c| c.id.clone())
+        );
+    }
+    assert!(with_chains >= 8, "the generator should produce chains");
+}
+
+#[test]
+fn live_cuts_break_what_they_claim() {
+    let mut live_seen = 0;
+    for cfg in configs() {
+        let s = snapshot(&cfg);
+        let a = analyze(&s, &Options::default());
+        let live = CutPlan {
+            cuts: a.plan.cuts.iter().filter(|c| c.live).cloned().collect(),
+            ..CutPlan::default()
+        };
+        if live.cuts.is_empty() {
+            continue;
+        }
+        live_seen += live.cuts.len();
+        let claimed: Vec<&String> = live.cuts.iter().flat_map(|c| &c.breaks).collect();
+        let after = analyze(&apply_plan(&s, &live), &Options::default());
+        for c in &after.proof.chains {
+            assert!(
+                !claimed.contains(&&c.id),
+                "seed {}: chain {} survives the live cut that claims it",
+                cfg.seed,
+                c.id
+            );
+        }
+        // Every live cut carries a NetworkPolicy manifest.
+        for c in &live.cuts {
+            assert!(
+                c.fixes
+                    .iter()
+                    .any(|f| matches!(f, Fix::AddNetworkPolicy(_))),
+                "seed {}: live cut {} has no NetworkPolicy",
+                cfg.seed,
+                c.id
+            );
+        }
+    }
+    assert!(live_seen > 0, "the generator should produce live cuts");
+}
+
+#[test]
+fn the_cut_is_no_dearer_than_cutting_each_chain_at_its_cheapest_edge() {
+    for cfg in configs() {
+        let a = analyze(&snapshot(&cfg), &Options::default());
+        let mut cheapest: Vec<_> = a.plan.cheapest.values().collect();
+        cheapest.sort();
+        cheapest.dedup_by_key(|(e, _)| *e);
+        let naive: u64 = cheapest.iter().map(|(_, c)| u64::from(*c)).sum();
+        if a.proof.truncated_entries == 0 {
+            assert!(
+                a.plan.total_cost <= naive,
+                "seed {}: cut {} > naive {}",
+                cfg.seed,
+                a.plan.total_cost,
+                naive
+            );
+        }
+        let sum: u64 = a.plan.cuts.iter().map(|c| u64::from(c.cost)).sum();
+        assert_eq!(sum, a.plan.total_cost, "seed {}", cfg.seed);
+    }
+}
