@@ -318,6 +318,11 @@ const INGRESS_CONTROLLER_NAMES: &[&str] = &[
 
 fn is_ingress_controller(w: &Workload) -> bool {
     let l = &w.template.metadata.labels;
+    if l.get(rampart_model::INGRESS_CONTROLLER_LABEL)
+        .is_some_and(|v| v == "true")
+    {
+        return true;
+    }
     ["app.kubernetes.io/name", "app", "k8s-app", "istio"]
         .iter()
         .any(|k| {

@@ -790,6 +790,22 @@ fn ingress_backends_need_the_controller_admitted() {
         &graph(&format!("{base}{deny}{from_ctl}")),
         "Deployment/app/web"
     ));
+    // A controller known only by rampart's label, in a namespace the policy admits.
+    let custom = |label: &str| {
+        format!(
+            "{WEB}{}{ing}apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: edge, namespace: edge}}\nspec:\n  template:\n    metadata: {{labels: {{app: edge-proxy{label}}}}}\n    spec: {{containers: [{{name: c}}]}}\n---\n{deny}{}",
+            service("ClusterIP", "http", "app: web"),
+            policy(
+                "from-edge",
+                "  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: edge}}}]}]",
+            )
+        )
+    };
+    assert!(exposed(
+        &graph(&custom(", rampart.dev/ingress-controller: 'true'")),
+        "Deployment/app/web"
+    ));
+    assert!(!exposed(&graph(&custom("")), "Deployment/app/web"));
 }
 
 #[test]

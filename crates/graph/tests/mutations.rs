@@ -2,6 +2,8 @@
 //! targets in `fuzz/` go further): the demo cluster and corpus manifests, mangled thousands of
 //! ways, must parse to objects or errors and analyse without a panic.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::path::Path;
 
 use rampart_graph::{Options, analyze};
@@ -96,7 +98,10 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
 fn seeds() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut out = Vec::new();
-    for dir in ["examples/demo-cluster", "tests/corpora/kubernetes-goat/scenarios"] {
+    for dir in [
+        "examples/demo-cluster",
+        "tests/corpora/kubernetes-goat/scenarios",
+    ] {
         let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))

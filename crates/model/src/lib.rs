@@ -37,3 +37,7 @@ pub const CROWN_JEWEL_LABEL: &str = "rampart.dev/crown-jewel";
 /// Annotation that declares a workload or Service reachable from outside the cluster even when
 /// nothing in its spec says so (port-forwards, external load balancers managed elsewhere).
 pub const EXPOSED_ANNOTATION: &str = "rampart.dev/exposed";
+
+/// Pod-template label marking an ingress controller that the conventional names do not cover
+/// (value `"true"`).
+pub const INGRESS_CONTROLLER_LABEL: &str = "rampart.dev/ingress-controller";

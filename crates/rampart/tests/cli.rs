@@ -1,6 +1,8 @@
 //! End-to-end tests of the `rampart` binary: exit codes, the JSON and SARIF contracts, bad input
 //! and the rule that a Secret's value never reaches any output.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -44,7 +44,7 @@ pub fn render(r: &ScanReport) -> String {
         .chains
         .iter()
         .map(|c| {
-            let (rule, level) = rule_of(&c.target.kind);
+            let (rule, level) = rule_of(c.target.kind);
             let path: Vec<String> = std::iter::once(format!("{}", c.entry.object.object))
                 .chain(c.steps.iter().map(|s| format!("{} {}", s.edge, s.to)))
                 .collect();
