@@ -311,26 +311,17 @@ impl Fix {
                 key,
                 values,
             } => {
-                modify(snapshot, Kind::NetworkPolicy, namespace, name, |o| {
-                    if let Object::NetworkPolicy(np) = o {
-                        let rules = if *ingress {
-                            &mut np.spec.ingress
-                        } else {
-                            &mut np.spec.egress
-                        };
-                        if let Some(r) = rules.get_mut(*rule as usize) {
-                            for p in &mut r.peers {
-                                if p.ip_block.is_some() {
-                                    continue;
-                                }
-                                let sel = p.pod_selector.get_or_insert_with(LabelSelector::default);
-                                sel.match_expressions.push(Requirement {
-                                    key: key.clone(),
-                                    operator: Operator::NotIn,
-                                    values: values.clone(),
-                                });
-                            }
+                modify_rule(snapshot, namespace, name, *ingress, *rule, |r| {
+                    for p in &mut r.peers {
+                        if p.ip_block.is_some() {
+                            continue;
                         }
+                        let sel = p.pod_selector.get_or_insert_with(LabelSelector::default);
+                        sel.match_expressions.push(Requirement {
+                            key: key.clone(),
+                            operator: Operator::NotIn,
+                            values: values.clone(),
+                        });
                     }
                 });
             }
@@ -369,21 +360,12 @@ impl Fix {
                 ingress,
                 rule,
             } => {
-                modify(snapshot, Kind::NetworkPolicy, namespace, name, |o| {
-                    if let Object::NetworkPolicy(np) = o {
-                        let rules = if *ingress {
-                            &mut np.spec.ingress
-                        } else {
-                            &mut np.spec.egress
-                        };
-                        if let Some(r) = rules.get_mut(*rule as usize) {
-                            r.peers = vec![rampart_model::objects::NetworkPolicyPeer {
-                                pod_selector: Some(LabelSelector::default()),
-                                namespace_selector: None,
-                                ip_block: None,
-                            }];
-                        }
-                    }
+                modify_rule(snapshot, namespace, name, *ingress, *rule, |r| {
+                    r.peers = vec![rampart_model::objects::NetworkPolicyPeer {
+                        pod_selector: Some(LabelSelector::default()),
+                        namespace_selector: None,
+                        ip_block: None,
+                    }];
                 });
             }
         }
@@ -404,6 +386,29 @@ fn modify(snapshot: &mut Snapshot, kind: Kind, ns: &str, name: &str, f: impl FnO
         f(&mut l.object);
         snapshot.apply(Change::Upsert(Box::new(l)));
     }
+}
+
+/// Changes one ingress or egress rule of a NetworkPolicy, if both exist.
+fn modify_rule(
+    snapshot: &mut Snapshot,
+    ns: &str,
+    name: &str,
+    ingress: bool,
+    rule: u32,
+    f: impl FnOnce(&mut rampart_model::objects::NetworkPolicyRule),
+) {
+    modify(snapshot, Kind::NetworkPolicy, ns, name, |o| {
+        if let Object::NetworkPolicy(np) = o {
+            let rules = if ingress {
+                &mut np.spec.ingress
+            } else {
+                &mut np.spec.egress
+            };
+            if let Some(r) = rules.get_mut(rule as usize) {
+                f(r);
+            }
+        }
+    });
 }
 
 fn modify_workload(snapshot: &mut Snapshot, w: &WorkloadKey, f: &mut dyn FnMut(&mut Object)) {

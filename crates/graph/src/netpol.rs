@@ -521,35 +521,7 @@ impl NetModel {
         if dst.ingress_open() {
             return (PortSet::all(), Vec::new());
         }
-        let mut out = PortSet::empty();
-        let mut why = Vec::new();
-        for &p in &dst.ingress_policies {
-            for (ri, r) in self.policies[p as usize]
-                .ingress
-                .iter()
-                .flatten()
-                .enumerate()
-            {
-                let matched = match &r.peers {
-                    None => true,
-                    Some(peers) => peers
-                        .iter()
-                        .any(|x| matches!(x, Peer::Pods { atom, .. } if src.has(*atom))),
-                };
-                if matched {
-                    let ports = Self::resolve(&r.ports, Some(dst));
-                    if !ports.is_empty() {
-                        out.union_with(&ports);
-                        why.push(RuleRef {
-                            policy: p,
-                            ingress: true,
-                            rule: ri as u32,
-                        });
-                    }
-                }
-            }
-        }
-        (out, why)
+        self.rules_admit(&dst.ingress_policies, true, src, dst)
     }
 
     /// Ports `src` may send to pods of `dst` (its egress side only), with the admitting rules.
@@ -557,20 +529,33 @@ impl NetModel {
         if src.egress_open() {
             return (PortSet::all(), Vec::new());
         }
+        self.rules_admit(&src.egress_policies, false, dst, dst)
+    }
+
+    /// Union of the ports that the `ingress` (or egress) rules of `policies` admit for `peer`,
+    /// named ports resolved against the destination `dst`, with the rules that admit them.
+    fn rules_admit(
+        &self,
+        policies: &[u32],
+        ingress: bool,
+        peer: &NetClass,
+        dst: &NetClass,
+    ) -> (PortSet, Vec<RuleRef>) {
         let mut out = PortSet::empty();
         let mut why = Vec::new();
-        for &p in &src.egress_policies {
-            for (ri, r) in self.policies[p as usize]
-                .egress
-                .iter()
-                .flatten()
-                .enumerate()
-            {
+        for &p in policies {
+            let policy = &self.policies[p as usize];
+            let rules = if ingress {
+                &policy.ingress
+            } else {
+                &policy.egress
+            };
+            for (ri, r) in rules.iter().flatten().enumerate() {
                 let matched = match &r.peers {
                     None => true,
                     Some(peers) => peers
                         .iter()
-                        .any(|x| matches!(x, Peer::Pods { atom, .. } if dst.has(*atom))),
+                        .any(|x| matches!(x, Peer::Pods { atom, .. } if peer.has(*atom))),
                 };
                 if matched {
                     let ports = Self::resolve(&r.ports, Some(dst));
@@ -578,7 +563,7 @@ impl NetModel {
                         out.union_with(&ports);
                         why.push(RuleRef {
                             policy: p,
-                            ingress: false,
+                            ingress,
                             rule: ri as u32,
                         });
                     }
