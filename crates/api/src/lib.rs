@@ -1,0 +1,300 @@
+//! rampart's custom resources, as Rust types; the CRD manifests are generated from them
+//! ([`crds`]), never written by hand.
+//!
+//! * [`SecurityPolicy`] (`rampart.dev/v1alpha1`, namespaced): admission rules for the objects of
+//!   its own namespace.
+//! * [`ClusterSecurityPolicy`] (cluster-scoped): the same spec for every namespace its
+//!   `targets.namespaceSelector` picks.
+//!
+//! Both share [`SecurityPolicySpec`]. A spec is only data: [`SecurityPolicySpec::validate`] says
+//! what is wrong with one (the webhook rejects such objects on create and update), and
+//! `rampart-policy` evaluates valid ones.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+mod validate;
+
+pub use validate::{SpecError, glob_match};
+
+/// What happens when a rule is violated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum EnforcementMode {
+    /// Deny the request.
+    #[default]
+    Enforce,
+    /// Admit it with a warning shown to the client (`kubectl` prints it).
+    Warn,
+    /// Admit it silently; record the violation as an audit annotation.
+    Dryrun,
+}
+
+/// The admission rules of one namespace.
+#[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "rampart.dev",
+    version = "v1alpha1",
+    kind = "SecurityPolicy",
+    namespaced,
+    shortname = "secpol",
+    doc = "Admission rules for the Pods and workloads of this namespace.",
+    printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.enforcementMode"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[kube(derive = "PartialEq", derive = "Default")]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityPolicySpec {
+    /// `enforce` (deny), `warn` (admit with a warning) or `dryrun` (admit, audit annotation).
+    #[serde(default)]
+    pub enforcement_mode: EnforcementMode,
+    /// Which objects the rules apply to.
+    #[serde(default)]
+    pub targets: Targets,
+    /// The rules; every violated condition of every rule is reported.
+    pub rules: Vec<Rule>,
+    /// Changes made to admitted Pods and templates (RFC 6902 patches on `/mutate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutations: Option<Mutations>,
+    /// What to tell the user who is denied: a runbook link or a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+}
+
+/// The cluster-wide twin of [`SecurityPolicy`].
+#[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "rampart.dev",
+    version = "v1alpha1",
+    kind = "ClusterSecurityPolicy",
+    shortname = "csecpol",
+    doc = "Admission rules for the Pods and workloads of every namespace the targets select.",
+    printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.enforcementMode"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[kube(derive = "PartialEq", derive = "Default")]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSecurityPolicySpec {
+    /// The policy.
+    #[serde(flatten)]
+    pub policy: SecurityPolicySpec,
+}
+
+/// Which objects a policy applies to. Empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Targets {
+    /// Namespaces by label (ClusterSecurityPolicy; a SecurityPolicy only ever sees its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    /// Namespaces by name (`*` suffix globs allowed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Namespaces never targeted (`*` suffix globs allowed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_namespaces: Vec<String>,
+    /// Pods (or pod templates) by label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<LabelSelector>,
+    /// Kinds: `Pod`, `Deployment`, `ReplicaSet`, `StatefulSet`, `DaemonSet`, `Job`, `CronJob`,
+    /// `ReplicationController`. Empty: all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<String>,
+}
+
+/// One named rule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    /// Name, shown in denials (`policy/rule`).
+    pub name: String,
+    /// What the rule is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Requirements; each unmet one is a violation.
+    pub conditions: Vec<Condition>,
+    /// Override of the policy's enforcement mode for this rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<EnforcementMode>,
+    /// Containers whose image matches one of these (`*` suffix globs) are exempt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exempt_images: Vec<String>,
+}
+
+/// One requirement. Exactly one field is set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Images must start with one of these prefixes (`registry.example.com/`, `ghcr.io/acme/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_registries: Option<Vec<String>>,
+    /// Images that must not run (`*` suffix globs; a bare name matches every tag and digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forbidden_images: Option<Vec<String>>,
+    /// Images must be pinned: no `:latest`, no missing tag (a digest counts as pinned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disallow_latest_tag: Option<bool>,
+    /// Tags that are forbidden besides `latest` (needs `disallowLatestTag`-style pinning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forbidden_tags: Option<Vec<String>>,
+    /// Containers must not run as root: effective `runAsNonRoot: true` or a non-zero
+    /// `runAsUser`, container level overriding pod level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disallow_root: Option<bool>,
+    /// No privileged containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disallow_privileged: Option<bool>,
+    /// No hostNetwork, hostPID or hostIPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disallow_host_namespaces: Option<bool>,
+    /// hostPath volumes: only these (an empty list forbids all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_host_paths: Option<Vec<HostPathRule>>,
+    /// Host ports: only this range (`{min: 0, max: 0}` forbids all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_host_ports: Option<PortRange>,
+    /// Every container (or the pod) sets a securityContext.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_security_context: Option<bool>,
+    /// Every container sets `allowPrivilegeEscalation: false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disallow_privilege_escalation: Option<bool>,
+    /// Added capabilities must be in this list (`*` allows any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_capabilities: Option<Vec<String>>,
+    /// Capabilities every container must drop (`ALL` satisfies any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_drop_capabilities: Option<Vec<String>>,
+    /// Resource requests and limits every container must set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_resources: Option<ResourceRequirement>,
+    /// No Secret exposed as an environment variable (`valueFrom.secretKeyRef`, `envFrom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disallow_secret_env: Option<bool>,
+    /// Labels the Pod (or template) must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_labels: Option<Vec<RequiredLabel>>,
+    /// The service-mesh sidecar must be injected: `istio`, `linkerd` or `any`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_mesh_sidecar: Option<Mesh>,
+    /// Every container's root filesystem is read-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_read_only_root_filesystem: Option<bool>,
+}
+
+/// An allowed hostPath.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HostPathRule {
+    /// Allowed path prefix (whole path components).
+    pub path_prefix: String,
+    /// Mounts of it must be read-only.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// An inclusive port range.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PortRange {
+    /// Lowest allowed port.
+    pub min: u16,
+    /// Highest allowed port.
+    pub max: u16,
+}
+
+/// Requests and limits that must be set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceRequirement {
+    /// Resource names whose request must be set (`cpu`, `memory`, …).
+    #[serde(default)]
+    pub requests: Vec<String>,
+    /// Resource names whose limit must be set.
+    #[serde(default)]
+    pub limits: Vec<String>,
+}
+
+/// A label that must be present.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequiredLabel {
+    /// Key.
+    pub key: String,
+    /// If set, the value must be one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_values: Vec<String>,
+}
+
+/// A service mesh whose sidecar injection can be required.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Mesh {
+    /// Istio: `sidecar.istio.io/inject` not `"false"` and the namespace or pod opted in
+    /// (`istio-injection=enabled`, `istio.io/rev`, `sidecar.istio.io/inject=true`), or an
+    /// `istio-proxy` container.
+    Istio,
+    /// Linkerd: `linkerd.io/inject: enabled|ingress` on the pod or namespace, or a
+    /// `linkerd-proxy` container.
+    Linkerd,
+    /// Either.
+    Any,
+}
+
+/// Mutations a policy asks for. Only what is missing is added.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Mutations {
+    /// Default resource requests (`cpu`, `memory`, … → quantity) for containers without them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub default_requests: BTreeMap<String, String>,
+    /// Default resource limits for containers without them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub default_limits: BTreeMap<String, String>,
+    /// Set `runAsNonRoot: true` on the pod unless the pod or a container says otherwise.
+    #[serde(default)]
+    pub run_as_non_root: bool,
+    /// Set the pod's `seccompProfile` to `RuntimeDefault` unless one is set.
+    #[serde(default)]
+    pub seccomp_runtime_default: bool,
+    /// Add `ALL` to every container's dropped capabilities.
+    #[serde(default)]
+    pub drop_all_capabilities: bool,
+    /// Set `allowPrivilegeEscalation: false` on containers that do not set it.
+    #[serde(default)]
+    pub disallow_privilege_escalation: bool,
+}
+
+/// Every CRD rampart defines, generated from the types above.
+pub fn crds()
+-> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
+{
+    use kube::CustomResourceExt;
+    vec![SecurityPolicy::crd(), ClusterSecurityPolicy::crd()]
+}
+
+#[cfg(test)]
+mod crd_tests {
+    #[test]
+    fn crds_are_structural_and_name_the_kinds() {
+        let crds = super::crds();
+        let names: Vec<&str> = crds.iter().map(|c| c.spec.names.kind.as_str()).collect();
+        assert_eq!(names, ["SecurityPolicy", "ClusterSecurityPolicy"]);
+        assert_eq!(crds[0].spec.scope, "Namespaced");
+        assert_eq!(crds[1].spec.scope, "Cluster");
+        for c in &crds {
+            let v = serde_json::to_value(c).unwrap_or_default();
+            let schema = &v["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+            let spec = &schema["properties"]["spec"];
+            assert_eq!(spec["type"], "object", "{}", c.spec.names.kind);
+            let rules = &spec["properties"]["rules"]["items"]["properties"];
+            assert!(rules["conditions"]["items"]["properties"]["allowedRegistries"].is_object());
+            // Structural: no $ref, every property typed.
+            let text = v.to_string();
+            assert!(!text.contains("$ref"), "{text}");
+        }
+    }
+}

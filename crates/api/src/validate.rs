@@ -1,0 +1,331 @@
+//! What makes a [`SecurityPolicySpec`] invalid, in words a policy author can act on.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+use crate::{Condition, SecurityPolicySpec};
+
+/// Kinds a policy may target.
+pub const TARGET_KINDS: &[&str] = &[
+    "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+];
+
+/// One problem with a spec; the path says where (`rules[1].conditions[0]`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("spec.{path}: {message}")]
+pub struct SpecError {
+    /// Where.
+    pub path: String,
+    /// What.
+    pub message: String,
+}
+
+fn err(path: impl Into<String>, message: impl Into<String>) -> SpecError {
+    SpecError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// `*`-suffix glob: `ghcr.io/acme/*` matches `ghcr.io/acme/api:1`; without `*`, equality.
+pub fn glob_match(pattern: &str, value: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => value.starts_with(prefix),
+        None => pattern == value,
+    }
+}
+
+fn selector(path: &str, s: &LabelSelector, out: &mut Vec<SpecError>) {
+    for (i, r) in s.match_expressions.iter().flatten().enumerate() {
+        let at = format!("{path}.matchExpressions[{i}]");
+        let values = r.values.as_deref().unwrap_or_default();
+        match r.operator.as_str() {
+            "In" | "NotIn" if values.is_empty() => {
+                out.push(err(at, format!("operator {} needs values", r.operator)))
+            }
+            "Exists" | "DoesNotExist" if !values.is_empty() => {
+                out.push(err(at, format!("operator {} takes no values", r.operator)))
+            }
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            other => out.push(err(
+                at,
+                format!("unknown operator {other:?} (In, NotIn, Exists, DoesNotExist)"),
+            )),
+        }
+    }
+}
+
+/// A Kubernetes quantity: digits with an optional decimal part, exponent or binary/decimal suffix.
+fn is_quantity(q: &str) -> bool {
+    let (num, suffix) = q.split_at(
+        q.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+            .unwrap_or(q.len()),
+    );
+    let num_ok = !num.is_empty()
+        && num
+            .trim_start_matches(['+', '-'])
+            .chars()
+            .any(|c| c.is_ascii_digit())
+        && num.matches('.').count() <= 1;
+    let suffix_ok = matches!(
+        suffix,
+        "" | "m" | "k" | "M" | "G" | "T" | "P" | "E" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei"
+    ) || (suffix.starts_with(['e', 'E']) && suffix[1..].parse::<i32>().is_ok());
+    num_ok && suffix_ok
+}
+
+fn condition(path: &str, c: &Condition, out: &mut Vec<SpecError>) {
+    let v = serde_json::to_value(c).unwrap_or_default();
+    let set: Vec<&String> = v
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    match set.len() {
+        0 => out.push(err(path, "empty condition: set exactly one requirement")),
+        1 => {}
+        _ => out.push(err(
+            path,
+            format!(
+                "one requirement per condition, found {}: split it into several conditions",
+                set.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+    let non_empty = |name: &str, list: &Option<Vec<String>>, out: &mut Vec<SpecError>| {
+        if let Some(l) = list {
+            if l.is_empty() {
+                out.push(err(
+                    format!("{path}.{name}"),
+                    "must list at least one entry",
+                ));
+            }
+            for (i, s) in l.iter().enumerate() {
+                if s.trim().is_empty() {
+                    out.push(err(format!("{path}.{name}[{i}]"), "must not be empty"));
+                }
+            }
+        }
+    };
+    non_empty("allowedRegistries", &c.allowed_registries, out);
+    non_empty("forbiddenImages", &c.forbidden_images, out);
+    non_empty("forbiddenTags", &c.forbidden_tags, out);
+    non_empty(
+        "requiredDropCapabilities",
+        &c.required_drop_capabilities,
+        out,
+    );
+    for (name, flag) in [
+        ("disallowLatestTag", c.disallow_latest_tag),
+        ("disallowRoot", c.disallow_root),
+        ("disallowPrivileged", c.disallow_privileged),
+        ("disallowHostNamespaces", c.disallow_host_namespaces),
+        ("requireSecurityContext", c.require_security_context),
+        (
+            "disallowPrivilegeEscalation",
+            c.disallow_privilege_escalation,
+        ),
+        ("disallowSecretEnv", c.disallow_secret_env),
+        (
+            "requireReadOnlyRootFilesystem",
+            c.require_read_only_root_filesystem,
+        ),
+    ] {
+        if flag == Some(false) {
+            out.push(err(
+                format!("{path}.{name}"),
+                "false requires nothing: remove the condition instead",
+            ));
+        }
+    }
+    if let Some(r) = &c.allowed_host_ports
+        && r.min > r.max
+    {
+        out.push(err(
+            format!("{path}.allowedHostPorts"),
+            format!("min {} is above max {}", r.min, r.max),
+        ));
+    }
+    for (i, h) in c.allowed_host_paths.iter().flatten().enumerate() {
+        if !h.path_prefix.starts_with('/') {
+            out.push(err(
+                format!("{path}.allowedHostPaths[{i}].pathPrefix"),
+                "must be an absolute path",
+            ));
+        }
+    }
+    if let Some(r) = &c.require_resources
+        && r.requests.is_empty()
+        && r.limits.is_empty()
+    {
+        out.push(err(
+            format!("{path}.requireResources"),
+            "name at least one request or limit",
+        ));
+    }
+    for (i, l) in c.required_labels.iter().flatten().enumerate() {
+        if l.key.is_empty() {
+            out.push(err(
+                format!("{path}.requiredLabels[{i}].key"),
+                "must not be empty",
+            ));
+        }
+    }
+    if c.required_labels.as_ref().is_some_and(Vec::is_empty) {
+        out.push(err(
+            format!("{path}.requiredLabels"),
+            "must list at least one label",
+        ));
+    }
+}
+
+impl SecurityPolicySpec {
+    /// Every problem with the spec (empty when it is valid).
+    pub fn validate(&self) -> Vec<SpecError> {
+        let mut out = Vec::new();
+        if self.rules.is_empty() {
+            out.push(err("rules", "a policy needs at least one rule"));
+        }
+        let mut names = BTreeSet::new();
+        for (ri, r) in self.rules.iter().enumerate() {
+            let at = format!("rules[{ri}]");
+            if r.name.trim().is_empty() {
+                out.push(err(format!("{at}.name"), "must not be empty"));
+            } else if !names.insert(r.name.as_str()) {
+                out.push(err(
+                    format!("{at}.name"),
+                    format!("duplicate rule name {:?}", r.name),
+                ));
+            }
+            if r.conditions.is_empty() {
+                out.push(err(
+                    format!("{at}.conditions"),
+                    "a rule needs at least one condition",
+                ));
+            }
+            for (ci, c) in r.conditions.iter().enumerate() {
+                condition(&format!("{at}.conditions[{ci}]"), c, &mut out);
+            }
+        }
+        for (i, k) in self.targets.kinds.iter().enumerate() {
+            if !TARGET_KINDS.contains(&k.as_str()) {
+                out.push(err(
+                    format!("targets.kinds[{i}]"),
+                    format!("unknown kind {k:?} (one of {})", TARGET_KINDS.join(", ")),
+                ));
+            }
+        }
+        if let Some(s) = &self.targets.namespace_selector {
+            selector("targets.namespaceSelector", s, &mut out);
+        }
+        if let Some(s) = &self.targets.pod_selector {
+            selector("targets.podSelector", s, &mut out);
+        }
+        if let Some(m) = &self.mutations {
+            for (field, map) in [
+                ("defaultRequests", &m.default_requests),
+                ("defaultLimits", &m.default_limits),
+            ] {
+                for (k, q) in map {
+                    if !is_quantity(q) {
+                        out.push(err(
+                            format!("mutations.{field}.{k}"),
+                            format!("{q:?} is not a quantity (e.g. 100m, 128Mi)"),
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{PortRange, Rule};
+
+    fn spec(conditions: Vec<Condition>) -> SecurityPolicySpec {
+        SecurityPolicySpec {
+            rules: vec![Rule {
+                name: "r".into(),
+                conditions,
+                ..Rule::default()
+            }],
+            ..SecurityPolicySpec::default()
+        }
+    }
+
+    #[test]
+    fn a_valid_spec_has_no_errors() {
+        let s = spec(vec![Condition {
+            disallow_privileged: Some(true),
+            ..Condition::default()
+        }]);
+        assert_eq!(s.validate(), vec![]);
+    }
+
+    #[test]
+    fn errors_say_where_and_what() {
+        let s = spec(vec![
+            Condition::default(),
+            Condition {
+                disallow_root: Some(true),
+                disallow_privileged: Some(true),
+                ..Condition::default()
+            },
+            Condition {
+                allowed_host_ports: Some(PortRange { min: 9, max: 1 }),
+                ..Condition::default()
+            },
+        ]);
+        let e: Vec<String> = s.validate().iter().map(ToString::to_string).collect();
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("spec.rules[0].conditions[0]: empty")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.contains("conditions[1]") && m.contains("disallowPrivileged")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|m| m.contains("min 9 is above max 1")),
+            "{e:?}"
+        );
+        assert!(
+            SecurityPolicySpec::default().validate()[0]
+                .to_string()
+                .contains("at least one rule")
+        );
+    }
+
+    #[test]
+    fn quantities() {
+        for q in ["100m", "1", "0.5", "128Mi", "1e3", "2G"] {
+            assert!(is_quantity(q), "{q}");
+        }
+        for q in ["", "abc", "12XB", "1.2.3", "Mi"] {
+            assert!(!is_quantity(q), "{q}");
+        }
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("ghcr.io/acme/*", "ghcr.io/acme/api:1"));
+        assert!(!glob_match("ghcr.io/acme/*", "ghcr.io/other/api"));
+        assert!(glob_match("nginx", "nginx"));
+        assert!(!glob_match("nginx", "nginx:1"));
+    }
+}

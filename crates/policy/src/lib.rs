@@ -1,0 +1,5 @@
+//! rampart's admission decisions, pure: Pod Security Standards ([`pss`]) check for check as
+//! upstream Pod Security Admission, SecurityPolicy conditions, and mutations as RFC 6902
+//! patches. Input is data (objects, namespace labels, policies); output is a decision. No I/O.
+
+pub mod pss;

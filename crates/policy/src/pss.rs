@@ -1,0 +1,1100 @@
+//! Pod Security Standards, check for check and version for version as upstream Pod Security
+//! Admission (`k8s.io/pod-security-admission/policy`) evaluates them.
+//!
+//! A check has one implementation per minimum version; a namespace enforcing `level:v1.N` runs,
+//! for every check of that level, the implementation with the greatest minimum version ≤ N.
+//! Restricted checks may *override* a baseline check (`capabilities_restricted` replaces
+//! `capabilities_baseline`, …), exactly as upstream. `latest` is the newest version the
+//! conformance fixtures cover.
+
+use std::fmt;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, ContainerPort, EphemeralContainer, Lifecycle, LifecycleHandler, PodSpec, Probe,
+    SecurityContext,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+/// The newest minor version whose behaviour is implemented (`latest` means this one).
+pub const NEWEST_MINOR: u32 = 37;
+
+/// A Pod Security Standards level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// No restriction.
+    Privileged,
+    /// Prevents known privilege escalations.
+    Baseline,
+    /// Hardened best practice.
+    Restricted,
+}
+
+impl Level {
+    /// `privileged`, `baseline`, `restricted`.
+    pub fn parse(s: &str) -> Option<Level> {
+        match s {
+            "privileged" => Some(Level::Privileged),
+            "baseline" => Some(Level::Baseline),
+            "restricted" => Some(Level::Restricted),
+            _ => None,
+        }
+    }
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Privileged => "privileged",
+            Level::Baseline => "baseline",
+            Level::Restricted => "restricted",
+        }
+    }
+}
+
+/// A policy version: `latest` or `v1.N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// The newest behaviour.
+    Latest,
+    /// `v1.<minor>`.
+    Minor(u32),
+}
+
+impl Version {
+    /// `latest` or `v1.N` (N ≥ 0). Versions newer than [`NEWEST_MINOR`] behave as `latest`.
+    pub fn parse(s: &str) -> Option<Version> {
+        if s == "latest" {
+            return Some(Version::Latest);
+        }
+        let minor = s.strip_prefix("v1.")?;
+        if minor.is_empty() || minor.len() > 4 || !minor.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        minor.parse().ok().map(Version::Minor)
+    }
+    fn minor(self) -> u32 {
+        match self {
+            Version::Latest => NEWEST_MINOR,
+            Version::Minor(m) => m.min(NEWEST_MINOR),
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Version::Latest => f.write_str("latest"),
+            Version::Minor(m) => write!(f, "v1.{m}"),
+        }
+    }
+}
+
+/// A level at a version, as in `restricted:v1.30`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LevelVersion {
+    /// Level.
+    pub level: Level,
+    /// Version.
+    pub version: Version,
+}
+
+impl LevelVersion {
+    /// `LEVEL[:VERSION]`, the version defaulting to `latest`.
+    pub fn parse(s: &str) -> Option<LevelVersion> {
+        let (l, v) = s.split_once(':').unwrap_or((s, "latest"));
+        Some(LevelVersion {
+            level: Level::parse(l)?,
+            version: Version::parse(v)?,
+        })
+    }
+}
+
+impl fmt::Display for LevelVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.level.as_str(), self.version)
+    }
+}
+
+/// One failed check, in upstream's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Check id (`allowPrivilegeEscalation`, `capabilities_restricted`, …).
+    pub check: &'static str,
+    /// Short reason (`unrestricted capabilities`).
+    pub reason: String,
+    /// What to change, naming containers and fields.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.detail.is_empty() {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "{} ({})", self.reason, self.detail)
+        }
+    }
+}
+
+/// Evaluates a pod's metadata and spec against a level and version; empty when allowed.
+pub fn evaluate(lv: LevelVersion, meta: &ObjectMeta, spec: &PodSpec) -> Vec<Violation> {
+    if lv.level == Level::Privileged {
+        return Vec::new();
+    }
+    let minor = lv.version.minor();
+    let chosen: Vec<(&Check, &Versioned)> = CHECKS
+        .iter()
+        .filter(|c| c.level <= lv.level)
+        .filter_map(|c| {
+            c.versions
+                .iter()
+                .rev()
+                .find(|v| v.min_minor <= minor)
+                .map(|v| (c, v))
+        })
+        .collect();
+    let overridden: Vec<&str> = chosen
+        .iter()
+        .flat_map(|(_, v)| v.overrides.iter().copied())
+        .collect();
+    let pod = PodView::new(meta, spec);
+    chosen
+        .into_iter()
+        .filter(|(c, _)| !overridden.contains(&c.id))
+        .filter_map(|(c, v)| {
+            (v.check)(&pod).map(|(reason, detail)| Violation {
+                check: c.id,
+                reason,
+                detail,
+            })
+        })
+        .collect()
+}
+
+type Outcome = Option<(String, String)>;
+
+struct Check {
+    id: &'static str,
+    level: Level,
+    versions: &'static [Versioned],
+}
+
+struct Versioned {
+    min_minor: u32,
+    check: fn(&PodView<'_>) -> Outcome,
+    overrides: &'static [&'static str],
+}
+
+const fn v(min_minor: u32, check: fn(&PodView<'_>) -> Outcome) -> Versioned {
+    Versioned {
+        min_minor,
+        check,
+        overrides: &[],
+    }
+}
+
+const fn v_over(
+    min_minor: u32,
+    check: fn(&PodView<'_>) -> Outcome,
+    overrides: &'static [&'static str],
+) -> Versioned {
+    Versioned {
+        min_minor,
+        check,
+        overrides,
+    }
+}
+
+static CHECKS: &[Check] = &[
+    Check {
+        id: "privileged",
+        level: Level::Baseline,
+        versions: &[v(0, privileged)],
+    },
+    Check {
+        id: "hostNamespaces",
+        level: Level::Baseline,
+        versions: &[v(0, host_namespaces)],
+    },
+    Check {
+        id: "hostPorts",
+        level: Level::Baseline,
+        versions: &[v(0, host_ports)],
+    },
+    Check {
+        id: "hostPathVolumes",
+        level: Level::Baseline,
+        versions: &[v(0, host_path_volumes)],
+    },
+    Check {
+        id: "capabilities_baseline",
+        level: Level::Baseline,
+        versions: &[v(0, capabilities_baseline)],
+    },
+    Check {
+        id: "appArmorProfile",
+        level: Level::Baseline,
+        versions: &[v(0, app_armor)],
+    },
+    Check {
+        id: "seLinuxOptions",
+        level: Level::Baseline,
+        versions: &[v(0, selinux_1_0), v(31, selinux_1_31)],
+    },
+    Check {
+        id: "procMount",
+        level: Level::Baseline,
+        versions: &[v(0, proc_mount_1_0), v(35, proc_mount_1_35)],
+    },
+    Check {
+        id: "seccompProfile_baseline",
+        level: Level::Baseline,
+        versions: &[v(0, seccomp_baseline_1_0), v(19, seccomp_baseline_1_19)],
+    },
+    Check {
+        id: "sysctls",
+        level: Level::Baseline,
+        versions: &[
+            v(0, sysctls_1_0),
+            v(27, sysctls_1_27),
+            v(29, sysctls_1_29),
+            v(32, sysctls_1_32),
+            v(37, sysctls_1_37),
+        ],
+    },
+    Check {
+        id: "windowsHostProcess",
+        level: Level::Baseline,
+        versions: &[v(0, windows_host_process)],
+    },
+    Check {
+        id: "hostProbesAndHostLifecycle",
+        level: Level::Baseline,
+        versions: &[v(34, host_probes_and_lifecycle)],
+    },
+    Check {
+        id: "restrictedVolumes",
+        level: Level::Restricted,
+        versions: &[v_over(0, restricted_volumes, &["hostPathVolumes"])],
+    },
+    Check {
+        id: "runAsNonRoot",
+        level: Level::Restricted,
+        versions: &[v(0, run_as_non_root)],
+    },
+    Check {
+        id: "runAsUser",
+        level: Level::Restricted,
+        versions: &[v(23, run_as_user)],
+    },
+    Check {
+        id: "allowPrivilegeEscalation",
+        level: Level::Restricted,
+        versions: &[
+            v(8, allow_privilege_escalation_1_8),
+            v(25, allow_privilege_escalation_1_25),
+        ],
+    },
+    Check {
+        id: "seccompProfile_restricted",
+        level: Level::Restricted,
+        versions: &[
+            v_over(19, seccomp_restricted_1_19, &["seccompProfile_baseline"]),
+            v_over(25, seccomp_restricted_1_25, &["seccompProfile_baseline"]),
+        ],
+    },
+    Check {
+        id: "capabilities_restricted",
+        level: Level::Restricted,
+        versions: &[
+            v_over(22, capabilities_restricted_1_22, &["capabilities_baseline"]),
+            v_over(25, capabilities_restricted_1_25, &["capabilities_baseline"]),
+        ],
+    },
+    Check {
+        id: "procMount_restricted",
+        level: Level::Restricted,
+        versions: &[v_over(35, proc_mount_restricted, &["procMount"])],
+    },
+];
+
+/// Every container of a pod (init, regular, ephemeral), with the fields the checks read.
+struct Ctr<'a> {
+    name: &'a str,
+    sc: Option<&'a SecurityContext>,
+    ports: &'a [ContainerPort],
+    probes: [Option<&'a Probe>; 3],
+    lifecycle: Option<&'a Lifecycle>,
+}
+
+struct PodView<'a> {
+    meta: &'a ObjectMeta,
+    spec: &'a PodSpec,
+    containers: Vec<Ctr<'a>>,
+}
+
+impl<'a> PodView<'a> {
+    fn new(meta: &'a ObjectMeta, spec: &'a PodSpec) -> PodView<'a> {
+        let mut containers = Vec::new();
+        for c in spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(&spec.containers)
+        {
+            containers.push(Ctr {
+                name: &c.name,
+                sc: c.security_context.as_ref(),
+                ports: c.ports.as_deref().unwrap_or_default(),
+                probes: [
+                    c.liveness_probe.as_ref(),
+                    c.readiness_probe.as_ref(),
+                    c.startup_probe.as_ref(),
+                ],
+                lifecycle: c.lifecycle.as_ref(),
+            });
+        }
+        for c in spec.ephemeral_containers.iter().flatten() {
+            containers.push(ephemeral(c));
+        }
+        PodView {
+            meta,
+            spec,
+            containers,
+        }
+    }
+    fn pod_sc(&self) -> Option<&'a k8s_openapi::api::core::v1::PodSecurityContext> {
+        self.spec.security_context.as_ref()
+    }
+    fn is_windows(&self) -> bool {
+        self.spec.os.as_ref().is_some_and(|o| o.name == "windows")
+    }
+    /// Names of containers matching `bad`.
+    fn bad(&self, bad: impl Fn(&Ctr<'a>) -> bool) -> Vec<&'a str> {
+        self.containers
+            .iter()
+            .filter(|c| bad(c))
+            .map(|c| c.name)
+            .collect()
+    }
+}
+
+fn ephemeral(c: &EphemeralContainer) -> Ctr<'_> {
+    Ctr {
+        name: &c.name,
+        sc: c.security_context.as_ref(),
+        ports: c.ports.as_deref().unwrap_or_default(),
+        probes: [
+            c.liveness_probe.as_ref(),
+            c.readiness_probe.as_ref(),
+            c.startup_probe.as_ref(),
+        ],
+        lifecycle: c.lifecycle.as_ref(),
+    }
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn containers_phrase(names: &[&str]) -> String {
+    if names.len() == 1 {
+        format!("container {}", quoted(names))
+    } else {
+        format!("containers {}", quoted(names))
+    }
+}
+
+fn must(names: &[&str], what: &str) -> String {
+    format!("{} must {what}", containers_phrase(names))
+}
+
+fn sorted_unique(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+// ---- baseline ---------------------------------------------------------------------------
+
+fn privileged(p: &PodView<'_>) -> Outcome {
+    let bad = p.bad(|c| c.sc.and_then(|s| s.privileged) == Some(true));
+    (!bad.is_empty()).then(|| {
+        (
+            "privileged".into(),
+            must(&bad, "not set securityContext.privileged=true"),
+        )
+    })
+}
+
+fn host_namespaces(p: &PodView<'_>) -> Outcome {
+    let mut set = Vec::new();
+    if p.spec.host_network == Some(true) {
+        set.push("hostNetwork=true");
+    }
+    if p.spec.host_pid == Some(true) {
+        set.push("hostPID=true");
+    }
+    if p.spec.host_ipc == Some(true) {
+        set.push("hostIPC=true");
+    }
+    (!set.is_empty()).then(|| ("host namespaces".into(), set.join(", ")))
+}
+
+fn host_ports(p: &PodView<'_>) -> Outcome {
+    let host = |c: &Ctr<'_>| -> Vec<i32> {
+        c.ports
+            .iter()
+            .filter_map(|x| x.host_port.filter(|h| *h != 0))
+            .collect()
+    };
+    let bad = p.bad(|c| !host(c).is_empty());
+    let ports: Vec<String> = p
+        .containers
+        .iter()
+        .flat_map(host)
+        .map(|h| h.to_string())
+        .collect();
+    (!bad.is_empty()).then(|| {
+        (
+            "hostPort".into(),
+            format!(
+                "{} uses {} {}",
+                containers_phrase(&bad),
+                if ports.len() == 1 {
+                    "hostPort"
+                } else {
+                    "hostPorts"
+                },
+                ports.join(", ")
+            ),
+        )
+    })
+}
+
+fn host_path_volumes(p: &PodView<'_>) -> Outcome {
+    let bad: Vec<String> = p
+        .spec
+        .volumes
+        .iter()
+        .flatten()
+        .filter(|v| v.host_path.is_some())
+        .map(|v| format!("{:?}", v.name))
+        .collect();
+    (!bad.is_empty()).then(|| {
+        (
+            "hostPath volumes".into(),
+            format!(
+                "{} {}",
+                if bad.len() == 1 { "volume" } else { "volumes" },
+                bad.join(", ")
+            ),
+        )
+    })
+}
+
+const BASELINE_CAPABILITIES: &[&str] = &[
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+];
+
+fn caps<'a>(c: &Ctr<'a>) -> Option<&'a Capabilities> {
+    c.sc.and_then(|s| s.capabilities.as_ref())
+}
+
+fn capabilities_baseline(p: &PodView<'_>) -> Outcome {
+    let mut added = Vec::new();
+    let bad = p.bad(|c| {
+        let extra: Vec<&String> = caps(c)
+            .and_then(|k| k.add.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|a| !BASELINE_CAPABILITIES.contains(&a.as_str()))
+            .collect();
+        !extra.is_empty()
+    });
+    for c in &p.containers {
+        for a in caps(c).and_then(|k| k.add.as_ref()).into_iter().flatten() {
+            if !BASELINE_CAPABILITIES.contains(&a.as_str()) {
+                added.push(format!("{a:?}"));
+            }
+        }
+    }
+    (!bad.is_empty()).then(|| {
+        (
+            "non-default capabilities".into(),
+            format!(
+                "{} must not include {} in securityContext.capabilities.add",
+                containers_phrase(&bad),
+                sorted_unique(added).join(", ")
+            ),
+        )
+    })
+}
+
+const APPARMOR_PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/";
+
+fn app_armor(p: &PodView<'_>) -> Outcome {
+    let allowed_type = |t: &str| matches!(t, "RuntimeDefault" | "Localhost");
+    let mut setters = Vec::new();
+    let mut values = Vec::new();
+    if let Some(a) = p.pod_sc().and_then(|s| s.app_armor_profile.as_ref())
+        && !allowed_type(&a.type_)
+    {
+        setters.push("pod".to_string());
+        values.push(a.type_.clone());
+    }
+    let bad = p.bad(|c| {
+        c.sc.and_then(|s| s.app_armor_profile.as_ref())
+            .is_some_and(|a| !allowed_type(&a.type_))
+    });
+    for c in &p.containers {
+        if let Some(a) = c.sc.and_then(|s| s.app_armor_profile.as_ref())
+            && !allowed_type(&a.type_)
+        {
+            values.push(a.type_.clone());
+        }
+    }
+    if !bad.is_empty() {
+        setters.push(containers_phrase(&bad));
+    }
+    let mut annotations = Vec::new();
+    for (k, v) in p.meta.annotations.iter().flatten() {
+        if k.starts_with(APPARMOR_PREFIX)
+            && !(v.is_empty() || v == "runtime/default" || v.starts_with("localhost/"))
+        {
+            annotations.push(format!("{k}={v:?}"));
+        }
+    }
+    if setters.is_empty() && annotations.is_empty() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if !setters.is_empty() {
+        parts.push(format!(
+            "{} must not set securityContext.appArmorProfile.type to {}",
+            setters.join(" and "),
+            sorted_unique(values)
+                .iter()
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !annotations.is_empty() {
+        annotations.sort();
+        parts.push(format!(
+            "{} {}",
+            if annotations.len() == 1 {
+                "annotation"
+            } else {
+                "annotations"
+            },
+            annotations.join(", ")
+        ));
+    }
+    Some(("forbidden AppArmor profile".into(), parts.join("; ")))
+}
+
+fn selinux(p: &PodView<'_>, types: &[&str]) -> Outcome {
+    use k8s_openapi::api::core::v1::SELinuxOptions;
+    let ok = |o: &SELinuxOptions| {
+        types.contains(&o.type_.as_deref().unwrap_or(""))
+            && o.user.as_deref().unwrap_or("").is_empty()
+            && o.role.as_deref().unwrap_or("").is_empty()
+    };
+    let mut setters = Vec::new();
+    if p.pod_sc()
+        .and_then(|s| s.se_linux_options.as_ref())
+        .is_some_and(|o| !ok(o))
+    {
+        setters.push("pod".to_string());
+    }
+    let bad = p.bad(|c| {
+        c.sc.and_then(|s| s.se_linux_options.as_ref())
+            .is_some_and(|o| !ok(o))
+    });
+    if !bad.is_empty() {
+        setters.push(containers_phrase(&bad));
+    }
+    (!setters.is_empty()).then(|| {
+        (
+            "seLinuxOptions".into(),
+            format!(
+                "{} set forbidden securityContext.seLinuxOptions: type must be one of {}, user and role must be empty",
+                setters.join(" and "),
+                types.iter().filter(|t| !t.is_empty()).map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })
+}
+
+fn selinux_1_0(p: &PodView<'_>) -> Outcome {
+    selinux(
+        p,
+        &["", "container_t", "container_init_t", "container_kvm_t"],
+    )
+}
+
+fn selinux_1_31(p: &PodView<'_>) -> Outcome {
+    selinux(
+        p,
+        &[
+            "",
+            "container_t",
+            "container_init_t",
+            "container_kvm_t",
+            "container_engine_t",
+        ],
+    )
+}
+
+fn proc_mount_of<'a>(c: &Ctr<'a>) -> Option<&'a str> {
+    c.sc.and_then(|s| s.proc_mount.as_deref())
+}
+
+fn proc_mount_violation(bad: &[&str]) -> Outcome {
+    (!bad.is_empty()).then(|| {
+        (
+            "procMount".into(),
+            must(
+                bad,
+                "not set securityContext.procMount to a value other than \"Default\"",
+            ),
+        )
+    })
+}
+
+fn proc_mount_1_0(p: &PodView<'_>) -> Outcome {
+    proc_mount_violation(&p.bad(|c| proc_mount_of(c).is_some_and(|m| m != "Default")))
+}
+
+/// From v1.35, baseline allows `Unmasked` in pods with their own user namespace
+/// (`hostUsers: false`), where it cannot expose the host's /proc.
+fn proc_mount_1_35(p: &PodView<'_>) -> Outcome {
+    if p.spec.host_users == Some(false) {
+        return None;
+    }
+    proc_mount_1_0(p)
+}
+
+fn proc_mount_restricted(p: &PodView<'_>) -> Outcome {
+    proc_mount_1_0(p)
+}
+
+const SECCOMP_POD_ANNOTATION: &str = "seccomp.security.alpha.kubernetes.io/pod";
+const SECCOMP_CONTAINER_PREFIX: &str = "container.seccomp.security.alpha.kubernetes.io/";
+
+fn seccomp_baseline_1_0(p: &PodView<'_>) -> Outcome {
+    let mut bad = Vec::new();
+    for (k, v) in p.meta.annotations.iter().flatten() {
+        if (k == SECCOMP_POD_ANNOTATION || k.starts_with(SECCOMP_CONTAINER_PREFIX))
+            && v == "unconfined"
+        {
+            bad.push(format!("{k}={v:?}"));
+        }
+    }
+    bad.sort();
+    (!bad.is_empty()).then(|| {
+        (
+            "seccompProfile".into(),
+            format!("forbidden annotations {}", bad.join(", ")),
+        )
+    })
+}
+
+fn seccomp_type<'a>(sc: Option<&'a SecurityContext>) -> Option<&'a str> {
+    sc.and_then(|s| s.seccomp_profile.as_ref())
+        .map(|s| s.type_.as_str())
+}
+
+fn seccomp_baseline_1_19(p: &PodView<'_>) -> Outcome {
+    let mut setters = Vec::new();
+    if p.pod_sc()
+        .and_then(|s| s.seccomp_profile.as_ref())
+        .is_some_and(|s| s.type_ == "Unconfined")
+    {
+        setters.push("pod".to_string());
+    }
+    let bad = p.bad(|c| seccomp_type(c.sc) == Some("Unconfined"));
+    if !bad.is_empty() {
+        setters.push(containers_phrase(&bad));
+    }
+    (!setters.is_empty()).then(|| {
+        (
+            "seccompProfile".into(),
+            format!(
+                "{} must not set securityContext.seccompProfile.type to \"Unconfined\"",
+                setters.join(" and ")
+            ),
+        )
+    })
+}
+
+const SYSCTLS_1_0: &[&str] = &[
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+];
+const SYSCTLS_1_27: &[&str] = &["net.ipv4.ip_local_reserved_ports"];
+const SYSCTLS_1_29: &[&str] = &[
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+];
+const SYSCTLS_1_32: &[&str] = &["net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"];
+const SYSCTLS_1_37: &[&str] = &[
+    "net.ipv4.tcp_slow_start_after_idle",
+    "net.ipv4.tcp_notsent_lowat",
+];
+
+fn sysctls(p: &PodView<'_>, allowed: &[&[&str]]) -> Outcome {
+    let bad: Vec<String> = p
+        .pod_sc()
+        .and_then(|s| s.sysctls.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|s| !allowed.iter().any(|set| set.contains(&s.name.as_str())))
+        .map(|s| format!("{:?}", s.name))
+        .collect();
+    (!bad.is_empty()).then(|| ("forbidden sysctls".into(), bad.join(", ")))
+}
+
+fn sysctls_1_0(p: &PodView<'_>) -> Outcome {
+    sysctls(p, &[SYSCTLS_1_0])
+}
+
+fn sysctls_1_27(p: &PodView<'_>) -> Outcome {
+    sysctls(p, &[SYSCTLS_1_0, SYSCTLS_1_27])
+}
+
+fn sysctls_1_29(p: &PodView<'_>) -> Outcome {
+    sysctls(p, &[SYSCTLS_1_0, SYSCTLS_1_27, SYSCTLS_1_29])
+}
+
+fn sysctls_1_32(p: &PodView<'_>) -> Outcome {
+    sysctls(p, &[SYSCTLS_1_0, SYSCTLS_1_27, SYSCTLS_1_29, SYSCTLS_1_32])
+}
+
+fn sysctls_1_37(p: &PodView<'_>) -> Outcome {
+    sysctls(
+        p,
+        &[
+            SYSCTLS_1_0,
+            SYSCTLS_1_27,
+            SYSCTLS_1_29,
+            SYSCTLS_1_32,
+            SYSCTLS_1_37,
+        ],
+    )
+}
+
+fn windows_host_process(p: &PodView<'_>) -> Outcome {
+    let host_process = |w: Option<&k8s_openapi::api::core::v1::WindowsSecurityContextOptions>| {
+        w.and_then(|w| w.host_process) == Some(true)
+    };
+    let pod = host_process(p.pod_sc().and_then(|s| s.windows_options.as_ref()));
+    let bad = p.bad(|c| host_process(c.sc.and_then(|s| s.windows_options.as_ref())));
+    (pod || !bad.is_empty()).then(|| {
+        let mut who = Vec::new();
+        if pod {
+            who.push("pod".to_string());
+        }
+        if !bad.is_empty() {
+            who.push(containers_phrase(&bad));
+        }
+        (
+            "hostProcess".into(),
+            format!(
+                "{} must not set securityContext.windowsOptions.hostProcess=true",
+                who.join(" and ")
+            ),
+        )
+    })
+}
+
+fn handler_host(h: &LifecycleHandler) -> bool {
+    h.http_get
+        .as_ref()
+        .and_then(|g| g.host.as_deref())
+        .is_some_and(|s| !s.is_empty())
+        || h.tcp_socket
+            .as_ref()
+            .and_then(|t| t.host.as_deref())
+            .is_some_and(|s| !s.is_empty())
+}
+
+fn probe_host(pr: &Probe) -> bool {
+    pr.http_get
+        .as_ref()
+        .and_then(|g| g.host.as_deref())
+        .is_some_and(|s| !s.is_empty())
+        || pr
+            .tcp_socket
+            .as_ref()
+            .and_then(|t| t.host.as_deref())
+            .is_some_and(|s| !s.is_empty())
+}
+
+fn host_probes_and_lifecycle(p: &PodView<'_>) -> Outcome {
+    let bad = p.bad(|c| {
+        c.probes.iter().flatten().any(|pr| probe_host(pr))
+            || c.lifecycle.is_some_and(|l| {
+                l.post_start.as_ref().is_some_and(handler_host)
+                    || l.pre_stop.as_ref().is_some_and(handler_host)
+            })
+    });
+    (!bad.is_empty()).then(|| {
+        (
+            "probe or lifecycle host".into(),
+            must(
+                &bad,
+                "not set the host field of probes or lifecycle handlers",
+            ),
+        )
+    })
+}
+
+// ---- restricted -------------------------------------------------------------------------
+
+fn restricted_volumes(p: &PodView<'_>) -> Outcome {
+    let mut bad = Vec::new();
+    let mut kinds = Vec::new();
+    for vol in p.spec.volumes.iter().flatten() {
+        let value = serde_json::to_value(vol).unwrap_or_default();
+        let forbidden: Vec<String> = value
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| {
+                *k != "name"
+                    && !matches!(
+                        *k,
+                        "configMap"
+                            | "csi"
+                            | "downwardAPI"
+                            | "emptyDir"
+                            | "ephemeral"
+                            | "persistentVolumeClaim"
+                            | "projected"
+                            | "secret"
+                    )
+            })
+            .map(str::to_string)
+            .collect();
+        if !forbidden.is_empty() {
+            bad.push(format!("{:?}", vol.name));
+            kinds.extend(forbidden);
+        }
+    }
+    (!bad.is_empty()).then(|| {
+        (
+            "restricted volume types".into(),
+            format!(
+                "{} {} {} {}",
+                if bad.len() == 1 { "volume" } else { "volumes" },
+                bad.join(", "),
+                if bad.len() == 1 {
+                    "uses restricted volume type"
+                } else {
+                    "use restricted volume types"
+                },
+                sorted_unique(kinds)
+                    .iter()
+                    .map(|k| format!("{k:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })
+}
+
+fn run_as_non_root(p: &PodView<'_>) -> Outcome {
+    let mut parts = Vec::new();
+    let pod = p.pod_sc().and_then(|s| s.run_as_non_root);
+    if pod == Some(false) {
+        parts.push("pod must not set securityContext.runAsNonRoot=false".to_string());
+    }
+    let explicit = p.bad(|c| c.sc.and_then(|s| s.run_as_non_root) == Some(false));
+    if !explicit.is_empty() {
+        parts.push(must(
+            &explicit,
+            "not set securityContext.runAsNonRoot=false",
+        ));
+    }
+    let implicit = if pod == Some(true) {
+        Vec::new()
+    } else {
+        p.bad(|c| c.sc.and_then(|s| s.run_as_non_root).is_none())
+    };
+    if !implicit.is_empty() {
+        parts.push(format!(
+            "pod or {} must set securityContext.runAsNonRoot=true",
+            containers_phrase(&implicit)
+        ));
+    }
+    (!parts.is_empty()).then(|| ("runAsNonRoot != true".into(), parts.join("; ")))
+}
+
+fn run_as_user(p: &PodView<'_>) -> Outcome {
+    let mut setters = Vec::new();
+    if p.pod_sc().and_then(|s| s.run_as_user) == Some(0) {
+        setters.push("pod".to_string());
+    }
+    let bad = p.bad(|c| c.sc.and_then(|s| s.run_as_user) == Some(0));
+    if !bad.is_empty() {
+        setters.push(containers_phrase(&bad));
+    }
+    (!setters.is_empty()).then(|| {
+        (
+            "runAsUser=0".into(),
+            format!("{} must not set runAsUser=0", setters.join(" and ")),
+        )
+    })
+}
+
+fn allow_privilege_escalation_1_8(p: &PodView<'_>) -> Outcome {
+    let bad = p.bad(|c| c.sc.and_then(|s| s.allow_privilege_escalation) != Some(false));
+    (!bad.is_empty()).then(|| {
+        (
+            "allowPrivilegeEscalation != false".into(),
+            must(&bad, "set securityContext.allowPrivilegeEscalation=false"),
+        )
+    })
+}
+
+/// From v1.25, Linux-only controls do not apply to Windows pods.
+fn allow_privilege_escalation_1_25(p: &PodView<'_>) -> Outcome {
+    if p.is_windows() {
+        return None;
+    }
+    allow_privilege_escalation_1_8(p)
+}
+
+fn seccomp_restricted_1_19(p: &PodView<'_>) -> Outcome {
+    let valid = |t: &str| matches!(t, "RuntimeDefault" | "Localhost");
+    let mut parts = Vec::new();
+    let mut pod_set = false;
+    if let Some(sp) = p.pod_sc().and_then(|s| s.seccomp_profile.as_ref()) {
+        if valid(&sp.type_) {
+            pod_set = true;
+        } else {
+            parts.push(format!(
+                "pod must not set securityContext.seccompProfile.type to {:?}",
+                sp.type_
+            ));
+        }
+    }
+    let explicit = p.bad(|c| seccomp_type(c.sc).is_some_and(|t| !valid(t)));
+    if !explicit.is_empty() {
+        parts.push(must(
+            &explicit,
+            "not set securityContext.seccompProfile.type to a value other than \"RuntimeDefault\" or \"Localhost\"",
+        ));
+    }
+    let implicit = if pod_set {
+        Vec::new()
+    } else {
+        p.bad(|c| seccomp_type(c.sc).is_none())
+    };
+    if !implicit.is_empty() {
+        parts.push(format!(
+            "pod or {} must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\"",
+            containers_phrase(&implicit)
+        ));
+    }
+    (!parts.is_empty()).then(|| ("seccompProfile".into(), parts.join("; ")))
+}
+
+fn seccomp_restricted_1_25(p: &PodView<'_>) -> Outcome {
+    if p.is_windows() {
+        return None;
+    }
+    seccomp_restricted_1_19(p)
+}
+
+fn capabilities_restricted_1_22(p: &PodView<'_>) -> Outcome {
+    let no_drop_all = p.bad(|c| {
+        !caps(c)
+            .and_then(|k| k.drop.as_ref())
+            .is_some_and(|d| d.iter().any(|x| x == "ALL"))
+    });
+    let mut added = Vec::new();
+    let bad_add = p.bad(|c| {
+        caps(c)
+            .and_then(|k| k.add.as_ref())
+            .is_some_and(|a| a.iter().any(|x| x != "NET_BIND_SERVICE"))
+    });
+    for c in &p.containers {
+        for a in caps(c).and_then(|k| k.add.as_ref()).into_iter().flatten() {
+            if a != "NET_BIND_SERVICE" {
+                added.push(format!("{a:?}"));
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    if !no_drop_all.is_empty() {
+        parts.push(must(
+            &no_drop_all,
+            "set securityContext.capabilities.drop=[\"ALL\"]",
+        ));
+    }
+    if !bad_add.is_empty() {
+        parts.push(format!(
+            "{} must not include {} in securityContext.capabilities.add",
+            containers_phrase(&bad_add),
+            sorted_unique(added).join(", ")
+        ));
+    }
+    (!parts.is_empty()).then(|| ("unrestricted capabilities".into(), parts.join("; ")))
+}
+
+fn capabilities_restricted_1_25(p: &PodView<'_>) -> Outcome {
+    if p.is_windows() {
+        return None;
+    }
+    capabilities_restricted_1_22(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(Version::parse("latest"), Some(Version::Latest));
+        assert_eq!(Version::parse("v1.30"), Some(Version::Minor(30)));
+        for bad in ["", "1.30", "v2.1", "v1.", "v1.x", "v1.-1", "v1.99999"] {
+            assert_eq!(Version::parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            LevelVersion::parse("restricted"),
+            Some(LevelVersion {
+                level: Level::Restricted,
+                version: Version::Latest
+            })
+        );
+        assert_eq!(
+            LevelVersion::parse("restricted:v1.30").map(|l| l.to_string()),
+            Some("restricted:v1.30".into())
+        );
+        assert_eq!(LevelVersion::parse("strict:v1.30"), None);
+    }
+}
