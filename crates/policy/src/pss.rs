@@ -716,7 +716,7 @@ fn seccomp_baseline_1_0(p: &PodView<'_>) -> Outcome {
     })
 }
 
-fn seccomp_type<'a>(sc: Option<&'a SecurityContext>) -> Option<&'a str> {
+fn seccomp_type(sc: Option<&SecurityContext>) -> Option<&str> {
     sc.and_then(|s| s.seccomp_profile.as_ref())
         .map(|s| s.type_.as_str())
 }
