@@ -2,4 +2,8 @@
 //! upstream Pod Security Admission, SecurityPolicy conditions, and mutations as RFC 6902
 //! patches. Input is data (objects, namespace labels, policies); output is a decision. No I/O.
 
+pub mod conditions;
+pub mod mutate;
+pub mod object;
 pub mod pss;
+pub mod review;

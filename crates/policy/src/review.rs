@@ -1,0 +1,591 @@
+//! One admission decision: the request (already parsed), the namespace's labels and the
+//! policies in force go in; allowed or denied, warnings, audit annotations and a patch come out.
+//!
+//! Pod Security follows upstream Pod Security Admission: Pods are enforced, workload templates
+//! only warned and audited; updates that leave the pod spec unchanged are not re-evaluated;
+//! exempt users, runtime classes and namespaces skip it; invalid namespace labels evaluate as
+//! `restricted:latest`. SecurityPolicies apply to Pods and templates alike.
+
+use std::collections::BTreeMap;
+
+use json_patch::Patch;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use rampart_api::{EnforcementMode, SecurityPolicySpec, glob_match};
+use serde_json::Value;
+
+use crate::conditions::evaluate_rule;
+use crate::mutate;
+use crate::object::{POD_KINDS, PodSource, ShapeError, pod_source};
+use crate::pss::{self, Level, LevelVersion, Version};
+
+/// The operation being admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Create.
+    Create,
+    /// Update.
+    Update,
+    /// Delete.
+    Delete,
+    /// Connect (exec, attach, port-forward).
+    Connect,
+}
+
+/// The parts of an AdmissionRequest a decision reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// API group of the object (`""` for core).
+    pub group: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+    /// Subresource, if any.
+    pub sub_resource: Option<&'a str>,
+    /// Operation.
+    pub operation: Operation,
+    /// Namespace (empty for cluster-scoped objects).
+    pub namespace: &'a str,
+    /// Object name (may be empty on create with generateName).
+    pub name: &'a str,
+    /// The requesting user.
+    pub username: &'a str,
+    /// The new object.
+    pub object: Option<&'a Value>,
+    /// The old object (updates).
+    pub old_object: Option<&'a Value>,
+}
+
+/// A request whose object cannot be judged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReviewError {
+    /// The object does not have its kind's shape.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+    /// A create or update without an object.
+    #[error("the request carries no object for a {0} operation")]
+    MissingObject(&'static str),
+}
+
+/// A policy with its identity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedPolicy {
+    /// `SecurityPolicy` or `ClusterSecurityPolicy`.
+    pub kind: &'static str,
+    /// Namespace (SecurityPolicy only).
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// The spec (valid: invalid ones are never stored).
+    pub spec: SecurityPolicySpec,
+}
+
+impl NamedPolicy {
+    /// `SecurityPolicy ns/name` or `ClusterSecurityPolicy name`.
+    pub fn display(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// The policies in force.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    policies: BTreeMap<(Option<String>, String, &'static str), NamedPolicy>,
+}
+
+impl PolicySet {
+    /// Adds or replaces a policy after validating it; returns the spec's errors otherwise.
+    pub fn upsert(&mut self, p: NamedPolicy) -> Result<(), Vec<rampart_api::SpecError>> {
+        let errors = p.spec.validate();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        self.policies
+            .insert((p.namespace.clone(), p.name.clone(), p.kind), p);
+        Ok(())
+    }
+    /// Removes a policy.
+    pub fn remove(&mut self, kind: &'static str, namespace: Option<&str>, name: &str) {
+        self.policies
+            .remove(&(namespace.map(String::from), name.to_string(), kind));
+    }
+    /// Number of policies.
+    pub fn len(&self) -> usize {
+        self.policies.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+    /// Policies applying to an object of `kind` in `namespace` with pod labels `pod_labels`.
+    fn applicable<'a>(
+        &'a self,
+        kind: &'a str,
+        namespace: &'a str,
+        ns_labels: &'a BTreeMap<String, String>,
+        pod_labels: &'a BTreeMap<String, String>,
+    ) -> impl Iterator<Item = &'a NamedPolicy> + 'a {
+        self.policies.values().filter(move |p| {
+            let t = &p.spec.targets;
+            let scope_ok = match &p.namespace {
+                Some(ns) => ns == namespace,
+                None => {
+                    (t.namespaces.is_empty()
+                        || t.namespaces.iter().any(|g| glob_match(g, namespace)))
+                        && !t
+                            .excluded_namespaces
+                            .iter()
+                            .any(|g| glob_match(g, namespace))
+                        && t.namespace_selector
+                            .as_ref()
+                            .is_none_or(|s| selector_matches(s, ns_labels))
+                }
+            };
+            scope_ok
+                && (t.kinds.is_empty() || t.kinds.iter().any(|k| k == kind))
+                && t.pod_selector
+                    .as_ref()
+                    .is_none_or(|s| selector_matches(s, pod_labels))
+        })
+    }
+}
+
+/// Whether a Kubernetes label selector matches labels (an empty selector matches everything).
+pub fn selector_matches(s: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    s.match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v))
+        && s.match_expressions.iter().flatten().all(|r| {
+            let values = r.values.as_deref().unwrap_or_default();
+            match r.operator.as_str() {
+                "In" => labels.get(&r.key).is_some_and(|v| values.contains(v)),
+                "NotIn" => labels.get(&r.key).is_none_or(|v| !values.contains(v)),
+                "Exists" => labels.contains_key(&r.key),
+                "DoesNotExist" => !labels.contains_key(&r.key),
+                _ => false,
+            }
+        })
+}
+
+/// Pod Security Admission settings (upstream's `PodSecurityConfiguration`).
+#[derive(Debug, Clone)]
+pub struct PssConfig {
+    /// Level for namespaces without an `enforce` label.
+    pub enforce: LevelVersion,
+    /// Level for namespaces without an `audit` label.
+    pub audit: LevelVersion,
+    /// Level for namespaces without a `warn` label.
+    pub warn: LevelVersion,
+    /// Users never evaluated.
+    pub exempt_usernames: Vec<String>,
+    /// Runtime classes never evaluated.
+    pub exempt_runtime_classes: Vec<String>,
+    /// Namespaces never evaluated.
+    pub exempt_namespaces: Vec<String>,
+}
+
+impl Default for PssConfig {
+    fn default() -> Self {
+        let privileged = LevelVersion {
+            level: Level::Privileged,
+            version: Version::Latest,
+        };
+        PssConfig {
+            enforce: privileged,
+            audit: privileged,
+            warn: privileged,
+            exempt_usernames: Vec::new(),
+            exempt_runtime_classes: Vec::new(),
+            exempt_namespaces: Vec::new(),
+        }
+    }
+}
+
+const PSS_PREFIX: &str = "pod-security.kubernetes.io/";
+
+/// The level a namespace's labels set for one mode (`enforce`, `audit`, `warn`), or the
+/// default; an invalid label evaluates as `restricted:latest` with an error.
+pub fn namespace_level(
+    labels: &BTreeMap<String, String>,
+    mode: &str,
+    default: LevelVersion,
+) -> (LevelVersion, Option<String>) {
+    let level = labels.get(&format!("{PSS_PREFIX}{mode}"));
+    let version = labels.get(&format!("{PSS_PREFIX}{mode}-version"));
+    let strictest = LevelVersion {
+        level: Level::Restricted,
+        version: Version::Latest,
+    };
+    let level = match level {
+        None => default.level,
+        Some(l) => match Level::parse(l) {
+            Some(l) => l,
+            None => {
+                return (
+                    strictest,
+                    Some(format!("{PSS_PREFIX}{mode}: invalid level {l:?}")),
+                );
+            }
+        },
+    };
+    let version = match version {
+        None => default.version,
+        Some(v) => match Version::parse(v) {
+            Some(v) => v,
+            None => {
+                return (
+                    strictest,
+                    Some(format!("{PSS_PREFIX}{mode}-version: invalid version {v:?}")),
+                );
+            }
+        },
+    };
+    (LevelVersion { level, version }, None)
+}
+
+/// One reported violation (the `policy check` contract and the webhook's messages).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ViolationOut {
+    /// `PodSecurity restricted:latest` or `SecurityPolicy ns/name`.
+    pub policy: String,
+    /// PSS check id or rule name.
+    pub rule: String,
+    /// What is wrong, naming the container and field.
+    pub message: String,
+    /// `enforce`, `warn` or `audit`.
+    pub mode: &'static str,
+}
+
+/// The decision.
+#[derive(Debug, Clone, Default)]
+pub struct Decision {
+    /// Admitted or not.
+    pub allowed: bool,
+    /// Denial message.
+    pub message: Option<String>,
+    /// Warnings for the client.
+    pub warnings: Vec<String>,
+    /// Audit annotations.
+    pub audit_annotations: BTreeMap<String, String>,
+    /// Patch to apply (mutations).
+    pub patch: Option<Patch>,
+    /// Every violation, whatever its mode.
+    pub violations: Vec<ViolationOut>,
+}
+
+impl Decision {
+    fn allow() -> Decision {
+        Decision {
+            allowed: true,
+            ..Decision::default()
+        }
+    }
+}
+
+fn op_name(o: Operation) -> &'static str {
+    match o {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
+}
+
+fn is_pod_group(group: &str) -> bool {
+    matches!(group, "" | "apps" | "batch")
+}
+
+/// Whether the request is about a pod-bearing object rampart evaluates, and its pod.
+fn pod_of(req: &Request<'_>) -> Result<Option<(PodSource, Option<PodSource>)>, ReviewError> {
+    if !is_pod_group(req.group) || !POD_KINDS.contains(&req.kind) {
+        return Ok(None);
+    }
+    if !matches!(req.operation, Operation::Create | Operation::Update) {
+        return Ok(None);
+    }
+    // Only the ephemeralcontainers subresource changes what a pod runs.
+    if req.sub_resource.is_some_and(|s| s != "ephemeralcontainers") {
+        return Ok(None);
+    }
+    let object = req
+        .object
+        .ok_or(ReviewError::MissingObject(op_name(req.operation)))?;
+    let Some(new) = pod_source(req.kind, object)? else {
+        return Ok(None);
+    };
+    let old = match req.old_object {
+        Some(o) if req.operation == Operation::Update => pod_source(req.kind, o).ok().flatten(),
+        _ => None,
+    };
+    Ok(Some((new, old)))
+}
+
+/// Decides `/validate`.
+pub fn validate(
+    req: &Request<'_>,
+    ns_labels: &BTreeMap<String, String>,
+    policies: &PolicySet,
+    pss_config: &PssConfig,
+) -> Result<Decision, ReviewError> {
+    if req.group == "rampart.dev" && matches!(req.kind, "SecurityPolicy" | "ClusterSecurityPolicy")
+    {
+        return Ok(validate_policy_object(req));
+    }
+    let Some((pod, old)) = pod_of(req)? else {
+        return Ok(Decision::allow());
+    };
+    let mut d = Decision::allow();
+    let mut denials = Vec::new();
+    pod_security(
+        req,
+        &pod,
+        old.as_ref(),
+        ns_labels,
+        pss_config,
+        &mut d,
+        &mut denials,
+    );
+
+    let pod_labels = pod.meta.labels.clone().unwrap_or_default();
+    let mut dryrun = Vec::new();
+    for p in policies.applicable(req.kind, req.namespace, ns_labels, &pod_labels) {
+        for rule in &p.spec.rules {
+            let mode = rule.action.unwrap_or(p.spec.enforcement_mode);
+            for f in evaluate_rule(rule, &pod, ns_labels) {
+                let who = f
+                    .container
+                    .as_ref()
+                    .map(|c| format!("container {c:?}: "))
+                    .unwrap_or_default();
+                let text = format!(
+                    "{} rule {:?}: {who}{} (field {})",
+                    p.display(),
+                    rule.name,
+                    f.message,
+                    f.field
+                );
+                d.violations.push(ViolationOut {
+                    policy: p.display(),
+                    rule: rule.name.clone(),
+                    message: format!("{who}{} (field {})", f.message, f.field),
+                    mode: match mode {
+                        EnforcementMode::Enforce => "enforce",
+                        EnforcementMode::Warn => "warn",
+                        EnforcementMode::Dryrun => "audit",
+                    },
+                });
+                match mode {
+                    EnforcementMode::Enforce => {
+                        let hint = p
+                            .spec
+                            .remediation
+                            .as_ref()
+                            .map(|r| format!(" — {r}"))
+                            .unwrap_or_default();
+                        denials.push(format!("{text}{hint}"));
+                    }
+                    EnforcementMode::Warn => d.warnings.push(text),
+                    EnforcementMode::Dryrun => dryrun.push(text),
+                }
+            }
+        }
+    }
+    if !dryrun.is_empty() {
+        d.audit_annotations
+            .insert("rampart.dev/dryrun-violations".into(), dryrun.join("; "));
+    }
+    if !denials.is_empty() {
+        d.allowed = false;
+        let what = if req.name.is_empty() {
+            format!("{} in {}", req.kind, req.namespace)
+        } else {
+            format!("{} {:?}", req.kind, req.name)
+        };
+        d.message = Some(format!("{what} is forbidden: {}", denials.join("; ")));
+    }
+    Ok(d)
+}
+
+fn pod_security(
+    req: &Request<'_>,
+    pod: &PodSource,
+    old: Option<&PodSource>,
+    ns_labels: &BTreeMap<String, String>,
+    cfg: &PssConfig,
+    d: &mut Decision,
+    denials: &mut Vec<String>,
+) {
+    let runtime_class = pod.spec.runtime_class_name.as_deref().unwrap_or("");
+    let exempt = if cfg.exempt_usernames.iter().any(|u| u == req.username) {
+        Some("user")
+    } else if cfg.exempt_namespaces.iter().any(|n| n == req.namespace) {
+        Some("namespace")
+    } else if !runtime_class.is_empty()
+        && cfg
+            .exempt_runtime_classes
+            .iter()
+            .any(|r| r == runtime_class)
+    {
+        Some("runtimeClass")
+    } else {
+        None
+    };
+    if let Some(e) = exempt {
+        d.audit_annotations
+            .insert(format!("{PSS_PREFIX}exempt"), e.to_string());
+        return;
+    }
+    // Updates that leave the pod spec alone are not re-evaluated (upstream does the same, so a
+    // namespace label change never blocks relabelling running pods).
+    if let Some(old) = old
+        && old.spec == pod.spec
+        && req.sub_resource.is_none()
+    {
+        return;
+    }
+    let mut errors = Vec::new();
+    let mut level = |mode: &str, default| {
+        let (lv, err) = namespace_level(ns_labels, mode, default);
+        errors.extend(err);
+        lv
+    };
+    let enforce = level("enforce", cfg.enforce);
+    let audit = level("audit", cfg.audit);
+    let warn = level("warn", cfg.warn);
+    if !errors.is_empty() {
+        d.audit_annotations
+            .insert(format!("{PSS_PREFIX}error"), errors.join("; "));
+    }
+    let describe = |v: &[pss::Violation]| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let record = |lv: LevelVersion, mode: &'static str, v: &[pss::Violation], d: &mut Decision| {
+        for x in v {
+            d.violations.push(ViolationOut {
+                policy: format!("PodSecurity {lv}"),
+                rule: x.check.to_string(),
+                message: x.to_string(),
+                mode,
+            });
+        }
+    };
+    if pod.is_pod() {
+        d.audit_annotations
+            .insert(format!("{PSS_PREFIX}enforce-policy"), enforce.to_string());
+        let v = pss::evaluate(enforce, &pod.meta, &pod.spec);
+        if !v.is_empty() {
+            denials.push(format!(
+                "violates PodSecurity {:?}: {}",
+                enforce.to_string(),
+                describe(&v)
+            ));
+            record(enforce, "enforce", &v, d);
+        }
+    }
+    let v = pss::evaluate(audit, &pod.meta, &pod.spec);
+    if !v.is_empty() {
+        d.audit_annotations.insert(
+            format!("{PSS_PREFIX}audit-violations"),
+            format!(
+                "would violate PodSecurity {:?}: {}",
+                audit.to_string(),
+                describe(&v)
+            ),
+        );
+        record(audit, "audit", &v, d);
+    }
+    let v = pss::evaluate(warn, &pod.meta, &pod.spec);
+    if !v.is_empty() {
+        let prefix = if pod.is_pod() { "" } else { "(pod template) " };
+        d.warnings.push(format!(
+            "{prefix}would violate PodSecurity {:?}: {}",
+            warn.to_string(),
+            describe(&v)
+        ));
+        record(warn, "warn", &v, d);
+    }
+}
+
+fn validate_policy_object(req: &Request<'_>) -> Decision {
+    if !matches!(req.operation, Operation::Create | Operation::Update) {
+        return Decision::allow();
+    }
+    let Some(object) = req.object else {
+        return Decision::allow();
+    };
+    let spec = object.get("spec").cloned().unwrap_or(Value::Null);
+    let result: Result<SecurityPolicySpec, String> = if req.kind == "ClusterSecurityPolicy" {
+        serde_json::from_value::<rampart_api::ClusterSecurityPolicySpec>(spec)
+            .map(|c| c.policy)
+            .map_err(|e| e.to_string())
+    } else {
+        serde_json::from_value(spec).map_err(|e| e.to_string())
+    };
+    let errors: Vec<String> = match result {
+        Ok(s) => s.validate().iter().map(ToString::to_string).collect(),
+        Err(e) => vec![format!("spec: {e}")],
+    };
+    if errors.is_empty() {
+        Decision::allow()
+    } else {
+        Decision {
+            allowed: false,
+            message: Some(format!(
+                "{} {:?} is invalid: {}",
+                req.kind,
+                req.name,
+                errors.join("; ")
+            )),
+            ..Decision::default()
+        }
+    }
+}
+
+/// Decides `/mutate`: the patch that the applicable policies' mutations ask for.
+pub fn mutate(
+    req: &Request<'_>,
+    ns_labels: &BTreeMap<String, String>,
+    policies: &PolicySet,
+) -> Result<Decision, ReviewError> {
+    let Some((pod, _)) = pod_of(req)? else {
+        return Ok(Decision::allow());
+    };
+    let pod_labels = pod.meta.labels.clone().unwrap_or_default();
+    // Merge the mutations of every applicable policy (a union of the defaults; the first
+    // policy, in name order, wins a conflicting default).
+    let mut merged = rampart_api::Mutations::default();
+    let mut any = false;
+    for p in policies.applicable(req.kind, req.namespace, ns_labels, &pod_labels) {
+        let Some(m) = &p.spec.mutations else { continue };
+        any = true;
+        for (k, v) in &m.default_requests {
+            merged
+                .default_requests
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        for (k, v) in &m.default_limits {
+            merged
+                .default_limits
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        merged.run_as_non_root |= m.run_as_non_root;
+        merged.seccomp_runtime_default |= m.seccomp_runtime_default;
+        merged.drop_all_capabilities |= m.drop_all_capabilities;
+        merged.disallow_privilege_escalation |= m.disallow_privilege_escalation;
+    }
+    let mut d = Decision::allow();
+    if any {
+        let patch = mutate::patch(&pod, &merged);
+        if !patch.0.is_empty() {
+            d.patch = Some(patch);
+        }
+    }
+    Ok(d)
+}
