@@ -1,0 +1,7 @@
+//! rampart's HTTP surfaces, as adapters over the pure core: the admission webhook router
+//! ([`admission`]), its metrics ([`metrics`]) and TLS serving with certificate reload
+//! ([`tls`]). Handlers parse, call `rampart-policy`, and write; they hold no policy logic.
+
+pub mod admission;
+pub mod metrics;
+pub mod tls;

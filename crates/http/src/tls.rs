@@ -1,0 +1,231 @@
+//! HTTPS serving (HTTP/1.1 and HTTP/2 by ALPN) with a certificate that is reloaded when its
+//! files change. cert-manager and kubelet secret mounts replace files atomically (symlink swap),
+//! so the files are polled by content: a new handshake gets the new certificate, connections
+//! already open keep theirs and are never dropped. A broken new pair is ignored (logged and
+//! counted) and the previous certificate stays in use.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use rustls::ServerConfig;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+
+/// A certificate or key that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No certificate in the PEM file.
+    #[error("{0}: no PEM certificate found")]
+    NoCertificate(PathBuf),
+    /// No private key in the PEM file.
+    #[error("{0}: no PEM private key found")]
+    NoKey(PathBuf),
+    /// The key is not usable with rustls' providers.
+    #[error("{path}: unusable private key: {reason}")]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The key does not belong to the certificate.
+    #[error("{0}: the private key does not match the certificate")]
+    Mismatch(PathBuf),
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Parses a PEM certificate chain and private key into a rustls key.
+pub fn certified_key(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<CertifiedKey, TlsError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+        .filter_map(Result::ok)
+        .collect();
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate(cert_path.to_path_buf()));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|_| TlsError::NoKey(key_path.to_path_buf()))?;
+    let provider = rustls::crypto::ring::default_provider();
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| TlsError::Key {
+            path: key_path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let ck = CertifiedKey::new(certs, signing);
+    match ck.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => Ok(ck),
+        Err(_) => Err(TlsError::Mismatch(key_path.to_path_buf())),
+    }
+}
+
+/// The serving certificate, swapped in place on reload.
+#[derive(Debug)]
+pub struct ReloadingCert {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    current: RwLock<(Vec<u8>, Arc<CertifiedKey>)>,
+}
+
+impl ReloadingCert {
+    /// Loads the pair now; fails when it is unusable (start-up must not serve without one).
+    pub fn load(cert_path: &Path, key_path: &Path) -> Result<ReloadingCert, TlsError> {
+        let (c, k) = (read(cert_path)?, read(key_path)?);
+        let ck = certified_key(&c, &k, cert_path, key_path)?;
+        Ok(ReloadingCert {
+            cert_path: cert_path.to_path_buf(),
+            key_path: key_path.to_path_buf(),
+            current: RwLock::new(([c, k].concat(), Arc::new(ck))),
+        })
+    }
+
+    /// Re-reads the files; installs them if they changed and are valid. `Ok(true)` when a new
+    /// certificate is now served.
+    pub fn reload(&self) -> Result<bool, TlsError> {
+        let (c, k) = (read(&self.cert_path)?, read(&self.key_path)?);
+        let fingerprint = [c.as_slice(), k.as_slice()].concat();
+        if self
+            .current
+            .read()
+            .map(|g| g.0 == fingerprint)
+            .unwrap_or(false)
+        {
+            return Ok(false);
+        }
+        let ck = certified_key(&c, &k, &self.cert_path, &self.key_path)?;
+        if let Ok(mut g) = self.current.write() {
+            *g = (fingerprint, Arc::new(ck));
+        }
+        Ok(true)
+    }
+
+    /// Polls the files every `every` until cancelled.
+    pub async fn watch(
+        self: Arc<Self>,
+        every: Duration,
+        metrics: Arc<Metrics>,
+        cancel: CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            match self.reload() {
+                Ok(true) => {
+                    metrics.cert_reloads.inc();
+                    tracing::info!(cert = %self.cert_path.display(), "TLS certificate reloaded");
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    metrics.cert_reload_errors.inc();
+                    tracing::warn!(
+                        "TLS certificate not reloaded, the previous one stays in use: {e}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl ResolvesServerCert for ReloadingCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.current.read().ok().map(|g| g.1.clone())
+    }
+}
+
+/// A rustls server configuration over the reloading certificate, offering h2 and http/1.1.
+pub fn server_config(cert: Arc<ReloadingCert>) -> Result<Arc<ServerConfig>, rustls::Error> {
+    let mut config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_cert_resolver(cert);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Serves `router` over TLS until `cancel`, then lets open connections finish for up to
+/// `drain` before returning.
+pub async fn serve(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    router: axum::Router,
+    cancel: CancellationToken,
+    drain: Duration,
+) {
+    let acceptor = TlsAcceptor::from(config);
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(router.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            // A slow or silent client must not hold a task forever.
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, "TLS handshake failed: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+        });
+    }
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(drain) => tracing::warn!("connections still open after {drain:?}; closing"),
+    }
+}

@@ -1,0 +1,233 @@
+//! The webhook router in-process: AdmissionReview v1 in, AdmissionReview v1 out; every bad
+//! input a 400 with a reason, counted.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use rampart_http::admission::{AdmissionState, MAX_BODY, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn state() -> Arc<AdmissionState> {
+    let s = AdmissionState::default();
+    s.namespaces.write().unwrap().insert(
+        "app".into(),
+        [(
+            "pod-security.kubernetes.io/enforce".to_string(),
+            "restricted".to_string(),
+        )]
+        .into(),
+    );
+    Arc::new(s)
+}
+
+fn review(kind: &str, object: Value) -> Value {
+    let (group, version) = match kind {
+        "Deployment" => ("apps", "v1"),
+        _ => ("", "v1"),
+    };
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+        "kind": {"group": group, "version": version, "kind": kind},
+        "resource": {"group": group, "version": version, "resource": format!("{}s", kind.to_lowercase())},
+        "namespace": "app", "name": object["metadata"]["name"], "operation": "CREATE",
+        "userInfo": {"username": "alice", "groups": ["system:authenticated"]},
+        "object": object, "oldObject": null, "dryRun": false}})
+}
+
+async fn call(s: &Arc<AdmissionState>, path: &str, body: impl Into<Body>) -> (StatusCode, Vec<u8>) {
+    let resp = router(s.clone())
+        .oneshot(
+            Request::post(path)
+                .header("content-type", "application/json")
+                .body(body.into())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status();
+    (
+        status,
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+}
+
+fn privileged_pod() -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "app"},
+           "spec": {"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": true}}]}})
+}
+
+#[tokio::test]
+async fn denials_echo_the_uid_and_explain() {
+    let s = state();
+    let (status, body) = call(&s, "/validate", review("Pod", privileged_pod()).to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["apiVersion"], "admission.k8s.io/v1");
+    assert_eq!(v["kind"], "AdmissionReview");
+    let r = &v["response"];
+    assert_eq!(r["uid"], "705ab4f5-6393-11e8-b7cc-42010a800002");
+    assert_eq!(r["allowed"], false);
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("violates PodSecurity \"restricted:latest\"")
+            && msg.contains("container \"c\""),
+        "{msg}"
+    );
+    assert_eq!(
+        r["auditAnnotations"]["pod-security.kubernetes.io/enforce-policy"],
+        "restricted:latest"
+    );
+}
+
+#[tokio::test]
+async fn templates_get_warnings_and_unknown_kinds_pass() {
+    let s = state();
+    let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "app"},
+        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}},
+        "spec": privileged_pod()["spec"]}}});
+    // The namespace only enforces: templates are not denied (and not warned without a warn label).
+    let (_, body) = call(&s, "/validate", review("Deployment", d.clone()).to_string()).await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["response"]["allowed"], true);
+    s.namespaces
+        .write()
+        .unwrap()
+        .get_mut("app")
+        .unwrap()
+        .insert("pod-security.kubernetes.io/warn".into(), "baseline".into());
+    let (_, body) = call(&s, "/validate", review("Deployment", d).to_string()).await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["response"]["allowed"], true);
+    assert!(
+        v["response"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("baseline:latest")
+    );
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "app"}, "data": {"k": "v"}});
+    let (_, body) = call(&s, "/validate", review("ConfigMap", cm).to_string()).await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["response"]["allowed"], true);
+    assert!(v["response"].get("patch").is_none());
+}
+
+#[tokio::test]
+async fn bad_requests_are_400s_with_reasons_and_counted() {
+    let s = state();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (vec![b' '; MAX_BODY + 1], "larger than"),
+        (b"{not json".to_vec(), "malformed AdmissionReview"),
+        (json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).to_string().into_bytes(), "no request"),
+        (
+            review("Pod", json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": "many"}}))
+                .to_string()
+                .into_bytes(),
+            "shape of a Kubernetes Pod",
+        ),
+        (json!([1, 2, 3]).to_string().into_bytes(), "malformed AdmissionReview"),
+    ];
+    for (body, want) in cases {
+        let (status, text) = call(&s, "/validate", body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{want}");
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    let (_, metrics) = {
+        let resp = router(s.clone())
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        (
+            resp.status(),
+            resp.into_body().collect().await.unwrap().to_bytes(),
+        )
+    };
+    let m = String::from_utf8(metrics.to_vec()).unwrap();
+    for reason in [
+        "body_too_large",
+        "malformed_json",
+        "no_request",
+        "unexpected_shape",
+    ] {
+        assert!(
+            m.contains(&format!(
+                "rampart_admission_errors_total{{reason=\"{reason}\"}}"
+            )),
+            "{reason} in {m}"
+        );
+    }
+    assert!(m.contains("decision=\"Invalid\""), "{m}");
+}
+
+#[tokio::test]
+async fn mutate_returns_a_json_patch() {
+    let s = state();
+    let mut set = rampart_policy::review::PolicySet::default();
+    set.upsert(rampart_policy::review::NamedPolicy {
+        kind: "SecurityPolicy",
+        namespace: Some("app".into()),
+        name: "harden".into(),
+        spec: serde_json::from_value(json!({"rules": [{"name": "r", "conditions": [{"disallowPrivilegeEscalation": true}]}],
+            "mutations": {"disallowPrivilegeEscalation": true, "defaultRequests": {"cpu": "100m"}}})).unwrap(),
+    })
+    .unwrap();
+    *s.policies.write().unwrap() = set;
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "app"},
+        "spec": {"containers": [{"name": "c", "image": "x"}]}});
+    let (status, body) = call(&s, "/mutate", review("Pod", pod).to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["response"]["patchType"], "JSONPatch");
+    use base64::Engine;
+    let raw = v["response"]["patch"].as_str().unwrap();
+    let ops: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .unwrap(),
+    )
+    .unwrap();
+    let paths: Vec<&str> = ops
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/spec/containers/0/securityContext",
+            "/spec/containers/0/resources"
+        ]
+    );
+    assert!(ops.as_array().unwrap().iter().all(|o| o["op"] == "add"));
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let s = state();
+    let get = |p: &'static str| {
+        let s = s.clone();
+        async move {
+            router(s)
+                .oneshot(Request::get(p).body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(get("/healthz").await, StatusCode::OK);
+    assert_eq!(get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE);
+    s.ready.store(true, Ordering::Relaxed);
+    assert_eq!(get("/readyz").await, StatusCode::OK);
+}
