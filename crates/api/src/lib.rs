@@ -104,6 +104,9 @@ pub struct Targets {
     /// `ReplicationController`. Empty: all of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kinds: Vec<String>,
+    /// Operations: `CREATE`, `UPDATE`. Empty: both.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<String>,
 }
 
 /// One named rule.
@@ -132,6 +135,10 @@ pub struct Condition {
     /// Images must start with one of these prefixes (`registry.example.com/`, `ghcr.io/acme/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_registries: Option<Vec<String>>,
+    /// Images must match one of these exactly or by `*` suffix glob (`ghcr.io/acme/*`,
+    /// `ubuntu:22.04`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_images: Option<Vec<String>>,
     /// Images that must not run (`*` suffix globs; a bare name matches every tag and digest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forbidden_images: Option<Vec<String>>,
@@ -184,6 +191,21 @@ pub struct Condition {
     /// Every container's root filesystem is read-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_read_only_root_filesystem: Option<bool>,
+    /// Images are pinned by digest (`@sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_image_digest: Option<bool>,
+    /// No container keeps stdin open or allocates a TTY.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disallow_interactive_tty: Option<bool>,
+    /// Probes every container defines (`livenessProbe`, `readinessProbe`, `startupProbe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_probes: Option<Vec<String>>,
+    /// The pod sets `automountServiceAccountToken: false` (no API credentials for attackers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disallow_token_automount: Option<bool>,
+    /// No Windows `hostProcess` containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disallow_host_process: Option<bool>,
 }
 
 /// An allowed hostPath.

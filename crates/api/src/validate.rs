@@ -119,6 +119,7 @@ fn condition(path: &str, c: &Condition, out: &mut Vec<SpecError>) {
     };
     non_empty("allowedRegistries", &c.allowed_registries, out);
     non_empty("forbiddenImages", &c.forbidden_images, out);
+    non_empty("allowedImages", &c.allowed_images, out);
     non_empty("forbiddenTags", &c.forbidden_tags, out);
     non_empty(
         "requiredDropCapabilities",
@@ -145,6 +146,17 @@ fn condition(path: &str, c: &Condition, out: &mut Vec<SpecError>) {
             out.push(err(
                 format!("{path}.{name}"),
                 "false requires nothing: remove the condition instead",
+            ));
+        }
+    }
+    for (i, p) in c.required_probes.iter().flatten().enumerate() {
+        if !matches!(
+            p.as_str(),
+            "livenessProbe" | "readinessProbe" | "startupProbe"
+        ) {
+            out.push(err(
+                format!("{path}.requiredProbes[{i}]"),
+                format!("unknown probe {p:?} (livenessProbe, readinessProbe, startupProbe)"),
             ));
         }
     }
@@ -222,6 +234,14 @@ impl SecurityPolicySpec {
                 out.push(err(
                     format!("targets.kinds[{i}]"),
                     format!("unknown kind {k:?} (one of {})", TARGET_KINDS.join(", ")),
+                ));
+            }
+        }
+        for (i, o) in self.targets.operations.iter().enumerate() {
+            if !matches!(o.as_str(), "CREATE" | "UPDATE") {
+                out.push(err(
+                    format!("targets.operations[{i}]"),
+                    format!("unknown operation {o:?} (CREATE, UPDATE)"),
                 ));
             }
         }

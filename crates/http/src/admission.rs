@@ -32,8 +32,8 @@ pub struct AdmissionState {
     pub namespaces: RwLock<BTreeMap<String, BTreeMap<String, String>>>,
     /// Pod Security defaults and exemptions.
     pub pss: PssConfig,
-    /// Metrics.
-    pub metrics: Metrics,
+    /// Metrics (shared with the certificate watcher).
+    pub metrics: Arc<Metrics>,
     /// Whether the policy and namespace sources are loaded (readiness).
     pub ready: AtomicBool,
 }
@@ -238,7 +238,10 @@ fn decide(
             .with_patch(p)
             .map_err(|e| (BadReview::Patch(e.to_string()), labels.clone()))?;
     }
-    let (kind, operation) = labels.unwrap_or_default();
+    let (kind, operation) = (
+        req.kind.kind.clone(),
+        format!("{:?}", req.operation).to_uppercase(),
+    );
     Ok((
         resp,
         RequestLabels {

@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rampart_model::{LoadError, Located, Object, ParseLimits, Snapshot, Source, parse_source};
+use rampart_model::{
+    LoadError, Located, Object, ParseLimits, RawDocument, Snapshot, Source, parse_source,
+    raw_documents,
+};
 
 /// What was loaded.
 #[derive(Debug, Default)]
@@ -82,37 +85,37 @@ fn walk(path: &Path, explicit: bool, out: &mut Vec<PathBuf>, errors: &mut Vec<Lo
     }
 }
 
+/// Reads one file as text, enforcing the size cap and UTF-8.
+fn read_text(f: &Path, options: &LoadOptions) -> Result<String, LoadError> {
+    let size = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+    if size > options.limits.max_bytes as u64 {
+        return Err(io_error(
+            f,
+            format!(
+                "file is {size} bytes, over the limit of {} bytes (raise --max-file-size)",
+                options.limits.max_bytes
+            ),
+        ));
+    }
+    let bytes = std::fs::read(f).map_err(|e| io_error(f, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        io_error(
+            f,
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        )
+    })
+}
+
 /// Reads every input into one snapshot.
 pub fn load_paths(inputs: &[PathBuf], options: &LoadOptions) -> Loaded {
     let mut loaded = Loaded::default();
     let files = collect_files(inputs, &mut loaded.errors);
     let mut all: Vec<Located<Object>> = Vec::new();
     for f in &files {
-        let size = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
-        if size > options.limits.max_bytes as u64 {
-            loaded.errors.push(io_error(
-                f,
-                format!(
-                    "file is {size} bytes, over the limit of {} bytes (raise --max-file-size)",
-                    options.limits.max_bytes
-                ),
-            ));
-            continue;
-        }
-        let bytes = match std::fs::read(f) {
-            Ok(b) => b,
-            Err(e) => {
-                loaded.errors.push(io_error(f, format!("cannot read: {e}")));
-                continue;
-            }
-        };
-        let text = match String::from_utf8(bytes) {
+        let text = match read_text(f, options) {
             Ok(t) => t,
             Err(e) => {
-                loaded.errors.push(io_error(
-                    f,
-                    format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
-                ));
+                loaded.errors.push(e);
                 continue;
             }
         };
@@ -127,4 +130,21 @@ pub fn load_paths(inputs: &[PathBuf], options: &LoadOptions) -> Loaded {
     loaded.snapshot = Snapshot::from_objects(all);
     loaded.files = files;
     loaded
+}
+
+/// Every input as whole JSON objects (for admission checks, which need every field).
+pub fn load_raw(inputs: &[PathBuf], options: &LoadOptions) -> (Vec<RawDocument>, Vec<LoadError>) {
+    let mut errors = Vec::new();
+    let mut docs = Vec::new();
+    for f in collect_files(inputs, &mut errors) {
+        match read_text(&f, options) {
+            Ok(text) => {
+                let (d, e) = raw_documents(&f.display().to_string(), &text, &options.limits);
+                docs.extend(d);
+                errors.extend(e);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    (docs, errors)
 }

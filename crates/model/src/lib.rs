@@ -27,7 +27,9 @@ pub mod workload;
 
 pub use meta::{Labels, ObjectMeta, OwnerReference};
 pub use objects::{Kind, Object};
-pub use parse::{LoadError, Located, ParseLimits, ParsedSource, Source, parse_source};
+pub use parse::{
+    LoadError, Located, ParseLimits, ParsedSource, RawDocument, Source, parse_source, raw_documents,
+};
 pub use selector::{LabelSelector, Operator, Requirement, SelectorError};
 pub use snapshot::{Change, ObjectKey, Snapshot};
 pub use workload::{PodGroup, Workload, WorkloadId, WorkloadKind, Workloads};

@@ -471,6 +471,166 @@ impl Parser {
     }
 }
 
+/// One document of a file as plain JSON, for readers that need whole objects (admission
+/// policies, objects to check) rather than the lean model.
+#[derive(Debug, Clone)]
+pub struct RawDocument {
+    /// Where it was found.
+    pub source: Source,
+    /// The object (`List` items are expanded, each inheriting the list's element kind).
+    pub value: serde_json::Value,
+}
+
+/// Splits a file into raw objects: multi-document YAML, a JSON value or stream, `List`s
+/// expanded. Same limits and error reporting as [`parse_source`]; never panics.
+pub fn raw_documents(
+    file: &str,
+    text: &str,
+    limits: &ParseLimits,
+) -> (Vec<RawDocument>, Vec<LoadError>) {
+    let file: Arc<str> = Arc::from(file);
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    let err = |doc: u32, line: u32, message: String| LoadError {
+        location: Source {
+            file: file.clone(),
+            doc,
+            line,
+            item: None,
+        },
+        message,
+    };
+    if text.len() > limits.max_bytes {
+        errors.push(err(
+            1,
+            1,
+            format!(
+                "file is {} bytes, over the limit of {} bytes",
+                text.len(),
+                limits.max_bytes
+            ),
+        ));
+        return (docs, errors);
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut values: Vec<(u32, u32, serde_json::Value)> = Vec::new();
+    let json_first = matches!(text.trim_start().chars().next(), Some('{') | Some('['));
+    let json: Option<Vec<serde_json::Value>> = json_first
+        .then(|| {
+            serde_json::Deserializer::from_str(text)
+                .into_iter::<serde_json::Value>()
+                .collect::<Result<Vec<_>, _>>()
+                .ok()
+        })
+        .flatten();
+    match json {
+        Some(vs) => {
+            for (i, v) in vs.into_iter().enumerate() {
+                let doc = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                match v {
+                    serde_json::Value::Array(items) => {
+                        values.extend(items.into_iter().map(|v| (doc, 1, v)))
+                    }
+                    v => values.push((doc, 1, v)),
+                }
+            }
+        }
+        None => {
+            let mut doc = 0u32;
+            for (line, chunk) in split_yaml_documents(text) {
+                if !has_content(chunk) {
+                    continue;
+                }
+                doc = doc.saturating_add(1);
+                if doc as usize > limits.max_documents {
+                    errors.push(err(
+                        doc,
+                        line,
+                        format!(
+                            "more than {} documents; the rest of the file is skipped",
+                            limits.max_documents
+                        ),
+                    ));
+                    break;
+                }
+                let options = serde_saphyr::options! { with_snippet: false };
+                match serde_saphyr::from_str_with_options::<serde_json::Value>(chunk, options) {
+                    Ok(serde_json::Value::Null) => {}
+                    Ok(v) => values.push((doc, line, v)),
+                    Err(e) => errors.push(err(
+                        doc,
+                        line,
+                        format!("invalid YAML: {}", one_line(&e.to_string())),
+                    )),
+                }
+            }
+        }
+    }
+    for (doc, line, v) in values {
+        let kind = v
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("")
+            .to_string();
+        let items = v
+            .get("items")
+            .and_then(|i| i.as_array())
+            .filter(|_| kind.ends_with("List"));
+        match items {
+            Some(items) => {
+                let element = kind.trim_end_matches("List").to_string();
+                let api_version = v.get("apiVersion").cloned();
+                for (i, item) in items.iter().take(limits.max_list_items).enumerate() {
+                    let mut item = item.clone();
+                    if let Some(o) = item.as_object_mut()
+                        && !element.is_empty()
+                        && !o.contains_key("kind")
+                    {
+                        o.insert("kind".into(), element.clone().into());
+                        if let Some(a) = &api_version {
+                            o.entry("apiVersion").or_insert(a.clone());
+                        }
+                    }
+                    docs.push(RawDocument {
+                        source: Source {
+                            file: file.clone(),
+                            doc,
+                            line,
+                            item: u32::try_from(i).ok(),
+                        },
+                        value: item,
+                    });
+                }
+                if items.len() > limits.max_list_items {
+                    errors.push(err(
+                        doc,
+                        line,
+                        format!(
+                            "more than {} list items; the rest are skipped",
+                            limits.max_list_items
+                        ),
+                    ));
+                }
+            }
+            None if v.is_object() => docs.push(RawDocument {
+                source: Source {
+                    file: file.clone(),
+                    doc,
+                    line,
+                    item: None,
+                },
+                value: v,
+            }),
+            None => errors.push(err(
+                doc,
+                line,
+                "not a Kubernetes object (expected a mapping)".into(),
+            )),
+        }
+    }
+    (docs, errors)
+}
+
 fn kind_label(api_version: &str, kind: &str) -> String {
     if api_version.is_empty() {
         kind.to_string()

@@ -40,6 +40,11 @@ fn containers(spec: &PodSpec) -> Vec<(String, Container)> {
                 ports: c.ports.clone(),
                 resources: c.resources.clone(),
                 security_context: c.security_context.clone(),
+                stdin: c.stdin,
+                tty: c.tty,
+                liveness_probe: c.liveness_probe.clone(),
+                readiness_probe: c.readiness_probe.clone(),
+                startup_probe: c.startup_probe.clone(),
                 volume_mounts: c.volume_mounts.clone(),
                 ..Container::default()
             },
@@ -138,6 +143,7 @@ pub fn evaluate_rule(
         .collect();
     for cond in &rule.conditions {
         evaluate_condition(cond, pod, &considered, ns_labels, &mut out);
+        evaluate_more(cond, pod, &considered, &mut out);
     }
     out
 }
@@ -185,6 +191,20 @@ fn evaluate_condition(
                     format!(
                         "image {image:?} is not from an allowed registry ({})",
                         registries.join(", ")
+                    ),
+                )
+            })
+        });
+    }
+    if let Some(allowed) = &cond.allowed_images {
+        per_container(out, pod, containers, &|c| {
+            let image = c.image.as_deref().unwrap_or("");
+            (!allowed.iter().any(|p| glob_match(p, image))).then(|| {
+                (
+                    "image".into(),
+                    format!(
+                        "image {image:?} is not in the allowed images ({})",
+                        allowed.join(", ")
                     ),
                 )
             })
@@ -525,6 +545,97 @@ fn evaluate_condition(
                 (
                     "securityContext.readOnlyRootFilesystem".into(),
                     "must set readOnlyRootFilesystem=true".into(),
+                )
+            })
+        });
+    }
+}
+
+fn evaluate_more(
+    cond: &Condition,
+    pod: &PodSource,
+    containers: &[&(String, Container)],
+    out: &mut Vec<Finding>,
+) {
+    if cond.require_image_digest == Some(true) {
+        per_container(out, pod, containers, &|c| {
+            let image = c.image.as_deref().unwrap_or("");
+            ImageRef::parse(image).digest.is_none().then(|| {
+                (
+                    "image".into(),
+                    format!("image {image:?} is not pinned by digest (@sha256:…)"),
+                )
+            })
+        });
+    }
+    if cond.disallow_interactive_tty == Some(true) {
+        per_container(out, pod, containers, &|c| {
+            (c.stdin == Some(true) || c.tty == Some(true)).then(|| {
+                (
+                    if c.tty == Some(true) { "tty" } else { "stdin" }.into(),
+                    "keeps an interactive terminal (stdin/tty)".into(),
+                )
+            })
+        });
+    }
+    if let Some(probes) = &cond.required_probes {
+        per_container(out, pod, containers, &|c| {
+            let has = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+                p.as_ref().is_some_and(|p| {
+                    p.exec.is_some()
+                        || p.http_get.is_some()
+                        || p.tcp_socket.is_some()
+                        || p.grpc.is_some()
+                })
+            };
+            let missing: Vec<&str> = probes
+                .iter()
+                .map(String::as_str)
+                .filter(|p| match *p {
+                    "livenessProbe" => !has(&c.liveness_probe),
+                    "readinessProbe" => !has(&c.readiness_probe),
+                    "startupProbe" => !has(&c.startup_probe),
+                    _ => false,
+                })
+                .collect();
+            (!missing.is_empty()).then(|| {
+                (
+                    missing[0].to_string(),
+                    format!("must define {}", missing.join(", ")),
+                )
+            })
+        });
+    }
+    if cond.disallow_token_automount == Some(true)
+        && pod.spec.automount_service_account_token != Some(false)
+    {
+        out.push(Finding {
+            container: None,
+            field: pod.field("automountServiceAccountToken"),
+            message: "mounts a ServiceAccount token: set automountServiceAccountToken=false".into(),
+        });
+    }
+    if cond.disallow_host_process == Some(true) {
+        let host = |w: Option<&k8s_openapi::api::core::v1::WindowsSecurityContextOptions>| {
+            w.and_then(|w| w.host_process) == Some(true)
+        };
+        if host(
+            pod.spec
+                .security_context
+                .as_ref()
+                .and_then(|s| s.windows_options.as_ref()),
+        ) {
+            out.push(Finding {
+                container: None,
+                field: pod.field("securityContext.windowsOptions.hostProcess"),
+                message: "runs as a Windows hostProcess pod".into(),
+            });
+        }
+        per_container(out, pod, containers, &|c| {
+            host(sc(c).and_then(|s| s.windows_options.as_ref())).then(|| {
+                (
+                    "securityContext.windowsOptions.hostProcess".into(),
+                    "runs as a Windows hostProcess container".into(),
                 )
             })
         });

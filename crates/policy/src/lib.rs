@@ -7,3 +7,4 @@ pub mod mutate;
 pub mod object;
 pub mod pss;
 pub mod review;
+pub mod source;

@@ -121,6 +121,7 @@ impl PolicySet {
     /// Policies applying to an object of `kind` in `namespace` with pod labels `pod_labels`.
     fn applicable<'a>(
         &'a self,
+        operation: Operation,
         kind: &'a str,
         namespace: &'a str,
         ns_labels: &'a BTreeMap<String, String>,
@@ -144,6 +145,7 @@ impl PolicySet {
             };
             scope_ok
                 && (t.kinds.is_empty() || t.kinds.iter().any(|k| k == kind))
+                && (t.operations.is_empty() || t.operations.iter().any(|o| o == op_name(operation)))
                 && t.pod_selector
                     .as_ref()
                     .is_none_or(|s| selector_matches(s, pod_labels))
@@ -350,7 +352,13 @@ pub fn validate(
 
     let pod_labels = pod.meta.labels.clone().unwrap_or_default();
     let mut dryrun = Vec::new();
-    for p in policies.applicable(req.kind, req.namespace, ns_labels, &pod_labels) {
+    for p in policies.applicable(
+        req.operation,
+        req.kind,
+        req.namespace,
+        ns_labels,
+        &pod_labels,
+    ) {
         for rule in &p.spec.rules {
             let mode = rule.action.unwrap_or(p.spec.enforcement_mode);
             for f in evaluate_rule(rule, &pod, ns_labels) {
@@ -474,11 +482,13 @@ fn pod_security(
             });
         }
     };
+    let mut denied_at = None;
     if pod.is_pod() {
         d.audit_annotations
             .insert(format!("{PSS_PREFIX}enforce-policy"), enforce.to_string());
         let v = pss::evaluate(enforce, &pod.meta, &pod.spec);
         if !v.is_empty() {
+            denied_at = Some(enforce);
             denials.push(format!(
                 "violates PodSecurity {:?}: {}",
                 enforce.to_string(),
@@ -499,7 +509,12 @@ fn pod_security(
         );
         record(audit, "audit", &v, d);
     }
-    let v = pss::evaluate(warn, &pod.meta, &pod.spec);
+    // A denial already says what a warning at the same level would.
+    let v = if denied_at == Some(warn) {
+        Vec::new()
+    } else {
+        pss::evaluate(warn, &pod.meta, &pod.spec)
+    };
     if !v.is_empty() {
         let prefix = if pod.is_pod() { "" } else { "(pod template) " };
         d.warnings.push(format!(
@@ -560,7 +575,13 @@ pub fn mutate(
     // policy, in name order, wins a conflicting default).
     let mut merged = rampart_api::Mutations::default();
     let mut any = false;
-    for p in policies.applicable(req.kind, req.namespace, ns_labels, &pod_labels) {
+    for p in policies.applicable(
+        req.operation,
+        req.kind,
+        req.namespace,
+        ns_labels,
+        &pod_labels,
+    ) {
         let Some(m) = &p.spec.mutations else { continue };
         any = true;
         for (k, v) in &m.default_requests {

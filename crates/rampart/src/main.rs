@@ -1,7 +1,9 @@
 //! The `rampart` binary: command-line parsing and wiring of the core crates. No analysis logic
 //! lives here.
 
+mod policy;
 mod scan;
+mod webhook;
 
 use std::process::ExitCode;
 
@@ -24,6 +26,14 @@ enum Command {
     /// List which workloads may connect to which (and to/from external ranges) under the
     /// NetworkPolicies in the input, one `SRC => DST : PORTS` line per allowed pair.
     Connectivity(scan::ConnectivityArgs),
+    /// Serve the admission webhook (AdmissionReview v1 over HTTPS): Pod Security Standards,
+    /// SecurityPolicies, mutations.
+    Webhook(webhook::WebhookArgs),
+    /// Offline admission: check manifests, run policy tests.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Print the CustomResourceDefinitions rampart defines (generated from its Rust types).
+    Crds,
 }
 
 fn main() -> ExitCode {
@@ -38,6 +48,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::scan(&args),
         Command::Connectivity(args) => scan::connectivity(&args),
+        Command::Webhook(args) => webhook::run(&args),
+        Command::Policy(policy::PolicyCommand::Check(args)) => policy::check(&args),
+        Command::Policy(policy::PolicyCommand::Test(args)) => policy::test(&args),
+        Command::Crds => policy::crds(),
     };
     match result {
         Ok(code) => code,

@@ -181,7 +181,7 @@ fn peak_rss() -> String {
 
 /// Writes the report to stdout. A reader that went away (`rampart scan … | head`) is not an
 /// error: the exit code still tells the result.
-fn write_stdout(text: &str) -> std::io::Result<()> {
+pub(crate) fn write_stdout(text: &str) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     let r = stdout
         .write_all(text.as_bytes())

@@ -1,0 +1,348 @@
+//! The Gatekeeper policy library's own test cases (`tests/corpora/gatekeeper-library/cases.tsv`,
+//! 270 rows), with each constraint's intent expressed as a rampart ClusterSecurityPolicy: for
+//! every row whose intent a rampart condition covers, rampart must allow `allow` rows and find
+//! violations in `deny` rows. Rows not covered are listed with the reason.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rampart_api::{
+    Condition, EnforcementMode, HostPathRule, PortRange, ResourceRequirement, Rule,
+    SecurityPolicySpec, Targets,
+};
+use rampart_policy::review::{NamedPolicy, Operation, PolicySet, PssConfig, Request, validate};
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpora/gatekeeper-library")
+}
+
+fn yaml(path: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(root().join(path)).unwrap();
+    text.split("\n---")
+        .filter_map(|d| serde_saphyr::from_str::<Value>(d).ok())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn cond(f: impl FnOnce(&mut Condition)) -> Condition {
+    let mut c = Condition::default();
+    f(&mut c);
+    c
+}
+
+/// The rampart policy expressing a Gatekeeper constraint, or why none does.
+fn translate(constraint: &Value) -> Result<Option<SecurityPolicySpec>, String> {
+    let kind = constraint["kind"].as_str().unwrap_or("");
+    let p = &constraint["spec"]["parameters"];
+    let m = &constraint["spec"]["match"];
+    let mut exempt = strings(&p["exemptImages"]);
+    // Gatekeeper's PSP templates (and required probes) do not re-judge updates.
+    let create_only = kind.starts_with("K8sPSP") || kind == "K8sRequiredProbes";
+    let conditions: Vec<Condition> = match kind {
+        "K8sAllowedRepos" => vec![cond(|c| c.allowed_registries = Some(strings(&p["repos"])))],
+        "K8sAllowedReposv2" => vec![cond(|c| {
+            c.allowed_images = Some(strings(&p["allowedImages"]))
+        })],
+        "K8sDisallowedRepos" => vec![cond(|c| {
+            c.forbidden_images = Some(
+                strings(&p["repos"])
+                    .into_iter()
+                    .map(|r| format!("{r}*"))
+                    .collect(),
+            )
+        })],
+        "K8sDisallowedTags" => vec![
+            // Gatekeeper also flags images without any tag.
+            cond(|c| c.disallow_latest_tag = Some(true)),
+            cond(|c| c.forbidden_tags = Some(strings(&p["tags"]))),
+        ],
+        "K8sRequiredLabels" => {
+            let labels = p["labels"].as_array().cloned().unwrap_or_default();
+            if labels.iter().any(|l| l.get("allowedRegex").is_some()) {
+                return Err(
+                    "label values by regular expression: rampart lists allowed values".into(),
+                );
+            }
+            vec![cond(|c| {
+                c.required_labels = Some(
+                    labels
+                        .iter()
+                        .map(|l| rampart_api::RequiredLabel {
+                            key: l["key"].as_str().unwrap_or("").into(),
+                            allowed_values: vec![],
+                        })
+                        .collect(),
+                )
+            })]
+        }
+        "K8sRequiredResources"
+            if strings(&p["requests"]).is_empty() && strings(&p["limits"]).is_empty() =>
+        {
+            // A constraint that requires nothing: no rampart policy at all (which rampart would
+            // reject as empty), so everything is admitted.
+            return Ok(None);
+        }
+        "K8sRequiredResources" => vec![cond(|c| {
+            c.require_resources = Some(ResourceRequirement {
+                requests: strings(&p["requests"]),
+                limits: strings(&p["limits"]),
+            })
+        })],
+        "K8sImageDigests" => vec![cond(|c| c.require_image_digest = Some(true))],
+        "K8sDisallowInteractiveTTY" => vec![cond(|c| c.disallow_interactive_tty = Some(true))],
+        "K8sRequiredProbes" => vec![cond(|c| c.required_probes = Some(strings(&p["probes"])))],
+        "K8sPSPAutomountServiceAccountTokenPod" => {
+            vec![cond(|c| c.disallow_token_automount = Some(true))]
+        }
+        "K8sPSPHostProcess" => vec![cond(|c| c.disallow_host_process = Some(true))],
+        "K8sPSPPrivilegedContainer" => vec![cond(|c| c.disallow_privileged = Some(true))],
+        "K8sPSPHostNamespace" => vec![cond(|c| c.disallow_host_namespaces = Some(true))],
+        "K8sPSPAllowPrivilegeEscalationContainer" => {
+            vec![cond(|c| c.disallow_privilege_escalation = Some(true))]
+        }
+        "K8sPSPReadOnlyRootFilesystem" => {
+            vec![cond(|c| c.require_read_only_root_filesystem = Some(true))]
+        }
+        "K8sPSPHostFilesystem" => vec![cond(|c| {
+            c.allowed_host_paths = Some(
+                p["allowedHostPaths"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|h| HostPathRule {
+                        path_prefix: h["pathPrefix"].as_str().unwrap_or("").into(),
+                        read_only: h["readOnly"].as_bool().unwrap_or(false),
+                    })
+                    .collect(),
+            )
+        })],
+        "K8sPSPCapabilities" => {
+            let mut v = Vec::new();
+            if p.get("allowedCapabilities").is_some() {
+                v.push(cond(|c| {
+                    c.allowed_capabilities = Some(strings(&p["allowedCapabilities"]))
+                }));
+            }
+            if !strings(&p["requiredDropCapabilities"]).is_empty() {
+                v.push(cond(|c| {
+                    c.required_drop_capabilities = Some(strings(&p["requiredDropCapabilities"]))
+                }));
+            }
+            v
+        }
+        "K8sPSPAllowedUsers" => {
+            if p["runAsUser"]["rule"] != "MustRunAsNonRoot" {
+                return Err("user ID ranges (MustRunAs): rampart only requires non-root".into());
+            }
+            vec![cond(|c| c.disallow_root = Some(true))]
+        }
+        "K8sPSPHostNetworkingPorts" => {
+            let mut v = Vec::new();
+            if p["hostNetwork"] == Value::Bool(false) {
+                v.push(cond(|c| c.disallow_host_namespaces = Some(true)));
+            }
+            if let (Some(min), Some(max)) = (p["min"].as_u64(), p["max"].as_u64()) {
+                v.push(cond(|c| {
+                    c.allowed_host_ports = Some(PortRange {
+                        min: u16::try_from(min).unwrap(),
+                        max: u16::try_from(max).unwrap(),
+                    })
+                }));
+            }
+            v
+        }
+        other => {
+            return Err(match other {
+                "K8sContainerLimits" | "K8sContainerRequests" | "K8sContainerRatios" | "K8sContainerEphemeralStorageLimit" => {
+                    "resource quantities compared against maxima: rampart only requires presence".into()
+                }
+                "K8sPSPAppArmor" | "K8sPSPSeccomp" | "K8sPSPSeccompV2" | "K8sPSPSELinuxV2" | "K8sPSPProcMount"
+                | "K8sPSPForbiddenSysctls" | "K8sPSPVolumeTypes" | "K8sPSPWindowsHostProcess" | "K8sPSPHostProbesLifecycle"
+                | "K8sPSPFSGroup" | "K8sPSPFlexVolumes" => {
+                    "a Pod Security Standards control with custom allow-lists: rampart enforces these through Pod Security levels, not per-policy lists".into()
+                }
+                _ => format!("{other}: not an intent rampart's conditions express (non-pod objects or referential checks)"),
+            });
+        }
+    };
+    if conditions.is_empty() {
+        return Err("no parameter rampart can express".into());
+    }
+    // Targets: kinds (pod kinds only), namespaces, label selector.
+    let mut kinds = Vec::new();
+    for k in m["kinds"].as_array().into_iter().flatten() {
+        for kind in strings(&k["kinds"]) {
+            if kind == "*" || !rampart_policy::object::POD_KINDS.contains(&kind.as_str()) {
+                if kind != "*" {
+                    return Err(format!(
+                        "targets kind {kind}: rampart policies apply to pods and workloads"
+                    ));
+                }
+            } else {
+                kinds.push(kind);
+            }
+        }
+    }
+    if m.get("labelSelector").is_some() || m.get("namespaceSelector").is_some() {
+        return Err("label selectors in the match are not used by these samples' rows".into());
+    }
+    let mode = match constraint["spec"]["enforcementAction"].as_str() {
+        Some("warn") => EnforcementMode::Warn,
+        Some("dryrun") => EnforcementMode::Dryrun,
+        _ => EnforcementMode::Enforce,
+    };
+    let targets = Targets {
+        kinds,
+        namespaces: strings(&m["namespaces"]),
+        excluded_namespaces: strings(&m["excludedNamespaces"]),
+        operations: if create_only {
+            vec!["CREATE".into()]
+        } else {
+            vec![]
+        },
+        ..Targets::default()
+    };
+    // Gatekeeper's exemptImages use `*` suffix globs, as rampart's do.
+    exempt.retain(|e| !e.is_empty());
+    Ok(Some(SecurityPolicySpec {
+        enforcement_mode: mode,
+        targets,
+        rules: vec![Rule {
+            name: kind.to_string(),
+            conditions,
+            exempt_images: exempt,
+            ..Rule::default()
+        }],
+        ..SecurityPolicySpec::default()
+    }))
+}
+
+#[test]
+fn covered_gatekeeper_cases_agree() {
+    let tsv = std::fs::read_to_string(root().join("cases.tsv")).unwrap();
+    let mut agree = 0;
+    let mut disagreements = Vec::new();
+    let mut not_covered: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    let mut rows = 0;
+    for line in tsv.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (constraint, case, object, inventory, expect) = (f[2], f[3], f[4], f[5], f[6]);
+        rows += 1;
+        let c = &yaml(constraint)[0];
+        let kind = c["kind"].as_str().unwrap_or("").to_string();
+        if !inventory.is_empty() {
+            let e = not_covered
+                .entry(kind)
+                .or_insert((0, "referential (inventory) checks".into()));
+            e.0 += 1;
+            continue;
+        }
+        let spec = match translate(c) {
+            Ok(s) => s,
+            Err(why) => {
+                not_covered.entry(kind).or_insert((0, why)).0 += 1;
+                continue;
+            }
+        };
+        let obj = yaml(object).remove(0);
+        // AdmissionReview files carry the operation and objects.
+        let (operation, new, old) = if obj["kind"] == "AdmissionReview" {
+            let r = &obj["request"];
+            let op = match r["operation"].as_str() {
+                Some("UPDATE") => Operation::Update,
+                Some("DELETE") => Operation::Delete,
+                _ => Operation::Create,
+            };
+            (op, r["object"].clone(), Some(r["oldObject"].clone()))
+        } else {
+            (Operation::Create, obj.clone(), None)
+        };
+        let okind = new["kind"].as_str().unwrap_or("").to_string();
+        if !rampart_policy::object::POD_KINDS.contains(&okind.as_str()) {
+            not_covered
+                .entry(kind)
+                .or_insert((0, format!("object kind {okind}")))
+                .0 += 1;
+            continue;
+        }
+        let ns = new["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
+        let group = new["apiVersion"]
+            .as_str()
+            .and_then(|a| a.split_once('/'))
+            .map(|(g, _)| g)
+            .unwrap_or("")
+            .to_string();
+        let mut set = PolicySet::default();
+        let name = c["metadata"]["name"].as_str().unwrap_or("c").to_string();
+        if let Some(spec) = spec
+            && let Err(e) = set.upsert(NamedPolicy {
+                kind: "ClusterSecurityPolicy",
+                namespace: None,
+                name: name.clone(),
+                spec,
+            })
+        {
+            disagreements.push(format!("{case}: translated policy invalid: {e:?}"));
+            continue;
+        }
+        let req = Request {
+            group: &group,
+            kind: &okind,
+            sub_resource: None,
+            operation,
+            namespace: &ns,
+            name: new["metadata"]["name"].as_str().unwrap_or(""),
+            username: "",
+            object: Some(&new),
+            old_object: old.as_ref(),
+        };
+        let labels = BTreeMap::from([("kubernetes.io/metadata.name".to_string(), ns.clone())]);
+        let d = validate(&req, &labels, &set, &PssConfig::default()).unwrap();
+        let found = d
+            .violations
+            .iter()
+            .filter(|v| v.policy.starts_with("ClusterSecurityPolicy"))
+            .count();
+        let ok = (expect == "deny") == (found > 0);
+        if ok {
+            agree += 1;
+        } else {
+            disagreements.push(format!(
+                "{case} ({object} under {constraint}): expected {expect}, rampart found {found} violation(s): {:?}",
+                d.violations.iter().map(|v| &v.message).collect::<Vec<_>>()
+            ));
+        }
+    }
+    let uncovered: usize = not_covered.values().map(|v| v.0).sum();
+    println!(
+        "Gatekeeper library: {rows} cases; {agree} covered cases agree, {} disagree; {uncovered} not covered:",
+        disagreements.len()
+    );
+    for (k, (n, why)) in &not_covered {
+        println!("  {k} ({n} case(s)): {why}");
+    }
+    assert_eq!(rows, 270);
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+    assert!(agree >= 110, "only {agree} covered cases");
+}

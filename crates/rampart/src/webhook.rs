@@ -1,0 +1,274 @@
+//! `rampart webhook`: wiring only. Build everything that can fail first (certificate, policies,
+//! configuration), then serve until SIGTERM / Ctrl-C, then drain.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use rampart_http::admission::{AdmissionState, router};
+use rampart_http::tls::{ReloadingCert, serve, server_config};
+use rampart_load::{LoadOptions, load_raw};
+use rampart_policy::pss::{Level, Version};
+use rampart_policy::review::{PolicySet, PssConfig};
+use rampart_policy::source::{namespace_from_value, policy_from_value};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+/// Arguments of `rampart webhook`.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// PEM certificate (chain) to serve; reloaded when the file changes.
+    #[arg(long, env = "RAMPART_WEBHOOK_TLS_CERT")]
+    pub tls_cert: PathBuf,
+    /// PEM private key; reloaded with the certificate.
+    #[arg(long, env = "RAMPART_WEBHOOK_TLS_KEY")]
+    pub tls_key: PathBuf,
+    /// Listen address.
+    #[arg(long, default_value = "0.0.0.0:8443", env = "RAMPART_WEBHOOK_ADDR")]
+    pub addr: SocketAddr,
+    /// SecurityPolicy / ClusterSecurityPolicy manifests (file or directory). With
+    /// `--namespaces`, the webhook needs no cluster access at all.
+    #[arg(long, env = "RAMPART_WEBHOOK_POLICIES")]
+    pub policies: Option<PathBuf>,
+    /// Namespace manifests (their labels set Pod Security levels and match selectors).
+    #[arg(long, env = "RAMPART_WEBHOOK_NAMESPACES")]
+    pub namespaces: Option<PathBuf>,
+    /// Pod Security defaults and exemptions, in upstream's `PodSecurityConfiguration` format.
+    #[arg(long, env = "RAMPART_WEBHOOK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// How often the certificate files are checked for changes.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "RAMPART_WEBHOOK_CERT_RELOAD")]
+    pub cert_reload_interval: Duration,
+}
+
+/// `10s`, `500ms`, `2m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 10s"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    }
+}
+
+/// Upstream's `PodSecurityConfiguration` (pod-security.admission.config.k8s.io/v1).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PodSecurityConfiguration {
+    #[serde(rename = "apiVersion")]
+    #[allow(dead_code)]
+    api_version: Option<String>,
+    #[allow(dead_code)]
+    kind: Option<String>,
+    #[serde(default)]
+    defaults: BTreeMap<String, String>,
+    #[serde(default)]
+    exemptions: Exemptions,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Exemptions {
+    #[serde(default)]
+    usernames: Vec<String>,
+    #[serde(default)]
+    runtime_classes: Vec<String>,
+    #[serde(default)]
+    namespaces: Vec<String>,
+}
+
+/// Reads and validates the Pod Security configuration.
+pub fn pss_config(path: Option<&PathBuf>) -> anyhow::Result<PssConfig> {
+    let Some(path) = path else {
+        return Ok(PssConfig::default());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let c: PodSecurityConfiguration =
+        serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let mut cfg = PssConfig::default();
+    for (key, value) in &c.defaults {
+        let (mode, is_version) = match key.strip_suffix("-version") {
+            Some(m) => (m, true),
+            None => (key.as_str(), false),
+        };
+        let slot = match mode {
+            "enforce" => &mut cfg.enforce,
+            "audit" => &mut cfg.audit,
+            "warn" => &mut cfg.warn,
+            _ => anyhow::bail!("{}: unknown defaults key {key:?}", path.display()),
+        };
+        if is_version {
+            slot.version = Version::parse(value).with_context(|| {
+                format!(
+                    "{}: defaults.{key}: invalid version {value:?}",
+                    path.display()
+                )
+            })?;
+        } else {
+            slot.level = Level::parse(value).with_context(|| {
+                format!(
+                    "{}: defaults.{key}: invalid level {value:?}",
+                    path.display()
+                )
+            })?;
+        }
+    }
+    cfg.exempt_usernames = c.exemptions.usernames;
+    cfg.exempt_runtime_classes = c.exemptions.runtime_classes;
+    cfg.exempt_namespaces = c.exemptions.namespaces;
+    Ok(cfg)
+}
+
+/// Loads policies from files; any invalid one is a start-up error.
+pub fn load_policies(path: &PathBuf) -> anyhow::Result<PolicySet> {
+    let (docs, errors) = load_raw(std::slice::from_ref(path), &LoadOptions::default());
+    if let Some(e) = errors.first() {
+        anyhow::bail!("{e}");
+    }
+    let mut set = PolicySet::default();
+    for d in docs {
+        if let Some(p) = policy_from_value(&d.value, "default") {
+            let p = p.map_err(|e| anyhow::anyhow!("{}: {e}", d.source))?;
+            set.upsert(p)
+                .map_err(|e| anyhow::anyhow!("{}: invalid policy: {e:?}", d.source))?;
+        }
+    }
+    Ok(set)
+}
+
+/// Loads namespace labels from files.
+pub fn load_namespaces(
+    path: &PathBuf,
+) -> anyhow::Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let (docs, errors) = load_raw(std::slice::from_ref(path), &LoadOptions::default());
+    if let Some(e) = errors.first() {
+        anyhow::bail!("{e}");
+    }
+    Ok(docs
+        .iter()
+        .filter_map(|d| namespace_from_value(&d.value))
+        .collect())
+}
+
+/// Runs the webhook.
+pub fn run(args: &WebhookArgs) -> anyhow::Result<ExitCode> {
+    let pss = pss_config(args.config.as_ref())?;
+    let (Some(policies), Some(namespaces)) = (&args.policies, &args.namespaces) else {
+        anyhow::bail!(
+            "this build serves from files: pass --policies DIR and --namespaces FILE (watching the cluster for them is not built yet)"
+        );
+    };
+    let state = AdmissionState {
+        pss,
+        ..AdmissionState::default()
+    };
+    *state
+        .policies
+        .write()
+        .map_err(|_| anyhow::anyhow!("lock"))? = load_policies(policies)?;
+    *state
+        .namespaces
+        .write()
+        .map_err(|_| anyhow::anyhow!("lock"))? = load_namespaces(namespaces)?;
+    state.ready.store(true, Ordering::Relaxed);
+    let state = Arc::new(state);
+    let cert = Arc::new(
+        ReloadingCert::load(&args.tls_cert, &args.tls_key)
+            .context("loading the serving certificate")?,
+    );
+    let config = server_config(cert.clone()).context("TLS configuration")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("binding {}", args.addr))?;
+        tracing::info!(
+            addr = %args.addr,
+            policies = state.policies.read().map(|p| p.len()).unwrap_or(0),
+            "rampart webhook serving /validate, /mutate, /healthz, /readyz, /metrics"
+        );
+        eprintln!(
+            "rampart webhook: listening on https://{}",
+            listener.local_addr()?
+        );
+        let cancel = CancellationToken::new();
+        let metrics = state.metrics.clone();
+        tokio::spawn(
+            cert.clone()
+                .watch(args.cert_reload_interval, metrics, cancel.clone()),
+        );
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: draining connections");
+            stop.cancel();
+        });
+        serve(
+            listener,
+            config,
+            router(state),
+            cancel,
+            Duration::from_secs(20),
+        )
+        .await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_policy::pss::LevelVersion;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn levels() {
+        let lv = LevelVersion::parse("baseline:v1.30").unwrap_or(LevelVersion {
+            level: Level::Privileged,
+            version: Version::Latest,
+        });
+        assert_eq!(lv.level, Level::Baseline);
+    }
+}
