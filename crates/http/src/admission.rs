@@ -143,6 +143,26 @@ async fn handle(s: &AdmissionState, body: Body, endpoint: Endpoint) -> Response 
 
 type Labels = Option<(String, String)>;
 
+/// Evaluates one raw AdmissionReview body without HTTP (the handler's core, for fuzzing and
+/// benchmarks): the response review as JSON, or the 400 message.
+pub fn review_bytes(
+    s: &AdmissionState,
+    bytes: &[u8],
+    mutate: bool,
+) -> Result<serde_json::Value, String> {
+    if bytes.len() > MAX_BODY {
+        return Err(BadReview::TooLarge.to_string());
+    }
+    let endpoint = if mutate {
+        Endpoint::Mutate
+    } else {
+        Endpoint::Validate
+    };
+    decide(s, bytes, endpoint)
+        .map(|(resp, _)| wire(resp))
+        .map_err(|(e, _)| e.to_string())
+}
+
 /// The review as the API server's Go types write it: `[]byte` fields (the patch) are base64
 /// strings, not arrays of numbers.
 fn wire(resp: AdmissionResponse) -> serde_json::Value {

@@ -183,18 +183,31 @@ fn check_one(
     };
     let decision = review::validate(&req, &ns_labels, &inputs.policies, &PssConfig::default())
         .map_err(|e| format!("{}: {e}", d.source))?;
-    let template_denied = decision
+    // A template is admitted by Pod Security (upstream only warns), but its pods will be
+    // judged at the namespace's enforce level: count those violations as denials.
+    let mut violations: Vec<review::ViolationOut> = decision
         .violations
         .iter()
-        .any(|v| v.mode == "warn" && v.policy.starts_with("PodSecurity") && r.kind != "Pod");
-    let violations: Vec<review::ViolationOut> = decision
-        .violations
-        .into_iter()
-        .filter(|v| {
-            v.mode == "enforce"
-                || (template_denied && v.mode == "warn" && v.policy.starts_with("PodSecurity"))
-        })
+        .filter(|v| v.mode == "enforce")
+        .cloned()
         .collect();
+    if r.kind != "Pod"
+        && let Ok(Some(pod)) = rampart_policy::object::pod_source(&r.kind, &d.value)
+    {
+        let (lv, _) = review::namespace_level(&ns_labels, "enforce", PssConfig::default().enforce);
+        for v in rampart_policy::pss::evaluate(lv, &pod.meta, &pod.spec) {
+            violations.push(review::ViolationOut {
+                policy: format!("PodSecurity {lv}"),
+                rule: v.check.to_string(),
+                message: format!("(pod template) {v}"),
+                mode: "enforce",
+            });
+        }
+    }
+    let template_denied = violations
+        .iter()
+        .any(|v| v.policy.starts_with("PodSecurity"))
+        && r.kind != "Pod";
     Ok(CheckResult {
         object: r,
         file: d.source.file.to_string(),

@@ -1,0 +1,276 @@
+//! `rampart policy check`, `policy test`, `crds` and `webhook` as a user runs them.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn rampart(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn policy_check_pss_contract_and_exit_codes() {
+    let fail = "tests/corpora/pod-security-admission/restricted/v1.37/fail/privileged0.yaml";
+    let pass = "tests/corpora/pod-security-admission/restricted/v1.37/pass/base.yaml";
+    let out = rampart(&[
+        "policy",
+        "check",
+        "--pss",
+        "restricted",
+        "--format",
+        "json",
+        fail,
+        pass,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    let denied = results
+        .iter()
+        .find(|r| r["object"]["name"] == "privileged0")
+        .unwrap();
+    assert_eq!(denied["allowed"], false);
+    assert_eq!(denied["object"]["kind"], "Pod");
+    assert_eq!(denied["object"]["namespace"], "default");
+    assert!(
+        denied["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("privileged0.yaml")
+    );
+    let rules: Vec<&str> = denied["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"privileged"), "{rules:?}");
+    for x in denied["violations"].as_array().unwrap() {
+        assert!(x["policy"].is_string() && x["message"].is_string());
+    }
+    // Baseline at an old version admits the pass fixture and still denies privileged.
+    let out = rampart(&["policy", "check", "--pss", "baseline:v1.0", pass]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = rampart(&["policy", "check", "--pss", "strict", pass]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LEVEL[:VERSION]"));
+}
+
+#[test]
+fn policy_check_with_policies_and_namespace_labels() {
+    let out = rampart(&[
+        "policy",
+        "check",
+        "--policies",
+        "examples/policies",
+        "--format",
+        "json",
+        "examples/policies/tests/resources.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdict = |name: &str| {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["object"]["name"] == name)
+            .unwrap()["allowed"]
+            .clone()
+    };
+    assert_eq!(
+        verdict("checkout"),
+        true,
+        "baseline enforce; restricted only warns"
+    );
+    assert_eq!(verdict("debug"), false);
+    assert_eq!(verdict("ledger"), false);
+    assert_eq!(verdict("tinker"), true);
+}
+
+#[test]
+fn policy_test_passes_and_fails() {
+    let out = rampart(&["policy", "test", "examples/policies/tests"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("10 passed, 0 failed"));
+    // A wrong expectation fails the run.
+    let dir = std::env::temp_dir().join(format!("rampart-policy-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let examples = repo().join("examples/policies");
+    std::fs::write(
+        dir.join("t.yaml"),
+        format!(
+            "apiVersion: rampart.dev/v1alpha1\nkind: PolicyTest\nmetadata: {{name: wrong}}\npolicies: [{p}]\nnamespaces: [{n}]\nresources: [{r}]\nresults:\n  - {{policy: trusted-images, rule: pinned, resource: Pod/shop/debug, result: pass}}\n",
+            p = examples.join("trusted-images.yaml").display(),
+            n = examples.join("namespaces.yaml").display(),
+            r = examples.join("tests/resources.yaml").display()
+        ),
+    )
+    .unwrap();
+    let out = rampart(&["policy", "test", dir.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("expected pass, got fail"));
+}
+
+#[test]
+fn crds_are_printed_as_yaml() {
+    let out = rampart(&["crds"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let docs: Vec<&str> = text.split("\n---\n").collect();
+    assert_eq!(docs.len(), 2);
+    assert!(docs[0].contains("name: securitypolicies.rampart.dev"));
+    assert!(docs[1].contains("name: clustersecuritypolicies.rampart.dev"));
+    assert!(text.contains("openAPIV3Schema"));
+}
+
+#[test]
+fn webhook_refuses_to_start_without_what_it_needs() {
+    let out = rampart(&[
+        "webhook",
+        "--tls-cert",
+        "/nonexistent/tls.crt",
+        "--tls-key",
+        "/nonexistent/tls.key",
+        "--policies",
+        "examples/policies",
+        "--namespaces",
+        "examples/policies/namespaces.yaml",
+        "--addr",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/tls.crt"));
+    let out = rampart(&[
+        "webhook",
+        "--tls-cert",
+        "x",
+        "--tls-key",
+        "y",
+        "--policies",
+        "examples/policies/tests",
+        "--namespaces",
+        "examples/policies/namespaces.yaml",
+        "--config",
+        "/nonexistent/config.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/config.yaml"));
+}
+
+#[tokio::test]
+async fn webhook_serves_reviews_over_tls() {
+    let dir = std::env::temp_dir().join(format!("rampart-webhook-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("tls.crt"), c.cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), c.signing_key.serialize_pem()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args([
+            "webhook",
+            "--addr",
+            "127.0.0.1:0",
+            "--policies",
+            "examples/policies",
+            "--namespaces",
+            "examples/policies/namespaces.yaml",
+            "--config",
+            "examples/policies/webhook-config.yaml",
+        ])
+        .arg("--tls-cert")
+        .arg(dir.join("tls.crt"))
+        .arg("--tls-key")
+        .arg(dir.join("tls.key"))
+        .current_dir(repo())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .rsplit("https://")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(c.cert.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "cli-1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "namespace": "shop", "name": "debug", "operation": "CREATE", "userInfo": {"username": "dev"},
+        "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug", "namespace": "shop"},
+                   "spec": {"containers": [{"name": "c", "image": "docker.io/library/busybox:latest"}]}}}});
+    let req = hyper::Request::post("/validate")
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(review.to_string())))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(v["response"]["uid"], "cli-1");
+    assert_eq!(v["response"]["allowed"], false);
+    let msg = v["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("ClusterSecurityPolicy trusted-images") && msg.contains("wiki.acme.example"),
+        "{msg}"
+    );
+    // warn: restricted from the namespace label.
+    assert!(
+        v["response"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("restricted")
+    );
+}

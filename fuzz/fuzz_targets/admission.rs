@@ -1,0 +1,45 @@
+//! The webhook's request path on arbitrary bytes: AdmissionReview parsing, object shapes, Pod
+//! Security, SecurityPolicy conditions and mutations. Every input gets a review or a 400
+//! message; nothing panics.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use rampart_http::admission::{AdmissionState, review_bytes};
+
+static STATE: LazyLock<AdmissionState> = LazyLock::new(|| {
+    let s = AdmissionState::default();
+    if let Ok(mut ns) = s.namespaces.write() {
+        ns.insert(
+            "default".into(),
+            [("pod-security.kubernetes.io/enforce".to_string(), "restricted".to_string()),
+             ("pod-security.kubernetes.io/warn".to_string(), "baseline".to_string())].into(),
+        );
+    }
+    let policy = serde_json::json!({"apiVersion": "rampart.dev/v1alpha1", "kind": "ClusterSecurityPolicy",
+        "metadata": {"name": "all"}, "spec": {
+            "rules": [{"name": "r", "conditions": [
+                {"allowedRegistries": ["registry.example/"]}, {"disallowLatestTag": true},
+                {"disallowRoot": true}, {"allowedHostPaths": [{"pathPrefix": "/var/log", "readOnly": true}]},
+                {"requireResources": {"requests": ["cpu"], "limits": ["memory"]}},
+                {"requireMeshSidecar": "any"}, {"disallowSecretEnv": true}]}],
+            "mutations": {"defaultRequests": {"cpu": "100m"}, "defaultLimits": {"memory": "128Mi"},
+                          "runAsNonRoot": true, "seccompRuntimeDefault": true,
+                          "dropAllCapabilities": true, "disallowPrivilegeEscalation": true}}});
+    if let Some(Ok(p)) = rampart_policy::source::policy_from_value(&policy, "default")
+        && let Ok(mut set) = s.policies.write()
+    {
+        let _ = set.upsert(p);
+    }
+    s
+});
+
+fuzz_target!(|data: &[u8]| {
+    for mutate in [false, true] {
+        match review_bytes(&STATE, data, mutate) {
+            Ok(v) => assert!(v.get("response").is_some()),
+            Err(msg) => assert!(!msg.is_empty()),
+        }
+    }
+});
