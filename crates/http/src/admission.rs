@@ -14,8 +14,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use kube::core::DynamicObject;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use rampart_policy::review::{self, Decision, PolicySet, PssConfig, Request, ReviewError};
 
 use crate::metrics::{ErrorLabels, Metrics, Outcome, RequestLabels};
@@ -53,6 +51,8 @@ enum BadReview {
     Json(#[source] serde_json::Error),
     #[error("AdmissionReview has no request")]
     NoRequest,
+    #[error("unsupported AdmissionReview version {0:?} (admission.k8s.io/v1 is served)")]
+    Version(String),
     #[error(transparent)]
     Review(#[from] ReviewError),
     #[error("could not serialize the patch: {0}")]
@@ -65,6 +65,7 @@ impl BadReview {
             BadReview::TooLarge => "body_too_large",
             BadReview::Json(_) => "malformed_json",
             BadReview::NoRequest => "no_request",
+            BadReview::Version(_) => "unsupported_version",
             BadReview::Review(_) => "unexpected_shape",
             BadReview::Patch(_) => "patch",
         }
@@ -115,15 +116,6 @@ async fn mutate(State(s): State<Arc<AdmissionState>>, body: Body) -> Response {
     handle(&s, body, Endpoint::Mutate).await
 }
 
-fn operation(o: &Operation) -> review::Operation {
-    match o {
-        Operation::Create => review::Operation::Create,
-        Operation::Update => review::Operation::Update,
-        Operation::Delete => review::Operation::Delete,
-        Operation::Connect => review::Operation::Connect,
-    }
-}
-
 async fn handle(s: &AdmissionState, body: Body, endpoint: Endpoint) -> Response {
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -135,13 +127,131 @@ async fn handle(s: &AdmissionState, body: Body, endpoint: Endpoint) -> Response 
     match result {
         Ok((resp, labels)) => {
             s.metrics.requests.get_or_create(&labels).inc();
-            axum::Json(wire(resp)).into_response()
+            axum::Json(resp).into_response()
         }
         Err((e, labels)) => s.reject(endpoint, e, labels),
     }
 }
 
 type Labels = Option<(String, String)>;
+
+/// The AdmissionReview v1 request as the API server sends it. Objects stay raw JSON borrowed
+/// from the body and are parsed once, straight into typed objects.
+#[derive(Debug, serde::Deserialize)]
+struct WireReview<'a> {
+    #[serde(rename = "apiVersion", default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(borrow)]
+    request: Option<WireRequest<'a>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireRequest<'a> {
+    uid: String,
+    kind: Gvk,
+    #[serde(default)]
+    sub_resource: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    operation: WireOperation,
+    #[serde(default)]
+    user_info: UserInfo,
+    #[serde(borrow, default)]
+    object: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default)]
+    old_object: Option<&'a serde_json::value::RawValue>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Gvk {
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    version: String,
+    kind: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct UserInfo {
+    #[serde(default)]
+    username: String,
+}
+
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+enum WireOperation {
+    Create,
+    Update,
+    Delete,
+    Connect,
+}
+
+impl WireOperation {
+    fn name(self) -> &'static str {
+        match self {
+            WireOperation::Create => "CREATE",
+            WireOperation::Update => "UPDATE",
+            WireOperation::Delete => "DELETE",
+            WireOperation::Connect => "CONNECT",
+        }
+    }
+    fn review(self) -> review::Operation {
+        match self {
+            WireOperation::Create => review::Operation::Create,
+            WireOperation::Update => review::Operation::Update,
+            WireOperation::Delete => review::Operation::Delete,
+            WireOperation::Connect => review::Operation::Connect,
+        }
+    }
+}
+
+/// `null` objects (DELETE carries `object: null`) are absent.
+fn present(r: Option<&serde_json::value::RawValue>) -> Option<&serde_json::value::RawValue> {
+    r.filter(|r| r.get() != "null")
+}
+
+/// The response review, as the API server's Go types read it (`patch` base64).
+fn response(uid: &str, decision: Decision) -> Result<serde_json::Value, String> {
+    use base64::Engine;
+    let mut r = serde_json::Map::new();
+    r.insert("uid".into(), uid.into());
+    r.insert("allowed".into(), decision.allowed.into());
+    if !decision.allowed {
+        r.insert(
+            "status".into(),
+            serde_json::json!({"metadata": {}, "status": "Failure", "reason": "Forbidden", "code": 403,
+                               "message": decision.message.unwrap_or_else(|| "denied".into())}),
+        );
+    }
+    if !decision.warnings.is_empty() {
+        r.insert("warnings".into(), decision.warnings.into());
+    }
+    if !decision.audit_annotations.is_empty() {
+        r.insert(
+            "auditAnnotations".into(),
+            serde_json::to_value(&decision.audit_annotations).map_err(|e| e.to_string())?,
+        );
+    }
+    if let Some(p) = decision.patch {
+        let bytes = serde_json::to_vec(&p).map_err(|e| e.to_string())?;
+        r.insert("patchType".into(), "JSONPatch".into());
+        r.insert(
+            "patch".into(),
+            base64::engine::general_purpose::STANDARD
+                .encode(bytes)
+                .into(),
+        );
+    }
+    Ok(
+        serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": r}),
+    )
+}
 
 /// Evaluates one raw AdmissionReview body without HTTP (the handler's core, for fuzzing and
 /// benchmarks): the response review as JSON, or the 400 message.
@@ -159,84 +269,55 @@ pub fn review_bytes(
         Endpoint::Validate
     };
     decide(s, bytes, endpoint)
-        .map(|(resp, _)| wire(resp))
+        .map(|(v, _)| v)
         .map_err(|(e, _)| e.to_string())
-}
-
-/// The review as the API server's Go types write it: `[]byte` fields (the patch) are base64
-/// strings, not arrays of numbers.
-fn wire(resp: AdmissionResponse) -> serde_json::Value {
-    use base64::Engine;
-    let mut v = serde_json::to_value(resp.into_review()).unwrap_or_default();
-    if let Some(p) = v.pointer_mut("/response/patch")
-        && let Some(bytes) = p.as_array().map(|a| {
-            a.iter()
-                .filter_map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
-                .collect::<Vec<u8>>()
-        })
-    {
-        *p = serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
-    }
-    v
 }
 
 fn decide(
     s: &AdmissionState,
     bytes: &[u8],
     endpoint: Endpoint,
-) -> Result<(AdmissionResponse, RequestLabels), (BadReview, Labels)> {
-    let review: AdmissionReview<DynamicObject> =
+) -> Result<(serde_json::Value, RequestLabels), (BadReview, Labels)> {
+    let review: WireReview<'_> =
         serde_json::from_slice(bytes).map_err(|e| (BadReview::Json(e), None))?;
-    let req: AdmissionRequest<DynamicObject> = review
-        .try_into()
-        .map_err(|_| (BadReview::NoRequest, None))?;
-    let labels = Some((
-        req.kind.kind.clone(),
-        format!("{:?}", req.operation).to_uppercase(),
-    ));
-    let object = req
-        .object
-        .as_ref()
-        .map(serde_json::to_value)
-        .transpose()
-        .map_err(|e| (BadReview::Json(e), labels.clone()))?;
-    let old_object = req
-        .old_object
-        .as_ref()
-        .map(serde_json::to_value)
-        .transpose()
-        .map_err(|e| (BadReview::Json(e), labels.clone()))?;
+    if !review.api_version.is_empty() && review.api_version != "admission.k8s.io/v1" {
+        return Err((BadReview::Version(review.api_version), None));
+    }
+    let _ = review.kind;
+    let req = review.request.ok_or((BadReview::NoRequest, None))?;
+    let labels = Some((req.kind.kind.clone(), req.operation.name().to_string()));
     let namespace = req.namespace.clone().unwrap_or_default();
-    let username = req.user_info.username.clone().unwrap_or_default();
     let r = Request {
         group: &req.kind.group,
         kind: &req.kind.kind,
         sub_resource: req.sub_resource.as_deref(),
-        operation: operation(&req.operation),
+        operation: req.operation.review(),
         namespace: &namespace,
         name: &req.name,
-        username: &username,
-        object: object.as_ref(),
-        old_object: old_object.as_ref(),
+        username: &req.user_info.username,
+        object: present(req.object).map(Into::into),
+        old_object: present(req.old_object).map(Into::into),
     };
-    let ns_labels = s
-        .namespaces
-        .read()
-        .ok()
-        .and_then(|m| m.get(&namespace).cloned())
-        .unwrap_or_else(|| {
+    let unknown_ns;
+    let known = s.namespaces.read().unwrap_or_else(|e| e.into_inner());
+    let ns_labels = match known.get(&namespace) {
+        Some(l) => l,
+        None => {
             // An unknown namespace still has its automatic name label.
-            BTreeMap::from([("kubernetes.io/metadata.name".to_string(), namespace.clone())])
-        });
+            unknown_ns =
+                BTreeMap::from([("kubernetes.io/metadata.name".to_string(), namespace.clone())]);
+            &unknown_ns
+        }
+    };
     let decision: Decision = {
         let policies = s.policies.read().unwrap_or_else(|e| e.into_inner());
         match endpoint {
-            Endpoint::Validate => review::validate(&r, &ns_labels, &policies, &s.pss),
-            Endpoint::Mutate => review::mutate(&r, &ns_labels, &policies),
+            Endpoint::Validate => review::validate(&r, ns_labels, &policies, &s.pss),
+            Endpoint::Mutate => review::mutate(&r, ns_labels, &policies),
         }
     }
     .map_err(|e| (BadReview::Review(e), labels.clone()))?;
-    let mut resp = AdmissionResponse::from(&req);
+    drop(known);
     let outcome = if !decision.allowed {
         Outcome::Denied
     } else if decision.patch.is_some() {
@@ -246,28 +327,13 @@ fn decide(
     } else {
         Outcome::Allowed
     };
-    if !decision.allowed {
-        resp = resp.deny(decision.message.unwrap_or_else(|| "denied".into()));
-    }
-    if !decision.warnings.is_empty() {
-        resp.warnings = Some(decision.warnings);
-    }
-    resp.audit_annotations = decision.audit_annotations.into_iter().collect();
-    if let Some(p) = decision.patch {
-        resp = resp
-            .with_patch(p)
-            .map_err(|e| (BadReview::Patch(e.to_string()), labels.clone()))?;
-    }
-    let (kind, operation) = (
-        req.kind.kind.clone(),
-        format!("{:?}", req.operation).to_uppercase(),
-    );
+    let v = response(&req.uid, decision).map_err(|e| (BadReview::Patch(e), labels.clone()))?;
     Ok((
-        resp,
+        v,
         RequestLabels {
             endpoint: endpoint.name(),
-            kind,
-            operation,
+            kind: req.kind.kind,
+            operation: req.operation.name().to_string(),
             decision: outcome,
         },
     ))

@@ -136,6 +136,12 @@ async fn bad_requests_are_400s_with_reasons_and_counted() {
             "shape of a Kubernetes Pod",
         ),
         (json!([1, 2, 3]).to_string().into_bytes(), "malformed AdmissionReview"),
+        (
+            json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": review("Pod", privileged_pod())["request"]})
+                .to_string()
+                .into_bytes(),
+            "unsupported AdmissionReview version",
+        ),
     ];
     for (body, want) in cases {
         let (status, text) = call(&s, "/validate", body).await;

@@ -1,6 +1,7 @@
 //! SecurityPolicy conditions evaluated on one pod: each unmet requirement becomes a
 //! [`Finding`] naming the container and the field.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, PodSpec, SecurityContext};
@@ -19,20 +20,21 @@ pub struct Finding {
     pub message: String,
 }
 
-/// Every container with its field path (`containers[0]`, `initContainers[1]`,
-/// `ephemeralContainers[0]`), ephemeral ones converted to the common shape.
-fn containers(spec: &PodSpec) -> Vec<(String, Container)> {
+/// Every container of a pod with its field path (`containers[0]`, `initContainers[1]`,
+/// `ephemeralContainers[0]`); regular ones borrowed, ephemeral ones converted to the common
+/// shape. Compute once per review and pass to [`evaluate_rule_with`].
+pub fn pod_containers(spec: &PodSpec) -> Vec<(String, Cow<'_, Container>)> {
     let mut out = Vec::new();
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
-        out.push((format!("initContainers[{i}]"), c.clone()));
+        out.push((format!("initContainers[{i}]"), Cow::Borrowed(c)));
     }
     for (i, c) in spec.containers.iter().enumerate() {
-        out.push((format!("containers[{i}]"), c.clone()));
+        out.push((format!("containers[{i}]"), Cow::Borrowed(c)));
     }
     for (i, c) in spec.ephemeral_containers.iter().flatten().enumerate() {
         out.push((
             format!("ephemeralContainers[{i}]"),
-            Container {
+            Cow::Owned(Container {
                 name: c.name.clone(),
                 image: c.image.clone(),
                 env: c.env.clone(),
@@ -47,7 +49,7 @@ fn containers(spec: &PodSpec) -> Vec<(String, Container)> {
                 startup_probe: c.startup_probe.clone(),
                 volume_mounts: c.volume_mounts.clone(),
                 ..Container::default()
-            },
+            }),
         ));
     }
     out
@@ -132,10 +134,20 @@ pub fn evaluate_rule(
     pod: &PodSource,
     ns_labels: &BTreeMap<String, String>,
 ) -> Vec<Finding> {
+    evaluate_rule_with(rule, pod, ns_labels, &pod_containers(&pod.spec))
+}
+
+/// [`evaluate_rule`] with the pod's containers computed once by [`pod_containers`].
+pub fn evaluate_rule_with(
+    rule: &Rule,
+    pod: &PodSource,
+    ns_labels: &BTreeMap<String, String>,
+    all: &[(String, Cow<'_, Container>)],
+) -> Vec<Finding> {
     let mut out = Vec::new();
-    let all = containers(&pod.spec);
-    let considered: Vec<&(String, Container)> = all
+    let considered: Vec<(&String, &Container)> = all
         .iter()
+        .map(|(p, c)| (p, c.as_ref()))
         .filter(|(_, c)| {
             let image = c.image.as_deref().unwrap_or("");
             !rule.exempt_images.iter().any(|p| image_matches(p, image))
@@ -151,7 +163,7 @@ pub fn evaluate_rule(
 fn per_container(
     out: &mut Vec<Finding>,
     pod: &PodSource,
-    containers: &[&(String, Container)],
+    containers: &[(&String, &Container)],
     test: &dyn Fn(&Container) -> Option<(String, String)>,
 ) {
     for (path, c) in containers {
@@ -159,7 +171,7 @@ fn per_container(
             out.push(Finding {
                 container: Some(c.name.clone()),
                 field: pod.field(&if field.is_empty() {
-                    path.clone()
+                    path.to_string()
                 } else {
                     format!("{path}.{field}")
                 }),
@@ -172,7 +184,7 @@ fn per_container(
 fn evaluate_condition(
     cond: &Condition,
     pod: &PodSource,
-    containers: &[&(String, Container)],
+    containers: &[(&String, &Container)],
     ns_labels: &BTreeMap<String, String>,
     out: &mut Vec<Finding>,
 ) {
@@ -554,7 +566,7 @@ fn evaluate_condition(
 fn evaluate_more(
     cond: &Condition,
     pod: &PodSource,
-    containers: &[&(String, Container)],
+    containers: &[(&String, &Container)],
     out: &mut Vec<Finding>,
 ) {
     if cond.require_image_digest == Some(true) {
@@ -661,7 +673,7 @@ fn annotation<'a>(pod: &'a PodSource, key: &str) -> Option<&'a str> {
 
 fn istio_injected(
     pod: &PodSource,
-    containers: &[&(String, Container)],
+    containers: &[(&String, &Container)],
     ns: &BTreeMap<String, String>,
 ) -> bool {
     if containers.iter().any(|(_, c)| c.name == "istio-proxy") {
@@ -679,7 +691,7 @@ fn istio_injected(
 
 fn linkerd_injected(
     pod: &PodSource,
-    containers: &[&(String, Container)],
+    containers: &[(&String, &Container)],
     ns: &BTreeMap<String, String>,
 ) -> bool {
     if containers.iter().any(|(_, c)| c.name == "linkerd-proxy") {

@@ -13,9 +13,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use rampart_api::{EnforcementMode, SecurityPolicySpec, glob_match};
 use serde_json::Value;
 
-use crate::conditions::evaluate_rule;
+use crate::conditions::{evaluate_rule_with, pod_containers};
 use crate::mutate;
-use crate::object::{POD_KINDS, PodSource, ShapeError, pod_source};
+use crate::object::{ObjectJson, POD_KINDS, PodSource, ShapeError, pod_source};
 use crate::pss::{self, Level, LevelVersion, Version};
 
 /// The operation being admitted.
@@ -49,9 +49,9 @@ pub struct Request<'a> {
     /// The requesting user.
     pub username: &'a str,
     /// The new object.
-    pub object: Option<&'a Value>,
+    pub object: Option<ObjectJson<'a>>,
     /// The old object (updates).
-    pub old_object: Option<&'a Value>,
+    pub old_object: Option<ObjectJson<'a>>,
 }
 
 /// A request whose object cannot be judged.
@@ -351,6 +351,7 @@ pub fn validate(
     );
 
     let pod_labels = pod.meta.labels.clone().unwrap_or_default();
+    let containers = pod_containers(&pod.spec);
     let mut dryrun = Vec::new();
     for p in policies.applicable(
         req.operation,
@@ -361,7 +362,7 @@ pub fn validate(
     ) {
         for rule in &p.spec.rules {
             let mode = rule.action.unwrap_or(p.spec.enforcement_mode);
-            for f in evaluate_rule(rule, &pod, ns_labels) {
+            for f in evaluate_rule_with(rule, &pod, ns_labels, &containers) {
                 let who = f
                     .container
                     .as_ref()
@@ -533,7 +534,11 @@ fn validate_policy_object(req: &Request<'_>) -> Decision {
     let Some(object) = req.object else {
         return Decision::allow();
     };
-    let spec = object.get("spec").cloned().unwrap_or(Value::Null);
+    let spec = object
+        .typed::<Value>()
+        .ok()
+        .and_then(|v| v.get("spec").cloned())
+        .unwrap_or(Value::Null);
     let result: Result<SecurityPolicySpec, String> = if req.kind == "ClusterSecurityPolicy" {
         serde_json::from_value::<rampart_api::ClusterSecurityPolicySpec>(spec)
             .map(|c| c.policy)

@@ -309,8 +309,8 @@ fn covered_gatekeeper_cases_agree() {
             namespace: &ns,
             name: new["metadata"]["name"].as_str().unwrap_or(""),
             username: "",
-            object: Some(&new),
-            old_object: old.as_ref(),
+            object: Some((&new).into()),
+            old_object: old.as_ref().map(Into::into),
         };
         let labels = BTreeMap::from([("kubernetes.io/metadata.name".to_string(), ns.clone())]);
         let d = validate(&req, &labels, &set, &PssConfig::default()).unwrap();

@@ -28,7 +28,7 @@ fn req<'a>(kind: &'a str, group: &'a str, object: &'a Value) -> Request<'a> {
         namespace: "app",
         name: object["metadata"]["name"].as_str().unwrap_or(""),
         username: "alice",
-        object: Some(object),
+        object: Some(object.into()),
         old_object: None,
     }
 }
@@ -185,7 +185,7 @@ fn exemptions_and_unchanged_updates() {
     relabelled["metadata"]["labels"]["tier"] = json!("x");
     let mut u = req("Pod", "", &relabelled);
     u.operation = Operation::Update;
-    u.old_object = Some(&priv_pod);
+    u.old_object = Some((&priv_pod).into());
     assert!(
         validate(&u, &ns, &none, &PssConfig::default())
             .unwrap()

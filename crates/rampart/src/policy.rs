@@ -178,7 +178,7 @@ fn check_one(
         namespace: &r.namespace,
         name: &r.name,
         username: "",
-        object: Some(&d.value),
+        object: Some((&d.value).into()),
         old_object: None,
     };
     let decision = review::validate(&req, &ns_labels, &inputs.policies, &PssConfig::default())
@@ -417,7 +417,7 @@ pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
                 namespace: &r.namespace,
                 name: &r.name,
                 username: "",
-                object: Some(&o.value),
+                object: Some((&o.value).into()),
                 old_object: None,
             };
             let all = review::validate(&req, &ns_labels, &inputs.policies, &PssConfig::default())

@@ -1,0 +1,100 @@
+//! In-process admission benchmark:
+//! `cargo run --release -p rampart-bench --bin admission-bench [ITERATIONS]`.
+//!
+//! Per review, JSON parsing of the AdmissionReview included: rampart (Pod Security restricted +
+//! a ten-rule ClusterSecurityPolicy, response serialized) and the same checks in Rego evaluated
+//! by regorus (input parsed from the same JSON). Prints median and p99 of each and the ratio.
+
+use std::time::{Duration, Instant};
+
+use rampart_bench::{REGO, percentiles, pod, review, state};
+use rampart_http::admission::review_bytes;
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20_000);
+    // `RAMPART_BENCH_ONLY=rampart` skips the Rego run (for profiling).
+    let only_rampart = std::env::var("RAMPART_BENCH_ONLY").is_ok_and(|v| v == "rampart");
+    let body = review(&pod());
+    let s = state();
+
+    // Sanity: both engines agree the pod is compliant.
+    let v = review_bytes(&s, body.as_bytes(), false).expect("review");
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+    let mut engine = regorus::Engine::new();
+    engine
+        .add_policy("rampart.rego".into(), REGO.into())
+        .expect("rego compiles");
+    engine.set_input(regorus::Value::from_json_str(&body).expect("input"));
+    let out = engine
+        .eval_rule("data.rampart.violation".into())
+        .expect("rego evaluates");
+    assert_eq!(
+        out.to_json_str().unwrap_or_default(),
+        "[]",
+        "the Rego twin finds no violation"
+    );
+    // And both deny the same bad pod.
+    let mut bad = pod();
+    bad["spec"]["containers"][0]["securityContext"]["privileged"] = true.into();
+    let bad = review(&bad);
+    assert_eq!(
+        review_bytes(&s, bad.as_bytes(), false).expect("review")["response"]["allowed"],
+        false
+    );
+    engine.set_input(regorus::Value::from_json_str(&bad).expect("input"));
+    assert_ne!(
+        engine
+            .eval_rule("data.rampart.violation".into())
+            .expect("eval")
+            .to_json_str()
+            .unwrap_or_default(),
+        "[]"
+    );
+
+    let time = |f: &mut dyn FnMut()| -> Vec<Duration> {
+        for _ in 0..n / 10 {
+            f();
+        }
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect()
+    };
+    let rampart = time(&mut || {
+        let v = review_bytes(&s, body.as_bytes(), false).expect("review");
+        std::hint::black_box(v);
+    });
+    let rego = if only_rampart {
+        vec![Duration::from_nanos(1)]
+    } else {
+        time(&mut || {
+            engine.set_input(regorus::Value::from_json_str(&body).expect("input"));
+            let v = engine
+                .eval_rule("data.rampart.violation".into())
+                .expect("eval");
+            std::hint::black_box(v);
+        })
+    };
+    let (rm, r99) = percentiles(rampart);
+    let (gm, g99) = percentiles(rego);
+    println!(
+        "admission review, 3-container Pod, PSS restricted + 10 rules, JSON parsing included ({n} iterations)"
+    );
+    println!("{:<28} {:>12} {:>12}", "engine", "median", "p99");
+    println!("{:<28} {:>12.1?} {:>12.1?}", "rampart", rm, r99);
+    println!(
+        "{:<28} {:>12.1?} {:>12.1?}",
+        "regorus (same checks, Rego)", gm, g99
+    );
+    println!(
+        "regorus / rampart: {:.1}x (median), {:.1}x (p99)",
+        gm.as_secs_f64() / rm.as_secs_f64(),
+        g99.as_secs_f64() / r99.as_secs_f64()
+    );
+}

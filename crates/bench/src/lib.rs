@@ -1,0 +1,118 @@
+//! Fixtures shared by rampart's admission benchmarks: a realistic Pod (three containers) as an
+//! AdmissionReview, the webhook state (namespace enforcing Pod Security `restricted`, one
+//! ClusterSecurityPolicy with ten rules), and the same checks in Rego for the regorus peer.
+
+use std::time::Duration;
+
+use rampart_http::admission::AdmissionState;
+use serde_json::{Value, json};
+
+/// The Rego twin of the checks (Pod Security restricted + the ten rules).
+pub const REGO: &str = include_str!("../rego/rampart.rego");
+
+/// A production-like Pod: app, sidecar and init container, probes, resources, volumes; it passes
+/// every check (the common case at admission).
+pub fn pod() -> Value {
+    let sc = json!({"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                    "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": true});
+    let res =
+        json!({"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}});
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "checkout-7d9f8b6c5-x2x7q", "namespace": "shop", "generateName": "checkout-7d9f8b6c5-",
+            "labels": {"app": "checkout", "pod-template-hash": "7d9f8b6c5", "team": "payments", "version": "2.4.1"},
+            "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "9090"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "checkout-7d9f8b6c5", "uid": "2f1c", "controller": true}]},
+        "spec": {
+            "serviceAccountName": "checkout",
+            "securityContext": {"runAsNonRoot": true, "runAsUser": 10001, "fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+            "initContainers": [{"name": "migrate", "image": "registry.acme.example/checkout-migrate:2.4.1",
+                "command": ["/migrate", "--up"], "securityContext": sc, "resources": res,
+                "envFrom": [{"configMapRef": {"name": "checkout-config"}}]}],
+            "containers": [
+                {"name": "app", "image": "registry.acme.example/checkout:2.4.1",
+                 "ports": [{"name": "http", "containerPort": 8080}, {"name": "metrics", "containerPort": 9090}],
+                 "env": [{"name": "LOG_LEVEL", "value": "info"}, {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                 "resources": res, "securityContext": sc,
+                 "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
+                 "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 5},
+                 "volumeMounts": [{"name": "config", "mountPath": "/etc/checkout", "readOnly": true},
+                                  {"name": "tmp", "mountPath": "/tmp"}, {"name": "db", "mountPath": "/var/run/secrets/db", "readOnly": true}]},
+                {"name": "proxy", "image": "registry.acme.example/envoy:1.30.2",
+                 "ports": [{"name": "proxy", "containerPort": 15001}],
+                 "resources": res, "securityContext": sc,
+                 "volumeMounts": [{"name": "logs", "mountPath": "/var/log/envoy", "readOnly": true}]}],
+            "volumes": [{"name": "config", "configMap": {"name": "checkout-config"}},
+                        {"name": "tmp", "emptyDir": {}},
+                        {"name": "db", "secret": {"secretName": "checkout-db"}},
+                        {"name": "logs", "emptyDir": {}}]}})
+}
+
+/// The pod wrapped in an AdmissionReview v1 (CREATE).
+pub fn review(pod: &Value) -> String {
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "3f2b8c1e-6a1d-4c3e-9a1f-0c5d2e7b9a10",
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
+        "requestResource": {"group": "", "version": "v1", "resource": "pods"},
+        "namespace": "shop", "name": pod["metadata"]["name"], "operation": "CREATE",
+        "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller",
+                     "uid": "a1", "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]},
+        "object": pod, "oldObject": null, "dryRun": false,
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}}})
+    .to_string()
+}
+
+/// The ClusterSecurityPolicy with the benchmark's ten rules.
+pub fn policy() -> Value {
+    json!({"apiVersion": "rampart.dev/v1alpha1", "kind": "ClusterSecurityPolicy", "metadata": {"name": "bench"},
+        "spec": {"rules": [
+            {"name": "registry", "conditions": [{"allowedRegistries": ["registry.acme.example/"]}]},
+            {"name": "pinned", "conditions": [{"disallowLatestTag": true}]},
+            {"name": "non-root", "conditions": [{"disallowRoot": true}]},
+            {"name": "privileged", "conditions": [{"disallowPrivileged": true}]},
+            {"name": "host-namespaces", "conditions": [{"disallowHostNamespaces": true}]},
+            {"name": "host-paths", "conditions": [{"allowedHostPaths": [{"pathPrefix": "/var/log", "readOnly": true}]}]},
+            {"name": "escalation", "conditions": [{"disallowPrivilegeEscalation": true}]},
+            {"name": "capabilities", "conditions": [{"allowedCapabilities": ["NET_BIND_SERVICE"]}]},
+            {"name": "resources", "conditions": [{"requireResources": {"requests": ["cpu", "memory"], "limits": ["memory"]}}]},
+            {"name": "secret-env", "conditions": [{"disallowSecretEnv": true}]}]}})
+}
+
+/// Webhook state: `shop` enforces restricted, the bench policy is loaded.
+pub fn state() -> AdmissionState {
+    let s = AdmissionState::default();
+    if let Ok(mut ns) = s.namespaces.write() {
+        ns.insert(
+            "shop".into(),
+            [
+                (
+                    "kubernetes.io/metadata.name".to_string(),
+                    "shop".to_string(),
+                ),
+                (
+                    "pod-security.kubernetes.io/enforce".to_string(),
+                    "restricted".to_string(),
+                ),
+            ]
+            .into(),
+        );
+    }
+    if let Some(Ok(p)) = rampart_policy::source::policy_from_value(&policy(), "default")
+        && let Ok(mut set) = s.policies.write()
+    {
+        let _ = set.upsert(p);
+    }
+    s.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    s
+}
+
+/// Median and 99th percentile of a sample.
+pub fn percentiles(mut v: Vec<Duration>) -> (Duration, Duration) {
+    v.sort();
+    if v.is_empty() {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.99))
+}
