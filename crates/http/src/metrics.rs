@@ -41,6 +41,13 @@ pub struct ErrorLabels {
     pub reason: &'static str,
 }
 
+/// Labels of the watch error counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    /// `namespaces`, `securitypolicies`, `clustersecuritypolicies`.
+    pub source: &'static str,
+}
+
 /// The webhook's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -55,6 +62,10 @@ pub struct Metrics {
     pub cert_reload_errors: Counter,
     /// Certificate reloads that installed a new certificate.
     pub cert_reloads: Counter,
+    /// Watch failures (each is retried; a relist follows an expired version).
+    pub watch_errors: Family<SourceLabels, Counter>,
+    /// Stored policies ignored because they are invalid.
+    pub invalid_policies: Counter,
 }
 
 impl Default for Metrics {
@@ -93,7 +104,21 @@ impl Default for Metrics {
             "TLS certificate reloads that failed (the previous certificate stays in use)",
             cert_reload_errors.clone(),
         );
+        let watch_errors = Family::<SourceLabels, Counter>::default();
+        registry.register(
+            "watch_errors",
+            "Watch failures by source (retried with backoff; expired versions relist)",
+            watch_errors.clone(),
+        );
+        let invalid_policies = Counter::default();
+        registry.register(
+            "invalid_policies",
+            "Stored SecurityPolicies ignored because they are invalid",
+            invalid_policies.clone(),
+        );
         Metrics {
+            watch_errors,
+            invalid_policies,
             registry,
             requests,
             latency,

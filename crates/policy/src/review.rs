@@ -110,6 +110,10 @@ impl PolicySet {
         self.policies
             .remove(&(namespace.map(String::from), name.to_string(), kind));
     }
+    /// Drops every policy of `kind` (before a relist replaces them).
+    pub fn clear_kind(&mut self, kind: &'static str) {
+        self.policies.retain(|k, _| k.2 != kind);
+    }
     /// Number of policies.
     pub fn len(&self) -> usize {
         self.policies.len()

@@ -33,7 +33,8 @@ pub struct WebhookArgs {
     #[arg(long, default_value = "0.0.0.0:8443", env = "RAMPART_WEBHOOK_ADDR")]
     pub addr: SocketAddr,
     /// SecurityPolicy / ClusterSecurityPolicy manifests (file or directory). With
-    /// `--namespaces`, the webhook needs no cluster access at all.
+    /// `--namespaces`, the webhook needs no cluster access at all; without both, it watches
+    /// Namespaces and (Cluster)SecurityPolicies through the API server (read-only).
     #[arg(long, env = "RAMPART_WEBHOOK_POLICIES")]
     pub policies: Option<PathBuf>,
     /// Namespace manifests (their labels set Pod Security levels and match selectors).
@@ -162,27 +163,96 @@ pub fn load_namespaces(
         .collect())
 }
 
+/// Feeds watch events into the webhook's state.
+struct StateSink {
+    state: Arc<AdmissionState>,
+    synced: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
+}
+
+impl rampart_kube::AdmissionSink for StateSink {
+    fn replace_namespaces(&self, all: BTreeMap<String, BTreeMap<String, String>>) {
+        if let Ok(mut n) = self.state.namespaces.write() {
+            *n = all;
+        }
+    }
+    fn apply_namespace(&self, name: String, labels: BTreeMap<String, String>) {
+        if let Ok(mut n) = self.state.namespaces.write() {
+            n.insert(name, labels);
+        }
+    }
+    fn delete_namespace(&self, name: &str) {
+        if let Ok(mut n) = self.state.namespaces.write() {
+            n.remove(name);
+        }
+    }
+    fn replace_policies(&self, kind: &'static str, all: Vec<rampart_policy::review::NamedPolicy>) {
+        if let Ok(mut p) = self.state.policies.write() {
+            p.clear_kind(kind);
+            for x in all {
+                let _ = p.upsert(x);
+            }
+        }
+    }
+    fn apply_policy(&self, policy: rampart_policy::review::NamedPolicy) {
+        if let Ok(mut p) = self.state.policies.write() {
+            let _ = p.upsert(policy);
+        }
+    }
+    fn delete_policy(&self, kind: &'static str, namespace: Option<&str>, name: &str) {
+        if let Ok(mut p) = self.state.policies.write() {
+            p.remove(kind, namespace, name);
+        }
+    }
+    fn invalid_policy(&self, error: rampart_policy::source::PolicyError) {
+        self.state.metrics.invalid_policies.inc();
+        tracing::warn!("ignoring invalid policy: {error}");
+    }
+    fn synced(&self, source: rampart_kube::Source) {
+        tracing::info!(source = source.as_str(), "initial list complete");
+        if let Ok(mut s) = self.synced.lock() {
+            s.insert(source.as_str());
+            if s.len() == 3 {
+                self.state.ready.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+    fn watch_error(&self, source: rampart_kube::Source, error: String) {
+        self.state
+            .metrics
+            .watch_errors
+            .get_or_create(&rampart_http::metrics::SourceLabels {
+                source: source.as_str(),
+            })
+            .inc();
+        tracing::warn!(source = source.as_str(), "watch failed, retrying: {error}");
+    }
+}
+
 /// Runs the webhook.
 pub fn run(args: &WebhookArgs) -> anyhow::Result<ExitCode> {
     let pss = pss_config(args.config.as_ref())?;
-    let (Some(policies), Some(namespaces)) = (&args.policies, &args.namespaces) else {
-        anyhow::bail!(
-            "this build serves from files: pass --policies DIR and --namespaces FILE (watching the cluster for them is not built yet)"
-        );
-    };
     let state = AdmissionState {
         pss,
         ..AdmissionState::default()
     };
-    *state
-        .policies
-        .write()
-        .map_err(|_| anyhow::anyhow!("lock"))? = load_policies(policies)?;
-    *state
-        .namespaces
-        .write()
-        .map_err(|_| anyhow::anyhow!("lock"))? = load_namespaces(namespaces)?;
-    state.ready.store(true, Ordering::Relaxed);
+    let from_files = match (&args.policies, &args.namespaces) {
+        (Some(policies), Some(namespaces)) => {
+            *state
+                .policies
+                .write()
+                .map_err(|_| anyhow::anyhow!("lock"))? = load_policies(policies)?;
+            *state
+                .namespaces
+                .write()
+                .map_err(|_| anyhow::anyhow!("lock"))? = load_namespaces(namespaces)?;
+            state.ready.store(true, Ordering::Relaxed);
+            true
+        }
+        (None, None) => false,
+        _ => anyhow::bail!(
+            "--policies and --namespaces go together (both from files, or both watched)"
+        ),
+    };
     let state = Arc::new(state);
     let cert = Arc::new(
         ReloadingCert::load(&args.tls_cert, &args.tls_key)
@@ -194,6 +264,21 @@ pub fn run(args: &WebhookArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        if !from_files {
+            let client = kube::Client::try_default()
+                .await
+                .context("connecting to the API server (or pass --policies and --namespaces)")?;
+            let sink = Arc::new(StateSink {
+                state: state.clone(),
+                synced: std::sync::Mutex::new(Default::default()),
+            });
+            tokio::spawn(rampart_kube::watch_admission_sources(
+                client,
+                sink,
+                cancel.clone(),
+            ));
+        }
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("binding {}", args.addr))?;
@@ -206,12 +291,11 @@ pub fn run(args: &WebhookArgs) -> anyhow::Result<ExitCode> {
             "rampart webhook: listening on https://{}",
             listener.local_addr()?
         );
-        let cancel = CancellationToken::new();
-        let metrics = state.metrics.clone();
-        tokio::spawn(
-            cert.clone()
-                .watch(args.cert_reload_interval, metrics, cancel.clone()),
-        );
+        tokio::spawn(cert.clone().watch(
+            args.cert_reload_interval,
+            state.metrics.clone(),
+            cancel.clone(),
+        ));
         let stop = cancel.clone();
         tokio::spawn(async move {
             shutdown_signal().await;

@@ -179,6 +179,42 @@ fn webhook_refuses_to_start_without_what_it_needs() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/config.yaml"));
+    // Without files the webhook watches the cluster; with no cluster configured it says so.
+    let dir =
+        std::env::temp_dir().join(format!("rampart-webhook-nocluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("tls.crt"), c.cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), c.signing_key.serialize_pem()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["webhook", "--addr", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(dir.join("tls.crt"))
+        .arg("--tls-key")
+        .arg(dir.join("tls.key"))
+        .env("KUBECONFIG", dir.join("missing-kubeconfig"))
+        .env("HOME", &dir)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("connecting to the API server"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = rampart(&[
+        "webhook",
+        "--tls-cert",
+        "x",
+        "--tls-key",
+        "y",
+        "--policies",
+        "examples/policies",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("go together"));
 }
 
 #[tokio::test]
