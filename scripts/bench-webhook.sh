@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 conns=${1:-64}
 secs=${2:-10}
-cargo build --release --quiet -p rampart -p rampart-bench
+cargo build --release --quiet -p rampart -p rampart-admission-bench
 echo "== in-process"
 target/release/admission-bench 20000
 echo

@@ -200,6 +200,8 @@ pub async fn serve(
                 }
             },
         };
+        // Responses are small and latency matters more than segment count.
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let service = TowerToHyperService::new(router.clone());
         let builder = builder.clone();
