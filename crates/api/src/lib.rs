@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 mod validate;
 
-pub use validate::{SpecError, glob_match};
+pub use validate::{SpecError, TARGET_KINDS, glob_match};
 
 /// What happens when a rule is violated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

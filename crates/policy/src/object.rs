@@ -5,17 +5,9 @@ use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
-/// Kinds whose pods rampart evaluates (core and apps/batch groups only).
-pub const POD_KINDS: &[&str] = &[
-    "Pod",
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-    "ReplicationController",
-];
+/// Kinds whose pods rampart evaluates (core and apps/batch groups only): the kinds a policy
+/// may target.
+pub const POD_KINDS: &[&str] = rampart_api::TARGET_KINDS;
 
 /// An object whose shape is not what its kind promises.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -145,7 +145,7 @@ fn check_one(
     d: &RawDocument,
     inputs: &Inputs,
     pss: Option<LevelVersion>,
-) -> Result<CheckResult, String> {
+) -> Result<(CheckResult, Vec<review::ViolationOut>), String> {
     let r = object_ref(&d.value);
     let group = group_of(&d.value);
     let mut ns_labels = inputs
@@ -208,14 +208,17 @@ fn check_one(
         .iter()
         .any(|v| v.policy.starts_with("PodSecurity"))
         && r.kind != "Pod";
-    Ok(CheckResult {
-        object: r,
-        file: d.source.file.to_string(),
-        line: d.source.line,
-        allowed: decision.allowed && !template_denied,
-        violations,
-        warnings: decision.warnings,
-    })
+    Ok((
+        CheckResult {
+            object: r,
+            file: d.source.file.to_string(),
+            line: d.source.line,
+            allowed: decision.allowed && !template_denied,
+            violations,
+            warnings: decision.warnings,
+        },
+        decision.violations,
+    ))
 }
 
 /// Runs `policy check`.
@@ -226,7 +229,7 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut results = Vec::new();
     for d in &inputs.objects {
         match check_one(d, &inputs, args.pss) {
-            Ok(r) => results.push(r),
+            Ok((r, _)) => results.push(r),
             Err(e) => inputs.errors.push(e),
         }
     }
@@ -392,40 +395,9 @@ pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
         for o in &inputs.objects {
             let r = object_ref(&o.value);
             let key = format!("{}/{}/{}", r.kind, r.namespace, r.name);
-            // All violations, whatever their mode, for warn/audit expectations.
-            let mut ns_labels = inputs
-                .namespaces
-                .get(&r.namespace)
-                .cloned()
-                .unwrap_or_default();
-            if let Some(lv) = pss {
-                ns_labels.insert(
-                    "pod-security.kubernetes.io/enforce".into(),
-                    lv.level.as_str().into(),
-                );
-                ns_labels.insert(
-                    "pod-security.kubernetes.io/enforce-version".into(),
-                    lv.version.to_string(),
-                );
-            }
-            let group = group_of(&o.value);
-            let req = Request {
-                group: &group,
-                kind: &r.kind,
-                sub_resource: None,
-                operation: review::Operation::Create,
-                namespace: &r.namespace,
-                name: &r.name,
-                username: "",
-                object: Some((&o.value).into()),
-                old_object: None,
-            };
-            let all = review::validate(&req, &ns_labels, &inputs.policies, &PssConfig::default())
-                .map(|d| d.violations)
-                .unwrap_or_default();
             match check_one(o, &inputs, pss) {
                 Ok(c) => {
-                    results.insert(key, (c, all));
+                    results.insert(key, c);
                 }
                 Err(e) => input_errors.push(e),
             }
