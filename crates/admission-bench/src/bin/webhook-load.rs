@@ -122,8 +122,12 @@ async fn run(
     let n = all.len();
     let (p50, p99) = percentiles(all);
     match rate {
-        Some(r) => println!("{connections} connections, {seconds} s, HTTP/1.1 keep-alive over TLS, fixed rate {r:.0}/s"),
-        None => println!("{connections} connections, {seconds} s, HTTP/1.1 keep-alive over TLS, as fast as possible"),
+        Some(r) => println!(
+            "{connections} connections, {seconds} s, HTTP/1.1 keep-alive over TLS, fixed rate {r:.0}/s"
+        ),
+        None => println!(
+            "{connections} connections, {seconds} s, HTTP/1.1 keep-alive over TLS, as fast as possible"
+        ),
     }
     println!(
         "reviews: {n} ok, {errors} errors; {:.0} reviews/s; latency p50 {p50:.2?}, p99 {p99:.2?}",
@@ -144,7 +148,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?
-                .block_on(run(args[1].clone(), args[2].clone(), connections, seconds, rate))
+                .block_on(run(
+                    args[1].clone(),
+                    args[2].clone(),
+                    connections,
+                    seconds,
+                    rate,
+                ))
         }
         _ => {
             eprintln!(

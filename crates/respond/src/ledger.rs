@@ -1,0 +1,205 @@
+//! The mitigation lifecycle, one step function:
+//!
+//! ```text
+//! Proposed ──approve──▶ (apply) ──applied──▶ Applied ──expired / chain gone / withdrawn──▶ (remove)
+//!    │                     └──apply failed──▶ Failed          ──removed──▶ Reverted | Retired
+//!    └──expired / chain gone──▶ Reverted | Retired (nothing was applied)
+//! ```
+//!
+//! Effects (apply / remove an object) are returned, not performed: the adapter performs them and
+//! feeds the outcome back as the next event. The record is written *before* an apply and
+//! updated *after* it, so a crash at any point leaves either a record without its object or an
+//! object with its record; [`crate::reconcile`] repairs both.
+
+use rampart_api::{MitigationPhase, MitigationStatus};
+
+/// Why an applied mitigation ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Its time ran out.
+    Expired,
+    /// The chains no longer prove without it (the durable fix landed).
+    Retired,
+    /// An operator or the engine withdrew it.
+    Withdrawn,
+}
+
+/// Something that happened to a mitigation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerEvent {
+    /// The bar approved acting.
+    Approve,
+    /// The object is in the cluster.
+    Applied,
+    /// Applying failed.
+    ApplyFailed(String),
+    /// The mitigation should end.
+    End(End),
+    /// The object is gone from the cluster.
+    Removed,
+    /// Removing failed (it will be retried).
+    RemoveFailed(String),
+}
+
+/// What the adapter must do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Create or update the mitigation's object.
+    ApplyObject,
+    /// Delete the mitigation's object.
+    RemoveObject,
+}
+
+/// An event that makes no sense in the current phase.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{event:?} is not possible for a mitigation in phase {phase:?}")]
+pub struct TransitionError {
+    /// Phase.
+    pub phase: MitigationPhase,
+    /// Event.
+    pub event: LedgerEvent,
+}
+
+/// Marker in `message` while an end is in progress, so a restart knows which end it was.
+fn ending(e: End) -> &'static str {
+    match e {
+        End::Expired => "ending: expired",
+        End::Retired => "ending: durable fix landed",
+        End::Withdrawn => "ending: withdrawn",
+    }
+}
+
+fn ending_of(message: &str) -> Option<End> {
+    [End::Expired, End::Retired, End::Withdrawn]
+        .into_iter()
+        .find(|e| message == ending(*e))
+}
+
+/// Applies one event at `now` (RFC 3339 text, passed in) to a status.
+pub fn step(
+    status: &MitigationStatus,
+    event: LedgerEvent,
+    now: &str,
+) -> Result<(MitigationStatus, Option<Effect>), TransitionError> {
+    use LedgerEvent as E;
+    use MitigationPhase as P;
+    let mut s = status.clone();
+    let effect = match (status.phase, &event) {
+        (P::Proposed, E::Approve) => {
+            s.message = "applying".into();
+            Some(Effect::ApplyObject)
+        }
+        (P::Proposed, E::Applied) => {
+            s.phase = P::Applied;
+            s.applied_at = Some(now.into());
+            s.message = "applied".into();
+            None
+        }
+        (P::Proposed, E::ApplyFailed(m)) => {
+            s.phase = P::Failed;
+            s.ended_at = Some(now.into());
+            s.message = format!("apply failed: {m}");
+            None
+        }
+        (P::Proposed, E::End(e)) => {
+            s.phase = if *e == End::Retired {
+                P::Retired
+            } else {
+                P::Reverted
+            };
+            s.ended_at = Some(now.into());
+            s.message = format!(
+                "{} before it was applied",
+                ending(*e).trim_start_matches("ending: ")
+            );
+            None
+        }
+        (P::Applied, E::End(e)) => {
+            s.message = ending(*e).into();
+            Some(Effect::RemoveObject)
+        }
+        (P::Applied, E::Removed) => {
+            s.phase = match ending_of(&status.message) {
+                Some(End::Retired) => P::Retired,
+                _ => P::Reverted,
+            };
+            s.ended_at = Some(now.into());
+            s.message = match ending_of(&status.message) {
+                Some(End::Retired) => "retired: the chains no longer prove without it".into(),
+                Some(End::Expired) => "reverted: expired".into(),
+                _ => "reverted".into(),
+            };
+            None
+        }
+        (P::Applied, E::RemoveFailed(m)) => {
+            // Stay Applied with the pending end: the next reconcile retries the removal.
+            s.message = format!("{} (remove failed: {m})", status.message);
+            Some(Effect::RemoveObject)
+        }
+        (P::Applied, E::Applied) => None,
+        _ => {
+            return Err(TransitionError {
+                phase: status.phase,
+                event,
+            });
+        }
+    };
+    Ok((s, effect))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proposed() -> MitigationStatus {
+        MitigationStatus {
+            phase: MitigationPhase::Proposed,
+            proposed_at: Some("t0".into()),
+            ..MitigationStatus::default()
+        }
+    }
+
+    #[test]
+    fn apply_then_expire_then_revert() {
+        let (s, e) = step(&proposed(), LedgerEvent::Approve, "t1").unwrap();
+        assert_eq!(
+            (s.phase, e),
+            (MitigationPhase::Proposed, Some(Effect::ApplyObject))
+        );
+        let (s, _) = step(&s, LedgerEvent::Applied, "t2").unwrap();
+        assert_eq!(s.phase, MitigationPhase::Applied);
+        assert_eq!(s.applied_at.as_deref(), Some("t2"));
+        let (s, e) = step(&s, LedgerEvent::End(End::Expired), "t3").unwrap();
+        assert_eq!(
+            (s.phase, e),
+            (MitigationPhase::Applied, Some(Effect::RemoveObject))
+        );
+        let (s, e) = step(&s, LedgerEvent::RemoveFailed("conflict".into()), "t4").unwrap();
+        assert_eq!(
+            (s.phase, e),
+            (MitigationPhase::Applied, Some(Effect::RemoveObject))
+        );
+        let (s, _) = step(&s, LedgerEvent::Removed, "t5").unwrap();
+        assert_eq!(s.phase, MitigationPhase::Reverted, "{s:?}");
+        assert_eq!(s.ended_at.as_deref(), Some("t5"));
+        assert!(step(&s, LedgerEvent::Approve, "t6").is_err(), "terminal");
+    }
+
+    #[test]
+    fn durable_fix_retires_and_failures_are_recorded() {
+        let (s, _) = step(&proposed(), LedgerEvent::Applied, "t1").unwrap();
+        let (s, _) = step(&s, LedgerEvent::End(End::Retired), "t2").unwrap();
+        let (s, _) = step(&s, LedgerEvent::Removed, "t3").unwrap();
+        assert_eq!(s.phase, MitigationPhase::Retired);
+        let (f, _) = step(
+            &proposed(),
+            LedgerEvent::ApplyFailed("forbidden".into()),
+            "t1",
+        )
+        .unwrap();
+        assert_eq!(f.phase, MitigationPhase::Failed);
+        assert!(f.message.contains("forbidden"));
+        let (r, e) = step(&proposed(), LedgerEvent::End(End::Retired), "t1").unwrap();
+        assert_eq!((r.phase, e), (MitigationPhase::Retired, None));
+    }
+}

@@ -1,0 +1,14 @@
+//! rampart's respond layer, pure (no I/O, no clock: time is passed in as Unix seconds).
+//!
+//! * [`actuator`]: which writer realises actions; anything unknown fails safe to dry-run.
+//! * [`bar`]: the asymmetric action bar of DESIGN.md and its circuit breaker.
+//! * [`ledger`]: the `Mitigation` lifecycle as one step function over events.
+//! * [`reconcile`]: start-up drift repair between applied objects and ledger records.
+
+pub mod actuator;
+pub mod bar;
+pub mod ledger;
+pub mod reconcile;
+
+/// Label on every object rampart applies; its value is the owning Mitigation's name.
+pub const MANAGED_BY_LABEL: &str = "rampart.dev/mitigation";
