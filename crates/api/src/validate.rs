@@ -63,23 +63,40 @@ fn selector(path: &str, s: &LabelSelector, out: &mut Vec<SpecError>) {
     }
 }
 
-/// A Kubernetes quantity: digits with an optional decimal part, exponent or binary/decimal suffix.
+/// A Kubernetes quantity usable as a request or limit: a non-negative decimal number with an
+/// optional binary/decimal suffix or exponent.
 fn is_quantity(q: &str) -> bool {
-    let (num, suffix) = q.split_at(
-        q.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
-            .unwrap_or(q.len()),
-    );
-    let num_ok = !num.is_empty()
-        && num
-            .trim_start_matches(['+', '-'])
-            .chars()
-            .any(|c| c.is_ascii_digit())
-        && num.matches('.').count() <= 1;
+    let split = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+'))
+        .unwrap_or(q.len());
+    let (num, suffix) = q.split_at(split);
+    let digits = num.strip_prefix('+').unwrap_or(num);
+    let num_ok = !digits.is_empty()
+        && !digits.contains('+')
+        && digits.matches('.').count() <= 1
+        && digits.chars().any(|c| c.is_ascii_digit());
     let suffix_ok = matches!(
         suffix,
         "" | "m" | "k" | "M" | "G" | "T" | "P" | "E" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei"
-    ) || (suffix.starts_with(['e', 'E']) && suffix[1..].parse::<i32>().is_ok());
+    ) || (suffix.len() > 1
+        && suffix.starts_with(['e', 'E'])
+        && suffix[1..]
+            .trim_start_matches(['+', '-'])
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        && suffix[1..].parse::<i32>().is_ok());
     num_ok && suffix_ok
+}
+
+/// A resource name: `cpu`, `memory`, `ephemeral-storage`, `hugepages-2Mi`, `nvidia.com/gpu`.
+fn is_resource_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 253
+        && n.split('/').count() <= 2
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '/'))
+        && !n.starts_with(['-', '.', '/'])
+        && !n.ends_with(['-', '.', '/'])
 }
 
 fn condition(path: &str, c: &Condition, out: &mut Vec<SpecError>) {
@@ -257,6 +274,12 @@ impl SecurityPolicySpec {
                 ("defaultLimits", &m.default_limits),
             ] {
                 for (k, q) in map {
+                    if !is_resource_name(k) {
+                        out.push(err(
+                            format!("mutations.{field}"),
+                            format!("{k:?} is not a resource name (e.g. cpu, memory)"),
+                        ));
+                    }
                     if !is_quantity(q) {
                         out.push(err(
                             format!("mutations.{field}.{k}"),
@@ -336,8 +359,18 @@ mod tests {
         for q in ["100m", "1", "0.5", "128Mi", "1e3", "2G"] {
             assert!(is_quantity(q), "{q}");
         }
-        for q in ["", "abc", "12XB", "1.2.3", "Mi"] {
+        for q in ["", "abc", "12XB", "1.2.3", "Mi", "-1", "1-2", "+-1", "1e"] {
             assert!(!is_quantity(q), "{q}");
+        }
+    }
+
+    #[test]
+    fn resource_names() {
+        for n in ["cpu", "memory", "nvidia.com/gpu", "hugepages-2Mi"] {
+            assert!(is_resource_name(n), "{n}");
+        }
+        for n in ["", "a/b/c", "-cpu", "cp u"] {
+            assert!(!is_resource_name(n), "{n}");
         }
     }
 

@@ -135,6 +135,28 @@ async fn handle(s: &AdmissionState, body: Body, endpoint: Endpoint) -> Response 
 
 type Labels = Option<(String, String)>;
 
+/// The `kind` metric label, from a fixed set: request kinds are client-controlled and must not
+/// create unbounded series.
+fn kind_label(kind: &str) -> String {
+    const KNOWN: &[&str] = &[
+        "Pod",
+        "Deployment",
+        "ReplicaSet",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "CronJob",
+        "ReplicationController",
+        "SecurityPolicy",
+        "ClusterSecurityPolicy",
+        "Namespace",
+        "Service",
+        "ConfigMap",
+        "Secret",
+    ];
+    if KNOWN.contains(&kind) { kind } else { "other" }.to_string()
+}
+
 /// The AdmissionReview v1 request as the API server sends it. Objects stay raw JSON borrowed
 /// from the body and are parsed once, straight into typed objects.
 #[derive(Debug, serde::Deserialize)]
@@ -285,7 +307,7 @@ fn decide(
     }
     let _ = review.kind;
     let req = review.request.ok_or((BadReview::NoRequest, None))?;
-    let labels = Some((req.kind.kind.clone(), req.operation.name().to_string()));
+    let labels = Some((kind_label(&req.kind.kind), req.operation.name().to_string()));
     let namespace = req.namespace.clone().unwrap_or_default();
     let r = Request {
         group: &req.kind.group,
@@ -332,7 +354,7 @@ fn decide(
         v,
         RequestLabels {
             endpoint: endpoint.name(),
-            kind: req.kind.kind,
+            kind: kind_label(&req.kind.kind),
             operation: req.operation.name().to_string(),
             decision: outcome,
         },

@@ -177,6 +177,9 @@ pub fn server_config(cert: Arc<ReloadingCert>) -> Result<Arc<ServerConfig>, rust
     Ok(Arc::new(config))
 }
 
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 1024;
+
 /// Serves `router` over TLS until `cancel`, then lets open connections finish for up to
 /// `drain` before returning.
 pub async fn serve(
@@ -188,14 +191,30 @@ pub async fn serve(
 ) {
     let acceptor = TlsAcceptor::from(config);
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A client that never finishes its request headers must not hold a connection forever.
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10));
+    // Bound open connections (and so buffered bodies): beyond this, accepting waits.
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let permit = tokio::select! {
+            () = cancel.cancelled() => break,
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
         let (tcp, peer) = tokio::select! {
             () = cancel.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
@@ -207,6 +226,7 @@ pub async fn serve(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _permit = permit;
             // A slow or silent client must not hold a task forever.
             let tls =
                 match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {

@@ -84,10 +84,7 @@ async fn denials_echo_the_uid_and_explain() {
             && msg.contains("container \"c\""),
         "{msg}"
     );
-    assert_eq!(
-        r["auditAnnotations"]["pod-security.kubernetes.io/enforce-policy"],
-        "restricted:latest"
-    );
+    assert_eq!(r["auditAnnotations"]["enforce-policy"], "restricted:latest");
 }
 
 #[tokio::test]

@@ -54,6 +54,8 @@ pub fn quantity_value(q: &str) -> Option<f64> {
 pub fn patch(pod: &PodSource, m: &Mutations) -> Patch {
     let base = pod.spec_pointer;
     let spec = &pod.spec;
+    // The API server rejects Linux-only security fields on Windows pods.
+    let windows = spec.os.as_ref().is_some_and(|o| o.name == "windows");
     let mut ops = Vec::new();
     let pod_sc = spec.security_context.clone().unwrap_or_default();
     let pod_sc_missing = spec.security_context.is_none();
@@ -84,7 +86,7 @@ pub fn patch(pod: &PodSource, m: &Mutations) -> Patch {
             pod_sc_adds.push(("runAsNonRoot", json!(true)));
         }
     }
-    if m.seccomp_runtime_default && pod_sc.seccomp_profile.is_none() {
+    if m.seccomp_runtime_default && !windows && pod_sc.seccomp_profile.is_none() {
         pod_sc_adds.push(("seccompProfile", json!({"type": "RuntimeDefault"})));
     }
     if pod_sc_missing && !pod_sc_adds.is_empty() {
@@ -104,7 +106,7 @@ pub fn patch(pod: &PodSource, m: &Mutations) -> Patch {
         let sc = c.security_context.clone().unwrap_or_default();
         let mut sc_adds: Vec<(&str, Value)> = Vec::new();
         let mut cap_ops: Vec<(String, Value)> = Vec::new();
-        if m.disallow_privilege_escalation && sc.allow_privilege_escalation.is_none() {
+        if m.disallow_privilege_escalation && !windows && sc.allow_privilege_escalation.is_none() {
             let adds_sys_admin = sc
                 .capabilities
                 .as_ref()
@@ -116,7 +118,7 @@ pub fn patch(pod: &PodSource, m: &Mutations) -> Patch {
                 sc_adds.push(("allowPrivilegeEscalation", json!(false)));
             }
         }
-        if m.drop_all_capabilities {
+        if m.drop_all_capabilities && !windows {
             match &sc.capabilities {
                 None => sc_adds.push(("capabilities", json!({"drop": ["ALL"]}))),
                 Some(k) => match &k.drop {
@@ -232,6 +234,28 @@ mod tests {
         assert_eq!(quantity_value("1Gi"), Some(1073741824.0));
         assert_eq!(quantity_value("2"), Some(2.0));
         assert_eq!(quantity_value("x"), None);
+    }
+
+    #[test]
+    fn windows_pods_get_no_linux_only_fields() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "w"},
+            "spec": {"os": {"name": "windows"}, "containers": [{"name": "c", "image": "x"}]}});
+        let m = Mutations {
+            seccomp_runtime_default: true,
+            drop_all_capabilities: true,
+            disallow_privilege_escalation: true,
+            run_as_non_root: true,
+            ..Mutations::default()
+        };
+        let p = patch(&pod_source("Pod", &pod).unwrap().unwrap(), &m);
+        let text = serde_json::to_string(&p).unwrap();
+        assert!(
+            !text.contains("seccomp")
+                && !text.contains("capabilities")
+                && !text.contains("allowPrivilegeEscalation"),
+            "{text}"
+        );
+        assert!(text.contains("runAsNonRoot"));
     }
 
     #[test]

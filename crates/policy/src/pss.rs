@@ -65,7 +65,12 @@ impl Version {
             return Some(Version::Latest);
         }
         let minor = s.strip_prefix("v1.")?;
-        if minor.is_empty() || minor.len() > 4 || !minor.bytes().all(|b| b.is_ascii_digit()) {
+        // Upstream: decimal digits without a leading zero (`v1.0` is fine, `v1.01` is not).
+        if minor.is_empty()
+            || minor.len() > 9
+            || !minor.bytes().all(|b| b.is_ascii_digit())
+            || (minor.len() > 1 && minor.starts_with('0'))
+        {
             return None;
         }
         minor.parse().ok().map(Version::Minor)
@@ -1081,7 +1086,17 @@ mod tests {
     fn versions_parse() {
         assert_eq!(Version::parse("latest"), Some(Version::Latest));
         assert_eq!(Version::parse("v1.30"), Some(Version::Minor(30)));
-        for bad in ["", "1.30", "v2.1", "v1.", "v1.x", "v1.-1", "v1.99999"] {
+        assert_eq!(Version::parse("v1.10000"), Some(Version::Minor(10000)));
+        for bad in [
+            "",
+            "1.30",
+            "v2.1",
+            "v1.",
+            "v1.x",
+            "v1.-1",
+            "v1.01",
+            "v1.9999999999",
+        ] {
             assert_eq!(Version::parse(bad), None, "{bad}");
         }
         assert_eq!(

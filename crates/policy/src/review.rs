@@ -220,19 +220,20 @@ pub fn namespace_level(
 ) -> (LevelVersion, Option<String>) {
     let level = labels.get(&format!("{PSS_PREFIX}{mode}"));
     let version = labels.get(&format!("{PSS_PREFIX}{mode}-version"));
-    let strictest = LevelVersion {
-        level: Level::Restricted,
-        version: Version::Latest,
-    };
+    let mut error = None;
     let level = match level {
         None => default.level,
         Some(l) => match Level::parse(l) {
             Some(l) => l,
             None => {
-                return (
-                    strictest,
-                    Some(format!("{PSS_PREFIX}{mode}: invalid level {l:?}")),
-                );
+                error = Some(format!("{PSS_PREFIX}{mode}: invalid level {l:?}"));
+                // Upstream: an invalid enforce level fails closed; invalid audit/warn levels
+                // add no noise.
+                if mode == "enforce" {
+                    Level::Restricted
+                } else {
+                    Level::Privileged
+                }
             }
         },
     };
@@ -241,14 +242,37 @@ pub fn namespace_level(
         Some(v) => match Version::parse(v) {
             Some(v) => v,
             None => {
-                return (
-                    strictest,
-                    Some(format!("{PSS_PREFIX}{mode}-version: invalid version {v:?}")),
-                );
+                error = Some(format!("{PSS_PREFIX}{mode}-version: invalid version {v:?}"));
+                Version::Latest
             }
         },
     };
-    (LevelVersion { level, version }, None)
+    (LevelVersion { level, version }, error)
+}
+
+/// The three modes of a namespace (enforce, audit, warn). Like upstream, a namespace that sets
+/// `enforce` but not `warn` warns at its enforce level, so workload templates whose pods would
+/// be rejected say so.
+pub fn namespace_modes(
+    labels: &BTreeMap<String, String>,
+    cfg: &PssConfig,
+) -> ([LevelVersion; 3], Vec<String>) {
+    let mut errors = Vec::new();
+    let mut level = |mode: &str, default| {
+        let (lv, err) = namespace_level(labels, mode, default);
+        errors.extend(err);
+        lv
+    };
+    let enforce = level("enforce", cfg.enforce);
+    let audit = level("audit", cfg.audit);
+    let mut warn = level("warn", cfg.warn);
+    if !labels.contains_key(&format!("{PSS_PREFIX}warn"))
+        && labels.contains_key(&format!("{PSS_PREFIX}enforce"))
+        && enforce.level > warn.level
+    {
+        warn = enforce;
+    }
+    ([enforce, audit, warn], errors)
 }
 
 /// One reported violation (the `policy check` contract and the webhook's messages).
@@ -264,7 +288,9 @@ pub struct ViolationOut {
     pub mode: &'static str,
 }
 
-/// The decision.
+/// The decision. Audit annotation keys are bare (`audit-violations`, `enforce-policy`,
+/// `exempt`, `error`, `dryrun-violations`): the API server prefixes them with the webhook's
+/// name and drops any key that already contains a `/`.
 #[derive(Debug, Clone, Default)]
 pub struct Decision {
     /// Admitted or not.
@@ -354,16 +380,24 @@ pub fn validate(
         &mut denials,
     );
 
+    // An update that leaves the pod spec and labels alone (finalizers, owner references,
+    // annotations) is not re-judged: objects admitted before a policy existed stay manageable.
+    let unchanged = old
+        .as_ref()
+        .is_some_and(|o| o.spec == pod.spec && o.meta.labels == pod.meta.labels);
     let pod_labels = pod.meta.labels.clone().unwrap_or_default();
     let containers = pod_containers(&pod.spec);
     let mut dryrun = Vec::new();
-    for p in policies.applicable(
-        req.operation,
-        req.kind,
-        req.namespace,
-        ns_labels,
-        &pod_labels,
-    ) {
+    for p in policies
+        .applicable(
+            req.operation,
+            req.kind,
+            req.namespace,
+            ns_labels,
+            &pod_labels,
+        )
+        .filter(|_| !unchanged)
+    {
         for rule in &p.spec.rules {
             let mode = rule.action.unwrap_or(p.spec.enforcement_mode);
             for f in evaluate_rule_with(rule, &pod, ns_labels, &containers) {
@@ -407,7 +441,7 @@ pub fn validate(
     }
     if !dryrun.is_empty() {
         d.audit_annotations
-            .insert("rampart.dev/dryrun-violations".into(), dryrun.join("; "));
+            .insert("dryrun-violations".into(), dryrun.join("; "));
     }
     if !denials.is_empty() {
         d.allowed = false;
@@ -446,30 +480,25 @@ fn pod_security(
         None
     };
     if let Some(e) = exempt {
-        d.audit_annotations
-            .insert(format!("{PSS_PREFIX}exempt"), e.to_string());
+        d.audit_annotations.insert("exempt".into(), e.to_string());
         return;
     }
-    // Updates that leave the pod spec alone are not re-evaluated (upstream does the same, so a
-    // namespace label change never blocks relabelling running pods).
+    // Like upstream, a pod update is re-evaluated only when what runs changes (container
+    // images); tolerations, deadlines, labels and finalizers never block on a raised level.
     if let Some(old) = old
-        && old.spec == pod.spec
         && req.sub_resource.is_none()
+        && (if pod.is_pod() {
+            images(&old.spec) == images(&pod.spec)
+        } else {
+            old.spec == pod.spec
+        })
     {
         return;
     }
-    let mut errors = Vec::new();
-    let mut level = |mode: &str, default| {
-        let (lv, err) = namespace_level(ns_labels, mode, default);
-        errors.extend(err);
-        lv
-    };
-    let enforce = level("enforce", cfg.enforce);
-    let audit = level("audit", cfg.audit);
-    let warn = level("warn", cfg.warn);
+    let ([enforce, audit, warn], errors) = namespace_modes(ns_labels, cfg);
     if !errors.is_empty() {
         d.audit_annotations
-            .insert(format!("{PSS_PREFIX}error"), errors.join("; "));
+            .insert("error".into(), errors.join("; "));
     }
     let describe = |v: &[pss::Violation]| {
         v.iter()
@@ -490,7 +519,7 @@ fn pod_security(
     let mut denied_at = None;
     if pod.is_pod() {
         d.audit_annotations
-            .insert(format!("{PSS_PREFIX}enforce-policy"), enforce.to_string());
+            .insert("enforce-policy".into(), enforce.to_string());
         let v = pss::evaluate(enforce, &pod.meta, &pod.spec);
         if !v.is_empty() {
             denied_at = Some(enforce);
@@ -505,7 +534,7 @@ fn pod_security(
     let v = pss::evaluate(audit, &pod.meta, &pod.spec);
     if !v.is_empty() {
         d.audit_annotations.insert(
-            format!("{PSS_PREFIX}audit-violations"),
+            "audit-violations".to_string(),
             format!(
                 "would violate PodSecurity {:?}: {}",
                 audit.to_string(),
@@ -514,8 +543,8 @@ fn pod_security(
         );
         record(audit, "audit", &v, d);
     }
-    // A denial already says what a warning at the same level would.
-    let v = if denied_at == Some(warn) {
+    // A denied request gets no warnings (upstream): the denial says it all.
+    let v = if denied_at.is_some() {
         Vec::new()
     } else {
         pss::evaluate(warn, &pod.meta, &pod.spec)
@@ -529,6 +558,22 @@ fn pod_security(
         ));
         record(warn, "warn", &v, d);
     }
+}
+
+/// Every container's (name, image), in order: what a pod runs.
+fn images(spec: &k8s_openapi::api::core::v1::PodSpec) -> Vec<(&str, Option<&str>)> {
+    spec.init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+        .map(|c| (c.name.as_str(), c.image.as_deref()))
+        .chain(
+            spec.ephemeral_containers
+                .iter()
+                .flatten()
+                .map(|c| (c.name.as_str(), c.image.as_deref())),
+        )
+        .collect()
 }
 
 fn validate_policy_object(req: &Request<'_>) -> Decision {
@@ -576,9 +621,25 @@ pub fn mutate(
     ns_labels: &BTreeMap<String, String>,
     policies: &PolicySet,
 ) -> Result<Decision, ReviewError> {
-    let Some((pod, _)) = pod_of(req)? else {
+    let Some((pod, old)) = pod_of(req)? else {
         return Ok(Decision::allow());
     };
+    // A pod's spec is immutable after creation: only creations are mutated (a patch on an
+    // update would make every later update of the pod fail). A template is mutated when it is
+    // created or changed, so unrelated updates never trigger a rollout.
+    let mutable = match (pod.is_pod(), &old) {
+        (true, _) => req.operation == Operation::Create && req.sub_resource.is_none(),
+        (false, Some(o)) => o.spec != pod.spec || o.meta != pod.meta,
+        (false, None) => true,
+    };
+    // Patches add below the pod spec: it must exist in the object as sent.
+    let has_spec = req
+        .object
+        .and_then(|o| o.typed::<Value>().ok())
+        .is_some_and(|v| v.pointer(pod.spec_pointer).is_some_and(Value::is_object));
+    if !mutable || !has_spec {
+        return Ok(Decision::allow());
+    }
     let pod_labels = pod.meta.labels.clone().unwrap_or_default();
     // Merge the mutations of every applicable policy (a union of the defaults; the first
     // policy, in name order, wins a conflicting default).
