@@ -21,9 +21,31 @@ use crate::metrics::{ErrorLabels, Metrics, Outcome, RequestLabels};
 /// Largest AdmissionReview accepted (the API server's own request limit is 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
+/// Labels of a namespace read live from the API server: `Ok(None)` when it does not exist.
+pub type LookupResult = Result<Option<BTreeMap<String, String>>, String>;
+
+/// A live namespace read, for namespaces the watch has not delivered yet (created a moment
+/// before their first pod). Injected by the binary, so this crate never talks to the API server.
+#[derive(Clone)]
+pub struct NamespaceLookup(
+    pub  Arc<
+        dyn Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = LookupResult> + Send>>
+            + Send
+            + Sync,
+    >,
+);
+
+impl std::fmt::Debug for NamespaceLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NamespaceLookup")
+    }
+}
+
 /// Everything the handlers read.
 #[derive(Debug, Default)]
 pub struct AdmissionState {
+    /// Live read of namespaces missing from `namespaces` (watch mode); `None` with files.
+    pub namespace_lookup: Option<NamespaceLookup>,
     /// SecurityPolicies and ClusterSecurityPolicies in force.
     pub policies: RwLock<PolicySet>,
     /// Labels of every known namespace.
@@ -121,8 +143,15 @@ async fn handle(s: &AdmissionState, body: Body, endpoint: Endpoint) -> Response 
         Ok(b) => b,
         Err(_) => return s.reject(endpoint, BadReview::TooLarge, None),
     };
+    let lookup_failed = match &s.namespace_lookup {
+        Some(lookup) => fill_namespace(s, lookup, &bytes).await.err(),
+        None => None,
+    };
     let start = Instant::now();
-    let result = decide(s, &bytes, endpoint);
+    let result = match lookup_failed {
+        None => decide(s, &bytes, endpoint),
+        Some(why) => deny_unknown_namespace(&bytes, endpoint, &why),
+    };
     s.metrics.latency.observe(start.elapsed().as_secs_f64());
     match result {
         Ok((resp, labels)) => {
@@ -134,6 +163,78 @@ async fn handle(s: &AdmissionState, body: Body, endpoint: Endpoint) -> Response 
 }
 
 type Labels = Option<(String, String)>;
+
+/// Makes sure the request's namespace is in the cache, reading it live if the watch has not
+/// delivered it yet. Like upstream Pod Security Admission, a namespace that cannot be read
+/// fails closed (the caller denies).
+async fn fill_namespace(
+    s: &AdmissionState,
+    lookup: &NamespaceLookup,
+    bytes: &[u8],
+) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Only {
+        request: Option<OnlyReq>,
+    }
+    #[derive(serde::Deserialize)]
+    struct OnlyReq {
+        namespace: Option<String>,
+    }
+    let Some(ns) = serde_json::from_slice::<Only>(bytes)
+        .ok()
+        .and_then(|o| o.request)
+        .and_then(|r| r.namespace)
+        .filter(|n| !n.is_empty())
+    else {
+        return Ok(());
+    };
+    if s.namespaces
+        .read()
+        .map(|n| n.contains_key(&ns))
+        .unwrap_or(false)
+    {
+        return Ok(());
+    }
+    match tokio::time::timeout(std::time::Duration::from_secs(3), (lookup.0)(ns.clone())).await {
+        Ok(Ok(Some(labels))) => {
+            if let Ok(mut n) = s.namespaces.write() {
+                n.entry(ns).or_insert(labels);
+            }
+            Ok(())
+        }
+        Ok(Ok(None)) => Ok(()),
+        Ok(Err(e)) => Err(format!("namespace {ns:?} could not be read: {e}")),
+        Err(_) => Err(format!("namespace {ns:?} could not be read in time")),
+    }
+}
+
+/// The denial for a request whose namespace could not be read.
+fn deny_unknown_namespace(
+    bytes: &[u8],
+    endpoint: Endpoint,
+    why: &str,
+) -> Result<(serde_json::Value, RequestLabels), (BadReview, Labels)> {
+    let review: WireReview<'_> =
+        serde_json::from_slice(bytes).map_err(|e| (BadReview::Json(e), None))?;
+    let req = review.request.ok_or((BadReview::NoRequest, None))?;
+    let decision = Decision {
+        allowed: false,
+        message: Some(format!(
+            "{why}; rampart cannot tell which Pod Security level applies"
+        )),
+        ..Decision::default()
+    };
+    let v = response(&req.uid, decision).map_err(|e| (BadReview::Patch(e), None))?;
+    Ok((
+        v,
+        RequestLabels {
+            endpoint: endpoint.name(),
+            kind: kind_label(&req.kind.kind),
+            operation: req.operation.name().to_string(),
+            decision: Outcome::Denied,
+        },
+    ))
+}
 
 /// The `kind` metric label, from a fixed set: request kinds are client-controlled and must not
 /// create unbounded series.

@@ -234,3 +234,42 @@ async fn health_and_readiness() {
     s.ready.store(true, Ordering::Relaxed);
     assert_eq!(get("/readyz").await, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn unknown_namespaces_are_read_live_and_fail_closed() {
+    use rampart_http::admission::NamespaceLookup;
+    let mut s = AdmissionState::default();
+    s.namespace_lookup = Some(NamespaceLookup(Arc::new(|ns: String| {
+        Box::pin(async move {
+            match ns.as_str() {
+                "app" => Ok(Some(
+                    [(
+                        "pod-security.kubernetes.io/enforce".to_string(),
+                        "restricted".to_string(),
+                    )]
+                    .into(),
+                )),
+                "gone" => Ok(None),
+                _ => Err("connection refused".to_string()),
+            }
+        })
+    })));
+    let s = Arc::new(s);
+    // Read live: the pod is judged at the namespace's level, and the labels are cached.
+    let (_, body) = call(&s, "/validate", review("Pod", privileged_pod()).to_string()).await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["response"]["allowed"], false);
+    assert!(s.namespaces.read().unwrap().contains_key("app"));
+    // Unreadable: denied, with the reason.
+    let mut r = review("Pod", privileged_pod());
+    r["request"]["namespace"] = json!("elsewhere");
+    let (_, body) = call(&s, "/validate", r.to_string()).await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["response"]["allowed"], false);
+    assert!(
+        v["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be read")
+    );
+}

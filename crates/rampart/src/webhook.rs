@@ -231,7 +231,7 @@ impl rampart_kube::AdmissionSink for StateSink {
 /// Runs the webhook.
 pub fn run(args: &WebhookArgs) -> anyhow::Result<ExitCode> {
     let pss = pss_config(args.config.as_ref())?;
-    let state = AdmissionState {
+    let mut state = AdmissionState {
         pss,
         ..AdmissionState::default()
     };
@@ -253,22 +253,46 @@ pub fn run(args: &WebhookArgs) -> anyhow::Result<ExitCode> {
             "--policies and --namespaces go together (both from files, or both watched)"
         ),
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let client = if from_files {
+        None
+    } else {
+        let client = runtime
+            .block_on(kube::Client::try_default())
+            .context("connecting to the API server (or pass --policies and --namespaces)")?;
+        // Namespaces the watch has not delivered yet are read live (one GET, read-only).
+        let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+        state.namespace_lookup = Some(rampart_http::admission::NamespaceLookup(Arc::new(
+            move |name: String| {
+                let api = api.clone();
+                Box::pin(async move {
+                    api.get_opt(&name)
+                        .await
+                        .map(|ns| {
+                            ns.map(|ns| {
+                                let mut labels = ns.metadata.labels.unwrap_or_default();
+                                labels.insert("kubernetes.io/metadata.name".into(), name.clone());
+                                labels
+                            })
+                        })
+                        .map_err(|e| e.to_string())
+                })
+            },
+        )));
+        Some(client)
+    };
     let state = Arc::new(state);
     let cert = Arc::new(
         ReloadingCert::load(&args.tls_cert, &args.tls_key)
             .context("loading the serving certificate")?,
     );
     let config = server_config(cert.clone()).context("TLS configuration")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
     runtime.block_on(async {
         let cancel = CancellationToken::new();
-        if !from_files {
-            let client = kube::Client::try_default()
-                .await
-                .context("connecting to the API server (or pass --policies and --namespaces)")?;
+        if let Some(client) = client {
             let sink = Arc::new(StateSink {
                 state: state.clone(),
                 synced: std::sync::Mutex::new(Default::default()),
