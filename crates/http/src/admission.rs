@@ -27,13 +27,13 @@ pub type LookupResult = Result<Option<BTreeMap<String, String>>, String>;
 /// A live namespace read, for namespaces the watch has not delivered yet (created a moment
 /// before their first pod). Injected by the binary, so this crate never talks to the API server.
 #[derive(Clone)]
-pub struct NamespaceLookup(
-    pub  Arc<
-        dyn Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = LookupResult> + Send>>
-            + Send
-            + Sync,
-    >,
-);
+pub struct NamespaceLookup(pub Arc<LookupFn>);
+
+/// The function behind [`NamespaceLookup`].
+pub type LookupFn = dyn Fn(String) -> LookupFuture + Send + Sync;
+
+/// The future a lookup returns.
+pub type LookupFuture = std::pin::Pin<Box<dyn std::future::Future<Output = LookupResult> + Send>>;
 
 impl std::fmt::Debug for NamespaceLookup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
