@@ -238,22 +238,24 @@ async fn health_and_readiness() {
 #[tokio::test]
 async fn unknown_namespaces_are_read_live_and_fail_closed() {
     use rampart_http::admission::NamespaceLookup;
-    let mut s = AdmissionState::default();
-    s.namespace_lookup = Some(NamespaceLookup(Arc::new(|ns: String| {
-        Box::pin(async move {
-            match ns.as_str() {
-                "app" => Ok(Some(
-                    [(
-                        "pod-security.kubernetes.io/enforce".to_string(),
-                        "restricted".to_string(),
-                    )]
-                    .into(),
-                )),
-                "gone" => Ok(None),
-                _ => Err("connection refused".to_string()),
-            }
-        })
-    })));
+    let s = AdmissionState {
+        namespace_lookup: Some(NamespaceLookup(Arc::new(|ns: String| {
+            Box::pin(async move {
+                match ns.as_str() {
+                    "app" => Ok(Some(
+                        [(
+                            "pod-security.kubernetes.io/enforce".to_string(),
+                            "restricted".to_string(),
+                        )]
+                        .into(),
+                    )),
+                    "gone" => Ok(None),
+                    _ => Err("connection refused".to_string()),
+                }
+            })
+        }))),
+        ..AdmissionState::default()
+    };
     let s = Arc::new(s);
     // Read live: the pod is judged at the namespace's level, and the labels are cached.
     let (_, body) = call(&s, "/validate", review("Pod", privileged_pod()).to_string()).await;
