@@ -17,6 +17,7 @@ pub mod build;
 pub mod connectivity;
 pub mod cost;
 pub mod cut;
+pub mod diff;
 pub mod fix;
 pub mod ipset;
 pub mod model;

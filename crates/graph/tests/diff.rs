@@ -1,0 +1,41 @@
+//! Threat-model diffs between analyses: what a change (or a cut) adds and removes.
+
+mod common;
+
+use common::*;
+use rampart_graph::cut::apply_plan;
+use rampart_graph::diff::diff;
+use rampart_graph::{Options, analyze};
+
+const EXPOSED: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: app}\nspec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: app, labels: {app: web}}\nspec: {volumes: [{name: s, secret: {secretName: db}}], containers: [{name: c, ports: [{containerPort: 8080}], volumeMounts: [{name: s, mountPath: /s}]}]}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: app}\n";
+
+#[test]
+fn identical_analyses_have_no_diff() {
+    let a = analysis(EXPOSED);
+    let b = analysis(EXPOSED);
+    assert!(diff(&a, &b).is_empty());
+}
+
+#[test]
+fn exposing_a_workload_adds_its_chain_and_the_cut_removes_it() {
+    let internal = EXPOSED.replace("LoadBalancer", "ClusterIP");
+    let before = analysis(&internal);
+    let after = analysis(EXPOSED);
+    let d = diff(&before, &after);
+    assert_eq!(d.chains_added.len(), after.proof.chains.len());
+    assert!(!d.chains_added.is_empty() && d.chains_removed.is_empty());
+    assert!(
+        d.relations_added.iter().any(|r| r.edge == "exposes"),
+        "{:?}",
+        d.relations_added
+    );
+    assert_eq!(d.jewels_reachable, (0, 1));
+
+    let snap = snapshot(EXPOSED);
+    let cut = analyze(&apply_plan(&snap, &after.plan), &Options::default());
+    let d = diff(&after, &cut);
+    assert_eq!(d.chains_removed.len(), after.proof.chains.len());
+    assert!(d.chains_added.is_empty());
+    assert!(!d.relations_removed.is_empty());
+    assert_eq!(d.jewels_reachable, (1, 0));
+}
