@@ -4,11 +4,13 @@
 //! * [`bar`]: the asymmetric action bar of DESIGN.md and its circuit breaker.
 //! * [`ledger`]: the `Mitigation` lifecycle as one step function over events.
 //! * [`reconcile`]: start-up drift repair between applied objects and ledger records.
+//! * [`retire`]: whether a mitigation is still needed (re-prove without it).
 
 pub mod actuator;
 pub mod bar;
 pub mod ledger;
 pub mod reconcile;
+pub mod retire;
 
 /// Label on every object rampart applies; its value is the owning Mitigation's name.
 pub const MANAGED_BY_LABEL: &str = "rampart.dev/mitigation";
