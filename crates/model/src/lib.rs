@@ -28,7 +28,8 @@ pub mod workload;
 pub use meta::{Labels, ObjectMeta, OwnerReference};
 pub use objects::{Kind, Object};
 pub use parse::{
-    LoadError, Located, ParseLimits, ParsedSource, RawDocument, Source, parse_source, raw_documents,
+    LoadError, Located, ParseLimits, ParsedSource, RawDocument, Source, object_from_value,
+    parse_source, raw_documents,
 };
 pub use selector::{LabelSelector, Operator, Requirement, SelectorError};
 pub use snapshot::{Change, ObjectKey, Snapshot};

@@ -471,6 +471,24 @@ impl Parser {
     }
 }
 
+/// One object from the API (a watch event): the lean model object, `Ok(None)` for kinds rampart
+/// does not model, or why it does not parse. `origin` names where it came from (`watch`).
+pub fn object_from_value(
+    origin: &str,
+    value: &serde_json::Value,
+) -> Result<Option<Located<Object>>, String> {
+    let mut p = Parser {
+        file: Arc::from(origin),
+        out: ParsedSource::default(),
+        limits: ParseLimits::default(),
+    };
+    p.value_object(0, 0, None, None, value);
+    if let Some(e) = p.out.errors.pop() {
+        return Err(e.message);
+    }
+    Ok(p.out.objects.pop())
+}
+
 /// One document of a file as plain JSON, for readers that need whole objects (admission
 /// policies, objects to check) rather than the lean model.
 #[derive(Debug, Clone)]

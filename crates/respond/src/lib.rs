@@ -1,6 +1,7 @@
 //! rampart's respond layer, pure (no I/O, no clock: time is passed in as Unix seconds).
 //!
 //! * [`actuator`]: which writer realises actions; anything unknown fails safe to dry-run.
+//! * [`engine`]: the model kept current by changes, re-proof and the change report.
 //! * [`bar`]: the asymmetric action bar of DESIGN.md and its circuit breaker.
 //! * [`ledger`]: the `Mitigation` lifecycle as one step function over events.
 //! * [`reconcile`]: start-up drift repair between applied objects and ledger records.
@@ -8,6 +9,7 @@
 
 pub mod actuator;
 pub mod bar;
+pub mod engine;
 pub mod ledger;
 pub mod reconcile;
 pub mod retire;

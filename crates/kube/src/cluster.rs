@@ -1,0 +1,212 @@
+//! Watches every kind the model knows and turns the streams into [`ClusterEvent`]s for the
+//! engine, read-only. Secrets are watched as metadata only (their values never leave the API
+//! server).
+
+use futures_util::StreamExt;
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PartialObjectMeta};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use rampart_model::{Kind, Located, Object, ObjectKey, object_from_value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Something the cluster watchers saw.
+#[derive(Debug, Clone)]
+pub enum ClusterEvent {
+    /// An object was added or changed.
+    Upsert(Box<Located<Object>>),
+    /// An object was deleted.
+    Delete(ObjectKey),
+    /// A (re)list of one kind completed: these are all its objects (replace what is held).
+    Relisted(Kind, Vec<Located<Object>>),
+    /// A watch failed; it retries with backoff (a relist follows an expired version).
+    Error(Kind, String),
+}
+
+/// The kinds watched, with their API group/version.
+pub const WATCHED: &[(Kind, &str, &str, &str)] = &[
+    (Kind::Namespace, "", "v1", "Namespace"),
+    (Kind::Node, "", "v1", "Node"),
+    (Kind::Pod, "", "v1", "Pod"),
+    (Kind::Service, "", "v1", "Service"),
+    (Kind::ServiceAccount, "", "v1", "ServiceAccount"),
+    (
+        Kind::ReplicationController,
+        "",
+        "v1",
+        "ReplicationController",
+    ),
+    (Kind::Deployment, "apps", "v1", "Deployment"),
+    (Kind::ReplicaSet, "apps", "v1", "ReplicaSet"),
+    (Kind::StatefulSet, "apps", "v1", "StatefulSet"),
+    (Kind::DaemonSet, "apps", "v1", "DaemonSet"),
+    (Kind::Job, "batch", "v1", "Job"),
+    (Kind::CronJob, "batch", "v1", "CronJob"),
+    (Kind::Ingress, "networking.k8s.io", "v1", "Ingress"),
+    (
+        Kind::NetworkPolicy,
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+    ),
+    (Kind::Role, "rbac.authorization.k8s.io", "v1", "Role"),
+    (
+        Kind::ClusterRole,
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+    ),
+    (
+        Kind::RoleBinding,
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+    ),
+    (
+        Kind::ClusterRoleBinding,
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+    ),
+];
+
+fn to_model(
+    mut v: serde_json::Value,
+    group: &str,
+    version: &str,
+    kind: &str,
+) -> Option<Located<Object>> {
+    if let Some(o) = v.as_object_mut() {
+        let api_version = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
+        o.insert("apiVersion".into(), api_version.into());
+        o.insert("kind".into(), kind.into());
+    }
+    match object_from_value("watch", &v) {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::debug!("skipping an unparsable {kind}: {e}");
+            None
+        }
+    }
+}
+
+async fn forward<K, S>(
+    kind: Kind,
+    mut stream: S,
+    convert: impl Fn(K) -> Option<Located<Object>>,
+    key: impl Fn(&K) -> Option<ObjectKey>,
+    tx: mpsc::Sender<ClusterEvent>,
+    cancel: CancellationToken,
+) where
+    S: futures_util::Stream<Item = Result<Event<K>, watcher::Error>> + Unpin,
+{
+    let mut relist: Option<Vec<Located<Object>>> = None;
+    loop {
+        let event = tokio::select! {
+            () = cancel.cancelled() => return,
+            e = stream.next() => e,
+        };
+        let out = match event {
+            None => return,
+            Some(Err(e)) => Some(ClusterEvent::Error(kind, e.to_string())),
+            Some(Ok(Event::Init)) => {
+                relist = Some(Vec::new());
+                None
+            }
+            Some(Ok(Event::InitApply(o))) => {
+                if let Some(m) = convert(o) {
+                    relist.get_or_insert_with(Vec::new).push(m);
+                }
+                None
+            }
+            Some(Ok(Event::InitDone)) => Some(ClusterEvent::Relisted(
+                kind,
+                relist.take().unwrap_or_default(),
+            )),
+            Some(Ok(Event::Apply(o))) => convert(o).map(|m| ClusterEvent::Upsert(Box::new(m))),
+            Some(Ok(Event::Delete(o))) => key(&o).map(ClusterEvent::Delete),
+        };
+        if let Some(ev) = out
+            && tx.send(ev).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Watches every kind in [`WATCHED`] plus Secrets (metadata only) until `cancel`.
+pub async fn watch_cluster(
+    client: Client,
+    tx: mpsc::Sender<ClusterEvent>,
+    cancel: CancellationToken,
+) {
+    let mut tasks = Vec::new();
+    for &(kind, group, version, name) in WATCHED {
+        let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, name));
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        let stream = watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        let (tx, cancel) = (tx.clone(), cancel.clone());
+        tasks.push(tokio::spawn(async move {
+            forward(
+                kind,
+                stream,
+                move |o: DynamicObject| {
+                    to_model(serde_json::to_value(o).ok()?, group, version, name)
+                },
+                move |o: &DynamicObject| {
+                    Some(ObjectKey {
+                        kind,
+                        namespace: o.metadata.namespace.clone().unwrap_or_default(),
+                        name: o.metadata.name.clone()?,
+                    })
+                },
+                tx,
+                cancel,
+            )
+            .await;
+        }));
+    }
+    // Secrets: metadata only.
+    {
+        // `Api<PartialObjectMeta<_>>` makes metadata-only requests.
+        let api: Api<PartialObjectMeta<k8s_openapi::api::core::v1::Secret>> = Api::all(client);
+        let stream = watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        let (tx, cancel) = (tx.clone(), cancel.clone());
+        tasks.push(tokio::spawn(async move {
+            forward(
+                Kind::Secret,
+                stream,
+                |o: PartialObjectMeta<k8s_openapi::api::core::v1::Secret>| {
+                    to_model(
+                        serde_json::json!({"metadata": o.metadata}),
+                        "",
+                        "v1",
+                        "Secret",
+                    )
+                },
+                |o: &PartialObjectMeta<k8s_openapi::api::core::v1::Secret>| {
+                    Some(ObjectKey {
+                        kind: Kind::Secret,
+                        namespace: o.metadata.namespace.clone().unwrap_or_default(),
+                        name: o.metadata.name.clone()?,
+                    })
+                },
+                tx,
+                cancel,
+            )
+            .await;
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}

@@ -1,0 +1,344 @@
+//! The engine's core, pure: the cluster model kept current by changes, re-proved on demand, and
+//! after each re-proof a structured change report answering the engine's questions — how the
+//! threat model changed, which chains prove and their cut, whether the workloads involved are
+//! alive, the durable fixes, and what the action bar says about each live cut.
+//!
+//! Re-proving rebuilds the analysis from the snapshot (the same code as `rampart scan`); the
+//! snapshot itself is updated change by change.
+
+use std::collections::BTreeSet;
+
+use rampart_graph::diff::{ThreatDiff, diff};
+use rampart_graph::{Analysis, Options, analyze};
+use rampart_model::{Change, Kind, Located, Object, ObjectKey, Snapshot};
+
+use crate::actuator::Actuator;
+use crate::bar::{self, ActionClass, BarConfig, CircuitBreaker, Confidence, Proposal, Verdict};
+
+/// Whether a workload runs as it should.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Production {
+    /// At least the desired pods exist.
+    Alive,
+    /// Some, fewer than desired.
+    Degraded,
+    /// None.
+    Halted,
+}
+
+/// One workload on a chain, and its health.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WorkloadHealth {
+    /// `ns/name[Kind]`.
+    pub workload: String,
+    /// Pods seen.
+    pub pods: usize,
+    /// Desired replicas (1 for bare pods and templates without a count).
+    pub desired: usize,
+    /// Health.
+    pub state: Production,
+}
+
+/// What the bar said about one live cut.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CutDecision {
+    /// Cut id.
+    pub cut: String,
+    /// What it changes.
+    pub fix: String,
+    /// `act`, `act (dry-run)` or `propose: <reason>`.
+    pub decision: String,
+}
+
+/// The report after one re-proof.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChangeReport {
+    /// Re-proof counter.
+    pub generation: u64,
+    /// Relations and chains added and removed since the previous re-proof.
+    pub diff: ThreatDiff,
+    /// Chains now listed.
+    pub chains: usize,
+    /// Health of the workloads on the chains.
+    pub production: Vec<WorkloadHealth>,
+    /// Durable fixes of the plan (what to change in the configuration).
+    pub durable_fixes: Vec<String>,
+    /// The bar's verdict on each live cut.
+    pub decisions: Vec<CutDecision>,
+}
+
+/// The engine's state.
+pub struct EngineCore {
+    snapshot: Snapshot,
+    options: Options,
+    analysis: Option<Analysis>,
+    generation: u64,
+    bar: BarConfig,
+    breaker: CircuitBreaker,
+    actuator: Actuator,
+}
+
+impl EngineCore {
+    /// An engine over an empty cluster.
+    pub fn new(
+        options: Options,
+        bar: BarConfig,
+        breaker: CircuitBreaker,
+        actuator: Actuator,
+    ) -> EngineCore {
+        EngineCore {
+            snapshot: Snapshot::new(),
+            options,
+            analysis: None,
+            generation: 0,
+            bar,
+            breaker,
+            actuator,
+        }
+    }
+
+    /// Applies one change to the model.
+    pub fn apply(&mut self, change: Change) {
+        self.snapshot.apply(change);
+    }
+
+    /// Replaces every object of `kind` (a relist): objects missing from `objects` are deleted.
+    pub fn replace_kind(&mut self, kind: Kind, objects: Vec<Located<Object>>) {
+        let keep: BTreeSet<ObjectKey> = objects.iter().map(|o| ObjectKey::of(&o.object)).collect();
+        let stale: Vec<ObjectKey> = self
+            .snapshot
+            .of_kind(kind)
+            .map(|o| ObjectKey::of(&o.object))
+            .filter(|k| !keep.contains(k))
+            .collect();
+        for k in stale {
+            self.snapshot.apply(Change::Delete(k));
+        }
+        for o in objects {
+            self.snapshot.apply(Change::Upsert(Box::new(o)));
+        }
+    }
+
+    /// The model as it stands.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// The latest analysis, if any.
+    pub fn analysis(&self) -> Option<&Analysis> {
+        self.analysis.as_ref()
+    }
+
+    /// Re-proves and reports what changed; `now` (Unix seconds) feeds the circuit breaker.
+    pub fn reprove(&mut self, now: u64) -> ChangeReport {
+        let after = analyze(&self.snapshot, &self.options);
+        let d = match &self.analysis {
+            Some(before) => diff(before, &after),
+            None => {
+                let empty = analyze(&Snapshot::new(), &self.options);
+                diff(&empty, &after)
+            }
+        };
+        self.generation += 1;
+        let production = production(&after);
+        let durable_fixes = after
+            .plan
+            .cuts
+            .iter()
+            .filter(|c| !c.live)
+            .flat_map(|c| c.fixes.iter().map(|f| f.describe()))
+            .collect();
+        let mut decisions = Vec::new();
+        for c in after.plan.cuts.iter().filter(|c| c.live) {
+            let namespace = c
+                .fixes
+                .iter()
+                .find_map(|f| f.manifest())
+                .and_then(|m| m["metadata"]["namespace"].as_str().map(String::from))
+                .unwrap_or_default();
+            let proposal = Proposal {
+                class: ActionClass::Network,
+                confidence: Confidence::Proven,
+                reversible: true,
+                namespace,
+                targets_rampart: false,
+                // A network deny removes no replica.
+                ready_after: u32::MAX,
+                pdb_min_available: None,
+            };
+            let decision = match bar::decide(&self.bar, &proposal, &mut self.breaker, now) {
+                Verdict::Act if self.actuator.writes() => "act".to_string(),
+                Verdict::Act => "act (dry-run)".to_string(),
+                Verdict::Propose(h) => format!("propose: {h:?}"),
+            };
+            decisions.push(CutDecision {
+                cut: c.id.clone(),
+                fix: c
+                    .fixes
+                    .iter()
+                    .map(|f| f.describe())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                decision,
+            });
+        }
+        let report = ChangeReport {
+            generation: self.generation,
+            diff: d,
+            chains: after.proof.chains.len(),
+            production,
+            durable_fixes,
+            decisions,
+        };
+        self.analysis = Some(after);
+        report
+    }
+}
+
+fn production(a: &Analysis) -> Vec<WorkloadHealth> {
+    let g = &a.graph;
+    let mut on_chain = BTreeSet::new();
+    for c in &a.proof.chains {
+        for e in &c.edges {
+            if let Some((x, y)) = g.graph.edge_endpoints(*e) {
+                for v in [x, y] {
+                    if let rampart_graph::model::Vertex::Workload(w) = g.graph[v] {
+                        on_chain.insert(w.index());
+                    }
+                }
+            }
+        }
+    }
+    on_chain
+        .into_iter()
+        .map(|i| {
+            let w = &g.workloads.list[i];
+            let pods = w.pod_names.len();
+            let desired = w
+                .replicas
+                .and_then(|r| usize::try_from(r).ok())
+                .unwrap_or(1);
+            // Manifests carry templates, not pods: a workload without observed pods is only
+            // "halted" when the input is a live cluster, which has pods for running workloads.
+            let state = if pods >= desired {
+                Production::Alive
+            } else if pods > 0 {
+                Production::Degraded
+            } else {
+                Production::Halted
+            };
+            WorkloadHealth {
+                workload: w.display(),
+                pods,
+                desired,
+                state,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_model::{ParseLimits, parse_source};
+
+    const CLUSTER: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: app}\nspec: {type: ClusterIP, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: app, labels: {app: web}}\nspec: {containers: [{name: c, ports: [{containerPort: 8080}]}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: app, labels: {app: db}}\nspec: {volumes: [{name: s, secret: {secretName: db}}], containers: [{name: c, ports: [{containerPort: 5432}], volumeMounts: [{name: s, mountPath: /s}]}]}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: app}\n";
+
+    fn objects(y: &str) -> Vec<Located<Object>> {
+        parse_source("t.yaml", y, &ParseLimits::default()).objects
+    }
+
+    fn engine(classes: &[ActionClass], act_on_proof: bool, actuator: Actuator) -> EngineCore {
+        EngineCore::new(
+            Options::default(),
+            BarConfig {
+                enabled: classes.iter().copied().collect(),
+                act_on_proof,
+                protected_namespaces: BTreeSet::new(),
+                min_ready: 1,
+            },
+            CircuitBreaker::new(5, 60),
+            actuator,
+        )
+    }
+
+    #[test]
+    fn exposing_a_workload_is_reported_and_shadow_mode_only_proposes() {
+        let mut e = engine(&[], false, Actuator::DryRun);
+        for o in objects(CLUSTER) {
+            e.apply(Change::Upsert(Box::new(o)));
+        }
+        let r = e.reprove(0);
+        assert_eq!(r.chains, 0, "nothing exposed yet");
+        // The Service becomes a LoadBalancer: one change.
+        let exposed = objects(&CLUSTER.replace("ClusterIP", "LoadBalancer"));
+        let svc = exposed
+            .into_iter()
+            .find(|o| o.object.kind() == Kind::Service)
+            .unwrap();
+        e.apply(Change::Upsert(Box::new(svc)));
+        let r = e.reprove(1);
+        assert!(r.chains > 0);
+        assert!(!r.diff.chains_added.is_empty() && r.diff.chains_removed.is_empty());
+        assert!(r.diff.relations_added.iter().any(|x| x.edge == "exposes"));
+        assert!(
+            r.production.iter().all(|h| h.state == Production::Alive),
+            "{:?}",
+            r.production
+        );
+        assert!(!r.decisions.is_empty());
+        assert!(
+            r.decisions
+                .iter()
+                .all(|d| d.decision.starts_with("propose: ClassDisabled")),
+            "{:?}",
+            r.decisions
+        );
+    }
+
+    #[test]
+    fn enabled_network_class_acts_on_proof_only_when_told() {
+        let exposed = CLUSTER.replace("ClusterIP", "LoadBalancer");
+        let mut e = engine(&[ActionClass::Network], false, Actuator::DryRun);
+        e.replace_kind(Kind::Pod, vec![]);
+        for o in objects(&exposed) {
+            e.apply(Change::Upsert(Box::new(o)));
+        }
+        let r = e.reprove(0);
+        assert!(
+            r.decisions
+                .iter()
+                .all(|d| d.decision.contains("NeedsCorroboration"))
+        );
+        let mut e = engine(&[ActionClass::Network], true, Actuator::DryRun);
+        for o in objects(&exposed) {
+            e.apply(Change::Upsert(Box::new(o)));
+        }
+        let r = e.reprove(0);
+        assert!(
+            r.decisions.iter().any(|d| d.decision == "act (dry-run)"),
+            "{:?}",
+            r.decisions
+        );
+    }
+
+    #[test]
+    fn a_relist_deletes_what_disappeared() {
+        let mut e = engine(&[], false, Actuator::DryRun);
+        e.replace_kind(
+            Kind::Pod,
+            objects(CLUSTER)
+                .into_iter()
+                .filter(|o| o.object.kind() == Kind::Pod)
+                .collect(),
+        );
+        assert_eq!(e.snapshot().of_kind(Kind::Pod).count(), 2);
+        let only_web: Vec<_> = objects(CLUSTER)
+            .into_iter()
+            .filter(|o| o.object.kind() == Kind::Pod && o.object.meta().display_name() == "web")
+            .collect();
+        e.replace_kind(Kind::Pod, only_web);
+        assert_eq!(e.snapshot().of_kind(Kind::Pod).count(), 1);
+    }
+}
