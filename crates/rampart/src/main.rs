@@ -1,6 +1,7 @@
 //! The `rampart` binary: command-line parsing and wiring of the core crates. No analysis logic
 //! lives here.
 
+mod engine;
 mod policy;
 mod scan;
 mod webhook;
@@ -34,6 +35,9 @@ enum Command {
     Policy(policy::PolicyCommand),
     /// Print the CustomResourceDefinitions rampart defines (generated from its Rust types).
     Crds,
+    /// Watch the cluster, re-prove on every change and report; shadow-first (this build
+    /// proposes, it writes nothing).
+    Engine(engine::EngineArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Command::Policy(policy::PolicyCommand::Check(args)) => policy::check(&args),
         Command::Policy(policy::PolicyCommand::Test(args)) => policy::test(&args),
         Command::Crds => policy::crds(),
+        Command::Engine(args) => engine::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,231 @@
+//! The engine's read-only surfaces: `GET /findings` (the scan contract plus the latest change
+//! report), `GET /` (HTML), `GET /metrics`, `GET /healthz`. Everything shown comes from the
+//! cluster and is attacker-controlled (names, labels): the HTML escapes every string.
+
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use serde_json::Value;
+
+/// Labels of the chain gauge.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChainLabels {
+    /// `Secret`, `Node`, `ClusterAdmin`, `CrownJewel`.
+    pub target: String,
+    /// `proven`, `corroborated`, `judged`.
+    pub confidence: String,
+}
+
+/// Labels of the watch error counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// Watched kind.
+    pub kind: String,
+}
+
+/// The engine's metrics.
+#[derive(Debug)]
+pub struct EngineMetrics {
+    registry: Registry,
+    /// Chains by target kind and confidence.
+    pub chains: Family<ChainLabels, Gauge>,
+    /// Time from the end of a debounced batch of changes to the change report, in seconds.
+    pub loop_latency: Histogram,
+    /// Watch failures and restarts, by kind.
+    pub watch_errors: Family<KindLabels, Counter>,
+    /// Re-proofs run.
+    pub reproofs: Counter,
+}
+
+impl Default for EngineMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("rampart");
+        let chains = Family::<ChainLabels, Gauge>::default();
+        registry.register(
+            "chains",
+            "Proven attack chains by target kind and confidence",
+            chains.clone(),
+        );
+        let loop_latency = Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(1e-3, 2.0, 14),
+        );
+        registry.register(
+            "change_loop_duration_seconds",
+            "Time to re-prove and report after a batch of cluster changes",
+            loop_latency.clone(),
+        );
+        let watch_errors = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "watch_errors",
+            "Watch failures by kind (retried; expired versions relist)",
+            watch_errors.clone(),
+        );
+        let reproofs = Counter::default();
+        registry.register("reproofs", "Re-proofs of the cluster", reproofs.clone());
+        EngineMetrics {
+            registry,
+            chains,
+            loop_latency,
+            watch_errors,
+            reproofs,
+        }
+    }
+}
+
+/// What the dashboard serves.
+#[derive(Debug, Default)]
+pub struct DashboardState {
+    /// The scan contract of the latest analysis, plus `report` (the latest change report).
+    pub findings: RwLock<Value>,
+    /// Metrics.
+    pub metrics: EngineMetrics,
+}
+
+/// The router.
+pub fn router(state: Arc<DashboardState>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/findings", get(findings))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(state)
+}
+
+async fn findings(State(s): State<Arc<DashboardState>>) -> Response {
+    let v = s.findings.read().map(|v| v.clone()).unwrap_or(Value::Null);
+    axum::Json(v).into_response()
+}
+
+async fn metrics(State(s): State<Arc<DashboardState>>) -> Response {
+    let mut out = String::new();
+    if prometheus_client::encoding::text::encode(&mut out, &s.metrics.registry).is_err() {
+        out.clear();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
+
+/// HTML-escapes untrusted text.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn obj(v: &Value) -> String {
+    let s = |k: &str| v[k].as_str().unwrap_or("");
+    let ns = s("namespace");
+    if ns.is_empty() {
+        format!("{}/{}", s("kind"), s("name"))
+    } else {
+        format!("{}/{}/{}", s("kind"), ns, s("name"))
+    }
+}
+
+async fn page(State(s): State<Arc<DashboardState>>) -> Html<String> {
+    let f = s.findings.read().map(|v| v.clone()).unwrap_or(Value::Null);
+    Html(render(&f))
+}
+
+/// Renders the dashboard page from the findings document.
+pub fn render(f: &Value) -> String {
+    let mut h = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>rampart</title>\
+         <style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:left}\
+         .live{color:#b00}.step{color:#555}</style></head><body><h1>rampart</h1>",
+    );
+    h.push_str("<h2>Mitigations</h2><table id=\"mitigations\"><tr><th>cut</th><th>change</th><th>decision</th></tr>");
+    for d in f["report"]["decisions"].as_array().into_iter().flatten() {
+        h.push_str(&format!(
+            "<tr class=\"mitigation\"><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(d["cut"].as_str().unwrap_or("")),
+            escape(d["fix"].as_str().unwrap_or("")),
+            escape(d["decision"].as_str().unwrap_or(""))
+        ));
+    }
+    h.push_str("</table><h2>Attack paths</h2>");
+    let mut entry = String::new();
+    for c in f["chains"].as_array().into_iter().flatten() {
+        let e = obj(&c["entry"]);
+        if e != entry {
+            if !entry.is_empty() {
+                h.push_str("</ul>");
+            }
+            h.push_str(&format!("<h3 class=\"entry\">{}</h3><ul>", escape(&e)));
+            entry = e;
+        }
+        let steps: Vec<String> = c["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                format!(
+                    "{} → {}",
+                    escape(s["edge"].as_str().unwrap_or("")),
+                    escape(&obj(&s["to"]))
+                )
+            })
+            .collect();
+        h.push_str(&format!(
+            "<li class=\"chain\" data-id=\"{}\">[{}] → {} <span class=\"step\">{}</span></li>",
+            escape(c["id"].as_str().unwrap_or("")),
+            escape(c["confidence"].as_str().unwrap_or("")),
+            escape(&obj(&c["target"])),
+            steps.join(" · ")
+        ));
+    }
+    if !entry.is_empty() {
+        h.push_str("</ul>");
+    }
+    h.push_str("</body></html>");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn attacker_controlled_strings_are_escaped() {
+        let f = json!({"chains": [{"id": "chain-1", "confidence": "proven",
+            "entry": {"kind": "Service", "namespace": "app", "name": "<script>alert(1)</script>"},
+            "target": {"kind": "Secret", "namespace": "app", "name": "db\"><img src=x>"},
+            "steps": [{"edge": "routes-to", "to": {"kind": "Pod", "namespace": "app", "name": "web&co"}}]}],
+            "report": {"decisions": [{"cut": "cut-1", "fix": "apply NetworkPolicy app/<b>", "decision": "propose: ClassDisabled"}]}});
+        let html = render(&f);
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(!html.contains("<img src=x>"));
+        assert!(
+            html.contains("&lt;script&gt;")
+                && html.contains("web&amp;co")
+                && html.contains("app/&lt;b&gt;")
+        );
+        assert!(html.contains("class=\"chain\"") && html.contains("class=\"mitigation\""));
+    }
+}

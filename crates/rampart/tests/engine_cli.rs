@@ -1,0 +1,160 @@
+//! `rampart engine` against the in-memory API server: first findings once every kind is
+//! listed, a change re-proved and reported, shadow mode proposing only, the dashboard escaping
+//! what the cluster says.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rampart_testkit::{kubeconfig, new_fake, start};
+use serde_json::{Value, json};
+
+fn get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default()
+}
+
+fn findings(addr: &str) -> Value {
+    serde_json::from_str(&get(addr, "/findings")).unwrap_or(Value::Null)
+}
+
+fn service(kind: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web<script>", "namespace": "app"},
+           "spec": {"type": kind, "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_proves_reports_and_follows_changes() {
+    let fake = new_fake();
+    {
+        let mut f = fake.lock().unwrap();
+        f.write(
+            "namespaces",
+            "ADDED",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
+        );
+        f.write("services", "ADDED", service("LoadBalancer"));
+        f.write("pods", "ADDED", json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "app", "labels": {"app": "web"}},
+            "spec": {"volumes": [{"name": "s", "secret": {"secretName": "db"}}],
+                     "containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 8080}],
+                                     "volumeMounts": [{"name": "s", "mountPath": "/s"}]}]}}));
+        f.write("secrets", "ADDED", json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "app"}, "data": {"password": "c2VjcmV0LXZhbHVl"}}));
+    }
+    let url = start(fake.clone()).await;
+    let dir = std::env::temp_dir().join(format!("rampart-engine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("kubeconfig"), kubeconfig(&url)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args([
+            "engine",
+            "--dashboard-addr",
+            "127.0.0.1:0",
+            "--debounce",
+            "50ms",
+            "--enable",
+            "network",
+            "--actuator",
+            "bogus",
+        ])
+        .env("KUBECONFIG", dir.join("kubeconfig"))
+        .env("RAMPART_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut early = String::new();
+    let addr = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "engine exited: {early}"
+        );
+        early.push_str(&line);
+        if let Some(a) = line.trim().split("dashboard on http://").nth(1) {
+            break a.to_string();
+        }
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    let log = std::thread::spawn(move || {
+        let mut all = early;
+        let _ = stderr.read_to_string(&mut all);
+        all
+    });
+
+    let mut f = Value::Null;
+    for _ in 0..300 {
+        f = findings(&addr);
+        if f["summary"]["chains"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(f["summary"]["chains"].as_u64().unwrap() > 0, "{f}");
+    assert_eq!(f["schema"], "rampart.dev/scan/v1");
+    assert!(
+        !f["report"]["diff"]["chains_added"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // --enable network without --act-on-proof: proposals only.
+    for d in f["report"]["decisions"].as_array().unwrap() {
+        assert!(
+            d["decision"].as_str().unwrap().starts_with("propose"),
+            "{d}"
+        );
+    }
+    let text = f.to_string();
+    assert!(
+        !text.contains("c2VjcmV0LXZhbHVl"),
+        "secret value in findings"
+    );
+    let html = get(&addr, "/");
+    assert!(
+        html.contains("class=\"chain\"")
+            && html.contains("web&lt;script&gt;")
+            && !html.contains("web<script>")
+    );
+    assert!(get(&addr, "/metrics").contains("rampart_reproofs_total"));
+
+    // The durable fix lands: the Service stops being a LoadBalancer.
+    fake.lock()
+        .unwrap()
+        .write("services", "MODIFIED", service("ClusterIP"));
+    for _ in 0..300 {
+        f = findings(&addr);
+        if f["summary"]["chains"].as_u64() == Some(0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(f["summary"]["chains"], 0, "{f}");
+    assert!(
+        !f["report"]["diff"]["chains_removed"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = log.join().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        log.contains("running dry-run"),
+        "a bogus actuator fails safe: {log}"
+    );
+    assert!(!log.contains("c2VjcmV0LXZhbHVl"));
+}

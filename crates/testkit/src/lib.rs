@@ -1,0 +1,247 @@
+//! Test support, never a dependency of the product: an in-memory Kubernetes API server with the
+//! real list/watch semantics — lists carry a resourceVersion, watches stream ADDED / MODIFIED /
+//! DELETED events after the requested version, compacted history answers `410 Gone` (as an
+//! ERROR event, like the API server), and [`FakeApi::restart`] ends every open watch.
+
+#![allow(clippy::unwrap_used)] // test support: a poisoned lock is a failed test
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+/// One resource collection of the fake server.
+#[derive(Default)]
+struct Collection {
+    objects: BTreeMap<String, Value>,
+    /// (resourceVersion, type, object) since `oldest`.
+    history: Vec<(u64, &'static str, Value)>,
+    /// Versions at or below this are compacted away.
+    compacted: u64,
+}
+
+pub struct Fake {
+    rv: u64,
+    collections: BTreeMap<String, Collection>,
+    events: broadcast::Sender<(String, u64, &'static str, Value)>,
+    /// Bumped to end every open watch stream.
+    /// Bumped to end every open watch stream.
+    pub epoch: u64,
+    /// Lists served (relists show up here).
+    pub lists: usize,
+}
+
+/// The shared server state.
+pub type Shared = Arc<Mutex<Fake>>;
+
+fn key(o: &Value) -> String {
+    format!(
+        "{}/{}",
+        o["metadata"]["namespace"].as_str().unwrap_or(""),
+        o["metadata"]["name"].as_str().unwrap_or("")
+    )
+}
+
+impl Fake {
+    /// Writes an object: `kind` `DELETED` deletes, anything else adds or modifies.
+    pub fn write(&mut self, collection: &str, kind: &'static str, mut obj: Value) {
+        self.rv += 1;
+        obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+        obj["metadata"]["uid"] = json!(format!("uid-{}", key(&obj)));
+        let c = self.collections.entry(collection.to_string()).or_default();
+        let k = key(&obj);
+        let ty = match kind {
+            "DELETED" => {
+                c.objects.remove(&k);
+                "DELETED"
+            }
+            _ if c.objects.contains_key(&k) => "MODIFIED",
+            _ => "ADDED",
+        };
+        if ty != "DELETED" {
+            c.objects.insert(k, obj.clone());
+        }
+        c.history.push((self.rv, ty, obj.clone()));
+        let _ = self.events.send((collection.to_string(), self.rv, ty, obj));
+    }
+    /// Drops the event history: resuming a watch from an older version gets 410.
+    pub fn compact(&mut self) {
+        for c in self.collections.values_mut() {
+            c.history.clear();
+            c.compacted = self.rv;
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Params {
+    watch: Option<bool>,
+    #[serde(rename = "resourceVersion")]
+    resource_version: Option<String>,
+    #[serde(rename = "timeoutSeconds")]
+    timeout_seconds: Option<u64>,
+}
+
+fn status_410() -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": "too old resource version", "reason": "Expired", "code": 410})
+}
+
+async fn handle(
+    fake: Shared,
+    collection: String,
+    list_kind: &'static str,
+    api_version: &'static str,
+    q: Params,
+) -> Response {
+    if q.watch != Some(true) {
+        let mut f = fake.lock().unwrap();
+        f.lists += 1;
+        let c = f.collections.entry(collection.clone()).or_default();
+        let items: Vec<Value> = c.objects.values().cloned().collect();
+        let body = json!({"kind": list_kind, "apiVersion": api_version,
+                          "metadata": {"resourceVersion": f.rv.to_string()}, "items": items});
+        return axum::Json(body).into_response();
+    }
+    let from: u64 = q
+        .resource_version
+        .as_deref()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0);
+    let (backlog, mut rx, epoch, expired) = {
+        let f = fake.lock().unwrap();
+        let c = f.collections.get(&collection);
+        let compacted = c.map(|c| c.compacted).unwrap_or(0);
+        let backlog: Vec<(u64, &'static str, Value)> = c
+            .map(|c| {
+                c.history
+                    .iter()
+                    .filter(|(rv, _, _)| *rv > from)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        (backlog, f.events.subscribe(), f.epoch, from < compacted)
+    };
+    if expired {
+        // The real apiserver answers an expired version with an ERROR event in the stream.
+        let line = format!("{}\n", json!({"type": "ERROR", "object": status_410()}));
+        return Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from(line))
+            .unwrap();
+    }
+    let timeout = Duration::from_secs(q.timeout_seconds.unwrap_or(290).min(290));
+    let fake2 = fake.clone();
+    let stream = async_stream(backlog, from, collection, epoch, timeout, fake2, &mut rx);
+    let body = Body::from_stream(stream);
+    let _ = &mut rx;
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap()
+}
+
+/// Backlog first, then live events, until the timeout or the server "restarts".
+fn async_stream(
+    backlog: Vec<(u64, &'static str, Value)>,
+    from: u64,
+    collection: String,
+    epoch: u64,
+    timeout: Duration,
+    fake: Shared,
+    rx: &mut broadcast::Receiver<(String, u64, &'static str, Value)>,
+) -> impl futures_util::Stream<Item = Result<String, Infallible>> + Send + 'static {
+    let rx = rx.resubscribe();
+    let line = |ty: &str, obj: &Value| format!("{}\n", json!({"type": ty, "object": obj}));
+    let first: Vec<Result<String, Infallible>> =
+        backlog.iter().map(|(_, ty, o)| Ok(line(ty, o))).collect();
+    let last = backlog.last().map(|b| b.0).unwrap_or(from);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let live = futures_util::stream::unfold((rx, last), move |(mut rx, last)| {
+        let collection = collection.clone();
+        let fake = fake.clone();
+        async move {
+            loop {
+                if fake.lock().unwrap().epoch != epoch {
+                    return None;
+                }
+                let next = tokio::time::timeout_at(
+                    deadline.min(tokio::time::Instant::now() + Duration::from_millis(50)),
+                    rx.recv(),
+                )
+                .await;
+                match next {
+                    Ok(Ok((c, rv, ty, o))) if c == collection && rv > last => {
+                        return Some((Ok(line(ty, &o)), (rx, rv)));
+                    }
+                    Ok(Ok(_)) => {}
+                    Ok(Err(_)) => return None,
+                    Err(_) if tokio::time::Instant::now() >= deadline => return None,
+                    Err(_) => {}
+                }
+            }
+        }
+    });
+    futures_util::stream::iter(first).chain(live)
+}
+
+async fn core(
+    State(f): State<Shared>,
+    Path(resource): Path<String>,
+    Query(q): Query<Params>,
+) -> Response {
+    handle(f, resource, "List", "v1", q).await
+}
+
+async fn grouped(
+    State(f): State<Shared>,
+    Path((_group, _version, resource)): Path<(String, String, String)>,
+    Query(q): Query<Params>,
+) -> Response {
+    handle(f, resource, "List", "v1", q).await
+}
+
+/// Serves the fake API on 127.0.0.1; returns its URL.
+pub async fn start(fake: Shared) -> String {
+    let app = Router::new()
+        .route("/api/v1/{resource}", get(core))
+        .route("/apis/{group}/{version}/{resource}", get(grouped))
+        .with_state(fake);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// A new, empty fake API server state.
+pub fn new_fake() -> Shared {
+    let (tx, _) = broadcast::channel(4096);
+    Arc::new(Mutex::new(Fake {
+        rv: 100,
+        collections: BTreeMap::new(),
+        events: tx,
+        epoch: 0,
+        lists: 0,
+    }))
+}
+
+/// A kubeconfig file pointing at `url` (plain HTTP, no credentials), for binaries under test.
+pub fn kubeconfig(url: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters: [{{name: fake, cluster: {{server: \"{url}\"}}}}]\n\
+         users: [{{name: fake, user: {{}}}}]\ncontexts: [{{name: fake, context: {{cluster: fake, user: fake}}}}]\n\
+         current-context: fake\n"
+    )
+}
