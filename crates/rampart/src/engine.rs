@@ -73,7 +73,7 @@ fn now() -> u64 {
 }
 
 /// Builds the core from the flags (all validation happens here, before anything runs).
-fn core(args: &EngineArgs) -> anyhow::Result<EngineCore> {
+fn core(args: &EngineArgs) -> anyhow::Result<(EngineCore, Actuator)> {
     let enabled: BTreeSet<ActionClass> = args
         .enable
         .iter()
@@ -84,10 +84,9 @@ fn core(args: &EngineArgs) -> anyhow::Result<EngineCore> {
     if let Some(w) = warning {
         tracing::warn!("{w}");
     }
-    if actuator.writes() {
+    if actuator == Actuator::AdminNetworkPolicy {
         tracing::warn!(
-            "actuator {:?} is not available in this build: running dry-run (proposals only)",
-            args.actuator
+            "actuator adminnetworkpolicy is not available in this build: running dry-run (proposals only)"
         );
         actuator = Actuator::DryRun;
     }
@@ -97,18 +96,201 @@ fn core(args: &EngineArgs) -> anyhow::Result<EngineCore> {
         protected_namespaces: ["kube-system".to_string(), args.namespace.clone()].into(),
         min_ready: 1,
     };
-    Ok(EngineCore::new(
-        Options::default(),
-        bar,
-        CircuitBreaker::new(args.max_actions, args.action_window.as_secs().max(1)),
+    Ok((
+        EngineCore::new(
+            Options::default(),
+            bar,
+            CircuitBreaker::new(args.max_actions, args.action_window.as_secs().max(1)),
+            actuator,
+        ),
         actuator,
     ))
 }
 
+/// RFC 3339 UTC text of Unix seconds (the Mitigation's timestamps).
+fn rfc3339(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn parse_rfc3339(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() < 20 {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, se) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
+    let (y2, m2) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + h * 3600 + mi * 60 + se).ok()
+}
+
+/// Acts on the cuts the bar approved, expires and retires what is applied.
+async fn actuate(
+    ledger: &rampart_kube::actuate::Ledger,
+    core: &EngineCore,
+    report: &rampart_respond::engine::ChangeReport,
+    ttl: Duration,
+) {
+    use rampart_api::{ActionKind, Mitigation, MitigationSpec, TargetRef};
+    use rampart_respond::ledger::{End, LedgerEvent, step};
+    let now_s = now();
+    let stamp = rfc3339(now_s);
+    let existing = match ledger.mitigations().await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!("cannot list mitigations, not acting: {e}");
+            return;
+        }
+    };
+    let active = |cut: &str| {
+        existing.iter().any(|m| {
+            m.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("rampart.dev/cut"))
+                .map(String::as_str)
+                == Some(cut)
+                && m.status.as_ref().is_none_or(|s| {
+                    matches!(
+                        s.phase,
+                        rampart_api::MitigationPhase::Proposed
+                            | rampart_api::MitigationPhase::Applied
+                    )
+                })
+        })
+    };
+    let Some(analysis) = core.analysis() else {
+        return;
+    };
+    for d in report.decisions.iter().filter(|d| d.decision == "act") {
+        if active(&d.cut) {
+            continue;
+        }
+        let Some(cut) = analysis.plan.cuts.iter().find(|c| c.id == d.cut) else {
+            continue;
+        };
+        for (i, manifest) in cut.fixes.iter().filter_map(|f| f.manifest()).enumerate() {
+            let ns = manifest["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string();
+            let name = format!("{}-{i}-{now_s}", d.cut.replace("cut-", "rampart-"));
+            let mut m = Mitigation::new(
+                &name,
+                MitigationSpec {
+                    chains: cut.breaks.clone(),
+                    action: ActionKind::NetworkPolicy,
+                    target: TargetRef {
+                        kind: "NetworkPolicy".into(),
+                        namespace: ns.clone(),
+                        name: manifest["metadata"]["name"].as_str().unwrap_or("").into(),
+                    },
+                    object: manifest.clone(),
+                    reason: format!("{} ({})", d.fix, cut.to),
+                    expires_at: rfc3339(now_s + ttl.as_secs()),
+                },
+            );
+            m.metadata.namespace = Some(ns.clone());
+            m.metadata.labels = Some([("rampart.dev/cut".to_string(), d.cut.clone())].into());
+            // Record first, apply second, status third: a crash leaves something reconcilable.
+            let recorded = match ledger.record(&m).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    continue;
+                }
+            };
+            let proposed = rampart_api::MitigationStatus {
+                proposed_at: Some(stamp.clone()),
+                ..Default::default()
+            };
+            let (status, _) = match ledger.apply(&recorded).await {
+                Ok(()) => step(&proposed, LedgerEvent::Applied, &stamp).unwrap_or((proposed, None)),
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    step(&proposed, LedgerEvent::ApplyFailed(e.to_string()), &stamp)
+                        .unwrap_or((proposed, None))
+                }
+            };
+            if let Err(e) = ledger.set_status(&ns, &name, &status).await {
+                tracing::warn!("{e}");
+            }
+            tracing::info!(mitigation = %name, namespace = %ns, phase = ?status.phase, "mitigation");
+        }
+    }
+    // Expire and retire applied mitigations.
+    for m in existing {
+        let Some(status) = m.status.clone() else {
+            continue;
+        };
+        if status.phase != rampart_api::MitigationPhase::Applied {
+            continue;
+        }
+        let ns = m.metadata.namespace.clone().unwrap_or_default();
+        let name = m.metadata.name.clone().unwrap_or_default();
+        let expired = parse_rfc3339(&m.spec.expires_at).is_some_and(|t| t <= now_s);
+        let end = if expired {
+            Some(End::Expired)
+        } else {
+            let key = rampart_model::ObjectKey {
+                kind: rampart_model::Kind::NetworkPolicy,
+                namespace: ns.clone(),
+                name: m.spec.target.name.clone(),
+            };
+            (!rampart_respond::retire::still_needed(core.snapshot(), &[key], &m.spec.chains))
+                .then_some(End::Retired)
+        };
+        let Some(end) = end else { continue };
+        let Ok((ending, _)) = step(&status, LedgerEvent::End(end), &stamp) else {
+            continue;
+        };
+        let _ = ledger.set_status(&ns, &name, &ending).await;
+        let event = match ledger.remove(&m).await {
+            Ok(()) => LedgerEvent::Removed,
+            Err(e) => LedgerEvent::RemoveFailed(e.to_string()),
+        };
+        if let Ok((done, _)) = step(&ending, event, &stamp) {
+            let _ = ledger.set_status(&ns, &name, &done).await;
+            tracing::info!(mitigation = %name, namespace = %ns, phase = ?done.phase, "mitigation ended");
+        }
+    }
+}
+
 /// Runs the engine.
 pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
-    let mut core = core(args)?;
-    let _ = args.mitigation_ttl;
+    let (mut core, actuator) = core(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -133,6 +315,9 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .await;
         });
+        let ledger = actuator
+            .writes()
+            .then(|| rampart_kube::actuate::Ledger::new(client.clone()));
         let (tx, mut rx) = mpsc::channel::<ClusterEvent>(8192);
         tokio::spawn(watch_cluster(client, tx, cancel.clone()));
         let signal = cancel.clone();
@@ -144,15 +329,18 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
         let mut synced: BTreeSet<Kind> = BTreeSet::new();
         loop {
             // Wait for a change, then batch everything that arrives within the debounce time.
+            // A quiet cluster still gets a tick, so expiries happen on time.
             let first = tokio::select! {
                 () = cancel.cancelled() => break,
-                e = rx.recv() => e,
+                e = rx.recv() => e.map(Some),
+                () = tokio::time::sleep(Duration::from_secs(1)) => Some(None),
             };
             let Some(first) = first else { break };
-            let mut batch = vec![first];
+            let mut batch: Vec<ClusterEvent> = first.into_iter().collect();
             while let Ok(Some(e)) = tokio::time::timeout(args.debounce, rx.recv()).await {
                 batch.push(e);
             }
+            let batch_was_empty = batch.is_empty();
             for e in batch {
                 match e {
                     ClusterEvent::Upsert(o) => core.apply(Change::Upsert(o)),
@@ -175,6 +363,13 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             }
             if !expected.is_subset(&synced) {
                 continue; // first findings only once every kind is listed
+            }
+            if batch_was_empty {
+                // A tick: nothing changed, only expiries and retirements are due.
+                if let Some(ledger) = &ledger {
+                    actuate(ledger, &core, &Default::default(), args.mitigation_ttl).await;
+                }
+                continue;
             }
             let t = Instant::now();
             let report = core.reprove(now());
@@ -206,6 +401,9 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 if let Ok(mut f) = dashboard.findings.write() {
                     *f = v;
                 }
+            }
+            if let Some(ledger) = &ledger {
+                actuate(ledger, &core, &report, args.mitigation_ttl).await;
             }
             tracing::info!(
                 generation = report.generation,

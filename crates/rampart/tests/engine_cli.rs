@@ -158,3 +158,114 @@ async fn the_engine_proves_reports_and_follows_changes() {
     );
     assert!(!log.contains("c2VjcmV0LXZhbHVl"));
 }
+
+fn objects_in(fake: &rampart_testkit::Shared, collection: &str) -> Vec<Value> {
+    let f = fake.lock().unwrap();
+    f.collections
+        .get(collection)
+        .map(|c| c.objects.values().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_networkpolicy_actuator_applies_owns_records_and_expires() {
+    let fake = new_fake();
+    {
+        let mut f = fake.lock().unwrap();
+        f.write(
+            "namespaces",
+            "ADDED",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
+        );
+        f.write("services", "ADDED", json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "app"},
+            "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}));
+        f.write("pods", "ADDED", json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "app", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 8080}]}]}}));
+        f.write("pods", "ADDED", json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "db", "namespace": "app", "labels": {"app": "db"}},
+            "spec": {"volumes": [{"name": "s", "secret": {"secretName": "db"}}],
+                     "containers": [{"name": "c", "image": "postgres", "ports": [{"containerPort": 5432}],
+                                     "volumeMounts": [{"name": "s", "mountPath": "/s"}]}]}}));
+        f.write("secrets", "ADDED", json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "app"}}));
+    }
+    let url = start(fake.clone()).await;
+    let dir = std::env::temp_dir().join(format!("rampart-engine-act-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("kubeconfig"), kubeconfig(&url)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args([
+            "engine",
+            "--dashboard-addr",
+            "127.0.0.1:0",
+            "--debounce",
+            "50ms",
+            "--enable",
+            "network",
+            "--act-on-proof",
+            "--actuator",
+            "networkpolicy",
+            "--mitigation-ttl",
+            "3s",
+        ])
+        .env("KUBECONFIG", dir.join("kubeconfig"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // Applied: a Mitigation in the object's namespace, Applied, owning a labelled NetworkPolicy.
+    let mut applied = None;
+    for _ in 0..400 {
+        let ms = objects_in(&fake, "mitigations");
+        if let Some(m) = ms.iter().find(|m| m["status"]["phase"] == "Applied") {
+            applied = Some(m.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let m = applied.expect("a mitigation is applied");
+    assert_eq!(m["metadata"]["namespace"], "app");
+    assert!(
+        m["spec"]["chains"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty())
+    );
+    assert!(m["status"]["appliedAt"].as_str().unwrap().ends_with('Z'));
+    let nps = objects_in(&fake, "networkpolicies");
+    let np = nps
+        .iter()
+        .find(|n| n["metadata"]["labels"]["rampart.dev/mitigation"] == m["metadata"]["name"])
+        .expect("the applied NetworkPolicy carries the mitigation label");
+    assert_eq!(np["metadata"]["ownerReferences"][0]["kind"], "Mitigation");
+    assert_eq!(
+        np["metadata"]["ownerReferences"][0]["uid"],
+        m["metadata"]["uid"]
+    );
+
+    // Expiry: the object is removed and the record says Reverted.
+    let name = m["metadata"]["name"].clone();
+    let mut reverted = false;
+    for _ in 0..400 {
+        let ms = objects_in(&fake, "mitigations");
+        if ms
+            .iter()
+            .any(|x| x["metadata"]["name"] == name && x["status"]["phase"] == "Reverted")
+        {
+            reverted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        reverted,
+        "the mitigation expired and reverted: {:?}",
+        objects_in(&fake, "mitigations")
+    );
+    let gone = !objects_in(&fake, "networkpolicies")
+        .iter()
+        .any(|n| n["metadata"]["labels"]["rampart.dev/mitigation"] == name);
+    assert!(gone, "the expired mitigation's NetworkPolicy is deleted");
+}

@@ -52,7 +52,7 @@ pub struct CutDecision {
 }
 
 /// The report after one re-proof.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ChangeReport {
     /// Re-proof counter.
     pub generation: u64,

@@ -22,8 +22,9 @@ use tokio::sync::broadcast;
 
 /// One resource collection of the fake server.
 #[derive(Default)]
-struct Collection {
-    objects: BTreeMap<String, Value>,
+pub struct Collection {
+    /// Current objects by `namespace/name`.
+    pub objects: BTreeMap<String, Value>,
     /// (resourceVersion, type, object) since `oldest`.
     history: Vec<(u64, &'static str, Value)>,
     /// Versions at or below this are compacted away.
@@ -32,7 +33,8 @@ struct Collection {
 
 pub struct Fake {
     rv: u64,
-    collections: BTreeMap<String, Collection>,
+    /// Collections by resource name (`pods`, `networkpolicies`, …).
+    pub collections: BTreeMap<String, Collection>,
     events: broadcast::Sender<(String, u64, &'static str, Value)>,
     /// Bumped to end every open watch stream.
     /// Bumped to end every open watch stream.
@@ -213,11 +215,139 @@ async fn grouped(
     handle(f, resource, "List", "v1", q).await
 }
 
+fn status(code: u16, reason: &str, message: String) -> Response {
+    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                      "message": message, "reason": reason, "code": code});
+    (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+type NsPath = (String, String, String, String);
+type NamePath = (String, String, String, String, String);
+
+/// `POST …/namespaces/{ns}/{resource}`: create (409 if it exists).
+async fn create(
+    State(f): State<Shared>,
+    Path((_g, _v, ns, resource)): Path<NsPath>,
+    axum::Json(mut obj): axum::Json<Value>,
+) -> Response {
+    let mut fake = f.lock().unwrap();
+    obj["metadata"]["namespace"] = json!(ns);
+    let k = key(&obj);
+    if fake
+        .collections
+        .get(&resource)
+        .is_some_and(|c| c.objects.contains_key(&k))
+    {
+        return status(
+            409,
+            "AlreadyExists",
+            format!("{resource} {k} already exists"),
+        );
+    }
+    fake.write(&resource, "ADDED", obj);
+    let stored = fake.collections[&resource].objects[&k].clone();
+    (StatusCode::CREATED, axum::Json(stored)).into_response()
+}
+
+/// `GET …/namespaces/{ns}/{resource}/{name}`.
+async fn get_one(
+    State(f): State<Shared>,
+    Path((_g, _v, ns, resource, name)): Path<NamePath>,
+) -> Response {
+    let fake = f.lock().unwrap();
+    match fake
+        .collections
+        .get(&resource)
+        .and_then(|c| c.objects.get(&format!("{ns}/{name}")))
+    {
+        Some(o) => axum::Json(o.clone()).into_response(),
+        None => status(404, "NotFound", format!("{resource} {ns}/{name} not found")),
+    }
+}
+
+/// `DELETE …/namespaces/{ns}/{resource}/{name}`.
+async fn delete_one(
+    State(f): State<Shared>,
+    Path((_g, _v, ns, resource, name)): Path<NamePath>,
+) -> Response {
+    let mut fake = f.lock().unwrap();
+    let Some(o) = fake
+        .collections
+        .get(&resource)
+        .and_then(|c| c.objects.get(&format!("{ns}/{name}")))
+        .cloned()
+    else {
+        return status(404, "NotFound", format!("{resource} {ns}/{name} not found"));
+    };
+    fake.write(&resource, "DELETED", o.clone());
+    axum::Json(o).into_response()
+}
+
+/// `PATCH …/namespaces/{ns}/{resource}/{name}/status` with a JSON merge patch.
+async fn patch_status(
+    State(f): State<Shared>,
+    Path((_g, _v, ns, resource, name)): Path<NamePath>,
+    body: axum::body::Bytes,
+) -> Response {
+    // Merge patches arrive as application/merge-patch+json.
+    let Ok(patch) = serde_json::from_slice::<Value>(&body) else {
+        return status(400, "BadRequest", "patch is not JSON".into());
+    };
+    let mut fake = f.lock().unwrap();
+    let Some(mut o) = fake
+        .collections
+        .get(&resource)
+        .and_then(|c| c.objects.get(&format!("{ns}/{name}")))
+        .cloned()
+    else {
+        return status(404, "NotFound", format!("{resource} {ns}/{name} not found"));
+    };
+    if let Some(st) = patch.get("status") {
+        o["status"] = merge(o.get("status").cloned().unwrap_or(json!({})), st.clone());
+    }
+    fake.write(&resource, "MODIFIED", o);
+    let stored = fake.collections[&resource].objects[&format!("{ns}/{name}")].clone();
+    axum::Json(stored).into_response()
+}
+
+fn merge(mut base: Value, patch: Value) -> Value {
+    match (base.as_object_mut(), patch) {
+        (Some(b), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    b.remove(&k);
+                } else {
+                    let cur = b.remove(&k).unwrap_or(Value::Null);
+                    b.insert(k, merge(cur, v));
+                }
+            }
+            base
+        }
+        (_, p) => p,
+    }
+}
+
 /// Serves the fake API on 127.0.0.1; returns its URL.
 pub async fn start(fake: Shared) -> String {
     let app = Router::new()
         .route("/api/v1/{resource}", get(core))
         .route("/apis/{group}/{version}/{resource}", get(grouped))
+        .route(
+            "/apis/{group}/{version}/namespaces/{ns}/{resource}",
+            axum::routing::post(create),
+        )
+        .route(
+            "/apis/{group}/{version}/namespaces/{ns}/{resource}/{name}",
+            get(get_one).delete(delete_one),
+        )
+        .route(
+            "/apis/{group}/{version}/namespaces/{ns}/{resource}/{name}/status",
+            axum::routing::patch(patch_status),
+        )
         .with_state(fake);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

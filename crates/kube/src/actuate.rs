@@ -1,0 +1,155 @@
+//! The `networkpolicy` actuator and the ledger's storage: Mitigation custom resources and the
+//! NetworkPolicies they own. The Mitigation lives in the namespace of the object it applies, so
+//! its ownerReference is valid (owners must share the namespace) and garbage collection removes
+//! the object if the record is ever deleted: nothing rampart applies is orphaned.
+
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use rampart_api::{Mitigation, MitigationStatus};
+use rampart_respond::MANAGED_BY_LABEL;
+use rampart_respond::reconcile::ManagedObject;
+
+/// A failed write, with the API's reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct WriteError {
+    /// What was being written.
+    pub what: String,
+    /// The API error.
+    #[source]
+    pub source: kube::Error,
+}
+
+fn err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> WriteError {
+    let what = what.into();
+    move |source| WriteError { what, source }
+}
+
+/// Writes mitigations and their objects.
+#[derive(Clone)]
+pub struct Ledger {
+    client: Client,
+}
+
+impl Ledger {
+    /// Over a client.
+    pub fn new(client: Client) -> Ledger {
+        Ledger { client }
+    }
+
+    /// Records a new mitigation (before anything is applied).
+    pub async fn record(&self, m: &Mitigation) -> Result<Mitigation, WriteError> {
+        let ns = m.metadata.namespace.clone().unwrap_or_default();
+        let api: Api<Mitigation> = Api::namespaced(self.client.clone(), &ns);
+        api.create(&PostParams::default(), m)
+            .await
+            .map_err(err(format!(
+                "recording Mitigation {ns}/{}",
+                m.metadata.name.as_deref().unwrap_or("")
+            )))
+    }
+
+    /// Writes a mitigation's status.
+    pub async fn set_status(
+        &self,
+        ns: &str,
+        name: &str,
+        status: &MitigationStatus,
+    ) -> Result<(), WriteError> {
+        let api: Api<Mitigation> = Api::namespaced(self.client.clone(), ns);
+        api.patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({ "status": status })),
+        )
+        .await
+        .map(|_| ())
+        .map_err(err(format!(
+            "updating the status of Mitigation {ns}/{name}"
+        )))
+    }
+
+    /// Applies the mitigation's NetworkPolicy, labelled and owned by the mitigation.
+    pub async fn apply(&self, m: &Mitigation) -> Result<(), WriteError> {
+        let ns = m.metadata.namespace.clone().unwrap_or_default();
+        let name = m.metadata.name.clone().unwrap_or_default();
+        let mut np: NetworkPolicy =
+            serde_json::from_value(m.spec.object.clone()).map_err(|e| WriteError {
+                what: format!("Mitigation {ns}/{name}: its object is not a NetworkPolicy"),
+                source: kube::Error::SerdeError(e),
+            })?;
+        np.metadata.namespace = Some(ns.clone());
+        np.metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(MANAGED_BY_LABEL.into(), name.clone());
+        np.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "rampart.dev/v1alpha1".into(),
+            kind: "Mitigation".into(),
+            name: name.clone(),
+            uid: m.metadata.uid.clone().unwrap_or_default(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        }]);
+        let api: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), &ns);
+        match api.create(&PostParams::default(), &np).await {
+            Ok(_) => Ok(()),
+            // Applied before a crash: already there is applied.
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+            Err(e) => Err(err(format!(
+                "applying NetworkPolicy {ns}/{}",
+                np.metadata.name.as_deref().unwrap_or("")
+            ))(e)),
+        }
+    }
+
+    /// Removes the mitigation's NetworkPolicy (absent is removed).
+    pub async fn remove(&self, m: &Mitigation) -> Result<(), WriteError> {
+        let ns = m.metadata.namespace.clone().unwrap_or_default();
+        let obj = m.spec.object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let api: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), &ns);
+        match api.delete(&obj, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            Err(e) => Err(err(format!("removing NetworkPolicy {ns}/{obj}"))(e)),
+        }
+    }
+
+    /// Every mitigation, all namespaces.
+    pub async fn mitigations(&self) -> Result<Vec<Mitigation>, WriteError> {
+        let api: Api<Mitigation> = Api::all(self.client.clone());
+        api.list(&ListParams::default())
+            .await
+            .map(|l| l.items)
+            .map_err(err("listing Mitigations"))
+    }
+
+    /// Every NetworkPolicy carrying rampart's label (filtered here too: the label is the contract).
+    pub async fn managed_objects(&self) -> Result<Vec<ManagedObject>, WriteError> {
+        let api: Api<NetworkPolicy> = Api::all(self.client.clone());
+        let list = api
+            .list(&ListParams::default().labels(MANAGED_BY_LABEL))
+            .await
+            .map_err(err("listing NetworkPolicies"))?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|np| {
+                let m = np.metadata.labels.as_ref()?.get(MANAGED_BY_LABEL)?.clone();
+                Some(ManagedObject {
+                    key: format!(
+                        "{}/{}",
+                        np.metadata.namespace.unwrap_or_default(),
+                        np.metadata.name.unwrap_or_default()
+                    ),
+                    mitigation: m,
+                })
+            })
+            .collect())
+    }
+}
