@@ -156,6 +156,100 @@ fn parse_rfc3339(s: &str) -> Option<u64> {
     u64::try_from(days * 86_400 + h * 3600 + mi * 60 + se).ok()
 }
 
+/// Start-up reconciliation: every applied object has an Applied Mitigation and every Applied
+/// Mitigation has its object, whatever a crash left behind.
+async fn reconcile(ledger: &rampart_kube::actuate::Ledger) {
+    use rampart_respond::ledger::{End, LedgerEvent, step};
+    use rampart_respond::reconcile::{Record, Repair, reconcile};
+    let (Ok(mitigations), Ok(objects)) =
+        (ledger.mitigations().await, ledger.managed_objects().await)
+    else {
+        tracing::warn!("cannot read the ledger; reconciliation skipped");
+        return;
+    };
+    let now_s = now();
+    let stamp = rfc3339(now_s);
+    let records: Vec<Record> = mitigations
+        .iter()
+        .map(|m| {
+            let status = m.status.clone().unwrap_or_default();
+            Record {
+                name: m.metadata.name.clone().unwrap_or_default(),
+                phase: status.phase,
+                expired: parse_rfc3339(&m.spec.expires_at).is_some_and(|t| t <= now_s),
+                ending: status.message.starts_with("ending"),
+                object_key: format!(
+                    "{}/{}",
+                    m.metadata.namespace.as_deref().unwrap_or(""),
+                    m.spec.target.name
+                ),
+            }
+        })
+        .collect();
+    let by_name = |n: &str| {
+        mitigations
+            .iter()
+            .find(|m| m.metadata.name.as_deref() == Some(n))
+    };
+    for repair in reconcile(&objects, &records) {
+        tracing::info!(?repair, "reconciling the ledger");
+        match repair {
+            Repair::DeleteOrphan(key) => {
+                let (ns, name) = key.split_once('/').unwrap_or(("", &key));
+                let orphan = rampart_api::Mitigation::new(
+                    "orphan",
+                    rampart_api::MitigationSpec {
+                        chains: vec![],
+                        action: rampart_api::ActionKind::NetworkPolicy,
+                        target: rampart_api::TargetRef::default(),
+                        object: serde_json::json!({"metadata": {"name": name}}),
+                        reason: String::new(),
+                        expires_at: String::new(),
+                    },
+                );
+                let mut orphan = orphan;
+                orphan.metadata.namespace = Some(ns.to_string());
+                if let Err(e) = ledger.remove(&orphan).await {
+                    tracing::warn!("{e}");
+                }
+            }
+            Repair::Adopt(n) | Repair::Reapply(n) | Repair::Finish(n) | Repair::Remove(n) => {
+                let Some(m) = by_name(&n) else { continue };
+                let ns = m.metadata.namespace.clone().unwrap_or_default();
+                let status = m.status.clone().unwrap_or_default();
+                // Adopt: applied before a crash, status never written.
+                let next = (status.phase == rampart_api::MitigationPhase::Proposed)
+                    .then(|| step(&status, LedgerEvent::Applied, &stamp).ok())
+                    .flatten();
+                if let Some((s, _)) = next {
+                    let _ = ledger.set_status(&ns, &n, &s).await;
+                    continue;
+                }
+                let expired = parse_rfc3339(&m.spec.expires_at).is_some_and(|t| t <= now_s);
+                if !expired && !status.message.starts_with("ending") {
+                    if let Err(e) = ledger.apply(m).await {
+                        tracing::warn!("{e}");
+                    }
+                    continue;
+                }
+                let ending = if status.message.starts_with("ending") {
+                    status.clone()
+                } else {
+                    step(&status, LedgerEvent::End(End::Expired), &stamp)
+                        .map(|x| x.0)
+                        .unwrap_or(status.clone())
+                };
+                let _ = ledger.set_status(&ns, &n, &ending).await;
+                if ledger.remove(m).await.is_ok()
+                    && let Ok((done, _)) = step(&ending, LedgerEvent::Removed, &stamp)
+                {
+                    let _ = ledger.set_status(&ns, &n, &done).await;
+                }
+            }
+        }
+    }
+}
+
 /// Acts on the cuts the bar approved, expires and retires what is applied.
 async fn actuate(
     ledger: &rampart_kube::actuate::Ledger,
@@ -318,6 +412,9 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
         let ledger = actuator
             .writes()
             .then(|| rampart_kube::actuate::Ledger::new(client.clone()));
+        if let Some(ledger) = &ledger {
+            reconcile(ledger).await;
+        }
         let (tx, mut rx) = mpsc::channel::<ClusterEvent>(8192);
         tokio::spawn(watch_cluster(client, tx, cancel.clone()));
         let signal = cancel.clone();

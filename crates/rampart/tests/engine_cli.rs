@@ -188,6 +188,10 @@ async fn the_networkpolicy_actuator_applies_owns_records_and_expires() {
                      "containers": [{"name": "c", "image": "postgres", "ports": [{"containerPort": 5432}],
                                      "volumeMounts": [{"name": "s", "mountPath": "/s"}]}]}}));
         f.write("secrets", "ADDED", json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "app"}}));
+        // Left behind by a crash: an object rampart applied whose record is gone.
+        f.write("networkpolicies", "ADDED", json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "ghost", "namespace": "app", "labels": {"rampart.dev/mitigation": "lost"}},
+            "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"]}}));
     }
     let url = start(fake.clone()).await;
     let dir = std::env::temp_dir().join(format!("rampart-engine-act-{}", std::process::id()));
@@ -224,6 +228,12 @@ async fn the_networkpolicy_actuator_applies_owns_records_and_expires() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let m = applied.expect("a mitigation is applied");
+    assert!(
+        !objects_in(&fake, "networkpolicies")
+            .iter()
+            .any(|n| n["metadata"]["name"] == "ghost"),
+        "start-up reconciliation deleted the orphan"
+    );
     assert_eq!(m["metadata"]["namespace"], "app");
     assert!(
         m["spec"]["chains"]
