@@ -8,6 +8,7 @@
 
 pub mod actuate;
 pub mod cluster;
+pub mod leader;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

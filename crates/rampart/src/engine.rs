@@ -56,13 +56,19 @@ pub struct EngineArgs {
     /// Circuit breaker window.
     #[arg(long, env = "RAMPART_ENGINE_ACTION_WINDOW", default_value = "10m", value_parser = parse_duration)]
     pub action_window: Duration,
-    /// rampart's own namespace (never acted on, like kube-system).
+    /// rampart's own namespace (never acted on, like kube-system; holds the leader Lease).
     #[arg(
         long,
         env = "RAMPART_ENGINE_NAMESPACE",
         default_value = "rampart-system"
     )]
     pub namespace: String,
+    /// Lease duration for leader election, in seconds (only the leader writes).
+    #[arg(long, env = "RAMPART_ENGINE_LEASE_SECONDS", default_value_t = 15)]
+    pub lease_seconds: u64,
+    /// This replica's identity in the Lease (default: the pod's hostname).
+    #[arg(long, env = "RAMPART_ENGINE_IDENTITY")]
+    pub identity: Option<String>,
 }
 
 fn now() -> u64 {
@@ -412,9 +418,32 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
         let ledger = actuator
             .writes()
             .then(|| rampart_kube::actuate::Ledger::new(client.clone()));
-        if let Some(ledger) = &ledger {
-            reconcile(ledger).await;
-        }
+        // Only the leader writes: followers prove and serve the dashboard.
+        let leading = match &ledger {
+            Some(_) => {
+                let identity = args
+                    .identity
+                    .clone()
+                    .or_else(|| std::env::var("HOSTNAME").ok())
+                    .unwrap_or_else(|| format!("rampart-{}", std::process::id()));
+                Some(
+                    rampart_kube::leader::elect(
+                        client.clone(),
+                        &args.namespace,
+                        "rampart-engine",
+                        &identity,
+                        args.lease_seconds,
+                    )
+                    .await
+                    .context("starting leader election")?,
+                )
+            }
+            None => None,
+        };
+        let is_leader = |l: &Option<tokio::sync::watch::Receiver<bool>>| {
+            l.as_ref().is_some_and(|r| *r.borrow())
+        };
+        let mut reconciled = false;
         let (tx, mut rx) = mpsc::channel::<ClusterEvent>(8192);
         tokio::spawn(watch_cluster(client, tx, cancel.clone()));
         let signal = cancel.clone();
@@ -463,7 +492,11 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             }
             if batch_was_empty {
                 // A tick: nothing changed, only expiries and retirements are due.
-                if let Some(ledger) = &ledger {
+                if let Some(ledger) = ledger.as_ref().filter(|_| is_leader(&leading)) {
+                    if !reconciled {
+                        reconcile(ledger).await;
+                        reconciled = true;
+                    }
                     actuate(ledger, &core, &Default::default(), args.mitigation_ttl).await;
                 }
                 continue;
@@ -499,8 +532,15 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                     *f = v;
                 }
             }
-            if let Some(ledger) = &ledger {
+            if let Some(ledger) = ledger.as_ref().filter(|_| is_leader(&leading)) {
+                // A new leader first repairs whatever the previous one left.
+                if !reconciled {
+                    reconcile(ledger).await;
+                    reconciled = true;
+                }
                 actuate(ledger, &core, &report, args.mitigation_ttl).await;
+            } else if !is_leader(&leading) {
+                reconciled = false;
             }
             tracing::info!(
                 generation = report.generation,

@@ -279,3 +279,93 @@ async fn the_networkpolicy_actuator_applies_owns_records_and_expires() {
         .any(|n| n["metadata"]["labels"]["rampart.dev/mitigation"] == name);
     assert!(gone, "the expired mitigation's NetworkPolicy is deleted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_one_leader_one_set_of_writes() {
+    let fake = new_fake();
+    {
+        let mut f = fake.lock().unwrap();
+        f.write(
+            "namespaces",
+            "ADDED",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
+        );
+        f.write("services", "ADDED", json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "app"},
+            "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}));
+        f.write("pods", "ADDED", json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "app", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 8080}]}]}}));
+        f.write("pods", "ADDED", json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "db", "namespace": "app", "labels": {"app": "db"}},
+            "spec": {"volumes": [{"name": "s", "secret": {"secretName": "db"}}],
+                     "containers": [{"name": "c", "image": "postgres", "ports": [{"containerPort": 5432}],
+                                     "volumeMounts": [{"name": "s", "mountPath": "/s"}]}]}}));
+        f.write("secrets", "ADDED", json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "app"}}));
+    }
+    let url = start(fake.clone()).await;
+    let dir = std::env::temp_dir().join(format!("rampart-engine-ha-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("kubeconfig"), kubeconfig(&url)).unwrap();
+    let spawn = |id: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .args([
+                "engine",
+                "--dashboard-addr",
+                "127.0.0.1:0",
+                "--debounce",
+                "50ms",
+                "--enable",
+                "network",
+                "--act-on-proof",
+                "--actuator",
+                "networkpolicy",
+                "--mitigation-ttl",
+                "10m",
+                "--identity",
+                id,
+            ])
+            .env("KUBECONFIG", dir.join("kubeconfig"))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut a = spawn("replica-a");
+    let mut b = spawn("replica-b");
+    let mut applied = false;
+    for _ in 0..400 {
+        if objects_in(&fake, "mitigations")
+            .iter()
+            .any(|m| m["status"]["phase"] == "Applied")
+        {
+            applied = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // Give the follower every chance to (wrongly) act too.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mitigations = objects_in(&fake, "mitigations");
+    let leases = objects_in(&fake, "leases");
+    for c in [&mut a, &mut b] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(applied);
+    let cuts: std::collections::BTreeSet<String> = mitigations
+        .iter()
+        .map(|m| {
+            m["metadata"]["labels"]["rampart.dev/cut"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        cuts.len(),
+        mitigations.len(),
+        "one mitigation per cut, not one per replica: {mitigations:?}"
+    );
+    let holder = leases[0]["spec"]["holderIdentity"].as_str().unwrap_or("");
+    assert!(holder == "replica-a" || holder == "replica-b", "{leases:?}");
+}

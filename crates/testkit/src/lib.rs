@@ -41,6 +41,8 @@ pub struct Fake {
     pub epoch: u64,
     /// Lists served (relists show up here).
     pub lists: usize,
+    /// Field manager owning each object's `spec.holderIdentity` (Leases).
+    pub holders: BTreeMap<String, String>,
 }
 
 /// The shared server state.
@@ -331,6 +333,68 @@ fn merge(mut base: Value, patch: Value) -> Value {
     }
 }
 
+/// `PATCH …/namespaces/{ns}/{resource}/{name}` (Leases): server-side apply and strategic merge
+/// patches, with the one piece of field ownership leader election relies on — an apply from
+/// another field manager that would change `spec.holderIdentity` conflicts (409), as the API
+/// server's SSA does without `force`.
+async fn patch_object(
+    State(f): State<Shared>,
+    Path((_g, _v, ns, resource, name)): Path<NamePath>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(patch) = serde_json::from_slice::<Value>(&body) else {
+        return status(400, "BadRequest", "patch is not JSON".into());
+    };
+    let manager = q.get("fieldManager").cloned().unwrap_or_default();
+    let apply = headers
+        .get("content-type")
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/apply-patch"));
+    let mut fake = f.lock().unwrap();
+    let k = format!("{ns}/{name}");
+    let current = fake
+        .collections
+        .get(&resource)
+        .and_then(|c| c.objects.get(&k))
+        .cloned();
+    let Some(mut obj) = current.or_else(|| apply.then(|| json!({"apiVersion": patch["apiVersion"], "kind": patch["kind"], "metadata": {"name": name, "namespace": ns}}))) else {
+        return status(404, "NotFound", format!("{resource} {k} not found"));
+    };
+    let owner_key = format!("{resource}/{k}");
+    let new_holder = &patch["spec"]["holderIdentity"];
+    if apply && !new_holder.is_null() {
+        let owned_by_other = fake.holders.get(&owner_key).is_some_and(|m| m != &manager);
+        if owned_by_other
+            && obj["spec"]["holderIdentity"] != *new_holder
+            && !obj["spec"]["holderIdentity"].is_null()
+        {
+            return status(
+                409,
+                "Conflict",
+                format!(
+                    "Apply failed with 1 conflict: conflict with {:?}: .spec.holderIdentity",
+                    fake.holders[&owner_key]
+                ),
+            );
+        }
+    }
+    if let Some(spec) = patch.get("spec") {
+        if spec.get("holderIdentity").is_some() {
+            if spec["holderIdentity"].is_null() {
+                fake.holders.remove(&owner_key);
+            } else {
+                fake.holders.insert(owner_key.clone(), manager.clone());
+            }
+        }
+        obj["spec"] = merge(obj.get("spec").cloned().unwrap_or(json!({})), spec.clone());
+    }
+    fake.write(&resource, "MODIFIED", obj);
+    let stored = fake.collections[&resource].objects[&k].clone();
+    axum::Json(stored).into_response()
+}
+
 /// Serves the fake API on 127.0.0.1; returns its URL.
 pub async fn start(fake: Shared) -> String {
     let app = Router::new()
@@ -342,7 +406,7 @@ pub async fn start(fake: Shared) -> String {
         )
         .route(
             "/apis/{group}/{version}/namespaces/{ns}/{resource}/{name}",
-            get(get_one).delete(delete_one),
+            get(get_one).delete(delete_one).patch(patch_object),
         )
         .route(
             "/apis/{group}/{version}/namespaces/{ns}/{resource}/{name}/status",
@@ -364,6 +428,7 @@ pub fn new_fake() -> Shared {
         events: tx,
         epoch: 0,
         lists: 0,
+        holders: BTreeMap::new(),
     }))
 }
 
