@@ -95,10 +95,28 @@ pub struct DashboardState {
 pub fn router(state: Arc<DashboardState>) -> Router {
     Router::new()
         .route("/", get(page))
+        .route("/assets/cytoscape.min.js", get(|| async { js(CYTOSCAPE) }))
+        .route("/assets/dashboard.js", get(|| async { js(DASHBOARD_JS) }))
         .route("/findings", get(findings))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state)
+}
+
+/// Cytoscape.js, vendored (see `assets/SOURCE.md`): the graph renders with no CDN.
+const CYTOSCAPE: &str = include_str!("../assets/cytoscape.min.js");
+/// The dashboard's own script.
+const DASHBOARD_JS: &str = include_str!("../assets/dashboard.js");
+
+fn js(body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 async fn findings(State(s): State<Arc<DashboardState>>) -> Response {
@@ -168,7 +186,7 @@ pub fn render(f: &Value) -> String {
             escape(d["decision"].as_str().unwrap_or(""))
         ));
     }
-    h.push_str("</table><h2>Attack paths</h2>");
+    h.push_str("</table><h2>Attack paths</h2><div id=\"graph\" style=\"height:520px;border:1px solid #ccc\"></div>");
     let mut entry = String::new();
     for c in f["chains"].as_array().into_iter().flatten() {
         let e = obj(&c["entry"]);
@@ -202,7 +220,7 @@ pub fn render(f: &Value) -> String {
     if !entry.is_empty() {
         h.push_str("</ul>");
     }
-    h.push_str("</body></html>");
+    h.push_str("<script src=\"/assets/cytoscape.min.js\"></script><script src=\"/assets/dashboard.js\"></script></body></html>");
     h
 }
 
@@ -227,5 +245,12 @@ mod tests {
                 && html.contains("app/&lt;b&gt;")
         );
         assert!(html.contains("class=\"chain\"") && html.contains("class=\"mitigation\""));
+        assert!(html.contains("src=\"/assets/cytoscape.min.js\"") && html.contains("id=\"graph\""));
+    }
+
+    #[test]
+    fn the_graph_library_is_served_from_the_binary() {
+        assert!(CYTOSCAPE.len() > 100_000 && CYTOSCAPE.contains("Cytoscape Consortium"));
+        assert!(DASHBOARD_JS.contains("/findings"));
     }
 }

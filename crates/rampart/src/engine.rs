@@ -388,6 +388,91 @@ async fn actuate(
     }
 }
 
+/// Publishes the latest analysis and report to the dashboard (findings and chain gauges).
+fn publish(
+    dashboard: &DashboardState,
+    core: &EngineCore,
+    report: &rampart_respond::engine::ChangeReport,
+) {
+    let Some(a) = core.analysis() else { return };
+    let inputs = InputSummary {
+        files: 0,
+        objects: core.snapshot().len(),
+        ..InputSummary::default()
+    };
+    let scan = ScanReport::new(a, inputs);
+    dashboard.metrics.chains.clear();
+    for c in &scan.chains {
+        dashboard
+            .metrics
+            .chains
+            .get_or_create(&ChainLabels {
+                target: c.target.kind.to_string(),
+                confidence: "proven".into(),
+            })
+            .inc();
+    }
+    let mut v = serde_json::to_value(&scan).unwrap_or_default();
+    v["report"] = serde_json::to_value(report).unwrap_or_default();
+    if let Ok(mut f) = dashboard.findings.write() {
+        *f = v;
+    }
+}
+
+/// Arguments of `rampart dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Files or directories of manifests or dumps (as for `scan`).
+    #[arg(required = true)]
+    pub paths: Vec<std::path::PathBuf>,
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "RAMPART_DASHBOARD_ADDR")]
+    pub addr: SocketAddr,
+}
+
+/// `rampart dashboard`: the engine's dashboard over an offline scan (shadow mode).
+pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
+    let loaded = rampart_load::load_paths(&args.paths, &rampart_load::LoadOptions::default());
+    for e in &loaded.errors {
+        eprintln!("rampart: warning: {e}");
+    }
+    let mut core = EngineCore::new(
+        Options::default(),
+        BarConfig {
+            enabled: BTreeSet::new(),
+            act_on_proof: false,
+            protected_namespaces: BTreeSet::new(),
+            min_ready: 1,
+        },
+        CircuitBreaker::new(0, 1),
+        Actuator::DryRun,
+    );
+    for o in loaded.snapshot.iter() {
+        core.apply(Change::Upsert(Box::new(o.clone())));
+    }
+    let report = core.reprove(now());
+    let state = Arc::new(DashboardState::default());
+    publish(&state, &core, &report);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("binding {}", args.addr))?;
+        eprintln!("rampart dashboard: http://{}", listener.local_addr()?);
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("serving")?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs the engine.
 pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
     let (mut core, actuator) = core(args)?;
@@ -508,30 +593,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 .loop_latency
                 .observe(t.elapsed().as_secs_f64());
             dashboard.metrics.reproofs.inc();
-            if let Some(a) = core.analysis() {
-                let inputs = InputSummary {
-                    files: 0,
-                    objects: core.snapshot().len(),
-                    ..InputSummary::default()
-                };
-                let scan = ScanReport::new(a, inputs);
-                dashboard.metrics.chains.clear();
-                for c in &scan.chains {
-                    dashboard
-                        .metrics
-                        .chains
-                        .get_or_create(&ChainLabels {
-                            target: c.target.kind.to_string(),
-                            confidence: "proven".into(),
-                        })
-                        .inc();
-                }
-                let mut v = serde_json::to_value(&scan).unwrap_or_default();
-                v["report"] = serde_json::to_value(&report).unwrap_or_default();
-                if let Ok(mut f) = dashboard.findings.write() {
-                    *f = v;
-                }
-            }
+            publish(&dashboard, &core, &report);
             if let Some(ledger) = ledger.as_ref().filter(|_| is_leader(&leading)) {
                 // A new leader first repairs whatever the previous one left.
                 if !reconciled {

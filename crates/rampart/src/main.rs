@@ -38,6 +38,8 @@ enum Command {
     /// Watch the cluster, re-prove on every change and report; shadow-first (this build
     /// proposes, it writes nothing).
     Engine(engine::EngineArgs),
+    /// Serve the engine's dashboard for manifests or a dump (offline, read-only).
+    Dashboard(engine::DashboardArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Policy(policy::PolicyCommand::Test(args)) => policy::test(&args),
         Command::Crds => policy::crds(),
         Command::Engine(args) => engine::run(&args),
+        Command::Dashboard(args) => engine::dashboard(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,57 @@
+// Draws the attack paths of /findings as a graph. Every label is data handed to Cytoscape's
+// canvas renderer, never HTML, so cluster-provided names cannot inject markup.
+(function () {
+  "use strict";
+  function ref(o) {
+    return [o.kind || "", o.namespace || "", o.name || ""].join("/");
+  }
+  function label(o) {
+    return (o.kind || "") + " " + (o.namespace ? o.namespace + "/" : "") + (o.name || "");
+  }
+  fetch("/findings")
+    .then(function (r) { return r.json(); })
+    .then(function (f) {
+      var nodes = {}, edges = {};
+      function node(o, cls) {
+        var id = ref(o);
+        if (!nodes[id]) nodes[id] = { data: { id: id, label: label(o) }, classes: cls || "" };
+        return id;
+      }
+      (f.chains || []).forEach(function (c) {
+        var prev = node({ kind: "Internet", name: "internet" }, "internet");
+        var entry = node(c.entry, "entry");
+        edges[prev + ">" + entry] = { data: { id: prev + ">" + entry, source: prev, target: entry, label: "exposes" } };
+        prev = entry;
+        (c.steps || []).forEach(function (s) {
+          var from = node(s.from);
+          var to = node(s.to);
+          var id = from + ">" + to + ":" + s.edge;
+          edges[id] = { data: { id: id, source: from, target: to, label: s.edge } };
+          prev = to;
+        });
+        nodes[ref(c.target.object || c.target)] && (nodes[ref(c.target.object || c.target)].classes = "jewel");
+      });
+      var elements = Object.keys(nodes).map(function (k) { return nodes[k]; })
+        .concat(Object.keys(edges).map(function (k) { return edges[k]; }));
+      var container = document.getElementById("graph");
+      if (window.cytoscape && container) {
+        window.cytoscape({
+          container: container,
+          elements: elements,
+          layout: { name: "breadthfirst", directed: true, roots: ["Internet//internet"] },
+          style: [
+            { selector: "node", style: { label: "data(label)", "font-size": 9, "background-color": "#6b7b8c" } },
+            { selector: "node.internet", style: { "background-color": "#b00" } },
+            { selector: "node.entry", style: { "background-color": "#e68a00" } },
+            { selector: "node.jewel", style: { "background-color": "#6a0dad" } },
+            { selector: "edge", style: { label: "data(label)", "font-size": 7, "curve-style": "bezier", "target-arrow-shape": "triangle", width: 1 } }
+          ]
+        });
+      }
+      document.body.setAttribute("data-graph-nodes", String(Object.keys(nodes).length));
+      document.body.setAttribute("data-graph-edges", String(Object.keys(edges).length));
+    })
+    .catch(function (e) {
+      document.body.setAttribute("data-graph-error", String(e));
+    });
+})();

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Browser test of the dashboard: headless Chromium loads the page served by
+# `rampart dashboard examples/demo-cluster`, the DOM must show the demo's chains and mitigations
+# and the graph script must have drawn the attack graph; a screenshot is saved to
+# ci-artifacts/dashboard.png. Needs Debian's `chromium` (installed by .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+browser=$(command -v chromium || command -v chromium-browser || true)
+[ -n "$browser" ] || { echo "browser-test: chromium is not installed (apt-get install chromium)"; exit 1; }
+cargo build --release --quiet -p rampart
+mkdir -p ci-artifacts
+log=$(mktemp)
+target/release/rampart dashboard examples/demo-cluster --addr 127.0.0.1:18092 2>"$log" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 1 100); do grep -q "http://" "$log" && break; sleep 0.1; done
+flags=(--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --virtual-time-budget=5000)
+"$browser" "${flags[@]}" --dump-dom http://127.0.0.1:18092/ 2>/dev/null > ci-artifacts/dashboard.html
+"$browser" "${flags[@]}" --window-size=1280,1400 --screenshot=ci-artifacts/dashboard.png http://127.0.0.1:18092/ 2>/dev/null
+python3 - ci-artifacts/dashboard.html <<'PY'
+import re, sys
+dom = open(sys.argv[1]).read()
+chains = dom.count('class="chain"')
+mitigations = dom.count('class="mitigation"')
+nodes = re.search(r'data-graph-nodes="(\d+)"', dom)
+errors = re.search(r'data-graph-error="([^"]*)"', dom)
+print(f"browser-test: {chains} chains, {mitigations} mitigations, graph nodes {nodes.group(1) if nodes else None}")
+assert chains >= 40, "the demo's chains are listed"
+assert mitigations >= 1, "the proposed mitigations are listed"
+assert nodes and int(nodes.group(1)) > 10, "the graph script ran and drew the attack graph"
+assert not errors, errors.group(1)
+assert "ci/deployer" in dom and "ClusterAdmin" in dom
+PY
+[ -s ci-artifacts/dashboard.png ] || { echo "browser-test: no screenshot"; exit 1; }
+echo "browser-test: ok (screenshot: ci-artifacts/dashboard.png)"
