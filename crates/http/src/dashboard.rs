@@ -86,9 +86,33 @@ impl Default for EngineMetrics {
 #[derive(Debug, Default)]
 pub struct DashboardState {
     /// The scan contract of the latest analysis, plus `report` (the latest change report).
-    pub findings: RwLock<Value>,
+    findings: RwLock<Value>,
+    /// The same, serialized once per re-proof: serving it is a reference-count bump.
+    findings_json: RwLock<axum::body::Bytes>,
+    /// `{"generation", "chains"}`: a cheap progress probe.
+    status: RwLock<Value>,
     /// Metrics.
     pub metrics: EngineMetrics,
+}
+
+impl DashboardState {
+    /// Publishes new findings.
+    pub fn set_findings(&self, v: Value) {
+        let json = axum::body::Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
+        let status = serde_json::json!({
+            "generation": v["report"]["generation"],
+            "chains": v["summary"]["chains"],
+        });
+        if let Ok(mut j) = self.findings_json.write() {
+            *j = json;
+        }
+        if let Ok(mut st) = self.status.write() {
+            *st = status;
+        }
+        if let Ok(mut f) = self.findings.write() {
+            *f = v;
+        }
+    }
 }
 
 /// The router.
@@ -98,6 +122,7 @@ pub fn router(state: Arc<DashboardState>) -> Router {
         .route("/assets/cytoscape.min.js", get(|| async { js(CYTOSCAPE) }))
         .route("/assets/dashboard.js", get(|| async { js(DASHBOARD_JS) }))
         .route("/findings", get(findings))
+        .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state)
@@ -120,7 +145,21 @@ fn js(body: &'static str) -> Response {
 }
 
 async fn findings(State(s): State<Arc<DashboardState>>) -> Response {
-    let v = s.findings.read().map(|v| v.clone()).unwrap_or(Value::Null);
+    let body = s
+        .findings_json
+        .read()
+        .map(|b| b.clone())
+        .unwrap_or_default();
+    let body = if body.is_empty() {
+        axum::body::Bytes::from_static(b"null")
+    } else {
+        body
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn status(State(s): State<Arc<DashboardState>>) -> Response {
+    let v = s.status.read().map(|v| v.clone()).unwrap_or(Value::Null);
     axum::Json(v).into_response()
 }
 
@@ -166,8 +205,8 @@ fn obj(v: &Value) -> String {
 }
 
 async fn page(State(s): State<Arc<DashboardState>>) -> Html<String> {
-    let f = s.findings.read().map(|v| v.clone()).unwrap_or(Value::Null);
-    Html(render(&f))
+    let html = s.findings.read().map(|v| render(&v)).unwrap_or_default();
+    Html(html)
 }
 
 /// Renders the dashboard page from the findings document.

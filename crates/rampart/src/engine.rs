@@ -414,9 +414,7 @@ fn publish(
     }
     let mut v = serde_json::to_value(&scan).unwrap_or_default();
     v["report"] = serde_json::to_value(report).unwrap_or_default();
-    if let Ok(mut f) = dashboard.findings.write() {
-        *f = v;
-    }
+    dashboard.set_findings(v);
 }
 
 /// Arguments of `rampart dashboard`.

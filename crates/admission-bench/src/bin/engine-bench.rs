@@ -56,9 +56,9 @@ fn get(addr: &str, path: &str) -> String {
 }
 
 fn generation(addr: &str) -> u64 {
-    serde_json::from_str::<Value>(&get(addr, "/findings"))
+    serde_json::from_str::<Value>(&get(addr, "/status"))
         .ok()
-        .and_then(|v| v["report"]["generation"].as_u64())
+        .and_then(|v| v["generation"].as_u64())
         .unwrap_or(0)
 }
 
