@@ -85,9 +85,8 @@ impl Default for EngineMetrics {
 /// What the dashboard serves.
 #[derive(Debug, Default)]
 pub struct DashboardState {
-    /// The scan contract of the latest analysis, plus `report` (the latest change report).
-    findings: RwLock<Value>,
-    /// The same, serialized once per re-proof: serving it is a reference-count bump.
+    /// The scan contract of the latest analysis plus `report` (the latest change report),
+    /// serialized once per re-proof: serving it is a reference-count bump.
     findings_json: RwLock<axum::body::Bytes>,
     /// `{"generation", "chains"}`: a cheap progress probe.
     status: RwLock<Value>,
@@ -96,22 +95,23 @@ pub struct DashboardState {
 }
 
 impl DashboardState {
-    /// Publishes new findings.
-    pub fn set_findings(&self, v: Value) {
-        let json = axum::body::Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
-        let status = serde_json::json!({
-            "generation": v["report"]["generation"],
-            "chains": v["summary"]["chains"],
-        });
+    /// Publishes new findings: the serialized document, its generation and chain count.
+    pub fn set_findings(&self, json: Vec<u8>, generation: u64, chains: usize) {
         if let Ok(mut j) = self.findings_json.write() {
-            *j = json;
+            *j = axum::body::Bytes::from(json);
         }
         if let Ok(mut st) = self.status.write() {
-            *st = status;
+            *st = serde_json::json!({"generation": generation, "chains": chains});
         }
-        if let Ok(mut f) = self.findings.write() {
-            *f = v;
-        }
+    }
+
+    /// The findings as a JSON value (parsed on demand, for the HTML page).
+    pub fn findings(&self) -> Value {
+        self.findings_json
+            .read()
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -205,8 +205,7 @@ fn obj(v: &Value) -> String {
 }
 
 async fn page(State(s): State<Arc<DashboardState>>) -> Html<String> {
-    let html = s.findings.read().map(|v| render(&v)).unwrap_or_default();
-    Html(html)
+    Html(render(&s.findings()))
 }
 
 /// Renders the dashboard page from the findings document.

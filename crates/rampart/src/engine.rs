@@ -412,9 +412,19 @@ fn publish(
             })
             .inc();
     }
-    let mut v = serde_json::to_value(&scan).unwrap_or_default();
-    v["report"] = serde_json::to_value(report).unwrap_or_default();
-    dashboard.set_findings(v);
+    /// The scan contract with the change report beside it, serialized in one pass.
+    #[derive(serde::Serialize)]
+    struct Findings<'a> {
+        #[serde(flatten)]
+        scan: &'a ScanReport,
+        report: &'a rampart_respond::engine::ChangeReport,
+    }
+    let json = serde_json::to_vec(&Findings {
+        scan: &scan,
+        report,
+    })
+    .unwrap_or_default();
+    dashboard.set_findings(json, report.generation, scan.chains.len());
 }
 
 /// Arguments of `rampart dashboard`.
