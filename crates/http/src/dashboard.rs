@@ -45,6 +45,17 @@ pub struct EngineMetrics {
     pub watch_errors: Family<KindLabels, Counter>,
     /// Re-proofs run.
     pub reproofs: Counter,
+    /// Mitigations in the ledger by phase.
+    pub mitigations: Family<PhaseLabels, Gauge>,
+    /// Failed actuator writes (records, objects, statuses).
+    pub actuator_errors: Counter,
+}
+
+/// Labels of the mitigation gauge.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    /// `Proposed`, `Applied`, `Reverted`, `Retired`, `Failed`.
+    pub phase: String,
 }
 
 impl Default for EngineMetrics {
@@ -72,12 +83,26 @@ impl Default for EngineMetrics {
         );
         let reproofs = Counter::default();
         registry.register("reproofs", "Re-proofs of the cluster", reproofs.clone());
+        let mitigations = Family::<PhaseLabels, Gauge>::default();
+        registry.register(
+            "mitigations",
+            "Mitigations in the ledger by phase",
+            mitigations.clone(),
+        );
+        let actuator_errors = Counter::default();
+        registry.register(
+            "actuator_errors",
+            "Failed actuator writes (records, objects, statuses)",
+            actuator_errors.clone(),
+        );
         EngineMetrics {
             registry,
             chains,
             loop_latency,
             watch_errors,
             reproofs,
+            mitigations,
+            actuator_errors,
         }
     }
 }

@@ -262,6 +262,7 @@ async fn actuate(
     core: &EngineCore,
     report: &rampart_respond::engine::ChangeReport,
     ttl: Duration,
+    metrics: &rampart_http::dashboard::EngineMetrics,
 ) {
     use rampart_api::{ActionKind, Mitigation, MitigationSpec, TargetRef};
     use rampart_respond::ledger::{End, LedgerEvent, step};
@@ -270,10 +271,21 @@ async fn actuate(
     let existing = match ledger.mitigations().await {
         Ok(m) => m,
         Err(e) => {
+            metrics.actuator_errors.inc();
             tracing::warn!("cannot list mitigations, not acting: {e}");
             return;
         }
     };
+    metrics.mitigations.clear();
+    for m in &existing {
+        let phase = m.status.as_ref().map(|s| s.phase).unwrap_or_default();
+        metrics
+            .mitigations
+            .get_or_create(&rampart_http::dashboard::PhaseLabels {
+                phase: format!("{phase:?}"),
+            })
+            .inc();
+    }
     let active = |cut: &str| {
         existing.iter().any(|m| {
             m.metadata
@@ -328,6 +340,7 @@ async fn actuate(
             let recorded = match ledger.record(&m).await {
                 Ok(r) => r,
                 Err(e) => {
+                    metrics.actuator_errors.inc();
                     tracing::warn!("{e}");
                     continue;
                 }
@@ -339,6 +352,7 @@ async fn actuate(
             let (status, _) = match ledger.apply(&recorded).await {
                 Ok(()) => step(&proposed, LedgerEvent::Applied, &stamp).unwrap_or((proposed, None)),
                 Err(e) => {
+                    metrics.actuator_errors.inc();
                     tracing::warn!("{e}");
                     step(&proposed, LedgerEvent::ApplyFailed(e.to_string()), &stamp)
                         .unwrap_or((proposed, None))
@@ -590,7 +604,14 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                         reconcile(ledger).await;
                         reconciled = true;
                     }
-                    actuate(ledger, &core, &Default::default(), args.mitigation_ttl).await;
+                    actuate(
+                        ledger,
+                        &core,
+                        &Default::default(),
+                        args.mitigation_ttl,
+                        &dashboard.metrics,
+                    )
+                    .await;
                 }
                 continue;
             }
@@ -608,7 +629,14 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                     reconcile(ledger).await;
                     reconciled = true;
                 }
-                actuate(ledger, &core, &report, args.mitigation_ttl).await;
+                actuate(
+                    ledger,
+                    &core,
+                    &report,
+                    args.mitigation_ttl,
+                    &dashboard.metrics,
+                )
+                .await;
             } else if !is_leader(&leading) {
                 reconciled = false;
             }
