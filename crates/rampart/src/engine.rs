@@ -402,6 +402,58 @@ async fn actuate(
     }
 }
 
+/// Kubernetes Events for chains that appeared or went away, on their entry objects (at most 20
+/// per batch, so a large change cannot flood the API server).
+async fn publish_events(
+    recorder: &kube::runtime::events::Recorder,
+    core: &EngineCore,
+    report: &rampart_respond::engine::ChangeReport,
+) {
+    use k8s_openapi::api::core::v1::ObjectReference;
+    use kube::runtime::events::{Event, EventType};
+    let Some(a) = core.analysis() else { return };
+    let api_version = |kind: &str| match kind {
+        "Ingress" | "NetworkPolicy" => "networking.k8s.io/v1",
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => "apps/v1",
+        "Job" | "CronJob" => "batch/v1",
+        "Route" => "route.openshift.io/v1",
+        _ => "v1",
+    };
+    for id in report.diff.chains_added.iter().take(20) {
+        let Some(c) = a.proof.chains.iter().find(|c| &c.id == id) else {
+            continue;
+        };
+        let entry = a.graph.vertex_ref(c.entry);
+        let target = a.graph.vertex_ref(c.target);
+        let cut = a
+            .plan
+            .cheapest
+            .get(id)
+            .map(|(_, cost)| format!("; cheapest cut costs {cost}"))
+            .unwrap_or_default();
+        let reference = ObjectReference {
+            api_version: Some(api_version(&entry.kind).into()),
+            kind: Some(entry.kind.clone()),
+            namespace: (!entry.namespace.is_empty()).then(|| entry.namespace.clone()),
+            name: Some(entry.name.clone()),
+            ..ObjectReference::default()
+        };
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "AttackChainProven".into(),
+            note: Some(format!(
+                "{id}: internet → {entry} → … → {target} ({} steps){cut}",
+                c.length
+            )),
+            action: "Prove".into(),
+            secondary: None,
+        };
+        if let Err(e) = recorder.publish(&event, &reference).await {
+            tracing::debug!("event not recorded: {e}");
+        }
+    }
+}
+
 /// Publishes the latest analysis and report to the dashboard (findings and chain gauges).
 fn publish(
     dashboard: &DashboardState,
@@ -551,6 +603,13 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             l.as_ref().is_some_and(|r| *r.borrow())
         };
         let mut reconciled = false;
+        let recorder = kube::runtime::events::Recorder::new(
+            client.clone(),
+            kube::runtime::events::Reporter {
+                controller: "rampart-engine".into(),
+                instance: std::env::var("HOSTNAME").ok(),
+            },
+        );
         let (tx, mut rx) = mpsc::channel::<ClusterEvent>(8192);
         tokio::spawn(watch_cluster(client, tx, cancel.clone()));
         let signal = cancel.clone();
@@ -623,6 +682,11 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 .observe(t.elapsed().as_secs_f64());
             dashboard.metrics.reproofs.inc();
             publish(&dashboard, &core, &report);
+            // Events are proposals made visible, allowed in shadow mode; with several replicas
+            // only the leader records them.
+            if leading.is_none() || is_leader(&leading) {
+                publish_events(&recorder, &core, &report).await;
+            }
             if let Some(ledger) = ledger.as_ref().filter(|_| is_leader(&leading)) {
                 // A new leader first repairs whatever the previous one left.
                 if !reconciled {

@@ -129,6 +129,14 @@ async fn the_engine_proves_reports_and_follows_changes() {
             && !html.contains("web<script>")
     );
     assert!(get(&addr, "/metrics").contains("rampart_reproofs_total"));
+    // The new chains are visible as Kubernetes Events on their entry object.
+    let events = objects_in(&fake, "events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["reason"] == "AttackChainProven" && e["regarding"]["name"] == "web<script>"),
+        "{events:?}"
+    );
 
     // The durable fix lands: the Service stops being a LoadBalancer.
     fake.lock()
