@@ -120,6 +120,48 @@ impl Ledger {
         }
     }
 
+    /// Whether rampart may write what acting needs (create NetworkPolicies and Mitigations,
+    /// update Mitigation status), asked with SelfSubjectAccessReviews: the levers can be trusted
+    /// only when the answer is yes. Returns the missing permissions.
+    pub async fn missing_permissions(&self) -> Result<Vec<String>, WriteError> {
+        use k8s_openapi::api::authorization::v1::{
+            ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+        };
+        let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
+        let mut missing = Vec::new();
+        for (group, resource, sub, verb) in [
+            ("networking.k8s.io", "networkpolicies", None, "create"),
+            ("networking.k8s.io", "networkpolicies", None, "delete"),
+            ("rampart.dev", "mitigations", None, "create"),
+            ("rampart.dev", "mitigations", Some("status"), "patch"),
+        ] {
+            let review = SelfSubjectAccessReview {
+                spec: SelfSubjectAccessReviewSpec {
+                    resource_attributes: Some(ResourceAttributes {
+                        group: Some(group.into()),
+                        resource: Some(resource.into()),
+                        subresource: sub.map(String::from),
+                        verb: Some(verb.into()),
+                        ..ResourceAttributes::default()
+                    }),
+                    ..SelfSubjectAccessReviewSpec::default()
+                },
+                ..SelfSubjectAccessReview::default()
+            };
+            let answer = api
+                .create(&PostParams::default(), &review)
+                .await
+                .map_err(err("asking for permissions"))?;
+            if !answer.status.is_some_and(|s| s.allowed) {
+                missing.push(format!(
+                    "{verb} {resource}{}",
+                    sub.map(|s| format!("/{s}")).unwrap_or_default()
+                ));
+            }
+        }
+        Ok(missing)
+    }
+
     /// Every mitigation, all namespaces.
     pub async fn mitigations(&self) -> Result<Vec<Mitigation>, WriteError> {
         let api: Api<Mitigation> = Api::all(self.client.clone());

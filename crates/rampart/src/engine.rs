@@ -454,11 +454,20 @@ async fn publish_events(
     }
 }
 
+/// Whether the engine can act: its actuator and the permissions it lacks.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+struct Levers {
+    actuator: String,
+    writes: bool,
+    missing: Vec<String>,
+}
+
 /// Publishes the latest analysis and report to the dashboard (findings and chain gauges).
 fn publish(
     dashboard: &DashboardState,
     core: &EngineCore,
     report: &rampart_respond::engine::ChangeReport,
+    levers: &Levers,
 ) {
     let Some(a) = core.analysis() else { return };
     let inputs = InputSummary {
@@ -484,10 +493,12 @@ fn publish(
         #[serde(flatten)]
         scan: &'a ScanReport,
         report: &'a rampart_respond::engine::ChangeReport,
+        levers: &'a Levers,
     }
     let json = serde_json::to_vec(&Findings {
         scan: &scan,
         report,
+        levers,
     })
     .unwrap_or_default();
     dashboard.set_findings(json, report.generation, scan.chains.len());
@@ -526,7 +537,7 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
     }
     let report = core.reprove(now());
     let state = Arc::new(DashboardState::default());
-    publish(&state, &core, &report);
+    publish(&state, &core, &report, &Levers::default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -574,9 +585,34 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .await;
         });
-        let ledger = actuator
+        let mut ledger = actuator
             .writes()
             .then(|| rampart_kube::actuate::Ledger::new(client.clone()));
+        // Can the levers be trusted? Without the permissions acting needs, fail safe to dry-run.
+        let mut levers = Levers {
+            actuator: format!("{actuator:?}"),
+            writes: ledger.is_some(),
+            missing: Vec::new(),
+        };
+        if let Some(l) = &ledger {
+            match l.missing_permissions().await {
+                Ok(m) if m.is_empty() => {}
+                Ok(m) => {
+                    tracing::warn!(missing = ?m, "the actuator lacks permissions: running dry-run");
+                    levers.missing = m;
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "cannot check the actuator's permissions ({e}): running dry-run"
+                    );
+                    levers.missing = vec![format!("unknown: {e}")];
+                }
+            }
+            if !levers.missing.is_empty() {
+                levers.writes = false;
+                ledger = None;
+            }
+        }
         // Only the leader writes: followers prove and serve the dashboard.
         let leading = match &ledger {
             Some(_) => {
@@ -681,7 +717,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 .loop_latency
                 .observe(t.elapsed().as_secs_f64());
             dashboard.metrics.reproofs.inc();
-            publish(&dashboard, &core, &report);
+            publish(&dashboard, &core, &report, &levers);
             // Events are proposals made visible, allowed in shadow mode; with several replicas
             // only the leader records them.
             if leading.is_none() || is_leader(&leading) {

@@ -129,6 +129,7 @@ async fn the_engine_proves_reports_and_follows_changes() {
             && !html.contains("web<script>")
     );
     assert!(get(&addr, "/metrics").contains("rampart_reproofs_total"));
+    assert_eq!(f["levers"]["writes"], false, "dry-run: {}", f["levers"]);
     // The new chains are visible as Kubernetes Events on their entry object.
     let events = objects_in(&fake, "events");
     assert!(
@@ -376,4 +377,81 @@ async fn two_replicas_one_leader_one_set_of_writes() {
     );
     let holder = leases[0]["spec"]["holderIdentity"].as_str().unwrap_or("");
     assert!(holder == "replica-a" || holder == "replica-b", "{leases:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_write_permissions_the_engine_fails_safe_to_dry_run() {
+    let fake = new_fake();
+    {
+        let mut f = fake.lock().unwrap();
+        f.denied_verbs.push("create networkpolicies".into());
+        f.write(
+            "namespaces",
+            "ADDED",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
+        );
+        f.write("services", "ADDED", service("LoadBalancer"));
+        f.write("pods", "ADDED", json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "app", "labels": {"app": "web"}},
+            "spec": {"volumes": [{"name": "s", "secret": {"secretName": "db"}}],
+                     "containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 8080}],
+                                     "volumeMounts": [{"name": "s", "mountPath": "/s"}]}]}}));
+        f.write("secrets", "ADDED", json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "app"}}));
+    }
+    let url = start(fake.clone()).await;
+    let dir = std::env::temp_dir().join(format!("rampart-engine-rbac-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("kubeconfig"), kubeconfig(&url)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args([
+            "engine",
+            "--dashboard-addr",
+            "127.0.0.1:0",
+            "--debounce",
+            "50ms",
+            "--enable",
+            "network",
+            "--act-on-proof",
+            "--actuator",
+            "networkpolicy",
+        ])
+        .env("KUBECONFIG", dir.join("kubeconfig"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0);
+        if let Some(a) = line.trim().split("dashboard on http://").nth(1) {
+            break a.to_string();
+        }
+    };
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        let _ = stderr.read_to_string(&mut sink);
+    });
+    let mut f = Value::Null;
+    for _ in 0..300 {
+        f = findings(&addr);
+        if f["summary"]["chains"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mitigations = objects_in(&fake, "mitigations");
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(f["levers"]["writes"], false, "{}", f["levers"]);
+    assert!(
+        f["levers"]["missing"]
+            .to_string()
+            .contains("create networkpolicies")
+    );
+    assert!(
+        mitigations.is_empty(),
+        "nothing written without permissions"
+    );
 }

@@ -43,6 +43,8 @@ pub struct Fake {
     pub lists: usize,
     /// Field manager owning each object's `spec.holderIdentity` (Leases).
     pub holders: BTreeMap<String, String>,
+    /// `verb resource` pairs access reviews deny.
+    pub denied_verbs: Vec<String>,
 }
 
 /// The shared server state.
@@ -395,11 +397,32 @@ async fn patch_object(
     axum::Json(stored).into_response()
 }
 
+/// `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: the fake allows everything
+/// except what `Fake::denied_verbs` lists (`verb resource`).
+async fn access_review(
+    State(f): State<Shared>,
+    axum::Json(mut review): axum::Json<Value>,
+) -> Response {
+    let attrs = &review["spec"]["resourceAttributes"];
+    let key = format!(
+        "{} {}",
+        attrs["verb"].as_str().unwrap_or(""),
+        attrs["resource"].as_str().unwrap_or("")
+    );
+    let allowed = !f.lock().unwrap().denied_verbs.contains(&key);
+    review["status"] = json!({"allowed": allowed});
+    (StatusCode::CREATED, axum::Json(review)).into_response()
+}
+
 /// Serves the fake API on 127.0.0.1; returns its URL.
 pub async fn start(fake: Shared) -> String {
     let app = Router::new()
         .route("/api/v1/{resource}", get(core))
         .route("/apis/{group}/{version}/{resource}", get(grouped))
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            axum::routing::post(access_review),
+        )
         .route(
             "/apis/{group}/{version}/namespaces/{ns}/{resource}",
             axum::routing::post(create),
@@ -429,6 +452,7 @@ pub fn new_fake() -> Shared {
         epoch: 0,
         lists: 0,
         holders: BTreeMap::new(),
+        denied_verbs: Vec::new(),
     }))
 }
 
