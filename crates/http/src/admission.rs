@@ -239,15 +239,7 @@ fn deny_unknown_namespace(
 /// The `kind` metric label, from a fixed set: request kinds are client-controlled and must not
 /// create unbounded series.
 fn kind_label(kind: &str) -> String {
-    const KNOWN: &[&str] = &[
-        "Pod",
-        "Deployment",
-        "ReplicaSet",
-        "StatefulSet",
-        "DaemonSet",
-        "Job",
-        "CronJob",
-        "ReplicationController",
+    const OTHERS: &[&str] = &[
         "SecurityPolicy",
         "ClusterSecurityPolicy",
         "Namespace",
@@ -255,7 +247,12 @@ fn kind_label(kind: &str) -> String {
         "ConfigMap",
         "Secret",
     ];
-    if KNOWN.contains(&kind) { kind } else { "other" }.to_string()
+    if rampart_policy::object::POD_KINDS.contains(&kind) || OTHERS.contains(&kind) {
+        kind
+    } else {
+        "other"
+    }
+    .to_string()
 }
 
 /// The AdmissionReview v1 request as the API server sends it. Objects stay raw JSON borrowed

@@ -1,14 +1,17 @@
 //! `rampart engine` against the in-memory API server: first findings once every kind is
 //! listed, a change re-proved and reported, shadow mode proposing only, the dashboard escaping
-//! what the cluster says.
+//! what the cluster says; acting through the ledger, expiry, start-up reconciliation, leader
+//! election and the permission check.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rampart_testkit::{kubeconfig, new_fake, start};
+use rampart_testkit::{Shared, kubeconfig, new_fake, start};
 use serde_json::{Value, json};
 
 fn get(addr: &str, path: &str) -> String {
@@ -29,80 +32,165 @@ fn findings(addr: &str) -> Value {
     serde_json::from_str(&get(addr, "/findings")).unwrap_or(Value::Null)
 }
 
-fn service(kind: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web<script>", "namespace": "app"},
+fn objects_in(fake: &Shared, collection: &str) -> Vec<Value> {
+    let f = fake.lock().unwrap();
+    f.collections
+        .get(collection)
+        .map(|c| c.objects.values().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn service(kind: &str, name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "app"},
            "spec": {"type": kind, "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}})
+}
+
+fn pod(name: &str, port: u16, mounts_secret: bool) -> Value {
+    let mut p = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "app", "labels": {"app": name}},
+        "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": port}]}]}});
+    if mounts_secret {
+        p["spec"]["volumes"] = json!([{"name": "s", "secret": {"secretName": "db"}}]);
+        p["spec"]["containers"][0]["volumeMounts"] = json!([{"name": "s", "mountPath": "/s"}]);
+    }
+    p
+}
+
+/// `app`: an exposed `web` (optionally mounting the secret itself) and, when `lateral`, a `db`
+/// pod reachable over the open network that mounts it — whose cheapest cut is a live deny.
+fn cluster(fake: &Shared, service_name: &str, lateral: bool) {
+    let mut f = fake.lock().unwrap();
+    f.write(
+        "namespaces",
+        "ADDED",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
+    );
+    f.write("services", "ADDED", service("LoadBalancer", service_name));
+    f.write("pods", "ADDED", pod("web", 8080, !lateral));
+    if lateral {
+        f.write("pods", "ADDED", pod("db", 5432, true));
+    }
+    f.write(
+        "secrets",
+        "ADDED",
+        json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "app"}, "data": {"password": "c2VjcmV0LXZhbHVl"}}),
+    );
+}
+
+/// A running engine: its dashboard address and its log; killed and cleaned up on drop.
+struct Engine {
+    child: Child,
+    addr: String,
+    dir: PathBuf,
+    log: Option<JoinHandle<String>>,
+}
+
+impl Engine {
+    async fn spawn(fake: &Shared, tag: &str, args: &[&str]) -> Engine {
+        let url = start(fake.clone()).await;
+        let dir = std::env::temp_dir().join(format!("rampart-engine-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("kubeconfig"), kubeconfig(&url)).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .args([
+                "engine",
+                "--dashboard-addr",
+                "127.0.0.1:0",
+                "--debounce",
+                "50ms",
+            ])
+            .args(args)
+            .env("KUBECONFIG", dir.join("kubeconfig"))
+            .env("RAMPART_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut early = String::new();
+        let addr = loop {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "engine exited: {early}"
+            );
+            early.push_str(&line);
+            if let Some(a) = line.trim().split("dashboard on http://").nth(1) {
+                break a.to_string();
+            }
+        };
+        // Keep draining stderr so the child never blocks on a full pipe.
+        let log = std::thread::spawn(move || {
+            let mut all = early;
+            let _ = stderr.read_to_string(&mut all);
+            all
+        });
+        Engine {
+            child,
+            addr,
+            dir,
+            log: Some(log),
+        }
+    }
+
+    /// Findings once `pred` holds (bounded wait).
+    async fn findings_when(&self, pred: impl Fn(&Value) -> bool) -> Value {
+        let mut f = Value::Null;
+        for _ in 0..300 {
+            f = findings(&self.addr);
+            if pred(&f) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        f
+    }
+
+    /// Stops the engine and returns its log.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log
+            .take()
+            .map(|l| l.join().unwrap())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn wait_for(what: &str, f: impl Fn() -> bool) {
+    for _ in 0..400 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn chains(f: &Value) -> u64 {
+    f["summary"]["chains"].as_u64().unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_proves_reports_and_follows_changes() {
     let fake = new_fake();
-    {
-        let mut f = fake.lock().unwrap();
-        f.write(
-            "namespaces",
-            "ADDED",
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
-        );
-        f.write("services", "ADDED", service("LoadBalancer"));
-        f.write("pods", "ADDED", json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "web", "namespace": "app", "labels": {"app": "web"}},
-            "spec": {"volumes": [{"name": "s", "secret": {"secretName": "db"}}],
-                     "containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 8080}],
-                                     "volumeMounts": [{"name": "s", "mountPath": "/s"}]}]}}));
-        f.write("secrets", "ADDED", json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "db", "namespace": "app"}, "data": {"password": "c2VjcmV0LXZhbHVl"}}));
-    }
-    let url = start(fake.clone()).await;
-    let dir = std::env::temp_dir().join(format!("rampart-engine-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("kubeconfig"), kubeconfig(&url)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args([
-            "engine",
-            "--dashboard-addr",
-            "127.0.0.1:0",
-            "--debounce",
-            "50ms",
-            "--enable",
-            "network",
-            "--actuator",
-            "bogus",
-        ])
-        .env("KUBECONFIG", dir.join("kubeconfig"))
-        .env("RAMPART_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut early = String::new();
-    let addr = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "engine exited: {early}"
-        );
-        early.push_str(&line);
-        if let Some(a) = line.trim().split("dashboard on http://").nth(1) {
-            break a.to_string();
-        }
-    };
-    // Keep draining stderr so the child never blocks on a full pipe.
-    let log = std::thread::spawn(move || {
-        let mut all = early;
-        let _ = stderr.read_to_string(&mut all);
-        all
-    });
-
-    let mut f = Value::Null;
-    for _ in 0..300 {
-        f = findings(&addr);
-        if f["summary"]["chains"].as_u64().unwrap_or(0) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(f["summary"]["chains"].as_u64().unwrap() > 0, "{f}");
+    cluster(&fake, "web<script>", false);
+    let engine = Engine::spawn(
+        &fake,
+        "shadow",
+        &["--enable", "network", "--actuator", "bogus"],
+    )
+    .await;
+    let f = engine.findings_when(|f| chains(f) > 0).await;
+    assert!(chains(&f) > 0, "{f}");
     assert_eq!(f["schema"], "rampart.dev/scan/v1");
     assert!(
         !f["report"]["diff"]["chains_added"]
@@ -117,18 +205,17 @@ async fn the_engine_proves_reports_and_follows_changes() {
             "{d}"
         );
     }
-    let text = f.to_string();
     assert!(
-        !text.contains("c2VjcmV0LXZhbHVl"),
+        !f.to_string().contains("c2VjcmV0LXZhbHVl"),
         "secret value in findings"
     );
-    let html = get(&addr, "/");
+    let html = get(&engine.addr, "/");
     assert!(
         html.contains("class=\"chain\"")
             && html.contains("web&lt;script&gt;")
             && !html.contains("web<script>")
     );
-    assert!(get(&addr, "/metrics").contains("rampart_reproofs_total"));
+    assert!(get(&engine.addr, "/metrics").contains("rampart_reproofs_total"));
     assert_eq!(f["levers"]["writes"], false, "dry-run: {}", f["levers"]);
     // The new chains are visible as Kubernetes Events on their entry object.
     let events = objects_in(&fake, "events");
@@ -142,14 +229,8 @@ async fn the_engine_proves_reports_and_follows_changes() {
     // The durable fix lands: the Service stops being a LoadBalancer.
     fake.lock()
         .unwrap()
-        .write("services", "MODIFIED", service("ClusterIP"));
-    for _ in 0..300 {
-        f = findings(&addr);
-        if f["summary"]["chains"].as_u64() == Some(0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        .write("services", "MODIFIED", service("ClusterIP", "web<script>"));
+    let f = engine.findings_when(|f| f["summary"]["chains"] == 0).await;
     assert_eq!(f["summary"]["chains"], 0, "{f}");
     assert!(
         !f["report"]["diff"]["chains_removed"]
@@ -157,10 +238,7 @@ async fn the_engine_proves_reports_and_follows_changes() {
             .unwrap()
             .is_empty()
     );
-    let _ = child.kill();
-    let _ = child.wait();
-    let log = log.join().unwrap();
-    std::fs::remove_dir_all(&dir).ok();
+    let log = engine.stop();
     assert!(
         log.contains("running dry-run"),
         "a bogus actuator fails safe: {log}"
@@ -168,75 +246,35 @@ async fn the_engine_proves_reports_and_follows_changes() {
     assert!(!log.contains("c2VjcmV0LXZhbHVl"));
 }
 
-fn objects_in(fake: &rampart_testkit::Shared, collection: &str) -> Vec<Value> {
-    let f = fake.lock().unwrap();
-    f.collections
-        .get(collection)
-        .map(|c| c.objects.values().cloned().collect())
-        .unwrap_or_default()
-}
+const ACT: &[&str] = &[
+    "--enable",
+    "network",
+    "--act-on-proof",
+    "--actuator",
+    "networkpolicy",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_networkpolicy_actuator_applies_owns_records_and_expires() {
     let fake = new_fake();
-    {
-        let mut f = fake.lock().unwrap();
-        f.write(
-            "namespaces",
-            "ADDED",
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
-        );
-        f.write("services", "ADDED", json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "app"},
-            "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}));
-        f.write("pods", "ADDED", json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "web", "namespace": "app", "labels": {"app": "web"}},
-            "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 8080}]}]}}));
-        f.write("pods", "ADDED", json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "db", "namespace": "app", "labels": {"app": "db"}},
-            "spec": {"volumes": [{"name": "s", "secret": {"secretName": "db"}}],
-                     "containers": [{"name": "c", "image": "postgres", "ports": [{"containerPort": 5432}],
-                                     "volumeMounts": [{"name": "s", "mountPath": "/s"}]}]}}));
-        f.write("secrets", "ADDED", json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "app"}}));
-        // Left behind by a crash: an object rampart applied whose record is gone.
-        f.write("networkpolicies", "ADDED", json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": "ghost", "namespace": "app", "labels": {"rampart.dev/mitigation": "lost"}},
-            "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"]}}));
-    }
-    let url = start(fake.clone()).await;
-    let dir = std::env::temp_dir().join(format!("rampart-engine-act-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("kubeconfig"), kubeconfig(&url)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args([
-            "engine",
-            "--dashboard-addr",
-            "127.0.0.1:0",
-            "--debounce",
-            "50ms",
-            "--enable",
-            "network",
-            "--act-on-proof",
-            "--actuator",
-            "networkpolicy",
-            "--mitigation-ttl",
-            "3s",
-        ])
-        .env("KUBECONFIG", dir.join("kubeconfig"))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    cluster(&fake, "web", true);
+    // Left behind by a crash: an object rampart applied whose record is gone.
+    fake.lock().unwrap().write("networkpolicies", "ADDED", json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "ghost", "namespace": "app", "labels": {"rampart.dev/mitigation": "lost"}},
+        "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"]}}));
+    let engine = Engine::spawn(&fake, "act", &[ACT, &["--mitigation-ttl", "3s"]].concat()).await;
 
     // Applied: a Mitigation in the object's namespace, Applied, owning a labelled NetworkPolicy.
-    let mut applied = None;
-    for _ in 0..400 {
-        let ms = objects_in(&fake, "mitigations");
-        if let Some(m) = ms.iter().find(|m| m["status"]["phase"] == "Applied") {
-            applied = Some(m.clone());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let m = applied.expect("a mitigation is applied");
+    wait_for("a mitigation is applied", || {
+        objects_in(&fake, "mitigations")
+            .iter()
+            .any(|m| m["status"]["phase"] == "Applied")
+    })
+    .await;
+    let m = objects_in(&fake, "mitigations")
+        .into_iter()
+        .find(|m| m["status"]["phase"] == "Applied")
+        .unwrap();
     assert!(
         !objects_in(&fake, "networkpolicies")
             .iter()
@@ -263,104 +301,49 @@ async fn the_networkpolicy_actuator_applies_owns_records_and_expires() {
 
     // Expiry: the object is removed and the record says Reverted.
     let name = m["metadata"]["name"].clone();
-    let mut reverted = false;
-    for _ in 0..400 {
-        let ms = objects_in(&fake, "mitigations");
-        if ms
+    wait_for("the mitigation expired and reverted", || {
+        objects_in(&fake, "mitigations")
             .iter()
             .any(|x| x["metadata"]["name"] == name && x["status"]["phase"] == "Reverted")
-        {
-            reverted = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    std::fs::remove_dir_all(&dir).ok();
+    })
+    .await;
     assert!(
-        reverted,
-        "the mitigation expired and reverted: {:?}",
-        objects_in(&fake, "mitigations")
+        !objects_in(&fake, "networkpolicies")
+            .iter()
+            .any(|n| n["metadata"]["labels"]["rampart.dev/mitigation"] == name),
+        "the expired mitigation's NetworkPolicy is deleted"
     );
-    let gone = !objects_in(&fake, "networkpolicies")
-        .iter()
-        .any(|n| n["metadata"]["labels"]["rampart.dev/mitigation"] == name);
-    assert!(gone, "the expired mitigation's NetworkPolicy is deleted");
+    engine.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_one_leader_one_set_of_writes() {
     let fake = new_fake();
-    {
-        let mut f = fake.lock().unwrap();
-        f.write(
-            "namespaces",
-            "ADDED",
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
-        );
-        f.write("services", "ADDED", json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "app"},
-            "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}));
-        f.write("pods", "ADDED", json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "web", "namespace": "app", "labels": {"app": "web"}},
-            "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 8080}]}]}}));
-        f.write("pods", "ADDED", json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "db", "namespace": "app", "labels": {"app": "db"}},
-            "spec": {"volumes": [{"name": "s", "secret": {"secretName": "db"}}],
-                     "containers": [{"name": "c", "image": "postgres", "ports": [{"containerPort": 5432}],
-                                     "volumeMounts": [{"name": "s", "mountPath": "/s"}]}]}}));
-        f.write("secrets", "ADDED", json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "app"}}));
-    }
-    let url = start(fake.clone()).await;
-    let dir = std::env::temp_dir().join(format!("rampart-engine-ha-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("kubeconfig"), kubeconfig(&url)).unwrap();
-    let spawn = |id: &str| {
-        Command::new(env!("CARGO_BIN_EXE_rampart"))
-            .args([
-                "engine",
-                "--dashboard-addr",
-                "127.0.0.1:0",
-                "--debounce",
-                "50ms",
-                "--enable",
-                "network",
-                "--act-on-proof",
-                "--actuator",
-                "networkpolicy",
-                "--mitigation-ttl",
-                "10m",
-                "--identity",
-                id,
-            ])
-            .env("KUBECONFIG", dir.join("kubeconfig"))
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut a = spawn("replica-a");
-    let mut b = spawn("replica-b");
-    let mut applied = false;
-    for _ in 0..400 {
-        if objects_in(&fake, "mitigations")
+    cluster(&fake, "web", true);
+    let a = Engine::spawn(
+        &fake,
+        "ha-a",
+        &[ACT, &["--mitigation-ttl", "10m", "--identity", "replica-a"]].concat(),
+    )
+    .await;
+    let b = Engine::spawn(
+        &fake,
+        "ha-b",
+        &[ACT, &["--mitigation-ttl", "10m", "--identity", "replica-b"]].concat(),
+    )
+    .await;
+    wait_for("a mitigation is applied", || {
+        objects_in(&fake, "mitigations")
             .iter()
             .any(|m| m["status"]["phase"] == "Applied")
-        {
-            applied = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    })
+    .await;
     // Give the follower every chance to (wrongly) act too.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mitigations = objects_in(&fake, "mitigations");
     let leases = objects_in(&fake, "leases");
-    for c in [&mut a, &mut b] {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-    std::fs::remove_dir_all(&dir).ok();
-    assert!(applied);
+    a.stop();
+    b.stop();
     let cuts: std::collections::BTreeSet<String> = mitigations
         .iter()
         .map(|m| {
@@ -382,68 +365,16 @@ async fn two_replicas_one_leader_one_set_of_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_write_permissions_the_engine_fails_safe_to_dry_run() {
     let fake = new_fake();
-    {
-        let mut f = fake.lock().unwrap();
-        f.denied_verbs.push("create networkpolicies".into());
-        f.write(
-            "namespaces",
-            "ADDED",
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
-        );
-        f.write("services", "ADDED", service("LoadBalancer"));
-        f.write("pods", "ADDED", json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "web", "namespace": "app", "labels": {"app": "web"}},
-            "spec": {"volumes": [{"name": "s", "secret": {"secretName": "db"}}],
-                     "containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 8080}],
-                                     "volumeMounts": [{"name": "s", "mountPath": "/s"}]}]}}));
-        f.write("secrets", "ADDED", json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "app"}}));
-    }
-    let url = start(fake.clone()).await;
-    let dir = std::env::temp_dir().join(format!("rampart-engine-rbac-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("kubeconfig"), kubeconfig(&url)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args([
-            "engine",
-            "--dashboard-addr",
-            "127.0.0.1:0",
-            "--debounce",
-            "50ms",
-            "--enable",
-            "network",
-            "--act-on-proof",
-            "--actuator",
-            "networkpolicy",
-        ])
-        .env("KUBECONFIG", dir.join("kubeconfig"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let addr = loop {
-        let mut line = String::new();
-        assert!(stderr.read_line(&mut line).unwrap() > 0);
-        if let Some(a) = line.trim().split("dashboard on http://").nth(1) {
-            break a.to_string();
-        }
-    };
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        let _ = stderr.read_to_string(&mut sink);
-    });
-    let mut f = Value::Null;
-    for _ in 0..300 {
-        f = findings(&addr);
-        if f["summary"]["chains"].as_u64().unwrap_or(0) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    fake.lock()
+        .unwrap()
+        .denied_verbs
+        .push("create networkpolicies".into());
+    cluster(&fake, "web", true);
+    let engine = Engine::spawn(&fake, "rbac", ACT).await;
+    let f = engine.findings_when(|f| chains(f) > 0).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mitigations = objects_in(&fake, "mitigations");
-    let _ = child.kill();
-    let _ = child.wait();
-    std::fs::remove_dir_all(&dir).ok();
+    engine.stop();
     assert_eq!(f["levers"]["writes"], false, "{}", f["levers"]);
     assert!(
         f["levers"]["missing"]
