@@ -143,15 +143,16 @@ async fn handle(s: &AdmissionState, body: Body, endpoint: Endpoint) -> Response 
         Ok(b) => b,
         Err(_) => return s.reject(endpoint, BadReview::TooLarge, None),
     };
-    let lookup_failed = match &s.namespace_lookup {
-        Some(lookup) => fill_namespace(s, lookup, &bytes).await.err(),
-        None => None,
+    let req = match parse(&bytes) {
+        Ok(r) => r,
+        Err((e, labels)) => return s.reject(endpoint, e, labels),
+    };
+    let lookup_failed = match (&s.namespace_lookup, req.namespace.as_deref()) {
+        (Some(lookup), Some(ns)) if !ns.is_empty() => fill_namespace(s, lookup, ns).await.err(),
+        _ => None,
     };
     let start = Instant::now();
-    let result = match lookup_failed {
-        None => decide(s, &bytes, endpoint),
-        Some(why) => deny_unknown_namespace(&bytes, endpoint, &why),
-    };
+    let result = decide(s, &req, endpoint, lookup_failed.as_deref());
     s.metrics.latency.observe(start.elapsed().as_secs_f64());
     match result {
         Ok((resp, labels)) => {
@@ -170,24 +171,9 @@ type Labels = Option<(String, String)>;
 async fn fill_namespace(
     s: &AdmissionState,
     lookup: &NamespaceLookup,
-    bytes: &[u8],
+    ns: &str,
 ) -> Result<(), String> {
-    #[derive(serde::Deserialize)]
-    struct Only {
-        request: Option<OnlyReq>,
-    }
-    #[derive(serde::Deserialize)]
-    struct OnlyReq {
-        namespace: Option<String>,
-    }
-    let Some(ns) = serde_json::from_slice::<Only>(bytes)
-        .ok()
-        .and_then(|o| o.request)
-        .and_then(|r| r.namespace)
-        .filter(|n| !n.is_empty())
-    else {
-        return Ok(());
-    };
+    let ns = ns.to_string();
     if s.namespaces
         .read()
         .map(|n| n.contains_key(&ns))
@@ -206,34 +192,6 @@ async fn fill_namespace(
         Ok(Err(e)) => Err(format!("namespace {ns:?} could not be read: {e}")),
         Err(_) => Err(format!("namespace {ns:?} could not be read in time")),
     }
-}
-
-/// The denial for a request whose namespace could not be read.
-fn deny_unknown_namespace(
-    bytes: &[u8],
-    endpoint: Endpoint,
-    why: &str,
-) -> Result<(serde_json::Value, RequestLabels), (BadReview, Labels)> {
-    let review: WireReview<'_> =
-        serde_json::from_slice(bytes).map_err(|e| (BadReview::Json(e), None))?;
-    let req = review.request.ok_or((BadReview::NoRequest, None))?;
-    let decision = Decision {
-        allowed: false,
-        message: Some(format!(
-            "{why}; rampart cannot tell which Pod Security level applies"
-        )),
-        ..Decision::default()
-    };
-    let v = response(&req.uid, decision).map_err(|e| (BadReview::Patch(e), None))?;
-    Ok((
-        v,
-        RequestLabels {
-            endpoint: endpoint.name(),
-            kind: kind_label(&req.kind.kind),
-            operation: req.operation.name().to_string(),
-            decision: Outcome::Denied,
-        },
-    ))
 }
 
 /// The `kind` metric label, from a fixed set: request kinds are client-controlled and must not
@@ -388,23 +346,31 @@ pub fn review_bytes(
     } else {
         Endpoint::Validate
     };
-    decide(s, bytes, endpoint)
+    let req = parse(bytes).map_err(|(e, _)| e.to_string())?;
+    decide(s, &req, endpoint, None)
         .map(|(v, _)| v)
         .map_err(|(e, _)| e.to_string())
 }
 
-fn decide(
-    s: &AdmissionState,
-    bytes: &[u8],
-    endpoint: Endpoint,
-) -> Result<(serde_json::Value, RequestLabels), (BadReview, Labels)> {
+/// Parses the AdmissionReview once; the objects stay raw JSON borrowed from `bytes`.
+fn parse(bytes: &[u8]) -> Result<WireRequest<'_>, (BadReview, Labels)> {
     let review: WireReview<'_> =
         serde_json::from_slice(bytes).map_err(|e| (BadReview::Json(e), None))?;
     if !review.api_version.is_empty() && review.api_version != "admission.k8s.io/v1" {
         return Err((BadReview::Version(review.api_version), None));
     }
     let _ = review.kind;
-    let req = review.request.ok_or((BadReview::NoRequest, None))?;
+    review.request.ok_or((BadReview::NoRequest, None))
+}
+
+/// Decides a parsed request. `lookup_failed` says why its namespace could not be read (fail
+/// closed, as upstream Pod Security Admission does).
+fn decide(
+    s: &AdmissionState,
+    req: &WireRequest<'_>,
+    endpoint: Endpoint,
+    lookup_failed: Option<&str>,
+) -> Result<(serde_json::Value, RequestLabels), (BadReview, Labels)> {
     let labels = Some((kind_label(&req.kind.kind), req.operation.name().to_string()));
     let namespace = req.namespace.clone().unwrap_or_default();
     let r = Request {
@@ -429,14 +395,23 @@ fn decide(
             &unknown_ns
         }
     };
-    let decision: Decision = {
-        let policies = s.policies.read().unwrap_or_else(|e| e.into_inner());
-        match endpoint {
-            Endpoint::Validate => review::validate(&r, ns_labels, &policies, &s.pss),
-            Endpoint::Mutate => review::mutate(&r, ns_labels, &policies),
+    let decision: Decision = match lookup_failed {
+        Some(why) => Decision {
+            allowed: false,
+            message: Some(format!(
+                "{why}; rampart cannot tell which Pod Security level applies"
+            )),
+            ..Decision::default()
+        },
+        None => {
+            let policies = s.policies.read().unwrap_or_else(|e| e.into_inner());
+            match endpoint {
+                Endpoint::Validate => review::validate(&r, ns_labels, &policies, &s.pss),
+                Endpoint::Mutate => review::mutate(&r, ns_labels, &policies),
+            }
+            .map_err(|e| (BadReview::Review(e), labels.clone()))?
         }
-    }
-    .map_err(|e| (BadReview::Review(e), labels.clone()))?;
+    };
     drop(known);
     let outcome = if !decision.allowed {
         Outcome::Denied

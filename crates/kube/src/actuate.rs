@@ -108,15 +108,17 @@ impl Ledger {
     /// Removes the mitigation's NetworkPolicy (absent is removed).
     pub async fn remove(&self, m: &Mitigation) -> Result<(), WriteError> {
         let ns = m.metadata.namespace.clone().unwrap_or_default();
-        let obj = m.spec.object["metadata"]["name"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        let api: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), &ns);
-        match api.delete(&obj, &DeleteParams::default()).await {
+        let name = m.spec.object["metadata"]["name"].as_str().unwrap_or("");
+        self.remove_object(&ns, name).await
+    }
+
+    /// Removes one NetworkPolicy rampart applied (an orphan, or a mitigation's object).
+    pub async fn remove_object(&self, ns: &str, name: &str) -> Result<(), WriteError> {
+        let api: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), ns);
+        match api.delete(name, &DeleteParams::default()).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-            Err(e) => Err(err(format!("removing NetworkPolicy {ns}/{obj}"))(e)),
+            Err(e) => Err(err(format!("removing NetworkPolicy {ns}/{name}"))(e)),
         }
     }
 

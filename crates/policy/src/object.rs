@@ -32,6 +32,8 @@ pub struct PodSource {
     pub spec: PodSpec,
     /// JSON pointer of the pod spec inside the object (`/spec`, `/spec/template/spec`, …).
     pub spec_pointer: &'static str,
+    /// Whether the object as sent has a pod spec at `spec_pointer` (patches add below it).
+    pub spec_present: bool,
 }
 
 impl PodSource {
@@ -95,6 +97,7 @@ fn template(
     t: Option<PodTemplateSpec>,
     spec_pointer: &'static str,
 ) -> PodSource {
+    let spec_present = t.as_ref().is_some_and(|t| t.spec.is_some());
     let t = t.unwrap_or_default();
     PodSource {
         kind: kind.to_string(),
@@ -102,6 +105,7 @@ fn template(
         meta: t.metadata.unwrap_or_default(),
         spec: t.spec.unwrap_or_default(),
         spec_pointer,
+        spec_present,
     }
 }
 
@@ -122,6 +126,7 @@ pub fn pod_source<'a>(
                 kind: kind.to_string(),
                 object_meta: p.metadata.clone(),
                 meta: p.metadata,
+                spec_present: p.spec.is_some(),
                 spec: p.spec.unwrap_or_default(),
                 spec_pointer: "/spec",
             }

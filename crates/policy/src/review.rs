@@ -633,11 +633,7 @@ pub fn mutate(
         (false, None) => true,
     };
     // Patches add below the pod spec: it must exist in the object as sent.
-    let has_spec = req
-        .object
-        .and_then(|o| o.typed::<Value>().ok())
-        .is_some_and(|v| v.pointer(pod.spec_pointer).is_some_and(Value::is_object));
-    if !mutable || !has_spec {
+    if !mutable || !pod.spec_present {
         return Ok(Decision::allow());
     }
     let pod_labels = pod.meta.labels.clone().unwrap_or_default();

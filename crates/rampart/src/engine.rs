@@ -115,51 +115,17 @@ fn core(args: &EngineArgs) -> anyhow::Result<(EngineCore, Actuator)> {
 
 /// RFC 3339 UTC text of Unix seconds (the Mitigation's timestamps).
 fn rfc3339(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| k8s_openapi::jiff::Timestamp::from_second(s).ok())
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
+/// Unix seconds of an RFC 3339 timestamp.
 fn parse_rfc3339(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.len() < 20 {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, se) = (
-        n(0..4)?,
-        n(5..7)?,
-        n(8..10)?,
-        n(11..13)?,
-        n(14..16)?,
-        n(17..19)?,
-    );
-    let (y2, m2) = if mo <= 2 {
-        (y - 1, mo + 9)
-    } else {
-        (y, mo - 3)
-    };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * m2 + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86_400 + h * 3600 + mi * 60 + se).ok()
+    let t: k8s_openapi::jiff::Timestamp = s.parse().ok()?;
+    u64::try_from(t.as_second()).ok()
 }
 
 /// Start-up reconciliation: every applied object has an Applied Mitigation and every Applied
@@ -199,45 +165,34 @@ async fn reconcile(ledger: &rampart_kube::actuate::Ledger) {
     };
     for repair in reconcile(&objects, &records) {
         tracing::info!(?repair, "reconciling the ledger");
-        match repair {
+        let (name, drop_object) = match &repair {
             Repair::DeleteOrphan(key) => {
-                let (ns, name) = key.split_once('/').unwrap_or(("", &key));
-                let orphan = rampart_api::Mitigation::new(
-                    "orphan",
-                    rampart_api::MitigationSpec {
-                        chains: vec![],
-                        action: rampart_api::ActionKind::NetworkPolicy,
-                        target: rampart_api::TargetRef::default(),
-                        object: serde_json::json!({"metadata": {"name": name}}),
-                        reason: String::new(),
-                        expires_at: String::new(),
-                    },
-                );
-                let mut orphan = orphan;
-                orphan.metadata.namespace = Some(ns.to_string());
-                if let Err(e) = ledger.remove(&orphan).await {
+                let (ns, name) = key.split_once('/').unwrap_or(("", key));
+                if let Err(e) = ledger.remove_object(ns, name).await {
+                    tracing::warn!("{e}");
+                }
+                continue;
+            }
+            Repair::Adopt(n) | Repair::Reapply(n) => (n, false),
+            Repair::Finish(n) | Repair::Remove(n) => (n, true),
+        };
+        let Some(m) = by_name(name) else { continue };
+        let ns = m.metadata.namespace.clone().unwrap_or_default();
+        let status = m.status.clone().unwrap_or_default();
+        match repair {
+            // Applied before a crash, status never written.
+            Repair::Adopt(_) => {
+                if let Ok((s, _)) = step(&status, LedgerEvent::Applied, &stamp) {
+                    let _ = ledger.set_status(&ns, name, &s).await;
+                }
+            }
+            Repair::Reapply(_) => {
+                if let Err(e) = ledger.apply(m).await {
                     tracing::warn!("{e}");
                 }
             }
-            Repair::Adopt(n) | Repair::Reapply(n) | Repair::Finish(n) | Repair::Remove(n) => {
-                let Some(m) = by_name(&n) else { continue };
-                let ns = m.metadata.namespace.clone().unwrap_or_default();
-                let status = m.status.clone().unwrap_or_default();
-                // Adopt: applied before a crash, status never written.
-                let next = (status.phase == rampart_api::MitigationPhase::Proposed)
-                    .then(|| step(&status, LedgerEvent::Applied, &stamp).ok())
-                    .flatten();
-                if let Some((s, _)) = next {
-                    let _ = ledger.set_status(&ns, &n, &s).await;
-                    continue;
-                }
-                let expired = parse_rfc3339(&m.spec.expires_at).is_some_and(|t| t <= now_s);
-                if !expired && !status.message.starts_with("ending") {
-                    if let Err(e) = ledger.apply(m).await {
-                        tracing::warn!("{e}");
-                    }
-                    continue;
-                }
+            _ if drop_object => {
+                // Expired, or an end that a crash interrupted: finish it.
                 let ending = if status.message.starts_with("ending") {
                     status.clone()
                 } else {
@@ -245,13 +200,14 @@ async fn reconcile(ledger: &rampart_kube::actuate::Ledger) {
                         .map(|x| x.0)
                         .unwrap_or(status.clone())
                 };
-                let _ = ledger.set_status(&ns, &n, &ending).await;
+                let _ = ledger.set_status(&ns, name, &ending).await;
                 if ledger.remove(m).await.is_ok()
                     && let Ok((done, _)) = step(&ending, LedgerEvent::Removed, &stamp)
                 {
-                    let _ = ledger.set_status(&ns, &n, &done).await;
+                    let _ = ledger.set_status(&ns, name, &done).await;
                 }
             }
+            _ => {}
         }
     }
 }

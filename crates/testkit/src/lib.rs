@@ -103,19 +103,14 @@ fn status_410() -> Value {
            "message": "too old resource version", "reason": "Expired", "code": 410})
 }
 
-async fn handle(
-    fake: Shared,
-    collection: String,
-    list_kind: &'static str,
-    api_version: &'static str,
-    q: Params,
-) -> Response {
+async fn handle(fake: Shared, collection: String, q: Params) -> Response {
     if q.watch != Some(true) {
         let mut f = fake.lock().unwrap();
         f.lists += 1;
         let c = f.collections.entry(collection.clone()).or_default();
         let items: Vec<Value> = c.objects.values().cloned().collect();
-        let body = json!({"kind": list_kind, "apiVersion": api_version,
+        // Clients read the items and the list's resourceVersion; the list kind is generic.
+        let body = json!({"kind": "List", "apiVersion": "v1",
                           "metadata": {"resourceVersion": f.rv.to_string()}, "items": items});
         return axum::Json(body).into_response();
     }
@@ -208,7 +203,7 @@ async fn core(
     Path(resource): Path<String>,
     Query(q): Query<Params>,
 ) -> Response {
-    handle(f, resource, "List", "v1", q).await
+    handle(f, resource, q).await
 }
 
 async fn grouped(
@@ -216,7 +211,7 @@ async fn grouped(
     Path((_group, _version, resource)): Path<(String, String, String)>,
     Query(q): Query<Params>,
 ) -> Response {
-    handle(f, resource, "List", "v1", q).await
+    handle(f, resource, q).await
 }
 
 fn status(code: u16, reason: &str, message: String) -> Response {
