@@ -94,13 +94,22 @@ fn policy(obj: &DynamicObject, kind: &'static str) -> Option<Result<NamedPolicy,
     policy_from_value(&v, "default")
 }
 
-async fn watch_namespaces(client: Client, sink: Arc<dyn AdmissionSink>, cancel: CancellationToken) {
-    let api: Api<Namespace> = Api::all(client);
-    let mut stream = watcher::watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
-    let mut relist: Option<BTreeMap<String, Labels>> = None;
-    let mut synced = false;
+/// A watch's events once relists are gathered: kube-runtime's `Init`, `InitApply`…,
+/// `InitDone` become one `Relisted` with every object (and whether it is the first list).
+enum Seen<K> {
+    Relisted(Vec<K>, bool),
+    Applied(K),
+    Deleted(K),
+    Failed(String),
+}
+
+/// Runs a watch stream until `cancel` or its end, handing each [`Seen`] to `f`.
+async fn each<K, S>(mut stream: S, cancel: CancellationToken, mut f: impl FnMut(Seen<K>))
+where
+    S: futures_util::Stream<Item = Result<Event<K>, watcher::Error>> + Unpin,
+{
+    let mut relist: Option<Vec<K>> = None;
+    let mut first = true;
     loop {
         let event = tokio::select! {
             () = cancel.cancelled() => return,
@@ -108,28 +117,39 @@ async fn watch_namespaces(client: Client, sink: Arc<dyn AdmissionSink>, cancel: 
         };
         match event {
             None => return,
-            Some(Err(e)) => sink.watch_error(Source::Namespaces, e.to_string()),
-            Some(Ok(Event::Init)) => relist = Some(BTreeMap::new()),
-            Some(Ok(Event::InitApply(ns))) => {
-                let (name, labels) = namespace_labels(&ns);
-                relist
-                    .get_or_insert_with(BTreeMap::new)
-                    .insert(name, labels);
-            }
+            Some(Err(e)) => f(Seen::Failed(e.to_string())),
+            Some(Ok(Event::Init)) => relist = Some(Vec::new()),
+            Some(Ok(Event::InitApply(o))) => relist.get_or_insert_with(Vec::new).push(o),
             Some(Ok(Event::InitDone)) => {
-                sink.replace_namespaces(relist.take().unwrap_or_default());
-                if !synced {
-                    synced = true;
-                    sink.synced(Source::Namespaces);
-                }
+                f(Seen::Relisted(relist.take().unwrap_or_default(), first));
+                first = false;
             }
-            Some(Ok(Event::Apply(ns))) => {
-                let (name, labels) = namespace_labels(&ns);
-                sink.apply_namespace(name, labels);
-            }
-            Some(Ok(Event::Delete(ns))) => sink.delete_namespace(&namespace_labels(&ns).0),
+            Some(Ok(Event::Apply(o))) => f(Seen::Applied(o)),
+            Some(Ok(Event::Delete(o))) => f(Seen::Deleted(o)),
         }
     }
+}
+
+async fn watch_namespaces(client: Client, sink: Arc<dyn AdmissionSink>, cancel: CancellationToken) {
+    let api: Api<Namespace> = Api::all(client);
+    let stream = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    each(stream, cancel, |seen| match seen {
+        Seen::Failed(e) => sink.watch_error(Source::Namespaces, e),
+        Seen::Relisted(all, first) => {
+            sink.replace_namespaces(all.iter().map(namespace_labels).collect());
+            if first {
+                sink.synced(Source::Namespaces);
+            }
+        }
+        Seen::Applied(ns) => {
+            let (name, labels) = namespace_labels(&ns);
+            sink.apply_namespace(name, labels);
+        }
+        Seen::Deleted(ns) => sink.delete_namespace(&namespace_labels(&ns).0),
+    })
+    .await;
 }
 
 async fn watch_policies(
@@ -146,51 +166,43 @@ async fn watch_policies(
         _ => ApiResource::erase::<SecurityPolicy>(&()),
     };
     let api: Api<DynamicObject> = Api::all_with(client, &ar);
-    let mut stream = watcher::watcher(api, watcher::Config::default())
+    let stream = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
-    let mut relist: Option<Vec<NamedPolicy>> = None;
-    let mut synced = false;
-    loop {
-        let event = tokio::select! {
-            () = cancel.cancelled() => return,
-            e = stream.next() => e,
-        };
-        match event {
-            None => return,
-            Some(Err(e)) => sink.watch_error(source, e.to_string()),
-            Some(Ok(Event::Init)) => relist = Some(Vec::new()),
-            Some(Ok(Event::InitApply(o))) => match policy(&o, kind) {
-                Some(Ok(p)) => relist.get_or_insert_with(Vec::new).push(p),
-                Some(Err(e)) => sink.invalid_policy(e),
-                None => {}
-            },
-            Some(Ok(Event::InitDone)) => {
-                sink.replace_policies(kind, relist.take().unwrap_or_default());
-                if !synced {
-                    synced = true;
-                    sink.synced(source);
+    let delete = |o: &DynamicObject| {
+        sink.delete_policy(
+            kind,
+            o.metadata.namespace.as_deref(),
+            o.metadata.name.as_deref().unwrap_or(""),
+        )
+    };
+    each(stream, cancel, |seen| match seen {
+        Seen::Failed(e) => sink.watch_error(source, e),
+        Seen::Relisted(all, first) => {
+            let mut valid = Vec::new();
+            for o in &all {
+                match policy(o, kind) {
+                    Some(Ok(p)) => valid.push(p),
+                    Some(Err(e)) => sink.invalid_policy(e),
+                    None => {}
                 }
             }
-            Some(Ok(Event::Apply(o))) => match policy(&o, kind) {
-                Some(Ok(p)) => sink.apply_policy(p),
-                Some(Err(e)) => {
-                    sink.delete_policy(
-                        kind,
-                        o.metadata.namespace.as_deref(),
-                        o.metadata.name.as_deref().unwrap_or(""),
-                    );
-                    sink.invalid_policy(e);
-                }
-                None => {}
-            },
-            Some(Ok(Event::Delete(o))) => sink.delete_policy(
-                kind,
-                o.metadata.namespace.as_deref(),
-                o.metadata.name.as_deref().unwrap_or(""),
-            ),
+            sink.replace_policies(kind, valid);
+            if first {
+                sink.synced(source);
+            }
         }
-    }
+        Seen::Applied(o) => match policy(&o, kind) {
+            Some(Ok(p)) => sink.apply_policy(p),
+            Some(Err(e)) => {
+                delete(&o);
+                sink.invalid_policy(e);
+            }
+            None => {}
+        },
+        Seen::Deleted(o) => delete(&o),
+    })
+    .await;
 }
 
 /// Watches Namespaces, SecurityPolicies and ClusterSecurityPolicies until `cancel`.
