@@ -45,6 +45,9 @@ pub struct EngineMetrics {
     pub watch_errors: Family<KindLabels, Counter>,
     /// Re-proofs run.
     pub reproofs: Counter,
+    /// Watch updates that changed nothing the model reads (status, resourceVersion), so
+    /// cost no re-proof.
+    pub unchanged_updates: Counter,
     /// Mitigations in the ledger by phase.
     pub mitigations: Family<PhaseLabels, Gauge>,
     /// Failed actuator writes (records, objects, statuses).
@@ -83,6 +86,12 @@ impl Default for EngineMetrics {
         );
         let reproofs = Counter::default();
         registry.register("reproofs", "Re-proofs of the cluster", reproofs.clone());
+        let unchanged_updates = Counter::default();
+        registry.register(
+            "unchanged_updates",
+            "Watch updates that changed nothing the model reads (no re-proof needed)",
+            unchanged_updates.clone(),
+        );
         let mitigations = Family::<PhaseLabels, Gauge>::default();
         registry.register(
             "mitigations",
@@ -101,6 +110,7 @@ impl Default for EngineMetrics {
             loop_latency,
             watch_errors,
             reproofs,
+            unchanged_updates,
             mitigations,
             actuator_errors,
         }

@@ -627,8 +627,14 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             let batch_was_empty = batch.is_empty();
             for e in batch {
                 match e {
-                    ClusterEvent::Upsert(o) => core.apply(Change::Upsert(o)),
-                    ClusterEvent::Delete(k) => core.apply(Change::Delete(k)),
+                    ClusterEvent::Upsert(o) => {
+                        if !core.apply(Change::Upsert(o)) {
+                            dashboard.metrics.unchanged_updates.inc();
+                        }
+                    }
+                    ClusterEvent::Delete(k) => {
+                        core.apply(Change::Delete(k));
+                    }
                     ClusterEvent::Relisted(kind, objects) => {
                         synced.insert(kind);
                         core.replace_kind(kind, objects);
@@ -648,8 +654,9 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             if !expected.is_subset(&synced) {
                 continue; // first findings only once every kind is listed
             }
-            if batch_was_empty {
-                // A tick: nothing changed, only expiries and retirements are due.
+            if batch_was_empty || !core.is_dirty() {
+                // A tick, or updates the model does not read (status, resourceVersion): only
+                // expiries and retirements are due.
                 if let Some(ledger) = ledger.as_ref().filter(|_| is_leader(&leading)) {
                     if !reconciled {
                         reconcile(ledger).await;

@@ -1,6 +1,9 @@
 //! The `rampart` binary: command-line parsing and wiring of the core crates. No analysis logic
 //! lives here.
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod engine;
 mod policy;
 mod scan;

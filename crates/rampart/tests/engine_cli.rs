@@ -226,6 +226,17 @@ async fn the_engine_proves_reports_and_follows_changes() {
         "{events:?}"
     );
 
+    // A status-only update (what most pod events are) costs no re-proof.
+    let generation = f["report"]["generation"].as_u64().unwrap();
+    let mut running = pod("web", 8080, true);
+    running["status"] = json!({"phase": "Running"});
+    fake.lock().unwrap().write("pods", "MODIFIED", running);
+    wait_for("the update is counted as unchanged", || {
+        get(&engine.addr, "/metrics").contains("rampart_unchanged_updates_total 1")
+    })
+    .await;
+    assert_eq!(findings(&engine.addr)["report"]["generation"], generation);
+
     // The durable fix lands: the Service stops being a LoadBalancer.
     fake.lock()
         .unwrap()

@@ -73,6 +73,8 @@ pub struct EngineCore {
     snapshot: Snapshot,
     options: Options,
     analysis: Option<Analysis>,
+    /// Whether the model changed since the last re-proof.
+    dirty: bool,
     generation: u64,
     bar: BarConfig,
     breaker: CircuitBreaker,
@@ -91,6 +93,7 @@ impl EngineCore {
             snapshot: Snapshot::new(),
             options,
             analysis: None,
+            dirty: true,
             generation: 0,
             bar,
             breaker,
@@ -98,9 +101,34 @@ impl EngineCore {
         }
     }
 
-    /// Applies one change to the model.
-    pub fn apply(&mut self, change: Change) {
-        self.snapshot.apply(change);
+    /// Applies one change to the model; returns whether the model changed.
+    ///
+    /// Most updates a watch delivers change nothing the model reads (a pod's status, a
+    /// resourceVersion bump): those are recognised here, so they cost no re-proof.
+    pub fn apply(&mut self, change: Change) -> bool {
+        let changed = match &change {
+            Change::Upsert(new) => {
+                let m = new.object.meta();
+                self.snapshot
+                    .get(new.object.kind(), &m.namespace, &m.name)
+                    .is_none_or(|old| !same_model(&old.object, &new.object))
+            }
+            Change::Delete(key) => self
+                .snapshot
+                .get(key.kind, &key.namespace, &key.name)
+                .is_some(),
+        };
+        if changed {
+            self.snapshot.apply(change);
+            self.dirty = true;
+        }
+        changed
+    }
+
+    /// Whether a change arrived since the last re-proof (else [`EngineCore::reprove`] would
+    /// report nothing new).
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
     }
 
     /// Replaces every object of `kind` (a relist): objects missing from `objects` are deleted.
@@ -113,10 +141,10 @@ impl EngineCore {
             .filter(|k| !keep.contains(k))
             .collect();
         for k in stale {
-            self.snapshot.apply(Change::Delete(k));
+            self.apply(Change::Delete(k));
         }
         for o in objects {
-            self.snapshot.apply(Change::Upsert(Box::new(o)));
+            self.apply(Change::Upsert(Box::new(o)));
         }
     }
 
@@ -132,6 +160,7 @@ impl EngineCore {
 
     /// Re-proves and reports what changed; `now` (Unix seconds) feeds the circuit breaker.
     pub fn reprove(&mut self, now: u64) -> ChangeReport {
+        self.dirty = false;
         let after = analyze(&self.snapshot, &self.options);
         let d = match &self.analysis {
             Some(before) => diff(before, &after),
@@ -194,6 +223,28 @@ impl EngineCore {
         self.analysis = Some(after);
         report
     }
+}
+
+/// Whether two versions of an object are the same to the model: equal but for the
+/// resourceVersion, which every write bumps.
+fn same_model(old: &Object, new: &Object) -> bool {
+    let (a, b) = (old.meta(), new.meta());
+    if a.resource_version == b.resource_version {
+        return old == new;
+    }
+    a.name == b.name
+        && a.namespace == b.namespace
+        && a.labels == b.labels
+        && a.annotations == b.annotations
+        && a.uid == b.uid
+        && a.owner_references == b.owner_references
+        && {
+            let mut new = new.clone();
+            new.meta_mut()
+                .resource_version
+                .clone_from(&a.resource_version);
+            *old == new
+        }
 }
 
 fn production(a: &Analysis) -> Vec<WorkloadHealth> {
@@ -340,5 +391,52 @@ mod tests {
             .collect();
         e.replace_kind(Kind::Pod, only_web);
         assert_eq!(e.snapshot().of_kind(Kind::Pod).count(), 1);
+    }
+
+    #[test]
+    fn updates_the_model_does_not_read_need_no_reproof() {
+        let mut e = engine(&[], false, Actuator::DryRun);
+        for o in objects(CLUSTER) {
+            assert!(
+                e.apply(Change::Upsert(Box::new(o))),
+                "new objects change the model"
+            );
+        }
+        e.reprove(0);
+        assert!(!e.is_dirty());
+        // The same pod again with a new resourceVersion (what a status update looks like once
+        // the model's fields are read): nothing to re-prove.
+        let bumped = CLUSTER.replace(
+            "{name: web, namespace: app, labels",
+            "{name: web, namespace: app, resourceVersion: '7', labels",
+        );
+        for o in objects(&bumped) {
+            e.apply(Change::Upsert(Box::new(o)));
+        }
+        assert!(!e.is_dirty(), "only a resourceVersion changed");
+        // A label change is a change.
+        let relabelled = bumped.replace("labels: {app: web}}", "labels: {app: web, tier: x}}");
+        let pod = objects(&relabelled)
+            .into_iter()
+            .find(|o| o.object.kind() == Kind::Pod && o.object.meta().name == "web")
+            .unwrap();
+        assert!(e.apply(Change::Upsert(Box::new(pod))));
+        assert!(e.is_dirty());
+        e.reprove(1);
+        // Deleting what is not there changes nothing; deleting what is does.
+        let gone = ObjectKey {
+            kind: Kind::Pod,
+            namespace: "app".into(),
+            name: "nope".into(),
+        };
+        assert!(!e.apply(Change::Delete(gone)));
+        assert!(!e.is_dirty());
+        let db = ObjectKey {
+            kind: Kind::Pod,
+            namespace: "app".into(),
+            name: "db".into(),
+        };
+        assert!(e.apply(Change::Delete(db)));
+        assert!(e.is_dirty());
     }
 }
