@@ -52,6 +52,8 @@ pub struct EngineMetrics {
     pub mitigations: Family<PhaseLabels, Gauge>,
     /// Failed actuator writes (records, objects, statuses).
     pub actuator_errors: Counter,
+    /// Runtime-evidence ingest.
+    pub ingest: crate::ingest::IngestMetrics,
 }
 
 /// Labels of the mitigation gauge.
@@ -104,7 +106,9 @@ impl Default for EngineMetrics {
             "Failed actuator writes (records, objects, statuses)",
             actuator_errors.clone(),
         );
+        let ingest = crate::ingest::IngestMetrics::register(&mut registry);
         EngineMetrics {
+            ingest,
             registry,
             chains,
             loop_latency,
@@ -282,12 +286,38 @@ pub fn render(f: &Value) -> String {
                 )
             })
             .collect();
+        // Runtime evidence (alert text and names are attacker-controlled: escaped).
+        let evidence: Vec<String> = c["evidence"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let mut s = format!(
+                    "{} by {} at {}: {}",
+                    escape(e["behaviour"].as_str().unwrap_or("")),
+                    escape(e["subject"].as_str().unwrap_or("")),
+                    escape(e["at"].as_str().unwrap_or("")),
+                    escape(e["summary"].as_str().unwrap_or(""))
+                );
+                if let Some(c) = e["candidates"].as_array().filter(|c| !c.is_empty()) {
+                    let names: Vec<String> =
+                        c.iter().map(|n| escape(n.as_str().unwrap_or(""))).collect();
+                    s.push_str(&format!(" (one of: {})", names.join(", ")));
+                }
+                format!("<li class=\"evidence\">{s}</li>")
+            })
+            .collect();
         h.push_str(&format!(
-            "<li class=\"chain\" data-id=\"{}\">[{}] → {} <span class=\"step\">{}</span></li>",
+            "<li class=\"chain\" data-id=\"{}\">[{}] → {} <span class=\"step\">{}</span>{}</li>",
             escape(c["id"].as_str().unwrap_or("")),
             escape(c["confidence"].as_str().unwrap_or("")),
             escape(&obj(&c["target"])),
-            steps.join(" · ")
+            steps.join(" · "),
+            if evidence.is_empty() {
+                String::new()
+            } else {
+                format!("<ul>{}</ul>", evidence.concat())
+            }
         ));
     }
     if !entry.is_empty() {

@@ -4,5 +4,6 @@
 
 pub mod admission;
 pub mod dashboard;
+pub mod ingest;
 pub mod metrics;
 pub mod tls;

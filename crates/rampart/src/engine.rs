@@ -69,6 +69,92 @@ pub struct EngineArgs {
     /// This replica's identity in the Lease (default: the pod's hostname).
     #[arg(long, env = "RAMPART_ENGINE_IDENTITY")]
     pub identity: Option<String>,
+    /// Address of the runtime-evidence ingest (`POST /falco`, `POST /audit`); off when unset.
+    #[arg(long, env = "RAMPART_ENGINE_INGEST_ADDR")]
+    pub ingest_addr: Option<SocketAddr>,
+    /// File holding the bearer token ingest clients must send (required with
+    /// `--ingest-addr` unless `--insecure-no-auth`).
+    #[arg(long, env = "RAMPART_ENGINE_INGEST_TOKEN_FILE")]
+    pub ingest_token_file: Option<std::path::PathBuf>,
+    /// Accept ingest requests without a token (only for a trusted network).
+    #[arg(long, env = "RAMPART_ENGINE_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+    /// Ingest requests per second per peer address.
+    #[arg(long, env = "RAMPART_ENGINE_INGEST_RATE", default_value_t = 1000)]
+    pub ingest_rate: u32,
+    /// Largest ingest request body, in bytes.
+    #[arg(long, env = "RAMPART_ENGINE_INGEST_MAX_BODY", default_value_t = rampart_http::ingest::DEFAULT_MAX_BODY)]
+    pub ingest_max_body: usize,
+    /// How long an observation corroborates after it was last seen.
+    #[arg(long, env = "RAMPART_ENGINE_OBSERVATION_TTL", default_value = "300s", value_parser = parse_duration)]
+    pub observation_ttl: Duration,
+    /// Falco rule → behaviour mapping (YAML; default: the bundled mapping of Falco's rules).
+    #[arg(long, env = "RAMPART_ENGINE_BEHAVIOURS")]
+    pub behaviours: Option<std::path::PathBuf>,
+    /// ServiceAccounts whose Secret reads are not evidence, `namespace:name` (`*` for any),
+    /// comma-separated.
+    #[arg(
+        long,
+        env = "RAMPART_ENGINE_AUDIT_ALLOW",
+        default_value = "kube-system:*"
+    )]
+    pub audit_allow: String,
+}
+
+/// Most observations kept at once.
+const MAX_OBSERVATIONS: usize = 100_000;
+
+/// The ingest configuration from the flags (validated before anything runs).
+fn ingest_config(args: &EngineArgs) -> anyhow::Result<Option<rampart_http::ingest::IngestConfig>> {
+    if args.ingest_addr.is_none() {
+        return Ok(None);
+    }
+    let token = match (&args.ingest_token_file, args.insecure_no_auth) {
+        (Some(f), _) => {
+            let t = std::fs::read_to_string(f)
+                .with_context(|| format!("reading the ingest token {}", f.display()))?;
+            let t = t.trim().to_string();
+            anyhow::ensure!(
+                !t.is_empty(),
+                "the ingest token file {} is empty",
+                f.display()
+            );
+            Some(t)
+        }
+        (None, true) => {
+            tracing::warn!("ingest accepts requests without a token (--insecure-no-auth)");
+            None
+        }
+        (None, false) => anyhow::bail!(
+            "--ingest-addr needs --ingest-token-file (or --insecure-no-auth, explicitly)"
+        ),
+    };
+    let mapping = match &args.behaviours {
+        Some(f) => rampart_signals::behaviour::Mapping::from_yaml(
+            &std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+        )?,
+        None => rampart_signals::behaviour::Mapping::default(),
+    };
+    Ok(Some(rampart_http::ingest::IngestConfig {
+        token,
+        rate_per_peer: std::num::NonZeroU32::new(args.ingest_rate)
+            .context("--ingest-rate must be at least 1")?,
+        max_body: args.ingest_max_body,
+        mapping,
+        allow: rampart_signals::audit::AllowList::parse(&args.audit_allow)?,
+    }))
+}
+
+/// Runtime evidence on the current chains.
+fn evidence(
+    core: &EngineCore,
+    ingest: Option<&rampart_http::ingest::Ingest>,
+) -> std::collections::BTreeMap<String, Vec<rampart_signals::corroborate::Corroboration>> {
+    let (Some(i), Some(a)) = (ingest, core.analysis()) else {
+        return Default::default();
+    };
+    let store = i.store.lock().unwrap_or_else(|e| e.into_inner());
+    rampart_signals::corroborate::corroborate(a, &store.active(now()))
 }
 
 fn now() -> u64 {
@@ -424,6 +510,7 @@ fn publish(
     core: &EngineCore,
     report: &rampart_respond::engine::ChangeReport,
     levers: &Levers,
+    evidence: &std::collections::BTreeMap<String, Vec<rampart_signals::corroborate::Corroboration>>,
 ) {
     let Some(a) = core.analysis() else { return };
     let inputs = InputSummary {
@@ -431,7 +518,8 @@ fn publish(
         objects: core.snapshot().len(),
         ..InputSummary::default()
     };
-    let scan = ScanReport::new(a, inputs);
+    let mut scan = ScanReport::new(a, inputs);
+    scan.corroborate(evidence);
     dashboard.metrics.chains.clear();
     for c in &scan.chains {
         dashboard
@@ -439,7 +527,10 @@ fn publish(
             .chains
             .get_or_create(&ChainLabels {
                 target: c.target.kind.to_string(),
-                confidence: "proven".into(),
+                confidence: serde_json::to_value(c.confidence)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
             })
             .inc();
     }
@@ -493,7 +584,13 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
     }
     let report = core.reprove(now());
     let state = Arc::new(DashboardState::default());
-    publish(&state, &core, &report, &Levers::default());
+    publish(
+        &state,
+        &core,
+        &report,
+        &Levers::default(),
+        &Default::default(),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -517,6 +614,7 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
 /// Runs the engine.
 pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
     let (mut core, actuator) = core(args)?;
+    let ingest_config = ingest_config(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -529,11 +627,47 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(args.dashboard_addr)
             .await
             .with_context(|| format!("binding {}", args.dashboard_addr))?;
+        let cancel = CancellationToken::new();
+        let ingest = match (ingest_config, args.ingest_addr) {
+            (Some(config), Some(addr)) => {
+                let ingest = Arc::new(rampart_http::ingest::Ingest::new(
+                    config,
+                    rampart_signals::observe::Store::new(
+                        args.observation_ttl.as_secs().max(1),
+                        MAX_OBSERVATIONS,
+                    ),
+                    dashboard.metrics.ingest.clone(),
+                ));
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding {addr}"))?;
+                eprintln!(
+                    "rampart engine: ingest on http://{}",
+                    listener.local_addr()?
+                );
+                let app = rampart_http::ingest::router(ingest.clone())
+                    .into_make_service_with_connect_info::<SocketAddr>();
+                let stop = cancel.clone();
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async move { stop.cancelled().await })
+                        .await;
+                });
+                Some(ingest)
+            }
+            _ => None,
+        };
+        let fresh_evidence = || async {
+            match &ingest {
+                Some(i) => i.wake.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut last_report = rampart_respond::engine::ChangeReport::default();
         eprintln!(
             "rampart engine: dashboard on http://{}",
             listener.local_addr()?
         );
-        let cancel = CancellationToken::new();
         let app = router(dashboard.clone());
         let stop = cancel.clone();
         tokio::spawn(async move {
@@ -618,6 +752,13 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 () = cancel.cancelled() => break,
                 e = rx.recv() => e.map(Some),
                 () = tokio::time::sleep(Duration::from_secs(1)) => Some(None),
+                () = fresh_evidence() => {
+                    // New runtime evidence: the proof stands, its confidence changes.
+                    let ev = evidence(&core, ingest.as_deref());
+                    publish(&dashboard, &core, &last_report, &levers, &ev);
+                    tracing::info!(corroborated = ev.len(), "runtime evidence");
+                    continue;
+                }
             };
             let Some(first) = first else { break };
             let mut batch: Vec<ClusterEvent> = first.into_iter().collect();
@@ -657,6 +798,20 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             if batch_was_empty || !core.is_dirty() {
                 // A tick, or updates the model does not read (status, resourceVersion): only
                 // expiries and retirements are due.
+                if let Some(i) = &ingest {
+                    let expired = {
+                        let mut store = i.store.lock().unwrap_or_else(|e| e.into_inner());
+                        let n = store.expire(now());
+                        i.metrics
+                            .observations
+                            .set(i64::try_from(store.len()).unwrap_or(i64::MAX));
+                        n
+                    };
+                    if expired > 0 {
+                        let ev = evidence(&core, Some(i));
+                        publish(&dashboard, &core, &last_report, &levers, &ev);
+                    }
+                }
                 if let Some(ledger) = ledger.as_ref().filter(|_| is_leader(&leading)) {
                     if !reconciled {
                         reconcile(ledger).await;
@@ -680,7 +835,13 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 .loop_latency
                 .observe(t.elapsed().as_secs_f64());
             dashboard.metrics.reproofs.inc();
-            publish(&dashboard, &core, &report, &levers);
+            publish(
+                &dashboard,
+                &core,
+                &report,
+                &levers,
+                &evidence(&core, ingest.as_deref()),
+            );
             // Events are proposals made visible, allowed in shadow mode; with several replicas
             // only the leader records them.
             if leading.is_none() || is_leader(&leading) {
@@ -711,6 +872,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 decisions = report.decisions.len(),
                 "re-proved"
             );
+            last_report = report;
         }
         Ok::<_, anyhow::Error>(())
     })?;

@@ -28,6 +28,27 @@ fn get(addr: &str, path: &str) -> String {
         .unwrap_or_default()
 }
 
+/// POSTs `body` to `path`; returns the status code.
+fn post(addr: &str, path: &str, token: Option<&str>, body: &[u8]) -> u16 {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
 fn findings(addr: &str) -> Value {
     serde_json::from_str(&get(addr, "/findings")).unwrap_or(Value::Null)
 }
@@ -82,6 +103,8 @@ fn cluster(fake: &Shared, service_name: &str, lateral: bool) {
 struct Engine {
     child: Child,
     addr: String,
+    /// The ingest address, when the engine serves one.
+    ingest: Option<String>,
     dir: PathBuf,
     log: Option<JoinHandle<String>>,
 }
@@ -108,6 +131,7 @@ impl Engine {
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut early = String::new();
+        let mut ingest = None;
         let addr = loop {
             let mut line = String::new();
             assert!(
@@ -115,6 +139,9 @@ impl Engine {
                 "engine exited: {early}"
             );
             early.push_str(&line);
+            if let Some(a) = line.trim().split("ingest on http://").nth(1) {
+                ingest = Some(a.to_string());
+            }
             if let Some(a) = line.trim().split("dashboard on http://").nth(1) {
                 break a.to_string();
             }
@@ -128,6 +155,7 @@ impl Engine {
         Engine {
             child,
             addr,
+            ingest,
             dir,
             log: Some(log),
         }
@@ -395,5 +423,127 @@ async fn without_write_permissions_the_engine_fails_safe_to_dry_run() {
     assert!(
         mitigations.is_empty(),
         "nothing written without permissions"
+    );
+}
+
+fn corroborated(f: &Value) -> usize {
+    f["chains"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter(|c| c["confidence"] == "corroborated")
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_evidence_corroborates_chains_until_it_expires() {
+    let fake = new_fake();
+    cluster(&fake, "web", false);
+    let dir = std::env::temp_dir().join(format!("rampart-ingest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "s3cret-token\n").unwrap();
+    let engine = Engine::spawn(
+        &fake,
+        "ingest",
+        &[
+            "--ingest-addr",
+            "127.0.0.1:0",
+            "--ingest-token-file",
+            token_file.to_str().unwrap(),
+            "--observation-ttl",
+            "3s",
+        ],
+    )
+    .await;
+    let ingest = engine.ingest.clone().expect("ingest address in the log");
+    let f = engine.findings_when(|f| chains(f) > 0).await;
+    assert!(chains(&f) > 0 && corroborated(&f) == 0, "{f}");
+
+    let shell =
+        br#"{"output":"shell <script>","priority":"Notice","rule":"Terminal shell in container",
+        "time":"2026-11-26T10:00:00Z","tags":["container","shell","mitre_execution"],
+        "output_fields":{"k8s.ns.name":"app","k8s.pod.name":"web","proc.cmdline":"bash -i <b>"}}"#;
+    // No token, a wrong token: refused and counted.
+    assert_eq!(post(&ingest, "/falco", None, shell), 401);
+    assert_eq!(post(&ingest, "/falco", Some("wrong"), shell), 401);
+    // Malformed: 400 with a reason; a body over the cap: 413.
+    assert_eq!(
+        post(&ingest, "/falco", Some("s3cret-token"), b"{not json"),
+        400
+    );
+    assert_eq!(
+        post(&ingest, "/audit", Some("s3cret-token"), b"{\"kind\": 0}"),
+        400
+    );
+    let big = vec![b' '; rampart_http_max_body() + 1];
+    assert_eq!(post(&ingest, "/falco", Some("s3cret-token"), &big), 413);
+    // The alert: the chains through web become corroborated, with the evidence.
+    assert_eq!(post(&ingest, "/falco", Some("s3cret-token"), shell), 200);
+    let f = engine.findings_when(|f| corroborated(f) > 0).await;
+    assert_eq!(
+        corroborated(&f),
+        chains(&f) as usize,
+        "every chain enters through web: {f}"
+    );
+    let ev = &f["chains"][0]["evidence"][0];
+    assert_eq!(ev["behaviour"], "shell_in_container", "{ev}");
+    assert_eq!(ev["subject"], "pod app/web");
+    let html = get(&engine.addr, "/");
+    assert!(
+        html.contains("class=\"evidence\"")
+            && html.contains("bash -i &lt;b&gt;")
+            && !html.contains("<b>")
+    );
+    let metrics = get(&engine.addr, "/metrics");
+    assert!(metrics.contains("confidence=\"corroborated\""), "{metrics}");
+    assert!(
+        metrics.contains(
+            "rampart_ingest_requests_total{endpoint=\"falco\",outcome=\"unauthorized\"} 2"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("rampart_ingest_items_total{endpoint=\"falco\",result=\"fresh\"} 1"));
+    // The audit webhook's batches: counted, the human and forbidden reads dropped.
+    let list = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(
+        "../../tests/corpora/runtime-events/k8s-audit/synthetic-secret-reads-eventlist.json",
+    ))
+    .unwrap();
+    assert_eq!(post(&ingest, "/audit", Some("s3cret-token"), &list), 200);
+    let metrics = get(&engine.addr, "/metrics");
+    assert!(
+        metrics.contains(
+            "rampart_ingest_items_total{endpoint=\"audit\",result=\"not_a_serviceaccount\"} 1"
+        ),
+        "{metrics}"
+    );
+    // The observation expires: the chains are proven again.
+    let f = engine
+        .findings_when(|f| chains(f) > 0 && corroborated(f) == 0)
+        .await;
+    assert_eq!(corroborated(&f), 0, "{f}");
+    let log = engine.stop();
+    assert!(!log.contains("s3cret-token"), "the token is never logged");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn rampart_http_max_body() -> usize {
+    4 << 20
+}
+
+#[test]
+fn an_ingest_without_a_token_refuses_to_start() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["engine", "--ingest-addr", "127.0.0.1:0"])
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--ingest-token-file") && err.contains("--insecure-no-auth"),
+        "{err}"
     );
 }

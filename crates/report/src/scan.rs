@@ -216,6 +216,9 @@ pub struct ChainOut {
     /// Cheapest single edge to cut this chain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cheapest_cut: Option<Cheapest>,
+    /// Runtime evidence of this chain being walked (`confidence` is then `corroborated`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<rampart_signals::corroborate::Corroboration>,
 }
 
 /// One cut.
@@ -398,12 +401,26 @@ fn chains_out(a: &Analysis) -> Vec<ChainOut> {
                 length: steps.len(),
                 steps,
                 cheapest_cut,
+                evidence: Vec::new(),
             }
         })
         .collect()
 }
 
 impl ScanReport {
+    /// Attaches runtime evidence (by chain id): those chains become `corroborated`.
+    pub fn corroborate(
+        &mut self,
+        evidence: &BTreeMap<String, Vec<rampart_signals::corroborate::Corroboration>>,
+    ) {
+        for c in &mut self.chains {
+            if let Some(ev) = evidence.get(&c.id) {
+                c.confidence = rampart_graph::Confidence::Corroborated;
+                c.evidence.clone_from(ev);
+            }
+        }
+    }
+
     /// Builds the report of an analysis.
     pub fn new(a: &Analysis, mut inputs: InputSummary) -> ScanReport {
         inputs.warnings.extend(a.graph.warnings.iter().cloned());

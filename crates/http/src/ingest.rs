@@ -1,0 +1,316 @@
+//! Runtime-evidence ingest: `POST /falco` (Falco's `http_output`, falcosidekick's webhook) and
+//! `POST /audit` (the kube-apiserver audit webhook backend).
+//!
+//! Each request is rate-limited per peer, authenticated with a bearer token (compared in
+//! constant time), size-capped, then parsed and normalised by `rampart-signals` outside any
+//! lock; only the store insert takes the lock. A fresh observation wakes the engine; repeats
+//! only refresh their time. Refusals answer with a status and a reason and are counted; a
+//! batch with some bad items answers 200 (the sender must not retry it) and counts them.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use rampart_signals::audit::{self, AllowList, Drop};
+use rampart_signals::behaviour::Mapping;
+use rampart_signals::falco;
+use rampart_signals::observe::{Observation, Store, Stored, Unused, from_alert, from_read};
+use tokio::sync::Notify;
+
+/// Default body cap: the apiserver's audit batches stay well below it.
+pub const DEFAULT_MAX_BODY: usize = 4 << 20;
+
+/// Labels of the request counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `falco` or `audit`.
+    pub endpoint: &'static str,
+    /// `ok`, `unauthorized`, `rate_limited`, `too_large`, `malformed`.
+    pub outcome: &'static str,
+}
+
+/// Labels of the item counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ItemLabels {
+    /// `falco` or `audit`.
+    pub endpoint: &'static str,
+    /// `fresh`, `refreshed`, `store_full`, `irrelevant`, `unattributed`, `refused`, or an
+    /// audit drop reason.
+    pub result: &'static str,
+}
+
+/// Ingest metrics, registered in the engine's registry.
+#[derive(Debug, Clone)]
+pub struct IngestMetrics {
+    /// Requests by endpoint and outcome.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Alerts and events by endpoint and what became of them.
+    pub items: Family<ItemLabels, Counter>,
+    /// Live observations.
+    pub observations: Gauge,
+    /// Time from a request's body to its observations stored (parse, normalise, store).
+    pub decision_seconds: Histogram,
+}
+
+impl IngestMetrics {
+    /// New metrics, registered in `registry`.
+    pub fn register(registry: &mut Registry) -> IngestMetrics {
+        let m = IngestMetrics {
+            requests: Family::default(),
+            items: Family::default(),
+            observations: Gauge::default(),
+            decision_seconds: Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(1e-6, 4.0, 12),
+            ),
+        };
+        registry.register(
+            "ingest_requests",
+            "Ingest requests by endpoint and outcome",
+            m.requests.clone(),
+        );
+        registry.register(
+            "ingest_items",
+            "Falco alerts and audit events by endpoint and what became of them",
+            m.items.clone(),
+        );
+        registry.register(
+            "observations",
+            "Live runtime observations",
+            m.observations.clone(),
+        );
+        registry.register(
+            "ingest_decision_seconds",
+            "Time from a request body to its observations stored",
+            m.decision_seconds.clone(),
+        );
+        m
+    }
+}
+
+/// How the ingest endpoints behave.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Bearer token; `None` only when the operator chose `--insecure-no-auth`.
+    pub token: Option<String>,
+    /// Requests per second per peer address (bursts of the same size).
+    pub rate_per_peer: NonZeroU32,
+    /// Largest body accepted.
+    pub max_body: usize,
+    /// Falco rules to behaviours.
+    pub mapping: Mapping,
+    /// ServiceAccounts whose Secret reads are not evidence.
+    pub allow: AllowList,
+}
+
+/// The ingest endpoints' state: shared with the engine, which reads the store and waits on
+/// `wake`.
+pub struct Ingest {
+    config: IngestConfig,
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// Live observations.
+    pub store: Mutex<Store>,
+    /// Notified when an observation is fresh.
+    pub wake: Notify,
+    /// Metrics.
+    pub metrics: IngestMetrics,
+}
+
+impl std::fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest").finish_non_exhaustive()
+    }
+}
+
+impl Ingest {
+    /// Ingest state with an empty store.
+    pub fn new(config: IngestConfig, store: Store, metrics: IngestMetrics) -> Ingest {
+        let quota = Quota::per_second(config.rate_per_peer);
+        Ingest {
+            limiter: RateLimiter::keyed(quota),
+            config,
+            store: Mutex::new(store),
+            wake: Notify::new(),
+            metrics,
+        }
+    }
+
+    fn count(&self, endpoint: &'static str, result: &'static str, n: usize) {
+        if n > 0 {
+            self.metrics
+                .items
+                .get_or_create(&ItemLabels { endpoint, result })
+                .inc_by(n as u64);
+        }
+    }
+
+    /// Stores observations seen at `now`; wakes the engine if one is fresh.
+    pub fn observe(&self, endpoint: &'static str, obs: Vec<Observation>, now: u64) {
+        let (mut fresh, mut refreshed, mut full) = (0, 0, 0);
+        {
+            let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+            for o in obs {
+                match store.insert(o, now) {
+                    Stored::Fresh => fresh += 1,
+                    Stored::Refreshed => refreshed += 1,
+                    Stored::Full => full += 1,
+                }
+            }
+            self.metrics
+                .observations
+                .set(i64::try_from(store.len()).unwrap_or(i64::MAX));
+        }
+        self.count(endpoint, "fresh", fresh);
+        self.count(endpoint, "refreshed", refreshed);
+        self.count(endpoint, "store_full", full);
+        if fresh > 0 {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Normalises a Falco request body and stores what it shows.
+    pub fn take_falco(&self, body: &[u8], now: u64) -> Result<(), falco::FalcoError> {
+        let batch = falco::parse_body(body)?;
+        self.count("falco", "refused", batch.refused);
+        let (mut irrelevant, mut unattributed) = (0, 0);
+        let mut obs = Vec::with_capacity(batch.alerts.len());
+        for a in &batch.alerts {
+            match from_alert(a, &self.config.mapping) {
+                Ok(o) => obs.push(o),
+                Err(Unused::Irrelevant) => irrelevant += 1,
+                Err(Unused::Unattributed) => unattributed += 1,
+            }
+        }
+        self.count("falco", "irrelevant", irrelevant);
+        self.count("falco", "unattributed", unattributed);
+        self.observe("falco", obs, now);
+        Ok(())
+    }
+
+    /// Filters an audit request body and stores the Secret reads it shows.
+    pub fn take_audit(&self, body: &[u8], now: u64) -> Result<(), audit::AuditError> {
+        let batch = audit::parse_body(body, &self.config.allow)?;
+        for d in Drop::ALL {
+            self.count("audit", d.as_str(), batch.dropped(d));
+        }
+        self.observe("audit", batch.reads.iter().map(from_read).collect(), now);
+        Ok(())
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        use subtle::ConstantTimeEq;
+        let Some(token) = &self.config.token else {
+            return true;
+        };
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.as_bytes())))
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The ingest router. Serve it with the peer address in the request extensions
+/// (`into_make_service_with_connect_info::<SocketAddr>()`, or the TLS server, which adds it).
+pub fn router(state: Arc<Ingest>) -> Router {
+    let max = state.config.max_body;
+    Router::new()
+        .route("/falco", post(falco_handler))
+        .route("/audit", post(audit_handler))
+        .layer(DefaultBodyLimit::max(max))
+        .with_state(state)
+}
+
+async fn falco_handler(
+    State(s): State<Arc<Ingest>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    handle(&s, "falco", peer, &headers, body, |s, b, now| {
+        s.take_falco(b, now).map_err(|e| e.to_string())
+    })
+}
+
+async fn audit_handler(
+    State(s): State<Arc<Ingest>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    handle(&s, "audit", peer, &headers, body, |s, b, now| {
+        s.take_audit(b, now).map_err(|e| e.to_string())
+    })
+}
+
+fn handle(
+    s: &Ingest,
+    endpoint: &'static str,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    take: impl FnOnce(&Ingest, &[u8], u64) -> Result<(), String>,
+) -> Response {
+    let done = |outcome: &'static str, status: StatusCode, msg: String| {
+        s.metrics
+            .requests
+            .get_or_create(&RequestLabels { endpoint, outcome })
+            .inc();
+        (status, msg).into_response()
+    };
+    if s.limiter.check_key(&peer.ip()).is_err() {
+        return done(
+            "rate_limited",
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate limited\n".into(),
+        );
+    }
+    if !s.authorized(headers) {
+        return done(
+            "unauthorized",
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token\n".into(),
+        );
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            let status = e.status();
+            let outcome = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "malformed"
+            };
+            return done(outcome, status, format!("{e}\n"));
+        }
+    };
+    let t = Instant::now();
+    let r = take(s, &body, now());
+    s.metrics
+        .decision_seconds
+        .observe(t.elapsed().as_secs_f64());
+    match r {
+        Ok(()) => done("ok", StatusCode::OK, String::new()),
+        Err(e) => done("malformed", StatusCode::BAD_REQUEST, format!("{e}\n")),
+    }
+}
