@@ -21,7 +21,74 @@ pub enum ClusterEvent {
     /// A (re)list of one kind completed: these are all its objects (replace what is held).
     Relisted(Kind, Vec<Located<Object>>),
     /// A watch failed; it retries with backoff (a relist follows an expired version).
-    Error(Kind, String),
+    Error(String, String),
+    /// A trivy-operator VulnerabilityReport was added or changed (the whole object).
+    Report(serde_json::Value),
+    /// A VulnerabilityReport was deleted: namespace and name.
+    ReportDeleted(String, String),
+    /// The VulnerabilityReports were (re)listed: all of them.
+    ReportsRelisted(Vec<serde_json::Value>),
+}
+
+/// Watches trivy-operator's VulnerabilityReports (aquasecurity.github.io/v1alpha1) until
+/// `cancel`. Errors (the CRD not installed, no permission) are reported and retried with
+/// backoff, as for every other watch.
+pub async fn watch_vulnerability_reports(
+    client: Client,
+    tx: mpsc::Sender<ClusterEvent>,
+    cancel: CancellationToken,
+) {
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "aquasecurity.github.io",
+        "v1alpha1",
+        "VulnerabilityReport",
+    ));
+    let api: Api<DynamicObject> = Api::all_with(client, &ar);
+    let mut stream = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let value = |o: DynamicObject| {
+        let mut v = serde_json::to_value(o).ok()?;
+        if let Some(m) = v.as_object_mut() {
+            m.insert("kind".into(), "VulnerabilityReport".into());
+        }
+        Some(v)
+    };
+    let mut relist: Vec<serde_json::Value> = Vec::new();
+    loop {
+        let event = tokio::select! {
+            () = cancel.cancelled() => return,
+            e = stream.next() => e,
+        };
+        let out = match event {
+            None => return,
+            Some(Err(e)) => Some(ClusterEvent::Error(
+                "VulnerabilityReport".into(),
+                e.to_string(),
+            )),
+            Some(Ok(Event::Init)) => {
+                relist.clear();
+                None
+            }
+            Some(Ok(Event::InitApply(o))) => {
+                relist.extend(value(o));
+                None
+            }
+            Some(Ok(Event::InitDone)) => {
+                Some(ClusterEvent::ReportsRelisted(std::mem::take(&mut relist)))
+            }
+            Some(Ok(Event::Apply(o))) => value(o).map(ClusterEvent::Report),
+            Some(Ok(Event::Delete(o))) => Some(ClusterEvent::ReportDeleted(
+                o.metadata.namespace.unwrap_or_default(),
+                o.metadata.name.unwrap_or_default(),
+            )),
+        };
+        if let Some(ev) = out
+            && tx.send(ev).await.is_err()
+        {
+            return;
+        }
+    }
 }
 
 /// The kinds watched, with their API group/version.
@@ -113,7 +180,7 @@ async fn forward<K, S>(
         };
         let out = match event {
             None => return,
-            Some(Err(e)) => Some(ClusterEvent::Error(kind, e.to_string())),
+            Some(Err(e)) => Some(ClusterEvent::Error(format!("{kind:?}"), e.to_string())),
             Some(Ok(Event::Init)) => {
                 relist = Some(Vec::new());
                 None

@@ -99,6 +99,105 @@ pub struct EngineArgs {
         default_value = "kube-system:*"
     )]
     pub audit_allow: String,
+    /// CISA KEV catalogue (its JSON feed, or one CVE id per line).
+    #[arg(long, env = "RAMPART_KEV_FILE")]
+    pub kev_file: Option<std::path::PathBuf>,
+    /// Watch trivy-operator VulnerabilityReports (needs its CRD and list/watch on them).
+    #[arg(long, env = "RAMPART_ENGINE_WATCH_VULNERABILITY_REPORTS")]
+    pub watch_vulnerability_reports: bool,
+}
+
+/// VulnerabilityReports seen live, by namespace and name.
+#[derive(Default)]
+struct LiveReports(
+    std::collections::BTreeMap<(String, String), rampart_signals::vulns::ImageVulns>,
+);
+
+impl LiveReports {
+    fn key(v: &serde_json::Value) -> (String, String) {
+        let m = &v["metadata"];
+        (
+            m["namespace"].as_str().unwrap_or("").to_string(),
+            m["name"].as_str().unwrap_or("").to_string(),
+        )
+    }
+
+    /// Stores a report; whether anything changed.
+    fn upsert(&mut self, v: &serde_json::Value) -> bool {
+        match rampart_signals::vulns::from_value(v) {
+            Ok(r) => {
+                let k = Self::key(v);
+                if self.0.get(&k) == Some(&r) {
+                    return false;
+                }
+                self.0.insert(k, r);
+                true
+            }
+            Err(e) => {
+                tracing::debug!("skipping a VulnerabilityReport: {e}");
+                false
+            }
+        }
+    }
+
+    fn remove(&mut self, ns: &str, name: &str) -> bool {
+        self.0.remove(&(ns.to_string(), name.to_string())).is_some()
+    }
+
+    fn replace(&mut self, all: &[serde_json::Value]) {
+        self.0.clear();
+        for v in all {
+            self.upsert(v);
+        }
+    }
+}
+
+type Evidence =
+    std::collections::BTreeMap<String, Vec<rampart_signals::corroborate::Corroboration>>;
+
+/// Runtime evidence and footholds on the current chains.
+#[derive(Default)]
+struct Signals {
+    evidence: Evidence,
+    footholds: std::collections::BTreeMap<String, rampart_signals::foothold::Foothold>,
+}
+
+impl Signals {
+    /// Computes them, and tells the core which chains are corroborated or judged.
+    fn refresh(
+        core: &mut EngineCore,
+        ingest: Option<&rampart_http::ingest::Ingest>,
+        intel: &crate::intel::Intel,
+        live: &LiveReports,
+    ) -> Signals {
+        let evidence = evidence(core, ingest);
+        let footholds = match core.analysis() {
+            Some(a) if !intel.reports.is_empty() || !live.0.is_empty() => {
+                let reports: Vec<rampart_signals::vulns::ImageVulns> = intel
+                    .reports
+                    .iter()
+                    .chain(live.0.values())
+                    .cloned()
+                    .collect();
+                rampart_signals::foothold::footholds(a, core.snapshot(), &reports, &intel.kev)
+            }
+            _ => Default::default(),
+        };
+        let mut confirmations = std::collections::BTreeMap::new();
+        for (id, f) in &footholds {
+            if f.judged {
+                confirmations.insert(id.clone(), rampart_respond::bar::Confidence::Judged);
+            }
+        }
+        for id in evidence.keys() {
+            confirmations.insert(id.clone(), rampart_respond::bar::Confidence::Corroborated);
+        }
+        core.set_confirmations(confirmations);
+        Signals {
+            evidence,
+            footholds,
+        }
+    }
 }
 
 /// Most observations kept at once.
@@ -146,10 +245,7 @@ fn ingest_config(args: &EngineArgs) -> anyhow::Result<Option<rampart_http::inges
 }
 
 /// Runtime evidence on the current chains.
-fn evidence(
-    core: &EngineCore,
-    ingest: Option<&rampart_http::ingest::Ingest>,
-) -> std::collections::BTreeMap<String, Vec<rampart_signals::corroborate::Corroboration>> {
+fn evidence(core: &EngineCore, ingest: Option<&rampart_http::ingest::Ingest>) -> Evidence {
     let (Some(i), Some(a)) = (ingest, core.analysis()) else {
         return Default::default();
     };
@@ -510,7 +606,7 @@ fn publish(
     core: &EngineCore,
     report: &rampart_respond::engine::ChangeReport,
     levers: &Levers,
-    evidence: &std::collections::BTreeMap<String, Vec<rampart_signals::corroborate::Corroboration>>,
+    signals: &Signals,
 ) {
     let Some(a) = core.analysis() else { return };
     let inputs = InputSummary {
@@ -519,7 +615,8 @@ fn publish(
         ..InputSummary::default()
     };
     let mut scan = ScanReport::new(a, inputs);
-    scan.corroborate(evidence);
+    scan.with_footholds(&signals.footholds);
+    scan.corroborate(&signals.evidence);
     dashboard.metrics.chains.clear();
     for c in &scan.chains {
         dashboard
@@ -589,7 +686,7 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
         &core,
         &report,
         &Levers::default(),
-        &Default::default(),
+        &Signals::default(),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -615,6 +712,7 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
 pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
     let (mut core, actuator) = core(args)?;
     let ingest_config = ingest_config(args)?;
+    let intel = crate::intel::load(&[], args.kev_file.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -664,6 +762,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let mut last_report = rampart_respond::engine::ChangeReport::default();
+        let mut live_reports = LiveReports::default();
         eprintln!(
             "rampart engine: dashboard on http://{}",
             listener.local_addr()?
@@ -737,6 +836,13 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             },
         );
         let (tx, mut rx) = mpsc::channel::<ClusterEvent>(8192);
+        if args.watch_vulnerability_reports {
+            tokio::spawn(rampart_kube::cluster::watch_vulnerability_reports(
+                client.clone(),
+                tx.clone(),
+                cancel.clone(),
+            ));
+        }
         tokio::spawn(watch_cluster(client, tx, cancel.clone()));
         let signal = cancel.clone();
         tokio::spawn(async move {
@@ -747,17 +853,16 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
         let mut synced: BTreeSet<Kind> = BTreeSet::new();
         loop {
             // Wait for a change, then batch everything that arrives within the debounce time.
-            // A quiet cluster still gets a tick, so expiries happen on time.
+            // A quiet cluster still gets a tick, so expiries happen on time. New runtime
+            // evidence or intel changes confidence, not the proof: no re-proof for it.
+            let mut intel_changed = false;
             let first = tokio::select! {
                 () = cancel.cancelled() => break,
                 e = rx.recv() => e.map(Some),
                 () = tokio::time::sleep(Duration::from_secs(1)) => Some(None),
                 () = fresh_evidence() => {
-                    // New runtime evidence: the proof stands, its confidence changes.
-                    let ev = evidence(&core, ingest.as_deref());
-                    publish(&dashboard, &core, &last_report, &levers, &ev);
-                    tracing::info!(corroborated = ev.len(), "runtime evidence");
-                    continue;
+                    intel_changed = true;
+                    Some(None)
                 }
             };
             let Some(first) = first else { break };
@@ -784,43 +889,56 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                         dashboard
                             .metrics
                             .watch_errors
-                            .get_or_create(&KindLabels {
-                                kind: format!("{kind:?}"),
-                            })
+                            .get_or_create(&KindLabels { kind: kind.clone() })
                             .inc();
-                        tracing::warn!(kind = ?kind, "watch failed, retrying: {e}");
+                        tracing::warn!(kind = %kind, "watch failed, retrying: {e}");
+                    }
+                    ClusterEvent::Report(v) => {
+                        intel_changed |= live_reports.upsert(&v);
+                    }
+                    ClusterEvent::ReportDeleted(ns, name) => {
+                        intel_changed |= live_reports.remove(&ns, &name);
+                    }
+                    ClusterEvent::ReportsRelisted(all) => {
+                        live_reports.replace(&all);
+                        intel_changed = true;
                     }
                 }
             }
             if !expected.is_subset(&synced) {
                 continue; // first findings only once every kind is listed
             }
+            if let Some(i) = &ingest {
+                let mut store = i.store.lock().unwrap_or_else(|e| e.into_inner());
+                intel_changed |= store.expire(now()) > 0;
+                i.metrics
+                    .observations
+                    .set(i64::try_from(store.len()).unwrap_or(i64::MAX));
+            }
             if batch_was_empty || !core.is_dirty() {
-                // A tick, or updates the model does not read (status, resourceVersion): only
-                // expiries and retirements are due.
-                if let Some(i) = &ingest {
-                    let expired = {
-                        let mut store = i.store.lock().unwrap_or_else(|e| e.into_inner());
-                        let n = store.expire(now());
-                        i.metrics
-                            .observations
-                            .set(i64::try_from(store.len()).unwrap_or(i64::MAX));
-                        n
-                    };
-                    if expired > 0 {
-                        let ev = evidence(&core, Some(i));
-                        publish(&dashboard, &core, &last_report, &levers, &ev);
-                    }
+                // A tick, new evidence, or updates the model does not read (status,
+                // resourceVersion): only confidence, expiries and retirements can change.
+                if intel_changed {
+                    let signals =
+                        Signals::refresh(&mut core, ingest.as_deref(), &intel, &live_reports);
+                    last_report.decisions = core.redecide(now());
+                    publish(&dashboard, &core, &last_report, &levers, &signals);
+                    tracing::info!(
+                        corroborated = signals.evidence.len(),
+                        footholds = signals.footholds.len(),
+                        "runtime evidence or intel changed"
+                    );
                 }
                 if let Some(ledger) = ledger.as_ref().filter(|_| is_leader(&leading)) {
                     if !reconciled {
                         reconcile(ledger).await;
                         reconciled = true;
                     }
+                    let none = rampart_respond::engine::ChangeReport::default();
                     actuate(
                         ledger,
                         &core,
-                        &Default::default(),
+                        if intel_changed { &last_report } else { &none },
                         args.mitigation_ttl,
                         &dashboard.metrics,
                     )
@@ -829,19 +947,15 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
             let t = Instant::now();
-            let report = core.reprove(now());
+            let mut report = core.reprove(now());
+            let signals = Signals::refresh(&mut core, ingest.as_deref(), &intel, &live_reports);
+            report.decisions = core.redecide(now());
             dashboard
                 .metrics
                 .loop_latency
                 .observe(t.elapsed().as_secs_f64());
             dashboard.metrics.reproofs.inc();
-            publish(
-                &dashboard,
-                &core,
-                &report,
-                &levers,
-                &evidence(&core, ingest.as_deref()),
-            );
+            publish(&dashboard, &core, &report, &levers, &signals);
             // Events are proposals made visible, allowed in shadow mode; with several replicas
             // only the leader records them.
             if leading.is_none() || is_leader(&leading) {

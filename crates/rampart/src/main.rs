@@ -5,6 +5,7 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod engine;
+mod intel;
 mod policy;
 mod scan;
 mod webhook;

@@ -48,6 +48,13 @@ pub struct ScanArgs {
     /// Print phase timings to stderr.
     #[arg(long)]
     pub timings: bool,
+    /// trivy-operator VulnerabilityReports (files or directories, YAML or JSON): exposed
+    /// workloads whose images carry a KEV or a critical remote CVE get a foothold.
+    #[arg(long, env = "RAMPART_SCAN_VULNS")]
+    pub vulns: Vec<PathBuf>,
+    /// CISA KEV catalogue (its JSON feed, or one CVE id per line).
+    #[arg(long, env = "RAMPART_KEV_FILE")]
+    pub kev_file: Option<PathBuf>,
 }
 
 /// Arguments of `rampart connectivity`.
@@ -101,7 +108,17 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
             d.key, d.first, d.second
         ));
     }
+    let intel = crate::intel::load(&args.vulns, args.kev_file.as_deref())?;
+    for w in &intel.warnings {
+        inputs.warnings.push(w.clone());
+    }
     let mut report = ScanReport::new(&analysis, inputs);
+    report.with_footholds(&rampart_signals::foothold::footholds(
+        &analysis,
+        &loaded.snapshot,
+        &intel.reports,
+        &intel.kev,
+    ));
     let mut remaining = analysis.proof.chains.len();
     if args.apply_cuts {
         let after_snapshot = apply_plan(&loaded.snapshot, &analysis.plan);

@@ -448,3 +448,64 @@ fn kubectl_list_dumps_are_read() {
     assert!(!from_yaml.is_empty());
     assert_eq!(from_yaml, ids(j.path()));
 }
+
+#[test]
+fn vulnerability_reports_and_kev_give_the_exposed_entry_a_foothold() {
+    let intel = repo().join("examples/demo-intel");
+    let kev = intel.join("kev.json");
+    let out = rampart(
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--vulns",
+            intel.to_str().unwrap(),
+            "--kev-file",
+            kev.to_str().unwrap(),
+        ],
+        &[&demo()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let chains = v["chains"].as_array().unwrap();
+    let with: Vec<&Value> = chains.iter().filter(|c| !c["foothold"].is_null()).collect();
+    assert!(!with.is_empty());
+    for c in &with {
+        assert_eq!(c["foothold"]["workload"], "shop/web[Deployment]", "{c}");
+        assert_eq!(c["foothold"]["judged"], true);
+        assert_eq!(c["foothold"]["exploits"][0]["cve"], "CVE-2021-44228");
+        assert_eq!(c["entry"]["name"], "storefront");
+    }
+    // Chains entering elsewhere carry none.
+    assert!(chains.iter().any(|c| c["foothold"].is_null()));
+    // Without the catalogue log4shell is still critical and remote: reported, not judged.
+    let out = rampart(
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--vulns",
+            intel.to_str().unwrap(),
+        ],
+        &[&demo()],
+    );
+    let v = json(&out);
+    let f = v["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| !c["foothold"].is_null())
+        .unwrap();
+    assert_eq!(f["foothold"]["judged"], false);
+    // An unreadable catalogue is an input error.
+    let bad = std::env::temp_dir().join(format!("rampart-bad-kev-{}", std::process::id()));
+    std::fs::write(&bad, "not-a-cve\n").unwrap();
+    let out = rampart(&["scan", "--kev-file", bad.to_str().unwrap()], &[&demo()]);
+    let _ = std::fs::remove_file(&bad);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -547,3 +547,89 @@ fn an_ingest_without_a_token_refuses_to_start() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intel_judges_and_runtime_evidence_corroborates_only_corroboration_acts() {
+    let fake = new_fake();
+    cluster(&fake, "web", true);
+    let dir = std::env::temp_dir().join(format!("rampart-intel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kev = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/corpora/runtime-events/kev/kev-excerpt.json");
+    let engine = Engine::spawn(
+        &fake,
+        "intel",
+        &[
+            "--enable",
+            "network",
+            "--actuator",
+            "networkpolicy",
+            "--ingest-addr",
+            "127.0.0.1:0",
+            "--insecure-no-auth",
+            "--kev-file",
+            kev.to_str().unwrap(),
+            "--watch-vulnerability-reports",
+        ],
+    )
+    .await;
+    let ingest = engine.ingest.clone().unwrap();
+    let decisions = |f: &Value| -> Vec<String> {
+        f["report"]["decisions"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .map(|x| x["decision"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let f = engine.findings_when(|f| !decisions(f).is_empty()).await;
+    assert!(
+        decisions(&f)
+            .iter()
+            .all(|d| d.contains("NeedsCorroboration")),
+        "proof alone, no --act-on-proof: {f}"
+    );
+
+    // trivy-operator reports log4shell in web's image: a judged foothold, still no action
+    // (the judgement class is not enabled).
+    fake.lock().unwrap().write(
+        "vulnerabilityreports",
+        "ADDED",
+        json!({"apiVersion": "aquasecurity.github.io/v1alpha1", "kind": "VulnerabilityReport",
+            "metadata": {"name": "pod-web-c", "namespace": "app", "labels": {
+                "trivy-operator.resource.kind": "Pod", "trivy-operator.resource.name": "web",
+                "trivy-operator.resource.namespace": "app", "trivy-operator.container.name": "c"}},
+            "report": {"artifact": {"repository": "library/nginx", "tag": "1.16"},
+                "vulnerabilities": [{"vulnerabilityID": "CVE-2021-44228", "severity": "CRITICAL",
+                    "title": "log4j-core: Remote code execution", "resource": "log4j-core", "installedVersion": "2.14.1"}]}}),
+    );
+    let f = engine
+        .findings_when(|f| f["chains"][0]["foothold"]["judged"] == true)
+        .await;
+    assert_eq!(
+        f["chains"][0]["foothold"]["exploits"][0]["cve"], "CVE-2021-44228",
+        "{f}"
+    );
+    assert!(
+        decisions(&f).iter().all(|d| d.starts_with("propose")),
+        "{f}"
+    );
+    assert!(objects_in(&fake, "networkpolicies").is_empty());
+
+    // Falco sees a shell in web: corroborated, and the network cut is applied.
+    let shell = br#"{"rule":"Terminal shell in container","priority":"Notice","output":"shell",
+        "output_fields":{"k8s.ns.name":"app","k8s.pod.name":"web"}}"#;
+    assert_eq!(post(&ingest, "/falco", None, shell), 200);
+    wait_for("corroboration applies the cut", || {
+        objects_in(&fake, "mitigations")
+            .iter()
+            .any(|m| m["status"]["phase"] == "Applied")
+    })
+    .await;
+    assert!(!objects_in(&fake, "networkpolicies").is_empty());
+    let f = findings(&engine.addr);
+    assert!(decisions(&f).iter().any(|d| d == "act"), "{f}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -216,6 +216,9 @@ pub struct ChainOut {
     /// Cheapest single edge to cut this chain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cheapest_cut: Option<Cheapest>,
+    /// An exploitable vulnerability at the entry workload (CISA KEV, or critical and remote).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foothold: Option<rampart_signals::foothold::Foothold>,
     /// Runtime evidence of this chain being walked (`confidence` is then `corroborated`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<rampart_signals::corroborate::Corroboration>,
@@ -401,6 +404,7 @@ fn chains_out(a: &Analysis) -> Vec<ChainOut> {
                 length: steps.len(),
                 steps,
                 cheapest_cut,
+                foothold: None,
                 evidence: Vec::new(),
             }
         })
@@ -418,6 +422,16 @@ impl ScanReport {
                 c.confidence = rampart_graph::Confidence::Corroborated;
                 c.evidence.clone_from(ev);
             }
+        }
+    }
+
+    /// Attaches footholds (by chain id) to the chains entering through them.
+    pub fn with_footholds(
+        &mut self,
+        footholds: &BTreeMap<String, rampart_signals::foothold::Foothold>,
+    ) {
+        for c in &mut self.chains {
+            c.foothold = footholds.get(&c.id).cloned();
         }
     }
 

@@ -10,6 +10,22 @@ fn chain_lines(out: &mut String, c: &ChainOut) {
         "  {}  {:?}  → {} ({} steps)",
         c.id, c.confidence, c.target, c.length
     );
+    if let Some(f) = &c.foothold {
+        for e in &f.exploits {
+            let _ = writeln!(
+                out,
+                "      foothold: {} in {} ({}, container {}): {}",
+                e.cve, e.package, e.image, e.container, e.why
+            );
+        }
+    }
+    for e in &c.evidence {
+        let _ = writeln!(
+            out,
+            "      seen: {} by {} at {}: {}",
+            e.behaviour, e.subject, e.at, e.summary
+        );
+    }
     for s in &c.steps {
         let ports = s
             .ports

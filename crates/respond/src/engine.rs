@@ -6,7 +6,7 @@
 //! Re-proving rebuilds the analysis from the snapshot (the same code as `rampart scan`); the
 //! snapshot itself is updated change by change.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rampart_graph::diff::{ThreatDiff, diff};
 use rampart_graph::{Analysis, Options, analyze};
@@ -73,6 +73,10 @@ pub struct EngineCore {
     snapshot: Snapshot,
     options: Options,
     analysis: Option<Analysis>,
+    /// Runtime confidence per chain id.
+    confirmations: BTreeMap<String, Confidence>,
+    /// Live cuts the bar said to act on (counted once by the circuit breaker).
+    acted: BTreeSet<String>,
     /// Whether the model changed since the last re-proof.
     dirty: bool,
     generation: u64,
@@ -93,6 +97,8 @@ impl EngineCore {
             snapshot: Snapshot::new(),
             options,
             analysis: None,
+            confirmations: BTreeMap::new(),
+            acted: BTreeSet::new(),
             dirty: true,
             generation: 0,
             bar,
@@ -158,6 +164,89 @@ impl EngineCore {
         self.analysis.as_ref()
     }
 
+    /// Runtime confidence per chain id (corroborated by a signal, judged by intel); chains not
+    /// listed are proven only. Takes effect at the next decision.
+    pub fn set_confirmations(&mut self, c: BTreeMap<String, Confidence>) {
+        self.confirmations = c;
+    }
+
+    /// The bar's verdicts on the current analysis's live cuts again (after new evidence).
+    pub fn redecide(&mut self, now: u64) -> Vec<CutDecision> {
+        let Some(a) = self.analysis.take() else {
+            return Vec::new();
+        };
+        let d = self.decide(&a, now);
+        self.analysis = Some(a);
+        d
+    }
+
+    fn decide(&mut self, after: &Analysis, now: u64) -> Vec<CutDecision> {
+        let mut decisions = Vec::new();
+        let mut acted = BTreeSet::new();
+        for c in after.plan.cuts.iter().filter(|c| c.live) {
+            let namespace = c
+                .fixes
+                .iter()
+                .find_map(|f| f.manifest())
+                .and_then(|m| m["metadata"]["namespace"].as_str().map(String::from))
+                .unwrap_or_default();
+            let proposal = Proposal {
+                class: ActionClass::Network,
+                confidence: self.confidence_of(&c.breaks),
+                reversible: true,
+                namespace,
+                targets_rampart: false,
+                // A network deny removes no replica.
+                ready_after: u32::MAX,
+                pdb_min_available: None,
+            };
+            // A cut already acted on is judged again (evidence may have changed) but does not
+            // count against the circuit breaker a second time.
+            let already = self.acted.contains(&c.id);
+            let mut scratch = CircuitBreaker::new(usize::MAX, 1);
+            let breaker = if already {
+                &mut scratch
+            } else {
+                &mut self.breaker
+            };
+            let verdict = bar::decide(&self.bar, &proposal, breaker, now);
+            if verdict == Verdict::Act {
+                acted.insert(c.id.clone());
+            }
+            let decision = match verdict {
+                Verdict::Act if self.actuator.writes() => "act".to_string(),
+                Verdict::Act => "act (dry-run)".to_string(),
+                Verdict::Propose(h) => format!("propose: {h:?}"),
+            };
+            decisions.push(CutDecision {
+                cut: c.id.clone(),
+                fix: c
+                    .fixes
+                    .iter()
+                    .map(|f| f.describe())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                decision,
+            });
+        }
+        self.acted = acted;
+        decisions
+    }
+
+    fn confidence_of(&self, chains: &[String]) -> Confidence {
+        let of = |id: &String| self.confirmations.get(id).copied();
+        if chains
+            .iter()
+            .any(|c| of(c) == Some(Confidence::Corroborated))
+        {
+            Confidence::Corroborated
+        } else if chains.iter().any(|c| of(c) == Some(Confidence::Judged)) {
+            Confidence::Judged
+        } else {
+            Confidence::Proven
+        }
+    }
+
     /// Re-proves and reports what changed; `now` (Unix seconds) feeds the circuit breaker.
     pub fn reprove(&mut self, now: u64) -> ChangeReport {
         self.dirty = false;
@@ -178,40 +267,7 @@ impl EngineCore {
             .filter(|c| !c.live)
             .flat_map(|c| c.fixes.iter().map(|f| f.describe()))
             .collect();
-        let mut decisions = Vec::new();
-        for c in after.plan.cuts.iter().filter(|c| c.live) {
-            let namespace = c
-                .fixes
-                .iter()
-                .find_map(|f| f.manifest())
-                .and_then(|m| m["metadata"]["namespace"].as_str().map(String::from))
-                .unwrap_or_default();
-            let proposal = Proposal {
-                class: ActionClass::Network,
-                confidence: Confidence::Proven,
-                reversible: true,
-                namespace,
-                targets_rampart: false,
-                // A network deny removes no replica.
-                ready_after: u32::MAX,
-                pdb_min_available: None,
-            };
-            let decision = match bar::decide(&self.bar, &proposal, &mut self.breaker, now) {
-                Verdict::Act if self.actuator.writes() => "act".to_string(),
-                Verdict::Act => "act (dry-run)".to_string(),
-                Verdict::Propose(h) => format!("propose: {h:?}"),
-            };
-            decisions.push(CutDecision {
-                cut: c.id.clone(),
-                fix: c
-                    .fixes
-                    .iter()
-                    .map(|f| f.describe())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                decision,
-            });
-        }
+        let decisions = self.decide(&after, now);
         let report = ChangeReport {
             generation: self.generation,
             diff: d,
@@ -438,5 +494,85 @@ mod tests {
         };
         assert!(e.apply(Change::Delete(db)));
         assert!(e.is_dirty());
+    }
+
+    #[test]
+    fn corroboration_lets_network_act_without_act_on_proof_and_judgement_needs_its_class() {
+        let exposed = CLUSTER.replace("ClusterIP", "LoadBalancer");
+        let mut e = engine(&[ActionClass::Network], false, Actuator::DryRun);
+        for o in objects(&exposed) {
+            e.apply(Change::Upsert(Box::new(o)));
+        }
+        let r = e.reprove(0);
+        assert!(!r.decisions.is_empty());
+        assert!(
+            r.decisions
+                .iter()
+                .all(|d| d.decision.contains("NeedsCorroboration"))
+        );
+        let chains: Vec<String> = e
+            .analysis()
+            .unwrap()
+            .proof
+            .chains
+            .iter()
+            .map(|c| c.id.clone())
+            .collect();
+        e.set_confirmations(
+            chains
+                .iter()
+                .map(|c| (c.clone(), Confidence::Judged))
+                .collect(),
+        );
+        assert!(
+            e.redecide(1)
+                .iter()
+                .all(|d| d.decision.starts_with("propose")),
+            "a judgement acts only with the judgement class"
+        );
+        e.set_confirmations(
+            chains
+                .iter()
+                .map(|c| (c.clone(), Confidence::Corroborated))
+                .collect(),
+        );
+        let d = e.redecide(2);
+        assert!(d.iter().any(|d| d.decision == "act (dry-run)"), "{d:?}");
+    }
+
+    #[test]
+    fn a_cut_already_acted_on_does_not_trip_the_breaker_again() {
+        let exposed = CLUSTER.replace("ClusterIP", "LoadBalancer");
+        let mut e = EngineCore::new(
+            Options::default(),
+            BarConfig {
+                enabled: [ActionClass::Network].into(),
+                act_on_proof: true,
+                protected_namespaces: BTreeSet::new(),
+                min_ready: 1,
+            },
+            CircuitBreaker::new(1, 3600),
+            Actuator::DryRun,
+        );
+        for o in objects(&exposed) {
+            e.apply(Change::Upsert(Box::new(o)));
+        }
+        let first = e.reprove(0).decisions;
+        assert_eq!(
+            first
+                .iter()
+                .filter(|d| d.decision == "act (dry-run)")
+                .count(),
+            1,
+            "{first:?}"
+        );
+        for t in 1..4 {
+            let again = e.redecide(t);
+            assert_eq!(
+                again.iter().map(|d| &d.decision).collect::<Vec<_>>(),
+                first.iter().map(|d| &d.decision).collect::<Vec<_>>(),
+                "same verdicts, the breaker (1 per hour) untouched"
+            );
+        }
     }
 }

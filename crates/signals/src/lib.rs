@@ -18,4 +18,7 @@ pub mod behaviour;
 pub mod bounded;
 pub mod corroborate;
 pub mod falco;
+pub mod foothold;
+pub mod kev;
 pub mod observe;
+pub mod vulns;

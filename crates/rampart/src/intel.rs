@@ -1,0 +1,43 @@
+//! Vulnerability intel from files: trivy-operator VulnerabilityReports and the CISA KEV
+//! catalogue, for `scan` and `engine`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rampart_signals::kev::Kev;
+use rampart_signals::vulns::{ImageVulns, VulnError, from_value};
+
+/// Reports and catalogue, with what could not be read.
+#[derive(Debug, Default)]
+pub struct Intel {
+    /// Vulnerabilities per container image.
+    pub reports: Vec<ImageVulns>,
+    /// Known exploited vulnerabilities.
+    pub kev: Kev,
+    /// Unreadable reports.
+    pub warnings: Vec<String>,
+}
+
+/// Reads the reports under `vulns` and the catalogue at `kev`. An unreadable catalogue is an
+/// error (the operator asked for it); an unreadable report is a warning.
+pub fn load(vulns: &[PathBuf], kev: Option<&Path>) -> anyhow::Result<Intel> {
+    let mut intel = Intel::default();
+    if let Some(k) = kev {
+        let bytes = std::fs::read(k).with_context(|| format!("reading {}", k.display()))?;
+        intel.kev = Kev::parse(&bytes).with_context(|| format!("{}", k.display()))?;
+    }
+    if !vulns.is_empty() {
+        let (docs, errors) = rampart_load::load_raw(vulns, &rampart_load::LoadOptions::default());
+        intel
+            .warnings
+            .extend(errors.iter().map(ToString::to_string));
+        for d in docs {
+            match from_value(&d.value) {
+                Ok(r) => intel.reports.push(r),
+                Err(VulnError::NotAReport) => {}
+                Err(e) => intel.warnings.push(format!("{}: {e}", d.source)),
+            }
+        }
+    }
+    Ok(intel)
+}

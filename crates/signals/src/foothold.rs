@@ -1,0 +1,170 @@
+//! Footholds: an internet-exposed workload whose image carries a CISA-KEV vulnerability or a
+//! critical remotely exploitable one. Attached to the chains that enter through it, with the
+//! CVEs and why. A KEV entry makes the foothold *judged* exploitable (known exploited in the
+//! wild); a critical remote CVE alone is reported and proposed, never acted on.
+
+use std::collections::BTreeMap;
+
+use rampart_graph::Analysis;
+use rampart_graph::model::Vertex;
+use rampart_model::{Kind, Snapshot, Workload};
+
+use crate::kev::Kev;
+use crate::vulns::{ImageVulns, Severity};
+
+/// One exploitable vulnerability at a chain's entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Exploit {
+    /// CVE id.
+    pub cve: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Whether CISA lists it as known exploited.
+    pub kev: bool,
+    /// Package and version.
+    pub package: String,
+    /// Image.
+    pub image: String,
+    /// Container.
+    pub container: String,
+    /// Why it is a foothold, in words.
+    pub why: String,
+}
+
+/// The foothold at a chain's entry workload.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Foothold {
+    /// `namespace/name[Kind]`.
+    pub workload: String,
+    /// The vulnerabilities that make it one.
+    pub exploits: Vec<Exploit>,
+    /// Whether a KEV entry backs it (judged exploitable); else propose-only.
+    pub judged: bool,
+}
+
+/// The top controller of `(kind, namespace, name)`, following controller ownerReferences in
+/// the snapshot (bounded: ownership cycles are not followed forever).
+fn top_owner(s: &Snapshot, kind: &str, ns: &str, name: &str) -> (String, String) {
+    let (mut kind, mut name) = (kind.to_string(), name.to_string());
+    for _ in 0..8 {
+        let k = match kind.as_str() {
+            "Pod" => Kind::Pod,
+            "ReplicaSet" => Kind::ReplicaSet,
+            "Job" => Kind::Job,
+            "Deployment" => Kind::Deployment,
+            "StatefulSet" => Kind::StatefulSet,
+            "DaemonSet" => Kind::DaemonSet,
+            "CronJob" => Kind::CronJob,
+            "ReplicationController" => Kind::ReplicationController,
+            _ => break,
+        };
+        let Some(o) = s.get(k, ns, &name) else { break };
+        let Some(owner) = o
+            .object
+            .meta()
+            .owner_references
+            .iter()
+            .find(|r| r.controller == Some(true))
+        else {
+            break;
+        };
+        kind.clone_from(&owner.kind);
+        name.clone_from(&owner.name);
+    }
+    (kind, name)
+}
+
+fn matches(s: &Snapshot, w: &Workload, r: &ImageVulns) -> bool {
+    if r.namespace != w.namespace {
+        return false;
+    }
+    let (kind, name) = top_owner(s, &r.owner_kind, &r.namespace, &r.owner_name);
+    if kind == w.kind.as_str() && name == w.name {
+        return true;
+    }
+    let has_container = w
+        .template
+        .spec
+        .containers
+        .iter()
+        .any(|c| c.name == r.container);
+    // Manifests without the ReplicaSet (a GitOps checkout): trivy-operator names it
+    // `<deployment>-<pod-template-hash>`.
+    if kind == "ReplicaSet"
+        && w.kind.as_str() == "Deployment"
+        && has_container
+        && name.rsplit_once('-').is_some_and(|(d, _)| d == w.name)
+    {
+        return true;
+    }
+    // Reports of pods the model groups differently: the same container running the same image.
+    w.pod_names.contains(&r.owner_name) && has_container
+}
+
+/// Footholds by chain id.
+pub fn footholds(
+    a: &Analysis,
+    snapshot: &Snapshot,
+    reports: &[ImageVulns],
+    kev: &Kev,
+) -> BTreeMap<String, Foothold> {
+    let g = &a.graph;
+    let mut by_workload: BTreeMap<usize, Option<Foothold>> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    if reports.is_empty() {
+        return out;
+    }
+    for c in &a.proof.chains {
+        // The entry workload: the first workload the chain reaches.
+        let Some(w) = c.edges.iter().find_map(|e| {
+            let (_, to) = g.graph.edge_endpoints(*e)?;
+            match g.graph[to] {
+                Vertex::Workload(w) => Some(w),
+                _ => None,
+            }
+        }) else {
+            continue;
+        };
+        let f = by_workload.entry(w.index()).or_insert_with(|| {
+            let wl = g.workloads.list.get(w.index())?;
+            let mut exploits = Vec::new();
+            for r in reports.iter().filter(|r| matches(snapshot, wl, r)) {
+                for v in &r.vulns {
+                    let known = kev.get(&v.id);
+                    let critical_remote = v.severity == Severity::Critical && v.remote;
+                    if known.is_none() && !critical_remote {
+                        continue;
+                    }
+                    let why = match known {
+                        Some(k) if k.name.is_empty() => {
+                            "in CISA's Known Exploited Vulnerabilities catalogue".to_string()
+                        }
+                        Some(k) => format!("known exploited (CISA KEV: {})", k.name),
+                        None => {
+                            "critical and remotely exploitable (not known exploited: propose only)"
+                                .to_string()
+                        }
+                    };
+                    exploits.push(crate::foothold::Exploit {
+                        cve: v.id.clone(),
+                        severity: v.severity,
+                        kev: known.is_some(),
+                        package: v.package.clone(),
+                        image: r.image.clone(),
+                        container: r.container.clone(),
+                        why,
+                    });
+                }
+            }
+            (!exploits.is_empty()).then(|| Foothold {
+                workload: wl.display(),
+                judged: exploits.iter().any(|e| e.kev),
+                exploits,
+            })
+        });
+        if let Some(f) = f {
+            out.insert(c.id.clone(), f.clone());
+        }
+    }
+    out
+}
