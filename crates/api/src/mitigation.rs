@@ -15,6 +15,11 @@ pub enum ActionKind {
     NetworkPolicy,
     /// A policy.networking.k8s.io AdminNetworkPolicy with an explicit Deny rule.
     AdminNetworkPolicy,
+    /// An infected pod moved out of its selectors behind a deny-all NetworkPolicy (the object);
+    /// deleted on expiry.
+    Isolate,
+    /// An infected pod deleted (its controller recreates it); nothing to revert.
+    Terminate,
 }
 
 /// The object a mitigation protects or changes.

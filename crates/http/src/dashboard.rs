@@ -54,6 +54,85 @@ pub struct EngineMetrics {
     pub actuator_errors: Counter,
     /// Runtime-evidence ingest.
     pub ingest: crate::ingest::IngestMetrics,
+    /// Infected pods: attack as load.
+    pub pods: PodMetrics,
+}
+
+/// Labels naming a workload.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WorkloadLabels {
+    /// Namespace.
+    pub namespace: String,
+    /// `name[Kind]` (or `name[Pod]` for a standalone pod).
+    pub workload: String,
+}
+
+/// Labels of the reaping counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReapLabels {
+    /// Namespace.
+    pub namespace: String,
+    /// `name[Kind]`.
+    pub workload: String,
+    /// `isolate` or `terminate`.
+    pub action: String,
+}
+
+/// Metrics that let an HPA treat an attack as load.
+#[derive(Debug, Clone)]
+pub struct PodMetrics {
+    /// Fresh infections (pod observations) by workload.
+    pub infections: Family<WorkloadLabels, Counter>,
+    /// Pods isolated or terminated (written, not dry-run).
+    pub reaped: Family<ReapLabels, Counter>,
+    /// Ready / desired replicas of workloads under attack.
+    pub available_ratio: Family<WorkloadLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// From a pod's start to its first infection.
+    pub time_to_infection: Histogram,
+    /// From reaping a pod to its workload being back at its desired ready replicas.
+    pub time_to_recreation: Histogram,
+}
+
+impl PodMetrics {
+    fn register(registry: &mut Registry) -> PodMetrics {
+        let m = PodMetrics {
+            infections: Family::default(),
+            reaped: Family::default(),
+            available_ratio: Family::default(),
+            time_to_infection: Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(1.0, 4.0, 10),
+            ),
+            time_to_recreation: Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.5, 2.0, 12),
+            ),
+        };
+        registry.register(
+            "infections",
+            "Infected pods seen (fresh pod observations) by workload",
+            m.infections.clone(),
+        );
+        registry.register(
+            "reaped",
+            "Pods isolated or terminated by workload and action",
+            m.reaped.clone(),
+        );
+        registry.register(
+            "workload_available_ratio",
+            "Ready over desired replicas of workloads under attack",
+            m.available_ratio.clone(),
+        );
+        registry.register(
+            "time_to_infection_seconds",
+            "From a pod's start to its first infection",
+            m.time_to_infection.clone(),
+        );
+        registry.register(
+            "time_to_recreation_seconds",
+            "From reaping a pod to its workload being back at its desired ready replicas",
+            m.time_to_recreation.clone(),
+        );
+        m
+    }
 }
 
 /// Labels of the mitigation gauge.
@@ -107,8 +186,10 @@ impl Default for EngineMetrics {
             actuator_errors.clone(),
         );
         let ingest = crate::ingest::IngestMetrics::register(&mut registry);
+        let pods = PodMetrics::register(&mut registry);
         EngineMetrics {
             ingest,
+            pods,
             registry,
             chains,
             loop_latency,

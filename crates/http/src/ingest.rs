@@ -31,6 +31,9 @@ use rampart_signals::falco;
 use rampart_signals::observe::{Observation, Store, Stored, Unused, from_alert, from_read};
 use tokio::sync::Notify;
 
+/// Most fresh observations queued for the engine between two wake-ups.
+const MAX_FRESH: usize = 10_000;
+
 /// Default body cap: the apiserver's audit batches stay well below it.
 pub const DEFAULT_MAX_BODY: usize = 4 << 20;
 
@@ -125,6 +128,8 @@ pub struct Ingest {
     pub store: Mutex<Store>,
     /// Notified when an observation is fresh.
     pub wake: Notify,
+    /// Fresh observations not yet taken by the engine (bounded: the oldest are dropped).
+    fresh: Mutex<std::collections::VecDeque<Observation>>,
     /// Metrics.
     pub metrics: IngestMetrics,
 }
@@ -144,6 +149,7 @@ impl Ingest {
             config,
             store: Mutex::new(store),
             wake: Notify::new(),
+            fresh: Mutex::new(std::collections::VecDeque::new()),
             metrics,
         }
     }
@@ -160,11 +166,15 @@ impl Ingest {
     /// Stores observations seen at `now`; wakes the engine if one is fresh.
     pub fn observe(&self, endpoint: &'static str, obs: Vec<Observation>, now: u64) {
         let (mut fresh, mut refreshed, mut full) = (0, 0, 0);
+        let mut new = Vec::new();
         {
             let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
             for o in obs {
-                match store.insert(o, now) {
-                    Stored::Fresh => fresh += 1,
+                match store.insert(o.clone(), now) {
+                    Stored::Fresh => {
+                        fresh += 1;
+                        new.push(o);
+                    }
                     Stored::Refreshed => refreshed += 1,
                     Stored::Full => full += 1,
                 }
@@ -177,8 +187,23 @@ impl Ingest {
         self.count(endpoint, "refreshed", refreshed);
         self.count(endpoint, "store_full", full);
         if fresh > 0 {
+            let mut q = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+            q.extend(new);
+            while q.len() > MAX_FRESH {
+                q.pop_front();
+            }
+            drop(q);
             self.wake.notify_one();
         }
+    }
+
+    /// The fresh observations since the last call (for the pod responder).
+    pub fn take_fresh(&self) -> Vec<Observation> {
+        self.fresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect()
     }
 
     /// Normalises a Falco request body and stores what it shows.

@@ -75,6 +75,9 @@ impl Ledger {
     pub async fn apply(&self, m: &Mitigation) -> Result<(), WriteError> {
         let ns = m.metadata.namespace.clone().unwrap_or_default();
         let name = m.metadata.name.clone().unwrap_or_default();
+        if m.spec.action == rampart_api::ActionKind::Terminate {
+            return self.delete_pod(&ns, &m.spec.target.name).await;
+        }
         let mut np: NetworkPolicy =
             serde_json::from_value(m.spec.object.clone()).map_err(|e| WriteError {
                 what: format!("Mitigation {ns}/{name}: its object is not a NetworkPolicy"),
@@ -94,20 +97,88 @@ impl Ledger {
             block_owner_deletion: Some(true),
         }]);
         let api: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), &ns);
+        let np_name = np.metadata.name.clone().unwrap_or_default();
         match api.create(&PostParams::default(), &np).await {
+            Ok(_) => {}
+            // Applied before a crash: already there is applied — but only if it is ours. A
+            // same-named object someone else owns is never taken over (nor later deleted).
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                let existing = api
+                    .get(&np_name)
+                    .await
+                    .map_err(err(format!("reading NetworkPolicy {ns}/{np_name}")))?;
+                let ours = existing
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(MANAGED_BY_LABEL))
+                    == Some(&name);
+                if !ours {
+                    return Err(WriteError {
+                        what: format!(
+                            "NetworkPolicy {ns}/{np_name} exists and is not this mitigation's; not overwriting it"
+                        ),
+                        source: kube::Error::Api(e),
+                    });
+                }
+            }
+            Err(e) => return Err(err(format!("applying NetworkPolicy {ns}/{np_name}"))(e)),
+        }
+        if m.spec.action == rampart_api::ActionKind::Isolate {
+            self.quarantine_pod(&ns, &m.spec.target.name, &name).await?;
+        }
+        Ok(())
+    }
+
+    /// Moves a pod's labels aside (see `rampart_respond::infected::quarantine_patch`).
+    async fn quarantine_pod(
+        &self,
+        ns: &str,
+        pod: &str,
+        mitigation: &str,
+    ) -> Result<(), WriteError> {
+        use k8s_openapi::api::core::v1::Pod;
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        let current = api
+            .get(pod)
+            .await
+            .map_err(err(format!("reading Pod {ns}/{pod}")))?;
+        let labels = current.metadata.labels.unwrap_or_default();
+        if labels
+            .get(rampart_respond::infected::QUARANTINE_LABEL)
+            .map(String::as_str)
+            == Some(mitigation)
+        {
+            return Ok(()); // quarantined before a crash
+        }
+        let patch = rampart_respond::infected::quarantine_patch(&labels, mitigation);
+        api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+            .map_err(err(format!("quarantining Pod {ns}/{pod}")))
+    }
+
+    /// Deletes a pod (absent is deleted).
+    pub async fn delete_pod(&self, ns: &str, pod: &str) -> Result<(), WriteError> {
+        use k8s_openapi::api::core::v1::Pod;
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        match api.delete(pod, &DeleteParams::default()).await {
             Ok(_) => Ok(()),
-            // Applied before a crash: already there is applied.
-            Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-            Err(e) => Err(err(format!(
-                "applying NetworkPolicy {ns}/{}",
-                np.metadata.name.as_deref().unwrap_or("")
-            ))(e)),
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            Err(e) => Err(err(format!("deleting Pod {ns}/{pod}"))(e)),
         }
     }
 
-    /// Removes the mitigation's NetworkPolicy (absent is removed).
+    /// Ends the mitigation in the cluster: its NetworkPolicy removed (absent is removed); an
+    /// isolated pod deleted (its replacement serves); nothing for a terminated pod.
     pub async fn remove(&self, m: &Mitigation) -> Result<(), WriteError> {
         let ns = m.metadata.namespace.clone().unwrap_or_default();
+        if m.spec.action == rampart_api::ActionKind::Isolate {
+            self.delete_pod(&ns, &m.spec.target.name).await?;
+        }
+        if m.spec.action == rampart_api::ActionKind::Terminate {
+            return Ok(());
+        }
         let name = m.spec.object["metadata"]["name"].as_str().unwrap_or("");
         self.remove_object(&ns, name).await
     }
@@ -125,18 +196,22 @@ impl Ledger {
     /// Whether rampart may write what acting needs (create NetworkPolicies and Mitigations,
     /// update Mitigation status), asked with SelfSubjectAccessReviews: the levers can be trusted
     /// only when the answer is yes. Returns the missing permissions.
-    pub async fn missing_permissions(&self) -> Result<Vec<String>, WriteError> {
+    pub async fn missing_permissions(&self, pods: bool) -> Result<Vec<String>, WriteError> {
         use k8s_openapi::api::authorization::v1::{
             ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
         };
         let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
         let mut missing = Vec::new();
-        for (group, resource, sub, verb) in [
+        let mut needed = vec![
             ("networking.k8s.io", "networkpolicies", None, "create"),
             ("networking.k8s.io", "networkpolicies", None, "delete"),
             ("rampart.dev", "mitigations", None, "create"),
             ("rampart.dev", "mitigations", Some("status"), "patch"),
-        ] {
+        ];
+        if pods {
+            needed.extend([("", "pods", None, "patch"), ("", "pods", None, "delete")]);
+        }
+        for (group, resource, sub, verb) in needed {
             let review = SelfSubjectAccessReview {
                 spec: SelfSubjectAccessReviewSpec {
                     resource_attributes: Some(ResourceAttributes {

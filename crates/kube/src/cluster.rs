@@ -22,27 +22,33 @@ pub enum ClusterEvent {
     Relisted(Kind, Vec<Located<Object>>),
     /// A watch failed; it retries with backoff (a relist follows an expired version).
     Error(String, String),
-    /// A trivy-operator VulnerabilityReport was added or changed (the whole object).
-    Report(serde_json::Value),
-    /// A VulnerabilityReport was deleted: namespace and name.
-    ReportDeleted(String, String),
-    /// The VulnerabilityReports were (re)listed: all of them.
-    ReportsRelisted(Vec<serde_json::Value>),
+    /// An object of an extra kind ([`EXTRA`]: read by the respond layer or as intel, not part
+    /// of the model) was added or changed (the whole object).
+    ExtraUpsert(&'static str, serde_json::Value),
+    /// An extra object was deleted: kind, namespace and name.
+    ExtraDeleted(&'static str, String, String),
+    /// The extra kind was (re)listed: all of its objects.
+    ExtraRelisted(&'static str, Vec<serde_json::Value>),
 }
 
-/// Watches trivy-operator's VulnerabilityReports (aquasecurity.github.io/v1alpha1) until
-/// `cancel`. Errors (the CRD not installed, no permission) are reported and retried with
-/// backoff, as for every other watch.
-pub async fn watch_vulnerability_reports(
+/// Extra kinds: (kind, group, version).
+pub const EXTRA: &[(&str, &str, &str)] = &[
+    ("VulnerabilityReport", "aquasecurity.github.io", "v1alpha1"),
+    ("PodDisruptionBudget", "policy", "v1"),
+];
+
+/// Watches one extra kind (whole objects) until `cancel`. Errors (a CRD not installed, no
+/// permission) are reported and retried with backoff, as for every other watch.
+pub async fn watch_extra(
     client: Client,
+    kind: &'static str,
     tx: mpsc::Sender<ClusterEvent>,
     cancel: CancellationToken,
 ) {
-    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "aquasecurity.github.io",
-        "v1alpha1",
-        "VulnerabilityReport",
-    ));
+    let Some(&(_, group, version)) = EXTRA.iter().find(|e| e.0 == kind) else {
+        return;
+    };
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
     let api: Api<DynamicObject> = Api::all_with(client, &ar);
     let mut stream = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
@@ -50,7 +56,7 @@ pub async fn watch_vulnerability_reports(
     let value = |o: DynamicObject| {
         let mut v = serde_json::to_value(o).ok()?;
         if let Some(m) = v.as_object_mut() {
-            m.insert("kind".into(), "VulnerabilityReport".into());
+            m.insert("kind".into(), kind.into());
         }
         Some(v)
     };
@@ -62,10 +68,7 @@ pub async fn watch_vulnerability_reports(
         };
         let out = match event {
             None => return,
-            Some(Err(e)) => Some(ClusterEvent::Error(
-                "VulnerabilityReport".into(),
-                e.to_string(),
-            )),
+            Some(Err(e)) => Some(ClusterEvent::Error(kind.into(), e.to_string())),
             Some(Ok(Event::Init)) => {
                 relist.clear();
                 None
@@ -74,11 +77,13 @@ pub async fn watch_vulnerability_reports(
                 relist.extend(value(o));
                 None
             }
-            Some(Ok(Event::InitDone)) => {
-                Some(ClusterEvent::ReportsRelisted(std::mem::take(&mut relist)))
-            }
-            Some(Ok(Event::Apply(o))) => value(o).map(ClusterEvent::Report),
-            Some(Ok(Event::Delete(o))) => Some(ClusterEvent::ReportDeleted(
+            Some(Ok(Event::InitDone)) => Some(ClusterEvent::ExtraRelisted(
+                kind,
+                std::mem::take(&mut relist),
+            )),
+            Some(Ok(Event::Apply(o))) => value(o).map(|v| ClusterEvent::ExtraUpsert(kind, v)),
+            Some(Ok(Event::Delete(o))) => Some(ClusterEvent::ExtraDeleted(
+                kind,
                 o.metadata.namespace.unwrap_or_default(),
                 o.metadata.name.unwrap_or_default(),
             )),

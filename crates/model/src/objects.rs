@@ -251,6 +251,43 @@ pub struct Pod {
     pub metadata: ObjectMeta,
     /// Spec.
     pub spec: PodSpec,
+    /// The parts of the status the respond layer reads (never the graph: a status change
+    /// re-proves nothing).
+    pub status: PodStatus,
+}
+
+/// Pod status fields rampart reads.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PodStatus {
+    /// `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`.
+    pub phase: String,
+    /// When the kubelet started the pod (RFC 3339).
+    pub start_time: String,
+    /// Conditions (`Ready`, …).
+    #[serde(deserialize_with = "null_default")]
+    pub conditions: Vec<PodCondition>,
+}
+
+/// One pod condition.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct PodCondition {
+    /// `Ready`, `ContainersReady`, `PodScheduled`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `True`, `False`, `Unknown`.
+    pub status: String,
+}
+
+impl Pod {
+    /// Whether the pod is Ready (its `Ready` condition is `True`).
+    pub fn is_ready(&self) -> bool {
+        self.status
+            .conditions
+            .iter()
+            .any(|c| c.kind == "Ready" && c.status == "True")
+    }
 }
 
 /// A pod template (`spec.template` of a controller).

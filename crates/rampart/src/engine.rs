@@ -105,6 +105,15 @@ pub struct EngineArgs {
     /// Watch trivy-operator VulnerabilityReports (needs its CRD and list/watch on them).
     #[arg(long, env = "RAMPART_ENGINE_WATCH_VULNERABILITY_REPORTS")]
     pub watch_vulnerability_reports: bool,
+    /// Observation → pod action mapping (YAML; default: the bundled one).
+    #[arg(long, env = "RAMPART_ENGINE_RESPONSES")]
+    pub responses: Option<std::path::PathBuf>,
+    /// Pod actions per workload per `--action-window`.
+    #[arg(long, env = "RAMPART_ENGINE_POD_MAX_PER_WORKLOAD", default_value_t = 2)]
+    pub pod_max_per_workload: usize,
+    /// Allow isolating or terminating pods no controller replaces.
+    #[arg(long, env = "RAMPART_ENGINE_ALLOW_STANDALONE_PODS")]
+    pub allow_standalone_pods: bool,
 }
 
 /// VulnerabilityReports seen live, by namespace and name.
@@ -261,7 +270,7 @@ fn now() -> u64 {
 }
 
 /// Builds the core from the flags (all validation happens here, before anything runs).
-fn core(args: &EngineArgs) -> anyhow::Result<(EngineCore, Actuator)> {
+fn core(args: &EngineArgs) -> anyhow::Result<(EngineCore, Actuator, BarConfig)> {
     let enabled: BTreeSet<ActionClass> = args
         .enable
         .iter()
@@ -287,11 +296,12 @@ fn core(args: &EngineArgs) -> anyhow::Result<(EngineCore, Actuator)> {
     Ok((
         EngineCore::new(
             Options::default(),
-            bar,
+            bar.clone(),
             CircuitBreaker::new(args.max_actions, args.action_window.as_secs().max(1)),
             actuator,
         ),
         actuator,
+        bar,
     ))
 }
 
@@ -305,7 +315,7 @@ fn rfc3339(secs: u64) -> String {
 }
 
 /// Unix seconds of an RFC 3339 timestamp.
-fn parse_rfc3339(s: &str) -> Option<u64> {
+pub(crate) fn parse_rfc3339(s: &str) -> Option<u64> {
     let t: k8s_openapi::jiff::Timestamp = s.parse().ok()?;
     u64::try_from(t.as_second()).ok()
 }
@@ -474,32 +484,7 @@ async fn actuate(
             );
             m.metadata.namespace = Some(ns.clone());
             m.metadata.labels = Some([("rampart.dev/cut".to_string(), d.cut.clone())].into());
-            // Record first, apply second, status third: a crash leaves something reconcilable.
-            let recorded = match ledger.record(&m).await {
-                Ok(r) => r,
-                Err(e) => {
-                    metrics.actuator_errors.inc();
-                    tracing::warn!("{e}");
-                    continue;
-                }
-            };
-            let proposed = rampart_api::MitigationStatus {
-                proposed_at: Some(stamp.clone()),
-                ..Default::default()
-            };
-            let (status, _) = match ledger.apply(&recorded).await {
-                Ok(()) => step(&proposed, LedgerEvent::Applied, &stamp).unwrap_or((proposed, None)),
-                Err(e) => {
-                    metrics.actuator_errors.inc();
-                    tracing::warn!("{e}");
-                    step(&proposed, LedgerEvent::ApplyFailed(e.to_string()), &stamp)
-                        .unwrap_or((proposed, None))
-                }
-            };
-            if let Err(e) = ledger.set_status(&ns, &name, &status).await {
-                tracing::warn!("{e}");
-            }
-            tracing::info!(mitigation = %name, namespace = %ns, phase = ?status.phase, "mitigation");
+            enact(ledger, &m, metrics).await;
         }
     }
     // Expire and retire applied mitigations.
@@ -513,8 +498,15 @@ async fn actuate(
         let ns = m.metadata.namespace.clone().unwrap_or_default();
         let name = m.metadata.name.clone().unwrap_or_default();
         let expired = parse_rfc3339(&m.spec.expires_at).is_some_and(|t| t <= now_s);
+        let pod_action = matches!(
+            m.spec.action,
+            rampart_api::ActionKind::Isolate | rampart_api::ActionKind::Terminate
+        );
         let end = if expired {
             Some(End::Expired)
+        } else if pod_action {
+            // An infected pod's mitigation ends on expiry only.
+            None
         } else {
             let key = rampart_model::ObjectKey {
                 kind: rampart_model::Kind::NetworkPolicy,
@@ -538,6 +530,90 @@ async fn actuate(
             tracing::info!(mitigation = %name, namespace = %ns, phase = ?done.phase, "mitigation ended");
         }
     }
+}
+
+/// Decides on fresh pod observations and writes the Mitigations the bar allows.
+#[allow(clippy::too_many_arguments)]
+async fn respond_to_pods(
+    pods: &mut crate::infected::PodResponse,
+    fresh: &[rampart_signals::observe::Observation],
+    core: &EngineCore,
+    bar: &BarConfig,
+    ledger: Option<&rampart_kube::actuate::Ledger>,
+    rampart_namespace: &str,
+    ttl: Duration,
+    metrics: &rampart_http::dashboard::EngineMetrics,
+) {
+    let Some(a) = core.analysis() else { return };
+    let now_s = now();
+    let acts = pods.decide(
+        fresh,
+        core.snapshot(),
+        &a.graph.workloads.list,
+        bar,
+        ledger.is_some(),
+        rampart_namespace,
+        &metrics.pods,
+        now_s,
+    );
+    for mut d in acts {
+        let Some(ledger) = ledger else { break };
+        let summary = fresh
+            .iter()
+            .find(|o| matches!(&o.subject, rampart_signals::observe::Subject::Pod { namespace, name } if format!("{namespace}/{name}") == d.pod))
+            .map(|o| o.summary.clone())
+            .unwrap_or_default();
+        let m = crate::infected::PodResponse::mitigation(
+            &d,
+            &summary,
+            now_s,
+            rfc3339(now_s + ttl.as_secs()),
+        );
+        if enact(ledger, &m, metrics).await {
+            pods.reaped(&d, &metrics.pods);
+        }
+        d.mitigation = m.metadata.name.clone();
+        pods.remember(d);
+    }
+}
+
+/// Records a mitigation, applies it, then records the outcome — in that order, so a crash at
+/// any point leaves something start-up reconciliation repairs. Whether it was applied.
+pub(crate) async fn enact(
+    ledger: &rampart_kube::actuate::Ledger,
+    m: &rampart_api::Mitigation,
+    metrics: &rampart_http::dashboard::EngineMetrics,
+) -> bool {
+    use rampart_respond::ledger::{LedgerEvent, step};
+    let stamp = rfc3339(now());
+    let ns = m.metadata.namespace.clone().unwrap_or_default();
+    let name = m.metadata.name.clone().unwrap_or_default();
+    let recorded = match ledger.record(m).await {
+        Ok(r) => r,
+        Err(e) => {
+            metrics.actuator_errors.inc();
+            tracing::warn!("{e}");
+            return false;
+        }
+    };
+    let proposed = rampart_api::MitigationStatus {
+        proposed_at: Some(stamp.clone()),
+        ..Default::default()
+    };
+    let (status, _) = match ledger.apply(&recorded).await {
+        Ok(()) => step(&proposed, LedgerEvent::Applied, &stamp).unwrap_or((proposed, None)),
+        Err(e) => {
+            metrics.actuator_errors.inc();
+            tracing::warn!("{e}");
+            step(&proposed, LedgerEvent::ApplyFailed(e.to_string()), &stamp)
+                .unwrap_or((proposed, None))
+        }
+    };
+    if let Err(e) = ledger.set_status(&ns, &name, &status).await {
+        tracing::warn!("{e}");
+    }
+    tracing::info!(mitigation = %name, namespace = %ns, phase = ?status.phase, "mitigation");
+    status.phase == rampart_api::MitigationPhase::Applied
 }
 
 /// Kubernetes Events for chains that appeared or went away, on their entry objects (at most 20
@@ -607,6 +683,7 @@ fn publish(
     report: &rampart_respond::engine::ChangeReport,
     levers: &Levers,
     signals: &Signals,
+    responses: &std::collections::VecDeque<crate::infected::PodDecision>,
 ) {
     let Some(a) = core.analysis() else { return };
     let inputs = InputSummary {
@@ -638,11 +715,14 @@ fn publish(
         scan: &'a ScanReport,
         report: &'a rampart_respond::engine::ChangeReport,
         levers: &'a Levers,
+        /// Infected-pod decisions, newest last.
+        responses: &'a std::collections::VecDeque<crate::infected::PodDecision>,
     }
     let json = serde_json::to_vec(&Findings {
         scan: &scan,
         report,
         levers,
+        responses,
     })
     .unwrap_or_default();
     dashboard.set_findings(json, report.generation, scan.chains.len());
@@ -687,6 +767,7 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
         &report,
         &Levers::default(),
         &Signals::default(),
+        &Default::default(),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -710,8 +791,23 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs the engine.
 pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
-    let (mut core, actuator) = core(args)?;
+    let (mut core, actuator, bar) = core(args)?;
     let ingest_config = ingest_config(args)?;
+    let mut pods = crate::infected::PodResponse::new(
+        match &args.responses {
+            Some(f) => rampart_respond::infected::ResponseMapping::from_yaml(
+                &std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+            )?,
+            None => rampart_respond::infected::ResponseMapping::default(),
+        },
+        rampart_respond::infected::Responder::new(
+            args.max_actions,
+            args.pod_max_per_workload,
+            args.action_window.as_secs().max(1),
+            args.allow_standalone_pods,
+        ),
+    );
+    let pod_class = bar.enabled.contains(&ActionClass::Pod);
     let intel = crate::intel::load(&[], args.kev_file.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -784,7 +880,10 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             missing: Vec::new(),
         };
         if let Some(l) = &ledger {
-            match l.missing_permissions().await {
+            match l
+                .missing_permissions(args.enable.iter().any(|c| c.trim() == "pod"))
+                .await
+            {
                 Ok(m) if m.is_empty() => {}
                 Ok(m) => {
                     tracing::warn!(missing = ?m, "the actuator lacks permissions: running dry-run");
@@ -836,9 +935,18 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             },
         );
         let (tx, mut rx) = mpsc::channel::<ClusterEvent>(8192);
-        if args.watch_vulnerability_reports {
-            tokio::spawn(rampart_kube::cluster::watch_vulnerability_reports(
+        if pod_class {
+            tokio::spawn(rampart_kube::cluster::watch_extra(
                 client.clone(),
+                "PodDisruptionBudget",
+                tx.clone(),
+                cancel.clone(),
+            ));
+        }
+        if args.watch_vulnerability_reports {
+            tokio::spawn(rampart_kube::cluster::watch_extra(
+                client.clone(),
+                "VulnerabilityReport",
                 tx.clone(),
                 cancel.clone(),
             ));
@@ -893,16 +1001,19 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                             .inc();
                         tracing::warn!(kind = %kind, "watch failed, retrying: {e}");
                     }
-                    ClusterEvent::Report(v) => {
+                    ClusterEvent::ExtraUpsert("VulnerabilityReport", v) => {
                         intel_changed |= live_reports.upsert(&v);
                     }
-                    ClusterEvent::ReportDeleted(ns, name) => {
+                    ClusterEvent::ExtraDeleted("VulnerabilityReport", ns, name) => {
                         intel_changed |= live_reports.remove(&ns, &name);
                     }
-                    ClusterEvent::ReportsRelisted(all) => {
+                    ClusterEvent::ExtraRelisted("VulnerabilityReport", all) => {
                         live_reports.replace(&all);
                         intel_changed = true;
                     }
+                    ClusterEvent::ExtraUpsert(_, v) => pods.pdb_upsert(&v),
+                    ClusterEvent::ExtraDeleted(_, ns, name) => pods.pdb_delete(&ns, &name),
+                    ClusterEvent::ExtraRelisted(_, all) => pods.pdb_replace(&all),
                 }
             }
             if !expected.is_subset(&synced) {
@@ -918,11 +1029,41 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             if batch_was_empty || !core.is_dirty() {
                 // A tick, new evidence, or updates the model does not read (status,
                 // resourceVersion): only confidence, expiries and retirements can change.
+                if let Some(i) = ingest.as_deref() {
+                    let fresh = i.take_fresh();
+                    if !fresh.is_empty() {
+                        respond_to_pods(
+                            &mut pods,
+                            &fresh,
+                            &core,
+                            &bar,
+                            ledger.as_ref().filter(|_| is_leader(&leading)),
+                            &args.namespace,
+                            args.mitigation_ttl,
+                            &dashboard.metrics,
+                        )
+                        .await;
+                    }
+                }
+                if let Some(a) = core.analysis() {
+                    pods.track(
+                        core.snapshot(),
+                        &a.graph.workloads.list,
+                        &dashboard.metrics.pods,
+                    );
+                }
                 if intel_changed {
                     let signals =
                         Signals::refresh(&mut core, ingest.as_deref(), &intel, &live_reports);
                     last_report.decisions = core.redecide(now());
-                    publish(&dashboard, &core, &last_report, &levers, &signals);
+                    publish(
+                        &dashboard,
+                        &core,
+                        &last_report,
+                        &levers,
+                        &signals,
+                        &pods.decisions,
+                    );
                     tracing::info!(
                         corroborated = signals.evidence.len(),
                         footholds = signals.footholds.len(),
@@ -955,7 +1096,21 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 .loop_latency
                 .observe(t.elapsed().as_secs_f64());
             dashboard.metrics.reproofs.inc();
-            publish(&dashboard, &core, &report, &levers, &signals);
+            publish(
+                &dashboard,
+                &core,
+                &report,
+                &levers,
+                &signals,
+                &pods.decisions,
+            );
+            if let Some(a) = core.analysis() {
+                pods.track(
+                    core.snapshot(),
+                    &a.graph.workloads.list,
+                    &dashboard.metrics.pods,
+                );
+            }
             // Events are proposals made visible, allowed in shadow mode; with several replicas
             // only the leader records them.
             if leading.is_none() || is_leader(&leading) {

@@ -5,6 +5,7 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod engine;
+mod infected;
 mod intel;
 mod policy;
 mod scan;
@@ -41,7 +42,7 @@ enum Command {
     Crds,
     /// Watch the cluster, re-prove on every change and report; shadow-first (this build
     /// proposes, it writes nothing).
-    Engine(engine::EngineArgs),
+    Engine(Box<engine::EngineArgs>),
     /// Serve the engine's dashboard for manifests or a dump (offline, read-only).
     Dashboard(engine::DashboardArgs),
 }

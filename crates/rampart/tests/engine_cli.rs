@@ -633,3 +633,203 @@ async fn intel_judges_and_runtime_evidence_corroborates_only_corroboration_acts(
     assert!(decisions(&f).iter().any(|d| d == "act"), "{f}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn rs_pod(name: &str, rs: &str, app: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "app", "labels": {"app": app, "pod-template-hash": "h1"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "uid": "u", "controller": true}]},
+        "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 8080}]}]},
+        "status": {"phase": "Running", "startTime": "2026-01-01T00:00:00Z",
+            "conditions": [{"type": "Ready", "status": "True"}]}})
+}
+
+fn replica_set(name: &str, app: &str, replicas: u32) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": name, "namespace": "app"},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": app}},
+            "template": {"metadata": {"labels": {"app": app}},
+                "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 8080}]}]}}}})
+}
+
+fn shell_in(pod: &str) -> Vec<u8> {
+    format!(
+        r#"{{"rule":"Terminal shell in container","priority":"Notice","output":"shell","tags":["container","shell"],
+        "output_fields":{{"k8s.ns.name":"app","k8s.pod.name":"{pod}","proc.cmdline":"bash"}}}}"#
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infected_pod_is_isolated_replaced_and_deleted_on_expiry() {
+    let fake = new_fake();
+    {
+        let mut f = fake.lock().unwrap();
+        f.write(
+            "namespaces",
+            "ADDED",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
+        );
+        f.write("replicasets", "ADDED", replica_set("web-rs", "web", 2));
+        f.write("pods", "ADDED", rs_pod("web-a", "web-rs", "web"));
+        f.write("pods", "ADDED", rs_pod("web-b", "web-rs", "web"));
+        f.write("replicasets", "ADDED", replica_set("solo-rs", "solo", 1));
+        f.write("pods", "ADDED", rs_pod("solo-a", "solo-rs", "solo"));
+        let mut svc = service("LoadBalancer", "web");
+        svc["spec"]["selector"] = json!({"app": "web"});
+        f.write("services", "ADDED", svc);
+    }
+    let engine = Engine::spawn(
+        &fake,
+        "teflon",
+        &[
+            "--enable",
+            "pod",
+            "--actuator",
+            "networkpolicy",
+            "--ingest-addr",
+            "127.0.0.1:0",
+            "--insecure-no-auth",
+            "--mitigation-ttl",
+            "4s",
+        ],
+    )
+    .await;
+    let ingest = engine.ingest.clone().unwrap();
+    engine
+        .findings_when(|f| f["report"]["generation"].as_u64() > Some(0))
+        .await;
+
+    // A shell in web-a: isolated.
+    assert_eq!(post(&ingest, "/falco", None, &shell_in("web-a")), 200);
+    wait_for("an isolate mitigation is applied", || {
+        objects_in(&fake, "mitigations")
+            .iter()
+            .any(|m| m["spec"]["action"] == "Isolate" && m["status"]["phase"] == "Applied")
+    })
+    .await;
+    let pod = objects_in(&fake, "pods")
+        .into_iter()
+        .find(|p| p["metadata"]["name"] == "web-a")
+        .unwrap();
+    let labels = pod["metadata"]["labels"].as_object().unwrap();
+    assert_eq!(labels.len(), 1, "out of every selector: {labels:?}");
+    assert!(labels.contains_key("rampart.dev/quarantine"));
+    let kept = pod["metadata"]["annotations"]["rampart.dev/quarantined-labels"]
+        .as_str()
+        .unwrap();
+    assert!(
+        kept.contains("\"app\":\"web\""),
+        "labels kept for forensics: {kept}"
+    );
+    let np = objects_in(&fake, "networkpolicies")
+        .into_iter()
+        .find(|n| n["metadata"]["name"] == "rampart-quarantine-web-a")
+        .expect("a deny-all policy on the quarantine label");
+    assert_eq!(
+        np["spec"]["podSelector"]["matchLabels"]["rampart.dev/quarantine"],
+        labels["rampart.dev/quarantine"]
+    );
+    assert_eq!(np["metadata"]["ownerReferences"][0]["kind"], "Mitigation");
+
+    // The ReplicaSet controller starts a replacement; the workload is whole again.
+    fake.lock()
+        .unwrap()
+        .write("pods", "ADDED", rs_pod("web-c", "web-rs", "web"));
+    wait_for("time to recreation is measured", || {
+        get(&engine.addr, "/metrics").contains("rampart_time_to_recreation_seconds_count 1")
+    })
+    .await;
+    let metrics = get(&engine.addr, "/metrics");
+    assert!(
+        metrics.contains(
+            "rampart_reaped_total{namespace=\"app\",workload=\"web-rs[ReplicaSet]\",action=\"isolate\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "rampart_infections_total{namespace=\"app\",workload=\"web-rs[ReplicaSet]\"} 1"
+        )
+    );
+    assert!(metrics.contains(
+        "rampart_workload_available_ratio{namespace=\"app\",workload=\"web-rs[ReplicaSet]\"}"
+    ));
+    assert!(metrics.contains("rampart_time_to_infection_seconds_count 1"));
+
+    // A PodDisruptionBudget asking for both replicas: a second infection in web is held.
+    fake.lock().unwrap().write(
+        "poddisruptionbudgets",
+        "ADDED",
+        json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": "web", "namespace": "app"},
+            "spec": {"minAvailable": "100%", "selector": {"matchLabels": {"app": "web"}}}}),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(post(&ingest, "/falco", None, &shell_in("web-b")), 200);
+    let f = engine
+        .findings_when(|f| {
+            f["responses"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|d| d["pod"] == "app/web-b"))
+        })
+        .await;
+    let held = f["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["pod"] == "app/web-b")
+        .unwrap()
+        .clone();
+    assert!(
+        held["decision"].as_str().unwrap().contains("required: 2"),
+        "the PDB holds it: {held}"
+    );
+
+    // The only replica of solo: held, never taken.
+    assert_eq!(post(&ingest, "/falco", None, &shell_in("solo-a")), 200);
+    let f = engine
+        .findings_when(|f| {
+            f["responses"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|d| d["pod"] == "app/solo-a"))
+        })
+        .await;
+    let solo = f["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["pod"] == "app/solo-a")
+        .unwrap()
+        .clone();
+    assert!(
+        solo["decision"].as_str().unwrap().contains("Availability"),
+        "{solo}"
+    );
+    assert!(
+        objects_in(&fake, "pods")
+            .iter()
+            .any(|p| p["metadata"]["name"] == "solo-a")
+    );
+
+    // Expiry: the quarantined pod and its policy are deleted, the record says Reverted.
+    wait_for("the isolation expired", || {
+        objects_in(&fake, "mitigations")
+            .iter()
+            .any(|m| m["spec"]["action"] == "Isolate" && m["status"]["phase"] == "Reverted")
+    })
+    .await;
+    assert!(
+        !objects_in(&fake, "pods")
+            .iter()
+            .any(|p| p["metadata"]["name"] == "web-a")
+    );
+    assert!(
+        !objects_in(&fake, "networkpolicies")
+            .iter()
+            .any(|n| n["metadata"]["name"] == "rampart-quarantine-web-a")
+    );
+    assert!(
+        objects_in(&fake, "pods")
+            .iter()
+            .any(|p| p["metadata"]["name"] == "web-c")
+    );
+}

@@ -108,6 +108,10 @@ pub enum Hold {
     },
     /// Too many actions in the breaker's window.
     CircuitOpen,
+    /// Too many actions on this workload in the breaker's window.
+    WorkloadCircuitOpen,
+    /// A pod no controller replaces, without the operator's explicit permission.
+    Standalone,
 }
 
 /// The bar's answer.

@@ -112,12 +112,19 @@ impl EngineCore {
     /// Most updates a watch delivers change nothing the model reads (a pod's status, a
     /// resourceVersion bump): those are recognised here, so they cost no re-proof.
     pub fn apply(&mut self, change: Change) -> bool {
+        let mut quiet = false;
         let changed = match &change {
             Change::Upsert(new) => {
                 let m = new.object.meta();
-                self.snapshot
-                    .get(new.object.kind(), &m.namespace, &m.name)
-                    .is_none_or(|old| !same_model(&old.object, &new.object))
+                match self.snapshot.get(new.object.kind(), &m.namespace, &m.name) {
+                    None => true,
+                    Some(old) if same_model(&old.object, &new.object) => {
+                        // Kept current (the respond layer reads pod readiness), not re-proved.
+                        quiet = old.object != new.object;
+                        false
+                    }
+                    Some(_) => true,
+                }
             }
             Change::Delete(key) => self
                 .snapshot
@@ -127,6 +134,8 @@ impl EngineCore {
         if changed {
             self.snapshot.apply(change);
             self.dirty = true;
+        } else if quiet {
+            self.snapshot.apply(change);
         }
         changed
     }
@@ -281,11 +290,14 @@ impl EngineCore {
     }
 }
 
-/// Whether two versions of an object are the same to the model: equal but for the
-/// resourceVersion, which every write bumps.
+/// Whether two versions of an object are the same to the analysis: equal but for the
+/// resourceVersion, which every write bumps, and a pod's status, which only the respond layer
+/// reads.
 fn same_model(old: &Object, new: &Object) -> bool {
     let (a, b) = (old.meta(), new.meta());
-    if a.resource_version == b.resource_version {
+    let status_differs =
+        matches!((old, new), (Object::Pod(x), Object::Pod(y)) if x.status != y.status);
+    if a.resource_version == b.resource_version && !status_differs {
         return old == new;
     }
     a.name == b.name
@@ -299,6 +311,9 @@ fn same_model(old: &Object, new: &Object) -> bool {
             new.meta_mut()
                 .resource_version
                 .clone_from(&a.resource_version);
+            if let (Object::Pod(x), Object::Pod(y)) = (old, &mut new) {
+                y.status.clone_from(&x.status);
+            }
             *old == new
         }
 }
@@ -470,6 +485,21 @@ mod tests {
             e.apply(Change::Upsert(Box::new(o)));
         }
         assert!(!e.is_dirty(), "only a resourceVersion changed");
+        // Readiness: kept current for the respond layer, no re-proof.
+        let ready = bumped.replace(
+            "containers: [{name: c, ports: [{containerPort: 8080}]}]}",
+            "containers: [{name: c, ports: [{containerPort: 8080}]}]}\nstatus: {conditions: [{type: Ready, status: 'True'}]}",
+        );
+        assert_ne!(ready, bumped);
+        for o in objects(&ready) {
+            e.apply(Change::Upsert(Box::new(o)));
+        }
+        assert!(!e.is_dirty(), "a status change re-proves nothing");
+        let Some(Object::Pod(p)) = e.snapshot().get(Kind::Pod, "app", "web").map(|l| &l.object)
+        else {
+            panic!("web is a pod");
+        };
+        assert!(p.is_ready(), "but the stored pod is current");
         // A label change is a change.
         let relabelled = bumped.replace("labels: {app: web}}", "labels: {app: web, tier: x}}");
         let pod = objects(&relabelled)

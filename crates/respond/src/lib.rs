@@ -10,6 +10,7 @@
 pub mod actuator;
 pub mod bar;
 pub mod engine;
+pub mod infected;
 pub mod ledger;
 pub mod reconcile;
 pub mod retire;

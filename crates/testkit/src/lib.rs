@@ -377,6 +377,13 @@ async fn patch_object(
             );
         }
     }
+    // Metadata (labels, annotations) merges as a JSON merge patch: null removes a key.
+    if let Some(meta) = patch.get("metadata") {
+        obj["metadata"] = merge(
+            obj.get("metadata").cloned().unwrap_or(json!({})),
+            meta.clone(),
+        );
+    }
     if let Some(spec) = patch.get("spec") {
         if spec.get("holderIdentity").is_some() {
             if spec["holderIdentity"].is_null() {
@@ -409,10 +416,39 @@ async fn access_review(
     (StatusCode::CREATED, axum::Json(review)).into_response()
 }
 
+type CorePath = (String, String, String);
+
+fn grouped_path((ns, resource, name): CorePath) -> Path<NamePath> {
+    Path((String::new(), "v1".into(), ns, resource, name))
+}
+
+/// Core-group objects (`/api/v1/namespaces/{ns}/{resource}/{name}`): pods and the like.
+async fn core_get(State(f): State<Shared>, Path(p): Path<CorePath>) -> Response {
+    get_one(State(f), grouped_path(p)).await
+}
+
+async fn core_delete(State(f): State<Shared>, Path(p): Path<CorePath>) -> Response {
+    delete_one(State(f), grouped_path(p)).await
+}
+
+async fn core_patch(
+    State(f): State<Shared>,
+    Path(p): Path<CorePath>,
+    q: Query<BTreeMap<String, String>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    patch_object(State(f), grouped_path(p), q, headers, body).await
+}
+
 /// Serves the fake API on 127.0.0.1; returns its URL.
 pub async fn start(fake: Shared) -> String {
     let app = Router::new()
         .route("/api/v1/{resource}", get(core))
+        .route(
+            "/api/v1/namespaces/{ns}/{resource}/{name}",
+            get(core_get).delete(core_delete).patch(core_patch),
+        )
         .route("/apis/{group}/{version}/{resource}", get(grouped))
         .route(
             "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
