@@ -114,6 +114,12 @@ pub struct EngineArgs {
     /// Allow isolating or terminating pods no controller replaces.
     #[arg(long, env = "RAMPART_ENGINE_ALLOW_STANDALONE_PODS")]
     pub allow_standalone_pods: bool,
+    /// Serve the ingest over TLS with this certificate (PEM; reloaded when it changes).
+    #[arg(long, env = "RAMPART_ENGINE_INGEST_TLS_CERT")]
+    pub ingest_tls_cert: Option<std::path::PathBuf>,
+    /// The ingest certificate's key (PEM).
+    #[arg(long, env = "RAMPART_ENGINE_INGEST_TLS_KEY")]
+    pub ingest_tls_key: Option<std::path::PathBuf>,
 }
 
 /// VulnerabilityReports seen live, by namespace and name.
@@ -793,6 +799,19 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
 pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
     let (mut core, actuator, bar) = core(args)?;
     let ingest_config = ingest_config(args)?;
+    let ingest_tls = match (&args.ingest_tls_cert, &args.ingest_tls_key) {
+        (Some(c), Some(k)) => {
+            let cert = Arc::new(
+                rampart_http::tls::ReloadingCert::load(c, k)
+                    .context("loading the ingest certificate")?,
+            );
+            let config = rampart_http::tls::server_config(cert.clone())
+                .context("ingest TLS configuration")?;
+            Some((cert, config))
+        }
+        (None, None) => None,
+        _ => anyhow::bail!("--ingest-tls-cert and --ingest-tls-key go together"),
+    };
     let mut pods = crate::infected::PodResponse::new(
         match &args.responses {
             Some(f) => rampart_respond::infected::ResponseMapping::from_yaml(
@@ -835,18 +854,44 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 let listener = tokio::net::TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("binding {addr}"))?;
-                eprintln!(
-                    "rampart engine: ingest on http://{}",
-                    listener.local_addr()?
-                );
-                let app = rampart_http::ingest::router(ingest.clone())
-                    .into_make_service_with_connect_info::<SocketAddr>();
+                let app = rampart_http::ingest::router(ingest.clone());
                 let stop = cancel.clone();
-                tokio::spawn(async move {
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async move { stop.cancelled().await })
-                        .await;
-                });
+                match &ingest_tls {
+                    Some((cert, config)) => {
+                        eprintln!(
+                            "rampart engine: ingest on https://{}",
+                            listener.local_addr()?
+                        );
+                        tokio::spawn(cert.clone().watch(
+                            Duration::from_secs(60),
+                            Arc::new(rampart_http::metrics::Metrics::default()),
+                            cancel.clone(),
+                        ));
+                        let config = config.clone();
+                        tokio::spawn(async move {
+                            rampart_http::tls::serve(
+                                listener,
+                                config,
+                                app,
+                                stop,
+                                Duration::from_secs(5),
+                            )
+                            .await;
+                        });
+                    }
+                    None => {
+                        eprintln!(
+                            "rampart engine: ingest on http://{}",
+                            listener.local_addr()?
+                        );
+                        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+                        tokio::spawn(async move {
+                            let _ = axum::serve(listener, app)
+                                .with_graceful_shutdown(async move { stop.cancelled().await })
+                                .await;
+                        });
+                    }
+                }
                 Some(ingest)
             }
             _ => None,

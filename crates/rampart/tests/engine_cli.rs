@@ -139,8 +139,12 @@ impl Engine {
                 "engine exited: {early}"
             );
             early.push_str(&line);
-            if let Some(a) = line.trim().split("ingest on http://").nth(1) {
-                ingest = Some(a.to_string());
+            if let Some(a) = line.trim().split("ingest on ").nth(1) {
+                ingest = Some(
+                    a.trim_start_matches("https://")
+                        .trim_start_matches("http://")
+                        .to_string(),
+                );
             }
             if let Some(a) = line.trim().split("dashboard on http://").nth(1) {
                 break a.to_string();
@@ -672,6 +676,9 @@ async fn an_infected_pod_is_isolated_replaced_and_deleted_on_expiry() {
         f.write("pods", "ADDED", rs_pod("web-a", "web-rs", "web"));
         f.write("pods", "ADDED", rs_pod("web-b", "web-rs", "web"));
         f.write("replicasets", "ADDED", replica_set("solo-rs", "solo", 1));
+        f.write("replicasets", "ADDED", replica_set("batch-rs", "batch", 2));
+        f.write("pods", "ADDED", rs_pod("batch-a", "batch-rs", "batch"));
+        f.write("pods", "ADDED", rs_pod("batch-b", "batch-rs", "batch"));
         f.write("pods", "ADDED", rs_pod("solo-a", "solo-rs", "solo"));
         let mut svc = service("LoadBalancer", "web");
         svc["spec"]["selector"] = json!({"app": "web"});
@@ -810,6 +817,29 @@ async fn an_infected_pod_is_isolated_replaced_and_deleted_on_expiry() {
             .any(|p| p["metadata"]["name"] == "solo-a")
     );
 
+    // A crypto-miner: terminated (nothing worth keeping), its sibling keeps serving.
+    let miner = br#"{"rule":"Detect crypto miners using the Stratum protocol","priority":"Critical","output":"stratum",
+        "output_fields":{"k8s.ns.name":"app","k8s.pod.name":"batch-a"}}"#;
+    assert_eq!(post(&ingest, "/falco", None, miner), 200);
+    wait_for("the miner is terminated", || {
+        !objects_in(&fake, "pods")
+            .iter()
+            .any(|p| p["metadata"]["name"] == "batch-a")
+    })
+    .await;
+    assert!(
+        objects_in(&fake, "mitigations")
+            .iter()
+            .any(|m| m["spec"]["action"] == "Terminate"
+                && m["spec"]["target"]["name"] == "batch-a"
+                && m["status"]["phase"] == "Applied")
+    );
+    assert!(
+        objects_in(&fake, "pods")
+            .iter()
+            .any(|p| p["metadata"]["name"] == "batch-b")
+    );
+
     // Expiry: the quarantined pod and its policy are deleted, the record says Reverted.
     wait_for("the isolation expired", || {
         objects_in(&fake, "mitigations")
@@ -832,4 +862,86 @@ async fn an_infected_pod_is_isolated_replaced_and_deleted_on_expiry() {
             .iter()
             .any(|p| p["metadata"]["name"] == "web-c")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_over_tls_authenticates_and_rate_limits_per_peer() {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    use hyper_util::rt::TokioIo;
+    use std::sync::Arc;
+    let fake = new_fake();
+    cluster(&fake, "web", false);
+    let dir = std::env::temp_dir().join(format!("rampart-ingest-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("tls.crt"), c.cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), c.signing_key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("token"), "tls-token").unwrap();
+    let (crt, key, token) = (dir.join("tls.crt"), dir.join("tls.key"), dir.join("token"));
+    let engine = Engine::spawn(
+        &fake,
+        "ingest-tls",
+        &[
+            "--ingest-addr",
+            "127.0.0.1:0",
+            "--ingest-token-file",
+            token.to_str().unwrap(),
+            "--ingest-tls-cert",
+            crt.to_str().unwrap(),
+            "--ingest-tls-key",
+            key.to_str().unwrap(),
+            "--ingest-rate",
+            "3",
+        ],
+    )
+    .await;
+    let addr = engine.ingest.clone().unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(c.cert.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let alert = r#"{"rule":"Terminal shell in container","priority":"Notice","output_fields":{"k8s.ns.name":"app","k8s.pod.name":"web"}}"#;
+    let mut codes = Vec::new();
+    for auth in [
+        Some("Bearer tls-token"),
+        None,
+        Some("Bearer tls-token"),
+        Some("Bearer tls-token"),
+        Some("Bearer tls-token"),
+    ] {
+        let mut req = hyper::Request::post("/falco").header("host", "localhost");
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        sender.ready().await.unwrap();
+        let resp = sender
+            .send_request(req.body(Full::new(Bytes::from(alert))).unwrap())
+            .await
+            .unwrap();
+        codes.push(resp.status().as_u16());
+        let _ = resp.into_body().collect().await;
+    }
+    assert_eq!(&codes[..2], &[200, 401], "{codes:?}");
+    assert!(codes.contains(&429), "3 requests/s per peer: {codes:?}");
+    let f = engine.findings_when(|f| corroborated(f) > 0).await;
+    assert!(corroborated(&f) > 0, "the alert over TLS corroborates: {f}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
