@@ -267,6 +267,18 @@ pub struct PodStatus {
     /// Conditions (`Ready`, …).
     #[serde(deserialize_with = "null_default")]
     pub conditions: Vec<PodCondition>,
+    /// Containers' runtime ids (for attributing runtime alerts that name only a container).
+    #[serde(deserialize_with = "null_default")]
+    pub container_statuses: Vec<ContainerStatus>,
+}
+
+/// One container's status: its runtime id.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerStatus {
+    /// `<runtime>://<id>`.
+    #[serde(rename = "containerID")]
+    pub container_id: String,
 }
 
 /// One pod condition.

@@ -265,7 +265,7 @@ fn evidence(core: &EngineCore, ingest: Option<&rampart_http::ingest::Ingest>) ->
         return Default::default();
     };
     let store = i.store.lock().unwrap_or_else(|e| e.into_inner());
-    rampart_signals::corroborate::corroborate(a, &store.active(now()))
+    rampart_signals::corroborate::corroborate(a, core.snapshot(), &store.active(now()))
 }
 
 fn now() -> u64 {
@@ -564,17 +564,7 @@ async fn respond_to_pods(
     );
     for mut d in acts {
         let Some(ledger) = ledger else { break };
-        let summary = fresh
-            .iter()
-            .find(|o| matches!(&o.subject, rampart_signals::observe::Subject::Pod { namespace, name } if format!("{namespace}/{name}") == d.pod))
-            .map(|o| o.summary.clone())
-            .unwrap_or_default();
-        let m = crate::infected::PodResponse::mitigation(
-            &d,
-            &summary,
-            now_s,
-            rfc3339(now_s + ttl.as_secs()),
-        );
+        let m = crate::infected::PodResponse::mitigation(&d, now_s, rfc3339(now_s + ttl.as_secs()));
         if enact(ledger, &m, metrics).await {
             pods.reaped(&d, &metrics.pods);
         }

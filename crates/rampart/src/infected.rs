@@ -25,6 +25,8 @@ pub struct PodDecision {
     pub workload: Option<String>,
     /// What was seen.
     pub behaviour: &'static str,
+    /// The observation's one-line summary.
+    pub summary: String,
     /// The mapped action.
     pub action: PodAction,
     /// `act`, `act (dry-run)` or `propose: <reason>`.
@@ -209,12 +211,15 @@ impl PodResponse {
         let attributor = Attributor::new(&rampart_model::Workloads {
             list: workloads.to_vec(),
             warnings: Vec::new(),
-        });
+        })
+        .with_containers(snapshot);
         let mut out = Vec::new();
         for o in observations {
-            let Subject::Pod { namespace, name } = &o.subject else {
+            // A pod, or a container whose pod the statuses name.
+            let Some((namespace, name)) = attributor.pod_of(&o.subject) else {
                 continue;
             };
+            let (namespace, name) = (&namespace, &name);
             let Some((facts, w)) = self.facts(
                 snapshot,
                 workloads,
@@ -260,6 +265,7 @@ impl PodResponse {
                 pod: format!("{namespace}/{name}"),
                 workload: facts.workload.clone(),
                 behaviour: o.behaviour.as_str(),
+                summary: o.summary.clone(),
                 action,
                 decision,
                 mitigation: None,
@@ -274,12 +280,7 @@ impl PodResponse {
     }
 
     /// The Mitigation that realises a decision, expiring at `expires_at`.
-    pub fn mitigation(
-        d: &PodDecision,
-        summary: &str,
-        now: u64,
-        expires_at: String,
-    ) -> rampart_api::Mitigation {
+    pub fn mitigation(d: &PodDecision, now: u64, expires_at: String) -> rampart_api::Mitigation {
         let (ns, pod) = d.pod.split_once('/').unwrap_or(("", &d.pod));
         let mut name = format!("rampart-{}-{pod}", d.action.as_str());
         name.truncate(52);
@@ -302,7 +303,7 @@ impl PodResponse {
                     name: pod.into(),
                 },
                 object,
-                reason: format!("{} in pod {}: {summary}", d.behaviour, d.pod),
+                reason: format!("{} in pod {}: {}", d.behaviour, d.pod, d.summary),
                 expires_at,
             },
         );

@@ -38,12 +38,16 @@ pub struct Corroboration {
 }
 
 /// Evidence per chain id, for the chains it corroborates.
-pub fn corroborate(a: &Analysis, observations: &[&Entry]) -> BTreeMap<String, Vec<Corroboration>> {
+pub fn corroborate(
+    a: &Analysis,
+    snapshot: &rampart_model::Snapshot,
+    observations: &[&Entry],
+) -> BTreeMap<String, Vec<Corroboration>> {
     let g = &a.graph;
     if observations.is_empty() {
         return BTreeMap::new();
     }
-    let attributor = Attributor::new(&g.workloads);
+    let attributor = Attributor::new(&g.workloads).with_containers(snapshot);
     // Vertex → the evidence seen there.
     let mut at: HashMap<NodeIndex, Vec<Corroboration>> = HashMap::new();
     let identity_ix: HashMap<(&str, &str), NodeIndex> = g

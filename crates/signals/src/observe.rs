@@ -20,6 +20,12 @@ pub enum Subject {
         /// Pod name.
         name: String,
     },
+    /// A container known only by its runtime id (Falco's `container.id` without Kubernetes
+    /// fields): resolved through the pods' container statuses.
+    Container {
+        /// The id (Falco prints the first 12 hex digits).
+        id: String,
+    },
     /// A ServiceAccount (an audit event's user), and the pod whose bound token it was when the
     /// apiserver says.
     ServiceAccount {
@@ -36,6 +42,7 @@ impl std::fmt::Display for Subject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Subject::Pod { namespace, name } => write!(f, "pod {namespace}/{name}"),
+            Subject::Container { id } => write!(f, "container {id}"),
             Subject::ServiceAccount {
                 namespace,
                 name,
@@ -98,8 +105,16 @@ pub enum Unused {
 /// The observation an alert makes.
 pub fn from_alert(a: &Alert, mapping: &Mapping) -> Result<Observation, Unused> {
     let behaviour = mapping.classify(a).ok_or(Unused::Irrelevant)?;
-    let (Some(namespace), Some(name)) = (&a.fields.namespace, &a.fields.pod) else {
-        return Err(Unused::Unattributed);
+    let subject = match (&a.fields.namespace, &a.fields.pod, &a.fields.container_id) {
+        (Some(namespace), Some(name), _) => Subject::Pod {
+            namespace: namespace.clone(),
+            name: name.clone(),
+        },
+        // `host` is Falco's id for events outside any container.
+        (_, _, Some(id)) if !id.is_empty() && id != "host" => Subject::Container {
+            id: short_id(id).to_string(),
+        },
+        _ => return Err(Unused::Unattributed),
     };
     let mut summary = a.rule.clone();
     if let Some(c) = a.fields.cmdline.as_deref().or(a.fields.fd_name.as_deref()) {
@@ -109,10 +124,7 @@ pub fn from_alert(a: &Alert, mapping: &Mapping) -> Result<Observation, Unused> {
     }
     Ok(Observation {
         behaviour,
-        subject: Subject::Pod {
-            namespace: namespace.clone(),
-            name: name.clone(),
-        },
+        subject,
         origin: Origin::Falco {
             rule: a.rule.clone(),
             priority: a.priority,
@@ -151,6 +163,13 @@ pub fn from_read(r: &SecretRead) -> Observation {
             audit_id: r.audit_id.clone(),
         },
     }
+}
+
+/// The first 12 characters of a container id, without its `<runtime>://` prefix: the form
+/// Falco prints.
+pub fn short_id(id: &str) -> &str {
+    let id = id.rsplit("://").next().unwrap_or(id);
+    id.get(..12).unwrap_or(id)
 }
 
 /// One stored observation.
@@ -270,6 +289,7 @@ impl Store {
 pub struct Attributor {
     pods: HashMap<(String, String), WorkloadId>,
     accounts: HashMap<(String, String), Vec<WorkloadId>>,
+    containers: HashMap<String, (String, String)>,
 }
 
 /// The workloads a subject may be.
@@ -303,14 +323,44 @@ impl Attributor {
         a
     }
 
+    /// Also resolves container ids, from the pods' container statuses in `snapshot`.
+    pub fn with_containers(mut self, snapshot: &rampart_model::Snapshot) -> Attributor {
+        for o in snapshot.of_kind(rampart_model::Kind::Pod) {
+            if let rampart_model::Object::Pod(p) = &o.object {
+                for c in &p.status.container_statuses {
+                    if !c.container_id.is_empty() {
+                        self.containers.insert(
+                            short_id(&c.container_id).to_string(),
+                            (p.metadata.namespace.clone(), p.metadata.name.clone()),
+                        );
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    /// The pod a subject names: itself for a pod, the container's pod when known.
+    pub fn pod_of(&self, s: &Subject) -> Option<(String, String)> {
+        match s {
+            Subject::Pod { namespace, name } => Some((namespace.clone(), name.clone())),
+            Subject::Container { id } => self.containers.get(short_id(id)).cloned(),
+            Subject::ServiceAccount { .. } => None,
+        }
+    }
+
     /// The workloads `s` may be. A pod is exact; a ServiceAccount is every workload running as
     /// it (the ambiguity is kept, never resolved by guessing) unless the apiserver named the
     /// pod and the model knows it.
     pub fn attribute(&self, s: &Subject) -> Attribution {
         let pod = |ns: &str, p: &str| self.pods.get(&(ns.to_string(), p.to_string())).copied();
         match s {
-            Subject::Pod { namespace, name } => Attribution {
-                workloads: pod(namespace, name).into_iter().collect(),
+            Subject::Pod { .. } | Subject::Container { .. } => Attribution {
+                workloads: self
+                    .pod_of(s)
+                    .and_then(|(ns, p)| pod(&ns, &p))
+                    .into_iter()
+                    .collect(),
                 exact: true,
             },
             Subject::ServiceAccount {

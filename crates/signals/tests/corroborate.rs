@@ -50,15 +50,15 @@ kind: Secret
 metadata: {name: db, namespace: shop}
 "#;
 
-fn analysis() -> rampart_graph::Analysis {
+fn analysis() -> (rampart_graph::Analysis, Snapshot) {
     let s =
         Snapshot::from_objects(parse_source("c.yaml", CLUSTER, &ParseLimits::default()).objects);
-    analyze(&s, &Options::default())
+    (analyze(&s, &Options::default()), s)
 }
 
 #[test]
 fn a_shell_in_the_exposed_pod_corroborates_its_chains_until_it_expires() {
-    let a = analysis();
+    let (a, snap) = analysis();
     assert!(!a.proof.chains.is_empty());
     let alert = parse_alert(
         br#"{"rule":"Terminal shell in container","priority":"Notice","tags":["container","shell"],
@@ -67,7 +67,7 @@ fn a_shell_in_the_exposed_pod_corroborates_its_chains_until_it_expires() {
     .unwrap();
     let mut store = Store::new(300, 100);
     store.insert(from_alert(&alert, &Mapping::default()).unwrap(), 1000);
-    let c = corroborate(&a, &store.active(1000));
+    let c = corroborate(&a, &snap, &store.active(1000));
     assert_eq!(
         c.len(),
         a.proof.chains.len(),
@@ -84,14 +84,14 @@ fn a_shell_in_the_exposed_pod_corroborates_its_chains_until_it_expires() {
     .unwrap();
     let mut other = Store::new(300, 100);
     other.insert(from_alert(&stranger, &Mapping::default()).unwrap(), 1000);
-    assert!(corroborate(&a, &other.active(1000)).is_empty());
+    assert!(corroborate(&a, &snap, &other.active(1000)).is_empty());
     // Expired: nothing corroborates any more.
-    assert!(corroborate(&a, &store.active(1300)).is_empty());
+    assert!(corroborate(&a, &snap, &store.active(1300)).is_empty());
 }
 
 #[test]
 fn a_secret_read_by_a_shared_account_keeps_the_ambiguity() {
-    let a = analysis();
+    let (a, snap) = analysis();
     let body = br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"x","stage":"ResponseComplete","verb":"get",
         "user":{"username":"system:serviceaccount:shop:shared"},
         "objectRef":{"resource":"secrets","namespace":"shop","name":"db","apiVersion":"v1"},
@@ -99,7 +99,7 @@ fn a_secret_read_by_a_shared_account_keeps_the_ambiguity() {
     let reads = parse_audit(body, &AllowList::default()).unwrap().reads;
     let mut store = Store::new(300, 100);
     store.insert(from_read(&reads[0]), 5);
-    let c = corroborate(&a, &store.active(5));
+    let c = corroborate(&a, &snap, &store.active(5));
     let secret_chains: Vec<_> = c.values().flatten().collect();
     assert!(
         !secret_chains.is_empty(),
@@ -128,7 +128,43 @@ fn a_secret_read_by_a_shared_account_keeps_the_ambiguity() {
     assert_eq!(reads[0].pod.as_deref(), Some("web-1"));
     let mut store = Store::new(300, 100);
     store.insert(from_read(&reads[0]), 5);
-    let c = corroborate(&a, &store.active(5));
+    let c = corroborate(&a, &snap, &store.active(5));
     assert!(c.values().flatten().all(|e| e.candidates.is_empty()));
     assert!(c.values().flatten().any(|e| e.at.contains("web-1")));
+}
+
+#[test]
+fn an_alert_naming_only_a_container_is_attributed_through_the_pod_statuses() {
+    let with_status = CLUSTER.replace(
+        "spec: {serviceAccountName: shared, containers: [{name: c, image: nginx, ports: [{containerPort: 8080}]}]}",
+        "spec: {serviceAccountName: shared, containers: [{name: c, image: nginx, ports: [{containerPort: 8080}]}]}\nstatus: {containerStatuses: [{name: c, containerID: 'containerd://ee97d9c4186f0123456789abcdef'}]}",
+    );
+    assert_ne!(with_status, CLUSTER);
+    let s = Snapshot::from_objects(
+        parse_source("c.yaml", &with_status, &ParseLimits::default()).objects,
+    );
+    let a = analyze(&s, &Options::default());
+    let alert = parse_alert(
+        br#"{"rule":"Terminal shell in container","priority":"Notice","output_fields":{"container.id":"ee97d9c4186f"}}"#,
+    )
+    .unwrap();
+    let o = from_alert(&alert, &Mapping::default()).unwrap();
+    let mut store = Store::new(300, 100);
+    store.insert(o, 1);
+    let c = corroborate(&a, &s, &store.active(1));
+    assert_eq!(c.len(), a.proof.chains.len(), "the container is web-1's");
+    assert!(c.values().flatten().all(|e| e.at.contains("web-1")));
+    // Unknown containers and Falco's `host` attribute nothing.
+    let host = parse_alert(
+        br#"{"rule":"Terminal shell in container","priority":"Notice","output_fields":{"container.id":"host"}}"#,
+    )
+    .unwrap();
+    assert!(from_alert(&host, &Mapping::default()).is_err());
+    let other = parse_alert(
+        br#"{"rule":"Terminal shell in container","priority":"Notice","output_fields":{"container.id":"aaaaaaaaaaaa"}}"#,
+    )
+    .unwrap();
+    let mut store = Store::new(300, 100);
+    store.insert(from_alert(&other, &Mapping::default()).unwrap(), 1);
+    assert!(corroborate(&a, &s, &store.active(1)).is_empty());
 }
