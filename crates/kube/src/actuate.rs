@@ -78,6 +78,9 @@ impl Ledger {
         if m.spec.action == rampart_api::ActionKind::Terminate {
             return self.delete_pod(&ns, &m.spec.target.name).await;
         }
+        if m.spec.action == rampart_api::ActionKind::AdminNetworkPolicy {
+            return self.apply_anp(m, &ns, &name).await;
+        }
         let mut np: NetworkPolicy =
             serde_json::from_value(m.spec.object.clone()).map_err(|e| WriteError {
                 what: format!("Mitigation {ns}/{name}: its object is not a NetworkPolicy"),
@@ -130,6 +133,57 @@ impl Ledger {
         Ok(())
     }
 
+    fn anp_api(&self) -> Api<kube::api::DynamicObject> {
+        let ar = kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "policy.networking.k8s.io",
+            "v1alpha1",
+            "AdminNetworkPolicy",
+        ));
+        Api::all_with(self.client.clone(), &ar)
+    }
+
+    /// Applies a cluster-scoped AdminNetworkPolicy. A cluster-scoped object cannot be owned by
+    /// a namespaced Mitigation, so it is tracked by its label (and the Mitigation's namespace
+    /// in an annotation) and by start-up reconciliation.
+    async fn apply_anp(&self, m: &Mitigation, ns: &str, name: &str) -> Result<(), WriteError> {
+        let mut obj = m.spec.object.clone();
+        obj["metadata"]["labels"][MANAGED_BY_LABEL] = name.into();
+        obj["metadata"]["annotations"]["rampart.dev/mitigation-namespace"] = ns.into();
+        let anp_name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
+        let dynamic: kube::api::DynamicObject =
+            serde_json::from_value(obj).map_err(|e| WriteError {
+                what: format!("Mitigation {ns}/{name}: its object is not an AdminNetworkPolicy"),
+                source: kube::Error::SerdeError(e),
+            })?;
+        let api = self.anp_api();
+        match api.create(&PostParams::default(), &dynamic).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                let existing = api
+                    .get(&anp_name)
+                    .await
+                    .map_err(err(format!("reading AdminNetworkPolicy {anp_name}")))?;
+                if existing
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(MANAGED_BY_LABEL))
+                    == Some(&name.to_string())
+                {
+                    Ok(())
+                } else {
+                    Err(WriteError {
+                        what: format!(
+                            "AdminNetworkPolicy {anp_name} exists and is not this mitigation's; not overwriting it"
+                        ),
+                        source: kube::Error::Api(e),
+                    })
+                }
+            }
+            Err(e) => Err(err(format!("applying AdminNetworkPolicy {anp_name}"))(e)),
+        }
+    }
+
     /// Moves a pod's labels aside (see `rampart_respond::infected::quarantine_patch`).
     async fn quarantine_pod(
         &self,
@@ -180,11 +234,22 @@ impl Ledger {
             return Ok(());
         }
         let name = m.spec.object["metadata"]["name"].as_str().unwrap_or("");
+        if m.spec.action == rampart_api::ActionKind::AdminNetworkPolicy {
+            return self.remove_object("", name).await;
+        }
         self.remove_object(&ns, name).await
     }
 
-    /// Removes one NetworkPolicy rampart applied (an orphan, or a mitigation's object).
+    /// Removes one object rampart applied (an orphan, or a mitigation's object): a
+    /// NetworkPolicy, or with an empty namespace the cluster-scoped AdminNetworkPolicy.
     pub async fn remove_object(&self, ns: &str, name: &str) -> Result<(), WriteError> {
+        if ns.is_empty() {
+            return match self.anp_api().delete(name, &DeleteParams::default()).await {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+                Err(e) => Err(err(format!("removing AdminNetworkPolicy {name}"))(e)),
+            };
+        }
         let api: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), ns);
         match api.delete(name, &DeleteParams::default()).await {
             Ok(_) => Ok(()),
@@ -196,7 +261,11 @@ impl Ledger {
     /// Whether rampart may write what acting needs (create NetworkPolicies and Mitigations,
     /// update Mitigation status), asked with SelfSubjectAccessReviews: the levers can be trusted
     /// only when the answer is yes. Returns the missing permissions.
-    pub async fn missing_permissions(&self, pods: bool) -> Result<Vec<String>, WriteError> {
+    pub async fn missing_permissions(
+        &self,
+        pods: bool,
+        anp: bool,
+    ) -> Result<Vec<String>, WriteError> {
         use k8s_openapi::api::authorization::v1::{
             ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
         };
@@ -210,6 +279,22 @@ impl Ledger {
         ];
         if pods {
             needed.extend([("", "pods", None, "patch"), ("", "pods", None, "delete")]);
+        }
+        if anp {
+            needed.extend([
+                (
+                    "policy.networking.k8s.io",
+                    "adminnetworkpolicies",
+                    None,
+                    "create",
+                ),
+                (
+                    "policy.networking.k8s.io",
+                    "adminnetworkpolicies",
+                    None,
+                    "delete",
+                ),
+            ]);
         }
         for (group, resource, sub, verb) in needed {
             let review = SelfSubjectAccessReview {
@@ -248,8 +333,30 @@ impl Ledger {
             .map_err(err("listing Mitigations"))
     }
 
-    /// Every NetworkPolicy carrying rampart's label (filtered here too: the label is the contract).
+    /// Every NetworkPolicy and AdminNetworkPolicy (key `/name`) carrying rampart's label
+    /// (filtered here too: the label is the contract). A cluster without the
+    /// AdminNetworkPolicy CRD simply has none.
     pub async fn managed_objects(&self) -> Result<Vec<ManagedObject>, WriteError> {
+        let mut out = self.managed_network_policies().await?;
+        match self
+            .anp_api()
+            .list(&ListParams::default().labels(MANAGED_BY_LABEL))
+            .await
+        {
+            Ok(list) => out.extend(list.items.into_iter().filter_map(|o| {
+                let m = o.metadata.labels.as_ref()?.get(MANAGED_BY_LABEL)?.clone();
+                Some(ManagedObject {
+                    key: format!("/{}", o.metadata.name.unwrap_or_default()),
+                    mitigation: m,
+                })
+            })),
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(err("listing AdminNetworkPolicies")(e)),
+        }
+        Ok(out)
+    }
+
+    async fn managed_network_policies(&self) -> Result<Vec<ManagedObject>, WriteError> {
         let api: Api<NetworkPolicy> = Api::all(self.client.clone());
         let list = api
             .list(&ListParams::default().labels(MANAGED_BY_LABEL))

@@ -283,15 +283,9 @@ fn core(args: &EngineArgs) -> anyhow::Result<(EngineCore, Actuator, BarConfig)> 
         .filter(|s| !s.trim().is_empty())
         .map(|s| ActionClass::parse(s).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<_>>()?;
-    let (mut actuator, warning) = Actuator::parse(&args.actuator);
+    let (actuator, warning) = Actuator::parse(&args.actuator);
     if let Some(w) = warning {
         tracing::warn!("{w}");
-    }
-    if actuator == Actuator::AdminNetworkPolicy {
-        tracing::warn!(
-            "actuator adminnetworkpolicy is not available in this build: running dry-run (proposals only)"
-        );
-        actuator = Actuator::DryRun;
     }
     let bar = BarConfig {
         enabled,
@@ -341,6 +335,8 @@ async fn reconcile(ledger: &rampart_kube::actuate::Ledger) {
     let stamp = rfc3339(now_s);
     let records: Vec<Record> = mitigations
         .iter()
+        // A terminated pod leaves no object to reconcile.
+        .filter(|m| m.spec.action != rampart_api::ActionKind::Terminate)
         .map(|m| {
             let status = m.status.clone().unwrap_or_default();
             Record {
@@ -348,10 +344,13 @@ async fn reconcile(ledger: &rampart_kube::actuate::Ledger) {
                 phase: status.phase,
                 expired: parse_rfc3339(&m.spec.expires_at).is_some_and(|t| t <= now_s),
                 ending: status.message.starts_with("ending"),
+                // The applied object's own key (`/name` when cluster-scoped).
                 object_key: format!(
                     "{}/{}",
-                    m.metadata.namespace.as_deref().unwrap_or(""),
-                    m.spec.target.name
+                    m.spec.object["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or(""),
+                    m.spec.object["metadata"]["name"].as_str().unwrap_or("")
                 ),
             }
         })
@@ -417,6 +416,7 @@ async fn actuate(
     report: &rampart_respond::engine::ChangeReport,
     ttl: Duration,
     metrics: &rampart_http::dashboard::EngineMetrics,
+    model_changed: bool,
 ) {
     use rampart_api::{ActionKind, Mitigation, MitigationSpec, TargetRef};
     use rampart_respond::ledger::{End, LedgerEvent, step};
@@ -467,23 +467,47 @@ async fn actuate(
         let Some(cut) = analysis.plan.cuts.iter().find(|c| c.id == d.cut) else {
             continue;
         };
-        for (i, manifest) in cut.fixes.iter().filter_map(|f| f.manifest()).enumerate() {
-            let ns = manifest["metadata"]["namespace"]
+        let objects: Vec<serde_json::Value> = cut
+            .fixes
+            .iter()
+            .filter_map(|f| f.manifest())
+            .flat_map(|np| core.actuator().realise(np))
+            .collect();
+        for (i, object) in objects.iter().enumerate() {
+            // The Mitigation lives in the workload's namespace (a NetworkPolicy's own).
+            let ns = object["metadata"]["namespace"]
                 .as_str()
+                .or_else(|| {
+                    cut.fixes
+                        .iter()
+                        .find_map(|f| f.manifest())
+                        .and_then(|m| m["metadata"]["namespace"].as_str())
+                })
                 .unwrap_or("default")
+                .to_string();
+            let kind = object["kind"]
+                .as_str()
+                .unwrap_or("NetworkPolicy")
                 .to_string();
             let name = format!("{}-{i}-{now_s}", d.cut.replace("cut-", "rampart-"));
             let mut m = Mitigation::new(
                 &name,
                 MitigationSpec {
                     chains: cut.breaks.clone(),
-                    action: ActionKind::NetworkPolicy,
-                    target: TargetRef {
-                        kind: "NetworkPolicy".into(),
-                        namespace: ns.clone(),
-                        name: manifest["metadata"]["name"].as_str().unwrap_or("").into(),
+                    action: if kind == "AdminNetworkPolicy" {
+                        ActionKind::AdminNetworkPolicy
+                    } else {
+                        ActionKind::NetworkPolicy
                     },
-                    object: manifest.clone(),
+                    target: TargetRef {
+                        kind,
+                        namespace: object["metadata"]["namespace"]
+                            .as_str()
+                            .unwrap_or("")
+                            .into(),
+                        name: object["metadata"]["name"].as_str().unwrap_or("").into(),
+                    },
+                    object: object.clone(),
                     reason: format!("{} ({})", d.fix, cut.to),
                     expires_at: rfc3339(now_s + ttl.as_secs()),
                 },
@@ -494,6 +518,7 @@ async fn actuate(
         }
     }
     // Expire and retire applied mitigations.
+    let mut proving: Option<std::collections::BTreeSet<String>> = None;
     for m in existing {
         let Some(status) = m.status.clone() else {
             continue;
@@ -510,17 +535,27 @@ async fn actuate(
         );
         let end = if expired {
             Some(End::Expired)
-        } else if pod_action {
-            // An infected pod's mitigation ends on expiry only.
+        } else if pod_action || !model_changed {
+            // An infected pod's mitigation ends on expiry only; and retirement (a re-proof
+            // without the mitigation) can only change when the model did.
             None
         } else {
-            let key = rampart_model::ObjectKey {
-                kind: rampart_model::Kind::NetworkPolicy,
-                namespace: ns.clone(),
-                name: m.spec.target.name.clone(),
-            };
-            (!rampart_respond::retire::still_needed(core.snapshot(), &[key], &m.spec.chains))
-                .then_some(End::Retired)
+            let proving = proving.get_or_insert_with(|| {
+                // Every object rampart applied, taken out at once.
+                let ours: Vec<rampart_model::ObjectKey> = core
+                    .snapshot()
+                    .of_kind(rampart_model::Kind::NetworkPolicy)
+                    .filter(|o| {
+                        o.object
+                            .meta()
+                            .labels
+                            .contains_key(rampart_respond::MANAGED_BY_LABEL)
+                    })
+                    .map(|o| rampart_model::ObjectKey::of(&o.object))
+                    .collect();
+                rampart_respond::retire::proving_without(core.snapshot(), &ours)
+            });
+            (!m.spec.chains.iter().any(|c| proving.contains(c))).then_some(End::Retired)
         };
         let Some(end) = end else { continue };
         let Ok((ending, _)) = step(&status, LedgerEvent::End(end), &stamp) else {
@@ -916,7 +951,10 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
         };
         if let Some(l) = &ledger {
             match l
-                .missing_permissions(args.enable.iter().any(|c| c.trim() == "pod"))
+                .missing_permissions(
+                    args.enable.iter().any(|c| c.trim() == "pod"),
+                    actuator == Actuator::AdminNetworkPolicy,
+                )
                 .await
             {
                 Ok(m) if m.is_empty() => {}
@@ -1117,6 +1155,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                         if intel_changed { &last_report } else { &none },
                         args.mitigation_ttl,
                         &dashboard.metrics,
+                        false,
                     )
                     .await;
                 }
@@ -1163,6 +1202,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                     &report,
                     args.mitigation_ttl,
                     &dashboard.metrics,
+                    true,
                 )
                 .await;
             } else if !is_leader(&leading) {

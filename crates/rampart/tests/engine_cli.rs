@@ -945,3 +945,91 @@ async fn ingest_over_tls_authenticates_and_rate_limits_per_peer() {
     assert!(corroborated(&f) > 0, "the alert over TLS corroborates: {f}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_adminnetworkpolicy_actuator_denies_explicitly_and_expires() {
+    let fake = new_fake();
+    cluster(&fake, "web", true);
+    // Left behind by a crash: an AdminNetworkPolicy whose record is gone.
+    fake.lock().unwrap().write(
+        "adminnetworkpolicies",
+        "ADDED",
+        json!({"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+            "metadata": {"name": "ghost", "labels": {"rampart.dev/mitigation": "lost"}},
+            "spec": {"priority": 10, "subject": {"namespaces": {}}, "ingress": []}}),
+    );
+    let _engine = Engine::spawn(
+        &fake,
+        "anp",
+        &[
+            "--enable",
+            "network",
+            "--act-on-proof",
+            "--actuator",
+            "adminnetworkpolicy",
+            "--mitigation-ttl",
+            "3s",
+        ],
+    )
+    .await;
+    wait_for("an AdminNetworkPolicy mitigation is applied", || {
+        objects_in(&fake, "mitigations").iter().any(|m| {
+            m["spec"]["action"] == "AdminNetworkPolicy" && m["status"]["phase"] == "Applied"
+        })
+    })
+    .await;
+    let m = objects_in(&fake, "mitigations")
+        .into_iter()
+        .find(|m| m["spec"]["action"] == "AdminNetworkPolicy")
+        .unwrap();
+    let anps = objects_in(&fake, "adminnetworkpolicies");
+    assert!(
+        !anps.iter().any(|a| a["metadata"]["name"] == "ghost"),
+        "start-up reconciliation deleted the orphan"
+    );
+    let anp = anps
+        .iter()
+        .find(|a| a["metadata"]["labels"]["rampart.dev/mitigation"] == m["metadata"]["name"])
+        .expect("the applied AdminNetworkPolicy carries the mitigation label");
+    assert_eq!(anp["spec"]["ingress"][0]["action"], "Deny", "{anp}");
+    assert_eq!(
+        anp["spec"]["ingress"][0]["from"],
+        json!([{"namespaces": {}}])
+    );
+    assert_eq!(
+        anp["spec"]["subject"]["pods"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "app"
+    );
+    assert!(
+        anp["metadata"].get("ownerReferences").is_none(),
+        "cluster-scoped: tracked by label"
+    );
+    assert_eq!(
+        anp["metadata"]["annotations"]["rampart.dev/mitigation-namespace"],
+        "app"
+    );
+    // db is not exposed, so the cut denies every source: the internet part has no ANP form
+    // and stays a NetworkPolicy, in its own mitigation.
+    let nps = objects_in(&fake, "networkpolicies");
+    assert_eq!(nps.len(), 1, "{nps:?}");
+    assert_eq!(nps[0]["spec"]["ingress"], json!([]));
+    assert!(
+        objects_in(&fake, "mitigations")
+            .iter()
+            .any(|x| x["spec"]["action"] == "NetworkPolicy"
+                && x["metadata"]["name"] == nps[0]["metadata"]["labels"]["rampart.dev/mitigation"])
+    );
+
+    let name = m["metadata"]["name"].clone();
+    wait_for("the AdminNetworkPolicy expired", || {
+        objects_in(&fake, "mitigations")
+            .iter()
+            .any(|x| x["metadata"]["name"] == name && x["status"]["phase"] == "Reverted")
+    })
+    .await;
+    assert!(
+        !objects_in(&fake, "adminnetworkpolicies")
+            .iter()
+            .any(|a| a["metadata"]["labels"]["rampart.dev/mitigation"] == name)
+    );
+}

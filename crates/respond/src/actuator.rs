@@ -1,5 +1,7 @@
 //! Actuators: how an approved network action is written to the cluster.
 
+use serde_json::{Value, json};
+
 /// The writer of network actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Actuator {
@@ -36,7 +38,94 @@ impl Actuator {
     pub fn writes(self) -> bool {
         self != Actuator::DryRun
     }
+
+    /// The objects that realise one of the cut's NetworkPolicies (as `rampart_graph::fix`
+    /// writes them: an ingress policy that keeps allowing in-cluster and/or external sources,
+    /// or an egress containment policy).
+    ///
+    /// With `adminnetworkpolicy`, what an AdminNetworkPolicy can say becomes one — an explicit
+    /// Deny that a namespace's NetworkPolicies cannot re-allow: in-cluster ingress, in-cluster
+    /// egress (DNS kept) — and the rest stays a NetworkPolicy: AdminNetworkPolicy v1alpha1
+    /// ingress peers cannot name CIDRs, so "deny from the internet" has no ANP form.
+    pub fn realise(self, np: &Value) -> Vec<Value> {
+        if self != Actuator::AdminNetworkPolicy {
+            return vec![np.clone()];
+        }
+        let ns = np["metadata"]["namespace"].as_str().unwrap_or("");
+        let name = np["metadata"]["name"].as_str().unwrap_or("");
+        let spec = &np["spec"];
+        let types: Vec<&str> = spec["policyTypes"]
+            .as_array()
+            .map(|t| t.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let rules = |k: &str| spec[k].as_array().cloned().unwrap_or_default();
+        let peers_of = |r: &Value, k: &str| r[k].as_array().cloned().unwrap_or_default();
+        let subject = json!({"pods": {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+            "podSelector": spec["podSelector"].clone(),
+        }});
+        let mut anp_spec = serde_json::Map::new();
+        let mut keep_np = false;
+        if types.contains(&"Ingress") {
+            let ingress = rules("ingress");
+            let allows_cluster = ingress.iter().any(|r| {
+                peers_of(r, "from")
+                    .iter()
+                    .any(|p| p.get("namespaceSelector").is_some())
+            });
+            let allows_external = ingress.iter().any(|r| {
+                peers_of(r, "from")
+                    .iter()
+                    .any(|p| p.get("ipBlock").is_some())
+            });
+            if !allows_cluster {
+                anp_spec.insert(
+                    "ingress".into(),
+                    json!([{"name": "rampart-deny-in-cluster", "action": "Deny", "from": [{"namespaces": {}}]}]),
+                );
+            }
+            // External sources are denied only by the NetworkPolicy.
+            keep_np |= !allows_external;
+        }
+        if types.contains(&"Egress") {
+            anp_spec.insert(
+                "egress".into(),
+                json!([
+                    {"name": "rampart-allow-dns", "action": "Allow",
+                     "to": [{"pods": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                      "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}}],
+                     "ports": [{"portNumber": {"protocol": "UDP", "port": 53}}, {"portNumber": {"protocol": "TCP", "port": 53}}]},
+                    {"name": "rampart-deny-in-cluster", "action": "Deny", "to": [{"namespaces": {}}]},
+                ]),
+            );
+        }
+        let mut out = Vec::new();
+        if !anp_spec.is_empty() {
+            anp_spec.insert("priority".into(), json!(ANP_PRIORITY));
+            anp_spec.insert("subject".into(), subject);
+            let mut anp_name = format!("{ns}-{name}");
+            anp_name.truncate(253);
+            out.push(json!({
+                "apiVersion": "policy.networking.k8s.io/v1alpha1",
+                "kind": "AdminNetworkPolicy",
+                "metadata": {
+                    "name": anp_name,
+                    "labels": np["metadata"]["labels"].clone(),
+                    "annotations": np["metadata"]["annotations"].clone(),
+                },
+                "spec": Value::Object(anp_spec),
+            }));
+        }
+        if keep_np {
+            out.push(np.clone());
+        }
+        out
+    }
 }
+
+/// Priority of rampart's AdminNetworkPolicies (0–1000, lower wins): high enough to override
+/// ordinary platform allows, leaving 0–9 to the platform team's own emergency rules.
+pub const ANP_PRIORITY: u32 = 10;
 
 #[cfg(test)]
 mod tests {
@@ -53,5 +142,65 @@ mod tests {
         assert!(w.unwrap_or_default().contains("netpol"));
         assert_eq!(Actuator::parse("").0, Actuator::DryRun);
         assert!(!Actuator::parse("bogus").0.writes());
+    }
+
+    fn np(ingress: Value, types: &[&str]) -> Value {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "rampart-ingress-db", "namespace": "app", "labels": {"rampart.dev/mitigation": "true"}},
+            "spec": {"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": types, "ingress": ingress}})
+    }
+
+    #[test]
+    fn networkpolicy_realises_itself() {
+        let p = np(json!([]), &["Ingress"]);
+        assert_eq!(Actuator::NetworkPolicy.realise(&p), vec![p]);
+    }
+
+    #[test]
+    fn adminnetworkpolicy_denies_in_cluster_explicitly_and_keeps_external_denies_as_networkpolicy()
+    {
+        let internet = json!({"ipBlock": {"cidr": "0.0.0.0/0"}});
+        // In-cluster denied, external allowed: one ANP, no NetworkPolicy.
+        let lateral = np(json!([{"from": [internet]}]), &["Ingress"]);
+        let out = Actuator::AdminNetworkPolicy.realise(&lateral);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0]["kind"], "AdminNetworkPolicy");
+        assert_eq!(out[0]["spec"]["ingress"][0]["action"], "Deny");
+        assert_eq!(
+            out[0]["spec"]["ingress"][0]["from"],
+            json!([{"namespaces": {}}])
+        );
+        assert_eq!(
+            out[0]["spec"]["subject"]["pods"]["podSelector"]["matchLabels"]["app"],
+            "db"
+        );
+        assert_eq!(
+            out[0]["spec"]["subject"]["pods"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+            "app"
+        );
+        assert!(
+            out[0]["metadata"].get("namespace").is_none(),
+            "cluster-scoped"
+        );
+        // External denied, in-cluster allowed: nothing an ANP can say; the NetworkPolicy stays.
+        let exposed = np(json!([{"from": [{"namespaceSelector": {}}]}]), &["Ingress"]);
+        assert_eq!(
+            Actuator::AdminNetworkPolicy.realise(&exposed),
+            vec![exposed.clone()]
+        );
+        // Both denied: the ANP for in-cluster, the NetworkPolicy for the internet.
+        let both = np(json!([]), &["Ingress"]);
+        let out = Actuator::AdminNetworkPolicy.realise(&both);
+        assert_eq!(
+            out.iter()
+                .map(|o| o["kind"].as_str().unwrap())
+                .collect::<Vec<_>>(),
+            vec!["AdminNetworkPolicy", "NetworkPolicy"]
+        );
+        // Egress containment: DNS allowed first, then in-cluster denied.
+        let egress = np(Value::Null, &["Egress"]);
+        let out = Actuator::AdminNetworkPolicy.realise(&egress);
+        assert_eq!(out[0]["spec"]["egress"][0]["action"], "Allow");
+        assert_eq!(out[0]["spec"]["egress"][1]["action"], "Deny");
     }
 }

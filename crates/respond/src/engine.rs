@@ -163,6 +163,11 @@ impl EngineCore {
         }
     }
 
+    /// The writer of network actions.
+    pub fn actuator(&self) -> Actuator {
+        self.actuator
+    }
+
     /// The model as it stands.
     pub fn snapshot(&self) -> &Snapshot {
         &self.snapshot

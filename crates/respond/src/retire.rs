@@ -8,6 +8,18 @@ use rampart_model::{Change, ObjectKey, Snapshot};
 /// Whether the chains `chains` still prove once `objects` (the mitigation's applied objects) are
 /// removed from `cluster`. Every chain is listed for this question (no per-entry limit).
 pub fn still_needed(cluster: &Snapshot, objects: &[ObjectKey], chains: &[String]) -> bool {
+    let proving = proving_without(cluster, objects);
+    chains.iter().any(|c| proving.contains(c))
+}
+
+/// The chains that prove once `objects` (every mitigation rampart applied) are taken out: a
+/// mitigation whose chains are not among them can retire. One re-proof serves every
+/// mitigation, and taking all of rampart's objects out keeps two mitigations of one cut from
+/// each retiring the other.
+pub fn proving_without(
+    cluster: &Snapshot,
+    objects: &[ObjectKey],
+) -> std::collections::BTreeSet<String> {
     let mut without = cluster.clone();
     for k in objects {
         without.apply(Change::Delete(k.clone()));
@@ -18,7 +30,7 @@ pub fn still_needed(cluster: &Snapshot, objects: &[ObjectKey], chains: &[String]
         },
     };
     let a = analyze(&without, &options);
-    a.proof.chains.iter().any(|c| chains.contains(&c.id))
+    a.proof.chains.into_iter().map(|c| c.id).collect()
 }
 
 #[cfg(test)]

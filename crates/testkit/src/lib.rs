@@ -441,6 +441,45 @@ async fn core_patch(
     patch_object(State(f), grouped_path(p), q, headers, body).await
 }
 
+/// `POST /apis/{group}/{version}/{resource}`: create a cluster-scoped object (409 if it exists).
+async fn create_cluster(
+    State(f): State<Shared>,
+    Path((_g, _v, resource)): Path<(String, String, String)>,
+    axum::Json(obj): axum::Json<Value>,
+) -> Response {
+    let mut fake = f.lock().unwrap();
+    let k = key(&obj);
+    if fake
+        .collections
+        .get(&resource)
+        .is_some_and(|c| c.objects.contains_key(&k))
+    {
+        return status(
+            409,
+            "AlreadyExists",
+            format!("{resource} {k} already exists"),
+        );
+    }
+    fake.write(&resource, "ADDED", obj);
+    let stored = fake.collections[&resource].objects[&k].clone();
+    (StatusCode::CREATED, axum::Json(stored)).into_response()
+}
+
+/// `GET` / `DELETE /apis/{group}/{version}/{resource}/{name}`: cluster-scoped objects.
+async fn cluster_get(
+    State(f): State<Shared>,
+    Path((g, v, resource, name)): Path<(String, String, String, String)>,
+) -> Response {
+    get_one(State(f), Path((g, v, String::new(), resource, name))).await
+}
+
+async fn cluster_delete(
+    State(f): State<Shared>,
+    Path((g, v, resource, name)): Path<(String, String, String, String)>,
+) -> Response {
+    delete_one(State(f), Path((g, v, String::new(), resource, name))).await
+}
+
 /// Serves the fake API on 127.0.0.1; returns its URL.
 pub async fn start(fake: Shared) -> String {
     let app = Router::new()
@@ -449,7 +488,14 @@ pub async fn start(fake: Shared) -> String {
             "/api/v1/namespaces/{ns}/{resource}/{name}",
             get(core_get).delete(core_delete).patch(core_patch),
         )
-        .route("/apis/{group}/{version}/{resource}", get(grouped))
+        .route(
+            "/apis/{group}/{version}/{resource}",
+            get(grouped).post(create_cluster),
+        )
+        .route(
+            "/apis/{group}/{version}/{resource}/{name}",
+            get(cluster_get).delete(cluster_delete),
+        )
         .route(
             "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
             axum::routing::post(access_review),
