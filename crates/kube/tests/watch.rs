@@ -260,3 +260,60 @@ async fn watchers_list_watch_and_survive_410_and_restarts() {
     );
     cancel.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_are_paged_like_the_apiserver_and_the_relist_is_whole() {
+    use kube::api::{Api, ListParams};
+    use rampart_kube::cluster::{ClusterEvent, watch_cluster};
+    let fake = new_fake();
+    {
+        let mut f = fake.lock().unwrap();
+        f.write("namespaces", "ADDED", ns("app", "baseline"));
+        for i in 0..1203 {
+            f.write(
+                "pods",
+                "ADDED",
+                json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": format!("p{i:04}"), "namespace": "app"},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]}}),
+            );
+        }
+    }
+    let url = start(fake.clone()).await;
+    let client = kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+    // The fake pages: 500 items and a continue token, then the rest.
+    let api: Api<k8s_openapi::api::core::v1::Pod> = Api::all(client.clone());
+    let first = api.list(&ListParams::default().limit(500)).await.unwrap();
+    assert_eq!(first.items.len(), 500);
+    let token = first.metadata.continue_.clone().expect("a continue token");
+    let second = api
+        .list(&ListParams::default().limit(500).continue_token(&token))
+        .await
+        .unwrap();
+    assert_eq!(second.items.len(), 500);
+    assert_eq!(
+        second.metadata.resource_version, first.metadata.resource_version,
+        "one snapshot"
+    );
+    assert_ne!(first.items[0].metadata.name, second.items[0].metadata.name);
+    // The watcher follows the pages: one relist with every pod.
+    let lists_before = fake.lock().unwrap().lists;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let cancel = CancellationToken::new();
+    tokio::spawn(watch_cluster(client, tx, cancel.clone()));
+    let pods = loop {
+        let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let ClusterEvent::Relisted(rampart_model::Kind::Pod, objects) = ev {
+            break objects.len();
+        }
+    };
+    cancel.cancel();
+    assert_eq!(pods, 1203);
+    assert!(
+        fake.lock().unwrap().lists >= lists_before + 3,
+        "three pages of pods"
+    );
+}

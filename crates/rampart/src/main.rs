@@ -1,6 +1,34 @@
 //! The `rampart` binary: command-line parsing and wiring of the core crates. No analysis logic
 //! lives here.
 
+/// mimalloc settings for the long-running engine, which keeps a large model after a burst of
+/// list traffic: return freed pages at once and commit arena memory only when used (10k pods:
+/// ~134 MB resident instead of ~200 MB). mimalloc reads them from the environment when it
+/// starts, before `main`, so the process re-executes itself once with them set (same PID; an
+/// operator's own values win). If that fails, the engine runs with the defaults.
+#[cfg(unix)]
+fn lean_allocator() {
+    use std::os::unix::process::CommandExt;
+    const SETTINGS: [(&str, &str); 2] = [
+        ("MIMALLOC_PURGE_DELAY", "0"),
+        ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
+    ];
+    if SETTINGS.iter().any(|(k, _)| std::env::var_os(k).is_some()) {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .envs(SETTINGS)
+        .exec();
+    tracing::debug!("not re-executed with lean allocator settings: {err}");
+}
+
+#[cfg(not(unix))]
+fn lean_allocator() {}
+
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -63,7 +91,10 @@ fn main() -> ExitCode {
         Command::Policy(policy::PolicyCommand::Check(args)) => policy::check(&args),
         Command::Policy(policy::PolicyCommand::Test(args)) => policy::test(&args),
         Command::Crds => policy::crds(),
-        Command::Engine(args) => engine::run(&args),
+        Command::Engine(args) => {
+            lean_allocator();
+            engine::run(&args)
+        }
         Command::Dashboard(args) => engine::dashboard(&args),
     };
     match result {

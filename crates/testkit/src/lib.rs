@@ -96,6 +96,11 @@ struct Params {
     resource_version: Option<String>,
     #[serde(rename = "timeoutSeconds")]
     timeout_seconds: Option<u64>,
+    /// Page size of a list (`limit`), as kube-rs' watcher sends (500).
+    limit: Option<usize>,
+    /// The token of the next page (`continue`).
+    #[serde(rename = "continue")]
+    continue_token: Option<String>,
 }
 
 fn status_410() -> Value {
@@ -107,11 +112,31 @@ async fn handle(fake: Shared, collection: String, q: Params) -> Response {
     if q.watch != Some(true) {
         let mut f = fake.lock().unwrap();
         f.lists += 1;
+        let rv = f.rv;
         let c = f.collections.entry(collection.clone()).or_default();
-        let items: Vec<Value> = c.objects.values().cloned().collect();
+        // Paged like the apiserver: `limit` items from where `continue` left off (the token
+        // carries the list's resourceVersion and the offset), `metadata.continue` while more
+        // remain.
+        let (list_rv, offset) = match q.continue_token.as_deref().and_then(|t| t.split_once(':')) {
+            Some((r, o)) => (r.parse().unwrap_or(rv), o.parse().unwrap_or(0)),
+            None => (rv, 0),
+        };
+        let limit = q.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
+        let items: Vec<Value> = c
+            .objects
+            .values()
+            .skip(offset)
+            .take(limit)
+            .cloned()
+            .collect();
+        let more = c.objects.len() > offset.saturating_add(items.len());
+        let mut metadata = json!({"resourceVersion": list_rv.to_string()});
+        if more {
+            metadata["continue"] = json!(format!("{list_rv}:{}", offset + items.len()));
+        }
         // Clients read the items and the list's resourceVersion; the list kind is generic.
-        let body = json!({"kind": "List", "apiVersion": "v1",
-                          "metadata": {"resourceVersion": f.rv.to_string()}, "items": items});
+        let body =
+            json!({"kind": "List", "apiVersion": "v1", "metadata": metadata, "items": items});
         return axum::Json(body).into_response();
     }
     let from: u64 = q

@@ -131,6 +131,9 @@ async fn main() {
     let first = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss = rss_mb(child.id());
+    let findings_bytes = get(&addr, "/findings").len();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let rss_later = rss_mb(child.id());
     let mut pod = first_pod.expect("a pod");
     let mut lat = Vec::new();
     for i in 0..20 {
@@ -150,7 +153,10 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let (p50, p99) = percentiles(lat);
     println!("engine on {pods} synthetic pods (in-memory API server, same machine)");
-    println!("start → first findings: {first:.2?}; steady RSS {rss} MB");
+    println!(
+        "start → first findings: {first:.2?}; RSS 2 s later {rss} MB, 10 s later {rss_later} MB; /findings {:.1} MB",
+        findings_bytes as f64 / 1e6
+    );
     println!(
         "one pod's label change → change report (20 changes, 20 ms debounce included): p50 {p50:.1?}, p99 {p99:.1?}"
     );
