@@ -10,7 +10,11 @@
 # 3. restarts it with `--enable network --act-on-proof --actuator networkpolicy
 #    --mitigation-ttl 90s`, waits for a Mitigation to be Applied with its owned, labelled
 #    NetworkPolicy, then for the expiry to revert it;
-# 4. deletes the cluster.
+# 4. restarts it with `--enable pod` and an ingest endpoint, posts a Falco alert (a shell in
+#    one of shop/web's pods, as Falco's http_output would), and checks that the pod is
+#    quarantined (labels moved aside), that its ReplicaSet starts a replacement, and that the
+#    expiry deletes the quarantined pod;
+# 5. deletes the cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=rampart-e2e
@@ -42,5 +46,21 @@ $bin engine --dashboard-addr 127.0.0.1:18080 --enable network --act-on-proof \
   --actuator networkpolicy --mitigation-ttl 90s & pid=$!
 wait_for '[ "$(kubectl get mitigations -A -o jsonpath="{.items[*].status.phase}" | grep -c Applied)" -ge 1 ]'
 kubectl get networkpolicies -A -l rampart.dev/mitigation -o name | grep -q networkpolicy
+
 wait_for '[ "$(kubectl get mitigations -A -o jsonpath="{.items[*].status.phase}" | grep -c Reverted)" -ge 1 ]'
+kill $pid; wait $pid 2>/dev/null || true
+
+# Infected pod: isolate, replacement, expiry.
+kubectl -n shop wait --for=condition=Ready pod -l app=web --timeout=120s
+pod=$(kubectl -n shop get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
+head -c 24 /dev/urandom | base64 > /tmp/rampart-e2e-token
+$bin engine --dashboard-addr 127.0.0.1:18080 --enable pod --actuator networkpolicy \
+  --ingest-addr 127.0.0.1:18765 --ingest-token-file /tmp/rampart-e2e-token --mitigation-ttl 60s & pid=$!
+wait_for 'findings >/dev/null 2>&1'
+curl -fsS -H "Authorization: Bearer $(cat /tmp/rampart-e2e-token)" -H 'Content-Type: application/json' \
+  --data "{\"rule\":\"Terminal shell in container\",\"priority\":\"Notice\",\"output\":\"e2e\",\"output_fields\":{\"k8s.ns.name\":\"shop\",\"k8s.pod.name\":\"$pod\"}}" \
+  http://127.0.0.1:18765/falco
+wait_for '[ -n "$(kubectl -n shop get pod "$pod" -o jsonpath="{.metadata.labels.rampart\.dev/quarantine}")" ]'
+wait_for '[ "$(kubectl -n shop get pods -l app=web --field-selector=status.phase=Running -o name | wc -l)" -ge 3 ]'
+wait_for '! kubectl -n shop get pod "$pod" >/dev/null 2>&1'
 echo "e2e: ok"
