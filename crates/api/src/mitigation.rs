@@ -32,6 +32,10 @@ pub struct TargetRef {
     pub namespace: String,
     /// Name.
     pub name: String,
+    /// UID, when the target is one object instance (an infected pod): actions on it are
+    /// conditional on it, so a same-named successor is never touched.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uid: String,
 }
 
 /// A mitigation: proposed, applied, or ended.

@@ -480,7 +480,7 @@ pub fn network_policies(
         json!({
             "name": name,
             "namespace": w.namespace,
-            "labels": {"app.kubernetes.io/managed-by": "rampart", "rampart.dev/mitigation": "true"},
+            "labels": {"app.kubernetes.io/managed-by": "rampart", "rampart.dev/proposal": "true"},
             "annotations": {"rampart.dev/reason": reason, "rampart.dev/workload": w.to_string()},
         })
     };

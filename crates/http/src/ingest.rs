@@ -13,8 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -105,7 +104,7 @@ impl IngestMetrics {
 }
 
 /// How the ingest endpoints behave.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IngestConfig {
     /// Bearer token; `None` only when the operator chose `--insecure-no-auth`.
     pub token: Option<String>,
@@ -119,11 +118,27 @@ pub struct IngestConfig {
     pub allow: AllowList,
 }
 
+/// Requests handled at once (more wait for nothing: 503).
+const MAX_IN_FLIGHT: usize = 256;
+
+impl std::fmt::Debug for IngestConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("rate_per_peer", &self.rate_per_peer)
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The ingest endpoints' state: shared with the engine, which reads the store and waits on
 /// `wake`.
 pub struct Ingest {
     config: IngestConfig,
+    /// SHA-256 of the token: compared in constant time, its length never shows.
+    token_digest: Option<[u8; 32]>,
     limiter: DefaultKeyedRateLimiter<IpAddr>,
+    in_flight: tokio::sync::Semaphore,
     /// Live observations.
     pub store: Mutex<Store>,
     /// Notified when an observation is fresh.
@@ -146,6 +161,8 @@ impl Ingest {
         let quota = Quota::per_second(config.rate_per_peer);
         Ingest {
             limiter: RateLimiter::keyed(quota),
+            token_digest: config.token.as_deref().map(digest),
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             config,
             store: Mutex::new(store),
             wake: Notify::new(),
@@ -237,15 +254,29 @@ impl Ingest {
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
         use subtle::ConstantTimeEq;
-        let Some(token) = &self.config.token else {
+        let Some(want) = &self.token_digest else {
             return true;
         };
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.as_bytes())))
+            .is_some_and(|given| bool::from(digest(given).ct_eq(want)))
     }
+
+    /// Periodic upkeep: forgets rate-limit state of peers gone quiet (the map would otherwise
+    /// grow with every address ever seen).
+    pub fn housekeeping(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
 }
 
 fn now() -> u64 {
@@ -258,42 +289,47 @@ fn now() -> u64 {
 /// The ingest router. Serve it with the peer address in the request extensions
 /// (`into_make_service_with_connect_info::<SocketAddr>()`, or the TLS server, which adds it).
 pub fn router(state: Arc<Ingest>) -> Router {
-    let max = state.config.max_body;
     Router::new()
         .route("/falco", post(falco_handler))
         .route("/audit", post(audit_handler))
-        .layer(DefaultBodyLimit::max(max))
         .with_state(state)
 }
+
+/// Longest time a client may take to send its body.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn falco_handler(
     State(s): State<Arc<Ingest>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: axum::body::Body,
 ) -> Response {
     handle(&s, "falco", peer, &headers, body, |s, b, now| {
         s.take_falco(b, now).map_err(|e| e.to_string())
     })
+    .await
 }
 
 async fn audit_handler(
     State(s): State<Arc<Ingest>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: axum::body::Body,
 ) -> Response {
     handle(&s, "audit", peer, &headers, body, |s, b, now| {
         s.take_audit(b, now).map_err(|e| e.to_string())
     })
+    .await
 }
 
-fn handle(
+/// Rate limit, token and in-flight bound come first: nothing of an unauthorised request's body
+/// is read. Then the body, bounded in size and time.
+async fn handle(
     s: &Ingest,
     endpoint: &'static str,
     peer: SocketAddr,
     headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: axum::body::Body,
     take: impl FnOnce(&Ingest, &[u8], u64) -> Result<(), String>,
 ) -> Response {
     let done = |outcome: &'static str, status: StatusCode, msg: String| {
@@ -303,7 +339,7 @@ fn handle(
             .inc();
         (status, msg).into_response()
     };
-    if s.limiter.check_key(&peer.ip()).is_err() {
+    if s.limiter.check_key(&peer_key(peer)).is_err() {
         return done(
             "rate_limited",
             StatusCode::TOO_MANY_REQUESTS,
@@ -317,16 +353,46 @@ fn handle(
             "missing or wrong bearer token\n".into(),
         );
     }
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => {
-            let status = e.status();
-            let outcome = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "too_large"
+    let Ok(_permit) = s.in_flight.try_acquire() else {
+        return done(
+            "busy",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many requests in flight\n".into(),
+        );
+    };
+    let max = s.config.max_body;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return done(
+            "too_large",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body over {max} bytes\n"),
+        );
+    }
+    let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, max)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|x| x.is::<http_body_util::LengthLimitError>());
+            return if too_large {
+                done(
+                    "too_large",
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("body over {max} bytes\n"),
+                )
             } else {
-                "malformed"
+                done("malformed", StatusCode::BAD_REQUEST, format!("{e}\n"))
             };
-            return done(outcome, status, format!("{e}\n"));
+        }
+        Err(_) => {
+            return done(
+                "timeout",
+                StatusCode::REQUEST_TIMEOUT,
+                "body not received in time\n".into(),
+            );
         }
     };
     let t = Instant::now();
@@ -337,5 +403,17 @@ fn handle(
     match r {
         Ok(()) => done("ok", StatusCode::OK, String::new()),
         Err(e) => done("malformed", StatusCode::BAD_REQUEST, format!("{e}\n")),
+    }
+}
+
+/// The rate limit's key: the address, or an IPv6 peer's /64 (one host owns a whole /64).
+fn peer_key(peer: SocketAddr) -> IpAddr {
+    match peer.ip() {
+        IpAddr::V6(v6) => {
+            let mut o = v6.octets();
+            o[8..].fill(0);
+            IpAddr::V6(std::net::Ipv6Addr::from(o))
+        }
+        v4 => v4,
     }
 }

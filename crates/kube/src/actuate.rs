@@ -76,7 +76,9 @@ impl Ledger {
         let ns = m.metadata.namespace.clone().unwrap_or_default();
         let name = m.metadata.name.clone().unwrap_or_default();
         if m.spec.action == rampart_api::ActionKind::Terminate {
-            return self.delete_pod(&ns, &m.spec.target.name).await;
+            return self
+                .delete_pod(&ns, &m.spec.target.name, &m.spec.target.uid)
+                .await;
         }
         if m.spec.action == rampart_api::ActionKind::AdminNetworkPolicy {
             return self.apply_anp(m, &ns, &name).await;
@@ -128,7 +130,9 @@ impl Ledger {
             Err(e) => return Err(err(format!("applying NetworkPolicy {ns}/{np_name}"))(e)),
         }
         if m.spec.action == rampart_api::ActionKind::Isolate {
-            self.quarantine_pod(&ns, &m.spec.target.name, &name).await?;
+            let uid = m.metadata.uid.clone().unwrap_or_default();
+            self.quarantine_pod(&ns, &m.spec.target.name, &m.spec.target.uid, &name, &uid)
+                .await?;
         }
         Ok(())
     }
@@ -189,7 +193,9 @@ impl Ledger {
         &self,
         ns: &str,
         pod: &str,
+        pod_uid: &str,
         mitigation: &str,
+        mitigation_uid: &str,
     ) -> Result<(), WriteError> {
         use k8s_openapi::api::core::v1::Pod;
         let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
@@ -197,6 +203,16 @@ impl Ledger {
             .get(pod)
             .await
             .map_err(err(format!("reading Pod {ns}/{pod}")))?;
+        if !pod_uid.is_empty() && current.metadata.uid.as_deref() != Some(pod_uid) {
+            return Err(WriteError {
+                what: format!("Pod {ns}/{pod} is not the infected pod any more (another UID)"),
+                source: kube::Error::Api(
+                    kube::core::Status::failure("uid changed", "Conflict")
+                        .with_code(409)
+                        .boxed(),
+                ),
+            });
+        }
         let labels = current.metadata.labels.unwrap_or_default();
         if labels
             .get(rampart_respond::infected::QUARANTINE_LABEL)
@@ -205,20 +221,30 @@ impl Ledger {
         {
             return Ok(()); // quarantined before a crash
         }
-        let patch = rampart_respond::infected::quarantine_patch(&labels, mitigation);
+        let patch =
+            rampart_respond::infected::quarantine_patch(&labels, mitigation, mitigation_uid);
         api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map(|_| ())
             .map_err(err(format!("quarantining Pod {ns}/{pod}")))
     }
 
-    /// Deletes a pod (absent is deleted).
-    pub async fn delete_pod(&self, ns: &str, pod: &str) -> Result<(), WriteError> {
+    /// Deletes a pod — only the instance with `uid` when given (a same-named successor is
+    /// never touched); absent is deleted.
+    pub async fn delete_pod(&self, ns: &str, pod: &str, uid: &str) -> Result<(), WriteError> {
         use k8s_openapi::api::core::v1::Pod;
         let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
-        match api.delete(pod, &DeleteParams::default()).await {
+        let mut params = DeleteParams::default();
+        if !uid.is_empty() {
+            params.preconditions = Some(kube::api::Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            });
+        }
+        match api.delete(pod, &params).await {
             Ok(_) => Ok(()),
-            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            // Gone, or a successor with another UID (the precondition failed): nothing of ours.
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
             Err(e) => Err(err(format!("deleting Pod {ns}/{pod}"))(e)),
         }
     }
@@ -228,7 +254,8 @@ impl Ledger {
     pub async fn remove(&self, m: &Mitigation) -> Result<(), WriteError> {
         let ns = m.metadata.namespace.clone().unwrap_or_default();
         if m.spec.action == rampart_api::ActionKind::Isolate {
-            self.delete_pod(&ns, &m.spec.target.name).await?;
+            self.delete_pod(&ns, &m.spec.target.name, &m.spec.target.uid)
+                .await?;
         }
         if m.spec.action == rampart_api::ActionKind::Terminate {
             return Ok(());
@@ -344,6 +371,11 @@ impl Ledger {
             .await
         {
             Ok(list) => out.extend(list.items.into_iter().filter_map(|o| {
+                // Only what rampart applied: it records the Mitigation's namespace.
+                o.metadata
+                    .annotations
+                    .as_ref()?
+                    .get("rampart.dev/mitigation-namespace")?;
                 let m = o.metadata.labels.as_ref()?.get(MANAGED_BY_LABEL)?.clone();
                 Some(ManagedObject {
                     key: format!("/{}", o.metadata.name.unwrap_or_default()),
@@ -365,6 +397,15 @@ impl Ledger {
         Ok(list
             .items
             .into_iter()
+            // Only what rampart applied: owned by a Mitigation. An operator's copy of a
+            // proposal (or anything else carrying the label) is never rampart's to delete.
+            .filter(|np| {
+                np.metadata.owner_references.as_ref().is_some_and(|o| {
+                    o.iter().any(|r| {
+                        r.kind == "Mitigation" && r.api_version.starts_with("rampart.dev/")
+                    })
+                })
+            })
             .filter_map(|np| {
                 let m = np.metadata.labels.as_ref()?.get(MANAGED_BY_LABEL)?.clone();
                 Some(ManagedObject {

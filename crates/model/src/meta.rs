@@ -39,6 +39,9 @@ pub struct ObjectMeta {
     /// `metadata.resourceVersion`, when the input is a live dump.
     #[serde(deserialize_with = "null_default")]
     pub resource_version: String,
+    /// `metadata.deletionTimestamp`: set once deletion started (a terminating pod).
+    #[serde(deserialize_with = "null_default")]
+    pub deletion_timestamp: String,
 }
 
 impl ObjectMeta {

@@ -293,12 +293,14 @@ pub struct PodCondition {
 }
 
 impl Pod {
-    /// Whether the pod is Ready (its `Ready` condition is `True`).
+    /// Whether the pod is Ready (its `Ready` condition is `True`) and not terminating.
     pub fn is_ready(&self) -> bool {
-        self.status
-            .conditions
-            .iter()
-            .any(|c| c.kind == "Ready" && c.status == "True")
+        self.metadata.deletion_timestamp.is_empty()
+            && self
+                .status
+                .conditions
+                .iter()
+                .any(|c| c.kind == "Ready" && c.status == "True")
     }
 }
 

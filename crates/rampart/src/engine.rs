@@ -96,7 +96,7 @@ pub struct EngineArgs {
     #[arg(
         long,
         env = "RAMPART_ENGINE_AUDIT_ALLOW",
-        default_value = "kube-system:*"
+        default_value = rampart_signals::audit::DEFAULT_ALLOW
     )]
     pub audit_allow: String,
     /// CISA KEV catalogue (its JSON feed, or one CVE id per line).
@@ -149,8 +149,9 @@ impl LiveReports {
                 true
             }
             Err(e) => {
+                // An unreadable new version replaces the old one: stale CVEs must not linger.
                 tracing::debug!("skipping a VulnerabilityReport: {e}");
-                false
+                self.0.remove(&Self::key(v)).is_some()
             }
         }
     }
@@ -216,7 +217,7 @@ impl Signals {
 }
 
 /// Most observations kept at once.
-const MAX_OBSERVATIONS: usize = 100_000;
+const MAX_OBSERVATIONS: usize = 20_000;
 
 /// The ingest configuration from the flags (validated before anything runs).
 fn ingest_config(args: &EngineArgs) -> anyhow::Result<Option<rampart_http::ingest::IngestConfig>> {
@@ -264,8 +265,13 @@ fn evidence(core: &EngineCore, ingest: Option<&rampart_http::ingest::Ingest>) ->
     let (Some(i), Some(a)) = (ingest, core.analysis()) else {
         return Default::default();
     };
-    let store = i.store.lock().unwrap_or_else(|e| e.into_inner());
-    rampart_signals::corroborate::corroborate(a, core.snapshot(), &store.active(now()))
+    // Copied out: the proof walk must not hold up ingest.
+    let entries: Vec<rampart_signals::observe::Entry> = {
+        let store = i.store.lock().unwrap_or_else(|e| e.into_inner());
+        store.active(now()).into_iter().cloned().collect()
+    };
+    let refs: Vec<&rampart_signals::observe::Entry> = entries.iter().collect();
+    rampart_signals::corroborate::corroborate(a, core.snapshot(), &refs)
 }
 
 fn now() -> u64 {
@@ -370,16 +376,35 @@ async fn reconcile(ledger: &rampart_kube::actuate::Ledger) {
                 }
                 continue;
             }
-            Repair::Adopt(n) | Repair::Reapply(n) => (n, false),
+            Repair::Adopt(n) | Repair::Reapply(n) | Repair::Resume(n) | Repair::Abandon(n) => {
+                (n, false)
+            }
             Repair::Finish(n) | Repair::Remove(n) => (n, true),
         };
         let Some(m) = by_name(name) else { continue };
         let ns = m.metadata.namespace.clone().unwrap_or_default();
         let status = m.status.clone().unwrap_or_default();
         match repair {
-            // Applied before a crash, status never written.
-            Repair::Adopt(_) => {
-                if let Ok((s, _)) = step(&status, LedgerEvent::Applied, &stamp) {
+            // Applied (maybe partly: an isolation's policy without its pod patch) before a
+            // crash, status never written: apply again (idempotent), then record it.
+            Repair::Adopt(_) | Repair::Resume(_) => {
+                let event = match ledger.apply(m).await {
+                    Ok(()) => LedgerEvent::Applied,
+                    Err(e) => {
+                        tracing::warn!("{e}");
+                        LedgerEvent::ApplyFailed(e.to_string())
+                    }
+                };
+                if let Ok((s, _)) = step(&status, event, &stamp) {
+                    let _ = ledger.set_status(&ns, name, &s).await;
+                }
+            }
+            Repair::Abandon(_) => {
+                if let Ok((s, _)) = step(
+                    &status,
+                    LedgerEvent::ApplyFailed("never applied before its expiry".into()),
+                    &stamp,
+                ) {
                     let _ = ledger.set_status(&ns, name, &s).await;
                 }
             }
@@ -506,6 +531,7 @@ async fn actuate(
                             .unwrap_or("")
                             .into(),
                         name: object["metadata"]["name"].as_str().unwrap_or("").into(),
+                        uid: String::new(),
                     },
                     object: object.clone(),
                     reason: format!("{} ({})", d.fix, cut.to),
@@ -546,10 +572,9 @@ async fn actuate(
                     .snapshot()
                     .of_kind(rampart_model::Kind::NetworkPolicy)
                     .filter(|o| {
-                        o.object
-                            .meta()
-                            .labels
-                            .contains_key(rampart_respond::MANAGED_BY_LABEL)
+                        let m = o.object.meta();
+                        m.labels.contains_key(rampart_respond::MANAGED_BY_LABEL)
+                            && m.owner_references.iter().any(|r| r.kind == "Mitigation")
                     })
                     .map(|o| rampart_model::ObjectKey::of(&o.object))
                     .collect();
@@ -583,6 +608,7 @@ async fn respond_to_pods(
     ledger: Option<&rampart_kube::actuate::Ledger>,
     rampart_namespace: &str,
     ttl: Duration,
+    observation_ttl: Duration,
     metrics: &rampart_http::dashboard::EngineMetrics,
 ) {
     let Some(a) = core.analysis() else { return };
@@ -596,6 +622,7 @@ async fn respond_to_pods(
         rampart_namespace,
         &metrics.pods,
         now_s,
+        observation_ttl.as_secs().max(1),
     );
     for mut d in acts {
         let Some(ledger) = ledger else { break };
@@ -1093,6 +1120,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 continue; // first findings only once every kind is listed
             }
             if let Some(i) = &ingest {
+                i.housekeeping();
                 let mut store = i.store.lock().unwrap_or_else(|e| e.into_inner());
                 intel_changed |= store.expire(now()) > 0;
                 i.metrics
@@ -1103,8 +1131,9 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 // A tick, new evidence, or updates the model does not read (status,
                 // resourceVersion): only confidence, expiries and retirements can change.
                 if let Some(i) = ingest.as_deref() {
+                    // Fresh observations, and held ones again (every tick while they live).
                     let fresh = i.take_fresh();
-                    if !fresh.is_empty() {
+                    if pod_class || !fresh.is_empty() {
                         respond_to_pods(
                             &mut pods,
                             &fresh,
@@ -1113,6 +1142,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                             ledger.as_ref().filter(|_| is_leader(&leading)),
                             &args.namespace,
                             args.mitigation_ttl,
+                            args.observation_ttl,
                             &dashboard.metrics,
                         )
                         .await;
@@ -1184,6 +1214,24 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                     &a.graph.workloads.list,
                     &dashboard.metrics.pods,
                 );
+            }
+            // A busy cluster (a re-proof every batch) must not starve the pod response.
+            if let Some(i) = ingest.as_deref() {
+                let fresh = i.take_fresh();
+                if !fresh.is_empty() {
+                    respond_to_pods(
+                        &mut pods,
+                        &fresh,
+                        &core,
+                        &bar,
+                        ledger.as_ref().filter(|_| is_leader(&leading)),
+                        &args.namespace,
+                        args.mitigation_ttl,
+                        args.observation_ttl,
+                        &dashboard.metrics,
+                    )
+                    .await;
+                }
             }
             // Events are proposals made visible, allowed in shadow mode; with several replicas
             // only the leader records them.

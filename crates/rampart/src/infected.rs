@@ -3,13 +3,13 @@
 //! terminate Mitigation in the ledger; and the metrics that let an HPA treat an attack as load.
 //! Wiring only: every decision is made by `rampart_respond::infected`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use rampart_http::dashboard::{PodMetrics, ReapLabels, WorkloadLabels};
 use rampart_model::selector::LabelSelector;
 use rampart_model::{Kind, Object, Snapshot, Workload, WorkloadKind};
-use rampart_respond::bar::{BarConfig, Verdict, pdb_min_available};
+use rampart_respond::bar::{BarConfig, Hold, Verdict, pdb_min_available};
 use rampart_respond::infected::{
     PodAction, PodFacts, QUARANTINE_LABEL, Responder, ResponseMapping, quarantine_policy,
 };
@@ -21,6 +21,9 @@ use serde_json::Value;
 pub struct PodDecision {
     /// `namespace/pod`.
     pub pod: String,
+    /// The pod's UID (actions are conditional on it).
+    #[serde(skip)]
+    pub uid: String,
     /// Its workload, when it has a controller.
     pub workload: Option<String>,
     /// What was seen.
@@ -50,8 +53,19 @@ pub struct PodResponse {
     recreating: BTreeMap<String, (Instant, String, String)>,
     /// Workloads seen infected, for the availability gauge.
     attacked: BTreeMap<String, (String, String)>,
+    /// Pods acted on, until the snapshot no longer shows them serving: they count as gone
+    /// when the next infection in their workload is judged.
+    reaped_pods: BTreeSet<(String, String)>,
+    /// Observations the bar held (availability, breakers, a pod not yet in the model), retried
+    /// on every tick while they live: an attack that goes on is not forgotten.
+    held: BTreeMap<(String, String), (Observation, u64)>,
     /// The latest decisions.
     pub decisions: VecDeque<PodDecision>,
+}
+
+fn key_of(d: &PodDecision) -> (String, String) {
+    let (ns, pod) = d.pod.split_once('/').unwrap_or(("", &d.pod));
+    (ns.to_string(), pod.to_string())
 }
 
 fn int_or_string(v: &Value) -> Option<String> {
@@ -78,6 +92,8 @@ impl PodResponse {
             pdbs: BTreeMap::new(),
             recreating: BTreeMap::new(),
             attacked: BTreeMap::new(),
+            reaped_pods: BTreeSet::new(),
+            held: BTreeMap::new(),
             decisions: VecDeque::new(),
         }
     }
@@ -119,11 +135,17 @@ impl PodResponse {
         }
     }
 
-    /// Ready pods of `w` in the current snapshot (quarantined ones do not serve).
-    fn ready(snapshot: &Snapshot, w: &Workload) -> u32 {
+    /// Ready pods of `w` in the current snapshot: not quarantined, not terminating, and not
+    /// acted on already (the watch may not show that yet).
+    fn ready(&self, snapshot: &Snapshot, w: &Workload) -> u32 {
         let n = w
             .pod_names
             .iter()
+            .filter(|p| {
+                !self
+                    .reaped_pods
+                    .contains(&(w.namespace.clone(), (*p).clone()))
+            })
             .filter_map(
                 |p| match snapshot.get(Kind::Pod, &w.namespace, p).map(|l| &l.object) {
                     Some(Object::Pod(pod)) => Some(pod),
@@ -135,8 +157,15 @@ impl PodResponse {
         u32::try_from(n).unwrap_or(u32::MAX)
     }
 
+    /// Desired replicas: the controller's count; for DaemonSets and Jobs (no count), the pods
+    /// it runs.
     fn desired(w: &Workload) -> u32 {
-        w.replicas.and_then(|r| u32::try_from(r).ok()).unwrap_or(1)
+        match w.kind {
+            WorkloadKind::DaemonSet | WorkloadKind::Job | WorkloadKind::CronJob => {
+                u32::try_from(w.pod_names.len()).unwrap_or(u32::MAX).max(1)
+            }
+            _ => w.replicas.and_then(|r| u32::try_from(r).ok()).unwrap_or(1),
+        }
     }
 
     /// The guard's facts about `ns/pod`, if the model knows the pod.
@@ -164,7 +193,7 @@ impl PodResponse {
             .filter(|w| w.kind != WorkloadKind::Pod)
             .cloned();
         let (ready, desired) = match &w {
-            Some(w) => (Self::ready(snapshot, w), Self::desired(w)),
+            Some(w) => (self.ready(snapshot, w), Self::desired(w)),
             None => (u32::from(p.is_ready()), 1),
         };
         let pdb_min_available = self
@@ -189,6 +218,7 @@ impl PodResponse {
                 desired,
                 pdb_min_available,
                 rampart: ns == rampart_namespace,
+                host_network: p.spec.host_network,
             },
             w,
         ))
@@ -207,6 +237,7 @@ impl PodResponse {
         rampart_namespace: &str,
         metrics: &PodMetrics,
         now: u64,
+        ttl: u64,
     ) -> Vec<PodDecision> {
         let attributor = Attributor::new(&rampart_model::Workloads {
             list: workloads.to_vec(),
@@ -214,11 +245,33 @@ impl PodResponse {
         })
         .with_containers(snapshot);
         let mut out = Vec::new();
-        for o in observations {
+        // Held observations are judged again (while they live), after the fresh ones.
+        self.held
+            .retain(|_, (_, since)| now < since.saturating_add(ttl));
+        let retries: Vec<Observation> = self.held.values().map(|(o, _)| o.clone()).collect();
+        let mut judged: BTreeSet<(String, String)> = BTreeSet::new();
+        for (o, fresh) in observations
+            .iter()
+            .map(|o| (o, true))
+            .chain(retries.iter().map(|o| (o, false)))
+        {
             // A pod, or a container whose pod the statuses name.
             let Some((namespace, name)) = attributor.pod_of(&o.subject) else {
                 continue;
             };
+            let key = (namespace.clone(), name.clone());
+            // One decision per pod per round; never a second action on a pod acted on.
+            if self.reaped_pods.contains(&key) || !judged.insert(key.clone()) {
+                continue;
+            }
+            let quarantined = matches!(
+                snapshot.get(Kind::Pod, &namespace, &name).map(|l| &l.object),
+                Some(Object::Pod(p)) if p.metadata.labels.contains_key(QUARANTINE_LABEL)
+            );
+            if quarantined {
+                self.held.remove(&key);
+                continue;
+            }
             let (namespace, name) = (&namespace, &name);
             let Some((facts, w)) = self.facts(
                 snapshot,
@@ -228,7 +281,10 @@ impl PodResponse {
                 name,
                 rampart_namespace,
             ) else {
-                tracing::debug!(pod = %name, namespace = %namespace, "an observation for a pod the model does not know");
+                tracing::debug!(pod = %name, namespace = %namespace, "an observation for a pod the model does not know (yet)");
+                if fresh && self.mapping.action_for(o).is_some() {
+                    self.held.entry(key).or_insert((o.clone(), now));
+                }
                 continue;
             };
             let labels = match &w {
@@ -238,13 +294,16 @@ impl PodResponse {
                     workload: format!("{name}[Pod]"),
                 },
             };
-            metrics.infections.get_or_create(&labels).inc();
+            if fresh {
+                metrics.infections.get_or_create(&labels).inc();
+            }
             if let Some(w) = &w {
                 self.attacked
                     .insert(w.display(), (w.namespace.clone(), labels.workload.clone()));
             }
-            if let Some(Object::Pod(p)) =
-                snapshot.get(Kind::Pod, namespace, name).map(|l| &l.object)
+            if fresh
+                && let Some(Object::Pod(p)) =
+                    snapshot.get(Kind::Pod, namespace, name).map(|l| &l.object)
                 && let Some(started) = crate::engine::parse_rfc3339(&p.status.start_time)
             {
                 metrics
@@ -254,15 +313,20 @@ impl PodResponse {
             let Some(action) = self.mapping.action_for(o) else {
                 continue;
             };
-            let verdict = self.responder.decide(bar, &facts, now);
+            let verdict = self.responder.decide(bar, &facts, action, now, writes);
             let decision = match &verdict {
                 Verdict::Act if writes => "act".to_string(),
                 Verdict::Act => "act (dry-run)".to_string(),
                 Verdict::Propose(h) => format!("propose: {h:?}"),
             };
             tracing::info!(pod = %name, namespace = %namespace, behaviour = o.behaviour.as_str(), ?action, %decision, "infected pod");
+            let uid = match snapshot.get(Kind::Pod, namespace, name).map(|l| &l.object) {
+                Some(Object::Pod(p)) => p.metadata.uid.clone(),
+                _ => String::new(),
+            };
             let d = PodDecision {
                 pod: format!("{namespace}/{name}"),
+                uid,
                 workload: facts.workload.clone(),
                 behaviour: o.behaviour.as_str(),
                 summary: o.summary.clone(),
@@ -270,10 +334,29 @@ impl PodResponse {
                 decision,
                 mitigation: None,
             };
-            if verdict == Verdict::Act && writes {
-                out.push(d);
-            } else {
-                self.remember(d);
+            match &verdict {
+                Verdict::Act if writes => {
+                    self.held.remove(&key_of(&d));
+                    out.push(d);
+                }
+                // Held for a reason that may pass: tried again while the observation lives.
+                Verdict::Propose(
+                    Hold::Availability { .. } | Hold::CircuitOpen | Hold::WorkloadCircuitOpen,
+                ) => {
+                    let repeat = !fresh
+                        && self
+                            .decisions
+                            .back()
+                            .is_some_and(|x| x.pod == d.pod && x.decision == d.decision);
+                    self.held.entry(key_of(&d)).or_insert((o.clone(), now));
+                    if !repeat {
+                        self.remember(d);
+                    }
+                }
+                _ => {
+                    self.held.remove(&key_of(&d));
+                    self.remember(d);
+                }
             }
         }
         out
@@ -282,9 +365,15 @@ impl PodResponse {
     /// The Mitigation that realises a decision, expiring at `expires_at`.
     pub fn mitigation(d: &PodDecision, now: u64, expires_at: String) -> rampart_api::Mitigation {
         let (ns, pod) = d.pod.split_once('/').unwrap_or(("", &d.pod));
-        let mut name = format!("rampart-{}-{pod}", d.action.as_str());
-        name.truncate(52);
-        let name = format!("{}-{now}", name.trim_end_matches('-'));
+        // Readable and unique: the pod's name (shortened) and a hash of the pod, its UID, the
+        // action and the time (two pods of one long-named workload never collide).
+        let mut short = format!("rampart-{}-{pod}", d.action.as_str());
+        short.truncate(40);
+        let hash = rampart_graph::prove::stable_id(
+            "h",
+            &[ns, pod, &d.uid, d.action.as_str(), &now.to_string()],
+        );
+        let name = format!("{}-{}", short.trim_end_matches(['-', '.']), &hash[2..]);
         let object = match d.action {
             PodAction::Isolate => quarantine_policy(ns, pod, &name),
             PodAction::Terminate => Value::Null,
@@ -301,6 +390,7 @@ impl PodResponse {
                     kind: "Pod".into(),
                     namespace: ns.into(),
                     name: pod.into(),
+                    uid: d.uid.clone(),
                 },
                 object,
                 reason: format!("{} in pod {}: {}", d.behaviour, d.pod, d.summary),
@@ -321,6 +411,7 @@ impl PodResponse {
 
     /// A pod was reaped: count it and start the recreation clock.
     pub fn reaped(&mut self, d: &PodDecision, metrics: &PodMetrics) {
+        self.reaped_pods.insert(key_of(d));
         let Some(w) = &d.workload else { return };
         let (ns, workload) = self
             .attacked
@@ -342,6 +433,9 @@ impl PodResponse {
 
     /// Updates the availability gauge and finishes recreation clocks.
     pub fn track(&mut self, snapshot: &Snapshot, workloads: &[Workload], metrics: &PodMetrics) {
+        // A reaped pod the snapshot no longer has needs no more remembering.
+        self.reaped_pods
+            .retain(|(ns, p)| snapshot.get(Kind::Pod, ns, p).is_some());
         for w in workloads {
             let key = w.display();
             let under_attack = self.attacked.contains_key(&key);
@@ -349,7 +443,7 @@ impl PodResponse {
             if !under_attack && !recreating {
                 continue;
             }
-            let (ready, desired) = (Self::ready(snapshot, w), Self::desired(w));
+            let (ready, desired) = (self.ready(snapshot, w), Self::desired(w));
             if under_attack {
                 metrics
                     .available_ratio

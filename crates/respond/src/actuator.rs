@@ -43,10 +43,11 @@ impl Actuator {
     /// writes them: an ingress policy that keeps allowing in-cluster and/or external sources,
     /// or an egress containment policy).
     ///
-    /// With `adminnetworkpolicy`, what an AdminNetworkPolicy can say becomes one — an explicit
-    /// Deny that a namespace's NetworkPolicies cannot re-allow: in-cluster ingress, in-cluster
-    /// egress (DNS kept) — and the rest stays a NetworkPolicy: AdminNetworkPolicy v1alpha1
-    /// ingress peers cannot name CIDRs, so "deny from the internet" has no ANP form.
+    /// With `adminnetworkpolicy`, the NetworkPolicy stays (it covers what an ANP cannot name:
+    /// ANP v1alpha1 ingress peers are pods and namespaces only, so the internet, nodes and
+    /// host-network sources have no ANP form) and an AdminNetworkPolicy is added on top for
+    /// what it can say — an explicit Deny that a namespace's own NetworkPolicies cannot
+    /// re-allow: in-cluster ingress, in-cluster egress (DNS kept).
     pub fn realise(self, np: &Value) -> Vec<Value> {
         if self != Actuator::AdminNetworkPolicy {
             return vec![np.clone()];
@@ -65,7 +66,6 @@ impl Actuator {
             "podSelector": spec["podSelector"].clone(),
         }});
         let mut anp_spec = serde_json::Map::new();
-        let mut keep_np = false;
         if types.contains(&"Ingress") {
             let ingress = rules("ingress");
             let allows_cluster = ingress.iter().any(|r| {
@@ -73,19 +73,12 @@ impl Actuator {
                     .iter()
                     .any(|p| p.get("namespaceSelector").is_some())
             });
-            let allows_external = ingress.iter().any(|r| {
-                peers_of(r, "from")
-                    .iter()
-                    .any(|p| p.get("ipBlock").is_some())
-            });
             if !allows_cluster {
                 anp_spec.insert(
                     "ingress".into(),
                     json!([{"name": "rampart-deny-in-cluster", "action": "Deny", "from": [{"namespaces": {}}]}]),
                 );
             }
-            // External sources are denied only by the NetworkPolicy.
-            keep_np |= !allows_external;
         }
         if types.contains(&"Egress") {
             anp_spec.insert(
@@ -116,9 +109,7 @@ impl Actuator {
                 "spec": Value::Object(anp_spec),
             }));
         }
-        if keep_np {
-            out.push(np.clone());
-        }
+        out.push(np.clone());
         out
     }
 }
@@ -146,7 +137,7 @@ mod tests {
 
     fn np(ingress: Value, types: &[&str]) -> Value {
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": "rampart-ingress-db", "namespace": "app", "labels": {"rampart.dev/mitigation": "true"}},
+            "metadata": {"name": "rampart-ingress-db", "namespace": "app", "labels": {"rampart.dev/proposal": "true"}},
             "spec": {"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": types, "ingress": ingress}})
     }
 
@@ -160,10 +151,12 @@ mod tests {
     fn adminnetworkpolicy_denies_in_cluster_explicitly_and_keeps_external_denies_as_networkpolicy()
     {
         let internet = json!({"ipBlock": {"cidr": "0.0.0.0/0"}});
-        // In-cluster denied, external allowed: one ANP, no NetworkPolicy.
+        // In-cluster denied, external allowed: the ANP on top of the NetworkPolicy (which also
+        // covers non-pod in-cluster sources the ANP cannot name).
         let lateral = np(json!([{"from": [internet]}]), &["Ingress"]);
         let out = Actuator::AdminNetworkPolicy.realise(&lateral);
-        assert_eq!(out.len(), 1);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1], lateral);
         assert_eq!(out[0]["kind"], "AdminNetworkPolicy");
         assert_eq!(out[0]["spec"]["ingress"][0]["action"], "Deny");
         assert_eq!(

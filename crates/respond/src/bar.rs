@@ -112,6 +112,8 @@ pub enum Hold {
     WorkloadCircuitOpen,
     /// A pod no controller replaces, without the operator's explicit permission.
     Standalone,
+    /// The action would not do what it says (a NetworkPolicy quarantine of a host-network pod).
+    Ineffective,
 }
 
 /// The bar's answer.

@@ -170,6 +170,8 @@ pub struct PodFacts {
     pub pdb_min_available: Option<u32>,
     /// Whether it is rampart itself.
     pub rampart: bool,
+    /// Whether it shares its node's network (NetworkPolicies do not apply to it).
+    pub host_network: bool,
 }
 
 /// The bar for pod actions, with a circuit breaker per workload besides the global one.
@@ -200,10 +202,21 @@ impl Responder {
         }
     }
 
-    /// Decides one pod action at `now`; an `Act` is recorded in both breakers.
-    pub fn decide(&mut self, cfg: &BarConfig, f: &PodFacts, now: u64) -> Verdict {
+    /// Decides one pod action at `now`. An `Act` is recorded in both breakers only when it
+    /// will be written (`writes`): shadow verdicts never use up a real action's room.
+    pub fn decide(
+        &mut self,
+        cfg: &BarConfig,
+        f: &PodFacts,
+        action: PodAction,
+        now: u64,
+        writes: bool,
+    ) -> Verdict {
         if !cfg.enabled.contains(&ActionClass::Pod) {
             return Verdict::Propose(Hold::ClassDisabled);
+        }
+        if action == PodAction::Isolate && f.host_network {
+            return Verdict::Propose(Hold::Ineffective);
         }
         let key = match &f.workload {
             Some(w) => w.clone(),
@@ -233,8 +246,14 @@ impl Responder {
             },
             pdb_min_available: f.pdb_min_available,
         };
-        let v = bar::decide(cfg, &proposal, &mut self.global, now);
-        if v == Verdict::Act {
+        let mut scratch = self.global.clone();
+        let global = if writes {
+            &mut self.global
+        } else {
+            &mut scratch
+        };
+        let v = bar::decide(cfg, &proposal, global, now);
+        if v == Verdict::Act && writes {
             per.record(now);
         }
         v
@@ -269,7 +288,14 @@ pub fn quarantine_policy(namespace: &str, pod: &str, mitigation: &str) -> Value 
 /// The JSON merge patch that moves a pod's labels aside: every label is removed (so no
 /// controller or Service selector matches any more — the controller starts a replacement and
 /// Endpoints drop the pod), the quarantine label added, the old labels kept in an annotation.
-pub fn quarantine_patch(labels: &BTreeMap<String, String>, mitigation: &str) -> Value {
+///
+/// The pod's owner becomes the Mitigation (its controller releases it anyway once the labels
+/// stop matching): deleting the record deletes the quarantined pod, never leaving it untracked.
+pub fn quarantine_patch(
+    labels: &BTreeMap<String, String>,
+    mitigation: &str,
+    mitigation_uid: &str,
+) -> Value {
     let mut l = serde_json::Map::new();
     for k in labels.keys().filter(|k| k.as_str() != QUARANTINE_LABEL) {
         l.insert(k.clone(), Value::Null);
@@ -282,6 +308,12 @@ pub fn quarantine_patch(labels: &BTreeMap<String, String>, mitigation: &str) -> 
     json!({"metadata": {
         "labels": l,
         "annotations": {QUARANTINED_LABELS: serde_json::to_string(&kept).unwrap_or_default()},
+        "ownerReferences": [{
+            "apiVersion": "rampart.dev/v1alpha1",
+            "kind": "Mitigation",
+            "name": mitigation,
+            "uid": mitigation_uid,
+        }],
     }})
 }
 
@@ -314,6 +346,7 @@ mod tests {
             desired,
             pdb_min_available: pdb,
             rampart: false,
+            host_network: false,
         }
     }
 
@@ -321,7 +354,7 @@ mod tests {
     fn shadow_by_default() {
         let mut r = Responder::new(10, 2, 600, false);
         assert_eq!(
-            r.decide(&cfg(false), &facts(3, 3, None), 0),
+            r.decide(&cfg(false), &facts(3, 3, None), PodAction::Isolate, 0, true),
             Verdict::Propose(Hold::ClassDisabled)
         );
     }
@@ -330,17 +363,23 @@ mod tests {
     fn the_last_ready_replica_is_never_taken() {
         let mut r = Responder::new(10, 2, 600, false);
         assert_eq!(
-            r.decide(&cfg(true), &facts(1, 1, None), 0),
+            r.decide(&cfg(true), &facts(1, 1, None), PodAction::Isolate, 0, true),
             Verdict::Propose(Hold::Availability {
                 after: 0,
                 required: 1
             })
         );
-        assert_eq!(r.decide(&cfg(true), &facts(2, 2, None), 0), Verdict::Act);
+        assert_eq!(
+            r.decide(&cfg(true), &facts(2, 2, None), PodAction::Isolate, 0, true),
+            Verdict::Act
+        );
         // An unready infected pod costs no ready replica.
         let mut f = facts(1, 2, None);
         f.pod_ready = false;
-        assert_eq!(r.decide(&cfg(true), &f, 0), Verdict::Act);
+        assert_eq!(
+            r.decide(&cfg(true), &f, PodAction::Isolate, 0, true),
+            Verdict::Act
+        );
     }
 
     #[test]
@@ -349,10 +388,13 @@ mod tests {
         // 4 desired, minAvailable 75% → 3 must stay; 4 ready → 3 after: allowed.
         let pdb = bar::pdb_min_available(Some("75%"), None, 4);
         assert_eq!(pdb, Some(3));
-        assert_eq!(r.decide(&cfg(true), &facts(4, 4, pdb), 0), Verdict::Act);
+        assert_eq!(
+            r.decide(&cfg(true), &facts(4, 4, pdb), PodAction::Isolate, 0, true),
+            Verdict::Act
+        );
         // 3 ready → 2 after < 3: held.
         assert_eq!(
-            r.decide(&cfg(true), &facts(3, 4, pdb), 0),
+            r.decide(&cfg(true), &facts(3, 4, pdb), PodAction::Isolate, 0, true),
             Verdict::Propose(Hold::Availability {
                 after: 2,
                 required: 3
@@ -361,9 +403,12 @@ mod tests {
         // maxUnavailable 30% of 5 → 1 may go (rounded down: never looser than the PDB) → 4 stay.
         let pdb = bar::pdb_min_available(None, Some("30%"), 5);
         assert_eq!(pdb, Some(4));
-        assert_eq!(r.decide(&cfg(true), &facts(5, 5, pdb), 1), Verdict::Act);
+        assert_eq!(
+            r.decide(&cfg(true), &facts(5, 5, pdb), PodAction::Isolate, 1, true),
+            Verdict::Act
+        );
         assert!(matches!(
-            r.decide(&cfg(true), &facts(4, 5, pdb), 1),
+            r.decide(&cfg(true), &facts(4, 5, pdb), PodAction::Isolate, 1, true),
             Verdict::Propose(Hold::Availability { .. })
         ));
     }
@@ -373,42 +418,88 @@ mod tests {
         let mut f = facts(1, 1, None);
         f.workload = None;
         assert_eq!(
-            Responder::new(10, 2, 600, false).decide(&cfg(true), &f, 0),
+            Responder::new(10, 2, 600, false).decide(&cfg(true), &f, PodAction::Isolate, 0, true),
             Verdict::Propose(Hold::Standalone)
         );
         assert_eq!(
-            Responder::new(10, 2, 600, true).decide(&cfg(true), &f, 0),
+            Responder::new(10, 2, 600, true).decide(&cfg(true), &f, PodAction::Isolate, 0, true),
             Verdict::Act
         );
         let mut sys = facts(3, 3, None);
         sys.namespace = "rampart-system".into();
         assert_eq!(
-            Responder::new(10, 2, 600, false).decide(&cfg(true), &sys, 0),
+            Responder::new(10, 2, 600, false).decide(&cfg(true), &sys, PodAction::Isolate, 0, true),
             Verdict::Propose(Hold::Protected)
+        );
+    }
+
+    #[test]
+    fn host_network_pods_are_not_isolated_by_policy_and_shadow_uses_no_breaker_room() {
+        let mut f = facts(3, 3, None);
+        f.host_network = true;
+        let mut r = Responder::new(1, 1, 600, false);
+        assert_eq!(
+            r.decide(&cfg(true), &f, PodAction::Isolate, 0, true),
+            Verdict::Propose(Hold::Ineffective)
+        );
+        assert_eq!(
+            r.decide(&cfg(true), &f, PodAction::Terminate, 0, false),
+            Verdict::Act
+        );
+        assert_eq!(
+            r.decide(&cfg(true), &f, PodAction::Terminate, 0, false),
+            Verdict::Act,
+            "dry-run: no room used"
+        );
+        assert_eq!(
+            r.decide(&cfg(true), &f, PodAction::Terminate, 0, true),
+            Verdict::Act
+        );
+        assert_eq!(
+            r.decide(&cfg(true), &f, PodAction::Terminate, 0, true),
+            Verdict::Propose(Hold::WorkloadCircuitOpen)
         );
     }
 
     #[test]
     fn breakers_per_workload_and_global() {
         let mut r = Responder::new(3, 2, 600, false);
-        assert_eq!(r.decide(&cfg(true), &facts(5, 5, None), 0), Verdict::Act);
-        assert_eq!(r.decide(&cfg(true), &facts(5, 5, None), 1), Verdict::Act);
         assert_eq!(
-            r.decide(&cfg(true), &facts(5, 5, None), 2),
+            r.decide(&cfg(true), &facts(5, 5, None), PodAction::Isolate, 0, true),
+            Verdict::Act
+        );
+        assert_eq!(
+            r.decide(&cfg(true), &facts(5, 5, None), PodAction::Isolate, 1, true),
+            Verdict::Act
+        );
+        assert_eq!(
+            r.decide(&cfg(true), &facts(5, 5, None), PodAction::Isolate, 2, true),
             Verdict::Propose(Hold::WorkloadCircuitOpen)
         );
         let mut other = facts(5, 5, None);
         other.workload = Some("shop/api[Deployment]".into());
-        assert_eq!(r.decide(&cfg(true), &other, 3), Verdict::Act);
+        assert_eq!(
+            r.decide(&cfg(true), &other, PodAction::Isolate, 3, true),
+            Verdict::Act
+        );
         let mut third = facts(5, 5, None);
         third.workload = Some("shop/cart[Deployment]".into());
         assert_eq!(
-            r.decide(&cfg(true), &third, 4),
+            r.decide(&cfg(true), &third, PodAction::Isolate, 4, true),
             Verdict::Propose(Hold::CircuitOpen),
             "global: 3 per window"
         );
         // The window passes.
-        assert_eq!(r.decide(&cfg(true), &facts(5, 5, None), 700), Verdict::Act);
+        assert_eq!(
+            r.decide(
+                &cfg(true),
+                &facts(5, 5, None),
+                PodAction::Isolate,
+                700,
+                true
+            ),
+            Verdict::Act
+        );
     }
 
     fn falco(b: Behaviour, rule: &str, priority: Priority) -> Observation {
@@ -481,7 +572,8 @@ mod tests {
             ("pod-template-hash".to_string(), "abc".to_string()),
         ]
         .into();
-        let p = quarantine_patch(&labels, "m1");
+        let p = quarantine_patch(&labels, "m1", "uid-1");
+        assert_eq!(p["metadata"]["ownerReferences"][0]["kind"], "Mitigation");
         assert_eq!(p["metadata"]["labels"]["app"], Value::Null);
         assert_eq!(p["metadata"]["labels"][QUARANTINE_LABEL], "m1");
         let kept: BTreeMap<String, String> = serde_json::from_str(

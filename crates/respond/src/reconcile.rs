@@ -45,6 +45,11 @@ pub enum Repair {
     /// An Applied record that has expired, or whose end was interrupted, with its object
     /// present: (re)start its removal.
     Remove(String),
+    /// A Proposed record with no object (a crash between recording and applying) that has not
+    /// expired: apply it now.
+    Resume(String),
+    /// A Proposed record with no object whose time ran out: it never applied; mark it Failed.
+    Abandon(String),
 }
 
 /// The repairs that restore the ledger invariants.
@@ -70,6 +75,13 @@ pub fn reconcile(objects: &[ManagedObject], records: &[Record]) -> Vec<Repair> {
         }
     }
     for r in records {
+        if r.phase == MitigationPhase::Proposed && !present.contains_key(r.name.as_str()) {
+            out.push(if r.expired {
+                Repair::Abandon(r.name.clone())
+            } else {
+                Repair::Resume(r.name.clone())
+            });
+        }
         if r.phase == MitigationPhase::Applied && !present.contains_key(r.name.as_str()) {
             if r.expired || r.ending {
                 out.push(Repair::Finish(r.name.clone()));

@@ -111,6 +111,14 @@ fn restart(world: &mut World) {
                 }
                 Repair::Adopt(n) => apply(world, &Write::Status(n, LedgerEvent::Applied)),
                 Repair::Reapply(n) => apply(world, &Write::ApplyObject(n)),
+                Repair::Resume(n) => {
+                    apply(world, &Write::ApplyObject(n.clone()));
+                    apply(world, &Write::Status(n, LedgerEvent::Applied));
+                }
+                Repair::Abandon(n) => apply(
+                    world,
+                    &Write::Status(n, LedgerEvent::ApplyFailed("never applied".into())),
+                ),
                 Repair::Finish(n) => {
                     let (s, _) = world.records[&n].clone();
                     let (s, eff) = if s.message.starts_with("ending") {
@@ -153,11 +161,8 @@ fn invariants(world: &World) -> Result<(), String> {
         if s.phase == MitigationPhase::Applied && !world.objects.contains_key(&key(n)) {
             return Err(format!("Applied record {n} has no object"));
         }
-        if s.phase == MitigationPhase::Proposed
-            && s.message == "applying"
-            && world.objects.contains_key(&key(n))
-        {
-            return Err(format!("record {n} was not adopted"));
+        if s.phase == MitigationPhase::Proposed {
+            return Err(format!("record {n} is stuck in Proposed"));
         }
     }
     Ok(())

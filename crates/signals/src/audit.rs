@@ -66,11 +66,14 @@ pub enum Drop {
     Allowed,
     /// Not an audit event, or a name longer than any valid one.
     Malformed,
+    /// Made through impersonation: not a workload's own token (and the impersonator chooses
+    /// the identity and its `extra`).
+    Impersonated,
 }
 
 impl Drop {
     /// Every reason, for metrics.
-    pub const ALL: [Drop; 7] = [
+    pub const ALL: [Drop; 8] = [
         Drop::NotSecrets,
         Drop::NotARead,
         Drop::NotAServiceAccount,
@@ -78,6 +81,7 @@ impl Drop {
         Drop::Failed,
         Drop::Allowed,
         Drop::Malformed,
+        Drop::Impersonated,
     ];
 
     /// Metric label.
@@ -90,6 +94,7 @@ impl Drop {
             Drop::Failed => "failed",
             Drop::Allowed => "allowed",
             Drop::Malformed => "malformed",
+            Drop::Impersonated => "impersonated",
         }
     }
 }
@@ -99,10 +104,14 @@ impl Drop {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowList(pub Vec<(String, String)>);
 
+/// The default allow-list: `kube-system`'s controllers and the usual operators that read
+/// Secrets by design, in their default namespaces.
+pub const DEFAULT_ALLOW: &str = "kube-system:*,cert-manager:cert-manager,external-secrets:external-secrets,argocd:argocd-application-controller,argocd:argocd-server,argocd:argocd-repo-server,flux-system:kustomize-controller,flux-system:helm-controller,flux-system:source-controller";
+
 impl Default for AllowList {
-    /// `kube-system`'s controllers read Secrets by design.
     fn default() -> Self {
-        AllowList(vec![("kube-system".into(), "*".into())])
+        AllowList::parse(DEFAULT_ALLOW)
+            .unwrap_or(AllowList(vec![("kube-system".into(), "*".into())]))
     }
 }
 
@@ -241,8 +250,12 @@ fn judge(e: &RawEvent<'_>, allow: &AllowList) -> Result<SecretRead, Drop> {
         Some("watch") => Verb::Watch,
         _ => return Err(Drop::NotARead),
     };
-    // The identity that acted: the impersonated user when there is one.
-    let user = e.impersonated_user.as_ref().unwrap_or(&e.user);
+    // A workload reads with its own token; an impersonated request is someone else's choice
+    // of identity (and of `user.extra`), so it proves nothing about a workload.
+    if e.impersonated_user.is_some() {
+        return Err(Drop::Impersonated);
+    }
+    let user = &e.user;
     let Some((sa_namespace, sa_name)) = user
         .username
         .as_deref()
@@ -438,6 +451,14 @@ mod tests {
             assert!(b.reads.is_empty());
             assert_eq!(b.dropped(why), 1, "{why:?}");
         }
+        // Impersonated: someone else chose the identity (and its extra).
+        let imp = event("admin", "get", "secrets", "ResponseComplete", 200).replace(
+            r#""user":{"username":"admin"}"#,
+            r#""user":{"username":"admin"},"impersonatedUser":{"username":"system:serviceaccount:shop:web","extra":{"authentication.kubernetes.io/pod-name":["web-1"]}}"#,
+        );
+        let b = one(imp);
+        assert!(b.reads.is_empty());
+        assert_eq!(b.dropped(Drop::Impersonated), 1);
         let w = one(event(sa, "watch", "secrets", "ResponseStarted", 200));
         assert_eq!(w.reads[0].verb, Verb::Watch);
         assert_eq!(w.reads[0].name, None, "a watch names no single secret");

@@ -84,7 +84,8 @@ pub enum MappingError {
 /// Rule names and tag sets to behaviours.
 #[derive(Debug, Clone)]
 pub struct Mapping {
-    rules: Vec<(String, Behaviour)>,
+    /// Rule names (lowercase) and their behaviour; `None` for rules explicitly ignored.
+    rules: Vec<(String, Option<Behaviour>)>,
     tags: Vec<(Vec<String>, Behaviour)>,
 }
 
@@ -135,7 +136,14 @@ impl Mapping {
             rules: f
                 .rules
                 .into_iter()
-                .map(|r| Ok((r.rule.to_ascii_lowercase(), b(r.behaviour)?)))
+                .map(|r| {
+                    let behaviour = if r.behaviour == "ignore" {
+                        None
+                    } else {
+                        Some(b(r.behaviour)?)
+                    };
+                    Ok((r.rule.to_ascii_lowercase(), behaviour))
+                })
                 .collect::<Result<_, MappingError>>()?,
             tags: f
                 .tags
@@ -153,7 +161,8 @@ impl Mapping {
             .iter()
             .find(|(r, _)| r.eq_ignore_ascii_case(&a.rule))
             .map(|(_, b)| *b);
-        let b = by_rule.or_else(|| {
+        // A rule listed as `ignore` is irrelevant, whatever its tags say.
+        let b = by_rule.unwrap_or_else(|| {
             self.tags
                 .iter()
                 .find(|(tags, _)| tags.iter().all(|t| a.tags.iter().any(|x| x == t)))

@@ -7,7 +7,7 @@ pub const MAX_TEXT: usize = 1024;
 /// Longest short token kept (rule names, tags, priorities, verbs).
 pub const MAX_TOKEN: usize = 256;
 /// Most tags kept per alert.
-pub const MAX_TAGS: usize = 64;
+pub const MAX_TAGS: usize = 32;
 
 /// `s` cut to at most `max` bytes on a character boundary.
 pub fn truncate(s: &str, max: usize) -> String {

@@ -16,6 +16,8 @@ use crate::bounded::{MAX_NAME, MAX_TAGS, MAX_TEXT, MAX_TOKEN, truncate};
 /// Most alerts accepted in one request.
 pub const MAX_BATCH: usize = 10_000;
 
+const TOO_MANY: &str = "too many alerts in one request";
+
 /// Falco's priorities, most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Priority {
@@ -164,8 +166,14 @@ pub fn parse_body(body: &[u8]) -> Result<Batch, FalcoError> {
     match trimmed.first() {
         None => return Err(FalcoError::Empty),
         Some(b'[') => {
-            let items: BoundedSeq = serde_json::from_slice(trimmed)
-                .map_err(|e| FalcoError::Malformed(truncate(&e.to_string(), MAX_TOKEN)))?;
+            let items: BoundedSeq = serde_json::from_slice(trimmed).map_err(|e| {
+                let msg = e.to_string();
+                if msg.starts_with(TOO_MANY) {
+                    FalcoError::TooMany
+                } else {
+                    FalcoError::Malformed(truncate(&msg, MAX_TOKEN))
+                }
+            })?;
             for raw in items.0 {
                 batch.push(parse_alert(raw.get().as_bytes()));
             }
@@ -215,9 +223,7 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for BoundedSeq<'a> {
                 let mut out = Vec::new();
                 while let Some(v) = seq.next_element::<&'de RawValue>()? {
                     if out.len() == MAX_BATCH {
-                        return Err(de::Error::custom(format!(
-                            "more than {MAX_BATCH} alerts in one request"
-                        )));
+                        return Err(de::Error::custom(TOO_MANY));
                     }
                     out.push(v);
                 }
@@ -311,9 +317,37 @@ struct Name(Option<String>, bool);
 
 impl<'de> serde::Deserialize<'de> for Name {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let Text::<{ MAX_NAME + 1 }>(t) = Text::deserialize(d)?;
-        let long = t.as_ref().is_some_and(|s| s.len() > MAX_NAME);
-        Ok(Name(t.filter(|_| !long), long))
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Name;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a name")
+            }
+            // Measured before anything is kept: a long name is refused, never truncated.
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Name, E> {
+                Ok(if v.len() > MAX_NAME {
+                    Name(None, true)
+                } else {
+                    Name(Some(v.to_string()), false)
+                })
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Name, E> {
+                Ok(Name(Some(v.to_string()), false))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Name, E> {
+                Ok(Name(Some(v.to_string()), false))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Name, E> {
+                Ok(Name(Some(v.to_string()), false))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Name, E> {
+                Ok(Name(Some(v.to_string()), false))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Name, E> {
+                Ok(Name(None, false))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -562,7 +596,16 @@ mod tests {
         let too_many = format!("[{}]", vec!["{}"; MAX_BATCH + 1].join(","));
         assert!(matches!(
             parse_body(too_many.as_bytes()),
-            Err(FalcoError::Malformed(_))
+            Err(FalcoError::TooMany)
         ));
+        // A name of multi-byte characters over the bound is refused, not truncated into it.
+        let wide = "é".repeat(130);
+        assert_eq!(
+            parse_alert(
+                format!(r#"{{"rule":"r","priority":"Debug","output_fields":{{"k8s.ns.name":"{wide}"}}}}"#)
+                    .as_bytes()
+            ),
+            Err(FalcoError::NameTooLong("k8s.ns.name"))
+        );
     }
 }

@@ -74,8 +74,50 @@ fn top_owner(s: &Snapshot, kind: &str, ns: &str, name: &str) -> (String, String)
     (kind, name)
 }
 
+/// An image reference in one spelling: Docker Hub's implied registry and `library/` made
+/// explicit, `:latest` when there is neither tag nor digest.
+fn normalize_image(image: &str) -> String {
+    let mut s = image.trim().to_string();
+    for hub in ["docker.io/", "index.docker.io/", "registry-1.docker.io/"] {
+        if let Some(rest) = s.strip_prefix(hub) {
+            s = rest.to_string();
+        }
+    }
+    let (name, rest) = match s.find(['@', ':']) {
+        // A ':' before the last '/' is a registry port, not a tag.
+        Some(i) if !s[i..].contains('/') => (s[..i].to_string(), s[i..].to_string()),
+        _ => (s.clone(), String::new()),
+    };
+    let name = if name.contains('/') {
+        name
+    } else {
+        format!("library/{name}")
+    };
+    let rest = if rest.is_empty() {
+        ":latest".to_string()
+    } else {
+        rest
+    };
+    format!("{name}{rest}")
+}
+
+/// Whether the report scanned an image the workload runs now (reports of old ReplicaSets
+/// linger; their CVEs are not the running image's).
+fn runs_image(w: &Workload, r: &ImageVulns) -> bool {
+    let want = normalize_image(&r.image);
+    let digest = want.split_once('@').map(|(_, d)| d.to_string());
+    w.template
+        .spec
+        .all_containers()
+        .filter(|c| r.container.is_empty() || c.name == r.container)
+        .any(|c| {
+            let have = normalize_image(&c.image);
+            have == want || digest.as_deref().is_some_and(|d| have.ends_with(d))
+        })
+}
+
 fn matches(s: &Snapshot, w: &Workload, r: &ImageVulns) -> bool {
-    if r.namespace != w.namespace {
+    if r.namespace != w.namespace || !runs_image(w, r) {
         return false;
     }
     let (kind, name) = top_owner(s, &r.owner_kind, &r.namespace, &r.owner_name);
@@ -167,4 +209,28 @@ pub fn footholds(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_image;
+
+    #[test]
+    fn image_spellings_normalise() {
+        assert_eq!(normalize_image("nginx"), "library/nginx:latest");
+        assert_eq!(
+            normalize_image("docker.io/library/nginx:1.16"),
+            "library/nginx:1.16"
+        );
+        assert_eq!(normalize_image("library/nginx:1.16"), "library/nginx:1.16");
+        assert_eq!(
+            normalize_image("ghcr.io/shop/web:1.4.2"),
+            "ghcr.io/shop/web:1.4.2"
+        );
+        assert_eq!(
+            normalize_image("localhost:5000/app"),
+            "localhost:5000/app:latest"
+        );
+        assert_eq!(normalize_image("app@sha256:ab"), "library/app@sha256:ab");
+    }
 }

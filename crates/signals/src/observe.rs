@@ -116,8 +116,15 @@ pub fn from_alert(a: &Alert, mapping: &Mapping) -> Result<Observation, Unused> {
         },
         _ => return Err(Unused::Unattributed),
     };
+    // Never a command line's arguments (they carry passwords and tokens often enough): the
+    // program, or the file or connection.
     let mut summary = a.rule.clone();
-    if let Some(c) = a.fields.cmdline.as_deref().or(a.fields.fd_name.as_deref()) {
+    let program = a
+        .fields
+        .cmdline
+        .as_deref()
+        .and_then(|c| c.split_whitespace().next());
+    if let Some(c) = program.or(a.fields.fd_name.as_deref()) {
         summary.push_str(" (");
         summary.push_str(c);
         summary.push(')');
@@ -202,6 +209,8 @@ pub struct Store {
     ttl: u64,
     capacity: usize,
     entries: HashMap<(Behaviour, Subject), Entry>,
+    /// When a full store last expired entries (a full store expires at most once a second).
+    last_full_expiry: Option<u64>,
 }
 
 impl Store {
@@ -211,6 +220,7 @@ impl Store {
             ttl,
             capacity,
             entries: HashMap::new(),
+            last_full_expiry: None,
         }
     }
 
@@ -233,7 +243,10 @@ impl Store {
             };
         }
         if self.entries.len() >= self.capacity {
-            self.expire(now);
+            if self.last_full_expiry != Some(now) {
+                self.last_full_expiry = Some(now);
+                self.expire(now);
+            }
             if self.entries.len() >= self.capacity {
                 return Stored::Full;
             }

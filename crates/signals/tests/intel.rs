@@ -147,6 +147,10 @@ fn a_kev_cve_at_the_entry_is_a_judged_foothold_and_a_remote_critical_alone_is_pr
     assert_eq!(fh.exploits.len(), 1);
     assert!(fh.exploits[0].why.contains("propose only"));
 
+    // A report of an image the workload no longer runs (an old ReplicaSet's) adds nothing.
+    let mut stale = reports.clone();
+    stale[0].image = "ghcr.io/shop/web:1.4.1".into();
+    assert!(footholds(&a, &snapshot, &stale, &kev).is_empty());
     // A report for another workload adds nothing.
     let mut other = reports.clone();
     other[0].owner_name = "api-123".into();

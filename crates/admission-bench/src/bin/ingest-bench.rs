@@ -119,6 +119,7 @@ fn in_process() {
         desired: 3,
         pdb_min_available: Some(2),
         rampart: false,
+        host_network: false,
     };
     let mut acts = 0usize;
     let mut lat = Vec::with_capacity(bodies.len());
@@ -128,7 +129,13 @@ fn in_process() {
         let _ = ing.take_falco(b.as_bytes(), 1_000);
         for o in ing.take_fresh() {
             if mapping.action_for(&o).is_some()
-                && responder.decide(&bar, &facts, 1_000) == rampart_respond::bar::Verdict::Act
+                && responder.decide(
+                    &bar,
+                    &facts,
+                    rampart_respond::infected::PodAction::Isolate,
+                    1_000,
+                    true,
+                ) == rampart_respond::bar::Verdict::Act
             {
                 acts += 1;
             }
