@@ -1036,6 +1036,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
         );
         let (tx, mut rx) = mpsc::channel::<ClusterEvent>(8192);
         if pod_class {
+            pods.expect_pdbs();
             tokio::spawn(rampart_kube::cluster::watch_extra(
                 client.clone(),
                 "PodDisruptionBudget",

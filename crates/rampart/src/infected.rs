@@ -61,6 +61,8 @@ pub struct PodResponse {
     held: BTreeMap<(String, String), (Observation, u64)>,
     /// The latest decisions.
     pub decisions: VecDeque<PodDecision>,
+    /// Whether the PodDisruptionBudgets have been listed (no pod action before).
+    pdbs_synced: bool,
 }
 
 fn key_of(d: &PodDecision) -> (String, String) {
@@ -95,7 +97,13 @@ impl PodResponse {
             reaped_pods: BTreeSet::new(),
             held: BTreeMap::new(),
             decisions: VecDeque::new(),
+            pdbs_synced: true,
         }
+    }
+
+    /// PodDisruptionBudgets are watched: no pod action until they are listed.
+    pub fn expect_pdbs(&mut self) {
+        self.pdbs_synced = false;
     }
 
     /// A PodDisruptionBudget added or changed.
@@ -129,6 +137,7 @@ impl PodResponse {
 
     /// The PodDisruptionBudgets relisted.
     pub fn pdb_replace(&mut self, all: &[Value]) {
+        self.pdbs_synced = true;
         self.pdbs.clear();
         for v in all {
             self.pdb_upsert(v);
@@ -313,7 +322,11 @@ impl PodResponse {
             let Some(action) = self.mapping.action_for(o) else {
                 continue;
             };
-            let verdict = self.responder.decide(bar, &facts, action, now, writes);
+            let verdict = if self.pdbs_synced {
+                self.responder.decide(bar, &facts, action, now, writes)
+            } else {
+                Verdict::Propose(Hold::NotSynced)
+            };
             let decision = match &verdict {
                 Verdict::Act if writes => "act".to_string(),
                 Verdict::Act => "act (dry-run)".to_string(),
@@ -341,7 +354,10 @@ impl PodResponse {
                 }
                 // Held for a reason that may pass: tried again while the observation lives.
                 Verdict::Propose(
-                    Hold::Availability { .. } | Hold::CircuitOpen | Hold::WorkloadCircuitOpen,
+                    Hold::Availability { .. }
+                    | Hold::CircuitOpen
+                    | Hold::WorkloadCircuitOpen
+                    | Hold::NotSynced,
                 ) => {
                     let repeat = !fresh
                         && self

@@ -114,6 +114,8 @@ pub enum Hold {
     Standalone,
     /// The action would not do what it says (a NetworkPolicy quarantine of a host-network pod).
     Ineffective,
+    /// What the guard needs (PodDisruptionBudgets) is not listed yet.
+    NotSynced,
 }
 
 /// The bar's answer.
@@ -200,8 +202,9 @@ pub fn decide(cfg: &BarConfig, p: &Proposal, breaker: &mut CircuitBreaker, now: 
 }
 
 /// A PodDisruptionBudget's `minAvailable` / `maxUnavailable` as an absolute minimum of ready
-/// replicas, for `desired` replicas. Percentages round the way the disruption controller does
-/// (minAvailable up, maxUnavailable down), so the guard is never looser than the PDB.
+/// replicas, for `desired` replicas. `minAvailable` percentages round up, as the disruption
+/// controller does; `maxUnavailable` percentages round *down* — stricter than the controller,
+/// which rounds them up — so the guard is never looser than the PDB.
 pub fn pdb_min_available(
     min_available: Option<&str>,
     max_unavailable: Option<&str>,
