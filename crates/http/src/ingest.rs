@@ -288,11 +288,16 @@ fn now() -> u64 {
 
 /// The ingest router. Serve it with the peer address in the request extensions
 /// (`into_make_service_with_connect_info::<SocketAddr>()`, or the TLS server, which adds it).
-pub fn router(state: Arc<Ingest>) -> Router {
-    Router::new()
-        .route("/falco", post(falco_handler))
-        .route("/audit", post(audit_handler))
-        .with_state(state)
+/// `endpoints` names the routes served: `falco`, `audit`.
+pub fn router(state: Arc<Ingest>, endpoints: &[&str]) -> Router {
+    let mut r = Router::new();
+    if endpoints.contains(&"falco") {
+        r = r.route("/falco", post(falco_handler));
+    }
+    if endpoints.contains(&"audit") {
+        r = r.route("/audit", post(audit_handler));
+    }
+    r.with_state(state)
 }
 
 /// Longest time a client may take to send its body.

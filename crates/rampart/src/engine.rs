@@ -69,9 +69,16 @@ pub struct EngineArgs {
     /// This replica's identity in the Lease (default: the pod's hostname).
     #[arg(long, env = "RAMPART_ENGINE_IDENTITY")]
     pub identity: Option<String>,
-    /// Address of the runtime-evidence ingest (`POST /falco`, `POST /audit`); off when unset.
+    /// Address of the runtime-evidence ingest serving both `POST /falco` and `POST /audit`;
+    /// off when unset.
     #[arg(long, env = "RAMPART_ENGINE_INGEST_ADDR")]
     pub ingest_addr: Option<SocketAddr>,
+    /// Address serving only `POST /falco` (Falco's http_output, falcosidekick); off when unset.
+    #[arg(long, env = "RAMPART_ENGINE_FALCO_ADDR")]
+    pub falco_addr: Option<SocketAddr>,
+    /// Address serving only `POST /audit` (the apiserver's audit webhook); off when unset.
+    #[arg(long, env = "RAMPART_ENGINE_AUDIT_ADDR")]
+    pub audit_addr: Option<SocketAddr>,
     /// File holding the bearer token ingest clients must send (required with
     /// `--ingest-addr` unless `--insecure-no-auth`).
     #[arg(long, env = "RAMPART_ENGINE_INGEST_TOKEN_FILE")]
@@ -221,7 +228,7 @@ const MAX_OBSERVATIONS: usize = 20_000;
 
 /// The ingest configuration from the flags (validated before anything runs).
 fn ingest_config(args: &EngineArgs) -> anyhow::Result<Option<rampart_http::ingest::IngestConfig>> {
-    if args.ingest_addr.is_none() {
+    if args.ingest_addr.is_none() && args.falco_addr.is_none() && args.audit_addr.is_none() {
         return Ok(None);
     }
     let token = match (&args.ingest_token_file, args.insecure_no_auth) {
@@ -241,7 +248,7 @@ fn ingest_config(args: &EngineArgs) -> anyhow::Result<Option<rampart_http::inges
             None
         }
         (None, false) => anyhow::bail!(
-            "--ingest-addr needs --ingest-token-file (or --insecure-no-auth, explicitly)"
+            "an ingest address (--ingest-addr, --falco-addr, --audit-addr) needs --ingest-token-file (or --insecure-no-auth, explicitly)"
         ),
     };
     let mapping = match &args.behaviours {
@@ -893,8 +900,19 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding {}", args.dashboard_addr))?;
         let cancel = CancellationToken::new();
-        let ingest = match (ingest_config, args.ingest_addr) {
-            (Some(config), Some(addr)) => {
+        // Where each endpoint is served: both on --ingest-addr, or each on its own address.
+        let mut binds: Vec<(SocketAddr, &'static [&'static str])> = Vec::new();
+        if let Some(a) = args.ingest_addr {
+            binds.push((a, &["falco", "audit"]));
+        }
+        if let Some(a) = args.falco_addr {
+            binds.push((a, &["falco"]));
+        }
+        if let Some(a) = args.audit_addr {
+            binds.push((a, &["audit"]));
+        }
+        let ingest = match ingest_config {
+            Some(config) if !binds.is_empty() => {
                 let ingest = Arc::new(rampart_http::ingest::Ingest::new(
                     config,
                     rampart_signals::observe::Store::new(
@@ -903,45 +921,51 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                     ),
                     dashboard.metrics.ingest.clone(),
                 ));
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("binding {addr}"))?;
-                let app = rampart_http::ingest::router(ingest.clone());
-                let stop = cancel.clone();
-                match &ingest_tls {
-                    Some((cert, config)) => {
-                        eprintln!(
-                            "rampart engine: ingest on https://{}",
-                            listener.local_addr()?
-                        );
-                        tokio::spawn(cert.clone().watch(
-                            Duration::from_secs(60),
-                            Arc::new(rampart_http::metrics::Metrics::default()),
-                            cancel.clone(),
-                        ));
-                        let config = config.clone();
-                        tokio::spawn(async move {
-                            rampart_http::tls::serve(
-                                listener,
-                                config,
-                                app,
-                                stop,
-                                Duration::from_secs(5),
-                            )
-                            .await;
-                        });
-                    }
-                    None => {
-                        eprintln!(
-                            "rampart engine: ingest on http://{}",
-                            listener.local_addr()?
-                        );
-                        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-                        tokio::spawn(async move {
-                            let _ = axum::serve(listener, app)
-                                .with_graceful_shutdown(async move { stop.cancelled().await })
+                if let Some((cert, _)) = &ingest_tls {
+                    tokio::spawn(cert.clone().watch(
+                        Duration::from_secs(60),
+                        Arc::new(rampart_http::metrics::Metrics::default()),
+                        cancel.clone(),
+                    ));
+                }
+                for (addr, endpoints) in binds {
+                    let listener = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("binding {addr}"))?;
+                    let app = rampart_http::ingest::router(ingest.clone(), endpoints);
+                    let stop = cancel.clone();
+                    let scheme = if ingest_tls.is_some() {
+                        "https"
+                    } else {
+                        "http"
+                    };
+                    eprintln!(
+                        "rampart engine: ingest on {scheme}://{} ({})",
+                        listener.local_addr()?,
+                        endpoints.join(", ")
+                    );
+                    match &ingest_tls {
+                        Some((_, config)) => {
+                            let config = config.clone();
+                            tokio::spawn(async move {
+                                rampart_http::tls::serve(
+                                    listener,
+                                    config,
+                                    app,
+                                    stop,
+                                    Duration::from_secs(5),
+                                )
                                 .await;
-                        });
+                            });
+                        }
+                        None => {
+                            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+                            tokio::spawn(async move {
+                                let _ = axum::serve(listener, app)
+                                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                                    .await;
+                            });
+                        }
                     }
                 }
                 Some(ingest)

@@ -142,6 +142,7 @@ impl Engine {
             );
             early.push_str(&line);
             if let Some(a) = line.trim().split("ingest on ").nth(1) {
+                let a = a.split_whitespace().next().unwrap_or("");
                 ingest = Some(
                     a.trim_start_matches("https://")
                         .trim_start_matches("http://")
@@ -1027,6 +1028,10 @@ async fn the_adminnetworkpolicy_actuator_denies_explicitly_and_expires() {
     );
     // db is not exposed, so the cut denies every source: the internet part has no ANP form
     // and stays a NetworkPolicy, in its own mitigation.
+    wait_for("the NetworkPolicy part is applied too", || {
+        !objects_in(&fake, "networkpolicies").is_empty()
+    })
+    .await;
     let nps = objects_in(&fake, "networkpolicies");
     assert_eq!(nps.len(), 1, "{nps:?}");
     assert_eq!(nps[0]["spec"]["ingress"], json!([]));
@@ -1048,5 +1053,25 @@ async fn the_adminnetworkpolicy_actuator_denies_explicitly_and_expires() {
         !objects_in(&fake, "adminnetworkpolicies")
             .iter()
             .any(|a| a["metadata"]["labels"]["rampart.dev/mitigation"] == name)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_ingest_endpoint_can_have_its_own_address() {
+    let fake = new_fake();
+    cluster(&fake, "web", false);
+    let engine = Engine::spawn(
+        &fake,
+        "audit-only",
+        &["--audit-addr", "127.0.0.1:0", "--insecure-no-auth"],
+    )
+    .await;
+    let addr = engine.ingest.clone().unwrap();
+    let empty = br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[]}"#;
+    assert_eq!(post(&addr, "/audit", None, empty), 200);
+    assert_eq!(
+        post(&addr, "/falco", None, &shell_in("web")),
+        404,
+        "only /audit on this address"
     );
 }

@@ -187,7 +187,8 @@ fn audit() {
 
 async fn http(seconds: u64, batch: usize) -> Result<(), Box<dyn std::error::Error>> {
     let ing = ingest();
-    let app = rampart_http::ingest::router(ing).into_make_service_with_connect_info::<SocketAddr>();
+    let app = rampart_http::ingest::router(ing, &["falco", "audit"])
+        .into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
