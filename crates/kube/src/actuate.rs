@@ -302,6 +302,7 @@ impl Ledger {
             ("networking.k8s.io", "networkpolicies", None, "create"),
             ("networking.k8s.io", "networkpolicies", None, "delete"),
             ("rampart.dev", "mitigations", None, "create"),
+            ("rampart.dev", "mitigations", None, "delete"),
             ("rampart.dev", "mitigations", Some("status"), "patch"),
         ];
         if pods {
@@ -349,6 +350,16 @@ impl Ledger {
             }
         }
         Ok(missing)
+    }
+
+    /// Deletes an ended record (absent is deleted).
+    pub async fn forget(&self, ns: &str, name: &str) -> Result<(), WriteError> {
+        let api: Api<Mitigation> = Api::namespaced(self.client.clone(), ns);
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            Err(e) => Err(err(format!("deleting Mitigation {ns}/{name}"))(e)),
+        }
     }
 
     /// Every mitigation, all namespaces.

@@ -44,6 +44,9 @@ pub struct EngineArgs {
         default_value = "0.0.0.0:8080"
     )]
     pub dashboard_addr: SocketAddr,
+    /// How long ended Mitigations (Reverted, Retired, Failed) stay in the ledger.
+    #[arg(long, env = "RAMPART_ENGINE_LEDGER_RETENTION", default_value = "24h", value_parser = parse_duration)]
+    pub ledger_retention: Duration,
     /// Lifetime of a mitigation before it reverts itself.
     #[arg(long, env = "RAMPART_ENGINE_MITIGATION_TTL", default_value = "1h", value_parser = parse_duration)]
     pub mitigation_ttl: Duration,
@@ -449,6 +452,7 @@ async fn actuate(
     ttl: Duration,
     metrics: &rampart_http::dashboard::EngineMetrics,
     model_changed: bool,
+    retention: Duration,
 ) {
     use rampart_api::{ActionKind, Mitigation, MitigationSpec, TargetRef};
     use rampart_respond::ledger::{End, LedgerEvent, step};
@@ -548,6 +552,29 @@ async fn actuate(
             m.metadata.namespace = Some(ns.clone());
             m.metadata.labels = Some([("rampart.dev/cut".to_string(), d.cut.clone())].into());
             enact(ledger, &m, metrics).await;
+        }
+    }
+    // Ended records are history; kept for `retention`, then forgotten (the ledger must not
+    // grow for ever: the leader lists it every second).
+    for m in &existing {
+        let Some(status) = &m.status else { continue };
+        let ended = matches!(
+            status.phase,
+            rampart_api::MitigationPhase::Reverted
+                | rampart_api::MitigationPhase::Retired
+                | rampart_api::MitigationPhase::Failed
+        );
+        let old = status
+            .ended_at
+            .as_deref()
+            .and_then(parse_rfc3339)
+            .is_some_and(|t| t.saturating_add(retention.as_secs()) <= now_s);
+        if ended && old {
+            let ns = m.metadata.namespace.clone().unwrap_or_default();
+            let name = m.metadata.name.clone().unwrap_or_default();
+            if let Err(e) = ledger.forget(&ns, &name).await {
+                tracing::warn!("{e}");
+            }
         }
     }
     // Expire and retire applied mitigations.
@@ -1211,6 +1238,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                         args.mitigation_ttl,
                         &dashboard.metrics,
                         false,
+                        args.ledger_retention,
                     )
                     .await;
                 }
@@ -1276,6 +1304,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                     args.mitigation_ttl,
                     &dashboard.metrics,
                     true,
+                    args.ledger_retention,
                 )
                 .await;
             } else if !is_leader(&leading) {

@@ -987,6 +987,8 @@ async fn the_adminnetworkpolicy_actuator_denies_explicitly_and_expires() {
             "adminnetworkpolicy",
             "--mitigation-ttl",
             "3s",
+            "--ledger-retention",
+            "2s",
         ],
     )
     .await;
@@ -1054,6 +1056,13 @@ async fn the_adminnetworkpolicy_actuator_denies_explicitly_and_expires() {
             .iter()
             .any(|a| a["metadata"]["labels"]["rampart.dev/mitigation"] == name)
     );
+    // Ended records are kept for --ledger-retention, then forgotten.
+    wait_for("the ended record is forgotten", || {
+        !objects_in(&fake, "mitigations")
+            .iter()
+            .any(|x| x["metadata"]["name"] == name)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
