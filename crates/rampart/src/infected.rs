@@ -248,11 +248,13 @@ impl PodResponse {
         now: u64,
         ttl: u64,
     ) -> Vec<PodDecision> {
-        let attributor = Attributor::new(&rampart_model::Workloads {
-            list: workloads.to_vec(),
-            warnings: Vec::new(),
-        })
-        .with_containers(snapshot);
+        self.held
+            .retain(|_, (_, since)| now < since.saturating_add(ttl));
+        if observations.is_empty() && self.held.is_empty() {
+            // The common tick: nothing to judge, nothing to index.
+            return Vec::new();
+        }
+        let attributor = Attributor::new(workloads).with_containers(snapshot);
         let mut out = Vec::new();
         // Held observations are judged again (while they live), after the fresh ones.
         self.held

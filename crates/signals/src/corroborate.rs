@@ -47,7 +47,7 @@ pub fn corroborate(
     if observations.is_empty() {
         return BTreeMap::new();
     }
-    let attributor = Attributor::new(&g.workloads).with_containers(snapshot);
+    let attributor = Attributor::new(&g.workloads.list).with_containers(snapshot);
     // Vertex → the evidence seen there.
     let mut at: HashMap<NodeIndex, Vec<Corroboration>> = HashMap::new();
     let identity_ix: HashMap<(&str, &str), NodeIndex> = g

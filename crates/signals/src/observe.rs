@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use rampart_model::{WorkloadId, Workloads};
+use rampart_model::WorkloadId;
 
 use crate::audit::{SecretRead, Verb};
 use crate::behaviour::{Behaviour, Mapping, SecretSource};
@@ -316,9 +316,9 @@ pub struct Attribution {
 
 impl Attributor {
     /// Indexes the model's pods and ServiceAccounts.
-    pub fn new(workloads: &Workloads) -> Attributor {
+    pub fn new(workloads: &[rampart_model::Workload]) -> Attributor {
         let mut a = Attributor::default();
-        for w in &workloads.list {
+        for w in workloads {
             for p in &w.pod_names {
                 a.pods.insert((w.namespace.clone(), p.clone()), w.id);
             }
