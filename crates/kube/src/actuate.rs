@@ -27,6 +27,45 @@ fn err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> WriteError {
     move |source| WriteError { what, source }
 }
 
+/// Creates a mitigation's object. Already there (applied before a crash) is applied — but only
+/// if it is this mitigation's: a same-named object someone else owns is never taken over (nor
+/// later deleted).
+async fn create_owned<K>(
+    api: &Api<K>,
+    obj: &K,
+    what: &str,
+    mitigation: &str,
+) -> Result<(), WriteError>
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = obj.meta().name.clone().unwrap_or_default();
+    match api.create(&PostParams::default(), obj).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            let existing = api
+                .get(&name)
+                .await
+                .map_err(err(format!("reading {what}")))?;
+            let ours = existing
+                .meta()
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(MANAGED_BY_LABEL))
+                .is_some_and(|v| v == mitigation);
+            if ours {
+                Ok(())
+            } else {
+                Err(WriteError {
+                    what: format!("{what} exists and is not this mitigation's; not overwriting it"),
+                    source: kube::Error::Api(e),
+                })
+            }
+        }
+        Err(e) => Err(err(format!("applying {what}"))(e)),
+    }
+}
+
 /// Writes mitigations and their objects.
 #[derive(Clone)]
 pub struct Ledger {
@@ -103,32 +142,7 @@ impl Ledger {
         }]);
         let api: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), &ns);
         let np_name = np.metadata.name.clone().unwrap_or_default();
-        match api.create(&PostParams::default(), &np).await {
-            Ok(_) => {}
-            // Applied before a crash: already there is applied — but only if it is ours. A
-            // same-named object someone else owns is never taken over (nor later deleted).
-            Err(kube::Error::Api(e)) if e.code == 409 => {
-                let existing = api
-                    .get(&np_name)
-                    .await
-                    .map_err(err(format!("reading NetworkPolicy {ns}/{np_name}")))?;
-                let ours = existing
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(MANAGED_BY_LABEL))
-                    == Some(&name);
-                if !ours {
-                    return Err(WriteError {
-                        what: format!(
-                            "NetworkPolicy {ns}/{np_name} exists and is not this mitigation's; not overwriting it"
-                        ),
-                        source: kube::Error::Api(e),
-                    });
-                }
-            }
-            Err(e) => return Err(err(format!("applying NetworkPolicy {ns}/{np_name}"))(e)),
-        }
+        create_owned(&api, &np, &format!("NetworkPolicy {ns}/{np_name}"), &name).await?;
         if m.spec.action == rampart_api::ActionKind::Isolate {
             let uid = m.metadata.uid.clone().unwrap_or_default();
             self.quarantine_pod(&ns, &m.spec.target.name, &m.spec.target.uid, &name, &uid)
@@ -159,33 +173,13 @@ impl Ledger {
                 what: format!("Mitigation {ns}/{name}: its object is not an AdminNetworkPolicy"),
                 source: kube::Error::SerdeError(e),
             })?;
-        let api = self.anp_api();
-        match api.create(&PostParams::default(), &dynamic).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(e)) if e.code == 409 => {
-                let existing = api
-                    .get(&anp_name)
-                    .await
-                    .map_err(err(format!("reading AdminNetworkPolicy {anp_name}")))?;
-                if existing
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(MANAGED_BY_LABEL))
-                    == Some(&name.to_string())
-                {
-                    Ok(())
-                } else {
-                    Err(WriteError {
-                        what: format!(
-                            "AdminNetworkPolicy {anp_name} exists and is not this mitigation's; not overwriting it"
-                        ),
-                        source: kube::Error::Api(e),
-                    })
-                }
-            }
-            Err(e) => Err(err(format!("applying AdminNetworkPolicy {anp_name}"))(e)),
-        }
+        create_owned(
+            &self.anp_api(),
+            &dynamic,
+            &format!("AdminNetworkPolicy {anp_name}"),
+            name,
+        )
+        .await
     }
 
     /// Moves a pod's labels aside (see `rampart_respond::infected::quarantine_patch`).

@@ -50,7 +50,7 @@ pub async fn watch_extra(
     };
     let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
     let api: Api<DynamicObject> = Api::all_with(client, &ar);
-    let mut stream = watcher::watcher(api, watcher::Config::default())
+    let stream = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
     let value = |o: DynamicObject| {
@@ -60,40 +60,23 @@ pub async fn watch_extra(
         }
         Some(v)
     };
-    let mut relist: Vec<serde_json::Value> = Vec::new();
-    loop {
-        let event = tokio::select! {
-            () = cancel.cancelled() => return,
-            e = stream.next() => e,
-        };
-        let out = match event {
-            None => return,
-            Some(Err(e)) => Some(ClusterEvent::Error(kind.into(), e.to_string())),
-            Some(Ok(Event::Init)) => {
-                relist.clear();
-                None
-            }
-            Some(Ok(Event::InitApply(o))) => {
-                relist.extend(value(o));
-                None
-            }
-            Some(Ok(Event::InitDone)) => Some(ClusterEvent::ExtraRelisted(
+    pump(
+        kind.to_string(),
+        stream,
+        value,
+        |all| ClusterEvent::ExtraRelisted(kind, all),
+        |v| ClusterEvent::ExtraUpsert(kind, v),
+        |o: &DynamicObject| {
+            Some(ClusterEvent::ExtraDeleted(
                 kind,
-                std::mem::take(&mut relist),
-            )),
-            Some(Ok(Event::Apply(o))) => value(o).map(|v| ClusterEvent::ExtraUpsert(kind, v)),
-            Some(Ok(Event::Delete(o))) => Some(ClusterEvent::ExtraDeleted(
-                kind,
-                o.metadata.namespace.unwrap_or_default(),
-                o.metadata.name.unwrap_or_default(),
-            )),
-        };
-        if let Some(ev) = out
-            && tx.send(ev).await.is_err()
-        {
-            return;
-        }
-    }
+                o.metadata.namespace.clone().unwrap_or_default(),
+                o.metadata.name.clone().unwrap_or_default(),
+            ))
+        },
+        tx,
+        cancel,
+    )
+    .await;
 }
 
 /// The kinds watched, with their API group/version.
@@ -169,7 +152,7 @@ fn to_model(
 
 async fn forward<K, S>(
     kind: Kind,
-    mut stream: S,
+    stream: S,
     convert: impl Fn(K) -> Option<Located<Object>>,
     key: impl Fn(&K) -> Option<ObjectKey>,
     tx: mpsc::Sender<ClusterEvent>,
@@ -177,7 +160,35 @@ async fn forward<K, S>(
 ) where
     S: futures_util::Stream<Item = Result<Event<K>, watcher::Error>> + Unpin,
 {
-    let mut relist: Option<Vec<Located<Object>>> = None;
+    pump(
+        format!("{kind:?}"),
+        stream,
+        convert,
+        |all| ClusterEvent::Relisted(kind, all),
+        |m| ClusterEvent::Upsert(Box::new(m)),
+        |o| key(o).map(ClusterEvent::Delete),
+        tx,
+        cancel,
+    )
+    .await;
+}
+
+/// One watch stream turned into cluster events until `cancel`: the initial list (and every
+/// relist) gathered into one event, then each change; errors reported (the watcher retries).
+#[allow(clippy::too_many_arguments)]
+async fn pump<K, T, S>(
+    label: String,
+    mut stream: S,
+    convert: impl Fn(K) -> Option<T>,
+    relisted: impl Fn(Vec<T>) -> ClusterEvent,
+    applied: impl Fn(T) -> ClusterEvent,
+    deleted: impl Fn(&K) -> Option<ClusterEvent>,
+    tx: mpsc::Sender<ClusterEvent>,
+    cancel: CancellationToken,
+) where
+    S: futures_util::Stream<Item = Result<Event<K>, watcher::Error>> + Unpin,
+{
+    let mut relist: Vec<T> = Vec::new();
     loop {
         let event = tokio::select! {
             () = cancel.cancelled() => return,
@@ -185,23 +196,18 @@ async fn forward<K, S>(
         };
         let out = match event {
             None => return,
-            Some(Err(e)) => Some(ClusterEvent::Error(format!("{kind:?}"), e.to_string())),
+            Some(Err(e)) => Some(ClusterEvent::Error(label.clone(), e.to_string())),
             Some(Ok(Event::Init)) => {
-                relist = Some(Vec::new());
+                relist.clear();
                 None
             }
             Some(Ok(Event::InitApply(o))) => {
-                if let Some(m) = convert(o) {
-                    relist.get_or_insert_with(Vec::new).push(m);
-                }
+                relist.extend(convert(o));
                 None
             }
-            Some(Ok(Event::InitDone)) => Some(ClusterEvent::Relisted(
-                kind,
-                relist.take().unwrap_or_default(),
-            )),
-            Some(Ok(Event::Apply(o))) => convert(o).map(|m| ClusterEvent::Upsert(Box::new(m))),
-            Some(Ok(Event::Delete(o))) => key(&o).map(ClusterEvent::Delete),
+            Some(Ok(Event::InitDone)) => Some(relisted(std::mem::take(&mut relist))),
+            Some(Ok(Event::Apply(o))) => convert(o).map(&applied),
+            Some(Ok(Event::Delete(o))) => deleted(&o),
         };
         if let Some(ev) = out
             && tx.send(ev).await.is_err()

@@ -199,12 +199,8 @@ impl Signals {
         let evidence = evidence(core, ingest);
         let footholds = match core.analysis() {
             Some(a) if !intel.reports.is_empty() || !live.0.is_empty() => {
-                let reports: Vec<rampart_signals::vulns::ImageVulns> = intel
-                    .reports
-                    .iter()
-                    .chain(live.0.values())
-                    .cloned()
-                    .collect();
+                let reports: Vec<&rampart_signals::vulns::ImageVulns> =
+                    intel.reports.iter().chain(live.0.values()).collect();
                 rampart_signals::foothold::footholds(a, core.snapshot(), &reports, &intel.kev)
             }
             _ => Default::default(),
@@ -632,17 +628,31 @@ async fn actuate(
     }
 }
 
-/// Decides on fresh pod observations and writes the Mitigations the bar allows.
-#[allow(clippy::too_many_arguments)]
+/// One round of the pod response: fresh observations and held ones judged, the Mitigations
+/// the bar allows written, then the availability gauges and recreation clocks updated.
+async fn pod_round(
+    pods: &mut crate::infected::PodResponse,
+    ingest: Option<&rampart_http::ingest::Ingest>,
+    core: &EngineCore,
+    bar: &BarConfig,
+    ledger: Option<&rampart_kube::actuate::Ledger>,
+    args: &EngineArgs,
+    metrics: &rampart_http::dashboard::EngineMetrics,
+) {
+    let Some(a) = core.analysis() else { return };
+    let fresh = ingest.map(|i| i.take_fresh()).unwrap_or_default();
+    respond_to_pods(pods, &fresh, core, bar, ledger, args, metrics).await;
+    pods.track(core.snapshot(), &a.graph.workloads.list, &metrics.pods);
+}
+
+/// Decides on pod observations and writes the Mitigations the bar allows.
 async fn respond_to_pods(
     pods: &mut crate::infected::PodResponse,
     fresh: &[rampart_signals::observe::Observation],
     core: &EngineCore,
     bar: &BarConfig,
     ledger: Option<&rampart_kube::actuate::Ledger>,
-    rampart_namespace: &str,
-    ttl: Duration,
-    observation_ttl: Duration,
+    args: &EngineArgs,
     metrics: &rampart_http::dashboard::EngineMetrics,
 ) {
     let Some(a) = core.analysis() else { return };
@@ -653,14 +663,18 @@ async fn respond_to_pods(
         &a.graph.workloads.list,
         bar,
         ledger.is_some(),
-        rampart_namespace,
+        &args.namespace,
         &metrics.pods,
         now_s,
-        observation_ttl.as_secs().max(1),
+        args.observation_ttl.as_secs().max(1),
     );
     for mut d in acts {
         let Some(ledger) = ledger else { break };
-        let m = crate::infected::PodResponse::mitigation(&d, now_s, rfc3339(now_s + ttl.as_secs()));
+        let m = crate::infected::PodResponse::mitigation(
+            &d,
+            now_s,
+            rfc3339(now_s + args.mitigation_ttl.as_secs()),
+        );
         if enact(ledger, &m, metrics).await {
             pods.reaped(&d, &metrics.pods);
         }
@@ -1182,31 +1196,16 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             if batch_was_empty || !core.is_dirty() {
                 // A tick, new evidence, or updates the model does not read (status,
                 // resourceVersion): only confidence, expiries and retirements can change.
-                if let Some(i) = ingest.as_deref() {
-                    // Fresh observations, and held ones again (every tick while they live).
-                    let fresh = i.take_fresh();
-                    if pod_class || !fresh.is_empty() {
-                        respond_to_pods(
-                            &mut pods,
-                            &fresh,
-                            &core,
-                            &bar,
-                            ledger.as_ref().filter(|_| is_leader(&leading)),
-                            &args.namespace,
-                            args.mitigation_ttl,
-                            args.observation_ttl,
-                            &dashboard.metrics,
-                        )
-                        .await;
-                    }
-                }
-                if let Some(a) = core.analysis() {
-                    pods.track(
-                        core.snapshot(),
-                        &a.graph.workloads.list,
-                        &dashboard.metrics.pods,
-                    );
-                }
+                pod_round(
+                    &mut pods,
+                    ingest.as_deref(),
+                    &core,
+                    &bar,
+                    ledger.as_ref().filter(|_| is_leader(&leading)),
+                    args,
+                    &dashboard.metrics,
+                )
+                .await;
                 if intel_changed {
                     let signals =
                         Signals::refresh(&mut core, ingest.as_deref(), &intel, &live_reports);
@@ -1261,31 +1260,17 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 &signals,
                 &pods.decisions,
             );
-            if let Some(a) = core.analysis() {
-                pods.track(
-                    core.snapshot(),
-                    &a.graph.workloads.list,
-                    &dashboard.metrics.pods,
-                );
-            }
             // A busy cluster (a re-proof every batch) must not starve the pod response.
-            if let Some(i) = ingest.as_deref() {
-                let fresh = i.take_fresh();
-                if !fresh.is_empty() {
-                    respond_to_pods(
-                        &mut pods,
-                        &fresh,
-                        &core,
-                        &bar,
-                        ledger.as_ref().filter(|_| is_leader(&leading)),
-                        &args.namespace,
-                        args.mitigation_ttl,
-                        args.observation_ttl,
-                        &dashboard.metrics,
-                    )
-                    .await;
-                }
-            }
+            pod_round(
+                &mut pods,
+                ingest.as_deref(),
+                &core,
+                &bar,
+                ledger.as_ref().filter(|_| is_leader(&leading)),
+                args,
+                &dashboard.metrics,
+            )
+            .await;
             // Events are proposals made visible, allowed in shadow mode; with several replicas
             // only the leader records them.
             if leading.is_none() || is_leader(&leading) {

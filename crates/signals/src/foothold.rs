@@ -3,6 +3,7 @@
 //! CVEs and why. A KEV entry makes the foothold *judged* exploitable (known exploited in the
 //! wild); a critical remote CVE alone is reported and proposed, never acted on.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use rampart_graph::Analysis;
@@ -144,10 +145,11 @@ fn matches(s: &Snapshot, w: &Workload, r: &ImageVulns) -> bool {
 }
 
 /// Footholds by chain id.
-pub fn footholds(
+/// `reports` may be owned or borrowed (the engine joins file and live reports without copying).
+pub fn footholds<R: std::borrow::Borrow<ImageVulns>>(
     a: &Analysis,
     snapshot: &Snapshot,
-    reports: &[ImageVulns],
+    reports: &[R],
     kev: &Kev,
 ) -> BTreeMap<String, Foothold> {
     let g = &a.graph;
@@ -170,7 +172,11 @@ pub fn footholds(
         let f = by_workload.entry(w.index()).or_insert_with(|| {
             let wl = g.workloads.list.get(w.index())?;
             let mut exploits = Vec::new();
-            for r in reports.iter().filter(|r| matches(snapshot, wl, r)) {
+            for r in reports
+                .iter()
+                .map(Borrow::borrow)
+                .filter(|r| matches(snapshot, wl, r))
+            {
                 for v in &r.vulns {
                     let known = kev.get(&v.id);
                     let critical_remote = v.severity == Severity::Critical && v.remote;

@@ -252,18 +252,13 @@ fn status(code: u16, reason: &str, message: String) -> Response {
 type NsPath = (String, String, String, String);
 type NamePath = (String, String, String, String, String);
 
-/// `POST …/namespaces/{ns}/{resource}`: create (409 if it exists).
-async fn create(
-    State(f): State<Shared>,
-    Path((_g, _v, ns, resource)): Path<NsPath>,
-    axum::Json(mut obj): axum::Json<Value>,
-) -> Response {
+/// Stores a new object (409 if it exists), as a create does.
+fn create_object(f: &Shared, resource: &str, obj: Value) -> Response {
     let mut fake = f.lock().unwrap();
-    obj["metadata"]["namespace"] = json!(ns);
     let k = key(&obj);
     if fake
         .collections
-        .get(&resource)
+        .get(resource)
         .is_some_and(|c| c.objects.contains_key(&k))
     {
         return status(
@@ -272,9 +267,19 @@ async fn create(
             format!("{resource} {k} already exists"),
         );
     }
-    fake.write(&resource, "ADDED", obj);
-    let stored = fake.collections[&resource].objects[&k].clone();
+    fake.write(resource, "ADDED", obj);
+    let stored = fake.collections[resource].objects[&k].clone();
     (StatusCode::CREATED, axum::Json(stored)).into_response()
+}
+
+/// `POST …/namespaces/{ns}/{resource}`: create (409 if it exists).
+async fn create(
+    State(f): State<Shared>,
+    Path((_g, _v, ns, resource)): Path<NsPath>,
+    axum::Json(mut obj): axum::Json<Value>,
+) -> Response {
+    obj["metadata"]["namespace"] = json!(ns);
+    create_object(&f, &resource, obj)
 }
 
 /// `GET …/namespaces/{ns}/{resource}/{name}`.
@@ -472,22 +477,7 @@ async fn create_cluster(
     Path((_g, _v, resource)): Path<(String, String, String)>,
     axum::Json(obj): axum::Json<Value>,
 ) -> Response {
-    let mut fake = f.lock().unwrap();
-    let k = key(&obj);
-    if fake
-        .collections
-        .get(&resource)
-        .is_some_and(|c| c.objects.contains_key(&k))
-    {
-        return status(
-            409,
-            "AlreadyExists",
-            format!("{resource} {k} already exists"),
-        );
-    }
-    fake.write(&resource, "ADDED", obj);
-    let stored = fake.collections[&resource].objects[&k].clone();
-    (StatusCode::CREATED, axum::Json(stored)).into_response()
+    create_object(&f, &resource, obj)
 }
 
 /// `GET` / `DELETE /apis/{group}/{version}/{resource}/{name}`: cluster-scoped objects.
