@@ -316,6 +316,22 @@ const INGRESS_CONTROLLER_NAMES: &[&str] = &[
     "gateway",
 ];
 
+/// Labels naming an ingress controller's software.
+const INGRESS_CONTROLLER_KEYS: &[&str] = &["app.kubernetes.io/name", "app", "k8s-app", "istio"];
+
+/// Every pod label key the analysis reads by name rather than through a selector (ingress
+/// controllers, cluster DNS, rampart's markers). [`crate::relabel`] re-proves in full when one
+/// of them changes, so a new by-name read belongs here.
+pub const KEYS_READ_BY_NAME: &[&str] = &[
+    rampart_model::INGRESS_CONTROLLER_LABEL,
+    "app.kubernetes.io/name",
+    "app",
+    "k8s-app",
+    "istio",
+    CROWN_JEWEL_LABEL,
+    EXPOSED_ANNOTATION,
+];
+
 fn is_ingress_controller(w: &Workload) -> bool {
     let l = &w.template.metadata.labels;
     if l.get(rampart_model::INGRESS_CONTROLLER_LABEL)
@@ -323,12 +339,10 @@ fn is_ingress_controller(w: &Workload) -> bool {
     {
         return true;
     }
-    ["app.kubernetes.io/name", "app", "k8s-app", "istio"]
-        .iter()
-        .any(|k| {
-            l.get(*k)
-                .is_some_and(|v| INGRESS_CONTROLLER_NAMES.contains(&v.as_str()))
-        })
+    INGRESS_CONTROLLER_KEYS.iter().any(|k| {
+        l.get(*k)
+            .is_some_and(|v| INGRESS_CONTROLLER_NAMES.contains(&v.as_str()))
+    })
 }
 
 struct Builder<'a> {

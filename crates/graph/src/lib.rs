@@ -8,6 +8,8 @@
 //! * [`prove`]: chains Internet → entry → … → crown jewel, shortest first, per entry;
 //! * [`cut`]: the minimal cut (max-flow/min-cut) and its realisation as [`fix::Fix`]es,
 //!   NetworkPolicies verified by re-analysis;
+//! * [`relabel`]: one pod's new labels, checked against everything that reads them, without
+//!   re-proving when nothing that matters moved;
 //! * [`connectivity`]: workload connectivity listings, np-guard's format.
 //!
 //! Pure: no I/O, no clock, no async. [`analyze`] is the one entry point the CLI and the engine
@@ -25,6 +27,7 @@ pub mod netpol;
 pub mod ports;
 pub mod prove;
 pub mod rbac;
+pub mod relabel;
 
 pub use build::SecurityGraph;
 pub use cut::{Cut, CutPlan};

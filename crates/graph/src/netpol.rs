@@ -152,6 +152,25 @@ pub struct NetModel {
     pub warnings: Vec<String>,
     /// The class of the ingress controller pseudo-pod.
     pub ingress_controller: ClassId,
+    /// Pod-selecting atoms that apply in each namespace, and each atom's pod selector: what a
+    /// pod's labels are matched against (kept so one pod's new labels can be classed alone).
+    ns_atoms: HashMap<String, Vec<u32>>,
+    atom_selectors: Vec<Option<LabelSelector>>,
+}
+
+/// The atoms among `candidates` whose selector matches `labels`, sorted: a pod group's
+/// signature (with its ports, its class).
+fn matching_atoms<'s>(
+    candidates: impl Iterator<Item = (u32, &'s LabelSelector)>,
+    labels: &Labels,
+) -> Vec<u32> {
+    let mut atoms: Vec<u32> = candidates
+        .filter(|(_, s)| s.matches(labels))
+        .map(|(a, _)| a)
+        .collect();
+    atoms.sort_unstable();
+    atoms.dedup();
+    atoms
 }
 
 /// Namespace of the ingress controller pseudo-pod.
@@ -430,13 +449,7 @@ impl NetModel {
             let candidates = ns_atoms.get(w.namespace.as_str()).unwrap_or(&empty);
             let mut per_group = Vec::with_capacity(w.groups.len());
             for (gi, g) in w.groups.iter().enumerate() {
-                let mut atoms: Vec<u32> = candidates
-                    .iter()
-                    .filter(|(_, s)| s.matches(&g.labels))
-                    .map(|(a, _)| *a)
-                    .collect();
-                atoms.sort_unstable();
-                atoms.dedup();
+                let atoms = matching_atoms(candidates.iter().copied(), &g.labels);
                 let id = intern(atoms, ports.clone(), &mut classes);
                 classes[id.index()].members.push((w.id, gi));
                 per_group.push(id);
@@ -447,15 +460,8 @@ impl NetModel {
         // "some in-cluster pod we know nothing about").
         let ingress_controller = {
             let no_labels = Labels::new();
-            let mut atoms: Vec<u32> = ns_atoms
-                .get(INGRESS_CONTROLLER_NS)
-                .unwrap_or(&empty)
-                .iter()
-                .filter(|(_, s)| s.matches(&no_labels))
-                .map(|(a, _)| *a)
-                .collect();
-            atoms.sort_unstable();
-            atoms.dedup();
+            let candidates = ns_atoms.get(INGRESS_CONTROLLER_NS).unwrap_or(&empty);
+            let atoms = matching_atoms(candidates.iter().copied(), &no_labels);
             intern(atoms, Vec::new(), &mut classes)
         };
         let mut atom_classes = vec![Vec::new(); atom_count];
@@ -470,6 +476,18 @@ impl NetModel {
                 }
             }
         }
+        let mut atom_selectors: Vec<Option<LabelSelector>> = vec![None; atom_count];
+        for (a, sel) in ns_atoms.values().flatten() {
+            if let Some(slot) = atom_selectors.get_mut(*a as usize)
+                && slot.is_none()
+            {
+                *slot = Some((*sel).clone());
+            }
+        }
+        let ns_atoms = ns_atoms
+            .into_iter()
+            .map(|(ns, v)| (ns.to_string(), v.into_iter().map(|(a, _)| a).collect()))
+            .collect();
         NetModel {
             policies,
             classes,
@@ -478,7 +496,28 @@ impl NetModel {
             atom_owner,
             warnings,
             ingress_controller,
+            ns_atoms,
+            atom_selectors,
         }
+    }
+
+    /// The atoms a pod with these labels in this namespace would match (its group's signature,
+    /// as [`NetModel::build`] computes it).
+    pub fn atoms_of(&self, namespace: &str, labels: &Labels) -> Vec<u32> {
+        let ids = self
+            .ns_atoms
+            .get(namespace)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        matching_atoms(
+            ids.iter().filter_map(|a| {
+                self.atom_selectors
+                    .get(*a as usize)
+                    .and_then(Option::as_ref)
+                    .map(|s| (*a, s))
+            }),
+            labels,
+        )
     }
 
     /// The class of a workload's pod group.

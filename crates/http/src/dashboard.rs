@@ -33,6 +33,14 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+/// Labels of the re-proof counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PathLabels {
+    /// `full` (the snapshot analysed again) or `relabel` (one pod's labels checked, the
+    /// previous proof kept).
+    pub path: String,
+}
+
 /// The engine's metrics.
 #[derive(Debug)]
 pub struct EngineMetrics {
@@ -43,8 +51,8 @@ pub struct EngineMetrics {
     pub loop_latency: Histogram,
     /// Watch failures and restarts, by kind.
     pub watch_errors: Family<KindLabels, Counter>,
-    /// Re-proofs run.
-    pub reproofs: Counter,
+    /// Re-proofs run, by path.
+    pub reproofs: Family<PathLabels, Counter>,
     /// Watch updates that changed nothing the model reads (status, resourceVersion), so
     /// cost no re-proof.
     pub unchanged_updates: Counter,
@@ -165,8 +173,12 @@ impl Default for EngineMetrics {
             "Watch failures by kind (retried; expired versions relist)",
             watch_errors.clone(),
         );
-        let reproofs = Counter::default();
-        registry.register("reproofs", "Re-proofs of the cluster", reproofs.clone());
+        let reproofs = Family::<PathLabels, Counter>::default();
+        registry.register(
+            "reproofs",
+            "Re-proofs of the cluster, by path (full, or relabel: one pod's labels checked)",
+            reproofs.clone(),
+        );
         let unchanged_updates = Counter::default();
         registry.register(
             "unchanged_updates",

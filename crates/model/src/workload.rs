@@ -324,23 +324,7 @@ impl Workloads {
                     nodes: template.spec.node_name.iter().cloned().collect(),
                 }]
             } else {
-                let mut by_labels: BTreeMap<&Labels, PodGroup> = BTreeMap::new();
-                for (_, p) in &a.pods {
-                    let g = by_labels
-                        .entry(&p.metadata.labels)
-                        .or_insert_with(|| PodGroup {
-                            labels: p.metadata.labels.clone(),
-                            pods: 0,
-                            nodes: Vec::new(),
-                        });
-                    g.pods = g.pods.saturating_add(1);
-                    if let Some(n) = p.spec.node_name.as_ref().filter(|n| !n.is_empty())
-                        && !g.nodes.contains(n)
-                    {
-                        g.nodes.push(n.clone());
-                    }
-                }
-                by_labels.into_values().collect()
+                pod_groups(a.pods.iter().map(|(_, p)| *p))
             };
             list.push(Workload {
                 id,
@@ -362,6 +346,49 @@ impl Workloads {
         Workloads { list, warnings }
     }
 
+    /// The workload a pod belongs to.
+    pub fn of_pod(&self, namespace: &str, pod: &str) -> Option<WorkloadId> {
+        self.list
+            .iter()
+            .find(|w| w.namespace == namespace && w.pod_names.iter().any(|n| n == pod))
+            .map(|w| w.id)
+    }
+
+    /// Workload `id` as [`Workloads::build`] would build it from `snapshot`, when its pods
+    /// changed but none joined, left or changed owner (a pod's labels, say): the pods are
+    /// looked up by name instead of grouping the whole snapshot again. `None` when a pod is
+    /// missing or no longer a pod.
+    pub fn regroup(&self, snapshot: &Snapshot, id: WorkloadId) -> Option<Workload> {
+        let old = self.list.get(id.index())?;
+        if old.pod_names.is_empty() {
+            return None;
+        }
+        let mut pods = Vec::with_capacity(old.pod_names.len());
+        for name in &old.pod_names {
+            let located = snapshot.get(Kind::Pod, &old.namespace, name)?;
+            match &located.object {
+                crate::Object::Pod(p) => pods.push((&located.source, p)),
+                _ => return None,
+            }
+        }
+        let (first_src, first) = *pods.first()?;
+        let controller = snapshot
+            .get(old.kind.kind(), &old.namespace, &old.name)
+            .filter(|_| old.kind != WorkloadKind::Pod)
+            .is_some();
+        let mut w = old.clone();
+        w.template = PodTemplate {
+            metadata: first.metadata.clone(),
+            spec: first.spec.clone(),
+        };
+        if !controller {
+            w.metadata = first.metadata.clone();
+            w.source = Some(first_src.clone());
+        }
+        w.groups = pod_groups(pods.iter().map(|(_, p)| *p));
+        Some(w)
+    }
+
     /// Looks a workload up by namespace, kind and name.
     pub fn find(&self, namespace: &str, kind: WorkloadKind, name: &str) -> Option<&Workload> {
         self.list
@@ -377,6 +404,27 @@ impl Workloads {
             .map(|g| u64::from(g.pods))
             .sum()
     }
+}
+
+/// Live pods grouped by label set, in label order.
+fn pod_groups<'a>(pods: impl Iterator<Item = &'a crate::objects::Pod>) -> Vec<PodGroup> {
+    let mut by_labels: BTreeMap<&Labels, PodGroup> = BTreeMap::new();
+    for p in pods {
+        let g = by_labels
+            .entry(&p.metadata.labels)
+            .or_insert_with(|| PodGroup {
+                labels: p.metadata.labels.clone(),
+                pods: 0,
+                nodes: Vec::new(),
+            });
+        g.pods = g.pods.saturating_add(1);
+        if let Some(n) = p.spec.node_name.as_ref().filter(|n| !n.is_empty())
+            && !g.nodes.contains(n)
+        {
+            g.nodes.push(n.clone());
+        }
+    }
+    by_labels.into_values().collect()
 }
 
 #[cfg(test)]
@@ -441,6 +489,36 @@ spec: {containers: [{name: c}]}
         assert_eq!(web.groups[0].pods, 2);
         assert_eq!(web.groups[0].nodes, ["n1", "n2"]);
         assert_eq!(w.pod_count(), 4);
+    }
+
+    #[test]
+    fn regroup_is_the_full_build_of_one_workload() {
+        let p = parse_source("t.yaml", DUMP, &ParseLimits::default());
+        let mut snapshot = Snapshot::from_objects(p.objects);
+        let before = Workloads::build(&snapshot);
+        // Relabel the first pod of each workload in turn: the template, the groups and (for
+        // workloads without a controller) the metadata follow it.
+        for pod in ["web-5d9-a", "web-5d9-b", "orphan-x", "bare"] {
+            let mut o = snapshot.get(Kind::Pod, "shop", pod).cloned().unwrap();
+            if let crate::Object::Pod(p) = &mut o.object {
+                p.metadata.labels.insert("tier".into(), format!("t-{pod}"));
+            }
+            snapshot.apply(crate::Change::Upsert(Box::new(o)));
+            let full = Workloads::build(&snapshot);
+            let id = before.of_pod("shop", pod).unwrap();
+            assert_eq!(
+                before.regroup(&snapshot, id).as_ref(),
+                Some(&full.list[id.index()])
+            );
+        }
+        // A pod that is gone: no regrouping.
+        snapshot.apply(crate::Change::Delete(crate::ObjectKey {
+            kind: Kind::Pod,
+            namespace: "shop".into(),
+            name: "bare".into(),
+        }));
+        let id = before.of_pod("shop", "bare").unwrap();
+        assert_eq!(before.regroup(&snapshot, id), None);
     }
 
     #[test]

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use clap::Args;
 use rampart_graph::Options;
-use rampart_http::dashboard::{ChainLabels, DashboardState, KindLabels, router};
+use rampart_http::dashboard::{ChainLabels, DashboardState, KindLabels, PathLabels, router};
 use rampart_kube::cluster::{ClusterEvent, WATCHED, watch_cluster};
 use rampart_model::{Change, Kind};
 use rampart_report::{InputSummary, ScanReport};
 use rampart_respond::actuator::Actuator;
 use rampart_respond::bar::{ActionClass, BarConfig, CircuitBreaker};
-use rampart_respond::engine::EngineCore;
+use rampart_respond::engine::{EngineCore, ReproofPath};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -1251,7 +1251,17 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                 .metrics
                 .loop_latency
                 .observe(t.elapsed().as_secs_f64());
-            dashboard.metrics.reproofs.inc();
+            dashboard
+                .metrics
+                .reproofs
+                .get_or_create(&PathLabels {
+                    path: match report.path {
+                        ReproofPath::Full => "full",
+                        ReproofPath::Relabel => "relabel",
+                    }
+                    .into(),
+                })
+                .inc();
             publish(
                 &dashboard,
                 &core,

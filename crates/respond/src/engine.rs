@@ -66,6 +66,32 @@ pub struct ChangeReport {
     pub durable_fixes: Vec<String>,
     /// The bar's verdict on each live cut.
     pub decisions: Vec<CutDecision>,
+    /// How the re-proof was made.
+    pub path: ReproofPath,
+}
+
+/// How the last re-proof was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReproofPath {
+    /// The whole snapshot analysed again.
+    #[default]
+    Full,
+    /// One pod's new labels checked against everything that reads them; the previous proof
+    /// stands ([`rampart_graph::relabel`]).
+    Relabel,
+}
+
+/// What changed since the last re-proof, as far as the incremental path cares.
+#[derive(Debug, Clone, Default)]
+enum Pending {
+    /// Nothing.
+    #[default]
+    Nothing,
+    /// Only this pod changed; its version at the last re-proof.
+    Pod(Box<rampart_model::objects::Pod>),
+    /// Anything else.
+    Other,
 }
 
 /// The engine's state.
@@ -79,6 +105,7 @@ pub struct EngineCore {
     acted: BTreeSet<String>,
     /// Whether the model changed since the last re-proof.
     dirty: bool,
+    pending: Pending,
     generation: u64,
     bar: BarConfig,
     breaker: CircuitBreaker,
@@ -100,6 +127,7 @@ impl EngineCore {
             confirmations: BTreeMap::new(),
             acted: BTreeSet::new(),
             dirty: true,
+            pending: Pending::Other,
             generation: 0,
             bar,
             breaker,
@@ -132,6 +160,29 @@ impl EngineCore {
                 .is_some(),
         };
         if changed {
+            self.pending = match (std::mem::take(&mut self.pending), &change) {
+                (pending @ (Pending::Nothing | Pending::Pod(_)), Change::Upsert(new)) => {
+                    let m = new.object.meta();
+                    match (pending, self.snapshot.get(Kind::Pod, &m.namespace, &m.name)) {
+                        // The same pod again: still one pod's change since the last re-proof.
+                        (Pending::Pod(p), Some(_))
+                            if new.object.kind() == Kind::Pod
+                                && p.metadata.namespace == m.namespace
+                                && p.metadata.name == m.name =>
+                        {
+                            Pending::Pod(p)
+                        }
+                        (Pending::Nothing, Some(old)) if new.object.kind() == Kind::Pod => {
+                            match &old.object {
+                                Object::Pod(p) => Pending::Pod(Box::new(p.clone())),
+                                _ => Pending::Other,
+                            }
+                        }
+                        _ => Pending::Other,
+                    }
+                }
+                _ => Pending::Other,
+            };
             self.snapshot.apply(change);
             self.dirty = true;
         } else if quiet {
@@ -264,6 +315,10 @@ impl EngineCore {
     /// Re-proves and reports what changed; `now` (Unix seconds) feeds the circuit breaker.
     pub fn reprove(&mut self, now: u64) -> ChangeReport {
         self.dirty = false;
+        let pending = std::mem::take(&mut self.pending);
+        if let Some(report) = self.relabel(pending, now) {
+            return report;
+        }
         let after = analyze(&self.snapshot, &self.options);
         let d = match &self.analysis {
             Some(before) => diff(before, &after),
@@ -274,13 +329,7 @@ impl EngineCore {
         };
         self.generation += 1;
         let production = production(&after);
-        let durable_fixes = after
-            .plan
-            .cuts
-            .iter()
-            .filter(|c| !c.live)
-            .flat_map(|c| c.fixes.iter().map(|f| f.describe()))
-            .collect();
+        let durable_fixes = durable_fixes(&after);
         let decisions = self.decide(&after, now);
         let report = ChangeReport {
             generation: self.generation,
@@ -289,10 +338,57 @@ impl EngineCore {
             production,
             durable_fixes,
             decisions,
+            path: ReproofPath::Full,
         };
         self.analysis = Some(after);
         report
     }
+
+    /// The incremental path: when only one pod's labels changed and nothing that reads them
+    /// moved, the previous proof stands (an empty threat diff) and only the workload is
+    /// updated. `None`: re-prove in full.
+    fn relabel(&mut self, pending: Pending, now: u64) -> Option<ChangeReport> {
+        let Pending::Pod(old) = pending else {
+            return None;
+        };
+        let mut analysis = self.analysis.take()?;
+        let new = match self
+            .snapshot
+            .get(Kind::Pod, &old.metadata.namespace, &old.metadata.name)
+            .map(|o| &o.object)
+        {
+            Some(Object::Pod(p)) => Some(p),
+            _ => None,
+        };
+        let patched = new.is_some_and(|new| {
+            rampart_graph::relabel::relabel_pod(&mut analysis, &self.snapshot, &old, new).is_ok()
+        });
+        if !patched {
+            self.analysis = Some(analysis);
+            return None;
+        }
+        self.generation += 1;
+        let report = ChangeReport {
+            generation: self.generation,
+            diff: ThreatDiff::default(),
+            chains: analysis.proof.chains.len(),
+            production: production(&analysis),
+            durable_fixes: durable_fixes(&analysis),
+            decisions: self.decide(&analysis, now),
+            path: ReproofPath::Relabel,
+        };
+        self.analysis = Some(analysis);
+        Some(report)
+    }
+}
+
+fn durable_fixes(a: &Analysis) -> Vec<String> {
+    a.plan
+        .cuts
+        .iter()
+        .filter(|c| !c.live)
+        .flat_map(|c| c.fixes.iter().map(|f| f.describe()))
+        .collect()
 }
 
 /// Whether two versions of an object are the same to the analysis: equal but for the
@@ -448,6 +544,59 @@ mod tests {
             "{:?}",
             r.decisions
         );
+    }
+
+    fn relabelled(e: &EngineCore, name: &str, key: &str, value: &str) -> Located<Object> {
+        let mut o = e.snapshot().get(Kind::Pod, "app", name).cloned().unwrap();
+        o.object.meta_mut().labels.insert(key.into(), value.into());
+        o
+    }
+
+    #[test]
+    fn one_pods_label_change_keeps_the_proof_when_nothing_reads_it() {
+        let mut e = engine(&[], false, Actuator::DryRun);
+        let cluster = CLUSTER.replace("ClusterIP", "LoadBalancer")
+            + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: tools, namespace: app, labels: {app: tools}}\nspec: {containers: [{name: c}]}\n";
+        for o in objects(&cluster) {
+            e.apply(Change::Upsert(Box::new(o)));
+        }
+        let first = e.reprove(0);
+        assert_eq!(first.path, ReproofPath::Full);
+        assert!(first.chains > 0);
+        // A label no selector reads, set twice on the same pod (one the cut does not select):
+        // one relabel.
+        for v in ["1", "2"] {
+            let o = relabelled(&e, "tools", "release", v);
+            assert!(e.apply(Change::Upsert(Box::new(o))));
+        }
+        let r = e.reprove(1);
+        assert_eq!(r.path, ReproofPath::Relabel);
+        assert!(r.diff.is_empty(), "{:?}", r.diff);
+        assert_eq!(r.chains, first.chains);
+        assert_eq!(r.generation, first.generation + 1);
+        let a = e.analysis().unwrap();
+        let tools = a.graph.workloads.of_pod("app", "tools").unwrap();
+        assert_eq!(
+            a.graph.workloads.list[tools.index()].groups[0]
+                .labels
+                .get("release"),
+            Some(&"2".to_string())
+        );
+        // The same on a pod the cut selects (its fix would change), changes to two pods, or a
+        // label the Service selects by: a full re-proof.
+        let o = relabelled(&e, "db", "release", "3");
+        e.apply(Change::Upsert(Box::new(o)));
+        assert_eq!(e.reprove(2).path, ReproofPath::Full);
+        let o = relabelled(&e, "tools", "release", "3");
+        e.apply(Change::Upsert(Box::new(o)));
+        let o = relabelled(&e, "web", "release", "3");
+        e.apply(Change::Upsert(Box::new(o)));
+        assert_eq!(e.reprove(2).path, ReproofPath::Full);
+        let o = relabelled(&e, "web", "app", "web2");
+        e.apply(Change::Upsert(Box::new(o)));
+        let r = e.reprove(3);
+        assert_eq!(r.path, ReproofPath::Full);
+        assert!(r.chains < first.chains, "the Service no longer selects web");
     }
 
     #[test]

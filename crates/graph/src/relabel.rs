@@ -1,0 +1,205 @@
+//! One pod's labels changed: bring an [`Analysis`] up to date without re-proving the world.
+//!
+//! Relabelling a pod moves it from one pod group of its workload to another. The analysis reads
+//! pod groups through a few doors only, and this module checks each before it trusts the
+//! previous proof:
+//!
+//! * selectors: the NetworkPolicy atoms of the namespace (the pod's reachability class), the
+//!   namespace's Service selectors, and the selectors rampart's own fixes would use (every
+//!   workload's stable labels) must see the old and the new labels alike;
+//! * labels read by name ([`crate::build::KEYS_READ_BY_NAME`]) must keep their values, and the
+//!   workload's stable labels must stay the same (fix manifests are written from them);
+//! * order: where the analysis takes the *first* matching group (class numbering, the route an
+//!   endpoint takes), the workload's groups must show the same signatures in the same order of
+//!   first appearance.
+//!
+//! When all hold, the graph, the chains and the cut are the ones a full analysis would compute
+//! (a differential test checks exactly that); only the workload and the class membership are
+//! updated. Otherwise the caller re-proves in full, and [`Reprove`] says why.
+
+use std::collections::BTreeMap;
+
+use rampart_model::objects::Pod;
+use std::collections::BTreeSet;
+
+use rampart_model::{Labels, Snapshot, Workload, WorkloadId};
+
+use crate::Analysis;
+use crate::build::{KEYS_READ_BY_NAME, stable_labels};
+use crate::model::Vertex;
+use crate::netpol::ClassId;
+
+/// Why a change needs a full re-proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Reprove {
+    /// More than the labels changed.
+    #[error("more than the pod's labels changed")]
+    NotOnlyLabels,
+    /// The analysis has no workload with this pod.
+    #[error("the pod belongs to no analysed workload")]
+    UnknownPod,
+    /// A pod of the workload is missing.
+    #[error("the pod's workload could not be regrouped")]
+    Regroup,
+    /// A label the analysis reads by name changed.
+    #[error("a label the analysis reads by name changed")]
+    NamedLabel,
+    /// The labels every pod of the workload shares changed.
+    #[error("the workload's stable labels changed")]
+    StableLabels,
+    /// The pod moves to another reachability class.
+    #[error("the pod moves to another reachability class")]
+    ClassMove,
+    /// A Service or fix selector sees the pod differently, or the workload's groups reorder.
+    #[error("a selector sees the workload's pods differently")]
+    Selection,
+}
+
+/// What the analysis can tell apart about one pod group.
+#[derive(Debug, PartialEq, Eq)]
+struct Signature {
+    class: ClassId,
+    services: Vec<bool>,
+    fixes: Vec<bool>,
+}
+
+/// Updates `analysis` (of the snapshot before the change) after pod `old` became `new` in
+/// `snapshot`; on `Err` nothing was changed and a full re-proof is needed.
+pub fn relabel_pod(
+    analysis: &mut Analysis,
+    snapshot: &Snapshot,
+    old: &Pod,
+    new: &Pod,
+) -> Result<(), Reprove> {
+    let mut same = new.clone();
+    same.metadata.labels.clone_from(&old.metadata.labels);
+    same.metadata
+        .resource_version
+        .clone_from(&old.metadata.resource_version);
+    same.status.clone_from(&old.status);
+    if same != *old {
+        return Err(Reprove::NotOnlyLabels);
+    }
+    let (before, after) = (&old.metadata.labels, &new.metadata.labels);
+    if KEYS_READ_BY_NAME
+        .iter()
+        .any(|k| before.get(*k) != after.get(*k))
+    {
+        return Err(Reprove::NamedLabel);
+    }
+    let g = &analysis.graph;
+    let ns = new.metadata.namespace.as_str();
+    let id = g
+        .workloads
+        .of_pod(ns, new.metadata.display_name())
+        .ok_or(Reprove::UnknownPod)?;
+    let old_w = &g.workloads.list[id.index()];
+    let new_w = g.workloads.regroup(snapshot, id).ok_or(Reprove::Regroup)?;
+    if new_w.source != old_w.source {
+        return Err(Reprove::NotOnlyLabels);
+    }
+    // Stable labels are read where a cut selects workloads (NetworkPolicy selectors, `NotIn`
+    // exclusions) and, for every workload, only as "are there any".
+    let used = workloads_cut(analysis);
+    let g = &analysis.graph;
+    let (old_stable, new_stable) = (stable_labels(old_w), stable_labels(&new_w));
+    if old_stable != new_stable
+        && (used.contains(&id) || old_stable.is_empty() != new_stable.is_empty())
+    {
+        return Err(Reprove::StableLabels);
+    }
+    if g.net.atoms_of(ns, before) != g.net.atoms_of(ns, after) {
+        return Err(Reprove::ClassMove);
+    }
+
+    // The new groups' classes: a group keeps its labels' class; the pod's new group takes
+    // the class of its old one (same atoms, same ports).
+    let old_classes = g.net.member_class[id.index()].clone();
+    let class_of_labels = |labels: &Labels| -> Option<ClassId> {
+        old_w
+            .groups
+            .iter()
+            .position(|gr| &gr.labels == labels)
+            .and_then(|i| old_classes.get(i).copied())
+    };
+    let moved_from = class_of_labels(before).ok_or(Reprove::Regroup)?;
+    let new_classes: Vec<ClassId> = new_w
+        .groups
+        .iter()
+        .map(|gr| class_of_labels(&gr.labels).unwrap_or(moved_from))
+        .collect();
+
+    let services: Vec<&BTreeMap<String, String>> = snapshot
+        .services()
+        .filter(|(_, s)| s.metadata.namespace == ns)
+        .filter_map(|(_, s)| s.spec.selector.as_ref())
+        .collect();
+    let fix_selectors: Vec<Labels> = used
+        .iter()
+        .map(|u| &g.workloads.list[u.index()])
+        .filter(|w| w.namespace == ns)
+        .map(stable_labels)
+        .collect();
+    let subset = |sel: &BTreeMap<String, String>, labels: &Labels| {
+        sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+    };
+    let signatures = |w: &Workload, classes: &[ClassId]| -> Vec<Signature> {
+        let mut out: Vec<Signature> = Vec::new();
+        for (gr, class) in w.groups.iter().zip(classes) {
+            let s = Signature {
+                class: *class,
+                services: services.iter().map(|sel| subset(sel, &gr.labels)).collect(),
+                fixes: fix_selectors
+                    .iter()
+                    .map(|sel| subset(sel, &gr.labels))
+                    .collect(),
+            };
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
+    };
+    if signatures(old_w, &old_classes) != signatures(&new_w, &new_classes) {
+        return Err(Reprove::Selection);
+    }
+
+    // Proven unchanged: swap the workload in and move its class memberships.
+    let g = &mut analysis.graph;
+    for c in old_classes.iter().chain(&new_classes) {
+        g.net.classes[c.index()].members.retain(|(w, _)| *w != id);
+    }
+    for (gi, c) in new_classes.iter().enumerate() {
+        let members = &mut g.net.classes[c.index()].members;
+        let at = members.partition_point(|m| *m < (id, gi));
+        members.insert(at, (id, gi));
+    }
+    g.net.member_class[id.index()] = new_classes;
+    g.workloads.list[id.index()] = new_w;
+    Ok(())
+}
+
+/// Workloads the cut plan selects or tells apart: those at a cut edge, directly or as members of
+/// the reachability class at its end (a superset of the workloads whose stable labels the plan
+/// reads).
+fn workloads_cut(analysis: &Analysis) -> BTreeSet<WorkloadId> {
+    let g = &analysis.graph;
+    let mut out = BTreeSet::new();
+    for cut in &analysis.plan.cuts {
+        let Some((a, b)) = g.graph.edge_endpoints(cut.edge) else {
+            continue;
+        };
+        for v in [a, b] {
+            match g.graph[v] {
+                Vertex::Workload(w) => {
+                    out.insert(w);
+                }
+                Vertex::NetSrc(c) | Vertex::NetDst(c) => {
+                    out.extend(g.net.class(c).members.iter().map(|(w, _)| *w));
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
