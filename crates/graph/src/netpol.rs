@@ -111,6 +111,19 @@ impl NetClass {
             .is_some_and(|w| w & (1 << (atom % 64)) != 0)
     }
 
+    /// Whether these pods are exactly those matching `atoms` (sorted atom ids, as
+    /// [`NetModel::atoms_of`] gives them).
+    pub fn matches_atoms(&self, atoms: &[u32]) -> bool {
+        let mut bits = vec![0u64; self.atoms.len()];
+        for &a in atoms {
+            match bits.get_mut(a as usize / 64) {
+                Some(w) => *w |= 1 << (a % 64),
+                None => return false,
+            }
+        }
+        bits == self.atoms
+    }
+
     /// Whether no policy isolates ingress.
     pub fn ingress_open(&self) -> bool {
         self.ingress_policies.is_empty()

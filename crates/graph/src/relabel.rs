@@ -4,11 +4,14 @@
 //! pod groups through a few doors only, and this module checks each before it trusts the
 //! previous proof:
 //!
-//! * selectors: the NetworkPolicy atoms of the namespace (the pod's reachability class), the
-//!   namespace's Service selectors, and the selectors rampart's own fixes would use (every
-//!   workload's stable labels) must see the old and the new labels alike;
+//! * reachability class: the pod keeps its class or joins one its workload already has (a
+//!   class new to the workload adds edges, a class new to the cluster adds vertices);
+//! * selectors: the namespace's Service selectors and the selectors rampart's own fixes would
+//!   use (the stable labels of the workloads the cut selects) must see the workload's pod groups
+//!   as before;
 //! * labels read by name ([`crate::build::KEYS_READ_BY_NAME`]) must keep their values, and the
-//!   workload's stable labels must stay the same (fix manifests are written from them);
+//!   workload's stable labels must stay the same when the cut selects it (fix manifests are
+//!   written from them) and stay non-empty (or empty) otherwise;
 //! * order: where the analysis takes the *first* matching group (class numbering, the route an
 //!   endpoint takes), the workload's groups must show the same signatures in the same order of
 //!   first appearance.
@@ -108,9 +111,6 @@ pub fn relabel_pod(
     {
         return Err(Reprove::StableLabels);
     }
-    if g.net.atoms_of(ns, before) != g.net.atoms_of(ns, after) {
-        return Err(Reprove::ClassMove);
-    }
 
     // The new groups' classes: a group keeps its labels' class; the pod's new group takes
     // the class of its old one (same atoms, same ports).
@@ -122,11 +122,23 @@ pub fn relabel_pod(
             .position(|gr| &gr.labels == labels)
             .and_then(|i| old_classes.get(i).copied())
     };
+    // The pod's new group: its old class when the atoms are the same, else one of the classes
+    // the workload already has (a new class would add vertices to the graph).
     let moved_from = class_of_labels(before).ok_or(Reprove::Regroup)?;
+    let after_atoms = g.net.atoms_of(ns, after);
+    let moved_to = if g.net.atoms_of(ns, before) == after_atoms {
+        moved_from
+    } else {
+        old_classes
+            .iter()
+            .copied()
+            .find(|c| g.net.class(*c).matches_atoms(&after_atoms))
+            .ok_or(Reprove::ClassMove)?
+    };
     let new_classes: Vec<ClassId> = new_w
         .groups
         .iter()
-        .map(|gr| class_of_labels(&gr.labels).unwrap_or(moved_from))
+        .map(|gr| class_of_labels(&gr.labels).unwrap_or(moved_to))
         .collect();
 
     let services: Vec<&BTreeMap<String, String>> = snapshot

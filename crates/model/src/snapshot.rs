@@ -207,9 +207,14 @@ impl Snapshot {
             .namespaces()
             .map(|(_, n)| n.metadata.name.clone())
             .collect();
+        // Keys are sorted by kind, then namespace: a namespace repeats in runs.
+        let mut last = "";
         for key in self.objects.keys() {
-            if !key.namespace.is_empty() && !names.contains(&key.namespace) {
-                names.insert(key.namespace.clone());
+            if key.namespace != last {
+                last = &key.namespace;
+                if !last.is_empty() && !names.contains(last) {
+                    names.insert(last.to_string());
+                }
             }
         }
         names.into_iter().collect()

@@ -1,8 +1,9 @@
 //! The incremental path is exact: whenever `relabel_pod` accepts one pod's new labels, the
 //! patched analysis equals a full analysis of the changed cluster (graph, classes, chains, cut),
-//! over many random relabelings applied one after another to the same analysis; and the
-//! changes that move something (a reachability class, a Service's selection, the stable labels,
-//! a label read by name) are refused, each at least once.
+//! over many random relabelings applied one after another to the same analysis (some moving a
+//! pod to another class its workload already has); and the changes that move something (a
+//! class new to the workload, a Service's selection, the stable labels, a label read by name)
+//! are refused, each at least once.
 
 use std::collections::BTreeMap;
 
@@ -113,7 +114,7 @@ fn mutate(r: &mut Rng, pod: &mut rampart_model::objects::Pod, workload_apps: &[S
 fn accepted_relabels_equal_a_full_analysis() {
     let options = Options::default();
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
-    for seed in 1..=6u64 {
+    for seed in 1..=8u64 {
         let mut s = cluster(seed);
         let mut r = Rng::new(seed * 7919);
         let mut current = analyze(&s, &options);
@@ -132,8 +133,8 @@ fn accepted_relabels_equal_a_full_analysis() {
             })
             .collect();
         // Changes cluster in a few namespaces so that successive patches build on each other.
-        let focus: Vec<&(String, String)> = pods.iter().take(40).collect();
-        for step in 0..60 {
+        let focus: Vec<&(String, String)> = pods.iter().take(25).collect();
+        for step in 0..90 {
             let (ns, name) = if step % 3 == 0 {
                 &pods[r.below(pods.len())]
             } else {
@@ -150,7 +151,23 @@ fn accepted_relabels_equal_a_full_analysis() {
             let new = new.clone();
             s.apply(Change::Upsert(Box::new(located)));
             let full = analyze(&s, &options);
+            // The class of the pod's group.
+            let class_of = |a: &Analysis, labels: &rampart_model::Labels| {
+                let w = a.graph.workloads.of_pod(ns, name).expect("workload");
+                let gi = a.graph.workloads.list[w.index()]
+                    .groups
+                    .iter()
+                    .position(|g| &g.labels == labels)
+                    .expect("the pod's group");
+                a.graph.net.member_class[w.index()][gi]
+            };
+            let class_before = class_of(&current, &old.metadata.labels);
             let outcome = relabel_pod(&mut current, &s, &old, &new);
+            if outcome.is_ok() && class_of(&current, &new.metadata.labels) != class_before {
+                *outcomes
+                    .entry("accepted, pod moved between classes".into())
+                    .or_default() += 1;
+            }
             *outcomes
                 .entry(match &outcome {
                     Ok(()) => "accepted".to_string(),
@@ -171,7 +188,11 @@ fn accepted_relabels_equal_a_full_analysis() {
     }
     eprintln!("{outcomes:?}");
     let count = |k: &str| outcomes.get(k).copied().unwrap_or(0);
-    assert!(count("accepted") >= 60, "{outcomes:?}");
+    assert!(count("accepted") >= 100, "{outcomes:?}");
+    assert!(
+        count("accepted, pod moved between classes") > 0,
+        "{outcomes:?}"
+    );
     for refused in [
         Reprove::NotOnlyLabels,
         Reprove::NamedLabel,
