@@ -5,7 +5,7 @@
 //! the top owner the input shows; an owner that is referenced but absent is still the workload
 //! (named as referenced). With manifests, a controller's pod template stands for its pods.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::meta::{Labels, ObjectMeta};
 use crate::objects::{Kind, PodTemplate};
@@ -162,132 +162,117 @@ pub struct Workloads {
     pub warnings: Vec<String>,
 }
 
-type Key = (String, WorkloadKind, String); // namespace, kind, name
+/// Namespace, kind and name, borrowed from the snapshot.
+type Key<'a> = (&'a str, WorkloadKind, &'a str);
+
+type Controllers<'a> = HashMap<Key<'a>, (&'a Source, &'a crate::objects::Controller)>;
+
+/// Follows ownerReferences to the top owner the input shows.
+fn top_of<'a>(
+    controllers: &Controllers<'a>,
+    ns: &'a str,
+    meta: &'a ObjectMeta,
+    self_key: Option<Key<'a>>,
+    warnings: &mut Vec<String>,
+) -> Option<Key<'a>> {
+    // Owner chains are short (Pod → ReplicaSet → Deployment): a list beats a set.
+    let mut seen: Vec<Key<'a>> = self_key.into_iter().collect();
+    let mut current: Option<Key<'a>> = None;
+    let mut refs = &meta.owner_references;
+    loop {
+        // An owner reference without a kind still names the group (np-guard and `kubectl`
+        // both keep such pods together under the owner's name).
+        let owner = refs
+            .iter()
+            .find(|r| {
+                r.controller == Some(true)
+                    && (r.kind.is_empty() || WorkloadKind::from_owner_kind(&r.kind).is_some())
+            })
+            .or_else(|| {
+                refs.iter()
+                    .find(|r| WorkloadKind::from_owner_kind(&r.kind).is_some())
+            });
+        let Some(owner) = owner else { return current };
+        let kind = if owner.kind.is_empty() {
+            WorkloadKind::Pod
+        } else {
+            match WorkloadKind::from_owner_kind(&owner.kind) {
+                Some(k) => k,
+                None => return current,
+            }
+        };
+        let key: Key<'a> = (ns, kind, owner.name.as_str());
+        if seen.contains(&key) {
+            warnings.push(format!(
+                "ownerReferences cycle through {}/{}[{}]; grouping stops there",
+                key.0, key.2, key.1
+            ));
+            return current;
+        }
+        seen.push(key);
+        current = Some(key);
+        match controllers.get(&key) {
+            Some((_, c)) => refs = &c.metadata.owner_references,
+            None => return current,
+        }
+    }
+}
 
 impl Workloads {
     /// Groups the snapshot's pods and controllers into workloads.
     pub fn build(snapshot: &Snapshot) -> Workloads {
         let mut warnings = Vec::new();
-        let controllers: HashMap<Key, (&Source, &crate::objects::Controller)> = snapshot
+        let controllers: Controllers<'_> = snapshot
             .controllers()
             .filter_map(|(src, c)| {
                 let k = WorkloadKind::from_kind(c.kind)?;
                 Some((
-                    (
-                        c.metadata.namespace.clone(),
-                        k,
-                        c.metadata.display_name().to_string(),
-                    ),
+                    (c.metadata.namespace.as_str(), k, c.metadata.display_name()),
                     (src, c),
                 ))
             })
             .collect();
 
-        // Follows ownerReferences to the top owner the input shows.
-        let top_of = |ns: &str,
-                      meta: &ObjectMeta,
-                      self_key: Option<Key>,
-                      warnings: &mut Vec<String>|
-         -> Option<Key> {
-            let mut seen: HashSet<Key> = HashSet::new();
-            if let Some(k) = &self_key {
-                seen.insert(k.clone());
-            }
-            let mut current: Option<Key> = None;
-            let mut refs = &meta.owner_references;
-            loop {
-                // An owner reference without a kind still names the group (np-guard and
-                // `kubectl` both keep such pods together under the owner's name).
-                let owner = refs
-                    .iter()
-                    .find(|r| {
-                        r.controller == Some(true)
-                            && (r.kind.is_empty()
-                                || WorkloadKind::from_owner_kind(&r.kind).is_some())
-                    })
-                    .or_else(|| {
-                        refs.iter()
-                            .find(|r| WorkloadKind::from_owner_kind(&r.kind).is_some())
-                    });
-                let Some(owner) = owner else { return current };
-                let kind = if owner.kind.is_empty() {
-                    WorkloadKind::Pod
-                } else {
-                    match WorkloadKind::from_owner_kind(&owner.kind) {
-                        Some(k) => k,
-                        None => return current,
-                    }
-                };
-                let key: Key = (ns.to_string(), kind, owner.name.clone());
-                if !seen.insert(key.clone()) {
-                    warnings.push(format!(
-                        "ownerReferences cycle through {}/{}[{}]; grouping stops there",
-                        key.0, key.2, key.1
-                    ));
-                    return current;
-                }
-                current = Some(key.clone());
-                match controllers.get(&key) {
-                    Some((_, c)) => refs = &c.metadata.owner_references,
-                    None => return current,
-                }
-            }
-        };
-
         struct Acc<'a> {
             kind: WorkloadKind,
-            namespace: String,
-            name: String,
+            namespace: &'a str,
+            name: &'a str,
             controller: Option<(&'a Source, &'a crate::objects::Controller)>,
             pods: Vec<(&'a Source, &'a crate::objects::Pod)>,
         }
-        let mut acc: BTreeMap<(String, String, WorkloadKind), Acc<'_>> = BTreeMap::new();
-        let mut entry = |key: &Key| -> (String, String, WorkloadKind) {
-            let k = (key.0.clone(), key.2.clone(), key.1);
-            acc.entry(k.clone()).or_insert_with(|| Acc {
-                kind: key.1,
-                namespace: key.0.clone(),
-                name: key.2.clone(),
-                controller: controllers.get(key).copied(),
-                pods: Vec::new(),
-            });
-            k
-        };
-        let mut sorted_controllers: Vec<&Key> = controllers.keys().collect();
+        // Ordered by namespace, name and kind: the order of the list.
+        let mut acc: BTreeMap<(&str, &str, WorkloadKind), Acc<'_>> = BTreeMap::new();
+        let mut sorted_controllers: Vec<&Key<'_>> = controllers.keys().collect();
         sorted_controllers.sort();
-        let mut tops = Vec::new();
         for key in sorted_controllers {
             let (_, c) = controllers[key];
-            if top_of(&key.0, &c.metadata, Some(key.clone()), &mut warnings).is_none() {
-                tops.push(key.clone());
+            if top_of(&controllers, key.0, &c.metadata, Some(*key), &mut warnings).is_none() {
+                acc.entry((key.0, key.2, key.1)).or_insert_with(|| Acc {
+                    kind: key.1,
+                    namespace: key.0,
+                    name: key.2,
+                    controller: controllers.get(key).copied(),
+                    pods: Vec::new(),
+                });
             }
         }
-        for key in &tops {
-            entry(key);
-        }
-        let mut pod_tops = Vec::new();
         for (src, pod) in snapshot.pods() {
-            let ns = pod.metadata.namespace.clone();
-            let key = top_of(&ns, &pod.metadata, None, &mut warnings).unwrap_or((
+            let ns = pod.metadata.namespace.as_str();
+            let key = top_of(&controllers, ns, &pod.metadata, None, &mut warnings).unwrap_or((
                 ns,
                 WorkloadKind::Pod,
-                pod.metadata.display_name().to_string(),
+                pod.metadata.display_name(),
             ));
-            pod_tops.push((key, src, pod));
-        }
-        let mut acc_pods: Vec<(
-            (String, String, WorkloadKind),
-            &Source,
-            &crate::objects::Pod,
-        )> = Vec::new();
-        for (key, src, pod) in pod_tops {
-            let k = entry(&key);
-            acc_pods.push((k, src, pod));
-        }
-        for (k, src, pod) in acc_pods {
-            if let Some(a) = acc.get_mut(&k) {
-                a.pods.push((src, pod));
-            }
+            acc.entry((key.0, key.2, key.1))
+                .or_insert_with(|| Acc {
+                    kind: key.1,
+                    namespace: key.0,
+                    name: key.2,
+                    controller: controllers.get(&key).copied(),
+                    pods: Vec::new(),
+                })
+                .pods
+                .push((src, pod));
         }
 
         let mut list = Vec::with_capacity(acc.len());
@@ -329,8 +314,8 @@ impl Workloads {
             list.push(Workload {
                 id,
                 kind: a.kind,
-                namespace: a.namespace,
-                name: a.name,
+                namespace: a.namespace.to_string(),
+                name: a.name.to_string(),
                 metadata,
                 template,
                 groups,
