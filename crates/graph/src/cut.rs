@@ -135,11 +135,15 @@ fn served_workloads(
     out
 }
 
+/// Whether pods with these labels are selected as DNS by a contained egress (namespace aside).
+pub(crate) fn is_dns_pod(labels: &Labels) -> bool {
+    labels
+        .get(crate::fix::DNS_LABEL.0)
+        .is_some_and(|v| v == crate::fix::DNS_LABEL.1)
+}
+
 fn is_dns(w: &Workload) -> bool {
-    w.namespace == "kube-system"
-        && w.groups
-            .iter()
-            .any(|g| g.labels.get("k8s-app").is_some_and(|v| v == "kube-dns"))
+    w.namespace == "kube-system" && w.groups.iter().any(|g| is_dns_pod(&g.labels))
 }
 
 /// A label that tells these workloads apart from their neighbours, for `NotIn` exclusions.

@@ -467,6 +467,9 @@ pub struct NetIntent {
     pub contain_egress: bool,
 }
 
+/// The label of the cluster's DNS pods (in `kube-system`), which contained egress still reaches.
+pub const DNS_LABEL: (&str, &str) = ("k8s-app", "kube-dns");
+
 /// NetworkPolicies realising a workload's intent. `selector` are the workload's stable labels
 /// (never empty: an empty selector would select the whole namespace).
 pub fn network_policies(
@@ -511,7 +514,7 @@ pub fn network_policies(
                 "policyTypes": ["Egress"],
                 "egress": [
                     {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                              "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                              "podSelector": {"matchLabels": {DNS_LABEL.0: DNS_LABEL.1}}}],
                      "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
                     {"to": [internet, internet6]},
                 ],

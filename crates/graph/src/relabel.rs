@@ -64,10 +64,15 @@ struct Signature {
     class: ClassId,
     services: Vec<bool>,
     fixes: Vec<bool>,
+    /// Selected by the DNS peer of a contained egress (the cut's what-if check reads it).
+    dns: bool,
 }
 
 /// Updates `analysis` (of the snapshot before the change) after pod `old` became `new` in
 /// `snapshot`; on `Err` nothing was changed and a full re-proof is needed.
+///
+/// The caller guarantees that this pod is the only object that changed since `analysis` was
+/// made (the engine tracks it): the workload is regrouped from the pods it already had.
 pub fn relabel_pod(
     analysis: &mut Analysis,
     snapshot: &Snapshot,
@@ -165,6 +170,7 @@ pub fn relabel_pod(
                     .iter()
                     .map(|sel| subset(sel, &gr.labels))
                     .collect(),
+                dns: crate::cut::is_dns_pod(&gr.labels),
             };
             if !out.contains(&s) {
                 out.push(s);
@@ -214,4 +220,56 @@ fn workloads_cut(analysis: &Analysis) -> BTreeSet<WorkloadId> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_model::parse::{ParseLimits, parse_source};
+    use rampart_model::{Change, Kind, Object};
+
+    fn pod(ns: &str, name: &str, labels: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}, labels: {{{labels}}}, ownerReferences: [{{kind: ReplicaSet, name: w, controller: true}}]}}\nspec: {{containers: [{{name: c}}]}}\n---\n"
+        )
+    }
+
+    /// Relabels `name` in `yaml`'s cluster and returns what `relabel_pod` says.
+    fn relabel(yaml: &str, ns: &str, name: &str, key: &str, value: &str) -> Result<(), Reprove> {
+        let parsed = parse_source("t.yaml", yaml, &ParseLimits::default());
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        let mut s = Snapshot::from_objects(parsed.objects);
+        let mut a = crate::analyze(&s, &crate::Options::default());
+        let mut o = s.get(Kind::Pod, ns, name).cloned().unwrap();
+        let Object::Pod(old) = o.object.clone() else {
+            unreachable!()
+        };
+        o.object.meta_mut().labels.insert(key.into(), value.into());
+        let Object::Pod(new) = o.object.clone() else {
+            unreachable!()
+        };
+        s.apply(Change::Upsert(Box::new(o)));
+        relabel_pod(&mut a, &s, &old, &new)
+    }
+
+    #[test]
+    fn a_dns_pod_joining_a_class_of_non_dns_pods_is_re_proved() {
+        // p1 moves into tier b, whose only pods so far are not DNS pods: a contained egress's
+        // DNS peer would now select a pod of that class.
+        let policy = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: b, namespace: kube-system}\nspec: {podSelector: {matchLabels: {tier: b}}, policyTypes: [Ingress]}\n---\n";
+        let cluster = [
+            policy.to_string(),
+            pod("kube-system", "p1", "k8s-app: kube-dns, tier: a"),
+            pod("kube-system", "p2", "k8s-app: kube-dns, tier: a"),
+            pod("kube-system", "p3", "tier: b"),
+        ]
+        .concat();
+        assert_eq!(
+            relabel(&cluster, "kube-system", "p1", "tier", "b"),
+            Err(Reprove::Selection)
+        );
+        // The same move without DNS pods is a move between the workload's own classes.
+        let plain = cluster.replace("k8s-app: kube-dns, ", "");
+        assert_eq!(relabel(&plain, "kube-system", "p1", "tier", "b"), Ok(()));
+    }
 }
