@@ -272,6 +272,25 @@ async fn the_engine_proves_reports_and_follows_changes() {
     .await;
     assert_eq!(findings(&engine.addr)["report"]["generation"], generation);
 
+    // One pod's label change that nothing reads: re-proved on the incremental path.
+    let tools = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "tools", "namespace": "app", "labels": {"app": "tools"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    fake.lock().unwrap().write("pods", "ADDED", tools.clone());
+    let f = engine
+        .findings_when(|f| f["report"]["generation"].as_u64() > Some(generation))
+        .await;
+    let generation = f["report"]["generation"].as_u64().unwrap();
+    let mut relabelled = tools;
+    relabelled["metadata"]["labels"]["release"] = json!("2");
+    fake.lock().unwrap().write("pods", "MODIFIED", relabelled);
+    let after = engine
+        .findings_when(|f| f["report"]["generation"].as_u64() > Some(generation))
+        .await;
+    assert_eq!(after["report"]["path"], "relabel", "{}", after["report"]);
+    assert_eq!(chains(&after), chains(&f));
+    assert!(get(&engine.addr, "/metrics").contains("rampart_reproofs_total{path=\"relabel\"} 1"));
+
     // The durable fix lands: the Service stops being a LoadBalancer.
     fake.lock()
         .unwrap()
