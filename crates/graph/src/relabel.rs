@@ -109,7 +109,6 @@ pub fn relabel_pod(
     // Stable labels are read where a cut selects workloads (NetworkPolicy selectors, `NotIn`
     // exclusions) and, for every workload, only as "are there any".
     let used = workloads_cut(analysis);
-    let g = &analysis.graph;
     let (old_stable, new_stable) = (stable_labels(old_w), stable_labels(&new_w));
     if old_stable != new_stable
         && (used.contains(&id) || old_stable.is_empty() != new_stable.is_empty())
@@ -117,8 +116,8 @@ pub fn relabel_pod(
         return Err(Reprove::StableLabels);
     }
 
-    // The new groups' classes: a group keeps its labels' class; the pod's new group takes
-    // the class of its old one (same atoms, same ports).
+    // The new groups' classes: a group whose labels the workload already had keeps its class
+    // (ports are the workload's, atoms the labels').
     let old_classes = g.net.member_class[id.index()].clone();
     let class_of_labels = |labels: &Labels| -> Option<ClassId> {
         old_w
