@@ -22,6 +22,10 @@ use rampart_respond::bar::{BarConfig, CircuitBreaker};
 use rampart_respond::engine::{EngineCore, ReproofPath};
 use rampart_synth::{Config, Rng, snapshot};
 
+// The engine's allocator, so that allocation costs are the engine's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn percentile(v: &mut [Duration], p: usize) -> Duration {
     v.sort();
     v[(v.len() * p / 100).min(v.len() - 1)]
