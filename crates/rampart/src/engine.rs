@@ -851,17 +851,7 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
     for e in &loaded.errors {
         eprintln!("rampart: warning: {e}");
     }
-    let mut core = EngineCore::new(
-        Options::default(),
-        BarConfig {
-            enabled: BTreeSet::new(),
-            act_on_proof: false,
-            protected_namespaces: BTreeSet::new(),
-            min_ready: 1,
-        },
-        CircuitBreaker::new(0, 1),
-        Actuator::DryRun,
-    );
+    let mut core = EngineCore::shadow(Options::default());
     for o in loaded.snapshot.iter() {
         core.apply(Change::Upsert(Box::new(o.clone())));
     }

@@ -135,6 +135,22 @@ impl EngineCore {
         }
     }
 
+    /// An engine that proves and proposes only: no class enabled, dry-run, a breaker with no
+    /// room (`rampart dashboard`, benchmarks).
+    pub fn shadow(options: Options) -> EngineCore {
+        EngineCore::new(
+            options,
+            BarConfig {
+                enabled: BTreeSet::new(),
+                act_on_proof: false,
+                protected_namespaces: BTreeSet::new(),
+                min_ready: 1,
+            },
+            CircuitBreaker::new(0, 1),
+            Actuator::DryRun,
+        )
+    }
+
     /// Applies one change to the model; returns whether the model changed.
     ///
     /// Most updates a watch delivers change nothing the model reads (a pod's status, a
@@ -160,35 +176,40 @@ impl EngineCore {
                 .is_some(),
         };
         if changed {
-            self.pending = match (std::mem::take(&mut self.pending), &change) {
-                (pending @ (Pending::Nothing | Pending::Pod(_)), Change::Upsert(new)) => {
-                    let m = new.object.meta();
-                    match (pending, self.snapshot.get(Kind::Pod, &m.namespace, &m.name)) {
-                        // The same pod again: still one pod's change since the last re-proof.
-                        (Pending::Pod(p), Some(_))
-                            if new.object.kind() == Kind::Pod
-                                && p.metadata.namespace == m.namespace
-                                && p.metadata.name == m.name =>
-                        {
-                            Pending::Pod(p)
-                        }
-                        (Pending::Nothing, Some(old)) if new.object.kind() == Kind::Pod => {
-                            match &old.object {
-                                Object::Pod(p) => Pending::Pod(Box::new(p.clone())),
-                                _ => Pending::Other,
-                            }
-                        }
-                        _ => Pending::Other,
-                    }
-                }
-                _ => Pending::Other,
-            };
+            self.pending = self.next_pending(&change);
             self.snapshot.apply(change);
             self.dirty = true;
         } else if quiet {
             self.snapshot.apply(change);
         }
         changed
+    }
+
+    /// What the incremental path will see once `change` (one the model reads) is applied:
+    /// still one pod's change when it is a pod that existed, alone or again.
+    fn next_pending(&mut self, change: &Change) -> Pending {
+        let Change::Upsert(new) = change else {
+            return Pending::Other;
+        };
+        if new.object.kind() != Kind::Pod {
+            return Pending::Other;
+        }
+        let m = new.object.meta();
+        match std::mem::take(&mut self.pending) {
+            Pending::Nothing => match self
+                .snapshot
+                .get(Kind::Pod, &m.namespace, &m.name)
+                .map(|o| &o.object)
+            {
+                Some(Object::Pod(old)) => Pending::Pod(Box::new(old.clone())),
+                _ => Pending::Other,
+            },
+            // The same pod again: its version at the last re-proof stays the reference.
+            Pending::Pod(p) if p.metadata.namespace == m.namespace && p.metadata.name == m.name => {
+                Pending::Pod(p)
+            }
+            _ => Pending::Other,
+        }
     }
 
     /// Whether a change arrived since the last re-proof (else [`EngineCore::reprove`] would

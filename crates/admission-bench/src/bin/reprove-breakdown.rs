@@ -8,7 +8,6 @@
 //!   for a label a NetworkPolicy selects by (the pod moves to another reachability class: a full
 //!   re-proof).
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use rampart_graph::diff::diff;
@@ -17,8 +16,6 @@ use rampart_graph::rbac::Rbac;
 use rampart_graph::{Options, SecurityGraph, analyze, cut, prove};
 use rampart_model::parse::{ParseLimits, parse_source};
 use rampart_model::{Change, Kind, Workloads};
-use rampart_respond::actuator::Actuator;
-use rampart_respond::bar::{BarConfig, CircuitBreaker};
 use rampart_respond::engine::{EngineCore, ReproofPath};
 use rampart_synth::{Config, Rng, snapshot};
 
@@ -83,17 +80,7 @@ fn main() {
     }
     phases(&s);
 
-    let mut core = EngineCore::new(
-        Options::default(),
-        BarConfig {
-            enabled: BTreeSet::new(),
-            act_on_proof: false,
-            protected_namespaces: BTreeSet::new(),
-            min_ready: 1,
-        },
-        CircuitBreaker::new(0, 1),
-        Actuator::DryRun,
-    );
+    let mut core = EngineCore::shadow(Options::default());
     for o in s.iter() {
         core.apply(Change::Upsert(Box::new(o.clone())));
     }
