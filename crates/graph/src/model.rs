@@ -45,7 +45,7 @@ impl std::fmt::Display for ObjRef {
 }
 
 /// Why an edge exists: an object, the field that proves it, and where it was read.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Evidence {
     /// The object.
     pub object: ObjRef,

@@ -124,6 +124,12 @@ impl NetClass {
         bits == self.atoms
     }
 
+    /// What the class is, independent of its index: the selectors its pods match and the ports
+    /// they declare. Two classes of one model never share it.
+    pub fn signature(&self) -> (&[u64], &[DeclaredPort]) {
+        (&self.atoms, &self.ports)
+    }
+
     /// Whether no policy isolates ingress.
     pub fn ingress_open(&self) -> bool {
         self.ingress_policies.is_empty()

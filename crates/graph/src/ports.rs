@@ -51,7 +51,7 @@ pub const MIN_PORT: u16 = 1;
 pub const MAX_PORT: u16 = 65535;
 
 /// A set of (protocol, port) pairs as sorted, disjoint, non-adjacent ranges per protocol.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct PortSet {
     ranges: [Vec<(u16, u16)>; 3],
 }

@@ -1,6 +1,7 @@
 //! Chain proof: every path Internet → entry → … → crown jewel, shortest first, coalesced per
 //! internet-facing entry.
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 
 use petgraph::Direction;
@@ -132,13 +133,11 @@ pub fn entry_key(g: &SecurityGraph, ix: NodeIndex) -> (ObjRef, String) {
     }
 }
 
-/// One settled "nearest jewel" label of a vertex: the jewel, the distance to it and the first
-/// edge of a shortest path towards it.
+/// One settled "nearest jewel" label of a vertex: the jewel and the distance to it.
 #[derive(Debug, Clone, Copy)]
 struct Label {
     jewel: NodeIndex,
     dist: usize,
-    via: Option<EdgeIndex>,
 }
 
 /// Weight of an edge in the proof metric: plumbing and the hop into a permission vertex are
@@ -147,6 +146,17 @@ fn weight(g: &SecurityGraph, e: EdgeIndex) -> usize {
     match g.graph.edge_endpoints(e) {
         Some((_, to)) if matches!(g.graph[to], Vertex::Grant(_)) => 0,
         _ => step_weight(g.graph[e].kind),
+    }
+}
+
+/// Orders vertices by what they stand for, never by index: the tie-break between equally
+/// short paths, so that a chain's steps do not depend on the order the graph was built in.
+fn cmp_vertices(g: &SecurityGraph, a: NodeIndex, b: NodeIndex) -> Ordering {
+    match (g.graph[a], g.graph[b]) {
+        (Vertex::NetSrc(x), Vertex::NetSrc(y)) | (Vertex::NetDst(x), Vertex::NetDst(y)) => {
+            g.net.class(x).signature().cmp(&g.net.class(y).signature())
+        }
+        _ => entry_key(g, a).cmp(&entry_key(g, b)),
     }
 }
 
@@ -171,11 +181,14 @@ fn reached_from_internet(g: &SecurityGraph) -> Vec<bool> {
 /// Every entry lists its `k` nearest jewels (`k` = `max_chains_per_entry`, 0: all). Rather than
 /// one search per entry (entries and graph both grow with the cluster, so that is quadratic),
 /// one multi-source search runs *backwards from the jewels* and settles each vertex at most `k`
-/// times, once per distinct jewel, nearest first: O(k · (V + E)) for the whole graph. A vertex
-/// whose path to jewel `j` runs through `u` either gets `j` from `u`, or `u` already holds `k`
-/// jewels at least as near, which are then at least as near for the vertex too; so each
-/// entry's labels are exactly its `k` nearest jewels (ties broken by the deterministic
-/// exploration order) and each label's `via` edges spell a shortest path.
+/// times, once per distinct jewel: O(k · (V + E)) for the whole graph. Labels settle in the
+/// order (distance, jewel rank), jewels ranked by what they are. A vertex whose path to jewel
+/// `j` runs through `u` either gets `j` from `u`, or `u` already holds `k` jewels before `j` in
+/// that order, which then come before `j` for the vertex too; so each vertex holds exactly its
+/// `k` first jewels in that order, whatever the graph's indices. Each chain then walks from its
+/// entry along edges that keep the distance exact, taking the step to the vertex that sorts
+/// first ([`cmp_vertices`]) when several do: the chains are a function of the graph as a set
+/// of vertices and edges, not of the order it was built in.
 pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
     let n = g.graph.node_count();
     let k = if opts.max_chains_per_entry == 0 {
@@ -191,47 +204,51 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
     let has = |labels: &Vec<Vec<Label>>, v: NodeIndex, j: NodeIndex| {
         labels[v.index()].iter().any(|l| l.jewel == j)
     };
-    // 0-1 deque of candidate labels (vertex, label).
-    let mut dq: VecDeque<(NodeIndex, Label)> = VecDeque::new();
-    let mut jewels = g.jewels.clone();
+    let mut jewels: Vec<NodeIndex> = g
+        .jewels
+        .iter()
+        .copied()
+        .filter(|j| reachable[j.index()])
+        .collect();
     jewels.sort_by_cached_key(|j| (target_kind(g, *j), g.vertex_ref(*j)));
-    for &j in jewels.iter().filter(|j| reachable[j.index()]) {
-        dq.push_back((
-            j,
-            Label {
-                jewel: j,
-                dist: 0,
-                via: None,
-            },
-        ));
-    }
-    while let Some((u, label)) = dq.pop_front() {
-        if labels[u.index()].len() >= k || has(&labels, u, label.jewel) {
-            continue;
-        }
-        labels[u.index()].push(label);
-        for e in g.graph.edges_directed(u, Direction::Incoming) {
-            let v = e.source();
-            // Chains start at the internet's own edge; nothing walks *through* it.
-            if v == g.internet
-                || !reachable[v.index()]
-                || labels[v.index()].len() >= k
-                || has(&labels, v, label.jewel)
-            {
-                continue;
-            }
-            let w = weight(g, e.id());
-            let cand = Label {
-                jewel: label.jewel,
-                dist: label.dist + w,
-                via: Some(e.id()),
-            };
-            if w == 0 {
-                dq.push_front((v, cand));
-            } else {
-                dq.push_back((v, cand));
+    // A bucket queue: per distance, per jewel rank, the vertices to offer that jewel to. Free
+    // edges push into the bucket being drained, one-step edges into the next distance's.
+    let mut current: Vec<Vec<NodeIndex>> = jewels.iter().map(|&j| vec![j]).collect();
+    let mut next: Vec<Vec<NodeIndex>> = vec![Vec::new(); jewels.len()];
+    let mut dist = 0;
+    loop {
+        let mut pending = 0usize;
+        for (rank, bucket) in current.iter_mut().enumerate() {
+            let j = jewels[rank];
+            while let Some(u) = bucket.pop() {
+                if labels[u.index()].len() >= k || has(&labels, u, j) {
+                    continue;
+                }
+                labels[u.index()].push(Label { jewel: j, dist });
+                for e in g.graph.edges_directed(u, Direction::Incoming) {
+                    let v = e.source();
+                    // Chains start at the internet's own edge; nothing walks *through* it.
+                    if v == g.internet
+                        || !reachable[v.index()]
+                        || labels[v.index()].len() >= k
+                        || has(&labels, v, j)
+                    {
+                        continue;
+                    }
+                    if weight(g, e.id()) == 0 {
+                        bucket.push(v);
+                    } else {
+                        next[rank].push(v);
+                        pending += 1;
+                    }
+                }
             }
         }
+        if pending == 0 {
+            break;
+        }
+        std::mem::swap(&mut current, &mut next);
+        dist += 1;
     }
 
     let mut proof = Proof::default();
@@ -259,19 +276,16 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
         for l in reached {
             let mut edges = vec![exposes];
             let mut cur = entry;
-            let mut via = l.via;
-            // Each step's label for the same jewel exists by construction; the bound guards
-            // against a broken invariant turning into an endless loop.
-            while let Some(e) = via {
-                edges.push(e);
-                if edges.len() > n + 1 {
+            let mut left = l.dist;
+            // A step always exists (the label came from one); the bound guards against a broken
+            // invariant turning into an endless loop.
+            while cur != l.jewel && edges.len() <= n + 1 {
+                let Some(e) = step(g, &labels, &reachable, cur, l.jewel, left) else {
                     break;
-                }
+                };
+                edges.push(e);
+                left -= weight(g, e);
                 cur = g.graph.edge_endpoints(e).map_or(l.jewel, |(_, b)| b);
-                via = labels[cur.index()]
-                    .iter()
-                    .find(|x| x.jewel == l.jewel)
-                    .and_then(|x| x.via);
             }
             debug_assert_eq!(cur, l.jewel);
             let tref = g.vertex_ref(l.jewel);
@@ -289,4 +303,48 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
     }
     proof.jewels_reachable = g.jewels.iter().filter(|j| reachable[j.index()]).count();
     proof
+}
+
+/// The next step of a shortest path from `v` to jewel `j` at distance `left`: an edge to a
+/// vertex holding `j` at the remaining distance, the first such vertex in [`cmp_vertices`]
+/// order; between parallel edges (one per workload that puts a Secret on a node, say), the
+/// first by kind, evidence and ports.
+fn step(
+    g: &SecurityGraph,
+    labels: &[Vec<Label>],
+    reachable: &[bool],
+    v: NodeIndex,
+    j: NodeIndex,
+    left: usize,
+) -> Option<EdgeIndex> {
+    let mut best: Option<(NodeIndex, EdgeIndex)> = None;
+    for e in g.graph.edges_directed(v, Direction::Outgoing) {
+        let u = e.target();
+        let w = weight(g, e.id());
+        if u == g.internet || !reachable[u.index()] || w > left {
+            continue;
+        }
+        let rest = left - w;
+        if !labels[u.index()]
+            .iter()
+            .any(|l| l.jewel == j && l.dist == rest)
+        {
+            continue;
+        }
+        let better = match best {
+            None => true,
+            Some((bu, be)) => {
+                let (x, y) = (e.weight(), &g.graph[be]);
+                cmp_vertices(g, u, bu)
+                    .then_with(|| x.kind.cmp(&y.kind))
+                    .then_with(|| x.evidence.cmp(&y.evidence))
+                    .then_with(|| x.ports.cmp(&y.ports))
+                    == Ordering::Less
+            }
+        };
+        if better {
+            best = Some((u, e.id()));
+        }
+    }
+    best.map(|(_, e)| e)
 }
