@@ -202,7 +202,7 @@ enum AtomOwner {
 }
 
 static EMPTY_SELECTOR: LabelSelector = LabelSelector {
-    match_labels: std::collections::BTreeMap::new(),
+    match_labels: Labels::new(),
     match_expressions: Vec::new(),
 };
 

@@ -156,18 +156,21 @@ pub fn relabel_pod(
         .filter(|w| w.namespace == ns)
         .map(stable_labels)
         .collect();
-    let subset = |sel: &BTreeMap<String, String>, labels: &Labels| {
-        sel.iter().all(|(k, v)| labels.get(k) == Some(v))
-    };
+    fn subset<'a>(
+        mut sel: impl Iterator<Item = (&'a String, &'a String)>,
+        labels: &Labels,
+    ) -> bool {
+        sel.all(|(k, v)| labels.get(k) == Some(v))
+    }
     let signatures = |w: &Workload, classes: &[ClassId]| -> Vec<Signature> {
         let mut out: Vec<Signature> = Vec::new();
         for (gr, class) in w.groups.iter().zip(classes) {
             let s = Signature {
                 class: *class,
-                services: services.iter().map(|sel| subset(sel, &gr.labels)).collect(),
+                services: services.iter().map(|sel| subset(sel.iter(), &gr.labels)).collect(),
                 fixes: fix_selectors
                     .iter()
-                    .map(|sel| subset(sel, &gr.labels))
+                    .map(|sel| subset(sel.iter(), &gr.labels))
                     .collect(),
                 dns: crate::cut::is_dns_pod(&gr.labels),
             };

@@ -62,7 +62,8 @@ fn generation(addr: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn rss_mb(pid: u32) -> u64 {
+/// Resident memory in MiB (`VmRSS` is in KiB).
+fn rss_mib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -130,10 +131,10 @@ async fn main() {
     }
     let first = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss = rss_mb(child.id());
+    let rss = rss_mib(child.id());
     let findings_bytes = get(&addr, "/findings").len();
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let rss_later = rss_mb(child.id());
+    let rss_later = rss_mib(child.id());
     let mut pod = first_pod.expect("a pod");
     let mut lat = Vec::new();
     for i in 0..20 {
@@ -154,7 +155,9 @@ async fn main() {
     let (p50, p99) = percentiles(lat);
     println!("engine on {pods} synthetic pods (in-memory API server, same machine)");
     println!(
-        "start → first findings: {first:.2?}; RSS 2 s later {rss} MB, 10 s later {rss_later} MB; /findings {:.1} MB",
+        "start → first findings: {first:.2?}; RSS 2 s later {rss} MiB ({:.0} MB), 10 s later {rss_later} MiB ({:.0} MB); /findings {:.1} MB",
+        rss as f64 * 1.048_576,
+        rss_later as f64 * 1.048_576,
         findings_bytes as f64 / 1e6
     );
     println!(
