@@ -137,14 +137,14 @@ pub enum Object {
     /// A Node.
     Node(Node),
     /// A Pod.
-    Pod(Pod),
+    Pod(Box<Pod>),
     /// A pod controller (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
     /// ReplicationController).
-    Controller(Controller),
+    Controller(Box<Controller>),
     /// A Service.
     Service(Service),
     /// An Ingress.
-    Ingress(Ingress),
+    Ingress(Box<Ingress>),
     /// An OpenShift Route.
     Route(Route),
     /// A ServiceAccount.

@@ -665,7 +665,7 @@ fn decode<'de, D: Deserializer<'de>>(kind: Kind, d: D) -> Result<Object, D::Erro
     Ok(match kind {
         Kind::Namespace => Object::Namespace(Namespace::deserialize(d)?),
         Kind::Node => Object::Node(Node::deserialize(d)?),
-        Kind::Pod => Object::Pod(Pod::deserialize(d)?),
+        Kind::Pod => Object::Pod(Box::new(Pod::deserialize(d)?)),
         Kind::Deployment
         | Kind::ReplicaSet
         | Kind::StatefulSet
@@ -673,10 +673,12 @@ fn decode<'de, D: Deserializer<'de>>(kind: Kind, d: D) -> Result<Object, D::Erro
         | Kind::Job
         | Kind::CronJob
         | Kind::ReplicationController => {
-            Object::Controller(ControllerRaw::deserialize(d)?.into_controller(kind))
+            Object::Controller(Box::new(
+                ControllerRaw::deserialize(d)?.into_controller(kind),
+            ))
         }
         Kind::Service => Object::Service(Service::deserialize(d)?),
-        Kind::Ingress => Object::Ingress(Ingress::deserialize(d)?),
+        Kind::Ingress => Object::Ingress(Box::new(Ingress::deserialize(d)?)),
         Kind::Route => Object::Route(Route::deserialize(d)?),
         Kind::ServiceAccount => Object::ServiceAccount(ServiceAccount::deserialize(d)?),
         Kind::Secret => Object::Secret(Secret::deserialize(d)?),

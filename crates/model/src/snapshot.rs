@@ -76,7 +76,11 @@ macro_rules! typed_iter {
         $(#[$doc])*
         pub fn $fn(&self) -> impl Iterator<Item = (&Source, &$ty)> + '_ {
             [$($kind),+].into_iter().flat_map(move |k| self.of_kind(k)).filter_map(|l| match &l.object {
-                Object::$variant(o) => Some((&l.source, o)),
+                Object::$variant(o) => {
+                    // Large kinds are boxed: the reference coerces either way.
+                    let o: &$ty = o;
+                    Some((&l.source, o))
+                }
                 _ => None,
             })
         }

@@ -370,7 +370,7 @@ impl Workloads {
             w.metadata = first.metadata.clone();
             w.source = Some(first_src.clone());
         }
-        w.groups = pod_groups(pods.iter().map(|(_, p)| *p));
+        w.groups = pod_groups(pods.iter().map(|(_, p)| &***p));
         Some(w)
     }
 

@@ -201,7 +201,7 @@ impl EngineCore {
                 .get(Kind::Pod, &m.namespace, &m.name)
                 .map(|o| &o.object)
             {
-                Some(Object::Pod(old)) => Pending::Pod(Box::new(old.clone())),
+                Some(Object::Pod(old)) => Pending::Pod(old.clone()),
                 _ => Pending::Other,
             },
             // The same pod again: its version at the last re-proof stays the reference.
