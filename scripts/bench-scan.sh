@@ -14,7 +14,7 @@ cargo build --release --workspace --quiet
 mkdir -p bench-out
 target/release/rampart-bench --write bench-out "${sizes[@]}"
 echo
-printf '%7s %10s %12s %10s\n' pods "wall s" "peak RSS MB" chains
+printf '%7s %10s %13s %10s\n' pods "wall s" "peak RSS MiB" chains
 for n in "${sizes[@]}"; do
   out=$(mktemp)
   start=$(date +%s.%N)
@@ -23,6 +23,6 @@ for n in "${sizes[@]}"; do
   # `--timings` reports the process's peak RSS (Linux VmHWM) on its last line.
   rss_kb=$(sed -n 's/.*total .*(peak RSS \([0-9]*\) kB).*/\1/p' "$out.err")
   chains=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["chains"])' "$out")
-  printf '%7s %10.2f %12s %10s\n' "$n" "$(python3 -c "print($end - $start)")" "$((rss_kb / 1024))" "$chains"
+  printf '%7s %10.2f %13s %10s\n' "$n" "$(python3 -c "print($end - $start)")" "$((rss_kb / 1024))" "$chains"
   rm -f "$out" "$out.err"
 done

@@ -2,7 +2,7 @@
 //! internet-facing entry.
 
 use std::cmp::Ordering;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use petgraph::Direction;
 use petgraph::graph::{EdgeIndex, NodeIndex};
@@ -152,12 +152,27 @@ fn weight(g: &SecurityGraph, e: EdgeIndex) -> usize {
 /// Orders vertices by what they stand for, never by index: the tie-break between equally
 /// short paths, so that a chain's steps do not depend on the order the graph was built in.
 fn cmp_vertices(g: &SecurityGraph, a: NodeIndex, b: NodeIndex) -> Ordering {
-    match (g.graph[a], g.graph[b]) {
+    // Kinds first: no names built for vertices of different kinds.
+    let kind = |v: Vertex| match v {
+        Vertex::Internet => 0u8,
+        Vertex::Endpoint(_) => 1,
+        Vertex::Workload(_) => 2,
+        Vertex::NetSrc(_) => 3,
+        Vertex::NetHub => 4,
+        Vertex::NetDst(_) => 5,
+        Vertex::Identity(_) => 6,
+        Vertex::Secret(_) => 7,
+        Vertex::Node(_) => 8,
+        Vertex::ClusterAdmin => 9,
+        Vertex::Grant(_) => 10,
+    };
+    let (va, vb) = (g.graph[a], g.graph[b]);
+    kind(va).cmp(&kind(vb)).then_with(|| match (va, vb) {
         (Vertex::NetSrc(x), Vertex::NetSrc(y)) | (Vertex::NetDst(x), Vertex::NetDst(y)) => {
             g.net.class(x).signature().cmp(&g.net.class(y).signature())
         }
         _ => entry_key(g, a).cmp(&entry_key(g, b)),
-    }
+    })
 }
 
 /// Which vertices the internet reaches.
@@ -252,6 +267,7 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
     }
 
     let mut proof = Proof::default();
+    let mut steps: HashMap<(NodeIndex, NodeIndex), Option<EdgeIndex>> = HashMap::new();
     let mut entries: Vec<(NodeIndex, EdgeIndex)> = g
         .graph
         .edges_directed(g.internet, Direction::Outgoing)
@@ -277,10 +293,16 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
             let mut edges = vec![exposes];
             let mut cur = entry;
             let mut left = l.dist;
-            // A step always exists (the label came from one); the bound guards against a broken
-            // invariant turning into an endless loop.
+            // A step always exists (the label came from one), and the walk ends because no
+            // cycle of free edges exists (network plumbing ends at a class's receiving side,
+            // whose edge to its workloads is a step; a permission vertex's edges are steps); the
+            // bound guards against a broken invariant turning into an endless loop. Chains to
+            // one jewel share their tails: each (vertex, jewel) step is chosen once.
             while cur != l.jewel && edges.len() <= n + 1 {
-                let Some(e) = step(g, &labels, &reachable, cur, l.jewel, left) else {
+                let Some(e) = *steps
+                    .entry((cur, l.jewel))
+                    .or_insert_with(|| step(g, &labels, &reachable, cur, l.jewel, left))
+                else {
                     break;
                 };
                 edges.push(e);
@@ -308,7 +330,7 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
 /// The next step of a shortest path from `v` to jewel `j` at distance `left`: an edge to a
 /// vertex holding `j` at the remaining distance, the first such vertex in [`cmp_vertices`]
 /// order; between parallel edges (one per workload that puts a Secret on a node, say), the
-/// first by kind, evidence and ports.
+/// first by kind, evidence, ports and grants. (Two edges equal in all of that render the same.)
 fn step(
     g: &SecurityGraph,
     labels: &[Vec<Label>],
@@ -339,6 +361,7 @@ fn step(
                     .then_with(|| x.kind.cmp(&y.kind))
                     .then_with(|| x.evidence.cmp(&y.evidence))
                     .then_with(|| x.ports.cmp(&y.ports))
+                    .then_with(|| x.grants.cmp(&y.grants))
                     == Ordering::Less
             }
         };

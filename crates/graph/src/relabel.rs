@@ -167,7 +167,10 @@ pub fn relabel_pod(
         for (gr, class) in w.groups.iter().zip(classes) {
             let s = Signature {
                 class: *class,
-                services: services.iter().map(|sel| subset(sel.iter(), &gr.labels)).collect(),
+                services: services
+                    .iter()
+                    .map(|sel| subset(sel.iter(), &gr.labels))
+                    .collect(),
                 fixes: fix_selectors
                     .iter()
                     .map(|sel| subset(sel.iter(), &gr.labels))

@@ -18,6 +18,7 @@
 //! the input holds its controller, its pods, or both.
 
 pub mod de;
+pub mod labels;
 pub mod meta;
 pub mod objects;
 pub mod parse;

@@ -1,15 +1,11 @@
 //! Object metadata, reduced to what rampart reads.
 
-
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::de::null_default;
 
-/// Labels (or a selector's `matchLabels`): sorted so output is deterministic, and flat: a few
-/// labels in one vector (a `BTreeMap` spends a 540-byte node on them), which matters at tens of
-/// thousands of objects.
-pub type Labels = litemap::LiteMap<String, String>;
+pub use crate::labels::Labels;
 
 /// The metadata rampart keeps for every object.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

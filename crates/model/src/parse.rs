@@ -672,11 +672,9 @@ fn decode<'de, D: Deserializer<'de>>(kind: Kind, d: D) -> Result<Object, D::Erro
         | Kind::DaemonSet
         | Kind::Job
         | Kind::CronJob
-        | Kind::ReplicationController => {
-            Object::Controller(Box::new(
-                ControllerRaw::deserialize(d)?.into_controller(kind),
-            ))
-        }
+        | Kind::ReplicationController => Object::Controller(Box::new(
+            ControllerRaw::deserialize(d)?.into_controller(kind),
+        )),
         Kind::Service => Object::Service(Service::deserialize(d)?),
         Kind::Ingress => Object::Ingress(Box::new(Ingress::deserialize(d)?)),
         Kind::Route => Object::Route(Route::deserialize(d)?),

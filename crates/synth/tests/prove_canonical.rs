@@ -22,6 +22,19 @@ fn vertex_key(g: &SecurityGraph, v: NodeIndex) -> String {
     }
 }
 
+/// Every chain is a path from the internet to its target.
+fn assert_paths(g: &SecurityGraph, p: &Proof) {
+    for c in &p.chains {
+        let mut at = g.internet;
+        for &e in &c.edges {
+            let (a, b) = g.graph.edge_endpoints(e).expect("edge");
+            assert_eq!(a, at, "chain {} is not a path", c.id);
+            at = b;
+        }
+        assert_eq!(at, c.target, "chain {} stops short of its target", c.id);
+    }
+}
+
 /// The chains, rendered without indices.
 fn render(g: &SecurityGraph, p: &Proof) -> Vec<String> {
     let mut out = vec![format!(
@@ -84,6 +97,9 @@ fn shuffle(g: &mut SecurityGraph, r: &mut Rng) {
     for j in &mut g.jewels {
         *j = map(*j);
     }
+    for i in (1..g.jewels.len()).rev() {
+        g.jewels.swap(i, r.below(i + 1));
+    }
     for w in &mut g.workload_ix {
         *w = map(*w);
     }
@@ -101,11 +117,15 @@ fn check(s: &Snapshot, seed: u64) -> usize {
             max_chains_per_entry: k,
         };
         let g = SecurityGraph::build(s);
-        let want = render(&g, &prove(&g, &opts));
+        let p = prove(&g, &opts);
+        assert_paths(&g, &p);
+        let want = render(&g, &p);
         for _ in 0..3 {
             let mut h = SecurityGraph::build(s);
             shuffle(&mut h, &mut r);
-            let got = render(&h, &prove(&h, &opts));
+            let p = prove(&h, &opts);
+            assert_paths(&h, &p);
+            let got = render(&h, &p);
             assert_eq!(got.len(), want.len(), "seed {seed}, k {k}: chain count");
             for (a, b) in got.iter().zip(&want) {
                 assert_eq!(a, b, "seed {seed}, k {k}");
