@@ -2,7 +2,8 @@
 //! built in: proving a copy of the graph whose vertices and edges were inserted in a random
 //! order lists the same chains, step for step, with the same evidence — also when the per-entry
 //! limit cuts through ties. (What an incremental re-proof needs: a patched graph lists its
-//! vertices and edges in another order than a fresh one.)
+//! vertices and edges in another order than a fresh one.) And two builds of one snapshot are the
+//! same graph, edge order included.
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -122,6 +123,12 @@ fn check(s: &Snapshot, seed: u64) -> usize {
         let want = render(&g, &p);
         for _ in 0..3 {
             let mut h = SecurityGraph::build(s);
+            // The build itself is deterministic, edge order included (no hash-map order).
+            assert_eq!(
+                format!("{:?}", h.graph),
+                format!("{:?}", g.graph),
+                "seed {seed}: two builds differ"
+            );
             shuffle(&mut h, &mut r);
             let p = prove(&h, &opts);
             assert_paths(&h, &p);

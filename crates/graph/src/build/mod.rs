@@ -1,6 +1,8 @@
 //! Builds the security graph from a snapshot: every vertex and edge kind of DESIGN.md, each edge
 //! with its evidence.
 
+mod network;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
@@ -457,6 +459,14 @@ impl Builder<'_> {
         ix
     }
 
+    /// Every Node vertex, in the order they were added (not the hash map's: the graph's edge
+    /// order must not change from run to run).
+    fn node_vertices(&self) -> Vec<NodeIndex> {
+        let mut v: Vec<NodeIndex> = self.node_ix.values().copied().collect();
+        v.sort();
+        v
+    }
+
     fn node(&mut self, name: Option<String>) -> NodeIndex {
         if let Some(ix) = self.node_ix.get(&name) {
             return *ix;
@@ -538,131 +548,8 @@ impl SecurityGraph {
             .collect();
 
         // Network layer: per class a source and a destination vertex, and one hub.
-        let mut class_ix: HashMap<ClassId, (NodeIndex, NodeIndex)> = HashMap::new();
-        for c in &net.classes {
-            if !c.members.is_empty() {
-                let s = b.g.add_node(Vertex::NetSrc(c.id));
-                let d = b.g.add_node(Vertex::NetDst(c.id));
-                class_ix.insert(c.id, (s, d));
-            }
-        }
-        let hub = b.g.add_node(Vertex::NetHub);
-        let first_member = |c: ClassId| -> ObjRef {
-            net.class(c)
-                .members
-                .first()
-                .map(|(w, _)| workload_ref(&workloads.list[w.index()]))
-                .unwrap_or_else(|| ObjRef::new("Pod", "", "?"))
-        };
-        let mut used: Vec<ClassId> = class_ix.keys().copied().collect();
-        used.sort();
-        for w in &workloads.list {
-            let mut seen = BTreeSet::new();
-            for &c in &net.member_class[w.id.index()] {
-                if seen.insert(c) {
-                    let (s, d) = class_ix[&c];
-                    let wi = workload_ix[w.id.index()];
-                    b.edge(wi, s, EdgeKind::SendsAs, Vec::new(), None, Cost::Never);
-                    b.edge(d, wi, EdgeKind::ReceivesAs, Vec::new(), None, Cost::Never);
-                }
-            }
-        }
-        for &c in &used {
-            let class = net.class(c);
-            let (s, d) = class_ix[&c];
-            if class.egress_open() {
-                let ev = vec![Evidence::new(
-                    first_member(c),
-                    "no NetworkPolicy restricts egress",
-                    None,
-                )];
-                b.edge(
-                    s,
-                    hub,
-                    EdgeKind::EgressOpen,
-                    ev,
-                    Some(PortSet::all()),
-                    Cost::Finite(0),
-                );
-            }
-            let (admits, why) = net.admits_any_pod(c);
-            if admits {
-                let ev = rule_evidence(
-                    &net,
-                    &why,
-                    first_member(c),
-                    "no NetworkPolicy isolates ingress",
-                );
-                let ports = if class.ingress_open() {
-                    class.listening()
-                } else {
-                    net.ingress_from_controller(c)
-                        .0
-                        .intersect(&class.listening())
-                };
-                let e = b.edge(
-                    hub,
-                    d,
-                    EdgeKind::IngressOpen,
-                    ev,
-                    Some(ports),
-                    Cost::Finite(0),
-                );
-                b.g[e].rules = why;
-            }
-        }
-        for &dc in &used {
-            let dclass = net.class(dc);
-            let listening = dclass.listening();
-            if !dclass.ingress_open() && !net.admits_any_pod(dc).0 {
-                for sc in net.peer_sources(dc) {
-                    let Some(&(s, _)) = class_ix.get(&sc) else {
-                        continue;
-                    };
-                    if !net.class(sc).egress_open() {
-                        continue;
-                    }
-                    let ports = net.allowed(sc, dc).intersect(&listening);
-                    if !ports.is_empty() {
-                        let (_, why) = net.ingress_from(net.class(sc), dclass);
-                        let ev = rule_evidence(&net, &why, first_member(dc), "ingress");
-                        let e = b.edge(
-                            s,
-                            class_ix[&dc].1,
-                            EdgeKind::PolicyAllows,
-                            ev,
-                            Some(ports),
-                            Cost::Finite(cost::NARROW_POLICY),
-                        );
-                        b.g[e].rules = why;
-                    }
-                }
-            }
-        }
-        for &sc in &used {
-            let sclass = net.class(sc);
-            if sclass.egress_open() {
-                continue;
-            }
-            for &dc in &used {
-                let dclass = net.class(dc);
-                let ports = net.allowed(sc, dc).intersect(&dclass.listening());
-                if !ports.is_empty() {
-                    let (_, mut why) = net.egress_to(sclass, dclass);
-                    why.extend(net.ingress_from(sclass, dclass).1);
-                    let ev = rule_evidence(&net, &why, first_member(dc), "ingress");
-                    let e = b.edge(
-                        class_ix[&sc].0,
-                        class_ix[&dc].1,
-                        EdgeKind::PolicyAllows,
-                        ev,
-                        Some(ports),
-                        Cost::Finite(cost::NARROW_POLICY),
-                    );
-                    b.g[e].rules = why;
-                }
-            }
-        }
+        let network::Layer { class_ix, .. } =
+            network::layer(&mut b, &net, &workloads, &workload_ix);
 
         // Endpoints.
         let controller_classes: Vec<ClassId> = workloads
@@ -1233,7 +1120,7 @@ impl SecurityGraph {
             .any(|s| *s == SubjectKey::Group("system:nodes".into()))
         {
             let id = b.identity(SubjectKey::Group("system:nodes".into()));
-            let node_ixs: Vec<NodeIndex> = b.node_ix.values().copied().collect();
+            let node_ixs = b.node_vertices();
             for n in node_ixs {
                 b.edge(
                     n,
@@ -1494,7 +1381,7 @@ impl SecurityGraph {
                         }
                     },
                     Ability::NodeProxy => {
-                        let node_ixs: Vec<NodeIndex> = b.node_ix.values().copied().collect();
+                        let node_ixs = b.node_vertices();
                         for n in node_ixs {
                             b.grant_edge(from, n, EdgeKind::ProxiesNode, &ev, &grant_refs);
                         }
