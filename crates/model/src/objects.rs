@@ -264,8 +264,10 @@ pub struct PodStatus {
     pub phase: String,
     /// When the kubelet started the pod (RFC 3339).
     pub start_time: String,
-    /// Conditions (`Ready`, …).
-    #[serde(deserialize_with = "null_default")]
+    /// The `Ready` condition, the only one rampart reads: the others (`PodScheduled`,
+    /// `ContainersReady`, …) are dropped while parsing, so they cost no memory and their changes
+    /// are no changes here.
+    #[serde(deserialize_with = "ready_only")]
     pub conditions: Vec<PodCondition>,
     /// Containers' runtime ids (for attributing runtime alerts that name only a container).
     #[serde(deserialize_with = "null_default")]
@@ -290,6 +292,13 @@ pub struct PodCondition {
     pub kind: String,
     /// `True`, `False`, `Unknown`.
     pub status: String,
+}
+
+fn ready_only<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PodCondition>, D::Error> {
+    let mut all: Vec<PodCondition> = null_default(d)?;
+    all.retain(|c| c.kind == "Ready");
+    all.shrink_to_fit();
+    Ok(all)
 }
 
 impl Pod {

@@ -735,6 +735,26 @@ mod tests {
     }
 
     #[test]
+    fn a_pod_keeps_only_its_ready_condition() {
+        let pod = |containers_ready: &str| {
+            let text = format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: shop}}\nspec: {{containers: [{{name: c}}]}}\nstatus:\n  phase: Running\n  conditions:\n  - {{type: PodScheduled, status: \"True\"}}\n  - {{type: ContainersReady, status: \"{containers_ready}\"}}\n  - {{type: Ready, status: \"True\"}}\n"
+            );
+            let mut parsed = parse(&text);
+            assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+            match parsed.objects.remove(0).object {
+                Object::Pod(p) => p,
+                other => panic!("{other:?}"),
+            }
+        };
+        let (a, b) = (pod("True"), pod("False"));
+        assert_eq!(a.status.conditions.len(), 1);
+        assert!(a.is_ready());
+        // A flip of a condition rampart does not read is no change.
+        assert_eq!(a.status, b.status);
+    }
+
+    #[test]
     fn multi_document_yaml_with_lines() {
         let p = parse(
             "# c\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n",
