@@ -20,11 +20,9 @@
 //! (a differential test checks exactly that); only the workload and the class membership are
 //! updated. Otherwise the caller re-proves in full, and [`Reprove`] says why.
 
-use std::collections::BTreeMap;
-
-use rampart_model::objects::Pod;
 use std::collections::BTreeSet;
 
+use rampart_model::objects::Pod;
 use rampart_model::{Labels, Snapshot, Workload, WorkloadId};
 
 use crate::Analysis;
@@ -145,7 +143,7 @@ pub fn relabel_pod(
         .map(|gr| class_of_labels(&gr.labels).unwrap_or(moved_to))
         .collect();
 
-    let services: Vec<&BTreeMap<String, String>> = snapshot
+    let services: Vec<&Labels> = snapshot
         .services()
         .filter(|(_, s)| s.metadata.namespace == ns)
         .filter_map(|(_, s)| s.spec.selector.as_ref())
@@ -156,24 +154,16 @@ pub fn relabel_pod(
         .filter(|w| w.namespace == ns)
         .map(stable_labels)
         .collect();
-    fn subset<'a>(
-        mut sel: impl Iterator<Item = (&'a String, &'a String)>,
-        labels: &Labels,
-    ) -> bool {
-        sel.all(|(k, v)| labels.get(k) == Some(v))
-    }
+    let subset = |sel: &Labels, labels: &Labels| sel.iter().all(|(k, v)| labels.get(k) == Some(v));
     let signatures = |w: &Workload, classes: &[ClassId]| -> Vec<Signature> {
         let mut out: Vec<Signature> = Vec::new();
         for (gr, class) in w.groups.iter().zip(classes) {
             let s = Signature {
                 class: *class,
-                services: services
-                    .iter()
-                    .map(|sel| subset(sel.iter(), &gr.labels))
-                    .collect(),
+                services: services.iter().map(|sel| subset(sel, &gr.labels)).collect(),
                 fixes: fix_selectors
                     .iter()
-                    .map(|sel| subset(sel.iter(), &gr.labels))
+                    .map(|sel| subset(sel, &gr.labels))
                     .collect(),
                 dns: crate::cut::is_dns_pod(&gr.labels),
             };

@@ -1,7 +1,7 @@
 //! Lean Kubernetes object types: only the fields rampart reads. Unknown fields are skipped while
 //! parsing (never stored), which is also how Secret values are kept out of memory.
 
-use std::collections::BTreeMap;
+use crate::Labels;
 
 use serde::Deserialize;
 
@@ -637,7 +637,7 @@ pub struct ServiceSpec {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     /// Pod selector; `None` means the Service has manually managed endpoints.
-    pub selector: Option<BTreeMap<String, String>>,
+    pub selector: Option<Labels>,
     /// Ports.
     #[serde(deserialize_with = "null_default")]
     pub ports: Vec<ServicePort>,

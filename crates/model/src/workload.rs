@@ -352,7 +352,7 @@ impl Workloads {
         for name in &old.pod_names {
             let located = snapshot.get(Kind::Pod, &old.namespace, name)?;
             match &located.object {
-                crate::Object::Pod(p) => pods.push((&located.source, p)),
+                crate::Object::Pod(p) => pods.push((&located.source, &**p)),
                 _ => return None,
             }
         }
@@ -370,7 +370,7 @@ impl Workloads {
             w.metadata = first.metadata.clone();
             w.source = Some(first_src.clone());
         }
-        w.groups = pod_groups(pods.iter().map(|(_, p)| &***p));
+        w.groups = pod_groups(pods.iter().map(|(_, p)| *p));
         Some(w)
     }
 

@@ -588,7 +588,7 @@ impl SecurityGraph {
         let route_edges = |b: &mut Builder<'_>,
                            ep: NodeIndex,
                            w: &Workload,
-                           selector: &BTreeMap<String, String>,
+                           selector: &Labels,
                            target: &IntOrString,
                            proto: Protocol,
                            via_controller: bool,
@@ -712,10 +712,7 @@ impl SecurityGraph {
             }
         }
         let service_backend =
-            |ns: &str,
-             name: &str,
-             port: &IntOrString|
-             -> Option<(BTreeMap<String, String>, IntOrString, Protocol)> {
+            |ns: &str, name: &str, port: &IntOrString| -> Option<(Labels, IntOrString, Protocol)> {
                 let Some(Object::Service(svc)) =
                     snapshot.get(Kind::Service, ns, name).map(|l| &l.object)
                 else {
