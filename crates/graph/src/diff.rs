@@ -127,3 +127,61 @@ pub fn diff(before: &Analysis, after: &Analysis) -> ThreatDiff {
         jewels_reachable: (before.proof.jewels_reachable, after.proof.jewels_reachable),
     }
 }
+
+/// What [`diff_from`] needs of an analysis that is about to be patched in place: its relations
+/// as fingerprints, the relations the patch may remove spelled out, its chains.
+#[derive(Debug)]
+pub struct Baseline {
+    fingerprints: HashSet<u64>,
+    local: Vec<(u64, Relation)>,
+    chains: BTreeSet<String>,
+    jewels_reachable: usize,
+}
+
+impl Baseline {
+    /// Captures `a` before a patch that changes edges or names of the `touched` vertices only
+    /// (so every relation elsewhere survives it).
+    pub fn capture(a: &Analysis, touched: &[petgraph::graph::NodeIndex]) -> Baseline {
+        let fa = fingerprints(a);
+        let mut local = Vec::new();
+        let mut seen = HashSet::new();
+        for &v in touched {
+            for dir in [petgraph::Direction::Outgoing, petgraph::Direction::Incoming] {
+                for e in a.graph.graph.edges_directed(v, dir) {
+                    if seen.insert(e.id())
+                        && let Some(r) = relation(a, e.id())
+                    {
+                        local.push((fa[e.id().index()].0, r));
+                    }
+                }
+            }
+        }
+        Baseline {
+            fingerprints: fa.into_iter().map(|x| x.0).collect(),
+            local,
+            chains: chain_ids(a),
+            jewels_reachable: a.proof.jewels_reachable,
+        }
+    }
+}
+
+/// Compares a captured analysis with what the patch made of it: the same answer as [`diff`]
+/// of the two, when the patch kept to the vertices the baseline was told of.
+pub fn diff_from(before: Baseline, after: &Analysis) -> ThreatDiff {
+    let fa = fingerprints(after);
+    let ha: HashSet<u64> = fa.iter().map(|x| x.0).collect();
+    let removed: BTreeSet<Relation> = before
+        .local
+        .into_iter()
+        .filter(|(h, _)| !ha.contains(h))
+        .map(|(_, r)| r)
+        .collect();
+    let ca = chain_ids(after);
+    ThreatDiff {
+        relations_added: only_in(after, &fa, &before.fingerprints),
+        relations_removed: removed.into_iter().collect(),
+        chains_added: ca.difference(&before.chains).cloned().collect(),
+        chains_removed: before.chains.difference(&ca).cloned().collect(),
+        jewels_reachable: (before.jewels_reachable, after.proof.jewels_reachable),
+    }
+}

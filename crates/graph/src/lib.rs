@@ -10,6 +10,8 @@
 //!   NetworkPolicies verified by re-analysis;
 //! * [`relabel`]: one pod's new labels, checked against everything that reads them, without
 //!   re-proving when nothing that matters moved;
+//! * [`reclass`]: one pod's new labels that move it to another reachability class, patched
+//!   into the graph, then chains and cut again over the patched graph;
 //! * [`connectivity`]: workload connectivity listings, np-guard's format.
 //!
 //! Pure: no I/O, no clock, no async. [`analyze`] is the one entry point the CLI and the engine
@@ -27,6 +29,7 @@ pub mod netpol;
 pub mod ports;
 pub mod prove;
 pub mod rbac;
+pub mod reclass;
 pub mod relabel;
 
 pub use build::SecurityGraph;

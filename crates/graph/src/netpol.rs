@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use rampart_model::{LabelSelector, Labels, Snapshot, WorkloadId, Workloads};
+use rampart_model::{LabelSelector, Labels, Snapshot, Workload, WorkloadId, Workloads};
 
 use crate::ipset::IpSet;
 use crate::ports::{PortSet, Protocol};
@@ -350,6 +350,39 @@ pub fn declared_ports(spec: &rampart_model::objects::PodSpec) -> Vec<DeclaredPor
     v
 }
 
+/// A class of pods matching exactly `atoms` (sorted) and declaring `ports`; `select` says, for a
+/// policy's selecting atom, the policy and whether it isolates ingress and egress.
+fn new_class(
+    id: ClassId,
+    atoms: &[u32],
+    ports: Vec<DeclaredPort>,
+    words: usize,
+    select: impl Fn(u32) -> Option<(u32, bool, bool)>,
+) -> NetClass {
+    let mut bits = vec![0u64; words];
+    let mut ingress_policies = Vec::new();
+    let mut egress_policies = Vec::new();
+    for &a in atoms {
+        bits[a as usize / 64] |= 1 << (a % 64);
+        if let Some((p, i, e)) = select(a) {
+            if i {
+                ingress_policies.push(p);
+            }
+            if e {
+                egress_policies.push(p);
+            }
+        }
+    }
+    NetClass {
+        id,
+        atoms: bits,
+        ports,
+        ingress_policies,
+        egress_policies,
+        members: Vec::new(),
+    }
+}
+
 impl NetModel {
     /// Compiles the snapshot's policies and partitions its pods into classes.
     pub fn build(snapshot: &Snapshot, workloads: &Workloads) -> NetModel {
@@ -438,28 +471,9 @@ impl NetModel {
                     return *id;
                 }
                 let id = ClassId(u32::try_from(classes.len()).unwrap_or(u32::MAX));
-                let mut bits = vec![0u64; words];
-                let mut ingress_policies = Vec::new();
-                let mut egress_policies = Vec::new();
-                for &a in &key.0 {
-                    bits[a as usize / 64] |= 1 << (a % 64);
-                    if let Some((p, i, e)) = atom_policy[a as usize] {
-                        if i {
-                            ingress_policies.push(p);
-                        }
-                        if e {
-                            egress_policies.push(p);
-                        }
-                    }
-                }
-                classes.push(NetClass {
-                    id,
-                    atoms: bits,
-                    ports: key.1.clone(),
-                    ingress_policies,
-                    egress_policies,
-                    members: Vec::new(),
-                });
+                classes.push(new_class(id, &key.0, key.1.clone(), words, |a| {
+                    atom_policy[a as usize]
+                }));
                 class_of.insert(key, id);
                 id
             };
@@ -545,6 +559,105 @@ impl NetModel {
             .get(w.index())
             .and_then(|g| g.get(group))
             .copied()
+    }
+
+    /// Moves workload `w`'s pod groups (regrouped after one pod's labels changed: same
+    /// workload, same template) to the classes their labels put them in now, adding a class no
+    /// pod had before; returns the classes that gained or lost a member group.
+    ///
+    /// Class ids stay those of this model: a new class is appended and an emptied one stays,
+    /// without members, where a fresh build would number differently and drop it. So nothing
+    /// may read a class id as more than an identity within one model, and counts go through
+    /// [`NetModel::class_count`].
+    pub fn reclass(&mut self, w: &Workload) -> Vec<ClassId> {
+        let ports = declared_ports(&w.template.spec);
+        let words = self.atom_owner.len().div_ceil(64).max(1);
+        let mut now = Vec::with_capacity(w.groups.len());
+        for g in &w.groups {
+            let found = self.class_for(&w.namespace, &g.labels, &ports);
+            let id = found.unwrap_or_else(|| {
+                let atoms = self.atoms_of(&w.namespace, &g.labels);
+                let id = ClassId(u32::try_from(self.classes.len()).unwrap_or(u32::MAX));
+                let class = new_class(id, &atoms, ports.clone(), words, |a| self.selects(a));
+                for &a in &atoms {
+                    self.atom_classes[a as usize].push(id);
+                }
+                self.classes.push(class);
+                id
+            });
+            now.push(id);
+        }
+        let before = std::mem::replace(&mut self.member_class[w.id.index()], now.clone());
+        let mut touched: Vec<ClassId> = before.iter().chain(&now).copied().collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for c in &touched {
+            self.classes[c.index()].members.retain(|(x, _)| *x != w.id);
+        }
+        for (gi, c) in now.iter().enumerate() {
+            let members = &mut self.classes[c.index()].members;
+            let at = members.partition_point(|m| *m < (w.id, gi));
+            members.insert(at, (w.id, gi));
+        }
+        touched
+    }
+
+    /// The class of pods with these labels in this namespace declaring these ports, if this
+    /// model has one.
+    pub fn class_for(
+        &self,
+        namespace: &str,
+        labels: &Labels,
+        ports: &[DeclaredPort],
+    ) -> Option<ClassId> {
+        let atoms = self.atoms_of(namespace, labels);
+        let mut bits = vec![0u64; self.atom_owner.len().div_ceil(64).max(1)];
+        for &a in &atoms {
+            bits[a as usize / 64] |= 1 << (a % 64);
+        }
+        self.classes
+            .iter()
+            .find(|c| c.atoms == bits && c.ports == ports)
+            .map(|c| c.id)
+    }
+
+    /// For a policy's selecting atom: the policy, and whether it isolates ingress and egress.
+    fn selects(&self, atom: u32) -> Option<(u32, bool, bool)> {
+        match self.atom_owner.get(atom as usize)? {
+            AtomOwner::Selects(p) => {
+                let policy = self.policies.get(*p as usize)?;
+                Some((*p, policy.ingress.is_some(), policy.egress.is_some()))
+            }
+            AtomOwner::Peer(_) => None,
+        }
+    }
+
+    /// Whether a class has pods (a class emptied by [`NetModel::reclass`] has none).
+    pub fn is_live(&self, id: ClassId) -> bool {
+        !self.class(id).members.is_empty()
+    }
+
+    /// Number of classes as a fresh build counts them: those with pods, and the ingress
+    /// controller's.
+    pub fn class_count(&self) -> usize {
+        self.classes
+            .iter()
+            .filter(|c| !c.members.is_empty() || c.id == self.ingress_controller)
+            .count()
+    }
+
+    /// Policies a class's pods appear in as a peer (of an ingress or egress rule).
+    pub fn peer_policies(&self, id: ClassId) -> Vec<u32> {
+        let c = self.class(id);
+        let mut out: Vec<u32> = (0..self.atom_owner.len())
+            .filter(|a| c.has(*a as u32))
+            .filter_map(|a| match self.atom_owner[a] {
+                AtomOwner::Peer(p) => Some(p),
+                AtomOwner::Selects(_) => None,
+            })
+            .collect();
+        out.dedup();
+        out
     }
 
     /// A class.

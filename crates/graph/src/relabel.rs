@@ -54,6 +54,12 @@ pub enum Reprove {
     /// A Service or fix selector sees the pod differently, or the workload's groups reorder.
     #[error("a selector sees the workload's pods differently")]
     Selection,
+    /// The pod is an ingress controller's, whose class every Ingress route reads.
+    #[error("the pod is an ingress controller's")]
+    IngressController,
+    /// The pod's workload is declared exposed, and its endpoint reads its first class.
+    #[error("the pod's workload is declared exposed")]
+    DeclaredExposed,
 }
 
 /// What the analysis can tell apart about one pod group.
@@ -77,33 +83,11 @@ pub fn relabel_pod(
     old: &Pod,
     new: &Pod,
 ) -> Result<(), Reprove> {
-    let mut same = new.clone();
-    same.metadata.labels.clone_from(&old.metadata.labels);
-    same.metadata
-        .resource_version
-        .clone_from(&old.metadata.resource_version);
-    same.status.clone_from(&old.status);
-    if same != *old {
-        return Err(Reprove::NotOnlyLabels);
-    }
+    let (id, new_w) = moved_workload(analysis, snapshot, old, new)?;
     let (before, after) = (&old.metadata.labels, &new.metadata.labels);
-    if KEYS_READ_BY_NAME
-        .iter()
-        .any(|k| before.get(*k) != after.get(*k))
-    {
-        return Err(Reprove::NamedLabel);
-    }
-    let g = &analysis.graph;
     let ns = new.metadata.namespace.as_str();
-    let id = g
-        .workloads
-        .of_pod(ns, new.metadata.display_name())
-        .ok_or(Reprove::UnknownPod)?;
+    let g = &analysis.graph;
     let old_w = &g.workloads.list[id.index()];
-    let new_w = g.workloads.regroup(snapshot, id).ok_or(Reprove::Regroup)?;
-    if new_w.source != old_w.source {
-        return Err(Reprove::NotOnlyLabels);
-    }
     // Stable labels are read where a cut selects workloads (NetworkPolicy selectors, `NotIn`
     // exclusions) and, for every workload, only as "are there any".
     let used = workloads_cut(analysis);
@@ -190,6 +174,43 @@ pub fn relabel_pod(
     g.net.member_class[id.index()] = new_classes;
     g.workloads.list[id.index()] = new_w;
     Ok(())
+}
+
+/// The checks every one-pod relabelling starts with: only the labels changed, none that the
+/// analysis reads by name, and the pod's workload regroups from the pods it had. Returns the
+/// workload and its new version.
+pub(crate) fn moved_workload(
+    analysis: &Analysis,
+    snapshot: &Snapshot,
+    old: &Pod,
+    new: &Pod,
+) -> Result<(WorkloadId, Workload), Reprove> {
+    let mut same = new.clone();
+    same.metadata.labels.clone_from(&old.metadata.labels);
+    same.metadata
+        .resource_version
+        .clone_from(&old.metadata.resource_version);
+    same.status.clone_from(&old.status);
+    if same != *old {
+        return Err(Reprove::NotOnlyLabels);
+    }
+    let (before, after) = (&old.metadata.labels, &new.metadata.labels);
+    if KEYS_READ_BY_NAME
+        .iter()
+        .any(|k| before.get(*k) != after.get(*k))
+    {
+        return Err(Reprove::NamedLabel);
+    }
+    let g = &analysis.graph;
+    let id = g
+        .workloads
+        .of_pod(&new.metadata.namespace, new.metadata.display_name())
+        .ok_or(Reprove::UnknownPod)?;
+    let new_w = g.workloads.regroup(snapshot, id).ok_or(Reprove::Regroup)?;
+    if new_w.source != g.workloads.list[id.index()].source {
+        return Err(Reprove::NotOnlyLabels);
+    }
+    Ok((id, new_w))
 }
 
 /// Workloads the cut plan selects or tells apart: those at a cut edge, directly or as members of

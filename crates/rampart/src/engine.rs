@@ -1248,6 +1248,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                     path: match report.path {
                         ReproofPath::Full => "full",
                         ReproofPath::Relabel => "relabel",
+                        ReproofPath::Reclass => "reclass",
                     }
                     .into(),
                 })

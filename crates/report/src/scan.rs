@@ -494,7 +494,7 @@ impl ScanReport {
             graph: GraphSize {
                 vertices: a.graph.graph.node_count(),
                 edges: a.graph.graph.edge_count(),
-                network_classes: a.graph.net.classes.len(),
+                network_classes: a.graph.net.class_count(),
             },
         };
         ScanReport {

@@ -9,6 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rampart_graph::diff::{ThreatDiff, diff};
+use rampart_graph::reclass::reclass_pod;
+use rampart_graph::relabel::{Reprove, relabel_pod};
 use rampart_graph::{Analysis, Options, analyze};
 use rampart_model::{Change, Kind, Located, Object, ObjectKey, Snapshot};
 
@@ -80,6 +82,9 @@ pub enum ReproofPath {
     /// One pod's new labels checked against everything that reads them; the previous proof
     /// stands ([`rampart_graph::relabel`]).
     Relabel,
+    /// One pod's new labels moved it to another reachability class: the graph patched where
+    /// the move shows, chains and cut again over it ([`rampart_graph::reclass`]).
+    Reclass,
 }
 
 /// What changed since the last re-proof, as far as the incremental path cares.
@@ -365,9 +370,10 @@ impl EngineCore {
         report
     }
 
-    /// The incremental path: when only one pod's labels changed and nothing that reads them
-    /// moved, the previous proof stands (an empty threat diff) and only the workload is
-    /// updated. `None`: re-prove in full.
+    /// The incremental paths, when only one pod's labels changed: nothing that reads them
+    /// moved, so the previous proof stands (an empty threat diff) and only the workload is
+    /// updated; or the pod moved to another reachability class, so the graph is patched and
+    /// chains and cut are worked out again over it. `None`: re-prove in full.
     fn relabel(&mut self, pending: Pending, now: u64) -> Option<ChangeReport> {
         let Pending::Pod(old) = pending else {
             return None;
@@ -381,22 +387,31 @@ impl EngineCore {
             Some(Object::Pod(p)) => Some(p),
             _ => None,
         };
-        let patched = new.is_some_and(|new| {
-            rampart_graph::relabel::relabel_pod(&mut analysis, &self.snapshot, &old, new).is_ok()
-        });
-        if !patched {
+        let Some(new) = new else {
             self.analysis = Some(analysis);
             return None;
-        }
+        };
+        let patched = match relabel_pod(&mut analysis, &self.snapshot, &old, new) {
+            Ok(()) => Ok((ThreatDiff::default(), ReproofPath::Relabel)),
+            Err(Reprove::StableLabels | Reprove::ClassMove | Reprove::Selection) => {
+                reclass_pod(&mut analysis, &self.snapshot, &old, new, &self.options)
+                    .map(|d| (d, ReproofPath::Reclass))
+            }
+            Err(e) => Err(e),
+        };
+        let Ok((diff, path)) = patched else {
+            self.analysis = Some(analysis);
+            return None;
+        };
         self.generation += 1;
         let report = ChangeReport {
             generation: self.generation,
-            diff: ThreatDiff::default(),
+            diff,
             chains: analysis.proof.chains.len(),
             production: production(&analysis),
             durable_fixes: durable_fixes(&analysis),
             decisions: self.decide(&analysis, now),
-            path: ReproofPath::Relabel,
+            path,
         };
         self.analysis = Some(analysis);
         Some(report)
@@ -603,11 +618,11 @@ mod tests {
                 .get("release"),
             Some(&"2".to_string())
         );
-        // The same on a pod the cut selects (its fix would change), changes to two pods, or a
-        // label the Service selects by: a full re-proof.
+        // The same on a pod the cut selects (its fix would change): chains and cut again over
+        // the patched graph. Changes to two pods, or a label read by name: a full re-proof.
         let o = relabelled(&e, "db", "release", "3");
         e.apply(Change::Upsert(Box::new(o)));
-        assert_eq!(e.reprove(2).path, ReproofPath::Full);
+        assert_eq!(e.reprove(2).path, ReproofPath::Reclass);
         let o = relabelled(&e, "tools", "release", "3");
         e.apply(Change::Upsert(Box::new(o)));
         let o = relabelled(&e, "web", "release", "3");
@@ -618,6 +633,47 @@ mod tests {
         let r = e.reprove(3);
         assert_eq!(r.path, ReproofPath::Full);
         assert!(r.chains < first.chains, "the Service no longer selects web");
+    }
+
+    #[test]
+    fn a_pod_moving_to_another_class_is_patched_and_reported() {
+        let mut e = engine(&[], false, Actuator::DryRun);
+        // The web pod reaches the db pod (no policy); a policy isolates pods labelled
+        // `quarantine: "true"`.
+        let cluster = CLUSTER.replace("ClusterIP", "LoadBalancer")
+            + "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: quarantine, namespace: app}\nspec: {podSelector: {matchLabels: {quarantine: \"true\"}}, policyTypes: [Ingress]}\n";
+        for o in objects(&cluster) {
+            e.apply(Change::Upsert(Box::new(o)));
+        }
+        let first = e.reprove(0);
+        let to_db = |e: &EngineCore| {
+            e.analysis()
+                .unwrap()
+                .proof
+                .chains
+                .iter()
+                .filter(|c| e.analysis().unwrap().graph.vertex_ref(c.target).name == "db")
+                .count()
+        };
+        assert!(to_db(&e) > 0, "web reaches the db Secret");
+        // Quarantining the db pod moves it to a class no pod had: the graph is patched, the
+        // chain to its Secret disappears, and the report says so.
+        let o = relabelled(&e, "db", "quarantine", "true");
+        e.apply(Change::Upsert(Box::new(o)));
+        let r = e.reprove(1);
+        assert_eq!(r.path, ReproofPath::Reclass);
+        assert_eq!(r.generation, first.generation + 1);
+        assert_eq!(to_db(&e), 0);
+        assert!(!r.diff.chains_removed.is_empty(), "{:?}", r.diff);
+        assert!(r.chains < first.chains);
+        // And back: the chain returns.
+        let mut o = e.snapshot().get(Kind::Pod, "app", "db").cloned().unwrap();
+        o.object.meta_mut().labels.remove("quarantine");
+        e.apply(Change::Upsert(Box::new(o)));
+        let r = e.reprove(2);
+        assert_eq!(r.path, ReproofPath::Reclass);
+        assert_eq!(r.chains, first.chains);
+        assert!(!r.diff.chains_added.is_empty(), "{:?}", r.diff);
     }
 
     #[test]

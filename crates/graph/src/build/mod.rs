@@ -2,6 +2,11 @@
 //! with its evidence.
 
 mod network;
+mod routes;
+
+pub(crate) use network::patch as patch_network;
+pub use routes::Route;
+pub(crate) use routes::reroute;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -49,6 +54,10 @@ pub struct SecurityGraph {
     pub workload_ix: Vec<NodeIndex>,
     /// Source and destination vertices per class.
     pub class_ix: HashMap<ClassId, (NodeIndex, NodeIndex)>,
+    /// The network hub ("any destination whose ingress is open").
+    pub hub: NodeIndex,
+    /// Exposed ports and the Service selectors behind them.
+    pub routes: Vec<Route>,
     /// Problems found while building.
     pub warnings: Vec<String>,
     /// Permission vertices, described.
@@ -334,7 +343,7 @@ pub const KEYS_READ_BY_NAME: &[&str] = &[
     EXPOSED_ANNOTATION,
 ];
 
-fn is_ingress_controller(w: &Workload) -> bool {
+pub(crate) fn is_ingress_controller(w: &Workload) -> bool {
     let l = &w.template.metadata.labels;
     if l.get(rampart_model::INGRESS_CONTROLLER_LABEL)
         .is_some_and(|v| v == "true")
@@ -372,18 +381,7 @@ impl Builder<'_> {
         ports: Option<PortSet>,
         cost: Cost,
     ) -> EdgeIndex {
-        self.g.add_edge(
-            a,
-            b,
-            Edge {
-                kind,
-                evidence,
-                ports,
-                cost,
-                rules: Vec::new(),
-                grants: Vec::new(),
-            },
-        )
+        add_edge(&mut self.g, a, b, kind, evidence, ports, cost)
     }
 
     /// An RBAC edge `from → target`, through one permission vertex per (identity, ability,
@@ -497,6 +495,30 @@ impl Builder<'_> {
     }
 }
 
+/// Adds an edge with no rules or grants yet.
+fn add_edge(
+    g: &mut DiGraph<Vertex, Edge>,
+    a: NodeIndex,
+    b: NodeIndex,
+    kind: EdgeKind,
+    evidence: Vec<Evidence>,
+    ports: Option<PortSet>,
+    cost: Cost,
+) -> EdgeIndex {
+    g.add_edge(
+        a,
+        b,
+        Edge {
+            kind,
+            evidence,
+            ports,
+            cost,
+            rules: Vec::new(),
+            grants: Vec::new(),
+        },
+    )
+}
+
 /// Resolves a Service target port against a workload's declared ports.
 fn resolve_target(target: &IntOrString, proto: Protocol, spec: &PodSpec) -> Option<u16> {
     let declared = crate::netpol::declared_ports(spec);
@@ -548,85 +570,11 @@ impl SecurityGraph {
             .collect();
 
         // Network layer: per class a source and a destination vertex, and one hub.
-        let network::Layer { class_ix, .. } =
+        let network::Layer { class_ix, hub } =
             network::layer(&mut b, &net, &workloads, &workload_ix);
 
-        // Endpoints.
-        let controller_classes: Vec<ClassId> = workloads
-            .list
-            .iter()
-            .filter(|w| is_ingress_controller(w))
-            .flat_map(|w| net.member_class[w.id.index()].iter().copied())
-            .collect();
-        let admits_external = |c: ClassId,
-                               proto: Protocol,
-                               port: u16,
-                               via_controller: bool|
-         -> (bool, Vec<RuleRef>) {
-            if via_controller {
-                let (p, why) = net.ingress_from_controller(c);
-                if p.contains(proto, port) {
-                    return (true, why);
-                }
-                for &cc in &controller_classes {
-                    let (p, why) = net.ingress_from(net.class(cc), net.class(c));
-                    if p.contains(proto, port)
-                        && net
-                            .egress_to(net.class(cc), net.class(c))
-                            .0
-                            .contains(proto, port)
-                    {
-                        return (true, why);
-                    }
-                }
-                (false, Vec::new())
-            } else {
-                let (p, why) = net.ingress_from_external(None, c);
-                (p.contains(proto, port), why)
-            }
-        };
-        let route_edges = |b: &mut Builder<'_>,
-                           ep: NodeIndex,
-                           w: &Workload,
-                           selector: &Labels,
-                           target: &IntOrString,
-                           proto: Protocol,
-                           via_controller: bool,
-                           sel_ev: Evidence| {
-            let Some(port) = resolve_target(target, proto, &w.template.spec) else {
-                return;
-            };
-            for (gi, g) in w.groups.iter().enumerate() {
-                if !selector.iter().all(|(k, v)| g.labels.get(k) == Some(v)) {
-                    continue;
-                }
-                let c = net.member_class[w.id.index()][gi];
-                let (ok, why) = admits_external(c, proto, port, via_controller);
-                if ok {
-                    let mut ev = vec![sel_ev.clone()];
-                    ev.extend(rule_evidence(
-                        &net,
-                        &why,
-                        workload_ref(w),
-                        if via_controller {
-                            "no NetworkPolicy isolates ingress (ingress controller admitted)"
-                        } else {
-                            "no NetworkPolicy isolates ingress (external sources admitted)"
-                        },
-                    ));
-                    let e = b.edge(
-                        ep,
-                        workload_ix[w.id.index()],
-                        EdgeKind::RoutesTo,
-                        ev,
-                        Some(PortSet::single(proto, port)),
-                        Cost::Finite(cost::EXTERNAL_DENY),
-                    );
-                    b.g[e].rules = why;
-                    return;
-                }
-            }
-        };
+        // Endpoints, and the routes behind them (their edges once every endpoint is known).
+        let mut routes: Vec<Route> = Vec::new();
         let mut by_ns: HashMap<&str, Vec<&Workload>> = HashMap::new();
         for w in &workloads.list {
             by_ns.entry(w.namespace.as_str()).or_default().push(w);
@@ -697,18 +645,15 @@ impl SecurityGraph {
                     format!("spec.selector, spec.ports[{i}].targetPort {}", p.target()),
                     Some(src),
                 );
-                for w in in_ns(ns) {
-                    route_edges(
-                        &mut b,
-                        ep,
-                        w,
-                        selector,
-                        &p.target(),
-                        proto,
-                        false,
-                        sel_ev.clone(),
-                    );
-                }
+                routes.push(Route {
+                    ep,
+                    namespace: ns.clone(),
+                    selector: selector.clone(),
+                    target: p.target(),
+                    proto,
+                    via_controller: false,
+                    selection: sel_ev,
+                });
             }
         }
         let service_backend =
@@ -781,18 +726,15 @@ impl SecurityGraph {
                     format!("spec.selector, targetPort {target}"),
                     None,
                 );
-                for w in in_ns(ns) {
-                    route_edges(
-                        &mut b,
-                        ep,
-                        w,
-                        &selector,
-                        &target,
-                        proto,
-                        true,
-                        sel_ev.clone(),
-                    );
-                }
+                routes.push(Route {
+                    ep,
+                    namespace: ns.clone(),
+                    selector,
+                    target,
+                    proto,
+                    via_controller: true,
+                    selection: sel_ev,
+                });
             }
         }
         for (src, r) in snapshot.routes() {
@@ -842,20 +784,30 @@ impl SecurityGraph {
                         continue;
                     };
                     if matches {
-                        for w in in_ns(ns) {
-                            route_edges(
-                                &mut b,
-                                ep,
-                                w,
-                                &selector,
-                                &p.target(),
-                                proto,
-                                true,
-                                sel_ev.clone(),
-                            );
-                        }
+                        routes.push(Route {
+                            ep,
+                            namespace: ns.clone(),
+                            selector: selector.clone(),
+                            target: p.target(),
+                            proto,
+                            via_controller: true,
+                            selection: sel_ev.clone(),
+                        });
                     }
                 }
+            }
+        }
+        let controllers = routes::controller_classes(&net, &workloads);
+        for r in &routes {
+            for w in in_ns(&r.namespace) {
+                routes::route_edge(
+                    &mut b.g,
+                    &net,
+                    &controllers,
+                    r,
+                    w,
+                    workload_ix[w.id.index()],
+                );
             }
         }
         for w in &workloads.list {
@@ -1413,6 +1365,8 @@ impl SecurityGraph {
             jewels,
             workload_ix,
             class_ix,
+            hub,
+            routes,
             warnings: b.warnings,
             grants: b.grants,
         }

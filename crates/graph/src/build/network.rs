@@ -1,17 +1,20 @@
 //! The network layer of the graph: per reachability class a sending and a receiving vertex, one
 //! hub for "any destination whose ingress is open", the workloads' membership edges, and the
 //! class-level edges NetworkPolicy semantics allow. Each part is one function over one class,
-//! one pair of classes or one workload, so the layer's edges can be reasoned about (and, later,
-//! patched) piece by piece; [`layer`] adds them in the graph's fixed order.
+//! one pair of classes or one workload, so the layer's edges can be reasoned about (and
+//! patched) piece by piece; [`layer`] adds them in the graph's fixed order, [`patch`] again for
+//! the classes one workload moved between.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use petgraph::graph::NodeIndex;
-use rampart_model::{Workload, Workloads};
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
+use petgraph::visit::EdgeRef;
+use rampart_model::{Workload, WorkloadId, Workloads};
 
-use super::{Builder, rule_evidence, workload_ref};
+use super::{Builder, SecurityGraph, add_edge, rule_evidence, workload_ref};
 use crate::cost;
-use crate::model::{Cost, EdgeKind, Evidence, ObjRef, Vertex};
+use crate::model::{Cost, Edge, EdgeKind, Evidence, ObjRef, Vertex};
 use crate::netpol::{ClassId, NetModel};
 use crate::ports::PortSet;
 
@@ -22,6 +25,16 @@ pub(super) struct Layer {
     /// The hub.
     pub hub: NodeIndex,
 }
+
+/// What the layer's edges are worked out from.
+struct At<'a> {
+    net: &'a NetModel,
+    workloads: &'a Workloads,
+    class_ix: &'a HashMap<ClassId, (NodeIndex, NodeIndex)>,
+    hub: NodeIndex,
+}
+
+type Graph = DiGraph<Vertex, Edge>;
 
 /// Adds the network layer: vertices, then membership edges workload by workload, then each
 /// class's open edges, then the edges between pairs of classes.
@@ -39,26 +52,29 @@ pub(super) fn layer(
             class_ix.insert(c.id, (s, d));
         }
     }
-    let layer = Layer {
-        class_ix,
-        hub: b.g.add_node(Vertex::NetHub),
+    let hub = b.g.add_node(Vertex::NetHub);
+    let at = At {
+        net,
+        workloads,
+        class_ix: &class_ix,
+        hub,
     };
-    let mut used: Vec<ClassId> = layer.class_ix.keys().copied().collect();
+    let g = &mut b.g;
+    let mut used: Vec<ClassId> = class_ix.keys().copied().collect();
     used.sort();
     for w in &workloads.list {
-        membership(b, &layer, net, w, workload_ix[w.id.index()]);
+        membership(g, &at, w, workload_ix[w.id.index()]);
     }
     for &c in &used {
-        open_edges(b, &layer, net, workloads, c);
+        open_edges(g, &at, c);
     }
     // Into a class whose ingress is restricted, from the classes with open egress its peers
     // select; then everything a class with restricted egress may send.
     for &dc in &used {
-        let dclass = net.class(dc);
-        if !dclass.ingress_open() && !net.admits_any_pod(dc).0 {
+        if admits_by_peers(net, dc) {
             for sc in net.peer_sources(dc) {
-                if layer.class_ix.contains_key(&sc) && net.class(sc).egress_open() {
-                    pair_edge(b, &layer, net, workloads, sc, dc);
+                if class_ix.contains_key(&sc) && net.class(sc).egress_open() {
+                    pair_edge(g, &at, sc, dc);
                 }
             }
         }
@@ -66,53 +82,174 @@ pub(super) fn layer(
     for &sc in &used {
         if !net.class(sc).egress_open() {
             for &dc in &used {
-                pair_edge(b, &layer, net, workloads, sc, dc);
+                pair_edge(g, &at, sc, dc);
             }
         }
     }
-    layer
+    Layer { class_ix, hub }
+}
+
+/// Whether a class admits in-cluster traffic only from the peers its policies select (its
+/// ingress is restricted and no rule admits every pod).
+fn admits_by_peers(net: &NetModel, c: ClassId) -> bool {
+    !net.class(c).ingress_open() && !net.admits_any_pod(c).0
+}
+
+/// Brings the layer up to date after workload `w`'s pod groups moved between classes
+/// (`touched`: the classes that gained or lost one, as [`NetModel::reclass`] reports them):
+/// the same edges as [`layer`] would add for the patched model, in another order. A class that
+/// gains its first members gets its vertices; one that loses its last keeps them, without
+/// edges (nothing reaches or leaves it, as if it were not there).
+pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) {
+    for &c in touched {
+        if sg.net.is_live(c) && !sg.class_ix.contains_key(&c) {
+            let s = sg.graph.add_node(Vertex::NetSrc(c));
+            let d = sg.graph.add_node(Vertex::NetDst(c));
+            sg.class_ix.insert(c, (s, d));
+        }
+    }
+    let wi = sg.workload_ix[w.index()];
+    let class_vertices: HashSet<NodeIndex> = touched
+        .iter()
+        .filter_map(|c| sg.class_ix.get(c))
+        .flat_map(|(s, d)| [*s, *d])
+        .collect();
+    // Every edge the touched classes' vertices have, but other workloads' membership; removed
+    // highest index first, since removing an edge moves the last one into its place.
+    let mut stale: Vec<EdgeIndex> = Vec::new();
+    for &v in &class_vertices {
+        for dir in [Direction::Outgoing, Direction::Incoming] {
+            for e in sg.graph.edges_directed(v, dir) {
+                let membership =
+                    matches!(e.weight().kind, EdgeKind::SendsAs | EdgeKind::ReceivesAs);
+                let other = if dir == Direction::Outgoing {
+                    e.target()
+                } else {
+                    e.source()
+                };
+                if !membership || other == wi {
+                    stale.push(e.id());
+                }
+            }
+        }
+    }
+    for e in sg.graph.edges_directed(wi, Direction::Outgoing) {
+        if e.weight().kind == EdgeKind::SendsAs {
+            stale.push(e.id());
+        }
+    }
+    for e in sg.graph.edges_directed(wi, Direction::Incoming) {
+        if e.weight().kind == EdgeKind::ReceivesAs {
+            stale.push(e.id());
+        }
+    }
+    stale.sort_unstable();
+    stale.dedup();
+    for e in stale.into_iter().rev() {
+        sg.graph.remove_edge(e);
+    }
+
+    let at = At {
+        net: &sg.net,
+        workloads: &sg.workloads,
+        class_ix: &sg.class_ix,
+        hub: sg.hub,
+    };
+    let g = &mut sg.graph;
+    let net = at.net;
+    membership(g, &at, &at.workloads.list[w.index()], wi);
+    let live: Vec<ClassId> = {
+        let mut v: Vec<ClassId> = at
+            .class_ix
+            .keys()
+            .copied()
+            .filter(|c| net.is_live(*c))
+            .collect();
+        v.sort();
+        v
+    };
+    let is_touched = |c: ClassId| touched.contains(&c);
+    for &c in touched.iter().filter(|c| net.is_live(**c)) {
+        open_edges(g, &at, c);
+        // Into `c`, from every source (touched or not).
+        if admits_by_peers(net, c) {
+            for sc in net.peer_sources(c) {
+                if net.is_live(sc) && net.class(sc).egress_open() {
+                    pair_edge(g, &at, sc, c);
+                }
+            }
+        }
+        for &sc in &live {
+            if !net.class(sc).egress_open() {
+                pair_edge(g, &at, sc, c);
+            }
+        }
+        // Out of `c`, to the classes not touched (the touched ones took theirs above).
+        if net.class(c).egress_open() {
+            let peer_of = net.peer_policies(c);
+            for &dc in live.iter().filter(|dc| !is_touched(**dc)) {
+                let selected = net
+                    .class(dc)
+                    .ingress_policies
+                    .iter()
+                    .any(|p| peer_of.contains(p));
+                if selected && admits_by_peers(net, dc) {
+                    pair_edge(g, &at, c, dc);
+                }
+            }
+        } else {
+            for &dc in live.iter().filter(|dc| !is_touched(**dc)) {
+                pair_edge(g, &at, c, dc);
+            }
+        }
+    }
 }
 
 /// The workload every class's evidence names: its first member.
-fn first_member(net: &NetModel, workloads: &Workloads, c: ClassId) -> ObjRef {
-    net.class(c)
+fn first_member(at: &At<'_>, c: ClassId) -> ObjRef {
+    at.net
+        .class(c)
         .members
         .first()
-        .map(|(w, _)| workload_ref(&workloads.list[w.index()]))
+        .map(|(w, _)| workload_ref(&at.workloads.list[w.index()]))
         .unwrap_or_else(|| ObjRef::new("Pod", "", "?"))
 }
 
 /// A workload sends and receives as each of its classes.
-fn membership(b: &mut Builder<'_>, layer: &Layer, net: &NetModel, w: &Workload, wi: NodeIndex) {
+fn membership(g: &mut Graph, at: &At<'_>, w: &Workload, wi: NodeIndex) {
     let mut seen = BTreeSet::new();
-    for &c in &net.member_class[w.id.index()] {
+    for &c in &at.net.member_class[w.id.index()] {
         if seen.insert(c) {
-            let (s, d) = layer.class_ix[&c];
-            b.edge(wi, s, EdgeKind::SendsAs, Vec::new(), None, Cost::Never);
-            b.edge(d, wi, EdgeKind::ReceivesAs, Vec::new(), None, Cost::Never);
+            let (s, d) = at.class_ix[&c];
+            add_edge(g, wi, s, EdgeKind::SendsAs, Vec::new(), None, Cost::Never);
+            add_edge(
+                g,
+                d,
+                wi,
+                EdgeKind::ReceivesAs,
+                Vec::new(),
+                None,
+                Cost::Never,
+            );
         }
     }
 }
 
 /// A class's open egress (to the hub) and open ingress (from the hub).
-fn open_edges(
-    b: &mut Builder<'_>,
-    layer: &Layer,
-    net: &NetModel,
-    workloads: &Workloads,
-    c: ClassId,
-) {
+fn open_edges(g: &mut Graph, at: &At<'_>, c: ClassId) {
+    let net = at.net;
     let class = net.class(c);
-    let (s, d) = layer.class_ix[&c];
+    let (s, d) = at.class_ix[&c];
     if class.egress_open() {
         let ev = vec![Evidence::new(
-            first_member(net, workloads, c),
+            first_member(at, c),
             "no NetworkPolicy restricts egress",
             None,
         )];
-        b.edge(
+        add_edge(
+            g,
             s,
-            layer.hub,
+            at.hub,
             EdgeKind::EgressOpen,
             ev,
             Some(PortSet::all()),
@@ -124,7 +261,7 @@ fn open_edges(
         let ev = rule_evidence(
             net,
             &why,
-            first_member(net, workloads, c),
+            first_member(at, c),
             "no NetworkPolicy isolates ingress",
         );
         let ports = if class.ingress_open() {
@@ -134,28 +271,23 @@ fn open_edges(
                 .0
                 .intersect(&class.listening())
         };
-        let e = b.edge(
-            layer.hub,
+        let e = add_edge(
+            g,
+            at.hub,
             d,
             EdgeKind::IngressOpen,
             ev,
             Some(ports),
             Cost::Finite(0),
         );
-        b.g[e].rules = why;
+        g[e].rules = why;
     }
 }
 
 /// What `sc` may send to `dc` on the ports `dc` listens on, with the rules that allow it (the
 /// egress rules only when `sc`'s egress is restricted).
-fn pair_edge(
-    b: &mut Builder<'_>,
-    layer: &Layer,
-    net: &NetModel,
-    workloads: &Workloads,
-    sc: ClassId,
-    dc: ClassId,
-) {
+fn pair_edge(g: &mut Graph, at: &At<'_>, sc: ClassId, dc: ClassId) {
+    let net = at.net;
     let (sclass, dclass) = (net.class(sc), net.class(dc));
     let ports = net.allowed(sc, dc).intersect(&dclass.listening());
     if ports.is_empty() {
@@ -167,14 +299,15 @@ fn pair_edge(
         net.egress_to(sclass, dclass).1
     };
     why.extend(net.ingress_from(sclass, dclass).1);
-    let ev = rule_evidence(net, &why, first_member(net, workloads, dc), "ingress");
-    let e = b.edge(
-        layer.class_ix[&sc].0,
-        layer.class_ix[&dc].1,
+    let ev = rule_evidence(net, &why, first_member(at, dc), "ingress");
+    let e = add_edge(
+        g,
+        at.class_ix[&sc].0,
+        at.class_ix[&dc].1,
         EdgeKind::PolicyAllows,
         ev,
         Some(ports),
         Cost::Finite(cost::NARROW_POLICY),
     );
-    b.g[e].rules = why;
+    g[e].rules = why;
 }
