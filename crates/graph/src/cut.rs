@@ -58,6 +58,32 @@ pub struct CutPlan {
     pub cheapest: BTreeMap<String, (EdgeIndex, u32)>,
     /// Vertices on some Internet → jewel path.
     pub relevant_vertices: usize,
+    /// The network model the live cuts were verified against, kept so that a patched analysis
+    /// verifies its plan without building it again (no part of what the plan says).
+    pub verified: Option<Verified>,
+}
+
+/// The network model with a plan's NetworkPolicies applied, and those policies.
+#[derive(Clone)]
+pub struct Verified {
+    policies: Vec<serde_json::Value>,
+    net: NetModel,
+}
+
+impl Verified {
+    /// Moves a workload's pod groups to their classes, as [`NetModel::reclass`] does for the
+    /// analysis's own model (one pod's labels changed).
+    pub(crate) fn reclass(&mut self, w: &Workload) {
+        self.net.reclass(w);
+    }
+}
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("policies", &self.policies.len())
+            .finish_non_exhaustive()
+    }
 }
 
 const INF: u64 = 1 << 40;
@@ -211,6 +237,18 @@ fn exposure_fix(g: &SecurityGraph, endpoint: u32) -> Vec<Fix> {
 
 /// Computes the minimal cut and its realisation.
 pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> CutPlan {
+    min_cut_reusing(snapshot, g, proof, None)
+}
+
+/// [`min_cut`], verifying live cuts against `reuse` when the plan adds the same
+/// NetworkPolicies (the caller guarantees that `reuse` models the snapshot's policies,
+/// namespaces and `g`'s workloads).
+pub(crate) fn min_cut_reusing(
+    snapshot: &Snapshot,
+    g: &mut SecurityGraph,
+    proof: &Proof,
+    reuse: Option<Verified>,
+) -> CutPlan {
     let fwd = reach(g, &[g.internet], Direction::Outgoing);
     let bwd = reach(g, &g.jewels.clone(), Direction::Incoming);
 
@@ -628,27 +666,30 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
     }
 
     // Verify live network cuts: the analysis itself must agree the flows are gone.
-    let all_policies: Vec<Fix> = policy_of
-        .values()
-        .flatten()
-        .map(|v| Fix::AddNetworkPolicy(v.clone()))
-        .collect();
-    if !all_policies.is_empty() {
-        // Adding NetworkPolicies changes no workload: only the network model is rebuilt, from
-        // the objects it reads (a full snapshot clone would dominate a large scan).
-        let mut what_if = Snapshot::from_objects(
-            snapshot
-                .iter()
-                .filter(|o| matches!(o.object.kind(), Kind::Namespace | Kind::NetworkPolicy))
-                .cloned(),
-        );
-        for f in &all_policies {
-            f.apply(&mut what_if);
-        }
-        let wl = &g.workloads;
-        let net = NetModel::build(&what_if, wl);
+    let added: Vec<serde_json::Value> = policy_of.values().flatten().cloned().collect();
+    let verified = (!added.is_empty()).then(|| {
+        let net = match reuse {
+            Some(v) if v.policies == added => v.net,
+            _ => {
+                // Adding NetworkPolicies changes no workload: only the network model is
+                // rebuilt, from the objects it reads (a full snapshot clone would dominate a
+                // large scan).
+                let mut what_if = Snapshot::from_objects(
+                    snapshot
+                        .iter()
+                        .filter(|o| {
+                            matches!(o.object.kind(), Kind::Namespace | Kind::NetworkPolicy)
+                        })
+                        .cloned(),
+                );
+                for np in &added {
+                    Fix::AddNetworkPolicy(np.clone()).apply(&mut what_if);
+                }
+                NetModel::build(&what_if, &g.workloads)
+            }
+        };
         let index: HashMap<Key, rampart_model::WorkloadId> =
-            wl.list.iter().map(|w| (key(w), w.id)).collect();
+            g.workloads.list.iter().map(|w| (key(w), w.id)).collect();
         for (idx, claim) in &claims {
             if let Err(why) = claim.holds(&index, &net) {
                 let cut = &mut cuts[*idx];
@@ -658,7 +699,11 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
                 }
             }
         }
-    }
+        Verified {
+            policies: added,
+            net,
+        }
+    });
 
     // Chains each cut breaks, and per chain its cheapest edge.
     let mut by_edge: HashMap<EdgeIndex, Vec<String>> = HashMap::new();
@@ -688,6 +733,7 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
         total_cost: value,
         cheapest,
         relevant_vertices,
+        verified,
     }
 }
 
@@ -753,26 +799,35 @@ impl Claim {
                 Ok(())
             }
             Claim::Pairs { srcs, dsts } => {
+                // Pairs in the order of the claim's workloads, never of class ids (a patched
+                // model numbers its classes differently): the first failure named is the same.
                 let mut pairs = HashSet::new();
-                let mut dclasses: Vec<(&Key, crate::netpol::ClassId)> = dsts
-                    .iter()
-                    .flat_map(|d| classes(d).into_iter().map(move |c| (d, c)))
-                    .collect();
-                dclasses.sort_by_key(|(_, c)| *c);
+                let dclasses: Vec<(&Key, Vec<crate::netpol::ClassId>)> =
+                    dsts.iter().map(|d| (d, classes(d))).collect();
                 for s in srcs {
                     let mut scs = classes(s);
+                    scs.sort_unstable();
                     scs.dedup();
-                    for sc in scs {
-                        for (d, dc) in &dclasses {
-                            if s == *d || !pairs.insert((sc, *dc)) {
-                                continue;
-                            }
-                            if !net
-                                .allowed(sc, *dc)
-                                .intersect(&net.class(*dc).listening())
-                                .is_empty()
-                            {
-                                return Err(format!("{} still reaches {}", key_str(s), key_str(d)));
+                    for (d, dcs) in &dclasses {
+                        if s == *d {
+                            continue;
+                        }
+                        for &sc in &scs {
+                            for &dc in dcs {
+                                if !pairs.insert((sc, dc)) {
+                                    continue;
+                                }
+                                if !net
+                                    .allowed(sc, dc)
+                                    .intersect(&net.class(dc).listening())
+                                    .is_empty()
+                                {
+                                    return Err(format!(
+                                        "{} still reaches {}",
+                                        key_str(s),
+                                        key_str(d)
+                                    ));
+                                }
                             }
                         }
                     }

@@ -63,10 +63,79 @@ pub fn reclass_pod(
 
     let g = &mut analysis.graph;
     let moved = g.net.reclass(&new_w);
+    let mut verified = analysis.plan.verified.take();
+    if let Some(v) = &mut verified {
+        v.reclass(&new_w);
+    }
     g.workloads.list[id.index()] = new_w;
     build::patch_network(g, id, &moved);
     build::reroute(g, id);
     analysis.proof = prove::prove(&analysis.graph, &options.prove);
-    analysis.plan = cut::min_cut(snapshot, &mut analysis.graph, &analysis.proof);
+    analysis.plan = cut::min_cut_reusing(snapshot, &mut analysis.graph, &analysis.proof, verified);
     Ok(diff_from(baseline, analysis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze;
+    use crate::model::EdgeKind;
+    use rampart_model::parse::{ParseLimits, parse_source};
+    use rampart_model::{Change, Kind, Object};
+
+    /// web (exposed) reaches the db workload, a crown jewel with two pods: db-1 open, db-2
+    /// guarded by a policy that admits only `role: friend`. The cheapest cut isolates db-1's
+    /// class, a live cut verified against the network model with rampart's policy added.
+    const CLUSTER: &str = "\
+apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: app}\nspec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: app, labels: {app: web}}\nspec: {automountServiceAccountToken: false, containers: [{name: c, ports: [{containerPort: 8080}]}]}\n---\n\
+apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: db, namespace: app, labels: {rampart.dev/crown-jewel: \"true\"}}\nspec: {selector: {matchLabels: {app: db}}, template: {metadata: {labels: {app: db}}, spec: {containers: [{name: c}]}}}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: db-1, namespace: app, labels: {app: db}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: db, uid: u1, controller: true}]}\nspec: {automountServiceAccountToken: false, containers: [{name: c, ports: [{containerPort: 5432}]}]}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: db-2, namespace: app, labels: {app: db, guarded: \"yes\"}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: db, uid: u1, controller: true}]}\nspec: {automountServiceAccountToken: false, containers: [{name: c, ports: [{containerPort: 5432}]}]}\n---\n\
+apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: guard, namespace: app}\nspec: {podSelector: {matchLabels: {guarded: \"yes\"}}, ingress: [{from: [{podSelector: {matchLabels: {role: friend}}}]}]}\n";
+
+    fn isolating_db(a: &Analysis) -> Vec<(bool, Vec<String>)> {
+        a.plan
+            .cuts
+            .iter()
+            .filter(|c| c.kind == EdgeKind::IngressOpen)
+            .map(|c| (c.live, c.notes.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_move_is_verified_against_the_patched_what_if_model() {
+        let parsed = parse_source("t.yaml", CLUSTER, &ParseLimits::default());
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        let mut s = Snapshot::from_objects(parsed.objects);
+        let options = Options::default();
+        let mut a = analyze(&s, &options);
+        assert_eq!(isolating_db(&a), vec![(true, vec![])], "{:#?}", a.plan.cuts);
+        assert!(a.plan.verified.is_some());
+
+        // web's pod becomes a friend: the guard now admits it into db-2, so isolating db-1's
+        // class no longer keeps web out of db, and the plan must say so.
+        let mut o = s.get(Kind::Pod, "app", "web").cloned().unwrap();
+        let Object::Pod(old) = o.object.clone() else {
+            unreachable!()
+        };
+        o.object
+            .meta_mut()
+            .labels
+            .insert("role".into(), "friend".into());
+        let Object::Pod(new) = o.object.clone() else {
+            unreachable!()
+        };
+        s.apply(Change::Upsert(Box::new(o)));
+        let full = analyze(&s, &options);
+        reclass_pod(&mut a, &s, &old, &new, &options).expect("a class move");
+        let want = isolating_db(&full);
+        assert_eq!(want.len(), 1, "{:#?}", full.plan.cuts);
+        assert!(!want[0].0, "{want:?}");
+        assert!(
+            want[0].1.iter().any(|n| n.contains("still reaches")),
+            "{want:?}"
+        );
+        assert_eq!(isolating_db(&a), want);
+    }
 }

@@ -161,17 +161,14 @@ pub fn relabel_pod(
         return Err(Reprove::Selection);
     }
 
-    // Proven unchanged: swap the workload in and move its class memberships.
+    // Proven unchanged: move the class memberships (to the classes worked out above, which
+    // the model finds by the groups' labels) and swap the workload in.
     let g = &mut analysis.graph;
-    for c in old_classes.iter().chain(&new_classes) {
-        g.net.classes[c.index()].members.retain(|(w, _)| *w != id);
+    g.net.reclass(&new_w);
+    debug_assert_eq!(g.net.member_class[id.index()], new_classes);
+    if let Some(v) = &mut analysis.plan.verified {
+        v.reclass(&new_w);
     }
-    for (gi, c) in new_classes.iter().enumerate() {
-        let members = &mut g.net.classes[c.index()].members;
-        let at = members.partition_point(|m| *m < (id, gi));
-        members.insert(at, (id, gi));
-    }
-    g.net.member_class[id.index()] = new_classes;
     g.workloads.list[id.index()] = new_w;
     Ok(())
 }
