@@ -2,8 +2,10 @@
 //! answers after every change: which relations and which chains appeared or disappeared.
 //! Vertices are matched by the objects they stand for, chains by their stable ids.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
+use petgraph::Direction;
+use petgraph::graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 use crate::Analysis;
@@ -54,38 +56,43 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
+/// A vertex's hash, by the object it stands for.
+fn vertex_hash(g: &crate::SecurityGraph, v: NodeIndex) -> u64 {
+    let r = g.vertex_ref(v);
+    fnv(
+        fnv(
+            fnv(0xcbf2_9ce4_8422_2325, r.kind.as_bytes()),
+            r.namespace.as_bytes(),
+        ),
+        r.name.as_bytes(),
+    )
+}
+
+/// A relation's fingerprint from its ends' hashes.
+fn edge_fingerprint(from: u64, kind: crate::model::EdgeKind, to: u64) -> u64 {
+    fnv(from, kind.as_str().as_bytes()) ^ to.rotate_left(17)
+}
+
 /// One fingerprint per relation. Vertices are hashed once (by the object they stand for), edges
 /// combine their endpoints' hashes: no per-edge allocation, which keeps a diff of two 10k-pod
 /// graphs in milliseconds.
-fn fingerprints(a: &Analysis) -> Vec<(u64, petgraph::graph::EdgeIndex)> {
+fn fingerprints(a: &Analysis) -> Vec<(u64, EdgeIndex)> {
     let g = &a.graph;
-    let vertex: Vec<u64> = g
-        .graph
-        .node_indices()
-        .map(|v| {
-            let r = g.vertex_ref(v);
-            fnv(
-                fnv(
-                    fnv(0xcbf2_9ce4_8422_2325, r.kind.as_bytes()),
-                    r.namespace.as_bytes(),
-                ),
-                r.name.as_bytes(),
-            )
-        })
-        .collect();
+    let vertex: Vec<u64> = g.graph.node_indices().map(|v| vertex_hash(g, v)).collect();
     g.graph
         .edge_references()
         .map(|e| {
-            let h = fnv(
+            let h = edge_fingerprint(
                 vertex[e.source().index()],
-                e.weight().kind.as_str().as_bytes(),
+                e.weight().kind,
+                vertex[e.target().index()],
             );
-            (h ^ vertex[e.target().index()].rotate_left(17), e.id())
+            (h, e.id())
         })
         .collect()
 }
 
-fn relation(a: &Analysis, e: petgraph::graph::EdgeIndex) -> Option<Relation> {
+fn relation(a: &Analysis, e: EdgeIndex) -> Option<Relation> {
     let g = &a.graph;
     let (x, y) = g.graph.edge_endpoints(e)?;
     Some(Relation {
@@ -96,11 +103,7 @@ fn relation(a: &Analysis, e: petgraph::graph::EdgeIndex) -> Option<Relation> {
 }
 
 /// Relations of `a` whose fingerprint is not in `other`, sorted.
-fn only_in(
-    a: &Analysis,
-    fa: &[(u64, petgraph::graph::EdgeIndex)],
-    other: &HashSet<u64>,
-) -> Vec<Relation> {
+fn only_in(a: &Analysis, fa: &[(u64, EdgeIndex)], other: &HashSet<u64>) -> Vec<Relation> {
     let set: BTreeSet<Relation> = fa
         .iter()
         .filter(|(h, _)| !other.contains(h))
@@ -128,11 +131,64 @@ pub fn diff(before: &Analysis, after: &Analysis) -> ThreatDiff {
     }
 }
 
-/// What [`diff_from`] needs of an analysis that is about to be patched in place: its relations
-/// as fingerprints, the relations the patch may remove spelled out, its chains.
+/// How many edges of a graph carry each relation (by fingerprint): what lets a patch report
+/// its threat diff from the edges it touched alone.
+#[derive(Debug, Clone, Default)]
+pub struct RelationIndex {
+    counts: HashMap<u64, u32>,
+}
+
+impl RelationIndex {
+    fn of(a: &Analysis) -> RelationIndex {
+        let mut counts: HashMap<u64, u32> = HashMap::new();
+        for (h, _) in fingerprints(a) {
+            *counts.entry(h).or_default() += 1;
+        }
+        RelationIndex { counts }
+    }
+
+    fn count(&self, h: u64) -> u32 {
+        self.counts.get(&h).copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, h: u64, by: i64) {
+        let c = self.counts.entry(h).or_default();
+        *c = u32::try_from(i64::from(*c) + by).unwrap_or(0);
+        if *c == 0 {
+            self.counts.remove(&h);
+        }
+    }
+}
+
+/// The relations on the edges of `vertices`, each edge once.
+fn local(a: &Analysis, vertices: &[NodeIndex]) -> Vec<(u64, Relation)> {
+    let g = &a.graph;
+    let mut hashes: HashMap<NodeIndex, u64> = HashMap::new();
+    let mut hash = |v: NodeIndex| *hashes.entry(v).or_insert_with(|| vertex_hash(g, v));
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for &v in vertices {
+        for dir in [Direction::Outgoing, Direction::Incoming] {
+            for e in g.graph.edges_directed(v, dir) {
+                if !seen.insert(e.id()) {
+                    continue;
+                }
+                let h = edge_fingerprint(hash(e.source()), e.weight().kind, hash(e.target()));
+                if let Some(r) = relation(a, e.id()) {
+                    out.push((h, r));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What [`diff_from`] needs of an analysis that is about to be patched in place.
 #[derive(Debug)]
 pub struct Baseline {
-    fingerprints: HashSet<u64>,
+    /// Relations of the edges outside the patch, counted.
+    index: RelationIndex,
+    /// Relations of the edges the patch may change.
     local: Vec<(u64, Relation)>,
     chains: BTreeSet<String>,
     jewels_reachable: usize,
@@ -140,24 +196,20 @@ pub struct Baseline {
 
 impl Baseline {
     /// Captures `a` before a patch that changes edges or names of the `touched` vertices only
-    /// (so every relation elsewhere survives it).
-    pub fn capture(a: &Analysis, touched: &[petgraph::graph::NodeIndex]) -> Baseline {
-        let fa = fingerprints(a);
-        let mut local = Vec::new();
-        let mut seen = HashSet::new();
-        for &v in touched {
-            for dir in [petgraph::Direction::Outgoing, petgraph::Direction::Incoming] {
-                for e in a.graph.graph.edges_directed(v, dir) {
-                    if seen.insert(e.id())
-                        && let Some(r) = relation(a, e.id())
-                    {
-                        local.push((fa[e.id().index()].0, r));
-                    }
-                }
-            }
+    /// (so every relation elsewhere survives it). Takes the graph's [`RelationIndex`], built on
+    /// first use, which [`diff_from`] gives back updated.
+    pub fn capture(a: &mut Analysis, touched: &[NodeIndex]) -> Baseline {
+        let mut index = a
+            .graph
+            .relations
+            .take()
+            .unwrap_or_else(|| RelationIndex::of(a));
+        let local = local(a, touched);
+        for (h, _) in &local {
+            index.add(*h, -1);
         }
         Baseline {
-            fingerprints: fa.into_iter().map(|x| x.0).collect(),
+            index,
             local,
             chains: chain_ids(a),
             jewels_reachable: a.proof.jewels_reachable,
@@ -165,23 +217,38 @@ impl Baseline {
     }
 }
 
-/// Compares a captured analysis with what the patch made of it: the same answer as [`diff`]
-/// of the two, when the patch kept to the vertices the baseline was told of.
-pub fn diff_from(before: Baseline, after: &Analysis) -> ThreatDiff {
-    let fa = fingerprints(after);
-    let ha: HashSet<u64> = fa.iter().map(|x| x.0).collect();
-    let removed: BTreeSet<Relation> = before
-        .local
+/// Compares a captured analysis with what the patch made of it, `touched` now naming every
+/// vertex the patch changed (those captured and any it added): the same answer as [`diff`] of
+/// the two.
+pub fn diff_from(before: Baseline, after: &mut Analysis, touched: &[NodeIndex]) -> ThreatDiff {
+    let Baseline {
+        mut index,
+        local: was,
+        chains,
+        jewels_reachable,
+    } = before;
+    let is = local(after, touched);
+    let had: HashSet<u64> = was.iter().map(|(h, _)| *h).collect();
+    let added: BTreeSet<Relation> = is
+        .iter()
+        .filter(|(h, _)| index.count(*h) == 0 && !had.contains(h))
+        .map(|(_, r)| r.clone())
+        .collect();
+    for (h, _) in &is {
+        index.add(*h, 1);
+    }
+    let removed: BTreeSet<Relation> = was
         .into_iter()
-        .filter(|(h, _)| !ha.contains(h))
+        .filter(|(h, _)| index.count(*h) == 0)
         .map(|(_, r)| r)
         .collect();
+    after.graph.relations = Some(index);
     let ca = chain_ids(after);
     ThreatDiff {
-        relations_added: only_in(after, &fa, &before.fingerprints),
+        relations_added: added.into_iter().collect(),
         relations_removed: removed.into_iter().collect(),
-        chains_added: ca.difference(&before.chains).cloned().collect(),
-        chains_removed: before.chains.difference(&ca).cloned().collect(),
-        jewels_reachable: (before.jewels_reachable, after.proof.jewels_reachable),
+        chains_added: ca.difference(&chains).cloned().collect(),
+        chains_removed: chains.difference(&ca).cloned().collect(),
+        jewels_reachable: (jewels_reachable, after.proof.jewels_reachable),
     }
 }

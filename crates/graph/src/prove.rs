@@ -81,6 +81,30 @@ pub struct Proof {
     pub entries: usize,
     /// Entries whose chain list stopped at the per-entry limit (more chains exist or may).
     pub truncated_entries: usize,
+    /// The search the chains were walked from, kept so that a patched graph is re-proved by
+    /// repairing it ([`reprove`]).
+    search: Option<Search>,
+}
+
+/// Per vertex its nearest jewels, and which vertices the internet reaches.
+#[derive(Clone)]
+struct Search {
+    labels: Vec<Vec<Label>>,
+    reachable: Vec<bool>,
+    /// Per vertex, its rank among all jewels (`u32::MAX`: not a jewel).
+    rank: Vec<u32>,
+    k: usize,
+}
+
+impl std::fmt::Debug for Search {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Search")
+            .field(
+                "labelled",
+                &self.labels.iter().filter(|l| !l.is_empty()).count(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Proof {
@@ -134,7 +158,7 @@ pub fn entry_key(g: &SecurityGraph, ix: NodeIndex) -> (ObjRef, String) {
 }
 
 /// One settled "nearest jewel" label of a vertex: the jewel and the distance to it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Label {
     jewel: NodeIndex,
     dist: usize,
@@ -205,16 +229,39 @@ fn reached_from_internet(g: &SecurityGraph) -> Vec<bool> {
 /// first ([`cmp_vertices`]) when several do: the chains are a function of the graph as a set
 /// of vertices and edges, not of the order it was built in.
 pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
-    let n = g.graph.node_count();
-    let k = if opts.max_chains_per_entry == 0 {
+    let search = search(g, opts);
+    walk(g, opts, search)
+}
+
+/// The per-entry limit as a label count.
+fn limit(g: &SecurityGraph, opts: &ProveOptions) -> usize {
+    if opts.max_chains_per_entry == 0 {
         g.jewels.len().max(1)
     } else {
         opts.max_chains_per_entry
-    };
+    }
+}
+
+/// Every jewel's rank: by kind, then by the object it stands for.
+fn ranks(g: &SecurityGraph) -> Vec<u32> {
+    let mut jewels = g.jewels.clone();
+    jewels.sort_by_cached_key(|j| (target_kind(g, *j), g.vertex_ref(*j)));
+    let mut rank = vec![u32::MAX; g.graph.node_count()];
+    for (i, j) in jewels.iter().enumerate() {
+        rank[j.index()] = u32::try_from(i).unwrap_or(u32::MAX);
+    }
+    rank
+}
+
+/// The backward search from the jewels (see [`prove`]).
+fn search(g: &SecurityGraph, opts: &ProveOptions) -> Search {
+    let n = g.graph.node_count();
+    let k = limit(g, opts);
     // Only what the internet reaches can be on a chain, and what it does not reach has no
     // predecessor it reaches: labelling those vertices is wasted work (over half the graph in
     // a typical cluster), and skipping them changes nothing else.
     let reachable = reached_from_internet(g);
+    let rank = ranks(g);
     let mut labels: Vec<Vec<Label>> = vec![Vec::new(); n];
     let has = |labels: &Vec<Vec<Label>>, v: NodeIndex, j: NodeIndex| {
         labels[v.index()].iter().any(|l| l.jewel == j)
@@ -225,7 +272,7 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
         .copied()
         .filter(|j| reachable[j.index()])
         .collect();
-    jewels.sort_by_cached_key(|j| (target_kind(g, *j), g.vertex_ref(*j)));
+    jewels.sort_by_key(|j| rank[j.index()]);
     // A bucket queue: per distance, per jewel rank, the vertices to offer that jewel to. Free
     // edges push into the bucket being drained, one-step edges into the next distance's.
     let mut current: Vec<Vec<NodeIndex>> = jewels.iter().map(|&j| vec![j]).collect();
@@ -233,8 +280,8 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
     let mut dist = 0;
     loop {
         let mut pending = 0usize;
-        for (rank, bucket) in current.iter_mut().enumerate() {
-            let j = jewels[rank];
+        for (r, bucket) in current.iter_mut().enumerate() {
+            let j = jewels[r];
             while let Some(u) = bucket.pop() {
                 if labels[u.index()].len() >= k || has(&labels, u, j) {
                     continue;
@@ -253,7 +300,7 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
                     if weight(g, e.id()) == 0 {
                         bucket.push(v);
                     } else {
-                        next[rank].push(v);
+                        next[r].push(v);
                         pending += 1;
                     }
                 }
@@ -266,6 +313,106 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
         dist += 1;
     }
 
+    Search {
+        labels,
+        reachable,
+        rank,
+        k,
+    }
+}
+
+/// The labels a vertex must hold given its successors' (the search's equations): its own
+/// when it is a jewel, and its successors' one edge further, the first `k` distinct jewels by
+/// (distance, rank).
+fn settle(g: &SecurityGraph, s: &Search, v: NodeIndex) -> Vec<Label> {
+    if v == g.internet || !s.reachable[v.index()] {
+        return Vec::new();
+    }
+    let mut cand: Vec<Label> = Vec::new();
+    if s.rank[v.index()] != u32::MAX {
+        cand.push(Label { jewel: v, dist: 0 });
+    }
+    for e in g.graph.edges_directed(v, Direction::Outgoing) {
+        let u = e.target();
+        if u == g.internet || !s.reachable[u.index()] {
+            continue;
+        }
+        let w = weight(g, e.id());
+        cand.extend(s.labels[u.index()].iter().map(|l| Label {
+            jewel: l.jewel,
+            dist: l.dist + w,
+        }));
+    }
+    cand.sort_by_key(|l| (l.dist, s.rank[l.jewel.index()]));
+    let mut out: Vec<Label> = Vec::with_capacity(s.k.min(cand.len()));
+    for l in cand {
+        if out.len() >= s.k {
+            break;
+        }
+        if !out.iter().any(|o| o.jewel == l.jewel) {
+            out.push(l);
+        }
+    }
+    out
+}
+
+/// Proves a patched graph again from `old`, its proof before the patch: `changed` names every
+/// vertex whose out-edges the patch changed (their targets or proof weights) or that it added.
+/// Falls back to a full search when `old` has none or the repair runs long.
+///
+/// The search's labels are the one solution of its equations ([`settle`] at every vertex): a
+/// label supported only by a cycle would need a cycle of free edges, and the graph has none.
+/// So the repair re-settles the changed vertices and those whose reachability changed, then
+/// the predecessors of every vertex whose labels changed, until nothing changes: what it ends
+/// at is what a full search finds. The chains are then walked again from the labels.
+pub fn reprove(g: &SecurityGraph, opts: &ProveOptions, old: Proof, changed: &[NodeIndex]) -> Proof {
+    let Some(mut s) = old.search.filter(|s| s.k == limit(g, opts)) else {
+        return prove(g, opts);
+    };
+    let n = g.graph.node_count();
+    let reachable = reached_from_internet(g);
+    s.labels.resize(n, Vec::new());
+    s.rank.resize(n, u32::MAX);
+    s.reachable.resize(n, false);
+    let mut queue: VecDeque<NodeIndex> = changed.iter().copied().collect();
+    for (i, (a, b)) in s.reachable.iter().zip(&reachable).enumerate() {
+        if a != b {
+            queue.push_back(NodeIndex::new(i));
+        }
+    }
+    s.reachable = reachable;
+    let mut queued = vec![false; n];
+    for v in &queue {
+        queued[v.index()] = true;
+    }
+    // A bound on the work: past it a full search is cheaper.
+    let mut budget = n / 4 + 4 * queue.len();
+    while let Some(v) = queue.pop_front() {
+        queued[v.index()] = false;
+        if budget == 0 {
+            return prove(g, opts);
+        }
+        budget -= 1;
+        let now = settle(g, &s, v);
+        if now == s.labels[v.index()] {
+            continue;
+        }
+        s.labels[v.index()] = now;
+        for p in g.graph.neighbors_directed(v, Direction::Incoming) {
+            if !queued[p.index()] {
+                queued[p.index()] = true;
+                queue.push_back(p);
+            }
+        }
+    }
+    walk(g, opts, s)
+}
+
+/// Walks every entry's chains from the search's labels.
+fn walk(g: &SecurityGraph, opts: &ProveOptions, s: Search) -> Proof {
+    let n = g.graph.node_count();
+    let k = s.k;
+    let (labels, reachable) = (&s.labels, &s.reachable);
     let mut proof = Proof::default();
     let mut steps: HashMap<(NodeIndex, NodeIndex), Option<EdgeIndex>> = HashMap::new();
     let mut entries: Vec<(NodeIndex, EdgeIndex)> = g
@@ -301,7 +448,7 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
             while cur != l.jewel && edges.len() <= n + 1 {
                 let Some(e) = *steps
                     .entry((cur, l.jewel))
-                    .or_insert_with(|| step(g, &labels, &reachable, cur, l.jewel, left))
+                    .or_insert_with(|| step(g, labels, reachable, cur, l.jewel, left))
                 else {
                     break;
                 };
@@ -324,6 +471,7 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
         }
     }
     proof.jewels_reachable = g.jewels.iter().filter(|j| reachable[j.index()]).count();
+    proof.search = Some(s);
     proof
 }
 

@@ -14,11 +14,16 @@
 //! controllers (every Ingress route is admitted through their class) and workloads declared
 //! exposed (their endpoint reads their first class).
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use petgraph::Direction;
 use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
 use rampart_model::objects::Pod;
 use rampart_model::{EXPOSED_ANNOTATION, Snapshot};
 
 use crate::diff::{Baseline, ThreatDiff, diff_from};
+use crate::model::EdgeKind;
 use crate::netpol::declared_ports;
 use crate::relabel::{Reprove, moved_workload};
 use crate::{Analysis, Options, build, cut, prove};
@@ -60,6 +65,7 @@ pub fn reclass_pod(
         }
     }
     let baseline = Baseline::capture(analysis, &touched);
+    let edges_before = out_edges(&analysis.graph, &touched);
 
     let g = &mut analysis.graph;
     let moved = g.net.reclass(&new_w);
@@ -70,9 +76,52 @@ pub fn reclass_pod(
     g.workloads.list[id.index()] = new_w;
     build::patch_network(g, id, &moved);
     build::reroute(g, id);
-    analysis.proof = prove::prove(&analysis.graph, &options.prove);
+    // After the patch: the workload and the vertices of every class it left or joined (a
+    // class it joined may be new).
+    let touched: Vec<NodeIndex> = std::iter::once(g.workload_ix[id.index()])
+        .chain(
+            moved
+                .iter()
+                .filter_map(|c| g.class_ix.get(c))
+                .flat_map(|(s, d)| [*s, *d]),
+        )
+        .collect();
+    // The vertices whose out-edges changed, for the proof's repair.
+    let edges_after = out_edges(&analysis.graph, &touched);
+    let changed: Vec<NodeIndex> = edges_after
+        .keys()
+        .chain(edges_before.keys())
+        .copied()
+        .filter(|v| edges_before.get(v) != edges_after.get(v))
+        .collect();
+    let old = std::mem::take(&mut analysis.proof);
+    analysis.proof = prove::reprove(&analysis.graph, &options.prove, old, &changed);
     analysis.plan = cut::min_cut_reusing(snapshot, &mut analysis.graph, &analysis.proof, verified);
-    Ok(diff_from(baseline, analysis))
+    Ok(diff_from(baseline, analysis, &touched))
+}
+
+/// The out-edges (target and kind) of the `touched` vertices and of their predecessors: every
+/// vertex whose out-edges a patch of the touched vertices can change.
+fn out_edges(
+    g: &crate::SecurityGraph,
+    touched: &[NodeIndex],
+) -> BTreeMap<NodeIndex, Vec<(NodeIndex, EdgeKind)>> {
+    let mut around: BTreeSet<NodeIndex> = touched.iter().copied().collect();
+    for &v in touched {
+        around.extend(g.graph.neighbors_directed(v, Direction::Incoming));
+    }
+    around
+        .into_iter()
+        .map(|v| {
+            let mut out: Vec<(NodeIndex, EdgeKind)> = g
+                .graph
+                .edges_directed(v, Direction::Outgoing)
+                .map(|e| (e.target(), e.weight().kind))
+                .collect();
+            out.sort_unstable();
+            (v, out)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ pub struct SecurityGraph {
     pub hub: NodeIndex,
     /// Exposed ports and the Service selectors behind them.
     pub routes: Vec<Route>,
+    /// Relations counted, kept once a patch has built them ([`crate::diff::Baseline`]).
+    pub relations: Option<crate::diff::RelationIndex>,
     /// Problems found while building.
     pub warnings: Vec<String>,
     /// Permission vertices, described.
@@ -1367,6 +1369,7 @@ impl SecurityGraph {
             class_ix,
             hub,
             routes,
+            relations: None,
             warnings: b.warnings,
             grants: b.grants,
         }
