@@ -16,6 +16,7 @@ use rampart_model::{Kind, Labels, ObjectKey, Snapshot, Workload, Workloads};
 use crate::build::{SecurityGraph, stable_labels};
 use crate::cost;
 use crate::fix::{Fix, NetIntent, WorkloadKey, network_policies};
+use crate::flow::{Flow, INF, Network};
 use crate::model::{Cost, EdgeKind, EndpointKind, Vertex};
 use crate::netpol::NetModel;
 use crate::ports::PortSet;
@@ -58,35 +59,38 @@ pub struct CutPlan {
     pub cheapest: BTreeMap<String, (EdgeIndex, u32)>,
     /// Vertices on some Internet → jewel path.
     pub relevant_vertices: usize,
-    /// The network model the live cuts were verified against, kept so that a patched analysis
-    /// verifies its plan without building it again (no part of what the plan says).
-    pub verified: Option<Verified>,
+    /// What the cut of a patched graph starts from (no part of what the plan says).
+    pub state: Option<CutState>,
 }
 
-/// The network model with a plan's NetworkPolicies applied, and those policies.
-#[derive(Clone)]
-pub struct Verified {
-    policies: Vec<serde_json::Value>,
-    net: NetModel,
+/// What one cut leaves for the next, after a patch: its maximum flow, and the network model the
+/// live cuts were verified against, with the NetworkPolicies the plan added.
+#[derive(Clone, Default)]
+pub struct CutState {
+    flow: Flow,
+    verified: Option<(Vec<serde_json::Value>, NetModel)>,
 }
 
-impl Verified {
-    /// Moves a workload's pod groups to their classes, as [`NetModel::reclass`] does for the
-    /// analysis's own model (one pod's labels changed).
+impl CutState {
+    /// Moves a workload's pod groups to their classes in the verification model, as
+    /// [`NetModel::reclass`] does for the analysis's own (one pod's labels changed).
     pub(crate) fn reclass(&mut self, w: &Workload) {
-        self.net.reclass(w);
+        if let Some((_, net)) = &mut self.verified {
+            net.reclass(w);
+        }
     }
 }
 
-impl std::fmt::Debug for Verified {
+impl std::fmt::Debug for CutState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verified")
-            .field("policies", &self.policies.len())
+        f.debug_struct("CutState")
+            .field(
+                "policies",
+                &self.verified.as_ref().map_or(0, |(p, _)| p.len()),
+            )
             .finish_non_exhaustive()
     }
 }
-
-const INF: u64 = 1 << 40;
 
 fn reach(g: &SecurityGraph, from: &[NodeIndex], dir: Direction) -> Vec<bool> {
     let mut seen = vec![false; g.graph.node_count()];
@@ -240,15 +244,20 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
     min_cut_reusing(snapshot, g, proof, None)
 }
 
-/// [`min_cut`], verifying live cuts against `reuse` when the plan adds the same
-/// NetworkPolicies (the caller guarantees that `reuse` models the snapshot's policies,
-/// namespaces and `g`'s workloads).
+/// [`min_cut`] of a patched graph, starting from the maximum flow of the cut before the patch
+/// and verifying live cuts against its model when the plan adds the same NetworkPolicies (the
+/// caller guarantees that `reuse` was patched like the graph: same policies and namespaces,
+/// workloads moved with [`CutState::reclass`]).
 pub(crate) fn min_cut_reusing(
     snapshot: &Snapshot,
     g: &mut SecurityGraph,
     proof: &Proof,
-    reuse: Option<Verified>,
+    reuse: Option<CutState>,
 ) -> CutPlan {
+    let CutState {
+        flow: start,
+        verified: reuse,
+    } = reuse.unwrap_or_default();
     let fwd = reach(g, &[g.internet], Direction::Outgoing);
     let bwd = reach(g, &g.jewels.clone(), Direction::Incoming);
 
@@ -300,59 +309,70 @@ pub(crate) fn min_cut_reusing(
         g.graph[*e].cost = new_cost;
     }
 
-    // Flow network over relevant edges.
-    let mut fg: petgraph::Graph<(), u64> = petgraph::Graph::new();
-    let mut map: HashMap<NodeIndex, NodeIndex> = HashMap::new();
-    let mut node = |fg: &mut petgraph::Graph<(), u64>, v: NodeIndex| {
-        *map.entry(v).or_insert_with(|| fg.add_node(()))
-    };
-    let s = node(&mut fg, g.internet);
-    let t = fg.add_node(());
-    let mut flow_edge_of: Vec<Option<EdgeIndex>> = Vec::new();
-    for e in g.graph.edge_references() {
-        let (a, b) = (e.source(), e.target());
-        if !(fwd[a.index()] && bwd[b.index()] && fwd[b.index()]) {
+    // Flow network over relevant edges, parallel edges merged (the cut is a set of vertices),
+    // every jewel feeding a sink.
+    let n = g.graph.node_count();
+    let index = |v: NodeIndex| u32::try_from(v.index()).unwrap_or(u32::MAX);
+    let sink = u32::try_from(n).unwrap_or(u32::MAX);
+    let relevant_edge =
+        |a: NodeIndex, b: NodeIndex| fwd[a.index()] && bwd[b.index()] && fwd[b.index()];
+    let mut jewel = vec![false; n];
+    for &j in &g.jewels {
+        jewel[j.index()] = fwd[j.index()];
+    }
+    let mut relevant = vec![false; n];
+    relevant[g.internet.index()] = true;
+    let mut pairs: Vec<(u32, u32, u64)> = Vec::new();
+    let mut out: Vec<(u32, u64)> = Vec::new();
+    for a in g.graph.node_indices() {
+        if !fwd[a.index()] {
             continue;
         }
-        let cap = match e.weight().cost {
-            Cost::Finite(c) => u64::from(c.max(1)),
-            Cost::Never => INF,
-        };
-        let (fa, fb) = (node(&mut fg, a), node(&mut fg, b));
-        fg.add_edge(fa, fb, cap);
-        flow_edge_of.push(Some(e.id()));
-    }
-    for &j in &g.jewels {
-        if fwd[j.index()] {
-            let fj = node(&mut fg, j);
-            fg.add_edge(fj, t, INF);
-            flow_edge_of.push(None);
-        }
-    }
-    let relevant_vertices = map.len();
-    let (value, flows) = petgraph::algo::dinics(&fg, s, t);
-    // Source side of the residual graph.
-    let mut side = vec![false; fg.node_count()];
-    side[s.index()] = true;
-    let mut q = VecDeque::from([s]);
-    while let Some(u) = q.pop_front() {
-        for e in fg.edges_directed(u, Direction::Outgoing) {
-            if flows[e.id().index()] < *e.weight() && !side[e.target().index()] {
-                side[e.target().index()] = true;
-                q.push_back(e.target());
+        out.clear();
+        for e in g.graph.edges_directed(a, Direction::Outgoing) {
+            let b = e.target();
+            if relevant_edge(a, b) {
+                let cap = match e.weight().cost {
+                    Cost::Finite(c) => u64::from(c.max(1)),
+                    Cost::Never => INF,
+                };
+                out.push((index(b), cap));
             }
         }
-        for e in fg.edges_directed(u, Direction::Incoming) {
-            if flows[e.id().index()] > 0 && !side[e.source().index()] {
-                side[e.source().index()] = true;
-                q.push_back(e.source());
+        if jewel[a.index()] {
+            out.push((sink, INF));
+        }
+        if out.is_empty() {
+            continue;
+        }
+        relevant[a.index()] = true;
+        out.sort_unstable();
+        for &(b, cap) in &out {
+            match pairs.last_mut() {
+                Some(last) if (last.0, last.1) == (index(a), b) => {
+                    last.2 = (last.2 + cap).min(INF);
+                }
+                _ => {
+                    pairs.push((index(a), b, cap));
+                    if b != sink {
+                        relevant[b as usize] = true;
+                    }
+                }
             }
         }
     }
-    let mut cut_edges: Vec<EdgeIndex> = fg
+    let relevant_vertices = relevant.iter().filter(|r| **r).count();
+    let (value, side, flow) = max_flow(n, index(g.internet), sink, &pairs, &start);
+    let mut cut_edges: Vec<EdgeIndex> = g
+        .graph
         .edge_references()
-        .filter(|e| side[e.source().index()] && !side[e.target().index()] && *e.weight() < INF)
-        .filter_map(|e| flow_edge_of[e.id().index()])
+        .filter(|e| {
+            relevant_edge(e.source(), e.target())
+                && side[e.source().index()]
+                && !side[e.target().index()]
+                && matches!(e.weight().cost, Cost::Finite(_))
+        })
+        .map(|e| e.id())
         .collect();
     cut_edges.sort();
 
@@ -669,7 +689,7 @@ pub(crate) fn min_cut_reusing(
     let added: Vec<serde_json::Value> = policy_of.values().flatten().cloned().collect();
     let verified = (!added.is_empty()).then(|| {
         let net = match reuse {
-            Some(v) if v.policies == added => v.net,
+            Some((policies, net)) if policies == added => net,
             _ => {
                 // Adding NetworkPolicies changes no workload: only the network model is
                 // rebuilt, from the objects it reads (a full snapshot clone would dominate a
@@ -699,10 +719,7 @@ pub(crate) fn min_cut_reusing(
                 }
             }
         }
-        Verified {
-            policies: added,
-            net,
-        }
+        (added, net)
     });
 
     // Chains each cut breaks, and per chain its cheapest edge.
@@ -733,8 +750,26 @@ pub(crate) fn min_cut_reusing(
         total_cost: value,
         cheapest,
         relevant_vertices,
-        verified,
+        state: Some(CutState { flow, verified }),
     }
+}
+
+/// Maximum flow from `s` to `t`, from the flow `start` when it can be repaired to fit (else
+/// from zero): its value, the source side of the residual network, and the flow.
+fn max_flow(
+    n: usize,
+    s: u32,
+    t: u32,
+    pairs: &[(u32, u32, u64)],
+    start: &Flow,
+) -> (u64, Vec<bool>, Flow) {
+    let mut net = Network::new(n + 1, s, t, pairs, start);
+    // A repair longer than a few hundred paths costs more than starting from zero.
+    if net.repair(256).is_err() {
+        net = Network::new(n + 1, s, t, pairs, &Flow::default());
+    }
+    let value = net.max_flow();
+    (value, net.source_side(), net.flow_state())
 }
 
 fn touched_workloads(_cut: &Cut, claims: &[(usize, Claim)], idx: usize) -> Vec<Key> {

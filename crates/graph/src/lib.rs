@@ -23,6 +23,7 @@ pub mod cost;
 pub mod cut;
 pub mod diff;
 pub mod fix;
+mod flow;
 pub mod ipset;
 pub mod model;
 pub mod netpol;

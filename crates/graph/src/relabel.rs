@@ -166,7 +166,7 @@ pub fn relabel_pod(
     let g = &mut analysis.graph;
     g.net.reclass(&new_w);
     debug_assert_eq!(g.net.member_class[id.index()], new_classes);
-    if let Some(v) = &mut analysis.plan.verified {
+    if let Some(v) = &mut analysis.plan.state {
         v.reclass(&new_w);
     }
     g.workloads.list[id.index()] = new_w;
