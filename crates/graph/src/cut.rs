@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use petgraph::Direction;
 use petgraph::graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
-use rampart_model::{Kind, Labels, ObjectKey, Snapshot, Workload, Workloads};
+use rampart_model::{Kind, Labels, ObjectKey, Snapshot, Workload};
 
-use crate::build::{SecurityGraph, stable_labels};
+use crate::build::{SecurityGraph, has_stable_labels, stable_labels};
 use crate::cost;
 use crate::fix::{Fix, NetIntent, WorkloadKey, network_policies};
 use crate::flow::{Flow, INF, Network};
@@ -135,34 +135,34 @@ fn members_in<'a>(
     v
 }
 
-/// Workloads some Service selects (they have declared clients).
-fn served_workloads(
-    snapshot: &Snapshot,
-    workloads: &Workloads,
-) -> HashSet<rampart_model::WorkloadId> {
-    let mut by_ns: HashMap<&str, Vec<&Workload>> = HashMap::new();
-    for w in &workloads.list {
-        by_ns.entry(w.namespace.as_str()).or_default().push(w);
-    }
-    let mut out = HashSet::new();
+/// The non-empty Service selectors of each namespace (the workloads they select have declared
+/// clients).
+fn service_selectors(snapshot: &Snapshot) -> HashMap<&str, Vec<&Labels>> {
+    let mut out: HashMap<&str, Vec<&Labels>> = HashMap::new();
     for (_, s) in snapshot.services() {
-        let Some(sel) = s.spec.selector.as_ref().filter(|s| !s.is_empty()) else {
-            continue;
-        };
-        for w in by_ns
-            .get(s.metadata.namespace.as_str())
-            .into_iter()
-            .flatten()
-        {
-            if w.groups
-                .iter()
-                .any(|g| sel.iter().all(|(k, v)| g.labels.get(k) == Some(v)))
-            {
-                out.insert(w.id);
-            }
+        if let Some(sel) = s.spec.selector.as_ref().filter(|s| !s.is_empty()) {
+            out.entry(s.metadata.namespace.as_str())
+                .or_default()
+                .push(sel);
         }
     }
     out
+}
+
+/// The workloads with pods in a class, each once, among those `mask` holds (members are
+/// sorted by workload).
+fn class_workloads<'a>(
+    g: &'a SecurityGraph,
+    class: crate::netpol::ClassId,
+    mask: &'a [bool],
+) -> impl Iterator<Item = &'a Workload> + 'a {
+    let members = &g.net.class(class).members;
+    members
+        .iter()
+        .enumerate()
+        .filter(move |(i, (w, _))| *i == 0 || members[*i - 1].0 != *w)
+        .map(|(_, (w, _))| &g.workloads.list[w.index()])
+        .filter(move |w| mask[g.workload_ix[w.id.index()].index()])
 }
 
 /// Whether pods with these labels are selected as DNS by a contained egress (namespace aside).
@@ -239,7 +239,7 @@ fn exposure_fix(g: &SecurityGraph, endpoint: u32) -> Vec<Fix> {
     }
 }
 
-/// Computes the minimal cut and its realisation.
+/// Computes the minimal cut and its realisation (`proof`: the chains of `g`).
 pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> CutPlan {
     min_cut_reusing(snapshot, g, proof, None)
 }
@@ -258,55 +258,75 @@ pub(crate) fn min_cut_reusing(
         flow: start,
         verified: reuse,
     } = reuse.unwrap_or_default();
-    let fwd = reach(g, &[g.internet], Direction::Outgoing);
+    // The proof searched what the internet reaches already.
+    let fwd = match proof.reachable() {
+        Some(r) if r.len() == g.graph.node_count() => r.to_vec(),
+        _ => reach(g, &[g.internet], Direction::Outgoing),
+    };
     let bwd = reach(g, &g.jewels.clone(), Direction::Incoming);
 
     // Costs of class-level edges depend on which workloads they would touch.
-    let served = served_workloads(snapshot, &g.workloads);
-    let edge_ids: Vec<EdgeIndex> = g.graph.edge_indices().collect();
-    for e in &edge_ids {
-        let Some((a, b)) = g.graph.edge_endpoints(*e) else {
+    let selectors = service_selectors(snapshot);
+    let served = |w: &Workload| {
+        selectors.get(w.namespace.as_str()).is_some_and(|sels| {
+            sels.iter().any(|sel| {
+                w.groups
+                    .iter()
+                    .any(|gr| sel.iter().all(|(k, v)| gr.labels.get(k) == Some(v)))
+            })
+        })
+    };
+    let mut class_edges: Vec<EdgeIndex> = Vec::new();
+    for &(src, dst) in g.class_ix.values() {
+        class_edges.extend(
+            g.graph
+                .edges_directed(src, Direction::Outgoing)
+                .filter(|e| e.weight().kind == EdgeKind::EgressOpen)
+                .map(|e| e.id()),
+        );
+        class_edges.extend(
+            g.graph
+                .edges_directed(dst, Direction::Incoming)
+                .filter(|e| e.weight().kind == EdgeKind::IngressOpen)
+                .map(|e| e.id()),
+        );
+    }
+    for e in class_edges {
+        let Some((a, b)) = g.graph.edge_endpoints(e) else {
             continue;
         };
-        let kind = g.graph[*e].kind;
-        let new_cost = match (kind, g.graph[a], g.graph[b]) {
-            (EdgeKind::EgressOpen, Vertex::NetSrc(c), _) => {
-                let ws = members_in(g, c, &fwd);
-                if ws.iter().any(|w| stable_labels(w).is_empty()) {
+        let new_cost = match (g.graph[a], g.graph[b]) {
+            (Vertex::NetSrc(c), _) => {
+                let (mut count, mut selectable) = (0u32, true);
+                for w in class_workloads(g, c, &fwd) {
+                    count += 1;
+                    selectable &= has_stable_labels(w);
+                }
+                if selectable {
+                    Cost::Finite(cost::CONTAIN_EGRESS.saturating_mul(count.max(1)))
+                } else {
                     Cost::Never
-                } else {
-                    Cost::Finite(
-                        cost::CONTAIN_EGRESS
-                            * u32::try_from(ws.len().max(1)).unwrap_or(u32::MAX / 8),
-                    )
                 }
             }
-            (EdgeKind::IngressOpen, _, Vertex::NetDst(c)) => {
-                if g.net.class(c).ingress_open() {
-                    let ws = members_in(g, c, &bwd);
-                    if ws.iter().any(|w| stable_labels(w).is_empty()) {
-                        Cost::Never
+            (_, Vertex::NetDst(c)) if g.net.class(c).ingress_open() => {
+                let (mut sum, mut selectable) = (0u32, true);
+                for w in class_workloads(g, c, &bwd) {
+                    sum += if served(w) {
+                        cost::ISOLATE_SERVED
                     } else {
-                        Cost::Finite(
-                            ws.iter()
-                                .map(|w| {
-                                    if served.contains(&w.id) {
-                                        cost::ISOLATE_SERVED
-                                    } else {
-                                        cost::ISOLATE_UNSERVED
-                                    }
-                                })
-                                .sum::<u32>()
-                                .max(1),
-                        )
-                    }
+                        cost::ISOLATE_UNSERVED
+                    };
+                    selectable &= has_stable_labels(w);
+                }
+                if selectable {
+                    Cost::Finite(sum.max(1))
                 } else {
-                    Cost::Finite(cost::NARROW_POLICY)
+                    Cost::Never
                 }
             }
-            _ => continue,
+            _ => Cost::Finite(cost::NARROW_POLICY),
         };
-        g.graph[*e].cost = new_cost;
+        g.graph[e].cost = new_cost;
     }
 
     // Flow network over relevant edges, parallel edges merged (the cut is a set of vertices),
@@ -365,10 +385,11 @@ pub(crate) fn min_cut_reusing(
     let (value, side, flow) = max_flow(n, index(g.internet), sink, &pairs, &start);
     let mut cut_edges: Vec<EdgeIndex> = g
         .graph
-        .edge_references()
+        .node_indices()
+        .filter(|a| side[a.index()])
+        .flat_map(|a| g.graph.edges_directed(a, Direction::Outgoing))
         .filter(|e| {
             relevant_edge(e.source(), e.target())
-                && side[e.source().index()]
                 && !side[e.target().index()]
                 && matches!(e.weight().cost, Cost::Finite(_))
         })
@@ -377,7 +398,7 @@ pub(crate) fn min_cut_reusing(
     cut_edges.sort();
 
     // Realise each cut edge.
-    let mut intents: BTreeMap<WorkloadKey, (NetIntent, Labels, Vec<String>)> = BTreeMap::new();
+    let mut intents: BTreeMap<WorkloadKey, (NetIntent, Labels, Vec<String>, Key)> = BTreeMap::new();
     let mut cuts: Vec<Cut> = Vec::new();
     let mut claims: Vec<(usize, Claim)> = Vec::new();
     for e in cut_edges {
@@ -414,7 +435,7 @@ pub(crate) fn min_cut_reusing(
                 }
                 let entry = intents
                     .entry(WorkloadKey::of(w))
-                    .or_insert_with(|| (NetIntent::default(), labels, Vec::new()));
+                    .or_insert_with(|| (NetIntent::default(), labels, Vec::new(), w.id));
                 f(&mut entry.0);
                 entry.2.push(reason.to_string());
                 true
@@ -621,13 +642,13 @@ pub(crate) fn min_cut_reusing(
 
     // Merge network intents per workload into NetworkPolicies.
     let mut policy_of: BTreeMap<WorkloadKey, Vec<serde_json::Value>> = BTreeMap::new();
-    for (wk, (intent, labels, reasons)) in &intents {
+    for (wk, (intent, labels, reasons, _)) in &intents {
         let reason = reasons.join("; ");
         policy_of.insert(wk.clone(), network_policies(wk, labels, intent, &reason));
     }
-    let policy_by_key: HashMap<Key, &Vec<serde_json::Value>> = policy_of
+    let policy_by_key: HashMap<Key, &Vec<serde_json::Value>> = intents
         .iter()
-        .map(|(k, v)| ((k.namespace.clone(), k.kind, k.name.clone()), v))
+        .filter_map(|(wk, (.., id))| Some((*id, policy_of.get(wk)?)))
         .collect();
     for (idx, cut) in cuts.iter_mut().enumerate() {
         let _ = idx;
@@ -638,7 +659,7 @@ pub(crate) fn min_cut_reusing(
         {
             continue;
         }
-        let touched = touched_workloads(cut, &claims, idx);
+        let touched = touched_workloads(g, cut, &claims, idx);
         let mut seen = BTreeSet::new();
         for wk in touched {
             for np in policy_by_key.get(&wk).into_iter().flat_map(|v| v.iter()) {
@@ -708,10 +729,8 @@ pub(crate) fn min_cut_reusing(
                 NetModel::build(&what_if, &g.workloads)
             }
         };
-        let index: HashMap<Key, rampart_model::WorkloadId> =
-            g.workloads.list.iter().map(|w| (key(w), w.id)).collect();
         for (idx, claim) in &claims {
-            if let Err(why) = claim.holds(&index, &net) {
+            if let Err(why) = claim.holds(&g.workloads.list, &net) {
                 let cut = &mut cuts[*idx];
                 if cut.live {
                     cut.live = false;
@@ -723,12 +742,15 @@ pub(crate) fn min_cut_reusing(
     });
 
     // Chains each cut breaks, and per chain its cheapest edge.
-    let mut by_edge: HashMap<EdgeIndex, Vec<String>> = HashMap::new();
+    let cut_at: HashMap<EdgeIndex, usize> =
+        cuts.iter().enumerate().map(|(i, c)| (c.edge, i)).collect();
     let mut cheapest = BTreeMap::new();
     for c in &proof.chains {
         let mut best: Option<(EdgeIndex, u32)> = None;
         for e in &c.edges {
-            by_edge.entry(*e).or_default().push(c.id.clone());
+            if let Some(&i) = cut_at.get(e) {
+                cuts[i].breaks.push(c.id.clone());
+            }
             if let Cost::Finite(x) = g.graph[*e].cost
                 && best.is_none_or(|(_, b)| x < b)
             {
@@ -740,7 +762,6 @@ pub(crate) fn min_cut_reusing(
         }
     }
     for cut in &mut cuts {
-        cut.breaks = by_edge.remove(&cut.edge).unwrap_or_default();
         cut.breaks.sort();
         cut.breaks.dedup();
     }
@@ -772,37 +793,49 @@ fn max_flow(
     (value, net.source_side(), net.flow_state())
 }
 
-fn touched_workloads(_cut: &Cut, claims: &[(usize, Claim)], idx: usize) -> Vec<Key> {
+/// The workloads a network cut's policies select, by namespace, kind and name.
+fn touched_workloads(
+    g: &SecurityGraph,
+    cut: &Cut,
+    claims: &[(usize, Claim)],
+    idx: usize,
+) -> Vec<Key> {
     let mut v = Vec::new();
     for (i, c) in claims {
         if *i != idx {
             continue;
         }
         match c {
-            Claim::Internet { dst, .. } => v.push(dst.clone()),
+            Claim::Internet { dst, .. } => v.push(*dst),
             Claim::Pairs { srcs, dsts } => {
-                if _cut.kind == EdgeKind::EgressOpen {
-                    v.extend(srcs.iter().cloned());
+                if cut.kind == EdgeKind::EgressOpen {
+                    v.extend(srcs.iter().copied());
                 } else {
-                    v.extend(dsts.iter().cloned());
+                    v.extend(dsts.iter().copied());
                 }
             }
         }
     }
     v.sort();
     v.dedup();
+    let list = &g.workloads.list;
+    v.sort_by(|a, b| {
+        let (x, y) = (&list[a.index()], &list[b.index()]);
+        (&x.namespace, x.kind, &x.name).cmp(&(&y.namespace, y.kind, &y.name))
+    });
     v
 }
 
-/// A workload's identity across analyses: namespace, kind, name.
-type Key = (String, rampart_model::WorkloadKind, String);
+/// A workload in the analysis (the verification model is built over the same workloads).
+type Key = rampart_model::WorkloadId;
 
 fn key(w: &Workload) -> Key {
-    (w.namespace.clone(), w.kind, w.name.clone())
+    w.id
 }
 
-fn key_str(k: &Key) -> String {
-    format!("{}/{}[{}]", k.0, k.2, k.1)
+fn key_str(list: &[Workload], k: &Key) -> String {
+    let w = &list[k.index()];
+    format!("{}/{}[{}]", w.namespace, w.name, w.kind)
 }
 
 /// What a live network cut promises, checked against the re-analysed model.
@@ -813,22 +846,15 @@ enum Claim {
 }
 
 impl Claim {
-    fn holds(
-        &self,
-        index: &HashMap<Key, rampart_model::WorkloadId>,
-        net: &NetModel,
-    ) -> Result<(), String> {
+    fn holds(&self, list: &[Workload], net: &NetModel) -> Result<(), String> {
         let classes = |k: &Key| -> Vec<crate::netpol::ClassId> {
-            index
-                .get(k)
-                .map(|w| net.member_class[w.index()].clone())
-                .unwrap_or_default()
+            net.member_class.get(k.index()).cloned().unwrap_or_default()
         };
         match self {
             Claim::Internet { dst, ports } => {
                 for c in classes(dst) {
                     if net.ingress_from_external(None, c).0.overlaps(ports) {
-                        return Err(format!("{} still admits the internet", key_str(dst)));
+                        return Err(format!("{} still admits the internet", key_str(list, dst)));
                     }
                 }
                 Ok(())
@@ -859,8 +885,8 @@ impl Claim {
                                 {
                                     return Err(format!(
                                         "{} still reaches {}",
-                                        key_str(s),
-                                        key_str(d)
+                                        key_str(list, s),
+                                        key_str(list, d)
                                     ));
                                 }
                             }

@@ -108,6 +108,11 @@ impl std::fmt::Debug for Search {
 }
 
 impl Proof {
+    /// Which vertices the internet reaches (what the chains were searched over), when kept.
+    pub fn reachable(&self) -> Option<&[bool]> {
+        self.search.as_ref().map(|s| s.reachable.as_slice())
+    }
+
     /// Whether any chain exists.
     pub fn has_chains(&self) -> bool {
         !self.chains.is_empty()

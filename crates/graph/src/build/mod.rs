@@ -258,6 +258,16 @@ pub fn stable_labels(w: &Workload) -> Labels {
     common
 }
 
+/// Whether [`stable_labels`] has any (without building them).
+pub fn has_stable_labels(w: &Workload) -> bool {
+    let Some((first, rest)) = w.groups.split_first() else {
+        return false;
+    };
+    first.labels.iter().any(|(k, v)| {
+        !VOLATILE_LABELS.contains(&k.as_str()) && rest.iter().all(|g| g.labels.get(k) == Some(v))
+    })
+}
+
 /// Workload reference for evidence.
 pub fn workload_ref(w: &Workload) -> ObjRef {
     ObjRef::new(w.kind.as_str(), &w.namespace, &w.name)
