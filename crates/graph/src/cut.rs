@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use petgraph::Direction;
 use petgraph::graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
-use rampart_model::{Kind, Labels, ObjectKey, Snapshot, Workload};
+use rampart_model::{Kind, Labels, ObjectKey, Snapshot, Workload, WorkloadId};
 
 use crate::build::{SecurityGraph, has_stable_labels, stable_labels};
 use crate::cost;
@@ -63,21 +63,35 @@ pub struct CutPlan {
     pub state: Option<CutState>,
 }
 
-/// What one cut leaves for the next, after a patch: its maximum flow, and the network model the
-/// live cuts were verified against, with the NetworkPolicies the plan added.
+/// What one cut leaves for the next, after a patch: its maximum flow, the network model the
+/// live cuts were verified against (with the NetworkPolicies the plan added) and what each
+/// claim came to, and per workload the facts its costs read.
 #[derive(Clone, Default)]
 pub struct CutState {
     flow: Flow,
-    verified: Option<(Vec<serde_json::Value>, NetModel)>,
+    verified: Option<Verified>,
+    /// Per workload: whether it has stable labels, whether a Service selects it.
+    facts: Vec<(bool, bool)>,
+    /// Workloads moved since (their facts and claims are worked out again).
+    moved: Vec<WorkloadId>,
+}
+
+/// The verification model and what each claim came to.
+#[derive(Clone)]
+struct Verified {
+    policies: Vec<serde_json::Value>,
+    net: NetModel,
+    outcomes: HashMap<Claim, Result<(), String>>,
 }
 
 impl CutState {
     /// Moves a workload's pod groups to their classes in the verification model, as
     /// [`NetModel::reclass`] does for the analysis's own (one pod's labels changed).
     pub(crate) fn reclass(&mut self, w: &Workload) {
-        if let Some((_, net)) = &mut self.verified {
-            net.reclass(w);
+        if let Some(v) = &mut self.verified {
+            v.net.reclass(w);
         }
+        self.moved.push(w.id);
     }
 }
 
@@ -86,7 +100,7 @@ impl std::fmt::Debug for CutState {
         f.debug_struct("CutState")
             .field(
                 "policies",
-                &self.verified.as_ref().map_or(0, |(p, _)| p.len()),
+                &self.verified.as_ref().map_or(0, |v| v.policies.len()),
             )
             .finish_non_exhaustive()
     }
@@ -257,6 +271,8 @@ pub(crate) fn min_cut_reusing(
     let CutState {
         flow: start,
         verified: reuse,
+        facts,
+        moved,
     } = reuse.unwrap_or_default();
     // The proof searched what the internet reaches already.
     let fwd = match proof.reachable() {
@@ -267,15 +283,28 @@ pub(crate) fn min_cut_reusing(
 
     // Costs of class-level edges depend on which workloads they would touch.
     let selectors = service_selectors(snapshot);
-    let served = |w: &Workload| {
-        selectors.get(w.namespace.as_str()).is_some_and(|sels| {
+    let fact = |w: &Workload| {
+        let served = selectors.get(w.namespace.as_str()).is_some_and(|sels| {
             sels.iter().any(|sel| {
                 w.groups
                     .iter()
                     .any(|gr| sel.iter().all(|(k, v)| gr.labels.get(k) == Some(v)))
             })
-        })
+        });
+        (has_stable_labels(w), served)
     };
+    // Kept from the last cut but for the workloads moved since.
+    let facts: Vec<(bool, bool)> = if facts.len() == g.workloads.list.len() {
+        let mut facts = facts;
+        for w in &moved {
+            facts[w.index()] = fact(&g.workloads.list[w.index()]);
+        }
+        facts
+    } else {
+        g.workloads.list.iter().map(fact).collect()
+    };
+    let stable = |w: &Workload| facts[w.id.index()].0;
+    let served = |w: &Workload| facts[w.id.index()].1;
     let mut class_edges: Vec<EdgeIndex> = Vec::new();
     for &(src, dst) in g.class_ix.values() {
         class_edges.extend(
@@ -300,7 +329,7 @@ pub(crate) fn min_cut_reusing(
                 let (mut count, mut selectable) = (0u32, true);
                 for w in class_workloads(g, c, &fwd) {
                     count += 1;
-                    selectable &= has_stable_labels(w);
+                    selectable &= stable(w);
                 }
                 if selectable {
                     Cost::Finite(cost::CONTAIN_EGRESS.saturating_mul(count.max(1)))
@@ -316,7 +345,7 @@ pub(crate) fn min_cut_reusing(
                     } else {
                         cost::ISOLATE_UNSERVED
                     };
-                    selectable &= has_stable_labels(w);
+                    selectable &= stable(w);
                 }
                 if selectable {
                     Cost::Finite(sum.max(1))
@@ -709,8 +738,8 @@ pub(crate) fn min_cut_reusing(
     // Verify live network cuts: the analysis itself must agree the flows are gone.
     let added: Vec<serde_json::Value> = policy_of.values().flatten().cloned().collect();
     let verified = (!added.is_empty()).then(|| {
-        let net = match reuse {
-            Some((policies, net)) if policies == added => net,
+        let (net, mut known) = match reuse {
+            Some(v) if v.policies == added => (v.net, v.outcomes),
             _ => {
                 // Adding NetworkPolicies changes no workload: only the network model is
                 // rebuilt, from the objects it reads (a full snapshot clone would dominate a
@@ -726,19 +755,33 @@ pub(crate) fn min_cut_reusing(
                 for np in &added {
                     Fix::AddNetworkPolicy(np.clone()).apply(&mut what_if);
                 }
-                NetModel::build(&what_if, &g.workloads)
+                (NetModel::build(&what_if, &g.workloads), HashMap::new())
             }
         };
-        for (idx, claim) in &claims {
-            if let Err(why) = claim.holds(&g.workloads.list, &net) {
-                let cut = &mut cuts[*idx];
+        let mut outcomes = HashMap::new();
+        for (idx, claim) in claims {
+            // A claim checked against this model before holds as it did, unless a workload it
+            // names moved: then only the pairs with a moved workload are checked again (when
+            // it held, every other pair passed).
+            let outcome = match known.remove(&claim) {
+                Some(old) if !claim.names_any(&moved) => old,
+                Some(Ok(())) => claim.holds(&g.workloads.list, &net, Some(&moved)),
+                _ => claim.holds(&g.workloads.list, &net, None),
+            };
+            if let Err(why) = &outcome {
+                let cut = &mut cuts[idx];
                 if cut.live {
                     cut.live = false;
                     cut.notes.push(format!("not verified as a live cut: {why}"));
                 }
             }
+            outcomes.insert(claim, outcome);
         }
-        (added, net)
+        Verified {
+            policies: added,
+            net,
+            outcomes,
+        }
     });
 
     // Chains each cut breaks, and per chain its cheapest edge.
@@ -771,7 +814,12 @@ pub(crate) fn min_cut_reusing(
         total_cost: value,
         cheapest,
         relevant_vertices,
-        state: Some(CutState { flow, verified }),
+        state: Some(CutState {
+            flow,
+            verified,
+            facts,
+            moved: Vec::new(),
+        }),
     }
 }
 
@@ -839,14 +887,32 @@ fn key_str(list: &[Workload], k: &Key) -> String {
 }
 
 /// What a live network cut promises, checked against the re-analysed model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Claim {
     Internet { dst: Key, ports: PortSet },
     Pairs { srcs: Vec<Key>, dsts: Vec<Key> },
 }
 
 impl Claim {
-    fn holds(&self, list: &[Workload], net: &NetModel) -> Result<(), String> {
+    /// Whether the claim names any of these workloads.
+    fn names_any(&self, ws: &[WorkloadId]) -> bool {
+        match self {
+            Claim::Internet { dst, .. } => ws.contains(dst),
+            Claim::Pairs { srcs, dsts } => {
+                !ws.is_empty() && srcs.iter().chain(dsts).any(|w| ws.contains(w))
+            }
+        }
+    }
+
+    /// Whether the claim holds in `net`; with `only`, checking just the pairs that name one of
+    /// those workloads (in the same order, so the first failure named is the same).
+    fn holds(
+        &self,
+        list: &[Workload],
+        net: &NetModel,
+        only: Option<&[WorkloadId]>,
+    ) -> Result<(), String> {
+        let checked = |s: &Key, d: &Key| only.is_none_or(|ws| ws.contains(s) || ws.contains(d));
         let classes = |k: &Key| -> Vec<crate::netpol::ClassId> {
             net.member_class.get(k.index()).cloned().unwrap_or_default()
         };
@@ -870,7 +936,7 @@ impl Claim {
                     scs.sort_unstable();
                     scs.dedup();
                     for (d, dcs) in &dclasses {
-                        if s == *d {
+                        if s == *d || !checked(s, d) {
                             continue;
                         }
                         for &sc in &scs {

@@ -138,6 +138,13 @@ pub struct RelationIndex {
     counts: HashMap<u64, u32>,
 }
 
+/// Counts `a`'s relations now, if not yet, so that the first patch of it does not pay for it.
+pub fn index_relations(a: &mut Analysis) {
+    if a.graph.relations.is_none() {
+        a.graph.relations = Some(RelationIndex::of(a));
+    }
+}
+
 impl RelationIndex {
     fn of(a: &Analysis) -> RelationIndex {
         let mut counts: HashMap<u64, u32> = HashMap::new();

@@ -186,4 +186,46 @@ apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: guard, n
         );
         assert_eq!(isolating_db(&a), want);
     }
+
+    /// Relabels one pod, patches `a`, and checks the plan against a full analysis.
+    fn moved_plan_equals_full(yaml: &str, pod: &str, key: &str, value: &str) -> (u64, u64) {
+        let parsed = parse_source("t.yaml", yaml, &ParseLimits::default());
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        let mut s = Snapshot::from_objects(parsed.objects);
+        let options = Options::default();
+        let mut a = analyze(&s, &options);
+        let before = a.plan.total_cost;
+        let mut o = s.get(Kind::Pod, "app", pod).cloned().unwrap();
+        let Object::Pod(old) = o.object.clone() else {
+            unreachable!()
+        };
+        o.object.meta_mut().labels.insert(key.into(), value.into());
+        let Object::Pod(new) = o.object.clone() else {
+            unreachable!()
+        };
+        s.apply(Change::Upsert(Box::new(o)));
+        let full = analyze(&s, &options);
+        reclass_pod(&mut a, &s, &old, &new, &options).expect("patched");
+        let costs = |a: &Analysis| {
+            a.plan
+                .cuts
+                .iter()
+                .map(|c| (c.id.clone(), c.cost, c.live))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(costs(&a), costs(&full));
+        assert_eq!(a.plan.total_cost, full.plan.total_cost);
+        (before, a.plan.total_cost)
+    }
+
+    #[test]
+    fn a_pod_a_service_starts_selecting_makes_its_isolation_dearer() {
+        // Isolating db-1's class costs less while no Service selects db; once one selects it
+        // (db has declared clients), the same cut costs more.
+        let cluster = format!(
+            "{CLUSTER}---\napiVersion: v1\nkind: Service\nmetadata: {{name: db, namespace: app}}\nspec: {{selector: {{tier: data}}, ports: [{{port: 5432}}]}}\n"
+        );
+        let (before, after) = moved_plan_equals_full(&cluster, "db-1", "tier", "data");
+        assert!(after > before, "{before} -> {after}");
+    }
 }

@@ -353,6 +353,9 @@ impl EngineCore {
                 diff(&empty, &after)
             }
         };
+        let mut after = after;
+        // Counted now, while re-proving in full anyway: the next class move is patched.
+        rampart_graph::diff::index_relations(&mut after);
         self.generation += 1;
         let production = production(&after);
         let durable_fixes = durable_fixes(&after);

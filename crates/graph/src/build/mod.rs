@@ -58,6 +58,9 @@ pub struct SecurityGraph {
     pub hub: NodeIndex,
     /// Exposed ports and the Service selectors behind them.
     pub routes: Vec<Route>,
+    /// The classes of the ingress controllers' pods (routes through a controller are admitted
+    /// when a policy admits these).
+    pub controller_classes: Vec<ClassId>,
     /// Relations counted, kept once a patch has built them ([`crate::diff::Baseline`]).
     pub relations: Option<crate::diff::RelationIndex>,
     /// Problems found while building.
@@ -1379,6 +1382,7 @@ impl SecurityGraph {
             class_ix,
             hub,
             routes,
+            controller_classes: controllers,
             relations: None,
             warnings: b.warnings,
             grants: b.grants,

@@ -150,8 +150,9 @@ pub(crate) fn reroute(sg: &mut super::SecurityGraph, w: rampart_model::WorkloadI
     for e in stale.into_iter().rev() {
         sg.graph.remove_edge(e);
     }
-    let controllers = controller_classes(&sg.net, &sg.workloads);
+    // The workload is no ingress controller (its move is refused otherwise): the controllers'
+    // classes are those of the build.
     for r in mine {
-        route_edge(&mut sg.graph, &sg.net, &controllers, r, wl, wi);
+        route_edge(&mut sg.graph, &sg.net, &sg.controller_classes, r, wl, wi);
     }
 }
