@@ -411,7 +411,7 @@ pub(crate) fn min_cut_reusing(
         }
     }
     let relevant_vertices = relevant.iter().filter(|r| **r).count();
-    let (value, side, flow) = max_flow(n, index(g.internet), sink, &pairs, &start);
+    let (value, side, flow) = max_flow(n, index(g.internet), sink, &pairs, start);
     let mut cut_edges: Vec<EdgeIndex> = g
         .graph
         .node_indices()
@@ -711,18 +711,19 @@ pub(crate) fn min_cut_reusing(
                 let target = np["metadata"]["annotations"]["rampart.dev/workload"]
                     .as_str()
                     .unwrap_or_default();
-                let others: Vec<String> = g
-                    .workloads
-                    .list
+                // Workloads are ordered by namespace: only this namespace's are looked at.
+                let list = &g.workloads.list;
+                let from = list.partition_point(|w| w.namespace.as_str() < ns);
+                let others: Vec<String> = list[from..]
                     .iter()
+                    .take_while(|w| w.namespace == ns)
                     .filter(|w| {
-                        w.namespace == ns
-                            && w.display() != target
-                            && w.groups
-                                .iter()
-                                .any(|gr| sel.iter().all(|(k, v)| gr.labels.get(k) == Some(v)))
+                        w.groups
+                            .iter()
+                            .any(|gr| sel.iter().all(|(k, v)| gr.labels.get(k) == Some(v)))
                     })
                     .map(Workload::display)
+                    .filter(|d| d != target)
                     .collect();
                 if !others.is_empty() {
                     cut.notes.push(format!(
@@ -830,15 +831,16 @@ fn max_flow(
     s: u32,
     t: u32,
     pairs: &[(u32, u32, u64)],
-    start: &Flow,
+    start: Flow,
 ) -> (u64, Vec<bool>, Flow) {
     let mut net = Network::new(n + 1, s, t, pairs, start);
     // A repair longer than a few hundred paths costs more than starting from zero.
     if net.repair(256).is_err() {
-        net = Network::new(n + 1, s, t, pairs, &Flow::default());
+        net = Network::new(n + 1, s, t, pairs, Flow::default());
     }
     let value = net.max_flow();
-    (value, net.source_side(), net.flow_state())
+    let side = net.source_side();
+    (value, side, net.flow_state())
 }
 
 /// The workloads a network cut's policies select, by namespace, kind and name.
@@ -913,12 +915,12 @@ impl Claim {
         only: Option<&[WorkloadId]>,
     ) -> Result<(), String> {
         let checked = |s: &Key, d: &Key| only.is_none_or(|ws| ws.contains(s) || ws.contains(d));
-        let classes = |k: &Key| -> Vec<crate::netpol::ClassId> {
-            net.member_class.get(k.index()).cloned().unwrap_or_default()
+        let classes = |k: &Key| -> &[crate::netpol::ClassId] {
+            net.member_class.get(k.index()).map_or(&[], Vec::as_slice)
         };
         match self {
             Claim::Internet { dst, ports } => {
-                for c in classes(dst) {
+                for &c in classes(dst) {
                     if net.ingress_from_external(None, c).0.overlaps(ports) {
                         return Err(format!("{} still admits the internet", key_str(list, dst)));
                     }
@@ -926,13 +928,45 @@ impl Claim {
                 Ok(())
             }
             Claim::Pairs { srcs, dsts } => {
-                // Pairs in the order of the claim's workloads, never of class ids (a patched
-                // model numbers its classes differently): the first failure named is the same.
+                let reaches = |sc: crate::netpol::ClassId, dc: crate::netpol::ClassId| {
+                    !net.allowed(sc, dc)
+                        .intersect(&net.class(dc).listening())
+                        .is_empty()
+                };
+                // First over distinct classes (a superset of the pairs to check: a workload's
+                // pairs with itself included): when none reaches, the claim holds.
+                let distinct = |ws: &mut dyn Iterator<Item = &Key>| {
+                    let mut v: Vec<crate::netpol::ClassId> =
+                        ws.flat_map(|w| classes(w).iter().copied()).collect();
+                    v.sort_unstable();
+                    v.dedup();
+                    v
+                };
+                let moved = |w: &&Key| only.is_none_or(|ws| ws.contains(*w));
+                let (all_s, all_d) = (distinct(&mut srcs.iter()), distinct(&mut dsts.iter()));
+                let (moved_s, moved_d) = (
+                    distinct(&mut srcs.iter().filter(moved)),
+                    distinct(&mut dsts.iter().filter(moved)),
+                );
+                let any = |ss: &[crate::netpol::ClassId], ds: &[crate::netpol::ClassId]| {
+                    ss.iter().any(|&sc| ds.iter().any(|&dc| reaches(sc, dc)))
+                };
+                let holds = if only.is_some() {
+                    !any(&moved_s, &all_d) && !any(&all_s, &moved_d)
+                } else {
+                    !any(&all_s, &all_d)
+                };
+                if holds {
+                    return Ok(());
+                }
+                // Then pair by pair in the order of the claim's workloads, never of class ids
+                // (a patched model numbers its classes differently): the first failure named
+                // is the same.
                 let mut pairs = HashSet::new();
-                let dclasses: Vec<(&Key, Vec<crate::netpol::ClassId>)> =
+                let dclasses: Vec<(&Key, &[crate::netpol::ClassId])> =
                     dsts.iter().map(|d| (d, classes(d))).collect();
                 for s in srcs {
-                    let mut scs = classes(s);
+                    let mut scs = classes(s).to_vec();
                     scs.sort_unstable();
                     scs.dedup();
                     for (d, dcs) in &dclasses {
@@ -940,15 +974,11 @@ impl Claim {
                             continue;
                         }
                         for &sc in &scs {
-                            for &dc in dcs {
+                            for &dc in *dcs {
                                 if !pairs.insert((sc, dc)) {
                                     continue;
                                 }
-                                if !net
-                                    .allowed(sc, dc)
-                                    .intersect(&net.class(dc).listening())
-                                    .is_empty()
-                                {
+                                if reaches(sc, dc) {
                                     return Err(format!(
                                         "{} still reaches {}",
                                         key_str(list, s),

@@ -25,6 +25,9 @@ const SINK: u32 = u32::MAX;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Flow {
     arcs: Vec<(u32, u32, u64)>,
+    /// The network's arc array, kept for the next network to fill (a fresh one costs page
+    /// faults on every cut).
+    spare: Vec<Arc>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +58,7 @@ pub(crate) struct Unusable;
 impl Network {
     /// A network over `n` vertices from its arcs `(from, to, capacity)`, sorted by
     /// `(from, to)` without repeats, carrying `flow` where it fits (see [`Network::repair`]).
-    pub(crate) fn new(n: usize, s: u32, t: u32, pairs: &[(u32, u32, u64)], flow: &Flow) -> Network {
+    pub(crate) fn new(n: usize, s: u32, t: u32, pairs: &[(u32, u32, u64)], flow: Flow) -> Network {
         // Arcs that carried flow but are gone stay, with no capacity, until it is cancelled.
         let mut all: Vec<(u32, u32, u64, u64)> = Vec::with_capacity(pairs.len());
         let at = |v: u32| if v == SINK { t } else { v };
@@ -98,7 +101,9 @@ impl Network {
             cap: 0,
             forward: false,
         };
-        let mut arcs = vec![blank; all.len() * 2];
+        let mut arcs = flow.spare;
+        arcs.clear();
+        arcs.resize(all.len() * 2, blank);
         for &(a, b, cap, f) in &all {
             let (i, j) = (fill[a as usize], fill[b as usize]);
             fill[a as usize] += 1;
@@ -309,7 +314,7 @@ impl Network {
     }
 
     /// The flow, to start from next time.
-    pub(crate) fn flow_state(&self) -> Flow {
+    pub(crate) fn flow_state(self) -> Flow {
         let mut arcs = Vec::new();
         for u in 0..self.start.len() - 1 {
             for i in self.range(u as u32) {
@@ -321,7 +326,10 @@ impl Network {
             }
         }
         arcs.sort_unstable();
-        Flow { arcs }
+        Flow {
+            arcs,
+            spare: self.arcs,
+        }
     }
 }
 
@@ -330,7 +338,7 @@ mod tests {
     use super::*;
 
     fn solve(n: usize, pairs: &[(u32, u32, u64)], start: &Flow) -> (u64, Vec<bool>, Flow) {
-        let mut net = Network::new(n, 0, (n - 1) as u32, pairs, start);
+        let mut net = Network::new(n, 0, (n - 1) as u32, pairs, start.clone());
         net.repair(1000).expect("repairable");
         let v = net.max_flow();
         (v, net.source_side(), net.flow_state())
@@ -414,7 +422,7 @@ mod tests {
             second.dedup_by_key(|p| (p.0, p.1));
             second.retain(|p| p.2 > 0);
             let cold = solve(n as usize, &second, &Flow::default());
-            let mut net = Network::new(n as usize, 0, n - 1, &second, &flow);
+            let mut net = Network::new(n as usize, 0, n - 1, &second, flow.clone());
             if net.repair(1000).is_ok() {
                 repaired += 1;
                 let v = net.max_flow();

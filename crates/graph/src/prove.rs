@@ -2,7 +2,7 @@
 //! internet-facing entry.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use petgraph::Direction;
 use petgraph::graph::{EdgeIndex, NodeIndex};
@@ -419,13 +419,14 @@ fn walk(g: &SecurityGraph, opts: &ProveOptions, s: Search) -> Proof {
     let k = s.k;
     let (labels, reachable) = (&s.labels, &s.reachable);
     let mut proof = Proof::default();
-    let mut steps: HashMap<(NodeIndex, NodeIndex), Option<EdgeIndex>> = HashMap::new();
+    // Per vertex, the step chosen towards each jewel (a few at most: a short list).
+    let mut steps: Vec<Vec<(NodeIndex, Option<EdgeIndex>)>> = vec![Vec::new(); n];
     let mut entries: Vec<(NodeIndex, EdgeIndex)> = g
         .graph
         .edges_directed(g.internet, Direction::Outgoing)
         .map(|e| (e.target(), e.id()))
         .collect();
-    entries.sort_by_key(|(ix, _)| entry_key(g, *ix));
+    entries.sort_by_cached_key(|(ix, _)| entry_key(g, *ix));
     for (entry, exposes) in entries {
         let mut reached: Vec<Label> = labels[entry.index()]
             .iter()
@@ -439,7 +440,8 @@ fn walk(g: &SecurityGraph, opts: &ProveOptions, s: Search) -> Proof {
         if reached.len() >= k && opts.max_chains_per_entry != 0 {
             proof.truncated_entries += 1;
         }
-        reached.sort_by_cached_key(|l| (l.dist, target_kind(g, l.jewel), g.vertex_ref(l.jewel)));
+        // By distance, then jewel rank (kind, then object).
+        reached.sort_by_key(|l| (l.dist, s.rank[l.jewel.index()]));
         let (eref, edetail) = entry_key(g, entry);
         for l in reached {
             let mut edges = vec![exposes];
@@ -451,10 +453,16 @@ fn walk(g: &SecurityGraph, opts: &ProveOptions, s: Search) -> Proof {
             // bound guards against a broken invariant turning into an endless loop. Chains to
             // one jewel share their tails: each (vertex, jewel) step is chosen once.
             while cur != l.jewel && edges.len() <= n + 1 {
-                let Some(e) = *steps
-                    .entry((cur, l.jewel))
-                    .or_insert_with(|| step(g, labels, reachable, cur, l.jewel, left))
-                else {
+                let known = steps[cur.index()].iter().find(|(j, _)| *j == l.jewel);
+                let chosen = match known {
+                    Some((_, e)) => *e,
+                    None => {
+                        let e = step(g, labels, reachable, cur, l.jewel, left);
+                        steps[cur.index()].push((l.jewel, e));
+                        e
+                    }
+                };
+                let Some(e) = chosen else {
                     break;
                 };
                 edges.push(e);
