@@ -91,7 +91,9 @@ impl CutState {
         if let Some(v) = &mut self.verified {
             v.net.reclass(w);
         }
-        self.moved.push(w.id);
+        if !self.moved.contains(&w.id) {
+            self.moved.push(w.id);
+        }
     }
 }
 
@@ -672,6 +674,11 @@ pub(crate) fn min_cut_reusing(
     // Merge network intents per workload into NetworkPolicies.
     let mut policy_of: BTreeMap<WorkloadKey, Vec<serde_json::Value>> = BTreeMap::new();
     for (wk, (intent, labels, reasons, _)) in &intents {
+        // In a fixed order, not the order of the cut edges' indices (a patched graph numbers
+        // its edges differently).
+        let mut reasons = reasons.clone();
+        reasons.sort();
+        reasons.dedup();
         let reason = reasons.join("; ");
         policy_of.insert(wk.clone(), network_policies(wk, labels, intent, &reason));
     }
@@ -680,7 +687,6 @@ pub(crate) fn min_cut_reusing(
         .filter_map(|(wk, (.., id))| Some((*id, policy_of.get(wk)?)))
         .collect();
     for (idx, cut) in cuts.iter_mut().enumerate() {
-        let _ = idx;
         if !matches!(
             cut.kind,
             EdgeKind::RoutesTo | EdgeKind::EgressOpen | EdgeKind::IngressOpen
@@ -809,7 +815,9 @@ pub(crate) fn min_cut_reusing(
         cut.breaks.sort();
         cut.breaks.dedup();
     }
-    cuts.sort_by(|a, b| (a.cost, &a.id).cmp(&(b.cost, &b.id)));
+    // Parallel edges can share an id (a Route over several ports of one Service): what they
+    // break then orders them, not their indices.
+    cuts.sort_by(|a, b| (a.cost, &a.id, &a.breaks).cmp(&(b.cost, &b.id, &b.breaks)));
     CutPlan {
         cuts,
         total_cost: value,

@@ -154,15 +154,29 @@ impl Network {
                 let excess = flow - cap;
                 let from = self.arcs[a.rev as usize].to;
                 let to = a.to;
-                let mut path = self.carrying(to, |v| v == self.t, true);
+                let ahead = self.carrying(to, |v| v == self.t, true);
                 let back = self.carrying(from, |v| v == self.s, false);
-                let through = match (path.take(), back) {
-                    (Some(fwd), Some(bwd)) => [bwd, fwd].concat(),
-                    // No source → sink path through the arc: it lies on a cycle of flow.
-                    _ if to != from => self.carrying(to, |v| v == from, true).ok_or(Unusable)?,
+                let joined = match (ahead, back) {
+                    (Some(f), Some(b)) => Some([b, f].concat()),
+                    _ => None,
+                };
+                let (through, amount) = match joined.map(|p| {
+                    let a = self.cancellable(&p, excess);
+                    (p, a)
+                }) {
+                    Some((p, a)) if a > 0 => (p, a),
+                    // No source → sink walk through the arc can give any: it lies on a cycle of
+                    // flow (a simple one, each arc once), cancelled instead.
+                    _ if to != from => {
+                        let c = self.carrying(to, |v| v == from, true).ok_or(Unusable)?;
+                        let a = self.cancellable(&c, excess);
+                        if a == 0 {
+                            return Err(Unusable);
+                        }
+                        (c, a)
+                    }
                     _ => return Err(Unusable),
                 };
-                let amount = through.iter().map(|&k| self.flow(k)).fold(excess, u64::min);
                 for k in through.into_iter().chain(std::iter::once(i)) {
                     let r = self.arcs[k].rev as usize;
                     self.arcs[r].res -= amount;
@@ -171,6 +185,17 @@ impl Network {
             }
         }
         Ok(())
+    }
+
+    /// How much flow can be taken off every arc of `walk` at once, at most `limit`: the two
+    /// paths of a walk may share arcs (when they meet on a cycle of flow), and a shared arc
+    /// gives up its flow once per pass.
+    fn cancellable(&self, walk: &[usize], limit: u64) -> u64 {
+        let mut arcs = walk.to_vec();
+        arcs.sort_unstable();
+        arcs.chunk_by(|a, b| a == b)
+            .map(|run| self.flow(run[0]) / run.len() as u64)
+            .fold(limit, u64::min)
     }
 
     /// Forward arcs carrying flow from `v` to a vertex `stop` accepts (`forward`), or into `v`
@@ -434,5 +459,41 @@ mod tests {
             }
         }
         assert!(repaired > 250, "only {repaired} repairs");
+    }
+
+    /// A cycle of flow the two cancellation paths both cross: taking the flow off once per
+    /// crossing would drive an arc below zero.
+    #[test]
+    fn cancelling_through_a_cycle_of_flow() {
+        // s=0 u=1 v=2 x=3 y=4 z=5 t=6; the cycle u → v → x → y → u carries flow.
+        let arcs: &[(u32, u32, u64)] = &[
+            (0, 1, 1),
+            (1, 2, 1),
+            (1, 5, 1),
+            (2, 3, 1),
+            (2, 6, 1),
+            (3, 4, 1),
+            (4, 1, 1),
+            (5, 2, 1),
+        ];
+        let flow = Flow {
+            arcs: arcs.to_vec(),
+            spare: Vec::new(),
+        };
+        let without: Vec<(u32, u32, u64)> = arcs
+            .iter()
+            .copied()
+            .filter(|a| (a.0, a.1) != (3, 4))
+            .collect();
+        let mut net = Network::new(7, 0, 6, &without, flow);
+        net.repair(100).expect("repairable");
+        for (i, a) in net.arcs.iter().enumerate() {
+            if a.forward {
+                assert!(net.flow(i) <= a.cap, "arc {i} over capacity");
+            }
+        }
+        let v = net.max_flow();
+        let cold = solve(7, &without, &Flow::default());
+        assert_eq!((v, net.source_side()), (cold.0, cold.1));
     }
 }

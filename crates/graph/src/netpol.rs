@@ -114,14 +114,7 @@ impl NetClass {
     /// Whether these pods are exactly those matching `atoms` (sorted atom ids, as
     /// [`NetModel::atoms_of`] gives them).
     pub fn matches_atoms(&self, atoms: &[u32]) -> bool {
-        let mut bits = vec![0u64; self.atoms.len()];
-        for &a in atoms {
-            match bits.get_mut(a as usize / 64) {
-                Some(w) => *w |= 1 << (a % 64),
-                None => return false,
-            }
-        }
-        bits == self.atoms
+        atom_bits(atoms, self.atoms.len()).is_some_and(|b| b == self.atoms)
     }
 
     /// What the class is, independent of its index: the selectors its pods match and the ports
@@ -350,6 +343,15 @@ pub fn declared_ports(spec: &rampart_model::objects::PodSpec) -> Vec<DeclaredPor
     v
 }
 
+/// The set of `atoms` as `words` 64-bit words (`None` when one is out of range).
+fn atom_bits(atoms: &[u32], words: usize) -> Option<Vec<u64>> {
+    let mut bits = vec![0u64; words];
+    for &a in atoms {
+        *bits.get_mut(a as usize / 64)? |= 1 << (a % 64);
+    }
+    Some(bits)
+}
+
 /// A class of pods matching exactly `atoms` (sorted) and declaring `ports`; `select` says, for a
 /// policy's selecting atom, the policy and whether it isolates ingress and egress.
 fn new_class(
@@ -359,11 +361,10 @@ fn new_class(
     words: usize,
     select: impl Fn(u32) -> Option<(u32, bool, bool)>,
 ) -> NetClass {
-    let mut bits = vec![0u64; words];
+    let bits = atom_bits(atoms, words).unwrap_or_else(|| vec![0; words]);
     let mut ingress_policies = Vec::new();
     let mut egress_policies = Vec::new();
     for &a in atoms {
-        bits[a as usize / 64] |= 1 << (a % 64);
         if let Some((p, i, e)) = select(a) {
             if i {
                 ingress_policies.push(p);
@@ -563,7 +564,8 @@ impl NetModel {
 
     /// Moves workload `w`'s pod groups (regrouped after one pod's labels changed: same
     /// workload, same template) to the classes their labels put them in now, adding a class no
-    /// pod had before; returns the classes that gained or lost a member group.
+    /// pod had before; returns every class the workload was in before or is in now (a superset
+    /// of those whose members changed).
     ///
     /// Class ids stay those of this model: a new class is appended and an emptied one stays,
     /// without members, where a fresh build would number differently and drop it. So nothing
@@ -611,10 +613,7 @@ impl NetModel {
         ports: &[DeclaredPort],
     ) -> Option<ClassId> {
         let atoms = self.atoms_of(namespace, labels);
-        let mut bits = vec![0u64; self.atom_owner.len().div_ceil(64).max(1)];
-        for &a in &atoms {
-            bits[a as usize / 64] |= 1 << (a % 64);
-        }
+        let bits = atom_bits(&atoms, self.atom_owner.len().div_ceil(64).max(1))?;
         self.classes
             .iter()
             .find(|c| c.atoms == bits && c.ports == ports)
@@ -646,7 +645,9 @@ impl NetModel {
             .count()
     }
 
-    /// Policies a class's pods appear in as a peer (of an ingress or egress rule).
+    /// Policies a class's pods appear in as a peer (of an ingress or egress rule: a superset of
+    /// the policies whose ingress rules admit them, for callers that confirm with
+    /// [`NetModel::allowed`]).
     pub fn peer_policies(&self, id: ClassId) -> Vec<u32> {
         let c = self.class(id);
         let mut out: Vec<u32> = (0..self.atom_owner.len())

@@ -61,7 +61,8 @@ pub struct SecurityGraph {
     /// The classes of the ingress controllers' pods (routes through a controller are admitted
     /// when a policy admits these).
     pub controller_classes: Vec<ClassId>,
-    /// Relations counted, kept once a patch has built them ([`crate::diff::Baseline`]).
+    /// Relations counted, for the threat diff of a patch ([`crate::diff::Baseline`]; built by
+    /// [`crate::diff::index_relations`] or on a patch's first use).
     pub relations: Option<crate::diff::RelationIndex>,
     /// Problems found while building.
     pub warnings: Vec<String>,

@@ -3,7 +3,11 @@
 //! admit the traffic. Each route is kept with the graph, so that one workload's routes can be
 //! worked out again alone when its pods move between reachability classes.
 
+use std::collections::HashSet;
+
+use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
 use rampart_model::de::IntOrString;
 use rampart_model::{Labels, Workload, Workloads};
 
@@ -127,10 +131,6 @@ pub(super) fn route_edge(
 
 /// Works out the routes into workload `w` again (its pods moved between classes).
 pub(crate) fn reroute(sg: &mut super::SecurityGraph, w: rampart_model::WorkloadId) {
-    use petgraph::Direction;
-    use petgraph::visit::EdgeRef;
-    use std::collections::HashSet;
-
     let wl = &sg.workloads.list[w.index()];
     let wi = sg.workload_ix[w.index()];
     let mine: Vec<&Route> = sg
