@@ -133,24 +133,6 @@ fn reach(g: &SecurityGraph, from: &[NodeIndex], dir: Direction) -> Vec<bool> {
     seen
 }
 
-fn members_in<'a>(
-    g: &'a SecurityGraph,
-    class: crate::netpol::ClassId,
-    mask: &[bool],
-) -> Vec<&'a Workload> {
-    let mut v: Vec<&Workload> = g
-        .net
-        .class(class)
-        .members
-        .iter()
-        .map(|(w, _)| &g.workloads.list[w.index()])
-        .filter(|w| mask[g.workload_ix[w.id.index()].index()])
-        .collect();
-    v.sort_by_key(|w| w.id);
-    v.dedup_by_key(|w| w.id);
-    v
-}
-
 /// The non-empty Service selectors of each namespace (the workloads they select have declared
 /// clients).
 fn service_selectors(snapshot: &Snapshot) -> HashMap<&str, Vec<&Labels>> {
@@ -520,7 +502,7 @@ pub(crate) fn min_cut_reusing(
                 }
             }
             (EdgeKind::EgressOpen, Vertex::NetSrc(c), _) => {
-                let ws: Vec<Workload> = members_in(g, c, &fwd).into_iter().cloned().collect();
+                let ws: Vec<Workload> = class_workloads(g, c, &fwd).cloned().collect();
                 let mut all = true;
                 for w in &ws {
                     all &= want(
@@ -548,7 +530,7 @@ pub(crate) fn min_cut_reusing(
             }
             (EdgeKind::IngressOpen, _, Vertex::NetDst(c)) => {
                 if g.net.class(c).ingress_open() {
-                    let ws: Vec<Workload> = members_in(g, c, &bwd).into_iter().cloned().collect();
+                    let ws: Vec<Workload> = class_workloads(g, c, &bwd).cloned().collect();
                     let mut all = true;
                     for w in &ws {
                         // A workload nothing exposes gets no ingress at all.
@@ -603,8 +585,8 @@ pub(crate) fn min_cut_reusing(
                 }
             }
             (EdgeKind::PolicyAllows, Vertex::NetSrc(sc), Vertex::NetDst(dc)) => {
-                let srcs = members_in(g, sc, &fwd);
-                let dsts = members_in(g, dc, &bwd);
+                let srcs: Vec<&Workload> = class_workloads(g, sc, &fwd).collect();
+                let dsts: Vec<&Workload> = class_workloads(g, dc, &bwd).collect();
                 for r in &edge.rules {
                     let p = &g.net.policies[r.policy as usize];
                     let excluded = if r.ingress {
@@ -1006,11 +988,11 @@ impl Claim {
 fn describe(g: &SecurityGraph, v: NodeIndex, fwd: &[bool], bwd: &[bool]) -> String {
     match g.graph[v] {
         Vertex::NetSrc(c) => {
-            let ws: Vec<String> = members_in(g, c, fwd).iter().map(|w| w.display()).collect();
+            let ws: Vec<String> = class_workloads(g, c, fwd).map(Workload::display).collect();
             format!("pods of {}", ws.join(", "))
         }
         Vertex::NetDst(c) => {
-            let ws: Vec<String> = members_in(g, c, bwd).iter().map(|w| w.display()).collect();
+            let ws: Vec<String> = class_workloads(g, c, bwd).map(Workload::display).collect();
             format!("pods of {}", ws.join(", "))
         }
         Vertex::NetHub => "in-cluster network".into(),

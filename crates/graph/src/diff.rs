@@ -118,12 +118,26 @@ fn chain_ids(a: &Analysis) -> BTreeSet<String> {
 
 /// Compares `before` with `after`.
 pub fn diff(before: &Analysis, after: &Analysis) -> ThreatDiff {
-    let (fb, fa) = (fingerprints(before), fingerprints(after));
+    fingerprinted(before, after, &fingerprints(after))
+}
+
+/// [`diff`], and `after`'s relations counted on the way (its fingerprints are computed once):
+/// what a patch of `after` later reports its threat diff from.
+pub fn diff_indexing(before: &Analysis, after: &mut Analysis) -> ThreatDiff {
+    let fa = fingerprints(after);
+    let d = fingerprinted(before, after, &fa);
+    after.graph.relations = Some(RelationIndex::count_of(&fa));
+    d
+}
+
+/// [`diff`], given `after`'s fingerprints.
+fn fingerprinted(before: &Analysis, after: &Analysis, fa: &[(u64, EdgeIndex)]) -> ThreatDiff {
+    let fb = fingerprints(before);
     let hb: HashSet<u64> = fb.iter().map(|x| x.0).collect();
     let ha: HashSet<u64> = fa.iter().map(|x| x.0).collect();
     let (cb, ca) = (chain_ids(before), chain_ids(after));
     ThreatDiff {
-        relations_added: only_in(after, &fa, &hb),
+        relations_added: only_in(after, fa, &hb),
         relations_removed: only_in(before, &fb, &ha),
         chains_added: ca.difference(&cb).cloned().collect(),
         chains_removed: cb.difference(&ca).cloned().collect(),
@@ -138,18 +152,11 @@ pub struct RelationIndex {
     counts: HashMap<u64, u32>,
 }
 
-/// Counts `a`'s relations now, if not yet, so that the first patch of it does not pay for it.
-pub fn index_relations(a: &mut Analysis) {
-    if a.graph.relations.is_none() {
-        a.graph.relations = Some(RelationIndex::of(a));
-    }
-}
-
 impl RelationIndex {
-    fn of(a: &Analysis) -> RelationIndex {
+    fn count_of(fingerprints: &[(u64, EdgeIndex)]) -> RelationIndex {
         let mut counts: HashMap<u64, u32> = HashMap::new();
-        for (h, _) in fingerprints(a) {
-            *counts.entry(h).or_default() += 1;
+        for (h, _) in fingerprints {
+            *counts.entry(*h).or_default() += 1;
         }
         RelationIndex { counts }
     }
@@ -210,7 +217,7 @@ impl Baseline {
             .graph
             .relations
             .take()
-            .unwrap_or_else(|| RelationIndex::of(a));
+            .unwrap_or_else(|| RelationIndex::count_of(&fingerprints(a)));
         let local = local(a, touched);
         for (h, _) in &local {
             index.add(*h, -1);

@@ -20,12 +20,12 @@ use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use rampart_model::objects::Pod;
-use rampart_model::{EXPOSED_ANNOTATION, Snapshot};
+use rampart_model::{EXPOSED_ANNOTATION, Snapshot, Workload, WorkloadId};
 
 use crate::diff::{Baseline, ThreatDiff, diff_from};
 use crate::model::EdgeKind;
 use crate::netpol::declared_ports;
-use crate::relabel::{Reprove, moved_workload};
+use crate::relabel::{Reprove, moved_workload, swap_in, unchanged};
 use crate::{Analysis, Options, build, cut, prove};
 
 /// Updates `analysis` (of the snapshot before the change) after pod `old` became `new` in
@@ -41,6 +41,50 @@ pub fn reclass_pod(
     options: &Options,
 ) -> Result<ThreatDiff, Reprove> {
     let (id, new_w) = moved_workload(analysis, snapshot, old, new)?;
+    patch(analysis, snapshot, id, new_w, options)
+}
+
+/// How one pod's new labels were taken in.
+#[derive(Debug)]
+pub enum Update {
+    /// Nothing that reads them moved: the proof stands ([`crate::relabel`]).
+    Relabelled,
+    /// The graph was patched and chains and cut worked out again; what changed.
+    Reclassed(ThreatDiff),
+}
+
+/// Takes one pod's new labels in by the cheapest exact path: [`crate::relabel`] when nothing
+/// that reads them moved, else a patch ([`reclass_pod`]); the workload is regrouped once. On
+/// `Err` nothing was changed and a full re-proof is needed. Same contract as
+/// [`crate::relabel::relabel_pod`].
+pub fn update_pod(
+    analysis: &mut Analysis,
+    snapshot: &Snapshot,
+    old: &Pod,
+    new: &Pod,
+    options: &Options,
+) -> Result<Update, Reprove> {
+    let (id, new_w) = moved_workload(analysis, snapshot, old, new)?;
+    match unchanged(analysis, snapshot, old, new, id, &new_w) {
+        Ok(()) => {
+            swap_in(analysis, new_w);
+            Ok(Update::Relabelled)
+        }
+        Err(Reprove::StableLabels | Reprove::ClassMove | Reprove::Selection) => {
+            patch(analysis, snapshot, id, new_w, options).map(Update::Reclassed)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The patch of workload `id`, regrouped as `new_w`.
+fn patch(
+    analysis: &mut Analysis,
+    snapshot: &Snapshot,
+    id: WorkloadId,
+    new_w: Workload,
+    options: &Options,
+) -> Result<ThreatDiff, Reprove> {
     let g = &analysis.graph;
     let old_w = &g.workloads.list[id.index()];
     // Labels read by name did not change, so neither did whether the workload is one.
@@ -129,9 +173,7 @@ fn out_edges(
 mod tests {
     use super::*;
     use crate::analyze;
-    use crate::model::EdgeKind;
-    use rampart_model::parse::{ParseLimits, parse_source};
-    use rampart_model::{Change, Kind, Object};
+    use crate::relabel::tests::relabelled;
 
     /// web (exposed) reaches the db workload, a crown jewel with two pods: db-1 open, db-2
     /// guarded by a policy that admits only `role: friend`. The cheapest cut isolates db-1's
@@ -155,27 +197,11 @@ apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: guard, n
 
     #[test]
     fn a_move_is_verified_against_the_patched_what_if_model() {
-        let parsed = parse_source("t.yaml", CLUSTER, &ParseLimits::default());
-        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
-        let mut s = Snapshot::from_objects(parsed.objects);
         let options = Options::default();
-        let mut a = analyze(&s, &options);
-        assert_eq!(isolating_db(&a), vec![(true, vec![])], "{:#?}", a.plan.cuts);
-
         // web's pod becomes a friend: the guard now admits it into db-2, so isolating db-1's
         // class no longer keeps web out of db, and the plan must say so.
-        let mut o = s.get(Kind::Pod, "app", "web").cloned().unwrap();
-        let Object::Pod(old) = o.object.clone() else {
-            unreachable!()
-        };
-        o.object
-            .meta_mut()
-            .labels
-            .insert("role".into(), "friend".into());
-        let Object::Pod(new) = o.object.clone() else {
-            unreachable!()
-        };
-        s.apply(Change::Upsert(Box::new(o)));
+        let (s, mut a, old, new) = relabelled(CLUSTER, "app", "web", "role", "friend");
+        assert_eq!(isolating_db(&a), vec![(true, vec![])], "{:#?}", a.plan.cuts);
         let full = analyze(&s, &options);
         reclass_pod(&mut a, &s, &old, &new, &options).expect("a class move");
         let want = isolating_db(&full);
@@ -190,21 +216,9 @@ apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: guard, n
 
     /// Relabels one pod, patches `a`, and checks the plan against a full analysis.
     fn moved_plan_equals_full(yaml: &str, pod: &str, key: &str, value: &str) -> (u64, u64) {
-        let parsed = parse_source("t.yaml", yaml, &ParseLimits::default());
-        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
-        let mut s = Snapshot::from_objects(parsed.objects);
         let options = Options::default();
-        let mut a = analyze(&s, &options);
+        let (s, mut a, old, new) = relabelled(yaml, "app", pod, key, value);
         let before = a.plan.total_cost;
-        let mut o = s.get(Kind::Pod, "app", pod).cloned().unwrap();
-        let Object::Pod(old) = o.object.clone() else {
-            unreachable!()
-        };
-        o.object.meta_mut().labels.insert(key.into(), value.into());
-        let Object::Pod(new) = o.object.clone() else {
-            unreachable!()
-        };
-        s.apply(Change::Upsert(Box::new(o)));
         let full = analyze(&s, &options);
         reclass_pod(&mut a, &s, &old, &new, &options).expect("patched");
         let costs = |a: &Analysis| {

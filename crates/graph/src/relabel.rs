@@ -84,6 +84,21 @@ pub fn relabel_pod(
     new: &Pod,
 ) -> Result<(), Reprove> {
     let (id, new_w) = moved_workload(analysis, snapshot, old, new)?;
+    unchanged(analysis, snapshot, old, new, id, &new_w)?;
+    swap_in(analysis, new_w);
+    Ok(())
+}
+
+/// Whether nothing that reads pod labels sees workload `id` (regrouped as `new_w` after pod
+/// `old` became `new`) differently; `Err` says what does.
+pub(crate) fn unchanged(
+    analysis: &Analysis,
+    snapshot: &Snapshot,
+    old: &Pod,
+    new: &Pod,
+    id: WorkloadId,
+    new_w: &Workload,
+) -> Result<(), Reprove> {
     let (before, after) = (&old.metadata.labels, &new.metadata.labels);
     let ns = new.metadata.namespace.as_str();
     let g = &analysis.graph;
@@ -91,7 +106,7 @@ pub fn relabel_pod(
     // Stable labels are read where a cut selects workloads (NetworkPolicy selectors, `NotIn`
     // exclusions) and, for every workload, only as "are there any".
     let used = workloads_cut(analysis);
-    let (old_stable, new_stable) = (stable_labels(old_w), stable_labels(&new_w));
+    let (old_stable, new_stable) = (stable_labels(old_w), stable_labels(new_w));
     if old_stable != new_stable
         && (used.contains(&id) || old_stable.is_empty() != new_stable.is_empty())
     {
@@ -157,20 +172,22 @@ pub fn relabel_pod(
         }
         out
     };
-    if signatures(old_w, &old_classes) != signatures(&new_w, &new_classes) {
+    if signatures(old_w, &old_classes) != signatures(new_w, &new_classes) {
         return Err(Reprove::Selection);
     }
+    Ok(())
+}
 
-    // Proven unchanged: move the class memberships (to the classes worked out above, which
-    // the model finds by the groups' labels) and swap the workload in.
+/// Swaps a workload that [`unchanged`] cleared into the analysis, moving its class memberships
+/// (within the classes it already had, which the model finds by the groups' labels).
+pub(crate) fn swap_in(analysis: &mut Analysis, new_w: Workload) {
     let g = &mut analysis.graph;
     g.net.reclass(&new_w);
-    debug_assert_eq!(g.net.member_class[id.index()], new_classes);
     if let Some(v) = &mut analysis.plan.state {
         v.reclass(&new_w);
     }
+    let id = new_w.id;
     g.workloads.list[id.index()] = new_w;
-    Ok(())
 }
 
 /// The checks every one-pod relabelling starts with: only the labels changed, none that the
@@ -236,7 +253,7 @@ fn workloads_cut(analysis: &Analysis) -> BTreeSet<WorkloadId> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rampart_model::parse::{ParseLimits, parse_source};
     use rampart_model::{Change, Kind, Object};
@@ -247,12 +264,19 @@ mod tests {
         )
     }
 
-    /// Relabels `name` in `yaml`'s cluster and returns what `relabel_pod` says.
-    fn relabel(yaml: &str, ns: &str, name: &str, key: &str, value: &str) -> Result<(), Reprove> {
+    /// A cluster from `yaml`, analysed, then pod `ns/name` given label `key=value`: the
+    /// snapshot after the change, the analysis before it, the pod before and after.
+    pub(crate) fn relabelled(
+        yaml: &str,
+        ns: &str,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> (Snapshot, Analysis, Pod, Pod) {
         let parsed = parse_source("t.yaml", yaml, &ParseLimits::default());
         assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
         let mut s = Snapshot::from_objects(parsed.objects);
-        let mut a = crate::analyze(&s, &crate::Options::default());
+        let a = crate::analyze(&s, &crate::Options::default());
         let mut o = s.get(Kind::Pod, ns, name).cloned().unwrap();
         let Object::Pod(old) = o.object.clone() else {
             unreachable!()
@@ -262,6 +286,12 @@ mod tests {
             unreachable!()
         };
         s.apply(Change::Upsert(Box::new(o)));
+        (s, a, *old, *new)
+    }
+
+    /// Relabels `name` in `yaml`'s cluster and returns what `relabel_pod` says.
+    fn relabel(yaml: &str, ns: &str, name: &str, key: &str, value: &str) -> Result<(), Reprove> {
+        let (s, mut a, old, new) = relabelled(yaml, ns, name, key, value);
         relabel_pod(&mut a, &s, &old, &new)
     }
 

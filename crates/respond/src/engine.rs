@@ -8,9 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rampart_graph::diff::{ThreatDiff, diff};
-use rampart_graph::reclass::reclass_pod;
-use rampart_graph::relabel::{Reprove, relabel_pod};
+use rampart_graph::diff::{ThreatDiff, diff_indexing};
+use rampart_graph::reclass::{Update, update_pod};
 use rampart_graph::{Analysis, Options, analyze};
 use rampart_model::{Change, Kind, Located, Object, ObjectKey, Snapshot};
 
@@ -345,17 +344,15 @@ impl EngineCore {
         if let Some(report) = self.relabel(pending, now) {
             return report;
         }
-        let after = analyze(&self.snapshot, &self.options);
+        let mut after = analyze(&self.snapshot, &self.options);
+        // The relations are counted on the way: the next class move is patched from them.
         let d = match &self.analysis {
-            Some(before) => diff(before, &after),
+            Some(before) => diff_indexing(before, &mut after),
             None => {
                 let empty = analyze(&Snapshot::new(), &self.options);
-                diff(&empty, &after)
+                diff_indexing(&empty, &mut after)
             }
         };
-        let mut after = after;
-        // Counted now, while re-proving in full anyway: the next class move is patched.
-        rampart_graph::diff::index_relations(&mut after);
         self.generation += 1;
         let production = production(&after);
         let durable_fixes = durable_fixes(&after);
@@ -394,17 +391,14 @@ impl EngineCore {
             self.analysis = Some(analysis);
             return None;
         };
-        let patched = match relabel_pod(&mut analysis, &self.snapshot, &old, new) {
-            Ok(()) => Ok((ThreatDiff::default(), ReproofPath::Relabel)),
-            Err(Reprove::StableLabels | Reprove::ClassMove | Reprove::Selection) => {
-                reclass_pod(&mut analysis, &self.snapshot, &old, new, &self.options)
-                    .map(|d| (d, ReproofPath::Reclass))
-            }
-            Err(e) => Err(e),
-        };
-        let Ok((diff, path)) = patched else {
+        let patched = update_pod(&mut analysis, &self.snapshot, &old, new, &self.options);
+        let Ok(update) = patched else {
             self.analysis = Some(analysis);
             return None;
+        };
+        let (diff, path) = match update {
+            Update::Relabelled => (ThreatDiff::default(), ReproofPath::Relabel),
+            Update::Reclassed(d) => (d, ReproofPath::Reclass),
         };
         self.generation += 1;
         let report = ChangeReport {

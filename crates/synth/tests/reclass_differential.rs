@@ -1,4 +1,4 @@
-//! The class-move path is exact: whenever `reclass_pod` accepts one pod's new labels (a move
+//! The class-move path is exact: whenever `update_pod` patches one pod's new labels (a move
 //! to another reachability class, a new Service selection, new stable labels), the patched
 //! analysis says what a full analysis of the changed cluster says — the same relations, class
 //! memberships, chains step for step, cut plan and threat diff — compared by what vertices
@@ -11,8 +11,7 @@ use petgraph::graph::NodeIndex;
 use rampart_graph::diff::diff;
 use rampart_graph::model::Vertex;
 use rampart_graph::prove::entry_key;
-use rampart_graph::reclass::reclass_pod;
-use rampart_graph::relabel::{Reprove, relabel_pod};
+use rampart_graph::reclass::{Update, update_pod};
 use rampart_graph::{Analysis, Options, SecurityGraph, analyze};
 use rampart_model::parse::{ParseLimits, parse_source};
 use rampart_model::{Change, Kind, Object, Snapshot};
@@ -236,18 +235,15 @@ fn run(
         let new = new.clone();
         s.apply(Change::Upsert(Box::new(located)));
         let full = analyze(&s, &options);
-        let outcome = match relabel_pod(&mut current, &s, &old, &new) {
-            Ok(()) => Ok(None),
-            Err(Reprove::StableLabels | Reprove::ClassMove | Reprove::Selection) => {
-                let want_diff = diff(&current, &full);
-                let classes = current.graph.net.classes.len();
-                reclass_pod(&mut current, &s, &old, &new, &options).map(|d| {
-                    tally.new_classes += current.graph.net.classes.len() - classes;
-                    Some((d, want_diff))
-                })
-            }
-            Err(e) => Err(e),
-        };
+        // The engine's entry point: relabel when nothing that reads the labels moved, else
+        // the patch.
+        let want_diff = diff(&current, &full);
+        let classes = current.graph.net.classes.len();
+        let outcome = update_pod(&mut current, &s, &old, &new, &options).map(|u| match u {
+            Update::Relabelled => None,
+            Update::Reclassed(d) => Some((d, want_diff)),
+        });
+        tally.new_classes += current.graph.net.classes.len() - classes;
         let what = format!(
             "{label} step {step}: {ns}/{name} relabelled {:?} -> {:?}",
             old.metadata.labels, new.metadata.labels

@@ -62,7 +62,7 @@ pub struct SecurityGraph {
     /// when a policy admits these).
     pub controller_classes: Vec<ClassId>,
     /// Relations counted, for the threat diff of a patch ([`crate::diff::Baseline`]; built by
-    /// [`crate::diff::index_relations`] or on a patch's first use).
+    /// [`crate::diff::diff_indexing`] or on a patch's first use).
     pub relations: Option<crate::diff::RelationIndex>,
     /// Problems found while building.
     pub warnings: Vec<String>,
@@ -533,6 +533,16 @@ fn add_edge(
             grants: Vec::new(),
         },
     )
+}
+
+/// Removes edges, highest index first: removing an edge moves the last one into its place, so
+/// the indices still to remove stay valid.
+fn remove_edges(g: &mut DiGraph<Vertex, Edge>, mut edges: Vec<EdgeIndex>) {
+    edges.sort_unstable();
+    edges.dedup();
+    for e in edges.into_iter().rev() {
+        g.remove_edge(e);
+    }
 }
 
 /// Resolves a Service target port against a workload's declared ports.

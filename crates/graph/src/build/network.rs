@@ -12,7 +12,7 @@ use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 use rampart_model::{Workload, WorkloadId, Workloads};
 
-use super::{Builder, SecurityGraph, add_edge, rule_evidence, workload_ref};
+use super::{Builder, SecurityGraph, add_edge, remove_edges, rule_evidence, workload_ref};
 use crate::cost;
 use crate::model::{Cost, Edge, EdgeKind, Evidence, ObjRef, Vertex};
 use crate::netpol::{ClassId, NetModel};
@@ -114,8 +114,7 @@ pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) 
         .filter_map(|c| sg.class_ix.get(c))
         .flat_map(|(s, d)| [*s, *d])
         .collect();
-    // Every edge the touched classes' vertices have, but other workloads' membership; removed
-    // highest index first, since removing an edge moves the last one into its place.
+    // Every edge the touched classes' vertices have, but other workloads' membership.
     let mut stale: Vec<EdgeIndex> = Vec::new();
     for &v in &class_vertices {
         for dir in [Direction::Outgoing, Direction::Incoming] {
@@ -143,11 +142,7 @@ pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) 
             stale.push(e.id());
         }
     }
-    stale.sort_unstable();
-    stale.dedup();
-    for e in stale.into_iter().rev() {
-        sg.graph.remove_edge(e);
-    }
+    remove_edges(&mut sg.graph, stale);
 
     let at = At {
         net: &sg.net,

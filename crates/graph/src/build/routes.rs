@@ -11,7 +11,9 @@ use petgraph::visit::EdgeRef;
 use rampart_model::de::IntOrString;
 use rampart_model::{Labels, Workload, Workloads};
 
-use super::{add_edge, is_ingress_controller, resolve_target, rule_evidence, workload_ref};
+use super::{
+    add_edge, is_ingress_controller, remove_edges, resolve_target, rule_evidence, workload_ref,
+};
 use crate::cost;
 use crate::model::{Cost, Edge, EdgeKind, Evidence, Vertex};
 use crate::netpol::{ClassId, NetModel, RuleRef};
@@ -139,17 +141,13 @@ pub(crate) fn reroute(sg: &mut super::SecurityGraph, w: rampart_model::WorkloadI
         .filter(|r| r.namespace == wl.namespace)
         .collect();
     let eps: HashSet<NodeIndex> = mine.iter().map(|r| r.ep).collect();
-    let mut stale: Vec<petgraph::graph::EdgeIndex> = sg
+    let stale = sg
         .graph
         .edges_directed(wi, Direction::Incoming)
         .filter(|e| e.weight().kind == EdgeKind::RoutesTo && eps.contains(&e.source()))
         .map(|e| e.id())
         .collect();
-    stale.sort_unstable();
-    // Highest index first: removing an edge moves the last one into its place.
-    for e in stale.into_iter().rev() {
-        sg.graph.remove_edge(e);
-    }
+    remove_edges(&mut sg.graph, stale);
     // The workload is no ingress controller (its move is refused otherwise): the controllers'
     // classes are those of the build.
     for r in mine {
