@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use petgraph::Direction;
 use petgraph::graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
+use rampart_model::objects::NetworkPolicy;
 use rampart_model::{Kind, Labels, ObjectKey, Snapshot, Workload, WorkloadId};
 
 use crate::build::{SecurityGraph, has_stable_labels, stable_labels};
@@ -252,6 +253,7 @@ pub(crate) fn min_cut_reusing(
     proof: &Proof,
     reuse: Option<CutState>,
 ) -> CutPlan {
+    let patched = reuse.is_some();
     let CutState {
         flow: start,
         verified: reuse,
@@ -699,12 +701,10 @@ pub(crate) fn min_cut_reusing(
                 let target = np["metadata"]["annotations"]["rampart.dev/workload"]
                     .as_str()
                     .unwrap_or_default();
-                // Workloads are ordered by namespace: only this namespace's are looked at.
-                let list = &g.workloads.list;
-                let from = list.partition_point(|w| w.namespace.as_str() < ns);
-                let others: Vec<String> = list[from..]
+                let others: Vec<String> = g
+                    .workloads
+                    .in_namespace(ns)
                     .iter()
-                    .take_while(|w| w.namespace == ns)
                     .filter(|w| {
                         w.groups
                             .iter()
@@ -729,23 +729,11 @@ pub(crate) fn min_cut_reusing(
     let verified = (!added.is_empty()).then(|| {
         let (net, mut known) = match reuse {
             Some(v) if v.policies == added => (v.net, v.outcomes),
-            _ => {
-                // Adding NetworkPolicies changes no workload: only the network model is
-                // rebuilt, from the objects it reads (a full snapshot clone would dominate a
-                // large scan).
-                let mut what_if = Snapshot::from_objects(
-                    snapshot
-                        .iter()
-                        .filter(|o| {
-                            matches!(o.object.kind(), Kind::Namespace | Kind::NetworkPolicy)
-                        })
-                        .cloned(),
-                );
-                for np in &added {
-                    Fix::AddNetworkPolicy(np.clone()).apply(&mut what_if);
-                }
-                (NetModel::build(&what_if, &g.workloads), HashMap::new())
-            }
+            Some(v) => match changed_policies(v, &added, &g.workloads) {
+                Some(net) => (net, HashMap::new()),
+                None => (what_if(snapshot, g, &added, patched), HashMap::new()),
+            },
+            None => (what_if(snapshot, g, &added, patched), HashMap::new()),
         };
         let mut outcomes = HashMap::new();
         for (idx, claim) in claims {
@@ -812,6 +800,69 @@ pub(crate) fn min_cut_reusing(
             moved: Vec::new(),
         }),
     }
+}
+
+/// The verification model `v` brought to the NetworkPolicies `added` in place, when the plan
+/// changed which it adds (a route cut appeared or went): those no longer added are taken out,
+/// the new ones compiled in.
+fn changed_policies(
+    v: Verified,
+    added: &[serde_json::Value],
+    workloads: &rampart_model::Workloads,
+) -> Option<NetModel> {
+    fn name(np: &serde_json::Value) -> (&str, &str) {
+        let meta = &np["metadata"];
+        (
+            meta["namespace"].as_str().unwrap_or_default(),
+            meta["name"].as_str().unwrap_or_default(),
+        )
+    }
+    let before: HashMap<_, _> = v.policies.iter().map(|np| (name(np), np)).collect();
+    let after: HashMap<_, _> = added.iter().map(|np| (name(np), np)).collect();
+    let gone: Vec<(&str, &str)> = before
+        .iter()
+        .filter(|(k, np)| after.get(*k) != Some(*np))
+        .map(|(k, _)| *k)
+        .collect();
+    let new: Vec<NetworkPolicy> = added
+        .iter()
+        .filter(|np| before.get(&name(np)) != Some(np))
+        .map(|np| serde_json::from_value(np.clone()).ok())
+        .collect::<Option<_>>()?;
+    let mut net = v.net;
+    (net.remove_policies(&gone) && net.add_policies(&new, workloads)).then_some(net)
+}
+
+/// The network model with the NetworkPolicies `added`, to verify live cuts against. A full
+/// analysis builds it afresh; a patched one (`patched`) adds them to the analysis's own model,
+/// which [`NetModel::with_policies`] keeps equal to a fresh build.
+fn what_if(
+    snapshot: &Snapshot,
+    g: &SecurityGraph,
+    added: &[serde_json::Value],
+    patched: bool,
+) -> NetModel {
+    if patched {
+        let typed: Option<Vec<NetworkPolicy>> = added
+            .iter()
+            .map(|np| serde_json::from_value(np.clone()).ok())
+            .collect();
+        if let Some(net) = typed.and_then(|t| g.net.with_policies(&t, &g.workloads)) {
+            return net;
+        }
+    }
+    // Adding NetworkPolicies changes no workload: only the network model is rebuilt, from
+    // the objects it reads (a full snapshot clone would dominate a large scan).
+    let mut what_if = Snapshot::from_objects(
+        snapshot
+            .iter()
+            .filter(|o| matches!(o.object.kind(), Kind::Namespace | Kind::NetworkPolicy))
+            .cloned(),
+    );
+    for np in added {
+        Fix::AddNetworkPolicy(np.clone()).apply(&mut what_if);
+    }
+    NetModel::build(&what_if, &g.workloads)
 }
 
 /// Maximum flow from `s` to `t`, from the flow `start` when it can be repaired to fit (else

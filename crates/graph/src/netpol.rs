@@ -86,6 +86,9 @@ pub struct CompiledPolicy {
     pub ingress: Option<Vec<Rule>>,
     /// Egress rules when the policy isolates egress.
     pub egress: Option<Vec<Rule>>,
+    /// Taken out of the model ([`NetModel::remove_policies`]): it isolates nothing and its
+    /// atoms match no pod, but its index stays.
+    pub retired: bool,
 }
 
 /// Pods that every policy treats alike.
@@ -168,6 +171,24 @@ pub struct NetModel {
     /// pod's labels are matched against (kept so one pod's new labels can be classed alone).
     ns_atoms: HashMap<String, Vec<u32>>,
     atom_selectors: Vec<Option<LabelSelector>>,
+    /// Every namespace and its labels, sorted (what a `namespaceSelector` of a policy compiled
+    /// later is matched against).
+    namespaces: Vec<(String, Labels)>,
+}
+
+/// For a policy's selecting atom: the policy, and whether it isolates ingress and egress.
+fn selects(
+    owners: &[AtomOwner],
+    policies: &[CompiledPolicy],
+    atom: u32,
+) -> Option<(u32, bool, bool)> {
+    match owners.get(atom as usize)? {
+        AtomOwner::Selects(p) => {
+            let policy = policies.get(*p as usize)?;
+            Some((*p, policy.ingress.is_some(), policy.egress.is_some()))
+        }
+        AtomOwner::Peer(_) => None,
+    }
 }
 
 /// The atoms among `candidates` whose selector matches `labels`, sorted: a pod group's
@@ -219,15 +240,66 @@ pub struct RuleRef {
     pub rule: u32,
 }
 
+/// Where a pod-selecting atom applies: a namespace, the atom, and the selector a pod's labels
+/// are matched against.
+type Placement<'a> = (&'a str, u32, &'a LabelSelector);
+
 struct RuleCompiler<'a, 'b> {
     ns: &'a str,
     pname: &'b str,
     pidx: u32,
     namespaces: &'a [(String, Labels)],
-    ns_atoms: &'b mut HashMap<&'a str, Vec<(u32, &'a LabelSelector)>>,
+    placed: &'b mut Vec<Placement<'a>>,
     atom_owner: &'b mut Vec<AtomOwner>,
-    atom_policy: &'b mut Vec<Option<(u32, bool, bool)>>,
     warnings: &'b mut Vec<String>,
+}
+
+/// Compiles policy `np` as the policy of index `pidx`: its atoms are numbered from
+/// `atom_owner`'s length, and where each applies is added to `placed`. `None` when its
+/// `podSelector` is invalid (the policy is ignored, with a warning).
+fn compile_policy<'a>(
+    np: &'a rampart_model::objects::NetworkPolicy,
+    pidx: u32,
+    namespaces: &'a [(String, Labels)],
+    placed: &mut Vec<Placement<'a>>,
+    atom_owner: &mut Vec<AtomOwner>,
+    warnings: &mut Vec<String>,
+) -> Option<CompiledPolicy> {
+    let ns = np.metadata.namespace.as_str();
+    let pname = format!("{}/{}", ns, np.metadata.name);
+    if let Err(e) = np.spec.pod_selector.validate() {
+        warnings.push(format!(
+            "NetworkPolicy {pname}: podSelector: {e}; policy ignored"
+        ));
+        return None;
+    }
+    let select_atom = u32::try_from(atom_owner.len()).unwrap_or(u32::MAX);
+    atom_owner.push(AtomOwner::Selects(pidx));
+    placed.push((ns, select_atom, &np.spec.pod_selector));
+    let mut c = RuleCompiler {
+        ns,
+        pname: &pname,
+        pidx,
+        namespaces,
+        placed,
+        atom_owner,
+        warnings,
+    };
+    let ingress = np
+        .spec
+        .affects_ingress()
+        .then(|| c.compile(&np.spec.ingress, "ingress"));
+    let egress = np
+        .spec
+        .affects_egress()
+        .then(|| c.compile(&np.spec.egress, "egress"));
+    Some(CompiledPolicy {
+        namespace: ns.to_string(),
+        name: np.metadata.name.clone(),
+        ingress,
+        egress,
+        retired: false,
+    })
 }
 
 impl<'a> RuleCompiler<'a, '_> {
@@ -264,14 +336,13 @@ impl<'a> RuleCompiler<'a, '_> {
                             }
                             let atom = u32::try_from(self.atom_owner.len()).unwrap_or(u32::MAX);
                             self.atom_owner.push(AtomOwner::Peer(self.pidx));
-                            self.atom_policy.push(None);
                             let pod_sel: &LabelSelector = p.pod_selector.as_ref().unwrap_or(&EMPTY_SELECTOR);
                             match &p.namespace_selector {
-                                None => self.ns_atoms.entry(self.ns).or_default().push((atom, pod_sel)),
+                                None => self.placed.push((self.ns, atom, pod_sel)),
                                 Some(nss) => {
                                     for (n, labels) in self.namespaces {
                                         if nss.matches(labels) {
-                                            self.ns_atoms.entry(n.as_str()).or_default().push((atom, pod_sel));
+                                            self.placed.push((n.as_str(), atom, pod_sel));
                                         }
                                     }
                                 }
@@ -384,6 +455,36 @@ fn new_class(
     }
 }
 
+/// Appends the class of the pods of class `from` that also match the new atoms `matched`
+/// (sorted, none of them set in `from`).
+fn split_class(
+    classes: &mut Vec<NetClass>,
+    atom_classes: &mut [Vec<ClassId>],
+    from: ClassId,
+    matched: &[u32],
+    select: impl Fn(u32) -> Option<(u32, bool, bool)>,
+) -> ClassId {
+    let old = &classes[from.index()];
+    let words = old.atoms.len();
+    let mut atoms: Vec<u32> = Vec::new();
+    for (wi, &word) in old.atoms.iter().enumerate() {
+        let mut w = word;
+        while w != 0 {
+            atoms.push((wi * 64) as u32 + w.trailing_zeros());
+            w &= w - 1;
+        }
+    }
+    atoms.extend_from_slice(matched);
+    atoms.sort_unstable();
+    let id = ClassId(u32::try_from(classes.len()).unwrap_or(u32::MAX));
+    let class = new_class(id, &atoms, old.ports.clone(), words, select);
+    for &a in &atoms {
+        atom_classes[a as usize].push(id);
+    }
+    classes.push(class);
+    id
+}
+
 impl NetModel {
     /// Compiles the snapshot's policies and partitions its pods into classes.
     pub fn build(snapshot: &Snapshot, workloads: &Workloads) -> NetModel {
@@ -406,57 +507,23 @@ impl NetModel {
                 })
                 .collect()
         };
-        let mut ns_atoms: HashMap<&str, Vec<(u32, &LabelSelector)>> = HashMap::new();
+        let mut placed: Vec<Placement<'_>> = Vec::new();
         let mut policies = Vec::new();
         let mut atom_owner: Vec<AtomOwner> = Vec::new();
-        let mut atom_policy: Vec<Option<(u32, bool, bool)>> = Vec::new(); // select atoms: (policy, ingress, egress)
-
         for (_, np) in snapshot.network_policies() {
             let pidx = u32::try_from(policies.len()).unwrap_or(u32::MAX);
-            let ns = np.metadata.namespace.as_str();
-            let pname = format!("{}/{}", ns, np.metadata.name);
-            if let Err(e) = np.spec.pod_selector.validate() {
-                warnings.push(format!(
-                    "NetworkPolicy {pname}: podSelector: {e}; policy ignored"
-                ));
-                continue;
-            }
-            let select_atom = u32::try_from(atom_owner.len()).unwrap_or(u32::MAX);
-            atom_owner.push(AtomOwner::Selects(pidx));
-            atom_policy.push(Some((
+            policies.extend(compile_policy(
+                np,
                 pidx,
-                np.spec.affects_ingress(),
-                np.spec.affects_egress(),
-            )));
-            ns_atoms
-                .entry(ns)
-                .or_default()
-                .push((select_atom, &np.spec.pod_selector));
-
-            let mut c = RuleCompiler {
-                ns,
-                pname: &pname,
-                pidx,
-                namespaces: &namespaces,
-                ns_atoms: &mut ns_atoms,
-                atom_owner: &mut atom_owner,
-                atom_policy: &mut atom_policy,
-                warnings: &mut warnings,
-            };
-            let ingress = np
-                .spec
-                .affects_ingress()
-                .then(|| c.compile(&np.spec.ingress, "ingress"));
-            let egress = np
-                .spec
-                .affects_egress()
-                .then(|| c.compile(&np.spec.egress, "egress"));
-            policies.push(CompiledPolicy {
-                namespace: ns.to_string(),
-                name: np.metadata.name.clone(),
-                ingress,
-                egress,
-            });
+                &namespaces,
+                &mut placed,
+                &mut atom_owner,
+                &mut warnings,
+            ));
+        }
+        let mut ns_atoms: HashMap<&str, Vec<(u32, &LabelSelector)>> = HashMap::new();
+        for &(ns, atom, sel) in &placed {
+            ns_atoms.entry(ns).or_default().push((atom, sel));
         }
 
         let atom_count = atom_owner.len();
@@ -473,7 +540,7 @@ impl NetModel {
                 }
                 let id = ClassId(u32::try_from(classes.len()).unwrap_or(u32::MAX));
                 classes.push(new_class(id, &key.0, key.1.clone(), words, |a| {
-                    atom_policy[a as usize]
+                    selects(&atom_owner, &policies, a)
                 }));
                 class_of.insert(key, id);
                 id
@@ -532,6 +599,249 @@ impl NetModel {
             ingress_controller,
             ns_atoms,
             atom_selectors,
+            namespaces,
+        }
+    }
+
+    /// This model with the NetworkPolicies `added` compiled after its own (see
+    /// [`NetModel::add_policies`]); `None` when they cannot be added.
+    pub fn with_policies(
+        &self,
+        added: &[rampart_model::objects::NetworkPolicy],
+        workloads: &Workloads,
+    ) -> Option<NetModel> {
+        let mut m = self.clone();
+        m.add_policies(added, workloads).then_some(m)
+    }
+
+    /// Compiles the NetworkPolicies `added` after this model's own, in place: the model then
+    /// classes pods alike exactly when a build over the snapshot with them added would, and
+    /// agrees with it on what each class admits (class ids, atom and policy numbers differ).
+    /// Pods a new selector matches move to classes of their own; a selector of every pod of
+    /// every namespace adds its atom to every class in place. `false`, and nothing changed,
+    /// when a name repeats (adding a policy of an existing name replaces it: build afresh
+    /// instead) or the model does not fit `workloads`.
+    pub fn add_policies(
+        &mut self,
+        added: &[rampart_model::objects::NetworkPolicy],
+        workloads: &Workloads,
+    ) -> bool {
+        let mut names: Vec<(&str, &str)> = added
+            .iter()
+            .map(|np| (np.metadata.namespace.as_str(), np.metadata.name.as_str()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.len() != added.len()
+            || self.policies.iter().any(|p| {
+                !p.retired
+                    && names
+                        .binary_search(&(p.namespace.as_str(), p.name.as_str()))
+                        .is_ok()
+            })
+            || self.member_class.len() != workloads.list.len()
+            || workloads
+                .list
+                .iter()
+                .zip(&self.member_class)
+                .any(|(w, groups)| w.groups.len() != groups.len())
+        {
+            return false;
+        }
+        let m = self;
+        let namespaces = std::mem::take(&mut m.namespaces);
+        let mut placed: Vec<Placement<'_>> = Vec::new();
+        for np in added {
+            let pidx = u32::try_from(m.policies.len()).unwrap_or(u32::MAX);
+            let compiled = compile_policy(
+                np,
+                pidx,
+                &namespaces,
+                &mut placed,
+                &mut m.atom_owner,
+                &mut m.warnings,
+            );
+            m.policies.extend(compiled);
+        }
+        let atoms = m.atom_owner.len();
+        let words = atoms.div_ceil(64).max(1);
+        for c in &mut m.classes {
+            c.atoms.resize(words, 0);
+        }
+        m.atom_classes.resize(atoms, Vec::new());
+        m.atom_selectors.resize(atoms, None);
+        let mut places: HashMap<u32, usize> = HashMap::new();
+        for &(ns, a, sel) in &placed {
+            m.ns_atoms.entry(ns.to_string()).or_default().push(a);
+            m.atom_selectors[a as usize].get_or_insert_with(|| sel.clone());
+            *places.entry(a).or_default() += 1;
+        }
+        // A selector of every pod, placed in every namespace: every class matches it.
+        let everywhere = |a: u32, sel: &LabelSelector| {
+            sel.is_empty() && places.get(&a) == Some(&namespaces.len())
+        };
+        let mut universal: Vec<u32> = placed
+            .iter()
+            .filter(|&&(_, a, sel)| everywhere(a, sel))
+            .map(|&(_, a, _)| a)
+            .collect();
+        universal.sort_unstable();
+        universal.dedup();
+        for &a in &universal {
+            let select = m.selects(a);
+            for c in &mut m.classes {
+                c.atoms[a as usize / 64] |= 1 << (a % 64);
+                if let Some((p, i, e)) = select {
+                    if i {
+                        c.ingress_policies.push(p);
+                    }
+                    if e {
+                        c.egress_policies.push(p);
+                    }
+                }
+            }
+            m.atom_classes[a as usize] = m.classes.iter().map(|c| c.id).collect();
+        }
+        // The other new atoms, by namespace: the pods they match move.
+        let mut local: HashMap<&str, Vec<(u32, &LabelSelector)>> = HashMap::new();
+        for &(ns, a, sel) in &placed {
+            if !everywhere(a, sel) {
+                local.entry(ns).or_default().push((a, sel));
+            }
+        }
+        let mut split: HashMap<(ClassId, Vec<u32>), ClassId> = HashMap::new();
+        let mut moved: HashMap<ClassId, Vec<(WorkloadId, usize)>> = HashMap::new();
+        let mut joined: Vec<ClassId> = Vec::new();
+        for (ns, candidates) in &local {
+            for w in workloads.in_namespace(ns) {
+                for (gi, g) in w.groups.iter().enumerate() {
+                    let matched = matching_atoms(candidates.iter().copied(), &g.labels);
+                    if matched.is_empty() {
+                        continue;
+                    }
+                    let from = m.member_class[w.id.index()][gi];
+                    let to = *split
+                        .entry((from, matched))
+                        .or_insert_with_key(|(from, matched)| {
+                            split_class(&mut m.classes, &mut m.atom_classes, *from, matched, |a| {
+                                selects(&m.atom_owner, &m.policies, a)
+                            })
+                        });
+                    m.member_class[w.id.index()][gi] = to;
+                    moved.entry(from).or_default().push((w.id, gi));
+                    m.classes[to.index()].members.push((w.id, gi));
+                    joined.push(to);
+                }
+            }
+            if *ns == INGRESS_CONTROLLER_NS {
+                let matched = matching_atoms(candidates.iter().copied(), &Labels::new());
+                if !matched.is_empty() {
+                    let from = m.ingress_controller;
+                    m.ingress_controller =
+                        *split
+                            .entry((from, matched))
+                            .or_insert_with_key(|(from, matched)| {
+                                split_class(
+                                    &mut m.classes,
+                                    &mut m.atom_classes,
+                                    *from,
+                                    matched,
+                                    |a| selects(&m.atom_owner, &m.policies, a),
+                                )
+                            });
+                }
+            }
+        }
+        for (c, gone) in moved {
+            m.classes[c.index()].members.retain(|x| !gone.contains(x));
+        }
+        joined.sort_unstable();
+        joined.dedup();
+        for c in joined {
+            m.classes[c.index()].members.sort_unstable();
+        }
+        m.namespaces = namespaces;
+        true
+    }
+
+    /// Takes the NetworkPolicies `names` (namespace, name) out of this model, in place: their
+    /// atoms leave every class, and classes only they told apart merge into the one of lowest
+    /// id (the one [`NetModel::class_for`] finds). Their indices stay, retired, so each policy
+    /// added grows the model: `false`, and nothing changed, when one of them is not in the
+    /// model or when retired atoms would outnumber live ones (build the model again instead).
+    pub fn remove_policies(&mut self, names: &[(&str, &str)]) -> bool {
+        let mut gone: Vec<u32> = Vec::with_capacity(names.len());
+        for &(ns, name) in names {
+            let found = self
+                .policies
+                .iter()
+                .position(|p| !p.retired && p.namespace == ns && p.name == name);
+            match found.and_then(|i| u32::try_from(i).ok()) {
+                Some(i) if !gone.contains(&i) => gone.push(i),
+                _ => return false,
+            }
+        }
+        let owned_by = |o: &AtomOwner, ps: &[u32]| match o {
+            AtomOwner::Selects(p) | AtomOwner::Peer(p) => ps.contains(p),
+        };
+        let atoms: Vec<u32> = (0..self.atom_owner.len())
+            .filter(|&a| owned_by(&self.atom_owner[a], &gone))
+            .filter_map(|a| u32::try_from(a).ok())
+            .collect();
+        let retired_before = self
+            .atom_owner
+            .iter()
+            .filter(|o| match o {
+                AtomOwner::Selects(p) | AtomOwner::Peer(p) => self.policies[*p as usize].retired,
+            })
+            .count();
+        if 2 * (retired_before + atoms.len()) > self.atom_owner.len() + 64 {
+            return false;
+        }
+        for &p in &gone {
+            let policy = &mut self.policies[p as usize];
+            policy.retired = true;
+            policy.ingress = None;
+            policy.egress = None;
+        }
+        for &a in &atoms {
+            for c in std::mem::take(&mut self.atom_classes[a as usize]) {
+                self.classes[c.index()].atoms[a as usize / 64] &= !(1 << (a % 64));
+            }
+            self.atom_selectors[a as usize] = None;
+        }
+        for c in &mut self.classes {
+            c.ingress_policies.retain(|p| !gone.contains(p));
+            c.egress_policies.retain(|p| !gone.contains(p));
+        }
+        for v in self.ns_atoms.values_mut() {
+            v.retain(|a| atoms.binary_search(a).is_err());
+        }
+        self.merge_alike();
+        true
+    }
+
+    /// Merges classes that no longer differ into the one of lowest id.
+    fn merge_alike(&mut self) {
+        let mut first: HashMap<(&[u64], &[DeclaredPort]), ClassId> = HashMap::new();
+        let mut merges: Vec<(ClassId, ClassId)> = Vec::new();
+        for c in &self.classes {
+            let canonical = *first.entry(c.signature()).or_insert(c.id);
+            if canonical != c.id {
+                merges.push((c.id, canonical));
+            }
+        }
+        for (dup, into) in merges {
+            let members = std::mem::take(&mut self.classes[dup.index()].members);
+            for &(w, gi) in &members {
+                self.member_class[w.index()][gi] = into;
+            }
+            let kept = &mut self.classes[into.index()].members;
+            kept.extend(members);
+            kept.sort_unstable();
+            if self.ingress_controller == dup {
+                self.ingress_controller = into;
+            }
         }
     }
 
@@ -622,13 +932,7 @@ impl NetModel {
 
     /// For a policy's selecting atom: the policy, and whether it isolates ingress and egress.
     fn selects(&self, atom: u32) -> Option<(u32, bool, bool)> {
-        match self.atom_owner.get(atom as usize)? {
-            AtomOwner::Selects(p) => {
-                let policy = self.policies.get(*p as usize)?;
-                Some((*p, policy.ingress.is_some(), policy.egress.is_some()))
-            }
-            AtomOwner::Peer(_) => None,
-        }
+        selects(&self.atom_owner, &self.policies, atom)
     }
 
     /// Whether a class has pods (a class emptied by [`NetModel::reclass`] has none).

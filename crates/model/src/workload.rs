@@ -331,11 +331,20 @@ impl Workloads {
         Workloads { list, warnings }
     }
 
+    /// The workloads of one namespace (the list is ordered by namespace).
+    pub fn in_namespace(&self, namespace: &str) -> &[Workload] {
+        let from = self
+            .list
+            .partition_point(|w| w.namespace.as_str() < namespace);
+        let len = self.list[from..].partition_point(|w| w.namespace == namespace);
+        &self.list[from..from + len]
+    }
+
     /// The workload a pod belongs to.
     pub fn of_pod(&self, namespace: &str, pod: &str) -> Option<WorkloadId> {
-        self.list
+        self.in_namespace(namespace)
             .iter()
-            .find(|w| w.namespace == namespace && w.pod_names.iter().any(|n| n == pod))
+            .find(|w| w.pod_names.iter().any(|n| n == pod))
             .map(|w| w.id)
     }
 

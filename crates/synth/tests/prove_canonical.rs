@@ -76,7 +76,7 @@ fn shuffle(g: &mut SecurityGraph, r: &mut Rng) {
         order.swap(i, r.below(i + 1));
     }
     let mut new_ix = vec![NodeIndex::new(0); n];
-    let mut h: DiGraph<Vertex, rampart_graph::model::Edge> = DiGraph::new();
+    let mut h: DiGraph<Vertex, Box<rampart_graph::model::Edge>> = DiGraph::new();
     for &old in &order {
         new_ix[old] = h.add_node(g.graph[NodeIndex::new(old)]);
     }

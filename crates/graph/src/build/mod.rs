@@ -31,7 +31,7 @@ use crate::rbac::{Ability, Grant, Rbac, Scope, SubjectKey, abilities};
 #[derive(Debug)]
 pub struct SecurityGraph {
     /// Vertices and edges.
-    pub graph: DiGraph<Vertex, Edge>,
+    pub graph: DiGraph<Vertex, Box<Edge>>,
     /// The `Internet` vertex.
     pub internet: NodeIndex,
     /// The `ClusterAdmin` vertex.
@@ -374,7 +374,7 @@ pub(crate) fn is_ingress_controller(w: &Workload) -> bool {
 
 struct Builder<'a> {
     snapshot: &'a Snapshot,
-    g: DiGraph<Vertex, Edge>,
+    g: DiGraph<Vertex, Box<Edge>>,
     endpoints: Vec<Endpoint>,
     identities: Vec<SubjectKey>,
     identity_ix: HashMap<SubjectKey, NodeIndex>,
@@ -513,7 +513,7 @@ impl Builder<'_> {
 
 /// Adds an edge with no rules or grants yet.
 fn add_edge(
-    g: &mut DiGraph<Vertex, Edge>,
+    g: &mut DiGraph<Vertex, Box<Edge>>,
     a: NodeIndex,
     b: NodeIndex,
     kind: EdgeKind,
@@ -524,20 +524,20 @@ fn add_edge(
     g.add_edge(
         a,
         b,
-        Edge {
+        Box::new(Edge {
             kind,
             evidence,
             ports,
             cost,
             rules: Vec::new(),
             grants: Vec::new(),
-        },
+        }),
     )
 }
 
 /// Removes edges, highest index first: removing an edge moves the last one into its place, so
 /// the indices still to remove stay valid.
-fn remove_edges(g: &mut DiGraph<Vertex, Edge>, mut edges: Vec<EdgeIndex>) {
+fn remove_edges(g: &mut DiGraph<Vertex, Box<Edge>>, mut edges: Vec<EdgeIndex>) {
     edges.sort_unstable();
     edges.dedup();
     for e in edges.into_iter().rev() {

@@ -34,7 +34,7 @@ struct At<'a> {
     hub: NodeIndex,
 }
 
-type Graph = DiGraph<Vertex, Edge>;
+type Graph = DiGraph<Vertex, Box<Edge>>;
 
 /// Adds the network layer: vertices, then membership edges workload by workload, then each
 /// class's open edges, then the edges between pairs of classes.

@@ -84,7 +84,7 @@ fn admits(
 /// The route's edge into `w` (at vertex `wi`), if the Service selects a pod group of `w` whose
 /// class admits the traffic: the first such group gives the evidence.
 pub(super) fn route_edge(
-    g: &mut DiGraph<Vertex, Edge>,
+    g: &mut DiGraph<Vertex, Box<Edge>>,
     net: &NetModel,
     controllers: &[ClassId],
     r: &Route,
