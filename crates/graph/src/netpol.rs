@@ -672,7 +672,12 @@ impl NetModel {
         m.atom_selectors.resize(atoms, None);
         let mut places: HashMap<u32, usize> = HashMap::new();
         for &(ns, a, sel) in &placed {
-            m.ns_atoms.entry(ns.to_string()).or_default().push(a);
+            match m.ns_atoms.get_mut(ns) {
+                Some(v) => v.push(a),
+                None => {
+                    m.ns_atoms.insert(ns.to_string(), vec![a]);
+                }
+            }
             m.atom_selectors[a as usize].get_or_insert_with(|| sel.clone());
             *places.entry(a).or_default() += 1;
         }
@@ -804,9 +809,16 @@ impl NetModel {
             policy.ingress = None;
             policy.egress = None;
         }
+        // Classes that may now equal another: those that had an atom some class lacks (an atom
+        // every class has tells none apart).
+        let mut touched: Vec<ClassId> = Vec::new();
         for &a in &atoms {
-            for c in std::mem::take(&mut self.atom_classes[a as usize]) {
+            let had = std::mem::take(&mut self.atom_classes[a as usize]);
+            for &c in &had {
                 self.classes[c.index()].atoms[a as usize / 64] &= !(1 << (a % 64));
+            }
+            if had.len() < self.classes.len() {
+                touched.extend(had);
             }
             self.atom_selectors[a as usize] = None;
         }
@@ -817,21 +829,27 @@ impl NetModel {
         for v in self.ns_atoms.values_mut() {
             v.retain(|a| atoms.binary_search(a).is_err());
         }
-        self.merge_alike();
+        touched.sort_unstable();
+        touched.dedup();
+        for t in touched {
+            self.merge_alike(t);
+        }
         true
     }
 
-    /// Merges classes that no longer differ into the one of lowest id.
-    fn merge_alike(&mut self) {
-        let mut first: HashMap<(&[u64], &[DeclaredPort]), ClassId> = HashMap::new();
-        let mut merges: Vec<(ClassId, ClassId)> = Vec::new();
-        for c in &self.classes {
-            let canonical = *first.entry(c.signature()).or_insert(c.id);
-            if canonical != c.id {
-                merges.push((c.id, canonical));
-            }
-        }
-        for (dup, into) in merges {
+    /// Merges the classes that no longer differ from class `t` into the one of lowest id.
+    fn merge_alike(&mut self, t: ClassId) {
+        let signature = self.class(t).signature();
+        let alike: Vec<ClassId> = self
+            .classes
+            .iter()
+            .filter(|c| c.signature() == signature)
+            .map(|c| c.id)
+            .collect();
+        let Some((&into, rest)) = alike.split_first() else {
+            return;
+        };
+        for &dup in rest {
             let members = std::mem::take(&mut self.classes[dup.index()].members);
             for &(w, gi) in &members {
                 self.member_class[w.index()][gi] = into;

@@ -503,15 +503,15 @@ fn step(
     let mut best: Option<(NodeIndex, EdgeIndex)> = None;
     for e in g.graph.edges_directed(v, Direction::Outgoing) {
         let u = e.target();
-        let w = weight(g, e.id());
-        if u == g.internet || !reachable[u.index()] || w > left {
+        if u == g.internet || !reachable[u.index()] {
             continue;
         }
-        let rest = left - w;
-        if !labels[u.index()]
-            .iter()
-            .any(|l| l.jewel == j && l.dist == rest)
-        {
+        // The target's label for `j` first (a vertex holds one per jewel): most targets have
+        // none, and the edge's weight is only read for those that do.
+        let Some(l) = labels[u.index()].iter().find(|l| l.jewel == j) else {
+            continue;
+        };
+        if l.dist + weight(g, e.id()) != left {
             continue;
         }
         let better = match best {

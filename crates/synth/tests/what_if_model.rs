@@ -313,3 +313,40 @@ fn a_policy_of_an_existing_name_is_refused() {
     twice[1].metadata.namespace = twice[0].metadata.namespace.clone();
     assert!(base.with_policies(&twice, &workloads).is_none());
 }
+
+/// A policy added and removed again and again leaves retired atoms behind: removal refuses
+/// once they would outnumber the live ones (the caller then builds the model again), and
+/// leaves the model as it was.
+#[test]
+fn retired_atoms_are_bounded() {
+    let s = snapshot(&Config { pods: 60, seed: 5 });
+    let workloads = Workloads::build(&s);
+    let mut net = NetModel::build(&s, &workloads);
+    let live = net.atom_count();
+    let namespaces = s.namespace_names();
+    let np = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "again", "namespace": namespaces[0]},
+        "spec": {"podSelector": {"matchLabels": {"tier": "backend"}},
+                 "ingress": [{"from": [{"namespaceSelector": {}}]}]}});
+    let (ns, name) = name_of(&np);
+    let mut cycles = 0;
+    loop {
+        assert!(net.add_policies(&typed(std::slice::from_ref(&np)), &workloads));
+        if !net.remove_policies(&[(&ns, &name)]) {
+            break;
+        }
+        cycles += 1;
+        assert!(cycles < 10_000, "never refused");
+    }
+    assert!(cycles > 10, "{cycles}");
+    assert!(
+        net.atom_count() <= 2 * live + 66,
+        "{} atoms",
+        net.atom_count()
+    );
+    assert_same(
+        &net,
+        &fresh(&s, &workloads, std::slice::from_ref(&np)),
+        "after a refused removal",
+    );
+}
