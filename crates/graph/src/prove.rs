@@ -2,7 +2,7 @@
 //! internet-facing entry.
 
 use std::cmp::Ordering;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use petgraph::Direction;
 use petgraph::graph::{EdgeIndex, NodeIndex};
@@ -121,14 +121,31 @@ impl Proof {
 
 /// Stable short hash (FNV-1a 64).
 pub fn stable_id(prefix: &str, parts: &[&str]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
+    parts.iter().fold(Fnv::new(), |h, p| h.part(p)).id(prefix)
+}
+
+/// FNV-1a 64 over parts, each ended by a zero byte: [`stable_id`] part by part, so that ids
+/// sharing their first parts hash those once.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn part(self, p: &str) -> Fnv {
+        let mut h = self.0;
         for b in p.bytes().chain(std::iter::once(0u8)) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
+        Fnv(h)
     }
-    format!("{prefix}-{:012x}", h >> 16)
+
+    fn id(self, prefix: &str) -> String {
+        format!("{prefix}-{:012x}", self.0 >> 16)
+    }
 }
 
 fn target_kind(g: &SecurityGraph, ix: NodeIndex) -> TargetKind {
@@ -413,6 +430,9 @@ pub fn reprove(g: &SecurityGraph, opts: &ProveOptions, old: Proof, changed: &[No
     walk(g, opts, s)
 }
 
+/// A step of a chain: the edge, where it leads and what it weighs.
+type Step = (EdgeIndex, NodeIndex, usize);
+
 /// Walks every entry's chains from the search's labels.
 fn walk(g: &SecurityGraph, opts: &ProveOptions, s: Search) -> Proof {
     let n = g.graph.node_count();
@@ -420,7 +440,9 @@ fn walk(g: &SecurityGraph, opts: &ProveOptions, s: Search) -> Proof {
     let (labels, reachable) = (&s.labels, &s.reachable);
     let mut proof = Proof::default();
     // Per vertex, the step chosen towards each jewel (a few at most: a short list).
-    let mut steps: Vec<Vec<(NodeIndex, Option<EdgeIndex>)>> = vec![Vec::new(); n];
+    let mut steps: Vec<Vec<(NodeIndex, Option<Step>)>> = vec![Vec::new(); n];
+    // Each jewel's name, as chain ids hash it.
+    let mut names: HashMap<NodeIndex, String> = HashMap::new();
     let mut entries: Vec<(NodeIndex, EdgeIndex)> = g
         .graph
         .edges_directed(g.internet, Direction::Outgoing)
@@ -443,6 +465,7 @@ fn walk(g: &SecurityGraph, opts: &ProveOptions, s: Search) -> Proof {
         // By distance, then jewel rank (kind, then object).
         reached.sort_by_key(|l| (l.dist, s.rank[l.jewel.index()]));
         let (eref, edetail) = entry_key(g, entry);
+        let from = Fnv::new().part(&eref.to_string()).part(&edetail);
         for l in reached {
             let mut edges = vec![exposes];
             let mut cur = entry;
@@ -457,21 +480,26 @@ fn walk(g: &SecurityGraph, opts: &ProveOptions, s: Search) -> Proof {
                 let chosen = match known {
                     Some((_, e)) => *e,
                     None => {
-                        let e = step(g, labels, reachable, cur, l.jewel, left);
+                        let e = step(g, labels, reachable, cur, l.jewel, left).map(|e| {
+                            let to = g.graph.edge_endpoints(e).map_or(l.jewel, |(_, b)| b);
+                            (e, to, weight(g, e))
+                        });
                         steps[cur.index()].push((l.jewel, e));
                         e
                     }
                 };
-                let Some(e) = chosen else {
+                let Some((e, to, w)) = chosen else {
                     break;
                 };
                 edges.push(e);
-                left -= weight(g, e);
-                cur = g.graph.edge_endpoints(e).map_or(l.jewel, |(_, b)| b);
+                left -= w;
+                cur = to;
             }
             debug_assert_eq!(cur, l.jewel);
-            let tref = g.vertex_ref(l.jewel);
-            let id = stable_id("chain", &[&eref.to_string(), &edetail, &tref.to_string()]);
+            let name = names
+                .entry(l.jewel)
+                .or_insert_with(|| g.vertex_ref(l.jewel).to_string());
+            let id = from.part(name).id("chain");
             proof.chains.push(Chain {
                 id,
                 entry,
