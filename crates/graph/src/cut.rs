@@ -729,7 +729,7 @@ pub(crate) fn min_cut_reusing(
     let verified = (!added.is_empty()).then(|| {
         let (net, mut known) = match reuse {
             Some(v) if v.policies == added => (v.net, v.outcomes),
-            Some(v) => match changed_policies(v, &added, &g.workloads) {
+            Some(v) => match changed_policies(v, &added, &g.net, &g.workloads) {
                 Some(net) => (net, HashMap::new()),
                 None => (what_if(snapshot, g, &added, patched), HashMap::new()),
             },
@@ -804,10 +804,13 @@ pub(crate) fn min_cut_reusing(
 
 /// The verification model `v` brought to the NetworkPolicies `added` in place, when the plan
 /// changed which it adds (a route cut appeared or went): those no longer added are taken out,
-/// the new ones compiled in.
+/// the new ones compiled in. `None` when one taken out has the name of a policy of the
+/// cluster (`base`, the analysis's model): adding it had replaced that one, which taking it out
+/// does not bring back.
 fn changed_policies(
     v: Verified,
     added: &[serde_json::Value],
+    base: &NetModel,
     workloads: &rampart_model::Workloads,
 ) -> Option<NetModel> {
     fn name(np: &serde_json::Value) -> (&str, &str) {
@@ -824,6 +827,13 @@ fn changed_policies(
         .filter(|(k, np)| after.get(*k) != Some(*np))
         .map(|(k, _)| *k)
         .collect();
+    if base
+        .policies
+        .iter()
+        .any(|p| !p.retired && gone.contains(&(p.namespace.as_str(), p.name.as_str())))
+    {
+        return None;
+    }
     let new: Vec<NetworkPolicy> = added
         .iter()
         .filter(|np| before.get(&name(np)) != Some(np))
@@ -1064,4 +1074,54 @@ pub fn apply_plan(snapshot: &Snapshot, plan: &CutPlan) -> Snapshot {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_model::parse::{ParseLimits, parse_source};
+    use rampart_model::{WorkloadId, Workloads};
+    use serde_json::json;
+
+    /// A pod whose ingress a policy of the cluster closes, under a name a plan could give.
+    const CLUSTER: &str = "\
+apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: app, labels: {app: web}}\nspec: {containers: [{name: c, ports: [{containerPort: 8080}]}]}\n---\n\
+apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: rampart-ingress-web, namespace: app}\nspec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Ingress]}\n";
+
+    fn verified(s: &Snapshot, workloads: &Workloads, plan: serde_json::Value) -> Verified {
+        let mut what_if = s.clone();
+        Fix::AddNetworkPolicy(plan.clone()).apply(&mut what_if);
+        Verified {
+            policies: vec![plan],
+            net: NetModel::build(&what_if, workloads),
+            outcomes: HashMap::new(),
+        }
+    }
+
+    fn open_to_all(name: &str) -> serde_json::Value {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": name, "namespace": "app"},
+               "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "ingress": [{}]}})
+    }
+
+    #[test]
+    fn a_plan_policy_that_replaced_one_of_the_cluster_is_not_taken_out_in_place() {
+        let parsed = parse_source("c.yaml", CLUSTER, &ParseLimits::default());
+        let s = Snapshot::from_objects(parsed.objects);
+        let workloads = Workloads::build(&s);
+        let base = NetModel::build(&s, &workloads);
+        let web = |net: &NetModel| net.class_of(WorkloadId(0), 0).expect("a class");
+        assert!(!base.class(web(&base)).ingress_open());
+
+        // Adding the plan's policy replaced the cluster's: taking it out must bring that back,
+        // which only a fresh build does.
+        let replaced = verified(&s, &workloads, open_to_all("rampart-ingress-web"));
+        assert!(changed_policies(replaced, &[], &base, &workloads).is_none());
+
+        // A plan policy of a name of its own is taken out in place: the cluster's closes again.
+        let own = verified(&s, &workloads, open_to_all("rampart-ingress-web-2"));
+        assert!(!own.net.ingress_from_controller(web(&own.net)).0.is_empty());
+        let net = changed_policies(own, &[], &base, &workloads).expect("taken out in place");
+        assert!(net.ingress_from_controller(web(&net)).0.is_empty());
+    }
 }

@@ -121,7 +121,8 @@ impl NetClass {
     }
 
     /// What the class is, independent of its index: the selectors its pods match and the ports
-    /// they declare. Two classes of one model never share it.
+    /// they declare. Two classes with pods never share it (a class emptied by a merge in
+    /// [`NetModel::remove_policies`] keeps the signature of the one it merged into).
     pub fn signature(&self) -> (&[u64], &[DeclaredPort]) {
         (&self.atoms, &self.ports)
     }
@@ -679,7 +680,13 @@ impl NetModel {
                 }
             }
             m.atom_selectors[a as usize].get_or_insert_with(|| sel.clone());
-            *places.entry(a).or_default() += 1;
+            // Only the model's namespaces count (a policy's own may be one no pod is in).
+            if namespaces
+                .binary_search_by(|(n, _)| n.as_str().cmp(ns))
+                .is_ok()
+            {
+                *places.entry(a).or_default() += 1;
+            }
         }
         // A selector of every pod, placed in every namespace: every class matches it.
         let everywhere = |a: u32, sel: &LabelSelector| {
@@ -715,7 +722,7 @@ impl NetModel {
             }
         }
         let mut split: HashMap<(ClassId, Vec<u32>), ClassId> = HashMap::new();
-        let mut moved: HashMap<ClassId, Vec<(WorkloadId, usize)>> = HashMap::new();
+        let mut moved: Vec<ClassId> = Vec::new();
         let mut joined: Vec<ClassId> = Vec::new();
         for (ns, candidates) in &local {
             for w in workloads.in_namespace(ns) {
@@ -733,7 +740,7 @@ impl NetModel {
                             })
                         });
                     m.member_class[w.id.index()][gi] = to;
-                    moved.entry(from).or_default().push((w.id, gi));
+                    moved.push(from);
                     m.classes[to.index()].members.push((w.id, gi));
                     joined.push(to);
                 }
@@ -757,8 +764,14 @@ impl NetModel {
                 }
             }
         }
-        for (c, gone) in moved {
-            m.classes[c.index()].members.retain(|x| !gone.contains(x));
+        moved.sort_unstable();
+        moved.dedup();
+        // The moved pod groups are already classed anew: a class keeps those still in it.
+        for c in moved {
+            let classed = &m.member_class;
+            m.classes[c.index()]
+                .members
+                .retain(|(w, gi)| classed[w.index()][*gi] == c);
         }
         joined.sort_unstable();
         joined.dedup();

@@ -350,3 +350,22 @@ fn retired_atoms_are_bounded() {
         "after a refused removal",
     );
 }
+
+/// A policy with an empty pod selector in a namespace the model has no pods in selects no pod:
+/// not even in a model whose only namespace is the ingress controller's.
+#[test]
+fn a_policy_of_a_namespace_without_pods_selects_none() {
+    let s = Snapshot::default();
+    let workloads = Workloads::build(&s);
+    let base = NetModel::build(&s, &workloads);
+    let added = [
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "deny", "namespace": "elsewhere"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}),
+    ];
+    let derived = base
+        .with_policies(&typed(&added), &workloads)
+        .expect("added");
+    assert!(derived.class(derived.ingress_controller).ingress_open());
+    assert_same(&derived, &fresh(&s, &workloads, &added), "elsewhere");
+}
