@@ -4,7 +4,9 @@
 //! matches (each policy's `podSelector`, each pod-selecting peer of each rule) plus the ports it
 //! declares. Pods with the same atoms and ports are treated identically by every policy, so they
 //! form one [`NetClass`]; reachability is computed between classes. A flat 10k-pod cluster has a
-//! handful of classes, and a label change moves one pod group between classes.
+//! handful of classes, and a label change moves one pod group between classes
+//! ([`NetModel::reclass`]); the cut's what-if model takes policies in and out in place
+//! ([`NetModel::add_policies`], [`NetModel::remove_policies`]).
 //!
 //! Semantics (Kubernetes `networking.k8s.io/v1`): a pod is isolated for a direction when a policy
 //! selecting it has that policy type (`policyTypes` defaulting to Ingress, plus Egress when egress
