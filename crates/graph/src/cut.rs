@@ -834,13 +834,16 @@ fn changed_policies(
     {
         return None;
     }
-    let new: Vec<NetworkPolicy> = added
-        .iter()
-        .filter(|np| before.get(&name(np)) != Some(np))
-        .map(|np| serde_json::from_value(np.clone()).ok())
-        .collect::<Option<_>>()?;
+    let new = typed(added.iter().filter(|np| before.get(&name(np)) != Some(np)))?;
     let mut net = v.net;
     (net.remove_policies(&gone) && net.add_policies(&new, workloads)).then_some(net)
+}
+
+/// The plan's NetworkPolicies as typed objects (`None` when one does not read as one).
+fn typed<'a>(policies: impl Iterator<Item = &'a serde_json::Value>) -> Option<Vec<NetworkPolicy>> {
+    policies
+        .map(|np| serde_json::from_value(np.clone()).ok())
+        .collect()
 }
 
 /// The network model with the NetworkPolicies `added`, to verify live cuts against. A full
@@ -852,14 +855,10 @@ fn what_if(
     added: &[serde_json::Value],
     patched: bool,
 ) -> NetModel {
-    if patched {
-        let typed: Option<Vec<NetworkPolicy>> = added
-            .iter()
-            .map(|np| serde_json::from_value(np.clone()).ok())
-            .collect();
-        if let Some(net) = typed.and_then(|t| g.net.with_policies(&t, &g.workloads)) {
-            return net;
-        }
+    if patched
+        && let Some(net) = typed(added.iter()).and_then(|t| g.net.with_policies(&t, &g.workloads))
+    {
+        return net;
     }
     // Adding NetworkPolicies changes no workload: only the network model is rebuilt, from
     // the objects it reads (a full snapshot clone would dominate a large scan).

@@ -116,6 +116,19 @@ impl NetClass {
             .is_some_and(|w| w & (1 << (atom % 64)) != 0)
     }
 
+    /// The atoms these pods match, ascending (set bits only: classes × atoms would be quadratic
+    /// in cluster size).
+    fn atom_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.atoms.iter().enumerate().flat_map(|(wi, &word)| {
+            let base = (wi * 64) as u32;
+            std::iter::successors((word != 0).then_some(word), |w| {
+                let rest = w & (w - 1);
+                (rest != 0).then_some(rest)
+            })
+            .map(move |w| base + w.trailing_zeros())
+        })
+    }
+
     /// Whether these pods are exactly those matching `atoms` (sorted atom ids, as
     /// [`NetModel::atoms_of`] gives them).
     pub fn matches_atoms(&self, atoms: &[u32]) -> bool {
@@ -469,14 +482,7 @@ fn split_class(
 ) -> ClassId {
     let old = &classes[from.index()];
     let words = old.atoms.len();
-    let mut atoms: Vec<u32> = Vec::new();
-    for (wi, &word) in old.atoms.iter().enumerate() {
-        let mut w = word;
-        while w != 0 {
-            atoms.push((wi * 64) as u32 + w.trailing_zeros());
-            w &= w - 1;
-        }
-    }
+    let mut atoms: Vec<u32> = old.atom_ids().collect();
     atoms.extend_from_slice(matched);
     atoms.sort_unstable();
     let id = ClassId(u32::try_from(classes.len()).unwrap_or(u32::MAX));
@@ -569,15 +575,9 @@ impl NetModel {
             intern(atoms, Vec::new(), &mut classes)
         };
         let mut atom_classes = vec![Vec::new(); atom_count];
-        // Walk set bits only: classes × atoms would be quadratic in cluster size.
         for c in &classes {
-            for (wi, &word) in c.atoms.iter().enumerate() {
-                let mut w = word;
-                while w != 0 {
-                    let a = wi * 64 + w.trailing_zeros() as usize;
-                    atom_classes[a].push(c.id);
-                    w &= w - 1;
-                }
+            for a in c.atom_ids() {
+                atom_classes[a as usize].push(c.id);
             }
         }
         let mut atom_selectors: Vec<Option<LabelSelector>> = vec![None; atom_count];
@@ -723,7 +723,17 @@ impl NetModel {
                 local.entry(ns).or_default().push((a, sel));
             }
         }
+        // The class of the pods of `from` that also match `matched`: one per pair.
         let mut split: HashMap<(ClassId, Vec<u32>), ClassId> = HashMap::new();
+        let mut class_with = |m: &mut NetModel, from: ClassId, matched: Vec<u32>| -> ClassId {
+            *split
+                .entry((from, matched))
+                .or_insert_with_key(|(from, matched)| {
+                    split_class(&mut m.classes, &mut m.atom_classes, *from, matched, |a| {
+                        selects(&m.atom_owner, &m.policies, a)
+                    })
+                })
+        };
         let mut moved: Vec<ClassId> = Vec::new();
         let mut joined: Vec<ClassId> = Vec::new();
         for (ns, candidates) in &local {
@@ -734,13 +744,7 @@ impl NetModel {
                         continue;
                     }
                     let from = m.member_class[w.id.index()][gi];
-                    let to = *split
-                        .entry((from, matched))
-                        .or_insert_with_key(|(from, matched)| {
-                            split_class(&mut m.classes, &mut m.atom_classes, *from, matched, |a| {
-                                selects(&m.atom_owner, &m.policies, a)
-                            })
-                        });
+                    let to = class_with(m, from, matched);
                     m.member_class[w.id.index()][gi] = to;
                     moved.push(from);
                     m.classes[to.index()].members.push((w.id, gi));
@@ -750,19 +754,7 @@ impl NetModel {
             if *ns == INGRESS_CONTROLLER_NS {
                 let matched = matching_atoms(candidates.iter().copied(), &Labels::new());
                 if !matched.is_empty() {
-                    let from = m.ingress_controller;
-                    m.ingress_controller =
-                        *split
-                            .entry((from, matched))
-                            .or_insert_with_key(|(from, matched)| {
-                                split_class(
-                                    &mut m.classes,
-                                    &mut m.atom_classes,
-                                    *from,
-                                    matched,
-                                    |a| selects(&m.atom_owner, &m.policies, a),
-                                )
-                            });
+                    m.ingress_controller = class_with(m, m.ingress_controller, matched);
                 }
             }
         }
