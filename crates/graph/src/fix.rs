@@ -445,14 +445,12 @@ pub const PRIVATE_RANGES: &[&str] = &[
     "100.64.0.0/10",
 ];
 
+/// The name of a policy rampart writes for a workload. Workload names from manifests were never
+/// checked by an API server (`Web_App`, `<script>`, 300 characters): the name is made a valid
+/// DNS-1123 subdomain of at most 63 characters, with a hash of the whole name when anything had
+/// to change, so two workloads never share a policy.
 fn object_name(prefix: &str, workload: &str) -> String {
-    let mut n = format!("{prefix}-{workload}");
-    if n.len() > 63 {
-        let id = crate::prove::stable_id("x", &[&n]);
-        n.truncate(63 - 13);
-        n.push_str(&id[1..]);
-    }
-    n.trim_end_matches('-').to_string()
+    rampart_model::names::dns_subdomain(&format!("{prefix}-{workload}"), 63).into_owned()
 }
 
 /// What to deny for one workload; merged per workload so that two cuts never write two
@@ -522,4 +520,77 @@ pub fn network_policies(
         }));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> WorkloadKey {
+        WorkloadKey {
+            namespace: "app".into(),
+            kind: WorkloadKind::Deployment,
+            name: name.into(),
+            pods: Vec::new(),
+        }
+    }
+
+    fn names(workload: &str) -> Vec<String> {
+        let intent = NetIntent {
+            deny_external: true,
+            deny_in_cluster: false,
+            contain_egress: true,
+        };
+        let selector: Labels = [("app".to_string(), "web".to_string())]
+            .into_iter()
+            .collect();
+        network_policies(&key(workload), &selector, &intent, "test")
+            .iter()
+            .map(|p| p["metadata"]["name"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn generated_names_are_valid_kubernetes_names() {
+        let long = "w".repeat(80);
+        for workload in [
+            "<script>alert(1)</script>",
+            "Web_App",
+            "web.",
+            "\u{202e}gnp.exe",
+            "x\u{1b}[2J",
+            "",
+            long.as_str(),
+        ] {
+            let n = names(workload);
+            assert_eq!(n.len(), 2);
+            for name in &n {
+                assert!(
+                    rampart_model::names::is_dns_subdomain(name) && name.len() <= 63,
+                    "{workload:?} -> {name:?}"
+                );
+            }
+        }
+        assert!(names("<script>")[0].starts_with("rampart-ingress--script-"));
+    }
+
+    #[test]
+    fn valid_names_are_unchanged_and_distinct_inputs_stay_distinct() {
+        assert_eq!(names("web"), ["rampart-ingress-web", "rampart-egress-web"]);
+        assert_eq!(names("web.v2")[0], "rampart-ingress-web.v2");
+        // Replaced alike: still two policies.
+        assert_ne!(names("web_app")[0], names("web-app")[0]);
+        assert_ne!(names("Web")[0], names("web")[0]);
+    }
+
+    #[test]
+    fn long_names_keep_the_name_they_had() {
+        // Before names were sanitised, a valid but long name was cut to 50 characters and given
+        // this hash: policies written then are still found by name.
+        let workload = "a".repeat(70);
+        let full = format!("rampart-ingress-{workload}");
+        let id = crate::prove::stable_id("x", &[&full]);
+        let old = format!("{}{}", &full[..50], &id[1..]);
+        assert_eq!(names(&workload)[0], old);
+    }
 }

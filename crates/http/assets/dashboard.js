@@ -1,12 +1,22 @@
 // Draws the attack paths of /findings as a graph. Every label is data handed to Cytoscape's
-// canvas renderer, never HTML, so cluster-provided names cannot inject markup.
+// canvas renderer, never HTML, so cluster-provided names cannot inject markup. Control and
+// bidi characters in them are shown as markers (as the page's own text shows them), so that
+// "\u202egnp.exe" does not read as "exe.png".
 (function () {
   "use strict";
+  // C0 controls, DEL, C1 controls, bidi marks, embeddings, overrides and isolates: the set of
+  // rampart_report::is_unsafe_char.
+  var UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  function shown(s) {
+    return String(s).replace(UNSAFE, function (c) {
+      return "\u27e8U+" + ("000" + c.charCodeAt(0).toString(16).toUpperCase()).slice(-4) + "\u27e9";
+    });
+  }
   function ref(o) {
     return [o.kind || "", o.namespace || "", o.name || ""].join("/");
   }
   function label(o) {
-    return (o.kind || "") + " " + (o.namespace ? o.namespace + "/" : "") + (o.name || "");
+    return shown((o.kind || "") + " " + (o.namespace ? o.namespace + "/" : "") + (o.name || ""));
   }
   fetch("/findings")
     .then(function (r) { return r.json(); })
@@ -26,7 +36,7 @@
           var from = node(s.from);
           var to = node(s.to);
           var id = from + ">" + to + ":" + s.edge;
-          edges[id] = { data: { id: id, source: from, target: to, label: s.edge } };
+          edges[id] = { data: { id: id, source: from, target: to, label: shown(s.edge || "") } };
           prev = to;
         });
         nodes[ref(c.target.object || c.target)] && (nodes[ref(c.target.object || c.target)].classes = "jewel");

@@ -11,7 +11,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rampart_policy::review::{self, Decision, PolicySet, PssConfig, Request, ReviewError};
@@ -20,6 +20,24 @@ use crate::metrics::{ErrorLabels, Metrics, Outcome, RequestLabels};
 
 /// Largest AdmissionReview accepted (the API server's own request limit is 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Review bytes read or evaluated at once, across requests. A review expands in memory (a
+/// minimal container of 80 bytes becomes ~3.8 KB of typed structs: 8 MiB of the worst bodies
+/// take ~400 MB), so many large reviews at once
+/// must wait their turn instead of taking the process past its memory limit; the API server's
+/// usual reviews (a few KB) never wait. Waiting is bounded by the serving layer's request
+/// timeout.
+pub const MAX_BYTES_IN_FLIGHT: usize = 8 * 1024 * 1024;
+
+/// The budget of [`MAX_BYTES_IN_FLIGHT`], in KiB permits.
+#[derive(Debug)]
+pub struct BodyBudget(tokio::sync::Semaphore);
+
+impl Default for BodyBudget {
+    fn default() -> Self {
+        BodyBudget(tokio::sync::Semaphore::new(MAX_BYTES_IN_FLIGHT / 1024))
+    }
+}
 
 /// Labels of a namespace read live from the API server: `Ok(None)` when it does not exist.
 pub type LookupResult = Result<Option<BTreeMap<String, String>>, String>;
@@ -56,6 +74,8 @@ pub struct AdmissionState {
     pub metrics: Arc<Metrics>,
     /// Whether the policy and namespace sources are loaded (readiness).
     pub ready: AtomicBool,
+    /// Bytes of reviews in flight.
+    pub budget: BodyBudget,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,9 +114,17 @@ impl BadReview {
     }
 }
 
+impl BadReview {
+    /// The message, with any quoted input redacted: a parser error can quote the review, and a
+    /// pod's env value may be a secret.
+    fn message(&self) -> String {
+        rampart_model::redact_excerpt(&self.to_string())
+    }
+}
+
 impl IntoResponse for BadReview {
     fn into_response(self) -> Response {
-        (StatusCode::BAD_REQUEST, self.to_string()).into_response()
+        (StatusCode::BAD_REQUEST, self.message()).into_response()
     }
 }
 
@@ -130,15 +158,41 @@ async fn metrics(State(s): State<Arc<AdmissionState>>) -> Response {
         .into_response()
 }
 
-async fn validate(State(s): State<Arc<AdmissionState>>, body: Body) -> Response {
-    handle(&s, body, Endpoint::Validate).await
+async fn validate(
+    State(s): State<Arc<AdmissionState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    handle(&s, &headers, body, Endpoint::Validate).await
 }
 
-async fn mutate(State(s): State<Arc<AdmissionState>>, body: Body) -> Response {
-    handle(&s, body, Endpoint::Mutate).await
+async fn mutate(State(s): State<Arc<AdmissionState>>, headers: HeaderMap, body: Body) -> Response {
+    handle(&s, &headers, body, Endpoint::Mutate).await
 }
 
-async fn handle(s: &AdmissionState, body: Body, endpoint: Endpoint) -> Response {
+async fn handle(
+    s: &AdmissionState,
+    headers: &HeaderMap,
+    body: Body,
+    endpoint: Endpoint,
+) -> Response {
+    // A body announced too large is refused unread; one of unknown length books the most.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return s.reject(endpoint, BadReview::TooLarge, None);
+    }
+    let kib = declared.unwrap_or(MAX_BODY).div_ceil(1024).max(1);
+    let Ok(_booked) = s
+        .budget
+        .0
+        .acquire_many(u32::try_from(kib).unwrap_or(u32::MAX))
+        .await
+    else {
+        return s.reject(endpoint, BadReview::TooLarge, None);
+    };
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => return s.reject(endpoint, BadReview::TooLarge, None),
@@ -445,7 +499,11 @@ impl Endpoint {
 
 impl AdmissionState {
     fn reject(&self, endpoint: Endpoint, e: BadReview, labels: Labels) -> Response {
-        tracing::debug!(endpoint = endpoint.name(), "rejected review: {e}");
+        tracing::debug!(
+            endpoint = endpoint.name(),
+            "rejected review: {}",
+            e.message()
+        );
         self.metrics
             .errors
             .get_or_create(&ErrorLabels { reason: e.reason() })

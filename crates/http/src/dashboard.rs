@@ -1,12 +1,14 @@
 //! The engine's read-only surfaces: `GET /findings` (the scan contract plus the latest change
 //! report), `GET /` (HTML), `GET /metrics`, `GET /healthz`. Everything shown comes from the
-//! cluster and is attacker-controlled (names, labels): the HTML escapes every string.
+//! cluster and is attacker-controlled (names, labels): the HTML escapes every string, shows
+//! control and bidi characters as visible `⟨U+202E⟩` markers, and the page runs no inline script
+//! or style under a strict Content-Security-Policy (see [`SECURITY_HEADERS`]).
 
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -58,6 +60,8 @@ pub struct EngineMetrics {
     pub unchanged_updates: Counter,
     /// Mitigations in the ledger by phase.
     pub mitigations: Family<PhaseLabels, Gauge>,
+    /// Connections of every listener (dashboard and ingest).
+    pub serve: crate::serve::ServeMetrics,
     /// Failed actuator writes (records, objects, statuses).
     pub actuator_errors: Counter,
     /// Runtime-evidence ingest.
@@ -199,7 +203,9 @@ impl Default for EngineMetrics {
         );
         let ingest = crate::ingest::IngestMetrics::register(&mut registry);
         let pods = PodMetrics::register(&mut registry);
+        let serve = crate::serve::ServeMetrics::register(&mut registry);
         EngineMetrics {
+            serve,
             ingest,
             pods,
             registry,
@@ -247,28 +253,79 @@ impl DashboardState {
     }
 }
 
-/// The router.
+/// The router. Every response, whatever the route (404s included), gets [`SECURITY_HEADERS`],
+/// and `Cache-Control: no-store` unless the route set its own (the static assets).
 pub fn router(state: Arc<DashboardState>) -> Router {
     Router::new()
         .route("/", get(page))
-        .route("/assets/cytoscape.min.js", get(|| async { js(CYTOSCAPE) }))
-        .route("/assets/dashboard.js", get(|| async { js(DASHBOARD_JS) }))
+        .route(
+            "/assets/cytoscape.min.js",
+            get(|| async { asset(JS, CYTOSCAPE) }),
+        )
+        .route(
+            "/assets/dashboard.js",
+            get(|| async { asset(JS, DASHBOARD_JS) }),
+        )
+        .route(
+            "/assets/dashboard.css",
+            get(|| async { asset("text/css; charset=utf-8", DASHBOARD_CSS) }),
+        )
         .route("/findings", get(findings))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The page's Content-Security-Policy, sent with every response (a JSON document opened in a
+/// tab is a page too): scripts, styles and fetches from this origin only — no inline script,
+/// no inline style, no `eval` — no plugins, no `<base>`, no forms, and no framing (clickjacking).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+     object-src 'none'; frame-ancestors 'none'";
+
+/// Headers on every response: the CSP; `nosniff`, so that a browser never reads cluster text
+/// served as JSON or plain text as HTML or script; no framing for older browsers; no referrer
+/// (the dashboard's URL may carry a token).
+pub const SECURITY_HEADERS: [(&str, &str); 4] = [
+    ("content-security-policy", CONTENT_SECURITY_POLICY),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+];
+
+/// Adds [`SECURITY_HEADERS`] (and `Cache-Control: no-store` where the handler set no caching)
+/// to a response: `axum::middleware::map_response(security_headers)` as a router's outermost
+/// layer. Public so that the other listeners' routers can share it.
+pub async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    // Findings, status and metrics describe the cluster now and name its weak points: no
+    // browser or proxy keeps a copy. Only the static assets say otherwise.
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Cytoscape.js, vendored (see `assets/SOURCE.md`): the graph renders with no CDN.
 const CYTOSCAPE: &str = include_str!("../assets/cytoscape.min.js");
 /// The dashboard's own script.
 const DASHBOARD_JS: &str = include_str!("../assets/dashboard.js");
+/// The dashboard's styles (a file: the CSP allows no inline style).
+const DASHBOARD_CSS: &str = include_str!("../assets/dashboard.css");
+const JS: &str = "text/javascript; charset=utf-8";
 
-fn js(body: &'static str) -> Response {
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "max-age=3600"),
         ],
         body,
@@ -310,7 +367,9 @@ async fn metrics(State(s): State<Arc<DashboardState>>) -> Response {
         .into_response()
 }
 
-/// HTML-escapes untrusted text.
+/// HTML-escapes untrusted text. Control and bidi characters (the set of
+/// [`rampart_report::is_unsafe_char`]) become a visible `⟨U+202E⟩`: an override would make
+/// `\u{202e}gnp.exe` read as `exe.png`; `dashboard.js` marks graph labels the same way.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -320,6 +379,9 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            c if rampart_report::is_unsafe_char(c) => {
+                out.push_str(&format!("⟨U+{:04X}⟩", u32::from(c)));
+            }
             c => out.push(c),
         }
     }
@@ -344,8 +406,8 @@ async fn page(State(s): State<Arc<DashboardState>>) -> Html<String> {
 pub fn render(f: &Value) -> String {
     let mut h = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>rampart</title>\
-         <style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:left}\
-         .live{color:#b00}.step{color:#555}</style></head><body><h1>rampart</h1>",
+         <link rel=\"stylesheet\" href=\"/assets/dashboard.css\" id=\"__________cytoscape_stylesheet\">\
+         </head><body><h1>rampart</h1>",
     );
     h.push_str("<h2>Mitigations</h2><table id=\"mitigations\"><tr><th>cut</th><th>change</th><th>decision</th></tr>");
     for d in f["report"]["decisions"].as_array().into_iter().flatten() {
@@ -356,7 +418,7 @@ pub fn render(f: &Value) -> String {
             escape(d["decision"].as_str().unwrap_or(""))
         ));
     }
-    h.push_str("</table><h2>Attack paths</h2><div id=\"graph\" style=\"height:520px;border:1px solid #ccc\"></div>");
+    h.push_str("</table><h2>Attack paths</h2><div id=\"graph\"></div>");
     let mut entry = String::new();
     for c in f["chains"].as_array().into_iter().flatten() {
         let e = obj(&c["entry"]);
@@ -442,6 +504,51 @@ mod tests {
         );
         assert!(html.contains("class=\"chain\"") && html.contains("class=\"mitigation\""));
         assert!(html.contains("src=\"/assets/cytoscape.min.js\"") && html.contains("id=\"graph\""));
+    }
+
+    #[test]
+    fn bidi_and_control_characters_are_shown_not_obeyed() {
+        let f = json!({"chains": [{"id": "chain-1", "confidence": "proven",
+            "entry": {"kind": "Service", "namespace": "app", "name": "\u{202e}gnp.exe"},
+            "target": {"kind": "Secret", "namespace": "app\u{2066}", "name": "db\u{1b}[2J"},
+            "steps": []}]});
+        let html = render(&f);
+        assert!(
+            !html.chars().any(rampart_report::is_unsafe_char),
+            "{html:?}"
+        );
+        assert!(
+            html.contains("Service/app/⟨U+202E⟩gnp.exe")
+                && html.contains("Secret/app⟨U+2066⟩/db⟨U+001B⟩[2J"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn the_page_has_no_inline_script_or_style() {
+        // The CSP allows neither: anything inline would silently not run.
+        let html = render(&json!({"chains": [], "report": {"decisions": []}}));
+        assert!(
+            !html.contains("<style") && !html.contains("style="),
+            "{html}"
+        );
+        let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+        assert_eq!(scripts.len(), 2, "{html}");
+        for s in scripts {
+            assert!(
+                s.starts_with(" src=\"/assets/") && s.contains("></script>"),
+                "{html}"
+            );
+            assert!(
+                s.split("></script>")
+                    .next()
+                    .is_some_and(|t| !t.contains('>'))
+            );
+        }
+        assert!(html.contains("href=\"/assets/dashboard.css\""));
+        assert!(!DASHBOARD_JS.contains("innerHTML") && !DASHBOARD_JS.contains("eval("));
+        assert!(CONTENT_SECURITY_POLICY.contains("script-src 'self';"));
+        assert!(!CONTENT_SECURITY_POLICY.contains("unsafe"));
     }
 
     #[test]

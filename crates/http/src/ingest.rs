@@ -135,8 +135,8 @@ impl std::fmt::Debug for IngestConfig {
 /// `wake`.
 pub struct Ingest {
     config: IngestConfig,
-    /// SHA-256 of the token: compared in constant time, its length never shows.
-    token_digest: Option<[u8; 32]>,
+    /// The token, if required.
+    token: Option<crate::auth::Token>,
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     in_flight: tokio::sync::Semaphore,
     /// Live observations.
@@ -161,7 +161,7 @@ impl Ingest {
         let quota = Quota::per_second(config.rate_per_peer);
         Ingest {
             limiter: RateLimiter::keyed(quota),
-            token_digest: config.token.as_deref().map(digest),
+            token: config.token.as_deref().map(crate::auth::Token::new),
             in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             config,
             store: Mutex::new(store),
@@ -253,15 +253,7 @@ impl Ingest {
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
-        use subtle::ConstantTimeEq;
-        let Some(want) = &self.token_digest else {
-            return true;
-        };
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| bool::from(digest(given).ct_eq(want)))
+        self.token.as_ref().is_none_or(|t| t.bearer(headers))
     }
 
     /// Periodic upkeep: forgets rate-limit state of peers gone quiet (the map would otherwise
@@ -270,13 +262,6 @@ impl Ingest {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
     }
-}
-
-fn digest(token: &str) -> [u8; 32] {
-    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
 }
 
 fn now() -> u64 {
@@ -310,7 +295,8 @@ async fn falco_handler(
     body: axum::body::Body,
 ) -> Response {
     handle(&s, "falco", peer, &headers, body, |s, b, now| {
-        s.take_falco(b, now).map_err(|e| e.to_string())
+        s.take_falco(b, now)
+            .map_err(|e| rampart_model::redact_excerpt(&e.to_string()))
     })
     .await
 }
@@ -322,7 +308,8 @@ async fn audit_handler(
     body: axum::body::Body,
 ) -> Response {
     handle(&s, "audit", peer, &headers, body, |s, b, now| {
-        s.take_audit(b, now).map_err(|e| e.to_string())
+        s.take_audit(b, now)
+            .map_err(|e| rampart_model::redact_excerpt(&e.to_string()))
     })
     .await
 }

@@ -66,6 +66,8 @@ pub struct Metrics {
     pub watch_errors: Family<SourceLabels, Counter>,
     /// Stored policies ignored because they are invalid.
     pub invalid_policies: Counter,
+    /// Connections of the webhook's listener.
+    pub serve: crate::serve::ServeMetrics,
 }
 
 impl Default for Metrics {
@@ -116,7 +118,9 @@ impl Default for Metrics {
             "Stored SecurityPolicies ignored because they are invalid",
             invalid_policies.clone(),
         );
+        let serve = crate::serve::ServeMetrics::register(&mut registry);
         Metrics {
+            serve,
             watch_errors,
             invalid_policies,
             registry,

@@ -1,4 +1,4 @@
-//! HTTPS serving (HTTP/1.1 and HTTP/2 by ALPN) with a certificate that is reloaded when its
+//! TLS for the serving layer ([`crate::serve`]): HTTP/1.1 and HTTP/2 by ALPN, with a certificate that is reloaded when its
 //! files change. cert-manager and kubelet secret mounts replace files atomically (symlink swap),
 //! so the files are polled by content: a new handshake gets the new certificate, connections
 //! already open keep theirs and are never dropped. A broken new pair is ignored (logged and
@@ -8,17 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
@@ -33,7 +27,7 @@ pub enum TlsError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: std::io::Error,
+        source: rampart_load::ReadError,
     },
     /// No certificate in the PEM file.
     #[error("{0}: no PEM certificate found")]
@@ -54,8 +48,11 @@ pub enum TlsError {
     Mismatch(PathBuf),
 }
 
+/// Largest certificate or key file read: a chain of a few certificates is a few KB.
+const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    rampart_load::read_bounded(path, MAX_PEM_BYTES).map_err(|source| TlsError::Read {
         path: path.to_path_buf(),
         source,
     })
@@ -175,86 +172,4 @@ pub fn server_config(cert: Arc<ReloadingCert>) -> Result<Arc<ServerConfig>, rust
             .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// Connections served at once.
-pub const MAX_CONNECTIONS: usize = 1024;
-
-/// Serves `router` over TLS until `cancel`, then lets open connections finish for up to
-/// `drain` before returning.
-pub async fn serve(
-    listener: TcpListener,
-    config: Arc<ServerConfig>,
-    router: axum::Router,
-    cancel: CancellationToken,
-    drain: Duration,
-) {
-    let acceptor = TlsAcceptor::from(config);
-    let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // A client that never finishes its request headers must not hold a connection forever.
-    builder
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10));
-    // Bound open connections (and so buffered bodies): beyond this, accepting waits.
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let permit = tokio::select! {
-            () = cancel.cancelled() => break,
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
-        let (tcp, peer) = tokio::select! {
-            () = cancel.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        // Responses are small and latency matters more than segment count.
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        // The peer address, as axum's `ConnectInfo` (per-peer rate limits read it).
-        let service = TowerToHyperService::new(tower::util::MapRequest::new(
-            router.clone(),
-            move |mut r: axum::http::Request<hyper::body::Incoming>| {
-                r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                r
-            },
-        ));
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let _permit = permit;
-            // A slow or silent client must not hold a task forever.
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, "TLS handshake failed: {e}");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, "connection ended: {e}");
-            }
-        });
-    }
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(drain) => tracing::warn!("connections still open after {drain:?}; closing"),
-    }
 }

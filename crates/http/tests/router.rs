@@ -275,3 +275,75 @@ async fn unknown_namespaces_are_read_live_and_fail_closed() {
             .contains("could not be read")
     );
 }
+
+#[tokio::test]
+async fn a_body_announced_too_large_is_refused_unread() {
+    let s = state();
+    // The announced length alone decides: the body that follows is never read (it would
+    // never arrive from an attacker either).
+    let resp = router(s.clone())
+        .oneshot(
+            Request::post("/validate")
+                .header("content-type", "application/json")
+                .header("content-length", (MAX_BODY + 1).to_string())
+                .body(Body::from_stream(futures_pending()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(s.metrics.encode().contains("reason=\"body_too_large\""));
+}
+
+/// A body stream that never yields: reading it would hang the test.
+fn futures_pending()
+-> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + Send {
+    futures_util::stream::pending()
+}
+
+#[tokio::test]
+async fn a_protected_router_wants_the_token_except_for_probes() {
+    use rampart_http::auth::{Token, protect};
+    let app = protect(router(state()), Token::new("s3cret\n"));
+    let get = |path: &str, auth: Option<&str>| {
+        let mut r = Request::get(path);
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        app.clone().oneshot(r.body(Body::empty()).unwrap())
+    };
+    let denied = get("/metrics", None).await.unwrap();
+    assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        denied
+            .headers()
+            .get("www-authenticate")
+            .is_some_and(|v| v.to_str().unwrap().starts_with("Basic"))
+    );
+    let wrong = get("/metrics", Some("Bearer s3cre")).await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let bearer = get("/metrics", Some("Bearer s3cret")).await.unwrap();
+    assert_eq!(bearer.status(), StatusCode::OK);
+    // admin:s3cret
+    let basic = get("/metrics", Some("Basic YWRtaW46czNjcmV0"))
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), StatusCode::OK);
+    assert_eq!(
+        get("/healthz", None).await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_review_is_not_echoed_back() {
+    let s = state();
+    let secret = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJl";
+    // A pod whose env value sits where the schema wants a list: serde quotes the value.
+    let mut r = review("Pod", privileged_pod());
+    r["request"]["object"]["spec"]["containers"][0]["env"] = json!(secret);
+    let (status, body) = call(&s, "/validate", r.to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body = String::from_utf8(body).unwrap();
+    assert!(!body.contains(&secret[..24]), "{body}");
+}

@@ -12,7 +12,8 @@ use hyper::body::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rampart_http::admission::{AdmissionState, router};
 use rampart_http::metrics::Metrics;
-use rampart_http::tls::{ReloadingCert, serve, server_config};
+use rampart_http::serve::{Limits, Server};
+use rampart_http::tls::{ReloadingCert, server_config};
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
@@ -61,13 +62,13 @@ async fn start(pki: &Pki) -> (std::net::SocketAddr, Arc<ReloadingCert>, Cancella
     let addr = listener.local_addr().unwrap();
     let cancel = CancellationToken::new();
     let state = Arc::new(AdmissionState::default());
-    tokio::spawn(serve(
-        listener,
-        config,
-        router(state),
-        cancel.clone(),
-        Duration::from_secs(5),
-    ));
+    let server = Server::new(Limits::default(), None, Default::default());
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        server
+            .serve(listener, Some(config), router(state), stop)
+            .await
+    });
     (addr, cert, cancel)
 }
 

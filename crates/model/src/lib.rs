@@ -10,6 +10,8 @@
 //!   dropped too.
 //! * **The loader** ([`parse`]): text of one file → located objects plus per-document errors.
 //!   YAML (multi-document) and JSON, `kind: List` and typed `*List`s, bounded sizes, never panics.
+//!   Its error messages quote the input only through [`redact_excerpt`], so a token misplaced in
+//!   a manifest does not end up in a log or a report.
 //! * **The store** ([`Snapshot`]): objects keyed by kind/namespace/name, changed only through
 //!   [`Snapshot::apply`], and the derived view of [`Workload`]s (pods grouped under their top
 //!   controller, or pod templates when only manifests are given).
@@ -20,8 +22,10 @@
 pub mod de;
 pub mod labels;
 pub mod meta;
+pub mod names;
 pub mod objects;
 pub mod parse;
+pub mod redact;
 pub mod selector;
 pub mod snapshot;
 pub mod workload;
@@ -32,6 +36,7 @@ pub use parse::{
     LoadError, Located, ParseLimits, ParsedSource, RawDocument, Source, object_from_value,
     parse_source, raw_documents,
 };
+pub use redact::redact_excerpt;
 pub use selector::{LabelSelector, Operator, Requirement, SelectorError};
 pub use snapshot::{Change, ObjectKey, Snapshot};
 pub use workload::{PodGroup, Workload, WorkloadId, WorkloadKind, Workloads};

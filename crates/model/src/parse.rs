@@ -16,6 +16,7 @@ use crate::objects::{
     BindingRaw, ControllerRaw, Ingress, Kind, Namespace, NetworkPolicy, Node, Object, Pod, RoleRaw,
     Route, Secret, Service, ServiceAccount,
 };
+use crate::redact::redact_excerpt;
 
 /// Where an object came from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,7 +56,8 @@ pub struct Located<T> {
 pub struct LoadError {
     /// Where.
     pub location: Source,
-    /// Why, in words (never contains a secret value: secret payloads are not parsed).
+    /// Why, in words (never contains a secret value: secret payloads are not parsed, and what
+    /// the message quotes of the input goes through [`redact_excerpt`]).
     pub message: String,
 }
 
@@ -142,8 +144,10 @@ struct Head<'a> {
     api_version: Option<String>,
     #[serde(default)]
     kind: Option<String>,
+    /// Any JSON value: whether it is a list is checked only for `*List` kinds, as the YAML
+    /// path does, so both report a malformed `List` the same way.
     #[serde(default, borrow)]
-    items: Option<Vec<&'a RawValue>>,
+    items: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -200,7 +204,9 @@ impl Parser {
                 line,
                 item,
             },
-            message,
+            // Parser messages quote the input (`invalid type: string "…"`), which can be a
+            // misplaced secret.
+            message: redact_excerpt(&message),
         });
     }
 
@@ -317,7 +323,13 @@ impl Parser {
             (a, None, Some((da, dk))) => (a.unwrap_or(da), dk),
             (_, None, None) => return self.error(doc, line, item, "document has no `kind`".into()),
         };
-        if let Some(items) = head.items.filter(|_| kind.ends_with("List")) {
+        if let Some(items) = head
+            .items
+            .filter(|i| kind.ends_with("List") && i.get().trim() != "null")
+        {
+            let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(items.get()) else {
+                return self.error(doc, line, item, list_items_error(&kind));
+            };
             if item.is_some() {
                 return self.error(
                     doc,
@@ -403,8 +415,11 @@ impl Parser {
             (_, None, None) => return self.error(doc, line, item, "document has no `kind`".into()),
         };
         if kind.ends_with("List")
-            && let Some(items) = value.get("items").and_then(|i| i.as_array())
+            && let Some(items) = value.get("items").filter(|i| !i.is_null())
         {
+            let Some(items) = items.as_array() else {
+                return self.error(doc, line, item, list_items_error(&kind));
+            };
             if item.is_some() {
                 return self.error(
                     doc,
@@ -516,7 +531,8 @@ pub fn raw_documents(
             line,
             item: None,
         },
-        message,
+        // As in `Parser::error`: parser messages can quote a misplaced secret.
+        message: redact_excerpt(&message),
     };
     if text.len() > limits.max_bytes {
         errors.push(err(
@@ -592,9 +608,12 @@ pub fn raw_documents(
             .to_string();
         let items = v
             .get("items")
-            .and_then(|i| i.as_array())
-            .filter(|_| kind.ends_with("List"));
-        match items {
+            .filter(|i| kind.ends_with("List") && !i.is_null());
+        if items.is_some_and(|i| !i.is_array()) {
+            errors.push(err(doc, line, list_items_error(&kind)));
+            continue;
+        }
+        match items.and_then(|i| i.as_array()) {
             Some(items) => {
                 let element = kind.trim_end_matches("List").to_string();
                 let api_version = v.get("apiVersion").cloned();
@@ -649,12 +668,20 @@ pub fn raw_documents(
     (docs, errors)
 }
 
+/// The key of an unmodelled kind in [`ParsedSource::ignored`]. Redacted like a message: it is
+/// printed in reports ("not modelled: …"), and `kind:` is input text like any other.
 fn kind_label(api_version: &str, kind: &str) -> String {
     if api_version.is_empty() {
-        kind.to_string()
+        redact_excerpt(kind)
     } else {
-        format!("{kind} ({api_version})")
+        redact_excerpt(&format!("{kind} ({api_version})"))
     }
+}
+
+/// The error for a `kind: List` (or typed `*List`) whose `items` is not a list, the same for
+/// JSON, YAML and raw documents.
+fn list_items_error(kind: &str) -> String {
+    format!("the `items` of a {kind} must be a list")
 }
 
 fn one_line(s: &str) -> String {
@@ -833,6 +860,106 @@ mod tests {
         ] {
             let p = parse(text);
             assert!(p.objects.is_empty(), "{text}");
+        }
+    }
+
+    const JWT: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.abcdefghijklmnop";
+
+    #[test]
+    fn a_misplaced_token_is_not_echoed_in_errors() {
+        for (file, text) in [
+            (
+                "t.yaml",
+                format!(
+                    "apiVersion: v1\nkind: Pod\nmetadata: {{name: a}}\nspec:\n  containers: {JWT}\n"
+                ),
+            ),
+            (
+                "t.yaml",
+                format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: a, labels: {JWT}}}\n"),
+            ),
+            (
+                "t.json",
+                format!(
+                    "{{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{{\"name\":\"a\"}},\"spec\":{{\"containers\":\"{JWT}\"}}}}"
+                ),
+            ),
+            (
+                "t.yaml",
+                format!(
+                    "apiVersion: v1\nkind: Secret\nmetadata: {{name: s, annotations: {{token: {JWT}, x: [}}}}\n"
+                ),
+            ),
+            (
+                "t.yaml",
+                format!("apiVersion: v1\nkind: {JWT}\nmetadata: {{name: a}}\n"),
+            ),
+        ] {
+            let p = parse_source(file, &text, &ParseLimits::default());
+            let (_, raw_errors) = raw_documents(file, &text, &ParseLimits::default());
+            let shown = format!("{:?} {:?} {:?}", p.errors, p.ignored, raw_errors);
+            assert!(!shown.contains("hbGciOiJSUzI1NiIs"), "{shown}");
+            assert!(
+                !p.errors.is_empty() || !p.ignored.is_empty(),
+                "{text}: something is reported"
+            );
+        }
+        // What locates the problem survives.
+        let p = parse(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: a}}\nspec:\n  containers: {JWT}\n"
+        ));
+        assert!(
+            p.errors[0]
+                .message
+                .starts_with("invalid Pod: invalid type: string \"eyJh…("),
+            "{}",
+            p.errors[0].message
+        );
+        assert!(p.errors[0].message.ends_with("expected a sequence"));
+    }
+
+    #[test]
+    fn a_list_whose_items_is_not_a_list_is_an_error_in_yaml_and_json() {
+        let expected = "the `items` of a List must be a list";
+        for (file, text) in [
+            ("l.yaml", "apiVersion: v1\nkind: List\nitems: {a: 1}\n"),
+            ("l.yaml", "apiVersion: v1\nkind: List\nitems: oops\n"),
+            (
+                "l.json",
+                "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":\"oops\"}",
+            ),
+            (
+                "l.json",
+                "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":{\"a\":1}}",
+            ),
+        ] {
+            let p = parse_source(file, text, &ParseLimits::default());
+            assert!(p.ignored.is_empty(), "{text}: {:?}", p.ignored);
+            assert_eq!(p.errors.len(), 1, "{text}");
+            assert_eq!(p.errors[0].message, expected, "{text}");
+            let (docs, errors) = raw_documents(file, text, &ParseLimits::default());
+            assert!(docs.is_empty(), "{text}");
+            assert_eq!(errors.len(), 1, "{text}");
+            assert_eq!(errors[0].message, expected, "{text}");
+        }
+        // Typed lists say which list.
+        let p = parse("apiVersion: v1\nkind: PodList\nitems: 3\n");
+        assert_eq!(
+            p.errors[0].message,
+            "the `items` of a PodList must be a list"
+        );
+        // An empty list, written either way, is no error.
+        for text in [
+            "apiVersion: v1\nkind: List\nitems: []\n",
+            "apiVersion: v1\nkind: List\nitems:\n",
+            "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":null}",
+        ] {
+            assert!(parse(text).errors.is_empty(), "{text}");
+            assert!(
+                raw_documents("l", text, &ParseLimits::default())
+                    .1
+                    .is_empty()
+            );
         }
     }
 

@@ -396,12 +396,31 @@ fn ephemeral(c: &EphemeralContainer) -> Ctr<'_> {
     }
 }
 
+/// Items a message lists at most: a pod of 10,000 privileged containers must not produce a
+/// denial of megabytes (the rest are counted).
+pub const MAX_LISTED: usize = 16;
+
+/// `a, b, c`; past [`MAX_LISTED`] items, `…, and N more`.
+fn listed<S: AsRef<str>>(items: &[S]) -> String {
+    let shown: Vec<&str> = items.iter().take(MAX_LISTED).map(AsRef::as_ref).collect();
+    shown.join(", ") + &more(items.len())
+}
+
+/// The `, and N more` of a list of `total` items cut at [`MAX_LISTED`].
+fn more(total: usize) -> String {
+    match total.checked_sub(MAX_LISTED) {
+        Some(n) if n > 0 => format!(", and {n} more"),
+        _ => String::new(),
+    }
+}
+
 fn quoted(names: &[&str]) -> String {
-    names
+    let shown: Vec<String> = names
         .iter()
+        .take(MAX_LISTED)
         .map(|n| format!("{n:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    shown.join(", ") + &more(names.len())
 }
 
 fn containers_phrase(names: &[&str]) -> String {
@@ -445,7 +464,7 @@ fn host_namespaces(p: &PodView<'_>) -> Outcome {
     if p.spec.host_ipc == Some(true) {
         set.push("hostIPC=true");
     }
-    (!set.is_empty()).then(|| ("host namespaces".into(), set.join(", ")))
+    (!set.is_empty()).then(|| ("host namespaces".into(), listed(&set)))
 }
 
 fn host_ports(p: &PodView<'_>) -> Outcome {
@@ -473,7 +492,7 @@ fn host_ports(p: &PodView<'_>) -> Outcome {
                 } else {
                     "hostPorts"
                 },
-                ports.join(", ")
+                listed(&ports)
             ),
         )
     })
@@ -494,7 +513,7 @@ fn host_path_volumes(p: &PodView<'_>) -> Outcome {
             format!(
                 "{} {}",
                 if bad.len() == 1 { "volume" } else { "volumes" },
-                bad.join(", ")
+                listed(&bad)
             ),
         )
     })
@@ -544,7 +563,7 @@ fn capabilities_baseline(p: &PodView<'_>) -> Outcome {
             format!(
                 "{} must not include {} in securityContext.capabilities.add",
                 containers_phrase(&bad),
-                sorted_unique(added).join(", ")
+                listed(&sorted_unique(added))
             ),
         )
     })
@@ -592,11 +611,12 @@ fn app_armor(p: &PodView<'_>) -> Outcome {
         parts.push(format!(
             "{} must not set securityContext.appArmorProfile.type to {}",
             setters.join(" and "),
-            sorted_unique(values)
-                .iter()
-                .map(|v| format!("{v:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            listed(
+                &sorted_unique(values)
+                    .iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+            )
         ));
     }
     if !annotations.is_empty() {
@@ -608,7 +628,7 @@ fn app_armor(p: &PodView<'_>) -> Outcome {
             } else {
                 "annotations"
             },
-            annotations.join(", ")
+            listed(&annotations)
         ));
     }
     Some(("forbidden AppArmor profile".into(), parts.join("; ")))
@@ -641,7 +661,7 @@ fn selinux(p: &PodView<'_>, types: &[&str]) -> Outcome {
             format!(
                 "{} set forbidden securityContext.seLinuxOptions: type must be one of {}, user and role must be empty",
                 setters.join(" and "),
-                types.iter().filter(|t| !t.is_empty()).map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", ")
+                listed(&types.iter().filter(|t| !t.is_empty()).map(|t| format!("{t:?}")).collect::<Vec<_>>())
             ),
         )
     })
@@ -716,7 +736,7 @@ fn seccomp_baseline_1_0(p: &PodView<'_>) -> Outcome {
     (!bad.is_empty()).then(|| {
         (
             "seccompProfile".into(),
-            format!("forbidden annotations {}", bad.join(", ")),
+            format!("forbidden annotations {}", listed(&bad)),
         )
     })
 }
@@ -778,7 +798,7 @@ fn sysctls(p: &PodView<'_>, allowed: &[&[&str]]) -> Outcome {
         .filter(|s| !allowed.iter().any(|set| set.contains(&s.name.as_str())))
         .map(|s| format!("{:?}", s.name))
         .collect();
-    (!bad.is_empty()).then(|| ("forbidden sysctls".into(), bad.join(", ")))
+    (!bad.is_empty()).then(|| ("forbidden sysctls".into(), listed(&bad)))
 }
 
 fn sysctls_1_0(p: &PodView<'_>) -> Outcome {
@@ -915,17 +935,18 @@ fn restricted_volumes(p: &PodView<'_>) -> Outcome {
             format!(
                 "{} {} {} {}",
                 if bad.len() == 1 { "volume" } else { "volumes" },
-                bad.join(", "),
+                listed(&bad),
                 if bad.len() == 1 {
                     "uses restricted volume type"
                 } else {
                     "use restricted volume types"
                 },
-                sorted_unique(kinds)
-                    .iter()
-                    .map(|k| format!("{k:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                listed(
+                    &sorted_unique(kinds)
+                        .iter()
+                        .map(|k| format!("{k:?}"))
+                        .collect::<Vec<_>>()
+                )
             ),
         )
     })
@@ -1065,7 +1086,7 @@ fn capabilities_restricted_1_22(p: &PodView<'_>) -> Outcome {
         parts.push(format!(
             "{} must not include {} in securityContext.capabilities.add",
             containers_phrase(&bad_add),
-            sorted_unique(added).join(", ")
+            listed(&sorted_unique(added))
         ));
     }
     (!parts.is_empty()).then(|| ("unrestricted capabilities".into(), parts.join("; ")))

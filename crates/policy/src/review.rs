@@ -303,8 +303,66 @@ pub struct Decision {
     pub audit_annotations: BTreeMap<String, String>,
     /// Patch to apply (mutations).
     pub patch: Option<Patch>,
-    /// Every violation, whatever its mode.
+    /// Every violation, whatever its mode, up to [`MAX_VIOLATIONS`].
     pub violations: Vec<ViolationOut>,
+    /// Violations past [`MAX_VIOLATIONS`], counted but not kept.
+    pub violations_omitted: usize,
+}
+
+/// Violations a decision keeps; the rest are counted. A review of 10,000 containers must
+/// cost memory in proportion to its body, not to its body times the policies.
+pub const MAX_VIOLATIONS: usize = 200;
+
+/// Findings a denial message, the warnings or an audit annotation spell out; past it, one
+/// phrase says how many more (the API server stores and echoes these).
+pub const MAX_REPORTED: usize = 20;
+
+/// A list of findings that keeps the first [`MAX_REPORTED`] and counts the rest.
+#[derive(Debug, Default)]
+struct Reported {
+    shown: Vec<String>,
+    more: usize,
+}
+
+impl Reported {
+    fn push(&mut self, text: String) {
+        if self.shown.len() < MAX_REPORTED {
+            self.shown.push(text);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.shown.is_empty()
+    }
+
+    fn joined(&self, what: &str) -> String {
+        let mut out = self.shown.join("; ");
+        if self.more > 0 {
+            out.push_str(&format!("; and {} more {what}", self.more));
+        }
+        out
+    }
+
+    /// As separate lines (warnings), the count as a last line.
+    fn lines(self, what: &str) -> Vec<String> {
+        let mut out = self.shown;
+        if self.more > 0 {
+            out.push(format!("and {} more {what}", self.more));
+        }
+        out
+    }
+}
+
+impl Decision {
+    fn violation(&mut self, v: ViolationOut) {
+        if self.violations.len() < MAX_VIOLATIONS {
+            self.violations.push(v);
+        } else {
+            self.violations_omitted += 1;
+        }
+    }
 }
 
 impl Decision {
@@ -369,7 +427,7 @@ pub fn validate(
         return Ok(Decision::allow());
     };
     let mut d = Decision::allow();
-    let mut denials = Vec::new();
+    let mut denials = Reported::default();
     pod_security(
         req,
         &pod,
@@ -387,7 +445,8 @@ pub fn validate(
         .is_some_and(|o| o.spec == pod.spec && o.meta.labels == pod.meta.labels);
     let pod_labels = pod.meta.labels.clone().unwrap_or_default();
     let containers = pod_containers(&pod.spec);
-    let mut dryrun = Vec::new();
+    let mut dryrun = Reported::default();
+    let mut warnings = Reported::default();
     for p in policies
         .applicable(
             req.operation,
@@ -413,7 +472,7 @@ pub fn validate(
                     f.message,
                     f.field
                 );
-                d.violations.push(ViolationOut {
+                d.violation(ViolationOut {
                     policy: p.display(),
                     rule: rule.name.clone(),
                     message: format!("{who}{} (field {})", f.message, f.field),
@@ -433,15 +492,16 @@ pub fn validate(
                             .unwrap_or_default();
                         denials.push(format!("{text}{hint}"));
                     }
-                    EnforcementMode::Warn => d.warnings.push(text),
+                    EnforcementMode::Warn => warnings.push(text),
                     EnforcementMode::Dryrun => dryrun.push(text),
                 }
             }
         }
     }
+    d.warnings.extend(warnings.lines("warnings"));
     if !dryrun.is_empty() {
         d.audit_annotations
-            .insert("dryrun-violations".into(), dryrun.join("; "));
+            .insert("dryrun-violations".into(), dryrun.joined("violations"));
     }
     if !denials.is_empty() {
         d.allowed = false;
@@ -450,7 +510,10 @@ pub fn validate(
         } else {
             format!("{} {:?}", req.kind, req.name)
         };
-        d.message = Some(format!("{what} is forbidden: {}", denials.join("; ")));
+        d.message = Some(format!(
+            "{what} is forbidden: {}",
+            denials.joined("violations")
+        ));
     }
     Ok(d)
 }
@@ -462,7 +525,7 @@ fn pod_security(
     ns_labels: &BTreeMap<String, String>,
     cfg: &PssConfig,
     d: &mut Decision,
-    denials: &mut Vec<String>,
+    denials: &mut Reported,
 ) {
     let runtime_class = pod.spec.runtime_class_name.as_deref().unwrap_or("");
     let exempt = if cfg.exempt_usernames.iter().any(|u| u == req.username) {
@@ -508,7 +571,7 @@ fn pod_security(
     };
     let record = |lv: LevelVersion, mode: &'static str, v: &[pss::Violation], d: &mut Decision| {
         for x in v {
-            d.violations.push(ViolationOut {
+            d.violation(ViolationOut {
                 policy: format!("PodSecurity {lv}"),
                 rule: x.check.to_string(),
                 message: x.to_string(),

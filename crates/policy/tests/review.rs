@@ -548,3 +548,59 @@ fn policies_do_not_block_unrelated_updates_and_mutations_only_create() {
             .is_none()
     );
 }
+
+#[test]
+fn a_review_of_ten_thousand_bad_containers_gets_a_bounded_answer() {
+    use rampart_policy::review::{MAX_REPORTED, MAX_VIOLATIONS};
+    let containers: Vec<Value> = (0..10_000)
+        .map(|i| {
+            json!({"name": format!("c{i}"), "image": "docker.io/evil:1",
+                        "securityContext": {"privileged": true}})
+        })
+        .collect();
+    let p = pod(json!({ "containers": containers }));
+    let registries = Condition {
+        allowed_registries: Some(vec!["registry.acme.io/".into()]),
+        ..Condition::default()
+    };
+    let cfg = PssConfig::default();
+    let ns = labels(&[("pod-security.kubernetes.io/enforce", "baseline")]);
+    for mode in [
+        EnforcementMode::Enforce,
+        EnforcementMode::Warn,
+        EnforcementMode::Dryrun,
+    ] {
+        let mut set = PolicySet::default();
+        set.upsert(policy("registries", mode, vec![registries.clone()]))
+            .unwrap();
+        let d = validate(&req("Pod", "", &p), &ns, &set, &cfg).unwrap();
+        // Baseline denies every container as privileged; the policy flags every image.
+        assert!(!d.allowed);
+        let message = d.message.unwrap_or_default();
+        assert!(message.contains("and 9984 more"), "{message:.300}");
+        assert!(message.len() < 8 * 1024, "{} bytes", message.len());
+        assert_eq!(d.violations.len(), MAX_VIOLATIONS);
+        // 10,000 image findings and one PodSecurity finding.
+        assert_eq!(d.violations.len() + d.violations_omitted, 10_001);
+        assert!(d.warnings.len() <= MAX_REPORTED + 1);
+        let annotations: usize = d.audit_annotations.values().map(String::len).sum();
+        assert!(
+            annotations < 16 * 1024,
+            "{annotations} bytes of annotations"
+        );
+        match mode {
+            EnforcementMode::Enforce => {
+                assert!(
+                    message.ends_with("and 9981 more violations"),
+                    "{message:.300}"
+                )
+            }
+            EnforcementMode::Warn => {
+                assert_eq!(d.warnings.last().unwrap(), "and 9980 more warnings")
+            }
+            EnforcementMode::Dryrun => assert!(
+                d.audit_annotations["dryrun-violations"].ends_with("and 9980 more violations")
+            ),
+        }
+    }
+}

@@ -37,13 +37,22 @@ pub struct EngineArgs {
     /// Let `network` act on proof alone (without runtime corroboration).
     #[arg(long, env = "RAMPART_ENGINE_ACT_ON_PROOF")]
     pub act_on_proof: bool,
-    /// Dashboard, findings and metrics address.
+    /// Dashboard, findings and metrics address. Loopback by default: the dashboard shows the
+    /// whole attack graph. Reach it with `kubectl port-forward`, or bind a wider address
+    /// together with `--dashboard-token-file`.
     #[arg(
         long,
         env = "RAMPART_ENGINE_DASHBOARD_ADDR",
-        default_value = "0.0.0.0:8080"
+        default_value = "127.0.0.1:8080"
     )]
     pub dashboard_addr: SocketAddr,
+    /// File holding a token the dashboard requires (as `Authorization: Bearer`, or as the
+    /// password of the browser's login prompt); `/healthz` stays open for probes.
+    #[arg(long, env = "RAMPART_ENGINE_DASHBOARD_TOKEN_FILE")]
+    pub dashboard_token_file: Option<std::path::PathBuf>,
+    /// Connection limits and timeouts of the dashboard and ingest listeners.
+    #[command(flatten)]
+    pub serve: crate::serving::ServeArgs,
     /// How long ended Mitigations (Reverted, Retired, Failed) stay in the ledger.
     #[arg(long, env = "RAMPART_ENGINE_LEDGER_RETENTION", default_value = "24h", value_parser = parse_duration)]
     pub ledger_retention: Duration,
@@ -98,6 +107,14 @@ pub struct EngineArgs {
     /// How long an observation corroborates after it was last seen.
     #[arg(long, env = "RAMPART_ENGINE_OBSERVATION_TTL", default_value = "300s", value_parser = parse_duration)]
     pub observation_ttl: Duration,
+    /// Most observations kept at once (keyed by behaviour and subject); when full, a new
+    /// subject is refused until older ones expire (counted as `store_full`).
+    #[arg(
+        long,
+        env = "RAMPART_ENGINE_MAX_OBSERVATIONS",
+        default_value_t = 20_000
+    )]
+    pub max_observations: usize,
     /// Falco rule → behaviour mapping (YAML; default: the bundled mapping of Falco's rules).
     #[arg(long, env = "RAMPART_ENGINE_BEHAVIOURS")]
     pub behaviours: Option<std::path::PathBuf>,
@@ -222,17 +239,42 @@ impl Signals {
     }
 }
 
-/// Most observations kept at once.
-const MAX_OBSERVATIONS: usize = 20_000;
-
 /// The ingest configuration from the flags (validated before anything runs).
+/// A configuration file (mapping, responses), bounded like every file rampart reads.
+fn read_config(f: &std::path::Path) -> anyhow::Result<String> {
+    rampart_load::read_text_bounded(f, rampart_load::MAX_CONFIG_FILE_BYTES)
+        .with_context(|| format!("reading {}", f.display()))
+}
+
+/// The dashboard's token, if any; a dashboard reachable beyond loopback without one is
+/// allowed (an operator may front it with their own proxy) but said loudly.
+fn dashboard_token(args: &EngineArgs) -> anyhow::Result<Option<rampart_http::auth::Token>> {
+    let Some(f) = &args.dashboard_token_file else {
+        if !args.dashboard_addr.ip().is_loopback() {
+            tracing::warn!(
+                addr = %args.dashboard_addr,
+                "the dashboard (the whole attack graph) is served beyond loopback without a token: set --dashboard-token-file"
+            );
+        }
+        return Ok(None);
+    };
+    let t = rampart_load::read_text_bounded(f, rampart_load::MAX_SECRET_FILE_BYTES)
+        .with_context(|| format!("reading the dashboard token {}", f.display()))?;
+    anyhow::ensure!(
+        !t.trim().is_empty(),
+        "the dashboard token file {} is empty",
+        f.display()
+    );
+    Ok(Some(rampart_http::auth::Token::new(&t)))
+}
+
 fn ingest_config(args: &EngineArgs) -> anyhow::Result<Option<rampart_http::ingest::IngestConfig>> {
     if args.ingest_addr.is_none() && args.falco_addr.is_none() && args.audit_addr.is_none() {
         return Ok(None);
     }
     let token = match (&args.ingest_token_file, args.insecure_no_auth) {
         (Some(f), _) => {
-            let t = std::fs::read_to_string(f)
+            let t = rampart_load::read_text_bounded(f, rampart_load::MAX_SECRET_FILE_BYTES)
                 .with_context(|| format!("reading the ingest token {}", f.display()))?;
             let t = t.trim().to_string();
             anyhow::ensure!(
@@ -251,9 +293,7 @@ fn ingest_config(args: &EngineArgs) -> anyhow::Result<Option<rampart_http::inges
         ),
     };
     let mapping = match &args.behaviours {
-        Some(f) => rampart_signals::behaviour::Mapping::from_yaml(
-            &std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
-        )?,
+        Some(f) => rampart_signals::behaviour::Mapping::from_yaml(&read_config(f)?)?,
         None => rampart_signals::behaviour::Mapping::default(),
     };
     Ok(Some(rampart_http::ingest::IngestConfig {
@@ -843,6 +883,9 @@ pub struct DashboardArgs {
     /// Address to serve on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "RAMPART_DASHBOARD_ADDR")]
     pub addr: SocketAddr,
+    /// Connection limits and timeouts.
+    #[command(flatten)]
+    pub serve: crate::serving::ServeArgs,
 }
 
 /// `rampart dashboard`: the engine's dashboard over an offline scan (shadow mode).
@@ -874,12 +917,14 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding {}", args.addr))?;
         eprintln!("rampart dashboard: http://{}", listener.local_addr()?);
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving")?;
+        let server = args.serve.server(state.metrics.serve.clone());
+        let stop = CancellationToken::new();
+        let ctrl_c = stop.clone();
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            ctrl_c.cancel();
+        });
+        server.serve(listener, None, router(state), stop).await;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
@@ -889,6 +934,7 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
 pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
     let (mut core, actuator, bar) = core(args)?;
     let ingest_config = ingest_config(args)?;
+    let dashboard_token = dashboard_token(args)?;
     let ingest_tls = match (&args.ingest_tls_cert, &args.ingest_tls_key) {
         (Some(c), Some(k)) => {
             let cert = Arc::new(
@@ -904,9 +950,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
     };
     let mut pods = crate::infected::PodResponse::new(
         match &args.responses {
-            Some(f) => rampart_respond::infected::ResponseMapping::from_yaml(
-                &std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
-            )?,
+            Some(f) => rampart_respond::infected::ResponseMapping::from_yaml(&read_config(f)?)?,
             None => rampart_respond::infected::ResponseMapping::default(),
         },
         rampart_respond::infected::Responder::new(
@@ -927,6 +971,8 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("connecting to the API server")?;
         let dashboard = Arc::new(DashboardState::default());
+        // One serving layer for every listener: one connection cap, one set of timeouts.
+        let server = args.serve.server(dashboard.metrics.serve.clone());
         let listener = tokio::net::TcpListener::bind(args.dashboard_addr)
             .await
             .with_context(|| format!("binding {}", args.dashboard_addr))?;
@@ -948,7 +994,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                     config,
                     rampart_signals::observe::Store::new(
                         args.observation_ttl.as_secs().max(1),
-                        MAX_OBSERVATIONS,
+                        args.max_observations.max(1),
                     ),
                     dashboard.metrics.ingest.clone(),
                 ));
@@ -975,29 +1021,9 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
                         listener.local_addr()?,
                         endpoints.join(", ")
                     );
-                    match &ingest_tls {
-                        Some((_, config)) => {
-                            let config = config.clone();
-                            tokio::spawn(async move {
-                                rampart_http::tls::serve(
-                                    listener,
-                                    config,
-                                    app,
-                                    stop,
-                                    Duration::from_secs(5),
-                                )
-                                .await;
-                            });
-                        }
-                        None => {
-                            let app = app.into_make_service_with_connect_info::<SocketAddr>();
-                            tokio::spawn(async move {
-                                let _ = axum::serve(listener, app)
-                                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                                    .await;
-                            });
-                        }
-                    }
+                    let tls = ingest_tls.as_ref().map(|(_, config)| config.clone());
+                    let server = server.clone();
+                    tokio::spawn(async move { server.serve(listener, tls, app, stop).await });
                 }
                 Some(ingest)
             }
@@ -1015,13 +1041,13 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
             "rampart engine: dashboard on http://{}",
             listener.local_addr()?
         );
-        let app = router(dashboard.clone());
+        let app = match &dashboard_token {
+            Some(t) => rampart_http::auth::protect(router(dashboard.clone()), t.clone()),
+            None => router(dashboard.clone()),
+        };
         let stop = cancel.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-        });
+        let dashboard_server = server.clone();
+        tokio::spawn(async move { dashboard_server.serve(listener, None, app, stop).await });
         let mut ledger = actuator
             .writes()
             .then(|| rampart_kube::actuate::Ledger::new(client.clone()));

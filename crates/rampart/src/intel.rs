@@ -7,6 +7,10 @@ use anyhow::Context;
 use rampart_signals::kev::Kev;
 use rampart_signals::vulns::{ImageVulns, VulnError, from_value};
 
+/// Largest KEV catalogue read. CISA's JSON feed is about 1.5 MB; 64 MiB leaves decades of growth
+/// and still refuses a wrong file (a disk image, a device) before it fills memory.
+const MAX_KEV_BYTES: u64 = 64 << 20;
+
 /// Reports and catalogue, with what could not be read.
 #[derive(Debug, Default)]
 pub struct Intel {
@@ -23,7 +27,10 @@ pub struct Intel {
 pub fn load(vulns: &[PathBuf], kev: Option<&Path>) -> anyhow::Result<Intel> {
     let mut intel = Intel::default();
     if let Some(k) = kev {
-        let bytes = std::fs::read(k).with_context(|| format!("reading {}", k.display()))?;
+        // Bounded: the path is a flag or an environment variable, and a FIFO or `/dev/zero`
+        // there must fail, not hang or exhaust memory.
+        let bytes = rampart_load::read_bounded(k, MAX_KEV_BYTES)
+            .with_context(|| format!("reading {}", k.display()))?;
         intel.kev = Kev::parse(&bytes).with_context(|| format!("{}", k.display()))?;
     }
     if !vulns.is_empty() {

@@ -5,7 +5,8 @@
 /// list traffic: return freed pages at once and commit arena memory only when used (10k pods:
 /// ~134 MB resident instead of ~200 MB). mimalloc reads them from the environment when it
 /// starts, before `main`, so the process re-executes itself once with them set (same PID; an
-/// operator's own values win). If that fails, the engine runs with the defaults.
+/// operator's own values win). If that fails, the engine runs with the defaults. The webhook
+/// uses the same settings, so a burst of large reviews does not stay resident.
 #[cfg(unix)]
 fn lean_allocator() {
     use std::os::unix::process::CommandExt;
@@ -37,11 +38,14 @@ mod infected;
 mod intel;
 mod policy;
 mod scan;
+mod serving;
 mod webhook;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use rampart_report::Safe;
+use tracing_subscriber::field::MakeExt;
 
 /// rampart: prove which attack chains an attacker on the internet could walk through a
 /// Kubernetes cluster, and the least disruptive reversible cut.
@@ -75,8 +79,24 @@ enum Command {
     Dashboard(engine::DashboardArgs),
 }
 
+/// How log fields are written: as the default formatter does (`message`, then `name=value`),
+/// but every value through [`Safe`]. The default escapes only some control characters of the
+/// message; pod names, namespaces and alert text logged as fields (`pod = %name`) would reach
+/// the operator's terminal raw.
+fn log_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        if field.name() == "message" {
+            write!(w, "{}", Safe(format_args!("{value:?}")))
+        } else {
+            write!(w, "{}={}", field.name(), Safe(format_args!("{value:?}")))
+        }
+    })
+    .delimited(" ")
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
+        .fmt_fields(log_fields())
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RAMPART_LOG")
@@ -87,7 +107,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::scan(&args),
         Command::Connectivity(args) => scan::connectivity(&args),
-        Command::Webhook(args) => webhook::run(&args),
+        Command::Webhook(args) => {
+            // A large review's memory goes back to the system at once, not minutes later.
+            lean_allocator();
+            webhook::run(&args)
+        }
         Command::Policy(policy::PolicyCommand::Check(args)) => policy::check(&args),
         Command::Policy(policy::PolicyCommand::Test(args)) => policy::test(&args),
         Command::Crds => policy::crds(),
@@ -100,8 +124,60 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("rampart: error: {e:#}");
+            // Errors quote input (file names, object names, API server messages).
+            eprintln!("rampart: error: {}", Safe(format_args!("{e:#}")));
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    /// A log writer into memory.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn log_fields_cannot_drive_the_terminal() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(super::log_fields())
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let evil = "web\x1b]0;owned\x07\x1b[2J\u{202e}gnp.exe\nFAKE";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(pod = %evil, namespace = evil, reason = ?evil, "infected pod {evil}");
+        });
+        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert!(
+            !out.trim_end_matches('\n')
+                .chars()
+                .any(rampart_report::is_unsafe_char),
+            "{out:?}"
+        );
+        assert!(
+            out.contains("infected pod web\\x1b]0;owned")
+                && out.contains("pod=web\\x1b]0;owned\\x07\\x1b[2J\\u{202e}gnp.exe\\nFAKE"),
+            "{out}"
+        );
     }
 }

@@ -13,6 +13,7 @@ use rampart_model::RawDocument;
 use rampart_policy::pss::LevelVersion;
 use rampart_policy::review::{self, PolicySet, PssConfig, Request};
 use rampart_policy::source::{namespace_from_value, policy_from_value};
+use rampart_report::{Safe, display_safe};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -245,22 +246,31 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         }
         CheckFormat::Table => {
             for r in &results {
+                // Kinds, names, files and policy messages are the input's: each line is
+                // escaped as a whole (see `rampart_report::text`).
                 let o = &r.object;
                 writeln!(
                     out,
-                    "{}  {}/{}/{}  ({}:{})",
-                    if r.allowed { "ALLOW" } else { "DENY " },
-                    o.kind,
-                    o.namespace,
-                    o.name,
-                    r.file,
-                    r.line
+                    "{}",
+                    Safe(format_args!(
+                        "{}  {}/{}/{}  ({}:{})",
+                        if r.allowed { "ALLOW" } else { "DENY " },
+                        o.kind,
+                        o.namespace,
+                        o.name,
+                        r.file,
+                        r.line
+                    ))
                 )?;
                 for v in &r.violations {
-                    writeln!(out, "    {} {}: {}", v.policy, v.rule, v.message)?;
+                    writeln!(
+                        out,
+                        "{}",
+                        Safe(format_args!("    {} {}: {}", v.policy, v.rule, v.message))
+                    )?;
                 }
                 for w in &r.warnings {
-                    writeln!(out, "    warning: {w}")?;
+                    writeln!(out, "    warning: {}", display_safe(w))?;
                 }
             }
             let denied = results.iter().filter(|r| !r.allowed).count();
@@ -268,7 +278,7 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         }
     }
     for e in &inputs.errors {
-        eprintln!("rampart: {e}");
+        eprintln!("rampart: {}", display_safe(e));
     }
     Ok(if !inputs.errors.is_empty() {
         ExitCode::from(2)
@@ -402,7 +412,7 @@ pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
                 Err(e) => input_errors.push(e),
             }
         }
-        writeln!(out, "{}", t.metadata.name)?;
+        writeln!(out, "{}", display_safe(&t.metadata.name))?;
         for e in &t.results {
             let line = match results.get(&e.resource) {
                 None => {
@@ -429,12 +439,12 @@ pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
                     )
                 }
             };
-            writeln!(out, "{line}")?;
+            writeln!(out, "{}", display_safe(&line))?;
         }
     }
     writeln!(out, "{passed} passed, {failed} failed")?;
     for e in &input_errors {
-        eprintln!("rampart: {e}");
+        eprintln!("rampart: {}", display_safe(e));
     }
     if passed + failed == 0 && input_errors.is_empty() {
         anyhow::bail!("no PolicyTest documents under {:?}", args.paths);

@@ -10,7 +10,8 @@ use clap::{Args, ValueEnum};
 use rampart_graph::{Options, ProveOptions, analyze, cut::apply_plan};
 use rampart_load::{LoadOptions, load_paths};
 use rampart_model::ParseLimits;
-use rampart_report::{InputSummary, ScanReport, sarif, table};
+use rampart_model::Snapshot;
+use rampart_report::{InputSummary, Safe, ScanReport, display_safe, sarif, table};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -86,6 +87,9 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     }
     for e in &loaded.errors {
         tracing::debug!(file = %e.location.file, document = e.location.doc, line = e.location.line, "{}", e.message);
+    }
+    if let Some(w) = invalid_names_warning(&loaded.snapshot) {
+        eprintln!("{w}");
     }
     let options = Options {
         prove: ProveOptions {
@@ -171,17 +175,51 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
 pub fn connectivity(args: &ConnectivityArgs) -> anyhow::Result<ExitCode> {
     let loaded = load(&args.paths, 1 << 30);
     for e in &loaded.errors {
-        eprintln!("rampart: warning: {e}");
+        eprintln!("rampart: warning: {}", Safe(e));
+    }
+    if let Some(w) = invalid_names_warning(&loaded.snapshot) {
+        eprintln!("{w}");
     }
     let mut out = std::io::stdout().lock();
     for c in rampart_graph::connectivity::connectivity(&loaded.snapshot) {
-        writeln!(out, "{c}").context("writing")?;
+        // Workload names are the input's: escaped like every human format.
+        writeln!(out, "{}", Safe(&c)).context("writing")?;
     }
     Ok(if loaded.errors.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
     })
+}
+
+/// One warning line about objects whose name or namespace the API server would have rejected
+/// (`<script>`, `Web_App`, control characters): manifests and dumps were never validated, and
+/// such names end up in reports and in the names of generated policies. `None` when all are
+/// valid.
+fn invalid_names_warning(snapshot: &Snapshot) -> Option<String> {
+    let mut invalid = snapshot.iter().filter(|o| {
+        let (kind, meta) = (o.object.kind().as_str(), o.object.meta());
+        !rampart_model::names::is_valid_name(kind, &meta.name)
+            || !rampart_model::names::is_valid_name("Namespace", &meta.namespace)
+    });
+    let first = invalid.next()?;
+    let count = 1 + invalid.count();
+    let meta = first.object.meta();
+    let mut example = if meta.namespace.is_empty() {
+        format!("{}/{}", first.object.kind(), meta.name)
+    } else {
+        format!("{}/{}/{}", first.object.kind(), meta.namespace, meta.name)
+    };
+    // A name can be long: the example is for recognising it, not reading it whole.
+    if let Some((cut, _)) = example.char_indices().nth(120) {
+        example.truncate(cut);
+        example.push('…');
+    }
+    Some(format!(
+        "rampart: warning: {count} object(s) have names that are not valid Kubernetes names (e.g. {}, {})",
+        display_safe(&example),
+        Safe(&first.source)
+    ))
 }
 
 /// Peak resident set size so far, as Linux reports it (`VmHWM`), for `--timings`.
@@ -213,5 +251,45 @@ pub(crate) fn write_stdout(text: &str) -> std::io::Result<()> {
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rampart_model::{ParseLimits, Snapshot, parse_source};
+
+    use super::invalid_names_warning;
+
+    fn snapshot(yaml: &str) -> Snapshot {
+        let p = parse_source("in.yaml", yaml, &ParseLimits::default());
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        Snapshot::from_objects(p.objects)
+    }
+
+    #[test]
+    fn valid_names_give_no_warning() {
+        let s = snapshot(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web.v2, namespace: app}\n---\n\
+             apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n\
+             metadata: {name: \"system:controller:x\"}\n",
+        );
+        assert_eq!(invalid_names_warning(&s), None);
+    }
+
+    #[test]
+    fn invalid_names_are_counted_and_one_is_shown_escaped() {
+        let s = snapshot(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: \"x\\e]0;owned\\a\", namespace: app}\n---\n\
+             apiVersion: v1\nkind: Service\nmetadata: {name: web.v2, namespace: app}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: ok, namespace: Bad_NS}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: fine, namespace: app}\n",
+        );
+        let w = invalid_names_warning(&s).unwrap_or_default();
+        assert!(
+            w.starts_with("rampart: warning: 3 object(s) have names that are not valid"),
+            "{w}"
+        );
+        assert!(!w.chars().any(rampart_report::is_unsafe_char), "{w:?}");
+        assert!(w.contains("in.yaml:"), "{w}");
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use rampart_http::admission::{AdmissionState, router};
-use rampart_http::tls::{ReloadingCert, serve, server_config};
+use rampart_http::tls::{ReloadingCert, server_config};
 use rampart_load::{LoadOptions, load_raw};
 use rampart_policy::pss::{Level, Version};
 use rampart_policy::review::{PolicySet, PssConfig};
@@ -46,6 +46,9 @@ pub struct WebhookArgs {
     /// How often the certificate files are checked for changes.
     #[arg(long, default_value = "10s", value_parser = parse_duration, env = "RAMPART_WEBHOOK_CERT_RELOAD")]
     pub cert_reload_interval: Duration,
+    /// Connection limits and timeouts.
+    #[command(flatten)]
+    pub serve: crate::serving::ServeArgs,
 }
 
 /// `10s`, `500ms`, `2m`.
@@ -94,8 +97,8 @@ pub fn pss_config(path: Option<&PathBuf>) -> anyhow::Result<PssConfig> {
     let Some(path) = path else {
         return Ok(PssConfig::default());
     };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = rampart_load::read_text_bounded(path, rampart_load::MAX_CONFIG_FILE_BYTES)
+        .with_context(|| format!("reading {}", path.display()))?;
     let c: PodSecurityConfiguration =
         serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let mut cfg = PssConfig::default();
@@ -326,14 +329,10 @@ pub fn run(args: &WebhookArgs) -> anyhow::Result<ExitCode> {
             tracing::info!("shutting down: draining connections");
             stop.cancel();
         });
-        serve(
-            listener,
-            config,
-            router(state),
-            cancel,
-            Duration::from_secs(20),
-        )
-        .await;
+        let server = args.serve.server(state.metrics.serve.clone());
+        server
+            .serve(listener, Some(config), router(state), cancel)
+            .await;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -136,6 +136,35 @@ fn policy_test_passes_and_fails() {
 }
 
 #[test]
+fn policy_check_table_escapes_names() {
+    let dir = std::env::temp_dir().join(format!("rampart-policy-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A privileged pod whose name clears the screen and reverses the text after it, in a
+    // namespace whose name retitles the terminal.
+    std::fs::write(
+        dir.join("pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: \"x\\e[2J\\u202Egnp.exe\", namespace: \"ns\\e]0;owned\\a\"}\n\
+         spec: {containers: [{name: \"c\\e[31m\", image: nginx, securityContext: {privileged: true}}]}\n",
+    )
+    .unwrap();
+    let out = rampart(&[
+        "policy",
+        "check",
+        "--pss",
+        "restricted",
+        dir.to_str().unwrap(),
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text:?}");
+    assert!(
+        text.contains("DENY   Pod/ns\\x1b]0;owned\\x07/x\\x1b[2J\\u{202e}gnp.exe"),
+        "{text}"
+    );
+}
+
+#[test]
 fn crds_are_printed_as_yaml() {
     let out = rampart(&["crds"]);
     assert_eq!(out.status.code(), Some(0));

@@ -509,3 +509,101 @@ fn vulnerability_reports_and_kev_give_the_exposed_entry_a_foothold() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A Service and Pod whose names clear the screen, retitle the terminal and reverse the text.
+fn hostile_reader() -> String {
+    let evil = r#""web\e[2J\e]0;owned\a\u202Egnp.exe\tX""#;
+    EXPOSED_READER
+        .replace(
+            "metadata: {name: web, namespace: app}",
+            &format!("metadata: {{name: {evil}, namespace: app}}"),
+        )
+        .replace(
+            "metadata: {name: web, namespace: app, labels",
+            &format!("metadata: {{name: {evil}, namespace: app, labels"),
+        )
+}
+
+#[test]
+fn names_cannot_drive_the_terminal_in_any_human_output() {
+    let s = Scratch::new("hostile", &[("app.yaml", &hostile_reader())]);
+    let out = rampart(&["scan"], &[s.path()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    for (what, t) in [("table", &text), ("stderr", &stderr)] {
+        assert!(
+            !t.contains(['\u{1b}', '\u{7}', '\u{202e}', '\t']),
+            "{what}: {t:?}"
+        );
+    }
+    assert!(
+        text.contains("web\\x1b[2J\\x1b]0;owned\\x07\\u{202e}gnp.exe\\tX"),
+        "{text}"
+    );
+    // The names are reported as invalid, once, with an escaped example.
+    let warning: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("not valid Kubernetes names"))
+        .collect();
+    assert_eq!(warning.len(), 1, "{stderr}");
+    assert!(
+        warning[0].starts_with("rampart: warning: 2 object(s)"),
+        "{stderr}"
+    );
+    // JSON keeps the names exactly (serde escapes the controls).
+    let out = rampart(&["scan", "--format", "json"], &[s.path()]);
+    assert_eq!(
+        json(&out)["chains"][0]["entry"]["name"],
+        "web\u{1b}[2J\u{1b}]0;owned\u{7}\u{202e}gnp.exe\tX"
+    );
+    // `connectivity` names the workloads too.
+    let out = rampart(&["connectivity"], &[s.path()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("gnp.exe"), "{text}");
+    assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text:?}");
+}
+
+#[test]
+fn proposed_policies_have_valid_names_whatever_the_workload_is_called() {
+    // The demo's webhook relay, whose cut is a NetworkPolicy named after it, renamed to
+    // something no API server would accept.
+    let mut files: Vec<(String, String)> = Vec::new();
+    for e in std::fs::read_dir(demo()).unwrap() {
+        let p = e.unwrap().path();
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        text = text.replacen(
+            "metadata: {name: webhook-relay, namespace: ci}",
+            "metadata: {name: \"Webhook_Relay<script>\", namespace: ci}",
+            1,
+        );
+        files.push((p.file_name().unwrap().to_string_lossy().into(), text));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(f, t)| (f.as_str(), t.as_str()))
+        .collect();
+    let s = Scratch::new("badname", &refs);
+    let v = json(&rampart(&["scan", "--format", "json"], &[s.path()]));
+    let names: Vec<String> = v["cuts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["manifests"].as_array().unwrap().iter())
+        .map(|m| m["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    let relay: Vec<&String> = names.iter().filter(|n| n.contains("relay")).collect();
+    assert!(!relay.is_empty(), "{names:?}");
+    for n in &names {
+        assert!(
+            rampart_model::names::is_dns_subdomain(n) && n.len() <= 63,
+            "{n:?}"
+        );
+    }
+    assert!(
+        relay
+            .iter()
+            .all(|n| n.starts_with("rampart-ingress-webhook-relay-script-")),
+        "{relay:?}"
+    );
+}

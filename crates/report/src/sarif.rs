@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::scan::ScanReport;
+use crate::text::display_safe;
 
 /// Renders the report as a SARIF log.
 pub fn render(r: &ScanReport) -> String {
@@ -52,7 +53,9 @@ pub fn render(r: &ScanReport) -> String {
             let mut result = json!({
                 "ruleId": rule,
                 "level": level,
-                "message": {"text": format!("Internet → {} ({} steps).{fix}", path.join(" → "), c.length)},
+                // The message is shown to people by code-scanning front ends: names in it are
+                // escaped as in the table (bidi overrides would otherwise reorder it).
+                "message": {"text": display_safe(&format!("Internet → {} ({} steps).{fix}", path.join(" → "), c.length))},
                 "partialFingerprints": {"rampartChainId": c.id},
                 "properties": {"confidence": c.confidence, "target": c.target},
             });
@@ -85,4 +88,26 @@ pub fn render(r: &ScanReport) -> String {
         }],
     });
     serde_json::to_string_pretty(&log).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use crate::table::tests::{EVIL, hostile_report};
+    use crate::text::is_unsafe_char;
+
+    #[test]
+    fn messages_shown_to_people_are_escaped_locations_are_exact() {
+        let log: Value = serde_json::from_str(&super::render(&hostile_report())).unwrap();
+        let result = &log["runs"][0]["results"][0];
+        let text = result["message"]["text"].as_str().unwrap();
+        assert!(!text.chars().any(is_unsafe_char), "{text:?}");
+        assert!(text.contains("\\u{202e}gnp.exe"), "{text}");
+        // The location names the file as it is: a tool opens it.
+        assert_eq!(
+            result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            EVIL
+        );
+    }
 }

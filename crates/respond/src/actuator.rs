@@ -96,8 +96,15 @@ impl Actuator {
         if !anp_spec.is_empty() {
             anp_spec.insert("priority".into(), json!(ANP_PRIORITY));
             anp_spec.insert("subject".into(), subject);
-            let mut anp_name = format!("{ns}-{name}");
-            anp_name.truncate(253);
+            // Cluster-scoped, so the namespace is part of the name. A dot joins them: a
+            // namespace holds none, so `a` + `b-c` and `a-b` + `c` do not meet at one name (a
+            // dash would let one namespace's policy replace another's), and what is not a valid
+            // name is made one (see `rampart_model::names`).
+            let anp_name = rampart_model::names::dns_subdomain(
+                &format!("{ns}.{name}"),
+                rampart_model::names::SUBDOMAIN_MAX,
+            )
+            .into_owned();
             out.push(json!({
                 "apiVersion": "policy.networking.k8s.io/v1alpha1",
                 "kind": "AdminNetworkPolicy",
@@ -190,10 +197,37 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec!["AdminNetworkPolicy", "NetworkPolicy"]
         );
+        assert_eq!(out[0]["metadata"]["name"], "app.rampart-ingress-db");
         // Egress containment: DNS allowed first, then in-cluster denied.
         let egress = np(Value::Null, &["Egress"]);
         let out = Actuator::AdminNetworkPolicy.realise(&egress);
         assert_eq!(out[0]["spec"]["egress"][0]["action"], "Allow");
         assert_eq!(out[0]["spec"]["egress"][1]["action"], "Deny");
+    }
+
+    #[test]
+    fn adminnetworkpolicy_names_are_valid_and_never_shared() {
+        let named = |ns: &str, name: &str| {
+            let mut p = np(json!([]), &["Ingress"]);
+            p["metadata"]["namespace"] = ns.into();
+            p["metadata"]["name"] = name.into();
+            Actuator::AdminNetworkPolicy.realise(&p)[0]["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        // Two namespaces whose names run together with a dash.
+        assert_ne!(
+            named("a", "rampart-ingress-b-c"),
+            named("a-rampart-ingress-b", "c")
+        );
+        let long = "x".repeat(300);
+        for (ns, name) in [("App", "<script>"), ("app", long.as_str()), ("", "")] {
+            let n = named(ns, name);
+            assert!(
+                rampart_model::names::is_dns_subdomain(&n),
+                "{ns:?} {name:?} -> {n:?}"
+            );
+        }
     }
 }

@@ -262,18 +262,15 @@ impl Responder {
 
 /// The deny-all NetworkPolicy selecting a quarantined pod.
 pub fn quarantine_policy(namespace: &str, pod: &str, mitigation: &str) -> Value {
-    let mut name = format!("rampart-quarantine-{pod}");
-    if name.len() > 63 {
-        name = format!(
-            "rampart-quarantine-{}",
-            &mitigation[mitigation.len().saturating_sub(40)..]
-        );
-    }
+    // A pod name of up to 253 characters does not fit after the prefix: the helper cuts it and
+    // appends a hash of the whole, so two long pod names never share a policy.
+    let name =
+        rampart_model::names::dns_subdomain(&format!("rampart-quarantine-{pod}"), 63).into_owned();
     json!({
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": {
-            "name": name.trim_end_matches('-'),
+            "name": name,
             "namespace": namespace,
             "labels": {"app.kubernetes.io/managed-by": "rampart"},
             "annotations": {"rampart.dev/reason": format!("quarantine of infected pod {namespace}/{pod}")},
@@ -584,6 +581,16 @@ mod tests {
         .unwrap();
         assert_eq!(kept, labels);
         let np = quarantine_policy("shop", "web-1", "m1");
+        assert_eq!(np["metadata"]["name"], "rampart-quarantine-web-1");
+        let long = |tail: &str| {
+            quarantine_policy("shop", &format!("{}{tail}", "p".repeat(60)), "m1")["metadata"]
+                ["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert!(rampart_model::names::is_dns_subdomain(&long("a")) && long("a").len() <= 63);
+        assert_ne!(long("a"), long("b"));
         assert_eq!(
             np["spec"]["podSelector"]["matchLabels"][QUARANTINE_LABEL],
             "m1"

@@ -1,0 +1,599 @@
+//! One serving layer for every listener rampart opens (webhook, ingest, dashboard, metrics):
+//! HTTP/1.1 and HTTP/2, plain or TLS, with the same limits and timeouts everywhere.
+//!
+//! A security tool that anyone who reaches its port can stall is itself a hole: an admission
+//! webhook with `failurePolicy: Fail` that stops answering blocks pod creation cluster-wide,
+//! and with `Ignore` it switches enforcement off. So every connection is bounded in time at
+//! each stage, and the slots are shared fairly:
+//!
+//! * **handshake** — a TLS handshake must finish within [`Limits::handshake_timeout`];
+//! * **first request** — a new connection must deliver a complete request head within
+//!   [`Limits::header_timeout`] after its handshake (this also covers the HTTP/1-or-2 preface,
+//!   which hyper's auto builder waits for without a timer); HTTP/1 requests after the first
+//!   get the same header timeout from hyper;
+//! * **request** — from its head to its response, body read included, a request gets
+//!   [`Limits::request_timeout`] (the API server gives a webhook 10 s at most, so the body has
+//!   to arrive well before that); past it the client gets `408` and the connection closes;
+//! * **idle** — a connection with no request in flight for [`Limits::idle_timeout`] is closed
+//!   (HTTP/2 with a GOAWAY); HTTP/2 peers are pinged so dead ones are noticed;
+//! * **slots** — open connections are capped process-wide, across listeners, below the
+//!   file-descriptor limit. When the cap is reached, the connection idle the longest (no
+//!   request in flight) is closed to make room, so a fresh request always gets through;
+//!   connections with a request in flight are never evicted, and each of those is bounded by
+//!   the request timeout.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// Time and size limits of every connection, the same for every listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Open connections at once, across every listener of the process. Capped further by
+    /// [`fd_budget`] at start-up.
+    pub max_connections: usize,
+    /// A TLS handshake must finish within this.
+    pub handshake_timeout: Duration,
+    /// A request head must arrive within this (after the handshake, or the previous response).
+    pub header_timeout: Duration,
+    /// From a request's head to its response, body read included.
+    pub request_timeout: Duration,
+    /// A connection with no request in flight is closed after this. Longer than the 90 s
+    /// idle timeout of Go's HTTP client (the API server's), so the client closes first and
+    /// never races a request against our close.
+    pub idle_timeout: Duration,
+    /// HTTP/2 keep-alive ping interval.
+    pub h2_keepalive_interval: Duration,
+    /// An HTTP/2 peer that does not answer a ping within this is dropped.
+    pub h2_keepalive_timeout: Duration,
+    /// Concurrent HTTP/2 streams per connection.
+    pub h2_max_concurrent_streams: u32,
+    /// Request header fields (HTTP/1) per request.
+    pub max_headers: usize,
+    /// Request header bytes (HTTP/2 header list; HTTP/1 read buffer).
+    pub max_header_bytes: u32,
+    /// On shutdown, requests in flight get this long to finish.
+    pub drain: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 1024,
+            handshake_timeout: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            h2_keepalive_interval: Duration::from_secs(20),
+            h2_keepalive_timeout: Duration::from_secs(10),
+            h2_max_concurrent_streams: 64,
+            max_headers: 100,
+            max_header_bytes: 64 * 1024,
+            drain: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Raises the soft file-descriptor limit to the hard one (as Go's runtime does) and returns
+/// how many connections fit in half of it: the other half stays for the Kubernetes client,
+/// files and the listeners themselves. `None` when the limit cannot be read.
+pub fn fd_budget() -> Option<usize> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            limit = raised;
+        }
+    }
+    // `None` is "unlimited".
+    let soft = limit.current.unwrap_or(1 << 20);
+    usize::try_from(soft / 2).ok()
+}
+
+/// Why a connection was closed by the server.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum CloseReason {
+    /// The TLS handshake did not finish in time.
+    HandshakeTimeout,
+    /// The TLS handshake failed.
+    HandshakeFailed,
+    /// No complete request head in time after connecting.
+    HeaderTimeout,
+    /// No request in flight for the idle timeout.
+    Idle,
+    /// Closed to make room for a new connection.
+    Evicted,
+    /// A request took longer than the request timeout.
+    RequestTimeout,
+}
+
+/// Labels of the closed-connections counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloseLabels {
+    /// Why.
+    pub reason: CloseReason,
+}
+
+/// Connection metrics of the serving layer.
+#[derive(Debug, Clone, Default)]
+pub struct ServeMetrics {
+    /// Connections open now, across listeners.
+    pub open: Gauge,
+    /// Connections the server closed, by reason.
+    pub closed: Family<CloseLabels, Counter>,
+}
+
+impl ServeMetrics {
+    /// Registers the metrics in `registry`.
+    pub fn register(registry: &mut Registry) -> ServeMetrics {
+        let m = ServeMetrics::default();
+        registry.register(
+            "http_connections",
+            "HTTP connections open now, across listeners",
+            m.open.clone(),
+        );
+        registry.register(
+            "http_connections_closed",
+            "HTTP connections closed by the server (timeouts, eviction), by reason",
+            m.closed.clone(),
+        );
+        m
+    }
+
+    fn closed(&self, reason: CloseReason) {
+        self.closed.get_or_create(&CloseLabels { reason }).inc();
+    }
+}
+
+/// Milliseconds since the server's epoch: an atomic clock cheap to store per connection.
+fn millis_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What the server knows about one open connection.
+#[derive(Debug)]
+struct ConnState {
+    /// Last request start or end, in ms since the server's epoch.
+    last_active: AtomicU64,
+    /// Requests in flight.
+    in_flight: AtomicU32,
+    /// Whether a request head ever arrived.
+    served: AtomicBool,
+    /// Cancelled to close the connection (eviction).
+    evict: CancellationToken,
+}
+
+/// Every open connection of the process.
+#[derive(Debug)]
+struct Table {
+    epoch: Instant,
+    next_id: AtomicU64,
+    conns: Mutex<HashMap<u64, Arc<ConnState>>>,
+    freed: tokio::sync::Notify,
+}
+
+impl Table {
+    fn len(&self) -> usize {
+        self.conns.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    fn insert(&self) -> (u64, Arc<ConnState>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let state = Arc::new(ConnState {
+            last_active: AtomicU64::new(millis_since(self.epoch)),
+            in_flight: AtomicU32::new(0),
+            served: AtomicBool::new(false),
+            evict: CancellationToken::new(),
+        });
+        if let Ok(mut c) = self.conns.lock() {
+            c.insert(id, state.clone());
+        }
+        (id, state)
+    }
+
+    fn remove(&self, id: u64) {
+        if let Ok(mut c) = self.conns.lock() {
+            c.remove(&id);
+        }
+        self.freed.notify_waiters();
+    }
+
+    /// Closes the connection idle the longest (none in flight); `false` when every connection
+    /// has a request in flight. The evicted connection leaves the table at once, so the next
+    /// check does not evict a second one for the same slot.
+    fn evict_oldest_idle(&self) -> bool {
+        let Ok(mut c) = self.conns.lock() else {
+            return false;
+        };
+        let oldest = c
+            .iter()
+            .filter(|(_, s)| s.in_flight.load(Ordering::Acquire) == 0)
+            .min_by_key(|(id, s)| (s.last_active.load(Ordering::Relaxed), **id))
+            .map(|(id, _)| *id);
+        match oldest.and_then(|id| c.remove(&id)) {
+            Some(s) => {
+                s.evict.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Removes a connection from the table however its task ends.
+struct Slot {
+    table: Arc<Table>,
+    id: u64,
+    metrics: ServeMetrics,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.table.remove(self.id);
+        self.metrics.open.dec();
+    }
+}
+
+/// The serving layer: one per process, shared by every listener so the connection cap and
+/// eviction see all of them.
+#[derive(Debug, Clone)]
+pub struct Server {
+    limits: Limits,
+    table: Arc<Table>,
+    metrics: ServeMetrics,
+}
+
+impl Server {
+    /// A server with `limits` (its connection cap lowered to `fd_budget` when given).
+    pub fn new(mut limits: Limits, fd_budget: Option<usize>, metrics: ServeMetrics) -> Server {
+        if let Some(b) = fd_budget {
+            limits.max_connections = limits.max_connections.min(b.max(1));
+        }
+        Server {
+            limits,
+            table: Arc::new(Table {
+                epoch: Instant::now(),
+                next_id: AtomicU64::new(0),
+                conns: Mutex::new(HashMap::new()),
+                freed: tokio::sync::Notify::new(),
+            }),
+            metrics,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Serves `router` on `listener` (over TLS with `tls`) until `cancel`, then gives requests
+    /// in flight up to [`Limits::drain`] to finish.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        tls: Option<Arc<ServerConfig>>,
+        router: axum::Router,
+        cancel: CancellationToken,
+    ) {
+        let acceptor = tls.map(TlsAcceptor::from);
+        let builder = self.builder();
+        // Tasks of this listener, so shutdown waits for this listener's connections only.
+        let tasks = tokio_util::task::TaskTracker::new();
+        loop {
+            let (tcp, peer) = tokio::select! {
+                () = cancel.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors: free one by closing the longest-idle
+                        // connection, and back off a little instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        if self.table.evict_oldest_idle() {
+                            self.metrics.closed(CloseReason::Evicted);
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                },
+            };
+            // Room is made when a connection arrives, never ahead of one.
+            if !self.make_room(&cancel).await {
+                break;
+            }
+            // Responses are small and latency matters more than segment count.
+            let _ = tcp.set_nodelay(true);
+            let (id, state) = self.table.insert();
+            self.metrics.open.inc();
+            let slot = Slot {
+                table: self.table.clone(),
+                id,
+                metrics: self.metrics.clone(),
+            };
+            let conn = Conn {
+                state,
+                limits: self.limits,
+                epoch: self.table.epoch,
+                metrics: self.metrics.clone(),
+                peer,
+                shutdown: cancel.clone(),
+            };
+            let router = router.clone();
+            let builder = builder.clone();
+            let acceptor = acceptor.clone();
+            tasks.spawn(async move {
+                let _slot = slot;
+                conn.run(tcp, acceptor, builder, router).await;
+            });
+        }
+        tasks.close();
+        if tokio::time::timeout(self.limits.drain, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "connections still open after {:?}; closing",
+                self.limits.drain
+            );
+        }
+    }
+
+    /// Waits until a connection may be accepted: below the cap, or after evicting the
+    /// longest-idle connection. `false` when cancelled.
+    async fn make_room(&self, cancel: &CancellationToken) -> bool {
+        loop {
+            if self.table.len() < self.limits.max_connections {
+                return true;
+            }
+            if self.table.evict_oldest_idle() {
+                self.metrics.closed(CloseReason::Evicted);
+                return true;
+            }
+            // Every slot has a request in flight, each bounded by the request timeout.
+            let freed = self.table.freed.notified();
+            tokio::select! {
+                () = cancel.cancelled() => return false,
+                () = freed => {}
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+    }
+
+    fn builder(&self) -> auto::Builder<TokioExecutor> {
+        let l = &self.limits;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(l.header_timeout)
+            .max_headers(l.max_headers)
+            .max_buf_size((l.max_header_bytes as usize).max(8192));
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(l.h2_keepalive_interval)
+            .keep_alive_timeout(l.h2_keepalive_timeout)
+            .max_concurrent_streams(l.h2_max_concurrent_streams)
+            .max_header_list_size(l.max_header_bytes);
+        builder
+    }
+}
+
+/// One accepted connection.
+struct Conn {
+    state: Arc<ConnState>,
+    limits: Limits,
+    epoch: Instant,
+    metrics: ServeMetrics,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+}
+
+impl Conn {
+    async fn run(
+        self,
+        tcp: tokio::net::TcpStream,
+        acceptor: Option<TlsAcceptor>,
+        builder: auto::Builder<TokioExecutor>,
+        router: axum::Router,
+    ) {
+        let service = ConnService {
+            router,
+            peer: self.peer,
+            state: self.state.clone(),
+            epoch: self.epoch,
+            request_timeout: self.limits.request_timeout,
+            metrics: self.metrics.clone(),
+        };
+        match acceptor {
+            None => self.http(TokioIo::new(tcp), builder, service).await,
+            Some(acceptor) => {
+                let handshake =
+                    tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(tcp));
+                let tls = tokio::select! {
+                    r = handshake => r,
+                    () = self.state.evict.cancelled() => return,
+                    () = self.shutdown.cancelled() => return,
+                };
+                match tls {
+                    Ok(Ok(s)) => {
+                        // The header clock starts after the handshake.
+                        self.state
+                            .last_active
+                            .store(millis_since(self.epoch), Ordering::Relaxed);
+                        self.http(TokioIo::new(s), builder, service).await;
+                    }
+                    Ok(Err(e)) => {
+                        self.metrics.closed(CloseReason::HandshakeFailed);
+                        tracing::debug!(peer = %self.peer, "TLS handshake failed: {e}");
+                    }
+                    Err(_) => {
+                        self.metrics.closed(CloseReason::HandshakeTimeout);
+                        tracing::debug!(peer = %self.peer, "TLS handshake timed out");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn http<I>(&self, io: I, builder: auto::Builder<TokioExecutor>, service: ConnService)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let conn = builder.serve_connection(io, service);
+        tokio::pin!(conn);
+        let grace = tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    // hyper's own HTTP/1 header timer may fire before ours.
+                    if e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout) {
+                        self.metrics.closed(CloseReason::HeaderTimeout);
+                    }
+                    tracing::debug!(peer = %self.peer, "connection ended: {e}");
+                }
+                return;
+            }
+            reason = self.expiry() => {
+                self.metrics.closed(reason);
+                Duration::from_secs(1)
+            }
+            () = self.state.evict.cancelled() => Duration::from_secs(1),
+            () = self.shutdown.cancelled() => self.limits.drain,
+        };
+        // HTTP/2 gets a GOAWAY, HTTP/1 closes after the response in progress, if any.
+        conn.as_mut().graceful_shutdown();
+        let _ = tokio::time::timeout(grace, conn).await;
+    }
+
+    /// Resolves when the connection has been without a request in flight for too long: the
+    /// header timeout before its first request, the idle timeout after.
+    async fn expiry(&self) -> CloseReason {
+        loop {
+            let s = &self.state;
+            let (limit, reason) = if s.served.load(Ordering::Acquire) {
+                (self.limits.idle_timeout, CloseReason::Idle)
+            } else {
+                (self.limits.header_timeout, CloseReason::HeaderTimeout)
+            };
+            let since =
+                millis_since(self.epoch).saturating_sub(s.last_active.load(Ordering::Relaxed));
+            let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+            if s.in_flight.load(Ordering::Acquire) == 0 && since >= limit_ms {
+                return reason;
+            }
+            // Busy or not yet due: look again when it could be due.
+            let wait = if s.in_flight.load(Ordering::Acquire) > 0 {
+                limit_ms
+            } else {
+                limit_ms - since
+            };
+            tokio::time::sleep(Duration::from_millis(wait.max(10))).await;
+        }
+    }
+}
+
+/// The per-connection service: tags requests with the peer address, tracks them in flight
+/// and bounds each by the request timeout.
+#[derive(Clone)]
+struct ConnService {
+    router: axum::Router,
+    peer: SocketAddr,
+    state: Arc<ConnState>,
+    epoch: Instant,
+    request_timeout: Duration,
+    metrics: ServeMetrics,
+}
+
+/// Counts a request in flight until dropped (also when the client goes away mid-request).
+struct InFlight {
+    state: Arc<ConnState>,
+    epoch: Instant,
+}
+
+impl InFlight {
+    fn start(state: Arc<ConnState>, epoch: Instant) -> InFlight {
+        state.in_flight.fetch_add(1, Ordering::AcqRel);
+        state.served.store(true, Ordering::Release);
+        state
+            .last_active
+            .store(millis_since(epoch), Ordering::Relaxed);
+        InFlight { state, epoch }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.state
+            .last_active
+            .store(millis_since(self.epoch), Ordering::Relaxed);
+        self.state.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl hyper::service::Service<Request<Incoming>> for ConnService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture;
+
+    fn call(&self, mut req: Request<Incoming>) -> BoxFuture {
+        let guard = InFlight::start(self.state.clone(), self.epoch);
+        req.extensions_mut().insert(ConnectInfo(self.peer));
+        let router = self.router.clone();
+        let limit = self.request_timeout;
+        let metrics = self.metrics.clone();
+        let peer = self.peer;
+        Box::pin(async move {
+            let response = match tokio::time::timeout(limit, router.oneshot(req)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    metrics.closed(CloseReason::RequestTimeout);
+                    tracing::debug!(%peer, "request timed out after {limit:?}");
+                    let mut r = (
+                        StatusCode::REQUEST_TIMEOUT,
+                        format!("request not completed within {limit:?}\n"),
+                    )
+                        .into_response();
+                    // The body may be half read: the connection cannot carry another request.
+                    r.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    Ok(r)
+                }
+            };
+            drop(guard);
+            response
+        })
+    }
+}

@@ -1,0 +1,49 @@
+//! The serving limits every listener shares (webhook, ingest, dashboard), as one set of flags:
+//! the one place an operator tunes them.
+
+use std::time::Duration;
+
+use clap::Args;
+use rampart_http::serve::{Limits, ServeMetrics, Server, fd_budget};
+
+use crate::webhook::parse_duration;
+
+/// Connection limits and timeouts of every listener.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Open connections at once across every listener (also capped at half the process's
+    /// file-descriptor limit). When full, the connection idle the longest is closed.
+    #[arg(long, default_value_t = Limits::default().max_connections, env = "RAMPART_MAX_CONNECTIONS")]
+    pub max_connections: usize,
+    /// A complete request head must arrive within this after connecting (and, on HTTP/1,
+    /// after the previous response).
+    #[arg(long, default_value = "5s", value_parser = parse_duration, env = "RAMPART_HEADER_TIMEOUT")]
+    pub header_timeout: Duration,
+    /// A request, body included, must be answered within this (the API server gives a
+    /// webhook at most 10 s).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "RAMPART_REQUEST_TIMEOUT")]
+    pub request_timeout: Duration,
+    /// An HTTP/2 connection with no request in flight is closed after this.
+    #[arg(long, default_value = "120s", value_parser = parse_duration, env = "RAMPART_IDLE_TIMEOUT")]
+    pub idle_timeout: Duration,
+}
+
+impl ServeArgs {
+    /// The limits these flags set; the rest are [`Limits::default`].
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections.max(1),
+            header_timeout: self.header_timeout,
+            request_timeout: self.request_timeout,
+            idle_timeout: self.idle_timeout,
+            ..Limits::default()
+        }
+    }
+
+    /// The process's serving layer.
+    pub fn server(&self, metrics: ServeMetrics) -> Server {
+        let server = Server::new(self.limits(), fd_budget(), metrics);
+        tracing::info!(limits = ?server.limits(), "serving limits");
+        server
+    }
+}
