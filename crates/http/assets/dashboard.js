@@ -6,7 +6,7 @@
   "use strict";
   // C0 controls, DEL, C1 controls, bidi marks, embeddings, overrides and isolates: the set of
   // rampart_report::is_unsafe_char.
-  var UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  var UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
   function shown(s) {
     return String(s).replace(UNSAFE, function (c) {
       return "\u27e8U+" + ("000" + c.charCodeAt(0).toString(16).toUpperCase()).slice(-4) + "\u27e9";

@@ -21,12 +21,13 @@ use crate::metrics::{ErrorLabels, Metrics, Outcome, RequestLabels};
 /// Largest AdmissionReview accepted (the API server's own request limit is 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
-/// Review bytes read or evaluated at once, across requests. A review expands in memory (a
-/// minimal container of 80 bytes becomes ~3.8 KB of typed structs: 8 MiB of the worst bodies
-/// take ~400 MB), so many large reviews at once
-/// must wait their turn instead of taking the process past its memory limit; the API server's
-/// usual reviews (a few KB) never wait. Waiting is bounded by the serving layer's request
-/// timeout.
+/// Review bytes being parsed and decided at once, across requests. A review expands in memory
+/// while it is decided (a minimal container of 80 bytes becomes ~3.8 KB of typed structs: 8 MiB
+/// of the worst bodies take ~400 MB), so large reviews take turns instead of taking the process
+/// past its memory limit. The budget is booked by the body actually received, after it is read:
+/// deciding is CPU work a client cannot slow down, so a slow sender never holds it, and a turn
+/// lasts milliseconds. (Bodies still arriving are bounded by the connection cap, the 3 MiB body
+/// cap, HTTP/2 flow-control windows and the request timeout.)
 pub const MAX_BYTES_IN_FLIGHT: usize = 8 * 1024 * 1024;
 
 /// The budget of [`MAX_BYTES_IN_FLIGHT`], in KiB permits.
@@ -176,7 +177,7 @@ async fn handle(
     body: Body,
     endpoint: Endpoint,
 ) -> Response {
-    // A body announced too large is refused unread; one of unknown length books the most.
+    // A body announced too large is refused unread.
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -184,7 +185,11 @@ async fn handle(
     if declared.is_some_and(|n| n > MAX_BODY) {
         return s.reject(endpoint, BadReview::TooLarge, None);
     }
-    let kib = declared.unwrap_or(MAX_BODY).div_ceil(1024).max(1);
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return s.reject(endpoint, BadReview::TooLarge, None),
+    };
+    let kib = bytes.len().div_ceil(1024).max(1);
     let Ok(_booked) = s
         .budget
         .0
@@ -192,10 +197,6 @@ async fn handle(
         .await
     else {
         return s.reject(endpoint, BadReview::TooLarge, None);
-    };
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => return s.reject(endpoint, BadReview::TooLarge, None),
     };
     let req = match parse(&bytes) {
         Ok(r) => r,

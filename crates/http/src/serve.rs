@@ -13,19 +13,23 @@
 //!   get the same header timeout from hyper;
 //! * **request** — from its head to its response, body read included, a request gets
 //!   [`Limits::request_timeout`] (the API server gives a webhook 10 s at most, so the body has
-//!   to arrive well before that); past it the client gets `408` and the connection closes;
-//! * **idle** — a connection with no request in flight for [`Limits::idle_timeout`] is closed
-//!   (HTTP/2 with a GOAWAY); HTTP/2 peers are pinged so dead ones are noticed;
+//!   to arrive well before that); past it the client gets `408` and the connection closes
+//!   (HTTP/2: a GOAWAY, so one slow stream cannot keep a connection forever);
+//! * **idle** — an HTTP/1 connection waiting for its next request is closed by hyper's header
+//!   timeout; an HTTP/2 connection with no stream in flight for [`Limits::idle_timeout`] gets a
+//!   GOAWAY; HTTP/2 peers are pinged so dead ones are noticed;
 //! * **slots** — open connections are capped process-wide, across listeners, below the
-//!   file-descriptor limit. When the cap is reached, the connection idle the longest (no
-//!   request in flight) is closed to make room, so a fresh request always gets through;
-//!   connections with a request in flight are never evicted, and each of those is bounded by
-//!   the request timeout.
+//!   file-descriptor limit, and per peer address. When a cap is reached a connection makes
+//!   room: first one that never sent a request (oldest first), then the one idle the longest,
+//!   and a peer over its own cap only ever displaces its own connections, so a connect flood
+//!   from one address cannot push out the API server's. A connection with a request in flight
+//!   is not evicted unless it has been busy without a pause for twice the request timeout
+//!   (a client that keeps one slow stream open forever).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,7 +41,7 @@ use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -55,6 +59,8 @@ pub struct Limits {
     /// Open connections at once, across every listener of the process. Capped further by
     /// [`fd_budget`] at start-up.
     pub max_connections: usize,
+    /// Open connections at once from one peer address.
+    pub max_connections_per_peer: usize,
     /// A TLS handshake must finish within this.
     pub handshake_timeout: Duration,
     /// A request head must arrive within this (after the handshake, or the previous response).
@@ -75,6 +81,9 @@ pub struct Limits {
     pub max_headers: usize,
     /// Request header bytes (HTTP/2 header list; HTTP/1 read buffer).
     pub max_header_bytes: u32,
+    /// HTTP/2 flow-control windows (stream, connection): what a peer may send before the
+    /// handler reads it, so a thousand connections cannot park a gigabyte of bodies.
+    pub h2_windows: (u32, u32),
     /// On shutdown, requests in flight get this long to finish.
     pub drain: Duration,
 }
@@ -83,6 +92,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 1024,
+            max_connections_per_peer: 256,
             handshake_timeout: Duration::from_secs(5),
             header_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
@@ -92,6 +102,7 @@ impl Default for Limits {
             h2_max_concurrent_streams: 64,
             max_headers: 100,
             max_header_bytes: 64 * 1024,
+            h2_windows: (64 * 1024, 256 * 1024),
             drain: Duration::from_secs(20),
         }
     }
@@ -118,7 +129,7 @@ pub fn fd_budget() -> Option<usize> {
 }
 
 /// Why a connection was closed by the server.
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum CloseReason {
     /// The TLS handshake did not finish in time.
     HandshakeTimeout,
@@ -130,15 +141,32 @@ pub enum CloseReason {
     Idle,
     /// Closed to make room for a new connection.
     Evicted,
+    /// Refused: its peer was at its connection cap with every connection busy.
+    PeerLimit,
     /// A request took longer than the request timeout.
     RequestTimeout,
+}
+
+impl CloseReason {
+    /// The metric label (snake case, as Prometheus labels go).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::HandshakeTimeout => "handshake_timeout",
+            CloseReason::HandshakeFailed => "handshake_failed",
+            CloseReason::HeaderTimeout => "header_timeout",
+            CloseReason::Idle => "idle",
+            CloseReason::Evicted => "evicted",
+            CloseReason::PeerLimit => "peer_limit",
+            CloseReason::RequestTimeout => "request_timeout",
+        }
+    }
 }
 
 /// Labels of the closed-connections counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CloseLabels {
-    /// Why.
-    pub reason: CloseReason,
+    /// Why: [`CloseReason::as_str`].
+    pub reason: &'static str,
 }
 
 /// Connection metrics of the serving layer.
@@ -168,7 +196,11 @@ impl ServeMetrics {
     }
 
     fn closed(&self, reason: CloseReason) {
-        self.closed.get_or_create(&CloseLabels { reason }).inc();
+        self.closed
+            .get_or_create(&CloseLabels {
+                reason: reason.as_str(),
+            })
+            .inc();
     }
 }
 
@@ -177,17 +209,37 @@ fn millis_since(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
+/// `busy_since` of a connection with nothing in flight.
+const NOT_BUSY: u64 = u64::MAX;
+
 /// What the server knows about one open connection.
 #[derive(Debug)]
 struct ConnState {
+    /// The peer's address (per-peer cap).
+    peer: IpAddr,
     /// Last request start or end, in ms since the server's epoch.
     last_active: AtomicU64,
     /// Requests in flight.
     in_flight: AtomicU32,
+    /// Since when requests have been in flight without a pause (ms), or [`NOT_BUSY`].
+    busy_since: AtomicU64,
     /// Whether a request head ever arrived.
     served: AtomicBool,
-    /// Cancelled to close the connection (eviction).
-    evict: CancellationToken,
+    /// Cancelled to close the connection (eviction, a request that timed out).
+    close: CancellationToken,
+}
+
+impl ConnState {
+    /// The eviction order of an evictable connection (lowest first), `None` when it is busy:
+    /// never-served connections first, then by how long they have been idle (or stuck).
+    fn eviction_key(&self, now: u64, stuck_after: u64) -> Option<(bool, u64)> {
+        let served = self.served.load(Ordering::Acquire);
+        if self.in_flight.load(Ordering::Acquire) == 0 {
+            return Some((served, self.last_active.load(Ordering::Relaxed)));
+        }
+        let since = self.busy_since.load(Ordering::Acquire);
+        (since != NOT_BUSY && now.saturating_sub(since) > stuck_after).then_some((served, since))
+    }
 }
 
 /// Every open connection of the process.
@@ -204,13 +256,15 @@ impl Table {
         self.conns.lock().map(|c| c.len()).unwrap_or(0)
     }
 
-    fn insert(&self) -> (u64, Arc<ConnState>) {
+    fn insert(&self, peer: IpAddr) -> (u64, Arc<ConnState>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(ConnState {
+            peer,
             last_active: AtomicU64::new(millis_since(self.epoch)),
             in_flight: AtomicU32::new(0),
+            busy_since: AtomicU64::new(NOT_BUSY),
             served: AtomicBool::new(false),
-            evict: CancellationToken::new(),
+            close: CancellationToken::new(),
         });
         if let Ok(mut c) = self.conns.lock() {
             c.insert(id, state.clone());
@@ -225,21 +279,33 @@ impl Table {
         self.freed.notify_waiters();
     }
 
-    /// Closes the connection idle the longest (none in flight); `false` when every connection
-    /// has a request in flight. The evicted connection leaves the table at once, so the next
-    /// check does not evict a second one for the same slot.
-    fn evict_oldest_idle(&self) -> bool {
+    /// Connections open from `peer`.
+    fn count_from(&self, peer: IpAddr) -> usize {
+        self.conns
+            .lock()
+            .map(|c| c.values().filter(|s| s.peer == peer).count())
+            .unwrap_or(0)
+    }
+
+    /// Closes the first evictable connection (of `peer` only, when given) in
+    /// [`ConnState::eviction_key`] order; `false` when none is evictable. The evicted
+    /// connection leaves the table at once, so the next check does not evict a second one for
+    /// the same slot.
+    fn evict(&self, peer: Option<IpAddr>, stuck_after: Duration) -> bool {
+        let now = millis_since(self.epoch);
+        let stuck_after = u64::try_from(stuck_after.as_millis()).unwrap_or(u64::MAX);
         let Ok(mut c) = self.conns.lock() else {
             return false;
         };
-        let oldest = c
+        let victim = c
             .iter()
-            .filter(|(_, s)| s.in_flight.load(Ordering::Acquire) == 0)
-            .min_by_key(|(id, s)| (s.last_active.load(Ordering::Relaxed), **id))
-            .map(|(id, _)| *id);
-        match oldest.and_then(|id| c.remove(&id)) {
+            .filter(|(_, s)| peer.is_none_or(|p| s.peer == p))
+            .filter_map(|(id, s)| s.eviction_key(now, stuck_after).map(|k| (k, *id)))
+            .min()
+            .map(|(_, id)| id);
+        match victim.and_then(|id| c.remove(&id)) {
             Some(s) => {
-                s.evict.cancel();
+                s.close.cancel();
                 true
             }
             None => false,
@@ -317,10 +383,12 @@ impl Server {
                 accepted = listener.accept() => match accepted {
                     Ok(a) => a,
                     Err(e) => {
-                        // Out of file descriptors: free one by closing the longest-idle
-                        // connection, and back off a little instead of spinning.
+                        // Out of file descriptors (EMFILE, ENFILE): free one by closing a
+                        // connection. Either way back off a little instead of spinning.
                         tracing::warn!("accept failed: {e}");
-                        if self.table.evict_oldest_idle() {
+                        if matches!(e.raw_os_error(), Some(23 | 24))
+                            && self.table.evict(None, self.stuck_after())
+                        {
                             self.metrics.closed(CloseReason::Evicted);
                         }
                         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -329,12 +397,17 @@ impl Server {
                 },
             };
             // Room is made when a connection arrives, never ahead of one.
-            if !self.make_room(&cancel).await {
-                break;
+            match self.make_room(peer.ip(), &cancel).await {
+                Room::Made => {}
+                Room::Refused => {
+                    self.metrics.closed(CloseReason::PeerLimit);
+                    continue;
+                }
+                Room::Cancelled => break,
             }
             // Responses are small and latency matters more than segment count.
             let _ = tcp.set_nodelay(true);
-            let (id, state) = self.table.insert();
+            let (id, state) = self.table.insert(peer.ip());
             self.metrics.open.inc();
             let slot = Slot {
                 table: self.table.clone(),
@@ -357,6 +430,8 @@ impl Server {
                 conn.run(tcp, acceptor, builder, router).await;
             });
         }
+        // New connections are refused at once instead of queuing in the kernel while draining.
+        drop(listener);
         tasks.close();
         if tokio::time::timeout(self.limits.drain, tasks.wait())
             .await
@@ -369,21 +444,33 @@ impl Server {
         }
     }
 
-    /// Waits until a connection may be accepted: below the cap, or after evicting the
-    /// longest-idle connection. `false` when cancelled.
-    async fn make_room(&self, cancel: &CancellationToken) -> bool {
+    /// A connection busy without a pause for this long may be evicted.
+    fn stuck_after(&self) -> Duration {
+        self.limits.request_timeout * 2
+    }
+
+    /// Makes room for a connection from `peer`: a peer at its own cap displaces one of its own
+    /// connections (or is refused), and at the global cap an evictable connection is closed;
+    /// when every connection is busy, waits (each busy one is bounded by the request timeout,
+    /// a stuck one becomes evictable).
+    async fn make_room(&self, peer: IpAddr, cancel: &CancellationToken) -> Room {
+        if self.table.count_from(peer) >= self.limits.max_connections_per_peer {
+            if !self.table.evict(Some(peer), self.stuck_after()) {
+                return Room::Refused;
+            }
+            self.metrics.closed(CloseReason::Evicted);
+        }
         loop {
             if self.table.len() < self.limits.max_connections {
-                return true;
+                return Room::Made;
             }
-            if self.table.evict_oldest_idle() {
+            if self.table.evict(None, self.stuck_after()) {
                 self.metrics.closed(CloseReason::Evicted);
-                return true;
+                return Room::Made;
             }
-            // Every slot has a request in flight, each bounded by the request timeout.
             let freed = self.table.freed.notified();
             tokio::select! {
-                () = cancel.cancelled() => return false,
+                () = cancel.cancelled() => return Room::Cancelled,
                 () = freed => {}
                 () = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
@@ -405,9 +492,19 @@ impl Server {
             .keep_alive_interval(l.h2_keepalive_interval)
             .keep_alive_timeout(l.h2_keepalive_timeout)
             .max_concurrent_streams(l.h2_max_concurrent_streams)
-            .max_header_list_size(l.max_header_bytes);
+            .max_header_list_size(l.max_header_bytes)
+            .initial_stream_window_size(l.h2_windows.0)
+            .initial_connection_window_size(l.h2_windows.1);
         builder
     }
+}
+
+/// What [`Server::make_room`] decided.
+enum Room {
+    Made,
+    /// The peer is at its cap with every connection busy.
+    Refused,
+    Cancelled,
 }
 
 /// One accepted connection.
@@ -443,7 +540,7 @@ impl Conn {
                     tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(tcp));
                 let tls = tokio::select! {
                     r = handshake => r,
-                    () = self.state.evict.cancelled() => return,
+                    () = self.state.close.cancelled() => return,
                     () = self.shutdown.cancelled() => return,
                 };
                 match tls {
@@ -488,7 +585,15 @@ impl Conn {
                 self.metrics.closed(reason);
                 Duration::from_secs(1)
             }
-            () = self.state.evict.cancelled() => Duration::from_secs(1),
+            // Evicted, or a request timed out: a request that just started (eviction races
+            // with it) or other streams still in flight get their full time.
+            () = self.state.close.cancelled() => {
+                if self.state.in_flight.load(Ordering::Acquire) > 0 {
+                    self.limits.request_timeout
+                } else {
+                    Duration::from_secs(1)
+                }
+            }
             () = self.shutdown.cancelled() => self.limits.drain,
         };
         // HTTP/2 gets a GOAWAY, HTTP/1 closes after the response in progress, if any.
@@ -543,11 +648,12 @@ struct InFlight {
 
 impl InFlight {
     fn start(state: Arc<ConnState>, epoch: Instant) -> InFlight {
-        state.in_flight.fetch_add(1, Ordering::AcqRel);
+        let now = millis_since(epoch);
+        if state.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+            state.busy_since.store(now, Ordering::Release);
+        }
         state.served.store(true, Ordering::Release);
-        state
-            .last_active
-            .store(millis_since(epoch), Ordering::Relaxed);
+        state.last_active.store(now, Ordering::Relaxed);
         InFlight { state, epoch }
     }
 }
@@ -557,7 +663,9 @@ impl Drop for InFlight {
         self.state
             .last_active
             .store(millis_since(self.epoch), Ordering::Relaxed);
-        self.state.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if self.state.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.state.busy_since.store(NOT_BUSY, Ordering::Release);
+        }
     }
 }
 
@@ -575,11 +683,14 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         let limit = self.request_timeout;
         let metrics = self.metrics.clone();
         let peer = self.peer;
+        let close = self.state.close.clone();
         Box::pin(async move {
             let response = match tokio::time::timeout(limit, router.oneshot(req)).await {
                 Ok(r) => r,
                 Err(_) => {
                     metrics.closed(CloseReason::RequestTimeout);
+                    // HTTP/2 drops `Connection: close`: end the connection ourselves.
+                    close.cancel();
                     tracing::debug!(%peer, "request timed out after {limit:?}");
                     let mut r = (
                         StatusCode::REQUEST_TIMEOUT,

@@ -75,6 +75,11 @@ pub fn redact_excerpt(msg: &str) -> String {
                 Some((key, value)) if is_secret_key(key) => {
                     out.push_str(key);
                     out.push_char('=');
+                    if value.is_empty() {
+                        // `token= hunter2`: the value is the next word.
+                        i = redact_value(msg, i, &mut out);
+                        continue;
+                    }
                     out.hidden(value);
                 }
                 _ if looks_secret(run) => out.redacted(run),
@@ -120,7 +125,13 @@ pub fn redact_excerpt(msg: &str) -> String {
 fn redact_value(msg: &str, mut i: usize, out: &mut Redacted) -> usize {
     let bytes = msg.as_bytes();
     let separator = i;
-    while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b':' | b'=' | b'"' | b'\'' | b'`') {
+    // `[` too: `"token": ["x"]` is a value in a list.
+    while i < bytes.len()
+        && matches!(
+            bytes[i],
+            b' ' | b'\t' | b':' | b'=' | b'"' | b'\'' | b'`' | b'['
+        )
+    {
         out.push_char(char::from(bytes[i]));
         i += 1;
     }
@@ -131,7 +142,14 @@ fn redact_value(msg: &str, mut i: usize, out: &mut Redacted) -> usize {
                 .position(|c| *c == q)
                 .map_or(bytes.len(), |p| i + p);
             out.hidden(&msg[i..end]);
-            end
+            // The closing quote is this value's: left for the main loop it would pair with
+            // the next opening quote and shift every quoted excerpt after it.
+            if end < bytes.len() {
+                out.push_char(char::from(q));
+                end + 1
+            } else {
+                end
+            }
         }
         _ => {
             let start = i;
@@ -298,10 +316,15 @@ mod tests {
             ("\"clientSecret\": \"short one\" x", "short one"),
             ("db_password: `abc`", "abc"),
             ("env API_TOKEN=abc def", "abc"),
+            ("token= hunter2", "hunter2"),
+            ("\"token\": [\"xyzzy\"]", "xyzzy"),
         ] {
             let r = redact_excerpt(m);
             assert!(!r.contains(hidden), "{m} → {r}");
         }
+        // The value's closing quote ends it: the quoted excerpt after it is judged on its own.
+        let r = redact_excerpt(r#"password: "pw" and "a few words of free text here""#);
+        assert!(!r.contains("pw\"") && !r.contains("free text"), "{r}");
         // A key named without a value is kept.
         assert_eq!(
             redact_excerpt("missing field `token`"),

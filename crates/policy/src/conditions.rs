@@ -394,7 +394,7 @@ fn evaluate_condition(
                         format!(
                             "hostPath {:?} must be mounted read-only (mounted writable by {})",
                             hp.path,
-                            writable.join(", ")
+                            crate::pss::listed(&writable)
                         )
                     })
                 }
@@ -466,11 +466,7 @@ fn evaluate_condition(
                     "securityContext.capabilities.add".into(),
                     format!(
                         "adds capabilities {} outside the allowed [{}]",
-                        added
-                            .iter()
-                            .map(|a| a.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        crate::pss::listed(&added.iter().map(|a| a.as_str()).collect::<Vec<_>>()),
                         allowed.join(", ")
                     ),
                 )

@@ -401,7 +401,7 @@ fn ephemeral(c: &EphemeralContainer) -> Ctr<'_> {
 pub const MAX_LISTED: usize = 16;
 
 /// `a, b, c`; past [`MAX_LISTED`] items, `…, and N more`.
-fn listed<S: AsRef<str>>(items: &[S]) -> String {
+pub(crate) fn listed<S: AsRef<str>>(items: &[S]) -> String {
     let shown: Vec<&str> = items.iter().take(MAX_LISTED).map(AsRef::as_ref).collect();
     shown.join(", ") + &more(items.len())
 }

@@ -356,11 +356,19 @@ impl Reported {
 }
 
 impl Decision {
+    /// Keeps `v` while there is room; past [`MAX_VIOLATIONS`] an enforced violation still takes
+    /// the place of a kept one that is not (a denial always lists why), and the rest are counted.
     fn violation(&mut self, v: ViolationOut) {
         if self.violations.len() < MAX_VIOLATIONS {
             self.violations.push(v);
-        } else {
-            self.violations_omitted += 1;
+            return;
+        }
+        self.violations_omitted += 1;
+        if v.mode == "enforce"
+            && let Some(i) = self.violations.iter().position(|x| x.mode != "enforce")
+        {
+            self.violations.remove(i);
+            self.violations.push(v);
         }
     }
 }

@@ -604,3 +604,38 @@ fn a_review_of_ten_thousand_bad_containers_gets_a_bounded_answer() {
         }
     }
 }
+
+#[test]
+fn past_the_cap_enforced_violations_are_the_ones_kept() {
+    let containers: Vec<Value> = (0..1_000)
+        .map(|i| json!({"name": format!("c{i}"), "image": "docker.io/evil:1"}))
+        .collect();
+    let p = pod(json!({ "containers": containers }));
+    let registries = Condition {
+        allowed_registries: Some(vec!["registry.acme.io/".into()]),
+        ..Condition::default()
+    };
+    let mut set = PolicySet::default();
+    // Applied in name order: the audit-only policy fills the cap first.
+    set.upsert(policy(
+        "a-audit",
+        EnforcementMode::Dryrun,
+        vec![registries.clone()],
+    ))
+    .unwrap();
+    set.upsert(policy("b-deny", EnforcementMode::Enforce, vec![registries]))
+        .unwrap();
+    let d = validate(
+        &req("Pod", "", &p),
+        &labels(&[]),
+        &set,
+        &PssConfig::default(),
+    )
+    .unwrap();
+    assert!(!d.allowed);
+    assert_eq!(d.violations.len() + d.violations_omitted, 2_000);
+    assert!(
+        d.violations.iter().all(|v| v.mode == "enforce"),
+        "a denial lists why it denied"
+    );
+}

@@ -265,7 +265,18 @@ fn dashboard_token(args: &EngineArgs) -> anyhow::Result<Option<rampart_http::aut
         "the dashboard token file {} is empty",
         f.display()
     );
+    warn_if_weak(&t, "dashboard");
     Ok(Some(rampart_http::auth::Token::new(&t)))
+}
+
+/// Tokens are compared in constant time but not rate-limited everywhere: a short one can be
+/// guessed.
+fn warn_if_weak(token: &str, what: &str) {
+    if token.trim().chars().count() < 16 {
+        tracing::warn!(
+            "the {what} token is shorter than 16 characters: use a random one (e.g. openssl rand -hex 32)"
+        );
+    }
 }
 
 fn ingest_config(args: &EngineArgs) -> anyhow::Result<Option<rampart_http::ingest::IngestConfig>> {
@@ -282,6 +293,7 @@ fn ingest_config(args: &EngineArgs) -> anyhow::Result<Option<rampart_http::inges
                 "the ingest token file {} is empty",
                 f.display()
             );
+            warn_if_weak(&t, "ingest");
             Some(t)
         }
         (None, true) => {

@@ -107,7 +107,14 @@ struct CheckResult {
     line: u32,
     allowed: bool,
     violations: Vec<review::ViolationOut>,
+    /// Violations past the decision's cap, counted but not listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    violations_omitted: usize,
     warnings: Vec<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Serialize, Clone, PartialEq, Eq)]
@@ -216,6 +223,7 @@ fn check_one(
             line: d.source.line,
             allowed: decision.allowed && !template_denied,
             violations,
+            violations_omitted: decision.violations_omitted,
             warnings: decision.warnings,
         },
         decision.violations,
@@ -267,6 +275,13 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
                         out,
                         "{}",
                         Safe(format_args!("    {} {}: {}", v.policy, v.rule, v.message))
+                    )?;
+                }
+                if r.violations_omitted > 0 {
+                    writeln!(
+                        out,
+                        "    … and {} more violations, not listed",
+                        r.violations_omitted
                     )?;
                 }
                 for w in &r.warnings {

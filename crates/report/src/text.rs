@@ -13,13 +13,16 @@ use std::fmt::{self, Write};
 
 /// Whether a character must not reach a reader raw: C0 controls (tab and newline included —
 /// in a name they are suspicious, and they break a table's lines), DEL, C1 controls, and the
-/// Unicode bidirectional controls (embeddings, overrides, isolates, marks).
+/// Unicode bidirectional controls (embeddings, overrides, isolates, marks), zero-width
+/// characters and the line and paragraph separators (they hide or split what is shown).
 pub fn is_unsafe_char(c: char) -> bool {
     matches!(c,
         '\u{0}'..='\u{1f}'
         | '\u{7f}'..='\u{9f}'
-        | '\u{200e}' | '\u{200f}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{2028}' | '\u{2029}'
         | '\u{202a}'..='\u{202e}'
+        | '\u{feff}'
         | '\u{2066}'..='\u{2069}'
         | '\u{061c}')
 }
