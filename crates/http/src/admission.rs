@@ -138,6 +138,9 @@ pub fn router(state: Arc<AdmissionState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .layer(axum::middleware::map_response(
+            crate::dashboard::security_headers,
+        ))
 }
 
 async fn readyz(State(s): State<Arc<AdmissionState>>) -> Response {
@@ -285,6 +288,9 @@ struct WireReview<'a> {
 struct WireRequest<'a> {
     uid: String,
     kind: Gvk,
+    /// The resource (`pods`, `deployments`): denials name it, as upstream's do.
+    #[serde(default)]
+    resource: Option<Gvr>,
     #[serde(default)]
     sub_resource: Option<String>,
     #[serde(default)]
@@ -298,6 +304,12 @@ struct WireRequest<'a> {
     object: Option<&'a serde_json::value::RawValue>,
     #[serde(borrow, default)]
     old_object: Option<&'a serde_json::value::RawValue>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Gvr {
+    #[serde(default)]
+    resource: String,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -431,6 +443,7 @@ fn decide(
     let r = Request {
         group: &req.kind.group,
         kind: &req.kind.kind,
+        resource: req.resource.as_ref().map_or("", |r| r.resource.as_str()),
         sub_resource: req.sub_resource.as_deref(),
         operation: req.operation.review(),
         namespace: &namespace,

@@ -282,7 +282,10 @@ pub fn router(state: Arc<Ingest>, endpoints: &[&str]) -> Router {
     if endpoints.contains(&"audit") {
         r = r.route("/audit", post(audit_handler));
     }
-    r.with_state(state)
+    // Responses quote what was refused: never to be sniffed as HTML by a browser.
+    r.with_state(state).layer(axum::middleware::map_response(
+        crate::dashboard::security_headers,
+    ))
 }
 
 /// Longest time a client may take to send its body.

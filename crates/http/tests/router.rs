@@ -79,8 +79,9 @@ async fn denials_echo_the_uid_and_explain() {
     assert_eq!(r["uid"], "705ab4f5-6393-11e8-b7cc-42010a800002");
     assert_eq!(r["allowed"], false);
     let msg = r["status"]["message"].as_str().unwrap();
+    // Upstream's wording: the request's resource, the name, the level and the checks.
     assert!(
-        msg.contains("violates PodSecurity \"restricted:latest\"")
+        msg.starts_with("pods \"p\" is forbidden: violates PodSecurity \"restricted:latest\": ")
             && msg.contains("container \"c\""),
         "{msg}"
     );
@@ -106,11 +107,12 @@ async fn templates_get_warnings_and_unknown_kinds_pass() {
     let (_, body) = call(&s, "/validate", review("Deployment", d).to_string()).await;
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["response"]["allowed"], true);
+    // A template's warning is worded as a pod's (no prefix), as upstream's.
     assert!(
         v["response"]["warnings"][0]
             .as_str()
             .unwrap()
-            .contains("baseline:latest")
+            .starts_with("would violate PodSecurity \"baseline:latest\": privileged (")
     );
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "app"}, "data": {"k": "v"}});
     let (_, body) = call(&s, "/validate", review("ConfigMap", cm).to_string()).await;
@@ -346,4 +348,14 @@ async fn a_malformed_review_is_not_echoed_back() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let body = String::from_utf8(body).unwrap();
     assert!(!body.contains(&secret[..24]), "{body}");
+}
+
+#[tokio::test]
+async fn responses_are_never_sniffed() {
+    let resp = router(state())
+        .oneshot(Request::post("/validate").body(Body::from("{")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
 }

@@ -3,6 +3,7 @@
 //! patches. Input is data (objects, namespace labels, policies); output is a decision. No I/O.
 
 pub mod conditions;
+pub mod defaults;
 pub mod mutate;
 pub mod object;
 pub mod pss;

@@ -5,7 +5,8 @@
 //! for every check of that level, the implementation with the greatest minimum version ≤ N.
 //! Restricted checks may *override* a baseline check (`capabilities_restricted` replaces
 //! `capabilities_baseline`, …), exactly as upstream. `latest` is the newest version the
-//! conformance fixtures cover.
+//! conformance fixtures cover, unless the caller names an older API server
+//! ([`evaluate_at`]); messages follow upstream's wording and check order.
 
 use std::fmt;
 
@@ -75,12 +76,31 @@ impl Version {
         }
         minor.parse().ok().map(Version::Minor)
     }
-    fn minor(self) -> u32 {
+    /// The minor version whose checks run when the newest policy version known is `newest`
+    /// (capped at [`NEWEST_MINOR`]): upstream clamps `latest` and every newer `v1.N` to the
+    /// newest version its registry knows (`registry.go`, `EvaluatePod`).
+    pub fn resolve(self, newest: u32) -> u32 {
+        let newest = newest.min(NEWEST_MINOR);
         match self {
-            Version::Latest => NEWEST_MINOR,
-            Version::Minor(m) => m.min(NEWEST_MINOR),
+            Version::Latest => newest,
+            Version::Minor(m) => m.min(newest),
         }
     }
+}
+
+/// The policy version `latest` stands for on an API server of minor version `kube_minor`:
+/// upstream's `maxVersion`, the newest minimum version of any check that binary registers
+/// (`v1.36` → 35, since no check changed in 1.36; `v1.37` → 37). Minors past
+/// [`NEWEST_MINOR`] give [`NEWEST_MINOR`].
+pub fn latest_minor_for(kube_minor: u32) -> u32 {
+    let cap = kube_minor.min(NEWEST_MINOR);
+    CHECKS
+        .iter()
+        .flat_map(|c| c.versions)
+        .map(|v| v.min_minor)
+        .filter(|m| *m <= cap)
+        .max()
+        .unwrap_or(0)
 }
 
 impl fmt::Display for Version {
@@ -140,11 +160,23 @@ impl fmt::Display for Violation {
 }
 
 /// Evaluates a pod's metadata and spec against a level and version; empty when allowed.
+/// Violations come in upstream's order (see [`CHECKS`]).
 pub fn evaluate(lv: LevelVersion, meta: &ObjectMeta, spec: &PodSpec) -> Vec<Violation> {
+    evaluate_at(lv, NEWEST_MINOR, meta, spec)
+}
+
+/// [`evaluate`] as an API server whose newest policy version is `v1.<newest>` decides it:
+/// `latest`, and any version past `newest`, evaluate as `v1.<newest>`.
+pub fn evaluate_at(
+    lv: LevelVersion,
+    newest: u32,
+    meta: &ObjectMeta,
+    spec: &PodSpec,
+) -> Vec<Violation> {
     if lv.level == Level::Privileged {
         return Vec::new();
     }
-    let minor = lv.version.minor();
+    let minor = lv.version.resolve(newest);
     let chosen: Vec<(&Check, &Versioned)> = CHECKS
         .iter()
         .filter(|c| c.level <= lv.level)
@@ -208,26 +240,14 @@ const fn v_over(
     }
 }
 
+/// Every check, in upstream's evaluation (and reporting) order: baseline checks sorted by id,
+/// then restricted checks sorted by id (`registry.go`, `populate`). Go sorts strings byte-wise,
+/// as `str`'s `Ord` does; a unit test keeps the order.
 static CHECKS: &[Check] = &[
     Check {
-        id: "privileged",
+        id: "appArmorProfile",
         level: Level::Baseline,
-        versions: &[v(0, privileged)],
-    },
-    Check {
-        id: "hostNamespaces",
-        level: Level::Baseline,
-        versions: &[v(0, host_namespaces)],
-    },
-    Check {
-        id: "hostPorts",
-        level: Level::Baseline,
-        versions: &[v(0, host_ports)],
-    },
-    Check {
-        id: "hostPathVolumes",
-        level: Level::Baseline,
-        versions: &[v(0, host_path_volumes)],
+        versions: &[v(0, app_armor)],
     },
     Check {
         id: "capabilities_baseline",
@@ -235,19 +255,39 @@ static CHECKS: &[Check] = &[
         versions: &[v(0, capabilities_baseline)],
     },
     Check {
-        id: "appArmorProfile",
+        id: "hostNamespaces",
         level: Level::Baseline,
-        versions: &[v(0, app_armor)],
+        versions: &[v(0, host_namespaces)],
     },
     Check {
-        id: "seLinuxOptions",
+        id: "hostPathVolumes",
         level: Level::Baseline,
-        versions: &[v(0, selinux_1_0), v(31, selinux_1_31)],
+        versions: &[v(0, host_path_volumes)],
+    },
+    Check {
+        id: "hostPorts",
+        level: Level::Baseline,
+        versions: &[v(0, host_ports)],
+    },
+    Check {
+        id: "hostProbesAndHostLifecycle",
+        level: Level::Baseline,
+        versions: &[v(34, host_probes_and_lifecycle)],
+    },
+    Check {
+        id: "privileged",
+        level: Level::Baseline,
+        versions: &[v(0, privileged)],
     },
     Check {
         id: "procMount",
         level: Level::Baseline,
         versions: &[v(0, proc_mount_1_0), v(35, proc_mount_1_35)],
+    },
+    Check {
+        id: "seLinuxOptions",
+        level: Level::Baseline,
+        versions: &[v(0, selinux_1_0), v(31, selinux_1_31)],
     },
     Check {
         id: "seccompProfile_baseline",
@@ -271,39 +311,11 @@ static CHECKS: &[Check] = &[
         versions: &[v(0, windows_host_process)],
     },
     Check {
-        id: "hostProbesAndHostLifecycle",
-        level: Level::Baseline,
-        versions: &[v(34, host_probes_and_lifecycle)],
-    },
-    Check {
-        id: "restrictedVolumes",
-        level: Level::Restricted,
-        versions: &[v_over(0, restricted_volumes, &["hostPathVolumes"])],
-    },
-    Check {
-        id: "runAsNonRoot",
-        level: Level::Restricted,
-        versions: &[v(0, run_as_non_root)],
-    },
-    Check {
-        id: "runAsUser",
-        level: Level::Restricted,
-        versions: &[v(23, run_as_user)],
-    },
-    Check {
         id: "allowPrivilegeEscalation",
         level: Level::Restricted,
         versions: &[
             v(8, allow_privilege_escalation_1_8),
             v(25, allow_privilege_escalation_1_25),
-        ],
-    },
-    Check {
-        id: "seccompProfile_restricted",
-        level: Level::Restricted,
-        versions: &[
-            v_over(19, seccomp_restricted_1_19, &["seccompProfile_baseline"]),
-            v_over(25, seccomp_restricted_1_25, &["seccompProfile_baseline"]),
         ],
     },
     Check {
@@ -318,6 +330,29 @@ static CHECKS: &[Check] = &[
         id: "procMount_restricted",
         level: Level::Restricted,
         versions: &[v_over(35, proc_mount_restricted, &["procMount"])],
+    },
+    Check {
+        id: "restrictedVolumes",
+        level: Level::Restricted,
+        versions: &[v_over(0, restricted_volumes, &["hostPathVolumes"])],
+    },
+    Check {
+        id: "runAsNonRoot",
+        level: Level::Restricted,
+        versions: &[v(0, run_as_non_root), v(35, run_as_non_root_1_35)],
+    },
+    Check {
+        id: "runAsUser",
+        level: Level::Restricted,
+        versions: &[v(23, run_as_user), v(35, run_as_user_1_35)],
+    },
+    Check {
+        id: "seccompProfile_restricted",
+        level: Level::Restricted,
+        versions: &[
+            v_over(19, seccomp_restricted_1_19, &["seccompProfile_baseline"]),
+            v_over(25, seccomp_restricted_1_25, &["seccompProfile_baseline"]),
+        ],
     },
 ];
 
@@ -414,21 +449,28 @@ fn more(total: usize) -> String {
     }
 }
 
-fn quoted(names: &[&str]) -> String {
-    let shown: Vec<String> = names
+/// Upstream's `joinQuote`: each item in double quotes, joined `", "`, with no escaping; past
+/// [`MAX_LISTED`] items, `…, and N more`.
+fn quoted<S: AsRef<str>>(items: &[S]) -> String {
+    let shown: Vec<String> = items
         .iter()
         .take(MAX_LISTED)
-        .map(|n| format!("{n:?}"))
+        .map(|n| format!("\"{}\"", n.as_ref()))
         .collect();
-    shown.join(", ") + &more(names.len())
+    shown.join(", ") + &more(items.len())
 }
 
-fn containers_phrase(names: &[&str]) -> String {
-    if names.len() == 1 {
-        format!("container {}", quoted(names))
-    } else {
-        format!("containers {}", quoted(names))
-    }
+/// Upstream's `pluralize`: `one` for a count of 1, `many` otherwise.
+fn plural<'s>(one: &'s str, many: &'s str, n: usize) -> &'s str {
+    if n == 1 { one } else { many }
+}
+
+fn containers_phrase<S: AsRef<str>>(names: &[S]) -> String {
+    format!(
+        "{} {}",
+        plural("container", "containers", names.len()),
+        quoted(names)
+    )
 }
 
 fn must(names: &[&str], what: &str) -> String {
@@ -467,6 +509,7 @@ fn host_namespaces(p: &PodView<'_>) -> Outcome {
     (!set.is_empty()).then(|| ("host namespaces".into(), listed(&set)))
 }
 
+/// `check_hostPorts.go`: ports as a sorted set of decimal strings, verbs by container count.
 fn host_ports(p: &PodView<'_>) -> Outcome {
     let host = |c: &Ctr<'_>| -> Vec<i32> {
         c.ports
@@ -475,23 +518,21 @@ fn host_ports(p: &PodView<'_>) -> Outcome {
             .collect()
     };
     let bad = p.bad(|c| !host(c).is_empty());
-    let ports: Vec<String> = p
-        .containers
-        .iter()
-        .flat_map(host)
-        .map(|h| h.to_string())
-        .collect();
+    let ports = sorted_unique(
+        p.containers
+            .iter()
+            .flat_map(host)
+            .map(|h| h.to_string())
+            .collect(),
+    );
     (!bad.is_empty()).then(|| {
         (
             "hostPort".into(),
             format!(
-                "{} uses {} {}",
+                "{} {} {} {}",
                 containers_phrase(&bad),
-                if ports.len() == 1 {
-                    "hostPort"
-                } else {
-                    "hostPorts"
-                },
+                plural("uses", "use", bad.len()),
+                plural("hostPort", "hostPorts", ports.len()),
                 listed(&ports)
             ),
         )
@@ -499,21 +540,21 @@ fn host_ports(p: &PodView<'_>) -> Outcome {
 }
 
 fn host_path_volumes(p: &PodView<'_>) -> Outcome {
-    let bad: Vec<String> = p
+    let bad: Vec<&str> = p
         .spec
         .volumes
         .iter()
         .flatten()
         .filter(|v| v.host_path.is_some())
-        .map(|v| format!("{:?}", v.name))
+        .map(|v| v.name.as_str())
         .collect();
     (!bad.is_empty()).then(|| {
         (
             "hostPath volumes".into(),
             format!(
                 "{} {}",
-                if bad.len() == 1 { "volume" } else { "volumes" },
-                listed(&bad)
+                plural("volume", "volumes", bad.len()),
+                quoted(&bad)
             ),
         )
     })
@@ -542,18 +583,16 @@ fn caps<'a>(c: &Ctr<'a>) -> Option<&'a Capabilities> {
 fn capabilities_baseline(p: &PodView<'_>) -> Outcome {
     let mut added = Vec::new();
     let bad = p.bad(|c| {
-        let extra: Vec<&String> = caps(c)
+        caps(c)
             .and_then(|k| k.add.as_ref())
             .into_iter()
             .flatten()
-            .filter(|a| !BASELINE_CAPABILITIES.contains(&a.as_str()))
-            .collect();
-        !extra.is_empty()
+            .any(|a| !BASELINE_CAPABILITIES.contains(&a.as_str()))
     });
     for c in &p.containers {
         for a in caps(c).and_then(|k| k.add.as_ref()).into_iter().flatten() {
             if !BASELINE_CAPABILITIES.contains(&a.as_str()) {
-                added.push(format!("{a:?}"));
+                added.push(a.clone());
             }
         }
     }
@@ -563,7 +602,7 @@ fn capabilities_baseline(p: &PodView<'_>) -> Outcome {
             format!(
                 "{} must not include {} in securityContext.capabilities.add",
                 containers_phrase(&bad),
-                listed(&sorted_unique(added))
+                quoted(&sorted_unique(added))
             ),
         )
     })
@@ -571,6 +610,7 @@ fn capabilities_baseline(p: &PodView<'_>) -> Outcome {
 
 const APPARMOR_PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/";
 
+/// `check_appArmorProfile.go` (1.30+): field types and beta annotations, one sentence.
 fn app_armor(p: &PodView<'_>) -> Outcome {
     let allowed_type = |t: &str| matches!(t, "RuntimeDefault" | "Localhost");
     let mut setters = Vec::new();
@@ -595,6 +635,7 @@ fn app_armor(p: &PodView<'_>) -> Outcome {
     if !bad.is_empty() {
         setters.push(containers_phrase(&bad));
     }
+    let mut values = sorted_unique(values);
     let mut annotations = Vec::new();
     for (k, v) in p.meta.annotations.iter().flatten() {
         if k.starts_with(APPARMOR_PREFIX)
@@ -603,68 +644,94 @@ fn app_armor(p: &PodView<'_>) -> Outcome {
             annotations.push(format!("{k}={v:?}"));
         }
     }
-    if setters.is_empty() && annotations.is_empty() {
-        return None;
-    }
-    let mut parts = Vec::new();
-    if !setters.is_empty() {
-        parts.push(format!(
-            "{} must not set securityContext.appArmorProfile.type to {}",
-            setters.join(" and "),
-            listed(
-                &sorted_unique(values)
-                    .iter()
-                    .map(|v| format!("{v:?}"))
-                    .collect::<Vec<_>>()
-            )
-        ));
-    }
     if !annotations.is_empty() {
         annotations.sort();
-        parts.push(format!(
-            "{} {}",
-            if annotations.len() == 1 {
-                "annotation"
-            } else {
-                "annotations"
-            },
-            listed(&annotations)
-        ));
+        setters.push(plural("annotation", "annotations", annotations.len()).to_string());
+        values.extend(annotations);
     }
-    Some(("forbidden AppArmor profile".into(), parts.join("; ")))
+    if setters.is_empty() {
+        return None;
+    }
+    Some((
+        plural(
+            "forbidden AppArmor profile",
+            "forbidden AppArmor profiles",
+            values.len(),
+        )
+        .into(),
+        format!(
+            "{} must not set AppArmor profile type to {}",
+            setters.join(" and "),
+            quoted(&values)
+        ),
+    ))
 }
 
+/// `check_seLinuxOptions.go`: the forbidden types, then whether a user or role was set.
 fn selinux(p: &PodView<'_>, types: &[&str]) -> Outcome {
     use k8s_openapi::api::core::v1::SELinuxOptions;
-    let ok = |o: &SELinuxOptions| {
-        types.contains(&o.type_.as_deref().unwrap_or(""))
-            && o.user.as_deref().unwrap_or("").is_empty()
-            && o.role.as_deref().unwrap_or("").is_empty()
+    let mut bad_types = Vec::new();
+    let (mut set_user, mut set_role) = (false, false);
+    let mut valid = |o: &SELinuxOptions| {
+        let mut ok = true;
+        let t = o.type_.as_deref().unwrap_or("");
+        if !types.contains(&t) {
+            ok = false;
+            bad_types.push(t.to_string());
+        }
+        if !o.user.as_deref().unwrap_or("").is_empty() {
+            ok = false;
+            set_user = true;
+        }
+        if !o.role.as_deref().unwrap_or("").is_empty() {
+            ok = false;
+            set_role = true;
+        }
+        ok
     };
     let mut setters = Vec::new();
-    if p.pod_sc()
-        .and_then(|s| s.se_linux_options.as_ref())
-        .is_some_and(|o| !ok(o))
+    if let Some(o) = p.pod_sc().and_then(|s| s.se_linux_options.as_ref())
+        && !valid(o)
     {
         setters.push("pod".to_string());
     }
-    let bad = p.bad(|c| {
-        c.sc.and_then(|s| s.se_linux_options.as_ref())
-            .is_some_and(|o| !ok(o))
-    });
+    let mut bad = Vec::new();
+    for c in &p.containers {
+        if let Some(o) = c.sc.and_then(|s| s.se_linux_options.as_ref())
+            && !valid(o)
+        {
+            bad.push(c.name);
+        }
+    }
     if !bad.is_empty() {
         setters.push(containers_phrase(&bad));
     }
-    (!setters.is_empty()).then(|| {
-        (
-            "seLinuxOptions".into(),
-            format!(
-                "{} set forbidden securityContext.seLinuxOptions: type must be one of {}, user and role must be empty",
-                setters.join(" and "),
-                listed(&types.iter().filter(|t| !t.is_empty()).map(|t| format!("{t:?}")).collect::<Vec<_>>())
-            ),
-        )
-    })
+    if setters.is_empty() {
+        return None;
+    }
+    let bad_types = sorted_unique(bad_types);
+    let mut data = Vec::new();
+    if !bad_types.is_empty() {
+        data.push(format!(
+            "{} {}",
+            plural("type", "types", bad_types.len()),
+            quoted(&bad_types)
+        ));
+    }
+    if set_user {
+        data.push("user may not be set".to_string());
+    }
+    if set_role {
+        data.push("role may not be set".to_string());
+    }
+    Some((
+        "seLinuxOptions".into(),
+        format!(
+            "{} set forbidden securityContext.seLinuxOptions: {}",
+            setters.join(" and "),
+            data.join("; ")
+        ),
+    ))
 }
 
 fn selinux_1_0(p: &PodView<'_>) -> Outcome {
@@ -691,29 +758,48 @@ fn proc_mount_of<'a>(c: &Ctr<'a>) -> Option<&'a str> {
     c.sc.and_then(|s| s.proc_mount.as_deref())
 }
 
-fn proc_mount_violation(bad: &[&str]) -> Outcome {
+/// `check_procMount_baseline.go`: containers with a procMount other than `Default`, and the
+/// sorted set of those values.
+fn proc_mount_violation(p: &PodView<'_>) -> Outcome {
+    fn bad_value<'a>(c: &Ctr<'a>) -> Option<&'a str> {
+        proc_mount_of(c).filter(|m| *m != "Default")
+    }
+    let bad = p.bad(|c| bad_value(c).is_some());
     (!bad.is_empty()).then(|| {
+        let values = sorted_unique(
+            p.containers
+                .iter()
+                .filter_map(|c| bad_value(c).map(str::to_string))
+                .collect(),
+        );
         (
             "procMount".into(),
-            must(
-                bad,
-                "not set securityContext.procMount to a value other than \"Default\"",
+            format!(
+                "{} must not set securityContext.procMount to {}",
+                containers_phrase(&bad),
+                quoted(&values)
             ),
         )
     })
 }
 
 fn proc_mount_1_0(p: &PodView<'_>) -> Outcome {
-    proc_mount_violation(&p.bad(|c| proc_mount_of(c).is_some_and(|m| m != "Default")))
+    proc_mount_violation(p)
 }
 
-/// From v1.35, baseline allows `Unmasked` in pods with their own user namespace
-/// (`hostUsers: false`), where it cannot expose the host's /proc.
+/// From v1.35, baseline allows any procMount in pods with their own user namespace
+/// (`hostUsers: false`), where it cannot expose the host's /proc (`procMount1_35baseline`).
 fn proc_mount_1_35(p: &PodView<'_>) -> Outcome {
-    if p.spec.host_users == Some(false) {
+    if user_namespace(p) {
         return None;
     }
     proc_mount_1_0(p)
+}
+
+/// Upstream's `relaxPolicyForUserNamespacePod` (unconditional from policy v1.35): the pod
+/// sets `hostUsers: false`; unset means the host's user namespace.
+fn user_namespace(p: &PodView<'_>) -> bool {
+    p.spec.host_users == Some(false)
 }
 
 fn proc_mount_restricted(p: &PodView<'_>) -> Outcome {
@@ -723,20 +809,36 @@ fn proc_mount_restricted(p: &PodView<'_>) -> Outcome {
 const SECCOMP_POD_ANNOTATION: &str = "seccomp.security.alpha.kubernetes.io/pod";
 const SECCOMP_CONTAINER_PREFIX: &str = "container.seccomp.security.alpha.kubernetes.io/";
 
+/// `seccompProfileBaseline_1_0`: the pod annotation and the annotation of each container
+/// that exists; valid values are `runtime/default`, `docker/default` and `localhost/*`.
 fn seccomp_baseline_1_0(p: &PodView<'_>) -> Outcome {
+    let valid =
+        |v: &str| v == "runtime/default" || v == "docker/default" || v.starts_with("localhost/");
+    let annotations = p.meta.annotations.as_ref();
+    let get = |k: &str| annotations.and_then(|a| a.get(k));
     let mut bad = Vec::new();
-    for (k, v) in p.meta.annotations.iter().flatten() {
-        if (k == SECCOMP_POD_ANNOTATION || k.starts_with(SECCOMP_CONTAINER_PREFIX))
-            && v == "unconfined"
+    if let Some(v) = get(SECCOMP_POD_ANNOTATION)
+        && !valid(v)
+    {
+        bad.push(format!("{SECCOMP_POD_ANNOTATION}={v:?}"));
+    }
+    for c in &p.containers {
+        let k = format!("{SECCOMP_CONTAINER_PREFIX}{}", c.name);
+        if let Some(v) = get(&k)
+            && !valid(v)
         {
             bad.push(format!("{k}={v:?}"));
         }
     }
-    bad.sort();
+    let bad = sorted_unique(bad);
     (!bad.is_empty()).then(|| {
         (
             "seccompProfile".into(),
-            format!("forbidden annotations {}", listed(&bad)),
+            format!(
+                "forbidden {} {}",
+                plural("annotation", "annotations", bad.len()),
+                listed(&bad)
+            ),
         )
     })
 }
@@ -746,24 +848,39 @@ fn seccomp_type(sc: Option<&SecurityContext>) -> Option<&str> {
         .map(|s| s.type_.as_str())
 }
 
+fn valid_seccomp(t: &str) -> bool {
+    matches!(t, "RuntimeDefault" | "Localhost")
+}
+
+/// `seccompProfileBaseline_1_19`: fields only; a type other than `RuntimeDefault` or
+/// `Localhost` is forbidden wherever it is set.
 fn seccomp_baseline_1_19(p: &PodView<'_>) -> Outcome {
     let mut setters = Vec::new();
-    if p.pod_sc()
-        .and_then(|s| s.seccomp_profile.as_ref())
-        .is_some_and(|s| s.type_ == "Unconfined")
+    let mut values = Vec::new();
+    if let Some(sp) = p.pod_sc().and_then(|s| s.seccomp_profile.as_ref())
+        && !valid_seccomp(&sp.type_)
     {
         setters.push("pod".to_string());
+        values.push(sp.type_.clone());
     }
-    let bad = p.bad(|c| seccomp_type(c.sc) == Some("Unconfined"));
+    let bad = p.bad(|c| seccomp_type(c.sc).is_some_and(|t| !valid_seccomp(t)));
     if !bad.is_empty() {
         setters.push(containers_phrase(&bad));
     }
+    values.extend(
+        p.containers
+            .iter()
+            .filter_map(|c| seccomp_type(c.sc))
+            .filter(|t| !valid_seccomp(t))
+            .map(str::to_string),
+    );
     (!setters.is_empty()).then(|| {
         (
             "seccompProfile".into(),
             format!(
-                "{} must not set securityContext.seccompProfile.type to \"Unconfined\"",
-                setters.join(" and ")
+                "{} must not set securityContext.seccompProfile.type to {}",
+                setters.join(" and "),
+                quoted(&sorted_unique(values))
             ),
         )
     })
@@ -789,14 +906,15 @@ const SYSCTLS_1_37: &[&str] = &[
     "net.ipv4.tcp_notsent_lowat",
 ];
 
+/// `check_sysctls.go`: the forbidden names unquoted, in spec order.
 fn sysctls(p: &PodView<'_>, allowed: &[&[&str]]) -> Outcome {
-    let bad: Vec<String> = p
+    let bad: Vec<&str> = p
         .pod_sc()
         .and_then(|s| s.sysctls.as_ref())
         .into_iter()
         .flatten()
         .filter(|s| !allowed.iter().any(|set| set.contains(&s.name.as_str())))
-        .map(|s| format!("{:?}", s.name))
+        .map(|s| s.name.as_str())
         .collect();
     (!bad.is_empty()).then(|| ("forbidden sysctls".into(), listed(&bad)))
 }
@@ -854,43 +972,62 @@ fn windows_host_process(p: &PodView<'_>) -> Outcome {
     })
 }
 
-fn handler_host(h: &LifecycleHandler) -> bool {
-    h.http_get
-        .as_ref()
-        .and_then(|g| g.host.as_deref())
-        .is_some_and(|s| !s.is_empty())
-        || h.tcp_socket
-            .as_ref()
-            .and_then(|t| t.host.as_deref())
-            .is_some_and(|s| !s.is_empty())
+fn handler_hosts(h: &LifecycleHandler) -> impl Iterator<Item = &str> {
+    let http = h.http_get.as_ref().and_then(|g| g.host.as_deref());
+    let tcp = h.tcp_socket.as_ref().and_then(|t| t.host.as_deref());
+    http.into_iter().chain(tcp).filter(|s| !s.is_empty())
 }
 
-fn probe_host(pr: &Probe) -> bool {
-    pr.http_get
-        .as_ref()
-        .and_then(|g| g.host.as_deref())
-        .is_some_and(|s| !s.is_empty())
-        || pr
-            .tcp_socket
-            .as_ref()
-            .and_then(|t| t.host.as_deref())
-            .is_some_and(|s| !s.is_empty())
+fn probe_hosts(pr: &Probe) -> impl Iterator<Item = &str> {
+    let http = pr.http_get.as_ref().and_then(|g| g.host.as_deref());
+    let tcp = pr.tcp_socket.as_ref().and_then(|t| t.host.as_deref());
+    http.into_iter().chain(tcp).filter(|s| !s.is_empty())
 }
 
+/// Every non-empty host a container's probes and lifecycle handlers name.
+fn container_hosts<'a>(c: &Ctr<'a>) -> Vec<&'a str> {
+    let mut hosts: Vec<&str> = c
+        .probes
+        .iter()
+        .flatten()
+        .flat_map(|pr| probe_hosts(pr))
+        .collect();
+    if let Some(l) = c.lifecycle {
+        for h in [l.post_start.as_ref(), l.pre_stop.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            hosts.extend(handler_hosts(h));
+        }
+    }
+    hosts
+}
+
+/// `hostProbesAndHostLifecycleV1Dot34`: sorted sets of containers and hosts.
 fn host_probes_and_lifecycle(p: &PodView<'_>) -> Outcome {
-    let bad = p.bad(|c| {
-        c.probes.iter().flatten().any(|pr| probe_host(pr))
-            || c.lifecycle.is_some_and(|l| {
-                l.post_start.as_ref().is_some_and(handler_host)
-                    || l.pre_stop.as_ref().is_some_and(handler_host)
-            })
-    });
+    let mut bad = Vec::new();
+    let mut hosts = Vec::new();
+    for c in &p.containers {
+        let h = container_hosts(c);
+        if !h.is_empty() {
+            bad.push(c.name.to_string());
+            hosts.extend(h.into_iter().map(str::to_string));
+        }
+    }
+    let (bad, hosts) = (sorted_unique(bad), sorted_unique(hosts));
     (!bad.is_empty()).then(|| {
         (
             "probe or lifecycle host".into(),
-            must(
-                &bad,
-                "not set the host field of probes or lifecycle handlers",
+            format!(
+                "{} {} {} {}",
+                containers_phrase(&bad),
+                plural("uses", "use", bad.len()),
+                plural(
+                    "probe or lifecycle host",
+                    "probe or lifecycle hosts",
+                    hosts.len()
+                ),
+                quoted(&hosts)
             ),
         )
     })
@@ -898,71 +1035,97 @@ fn host_probes_and_lifecycle(p: &PodView<'_>) -> Outcome {
 
 // ---- restricted -------------------------------------------------------------------------
 
+/// The type upstream names for a volume outside the allowed set: the first source set, in
+/// `check_restrictedVolumes.go`'s switch order, else `unknown`.
+fn restricted_volume_type(v: &k8s_openapi::api::core::v1::Volume) -> &'static str {
+    let set = [
+        (v.host_path.is_some(), "hostPath"),
+        (v.gce_persistent_disk.is_some(), "gcePersistentDisk"),
+        (v.aws_elastic_block_store.is_some(), "awsElasticBlockStore"),
+        (v.git_repo.is_some(), "gitRepo"),
+        (v.nfs.is_some(), "nfs"),
+        (v.iscsi.is_some(), "iscsi"),
+        (v.glusterfs.is_some(), "glusterfs"),
+        (v.rbd.is_some(), "rbd"),
+        (v.flex_volume.is_some(), "flexVolume"),
+        (v.cinder.is_some(), "cinder"),
+        (v.cephfs.is_some(), "cephfs"),
+        (v.flocker.is_some(), "flocker"),
+        (v.fc.is_some(), "fc"),
+        (v.azure_file.is_some(), "azureFile"),
+        (v.vsphere_volume.is_some(), "vsphereVolume"),
+        (v.quobyte.is_some(), "quobyte"),
+        (v.azure_disk.is_some(), "azureDisk"),
+        (v.photon_persistent_disk.is_some(), "photonPersistentDisk"),
+        (v.portworx_volume.is_some(), "portworxVolume"),
+        (v.scale_io.is_some(), "scaleIO"),
+        (v.storageos.is_some(), "storageos"),
+    ];
+    set.iter()
+        .find(|(is, _)| *is)
+        .map_or("unknown", |(_, name)| name)
+}
+
+/// `restrictedVolumes_1_0`: the allowed sources, `image` (KEP-4639) among them at every
+/// version (kubernetes/kubernetes#130394, v1.33); anything else (or no source at all) is
+/// reported with one type per volume, the type noun counted by distinct types.
 fn restricted_volumes(p: &PodView<'_>) -> Outcome {
     let mut bad = Vec::new();
     let mut kinds = Vec::new();
     for vol in p.spec.volumes.iter().flatten() {
-        let value = serde_json::to_value(vol).unwrap_or_default();
-        let forbidden: Vec<String> = value
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, _)| k.as_str())
-            .filter(|k| {
-                *k != "name"
-                    && !matches!(
-                        *k,
-                        "configMap"
-                            | "csi"
-                            | "downwardAPI"
-                            | "emptyDir"
-                            | "ephemeral"
-                            | "persistentVolumeClaim"
-                            | "projected"
-                            | "secret"
-                    )
-            })
-            .map(str::to_string)
-            .collect();
-        if !forbidden.is_empty() {
-            bad.push(format!("{:?}", vol.name));
-            kinds.extend(forbidden);
+        let allowed = vol.config_map.is_some()
+            || vol.csi.is_some()
+            || vol.downward_api.is_some()
+            || vol.empty_dir.is_some()
+            || vol.ephemeral.is_some()
+            || vol.persistent_volume_claim.is_some()
+            || vol.projected.is_some()
+            || vol.secret.is_some()
+            || vol.image.is_some();
+        if !allowed {
+            bad.push(vol.name.as_str());
+            kinds.push(restricted_volume_type(vol).to_string());
         }
     }
     (!bad.is_empty()).then(|| {
+        let kinds = sorted_unique(kinds);
         (
             "restricted volume types".into(),
             format!(
-                "{} {} {} {}",
-                if bad.len() == 1 { "volume" } else { "volumes" },
-                listed(&bad),
-                if bad.len() == 1 {
-                    "uses restricted volume type"
-                } else {
-                    "use restricted volume types"
-                },
-                listed(
-                    &sorted_unique(kinds)
-                        .iter()
-                        .map(|k| format!("{k:?}"))
-                        .collect::<Vec<_>>()
-                )
+                "{} {} {} {} {}",
+                plural("volume", "volumes", bad.len()),
+                quoted(&bad),
+                plural("uses", "use", bad.len()),
+                plural(
+                    "restricted volume type",
+                    "restricted volume types",
+                    kinds.len()
+                ),
+                quoted(&kinds)
             ),
         )
     })
 }
 
+/// `runAsNonRoot_1_0`: explicit `false` settings first (and alone); otherwise the
+/// containers that neither set it nor inherit `true` from the pod.
 fn run_as_non_root(p: &PodView<'_>) -> Outcome {
-    let mut parts = Vec::new();
+    let mut setters = Vec::new();
     let pod = p.pod_sc().and_then(|s| s.run_as_non_root);
     if pod == Some(false) {
-        parts.push("pod must not set securityContext.runAsNonRoot=false".to_string());
+        setters.push("pod".to_string());
     }
     let explicit = p.bad(|c| c.sc.and_then(|s| s.run_as_non_root) == Some(false));
     if !explicit.is_empty() {
-        parts.push(must(
-            &explicit,
-            "not set securityContext.runAsNonRoot=false",
+        setters.push(containers_phrase(&explicit));
+    }
+    if !setters.is_empty() {
+        return Some((
+            "runAsNonRoot != true".into(),
+            format!(
+                "{} must not set securityContext.runAsNonRoot=false",
+                setters.join(" and ")
+            ),
         ));
     }
     let implicit = if pod == Some(true) {
@@ -970,13 +1133,23 @@ fn run_as_non_root(p: &PodView<'_>) -> Outcome {
     } else {
         p.bad(|c| c.sc.and_then(|s| s.run_as_non_root).is_none())
     };
-    if !implicit.is_empty() {
-        parts.push(format!(
-            "pod or {} must set securityContext.runAsNonRoot=true",
-            containers_phrase(&implicit)
-        ));
+    (!implicit.is_empty()).then(|| {
+        (
+            "runAsNonRoot != true".into(),
+            format!(
+                "pod or {} must set securityContext.runAsNonRoot=true",
+                containers_phrase(&implicit)
+            ),
+        )
+    })
+}
+
+/// `runAsNonRoot1_35`: pods with their own user namespace are exempt.
+fn run_as_non_root_1_35(p: &PodView<'_>) -> Outcome {
+    if user_namespace(p) {
+        return None;
     }
-    (!parts.is_empty()).then(|| ("runAsNonRoot != true".into(), parts.join("; ")))
+    run_as_non_root(p)
 }
 
 fn run_as_user(p: &PodView<'_>) -> Outcome {
@@ -994,6 +1167,14 @@ fn run_as_user(p: &PodView<'_>) -> Outcome {
             format!("{} must not set runAsUser=0", setters.join(" and ")),
         )
     })
+}
+
+/// `runAsUser1_35`: pods with their own user namespace are exempt.
+fn run_as_user_1_35(p: &PodView<'_>) -> Outcome {
+    if user_namespace(p) {
+        return None;
+    }
+    run_as_user(p)
 }
 
 fn allow_privilege_escalation_1_8(p: &PodView<'_>) -> Outcome {
@@ -1014,25 +1195,39 @@ fn allow_privilege_escalation_1_25(p: &PodView<'_>) -> Outcome {
     allow_privilege_escalation_1_8(p)
 }
 
+/// `seccompProfileRestricted_1_19`: explicit bad values (pod or containers) are reported
+/// alone; otherwise the containers left without a profile.
 fn seccomp_restricted_1_19(p: &PodView<'_>) -> Outcome {
-    let valid = |t: &str| matches!(t, "RuntimeDefault" | "Localhost");
-    let mut parts = Vec::new();
+    let mut setters = Vec::new();
+    let mut values = Vec::new();
     let mut pod_set = false;
     if let Some(sp) = p.pod_sc().and_then(|s| s.seccomp_profile.as_ref()) {
-        if valid(&sp.type_) {
+        if valid_seccomp(&sp.type_) {
             pod_set = true;
         } else {
-            parts.push(format!(
-                "pod must not set securityContext.seccompProfile.type to {:?}",
-                sp.type_
-            ));
+            setters.push("pod".to_string());
+            values.push(sp.type_.clone());
         }
     }
-    let explicit = p.bad(|c| seccomp_type(c.sc).is_some_and(|t| !valid(t)));
+    let explicit = p.bad(|c| seccomp_type(c.sc).is_some_and(|t| !valid_seccomp(t)));
     if !explicit.is_empty() {
-        parts.push(must(
-            &explicit,
-            "not set securityContext.seccompProfile.type to a value other than \"RuntimeDefault\" or \"Localhost\"",
+        setters.push(containers_phrase(&explicit));
+        values.extend(
+            p.containers
+                .iter()
+                .filter_map(|c| seccomp_type(c.sc))
+                .filter(|t| !valid_seccomp(t))
+                .map(str::to_string),
+        );
+    }
+    if !setters.is_empty() {
+        return Some((
+            "seccompProfile".into(),
+            format!(
+                "{} must not set securityContext.seccompProfile.type to {}",
+                setters.join(" and "),
+                quoted(&sorted_unique(values))
+            ),
         ));
     }
     let implicit = if pod_set {
@@ -1040,13 +1235,15 @@ fn seccomp_restricted_1_19(p: &PodView<'_>) -> Outcome {
     } else {
         p.bad(|c| seccomp_type(c.sc).is_none())
     };
-    if !implicit.is_empty() {
-        parts.push(format!(
-            "pod or {} must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\"",
-            containers_phrase(&implicit)
-        ));
-    }
-    (!parts.is_empty()).then(|| ("seccompProfile".into(), parts.join("; ")))
+    (!implicit.is_empty()).then(|| {
+        (
+            "seccompProfile".into(),
+            format!(
+                "pod or {} must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\"",
+                containers_phrase(&implicit)
+            ),
+        )
+    })
 }
 
 fn seccomp_restricted_1_25(p: &PodView<'_>) -> Outcome {
@@ -1071,7 +1268,7 @@ fn capabilities_restricted_1_22(p: &PodView<'_>) -> Outcome {
     for c in &p.containers {
         for a in caps(c).and_then(|k| k.add.as_ref()).into_iter().flatten() {
             if a != "NET_BIND_SERVICE" {
-                added.push(format!("{a:?}"));
+                added.push(a.clone());
             }
         }
     }
@@ -1086,7 +1283,7 @@ fn capabilities_restricted_1_22(p: &PodView<'_>) -> Outcome {
         parts.push(format!(
             "{} must not include {} in securityContext.capabilities.add",
             containers_phrase(&bad_add),
-            listed(&sorted_unique(added))
+            quoted(&sorted_unique(added))
         ));
     }
     (!parts.is_empty()).then(|| ("unrestricted capabilities".into(), parts.join("; ")))
@@ -1102,6 +1299,15 @@ fn capabilities_restricted_1_25(p: &PodView<'_>) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checks_are_in_upstream_order() {
+        // registry.go `populate`: baseline ids sorted, then restricted ids sorted (byte-wise).
+        let keys: Vec<(Level, &str)> = CHECKS.iter().map(|c| (c.level, c.id)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+    }
 
     #[test]
     fn versions_parse() {

@@ -38,6 +38,9 @@ pub struct Request<'a> {
     pub group: &'a str,
     /// Kind.
     pub kind: &'a str,
+    /// The resource (plural, `pods`, `deployments`): with `group`, the `GroupResource` a
+    /// denial names, as the API server's `Forbidden` errors do. Empty: derived from `kind`.
+    pub resource: &'a str,
     /// Subresource, if any.
     pub sub_resource: Option<&'a str>,
     /// Operation.
@@ -190,6 +193,10 @@ pub struct PssConfig {
     pub exempt_runtime_classes: Vec<String>,
     /// Namespaces never evaluated.
     pub exempt_namespaces: Vec<String>,
+    /// The newest policy minor version the API server knows: `latest` and newer versions
+    /// evaluate as `v1.<newest_minor>` (upstream clamps to its binary's newest version).
+    /// Default [`pss::NEWEST_MINOR`].
+    pub newest_minor: u32,
 }
 
 impl Default for PssConfig {
@@ -205,6 +212,7 @@ impl Default for PssConfig {
             exempt_usernames: Vec::new(),
             exempt_runtime_classes: Vec::new(),
             exempt_namespaces: Vec::new(),
+            newest_minor: pss::NEWEST_MINOR,
         }
     }
 }
@@ -513,10 +521,13 @@ pub fn validate(
     }
     if !denials.is_empty() {
         d.allowed = false;
+        // apimachinery's `NewForbidden`: `pods "x" is forbidden: …`, `pods is forbidden: …`
+        // without a name (generateName).
+        let gr = group_resource(req);
         let what = if req.name.is_empty() {
-            format!("{} in {}", req.kind, req.namespace)
+            gr
         } else {
-            format!("{} {:?}", req.kind, req.name)
+            format!("{gr} {:?}", req.name)
         };
         d.message = Some(format!(
             "{what} is forbidden: {}",
@@ -524,6 +535,29 @@ pub fn validate(
         ));
     }
     Ok(d)
+}
+
+/// `GroupResource.String()`: `pods`, `deployments.apps`.
+pub fn group_resource(req: &Request<'_>) -> String {
+    let resource = if req.resource.is_empty() {
+        resource_of_kind(req.kind)
+    } else {
+        req.resource.to_string()
+    };
+    if req.group.is_empty() {
+        resource
+    } else {
+        format!("{resource}.{}", req.group)
+    }
+}
+
+/// The resource name of a kind rampart evaluates (`Pod` → `pods`, `CronJob` → `cronjobs`).
+pub fn resource_of_kind(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    match lower.strip_suffix('y') {
+        Some(stem) => format!("{stem}ies"),
+        None => format!("{lower}s"),
+    }
 }
 
 fn pod_security(
@@ -591,7 +625,7 @@ fn pod_security(
     if pod.is_pod() {
         d.audit_annotations
             .insert("enforce-policy".into(), enforce.to_string());
-        let v = pss::evaluate(enforce, &pod.meta, &pod.spec);
+        let v = pss::evaluate_at(enforce, cfg.newest_minor, &pod.meta, &pod.spec);
         if !v.is_empty() {
             denied_at = Some(enforce);
             denials.push(format!(
@@ -602,7 +636,7 @@ fn pod_security(
             record(enforce, "enforce", &v, d);
         }
     }
-    let v = pss::evaluate(audit, &pod.meta, &pod.spec);
+    let v = pss::evaluate_at(audit, cfg.newest_minor, &pod.meta, &pod.spec);
     if !v.is_empty() {
         d.audit_annotations.insert(
             "audit-violations".to_string(),
@@ -618,12 +652,12 @@ fn pod_security(
     let v = if denied_at.is_some() {
         Vec::new()
     } else {
-        pss::evaluate(warn, &pod.meta, &pod.spec)
+        pss::evaluate_at(warn, cfg.newest_minor, &pod.meta, &pod.spec)
     };
     if !v.is_empty() {
-        let prefix = if pod.is_pod() { "" } else { "(pod template) " };
+        // Upstream words a template's warning exactly as a pod's.
         d.warnings.push(format!(
-            "{prefix}would violate PodSecurity {:?}: {}",
+            "would violate PodSecurity {:?}: {}",
             warn.to_string(),
             describe(&v)
         ));

@@ -304,6 +304,7 @@ fn covered_gatekeeper_cases_agree() {
         let req = Request {
             group: &group,
             kind: &okind,
+            resource: "",
             sub_resource: None,
             operation,
             namespace: &ns,

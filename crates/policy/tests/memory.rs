@@ -65,6 +65,7 @@ fn a_decision_costs_memory_in_proportion_to_the_review() {
             &Request {
                 group: "",
                 kind: "Pod",
+                resource: "pods",
                 sub_resource: None,
                 operation: Operation::Create,
                 namespace: "app",

@@ -13,9 +13,13 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpora/pod-security-admission")
 }
 
+/// A fixture as Pod Security sees it: upstream runs these pods through an API server
+/// (`test/integration/auth/podsecurity_test.go`), whose defaulting gives a volume without a
+/// source an emptyDir (`restrictedvolumes0` has one) before admission.
 fn load(path: &Path) -> Pod {
     let text = std::fs::read_to_string(path).expect("fixture readable");
-    let value: serde_json::Value = serde_saphyr::from_str(&text).expect("fixture is YAML");
+    let mut value: serde_json::Value = serde_saphyr::from_str(&text).expect("fixture is YAML");
+    rampart_policy::defaults::apply("Pod", &mut value);
     serde_json::from_value(value).expect("fixture is a Pod")
 }
 

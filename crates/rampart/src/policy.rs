@@ -53,6 +53,11 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = CheckFormat::Table)]
     pub format: CheckFormat,
+    /// Decide Pod Security as an API server of this Kubernetes version (`1.36`, `v1.36.2`)
+    /// would: `latest`, and any newer `v1.N`, mean the newest policy version it knows. Without
+    /// it, `latest` is the newest version rampart implements.
+    #[arg(long, value_parser = parse_kube_version, value_name = "1.N")]
+    pub kube_version: Option<u32>,
 }
 
 /// Arguments of `policy test`.
@@ -61,6 +66,25 @@ pub struct TestArgs {
     /// Directories (searched recursively) or files holding `kind: PolicyTest` documents.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+/// A Kubernetes version, `1.N` or `v1.N` with an optional patch and suffix (`v1.36.2-gke.1`):
+/// its minor.
+pub fn parse_kube_version(s: &str) -> Result<u32, String> {
+    let err = || format!("{s:?} is not a Kubernetes version like 1.36 or v1.36.2");
+    let rest = s.strip_prefix('v').unwrap_or(s);
+    let minor = rest.strip_prefix("1.").ok_or_else(err)?;
+    let end = minor
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(minor.len());
+    let (digits, tail) = minor.split_at(end);
+    if digits.is_empty()
+        || digits.len() > 9
+        || !(tail.is_empty() || tail.starts_with(['.', '-', '+']))
+    {
+        return Err(err());
+    }
+    digits.parse().map_err(|_| err())
 }
 
 fn parse_level(s: &str) -> Result<LevelVersion, String> {
@@ -149,13 +173,18 @@ fn group_of(v: &Value) -> String {
 
 /// Evaluates one object as the webhook would; with `pss`, templates whose pods would be denied
 /// count as denied (the controller could not create them).
+/// Objects are evaluated as the API server's admission would see them, after its defaulting
+/// ([`rampart_policy::defaults`]); `newest` is the newest policy minor version (`latest`).
 fn check_one(
     d: &RawDocument,
     inputs: &Inputs,
     pss: Option<LevelVersion>,
+    newest: u32,
 ) -> Result<(CheckResult, Vec<review::ViolationOut>), String> {
     let r = object_ref(&d.value);
     let group = group_of(&d.value);
+    let mut object = d.value.clone();
+    rampart_policy::defaults::apply(&r.kind, &mut object);
     let mut ns_labels = inputs
         .namespaces
         .get(&r.namespace)
@@ -181,15 +210,20 @@ fn check_one(
     let req = Request {
         group: &group,
         kind: &r.kind,
+        resource: "",
         sub_resource: None,
         operation: review::Operation::Create,
         namespace: &r.namespace,
         name: &r.name,
         username: "",
-        object: Some((&d.value).into()),
+        object: Some((&object).into()),
         old_object: None,
     };
-    let decision = review::validate(&req, &ns_labels, &inputs.policies, &PssConfig::default())
+    let pss_config = PssConfig {
+        newest_minor: newest,
+        ..PssConfig::default()
+    };
+    let decision = review::validate(&req, &ns_labels, &inputs.policies, &pss_config)
         .map_err(|e| format!("{}: {e}", d.source))?;
     // A template is admitted by Pod Security (upstream only warns), but its pods will be
     // judged at the namespace's enforce level: count those violations as denials.
@@ -200,10 +234,10 @@ fn check_one(
         .cloned()
         .collect();
     if r.kind != "Pod"
-        && let Ok(Some(pod)) = rampart_policy::object::pod_source(&r.kind, &d.value)
+        && let Some(pod) = template_pod(&r.kind, &object)
     {
         let (lv, _) = review::namespace_level(&ns_labels, "enforce", PssConfig::default().enforce);
-        for v in rampart_policy::pss::evaluate(lv, &pod.meta, &pod.spec) {
+        for v in rampart_policy::pss::evaluate_at(lv, newest, &pod.meta, &pod.spec) {
             violations.push(review::ViolationOut {
                 policy: format!("PodSecurity {lv}"),
                 rule: v.check.to_string(),
@@ -230,14 +264,37 @@ fn check_one(
     ))
 }
 
+/// A workload's template as the Pod its controller will create: the API server's Pod
+/// defaulting (hostNetwork ports, AppArmor annotations) applied.
+fn template_pod(kind: &str, object: &Value) -> Option<rampart_policy::object::PodSource> {
+    let pointer = match kind {
+        "CronJob" => "/spec/jobTemplate/spec/template",
+        k if rampart_policy::object::POD_KINDS.contains(&k) => "/spec/template",
+        _ => return None,
+    };
+    let t = object.pointer(pointer)?;
+    let mut pod = serde_json::json!({
+        "metadata": t.get("metadata").cloned().unwrap_or(Value::Null),
+        "spec": t.get("spec").cloned().unwrap_or(Value::Null),
+    });
+    rampart_policy::defaults::pod(&mut pod);
+    rampart_policy::object::pod_source("Pod", &pod)
+        .ok()
+        .flatten()
+}
+
 /// Runs `policy check`.
 pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let newest = args.kube_version.map_or(
+        rampart_policy::pss::NEWEST_MINOR,
+        rampart_policy::pss::latest_minor_for,
+    );
     let mut inputs = Inputs::default();
     read_inputs(&args.policies, &mut inputs, false);
     read_inputs(&args.paths, &mut inputs, true);
     let mut results = Vec::new();
     for d in &inputs.objects {
-        match check_one(d, &inputs, args.pss) {
+        match check_one(d, &inputs, args.pss, newest) {
             Ok((r, _)) => results.push(r),
             Err(e) => inputs.errors.push(e),
         }
@@ -249,7 +306,16 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match args.format {
         CheckFormat::Json => {
-            let v = serde_json::json!({"results": results, "errors": inputs.errors});
+            // What `latest` (and any newer version label) was evaluated as.
+            let pod_security = serde_json::json!({
+                "latest": format!("v1.{newest}"),
+                "kube_version": args.kube_version.map(|m| format!("1.{m}")),
+            });
+            let v = serde_json::json!({
+                "results": results,
+                "errors": inputs.errors,
+                "pod_security": pod_security,
+            });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         CheckFormat::Table => {
@@ -420,7 +486,7 @@ pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
         for o in &inputs.objects {
             let r = object_ref(&o.value);
             let key = format!("{}/{}/{}", r.kind, r.namespace, r.name);
-            match check_one(o, &inputs, pss) {
+            match check_one(o, &inputs, pss, rampart_policy::pss::NEWEST_MINOR) {
                 Ok(c) => {
                     results.insert(key, c);
                 }

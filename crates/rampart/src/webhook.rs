@@ -43,6 +43,12 @@ pub struct WebhookArgs {
     /// Pod Security defaults and exemptions, in upstream's `PodSecurityConfiguration` format.
     #[arg(long, env = "RAMPART_WEBHOOK_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Decide Pod Security as an API server of this Kubernetes version (`1.36`): `latest`,
+    /// and any newer `v1.N`, mean the newest policy version that server knows. Without it, a
+    /// webhook that watches the cluster asks the API server its version at start-up; one
+    /// that reads files uses the newest version rampart implements.
+    #[arg(long, value_parser = crate::policy::parse_kube_version, value_name = "1.N", env = "RAMPART_WEBHOOK_KUBE_VERSION")]
+    pub kube_version: Option<u32>,
     /// How often the certificate files are checked for changes.
     #[arg(long, default_value = "10s", value_parser = parse_duration, env = "RAMPART_WEBHOOK_CERT_RELOAD")]
     pub cert_reload_interval: Duration,
@@ -233,7 +239,10 @@ impl rampart_kube::AdmissionSink for StateSink {
 
 /// Runs the webhook.
 pub fn run(args: &WebhookArgs) -> anyhow::Result<ExitCode> {
-    let pss = pss_config(args.config.as_ref())?;
+    let mut pss = pss_config(args.config.as_ref())?;
+    if let Some(minor) = args.kube_version {
+        pss.newest_minor = rampart_policy::pss::latest_minor_for(minor);
+    }
     let mut state = AdmissionState {
         pss,
         ..AdmissionState::default()
@@ -266,6 +275,29 @@ pub fn run(args: &WebhookArgs) -> anyhow::Result<ExitCode> {
         let client = runtime
             .block_on(kube::Client::try_default())
             .context("connecting to the API server (or pass --policies and --namespaces)")?;
+        if args.kube_version.is_none() {
+            // `latest` means what it means to this cluster's API server.
+            match runtime.block_on(client.apiserver_version()) {
+                Ok(info) => match server_minor(&info.major, &info.minor) {
+                    Some(minor) => {
+                        state.pss.newest_minor = rampart_policy::pss::latest_minor_for(minor);
+                        tracing::info!(
+                            kube_minor = minor,
+                            latest = state.pss.newest_minor,
+                            "Pod Security latest resolved from the API server's version"
+                        );
+                    }
+                    None => tracing::warn!(
+                        major = %info.major,
+                        minor = %info.minor,
+                        "unrecognised API server version; Pod Security latest is the newest rampart knows"
+                    ),
+                },
+                Err(e) => tracing::warn!(
+                    "reading the API server's version failed ({e}); Pod Security latest is the newest rampart knows"
+                ),
+            }
+        }
         // Namespaces the watch has not delivered yet are read live (one GET, read-only).
         let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
         state.namespace_lookup = Some(rampart_http::admission::NamespaceLookup(Arc::new(
@@ -338,6 +370,18 @@ pub fn run(args: &WebhookArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The minor of a `version.Info` (`"1"`, `"36+"` on some providers).
+fn server_minor(major: &str, minor: &str) -> Option<u32> {
+    if major.trim_end_matches('+') != "1" {
+        return None;
+    }
+    let digits = minor.trim_end_matches('+');
+    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -368,6 +412,15 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn server_versions() {
+        assert_eq!(server_minor("1", "36"), Some(36));
+        assert_eq!(server_minor("1", "35+"), Some(35));
+        assert_eq!(server_minor("2", "0"), None);
+        assert_eq!(server_minor("1", ""), None);
+        assert_eq!(server_minor("1", "x"), None);
     }
 
     #[test]

@@ -73,6 +73,128 @@ fn policy_check_pss_contract_and_exit_codes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("LEVEL[:VERSION]"));
 }
 
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_manifest(name: &str, text: &str) -> (TempDir, PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "rampart-pss-{}-{}",
+        name.trim_end_matches(".yaml"),
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    (TempDir(dir), path)
+}
+
+#[test]
+fn policy_check_kube_version_resolves_latest() {
+    // net.ipv4.tcp_notsent_lowat is a safe sysctl from policy v1.37 only.
+    let (_dir, path) = temp_manifest(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  securityContext:\n    sysctls: [{name: net.ipv4.tcp_notsent_lowat, value: \"1\"}]\n  containers: [{name: c, image: x}]\n",
+    );
+    let path = path.to_str().unwrap();
+    let out = rampart(&["policy", "check", "--pss", "baseline", "-f", "json", path]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pod_security"]["latest"], "v1.37");
+    assert_eq!(v["pod_security"]["kube_version"], Value::Null);
+    let out = rampart(&[
+        "policy",
+        "check",
+        "--pss",
+        "baseline",
+        "--kube-version",
+        "v1.36.2",
+        "-f",
+        "json",
+        path,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["pod_security"]["latest"], "v1.35",
+        "1.36 changed no check"
+    );
+    assert_eq!(v["pod_security"]["kube_version"], "1.36");
+    let message = v["results"][0]["violations"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert_eq!(message, "forbidden sysctls (net.ipv4.tcp_notsent_lowat)");
+    let out = rampart(&["policy", "check", "--kube-version", "2.0", path]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Kubernetes version"));
+}
+
+#[test]
+fn policy_check_sees_what_the_api_server_admits() {
+    // hostNetwork gives the port a hostPort, a volume without a source is an emptyDir, and
+    // the AppArmor annotation becomes the container's field (Pods only).
+    let (_dir, path) = temp_manifest(
+        "objects.yaml",
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  annotations: {container.apparmor.security.beta.kubernetes.io/c: unconfined}
+spec:
+  hostNetwork: true
+  containers: [{name: c, image: x, ports: [{containerPort: 80}]}]
+  volumes: [{name: v}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: clean}
+spec:
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers: [{name: c, image: x, securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}}]
+  volumes: [{name: v}, {name: i, image: {reference: "registry.example/data:1"}}]
+"#,
+    );
+    let out = rampart(&[
+        "policy",
+        "check",
+        "--pss",
+        "restricted",
+        "-f",
+        "json",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    let p = results.iter().find(|r| r["object"]["name"] == "p").unwrap();
+    let messages: Vec<&str> = p["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.contains(&r#"forbidden AppArmor profiles (container "c" and annotation must not set AppArmor profile type to "Unconfined", "container.apparmor.security.beta.kubernetes.io/c="unconfined"")"#),
+        "{messages:#?}"
+    );
+    assert!(messages.contains(&"host namespaces (hostNetwork=true)"));
+    assert!(messages.contains(&r#"hostPort (container "c" uses hostPort 80)"#));
+    assert!(
+        !messages.iter().any(|m| m.contains("restricted volume")),
+        "{messages:#?}"
+    );
+    let clean = results
+        .iter()
+        .find(|r| r["object"]["name"] == "clean")
+        .unwrap();
+    assert_eq!(clean["allowed"], true, "{clean:#}");
+}
+
 #[test]
 fn policy_check_with_policies_and_namespace_labels() {
     let out = rampart(&[
