@@ -359,3 +359,19 @@ async fn responses_are_never_sniffed() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
 }
+
+#[tokio::test]
+async fn the_webhook_judges_objects_as_the_api_server_sent_them() {
+    // The API server has already defaulted what it sends (hostPort from containerPort with
+    // hostNetwork): the webhook must not default again, or it would name checks the real
+    // object does not fail.
+    let s = state();
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "app"},
+        "spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "x",
+                 "ports": [{"containerPort": 80}]}]}});
+    let (_, body) = call(&s, "/validate", review("Pod", pod).to_string()).await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    let message = v["response"]["status"]["message"].as_str().unwrap();
+    assert!(message.contains("host namespaces"), "{message}");
+    assert!(!message.contains("hostPort"), "{message}");
+}

@@ -588,15 +588,14 @@ fn pod_security(
         d.audit_annotations.insert("exempt".into(), e.to_string());
         return;
     }
-    // Like upstream, a pod update is re-evaluated only when what runs changes (container
-    // images); tolerations, deadlines, labels and finalizers never block on a raised level.
+    // Like upstream, a pod update is re-evaluated only when what runs changes (images,
+    // seccomp annotations, containers added); tolerations, deadlines, labels and finalizers
+    // never block on a raised level. Workload templates are evaluated on every update (they
+    // only warn and audit).
     if let Some(old) = old
         && req.sub_resource.is_none()
-        && (if pod.is_pod() {
-            images(&old.spec) == images(&pod.spec)
-        } else {
-            old.spec == pod.spec
-        })
+        && pod.is_pod()
+        && !significant_pod_update(old, pod)
     {
         return;
     }
@@ -666,19 +665,64 @@ fn pod_security(
 }
 
 /// Every container's (name, image), in order: what a pod runs.
-fn images(spec: &k8s_openapi::api::core::v1::PodSpec) -> Vec<(&str, Option<&str>)> {
-    spec.init_containers
+/// Upstream's `isSignificantPodUpdate` (pod-security-admission `admission/admission.go`): the
+/// pod-level seccomp annotation changed, the number of containers or init containers changed,
+/// a container at the same position changed its image or its seccomp annotation, or an
+/// ephemeral container was added or changed either.
+fn significant_pod_update(old: &PodSource, new: &PodSource) -> bool {
+    use k8s_openapi::api::core::v1::PodSpec;
+    const POD_KEY: &str = "seccomp.security.alpha.kubernetes.io/pod";
+    const CONTAINER_PREFIX: &str = "container.seccomp.security.alpha.kubernetes.io/";
+    let annotation = |p: &PodSource, key: &str| -> Option<String> {
+        p.meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .cloned()
+    };
+    let container_changed =
+        |name: &str, image: Option<&str>, old_name: &str, old_image: Option<&str>| {
+            image != old_image
+                || annotation(new, &format!("{CONTAINER_PREFIX}{name}"))
+                    != annotation(old, &format!("{CONTAINER_PREFIX}{old_name}"))
+        };
+    if annotation(new, POD_KEY) != annotation(old, POD_KEY) {
+        return true;
+    }
+    let (n, o): (&PodSpec, &PodSpec) = (&new.spec, &old.spec);
+    let inits = |s: &'_ PodSpec| s.init_containers.as_deref().unwrap_or_default().len();
+    if n.containers.len() != o.containers.len() || inits(n) != inits(o) {
+        return true;
+    }
+    let positional = n
+        .containers
         .iter()
-        .flatten()
-        .chain(&spec.containers)
-        .map(|c| (c.name.as_str(), c.image.as_deref()))
+        .zip(&o.containers)
         .chain(
-            spec.ephemeral_containers
+            n.init_containers
                 .iter()
                 .flatten()
-                .map(|c| (c.name.as_str(), c.image.as_deref())),
+                .zip(o.init_containers.iter().flatten()),
         )
-        .collect()
+        .any(|(c, oc)| {
+            container_changed(&c.name, c.image.as_deref(), &c.name, oc.image.as_deref())
+        });
+    if positional {
+        return true;
+    }
+    n.ephemeral_containers.iter().flatten().any(|c| {
+        match o
+            .ephemeral_containers
+            .iter()
+            .flatten()
+            .find(|oc| oc.name == c.name)
+        {
+            None => true,
+            Some(oc) => {
+                container_changed(&c.name, c.image.as_deref(), &oc.name, oc.image.as_deref())
+            }
+        }
+    })
 }
 
 fn validate_policy_object(req: &Request<'_>) -> Decision {

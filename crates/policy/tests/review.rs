@@ -651,3 +651,49 @@ fn past_the_cap_enforced_violations_are_the_ones_kept() {
         "a denial lists why it denied"
     );
 }
+
+#[test]
+fn pod_updates_are_judged_again_when_images_or_seccomp_annotations_change() {
+    // Upstream's isSignificantPodUpdate: at v1.18 seccomp comes from annotations only.
+    let ns = labels(&[
+        ("pod-security.kubernetes.io/enforce", "baseline"),
+        ("pod-security.kubernetes.io/enforce-version", "v1.18"),
+    ]);
+    let base = |annotation: Option<&str>, image: &str| {
+        let mut p = pod(json!({"containers": [{"name": "c", "image": image}]}));
+        if let Some(a) = annotation {
+            p["metadata"]["annotations"] =
+                json!({"container.seccomp.security.alpha.kubernetes.io/c": a});
+        }
+        p
+    };
+    let update = |old: &Value, new: &Value| {
+        let mut r = req("Pod", "", new);
+        r.operation = Operation::Update;
+        r.old_object = Some(old.into());
+        validate(&r, &ns, &PolicySet::default(), &PssConfig::default())
+            .unwrap()
+            .allowed
+    };
+    let old = base(None, "nginx:1");
+    let unconfined = base(Some("unconfined"), "nginx:1");
+    // Created like this, the pod is denied…
+    assert!(
+        !validate(
+            &req("Pod", "", &unconfined),
+            &ns,
+            &PolicySet::default(),
+            &PssConfig::default()
+        )
+        .unwrap()
+        .allowed
+    );
+    // …and an update that sets the annotation is judged, and denied, too.
+    assert!(!update(&old, &unconfined));
+    // An update that changes only labels is not judged (a running pod stays manageable).
+    let mut relabelled = unconfined.clone();
+    relabelled["metadata"]["labels"] = json!({"app": "p", "new": "label"});
+    assert!(update(&unconfined, &relabelled));
+    // A new image is.
+    assert!(!update(&unconfined, &base(Some("unconfined"), "nginx:2")));
+}

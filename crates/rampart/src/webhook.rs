@@ -278,7 +278,12 @@ pub fn run(args: &WebhookArgs) -> anyhow::Result<ExitCode> {
         if args.kube_version.is_none() {
             // `latest` means what it means to this cluster's API server.
             match runtime.block_on(client.apiserver_version()) {
-                Ok(info) => match server_minor(&info.major, &info.minor) {
+                // An API server emulating an older version (`--emulated-version`) decides
+                // Pod Security as that version does.
+                Ok(info) => match server_minor(
+                    info.emulation_major.as_deref().unwrap_or(&info.major),
+                    info.emulation_minor.as_deref().unwrap_or(&info.minor),
+                ) {
                     Some(minor) => {
                         state.pss.newest_minor = rampart_policy::pss::latest_minor_for(minor);
                         tracing::info!(

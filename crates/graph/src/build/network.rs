@@ -38,12 +38,8 @@ type Graph = DiGraph<Vertex, Box<Edge>>;
 
 /// Adds the network layer: vertices, then membership edges workload by workload, then each
 /// class's open edges, then the edges between pairs of classes.
-pub(super) fn layer(
-    b: &mut Builder<'_>,
-    net: &NetModel,
-    workloads: &Workloads,
-    workload_ix: &[NodeIndex],
-) -> Layer {
+pub(super) fn layer(b: &mut Builder<'_>) -> Layer {
+    let (net, workloads) = (b.net, b.workloads);
     let mut class_ix: HashMap<ClassId, (NodeIndex, NodeIndex)> = HashMap::new();
     for c in &net.classes {
         if !c.members.is_empty() {
@@ -63,7 +59,7 @@ pub(super) fn layer(
     let mut used: Vec<ClassId> = class_ix.keys().copied().collect();
     used.sort();
     for w in &workloads.list {
-        membership(g, &at, w, workload_ix[w.id.index()]);
+        membership(g, &at, w, b.workload_ix[w.id.index()]);
     }
     for &c in &used {
         open_edges(g, &at, c);
@@ -305,4 +301,71 @@ fn pair_edge(g: &mut Graph, at: &At<'_>, sc: ClassId, dc: ClassId) {
         Cost::Finite(cost::NARROW_POLICY),
     );
     g[e].rules = why;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{graph, pod, try_vertex};
+    use super::*;
+
+    /// Whether workload `from` sends to workload `to` through the layer (by the hub or a
+    /// policy edge).
+    fn reaches(g: &SecurityGraph, from: &str, to: &str) -> bool {
+        let (Some(a), Some(b)) = (try_vertex(g, from), try_vertex(g, to)) else {
+            return false;
+        };
+        let out = |v: NodeIndex| -> Vec<NodeIndex> {
+            g.graph
+                .edges_directed(v, Direction::Outgoing)
+                .map(|e| e.target())
+                .collect()
+        };
+        out(a).into_iter().any(|src| {
+            out(src).into_iter().any(|mid| {
+                let dsts = if matches!(g.graph[mid], Vertex::NetHub) {
+                    out(mid)
+                } else {
+                    vec![mid]
+                };
+                dsts.into_iter().any(|d| out(d).contains(&b))
+            })
+        })
+    }
+
+    fn two_pods() -> String {
+        let ports = "  containers: [{name: c, image: x, ports: [{containerPort: 8080}]}]";
+        format!("{}{}", pod("a", ports), pod("b", ports))
+    }
+
+    #[test]
+    fn without_policies_every_pod_reaches_every_other() {
+        let g = graph(&two_pods());
+        assert!(reaches(&g, "Pod/app/a", "Pod/app/b"));
+    }
+
+    #[test]
+    fn a_default_deny_on_ingress_cuts_the_layer() {
+        let g = graph(&format!(
+            "{}apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: deny, namespace: app}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n",
+            two_pods()
+        ));
+        assert!(!reaches(&g, "Pod/app/a", "Pod/app/b"));
+    }
+
+    #[test]
+    fn a_policy_admitting_one_peer_admits_that_peer_only() {
+        let ports = "  containers: [{name: c, image: x, ports: [{containerPort: 8080}]}]";
+        let g = graph(&format!(
+            "{}{}apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: from-a, namespace: app}}\nspec: {{podSelector: {{matchLabels: {{app: b}}}}, ingress: [{{from: [{{podSelector: {{matchLabels: {{app: a}}}}}}]}}]}}\n",
+            two_pods(),
+            pod("c", ports)
+        ));
+        assert!(reaches(&g, "Pod/app/a", "Pod/app/b"));
+        assert!(!reaches(&g, "Pod/app/c", "Pod/app/b"));
+        assert!(
+            g.graph
+                .edge_references()
+                .any(|e| e.weight().kind == EdgeKind::PolicyAllows)
+        );
+    }
 }

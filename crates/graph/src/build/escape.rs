@@ -1,0 +1,238 @@
+//! Escapes and nodes: the hosts workloads run on (a Node vertex per known node, and "any node"
+//! when scheduling is unknown), and `Workload → Node` when a pod can break out of its container
+//! (privileged, hostPID/hostIPC, a dangerous capability, a sensitive hostPath).
+
+use std::collections::BTreeSet;
+
+use petgraph::graph::NodeIndex;
+use rampart_model::objects::PodSpec;
+use rampart_model::{Workload, WorkloadKind};
+
+use super::{Builder, workload_ref};
+use crate::model::{Cost, EdgeKind, Evidence};
+
+const SENSITIVE_HOST_PATHS: &[&str] = &[
+    "/",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/root",
+    "/home",
+    "/var/log",
+    "/var/lib/kubelet",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/run",
+    "/run",
+    "/var/run/docker.sock",
+    "/run/containerd/containerd.sock",
+    "/var/run/containerd/containerd.sock",
+    "/var/run/crio/crio.sock",
+    "/run/crio/crio.sock",
+    "/etc/kubernetes",
+];
+
+const ESCAPE_CAPABILITIES: &[&str] = &[
+    "SYS_ADMIN",
+    "SYS_MODULE",
+    "DAC_READ_SEARCH",
+    "BPF",
+    "ALL",
+    "SYS_RAWIO",
+];
+
+/// Why a pod can escape to its node.
+pub fn escape_reasons(spec: &PodSpec) -> Vec<String> {
+    let mut r = Vec::new();
+    if spec.host_pid {
+        r.push("spec.hostPID: true".to_string());
+    }
+    if spec.host_ipc {
+        r.push("spec.hostIPC: true".to_string());
+    }
+    for (field, list) in [
+        ("initContainers", &spec.init_containers),
+        ("containers", &spec.containers),
+        ("ephemeralContainers", &spec.ephemeral_containers),
+    ] {
+        for (i, c) in list.iter().enumerate() {
+            let Some(sc) = &c.security_context else {
+                continue;
+            };
+            if sc.privileged == Some(true) {
+                r.push(format!(
+                    "spec.{field}[{i}] ({}): securityContext.privileged: true",
+                    c.name
+                ));
+            }
+            for cap in sc.capabilities.iter().flat_map(|c| &c.add) {
+                let cap = cap.trim_start_matches("CAP_").to_ascii_uppercase();
+                if ESCAPE_CAPABILITIES.contains(&cap.as_str())
+                    || (cap == "SYS_PTRACE" && spec.host_pid)
+                {
+                    r.push(format!(
+                        "spec.{field}[{i}] ({}): securityContext.capabilities.add: {cap}",
+                        c.name
+                    ));
+                }
+            }
+        }
+    }
+    for (i, v) in spec.volumes.iter().enumerate() {
+        if let Some(hp) = &v.host_path
+            && let Some(s) = sensitive_host_path(&hp.path)
+        {
+            r.push(format!(
+                "spec.volumes[{i}] ({}): hostPath {} (covers {s})",
+                v.name, hp.path
+            ));
+        }
+    }
+    r
+}
+
+/// Whether a hostPath mount reaches a sensitive part of the node (the path is, contains, or is
+/// inside a sensitive path).
+pub fn sensitive_host_path(path: &str) -> Option<&'static str> {
+    let norm = {
+        let t = path.trim_end_matches('/');
+        if t.is_empty() { "/" } else { t }
+    };
+    SENSITIVE_HOST_PATHS.iter().copied().find(|s| {
+        norm == "/"
+            || norm == *s
+            || norm.starts_with(&format!("{s}/"))
+            || s.starts_with(&format!("{norm}/"))
+    })
+}
+
+/// The cluster's hosts.
+pub(super) struct Hosts {
+    /// "Any node": where a pod of unknown scheduling may run.
+    pub any: NodeIndex,
+    /// Every named node: the Node objects and the nodes pods are scheduled on.
+    pub named: BTreeSet<String>,
+}
+
+/// Adds the Node vertices: "any node", then every named node in name order.
+pub(super) fn hosts(b: &mut Builder<'_>) -> Hosts {
+    let any = b.node(None);
+    let mut named: BTreeSet<String> = b
+        .snapshot
+        .nodes()
+        .map(|(_, n)| n.metadata.name.clone())
+        .collect();
+    for w in &b.workloads.list {
+        for g in &w.groups {
+            named.extend(g.nodes.iter().cloned());
+        }
+    }
+    for n in &named {
+        b.node(Some(n.clone()));
+    }
+    Hosts { any, named }
+}
+
+/// The nodes a workload's pods may run on: "any node", and every node for a DaemonSet, the
+/// nodes its pods are scheduled on otherwise.
+pub(super) fn nodes_of(b: &mut Builder<'_>, hosts: &Hosts, w: &Workload) -> Vec<NodeIndex> {
+    let mut v = vec![hosts.any];
+    if w.kind == WorkloadKind::DaemonSet {
+        v.extend(hosts.named.iter().map(|n| b.node(Some(n.clone()))));
+    } else {
+        for g in &w.groups {
+            for n in &g.nodes {
+                v.push(b.node(Some(n.clone())));
+            }
+        }
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// `Workload → Node` (escape) to each of `on_nodes`, when the pod can break out
+/// ([`escape_reasons`]); never cut live.
+pub(super) fn escapes(b: &mut Builder<'_>, w: &Workload, on_nodes: &[NodeIndex]) {
+    let reasons = escape_reasons(&w.template.spec);
+    if reasons.is_empty() {
+        return;
+    }
+    let wref = workload_ref(w);
+    let wi = b.workload_ix[w.id.index()];
+    let ev: Vec<Evidence> = reasons
+        .iter()
+        .map(|r| Evidence::new(wref.clone(), r.clone(), w.source.as_ref()))
+        .collect();
+    for &n in on_nodes {
+        b.edge(
+            wi,
+            n,
+            EdgeKind::EscapesToNode,
+            ev.clone(),
+            None,
+            Cost::Never,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{graph, has_edge, pod};
+    use crate::model::EdgeKind;
+
+    #[test]
+    fn a_privileged_pod_escapes_to_its_node() {
+        let g = graph(&pod(
+            "a",
+            "  nodeName: n1\n  containers: [{name: c, image: x, securityContext: {privileged: true}}]",
+        ));
+        assert!(has_edge(
+            &g,
+            "Pod/app/a",
+            EdgeKind::EscapesToNode,
+            "Node/n1"
+        ));
+        assert!(has_edge(
+            &g,
+            "Pod/app/a",
+            EdgeKind::EscapesToNode,
+            "Node/(any node)"
+        ));
+    }
+
+    #[test]
+    fn an_unprivileged_pod_does_not_escape() {
+        let g = graph(&pod(
+            "a",
+            "  nodeName: n1\n  containers: [{name: c, image: x, securityContext: {privileged: false, capabilities: {add: [NET_BIND_SERVICE, SYS_PTRACE]}}}]\n  volumes: [{name: v, hostPath: {path: /opt/data}}]",
+        ));
+        assert!(!has_edge(
+            &g,
+            "Pod/app/a",
+            EdgeKind::EscapesToNode,
+            "Node/n1"
+        ));
+        assert!(!has_edge(
+            &g,
+            "Pod/app/a",
+            EdgeKind::EscapesToNode,
+            "Node/(any node)"
+        ));
+    }
+
+    #[test]
+    fn sensitive_host_paths_cover_parents_and_children() {
+        assert_eq!(
+            super::sensitive_host_path("/var/lib/kubelet/pods"),
+            Some("/var/lib/kubelet")
+        );
+        assert_eq!(
+            super::sensitive_host_path("/var/lib"),
+            Some("/var/lib/kubelet")
+        );
+        assert_eq!(super::sensitive_host_path("/opt/data"), None);
+    }
+}
