@@ -3,7 +3,7 @@
 #
 #   scripts/bench-scan.sh [PODS...]      # default: 1000 10000 50000
 #
-# Builds release binaries, writes bench-out/cluster-<pods>.json with rampart-bench (which also
+# Builds release binaries, writes bench-out/cluster-<pods>.json with scan-bench (which also
 # prints the in-process phase medians), then runs the CLI on each dump and
 # prints wall time and peak RSS (as the scan's `--timings` reports it). Exit code 1 from the scan is expected (the dumps have chains).
 set -euo pipefail
@@ -12,7 +12,7 @@ sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000 10000 50000)
 cargo build --release --workspace --quiet
 mkdir -p bench-out
-target/release/rampart-bench --write bench-out "${sizes[@]}"
+target/release/scan-bench --write bench-out "${sizes[@]}"
 echo
 printf '%7s %10s %13s %10s\n' pods "wall s" "peak RSS MiB" chains
 for n in "${sizes[@]}"; do

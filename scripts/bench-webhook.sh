@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 conns=${1:-64}
 secs=${2:-10}
 rate=${3:-10000}
-cargo build --release --quiet -p rampart -p rampart-admission-bench
+cargo build --release --quiet -p rampart -p rampart-benchmarks
 echo "== in-process"
 target/release/admission-bench 20000
 echo

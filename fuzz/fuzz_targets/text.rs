@@ -9,7 +9,7 @@ use rampart_model::redact_excerpt;
 use rampart_report::{display_safe, is_unsafe_char};
 
 fuzz_target!(|data: &[u8]| {
-    let _ = rampart_load::decode_text(data.to_vec());
+    let _ = rampart_files::decode_text(data.to_vec());
     let text = String::from_utf8_lossy(data);
     let redacted = redact_excerpt(&text);
     assert!(redacted.chars().count() <= rampart_model::redact::MAX_MESSAGE_CHARS + 1);

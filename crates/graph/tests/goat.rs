@@ -7,9 +7,9 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
+use rampart_files::{LoadOptions, load_paths};
 use rampart_graph::model::EdgeKind;
 use rampart_graph::{Options, SecurityGraph, TargetKind, analyze, cut::apply_plan};
-use rampart_load::{LoadOptions, load_paths};
 use rampart_model::{Change, Snapshot};
 
 const PORT_FORWARDED: &[&str] = &[

@@ -10,10 +10,10 @@ use std::path::PathBuf;
 
 use petgraph::Direction;
 use petgraph::visit::EdgeRef;
+use rampart_files::{LoadOptions, load_paths};
 use rampart_graph::SecurityGraph;
 use rampart_graph::model::{EdgeKind, EndpointKind, Vertex};
 use rampart_graph::rbac::{Ability, Rbac, SubjectKey, abilities};
-use rampart_load::{LoadOptions, load_paths};
 use serde_json::Value;
 
 fn root() -> PathBuf {

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use rampart_files::{LoadOptions, load_paths};
 use rampart_graph::connectivity::connectivity;
-use rampart_load::{LoadOptions, load_paths};
 
 fn corpus() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpora/np-guard")

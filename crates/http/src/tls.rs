@@ -27,7 +27,7 @@ pub enum TlsError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: rampart_load::ReadError,
+        source: rampart_files::ReadError,
     },
     /// No certificate in the PEM file.
     #[error("{0}: no PEM certificate found")]
@@ -52,7 +52,7 @@ pub enum TlsError {
 const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    rampart_load::read_bounded(path, MAX_PEM_BYTES).map_err(|source| TlsError::Read {
+    rampart_files::read_bounded(path, MAX_PEM_BYTES).map_err(|source| TlsError::Read {
         path: path.to_path_buf(),
         source,
     })

@@ -242,7 +242,7 @@ impl Signals {
 /// The ingest configuration from the flags (validated before anything runs).
 /// A configuration file (mapping, responses), bounded like every file rampart reads.
 fn read_config(f: &std::path::Path) -> anyhow::Result<String> {
-    rampart_load::read_text_bounded(f, rampart_load::MAX_CONFIG_FILE_BYTES)
+    rampart_files::read_text_bounded(f, rampart_files::MAX_CONFIG_FILE_BYTES)
         .with_context(|| format!("reading {}", f.display()))
 }
 
@@ -258,7 +258,7 @@ fn dashboard_token(args: &EngineArgs) -> anyhow::Result<Option<rampart_http::aut
         }
         return Ok(None);
     };
-    let t = rampart_load::read_text_bounded(f, rampart_load::MAX_SECRET_FILE_BYTES)
+    let t = rampart_files::read_text_bounded(f, rampart_files::MAX_SECRET_FILE_BYTES)
         .with_context(|| format!("reading the dashboard token {}", f.display()))?;
     anyhow::ensure!(
         !t.trim().is_empty(),
@@ -285,7 +285,7 @@ fn ingest_config(args: &EngineArgs) -> anyhow::Result<Option<rampart_http::inges
     }
     let token = match (&args.ingest_token_file, args.insecure_no_auth) {
         (Some(f), _) => {
-            let t = rampart_load::read_text_bounded(f, rampart_load::MAX_SECRET_FILE_BYTES)
+            let t = rampart_files::read_text_bounded(f, rampart_files::MAX_SECRET_FILE_BYTES)
                 .with_context(|| format!("reading the ingest token {}", f.display()))?;
             let t = t.trim().to_string();
             anyhow::ensure!(
@@ -902,7 +902,7 @@ pub struct DashboardArgs {
 
 /// `rampart dashboard`: the engine's dashboard over an offline scan (shadow mode).
 pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
-    let loaded = rampart_load::load_paths(&args.paths, &rampart_load::LoadOptions::default());
+    let loaded = rampart_files::load_paths(&args.paths, &rampart_files::LoadOptions::default());
     for e in &loaded.errors {
         eprintln!("rampart: warning: {e}");
     }

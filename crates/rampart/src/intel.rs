@@ -29,12 +29,12 @@ pub fn load(vulns: &[PathBuf], kev: Option<&Path>) -> anyhow::Result<Intel> {
     if let Some(k) = kev {
         // Bounded: the path is a flag or an environment variable, and a FIFO or `/dev/zero`
         // there must fail, not hang or exhaust memory.
-        let bytes = rampart_load::read_bounded(k, MAX_KEV_BYTES)
+        let bytes = rampart_files::read_bounded(k, MAX_KEV_BYTES)
             .with_context(|| format!("reading {}", k.display()))?;
         intel.kev = Kev::parse(&bytes).with_context(|| format!("{}", k.display()))?;
     }
     if !vulns.is_empty() {
-        let (docs, errors) = rampart_load::load_raw(vulns, &rampart_load::LoadOptions::default());
+        let (docs, errors) = rampart_files::load_raw(vulns, &rampart_files::LoadOptions::default());
         intel
             .warnings
             .extend(errors.iter().map(ToString::to_string));

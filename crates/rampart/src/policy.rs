@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use rampart_load::{LoadOptions, load_raw};
+use rampart_files::{LoadOptions, load_raw};
 use rampart_model::RawDocument;
 use rampart_policy::pss::LevelVersion;
 use rampart_policy::review::{self, PolicySet, PssConfig, Request};

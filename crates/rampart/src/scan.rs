@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use rampart_files::{LoadOptions, load_paths};
 use rampart_graph::{Options, ProveOptions, analyze, cut::apply_plan};
-use rampart_load::{LoadOptions, load_paths};
 use rampart_model::ParseLimits;
 use rampart_model::Snapshot;
 use rampart_report::{InputSummary, Safe, ScanReport, display_safe, sarif, table};
@@ -66,7 +66,7 @@ pub struct ConnectivityArgs {
     pub paths: Vec<PathBuf>,
 }
 
-fn load(paths: &[PathBuf], max_file_size: usize) -> rampart_load::Loaded {
+fn load(paths: &[PathBuf], max_file_size: usize) -> rampart_files::Loaded {
     let options = LoadOptions {
         limits: ParseLimits {
             max_bytes: max_file_size,

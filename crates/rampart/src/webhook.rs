@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use rampart_files::{LoadOptions, load_raw};
 use rampart_http::admission::{AdmissionState, router};
 use rampart_http::tls::{ReloadingCert, server_config};
-use rampart_load::{LoadOptions, load_raw};
 use rampart_policy::pss::{Level, Version};
 use rampart_policy::review::{PolicySet, PssConfig};
 use rampart_policy::source::{namespace_from_value, policy_from_value};
@@ -103,7 +103,7 @@ pub fn pss_config(path: Option<&PathBuf>) -> anyhow::Result<PssConfig> {
     let Some(path) = path else {
         return Ok(PssConfig::default());
     };
-    let text = rampart_load::read_text_bounded(path, rampart_load::MAX_CONFIG_FILE_BYTES)
+    let text = rampart_files::read_text_bounded(path, rampart_files::MAX_CONFIG_FILE_BYTES)
         .with_context(|| format!("reading {}", path.display()))?;
     let c: PodSecurityConfiguration =
         serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
+use rampart_files::{LoadOptions, load_paths};
 use rampart_graph::SecurityGraph;
 use rampart_graph::model::Vertex;
-use rampart_load::{LoadOptions, load_paths};
 use rampart_model::Snapshot;
 use rampart_synth::{Config, snapshot};
 

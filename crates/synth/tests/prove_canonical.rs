@@ -7,9 +7,9 @@
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
+use rampart_files::{LoadOptions, load_paths};
 use rampart_graph::prove::{Proof, ProveOptions, entry_key, prove};
 use rampart_graph::{SecurityGraph, model::Vertex};
-use rampart_load::{LoadOptions, load_paths};
 use rampart_model::Snapshot;
 use rampart_synth::{Config, Rng, snapshot};
 

@@ -1,5 +1,5 @@
 //! Runtime-evidence ingest benchmark:
-//! `cargo run --release -p rampart-admission-bench --bin ingest-bench [SECONDS]`.
+//! `cargo run --release -p rampart-benchmarks --bin ingest-bench [SECONDS]`.
 //!
 //! 1. In-process alert → decision: one Falco alert's JSON parsed, normalised to a behaviour,
 //!    stored, and — when fresh — mapped to a pod action and judged by the pod bar (availability,
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use rampart_admission_bench::percentiles;
+use rampart_benchmarks::percentiles;
 use rampart_http::ingest::{Ingest, IngestConfig, IngestMetrics};
 use rampart_signals::audit::{AllowList, parse_body as parse_audit};
 use rampart_signals::behaviour::Mapping;

@@ -1,4 +1,4 @@
-//! `cargo run --release -p rampart-synth --bin rampart-bench -- [PODS...]`
+//! `cargo run --release -p rampart-benchmarks --bin scan-bench -- [PODS...]`
 //!
 //! For each size: generates the synthetic dump, then times (median of 5 runs) parsing the dump
 //! into a snapshot, building the security graph, proving chains and computing the minimal cut.
@@ -26,7 +26,7 @@ fn main() {
         } else if let Ok(n) = a.parse() {
             sizes.push(n);
         } else {
-            eprintln!("usage: rampart-bench [--write DIR] [PODS...]");
+            eprintln!("usage: scan-bench [--write DIR] [PODS...]");
             std::process::exit(2);
         }
     }

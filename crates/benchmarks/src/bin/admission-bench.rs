@@ -1,5 +1,5 @@
 //! In-process admission benchmark:
-//! `cargo run --release -p rampart-admission-bench --bin admission-bench [ITERATIONS]`.
+//! `cargo run --release -p rampart-benchmarks --bin admission-bench [ITERATIONS]`.
 //!
 //! Per review, JSON parsing of the AdmissionReview included: rampart (Pod Security restricted +
 //! a ten-rule ClusterSecurityPolicy, response serialized) and the same checks in Rego evaluated
@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use rampart_admission_bench::{REGO, percentiles, pod, review, state};
+use rampart_benchmarks::{REGO, percentiles, pod, review, state};
 use rampart_http::admission::review_bytes;
 
 fn main() {

@@ -1,4 +1,4 @@
-//! Where a re-proof's time goes: `cargo run --release -p rampart-admission-bench --bin
+//! Where a re-proof's time goes: `cargo run --release -p rampart-benchmarks --bin
 //! reprove-breakdown [PODS] [CHANGES]` — the synthetic cluster (10,000 pods by default), then:
 //!
 //! * one full analysis phase by phase (workloads, network model, RBAC, graph, chains, cut) and

@@ -1,4 +1,4 @@
-//! Engine benchmark: `cargo run --release -p rampart-admission-bench --bin engine-bench [PODS]`
+//! Engine benchmark: `cargo run --release -p rampart-benchmarks --bin engine-bench [PODS]`
 //! (build `rampart` in release first: the engine runs as the real binary).
 //!
 //! Loads a synthetic cluster (rampart-synth) into the in-memory API server, starts
@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rampart_admission_bench::percentiles;
+use rampart_benchmarks::percentiles;
 use rampart_synth::{Config, items};
 use rampart_testkit::{kubeconfig, new_fake, start};
 use serde_json::Value;

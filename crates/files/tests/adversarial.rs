@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rampart_load::{LoadOptions, Loaded, collect_files, load_paths, load_raw};
+use rampart_files::{LoadOptions, Loaded, collect_files, load_paths, load_raw};
 use rampart_model::ParseLimits;
 
 const NAMESPACE: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n";
@@ -23,7 +23,7 @@ impl Scratch {
     fn new(name: &str) -> Self {
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "rampart-load-{name}-{}-{}",
+            "rampart-files-{name}-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         ));

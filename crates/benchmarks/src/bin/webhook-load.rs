@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use rampart_admission_bench::{percentiles, pod, policy, review};
+use rampart_benchmarks::{percentiles, pod, policy, review};
 
 fn fixtures(dir: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
