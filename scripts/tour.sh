@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The README's "A tour on the demo", run as written: every command below must appear in README.md
+# verbatim (as a `$ command` line of the tour), its exit code must be the one the README says and
+# a key line of its output, also quoted in the README, must be printed. Servers run in the
+# background on the tour's fixed loopback ports and are killed on exit. Run by `.ci/run`.
+# TOUR_SKIP_BUILD=1 uses the release binary already in target/release.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -n "${TOUR_SKIP_BUILD:-}" ] || cargo build --release --quiet -p rampart
+export PATH="$PWD/target/release:$PATH"
+for tool in curl openssl timeout; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "tour: $tool is not installed (the README's tour uses it)"; exit 1; }
+done
+
+out=$(mktemp -d)
+tls=""
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$out"
+  [ -z "$tls" ] || rm -rf "$tls"
+}
+trap cleanup EXIT
+
+fail() { echo "tour: FAIL: $*" >&2; [ ! -s "$out/stderr" ] || sed 's/^/  stderr: /' "$out/stderr" >&2; exit 1; }
+in_readme() { grep -qF -- "$1" README.md || fail "not in README.md as written: $1"; }
+
+# step COMMAND EXPECTED_EXIT KEY_LINE: run the README's command, check exit code and output.
+step() {
+  local cmd=$1 want=$2 key=$3 code=0
+  in_readme "\$ $cmd"
+  in_readme "$key"
+  timeout 60 bash -c "$cmd" >"$out/stdout" 2>"$out/stderr" || code=$?
+  [ "$code" -eq "$want" ] || fail "'$cmd' exited $code, expected $want"
+  grep -qF -- "$key" "$out/stdout" || fail "'$cmd' did not print: $key"
+  echo "tour: ok (exit $code) $cmd"
+}
+
+# serve COMMAND URL [CURL ARGS...]: start the README's server command in the background and wait
+# (at most 10 s) until URL answers.
+serve() {
+  local cmd=$1 url=$2; shift 2
+  in_readme "\$ $cmd &"
+  bash -c "exec $cmd" >"$out/server.out" 2>"$out/server.err" &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    curl -sf "$@" "$url" >/dev/null 2>&1 && { echo "tour: ok (serving) $cmd"; return; }
+    kill -0 "${pids[-1]}" 2>/dev/null || { cat "$out/server.err" >&2; fail "'$cmd' exited"; }
+    sleep 0.1
+  done
+  cat "$out/server.err" >&2
+  fail "'$cmd' did not answer $url within 10 s"
+}
+stop_servers() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
+
+in_readme 'export PATH="$PWD/target/release:$PATH"'
+
+# scan: chains found (exit 1), then the what-if with every cut applied (exit 0).
+step 'rampart scan examples/demo-cluster' 1 \
+  'rampart scan: 50 chain(s) from 5 internet-facing entries'
+step 'rampart scan examples/demo-cluster' 1 'MINIMAL CUT: cost 43, 8 cut(s), 4 live'
+step 'rampart scan examples/demo-cluster --apply-cuts' 0 'WHAT-IF: 8 fix(es) applied, 0 chain(s) remain'
+
+# offline admission: two objects denied (exit 1); the policy unit tests pass (exit 0).
+step 'rampart policy check --policies examples/policies examples/policies/tests/resources.yaml' 1 \
+  'DENY   Pod/shop/debug  (examples/policies/tests/resources.yaml:12)'
+step 'rampart policy check --policies examples/policies examples/policies/tests/resources.yaml' 1 \
+  '4 object(s) checked, 2 denied'
+step 'rampart policy test examples/policies/tests' 0 '10 passed, 0 failed'
+
+# the dashboard of an offline scan answers /status.
+serve 'rampart dashboard examples/demo-cluster --addr 127.0.0.1:18080' http://127.0.0.1:18080/healthz
+step 'curl -s http://127.0.0.1:18080/status' 0 '{"chains":50,"generation":1}'
+stop_servers
+
+# the webhook over TLS with a self-signed certificate: /healthz, then a privileged pod denied.
+in_readme '$ tls=$(mktemp -d)'
+tls=$(mktemp -d)
+export tls
+cmd='openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout "$tls/tls.key" -out "$tls/tls.crt" 2>/dev/null'
+in_readme "\$ $cmd"
+bash -c "$cmd" || fail "openssl could not make a self-signed certificate"
+[ -s "$tls/tls.crt" ] && [ -s "$tls/tls.key" ] || fail "no certificate in $tls"
+echo "tour: ok openssl req … (self-signed certificate)"
+serve 'rampart webhook --tls-cert "$tls/tls.crt" --tls-key "$tls/tls.key" --addr 127.0.0.1:18443 --policies examples/policies --namespaces examples/policies/namespaces.yaml' \
+  https://127.0.0.1:18443/healthz --cacert "$tls/tls.crt"
+step 'curl -s --cacert "$tls/tls.crt" https://127.0.0.1:18443/healthz' 0 'ok'
+step "curl -s --cacert \"\$tls/tls.crt\" https://127.0.0.1:18443/validate -H 'Content-Type: application/json' -d @docs/privileged-pod-review.json" 0 \
+  'violates PodSecurity \"baseline:latest\": privileged (container \"c\" must not set securityContext.privileged=true)'
+grep -qF '"allowed":false' "$out/stdout" || fail "the privileged pod was not denied"
+stop_servers
+
+# the engine needs a cluster: its help is the tour.
+step 'rampart engine --help' 0 'Usage: rampart engine [OPTIONS]'
+
+echo "tour: ok"
