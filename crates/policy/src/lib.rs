@@ -6,6 +6,7 @@ pub mod conditions;
 pub mod defaults;
 pub mod mutate;
 pub mod object;
+pub mod offline;
 pub mod pss;
 pub mod review;
 pub mod source;

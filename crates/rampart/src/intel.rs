@@ -1,5 +1,5 @@
 //! Vulnerability intel from files: trivy-operator VulnerabilityReports and the CISA KEV
-//! catalogue, for `scan` and `engine`.
+//! catalogue, for `scan` (the engine reads its KEV catalogue itself: `rampart_engine`).
 
 use std::path::{Path, PathBuf};
 

@@ -34,7 +34,6 @@ fn lean_allocator() {}
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod engine;
-mod infected;
 mod intel;
 mod policy;
 mod scan;

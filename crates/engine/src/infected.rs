@@ -65,6 +65,18 @@ pub struct PodResponse {
     pdbs_synced: bool,
 }
 
+/// What one round of decisions reads.
+struct Round<'a> {
+    snapshot: &'a Snapshot,
+    workloads: &'a [Workload],
+    attributor: Attributor,
+    bar: &'a BarConfig,
+    writes: bool,
+    rampart_namespace: &'a str,
+    metrics: &'a PodMetrics,
+    now: u64,
+}
+
 fn key_of(d: &PodDecision) -> (String, String) {
     let (ns, pod) = d.pod.split_once('/').unwrap_or(("", &d.pod));
     (ns.to_string(), pod.to_string())
@@ -254,7 +266,16 @@ impl PodResponse {
             // The common tick: nothing to judge, nothing to index.
             return Vec::new();
         }
-        let attributor = Attributor::new(workloads).with_containers(snapshot);
+        let round = Round {
+            snapshot,
+            workloads,
+            attributor: Attributor::new(workloads).with_containers(snapshot),
+            bar,
+            writes,
+            rampart_namespace,
+            metrics,
+            now,
+        };
         let mut out = Vec::new();
         // Held observations are judged again (while they live), after the fresh ones.
         self.held
@@ -267,117 +288,155 @@ impl PodResponse {
             .chain(retries.iter().map(|o| (o, false)))
         {
             // A pod, or a container whose pod the statuses name.
-            let Some((namespace, name)) = attributor.pod_of(&o.subject) else {
+            let Some(key) = round.attributor.pod_of(&o.subject) else {
                 continue;
             };
-            let key = (namespace.clone(), name.clone());
             // One decision per pod per round; never a second action on a pod acted on.
             if self.reaped_pods.contains(&key) || !judged.insert(key.clone()) {
                 continue;
             }
-            let quarantined = matches!(
-                snapshot.get(Kind::Pod, &namespace, &name).map(|l| &l.object),
-                Some(Object::Pod(p)) if p.metadata.labels.contains_key(QUARANTINE_LABEL)
-            );
-            if quarantined {
-                self.held.remove(&key);
-                continue;
-            }
-            let (namespace, name) = (&namespace, &name);
-            let Some((facts, w)) = self.facts(
-                snapshot,
-                workloads,
-                &attributor,
-                namespace,
-                name,
-                rampart_namespace,
-            ) else {
-                tracing::debug!(pod = %name, namespace = %namespace, "an observation for a pod the model does not know (yet)");
-                if fresh && self.mapping.action_for(o).is_some() {
-                    self.held.entry(key).or_insert((o.clone(), now));
-                }
-                continue;
-            };
-            let labels = match &w {
-                Some(w) => workload_label(w),
-                None => WorkloadLabels {
-                    namespace: namespace.clone(),
-                    workload: format!("{name}[Pod]"),
-                },
-            };
-            if fresh {
-                metrics.infections.get_or_create(&labels).inc();
-            }
-            if let Some(w) = &w {
-                self.attacked
-                    .insert(w.display(), (w.namespace.clone(), labels.workload.clone()));
-            }
-            if fresh
-                && let Some(Object::Pod(p)) =
-                    snapshot.get(Kind::Pod, namespace, name).map(|l| &l.object)
-                && let Some(started) = crate::engine::parse_rfc3339(&p.status.start_time)
-            {
-                metrics
-                    .time_to_infection
-                    .observe(now.saturating_sub(started) as f64);
-            }
-            let Some(action) = self.mapping.action_for(o) else {
-                continue;
-            };
-            let verdict = if self.pdbs_synced {
-                self.responder.decide(bar, &facts, action, now, writes)
-            } else {
-                Verdict::Propose(Hold::NotSynced)
-            };
-            let decision = match &verdict {
-                Verdict::Act if writes => "act".to_string(),
-                Verdict::Act => "act (dry-run)".to_string(),
-                Verdict::Propose(h) => format!("propose: {h:?}"),
-            };
-            tracing::info!(pod = %name, namespace = %namespace, behaviour = o.behaviour.as_str(), ?action, %decision, "infected pod");
-            let uid = match snapshot.get(Kind::Pod, namespace, name).map(|l| &l.object) {
-                Some(Object::Pod(p)) => p.metadata.uid.clone(),
-                _ => String::new(),
-            };
-            let d = PodDecision {
-                pod: format!("{namespace}/{name}"),
-                uid,
-                workload: facts.workload.clone(),
-                behaviour: o.behaviour.as_str(),
-                summary: o.summary.clone(),
-                action,
-                decision,
-                mitigation: None,
-            };
-            match &verdict {
-                Verdict::Act if writes => {
-                    self.held.remove(&key_of(&d));
-                    out.push(d);
-                }
-                // Held for a reason that may pass: tried again while the observation lives.
-                Verdict::Propose(
-                    Hold::Availability { .. }
-                    | Hold::CircuitOpen
-                    | Hold::WorkloadCircuitOpen
-                    | Hold::NotSynced,
-                ) => {
-                    let repeat = !fresh
-                        && self
-                            .decisions
-                            .back()
-                            .is_some_and(|x| x.pod == d.pod && x.decision == d.decision);
-                    self.held.entry(key_of(&d)).or_insert((o.clone(), now));
-                    if !repeat {
-                        self.remember(d);
-                    }
-                }
-                _ => {
-                    self.held.remove(&key_of(&d));
-                    self.remember(d);
-                }
-            }
+            out.extend(self.judge(o, fresh, key, &round));
         }
         out
+    }
+
+    /// Judges one observation of the pod `key`: the decision to act on, if any.
+    fn judge(
+        &mut self,
+        o: &Observation,
+        fresh: bool,
+        key: (String, String),
+        round: &Round<'_>,
+    ) -> Option<PodDecision> {
+        let (namespace, name) = (&key.0, &key.1);
+        let pod = match round
+            .snapshot
+            .get(Kind::Pod, namespace, name)
+            .map(|l| &l.object)
+        {
+            Some(Object::Pod(p)) => Some(&**p),
+            _ => None,
+        };
+        if pod.is_some_and(|p| p.metadata.labels.contains_key(QUARANTINE_LABEL)) {
+            self.held.remove(&key);
+            return None;
+        }
+        let Some((facts, w)) = self.facts(
+            round.snapshot,
+            round.workloads,
+            &round.attributor,
+            namespace,
+            name,
+            round.rampart_namespace,
+        ) else {
+            tracing::debug!(pod = %name, namespace = %namespace, "an observation for a pod the model does not know (yet)");
+            if fresh && self.mapping.action_for(o).is_some() {
+                self.held.entry(key).or_insert((o.clone(), round.now));
+            }
+            return None;
+        };
+        self.count_infection(w.as_ref(), namespace, name, pod, fresh, round);
+        let action = self.mapping.action_for(o)?;
+        let verdict = if self.pdbs_synced {
+            self.responder
+                .decide(round.bar, &facts, action, round.now, round.writes)
+        } else {
+            Verdict::Propose(Hold::NotSynced)
+        };
+        let decision = match &verdict {
+            Verdict::Act if round.writes => "act".to_string(),
+            Verdict::Act => "act (dry-run)".to_string(),
+            Verdict::Propose(h) => format!("propose: {h:?}"),
+        };
+        tracing::info!(pod = %name, namespace = %namespace, behaviour = o.behaviour.as_str(), ?action, %decision, "infected pod");
+        let d = PodDecision {
+            pod: format!("{namespace}/{name}"),
+            uid: pod.map(|p| p.metadata.uid.clone()).unwrap_or_default(),
+            workload: facts.workload.clone(),
+            behaviour: o.behaviour.as_str(),
+            summary: o.summary.clone(),
+            action,
+            decision,
+            mitigation: None,
+        };
+        self.settle(d, &verdict, o, fresh, round)
+    }
+
+    /// Counts an infection (fresh observations only) and marks the workload attacked.
+    fn count_infection(
+        &mut self,
+        w: Option<&Workload>,
+        namespace: &str,
+        name: &str,
+        pod: Option<&rampart_model::objects::Pod>,
+        fresh: bool,
+        round: &Round<'_>,
+    ) {
+        let labels = match w {
+            Some(w) => workload_label(w),
+            None => WorkloadLabels {
+                namespace: namespace.to_string(),
+                workload: format!("{name}[Pod]"),
+            },
+        };
+        if fresh {
+            round.metrics.infections.get_or_create(&labels).inc();
+        }
+        if let Some(w) = w {
+            self.attacked
+                .insert(w.display(), (w.namespace.clone(), labels.workload.clone()));
+        }
+        if fresh
+            && let Some(p) = pod
+            && let Some(started) = crate::clock::parse_rfc3339(&p.status.start_time)
+        {
+            round
+                .metrics
+                .time_to_infection
+                .observe(round.now.saturating_sub(started) as f64);
+        }
+    }
+
+    /// What becomes of a judged decision: acted on (returned), held for a retry, or kept.
+    fn settle(
+        &mut self,
+        d: PodDecision,
+        verdict: &Verdict,
+        o: &Observation,
+        fresh: bool,
+        round: &Round<'_>,
+    ) -> Option<PodDecision> {
+        match verdict {
+            Verdict::Act if round.writes => {
+                self.held.remove(&key_of(&d));
+                Some(d)
+            }
+            // Held for a reason that may pass: tried again while the observation lives.
+            Verdict::Propose(
+                Hold::Availability { .. }
+                | Hold::CircuitOpen
+                | Hold::WorkloadCircuitOpen
+                | Hold::NotSynced,
+            ) => {
+                let repeat = !fresh
+                    && self
+                        .decisions
+                        .back()
+                        .is_some_and(|x| x.pod == d.pod && x.decision == d.decision);
+                self.held
+                    .entry(key_of(&d))
+                    .or_insert((o.clone(), round.now));
+                if !repeat {
+                    self.remember(d);
+                }
+                None
+            }
+            _ => {
+                self.held.remove(&key_of(&d));
+                self.remember(d);
+                None
+            }
+        }
     }
 
     /// The Mitigation that realises a decision, expiring at `expires_at`.

@@ -1,0 +1,396 @@
+//! The engine's settings as plain data ([`EngineConfig`]), and their validation: everything is
+//! checked and every named file read before the engine touches the cluster.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_graph::Options;
+use rampart_http::ingest::IngestConfig;
+use rampart_http::serve::Limits;
+use rampart_http::tls::ReloadingCert;
+use rampart_respond::actuator::Actuator;
+use rampart_respond::bar::{ActionClass, BarConfig, CircuitBreaker};
+use rampart_respond::engine::EngineCore;
+use rampart_signals::kev::Kev;
+
+use crate::Error;
+use crate::infected::PodResponse;
+
+/// Largest KEV catalogue read. CISA's JSON feed is about 1.5 MB; 64 MiB leaves decades of growth
+/// and still refuses a wrong file (a disk image, a device) before it fills memory.
+const MAX_KEV_BYTES: u64 = 64 << 20;
+
+/// Everything `rampart engine` is told (the binary builds it from its flags; see its `--help`
+/// for each setting's meaning and default).
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Action classes allowed to act (network, rbac, mount, identity, pod, judgement); empty:
+    /// shadow mode.
+    pub enable: Vec<String>,
+    /// How actions are written: dryrun, networkpolicy, adminnetworkpolicy (unknown: dryrun).
+    pub actuator: String,
+    /// Let `network` act on proof alone.
+    pub act_on_proof: bool,
+    /// Dashboard, findings and metrics address.
+    pub dashboard_addr: SocketAddr,
+    /// File holding the dashboard's token.
+    pub dashboard_token_file: Option<PathBuf>,
+    /// Connection limits and timeouts of the dashboard and ingest listeners.
+    pub limits: Limits,
+    /// How long ended Mitigations stay in the ledger.
+    pub ledger_retention: Duration,
+    /// Lifetime of a mitigation before it reverts itself.
+    pub mitigation_ttl: Duration,
+    /// Quiet time after a change before re-proving.
+    pub debounce: Duration,
+    /// Circuit breaker: most actions per window.
+    pub max_actions: usize,
+    /// Circuit breaker window.
+    pub action_window: Duration,
+    /// rampart's own namespace (never acted on; holds the leader Lease).
+    pub namespace: String,
+    /// Lease duration for leader election, in seconds.
+    pub lease_seconds: u64,
+    /// This replica's identity in the Lease (default: `$HOSTNAME`).
+    pub identity: Option<String>,
+    /// Address serving both `POST /falco` and `POST /audit`.
+    pub ingest_addr: Option<SocketAddr>,
+    /// Address serving only `POST /falco`.
+    pub falco_addr: Option<SocketAddr>,
+    /// Address serving only `POST /audit`.
+    pub audit_addr: Option<SocketAddr>,
+    /// File holding the ingest clients' bearer token.
+    pub ingest_token_file: Option<PathBuf>,
+    /// Accept ingest requests without a token.
+    pub insecure_no_auth: bool,
+    /// Ingest requests per second per peer address.
+    pub ingest_rate: u32,
+    /// Largest ingest request body, in bytes.
+    pub ingest_max_body: usize,
+    /// How long an observation corroborates after it was last seen.
+    pub observation_ttl: Duration,
+    /// Most observations kept at once.
+    pub max_observations: usize,
+    /// Falco rule → behaviour mapping file (default: the bundled mapping).
+    pub behaviours: Option<PathBuf>,
+    /// ServiceAccounts whose Secret reads are not evidence (`namespace:name`, comma-separated).
+    pub audit_allow: String,
+    /// CISA KEV catalogue file.
+    pub kev_file: Option<PathBuf>,
+    /// Watch trivy-operator VulnerabilityReports.
+    pub watch_vulnerability_reports: bool,
+    /// Observation → pod action mapping file (default: the bundled one).
+    pub responses: Option<PathBuf>,
+    /// Pod actions per workload per action window.
+    pub pod_max_per_workload: usize,
+    /// Allow isolating or terminating pods no controller replaces.
+    pub allow_standalone_pods: bool,
+    /// The ingest's TLS certificate (PEM; reloaded when it changes).
+    pub ingest_tls_cert: Option<PathBuf>,
+    /// The ingest certificate's key (PEM).
+    pub ingest_tls_key: Option<PathBuf>,
+}
+
+/// The ingest's reloading certificate and the TLS configuration over it.
+pub(crate) type IngestTls = (Arc<ReloadingCert>, Arc<rustls::ServerConfig>);
+
+/// A validated configuration: the core, the pod responder and what the listeners need.
+pub(crate) struct Prepared {
+    pub core: EngineCore,
+    pub actuator: Actuator,
+    pub bar: BarConfig,
+    pub ingest_config: Option<IngestConfig>,
+    pub dashboard_token: Option<rampart_http::auth::Token>,
+    pub ingest_tls: Option<IngestTls>,
+    pub pods: PodResponse,
+    pub kev: Kev,
+}
+
+impl EngineConfig {
+    /// Validates every setting and reads every file, in the order the operator sees errors.
+    pub(crate) fn prepare(&self) -> Result<Prepared, Error> {
+        let (core, actuator, bar) = self.core()?;
+        let ingest_config = self.ingest_config()?;
+        let dashboard_token = self.dashboard_token()?;
+        let ingest_tls = self.ingest_tls()?;
+        let pods = self.pod_response()?;
+        let kev = self.kev()?;
+        Ok(Prepared {
+            core,
+            actuator,
+            bar,
+            ingest_config,
+            dashboard_token,
+            ingest_tls,
+            pods,
+            kev,
+        })
+    }
+
+    /// Builds the core from the settings.
+    fn core(&self) -> Result<(EngineCore, Actuator, BarConfig), Error> {
+        let enabled: BTreeSet<ActionClass> = self
+            .enable
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| ActionClass::parse(s).map_err(Error::Config))
+            .collect::<Result<_, _>>()?;
+        let (actuator, warning) = Actuator::parse(&self.actuator);
+        if let Some(w) = warning {
+            tracing::warn!("{w}");
+        }
+        let bar = BarConfig {
+            enabled,
+            act_on_proof: self.act_on_proof,
+            protected_namespaces: ["kube-system".to_string(), self.namespace.clone()].into(),
+            min_ready: 1,
+        };
+        Ok((
+            EngineCore::new(
+                Options::default(),
+                bar.clone(),
+                CircuitBreaker::new(self.max_actions, self.action_window.as_secs().max(1)),
+                actuator,
+            ),
+            actuator,
+            bar,
+        ))
+    }
+
+    /// The dashboard's token, if any; a dashboard reachable beyond loopback without one is
+    /// allowed (an operator may front it with their own proxy) but said loudly.
+    fn dashboard_token(&self) -> Result<Option<rampart_http::auth::Token>, Error> {
+        let Some(f) = &self.dashboard_token_file else {
+            if !self.dashboard_addr.ip().is_loopback() {
+                tracing::warn!(
+                    addr = %self.dashboard_addr,
+                    "the dashboard (the whole attack graph) is served beyond loopback without a token: set --dashboard-token-file"
+                );
+            }
+            return Ok(None);
+        };
+        let t = read_secret(f, "the dashboard token ")?;
+        if t.trim().is_empty() {
+            return Err(Error::Config(format!(
+                "the dashboard token file {} is empty",
+                f.display()
+            )));
+        }
+        warn_if_weak(&t, "dashboard");
+        Ok(Some(rampart_http::auth::Token::new(&t)))
+    }
+
+    /// The ingest configuration, when an ingest address is set.
+    fn ingest_config(&self) -> Result<Option<IngestConfig>, Error> {
+        if self.ingest_addr.is_none() && self.falco_addr.is_none() && self.audit_addr.is_none() {
+            return Ok(None);
+        }
+        let token = match (&self.ingest_token_file, self.insecure_no_auth) {
+            (Some(f), _) => {
+                let t = read_secret(f, "the ingest token ")?.trim().to_string();
+                if t.is_empty() {
+                    return Err(Error::Config(format!(
+                        "the ingest token file {} is empty",
+                        f.display()
+                    )));
+                }
+                warn_if_weak(&t, "ingest");
+                Some(t)
+            }
+            (None, true) => {
+                tracing::warn!("ingest accepts requests without a token (--insecure-no-auth)");
+                None
+            }
+            (None, false) => {
+                return Err(Error::Config(
+                    "an ingest address (--ingest-addr, --falco-addr, --audit-addr) needs --ingest-token-file (or --insecure-no-auth, explicitly)".into(),
+                ));
+            }
+        };
+        let mapping = match &self.behaviours {
+            Some(f) => rampart_signals::behaviour::Mapping::from_yaml(&read_config(f)?)?,
+            None => rampart_signals::behaviour::Mapping::default(),
+        };
+        Ok(Some(IngestConfig {
+            token,
+            rate_per_peer: std::num::NonZeroU32::new(self.ingest_rate)
+                .ok_or_else(|| Error::Config("--ingest-rate must be at least 1".into()))?,
+            max_body: self.ingest_max_body,
+            mapping,
+            allow: rampart_signals::audit::AllowList::parse(&self.audit_allow)?,
+        }))
+    }
+
+    /// The ingest's certificate and TLS configuration, when both files are set.
+    fn ingest_tls(&self) -> Result<Option<IngestTls>, Error> {
+        match (&self.ingest_tls_cert, &self.ingest_tls_key) {
+            (Some(c), Some(k)) => {
+                let cert = Arc::new(ReloadingCert::load(c, k).map_err(Error::IngestCert)?);
+                let config =
+                    rampart_http::tls::server_config(cert.clone()).map_err(Error::IngestTls)?;
+                Ok(Some((cert, config)))
+            }
+            (None, None) => Ok(None),
+            _ => Err(Error::Config(
+                "--ingest-tls-cert and --ingest-tls-key go together".into(),
+            )),
+        }
+    }
+
+    /// The infected-pod responder with its mapping and breakers.
+    fn pod_response(&self) -> Result<PodResponse, Error> {
+        Ok(PodResponse::new(
+            match &self.responses {
+                Some(f) => rampart_respond::infected::ResponseMapping::from_yaml(&read_config(f)?)?,
+                None => rampart_respond::infected::ResponseMapping::default(),
+            },
+            rampart_respond::infected::Responder::new(
+                self.max_actions,
+                self.pod_max_per_workload,
+                self.action_window.as_secs().max(1),
+                self.allow_standalone_pods,
+            ),
+        ))
+    }
+
+    /// The KEV catalogue, if one is named. Bounded: the path is a flag or an environment
+    /// variable, and a FIFO or `/dev/zero` there must fail, not hang or exhaust memory.
+    fn kev(&self) -> Result<Kev, Error> {
+        let Some(k) = &self.kev_file else {
+            return Ok(Kev::default());
+        };
+        let bytes =
+            rampart_files::read_bounded(k, MAX_KEV_BYTES).map_err(|source| Error::Read {
+                what: "",
+                path: k.clone(),
+                source,
+            })?;
+        Kev::parse(&bytes).map_err(|source| Error::Kev {
+            path: k.clone(),
+            source,
+        })
+    }
+}
+
+/// A configuration file (mapping, responses), bounded like every file rampart reads.
+fn read_config(f: &Path) -> Result<String, Error> {
+    rampart_files::read_text_bounded(f, rampart_files::MAX_CONFIG_FILE_BYTES).map_err(|source| {
+        Error::Read {
+            what: "",
+            path: f.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// A token file.
+fn read_secret(f: &Path, what: &'static str) -> Result<String, Error> {
+    rampart_files::read_text_bounded(f, rampart_files::MAX_SECRET_FILE_BYTES).map_err(|source| {
+        Error::Read {
+            what,
+            path: f.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Tokens are compared in constant time but not rate-limited everywhere: a short one can be
+/// guessed.
+fn warn_if_weak(token: &str, what: &str) {
+    if token.trim().chars().count() < 16 {
+        tracing::warn!(
+            "the {what} token is shorter than 16 characters: use a random one (e.g. openssl rand -hex 32)"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CLI's defaults.
+    fn config() -> EngineConfig {
+        EngineConfig {
+            enable: Vec::new(),
+            actuator: "dryrun".into(),
+            act_on_proof: false,
+            dashboard_addr: "127.0.0.1:8080".parse().expect("address"),
+            dashboard_token_file: None,
+            limits: Limits::default(),
+            ledger_retention: Duration::from_secs(86_400),
+            mitigation_ttl: Duration::from_secs(3600),
+            debounce: Duration::from_millis(500),
+            max_actions: 5,
+            action_window: Duration::from_secs(600),
+            namespace: "rampart-system".into(),
+            lease_seconds: 15,
+            identity: None,
+            ingest_addr: None,
+            falco_addr: None,
+            audit_addr: None,
+            ingest_token_file: None,
+            insecure_no_auth: false,
+            ingest_rate: 1000,
+            ingest_max_body: rampart_http::ingest::DEFAULT_MAX_BODY,
+            observation_ttl: Duration::from_secs(300),
+            max_observations: 20_000,
+            behaviours: None,
+            audit_allow: rampart_signals::audit::DEFAULT_ALLOW.into(),
+            kev_file: None,
+            watch_vulnerability_reports: false,
+            responses: None,
+            pod_max_per_workload: 2,
+            allow_standalone_pods: false,
+            ingest_tls_cert: None,
+            ingest_tls_key: None,
+        }
+    }
+
+    fn error(c: &EngineConfig) -> String {
+        match c.prepare() {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn defaults_prepare_a_shadow_engine() {
+        let p = config().prepare().expect("the defaults are valid");
+        assert!(p.bar.enabled.is_empty());
+        assert!(p.ingest_config.is_none() && p.dashboard_token.is_none());
+        assert!(p.bar.protected_namespaces.contains("rampart-system"));
+    }
+
+    #[test]
+    fn invalid_settings_fail_before_anything_runs() {
+        let mut c = config();
+        c.enable = vec!["network".into(), "everything".into()];
+        assert!(!error(&c).is_empty());
+        let mut c = config();
+        c.ingest_addr = Some("127.0.0.1:0".parse().expect("address"));
+        let e = error(&c);
+        assert!(
+            e.contains("--ingest-token-file") && e.contains("--insecure-no-auth"),
+            "{e}"
+        );
+        c.insecure_no_auth = true;
+        c.ingest_rate = 0;
+        assert_eq!(error(&c), "--ingest-rate must be at least 1");
+        let mut c = config();
+        c.ingest_tls_cert = Some("cert.pem".into());
+        assert_eq!(
+            error(&c),
+            "--ingest-tls-cert and --ingest-tls-key go together"
+        );
+        let mut c = config();
+        c.kev_file = Some("/nonexistent/kev.json".into());
+        assert!(
+            error(&c).starts_with("reading /nonexistent/kev.json"),
+            "{}",
+            error(&c)
+        );
+    }
+}

@@ -1,0 +1,392 @@
+//! The leader's writes: the Mitigation ledger reconciled at start-up, approved cuts enacted
+//! (record → apply → status), ended records forgotten, applied ones expired and retired.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use rampart_api::{
+    ActionKind, Mitigation, MitigationPhase, MitigationSpec, MitigationStatus, TargetRef,
+};
+use rampart_http::dashboard::{EngineMetrics, PhaseLabels};
+use rampart_kube::actuate::Ledger;
+use rampart_respond::engine::{ChangeReport, EngineCore};
+use rampart_respond::ledger::{End, LedgerEvent, step};
+use rampart_respond::reconcile::{Record, Repair};
+
+use crate::clock::{now, parse_rfc3339, rfc3339};
+
+/// Start-up reconciliation: every applied object has an Applied Mitigation and every Applied
+/// Mitigation has its object, whatever a crash left behind.
+pub(crate) async fn reconcile(ledger: &Ledger) {
+    let (Ok(mitigations), Ok(objects)) =
+        (ledger.mitigations().await, ledger.managed_objects().await)
+    else {
+        tracing::warn!("cannot read the ledger; reconciliation skipped");
+        return;
+    };
+    let now_s = now();
+    let stamp = rfc3339(now_s);
+    let records = records(&mitigations, now_s);
+    for repair in rampart_respond::reconcile::reconcile(&objects, &records) {
+        tracing::info!(?repair, "reconciling the ledger");
+        let name = match &repair {
+            Repair::DeleteOrphan(key) => {
+                let (ns, name) = key.split_once('/').unwrap_or(("", key));
+                if let Err(e) = ledger.remove_object(ns, name).await {
+                    tracing::warn!("{e}");
+                }
+                continue;
+            }
+            Repair::Adopt(n)
+            | Repair::Reapply(n)
+            | Repair::Resume(n)
+            | Repair::Abandon(n)
+            | Repair::Finish(n)
+            | Repair::Remove(n) => n,
+        };
+        let Some(m) = mitigations
+            .iter()
+            .find(|m| m.metadata.name.as_deref() == Some(name.as_str()))
+        else {
+            continue;
+        };
+        repair_one(ledger, m, &repair, &stamp).await;
+    }
+}
+
+/// The ledger as reconciliation reads it.
+fn records(mitigations: &[Mitigation], now_s: u64) -> Vec<Record> {
+    mitigations
+        .iter()
+        // A terminated pod leaves no object to reconcile.
+        .filter(|m| m.spec.action != ActionKind::Terminate)
+        .map(|m| {
+            let status = m.status.clone().unwrap_or_default();
+            Record {
+                name: m.metadata.name.clone().unwrap_or_default(),
+                phase: status.phase,
+                expired: parse_rfc3339(&m.spec.expires_at).is_some_and(|t| t <= now_s),
+                ending: status.message.starts_with("ending"),
+                // The applied object's own key (`/name` when cluster-scoped).
+                object_key: format!(
+                    "{}/{}",
+                    m.spec.object["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or(""),
+                    m.spec.object["metadata"]["name"].as_str().unwrap_or("")
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Carries out one repair on the Mitigation `m`.
+async fn repair_one(ledger: &Ledger, m: &Mitigation, repair: &Repair, stamp: &str) {
+    let ns = m.metadata.namespace.clone().unwrap_or_default();
+    let name = m.metadata.name.clone().unwrap_or_default();
+    let status = m.status.clone().unwrap_or_default();
+    match repair {
+        // Applied (maybe partly: an isolation's policy without its pod patch) before a
+        // crash, status never written: apply again (idempotent), then record it.
+        Repair::Adopt(_) | Repair::Resume(_) => {
+            let event = match ledger.apply(m).await {
+                Ok(()) => LedgerEvent::Applied,
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    LedgerEvent::ApplyFailed(e.to_string())
+                }
+            };
+            if let Ok((s, _)) = step(&status, event, stamp) {
+                let _ = ledger.set_status(&ns, &name, &s).await;
+            }
+        }
+        Repair::Abandon(_) => {
+            if let Ok((s, _)) = step(
+                &status,
+                LedgerEvent::ApplyFailed("never applied before its expiry".into()),
+                stamp,
+            ) {
+                let _ = ledger.set_status(&ns, &name, &s).await;
+            }
+        }
+        Repair::Reapply(_) => {
+            if let Err(e) = ledger.apply(m).await {
+                tracing::warn!("{e}");
+            }
+        }
+        Repair::Finish(_) | Repair::Remove(_) => {
+            // Expired, or an end that a crash interrupted: finish it.
+            let ending = if status.message.starts_with("ending") {
+                status.clone()
+            } else {
+                step(&status, LedgerEvent::End(End::Expired), stamp)
+                    .map(|x| x.0)
+                    .unwrap_or(status.clone())
+            };
+            let _ = ledger.set_status(&ns, &name, &ending).await;
+            if ledger.remove(m).await.is_ok()
+                && let Ok((done, _)) = step(&ending, LedgerEvent::Removed, stamp)
+            {
+                let _ = ledger.set_status(&ns, &name, &done).await;
+            }
+        }
+        Repair::DeleteOrphan(_) => {}
+    }
+}
+
+/// How the leader acts on one report.
+pub(crate) struct Actuation<'a> {
+    /// Lifetime of a new mitigation.
+    pub ttl: Duration,
+    /// How long ended records stay.
+    pub retention: Duration,
+    /// Whether the model changed (retirement can only change then).
+    pub model_changed: bool,
+    /// Where counts and phases go.
+    pub metrics: &'a EngineMetrics,
+}
+
+/// Acts on the cuts the bar approved, expires and retires what is applied.
+pub(crate) async fn actuate(
+    ledger: &Ledger,
+    core: &EngineCore,
+    report: &ChangeReport,
+    how: &Actuation<'_>,
+) {
+    let now_s = now();
+    let existing = match ledger.mitigations().await {
+        Ok(m) => m,
+        Err(e) => {
+            how.metrics.actuator_errors.inc();
+            tracing::warn!("cannot list mitigations, not acting: {e}");
+            return;
+        }
+    };
+    how.metrics.mitigations.clear();
+    for m in &existing {
+        let phase = m.status.as_ref().map(|s| s.phase).unwrap_or_default();
+        how.metrics
+            .mitigations
+            .get_or_create(&PhaseLabels {
+                phase: format!("{phase:?}"),
+            })
+            .inc();
+    }
+    if core.analysis().is_none() {
+        return;
+    }
+    act_on_cuts(ledger, core, report, &existing, how, now_s).await;
+    forget_ended(ledger, &existing, how.retention, now_s).await;
+    end_applied(ledger, core, existing, how.model_changed, now_s).await;
+}
+
+/// Whether a Proposed or Applied Mitigation already carries `cut`.
+fn active(existing: &[Mitigation], cut: &str) -> bool {
+    existing.iter().any(|m| {
+        m.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("rampart.dev/cut"))
+            .map(String::as_str)
+            == Some(cut)
+            && m.status.as_ref().is_none_or(|s| {
+                matches!(
+                    s.phase,
+                    MitigationPhase::Proposed | MitigationPhase::Applied
+                )
+            })
+    })
+}
+
+/// Enacts a Mitigation for every object of every cut the bar approved (`act`) and no
+/// Mitigation carries yet.
+async fn act_on_cuts(
+    ledger: &Ledger,
+    core: &EngineCore,
+    report: &ChangeReport,
+    existing: &[Mitigation],
+    how: &Actuation<'_>,
+    now_s: u64,
+) {
+    let Some(analysis) = core.analysis() else {
+        return;
+    };
+    for d in report.decisions.iter().filter(|d| d.decision == "act") {
+        if active(existing, &d.cut) {
+            continue;
+        }
+        let Some(cut) = analysis.plan.cuts.iter().find(|c| c.id == d.cut) else {
+            continue;
+        };
+        let objects: Vec<serde_json::Value> = cut
+            .fixes
+            .iter()
+            .filter_map(|f| f.manifest())
+            .flat_map(|np| core.actuator().realise(np))
+            .collect();
+        for (i, object) in objects.iter().enumerate() {
+            // The Mitigation lives in the workload's namespace (a NetworkPolicy's own).
+            let ns = object["metadata"]["namespace"]
+                .as_str()
+                .or_else(|| {
+                    cut.fixes
+                        .iter()
+                        .find_map(|f| f.manifest())
+                        .and_then(|m| m["metadata"]["namespace"].as_str())
+                })
+                .unwrap_or("default")
+                .to_string();
+            let kind = object["kind"]
+                .as_str()
+                .unwrap_or("NetworkPolicy")
+                .to_string();
+            let name = format!("{}-{i}-{now_s}", d.cut.replace("cut-", "rampart-"));
+            let mut m = Mitigation::new(
+                &name,
+                MitigationSpec {
+                    chains: cut.breaks.clone(),
+                    action: if kind == "AdminNetworkPolicy" {
+                        ActionKind::AdminNetworkPolicy
+                    } else {
+                        ActionKind::NetworkPolicy
+                    },
+                    target: TargetRef {
+                        kind,
+                        namespace: object["metadata"]["namespace"]
+                            .as_str()
+                            .unwrap_or("")
+                            .into(),
+                        name: object["metadata"]["name"].as_str().unwrap_or("").into(),
+                        uid: String::new(),
+                    },
+                    object: object.clone(),
+                    reason: format!("{} ({})", d.fix, cut.to),
+                    expires_at: rfc3339(now_s + how.ttl.as_secs()),
+                },
+            );
+            m.metadata.namespace = Some(ns.clone());
+            m.metadata.labels = Some([("rampart.dev/cut".to_string(), d.cut.clone())].into());
+            enact(ledger, &m, how.metrics).await;
+        }
+    }
+}
+
+/// Ended records are history; kept for `retention`, then forgotten (the ledger must not grow
+/// for ever: the leader lists it every second).
+async fn forget_ended(ledger: &Ledger, existing: &[Mitigation], retention: Duration, now_s: u64) {
+    for m in existing {
+        let Some(status) = &m.status else { continue };
+        let ended = matches!(
+            status.phase,
+            MitigationPhase::Reverted | MitigationPhase::Retired | MitigationPhase::Failed
+        );
+        let old = status
+            .ended_at
+            .as_deref()
+            .and_then(parse_rfc3339)
+            .is_some_and(|t| t.saturating_add(retention.as_secs()) <= now_s);
+        if ended && old {
+            let ns = m.metadata.namespace.clone().unwrap_or_default();
+            let name = m.metadata.name.clone().unwrap_or_default();
+            if let Err(e) = ledger.forget(&ns, &name).await {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}
+
+/// Chains still proven with every object rampart applied taken out at once.
+fn proving_without_ours(core: &EngineCore) -> BTreeSet<String> {
+    let ours: Vec<rampart_model::ObjectKey> = core
+        .snapshot()
+        .of_kind(rampart_model::Kind::NetworkPolicy)
+        .filter(|o| {
+            let m = o.object.meta();
+            m.labels.contains_key(rampart_respond::MANAGED_BY_LABEL)
+                && m.owner_references.iter().any(|r| r.kind == "Mitigation")
+        })
+        .map(|o| rampart_model::ObjectKey::of(&o.object))
+        .collect();
+    rampart_respond::retire::proving_without(core.snapshot(), &ours)
+}
+
+/// Expires and retires applied mitigations.
+async fn end_applied(
+    ledger: &Ledger,
+    core: &EngineCore,
+    existing: Vec<Mitigation>,
+    model_changed: bool,
+    now_s: u64,
+) {
+    let stamp = rfc3339(now_s);
+    let mut proving: Option<BTreeSet<String>> = None;
+    for m in existing {
+        let Some(status) = m.status.clone() else {
+            continue;
+        };
+        if status.phase != MitigationPhase::Applied {
+            continue;
+        }
+        let ns = m.metadata.namespace.clone().unwrap_or_default();
+        let name = m.metadata.name.clone().unwrap_or_default();
+        let expired = parse_rfc3339(&m.spec.expires_at).is_some_and(|t| t <= now_s);
+        let pod_action = matches!(m.spec.action, ActionKind::Isolate | ActionKind::Terminate);
+        let end = if expired {
+            Some(End::Expired)
+        } else if pod_action || !model_changed {
+            // An infected pod's mitigation ends on expiry only; and retirement (a re-proof
+            // without the mitigation) can only change when the model did.
+            None
+        } else {
+            let proving = proving.get_or_insert_with(|| proving_without_ours(core));
+            (!m.spec.chains.iter().any(|c| proving.contains(c))).then_some(End::Retired)
+        };
+        let Some(end) = end else { continue };
+        let Ok((ending, _)) = step(&status, LedgerEvent::End(end), &stamp) else {
+            continue;
+        };
+        let _ = ledger.set_status(&ns, &name, &ending).await;
+        let event = match ledger.remove(&m).await {
+            Ok(()) => LedgerEvent::Removed,
+            Err(e) => LedgerEvent::RemoveFailed(e.to_string()),
+        };
+        if let Ok((done, _)) = step(&ending, event, &stamp) {
+            let _ = ledger.set_status(&ns, &name, &done).await;
+            tracing::info!(mitigation = %name, namespace = %ns, phase = ?done.phase, "mitigation ended");
+        }
+    }
+}
+
+/// Records a mitigation, applies it, then records the outcome — in that order, so a crash at
+/// any point leaves something start-up reconciliation repairs. Whether it was applied.
+pub(crate) async fn enact(ledger: &Ledger, m: &Mitigation, metrics: &EngineMetrics) -> bool {
+    let stamp = rfc3339(now());
+    let ns = m.metadata.namespace.clone().unwrap_or_default();
+    let name = m.metadata.name.clone().unwrap_or_default();
+    let recorded = match ledger.record(m).await {
+        Ok(r) => r,
+        Err(e) => {
+            metrics.actuator_errors.inc();
+            tracing::warn!("{e}");
+            return false;
+        }
+    };
+    let proposed = MitigationStatus {
+        proposed_at: Some(stamp.clone()),
+        ..Default::default()
+    };
+    let (status, _) = match ledger.apply(&recorded).await {
+        Ok(()) => step(&proposed, LedgerEvent::Applied, &stamp).unwrap_or((proposed, None)),
+        Err(e) => {
+            metrics.actuator_errors.inc();
+            tracing::warn!("{e}");
+            step(&proposed, LedgerEvent::ApplyFailed(e.to_string()), &stamp)
+                .unwrap_or((proposed, None))
+        }
+    };
+    if let Err(e) = ledger.set_status(&ns, &name, &status).await {
+        tracing::warn!("{e}");
+    }
+    tracing::info!(mitigation = %name, namespace = %ns, phase = ?status.phase, "mitigation");
+    status.phase == MitigationPhase::Applied
+}

@@ -1,0 +1,31 @@
+//! rampart's live engine: the edge crate that owns the watch → re-prove → act loop against a
+//! cluster. It wires the adapters and the pure core together — `rampart-kube` (watchers, the
+//! Mitigation ledger, leader election), `rampart-respond` (the engine core, the bar, the
+//! infected-pod response), `rampart-signals` (runtime evidence, vulnerability intel) and
+//! `rampart-http` (dashboard, ingest, serving limits) — and decides nothing itself.
+//!
+//! * [`run`] runs the engine from an [`EngineConfig`] (plain data; the binary builds it from
+//!   its flags): validation, listeners, levers and leadership, the loop.
+//! * [`offline`] serves the engine's dashboard over a snapshot (`rampart dashboard`).
+//!
+//! Modules: `config` (settings, validation), `run` (start-up and the loop), `ledger`
+//! (reconciliation, actuation, expiry and retirement), `levers` (permissions, leadership),
+//! `infected` and `pods` (the infected-pod response), `signals` (evidence and intel),
+//! `publish` (dashboard findings, Kubernetes Events), `listen` (listeners), `clock`.
+
+mod clock;
+mod config;
+mod error;
+mod infected;
+mod ledger;
+mod levers;
+mod listen;
+pub mod offline;
+mod pods;
+mod publish;
+mod run;
+mod signals;
+
+pub use config::EngineConfig;
+pub use error::Error;
+pub use run::run;

@@ -1,0 +1,378 @@
+//! The live engine: start-up (client, listeners, levers, leadership, watchers), then the loop —
+//! wait for a change, batch what arrives within the debounce time, re-prove (or only refresh
+//! confidence), publish, respond to infected pods, and, as the leader, act.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube::Client;
+use rampart_http::dashboard::{DashboardState, KindLabels, PathLabels};
+use rampart_http::ingest::Ingest;
+use rampart_kube::actuate::Ledger;
+use rampart_kube::cluster::{ClusterEvent, WATCHED, watch_cluster};
+use rampart_model::{Change, Kind};
+use rampart_respond::bar::{ActionClass, BarConfig};
+use rampart_respond::engine::{ChangeReport, EngineCore, ReproofPath};
+use rampart_signals::kev::Kev;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::now;
+use crate::config::Prepared;
+use crate::infected::PodResponse;
+use crate::ledger::{Actuation, actuate, reconcile};
+use crate::levers::{Leadership, Levers};
+use crate::listen::{bind, serve_dashboard, serve_ingest, server};
+use crate::pods::pod_round;
+use crate::publish::{publish, publish_events};
+use crate::signals::{LiveReports, Signals};
+use crate::{EngineConfig, Error};
+
+/// Runs the engine until Ctrl-C (or the cluster's event stream ends). Every setting is
+/// validated and every named file read before anything connects.
+pub fn run(config: &EngineConfig) -> Result<(), Error> {
+    let prepared = config.prepare()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    runtime.block_on(start(config, prepared))
+}
+
+/// Connects, starts the listeners, the levers and the watchers, then loops.
+async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
+    let client = Client::try_default().await.map_err(Error::Connect)?;
+    let dashboard = Arc::new(DashboardState::default());
+    let server = server(config.limits, dashboard.metrics.serve.clone());
+    let listener = bind(config.dashboard_addr).await?;
+    let cancel = CancellationToken::new();
+    let ingest = serve_ingest(
+        config,
+        p.ingest_config,
+        p.ingest_tls.as_ref(),
+        &dashboard,
+        &server,
+        &cancel,
+    )
+    .await?;
+    serve_dashboard(listener, &dashboard, p.dashboard_token, &server, &cancel)?;
+    let (ledger, levers) = crate::levers::ledger(&client, p.actuator, config).await;
+    let leadership = Leadership::start(&client, ledger.as_ref(), config).await?;
+    let recorder = kube::runtime::events::Recorder::new(
+        client.clone(),
+        kube::runtime::events::Reporter {
+            controller: "rampart-engine".into(),
+            instance: std::env::var("HOSTNAME").ok(),
+        },
+    );
+    let mut pods = p.pods;
+    let rx = watch(client, config, &p.bar, &mut pods, &cancel);
+    let mut engine = Engine {
+        config,
+        core: p.core,
+        bar: p.bar,
+        pods,
+        kev: p.kev,
+        ingest,
+        dashboard,
+        levers,
+        ledger,
+        leadership,
+        recorder,
+        reconciled: false,
+        last_report: ChangeReport::default(),
+        live_reports: LiveReports::default(),
+        synced: BTreeSet::new(),
+    };
+    engine.run(rx, &cancel).await;
+    Ok(())
+}
+
+/// Starts the watchers (every modelled kind; PodDisruptionBudgets when pods may be acted on;
+/// VulnerabilityReports when asked) and the Ctrl-C handler; the stream of their events.
+fn watch(
+    client: Client,
+    config: &EngineConfig,
+    bar: &BarConfig,
+    pods: &mut PodResponse,
+    cancel: &CancellationToken,
+) -> mpsc::Receiver<ClusterEvent> {
+    let (tx, rx) = mpsc::channel::<ClusterEvent>(8192);
+    if bar.enabled.contains(&ActionClass::Pod) {
+        pods.expect_pdbs();
+        tokio::spawn(rampart_kube::cluster::watch_extra(
+            client.clone(),
+            "PodDisruptionBudget",
+            tx.clone(),
+            cancel.clone(),
+        ));
+    }
+    if config.watch_vulnerability_reports {
+        tokio::spawn(rampart_kube::cluster::watch_extra(
+            client.clone(),
+            "VulnerabilityReport",
+            tx.clone(),
+            cancel.clone(),
+        ));
+    }
+    tokio::spawn(watch_cluster(client, tx, cancel.clone()));
+    let signal = cancel.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        signal.cancel();
+    });
+    rx
+}
+
+/// Resolves when the ingest has fresh evidence; never without an ingest.
+async fn fresh_evidence(ingest: Option<&Ingest>) {
+    match ingest {
+        Some(i) => i.wake.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The running engine's state.
+struct Engine<'a> {
+    config: &'a EngineConfig,
+    core: EngineCore,
+    bar: BarConfig,
+    pods: PodResponse,
+    kev: Kev,
+    ingest: Option<Arc<Ingest>>,
+    dashboard: Arc<DashboardState>,
+    levers: Levers,
+    /// The ledger, when this replica may write (see [`Engine::acting`]).
+    ledger: Option<Ledger>,
+    leadership: Leadership,
+    recorder: kube::runtime::events::Recorder,
+    /// Whether this leader has reconciled the ledger since it took over.
+    reconciled: bool,
+    last_report: ChangeReport,
+    live_reports: LiveReports,
+    /// Kinds listed at least once.
+    synced: BTreeSet<Kind>,
+}
+
+impl Engine<'_> {
+    /// The loop: until cancelled or the event stream ends.
+    async fn run(&mut self, mut rx: mpsc::Receiver<ClusterEvent>, cancel: &CancellationToken) {
+        let expected: BTreeSet<Kind> = WATCHED.iter().map(|w| w.0).chain([Kind::Secret]).collect();
+        loop {
+            // Wait for a change, then batch everything that arrives within the debounce time.
+            // A quiet cluster still gets a tick, so expiries happen on time. New runtime
+            // evidence or intel changes confidence, not the proof: no re-proof for it.
+            let mut intel_changed = false;
+            let first = tokio::select! {
+                () = cancel.cancelled() => break,
+                e = rx.recv() => e.map(Some),
+                () = tokio::time::sleep(Duration::from_secs(1)) => Some(None),
+                () = fresh_evidence(self.ingest.as_deref()) => {
+                    intel_changed = true;
+                    Some(None)
+                }
+            };
+            let Some(first) = first else { break };
+            let mut batch: Vec<ClusterEvent> = first.into_iter().collect();
+            while let Ok(Some(e)) = tokio::time::timeout(self.config.debounce, rx.recv()).await {
+                batch.push(e);
+            }
+            let batch_was_empty = batch.is_empty();
+            for e in batch {
+                intel_changed |= self.apply(e);
+            }
+            if !expected.is_subset(&self.synced) {
+                continue; // first findings only once every kind is listed
+            }
+            intel_changed |= self.expire_observations();
+            if batch_was_empty || !self.core.is_dirty() {
+                self.quiet_round(intel_changed).await;
+            } else {
+                self.reprove_round().await;
+            }
+        }
+    }
+
+    /// Applies one cluster event to the model, the live reports or the PDBs; whether intel
+    /// changed.
+    fn apply(&mut self, e: ClusterEvent) -> bool {
+        match e {
+            ClusterEvent::Upsert(o) => {
+                if !self.core.apply(Change::Upsert(o)) {
+                    self.dashboard.metrics.unchanged_updates.inc();
+                }
+            }
+            ClusterEvent::Delete(k) => {
+                self.core.apply(Change::Delete(k));
+            }
+            ClusterEvent::Relisted(kind, objects) => {
+                self.synced.insert(kind);
+                self.core.replace_kind(kind, objects);
+            }
+            ClusterEvent::Error(kind, e) => {
+                self.dashboard
+                    .metrics
+                    .watch_errors
+                    .get_or_create(&KindLabels { kind: kind.clone() })
+                    .inc();
+                tracing::warn!(kind = %kind, "watch failed, retrying: {e}");
+            }
+            ClusterEvent::ExtraUpsert("VulnerabilityReport", v) => {
+                return self.live_reports.upsert(&v);
+            }
+            ClusterEvent::ExtraDeleted("VulnerabilityReport", ns, name) => {
+                return self.live_reports.remove(&ns, &name);
+            }
+            ClusterEvent::ExtraRelisted("VulnerabilityReport", all) => {
+                self.live_reports.replace(&all);
+                return true;
+            }
+            ClusterEvent::ExtraUpsert(_, v) => self.pods.pdb_upsert(&v),
+            ClusterEvent::ExtraDeleted(_, ns, name) => self.pods.pdb_delete(&ns, &name),
+            ClusterEvent::ExtraRelisted(_, all) => self.pods.pdb_replace(&all),
+        }
+        false
+    }
+
+    /// Ingest housekeeping and expired observations; whether any expired.
+    fn expire_observations(&self) -> bool {
+        let Some(i) = &self.ingest else { return false };
+        i.housekeeping();
+        let mut store = i.store.lock().unwrap_or_else(|e| e.into_inner());
+        let expired = store.expire(now()) > 0;
+        i.metrics
+            .observations
+            .set(i64::try_from(store.len()).unwrap_or(i64::MAX));
+        expired
+    }
+
+    /// The ledger, when this replica may write and leads now.
+    fn acting(&self) -> Option<&Ledger> {
+        self.ledger.as_ref().filter(|_| self.leadership.leads())
+    }
+
+    /// The pod response's round.
+    async fn pod_round(&mut self) {
+        let ledger = self.ledger.as_ref().filter(|_| self.leadership.leads());
+        pod_round(
+            &mut self.pods,
+            self.ingest.as_deref(),
+            &self.core,
+            &self.bar,
+            ledger,
+            self.config,
+            &self.dashboard.metrics,
+        )
+        .await;
+    }
+
+    /// A tick, new evidence, or updates the model does not read (status, resourceVersion):
+    /// only confidence, expiries and retirements can change.
+    async fn quiet_round(&mut self, intel_changed: bool) {
+        self.pod_round().await;
+        if intel_changed {
+            let signals = self.refresh_signals();
+            self.last_report.decisions = self.core.redecide(now());
+            self.publish(&self.last_report, &signals);
+            tracing::info!(
+                corroborated = signals.evidence.len(),
+                footholds = signals.footholds.len(),
+                "runtime evidence or intel changed"
+            );
+        }
+        let none = ChangeReport::default();
+        let report = if intel_changed {
+            &self.last_report
+        } else {
+            &none
+        };
+        if self.act(report, false).await {
+            self.reconciled = true;
+        }
+    }
+
+    /// The model changed: re-prove, publish, respond, record Events, act.
+    async fn reprove_round(&mut self) {
+        let t = Instant::now();
+        let mut report = self.core.reprove(now());
+        let signals = self.refresh_signals();
+        report.decisions = self.core.redecide(now());
+        let metrics = &self.dashboard.metrics;
+        metrics.loop_latency.observe(t.elapsed().as_secs_f64());
+        metrics
+            .reproofs
+            .get_or_create(&PathLabels {
+                path: match report.path {
+                    ReproofPath::Full => "full",
+                    ReproofPath::Relabel => "relabel",
+                    ReproofPath::Reclass => "reclass",
+                }
+                .into(),
+            })
+            .inc();
+        self.publish(&report, &signals);
+        // A busy cluster (a re-proof every batch) must not starve the pod response.
+        self.pod_round().await;
+        // Events are proposals made visible, allowed in shadow mode; with several replicas
+        // only the leader records them.
+        if self.leadership.records_events() {
+            publish_events(&self.recorder, &self.core, &report).await;
+        }
+        if self.act(&report, true).await {
+            self.reconciled = true;
+        } else if !self.leadership.leads() {
+            self.reconciled = false;
+        }
+        tracing::info!(
+            generation = report.generation,
+            chains = report.chains,
+            added = report.diff.chains_added.len(),
+            removed = report.diff.chains_removed.len(),
+            decisions = report.decisions.len(),
+            "re-proved"
+        );
+        self.last_report = report;
+    }
+
+    /// Runtime evidence and footholds, told to the core.
+    fn refresh_signals(&mut self) -> Signals {
+        Signals::refresh(
+            &mut self.core,
+            self.ingest.as_deref(),
+            &self.kev,
+            &self.live_reports,
+        )
+    }
+
+    /// Publishes to the dashboard.
+    fn publish(&self, report: &ChangeReport, signals: &Signals) {
+        publish(
+            &self.dashboard,
+            &self.core,
+            report,
+            &self.levers,
+            signals,
+            &self.pods.decisions,
+        );
+    }
+
+    /// As the leader (a new leader first repairs whatever the previous one left): acts on
+    /// `report`. Whether this replica acted (and so has reconciled).
+    async fn act(&self, report: &ChangeReport, model_changed: bool) -> bool {
+        let Some(ledger) = self.acting() else {
+            return false;
+        };
+        if !self.reconciled {
+            reconcile(ledger).await;
+        }
+        let how = Actuation {
+            ttl: self.config.mitigation_ttl,
+            retention: self.config.ledger_retention,
+            model_changed,
+            metrics: &self.dashboard.metrics,
+        };
+        actuate(ledger, &self.core, report, &how).await;
+        true
+    }
+}

@@ -1,0 +1,324 @@
+//! The webhook's admission state: the Pod Security configuration, policies and namespace
+//! labels from files, or kept current by watching the cluster (`StateSink`), and the Pod
+//! Security version the API server decides as.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use rampart_files::{LoadOptions, load_raw};
+use rampart_http::admission::AdmissionState;
+use rampart_policy::pss::{Level, Version};
+use rampart_policy::review::{PolicySet, PssConfig};
+use rampart_policy::source::{namespace_from_value, policy_from_value};
+use serde::Deserialize;
+
+use super::WebhookArgs;
+
+/// Upstream's `PodSecurityConfiguration` (pod-security.admission.config.k8s.io/v1).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PodSecurityConfiguration {
+    #[serde(rename = "apiVersion")]
+    #[allow(dead_code)]
+    api_version: Option<String>,
+    #[allow(dead_code)]
+    kind: Option<String>,
+    #[serde(default)]
+    defaults: BTreeMap<String, String>,
+    #[serde(default)]
+    exemptions: Exemptions,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Exemptions {
+    #[serde(default)]
+    usernames: Vec<String>,
+    #[serde(default)]
+    runtime_classes: Vec<String>,
+    #[serde(default)]
+    namespaces: Vec<String>,
+}
+
+/// Reads and validates the Pod Security configuration.
+pub fn pss_config(path: Option<&PathBuf>) -> anyhow::Result<PssConfig> {
+    let Some(path) = path else {
+        return Ok(PssConfig::default());
+    };
+    let text = rampart_files::read_text_bounded(path, rampart_files::MAX_CONFIG_FILE_BYTES)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let c: PodSecurityConfiguration =
+        serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let mut cfg = PssConfig::default();
+    for (key, value) in &c.defaults {
+        let (mode, is_version) = match key.strip_suffix("-version") {
+            Some(m) => (m, true),
+            None => (key.as_str(), false),
+        };
+        let slot = match mode {
+            "enforce" => &mut cfg.enforce,
+            "audit" => &mut cfg.audit,
+            "warn" => &mut cfg.warn,
+            _ => anyhow::bail!("{}: unknown defaults key {key:?}", path.display()),
+        };
+        if is_version {
+            slot.version = Version::parse(value).with_context(|| {
+                format!(
+                    "{}: defaults.{key}: invalid version {value:?}",
+                    path.display()
+                )
+            })?;
+        } else {
+            slot.level = Level::parse(value).with_context(|| {
+                format!(
+                    "{}: defaults.{key}: invalid level {value:?}",
+                    path.display()
+                )
+            })?;
+        }
+    }
+    cfg.exempt_usernames = c.exemptions.usernames;
+    cfg.exempt_runtime_classes = c.exemptions.runtime_classes;
+    cfg.exempt_namespaces = c.exemptions.namespaces;
+    Ok(cfg)
+}
+
+/// Loads policies from files; any invalid one is a start-up error.
+pub fn load_policies(path: &PathBuf) -> anyhow::Result<PolicySet> {
+    let (docs, errors) = load_raw(std::slice::from_ref(path), &LoadOptions::default());
+    if let Some(e) = errors.first() {
+        anyhow::bail!("{e}");
+    }
+    let mut set = PolicySet::default();
+    for d in docs {
+        if let Some(p) = policy_from_value(&d.value, "default") {
+            let p = p.map_err(|e| anyhow::anyhow!("{}: {e}", d.source))?;
+            set.upsert(p)
+                .map_err(|e| anyhow::anyhow!("{}: invalid policy: {e:?}", d.source))?;
+        }
+    }
+    Ok(set)
+}
+
+/// Loads namespace labels from files.
+pub fn load_namespaces(
+    path: &PathBuf,
+) -> anyhow::Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let (docs, errors) = load_raw(std::slice::from_ref(path), &LoadOptions::default());
+    if let Some(e) = errors.first() {
+        anyhow::bail!("{e}");
+    }
+    Ok(docs
+        .iter()
+        .filter_map(|d| namespace_from_value(&d.value))
+        .collect())
+}
+
+/// The state before serving: the Pod Security configuration and, with `--policies` and
+/// `--namespaces`, policies and namespaces from files (then ready at once). Whether the state
+/// came from files (otherwise the cluster is watched).
+pub fn initial(args: &WebhookArgs) -> anyhow::Result<(AdmissionState, bool)> {
+    let mut pss = pss_config(args.config.as_ref())?;
+    if let Some(minor) = args.kube_version {
+        pss.newest_minor = rampart_policy::pss::latest_minor_for(minor);
+    }
+    let state = AdmissionState {
+        pss,
+        ..AdmissionState::default()
+    };
+    let from_files = match (&args.policies, &args.namespaces) {
+        (Some(policies), Some(namespaces)) => {
+            *state
+                .policies
+                .write()
+                .map_err(|_| anyhow::anyhow!("lock"))? = load_policies(policies)?;
+            *state
+                .namespaces
+                .write()
+                .map_err(|_| anyhow::anyhow!("lock"))? = load_namespaces(namespaces)?;
+            state.ready.store(true, Ordering::Relaxed);
+            true
+        }
+        (None, None) => false,
+        _ => anyhow::bail!(
+            "--policies and --namespaces go together (both from files, or both watched)"
+        ),
+    };
+    Ok((state, from_files))
+}
+
+/// Connects to the API server for a watched state: resolves Pod Security's `latest` from its
+/// version (unless `--kube-version` says), and reads namespaces the watch has not delivered yet
+/// live.
+pub fn connect(
+    runtime: &tokio::runtime::Runtime,
+    args: &WebhookArgs,
+    state: &mut AdmissionState,
+) -> anyhow::Result<kube::Client> {
+    let client = runtime
+        .block_on(kube::Client::try_default())
+        .context("connecting to the API server (or pass --policies and --namespaces)")?;
+    if args.kube_version.is_none() {
+        // `latest` means what it means to this cluster's API server.
+        match runtime.block_on(client.apiserver_version()) {
+            // An API server emulating an older version (`--emulated-version`) decides
+            // Pod Security as that version does.
+            Ok(info) => match server_minor(
+                info.emulation_major.as_deref().unwrap_or(&info.major),
+                info.emulation_minor.as_deref().unwrap_or(&info.minor),
+            ) {
+                Some(minor) => {
+                    state.pss.newest_minor = rampart_policy::pss::latest_minor_for(minor);
+                    tracing::info!(
+                        kube_minor = minor,
+                        latest = state.pss.newest_minor,
+                        "Pod Security latest resolved from the API server's version"
+                    );
+                }
+                None => tracing::warn!(
+                    major = %info.major,
+                    minor = %info.minor,
+                    "unrecognised API server version; Pod Security latest is the newest rampart knows"
+                ),
+            },
+            Err(e) => tracing::warn!(
+                "reading the API server's version failed ({e}); Pod Security latest is the newest rampart knows"
+            ),
+        }
+    }
+    // Namespaces the watch has not delivered yet are read live (one GET, read-only).
+    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    state.namespace_lookup = Some(rampart_http::admission::NamespaceLookup(Arc::new(
+        move |name: String| {
+            let api = api.clone();
+            Box::pin(async move {
+                api.get_opt(&name)
+                    .await
+                    .map(|ns| {
+                        ns.map(|ns| {
+                            let mut labels = ns.metadata.labels.unwrap_or_default();
+                            labels.insert("kubernetes.io/metadata.name".into(), name.clone());
+                            labels
+                        })
+                    })
+                    .map_err(|e| e.to_string())
+            })
+        },
+    )));
+    Ok(client)
+}
+
+/// Feeds watch events into the webhook's state.
+pub struct StateSink {
+    state: Arc<AdmissionState>,
+    synced: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
+}
+
+impl StateSink {
+    /// A sink into `state`, ready once every source has listed.
+    pub fn new(state: Arc<AdmissionState>) -> StateSink {
+        StateSink {
+            state,
+            synced: std::sync::Mutex::new(Default::default()),
+        }
+    }
+}
+
+impl rampart_kube::AdmissionSink for StateSink {
+    fn replace_namespaces(&self, all: BTreeMap<String, BTreeMap<String, String>>) {
+        if let Ok(mut n) = self.state.namespaces.write() {
+            *n = all;
+        }
+    }
+    fn apply_namespace(&self, name: String, labels: BTreeMap<String, String>) {
+        if let Ok(mut n) = self.state.namespaces.write() {
+            n.insert(name, labels);
+        }
+    }
+    fn delete_namespace(&self, name: &str) {
+        if let Ok(mut n) = self.state.namespaces.write() {
+            n.remove(name);
+        }
+    }
+    fn replace_policies(&self, kind: &'static str, all: Vec<rampart_policy::review::NamedPolicy>) {
+        if let Ok(mut p) = self.state.policies.write() {
+            p.clear_kind(kind);
+            for x in all {
+                let _ = p.upsert(x);
+            }
+        }
+    }
+    fn apply_policy(&self, policy: rampart_policy::review::NamedPolicy) {
+        if let Ok(mut p) = self.state.policies.write() {
+            let _ = p.upsert(policy);
+        }
+    }
+    fn delete_policy(&self, kind: &'static str, namespace: Option<&str>, name: &str) {
+        if let Ok(mut p) = self.state.policies.write() {
+            p.remove(kind, namespace, name);
+        }
+    }
+    fn invalid_policy(&self, error: rampart_policy::source::PolicyError) {
+        self.state.metrics.invalid_policies.inc();
+        tracing::warn!("ignoring invalid policy: {error}");
+    }
+    fn synced(&self, source: rampart_kube::Source) {
+        tracing::info!(source = source.as_str(), "initial list complete");
+        if let Ok(mut s) = self.synced.lock() {
+            s.insert(source.as_str());
+            if s.len() == 3 {
+                self.state.ready.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+    fn watch_error(&self, source: rampart_kube::Source, error: String) {
+        self.state
+            .metrics
+            .watch_errors
+            .get_or_create(&rampart_http::metrics::SourceLabels {
+                source: source.as_str(),
+            })
+            .inc();
+        tracing::warn!(source = source.as_str(), "watch failed, retrying: {error}");
+    }
+}
+
+/// The minor of a `version.Info` (`"1"`, `"36+"` on some providers).
+fn server_minor(major: &str, minor: &str) -> Option<u32> {
+    if major.trim_end_matches('+') != "1" {
+        return None;
+    }
+    let digits = minor.trim_end_matches('+');
+    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_versions() {
+        assert_eq!(server_minor("1", "36"), Some(36));
+        assert_eq!(server_minor("1", "35+"), Some(35));
+        assert_eq!(server_minor("2", "0"), None);
+        assert_eq!(server_minor("1", ""), None);
+        assert_eq!(server_minor("1", "x"), None);
+    }
+
+    #[test]
+    fn levels() {
+        let lv = rampart_policy::pss::LevelVersion::parse("baseline:v1.30").unwrap_or(
+            rampart_policy::pss::LevelVersion {
+                level: Level::Privileged,
+                version: Version::Latest,
+            },
+        );
+        assert_eq!(lv.level, Level::Baseline);
+    }
+}
