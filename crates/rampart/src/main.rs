@@ -71,8 +71,8 @@ enum Command {
     Policy(policy::PolicyCommand),
     /// Print the CustomResourceDefinitions rampart defines (generated from its Rust types).
     Crds,
-    /// Watch the cluster, re-prove on every change and report; shadow-first (this build
-    /// proposes, it writes nothing).
+    /// Watch the cluster, re-prove on every change and report; shadow-first: it proposes, and
+    /// writes only the action classes enabled with --enable.
     Engine(Box<engine::EngineArgs>),
     /// Serve the engine's dashboard for manifests or a dump (offline, read-only).
     Dashboard(engine::DashboardArgs),
