@@ -96,6 +96,8 @@ fn log_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'sta
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .fmt_fields(log_fields())
+        // Colours for a person at a terminal only: a log collector keeps the codes as text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RAMPART_LOG")

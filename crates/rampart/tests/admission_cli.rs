@@ -387,7 +387,7 @@ async fn webhook_serves_reviews_over_tls() {
             "--namespaces",
             "examples/policies/namespaces.yaml",
             "--config",
-            "examples/policies/webhook-config.yaml",
+            "examples/pod-security-config.yaml",
         ])
         .arg("--tls-cert")
         .arg(dir.join("tls.crt"))

@@ -185,10 +185,14 @@ impl Engine {
     fn stop(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.log
+        let log = self
+            .log
             .take()
             .map(|l| l.join().unwrap())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // Its stderr is a pipe, not a terminal: no colour codes in what a log collector keeps.
+        assert!(!log.contains('\x1b'), "ANSI escapes in a piped log: {log}");
+        log
     }
 }
 
