@@ -19,10 +19,6 @@ use rampart_signals::kev::Kev;
 use crate::Error;
 use crate::infected::PodResponse;
 
-/// Largest KEV catalogue read. CISA's JSON feed is about 1.5 MB; 64 MiB leaves decades of growth
-/// and still refuses a wrong file (a disk image, a device) before it fills memory.
-const MAX_KEV_BYTES: u64 = 64 << 20;
-
 /// Everything `rampart engine` is told (the binary builds it from its flags; see its `--help`
 /// for each setting's meaning and default).
 #[derive(Debug, Clone)]
@@ -172,14 +168,7 @@ impl EngineConfig {
             }
             return Ok(None);
         };
-        let t = read_secret(f, "the dashboard token ")?;
-        if t.trim().is_empty() {
-            return Err(Error::Config(format!(
-                "the dashboard token file {} is empty",
-                f.display()
-            )));
-        }
-        warn_if_weak(&t, "dashboard");
+        let t = read_token(f, "dashboard", "the dashboard token ")?;
         Ok(Some(rampart_http::auth::Token::new(&t)))
     }
 
@@ -189,17 +178,7 @@ impl EngineConfig {
             return Ok(None);
         }
         let token = match (&self.ingest_token_file, self.insecure_no_auth) {
-            (Some(f), _) => {
-                let t = read_secret(f, "the ingest token ")?.trim().to_string();
-                if t.is_empty() {
-                    return Err(Error::Config(format!(
-                        "the ingest token file {} is empty",
-                        f.display()
-                    )));
-                }
-                warn_if_weak(&t, "ingest");
-                Some(t)
-            }
+            (Some(f), _) => Some(read_token(f, "ingest", "the ingest token ")?),
             (None, true) => {
                 tracing::warn!("ingest accepts requests without a token (--insecure-no-auth)");
                 None
@@ -262,8 +241,8 @@ impl EngineConfig {
         let Some(k) = &self.kev_file else {
             return Ok(Kev::default());
         };
-        let bytes =
-            rampart_files::read_bounded(k, MAX_KEV_BYTES).map_err(|source| Error::Read {
+        let bytes = rampart_files::read_bounded(k, rampart_signals::kev::MAX_BYTES as u64)
+            .map_err(|source| Error::Read {
                 what: "",
                 path: k.clone(),
                 source,
@@ -286,25 +265,30 @@ fn read_config(f: &Path) -> Result<String, Error> {
     })
 }
 
-/// A token file.
-fn read_secret(f: &Path, what: &'static str) -> Result<String, Error> {
-    rampart_files::read_text_bounded(f, rampart_files::MAX_SECRET_FILE_BYTES).map_err(|source| {
-        Error::Read {
-            what,
+/// The token in file `f` (`what`: `dashboard` or `ingest`; `reading` names it in a read
+/// error), trimmed; an empty one is an error, and a short one is warned about: tokens are
+/// compared in constant time but not rate-limited everywhere, so a short one can be guessed.
+fn read_token(f: &Path, what: &str, reading: &'static str) -> Result<String, Error> {
+    let t = rampart_files::read_text_bounded(f, rampart_files::MAX_SECRET_FILE_BYTES)
+        .map_err(|source| Error::Read {
+            what: reading,
             path: f.to_path_buf(),
             source,
-        }
-    })
-}
-
-/// Tokens are compared in constant time but not rate-limited everywhere: a short one can be
-/// guessed.
-fn warn_if_weak(token: &str, what: &str) {
-    if token.trim().chars().count() < 16 {
+        })?
+        .trim()
+        .to_string();
+    if t.is_empty() {
+        return Err(Error::Config(format!(
+            "the {what} token file {} is empty",
+            f.display()
+        )));
+    }
+    if t.chars().count() < 16 {
         tracing::warn!(
             "the {what} token is shorter than 16 characters: use a random one (e.g. openssl rand -hex 32)"
         );
     }
+    Ok(t)
 }
 
 #[cfg(test)]

@@ -7,19 +7,12 @@ use std::time::Duration;
 
 use rampart_http::dashboard::{DashboardState, router};
 use rampart_http::ingest::{Ingest, IngestConfig};
-use rampart_http::serve::{Limits, ServeMetrics, Server, fd_budget};
+use rampart_http::serve::Server;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::IngestTls;
 use crate::{EngineConfig, Error};
-
-/// The process's serving layer: one connection cap, one set of timeouts for every listener.
-pub(crate) fn server(limits: Limits, metrics: ServeMetrics) -> Server {
-    let server = Server::new(limits, fd_budget(), metrics);
-    tracing::info!(limits = ?server.limits(), "serving limits");
-    server
-}
 
 /// Binds `addr`.
 pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rampart_graph::Options;
 use rampart_http::dashboard::{DashboardState, router};
-use rampart_http::serve::Limits;
+use rampart_http::serve::{Limits, Server};
 use rampart_model::{Change, Snapshot};
 use rampart_respond::engine::EngineCore;
 use tokio_util::sync::CancellationToken;
@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Error;
 use crate::clock::now;
 use crate::levers::Levers;
-use crate::listen::{bind, server};
+use crate::listen::bind;
 use crate::publish::publish;
 use crate::signals::Signals;
 
@@ -47,7 +47,7 @@ pub fn serve(snapshot: &Snapshot, addr: SocketAddr, limits: Limits) -> Result<()
     runtime.block_on(async {
         let listener = bind(addr).await?;
         eprintln!("rampart dashboard: http://{}", listener.local_addr()?);
-        let server = server(limits, state.metrics.serve.clone());
+        let server = Server::for_process(limits, state.metrics.serve.clone());
         let stop = CancellationToken::new();
         let ctrl_c = stop.clone();
         tokio::spawn(async move {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use kube::Client;
 use rampart_http::dashboard::{DashboardState, KindLabels, PathLabels};
 use rampart_http::ingest::Ingest;
+use rampart_http::serve::Server;
 use rampart_kube::actuate::Ledger;
 use rampart_kube::cluster::{ClusterEvent, WATCHED, watch_cluster};
 use rampart_model::{Change, Kind};
@@ -23,7 +24,7 @@ use crate::config::Prepared;
 use crate::infected::PodResponse;
 use crate::ledger::{Actuation, actuate, reconcile};
 use crate::levers::{Leadership, Levers};
-use crate::listen::{bind, serve_dashboard, serve_ingest, server};
+use crate::listen::{bind, serve_dashboard, serve_ingest};
 use crate::pods::pod_round;
 use crate::publish::{publish, publish_events};
 use crate::signals::{LiveReports, Signals};
@@ -44,7 +45,7 @@ pub fn run(config: &EngineConfig) -> Result<(), Error> {
 async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
     let client = Client::try_default().await.map_err(Error::Connect)?;
     let dashboard = Arc::new(DashboardState::default());
-    let server = server(config.limits, dashboard.metrics.serve.clone());
+    let server = Server::for_process(config.limits, dashboard.metrics.serve.clone());
     let listener = bind(config.dashboard_addr).await?;
     let cancel = CancellationToken::new();
     let ingest = serve_ingest(

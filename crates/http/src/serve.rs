@@ -242,18 +242,44 @@ impl ConnState {
     }
 }
 
+/// The open connections, and how many each peer holds (kept with them, so the per-peer cap
+/// costs no scan on every accept).
+#[derive(Debug, Default)]
+struct Conns {
+    by_id: HashMap<u64, Arc<ConnState>>,
+    per_peer: HashMap<IpAddr, usize>,
+}
+
+impl Conns {
+    fn add(&mut self, id: u64, state: Arc<ConnState>) {
+        *self.per_peer.entry(state.peer).or_default() += 1;
+        self.by_id.insert(id, state);
+    }
+
+    fn take(&mut self, id: u64) -> Option<Arc<ConnState>> {
+        let state = self.by_id.remove(&id)?;
+        if let Some(n) = self.per_peer.get_mut(&state.peer) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_peer.remove(&state.peer);
+            }
+        }
+        Some(state)
+    }
+}
+
 /// Every open connection of the process.
 #[derive(Debug)]
 struct Table {
     epoch: Instant,
     next_id: AtomicU64,
-    conns: Mutex<HashMap<u64, Arc<ConnState>>>,
+    conns: Mutex<Conns>,
     freed: tokio::sync::Notify,
 }
 
 impl Table {
     fn len(&self) -> usize {
-        self.conns.lock().map(|c| c.len()).unwrap_or(0)
+        self.conns.lock().map(|c| c.by_id.len()).unwrap_or(0)
     }
 
     fn insert(&self, peer: IpAddr) -> (u64, Arc<ConnState>) {
@@ -267,14 +293,14 @@ impl Table {
             close: CancellationToken::new(),
         });
         if let Ok(mut c) = self.conns.lock() {
-            c.insert(id, state.clone());
+            c.add(id, state.clone());
         }
         (id, state)
     }
 
     fn remove(&self, id: u64) {
         if let Ok(mut c) = self.conns.lock() {
-            c.remove(&id);
+            c.take(id);
         }
         self.freed.notify_waiters();
     }
@@ -283,7 +309,7 @@ impl Table {
     fn count_from(&self, peer: IpAddr) -> usize {
         self.conns
             .lock()
-            .map(|c| c.values().filter(|s| s.peer == peer).count())
+            .map(|c| c.per_peer.get(&peer).copied().unwrap_or(0))
             .unwrap_or(0)
     }
 
@@ -298,12 +324,13 @@ impl Table {
             return false;
         };
         let victim = c
+            .by_id
             .iter()
             .filter(|(_, s)| peer.is_none_or(|p| s.peer == p))
             .filter_map(|(id, s)| s.eviction_key(now, stuck_after).map(|k| (k, *id)))
             .min()
             .map(|(_, id)| id);
-        match victim.and_then(|id| c.remove(&id)) {
+        match victim.and_then(|id| c.take(id)) {
             Some(s) => {
                 s.close.cancel();
                 true
@@ -347,11 +374,19 @@ impl Server {
             table: Arc::new(Table {
                 epoch: Instant::now(),
                 next_id: AtomicU64::new(0),
-                conns: Mutex::new(HashMap::new()),
+                conns: Mutex::new(Conns::default()),
                 freed: tokio::sync::Notify::new(),
             }),
             metrics,
         }
+    }
+
+    /// The serving layer of this process: `limits` capped by [`fd_budget`] (which raises the
+    /// soft file-descriptor limit), logged once. Every listener of the process shares it.
+    pub fn for_process(limits: Limits, metrics: ServeMetrics) -> Server {
+        let server = Server::new(limits, fd_budget(), metrics);
+        tracing::info!(limits = ?server.limits(), "serving limits");
+        server
     }
 
     /// The limits in force.

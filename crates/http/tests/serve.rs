@@ -19,6 +19,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+mod common;
+use common::client_config;
+
 /// Bound on every wait: a server that does not act within it has hung.
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -94,20 +97,6 @@ async fn start(limits: Limits, tls: bool) -> Running {
         cancel,
         trust,
     }
-}
-
-fn client_config(trust: &CertificateDer<'static>, alpn: &[u8]) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(trust.clone()).unwrap();
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    config.alpn_protocols = vec![alpn.to_vec()];
-    Arc::new(config)
 }
 
 async fn tls_connect(r: &Running, alpn: &[u8]) -> tokio_rustls::client::TlsStream<TcpStream> {
@@ -460,4 +449,48 @@ mod tokio_stream_shim {
             self.0.poll_recv(cx)
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_client_is_served_while_1100_idle_tls_connections_are_held() {
+    // 1,100 client sockets here and up to 1,024 in the server: raise the soft descriptor
+    // limit as the binary does.
+    let budget = rampart_http::serve::fd_budget().unwrap_or(0);
+    assert!(
+        budget >= 2_048,
+        "this test needs a descriptor limit of 4,096 or more (half is {budget})"
+    );
+    let limits = Limits {
+        // Idle connections must be shed for being idle, not for timing out, and by the
+        // process-wide cap (all of them come from 127.0.0.1).
+        header_timeout: Duration::from_secs(60),
+        max_connections_per_peer: 4_096,
+        ..Limits::default()
+    };
+    let r = start(limits, true).await;
+    let mut held = Vec::new();
+    for _ in 0..1_100 {
+        held.push(tls_connect(&r, b"http/1.1").await);
+    }
+    let tls = tokio::time::timeout(BOUND, tls_connect(&r, b"h2"))
+        .await
+        .expect("the handshake of a fresh client completes");
+    let (mut h2, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::get("https://localhost/healthz")
+        .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+        .unwrap();
+    let resp = tokio::time::timeout(BOUND, h2.send_request(req))
+        .await
+        .expect("a fresh request is answered")
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(r.server.open_connections() <= Limits::default().max_connections);
+    // 1,101 connections for 1,024 slots: the longest-idle ones made room.
+    assert!(closed(&r, CloseReason::Evicted) >= 77);
+    let first = read_to_close(&mut held[0]).await;
+    assert!(first.is_empty(), "{first}");
 }

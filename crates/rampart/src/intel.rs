@@ -7,10 +7,6 @@ use anyhow::Context;
 use rampart_signals::kev::Kev;
 use rampart_signals::vulns::{ImageVulns, VulnError, from_value};
 
-/// Largest KEV catalogue read. CISA's JSON feed is about 1.5 MB; 64 MiB leaves decades of growth
-/// and still refuses a wrong file (a disk image, a device) before it fills memory.
-const MAX_KEV_BYTES: u64 = 64 << 20;
-
 /// Reports and catalogue, with what could not be read.
 #[derive(Debug, Default)]
 pub struct Intel {
@@ -29,7 +25,7 @@ pub fn load(vulns: &[PathBuf], kev: Option<&Path>) -> anyhow::Result<Intel> {
     if let Some(k) = kev {
         // Bounded: the path is a flag or an environment variable, and a FIFO or `/dev/zero`
         // there must fail, not hang or exhaust memory.
-        let bytes = rampart_files::read_bounded(k, MAX_KEV_BYTES)
+        let bytes = rampart_files::read_bounded(k, rampart_signals::kev::MAX_BYTES as u64)
             .with_context(|| format!("reading {}", k.display()))?;
         intel.kev = Kev::parse(&bytes).with_context(|| format!("{}", k.display()))?;
     }

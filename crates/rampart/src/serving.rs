@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use rampart_http::serve::{Limits, ServeMetrics, Server, fd_budget};
+use rampart_http::serve::{Limits, ServeMetrics, Server};
 
 use crate::webhook::parse_duration;
 
@@ -57,9 +57,7 @@ impl ServeArgs {
 
     /// The process's serving layer.
     pub fn server(&self, metrics: ServeMetrics) -> Server {
-        let server = Server::new(self.limits(), fd_budget(), metrics);
-        tracing::info!(limits = ?server.limits(), "serving limits");
-        server
+        Server::for_process(self.limits(), metrics)
     }
 }
 
