@@ -228,9 +228,22 @@ pub struct HostPathRule {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PortRange {
     /// Lowest allowed port.
+    #[schemars(schema_with = "port")]
     pub min: u16,
     /// Highest allowed port.
+    #[schemars(schema_with = "port")]
     pub max: u16,
+}
+
+/// A port as the API server's OpenAPI knows formats: `int32` bounded to 0–65535 (schemars'
+/// `uint16` makes the API server warn `unrecognized format`).
+fn port(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "integer",
+        "format": "int32",
+        "minimum": 0,
+        "maximum": 65535
+    })
 }
 
 /// Requests and limits that must be set.
@@ -329,6 +342,37 @@ mod crd_tests {
             // Structural: no $ref, every property typed.
             let text = v.to_string();
             assert!(!text.contains("$ref"), "{text}");
+        }
+        // Issue 14 item 11: only formats the API server knows (it warns on others), and no
+        // `date` printer column over a time in the future (kubectl shows `<invalid>`).
+        let known = [
+            "int32",
+            "int64",
+            "float",
+            "double",
+            "byte",
+            "date",
+            "date-time",
+            "uri",
+        ];
+        for c in &crds {
+            let text = serde_json::to_value(c).unwrap_or_default().to_string();
+            for (i, _) in text.match_indices("\"format\":\"") {
+                let rest = &text[i + 10..];
+                let f = &rest[..rest.find('"').unwrap_or(0)];
+                assert!(known.contains(&f), "{}: format {f:?}", c.spec.names.kind);
+            }
+            for v in &c.spec.versions {
+                for col in v.additional_printer_columns.iter().flatten() {
+                    assert!(
+                        col.type_ != "date" || col.json_path.contains("creationTimestamp"),
+                        "{}: {} is a date column over {}",
+                        c.spec.names.kind,
+                        col.name,
+                        col.json_path
+                    );
+                }
+            }
         }
     }
 }

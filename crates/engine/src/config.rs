@@ -40,6 +40,9 @@ pub struct EngineConfig {
     pub ledger_retention: Duration,
     /// Lifetime of a mitigation before it reverts itself.
     pub mitigation_ttl: Duration,
+    /// After a mitigation expires, how long its cut stays proposed before it may be acted on
+    /// again.
+    pub reapply_cooldown: Duration,
     /// Quiet time after a change before re-proving.
     pub debounce: Duration,
     /// Circuit breaker: most actions per window.
@@ -88,6 +91,8 @@ pub struct EngineConfig {
     pub ingest_tls_cert: Option<PathBuf>,
     /// The ingest certificate's key (PEM).
     pub ingest_tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) whose client certificates authenticate ingest requests.
+    pub ingest_client_ca: Option<PathBuf>,
 }
 
 /// The ingest's reloading certificate and the TLS configuration over it.
@@ -112,6 +117,9 @@ impl EngineConfig {
         let ingest_config = self.ingest_config()?;
         let dashboard_token = self.dashboard_token()?;
         let ingest_tls = self.ingest_tls()?;
+        if let Some(w) = self.audit_warning() {
+            tracing::warn!("{w}");
+        }
         let pods = self.pod_response()?;
         let kev = self.kev()?;
         Ok(Prepared {
@@ -203,15 +211,42 @@ impl EngineConfig {
         }))
     }
 
+    /// What an operator must hear at start-up about how `/audit` authenticates: the API
+    /// server's audit webhook sends no bearer token over plain HTTP, so a token-protected
+    /// `/audit` without TLS refuses every batch.
+    pub fn audit_warning(&self) -> Option<String> {
+        let serves_audit = self.ingest_addr.is_some() || self.audit_addr.is_some();
+        let tls = self.ingest_tls_cert.is_some();
+        (serves_audit && !tls && !self.insecure_no_auth).then(|| {
+            "/audit is served over plain HTTP: the API server's audit webhook sends no bearer \
+             token over http://, so every batch will be refused (401). Serve the ingest over \
+             HTTPS (--ingest-tls-cert, --ingest-tls-key) with the token in the webhook \
+             kubeconfig, or a client certificate signed by --ingest-client-ca"
+                .to_string()
+        })
+    }
+
     /// The ingest's certificate and TLS configuration, when both files are set.
     fn ingest_tls(&self) -> Result<Option<IngestTls>, Error> {
         match (&self.ingest_tls_cert, &self.ingest_tls_key) {
             (Some(c), Some(k)) => {
                 let cert = Arc::new(ReloadingCert::load(c, k).map_err(Error::IngestCert)?);
-                let config =
-                    rampart_http::tls::server_config(cert.clone()).map_err(Error::IngestTls)?;
+                let ca = match &self.ingest_client_ca {
+                    Some(f) => Some(read_config(f)?),
+                    None => None,
+                };
+                let config = rampart_http::tls::server_config_with_clients(
+                    cert.clone(),
+                    ca.as_deref().map(str::as_bytes),
+                )
+                .map_err(Error::IngestTls)?;
                 Ok(Some((cert, config)))
             }
+            (None, None) if self.ingest_client_ca.is_some() => Err(Error::Config(
+                "--ingest-client-ca needs --ingest-tls-cert and --ingest-tls-key (client \
+                 certificates are a TLS feature)"
+                    .into(),
+            )),
             (None, None) => Ok(None),
             _ => Err(Error::Config(
                 "--ingest-tls-cert and --ingest-tls-key go together".into(),
@@ -306,6 +341,7 @@ mod tests {
             limits: Limits::default(),
             ledger_retention: Duration::from_secs(86_400),
             mitigation_ttl: Duration::from_secs(3600),
+            reapply_cooldown: Duration::from_secs(1800),
             debounce: Duration::from_millis(500),
             max_actions: 5,
             action_window: Duration::from_secs(600),
@@ -330,6 +366,7 @@ mod tests {
             allow_standalone_pods: false,
             ingest_tls_cert: None,
             ingest_tls_key: None,
+            ingest_client_ca: None,
         }
     }
 
@@ -370,11 +407,37 @@ mod tests {
             "--ingest-tls-cert and --ingest-tls-key go together"
         );
         let mut c = config();
+        c.ingest_client_ca = Some("ca.pem".into());
+        assert!(
+            error(&c).contains("--ingest-client-ca needs"),
+            "{}",
+            error(&c)
+        );
+        let mut c = config();
         c.kev_file = Some("/nonexistent/kev.json".into());
         assert!(
             error(&c).starts_with("reading /nonexistent/kev.json"),
             "{}",
             error(&c)
         );
+    }
+
+    /// Issue 14 item 9: a token-protected `/audit` over plain HTTP is said at start-up.
+    #[test]
+    fn audit_over_plain_http_is_warned_about() {
+        let mut c = config();
+        assert_eq!(c.audit_warning(), None, "no ingest");
+        c.audit_addr = Some("127.0.0.1:0".parse().expect("address"));
+        let w = c.audit_warning().expect("a warning");
+        assert!(
+            w.contains("no bearer") && w.contains("--ingest-client-ca"),
+            "{w}"
+        );
+        c.ingest_tls_cert = Some("cert.pem".into());
+        assert_eq!(c.audit_warning(), None, "over TLS");
+        c.ingest_tls_cert = None;
+        c.audit_addr = None;
+        c.falco_addr = Some("127.0.0.1:0".parse().expect("address"));
+        assert_eq!(c.audit_warning(), None, "only /falco");
     }
 }

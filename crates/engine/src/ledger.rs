@@ -1,7 +1,7 @@
 //! The leader's writes: the Mitigation ledger reconciled at start-up, approved cuts enacted
 //! (record → apply → status), ended records forgotten, applied ones expired and retired.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use rampart_api::{
@@ -134,12 +134,54 @@ async fn repair_one(ledger: &Ledger, m: &Mitigation, repair: &Repair, stamp: &st
     }
 }
 
+/// After a failed apply, how long before the cut is tried again (a new record each round
+/// would flood the ledger).
+pub(crate) const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
+
+/// Cuts that must not be acted on now, with when that ends (Unix seconds): a cut whose
+/// mitigation expired (or was withdrawn) cools down for `cooldown`, one whose apply failed
+/// waits [`RETRY_AFTER_FAILURE`].
+pub(crate) fn cooling(
+    existing: &[Mitigation],
+    cooldown: Duration,
+    now_s: u64,
+) -> BTreeMap<String, u64> {
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    for m in existing {
+        let Some(cut) = m
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("rampart.dev/cut"))
+        else {
+            continue;
+        };
+        let Some(status) = &m.status else { continue };
+        let wait = match status.phase {
+            MitigationPhase::Reverted => cooldown,
+            MitigationPhase::Failed => RETRY_AFTER_FAILURE,
+            _ => continue,
+        };
+        let Some(ended) = status.ended_at.as_deref().and_then(parse_rfc3339) else {
+            continue;
+        };
+        let until = ended.saturating_add(wait.as_secs());
+        if until > now_s {
+            let e = out.entry(cut.clone()).or_insert(until);
+            *e = (*e).max(until);
+        }
+    }
+    out
+}
+
 /// How the leader acts on one report.
 pub(crate) struct Actuation<'a> {
     /// Lifetime of a new mitigation.
     pub ttl: Duration,
     /// How long ended records stay.
     pub retention: Duration,
+    /// Cuts not to act on now (see [`cooling`]).
+    pub cooling: &'a BTreeMap<String, u64>,
     /// Whether the model changed (retirement can only change then).
     pub model_changed: bool,
     /// Where counts and phases go.
@@ -176,7 +218,8 @@ pub(crate) async fn actuate(
         return;
     }
     act_on_cuts(ledger, core, report, &existing, how, now_s).await;
-    forget_ended(ledger, &existing, how.retention, now_s).await;
+    // A record is kept at least as long as it holds its cut's cool-down.
+    forget_ended(ledger, &existing, how.retention, how.cooling, now_s).await;
     end_applied(ledger, core, existing, how.model_changed, now_s).await;
 }
 
@@ -212,7 +255,7 @@ async fn act_on_cuts(
         return;
     };
     for d in report.decisions.iter().filter(|d| d.decision == "act") {
-        if active(existing, &d.cut) {
+        if active(existing, &d.cut) || how.cooling.get(&d.cut).is_some_and(|u| *u > now_s) {
             continue;
         }
         let Some(cut) = analysis.plan.cuts.iter().find(|c| c.id == d.cut) else {
@@ -273,9 +316,23 @@ async fn act_on_cuts(
 
 /// Ended records are history; kept for `retention`, then forgotten (the ledger must not grow
 /// for ever: the leader lists it every second).
-async fn forget_ended(ledger: &Ledger, existing: &[Mitigation], retention: Duration, now_s: u64) {
+async fn forget_ended(
+    ledger: &Ledger,
+    existing: &[Mitigation],
+    retention: Duration,
+    cooling: &BTreeMap<String, u64>,
+    now_s: u64,
+) {
     for m in existing {
         let Some(status) = &m.status else { continue };
+        let cut = m
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("rampart.dev/cut"));
+        if cut.is_some_and(|c| cooling.contains_key(c)) {
+            continue;
+        }
         let ended = matches!(
             status.phase,
             MitigationPhase::Reverted | MitigationPhase::Retired | MitigationPhase::Failed
@@ -338,8 +395,11 @@ async fn end_applied(
             // without the mitigation) can only change when the model did.
             None
         } else {
+            // Judged on the chains it was applied for; a record naming none never retires
+            // early (it would retire at once and be applied again: a flapping cut).
             let proving = proving.get_or_insert_with(|| proving_without_ours(core));
-            (!m.spec.chains.iter().any(|c| proving.contains(c))).then_some(End::Retired)
+            (!m.spec.chains.is_empty() && !m.spec.chains.iter().any(|c| proving.contains(c)))
+                .then_some(End::Retired)
         };
         let Some(end) = end else { continue };
         let Ok((ending, _)) = step(&status, LedgerEvent::End(end), &stamp) else {

@@ -1,24 +1,46 @@
-//! Whether the engine can act: the ledger when the actuator writes and holds the permissions
+//! Whether the engine can act: the ledger when the actuator writes and holds every permission
 //! acting needs (otherwise dry-run), and leader election (only the leader writes).
+
+use std::time::Duration;
 
 use kube::Client;
 use rampart_kube::actuate::Ledger;
+use rampart_kube::leader::Election;
 use rampart_respond::actuator::Actuator;
-use tokio::sync::watch;
 
 use crate::{EngineConfig, Error};
 
-/// Whether the engine can act: its actuator and the permissions it lacks (shown in
-/// `/findings`).
+/// Whether the engine can act, as `/findings` shows it: the actuator, whether this replica
+/// writes now, its part in leader election and what permissions it lacks.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub(crate) struct Levers {
     pub actuator: String,
+    /// Whether this replica writes right now (an actuator that writes, every permission, and
+    /// the Lease).
     pub writes: bool,
+    /// `leader`, `follower` (another replica writes), or `none` (this replica never writes:
+    /// dry-run, or permissions missing).
+    pub role: &'static str,
+    /// Permissions acting needs that are missing (the engine runs dry-run).
     pub missing: Vec<String>,
+    /// Permissions recording Events needs that are missing (acting is not blocked).
+    pub missing_for_events: Vec<String>,
+}
+
+impl Levers {
+    /// The levers as they stand with leadership `leads`.
+    pub(crate) fn now(&self, leadership: &Leadership) -> Levers {
+        let mut l = self.clone();
+        if leadership.0.is_some() {
+            l.writes = leadership.leads();
+            l.role = if l.writes { "leader" } else { "follower" };
+        }
+        l
+    }
 }
 
 /// The ledger, when the actuator writes and may; without the permissions acting needs, the
-/// engine fails safe to dry-run.
+/// engine fails safe to dry-run and says what is missing.
 pub(crate) async fn ledger(
     client: &Client,
     actuator: Actuator,
@@ -27,21 +49,35 @@ pub(crate) async fn ledger(
     let mut ledger = actuator.writes().then(|| Ledger::new(client.clone()));
     let mut levers = Levers {
         actuator: format!("{actuator:?}"),
-        writes: ledger.is_some(),
+        writes: false,
+        role: "none",
         missing: Vec::new(),
+        missing_for_events: Vec::new(),
     };
     if let Some(l) = &ledger {
         match l
             .missing_permissions(
                 config.enable.iter().any(|c| c.trim() == "pod"),
                 actuator == Actuator::AdminNetworkPolicy,
+                &config.namespace,
             )
             .await
         {
-            Ok(m) if m.is_empty() => {}
-            Ok(m) => {
-                tracing::warn!(missing = ?m, "the actuator lacks permissions: running dry-run");
-                levers.missing = m;
+            Ok(p) => {
+                if !p.acting.is_empty() {
+                    tracing::warn!(
+                        "the engine lacks permissions acting needs ({}): running dry-run",
+                        p.acting.join(", ")
+                    );
+                }
+                if !p.events.is_empty() {
+                    tracing::warn!(
+                        "the engine may not record Events ({}): chains are shown on the dashboard only",
+                        p.events.join(", ")
+                    );
+                }
+                levers.missing = p.acting;
+                levers.missing_for_events = p.events;
             }
             Err(e) => {
                 tracing::warn!("cannot check the actuator's permissions ({e}): running dry-run");
@@ -49,7 +85,6 @@ pub(crate) async fn ledger(
             }
         }
         if !levers.missing.is_empty() {
-            levers.writes = false;
             ledger = None;
         }
     }
@@ -57,8 +92,8 @@ pub(crate) async fn ledger(
 }
 
 /// Leadership: absent when this replica never writes (followers prove and serve the
-/// dashboard); otherwise whether it leads right now.
-pub(crate) struct Leadership(Option<watch::Receiver<bool>>);
+/// dashboard); otherwise the election.
+pub(crate) struct Leadership(Option<Election>);
 
 impl Leadership {
     /// Competes for the Lease when there is a ledger to write.
@@ -75,7 +110,7 @@ impl Leadership {
             .clone()
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_else(|| format!("rampart-{}", std::process::id()));
-        let leading = rampart_kube::leader::elect(
+        let election = rampart_kube::leader::elect(
             client.clone(),
             &config.namespace,
             "rampart-engine",
@@ -84,16 +119,35 @@ impl Leadership {
         )
         .await
         .map_err(|e| Error::Leader(Box::new(e)))?;
-        Ok(Leadership(Some(leading)))
+        Ok(Leadership(Some(election)))
     }
 
     /// Whether this replica leads now.
     pub(crate) fn leads(&self) -> bool {
-        self.0.as_ref().is_some_and(|r| *r.borrow())
+        self.0.as_ref().is_some_and(|e| *e.leading.borrow())
     }
 
     /// Whether this replica records Events: the only replica, or the leader.
     pub(crate) fn records_events(&self) -> bool {
         self.0.is_none() || self.leads()
+    }
+
+    /// Resolves when leadership changes (never without an election).
+    pub(crate) async fn changed(&mut self) {
+        match self.0.as_mut() {
+            Some(e) => {
+                if e.leading.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Gives the Lease up on shutdown, so another replica leads at once.
+    pub(crate) async fn release(self) {
+        if let Some(e) = self.0 {
+            e.release(Duration::from_secs(5)).await;
+        }
     }
 }

@@ -74,48 +74,163 @@ fn api_version(kind: &str) -> &'static str {
     }
 }
 
-/// Kubernetes Events for chains that appeared or went away, on their entry objects (at most 20
-/// per batch, so a large change cannot flood the API server).
-pub(crate) async fn publish_events(
-    recorder: &kube::runtime::events::Recorder,
+/// Most Events created in one round (a large change cannot flood the API server; the rest
+/// follow in the next rounds).
+const EVENTS_PER_ROUND: usize = 50;
+
+/// Announces every proven chain once as an `AttackChainProven` Event on its entry object (with
+/// the object's UID, so `kubectl describe` shows it). The Event's name is derived from the
+/// chain id: a restart, or a second replica, re-announcing a chain gets `409 AlreadyExists`
+/// and adds nothing.
+pub(crate) struct Announcer {
+    client: kube::Client,
+    instance: String,
+    /// Chains announced (or found announced), among those proven now.
+    announced: std::collections::BTreeSet<String>,
+    /// The API server refused Events (403): said once, then not tried again.
+    refused: bool,
+}
+
+impl Announcer {
+    pub(crate) fn new(client: kube::Client) -> Announcer {
+        Announcer {
+            client,
+            instance: std::env::var("HOSTNAME").unwrap_or_else(|_| "rampart-engine".into()),
+            announced: Default::default(),
+            refused: false,
+        }
+    }
+
+    /// Creates the Events of chains not announced yet (at most [`EVENTS_PER_ROUND`]).
+    pub(crate) async fn announce(&mut self, core: &EngineCore) {
+        let Some(a) = core.analysis() else { return };
+        let proven: std::collections::BTreeSet<&str> =
+            a.proof.chains.iter().map(|c| c.id.as_str()).collect();
+        self.announced.retain(|id| proven.contains(id.as_str()));
+        if self.refused {
+            return;
+        }
+        let mut budget = EVENTS_PER_ROUND;
+        for c in &a.proof.chains {
+            if budget == 0 {
+                break;
+            }
+            if self.announced.contains(&c.id) {
+                continue;
+            }
+            budget -= 1;
+            let event = chain_event(core, a, c, &self.instance);
+            let ns = event.metadata.namespace.clone().unwrap_or_default();
+            let api: kube::Api<k8s_openapi::api::events::v1::Event> =
+                kube::Api::namespaced(self.client.clone(), &ns);
+            match api.create(&kube::api::PostParams::default(), &event).await {
+                Ok(_) => {
+                    self.announced.insert(c.id.clone());
+                }
+                Err(kube::Error::Api(e)) if e.code == 409 => {
+                    self.announced.insert(c.id.clone());
+                }
+                Err(kube::Error::Api(e)) if e.code == 403 => {
+                    tracing::warn!(
+                        "the engine may not create Events ({}): chains are shown on the dashboard only",
+                        e.message
+                    );
+                    self.refused = true;
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        chain = %c.id,
+                        "event not recorded (retried next round): {}",
+                        rampart_kube::sentence(&e)
+                    );
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The UID of the object `r` names, from the model.
+fn uid_of(core: &EngineCore, r: &rampart_graph::model::ObjRef) -> Option<String> {
+    use rampart_model::Kind as K;
+    let kind = [
+        K::Service,
+        K::Ingress,
+        K::Route,
+        K::Pod,
+        K::Deployment,
+        K::ReplicaSet,
+        K::StatefulSet,
+        K::DaemonSet,
+        K::Job,
+        K::CronJob,
+        K::ReplicationController,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == r.kind)?;
+    let o = core.snapshot().get(kind, &r.namespace, &r.name)?;
+    let uid = &o.object.meta().uid;
+    (!uid.is_empty()).then(|| uid.clone())
+}
+
+/// The Event announcing chain `c`, named after it.
+fn chain_event(
     core: &EngineCore,
-    report: &ChangeReport,
-) {
+    a: &rampart_graph::Analysis,
+    c: &rampart_graph::prove::Chain,
+    instance: &str,
+) -> k8s_openapi::api::events::v1::Event {
     use k8s_openapi::api::core::v1::ObjectReference;
-    use kube::runtime::events::{Event, EventType};
-    let Some(a) = core.analysis() else { return };
-    for id in report.diff.chains_added.iter().take(20) {
-        let Some(c) = a.proof.chains.iter().find(|c| &c.id == id) else {
-            continue;
-        };
-        let entry = a.graph.vertex_ref(c.entry);
-        let target = a.graph.vertex_ref(c.target);
-        let cut = a
-            .plan
-            .cheapest
-            .get(id)
-            .map(|(_, cost)| format!("; cheapest cut costs {cost}"))
-            .unwrap_or_default();
-        let reference = ObjectReference {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+    let entry = a.graph.vertex_ref(c.entry);
+    let target = a.graph.vertex_ref(c.target);
+    let cut = a
+        .plan
+        .cheapest
+        .get(&c.id)
+        .map(|(_, cost)| format!("; cheapest cut costs {cost}"))
+        .unwrap_or_default();
+    let namespace = if entry.namespace.is_empty() {
+        "default".to_string()
+    } else {
+        entry.namespace.clone()
+    };
+    let mut note = format!(
+        "{}: internet → {entry} → … → {target} ({} steps){cut}",
+        c.id, c.length
+    );
+    // The API server caps a note at 1 kB.
+    if note.len() > 1000 {
+        let mut end = 1000;
+        while !note.is_char_boundary(end) {
+            end -= 1;
+        }
+        note.truncate(end);
+    }
+    k8s_openapi::api::events::v1::Event {
+        metadata: ObjectMeta {
+            // One Event per chain, whoever creates it and however often.
+            name: Some(format!("rampart.{}", c.id)),
+            namespace: Some(namespace),
+            ..ObjectMeta::default()
+        },
+        regarding: Some(ObjectReference {
             api_version: Some(api_version(&entry.kind).into()),
             kind: Some(entry.kind.clone()),
             namespace: (!entry.namespace.is_empty()).then(|| entry.namespace.clone()),
             name: Some(entry.name.clone()),
+            uid: uid_of(core, &entry),
             ..ObjectReference::default()
-        };
-        let event = Event {
-            type_: EventType::Warning,
-            reason: "AttackChainProven".into(),
-            note: Some(format!(
-                "{id}: internet → {entry} → … → {target} ({} steps){cut}",
-                c.length
-            )),
-            action: "Prove".into(),
-            secondary: None,
-        };
-        if let Err(e) = recorder.publish(&event, &reference).await {
-            tracing::debug!("event not recorded: {e}");
-        }
+        }),
+        reason: Some("AttackChainProven".into()),
+        note: Some(note),
+        type_: Some("Warning".into()),
+        action: Some("Prove".into()),
+        reporting_controller: Some("rampart.dev/engine".into()),
+        reporting_instance: Some(instance.chars().take(128).collect()),
+        event_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::now())),
+        ..k8s_openapi::api::events::v1::Event::default()
     }
 }
 

@@ -2,7 +2,7 @@
 //! wait for a change, batch what arrives within the debounce time, re-prove (or only refresh
 //! confidence), publish, respond to infected pods, and, as the leader, act.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,7 @@ use crate::ledger::{Actuation, actuate, reconcile};
 use crate::levers::{Leadership, Levers};
 use crate::listen::{bind, serve_dashboard, serve_ingest};
 use crate::pods::pod_round;
-use crate::publish::{publish, publish_events};
+use crate::publish::publish;
 use crate::signals::{LiveReports, Signals};
 use crate::{EngineConfig, Error};
 
@@ -59,14 +59,10 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
     .await?;
     serve_dashboard(listener, &dashboard, p.dashboard_token, &server, &cancel)?;
     let (ledger, levers) = crate::levers::ledger(&client, p.actuator, config).await;
+    // The ledger is read from a watch, not listed every round.
+    let ledger = ledger.map(|l| l.watch(cancel.clone()));
     let leadership = Leadership::start(&client, ledger.as_ref(), config).await?;
-    let recorder = kube::runtime::events::Recorder::new(
-        client.clone(),
-        kube::runtime::events::Reporter {
-            controller: "rampart-engine".into(),
-            instance: std::env::var("HOSTNAME").ok(),
-        },
-    );
+    let announcer = crate::publish::Announcer::new(client.clone());
     let mut pods = p.pods;
     let rx = watch(client, config, &p.bar, &mut pods, &cancel);
     let mut engine = Engine {
@@ -80,13 +76,16 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
         levers,
         ledger,
         leadership,
-        recorder,
+        announcer,
         reconciled: false,
         last_report: ChangeReport::default(),
         live_reports: LiveReports::default(),
         synced: BTreeSet::new(),
+        unreadable: BTreeMap::new(),
     };
     engine.run(rx, &cancel).await;
+    // Hand the Lease over at once rather than after its duration.
+    engine.leadership.release().await;
     Ok(())
 }
 
@@ -120,10 +119,34 @@ fn watch(
     tokio::spawn(watch_cluster(client, tx, cancel.clone()));
     let signal = cancel.clone();
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        shutdown_signal().await;
+        tracing::info!("shutting down");
         signal.cancel();
     });
     rx
+}
+
+/// Ctrl-C, or SIGTERM (what the kubelet sends a pod being stopped).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Resolves when the ingest has fresh evidence; never without an ingest.
@@ -147,13 +170,15 @@ struct Engine<'a> {
     /// The ledger, when this replica may write (see [`Engine::acting`]).
     ledger: Option<Ledger>,
     leadership: Leadership,
-    recorder: kube::runtime::events::Recorder,
+    announcer: crate::publish::Announcer,
     /// Whether this leader has reconciled the ledger since it took over.
     reconciled: bool,
     last_report: ChangeReport,
     live_reports: LiveReports,
     /// Kinds listed at least once.
     synced: BTreeSet<Kind>,
+    /// Kinds the API server refuses to list, with its answer.
+    unreadable: BTreeMap<String, String>,
 }
 
 impl Engine<'_> {
@@ -173,6 +198,17 @@ impl Engine<'_> {
                     intel_changed = true;
                     Some(None)
                 }
+                // A new leader acts at once: reconciliation, then the pending decisions.
+                () = self.leadership.changed() => {
+                    let leads = self.leadership.leads();
+                    tracing::info!(leader = leads, "leadership changed");
+                    self.dashboard.metrics.leader.set(i64::from(leads));
+                    if !leads {
+                        self.reconciled = false;
+                    }
+                    intel_changed = true;
+                    Some(None)
+                }
             };
             let Some(first) = first else { break };
             let mut batch: Vec<ClusterEvent> = first.into_iter().collect();
@@ -183,9 +219,11 @@ impl Engine<'_> {
             for e in batch {
                 intel_changed |= self.apply(e);
             }
+            self.say_what_is_missing(&expected);
             if !expected.is_subset(&self.synced) {
                 continue; // first findings only once every kind is listed
             }
+            intel_changed |= self.refresh_cooling().await;
             intel_changed |= self.expire_observations();
             if batch_was_empty || !self.core.is_dirty() {
                 self.quiet_round(intel_changed).await;
@@ -209,6 +247,9 @@ impl Engine<'_> {
             }
             ClusterEvent::Relisted(kind, objects) => {
                 self.synced.insert(kind);
+                if self.unreadable.remove(&format!("{kind:?}")).is_some() {
+                    tracing::info!(kind = ?kind, "readable again");
+                }
                 self.core.replace_kind(kind, objects);
             }
             ClusterEvent::Error(kind, e) => {
@@ -217,7 +258,14 @@ impl Engine<'_> {
                     .watch_errors
                     .get_or_create(&KindLabels { kind: kind.clone() })
                     .inc();
-                tracing::warn!(kind = %kind, "watch failed, retrying: {e}");
+                if is_forbidden(&e) {
+                    // Said once per kind (the watcher retries with a growing backoff).
+                    if self.unreadable.insert(kind.clone(), e.clone()).is_none() {
+                        tracing::warn!(kind = %kind, "the engine may not read {kind}: {e}");
+                    }
+                } else {
+                    tracing::warn!(kind = %kind, "watch failed, retrying: {e}");
+                }
             }
             ClusterEvent::ExtraUpsert("VulnerabilityReport", v) => {
                 return self.live_reports.upsert(&v);
@@ -282,13 +330,10 @@ impl Engine<'_> {
                 "runtime evidence or intel changed"
             );
         }
-        let none = ChangeReport::default();
-        let report = if intel_changed {
-            &self.last_report
-        } else {
-            &none
-        };
-        if self.act(report, false).await {
+        // Level-triggered: the standing decisions are acted on every round (a cut already
+        // carried, cooling down or just failed is skipped), so a new leader, a lost record or
+        // an ended cool-down needs no change in the cluster to be acted on.
+        if self.act(&self.last_report, false).await {
             self.reconciled = true;
         }
     }
@@ -318,12 +363,10 @@ impl Engine<'_> {
         // Events are proposals made visible, allowed in shadow mode; with several replicas
         // only the leader records them.
         if self.leadership.records_events() {
-            publish_events(&self.recorder, &self.core, &report).await;
+            self.announcer.announce(&self.core).await;
         }
         if self.act(&report, true).await {
             self.reconciled = true;
-        } else if !self.leadership.leads() {
-            self.reconciled = false;
         }
         tracing::info!(
             generation = report.generation,
@@ -348,14 +391,55 @@ impl Engine<'_> {
 
     /// Publishes to the dashboard.
     fn publish(&self, report: &ChangeReport, signals: &Signals) {
+        let levers = self.levers.now(&self.leadership);
+        self.dashboard
+            .metrics
+            .leader
+            .set(i64::from(levers.role == "leader"));
         publish(
             &self.dashboard,
             &self.core,
             report,
-            &self.levers,
+            &levers,
             signals,
             &self.pods.decisions,
         );
+    }
+
+    /// Tells the dashboard (`/readyz`, `/status`, `/findings`) what keeps the findings from
+    /// being whole: kinds the API server refuses to list, kinds not listed yet.
+    fn say_what_is_missing(&self, expected: &BTreeSet<Kind>) {
+        let mut reasons: Vec<String> = self
+            .unreadable
+            .iter()
+            .map(|(kind, e)| format!("cannot read {kind}: {e}"))
+            .collect();
+        let pending: Vec<String> = expected
+            .difference(&self.synced)
+            .map(|k| format!("{k:?}"))
+            .filter(|k| !self.unreadable.contains_key(k))
+            .collect();
+        if !pending.is_empty() && !reasons.is_empty() {
+            reasons.push(format!("not listed yet: {}", pending.join(", ")));
+        }
+        self.dashboard
+            .metrics
+            .unreadable_kinds
+            .set(i64::try_from(self.unreadable.len()).unwrap_or(i64::MAX));
+        self.dashboard.set_waiting(reasons);
+    }
+
+    /// Reads which cuts are cooling down (their mitigation expired, or applying failed) from
+    /// the ledger and tells the core; whether that changed.
+    async fn refresh_cooling(&mut self) -> bool {
+        let Some(ledger) = self.acting() else {
+            return false;
+        };
+        let Ok(existing) = ledger.mitigations().await else {
+            return false;
+        };
+        let cooling = crate::ledger::cooling(&existing, self.config.reapply_cooldown, now());
+        self.core.set_cooling(cooling)
     }
 
     /// As the leader (a new leader first repairs whatever the previous one left): acts on
@@ -367,13 +451,21 @@ impl Engine<'_> {
         if !self.reconciled {
             reconcile(ledger).await;
         }
+        let cooling = self.core.cooling().clone();
         let how = Actuation {
             ttl: self.config.mitigation_ttl,
             retention: self.config.ledger_retention,
+            cooling: &cooling,
             model_changed,
             metrics: &self.dashboard.metrics,
         };
         actuate(ledger, &self.core, report, &how).await;
         true
     }
+}
+
+/// Whether a watch error is the API server refusing access (RBAC), not a transient failure.
+fn is_forbidden(e: &str) -> bool {
+    let l = e.to_ascii_lowercase();
+    l.contains("forbidden") || l.contains("403")
 }

@@ -43,7 +43,9 @@ pub struct Cut {
     pub live: bool,
     /// The changes.
     pub fixes: Vec<Fix>,
-    /// Listed chains whose path crosses this edge.
+    /// The chains it breaks: every chain (listed or not) that, with the rest of the cut in
+    /// place, still connects only across this edge, and every listed chain whose path crosses
+    /// it. Never empty for a cut of a minimal plan.
     pub breaks: Vec<String>,
     /// Anything worth knowing (side effects, why a network cut is not live).
     pub notes: Vec<String>,
@@ -106,6 +108,204 @@ impl std::fmt::Debug for CutState {
                 &self.verified.as_ref().map_or(0, |v| v.policies.len()),
             )
             .finish_non_exhaustive()
+    }
+}
+
+/// Most chain ids one cut names in `breaks` (entries × jewels can be large in a big cluster).
+pub const MAX_BREAKS: usize = 10_000;
+
+/// Live cuts realised by the very same NetworkPolicies (two cut edges on one workload share
+/// its merged policy) become one cut: one action, one Mitigation owning one object. The
+/// cheapest keeps its id; the others' edges, chains and costs fold into it. `cuts` is sorted
+/// cheapest first.
+fn merge_identical(cuts: Vec<Cut>) -> Vec<Cut> {
+    let mut out: Vec<Cut> = Vec::with_capacity(cuts.len());
+    let mut by_fixes: HashMap<String, usize> = HashMap::new();
+    for cut in cuts {
+        let manifests: Option<Vec<String>> = (cut.live && !cut.fixes.is_empty())
+            .then(|| {
+                cut.fixes
+                    .iter()
+                    .map(|f| f.manifest().map(|m| m.to_string()))
+                    .collect()
+            })
+            .flatten();
+        let Some(mut key) = manifests else {
+            out.push(cut);
+            continue;
+        };
+        key.sort();
+        let key = key.join("\n");
+        match by_fixes.get(&key) {
+            Some(&i) => {
+                let kept = &mut out[i];
+                kept.cost = kept.cost.saturating_add(cut.cost);
+                kept.notes.push(format!(
+                    "also cuts {} → {} ({}, realised by the same NetworkPolicies)",
+                    cut.from, cut.to, cut.id
+                ));
+                let mut breaks: BTreeSet<String> = kept.breaks.drain(..).collect();
+                breaks.extend(cut.breaks);
+                kept.breaks = breaks.into_iter().collect();
+            }
+            None => {
+                by_fixes.insert(key, out.len());
+                out.push(cut);
+            }
+        }
+    }
+    out
+}
+
+/// The chains each cut edge breaks: the entry → jewel pairs that, with every other edge of the
+/// cut removed, still connect — so every path they have left crosses this edge (a minimal cut
+/// leaves each of its edges at least one). Those are the entries reaching the edge's tail and
+/// the jewels its head reaches in the graph without the cut's edges (a path that crossed the
+/// edge itself to reach its tail would have reached it before). Reachability from every tail
+/// and head is propagated at once, as bit sets, a batch of sources at a time.
+fn breaks_of(
+    g: &SecurityGraph,
+    edges: &[EdgeIndex],
+    relevant: &[bool],
+) -> Vec<(Vec<String>, usize)> {
+    let cut: HashSet<EdgeIndex> = edges.iter().copied().collect();
+    let ends: Vec<(NodeIndex, NodeIndex)> = edges
+        .iter()
+        .map(|e| {
+            g.graph
+                .edge_endpoints(*e)
+                .unwrap_or((g.internet, g.internet))
+        })
+        .collect();
+    let mut entries: Vec<NodeIndex> = g
+        .graph
+        .edges_directed(g.internet, Direction::Outgoing)
+        .map(|e| e.target())
+        .filter(|e| relevant[e.index()])
+        .collect();
+    entries.sort();
+    entries.dedup();
+    let tails: Vec<NodeIndex> = ends.iter().map(|(a, _)| *a).collect();
+    let heads: Vec<NodeIndex> = ends.iter().map(|(_, b)| *b).collect();
+    // Which tails each entry reaches, which heads reach each jewel.
+    let from_entries = Reach::new(g, &tails, Direction::Incoming, &cut, relevant);
+    let to_jewels = Reach::new(g, &heads, Direction::Outgoing, &cut, relevant);
+    let entry_hash: Vec<crate::prove::Fnv> = entries
+        .iter()
+        .map(|e| crate::prove::entry_hash(g, *e))
+        .collect();
+    let jewel_names: Vec<String> = g
+        .jewels
+        .iter()
+        .map(|j| crate::prove::jewel_name(g, *j))
+        .collect();
+    let mut out = Vec::with_capacity(edges.len());
+    let mut ids: Vec<u64> = Vec::new();
+    for (i, &(a, b)) in ends.iter().enumerate() {
+        ids.clear();
+        let mut more = 0usize;
+        let jewels: Vec<usize> = (0..g.jewels.len())
+            .filter(|&k| to_jewels.has(g.jewels[k], i))
+            .collect();
+        for (ei, &e) in entries.iter().enumerate() {
+            let reaches = if a == g.internet {
+                e == b
+            } else {
+                from_entries.has(e, i)
+            };
+            if !reaches {
+                continue;
+            }
+            for &k in jewels.iter().filter(|&&k| g.jewels[k] != e) {
+                if ids.len() < MAX_BREAKS {
+                    ids.push(entry_hash[ei].part(&jewel_names[k]).short());
+                } else {
+                    more += 1;
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        out.push((
+            ids.iter().map(|h| format!("chain-{h:012x}")).collect(),
+            more,
+        ));
+    }
+    out
+}
+
+/// Multi-source reachability over the graph without some edges, through relevant vertices:
+/// for each vertex, which sources it is reached from walking `dir` (`Incoming`: the vertices
+/// that reach the source). Sources are taken 256 at a time: four words per vertex per batch.
+struct Reach {
+    /// Per batch: [`WORDS`] bit words per vertex.
+    batches: Vec<Vec<u64>>,
+}
+
+const BATCH: usize = 256;
+const WORDS: usize = BATCH / 64;
+
+impl Reach {
+    fn new(
+        g: &SecurityGraph,
+        sources: &[NodeIndex],
+        dir: Direction,
+        skip: &HashSet<EdgeIndex>,
+        relevant: &[bool],
+    ) -> Reach {
+        let n = g.graph.node_count();
+        let mut batches = Vec::new();
+        for chunk in sources.chunks(BATCH) {
+            let mut bits = vec![0u64; n * WORDS];
+            let mut queued = vec![false; n];
+            let mut q: VecDeque<NodeIndex> = VecDeque::new();
+            for (i, s) in chunk.iter().enumerate() {
+                bits[s.index() * WORDS + i / 64] |= 1 << (i % 64);
+                if !queued[s.index()] {
+                    queued[s.index()] = true;
+                    q.push_back(*s);
+                }
+            }
+            // A source's bit flows to every vertex reached from it walking `dir`.
+            let walk = dir;
+            while let Some(u) = q.pop_front() {
+                queued[u.index()] = false;
+                let mut mine = [0u64; WORDS];
+                mine.copy_from_slice(&bits[u.index() * WORDS..(u.index() + 1) * WORDS]);
+                for e in g.graph.edges_directed(u, walk) {
+                    let v = if walk == Direction::Outgoing {
+                        e.target()
+                    } else {
+                        e.source()
+                    };
+                    if !relevant[v.index()] || skip.contains(&e.id()) {
+                        continue;
+                    }
+                    let theirs = &mut bits[v.index() * WORDS..(v.index() + 1) * WORDS];
+                    let mut grew = false;
+                    for w in 0..WORDS {
+                        let merged = theirs[w] | mine[w];
+                        grew |= merged != theirs[w];
+                        theirs[w] = merged;
+                    }
+                    if grew && !queued[v.index()] {
+                        queued[v.index()] = true;
+                        q.push_back(v);
+                    }
+                }
+            }
+            batches.push(bits);
+        }
+        Reach { batches }
+    }
+
+    /// Whether source `i` reaches vertex `v`.
+    fn has(&self, v: NodeIndex, i: usize) -> bool {
+        let (batch, bit) = (i / BATCH, i % BATCH);
+        self.batches
+            .get(batch)
+            .and_then(|b| b.get(v.index() * WORDS + bit / 64))
+            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
     }
 }
 
@@ -761,16 +961,38 @@ pub(crate) fn min_cut_reusing(
         }
     });
 
-    // Chains each cut breaks, and per chain its cheapest edge.
+    // Chains each cut breaks: the entry → jewel pairs that only it separates (listed or not;
+    // a chain's listed path is one shortest path, the cut edge may lie on another), and the
+    // listed chains whose path crosses it.
+    let on_paths: Vec<bool> = (0..g.graph.node_count())
+        .map(|i| fwd[i] && bwd[i])
+        .collect();
+    let cut_edges: Vec<EdgeIndex> = cuts.iter().map(|c| c.edge).collect();
+    for (cut, (ids, more)) in cuts.iter_mut().zip(breaks_of(g, &cut_edges, &on_paths)) {
+        cut.breaks = ids;
+        if more > 0 {
+            cut.notes.push(format!(
+                "breaks {more} more chains than named (at most {MAX_BREAKS} are)"
+            ));
+        }
+    }
     let cut_at: HashMap<EdgeIndex, usize> =
         cuts.iter().enumerate().map(|(i, c)| (c.edge, i)).collect();
-    let mut cheapest = BTreeMap::new();
     for c in &proof.chains {
-        let mut best: Option<(EdgeIndex, u32)> = None;
         for e in &c.edges {
             if let Some(&i) = cut_at.get(e) {
                 cuts[i].breaks.push(c.id.clone());
             }
+        }
+    }
+    for cut in &mut cuts {
+        cut.breaks.sort();
+        cut.breaks.dedup();
+    }
+    let mut cheapest = BTreeMap::new();
+    for c in &proof.chains {
+        let mut best: Option<(EdgeIndex, u32)> = None;
+        for e in &c.edges {
             if let Cost::Finite(x) = g.graph[*e].cost
                 && best.is_none_or(|(_, b)| x < b)
             {
@@ -781,12 +1003,10 @@ pub(crate) fn min_cut_reusing(
             cheapest.insert(c.id.clone(), b);
         }
     }
-    for cut in &mut cuts {
-        cut.breaks.sort();
-        cut.breaks.dedup();
-    }
     // Parallel edges can share an id (a Route over several ports of one Service): what they
     // break then orders them, not their indices.
+    cuts.sort_by(|a, b| (a.cost, &a.id, &a.breaks).cmp(&(b.cost, &b.id, &b.breaks)));
+    let mut cuts = merge_identical(cuts);
     cuts.sort_by(|a, b| (a.cost, &a.id, &a.breaks).cmp(&(b.cost, &b.id, &b.breaks)));
     CutPlan {
         cuts,

@@ -95,10 +95,24 @@ pub struct Endpoint {
     pub kind: EndpointKind,
     /// The exposing object.
     pub object: ObjRef,
-    /// Human detail: port, host and path.
+    /// What identifies the way in besides its object: port, host and path. Part of chain and
+    /// cut ids, so it holds nothing the API server assigns.
     pub detail: String,
+    /// The node port of a NodePort or LoadBalancer Service: shown, never part of an id (the API
+    /// server assigns it, and assigns another when the Service is re-created).
+    pub node_port: Option<i64>,
     /// Where the object was defined.
     pub source: Option<Source>,
+}
+
+impl Endpoint {
+    /// The detail as people read it: with the node port, when there is one.
+    pub fn shown(&self) -> String {
+        match self.node_port {
+            Some(np) => format!("{} (nodePort {np})", self.detail),
+            None => self.detail.clone(),
+        }
+    }
 }
 
 /// A vertex of the security graph.

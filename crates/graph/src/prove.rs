@@ -124,17 +124,34 @@ pub fn stable_id(prefix: &str, parts: &[&str]) -> String {
     parts.iter().fold(Fnv::new(), |h, p| h.part(p)).id(prefix)
 }
 
+/// The id of the chain from `entry` to `jewel`, listed or not: what the proof names it (the
+/// entry's object and detail, then the jewel), so that a cut can name every chain it breaks.
+pub fn chain_id(g: &SecurityGraph, entry: NodeIndex, jewel: NodeIndex) -> String {
+    entry_hash(g, entry).part(&jewel_name(g, jewel)).id("chain")
+}
+
+/// The part of a chain id its entry contributes (hashed once per entry).
+pub(crate) fn entry_hash(g: &SecurityGraph, entry: NodeIndex) -> Fnv {
+    let (eref, edetail) = entry_key(g, entry);
+    Fnv::new().part(&eref.to_string()).part(&edetail)
+}
+
+/// A jewel as chain ids name it.
+pub(crate) fn jewel_name(g: &SecurityGraph, jewel: NodeIndex) -> String {
+    g.vertex_ref(jewel).to_string()
+}
+
 /// FNV-1a 64 over parts, each ended by a zero byte: [`stable_id`] part by part, so that ids
 /// sharing their first parts hash those once.
 #[derive(Clone, Copy)]
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl Fnv {
     fn new() -> Fnv {
         Fnv(0xcbf2_9ce4_8422_2325)
     }
 
-    fn part(self, p: &str) -> Fnv {
+    pub(crate) fn part(self, p: &str) -> Fnv {
         let mut h = self.0;
         for b in p.bytes().chain(std::iter::once(0u8)) {
             h ^= u64::from(b);
@@ -143,8 +160,13 @@ impl Fnv {
         Fnv(h)
     }
 
-    fn id(self, prefix: &str) -> String {
-        format!("{prefix}-{:012x}", self.0 >> 16)
+    pub(crate) fn id(self, prefix: &str) -> String {
+        format!("{prefix}-{:012x}", self.short())
+    }
+
+    /// The 48 bits an id shows.
+    pub(crate) fn short(self) -> u64 {
+        self.0 >> 16
     }
 }
 

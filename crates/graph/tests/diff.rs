@@ -39,3 +39,35 @@ fn exposing_a_workload_adds_its_chain_and_the_cut_removes_it() {
     assert!(!d.relations_removed.is_empty());
     assert_eq!(d.jewels_reachable, (1, 0));
 }
+
+/// Issue 14 item 6: a chain's id is what identifies it (entry object and port, target), never a
+/// value the API server assigns — the manifests and the live Service (with its nodePort) agree,
+/// and re-creating the Service (another nodePort) changes no id.
+#[test]
+fn chain_and_cut_ids_ignore_the_assigned_node_port() {
+    let ids = |y: &str| {
+        let a = analysis(y);
+        let chains: Vec<String> = a.proof.chains.iter().map(|c| c.id.clone()).collect();
+        let cuts: Vec<String> = a.plan.cuts.iter().map(|c| c.id.clone()).collect();
+        (chains, cuts)
+    };
+    let manifest = ids(EXPOSED);
+    assert!(!manifest.0.is_empty());
+    let live = |np: u32| {
+        EXPOSED.replace(
+            "ports: [{port: 80, targetPort: 8080}]",
+            &format!("ports: [{{port: 80, targetPort: 8080, nodePort: {np}}}]"),
+        )
+    };
+    assert_ne!(live(30929), EXPOSED);
+    assert_eq!(ids(&live(30929)), manifest);
+    assert_eq!(ids(&live(31000)), manifest);
+    // The node port is still shown.
+    let a = analysis(&live(30929));
+    assert!(
+        a.graph
+            .endpoints
+            .iter()
+            .any(|e| e.shown().contains("nodePort 30929"))
+    );
+}

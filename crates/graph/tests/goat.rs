@@ -78,7 +78,8 @@ fn scenario_edges() {
         g.endpoints
             .iter()
             .any(|e| e.object.name == "internal-proxy-info-app-service"
-                && e.detail.contains("30003"))
+                && e.node_port == Some(30003)
+                && !e.detail.contains("30003"))
     );
     // 4: container escape and the vault key from an env secretKeyRef.
     assert!(has_edge(

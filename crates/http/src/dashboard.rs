@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -68,6 +68,10 @@ pub struct EngineMetrics {
     pub ingest: crate::ingest::IngestMetrics,
     /// Infected pods: attack as load.
     pub pods: PodMetrics,
+    /// 1 while this replica leads (and so writes), else 0.
+    pub leader: Gauge,
+    /// Kinds the engine may not read (forbidden lists), so cannot prove over.
+    pub unreadable_kinds: Gauge,
 }
 
 /// Labels naming a workload.
@@ -201,6 +205,18 @@ impl Default for EngineMetrics {
             "Failed actuator writes (records, objects, statuses)",
             actuator_errors.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica leads (only the leader writes), else 0",
+            leader.clone(),
+        );
+        let unreadable_kinds = Gauge::default();
+        registry.register(
+            "unreadable_kinds",
+            "Kinds the engine may not list or watch (missing read RBAC)",
+            unreadable_kinds.clone(),
+        );
         let ingest = crate::ingest::IngestMetrics::register(&mut registry);
         let pods = PodMetrics::register(&mut registry);
         let serve = crate::serve::ServeMetrics::register(&mut registry);
@@ -216,6 +232,8 @@ impl Default for EngineMetrics {
             unchanged_updates,
             mitigations,
             actuator_errors,
+            leader,
+            unreadable_kinds,
         }
     }
 }
@@ -228,6 +246,8 @@ pub struct DashboardState {
     findings_json: RwLock<axum::body::Bytes>,
     /// `{"generation", "chains"}`: a cheap progress probe.
     status: RwLock<Value>,
+    /// Why the engine is not ready (empty: ready once findings exist).
+    waiting: RwLock<Vec<String>>,
     /// Metrics.
     pub metrics: EngineMetrics,
 }
@@ -240,6 +260,25 @@ impl DashboardState {
         }
         if let Ok(mut st) = self.status.write() {
             *st = serde_json::json!({"generation": generation, "chains": chains});
+        }
+    }
+
+    /// Says why there are no (current) findings: what cannot be read, what is not listed yet.
+    /// Empty once every kind is read.
+    pub fn set_waiting(&self, reasons: Vec<String>) {
+        if let Ok(mut w) = self.waiting.write() {
+            *w = reasons;
+        }
+    }
+
+    /// Whether findings exist and nothing is in the way; else the reasons.
+    pub fn readiness(&self) -> Result<(), Vec<String>> {
+        let waiting = self.waiting.read().map(|w| w.clone()).unwrap_or_default();
+        let published = self.findings_json.read().is_ok_and(|b| !b.is_empty());
+        match (published, waiting.is_empty()) {
+            (true, true) => Ok(()),
+            (false, true) => Err(vec!["no findings yet: listing the cluster".into()]),
+            _ => Err(waiting),
         }
     }
 
@@ -274,6 +313,7 @@ pub fn router(state: Arc<DashboardState>) -> Router {
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
 }
@@ -339,17 +379,41 @@ async fn findings(State(s): State<Arc<DashboardState>>) -> Response {
         .read()
         .map(|b| b.clone())
         .unwrap_or_default();
-    let body = if body.is_empty() {
-        axum::body::Bytes::from_static(b"null")
-    } else {
-        body
-    };
+    if body.is_empty() {
+        // No analysis yet: say why, never a bare `null`.
+        let reasons = s.readiness().err().unwrap_or_default();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"ready": false, "reasons": reasons})),
+        )
+            .into_response();
+    }
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn status(State(s): State<Arc<DashboardState>>) -> Response {
-    let v = s.status.read().map(|v| v.clone()).unwrap_or(Value::Null);
+    let mut v = s.status.read().map(|v| v.clone()).unwrap_or(Value::Null);
+    if !v.is_object() {
+        v = serde_json::json!({"generation": 0, "chains": 0});
+    }
+    let readiness = s.readiness();
+    v["ready"] = readiness.is_ok().into();
+    if let Err(reasons) = readiness {
+        v["reasons"] = reasons.into();
+    }
     axum::Json(v).into_response()
+}
+
+/// 200 once findings exist and every kind is read; 503 with the reasons otherwise.
+async fn readyz(State(s): State<Arc<DashboardState>>) -> Response {
+    match s.readiness() {
+        Ok(()) => "ok".into_response(),
+        Err(reasons) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready:\n{}\n", reasons.join("\n")),
+        )
+            .into_response(),
+    }
 }
 
 async fn metrics(State(s): State<Arc<DashboardState>>) -> Response {

@@ -252,8 +252,9 @@ impl Ingest {
         Ok(())
     }
 
-    fn authorized(&self, headers: &HeaderMap) -> bool {
-        self.token.as_ref().is_none_or(|t| t.bearer(headers))
+    /// The bearer token, or a client certificate the TLS layer verified against the client CA.
+    fn authorized(&self, headers: &HeaderMap, verified_client: bool) -> bool {
+        verified_client || self.token.as_ref().is_none_or(|t| t.bearer(headers))
     }
 
     /// Periodic upkeep: forgets rate-limit state of peers gone quiet (the map would otherwise
@@ -294,35 +295,55 @@ const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 async fn falco_handler(
     State(s): State<Arc<Ingest>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Option<axum::Extension<crate::serve::VerifiedClient>>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    handle(&s, "falco", peer, &headers, body, |s, b, now| {
-        s.take_falco(b, now)
-            .map_err(|e| rampart_model::redact_excerpt(&e.to_string()))
-    })
+    handle(
+        &s,
+        "falco",
+        peer,
+        client.is_some(),
+        &headers,
+        body,
+        |s, b, now| {
+            s.take_falco(b, now)
+                .map_err(|e| rampart_model::redact_excerpt(&e.to_string()))
+        },
+    )
     .await
 }
 
 async fn audit_handler(
     State(s): State<Arc<Ingest>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Option<axum::Extension<crate::serve::VerifiedClient>>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    handle(&s, "audit", peer, &headers, body, |s, b, now| {
-        s.take_audit(b, now)
-            .map_err(|e| rampart_model::redact_excerpt(&e.to_string()))
-    })
+    handle(
+        &s,
+        "audit",
+        peer,
+        client.is_some(),
+        &headers,
+        body,
+        |s, b, now| {
+            s.take_audit(b, now)
+                .map_err(|e| rampart_model::redact_excerpt(&e.to_string()))
+        },
+    )
     .await
 }
 
 /// Rate limit, token and in-flight bound come first: nothing of an unauthorised request's body
 /// is read. Then the body, bounded in size and time.
+#[allow(clippy::too_many_arguments)]
 async fn handle(
     s: &Ingest,
     endpoint: &'static str,
     peer: SocketAddr,
+    verified_client: bool,
     headers: &HeaderMap,
     body: axum::body::Body,
     take: impl FnOnce(&Ingest, &[u8], u64) -> Result<(), String>,
@@ -341,11 +362,11 @@ async fn handle(
             "rate limited\n".into(),
         );
     }
-    if !s.authorized(headers) {
+    if !s.authorized(headers, verified_client) {
         return done(
             "unauthorized",
             StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token\n".into(),
+            "missing or wrong bearer token (or no verified client certificate)\n".into(),
         );
     }
     let Ok(_permit) = s.in_flight.try_acquire() else {

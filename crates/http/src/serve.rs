@@ -560,7 +560,8 @@ impl Conn {
         builder: auto::Builder<TokioExecutor>,
         router: axum::Router,
     ) {
-        let service = ConnService {
+        let mut service = ConnService {
+            verified_client: false,
             router,
             peer: self.peer,
             state: self.state.clone(),
@@ -580,6 +581,12 @@ impl Conn {
                 };
                 match tls {
                     Ok(Ok(s)) => {
+                        // A certificate presented is one the verifier accepted.
+                        service.verified_client = s
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .is_some_and(|c| !c.is_empty());
                         // The header clock starts after the handshake.
                         self.state
                             .last_active
@@ -669,11 +676,19 @@ impl Conn {
 struct ConnService {
     router: axum::Router,
     peer: SocketAddr,
+    /// The client presented a certificate the TLS configuration's client verifier accepted.
+    verified_client: bool,
     state: Arc<ConnState>,
     epoch: Instant,
     request_timeout: Duration,
     metrics: ServeMetrics,
 }
+
+/// A request extension: the connection's client certificate was verified against the
+/// listener's client CA (see [`crate::tls::server_config_with_clients`]). Handlers may take it
+/// as authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedClient;
 
 /// Counts a request in flight until dropped (also when the client goes away mid-request).
 struct InFlight {
@@ -714,6 +729,9 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     fn call(&self, mut req: Request<Incoming>) -> BoxFuture {
         let guard = InFlight::start(self.state.clone(), self.epoch);
         req.extensions_mut().insert(ConnectInfo(self.peer));
+        if self.verified_client {
+            req.extensions_mut().insert(VerifiedClient);
+        }
         let router = self.router.clone();
         let limit = self.request_timeout;
         let metrics = self.metrics.clone();

@@ -165,11 +165,47 @@ impl ResolvesServerCert for ReloadingCert {
 
 /// A rustls server configuration over the reloading certificate, offering h2 and http/1.1.
 pub fn server_config(cert: Arc<ReloadingCert>) -> Result<Arc<ServerConfig>, rustls::Error> {
-    let mut config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_cert_resolver(cert);
+    server_config_with_clients(cert, None)
+}
+
+/// Like [`server_config`]; with `client_ca` (PEM certificates), a client may also present a
+/// certificate, verified against those CAs — what an API server's audit webhook kubeconfig
+/// can present. Presenting none is allowed (the bearer token still works); presenting one that
+/// does not verify fails the handshake. The serving layer marks a verified client's requests
+/// with [`crate::serve::VerifiedClient`].
+pub fn server_config_with_clients(
+    cert: Arc<ReloadingCert>,
+    client_ca: Option<&[u8]>,
+) -> Result<Arc<ServerConfig>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(pem) => {
+            use rustls::pki_types::pem::PemObject;
+            let mut roots = rustls::RootCertStore::empty();
+            for der in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+                let der =
+                    der.map_err(|e| rustls::Error::General(format!("reading the client CA: {e}")))?;
+                roots.add(der)?;
+            }
+            if roots.is_empty() {
+                return Err(rustls::Error::General(
+                    "the client CA file holds no certificate".into(),
+                ));
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| rustls::Error::General(format!("client CA: {e}")))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

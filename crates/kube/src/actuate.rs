@@ -3,17 +3,45 @@
 //! its ownerReference is valid (owners must share the namespace) and garbage collection removes
 //! the object if the record is ever deleted: nothing rampart applies is orphaned.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher;
 use rampart_api::{Mitigation, MitigationStatus};
 use rampart_respond::MANAGED_BY_LABEL;
 use rampart_respond::reconcile::ManagedObject;
+use tokio_util::sync::CancellationToken;
 
-/// A failed write, with the API's reason.
+/// One access the engine needs: group, resource, subresource, verb, namespace (none: all).
+type Access<'a> = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    Option<&'a str>,
+);
+
+/// What the engine may not do: what blocks acting, and what only keeps Events from being
+/// recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Permissions {
+    /// Missing for acting (the engine runs dry-run without them).
+    pub acting: Vec<String>,
+    /// Missing for recording Events.
+    pub events: Vec<String>,
+}
+
+/// A failed write, with the API's reason as a sentence.
 #[derive(Debug, thiserror::Error)]
-#[error("{what}: {source}")]
+#[error("{what}: {}", crate::sentence(source))]
 pub struct WriteError {
     /// What was being written.
     pub what: String,
@@ -66,28 +94,76 @@ where
     }
 }
 
-/// Writes mitigations and their objects.
+/// How long the ledger trusts its own write over the watch's copy: the watch delivers it within
+/// milliseconds; this only bridges that gap (and a write someone else overtook is not hidden
+/// for long).
+const OWN_WRITE_WINDOW: Duration = Duration::from_secs(10);
+
+/// The engine's own writes not yet seen by the watch: `None` is a deletion.
+type Overlay = BTreeMap<(String, String), (Instant, Option<Mitigation>)>;
+
+/// Writes mitigations and their objects, and reads the ledger from a watch (after a
+/// [`Ledger::watch`]) instead of listing it every round.
 #[derive(Clone)]
 pub struct Ledger {
     client: Client,
+    store: Option<Store<Mitigation>>,
+    own: Arc<Mutex<Overlay>>,
 }
 
 impl Ledger {
     /// Over a client.
     pub fn new(client: Client) -> Ledger {
-        Ledger { client }
+        Ledger {
+            client,
+            store: None,
+            own: Arc::default(),
+        }
+    }
+
+    /// Starts watching the Mitigations (a reflector) until `cancel`; reads come from it.
+    pub fn watch(mut self, cancel: CancellationToken) -> Ledger {
+        let api: Api<Mitigation> = Api::all(self.client.clone());
+        let (reader, writer) = reflector::store();
+        let stream = reflector::reflector(
+            writer,
+            watcher::watcher(api, watcher::Config::default()).default_backoff(),
+        );
+        tokio::spawn(async move {
+            let mut stream = std::pin::pin!(stream);
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    e = stream.next() => match e {
+                        None => return,
+                        Some(Err(e)) => tracing::warn!("watching Mitigations failed, retrying: {e}"),
+                        Some(Ok(_)) => {}
+                    },
+                }
+            }
+        });
+        self.store = Some(reader);
+        self
+    }
+
+    fn remember(&self, ns: &str, name: &str, m: Option<Mitigation>) {
+        if self.store.is_some() {
+            let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
+            own.insert((ns.to_string(), name.to_string()), (Instant::now(), m));
+        }
     }
 
     /// Records a new mitigation (before anything is applied).
     pub async fn record(&self, m: &Mitigation) -> Result<Mitigation, WriteError> {
         let ns = m.metadata.namespace.clone().unwrap_or_default();
+        let name = m.metadata.name.clone().unwrap_or_default();
         let api: Api<Mitigation> = Api::namespaced(self.client.clone(), &ns);
-        api.create(&PostParams::default(), m)
+        let created = api
+            .create(&PostParams::default(), m)
             .await
-            .map_err(err(format!(
-                "recording Mitigation {ns}/{}",
-                m.metadata.name.as_deref().unwrap_or("")
-            )))
+            .map_err(err(format!("recording Mitigation {ns}/{name}")))?;
+        self.remember(&ns, &name, Some(created.clone()));
+        Ok(created)
     }
 
     /// Writes a mitigation's status.
@@ -98,16 +174,18 @@ impl Ledger {
         status: &MitigationStatus,
     ) -> Result<(), WriteError> {
         let api: Api<Mitigation> = Api::namespaced(self.client.clone(), ns);
-        api.patch_status(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({ "status": status })),
-        )
-        .await
-        .map(|_| ())
-        .map_err(err(format!(
-            "updating the status of Mitigation {ns}/{name}"
-        )))
+        let patched = api
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({ "status": status })),
+            )
+            .await
+            .map_err(err(format!(
+                "updating the status of Mitigation {ns}/{name}"
+            )))?;
+        self.remember(ns, name, Some(patched));
+        Ok(())
     }
 
     /// Applies the mitigation's NetworkPolicy, labelled and owned by the mitigation.
@@ -215,8 +293,19 @@ impl Ledger {
         {
             return Ok(()); // quarantined before a crash
         }
-        let patch =
-            rampart_respond::infected::quarantine_patch(&labels, mitigation, mitigation_uid);
+        let controller = current
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .into_iter()
+            .find(|o| o.controller == Some(true))
+            .map(|o| format!("{}/{}", o.kind, o.name));
+        let patch = rampart_respond::infected::quarantine_patch(
+            &labels,
+            controller.as_deref(),
+            mitigation,
+            mitigation_uid,
+        );
         api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map(|_| ())
@@ -279,46 +368,85 @@ impl Ledger {
         }
     }
 
-    /// Whether rampart may write what acting needs (create NetworkPolicies and Mitigations,
-    /// update Mitigation status), asked with SelfSubjectAccessReviews: the levers can be trusted
-    /// only when the answer is yes. Returns the missing permissions.
+    /// What rampart may not do of what acting needs, asked with SelfSubjectAccessReviews for
+    /// every verb the engine uses: the ledger (Mitigations and their status, listed and
+    /// watched), the objects it applies and removes, the pods it isolates, and the Lease in
+    /// `lease_namespace` it must hold to lead. The levers can be trusted only when nothing is
+    /// missing. Events are asked for too but do not block acting: they are listed apart.
     pub async fn missing_permissions(
         &self,
         pods: bool,
         anp: bool,
-    ) -> Result<Vec<String>, WriteError> {
+        lease_namespace: &str,
+    ) -> Result<Permissions, WriteError> {
+        let mut acting: Vec<Access> = vec![
+            ("networking.k8s.io", "networkpolicies", None, "create", None),
+            ("networking.k8s.io", "networkpolicies", None, "get", None),
+            ("networking.k8s.io", "networkpolicies", None, "list", None),
+            ("networking.k8s.io", "networkpolicies", None, "delete", None),
+            ("rampart.dev", "mitigations", None, "create", None),
+            ("rampart.dev", "mitigations", None, "list", None),
+            ("rampart.dev", "mitigations", None, "watch", None),
+            ("rampart.dev", "mitigations", None, "delete", None),
+            ("rampart.dev", "mitigations", Some("status"), "patch", None),
+            (
+                "coordination.k8s.io",
+                "leases",
+                None,
+                "get",
+                Some(lease_namespace),
+            ),
+            (
+                "coordination.k8s.io",
+                "leases",
+                None,
+                "create",
+                Some(lease_namespace),
+            ),
+            (
+                "coordination.k8s.io",
+                "leases",
+                None,
+                "patch",
+                Some(lease_namespace),
+            ),
+        ];
+        if pods {
+            acting.extend([
+                ("", "pods", None, "get", None),
+                ("", "pods", None, "patch", None),
+                ("", "pods", None, "delete", None),
+            ]);
+        }
+        if anp {
+            for verb in ["create", "list", "delete"] {
+                acting.push((
+                    "policy.networking.k8s.io",
+                    "adminnetworkpolicies",
+                    None,
+                    verb,
+                    None,
+                ));
+            }
+        }
+        let events: Vec<Access> = vec![
+            ("events.k8s.io", "events", None, "create", None),
+            ("events.k8s.io", "events", None, "list", None),
+        ];
+        Ok(Permissions {
+            acting: self.denied(&acting).await?,
+            events: self.denied(&events).await?,
+        })
+    }
+
+    /// Which of `needed` the API server denies (`verb resource[/sub][ in ns]`).
+    async fn denied(&self, needed: &[Access<'_>]) -> Result<Vec<String>, WriteError> {
         use k8s_openapi::api::authorization::v1::{
             ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
         };
         let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
         let mut missing = Vec::new();
-        let mut needed = vec![
-            ("networking.k8s.io", "networkpolicies", None, "create"),
-            ("networking.k8s.io", "networkpolicies", None, "delete"),
-            ("rampart.dev", "mitigations", None, "create"),
-            ("rampart.dev", "mitigations", None, "delete"),
-            ("rampart.dev", "mitigations", Some("status"), "patch"),
-        ];
-        if pods {
-            needed.extend([("", "pods", None, "patch"), ("", "pods", None, "delete")]);
-        }
-        if anp {
-            needed.extend([
-                (
-                    "policy.networking.k8s.io",
-                    "adminnetworkpolicies",
-                    None,
-                    "create",
-                ),
-                (
-                    "policy.networking.k8s.io",
-                    "adminnetworkpolicies",
-                    None,
-                    "delete",
-                ),
-            ]);
-        }
-        for (group, resource, sub, verb) in needed {
+        for &(group, resource, sub, verb, namespace) in needed {
             let review = SelfSubjectAccessReview {
                 spec: SelfSubjectAccessReviewSpec {
                     resource_attributes: Some(ResourceAttributes {
@@ -326,6 +454,7 @@ impl Ledger {
                         resource: Some(resource.into()),
                         subresource: sub.map(String::from),
                         verb: Some(verb.into()),
+                        namespace: namespace.map(String::from),
                         ..ResourceAttributes::default()
                     }),
                     ..SelfSubjectAccessReviewSpec::default()
@@ -338,8 +467,9 @@ impl Ledger {
                 .map_err(err("asking for permissions"))?;
             if !answer.status.is_some_and(|s| s.allowed) {
                 missing.push(format!(
-                    "{verb} {resource}{}",
-                    sub.map(|s| format!("/{s}")).unwrap_or_default()
+                    "{verb} {resource}{}{}",
+                    sub.map(|s| format!("/{s}")).unwrap_or_default(),
+                    namespace.map(|n| format!(" in {n}")).unwrap_or_default()
                 ));
             }
         }
@@ -350,19 +480,68 @@ impl Ledger {
     pub async fn forget(&self, ns: &str, name: &str) -> Result<(), WriteError> {
         let api: Api<Mitigation> = Api::namespaced(self.client.clone(), ns);
         match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-            Err(e) => Err(err(format!("deleting Mitigation {ns}/{name}"))(e)),
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(err(format!("deleting Mitigation {ns}/{name}"))(e)),
         }
+        self.remember(ns, name, None);
+        Ok(())
     }
 
-    /// Every mitigation, all namespaces.
+    /// Every mitigation, all namespaces: from the watch once it has listed (with this
+    /// engine's own writes it has not delivered yet), else listed.
     pub async fn mitigations(&self) -> Result<Vec<Mitigation>, WriteError> {
+        if let Some(store) = &self.store
+            && tokio::time::timeout(Duration::from_secs(5), store.wait_until_ready())
+                .await
+                .is_ok_and(|r| r.is_ok())
+        {
+            return Ok(self.with_own_writes(store));
+        }
         let api: Api<Mitigation> = Api::all(self.client.clone());
         api.list(&ListParams::default())
             .await
             .map(|l| l.items)
             .map_err(err("listing Mitigations"))
+    }
+
+    /// The watch's copy with this engine's newer writes laid over it; a write the watch has
+    /// delivered (same resourceVersion, or gone for a deletion) is dropped from the overlay.
+    fn with_own_writes(&self, store: &Store<Mitigation>) -> Vec<Mitigation> {
+        let key = |m: &Mitigation| {
+            (
+                m.metadata.namespace.clone().unwrap_or_default(),
+                m.metadata.name.clone().unwrap_or_default(),
+            )
+        };
+        let mut all: BTreeMap<(String, String), Mitigation> = store
+            .state()
+            .into_iter()
+            .map(|m| (key(&m), (*m).clone()))
+            .collect();
+        let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
+        own.retain(|k, (at, mine)| {
+            if at.elapsed() > OWN_WRITE_WINDOW {
+                return false;
+            }
+            let seen = match (mine.as_ref(), all.get(k)) {
+                (None, None) => true,
+                (Some(m), Some(w)) => m.metadata.resource_version == w.metadata.resource_version,
+                _ => false,
+            };
+            if !seen {
+                match mine {
+                    Some(m) => {
+                        all.insert(k.clone(), m.clone());
+                    }
+                    None => {
+                        all.remove(k);
+                    }
+                }
+            }
+            !seen
+        });
+        all.into_values().collect()
     }
 
     /// Every NetworkPolicy and AdminNetworkPolicy (key `/name`) carrying rampart's label

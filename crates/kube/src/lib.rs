@@ -17,12 +17,50 @@ use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use rampart_api::{ClusterSecurityPolicy, SecurityPolicy};
 use rampart_policy::review::NamedPolicy;
 use rampart_policy::source::{PolicyError, policy_from_value};
 use tokio_util::sync::CancellationToken;
+
+/// A kube error as a sentence: the API server's own message, its reason and HTTP code (never a
+/// `Status { .. }` debug dump), or the client's error.
+pub fn sentence(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => {
+            let message = if s.message.is_empty() {
+                "the API server refused the request"
+            } else {
+                s.message.as_str()
+            };
+            match (s.reason.is_empty(), s.code) {
+                (false, code) if code > 0 => format!("{message} ({}, HTTP {code})", s.reason),
+                (false, _) => format!("{message} ({})", s.reason),
+                (true, code) if code > 0 => format!("{message} (HTTP {code})"),
+                _ => message.to_string(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod sentence_tests {
+    #[test]
+    fn api_errors_read_as_sentences() {
+        let e = kube::Error::Api(
+            kube::core::Status::failure("networkpolicies \"x\" already exists", "AlreadyExists")
+                .with_code(409)
+                .boxed(),
+        );
+        let s = super::sentence(&e);
+        assert_eq!(
+            s,
+            "networkpolicies \"x\" already exists (AlreadyExists, HTTP 409)"
+        );
+        assert!(!s.contains("Status {"));
+    }
+}
 
 /// Labels of a namespace.
 pub type Labels = BTreeMap<String, String>;
@@ -71,9 +109,11 @@ pub trait AdmissionSink: Send + Sync + 'static {
     fn delete_policy(&self, kind: &'static str, namespace: Option<&str>, name: &str);
     /// A stored policy is invalid (the webhook should have refused it; it is ignored).
     fn invalid_policy(&self, error: PolicyError);
-    /// The first list of `source` is complete.
+    /// A list of `source` is complete (the first, or the one after a failure): what the sink
+    /// holds of it is current.
     fn synced(&self, source: Source);
-    /// The watch failed; it retries with backoff.
+    /// The watch failed: what the sink holds of `source` may be stale until the next
+    /// [`AdmissionSink::synced`] (it starts over with a list after a backoff).
     fn watch_error(&self, source: Source, error: String);
 }
 
@@ -95,53 +135,70 @@ fn policy(obj: &DynamicObject, kind: &'static str) -> Option<Result<NamedPolicy,
 }
 
 /// A watch's events once relists are gathered: kube-runtime's `Init`, `InitApply`…,
-/// `InitDone` become one `Relisted` with every object (and whether it is the first list).
+/// `InitDone` become one `Relisted` with every object.
+/// After a failure the watch starts over with a list, so `Relisted` also says "current again".
 enum Seen<K> {
-    Relisted(Vec<K>, bool),
+    Relisted(Vec<K>),
     Applied(K),
     Deleted(K),
     Failed(String),
 }
 
-/// Runs a watch stream until `cancel` or its end, handing each [`Seen`] to `f`.
-async fn each<K, S>(mut stream: S, cancel: CancellationToken, mut f: impl FnMut(Seen<K>))
+/// First and longest wait before a failed admission watch starts over. Short: while it waits,
+/// the webhook is not ready (a policy created meanwhile is not enforced yet).
+const RETRY_MIN: std::time::Duration = std::time::Duration::from_millis(250);
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs watch streams made by `make` until `cancel`, handing each [`Seen`] to `f`. After a
+/// failure the stream is dropped and, after a backoff, a new one starts with a fresh list:
+/// resuming from the last resourceVersion would give no sign of being current again, and
+/// whatever changed during the gap (an API server restart) must be known before the sink is
+/// ready again.
+async fn each<K, S>(make: impl Fn() -> S, cancel: CancellationToken, mut f: impl FnMut(Seen<K>))
 where
     S: futures_util::Stream<Item = Result<Event<K>, watcher::Error>> + Unpin,
 {
-    let mut relist: Option<Vec<K>> = None;
-    let mut first = true;
+    let mut wait = RETRY_MIN;
     loop {
-        let event = tokio::select! {
-            () = cancel.cancelled() => return,
-            e = stream.next() => e,
-        };
-        match event {
-            None => return,
-            Some(Err(e)) => f(Seen::Failed(e.to_string())),
-            Some(Ok(Event::Init)) => relist = Some(Vec::new()),
-            Some(Ok(Event::InitApply(o))) => relist.get_or_insert_with(Vec::new).push(o),
-            Some(Ok(Event::InitDone)) => {
-                f(Seen::Relisted(relist.take().unwrap_or_default(), first));
-                first = false;
+        let mut stream = make();
+        let mut relist: Option<Vec<K>> = None;
+        loop {
+            let event = tokio::select! {
+                () = cancel.cancelled() => return,
+                e = stream.next() => e,
+            };
+            match event {
+                None => return,
+                Some(Err(e)) => {
+                    f(Seen::Failed(e.to_string()));
+                    break;
+                }
+                Some(Ok(Event::Init)) => relist = Some(Vec::new()),
+                Some(Ok(Event::InitApply(o))) => relist.get_or_insert_with(Vec::new).push(o),
+                Some(Ok(Event::InitDone)) => {
+                    f(Seen::Relisted(relist.take().unwrap_or_default()));
+                    wait = RETRY_MIN;
+                }
+                Some(Ok(Event::Apply(o))) => f(Seen::Applied(o)),
+                Some(Ok(Event::Delete(o))) => f(Seen::Deleted(o)),
             }
-            Some(Ok(Event::Apply(o))) => f(Seen::Applied(o)),
-            Some(Ok(Event::Delete(o))) => f(Seen::Deleted(o)),
         }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(RETRY_MAX);
     }
 }
 
 async fn watch_namespaces(client: Client, sink: Arc<dyn AdmissionSink>, cancel: CancellationToken) {
     let api: Api<Namespace> = Api::all(client);
-    let stream = watcher::watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
-    each(stream, cancel, |seen| match seen {
+    let make = || watcher::watcher(api.clone(), watcher::Config::default()).boxed();
+    each(make, cancel, |seen| match seen {
         Seen::Failed(e) => sink.watch_error(Source::Namespaces, e),
-        Seen::Relisted(all, first) => {
+        Seen::Relisted(all) => {
             sink.replace_namespaces(all.iter().map(namespace_labels).collect());
-            if first {
-                sink.synced(Source::Namespaces);
-            }
+            sink.synced(Source::Namespaces);
         }
         Seen::Applied(ns) => {
             let (name, labels) = namespace_labels(&ns);
@@ -166,9 +223,7 @@ async fn watch_policies(
         _ => ApiResource::erase::<SecurityPolicy>(&()),
     };
     let api: Api<DynamicObject> = Api::all_with(client, &ar);
-    let stream = watcher::watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
+    let make = || watcher::watcher(api.clone(), watcher::Config::default()).boxed();
     let delete = |o: &DynamicObject| {
         sink.delete_policy(
             kind,
@@ -176,9 +231,9 @@ async fn watch_policies(
             o.metadata.name.as_deref().unwrap_or(""),
         )
     };
-    each(stream, cancel, |seen| match seen {
+    each(make, cancel, |seen| match seen {
         Seen::Failed(e) => sink.watch_error(source, e),
-        Seen::Relisted(all, first) => {
+        Seen::Relisted(all) => {
             let mut valid = Vec::new();
             for o in &all {
                 match policy(o, kind) {
@@ -188,9 +243,7 @@ async fn watch_policies(
                 }
             }
             sink.replace_policies(kind, valid);
-            if first {
-                sink.synced(source);
-            }
+            sink.synced(source);
         }
         Seen::Applied(o) => match policy(&o, kind) {
             Some(Ok(p)) => sink.apply_policy(p),

@@ -48,6 +48,10 @@ pub struct EngineArgs {
     /// Lifetime of a mitigation before it reverts itself.
     #[arg(long, env = "RAMPART_ENGINE_MITIGATION_TTL", default_value = "1h", value_parser = parse_duration)]
     pub mitigation_ttl: Duration,
+    /// After a mitigation expires, how long its cut stays proposed before the bar may act on
+    /// it again (then it counts as a new action against the circuit breaker).
+    #[arg(long, env = "RAMPART_ENGINE_REAPPLY_COOLDOWN", default_value = "30m", value_parser = parse_duration)]
+    pub reapply_cooldown: Duration,
     /// Quiet time after a change before re-proving (changes in between are batched).
     #[arg(long, env = "RAMPART_ENGINE_DEBOUNCE", default_value = "500ms", value_parser = parse_duration)]
     pub debounce: Duration,
@@ -136,6 +140,11 @@ pub struct EngineArgs {
     /// The ingest certificate's key (PEM).
     #[arg(long, env = "RAMPART_ENGINE_INGEST_TLS_KEY")]
     pub ingest_tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) of ingest clients: a client certificate they signed authenticates
+    /// like the token — what the API server's audit webhook kubeconfig presents (it sends no
+    /// bearer token over plain HTTP). Needs --ingest-tls-cert.
+    #[arg(long, env = "RAMPART_ENGINE_INGEST_CLIENT_CA")]
+    pub ingest_client_ca: Option<PathBuf>,
 }
 
 impl EngineArgs {
@@ -150,6 +159,7 @@ impl EngineArgs {
             limits: self.serve.limits(),
             ledger_retention: self.ledger_retention,
             mitigation_ttl: self.mitigation_ttl,
+            reapply_cooldown: self.reapply_cooldown,
             debounce: self.debounce,
             max_actions: self.max_actions,
             action_window: self.action_window,
@@ -174,6 +184,7 @@ impl EngineArgs {
             allow_standalone_pods: self.allow_standalone_pods,
             ingest_tls_cert: self.ingest_tls_cert.clone(),
             ingest_tls_key: self.ingest_tls_key.clone(),
+            ingest_client_ca: self.ingest_client_ca.clone(),
         }
     }
 }

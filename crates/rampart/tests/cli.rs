@@ -607,3 +607,51 @@ fn proposed_policies_have_valid_names_whatever_the_workload_is_called() {
         "{relay:?}"
     );
 }
+
+/// Issue 14 item 11: `kubectl apply -f examples/policies/` applies every file there — each
+/// document is an API object (apiVersion, kind, metadata.name), not a configuration file of
+/// rampart's own (the Pod Security configuration lives in `examples/`).
+#[test]
+fn every_file_in_examples_policies_is_an_api_object() {
+    let dir = repo().join("examples/policies");
+    let mut documents = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !path
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (docs, errors) = rampart_model::raw_documents(
+            &path.display().to_string(),
+            &text,
+            &rampart_model::ParseLimits::default(),
+        );
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+        for d in docs {
+            documents += 1;
+            let v = &d.value;
+            let api_version = v["apiVersion"].as_str().unwrap_or("");
+            assert!(
+                api_version.contains('/') || api_version == "v1",
+                "{}: not an API object: apiVersion {api_version:?}",
+                path.display()
+            );
+            assert!(v["kind"].is_string(), "{}: no kind", path.display());
+            assert!(
+                v["metadata"]["name"].is_string(),
+                "{}: no metadata.name",
+                path.display()
+            );
+            assert_ne!(
+                v["kind"],
+                "PodSecurityConfiguration",
+                "{}: a configuration file, not an API object",
+                path.display()
+            );
+        }
+    }
+    assert!(documents >= 3, "{documents}");
+}

@@ -181,6 +181,24 @@ impl Engine {
         f
     }
 
+    /// Sends SIGTERM (what the kubelet sends) and waits for the engine to exit; its log.
+    fn terminate(mut self) -> String {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        for _ in 0..200 {
+            if self.child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            self.child.try_wait().unwrap().is_some(),
+            "the engine exits on SIGTERM"
+        );
+        self.stop()
+    }
+
     /// Stops the engine and returns its log.
     fn stop(mut self) -> String {
         let _ = self.child.kill();
@@ -446,10 +464,13 @@ async fn two_replicas_one_leader_one_set_of_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_write_permissions_the_engine_fails_safe_to_dry_run() {
     let fake = new_fake();
-    fake.lock()
-        .unwrap()
-        .denied_verbs
-        .push("create networkpolicies".into());
+    // Issue 14 item 4: every verb the engine uses is checked — the Lease it must hold to lead,
+    // and Events (reported apart: they do not block acting).
+    fake.lock().unwrap().denied_verbs.extend([
+        "create networkpolicies".to_string(),
+        "patch leases".to_string(),
+        "create events".to_string(),
+    ]);
     cluster(&fake, "web", true);
     let engine = Engine::spawn(&fake, "rbac", ACT).await;
     let f = engine.findings_when(|f| chains(f) > 0).await;
@@ -457,10 +478,18 @@ async fn without_write_permissions_the_engine_fails_safe_to_dry_run() {
     let mitigations = objects_in(&fake, "mitigations");
     engine.stop();
     assert_eq!(f["levers"]["writes"], false, "{}", f["levers"]);
+    let missing = f["levers"]["missing"].to_string();
+    assert!(missing.contains("create networkpolicies"), "{missing}");
     assert!(
-        f["levers"]["missing"]
+        missing.contains("patch leases in rampart-system"),
+        "{missing}"
+    );
+    assert!(
+        f["levers"]["missing_for_events"]
             .to_string()
-            .contains("create networkpolicies")
+            .contains("create events"),
+        "{}",
+        f["levers"]
     );
     assert!(
         mitigations.is_empty(),
@@ -867,13 +896,16 @@ async fn an_infected_pod_is_isolated_replaced_and_deleted_on_expiry() {
             .any(|p| p["metadata"]["name"] == "batch-a")
     })
     .await;
-    assert!(
-        objects_in(&fake, "mitigations")
-            .iter()
-            .any(|m| m["spec"]["action"] == "Terminate"
+    // The record is written before the pod is deleted and its status after: wait for
+    // it (with a 4 s TTL it may already have expired into Reverted under load).
+    wait_for("the terminate record says it was applied", || {
+        objects_in(&fake, "mitigations").iter().any(|m| {
+            m["spec"]["action"] == "Terminate"
                 && m["spec"]["target"]["name"] == "batch-a"
-                && m["status"]["phase"] == "Applied")
-    );
+                && (m["status"]["phase"] == "Applied" || m["status"]["phase"] == "Reverted")
+        })
+    })
+    .await;
     assert!(
         objects_in(&fake, "pods")
             .iter()
@@ -1012,6 +1044,8 @@ async fn the_adminnetworkpolicy_actuator_denies_explicitly_and_expires() {
             "3s",
             "--ledger-retention",
             "2s",
+            "--reapply-cooldown",
+            "1s",
         ],
     )
     .await;
@@ -1106,4 +1140,258 @@ async fn each_ingest_endpoint_can_have_its_own_address() {
         404,
         "only /audit on this address"
     );
+}
+
+/// RFC 3339 with microseconds, as a Lease's times are written.
+fn micro_now() -> String {
+    let t = k8s_openapi::jiff::Timestamp::now();
+    format!("{}", t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+}
+
+/// Issue 14 items 1, 7 and 11 (watching the ledger): a replica that takes over a Lease left by
+/// a dead holder acts at once, with no change in the cluster; `/findings` and `/metrics` say
+/// whether it leads; an expired mitigation is not re-applied during the cool-down; the ledger
+/// is watched, not listed every round; SIGTERM hands the Lease over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_acts_at_once_expiry_cools_down_and_sigterm_releases_the_lease() {
+    let fake = new_fake();
+    cluster(&fake, "web", true);
+    fake.lock().unwrap().write(
+        "leases",
+        "ADDED",
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "rampart-engine", "namespace": "rampart-system"},
+            "spec": {"holderIdentity": "eng-dead", "leaseDurationSeconds": 3,
+                "acquireTime": micro_now(), "renewTime": micro_now()}}),
+    );
+    let engine = Engine::spawn(
+        &fake,
+        "takeover",
+        &[
+            ACT,
+            &[
+                "--identity",
+                "eng-y",
+                "--lease-seconds",
+                "3",
+                "--mitigation-ttl",
+                "4s",
+                "--reapply-cooldown",
+                "1h",
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    // A follower while the dead holder's Lease runs: it proves, says so, writes nothing.
+    let f = engine.findings_when(|f| chains(f) > 0).await;
+    assert_eq!(f["levers"]["role"], "follower", "{}", f["levers"]);
+    assert_eq!(f["levers"]["writes"], false);
+    assert!(get(&engine.addr, "/metrics").contains("rampart_leader 0"));
+    assert!(objects_in(&fake, "mitigations").is_empty());
+    // The Lease expires; nothing changes in the cluster, yet the new leader acts.
+    let mut applied = None;
+    for _ in 0..300 {
+        applied = objects_in(&fake, "mitigations")
+            .into_iter()
+            .find(|m| m["status"]["phase"] == "Applied");
+        if applied.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let applied = applied.expect("the new leader acts without a change in the cluster");
+    let f = engine
+        .findings_when(|f| f["levers"]["role"] == "leader")
+        .await;
+    assert_eq!(f["levers"]["writes"], true, "{}", f["levers"]);
+    assert!(get(&engine.addr, "/metrics").contains("rampart_leader 1"));
+
+    // Expiry: Reverted, then proposed for the cool-down — not re-applied.
+    let name = applied["metadata"]["name"].clone();
+    let cut = applied["metadata"]["labels"]["rampart.dev/cut"].clone();
+    wait_for("the mitigation expired", || {
+        objects_in(&fake, "mitigations")
+            .iter()
+            .any(|m| m["metadata"]["name"] == name && m["status"]["phase"] == "Reverted")
+    })
+    .await;
+    let f = engine
+        .findings_when(|f| {
+            f["report"]["decisions"].as_array().is_some_and(|d| {
+                d.iter().any(|d| {
+                    d["cut"] == cut && d["decision"].as_str().unwrap_or("").contains("CoolingDown")
+                })
+            })
+        })
+        .await;
+    assert!(
+        f["report"]["decisions"].to_string().contains("CoolingDown"),
+        "{}",
+        f["report"]
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let again = objects_in(&fake, "mitigations")
+        .iter()
+        .filter(|m| m["metadata"]["labels"]["rampart.dev/cut"] == cut)
+        .count();
+    assert_eq!(
+        again, 1,
+        "no second record for the cut during its cool-down"
+    );
+    // The ledger is watched: listed once (and again only after a watch failure), not every
+    // round.
+    let lists = fake
+        .lock()
+        .unwrap()
+        .list_counts
+        .get("mitigations")
+        .copied()
+        .unwrap_or(0);
+    assert!(lists <= 3, "mitigations listed {lists} times");
+
+    // SIGTERM: the Lease is released, so a successor need not wait for it to expire.
+    let log = engine.terminate();
+    let lease = objects_in(&fake, "leases")
+        .into_iter()
+        .find(|l| l["metadata"]["name"] == "rampart-engine")
+        .unwrap();
+    assert!(
+        lease["spec"]["holderIdentity"].is_null(),
+        "released on SIGTERM: {lease}\n{log}"
+    );
+}
+
+/// Issue 14 item 10: without read access to a kind, the engine says what it cannot read
+/// (`/findings`, `/status`, `/readyz`), retries with a growing backoff, and proves as soon as
+/// access is granted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_read_access_the_engine_says_what_it_cannot_read() {
+    let fake = new_fake();
+    cluster(&fake, "web", true);
+    fake.lock().unwrap().forbidden.push("pods".into());
+    let engine = Engine::spawn(&fake, "no-read", &[]).await;
+    let f = engine
+        .findings_when(|f| f["reasons"].to_string().contains("forbidden"))
+        .await;
+    assert_eq!(f["ready"], false, "{f}");
+    assert!(f["reasons"].to_string().contains("Pod"), "{f}");
+    let status: Value = serde_json::from_str(&get(&engine.addr, "/status")).unwrap();
+    assert_eq!(status["ready"], false, "{status}");
+    assert!(get(&engine.addr, "/readyz").contains("cannot read Pod"));
+    assert!(get(&engine.addr, "/metrics").contains("rampart_unreadable_kinds 1"));
+    // The watcher backs off: a handful of attempts in 4 s, not tens per second.
+    let before = fake.lock().unwrap().lists;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let tried = fake.lock().unwrap().lists - before;
+    // Access granted: findings follow.
+    fake.lock().unwrap().forbidden.clear();
+    let f = engine.findings_when(|f| chains(f) > 0).await;
+    assert!(chains(&f) > 0, "{f}");
+    wait_for("ready", || get(&engine.addr, "/readyz") == "ok").await;
+    let log = engine.stop();
+    assert!(tried < 10, "{tried} lists in 4 s");
+    assert_eq!(
+        log.matches("may not read Pod").count(),
+        1,
+        "said once, not on every retry: {log}"
+    );
+}
+
+/// Issue 14 item 8: one `AttackChainProven` Event per chain, on the entry object with its UID,
+/// named after the chain so that a restart adds none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_chain_is_announced_once_on_its_entry_with_its_uid() {
+    let fake = new_fake();
+    cluster(&fake, "web", true);
+    let engine = Engine::spawn(&fake, "events", &[]).await;
+    let f = engine.findings_when(|f| chains(f) > 1).await;
+    let n = chains(&f) as usize;
+    wait_for("one event per chain", || {
+        objects_in(&fake, "events").len() == n
+    })
+    .await;
+    engine.stop();
+    let events = objects_in(&fake, "events");
+    let svc_uid = objects_in(&fake, "services")[0]["metadata"]["uid"].clone();
+    for e in &events {
+        assert_eq!(e["reason"], "AttackChainProven", "{e}");
+        assert_eq!(e["regarding"]["kind"], "Service", "{e}");
+        assert_eq!(e["regarding"]["uid"], svc_uid, "{e}");
+        let id = e["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("rampart.");
+        assert!(e["note"].as_str().unwrap().starts_with(id), "{e}");
+    }
+    // A restart announces nothing new.
+    let again = Engine::spawn(&fake, "events-2", &[]).await;
+    again.findings_when(|f| chains(f) > 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    again.stop();
+    assert_eq!(objects_in(&fake, "events").len(), n);
+}
+
+/// Issue 14 item 5: evidence belongs to the workload, not to the pod's current labels — once
+/// the infected pod is isolated (its labels moved aside), the chain stays corroborated (so with
+/// `network` enabled too its cut could still act on it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corroboration_outlives_the_isolation_of_the_infected_pod() {
+    let fake = new_fake();
+    {
+        let mut f = fake.lock().unwrap();
+        f.write(
+            "namespaces",
+            "ADDED",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
+        );
+        f.write("replicasets", "ADDED", replica_set("web-rs", "web", 2));
+        f.write("pods", "ADDED", rs_pod("web-a", "web-rs", "web"));
+        f.write("pods", "ADDED", rs_pod("web-b", "web-rs", "web"));
+        f.write("pods", "ADDED", rs_pod("web-c", "web-rs", "web"));
+        f.write("pods", "ADDED", pod("db", 5432, true));
+        f.write("services", "ADDED", service("LoadBalancer", "web"));
+        f.write(
+            "secrets",
+            "ADDED",
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "app"}}),
+        );
+    }
+    let engine = Engine::spawn(
+        &fake,
+        "corroborated",
+        &[
+            "--enable",
+            "pod",
+            "--actuator",
+            "networkpolicy",
+            "--ingest-addr",
+            "127.0.0.1:0",
+            "--insecure-no-auth",
+        ],
+    )
+    .await;
+    let ingest = engine.ingest.clone().unwrap();
+    engine.findings_when(|f| chains(f) > 0).await;
+    assert_eq!(post(&ingest, "/falco", None, &shell_in("web-a")), 200);
+    wait_for("web-a is isolated", || {
+        objects_in(&fake, "mitigations")
+            .iter()
+            .any(|m| m["spec"]["action"] == "Isolate" && m["status"]["phase"] == "Applied")
+    })
+    .await;
+    let pod = objects_in(&fake, "pods")
+        .into_iter()
+        .find(|p| p["metadata"]["name"] == "web-a")
+        .unwrap();
+    assert_eq!(
+        pod["metadata"]["annotations"]["rampart.dev/quarantined-from"],
+        "ReplicaSet/web-rs"
+    );
+    // Well after the isolation (re-proved without web-a's labels) the chains through web are
+    // still corroborated.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let f = findings(&engine.addr);
+    assert!(chains(&f) > 0, "{f}");
+    assert!(corroborated(&f) > 0, "{}", f["chains"]);
 }

@@ -229,7 +229,8 @@ pub struct ChainOut {
 pub struct CutOut {
     /// Stable id.
     pub id: String,
-    /// Ids of listed chains whose path crosses the cut.
+    /// Ids of the chains the cut breaks: those only it separates once the rest of the cut is
+    /// in place (listed or not), and the listed chains whose path crosses it.
     pub breaks: Vec<String>,
     /// Disruption cost.
     pub cost: u32,
@@ -377,7 +378,9 @@ fn chains_out(a: &Analysis) -> Vec<ChainOut> {
                         .filter(|l| *l > 0),
                 },
                 endpoint: ep.map(|e| format!("{:?}", e.kind)).unwrap_or_default(),
-                detail: ep.map(|e| e.detail.clone()).unwrap_or_default(),
+                detail: ep
+                    .map(rampart_graph::model::Endpoint::shown)
+                    .unwrap_or_default(),
             };
             let jewel = g.vertex_ref(c.target);
             let target = Target {

@@ -128,7 +128,7 @@ pub fn render(r: &ScanReport) -> String {
         for c in &r.cuts {
             safe_line!(
                 out,
-                "  {}  {:<7} cost {:<3} {} {} → {}  (breaks {} listed chain(s))",
+                "  {}  {:<7} cost {:<3} {} {} → {}  (breaks {} chain(s))",
                 c.id,
                 c.action,
                 c.cost,

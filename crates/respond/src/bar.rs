@@ -116,6 +116,12 @@ pub enum Hold {
     Ineffective,
     /// What the guard needs (PodDisruptionBudgets) is not listed yet.
     NotSynced,
+    /// The cut's mitigation expired: it stays proposed until the cool-down ends (Unix
+    /// seconds), then the bar judges it again like a new action.
+    CoolingDown {
+        /// When the cool-down ends.
+        until: u64,
+    },
 }
 
 /// The bar's answer.

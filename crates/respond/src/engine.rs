@@ -16,6 +16,15 @@ use rampart_model::{Change, Kind, Located, Object, ObjectKey, Snapshot};
 use crate::actuator::Actuator;
 use crate::bar::{self, ActionClass, BarConfig, CircuitBreaker, Confidence, Proposal, Verdict};
 
+/// A cut's fixes in words.
+fn describe_fixes(c: &rampart_graph::cut::Cut) -> String {
+    c.fixes
+        .iter()
+        .map(|f| f.describe())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Whether a workload runs as it should.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -107,6 +116,8 @@ pub struct EngineCore {
     confirmations: BTreeMap<String, Confidence>,
     /// Live cuts the bar said to act on (counted once by the circuit breaker).
     acted: BTreeSet<String>,
+    /// Cuts whose mitigation expired, and when their cool-down ends (Unix seconds).
+    cooling: BTreeMap<String, u64>,
     /// Whether the model changed since the last re-proof.
     dirty: bool,
     pending: Pending,
@@ -130,6 +141,7 @@ impl EngineCore {
             analysis: None,
             confirmations: BTreeMap::new(),
             acted: BTreeSet::new(),
+            cooling: BTreeMap::new(),
             dirty: true,
             pending: Pending::Other,
             generation: 0,
@@ -260,6 +272,20 @@ impl EngineCore {
         self.confirmations = c;
     }
 
+    /// Cuts cooling down after their mitigation expired, with when each cool-down ends (Unix
+    /// seconds): until then the cut is proposed, never acted on; after it, the bar judges it
+    /// like a new action (the circuit breaker counts it again). Whether anything changed.
+    pub fn set_cooling(&mut self, cooling: BTreeMap<String, u64>) -> bool {
+        let changed = cooling != self.cooling;
+        self.cooling = cooling;
+        changed
+    }
+
+    /// Cuts cooling down (see [`EngineCore::set_cooling`]).
+    pub fn cooling(&self) -> &BTreeMap<String, u64> {
+        &self.cooling
+    }
+
     /// The bar's verdicts on the current analysis's live cuts again (after new evidence).
     pub fn redecide(&mut self, now: u64) -> Vec<CutDecision> {
         let Some(a) = self.analysis.take() else {
@@ -290,6 +316,15 @@ impl EngineCore {
                 ready_after: u32::MAX,
                 pdb_min_available: None,
             };
+            // Expiry means: proposed again for the cool-down, whatever the breaker's room.
+            if let Some(&until) = self.cooling.get(&c.id).filter(|u| **u > now) {
+                decisions.push(CutDecision {
+                    cut: c.id.clone(),
+                    fix: describe_fixes(c),
+                    decision: format!("propose: {:?}", bar::Hold::CoolingDown { until }),
+                });
+                continue;
+            }
             // A cut already acted on is judged again (evidence may have changed) but does not
             // count against the circuit breaker a second time.
             let already = self.acted.contains(&c.id);
@@ -310,12 +345,7 @@ impl EngineCore {
             };
             decisions.push(CutDecision {
                 cut: c.id.clone(),
-                fix: c
-                    .fixes
-                    .iter()
-                    .map(|f| f.describe())
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                fix: describe_fixes(c),
                 decision,
             });
         }
@@ -551,6 +581,46 @@ mod tests {
             "{:?}",
             r.decisions
         );
+    }
+
+    /// Issue 14 item 7: expiry means the cut is proposed for the cool-down whatever room the
+    /// breaker has, then judged like a new action (the breaker counts it again).
+    #[test]
+    fn an_expired_cut_cools_down_then_counts_as_a_new_action() {
+        let mut e = EngineCore::new(
+            Options::default(),
+            BarConfig {
+                enabled: [ActionClass::Network].into(),
+                act_on_proof: true,
+                protected_namespaces: BTreeSet::new(),
+                min_ready: 1,
+            },
+            CircuitBreaker::new(1, 1000),
+            Actuator::NetworkPolicy,
+        );
+        for o in objects(&CLUSTER.replace("ClusterIP", "LoadBalancer")) {
+            e.apply(Change::Upsert(Box::new(o)));
+        }
+        let r = e.reprove(0);
+        let acted: Vec<_> = r.decisions.iter().filter(|d| d.decision == "act").collect();
+        assert_eq!(acted.len(), 1, "{:?}", r.decisions);
+        let cut = acted[0].cut.clone();
+        // Expired at 100, cool-down until 400.
+        assert!(e.set_cooling([(cut.clone(), 400)].into()));
+        assert!(!e.set_cooling([(cut.clone(), 400)].into()), "no change");
+        let d = e.redecide(100);
+        let mine = d.iter().find(|d| d.cut == cut).unwrap();
+        assert!(
+            mine.decision.starts_with("propose: CoolingDown"),
+            "{mine:?}"
+        );
+        // After the cool-down it is a new action: the breaker (1 per 1000 s, used at 0) holds it.
+        let d = e.redecide(401);
+        let mine = d.iter().find(|d| d.cut == cut).unwrap();
+        assert_eq!(mine.decision, "propose: CircuitOpen");
+        // Once the breaker has room again, it acts.
+        let d = e.redecide(1001);
+        assert_eq!(d.iter().find(|d| d.cut == cut).unwrap().decision, "act");
     }
 
     #[test]

@@ -290,6 +290,7 @@ pub fn quarantine_policy(namespace: &str, pod: &str, mitigation: &str) -> Value 
 /// stop matching): deleting the record deletes the quarantined pod, never leaving it untracked.
 pub fn quarantine_patch(
     labels: &BTreeMap<String, String>,
+    controller: Option<&str>,
     mitigation: &str,
     mitigation_uid: &str,
 ) -> Value {
@@ -302,9 +303,19 @@ pub fn quarantine_patch(
         .iter()
         .filter(|(k, _)| k.as_str() != QUARANTINE_LABEL)
         .collect();
+    // The controller it leaves (`Kind/name`): the evidence seen in the pod stays the
+    // workload's (rampart_signals::observe::QUARANTINED_FROM).
+    let mut annotations = serde_json::Map::new();
+    annotations.insert(
+        QUARANTINED_LABELS.into(),
+        serde_json::to_string(&kept).unwrap_or_default().into(),
+    );
+    if let Some(c) = controller {
+        annotations.insert(rampart_signals::observe::QUARANTINED_FROM.into(), c.into());
+    }
     json!({"metadata": {
         "labels": l,
-        "annotations": {QUARANTINED_LABELS: serde_json::to_string(&kept).unwrap_or_default()},
+        "annotations": annotations,
         "ownerReferences": [{
             "apiVersion": "rampart.dev/v1alpha1",
             "kind": "Mitigation",
@@ -569,8 +580,12 @@ mod tests {
             ("pod-template-hash".to_string(), "abc".to_string()),
         ]
         .into();
-        let p = quarantine_patch(&labels, "m1", "uid-1");
+        let p = quarantine_patch(&labels, Some("ReplicaSet/web-1"), "m1", "uid-1");
         assert_eq!(p["metadata"]["ownerReferences"][0]["kind"], "Mitigation");
+        assert_eq!(
+            p["metadata"]["annotations"][rampart_signals::observe::QUARANTINED_FROM],
+            "ReplicaSet/web-1"
+        );
         assert_eq!(p["metadata"]["labels"]["app"], Value::Null);
         assert_eq!(p["metadata"]["labels"][QUARANTINE_LABEL], "m1");
         let kept: BTreeMap<String, String> = serde_json::from_str(

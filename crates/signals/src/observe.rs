@@ -297,6 +297,10 @@ impl Store {
     }
 }
 
+/// Annotation on a quarantined pod naming the controller it was taken out of (`Kind/name`):
+/// what it does is still evidence on that workload's chains.
+pub const QUARANTINED_FROM: &str = "rampart.dev/quarantined-from";
+
 /// Which workloads a subject may be: built once per model, then each lookup is a hash probe.
 #[derive(Debug, Default)]
 pub struct Attributor {
@@ -336,8 +340,33 @@ impl Attributor {
         a
     }
 
-    /// Also resolves container ids, from the pods' container statuses in `snapshot`.
+    /// Also resolves container ids, from the pods' container statuses in `snapshot`; and
+    /// keeps a quarantined pod with the workload it was taken out of ([`QUARANTINED_FROM`]):
+    /// evidence belongs to the workload and its chains, not to the pod's current labels.
     pub fn with_containers(mut self, snapshot: &rampart_model::Snapshot) -> Attributor {
+        // The workload of each controller (`ns`, `Kind/name`), read off its other pods.
+        let mut by_controller: HashMap<(String, String), WorkloadId> = HashMap::new();
+        for o in snapshot.of_kind(rampart_model::Kind::Pod) {
+            let m = o.object.meta();
+            for r in m
+                .owner_references
+                .iter()
+                .filter(|r| r.controller == Some(true))
+            {
+                if let Some(w) = self.pods.get(&(m.namespace.clone(), m.name.clone())) {
+                    by_controller
+                        .insert((m.namespace.clone(), format!("{}/{}", r.kind, r.name)), *w);
+                }
+            }
+        }
+        for o in snapshot.of_kind(rampart_model::Kind::Pod) {
+            let m = o.object.meta();
+            if let Some(from) = m.annotations.get(QUARANTINED_FROM)
+                && let Some(w) = by_controller.get(&(m.namespace.clone(), from.clone()))
+            {
+                self.pods.insert((m.namespace.clone(), m.name.clone()), *w);
+            }
+        }
         for o in snapshot.of_kind(rampart_model::Kind::Pod) {
             if let rampart_model::Object::Pod(p) = &o.object {
                 for c in &p.status.container_statuses {

@@ -56,12 +56,40 @@ fn live_cuts_break_what_they_claim() {
             continue;
         }
         live_seen += live.cuts.len();
+        // A cut names every chain with a path across its edge. A chain claimed by a live cut
+        // survives the live cuts only along a path across a cut that is not live.
         let claimed: Vec<&String> = live.cuts.iter().flat_map(|c| &c.breaks).collect();
+        let elsewhere: Vec<&String> = a
+            .plan
+            .cuts
+            .iter()
+            .filter(|c| !c.live)
+            .flat_map(|c| &c.breaks)
+            .collect();
         let after = analyze(&apply_plan(&s, &live), &Options::default());
         for c in &after.proof.chains {
             assert!(
-                !claimed.contains(&&c.id),
-                "seed {}: chain {} survives the live cut that claims it",
+                !claimed.contains(&&c.id) || elsewhere.contains(&&c.id),
+                "seed {}: chain {} survives the live cuts that claim it",
+                cfg.seed,
+                c.id
+            );
+        }
+        // Every cut breaks some chain (issue 14 item 2: a cut naming none retired at once).
+        for cut in &a.plan.cuts {
+            assert!(
+                !cut.breaks.is_empty(),
+                "seed {}: {} breaks nothing",
+                cfg.seed,
+                cut.id
+            );
+        }
+        // Every chain is named by some cut of the plan (the plan breaks them all).
+        let all: Vec<&String> = a.plan.cuts.iter().flat_map(|c| &c.breaks).collect();
+        for c in &a.proof.chains {
+            assert!(
+                all.contains(&&c.id),
+                "seed {}: no cut names {}",
                 cfg.seed,
                 c.id
             );
@@ -156,4 +184,64 @@ fn the_cut_is_no_dearer_than_cutting_each_chain_at_its_cheapest_edge() {
         bounded >= 2,
         "only {bounded} clusters where the naive cut is a cut"
     );
+}
+
+/// Issue 14 items 2 and 3 on the demo cluster and the corpora: every cut names the chains it
+/// breaks (a cut naming none — prometheus's in the demo — was retired at once by the engine and
+/// flapped), listed or not; and no two live cuts are realised by the same NetworkPolicies (two
+/// Mitigations fought over one object).
+#[test]
+fn corpus_cuts_name_their_chains_and_live_cuts_are_distinct() {
+    use rampart_files::{LoadOptions, load_paths};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut cuts = 0;
+    for dir in [
+        "examples/demo-cluster",
+        "tests/corpora/kubernetes-goat",
+        "tests/corpora/kubehound-attacks",
+    ] {
+        let loaded = load_paths(&[root.join(dir)], &LoadOptions::default());
+        // With a listing limit of one chain per entry, unlisted chains are named too.
+        for limit in [0, 1, 20] {
+            let options = Options {
+                prove: rampart_graph::ProveOptions {
+                    max_chains_per_entry: limit,
+                },
+            };
+            let a = analyze(&loaded.snapshot, &options);
+            let mut seen: Vec<Vec<String>> = Vec::new();
+            for cut in &a.plan.cuts {
+                cuts += 1;
+                assert!(!cut.breaks.is_empty(), "{dir}: {} breaks nothing", cut.id);
+                if cut.live {
+                    let mut objects: Vec<String> = cut
+                        .fixes
+                        .iter()
+                        .filter_map(|f| f.manifest().map(|m| m.to_string()))
+                        .collect();
+                    objects.sort();
+                    assert!(
+                        !seen.contains(&objects),
+                        "{dir}: {} repeats a live cut",
+                        cut.id
+                    );
+                    seen.push(objects);
+                }
+            }
+            // The ids a cut names are the proof's own.
+            for c in &a.proof.chains {
+                assert_eq!(
+                    rampart_graph::prove::chain_id(&a.graph, c.entry, c.target),
+                    c.id
+                );
+            }
+            // Every listed chain is named by some cut.
+            let all: std::collections::BTreeSet<&String> =
+                a.plan.cuts.iter().flat_map(|c| &c.breaks).collect();
+            for c in &a.proof.chains {
+                assert!(all.contains(&c.id), "{dir}: no cut names {}", c.id);
+            }
+        }
+    }
+    assert!(cuts > 10, "only {cuts} cuts");
 }

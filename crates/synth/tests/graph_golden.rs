@@ -42,7 +42,7 @@ fn vertex_key(g: &SecurityGraph, v: NodeIndex) -> String {
         Vertex::Internet => "Internet".into(),
         Vertex::Endpoint(e) => {
             let e = &g.endpoints[e as usize];
-            format!("Endpoint {:?} {r} {:?} {:?}", e.kind, e.detail, e.source)
+            format!("Endpoint {:?} {r} {:?} {:?}", e.kind, e.shown(), e.source)
         }
         Vertex::Workload(_) => format!("Workload {r}"),
         Vertex::NetSrc(c) => format!("NetSrc {r} {:?}", g.net.class(c).signature()),

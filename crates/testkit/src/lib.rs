@@ -45,6 +45,12 @@ pub struct Fake {
     pub holders: BTreeMap<String, String>,
     /// `verb resource` pairs access reviews deny.
     pub denied_verbs: Vec<String>,
+    /// Collections whose list and watch answer `403 Forbidden` (RBAC without read access).
+    pub forbidden: Vec<String>,
+    /// While set, every list and watch answers `500` (an API server restarting).
+    pub unavailable: bool,
+    /// Lists served per collection.
+    pub list_counts: BTreeMap<String, usize>,
 }
 
 /// The shared server state.
@@ -109,9 +115,32 @@ fn status_410() -> Value {
 }
 
 async fn handle(fake: Shared, collection: String, q: Params) -> Response {
+    {
+        let f = fake.lock().unwrap();
+        if f.unavailable {
+            // 500 as an API server without etcd answers (kube-rs retries 503 on its own).
+            return status(500, "InternalError", "etcdserver: leader changed".into());
+        }
+        if f.forbidden.contains(&collection) {
+            let verb = if q.watch == Some(true) {
+                "watch"
+            } else {
+                "list"
+            };
+            return status(
+                403,
+                "Forbidden",
+                format!(
+                    "{collection} is forbidden: User \"system:serviceaccount:rampart-system:rampart\" \
+                     cannot {verb} resource \"{collection}\" at the cluster scope"
+                ),
+            );
+        }
+    }
     if q.watch != Some(true) {
         let mut f = fake.lock().unwrap();
         f.lists += 1;
+        *f.list_counts.entry(collection.clone()).or_default() += 1;
         let rv = f.rv;
         let c = f.collections.entry(collection.clone()).or_default();
         // Paged like the apiserver: `limit` items from where `continue` left off (the token
@@ -545,6 +574,9 @@ pub fn new_fake() -> Shared {
         lists: 0,
         holders: BTreeMap::new(),
         denied_verbs: Vec::new(),
+        forbidden: Vec::new(),
+        unavailable: false,
+        list_counts: BTreeMap::new(),
     }))
 }
 

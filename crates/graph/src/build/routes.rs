@@ -138,24 +138,16 @@ fn services(b: &mut Builder<'_>, routes: &mut Vec<Route>) {
                 }
                 _ => format!("spec.type: {t}, spec.ports[{i}]"),
             };
-            let detail = match p.node_port {
-                Some(np)
-                    if kind == EndpointKind::NodePort || kind == EndpointKind::LoadBalancer =>
-                {
-                    format!(
-                        "{t} {} {} (nodePort {np}) → {}",
-                        proto.as_str(),
-                        p.port,
-                        p.target()
-                    )
-                }
-                _ => format!("{t} {} {} → {}", proto.as_str(), p.port, p.target()),
-            };
+            let detail = format!("{t} {} {} → {}", proto.as_str(), p.port, p.target());
+            let node_port = p
+                .node_port
+                .filter(|_| kind == EndpointKind::NodePort || kind == EndpointKind::LoadBalancer);
             let ep = b.endpoint(
                 Endpoint {
                     kind,
                     object: sref.clone(),
                     detail,
+                    node_port,
                     source: Some(src.clone()),
                 },
                 &field,
@@ -242,6 +234,7 @@ fn ingresses(b: &mut Builder<'_>, routes: &mut Vec<Route>) {
                     kind: EndpointKind::Ingress,
                     object: iref.clone(),
                     detail: format!("{detail} → {svc_name}:{port}"),
+                    node_port: None,
                     source: Some(src.clone()),
                 },
                 &field,
@@ -288,6 +281,7 @@ fn openshift_routes(b: &mut Builder<'_>, routes: &mut Vec<Route>) {
                     kind: EndpointKind::Route,
                     object: rref.clone(),
                     detail: format!("{host} → {}", t.name),
+                    node_port: None,
                     source: Some(src.clone()),
                 },
                 &field,

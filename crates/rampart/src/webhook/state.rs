@@ -266,15 +266,24 @@ impl rampart_kube::AdmissionSink for StateSink {
         tracing::warn!("ignoring invalid policy: {error}");
     }
     fn synced(&self, source: rampart_kube::Source) {
-        tracing::info!(source = source.as_str(), "initial list complete");
         if let Ok(mut s) = self.synced.lock() {
-            s.insert(source.as_str());
+            if s.insert(source.as_str()) {
+                tracing::info!(source = source.as_str(), "listed: current");
+            }
             if s.len() == 3 {
                 self.state.ready.store(true, Ordering::Relaxed);
             }
         }
     }
     fn watch_error(&self, source: rampart_kube::Source, error: String) {
+        // Until the relist, a policy created meanwhile is unknown: not ready (the API server
+        // then stops sending reviews here rather than have them decided on a stale view).
+        if let Ok(mut s) = self.synced.lock()
+            && s.remove(source.as_str())
+        {
+            self.state.ready.store(false, Ordering::Relaxed);
+            tracing::warn!(source = source.as_str(), "not ready until relisted");
+        }
         self.state
             .metrics
             .watch_errors
