@@ -18,9 +18,10 @@ use crate::clock::{now, parse_rfc3339, rfc3339};
 /// Start-up reconciliation: every applied object has an Applied Mitigation and every Applied
 /// Mitigation has its object, whatever a crash left behind.
 pub(crate) async fn reconcile(ledger: &Ledger) {
-    let (Ok(mitigations), Ok(objects)) =
-        (ledger.mitigations().await, ledger.managed_objects().await)
-    else {
+    let (Ok(mitigations), Ok(objects)) = (
+        ledger.list_mitigations().await,
+        ledger.managed_objects().await,
+    ) else {
         tracing::warn!("cannot read the ledger; reconciliation skipped");
         return;
     };
@@ -135,31 +136,50 @@ async fn repair_one(ledger: &Ledger, m: &Mitigation, repair: &Repair, stamp: &st
 }
 
 /// After a failed apply, how long before the cut is tried again (a new record each round
-/// would flood the ledger).
+/// would flood the ledger); doubled for each Failed record the cut has, up to
+/// [`MAX_RETRY_AFTER_FAILURE`].
 pub(crate) const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
+/// The longest wait between attempts at a cut that keeps failing.
+pub(crate) const MAX_RETRY_AFTER_FAILURE: Duration = Duration::from_secs(3600);
+
+/// The cut a Mitigation carries, when it carries one.
+fn cut_of(m: &Mitigation) -> Option<&String> {
+    m.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("rampart.dev/cut"))
+}
 
 /// Cuts that must not be acted on now, with when that ends (Unix seconds): a cut whose
-/// mitigation expired (or was withdrawn) cools down for `cooldown`, one whose apply failed
-/// waits [`RETRY_AFTER_FAILURE`].
+/// mitigation expired (or was withdrawn) cools down for `cooldown`; one whose apply failed
+/// waits [`RETRY_AFTER_FAILURE`], doubled for each Failed record it has.
 pub(crate) fn cooling(
     existing: &[Mitigation],
     cooldown: Duration,
     now_s: u64,
 ) -> BTreeMap<String, u64> {
+    let mut failures: BTreeMap<&String, u32> = BTreeMap::new();
+    for m in existing {
+        if let Some(cut) = cut_of(m)
+            && m.status
+                .as_ref()
+                .is_some_and(|s| s.phase == MitigationPhase::Failed)
+        {
+            *failures.entry(cut).or_default() += 1;
+        }
+    }
     let mut out: BTreeMap<String, u64> = BTreeMap::new();
     for m in existing {
-        let Some(cut) = m
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get("rampart.dev/cut"))
-        else {
+        let Some(cut) = cut_of(m) else {
             continue;
         };
         let Some(status) = &m.status else { continue };
         let wait = match status.phase {
             MitigationPhase::Reverted => cooldown,
-            MitigationPhase::Failed => RETRY_AFTER_FAILURE,
+            MitigationPhase::Failed => {
+                let n = failures.get(cut).copied().unwrap_or(1).clamp(1, 7);
+                (RETRY_AFTER_FAILURE * 2u32.pow(n - 1)).min(MAX_RETRY_AFTER_FAILURE)
+            }
             _ => continue,
         };
         let Some(ended) = status.ended_at.as_deref().and_then(parse_rfc3339) else {
@@ -182,6 +202,9 @@ pub(crate) struct Actuation<'a> {
     pub retention: Duration,
     /// Cuts not to act on now (see [`cooling`]).
     pub cooling: &'a BTreeMap<String, u64>,
+    /// Cuts whose last attempt failed in this process (even to record), with when to try again:
+    /// the leader acts every round and must not write (or log) every round.
+    pub failed: &'a std::sync::Mutex<BTreeMap<String, u64>>,
     /// Whether the model changed (retirement can only change then).
     pub model_changed: bool,
     /// Where counts and phases go.
@@ -241,6 +264,31 @@ fn active(existing: &[Mitigation], cut: &str) -> bool {
     })
 }
 
+/// Whether a Proposed or Applied Mitigation already applies `object` (same kind, namespace and
+/// name) — for whatever cut: one object, one owner.
+fn carried(existing: &[Mitigation], object: &serde_json::Value) -> bool {
+    let key = |o: &serde_json::Value| {
+        (
+            o["kind"].as_str().unwrap_or("").to_string(),
+            o["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            o["metadata"]["name"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    let want = key(object);
+    existing.iter().any(|m| {
+        key(&m.spec.object) == want
+            && m.status.as_ref().is_none_or(|s| {
+                matches!(
+                    s.phase,
+                    MitigationPhase::Proposed | MitigationPhase::Applied
+                )
+            })
+    })
+}
+
 /// Enacts a Mitigation for every object of every cut the bar approved (`act`) and no
 /// Mitigation carries yet.
 async fn act_on_cuts(
@@ -255,7 +303,16 @@ async fn act_on_cuts(
         return;
     };
     for d in report.decisions.iter().filter(|d| d.decision == "act") {
-        if active(existing, &d.cut) || how.cooling.get(&d.cut).is_some_and(|u| *u > now_s) {
+        let retry_later = how
+            .failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&d.cut)
+            .is_some_and(|u| *u > now_s);
+        if active(existing, &d.cut)
+            || retry_later
+            || how.cooling.get(&d.cut).is_some_and(|u| *u > now_s)
+        {
             continue;
         }
         let Some(cut) = analysis.plan.cuts.iter().find(|c| c.id == d.cut) else {
@@ -268,6 +325,9 @@ async fn act_on_cuts(
             .flat_map(|np| core.actuator().realise(np))
             .collect();
         for (i, object) in objects.iter().enumerate() {
+            if carried(existing, object) {
+                continue; // another cut's Mitigation owns this very object
+            }
             // The Mitigation lives in the workload's namespace (a NetworkPolicy's own).
             let ns = object["metadata"]["namespace"]
                 .as_str()
@@ -309,7 +369,12 @@ async fn act_on_cuts(
             );
             m.metadata.namespace = Some(ns.clone());
             m.metadata.labels = Some([("rampart.dev/cut".to_string(), d.cut.clone())].into());
-            enact(ledger, &m, how.metrics).await;
+            if !enact(ledger, &m, how.metrics).await {
+                how.failed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(d.cut.clone(), now_s + RETRY_AFTER_FAILURE.as_secs());
+            }
         }
     }
 }
@@ -449,4 +514,65 @@ pub(crate) async fn enact(ledger: &Ledger, m: &Mitigation, metrics: &EngineMetri
     }
     tracing::info!(mitigation = %name, namespace = %ns, phase = ?status.phase, "mitigation");
     status.phase == MitigationPhase::Applied
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str, cut: &str, phase: MitigationPhase, ended: u64, np: &str) -> Mitigation {
+        let mut m = Mitigation::new(
+            name,
+            MitigationSpec {
+                chains: vec!["chain-1".into()],
+                action: ActionKind::NetworkPolicy,
+                target: TargetRef::default(),
+                object: serde_json::json!({"kind": "NetworkPolicy",
+                    "metadata": {"namespace": "app", "name": np}}),
+                reason: String::new(),
+                expires_at: rfc3339(ended),
+            },
+        );
+        m.metadata.labels = Some([("rampart.dev/cut".to_string(), cut.to_string())].into());
+        m.status = Some(MitigationStatus {
+            phase,
+            ended_at: (phase != MitigationPhase::Applied).then(|| rfc3339(ended)),
+            ..Default::default()
+        });
+        m
+    }
+
+    /// Issue 14 item 7: an expired cut cools down; a failing one waits longer each time.
+    #[test]
+    fn expired_cuts_cool_down_and_failing_ones_back_off() {
+        let cooldown = Duration::from_secs(1800);
+        let expired = [record("a", "cut-a", MitigationPhase::Reverted, 1000, "np-a")];
+        assert_eq!(cooling(&expired, cooldown, 1001), [("cut-a".to_string(), 2800)].into());
+        assert!(cooling(&expired, cooldown, 2800).is_empty(), "over");
+        let once = [record("b1", "cut-b", MitigationPhase::Failed, 1000, "np-b")];
+        assert_eq!(cooling(&once, cooldown, 1001)["cut-b"], 1060);
+        let thrice = [
+            record("b1", "cut-b", MitigationPhase::Failed, 900, "np-b"),
+            record("b2", "cut-b", MitigationPhase::Failed, 950, "np-b"),
+            record("b3", "cut-b", MitigationPhase::Failed, 1000, "np-b"),
+        ];
+        assert_eq!(cooling(&thrice, cooldown, 1001)["cut-b"], 1240, "60 s × 2²");
+        let applied = [record("c", "cut-c", MitigationPhase::Applied, 1000, "np-c")];
+        assert!(cooling(&applied, cooldown, 1001).is_empty());
+    }
+
+    /// Issue 14 item 3: an object an active Mitigation applies is never applied again under
+    /// another cut.
+    #[test]
+    fn an_object_has_one_owner() {
+        let existing = [record("a", "cut-a", MitigationPhase::Applied, 1000, "np")];
+        let same = serde_json::json!({"kind": "NetworkPolicy",
+            "metadata": {"namespace": "app", "name": "np"}});
+        let other = serde_json::json!({"kind": "NetworkPolicy",
+            "metadata": {"namespace": "app", "name": "np-2"}});
+        assert!(carried(&existing, &same));
+        assert!(!carried(&existing, &other));
+        let ended = [record("a", "cut-a", MitigationPhase::Reverted, 1000, "np")];
+        assert!(!carried(&ended, &same), "an ended record owns nothing");
+    }
 }

@@ -87,8 +87,9 @@ pub(crate) struct Announcer {
     instance: String,
     /// Chains announced (or found announced), among those proven now.
     announced: std::collections::BTreeSet<String>,
-    /// The API server refused Events (403): said once, then not tried again.
-    refused: bool,
+    /// The API server refused an Event (403): not tried again before this (said once per
+    /// refusal; RBAC may change, and a namespace being deleted refuses Events too).
+    refused_until: Option<std::time::Instant>,
 }
 
 impl Announcer {
@@ -97,7 +98,7 @@ impl Announcer {
             client,
             instance: std::env::var("HOSTNAME").unwrap_or_else(|_| "rampart-engine".into()),
             announced: Default::default(),
-            refused: false,
+            refused_until: None,
         }
     }
 
@@ -107,7 +108,10 @@ impl Announcer {
         let proven: std::collections::BTreeSet<&str> =
             a.proof.chains.iter().map(|c| c.id.as_str()).collect();
         self.announced.retain(|id| proven.contains(id.as_str()));
-        if self.refused {
+        if self
+            .refused_until
+            .is_some_and(|t| std::time::Instant::now() < t)
+        {
             return;
         }
         let mut budget = EVENTS_PER_ROUND;
@@ -132,10 +136,12 @@ impl Announcer {
                 }
                 Err(kube::Error::Api(e)) if e.code == 403 => {
                     tracing::warn!(
-                        "the engine may not create Events ({}): chains are shown on the dashboard only",
+                        "the API server refused an Event ({}): chains are shown on the dashboard \
+                         only; trying again in 10 minutes",
                         e.message
                     );
-                    self.refused = true;
+                    self.refused_until =
+                        Some(std::time::Instant::now() + std::time::Duration::from_secs(600));
                     return;
                 }
                 Err(e) => {

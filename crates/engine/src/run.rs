@@ -82,6 +82,7 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
         live_reports: LiveReports::default(),
         synced: BTreeSet::new(),
         unreadable: BTreeMap::new(),
+        failed: std::sync::Mutex::default(),
     };
     engine.run(rx, &cancel).await;
     // Hand the Lease over at once rather than after its duration.
@@ -179,6 +180,8 @@ struct Engine<'a> {
     synced: BTreeSet<Kind>,
     /// Kinds the API server refuses to list, with its answer.
     unreadable: BTreeMap<String, String>,
+    /// Cuts whose last attempt failed, with when to try again.
+    failed: std::sync::Mutex<BTreeMap<String, u64>>,
 }
 
 impl Engine<'_> {
@@ -203,9 +206,8 @@ impl Engine<'_> {
                     let leads = self.leadership.leads();
                     tracing::info!(leader = leads, "leadership changed");
                     self.dashboard.metrics.leader.set(i64::from(leads));
-                    if !leads {
-                        self.reconciled = false;
-                    }
+                    // Even a quick loss and return: another leader may have written meanwhile.
+                    self.reconciled = false;
                     intel_changed = true;
                     Some(None)
                 }
@@ -252,13 +254,17 @@ impl Engine<'_> {
                 }
                 self.core.replace_kind(kind, objects);
             }
-            ClusterEvent::Error(kind, e) => {
+            ClusterEvent::Error {
+                kind,
+                message: e,
+                forbidden,
+            } => {
                 self.dashboard
                     .metrics
                     .watch_errors
                     .get_or_create(&KindLabels { kind: kind.clone() })
                     .inc();
-                if is_forbidden(&e) {
+                if forbidden {
                     // Said once per kind (the watcher retries with a growing backoff).
                     if self.unreadable.insert(kind.clone(), e.clone()).is_none() {
                         tracing::warn!(kind = %kind, "the engine may not read {kind}: {e}");
@@ -274,12 +280,16 @@ impl Engine<'_> {
                 return self.live_reports.remove(&ns, &name);
             }
             ClusterEvent::ExtraRelisted("VulnerabilityReport", all) => {
+                self.unreadable.remove("VulnerabilityReport");
                 self.live_reports.replace(&all);
                 return true;
             }
             ClusterEvent::ExtraUpsert(_, v) => self.pods.pdb_upsert(&v),
             ClusterEvent::ExtraDeleted(_, ns, name) => self.pods.pdb_delete(&ns, &name),
-            ClusterEvent::ExtraRelisted(_, all) => self.pods.pdb_replace(&all),
+            ClusterEvent::ExtraRelisted(kind, all) => {
+                self.unreadable.remove(kind);
+                self.pods.pdb_replace(&all);
+            }
         }
         false
     }
@@ -320,6 +330,10 @@ impl Engine<'_> {
     /// only confidence, expiries and retirements can change.
     async fn quiet_round(&mut self, intel_changed: bool) {
         self.pod_round().await;
+        // Chains not announced yet (more than a round's budget, a failed create, a new leader).
+        if self.leadership.records_events() {
+            self.announcer.announce(&self.core).await;
+        }
         if intel_changed {
             let signals = self.refresh_signals();
             self.last_report.decisions = self.core.redecide(now());
@@ -456,16 +470,11 @@ impl Engine<'_> {
             ttl: self.config.mitigation_ttl,
             retention: self.config.ledger_retention,
             cooling: &cooling,
+            failed: &self.failed,
             model_changed,
             metrics: &self.dashboard.metrics,
         };
         actuate(ledger, &self.core, report, &how).await;
         true
     }
-}
-
-/// Whether a watch error is the API server refusing access (RBAC), not a transient failure.
-fn is_forbidden(e: &str) -> bool {
-    let l = e.to_ascii_lowercase();
-    l.contains("forbidden") || l.contains("403")
 }

@@ -30,6 +30,9 @@ pub struct Cut {
     pub id: String,
     /// The edge cut.
     pub edge: EdgeIndex,
+    /// Further edges cut by the same fixes (cuts realised by the very same NetworkPolicies,
+    /// merged into this one).
+    pub also: Vec<EdgeIndex>,
     /// Its relation.
     pub kind: EdgeKind,
     /// Where the cut edge starts and ends, in words.
@@ -139,6 +142,8 @@ fn merge_identical(cuts: Vec<Cut>) -> Vec<Cut> {
         match by_fixes.get(&key) {
             Some(&i) => {
                 let kept = &mut out[i];
+                kept.also.push(cut.edge);
+                kept.also.extend(cut.also);
                 kept.cost = kept.cost.saturating_add(cut.cost);
                 kept.notes.push(format!(
                     "also cuts {} → {} ({}, realised by the same NetworkPolicies)",
@@ -146,7 +151,7 @@ fn merge_identical(cuts: Vec<Cut>) -> Vec<Cut> {
                 ));
                 let mut breaks: BTreeSet<String> = kept.breaks.drain(..).collect();
                 breaks.extend(cut.breaks);
-                kept.breaks = breaks.into_iter().collect();
+                kept.breaks = breaks.into_iter().take(MAX_BREAKS).collect();
             }
             None => {
                 by_fixes.insert(key, out.len());
@@ -169,14 +174,6 @@ fn breaks_of(
     relevant: &[bool],
 ) -> Vec<(Vec<String>, usize)> {
     let cut: HashSet<EdgeIndex> = edges.iter().copied().collect();
-    let ends: Vec<(NodeIndex, NodeIndex)> = edges
-        .iter()
-        .map(|e| {
-            g.graph
-                .edge_endpoints(*e)
-                .unwrap_or((g.internet, g.internet))
-        })
-        .collect();
     let mut entries: Vec<NodeIndex> = g
         .graph
         .edges_directed(g.internet, Direction::Outgoing)
@@ -185,11 +182,6 @@ fn breaks_of(
         .collect();
     entries.sort();
     entries.dedup();
-    let tails: Vec<NodeIndex> = ends.iter().map(|(a, _)| *a).collect();
-    let heads: Vec<NodeIndex> = ends.iter().map(|(_, b)| *b).collect();
-    // Which tails each entry reaches, which heads reach each jewel.
-    let from_entries = Reach::new(g, &tails, Direction::Incoming, &cut, relevant);
-    let to_jewels = Reach::new(g, &heads, Direction::Outgoing, &cut, relevant);
     let entry_hash: Vec<crate::prove::Fnv> = entries
         .iter()
         .map(|e| crate::prove::entry_hash(g, *e))
@@ -200,46 +192,60 @@ fn breaks_of(
         .map(|j| crate::prove::jewel_name(g, *j))
         .collect();
     let mut out = Vec::with_capacity(edges.len());
-    let mut ids: Vec<u64> = Vec::new();
-    for (i, &(a, b)) in ends.iter().enumerate() {
-        ids.clear();
-        let mut more = 0usize;
-        let jewels: Vec<usize> = (0..g.jewels.len())
-            .filter(|&k| to_jewels.has(g.jewels[k], i))
+    // A batch of cut edges at a time: its reachability is dropped before the next.
+    for chunk in edges.chunks(BATCH) {
+        let ends: Vec<(NodeIndex, NodeIndex)> = chunk
+            .iter()
+            .map(|e| {
+                g.graph
+                    .edge_endpoints(*e)
+                    .unwrap_or((g.internet, g.internet))
+            })
             .collect();
-        for (ei, &e) in entries.iter().enumerate() {
-            let reaches = if a == g.internet {
-                e == b
-            } else {
-                from_entries.has(e, i)
-            };
-            if !reaches {
-                continue;
-            }
-            for &k in jewels.iter().filter(|&&k| g.jewels[k] != e) {
-                if ids.len() < MAX_BREAKS {
-                    ids.push(entry_hash[ei].part(&jewel_names[k]).short());
+        let tails: Vec<NodeIndex> = ends.iter().map(|(a, _)| *a).collect();
+        let heads: Vec<NodeIndex> = ends.iter().map(|(_, b)| *b).collect();
+        // Which tails each entry reaches, which heads reach each jewel.
+        let from_entries = Reach::new(g, &tails, Direction::Incoming, &cut, relevant);
+        let to_jewels = Reach::new(g, &heads, Direction::Outgoing, &cut, relevant);
+        for (i, &(a, b)) in ends.iter().enumerate() {
+            let jewels: Vec<usize> = (0..g.jewels.len())
+                .filter(|&k| to_jewels.has(g.jewels[k], i))
+                .collect();
+            let mut ids: Vec<u64> = Vec::new();
+            let mut more = 0usize;
+            for (ei, &e) in entries.iter().enumerate() {
+                let reaches = if a == g.internet {
+                    e == b
                 } else {
-                    more += 1;
+                    from_entries.has(e, i)
+                };
+                if !reaches {
+                    continue;
+                }
+                for &k in jewels.iter().filter(|&&k| g.jewels[k] != e) {
+                    if ids.len() < MAX_BREAKS {
+                        ids.push(entry_hash[ei].part(&jewel_names[k]).short());
+                    } else {
+                        more += 1;
+                    }
                 }
             }
+            ids.sort_unstable();
+            ids.dedup();
+            out.push((
+                ids.iter().map(|h| format!("chain-{h:012x}")).collect(),
+                more,
+            ));
         }
-        ids.sort_unstable();
-        ids.dedup();
-        out.push((
-            ids.iter().map(|h| format!("chain-{h:012x}")).collect(),
-            more,
-        ));
     }
     out
 }
 
 /// Multi-source reachability over the graph without some edges, through relevant vertices:
 /// for each vertex, which sources it is reached from walking `dir` (`Incoming`: the vertices
-/// that reach the source). Sources are taken 256 at a time: four words per vertex per batch.
+/// that reach the source). At most [`BATCH`] sources: [`WORDS`] words per vertex.
 struct Reach {
-    /// Per batch: [`WORDS`] bit words per vertex.
-    batches: Vec<Vec<u64>>,
+    bits: Vec<u64>,
 }
 
 const BATCH: usize = 256;
@@ -254,58 +260,52 @@ impl Reach {
         relevant: &[bool],
     ) -> Reach {
         let n = g.graph.node_count();
-        let mut batches = Vec::new();
-        for chunk in sources.chunks(BATCH) {
-            let mut bits = vec![0u64; n * WORDS];
-            let mut queued = vec![false; n];
-            let mut q: VecDeque<NodeIndex> = VecDeque::new();
-            for (i, s) in chunk.iter().enumerate() {
-                bits[s.index() * WORDS + i / 64] |= 1 << (i % 64);
-                if !queued[s.index()] {
-                    queued[s.index()] = true;
-                    q.push_back(*s);
-                }
+        let mut bits = vec![0u64; n * WORDS];
+        let mut queued = vec![false; n];
+        let mut q: VecDeque<NodeIndex> = VecDeque::new();
+        for (i, s) in sources.iter().take(BATCH).enumerate() {
+            bits[s.index() * WORDS + i / 64] |= 1 << (i % 64);
+            if !queued[s.index()] {
+                queued[s.index()] = true;
+                q.push_back(*s);
             }
-            // A source's bit flows to every vertex reached from it walking `dir`.
-            let walk = dir;
-            while let Some(u) = q.pop_front() {
-                queued[u.index()] = false;
-                let mut mine = [0u64; WORDS];
-                mine.copy_from_slice(&bits[u.index() * WORDS..(u.index() + 1) * WORDS]);
-                for e in g.graph.edges_directed(u, walk) {
-                    let v = if walk == Direction::Outgoing {
-                        e.target()
-                    } else {
-                        e.source()
-                    };
-                    if !relevant[v.index()] || skip.contains(&e.id()) {
-                        continue;
-                    }
-                    let theirs = &mut bits[v.index() * WORDS..(v.index() + 1) * WORDS];
-                    let mut grew = false;
-                    for w in 0..WORDS {
-                        let merged = theirs[w] | mine[w];
-                        grew |= merged != theirs[w];
-                        theirs[w] = merged;
-                    }
-                    if grew && !queued[v.index()] {
-                        queued[v.index()] = true;
-                        q.push_back(v);
-                    }
-                }
-            }
-            batches.push(bits);
         }
-        Reach { batches }
+        // A source's bit flows to every vertex reached from it walking `dir`; a vertex is
+        // visited again only when it gains bits.
+        while let Some(u) = q.pop_front() {
+            queued[u.index()] = false;
+            let mut mine = [0u64; WORDS];
+            mine.copy_from_slice(&bits[u.index() * WORDS..(u.index() + 1) * WORDS]);
+            for e in g.graph.edges_directed(u, dir) {
+                let v = if dir == Direction::Outgoing {
+                    e.target()
+                } else {
+                    e.source()
+                };
+                if !relevant[v.index()] || skip.contains(&e.id()) {
+                    continue;
+                }
+                let theirs = &mut bits[v.index() * WORDS..(v.index() + 1) * WORDS];
+                let mut grew = false;
+                for w in 0..WORDS {
+                    let merged = theirs[w] | mine[w];
+                    grew |= merged != theirs[w];
+                    theirs[w] = merged;
+                }
+                if grew && !queued[v.index()] {
+                    queued[v.index()] = true;
+                    q.push_back(v);
+                }
+            }
+        }
+        Reach { bits }
     }
 
     /// Whether source `i` reaches vertex `v`.
     fn has(&self, v: NodeIndex, i: usize) -> bool {
-        let (batch, bit) = (i / BATCH, i % BATCH);
-        self.batches
-            .get(batch)
-            .and_then(|b| b.get(v.index() * WORDS + bit / 64))
-            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+        self.bits
+            .get(v.index() * WORDS + i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 }
 
@@ -629,6 +629,7 @@ pub(crate) fn min_cut_reusing(
         let mut cut = Cut {
             id: String::new(),
             edge: e,
+            also: Vec::new(),
             kind: edge.kind,
             from: describe(g, a, &fwd, &bwd),
             to: describe(g, b, &fwd, &bwd),
@@ -988,6 +989,7 @@ pub(crate) fn min_cut_reusing(
     for cut in &mut cuts {
         cut.breaks.sort();
         cut.breaks.dedup();
+        cut.breaks.truncate(MAX_BREAKS);
     }
     let mut cheapest = BTreeMap::new();
     for c in &proof.chains {

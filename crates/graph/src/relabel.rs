@@ -233,8 +233,13 @@ pub(crate) fn moved_workload(
 fn workloads_cut(analysis: &Analysis) -> BTreeSet<WorkloadId> {
     let g = &analysis.graph;
     let mut out = BTreeSet::new();
-    for cut in &analysis.plan.cuts {
-        let Some((a, b)) = g.graph.edge_endpoints(cut.edge) else {
+    let edges = analysis
+        .plan
+        .cuts
+        .iter()
+        .flat_map(|c| std::iter::once(c.edge).chain(c.also.iter().copied()));
+    for edge in edges {
+        let Some((a, b)) = g.graph.edge_endpoints(edge) else {
             continue;
         };
         for v in [a, b] {

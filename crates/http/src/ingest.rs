@@ -295,22 +295,15 @@ const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 async fn falco_handler(
     State(s): State<Arc<Ingest>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    client: Option<axum::Extension<crate::serve::VerifiedClient>>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    handle(
-        &s,
-        "falco",
-        peer,
-        client.is_some(),
-        &headers,
-        body,
-        |s, b, now| {
-            s.take_falco(b, now)
-                .map_err(|e| rampart_model::redact_excerpt(&e.to_string()))
-        },
-    )
+    // A client certificate authenticates the API server's audit webhook only; Falco (and
+    // falcosidekick) send the token.
+    handle(&s, "falco", peer, false, &headers, body, |s, b, now| {
+        s.take_falco(b, now)
+            .map_err(|e| rampart_model::redact_excerpt(&e.to_string()))
+    })
     .await
 }
 

@@ -44,6 +44,7 @@ fn client_signed_by_a_new_ca() -> Client {
 
 async fn post(
     addr: std::net::SocketAddr,
+    path: &str,
     trust: &CertificateDer<'static>,
     client: Option<&Client>,
     token: Option<&str>,
@@ -74,13 +75,17 @@ async fn post(
         .await
         .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
-    let mut req = hyper::Request::post("/audit")
+    let mut req = hyper::Request::post(path)
         .header("host", "localhost")
         .header("content-type", "application/json");
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
-    let body = r#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}"#;
+    let body = if path == "/audit" {
+        r#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}"#
+    } else {
+        "[]"
+    };
     let resp = sender
         .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
         .await
@@ -123,19 +128,34 @@ async fn a_client_certificate_from_the_client_ca_authenticates_the_audit_webhook
     let addr = listener.local_addr().unwrap();
     let server = Server::new(Limits::default(), None, ServeMetrics::default());
     let cancel = CancellationToken::new();
-    let app = rampart_http::ingest::router(ingest, &["audit"]);
+    let app = rampart_http::ingest::router(ingest, &["falco", "audit"]);
     let stop = cancel.clone();
     tokio::spawn(async move { server.serve(listener, Some(tls), app, stop).await });
     let trust = server_cert.cert.der().clone();
 
     // The API server's client certificate, no token: accepted.
-    assert_eq!(post(addr, &trust, Some(&apiserver), None).await, Ok(200));
+    assert_eq!(
+        post(addr, "/audit", &trust, Some(&apiserver), None).await,
+        Ok(200)
+    );
     // Neither certificate nor token: refused.
-    assert_eq!(post(addr, &trust, None, None).await, Ok(401));
+    assert_eq!(post(addr, "/audit", &trust, None, None).await, Ok(401));
     // The token alone still works.
-    assert_eq!(post(addr, &trust, None, Some("the-token")).await, Ok(200));
+    assert_eq!(
+        post(addr, "/audit", &trust, None, Some("the-token")).await,
+        Ok(200)
+    );
+    // The certificate is the audit webhook's: /falco still wants the token.
+    assert_eq!(
+        post(addr, "/falco", &trust, Some(&apiserver), None).await,
+        Ok(401)
+    );
+    assert_eq!(
+        post(addr, "/falco", &trust, None, Some("the-token")).await,
+        Ok(200)
+    );
     // A certificate another CA signed: the handshake fails, nothing is served.
-    let stranger = post(addr, &trust, Some(&stranger), None).await;
+    let stranger = post(addr, "/audit", &trust, Some(&stranger), None).await;
     assert!(stranger.is_err(), "{stranger:?}");
     cancel.cancel();
 }

@@ -94,13 +94,24 @@ where
     }
 }
 
-/// How long the ledger trusts its own write over the watch's copy: the watch delivers it within
-/// milliseconds; this only bridges that gap (and a write someone else overtook is not hidden
-/// for long).
-const OWN_WRITE_WINDOW: Duration = Duration::from_secs(10);
+/// The longest the ledger keeps one of its own writes over the watch's copy (bounds the
+/// overlay if the watch never delivers it).
+const OWN_WRITE_WINDOW: Duration = Duration::from_secs(600);
 
-/// The engine's own writes not yet seen by the watch: `None` is a deletion.
-type Overlay = BTreeMap<(String, String), (Instant, Option<Mitigation>)>;
+/// After a watch failure, how long reads list the ledger instead of trusting the watch's copy.
+const STALE_AFTER_ERROR: Duration = Duration::from_secs(30);
+
+/// One of the engine's own writes the watch has not delivered yet: when it was made, the
+/// resourceVersions older than it (the watch's copy when the first of a run of writes was made
+/// — `None`: absent — and the earlier writes of the run), and the object written (`None`: a
+/// deletion).
+struct OwnWrite {
+    at: Instant,
+    older: Vec<Option<String>>,
+    written: Option<Mitigation>,
+}
+
+type Overlay = BTreeMap<(String, String), OwnWrite>;
 
 /// Writes mitigations and their objects, and reads the ledger from a watch (after a
 /// [`Ledger::watch`]) instead of listing it every round.
@@ -109,6 +120,8 @@ pub struct Ledger {
     client: Client,
     store: Option<Store<Mitigation>>,
     own: Arc<Mutex<Overlay>>,
+    /// When the watch last failed (its copy may be stale for a while).
+    failed_at: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Ledger {
@@ -118,6 +131,7 @@ impl Ledger {
             client,
             store: None,
             own: Arc::default(),
+            failed_at: Arc::default(),
         }
     }
 
@@ -129,6 +143,7 @@ impl Ledger {
             writer,
             watcher::watcher(api, watcher::Config::default()).default_backoff(),
         );
+        let failed_at = self.failed_at.clone();
         tokio::spawn(async move {
             let mut stream = std::pin::pin!(stream);
             loop {
@@ -136,7 +151,11 @@ impl Ledger {
                     () = cancel.cancelled() => return,
                     e = stream.next() => match e {
                         None => return,
-                        Some(Err(e)) => tracing::warn!("watching Mitigations failed, retrying: {e}"),
+                        Some(Err(e)) => {
+                            *failed_at.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some(Instant::now());
+                            tracing::warn!("watching Mitigations failed, retrying: {e}");
+                        }
                         Some(Ok(_)) => {}
                     },
                 }
@@ -146,11 +165,36 @@ impl Ledger {
         self
     }
 
-    fn remember(&self, ns: &str, name: &str, m: Option<Mitigation>) {
-        if self.store.is_some() {
-            let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
-            own.insert((ns.to_string(), name.to_string()), (Instant::now(), m));
-        }
+    fn remember(&self, ns: &str, name: &str, written: Option<Mitigation>) {
+        let Some(store) = &self.store else { return };
+        let key = kube::runtime::reflector::ObjectRef::<Mitigation>::new(name).within(ns);
+        let seen = store
+            .get(&key)
+            .and_then(|m| m.metadata.resource_version.clone());
+        let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
+        // A write before the watch delivered the previous one: everything up to that one is
+        // older.
+        let older = match own.get(&(ns.to_string(), name.to_string())) {
+            Some(earlier) => {
+                let mut o = earlier.older.clone();
+                o.push(
+                    earlier
+                        .written
+                        .as_ref()
+                        .and_then(|m| m.metadata.resource_version.clone()),
+                );
+                o
+            }
+            None => vec![seen],
+        };
+        own.insert(
+            (ns.to_string(), name.to_string()),
+            OwnWrite {
+                at: Instant::now(),
+                older,
+                written,
+            },
+        );
     }
 
     /// Records a new mitigation (before anything is applied).
@@ -419,7 +463,7 @@ impl Ledger {
             ]);
         }
         if anp {
-            for verb in ["create", "list", "delete"] {
+            for verb in ["create", "get", "list", "delete"] {
                 acting.push((
                     "policy.networking.k8s.io",
                     "adminnetworkpolicies",
@@ -489,15 +533,29 @@ impl Ledger {
     }
 
     /// Every mitigation, all namespaces: from the watch once it has listed (with this
-    /// engine's own writes it has not delivered yet), else listed.
+    /// engine's own writes it has not delivered yet); listed while there is no watch, it has
+    /// not listed yet, or it failed in the last [`STALE_AFTER_ERROR`].
     pub async fn mitigations(&self) -> Result<Vec<Mitigation>, WriteError> {
+        let stale = self
+            .failed_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| t.elapsed() < STALE_AFTER_ERROR);
         if let Some(store) = &self.store
+            && !stale
             && tokio::time::timeout(Duration::from_secs(5), store.wait_until_ready())
                 .await
                 .is_ok_and(|r| r.is_ok())
         {
             return Ok(self.with_own_writes(store));
         }
+        self.list_mitigations().await
+    }
+
+    /// Every mitigation, all namespaces, listed from the API server (what start-up
+    /// reconciliation reads: it must not take a record the watch has not delivered for an
+    /// orphan's absence).
+    pub async fn list_mitigations(&self) -> Result<Vec<Mitigation>, WriteError> {
         let api: Api<Mitigation> = Api::all(self.client.clone());
         api.list(&ListParams::default())
             .await
@@ -505,8 +563,9 @@ impl Ledger {
             .map_err(err("listing Mitigations"))
     }
 
-    /// The watch's copy with this engine's newer writes laid over it; a write the watch has
-    /// delivered (same resourceVersion, or gone for a deletion) is dropped from the overlay.
+    /// The watch's copy with this engine's newer writes laid over it. A write stays laid over
+    /// until the watch's copy has moved on from what it was when the write was made (the
+    /// watch delivered it, or something newer); a deletion, until the copy is gone.
     fn with_own_writes(&self, store: &Store<Mitigation>) -> Vec<Mitigation> {
         let key = |m: &Mitigation| {
             (
@@ -520,26 +579,30 @@ impl Ledger {
             .map(|m| (key(&m), (*m).clone()))
             .collect();
         let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
-        own.retain(|k, (at, mine)| {
-            if at.elapsed() > OWN_WRITE_WINDOW {
+        own.retain(|k, w| {
+            if w.at.elapsed() > OWN_WRITE_WINDOW {
                 return false;
             }
-            let seen = match (mine.as_ref(), all.get(k)) {
-                (None, None) => true,
-                (Some(m), Some(w)) => m.metadata.resource_version == w.metadata.resource_version,
-                _ => false,
+            let now_seen = all.get(k).and_then(|m| m.metadata.resource_version.clone());
+            let delivered = match &w.written {
+                None => now_seen.is_none(),
+                Some(m) => {
+                    now_seen.is_some()
+                        && (now_seen == m.metadata.resource_version || !w.older.contains(&now_seen))
+                }
             };
-            if !seen {
-                match mine {
-                    Some(m) => {
-                        all.insert(k.clone(), m.clone());
-                    }
-                    None => {
-                        all.remove(k);
-                    }
+            if delivered {
+                return false;
+            }
+            match &w.written {
+                Some(m) => {
+                    all.insert(k.clone(), m.clone());
+                }
+                None => {
+                    all.remove(k);
                 }
             }
-            !seen
+            true
         });
         all.into_values().collect()
     }

@@ -20,8 +20,17 @@ pub enum ClusterEvent {
     Delete(ObjectKey),
     /// A (re)list of one kind completed: these are all its objects (replace what is held).
     Relisted(Kind, Vec<Located<Object>>),
-    /// A watch failed; it retries with backoff (a relist follows an expired version).
-    Error(String, String),
+    /// A watch failed (kind, message); it retries with backoff (a relist follows an expired
+    /// version). `forbidden`: the API server refused access (403), so retrying will not help
+    /// until RBAC changes.
+    Error {
+        /// The kind (or extra kind) watched.
+        kind: String,
+        /// What failed, as a sentence.
+        message: String,
+        /// A 403 from the API server.
+        forbidden: bool,
+    },
     /// An object of an extra kind ([`EXTRA`]: read by the respond layer or as intel, not part
     /// of the model) was added or changed (the whole object).
     ExtraUpsert(&'static str, serde_json::Value),
@@ -196,7 +205,11 @@ async fn pump<K, T, S>(
         };
         let out = match event {
             None => return,
-            Some(Err(e)) => Some(ClusterEvent::Error(label.clone(), e.to_string())),
+            Some(Err(e)) => Some(ClusterEvent::Error {
+                kind: label.clone(),
+                forbidden: is_forbidden(&e),
+                message: e.to_string(),
+            }),
             Some(Ok(Event::Init)) => {
                 relist.clear();
                 None
@@ -286,5 +299,17 @@ pub async fn watch_cluster(
     }
     for t in tasks {
         let _ = t.await;
+    }
+}
+
+/// Whether a watch error is the API server refusing access (HTTP 403), read from the status,
+/// never from the message's text.
+fn is_forbidden(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::InitialListFailed(k)
+        | watcher::Error::WatchStartFailed(k)
+        | watcher::Error::WatchFailed(k) => matches!(k, kube::Error::Api(s) if s.code == 403),
+        watcher::Error::WatchError(s) => s.code == 403,
+        watcher::Error::NoResourceVersion => false,
     }
 }

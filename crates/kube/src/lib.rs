@@ -148,6 +148,8 @@ enum Seen<K> {
 /// the webhook is not ready (a policy created meanwhile is not enforced yet).
 const RETRY_MIN: std::time::Duration = std::time::Duration::from_millis(250);
 const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a watch must have run for its next failure to start the backoff afresh.
+const HEALTHY_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Runs watch streams made by `make` until `cancel`, handing each [`Seen`] to `f`. After a
 /// failure the stream is dropped and, after a backoff, a new one starts with a fresh list:
@@ -160,6 +162,7 @@ where
 {
     let mut wait = RETRY_MIN;
     loop {
+        let started = std::time::Instant::now();
         let mut stream = make();
         let mut relist: Option<Vec<K>> = None;
         loop {
@@ -177,11 +180,15 @@ where
                 Some(Ok(Event::InitApply(o))) => relist.get_or_insert_with(Vec::new).push(o),
                 Some(Ok(Event::InitDone)) => {
                     f(Seen::Relisted(relist.take().unwrap_or_default()));
-                    wait = RETRY_MIN;
                 }
                 Some(Ok(Event::Apply(o))) => f(Seen::Applied(o)),
                 Some(Ok(Event::Delete(o))) => f(Seen::Deleted(o)),
             }
+        }
+        // A stream that ran well for a while starts the backoff afresh; one that fails right
+        // after listing (list allowed, watch not) keeps doubling it rather than relist hot.
+        if started.elapsed() >= HEALTHY_FOR {
+            wait = RETRY_MIN;
         }
         tokio::select! {
             () = cancel.cancelled() => return,

@@ -24,8 +24,7 @@ use crate::bar::{
     self, ActionClass, BarConfig, CircuitBreaker, Confidence, Hold, Proposal, Verdict,
 };
 
-/// Label that marks a quarantined pod; its value is the Mitigation's name.
-pub const QUARANTINE_LABEL: &str = "rampart.dev/quarantine";
+pub use rampart_signals::observe::QUARANTINE_LABEL;
 /// Annotation keeping the labels a quarantine removed (JSON object).
 pub const QUARANTINED_LABELS: &str = "rampart.dev/quarantined-labels";
 

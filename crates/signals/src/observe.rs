@@ -301,6 +301,9 @@ impl Store {
 /// what it does is still evidence on that workload's chains.
 pub const QUARANTINED_FROM: &str = "rampart.dev/quarantined-from";
 
+/// Label that marks a quarantined pod; its value is the Mitigation's name.
+pub const QUARANTINE_LABEL: &str = "rampart.dev/quarantine";
+
 /// Which workloads a subject may be: built once per model, then each lookup is a hash probe.
 #[derive(Debug, Default)]
 pub struct Attributor {
@@ -361,7 +364,12 @@ impl Attributor {
         }
         for o in snapshot.of_kind(rampart_model::Kind::Pod) {
             let m = o.object.meta();
-            if let Some(from) = m.annotations.get(QUARANTINED_FROM)
+            // Only a pod rampart quarantined (its label, owned by a Mitigation): an annotation
+            // anyone can write must not move evidence onto another workload.
+            let quarantined = m.labels.contains_key(QUARANTINE_LABEL)
+                && m.owner_references.iter().any(|r| r.kind == "Mitigation");
+            if quarantined
+                && let Some(from) = m.annotations.get(QUARANTINED_FROM)
                 && let Some(w) = by_controller.get(&(m.namespace.clone(), from.clone()))
             {
                 self.pods.insert((m.namespace.clone(), m.name.clone()), *w);

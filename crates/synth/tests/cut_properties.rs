@@ -171,7 +171,12 @@ fn the_cut_is_no_dearer_than_cutting_each_chain_at_its_cheapest_edge() {
             a.plan.total_cost
         );
         // The plan's cut is a cut.
-        let cut: Vec<EdgeIndex> = a.plan.cuts.iter().map(|c| c.edge).collect();
+        let cut: Vec<EdgeIndex> = a
+            .plan
+            .cuts
+            .iter()
+            .flat_map(|c| std::iter::once(c.edge).chain(c.also.iter().copied()))
+            .collect();
         assert!(
             disconnects(&a, &cut),
             "seed {}: the plan leaves a path",

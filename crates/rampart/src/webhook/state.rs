@@ -276,8 +276,9 @@ impl rampart_kube::AdmissionSink for StateSink {
         }
     }
     fn watch_error(&self, source: rampart_kube::Source, error: String) {
-        // Until the relist, a policy created meanwhile is unknown: not ready (the API server
-        // then stops sending reviews here rather than have them decided on a stale view).
+        // Until the relist, a policy created meanwhile is unknown: not ready, so that the
+        // readiness probe takes this replica out of the webhook Service's endpoints (after the
+        // probe's failure threshold) rather than have reviews decided on a stale view.
         if let Ok(mut s) = self.synced.lock()
             && s.remove(source.as_str())
         {
