@@ -546,8 +546,17 @@ mod tests {
     #[test]
     fn expired_cuts_cool_down_and_failing_ones_back_off() {
         let cooldown = Duration::from_secs(1800);
-        let expired = [record("a", "cut-a", MitigationPhase::Reverted, 1000, "np-a")];
-        assert_eq!(cooling(&expired, cooldown, 1001), [("cut-a".to_string(), 2800)].into());
+        let expired = [record(
+            "a",
+            "cut-a",
+            MitigationPhase::Reverted,
+            1000,
+            "np-a",
+        )];
+        assert_eq!(
+            cooling(&expired, cooldown, 1001),
+            [("cut-a".to_string(), 2800)].into()
+        );
         assert!(cooling(&expired, cooldown, 2800).is_empty(), "over");
         let once = [record("b1", "cut-b", MitigationPhase::Failed, 1000, "np-b")];
         assert_eq!(cooling(&once, cooldown, 1001)["cut-b"], 1060);
