@@ -46,7 +46,9 @@ pub(crate) async fn ledger(
     actuator: Actuator,
     config: &EngineConfig,
 ) -> (Option<Ledger>, Levers) {
-    let mut ledger = actuator.writes().then(|| Ledger::new(client.clone()));
+    let mut ledger = actuator
+        .writes()
+        .then(|| Ledger::new(client.clone(), actuator == Actuator::AdminNetworkPolicy));
     let mut levers = Levers {
         actuator: format!("{actuator:?}"),
         writes: false,

@@ -75,11 +75,12 @@ fn authorization(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// Paths served without the token: liveness probes carry none.
-const OPEN_PATHS: [&str; 1] = ["/healthz"];
+/// Paths served without the token: the kubelet's liveness and readiness probes carry none
+/// (readiness says which kinds are still unlisted, nothing of the graph).
+const OPEN_PATHS: [&str; 2] = ["/healthz", "/readyz"];
 
 /// Requires `token` (bearer, or Basic password) on every route of `router` but the health
-/// probe.
+/// probes.
 pub fn protect(router: axum::Router, token: Token) -> axum::Router {
     router.layer(axum::middleware::from_fn_with_state(Arc::new(token), check))
 }

@@ -335,6 +335,11 @@ async fn a_protected_router_wants_the_token_except_for_probes() {
         get("/healthz", None).await.unwrap().status(),
         StatusCode::OK
     );
+    // The kubelet's readiness probe carries no token either.
+    assert_ne!(
+        get("/readyz", None).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]

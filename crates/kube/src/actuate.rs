@@ -20,14 +20,7 @@ use rampart_respond::MANAGED_BY_LABEL;
 use rampart_respond::reconcile::ManagedObject;
 use tokio_util::sync::CancellationToken;
 
-/// One access the engine needs: group, resource, subresource, verb, namespace (none: all).
-type Access<'a> = (
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-    &'static str,
-    Option<&'a str>,
-);
+use crate::access::Access;
 
 /// What the engine may not do: what blocks acting, and what only keeps Events from being
 /// recorded.
@@ -122,16 +115,20 @@ pub struct Ledger {
     own: Arc<Mutex<Overlay>>,
     /// When the watch last failed (its copy may be stale for a while).
     failed_at: Arc<Mutex<Option<Instant>>>,
+    /// Whether the actuator writes AdminNetworkPolicies: only then are they listed (and
+    /// permission to list them asked for).
+    admin_network_policies: bool,
 }
 
 impl Ledger {
-    /// Over a client.
-    pub fn new(client: Client) -> Ledger {
+    /// Over a client; `admin_network_policies` when the actuator writes AdminNetworkPolicies.
+    pub fn new(client: Client, admin_network_policies: bool) -> Ledger {
         Ledger {
             client,
             store: None,
             own: Arc::default(),
             failed_at: Arc::default(),
+            admin_network_policies,
         }
     }
 
@@ -423,60 +420,8 @@ impl Ledger {
         anp: bool,
         lease_namespace: &str,
     ) -> Result<Permissions, WriteError> {
-        let mut acting: Vec<Access> = vec![
-            ("networking.k8s.io", "networkpolicies", None, "create", None),
-            ("networking.k8s.io", "networkpolicies", None, "get", None),
-            ("networking.k8s.io", "networkpolicies", None, "list", None),
-            ("networking.k8s.io", "networkpolicies", None, "delete", None),
-            ("rampart.dev", "mitigations", None, "create", None),
-            ("rampart.dev", "mitigations", None, "list", None),
-            ("rampart.dev", "mitigations", None, "watch", None),
-            ("rampart.dev", "mitigations", None, "delete", None),
-            ("rampart.dev", "mitigations", Some("status"), "patch", None),
-            (
-                "coordination.k8s.io",
-                "leases",
-                None,
-                "get",
-                Some(lease_namespace),
-            ),
-            (
-                "coordination.k8s.io",
-                "leases",
-                None,
-                "create",
-                Some(lease_namespace),
-            ),
-            (
-                "coordination.k8s.io",
-                "leases",
-                None,
-                "patch",
-                Some(lease_namespace),
-            ),
-        ];
-        if pods {
-            acting.extend([
-                ("", "pods", None, "get", None),
-                ("", "pods", None, "patch", None),
-                ("", "pods", None, "delete", None),
-            ]);
-        }
-        if anp {
-            for verb in ["create", "get", "list", "delete"] {
-                acting.push((
-                    "policy.networking.k8s.io",
-                    "adminnetworkpolicies",
-                    None,
-                    verb,
-                    None,
-                ));
-            }
-        }
-        let events: Vec<Access> = vec![
-            ("events.k8s.io", "events", None, "create", None),
-            ("events.k8s.io", "events", None, "list", None),
-        ];
+        let acting = crate::access::engine_acting(pods, anp, lease_namespace);
+        let events = crate::access::engine_events();
         Ok(Permissions {
             acting: self.denied(&acting).await?,
             events: self.denied(&events).await?,
@@ -484,21 +429,21 @@ impl Ledger {
     }
 
     /// Which of `needed` the API server denies (`verb resource[/sub][ in ns]`).
-    async fn denied(&self, needed: &[Access<'_>]) -> Result<Vec<String>, WriteError> {
+    async fn denied(&self, needed: &[Access]) -> Result<Vec<String>, WriteError> {
         use k8s_openapi::api::authorization::v1::{
             ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
         };
         let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
         let mut missing = Vec::new();
-        for &(group, resource, sub, verb, namespace) in needed {
+        for a in needed {
             let review = SelfSubjectAccessReview {
                 spec: SelfSubjectAccessReviewSpec {
                     resource_attributes: Some(ResourceAttributes {
-                        group: Some(group.into()),
-                        resource: Some(resource.into()),
-                        subresource: sub.map(String::from),
-                        verb: Some(verb.into()),
-                        namespace: namespace.map(String::from),
+                        group: Some(a.group.clone()),
+                        resource: Some(a.resource.clone()),
+                        subresource: a.subresource.clone(),
+                        verb: Some(a.verb.clone()),
+                        namespace: a.namespace.clone(),
                         ..ResourceAttributes::default()
                     }),
                     ..SelfSubjectAccessReviewSpec::default()
@@ -510,11 +455,7 @@ impl Ledger {
                 .await
                 .map_err(err("asking for permissions"))?;
             if !answer.status.is_some_and(|s| s.allowed) {
-                missing.push(format!(
-                    "{verb} {resource}{}{}",
-                    sub.map(|s| format!("/{s}")).unwrap_or_default(),
-                    namespace.map(|n| format!(" in {n}")).unwrap_or_default()
-                ));
+                missing.push(a.describe());
             }
         }
         Ok(missing)
@@ -607,11 +548,15 @@ impl Ledger {
         all.into_values().collect()
     }
 
-    /// Every NetworkPolicy and AdminNetworkPolicy (key `/name`) carrying rampart's label
-    /// (filtered here too: the label is the contract). A cluster without the
-    /// AdminNetworkPolicy CRD simply has none.
+    /// Every NetworkPolicy and, when the actuator writes them, AdminNetworkPolicy (key
+    /// `/name`) carrying rampart's label (filtered here too: the label is the contract). A
+    /// cluster without the AdminNetworkPolicy CRD simply has none. Listing them otherwise would
+    /// need a permission the actuator does not (and, refused, would stop reconciliation).
     pub async fn managed_objects(&self) -> Result<Vec<ManagedObject>, WriteError> {
         let mut out = self.managed_network_policies().await?;
+        if !self.admin_network_policies {
+            return Ok(out);
+        }
         match self
             .anp_api()
             .list(&ListParams::default().labels(MANAGED_BY_LABEL))

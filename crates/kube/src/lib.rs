@@ -6,6 +6,7 @@
 //! `410 Gone` and after errors (with backoff); a relist *replaces* what the sink holds, so the
 //! sink converges on the cluster's state whatever was missed.
 
+pub mod access;
 pub mod actuate;
 pub mod cluster;
 pub mod leader;

@@ -33,8 +33,11 @@ fn lean_allocator() {}
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[cfg(test)]
+mod chart_tests;
 mod engine;
 mod intel;
+mod permissions;
 mod policy;
 mod scan;
 mod serving;
@@ -71,6 +74,10 @@ enum Command {
     Policy(policy::PolicyCommand),
     /// Print the CustomResourceDefinitions rampart defines (generated from its Rust types).
     Crds,
+    /// Print what a component asks of the API server with the given settings (JSON): the
+    /// verbs and resources its RBAC must allow, nothing more.
+    #[command(subcommand)]
+    Permissions(permissions::PermissionsCommand),
     /// Watch the cluster, re-prove on every change and report; shadow-first: it proposes, and
     /// writes only the action classes enabled with --enable.
     Engine(Box<engine::EngineArgs>),
@@ -116,6 +123,7 @@ fn main() -> ExitCode {
         Command::Policy(policy::PolicyCommand::Check(args)) => policy::check(&args),
         Command::Policy(policy::PolicyCommand::Test(args)) => policy::test(&args),
         Command::Crds => policy::crds(),
+        Command::Permissions(c) => permissions::run(&c),
         Command::Engine(args) => {
             lean_allocator();
             engine::run(&args)

@@ -364,6 +364,13 @@ fn run_test(d: &RawDocument, tally: &mut Tally, out: &mut impl Write) -> anyhow:
 
 /// Runs `rampart crds`: the CRD manifests, generated from the Rust types, as YAML.
 pub fn crds() -> anyhow::Result<ExitCode> {
+    let text = crds_yaml()?;
+    crate::scan::write_stdout(&text).context("writing the CRDs")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The CRDs as one YAML stream (what `rampart crds` prints; the Helm chart keeps a copy).
+pub fn crds_yaml() -> anyhow::Result<String> {
     let mut text = String::new();
     for (i, crd) in rampart_api::crds().iter().enumerate() {
         if i > 0 {
@@ -371,6 +378,5 @@ pub fn crds() -> anyhow::Result<ExitCode> {
         }
         text.push_str(&serde_saphyr::to_string(crd).context("serializing a CRD")?);
     }
-    crate::scan::write_stdout(&text).context("writing the CRDs")?;
-    Ok(ExitCode::SUCCESS)
+    Ok(text)
 }
