@@ -3,43 +3,25 @@
 
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use rampart_kube::access::{self, Access};
 use rampart_respond::actuator::Actuator;
+
+use crate::engine::EngineArgs;
 
 /// Which component.
 #[derive(Debug, Subcommand)]
 pub enum PermissionsCommand {
-    /// `rampart engine` with these settings (the same flags and environment).
-    Engine(EngineAccessArgs),
+    /// `rampart engine` with these settings (its own flags and environment; those that change
+    /// what it asks for: --enable, --actuator, --namespace, --watch-vulnerability-reports).
+    Engine(Box<EngineArgs>),
     /// `rampart webhook` watching the cluster (with `--policies` and `--namespaces` it needs
     /// nothing).
     Webhook,
 }
 
-/// The engine settings that change what it asks for.
-#[derive(Debug, Args)]
-pub struct EngineAccessArgs {
-    /// As `rampart engine --enable`.
-    #[arg(long, env = "RAMPART_ENGINE_ENABLE", value_delimiter = ',')]
-    pub enable: Vec<String>,
-    /// As `rampart engine --actuator`.
-    #[arg(long, env = "RAMPART_ENGINE_ACTUATOR", default_value = "dryrun")]
-    pub actuator: String,
-    /// As `rampart engine --namespace` (where the leader Lease lives).
-    #[arg(
-        long,
-        env = "RAMPART_ENGINE_NAMESPACE",
-        default_value = "rampart-system"
-    )]
-    pub namespace: String,
-    /// As `rampart engine --watch-vulnerability-reports`.
-    #[arg(long, env = "RAMPART_ENGINE_WATCH_VULNERABILITY_REPORTS")]
-    pub watch_vulnerability_reports: bool,
-}
-
 /// What the engine asks for with `args`.
-pub fn engine_access(args: &EngineAccessArgs) -> Vec<Access> {
+pub fn engine_access(args: &EngineArgs) -> Vec<Access> {
     let (actuator, _) = Actuator::parse(&args.actuator);
     // PodDisruptionBudgets are read whenever the `pod` class is on (dry-run verdicts weigh them
     // too); pods are written only with a writing actuator.
