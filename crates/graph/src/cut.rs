@@ -364,6 +364,61 @@ fn class_workloads<'a>(
         .filter(move |w| mask[g.workload_ix[w.id.index()].index()])
 }
 
+/// The workloads (among `mask`) that send as the peer set at vertex `peer`: the members of
+/// the classes with an edge into it, each once, in workload order.
+fn peer_workloads<'a>(
+    g: &'a SecurityGraph,
+    peer: NodeIndex,
+    mask: &'a [bool],
+) -> Vec<&'a Workload> {
+    let mut out: Vec<&Workload> = g
+        .graph
+        .neighbors_directed(peer, Direction::Incoming)
+        .filter(|v| mask[v.index()])
+        .filter_map(|v| match g.graph[v] {
+            Vertex::NetSrc(c) => Some(c),
+            _ => None,
+        })
+        .flat_map(|c| class_workloads(g, c, mask))
+        .collect();
+    out.sort_by_key(|w| w.id);
+    out.dedup_by_key(|w| w.id);
+    out
+}
+
+/// Realises a cut policy edge: each admitting rule excludes the chain's sources (ingress) or
+/// destinations (egress) by a label they share, a durable change to the policy.
+fn narrow_rules(
+    g: &SecurityGraph,
+    rules: &[crate::netpol::RuleRef],
+    srcs: &[&Workload],
+    dsts: &[&Workload],
+    cut: &mut Cut,
+) {
+    for r in rules {
+        let p = &g.net.policies[r.policy as usize];
+        let excluded = if r.ingress {
+            exclusion_label(srcs)
+        } else {
+            exclusion_label(dsts)
+        };
+        match excluded {
+            Some((key, values)) => cut.fixes.push(Fix::ExcludeFromRule {
+                namespace: p.namespace.clone(),
+                name: p.name.clone(),
+                ingress: r.ingress,
+                rule: r.rule,
+                key,
+                values,
+            }),
+            None => cut.notes.push(format!(
+                "no common label to exclude in NetworkPolicy {}/{}",
+                p.namespace, p.name
+            )),
+        }
+    }
+}
+
 /// Whether pods with these labels are selected as DNS by a contained egress (namespace aside).
 pub(crate) fn is_dns_pod(labels: &Labels) -> bool {
     labels
@@ -790,28 +845,11 @@ pub(crate) fn min_cut_reusing(
             (EdgeKind::PolicyAllows, Vertex::NetSrc(sc), Vertex::NetDst(dc)) => {
                 let srcs: Vec<&Workload> = class_workloads(g, sc, &fwd).collect();
                 let dsts: Vec<&Workload> = class_workloads(g, dc, &bwd).collect();
-                for r in &edge.rules {
-                    let p = &g.net.policies[r.policy as usize];
-                    let excluded = if r.ingress {
-                        exclusion_label(&srcs)
-                    } else {
-                        exclusion_label(&dsts)
-                    };
-                    match excluded {
-                        Some((key, values)) => cut.fixes.push(Fix::ExcludeFromRule {
-                            namespace: p.namespace.clone(),
-                            name: p.name.clone(),
-                            ingress: r.ingress,
-                            rule: r.rule,
-                            key,
-                            values,
-                        }),
-                        None => cut.notes.push(format!(
-                            "no common label to exclude in NetworkPolicy {}/{}",
-                            p.namespace, p.name
-                        )),
-                    }
-                }
+                narrow_rules(g, &edge.rules, &srcs, &dsts, &mut cut);
+            }
+            (EdgeKind::RuleAdmits, Vertex::NetPeer(_), Vertex::NetRule { .. }) => {
+                let srcs = peer_workloads(g, a, &fwd);
+                narrow_rules(g, &edge.rules, &srcs, &[], &mut cut);
             }
             (EdgeKind::RunsAs, Vertex::Workload(w), _) => cut.fixes.push(Fix::DisableAutomount(
                 WorkloadKey::of(&g.workloads.list[w.index()]),
@@ -1278,6 +1316,33 @@ fn describe(g: &SecurityGraph, v: NodeIndex, fwd: &[bool], bwd: &[bool]) -> Stri
             format!("pods of {}", ws.join(", "))
         }
         Vertex::NetHub => "in-cluster network".into(),
+        Vertex::NetPeer(set) => {
+            let ws: Vec<String> = peer_workloads(g, v, fwd)
+                .into_iter()
+                .map(Workload::display)
+                .collect();
+            let shown = 5;
+            let more = ws.len().saturating_sub(shown);
+            let mut list = ws.into_iter().take(shown).collect::<Vec<_>>().join(", ");
+            if more > 0 {
+                list.push_str(&format!(" and {more} more"));
+            }
+            let (namespaces, selector) = g.net.peer_set_key(set);
+            let selector = selector.map(ToString::to_string).unwrap_or_default();
+            let placed = if namespaces.len() <= 3 {
+                namespaces.join(",")
+            } else {
+                format!("{} namespaces", namespaces.len())
+            };
+            format!("pods of {list} (peer {selector} in {placed})")
+        }
+        Vertex::NetRule { policy, rule } => {
+            let p = &g.net.policies[policy as usize];
+            format!(
+                "NetworkPolicy {}/{} spec.ingress[{rule}]",
+                p.namespace, p.name
+            )
+        }
         Vertex::Endpoint(e) => {
             let ep = &g.endpoints[e as usize];
             format!("{} ({})", ep.object, ep.detail)

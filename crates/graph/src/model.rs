@@ -130,6 +130,17 @@ pub enum Vertex {
     NetHub,
     /// Pods of a reachability class, as traffic destinations.
     NetDst(ClassId),
+    /// The pods a NetworkPolicy peer selects (index into the network model's peer sets), as
+    /// sources of the rules that name it.
+    NetPeer(u32),
+    /// An ingress rule of a NetworkPolicy: what it admits flows through it to the pods the
+    /// policy selects.
+    NetRule {
+        /// Policy index in the network model.
+        policy: u32,
+        /// Rule index in the policy's `ingress`.
+        rule: u32,
+    },
     /// An identity (index into [`crate::SecurityGraph::identities`]).
     Identity(u32),
     /// A Secret (index into [`crate::SecurityGraph::secrets`]).
@@ -146,7 +157,14 @@ pub enum Vertex {
 impl Vertex {
     /// Whether this vertex is plumbing of the network layer (condensed away in chains).
     pub fn is_network_plumbing(self) -> bool {
-        matches!(self, Vertex::NetSrc(_) | Vertex::NetHub | Vertex::NetDst(_))
+        matches!(
+            self,
+            Vertex::NetSrc(_)
+                | Vertex::NetHub
+                | Vertex::NetDst(_)
+                | Vertex::NetPeer(_)
+                | Vertex::NetRule { .. }
+        )
     }
 }
 
@@ -164,8 +182,16 @@ pub enum EdgeKind {
     EgressOpen,
     /// NetHub → NetDst: the destination accepts every in-cluster source.
     IngressOpen,
-    /// NetSrc → NetDst: NetworkPolicy rules explicitly admit the flow.
+    /// NetSrc → NetDst: the source's egress rules and the destination's ingress admit the flow
+    /// (sources whose egress a NetworkPolicy restricts).
     PolicyAllows,
+    /// NetSrc → NetPeer: the pods are among those a NetworkPolicy peer selects.
+    PeerMember,
+    /// NetPeer → NetRule: an ingress rule names the peer (narrowing the rule's peer cuts it).
+    RuleAdmits,
+    /// NetRule → NetDst: the rule's policy selects the destination, which listens on a port the
+    /// rule admits.
+    AdmitsInto,
     /// NetDst → Workload (membership).
     ReceivesAs,
     /// Workload → Identity: the pod runs as the ServiceAccount with a token mounted.
@@ -210,6 +236,9 @@ impl EdgeKind {
             EdgeKind::EgressOpen => "egress-open",
             EdgeKind::IngressOpen => "ingress-open",
             EdgeKind::PolicyAllows => "policy-allows",
+            EdgeKind::PeerMember => "peer-member",
+            EdgeKind::RuleAdmits => "rule-admits",
+            EdgeKind::AdmitsInto => "admits-into",
             EdgeKind::ReceivesAs => "receives-as",
             EdgeKind::RunsAs => "runs-as",
             EdgeKind::MountsSecret => "mounts-secret",

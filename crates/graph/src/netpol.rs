@@ -91,6 +91,8 @@ pub struct CompiledPolicy {
     /// Taken out of the model ([`NetModel::remove_policies`]): it isolates nothing and its
     /// atoms match no pod, but its index stays.
     pub retired: bool,
+    /// The atom of its `podSelector`.
+    pub selecting_atom: u32,
 }
 
 /// Pods that every policy treats alike.
@@ -190,6 +192,8 @@ pub struct NetModel {
     /// Every namespace and its labels, sorted (what a `namespaceSelector` of a policy compiled
     /// later is matched against).
     namespaces: Vec<(String, Labels)>,
+    /// Peers grouped by the pods they select.
+    sets: PeerSets,
 }
 
 /// For a policy's selecting atom: the policy, and whether it isolates ingress and egress.
@@ -231,6 +235,72 @@ enum AtomOwner {
     Peer(u32),
 }
 
+/// Pod-selecting peers grouped by the pods they select: two peers placed in the same namespaces
+/// with the same pod selector select the same pods, whatever policy they belong to, so the
+/// graph routes every rule that names them through one vertex (a rule admitting a team's
+/// namespaces costs one edge per class of the team once, not once per rule).
+#[derive(Debug, Clone, Default)]
+struct PeerSets {
+    /// Per placement (sorted namespace indices; empty when the peer's namespace has no pods)
+    /// and pod selector, its set.
+    of: HashMap<(Vec<u32>, LabelSelector), u32>,
+    /// Per set, its placement and selector (the key of `of`).
+    keys: Vec<(Vec<u32>, LabelSelector)>,
+    /// Per set, its atoms.
+    atoms: Vec<Vec<u32>>,
+    /// Per atom, its set (`u32::MAX` for a policy's selecting atom).
+    set_of: Vec<u32>,
+    /// Per `namespaceSelector`, the model's namespaces it selects (indices): many peers share
+    /// one (a team's, monitoring's), and matching each against every namespace anew made
+    /// compiling quadratic in cluster size.
+    selected: HashMap<LabelSelector, Vec<u32>>,
+}
+
+impl PeerSets {
+    /// The indices of the `namespaces` that `selector` selects.
+    fn namespaces_selected(
+        &mut self,
+        selector: &LabelSelector,
+        namespaces: &[(String, Labels)],
+    ) -> &[u32] {
+        if !self.selected.contains_key(selector) {
+            let matched = namespaces
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, labels))| selector.matches(labels))
+                .filter_map(|(i, _)| u32::try_from(i).ok())
+                .collect();
+            self.selected.insert(selector.clone(), matched);
+        }
+        self.selected.get(selector).map_or(&[], Vec::as_slice)
+    }
+
+    /// Records the next atom as a policy's selecting atom.
+    fn selecting(&mut self) {
+        self.set_of.push(u32::MAX);
+    }
+
+    /// Records atom `atom` (the next one) as a peer placed in `namespaces` (indices) with
+    /// `selector`.
+    fn peer(&mut self, atom: u32, namespaces: Vec<u32>, selector: &LabelSelector) {
+        let next = u32::try_from(self.atoms.len()).unwrap_or(u32::MAX);
+        let key = (namespaces, selector.clone());
+        let set = match self.of.get(&key) {
+            Some(set) => *set,
+            None => {
+                self.of.insert(key.clone(), next);
+                self.keys.push(key);
+                self.atoms.push(Vec::new());
+                next
+            }
+        };
+        if let Some(v) = self.atoms.get_mut(set as usize) {
+            v.push(atom);
+        }
+        self.set_of.push(set);
+    }
+}
+
 static EMPTY_SELECTOR: LabelSelector = LabelSelector {
     match_labels: Labels::new(),
     match_expressions: Vec::new(),
@@ -267,6 +337,7 @@ struct RuleCompiler<'a, 'b> {
     namespaces: &'a [(String, Labels)],
     placed: &'b mut Vec<Placement<'a>>,
     atom_owner: &'b mut Vec<AtomOwner>,
+    sets: &'b mut PeerSets,
     warnings: &'b mut Vec<String>,
 }
 
@@ -279,6 +350,7 @@ fn compile_policy<'a>(
     namespaces: &'a [(String, Labels)],
     placed: &mut Vec<Placement<'a>>,
     atom_owner: &mut Vec<AtomOwner>,
+    sets: &mut PeerSets,
     warnings: &mut Vec<String>,
 ) -> Option<CompiledPolicy> {
     let ns = np.metadata.namespace.as_str();
@@ -291,6 +363,7 @@ fn compile_policy<'a>(
     }
     let select_atom = u32::try_from(atom_owner.len()).unwrap_or(u32::MAX);
     atom_owner.push(AtomOwner::Selects(pidx));
+    sets.selecting();
     placed.push((ns, select_atom, &np.spec.pod_selector));
     let mut c = RuleCompiler {
         ns,
@@ -299,6 +372,7 @@ fn compile_policy<'a>(
         namespaces,
         placed,
         atom_owner,
+        sets,
         warnings,
     };
     let ingress = np
@@ -315,6 +389,7 @@ fn compile_policy<'a>(
         ingress,
         egress,
         retired: false,
+        selecting_atom: select_atom,
     })
 }
 
@@ -353,16 +428,25 @@ impl<'a> RuleCompiler<'a, '_> {
                             let atom = u32::try_from(self.atom_owner.len()).unwrap_or(u32::MAX);
                             self.atom_owner.push(AtomOwner::Peer(self.pidx));
                             let pod_sel: &LabelSelector = p.pod_selector.as_ref().unwrap_or(&EMPTY_SELECTOR);
+                            let mut at: Vec<u32> = Vec::new();
                             match &p.namespace_selector {
-                                None => self.placed.push((self.ns, atom, pod_sel)),
+                                None => {
+                                    self.placed.push((self.ns, atom, pod_sel));
+                                    if let Ok(i) = self.namespaces.binary_search_by(|(n, _)| n.as_str().cmp(self.ns)) {
+                                        at.push(u32::try_from(i).unwrap_or(u32::MAX));
+                                    }
+                                }
                                 Some(nss) => {
-                                    for (n, labels) in self.namespaces {
-                                        if nss.matches(labels) {
+                                    let namespaces = self.namespaces;
+                                    for &i in self.sets.namespaces_selected(nss, namespaces) {
+                                        if let Some((n, _)) = namespaces.get(i as usize) {
                                             self.placed.push((n.as_str(), atom, pod_sel));
+                                            at.push(i);
                                         }
                                     }
                                 }
                             }
+                            self.sets.peer(atom, at, pod_sel);
                             let any = p.namespace_selector.as_ref().is_some_and(LabelSelector::is_empty)
                         && p.pod_selector.as_ref().is_none_or(LabelSelector::is_empty);
                     out.push(Peer::Pods { atom, any });
@@ -519,6 +603,7 @@ impl NetModel {
         let mut placed: Vec<Placement<'_>> = Vec::new();
         let mut policies = Vec::new();
         let mut atom_owner: Vec<AtomOwner> = Vec::new();
+        let mut sets = PeerSets::default();
         for (_, np) in snapshot.network_policies() {
             let pidx = u32::try_from(policies.len()).unwrap_or(u32::MAX);
             policies.extend(compile_policy(
@@ -527,6 +612,7 @@ impl NetModel {
                 &namespaces,
                 &mut placed,
                 &mut atom_owner,
+                &mut sets,
                 &mut warnings,
             ));
         }
@@ -603,6 +689,7 @@ impl NetModel {
             ns_atoms,
             atom_selectors,
             namespaces,
+            sets,
         }
     }
 
@@ -662,6 +749,7 @@ impl NetModel {
                 &namespaces,
                 &mut placed,
                 &mut m.atom_owner,
+                &mut m.sets,
                 &mut m.warnings,
             );
             m.policies.extend(compiled);
@@ -1236,6 +1324,129 @@ impl NetModel {
     /// Number of pod-peer and selector atoms (for statistics).
     pub fn atom_count(&self) -> usize {
         self.atom_owner.len()
+    }
+
+    /// The ingress rules that admit pods through pod-selecting peers, of every policy still in
+    /// the model: policy, rule index, and the peer sets the rule names (ascending, distinct).
+    pub fn ingress_peer_rules(&self) -> Vec<(u32, u32, Vec<u32>)> {
+        let mut out = Vec::new();
+        for (pi, p) in self.policies.iter().enumerate() {
+            let Ok(pi) = u32::try_from(pi) else { break };
+            for (ri, r) in p.ingress.iter().flatten().enumerate() {
+                let mut sets: Vec<u32> = r
+                    .peers
+                    .iter()
+                    .flatten()
+                    .filter_map(|peer| match peer {
+                        Peer::Pods { atom, .. } => self.peer_set(*atom),
+                        Peer::Block(_) => None,
+                    })
+                    .collect();
+                sets.sort_unstable();
+                sets.dedup();
+                if !sets.is_empty() {
+                    out.push((pi, u32::try_from(ri).unwrap_or(u32::MAX), sets));
+                }
+            }
+        }
+        out
+    }
+
+    /// The peer set of a pod-selecting peer's atom.
+    pub fn peer_set(&self, atom: u32) -> Option<u32> {
+        self.sets
+            .set_of
+            .get(atom as usize)
+            .copied()
+            .filter(|s| *s != u32::MAX)
+    }
+
+    /// The peer sets class `c`'s pods are in, ascending.
+    pub fn peer_sets_of(&self, c: ClassId) -> Vec<u32> {
+        let mut v: Vec<u32> = self
+            .class(c)
+            .atom_ids()
+            .filter_map(|a| self.peer_set(a))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The classes a peer set selects (those of its first atom still in the model: every atom
+    /// of a set selects the same pods).
+    pub fn peer_set_classes(&self, set: u32) -> &[ClassId] {
+        self.sets
+            .atoms
+            .get(set as usize)
+            .into_iter()
+            .flatten()
+            .find(|a| {
+                self.atom_policy(**a)
+                    .is_some_and(|p| !self.policies[p as usize].retired)
+            })
+            .map_or(&[], |a| self.atom_classes[*a as usize].as_slice())
+    }
+
+    /// What a peer set stands for, independent of indices: the namespaces it is placed in and
+    /// its pod selector.
+    pub fn peer_set_key(&self, set: u32) -> (Vec<&str>, Option<&LabelSelector>) {
+        match self.sets.keys.get(set as usize) {
+            Some((nss, sel)) => (
+                nss.iter()
+                    .filter_map(|i| self.namespaces.get(*i as usize).map(|(n, _)| n.as_str()))
+                    .collect(),
+                Some(sel),
+            ),
+            None => (Vec::new(), None),
+        }
+    }
+
+    /// The classes a policy selects (none once retired).
+    pub fn policy_classes(&self, p: u32) -> &[ClassId] {
+        match self.policies.get(p as usize) {
+            Some(policy) if !policy.retired => self
+                .atom_classes
+                .get(policy.selecting_atom as usize)
+                .map_or(&[], Vec::as_slice),
+            _ => &[],
+        }
+    }
+
+    /// Ports rule `rule` of policy `p`'s ingress admits into class `dst`, among those it listens
+    /// on.
+    pub fn rule_ports_into(&self, p: u32, rule: u32, dst: ClassId) -> PortSet {
+        let d = self.class(dst);
+        self.policies
+            .get(p as usize)
+            .and_then(|policy| policy.ingress.as_ref())
+            .and_then(|rules| rules.get(rule as usize))
+            .map_or_else(PortSet::empty, |r| {
+                Self::resolve(&r.ports, Some(d)).intersect(&d.listening())
+            })
+    }
+
+    /// Candidate destinations of an egress-isolated class: the classes its egress rules' peers
+    /// select, or `None` when a rule admits every destination (a superset; confirm with
+    /// [`NetModel::allowed`]).
+    pub fn egress_candidates(&self, src: ClassId) -> Option<Vec<ClassId>> {
+        let s = self.class(src);
+        let mut out = Vec::new();
+        for &p in &s.egress_policies {
+            for r in self.policies[p as usize].egress.iter().flatten() {
+                let Some(peers) = &r.peers else {
+                    return None;
+                };
+                for peer in peers {
+                    if let Peer::Pods { atom, .. } = peer {
+                        out.extend(self.atom_classes[*atom as usize].iter().copied());
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
     }
 
     /// Policy owning an atom.

@@ -185,7 +185,10 @@ fn step_weight(kind: EdgeKind) -> usize {
         EdgeKind::SendsAs
         | EdgeKind::EgressOpen
         | EdgeKind::IngressOpen
-        | EdgeKind::PolicyAllows => 0,
+        | EdgeKind::PolicyAllows
+        | EdgeKind::PeerMember
+        | EdgeKind::RuleAdmits
+        | EdgeKind::AdmitsInto => 0,
         _ => 1,
     }
 }
@@ -233,6 +236,8 @@ fn cmp_vertices(g: &SecurityGraph, a: NodeIndex, b: NodeIndex) -> Ordering {
         Vertex::Node(_) => 8,
         Vertex::ClusterAdmin => 9,
         Vertex::Grant(_) => 10,
+        Vertex::NetPeer(_) => 11,
+        Vertex::NetRule { .. } => 12,
     };
     let (va, vb) = (g.graph[a], g.graph[b]);
     kind(va).cmp(&kind(vb)).then_with(|| match (va, vb) {

@@ -250,6 +250,14 @@ fn workloads_cut(analysis: &Analysis) -> BTreeSet<WorkloadId> {
                 Vertex::NetSrc(c) | Vertex::NetDst(c) => {
                     out.extend(g.net.class(c).members.iter().map(|(w, _)| *w));
                 }
+                // A narrowed peer excludes the workloads sending as it, by their labels.
+                Vertex::NetPeer(_) => {
+                    for src in g.graph.neighbors_directed(v, petgraph::Direction::Incoming) {
+                        if let Vertex::NetSrc(c) = g.graph[src] {
+                            out.extend(g.net.class(c).members.iter().map(|(w, _)| *w));
+                        }
+                    }
+                }
                 _ => {}
             }
         }

@@ -326,9 +326,17 @@ pub fn steps(g: &SecurityGraph, edges: &[EdgeIndex]) -> Vec<Step> {
                 net_ev.clear();
                 net_ports = None;
             }
-            EdgeKind::EgressOpen | EdgeKind::IngressOpen | EdgeKind::PolicyAllows => {
+            EdgeKind::EgressOpen
+            | EdgeKind::IngressOpen
+            | EdgeKind::PolicyAllows
+            | EdgeKind::PeerMember
+            | EdgeKind::RuleAdmits
+            | EdgeKind::AdmitsInto => {
                 net_ev.extend(edge.evidence.iter().map(EvidenceOut::from));
-                if edge.kind != EdgeKind::EgressOpen || net_ports.is_none() {
+                // The ports of the last edge that names them (open egress names every port).
+                if edge.ports.is_some()
+                    && (edge.kind != EdgeKind::EgressOpen || net_ports.is_none())
+                {
                     net_ports = edge.ports.as_ref().map(ToString::to_string);
                 }
             }

@@ -10,12 +10,13 @@ use rampart_graph::cut::apply_plan;
 use rampart_graph::fix::Fix;
 use rampart_graph::model::Cost;
 use rampart_graph::{Analysis, CutPlan, Options, analyze};
-use rampart_synth::{Config, snapshot};
+use rampart_synth::{Config, Shape, snapshot};
 
 fn configs() -> impl Iterator<Item = Config> {
     (1..=12u64).map(|seed| Config {
         pods: 150 + (seed as usize * 37) % 400,
         seed,
+        shape: Shape::by_parity(seed),
     })
 }
 

@@ -19,7 +19,7 @@ use rampart_files::{LoadOptions, load_paths};
 use rampart_graph::SecurityGraph;
 use rampart_graph::model::Vertex;
 use rampart_model::Snapshot;
-use rampart_synth::{Config, snapshot};
+use rampart_synth::{Config, Shape, snapshot};
 
 /// FNV-1a, 64 bits.
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -48,6 +48,8 @@ fn vertex_key(g: &SecurityGraph, v: NodeIndex) -> String {
         Vertex::NetSrc(c) => format!("NetSrc {r} {:?}", g.net.class(c).signature()),
         Vertex::NetDst(c) => format!("NetDst {r} {:?}", g.net.class(c).signature()),
         Vertex::NetHub => "NetHub".into(),
+        Vertex::NetPeer(_) => format!("NetPeer {r}"),
+        Vertex::NetRule { .. } => format!("NetRule {r}"),
         Vertex::Identity(_) => format!("Identity {r}"),
         Vertex::Secret(s) => format!("Secret {r} present {}", g.secrets[s as usize].present),
         Vertex::Node(_) => format!("Node {r}"),
@@ -152,7 +154,13 @@ fn fingerprints() -> Vec<String> {
     ] {
         out.push(fingerprint(
             &format!("synth seed {seed} pods {pods}"),
-            &snapshot(&Config { pods, seed }),
+            &snapshot(&Config::with_pods(pods).seeded(seed)),
+        ));
+    }
+    for (seed, pods) in [(9u64, 300usize), (10, 1500)] {
+        out.push(fingerprint(
+            &format!("synth dense seed {seed} pods {pods}"),
+            &snapshot(&Config::with_pods(pods).seeded(seed).shaped(Shape::Dense)),
         ));
     }
     for dir in [

@@ -11,7 +11,7 @@ use rampart_files::{LoadOptions, load_paths};
 use rampart_graph::prove::{Proof, ProveOptions, entry_key, prove};
 use rampart_graph::{SecurityGraph, model::Vertex};
 use rampart_model::Snapshot;
-use rampart_synth::{Config, Rng, snapshot};
+use rampart_synth::{Config, Rng, Shape, snapshot};
 
 /// A vertex by what it stands for.
 fn vertex_key(g: &SecurityGraph, v: NodeIndex) -> String {
@@ -150,6 +150,7 @@ fn chains_do_not_depend_on_graph_order() {
         let s = snapshot(&Config {
             pods: 400 + (seed as usize * 271) % 900,
             seed,
+            shape: Shape::by_parity(seed),
         });
         listed += check(&s, seed);
     }

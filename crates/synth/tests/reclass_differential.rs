@@ -15,7 +15,7 @@ use rampart_graph::reclass::{Update, update_pod};
 use rampart_graph::{Analysis, Options, SecurityGraph, analyze};
 use rampart_model::parse::{ParseLimits, parse_source};
 use rampart_model::{Change, Kind, Object, Snapshot};
-use rampart_synth::{Config, Rng, snapshot};
+use rampart_synth::{Config, Rng, Shape, snapshot};
 
 /// A vertex by what it stands for (a class by its signature, not its index).
 fn vertex_key(g: &SecurityGraph, v: NodeIndex) -> String {
@@ -127,10 +127,11 @@ fn assert_same(got: &[String], want: &[String], what: &str) {
 /// The synthetic cluster plus policies and a Service over labels the generator never sets:
 /// `role: db` isolates ingress to backend peers, `lock: on` restricts egress to backends on
 /// 8080, `role: cache` is exposed through a LoadBalancer (on each port the generator uses).
-fn cluster(seed: u64) -> Snapshot {
+fn cluster(seed: u64, shape: Shape) -> Snapshot {
     let mut s = snapshot(&Config {
         pods: 150 + (seed as usize * 53) % 250,
         seed,
+        shape,
     });
     let mut extra = String::new();
     for ns in s.namespace_names().iter().step_by(2) {
@@ -280,11 +281,17 @@ fn run(
 #[test]
 fn class_moves_patched_equal_a_full_analysis() {
     let mut tally = Tally::default();
-    for seed in 1..=6u64 {
+    // Six sparse clusters, then three policy-dense ones (rules shared across namespaces).
+    for seed in 1..=9u64 {
+        let shape = if seed <= 6 {
+            Shape::Sparse
+        } else {
+            Shape::Dense
+        };
         let mut r = Rng::new(seed * 104_729);
         run(
-            &format!("seed {seed}"),
-            cluster(seed),
+            &format!("seed {seed} {}", shape.name()),
+            cluster(seed, shape),
             &mut r,
             60,
             &mutate,

@@ -11,7 +11,7 @@ use rampart_graph::relabel::{Reprove, relabel_pod};
 use rampart_graph::{Analysis, Options, analyze};
 use rampart_model::parse::{ParseLimits, parse_source};
 use rampart_model::{Change, Kind, Object, Snapshot};
-use rampart_synth::{Config, Rng, snapshot};
+use rampart_synth::{Config, Rng, Shape, snapshot};
 
 /// Everything an analysis says, in a deterministic rendering (hash maps sorted).
 fn fingerprint(a: &Analysis) -> String {
@@ -47,6 +47,7 @@ fn cluster(seed: u64) -> Snapshot {
     let mut s = snapshot(&Config {
         pods: 150 + (seed as usize * 53) % 250,
         seed,
+        shape: Shape::by_parity(seed),
     });
     let namespaces = s.namespace_names();
     let mut extra = String::new();

@@ -11,7 +11,7 @@ use rampart_graph::netpol::{ClassId, NetModel};
 use rampart_graph::{Options, analyze};
 use rampart_model::objects::NetworkPolicy;
 use rampart_model::{Change, Kind, Object, Snapshot, WorkloadId, Workloads};
-use rampart_synth::{Config, Rng, snapshot};
+use rampart_synth::{Config, Rng, Shape, snapshot};
 use serde_json::{Value, json};
 
 /// A random selector over the labels the generator sets (and one it never sets).
@@ -202,6 +202,7 @@ fn added_policies_class_and_admit_as_a_fresh_build() {
         let s = snapshot(&Config {
             pods: 120 + (seed as usize * 37) % 160,
             seed,
+            shape: Shape::by_parity(seed),
         });
         let namespaces = s.namespace_names();
         let workloads = Workloads::build(&s);
@@ -296,7 +297,7 @@ fn added_policies_class_and_admit_as_a_fresh_build() {
 
 #[test]
 fn a_policy_of_an_existing_name_is_refused() {
-    let s = snapshot(&Config { pods: 60, seed: 3 });
+    let s = snapshot(&Config::with_pods(60).seeded(3));
     let workloads = Workloads::build(&s);
     let base = NetModel::build(&s, &workloads);
     let (_, existing) = s.network_policies().next().expect("a policy");
@@ -319,7 +320,7 @@ fn a_policy_of_an_existing_name_is_refused() {
 /// leaves the model as it was.
 #[test]
 fn retired_atoms_are_bounded() {
-    let s = snapshot(&Config { pods: 60, seed: 5 });
+    let s = snapshot(&Config::with_pods(60).seeded(5));
     let workloads = Workloads::build(&s);
     let mut net = NetModel::build(&s, &workloads);
     let live = net.atom_count();

@@ -1,15 +1,16 @@
-//! `cargo run --release -p rampart-benchmarks --bin scan-bench -- [PODS...]`
+//! `cargo run --release -p rampart-benchmarks --bin scan-bench -- [--shape sparse|dense] [PODS...]`
 //!
-//! For each size: generates the synthetic dump, then times (median of 5 runs) parsing the dump
-//! into a snapshot, building the security graph, proving chains and computing the minimal cut.
-//! With `--write DIR` it also writes `DIR/cluster-<pods>.json` for the end-to-end CLI benchmark
-//! (`scripts/bench-scan.sh`).
+//! For each size: generates the synthetic dump of that shape, then times (median of 5 runs)
+//! parsing the dump into a snapshot, building the security graph, proving chains and computing
+//! the minimal cut, and, for scale, merely parsing the same text into a `serde_json::Value`.
+//! With `--write DIR` it also writes `DIR/cluster-<pods>.json` (sparse) or
+//! `DIR/cluster-dense-<pods>.json` for the end-to-end CLI benchmark (`scripts/bench-scan.sh`).
 
 use std::time::{Duration, Instant};
 
 use rampart_graph::{Options, analyze};
 use rampart_model::{ParseLimits, Snapshot, parse_source};
-use rampart_synth::{Config, dump_json};
+use rampart_synth::{Config, Shape, dump_json};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -19,29 +20,52 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn main() {
     let mut sizes: Vec<usize> = Vec::new();
     let mut write: Option<String> = None;
+    let mut shape = Shape::Sparse;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--write" {
             write = args.next();
+        } else if a == "--shape" {
+            match args.next().as_deref().and_then(Shape::parse) {
+                Some(s) => shape = s,
+                None => {
+                    eprintln!("--shape takes sparse or dense");
+                    std::process::exit(2);
+                }
+            }
         } else if let Ok(n) = a.parse() {
             sizes.push(n);
         } else {
-            eprintln!("usage: scan-bench [--write DIR] [PODS...]");
+            eprintln!("usage: scan-bench [--shape sparse|dense] [--write DIR] [PODS...]");
             std::process::exit(2);
         }
     }
     if sizes.is_empty() {
         sizes = vec![1_000, 10_000, 50_000];
     }
+    println!("shape: {}", shape.name());
     println!(
-        "{:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}",
-        "pods", "dump MB", "parse", "graph", "prove", "cut", "analysis", "chains", "cuts"
+        "{:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}",
+        "pods",
+        "dump MB",
+        "json Value",
+        "parse",
+        "graph",
+        "prove",
+        "cut",
+        "analysis",
+        "classes",
+        "chains",
+        "cuts"
     );
     for pods in sizes {
-        let cfg = Config::with_pods(pods);
+        let cfg = Config::with_pods(pods).shaped(shape);
         let text = dump_json(&cfg);
         if let Some(dir) = &write {
-            let path = format!("{dir}/cluster-{pods}.json");
+            let path = match shape {
+                Shape::Sparse => format!("{dir}/cluster-{pods}.json"),
+                Shape::Dense => format!("{dir}/cluster-dense-{pods}.json"),
+            };
             if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &text))
             {
                 eprintln!("cannot write {path}: {e}");
@@ -51,7 +75,8 @@ fn main() {
         let runs = if pods > 20_000 { 3 } else { 5 };
         let (mut parse, mut graph, mut prove, mut cut, mut total) =
             (vec![], vec![], vec![], vec![], vec![]);
-        let mut last = (0, 0);
+        let mut value = vec![];
+        let mut last = (0, 0, 0);
         if std::env::var_os("RAMPART_BENCH_DETAIL").is_some() {
             let parsed = parse_source("synthetic.json", &text, &ParseLimits::default());
             let snapshot = Snapshot::from_objects(parsed.objects);
@@ -72,6 +97,10 @@ fn main() {
         }
         for _ in 0..runs {
             let t = Instant::now();
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            value.push(t.elapsed());
+            drop(v);
+            let t = Instant::now();
             let parsed = parse_source("synthetic.json", &text, &ParseLimits::default());
             let snapshot = Snapshot::from_objects(parsed.objects);
             parse.push(t.elapsed());
@@ -85,21 +114,23 @@ fn main() {
             let plan = rampart_graph::cut::min_cut(&snapshot, &mut g, &proof);
             cut.push(t3.elapsed());
             total.push(t.elapsed());
-            last = (proof.chains.len(), plan.cuts.len());
+            last = (g.net.class_count(), proof.chains.len(), plan.cuts.len());
             // Same entry point the CLI uses, to keep the two honest.
             let _ = analyze(&Snapshot::new(), &Options::default());
         }
         println!(
-            "{:>7} {:>9.1} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.1?} {:>8} {:>8}",
+            "{:>7} {:>9.1} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.1?} {:>8} {:>8} {:>8}",
             pods,
             text.len() as f64 / 1e6,
+            median(value),
             median(parse),
             median(graph),
             median(prove),
             median(cut),
             median(total),
             last.0,
-            last.1
+            last.1,
+            last.2
         );
     }
 }

@@ -73,6 +73,10 @@ pub struct SecurityGraph {
     pub class_ix: HashMap<ClassId, (NodeIndex, NodeIndex)>,
     /// The network hub ("any destination whose ingress is open").
     pub hub: NodeIndex,
+    /// Vertex per peer set an ingress rule names.
+    pub peer_ix: HashMap<u32, NodeIndex>,
+    /// Vertex per ingress rule naming a pod-selecting peer: (policy, rule).
+    pub rule_ix: HashMap<(u32, u32), NodeIndex>,
     /// Exposed ports and the Service selectors behind them.
     pub routes: Vec<Route>,
     /// The classes of the ingress controllers' pods (routes through a controller are admitted
@@ -377,7 +381,12 @@ impl SecurityGraph {
         let mut b = Builder::new(snapshot, &workloads, &net, &rbac);
 
         // Ways in: the network layer, then exposed endpoints and where they route.
-        let network::Layer { class_ix, hub } = network::layer(&mut b);
+        let network::Layer {
+            class_ix,
+            hub,
+            peer_ix,
+            rule_ix,
+        } = network::layer(&mut b);
         let routes = routes::exposed(&mut b);
         let controllers = routes::controller_classes(&net, &workloads);
         routes::edges(&mut b, &routes, &controllers);
@@ -427,6 +436,8 @@ impl SecurityGraph {
             workload_ix,
             class_ix,
             hub,
+            peer_ix,
+            rule_ix,
             routes,
             controller_classes: controllers,
             relations: None,
@@ -479,6 +490,23 @@ impl SecurityGraph {
                 )
             }
             Vertex::NetHub => ObjRef::new("NetHub", "", "any-open-destination"),
+            Vertex::NetPeer(set) => {
+                let (namespaces, selector) = self.net.peer_set_key(set);
+                let selector = selector.map(ToString::to_string).unwrap_or_default();
+                ObjRef::new(
+                    "PolicyPeer",
+                    "",
+                    format!("{selector} in {}", namespaces.join(",")),
+                )
+            }
+            Vertex::NetRule { policy, rule } => {
+                let p = &self.net.policies[policy as usize];
+                ObjRef::new(
+                    "NetworkPolicyRule",
+                    &p.namespace,
+                    format!("{}/ingress[{rule}]", p.name),
+                )
+            }
             Vertex::Identity(i) => match &self.identities[i as usize] {
                 SubjectKey::ServiceAccount { namespace, name } => {
                     ObjRef::new("ServiceAccount", namespace, name)

@@ -1,9 +1,20 @@
 //! The network layer of the graph: per reachability class a sending and a receiving vertex, one
-//! hub for "any destination whose ingress is open", the workloads' membership edges, and the
-//! class-level edges NetworkPolicy semantics allow. Each part is one function over one class,
-//! one pair of classes or one workload, so the layer's edges can be reasoned about (and
-//! patched) piece by piece; [`layer`] adds them in the graph's fixed order, [`patch`] again for
-//! the classes one workload moved between.
+//! hub for "any destination whose ingress is open", the workloads' membership edges, and what
+//! NetworkPolicy semantics allow between classes.
+//!
+//! Traffic a policy admits is routed through what admits it, never materialised per pair of
+//! classes: a vertex per peer set (the pods a rule's peer selects, shared by every rule naming
+//! the same pods) and one per ingress rule, so a rule admitting a team's namespaces costs one
+//! edge per class that sends as the team and one per class the policy selects, not their
+//! product. `NetSrc(s) → NetPeer → NetRule → NetDst(d)` exists exactly when `s`'s egress is
+//! open, `d`'s ingress admits only what its rules name, and one of those rules names a peer
+//! selecting `s` on a port `d` listens on — the pair edge it replaces existed exactly when some
+//! such rule did. Sources whose egress is restricted need both sides to agree, which no shared
+//! vertex can express: they keep pair edges, to the destinations their egress rules name.
+//!
+//! Each part is one function over one class, one rule or one workload, so the layer's edges
+//! can be reasoned about (and patched) piece by piece; [`layer`] adds them in the graph's fixed
+//! order, [`patch`] again for the classes one workload moved between.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -15,7 +26,7 @@ use rampart_model::{Workload, WorkloadId, Workloads};
 use super::{Builder, SecurityGraph, add_edge, remove_edges, rule_evidence, workload_ref};
 use crate::cost;
 use crate::model::{Cost, Edge, EdgeKind, Evidence, ObjRef, Vertex};
-use crate::netpol::{ClassId, NetModel};
+use crate::netpol::{ClassId, NetModel, RuleRef};
 use crate::ports::PortSet;
 
 /// Where the layer's vertices are.
@@ -24,6 +35,10 @@ pub(super) struct Layer {
     pub class_ix: HashMap<ClassId, (NodeIndex, NodeIndex)>,
     /// The hub.
     pub hub: NodeIndex,
+    /// Vertex per peer set an ingress rule names.
+    pub peer_ix: HashMap<u32, NodeIndex>,
+    /// Vertex per ingress rule naming a pod-selecting peer: (policy, rule).
+    pub rule_ix: HashMap<(u32, u32), NodeIndex>,
 }
 
 /// What the layer's edges are worked out from.
@@ -32,12 +47,15 @@ struct At<'a> {
     workloads: &'a Workloads,
     class_ix: &'a HashMap<ClassId, (NodeIndex, NodeIndex)>,
     hub: NodeIndex,
+    peer_ix: &'a HashMap<u32, NodeIndex>,
+    rule_ix: &'a HashMap<(u32, u32), NodeIndex>,
 }
 
 type Graph = DiGraph<Vertex, Box<Edge>>;
 
 /// Adds the network layer: vertices, then membership edges workload by workload, then each
-/// class's open edges, then the edges between pairs of classes.
+/// class's open edges, then the rules and the classes they admit, then what each class sends
+/// through the peers that select it, then the pair edges of restricted egress.
 pub(super) fn layer(b: &mut Builder<'_>) -> Layer {
     let (net, workloads) = (b.net, b.workloads);
     let mut class_ix: HashMap<ClassId, (NodeIndex, NodeIndex)> = HashMap::new();
@@ -49,11 +67,29 @@ pub(super) fn layer(b: &mut Builder<'_>) -> Layer {
         }
     }
     let hub = b.g.add_node(Vertex::NetHub);
+    let rules = net.ingress_peer_rules();
+    let mut peer_ix: HashMap<u32, NodeIndex> = HashMap::new();
+    let mut rule_ix: HashMap<(u32, u32), NodeIndex> = HashMap::new();
+    for (policy, rule, sets) in &rules {
+        let r = b.g.add_node(Vertex::NetRule {
+            policy: *policy,
+            rule: *rule,
+        });
+        rule_ix.insert((*policy, *rule), r);
+        for &set in sets {
+            let g = &mut b.g;
+            peer_ix
+                .entry(set)
+                .or_insert_with(|| g.add_node(Vertex::NetPeer(set)));
+        }
+    }
     let at = At {
         net,
         workloads,
         class_ix: &class_ix,
         hub,
+        peer_ix: &peer_ix,
+        rule_ix: &rule_ix,
     };
     let g = &mut b.g;
     let mut used: Vec<ClassId> = class_ix.keys().copied().collect();
@@ -64,25 +100,59 @@ pub(super) fn layer(b: &mut Builder<'_>) -> Layer {
     for &c in &used {
         open_edges(g, &at, c);
     }
-    // Into a class whose ingress is restricted, from the classes with open egress its peers
-    // select; then everything a class with restricted egress may send.
-    for &dc in &used {
-        if admits_by_peers(net, dc) {
-            for sc in net.peer_sources(dc) {
-                if class_ix.contains_key(&sc) && net.class(sc).egress_open() {
+    for (policy, rule, sets) in &rules {
+        for &set in sets {
+            rule_admits(g, &at, set, *policy, *rule);
+        }
+        for &dc in net.policy_classes(*policy) {
+            if at.class_ix.contains_key(&dc) {
+                admits_into(g, &at, *policy, *rule, dc);
+            }
+        }
+    }
+    for &sc in &used {
+        if net.class(sc).egress_open() {
+            peer_member(g, &at, sc);
+        } else {
+            for dc in egress_candidates(net, sc, &used) {
+                if class_ix.contains_key(&dc) {
                     pair_edge(g, &at, sc, dc);
                 }
             }
         }
     }
-    for &sc in &used {
-        if !net.class(sc).egress_open() {
-            for &dc in &used {
-                pair_edge(g, &at, sc, dc);
+    Layer {
+        class_ix,
+        hub,
+        peer_ix,
+        rule_ix,
+    }
+}
+
+impl SecurityGraph {
+    /// The receiving class vertices (`NetDst`) the sending class vertex `src` (`NetSrc`)
+    /// reaches through the layer's plumbing: the hub, policy pair edges, peers and rules.
+    pub fn net_destinations(&self, src: NodeIndex) -> Vec<NodeIndex> {
+        let mut out = Vec::new();
+        let mut stack = vec![src];
+        let mut seen: HashSet<NodeIndex> = HashSet::from([src]);
+        while let Some(v) = stack.pop() {
+            for next in self.graph.neighbors_directed(v, Direction::Outgoing) {
+                match self.graph[next] {
+                    Vertex::NetDst(_) => out.push(next),
+                    Vertex::NetHub | Vertex::NetPeer(_) | Vertex::NetRule { .. }
+                        if seen.insert(next) =>
+                    {
+                        stack.push(next);
+                    }
+                    _ => {}
+                }
             }
         }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
-    Layer { class_ix, hub }
 }
 
 /// Whether a class admits in-cluster traffic only from the peers its policies select (its
@@ -91,11 +161,18 @@ fn admits_by_peers(net: &NetModel, c: ClassId) -> bool {
     !net.class(c).ingress_open() && !net.admits_any_pod(c).0
 }
 
+/// The classes an egress-restricted class may send to, as its egress rules name them (every
+/// class in `all` when a rule names no peer).
+fn egress_candidates(net: &NetModel, sc: ClassId, all: &[ClassId]) -> Vec<ClassId> {
+    net.egress_candidates(sc).unwrap_or_else(|| all.to_vec())
+}
+
 /// Brings the layer up to date after workload `w`'s pod groups moved between classes
 /// (`touched`: the classes that gained or lost one, as [`NetModel::reclass`] reports them):
 /// the same edges as [`layer`] would add for the patched model, in another order. A class that
 /// gains its first members gets its vertices; one that loses its last keeps them, without
-/// edges (nothing reaches or leaves it, as if it were not there).
+/// edges (nothing reaches or leaves it, as if it were not there). Peer and rule vertices stay:
+/// a class move changes no policy.
 pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) {
     for &c in touched {
         if sg.net.is_live(c) && !sg.class_ix.contains_key(&c) {
@@ -145,6 +222,8 @@ pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) 
         workloads: &sg.workloads,
         class_ix: &sg.class_ix,
         hub: sg.hub,
+        peer_ix: &sg.peer_ix,
+        rule_ix: &sg.rule_ix,
     };
     let g = &mut sg.graph;
     let net = at.net;
@@ -162,12 +241,12 @@ pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) 
     let is_touched = |c: ClassId| touched.contains(&c);
     for &c in touched.iter().filter(|c| net.is_live(**c)) {
         open_edges(g, &at, c);
-        // Into `c`, from every source (touched or not).
-        if admits_by_peers(net, c) {
-            for sc in net.peer_sources(c) {
-                if net.is_live(sc) && net.class(sc).egress_open() {
-                    pair_edge(g, &at, sc, c);
-                }
+        // Into `c`: from the rules of the policies selecting it, and from every source whose
+        // egress is restricted (touched or not).
+        for &p in &net.class(c).ingress_policies {
+            let rules = net.policies[p as usize].ingress.iter().flatten().count();
+            for r in 0..u32::try_from(rules).unwrap_or(u32::MAX) {
+                admits_into(g, &at, p, r, c);
             }
         }
         for &sc in &live {
@@ -175,22 +254,15 @@ pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) 
                 pair_edge(g, &at, sc, c);
             }
         }
-        // Out of `c`, to the classes not touched (the touched ones took theirs above).
+        // Out of `c`: through the peers selecting it, or to what its egress rules name (but
+        // the touched classes, which took theirs above).
         if net.class(c).egress_open() {
-            let peer_of = net.peer_policies(c);
-            for &dc in live.iter().filter(|dc| !is_touched(**dc)) {
-                let selected = net
-                    .class(dc)
-                    .ingress_policies
-                    .iter()
-                    .any(|p| peer_of.contains(p));
-                if selected && admits_by_peers(net, dc) {
+            peer_member(g, &at, c);
+        } else {
+            for dc in egress_candidates(net, c, &live) {
+                if !is_touched(dc) && net.is_live(dc) && at.class_ix.contains_key(&dc) {
                     pair_edge(g, &at, c, dc);
                 }
-            }
-        } else {
-            for &dc in live.iter().filter(|dc| !is_touched(**dc)) {
-                pair_edge(g, &at, c, dc);
             }
         }
     }
@@ -275,8 +347,72 @@ fn open_edges(g: &mut Graph, at: &At<'_>, c: ClassId) {
     }
 }
 
-/// What `sc` may send to `dc` on the ports `dc` listens on, with the rules that allow it (the
-/// egress rules only when `sc`'s egress is restricted).
+/// A class whose egress is open sends as each peer set an ingress rule names that selects it.
+fn peer_member(g: &mut Graph, at: &At<'_>, c: ClassId) {
+    let s = at.class_ix[&c].0;
+    for set in at.net.peer_sets_of(c) {
+        if let Some(&v) = at.peer_ix.get(&set) {
+            add_edge(g, s, v, EdgeKind::PeerMember, Vec::new(), None, Cost::Never);
+        }
+    }
+}
+
+/// Rule `rule` of policy `policy` names peer set `set`: narrowing the rule's peer is the cut.
+fn rule_admits(g: &mut Graph, at: &At<'_>, set: u32, policy: u32, rule: u32) {
+    let (Some(&from), Some(&to)) = (at.peer_ix.get(&set), at.rule_ix.get(&(policy, rule))) else {
+        return;
+    };
+    let why = vec![RuleRef {
+        policy,
+        ingress: true,
+        rule,
+    }];
+    let ev = rule_evidence(at.net, &why, ObjRef::new("NetworkPolicy", "", "?"), "");
+    let e = add_edge(
+        g,
+        from,
+        to,
+        EdgeKind::RuleAdmits,
+        ev,
+        None,
+        Cost::Finite(cost::NARROW_POLICY),
+    );
+    g[e].rules = why;
+}
+
+/// What rule `rule` of policy `policy` admits reaches class `dc` (selected by the policy)
+/// when `dc` admits by peers and listens on a port the rule names.
+fn admits_into(g: &mut Graph, at: &At<'_>, policy: u32, rule: u32, dc: ClassId) {
+    let net = at.net;
+    let Some(&r) = at.rule_ix.get(&(policy, rule)) else {
+        return;
+    };
+    if !admits_by_peers(net, dc) {
+        return;
+    }
+    let ports = net.rule_ports_into(policy, rule, dc);
+    if ports.is_empty() {
+        return;
+    }
+    let p = &net.policies[policy as usize];
+    let ev = vec![Evidence::new(
+        ObjRef::new("NetworkPolicy", &p.namespace, &p.name),
+        "spec.podSelector",
+        None,
+    )];
+    add_edge(
+        g,
+        r,
+        at.class_ix[&dc].1,
+        EdgeKind::AdmitsInto,
+        ev,
+        Some(ports),
+        Cost::Never,
+    );
+}
+
+/// What `sc` (its egress restricted) may send to `dc` on the ports `dc` listens on, with the
+/// egress and ingress rules that allow it.
 fn pair_edge(g: &mut Graph, at: &At<'_>, sc: ClassId, dc: ClassId) {
     let net = at.net;
     let (sclass, dclass) = (net.class(sc), net.class(dc));
@@ -284,11 +420,7 @@ fn pair_edge(g: &mut Graph, at: &At<'_>, sc: ClassId, dc: ClassId) {
     if ports.is_empty() {
         return;
     }
-    let mut why = if sclass.egress_open() {
-        Vec::new()
-    } else {
-        net.egress_to(sclass, dclass).1
-    };
+    let mut why = net.egress_to(sclass, dclass).1;
     why.extend(net.ingress_from(sclass, dclass).1);
     let ev = rule_evidence(net, &why, first_member(at, dc), "ingress");
     let e = add_edge(
@@ -314,22 +446,14 @@ mod tests {
         let (Some(a), Some(b)) = (try_vertex(g, from), try_vertex(g, to)) else {
             return false;
         };
-        let out = |v: NodeIndex| -> Vec<NodeIndex> {
-            g.graph
-                .edges_directed(v, Direction::Outgoing)
-                .map(|e| e.target())
-                .collect()
-        };
-        out(a).into_iter().any(|src| {
-            out(src).into_iter().any(|mid| {
-                let dsts = if matches!(g.graph[mid], Vertex::NetHub) {
-                    out(mid)
-                } else {
-                    vec![mid]
-                };
-                dsts.into_iter().any(|d| out(d).contains(&b))
+        g.graph
+            .neighbors_directed(a, Direction::Outgoing)
+            .flat_map(|src| g.net_destinations(src))
+            .any(|d| {
+                g.graph
+                    .neighbors_directed(d, Direction::Outgoing)
+                    .any(|w| w == b)
             })
-        })
     }
 
     fn two_pods() -> String {
@@ -362,10 +486,83 @@ mod tests {
         ));
         assert!(reaches(&g, "Pod/app/a", "Pod/app/b"));
         assert!(!reaches(&g, "Pod/app/c", "Pod/app/b"));
-        assert!(
-            g.graph
-                .edge_references()
-                .any(|e| e.weight().kind == EdgeKind::PolicyAllows)
+        // Through the rule: one cuttable edge, the rule naming its peer; no pair edge.
+        let kinds: Vec<EdgeKind> = g.graph.edge_references().map(|e| e.weight().kind).collect();
+        assert_eq!(
+            kinds.iter().filter(|k| **k == EdgeKind::RuleAdmits).count(),
+            1
         );
+        assert!(!kinds.contains(&EdgeKind::PolicyAllows));
+    }
+
+    fn count(g: &SecurityGraph, kind: EdgeKind) -> usize {
+        g.graph
+            .edge_references()
+            .filter(|e| e.weight().kind == kind)
+            .count()
+    }
+
+    /// `n` namespaces labelled `team: x`, each with two workloads and a policy admitting the
+    /// whole team into its `db`.
+    fn team(n: usize) -> String {
+        let mut y = String::new();
+        for i in 0..n {
+            y.push_str(&format!(
+                "apiVersion: v1\nkind: Namespace\nmetadata: {{name: ns{i}, labels: {{team: x}}}}\n---\n\
+                 apiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: ns{i}, labels: {{app: web}}}}\nspec: {{containers: [{{name: c, image: x, ports: [{{containerPort: 8080}}]}}]}}\n---\n\
+                 apiVersion: v1\nkind: Pod\nmetadata: {{name: db, namespace: ns{i}, labels: {{app: db}}}}\nspec: {{containers: [{{name: c, image: x, ports: [{{containerPort: 5432}}]}}]}}\n---\n\
+                 apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: team, namespace: ns{i}}}\nspec: {{podSelector: {{matchLabels: {{app: db}}}}, ingress: [{{from: [{{namespaceSelector: {{matchLabels: {{team: x}}}}}}]}}]}}\n---\n"
+            ));
+        }
+        y
+    }
+
+    #[test]
+    fn rules_naming_the_same_pods_share_one_peer_and_grow_linearly() {
+        let small = graph(&team(4));
+        let big = graph(&team(8));
+        // Every db admits every pod of the team (and web of ns0 reaches db of ns3).
+        assert!(reaches(&big, "Pod/ns0/web", "Pod/ns7/db"));
+        assert!(reaches(&big, "Pod/ns7/db", "Pod/ns0/db"));
+        for g in [&small, &big] {
+            let peers = g
+                .graph
+                .node_indices()
+                .filter(|v| matches!(g.graph[*v], Vertex::NetPeer(_)))
+                .count();
+            assert_eq!(peers, 1);
+        }
+        // Into the one peer from each class (every web is one class, each db one of its own),
+        // one rule edge per policy, one edge into each db: linear (pair edges: (n + 1) × n).
+        assert_eq!(count(&small, EdgeKind::PeerMember), 4 + 1);
+        assert_eq!(count(&big, EdgeKind::PeerMember), 8 + 1);
+        assert_eq!(count(&big, EdgeKind::RuleAdmits), 8);
+        assert_eq!(count(&big, EdgeKind::AdmitsInto), 8);
+    }
+
+    #[test]
+    fn a_rule_on_a_port_the_destination_does_not_listen_on_admits_nothing() {
+        let y = team(2).replace(
+            "ingress: [{from: [{namespaceSelector: {matchLabels: {team: x}}}]}]",
+            "ingress: [{from: [{namespaceSelector: {matchLabels: {team: x}}}], ports: [{port: 9999}]}]",
+        );
+        let g = graph(&y);
+        assert_eq!(count(&g, EdgeKind::AdmitsInto), 0);
+        assert!(!reaches(&g, "Pod/ns0/web", "Pod/ns1/db"));
+    }
+
+    #[test]
+    fn restricted_egress_keeps_pair_edges_to_what_its_rules_name() {
+        // web of every namespace may only send to db of ns0: one pair edge per web, none to
+        // the other dbs (their rules admit the team, but web's egress does not).
+        let y = format!(
+            "{}apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: out, namespace: ns0}}\nspec: {{podSelector: {{matchLabels: {{app: web}}}}, policyTypes: [Egress], egress: [{{to: [{{podSelector: {{matchLabels: {{app: db}}}}}}]}}]}}\n",
+            team(3)
+        );
+        let g = graph(&y);
+        assert!(reaches(&g, "Pod/ns0/web", "Pod/ns0/db"));
+        assert!(!reaches(&g, "Pod/ns0/web", "Pod/ns1/db"));
+        assert!(reaches(&g, "Pod/ns1/web", "Pod/ns0/db"));
+        assert_eq!(count(&g, EdgeKind::PolicyAllows), 1);
     }
 }

@@ -61,23 +61,12 @@ pub fn net_reaches(g: &SecurityGraph, from: &str, to: &str) -> bool {
         .edges_directed(a, Direction::Outgoing)
         .filter(|e| e.weight().kind == EdgeKind::SendsAs)
     {
-        for e1 in g.graph.edges_directed(src.target(), Direction::Outgoing) {
-            let mid = e1.target();
-            let dsts: Vec<NodeIndex> = if matches!(g.graph[mid], Vertex::NetHub) {
-                g.graph
-                    .edges_directed(mid, Direction::Outgoing)
-                    .map(|e| e.target())
-                    .collect()
-            } else {
-                vec![mid]
-            };
-            for d in dsts {
-                if g.graph
-                    .edges_directed(d, Direction::Outgoing)
-                    .any(|e| e.weight().kind == EdgeKind::ReceivesAs && e.target() == b)
-                {
-                    return true;
-                }
+        for d in g.net_destinations(src.target()) {
+            if g.graph
+                .edges_directed(d, Direction::Outgoing)
+                .any(|e| e.weight().kind == EdgeKind::ReceivesAs && e.target() == b)
+            {
+                return true;
             }
         }
     }
