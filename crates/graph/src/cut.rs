@@ -19,7 +19,7 @@ use crate::cost;
 use crate::fix::{Fix, NetIntent, WorkloadKey, network_policies};
 use crate::flow::{Flow, INF, Network};
 use crate::model::{Cost, EdgeKind, EndpointKind, Vertex};
-use crate::netpol::NetModel;
+use crate::netpol::{ClassId, NetModel};
 use crate::ports::PortSet;
 use crate::prove::{Proof, stable_id};
 
@@ -222,13 +222,12 @@ fn breaks_of(
                 if !reaches {
                     continue;
                 }
-                for &k in jewels.iter().filter(|&&k| g.jewels[k] != e) {
-                    if ids.len() < MAX_BREAKS {
-                        ids.push(entry_hash[ei].part(&jewel_names[k]).short());
-                    } else {
-                        more += 1;
-                    }
+                let mut to = jewels.iter().filter(|&&k| g.jewels[k] != e);
+                for &k in to.by_ref().take(MAX_BREAKS - ids.len()) {
+                    ids.push(entry_hash[ei].part(&jewel_names[k]).short());
                 }
+                // Past the cap, only counted.
+                more += to.count();
             }
             ids.sort_unstable();
             ids.dedup();
@@ -508,7 +507,6 @@ pub(crate) fn min_cut_reusing(
     proof: &Proof,
     reuse: Option<CutState>,
 ) -> CutPlan {
-    let patched = reuse.is_some();
     let CutState {
         flow: start,
         verified: reuse,
@@ -970,9 +968,9 @@ pub(crate) fn min_cut_reusing(
             Some(v) if v.policies == added => (v.net, v.outcomes),
             Some(v) => match changed_policies(v, &added, &g.net, &g.workloads) {
                 Some(net) => (net, HashMap::new()),
-                None => (what_if(snapshot, g, &added, patched), HashMap::new()),
+                None => (what_if(snapshot, g, &added), HashMap::new()),
             },
-            None => (what_if(snapshot, g, &added, patched), HashMap::new()),
+            None => (what_if(snapshot, g, &added), HashMap::new()),
         };
         let mut outcomes = HashMap::new();
         for (idx, claim) in claims {
@@ -1106,18 +1104,12 @@ fn typed<'a>(policies: impl Iterator<Item = &'a serde_json::Value>) -> Option<Ve
         .collect()
 }
 
-/// The network model with the NetworkPolicies `added`, to verify live cuts against. A full
-/// analysis builds it afresh; a patched one (`patched`) adds them to the analysis's own model,
-/// which [`NetModel::with_policies`] keeps equal to a fresh build.
-fn what_if(
-    snapshot: &Snapshot,
-    g: &SecurityGraph,
-    added: &[serde_json::Value],
-    patched: bool,
-) -> NetModel {
-    if patched
-        && let Some(net) = typed(added.iter()).and_then(|t| g.net.with_policies(&t, &g.workloads))
-    {
+/// The network model with the NetworkPolicies `added`, to verify live cuts against: the
+/// analysis's own model with them added ([`NetModel::with_policies`] keeps it equal to a fresh
+/// build, and adding is linear where building again matches every pod anew), else built afresh
+/// (when a name repeats one of the cluster's).
+fn what_if(snapshot: &Snapshot, g: &SecurityGraph, added: &[serde_json::Value]) -> NetModel {
+    if let Some(net) = typed(added.iter()).and_then(|t| g.net.with_policies(&t, &g.workloads)) {
         return net;
     }
     // Adding NetworkPolicies changes no workload: only the network model is rebuilt, from
@@ -1238,10 +1230,37 @@ impl Claim {
                 Ok(())
             }
             Claim::Pairs { srcs, dsts } => {
-                let reaches = |sc: crate::netpol::ClassId, dc: crate::netpol::ClassId| {
-                    !net.allowed(sc, dc)
-                        .intersect(&net.class(dc).listening())
-                        .is_empty()
+                // What a restricted side can admit at all, per class, asked once: most pairs
+                // fail there, before their ports are worked out (a claim pairs every class
+                // with the cut's, and a plan has hundreds of claims).
+                type Candidates = HashMap<ClassId, Option<Vec<ClassId>>>;
+                let egress: std::cell::RefCell<Candidates> = Default::default();
+                let ingress: std::cell::RefCell<Candidates> = Default::default();
+                let may_reach = |sc: ClassId, dc: ClassId| {
+                    let sends = net.class(sc).egress_open()
+                        || egress
+                            .borrow_mut()
+                            .entry(sc)
+                            .or_insert_with(|| net.egress_candidates(sc))
+                            .as_ref()
+                            .is_none_or(|c| c.binary_search(&dc).is_ok());
+                    sends
+                        && (net.class(dc).ingress_open()
+                            || ingress
+                                .borrow_mut()
+                                .entry(dc)
+                                .or_insert_with(|| {
+                                    (!net.admits_any_pod(dc).0).then(|| net.peer_sources(dc))
+                                })
+                                .as_ref()
+                                .is_none_or(|c| c.binary_search(&sc).is_ok()))
+                };
+                let reaches = |sc: ClassId, dc: ClassId| {
+                    may_reach(sc, dc)
+                        && !net
+                            .allowed(sc, dc)
+                            .intersect(&net.class(dc).listening())
+                            .is_empty()
                 };
                 // First over distinct classes (a superset of the pairs to check: a workload's
                 // pairs with itself included): when none reaches, the claim holds.

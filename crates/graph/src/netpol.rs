@@ -583,12 +583,16 @@ impl NetModel {
     pub fn build(snapshot: &Snapshot, workloads: &Workloads) -> NetModel {
         let mut warnings = Vec::new();
         let namespaces: Vec<(String, Labels)> = {
+            // Sorted: a workload's namespace is looked up, never scanned for (namespaces ×
+            // workloads dominated large builds).
             let mut names = snapshot.namespace_names();
-            for w in &workloads.list {
-                if !names.contains(&w.namespace) {
-                    names.push(w.namespace.clone());
-                }
-            }
+            let mut extra: Vec<String> = workloads
+                .list
+                .iter()
+                .filter(|w| names.binary_search(&w.namespace).is_err())
+                .map(|w| w.namespace.clone())
+                .collect();
+            names.append(&mut extra);
             names.push(INGRESS_CONTROLLER_NS.to_string());
             names.sort();
             names.dedup();

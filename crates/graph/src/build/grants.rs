@@ -312,7 +312,13 @@ fn privileged_pods(b: &mut Builder<'_>, h: &Held<'_>, scope: &Scope) {
 /// `pods/exec`, `pods/attach` or patching pods: into every workload of the namespaces.
 fn exec_pods(b: &mut Builder<'_>, h: &Held<'_>, scope: &Scope) {
     let workloads = b.workloads;
-    for w in workloads.list.iter().filter(|w| scope.covers(&w.namespace)) {
+    // A namespace's workloads are looked up, not filtered from all of them (a grant per
+    // namespace made that quadratic).
+    let covered = match scope {
+        Scope::Cluster => workloads.list.as_slice(),
+        Scope::Namespace(ns) => workloads.in_namespace(ns),
+    };
+    for w in covered {
         let t = b.workload_ix[w.id.index()];
         h.edge(b, t, EdgeKind::ExecsInto);
     }
