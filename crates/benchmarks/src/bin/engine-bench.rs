@@ -1,5 +1,5 @@
-//! Engine benchmark: `cargo run --release -p rampart-benchmarks --bin engine-bench [PODS]`
-//! (build `rampart` in release first: the engine runs as the real binary).
+//! Engine benchmark: `cargo run --release -p rampart-benchmarks --bin engine-bench [PODS]
+//! [sparse|dense]` (build `rampart` in release first: the engine runs as the real binary).
 //!
 //! Loads a synthetic cluster (rampart-synth) into the in-memory API server, starts
 //! `rampart engine` against it and measures: time from start to first findings (lists +
@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rampart_benchmarks::percentiles;
-use rampart_synth::{Config, items};
+use rampart_synth::{Config, Shape, items};
 use rampart_testkit::{kubeconfig, new_fake, start};
 use serde_json::Value;
 
@@ -81,11 +81,18 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
+    let shape = match std::env::args().nth(2) {
+        None => Shape::Sparse,
+        Some(s) => Shape::parse(&s).unwrap_or_else(|| {
+            eprintln!("the shape is sparse or dense");
+            std::process::exit(2)
+        }),
+    };
     let fake = new_fake();
     let mut first_pod: Option<Value> = None;
     {
         let mut f = fake.lock().unwrap_or_else(|e| e.into_inner());
-        for item in items(&Config::with_pods(pods)) {
+        for item in items(&Config::with_pods(pods).shaped(shape)) {
             let kind = item["kind"].as_str().unwrap_or("").to_string();
             if let Some(r) = resource(&kind) {
                 if kind == "Pod" && first_pod.is_none() {
