@@ -347,7 +347,7 @@ async fn act_on_cuts(
             let mut m = Mitigation::new(
                 &name,
                 MitigationSpec {
-                    chains: cut.breaks.clone(),
+                    chains: cut.breaks.iter().map(ToString::to_string).collect(),
                     action: if kind == "AdminNetworkPolicy" {
                         ActionKind::AdminNetworkPolicy
                     } else {

@@ -21,7 +21,7 @@ use crate::flow::{Flow, INF, Network};
 use crate::model::{Cost, EdgeKind, EndpointKind, Vertex};
 use crate::netpol::{ClassId, NetModel};
 use crate::ports::PortSet;
-use crate::prove::{Proof, stable_id};
+use crate::prove::{ChainId, Proof, stable_id};
 
 /// One cut edge and how to realise it.
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ pub struct Cut {
     /// The chains it breaks: every chain (listed or not) that, with the rest of the cut in
     /// place, still connects only across this edge, and every listed chain whose path crosses
     /// it. Never empty for a cut of a minimal plan.
-    pub breaks: Vec<String>,
+    pub breaks: Vec<ChainId>,
     /// Anything worth knowing (side effects, why a network cut is not live).
     pub notes: Vec<String>,
 }
@@ -149,7 +149,7 @@ fn merge_identical(cuts: Vec<Cut>) -> Vec<Cut> {
                     "also cuts {} → {} ({}, realised by the same NetworkPolicies)",
                     cut.from, cut.to, cut.id
                 ));
-                let mut breaks: BTreeSet<String> = kept.breaks.drain(..).collect();
+                let mut breaks: BTreeSet<ChainId> = kept.breaks.drain(..).collect();
                 breaks.extend(cut.breaks);
                 kept.breaks = breaks.into_iter().take(MAX_BREAKS).collect();
             }
@@ -172,7 +172,7 @@ fn breaks_of(
     g: &SecurityGraph,
     edges: &[EdgeIndex],
     relevant: &[bool],
-) -> Vec<(Vec<String>, usize)> {
+) -> Vec<(Vec<ChainId>, usize)> {
     let cut: HashSet<EdgeIndex> = edges.iter().copied().collect();
     let mut entries: Vec<NodeIndex> = g
         .graph
@@ -211,7 +211,7 @@ fn breaks_of(
             let jewels: Vec<usize> = (0..g.jewels.len())
                 .filter(|&k| to_jewels.has(g.jewels[k], i))
                 .collect();
-            let mut ids: Vec<u64> = Vec::new();
+            let mut ids: Vec<ChainId> = Vec::new();
             let mut more = 0usize;
             for (ei, &e) in entries.iter().enumerate() {
                 let reaches = if a == g.internet {
@@ -224,17 +224,14 @@ fn breaks_of(
                 }
                 let mut to = jewels.iter().filter(|&&k| g.jewels[k] != e);
                 for &k in to.by_ref().take(MAX_BREAKS - ids.len()) {
-                    ids.push(entry_hash[ei].part(&jewel_names[k]).short());
+                    ids.push(entry_hash[ei].part(&jewel_names[k]).chain());
                 }
                 // Past the cap, only counted.
                 more += to.count();
             }
             ids.sort_unstable();
             ids.dedup();
-            out.push((
-                ids.iter().map(|h| format!("chain-{h:012x}")).collect(),
-                more,
-            ));
+            out.push((ids, more));
         }
     }
     out
@@ -1018,7 +1015,7 @@ pub(crate) fn min_cut_reusing(
     for c in &proof.chains {
         for e in &c.edges {
             if let Some(&i) = cut_at.get(e) {
-                cuts[i].breaks.push(c.id.clone());
+                cuts[i].breaks.extend(ChainId::parse(&c.id));
             }
         }
     }

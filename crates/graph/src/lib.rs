@@ -35,7 +35,7 @@ pub mod relabel;
 
 pub use build::SecurityGraph;
 pub use cut::{Cut, CutPlan};
-pub use prove::{Chain, Confidence, Proof, ProveOptions, TargetKind};
+pub use prove::{Chain, ChainId, Confidence, Proof, ProveOptions, TargetKind};
 
 use rampart_model::Snapshot;
 

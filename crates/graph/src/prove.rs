@@ -119,6 +119,35 @@ impl Proof {
     }
 }
 
+/// A chain's id as a number: `chain-` and 12 hex digits when shown (what [`chain_id`] makes).
+/// Cuts name the chains they break by it — thousands each in a large cluster — and format them
+/// only when shown; ordered as their text is (the digits are fixed in number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChainId(u64);
+
+impl ChainId {
+    /// Reads `chain-` and 12 hex digits.
+    pub fn parse(s: &str) -> Option<ChainId> {
+        let hex = s.strip_prefix("chain-")?;
+        if hex.len() != 12 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u64::from_str_radix(hex, 16).ok().map(ChainId)
+    }
+}
+
+impl std::fmt::Display for ChainId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "chain-{:012x}", self.0)
+    }
+}
+
+impl serde::Serialize for ChainId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// Stable short hash (FNV-1a 64).
 pub fn stable_id(prefix: &str, parts: &[&str]) -> String {
     parts.iter().fold(Fnv::new(), |h, p| h.part(p)).id(prefix)
@@ -167,6 +196,11 @@ impl Fnv {
     /// The 48 bits an id shows.
     pub(crate) fn short(self) -> u64 {
         self.0 >> 16
+    }
+
+    /// The chain id these parts make.
+    pub(crate) fn chain(self) -> ChainId {
+        ChainId(self.short())
     }
 }
 
@@ -586,4 +620,35 @@ fn step(
         }
     }
     best.map(|(_, e)| e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_id_reads_back_what_it_shows_and_sorts_as_its_text() {
+        let a = Fnv::new().part("entry").part("jewel");
+        let shown = a.id("chain");
+        assert_eq!(a.chain().to_string(), shown);
+        assert_eq!(ChainId::parse(&shown), Some(a.chain()));
+        let b = Fnv::new().part("other");
+        assert_eq!(
+            a.chain().cmp(&b.chain()),
+            shown.cmp(&b.id("chain")),
+            "ordered as their text"
+        );
+        for bad in [
+            "chain-1",
+            "cut-000000000001",
+            "chain-00000000000g",
+            "chain-0000000000001",
+        ] {
+            assert_eq!(ChainId::parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            serde_json::to_string(&[a.chain()]).ok(),
+            Some(format!("[\"{shown}\"]"))
+        );
+    }
 }

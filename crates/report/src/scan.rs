@@ -231,7 +231,7 @@ pub struct CutOut {
     pub id: String,
     /// Ids of the chains the cut breaks: those only it separates once the rest of the cut is
     /// in place (listed or not), and the listed chains whose path crosses it.
-    pub breaks: Vec<String>,
+    pub breaks: Vec<rampart_graph::ChainId>,
     /// Disruption cost.
     pub cost: u32,
     /// `live` (verified NetworkPolicies, reversible) or `propose` (durable change).

@@ -269,7 +269,9 @@ pub(crate) mod tests {
             chains: vec![chain.clone()],
             cuts: vec![CutOut {
                 id: "cut-1".into(),
-                breaks: vec!["chain-1".into()],
+                breaks: rampart_graph::ChainId::parse("chain-000000000001")
+                    .into_iter()
+                    .collect(),
                 cost: 1,
                 action: "live".into(),
                 edge: "routes-to".into(),

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rampart_graph::diff::{ThreatDiff, diff_indexing};
 use rampart_graph::reclass::{Update, update_pod};
-use rampart_graph::{Analysis, Options, analyze};
+use rampart_graph::{Analysis, ChainId, Options, analyze};
 use rampart_model::{Change, Kind, Located, Object, ObjectKey, Snapshot};
 
 use crate::actuator::Actuator;
@@ -353,8 +353,12 @@ impl EngineCore {
         decisions
     }
 
-    fn confidence_of(&self, chains: &[String]) -> Confidence {
-        let of = |id: &String| self.confirmations.get(id).copied();
+    fn confidence_of(&self, chains: &[ChainId]) -> Confidence {
+        // Most reproofs confirm nothing: no id is formatted then.
+        if self.confirmations.is_empty() {
+            return Confidence::Proven;
+        }
+        let of = |id: &ChainId| self.confirmations.get(&id.to_string()).copied();
         if chains
             .iter()
             .any(|c| of(c) == Some(Confidence::Corroborated))

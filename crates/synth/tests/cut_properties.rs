@@ -59,18 +59,21 @@ fn live_cuts_break_what_they_claim() {
         live_seen += live.cuts.len();
         // A cut names every chain with a path across its edge. A chain claimed by a live cut
         // survives the live cuts only along a path across a cut that is not live.
-        let claimed: Vec<&String> = live.cuts.iter().flat_map(|c| &c.breaks).collect();
-        let elsewhere: Vec<&String> = a
+        fn named(c: &rampart_graph::Cut) -> impl Iterator<Item = String> + '_ {
+            c.breaks.iter().map(ToString::to_string)
+        }
+        let claimed: Vec<String> = live.cuts.iter().flat_map(named).collect();
+        let elsewhere: Vec<String> = a
             .plan
             .cuts
             .iter()
             .filter(|c| !c.live)
-            .flat_map(|c| &c.breaks)
+            .flat_map(named)
             .collect();
         let after = analyze(&apply_plan(&s, &live), &Options::default());
         for c in &after.proof.chains {
             assert!(
-                !claimed.contains(&&c.id) || elsewhere.contains(&&c.id),
+                !claimed.contains(&c.id) || elsewhere.contains(&c.id),
                 "seed {}: chain {} survives the live cuts that claim it",
                 cfg.seed,
                 c.id
@@ -86,10 +89,10 @@ fn live_cuts_break_what_they_claim() {
             );
         }
         // Every chain is named by some cut of the plan (the plan breaks them all).
-        let all: Vec<&String> = a.plan.cuts.iter().flat_map(|c| &c.breaks).collect();
+        let all: Vec<String> = a.plan.cuts.iter().flat_map(named).collect();
         for c in &a.proof.chains {
             assert!(
-                all.contains(&&c.id),
+                all.contains(&c.id),
                 "seed {}: no cut names {}",
                 cfg.seed,
                 c.id
@@ -242,8 +245,12 @@ fn corpus_cuts_name_their_chains_and_live_cuts_are_distinct() {
                 );
             }
             // Every listed chain is named by some cut.
-            let all: std::collections::BTreeSet<&String> =
-                a.plan.cuts.iter().flat_map(|c| &c.breaks).collect();
+            let all: std::collections::BTreeSet<String> = a
+                .plan
+                .cuts
+                .iter()
+                .flat_map(|c| c.breaks.iter().map(ToString::to_string))
+                .collect();
             for c in &a.proof.chains {
                 assert!(all.contains(&c.id), "{dir}: no cut names {}", c.id);
             }
