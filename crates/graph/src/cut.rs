@@ -186,11 +186,8 @@ fn breaks_of(
         .iter()
         .map(|e| crate::prove::entry_hash(g, *e))
         .collect();
-    let jewel_names: Vec<String> = g
-        .jewels
-        .iter()
-        .map(|j| crate::prove::jewel_name(g, *j))
-        .collect();
+    // Named when first needed: a re-proof's cuts reach a few of the cluster's jewels.
+    let mut jewel_names: Vec<Option<String>> = vec![None; g.jewels.len()];
     let mut out = Vec::with_capacity(edges.len());
     // A batch of cut edges at a time: its reachability is dropped before the next.
     for chunk in edges.chunks(BATCH) {
@@ -224,7 +221,9 @@ fn breaks_of(
                 }
                 let mut to = jewels.iter().filter(|&&k| g.jewels[k] != e);
                 for &k in to.by_ref().take(MAX_BREAKS - ids.len()) {
-                    ids.push(entry_hash[ei].part(&jewel_names[k]).chain());
+                    let name = jewel_names[k]
+                        .get_or_insert_with(|| crate::prove::jewel_name(g, g.jewels[k]));
+                    ids.push(entry_hash[ei].part(name).chain());
                 }
                 // Past the cap, only counted.
                 more += to.count();

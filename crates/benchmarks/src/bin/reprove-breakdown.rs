@@ -1,5 +1,6 @@
 //! Where a re-proof's time goes: `cargo run --release -p rampart-benchmarks --bin
-//! reprove-breakdown [PODS] [CHANGES]` — the synthetic cluster (10,000 pods by default), then:
+//! reprove-breakdown [PODS] [CHANGES] [sparse|dense]` — the synthetic cluster (10,000 pods,
+//! sparse, by default), then:
 //!
 //! * one full analysis phase by phase (workloads, network model, RBAC, graph, chains, cut) and
 //!   the threat diff, medians of 5;
@@ -18,7 +19,7 @@ use rampart_graph::{Options, SecurityGraph, analyze, cut, prove};
 use rampart_model::parse::{ParseLimits, parse_source};
 use rampart_model::{Change, Kind, Workloads};
 use rampart_respond::engine::{EngineCore, ReproofPath};
-use rampart_synth::{Config, Rng, snapshot};
+use rampart_synth::{Config, Rng, Shape, snapshot};
 
 // The engine's allocator, so that allocation costs are the engine's.
 #[global_allocator]
@@ -67,7 +68,14 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let pods: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let changes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
-    let mut s = snapshot(&Config::with_pods(pods));
+    let shape = match args.next() {
+        None => Shape::Sparse,
+        Some(s) => Shape::parse(&s).unwrap_or_else(|| {
+            eprintln!("the shape is sparse or dense");
+            std::process::exit(2)
+        }),
+    };
+    let mut s = snapshot(&Config::with_pods(pods).shaped(shape));
     // A selector on a label the generator never sets, in every namespace, so that setting it
     // moves a pod to another reachability class.
     let mut extra = String::new();
