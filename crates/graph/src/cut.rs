@@ -1226,37 +1226,10 @@ impl Claim {
                 Ok(())
             }
             Claim::Pairs { srcs, dsts } => {
-                // What a restricted side can admit at all, per class, asked once: most pairs
-                // fail there, before their ports are worked out (a claim pairs every class
-                // with the cut's, and a plan has hundreds of claims).
-                type Candidates = HashMap<ClassId, Option<Vec<ClassId>>>;
-                let egress: std::cell::RefCell<Candidates> = Default::default();
-                let ingress: std::cell::RefCell<Candidates> = Default::default();
-                let may_reach = |sc: ClassId, dc: ClassId| {
-                    let sends = net.class(sc).egress_open()
-                        || egress
-                            .borrow_mut()
-                            .entry(sc)
-                            .or_insert_with(|| net.egress_candidates(sc))
-                            .as_ref()
-                            .is_none_or(|c| c.binary_search(&dc).is_ok());
-                    sends
-                        && (net.class(dc).ingress_open()
-                            || ingress
-                                .borrow_mut()
-                                .entry(dc)
-                                .or_insert_with(|| {
-                                    (!net.admits_any_pod(dc).0).then(|| net.peer_sources(dc))
-                                })
-                                .as_ref()
-                                .is_none_or(|c| c.binary_search(&sc).is_ok()))
-                };
                 let reaches = |sc: ClassId, dc: ClassId| {
-                    may_reach(sc, dc)
-                        && !net
-                            .allowed(sc, dc)
-                            .intersect(&net.class(dc).listening())
-                            .is_empty()
+                    !net.allowed(sc, dc)
+                        .intersect(&net.class(dc).listening())
+                        .is_empty()
                 };
                 // First over distinct classes (a superset of the pairs to check: a workload's
                 // pairs with itself included): when none reaches, the claim holds.

@@ -246,8 +246,6 @@ struct PeerSets {
     of: HashMap<(Vec<u32>, LabelSelector), u32>,
     /// Per set, its placement and selector (the key of `of`).
     keys: Vec<(Vec<u32>, LabelSelector)>,
-    /// Per set, its atoms.
-    atoms: Vec<Vec<u32>>,
     /// Per atom, its set (`u32::MAX` for a policy's selecting atom).
     set_of: Vec<u32>,
     /// Per `namespaceSelector`, the model's namespaces it selects (indices): many peers share
@@ -280,23 +278,18 @@ impl PeerSets {
         self.set_of.push(u32::MAX);
     }
 
-    /// Records atom `atom` (the next one) as a peer placed in `namespaces` (indices) with
-    /// `selector`.
-    fn peer(&mut self, atom: u32, namespaces: Vec<u32>, selector: &LabelSelector) {
-        let next = u32::try_from(self.atoms.len()).unwrap_or(u32::MAX);
+    /// Records the next atom as a peer placed in `namespaces` (indices) with `selector`.
+    fn peer(&mut self, namespaces: Vec<u32>, selector: &LabelSelector) {
         let key = (namespaces, selector.clone());
         let set = match self.of.get(&key) {
             Some(set) => *set,
             None => {
+                let next = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
                 self.of.insert(key.clone(), next);
                 self.keys.push(key);
-                self.atoms.push(Vec::new());
                 next
             }
         };
-        if let Some(v) = self.atoms.get_mut(set as usize) {
-            v.push(atom);
-        }
         self.set_of.push(set);
     }
 }
@@ -446,7 +439,7 @@ impl<'a> RuleCompiler<'a, '_> {
                                     }
                                 }
                             }
-                            self.sets.peer(atom, at, pod_sel);
+                            self.sets.peer(at, pod_sel);
                             let any = p.namespace_selector.as_ref().is_some_and(LabelSelector::is_empty)
                         && p.pod_selector.as_ref().is_none_or(LabelSelector::is_empty);
                     out.push(Peer::Pods { atom, any });
@@ -1375,21 +1368,6 @@ impl NetModel {
         v.sort_unstable();
         v.dedup();
         v
-    }
-
-    /// The classes a peer set selects (those of its first atom still in the model: every atom
-    /// of a set selects the same pods).
-    pub fn peer_set_classes(&self, set: u32) -> &[ClassId] {
-        self.sets
-            .atoms
-            .get(set as usize)
-            .into_iter()
-            .flatten()
-            .find(|a| {
-                self.atom_policy(**a)
-                    .is_some_and(|p| !self.policies[p as usize].retired)
-            })
-            .map_or(&[], |a| self.atom_classes[*a as usize].as_slice())
     }
 
     /// What a peer set stands for, independent of indices: the namespaces it is placed in and
