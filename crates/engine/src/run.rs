@@ -367,6 +367,8 @@ impl Engine<'_> {
                     ReproofPath::Full => "full",
                     ReproofPath::Relabel => "relabel",
                     ReproofPath::Reclass => "reclass",
+                    ReproofPath::Workloads => "workloads",
+                    ReproofPath::Patched => "patched",
                 }
                 .into(),
             })

@@ -80,6 +80,25 @@ pub struct CutState {
     facts: Vec<(bool, bool)>,
     /// Workloads moved since (their facts and claims are worked out again).
     moved: Vec<WorkloadId>,
+    /// What each cut edge broke, by its ends: a patch that leaves an edge's entries and jewels
+    /// as they were names its chains again without hashing them.
+    broken: BrokenByEnds,
+    /// A fingerprint of the flow network those were found in: when a patch leaves it as it
+    /// was (it changed edges no chain can use), the cut breaks what it broke.
+    network: u64,
+}
+
+/// What each cut edge broke, by the edge's tail and head.
+type BrokenByEnds = HashMap<(NodeIndex, NodeIndex), Broken>;
+
+/// The chains one cut edge breaks ([`breaks_of`]): the entries reaching its tail and the jewels
+/// its head reaches, the ids of the chains they make (at most [`MAX_BREAKS`]) and how many more.
+#[derive(Clone, Debug, Default)]
+struct Broken {
+    entries: Vec<NodeIndex>,
+    jewels: Vec<NodeIndex>,
+    ids: Vec<ChainId>,
+    more: usize,
 }
 
 /// The verification model and what each claim came to.
@@ -172,7 +191,22 @@ fn breaks_of(
     g: &SecurityGraph,
     edges: &[EdgeIndex],
     relevant: &[bool],
-) -> Vec<(Vec<ChainId>, usize)> {
+    before: &BrokenByEnds,
+    same_network: bool,
+) -> (Vec<(Vec<ChainId>, usize)>, BrokenByEnds) {
+    // The same network cut at the same places breaks the same chains: no search.
+    let ends: Vec<(NodeIndex, NodeIndex)> = edges
+        .iter()
+        .filter_map(|e| g.graph.edge_endpoints(*e))
+        .collect();
+    if same_network && ends.len() == edges.len() && ends.iter().all(|k| before.contains_key(k)) {
+        let out = ends
+            .iter()
+            .map(|k| (before[k].ids.clone(), before[k].more))
+            .collect();
+        let kept = ends.iter().map(|k| (*k, before[k].clone())).collect();
+        return (out, kept);
+    }
     let cut: HashSet<EdgeIndex> = edges.iter().copied().collect();
     let mut entries: Vec<NodeIndex> = g
         .graph
@@ -182,13 +216,11 @@ fn breaks_of(
         .collect();
     entries.sort();
     entries.dedup();
-    let entry_hash: Vec<crate::prove::Fnv> = entries
-        .iter()
-        .map(|e| crate::prove::entry_hash(g, *e))
-        .collect();
-    // Named when first needed: a re-proof's cuts reach a few of the cluster's jewels.
+    // Hashed when first needed: most cut edges break what they broke before a patch.
+    let mut entry_hash: Vec<Option<crate::prove::Fnv>> = vec![None; entries.len()];
     let mut jewel_names: Vec<Option<String>> = vec![None; g.jewels.len()];
     let mut out = Vec::with_capacity(edges.len());
+    let mut now: BrokenByEnds = HashMap::new();
     // A batch of cut edges at a time: its reachability is dropped before the next.
     for chunk in edges.chunks(BATCH) {
         let ends: Vec<(NodeIndex, NodeIndex)> = chunk
@@ -205,35 +237,55 @@ fn breaks_of(
         let from_entries = Reach::new(g, &tails, Direction::Incoming, &cut, relevant);
         let to_jewels = Reach::new(g, &heads, Direction::Outgoing, &cut, relevant);
         for (i, &(a, b)) in ends.iter().enumerate() {
+            if let Some(done) = now.get(&(a, b)) {
+                out.push((done.ids.clone(), done.more));
+                continue;
+            }
             let jewels: Vec<usize> = (0..g.jewels.len())
                 .filter(|&k| to_jewels.has(g.jewels[k], i))
                 .collect();
-            let mut ids: Vec<ChainId> = Vec::new();
-            let mut more = 0usize;
-            for (ei, &e) in entries.iter().enumerate() {
-                let reaches = if a == g.internet {
-                    e == b
-                } else {
-                    from_entries.has(e, i)
-                };
-                if !reaches {
-                    continue;
+            let reaching: Vec<usize> = (0..entries.len())
+                .filter(|&ei| {
+                    if a == g.internet {
+                        entries[ei] == b
+                    } else {
+                        from_entries.has(entries[ei], i)
+                    }
+                })
+                .collect();
+            let mut broken = Broken {
+                entries: reaching.iter().map(|&ei| entries[ei]).collect(),
+                jewels: jewels.iter().map(|&k| g.jewels[k]).collect(),
+                ..Broken::default()
+            };
+            match before.get(&(a, b)) {
+                Some(old) if old.entries == broken.entries && old.jewels == broken.jewels => {
+                    broken.ids.clone_from(&old.ids);
+                    broken.more = old.more;
                 }
-                let mut to = jewels.iter().filter(|&&k| g.jewels[k] != e);
-                for &k in to.by_ref().take(MAX_BREAKS - ids.len()) {
-                    let name = jewel_names[k]
-                        .get_or_insert_with(|| crate::prove::jewel_name(g, g.jewels[k]));
-                    ids.push(entry_hash[ei].part(name).chain());
+                _ => {
+                    for &ei in &reaching {
+                        let e = entries[ei];
+                        let h =
+                            *entry_hash[ei].get_or_insert_with(|| crate::prove::entry_hash(g, e));
+                        let mut to = jewels.iter().filter(|&&k| g.jewels[k] != e);
+                        for &k in to.by_ref().take(MAX_BREAKS - broken.ids.len()) {
+                            let name = jewel_names[k]
+                                .get_or_insert_with(|| crate::prove::jewel_name(g, g.jewels[k]));
+                            broken.ids.push(h.part(name).chain());
+                        }
+                        // Past the cap, only counted.
+                        broken.more += to.count();
+                    }
+                    broken.ids.sort_unstable();
+                    broken.ids.dedup();
                 }
-                // Past the cap, only counted.
-                more += to.count();
             }
-            ids.sort_unstable();
-            ids.dedup();
-            out.push((ids, more));
+            out.push((broken.ids.clone(), broken.more));
+            now.insert((a, b), broken);
         }
     }
-    out
+    (out, now)
 }
 
 /// Multi-source reachability over the graph without some edges, through relevant vertices:
@@ -508,6 +560,8 @@ pub(crate) fn min_cut_reusing(
         verified: reuse,
         facts,
         moved,
+        broken,
+        network,
     } = reuse.unwrap_or_default();
     // The proof searched what the internet reaches already.
     let fwd = match proof.reachable() {
@@ -646,6 +700,13 @@ pub(crate) fn min_cut_reusing(
         }
     }
     let relevant_vertices = relevant.iter().filter(|r| **r).count();
+    // The network decides the cut and what it breaks (the source side of a minimum cut is
+    // unique, and the entries and jewels are its vertices).
+    let fingerprint = pairs.iter().fold(n as u64, |h, &(a, b, c)| {
+        (h.rotate_left(5) ^ (u64::from(a) << 32 | u64::from(b)) ^ c.rotate_left(17))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    });
+    let same_network = fingerprint == network;
     let (value, side, flow) = max_flow(n, index(g.internet), sink, &pairs, start);
     let mut cut_edges: Vec<EdgeIndex> = g
         .graph
@@ -1001,7 +1062,8 @@ pub(crate) fn min_cut_reusing(
         .map(|i| fwd[i] && bwd[i])
         .collect();
     let cut_edges: Vec<EdgeIndex> = cuts.iter().map(|c| c.edge).collect();
-    for (cut, (ids, more)) in cuts.iter_mut().zip(breaks_of(g, &cut_edges, &on_paths)) {
+    let (breaks, broken) = breaks_of(g, &cut_edges, &on_paths, &broken, same_network);
+    for (cut, (ids, more)) in cuts.iter_mut().zip(breaks) {
         cut.breaks = ids;
         if more > 0 {
             cut.notes.push(format!(
@@ -1052,6 +1114,8 @@ pub(crate) fn min_cut_reusing(
             verified,
             facts,
             moved: Vec::new(),
+            broken,
+            network: fingerprint,
         }),
     }
 }

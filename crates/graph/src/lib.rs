@@ -12,12 +12,15 @@
 //!   re-proving when nothing that matters moved;
 //! * [`reclass`]: one pod's new labels that move it to another reachability class, patched
 //!   into the graph, then chains and cut again over the patched graph;
+//! * [`churn`]: pods coming, going and moving, and controllers changing, inside workloads the
+//!   analysis has (rollouts, scaling, evictions): swapped in, or patched like a class move;
 //! * [`connectivity`]: workload connectivity listings, np-guard's format.
 //!
 //! Pure: no I/O, no clock, no async. [`analyze`] is the one entry point the CLI and the engine
 //! share.
 
 pub mod build;
+pub mod churn;
 pub mod connectivity;
 pub mod cost;
 pub mod cut;

@@ -20,12 +20,12 @@ use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use rampart_model::objects::Pod;
-use rampart_model::{EXPOSED_ANNOTATION, Snapshot, Workload, WorkloadId};
+use rampart_model::{EXPOSED_ANNOTATION, Kind, Object, ObjectKey, Snapshot, Workload, WorkloadId};
 
 use crate::diff::{Baseline, ThreatDiff, diff_from};
 use crate::model::EdgeKind;
 use crate::netpol::declared_ports;
-use crate::relabel::{Reprove, moved_workload, swap_in, unchanged};
+use crate::relabel::{Reprove, moved_workload};
 use crate::{Analysis, Options, build, cut, prove};
 
 /// Updates `analysis` (of the snapshot before the change) after pod `old` became `new` in
@@ -53,9 +53,9 @@ pub enum Update {
     Reclassed(ThreatDiff),
 }
 
-/// Takes one pod's new labels in by the cheapest exact path: [`crate::relabel`] when nothing
-/// that reads them moved, else a patch ([`reclass_pod`]); the workload is regrouped once. On
-/// `Err` nothing was changed and a full re-proof is needed. Same contract as
+/// Takes one pod's change in by the cheapest exact path ([`crate::churn::update_objects`] of
+/// that pod): [`crate::relabel`] when nothing that reads it moved, else a patch. On `Err`
+/// nothing was changed and a full re-proof is needed. Same contract as
 /// [`crate::relabel::relabel_pod`].
 pub fn update_pod(
     analysis: &mut Analysis,
@@ -64,20 +64,16 @@ pub fn update_pod(
     new: &Pod,
     options: &Options,
 ) -> Result<Update, Reprove> {
-    let (id, new_w) = moved_workload(analysis, snapshot, old, new)?;
-    match unchanged(analysis, snapshot, old, new, id, &new_w) {
-        Ok(()) => {
-            swap_in(analysis, new_w);
-            Ok(Update::Relabelled)
-        }
-        Err(Reprove::StableLabels | Reprove::ClassMove | Reprove::Selection) => {
-            patch(analysis, snapshot, id, new_w, options).map(Update::Reclassed)
-        }
-        Err(e) => Err(e),
-    }
+    let key = ObjectKey {
+        kind: Kind::Pod,
+        namespace: new.metadata.namespace.clone(),
+        name: new.metadata.display_name().to_string(),
+    };
+    let before = Object::Pod(Box::new(old.clone()));
+    crate::churn::update_objects(analysis, snapshot, &[(key, Some(before))], options)
 }
 
-/// The patch of workload `id`, regrouped as `new_w`.
+/// The patch of workload `id`, regrouped as `new_w` (its pods on the same nodes).
 fn patch(
     analysis: &mut Analysis,
     snapshot: &Snapshot,
@@ -85,54 +81,96 @@ fn patch(
     new_w: Workload,
     options: &Options,
 ) -> Result<ThreatDiff, Reprove> {
-    let g = &analysis.graph;
-    let old_w = &g.workloads.list[id.index()];
-    // Labels read by name did not change, so neither did whether the workload is one.
-    if build::is_ingress_controller(old_w) {
-        return Err(Reprove::IngressController);
-    }
-    if old_w.has_marker(EXPOSED_ANNOTATION, "true") || new_w.has_marker(EXPOSED_ANNOTATION, "true")
-    {
-        return Err(Reprove::DeclaredExposed);
-    }
+    let moved = Regrouped {
+        id,
+        new_w,
+        left: Vec::new(),
+        joined: Vec::new(),
+    };
+    patch_workloads(analysis, snapshot, vec![moved], options)
+}
 
-    // Every vertex whose edges or name the patch may change: the workload, and the vertices of
-    // the classes it leaves or joins (a class's name lists its members).
-    let ports = declared_ports(&new_w.template.spec);
-    let mut touched: Vec<NodeIndex> = vec![g.workload_ix[id.index()]];
-    let joined = new_w
-        .groups
-        .iter()
-        .filter_map(|gr| g.net.class_for(&new_w.namespace, &gr.labels, &ports));
-    for c in g.net.member_class[id.index()].iter().copied().chain(joined) {
-        if let Some((s, d)) = g.class_ix.get(&c) {
-            touched.extend([*s, *d]);
+/// One workload regrouped: its new version and the Node vertices its pods left and joined.
+#[derive(Debug)]
+pub(crate) struct Regrouped {
+    pub id: WorkloadId,
+    pub new_w: Workload,
+    pub left: Vec<NodeIndex>,
+    pub joined: Vec<NodeIndex>,
+}
+
+/// Patches the graph for workloads regrouped (pod groups moved between classes, pods moved
+/// between nodes), then proves and cuts again over it; what changed. On `Err` nothing was
+/// changed.
+pub(crate) fn patch_workloads(
+    analysis: &mut Analysis,
+    snapshot: &Snapshot,
+    moves: Vec<Regrouped>,
+    options: &Options,
+) -> Result<ThreatDiff, Reprove> {
+    let g = &analysis.graph;
+    // Every vertex whose edges or name the patch may change: the workloads, the vertices of
+    // the classes they leave or join (a class's name lists its members), the nodes they leave
+    // or join.
+    let mut touched: Vec<NodeIndex> = Vec::new();
+    for m in &moves {
+        let old_w = &g.workloads.list[m.id.index()];
+        // Labels read by name did not change, so neither did whether the workload is one.
+        if build::is_ingress_controller(old_w) {
+            return Err(Reprove::IngressController);
         }
+        if old_w.has_marker(EXPOSED_ANNOTATION, "true")
+            || m.new_w.has_marker(EXPOSED_ANNOTATION, "true")
+        {
+            return Err(Reprove::DeclaredExposed);
+        }
+        let ports = declared_ports(&m.new_w.template.spec);
+        touched.push(g.workload_ix[m.id.index()]);
+        let joined = m
+            .new_w
+            .groups
+            .iter()
+            .filter_map(|gr| g.net.class_for(&m.new_w.namespace, &gr.labels, &ports));
+        for c in g.net.member_class[m.id.index()]
+            .iter()
+            .copied()
+            .chain(joined)
+        {
+            if let Some((s, d)) = g.class_ix.get(&c) {
+                touched.extend([*s, *d]);
+            }
+        }
+        touched.extend(m.left.iter().chain(&m.joined));
     }
+    touched.sort_unstable();
+    touched.dedup();
     let baseline = Baseline::capture(analysis, &touched);
     let edges_before = out_edges(&analysis.graph, &touched);
 
-    let g = &mut analysis.graph;
-    let moved = g.net.reclass(&new_w);
     let mut state = analysis.plan.state.take();
-    if let Some(v) = &mut state {
-        v.reclass(&new_w);
-    }
-    g.workloads.list[id.index()] = new_w;
-    build::patch_network(g, id, &moved);
-    build::reroute(g, id);
-    // After the patch: the workload and the vertices of every class it left or joined (a
-    // class it joined may be new).
-    let touched: Vec<NodeIndex> = std::iter::once(g.workload_ix[id.index()])
-        .chain(
+    let mut after: Vec<NodeIndex> = touched;
+    for m in moves {
+        let g = &mut analysis.graph;
+        let moved = g.net.reclass(&m.new_w);
+        if let Some(v) = &mut state {
+            v.reclass(&m.new_w);
+        }
+        g.workloads.list[m.id.index()] = m.new_w;
+        build::patch_network(g, m.id, &moved);
+        build::reroute(g, m.id);
+        build::rehost(g, m.id, &m.left, &m.joined);
+        // A class it joined may be new.
+        after.extend(
             moved
                 .iter()
                 .filter_map(|c| g.class_ix.get(c))
                 .flat_map(|(s, d)| [*s, *d]),
-        )
-        .collect();
+        );
+    }
+    after.sort_unstable();
+    after.dedup();
     // The vertices whose out-edges changed, for the proof's repair.
-    let edges_after = out_edges(&analysis.graph, &touched);
+    let edges_after = out_edges(&analysis.graph, &after);
     let changed: Vec<NodeIndex> = edges_after
         .keys()
         .chain(edges_before.keys())
@@ -142,7 +180,7 @@ fn patch(
     let old = std::mem::take(&mut analysis.proof);
     analysis.proof = prove::reprove(&analysis.graph, &options.prove, old, &changed);
     analysis.plan = cut::min_cut_reusing(snapshot, &mut analysis.graph, &analysis.proof, state);
-    Ok(diff_from(baseline, analysis, &touched))
+    Ok(diff_from(baseline, analysis, &after))
 }
 
 /// The out-edges (target and kind) of the `touched` vertices and of their predecessors: every

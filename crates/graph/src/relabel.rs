@@ -60,6 +60,27 @@ pub enum Reprove {
     /// The pod's workload is declared exposed, and its endpoint reads its first class.
     #[error("the pod's workload is declared exposed")]
     DeclaredExposed,
+    /// Too many objects changed at once.
+    #[error("too many objects changed at once")]
+    TooMany,
+    /// An object of a kind the incremental paths do not take changed.
+    #[error("an object other than a pod or a controller changed")]
+    OtherKind,
+    /// A pod or controller of a workload the analysis does not have.
+    #[error("a new workload")]
+    NewWorkload,
+    /// A pod moved to another workload, or a controller change regrouped pods.
+    #[error("pods changed workload")]
+    Owner,
+    /// A workload was left without pods (it falls back to its controller's template).
+    #[error("a workload has no pods left")]
+    NoPods,
+    /// The pod spec the analysis reads (the first pod's) or the workload's source changed.
+    #[error("the pod spec the analysis reads changed")]
+    Template,
+    /// Pods moved to or from a node the cluster has no Node object for.
+    #[error("pods moved to or from a node without a Node object")]
+    NewNode,
 }
 
 /// What the analysis can tell apart about one pod group.
@@ -84,23 +105,21 @@ pub fn relabel_pod(
     new: &Pod,
 ) -> Result<(), Reprove> {
     let (id, new_w) = moved_workload(analysis, snapshot, old, new)?;
-    unchanged(analysis, snapshot, old, new, id, &new_w)?;
+    unchanged(analysis, snapshot, id, &new_w)?;
     swap_in(analysis, new_w);
     Ok(())
 }
 
-/// Whether nothing that reads pod labels sees workload `id` (regrouped as `new_w` after pod
-/// `old` became `new`) differently; `Err` says what does.
+/// Whether nothing that reads pod labels sees workload `id`, regrouped as `new_w`, differently;
+/// `Err` says what does. Every group of `new_w` must keep a class the workload already has: its
+/// labels' old group's, else the one whose atoms its labels match (ports are the workload's).
 pub(crate) fn unchanged(
     analysis: &Analysis,
     snapshot: &Snapshot,
-    old: &Pod,
-    new: &Pod,
     id: WorkloadId,
     new_w: &Workload,
 ) -> Result<(), Reprove> {
-    let (before, after) = (&old.metadata.labels, &new.metadata.labels);
-    let ns = new.metadata.namespace.as_str();
+    let ns = new_w.namespace.as_str();
     let g = &analysis.graph;
     let old_w = &g.workloads.list[id.index()];
     // Stable labels are read where a cut selects workloads (NetworkPolicy selectors, `NotIn`
@@ -113,34 +132,27 @@ pub(crate) fn unchanged(
         return Err(Reprove::StableLabels);
     }
 
-    // The new groups' classes: a group whose labels the workload already had keeps its class
-    // (ports are the workload's, atoms the labels').
-    let old_classes = g.net.member_class[id.index()].clone();
-    let class_of_labels = |labels: &Labels| -> Option<ClassId> {
-        old_w
+    let old_classes = &g.net.member_class[id.index()];
+    let mut new_classes: Vec<ClassId> = Vec::with_capacity(new_w.groups.len());
+    for gr in &new_w.groups {
+        let kept = old_w
             .groups
             .iter()
-            .position(|gr| &gr.labels == labels)
-            .and_then(|i| old_classes.get(i).copied())
-    };
-    // The pod's new group: its old class when the atoms are the same, else one of the classes
-    // the workload already has (a new class would add vertices to the graph).
-    let moved_from = class_of_labels(before).ok_or(Reprove::Regroup)?;
-    let after_atoms = g.net.atoms_of(ns, after);
-    let moved_to = if g.net.atoms_of(ns, before) == after_atoms {
-        moved_from
-    } else {
-        old_classes
-            .iter()
-            .copied()
-            .find(|c| g.net.class(*c).matches_atoms(&after_atoms))
-            .ok_or(Reprove::ClassMove)?
-    };
-    let new_classes: Vec<ClassId> = new_w
-        .groups
-        .iter()
-        .map(|gr| class_of_labels(&gr.labels).unwrap_or(moved_to))
-        .collect();
+            .position(|o| o.labels == gr.labels)
+            .and_then(|i| old_classes.get(i).copied());
+        let c = match kept {
+            Some(c) => c,
+            None => {
+                let atoms = g.net.atoms_of(ns, &gr.labels);
+                old_classes
+                    .iter()
+                    .copied()
+                    .find(|c| g.net.class(*c).matches_atoms(&atoms))
+                    .ok_or(Reprove::ClassMove)?
+            }
+        };
+        new_classes.push(c);
+    }
 
     let services: Vec<&Labels> = snapshot
         .services()
@@ -172,7 +184,7 @@ pub(crate) fn unchanged(
         }
         out
     };
-    if signatures(old_w, &old_classes) != signatures(new_w, &new_classes) {
+    if signatures(old_w, old_classes) != signatures(new_w, &new_classes) {
         return Err(Reprove::Selection);
     }
     Ok(())
@@ -190,6 +202,17 @@ pub(crate) fn swap_in(analysis: &mut Analysis, new_w: Workload) {
     g.workloads.list[id.index()] = new_w;
 }
 
+/// Whether pod `old` became `new` by its labels alone (its status and resourceVersion aside).
+pub fn only_labels_changed(old: &Pod, new: &Pod) -> bool {
+    let mut same = new.clone();
+    same.metadata.labels.clone_from(&old.metadata.labels);
+    same.metadata
+        .resource_version
+        .clone_from(&old.metadata.resource_version);
+    same.status.clone_from(&old.status);
+    same == *old
+}
+
 /// The checks every one-pod relabelling starts with: only the labels changed, none that the
 /// analysis reads by name, and the pod's workload regroups from the pods it had. Returns the
 /// workload and its new version.
@@ -199,13 +222,7 @@ pub(crate) fn moved_workload(
     old: &Pod,
     new: &Pod,
 ) -> Result<(WorkloadId, Workload), Reprove> {
-    let mut same = new.clone();
-    same.metadata.labels.clone_from(&old.metadata.labels);
-    same.metadata
-        .resource_version
-        .clone_from(&old.metadata.resource_version);
-    same.status.clone_from(&old.status);
-    if same != *old {
+    if !only_labels_changed(old, new) {
         return Err(Reprove::NotOnlyLabels);
     }
     let (before, after) = (&old.metadata.labels, &new.metadata.labels);

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::meta::{Labels, ObjectMeta};
 use crate::objects::{Kind, PodTemplate};
-use crate::parse::Source;
+use crate::parse::{Located, Source};
 use crate::snapshot::Snapshot;
 
 /// Kinds a workload can have.
@@ -167,9 +167,10 @@ type Key<'a> = (&'a str, WorkloadKind, &'a str);
 
 type Controllers<'a> = HashMap<Key<'a>, (&'a Source, &'a crate::objects::Controller)>;
 
-/// Follows ownerReferences to the top owner the input shows.
+/// Follows ownerReferences to the top owner the input shows; `controller` finds an owner's
+/// metadata when the input has it.
 fn top_of<'a>(
-    controllers: &Controllers<'a>,
+    controller: &dyn Fn(Key<'a>) -> Option<&'a ObjectMeta>,
     ns: &'a str,
     meta: &'a ObjectMeta,
     self_key: Option<Key<'a>>,
@@ -211,8 +212,8 @@ fn top_of<'a>(
         }
         seen.push(key);
         current = Some(key);
-        match controllers.get(&key) {
-            Some((_, c)) => refs = &c.metadata.owner_references,
+        match controller(key) {
+            Some(m) => refs = &m.owner_references,
             None => return current,
         }
     }
@@ -240,13 +241,14 @@ impl Workloads {
             controller: Option<(&'a Source, &'a crate::objects::Controller)>,
             pods: Vec<(&'a Source, &'a crate::objects::Pod)>,
         }
+        let lookup = |k: Key<'_>| controllers.get(&k).map(|(_, c)| &c.metadata);
         // Ordered by namespace, name and kind: the order of the list.
         let mut acc: BTreeMap<(&str, &str, WorkloadKind), Acc<'_>> = BTreeMap::new();
         let mut sorted_controllers: Vec<&Key<'_>> = controllers.keys().collect();
         sorted_controllers.sort();
         for key in sorted_controllers {
             let (_, c) = controllers[key];
-            if top_of(&controllers, key.0, &c.metadata, Some(*key), &mut warnings).is_none() {
+            if top_of(&lookup, key.0, &c.metadata, Some(*key), &mut warnings).is_none() {
                 acc.entry((key.0, key.2, key.1)).or_insert_with(|| Acc {
                     kind: key.1,
                     namespace: key.0,
@@ -258,7 +260,7 @@ impl Workloads {
         }
         for (src, pod) in snapshot.pods() {
             let ns = pod.metadata.namespace.as_str();
-            let key = top_of(&controllers, ns, &pod.metadata, None, &mut warnings).unwrap_or((
+            let key = top_of(&lookup, ns, &pod.metadata, None, &mut warnings).unwrap_or((
                 ns,
                 WorkloadKind::Pod,
                 pod.metadata.display_name(),
@@ -354,33 +356,96 @@ impl Workloads {
     /// missing or no longer a pod.
     pub fn regroup(&self, snapshot: &Snapshot, id: WorkloadId) -> Option<Workload> {
         let old = self.list.get(id.index())?;
-        if old.pod_names.is_empty() {
-            return None;
-        }
-        let mut pods = Vec::with_capacity(old.pod_names.len());
-        for name in &old.pod_names {
+        self.regroup_with(snapshot, id, &old.pod_names)
+    }
+
+    /// Workload `id` as [`Workloads::build`] would build it from `snapshot` when its pods are
+    /// exactly `pods` (names, in name order) and the controller is read afresh. The caller
+    /// vouches for the membership ([`Workloads::owner_of`] of each pod is `id`). `None` when
+    /// there are no pods (the workload would fall back to its template) or a name is no pod.
+    pub fn regroup_with(
+        &self,
+        snapshot: &Snapshot,
+        id: WorkloadId,
+        pods: &[String],
+    ) -> Option<Workload> {
+        let old = self.list.get(id.index())?;
+        let mut found = Vec::with_capacity(pods.len());
+        for name in pods {
             let located = snapshot.get(Kind::Pod, &old.namespace, name)?;
             match &located.object {
-                crate::Object::Pod(p) => pods.push((&located.source, &**p)),
+                crate::Object::Pod(p) => found.push((&located.source, &**p)),
                 _ => return None,
             }
         }
-        let (first_src, first) = *pods.first()?;
-        let controller = snapshot
+        let (first_src, first) = *found.first()?;
+        let controller = match snapshot
             .get(old.kind.kind(), &old.namespace, &old.name)
             .filter(|_| old.kind != WorkloadKind::Pod)
-            .is_some();
+        {
+            Some(Located {
+                source,
+                object: crate::Object::Controller(c),
+            }) => Some((source, c)),
+            _ => None,
+        };
         let mut w = old.clone();
         w.template = PodTemplate {
             metadata: first.metadata.clone(),
             spec: first.spec.clone(),
         };
-        if !controller {
-            w.metadata = first.metadata.clone();
-            w.source = Some(first_src.clone());
+        match controller {
+            Some((source, c)) => {
+                w.metadata.clone_from(&c.metadata);
+                w.replicas = c.replicas;
+                w.source = Some(source.clone());
+            }
+            None => {
+                w.metadata = first.metadata.clone();
+                w.replicas = None;
+                w.source = Some(first_src.clone());
+            }
         }
-        w.groups = pod_groups(pods.iter().map(|(_, p)| *p));
+        w.groups = pod_groups(found.iter().map(|(_, p)| *p));
+        w.pod_names = pods.to_vec();
         Some(w)
+    }
+
+    /// The workload `pod` belongs to in `snapshot` (its top owner, or itself), when this view
+    /// has it: what [`Workloads::build`] would decide, without grouping the snapshot again.
+    pub fn owner_of(&self, snapshot: &Snapshot, pod: &crate::objects::Pod) -> Option<WorkloadId> {
+        self.workload_of(snapshot, WorkloadKind::Pod, &pod.metadata)
+    }
+
+    /// The workload an object of `kind` (a pod, or a controller) with metadata `meta` belongs to
+    /// in `snapshot`: its top owner, or itself. `None` when this view has no such workload or
+    /// the owners form a cycle.
+    pub fn workload_of(
+        &self,
+        snapshot: &Snapshot,
+        kind: WorkloadKind,
+        meta: &ObjectMeta,
+    ) -> Option<WorkloadId> {
+        let ns = meta.namespace.as_str();
+        let lookup = |k: Key<'_>| match snapshot.get(k.1.kind(), k.0, k.2) {
+            Some(Located {
+                object: crate::Object::Controller(c),
+                ..
+            }) if k.1 != WorkloadKind::Pod => Some(&c.metadata),
+            _ => None,
+        };
+        // Pods are grouped without a key of their own (as `build` does).
+        let own = (ns, kind, meta.display_name());
+        let self_key = (kind != WorkloadKind::Pod).then_some(own);
+        let mut warnings = Vec::new();
+        let (ns, kind, name) = top_of(&lookup, ns, meta, self_key, &mut warnings).unwrap_or(own);
+        if !warnings.is_empty() {
+            return None;
+        }
+        self.in_namespace(ns)
+            .iter()
+            .find(|w| w.kind == kind && w.name == name)
+            .map(|w| w.id)
     }
 
     /// Looks a workload up by namespace, kind and name.

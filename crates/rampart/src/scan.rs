@@ -97,7 +97,10 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let t1 = Instant::now();
-    let analysis = analyze(&loaded.snapshot, &options);
+    let mut analysis = analyze(&loaded.snapshot, &options);
+    // What a patch would start from (the flow, the verification model, what each cut broke):
+    // a scan patches nothing.
+    analysis.plan.state = None;
     let t_analyze = t1.elapsed();
     let mut inputs = InputSummary {
         files: loaded.files.len(),

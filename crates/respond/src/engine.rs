@@ -8,10 +8,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rampart_graph::churn::update_objects;
 use rampart_graph::diff::{ThreatDiff, diff_indexing};
-use rampart_graph::reclass::{Update, update_pod};
+use rampart_graph::reclass::Update;
+use rampart_graph::relabel::only_labels_changed;
 use rampart_graph::{Analysis, ChainId, Options, analyze};
-use rampart_model::{Change, Kind, Located, Object, ObjectKey, Snapshot};
+use rampart_model::{Change, Kind, Located, Object, ObjectKey, Snapshot, WorkloadKind};
 
 use crate::actuator::Actuator;
 use crate::bar::{self, ActionClass, BarConfig, CircuitBreaker, Confidence, Proposal, Verdict};
@@ -78,6 +80,9 @@ pub struct ChangeReport {
     pub decisions: Vec<CutDecision>,
     /// How the re-proof was made.
     pub path: ReproofPath,
+    /// Why an incremental path did not take the changes, when one was tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why_full: Option<String>,
 }
 
 /// How the last re-proof was made.
@@ -93,16 +98,24 @@ pub enum ReproofPath {
     /// One pod's new labels moved it to another reachability class: the graph patched where
     /// the move shows, chains and cut again over it ([`rampart_graph::reclass`]).
     Reclass,
+    /// Pods came, went or moved, or controllers changed, inside analysed workloads (a rollout,
+    /// a scaling, an eviction, a scheduling) without anything the proof reads moving: the
+    /// workloads updated, the proof stands ([`rampart_graph::churn`]).
+    Workloads,
+    /// As [`ReproofPath::Workloads`], but pods changed class or node: the graph patched where
+    /// that shows, chains and cut again over it.
+    Patched,
 }
 
-/// What changed since the last re-proof, as far as the incremental path cares.
+/// What changed since the last re-proof, as far as the incremental paths care.
 #[derive(Debug, Clone, Default)]
 enum Pending {
     /// Nothing.
     #[default]
     Nothing,
-    /// Only this pod changed; its version at the last re-proof.
-    Pod(Box<rampart_model::objects::Pod>),
+    /// Only pods and controllers changed: each with its version at the last re-proof (`None`:
+    /// it did not exist), at most [`rampart_graph::churn::MAX_CHANGED`].
+    Objects(BTreeMap<ObjectKey, Option<Object>>),
     /// Anything else.
     Other,
 }
@@ -121,6 +134,8 @@ pub struct EngineCore {
     /// Whether the model changed since the last re-proof.
     dirty: bool,
     pending: Pending,
+    /// Why the incremental paths refused the pending changes.
+    why_full: Option<String>,
     generation: u64,
     bar: BarConfig,
     breaker: CircuitBreaker,
@@ -144,6 +159,7 @@ impl EngineCore {
             cooling: BTreeMap::new(),
             dirty: true,
             pending: Pending::Other,
+            why_full: None,
             generation: 0,
             bar,
             breaker,
@@ -201,31 +217,31 @@ impl EngineCore {
         changed
     }
 
-    /// What the incremental path will see once `change` (one the model reads) is applied:
-    /// still one pod's change when it is a pod that existed, alone or again.
+    /// What the incremental paths will see once `change` (one the model reads) is applied:
+    /// still only pods and controllers, each with its version at the last re-proof.
     fn next_pending(&mut self, change: &Change) -> Pending {
-        let Change::Upsert(new) = change else {
-            return Pending::Other;
+        let key = match change {
+            Change::Upsert(new) => ObjectKey::of(&new.object),
+            Change::Delete(key) => key.clone(),
         };
-        if new.object.kind() != Kind::Pod {
-            return Pending::Other;
-        }
-        let m = new.object.meta();
-        match std::mem::take(&mut self.pending) {
-            Pending::Nothing => match self
-                .snapshot
-                .get(Kind::Pod, &m.namespace, &m.name)
-                .map(|o| &o.object)
-            {
-                Some(Object::Pod(old)) => Pending::Pod(old.clone()),
-                _ => Pending::Other,
-            },
-            // The same pod again: its version at the last re-proof stays the reference.
-            Pending::Pod(p) if p.metadata.namespace == m.namespace && p.metadata.name == m.name => {
-                Pending::Pod(p)
+        // Pods, and the controllers that group them.
+        let incremental = WorkloadKind::from_kind(key.kind).is_some();
+        let mut changed = match std::mem::take(&mut self.pending) {
+            Pending::Nothing if incremental => BTreeMap::new(),
+            Pending::Objects(m) if incremental => m,
+            _ => return Pending::Other,
+        };
+        if !changed.contains_key(&key) {
+            if changed.len() >= rampart_graph::churn::MAX_CHANGED {
+                return Pending::Other;
             }
-            _ => Pending::Other,
+            let before = self
+                .snapshot
+                .get(key.kind, &key.namespace, &key.name)
+                .map(|o| o.object.clone());
+            changed.insert(key, before);
         }
+        Pending::Objects(changed)
     }
 
     /// Whether a change arrived since the last re-proof (else [`EngineCore::reprove`] would
@@ -375,7 +391,11 @@ impl EngineCore {
     pub fn reprove(&mut self, now: u64) -> ChangeReport {
         self.dirty = false;
         let pending = std::mem::take(&mut self.pending);
-        if let Some(report) = self.relabel(pending, now) {
+        self.why_full = match &pending {
+            Pending::Other => Some("not only pods and controllers changed".into()),
+            _ => None,
+        };
+        if let Some(report) = self.incremental(pending, now) {
             return report;
         }
         let mut after = analyze(&self.snapshot, &self.options);
@@ -399,40 +419,44 @@ impl EngineCore {
             durable_fixes,
             decisions,
             path: ReproofPath::Full,
+            why_full: self.why_full.take(),
         };
         self.analysis = Some(after);
         report
     }
 
-    /// The incremental paths, when only one pod's labels changed: nothing that reads them
-    /// moved, so the previous proof stands (an empty threat diff) and only the workload is
-    /// updated; or the pod moved to another reachability class, so the graph is patched and
-    /// chains and cut are worked out again over it. `None`: re-prove in full.
-    fn relabel(&mut self, pending: Pending, now: u64) -> Option<ChangeReport> {
-        let Pending::Pod(old) = pending else {
+    /// The incremental paths, when only pods and controllers of analysed workloads changed:
+    /// nothing the proof reads moved, so the previous proof stands (an empty threat diff) and
+    /// only the workloads are updated; or pods moved to another reachability class or node, so
+    /// the graph is patched and chains and cut are worked out again over it. `None`: re-prove
+    /// in full.
+    fn incremental(&mut self, pending: Pending, now: u64) -> Option<ChangeReport> {
+        let Pending::Objects(changed) = pending else {
             return None;
         };
         let mut analysis = self.analysis.take()?;
-        let new = match self
-            .snapshot
-            .get(Kind::Pod, &old.metadata.namespace, &old.metadata.name)
-            .map(|o| &o.object)
-        {
-            Some(Object::Pod(p)) => Some(p),
-            _ => None,
+        // One pod's new labels, the case the paths were first built for, keeps its names.
+        let relabel = match changed.iter().next() {
+            Some((key, Some(Object::Pod(old)))) if changed.len() == 1 => matches!(
+                self.snapshot.get(key.kind, &key.namespace, &key.name).map(|o| &o.object),
+                Some(Object::Pod(new)) if only_labels_changed(old, new)
+            ),
+            _ => false,
         };
-        let Some(new) = new else {
-            self.analysis = Some(analysis);
-            return None;
+        let changed: Vec<(ObjectKey, Option<Object>)> = changed.into_iter().collect();
+        let update = match update_objects(&mut analysis, &self.snapshot, &changed, &self.options) {
+            Ok(u) => u,
+            Err(why) => {
+                self.why_full = Some(why.to_string());
+                self.analysis = Some(analysis);
+                return None;
+            }
         };
-        let patched = update_pod(&mut analysis, &self.snapshot, &old, new, &self.options);
-        let Ok(update) = patched else {
-            self.analysis = Some(analysis);
-            return None;
-        };
-        let (diff, path) = match update {
-            Update::Relabelled => (ThreatDiff::default(), ReproofPath::Relabel),
-            Update::Reclassed(d) => (d, ReproofPath::Reclass),
+        let (diff, path) = match (update, relabel) {
+            (Update::Relabelled, true) => (ThreatDiff::default(), ReproofPath::Relabel),
+            (Update::Reclassed(d), true) => (d, ReproofPath::Reclass),
+            (Update::Relabelled, false) => (ThreatDiff::default(), ReproofPath::Workloads),
+            (Update::Reclassed(d), false) => (d, ReproofPath::Patched),
         };
         self.generation += 1;
         let report = ChangeReport {
@@ -443,6 +467,7 @@ impl EngineCore {
             durable_fixes: durable_fixes(&analysis),
             decisions: self.decide(&analysis, now),
             path,
+            why_full: None,
         };
         self.analysis = Some(analysis);
         Some(report)
@@ -690,7 +715,8 @@ mod tests {
             Some(&"2".to_string())
         );
         // The same on a pod the cut selects (its fix would change): chains and cut again over
-        // the patched graph. Changes to two pods, or a label read by name: a full re-proof.
+        // the patched graph. Changes to two pods: the workloads path; a label read by name: a
+        // full re-proof.
         let o = relabelled(&e, "db", "release", "3");
         e.apply(Change::Upsert(Box::new(o)));
         assert_eq!(e.reprove(2).path, ReproofPath::Reclass);
@@ -698,7 +724,7 @@ mod tests {
         e.apply(Change::Upsert(Box::new(o)));
         let o = relabelled(&e, "web", "release", "3");
         e.apply(Change::Upsert(Box::new(o)));
-        assert_eq!(e.reprove(2).path, ReproofPath::Full);
+        assert_eq!(e.reprove(2).path, ReproofPath::Workloads);
         let o = relabelled(&e, "web", "app", "web2");
         e.apply(Change::Upsert(Box::new(o)));
         let r = e.reprove(3);
@@ -745,6 +771,96 @@ mod tests {
         assert_eq!(r.path, ReproofPath::Reclass);
         assert_eq!(r.chains, first.chains);
         assert!(!r.diff.chains_added.is_empty(), "{:?}", r.diff);
+    }
+
+    const DEPLOYMENT: &str = "\
+apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\n\
+apiVersion: v1\nkind: Node\nmetadata: {name: n2}\n---\n\
+apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: app}\nspec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n---\n\
+apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: app, annotations: {deployment.kubernetes.io/revision: '1'}}\nspec: {replicas: 2, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c}]}}}\n---\n\
+apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: web-1, namespace: app, ownerReferences: [{kind: Deployment, name: web, controller: true}]}\nspec: {replicas: 2, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c}]}}}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: web-1-a, namespace: app, labels: {app: web, pod-template-hash: '1'}, ownerReferences: [{kind: ReplicaSet, name: web-1, controller: true}]}\nspec: {nodeName: n1, containers: [{name: c, image: web:1, ports: [{containerPort: 8080}], securityContext: {privileged: true}}]}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: web-1-b, namespace: app, labels: {app: web, pod-template-hash: '1'}, ownerReferences: [{kind: ReplicaSet, name: web-1, controller: true}]}\nspec: {nodeName: n1, containers: [{name: c, image: web:1, ports: [{containerPort: 8080}], securityContext: {privileged: true}}]}\n";
+
+    /// The object `name` of `kind` from the engine's model, changed by `f`.
+    fn changed(
+        e: &EngineCore,
+        kind: Kind,
+        name: &str,
+        f: impl FnOnce(&mut Object),
+    ) -> Located<Object> {
+        let mut o = e.snapshot().get(kind, "app", name).cloned().unwrap();
+        f(&mut o.object);
+        o
+    }
+
+    #[test]
+    fn pods_coming_and_going_take_the_workloads_path() {
+        let mut e = engine(&[], false, Actuator::DryRun);
+        for o in objects(DEPLOYMENT) {
+            e.apply(Change::Upsert(Box::new(o)));
+        }
+        let first = e.reprove(0);
+        assert_eq!(first.path, ReproofPath::Full);
+        // A new revision on the Deployment, a replica count: nothing the proof reads.
+        let d = changed(&e, Kind::Deployment, "web", |o| {
+            o.meta_mut()
+                .annotations
+                .insert("deployment.kubernetes.io/revision".into(), "2".into());
+        });
+        assert!(e.apply(Change::Upsert(Box::new(d))));
+        let r = e.reprove(1);
+        assert_eq!(r.path, ReproofPath::Workloads);
+        assert!(r.diff.is_empty());
+        // A pod more, created unscheduled, then bound to the node its siblings run on.
+        let mut p = changed(&e, Kind::Pod, "web-1-a", |o| {
+            o.meta_mut().name = "web-1-c".into();
+        });
+        if let Object::Pod(x) = &mut p.object {
+            x.spec.node_name = None;
+        }
+        e.apply(Change::Upsert(Box::new(p.clone())));
+        assert_eq!(e.reprove(2).path, ReproofPath::Workloads);
+        if let Object::Pod(x) = &mut p.object {
+            x.spec.node_name = Some("n1".into());
+        }
+        e.apply(Change::Upsert(Box::new(p.clone())));
+        assert_eq!(e.reprove(3).path, ReproofPath::Workloads);
+        let a = e.analysis().unwrap();
+        let w =
+            &a.graph.workloads.list[a.graph.workloads.of_pod("app", "web-1-c").unwrap().index()];
+        assert_eq!(w.pod_names.len(), 3);
+        // Bound to another node: the privileged pod escapes to it, a new chain.
+        if let Object::Pod(x) = &mut p.object {
+            x.spec.node_name = Some("n2".into());
+        }
+        e.apply(Change::Upsert(Box::new(p.clone())));
+        let r = e.reprove(4);
+        assert_eq!(r.path, ReproofPath::Patched);
+        assert!(
+            r.diff
+                .relations_added
+                .iter()
+                .any(|x| x.edge == "escapes-to-node" && x.to.name == "n2"),
+            "{:?}",
+            r.diff
+        );
+        assert_eq!(r.diff.chains_added.len(), 1, "{:?}", r.diff);
+        // Evicted: the chain goes with it.
+        e.apply(Change::Delete(ObjectKey::of(&p.object)));
+        let r = e.reprove(5);
+        assert_eq!(r.path, ReproofPath::Patched);
+        assert!(!r.diff.chains_removed.is_empty(), "{:?}", r.diff);
+        assert_eq!(r.chains, first.chains);
+        // Every pod gone: the workload falls back to its template, a full re-proof.
+        for name in ["web-1-a", "web-1-b"] {
+            e.apply(Change::Delete(ObjectKey {
+                kind: Kind::Pod,
+                namespace: "app".into(),
+                name: name.into(),
+            }));
+        }
+        assert_eq!(e.reprove(6).path, ReproofPath::Full);
     }
 
     #[test]

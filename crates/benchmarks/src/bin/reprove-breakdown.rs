@@ -8,7 +8,12 @@
 //!   (200 by default) to random pods: a label no selector reads (the relabel path: the proof
 //!   stands), and labels NetworkPolicies select by, so that the pod moves to another
 //!   reachability class (the reclass path: the graph patched, chains and cut again from the
-//!   previous ones) — one policy isolates ingress, one contains egress to the namespace.
+//!   previous ones) — one policy isolates ingress, one contains egress to the namespace;
+//! * the same after each event a controller makes (the churn path, [`rampart_graph::churn`]):
+//!   pods created, bound to a node and deleted one at a time; a rollout of a 5-replica
+//!   Deployment (a new ReplicaSet, pods replaced one by one, as `kubectl rollout restart` and
+//!   `kubectl set image` make it); a scale from 5 to 50 replicas. Every event is re-proved on
+//!   its own (the engine's debounce would batch some), p50 and p99 per event.
 
 use std::time::{Duration, Instant};
 
@@ -16,8 +21,9 @@ use rampart_graph::diff::diff;
 use rampart_graph::netpol::NetModel;
 use rampart_graph::rbac::Rbac;
 use rampart_graph::{Options, SecurityGraph, analyze, cut, prove};
+use rampart_model::objects::Pod;
 use rampart_model::parse::{ParseLimits, parse_source};
-use rampart_model::{Change, Kind, Workloads};
+use rampart_model::{Change, Kind, Located, Object, ObjectKey, Workloads};
 use rampart_respond::engine::{EngineCore, ReproofPath};
 use rampart_synth::{Config, Rng, Shape, snapshot};
 
@@ -152,5 +158,227 @@ fn main() {
             "{pods} pods, one pod's label change → change report, {what}: p50 {p50:.2?}, p99 \
              {p99:.2?} ({relabelled} of {changes} on an incremental path)"
         );
+    }
+    churn(&mut core, &mut r);
+}
+
+/// One controller's event: applied, then re-proved; the time and the path.
+fn event(
+    core: &mut EngineCore,
+    change: Change,
+    t: &mut Vec<Duration>,
+    paths: &mut Vec<ReproofPath>,
+) {
+    let at = Instant::now();
+    if core.apply(change) {
+        let report = core.reprove(0);
+        t.push(at.elapsed());
+        paths.push(report.path);
+        std::hint::black_box(report);
+    }
+}
+
+fn print_events(what: &str, mut t: Vec<Duration>, paths: &[ReproofPath]) {
+    let mut by_path: std::collections::BTreeMap<String, usize> = Default::default();
+    for p in paths {
+        *by_path.entry(format!("{p:?}").to_lowercase()).or_default() += 1;
+    }
+    let (p50, p99, max) = (
+        percentile(&mut t, 50),
+        percentile(&mut t, 99),
+        percentile(&mut t, 100),
+    );
+    println!(
+        "{what}: {} events, p50 {p50:.2?}, p99 {p99:.2?}, max {max:.2?}; paths {by_path:?}",
+        t.len()
+    );
+}
+
+fn pod_mut(o: &mut Located<Object>) -> &mut Pod {
+    match &mut o.object {
+        Object::Pod(p) => p,
+        _ => unreachable!("a pod"),
+    }
+}
+
+fn key(kind: Kind, ns: &str, name: &str) -> ObjectKey {
+    ObjectKey {
+        kind,
+        namespace: ns.into(),
+        name: name.into(),
+    }
+}
+
+/// Pods coming and going as controllers make them.
+fn churn(core: &mut EngineCore, r: &mut Rng) {
+    let s = core.snapshot().clone();
+    let nodes: Vec<String> = s
+        .of_kind(Kind::Node)
+        .map(|o| o.object.meta().name.clone())
+        .collect();
+    // Deployments with exactly five pods, their ReplicaSet and pods.
+    let mut five = Vec::new();
+    for d in s.of_kind(Kind::Deployment) {
+        let m = d.object.meta();
+        let rs: Vec<&Located<Object>> = s
+            .of_kind(Kind::ReplicaSet)
+            .filter(|x| {
+                let xm = x.object.meta();
+                xm.namespace == m.namespace && xm.owner_references.iter().any(|o| o.name == m.name)
+            })
+            .collect();
+        let [rs] = rs.as_slice() else { continue };
+        let rs_name = rs.object.meta().name.clone();
+        let pods: Vec<Located<Object>> = s
+            .of_kind(Kind::Pod)
+            .filter(|p| {
+                let pm = p.object.meta();
+                pm.namespace == m.namespace && pm.owner_references.iter().any(|o| o.name == rs_name)
+            })
+            .cloned()
+            .collect();
+        if pods.len() == 5 {
+            five.push((d.clone(), (*rs).clone(), pods));
+        }
+        if five.len() == 12 {
+            break;
+        }
+    }
+    // One at a time: created unscheduled, bound to a node, deleted.
+    let (mut t, mut paths) = (Vec::new(), Vec::new());
+    for i in 0..60 {
+        let (_, _, pods) = &five[i % five.len()];
+        let mut p = pods[0].clone();
+        let name = format!("{}-extra{i}", p.object.meta().name);
+        let ns = p.object.meta().namespace.clone();
+        {
+            let pm = pod_mut(&mut p);
+            pm.metadata.name.clone_from(&name);
+            pm.spec.node_name = None;
+        }
+        event(
+            core,
+            Change::Upsert(Box::new(p.clone())),
+            &mut t,
+            &mut paths,
+        );
+        pod_mut(&mut p).spec.node_name = Some(nodes[r.below(nodes.len())].clone());
+        event(core, Change::Upsert(Box::new(p)), &mut t, &mut paths);
+        event(
+            core,
+            Change::Delete(key(Kind::Pod, &ns, &name)),
+            &mut t,
+            &mut paths,
+        );
+    }
+    print_events("a pod created, bound, deleted (60 of each)", t, &paths);
+
+    for (what, image) in [("rollout restart", false), ("set image", true)] {
+        let (mut t, mut paths) = (Vec::new(), Vec::new());
+        for (n, (d, rs, pods)) in five.iter().take(6).enumerate() {
+            rollout(core, r, &nodes, (d, rs, pods), n, image, &mut t, &mut paths);
+        }
+        print_events(
+            &format!("rollout of a 5-replica Deployment ({what}, 6 rollouts)"),
+            t,
+            &paths,
+        );
+    }
+
+    let (mut t, mut paths) = (Vec::new(), Vec::new());
+    let (d, rs, pods) = &five[five.len() - 1];
+    let ns = d.object.meta().namespace.clone();
+    for c in [d, rs] {
+        let mut c = c.clone();
+        if let Object::Controller(x) = &mut c.object {
+            x.replicas = Some(50);
+        }
+        event(core, Change::Upsert(Box::new(c)), &mut t, &mut paths);
+    }
+    for i in 0..45 {
+        let mut p = pods[0].clone();
+        let pm = pod_mut(&mut p);
+        pm.metadata.name = format!("{}-up{i}", rs.object.meta().name);
+        pm.metadata.namespace.clone_from(&ns);
+        pm.spec.node_name = None;
+        event(
+            core,
+            Change::Upsert(Box::new(p.clone())),
+            &mut t,
+            &mut paths,
+        );
+        pod_mut(&mut p).spec.node_name = Some(nodes[r.below(nodes.len())].clone());
+        event(core, Change::Upsert(Box::new(p)), &mut t, &mut paths);
+    }
+    print_events("scale of a Deployment from 5 to 50", t, &paths);
+}
+
+/// A rolling update of a 5-replica Deployment (maxSurge 2, maxUnavailable 1, as 25% rounds):
+/// a new ReplicaSet, then pod by pod a new one created and bound, an old one terminating and
+/// gone, the ReplicaSets' replica counts following.
+#[allow(clippy::too_many_arguments)]
+fn rollout(
+    core: &mut EngineCore,
+    r: &mut Rng,
+    nodes: &[String],
+    (d, rs, pods): (&Located<Object>, &Located<Object>, &[Located<Object>]),
+    n: usize,
+    image: bool,
+    t: &mut Vec<Duration>,
+    paths: &mut Vec<ReproofPath>,
+) {
+    let ns = d.object.meta().namespace.clone();
+    let hash = format!("r{n}{}", r.below(1000));
+    let new_rs_name = format!("{}-{hash}", d.object.meta().name);
+    let mut new_rs = rs.clone();
+    new_rs.object.meta_mut().name.clone_from(&new_rs_name);
+    let mut dep = d.clone();
+    dep.object.meta_mut().annotations.insert(
+        "deployment.kubernetes.io/revision".into(),
+        format!("{}", 4 + n),
+    );
+    event(core, Change::Upsert(Box::new(dep)), t, paths);
+    event(core, Change::Upsert(Box::new(new_rs.clone())), t, paths);
+    let mut old_rs = rs.clone();
+    for (i, old) in pods.iter().enumerate() {
+        let mut p = old.clone();
+        let name = format!("{new_rs_name}-{i}");
+        {
+            let pm = pod_mut(&mut p);
+            pm.metadata.name.clone_from(&name);
+            pm.metadata
+                .labels
+                .insert("pod-template-hash".into(), hash.clone());
+            if let Some(o) = pm.metadata.owner_references.first_mut() {
+                o.name.clone_from(&new_rs_name);
+            }
+            if image {
+                if let Some(c) = pm.spec.containers.first_mut() {
+                    c.image = format!("{}-next", c.image);
+                }
+            } else {
+                pm.metadata.annotations.insert(
+                    "kubectl.kubernetes.io/restartedAt".into(),
+                    "2026-12-05T10:00:00Z".into(),
+                );
+            }
+            pm.spec.node_name = None;
+        }
+        if let Object::Controller(x) = &mut new_rs.object {
+            x.replicas = Some(i as i64 + 1);
+        }
+        event(core, Change::Upsert(Box::new(new_rs.clone())), t, paths);
+        event(core, Change::Upsert(Box::new(p.clone())), t, paths);
+        pod_mut(&mut p).spec.node_name = Some(nodes[r.below(nodes.len())].clone());
+        event(core, Change::Upsert(Box::new(p)), t, paths);
+        if let Object::Controller(x) = &mut old_rs.object {
+            x.replicas = Some(4 - i as i64);
+        }
+        event(core, Change::Upsert(Box::new(old_rs.clone())), t, paths);
+        let mut gone = old.clone();
+        gone.object.meta_mut().deletion_timestamp = "2026-12-05T10:00:00Z".into();
+        event(core, Change::Upsert(Box::new(gone)), t, paths);
+        let m = old.object.meta();
+        event(core, Change::Delete(key(Kind::Pod, &ns, &m.name)), t, paths);
     }
 }

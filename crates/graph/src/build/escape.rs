@@ -4,12 +4,14 @@
 
 use std::collections::BTreeSet;
 
-use petgraph::graph::NodeIndex;
+use petgraph::Direction;
+use petgraph::graph::{EdgeIndex, NodeIndex};
+use petgraph::visit::EdgeRef;
 use rampart_model::objects::PodSpec;
-use rampart_model::{Workload, WorkloadKind};
+use rampart_model::{Workload, WorkloadId, WorkloadKind};
 
-use super::{Builder, workload_ref};
-use crate::model::{Cost, EdgeKind, Evidence};
+use super::{Builder, SecurityGraph, remove_edges, workload_ref};
+use crate::model::{Cost, Edge, EdgeKind, Evidence, Vertex};
 
 const SENSITIVE_HOST_PATHS: &[&str] = &[
     "/",
@@ -175,6 +177,95 @@ pub(super) fn escapes(b: &mut Builder<'_>, w: &Workload, on_nodes: &[NodeIndex])
             None,
             Cost::Never,
         );
+    }
+}
+
+/// The Node vertex named `name` (`None`: "any node"), when the graph has one.
+pub(crate) fn node_vertex(sg: &SecurityGraph, name: Option<&str>) -> Option<NodeIndex> {
+    // Every Node vertex is a jewel: a short list to scan, no index to keep up to date.
+    sg.jewels.iter().copied().find(|ix| match sg.graph[*ix] {
+        Vertex::Node(n) => sg.nodes[n as usize].name.as_deref() == name,
+        _ => false,
+    })
+}
+
+/// The nodes [`nodes_of`] gives workload `w`, by name, when they depend on where its pods run
+/// (not for a DaemonSet, which runs everywhere).
+pub(crate) fn scheduled_on(w: &Workload) -> BTreeSet<&str> {
+    if w.kind == WorkloadKind::DaemonSet {
+        return BTreeSet::new();
+    }
+    w.groups
+        .iter()
+        .flat_map(|g| g.nodes.iter().map(String::as_str))
+        .collect()
+}
+
+/// Moves workload `w`'s host edges after its pods left the nodes `left` and joined `joined`
+/// (its pod spec unchanged): the `Workload → Node` escapes and the `Node → Identity` /
+/// `Node → Secret` holdings [`escapes`], [`super::identity::runs_as`] and
+/// [`super::secrets::mounts`] add per node. Every workload has them at "any node", so those
+/// are the pattern the joined nodes copy.
+pub(crate) fn rehost(
+    sg: &mut SecurityGraph,
+    w: WorkloadId,
+    left: &[NodeIndex],
+    joined: &[NodeIndex],
+) {
+    let Some(any) = node_vertex(sg, None) else {
+        return;
+    };
+    let wref = workload_ref(&sg.workloads.list[w.index()]);
+    let wi = sg.workload_ix[w.index()];
+    let held = |e: &Edge| {
+        matches!(e.kind, EdgeKind::HoldsToken | EdgeKind::HoldsSecret)
+            && e.evidence.first().is_some_and(|ev| ev.object == wref)
+    };
+    // What the workload holds: its identity and Secrets (a node holds them for it). "Any
+    // node" holds them for every workload, so the search starts from the workload's side.
+    let mut held_targets: Vec<NodeIndex> = sg
+        .graph
+        .edges_directed(wi, Direction::Outgoing)
+        .filter(|e| matches!(e.weight().kind, EdgeKind::RunsAs | EdgeKind::MountsSecret))
+        .map(|e| e.target())
+        .collect();
+    held_targets.sort_unstable();
+    held_targets.dedup();
+    let holdings: Vec<(NodeIndex, Edge)> = held_targets
+        .iter()
+        .flat_map(|&t| sg.graph.edges_connecting(any, t))
+        .filter(|e| held(e.weight()))
+        .map(|e| (e.target(), (**e.weight()).clone()))
+        .collect();
+    let escape: Option<Edge> = sg
+        .graph
+        .edges_connecting(wi, any)
+        .find(|e| e.weight().kind == EdgeKind::EscapesToNode)
+        .map(|e| (**e.weight()).clone());
+    let mut stale: Vec<EdgeIndex> = Vec::new();
+    for &n in left {
+        stale.extend(
+            held_targets
+                .iter()
+                .flat_map(|&t| sg.graph.edges_connecting(n, t))
+                .filter(|e| held(e.weight()))
+                .map(|e| e.id()),
+        );
+        stale.extend(
+            sg.graph
+                .edges_connecting(wi, n)
+                .filter(|e| e.weight().kind == EdgeKind::EscapesToNode)
+                .map(|e| e.id()),
+        );
+    }
+    remove_edges(&mut sg.graph, stale);
+    for &n in joined {
+        for (target, e) in &holdings {
+            sg.graph.add_edge(n, *target, Box::new(e.clone()));
+        }
+        if let Some(e) = &escape {
+            sg.graph.add_edge(wi, n, Box::new(e.clone()));
+        }
     }
 }
 

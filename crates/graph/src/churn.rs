@@ -1,0 +1,289 @@
+//! Pods came, went or changed, and controllers changed, inside workloads the analysis already
+//! has: bring an [`Analysis`] up to date without building the world again.
+//!
+//! These are the changes a live cluster makes most — every rollout, scale-up, eviction and
+//! scheduling decision. The analysis reads a workload's pods through a few doors only, and this
+//! module checks each:
+//!
+//! * membership: every changed pod (and every pod below a changed controller) belongs to a
+//!   workload the analysis has, before and after, and to the same one; a workload keeps at least
+//!   one pod (without pods it falls back to its controller's template);
+//! * what is read by name: the pod spec of the workload's first pod (the one the analysis reads)
+//!   but for its node and images, the workload's source, and the labels and annotations read by name
+//!   ([`KEYS_READ_BY_NAME`]) on the controller, the first pod and every pod group;
+//! * pod groups: each keeps a class the workload has, and nothing that selects pods sees the
+//!   groups differently ([`crate::relabel`]) — else the classes are patched
+//!   ([`crate::reclass`]);
+//! * nodes: the nodes its pods run on are Node objects the cluster has (a node known only from
+//!   a pod would add or remove a vertex); when they change, the host edges are moved.
+//!
+//! When nothing the graph reads moved, only the workloads are swapped in (pod counts, names,
+//! replicas); otherwise the graph is patched and chains and cut worked out again over it. Either
+//! way the result is what a full analysis says, which a differential test checks over random
+//! rollouts, scalings and evictions. On `Err` nothing was changed and the caller re-proves in
+//! full.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use petgraph::graph::NodeIndex;
+use rampart_model::objects::PodSpec;
+use rampart_model::{Kind, Object, ObjectKey, Snapshot, Workload, WorkloadId, WorkloadKind};
+
+use crate::build::{KEYS_READ_BY_NAME, node_vertex, scheduled_on};
+use crate::fix::Fix;
+use crate::reclass::{Regrouped, Update, patch_workloads};
+use crate::relabel::{Reprove, swap_in, unchanged};
+use crate::{Analysis, Options};
+
+/// Most objects one incremental update takes; past it a full analysis is as cheap.
+pub const MAX_CHANGED: usize = 256;
+
+/// Updates `analysis` (of the snapshot before the changes) after the objects `changed` (each
+/// with the version the analysis saw, `None` when it did not exist) changed into what
+/// `snapshot` holds. The caller guarantees that nothing else changed since the analysis.
+pub fn update_objects(
+    analysis: &mut Analysis,
+    snapshot: &Snapshot,
+    changed: &[(ObjectKey, Option<Object>)],
+    options: &Options,
+) -> Result<Update, Reprove> {
+    if changed.len() > MAX_CHANGED {
+        return Err(Reprove::TooMany);
+    }
+    let regrouped = regroup(analysis, snapshot, changed)?;
+    let mut swaps = Vec::new();
+    let mut moves = Vec::new();
+    for new_w in regrouped {
+        let id = new_w.id;
+        same_reads(&analysis.graph.workloads.list[id.index()], &new_w)?;
+        let (left, joined) = hosts_moved(analysis, snapshot, id, &new_w)?;
+        let classes_kept = match unchanged(analysis, snapshot, id, &new_w) {
+            Ok(()) => true,
+            Err(Reprove::StableLabels | Reprove::ClassMove | Reprove::Selection) => false,
+            Err(e) => return Err(e),
+        };
+        if classes_kept && left.is_empty() && joined.is_empty() {
+            swaps.push(new_w);
+        } else {
+            moves.push(Regrouped {
+                id,
+                new_w,
+                left,
+                joined,
+            });
+        }
+    }
+    // Swapped first: the checks above read the plan before any patch, and a patch's plan is
+    // worked out afresh over the swapped workloads.
+    for new_w in swaps {
+        rename_pods(analysis, &new_w);
+        swap_in(analysis, new_w);
+    }
+    if moves.is_empty() {
+        return Ok(Update::Relabelled);
+    }
+    patch_workloads(analysis, snapshot, moves, options).map(Update::Reclassed)
+}
+
+/// The workloads the changes touch, regrouped from `snapshot`.
+fn regroup(
+    analysis: &Analysis,
+    snapshot: &Snapshot,
+    changed: &[(ObjectKey, Option<Object>)],
+) -> Result<Vec<Workload>, Reprove> {
+    let ws = &analysis.graph.workloads;
+    // Each touched workload's pods after the changes.
+    let mut pods: BTreeMap<WorkloadId, BTreeSet<String>> = BTreeMap::new();
+    fn members<'p>(
+        pods: &'p mut BTreeMap<WorkloadId, BTreeSet<String>>,
+        ws: &rampart_model::Workloads,
+        id: WorkloadId,
+    ) -> &'p mut BTreeSet<String> {
+        pods.entry(id)
+            .or_insert_with(|| ws.list[id.index()].pod_names.iter().cloned().collect())
+    }
+    for (key, before) in changed {
+        let now = snapshot
+            .get(key.kind, &key.namespace, &key.name)
+            .map(|l| &l.object);
+        match key.kind {
+            Kind::Pod => {
+                let was = match before {
+                    Some(Object::Pod(_)) => Some(
+                        ws.of_pod(&key.namespace, &key.name)
+                            .ok_or(Reprove::UnknownPod)?,
+                    ),
+                    Some(_) => return Err(Reprove::OtherKind),
+                    None => None,
+                };
+                let is = match now {
+                    Some(Object::Pod(p)) => {
+                        Some(ws.owner_of(snapshot, p).ok_or(Reprove::NewWorkload)?)
+                    }
+                    Some(_) => return Err(Reprove::OtherKind),
+                    None => None,
+                };
+                match (was, is) {
+                    (Some(a), Some(b)) if a != b => return Err(Reprove::Owner),
+                    (_, Some(id)) => {
+                        members(&mut pods, ws, id).insert(key.name.clone());
+                    }
+                    (Some(id), None) => {
+                        members(&mut pods, ws, id).remove(&key.name);
+                    }
+                    // Came and went between two analyses.
+                    (None, None) => {}
+                }
+            }
+            kind => {
+                let wk = WorkloadKind::from_kind(kind).ok_or(Reprove::OtherKind)?;
+                let of = |o: Option<&Object>| -> Result<Option<WorkloadId>, Reprove> {
+                    match o {
+                        Some(Object::Controller(c)) => ws
+                            .workload_of(snapshot, wk, &c.metadata)
+                            .map(Some)
+                            .ok_or(Reprove::NewWorkload),
+                        Some(_) => Err(Reprove::OtherKind),
+                        None => Ok(None),
+                    }
+                };
+                let (was, is) = (of(before.as_ref())?, of(now)?);
+                match (was, is) {
+                    (Some(a), Some(b)) if a != b => return Err(Reprove::Owner),
+                    (Some(id), _) | (None, Some(id)) => {
+                        members(&mut pods, ws, id);
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(pods.len());
+    for (id, names) in pods {
+        let names: Vec<String> = names.into_iter().collect();
+        // Every pod stays with the workload (a controller's change may have moved some).
+        for name in &names {
+            match snapshot.get(Kind::Pod, &ws.list[id.index()].namespace, name) {
+                Some(l) => match &l.object {
+                    Object::Pod(p) if ws.owner_of(snapshot, p) == Some(id) => {}
+                    _ => return Err(Reprove::Owner),
+                },
+                None => return Err(Reprove::Owner),
+            }
+        }
+        out.push(
+            ws.regroup_with(snapshot, id, &names)
+                .ok_or(Reprove::NoPods)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Whether the workload reads the same: the pod spec but for its node and its images (the graph
+/// reads neither from the spec: nodes come from the pod groups, images only from outside the
+/// graph, and those read the swapped-in workload), the source, and the labels and annotations
+/// read by name on the controller, the first pod and each group.
+fn same_reads(old: &Workload, new: &Workload) -> Result<(), Reprove> {
+    let spec = |s: &PodSpec| {
+        let mut s = s.clone();
+        s.node_name = None;
+        for c in s
+            .init_containers
+            .iter_mut()
+            .chain(&mut s.containers)
+            .chain(&mut s.ephemeral_containers)
+        {
+            c.image.clear();
+        }
+        s
+    };
+    if old.source != new.source
+        || (old.template.spec != new.template.spec
+            && spec(&old.template.spec) != spec(&new.template.spec))
+    {
+        return Err(Reprove::Template);
+    }
+    fn by_name(w: &Workload) -> (Vec<Option<&String>>, BTreeSet<Vec<Option<&String>>>) {
+        let metas = [&w.metadata, &w.template.metadata];
+        let marks: Vec<Option<&String>> = KEYS_READ_BY_NAME
+            .iter()
+            .flat_map(|k| {
+                metas
+                    .iter()
+                    .flat_map(move |m| [m.labels.get(*k), m.annotations.get(*k)])
+            })
+            .collect();
+        let groups: BTreeSet<Vec<Option<&String>>> = w
+            .groups
+            .iter()
+            .map(|g| KEYS_READ_BY_NAME.iter().map(|k| g.labels.get(*k)).collect())
+            .collect();
+        (marks, groups)
+    }
+    if by_name(old) != by_name(new) {
+        return Err(Reprove::NamedLabel);
+    }
+    Ok(())
+}
+
+/// The Node vertices workload `id`'s pods left and joined; refused when one is no Node object
+/// (a node known only from pods is a vertex a full build adds or drops).
+fn hosts_moved(
+    analysis: &Analysis,
+    snapshot: &Snapshot,
+    id: WorkloadId,
+    new_w: &Workload,
+) -> Result<(Vec<NodeIndex>, Vec<NodeIndex>), Reprove> {
+    let g = &analysis.graph;
+    let (before, after) = (
+        scheduled_on(&g.workloads.list[id.index()]),
+        scheduled_on(new_w),
+    );
+    if before == after {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let vertex = |name: &str| -> Result<NodeIndex, Reprove> {
+        snapshot
+            .get(Kind::Node, "", name)
+            .and_then(|_| node_vertex(g, Some(name)))
+            .ok_or(Reprove::NewNode)
+    };
+    let left = before
+        .difference(&after)
+        .map(|n| vertex(n))
+        .collect::<Result<_, _>>()?;
+    let joined = after
+        .difference(&before)
+        .map(|n| vertex(n))
+        .collect::<Result<_, _>>()?;
+    Ok((left, joined))
+}
+
+/// The plan's fixes that name the workload's pods name its new ones.
+fn rename_pods(analysis: &mut Analysis, new_w: &Workload) {
+    for c in &mut analysis.plan.cuts {
+        for f in &mut c.fixes {
+            if let Some(k) = f.workload_mut()
+                && k.namespace == new_w.namespace
+                && k.kind == new_w.kind
+                && k.name == new_w.name
+            {
+                k.pods.clone_from(&new_w.pod_names);
+            }
+        }
+    }
+}
+
+impl Fix {
+    /// The workload a fix changes, when it changes one.
+    fn workload_mut(&mut self) -> Option<&mut crate::fix::WorkloadKey> {
+        match self {
+            Fix::RemoveHostPorts(k)
+            | Fix::DisableHostNetwork(k)
+            | Fix::RemoveExposedMarker(k)
+            | Fix::DisableAutomount(k)
+            | Fix::RemoveSecretRefs(k, _) => Some(k),
+            _ => None,
+        }
+    }
+}
