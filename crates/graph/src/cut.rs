@@ -83,9 +83,9 @@ pub struct CutState {
     /// What each cut edge broke, by its ends: a patch that leaves an edge's entries and jewels
     /// as they were names its chains again without hashing them.
     broken: BrokenByEnds,
-    /// A fingerprint of the flow network those were found in: when a patch leaves it as it
-    /// was (it changed edges no chain can use), the cut breaks what it broke.
-    network: u64,
+    /// The flow network those were found in: when a patch leaves it as it was (it changed
+    /// edges no chain can use), the cut breaks what it broke.
+    network: Vec<(u32, u32, u64)>,
 }
 
 /// What each cut edge broke, by the edge's tail and head.
@@ -702,11 +702,7 @@ pub(crate) fn min_cut_reusing(
     let relevant_vertices = relevant.iter().filter(|r| **r).count();
     // The network decides the cut and what it breaks (the source side of a minimum cut is
     // unique, and the entries and jewels are its vertices).
-    let fingerprint = pairs.iter().fold(n as u64, |h, &(a, b, c)| {
-        (h.rotate_left(5) ^ (u64::from(a) << 32 | u64::from(b)) ^ c.rotate_left(17))
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-    });
-    let same_network = fingerprint == network;
+    let same_network = pairs == network;
     let (value, side, flow) = max_flow(n, index(g.internet), sink, &pairs, start);
     let mut cut_edges: Vec<EdgeIndex> = g
         .graph
@@ -1115,7 +1111,7 @@ pub(crate) fn min_cut_reusing(
             facts,
             moved: Vec::new(),
             broken,
-            network: fingerprint,
+            network: pairs,
         }),
     }
 }

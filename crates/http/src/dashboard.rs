@@ -38,8 +38,9 @@ pub struct KindLabels {
 /// Labels of the re-proof counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PathLabels {
-    /// `full` (the snapshot analysed again) or `relabel` (one pod's labels checked, the
-    /// previous proof kept).
+    /// `full` (the snapshot analysed again), `relabel` / `reclass` (one pod's labels: the proof
+    /// kept, or the graph patched) or `workloads` / `patched` (pods and controllers changed
+    /// inside analysed workloads: the proof kept, or the graph patched).
     pub path: String,
 }
 
@@ -184,7 +185,8 @@ impl Default for EngineMetrics {
         let reproofs = Family::<PathLabels, Counter>::default();
         registry.register(
             "reproofs",
-            "Re-proofs of the cluster, by path (full, or relabel: one pod's labels checked)",
+            "Re-proofs of the cluster, by path (full; relabel or reclass: one pod's labels; \
+             workloads or patched: pods and controllers inside analysed workloads)",
             reproofs.clone(),
         );
         let unchanged_updates = Counter::default();
