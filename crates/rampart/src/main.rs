@@ -6,7 +6,9 @@
 /// ~134 MB resident instead of ~200 MB). mimalloc reads them from the environment when it
 /// starts, before `main`, so the process re-executes itself once with them set (same PID; an
 /// operator's own values win). If that fails, the engine runs with the defaults. The webhook
-/// uses the same settings, so a burst of large reviews does not stay resident.
+/// uses the same settings, so a burst of large reviews does not stay resident, and so does a
+/// scan, whose dump text and parsed objects are freed as the analysis grows (10k pods: 114 MiB
+/// peak instead of 167 MiB; 100k: 1.24 GiB instead of 1.42 GiB).
 #[cfg(unix)]
 fn lean_allocator() {
     use std::os::unix::process::CommandExt;
@@ -113,7 +115,10 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Scan(args) => scan::scan(&args),
+        Command::Scan(args) => {
+            lean_allocator();
+            scan::scan(&args)
+        }
         Command::Connectivity(args) => scan::connectivity(&args),
         Command::Webhook(args) => {
             // A large review's memory goes back to the system at once, not minutes later.

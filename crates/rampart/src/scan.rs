@@ -140,12 +140,12 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         report = report.with_what_if(applied, &after);
     }
     let t2 = Instant::now();
-    let text = match args.format {
-        Format::Table => table::render(&report),
-        Format::Json => report.to_json(),
-        Format::Sarif => sarif::render(&report),
-    };
-    write_stdout(&text).context("writing the report")?;
+    match args.format {
+        Format::Table => write_stdout(&table::render(&report)),
+        Format::Json => stream_stdout(|out| report.write_json(out)),
+        Format::Sarif => write_stdout(&sarif::render(&report)),
+    }
+    .context("writing the report")?;
     if args.timings {
         eprintln!(
             "timings: load {:?} (peak RSS {}), analyze {:?} ({} vertices, {} edges, {} classes), render {:?}, total {:?} (peak RSS {})",
@@ -235,6 +235,17 @@ fn peak_rss() -> String {
                 .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
         })
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Streams a report to stdout through a buffer, as [`write_stdout`] treats errors.
+fn stream_stdout(
+    write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
 }
 
 /// Writes the report to stdout. A reader that went away (`rampart scan … | head`) is not an

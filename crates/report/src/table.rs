@@ -305,6 +305,17 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_streamed_json_is_the_json() {
+        let r = hostile_report();
+        let mut out = Vec::new();
+        r.write_json(&mut out).expect("written");
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            format!("{}\n", r.to_json())
+        );
+    }
+
+    #[test]
     fn names_cannot_drive_the_terminal() {
         let text = render(&hostile_report());
         // Only the table's own line breaks remain: no control, C1 or bidi character at all.
