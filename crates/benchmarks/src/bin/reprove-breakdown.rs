@@ -194,6 +194,26 @@ fn print_events(what: &str, mut t: Vec<Duration>, paths: &[ReproofPath]) {
     );
 }
 
+/// A pod like `like` named `name`: created unscheduled, then bound to `node`.
+fn create_and_bind(
+    core: &mut EngineCore,
+    like: &Located<Object>,
+    name: &str,
+    node: &str,
+    t: &mut Vec<Duration>,
+    paths: &mut Vec<ReproofPath>,
+) {
+    let mut p = like.clone();
+    {
+        let pm = pod_mut(&mut p);
+        pm.metadata.name = name.to_string();
+        pm.spec.node_name = None;
+    }
+    event(core, Change::Upsert(Box::new(p.clone())), t, paths);
+    pod_mut(&mut p).spec.node_name = Some(node.to_string());
+    event(core, Change::Upsert(Box::new(p)), t, paths);
+}
+
 fn pod_mut(o: &mut Located<Object>) -> &mut Pod {
     match &mut o.object {
         Object::Pod(p) => p,
@@ -248,22 +268,10 @@ fn churn(core: &mut EngineCore, r: &mut Rng) {
     let (mut t, mut paths) = (Vec::new(), Vec::new());
     for i in 0..60 {
         let (_, _, pods) = &five[i % five.len()];
-        let mut p = pods[0].clone();
-        let name = format!("{}-extra{i}", p.object.meta().name);
-        let ns = p.object.meta().namespace.clone();
-        {
-            let pm = pod_mut(&mut p);
-            pm.metadata.name.clone_from(&name);
-            pm.spec.node_name = None;
-        }
-        event(
-            core,
-            Change::Upsert(Box::new(p.clone())),
-            &mut t,
-            &mut paths,
-        );
-        pod_mut(&mut p).spec.node_name = Some(nodes[r.below(nodes.len())].clone());
-        event(core, Change::Upsert(Box::new(p)), &mut t, &mut paths);
+        let name = format!("{}-extra{i}", pods[0].object.meta().name);
+        let ns = pods[0].object.meta().namespace.clone();
+        let node = &nodes[r.below(nodes.len())];
+        create_and_bind(core, &pods[0], &name, node, &mut t, &mut paths);
         event(
             core,
             Change::Delete(key(Kind::Pod, &ns, &name)),
@@ -287,7 +295,6 @@ fn churn(core: &mut EngineCore, r: &mut Rng) {
 
     let (mut t, mut paths) = (Vec::new(), Vec::new());
     let (d, rs, pods) = &five[five.len() - 1];
-    let ns = d.object.meta().namespace.clone();
     for c in [d, rs] {
         let mut c = c.clone();
         if let Object::Controller(x) = &mut c.object {
@@ -296,19 +303,9 @@ fn churn(core: &mut EngineCore, r: &mut Rng) {
         event(core, Change::Upsert(Box::new(c)), &mut t, &mut paths);
     }
     for i in 0..45 {
-        let mut p = pods[0].clone();
-        let pm = pod_mut(&mut p);
-        pm.metadata.name = format!("{}-up{i}", rs.object.meta().name);
-        pm.metadata.namespace.clone_from(&ns);
-        pm.spec.node_name = None;
-        event(
-            core,
-            Change::Upsert(Box::new(p.clone())),
-            &mut t,
-            &mut paths,
-        );
-        pod_mut(&mut p).spec.node_name = Some(nodes[r.below(nodes.len())].clone());
-        event(core, Change::Upsert(Box::new(p)), &mut t, &mut paths);
+        let name = format!("{}-up{i}", rs.object.meta().name);
+        let node = &nodes[r.below(nodes.len())];
+        create_and_bind(core, &pods[0], &name, node, &mut t, &mut paths);
     }
     print_events("scale of a Deployment from 5 to 50", t, &paths);
 }
