@@ -45,22 +45,27 @@ pub(crate) fn publish(
     }
     /// The scan contract with the change report beside it, serialized in one pass.
     #[derive(serde::Serialize)]
-    struct Findings<'a> {
+    struct Findings {
         #[serde(flatten)]
-        scan: &'a ScanReport,
-        report: &'a ChangeReport,
-        levers: &'a Levers,
+        scan: ScanReport,
+        report: ChangeReport,
+        levers: Levers,
         /// Infected-pod decisions, newest last.
-        responses: &'a VecDeque<PodDecision>,
+        responses: VecDeque<PodDecision>,
     }
-    let json = serde_json::to_vec(&Findings {
-        scan: &scan,
-        report,
-        levers,
-        responses,
-    })
-    .unwrap_or_default();
-    dashboard.set_findings(json, report.generation, scan.chains.len());
+    let chains = scan.chains.len();
+    let findings = Findings {
+        scan,
+        report: report.clone(),
+        levers: levers.clone(),
+        responses: responses.clone(),
+    };
+    // Serialized when first asked for: most re-proofs of a busy cluster are never read.
+    dashboard.set_findings_with(
+        Box::new(move || serde_json::to_vec(&findings).unwrap_or_default()),
+        report.generation,
+        chains,
+    );
 }
 
 /// The apiVersion of a kind an Event may point at.

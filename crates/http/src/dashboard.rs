@@ -240,12 +240,45 @@ impl Default for EngineMetrics {
     }
 }
 
+/// Makes the findings document when it is first asked for.
+pub type MakeFindings = Box<dyn FnOnce() -> Vec<u8> + Send + Sync>;
+
+/// The findings document of the latest re-proof: serialized when first asked for, then
+/// served as is (a reference-count bump). Most re-proofs of a busy cluster are never read, and
+/// the document is large (7.5 MB at 10k pods, 130 MB at 50k on a policy-dense cluster).
+#[derive(Default)]
+struct Findings {
+    json: axum::body::Bytes,
+    pending: Option<MakeFindings>,
+}
+
+impl Findings {
+    fn current(&mut self) -> axum::body::Bytes {
+        if let Some(make) = self.pending.take() {
+            self.json = axum::body::Bytes::from(make());
+        }
+        self.json.clone()
+    }
+
+    fn published(&self) -> bool {
+        self.pending.is_some() || !self.json.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Findings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Findings")
+            .field("bytes", &self.json.len())
+            .field("pending", &self.pending.is_some())
+            .finish()
+    }
+}
+
 /// What the dashboard serves.
 #[derive(Debug, Default)]
 pub struct DashboardState {
-    /// The scan contract of the latest analysis plus `report` (the latest change report),
-    /// serialized once per re-proof: serving it is a reference-count bump.
-    findings_json: RwLock<axum::body::Bytes>,
+    /// The scan contract of the latest analysis plus `report` (the latest change report).
+    findings_json: std::sync::Mutex<Findings>,
     /// `{"generation", "chains"}`: a cheap progress probe.
     status: RwLock<Value>,
     /// Why the engine is not ready (empty: ready once findings exist).
@@ -257,12 +290,39 @@ pub struct DashboardState {
 impl DashboardState {
     /// Publishes new findings: the serialized document, its generation and chain count.
     pub fn set_findings(&self, json: Vec<u8>, generation: u64, chains: usize) {
-        if let Ok(mut j) = self.findings_json.write() {
-            *j = axum::body::Bytes::from(json);
+        if let Ok(mut j) = self.findings_json.lock() {
+            *j = Findings {
+                json: axum::body::Bytes::from(json),
+                pending: None,
+            };
         }
+        self.set_status(generation, chains);
+    }
+
+    /// Publishes new findings made when first asked for (the previous document is dropped at
+    /// once), with their generation and chain count.
+    pub fn set_findings_with(&self, make: MakeFindings, generation: u64, chains: usize) {
+        if let Ok(mut j) = self.findings_json.lock() {
+            *j = Findings {
+                json: axum::body::Bytes::new(),
+                pending: Some(make),
+            };
+        }
+        self.set_status(generation, chains);
+    }
+
+    fn set_status(&self, generation: u64, chains: usize) {
         if let Ok(mut st) = self.status.write() {
             *st = serde_json::json!({"generation": generation, "chains": chains});
         }
+    }
+
+    /// The findings document, made now if the latest re-proof's was not asked for yet.
+    fn findings_bytes(&self) -> axum::body::Bytes {
+        self.findings_json
+            .lock()
+            .map(|mut f| f.current())
+            .unwrap_or_default()
     }
 
     /// Says why there are no (current) findings: what cannot be read, what is not listed yet.
@@ -276,7 +336,7 @@ impl DashboardState {
     /// Whether findings exist and nothing is in the way; else the reasons.
     pub fn readiness(&self) -> Result<(), Vec<String>> {
         let waiting = self.waiting.read().map(|w| w.clone()).unwrap_or_default();
-        let published = self.findings_json.read().is_ok_and(|b| !b.is_empty());
+        let published = self.findings_json.lock().is_ok_and(|f| f.published());
         match (published, waiting.is_empty()) {
             (true, true) => Ok(()),
             (false, true) => Err(vec!["no findings yet: listing the cluster".into()]),
@@ -286,11 +346,7 @@ impl DashboardState {
 
     /// The findings as a JSON value (parsed on demand, for the HTML page).
     pub fn findings(&self) -> Value {
-        self.findings_json
-            .read()
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or(Value::Null)
+        serde_json::from_slice(&self.findings_bytes()).unwrap_or(Value::Null)
     }
 }
 
@@ -376,10 +432,10 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 async fn findings(State(s): State<Arc<DashboardState>>) -> Response {
-    let body = s
-        .findings_json
-        .read()
-        .map(|b| b.clone())
+    // Serializing a large cluster's findings takes a while: off the async workers.
+    let state = s.clone();
+    let body = tokio::task::spawn_blocking(move || state.findings_bytes())
+        .await
         .unwrap_or_default();
     if body.is_empty() {
         // No analysis yet: say why, never a bare `null`.
@@ -465,7 +521,10 @@ fn obj(v: &Value) -> String {
 }
 
 async fn page(State(s): State<Arc<DashboardState>>) -> Html<String> {
-    Html(render(&s.findings()))
+    let findings = tokio::task::spawn_blocking(move || s.findings())
+        .await
+        .unwrap_or(Value::Null);
+    Html(render(&findings))
 }
 
 /// Renders the dashboard page from the findings document.
@@ -552,6 +611,32 @@ pub fn render(f: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn findings_are_serialized_once_when_first_asked_for() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let made = Arc::new(AtomicUsize::new(0));
+        let s = DashboardState::default();
+        assert!(s.readiness().is_err(), "nothing published yet");
+        let counter = made.clone();
+        s.set_findings_with(
+            Box::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                br#"{"chains": [1, 2]}"#.to_vec()
+            }),
+            7,
+            2,
+        );
+        // Ready and counted before anyone asks: nothing serialized yet.
+        assert!(s.readiness().is_ok());
+        assert_eq!(made.load(Ordering::SeqCst), 0);
+        assert_eq!(s.findings()["chains"][1], 2);
+        assert_eq!(&s.findings_bytes()[..], br#"{"chains": [1, 2]}"#);
+        assert_eq!(made.load(Ordering::SeqCst), 1, "made once, then served");
+        // The next re-proof replaces it.
+        s.set_findings(b"{}".to_vec(), 8, 0);
+        assert_eq!(&s.findings_bytes()[..], b"{}");
+    }
 
     #[test]
     fn attacker_controlled_strings_are_escaped() {
