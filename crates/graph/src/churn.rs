@@ -29,7 +29,7 @@ use petgraph::graph::NodeIndex;
 use rampart_model::objects::PodSpec;
 use rampart_model::{Kind, Object, ObjectKey, Snapshot, Workload, WorkloadId, WorkloadKind};
 
-use crate::build::{KEYS_READ_BY_NAME, node_vertex, scheduled_on};
+use crate::build::{KEYS_READ_BY_NAME, node_vertex};
 use crate::fix::Fix;
 use crate::reclass::{Regrouped, Update, patch_workloads};
 use crate::relabel::{Reprove, swap_in, unchanged};
@@ -227,7 +227,8 @@ fn same_reads(old: &Workload, new: &Workload) -> Result<(), Reprove> {
 }
 
 /// The Node vertices workload `id`'s pods left and joined; refused when one is no Node object
-/// (a node known only from pods is a vertex a full build adds or drops).
+/// (a node known only from pods is a vertex a full build adds or drops). A DaemonSet's edges
+/// reach every node whatever its pods' (none to move), but its pods name nodes too.
 fn hosts_moved(
     analysis: &Analysis,
     snapshot: &Snapshot,
@@ -235,10 +236,8 @@ fn hosts_moved(
     new_w: &Workload,
 ) -> Result<(Vec<NodeIndex>, Vec<NodeIndex>), Reprove> {
     let g = &analysis.graph;
-    let (before, after) = (
-        scheduled_on(&g.workloads.list[id.index()]),
-        scheduled_on(new_w),
-    );
+    let old_w = &g.workloads.list[id.index()];
+    let (before, after) = (pods_on(old_w), pods_on(new_w));
     if before == after {
         return Ok((Vec::new(), Vec::new()));
     }
@@ -248,15 +247,28 @@ fn hosts_moved(
             .and_then(|_| node_vertex(g, Some(name)))
             .ok_or(Reprove::NewNode)
     };
-    let left = before
+    let left: Vec<NodeIndex> = before
         .difference(&after)
         .map(|n| vertex(n))
         .collect::<Result<_, _>>()?;
-    let joined = after
+    let joined: Vec<NodeIndex> = after
         .difference(&before)
         .map(|n| vertex(n))
         .collect::<Result<_, _>>()?;
+    if old_w.kind == WorkloadKind::DaemonSet {
+        // Its edges reach every node already ([`crate::build`]'s `nodes_of`).
+        return Ok((Vec::new(), Vec::new()));
+    }
     Ok((left, joined))
+}
+
+/// Every node a workload's pods run on (what a full build's `nodes_of` reads for every kind
+/// but a DaemonSet, and what it names Node vertices after for every kind).
+fn pods_on(w: &Workload) -> BTreeSet<&str> {
+    w.groups
+        .iter()
+        .flat_map(|g| g.nodes.iter().map(String::as_str))
+        .collect()
 }
 
 /// The plan's fixes that name the workload's pods name its new ones.
@@ -285,5 +297,49 @@ impl Fix {
             | Fix::RemoveSecretRefs(k, _) => Some(k),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rampart_model::parse::{ParseLimits, parse_source};
+    use rampart_model::{Change, Kind, Object, ObjectKey, Snapshot};
+
+    use super::*;
+
+    const CLUSTER: &str = "\
+apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\n\
+apiVersion: v1\nkind: Node\nmetadata: {name: n2}\n---\n\
+apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: ops}\nspec: {template: {metadata: {labels: {app: agent}}, spec: {containers: [{name: c}]}}}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: agent-a, namespace: ops, labels: {app: agent}, ownerReferences: [{kind: DaemonSet, name: agent, controller: true}]}\nspec: {nodeName: n1, containers: [{name: c, securityContext: {privileged: true}}]}\n";
+
+    /// The cluster analysed, then a pod like `agent-a` on `node` added: what the churn path
+    /// says, and whether its analysis equals a full one.
+    fn add_agent_on(node: &str) -> Result<bool, Reprove> {
+        let parsed = parse_source("t.yaml", CLUSTER, &ParseLimits::default());
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        let mut s = Snapshot::from_objects(parsed.objects);
+        let options = Options::default();
+        let mut a = crate::analyze(&s, &options);
+        let mut p = s.get(Kind::Pod, "ops", "agent-a").cloned().expect("pod");
+        if let Object::Pod(x) = &mut p.object {
+            x.metadata.name = "agent-b".into();
+            x.spec.node_name = Some(node.into());
+        }
+        let key = ObjectKey::of(&p.object);
+        s.apply(Change::Upsert(Box::new(p)));
+        update_objects(&mut a, &s, &[(key, None)], &options)?;
+        let full = crate::analyze(&s, &options);
+        Ok(a.graph.graph.edge_count() == full.graph.graph.edge_count()
+            && a.graph.nodes.len() == full.graph.nodes.len()
+            && a.proof.chains.len() == full.proof.chains.len())
+    }
+
+    #[test]
+    fn a_daemon_set_pod_on_a_node_known_only_from_it_is_re_proved() {
+        // A node no Node object names is a vertex (a jewel) a full build adds.
+        assert_eq!(add_agent_on("ghost"), Err(Reprove::NewNode));
+        // On a node the cluster has, the DaemonSet's edges reach it already.
+        assert_eq!(add_agent_on("n2"), Ok(true));
     }
 }

@@ -189,18 +189,6 @@ pub(crate) fn node_vertex(sg: &SecurityGraph, name: Option<&str>) -> Option<Node
     })
 }
 
-/// The nodes [`nodes_of`] gives workload `w`, by name, when they depend on where its pods run
-/// (not for a DaemonSet, which runs everywhere).
-pub(crate) fn scheduled_on(w: &Workload) -> BTreeSet<&str> {
-    if w.kind == WorkloadKind::DaemonSet {
-        return BTreeSet::new();
-    }
-    w.groups
-        .iter()
-        .flat_map(|g| g.nodes.iter().map(String::as_str))
-        .collect()
-}
-
 /// Moves workload `w`'s host edges after its pods left the nodes `left` and joined `joined`
 /// (its pod spec unchanged): the `Workload → Node` escapes and the `Node → Identity` /
 /// `Node → Secret` holdings [`escapes`], [`super::identity::runs_as`] and

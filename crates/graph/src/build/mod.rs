@@ -22,7 +22,7 @@ mod routes;
 mod secrets;
 
 pub use escape::{escape_reasons, sensitive_host_path};
-pub(crate) use escape::{node_vertex, rehost, scheduled_on};
+pub(crate) use escape::{node_vertex, rehost};
 pub use identity::token_mounted;
 pub(crate) use network::patch as patch_network;
 pub use routes::Route;
