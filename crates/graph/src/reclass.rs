@@ -25,24 +25,8 @@ use rampart_model::{EXPOSED_ANNOTATION, Kind, Object, ObjectKey, Snapshot, Workl
 use crate::diff::{Baseline, ThreatDiff, diff_from};
 use crate::model::EdgeKind;
 use crate::netpol::declared_ports;
-use crate::relabel::{Reprove, moved_workload};
+use crate::relabel::Reprove;
 use crate::{Analysis, Options, build, cut, prove};
-
-/// Updates `analysis` (of the snapshot before the change) after pod `old` became `new` in
-/// `snapshot`, and returns what changed; on `Err` nothing was changed.
-///
-/// As for [`crate::relabel::relabel_pod`], the caller guarantees that this pod is the only
-/// object that changed since `analysis` was made.
-pub fn reclass_pod(
-    analysis: &mut Analysis,
-    snapshot: &Snapshot,
-    old: &Pod,
-    new: &Pod,
-    options: &Options,
-) -> Result<ThreatDiff, Reprove> {
-    let (id, new_w) = moved_workload(analysis, snapshot, old, new)?;
-    patch(analysis, snapshot, id, new_w, options)
-}
 
 /// How one pod's new labels were taken in.
 #[derive(Debug)]
@@ -71,23 +55,6 @@ pub fn update_pod(
     };
     let before = Object::Pod(Box::new(old.clone()));
     crate::churn::update_objects(analysis, snapshot, &[(key, Some(before))], options)
-}
-
-/// The patch of workload `id`, regrouped as `new_w` (its pods on the same nodes).
-fn patch(
-    analysis: &mut Analysis,
-    snapshot: &Snapshot,
-    id: WorkloadId,
-    new_w: Workload,
-    options: &Options,
-) -> Result<ThreatDiff, Reprove> {
-    let moved = Regrouped {
-        id,
-        new_w,
-        left: Vec::new(),
-        joined: Vec::new(),
-    };
-    patch_workloads(analysis, snapshot, vec![moved], options)
 }
 
 /// One workload regrouped: its new version and the Node vertices its pods left and joined.
@@ -241,7 +208,8 @@ apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: guard, n
         let (s, mut a, old, new) = relabelled(CLUSTER, "app", "web", "role", "friend");
         assert_eq!(isolating_db(&a), vec![(true, vec![])], "{:#?}", a.plan.cuts);
         let full = analyze(&s, &options);
-        reclass_pod(&mut a, &s, &old, &new, &options).expect("a class move");
+        let update = update_pod(&mut a, &s, &old, &new, &options).expect("a class move");
+        assert!(matches!(update, Update::Reclassed(_)), "{update:?}");
         let want = isolating_db(&full);
         assert_eq!(want.len(), 1, "{:#?}", full.plan.cuts);
         assert!(!want[0].0, "{want:?}");
@@ -258,7 +226,8 @@ apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: guard, n
         let (s, mut a, old, new) = relabelled(yaml, "app", pod, key, value);
         let before = a.plan.total_cost;
         let full = analyze(&s, &options);
-        reclass_pod(&mut a, &s, &old, &new, &options).expect("patched");
+        let update = update_pod(&mut a, &s, &old, &new, &options).expect("patched");
+        assert!(matches!(update, Update::Reclassed(_)), "{update:?}");
         let costs = |a: &Analysis| {
             a.plan
                 .cuts

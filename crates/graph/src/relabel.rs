@@ -216,7 +216,7 @@ pub fn only_labels_changed(old: &Pod, new: &Pod) -> bool {
 /// The checks every one-pod relabelling starts with: only the labels changed, none that the
 /// analysis reads by name, and the pod's workload regroups from the pods it had. Returns the
 /// workload and its new version.
-pub(crate) fn moved_workload(
+fn moved_workload(
     analysis: &Analysis,
     snapshot: &Snapshot,
     old: &Pod,

@@ -679,9 +679,9 @@ mod tests {
     }
 
     fn relabelled(e: &EngineCore, name: &str, key: &str, value: &str) -> Located<Object> {
-        let mut o = e.snapshot().get(Kind::Pod, "app", name).cloned().unwrap();
-        o.object.meta_mut().labels.insert(key.into(), value.into());
-        o
+        changed(e, Kind::Pod, name, |o| {
+            o.meta_mut().labels.insert(key.into(), value.into());
+        })
     }
 
     #[test]
