@@ -50,7 +50,8 @@ cleanup() {
 }
 trap cleanup EXIT
 ok() { echo "e2e: ok   $*"; }
-fail() { echo "e2e: FAIL $*"; failures=$((failures + 1)); }
+failed=()
+fail() { echo "e2e: FAIL $*"; failures=$((failures + 1)); failed+=("$*"); }
 check() { # check NAME CMD…: ok when CMD succeeds
   local name=$1; shift
   if "$@"; then ok "$name"; else fail "$name"; fi
@@ -400,9 +401,11 @@ spec:
   mutations:
     defaultRequests: {cpu: 100m, memory: 128Mi}
 EOF
-mutated() {
+mutated() { # a pod created before the webhook saw the policy is deleted, and the next try creates it again
   pod p5 e2e-mut false | kubectl create -f - >/dev/null 2>&1
-  [ "$(kubectl -n e2e-mut get pod p5 -o jsonpath='{.spec.containers[0].resources.requests.cpu}')" = 100m ]
+  [ "$(kubectl -n e2e-mut get pod p5 -o jsonpath='{.spec.containers[0].resources.requests.cpu}')" = 100m ] && return 0
+  kubectl -n e2e-mut delete pod p5 --grace-period=0 --force >/dev/null 2>&1
+  return 1
 }
 check "webhook: a SecurityPolicy's mutation is applied as the stored pod shows" until_ok 10 mutated
 invalid_refused() {
@@ -451,7 +454,10 @@ spec:
   - name: resources
     conditions: [{requireResources: {requests: [memory]}}]
 EOF
-after_restart() { pod p8 e2e-lbl false | kubectl create -f - >"$work/out" 2>&1 && return 1; grep -q 'after-restart' "$work/out"; }
+after_restart() { # a pod admitted before the webhook relisted is deleted, so that the next try is a create again
+  pod p8 e2e-lbl false | kubectl create -f - >"$work/out" 2>&1 && { kubectl -n e2e-lbl delete pod p8 --grace-period=0 --force >/dev/null 2>&1; return 1; }
+  grep -q 'after-restart' "$work/out"
+}
 check "webhook: survives an API server restart (a policy created after it is enforced)" until_ok 20 after_restart
 
 # Latency: the same dry-run pod creation, straight to the API server (no kubectl start-up in the
@@ -487,6 +493,8 @@ check "audit: no request of rampart's ServiceAccounts was refused" $check_py aud
 if [ "$failures" -ne 0 ]; then
   echo "e2e: $failures failed; logs:"
   for f in "$work"/*.log "$cp"/kube-apiserver.log; do echo "--- $f"; tail -15 "$f"; done
+  # Last, so that a CI log cut to its tail still names them.
+  printf 'e2e: FAILED: %s\n' "${failed[@]}"
   exit 1
 fi
 echo "e2e: all scenarios passed in $((SECONDS - t0)) s"
