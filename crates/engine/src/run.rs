@@ -374,6 +374,8 @@ impl Engine<'_> {
             })
             .inc();
         self.publish(&report, &signals);
+        // Freed once the report is out: a large graph takes milliseconds to drop.
+        drop(self.core.take_retired());
         // A busy cluster (a re-proof every batch) must not starve the pod response.
         self.pod_round().await;
         // Events are proposals made visible, allowed in shadow mode; with several replicas

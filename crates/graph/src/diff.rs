@@ -47,30 +47,79 @@ impl ThreatDiff {
     }
 }
 
-/// FNV-1a over bytes, continuing from `h`.
-fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    for b in bytes.iter().chain(std::iter::once(&0xffu8)) {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+/// FNV-1a over bytes, continuing from `h`, then a terminator (so that `ab|c` and `a|bc`
+/// differ).
+fn fnv(h: u64, bytes: &[u8]) -> u64 {
+    fnv_parts(h, &[bytes])
 }
 
-/// A vertex's hash, by the object it stands for.
-fn vertex_hash(g: &crate::SecurityGraph, v: NodeIndex) -> u64 {
-    let r = g.vertex_ref(v);
-    fnv(
+/// [`fnv`] of the concatenation of `parts`, without concatenating them.
+fn fnv_parts(mut h: u64, parts: &[&[u8]]) -> u64 {
+    // Plain loops: a chained iterator per byte cost several times as much.
+    for part in parts {
+        for b in *part {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h ^= 0xff;
+    h.wrapping_mul(0x0100_0000_01b3)
+}
+
+/// The hash of a reference `kind`, `namespace`, `name` (`name` given in parts).
+fn ref_hash(kind: &str, namespace: &str, name: &[&[u8]]) -> u64 {
+    fnv_parts(
         fnv(
-            fnv(0xcbf2_9ce4_8422_2325, r.kind.as_bytes()),
-            r.namespace.as_bytes(),
+            fnv(0xcbf2_9ce4_8422_2325, kind.as_bytes()),
+            namespace.as_bytes(),
         ),
-        r.name.as_bytes(),
+        name,
     )
+}
+
+/// A vertex's hash, by the object it stands for: the hash of [`SecurityGraph::vertex_ref`]'s
+/// kind, namespace and name, computed from borrowed strings (a diff hashes every vertex of two
+/// graphs; building the references allocated three strings a vertex, and a class's name its
+/// members' names).
+///
+/// [`SecurityGraph::vertex_ref`]: crate::SecurityGraph::vertex_ref
+fn vertex_hash(g: &crate::SecurityGraph, v: NodeIndex) -> u64 {
+    use crate::model::Vertex;
+    use crate::rbac::SubjectKey;
+    match g.graph[v] {
+        Vertex::Workload(w) => {
+            let w = &g.workloads.list[w.index()];
+            ref_hash(w.kind.as_str(), &w.namespace, &[w.name.as_bytes()])
+        }
+        Vertex::Endpoint(e) => {
+            let o = &g.endpoints[e as usize].object;
+            ref_hash(&o.kind, &o.namespace, &[o.name.as_bytes()])
+        }
+        Vertex::Identity(i) => match &g.identities[i as usize] {
+            SubjectKey::ServiceAccount { namespace, name } => {
+                ref_hash("ServiceAccount", namespace, &[name.as_bytes()])
+            }
+            SubjectKey::User(u) => ref_hash("User", "", &[u.as_bytes()]),
+            SubjectKey::Group(n) => ref_hash("Group", "", &[n.as_bytes()]),
+        },
+        Vertex::Secret(s) => {
+            let s = &g.secrets[s as usize];
+            ref_hash("Secret", &s.namespace, &[s.name.as_bytes()])
+        }
+        Vertex::Grant(i) => ref_hash("Permission", "", &[g.grants[i as usize].as_bytes()]),
+        // The others: few (Internet, ClusterAdmin, the hub, nodes, policy peers and rules),
+        // or named in linear time (classes).
+        _ => {
+            let r = g.vertex_ref(v);
+            ref_hash(&r.kind, &r.namespace, &[r.name.as_bytes()])
+        }
+    }
 }
 
 /// A relation's fingerprint from its ends' hashes.
 fn edge_fingerprint(from: u64, kind: crate::model::EdgeKind, to: u64) -> u64 {
-    fnv(from, kind.as_str().as_bytes()) ^ to.rotate_left(17)
+    // The kind by its discriminant: fingerprints live in one process only.
+    fnv(from, &[kind as u8]) ^ to.rotate_left(17)
 }
 
 /// One fingerprint per relation. Vertices are hashed once (by the object they stand for), edges
@@ -102,11 +151,11 @@ fn relation(a: &Analysis, e: EdgeIndex) -> Option<Relation> {
     })
 }
 
-/// Relations of `a` whose fingerprint is not in `other`, sorted.
-fn only_in(a: &Analysis, fa: &[(u64, EdgeIndex)], other: &HashSet<u64>) -> Vec<Relation> {
+/// Relations of `a` whose fingerprint `other` does not count, sorted.
+fn only_in(a: &Analysis, fa: &[(u64, EdgeIndex)], other: &RelationIndex) -> Vec<Relation> {
     let set: BTreeSet<Relation> = fa
         .iter()
-        .filter(|(h, _)| !other.contains(h))
+        .filter(|(h, _)| other.count(*h) == 0)
         .filter_map(|(_, e)| relation(a, *e))
         .collect();
     set.into_iter().collect()
@@ -118,27 +167,50 @@ fn chain_ids(a: &Analysis) -> BTreeSet<String> {
 
 /// Compares `before` with `after`.
 pub fn diff(before: &Analysis, after: &Analysis) -> ThreatDiff {
-    fingerprinted(before, after, &fingerprints(after))
+    let fa = fingerprints(after);
+    fingerprinted(before, after, &fa, &RelationIndex::count_of(&fa))
 }
 
-/// [`diff`], and `after`'s relations counted on the way (its fingerprints are computed once):
-/// what a patch of `after` later reports its threat diff from.
+/// [`diff`], and `after`'s relations counted on the way: what a patch of `after` later
+/// reports its threat diff from, and what the next diff against `after` starts from.
 pub fn diff_indexing(before: &Analysis, after: &mut Analysis) -> ThreatDiff {
     let fa = fingerprints(after);
-    let d = fingerprinted(before, after, &fa);
-    after.graph.relations = Some(RelationIndex::count_of(&fa));
+    let mut index = RelationIndex::count_of(&fa);
+    let d = fingerprinted(before, after, &fa, &index);
+    index.edges = Some(fa);
+    after.graph.relations = Some(index);
     d
 }
 
-/// [`diff`], given `after`'s fingerprints.
-fn fingerprinted(before: &Analysis, after: &Analysis, fa: &[(u64, EdgeIndex)]) -> ThreatDiff {
-    let fb = fingerprints(before);
-    let hb: HashSet<u64> = fb.iter().map(|x| x.0).collect();
-    let ha: HashSet<u64> = fa.iter().map(|x| x.0).collect();
+/// [`diff`], given `after`'s fingerprints and their count. `before`'s relations are read from
+/// its index when it has one; its edges are hashed only when some relation is gone, to name
+/// it.
+fn fingerprinted(
+    before: &Analysis,
+    after: &Analysis,
+    fa: &[(u64, EdgeIndex)],
+    after_index: &RelationIndex,
+) -> ThreatDiff {
+    let counted;
+    let before_index = match &before.graph.relations {
+        Some(i) => i,
+        None => {
+            counted = RelationIndex::count_of(&fingerprints(before));
+            &counted
+        }
+    };
+    let gone = before_index
+        .counts
+        .keys()
+        .any(|h| after_index.count(*h) == 0);
     let (cb, ca) = (chain_ids(before), chain_ids(after));
     ThreatDiff {
-        relations_added: only_in(after, fa, &hb),
-        relations_removed: only_in(before, &fb, &ha),
+        relations_added: only_in(after, fa, before_index),
+        relations_removed: match &before_index.edges {
+            _ if !gone => Vec::new(),
+            Some(fb) => only_in(before, fb, after_index),
+            None => only_in(before, &fingerprints(before), after_index),
+        },
         chains_added: ca.difference(&cb).cloned().collect(),
         chains_removed: cb.difference(&ca).cloned().collect(),
         jewels_reachable: (before.proof.jewels_reachable, after.proof.jewels_reachable),
@@ -150,15 +222,22 @@ fn fingerprinted(before: &Analysis, after: &Analysis, fa: &[(u64, EdgeIndex)]) -
 #[derive(Debug, Clone, Default)]
 pub struct RelationIndex {
     counts: HashMap<u64, u32>,
+    /// Every edge's fingerprint, as the graph was when they were counted: the next full diff
+    /// names the relations gone from them without hashing this graph again. Dropped when a
+    /// patch changes the graph (the counts are kept current, these would not be).
+    edges: Option<Vec<(u64, EdgeIndex)>>,
 }
 
 impl RelationIndex {
     fn count_of(fingerprints: &[(u64, EdgeIndex)]) -> RelationIndex {
-        let mut counts: HashMap<u64, u32> = HashMap::new();
+        let mut counts: HashMap<u64, u32> = HashMap::with_capacity(fingerprints.len());
         for (h, _) in fingerprints {
             *counts.entry(*h).or_default() += 1;
         }
-        RelationIndex { counts }
+        RelationIndex {
+            counts,
+            edges: None,
+        }
     }
 
     fn count(&self, h: u64) -> u32 {
@@ -218,6 +297,8 @@ impl Baseline {
             .relations
             .take()
             .unwrap_or_else(|| RelationIndex::count_of(&fingerprints(a)));
+        // The patch moves edges: the fingerprints per edge index no longer hold.
+        index.edges = None;
         let local = local(a, touched);
         for (h, _) in &local {
             index.add(*h, -1);
@@ -264,5 +345,65 @@ pub fn diff_from(before: Baseline, after: &mut Analysis, touched: &[NodeIndex]) 
         chains_added: ca.difference(&chains).cloned().collect(),
         chains_removed: chains.difference(&ca).cloned().collect(),
         jewels_reachable: (jewels_reachable, after.proof.jewels_reachable),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::tests::{graph, pod};
+
+    /// The allocation-free hash is the hash of the reference every vertex prints as: class
+    /// vertices of one to five members (names cut after three), workloads, identities,
+    /// Secrets, permissions, nodes, endpoints, policy peers and rules.
+    #[test]
+    fn vertex_hashes_are_the_hashes_of_vertex_refs() {
+        let mut yaml = String::new();
+        for i in 0..5 {
+            yaml.push_str(&pod(
+                &format!("w{i}"),
+                "  serviceAccountName: sa\n  nodeName: n1\n  containers: [{name: c, image: x, \
+                 env: [{name: K, valueFrom: {secretKeyRef: {name: s, key: k}}}]}]",
+            ));
+        }
+        yaml.push_str(&pod("solo", "  hostNetwork: true"));
+        yaml.push_str(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: app}\n\
+             spec: {podSelector: {matchLabels: {app: w0}}, ingress: [{from: [{podSelector: {matchLabels: {app: w1}}}]}]}\n---\n\
+             apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb, namespace: app}\n\
+             roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}\n\
+             subjects: [{kind: ServiceAccount, name: sa, namespace: app}, {kind: User, name: u}, {kind: Group, name: g}]\n---\n\
+             apiVersion: v1\nkind: Service\nmetadata: {name: lb, namespace: app}\n\
+             spec: {type: LoadBalancer, selector: {app: w2}, ports: [{port: 80}]}\n",
+        );
+        let g = graph(&yaml);
+        let mut kinds = BTreeSet::new();
+        for v in g.graph.node_indices() {
+            let r = g.vertex_ref(v);
+            let want = fnv(
+                fnv(
+                    fnv(0xcbf2_9ce4_8422_2325, r.kind.as_bytes()),
+                    r.namespace.as_bytes(),
+                ),
+                r.name.as_bytes(),
+            );
+            assert_eq!(vertex_hash(&g, v), want, "{r}");
+            kinds.insert(r.kind.clone());
+        }
+        for k in [
+            "PodsFrom",
+            "PodsTo",
+            "Pod",
+            "ServiceAccount",
+            "User",
+            "Group",
+            "Secret",
+            "Permission",
+            "Node",
+            "Service",
+            "PolicyPeer",
+        ] {
+            assert!(kinds.contains(k), "no {k} vertex in {kinds:?}");
+        }
     }
 }

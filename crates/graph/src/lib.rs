@@ -36,11 +36,13 @@ pub mod rbac;
 pub mod reclass;
 pub mod relabel;
 
-pub use build::SecurityGraph;
+pub use build::{Models, SecurityGraph};
 pub use cut::{Cut, CutPlan};
 pub use prove::{Chain, ChainId, Confidence, Proof, ProveOptions, TargetKind};
 
-use rampart_model::Snapshot;
+use std::collections::BTreeSet;
+
+use rampart_model::{Kind, Snapshot};
 
 /// Options of an analysis.
 #[derive(Debug, Clone, Copy, Default)]
@@ -63,6 +65,23 @@ pub struct Analysis {
 /// Builds the graph, proves the chains and computes the minimal cut.
 pub fn analyze(snapshot: &Snapshot, options: &Options) -> Analysis {
     let mut graph = SecurityGraph::build(snapshot);
+    let proof = prove::prove(&graph, &options.prove);
+    let plan = cut::min_cut(snapshot, &mut graph, &proof);
+    Analysis { graph, proof, plan }
+}
+
+/// [`analyze`] of a snapshot that differs from the one `previous` analysed in objects of the
+/// `changed` kinds only: the models none of whose inputs changed are shared with `previous`
+/// ([`Models::reusing`]), the graph, chains and cut are built again. A NetworkPolicy, Service
+/// or RoleBinding change re-proves without deriving the workloads again.
+pub fn reanalyze(
+    previous: &Analysis,
+    snapshot: &Snapshot,
+    changed: &BTreeSet<Kind>,
+    options: &Options,
+) -> Analysis {
+    let models = Models::reusing(&previous.graph, snapshot, changed);
+    let mut graph = SecurityGraph::build_from(snapshot, models);
     let proof = prove::prove(&graph, &options.prove);
     let plan = cut::min_cut(snapshot, &mut graph, &proof);
     Analysis { graph, proof, plan }

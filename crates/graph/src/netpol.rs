@@ -571,32 +571,41 @@ fn split_class(
     id
 }
 
+/// Every namespace a policy's `namespaceSelector` is matched against, with its labels, sorted
+/// (a workload's namespace is looked up, never scanned for: namespaces × workloads dominated
+/// large builds): the Namespace objects, every object's namespace, the workloads' and the
+/// ingress controller's.
+fn namespaces_of(snapshot: &Snapshot, workloads: &Workloads) -> Vec<(String, Labels)> {
+    let mut names = snapshot.namespace_names();
+    let mut extra: Vec<String> = workloads
+        .list
+        .iter()
+        .filter(|w| names.binary_search(&w.namespace).is_err())
+        .map(|w| w.namespace.clone())
+        .collect();
+    names.append(&mut extra);
+    names.push(INGRESS_CONTROLLER_NS.to_string());
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|n| {
+            let l = snapshot.namespace_labels(&n);
+            (n, l)
+        })
+        .collect()
+}
+
 impl NetModel {
+    /// Whether `snapshot` has the namespaces (and namespace labels) this model was built with.
+    pub fn same_namespaces(&self, snapshot: &Snapshot, workloads: &Workloads) -> bool {
+        self.namespaces == namespaces_of(snapshot, workloads)
+    }
+
     /// Compiles the snapshot's policies and partitions its pods into classes.
     pub fn build(snapshot: &Snapshot, workloads: &Workloads) -> NetModel {
         let mut warnings = Vec::new();
-        let namespaces: Vec<(String, Labels)> = {
-            // Sorted: a workload's namespace is looked up, never scanned for (namespaces ×
-            // workloads dominated large builds).
-            let mut names = snapshot.namespace_names();
-            let mut extra: Vec<String> = workloads
-                .list
-                .iter()
-                .filter(|w| names.binary_search(&w.namespace).is_err())
-                .map(|w| w.namespace.clone())
-                .collect();
-            names.append(&mut extra);
-            names.push(INGRESS_CONTROLLER_NS.to_string());
-            names.sort();
-            names.dedup();
-            names
-                .into_iter()
-                .map(|n| {
-                    let l = snapshot.namespace_labels(&n);
-                    (n, l)
-                })
-                .collect()
-        };
+        let namespaces = namespaces_of(snapshot, workloads);
         let mut placed: Vec<Placement<'_>> = Vec::new();
         let mut policies = Vec::new();
         let mut atom_owner: Vec<AtomOwner> = Vec::new();

@@ -15,6 +15,7 @@
 //! exposed (their endpoint reads their first class).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
@@ -118,11 +119,11 @@ pub(crate) fn patch_workloads(
     let mut after: Vec<NodeIndex> = touched;
     for m in moves {
         let g = &mut analysis.graph;
-        let moved = g.net.reclass(&m.new_w);
+        let moved = Arc::make_mut(&mut g.net).reclass(&m.new_w);
         if let Some(v) = &mut state {
             v.reclass(&m.new_w);
         }
-        g.workloads.list[m.id.index()] = m.new_w;
+        Arc::make_mut(&mut g.workloads).list[m.id.index()] = m.new_w;
         build::patch_network(g, m.id, &moved);
         build::reroute(g, m.id);
         build::rehost(g, m.id, &m.left, &m.joined);

@@ -21,6 +21,7 @@
 //! updated. Otherwise the caller re-proves in full, and [`Reprove`] says why.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use rampart_model::objects::Pod;
 use rampart_model::{Labels, Snapshot, Workload, WorkloadId};
@@ -194,12 +195,12 @@ pub(crate) fn unchanged(
 /// (within the classes it already had, which the model finds by the groups' labels).
 pub(crate) fn swap_in(analysis: &mut Analysis, new_w: Workload) {
     let g = &mut analysis.graph;
-    g.net.reclass(&new_w);
+    Arc::make_mut(&mut g.net).reclass(&new_w);
     if let Some(v) = &mut analysis.plan.state {
         v.reclass(&new_w);
     }
     let id = new_w.id;
-    g.workloads.list[id.index()] = new_w;
+    Arc::make_mut(&mut g.workloads).list[id.index()] = new_w;
 }
 
 /// Whether pod `old` became `new` by its labels alone (its status and resourceVersion aside).

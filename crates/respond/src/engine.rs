@@ -12,7 +12,7 @@ use rampart_graph::churn::update_objects;
 use rampart_graph::diff::{ThreatDiff, diff_indexing};
 use rampart_graph::reclass::Update;
 use rampart_graph::relabel::only_labels_changed;
-use rampart_graph::{Analysis, ChainId, Options, analyze};
+use rampart_graph::{Analysis, ChainId, Options, analyze, reanalyze};
 use rampart_model::{Change, Kind, Located, Object, ObjectKey, Snapshot, WorkloadKind};
 
 use crate::actuator::Actuator;
@@ -116,8 +116,20 @@ enum Pending {
     /// Only pods and controllers changed: each with its version at the last re-proof (`None`:
     /// it did not exist), at most [`rampart_graph::churn::MAX_CHANGED`].
     Objects(BTreeMap<ObjectKey, Option<Object>>),
-    /// Anything else.
-    Other,
+    /// Anything else: the kinds of what changed (the full re-proof shares the models none of
+    /// them feeds, [`rampart_graph::reanalyze`]).
+    Other(BTreeSet<Kind>),
+}
+
+impl Pending {
+    /// The kinds of what changed.
+    fn kinds(&self) -> BTreeSet<Kind> {
+        match self {
+            Pending::Nothing => BTreeSet::new(),
+            Pending::Objects(m) => m.keys().map(|k| k.kind).collect(),
+            Pending::Other(kinds) => kinds.clone(),
+        }
+    }
 }
 
 /// The engine's state.
@@ -125,6 +137,8 @@ pub struct EngineCore {
     snapshot: Snapshot,
     options: Options,
     analysis: Option<Analysis>,
+    /// The analysis the last full re-proof replaced ([`EngineCore::take_retired`]).
+    retired: Option<Analysis>,
     /// Runtime confidence per chain id.
     confirmations: BTreeMap<String, Confidence>,
     /// Live cuts the bar said to act on (counted once by the circuit breaker).
@@ -154,11 +168,12 @@ impl EngineCore {
             snapshot: Snapshot::new(),
             options,
             analysis: None,
+            retired: None,
             confirmations: BTreeMap::new(),
             acted: BTreeSet::new(),
             cooling: BTreeMap::new(),
             dirty: true,
-            pending: Pending::Other,
+            pending: Pending::Nothing,
             why_full: None,
             generation: 0,
             bar,
@@ -226,14 +241,19 @@ impl EngineCore {
         };
         // Pods, and the controllers that group them.
         let incremental = WorkloadKind::from_kind(key.kind).is_some();
+        let other = |pending: &Pending| {
+            let mut kinds = pending.kinds();
+            kinds.insert(key.kind);
+            Pending::Other(kinds)
+        };
         let mut changed = match std::mem::take(&mut self.pending) {
             Pending::Nothing if incremental => BTreeMap::new(),
             Pending::Objects(m) if incremental => m,
-            _ => return Pending::Other,
+            pending => return other(&pending),
         };
         if !changed.contains_key(&key) {
             if changed.len() >= rampart_graph::churn::MAX_CHANGED {
-                return Pending::Other;
+                return other(&Pending::Objects(changed));
             }
             let before = self
                 .snapshot
@@ -391,14 +411,19 @@ impl EngineCore {
     pub fn reprove(&mut self, now: u64) -> ChangeReport {
         self.dirty = false;
         let pending = std::mem::take(&mut self.pending);
+        self.retired = None;
         self.why_full = match &pending {
-            Pending::Other => Some("not only pods and controllers changed".into()),
+            Pending::Other(_) => Some("not only pods and controllers changed".into()),
             _ => None,
         };
+        let kinds = pending.kinds();
         if let Some(report) = self.incremental(pending, now) {
             return report;
         }
-        let mut after = analyze(&self.snapshot, &self.options);
+        let mut after = match &self.analysis {
+            Some(before) => reanalyze(before, &self.snapshot, &kinds, &self.options),
+            None => analyze(&self.snapshot, &self.options),
+        };
         // The relations are counted on the way: the next class move is patched from them.
         let d = match &self.analysis {
             Some(before) => diff_indexing(before, &mut after),
@@ -421,8 +446,15 @@ impl EngineCore {
             path: ReproofPath::Full,
             why_full: self.why_full.take(),
         };
-        self.analysis = Some(after);
+        // The previous analysis is freed by whoever takes it (after publishing), not here.
+        self.retired = self.analysis.replace(after);
         report
+    }
+
+    /// The analysis the last full re-proof replaced, to be freed off the path that reports
+    /// (dropping a large graph takes milliseconds); dropped at the next re-proof otherwise.
+    pub fn take_retired(&mut self) -> Option<Analysis> {
+        self.retired.take()
     }
 
     /// The incremental paths, when only pods and controllers of analysed workloads changed:
@@ -452,10 +484,18 @@ impl EngineCore {
                 return None;
             }
         };
+        // The proof stands: nothing added or removed, as many jewels reachable as before.
+        let kept = ThreatDiff {
+            jewels_reachable: (
+                analysis.proof.jewels_reachable,
+                analysis.proof.jewels_reachable,
+            ),
+            ..ThreatDiff::default()
+        };
         let (diff, path) = match (update, relabel) {
-            (Update::Relabelled, true) => (ThreatDiff::default(), ReproofPath::Relabel),
+            (Update::Relabelled, true) => (kept, ReproofPath::Relabel),
             (Update::Reclassed(d), true) => (d, ReproofPath::Reclass),
-            (Update::Relabelled, false) => (ThreatDiff::default(), ReproofPath::Workloads),
+            (Update::Relabelled, false) => (kept, ReproofPath::Workloads),
             (Update::Reclassed(d), false) => (d, ReproofPath::Patched),
         };
         self.generation += 1;

@@ -30,6 +30,7 @@ pub(crate) use routes::{is_ingress_controller, reroute};
 pub use secrets::secret_refs;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use rampart_model::objects::Kind;
@@ -62,10 +63,14 @@ pub struct SecurityGraph {
     pub secrets: Vec<SecretVertex>,
     /// Nodes by index.
     pub nodes: Vec<NodeVertex>,
-    /// Workloads.
-    pub workloads: Workloads,
-    /// Network model.
-    pub net: NetModel,
+    /// Workloads. Shared with the next analysis when its pods and controllers did not change
+    /// ([`Models::reusing`]); the incremental paths patch it in place (`Arc::make_mut`, which
+    /// copies only while a retired analysis still shares it).
+    pub workloads: Arc<Workloads>,
+    /// Network model, shared and patched likewise.
+    pub net: Arc<NetModel>,
+    /// Effective RBAC, shared likewise.
+    pub rbac: Arc<Rbac>,
     /// Sinks: every Secret, Node, ClusterAdmin and crown-jewel-labelled workload.
     pub jewels: Vec<NodeIndex>,
     /// Vertex of each workload.
@@ -372,13 +377,95 @@ fn sinks(b: &Builder<'_>) -> Vec<NodeIndex> {
     jewels
 }
 
+/// The models a graph is built from: the workloads, the network model and the effective RBAC
+/// of one snapshot.
+#[derive(Debug, Clone)]
+pub struct Models {
+    /// Workloads.
+    pub workloads: Arc<Workloads>,
+    /// Network model.
+    pub net: Arc<NetModel>,
+    /// Effective RBAC.
+    pub rbac: Arc<Rbac>,
+}
+
+/// Kinds the workloads are derived from.
+fn workload_input(k: Kind) -> bool {
+    rampart_model::WorkloadKind::from_kind(k).is_some()
+}
+
+impl Models {
+    /// Every model built from `snapshot`.
+    pub fn build(snapshot: &Snapshot) -> Models {
+        let workloads = Arc::new(Workloads::build(snapshot));
+        let net = Arc::new(NetModel::build(snapshot, &workloads));
+        Models {
+            workloads,
+            net,
+            rbac: Arc::new(Rbac::build(snapshot)),
+        }
+    }
+
+    /// The models of `snapshot`, which differs from the snapshot `previous` was built from in
+    /// objects of the `changed` kinds only: a model none of whose inputs changed is shared,
+    /// the others are built again. Workloads read pods and controllers; the network model the
+    /// workloads, Namespaces, NetworkPolicies and which namespaces exist (any object's
+    /// namespace counts, so a Service in a new namespace rebuilds it); RBAC the roles and
+    /// bindings.
+    pub fn reusing(
+        previous: &SecurityGraph,
+        snapshot: &Snapshot,
+        changed: &BTreeSet<Kind>,
+    ) -> Models {
+        let workloads = if changed.iter().any(|k| workload_input(*k)) {
+            Arc::new(Workloads::build(snapshot))
+        } else {
+            Arc::clone(&previous.workloads)
+        };
+        let net = if !Arc::ptr_eq(&workloads, &previous.workloads)
+            || changed.contains(&Kind::Namespace)
+            || changed.contains(&Kind::NetworkPolicy)
+            || !previous.net.same_namespaces(snapshot, &workloads)
+        {
+            Arc::new(NetModel::build(snapshot, &workloads))
+        } else {
+            Arc::clone(&previous.net)
+        };
+        let rbac = if [
+            Kind::Role,
+            Kind::ClusterRole,
+            Kind::RoleBinding,
+            Kind::ClusterRoleBinding,
+        ]
+        .iter()
+        .any(|k| changed.contains(k))
+        {
+            Arc::new(Rbac::build(snapshot))
+        } else {
+            Arc::clone(&previous.rbac)
+        };
+        Models {
+            workloads,
+            net,
+            rbac,
+        }
+    }
+}
+
 impl SecurityGraph {
     /// Builds the graph: the vertices every rule starts from, then each edge family in the
     /// graph's fixed order.
     pub fn build(snapshot: &Snapshot) -> SecurityGraph {
-        let workloads = Workloads::build(snapshot);
-        let net = NetModel::build(snapshot, &workloads);
-        let rbac = Rbac::build(snapshot);
+        SecurityGraph::build_from(snapshot, Models::build(snapshot))
+    }
+
+    /// [`SecurityGraph::build`] over models already built from `snapshot`.
+    pub fn build_from(snapshot: &Snapshot, models: Models) -> SecurityGraph {
+        let Models {
+            workloads,
+            net,
+            rbac,
+        } = models;
         let mut b = Builder::new(snapshot, &workloads, &net, &rbac);
 
         // Ways in: the network layer, then exposed endpoints and where they route.
@@ -433,6 +520,7 @@ impl SecurityGraph {
             nodes,
             workloads,
             net,
+            rbac,
             jewels,
             workload_ix,
             class_ix,
@@ -462,24 +550,7 @@ impl SecurityGraph {
             Vertex::Endpoint(e) => self.endpoints[e as usize].object.clone(),
             Vertex::Workload(w) => workload_ref(&self.workloads.list[w.index()]),
             Vertex::NetSrc(c) | Vertex::NetDst(c) => {
-                let members: Vec<String> = self
-                    .net
-                    .class(c)
-                    .members
-                    .iter()
-                    .map(|(w, _)| self.workloads.list[w.index()].display())
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                let mut name = members
-                    .iter()
-                    .take(3)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(",");
-                if members.len() > 3 {
-                    name.push_str(&format!(",+{}", members.len() - 3));
-                }
+                let name = self.class_name(c);
                 ObjRef::new(
                     if matches!(self.graph[ix], Vertex::NetSrc(_)) {
                         "PodsFrom"
@@ -530,6 +601,56 @@ impl SecurityGraph {
             Vertex::ClusterAdmin => ObjRef::new("ClusterAdmin", "", "cluster-admin"),
             Vertex::Grant(i) => ObjRef::new("Permission", "", self.grants[i as usize].clone()),
         }
+    }
+
+    /// A class's name: its first three member workloads as `namespace/name[Kind]` in that
+    /// text's order, joined by commas, then `,+N` for the others. Linear in the members (a
+    /// class may hold thousands, and every diff names every class).
+    fn class_name(&self, c: ClassId) -> String {
+        let mut ids: Vec<u32> = self
+            .net
+            .class(c)
+            .members
+            .iter()
+            .map(|(w, _)| w.0)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        // The display's order without formatting each: `namespace/name[Kind]`.
+        let key = |id: &u32| {
+            let w = &self.workloads.list[*id as usize];
+            [
+                w.namespace.as_bytes(),
+                b"/",
+                w.name.as_bytes(),
+                b"[",
+                w.kind.as_str().as_bytes(),
+                b"]",
+            ]
+        };
+        let cmp = |a: &u32, b: &u32| {
+            let (ka, kb) = (key(a), key(b));
+            ka.iter()
+                .flat_map(|p| p.iter())
+                .cmp(kb.iter().flat_map(|p| p.iter()))
+        };
+        let mut first: Vec<u32> = Vec::with_capacity(4);
+        for id in &ids {
+            let at = first.partition_point(|x| cmp(x, id).is_lt());
+            if at < 3 {
+                first.insert(at, *id);
+                first.truncate(3);
+            }
+        }
+        let mut name = first
+            .iter()
+            .map(|id| self.workloads.list[*id as usize].display())
+            .collect::<Vec<_>>()
+            .join(",");
+        if ids.len() > 3 {
+            name.push_str(&format!(",+{}", ids.len() - 3));
+        }
+        name
     }
 
     /// Whether a vertex is a sink.
