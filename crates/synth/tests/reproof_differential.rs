@@ -155,8 +155,8 @@ fn change(r: &mut Rng, s: &Snapshot, step: usize) -> (String, Change) {
 #[derive(Default)]
 struct Tally {
     paths: Vec<ReproofPath>,
-    /// Full re-proofs that shared the workloads, the network model, the RBAC model.
-    shared: [usize; 3],
+    /// Full re-proofs that shared the workloads, the network model.
+    shared: [usize; 2],
 }
 
 fn run(label: &str, s: Snapshot, r: &mut Rng, steps: usize, tally: &mut Tally) {
@@ -184,7 +184,6 @@ fn run(label: &str, s: Snapshot, r: &mut Rng, steps: usize, tally: &mut Tally) {
             [
                 Arc::as_ptr(&g.workloads) as usize,
                 Arc::as_ptr(&g.net) as usize,
-                Arc::as_ptr(&g.rbac) as usize,
             ]
         };
         let was = models(&core);
@@ -229,15 +228,9 @@ fn a_full_reproof_sharing_models_equals_a_fresh_analysis() {
     assert!(full >= 150, "{full} full re-proofs of {}", paths.len());
     assert!(paths.len() - full >= 10, "{paths:?}");
     // Each model was shared by some full re-proofs and built again by others.
-    let [workloads, net, rbac] = tally.shared;
-    eprintln!(
-        "{full} full re-proofs shared: workloads {workloads}, network model {net}, RBAC {rbac}"
-    );
-    for (what, n) in [
-        ("workloads", workloads),
-        ("network model", net),
-        ("RBAC", rbac),
-    ] {
+    let [workloads, net] = tally.shared;
+    eprintln!("{full} full re-proofs shared: workloads {workloads}, network model {net}");
+    for (what, n) in [("workloads", workloads), ("network model", net)] {
         assert!(n >= 40 && n + 20 <= full, "{what} shared by {n} of {full}");
     }
 }

@@ -179,6 +179,9 @@ fn manifest(yaml: &str) -> Located<Object> {
     objects.remove(0)
 }
 
+/// A manifest for a namespace, an `app` label and a variant.
+type Manifest = fn(&str, &str, usize) -> String;
+
 /// A NetworkPolicy, a Service and a RoleBinding each added, changed and deleted, in random
 /// namespaces, against random Deployments: the changes that re-prove more than workloads.
 fn objects_the_proof_reads(core: &mut EngineCore, r: &mut Rng) {
@@ -193,7 +196,7 @@ fn objects_the_proof_reads(core: &mut EngineCore, r: &mut Rng) {
     let picks: Vec<(String, String)> = (0..20)
         .map(|_| targets[r.below(targets.len())].clone())
         .collect();
-    let kinds: [(&str, Kind, fn(&str, &str, usize) -> String); 3] = [
+    let kinds: [(&str, Kind, Manifest); 3] = [
         ("a NetworkPolicy", Kind::NetworkPolicy, |ns, app, v| {
             format!(
                 "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: bench-np, namespace: {ns}}}\n\

@@ -69,8 +69,6 @@ pub struct SecurityGraph {
     pub workloads: Arc<Workloads>,
     /// Network model, shared and patched likewise.
     pub net: Arc<NetModel>,
-    /// Effective RBAC, shared likewise.
-    pub rbac: Arc<Rbac>,
     /// Sinks: every Secret, Node, ClusterAdmin and crown-jewel-labelled workload.
     pub jewels: Vec<NodeIndex>,
     /// Vertex of each workload.
@@ -386,7 +384,7 @@ pub struct Models {
     /// Network model.
     pub net: Arc<NetModel>,
     /// Effective RBAC.
-    pub rbac: Arc<Rbac>,
+    pub rbac: Rbac,
 }
 
 /// Kinds the workloads are derived from.
@@ -402,7 +400,7 @@ impl Models {
         Models {
             workloads,
             net,
-            rbac: Arc::new(Rbac::build(snapshot)),
+            rbac: Rbac::build(snapshot),
         }
     }
 
@@ -410,8 +408,8 @@ impl Models {
     /// objects of the `changed` kinds only: a model none of whose inputs changed is shared,
     /// the others are built again. Workloads read pods and controllers; the network model the
     /// workloads, Namespaces, NetworkPolicies and which namespaces exist (any object's
-    /// namespace counts, so a Service in a new namespace rebuilds it); RBAC the roles and
-    /// bindings.
+    /// namespace counts, so a Service in a new namespace rebuilds it). The effective RBAC is
+    /// always built again.
     pub fn reusing(
         previous: &SecurityGraph,
         snapshot: &Snapshot,
@@ -431,19 +429,8 @@ impl Models {
         } else {
             Arc::clone(&previous.net)
         };
-        let rbac = if [
-            Kind::Role,
-            Kind::ClusterRole,
-            Kind::RoleBinding,
-            Kind::ClusterRoleBinding,
-        ]
-        .iter()
-        .any(|k| changed.contains(k))
-        {
-            Arc::new(Rbac::build(snapshot))
-        } else {
-            Arc::clone(&previous.rbac)
-        };
+        // Not kept between analyses: the engine's memory matters more than the ~6 ms it saves.
+        let rbac = Rbac::build(snapshot);
         Models {
             workloads,
             net,
@@ -520,7 +507,6 @@ impl SecurityGraph {
             nodes,
             workloads,
             net,
-            rbac,
             jewels,
             workload_ix,
             class_ix,
@@ -607,13 +593,7 @@ impl SecurityGraph {
     /// text's order, joined by commas, then `,+N` for the others. Linear in the members (a
     /// class may hold thousands, and every diff names every class).
     fn class_name(&self, c: ClassId) -> String {
-        let mut ids: Vec<u32> = self
-            .net
-            .class(c)
-            .members
-            .iter()
-            .map(|(w, _)| w.0)
-            .collect();
+        let mut ids: Vec<u32> = self.net.class(c).members.iter().map(|(w, _)| w.0).collect();
         ids.sort_unstable();
         ids.dedup();
         // The display's order without formatting each: `namespace/name[Kind]`.
