@@ -383,6 +383,23 @@ impl Rbac {
         self.grants.keys()
     }
 
+    /// Whether any grant applies to a subject ([`Rbac::effective`] is not empty), without
+    /// collecting them.
+    pub fn holds_any(&self, subject: &SubjectKey) -> bool {
+        let has = |k: &SubjectKey| self.grants.get(k).is_some_and(|g| !g.is_empty());
+        let group = |name: String| has(&SubjectKey::Group(name));
+        has(subject)
+            || match subject {
+                SubjectKey::ServiceAccount { namespace, .. } => {
+                    group("system:authenticated".into())
+                        || group("system:serviceaccounts".into())
+                        || group(format!("system:serviceaccounts:{namespace}"))
+                }
+                SubjectKey::User(_) => group("system:authenticated".into()),
+                SubjectKey::Group(_) => false,
+            }
+    }
+
     /// The grants that apply to a subject, including its implicit groups.
     pub fn effective(&self, subject: &SubjectKey) -> Vec<&Grant> {
         let mut keys = vec![subject.clone()];
@@ -469,8 +486,52 @@ fn scope_of(g: &Grant) -> Scope {
     }
 }
 
+/// Every resource [`abilities`] asks a grant about (besides `*` and `*/subresource`); a unit
+/// test reads the checks' literals from this file and fails when one is missing here.
+const RESOURCES_READ: &[&str] = &[
+    "secrets",
+    "pods",
+    "deployments",
+    "replicasets",
+    "statefulsets",
+    "daemonsets",
+    "jobs",
+    "cronjobs",
+    "replicationcontrollers",
+    "pods/exec",
+    "pods/attach",
+    "pods/ephemeralcontainers",
+    "serviceaccounts/token",
+    "users",
+    "groups",
+    "serviceaccounts",
+    "clusterroles",
+    "roles",
+    "clusterrolebindings",
+    "rolebindings",
+    "nodes/proxy",
+    "certificatesigningrequests",
+    "certificatesigningrequests/approval",
+    "mutatingwebhookconfigurations",
+    "validatingwebhookconfigurations",
+];
+
 /// Evaluates the escalation rules for one subject's grants.
 pub fn abilities<'a>(grants: &[&'a Grant]) -> Vec<Proven<'a>> {
+    abilities_filtered(grants, true)
+}
+
+/// Whether some check of [`abilities`] asks about a resource the grant names.
+fn asked_about(g: &Grant) -> bool {
+    g.rule
+        .resources
+        .iter()
+        .any(|r| r == "*" || r.starts_with("*/") || RESOURCES_READ.contains(&r.as_str()))
+}
+
+/// [`abilities`]; `prefilter`: skip the grants no check asks about (off in the test that holds
+/// the list to the checks).
+fn abilities_filtered<'a>(grants: &[&'a Grant], prefilter: bool) -> Vec<Proven<'a>> {
     let mut out: Vec<Proven<'a>> = Vec::new();
     fn add<'a>(out: &mut Vec<Proven<'a>>, a: Ability, g: &'a Grant) {
         if let Some(p) = out.iter_mut().find(|p| p.ability == a) {
@@ -507,6 +568,11 @@ pub fn abilities<'a>(grants: &[&'a Grant]) -> Vec<Proven<'a>> {
     let mut csr_create = None;
     let mut csr_approve = None;
     for &g in grants {
+        // Most grants a ServiceAccount holds through its groups (discovery, self reviews) name
+        // no resource below: skipped before the thirty checks.
+        if prefilter && !asked_about(g) {
+            continue;
+        }
         let scope = scope_of(g);
         if g.allows(READ, &[""], "secrets") {
             push(&mut out, Ability::ReadSecrets(scope.clone(), names(g)), g);
@@ -672,4 +738,91 @@ pub fn abilities<'a>(grants: &[&'a Grant]) -> Vec<Proven<'a>> {
         add(&mut out, Ability::ApproveCsr, a);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Every string literal in `abilities_filtered`'s body that could name a resource.
+    fn literals_of_the_checks() -> BTreeSet<String> {
+        let src = include_str!("rbac.rs");
+        let start = src.find("fn abilities_filtered").expect("the function");
+        let body = &src[start..];
+        let body = &body[..body.find("\n}\n").expect("its end")];
+        body.split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|l| {
+                !l.is_empty()
+                    && l.chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '/' || c == '.' || c == '*')
+            })
+            .map(String::from)
+            .collect()
+    }
+
+    fn grant(resource: &str, verbs: &[&str], scope: Option<&str>) -> Grant {
+        Grant {
+            subject: SubjectKey::User("u".into()),
+            scope: scope.map(String::from),
+            rule: PolicyRule {
+                api_groups: vec!["*".into()],
+                resources: vec![resource.into()],
+                verbs: verbs.iter().map(|v| (*v).to_string()).collect(),
+                resource_names: Vec::new(),
+                ..PolicyRule::default()
+            },
+            via: BindingRef {
+                kind: "ClusterRoleBinding",
+                namespace: String::new(),
+                name: "b".into(),
+                role: "ClusterRole/r".into(),
+                source: None,
+            },
+        }
+    }
+
+    /// The prefilter changes nothing: every pair of grants on the resources the checks name
+    /// (read from the source) and on others, with every verb the checks use, gives the same
+    /// abilities with and without it.
+    #[test]
+    fn the_prefilter_skips_only_grants_no_check_asks_about() {
+        let mut resources = literals_of_the_checks();
+        assert!(resources.contains("pods/exec") && resources.contains("rolebindings"));
+        resources.extend(
+            [
+                "configmaps",
+                "nodes",
+                "pods/log",
+                "*/scale",
+                "*/exec",
+                "*",
+                "events",
+            ]
+            .map(String::from),
+        );
+        let verbs: Vec<&str> = resources
+            .iter()
+            .filter(|l| !l.contains('/') && !l.contains('.'))
+            .map(String::as_str)
+            .collect();
+        let mut grants = Vec::new();
+        for r in &resources {
+            for scope in [None, Some("ns")] {
+                grants.push(grant(r, &["*"], scope));
+                grants.push(grant(r, &verbs, scope));
+            }
+        }
+        for a in &grants {
+            for b in &grants {
+                let pair = [a, b];
+                let with = format!("{:?}", abilities_filtered(&pair, true));
+                let without = format!("{:?}", abilities_filtered(&pair, false));
+                assert_eq!(with, without, "{:?} + {:?}", a.rule, b.rule);
+            }
+        }
+    }
 }

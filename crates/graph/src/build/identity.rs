@@ -82,7 +82,7 @@ pub(super) fn runs_as(b: &mut Builder<'_>, w: &Workload, on_nodes: &[NodeIndex])
         w.source.as_ref(),
     )];
     // Turning automount off breaks a workload that calls the API.
-    let c = if b.rbac.effective(&subject).is_empty() {
+    let c = if !b.rbac.holds_any(&subject) {
         cost::AUTOMOUNT_OFF
     } else {
         cost::AUTOMOUNT_OFF_USED

@@ -187,7 +187,8 @@ struct Builder<'a> {
     identities: Vec<SubjectKey>,
     identity_ix: HashMap<SubjectKey, NodeIndex>,
     secrets: Vec<SecretVertex>,
-    secret_ix: HashMap<(String, String), NodeIndex>,
+    /// Secret vertices by namespace, then name (looked up without building a key).
+    secret_ix: HashMap<String, HashMap<String, NodeIndex>>,
     nodes: Vec<NodeVertex>,
     node_ix: HashMap<Option<String>, NodeIndex>,
     /// ServiceAccounts per namespace (namespace order is the RBAC rules' cluster scope).
@@ -268,8 +269,7 @@ impl Builder<'_> {
     }
 
     fn secret(&mut self, ns: &str, name: &str) -> NodeIndex {
-        let key = (ns.to_string(), name.to_string());
-        if let Some(ix) = self.secret_ix.get(&key) {
+        if let Some(ix) = self.secret_ix.get(ns).and_then(|m| m.get(name)) {
             return *ix;
         }
         let present = self.snapshot.get(Kind::Secret, ns, name).is_some();
@@ -277,11 +277,14 @@ impl Builder<'_> {
             u32::try_from(self.secrets.len()).unwrap_or(u32::MAX),
         ));
         self.secrets.push(SecretVertex {
-            namespace: key.0.clone(),
-            name: key.1.clone(),
+            namespace: ns.to_string(),
+            name: name.to_string(),
             present,
         });
-        self.secret_ix.insert(key, ix);
+        self.secret_ix
+            .entry(ns.to_string())
+            .or_default()
+            .insert(name.to_string(), ix);
         ix
     }
 
