@@ -7,6 +7,7 @@
 //! group `system:masters` is always cluster-admin.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use rampart_model::objects::{Binding, PolicyRule, Role};
 use rampart_model::{LabelSelector, Labels, Snapshot, Source};
@@ -61,10 +62,11 @@ pub struct Grant {
     pub subject: SubjectKey,
     /// `None`: cluster-wide; `Some(ns)`: that namespace only.
     pub scope: Option<String>,
-    /// The rule.
-    pub rule: PolicyRule,
-    /// Which binding.
-    pub via: BindingRef,
+    /// The rule, shared by every grant of the role's bindings (not copied per binding and
+    /// subject: an `edit` binding alone carries dozens).
+    pub rule: Arc<PolicyRule>,
+    /// Which binding, shared by the grants it makes.
+    pub via: Arc<BindingRef>,
 }
 
 impl Grant {
@@ -259,7 +261,7 @@ impl Rbac {
             }
         }
         // Aggregation, transitively.
-        let mut resolved: HashMap<String, Vec<PolicyRule>> = HashMap::new();
+        let mut resolved: HashMap<String, Vec<Arc<PolicyRule>>> = HashMap::new();
         for name in cluster_roles.keys() {
             let mut rules = Vec::new();
             let mut seen = HashSet::new();
@@ -271,7 +273,7 @@ impl Rbac {
                 let Some(role) = cluster_roles.get(&n) else {
                     continue;
                 };
-                rules.extend(role.rules.iter().cloned());
+                rules.extend(role.rules.iter().cloned().map(Arc::new));
                 for sel in &role.aggregation {
                     for (other, r) in &cluster_roles {
                         if sel.matches(&r.metadata.labels) && !seen.contains(other) {
@@ -286,10 +288,10 @@ impl Rbac {
         let mut grants: HashMap<SubjectKey, Vec<Grant>> = HashMap::new();
         let mut add = |b: &Binding,
                        src: Option<&Source>,
-                       rules: &[PolicyRule],
+                       rules: &[Arc<PolicyRule>],
                        warnings: &mut Vec<String>| {
             let scope = (!b.cluster).then(|| b.metadata.namespace.clone());
-            let via = BindingRef {
+            let via = Arc::new(BindingRef {
                 kind: if b.cluster {
                     "ClusterRoleBinding"
                 } else {
@@ -299,7 +301,7 @@ impl Rbac {
                 name: b.metadata.name.clone(),
                 role: format!("{}/{}", b.role_ref.kind, b.role_ref.name),
                 source: src.cloned(),
-            };
+            });
             for s in &b.subjects {
                 let key = match s.kind.as_str() {
                     "ServiceAccount" => SubjectKey::ServiceAccount {
@@ -325,22 +327,22 @@ impl Rbac {
                     list.push(Grant {
                         subject: key.clone(),
                         scope: scope.clone(),
-                        rule: r.clone(),
-                        via: via.clone(),
+                        rule: Arc::clone(r),
+                        via: Arc::clone(&via),
                     });
                 }
             }
         };
         for (src, b) in snapshot.bindings() {
-            let rules: Option<&[PolicyRule]> = match b.role_ref.kind.as_str() {
-                "ClusterRole" => resolved.get(&b.role_ref.name).map(Vec::as_slice),
+            let rules: Option<Vec<Arc<PolicyRule>>> = match b.role_ref.kind.as_str() {
+                "ClusterRole" => resolved.get(&b.role_ref.name).cloned(),
                 "Role" if !b.cluster => roles
                     .get(&(b.metadata.namespace.clone(), b.role_ref.name.clone()))
-                    .map(|r| r.rules.as_slice()),
+                    .map(|r| r.rules.iter().cloned().map(Arc::new).collect()),
                 _ => None,
             };
             match rules {
-                Some(rules) => add(b, Some(src), rules, &mut warnings),
+                Some(rules) => add(b, Some(src), &rules, &mut warnings),
                 None => warnings.push(format!(
                     "{} {}/{}: roleRef {}/{} not found; the binding grants nothing",
                     if b.cluster {
@@ -768,20 +770,20 @@ mod tests {
         Grant {
             subject: SubjectKey::User("u".into()),
             scope: scope.map(String::from),
-            rule: PolicyRule {
+            rule: Arc::new(PolicyRule {
                 api_groups: vec!["*".into()],
                 resources: vec![resource.into()],
                 verbs: verbs.iter().map(|v| (*v).to_string()).collect(),
                 resource_names: Vec::new(),
                 ..PolicyRule::default()
-            },
-            via: BindingRef {
+            }),
+            via: Arc::new(BindingRef {
                 kind: "ClusterRoleBinding",
                 namespace: String::new(),
                 name: "b".into(),
                 role: "ClusterRole/r".into(),
                 source: None,
-            },
+            }),
         }
     }
 
