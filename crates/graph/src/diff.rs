@@ -174,10 +174,9 @@ pub fn diff(before: &Analysis, after: &Analysis) -> ThreatDiff {
 /// [`diff`], and `after`'s relations counted on the way: what a patch of `after` later
 /// reports its threat diff from, and what the next diff against `after` starts from.
 pub fn diff_indexing(before: &Analysis, after: &mut Analysis) -> ThreatDiff {
-    let fa = fingerprints(after);
-    let mut index = RelationIndex::count_of(&fa);
-    let d = fingerprinted(before, after, &fa, &index);
-    index.edges = Some(fa);
+    let index = RelationIndex::keeping(fingerprints(after));
+    let fa = index.edges.as_deref().unwrap_or_default();
+    let d = fingerprinted(before, after, fa, &index);
     after.graph.relations = Some(index);
     d
 }
@@ -195,7 +194,7 @@ fn fingerprinted(
     let before_index = match &before.graph.relations {
         Some(i) => i,
         None => {
-            counted = RelationIndex::count_of(&fingerprints(before));
+            counted = RelationIndex::keeping(fingerprints(before));
             &counted
         }
     };
@@ -238,6 +237,13 @@ impl RelationIndex {
             counts,
             edges: None,
         }
+    }
+
+    /// [`RelationIndex::count_of`], keeping the fingerprints (a later diff reads them).
+    fn keeping(fingerprints: Vec<(u64, EdgeIndex)>) -> RelationIndex {
+        let mut index = RelationIndex::count_of(&fingerprints);
+        index.edges = Some(fingerprints);
+        index
     }
 
     fn count(&self, h: u64) -> u32 {

@@ -64,7 +64,12 @@ pub struct Analysis {
 
 /// Builds the graph, proves the chains and computes the minimal cut.
 pub fn analyze(snapshot: &Snapshot, options: &Options) -> Analysis {
-    let mut graph = SecurityGraph::build(snapshot);
+    analyze_from(snapshot, Models::build(snapshot), options)
+}
+
+/// Graph, chains and cut over models already built from `snapshot`.
+fn analyze_from(snapshot: &Snapshot, models: Models, options: &Options) -> Analysis {
+    let mut graph = SecurityGraph::build_from(snapshot, models);
     let proof = prove::prove(&graph, &options.prove);
     let plan = cut::min_cut(snapshot, &mut graph, &proof);
     Analysis { graph, proof, plan }
@@ -80,9 +85,9 @@ pub fn reanalyze(
     changed: &BTreeSet<Kind>,
     options: &Options,
 ) -> Analysis {
-    let models = Models::reusing(&previous.graph, snapshot, changed);
-    let mut graph = SecurityGraph::build_from(snapshot, models);
-    let proof = prove::prove(&graph, &options.prove);
-    let plan = cut::min_cut(snapshot, &mut graph, &proof);
-    Analysis { graph, proof, plan }
+    analyze_from(
+        snapshot,
+        Models::reusing(&previous.graph, snapshot, changed),
+        options,
+    )
 }

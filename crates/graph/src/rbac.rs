@@ -488,11 +488,8 @@ fn scope_of(g: &Grant) -> Scope {
     }
 }
 
-/// Every resource [`abilities`] asks a grant about (besides `*` and `*/subresource`); a unit
-/// test reads the checks' literals from this file and fails when one is missing here.
-const RESOURCES_READ: &[&str] = &[
-    "secrets",
-    "pods",
+/// Controllers: writing one creates pods.
+const CONTROLLERS: &[&str] = &[
     "deployments",
     "replicasets",
     "statefulsets",
@@ -500,6 +497,14 @@ const RESOURCES_READ: &[&str] = &[
     "jobs",
     "cronjobs",
     "replicationcontrollers",
+];
+
+/// Every other resource [`abilities`] asks a grant about (besides the [`CONTROLLERS`], `*` and
+/// `*/subresource`); a unit test reads the checks' literals from this file and fails when one is
+/// missing here.
+const RESOURCES_READ: &[&str] = &[
+    "secrets",
+    "pods",
     "pods/exec",
     "pods/attach",
     "pods/ephemeralcontainers",
@@ -525,10 +530,12 @@ pub fn abilities<'a>(grants: &[&'a Grant]) -> Vec<Proven<'a>> {
 
 /// Whether some check of [`abilities`] asks about a resource the grant names.
 fn asked_about(g: &Grant) -> bool {
-    g.rule
-        .resources
-        .iter()
-        .any(|r| r == "*" || r.starts_with("*/") || RESOURCES_READ.contains(&r.as_str()))
+    g.rule.resources.iter().any(|r| {
+        r == "*"
+            || r.starts_with("*/")
+            || RESOURCES_READ.contains(&r.as_str())
+            || CONTROLLERS.contains(&r.as_str())
+    })
 }
 
 /// [`abilities`]; `prefilter`: skip the grants no check asks about (off in the test that holds
@@ -548,15 +555,6 @@ fn abilities_filtered<'a>(grants: &[&'a Grant], prefilter: bool) -> Vec<Proven<'
         }
     }
     let push = add;
-    const CONTROLLERS: &[&str] = &[
-        "deployments",
-        "replicasets",
-        "statefulsets",
-        "daemonsets",
-        "jobs",
-        "cronjobs",
-        "replicationcontrollers",
-    ];
     let names = |g: &Grant| g.names().map(<[String]>::to_vec);
     // (scope, grant) of each ingredient of a role-binding escalation.
     let mut bind_cr: Vec<(Scope, &'a Grant)> = Vec::new();
@@ -793,6 +791,7 @@ mod tests {
     #[test]
     fn the_prefilter_skips_only_grants_no_check_asks_about() {
         let mut resources = literals_of_the_checks();
+        resources.extend(CONTROLLERS.iter().map(|c| (*c).to_string()));
         assert!(resources.contains("pods/exec") && resources.contains("rolebindings"));
         resources.extend(
             [
