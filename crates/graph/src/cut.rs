@@ -110,6 +110,17 @@ struct Verified {
 }
 
 impl CutState {
+    /// What the cut of a graph built again from the same network model and workloads keeps:
+    /// the verification model and what each claim came to, which read those two alone (the
+    /// flow, the facts and what was broken are the old graph's: a new graph numbers its
+    /// vertices afresh, and its Services may differ).
+    pub(crate) fn verification_only(self) -> CutState {
+        CutState {
+            verified: self.verified,
+            ..CutState::default()
+        }
+    }
+
     /// Moves a workload's pod groups to their classes in the verification model, as
     /// [`NetModel::reclass`] does for the analysis's own (one pod's labels changed).
     pub(crate) fn reclass(&mut self, w: &Workload) {
@@ -545,6 +556,18 @@ pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> Cut
     min_cut_reusing(snapshot, g, proof, None)
 }
 
+/// A cut worked out over a graph without its proof ([`cut_of`]): what [`Uncosted::finish`]
+/// completes once the chains are known.
+pub(crate) struct Uncosted {
+    cuts: Vec<Cut>,
+    total_cost: u64,
+    relevant_vertices: usize,
+    state: CutState,
+    /// The class edges' costs, which depend on what their cut would touch: written into the
+    /// graph by [`Uncosted::finish`] (the graph is shared while the chains are proven).
+    costs: Vec<(EdgeIndex, Cost)>,
+}
+
 /// [`min_cut`] of a patched graph, starting from the maximum flow of the cut before the patch
 /// and verifying live cuts against its model when the plan adds the same NetworkPolicies (the
 /// caller guarantees that `reuse` was patched like the graph: same policies and namespaces,
@@ -555,6 +578,22 @@ pub(crate) fn min_cut_reusing(
     proof: &Proof,
     reuse: Option<CutState>,
 ) -> CutPlan {
+    // The proof searched what the internet reaches already.
+    let fwd = proof
+        .reachable()
+        .filter(|r| r.len() == g.graph.node_count());
+    cut_of(snapshot, g, fwd, reuse).finish(g, proof)
+}
+
+/// The cut of `g` but for what needs its chains: everything [`min_cut_reusing`] works out from
+/// the graph alone (`fwd`: what the internet reaches, when known), so that it can run while
+/// the chains are proven.
+pub(crate) fn cut_of(
+    snapshot: &Snapshot,
+    g: &SecurityGraph,
+    fwd: Option<&[bool]>,
+    reuse: Option<CutState>,
+) -> Uncosted {
     let CutState {
         flow: start,
         verified: reuse,
@@ -563,10 +602,9 @@ pub(crate) fn min_cut_reusing(
         broken,
         network,
     } = reuse.unwrap_or_default();
-    // The proof searched what the internet reaches already.
-    let fwd = match proof.reachable() {
-        Some(r) if r.len() == g.graph.node_count() => r.to_vec(),
-        _ => reach(g, &[g.internet], Direction::Outgoing),
+    let fwd = match fwd {
+        Some(r) => r.to_vec(),
+        None => reach(g, &[g.internet], Direction::Outgoing),
     };
     let bwd = reach(g, &g.jewels.clone(), Direction::Incoming);
 
@@ -594,6 +632,9 @@ pub(crate) fn min_cut_reusing(
     };
     let stable = |w: &Workload| facts[w.id.index()].0;
     let served = |w: &Workload| facts[w.id.index()].1;
+    // Every edge's cost, the class edges' worked out below.
+    let mut costs: Vec<Cost> = g.graph.edge_weights().map(|e| e.cost).collect();
+    let mut class_costs: Vec<(EdgeIndex, Cost)> = Vec::new();
     let mut class_edges: Vec<EdgeIndex> = Vec::new();
     for &(src, dst) in g.class_ix.values() {
         class_edges.extend(
@@ -644,7 +685,8 @@ pub(crate) fn min_cut_reusing(
             }
             _ => Cost::Finite(cost::NARROW_POLICY),
         };
-        g.graph[e].cost = new_cost;
+        costs[e.index()] = new_cost;
+        class_costs.push((e, new_cost));
     }
 
     // Flow network over relevant edges, parallel edges merged (the cut is a set of vertices),
@@ -670,7 +712,7 @@ pub(crate) fn min_cut_reusing(
         for e in g.graph.edges_directed(a, Direction::Outgoing) {
             let b = e.target();
             if relevant_edge(a, b) {
-                let cap = match e.weight().cost {
+                let cap = match costs[e.id().index()] {
                     Cost::Finite(c) => u64::from(c.max(1)),
                     Cost::Never => INF,
                 };
@@ -712,7 +754,7 @@ pub(crate) fn min_cut_reusing(
         .filter(|e| {
             relevant_edge(e.source(), e.target())
                 && !side[e.target().index()]
-                && matches!(e.weight().cost, Cost::Finite(_))
+                && matches!(costs[e.id().index()], Cost::Finite(_))
         })
         .map(|e| e.id())
         .collect();
@@ -726,8 +768,8 @@ pub(crate) fn min_cut_reusing(
         let Some((a, b)) = g.graph.edge_endpoints(e) else {
             continue;
         };
-        let edge = g.graph[e].clone();
-        let cost = match edge.cost {
+        let edge = &g.graph[e];
+        let cost = match costs[e.index()] {
             Cost::Finite(c) => c,
             Cost::Never => continue,
         };
@@ -1067,6 +1109,68 @@ pub(crate) fn min_cut_reusing(
             ));
         }
     }
+    Uncosted {
+        cuts,
+        total_cost: value,
+        relevant_vertices,
+        state: CutState {
+            flow,
+            verified,
+            facts,
+            moved: Vec::new(),
+            broken,
+            network: pairs,
+        },
+        costs: class_costs,
+    }
+}
+
+impl Uncosted {
+    /// The plan: the class edges' costs written into `g`, the listed chains of `proof` (the
+    /// chains of `g`) each cut breaks, and each chain's cheapest edge.
+    pub(crate) fn finish(self, g: &mut SecurityGraph, proof: &Proof) -> CutPlan {
+        let Uncosted {
+            mut cuts,
+            total_cost,
+            relevant_vertices,
+            state,
+            costs,
+        } = self;
+        for (e, c) in costs {
+            g.graph[e].cost = c;
+        }
+        listed_breaks(proof, &mut cuts);
+        let mut cheapest = BTreeMap::new();
+        for c in &proof.chains {
+            let mut best: Option<(EdgeIndex, u32)> = None;
+            for e in &c.edges {
+                if let Cost::Finite(x) = g.graph[*e].cost
+                    && best.is_none_or(|(_, b)| x < b)
+                {
+                    best = Some((*e, x));
+                }
+            }
+            if let Some(b) = best {
+                cheapest.insert(c.id.clone(), b);
+            }
+        }
+        // Parallel edges can share an id (a Route over several ports of one Service): what
+        // they break then orders them, not their indices.
+        cuts.sort_by(|a, b| (a.cost, &a.id, &a.breaks).cmp(&(b.cost, &b.id, &b.breaks)));
+        let mut cuts = merge_identical(cuts);
+        cuts.sort_by(|a, b| (a.cost, &a.id, &a.breaks).cmp(&(b.cost, &b.id, &b.breaks)));
+        CutPlan {
+            cuts,
+            total_cost,
+            cheapest,
+            relevant_vertices,
+            state: Some(state),
+        }
+    }
+}
+
+/// The listed chains of `proof` whose path crosses each cut, added to what it breaks.
+fn listed_breaks(proof: &Proof, cuts: &mut [Cut]) {
     let cut_at: HashMap<EdgeIndex, usize> =
         cuts.iter().enumerate().map(|(i, c)| (c.edge, i)).collect();
     for c in &proof.chains {
@@ -1076,43 +1180,10 @@ pub(crate) fn min_cut_reusing(
             }
         }
     }
-    for cut in &mut cuts {
+    for cut in cuts {
         cut.breaks.sort();
         cut.breaks.dedup();
         cut.breaks.truncate(MAX_BREAKS);
-    }
-    let mut cheapest = BTreeMap::new();
-    for c in &proof.chains {
-        let mut best: Option<(EdgeIndex, u32)> = None;
-        for e in &c.edges {
-            if let Cost::Finite(x) = g.graph[*e].cost
-                && best.is_none_or(|(_, b)| x < b)
-            {
-                best = Some((*e, x));
-            }
-        }
-        if let Some(b) = best {
-            cheapest.insert(c.id.clone(), b);
-        }
-    }
-    // Parallel edges can share an id (a Route over several ports of one Service): what they
-    // break then orders them, not their indices.
-    cuts.sort_by(|a, b| (a.cost, &a.id, &a.breaks).cmp(&(b.cost, &b.id, &b.breaks)));
-    let mut cuts = merge_identical(cuts);
-    cuts.sort_by(|a, b| (a.cost, &a.id, &a.breaks).cmp(&(b.cost, &b.id, &b.breaks)));
-    CutPlan {
-        cuts,
-        total_cost: value,
-        cheapest,
-        relevant_vertices,
-        state: Some(CutState {
-            flow,
-            verified,
-            facts,
-            moved: Vec::new(),
-            broken,
-            network: pairs,
-        }),
     }
 }
 

@@ -41,6 +41,7 @@ pub use cut::{Cut, CutPlan};
 pub use prove::{Chain, ChainId, Confidence, Proof, ProveOptions, TargetKind};
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use rampart_model::{Kind, Snapshot};
 
@@ -64,30 +65,67 @@ pub struct Analysis {
 
 /// Builds the graph, proves the chains and computes the minimal cut.
 pub fn analyze(snapshot: &Snapshot, options: &Options) -> Analysis {
-    analyze_from(snapshot, Models::build(snapshot), options)
+    analyze_from(snapshot, Models::build(snapshot), options, None, false)
 }
 
-/// Graph, chains and cut over models already built from `snapshot`.
-fn analyze_from(snapshot: &Snapshot, models: Models, options: &Options) -> Analysis {
-    let mut graph = SecurityGraph::build_from(snapshot, models);
-    let proof = prove::prove(&graph, &options.prove);
-    let plan = cut::min_cut(snapshot, &mut graph, &proof);
+/// Graph, chains and cut over models already built from `snapshot` (the cut verifying live
+/// cuts from `verification` when given), the graph's relations counted for the threat diff
+/// when `count_relations`.
+///
+/// Chains and cut are worked out side by side, on two threads: the cut reads the chains only
+/// to name the listed ones each cut breaks, and the chains do not read what the cut writes
+/// (the costs of class edges, written once both are done). The chains' thread first frees the
+/// RBAC model the graph was built from.
+fn analyze_from(
+    snapshot: &Snapshot,
+    models: Models,
+    options: &Options,
+    verification: Option<cut::CutState>,
+    count_relations: bool,
+) -> Analysis {
+    let (mut graph, rbac) = SecurityGraph::build_returning_rbac(snapshot, models);
+    let (proof, relations, uncosted) = std::thread::scope(|s| {
+        let g = &graph;
+        let chains = s.spawn(move || {
+            drop(rbac);
+            prove::prove(g, &options.prove)
+        });
+        let uncosted = cut::cut_of(snapshot, g, None, verification);
+        let relations = count_relations.then(|| diff::RelationIndex::of(g));
+        let proof = chains
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (proof, relations, uncosted)
+    });
+    let plan = uncosted.finish(&mut graph, &proof);
+    graph.relations = relations;
     Analysis { graph, proof, plan }
 }
 
 /// [`analyze`] of a snapshot that differs from the one `previous` analysed in objects of the
 /// `changed` kinds only: the models none of whose inputs changed are shared with `previous`
 /// ([`Models::reusing`]), the graph, chains and cut are built again. A NetworkPolicy, Service
-/// or RoleBinding change re-proves without deriving the workloads again.
+/// or RoleBinding change re-proves without deriving the workloads again. The graph's relations
+/// come counted ([`diff::diff_indexing`] reads them).
 pub fn reanalyze(
-    previous: &Analysis,
+    previous: &mut Analysis,
     snapshot: &Snapshot,
     changed: &BTreeSet<Kind>,
     options: &Options,
 ) -> Analysis {
-    analyze_from(
-        snapshot,
-        Models::reusing(&previous.graph, snapshot, changed),
-        options,
-    )
+    let models = Models::reusing(&previous.graph, snapshot, changed);
+    // Live cuts were verified against the network model with rampart's policies added: when
+    // the model is shared, so is that verification (taken: the plan's state is no part of
+    // what it says).
+    let verification = (Arc::ptr_eq(&models.net, &previous.graph.net)
+        && Arc::ptr_eq(&models.workloads, &previous.graph.workloads))
+    .then(|| {
+        previous
+            .plan
+            .state
+            .take()
+            .map(cut::CutState::verification_only)
+    })
+    .flatten();
+    analyze_from(snapshot, models, options, verification, true)
 }

@@ -1,5 +1,7 @@
 //! Vertex, edge and evidence types of the security graph.
 
+use std::sync::Arc;
+
 use rampart_model::{Source, WorkloadId};
 use serde::Serialize;
 
@@ -273,8 +275,9 @@ pub enum Cost {
 pub struct Edge {
     /// Relation.
     pub kind: EdgeKind,
-    /// Proof.
-    pub evidence: Vec<Evidence>,
+    /// Proof. Shared by the edges one fact proves (a mounted Secret: the workload's edge and
+    /// each of its nodes'), so a graph holds one copy of it.
+    pub evidence: Arc<[Evidence]>,
     /// Ports, for network edges.
     pub ports: Option<PortSet>,
     /// Cut cost.

@@ -58,10 +58,13 @@ pub struct BindingRef {
 /// One rule granted to a subject in a scope.
 #[derive(Debug, Clone)]
 pub struct Grant {
-    /// The subject named in the binding (a ServiceAccount may hold a grant through a group).
-    pub subject: SubjectKey,
-    /// `None`: cluster-wide; `Some(ns)`: that namespace only.
-    pub scope: Option<String>,
+    /// The subject named in the binding (a ServiceAccount may hold a grant through a group),
+    /// shared by the grants the binding makes it.
+    pub subject: Arc<SubjectKey>,
+    /// `None`: cluster-wide; `Some(ns)`: that namespace only (shared like the subject: a
+    /// cluster's bindings make ~10 grants per pod, and copying both strings into each made the
+    /// RBAC model as slow to free as to build).
+    pub scope: Option<Arc<str>>,
     /// The rule, shared by every grant of the role's bindings (not copied per binding and
     /// subject: an `edit` binding alone carries dozens).
     pub rule: Arc<PolicyRule>,
@@ -290,7 +293,8 @@ impl Rbac {
                        src: Option<&Source>,
                        rules: &[Arc<PolicyRule>],
                        warnings: &mut Vec<String>| {
-            let scope = (!b.cluster).then(|| b.metadata.namespace.clone());
+            let scope: Option<Arc<str>> =
+                (!b.cluster).then(|| b.metadata.namespace.as_str().into());
             let via = Arc::new(BindingRef {
                 kind: if b.cluster {
                     "ClusterRoleBinding"
@@ -322,10 +326,11 @@ impl Rbac {
                         continue;
                     }
                 };
-                let list = grants.entry(key.clone()).or_default();
+                let subject = Arc::new(key.clone());
+                let list = grants.entry(key).or_default();
                 for r in rules {
                     list.push(Grant {
-                        subject: key.clone(),
+                        subject: Arc::clone(&subject),
                         scope: scope.clone(),
                         rule: Arc::clone(r),
                         via: Arc::clone(&via),
@@ -484,7 +489,7 @@ pub struct Proven<'a> {
 fn scope_of(g: &Grant) -> Scope {
     match &g.scope {
         None => Scope::Cluster,
-        Some(ns) => Scope::Namespace(ns.clone()),
+        Some(ns) => Scope::Namespace(ns.to_string()),
     }
 }
 
@@ -766,8 +771,8 @@ mod tests {
 
     fn grant(resource: &str, verbs: &[&str], scope: Option<&str>) -> Grant {
         Grant {
-            subject: SubjectKey::User("u".into()),
-            scope: scope.map(String::from),
+            subject: Arc::new(SubjectKey::User("u".into())),
+            scope: scope.map(Arc::from),
             rule: Arc::new(PolicyRule {
                 api_groups: vec!["*".into()],
                 resources: vec![resource.into()],

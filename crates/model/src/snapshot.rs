@@ -3,6 +3,8 @@
 //! [`Snapshot::apply`] is the only way objects change, so the offline `scan` (which applies
 //! every parsed object once) and the live engine (which applies watch events) share one path.
 
+use std::borrow::Borrow;
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::objects::{
@@ -44,6 +46,51 @@ impl std::fmt::Display for ObjectKey {
     }
 }
 
+/// A key's parts, borrowed: what the store's map is searched by, so that a lookup builds no
+/// key (two strings) to find one.
+trait KeyParts {
+    fn parts(&self) -> (Kind, &str, &str);
+}
+
+impl KeyParts for ObjectKey {
+    fn parts(&self) -> (Kind, &str, &str) {
+        (self.kind, &self.namespace, &self.name)
+    }
+}
+
+impl KeyParts for (Kind, &str, &str) {
+    fn parts(&self) -> (Kind, &str, &str) {
+        *self
+    }
+}
+
+impl<'a> Borrow<dyn KeyParts + 'a> for ObjectKey {
+    fn borrow(&self) -> &(dyn KeyParts + 'a) {
+        self
+    }
+}
+
+// Ordered as `ObjectKey`'s derived order (kind, namespace, name), as `Borrow` requires.
+impl Ord for dyn KeyParts + '_ {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.parts().cmp(&other.parts())
+    }
+}
+
+impl PartialOrd for dyn KeyParts + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for dyn KeyParts + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn KeyParts + '_ {}
+
 /// One change to the store.
 #[derive(Debug, Clone)]
 pub enum Change {
@@ -69,6 +116,9 @@ pub struct Duplicate {
 pub struct Snapshot {
     objects: BTreeMap<ObjectKey, Located<Object>>,
     duplicates: Vec<Duplicate>,
+    /// How many objects each namespace holds (namespaced objects only): which namespaces
+    /// exist without a walk over every object.
+    in_namespace: BTreeMap<String, usize>,
 }
 
 macro_rules! typed_iter {
@@ -109,6 +159,9 @@ impl Snapshot {
                 let key = ObjectKey::of(&obj.object);
                 let second = obj.source.clone();
                 let old = self.objects.insert(key.clone(), *obj);
+                if old.is_none() {
+                    self.count_in(&key.namespace, true);
+                }
                 if let Some(old) = &old
                     && (old.source.file != second.file
                         || old.source.doc != second.doc
@@ -122,7 +175,33 @@ impl Snapshot {
                 }
                 old
             }
-            Change::Delete(key) => self.objects.remove(&key),
+            Change::Delete(key) => {
+                let old = self.objects.remove(&key);
+                if old.is_some() {
+                    self.count_in(&key.namespace, false);
+                }
+                old
+            }
+        }
+    }
+
+    /// One object more (`added`) or less in `namespace`.
+    fn count_in(&mut self, namespace: &str, added: bool) {
+        if namespace.is_empty() {
+            return;
+        }
+        if added {
+            match self.in_namespace.get_mut(namespace) {
+                Some(n) => *n += 1,
+                None => {
+                    self.in_namespace.insert(namespace.to_string(), 1);
+                }
+            }
+        } else if let Some(n) = self.in_namespace.get_mut(namespace) {
+            *n -= 1;
+            if *n == 0 {
+                self.in_namespace.remove(namespace);
+            }
         }
     }
 
@@ -143,11 +222,7 @@ impl Snapshot {
 
     /// Looks an object up.
     pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Option<&Located<Object>> {
-        self.objects.get(&ObjectKey {
-            kind,
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-        })
+        self.objects.get(&(kind, namespace, name) as &dyn KeyParts)
     }
 
     /// All objects, ordered by kind, namespace and name.
@@ -211,16 +286,66 @@ impl Snapshot {
             .namespaces()
             .map(|(_, n)| n.metadata.name.clone())
             .collect();
-        // Keys are sorted by kind, then namespace: a namespace repeats in runs.
-        let mut last = "";
-        for key in self.objects.keys() {
-            if key.namespace != last {
-                last = &key.namespace;
-                if !last.is_empty() && !names.contains(last) {
-                    names.insert(last.to_string());
-                }
+        for ns in self.in_namespace.keys() {
+            if !names.contains(ns) {
+                names.insert(ns.clone());
             }
         }
         names.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{ParseLimits, parse_source};
+
+    fn snapshot(yaml: &str) -> Snapshot {
+        Snapshot::from_objects(parse_source("t.yaml", yaml, &ParseLimits::default()).objects)
+    }
+
+    const OBJECTS: &str = "\
+apiVersion: v1\nkind: Namespace\nmetadata: {name: empty}\n---\n\
+apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: app}\n---\n\
+apiVersion: v1\nkind: Secret\nmetadata: {name: t, namespace: app}\n---\n\
+apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: s, namespace: ops}\n";
+
+    #[test]
+    fn lookups_find_exactly_the_key_asked_for() {
+        let s = snapshot(OBJECTS);
+        assert!(s.get(Kind::Secret, "app", "s").is_some());
+        assert!(s.get(Kind::Secret, "app", "t").is_some());
+        assert!(s.get(Kind::Secret, "ops", "s").is_none());
+        assert!(s.get(Kind::ServiceAccount, "app", "s").is_none());
+        assert!(s.get(Kind::ServiceAccount, "ops", "s").is_some());
+        assert!(s.get(Kind::Namespace, "", "empty").is_some());
+        assert!(s.get(Kind::Namespace, "", "app").is_none());
+    }
+
+    #[test]
+    fn a_namespace_exists_while_an_object_is_in_it_or_it_is_stored() {
+        let mut s = snapshot(OBJECTS);
+        assert_eq!(s.namespace_names(), ["app", "empty", "ops"]);
+        let key = |kind, ns: &str, name: &str| ObjectKey {
+            kind,
+            namespace: ns.into(),
+            name: name.into(),
+        };
+        s.apply(Change::Delete(key(Kind::Secret, "app", "s")));
+        assert_eq!(s.namespace_names(), ["app", "empty", "ops"]);
+        // Deleting what is not there counts nothing.
+        s.apply(Change::Delete(key(Kind::Secret, "app", "s")));
+        s.apply(Change::Delete(key(Kind::Secret, "app", "t")));
+        assert_eq!(s.namespace_names(), ["empty", "ops"]);
+        // Replacing an object counts it once.
+        let again = snapshot(OBJECTS);
+        for o in again.iter() {
+            s.apply(Change::Upsert(Box::new(o.clone())));
+            s.apply(Change::Upsert(Box::new(o.clone())));
+        }
+        s.apply(Change::Delete(key(Kind::ServiceAccount, "ops", "s")));
+        assert_eq!(s.namespace_names(), ["app", "empty"]);
+        s.apply(Change::Delete(key(Kind::Namespace, "", "empty")));
+        assert_eq!(s.namespace_names(), ["app"]);
     }
 }

@@ -420,7 +420,7 @@ impl EngineCore {
         if let Some(report) = self.incremental(pending, now) {
             return report;
         }
-        let mut after = match &self.analysis {
+        let mut after = match &mut self.analysis {
             Some(before) => reanalyze(before, &self.snapshot, &kinds, &self.options),
             None => analyze(&self.snapshot, &self.options),
         };

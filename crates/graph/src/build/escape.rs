@@ -3,6 +3,7 @@
 //! (privileged, hostPID/hostIPC, a dangerous capability, a sensitive hostPath).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use petgraph::Direction;
 use petgraph::graph::{EdgeIndex, NodeIndex};
@@ -164,7 +165,7 @@ pub(super) fn escapes(b: &mut Builder<'_>, w: &Workload, on_nodes: &[NodeIndex])
     }
     let wref = workload_ref(w);
     let wi = b.workload_ix[w.id.index()];
-    let ev: Vec<Evidence> = reasons
+    let ev: Arc<[Evidence]> = reasons
         .iter()
         .map(|r| Evidence::new(wref.clone(), r.clone(), w.source.as_ref()))
         .collect();

@@ -3,6 +3,7 @@
 //! ones (tokens minted, subjects impersonated). Each ability family is one function.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use petgraph::graph::NodeIndex;
 
@@ -10,7 +11,7 @@ use super::Builder;
 use super::escape::Hosts;
 use crate::cost;
 use crate::model::{Cost, EdgeKind, Evidence, ObjRef, Vertex};
-use crate::rbac::{Ability, Grant, Proven, Scope, SubjectKey, abilities};
+use crate::rbac::{Ability, Grant, Proven, Rbac, Scope, SubjectKey, abilities};
 
 fn grant_evidence(grants: &[&Grant]) -> Vec<Evidence> {
     let mut v: Vec<Evidence> = grants
@@ -46,7 +47,7 @@ impl Builder<'_> {
         from: NodeIndex,
         target: NodeIndex,
         kind: EdgeKind,
-        ev: &[Evidence],
+        ev: &Arc<[Evidence]>,
         grant_refs: &[(ObjRef, SubjectKey)],
     ) {
         let gv = match self.grant_vertices.get(&kind) {
@@ -68,7 +69,7 @@ impl Builder<'_> {
                     from,
                     gv,
                     kind,
-                    ev.to_vec(),
+                    Arc::clone(ev),
                     None,
                     Cost::Finite(cost::NARROW_BINDING),
                 );
@@ -78,7 +79,8 @@ impl Builder<'_> {
             }
         };
         if gv != target {
-            self.edge(gv, target, kind, Vec::new(), None, Cost::Never);
+            let none = Arc::clone(&self.no_evidence);
+            self.edge(gv, target, kind, none, None, Cost::Never);
         }
     }
 }
@@ -93,7 +95,7 @@ struct Targets<'h> {
 /// One ability of one identity: where its edges start and the evidence they carry.
 struct Held<'t> {
     from: NodeIndex,
-    ev: Vec<Evidence>,
+    ev: Arc<[Evidence]>,
     grant_refs: Vec<(ObjRef, SubjectKey)>,
     targets: &'t Targets<'t>,
 }
@@ -152,7 +154,7 @@ fn privileged_ok(b: &Builder<'_>, ns: &str) -> bool {
 /// Every RBAC edge: every subject a binding names becomes an identity (reachable or not: cheap,
 /// and the engine needs them when a pod starts running as one), then each identity's abilities
 /// in turn, the identities they reach included.
-pub(super) fn rbac(b: &mut Builder<'_>, hosts: &Hosts) {
+pub(super) fn rbac(b: &mut Builder<'_>, rbac: &Rbac, hosts: &Hosts) {
     let all_ns: Vec<String> = b.sas_by_ns.keys().cloned().collect();
     let mut secrets_by_ns: HashMap<String, Vec<String>> = HashMap::new();
     for sv in &b.secrets {
@@ -166,7 +168,6 @@ pub(super) fn rbac(b: &mut Builder<'_>, hosts: &Hosts) {
         all_ns,
         secrets_by_ns,
     };
-    let rbac = b.rbac;
     let mut subjects: Vec<SubjectKey> = rbac
         .subjects()
         .filter(|s| !matches!(s, SubjectKey::Group(g) if g.starts_with("system:")))
@@ -207,14 +208,14 @@ fn ability(
 ) {
     let h = Held {
         from,
-        ev: grant_evidence(&p.grants),
+        ev: grant_evidence(&p.grants).into(),
         grant_refs: p
             .grants
             .iter()
             .map(|g| {
                 (
                     ObjRef::new(g.via.kind, &g.via.namespace, &g.via.name),
-                    g.subject.clone(),
+                    SubjectKey::clone(&g.subject),
                 )
             })
             .collect(),

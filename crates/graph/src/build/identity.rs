@@ -2,6 +2,8 @@
 //! when a token is mounted, `Node → Identity` (the node holds the tokens of the pods it runs,
 //! and the kubelet's own credentials when `system:nodes` is granted anything).
 
+use std::sync::Arc;
+
 use petgraph::graph::NodeIndex;
 use rampart_model::Workload;
 use rampart_model::objects::{Kind, PodSpec};
@@ -9,7 +11,7 @@ use rampart_model::objects::{Kind, PodSpec};
 use super::{Builder, workload_ref};
 use crate::cost;
 use crate::model::{Cost, EdgeKind, Evidence, ObjRef};
-use crate::rbac::SubjectKey;
+use crate::rbac::{Rbac, SubjectKey};
 
 /// Whether the pod mounts a ServiceAccount token, and the fields that say so.
 pub fn token_mounted(spec: &PodSpec, sa_automount: Option<bool>) -> Option<String> {
@@ -60,7 +62,7 @@ fn sa_automount(b: &Builder<'_>, ns: &str, name: &str) -> Option<bool> {
 /// `Workload → Identity` (runs as) when the pod mounts its ServiceAccount's token, and
 /// `Node → Identity` (holds the token) from each of `on_nodes`. The workload's ServiceAccount
 /// counts as one of its namespace's, token or not.
-pub(super) fn runs_as(b: &mut Builder<'_>, w: &Workload, on_nodes: &[NodeIndex]) {
+pub(super) fn runs_as(b: &mut Builder<'_>, rbac: &Rbac, w: &Workload, on_nodes: &[NodeIndex]) {
     let spec = &w.template.spec;
     let sa = spec.service_account().to_string();
     b.sas_by_ns
@@ -76,13 +78,13 @@ pub(super) fn runs_as(b: &mut Builder<'_>, w: &Workload, on_nodes: &[NodeIndex])
         name: sa.clone(),
     };
     let id = b.identity(subject.clone());
-    let ev = vec![Evidence::new(
+    let ev: Arc<[Evidence]> = Arc::new([Evidence::new(
         workload_ref(w),
         format!("spec.serviceAccountName: {sa}; {field}"),
         w.source.as_ref(),
-    )];
+    )]);
     // Turning automount off breaks a workload that calls the API.
-    let c = if !b.rbac.holds_any(&subject) {
+    let c = if !rbac.holds_any(&subject) {
         cost::AUTOMOUNT_OFF
     } else {
         cost::AUTOMOUNT_OFF_USED
@@ -95,9 +97,9 @@ pub(super) fn runs_as(b: &mut Builder<'_>, w: &Workload, on_nodes: &[NodeIndex])
 
 /// Nodes act as `system:nodes` when some binding grants that group anything: `Node →
 /// Identity` (the kubelet's credentials) from every node.
-pub(super) fn node_credentials(b: &mut Builder<'_>) {
+pub(super) fn node_credentials(b: &mut Builder<'_>, rbac: &Rbac) {
     let nodes = SubjectKey::Group("system:nodes".into());
-    if !b.rbac.subjects().any(|s| *s == nodes) {
+    if !rbac.subjects().any(|s| *s == nodes) {
         return;
     }
     let id = b.identity(nodes);

@@ -177,7 +177,6 @@ struct Builder<'a> {
     snapshot: &'a Snapshot,
     workloads: &'a Workloads,
     net: &'a NetModel,
-    rbac: &'a Rbac,
     g: DiGraph<Vertex, Box<Edge>>,
     internet: NodeIndex,
     cluster_admin: NodeIndex,
@@ -197,20 +196,16 @@ struct Builder<'a> {
     grants: Vec<String>,
     /// The current ability's permission vertex per relation (`grants`).
     grant_vertices: HashMap<EdgeKind, NodeIndex>,
+    /// The evidence of edges that carry none (shared: an empty `Arc<[_]>` still allocates).
+    no_evidence: Arc<[Evidence]>,
 }
 
 impl<'a> Builder<'a> {
     /// The models' warnings, then the `Internet`, `ClusterAdmin` and workload vertices.
-    fn new(
-        snapshot: &'a Snapshot,
-        workloads: &'a Workloads,
-        net: &'a NetModel,
-        rbac: &'a Rbac,
-    ) -> Builder<'a> {
+    fn new(snapshot: &'a Snapshot, workloads: &'a Workloads, net: &'a NetModel) -> Builder<'a> {
         let mut warnings = Vec::new();
         warnings.extend(workloads.warnings.iter().cloned());
         warnings.extend(net.warnings.iter().cloned());
-        warnings.extend(rbac.warnings.iter().cloned());
         let mut g = DiGraph::new();
         let internet = g.add_node(Vertex::Internet);
         let cluster_admin = g.add_node(Vertex::ClusterAdmin);
@@ -223,7 +218,6 @@ impl<'a> Builder<'a> {
             snapshot,
             workloads,
             net,
-            rbac,
             g,
             internet,
             cluster_admin,
@@ -239,6 +233,7 @@ impl<'a> Builder<'a> {
             warnings,
             grants: Vec::new(),
             grant_vertices: HashMap::new(),
+            no_evidence: Arc::new([]),
         }
     }
 }
@@ -249,7 +244,7 @@ impl Builder<'_> {
         a: NodeIndex,
         b: NodeIndex,
         kind: EdgeKind,
-        evidence: Vec<Evidence>,
+        evidence: impl Into<Arc<[Evidence]>>,
         ports: Option<PortSet>,
         cost: Cost,
     ) -> EdgeIndex {
@@ -333,7 +328,7 @@ fn add_edge(
     a: NodeIndex,
     b: NodeIndex,
     kind: EdgeKind,
-    evidence: Vec<Evidence>,
+    evidence: impl Into<Arc<[Evidence]>>,
     ports: Option<PortSet>,
     cost: Cost,
 ) -> EdgeIndex {
@@ -342,7 +337,7 @@ fn add_edge(
         b,
         Box::new(Edge {
             kind,
-            evidence,
+            evidence: evidence.into(),
             ports,
             cost,
             rules: Vec::new(),
@@ -378,16 +373,15 @@ fn sinks(b: &Builder<'_>) -> Vec<NodeIndex> {
     jewels
 }
 
-/// The models a graph is built from: the workloads, the network model and the effective RBAC
-/// of one snapshot.
+/// The models a graph is built from and an analysis keeps: the workloads and the network model
+/// of one snapshot. (The effective RBAC is built with the graph, beside it: see
+/// [`SecurityGraph::build_from`].)
 #[derive(Debug, Clone)]
 pub struct Models {
     /// Workloads.
     pub workloads: Arc<Workloads>,
     /// Network model.
     pub net: Arc<NetModel>,
-    /// Effective RBAC.
-    pub rbac: Rbac,
 }
 
 /// Kinds the workloads are derived from.
@@ -400,19 +394,14 @@ impl Models {
     pub fn build(snapshot: &Snapshot) -> Models {
         let workloads = Arc::new(Workloads::build(snapshot));
         let net = Arc::new(NetModel::build(snapshot, &workloads));
-        Models {
-            workloads,
-            net,
-            rbac: Rbac::build(snapshot),
-        }
+        Models { workloads, net }
     }
 
     /// The models of `snapshot`, which differs from the snapshot `previous` was built from in
     /// objects of the `changed` kinds only: a model none of whose inputs changed is shared,
     /// the others are built again. Workloads read pods and controllers; the network model the
     /// workloads, Namespaces, NetworkPolicies and which namespaces exist (any object's
-    /// namespace counts, so a Service in a new namespace rebuilds it). The effective RBAC is
-    /// always built again.
+    /// namespace counts, so a Service in a new namespace rebuilds it).
     pub fn reusing(
         previous: &SecurityGraph,
         snapshot: &Snapshot,
@@ -432,13 +421,7 @@ impl Models {
         } else {
             Arc::clone(&previous.net)
         };
-        // Not kept between analyses: the engine's memory matters more than the ~6 ms it saves.
-        let rbac = Rbac::build(snapshot);
-        Models {
-            workloads,
-            net,
-            rbac,
-        }
+        Models { workloads, net }
     }
 }
 
@@ -450,13 +433,40 @@ impl SecurityGraph {
     }
 
     /// [`SecurityGraph::build`] over models already built from `snapshot`.
+    ///
+    /// The effective RBAC is built on a second thread while the network layer, the routes and
+    /// the entries (which do not read it) are built: a re-proof waits for it no longer than
+    /// the first edge families take. It is not kept between analyses (the engine's memory
+    /// matters more than the ~5 ms that would save a re-proof).
     pub fn build_from(snapshot: &Snapshot, models: Models) -> SecurityGraph {
-        let Models {
-            workloads,
-            net,
-            rbac,
-        } = models;
-        let mut b = Builder::new(snapshot, &workloads, &net, &rbac);
+        SecurityGraph::build_returning_rbac(snapshot, models).0
+    }
+
+    /// [`SecurityGraph::build_from`], and the effective RBAC it read, for the caller to drop
+    /// where it costs least (off the path that waits for the graph: freeing it takes ~2 ms
+    /// at 10k pods).
+    pub(crate) fn build_returning_rbac(
+        snapshot: &Snapshot,
+        models: Models,
+    ) -> (SecurityGraph, Rbac) {
+        std::thread::scope(|s| {
+            let rbac = s.spawn(|| Rbac::build(snapshot));
+            SecurityGraph::build_with(snapshot, models, || {
+                rbac.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        })
+    }
+
+    /// [`SecurityGraph::build_from`], the effective RBAC from `rbac` once the families that
+    /// do not read it are built.
+    fn build_with(
+        snapshot: &Snapshot,
+        models: Models,
+        rbac: impl FnOnce() -> Rbac,
+    ) -> (SecurityGraph, Rbac) {
+        let Models { workloads, net } = models;
+        let mut b = Builder::new(snapshot, &workloads, &net);
 
         // Ways in: the network layer, then exposed endpoints and where they route.
         let network::Layer {
@@ -472,19 +482,24 @@ impl SecurityGraph {
             entries::workload_entries(&mut b, w);
         }
 
+        // Everything below reads the effective RBAC; its warnings follow the models'.
+        let rbac = rbac();
+        let at = workloads.warnings.len() + net.warnings.len();
+        b.warnings.splice(at..at, rbac.warnings.iter().cloned());
+
         // What a workload holds, workload by workload: its identity, its Secrets, its nodes.
         let hosts = escape::hosts(&mut b);
         identity::service_accounts(&mut b);
         for w in &workloads.list {
             let on_nodes = escape::nodes_of(&mut b, &hosts, w);
-            identity::runs_as(&mut b, w, &on_nodes);
+            identity::runs_as(&mut b, &rbac, w, &on_nodes);
             secrets::mounts(&mut b, w, &on_nodes);
             escape::escapes(&mut b, w, &on_nodes);
         }
         secrets::stored(&mut b);
-        identity::node_credentials(&mut b);
+        identity::node_credentials(&mut b, &rbac);
         // What identities may do.
-        grants::rbac(&mut b, &hosts);
+        grants::rbac(&mut b, &rbac, &hosts);
 
         let jewels = sinks(&b);
         let Builder {
@@ -500,7 +515,7 @@ impl SecurityGraph {
             grants,
             ..
         } = b;
-        SecurityGraph {
+        let graph = SecurityGraph {
             graph: g,
             internet,
             cluster_admin,
@@ -521,7 +536,8 @@ impl SecurityGraph {
             relations: None,
             warnings,
             grants,
-        }
+        };
+        (graph, rbac)
     }
 
     /// The workload behind a vertex, if it is one.

@@ -3,6 +3,7 @@
 //! vertex, and `Secret → Identity` for a legacy ServiceAccount token Secret.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use petgraph::graph::NodeIndex;
 use rampart_model::Workload;
@@ -76,7 +77,7 @@ pub(super) fn mounts(b: &mut Builder<'_>, w: &Workload, on_nodes: &[NodeIndex]) 
             continue;
         }
         let s = b.secret(&w.namespace, &name);
-        let ev = vec![Evidence::new(wref.clone(), field, w.source.as_ref())];
+        let ev: Arc<[Evidence]> = Arc::new([Evidence::new(wref.clone(), field, w.source.as_ref())]);
         b.edge(
             wi,
             s,
