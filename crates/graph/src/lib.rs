@@ -65,25 +65,28 @@ pub struct Analysis {
 
 /// Builds the graph, proves the chains and computes the minimal cut.
 pub fn analyze(snapshot: &Snapshot, options: &Options) -> Analysis {
-    analyze_from(snapshot, Models::build(snapshot), options, None, false)
+    let workloads = Arc::new(rampart_model::Workloads::build(snapshot));
+    let (graph, rbac) = SecurityGraph::build_in_parts(snapshot, workloads, |w| {
+        Arc::new(netpol::NetModel::build(snapshot, w))
+    });
+    prove_and_cut(snapshot, graph, rbac, options, None, false)
 }
 
-/// Graph, chains and cut over models already built from `snapshot` (the cut verifying live
-/// cuts from `verification` when given), the graph's relations counted for the threat diff
-/// when `count_relations`.
+/// Chains and cut of `graph` (the cut verifying live cuts from `verification` when given),
+/// the graph's relations counted for the threat diff when `count_relations`; `rbac`, the
+/// RBAC model the graph was built from, is freed on the way.
 ///
 /// Chains and cut are worked out side by side, on two threads: the cut reads the chains only
 /// to name the listed ones each cut breaks, and the chains do not read what the cut writes
-/// (the costs of class edges, written once both are done). The chains' thread first frees the
-/// RBAC model the graph was built from.
-fn analyze_from(
+/// (the costs of class edges, written once both are done).
+fn prove_and_cut(
     snapshot: &Snapshot,
-    models: Models,
+    mut graph: SecurityGraph,
+    rbac: rbac::Rbac,
     options: &Options,
     verification: Option<cut::CutState>,
     count_relations: bool,
 ) -> Analysis {
-    let (mut graph, rbac) = SecurityGraph::build_returning_rbac(snapshot, models);
     let (proof, relations, uncosted) = std::thread::scope(|s| {
         let g = &graph;
         let chains = s.spawn(move || {
@@ -113,12 +116,15 @@ pub fn reanalyze(
     changed: &BTreeSet<Kind>,
     options: &Options,
 ) -> Analysis {
-    let models = Models::reusing(&previous.graph, snapshot, changed);
+    let workloads = Models::workloads_reusing(&previous.graph, snapshot, changed);
+    let (graph, rbac) = SecurityGraph::build_in_parts(snapshot, workloads, |w| {
+        Models::net_reusing(&previous.graph, snapshot, changed, w)
+    });
     // Live cuts were verified against the network model with rampart's policies added: when
     // the model is shared, so is that verification (taken: the plan's state is no part of
     // what it says).
-    let verification = (Arc::ptr_eq(&models.net, &previous.graph.net)
-        && Arc::ptr_eq(&models.workloads, &previous.graph.workloads))
+    let verification = (Arc::ptr_eq(&graph.net, &previous.graph.net)
+        && Arc::ptr_eq(&graph.workloads, &previous.graph.workloads))
     .then(|| {
         previous
             .plan
@@ -127,5 +133,5 @@ pub fn reanalyze(
             .map(cut::CutState::verification_only)
     })
     .flatten();
-    analyze_from(snapshot, models, options, verification, true)
+    prove_and_cut(snapshot, graph, rbac, options, verification, true)
 }

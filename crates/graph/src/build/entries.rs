@@ -8,13 +8,14 @@ use rampart_model::{EXPOSED_ANNOTATION, Workload};
 use super::{Builder, rule_evidence, workload_ref};
 use crate::cost;
 use crate::model::{Cost, EdgeKind, Endpoint, EndpointKind, Evidence};
+use crate::netpol::NetModel;
 use crate::ports::{PortSet, Protocol};
 
 /// Every way in the workload opens itself, in the graph's fixed order.
-pub(super) fn workload_entries(b: &mut Builder<'_>, w: &Workload) {
+pub(super) fn workload_entries(b: &mut Builder<'_>, net: &NetModel, w: &Workload) {
     host_ports(b, w);
-    host_network(b, w);
-    declared_exposed(b, w);
+    host_network(b, net, w);
+    declared_exposed(b, net, w);
 }
 
 /// A container's `hostPort`: reachable on the node's address.
@@ -57,7 +58,7 @@ fn host_ports(b: &mut Builder<'_>, w: &Workload) {
 
 /// A hostNetwork pod is reachable on the node's address on the ports it declares; one that
 /// declares none serves nothing known (agents, benchmarks) and is not an entry.
-fn host_network(b: &mut Builder<'_>, w: &Workload) {
+fn host_network(b: &mut Builder<'_>, net: &NetModel, w: &Workload) {
     let spec = &w.template.spec;
     if !spec.host_network || crate::netpol::declared_ports(spec).is_empty() {
         return;
@@ -74,7 +75,6 @@ fn host_network(b: &mut Builder<'_>, w: &Workload) {
         },
         "spec.hostNetwork: true",
     );
-    let net = b.net;
     let ports = net.member_class[w.id.index()]
         .first()
         .map(|c| net.class(*c).listening())
@@ -95,7 +95,7 @@ fn host_network(b: &mut Builder<'_>, w: &Workload) {
 
 /// A workload declared exposed is an endpoint; it routes to the workload on the ports it
 /// listens on that its NetworkPolicies admit from external sources.
-fn declared_exposed(b: &mut Builder<'_>, w: &Workload) {
+fn declared_exposed(b: &mut Builder<'_>, net: &NetModel, w: &Workload) {
     if !w.has_marker(EXPOSED_ANNOTATION, "true") {
         return;
     }
@@ -112,7 +112,6 @@ fn declared_exposed(b: &mut Builder<'_>, w: &Workload) {
         },
         &field,
     );
-    let net = b.net;
     let c = net.member_class[w.id.index()].first().copied();
     let (ports, why) = c
         .map(|c| net.ingress_from_external(None, c))

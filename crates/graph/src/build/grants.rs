@@ -260,7 +260,7 @@ fn namespace_admin(b: &mut Builder<'_>, h: &Held<'_>, scope: &Scope) {
             h.edge(b, t, EdgeKind::ReadsSecret);
         }
         h.to_service_accounts(b, &ns, None, EdgeKind::CreatesPodAs);
-        for w in workloads.list.iter().filter(|w| w.namespace == ns) {
+        for w in workloads.in_namespace(&ns) {
             let t = b.workload_ix[w.id.index()];
             h.edge(b, t, EdgeKind::ExecsInto);
         }

@@ -2,6 +2,7 @@
 //! when a token is mounted, `Node → Identity` (the node holds the tokens of the pods it runs,
 //! and the kubelet's own credentials when `system:nodes` is granted anything).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use petgraph::graph::NodeIndex;
@@ -10,7 +11,7 @@ use rampart_model::objects::{Kind, PodSpec};
 
 use super::{Builder, workload_ref};
 use crate::cost;
-use crate::model::{Cost, EdgeKind, Evidence, ObjRef};
+use crate::model::{Cost, EdgeKind, Evidence, ObjRef, Vertex};
 use crate::rbac::{Rbac, SubjectKey};
 
 /// Whether the pod mounts a ServiceAccount token, and the fields that say so.
@@ -61,14 +62,24 @@ fn sa_automount(b: &Builder<'_>, ns: &str, name: &str) -> Option<bool> {
 
 /// `Workload → Identity` (runs as) when the pod mounts its ServiceAccount's token, and
 /// `Node → Identity` (holds the token) from each of `on_nodes`. The workload's ServiceAccount
-/// counts as one of its namespace's, token or not.
-pub(super) fn runs_as(b: &mut Builder<'_>, rbac: &Rbac, w: &Workload, on_nodes: &[NodeIndex]) {
+/// counts as one of its namespace's, token or not. The edge's cost reads the effective RBAC,
+/// which may not be built yet: [`runs_as_costs`] sets it.
+pub(super) fn runs_as(b: &mut Builder<'_>, w: &Workload, on_nodes: &[NodeIndex]) {
     let spec = &w.template.spec;
     let sa = spec.service_account().to_string();
-    b.sas_by_ns
-        .entry(w.namespace.clone())
-        .or_default()
-        .insert(sa.clone());
+    // Looked up before inserting: most namespaces and accounts are there already, and an
+    // entry would copy both names first.
+    match b.sas_by_ns.get_mut(&w.namespace) {
+        Some(sas) => {
+            if !sas.contains(&sa) {
+                sas.insert(sa.clone());
+            }
+        }
+        None => {
+            b.sas_by_ns
+                .insert(w.namespace.clone(), BTreeSet::from([sa.clone()]));
+        }
+    }
     let Some(field) = token_mounted(spec, sa_automount(b, &w.namespace, &sa)) else {
         return;
     };
@@ -77,21 +88,39 @@ pub(super) fn runs_as(b: &mut Builder<'_>, rbac: &Rbac, w: &Workload, on_nodes: 
         namespace: w.namespace.clone(),
         name: sa.clone(),
     };
-    let id = b.identity(subject.clone());
+    let id = b.identity_of(&subject);
     let ev: Arc<[Evidence]> = Arc::new([Evidence::new(
         workload_ref(w),
         format!("spec.serviceAccountName: {sa}; {field}"),
         w.source.as_ref(),
     )]);
-    // Turning automount off breaks a workload that calls the API.
-    let c = if !rbac.holds_any(&subject) {
-        cost::AUTOMOUNT_OFF
-    } else {
-        cost::AUTOMOUNT_OFF_USED
-    };
-    b.edge(wi, id, EdgeKind::RunsAs, ev.clone(), None, Cost::Finite(c));
+    let e = b.edge(
+        wi,
+        id,
+        EdgeKind::RunsAs,
+        ev.clone(),
+        None,
+        Cost::Finite(cost::AUTOMOUNT_OFF),
+    );
+    b.runs_as.push(e);
     for &n in on_nodes {
         b.edge(n, id, EdgeKind::HoldsToken, ev.clone(), None, Cost::Never);
+    }
+}
+
+/// The cost of each `runs as` edge: turning automount off breaks a workload that calls the
+/// API, which it may when its ServiceAccount holds any grant.
+pub(super) fn runs_as_costs(b: &mut Builder<'_>, rbac: &Rbac) {
+    for e in std::mem::take(&mut b.runs_as) {
+        let Some(id) = b.g.edge_endpoints(e).map(|(_, id)| id) else {
+            continue;
+        };
+        let Vertex::Identity(i) = b.g[id] else {
+            continue;
+        };
+        if rbac.holds_any(&b.identities[i as usize]) {
+            b.g[e].cost = Cost::Finite(cost::AUTOMOUNT_OFF_USED);
+        }
     }
 }
 

@@ -176,7 +176,6 @@ pub const KEYS_READ_BY_NAME: &[&str] = &[
 struct Builder<'a> {
     snapshot: &'a Snapshot,
     workloads: &'a Workloads,
-    net: &'a NetModel,
     g: DiGraph<Vertex, Box<Edge>>,
     internet: NodeIndex,
     cluster_admin: NodeIndex,
@@ -198,14 +197,14 @@ struct Builder<'a> {
     grant_vertices: HashMap<EdgeKind, NodeIndex>,
     /// The evidence of edges that carry none (shared: an empty `Arc<[_]>` still allocates).
     no_evidence: Arc<[Evidence]>,
+    /// `runs as` edges whose cost waits for the effective RBAC ([`identity::runs_as_costs`]).
+    runs_as: Vec<EdgeIndex>,
 }
 
 impl<'a> Builder<'a> {
-    /// The models' warnings, then the `Internet`, `ClusterAdmin` and workload vertices.
-    fn new(snapshot: &'a Snapshot, workloads: &'a Workloads, net: &'a NetModel) -> Builder<'a> {
-        let mut warnings = Vec::new();
-        warnings.extend(workloads.warnings.iter().cloned());
-        warnings.extend(net.warnings.iter().cloned());
+    /// The `Internet`, `ClusterAdmin` and workload vertices: the prefix every part of the
+    /// graph starts from ([`SecurityGraph::build_from`]).
+    fn new(snapshot: &'a Snapshot, workloads: &'a Workloads) -> Builder<'a> {
         let mut g = DiGraph::new();
         let internet = g.add_node(Vertex::Internet);
         let cluster_admin = g.add_node(Vertex::ClusterAdmin);
@@ -217,7 +216,6 @@ impl<'a> Builder<'a> {
         Builder {
             snapshot,
             workloads,
-            net,
             g,
             internet,
             cluster_admin,
@@ -230,10 +228,11 @@ impl<'a> Builder<'a> {
             nodes: Vec::new(),
             node_ix: HashMap::new(),
             sas_by_ns: BTreeMap::new(),
-            warnings,
+            warnings: Vec::new(),
             grants: Vec::new(),
             grant_vertices: HashMap::new(),
             no_evidence: Arc::new([]),
+            runs_as: Vec::new(),
         }
     }
 }
@@ -255,6 +254,18 @@ impl Builder<'_> {
         if let Some(ix) = self.identity_ix.get(&s) {
             return *ix;
         }
+        self.new_identity(s)
+    }
+
+    /// [`Builder::identity`], copying the key only when the identity is new.
+    fn identity_of(&mut self, s: &SubjectKey) -> NodeIndex {
+        match self.identity_ix.get(s) {
+            Some(ix) => *ix,
+            None => self.new_identity(s.clone()),
+        }
+    }
+
+    fn new_identity(&mut self, s: SubjectKey) -> NodeIndex {
         let ix = self.g.add_node(Vertex::Identity(
             u32::try_from(self.identities.len()).unwrap_or(u32::MAX),
         ));
@@ -407,22 +418,134 @@ impl Models {
         snapshot: &Snapshot,
         changed: &BTreeSet<Kind>,
     ) -> Models {
-        let workloads = if changed.iter().any(|k| workload_input(*k)) {
+        let workloads = Models::workloads_reusing(previous, snapshot, changed);
+        let net = Models::net_reusing(previous, snapshot, changed, &workloads);
+        Models { workloads, net }
+    }
+
+    /// The workloads of [`Models::reusing`].
+    pub(crate) fn workloads_reusing(
+        previous: &SecurityGraph,
+        snapshot: &Snapshot,
+        changed: &BTreeSet<Kind>,
+    ) -> Arc<Workloads> {
+        if changed.iter().any(|k| workload_input(*k)) {
             Arc::new(Workloads::build(snapshot))
         } else {
             Arc::clone(&previous.workloads)
-        };
-        let net = if !Arc::ptr_eq(&workloads, &previous.workloads)
+        }
+    }
+
+    /// The network model of [`Models::reusing`], over its `workloads`.
+    pub(crate) fn net_reusing(
+        previous: &SecurityGraph,
+        snapshot: &Snapshot,
+        changed: &BTreeSet<Kind>,
+        workloads: &Arc<Workloads>,
+    ) -> Arc<NetModel> {
+        if !Arc::ptr_eq(workloads, &previous.workloads)
             || changed.contains(&Kind::Namespace)
             || changed.contains(&Kind::NetworkPolicy)
-            || !previous.net.same_namespaces(snapshot, &workloads)
+            || !previous.net.same_namespaces(snapshot, workloads)
         {
-            Arc::new(NetModel::build(snapshot, &workloads))
+            Arc::new(NetModel::build(snapshot, workloads))
         } else {
             Arc::clone(&previous.net)
-        };
-        Models { workloads, net }
+        }
     }
+}
+
+/// The first part of the graph: the ways in.
+struct WaysIn<'a> {
+    builder: Builder<'a>,
+    class_ix: HashMap<ClassId, (NodeIndex, NodeIndex)>,
+    hub: NodeIndex,
+    peer_ix: HashMap<u32, NodeIndex>,
+    rule_ix: HashMap<(u32, u32), NodeIndex>,
+    routes: Vec<Route>,
+    controllers: Vec<ClassId>,
+}
+
+/// The network layer, then exposed endpoints and where they route, then the ways in a
+/// workload opens itself.
+fn ways_in_part<'a>(
+    snapshot: &'a Snapshot,
+    workloads: &'a Workloads,
+    net: &NetModel,
+) -> WaysIn<'a> {
+    let mut b = Builder::new(snapshot, workloads);
+    let network::Layer {
+        class_ix,
+        hub,
+        peer_ix,
+        rule_ix,
+    } = network::layer(&mut b, net);
+    let routes = routes::exposed(&mut b);
+    let controllers = routes::controller_classes(net, workloads);
+    routes::edges(&mut b, net, &routes, &controllers);
+    for w in &workloads.list {
+        entries::workload_entries(&mut b, net, w);
+    }
+    WaysIn {
+        builder: b,
+        class_ix,
+        hub,
+        peer_ix,
+        rule_ix,
+        routes,
+        controllers,
+    }
+}
+
+/// The second part of the graph: what a workload holds, workload by workload (its identity,
+/// its Secrets, its nodes), then, once `rbac` gives the effective RBAC, what identities may
+/// do. `None` when `rbac` gives none (the thread building it failed).
+fn held_part<'a>(
+    snapshot: &'a Snapshot,
+    workloads: &'a Workloads,
+    rbac: impl FnOnce() -> Option<Rbac>,
+) -> Option<(Builder<'a>, Rbac)> {
+    let mut b = Builder::new(snapshot, workloads);
+    let hosts = escape::hosts(&mut b);
+    identity::service_accounts(&mut b);
+    for w in &workloads.list {
+        let on_nodes = escape::nodes_of(&mut b, &hosts, w);
+        identity::runs_as(&mut b, w, &on_nodes);
+        secrets::mounts(&mut b, w, &on_nodes);
+        escape::escapes(&mut b, w, &on_nodes);
+    }
+    secrets::stored(&mut b);
+    let rbac = rbac()?;
+    identity::runs_as_costs(&mut b, &rbac);
+    identity::node_credentials(&mut b, &rbac);
+    grants::rbac(&mut b, &rbac, &hosts);
+    Some((b, rbac))
+}
+
+/// Appends the second part's vertices (after the shared prefix) and edges to the first's, as
+/// if one builder had made both.
+fn append(b: &mut Builder<'_>, held: Builder<'_>) {
+    let prefix = 2 + held.workload_ix.len();
+    let base = b.g.node_count();
+    let at = |v: NodeIndex| {
+        if v.index() < prefix {
+            v
+        } else {
+            NodeIndex::new(v.index() - prefix + base)
+        }
+    };
+    let (vertices, edges) = held.g.into_nodes_edges();
+    for v in vertices.into_iter().skip(prefix) {
+        b.g.add_node(v.weight);
+    }
+    for e in edges {
+        b.g.add_edge(at(e.source()), at(e.target()), e.weight);
+    }
+    b.identities = held.identities;
+    b.secrets = held.secrets;
+    b.nodes = held.nodes;
+    b.grants = held.grants;
+    b.warnings.extend(held.warnings);
 }
 
 impl SecurityGraph {
@@ -433,73 +556,65 @@ impl SecurityGraph {
     }
 
     /// [`SecurityGraph::build`] over models already built from `snapshot`.
-    ///
-    /// The effective RBAC is built on a second thread while the network layer, the routes and
-    /// the entries (which do not read it) are built: a re-proof waits for it no longer than
-    /// the first edge families take. It is not kept between analyses (the engine's memory
-    /// matters more than the ~5 ms that would save a re-proof).
     pub fn build_from(snapshot: &Snapshot, models: Models) -> SecurityGraph {
-        SecurityGraph::build_returning_rbac(snapshot, models).0
-    }
-
-    /// [`SecurityGraph::build_from`], and the effective RBAC it read, for the caller to drop
-    /// where it costs least (off the path that waits for the graph: freeing it takes ~2 ms
-    /// at 10k pods).
-    pub(crate) fn build_returning_rbac(
-        snapshot: &Snapshot,
-        models: Models,
-    ) -> (SecurityGraph, Rbac) {
-        std::thread::scope(|s| {
-            let rbac = s.spawn(|| Rbac::build(snapshot));
-            SecurityGraph::build_with(snapshot, models, || {
-                rbac.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-        })
-    }
-
-    /// [`SecurityGraph::build_from`], the effective RBAC from `rbac` once the families that
-    /// do not read it are built.
-    fn build_with(
-        snapshot: &Snapshot,
-        models: Models,
-        rbac: impl FnOnce() -> Rbac,
-    ) -> (SecurityGraph, Rbac) {
         let Models { workloads, net } = models;
-        let mut b = Builder::new(snapshot, &workloads, &net);
+        SecurityGraph::build_in_parts(snapshot, workloads, |_| net).0
+    }
 
-        // Ways in: the network layer, then exposed endpoints and where they route.
-        let network::Layer {
+    /// [`SecurityGraph::build_from`], the network model from `net` (given the workloads), built
+    /// in two parts on two threads; the effective RBAC it read is returned for the caller to
+    /// drop where it costs least (off the path that waits for the graph).
+    ///
+    /// The ways in (the network layer, exposed endpoints, their routes) read the network model;
+    /// what workloads hold and what identities may do (nodes, tokens, Secrets, grants) never
+    /// read it, nor a vertex of the first part, and read the effective RBAC only at the end.
+    /// So the second part is built on a second thread from the start, while this one builds
+    /// the RBAC model (sent to it when done), the network model and the first part. Each part
+    /// starts from the same prefix of vertices (`Internet`, `ClusterAdmin`, the workloads) and
+    /// the second is appended to the first: the graph has the vertices and edges, in the same
+    /// order, that one thread building the first part and then the second makes. The RBAC model
+    /// is not kept between analyses (the engine's memory matters more than the ~5 ms that would
+    /// save a re-proof).
+    pub(crate) fn build_in_parts(
+        snapshot: &Snapshot,
+        workloads: Arc<Workloads>,
+        net: impl FnOnce(&Arc<Workloads>) -> Arc<NetModel>,
+    ) -> (SecurityGraph, Rbac) {
+        let (ways_in, held, rbac, net) = std::thread::scope(|s| {
+            let (send, receive) = std::sync::mpsc::channel();
+            let w = &*workloads;
+            let held = s.spawn(move || held_part(snapshot, w, || receive.recv().ok()));
+            // Sent first: the second part waits for it only at its end. (A failed send means
+            // that thread panicked; joining it below says so.)
+            let _ = send.send(Rbac::build(snapshot));
+            let net = net(&workloads);
+            let ways_in = ways_in_part(snapshot, w, &net);
+            let (held, rbac) = held
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                .expect("the RBAC model was sent before the part that reads it was joined");
+            (ways_in, held, rbac, net)
+        });
+        let WaysIn {
+            builder: mut b,
             class_ix,
             hub,
             peer_ix,
             rule_ix,
-        } = network::layer(&mut b);
-        let routes = routes::exposed(&mut b);
-        let controllers = routes::controller_classes(&net, &workloads);
-        routes::edges(&mut b, &routes, &controllers);
-        for w in &workloads.list {
-            entries::workload_entries(&mut b, w);
-        }
-
-        // Everything below reads the effective RBAC; its warnings follow the models'.
-        let rbac = rbac();
-        let at = workloads.warnings.len() + net.warnings.len();
-        b.warnings.splice(at..at, rbac.warnings.iter().cloned());
-
-        // What a workload holds, workload by workload: its identity, its Secrets, its nodes.
-        let hosts = escape::hosts(&mut b);
-        identity::service_accounts(&mut b);
-        for w in &workloads.list {
-            let on_nodes = escape::nodes_of(&mut b, &hosts, w);
-            identity::runs_as(&mut b, &rbac, w, &on_nodes);
-            secrets::mounts(&mut b, w, &on_nodes);
-            escape::escapes(&mut b, w, &on_nodes);
-        }
-        secrets::stored(&mut b);
-        identity::node_credentials(&mut b, &rbac);
-        // What identities may do.
-        grants::rbac(&mut b, &rbac, &hosts);
+            routes,
+            controllers,
+        } = ways_in;
+        // The models' warnings first, then the RBAC model's, then what the parts found.
+        let mut warnings: Vec<String> = workloads
+            .warnings
+            .iter()
+            .chain(&net.warnings)
+            .chain(&rbac.warnings)
+            .cloned()
+            .collect();
+        warnings.append(&mut b.warnings);
+        b.warnings = warnings;
+        append(&mut b, held);
 
         let jewels = sinks(&b);
         let Builder {

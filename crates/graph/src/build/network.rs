@@ -56,8 +56,8 @@ type Graph = DiGraph<Vertex, Box<Edge>>;
 /// Adds the network layer: vertices, then membership edges workload by workload, then each
 /// class's open edges, then the rules and the classes they admit, then what each class sends
 /// through the peers that select it, then the pair edges of restricted egress.
-pub(super) fn layer(b: &mut Builder<'_>) -> Layer {
-    let (net, workloads) = (b.net, b.workloads);
+pub(super) fn layer(b: &mut Builder<'_>, net: &NetModel) -> Layer {
+    let workloads = b.workloads;
     let mut class_ix: HashMap<ClassId, (NodeIndex, NodeIndex)> = HashMap::new();
     for c in &net.classes {
         if !c.members.is_empty() {

@@ -326,8 +326,13 @@ fn openshift_routes(b: &mut Builder<'_>, routes: &mut Vec<Route>) {
 }
 
 /// `Endpoint → Workload` for every route and every workload of its namespace ([`route_edge`]).
-pub(super) fn edges(b: &mut Builder<'_>, routes: &[Route], controllers: &[ClassId]) {
-    let (workloads, net) = (b.workloads, b.net);
+pub(super) fn edges(
+    b: &mut Builder<'_>,
+    net: &NetModel,
+    routes: &[Route],
+    controllers: &[ClassId],
+) {
+    let workloads = b.workloads;
     let mut by_ns: HashMap<&str, Vec<&Workload>> = HashMap::new();
     for w in &workloads.list {
         by_ns.entry(w.namespace.as_str()).or_default().push(w);
