@@ -17,7 +17,8 @@
 //! * [`connectivity`]: workload connectivity listings, np-guard's format.
 //!
 //! Pure: no I/O, no clock, no async. [`analyze`] is the one entry point the CLI and the engine
-//! share.
+//! share; it spreads its work over two scoped threads (the two parts of the graph, then chains
+//! beside the cut), whose results do not depend on how they interleave.
 
 pub mod build;
 pub mod churn;

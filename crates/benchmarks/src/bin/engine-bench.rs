@@ -70,11 +70,16 @@ fn generation(addr: &str) -> u64 {
 
 /// Resident memory in MiB (`VmRSS` is in KiB).
 fn rss_mib(pid: u32) -> u64 {
+    status_mib(pid, "VmRSS:")
+}
+
+/// One memory line of `/proc/PID/status`, in MiB.
+fn status_mib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .unwrap_or(0)
@@ -158,6 +163,11 @@ async fn main() {
     let findings_bytes = get(&addr, "/findings").len();
     tokio::time::sleep(Duration::from_secs(8)).await;
     let rss_later = rss_mib(child.id());
+    // What the resident memory is: the heap and stacks, or pages of the binary itself.
+    let (anon, file) = (
+        status_mib(child.id(), "RssAnon:"),
+        status_mib(child.id(), "RssFile:"),
+    );
     let mut pod = first_pod.expect("a pod");
     let mut lat = Vec::new();
     for i in 0..20 {
@@ -195,7 +205,7 @@ async fn main() {
     let (p50, p99) = percentiles(lat);
     println!("engine on {pods} synthetic pods (in-memory API server, same machine)");
     println!(
-        "start → first findings: {first:.2?}; RSS 2 s later {rss} MiB ({:.0} MB), 10 s later {rss_later} MiB ({:.0} MB); /findings {:.1} MB",
+        "start → first findings: {first:.2?}; RSS 2 s later {rss} MiB ({:.0} MB), 10 s later {rss_later} MiB ({:.0} MB: heap and stacks {anon} MiB, the binary's pages {file} MiB); /findings {:.1} MB",
         rss as f64 * 1.048_576,
         rss_later as f64 * 1.048_576,
         findings_bytes as f64 / 1e6
