@@ -111,12 +111,15 @@ struct Verified {
 
 impl CutState {
     /// What the cut of a graph built again from the same network model and workloads keeps:
-    /// the verification model and what each claim came to, which read those two alone (the
-    /// flow, the facts and what was broken are the old graph's: a new graph numbers its
-    /// vertices afresh, and its Services may differ).
+    /// the verification model and what each claim came to, which read those two alone, and the
+    /// workloads moved since (a swap that moved one into another class in the verification
+    /// model ran no cut: claims naming it are checked again). The flow, the facts and what was
+    /// broken are the old graph's: a new graph numbers its vertices afresh, and its Services
+    /// may differ.
     pub(crate) fn verification_only(self) -> CutState {
         CutState {
             verified: self.verified,
+            moved: self.moved,
             ..CutState::default()
         }
     }

@@ -541,6 +541,13 @@ fn append(b: &mut Builder<'_>, held: Builder<'_>) {
     for e in edges {
         b.g.add_edge(at(e.source()), at(e.target()), e.weight);
     }
+    // The ways in make none of these vertices (they would be lost here).
+    debug_assert!(
+        b.identities.is_empty()
+            && b.secrets.is_empty()
+            && b.nodes.is_empty()
+            && b.grants.is_empty()
+    );
     b.identities = held.identities;
     b.secrets = held.secrets;
     b.nodes = held.nodes;
