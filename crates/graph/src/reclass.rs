@@ -145,9 +145,20 @@ pub(crate) fn patch_workloads(
         .copied()
         .filter(|v| edges_before.get(v) != edges_after.get(v))
         .collect();
+    // The proof repaired on one thread while the cut is worked out on the other (as in a full
+    // analysis: the cut needs the chains only at its end).
     let old = std::mem::take(&mut analysis.proof);
-    analysis.proof = prove::reprove(&analysis.graph, &options.prove, old, &changed);
-    analysis.plan = cut::min_cut_reusing(snapshot, &mut analysis.graph, &analysis.proof, state);
+    let (proof, uncosted) = std::thread::scope(|s| {
+        let g = &analysis.graph;
+        let chains = s.spawn(move || prove::reprove(g, &options.prove, old, &changed));
+        let uncosted = cut::cut_of(snapshot, g, None, state);
+        let proof = chains
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (proof, uncosted)
+    });
+    analysis.proof = proof;
+    analysis.plan = uncosted.finish(&mut analysis.graph, &analysis.proof);
     Ok(diff_from(baseline, analysis, &after))
 }
 
