@@ -117,3 +117,68 @@ fn graph_labels_show_bidi_and_control_characters_as_markers() {
         assert!(!l.chars().any(rampart_report::is_unsafe_char), "{l:?}");
     }
 }
+
+/// `/findings` with `accept_encoding`: status, `Content-Encoding`, `Vary`, and the body as sent.
+async fn findings(accept_encoding: Option<&str>) -> (StatusCode, Option<String>, String, Vec<u8>) {
+    let state = Arc::new(DashboardState::default());
+    let doc = format!(
+        r#"{{"chains": [{}]}}"#,
+        vec![r#"{"id": "chain:x", "steps": ["a", "b"]}"#; 500].join(",")
+    );
+    state.set_findings(doc.into_bytes(), 1, 500);
+    let mut req = Request::get("/findings");
+    if let Some(a) = accept_encoding {
+        req = req.header("accept-encoding", a);
+    }
+    let resp = router(state)
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let h = resp.headers().clone();
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (
+        status,
+        h.get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_string()),
+        header(&h, "vary").to_string(),
+        body,
+    )
+}
+
+#[tokio::test]
+async fn findings_go_compressed_to_clients_that_take_gzip_and_plain_to_the_others() {
+    use std::io::Read as _;
+    let (status, encoding, vary, plain) = findings(None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(encoding, None);
+    assert_eq!(vary, "accept-encoding");
+    let doc: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(doc["chains"].as_array().map(Vec::len), Some(500));
+
+    for accepted in ["gzip", "br, gzip;q=0.8", "deflate, *"] {
+        let (status, encoding, _, gz) = findings(Some(accepted)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(encoding.as_deref(), Some("gzip"), "{accepted}");
+        assert!(
+            gz.len() * 5 < plain.len(),
+            "{} of {}",
+            gz.len(),
+            plain.len()
+        );
+        let mut json = Vec::new();
+        flate2::read::GzDecoder::new(gz.as_slice())
+            .read_to_end(&mut json)
+            .unwrap();
+        assert_eq!(json, plain, "{accepted}");
+    }
+    for refused in ["gzip;q=0", "br", "identity"] {
+        let (_, encoding, _, body) = findings(Some(refused)).await;
+        assert_eq!(encoding, None, "{refused}");
+        assert_eq!(body, plain, "{refused}");
+    }
+}
