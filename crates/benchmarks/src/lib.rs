@@ -116,3 +116,17 @@ pub fn percentiles(mut v: Vec<Duration>) -> (Duration, Duration) {
     let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
     (at(0.5), at(0.99))
 }
+
+/// One memory line of `/proc/PROCESS/status` (`process`: a pid, or `self`), in MiB (the file
+/// says KiB); 0 when it cannot be read.
+pub fn status_mib(process: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{process}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        / 1024
+}

@@ -556,7 +556,11 @@ fn exposure_fix(g: &SecurityGraph, endpoint: u32) -> Vec<Fix> {
 
 /// Computes the minimal cut and its realisation (`proof`: the chains of `g`).
 pub fn min_cut(snapshot: &Snapshot, g: &mut SecurityGraph, proof: &Proof) -> CutPlan {
-    min_cut_reusing(snapshot, g, proof, None)
+    // The proof searched what the internet reaches already.
+    let fwd = proof
+        .reachable()
+        .filter(|r| r.len() == g.graph.node_count());
+    cut_of(snapshot, g, fwd, None).finish(g, proof)
 }
 
 /// A cut worked out over a graph without its proof ([`cut_of`]): what [`Uncosted::finish`]
@@ -571,26 +575,12 @@ pub(crate) struct Uncosted {
     costs: Vec<(EdgeIndex, Cost)>,
 }
 
-/// [`min_cut`] of a patched graph, starting from the maximum flow of the cut before the patch
-/// and verifying live cuts against its model when the plan adds the same NetworkPolicies (the
-/// caller guarantees that `reuse` was patched like the graph: same policies and namespaces,
-/// workloads moved with [`CutState::reclass`]).
-pub(crate) fn min_cut_reusing(
-    snapshot: &Snapshot,
-    g: &mut SecurityGraph,
-    proof: &Proof,
-    reuse: Option<CutState>,
-) -> CutPlan {
-    // The proof searched what the internet reaches already.
-    let fwd = proof
-        .reachable()
-        .filter(|r| r.len() == g.graph.node_count());
-    cut_of(snapshot, g, fwd, reuse).finish(g, proof)
-}
-
-/// The cut of `g` but for what needs its chains: everything [`min_cut_reusing`] works out from
-/// the graph alone (`fwd`: what the internet reaches, when known), so that it can run while
-/// the chains are proven.
+/// The cut of `g` but for what needs its chains: everything [`min_cut`] works out from the
+/// graph alone (`fwd`: what the internet reaches, when known), so that it can run while the
+/// chains are proven. A patched graph's cut starts from `reuse`, the state of the cut before the
+/// patch: its maximum flow, and its verification model when the plan adds the same
+/// NetworkPolicies (the caller guarantees that `reuse` was patched like the graph: same policies
+/// and namespaces, workloads moved with [`CutState::reclass`]).
 pub(crate) fn cut_of(
     snapshot: &Snapshot,
     g: &SecurityGraph,

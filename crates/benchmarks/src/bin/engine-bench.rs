@@ -16,7 +16,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rampart_benchmarks::percentiles;
+use rampart_benchmarks::{percentiles, status_mib};
 use rampart_synth::{Config, Shape, items};
 use rampart_testkit::{kubeconfig, new_fake, start};
 use serde_json::Value;
@@ -68,22 +68,9 @@ fn generation(addr: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Resident memory in MiB (`VmRSS` is in KiB).
+/// Resident memory in MiB.
 fn rss_mib(pid: u32) -> u64 {
-    status_mib(pid, "VmRSS:")
-}
-
-/// One memory line of `/proc/PID/status`, in MiB.
-fn status_mib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        / 1024
+    status_mib(&pid.to_string(), "VmRSS:")
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
@@ -165,8 +152,8 @@ async fn main() {
     let rss_later = rss_mib(child.id());
     // What the resident memory is: the heap and stacks, or pages of the binary itself.
     let (anon, file) = (
-        status_mib(child.id(), "RssAnon:"),
-        status_mib(child.id(), "RssFile:"),
+        status_mib(&child.id().to_string(), "RssAnon:"),
+        status_mib(&child.id().to_string(), "RssFile:"),
     );
     let mut pod = first_pod.expect("a pod");
     let mut lat = Vec::new();
