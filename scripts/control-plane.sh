@@ -307,10 +307,16 @@ cmd_restart_apiserver() {
   bin=$(cmd_build)
   dir=$(cd "$dir" && pwd)
   pid=$(cat "$dir/apiserver.pid")
+  # When the API server was down or not ready, to DIR/not-ready (one "FROM TO" line, UTC
+  # RFC 3339, a restart): until /readyz its authorizer may answer from caches still filling,
+  # so a refusal then says nothing about a missing permission.
+  local down
+  down=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
   kill "$pid" 2>/dev/null || true
   while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
   start_apiserver "$dir" "$bin"
   wait_ready "$dir"
+  echo "$down $(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)" >>"$dir/not-ready"
 }
 
 # Adds the two fake nodes (after `NO_NODES=1 … up`: pods stay unscheduled until then).

@@ -10,9 +10,12 @@ Each subcommand prints what it compared and exits 0 when the assertion holds, 1 
   ledger MITIGATIONS POLICIES        no orphan (every rampart NetworkPolicy owned by a Mitigation
                                      that exists) and no duplicate (one live Mitigation per object)
   audit LOG USER...                  requests of USERs in the API server's audit log: none refused
-                                     for want of a permission; prints what each asked for
+                                     for want of a permission; prints what each asked for. The
+                                     windows in LOG's folder's `not-ready` (an API server restart
+                                     until /readyz, written by scripts/control-plane.sh) are apart
 """
 import json
+import os
 import sys
 from collections import Counter, defaultdict
 
@@ -100,12 +103,30 @@ def ledger(mitigations_path, policies_path):
     return not orphans and not dups and applied > 0
 
 
+def not_ready_windows(log_path):
+    """(from, to) spans, as RFC 3339 strings, when the API server restarted and was not yet
+    ready: `not-ready` beside the audit log, one "FROM TO" line a restart."""
+    path = os.path.join(os.path.dirname(log_path), "not-ready")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [tuple(line.split()[:2]) for line in f if len(line.split()) >= 2]
+
+
+def utc(stamp):
+    """An audit or `date` timestamp as comparable text: RFC 3339 UTC, microseconds."""
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    return f"{head}.{(frac + '000000')[:6]}Z"
+
+
 def audit(log_path, users):
     """A permission is missing when a request is refused and the same request (user, verb,
-    resource) is never allowed: a 403 that later succeeds is the API server warming its RBAC
-    caches after a restart, and is listed apart."""
+    resource) is never allowed. Listed apart: a refusal while the API server was restarting and
+    not yet ready (its RBAC authorizer answers from caches still filling), and a 403 that later
+    succeeds (the same warming, seen from the client's retry)."""
+    windows = [(utc(a), utc(b)) for a, b in not_ready_windows(log_path)]
     asked = defaultdict(Counter)
-    refused, allowed = Counter(), set()
+    refused, allowed, warming = Counter(), set(), Counter()
     with open(log_path) as f:
         for line in f:
             try:
@@ -122,7 +143,11 @@ def audit(log_path, users):
             key = f"{e.get('verb')} {ref.get('apiGroup', '')}/{res}"
             asked[user][key] += 1
             if e.get("responseStatus", {}).get("code", 0) in (401, 403):
-                refused[(user, key)] += 1
+                at = utc(e.get("requestReceivedTimestamp", "0000-00-00T00:00:00Z"))
+                if any(a <= at <= b for a, b in windows):
+                    warming[(user, key)] += 1
+                else:
+                    refused[(user, key)] += 1
             else:
                 allowed.add((user, key))
     for user in users:
@@ -130,12 +155,21 @@ def audit(log_path, users):
               + ", ".join(sorted(asked[user])))
     missing = sorted(k for k in refused if k not in allowed)
     transient = sorted(k for k in refused if k in allowed)
+
+    def listed(keys, counts):
+        return "; ".join(f"{u.split(':')[-1]}: {k} ×{counts[(u, k)]}" for u, k in keys)
+
+    if warming:
+        print("e2e:      refused while the API server restarted, before /readyz: "
+              + listed(sorted(warming), warming))
     if transient:
         print("e2e:      refused, then allowed (RBAC caches warming after the API server restart): "
-              + "; ".join(f"{u.split(':')[-1]}: {k} ×{refused[(u, k)]}" for u, k in transient))
+              + listed(transient, refused))
     if missing:
-        print("e2e:      refused, never allowed: "
-              + "; ".join(f"{u.split(':')[-1]}: {k}" for u, k in missing))
+        # On stderr too, so that a CI log cut to its tail still says which.
+        text = "refused, never allowed: " + listed(missing, refused)
+        print("e2e:      " + text)
+        print("e2e: audit: " + text, file=sys.stderr)
     return not missing and all(asked[u] for u in users)
 
 
