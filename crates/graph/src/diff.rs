@@ -22,13 +22,22 @@ pub struct Relation {
     pub to: ObjRef,
 }
 
+/// Most relations a diff lists each way (the first in order; the totals say how many there
+/// were). A first analysis adds every relation of the cluster, tens of thousands at 10k pods:
+/// listed, they made the engine's standing report ~7 MB and said nothing a reader could use.
+pub const MAX_LISTED_RELATIONS: usize = 1_000;
+
 /// The difference between two analyses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ThreatDiff {
-    /// Relations only in the newer analysis.
+    /// Relations only in the newer analysis, in order, at most [`MAX_LISTED_RELATIONS`].
     pub relations_added: Vec<Relation>,
-    /// Relations only in the older analysis.
+    /// How many relations only the newer analysis has.
+    pub relations_added_total: usize,
+    /// Relations only in the older analysis, in order, at most [`MAX_LISTED_RELATIONS`].
     pub relations_removed: Vec<Relation>,
+    /// How many relations only the older analysis has.
+    pub relations_removed_total: usize,
     /// Chain ids only in the newer analysis.
     pub chains_added: Vec<String>,
     /// Chain ids only in the older analysis.
@@ -155,13 +164,17 @@ fn relation(a: &Analysis, e: EdgeIndex) -> Option<Relation> {
 }
 
 /// Relations of `a` whose fingerprint `other` does not count, sorted.
-fn only_in(a: &Analysis, fa: &[(u64, EdgeIndex)], other: &RelationIndex) -> Vec<Relation> {
-    let set: BTreeSet<Relation> = fa
-        .iter()
+fn only_in(a: &Analysis, fa: &[(u64, EdgeIndex)], other: &RelationIndex) -> BTreeSet<Relation> {
+    fa.iter()
         .filter(|(h, _)| other.count(*h) == 0)
         .filter_map(|(_, e)| relation(a, *e))
-        .collect();
-    set.into_iter().collect()
+        .collect()
+}
+
+/// The first [`MAX_LISTED_RELATIONS`] of `set`, and how many it holds.
+fn listed(set: BTreeSet<Relation>) -> (Vec<Relation>, usize) {
+    let total = set.len();
+    (set.into_iter().take(MAX_LISTED_RELATIONS).collect(), total)
 }
 
 fn chain_ids(a: &Analysis) -> BTreeSet<String> {
@@ -211,13 +224,17 @@ fn fingerprinted(
         .keys()
         .any(|h| after_index.count(*h) == 0);
     let (cb, ca) = (chain_ids(before), chain_ids(after));
+    let (relations_added, relations_added_total) = listed(only_in(after, fa, before_index));
+    let (relations_removed, relations_removed_total) = listed(match &before_index.edges {
+        _ if !gone => BTreeSet::new(),
+        Some(fb) => only_in(before, fb, after_index),
+        None => only_in(before, &fingerprints(before), after_index),
+    });
     ThreatDiff {
-        relations_added: only_in(after, fa, before_index),
-        relations_removed: match &before_index.edges {
-            _ if !gone => Vec::new(),
-            Some(fb) => only_in(before, fb, after_index),
-            None => only_in(before, &fingerprints(before), after_index),
-        },
+        relations_added,
+        relations_added_total,
+        relations_removed,
+        relations_removed_total,
         chains_added: ca.difference(&cb).cloned().collect(),
         chains_removed: cb.difference(&ca).cloned().collect(),
         jewels_reachable: (before.proof.jewels_reachable, after.proof.jewels_reachable),
@@ -361,9 +378,13 @@ pub fn diff_from(before: Baseline, after: &mut Analysis, touched: &[NodeIndex]) 
         .collect();
     after.graph.relations = Some(index);
     let ca = chain_ids(after);
+    let (relations_added, relations_added_total) = listed(added);
+    let (relations_removed, relations_removed_total) = listed(removed);
     ThreatDiff {
-        relations_added: added.into_iter().collect(),
-        relations_removed: removed.into_iter().collect(),
+        relations_added,
+        relations_added_total,
+        relations_removed,
+        relations_removed_total,
         chains_added: ca.difference(&chains).cloned().collect(),
         chains_removed: chains.difference(&ca).cloned().collect(),
         jewels_reachable: (jewels_reachable, after.proof.jewels_reachable),

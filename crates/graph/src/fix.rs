@@ -202,7 +202,7 @@ impl Fix {
                 if let Ok(np) = serde_json::from_value::<NetworkPolicy>(v.clone()) {
                     snapshot.apply(Change::Upsert(Box::new(Located {
                         source: what_if,
-                        object: Object::NetworkPolicy(np),
+                        object: Object::NetworkPolicy(Box::new(np)),
                     })));
                 }
             }

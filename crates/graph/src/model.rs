@@ -282,10 +282,11 @@ pub struct Edge {
     pub ports: Option<PortSet>,
     /// Cut cost.
     pub cost: Cost,
-    /// NetworkPolicy rules that admit the flow (network edges).
-    pub rules: Vec<crate::netpol::RuleRef>,
+    /// NetworkPolicy rules that admit the flow (network edges). Boxed slices, not vectors:
+    /// most edges have none, and a graph has tens of thousands of edges.
+    pub rules: Box<[crate::netpol::RuleRef]>,
     /// Bindings and the subjects they name (RBAC edges).
-    pub grants: Vec<(ObjRef, SubjectKey)>,
+    pub grants: Box<[(ObjRef, SubjectKey)]>,
 }
 
 /// What an identity vertex stands for.

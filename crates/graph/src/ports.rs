@@ -51,9 +51,16 @@ pub const MIN_PORT: u16 = 1;
 pub const MAX_PORT: u16 = 65535;
 
 /// A set of (protocol, port) pairs as sorted, disjoint, non-adjacent ranges per protocol.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+///
+/// One boxed slice holds the three protocols' ranges one after the other: every network edge
+/// of a graph carries a set, and three vectors made each set 72 bytes instead of 24. Ordered
+/// and hashed as the three lists, SCTP first.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct PortSet {
-    ranges: [Vec<(u16, u16)>; 3],
+    /// SCTP's ranges, then TCP's, then UDP's.
+    ranges: Box<[(u16, u16)]>,
+    /// Where TCP's and UDP's ranges start.
+    starts: [u32; 2],
 }
 
 impl PortSet {
@@ -62,15 +69,36 @@ impl PortSet {
         PortSet::default()
     }
 
+    /// The set of the three protocols' ranges (each already sorted, disjoint, non-adjacent).
+    fn from_parts(parts: [Vec<(u16, u16)>; 3]) -> PortSet {
+        let [sctp, tcp, udp] = parts;
+        // A protocol has at most 32,768 disjoint non-adjacent ranges: the offsets fit.
+        let tcp_at = u32::try_from(sctp.len()).unwrap_or(u32::MAX);
+        let udp_at = tcp_at.saturating_add(u32::try_from(tcp.len()).unwrap_or(u32::MAX));
+        let mut ranges = sctp;
+        ranges.extend(tcp);
+        ranges.extend(udp);
+        PortSet {
+            ranges: ranges.into_boxed_slice(),
+            starts: [tcp_at, udp_at],
+        }
+    }
+
+    /// The ranges of the protocol at `i` (SCTP, TCP, UDP).
+    fn part(&self, i: usize) -> &[(u16, u16)] {
+        let at = |j: usize| self.starts[j] as usize;
+        let (from, to) = match i {
+            0 => (0, at(0)),
+            1 => (at(0), at(1)),
+            _ => (at(1), self.ranges.len()),
+        };
+        self.ranges.get(from..to).unwrap_or_default()
+    }
+
     /// Every port of every protocol.
     pub fn all() -> PortSet {
-        PortSet {
-            ranges: [
-                vec![(MIN_PORT, MAX_PORT)],
-                vec![(MIN_PORT, MAX_PORT)],
-                vec![(MIN_PORT, MAX_PORT)],
-            ],
-        }
+        let all = || vec![(MIN_PORT, MAX_PORT)];
+        PortSet::from_parts([all(), all(), all()])
     }
 
     /// Every port of one protocol.
@@ -80,11 +108,11 @@ impl PortSet {
 
     /// One range (empty when `start > end`).
     pub fn range(p: Protocol, start: u16, end: u16) -> PortSet {
-        let mut s = PortSet::empty();
+        let mut parts: [Vec<(u16, u16)>; 3] = Default::default();
         if start <= end {
-            s.ranges[p.index()].push((start.max(MIN_PORT), end));
+            parts[p.index()].push((start.max(MIN_PORT), end));
         }
-        s
+        PortSet::from_parts(parts)
     }
 
     /// One port.
@@ -94,39 +122,32 @@ impl PortSet {
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.ranges.iter().all(Vec::is_empty)
+        self.ranges.is_empty()
     }
 
     /// True when every port of every protocol is in the set.
     pub fn is_all(&self) -> bool {
-        self.ranges
-            .iter()
-            .all(|r| r.as_slice() == [(MIN_PORT, MAX_PORT)])
+        (0..3).all(|i| self.part(i) == [(MIN_PORT, MAX_PORT)])
     }
 
     /// Ranges of one protocol.
     pub fn ranges(&self, p: Protocol) -> &[(u16, u16)] {
-        &self.ranges[p.index()]
+        self.part(p.index())
     }
 
     /// Whether the port is in the set.
     pub fn contains(&self, p: Protocol, port: u16) -> bool {
-        self.ranges[p.index()]
-            .iter()
-            .any(|&(a, b)| a <= port && port <= b)
+        self.ranges(p).iter().any(|&(a, b)| a <= port && port <= b)
     }
 
     /// Adds every port of `other`.
     pub fn union_with(&mut self, other: &PortSet) {
-        for i in 0..3 {
-            if other.ranges[i].is_empty() {
-                continue;
-            }
-            let mut all: Vec<(u16, u16)> = self.ranges[i]
-                .iter()
-                .chain(&other.ranges[i])
-                .copied()
-                .collect();
+        if other.is_empty() {
+            return;
+        }
+        let parts = [0, 1, 2].map(|i| {
+            let mut all: Vec<(u16, u16)> =
+                self.part(i).iter().chain(other.part(i)).copied().collect();
             all.sort_unstable();
             let mut out: Vec<(u16, u16)> = Vec::with_capacity(all.len());
             for (a, b) in all {
@@ -135,8 +156,9 @@ impl PortSet {
                     _ => out.push((a, b)),
                 }
             }
-            self.ranges[i] = out;
-        }
+            out
+        });
+        *self = PortSet::from_parts(parts);
     }
 
     /// The union.
@@ -148,29 +170,62 @@ impl PortSet {
 
     /// The intersection.
     pub fn intersect(&self, other: &PortSet) -> PortSet {
-        let mut out = PortSet::empty();
-        for i in 0..3 {
-            let (a, b) = (&self.ranges[i], &other.ranges[i]);
+        let parts = [0, 1, 2].map(|i| {
+            let (a, b) = (self.part(i), other.part(i));
+            let mut out = Vec::new();
             let (mut x, mut y) = (0, 0);
-            while x < a.len() && y < b.len() {
-                let lo = a[x].0.max(b[y].0);
-                let hi = a[x].1.min(b[y].1);
+            while let (Some(&(a0, a1)), Some(&(b0, b1))) = (a.get(x), b.get(y)) {
+                let (lo, hi) = (a0.max(b0), a1.min(b1));
                 if lo <= hi {
-                    out.ranges[i].push((lo, hi));
+                    out.push((lo, hi));
                 }
-                if a[x].1 < b[y].1 {
+                if a1 < b1 {
                     x += 1;
                 } else {
                     y += 1;
                 }
             }
-        }
-        out
+            out
+        });
+        PortSet::from_parts(parts)
     }
 
     /// Whether the two sets share a port.
     pub fn overlaps(&self, other: &PortSet) -> bool {
         !self.intersect(other).is_empty()
+    }
+}
+
+impl PortSet {
+    /// The three protocols' ranges, as the order and hash compare them.
+    fn parts(&self) -> [&[(u16, u16)]; 3] {
+        [self.part(0), self.part(1), self.part(2)]
+    }
+}
+
+impl fmt::Debug for PortSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortSet")
+            .field("ranges", &self.parts())
+            .finish()
+    }
+}
+
+impl Ord for PortSet {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.parts().cmp(&other.parts())
+    }
+}
+
+impl PartialOrd for PortSet {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::hash::Hash for PortSet {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
     }
 }
 
@@ -229,6 +284,17 @@ mod tests {
         let mut s = PortSet::range(Protocol::Tcp, 1, 10);
         s.union_with(&PortSet::range(Protocol::Tcp, 11, 20));
         assert_eq!(s.ranges(Protocol::Tcp), &[(1, 20)]);
+    }
+
+    /// Ordered as the three protocols' lists, SCTP's first, as before they shared a slice.
+    #[test]
+    fn order_is_by_protocol_then_ranges() {
+        let sctp = PortSet::single(Protocol::Sctp, 9);
+        let tcp = PortSet::single(Protocol::Tcp, 1);
+        assert!(PortSet::empty() < tcp && tcp < sctp);
+        let mut both = tcp.clone();
+        both.union_with(&PortSet::single(Protocol::Udp, 1));
+        assert!(tcp < both && both < sctp);
     }
 
     fn arb_set() -> impl Strategy<Value = PortSet> {

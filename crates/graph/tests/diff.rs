@@ -71,3 +71,32 @@ fn chain_and_cut_ids_ignore_the_assigned_node_port() {
             .any(|e| e.shown().contains("nodePort 30929"))
     );
 }
+
+/// A first analysis adds every relation of the cluster: the diff lists the first
+/// `MAX_LISTED_RELATIONS` in order and counts them all, each way.
+#[test]
+fn a_diff_lists_at_most_its_cap_of_relations_and_counts_them_all() {
+    use rampart_graph::diff::MAX_LISTED_RELATIONS;
+    let mut yaml = String::new();
+    for i in 0..400 {
+        yaml.push_str(
+            &EXPOSED
+                .replace("app: web", &format!("app: web{i}"))
+                .replace("namespace: app", &format!("namespace: app{i}")),
+        );
+        yaml.push_str("---\n");
+    }
+    let empty = analysis("");
+    let full = analysis(&yaml);
+    let added = diff(&empty, &full);
+    assert!(added.relations_added_total > MAX_LISTED_RELATIONS);
+    assert_eq!(added.relations_added.len(), MAX_LISTED_RELATIONS);
+    assert!(added.relations_added.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(
+        (added.relations_removed.len(), added.relations_removed_total),
+        (0, 0)
+    );
+    let removed = diff(&full, &empty);
+    assert_eq!(removed.relations_removed_total, added.relations_added_total);
+    assert_eq!(removed.relations_removed, added.relations_added);
+}

@@ -59,7 +59,7 @@ pub async fn watch_extra(
     };
     let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
     let api: Api<DynamicObject> = Api::all_with(client, &ar);
-    let stream = watcher::watcher(api, watcher::Config::default())
+    let stream = watcher::watcher(api, watcher::Config::default().page_size(LIST_PAGE))
         .default_backoff()
         .boxed();
     let value = |o: DynamicObject| {
@@ -150,7 +150,10 @@ fn to_model(
         o.insert("apiVersion".into(), api_version.into());
         o.insert("kind".into(), kind.into());
     }
-    match object_from_value("watch", &v) {
+    // One origin shared by every watched object (an own copy was a heap block per object).
+    static WATCH: std::sync::LazyLock<std::sync::Arc<str>> =
+        std::sync::LazyLock::new(|| std::sync::Arc::from("watch"));
+    match object_from_value(WATCH.clone(), &v) {
         Ok(o) => o,
         Err(e) => {
             tracing::debug!("skipping an unparsable {kind}: {e}");
@@ -230,6 +233,12 @@ async fn pump<K, T, S>(
     }
 }
 
+/// Objects per page of the initial lists. A connection keeps the read buffer its largest
+/// response grew, and the watch that follows a list keeps its connection: pages of kube's
+/// default 500 pods left ~1 MB buffers behind on each (engine RSS at 10k pods 97 → 91 MiB with
+/// 100). A hundred pods a page costs a request per hundred objects, a few ms each.
+const LIST_PAGE: u32 = 100;
+
 /// Watches every kind in [`WATCHED`] plus Secrets (metadata only) until `cancel`.
 pub async fn watch_cluster(
     client: Client,
@@ -240,7 +249,7 @@ pub async fn watch_cluster(
     for &(kind, group, version, name) in WATCHED {
         let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, name));
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-        let stream = watcher::watcher(api, watcher::Config::default())
+        let stream = watcher::watcher(api, watcher::Config::default().page_size(LIST_PAGE))
             .default_backoff()
             .boxed();
         let (tx, cancel) = (tx.clone(), cancel.clone());
@@ -268,7 +277,7 @@ pub async fn watch_cluster(
     {
         // `Api<PartialObjectMeta<_>>` makes metadata-only requests.
         let api: Api<PartialObjectMeta<k8s_openapi::api::core::v1::Secret>> = Api::all(client);
-        let stream = watcher::watcher(api, watcher::Config::default())
+        let stream = watcher::watcher(api, watcher::Config::default().page_size(LIST_PAGE))
             .default_backoff()
             .boxed();
         let (tx, cancel) = (tx.clone(), cancel.clone());

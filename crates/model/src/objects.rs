@@ -129,34 +129,35 @@ impl std::fmt::Display for Kind {
     }
 }
 
-/// One parsed object.
+/// One parsed object. Every kind is boxed: a snapshot holds tens of thousands, and inline the
+/// enum would be as large as its largest kind for each of them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Object {
     /// A Namespace.
-    Namespace(Namespace),
+    Namespace(Box<Namespace>),
     /// A Node.
-    Node(Node),
+    Node(Box<Node>),
     /// A Pod.
     Pod(Box<Pod>),
     /// A pod controller (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
     /// ReplicationController).
     Controller(Box<Controller>),
     /// A Service.
-    Service(Service),
+    Service(Box<Service>),
     /// An Ingress.
     Ingress(Box<Ingress>),
     /// An OpenShift Route.
-    Route(Route),
+    Route(Box<Route>),
     /// A ServiceAccount.
-    ServiceAccount(ServiceAccount),
+    ServiceAccount(Box<ServiceAccount>),
     /// A Secret, metadata only.
-    Secret(Secret),
+    Secret(Box<Secret>),
     /// A Role or ClusterRole.
-    Role(Role),
+    Role(Box<Role>),
     /// A RoleBinding or ClusterRoleBinding.
-    Binding(Binding),
+    Binding(Box<Binding>),
     /// A NetworkPolicy.
-    NetworkPolicy(NetworkPolicy),
+    NetworkPolicy(Box<NetworkPolicy>),
 }
 
 impl Object {

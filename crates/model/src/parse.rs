@@ -489,11 +489,11 @@ impl Parser {
 /// One object from the API (a watch event): the lean model object, `Ok(None)` for kinds rampart
 /// does not model, or why it does not parse. `origin` names where it came from (`watch`).
 pub fn object_from_value(
-    origin: &str,
+    origin: impl Into<Arc<str>>,
     value: &serde_json::Value,
 ) -> Result<Option<Located<Object>>, String> {
     let mut p = Parser {
-        file: Arc::from(origin),
+        file: origin.into(),
         out: ParsedSource::default(),
         limits: ParseLimits::default(),
     };
@@ -690,8 +690,8 @@ fn one_line(s: &str) -> String {
 
 fn decode<'de, D: Deserializer<'de>>(kind: Kind, d: D) -> Result<Object, D::Error> {
     Ok(match kind {
-        Kind::Namespace => Object::Namespace(Namespace::deserialize(d)?),
-        Kind::Node => Object::Node(Node::deserialize(d)?),
+        Kind::Namespace => Object::Namespace(Box::new(Namespace::deserialize(d)?)),
+        Kind::Node => Object::Node(Box::new(Node::deserialize(d)?)),
         Kind::Pod => Object::Pod(Box::new(Pod::deserialize(d)?)),
         Kind::Deployment
         | Kind::ReplicaSet
@@ -702,16 +702,20 @@ fn decode<'de, D: Deserializer<'de>>(kind: Kind, d: D) -> Result<Object, D::Erro
         | Kind::ReplicationController => Object::Controller(Box::new(
             ControllerRaw::deserialize(d)?.into_controller(kind),
         )),
-        Kind::Service => Object::Service(Service::deserialize(d)?),
+        Kind::Service => Object::Service(Box::new(Service::deserialize(d)?)),
         Kind::Ingress => Object::Ingress(Box::new(Ingress::deserialize(d)?)),
-        Kind::Route => Object::Route(Route::deserialize(d)?),
-        Kind::ServiceAccount => Object::ServiceAccount(ServiceAccount::deserialize(d)?),
-        Kind::Secret => Object::Secret(Secret::deserialize(d)?),
-        Kind::Role => Object::Role(RoleRaw::deserialize(d)?.into_role(false)),
-        Kind::ClusterRole => Object::Role(RoleRaw::deserialize(d)?.into_role(true)),
-        Kind::RoleBinding => Object::Binding(BindingRaw::deserialize(d)?.into_binding(false)),
-        Kind::ClusterRoleBinding => Object::Binding(BindingRaw::deserialize(d)?.into_binding(true)),
-        Kind::NetworkPolicy => Object::NetworkPolicy(NetworkPolicy::deserialize(d)?),
+        Kind::Route => Object::Route(Box::new(Route::deserialize(d)?)),
+        Kind::ServiceAccount => Object::ServiceAccount(Box::new(ServiceAccount::deserialize(d)?)),
+        Kind::Secret => Object::Secret(Box::new(Secret::deserialize(d)?)),
+        Kind::Role => Object::Role(Box::new(RoleRaw::deserialize(d)?.into_role(false))),
+        Kind::ClusterRole => Object::Role(Box::new(RoleRaw::deserialize(d)?.into_role(true))),
+        Kind::RoleBinding => {
+            Object::Binding(Box::new(BindingRaw::deserialize(d)?.into_binding(false)))
+        }
+        Kind::ClusterRoleBinding => {
+            Object::Binding(Box::new(BindingRaw::deserialize(d)?.into_binding(true)))
+        }
+        Kind::NetworkPolicy => Object::NetworkPolicy(Box::new(NetworkPolicy::deserialize(d)?)),
     })
 }
 

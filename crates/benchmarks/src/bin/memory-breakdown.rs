@@ -6,7 +6,10 @@
 //! difference to the line before.
 
 use rampart_graph::Options;
-use rampart_model::Change;
+use std::sync::Arc;
+
+use rampart_graph::netpol::NetModel;
+use rampart_model::{Change, Snapshot, Workloads};
 use rampart_report::{InputSummary, ScanReport};
 use rampart_respond::engine::EngineCore;
 use rampart_synth::{Config, Shape, snapshot};
@@ -58,4 +61,41 @@ fn main() {
         json.len() as f64 / 1e6,
         serialized.saturating_sub(reported)
     );
+    drop((json, report));
+    // The same analysis again, alone, to free it part by part.
+    let snapshot = core.snapshot().clone();
+    drop(core);
+    let empty = rampart_graph::analyze(&Snapshot::new(), &Options::default());
+    let mut analysis = rampart_graph::analyze(&snapshot, &Options::default());
+    rampart_graph::diff::diff_indexing(&empty, &mut analysis);
+    drop(empty);
+    parts(analysis);
+}
+
+/// The analysis's parts, each freed in turn: what each held is the RSS it gave back.
+fn parts(mut a: rampart_graph::Analysis) {
+    let mut last = rss();
+    println!("the analysis by part (freed in turn; {last} MiB before):");
+    let mut freed = |what: &str| {
+        let now = rss();
+        println!("- {what}: {} MiB", last.saturating_sub(now));
+        last = now;
+    };
+    a.graph.relations = None;
+    freed("the relation index (threat diff)");
+    a.plan.state = None;
+    freed("the cut's state (flow, verified network model, facts)");
+    a.plan = Default::default();
+    freed("the cut plan (cuts, breaks, fixes, cheapest per chain)");
+    a.proof = Default::default();
+    freed("the proof (chains, search)");
+    let g = std::mem::take(&mut a.graph.graph);
+    drop(g);
+    freed("the graph's vertices and edges");
+    a.graph.net = Arc::new(NetModel::build(&Snapshot::new(), &Workloads::default()));
+    freed("the network model");
+    a.graph.workloads = Default::default();
+    freed("the workloads");
+    drop(a);
+    freed("the rest (endpoints, identities, indexes, grants)");
 }

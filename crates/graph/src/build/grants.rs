@@ -73,7 +73,7 @@ impl Builder<'_> {
                     None,
                     Cost::Finite(cost::NARROW_BINDING),
                 );
-                self.g[e].grants = grant_refs.to_vec();
+                self.g[e].grants = grant_refs.into();
                 self.grant_vertices.insert(kind, gv);
                 gv
             }

@@ -351,8 +351,8 @@ fn add_edge(
             evidence: evidence.into(),
             ports,
             cost,
-            rules: Vec::new(),
-            grants: Vec::new(),
+            rules: Box::default(),
+            grants: Box::default(),
         }),
     )
 }
@@ -637,6 +637,10 @@ impl SecurityGraph {
             grants,
             ..
         } = b;
+        // The edge and vertex lists grew by doubling; the analysis is kept while the cluster
+        // is, so what it does not use is given back (patches that add edges grow them again).
+        let mut g = g;
+        g.shrink_to_fit();
         let graph = SecurityGraph {
             graph: g,
             internet,

@@ -343,7 +343,7 @@ fn open_edges(g: &mut Graph, at: &At<'_>, c: ClassId) {
             Some(ports),
             Cost::Finite(0),
         );
-        g[e].rules = why;
+        g[e].rules = why.into();
     }
 }
 
@@ -377,7 +377,7 @@ fn rule_admits(g: &mut Graph, at: &At<'_>, set: u32, policy: u32, rule: u32) {
         None,
         Cost::Finite(cost::NARROW_POLICY),
     );
-    g[e].rules = why;
+    g[e].rules = why.into();
 }
 
 /// What rule `rule` of policy `policy` admits reaches class `dc` (selected by the policy)
@@ -432,7 +432,7 @@ fn pair_edge(g: &mut Graph, at: &At<'_>, sc: ClassId, dc: ClassId) {
         Some(ports),
         Cost::Finite(cost::NARROW_POLICY),
     );
-    g[e].rules = why;
+    g[e].rules = why.into();
 }
 
 #[cfg(test)]

@@ -437,7 +437,7 @@ pub(super) fn route_edge(
                 Some(PortSet::single(r.proto, port)),
                 Cost::Finite(cost::EXTERNAL_DENY),
             );
-            g[e].rules = why;
+            g[e].rules = why.into();
             return;
         }
     }
