@@ -46,10 +46,13 @@ pub struct Cut {
     pub live: bool,
     /// The changes.
     pub fixes: Vec<Fix>,
-    /// The chains it breaks: every chain (listed or not) that, with the rest of the cut in
-    /// place, still connects only across this edge, and every listed chain whose path crosses
-    /// it. Never empty for a cut of a minimal plan.
+    /// The chains it breaks, sorted: every listed chain that, with the rest of the cut in
+    /// place, still connects only across this edge, every listed chain whose path crosses it,
+    /// and at most [`MAX_UNLISTED_BREAKS`] of the unlisted ones that connect only across it.
+    /// Never empty for a cut of a minimal plan.
     pub breaks: Vec<ChainId>,
+    /// Chains (entry → jewel pairs) it breaks beyond those named in `breaks`.
+    pub breaks_unnamed: usize,
     /// Anything worth knowing (side effects, why a network cut is not live).
     pub notes: Vec<String>,
 }
@@ -92,7 +95,8 @@ pub struct CutState {
 type BrokenByEnds = HashMap<(NodeIndex, NodeIndex), Broken>;
 
 /// The chains one cut edge breaks ([`breaks_of`]): the entries reaching its tail and the jewels
-/// its head reaches, the ids of the chains they make (at most [`MAX_BREAKS`]) and how many more.
+/// its head reaches, the ids of the chains they make (at most [`MAX_UNLISTED_BREAKS`]) and how
+/// many more.
 #[derive(Clone, Debug, Default)]
 struct Broken {
     entries: Vec<NodeIndex>,
@@ -147,8 +151,11 @@ impl std::fmt::Debug for CutState {
     }
 }
 
-/// Most chain ids one cut names in `breaks` (entries × jewels can be large in a big cluster).
-pub const MAX_BREAKS: usize = 10_000;
+/// Most ids of unlisted chains one cut names in `breaks`. The listed chains it breaks are all
+/// named; of the others, entries × jewels that can number millions in a big cluster, a few
+/// name the kind and the rest are counted (`breaks_unnamed`): naming up to 10,000 a cut made a
+/// 100k-pod report 5 million ids long, growing with the square of the cluster.
+pub const MAX_UNLISTED_BREAKS: usize = 100;
 
 /// Live cuts realised by the very same NetworkPolicies (two cut edges on one workload share
 /// its merged policy) become one cut: one action, one Mitigation owning one object. The
@@ -184,7 +191,8 @@ fn merge_identical(cuts: Vec<Cut>) -> Vec<Cut> {
                 ));
                 let mut breaks: BTreeSet<ChainId> = kept.breaks.drain(..).collect();
                 breaks.extend(cut.breaks);
-                kept.breaks = breaks.into_iter().take(MAX_BREAKS).collect();
+                kept.breaks = breaks.into_iter().collect();
+                kept.breaks_unnamed = kept.breaks_unnamed.saturating_add(cut.breaks_unnamed);
             }
             None => {
                 by_fixes.insert(key, out.len());
@@ -269,7 +277,12 @@ fn breaks_of(
                 .collect();
             let mut broken = Broken {
                 entries: reaching.iter().map(|&ei| entries[ei]).collect(),
-                jewels: jewels.iter().map(|&k| g.jewels[k]).collect(),
+                jewels: {
+                    // Sorted: the listed chains it separates are looked up in them.
+                    let mut j: Vec<NodeIndex> = jewels.iter().map(|&k| g.jewels[k]).collect();
+                    j.sort_unstable();
+                    j
+                },
                 ..Broken::default()
             };
             match before.get(&(a, b)) {
@@ -283,7 +296,8 @@ fn breaks_of(
                         let h =
                             *entry_hash[ei].get_or_insert_with(|| crate::prove::entry_hash(g, e));
                         let mut to = jewels.iter().filter(|&&k| g.jewels[k] != e);
-                        for &k in to.by_ref().take(MAX_BREAKS - broken.ids.len()) {
+                        let room = MAX_UNLISTED_BREAKS.saturating_sub(broken.ids.len());
+                        for &k in to.by_ref().take(room) {
                             let name = jewel_names[k]
                                 .get_or_insert_with(|| crate::prove::jewel_name(g, g.jewels[k]));
                             broken.ids.push(h.part(name).chain());
@@ -778,6 +792,7 @@ pub(crate) fn cut_of(
             live: false,
             fixes: Vec::new(),
             breaks: Vec::new(),
+            breaks_unnamed: 0,
             notes: Vec::new(),
         };
         let mut want =
@@ -1096,11 +1111,7 @@ pub(crate) fn cut_of(
     let (breaks, broken) = breaks_of(g, &cut_edges, &on_paths, &broken, same_network);
     for (cut, (ids, more)) in cuts.iter_mut().zip(breaks) {
         cut.breaks = ids;
-        if more > 0 {
-            cut.notes.push(format!(
-                "breaks {more} more chains than named (at most {MAX_BREAKS} are)"
-            ));
-        }
+        cut.breaks_unnamed = more;
     }
     Uncosted {
         cuts,
@@ -1132,7 +1143,7 @@ impl Uncosted {
         for (e, c) in costs {
             g.graph[e].cost = c;
         }
-        listed_breaks(proof, &mut cuts);
+        listed_breaks(g, proof, &state.broken, &mut cuts);
         let mut cheapest = BTreeMap::new();
         for c in &proof.chains {
             let mut best: Option<(EdgeIndex, u32)> = None;
@@ -1152,6 +1163,15 @@ impl Uncosted {
         cuts.sort_by(|a, b| (a.cost, &a.id, &a.breaks).cmp(&(b.cost, &b.id, &b.breaks)));
         let mut cuts = merge_identical(cuts);
         cuts.sort_by(|a, b| (a.cost, &a.id, &a.breaks).cmp(&(b.cost, &b.id, &b.breaks)));
+        for cut in &mut cuts {
+            if cut.breaks_unnamed > 0 {
+                cut.notes.push(format!(
+                    "breaks {} more unlisted chains than named (all listed ones and at most \
+                     {MAX_UNLISTED_BREAKS} others are)",
+                    cut.breaks_unnamed
+                ));
+            }
+        }
         CutPlan {
             cuts,
             total_cost,
@@ -1162,21 +1182,54 @@ impl Uncosted {
     }
 }
 
-/// The listed chains of `proof` whose path crosses each cut, added to what it breaks.
-fn listed_breaks(proof: &Proof, cuts: &mut [Cut]) {
+/// The listed chains of `proof` each cut breaks, added to the unlisted ones it names: those
+/// whose entry and jewel only it separates (`broken`, by the cut edges' ends) and those whose
+/// path crosses it. A separated chain named already is no longer counted as unnamed.
+fn listed_breaks(g: &SecurityGraph, proof: &Proof, broken: &BrokenByEnds, cuts: &mut [Cut]) {
     let cut_at: HashMap<EdgeIndex, usize> =
         cuts.iter().enumerate().map(|(i, c)| (c.edge, i)).collect();
+    // Per entry, the cuts that separate it from some jewel, with those jewels.
+    let mut by_entry: HashMap<NodeIndex, Vec<(usize, &[NodeIndex])>> = HashMap::new();
+    for (i, cut) in cuts.iter().enumerate() {
+        let Some(b) = g
+            .graph
+            .edge_endpoints(cut.edge)
+            .and_then(|k| broken.get(&k))
+        else {
+            continue;
+        };
+        for &e in &b.entries {
+            by_entry.entry(e).or_default().push((i, &b.jewels));
+        }
+    }
+    let mut added: Vec<Vec<ChainId>> = vec![Vec::new(); cuts.len()];
+    let mut separated: Vec<Vec<ChainId>> = vec![Vec::new(); cuts.len()];
     for c in &proof.chains {
+        let Some(id) = ChainId::parse(&c.id) else {
+            continue;
+        };
         for e in &c.edges {
             if let Some(&i) = cut_at.get(e) {
-                cuts[i].breaks.extend(ChainId::parse(&c.id));
+                added[i].push(id);
+            }
+        }
+        for &(i, jewels) in by_entry.get(&c.entry).into_iter().flatten() {
+            if c.entry != c.target && jewels.binary_search(&c.target).is_ok() {
+                separated[i].push(id);
             }
         }
     }
-    for cut in cuts {
+    for ((cut, mut ids), sep) in cuts.iter_mut().zip(added).zip(separated) {
+        // Separated chains past the cap were counted, not named: named now, no longer counted.
+        let newly = sep
+            .iter()
+            .filter(|id| cut.breaks.binary_search(id).is_err())
+            .count();
+        cut.breaks_unnamed = cut.breaks_unnamed.saturating_sub(newly);
+        ids.extend(sep);
+        cut.breaks.extend(ids);
         cut.breaks.sort();
         cut.breaks.dedup();
-        cut.breaks.truncate(MAX_BREAKS);
     }
 }
 

@@ -229,9 +229,12 @@ pub struct ChainOut {
 pub struct CutOut {
     /// Stable id.
     pub id: String,
-    /// Ids of the chains the cut breaks: those only it separates once the rest of the cut is
-    /// in place (listed or not), and the listed chains whose path crosses it.
+    /// Ids of the chains the cut breaks: the listed chains only it separates once the rest of
+    /// the cut is in place or whose path crosses it, and at most
+    /// [`rampart_graph::cut::MAX_UNLISTED_BREAKS`] unlisted ones it separates.
     pub breaks: Vec<rampart_graph::ChainId>,
+    /// How many more (unlisted) chains it breaks than `breaks` names.
+    pub breaks_unnamed: usize,
     /// Disruption cost.
     pub cost: u32,
     /// `live` (verified NetworkPolicies, reversible) or `propose` (durable change).
@@ -469,6 +472,7 @@ impl ScanReport {
                 CutOut {
                     id: c.id.clone(),
                     breaks: c.breaks.clone(),
+                    breaks_unnamed: c.breaks_unnamed,
                     cost: c.cost,
                     action: if c.live {
                         "live".into()

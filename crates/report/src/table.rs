@@ -272,6 +272,7 @@ pub(crate) mod tests {
                 breaks: rampart_graph::ChainId::parse("chain-000000000001")
                     .into_iter()
                     .collect(),
+                breaks_unnamed: 0,
                 cost: 1,
                 action: "live".into(),
                 edge: "routes-to".into(),

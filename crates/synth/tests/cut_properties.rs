@@ -258,3 +258,49 @@ fn corpus_cuts_name_their_chains_and_live_cuts_are_distinct() {
     }
     assert!(cuts > 10, "only {cuts} cuts");
 }
+
+/// A cut names every listed chain it breaks and at most `MAX_UNLISTED_BREAKS` others, counting
+/// the rest: on a cluster whose cuts break more unlisted chains than that, every listed chain is
+/// still named by some cut.
+#[test]
+fn cuts_name_every_listed_chain_and_count_the_unlisted_past_the_cap() {
+    use rampart_graph::cut::MAX_UNLISTED_BREAKS;
+    use std::collections::BTreeSet;
+    let a = analyze(
+        &snapshot(&Config::with_pods(3_000).shaped(Shape::Dense)),
+        &Options::default(),
+    );
+    let listed: BTreeSet<String> = a.proof.chains.iter().map(|c| c.id.clone()).collect();
+    let mut named = BTreeSet::new();
+    let mut capped = 0;
+    for cut in &a.plan.cuts {
+        let ids: Vec<String> = cut.breaks.iter().map(ToString::to_string).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{}: unsorted", cut.id);
+        let unlisted = ids.iter().filter(|id| !listed.contains(*id)).count();
+        // Merged cuts (same NetworkPolicies) carry each merged cut's share.
+        assert!(
+            unlisted <= MAX_UNLISTED_BREAKS * (1 + cut.also.len()),
+            "{}: {unlisted} unlisted named",
+            cut.id
+        );
+        if cut.breaks_unnamed > 0 {
+            capped += 1;
+            assert!(
+                cut.notes
+                    .iter()
+                    .any(|n| n.contains(&cut.breaks_unnamed.to_string())),
+                "{}: {:?}",
+                cut.id,
+                cut.notes
+            );
+        }
+        named.extend(ids);
+    }
+    assert!(
+        capped > 0,
+        "no cut broke more than {MAX_UNLISTED_BREAKS} unlisted chains"
+    );
+    for id in &listed {
+        assert!(named.contains(id), "no cut names {id}");
+    }
+}

@@ -16,6 +16,9 @@
 //!   its own (the engine's debounce would batch some), p50 and p99 per event;
 //! * a NetworkPolicy, a Service and a RoleBinding added, changed and deleted (20 of each),
 //!   p50 and p99 per change.
+//!
+//! With `REPROVE_TRACE` set, each event's time is printed too (to tell a slow kind of change
+//! from the machine's noise).
 
 use std::time::{Duration, Instant};
 
@@ -285,6 +288,13 @@ fn event(
 }
 
 fn print_events(what: &str, mut t: Vec<Duration>, paths: &[ReproofPath]) {
+    if std::env::var_os("REPROVE_TRACE").is_some() {
+        let ms: Vec<String> = t
+            .iter()
+            .map(|d| format!("{:.0}", d.as_secs_f64() * 1e3))
+            .collect();
+        eprintln!("{what}, each event (ms): {}", ms.join(" "));
+    }
     let mut by_path: std::collections::BTreeMap<String, usize> = Default::default();
     for p in paths {
         *by_path.entry(format!("{p:?}").to_lowercase()).or_default() += 1;
