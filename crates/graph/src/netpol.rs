@@ -17,6 +17,7 @@
 //! addresses outside the cluster.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use rampart_model::{LabelSelector, Labels, Snapshot, Workload, WorkloadId, Workloads};
 
@@ -100,7 +101,13 @@ pub struct CompiledPolicy {
 pub struct NetClass {
     /// Index.
     pub id: ClassId,
-    atoms: Vec<u64>,
+    /// The atoms its pods match, ascending. A list, not a bit set: a class matches a few of
+    /// the model's atoms, and bit sets of classes × atoms grew with the square of the cluster
+    /// (36 MB at 100k dense pods, widened for every class when rampart's policies add atoms).
+    atoms: Vec<u32>,
+    /// How many 64-bit words the model's atoms take: the width of the set [`Signature`]
+    /// orders and prints.
+    words: usize,
     /// Ports the pods declare.
     pub ports: Vec<DeclaredPort>,
     /// Policies isolating ingress of these pods.
@@ -113,35 +120,29 @@ pub struct NetClass {
 
 impl NetClass {
     fn has(&self, atom: u32) -> bool {
-        self.atoms
-            .get(atom as usize / 64)
-            .is_some_and(|w| w & (1 << (atom % 64)) != 0)
+        self.atoms.binary_search(&atom).is_ok()
     }
 
-    /// The atoms these pods match, ascending (set bits only: classes × atoms would be quadratic
-    /// in cluster size).
+    /// The atoms these pods match, ascending.
     fn atom_ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.atoms.iter().enumerate().flat_map(|(wi, &word)| {
-            let base = (wi * 64) as u32;
-            std::iter::successors((word != 0).then_some(word), |w| {
-                let rest = w & (w - 1);
-                (rest != 0).then_some(rest)
-            })
-            .map(move |w| base + w.trailing_zeros())
-        })
+        self.atoms.iter().copied()
     }
 
     /// Whether these pods are exactly those matching `atoms` (sorted atom ids, as
     /// [`NetModel::atoms_of`] gives them).
     pub fn matches_atoms(&self, atoms: &[u32]) -> bool {
-        atom_bits(atoms, self.atoms.len()).is_some_and(|b| b == self.atoms)
+        self.atoms == atoms
     }
 
     /// What the class is, independent of its index: the selectors its pods match and the ports
     /// they declare. Two classes with pods never share it (a class emptied by a merge in
     /// [`NetModel::remove_policies`] keeps the signature of the one it merged into).
-    pub fn signature(&self) -> (&[u64], &[DeclaredPort]) {
-        (&self.atoms, &self.ports)
+    pub fn signature(&self) -> Signature<'_> {
+        Signature {
+            atoms: &self.atoms,
+            words: self.words,
+            ports: &self.ports,
+        }
     }
 
     /// Whether no policy isolates ingress.
@@ -165,6 +166,78 @@ impl NetClass {
             s.union_with(&PortSet::single(p.protocol, p.port));
         }
         s
+    }
+}
+
+/// What a class is ([`NetClass::signature`]): its atoms, as a bit set of the model's width, and
+/// its declared ports. Ordered and printed as that bit set (`[u64]` words, then the ports), so
+/// that class order — which breaks ties between equal chains — does not depend on how the set
+/// is held.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signature<'a> {
+    atoms: &'a [u32],
+    words: usize,
+    ports: &'a [DeclaredPort],
+}
+
+impl Signature<'_> {
+    /// The bit set's word `w`, from the atoms in it (`atoms` from the first one in it on);
+    /// the atoms after it.
+    fn word(atoms: &[u32], w: usize) -> (u64, &[u32]) {
+        let n = atoms.partition_point(|&a| a as usize / 64 == w);
+        let bits = atoms[..n].iter().fold(0u64, |b, &a| b | 1 << (a % 64));
+        (bits, &atoms[n..])
+    }
+
+    /// The bit set, as `[u64]` words.
+    fn bits(&self) -> Vec<u64> {
+        let mut bits = vec![0u64; self.words];
+        for &a in self.atoms {
+            if let Some(w) = bits.get_mut(a as usize / 64) {
+                *w |= 1 << (a % 64);
+            }
+        }
+        bits
+    }
+}
+
+impl Ord for Signature<'_> {
+    /// As the `[u64]` words compare (word by word, then the shorter first), then the ports:
+    /// only the words with an atom in either set are looked at.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        let shared = self.words.min(other.words);
+        let below = |atoms: &[u32]| atoms.partition_point(|&a| (a as usize / 64) < shared);
+        let (mut a, mut b) = (
+            &self.atoms[..below(self.atoms)],
+            &other.atoms[..below(other.atoms)],
+        );
+        let words = loop {
+            let w = match (a.first(), b.first()) {
+                (None, None) => break self.words.cmp(&other.words),
+                (Some(&x), None) | (None, Some(&x)) => x as usize / 64,
+                (Some(&x), Some(&y)) => x.min(y) as usize / 64,
+            };
+            let (wa, rest_a) = Signature::word(a, w);
+            let (wb, rest_b) = Signature::word(b, w);
+            match wa.cmp(&wb) {
+                Ordering::Equal => (a, b) = (rest_a, rest_b),
+                o => break o,
+            }
+        };
+        words.then_with(|| self.ports.cmp(other.ports))
+    }
+}
+
+impl PartialOrd for Signature<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for Signature<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (&self.bits()[..], self.ports).fmt(f)
     }
 }
 
@@ -507,13 +580,9 @@ pub fn declared_ports(spec: &rampart_model::objects::PodSpec) -> Vec<DeclaredPor
     v
 }
 
-/// The set of `atoms` as `words` 64-bit words (`None` when one is out of range).
-fn atom_bits(atoms: &[u32], words: usize) -> Option<Vec<u64>> {
-    let mut bits = vec![0u64; words];
-    for &a in atoms {
-        *bits.get_mut(a as usize / 64)? |= 1 << (a % 64);
-    }
-    Some(bits)
+/// Whether every atom fits a set of `words` 64-bit words.
+fn in_range(atoms: &[u32], words: usize) -> bool {
+    atoms.last().is_none_or(|&a| (a as usize / 64) < words)
 }
 
 /// A class of pods matching exactly `atoms` (sorted) and declaring `ports`; `select` says, for a
@@ -525,7 +594,11 @@ fn new_class(
     words: usize,
     select: impl Fn(u32) -> Option<(u32, bool, bool)>,
 ) -> NetClass {
-    let bits = atom_bits(atoms, words).unwrap_or_else(|| vec![0; words]);
+    let kept = if in_range(atoms, words) {
+        atoms.to_vec()
+    } else {
+        Vec::new()
+    };
     let mut ingress_policies = Vec::new();
     let mut egress_policies = Vec::new();
     for &a in atoms {
@@ -540,7 +613,8 @@ fn new_class(
     }
     NetClass {
         id,
-        atoms: bits,
+        atoms: kept,
+        words,
         ports,
         ingress_policies,
         egress_policies,
@@ -558,7 +632,7 @@ fn split_class(
     select: impl Fn(u32) -> Option<(u32, bool, bool)>,
 ) -> ClassId {
     let old = &classes[from.index()];
-    let words = old.atoms.len();
+    let words = old.words;
     let mut atoms: Vec<u32> = old.atom_ids().collect();
     atoms.extend_from_slice(matched);
     atoms.sort_unstable();
@@ -763,7 +837,7 @@ impl NetModel {
         let atoms = m.atom_owner.len();
         let words = atoms.div_ceil(64).max(1);
         for c in &mut m.classes {
-            c.atoms.resize(words, 0);
+            c.words = words;
         }
         m.atom_classes.resize(atoms, Vec::new());
         m.atom_selectors.resize(atoms, None);
@@ -795,11 +869,23 @@ impl NetModel {
             .collect();
         universal.sort_unstable();
         universal.dedup();
+        // New atoms come after every atom a class has: appended in order, no search.
+        for c in &mut m.classes {
+            match c.atoms.last() {
+                Some(&last) if universal.first().is_some_and(|&u| u <= last) => {
+                    for &a in &universal {
+                        if let Err(at) = c.atoms.binary_search(&a) {
+                            c.atoms.insert(at, a);
+                        }
+                    }
+                }
+                _ => c.atoms.extend_from_slice(&universal),
+            }
+        }
+        let every: Vec<ClassId> = m.classes.iter().map(|c| c.id).collect();
         for &a in &universal {
-            let select = m.selects(a);
-            for c in &mut m.classes {
-                c.atoms[a as usize / 64] |= 1 << (a % 64);
-                if let Some((p, i, e)) = select {
+            if let Some((p, i, e)) = m.selects(a) {
+                for c in &mut m.classes {
                     if i {
                         c.ingress_policies.push(p);
                     }
@@ -808,7 +894,7 @@ impl NetModel {
                     }
                 }
             }
-            m.atom_classes[a as usize] = m.classes.iter().map(|c| c.id).collect();
+            m.atom_classes[a as usize].clone_from(&every);
         }
         // The other new atoms, by namespace: the pods they match move.
         let mut local: HashMap<&str, Vec<(u32, &LabelSelector)>> = HashMap::new();
@@ -916,7 +1002,10 @@ impl NetModel {
         for &a in &atoms {
             let had = std::mem::take(&mut self.atom_classes[a as usize]);
             for &c in &had {
-                self.classes[c.index()].atoms[a as usize / 64] &= !(1 << (a % 64));
+                let atoms = &mut self.classes[c.index()].atoms;
+                if let Ok(at) = atoms.binary_search(&a) {
+                    atoms.remove(at);
+                }
             }
             if had.len() < self.classes.len() {
                 touched.extend(had);
@@ -1042,10 +1131,12 @@ impl NetModel {
         ports: &[DeclaredPort],
     ) -> Option<ClassId> {
         let atoms = self.atoms_of(namespace, labels);
-        let bits = atom_bits(&atoms, self.atom_owner.len().div_ceil(64).max(1))?;
+        if !in_range(&atoms, self.atom_owner.len().div_ceil(64).max(1)) {
+            return None;
+        }
         self.classes
             .iter()
-            .find(|c| c.atoms == bits && c.ports == ports)
+            .find(|c| c.atoms == atoms && c.ports == ports)
             .map(|c| c.id)
     }
 
@@ -1445,5 +1536,61 @@ impl NetModel {
         self.atom_owner.get(atom as usize).map(|o| match o {
             AtomOwner::Selects(p) | AtomOwner::Peer(p) => *p,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bits(atoms: &[u32], words: usize) -> Vec<u64> {
+        let mut b = vec![0u64; words];
+        for &a in atoms {
+            b[a as usize / 64] |= 1 << (a % 64);
+        }
+        b
+    }
+
+    fn set(words: usize) -> impl Strategy<Value = Vec<u32>> {
+        let top = u32::try_from(words * 64).unwrap_or(u32::MAX);
+        proptest::collection::btree_set(0..top, 0..12).prop_map(|s| s.into_iter().collect())
+    }
+
+    fn sized() -> impl Strategy<Value = (usize, Vec<u32>)> {
+        (1usize..5).prop_flat_map(|w| (Just(w), set(w)))
+    }
+
+    proptest! {
+        /// A class's signature orders, compares and prints as the bit set it once was.
+        #[test]
+        fn a_signature_orders_and_prints_as_its_bit_set(
+            (wa, a) in sized(),
+            other in sized(),
+            near in any::<bool>(),
+            toggle in 0u32..256,
+        ) {
+            // Half the time the same width and all but one atom: ties and near ties.
+            let (wb, b) = if near {
+                let t = toggle % u32::try_from(wa * 64).unwrap_or(64);
+                let mut b: Vec<u32> = a.iter().copied().filter(|&x| x != t).collect();
+                if b.len() == a.len() {
+                    b.push(t);
+                    b.sort_unstable();
+                }
+                (wa, b)
+            } else {
+                other
+            };
+            let ports: Vec<DeclaredPort> = Vec::new();
+            let sa = Signature { atoms: &a, words: wa, ports: &ports };
+            let sb = Signature { atoms: &b, words: wb, ports: &ports };
+            let (ba, bb) = (bits(&a, wa), bits(&b, wb));
+            prop_assert_eq!(sa.cmp(&sb), ba.cmp(&bb));
+            prop_assert_eq!(sa.cmp(&sa), std::cmp::Ordering::Equal);
+            prop_assert_eq!(sa == sb, ba == bb);
+            let empty: &[DeclaredPort] = &[];
+            prop_assert_eq!(format!("{sa:?}"), format!("{:?}", (&ba[..], empty)));
+        }
     }
 }
