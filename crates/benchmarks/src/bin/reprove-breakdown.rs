@@ -18,7 +18,8 @@
 //!   p50 and p99 per change.
 //!
 //! With `REPROVE_TRACE` set, each event's time is printed too (to tell a slow kind of change
-//! from the machine's noise).
+//! from the machine's noise). Run it with the engine's allocator settings,
+//! `MIMALLOC_PURGE_DELAY=0 MIMALLOC_ARENA_EAGER_COMMIT=0`, to measure what the engine does.
 
 use std::time::{Duration, Instant};
 
@@ -91,6 +92,14 @@ fn phases(s: &rampart_model::Snapshot) {
 }
 
 fn main() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // `rampart engine` runs with these (it re-executes itself with them): freed memory
+        // leaves at once. Without them mimalloc returns it ~10 ms later, in the middle of
+        // whichever re-proof runs then — one or two slow events in sixty.
+        eprintln!(
+            "note: the engine runs with MIMALLOC_PURGE_DELAY=0 MIMALLOC_ARENA_EAGER_COMMIT=0; set them to measure as it runs"
+        );
+    }
     let mut args = std::env::args().skip(1);
     let pods: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let changes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
