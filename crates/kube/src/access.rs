@@ -152,10 +152,18 @@ pub fn engine_events() -> Vec<Access> {
         .into()
 }
 
-/// The webhook watching its inputs: Namespace labels and the policy resources.
+/// The webhook watching its inputs: Namespace labels (and reading one the watch has not
+/// delivered yet) and the policy resources.
 pub fn webhook_reads() -> Vec<Access> {
     let mut out = Vec::new();
     out.extend(watched("", "v1", "Namespace", "Pod Security labels"));
+    // A pod may arrive for a namespace the watch has not delivered yet: read live, one GET.
+    out.push(Access::new(
+        "",
+        "namespaces",
+        "get",
+        "Pod Security labels of a namespace not seen yet",
+    ));
     for ar in [
         ApiResource::erase::<SecurityPolicy>(&()),
         ApiResource::erase::<ClusterSecurityPolicy>(&()),
