@@ -5,6 +5,8 @@
 //!   its own namespace.
 //! * [`ClusterSecurityPolicy`] (cluster-scoped): the same spec for every namespace its
 //!   `targets.namespaceSelector` picks.
+//! * [`Guardian`] (namespaced): what normal requests to one service look like, for the
+//!   request guard.
 //!
 //! Both share [`SecurityPolicySpec`]. A spec is only data: [`SecurityPolicySpec::validate`] says
 //! what is wrong with one (the webhook rejects such objects on create and update), and
@@ -17,8 +19,14 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod guardian;
 mod mitigation;
 mod validate;
+
+pub use guardian::{
+    Criteria, GuardControl, GuardMode, Guardian, GuardianSpec, Limit, Range, RouteCriteria,
+    ValueCriteria,
+};
 
 pub use mitigation::{
     ActionKind, Mitigation, MitigationPhase, MitigationSpec, MitigationStatus, TargetRef,
@@ -317,6 +325,7 @@ pub fn crds()
         SecurityPolicy::crd(),
         ClusterSecurityPolicy::crd(),
         Mitigation::crd(),
+        Guardian::crd(),
     ]
 }
 
@@ -328,7 +337,12 @@ mod crd_tests {
         let names: Vec<&str> = crds.iter().map(|c| c.spec.names.kind.as_str()).collect();
         assert_eq!(
             names,
-            ["SecurityPolicy", "ClusterSecurityPolicy", "Mitigation"]
+            [
+                "SecurityPolicy",
+                "ClusterSecurityPolicy",
+                "Mitigation",
+                "Guardian"
+            ]
         );
         assert_eq!(crds[0].spec.scope, "Namespaced");
         assert_eq!(crds[1].spec.scope, "Cluster");

@@ -610,7 +610,8 @@ impl Conn {
     where
         I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     {
-        let conn = builder.serve_connection(io, service);
+        // With upgrades: the guard's gate passes WebSocket upgrades through.
+        let conn = builder.serve_connection_with_upgrades(io, service);
         tokio::pin!(conn);
         let grace = tokio::select! {
             r = conn.as_mut() => {

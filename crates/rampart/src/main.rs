@@ -38,6 +38,8 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[cfg(test)]
 mod chart_tests;
 mod engine;
+mod gate;
+mod guard;
 mod intel;
 mod permissions;
 mod policy;
@@ -85,6 +87,10 @@ enum Command {
     Engine(Box<engine::EngineArgs>),
     /// Serve the engine's dashboard for manifests or a dump (offline, read-only).
     Dashboard(engine::DashboardArgs),
+    /// The request guard: a learning reverse proxy in front of one service (`rampart guard
+    /// --upstream 8080 --mode learn|alert|block`), and `rampart guard replay` to learn from and
+    /// judge recorded traffic offline.
+    Guard(Box<guard::GuardArgs>),
 }
 
 /// How log fields are written: as the default formatter does (`message`, then `name=value`),
@@ -134,6 +140,7 @@ fn main() -> ExitCode {
             engine::run(&args)
         }
         Command::Dashboard(args) => engine::dashboard(&args),
+        Command::Guard(args) => guard::run(&args),
     };
     match result {
         Ok(code) => code,
