@@ -16,14 +16,15 @@ pub struct DecisionLabels {
 pub struct AlertLabels {
     pub service: String,
     pub route: String,
-    pub reason: String,
+    pub reason: &'static str,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct GateMetrics {
     /// Requests by decision (`pass`, `alert`, `block`, `error`).
     pub requests: Family<DecisionLabels, Counter>,
-    /// Alerts by service, route and reason (the reason without the location: bounded labels).
+    /// Alerts by service, route (learned templates, or `unknown`) and reason class: bounded
+    /// labels, never a value or a name from the request.
     pub alerts: Family<AlertLabels, Counter>,
     /// 1 while the pod is flagged as talking to a public peer never seen.
     pub pod_alert: Gauge,

@@ -44,6 +44,7 @@ pub struct Gate {
     next_id: AtomicU64,
     pod_alert: AtomicBool,
     learned_since: AtomicU64,
+    peer_readings: AtomicU64,
 }
 
 const HOP_BY_HOP: [&str; 8] = [
@@ -79,6 +80,7 @@ impl Gate {
             next_id: AtomicU64::new(0),
             pod_alert: AtomicBool::new(false),
             learned_since: AtomicU64::new(0),
+            peer_readings: AtomicU64::new(0),
         })
     }
 
@@ -154,19 +156,16 @@ impl Gate {
                 client: hash::stable(b"pod"),
                 request: 0,
             };
+            // Peers need support like anything else: each reading counts as a session.
+            let reading = self.peer_readings.fetch_add(1, Ordering::Relaxed);
+            let o = Origin {
+                session: hash::combine(o.session, reading),
+                ..o
+            };
             if let Ok(mut p) = self.pile.lock() {
-                // Peers need support like anything else: each reading counts as a session.
-                for (i, peer) in peers.iter().enumerate() {
-                    let o = Origin {
-                        session: hash::combine(
-                            o.session,
-                            self.next_id.load(Ordering::Relaxed) ^ i as u64,
-                        ),
-                        ..o
-                    };
-                    p.observe_peers(std::slice::from_ref(peer), o);
-                }
+                p.observe_peers(peers, o);
             }
+            self.learned_since.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -272,7 +271,7 @@ async fn proxy(
                 .get_or_create(&AlertLabels {
                     service: gate.config.service.clone(),
                     route: route.clone(),
-                    reason: r.reason.clone(),
+                    reason: r.class,
                 })
                 .inc();
         }

@@ -361,3 +361,68 @@ fn http_req(path: &str) -> axum::http::Request<()> {
         .body(())
         .expect("request")
 }
+
+#[tokio::test]
+async fn a_public_peer_never_seen_raises_the_pod_alert_until_reset() {
+    let r = start(GuardMode::Learn, 1024, Limits::default()).await;
+    learn_search(&r).await;
+    let known: std::net::IpAddr = "93.184.216.34".parse().expect("ip");
+    let neighbour: std::net::IpAddr = "93.184.216.77".parse().expect("ip");
+    let stranger: std::net::IpAddr = "151.101.1.69".parse().expect("ip");
+    let stranger2: std::net::IpAddr = "45.33.32.156".parse().expect("ip");
+    // Seen over several readings: learned (as its /24).
+    for _ in 0..5 {
+        r.gate.observe_peers(&[known]);
+    }
+    let g = r.gate.relearn();
+    assert_eq!(
+        g.spec.learned.map(|c| c.peers),
+        Some(vec!["93.184.216.0/24".to_string()])
+    );
+    r.gate.set_mode(GuardMode::Block);
+    r.gate.observe_peers(&[neighbour]);
+    assert!(!r.gate.pod_alert(), "a peer in a learned network is normal");
+    let benign = get("/search?q=blue+shoes&page=2", "203.0.113.2");
+    assert_eq!(status(&raw(r.addr, &benign).await), 200);
+    r.gate.observe_peers(&[stranger, stranger2]);
+    assert!(r.gate.pod_alert());
+    // In block mode a compromised pod serves nothing.
+    assert_eq!(status(&raw(r.addr, &benign).await), 403);
+    // Cleared only by an explicit reset, not by the peer going away.
+    r.gate.observe_peers(&[known]);
+    assert!(r.gate.pod_alert());
+    r.gate.reset_pod_alert();
+    assert!(!r.gate.pod_alert());
+    assert_eq!(status(&raw(r.addr, &benign).await), 200);
+}
+
+#[tokio::test]
+async fn requests_that_alert_are_not_learned() {
+    let r = start(GuardMode::Learn, 1024, Limits::default()).await;
+    learn_search(&r).await;
+    r.gate.set_mode(GuardMode::Alert);
+    // The same odd shape from many clients and sessions, while alerting: passed on, never learned.
+    for i in 0..20 {
+        let a = raw(
+            r.addr,
+            &get(
+                "/search?q=%3Cb%3Ebold%3C%2Fb%3E&page=1",
+                &format!("203.0.113.{}", i % 7 + 1),
+            ),
+        )
+        .await;
+        assert_eq!(status(&a), 200);
+    }
+    r.gate.relearn();
+    r.gate.set_mode(GuardMode::Block);
+    assert_eq!(
+        status(
+            &raw(
+                r.addr,
+                &get("/search?q=%3Cb%3Ebold%3C%2Fb%3E&page=1", "203.0.113.1")
+            )
+            .await
+        ),
+        403
+    );
+}

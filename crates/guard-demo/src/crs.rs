@@ -31,14 +31,17 @@ fn leaves(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) => out.push(s.clone()),
         Value::Array(a) => a.iter().for_each(|x| leaves(x, out)),
-        Value::Object(m) => m.iter().for_each(|(k, x)| {
-            out.push(k.clone());
-            leaves(x, out);
-        }),
+        Value::Object(m) => m.values().for_each(|x| leaves(x, out)),
         Value::Number(n) => out.push(n.to_string()),
         _ => {}
     }
 }
+
+const PLACEHOLDER_NAMES: &[&str] = &[
+    "var", "payload", "foo", "bar", "test", "arg", "args", "param", "value", "data", "input",
+    "name", "file", "cmd", "code", "text", "query", "string", "content", "attack", "attackme",
+    "key", "val", "field", "xss", "sqli", "rce",
+];
 
 const DEFAULT_HEADERS: &[&str] = &[
     "host",
@@ -57,12 +60,15 @@ const DEFAULT_HEADERS: &[&str] = &[
 /// and non-default header values (the URI path when there is nothing else).
 pub fn payload_of(input: &Value) -> Option<String> {
     let mut cands: Vec<String> = Vec::new();
+    // Names (parameter, JSON and cookie names) carry the attack only in some tests; they are
+    // used when no value does.
+    let mut keys: Vec<String> = Vec::new();
     let uri = input.get("uri").and_then(Value::as_str).unwrap_or("/");
     let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         cands.push(decode(v));
-        cands.push(decode(k));
+        keys.push(decode(k));
     }
     let headers = input.get("headers").and_then(Value::as_object);
     let ctype = headers
@@ -83,7 +89,7 @@ pub fn payload_of(input: &Value) -> Option<String> {
             for pair in data.split('&').filter(|p| !p.is_empty()) {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 cands.push(decode(v));
-                cands.push(decode(k));
+                keys.push(decode(k));
             }
         } else {
             cands.push(data.to_string());
@@ -102,14 +108,25 @@ pub fn payload_of(input: &Value) -> Option<String> {
                 for c in v.split(';') {
                     let (ck, cv) = c.trim().split_once('=').unwrap_or((c.trim(), ""));
                     cands.push(decode(cv));
-                    cands.push(ck.to_string());
+                    keys.push(ck.to_string());
                 }
             } else {
                 cands.push(v.to_string());
             }
         }
     }
-    if cands.iter().all(|c| c.trim().len() < 3) {
+    // A name is the payload when it is not one of the corpus's placeholder names (`var`,
+    // `payload`, `test`, a test id like `932270-1`, ...).
+    let placeholder = |k: &str| {
+        let k = k.trim().to_ascii_lowercase();
+        let test_id = k.len() > 7
+            && k.get(..6)
+                .is_some_and(|p| p.bytes().all(|c| c.is_ascii_digit()))
+            && k.get(6..7) == Some("-");
+        test_id || k.len() < 3 || PLACEHOLDER_NAMES.contains(&k.as_str())
+    };
+    cands.extend(keys.into_iter().filter(|k| !placeholder(k)));
+    if cands.iter().all(|c| c.trim().is_empty()) {
         cands.push(decode(path.rsplit('/').next().unwrap_or(path)));
         cands.push(decode(path));
     }

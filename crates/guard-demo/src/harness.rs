@@ -182,3 +182,66 @@ pub fn render(rep: &Report) -> String {
     }
     s
 }
+
+/// Two reports side by side: the guard's and a peer's (detection, false positives, by family
+/// and by location).
+pub fn render_side_by_side(
+    guard: &Report,
+    peer_name: &str,
+    peer: &Report,
+    peer_other: &Count,
+) -> String {
+    let cell = |c: &Count| format!("{:>6.2} % ({}/{})", c.rate() * 100.0, c.flagged, c.total);
+    let mut s = String::new();
+    s.push_str(&format!(
+        "{:<28} {:<28} {}\n",
+        "", "rampart guard", peer_name
+    ));
+    s.push_str(&format!(
+        "{:<28} {:<28} {}\n",
+        "false positives (held-out)",
+        cell(&guard.benign),
+        cell(&peer.benign)
+    ));
+    s.push_str(&format!(
+        "{:<28} {:<28} {}\n",
+        "attacks detected",
+        cell(&guard.attacks),
+        cell(&peer.attacks)
+    ));
+    s.push_str(&format!(
+        "{:<28} {:<28} {}\n",
+        "  PL1 rules' attacks",
+        cell(&guard.attacks_pl1),
+        cell(&peer.attacks_pl1)
+    ));
+    s.push_str(&format!(
+        "{:<28} {:<28} {}\n",
+        "no_fire (hard negatives)",
+        cell(&guard.no_fire),
+        cell(&peer.no_fire)
+    ));
+    for (f, c) in &guard.by_family {
+        let p = peer.by_family.get(f).copied().unwrap_or_default();
+        s.push_str(&format!(
+            "{:<28} {:<28} {}\n",
+            format!("  family {f}"),
+            cell(c),
+            cell(&p)
+        ));
+    }
+    for (l, c) in &guard.by_location {
+        let p = peer.by_location.get(l).copied().unwrap_or_default();
+        s.push_str(&format!(
+            "{:<28} {:<28} {}\n",
+            format!("  {l}"),
+            cell(c),
+            cell(&p)
+        ));
+    }
+    s.push_str(&format!(
+        "{peer_name}: {} requests answered with another status (400/413/5xx), counted apart\n",
+        peer_other.total
+    ));
+    s
+}

@@ -8,5 +8,6 @@ pub mod api;
 pub mod crs;
 pub mod har;
 pub mod harness;
+pub mod remote;
 pub mod rng;
 pub mod traffic;

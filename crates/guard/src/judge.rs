@@ -17,13 +17,51 @@ use crate::route::{self, Segment};
 pub struct Reason {
     pub location: String,
     pub reason: String,
+    /// The reason's class, from a fixed set (`punctuation`, `sequence`, `unicode-block`,
+    /// `format`, `range`, `one-of`, `limit`, `key`, `route`, `method`, `content-type`,
+    /// `body`, `client`, `status`, `response-time`, or the injection kind: `sql`, `html`,
+    /// `shell`, `path-traversal`, `remote-include`, `php`, `java`, `template`): a bounded
+    /// metric label.
+    #[serde(skip)]
+    pub class: &'static str,
 }
 
 fn reason(location: &str, why: impl Into<String>) -> Reason {
+    let reason: String = why.into();
+    let class = classify(&reason);
     Reason {
         location: location.to_string(),
-        reason: why.into(),
+        reason,
+        class,
     }
+}
+
+fn classify(r: &str) -> &'static str {
+    const CLASSES: [(&str, &str); 16] = [
+        ("punctuation never", "punctuation"),
+        ("sequence never", "sequence"),
+        ("Unicode block", "unicode-block"),
+        ("not ", "format"),
+        ("number out of range", "range"),
+        ("above learned limit", "limit"),
+        ("key never", "key"),
+        ("route never", "route"),
+        ("method never", "method"),
+        ("media type", "content-type"),
+        ("body", "body"),
+        ("client network", "client"),
+        ("status never", "status"),
+        ("slower than", "response-time"),
+        ("injection", "injection"),
+        ("never seen here", "kind"),
+    ];
+    if r.starts_with("not one of") {
+        return "one-of";
+    }
+    CLASSES
+        .iter()
+        .find(|(needle, _)| r.contains(needle))
+        .map_or("other", |(_, c)| c)
 }
 
 /// One location's criteria, compiled for judging.
@@ -388,9 +426,46 @@ fn judge_value(map: &HashMap<String, Compiled>, val: &Value, out: &mut Vec<Reaso
     }
     // Where the profile admits what an injection needs, the structure decides.
     if out.len() == before
-        && (p.counts[profile::PUNCTUATION] > 0 || p.counts[profile::SPACES] > 0)
-        && let Some(kind) = detect::detect(&val.text)
+        && p.counts[profile::LENGTH] >= 2
+        && let Some(kind) = detect_cached(&val.text)
     {
-        out.push(reason(loc, format!("{} injection", kind.as_str())));
+        out.push(Reason {
+            location: loc.to_string(),
+            reason: format!("{} injection", kind.as_str()),
+            class: kind.as_str(),
+        });
     }
+}
+
+/// Values repeat (user agents, `Accept` headers, enumerations): the structural detectors'
+/// answers for recent short values are remembered per thread, keyed by the value itself (never
+/// by its hash alone, which an attacker could collide with a benign value's).
+fn detect_cached(text: &str) -> Option<detect::Injection> {
+    use std::cell::RefCell;
+    const SLOTS: usize = 1024;
+    const MAX_LEN: usize = 512;
+    type Slot = Option<(Box<str>, Option<detect::Injection>)>;
+    thread_local! {
+        static CACHE: RefCell<Vec<Slot>> = RefCell::new(vec![None; SLOTS]);
+    }
+    if text.len() > MAX_LEN {
+        return detect::detect(text);
+    }
+    let i = (crate::hash::stable(text.as_bytes()) as usize) % SLOTS;
+    let hit = CACHE.with(|c| {
+        c.borrow()
+            .get(i)
+            .and_then(|s| s.as_ref())
+            .and_then(|(k, v)| (**k == *text).then_some(*v))
+    });
+    if let Some(v) = hit {
+        return v;
+    }
+    let v = detect::detect(text);
+    CACHE.with(|c| {
+        if let Some(slot) = c.borrow_mut().get_mut(i) {
+            *slot = Some((text.into(), v));
+        }
+    });
+    v
 }

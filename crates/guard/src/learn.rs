@@ -30,7 +30,8 @@ pub fn learn(pile: &ServicePile, control: &GuardControl) -> Criteria {
         out.routes.push(route_criteria(method, template, r, s, c));
     }
     out.clients = supported(&pile.clients, s, c);
-    out.peers = supported(&pile.peers, s, c);
+    // The pod's own connections: one client, the pod; support is the number of readings.
+    out.peers = supported(&pile.peers, s, 1);
     out
 }
 

@@ -118,59 +118,119 @@ enum Class {
     Other,
 }
 
+/// ASCII byte classes, one table lookup per byte: 0 letter, 1 digit, 2 space, 3 punctuation,
+/// 4 control.
+const fn ascii_classes() -> [u8; 128] {
+    let mut t = [4u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphabetic() {
+            0
+        } else if c.is_ascii_digit() {
+            1
+        } else if c == b' ' || c == b'\t' {
+            2
+        } else if c.is_ascii_punctuation() {
+            3
+        } else {
+            4
+        };
+        b += 1;
+    }
+    t
+}
+static ASCII_CLASS: [u8; 128] = ascii_classes();
+const CLASSES: [Class; 8] = [
+    Class::Letter,
+    Class::Digit,
+    Class::Space,
+    Class::Punct,
+    Class::Other,
+    Class::Other,
+    Class::Other,
+    Class::Other,
+];
+const fn special_masks() -> [u32; 128] {
+    let mut t = [0u32; 128];
+    let mut i = 0;
+    while i < SPECIALS.len() {
+        t[SPECIALS[i] as usize] = 1 << i;
+        i += 1;
+    }
+    t
+}
+static SPECIAL_MASK: [u32; 128] = special_masks();
+
 impl Profile {
     pub fn of(value: &str) -> Self {
         let mut p = Profile::default();
         let mut last: Option<Class> = None;
         let mut prev: char = '\0';
         let mut prev2: char = '\0';
-        for c in value.chars() {
-            p.counts[LENGTH] += 1;
-            let class = if c.is_ascii() {
-                let b = c as u8;
-                if b.is_ascii_alphabetic() {
-                    p.counts[LETTERS] += 1;
-                    Class::Letter
-                } else if b.is_ascii_digit() {
-                    p.counts[DIGITS] += 1;
-                    Class::Digit
-                } else if b == b' ' || b == b'\t' {
-                    p.counts[SPACES] += 1;
-                    Class::Space
-                } else if let Some(bit) = special_bit(b) {
-                    p.counts[PUNCTUATION] += 1;
-                    p.specials |= bit;
-                    Class::Punct
-                } else {
-                    p.sequences |= seq::CONTROL;
-                    Class::Other
-                }
+        let bytes = value.as_bytes();
+        let mut i = 0;
+        let (mut len, mut letters, mut digits, mut spaces, mut punct, mut runs) =
+            (0u32, 0u32, 0u32, 0u32, 0u32, 0u32);
+        let mut specials = 0u32;
+        let mut control = false;
+        while i < bytes.len() {
+            let b = bytes.get(i).copied().unwrap_or(0);
+            let (c, class, width) = if b < 0x80 {
+                // Branch-free on the common path: one table lookup per byte.
+                let k = ASCII_CLASS.get(usize::from(b)).copied().unwrap_or(4);
+                // Counters in registers: a loop-carried add through memory costs a store
+                // forwarding per byte.
+                letters += u32::from(k == 0);
+                digits += u32::from(k == 1);
+                spaces += u32::from(k == 2);
+                punct += u32::from(k == 3);
+                specials |= SPECIAL_MASK.get(usize::from(b)).copied().unwrap_or(0);
+                control |= k == 4;
+                (char::from(b), CLASSES[usize::from(k & 7)], 1)
             } else {
+                let Some(c) = value.get(i..).and_then(|r| r.chars().next()) else {
+                    break;
+                };
                 p.counts[NON_ASCII] += 1;
                 if c.is_control() {
                     p.sequences |= seq::CONTROL;
                 }
                 let block = u32::from(c) >> 7;
-                if let Err(i) = p.blocks.binary_search(&block)
+                if let Err(at) = p.blocks.binary_search(&block)
                     && p.blocks.len() < MAX_BLOCKS
                 {
-                    p.blocks.insert(i, block);
+                    p.blocks.insert(at, block);
                 }
-                if c.is_alphabetic() {
+                let class = if c.is_alphabetic() {
                     Class::Letter
                 } else if c.is_whitespace() {
                     Class::Space
                 } else {
                     Class::Other
-                }
+                };
+                (c, class, c.len_utf8())
             };
-            p.sequences |= sequence(prev2, prev, c);
-            if last != Some(class) {
-                p.counts[RUNS] += 1;
-                last = Some(class);
+            len += 1;
+            // Every sequence ends in punctuation or in the `x` of `0x`.
+            if class == Class::Punct || c == 'x' || c == 'X' {
+                p.sequences |= sequence(prev2, prev, c);
             }
+            runs += u32::from(last != Some(class));
+            last = Some(class);
             prev2 = prev;
             prev = c;
+            i += width;
+        }
+        p.counts[LENGTH] = len;
+        p.counts[LETTERS] += letters;
+        p.counts[DIGITS] = digits;
+        p.counts[SPACES] += spaces;
+        p.counts[PUNCTUATION] = punct;
+        p.counts[RUNS] = runs;
+        p.specials = specials;
+        if control {
+            p.sequences |= seq::CONTROL;
         }
         p.formats = formats(value, &p);
         if p.formats & format::INTEGER != 0 {
@@ -210,7 +270,8 @@ fn formats(v: &str, p: &Profile) -> u16 {
     {
         f |= format::DECIMAL;
     }
-    if is_uuid(b) {
+    let has = |ch: u8| p.specials & special_bit(ch).unwrap_or(0) != 0;
+    if b.len() == 36 && is_uuid(b) {
         f |= format::UUID;
     }
     if b.len() >= 4 && b.iter().all(u8::is_ascii_hexdigit) {
@@ -219,13 +280,13 @@ fn formats(v: &str, p: &Profile) -> u16 {
     if b.len() >= 8 && is_base64(b) {
         f |= format::BASE64;
     }
-    if is_email(v) {
+    if has(b'@') && is_email(v) {
         f |= format::EMAIL;
     }
-    if is_date(b) {
+    if digits >= 8 && is_date(b) {
         f |= format::DATE;
     }
-    if is_url(v) {
+    if has(b':') && is_url(v) {
         f |= format::URL;
     }
     if b.iter()

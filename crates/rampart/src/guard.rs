@@ -61,6 +61,8 @@ pub struct ReplayArgs {
     /// Bytes of each body inspected.
     #[arg(long, default_value_t = 1 << 20)]
     pub body_cap: usize,
+    /// `table`: each alert on one line, then a summary; `json`: every judged request
+    /// (`rampart.dev/guard-replay/v1`).
     #[arg(long, short = 'f', value_enum, default_value_t = ReplayFormat::Table)]
     pub format: ReplayFormat,
 }
@@ -183,7 +185,8 @@ fn replay_cmd(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
                     l.routes, l.samples
                 ));
             }
-            for r in &results {
+            // The alerts, one line each (the passes are in `--format json`), then a summary.
+            for r in results.iter().filter(|r| r.decision != "pass") {
                 let reasons: Vec<String> = r
                     .reasons
                     .iter()
