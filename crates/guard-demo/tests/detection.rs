@@ -37,9 +37,10 @@ fn crs_attacks_are_detected_and_benign_traffic_passes() {
 
 #[test]
 fn without_support_thresholds_one_poisoned_request_would_be_learned() {
-    // The same harness with the learned-forever union of the original (support 1 session,
-    // 1 client) and one attack per location slipped into the learning traffic: detection
-    // drops, which is what the support thresholds prevent.
+    // Attacks slipped into the learning traffic, each once: with the original's learned-forever
+    // union (support: 1 session, 1 client) their shapes become normal and the same attacks
+    // pass afterwards unless a detector happens to catch them; with support thresholds they
+    // taught nothing.
     let corpus =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpora/crs-regression");
     let plan = Plan {
@@ -51,10 +52,12 @@ fn without_support_thresholds_one_poisoned_request_would_be_learned() {
     let poison: Vec<_> = t
         .attacks
         .iter()
-        .step_by(t.attacks.len() / 60)
+        .filter(|a| a.tag.as_ref().is_some_and(|t| t.kind == "attack"))
+        .step_by(97)
         .cloned()
         .collect();
-    t.learn.extend(poison);
+    t.learn.extend(poison.iter().cloned());
+    t.attacks = poison;
     let strict = run(&t, &GuardControl::default()).expect("replay");
     let naive = run(
         &t,
@@ -65,10 +68,22 @@ fn without_support_thresholds_one_poisoned_request_would_be_learned() {
         },
     )
     .expect("replay");
+    println!(
+        "poisoned requests refused afterwards: {:.3} with support thresholds, {:.3} with union learning ({} requests)",
+        strict.attacks.rate(),
+        naive.attacks.rate(),
+        strict.attacks.total
+    );
+    // The structural detectors still catch most of them either way (they do not learn): the
+    // difference is what the profile alone would have let through for good.
+    assert!(
+        strict.attacks.rate() >= 0.85,
+        "{:.3}",
+        strict.attacks.rate()
+    );
     assert!(
         naive.attacks.rate() + 0.02 < strict.attacks.rate(),
-        "support thresholds: {:.3} vs union learning {:.3}",
-        strict.attacks.rate(),
+        "{:.3}",
         naive.attacks.rate()
     );
 }

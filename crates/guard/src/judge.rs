@@ -1,7 +1,8 @@
 //! Judging: a request's extracted values against compiled criteria. Reasons name the
 //! location and what broke, never the value (it may be a credential).
 
-use std::collections::HashMap;
+/// Location → criteria; foldhash: keys are short strings looked up for every value.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 use std::net::IpAddr;
 
 use rampart_api::{Criteria, Limit, RouteCriteria, ValueCriteria};
