@@ -62,14 +62,16 @@ fi
 if [ "$what" = all ] || [ "$what" = speed ]; then
   scripts/guard-load.py "$out/holdout.har" 500 "$out"
   echo; echo "== throughput: wrk -t1 -c64 -d15s, 500 typical requests in turn"
-  printf '%-28s %12s %10s %10s\n' target "requests/s" "p50 ms" "p99 ms"
+  printf '%-28s %12s %10s %10s %10s\n' target "requests/s" "p50" "p99" "non-2xx"
   for t in "direct:18080" "rampart guard:18083" "nginx plain:18082" "nginx+ModSecurity+CRS:18081"; do
     name="${t%:*}"; port="${t##*:}"
-    wrk -t1 -c64 -d15s --latency -s "$out/typical.lua" "http://127.0.0.1:$port" >"$out/wrk-$port.txt"
+    wrk -t1 -c64 -d15s --latency -s "$out/typical.lua" "http://127.0.0.1:$port" >"$out/wrk-$port.txt" 2>&1
+    if grep -q "lua" "$out/wrk-$port.txt"; then cat "$out/wrk-$port.txt" >&2; echo "bench-guard: wrk's script failed" >&2; exit 1; fi
+    non2xx=$(awk '/Non-2xx/ {print $NF}' "$out/wrk-$port.txt")
     rps=$(awk '/Requests\/sec/ {print $2}' "$out/wrk-$port.txt")
     p50=$(awk '$1 == "50%" {print $2}' "$out/wrk-$port.txt")
     p99=$(awk '$1 == "99%" {print $2}' "$out/wrk-$port.txt")
-    printf '%-28s %12s %10s %10s\n' "$name" "$rps" "$p50" "$p99"
+    printf '%-28s %12s %10s %10s %10s\n' "$name" "$rps" "$p50" "$p99" "${non2xx:-0}"
   done
   echo; echo "== latency at 5,000 requests/s: vegeta, 15 s"
   for t in "direct:18080" "rampart guard:18083"; do
