@@ -52,9 +52,11 @@ pub struct GuardControl {
     /// A shape (a character, a key, a route) counts as normal only once seen in this many
     /// distinct sessions ...
     #[serde(default = "default_min_sessions")]
+    #[schemars(schema_with = "count32")]
     pub min_sessions: u32,
     /// ... from this many distinct clients.
     #[serde(default = "default_min_clients")]
+    #[schemars(schema_with = "count32")]
     pub min_clients: u32,
 }
 
@@ -106,6 +108,7 @@ pub struct GuardianSpec {
     pub learned: Option<Criteria>,
     /// How many requests the learned criteria were learned from.
     #[serde(default)]
+    #[schemars(schema_with = "count64")]
     pub samples: u64,
 }
 
@@ -149,6 +152,7 @@ pub struct RouteCriteria {
     pub body_bytes: Option<Limit>,
     /// Response statuses seen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "statuses")]
     pub statuses: Vec<u16>,
     /// Response time in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -163,8 +167,11 @@ pub struct RouteCriteria {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Limit {
+    #[schemars(schema_with = "count32")]
     pub p50: u32,
+    #[schemars(schema_with = "count32")]
     pub p99: u32,
+    #[schemars(schema_with = "count32")]
     pub max: u32,
 }
 
@@ -185,6 +192,7 @@ pub struct ValueCriteria {
     pub sequences: Vec<String>,
     /// Unicode blocks of 128 code points allowed besides ASCII, by number (`2` = U+0100..U+017F).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "blocks")]
     pub blocks: Vec<u32>,
     /// When set, the value must have one of these formats: `integer`, `decimal`, `uuid`,
     /// `hex`, `base64`, `email`, `date`, `url`, `word`.
@@ -220,4 +228,21 @@ pub struct ValueCriteria {
 pub struct Range {
     pub min: i64,
     pub max: i64,
+}
+
+// The API server knows `int32` and `int64`, not `uint32` (it warns on unknown formats).
+fn count32(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "integer", "format": "int64", "minimum": 0, "maximum": 4294967295_u64})
+}
+
+fn count64(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "integer", "format": "int64", "minimum": 0})
+}
+
+fn statuses(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "array", "items": {"type": "integer", "format": "int32", "minimum": 100, "maximum": 599}})
+}
+
+fn blocks(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "array", "items": {"type": "integer", "format": "int32", "minimum": 1, "maximum": 8703}})
 }
