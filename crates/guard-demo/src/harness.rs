@@ -46,6 +46,30 @@ pub fn traffic(corpus: &Path, plan: Plan) -> anyhow::Result<Traffic> {
     })
 }
 
+impl Report {
+    /// Counts one tagged request: `no_fire` apart, attacks overall, at PL1, by family and by
+    /// location. Returns whether it was an attack.
+    pub fn count_attack(&mut self, tag: &crate::har::Tag, flagged: bool) -> bool {
+        if tag.kind == "no_fire" {
+            self.no_fire.add(flagged);
+            return false;
+        }
+        self.attacks.add(flagged);
+        if tag.paranoia == 1 {
+            self.attacks_pl1.add(flagged);
+        }
+        self.by_family
+            .entry(tag.family.clone())
+            .or_default()
+            .add(flagged);
+        self.by_location
+            .entry(tag.location.to_string())
+            .or_default()
+            .add(flagged);
+        true
+    }
+}
+
 /// Counts: judged and flagged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Count {
@@ -113,22 +137,9 @@ pub fn run(t: &Traffic, control: &GuardControl) -> anyhow::Result<Report> {
         let Some(tag) = &req.tag else { continue };
         let j = replay::judge(&judge, i, r);
         let flagged = j.decision != "pass";
-        if tag.kind == "no_fire" {
-            rep.no_fire.add(flagged);
+        if !rep.count_attack(tag, flagged) {
             continue;
         }
-        rep.attacks.add(flagged);
-        if tag.paranoia == 1 {
-            rep.attacks_pl1.add(flagged);
-        }
-        rep.by_family
-            .entry(tag.family.clone())
-            .or_default()
-            .add(flagged);
-        rep.by_location
-            .entry(tag.location.to_string())
-            .or_default()
-            .add(flagged);
         if let Some(first) = j.reasons.first() {
             let key = first.reason.split(':').next().unwrap_or("").to_string();
             *rep.by_reason.entry(key).or_default() += 1;

@@ -95,23 +95,7 @@ pub async fn judge(addr: SocketAddr, t: &Traffic, concurrency: usize) -> (Report
             other.add(true);
             continue;
         }
-        let flagged = a == Answer::Forbidden;
-        if tag.kind == "no_fire" {
-            rep.no_fire.add(flagged);
-            continue;
-        }
-        rep.attacks.add(flagged);
-        if tag.paranoia == 1 {
-            rep.attacks_pl1.add(flagged);
-        }
-        rep.by_family
-            .entry(tag.family.clone())
-            .or_default()
-            .add(flagged);
-        rep.by_location
-            .entry(tag.location.to_string())
-            .or_default()
-            .add(flagged);
+        rep.count_attack(tag, a == Answer::Forbidden);
     }
     (rep, other)
 }
