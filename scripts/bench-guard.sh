@@ -12,7 +12,8 @@
 #    ModSecurity + CRS (403 = flagged);
 # 3. throughput (wrk, 64 connections, 15 s, typical requests from the held-out traffic):
 #    direct to the app, through the gate (block mode), plain nginx, nginx + ModSecurity + CRS;
-# 4. latency at a fixed 5,000 requests/s (vegeta, 15 s): direct and through the gate, p50/p99.
+# 4. latency at a fixed 5,000 requests/s (vegeta, 15 s): direct, through the gate and through
+#    plain nginx, p50/p99.
 # Output goes to bench-out/guard/. Ports 18080-18084 on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,7 +75,7 @@ if [ "$what" = all ] || [ "$what" = speed ]; then
     printf '%-28s %12s %10s %10s %10s\n' "$name" "$rps" "$p50" "$p99" "${non2xx:-0}"
   done
   echo; echo "== latency at 5,000 requests/s: vegeta, 15 s"
-  for t in "direct:18080" "rampart guard:18083"; do
+  for t in "direct:18080" "rampart guard:18083" "nginx plain:18082"; do
     name="${t%:*}"; port="${t##*:}"
     sed "s/HOSTPORT/127.0.0.1:$port/" "$out/targets.txt" >"$out/targets-$port.txt"
     "$tools/bin/vegeta" attack -rate=5000/s -duration=15s -targets="$out/targets-$port.txt" -max-workers=256 \

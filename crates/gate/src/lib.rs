@@ -8,6 +8,7 @@
 //! same the webhook uses.
 
 mod body;
+mod learner;
 mod metrics;
 mod proxy;
 

@@ -19,6 +19,13 @@ pub struct AlertLabels {
     pub reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SkippedLabels {
+    pub service: String,
+    /// `budget` (over the per-second learning budget) or `queue-full` (the learner is behind).
+    pub why: &'static str,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct GateMetrics {
     /// Requests by decision (`pass`, `alert`, `block`, `error`).
@@ -30,6 +37,8 @@ pub struct GateMetrics {
     pub pod_alert: Gauge,
     /// Routes in the criteria in force.
     pub routes: Gauge,
+    /// Requests that could have been learned and were not, by why.
+    pub learn_skipped: Family<SkippedLabels, Counter>,
 }
 
 impl GateMetrics {
@@ -53,6 +62,11 @@ impl GateMetrics {
             "rampart_guard_routes",
             "Routes in the criteria in force",
             self.routes.clone(),
+        );
+        r.register(
+            "rampart_guard_learn_skipped",
+            "Requests not learned although learning is on, by why (budget, queue-full)",
+            self.learn_skipped.clone(),
         );
     }
 }

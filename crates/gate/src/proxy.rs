@@ -1,7 +1,7 @@
 //! The proxy handler and the gate's state.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -12,12 +12,14 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use prometheus_client::metrics::counter::Counter;
 use rampart_api::{GuardMode, Guardian};
 use rampart_guard::exchange::{self, Exchange};
-use rampart_guard::{Decision, Judge, Origin, ServicePile, decide, hash, learn};
+use rampart_guard::{Decision, Judge, Origin, decide, hash, learn};
 
 use crate::body::{Chained, decode, read_prefix};
-use crate::metrics::{AlertLabels, DecisionLabels, GateMetrics};
+use crate::learner::{Learner, Observation, Skipped};
+use crate::metrics::{AlertLabels, DecisionLabels, GateMetrics, SkippedLabels};
 
 /// What the gate is started with.
 #[derive(Debug, Clone)]
@@ -30,21 +32,67 @@ pub struct Config {
     pub body_cap: usize,
     /// The starting Guardian: control, configured and learned criteria.
     pub guardian: Guardian,
+    /// Requests learned per second at most (a busy service learns from a sample, so learning
+    /// costs the same at 100 and at 100,000 requests/s); 0: every request.
+    pub learn_rate: u64,
+}
+
+/// The control flags every request reads, kept apart from the Guardian so reading them takes
+/// no lock.
+struct Control {
+    mode: AtomicU8,
+    learn: AtomicBool,
+    learn_alerted: AtomicBool,
+}
+
+const MODES: [GuardMode; 3] = [GuardMode::Learn, GuardMode::Alert, GuardMode::Block];
+
+impl Control {
+    fn set_mode(&self, mode: GuardMode) {
+        let i = MODES.iter().position(|m| *m == mode).unwrap_or(1);
+        self.mode.store(i as u8, Ordering::Relaxed);
+    }
+
+    fn mode(&self) -> GuardMode {
+        MODES
+            .get(usize::from(self.mode.load(Ordering::Relaxed)))
+            .copied()
+            .unwrap_or(GuardMode::Alert)
+    }
+}
+
+/// One counter per decision, made once: a request never formats or hashes label sets.
+struct Decisions {
+    pass: Counter,
+    alert: Counter,
+    block: Counter,
+    error: Counter,
 }
 
 /// The gate's state, shared by every connection.
 pub struct Gate {
     config: Config,
     judge: RwLock<Arc<Judge>>,
-    pile: Mutex<ServicePile>,
+    learner: Arc<Learner>,
+    control: Control,
     guardian: Mutex<Guardian>,
     client: Client<HttpConnector, Chained>,
+    /// The upstream as a URI authority, made once.
+    authority: axum::http::uri::Authority,
     metrics: GateMetrics,
+    decisions: Decisions,
     id_prefix: String,
     next_id: AtomicU64,
     pod_alert: AtomicBool,
     learned_since: AtomicU64,
     peer_readings: AtomicU64,
+    started: Instant,
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.learner.stop();
+    }
 }
 
 const HOP_BY_HOP: [&str; 8] = [
@@ -60,45 +108,74 @@ const HOP_BY_HOP: [&str; 8] = [
 
 impl Gate {
     /// A gate; `seed` makes its request ids unique per process (randomness is passed in).
-    pub fn new(config: Config, metrics: GateMetrics, seed: u64) -> Arc<Gate> {
+    /// Fails when the learner's thread cannot be started.
+    pub fn new(config: Config, metrics: GateMetrics, seed: u64) -> std::io::Result<Arc<Gate>> {
         let spec = &config.guardian.spec;
         let judge = Judge::new(spec.learned.as_ref(), spec.configured.as_ref());
         metrics.routes.set(routes(&config.guardian));
+        let c = &spec.control;
+        let control = Control {
+            mode: AtomicU8::new(1),
+            learn: AtomicBool::new(c.learn),
+            learn_alerted: AtomicBool::new(c.learn_alerted),
+        };
+        control.set_mode(c.mode);
+        let decision = |d: &'static str| {
+            metrics
+                .requests
+                .get_or_create(&DecisionLabels {
+                    service: config.service.clone(),
+                    decision: d,
+                })
+                .clone()
+        };
+        let decisions = Decisions {
+            pass: decision("pass"),
+            alert: decision("alert"),
+            block: decision("block"),
+            error: decision("error"),
+        };
+        let learner = Learner::start(config.learn_rate)?;
+        rampart_guard::detect::warm();
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(256)
             .build(connector);
-        Arc::new(Gate {
+        let authority = axum::http::uri::Authority::try_from(config.upstream.to_string())
+            .map_err(std::io::Error::other)?;
+        Ok(Arc::new(Gate {
+            authority,
             guardian: Mutex::new(config.guardian.clone()),
             config,
             judge: RwLock::new(Arc::new(judge)),
-            pile: Mutex::new(ServicePile::default()),
+            learner,
+            control,
             client,
             metrics,
+            decisions,
             id_prefix: format!("{:08x}", seed as u32),
             next_id: AtomicU64::new(0),
             pod_alert: AtomicBool::new(false),
             learned_since: AtomicU64::new(0),
             peer_readings: AtomicU64::new(0),
-        })
+            started: Instant::now(),
+        }))
     }
 
+    /// The mode, whether to learn, whether to learn what alerted.
     fn mode(&self) -> (GuardMode, bool, bool) {
-        let g = self
-            .guardian
-            .lock()
-            .map(|g| g.spec.control.clone())
-            .unwrap_or_default();
+        let mode = self.control.mode();
         (
-            g.mode,
-            g.learn || g.mode == GuardMode::Learn,
-            g.learn_alerted,
+            mode,
+            self.control.learn.load(Ordering::Relaxed) || mode == GuardMode::Learn,
+            self.control.learn_alerted.load(Ordering::Relaxed),
         )
     }
 
     /// Switches the mode (`learn` → `alert` → `block` as confidence grows).
     pub fn set_mode(&self, mode: GuardMode) {
+        self.control.set_mode(mode);
         if let Ok(mut g) = self.guardian.lock() {
             g.spec.control.mode = mode;
         }
@@ -116,7 +193,7 @@ impl Gate {
         let Ok(mut g) = self.guardian.lock() else {
             return self.config.guardian.clone();
         };
-        let pile = self.pile.lock().map(|p| p.clone()).unwrap_or_default();
+        let pile = self.learner.pile().clone();
         let criteria = learn::learn(&pile, &g.spec.control);
         g.spec.samples = learn::samples(&pile).max(g.spec.samples);
         g.spec.learned = Some(criteria);
@@ -162,9 +239,7 @@ impl Gate {
                 session: hash::combine(o.session, reading),
                 ..o
             };
-            if let Ok(mut p) = self.pile.lock() {
-                p.observe_peers(peers, o);
-            }
+            self.learner.pile().observe_peers(peers, o);
             self.learned_since.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -187,12 +262,51 @@ impl Gate {
         )
     }
 
-    fn count(&self, decision: &'static str) {
+    fn count(&self, decision: Decision) {
+        match decision {
+            Decision::Pass => &self.decisions.pass,
+            Decision::Alert => &self.decisions.alert,
+            Decision::Block => &self.decisions.block,
+        }
+        .inc();
+    }
+
+    fn count_error(&self) {
+        self.decisions.error.inc();
+    }
+
+    /// Whether a request may be learned within the per-second budget (asked before anything
+    /// is extracted for learning, so a request over budget costs nothing more).
+    fn admit_learning(&self) -> bool {
+        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match self.learner.admit(now_ms) {
+            Ok(()) => true,
+            Err(why) => {
+                self.skipped(why);
+                false
+            }
+        }
+    }
+
+    /// Queues a request to be learned by the learner's thread.
+    fn learn(&self, o: Observation) {
+        match self.learner.push(o) {
+            Ok(()) => {
+                self.learned_since.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(why) => self.skipped(why),
+        }
+    }
+
+    fn skipped(&self, why: Skipped) {
         self.metrics
-            .requests
-            .get_or_create(&DecisionLabels {
+            .learn_skipped
+            .get_or_create(&SkippedLabels {
                 service: self.config.service.clone(),
-                decision,
+                why: match why {
+                    Skipped::Budget => "budget",
+                    Skipped::QueueFull => "queue-full",
+                },
             })
             .inc();
     }
@@ -237,7 +351,7 @@ async fn proxy(
     let id = gate.request_id();
     let (mode, learning, learn_alerted) = gate.mode();
     if mode == GuardMode::Block && gate.pod_alert() {
-        gate.count("block");
+        gate.count(Decision::Block);
         return blocked(&id);
     }
     let (mut parts, mut body) = req.into_parts();
@@ -245,7 +359,7 @@ async fn proxy(
     let prefix = match read_prefix(&mut body, gate.config.body_cap).await {
         Ok(p) => p,
         Err(_) => {
-            gate.count("error");
+            gate.count_error();
             return plain(StatusCode::BAD_REQUEST, "request body could not be read\n");
         }
     };
@@ -263,8 +377,8 @@ async fn proxy(
     let judge = gate.judge.read().map(|j| j.clone()).unwrap_or_default();
     let verdict = judge.request(&extracted, Some(client));
     let decision = decide(mode, &verdict);
-    let route = verdict.route.clone().unwrap_or_else(|| "unknown".into());
     if decision != Decision::Pass {
+        let route = verdict.route.clone().unwrap_or_else(|| "unknown".into());
         for r in &verdict.reasons {
             gate.metrics
                 .alerts
@@ -289,45 +403,37 @@ async fn proxy(
             "request broke the learned criteria"
         );
     }
-    gate.count(decision.as_str());
+    gate.count(decision);
     if decision == Decision::Block {
         return blocked(&id);
     }
-    let origin = Origin {
-        session: hash::stable(peer.to_string().as_bytes()),
-        client: hash::stable(client.to_string().as_bytes()),
-        request: hash::stable(id.as_bytes()),
-    };
-    let learn_this = learning && (verdict.passed() || learn_alerted || mode == GuardMode::Learn);
+    let learn_this = learning
+        && (verdict.passed() || learn_alerted || mode == GuardMode::Learn)
+        && gate.admit_learning();
 
     // Forward.
     let on_upgrade = upgrade.then(|| hyper::upgrade::on(parts_request(&mut parts)));
     let Ok(uri) = Uri::builder()
         .scheme("http")
-        .authority(gate.config.upstream.to_string())
+        .authority(gate.authority.clone())
         .path_and_query(parts.uri.path_and_query().map_or("/", |p| p.as_str()))
         .build()
     else {
         return plain(StatusCode::BAD_REQUEST, "bad request target\n");
     };
-    let mut out = hyper::Request::builder()
-        .method(parts.method.clone())
-        .uri(uri)
-        .version(hyper::Version::HTTP_11);
-    let headers = out.headers_mut();
-    if let Some(h) = headers {
-        forward_headers(&parts.headers, h, peer.ip(), &id, upgrade);
-    }
+    let mut headers = std::mem::take(&mut parts.headers);
+    forward_headers(&mut headers, &parts.uri, peer.ip(), &id, upgrade);
     let rest = (!prefix.complete).then_some(body);
-    let Ok(out) = out.body(Chained::new(prefix.bytes.clone(), rest)) else {
-        return plain(StatusCode::BAD_REQUEST, "bad request\n");
-    };
+    let mut out = hyper::Request::new(Chained::new(prefix.bytes.clone(), rest));
+    *out.method_mut() = parts.method.clone();
+    *out.uri_mut() = uri;
+    *out.headers_mut() = headers;
     let started = Instant::now();
     let resp = match gate.client.request(out).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(request_id = %id, "upstream unreachable: {e}");
-            gate.count("error");
+            gate.count_error();
             return plain(StatusCode::BAD_GATEWAY, "upstream unreachable\n");
         }
     };
@@ -340,11 +446,16 @@ async fn proxy(
             body: exchange::Body::default(),
             elapsed_ms,
         };
-        let extracted_resp = exchange::extract_response(&resp_ex);
-        if let Ok(mut p) = gate.pile.lock() {
-            p.observe(&extracted, Some(&extracted_resp), Some(client), origin);
-        }
-        gate.learned_since.fetch_add(1, Ordering::Relaxed);
+        gate.learn(Observation {
+            response: Some(exchange::extract_response(&resp_ex)),
+            origin: Origin {
+                session: hash::stable(peer.to_string().as_bytes()),
+                client: hash::stable(client.to_string().as_bytes()),
+                request: hash::stable(id.as_bytes()),
+            },
+            request: extracted,
+            client: Some(client),
+        });
     }
     if rparts.status == StatusCode::SWITCHING_PROTOCOLS
         && let Some(client_up) = on_upgrade
@@ -386,37 +497,53 @@ fn header_pairs(h: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-fn forward_headers(from: &HeaderMap, to: &mut HeaderMap, peer: IpAddr, id: &str, upgrade: bool) {
-    for (k, v) in from {
-        let name = k.as_str();
-        if HOP_BY_HOP.contains(&name) && !(upgrade && (name == "upgrade" || name == "connection")) {
-            continue;
-        }
-        if name == "x-forwarded-for" || name == "x-request-id" {
-            continue;
-        }
-        to.append(k.clone(), v.clone());
+/// Turns the client's headers into the upstream's, in place: hop-by-hop headers dropped (also
+/// those the client's `Connection` names), except what a protocol upgrade needs;
+/// `X-Forwarded-For` extended with the peer; `X-Forwarded-Proto` and `-Host` set when absent;
+/// the request id set; `Host` kept (from `:authority` for HTTP/2 clients).
+fn forward_headers(h: &mut HeaderMap, uri: &Uri, peer: IpAddr, id: &str, upgrade: bool) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|n| !(upgrade && *n == header::UPGRADE))
+        .collect();
+    for n in named {
+        h.remove(n);
     }
-    let xff = match from.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+    for name in HOP_BY_HOP {
+        if !(upgrade && (name == "upgrade" || name == "connection")) {
+            h.remove(name);
+        }
+    }
+    let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         Some(prev) => format!("{prev}, {peer}"),
         None => peer.to_string(),
     };
     if let Ok(v) = HeaderValue::from_str(&xff) {
-        to.insert(HeaderName::from_static("x-forwarded-for"), v);
+        h.insert(HeaderName::from_static("x-forwarded-for"), v);
     }
-    if !to.contains_key("x-forwarded-proto") {
-        to.insert(
+    if !h.contains_key("x-forwarded-proto") {
+        h.insert(
             HeaderName::from_static("x-forwarded-proto"),
             HeaderValue::from_static("http"),
         );
     }
-    if let Some(host) = from.get(header::HOST).cloned()
-        && !to.contains_key("x-forwarded-host")
+    if !h.contains_key(header::HOST)
+        && let Some(a) = uri.authority()
+        && let Ok(v) = HeaderValue::from_str(a.as_str())
     {
-        to.insert(HeaderName::from_static("x-forwarded-host"), host);
+        h.insert(header::HOST, v);
+    }
+    if let Some(host) = h.get(header::HOST).cloned()
+        && !h.contains_key("x-forwarded-host")
+    {
+        h.insert(HeaderName::from_static("x-forwarded-host"), host);
     }
     if let Ok(v) = HeaderValue::from_str(id) {
-        to.insert(HeaderName::from_static("x-request-id"), v);
+        h.insert(HeaderName::from_static("x-request-id"), v);
     }
 }
 
@@ -461,5 +588,53 @@ fn to_exchange(
         },
         client: Some(peer),
         response: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_not_forwarded() {
+        let mut h = headers(&[
+            ("host", "shop.example"),
+            ("connection", "keep-alive, x-secret-hop"),
+            ("x-secret-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("x-forwarded-for", "198.51.100.7"),
+            ("x-request-id", "spoofed"),
+            ("accept", "*/*"),
+        ]);
+        let uri: Uri = "/a?b=1".parse().expect("uri");
+        forward_headers(&mut h, &uri, IpAddr::from([10, 0, 0, 5]), "id-1", false);
+        for gone in ["connection", "x-secret-hop", "keep-alive", "te"] {
+            assert!(!h.contains_key(gone), "{gone} forwarded");
+        }
+        assert_eq!(h["x-forwarded-for"], "198.51.100.7, 10.0.0.5");
+        assert_eq!(h["x-request-id"], "id-1");
+        assert_eq!(h["x-forwarded-host"], "shop.example");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["accept"], "*/*");
+    }
+
+    #[test]
+    fn an_upgrade_keeps_what_it_needs_and_http2_gets_its_host_from_the_authority() {
+        let mut h = headers(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
+        let uri: Uri = "https://api.example:8443/ws".parse().expect("uri");
+        forward_headers(&mut h, &uri, IpAddr::from([10, 0, 0, 5]), "id-2", true);
+        assert_eq!(h["upgrade"], "websocket");
+        assert_eq!(h["connection"], "Upgrade");
+        assert_eq!(h["host"], "api.example:8443");
+        assert_eq!(h["x-forwarded-host"], "api.example:8443");
     }
 }

