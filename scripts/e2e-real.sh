@@ -422,6 +422,40 @@ EOF
   [ $? -ne 0 ] && grep -q 'policies.validate.rampart.dev' "$work/out"
 }
 check "webhook: an invalid SecurityPolicy is refused through the webhook" invalid_refused
+guardian_refused() {
+  kubectl apply -f - >"$work/out" 2>&1 <<'EOF'
+apiVersion: rampart.dev/v1alpha1
+kind: Guardian
+metadata: {name: broken, namespace: e2e-pol}
+spec:
+  control: {mode: block}
+  configured:
+    routes:
+    - {method: GET, template: "/items/{id}", values: {query.q: {formats: [phone]}}}
+EOF
+  [ $? -ne 0 ] && grep -q 'unknown format "phone"' "$work/out" && grep -q 'policies.validate.rampart.dev' "$work/out"
+}
+check "webhook: an invalid Guardian is refused through the webhook, every problem named" guardian_refused
+guardian_status() { # the learner's part is a subresource: an apply of the spec leaves it alone
+  kubectl apply -f - >/dev/null 2>&1 <<'EOF'
+apiVersion: rampart.dev/v1alpha1
+kind: Guardian
+metadata: {name: api, namespace: e2e-pol}
+spec:
+  control: {mode: alert}
+EOF
+  kubectl -n e2e-pol patch guardian api --subresource=status --type=merge \
+    -p '{"status":{"samples":42,"learned":{"routes":[{"method":"GET","template":"/items/{int}"}]}}}' >/dev/null || return 1
+  kubectl apply -f - >/dev/null 2>&1 <<'EOF'
+apiVersion: rampart.dev/v1alpha1
+kind: Guardian
+metadata: {name: api, namespace: e2e-pol}
+spec:
+  control: {mode: block}
+EOF
+  [ "$(kubectl -n e2e-pol get guardian api -o jsonpath='{.status.samples}/{.spec.control.mode}')" = 42/block ]
+}
+check "Guardian: learned criteria live in the status subresource; an apply of the spec keeps them" guardian_status
 sed 's/^/e2e:      /' "$work/out" | head -2
 kubectl apply -f - >/dev/null <<'EOF'
 apiVersion: rampart.dev/v1alpha1

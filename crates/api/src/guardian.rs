@@ -1,7 +1,9 @@
 //! The request guard's per-service rules: a [`Guardian`] (namespaced) holds how the gate acts
-//! ([`GuardControl`]), criteria an operator wrote ([`GuardianSpec::configured`]) and criteria
-//! the learner wrote ([`GuardianSpec::learned`]). The learner only ever writes `learned` and
-//! `samples`; the rest is the operator's.
+//! ([`GuardControl`]) and criteria an operator wrote ([`GuardianSpec::configured`]) in its
+//! `spec`, and the criteria the learner wrote ([`GuardianStatus::learned`]) in its `status`.
+//! The spec is the operator's and the status the learner's: the learner patches only the
+//! status subresource, so a human edit of the spec is never overwritten, and a `kubectl apply`
+//! of the spec never erases what was learned.
 //!
 //! Criteria are keyed per route (method + template), then per value location, so one route's
 //! query keys never widen another's (the original security-guard's single map per service did).
@@ -92,7 +94,9 @@ impl Default for GuardControl {
     shortname = "guardian",
     doc = "What normal requests to one service look like, and what the request guard does with the others.",
     printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.control.mode"}"#,
-    printcolumn = r#"{"name":"Samples","type":"integer","jsonPath":".spec.samples"}"#,
+    status = "GuardianStatus",
+    printcolumn = r#"{"name":"Samples","type":"integer","jsonPath":".status.samples"}"#,
+    printcolumn = r#"{"name":"Learned","type":"string","jsonPath":".status.lastLearned"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[kube(derive = "PartialEq", derive = "Default")]
@@ -103,13 +107,44 @@ pub struct GuardianSpec {
     /// Criteria written by hand; they widen what was learned (a value passes when either admits it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configured: Option<Criteria>,
-    /// Criteria written by the learner.
+}
+
+/// What the learner wrote: only ever changed through the status subresource.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GuardianStatus {
+    /// Criteria learned from the service's traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learned: Option<Criteria>,
     /// How many requests the learned criteria were learned from.
     #[serde(default)]
     #[schemars(schema_with = "count64")]
     pub samples: u64,
+    /// When the criteria were last learned (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_learned: Option<String>,
+}
+
+impl Guardian {
+    /// The learned criteria, when there are any.
+    pub fn learned(&self) -> Option<&Criteria> {
+        self.status.as_ref().and_then(|s| s.learned.as_ref())
+    }
+
+    /// Requests the learned criteria come from.
+    pub fn samples(&self) -> u64 {
+        self.status.as_ref().map_or(0, |s| s.samples)
+    }
+
+    /// Puts newly learned criteria in the status (`at`: RFC 3339, passed in).
+    pub fn set_learned(&mut self, criteria: Criteria, samples: u64, at: Option<String>) {
+        let status = self.status.get_or_insert_with(GuardianStatus::default);
+        status.learned = Some(criteria);
+        status.samples = samples;
+        if at.is_some() {
+            status.last_learned = at;
+        }
+    }
 }
 
 /// What normal traffic of one service looks like.

@@ -24,8 +24,8 @@ mod mitigation;
 mod validate;
 
 pub use guardian::{
-    Criteria, GuardControl, GuardMode, Guardian, GuardianSpec, Limit, Range, RouteCriteria,
-    ValueCriteria,
+    Criteria, GuardControl, GuardMode, Guardian, GuardianSpec, GuardianStatus, Limit, Range,
+    RouteCriteria, ValueCriteria,
 };
 
 pub use mitigation::{

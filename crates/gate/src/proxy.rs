@@ -111,7 +111,7 @@ impl Gate {
     /// Fails when the learner's thread cannot be started.
     pub fn new(config: Config, metrics: GateMetrics, seed: u64) -> std::io::Result<Arc<Gate>> {
         let spec = &config.guardian.spec;
-        let judge = Judge::new(spec.learned.as_ref(), spec.configured.as_ref());
+        let judge = Judge::new(config.guardian.learned(), spec.configured.as_ref());
         metrics.routes.set(routes(&config.guardian));
         let c = &spec.control;
         let control = Control {
@@ -189,15 +189,20 @@ impl Gate {
     /// Learns criteria from everything piled so far and puts them in force; returns the
     /// Guardian as it now stands (to be written where the operator asked).
     pub fn relearn(&self) -> Guardian {
+        self.relearn_at(None)
+    }
+
+    /// [`Gate::relearn`], recording when (RFC 3339, passed in) in the Guardian's status.
+    pub fn relearn_at(&self, at: Option<String>) -> Guardian {
         self.learned_since.store(0, Ordering::Relaxed);
         let Ok(mut g) = self.guardian.lock() else {
             return self.config.guardian.clone();
         };
         let pile = self.learner.pile().clone();
         let criteria = learn::learn(&pile, &g.spec.control);
-        g.spec.samples = learn::samples(&pile).max(g.spec.samples);
-        g.spec.learned = Some(criteria);
-        let judge = Judge::new(g.spec.learned.as_ref(), g.spec.configured.as_ref());
+        let samples = learn::samples(&pile).max(g.samples());
+        g.set_learned(criteria, samples, at);
+        let judge = Judge::new(g.learned(), g.spec.configured.as_ref());
         if let Ok(mut j) = self.judge.write() {
             *j = Arc::new(judge);
         }
@@ -214,7 +219,7 @@ impl Gate {
             .guardian
             .lock()
             .ok()
-            .and_then(|g| g.spec.learned.as_ref().map(|c| c.peers.clone()))
+            .and_then(|g| g.learned().map(|c| c.peers.clone()))
             .unwrap_or_default();
         let unknown = !known.is_empty()
             && peers.iter().any(|p| {
@@ -313,7 +318,7 @@ impl Gate {
 }
 
 fn routes(g: &Guardian) -> i64 {
-    g.spec.learned.as_ref().map_or(0, |c| c.routes.len() as i64)
+    g.learned().map_or(0, |c| c.routes.len() as i64)
 }
 
 /// The gate's router: every path is proxied.

@@ -380,7 +380,7 @@ async fn a_public_peer_never_seen_raises_the_pod_alert_until_reset() {
     }
     let g = r.gate.relearn();
     assert_eq!(
-        g.spec.learned.map(|c| c.peers),
+        g.learned().map(|c| c.peers.clone()),
         Some(vec!["93.184.216.0/24".to_string()])
     );
     r.gate.set_mode(GuardMode::Block);
@@ -457,5 +457,5 @@ async fn a_busy_service_learns_from_a_sample_within_the_budget() {
     let g = r.gate.relearn();
     // 40 requests in well under a few seconds: 5 per second are learned, the rest skipped.
     assert!((5..40).contains(&learned), "learned {learned} of 40");
-    assert_eq!(g.spec.samples, learned);
+    assert_eq!(g.samples(), learned);
 }

@@ -11,22 +11,30 @@
 //!   associative, commutative and idempotent;
 //! * [`learn`]: criteria ([`rampart_api::Criteria`], the Guardian's format) from piles, with
 //!   support thresholds and quantile limits;
+//! * [`lookup`]: which Guardian a service follows (its own, the namespace's, the cluster's);
 //! * [`judge`]: a request against compiled criteria; [`detect`]: structural injection
 //!   detectors for values whose learned profile admits what an injection needs;
+//! * [`sync`]: the message a gate sends the learner, read as untrusted input;
 //! * [`peers`]: the pod's public outbound peers from `/proc/net/*`;
+//! * [`cadence`]: when a gate syncs with the learner, and when the learner learns and persists;
+//! * [`check`]: what makes a Guardian's spec invalid (the admission webhook's answer);
 //! * [`har`]: HAR 1.2 input for offline learning and judging ([`replay`]).
 
+pub mod cadence;
+pub mod check;
 pub mod detect;
 pub mod exchange;
 pub mod har;
 pub mod hash;
 pub mod judge;
 pub mod learn;
+pub mod lookup;
 pub mod peers;
 pub mod pile;
 pub mod profile;
 pub mod route;
 pub mod sketch;
+pub mod sync;
 
 pub mod replay;
 

@@ -120,6 +120,49 @@ impl ValuePile {
         self.sample.merge(&other.sample);
         merge_bounded(&mut self.values, &other.values, ENUM_KEEP, Support::merge);
     }
+
+    /// Within every bound and invariant, whatever it was read from.
+    pub fn normalized(&self) -> Self {
+        Self {
+            support: self.support.normalized(),
+            features: normalized_map(&self.features, MAX_FEATURES, |_| true),
+            sample: self.sample.normalized(),
+            values: normalized_map(&self.values, ENUM_KEEP, |_| true),
+        }
+    }
+}
+
+/// The smallest `cap` keys that pass `keep`, each support normalized.
+fn normalized_map<K: Ord + Clone>(
+    map: &BTreeMap<K, Support>,
+    cap: usize,
+    keep: impl Fn(&K) -> bool,
+) -> BTreeMap<K, Support> {
+    map.iter()
+        .filter(|(k, _)| keep(k))
+        .take(cap)
+        .map(|(k, v)| (k.clone(), v.normalized()))
+        .collect()
+}
+
+/// The longest location name a pile keeps (`json.` paths are built from bounded names).
+pub const MAX_LOCATION: usize = 512;
+
+/// A location name as extraction makes them: printable ASCII, no quotes or backslashes,
+/// bounded.
+fn clean_location(l: &str) -> bool {
+    !l.is_empty()
+        && l.len() <= MAX_LOCATION
+        && l.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
+
+fn normalized_values(map: &BTreeMap<String, ValuePile>) -> BTreeMap<String, ValuePile> {
+    map.iter()
+        .filter(|(k, _)| clean_location(k))
+        .take(MAX_VALUES_PER_ROUTE)
+        .map(|(k, v)| (k.clone(), v.normalized()))
+        .collect()
 }
 
 fn note_bounded<K: Ord + Clone>(map: &mut BTreeMap<K, Support>, k: K, o: Origin, cap: usize) {
@@ -198,6 +241,40 @@ impl RoutePile {
             ValuePile::merge,
         );
     }
+
+    /// Within every bound and invariant, whatever it was read from.
+    pub fn normalized(&self) -> Self {
+        Self {
+            support: self.support.normalized(),
+            values: normalized_values(&self.values),
+            content_types: normalized_map(&self.content_types, MAX_SMALL_SETS, |t| {
+                clean_location(t)
+            }),
+            faults: normalized_map(&self.faults, MAX_SMALL_SETS, |_| true),
+            body_bytes: self.body_bytes.normalized(),
+            statuses: normalized_map(&self.statuses, MAX_SMALL_SETS, |s| (100..=599).contains(s)),
+            response_ms: self.response_ms.normalized(),
+            response: normalized_values(&self.response),
+        }
+    }
+}
+
+/// A route key as the gate makes them: an upper-case method token and a template of clean
+/// segments.
+fn clean_route((method, template): &RouteKey) -> bool {
+    !method.is_empty()
+        && method.len() <= 32
+        && method.bytes().all(|b| b.is_ascii_uppercase())
+        && template.starts_with('/')
+        && template.len() <= 4096
+        && template.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A network as piles keep them, re-written in canonical form; `None` if it is not one.
+fn clean_cidr(s: &str) -> Option<String> {
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .map(|n| n.trunc().to_string())
 }
 
 /// A route's key in a pile: method and template.
@@ -206,11 +283,36 @@ pub type RouteKey = (String, String);
 /// Everything one gate saw of one service.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServicePile {
+    /// Serialized as `[[method, template], pile]` pairs: JSON object keys are strings only.
+    #[serde(with = "pairs")]
     pub routes: BTreeMap<RouteKey, RoutePile>,
     pub clients: BTreeMap<String, Support>,
     pub peers: BTreeMap<String, Support>,
     /// The requests seen (smallest hashes), for an estimate of how many.
     pub requests: HashSet<256>,
+}
+
+/// A map with non-string keys as a JSON list of `[key, value]` pairs.
+mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        m: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    pub fn deserialize<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        D: Deserializer<'de>,
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
 }
 
 /// The fold bucket a header or cookie also counts in.
@@ -346,6 +448,37 @@ impl ServicePile {
         merge_bounded(&mut self.clients, &o.clients, MAX_CIDRS, Support::merge);
         merge_bounded(&mut self.peers, &o.peers, MAX_CIDRS, Support::merge);
         self.requests.merge(&o.requests);
+    }
+
+    /// The pile within every bound and invariant a gate's own piling keeps: what a pile read
+    /// from outside (a gate's sync) becomes before it is merged. Routes, locations and
+    /// networks that no gate would make are dropped; sketches are rebuilt, so an oversized or
+    /// unsorted one cannot break the merge's laws.
+    pub fn normalized(&self) -> Self {
+        let networks = |m: &BTreeMap<String, Support>| {
+            let mut out = BTreeMap::new();
+            for (k, v) in m {
+                if let Some(c) = clean_cidr(k) {
+                    out.entry(c)
+                        .or_insert_with(Support::default)
+                        .merge(&v.normalized());
+                }
+            }
+            truncate(&mut out, MAX_CIDRS);
+            out
+        };
+        Self {
+            routes: self
+                .routes
+                .iter()
+                .filter(|(k, _)| clean_route(k))
+                .take(MAX_ROUTES)
+                .map(|(k, v)| (k.clone(), v.normalized()))
+                .collect(),
+            clients: networks(&self.clients),
+            peers: networks(&self.peers),
+            requests: self.requests.normalized(),
+        }
     }
 }
 

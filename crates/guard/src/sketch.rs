@@ -31,6 +31,14 @@ impl<const K: usize> HashSet<K> {
         }
     }
 
+    /// The set rebuilt through [`HashSet::insert`]: sorted, distinct, at most `K` — what a
+    /// set read from outside (a gate's sync) must be before it is merged.
+    pub fn normalized(&self) -> Self {
+        let mut out = Self::default();
+        out.merge(self);
+        out
+    }
+
     /// Distinct hashes seen, saturating at `K`.
     pub fn len(&self) -> usize {
         self.hashes.len()
@@ -58,6 +66,13 @@ impl Support {
     pub fn merge(&mut self, other: &Self) {
         self.sessions.merge(&other.sessions);
         self.clients.merge(&other.clients);
+    }
+
+    pub fn normalized(&self) -> Self {
+        Self {
+            sessions: self.sessions.normalized(),
+            clients: self.clients.normalized(),
+        }
     }
 
     /// Seen in at least `sessions` sessions from at least `clients` clients.
@@ -100,6 +115,13 @@ impl<T: Clone + Ord, const K: usize> Sample<T, K> {
         for (k, v) in &other.entries {
             self.insert(*k, v.clone());
         }
+    }
+
+    /// The sample rebuilt through [`Sample::insert`] (see [`HashSet::normalized`]).
+    pub fn normalized(&self) -> Self {
+        let mut out = Self::default();
+        out.merge(self);
+        out
     }
 
     pub fn len(&self) -> usize {

@@ -439,6 +439,9 @@ pub fn validate(
     {
         return Ok(validate_policy_object(req));
     }
+    if req.group == "rampart.dev" && req.kind == "Guardian" {
+        return Ok(validate_guardian(req));
+    }
     let Some((pod, old)) = pod_of(req)? else {
         return Ok(Decision::allow());
     };
@@ -761,6 +764,40 @@ fn validate_policy_object(req: &Request<'_>) -> Decision {
             )),
             ..Decision::default()
         }
+    }
+}
+
+/// A Guardian whose spec the gate could not apply as written is refused, every problem named.
+fn validate_guardian(req: &Request<'_>) -> Decision {
+    if !matches!(req.operation, Operation::Create | Operation::Update) {
+        return Decision::allow();
+    }
+    let Some(object) = req.object else {
+        return Decision::allow();
+    };
+    let spec = object
+        .typed::<Value>()
+        .ok()
+        .and_then(|v| v.get("spec").cloned())
+        .unwrap_or(Value::Null);
+    let errors: Vec<String> = match serde_json::from_value::<rampart_api::GuardianSpec>(spec) {
+        Ok(s) => rampart_guard::check::guardian(&s)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        Err(e) => vec![format!("spec: {e}")],
+    };
+    if errors.is_empty() {
+        return Decision::allow();
+    }
+    Decision {
+        allowed: false,
+        message: Some(format!(
+            "Guardian {:?} is invalid: {}",
+            req.name,
+            errors.join("; ")
+        )),
+        ..Decision::default()
     }
 }
 

@@ -397,6 +397,42 @@ fn invalid_policies_are_rejected_with_reasons() {
 }
 
 #[test]
+fn invalid_guardians_are_refused_with_every_problem() {
+    let check = |g: &Value| {
+        validate(
+            &req("Guardian", "rampart.dev", g),
+            &labels(&[]),
+            &PolicySet::default(),
+            &PssConfig::default(),
+        )
+        .unwrap()
+    };
+    let good = json!({"apiVersion": "rampart.dev/v1alpha1", "kind": "Guardian",
+        "metadata": {"name": "api", "namespace": "app"},
+        "spec": {"control": {"mode": "block"}, "configured": {"routes": [{"method": "GET",
+            "template": "/items/{int}", "values": {"query.q": {"kinds": ["string"], "specials": "-.'"}}}]}}});
+    assert!(check(&good).allowed);
+    let bad = json!({"apiVersion": "rampart.dev/v1alpha1", "kind": "Guardian",
+        "metadata": {"name": "api", "namespace": "app"},
+        "spec": {"control": {"minSessions": 1, "minClients": 3}, "configured": {"routes": [{"method": "GET",
+            "template": "/items/{id}", "values": {"query.q": {"formats": ["phone"]}}}]}}});
+    let d = check(&bad);
+    assert!(!d.allowed);
+    let m = d.message.unwrap();
+    for want in [
+        "Guardian \"api\" is invalid",
+        "spec.control.minClients: 3 clients cannot be seen in 1 sessions",
+        "spec.configured.routes[0].template: {id} is not a variable segment",
+        "spec.configured.routes[0].values.query.q.formats: unknown format \"phone\"",
+    ] {
+        assert!(m.contains(want), "{want} not in {m}");
+    }
+    let wrong_mode = json!({"kind": "Guardian", "metadata": {"name": "p"}, "spec": {"control": {"mode": "panic"}}});
+    let d = check(&wrong_mode);
+    assert!(!d.allowed && d.message.unwrap().contains("spec: unknown variant `panic`"));
+}
+
+#[test]
 fn malformed_objects_are_errors_not_panics() {
     let broken = json!({"kind": "Pod", "spec": {"containers": {"not": "a list"}}});
     let e = validate(

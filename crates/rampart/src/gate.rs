@@ -178,12 +178,12 @@ pub fn run(a: &GateArgs) -> anyhow::Result<ExitCode> {
             server.serve(admin, None, admin_router, cancel.clone()),
         );
         if let Some(p) = &a.write_guardian {
-            let g = gate.relearn();
+            let g = gate.relearn_at(Some(crate::guard::now_rfc3339()));
             crate::guard::write_guardian(p, &g)?;
             eprintln!(
                 "rampart guard: wrote {} ({} routes)",
                 p.display(),
-                g.spec.learned.as_ref().map_or(0, |c| c.routes.len())
+                g.learned().map_or(0, |c| c.routes.len())
             );
         }
         Ok::<_, anyhow::Error>(())
@@ -241,7 +241,7 @@ async fn relearn_loop(
         if gate.pending() == 0 {
             continue;
         }
-        let g = gate.relearn();
+        let g = gate.relearn_at(Some(crate::guard::now_rfc3339()));
         if let Some(p) = &write
             && let Err(e) = crate::guard::write_guardian(p, &g)
         {

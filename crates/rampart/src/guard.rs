@@ -90,6 +90,12 @@ pub fn read_guardian(path: &Path) -> anyhow::Result<Guardian> {
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let value: serde_json::Value = serde_saphyr::from_str(&text)
         .with_context(|| format!("{}: not YAML or JSON", path.display()))?;
+    if value.pointer("/spec/learned").is_some() || value.get("learned").is_some() {
+        bail!(
+            "{}: learned criteria are kept in the Guardian's status (`status.learned`, written by the learner), not in its spec; move them there",
+            path.display()
+        );
+    }
     if value.get("kind").is_some() {
         let g: Guardian = serde_json::from_value(value)
             .with_context(|| format!("{}: not a Guardian", path.display()))?;
@@ -143,17 +149,13 @@ fn replay_cmd(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 learned.clients
             );
         }
-        guardian.spec.learned = Some(criteria);
-        guardian.spec.samples = learned.samples;
+        guardian.set_learned(criteria, learned.samples, Some(now_rfc3339()));
         learned_summary = Some(learned);
     }
     if let Some(path) = &a.write_guardian {
         write_guardian(path, &guardian)?;
     }
-    let judge = Judge::new(
-        guardian.spec.learned.as_ref(),
-        guardian.spec.configured.as_ref(),
-    );
+    let judge = Judge::new(guardian.learned(), guardian.spec.configured.as_ref());
     let results: Vec<replay::Judged> = match &a.judge {
         Some(path) => read_har(path, a.body_cap)?
             .iter()
@@ -167,7 +169,7 @@ fn replay_cmd(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
     match a.format {
         ReplayFormat::Json => {
             let learned = learned_summary.map_or_else(
-                || serde_json::json!({"routes": guardian.spec.learned.as_ref().map_or(0, |c| c.routes.len()), "samples": guardian.spec.samples}),
+                || serde_json::json!({"routes": guardian.learned().map_or(0, |c| c.routes.len()), "samples": guardian.samples()}),
                 |l| serde_json::json!({"routes": l.routes, "samples": l.samples}),
             );
             let doc = serde_json::json!({
@@ -218,4 +220,12 @@ fn replay_cmd(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Now, as the Guardian's status records it (RFC 3339, seconds).
+pub(crate) fn now_rfc3339() -> String {
+    k8s_openapi::jiff::Timestamp::now()
+        .round(k8s_openapi::jiff::Unit::Second)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
