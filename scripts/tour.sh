@@ -103,6 +103,7 @@ kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
 grep -qF 'rampart guard: wrote /tmp/demo-guardian.yaml (6 routes)' "$out/server.err" || { cat "$out/server.err" >&2; fail "the learning gate did not write its Guardian"; }
 in_readme 'rampart guard: wrote /tmp/demo-guardian.yaml (6 routes)'
 echo "tour: ok (learned) kill %2"
+step "rampart guard explain /tmp/demo-guardian.yaml | grep -F 'query.sort'" 0 '`query.sort`: a word (letters, digits, `_`, `-`); one of the 4 values seen;'
 serve 'rampart guard --listen 127.0.0.1:18100 --admin 127.0.0.1:18101 --upstream 18180 --mode block --service demo-api --guardian /tmp/demo-guardian.yaml' http://127.0.0.1:18101/healthz
 browser="-H 'Host: shop.example' -H 'Accept: application/json, text/plain, */*' -H 'X-Forwarded-For: 198.51.100.7' -A 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'"
 step "curl -s $browser 'http://127.0.0.1:18100/api/products?q=red+shoes&page=2&sort=price'" 0 '{"items":[{"id":1,"name":"Red shoes","price":59.9}],"page":1}'

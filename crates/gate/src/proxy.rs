@@ -61,12 +61,15 @@ impl Control {
     }
 }
 
-/// One counter per decision, made once: a request never formats or hashes label sets.
+/// One counter per decision and per reason a request was not learned, made once: a request
+/// never formats or hashes label sets (most requests of a busy service skip learning).
 struct Decisions {
     pass: Counter,
     alert: Counter,
     block: Counter,
     error: Counter,
+    over_budget: Counter,
+    queue_full: Counter,
 }
 
 /// The gate's state, shared by every connection.
@@ -129,11 +132,22 @@ impl Gate {
                 })
                 .clone()
         };
+        let skipped = |why: &'static str| {
+            metrics
+                .learn_skipped
+                .get_or_create(&SkippedLabels {
+                    service: config.service.clone(),
+                    why,
+                })
+                .clone()
+        };
         let decisions = Decisions {
             pass: decision("pass"),
             alert: decision("alert"),
             block: decision("block"),
             error: decision("error"),
+            over_budget: skipped("budget"),
+            queue_full: skipped("queue-full"),
         };
         let learner = Learner::start(config.learn_rate)?;
         rampart_guard::detect::warm();
@@ -304,16 +318,11 @@ impl Gate {
     }
 
     fn skipped(&self, why: Skipped) {
-        self.metrics
-            .learn_skipped
-            .get_or_create(&SkippedLabels {
-                service: self.config.service.clone(),
-                why: match why {
-                    Skipped::Budget => "budget",
-                    Skipped::QueueFull => "queue-full",
-                },
-            })
-            .inc();
+        match why {
+            Skipped::Budget => &self.decisions.over_budget,
+            Skipped::QueueFull => &self.decisions.queue_full,
+        }
+        .inc();
     }
 }
 

@@ -15,6 +15,7 @@
 //! * [`judge`]: a request against compiled criteria; [`detect`]: structural injection
 //!   detectors for values whose learned profile admits what an injection needs;
 //! * [`sync`]: the message a gate sends the learner, read as untrusted input;
+//! * [`words`]: criteria in words, for the people who review them;
 //! * [`peers`]: the pod's public outbound peers from `/proc/net/*`;
 //! * [`cadence`]: when a gate syncs with the learner, and when the learner learns and persists;
 //! * [`check`]: what makes a Guardian's spec invalid (the admission webhook's answer);
@@ -35,6 +36,7 @@ pub mod profile;
 pub mod route;
 pub mod sketch;
 pub mod sync;
+pub mod words;
 
 pub mod replay;
 

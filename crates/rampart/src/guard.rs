@@ -1,5 +1,6 @@
-//! `rampart guard` (the gate: a learning reverse proxy in front of one service) and
-//! `rampart guard replay` (learn from and judge recorded traffic, offline, with the gate's code).
+//! `rampart guard` (the gate: a learning reverse proxy in front of one service),
+//! `rampart guard replay` (learn from and judge recorded traffic, offline, with the gate's code)
+//! and `rampart guard explain` (a Guardian's criteria in words).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,6 +26,15 @@ pub enum GuardCommand {
     /// Learn criteria from recorded requests (HAR 1.2) and judge others with the gate's code.
     /// Exit 0 when every judged request passes, 1 when any alerts, 2 on input errors.
     Replay(ReplayArgs),
+    /// A Guardian's criteria in words, route by route (what an operator reviews before
+    /// switching a gate to block). Exit 0, or 2 on input errors.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The Guardian (YAML or JSON; a whole object or its spec).
+    pub guardian: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -86,8 +96,8 @@ fn read_har(path: &Path, cap: usize) -> anyhow::Result<Vec<har::Recorded>> {
 
 /// Reads a Guardian: a whole object (`kind: Guardian`) or just its spec.
 pub fn read_guardian(path: &Path) -> anyhow::Result<Guardian> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = rampart_files::read_text_bounded(path, MAX_GUARDIAN)
+        .with_context(|| format!("reading {}", path.display()))?;
     let value: serde_json::Value = serde_saphyr::from_str(&text)
         .with_context(|| format!("{}: not YAML or JSON", path.display()))?;
     if value.pointer("/spec/learned").is_some() || value.get("learned").is_some() {
@@ -107,6 +117,10 @@ pub fn read_guardian(path: &Path) -> anyhow::Result<Guardian> {
     }
 }
 
+/// Guardian files larger than this are refused (a learned Guardian of 256 routes is well
+/// under a megabyte; the API server's own object limit is 1.5 MiB).
+const MAX_GUARDIAN: u64 = 16 << 20;
+
 /// Writes a Guardian as YAML.
 pub fn write_guardian(path: &Path, g: &Guardian) -> anyhow::Result<()> {
     let text = serde_saphyr::to_string(g).context("serializing the Guardian")?;
@@ -116,8 +130,44 @@ pub fn write_guardian(path: &Path, g: &Guardian) -> anyhow::Result<()> {
 pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
         Some(GuardCommand::Replay(r)) => replay_cmd(r),
+        Some(GuardCommand::Explain(e)) => explain_cmd(e),
         None => crate::gate::run(&args.gate),
     }
+}
+
+fn explain_cmd(a: &ExplainArgs) -> anyhow::Result<ExitCode> {
+    use std::fmt::Write as _;
+    let g = read_guardian(&a.guardian)?;
+    let c = &g.spec.control;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Guardian {}: mode {}, {} (a shape is normal after {} sessions from {} clients)",
+        Safe(g.metadata.name.as_deref().unwrap_or("?")),
+        c.mode.as_str(),
+        if c.learn { "learning" } else { "not learning" },
+        c.min_sessions,
+        c.min_clients
+    );
+    for (title, criteria) in [
+        ("configured (by hand)", g.spec.configured.as_ref()),
+        ("learned", g.learned()),
+    ] {
+        let Some(criteria) = criteria else {
+            let _ = writeln!(out, "\n{title}: none");
+            continue;
+        };
+        let n = criteria.routes.len();
+        let _ = writeln!(out, "\n{title}: {n} route{}", if n == 1 { "" } else { "s" });
+        for line in rampart_guard::words::criteria(criteria) {
+            let _ = writeln!(out, "{}", Safe(&line));
+        }
+    }
+    if g.samples() > 0 {
+        let _ = writeln!(out, "\nlearned from {} requests", g.samples());
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn replay_cmd(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
