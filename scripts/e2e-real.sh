@@ -422,6 +422,7 @@ EOF
   [ $? -ne 0 ] && grep -q 'policies.validate.rampart.dev' "$work/out"
 }
 check "webhook: an invalid SecurityPolicy is refused through the webhook" invalid_refused
+sed 's/^/e2e:      /' "$work/out" | head -2
 guardian_refused() {
   kubectl apply -f - >"$work/out" 2>&1 <<'EOF'
 apiVersion: rampart.dev/v1alpha1
