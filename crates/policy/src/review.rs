@@ -435,12 +435,13 @@ pub fn validate(
     policies: &PolicySet,
     pss_config: &PssConfig,
 ) -> Result<Decision, ReviewError> {
-    if req.group == "rampart.dev" && matches!(req.kind, "SecurityPolicy" | "ClusterSecurityPolicy")
+    if req.group == "rampart.dev"
+        && matches!(
+            req.kind,
+            "SecurityPolicy" | "ClusterSecurityPolicy" | "Guardian"
+        )
     {
-        return Ok(validate_policy_object(req));
-    }
-    if req.group == "rampart.dev" && req.kind == "Guardian" {
-        return Ok(validate_guardian(req));
+        return Ok(validate_rampart_object(req));
     }
     let Some((pod, old)) = pod_of(req)? else {
         return Ok(Decision::allow());
@@ -728,7 +729,9 @@ fn significant_pod_update(old: &PodSource, new: &PodSource) -> bool {
     })
 }
 
-fn validate_policy_object(req: &Request<'_>) -> Decision {
+/// A rampart object (SecurityPolicy, ClusterSecurityPolicy, Guardian) that rampart could not
+/// apply as written is refused when it is written, every problem named with its path.
+fn validate_rampart_object(req: &Request<'_>) -> Decision {
     if !matches!(req.operation, Operation::Create | Operation::Update) {
         return Decision::allow();
     }
@@ -740,51 +743,8 @@ fn validate_policy_object(req: &Request<'_>) -> Decision {
         .ok()
         .and_then(|v| v.get("spec").cloned())
         .unwrap_or(Value::Null);
-    let result: Result<SecurityPolicySpec, String> = if req.kind == "ClusterSecurityPolicy" {
-        serde_json::from_value::<rampart_api::ClusterSecurityPolicySpec>(spec)
-            .map(|c| c.policy)
-            .map_err(|e| e.to_string())
-    } else {
-        serde_json::from_value(spec).map_err(|e| e.to_string())
-    };
-    let errors: Vec<String> = match result {
-        Ok(s) => s.validate().iter().map(ToString::to_string).collect(),
-        Err(e) => vec![format!("spec: {e}")],
-    };
-    if errors.is_empty() {
-        Decision::allow()
-    } else {
-        Decision {
-            allowed: false,
-            message: Some(format!(
-                "{} {:?} is invalid: {}",
-                req.kind,
-                req.name,
-                errors.join("; ")
-            )),
-            ..Decision::default()
-        }
-    }
-}
-
-/// A Guardian whose spec the gate could not apply as written is refused, every problem named.
-fn validate_guardian(req: &Request<'_>) -> Decision {
-    if !matches!(req.operation, Operation::Create | Operation::Update) {
-        return Decision::allow();
-    }
-    let Some(object) = req.object else {
-        return Decision::allow();
-    };
-    let spec = object
-        .typed::<Value>()
-        .ok()
-        .and_then(|v| v.get("spec").cloned())
-        .unwrap_or(Value::Null);
-    let errors: Vec<String> = match serde_json::from_value::<rampart_api::GuardianSpec>(spec) {
-        Ok(s) => rampart_guard::check::guardian(&s)
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+    let errors: Vec<String> = match spec_errors(req.kind, spec) {
+        Ok(problems) => problems.iter().map(ToString::to_string).collect(),
         Err(e) => vec![format!("spec: {e}")],
     };
     if errors.is_empty() {
@@ -793,12 +753,27 @@ fn validate_guardian(req: &Request<'_>) -> Decision {
     Decision {
         allowed: false,
         message: Some(format!(
-            "Guardian {:?} is invalid: {}",
+            "{} {:?} is invalid: {}",
+            req.kind,
             req.name,
             errors.join("; ")
         )),
         ..Decision::default()
     }
+}
+
+/// The problems of a rampart object's spec; `Err` when it is not of the kind's shape at all.
+fn spec_errors(kind: &str, spec: Value) -> Result<Vec<rampart_api::SpecError>, String> {
+    match kind {
+        "Guardian" => serde_json::from_value::<rampart_api::GuardianSpec>(spec)
+            .map(|s| rampart_guard::check::guardian(&s)),
+        "ClusterSecurityPolicy" => {
+            serde_json::from_value::<rampart_api::ClusterSecurityPolicySpec>(spec)
+                .map(|c| c.policy.validate())
+        }
+        _ => serde_json::from_value::<SecurityPolicySpec>(spec).map(|s| s.validate()),
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// Decides `/mutate`: the patch that the applicable policies' mutations ask for.
