@@ -72,7 +72,11 @@ impl Learner {
             return Ok(());
         }
         let second = now_ms / 1000;
-        if self.window.swap(second, Ordering::Relaxed) != second {
+        // Read first: every request writing the window would bounce its cache line between
+        // the cores; only the first request of a second writes it.
+        if self.window.load(Ordering::Relaxed) != second
+            && self.window.swap(second, Ordering::Relaxed) != second
+        {
             self.used.store(0, Ordering::Relaxed);
         }
         if self.used.fetch_add(1, Ordering::Relaxed) < self.budget {

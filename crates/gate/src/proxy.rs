@@ -63,7 +63,7 @@ impl Control {
 
 /// One counter per decision and per reason a request was not learned, made once: a request
 /// never formats or hashes label sets (most requests of a busy service skip learning).
-struct Decisions {
+struct Counters {
     pass: Counter,
     alert: Counter,
     block: Counter,
@@ -83,7 +83,7 @@ pub struct Gate {
     /// The upstream as a URI authority, made once.
     authority: axum::http::uri::Authority,
     metrics: GateMetrics,
-    decisions: Decisions,
+    counters: Counters,
     id_prefix: String,
     next_id: AtomicU64,
     pod_alert: AtomicBool,
@@ -141,7 +141,7 @@ impl Gate {
                 })
                 .clone()
         };
-        let decisions = Decisions {
+        let counters = Counters {
             pass: decision("pass"),
             alert: decision("alert"),
             block: decision("block"),
@@ -167,7 +167,7 @@ impl Gate {
             control,
             client,
             metrics,
-            decisions,
+            counters,
             id_prefix: format!("{:08x}", seed as u32),
             next_id: AtomicU64::new(0),
             pod_alert: AtomicBool::new(false),
@@ -283,15 +283,15 @@ impl Gate {
 
     fn count(&self, decision: Decision) {
         match decision {
-            Decision::Pass => &self.decisions.pass,
-            Decision::Alert => &self.decisions.alert,
-            Decision::Block => &self.decisions.block,
+            Decision::Pass => &self.counters.pass,
+            Decision::Alert => &self.counters.alert,
+            Decision::Block => &self.counters.block,
         }
         .inc();
     }
 
     fn count_error(&self) {
-        self.decisions.error.inc();
+        self.counters.error.inc();
     }
 
     /// Whether a request may be learned within the per-second budget (asked before anything
@@ -319,8 +319,8 @@ impl Gate {
 
     fn skipped(&self, why: Skipped) {
         match why {
-            Skipped::Budget => &self.decisions.over_budget,
-            Skipped::QueueFull => &self.decisions.queue_full,
+            Skipped::Budget => &self.counters.over_budget,
+            Skipped::QueueFull => &self.counters.queue_full,
         }
         .inc();
     }

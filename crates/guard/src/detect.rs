@@ -1363,23 +1363,54 @@ mod keywords {
             .and_then(|k| u8::try_from(k).ok())
     }
 
-    /// Whole-word occurrences of [`SHORT_WORDS`]: (index, start), the first 64.
-    pub struct WordIndex {
-        list: [(u8, u32); 64],
+    /// Positions found by one pass: (what, where), the first `N`; past that only a flag, so the
+    /// pass never allocates.
+    pub struct Positions<K, const N: usize> {
+        list: [(K, u32); N],
         len: usize,
-        /// More occurrences than recorded: callers must search the text themselves.
+        /// More found than recorded: callers must search the text themselves.
         pub overflow: bool,
     }
+
+    impl<K: Copy + Default, const N: usize> Positions<K, N> {
+        fn new() -> Self {
+            Positions {
+                list: [(K::default(), 0); N],
+                len: 0,
+                overflow: false,
+            }
+        }
+
+        fn push(&mut self, what: usize, pos: usize)
+        where
+            K: TryFrom<usize>,
+        {
+            match (
+                self.list.get_mut(self.len),
+                K::try_from(what),
+                u32::try_from(pos),
+            ) {
+                (Some(slot), Ok(k), Ok(p)) => {
+                    *slot = (k, p);
+                    self.len += 1;
+                }
+                _ => self.overflow = true,
+            }
+        }
+
+        pub fn list(&self) -> &[(K, u32)] {
+            self.list.get(..self.len).unwrap_or_default()
+        }
+    }
+
+    /// Whole-word occurrences of [`SHORT_WORDS`]: (index, start), the first 64.
+    pub type WordIndex = Positions<u8, 64>;
 
     impl WordIndex {
         /// One pass over `b`, 64 bytes at a time: bit masks of the word characters and of the
         /// letters the short words start with give the 2- and 3-letter words to compare.
         pub fn build(b: &[u8]) -> Self {
-            let mut index = WordIndex {
-                list: [(0, 0); 64],
-                len: 0,
-                overflow: false,
-            };
+            let mut index = WordIndex::new();
             let masks = |chunk: &[u8]| {
                 chunk
                     .iter()
@@ -1410,60 +1441,22 @@ mod keywords {
                     let s = n * 64 + j;
                     let len = if (w2 >> j) & 1 == 0 { 2 } else { 3 };
                     let w = b.get(s..s + len).unwrap_or_default();
-                    let Some(k) = SHORT_WORDS
+                    if let Some(k) = SHORT_WORDS
                         .iter()
                         .position(|x| x.as_bytes().eq_ignore_ascii_case(w))
-                    else {
-                        continue;
-                    };
-                    match (
-                        index.list.get_mut(index.len),
-                        u8::try_from(k),
-                        u32::try_from(s),
-                    ) {
-                        (Some(slot), Ok(k), Ok(s)) => {
-                            *slot = (k, s);
-                            index.len += 1;
-                        }
-                        _ => index.overflow = true,
+                    {
+                        index.push(k, s);
                     }
                 }
             }
             index
         }
-        pub fn list(&self) -> &[(u8, u32)] {
-            self.list.get(..self.len).unwrap_or_default()
-        }
     }
 
     /// Trigger-word positions recorded by the keyword pass.
-    pub struct Hits {
-        list: [(u16, u32); MAX_HITS],
-        len: usize,
-        /// More hits than recorded: callers must search the text themselves.
-        pub overflow: bool,
-    }
+    pub type Hits = Positions<u16, MAX_HITS>;
 
     pub const MAX_HITS: usize = 24;
-
-    impl Hits {
-        fn push(&mut self, idx: usize, pos: usize) {
-            match (
-                self.list.get_mut(self.len),
-                u16::try_from(idx),
-                u32::try_from(pos),
-            ) {
-                (Some(slot), Ok(i), Ok(p)) => {
-                    *slot = (i, p);
-                    self.len += 1;
-                }
-                _ => self.overflow = true,
-            }
-        }
-        pub fn list(&self) -> &[(u16, u32)] {
-            self.list.get(..self.len).unwrap_or_default()
-        }
-    }
 
     /// Patterns shorter than this are not in the keyword pass: short trigger words are looked
     /// up on demand, short markers where their bytes occur.
@@ -1535,11 +1528,7 @@ mod keywords {
             bytes: ByteSet::EMPTY,
             markers: [None; 8],
             words: 0,
-            hits: Hits {
-                list: [(0, 0); MAX_HITS],
-                len: 0,
-                overflow: false,
-            },
+            hits: Hits::new(),
         };
         // The four bytes ending at `i`, first byte lowest.
         let mut key = 0u32;
