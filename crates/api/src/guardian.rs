@@ -102,11 +102,35 @@ impl Default for GuardControl {
 #[kube(derive = "PartialEq", derive = "Default")]
 #[serde(rename_all = "camelCase")]
 pub struct GuardianSpec {
-    #[serde(default)]
-    pub control: GuardControl,
-    /// Criteria written by hand; they widen what was learned (a value passes when either admits it).
+    /// Mode and learning policy; unset, the namespace's default Guardian's (or the cluster
+    /// default: learn and alert, never block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<GuardControl>,
+    /// Criteria written by hand; they widen what was learned (a value passes when either admits
+    /// it). Unset, the namespace default's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configured: Option<Criteria>,
+}
+
+impl GuardianSpec {
+    /// A spec that sets `control`.
+    pub fn with_control(control: GuardControl) -> GuardianSpec {
+        GuardianSpec {
+            control: Some(control),
+            configured: None,
+        }
+    }
+
+    /// The control in force: this spec's, or the defaults (a Guardian from `lookup` has its
+    /// namespace default's filled in already).
+    pub fn control(&self) -> GuardControl {
+        self.control.clone().unwrap_or_default()
+    }
+
+    /// The control, set to the defaults first when unset.
+    pub fn control_mut(&mut self) -> &mut GuardControl {
+        self.control.get_or_insert_with(GuardControl::default)
+    }
 }
 
 /// What the learner wrote: only ever changed through the status subresource.

@@ -1,5 +1,5 @@
 //! The engine's listeners: the dashboard (findings, metrics, health) and the runtime-evidence
-//! ingest (`/falco`, `/audit`), all on one serving layer.
+//! ingest (`/falco`, `/audit`, `/guard`), all on one serving layer.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,7 +47,7 @@ pub(crate) fn serve_dashboard(
 fn ingest_binds(config: &EngineConfig) -> Vec<(SocketAddr, &'static [&'static str])> {
     let mut binds: Vec<(SocketAddr, &'static [&'static str])> = Vec::new();
     if let Some(a) = config.ingest_addr {
-        binds.push((a, &["falco", "audit"]));
+        binds.push((a, &["falco", "audit", "guard"]));
     }
     if let Some(a) = config.falco_addr {
         binds.push((a, &["falco"]));

@@ -5,12 +5,14 @@
 //!
 //! Connection handling (HTTP/1.1, HTTP/2 with and without TLS, header and request timeouts,
 //! connection caps, HTTP/2 stream and window limits) is `rampart-http`'s serving layer, the
-//! same the webhook uses.
+//! same the webhook uses. In a cluster, [`sync`] sends the pile to `rampart learner` and puts
+//! the criteria it learned from every replica in force.
 
 mod body;
 mod learner;
 mod metrics;
 mod proxy;
+pub mod sync;
 
 pub use metrics::GateMetrics;
 pub use proxy::{Config, Gate, router};

@@ -39,6 +39,8 @@ pub struct GateMetrics {
     pub routes: Gauge,
     /// Requests that could have been learned and were not, by why.
     pub learn_skipped: Family<SkippedLabels, Counter>,
+    /// Syncs with the learner by outcome.
+    pub syncs: Family<crate::sync::SyncLabels, Counter>,
 }
 
 impl GateMetrics {
@@ -62,6 +64,11 @@ impl GateMetrics {
             "rampart_guard_routes",
             "Routes in the criteria in force",
             self.routes.clone(),
+        );
+        r.register(
+            "rampart_guard_syncs",
+            "Syncs with the learner by outcome (ok, refused, failed)",
+            self.syncs.clone(),
         );
         r.register(
             "rampart_guard_learn_skipped",

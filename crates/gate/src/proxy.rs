@@ -35,6 +35,9 @@ pub struct Config {
     /// Requests learned per second at most (a busy service learns from a sample, so learning
     /// costs the same at 100 and at 100,000 requests/s); 0: every request.
     pub learn_rate: u64,
+    /// A mode that holds whatever the Guardian says (`--mode`), also over Guardians the
+    /// learner sends.
+    pub mode_override: Option<GuardMode>,
 }
 
 /// The control flags every request reads, kept apart from the Guardian so reading them takes
@@ -74,7 +77,7 @@ struct Counters {
 
 /// The gate's state, shared by every connection.
 pub struct Gate {
-    config: Config,
+    pub(crate) config: Config,
     judge: RwLock<Arc<Judge>>,
     learner: Arc<Learner>,
     control: Control,
@@ -82,12 +85,14 @@ pub struct Gate {
     client: Client<HttpConnector, Chained>,
     /// The upstream as a URI authority, made once.
     authority: axum::http::uri::Authority,
-    metrics: GateMetrics,
+    pub(crate) metrics: GateMetrics,
     counters: Counters,
     id_prefix: String,
     next_id: AtomicU64,
     pod_alert: AtomicBool,
     learned_since: AtomicU64,
+    /// Alerts by reason class since the last sync with the learner.
+    alerts_since: Mutex<std::collections::BTreeMap<&'static str, u64>>,
     peer_readings: AtomicU64,
     started: Instant,
 }
@@ -116,7 +121,10 @@ impl Gate {
         let spec = &config.guardian.spec;
         let judge = Judge::new(config.guardian.learned(), spec.configured.as_ref());
         metrics.routes.set(routes(&config.guardian));
-        let c = &spec.control;
+        let mut c = spec.control();
+        if let Some(m) = config.mode_override {
+            c.mode = m;
+        }
         let control = Control {
             mode: AtomicU8::new(1),
             learn: AtomicBool::new(c.learn),
@@ -172,6 +180,7 @@ impl Gate {
             next_id: AtomicU64::new(0),
             pod_alert: AtomicBool::new(false),
             learned_since: AtomicU64::new(0),
+            alerts_since: Mutex::new(std::collections::BTreeMap::new()),
             peer_readings: AtomicU64::new(0),
             started: Instant::now(),
         }))
@@ -191,7 +200,7 @@ impl Gate {
     pub fn set_mode(&self, mode: GuardMode) {
         self.control.set_mode(mode);
         if let Ok(mut g) = self.guardian.lock() {
-            g.spec.control.mode = mode;
+            g.spec.control_mut().mode = mode;
         }
     }
 
@@ -213,7 +222,7 @@ impl Gate {
             return self.config.guardian.clone();
         };
         let pile = self.learner.pile().clone();
-        let criteria = learn::learn(&pile, &g.spec.control);
+        let criteria = learn::learn(&pile, &g.spec.control());
         let samples = learn::samples(&pile).max(g.samples());
         g.set_learned(criteria, samples, at);
         let judge = Judge::new(g.learned(), g.spec.configured.as_ref());
@@ -222,6 +231,81 @@ impl Gate {
         }
         self.metrics.routes.set(routes(&g));
         g.clone()
+    }
+
+    /// What to send the learner now: the whole pile (merging is idempotent, so a re-sent pile
+    /// counts once and a learner restart loses nothing), what is pending, and the pod alert.
+    pub fn sync_message(&self) -> rampart_guard::sync::SyncMessage {
+        let pile = self.learner.pile().clone();
+        let mut m =
+            rampart_guard::sync::SyncMessage::new(&self.config.service, pile, self.pending());
+        m.alerts = self
+            .alerts_since
+            .lock()
+            .map(|a| a.iter().map(|(k, v)| ((*k).to_string(), *v)).collect())
+            .unwrap_or_default();
+        m.pod_alert = self.pod_alert();
+        m
+    }
+
+    /// What the learner needs to know to decide whether a sync is due.
+    pub fn sync_pending(&self) -> rampart_guard::cadence::Pending {
+        rampart_guard::cadence::Pending {
+            samples: self.pending(),
+            alerts: self
+                .alerts_since
+                .lock()
+                .map(|a| a.values().sum())
+                .unwrap_or(0),
+            learned: self.guardian().samples(),
+        }
+    }
+
+    /// `sent` reached the learner: what it carried is no longer pending (what arrived
+    /// meanwhile still is).
+    pub fn synced(&self, sent: &rampart_guard::sync::SyncMessage) {
+        let _ = self
+            .learned_since
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(sent.samples))
+            });
+        if let Ok(mut a) = self.alerts_since.lock() {
+            for (k, v) in a.iter_mut() {
+                *v = v.saturating_sub(sent.alerts.get(*k).copied().unwrap_or(0));
+            }
+            a.retain(|_, v| *v > 0);
+        }
+    }
+
+    /// Puts a Guardian from the learner in force: control, configured and learned criteria
+    /// (`--mode` still holds over its mode).
+    pub fn apply(&self, mut g: Guardian) {
+        let mut c = g.spec.control();
+        if let Some(m) = self.config.mode_override {
+            c.mode = m;
+        }
+        self.control.set_mode(c.mode);
+        self.control.learn.store(c.learn, Ordering::Relaxed);
+        self.control
+            .learn_alerted
+            .store(c.learn_alerted, Ordering::Relaxed);
+        g.spec.control = Some(c);
+        let judge = Judge::new(g.learned(), g.spec.configured.as_ref());
+        if let Ok(mut j) = self.judge.write() {
+            *j = Arc::new(judge);
+        }
+        self.metrics.routes.set(routes(&g));
+        if let Ok(mut mine) = self.guardian.lock() {
+            *mine = g;
+        }
+    }
+
+    /// The Guardian in force.
+    pub fn guardian(&self) -> Guardian {
+        self.guardian
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_else(|_| self.config.guardian.clone())
     }
 
     /// The pod's public outbound peers, read by the caller from `/proc/net/*`: learned while
@@ -393,6 +477,12 @@ async fn proxy(
     let decision = decide(mode, &verdict);
     if decision != Decision::Pass {
         let route = verdict.route.clone().unwrap_or_else(|| "unknown".into());
+        if let Ok(mut a) = gate.alerts_since.lock() {
+            for r in &verdict.reasons {
+                let n = a.entry(r.class).or_insert(0);
+                *n = n.saturating_add(1);
+            }
+        }
         for r in &verdict.reasons {
             gate.metrics
                 .alerts

@@ -53,7 +53,7 @@ async fn start_with(
     learn_rate: u64,
 ) -> Running {
     let mut spec = GuardianSpec::default();
-    spec.control.mode = mode;
+    spec.control_mut().mode = mode;
     let gate = Gate::new(
         Config {
             service: "demo".into(),
@@ -61,6 +61,7 @@ async fn start_with(
             body_cap,
             guardian: Guardian::new("demo", spec),
             learn_rate,
+            mode_override: None,
         },
         GateMetrics::default(),
         42,

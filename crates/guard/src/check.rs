@@ -14,7 +14,7 @@ const VARIABLES: [&str; 5] = ["{int}", "{uuid}", "{hex}", "{token}", "{name}"];
 /// Every problem of a Guardian spec, with its path (`configured.routes[0].values.query.q`).
 pub fn guardian(spec: &GuardianSpec) -> Vec<SpecError> {
     let mut out = Vec::new();
-    let c = &spec.control;
+    let c = spec.control();
     if c.min_sessions == 0 {
         out.push(err("control.minSessions", "must be at least 1"));
     }
@@ -236,7 +236,7 @@ mod tests {
     #[test]
     fn every_problem_is_named_with_its_path() {
         let mut spec = GuardianSpec::default();
-        spec.control.min_clients = 0;
+        spec.control_mut().min_clients = 0;
         let mut route = RouteCriteria {
             method: "get".into(),
             template: "users/{id}".into(),

@@ -274,6 +274,12 @@ impl Judge {
     /// Judges a request.
     pub fn request(&self, x: &Extracted, client: Option<IpAddr>) -> Verdict {
         let mut v = Verdict::default();
+        if self.is_empty() {
+            // Nothing learned or configured yet (a gate just injected, before its first
+            // criteria): every request would break "route never seen", and nothing would ever
+            // be learned in `alert` mode. Judge nothing until there are criteria.
+            return v;
+        }
         if let Some(ip) = client
             && !self.clients.is_empty()
             && !self.clients.iter().any(|n| n.contains(&ip))

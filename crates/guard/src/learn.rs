@@ -35,9 +35,10 @@ pub fn learn(pile: &ServicePile, control: &GuardControl) -> Criteria {
     out
 }
 
-/// An estimate of how many requests a pile holds (exact below 256).
+/// How many requests a pile holds: exact below 256, estimated above (see
+/// [`crate::sketch::HashSet::estimate`]). Merging a pile twice does not change it.
 pub fn samples(pile: &ServicePile) -> u64 {
-    pile.requests.len() as u64
+    pile.requests.estimate()
 }
 
 fn supported(map: &BTreeMap<String, crate::sketch::Support>, s: u32, c: u32) -> Vec<String> {

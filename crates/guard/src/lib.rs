@@ -15,6 +15,8 @@
 //! * [`judge`]: a request against compiled criteria; [`detect`]: structural injection
 //!   detectors for values whose learned profile admits what an injection needs;
 //! * [`sync`]: the message a gate sends the learner, read as untrusted input;
+//! * [`learner`]: the learner's state: piles merged per service, learned and persisted on
+//!   the original's cadence, rebuilt after a restart without narrowing criteria;
 //! * [`words`]: criteria in words, for the people who review them;
 //! * [`peers`]: the pod's public outbound peers from `/proc/net/*`;
 //! * [`cadence`]: when a gate syncs with the learner, and when the learner learns and persists;
@@ -29,6 +31,7 @@ pub mod har;
 pub mod hash;
 pub mod judge;
 pub mod learn;
+pub mod learner;
 pub mod lookup;
 pub mod peers;
 pub mod pile;

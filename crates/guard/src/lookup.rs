@@ -32,22 +32,35 @@ impl Source {
     }
 }
 
-/// The cluster default's spec: learn and alert, never block.
-pub fn cluster_default() -> GuardianSpec {
-    GuardianSpec {
-        control: GuardControl {
-            mode: GuardMode::Alert,
-            learn: true,
-            ..GuardControl::default()
-        },
-        configured: None,
-    }
+/// Labels that name the service a pod belongs to, in order: rampart's own, then the
+/// recommended and the common application label.
+pub const SERVICE_LABELS: [&str; 3] =
+    ["rampart.dev/guard-service", "app.kubernetes.io/name", "app"];
+
+/// The service a pod's gate guards, from the pod's labels (the learner reads them from the
+/// API server; the injection webhook names the gate's `--service` the same way).
+pub fn service_of(labels: &std::collections::BTreeMap<String, String>) -> Option<&str> {
+    SERVICE_LABELS
+        .iter()
+        .find_map(|k| labels.get(*k))
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
 }
 
-/// The Guardian a service's gate follows, among `guardians` (any namespaces), and where it
-/// came from. A service's own Guardian is returned as it is, status included; otherwise a
-/// Guardian named after the service is made from the default's spec, with the service's own
-/// learned status when there is one.
+/// The cluster default's spec: learn and alert, never block.
+pub fn cluster_default() -> GuardianSpec {
+    GuardianSpec::with_control(GuardControl {
+        mode: GuardMode::Alert,
+        learn: true,
+        ..GuardControl::default()
+    })
+}
+
+/// The Guardian a service's gate follows, among `guardians` (any namespaces), and where its
+/// control came from. The service's own Guardian (status included) with what its spec leaves
+/// unset (`control`, `configured`) taken from the namespace default, else the cluster default;
+/// without one, a Guardian named after the service made from those defaults. The returned
+/// spec's `control` is always set.
 pub fn lookup<'a>(
     guardians: impl IntoIterator<Item = &'a Guardian> + Clone,
     namespace: &str,
@@ -59,15 +72,26 @@ pub fn lookup<'a>(
                 && g.metadata.name.as_deref() == Some(name)
         })
     };
-    if let Some(g) = find(service) {
-        return (g.clone(), Source::Service);
-    }
-    let (spec, source) = match find(NAMESPACE_DEFAULT) {
-        Some(d) => (d.spec.clone(), Source::NamespaceDefault),
-        None => (cluster_default(), Source::ClusterDefault),
+    let mut g = find(service).cloned().unwrap_or_else(|| {
+        let mut g = Guardian::new(service, GuardianSpec::default());
+        g.metadata.namespace = Some(namespace.to_string());
+        g
+    });
+    let fallback = find(NAMESPACE_DEFAULT).map(|d| &d.spec);
+    let source = match (&g.spec.control, fallback.and_then(|d| d.control.as_ref())) {
+        (Some(_), _) => Source::Service,
+        (None, Some(c)) => {
+            g.spec.control = Some(c.clone());
+            Source::NamespaceDefault
+        }
+        (None, None) => {
+            g.spec.control = cluster_default().control;
+            Source::ClusterDefault
+        }
     };
-    let mut g = Guardian::new(service, spec);
-    g.metadata.namespace = Some(namespace.to_string());
+    if g.spec.configured.is_none() {
+        g.spec.configured = fallback.and_then(|d| d.configured.clone());
+    }
     (g, source)
 }
 
@@ -78,7 +102,7 @@ mod tests {
 
     fn guardian(ns: &str, name: &str, mode: GuardMode) -> Guardian {
         let mut spec = GuardianSpec::default();
-        spec.control.mode = mode;
+        spec.control_mut().mode = mode;
         let mut g = Guardian::new(name, spec);
         g.metadata.namespace = Some(ns.into());
         g
@@ -99,13 +123,13 @@ mod tests {
         ];
         let (g, s) = lookup(&all, "shop", "api");
         assert_eq!(
-            (s, g.spec.control.mode, g.samples()),
+            (s, g.spec.control().mode, g.samples()),
             (Source::Service, GuardMode::Block, 7)
         );
 
         let (g, s) = lookup(&all, "shop", "cart");
         assert_eq!(s, Source::NamespaceDefault);
-        assert_eq!(g.spec.control.mode, GuardMode::Learn);
+        assert_eq!(g.spec.control().mode, GuardMode::Learn);
         assert_eq!(g.metadata.name.as_deref(), Some("cart"));
         assert_eq!(g.metadata.namespace.as_deref(), Some("shop"));
 
@@ -113,10 +137,32 @@ mod tests {
         let (g, s) = lookup(&all, "payments", "web");
         assert_eq!(s, Source::ClusterDefault);
         assert_eq!(
-            g.spec.control.mode,
+            g.spec.control().mode,
             GuardMode::Alert,
             "the cluster default never blocks"
         );
-        assert!(g.spec.control.learn);
+        assert!(g.spec.control().learn);
+
+        // A Guardian the learner made for a service (its spec empty, its status learned)
+        // follows the namespace default's control, and keeps its own status.
+        let mut learned = Guardian::new("cart", GuardianSpec::default());
+        learned.metadata.namespace = Some("shop".into());
+        learned.status = Some(GuardianStatus {
+            learned: Some(Criteria::default()),
+            samples: 9,
+            last_learned: None,
+        });
+        let mut all = all;
+        all.push(learned);
+        let (g, s) = lookup(&all, "shop", "cart");
+        assert_eq!(
+            (s, g.spec.control().mode, g.samples()),
+            (Source::NamespaceDefault, GuardMode::Learn, 9)
+        );
+        let (g, s) = lookup(&all[3..], "shop", "cart");
+        assert_eq!(
+            (s, g.spec.control().mode),
+            (Source::ClusterDefault, GuardMode::Alert)
+        );
     }
 }

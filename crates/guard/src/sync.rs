@@ -43,7 +43,7 @@ pub enum SyncError {
     TooLarge { size: usize, cap: usize },
     #[error("sync message is not valid: {0}")]
     Invalid(String),
-    #[error("sync message has schema {found:?}, expected {SCHEMA:?}")]
+    #[error("sync message has an unknown schema {found:?}")]
     Schema { found: String },
     #[error("sync message names service {claimed:?}, but the gate is {verified:?}")]
     WrongService { claimed: String, verified: String },
@@ -111,6 +111,54 @@ pub fn decode(bytes: &[u8], cap: usize) -> Result<SyncMessage, SyncError> {
     }
     m.pile = m.pile.normalized();
     Ok(m)
+}
+
+/// The schema name of the learner's answer.
+pub const REPLY_SCHEMA: &str = "rampart.dev/guard-sync-reply/v1";
+
+/// The learner's answer to a sync: the Guardian the gate follows now (its service's own, or
+/// one made from the namespace or cluster default, see [`crate::lookup`]), with the criteria
+/// learned from every replica's traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncReply {
+    /// [`REPLY_SCHEMA`].
+    pub schema: String,
+    pub guardian: rampart_api::Guardian,
+    /// Where the control came from: `service`, `namespace-default`, `cluster-default`.
+    pub source: String,
+}
+
+impl SyncReply {
+    pub fn new(guardian: rampart_api::Guardian, source: crate::lookup::Source) -> Self {
+        SyncReply {
+            schema: REPLY_SCHEMA.into(),
+            guardian,
+            source: source.as_str().into(),
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// Reads the learner's answer: bounded, strictly typed.
+pub fn decode_reply(bytes: &[u8], cap: usize) -> Result<SyncReply, SyncError> {
+    if bytes.len() > cap {
+        return Err(SyncError::TooLarge {
+            size: bytes.len(),
+            cap,
+        });
+    }
+    let r: SyncReply =
+        serde_json::from_slice(bytes).map_err(|e| SyncError::Invalid(e.to_string()))?;
+    if r.schema != REPLY_SCHEMA {
+        return Err(SyncError::Schema {
+            found: crate::exchange::clean_name(&r.schema),
+        });
+    }
+    Ok(r)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Runtime-evidence ingest: `POST /falco` (Falco's `http_output`, falcosidekick's webhook) and
-//! `POST /audit` (the kube-apiserver audit webhook backend).
+//! Runtime-evidence ingest: `POST /falco` (Falco's `http_output`, falcosidekick's webhook),
+//! `POST /audit` (the kube-apiserver audit webhook backend) and `POST /guard` (request-guard
+//! events from `rampart learner`).
 //!
 //! Each request is rate-limited per peer, authenticated with a bearer token (compared in
 //! constant time), size-capped, then parsed and normalised by `rampart-signals` outside any
@@ -39,7 +40,7 @@ pub const DEFAULT_MAX_BODY: usize = 4 << 20;
 /// Labels of the request counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// `falco` or `audit`.
+    /// `falco`, `audit` or `guard`.
     pub endpoint: &'static str,
     /// `ok`, `unauthorized`, `rate_limited`, `too_large`, `malformed`.
     pub outcome: &'static str,
@@ -48,7 +49,7 @@ pub struct RequestLabels {
 /// Labels of the item counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ItemLabels {
-    /// `falco` or `audit`.
+    /// `falco`, `audit` or `guard`.
     pub endpoint: &'static str,
     /// `fresh`, `refreshed`, `store_full`, `irrelevant`, `unattributed`, `refused`, or an
     /// audit drop reason.
@@ -252,6 +253,26 @@ impl Ingest {
         Ok(())
     }
 
+    /// Reads a request-guard event body and stores what it shows.
+    pub fn take_guard(
+        &self,
+        body: &[u8],
+        now: u64,
+    ) -> Result<(), rampart_signals::guard::GuardEventError> {
+        let batch = rampart_signals::guard::parse_body(body)?;
+        self.count("guard", "refused", batch.refused);
+        self.observe(
+            "guard",
+            batch
+                .events
+                .iter()
+                .map(rampart_signals::guard::observation)
+                .collect(),
+            now,
+        );
+        Ok(())
+    }
+
     /// The bearer token, or a client certificate the TLS layer verified against the client CA.
     fn authorized(&self, headers: &HeaderMap, verified_client: bool) -> bool {
         verified_client || self.token.as_ref().is_none_or(|t| t.bearer(headers))
@@ -274,7 +295,7 @@ fn now() -> u64 {
 
 /// The ingest router. Serve it with the peer address in the request extensions
 /// (`into_make_service_with_connect_info::<SocketAddr>()`, or the TLS server, which adds it).
-/// `endpoints` names the routes served: `falco`, `audit`.
+/// `endpoints` names the routes served: `falco`, `audit`, `guard`.
 pub fn router(state: Arc<Ingest>, endpoints: &[&str]) -> Router {
     let mut r = Router::new();
     if endpoints.contains(&"falco") {
@@ -282,6 +303,9 @@ pub fn router(state: Arc<Ingest>, endpoints: &[&str]) -> Router {
     }
     if endpoints.contains(&"audit") {
         r = r.route("/audit", post(audit_handler));
+    }
+    if endpoints.contains(&"guard") {
+        r = r.route("/guard", post(guard_handler));
     }
     // Responses quote what was refused: never to be sniffed as HTML by a browser.
     r.with_state(state).layer(axum::middleware::map_response(
@@ -302,6 +326,20 @@ async fn falco_handler(
     // falcosidekick) send the token.
     handle(&s, "falco", peer, false, &headers, body, |s, b, now| {
         s.take_falco(b, now)
+            .map_err(|e| rampart_model::redact_excerpt(&e.to_string()))
+    })
+    .await
+}
+
+async fn guard_handler(
+    State(s): State<Arc<Ingest>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    // `rampart learner` sends the token.
+    handle(&s, "guard", peer, false, &headers, body, |s, b, now| {
+        s.take_guard(b, now)
             .map_err(|e| rampart_model::redact_excerpt(&e.to_string()))
     })
     .await

@@ -163,6 +163,21 @@ impl ResolvesServerCert for ReloadingCert {
     }
 }
 
+/// The CA certificates in `pem` (`what` names the file in errors); none is an error.
+pub fn root_store(pem: &[u8], what: &str) -> Result<rustls::RootCertStore, rustls::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    for der in CertificateDer::pem_slice_iter(pem) {
+        let der = der.map_err(|e| rustls::Error::General(format!("reading {what}: {e}")))?;
+        roots.add(der)?;
+    }
+    if roots.is_empty() {
+        return Err(rustls::Error::General(format!(
+            "{what} holds no certificate"
+        )));
+    }
+    Ok(roots)
+}
+
 /// A rustls server configuration over the reloading certificate, offering h2 and http/1.1.
 pub fn server_config(cert: Arc<ReloadingCert>) -> Result<Arc<ServerConfig>, rustls::Error> {
     server_config_with_clients(cert, None)
@@ -183,18 +198,7 @@ pub fn server_config_with_clients(
     let builder = match client_ca {
         None => builder.with_no_client_auth(),
         Some(pem) => {
-            use rustls::pki_types::pem::PemObject;
-            let mut roots = rustls::RootCertStore::empty();
-            for der in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
-                let der =
-                    der.map_err(|e| rustls::Error::General(format!("reading the client CA: {e}")))?;
-                roots.add(der)?;
-            }
-            if roots.is_empty() {
-                return Err(rustls::Error::General(
-                    "the client CA file holds no certificate".into(),
-                ));
-            }
+            let roots = root_store(pem, "the client CA")?;
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider,

@@ -50,8 +50,27 @@ pub struct GateArgs {
     #[arg(long)]
     pub guardian: Option<PathBuf>,
     /// Write what was learned here (YAML), every learn interval and on shutdown.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "learner")]
     pub write_guardian: Option<PathBuf>,
+    /// In a cluster: sync with `rampart learner` here (`https://rampart-learner.rampart-system.svc:8443/sync`)
+    /// instead of learning alone; the criteria in force are then the learner's, learned from
+    /// every replica of the service.
+    #[arg(long, env = "RAMPART_GUARD_LEARNER")]
+    pub learner: Option<String>,
+    /// The CA of the learner's certificate (PEM).
+    #[arg(long, env = "RAMPART_GUARD_LEARNER_CA", requires = "learner")]
+    pub learner_ca: Option<PathBuf>,
+    /// The pod's projected ServiceAccount token for the learner (read at every sync: the
+    /// kubelet rotates it).
+    #[arg(
+        long,
+        default_value = "/var/run/secrets/rampart/token",
+        env = "RAMPART_GUARD_TOKEN_FILE"
+    )]
+    pub token_file: PathBuf,
+    /// Send no token (a learner started with --insecure-no-auth, local demos).
+    #[arg(long, requires = "learner")]
+    pub no_token: bool,
     /// Bytes of each request body inspected (the rest is forwarded uninspected, and the
     /// request carries the `too-large` fault).
     #[arg(long, default_value_t = 1 << 20)]
@@ -93,13 +112,13 @@ pub fn run(a: &GateArgs) -> anyhow::Result<ExitCode> {
         None => Guardian::new(&a.service, GuardianSpec::default()),
     };
     if let Some(m) = a.mode {
-        guardian.spec.control.mode = match m {
+        guardian.spec.control_mut().mode = match m {
             ModeArg::Learn => GuardMode::Learn,
             ModeArg::Alert => GuardMode::Alert,
             ModeArg::Block => GuardMode::Block,
         };
     }
-    let mode = guardian.spec.control.mode;
+    let mode = guardian.spec.control().mode;
     let tls = match (&a.tls_cert, &a.tls_key) {
         (Some(c), Some(k)) => Some(server_config(Arc::new(
             ReloadingCert::load(c, k).context("loading the serving certificate")?,
@@ -122,11 +141,28 @@ pub fn run(a: &GateArgs) -> anyhow::Result<ExitCode> {
             body_cap: a.body_cap.max(1),
             guardian,
             learn_rate: a.learn_rate,
+            mode_override: a.mode.map(|m| match m {
+                ModeArg::Learn => GuardMode::Learn,
+                ModeArg::Alert => GuardMode::Alert,
+                ModeArg::Block => GuardMode::Block,
+            }),
         },
         metrics,
         seed,
     )
     .context("starting the learner")?;
+    let learner = match &a.learner {
+        Some(url) => Some(
+            rampart_http::client::Poster::new(
+                url,
+                a.learner_ca.as_deref(),
+                (!a.no_token).then_some(a.token_file.as_path()),
+                Duration::from_secs(10),
+            )
+            .with_context(|| format!("--learner {url}"))?,
+        ),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -147,12 +183,23 @@ pub fn run(a: &GateArgs) -> anyhow::Result<ExitCode> {
             a.upstream,
             admin.local_addr()?
         );
-        tokio::spawn(relearn_loop(
-            gate.clone(),
-            a.learn_interval,
-            a.write_guardian.clone(),
-            cancel.clone(),
-        ));
+        let syncing = match learner {
+            Some(poster) => Some(tokio::spawn(rampart_gate::sync::sync_loop(
+                gate.clone(),
+                poster,
+                rampart_guard::cadence::SyncCadence::default(),
+                cancel.clone(),
+            ))),
+            None => {
+                tokio::spawn(relearn_loop(
+                    gate.clone(),
+                    a.learn_interval,
+                    a.write_guardian.clone(),
+                    cancel.clone(),
+                ));
+                None
+            }
+        };
         if !a.peers_interval.is_zero() {
             tokio::spawn(peers_loop(
                 gate.clone(),
@@ -177,6 +224,10 @@ pub fn run(a: &GateArgs) -> anyhow::Result<ExitCode> {
             ),
             server.serve(admin, None, admin_router, cancel.clone()),
         );
+        if let Some(s) = syncing {
+            // The last sync, on shutdown.
+            let _ = s.await;
+        }
         if let Some(p) = &a.write_guardian {
             let g = gate.relearn_at(Some(crate::guard::now_rfc3339()));
             crate::guard::write_guardian(p, &g)?;
@@ -196,23 +247,7 @@ fn admin_router(gate: Arc<Gate>, registry: Arc<Registry>) -> axum::Router {
     axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ok\n" }))
-        .route(
-            "/metrics",
-            get(move || {
-                let registry = registry.clone();
-                async move {
-                    let mut text = String::new();
-                    let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-                    (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                        )],
-                        text,
-                    )
-                }
-            }),
-        )
+        .route("/metrics", get(move || metrics_text(registry.clone())))
         .route(
             "/reset-pod-alert",
             post(move || {
@@ -223,6 +258,19 @@ fn admin_router(gate: Arc<Gate>, registry: Arc<Registry>) -> axum::Router {
                 }
             }),
         )
+}
+
+/// A registry in the OpenMetrics text format (the gate's and the learner's admin `/metrics`).
+pub(crate) async fn metrics_text(registry: Arc<Registry>) -> impl axum::response::IntoResponse {
+    let mut text = String::new();
+    let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
 }
 
 async fn relearn_loop(

@@ -138,7 +138,7 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
 fn explain_cmd(a: &ExplainArgs) -> anyhow::Result<ExitCode> {
     use std::fmt::Write as _;
     let g = read_guardian(&a.guardian)?;
-    let c = &g.spec.control;
+    let c = g.spec.control();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -178,7 +178,7 @@ fn replay_cmd(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
         Some(p) => read_guardian(p)?,
         None => Guardian::new(&a.name, GuardianSpec::default()),
     };
-    let control: &mut GuardControl = &mut guardian.spec.control;
+    let control: &mut GuardControl = guardian.spec.control_mut();
     if let Some(s) = a.min_sessions {
         control.min_sessions = s;
     }
@@ -188,9 +188,9 @@ fn replay_cmd(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut learned_summary = None;
     if let Some(path) = &a.learn {
         let records = read_har(path, a.body_cap)?;
-        let (criteria, learned) = replay::learn(&records, &guardian.spec.control);
+        let (criteria, learned) = replay::learn(&records, &guardian.spec.control());
         if learned.routes == 0 && !records.is_empty() {
-            let c = &guardian.spec.control;
+            let c = guardian.spec.control();
             eprintln!(
                 "rampart: warning: nothing learned from {} requests: a shape needs {} sessions from {} clients and the busiest route had {} distinct client(s) (entries name their client with _clientAddress or X-Forwarded-For; see --min-clients)",
                 records.len(),

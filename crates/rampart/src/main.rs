@@ -41,6 +41,7 @@ mod engine;
 mod gate;
 mod guard;
 mod intel;
+mod learner;
 mod permissions;
 mod policy;
 mod scan;
@@ -91,6 +92,10 @@ enum Command {
     /// --upstream 8080 --mode learn|alert|block`), and `rampart guard replay` to learn from and
     /// judge recorded traffic offline.
     Guard(Box<guard::GuardArgs>),
+    /// The request guard's learner: gates sync their piles here; it verifies each gate
+    /// (TokenReview), learns every service's criteria from all its replicas, keeps them in the
+    /// Guardians' status, and hands gates' alerts to the engine.
+    Learner(Box<learner::LearnerArgs>),
 }
 
 /// How log fields are written: as the default formatter does (`message`, then `name=value`),
@@ -141,6 +146,7 @@ fn main() -> ExitCode {
         }
         Command::Dashboard(args) => engine::dashboard(&args),
         Command::Guard(args) => guard::run(&args),
+        Command::Learner(args) => learner::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -592,6 +592,44 @@ async fn runtime_evidence_corroborates_chains_until_it_expires() {
         ),
         "{metrics}"
     );
+    // The request guard's alerts (through `rampart learner`): a `request_anomaly` on the pod
+    // corroborates the chains entering through it; the same token, the same refusals.
+    let guard = serde_json::to_vec(&serde_json::json!({
+        "schema": "rampart.dev/guard-event/v1",
+        "events": [{"kind": "request-anomaly", "namespace": "app", "pod": "web", "service": "web",
+                    "reasons": {"injection": 2}, "mode": "block", "summary": "query.q: injection"}]
+    }))
+    .unwrap();
+    assert_eq!(post(&ingest, "/guard", Some("wrong"), &guard), 401);
+    assert_eq!(
+        post(
+            &ingest,
+            "/guard",
+            Some("s3cret-token"),
+            b"{\"schema\": \"v0\", \"events\": []}"
+        ),
+        400
+    );
+    assert_eq!(post(&ingest, "/guard", Some("s3cret-token"), &guard), 200);
+    let anomaly = |f: &Value| {
+        f["chains"].as_array().is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c["evidence"]
+                    .as_array()
+                    .is_some_and(|es| es.iter().any(|e| e["behaviour"] == "request_anomaly"))
+            })
+        })
+    };
+    let f = engine.findings_when(anomaly).await;
+    let text = f.to_string();
+    assert!(
+        text.contains("rampart guard (block): 2 request(s) to service web"),
+        "{text}"
+    );
+    assert!(
+        get(&engine.addr, "/metrics")
+            .contains("rampart_ingest_items_total{endpoint=\"guard\",result=\"fresh\"} 1")
+    );
     // The observation expires: the chains are proven again.
     let f = engine
         .findings_when(|f| chains(f) > 0 && corroborated(f) == 0)

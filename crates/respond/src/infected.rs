@@ -123,16 +123,19 @@ impl ResponseMapping {
             .map(ResponseMapping)
     }
 
-    /// The action an observation calls for, if any. Only pod observations from Falco qualify
-    /// (an audit read names an identity, not a pod to act on).
+    /// The action an observation calls for, if any. Only pod observations from Falco or the
+    /// request guard qualify (an audit read names an identity, not a pod to act on); a guard
+    /// event matches by its rule name (`rampart guard compromise`, `rampart guard request
+    /// anomaly`), behaviour and priority, and carries no tags.
     pub fn action_for(&self, o: &Observation) -> Option<PodAction> {
-        let Origin::Falco {
-            rule,
-            priority,
-            tags,
-        } = &o.origin
-        else {
-            return None;
+        let (rule, priority, tags): (&str, &Priority, &[String]) = match &o.origin {
+            Origin::Falco {
+                rule,
+                priority,
+                tags,
+            } => (rule, priority, tags),
+            Origin::Guard { kind, priority, .. } => (kind.rule(), priority, &[]),
+            Origin::Audit { .. } => return None,
         };
         self.0
             .iter()
@@ -523,6 +526,38 @@ mod tests {
             },
             summary: rule.into(),
         }
+    }
+
+    #[test]
+    fn a_guard_compromise_isolates_and_a_request_anomaly_does_not() {
+        use rampart_signals::guard::{EventKind, GuardEvent, observation};
+        let event = |kind| GuardEvent {
+            kind,
+            namespace: "shop".into(),
+            pod: "api-1".into(),
+            service: "api".into(),
+            reasons: BTreeMap::from([("injection".into(), 2)]),
+            mode: "block".into(),
+            summary: String::new(),
+        };
+        let m = ResponseMapping::default();
+        assert_eq!(
+            m.action_for(&observation(&event(EventKind::Compromise))),
+            Some(PodAction::Isolate)
+        );
+        assert_eq!(
+            m.action_for(&observation(&event(EventKind::RequestAnomaly))),
+            None,
+            "a refused exploit attempt is not a compromised pod"
+        );
+        let by_rule = ResponseMapping::from_yaml(
+            "- {rule: rampart guard request anomaly, action: terminate}",
+        )
+        .expect("mapping");
+        assert_eq!(
+            by_rule.action_for(&observation(&event(EventKind::RequestAnomaly))),
+            Some(PodAction::Terminate)
+        );
     }
 
     #[test]

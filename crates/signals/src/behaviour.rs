@@ -35,6 +35,9 @@ pub enum Behaviour {
     CryptoMining,
     /// A container talking to the Kubernetes API server unexpectedly.
     ApiServerContact,
+    /// Requests to the workload that broke what the request guard learned (an exploit
+    /// attempt in progress, alerted or blocked).
+    RequestAnomaly,
 }
 
 impl Behaviour {
@@ -50,6 +53,7 @@ impl Behaviour {
             Behaviour::Drift => "drift",
             Behaviour::CryptoMining => "crypto_mining",
             Behaviour::ApiServerContact => "k8s_api_contact",
+            Behaviour::RequestAnomaly => "request_anomaly",
         }
     }
 
@@ -65,6 +69,7 @@ impl Behaviour {
             "drift" => Behaviour::Drift,
             "crypto_mining" => Behaviour::CryptoMining,
             "k8s_api_contact" => Behaviour::ApiServerContact,
+            "request_anomaly" => Behaviour::RequestAnomaly,
             _ => return None,
         })
     }

@@ -1,6 +1,7 @@
 //! rampart's *detect* layer, pure: outside runtime data turned into evidence.
 //!
 //! * [`falco`]: Falco alerts (Falco's JSON output, falcosidekick's webhook), bounded;
+//! * [`guard`]: request-guard events (a gate's alerts and pod alert, from `rampart learner`);
 //! * [`audit`]: kube-apiserver audit events (`audit.k8s.io/v1`, `v1beta1`), filtered to the
 //!   one kind of event that is evidence here: a ServiceAccount reading Secrets;
 //! * [`behaviour`]: alerts normalised to behaviours by rule name and tags (configurable);
@@ -19,6 +20,7 @@ pub mod bounded;
 pub mod corroborate;
 pub mod falco;
 pub mod foothold;
+pub mod guard;
 pub mod kev;
 pub mod observe;
 pub mod vulns;

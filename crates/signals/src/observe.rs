@@ -68,6 +68,17 @@ pub enum Origin {
         /// Tags.
         tags: Vec<String>,
     },
+    /// The request guard, through `rampart learner`.
+    Guard {
+        /// `request-anomaly` or `compromise`.
+        kind: crate::guard::EventKind,
+        /// The service the gate guards.
+        service: String,
+        /// How severe, on Falco's scale (a compromise is critical), for the response mapping.
+        priority: Priority,
+        /// Reason classes of the alerts.
+        reasons: Vec<String>,
+    },
     /// An audit event.
     Audit {
         /// `get`, `list` or `watch`.

@@ -51,6 +51,40 @@ pub struct Fake {
     pub unavailable: bool,
     /// Lists served per collection.
     pub list_counts: BTreeMap<String, usize>,
+    /// Tokens a TokenReview authenticates: token → (the `status` to answer, its audience).
+    pub tokens: BTreeMap<String, (Value, String)>,
+    /// TokenReviews answered.
+    pub token_reviews: usize,
+}
+
+impl Fake {
+    /// Makes `token` a bound ServiceAccount token of `namespace/sa` for `pod` (with its UID),
+    /// valid for `audience` only — what a projected token is.
+    pub fn add_token(
+        &mut self,
+        token: &str,
+        namespace: &str,
+        sa: &str,
+        pod: &str,
+        pod_uid: &str,
+        audience: &str,
+    ) {
+        let status = json!({
+            "authenticated": true,
+            "audiences": [audience],
+            "user": {
+                "username": format!("system:serviceaccount:{namespace}:{sa}"),
+                "uid": format!("uid-{sa}"),
+                "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{namespace}")],
+                "extra": {
+                    "authentication.kubernetes.io/pod-name": [pod],
+                    "authentication.kubernetes.io/pod-uid": [pod_uid]
+                }
+            }
+        });
+        self.tokens
+            .insert(token.to_string(), (status, audience.to_string()));
+    }
 }
 
 /// The shared server state.
@@ -475,6 +509,33 @@ async fn access_review(
     (StatusCode::CREATED, axum::Json(review)).into_response()
 }
 
+/// `POST /apis/authentication.k8s.io/v1/tokenreviews`: known tokens authenticate for their
+/// audience (when the review names audiences, as the real server checks), others do not.
+async fn token_review(
+    State(f): State<Shared>,
+    axum::Json(mut review): axum::Json<Value>,
+) -> Response {
+    let token = review["spec"]["token"].as_str().unwrap_or("").to_string();
+    let asked: Vec<String> = review["spec"]["audiences"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut fake = f.lock().unwrap();
+    fake.token_reviews += 1;
+    review["status"] = match fake.tokens.get(&token) {
+        Some((status, aud)) if asked.is_empty() || asked.contains(aud) => status.clone(),
+        Some(_) => {
+            json!({"authenticated": false, "error": "token audiences do not intersect the requested audiences"})
+        }
+        None => json!({"authenticated": false, "error": "invalid bearer token"}),
+    };
+    (StatusCode::CREATED, axum::Json(review)).into_response()
+}
+
 type CorePath = (String, String, String);
 
 fn grouped_path((ns, resource, name): CorePath) -> Path<NamePath> {
@@ -545,6 +606,10 @@ pub async fn start(fake: Shared) -> String {
             axum::routing::post(access_review),
         )
         .route(
+            "/apis/authentication.k8s.io/v1/tokenreviews",
+            axum::routing::post(token_review),
+        )
+        .route(
             "/apis/{group}/{version}/namespaces/{ns}/{resource}",
             axum::routing::post(create),
         )
@@ -577,6 +642,8 @@ pub fn new_fake() -> Shared {
         forbidden: Vec::new(),
         unavailable: false,
         list_counts: BTreeMap::new(),
+        tokens: BTreeMap::new(),
+        token_reviews: 0,
     }))
 }
 
