@@ -99,12 +99,14 @@ for v in default full acting; do to_json "$work/$v.yaml" >"$work/$v.json"; done
 "$rampart" permissions engine --actuator adminnetworkpolicy \
   --enable network,rbac,mount,identity,pod,judgement --watch-vulnerability-reports >"$work/perm-full.json"
 "$rampart" permissions webhook >"$work/perm-webhook.json"
+"$rampart" permissions learner >"$work/perm-learner.json"
 echo '[]' >"$work/perm-none.json"
 check "chart: engine RBAC (read-only default) = rampart permissions" $check_py rbac "$work/default.json" "$work/perm-default.json" rampart-engine
 check "chart: engine RBAC (network + pod acting) = rampart permissions" $check_py rbac "$work/acting.json" "$work/perm-acting.json" rampart-engine
 check "chart: engine RBAC (every class, AdminNetworkPolicy) = rampart permissions" $check_py rbac "$work/full.json" "$work/perm-full.json" rampart-engine
 check "chart: webhook RBAC (watching) = rampart permissions" $check_py rbac "$work/default.json" "$work/perm-webhook.json" rampart-webhook
 check "chart: webhook RBAC (reading files) is none" $check_py rbac "$work/full.json" "$work/perm-none.json" rampart-webhook
+check "chart: learner RBAC = rampart permissions" $check_py rbac "$work/full.json" "$work/perm-learner.json" rampart-learner
 
 # The demo cluster, before the webhook exists.
 kubectl apply -f examples/demo-cluster/ >"$work/apply.log" 2>&1 || { cat "$work/apply.log"; fail "the demo cluster applies"; }

@@ -9,6 +9,7 @@
 
 {{- define "rampart.webhook.name" -}}{{ include "rampart.fullname" . }}-webhook{{- end -}}
 {{- define "rampart.engine.name" -}}{{ include "rampart.fullname" . }}-engine{{- end -}}
+{{- define "rampart.learner.name" -}}{{ include "rampart.fullname" . }}-learner{{- end -}}
 
 {{- define "rampart.labels" -}}
 app.kubernetes.io/name: rampart

@@ -77,7 +77,7 @@ struct Service {
     last_persisted: Duration,
     criteria: Option<Criteria>,
     last_learned_at: Option<String>,
-    /// Learned since the last persist.
+    /// Criteria or their sample count changed since the last persist.
     unpersisted: bool,
     /// Rebuilt from a Guardian at this time and not learned since.
     restored_at: Option<Duration>,
@@ -195,7 +195,11 @@ impl Hub {
     ) -> Option<&Criteria> {
         let s = self.services.get_mut(key)?;
         let criteria = learn::learn(&s.pile, control);
-        s.learned_from = learn::samples(&s.pile);
+        let samples = learn::samples(&s.pile);
+        if samples != s.learned_from {
+            s.unpersisted = true;
+        }
+        s.learned_from = samples;
         s.last_learned = now;
         s.restored_at = None;
         s.last_learned_at = Some(at);

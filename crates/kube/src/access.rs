@@ -173,6 +173,32 @@ pub fn webhook_reads() -> Vec<Access> {
     out
 }
 
+/// The request guard's learner: reviewing gates' tokens, reading their pods' labels, watching
+/// Guardians, creating one for a service without, and writing their status.
+pub fn learner_access() -> Vec<Access> {
+    let ar = ApiResource::erase::<rampart_api::Guardian>(&());
+    let mut out = vec![
+        Access::new(
+            "authentication.k8s.io",
+            "tokenreviews",
+            "create",
+            "verifying gates' projected ServiceAccount tokens",
+        ),
+        Access::new("", "pods", "get", "the labels naming a gate's service"),
+        Access::new(
+            &ar.group,
+            &ar.plural,
+            "create",
+            "a Guardian for a service without one (empty spec: it follows the defaults)",
+        ),
+        Access::new(&ar.group, &ar.plural, "patch", "learned criteria").sub("status"),
+    ];
+    out.extend(
+        ["list", "watch"].map(|v| Access::new(&ar.group, &ar.plural, v, "Guardians in force")),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

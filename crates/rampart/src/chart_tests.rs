@@ -60,6 +60,15 @@ fn every_webhook_flag_has_a_value_in_the_chart() {
 }
 
 #[test]
+fn every_learner_flag_has_a_value_in_the_chart() {
+    let missing = missing_flags("learner", "templates/learner.yaml");
+    assert!(
+        missing.is_empty(),
+        "learner flags the chart cannot set: {missing:?}"
+    );
+}
+
+#[test]
 fn the_chart_ships_the_crds_rampart_generates() {
     let generated = crate::policy::crds_yaml().expect("the CRDs serialize");
     assert!(

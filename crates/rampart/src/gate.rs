@@ -71,6 +71,14 @@ pub struct GateArgs {
     /// Send no token (a learner started with --insecure-no-auth, local demos).
     #[arg(long, requires = "learner")]
     pub no_token: bool,
+    /// With pending samples (≥ 10 % of what was learned) or alerts, sync this often (the
+    /// original: 1 minute).
+    #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "learner")]
+    pub sync_check: Duration,
+    /// Sync at least this often, also to fetch the criteria and control in force (the
+    /// original: 5 minutes; never below the 5 s minimum gap).
+    #[arg(long, default_value = "5m", value_parser = parse_duration, requires = "learner")]
+    pub sync_max_gap: Duration,
     /// Bytes of each request body inspected (the rest is forwarded uninspected, and the
     /// request carries the `too-large` fault).
     #[arg(long, default_value_t = 1 << 20)]
@@ -187,7 +195,11 @@ pub fn run(a: &GateArgs) -> anyhow::Result<ExitCode> {
             Some(poster) => Some(tokio::spawn(rampart_gate::sync::sync_loop(
                 gate.clone(),
                 poster,
-                rampart_guard::cadence::SyncCadence::default(),
+                rampart_guard::cadence::SyncCadence {
+                    check: a.sync_check,
+                    max_gap: a.sync_max_gap,
+                    ..rampart_guard::cadence::SyncCadence::default()
+                },
                 cancel.clone(),
             ))),
             None => {

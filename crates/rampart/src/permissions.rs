@@ -18,6 +18,8 @@ pub enum PermissionsCommand {
     /// `rampart webhook` watching the cluster (with `--policies` and `--namespaces` it needs
     /// nothing).
     Webhook,
+    /// `rampart learner`.
+    Learner,
 }
 
 /// What the engine asks for with `args`.
@@ -52,6 +54,7 @@ pub fn run(command: &PermissionsCommand) -> anyhow::Result<ExitCode> {
     let list = match command {
         PermissionsCommand::Engine(args) => engine_access(args),
         PermissionsCommand::Webhook => access::webhook_reads(),
+        PermissionsCommand::Learner => access::learner_access(),
     };
     println!("{}", serde_json::to_string_pretty(&list)?);
     Ok(ExitCode::SUCCESS)
