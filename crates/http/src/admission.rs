@@ -77,6 +77,8 @@ pub struct AdmissionState {
     pub ready: AtomicBool,
     /// Bytes of reviews in flight.
     pub budget: BodyBudget,
+    /// The request guard's injection, when configured (`--guard-learner-url`).
+    pub guard: Option<rampart_policy::inject::GuardInjection>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -475,7 +477,7 @@ fn decide(
             let policies = s.policies.read().unwrap_or_else(|e| e.into_inner());
             match endpoint {
                 Endpoint::Validate => review::validate(&r, ns_labels, &policies, &s.pss),
-                Endpoint::Mutate => review::mutate(&r, ns_labels, &policies),
+                Endpoint::Mutate => review::mutate(&r, ns_labels, &policies, s.guard.as_ref()),
             }
             .map_err(|e| (BadReview::Review(e), labels.clone()))?
         }

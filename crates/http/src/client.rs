@@ -59,12 +59,20 @@ impl std::fmt::Debug for Poster {
 /// Largest CA or token file read.
 const MAX_FILE: u64 = 1 << 20;
 
+/// Reads a CA file (PEM) for [`Poster::new`].
+pub fn read_ca(path: &Path) -> Result<Vec<u8>, ClientError> {
+    rampart_files::read_bounded(path, MAX_FILE).map_err(|source| ClientError::Read {
+        path: path.into(),
+        source,
+    })
+}
+
 impl Poster {
-    /// Posts to `url` (`http://` or `https://`, the latter verified against `ca`, PEM), with
-    /// the bearer token in `token_file` when given.
+    /// Posts to `url` (`http://` or `https://`, the latter verified against `ca`, PEM
+    /// certificates), with the bearer token in `token_file` when given.
     pub fn new(
         url: &str,
-        ca: Option<&Path>,
+        ca: Option<&[u8]>,
         token_file: Option<&Path>,
         timeout: Duration,
     ) -> Result<Poster, ClientError> {
@@ -78,15 +86,7 @@ impl Poster {
             return Err(ClientError::Url(url.into()));
         }
         let roots = match ca {
-            Some(path) => {
-                let pem = rampart_files::read_bounded(path, MAX_FILE).map_err(|source| {
-                    ClientError::Read {
-                        path: path.into(),
-                        source,
-                    }
-                })?;
-                crate::tls::root_store(&pem, &path.display().to_string())?
-            }
+            Some(pem) => crate::tls::root_store(pem, "the CA")?,
             None if https => return Err(ClientError::NoCa(url.into())),
             None => rustls::RootCertStore::empty(),
         };

@@ -195,7 +195,7 @@ impl World {
         });
         Poster::new(
             &self.url,
-            Some(&self.ca),
+            Some(&std::fs::read(&self.ca).unwrap()),
             file.as_deref(),
             Duration::from_secs(10),
         )

@@ -1,9 +1,10 @@
 //! rampart's admission decisions, pure: Pod Security Standards ([`pss`]) check for check as
 //! upstream Pod Security Admission, SecurityPolicy conditions, and mutations as RFC 6902
-//! patches. Input is data (objects, namespace labels, policies); output is a decision. No I/O.
+//! patches; request-guard injection ([`inject`]). Input is data (objects, namespace labels, policies); output is a decision. No I/O.
 
 pub mod conditions;
 pub mod defaults;
+pub mod inject;
 pub mod mutate;
 pub mod object;
 pub mod offline;

@@ -776,11 +776,13 @@ fn spec_errors(kind: &str, spec: Value) -> Result<Vec<rampart_api::SpecError>, S
     .map_err(|e| e.to_string())
 }
 
-/// Decides `/mutate`: the patch that the applicable policies' mutations ask for.
+/// Decides `/mutate`: the patch that the applicable policies' mutations ask for, and the
+/// request guard's gate when the pod asks for it and `guard` is configured.
 pub fn mutate(
     req: &Request<'_>,
     ns_labels: &BTreeMap<String, String>,
     policies: &PolicySet,
+    guard: Option<&crate::inject::GuardInjection>,
 ) -> Result<Decision, ReviewError> {
     let Some((pod, old)) = pod_of(req)? else {
         return Ok(Decision::allow());
@@ -829,11 +831,23 @@ pub fn mutate(
         merged.disallow_privilege_escalation |= m.disallow_privilege_escalation;
     }
     let mut d = Decision::allow();
+    let mut ops = Vec::new();
     if any {
-        let patch = mutate::patch(&pod, &merged);
-        if !patch.0.is_empty() {
-            d.patch = Some(patch);
+        ops.extend(mutate::patch(&pod, &merged).0);
+    }
+    match guard.map(|g| crate::inject::patch(&pod, ns_labels, g)) {
+        Some(crate::inject::Injected::Patch(more)) => {
+            d.audit_annotations.insert(
+                "rampart.dev/guard".into(),
+                "the request guard's gate was injected".into(),
+            );
+            ops.extend(more);
         }
+        Some(crate::inject::Injected::Skipped(why)) => d.warnings.push(why),
+        Some(crate::inject::Injected::No) | None => {}
+    }
+    if !ops.is_empty() {
+        d.patch = Some(json_patch::Patch(ops));
     }
     Ok(d)
 }

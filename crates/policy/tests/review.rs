@@ -474,7 +474,7 @@ fn mutation_patches_come_from_applicable_policies() {
     let mut set = PolicySet::default();
     set.upsert(p).unwrap();
     let mut obj = pod(json!({"containers": [{"name": "c", "image": "x"}]}));
-    let d = mutate(&req("Pod", "", &obj), &labels(&[]), &set).unwrap();
+    let d = mutate(&req("Pod", "", &obj), &labels(&[]), &set, None).unwrap();
     let patch = d.patch.unwrap();
     json_patch::patch(&mut obj, &patch).unwrap();
     // The mutated object passes the policy that asked for the mutation.
@@ -489,7 +489,7 @@ fn mutation_patches_come_from_applicable_policies() {
         .allowed
     );
     assert!(
-        mutate(&req("Pod", "", &obj), &labels(&[]), &set)
+        mutate(&req("Pod", "", &obj), &labels(&[]), &set, None)
             .unwrap()
             .patch
             .is_none()
@@ -578,11 +578,14 @@ fn policies_do_not_block_unrelated_updates_and_mutations_only_create() {
             .allowed
     );
     assert!(
-        mutate(&u, &labels(&[]), &set).unwrap().patch.is_none(),
+        mutate(&u, &labels(&[]), &set, None)
+            .unwrap()
+            .patch
+            .is_none(),
         "pods are mutated on create only"
     );
     assert!(
-        mutate(&req("Pod", "", &old), &labels(&[]), &set)
+        mutate(&req("Pod", "", &old), &labels(&[]), &set, None)
             .unwrap()
             .patch
             .is_some()
@@ -590,7 +593,7 @@ fn policies_do_not_block_unrelated_updates_and_mutations_only_create() {
     // A pod without a spec gets no patch (its parent path does not exist).
     let bare = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
     assert!(
-        mutate(&req("Pod", "", &bare), &labels(&[]), &set)
+        mutate(&req("Pod", "", &bare), &labels(&[]), &set, None)
             .unwrap()
             .patch
             .is_none()

@@ -57,9 +57,22 @@ pub struct GateArgs {
     /// every replica of the service.
     #[arg(long, env = "RAMPART_GUARD_LEARNER")]
     pub learner: Option<String>,
-    /// The CA of the learner's certificate (PEM).
-    #[arg(long, env = "RAMPART_GUARD_LEARNER_CA", requires = "learner")]
+    /// The CA of the learner's certificate (a PEM file).
+    #[arg(
+        long,
+        env = "RAMPART_GUARD_LEARNER_CA",
+        requires = "learner",
+        conflicts_with = "learner_ca_pem"
+    )]
     pub learner_ca: Option<PathBuf>,
+    /// The CA of the learner's certificate, as PEM text (what the injecting webhook passes).
+    #[arg(
+        long,
+        env = "RAMPART_GUARD_LEARNER_CA_PEM",
+        requires = "learner",
+        hide_env_values = true
+    )]
+    pub learner_ca_pem: Option<String>,
     /// The pod's projected ServiceAccount token for the learner (read at every sync: the
     /// kubelet rotates it).
     #[arg(
@@ -159,11 +172,16 @@ pub fn run(a: &GateArgs) -> anyhow::Result<ExitCode> {
         seed,
     )
     .context("starting the learner")?;
+    let ca = match (&a.learner_ca, &a.learner_ca_pem) {
+        (Some(p), _) => Some(rampart_http::client::read_ca(p)?),
+        (None, Some(pem)) => Some(pem.clone().into_bytes()),
+        (None, None) => None,
+    };
     let learner = match &a.learner {
         Some(url) => Some(
             rampart_http::client::Poster::new(
                 url,
-                a.learner_ca.as_deref(),
+                ca.as_deref(),
                 (!a.no_token).then_some(a.token_file.as_path()),
                 Duration::from_secs(10),
             )

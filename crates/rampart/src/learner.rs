@@ -80,11 +80,15 @@ pub fn run(a: &LearnerArgs) -> anyhow::Result<ExitCode> {
             "the learner needs --tls-cert and --tls-key: gates send it their tokens (--insecure-no-auth serves plain HTTP, for local demos only)"
         ),
     };
+    let engine_ca = match &a.engine_ca {
+        Some(p) => Some(rampart_http::client::read_ca(p)?),
+        None => None,
+    };
     let engine = match &a.engine_url {
         Some(url) => Some(
             rampart_http::client::Poster::new(
                 url,
-                a.engine_ca.as_deref(),
+                engine_ca.as_deref(),
                 a.engine_token_file.as_deref(),
                 Duration::from_secs(10),
             )

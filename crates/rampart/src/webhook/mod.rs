@@ -48,6 +48,31 @@ pub struct WebhookArgs {
     /// How often the certificate files are checked for changes.
     #[arg(long, default_value = "10s", value_parser = parse_duration, env = "RAMPART_WEBHOOK_CERT_RELOAD")]
     pub cert_reload_interval: Duration,
+    /// Inject the request guard's gate into pods that ask for it (`rampart.dev/guard: enabled`),
+    /// syncing with the learner at this URL (`https://rampart-learner.rampart-system.svc:8443/sync`).
+    #[arg(long, env = "RAMPART_WEBHOOK_GUARD_LEARNER_URL", requires_all = ["guard_learner_ca", "guard_image"])]
+    pub guard_learner_url: Option<String>,
+    /// The CA of the learner's certificate (PEM file), handed to every injected gate.
+    #[arg(
+        long,
+        env = "RAMPART_WEBHOOK_GUARD_LEARNER_CA",
+        requires = "guard_learner_url"
+    )]
+    pub guard_learner_ca: Option<PathBuf>,
+    /// The gate's image (rampart's own).
+    #[arg(
+        long,
+        env = "RAMPART_WEBHOOK_GUARD_IMAGE",
+        requires = "guard_learner_url"
+    )]
+    pub guard_image: Option<String>,
+    /// The audience of the gates' projected tokens (the learner's --audience).
+    #[arg(
+        long,
+        default_value = "rampart-learner",
+        env = "RAMPART_WEBHOOK_GUARD_AUDIENCE"
+    )]
+    pub guard_audience: String,
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub serve: crate::serving::ServeArgs,

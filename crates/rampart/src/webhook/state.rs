@@ -125,8 +125,27 @@ pub fn initial(args: &WebhookArgs) -> anyhow::Result<(AdmissionState, bool)> {
     if let Some(minor) = args.kube_version {
         pss.newest_minor = rampart_policy::pss::latest_minor_for(minor);
     }
+    let guard = match (
+        &args.guard_learner_url,
+        &args.guard_learner_ca,
+        &args.guard_image,
+    ) {
+        (Some(url), Some(ca), Some(image)) => {
+            let pem = rampart_http::client::read_ca(ca)?;
+            // Checked now: a gate would only fail later, in every pod.
+            rampart_http::tls::root_store(&pem, &ca.display().to_string())?;
+            Some(rampart_policy::inject::GuardInjection {
+                image: image.clone(),
+                learner_url: url.clone(),
+                learner_ca_pem: String::from_utf8_lossy(&pem).into_owned(),
+                audience: args.guard_audience.clone(),
+            })
+        }
+        _ => None,
+    };
     let state = AdmissionState {
         pss,
+        guard,
         ..AdmissionState::default()
     };
     let from_files = match (&args.policies, &args.namespaces) {
