@@ -73,7 +73,7 @@ enum Command {
     Connectivity(scan::ConnectivityArgs),
     /// Serve the admission webhook (AdmissionReview v1 over HTTPS): Pod Security Standards,
     /// SecurityPolicies, mutations.
-    Webhook(webhook::WebhookArgs),
+    Webhook(Box<webhook::WebhookArgs>),
     /// Offline admission: check manifests, run policy tests.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
