@@ -93,6 +93,8 @@ pub struct Gate {
     learned_since: AtomicU64,
     /// Alerts by reason class since the last sync with the learner.
     alerts_since: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    /// The latest alert's route, locations and reasons, for the learner.
+    last_alert: Mutex<Option<String>>,
     peer_readings: AtomicU64,
     started: Instant,
 }
@@ -181,6 +183,7 @@ impl Gate {
             pod_alert: AtomicBool::new(false),
             learned_since: AtomicU64::new(0),
             alerts_since: Mutex::new(std::collections::BTreeMap::new()),
+            last_alert: Mutex::new(None),
             peer_readings: AtomicU64::new(0),
             started: Instant::now(),
         }))
@@ -245,6 +248,7 @@ impl Gate {
             .map(|a| a.iter().map(|(k, v)| ((*k).to_string(), *v)).collect())
             .unwrap_or_default();
         m.pod_alert = self.pod_alert();
+        m.last_alert = self.last_alert.lock().ok().and_then(|n| n.clone());
         m
     }
 
@@ -274,6 +278,11 @@ impl Gate {
                 *v = v.saturating_sub(sent.alerts.get(*k).copied().unwrap_or(0));
             }
             a.retain(|_, v| *v > 0);
+        }
+        if let Ok(mut n) = self.last_alert.lock()
+            && *n == sent.last_alert
+        {
+            *n = None;
         }
     }
 
@@ -498,6 +507,13 @@ async fn proxy(
             .iter()
             .map(|r| format!("{}: {}", r.location, r.reason))
             .collect();
+        if let Ok(mut n) = gate.last_alert.lock() {
+            *n = Some(rampart_guard::sync::note(&format!(
+                "{} {route}: {}",
+                decision.as_str(),
+                reasons.join("; ")
+            )));
+        }
         tracing::warn!(
             request_id = %id,
             service = %gate.config.service,

@@ -55,6 +55,8 @@ pub struct Accepted {
     pub samples: u64,
     /// Alerts the gate raised since its last sync, by reason class.
     pub alerts: BTreeMap<String, u64>,
+    /// The latest of them: route, locations, reasons.
+    pub last_alert: Option<String>,
     pub pod_alert: PodAlert,
 }
 
@@ -152,6 +154,7 @@ impl Hub {
             fresh: samples.saturating_sub(before),
             samples,
             alerts: msg.alerts.clone(),
+            last_alert: msg.last_alert.clone(),
             pod_alert,
         })
     }

@@ -34,6 +34,25 @@ pub struct SyncMessage {
     /// The gate saw the pod connect to a public peer never learned.
     #[serde(default)]
     pub pod_alert: bool,
+    /// The latest alert since the last sync: route, location and reason (never a value), at
+    /// most [`MAX_NOTE`] bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_alert: Option<String>,
+}
+
+/// The longest alert note kept.
+pub const MAX_NOTE: usize = 512;
+
+/// An alert note within [`MAX_NOTE`] bytes, control characters replaced.
+pub fn note(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len().min(MAX_NOTE));
+    for c in raw.chars() {
+        if out.len() + c.len_utf8() > MAX_NOTE {
+            break;
+        }
+        out.push(if c.is_control() { '?' } else { c });
+    }
+    out
 }
 
 /// Why a sync message was refused.
@@ -64,6 +83,7 @@ impl SyncMessage {
             samples,
             alerts: Default::default(),
             pod_alert: false,
+            last_alert: None,
         }
     }
 
@@ -110,6 +130,7 @@ pub fn decode(bytes: &[u8], cap: usize) -> Result<SyncMessage, SyncError> {
         return Err(SyncError::TooManyAlertClasses(m.alerts.len()));
     }
     m.pile = m.pile.normalized();
+    m.last_alert = m.last_alert.map(|n| note(&n));
     Ok(m)
 }
 

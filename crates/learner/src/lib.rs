@@ -310,7 +310,11 @@ impl Learner {
             service: id.service.clone(),
             reasons: a.alerts.clone(),
             mode: mode.to_string(),
-            summary: String::new(),
+            summary: if kind == EventKind::RequestAnomaly {
+                a.last_alert.clone().unwrap_or_default()
+            } else {
+                String::new()
+            },
         };
         let mut out = Vec::new();
         if a.alerts.values().any(|n| *n > 0) {
