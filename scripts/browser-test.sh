@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Browser test of the dashboard: headless Chromium loads the page served by
-# `rampart dashboard examples/demo-cluster`, the DOM must show the demo's chains and mitigations
-# and the graph script must have drawn the attack graph; a screenshot is saved to
-# ci-artifacts/dashboard.png. Needs Debian's `chromium` (installed by .ci/run).
+# `rampart dashboard examples/demo-cluster examples/guard`, the DOM must show the demo's chains
+# and mitigations and the graph script must have drawn the attack graph; a screenshot is saved
+# to ci-artifacts/dashboard.png. Then the request guard's page of shop/web: its criteria in
+# words and the editor's script writing the Guardian change (ci-artifacts/guard.png). Needs Debian's `chromium` (installed by .ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 browser=$(command -v chromium || command -v chromium-browser || true)
@@ -10,7 +11,7 @@ browser=$(command -v chromium || command -v chromium-browser || true)
 cargo build --release --quiet -p rampart
 mkdir -p ci-artifacts
 log=$(mktemp)
-target/release/rampart dashboard examples/demo-cluster --addr 127.0.0.1:18092 2>"$log" &
+target/release/rampart dashboard examples/demo-cluster examples/guard --addr 127.0.0.1:18092 2>"$log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 1 100); do grep -q "http://" "$log" && break; sleep 0.1; done
@@ -32,4 +33,28 @@ assert not errors, errors.group(1)
 assert "ci/deployer" in dom and "ClusterAdmin" in dom
 PY
 [ -s ci-artifacts/dashboard.png ] || { echo "browser-test: no screenshot"; exit 1; }
+
+# The request guard's page of shop/web (examples/guard): criteria in words, and the editor's
+# script, preset from the fragment, writing the Guardian change.
+page='http://127.0.0.1:18092/guard/shop/web#mode=learn&minSessions=5'
+"$browser" "${flags[@]}" --dump-dom "$page" 2>/dev/null > ci-artifacts/guard.html
+"$browser" "${flags[@]}" --window-size=1280,1400 --screenshot=ci-artifacts/guard.png "$page" 2>/dev/null
+python3 - ci-artifacts/guard.html <<'PY'
+import html, json, re, sys
+dom = open(sys.argv[1]).read()
+routes = dom.count('class="route"')
+values = dom.count('class="value"')
+pre = re.search(r'<pre id="guardian-yaml">(.*?)</pre>', dom, re.S)
+assert pre, "the editor's YAML is on the page"
+y = html.unescape(pre.group(1))
+print(f"browser-test: guard page: {routes} routes, {values} value lines; the editor wrote:")
+print("\n".join("  " + l[:110] for l in y.splitlines()[:7]))
+assert routes >= 6 and values > 20, "the learned criteria, in words"
+assert "kind: Guardian" in y and 'namespace: "shop"' in y
+control = json.loads(re.search(r"^  control: (\{.*\})$", y, re.M).group(1))
+assert control == {"mode": "learn", "learn": True, "learnAlerted": False, "minSessions": 5, "minClients": 2}, control
+assert 'data-edited-mode="learn"' in dom, "the script ran"
+assert "configured" not in y, "no configured criteria to carry"
+PY
+[ -s ci-artifacts/guard.png ] || { echo "browser-test: no screenshot of the guard page"; exit 1; }
 echo "browser-test: ok (screenshot: ci-artifacts/dashboard.png)"

@@ -195,7 +195,7 @@ bound_token "${api_pods[0]}" https://kubernetes.default.svc >"$work/token-other-
 # The engine (admin credentials: its own RBAC is e2e-real.sh's), its ingest for the learner.
 head -c 24 /dev/urandom | base64 >"$work/ingest.token"
 RAMPART_LOG=info "$rampart" engine --namespace $ns_sys --dashboard-addr 127.0.0.1:18191 \
-  --enable pod --actuator networkpolicy --ingest-addr 127.0.0.1:18193 \
+  --enable pod --actuator networkpolicy --ingest-addr 127.0.0.1:18193 --watch-guardians \
   --ingest-token-file "$work/ingest.token" --mitigation-ttl 10m >"$work/engine.log" 2>&1 &
 pids+=($!)
 until_ok 60 curl -sf http://127.0.0.1:18191/readyz || fail "engine ready"
@@ -288,6 +288,8 @@ hits = [c for c in d.get('chains', []) if c.get('confidence') == 'corroborated'
 sys.exit(0 if hits else 1)"
 }
 check "alert: reported by the learner, the chain through shop/api is corroborated in /findings" until_ok 30 corroborated
+on_page() { curl -sf http://127.0.0.1:18191/guard/shop/api | grep -q 'class="alert".*query.q'; }
+check "alert: the dashboard's page of shop/api shows the alert with its route, location and reason" until_ok 10 on_page
 
 # ── block ──────────────────────────────────────────────────────────────────────────────────
 kubectl -n shop patch guardian api --type merge -p '{"spec":{"control":{"mode":"block"}}}' >/dev/null

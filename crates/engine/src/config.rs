@@ -81,6 +81,8 @@ pub struct EngineConfig {
     pub kev_file: Option<PathBuf>,
     /// Watch trivy-operator VulnerabilityReports.
     pub watch_vulnerability_reports: bool,
+    /// Watch Guardians for the dashboard's request-guard pages.
+    pub watch_guardians: bool,
     /// Observation → pod action mapping file (default: the bundled one).
     pub responses: Option<PathBuf>,
     /// Pod actions per workload per action window.
@@ -361,6 +363,7 @@ mod tests {
             audit_allow: rampart_signals::audit::DEFAULT_ALLOW.into(),
             kev_file: None,
             watch_vulnerability_reports: false,
+            watch_guardians: false,
             responses: None,
             pod_max_per_workload: 2,
             allow_standalone_pods: false,

@@ -16,6 +16,7 @@
 mod clock;
 mod config;
 mod error;
+mod guard;
 mod infected;
 mod ledger;
 mod levers;

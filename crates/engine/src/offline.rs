@@ -38,8 +38,19 @@ pub fn findings(snapshot: &Snapshot) -> Arc<DashboardState> {
 }
 
 /// Proves `snapshot` once and serves its dashboard on `addr` until Ctrl-C.
-pub fn serve(snapshot: &Snapshot, addr: SocketAddr, limits: Limits) -> Result<(), Error> {
+/// `guardians` are shown on the request-guard pages (`/guard`).
+pub fn serve(
+    snapshot: &Snapshot,
+    guardians: Vec<rampart_api::Guardian>,
+    addr: SocketAddr,
+    limits: Limits,
+) -> Result<(), Error> {
     let state = findings(snapshot);
+    state
+        .guard
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .guardians = guardians;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

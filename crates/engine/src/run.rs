@@ -58,6 +58,23 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
     )
     .await?;
     serve_dashboard(listener, &dashboard, p.dashboard_token, &server, &cancel)?;
+    if config.watch_guardians || ingest.is_some() {
+        let cache = config.watch_guardians.then(|| {
+            let cache = rampart_kube::guardians::GuardianCache::default();
+            tokio::spawn(rampart_kube::guardians::watch_guardians(
+                client.clone(),
+                cache.clone(),
+                cancel.clone(),
+            ));
+            cache
+        });
+        tokio::spawn(crate::guard::keep_view(
+            cache,
+            ingest.clone(),
+            dashboard.clone(),
+            cancel.clone(),
+        ));
+    }
     let (ledger, levers) = crate::levers::ledger(&client, p.actuator, config).await;
     // The ledger is read from a watch, not listed every round.
     let ledger = ledger.map(|l| l.watch(cancel.clone()));

@@ -315,6 +315,8 @@ pub struct DashboardState {
     waiting: RwLock<Vec<String>>,
     /// Metrics.
     pub metrics: EngineMetrics,
+    /// The request guard's pages: Guardians and gates' recent alerts.
+    pub guard: RwLock<crate::guard_page::GuardView>,
 }
 
 impl DashboardState {
@@ -398,6 +400,9 @@ pub fn router(state: Arc<DashboardState>) -> Router {
             "/assets/dashboard.css",
             get(|| async { asset("text/css; charset=utf-8", DASHBOARD_CSS) }),
         )
+        .route("/assets/guard.js", get(|| async { asset(JS, GUARD_JS) }))
+        .route("/guard", get(guard_list))
+        .route("/guard/{ns}/{name}", get(guard_service))
         .route("/findings", get(findings))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
@@ -447,6 +452,8 @@ pub async fn security_headers(mut response: Response) -> Response {
 const CYTOSCAPE: &str = include_str!("../assets/cytoscape.min.js");
 /// The dashboard's own script.
 const DASHBOARD_JS: &str = include_str!("../assets/dashboard.js");
+/// The request-guard page's editor.
+const GUARD_JS: &str = include_str!("../assets/guard.js");
 /// The dashboard's styles (a file: the CSP allows no inline style).
 const DASHBOARD_CSS: &str = include_str!("../assets/dashboard.css");
 const JS: &str = "text/javascript; charset=utf-8";
@@ -588,6 +595,22 @@ fn obj(v: &Value) -> String {
     }
 }
 
+async fn guard_list(State(s): State<Arc<DashboardState>>) -> Html<String> {
+    let v = s.guard.read().unwrap_or_else(|e| e.into_inner());
+    Html(crate::guard_page::list(&v))
+}
+
+async fn guard_service(
+    State(s): State<Arc<DashboardState>>,
+    axum::extract::Path((ns, name)): axum::extract::Path<(String, String)>,
+) -> Response {
+    let v = s.guard.read().unwrap_or_else(|e| e.into_inner());
+    match crate::guard_page::service(&v, &ns, &name) {
+        Some(page) => Html(page).into_response(),
+        None => (StatusCode::NOT_FOUND, "no such Guardian\n").into_response(),
+    }
+}
+
 async fn page(State(s): State<Arc<DashboardState>>) -> Html<String> {
     let findings = tokio::task::spawn_blocking(move || s.findings())
         .await
@@ -600,7 +623,7 @@ pub fn render(f: &Value) -> String {
     let mut h = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>rampart</title>\
          <link rel=\"stylesheet\" href=\"/assets/dashboard.css\" id=\"__________cytoscape_stylesheet\">\
-         </head><body><h1>rampart</h1>",
+         </head><body><h1>rampart</h1><p><a href=\"/guard\">request guard →</a></p>",
     );
     h.push_str("<h2>Mitigations</h2><table id=\"mitigations\"><tr><th>cut</th><th>change</th><th>decision</th></tr>");
     for d in f["report"]["decisions"].as_array().into_iter().flatten() {

@@ -146,6 +146,8 @@ pub struct Ingest {
     pub wake: Notify,
     /// Fresh observations not yet taken by the engine (bounded: the oldest are dropped).
     fresh: Mutex<std::collections::VecDeque<Observation>>,
+    /// Request-guard events not yet taken for the dashboard's guard pages (bounded).
+    guard_events: Mutex<std::collections::VecDeque<(u64, rampart_signals::guard::GuardEvent)>>,
     /// Metrics.
     pub metrics: IngestMetrics,
 }
@@ -168,6 +170,7 @@ impl Ingest {
             store: Mutex::new(store),
             wake: Notify::new(),
             fresh: Mutex::new(std::collections::VecDeque::new()),
+            guard_events: Mutex::new(std::collections::VecDeque::new()),
             metrics,
         }
     }
@@ -213,6 +216,15 @@ impl Ingest {
             drop(q);
             self.wake.notify_one();
         }
+    }
+
+    /// The request-guard events since the last call, with when they came (for the dashboard).
+    pub fn take_guard_events(&self) -> Vec<(u64, rampart_signals::guard::GuardEvent)> {
+        self.guard_events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect()
     }
 
     /// The fresh observations since the last call (for the pod responder).
@@ -261,6 +273,13 @@ impl Ingest {
     ) -> Result<(), rampart_signals::guard::GuardEventError> {
         let batch = rampart_signals::guard::parse_body(body)?;
         self.count("guard", "refused", batch.refused);
+        {
+            let mut q = self.guard_events.lock().unwrap_or_else(|e| e.into_inner());
+            q.extend(batch.events.iter().map(|e| (now, e.clone())));
+            while q.len() > crate::guard_page::MAX_ALERTS {
+                q.pop_front();
+            }
+        }
         self.observe(
             "guard",
             batch

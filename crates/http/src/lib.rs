@@ -8,6 +8,7 @@ pub mod admission;
 pub mod auth;
 pub mod client;
 pub mod dashboard;
+pub mod guard_page;
 pub mod ingest;
 pub mod metrics;
 pub mod serve;

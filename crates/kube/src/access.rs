@@ -103,6 +103,21 @@ pub fn engine_reads(pod_class: bool, vulnerability_reports: bool) -> Vec<Access>
     out
 }
 
+/// The engine's request-guard pages (`--watch-guardians`): the Guardians, read-only.
+pub fn engine_guard_reads() -> Vec<Access> {
+    let ar = ApiResource::erase::<rampart_api::Guardian>(&());
+    ["list", "watch"]
+        .map(|v| {
+            Access::new(
+                &ar.group,
+                &ar.plural,
+                v,
+                "the dashboard's request-guard pages",
+            )
+        })
+        .into()
+}
+
 /// What acting needs beyond reading: the ledger (Mitigations and their status, listed and
 /// watched), the objects it applies and removes, the pods it isolates, and the Lease in
 /// `lease_namespace` it must hold to lead.

@@ -148,6 +148,16 @@ impl GuardianCache {
         all.get(&(namespace.to_string(), name.to_string())).cloned()
     }
 
+    /// Every cached Guardian, by namespace and name.
+    pub fn all(&self) -> Vec<Guardian> {
+        self.all
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// How many are cached.
     pub fn len(&self) -> usize {
         self.all.read().unwrap_or_else(|e| e.into_inner()).len()

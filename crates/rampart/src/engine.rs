@@ -125,6 +125,10 @@ pub struct EngineArgs {
     /// Watch trivy-operator VulnerabilityReports (needs its CRD and list/watch on them).
     #[arg(long, env = "RAMPART_ENGINE_WATCH_VULNERABILITY_REPORTS")]
     pub watch_vulnerability_reports: bool,
+    /// Watch the request guard's Guardians for the dashboard's `/guard` pages (needs the
+    /// Guardian CRD and list/watch on them).
+    #[arg(long, env = "RAMPART_ENGINE_WATCH_GUARDIANS")]
+    pub watch_guardians: bool,
     /// Observation → pod action mapping (YAML; default: the bundled one).
     #[arg(long, env = "RAMPART_ENGINE_RESPONSES")]
     pub responses: Option<PathBuf>,
@@ -179,6 +183,7 @@ impl EngineArgs {
             audit_allow: self.audit_allow.clone(),
             kev_file: self.kev_file.clone(),
             watch_vulnerability_reports: self.watch_vulnerability_reports,
+            watch_guardians: self.watch_guardians,
             responses: self.responses.clone(),
             pod_max_per_workload: self.pod_max_per_workload,
             allow_standalone_pods: self.allow_standalone_pods,
@@ -215,6 +220,22 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
     for e in &loaded.errors {
         eprintln!("rampart: warning: {e}");
     }
-    rampart_engine::offline::serve(&loaded.snapshot, args.addr, args.serve.limits())?;
+    // Guardians among the files feed the request-guard pages.
+    let (raw, _) = rampart_files::load_raw(&args.paths, &rampart_files::LoadOptions::default());
+    let guardians: Vec<rampart_api::Guardian> = raw
+        .into_iter()
+        .filter(|d| d.value["kind"] == "Guardian")
+        .filter_map(|d| match serde_json::from_value(d.value) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                eprintln!(
+                    "rampart: warning: {}: not a Guardian rampart reads: {e}",
+                    d.source
+                );
+                None
+            }
+        })
+        .collect();
+    rampart_engine::offline::serve(&loaded.snapshot, guardians, args.addr, args.serve.limits())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -13,7 +13,8 @@ use crate::engine::EngineArgs;
 #[derive(Debug, Subcommand)]
 pub enum PermissionsCommand {
     /// `rampart engine` with these settings (its own flags and environment; those that change
-    /// what it asks for: --enable, --actuator, --namespace, --watch-vulnerability-reports).
+    /// what it asks for: --enable, --actuator, --namespace, --watch-vulnerability-reports,
+    /// --watch-guardians).
     Engine(Box<EngineArgs>),
     /// `rampart webhook` watching the cluster (with `--policies` and `--namespaces` it needs
     /// nothing).
@@ -30,6 +31,9 @@ pub fn engine_access(args: &EngineArgs) -> Vec<Access> {
     let pod_class = args.enable.iter().any(|c| c.trim() == "pod");
     let pods = actuator.writes() && pod_class;
     let mut out = access::engine_reads(pod_class, args.watch_vulnerability_reports);
+    if args.watch_guardians {
+        out.extend(access::engine_guard_reads());
+    }
     out.extend(access::engine_events());
     if actuator.writes() {
         out.extend(access::engine_acting(

@@ -1,0 +1,39 @@
+//! The dashboard's request-guard pages kept current: the Guardians (when watched) and the
+//! gates' events the ingest took. Wiring only: the pages are `rampart_http::guard_page`'s.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_http::dashboard::DashboardState;
+use rampart_http::ingest::Ingest;
+use rampart_kube::guardians::GuardianCache;
+use tokio_util::sync::CancellationToken;
+
+/// How often the pages' view is refreshed.
+const EVERY: Duration = Duration::from_secs(2);
+
+/// Copies Guardians and new guard events into the dashboard until `cancel`.
+pub(crate) async fn keep_view(
+    cache: Option<GuardianCache>,
+    ingest: Option<Arc<Ingest>>,
+    dashboard: Arc<DashboardState>,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(EVERY);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let events = ingest
+            .as_ref()
+            .map(|i| i.take_guard_events())
+            .unwrap_or_default();
+        let guardians = cache.as_ref().map(GuardianCache::all);
+        let mut v = dashboard.guard.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = guardians {
+            v.guardians = g;
+        }
+        v.push_timed(events);
+    }
+}
