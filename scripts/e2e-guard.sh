@@ -32,31 +32,8 @@
 #            pod's gate is refused from then on (its labels no longer name a service).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-rampart=${RAMPART:-target/release/rampart}
-[ -x "$rampart" ] || { echo "e2e-guard: build first: cargo build --release" >&2; exit 2; }
-rampart=$(cd "$(dirname "$rampart")" && pwd)/$(basename "$rampart")
-bin=$(scripts/control-plane.sh build) || exit 2
-export PATH="$bin:$PATH"
-work=$(mktemp -d)
-cp=$work/cp
-failures=0
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  scripts/control-plane.sh down "$cp" >/dev/null 2>&1 || true
-  [ -n "${E2E_KEEP:-}" ] && { echo "e2e-guard: kept $work"; return; }
-  rm -rf "$work"
-}
-trap cleanup EXIT
-ok() { echo "e2e-guard: ok   $*"; }
-fail() { echo "e2e-guard: FAIL $*"; failures=$((failures + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
-until_ok() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
-  return 1
-}
+tag=e2e-guard
+. scripts/e2e-lib.sh
 py() { python3 -c "$@"; }
 t0=$SECONDS
 ns_sys=rampart-system
@@ -231,6 +208,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 EOF
 python3 "$work/app.py" 18080 &
 pids+=($!)
+until_ok 10 curl -sf http://127.0.0.1:18080/ || fail "the app answers"
 gate() { # gate N: the gate of replica N on 1810N (admin 1811N)
   RAMPART_LOG=info "$rampart" guard --service api --listen 127.0.0.1:1810"$1" --admin 127.0.0.1:1811"$1" \
     --upstream 18080 --learner https://localhost:18443/sync --learner-ca "$work/tls/ca.crt" \

@@ -32,36 +32,9 @@
 #  audit    the API server's audit log: no request of rampart's ServiceAccounts was refused.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-rampart=${RAMPART:-target/release/rampart}
-[ -x "$rampart" ] || { echo "e2e: build first: cargo build --release" >&2; exit 2; }
-rampart=$(cd "$(dirname "$rampart")" && pwd)/$(basename "$rampart")
-bin=$(scripts/control-plane.sh build) || exit 2
-export PATH="$bin:$PATH"
+tag=e2e
+. scripts/e2e-lib.sh
 check_py="python3 scripts/e2e-check.py"
-work=$(mktemp -d)
-cp=$work/cp
-failures=0
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  scripts/control-plane.sh down "$cp" >/dev/null 2>&1 || true
-  [ -n "${E2E_KEEP:-}" ] && { echo "e2e: kept $work"; return; }
-  rm -rf "$work"
-}
-trap cleanup EXIT
-ok() { echo "e2e: ok   $*"; }
-failed=()
-fail() { echo "e2e: FAIL $*"; failures=$((failures + 1)); failed+=("$*"); }
-check() { # check NAME CMD…: ok when CMD succeeds
-  local name=$1; shift
-  if "$@"; then ok "$name"; else fail "$name"; fi
-}
-until_ok() { # until_ok SECONDS CMD…: retries CMD every 0.5 s for at most SECONDS
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
-  return 1
-}
 ns_sys=rampart-system
 t0=$SECONDS
 

@@ -261,8 +261,6 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Origin;
-    use crate::exchange::{Exchange, extract};
 
     const S: fn(u64) -> Duration = Duration::from_secs;
 
@@ -277,25 +275,7 @@ mod tests {
 
     /// `n` requests numbered from `from`, from 10 clients in `n` sessions.
     fn traffic(from: u64, n: u64) -> SyncMessage {
-        let mut p = ServicePile::default();
-        for i in from..from + n {
-            let x = Exchange {
-                method: "GET".into(),
-                target: format!("/items/{i}?q=red+shoes"),
-                ..Exchange::default()
-            };
-            p.observe(
-                &extract(&x),
-                None,
-                None,
-                Origin {
-                    session: i,
-                    client: i % 10,
-                    request: crate::hash::stable(&i.to_le_bytes()),
-                },
-            );
-        }
-        SyncMessage::new("api", p, n)
+        SyncMessage::new("api", crate::shop_pile(from, n, 10), n)
     }
 
     fn key() -> Key {

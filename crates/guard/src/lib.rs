@@ -75,3 +75,29 @@ pub fn decide(mode: GuardMode, verdict: &Verdict) -> Decision {
         (GuardMode::Block, false) => Decision::Block,
     }
 }
+
+/// Test traffic: `n` requests `GET /items/{i}?q=red+shoes` numbered from `from`, each in its own
+/// session, from `clients` clients, piled.
+#[cfg(test)]
+pub(crate) fn shop_pile(from: u64, n: u64, clients: u64) -> ServicePile {
+    let mut p = ServicePile::default();
+    for i in from..from + n {
+        let x = exchange::Exchange {
+            method: "GET".into(),
+            target: format!("/items/{i}?q=red+shoes"),
+            headers: vec![("user-agent".into(), "curl/8".into())],
+            ..exchange::Exchange::default()
+        };
+        p.observe(
+            &exchange::extract(&x),
+            None,
+            None,
+            Origin {
+                session: i,
+                client: i % clients.max(1),
+                request: hash::stable(&i.to_le_bytes()),
+            },
+        );
+    }
+    p
+}

@@ -185,30 +185,10 @@ pub fn decode_reply(bytes: &[u8], cap: usize) -> Result<SyncReply, SyncError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{Exchange, extract};
-    use crate::{Origin, learn};
+    use crate::learn;
 
     fn pile(n: u64) -> ServicePile {
-        let mut p = ServicePile::default();
-        for i in 0..n {
-            let x = Exchange {
-                method: "GET".into(),
-                target: format!("/items/{i}?q=red+shoes"),
-                headers: vec![("user-agent".into(), "curl/8".into())],
-                ..Exchange::default()
-            };
-            p.observe(
-                &extract(&x),
-                None,
-                None,
-                Origin {
-                    session: i,
-                    client: i % 5,
-                    request: i,
-                },
-            );
-        }
-        p
+        crate::shop_pile(0, n, 5)
     }
 
     #[test]

@@ -177,9 +177,10 @@ impl Learner {
         })
     }
 
-    /// One sync, after the body was read.
+    /// One sync.
     async fn sync(&self, headers: &HeaderMap, body: axum::body::Body) -> Result<Vec<u8>, Refusal> {
         if !self.ready() {
+            drain(body).await;
             return Err(Refusal(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_ready",
@@ -187,7 +188,13 @@ impl Learner {
             ));
         }
         let verified = match &self.config.insecure_namespace {
-            None => Some(self.identify(headers).await?),
+            None => match self.identify(headers).await {
+                Ok(id) => Some(id),
+                Err(r) => {
+                    drain(body).await;
+                    return Err(r);
+                }
+            },
             Some(_) => None,
         };
         let max = self.config.max_body;
@@ -385,6 +392,15 @@ impl Learner {
         }
         written
     }
+}
+
+/// Reads and drops a little of a refused request's body before the answer: a connection
+/// closed with unread data is reset, and the reset can destroy the answer in flight (the
+/// client would see a broken connection instead of 401). Bounded: an unauthenticated client
+/// costs at most this much reading, for at most this long.
+async fn drain(body: axum::body::Body) {
+    const MAX: usize = 64 << 10;
+    let _ = tokio::time::timeout(Duration::from_secs(1), axum::body::to_bytes(body, MAX)).await;
 }
 
 /// A Kubernetes object name (DNS subdomain).

@@ -195,12 +195,8 @@ pub fn run(a: &GateArgs) -> anyhow::Result<ExitCode> {
         .context("starting the runtime")?;
     runtime.block_on(async {
         let cancel = CancellationToken::new();
-        let listener = tokio::net::TcpListener::bind(a.listen)
-            .await
-            .with_context(|| format!("binding {}", a.listen))?;
-        let admin = tokio::net::TcpListener::bind(a.admin)
-            .await
-            .with_context(|| format!("binding {}", a.admin))?;
+        let listener = crate::serving::bind(a.listen).await?;
+        let admin = crate::serving::bind(a.admin).await?;
         eprintln!(
             "rampart guard: {} on {}://{} → {}, admin on http://{}",
             mode.as_str(),

@@ -151,12 +151,8 @@ async fn serve(
             cancel.clone(),
         ));
     }
-    let listener = tokio::net::TcpListener::bind(a.listen)
-        .await
-        .with_context(|| format!("binding {}", a.listen))?;
-    let admin = tokio::net::TcpListener::bind(a.admin)
-        .await
-        .with_context(|| format!("binding {}", a.admin))?;
+    let listener = crate::serving::bind(a.listen).await?;
+    let admin = crate::serving::bind(a.admin).await?;
     eprintln!(
         "rampart learner: sync on {}://{}, admin on http://{}",
         if tls.is_some() { "https" } else { "http" },

@@ -61,6 +61,14 @@ impl ServeArgs {
     }
 }
 
+/// Binds a listener, the address in the error.
+pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    use anyhow::Context;
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -132,9 +132,7 @@ fn serve(
                 cancel.clone(),
             ));
         }
-        let listener = tokio::net::TcpListener::bind(args.addr)
-            .await
-            .with_context(|| format!("binding {}", args.addr))?;
+        let listener = crate::serving::bind(args.addr).await?;
         tracing::info!(
             addr = %args.addr,
             policies = state.policies.read().map(|p| p.len()).unwrap_or(0),
