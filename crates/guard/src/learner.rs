@@ -378,6 +378,78 @@ mod tests {
     }
 
     #[test]
+    fn a_poisoning_client_is_one_client_however_many_replicas_it_reaches() {
+        use crate::exchange::{Exchange, extract};
+        let attacker = crate::hash::stable(b"203.0.113.9");
+        let mut h = Hub::default();
+        // Three replicas: ordinary traffic from 10 clients each, and the same injection sent
+        // by one client through every replica, in several sessions each.
+        for gate in 0..3u64 {
+            let mut p = crate::shop_pile(gate * 1000, 200, 10);
+            for s in 0..5u64 {
+                let x = Exchange {
+                    method: "GET".into(),
+                    target: "/items/7?q=1%27+or+%271%27%3D%271".into(),
+                    headers: vec![("user-agent".into(), "curl/8".into())],
+                    ..Exchange::default()
+                };
+                p.observe(
+                    &extract(&x),
+                    None,
+                    None,
+                    crate::Origin {
+                        session: crate::hash::combine(attacker, gate * 100 + s),
+                        client: attacker,
+                        request: crate::hash::combine(attacker, gate * 1000 + s),
+                    },
+                );
+            }
+            let mut m = SyncMessage::new("api", p, 205);
+            m.service = "api".into();
+            h.accept(&id("api"), &m, None, S(gate)).expect("accepted");
+        }
+        let c = h
+            .learn(&key(), &GuardControl::default(), S(10), "t".into())
+            .expect("learned")
+            .clone();
+        let judge = crate::Judge::new(Some(&c), None);
+        let attack = extract(&Exchange {
+            method: "GET".into(),
+            target: "/items/8?q=1%27+or+%271%27%3D%271".into(),
+            headers: vec![("user-agent".into(), "curl/8".into())],
+            ..Exchange::default()
+        });
+        assert!(
+            !judge.request(&attack, None).passed(),
+            "the injection was not learned"
+        );
+        let normal = extract(&Exchange {
+            method: "GET".into(),
+            target: "/items/9?q=red+shoes".into(),
+            headers: vec![("user-agent".into(), "curl/8".into())],
+            ..Exchange::default()
+        });
+        assert!(judge.request(&normal, None).passed());
+        // It is the client threshold that holds it out: with one client enough, the
+        // injection's punctuation would be learned.
+        let specials = |c: &Criteria| {
+            c.routes
+                .iter()
+                .find(|r| r.template == "/items/{int}")
+                .and_then(|r| r.values.get("query.q"))
+                .map(|v| v.specials.clone())
+                .unwrap_or_default()
+        };
+        assert!(!specials(&c).contains('\''));
+        let lax = GuardControl {
+            min_clients: 1,
+            ..GuardControl::default()
+        };
+        let c = h.learn(&key(), &lax, S(11), "t".into()).expect("learned");
+        assert!(specials(c).contains('\''), "{c:?}");
+    }
+
+    #[test]
     fn services_are_bounded() {
         let mut h = Hub {
             max_services: 1,
