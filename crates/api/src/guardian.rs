@@ -60,6 +60,10 @@ pub struct GuardControl {
     #[serde(default = "default_min_clients")]
     #[schemars(schema_with = "count32")]
     pub min_clients: u32,
+    /// Learn for this long after the criteria were first learned (`72h`, `14d`), then freeze
+    /// them: nothing more is learned, judging goes on. Unset: learn while `learn` is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning_window: Option<String>,
 }
 
 fn yes() -> bool {
@@ -80,6 +84,7 @@ impl Default for GuardControl {
             learn_alerted: false,
             min_sessions: default_min_sessions(),
             min_clients: default_min_clients(),
+            learning_window: None,
         }
     }
 }
@@ -147,6 +152,9 @@ pub struct GuardianStatus {
     /// When the criteria were last learned (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_learned: Option<String>,
+    /// When they were first learned (RFC 3339): where the learning window starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning_since: Option<String>,
 }
 
 impl Guardian {

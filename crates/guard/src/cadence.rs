@@ -113,6 +113,33 @@ impl LearnCadence {
     }
 }
 
+/// A learning window (`30m`, `72h`, `14d`): digits and one unit of `s`, `m`, `h`, `d`.
+pub fn parse_window(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 72h or 14d"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?}: the unit is one of s, m, h, d")),
+    };
+    if n == 0 {
+        return Err(format!("{s:?}: a window of zero would never learn"));
+    }
+    n.checked_mul(secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{s:?} is too long"))
+}
+
+/// Whether learning is frozen: `window` passed since learning started (`since`, `now`: Unix
+/// seconds, passed in).
+pub fn frozen(window: Duration, since: i64, now: i64) -> bool {
+    now.saturating_sub(since) >= i64::try_from(window.as_secs()).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +152,17 @@ mod tests {
             alerts,
             learned,
         }
+    }
+
+    #[test]
+    fn a_learning_window_freezes_after_it_passed() {
+        assert_eq!(parse_window("72h"), Ok(S(72 * 3600)));
+        assert_eq!(parse_window("14d"), Ok(S(14 * 86_400)));
+        assert!(parse_window("0h").is_err() && parse_window("1w").is_err());
+        assert!(parse_window("h").is_err() && parse_window("99999999999999999999d").is_err());
+        let w = S(3600);
+        assert!(!frozen(w, 1_000, 1_000 + 3599));
+        assert!(frozen(w, 1_000, 1_000 + 3600));
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub fn guardian(spec: &GuardianSpec) -> Vec<SpecError> {
             ),
         ));
     }
+    if let Some(w) = &c.learning_window
+        && let Err(e) = crate::cadence::parse_window(w)
+    {
+        out.push(err("control.learningWindow", e));
+    }
     if let Some(criteria) = &spec.configured {
         check_criteria("configured", criteria, &mut out);
     }
@@ -237,6 +242,7 @@ mod tests {
     fn every_problem_is_named_with_its_path() {
         let mut spec = GuardianSpec::default();
         spec.control_mut().min_clients = 0;
+        spec.control_mut().learning_window = Some("2w".into());
         let mut route = RouteCriteria {
             method: "get".into(),
             template: "users/{id}".into(),
@@ -269,6 +275,7 @@ mod tests {
         let errors: Vec<String> = guardian(&spec).iter().map(ToString::to_string).collect();
         for want in [
             "spec.control.minClients: must be at least 1",
+            "spec.control.learningWindow: \"2w\": the unit is one of s, m, h, d",
             "spec.configured.routes[0].method: \"get\" is not an HTTP method",
             "spec.configured.routes[0].template: \"users/{id}\" must start with /",
             "spec.configured.routes[0].template: {id} is not a variable segment",

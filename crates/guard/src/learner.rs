@@ -83,6 +83,10 @@ struct Service {
     unpersisted: bool,
     /// Rebuilt from a Guardian at this time and not learned since.
     restored_at: Option<Duration>,
+    /// When the criteria were first learned (RFC 3339): where a learning window starts.
+    learning_since: Option<String>,
+    /// The learning window passed: nothing more is learned.
+    frozen: bool,
 }
 
 /// Every service's learning state.
@@ -138,8 +142,10 @@ impl Hub {
                 last_persisted: now,
                 restored_at: learned.is_some().then_some(now),
                 last_learned_at: restored.and_then(|r| r.last_learned.clone()),
+                learning_since: restored.and_then(|r| r.learning_since.clone()),
                 criteria: learned,
                 unpersisted: false,
+                frozen: false,
             }
         });
         let before = learn::samples(&s.pile);
@@ -177,6 +183,7 @@ impl Hub {
     pub fn learn_due(&self, now: Duration) -> Vec<Key> {
         self.services
             .iter()
+            .filter(|(_, s)| !s.frozen)
             .filter(|(_, s)| {
                 let base = self.baseline(s, now);
                 let fresh = learn::samples(&s.pile).saturating_sub(base);
@@ -205,6 +212,10 @@ impl Hub {
         s.learned_from = samples;
         s.last_learned = now;
         s.restored_at = None;
+        if s.learning_since.is_none() {
+            s.learning_since = Some(at.clone());
+            s.unpersisted = true;
+        }
         s.last_learned_at = Some(at);
         if s.criteria.as_ref() != Some(&criteria) {
             s.unpersisted = true;
@@ -220,7 +231,21 @@ impl Hub {
             learned: s.criteria.clone(),
             samples: s.learned_from,
             last_learned: s.last_learned_at.clone(),
+            learning_since: s.learning_since.clone(),
         })
+    }
+
+    /// When `key`'s criteria were first learned (RFC 3339).
+    pub fn learning_since(&self, key: &Key) -> Option<&str> {
+        self.services.get(key)?.learning_since.as_deref()
+    }
+
+    /// Freezes `key`'s criteria (its learning window passed): it is never due to learn again
+    /// while this learner runs.
+    pub fn freeze(&mut self, key: &Key) {
+        if let Some(s) = self.services.get_mut(key) {
+            s.frozen = true;
+        }
     }
 
     /// Services whose status is due to be persisted at `now` (changed, and the persist interval
@@ -447,6 +472,26 @@ mod tests {
         };
         let c = h.learn(&key(), &lax, S(11), "t".into()).expect("learned");
         assert!(specials(c).contains('\''), "{c:?}");
+    }
+
+    #[test]
+    fn a_frozen_service_is_never_due_again() {
+        let mut h = Hub::default();
+        h.accept(&id("api"), &traffic(0, 100), None, S(0))
+            .expect("accepted");
+        h.learn(&key(), &GuardControl::default(), S(0), "t0".into());
+        assert_eq!(h.learning_since(&key()), Some("t0"));
+        h.learn(&key(), &GuardControl::default(), S(5), "t1".into());
+        assert_eq!(
+            h.learning_since(&key()),
+            Some("t0"),
+            "where learning started"
+        );
+        h.accept(&id("api"), &traffic(100, 500), None, S(6))
+            .expect("accepted");
+        assert_eq!(h.learn_due(S(6)), vec![key()]);
+        h.freeze(&key());
+        assert!(h.learn_due(S(600)).is_empty());
     }
 
     #[test]

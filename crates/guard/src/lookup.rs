@@ -115,6 +115,7 @@ mod tests {
             learned: Some(Criteria::default()),
             samples: 7,
             last_learned: None,
+            learning_since: None,
         });
         let all = vec![
             own,
@@ -151,6 +152,7 @@ mod tests {
             learned: Some(Criteria::default()),
             samples: 9,
             last_learned: None,
+            learning_since: None,
         });
         let mut all = all;
         all.push(learned);

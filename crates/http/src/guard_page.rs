@@ -268,6 +268,7 @@ mod tests {
             }),
             samples: 120,
             last_learned: Some("2026-12-06T04:00:00Z".into()),
+            learning_since: None,
         });
         g
     }

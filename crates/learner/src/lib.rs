@@ -351,7 +351,21 @@ impl Learner {
     /// Learns what is due; `at` is now in RFC 3339. Returns how many services learned.
     pub fn learn_due(&self, at: &str) -> usize {
         let now = self.now();
-        let due = lock(&self.hub).learn_due(now);
+        let mut due = lock(&self.hub).learn_due(now);
+        due.retain(|key| {
+            let guardians = self.cache.in_namespace(&key.0);
+            let control = lookup(&guardians, &key.0, &key.1).0.spec.control();
+            let frozen = {
+                let hub = lock(&self.hub);
+                window_passed(control.learning_window.as_deref(), hub.learning_since(key), at)
+            };
+            if frozen {
+                lock(&self.hub).freeze(key);
+                self.metrics.frozen.inc();
+                tracing::info!(namespace = %key.0, service = %key.1, "the learning window passed: criteria frozen");
+            }
+            !frozen
+        });
         for key in &due {
             let guardians = self.cache.in_namespace(&key.0);
             let control = lookup(&guardians, &key.0, &key.1).0.spec.control();
@@ -401,6 +415,25 @@ impl Learner {
 async fn drain(body: axum::body::Body) {
     const MAX: usize = 64 << 10;
     let _ = tokio::time::timeout(Duration::from_secs(1), axum::body::to_bytes(body, MAX)).await;
+}
+
+/// Whether a learning window (`72h`) that started at `since` (RFC 3339) passed by `now`.
+fn window_passed(window: Option<&str>, since: Option<&str>, now: &str) -> bool {
+    let (Some(w), Some(since)) = (window, since) else {
+        return false;
+    };
+    let Ok(w) = rampart_guard::cadence::parse_window(w) else {
+        return false;
+    };
+    let secs = |t: &str| {
+        t.parse::<k8s_openapi::jiff::Timestamp>()
+            .ok()
+            .map(|t| t.as_second())
+    };
+    match (secs(since), secs(now)) {
+        (Some(since), Some(now)) => rampart_guard::cadence::frozen(w, since, now),
+        _ => false,
+    }
 }
 
 /// A Kubernetes object name (DNS subdomain).

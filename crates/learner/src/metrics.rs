@@ -33,6 +33,8 @@ pub struct LearnerMetrics {
     pub pod_alerts: Family<OutcomeLabels, Counter>,
     /// Events for the engine by outcome (`sent`, `refused`, `failed`, `dropped`, `no_engine`).
     pub events: Family<OutcomeLabels, Counter>,
+    /// Services whose learning window passed (criteria frozen).
+    pub frozen: Counter,
 }
 
 impl Default for LearnerMetrics {
@@ -47,6 +49,7 @@ impl Default for LearnerMetrics {
             persists: Family::default(),
             pod_alerts: Family::default(),
             events: Family::default(),
+            frozen: Counter::default(),
         }
     }
 }
@@ -92,6 +95,11 @@ impl LearnerMetrics {
             "rampart_learner_pod_alerts",
             "Pod alerts from gates by outcome (reported, refused_unverified)",
             self.pod_alerts.clone(),
+        );
+        r.register(
+            "rampart_learner_frozen",
+            "Services whose learning window passed (criteria frozen)",
+            self.frozen.clone(),
         );
         r.register(
             "rampart_learner_events",

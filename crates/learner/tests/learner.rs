@@ -615,3 +615,39 @@ async fn a_restarted_learner_keeps_the_criteria_until_the_gates_resent() {
     assert_eq!(w.guardian("api").unwrap()["status"]["samples"], 150);
     let _ = &w.client;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learning_window_freezes_the_criteria() {
+    let fake = new_fake();
+    cluster(&fake);
+    fake.lock().unwrap().write(
+        "guardians",
+        "ADDED",
+        json!({"apiVersion": "rampart.dev/v1alpha1", "kind": "Guardian",
+               "metadata": {"name": "api", "namespace": "shop"},
+               "spec": {"control": {"mode": "alert", "learningWindow": "1h"}}}),
+    );
+    let w = world_with(fake, false, "window").await;
+    let upstream = app().await;
+    let (a, a_addr) = gate(upstream, &w.cancel).await;
+    let to_a = w.poster(Some("tok-api-1"));
+    shop(a_addr, 0, 60).await;
+    rampart_gate::sync::once(&a, &to_a).await.unwrap();
+    assert_eq!(w.learner.learn_due("2026-12-06T04:00:00Z"), 1);
+    // Within the hour, new traffic is learned; after it, the criteria stay as they are.
+    shop(a_addr, 60, 60).await;
+    rampart_gate::sync::once(&a, &to_a).await.unwrap();
+    assert_eq!(w.learner.learn_due("2026-12-06T04:59:00Z"), 1);
+    shop(a_addr, 120, 60).await;
+    rampart_gate::sync::once(&a, &to_a).await.unwrap();
+    assert_eq!(w.learner.learn_due("2026-12-06T05:00:00Z"), 0, "frozen");
+    assert!(w.metric().contains("rampart_learner_frozen_total 1"));
+    w.learner.persist_due(true).await;
+    let g = w.guardian("api").unwrap();
+    assert_eq!(g["status"]["learningSince"], "2026-12-06T04:00:00Z");
+    assert_eq!(
+        g["status"]["samples"], 120,
+        "the last 60 requests were not learned"
+    );
+    assert_eq!(g["spec"]["control"]["learningWindow"], "1h");
+}
