@@ -240,12 +240,25 @@ impl Hub {
         self.services.get(key)?.learning_since.as_deref()
     }
 
-    /// Freezes `key`'s criteria (its learning window passed): it is never due to learn again
-    /// while this learner runs.
-    pub fn freeze(&mut self, key: &Key) {
-        if let Some(s) = self.services.get_mut(key) {
-            s.frozen = true;
+    /// Freezes `key`'s criteria (its learning window passed: it is not due to learn while
+    /// frozen) or thaws them (the window was raised or removed). Whether that changed anything.
+    pub fn set_frozen(&mut self, key: &Key, frozen: bool) -> bool {
+        match self.services.get_mut(key) {
+            Some(s) if s.frozen != frozen => {
+                s.frozen = frozen;
+                true
+            }
+            _ => false,
         }
+    }
+
+    /// The services frozen now.
+    pub fn frozen(&self) -> Vec<Key> {
+        self.services
+            .iter()
+            .filter(|(_, s)| s.frozen)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// Services whose status is due to be persisted at `now` (changed, and the persist interval
@@ -490,8 +503,12 @@ mod tests {
         h.accept(&id("api"), &traffic(100, 500), None, S(6))
             .expect("accepted");
         assert_eq!(h.learn_due(S(6)), vec![key()]);
-        h.freeze(&key());
+        assert!(h.set_frozen(&key(), true));
+        assert!(!h.set_frozen(&key(), true), "already");
         assert!(h.learn_due(S(600)).is_empty());
+        assert_eq!(h.frozen(), vec![key()]);
+        assert!(h.set_frozen(&key(), false));
+        assert_eq!(h.learn_due(S(600)), vec![key()], "thawed");
     }
 
     #[test]

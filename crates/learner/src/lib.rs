@@ -351,21 +351,31 @@ impl Learner {
     /// Learns what is due; `at` is now in RFC 3339. Returns how many services learned.
     pub fn learn_due(&self, at: &str) -> usize {
         let now = self.now();
-        let mut due = lock(&self.hub).learn_due(now);
-        due.retain(|key| {
+        // Learning windows: freeze the services whose window passed, thaw those whose window
+        // was raised or removed.
+        let candidates = {
+            let hub = lock(&self.hub);
+            let mut c = hub.learn_due(now);
+            c.extend(hub.frozen());
+            c
+        };
+        for key in &candidates {
             let guardians = self.cache.in_namespace(&key.0);
             let control = lookup(&guardians, &key.0, &key.1).0.spec.control();
-            let frozen = {
-                let hub = lock(&self.hub);
-                window_passed(control.learning_window.as_deref(), hub.learning_since(key), at)
-            };
-            if frozen {
-                lock(&self.hub).freeze(key);
-                self.metrics.frozen.inc();
-                tracing::info!(namespace = %key.0, service = %key.1, "the learning window passed: criteria frozen");
+            let mut hub = lock(&self.hub);
+            let passed = window_passed(
+                control.learning_window.as_deref(),
+                hub.learning_since(key),
+                at,
+            );
+            if hub.set_frozen(key, passed) {
+                if passed {
+                    self.metrics.frozen.inc();
+                }
+                tracing::info!(namespace = %key.0, service = %key.1, frozen = passed, "learning window");
             }
-            !frozen
-        });
+        }
+        let due = lock(&self.hub).learn_due(now);
         for key in &due {
             let guardians = self.cache.in_namespace(&key.0);
             let control = lookup(&guardians, &key.0, &key.1).0.spec.control();

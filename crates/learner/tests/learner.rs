@@ -650,4 +650,13 @@ async fn a_learning_window_freezes_the_criteria() {
         "the last 60 requests were not learned"
     );
     assert_eq!(g["spec"]["control"]["learningWindow"], "1h");
+    // The operator removes the window: learning resumes.
+    let mut edited = g.clone();
+    edited["spec"] = json!({"control": {"mode": "alert"}});
+    w.fake
+        .lock()
+        .unwrap()
+        .write("guardians", "MODIFIED", edited);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(w.learner.learn_due("2026-12-06T05:01:00Z"), 1, "thawed");
 }
