@@ -116,6 +116,10 @@ async fn engine_sink(store: Arc<Mutex<Vec<Value>>>) -> String {
 }
 
 async fn world_with(fake: Shared, insecure: bool, tag: &str) -> World {
+    world_gap(fake, insecure, tag, Duration::ZERO).await
+}
+
+async fn world_gap(fake: Shared, insecure: bool, tag: &str, min_sync_gap: Duration) -> World {
     let dir = std::env::temp_dir().join(format!("rampart-learner-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let api = start(fake.clone()).await;
@@ -140,7 +144,7 @@ async fn world_with(fake: Shared, insecure: bool, tag: &str) -> World {
     let config = Config {
         insecure_namespace: insecure.then(|| "shop".to_string()),
         max_body: 256 << 10,
-        min_sync_gap: Duration::ZERO,
+        min_sync_gap,
         ..Config::default()
     };
     let learner = Learner::new(config, client.clone(), cache, Some(tx), metrics.clone());
@@ -659,4 +663,48 @@ async fn a_learning_window_freezes_the_criteria() {
         .write("guardians", "MODIFIED", edited);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(w.learner.learn_due("2026-12-06T05:01:00Z"), 1, "thawed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_flooding_syncs_and_alerts_is_absorbed() {
+    let fake = new_fake();
+    cluster(&fake);
+    let w = world_gap(fake, false, "flood", Duration::from_secs(1)).await;
+    let mut m = rampart_guard::sync::SyncMessage::new("api", Default::default(), 0);
+    // Alerts travel as counts per reason class: a flood is a big number, not a big message.
+    m.alerts.insert("injection".into(), u64::MAX);
+    m.alerts.insert("punctuation".into(), u64::MAX);
+    let mut codes = Vec::new();
+    for _ in 0..20 {
+        codes.push(status_of(&w, Some("tok-api-1"), m.encode()).await);
+    }
+    assert_eq!(codes[0].0, 200, "{:?}", codes[0]);
+    let refused: Vec<_> = codes.iter().filter(|(c, _)| *c == 429).collect();
+    assert!(refused.len() >= 15, "{codes:?}");
+    assert!(refused[0].1.contains("at least 1s apart"), "{refused:?}");
+    // Another pod of the service is not held back by it.
+    assert_eq!(status_of(&w, Some("tok-api-2"), m.encode()).await.0, 200);
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        events = w.engine.lock().unwrap().clone();
+        if events
+            .iter()
+            .map(|b| b["events"].as_array().map_or(0, Vec::len))
+            .sum::<usize>()
+            >= 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent: usize = events
+        .iter()
+        .map(|b| b["events"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(sent, 2, "one event per accepted sync: {events:?}");
+    assert_eq!(events[0]["events"][0]["reasons"]["injection"], u64::MAX);
+    assert!(
+        w.metric()
+            .contains("rampart_learner_syncs_total{outcome=\"too_often\"}")
+    );
 }
