@@ -13,7 +13,8 @@ failures=0
 failed=()
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  # Waited for, so the shell does not report each one as "Killed".
+  for p in "${pids[@]}"; do { kill -9 "$p" && wait "$p"; } 2>/dev/null || true; done
   scripts/control-plane.sh down "$cp" >/dev/null 2>&1 || true
   [ -n "${E2E_KEEP:-}" ] && { echo "$tag: kept $work"; return; }
   rm -rf "$work"
