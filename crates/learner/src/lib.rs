@@ -69,6 +69,19 @@ const MAX_IN_FLIGHT: usize = 64;
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pods whose last sync time is kept (for the sync-gap check); beyond, the map starts over.
 const MAX_PODS: usize = 100_000;
+/// How long a token's review is reused: a gate syncs every 5 s to 5 min, so most syncs cost
+/// one API request (the pod's read, which still runs every time: a deleted, replaced or
+/// quarantined pod is refused at once) instead of two.
+const REVIEW_TTL: Duration = Duration::from_secs(60);
+
+/// A token's SHA-256: the cache's key (a collision would be an impersonation, so not a
+/// 64-bit hash).
+fn token_digest(token: &str) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
 
 /// The learner's state.
 pub struct Learner {
@@ -78,6 +91,8 @@ pub struct Learner {
     client: kube::Client,
     events: Option<mpsc::Sender<GuardEvent>>,
     last_sync: Mutex<HashMap<(String, String), Instant>>,
+    /// TokenReview answers by the token's SHA-256 (never the token itself).
+    reviews: Mutex<HashMap<[u8; 32], (rampart_kube::guardians::GateIdentity, Instant)>>,
     in_flight: tokio::sync::Semaphore,
     started: Instant,
     pub metrics: LearnerMetrics,
@@ -109,6 +124,7 @@ impl Learner {
             client,
             events,
             last_sync: Mutex::new(HashMap::new()),
+            reviews: Mutex::new(HashMap::new()),
             in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             started: Instant::now(),
             metrics,
@@ -139,16 +155,25 @@ impl Learner {
                         .into(),
                 )
             })?;
-        let id = review_token(&self.client, token, &self.config.audience)
-            .await
-            .map_err(|e| match e {
-                rampart_kube::guardians::ReviewError::Api(m) => Refusal(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "review_failed",
-                    format!("could not review the token: {m}\n"),
-                ),
-                e => unauthenticated(format!("{e}\n")),
-            })?;
+        let digest = token_digest(token);
+        let cached = self.reviewed(&digest);
+        let id = match cached {
+            Some(id) => id,
+            None => {
+                let id = review_token(&self.client, token, &self.config.audience)
+                    .await
+                    .map_err(|e| match e {
+                        rampart_kube::guardians::ReviewError::Api(m) => Refusal(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "review_failed",
+                            format!("could not review the token: {m}\n"),
+                        ),
+                        e => unauthenticated(format!("{e}\n")),
+                    })?;
+                self.remember(digest, &id);
+                id
+            }
+        };
         let labels = pod_labels(&self.client, &id).await.map_err(|e| match e {
             rampart_kube::guardians::ReviewError::Api(m) => Refusal(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -281,6 +306,26 @@ impl Learner {
         }
         self.report(&id, &accepted, guardian.spec.control().mode.as_str());
         Ok(SyncReply::new(guardian, source).encode())
+    }
+
+    /// A token's identity reviewed less than [`REVIEW_TTL`] ago.
+    fn reviewed(&self, digest: &[u8; 32]) -> Option<rampart_kube::guardians::GateIdentity> {
+        let reviews = lock(&self.reviews);
+        reviews
+            .get(digest)
+            .filter(|(_, at)| at.elapsed() < REVIEW_TTL)
+            .map(|(id, _)| id.clone())
+    }
+
+    fn remember(&self, digest: [u8; 32], id: &rampart_kube::guardians::GateIdentity) {
+        let mut reviews = lock(&self.reviews);
+        if reviews.len() >= MAX_PODS {
+            reviews.retain(|_, (_, at)| at.elapsed() < REVIEW_TTL);
+            if reviews.len() >= MAX_PODS {
+                reviews.clear();
+            }
+        }
+        reviews.insert(digest, (id.clone(), Instant::now()));
     }
 
     /// Refuses a pod syncing more often than [`Config::min_sync_gap`].

@@ -308,8 +308,14 @@ async fn two_replicas_learn_one_guardian_which_is_persisted_and_enforced() {
         0,
         "what was sent is no longer pending"
     );
-    // A re-sent pile adds nothing.
+    // A re-sent pile adds nothing; a token reviewed a moment ago is not reviewed again.
+    let reviews = w.fake.lock().unwrap().token_reviews;
     rampart_gate::sync::once(&a, &to_a).await.unwrap();
+    assert_eq!(
+        w.fake.lock().unwrap().token_reviews,
+        reviews,
+        "the review is reused"
+    );
     let text = w.metric();
     assert!(
         text.contains("rampart_learner_samples_merged_total 120"),
