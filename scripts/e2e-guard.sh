@@ -211,6 +211,7 @@ pids+=($!)
 until_ok 10 curl -sf http://127.0.0.1:18080/ || fail "the app answers"
 gate() { # gate N: the gate of replica N on 1810N (admin 1811N)
   RAMPART_LOG=info "$rampart" guard --service api --listen 127.0.0.1:1810"$1" --admin 127.0.0.1:1811"$1" \
+    --metrics 127.0.0.1:1812"$1" \
     --upstream 18080 --learner https://localhost:18443/sync --learner-ca "$work/tls/ca.crt" \
     --token-file "$work/token-$1" --sync-check 2s --sync-max-gap 5s --peers-interval 0s \
     >>"$work/gate-$1.log" 2>&1 &
@@ -227,6 +228,10 @@ gate 0
 gate 1
 until_ok 30 curl -sf http://127.0.0.1:18110/readyz || fail "gate 0 ready"
 until_ok 30 curl -sf http://127.0.0.1:18111/readyz || fail "gate 1 ready"
+check "gate: the read-only metrics port serves /metrics and /readyz" \
+  bash -c 'curl -sf http://127.0.0.1:18120/metrics | grep -q rampart_guard_requests && curl -sf http://127.0.0.1:18120/readyz'
+check "gate: … and not POST /reset-pod-alert (404; only the loopback admin port has it)" \
+  test "$(curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:18120/reset-pod-alert)" = 404
 send() { # send GATE PATH CLIENT: the status
   curl -s -o /dev/null -w '%{http_code}' -H "X-Forwarded-For: $3" "http://127.0.0.1:1810$1$2"
 }

@@ -26,6 +26,10 @@ pub const UPSTREAM: &str = "rampart.dev/guard-upstream";
 pub const CONTAINER: &str = "rampart-guard";
 /// The gate's port.
 pub const PORT: u16 = 8000;
+/// The gate's read-only metrics and probe port (its admin port, with `POST /reset-pod-alert`,
+/// stays on the pod's loopback), and that port's name.
+pub const METRICS_PORT: u16 = 9902;
+pub const METRICS_NAME: &str = "guard-metrics";
 const TOKEN_VOLUME: &str = "rampart-guard-token";
 const TOKEN_DIR: &str = "/var/run/secrets/rampart";
 
@@ -129,15 +133,17 @@ pub fn patch(
             }
         },
     };
-    if spec
-        .containers
-        .iter()
-        .flat_map(|c| c.ports.iter().flatten())
-        .any(|p| p.container_port == i32::from(PORT))
-    {
-        return Injected::Skipped(format!(
-            "{GUARD}: not injected: port {PORT} is taken by the pod's own containers"
-        ));
+    for port in [PORT, METRICS_PORT] {
+        if spec
+            .containers
+            .iter()
+            .flat_map(|c| c.ports.iter().flatten())
+            .any(|p| p.container_port == i32::from(port))
+        {
+            return Injected::Skipped(format!(
+                "{GUARD}: not injected: port {port} is taken by the pod's own containers"
+            ));
+        }
     }
     let container = json!({
         "name": CONTAINER,
@@ -146,14 +152,19 @@ pub fn patch(
             "guard",
             format!("--listen=0.0.0.0:{PORT}"),
             "--admin=127.0.0.1:9901",
+            format!("--metrics=0.0.0.0:{METRICS_PORT}"),
             format!("--upstream={upstream}"),
             format!("--service={service}"),
             format!("--learner={}", inj.learner_url),
             format!("--token-file={TOKEN_DIR}/token"),
         ],
         "env": [{"name": "RAMPART_GUARD_LEARNER_CA_PEM", "value": inj.learner_ca_pem}],
-        "ports": [{"name": CONTAINER, "containerPort": PORT}],
-        "readinessProbe": {"tcpSocket": {"port": PORT}, "periodSeconds": 5},
+        "ports": [
+            {"name": CONTAINER, "containerPort": PORT},
+            {"name": METRICS_NAME, "containerPort": METRICS_PORT}
+        ],
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": METRICS_NAME}, "periodSeconds": 5},
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": METRICS_NAME}, "periodSeconds": 10},
         "resources": {
             "requests": {"cpu": "50m", "memory": "32Mi"},
             "limits": {"memory": "256Mi"}
@@ -233,6 +244,11 @@ mod tests {
             args.contains(&"--upstream=8080") && args.contains(&"--service=api"),
             "{args:?}"
         );
+        assert!(
+            args.contains(&"--admin=127.0.0.1:9901") && args.contains(&"--metrics=0.0.0.0:9902"),
+            "{args:?}"
+        );
+        assert_eq!(gate["readinessProbe"]["httpGet"]["port"], METRICS_NAME);
         assert_eq!(gate["securityContext"]["readOnlyRootFilesystem"], true);
         assert_eq!(gate["securityContext"]["capabilities"]["drop"][0], "ALL");
         assert_eq!(

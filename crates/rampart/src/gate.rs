@@ -39,6 +39,10 @@ pub struct GateArgs {
     /// `/healthz`, `/readyz`, `/metrics`, and `POST /reset-pod-alert`.
     #[arg(long, default_value = "127.0.0.1:9901", env = "RAMPART_GUARD_ADMIN")]
     pub admin: SocketAddr,
+    /// Also serve `/metrics`, `/healthz` and `/readyz` (read-only, no `/reset-pod-alert`) here:
+    /// for Prometheus and probes from outside the pod while the admin port stays on loopback.
+    #[arg(long, env = "RAMPART_GUARD_METRICS")]
+    pub metrics: Option<SocketAddr>,
     /// The service's name in metrics, logs and a written Guardian.
     #[arg(long, default_value = "service", env = "RAMPART_GUARD_SERVICE")]
     pub service: String,
@@ -240,6 +244,17 @@ pub fn run(a: &GateArgs) -> anyhow::Result<ExitCode> {
             stop.cancel();
         });
         let server = a.serve.server(serve_metrics);
+        let metrics_listener = match a.metrics {
+            Some(addr) => Some(crate::serving::bind(addr).await?),
+            None => None,
+        };
+        if let Some(l) = metrics_listener {
+            eprintln!("rampart guard: metrics on http://{}", l.local_addr()?);
+            let server = server.clone();
+            let router = read_only_router(registry.clone());
+            let stop = cancel.clone();
+            tokio::spawn(async move { server.serve(l, None, router, stop).await });
+        }
         let admin_router = admin_router(gate.clone(), registry);
         tokio::join!(
             server.serve(
@@ -268,22 +283,26 @@ pub fn run(a: &GateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn admin_router(gate: Arc<Gate>, registry: Arc<Registry>) -> axum::Router {
-    let g = gate.clone();
+/// `/healthz`, `/readyz` and `/metrics`: what may be reached from outside the pod.
+fn read_only_router(registry: Arc<Registry>) -> axum::Router {
     axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ok\n" }))
         .route("/metrics", get(move || metrics_text(registry.clone())))
-        .route(
-            "/reset-pod-alert",
-            post(move || {
-                let g = g.clone();
-                async move {
-                    g.reset_pod_alert();
-                    "pod alert cleared\n"
-                }
-            }),
-        )
+}
+
+fn admin_router(gate: Arc<Gate>, registry: Arc<Registry>) -> axum::Router {
+    let g = gate.clone();
+    read_only_router(registry).route(
+        "/reset-pod-alert",
+        post(move || {
+            let g = g.clone();
+            async move {
+                g.reset_pod_alert();
+                "pod alert cleared\n"
+            }
+        }),
+    )
 }
 
 /// A registry in the OpenMetrics text format (the gate's and the learner's admin `/metrics`).
