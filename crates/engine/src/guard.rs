@@ -20,6 +20,7 @@ pub(crate) async fn keep_view(
     cancel: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(EVERY);
+    let mut copied = None;
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
@@ -29,7 +30,17 @@ pub(crate) async fn keep_view(
             .as_ref()
             .map(|i| i.take_guard_events())
             .unwrap_or_default();
-        let guardians = cache.as_ref().map(GuardianCache::all);
+        // Guardians carry whole criteria: copied only when the cache changed.
+        let guardians = cache
+            .as_ref()
+            .filter(|c| copied != Some(c.generation()))
+            .map(|c| {
+                copied = Some(c.generation());
+                c.all()
+            });
+        if guardians.is_none() && events.is_empty() {
+            continue;
+        }
         let mut v = dashboard.guard.write().unwrap_or_else(|e| e.into_inner());
         if let Some(g) = guardians {
             v.guardians = g;

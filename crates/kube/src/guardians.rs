@@ -125,6 +125,8 @@ pub async fn pod_labels(
 pub struct GuardianCache {
     all: Arc<RwLock<BTreeMap<(String, String), Guardian>>>,
     ready: Arc<AtomicBool>,
+    /// Bumped on every change, so a reader copies only what changed.
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl GuardianCache {
@@ -146,6 +148,15 @@ impl GuardianCache {
     pub fn get(&self, namespace: &str, name: &str) -> Option<Guardian> {
         let all = self.all.read().unwrap_or_else(|e| e.into_inner());
         all.get(&(namespace.to_string(), name.to_string())).cloned()
+    }
+
+    /// How many changes the cache has seen.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Every cached Guardian, by namespace and name.
@@ -177,6 +188,7 @@ impl GuardianCache {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(k, g);
+            self.changed();
         }
     }
 
@@ -186,6 +198,7 @@ impl GuardianCache {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&k);
+            self.changed();
         }
     }
 }
@@ -224,6 +237,7 @@ pub async fn watch_guardians(client: Client, cache: GuardianCache, cancel: Cance
                 .filter_map(|g| Some((GuardianCache::key(&g)?, g)))
                 .collect();
             *cache.all.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+            cache.changed();
             cache.ready.store(true, Ordering::Relaxed);
         }
         Seen::Applied(o) => {

@@ -156,32 +156,19 @@ impl Learner {
                 )
             })?;
         let digest = token_digest(token);
-        let cached = self.reviewed(&digest);
-        let id = match cached {
+        let id = match self.reviewed(&digest) {
             Some(id) => id,
             None => {
                 let id = review_token(&self.client, token, &self.config.audience)
                     .await
-                    .map_err(|e| match e {
-                        rampart_kube::guardians::ReviewError::Api(m) => Refusal(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "review_failed",
-                            format!("could not review the token: {m}\n"),
-                        ),
-                        e => unauthenticated(format!("{e}\n")),
-                    })?;
+                    .map_err(|e| review_refusal(e, "review the token"))?;
                 self.remember(digest, &id);
                 id
             }
         };
-        let labels = pod_labels(&self.client, &id).await.map_err(|e| match e {
-            rampart_kube::guardians::ReviewError::Api(m) => Refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "review_failed",
-                format!("could not read the gate's pod: {m}\n"),
-            ),
-            e => unauthenticated(format!("{e}\n")),
-        })?;
+        let labels = pod_labels(&self.client, &id)
+            .await
+            .map_err(|e| review_refusal(e, "read the gate's pod"))?;
         let Some(service) = service_of(&labels) else {
             return Err(Refusal(
                 StatusCode::FORBIDDEN,
@@ -261,7 +248,7 @@ impl Learner {
                 verified: false,
             },
         };
-        if !is_name(&id.service) {
+        if !rampart_model::names::is_dns_subdomain(&id.service) {
             return Err(Refusal(
                 StatusCode::FORBIDDEN,
                 "no_service",
@@ -463,6 +450,23 @@ impl Learner {
     }
 }
 
+/// A failed review: the API server could not be asked (503, the gate retries), or the gate is
+/// not who it says (401).
+fn review_refusal(e: rampart_kube::guardians::ReviewError, doing: &str) -> Refusal {
+    match e {
+        rampart_kube::guardians::ReviewError::Api(m) => Refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "review_failed",
+            format!("could not {doing}: {m}\n"),
+        ),
+        e => Refusal(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            format!("{e}\n"),
+        ),
+    }
+}
+
 /// Reads and drops a little of a refused request's body before the answer: a connection
 /// closed with unread data is reset, and the reset can destroy the answer in flight (the
 /// client would see a broken connection instead of 401). Bounded: an unauthenticated client
@@ -489,16 +493,6 @@ fn window_passed(window: Option<&str>, since: Option<&str>, now: &str) -> bool {
         (Some(since), Some(now)) => rampart_guard::cadence::frozen(w, since, now),
         _ => false,
     }
-}
-
-/// A Kubernetes object name (DNS subdomain).
-fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && !s.starts_with(['-', '.'])
-        && !s.ends_with(['-', '.'])
 }
 
 /// `POST /sync`.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::behaviour::Behaviour;
-use crate::bounded::{MAX_NAME, MAX_TEXT, MAX_TOKEN, truncate};
+use crate::bounded::{MAX_TEXT, MAX_TOKEN, truncate};
 use crate::falco::Priority;
 use crate::observe::{Observation, Origin, Subject};
 
@@ -109,7 +109,7 @@ pub fn parse_body(body: &[u8]) -> Result<Batch, GuardEventError> {
     for mut e in all.events {
         let names_ok = [&e.namespace, &e.pod, &e.service]
             .iter()
-            .all(|n| is_name(n));
+            .all(|n| rampart_model::names::is_dns_subdomain(n));
         if !names_ok || e.reasons.len() > MAX_REASONS {
             batch.refused += 1;
             continue;
@@ -124,14 +124,6 @@ pub fn parse_body(body: &[u8]) -> Result<Batch, GuardEventError> {
         batch.events.push(e);
     }
     Ok(batch)
-}
-
-/// A Kubernetes name: lowercase alphanumerics, `-` and `.`, at most 253.
-fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_NAME
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
 }
 
 /// The observation an event makes: a request anomaly on the pod (corroborates the chains that
