@@ -206,6 +206,12 @@ pub fn evaluate_at(
         .collect()
 }
 
+/// Every check's id and level, in upstream's order (for catalogs that list them, such as
+/// `rampart audit`'s Pod Security frameworks).
+pub fn check_ids() -> impl Iterator<Item = (&'static str, Level)> {
+    CHECKS.iter().map(|c| (c.id, c.level))
+}
+
 type Outcome = Option<(String, String)>;
 
 struct Check {

@@ -1,0 +1,8 @@
+//! The checks' implementations, by what they read: one workload's pod ([`workload`]), RBAC
+//! subjects ([`rbac`]), namespaces and cluster-wide objects ([`cluster`]) and credentials in
+//! configuration ([`credentials`]).
+
+pub mod cluster;
+pub mod credentials;
+pub mod rbac;
+pub mod workload;

@@ -1,0 +1,335 @@
+//! Runs the catalog over an inventory: one [`Finding`] per (check, object) that failed, was
+//! excepted or could not be evaluated, and a tally of every object each check judged, from
+//! which the scores come.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::catalog;
+use crate::check::{Check, Eval, Fix, Framework, Hit, Ids, Outcome, Severity, Verdict};
+use crate::exceptions::Exceptions;
+use crate::inventory::Inventory;
+use crate::object::{Object, ObjectRef};
+use crate::pss;
+use crate::settings::Settings;
+
+/// What a finding says about its object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The object fails the check.
+    Fail,
+    /// It fails, and an exception with a reason covers it.
+    Excepted,
+    /// The check could not evaluate it (the reason says why).
+    Error,
+}
+
+/// One (check, object) that failed, was excepted, or could not be evaluated.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// rampart's check id.
+    pub check: &'static str,
+    /// The framework ids the check answers.
+    pub ids: Ids,
+    /// The check's title.
+    pub title: &'static str,
+    /// Its severity.
+    pub severity: Severity,
+    /// What this finding is.
+    pub status: Status,
+    /// The object (or RBAC subject).
+    pub object: ObjectRef,
+    /// The first failing field (dotted path), empty for an error.
+    pub field: String,
+    /// Every failing field when there is more than one (one per container, rule, …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it: one patch for every failing field when each has one, else the first
+    /// instruction; `null` when neither is known.
+    pub fix: Option<Fix>,
+    /// Objects that make up the failure with it (a subject's bindings and roles).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<ObjectRef>,
+    /// The exception's reason, or why the check could not evaluate the object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How many failures this finding gathers (one per container or per binding, as the
+    /// upstream rule counts alerts).
+    #[serde(skip)]
+    pub count: usize,
+}
+
+/// How many objects a check judged, by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// Passed.
+    pub passed: u32,
+    /// Failed.
+    pub failed: u32,
+    /// Failed, excepted.
+    pub excepted: u32,
+    /// Could not be evaluated.
+    pub errors: u32,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.excepted += other.excepted;
+        self.errors += other.errors;
+    }
+
+    /// Objects judged (errors excluded).
+    pub fn judged(&self) -> u32 {
+        self.passed + self.failed + self.excepted
+    }
+
+    /// Percentage judged that did not fail (excepted objects count as passing), `None` when
+    /// nothing was judged.
+    pub fn score(&self) -> Option<f64> {
+        let judged = self.judged();
+        (judged > 0).then(|| f64::from(self.passed + self.excepted) * 100.0 / f64::from(judged))
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The frameworks whose checks run.
+    pub frameworks: Vec<Framework>,
+    /// The checks' settings.
+    pub settings: Settings,
+    /// Exceptions besides those annotated on objects.
+    pub exceptions: Exceptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            frameworks: Framework::ALL.to_vec(),
+            settings: Settings::default(),
+            exceptions: Exceptions::default(),
+        }
+    }
+}
+
+/// The result of one audit.
+#[derive(Debug, Clone, Default)]
+pub struct Audit {
+    /// Findings, by check then object.
+    pub findings: Vec<Finding>,
+    /// Per check and namespace (`""`: cluster-scoped), what was judged.
+    pub tallies: BTreeMap<&'static str, BTreeMap<String, Tally>>,
+    /// The checks that ran.
+    pub checks: Vec<Check>,
+}
+
+impl Audit {
+    /// A check's tally over every namespace.
+    pub fn tally(&self, check: &str) -> Tally {
+        let mut t = Tally::default();
+        for n in self.tallies.get(check).into_iter().flat_map(|m| m.values()) {
+            t.add(*n);
+        }
+        t
+    }
+
+    /// The framework's score: the mean over its checks that judged anything of the share of
+    /// objects that pass (kubescape's compliance score). `None` when no check judged anything.
+    pub fn score(&self, framework: Framework, namespace: Option<&str>) -> Option<f64> {
+        let scores: Vec<f64> = self
+            .checks
+            .iter()
+            .filter(|c| c.frameworks.contains(&framework))
+            .filter_map(|c| match namespace {
+                None => self.tally(c.id).score(),
+                Some(ns) => self.tallies.get(c.id)?.get(ns)?.score(),
+            })
+            .collect();
+        (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64)
+    }
+
+    /// The namespaces anything was judged in (`""` for cluster-scoped objects).
+    pub fn namespaces(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .tallies
+            .values()
+            .flat_map(|m| m.keys().map(String::as_str))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// Runs every check of `options.frameworks` over `inventory`.
+pub fn audit(inventory: &Inventory, options: &Options) -> Audit {
+    let checks: Vec<Check> = catalog::checks()
+        .into_iter()
+        .filter(|c| c.in_any(&options.frameworks))
+        .collect();
+    audit_with(inventory, &checks, options)
+}
+
+/// Runs these checks over `inventory` (`options.frameworks` is not consulted).
+pub fn audit_with(inventory: &Inventory, checks: &[Check], options: &Options) -> Audit {
+    let mut out = Audit {
+        checks: checks.to_vec(),
+        ..Audit::default()
+    };
+    let pss_cache = pss::Cache::new(inventory);
+    for check in checks {
+        let verdicts: Vec<Verdict> = match check.eval {
+            Eval::Object { kinds, check: f } => inventory
+                .of_kinds(kinds)
+                .into_iter()
+                .filter(|o| !controlled(o))
+                .map(|o| Verdict {
+                    target: o.at.clone(),
+                    outcome: f(o, &options.settings),
+                })
+                .collect(),
+            Eval::Cluster(f) => f(inventory, &options.settings),
+            Eval::PodSecurity { level, check: id } => pss_cache.verdicts(level, id),
+        };
+        for v in verdicts {
+            record(&mut out, check, v, inventory, options);
+        }
+    }
+    out
+}
+
+/// Whether a controller owns this object (a Deployment's ReplicaSet, a ReplicaSet's Pod): its
+/// owner is judged instead, so one template's failure is reported once.
+pub fn controlled(o: &Object) -> bool {
+    const OWNERS: &[&str] = &[
+        "Deployment",
+        "ReplicaSet",
+        "DaemonSet",
+        "StatefulSet",
+        "Job",
+        "CronJob",
+        "ReplicationController",
+    ];
+    o.value
+        .pointer("/metadata/ownerReferences")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|r| {
+            r.get("controller").and_then(serde_json::Value::as_bool) == Some(true)
+                && r.get("kind")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|k| OWNERS.contains(&k))
+        })
+}
+
+fn record(out: &mut Audit, check: &Check, v: Verdict, inventory: &Inventory, options: &Options) {
+    let tally = out
+        .tallies
+        .entry(check.id)
+        .or_default()
+        .entry(v.target.namespace.clone())
+        .or_default();
+    let finding = |status, hits: &[Hit], reason: Option<String>, target: ObjectRef| Finding {
+        check: check.id,
+        ids: check.ids,
+        title: check.title,
+        severity: check.severity,
+        status,
+        field: hits.first().map(|h| h.field.clone()).unwrap_or_default(),
+        fields: if hits.len() > 1 {
+            let mut f: Vec<String> = hits.iter().map(|h| h.field.clone()).collect();
+            f.dedup();
+            f
+        } else {
+            Vec::new()
+        },
+        message: messages(hits),
+        fix: merged_fix(hits),
+        related: {
+            let mut r: Vec<ObjectRef> = hits.iter().flat_map(|h| h.related.clone()).collect();
+            r.sort();
+            r.dedup();
+            r
+        },
+        reason,
+        count: hits.len().max(1),
+        object: target,
+    };
+    match v.outcome {
+        Ok(hits) if hits.is_empty() => tally.passed += 1,
+        Ok(hits) => {
+            let exception = options
+                .exceptions
+                .reason(check, &v.target, inventory)
+                .map(str::to_string);
+            match exception {
+                Some(reason) => {
+                    tally.excepted += 1;
+                    out.findings
+                        .push(finding(Status::Excepted, &hits, Some(reason), v.target));
+                }
+                None => {
+                    tally.failed += 1;
+                    out.findings
+                        .push(finding(Status::Fail, &hits, None, v.target));
+                }
+            }
+        }
+        Err(e) => {
+            tally.errors += 1;
+            out.findings
+                .push(finding(Status::Error, &[], Some(e.0), v.target));
+        }
+    }
+}
+
+fn messages(hits: &[Hit]) -> String {
+    let mut m: Vec<&str> = hits.iter().map(|h| h.message.as_str()).collect();
+    m.dedup();
+    m.join("; ")
+}
+
+/// One patch when every hit has one (operations in hit order, repeats dropped), else the first
+/// instruction, else none.
+fn merged_fix(hits: &[Hit]) -> Option<Fix> {
+    let mut ops: Vec<json_patch::PatchOperation> = Vec::new();
+    let mut all_patches = !hits.is_empty();
+    for h in hits {
+        match &h.fix {
+            Some(Fix::Patch(p)) => {
+                for op in &p.0 {
+                    if !ops.contains(op) {
+                        ops.push(op.clone());
+                    }
+                }
+            }
+            _ => all_patches = false,
+        }
+    }
+    if all_patches && !ops.is_empty() {
+        return Some(Fix::Patch(json_patch::Patch(ops)));
+    }
+    hits.iter()
+        .find_map(|h| match &h.fix {
+            Some(Fix::Instruction(_)) => h.fix.clone(),
+            _ => None,
+        })
+        .or_else(|| hits.iter().find_map(|h| h.fix.clone()))
+}
+
+/// The outcome of an object-level check, for callers that re-audit one object (the engine).
+pub fn judge(check: &Check, object: &Object, settings: &Settings) -> Option<Outcome> {
+    match check.eval {
+        Eval::Object { kinds, check: f } if kinds.contains(&object.kind()) => {
+            Some(f(object, settings))
+        }
+        _ => None,
+    }
+}
