@@ -391,6 +391,343 @@ pub const CHECKS: &[Check] = &[
             check: cluster::nginx_eol,
         },
     },
+    // The control plane's flags.
+    Check {
+        id: "apiserver-anonymous-auth",
+        title: "The API server refuses anonymous requests (--anonymous-auth=false)",
+        severity: Severity::High,
+        ids: ids(&["1.2.1"], None, &["C-0113"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_ANONYMOUS_AUTH),
+    },
+    Check {
+        id: "apiserver-token-auth-file",
+        title: "The API server reads no static token file",
+        severity: Severity::High,
+        ids: ids(&["1.2.2"], None, &["C-0114"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_TOKEN_AUTH_FILE),
+    },
+    Check {
+        id: "apiserver-deny-service-external-ips",
+        title: "The DenyServiceExternalIPs admission plugin is enabled",
+        severity: Severity::Medium,
+        ids: ids(&["1.2.3"], None, &["C-0283"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_DENY_SERVICE_EXTERNAL_IPS),
+    },
+    Check {
+        id: "apiserver-kubelet-client-cert",
+        title: "The API server authenticates to kubelets with a client certificate",
+        severity: Severity::High,
+        ids: ids(&["1.2.4"], None, &["C-0116"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_KUBELET_CLIENT_CERT),
+    },
+    Check {
+        id: "apiserver-kubelet-ca",
+        title: "The API server verifies kubelets' certificates",
+        severity: Severity::High,
+        ids: ids(&["1.2.5"], None, &["C-0117"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_KUBELET_CA),
+    },
+    Check {
+        id: "apiserver-authz-not-always-allow",
+        title: "The API server's authorization mode is not AlwaysAllow",
+        severity: Severity::Critical,
+        ids: ids(&["1.2.6"], None, &["C-0118"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_AUTHZ_NOT_ALWAYS_ALLOW),
+    },
+    Check {
+        id: "apiserver-authz-node",
+        title: "The API server's authorization modes include Node",
+        severity: Severity::Medium,
+        ids: ids(&["1.2.7"], None, &["C-0119"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_AUTHZ_NODE),
+    },
+    Check {
+        id: "apiserver-authz-rbac",
+        title: "The API server's authorization modes include RBAC",
+        severity: Severity::High,
+        ids: ids(&["1.2.8"], None, &["C-0120"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_AUTHZ_RBAC),
+    },
+    Check {
+        id: "apiserver-event-rate-limit",
+        title: "The EventRateLimit admission plugin is enabled",
+        severity: Severity::Low,
+        ids: ids(&["1.2.9"], None, &["C-0121"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_EVENT_RATE_LIMIT),
+    },
+    Check {
+        id: "apiserver-no-always-admit",
+        title: "The AlwaysAdmit admission plugin is not enabled",
+        severity: Severity::High,
+        ids: ids(&["1.2.10"], None, &["C-0122"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_NO_ALWAYS_ADMIT),
+    },
+    Check {
+        id: "apiserver-always-pull-images",
+        title: "The AlwaysPullImages admission plugin is enabled",
+        severity: Severity::Medium,
+        ids: ids(&["1.2.11"], None, &["C-0123"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_ALWAYS_PULL_IMAGES),
+    },
+    Check {
+        id: "apiserver-service-account-plugin",
+        title: "The ServiceAccount admission plugin is not disabled",
+        severity: Severity::Medium,
+        ids: ids(&["1.2.12"], None, &["C-0125"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_SERVICE_ACCOUNT_PLUGIN),
+    },
+    Check {
+        id: "apiserver-namespace-lifecycle-plugin",
+        title: "The NamespaceLifecycle admission plugin is not disabled",
+        severity: Severity::Medium,
+        ids: ids(&["1.2.13"], None, &["C-0126"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_NAMESPACE_LIFECYCLE_PLUGIN),
+    },
+    Check {
+        id: "apiserver-node-restriction",
+        title: "The NodeRestriction admission plugin is enabled",
+        severity: Severity::Medium,
+        ids: ids(&["1.2.14"], None, &["C-0127"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_NODE_RESTRICTION),
+    },
+    Check {
+        id: "apiserver-profiling",
+        title: "The API server's profiling is off",
+        severity: Severity::Low,
+        ids: ids(&["1.2.15"], None, &["C-0129"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_PROFILING),
+    },
+    Check {
+        id: "apiserver-audit-log-path",
+        title: "The API server writes an audit log",
+        severity: Severity::Medium,
+        ids: ids(&["1.2.16"], None, &["C-0130"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_AUDIT_LOG_PATH),
+    },
+    Check {
+        id: "apiserver-audit-log-maxage",
+        title: "Audit logs are kept at least 30 days",
+        severity: Severity::Low,
+        ids: ids(&["1.2.17"], None, &["C-0131"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_AUDIT_LOG_MAXAGE),
+    },
+    Check {
+        id: "apiserver-audit-log-maxbackup",
+        title: "Audit log backups: 10 or as appropriate (review)",
+        severity: Severity::Low,
+        ids: ids(&["1.2.18"], None, &["C-0132"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_AUDIT_LOG_MAXBACKUP),
+    },
+    Check {
+        id: "apiserver-audit-log-maxsize",
+        title: "Audit log size: 100 MB or as appropriate (review)",
+        severity: Severity::Low,
+        ids: ids(&["1.2.19"], None, &["C-0133"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_AUDIT_LOG_MAXSIZE),
+    },
+    Check {
+        id: "apiserver-request-timeout",
+        title: "The request timeout is appropriate (review)",
+        severity: Severity::Low,
+        ids: ids(&["1.2.20"], None, &["C-0134"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_REQUEST_TIMEOUT),
+    },
+    Check {
+        id: "apiserver-service-account-lookup",
+        title: "The API server checks that service account tokens still exist",
+        severity: Severity::Medium,
+        ids: ids(&["1.2.21"], None, &["C-0135"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_SERVICE_ACCOUNT_LOOKUP),
+    },
+    Check {
+        id: "apiserver-service-account-key",
+        title: "The API server verifies service account tokens with a key file",
+        severity: Severity::Medium,
+        ids: ids(&["1.2.22"], None, &["C-0136"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_SERVICE_ACCOUNT_KEY),
+    },
+    Check {
+        id: "apiserver-etcd-client-cert",
+        title: "The API server authenticates to etcd with a client certificate",
+        severity: Severity::High,
+        ids: ids(&["1.2.23"], None, &["C-0137"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_ETCD_CLIENT_CERT),
+    },
+    Check {
+        id: "apiserver-tls",
+        title: "The API server serves TLS with its own certificate",
+        severity: Severity::High,
+        ids: ids(&["1.2.24"], None, &["C-0138"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_TLS),
+    },
+    Check {
+        id: "apiserver-client-ca",
+        title: "The API server verifies client certificates",
+        severity: Severity::High,
+        ids: ids(&["1.2.25"], None, &["C-0139"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_CLIENT_CA),
+    },
+    Check {
+        id: "apiserver-etcd-ca",
+        title: "The API server verifies etcd's certificate",
+        severity: Severity::High,
+        ids: ids(&["1.2.26"], None, &["C-0140"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_ETCD_CA),
+    },
+    Check {
+        id: "apiserver-strong-ciphers",
+        title: "The API server offers only strong TLS cipher suites",
+        severity: Severity::Medium,
+        ids: ids(&["1.2.29"], None, &["C-0277"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_STRONG_CIPHERS),
+    },
+    Check {
+        id: "apiserver-token-expiration-extension",
+        title: "Service account token expiration is not extended",
+        severity: Severity::Medium,
+        ids: ids(&["1.2.30"], None, &["C-0290"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::APISERVER_TOKEN_EXPIRATION_EXTENSION),
+    },
+    Check {
+        id: "controller-manager-gc-threshold",
+        title: "Terminated pod garbage collection threshold (review)",
+        severity: Severity::Low,
+        ids: ids(&["1.3.1"], None, &["C-0144"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::CONTROLLER_MANAGER_GC_THRESHOLD),
+    },
+    Check {
+        id: "controller-manager-profiling",
+        title: "The controller manager's profiling is off",
+        severity: Severity::Low,
+        ids: ids(&["1.3.2"], None, &["C-0145"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::CONTROLLER_MANAGER_PROFILING),
+    },
+    Check {
+        id: "controller-manager-service-account-credentials",
+        title: "Controllers run with their own service account credentials",
+        severity: Severity::Medium,
+        ids: ids(&["1.3.3"], None, &["C-0146"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::CONTROLLER_MANAGER_SERVICE_ACCOUNT_CREDENTIALS),
+    },
+    Check {
+        id: "controller-manager-service-account-key",
+        title: "The controller manager signs tokens with a private key file",
+        severity: Severity::Medium,
+        ids: ids(&["1.3.4"], None, &["C-0147"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::CONTROLLER_MANAGER_SERVICE_ACCOUNT_KEY),
+    },
+    Check {
+        id: "controller-manager-root-ca",
+        title: "The controller manager puts the cluster CA in service account token volumes",
+        severity: Severity::Medium,
+        ids: ids(&["1.3.5"], None, &["C-0148"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::CONTROLLER_MANAGER_ROOT_CA),
+    },
+    Check {
+        id: "controller-manager-bind-address",
+        title: "The controller manager listens on localhost only",
+        severity: Severity::Medium,
+        ids: ids(&["1.3.7"], None, &["C-0150"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::CONTROLLER_MANAGER_BIND_ADDRESS),
+    },
+    Check {
+        id: "scheduler-profiling",
+        title: "The scheduler's profiling is off",
+        severity: Severity::Low,
+        ids: ids(&["1.4.1"], None, &["C-0151"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::SCHEDULER_PROFILING),
+    },
+    Check {
+        id: "scheduler-bind-address",
+        title: "The scheduler listens on localhost only",
+        severity: Severity::Medium,
+        ids: ids(&["1.4.2"], None, &["C-0152"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::SCHEDULER_BIND_ADDRESS),
+    },
+    Check {
+        id: "etcd-tls",
+        title: "etcd serves TLS with its own certificate",
+        severity: Severity::High,
+        ids: ids(&["2.1"], None, &["C-0153"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::ETCD_TLS),
+    },
+    Check {
+        id: "etcd-client-cert-auth",
+        title: "etcd requires client certificates",
+        severity: Severity::High,
+        ids: ids(&["2.2"], None, &["C-0154"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::ETCD_CLIENT_CERT_AUTH),
+    },
+    Check {
+        id: "etcd-no-auto-tls",
+        title: "etcd does not use self-signed certificates for clients",
+        severity: Severity::Medium,
+        ids: ids(&["2.3"], None, &["C-0155"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::ETCD_NO_AUTO_TLS),
+    },
+    Check {
+        id: "etcd-peer-tls",
+        title: "etcd peers talk TLS with their own certificates",
+        severity: Severity::High,
+        ids: ids(&["2.4"], None, &["C-0156"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::ETCD_PEER_TLS),
+    },
+    Check {
+        id: "etcd-peer-client-cert-auth",
+        title: "etcd requires peer client certificates",
+        severity: Severity::High,
+        ids: ids(&["2.5"], None, &["C-0157"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::ETCD_PEER_CLIENT_CERT_AUTH),
+    },
+    Check {
+        id: "etcd-no-peer-auto-tls",
+        title: "etcd does not use self-signed certificates for peers",
+        severity: Severity::Medium,
+        ids: ids(&["2.6"], None, &["C-0158"]),
+        frameworks: &[Cis],
+        eval: Eval::Flag(&flag_rules::ETCD_NO_PEER_AUTO_TLS),
+    },
     // RBAC, per subject.
     Check {
         id: "rbac-exec",
@@ -497,6 +834,306 @@ pub const CHECKS: &[Check] = &[
         eval: Eval::Cluster(rbac::token_create),
     },
 ];
+
+/// Control-plane flag rules, one per check (CIS §1.2–§1.4 and etcd's §2).
+pub mod flag_rules {
+    use crate::checks::flags::{self, Component, FlagRule, Want};
+
+    /// `--anonymous-auth` of ApiServer.
+    pub const APISERVER_ANONYMOUS_AUTH: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--anonymous-auth",
+        want: Want::NotNorDefault("true"),
+        fix: "false",
+    };
+    /// `--token-auth-file` of ApiServer.
+    pub const APISERVER_TOKEN_AUTH_FILE: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--token-auth-file",
+        want: Want::Unset,
+        fix: "",
+    };
+    /// `--enable-admission-plugins` of ApiServer.
+    pub const APISERVER_DENY_SERVICE_EXTERNAL_IPS: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--enable-admission-plugins",
+        want: Want::ContainsIfSet("DenyServiceExternalIPs"),
+        fix: "",
+    };
+    /// `--kubelet-client-certificate` of ApiServer.
+    pub const APISERVER_KUBELET_CLIENT_CERT: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--kubelet-client-certificate",
+        want: Want::AllSet(&["--kubelet-client-certificate", "--kubelet-client-key"]),
+        fix: "<path/to/file>",
+    };
+    /// `--kubelet-certificate-authority` of ApiServer.
+    pub const APISERVER_KUBELET_CA: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--kubelet-certificate-authority",
+        want: Want::Set,
+        fix: "<path/to/ca.crt>",
+    };
+    /// `--authorization-mode` of ApiServer.
+    pub const APISERVER_AUTHZ_NOT_ALWAYS_ALLOW: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--authorization-mode",
+        want: Want::Lacks("AlwaysAllow"),
+        fix: "",
+    };
+    /// `--authorization-mode` of ApiServer.
+    pub const APISERVER_AUTHZ_NODE: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--authorization-mode",
+        want: Want::Contains("Node"),
+        fix: "Node",
+    };
+    /// `--authorization-mode` of ApiServer.
+    pub const APISERVER_AUTHZ_RBAC: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--authorization-mode",
+        want: Want::Contains("RBAC"),
+        fix: "RBAC",
+    };
+    /// `--enable-admission-plugins` of ApiServer.
+    pub const APISERVER_EVENT_RATE_LIMIT: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--enable-admission-plugins",
+        want: Want::Contains("EventRateLimit"),
+        fix: "EventRateLimit",
+    };
+    /// `--enable-admission-plugins` of ApiServer.
+    pub const APISERVER_NO_ALWAYS_ADMIT: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--enable-admission-plugins",
+        want: Want::Lacks("AlwaysAdmit"),
+        fix: "",
+    };
+    /// `--enable-admission-plugins` of ApiServer.
+    pub const APISERVER_ALWAYS_PULL_IMAGES: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--enable-admission-plugins",
+        want: Want::Contains("AlwaysPullImages"),
+        fix: "AlwaysPullImages",
+    };
+    /// `--disable-admission-plugins` of ApiServer.
+    pub const APISERVER_SERVICE_ACCOUNT_PLUGIN: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--disable-admission-plugins",
+        want: Want::Lacks("ServiceAccount"),
+        fix: "",
+    };
+    /// `--disable-admission-plugins` of ApiServer.
+    pub const APISERVER_NAMESPACE_LIFECYCLE_PLUGIN: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--disable-admission-plugins",
+        want: Want::Lacks("NamespaceLifecycle"),
+        fix: "",
+    };
+    /// `--enable-admission-plugins` of ApiServer.
+    pub const APISERVER_NODE_RESTRICTION: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--enable-admission-plugins",
+        want: Want::Contains("NodeRestriction"),
+        fix: "NodeRestriction",
+    };
+    /// `--profiling` of ApiServer.
+    pub const APISERVER_PROFILING: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--profiling",
+        want: Want::NotNorDefault("true"),
+        fix: "false",
+    };
+    /// `--audit-log-path` of ApiServer.
+    pub const APISERVER_AUDIT_LOG_PATH: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--audit-log-path",
+        want: Want::Set,
+        fix: "/var/log/apiserver/audit.log",
+    };
+    /// `--audit-log-maxage` of ApiServer.
+    pub const APISERVER_AUDIT_LOG_MAXAGE: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--audit-log-maxage",
+        want: Want::AtLeast(30.0),
+        fix: "30",
+    };
+    /// `--audit-log-maxbackup` of ApiServer.
+    pub const APISERVER_AUDIT_LOG_MAXBACKUP: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--audit-log-maxbackup",
+        want: Want::Review,
+        fix: "10",
+    };
+    /// `--audit-log-maxsize` of ApiServer.
+    pub const APISERVER_AUDIT_LOG_MAXSIZE: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--audit-log-maxsize",
+        want: Want::Review,
+        fix: "100",
+    };
+    /// `--request-timeout` of ApiServer.
+    pub const APISERVER_REQUEST_TIMEOUT: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--request-timeout",
+        want: Want::ReviewIfSet,
+        fix: "",
+    };
+    /// `--service-account-lookup` of ApiServer.
+    pub const APISERVER_SERVICE_ACCOUNT_LOOKUP: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--service-account-lookup",
+        want: Want::Not("false"),
+        fix: "true",
+    };
+    /// `--service-account-key-file` of ApiServer.
+    pub const APISERVER_SERVICE_ACCOUNT_KEY: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--service-account-key-file",
+        want: Want::Set,
+        fix: "<path/to/key.pub>",
+    };
+    /// `--etcd-certfile` of ApiServer.
+    pub const APISERVER_ETCD_CLIENT_CERT: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--etcd-certfile",
+        want: Want::AllSet(&["--etcd-certfile", "--etcd-keyfile"]),
+        fix: "<path/to/file>",
+    };
+    /// `--tls-cert-file` of ApiServer.
+    pub const APISERVER_TLS: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--tls-cert-file",
+        want: Want::AllSet(&["--tls-cert-file", "--tls-private-key-file"]),
+        fix: "<path/to/file>",
+    };
+    /// `--client-ca-file` of ApiServer.
+    pub const APISERVER_CLIENT_CA: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--client-ca-file",
+        want: Want::Set,
+        fix: "<path/to/client-ca.crt>",
+    };
+    /// `--etcd-cafile` of ApiServer.
+    pub const APISERVER_ETCD_CA: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--etcd-cafile",
+        want: Want::Set,
+        fix: "<path/to/ca.crt>",
+    };
+    /// `--tls-cipher-suites` of ApiServer.
+    pub const APISERVER_STRONG_CIPHERS: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--tls-cipher-suites",
+        want: Want::NoneOf(flags::WEAK_CIPHERS),
+        fix: "",
+    };
+    /// `--service-account-extend-token-expiration` of ApiServer.
+    pub const APISERVER_TOKEN_EXPIRATION_EXTENSION: FlagRule = FlagRule {
+        component: Component::ApiServer,
+        flag: "--service-account-extend-token-expiration",
+        want: Want::NotNorDefault("true"),
+        fix: "false",
+    };
+    /// `--terminated-pod-gc-threshold` of ControllerManager.
+    pub const CONTROLLER_MANAGER_GC_THRESHOLD: FlagRule = FlagRule {
+        component: Component::ControllerManager,
+        flag: "--terminated-pod-gc-threshold",
+        want: Want::Review,
+        fix: "10",
+    };
+    /// `--profiling` of ControllerManager.
+    pub const CONTROLLER_MANAGER_PROFILING: FlagRule = FlagRule {
+        component: Component::ControllerManager,
+        flag: "--profiling",
+        want: Want::NotNorDefault("true"),
+        fix: "false",
+    };
+    /// `--use-service-account-credentials` of ControllerManager.
+    pub const CONTROLLER_MANAGER_SERVICE_ACCOUNT_CREDENTIALS: FlagRule = FlagRule {
+        component: Component::ControllerManager,
+        flag: "--use-service-account-credentials",
+        want: Want::NotNorDefault("false"),
+        fix: "true",
+    };
+    /// `--service-account-private-key-file` of ControllerManager.
+    pub const CONTROLLER_MANAGER_SERVICE_ACCOUNT_KEY: FlagRule = FlagRule {
+        component: Component::ControllerManager,
+        flag: "--service-account-private-key-file",
+        want: Want::Set,
+        fix: "<path/to/key.pem>",
+    };
+    /// `--root-ca-file` of ControllerManager.
+    pub const CONTROLLER_MANAGER_ROOT_CA: FlagRule = FlagRule {
+        component: Component::ControllerManager,
+        flag: "--root-ca-file",
+        want: Want::Set,
+        fix: "<path/to/ca.crt>",
+    };
+    /// `--bind-address` of ControllerManager.
+    pub const CONTROLLER_MANAGER_BIND_ADDRESS: FlagRule = FlagRule {
+        component: Component::ControllerManager,
+        flag: "--bind-address",
+        want: Want::Is("127.0.0.1"),
+        fix: "127.0.0.1",
+    };
+    /// `--profiling` of Scheduler.
+    pub const SCHEDULER_PROFILING: FlagRule = FlagRule {
+        component: Component::Scheduler,
+        flag: "--profiling",
+        want: Want::NotNorDefault("true"),
+        fix: "false",
+    };
+    /// `--bind-address` of Scheduler.
+    pub const SCHEDULER_BIND_ADDRESS: FlagRule = FlagRule {
+        component: Component::Scheduler,
+        flag: "--bind-address",
+        want: Want::Is("127.0.0.1"),
+        fix: "127.0.0.1",
+    };
+    /// `--cert-file` of Etcd.
+    pub const ETCD_TLS: FlagRule = FlagRule {
+        component: Component::Etcd,
+        flag: "--cert-file",
+        want: Want::AllSet(&["--cert-file", "--key-file"]),
+        fix: "<path/to/file>",
+    };
+    /// `--client-cert-auth` of Etcd.
+    pub const ETCD_CLIENT_CERT_AUTH: FlagRule = FlagRule {
+        component: Component::Etcd,
+        flag: "--client-cert-auth",
+        want: Want::NotNorDefault("false"),
+        fix: "true",
+    };
+    /// `--auto-tls` of Etcd.
+    pub const ETCD_NO_AUTO_TLS: FlagRule = FlagRule {
+        component: Component::Etcd,
+        flag: "--auto-tls",
+        want: Want::Not("true"),
+        fix: "false",
+    };
+    /// `--peer-cert-file` of Etcd.
+    pub const ETCD_PEER_TLS: FlagRule = FlagRule {
+        component: Component::Etcd,
+        flag: "--peer-cert-file",
+        want: Want::AllSet(&["--peer-cert-file", "--peer-key-file"]),
+        fix: "<path/to/file>",
+    };
+    /// `--peer-client-cert-auth` of Etcd.
+    pub const ETCD_PEER_CLIENT_CERT_AUTH: FlagRule = FlagRule {
+        component: Component::Etcd,
+        flag: "--peer-client-cert-auth",
+        want: Want::NotNorDefault("false"),
+        fix: "true",
+    };
+    /// `--peer-auto-tls` of Etcd.
+    pub const ETCD_NO_PEER_AUTO_TLS: FlagRule = FlagRule {
+        component: Component::Etcd,
+        flag: "--peer-auto-tls",
+        want: Want::Not("true"),
+        fix: "false",
+    };
+}
 
 /// Every check: [`CHECKS`], then one per Pod Security check (baseline checks in both Pod
 /// Security frameworks, restricted checks in the restricted one).

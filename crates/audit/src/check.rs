@@ -181,6 +181,8 @@ pub enum Eval {
     },
     /// Sees every object; returns a verdict per target it applies to.
     Cluster(fn(&Inventory, &Settings) -> Vec<Verdict>),
+    /// One control-plane flag rule, on the component's static Pod.
+    Flag(&'static crate::checks::flags::FlagRule),
     /// One Pod Security Standards check, evaluated by the admission code at its level.
     PodSecurity {
         /// The level whose evaluation reports it.
@@ -195,6 +197,7 @@ impl fmt::Debug for Eval {
         match self {
             Eval::Object { kinds, .. } => write!(f, "Object({kinds:?})"),
             Eval::Cluster(_) => f.write_str("Cluster"),
+            Eval::Flag(r) => write!(f, "Flag({})", r.flag),
             Eval::PodSecurity { level, check } => {
                 write!(f, "PodSecurity({}, {check})", level.as_str())
             }

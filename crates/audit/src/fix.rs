@@ -2,7 +2,7 @@
 //! applies to the object as it is) or remove one.
 
 use json_patch::jsonptr::PointerBuf;
-use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation};
+use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, ReplaceOperation};
 use serde_json::{Map, Value};
 
 use crate::check::Fix;
@@ -55,6 +55,14 @@ pub fn remove(pointer: &str) -> Option<PatchOperation> {
 pub fn patch(ops: impl IntoIterator<Item = Option<PatchOperation>>) -> Option<Fix> {
     let ops: Vec<PatchOperation> = ops.into_iter().flatten().collect();
     (!ops.is_empty()).then_some(Fix::Patch(Patch(ops)))
+}
+
+/// The operation that replaces the value at `pointer`.
+pub fn replace(pointer: &str, value: Value) -> Option<PatchOperation> {
+    Some(PatchOperation::Replace(ReplaceOperation {
+        path: PointerBuf::parse(pointer).ok()?,
+        value,
+    }))
 }
 
 #[cfg(test)]

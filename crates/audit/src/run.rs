@@ -195,6 +195,14 @@ pub fn audit_with(inventory: &Inventory, checks: &[Check], options: &Options) ->
                 })
                 .collect(),
             Eval::Cluster(f) => f(inventory, &options.settings),
+            Eval::Flag(rule) => inventory
+                .of_kind("Pod")
+                .filter(|o| crate::checks::flags::is_component(o, rule.component))
+                .map(|o| Verdict {
+                    target: o.at.clone(),
+                    outcome: crate::checks::flags::judge(rule, o, &options.settings),
+                })
+                .collect(),
             Eval::PodSecurity { level, check: id } => pss_cache.verdicts(level, id),
         };
         for v in verdicts {
@@ -329,6 +337,9 @@ pub fn judge(check: &Check, object: &Object, settings: &Settings) -> Option<Outc
     match check.eval {
         Eval::Object { kinds, check: f } if kinds.contains(&object.kind()) => {
             Some(f(object, settings))
+        }
+        Eval::Flag(rule) if crate::checks::flags::is_component(object, rule.component) => {
+            Some(crate::checks::flags::judge(rule, object, settings))
         }
         _ => None,
     }

@@ -12,7 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rampart_audit::check::Check;
+use rampart_audit::check::{Check, Eval};
 use rampart_audit::run::{Options, Status, audit_with};
 use rampart_audit::settings::Settings;
 use rampart_audit::{Inventory, Object, catalog};
@@ -294,13 +294,26 @@ fn cases() -> Vec<Row> {
 
 #[test]
 fn kubescape_rule_tests_agree_with_rampart_checks() {
-    let checks: BTreeMap<&str, Check> = RULES
+    let mut checks: BTreeMap<String, Check> = RULES
         .iter()
         .map(|(rule, id)| {
             let c = catalog::find(id).unwrap_or_else(|| panic!("no check {id}"));
-            (*rule, c)
+            (rule.to_string(), c)
         })
         .collect();
+    // Each control-plane flag check implements its control's one rule.
+    for row in cases() {
+        for c in catalog::checks() {
+            if matches!(c.eval, Eval::Flag(_))
+                && row
+                    .controls
+                    .iter()
+                    .any(|id| c.ids.kubescape.contains(&id.as_str()))
+            {
+                checks.insert(row.rule.clone(), c);
+            }
+        }
+    }
     let deviations: BTreeSet<(&str, &str)> = DEVIATIONS.iter().map(|(r, c, _)| (*r, *c)).collect();
     // Per kubescape control: (cases, agreeing).
     let mut per_control: BTreeMap<String, (u32, u32)> = BTreeMap::new();
@@ -353,8 +366,8 @@ fn kubescape_rule_tests_agree_with_rampart_checks() {
     assert!(below.is_empty(), "controls below 98 % agreement: {below:?}");
 }
 
-/// Every control of CIS §5 and of the NSA framework that kubescape evaluates from API objects
-/// is answered by a rampart check.
+/// Every control of CIS §5 and of the NSA framework that kubescape evaluates from API objects,
+/// and every CIS control-plane flag control, is answered by a rampart check.
 #[test]
 fn every_object_level_cis_and_nsa_control_is_implemented() {
     let text = fs::read_to_string(corpus().join("controls.tsv")).expect("controls.tsv");
@@ -366,10 +379,14 @@ fn every_object_level_cis_and_nsa_control_is_implemented() {
     for l in text.lines().skip(1) {
         let f: Vec<&str> = l.split('\t').collect();
         let (id, class, frameworks) = (f[0], f[2], f[3]);
-        let in_scope = class == "api"
+        let in_scope = (class == "api"
             && frameworks
                 .split(';')
-                .any(|fw| fw == "NSA" || fw.starts_with("cis-v1.12.0:5."));
+                .any(|fw| fw == "NSA" || fw.starts_with("cis-v1.12.0:5.")))
+            || (class == "controlplane-flags"
+                && frameworks
+                    .split(';')
+                    .any(|fw| fw.starts_with("cis-v1.12.0:")));
         if in_scope && !answered.contains(id) {
             missing.push(format!("{id} {}", f[1]));
         }

@@ -1,8 +1,9 @@
 //! The checks' implementations, by what they read: one workload's pod ([`workload`]), RBAC
 //! subjects ([`rbac`]), namespaces and cluster-wide objects ([`cluster`]) and credentials in
-//! configuration ([`credentials`]).
+//! configuration ([`credentials`]) and the control plane's flags ([`flags`]).
 
 pub mod cluster;
 pub mod credentials;
+pub mod flags;
 pub mod rbac;
 pub mod workload;
