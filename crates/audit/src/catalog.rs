@@ -5,10 +5,10 @@
 use rampart_policy::pss::Level;
 
 use crate::check::{Check, Eval, Framework, Ids, Severity};
-use crate::checks::{cluster, credentials, rbac, workload};
+use crate::checks::{cluster, credentials, policies, rbac, workload};
 use crate::pss;
 
-use Framework::{Cis, Nsa, PssBaseline, PssRestricted};
+use Framework::{Cis, Nsa, Policies, PssBaseline, PssRestricted};
 
 const WORKLOADS: &[&str] = crate::object::WORKLOAD_KINDS;
 
@@ -727,6 +727,15 @@ pub const CHECKS: &[Check] = &[
         ids: ids(&["2.6"], None, &["C-0158"]),
         frameworks: &[Cis],
         eval: Eval::Flag(&flag_rules::ETCD_NO_PEER_AUTO_TLS),
+    },
+    // The cluster's own policies.
+    Check {
+        id: "security-policies",
+        title: "Existing objects meet the cluster's SecurityPolicies and ClusterSecurityPolicies",
+        severity: Severity::High,
+        ids: ids(&[], None, &[]),
+        frameworks: &[Policies],
+        eval: Eval::Cluster(policies::security_policies),
     },
     // RBAC, per subject.
     Check {

@@ -21,15 +21,18 @@ pub enum Framework {
     PssBaseline,
     /// Pod Security Standards, restricted level (baseline's checks included).
     PssRestricted,
+    /// The cluster's own SecurityPolicies and ClusterSecurityPolicies, on existing objects.
+    Policies,
 }
 
 impl Framework {
     /// Every framework, in report order.
-    pub const ALL: [Framework; 4] = [
+    pub const ALL: [Framework; 5] = [
         Framework::Cis,
         Framework::Nsa,
         Framework::PssBaseline,
         Framework::PssRestricted,
+        Framework::Policies,
     ];
 
     /// The name used on the command line and in reports.
@@ -39,6 +42,7 @@ impl Framework {
             Framework::Nsa => "nsa",
             Framework::PssBaseline => "pss-baseline",
             Framework::PssRestricted => "pss-restricted",
+            Framework::Policies => "policies",
         }
     }
 

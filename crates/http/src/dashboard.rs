@@ -564,26 +564,8 @@ async fn metrics(State(s): State<Arc<DashboardState>>) -> Response {
         .into_response()
 }
 
-/// HTML-escapes untrusted text. Control and bidi characters (the set of
-/// [`rampart_report::is_unsafe_char`]) become a visible `⟨U+202E⟩`: an override would make
-/// `\u{202e}gnp.exe` read as `exe.png`; `dashboard.js` marks graph labels the same way.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if rampart_report::is_unsafe_char(c) => {
-                out.push_str(&format!("⟨U+{:04X}⟩", u32::from(c)));
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// HTML-escapes untrusted text ([`rampart_report::text::html`]).
+pub use rampart_report::text::html as escape;
 
 fn obj(v: &Value) -> String {
     let s = |k: &str| v[k].as_str().unwrap_or("");

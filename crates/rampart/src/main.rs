@@ -35,6 +35,7 @@ fn lean_allocator() {}
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod audit;
 #[cfg(test)]
 mod chart_tests;
 mod engine;
@@ -68,6 +69,10 @@ enum Command {
     /// Prove internet-to-crown-jewel attack chains and the minimal cut, offline, from manifests
     /// or `kubectl get -o json` dumps. Exit code: 0 no chains, 1 chains found, 2 input error.
     Scan(scan::ScanArgs),
+    /// Compliance against the CIS Kubernetes Benchmark, NSA/CISA hardening, Pod Security
+    /// Standards and the cluster's own SecurityPolicies, offline, from manifests or dumps:
+    /// scores, findings with their fixes. Exit code: 0 nothing fails, 1 failures, 2 input error.
+    Audit(audit::AuditArgs),
     /// List which workloads may connect to which (and to/from external ranges) under the
     /// NetworkPolicies in the input, one `SRC => DST : PORTS` line per allowed pair.
     Connectivity(scan::ConnectivityArgs),
@@ -129,6 +134,10 @@ fn main() -> ExitCode {
         Command::Scan(args) => {
             lean_allocator();
             scan::scan(&args)
+        }
+        Command::Audit(args) => {
+            lean_allocator();
+            audit::audit(&args)
         }
         Command::Connectivity(args) => scan::connectivity(&args),
         Command::Webhook(args) => {

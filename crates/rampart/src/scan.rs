@@ -226,7 +226,7 @@ fn invalid_names_warning(snapshot: &Snapshot) -> Option<String> {
 }
 
 /// Peak resident set size so far, as Linux reports it (`VmHWM`), for `--timings`.
-fn peak_rss() -> String {
+pub(crate) fn peak_rss() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -39,6 +39,28 @@ fn write_escape(out: &mut impl Write, c: char) -> fmt::Result {
     }
 }
 
+/// HTML-escapes untrusted text for an element's content or a quoted attribute. Control and
+/// bidi characters (the set of [`is_unsafe_char`]) become a visible `⟨U+202E⟩`: an override
+/// would make `\u{202e}gnp.exe` read as `exe.png`; the dashboard's script marks graph labels the
+/// same way.
+pub fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if is_unsafe_char(c) => {
+                let _ = write!(out, "⟨U+{:04X}⟩", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `s` with every [unsafe character](is_unsafe_char) replaced by a visible escape; borrowed
 /// when there is none (the common case costs a scan, no allocation).
 ///

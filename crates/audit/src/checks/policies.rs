@@ -1,0 +1,98 @@
+//! Background audit of the cluster's own SecurityPolicies and ClusterSecurityPolicies: every
+//! existing object judged as the webhook would judge its creation (`rampart_policy::offline`,
+//! one implementation), whatever the policy's mode, so a policy in `audit` or `warn` shows
+//! what it would deny before anyone sets it to `enforce`. Pod Security's own checks are the
+//! Pod Security frameworks' business and are left out here.
+
+use std::collections::BTreeMap;
+
+use rampart_policy::offline::{Against, check};
+use rampart_policy::review::PolicySet;
+use rampart_policy::source::{namespace_from_value, policy_from_value};
+
+use crate::check::{CheckError, Hit, Verdict};
+use crate::inventory::Inventory;
+use crate::object::ObjectRef;
+use crate::settings::Settings;
+
+const POLICY_KINDS: &[&str] = &["SecurityPolicy", "ClusterSecurityPolicy"];
+
+/// The policies among the objects (invalid ones are skipped: the webhook refuses them).
+pub fn policy_set(inv: &Inventory) -> (PolicySet, usize) {
+    let mut set = PolicySet::default();
+    let mut n = 0;
+    for o in inv.of_kinds(POLICY_KINDS) {
+        if let Some(Ok(p)) = policy_from_value(&o.value, "default")
+            && set.upsert(p).is_ok()
+        {
+            n += 1;
+        }
+    }
+    (set, n)
+}
+
+fn policy_ref(policy: &str) -> Option<ObjectRef> {
+    let (kind, name) = policy.split_once(' ')?;
+    if !POLICY_KINDS.contains(&kind) {
+        return None;
+    }
+    Some(match name.split_once('/') {
+        Some((ns, n)) => ObjectRef::new(kind, ns, n),
+        None => ObjectRef::new(kind, "", name),
+    })
+}
+
+/// Every object a policy could target, judged against every policy.
+pub fn security_policies(inv: &Inventory, _: &Settings) -> Vec<Verdict> {
+    let (policies, n) = policy_set(inv);
+    if n == 0 {
+        return Vec::new();
+    }
+    let namespaces: BTreeMap<String, BTreeMap<String, String>> = inv
+        .of_kind("Namespace")
+        .filter_map(|o| namespace_from_value(&o.value))
+        .map(|(name, mut labels)| {
+            // Pod Security is judged by its own frameworks, not twice.
+            labels.retain(|k, _| !k.starts_with("pod-security.kubernetes.io/"));
+            (name, labels)
+        })
+        .collect();
+    let against = Against {
+        policies: &policies,
+        namespaces: &namespaces,
+        pss: None,
+        newest: rampart_policy::pss::NEWEST_MINOR,
+    };
+    inv.objects()
+        .iter()
+        .filter(|o| rampart_api::TARGET_KINDS.contains(&o.kind()) && !crate::run::controlled(o))
+        .map(|o| {
+            let file = o.at.file.as_deref().unwrap_or("");
+            let outcome = check(&o.value, file, o.at.line, &against)
+                .map_err(|e| CheckError(e.to_string()))
+                .map(|(_, all)| {
+                    all.into_iter()
+                        .filter(|v| !v.policy.starts_with("PodSecurity"))
+                        .map(|v| {
+                            Hit::new(
+                                "",
+                                format!(
+                                    "{} rule {:?} ({}): {}",
+                                    v.policy, v.rule, v.mode, v.message
+                                ),
+                            )
+                            .instruct(format!(
+                                "change the object to meet rule {:?} of {}",
+                                v.rule, v.policy
+                            ))
+                            .related(policy_ref(&v.policy).into_iter().collect())
+                        })
+                        .collect()
+                });
+            Verdict {
+                target: o.at.clone(),
+                outcome,
+            }
+        })
+        .collect()
+}
