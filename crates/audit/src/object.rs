@@ -148,6 +148,37 @@ impl Object {
             .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
     }
 
+    /// The pod this object runs: `Ok(None)` when its kind runs none, an error when its kind
+    /// runs one but the pod spec is missing or not an object.
+    pub fn pod_or_error(&self) -> Result<Option<Pod<'_>>, crate::check::CheckError> {
+        let Some((_, _, prefix)) = pod_location(self.kind()) else {
+            return Ok(None);
+        };
+        let pod = self.pod().ok_or_else(|| {
+            crate::check::CheckError(format!(
+                "{} has no pod spec object at {prefix}",
+                self.kind()
+            ))
+        })?;
+        for list in [
+            "containers",
+            "initContainers",
+            "ephemeralContainers",
+            "volumes",
+        ] {
+            if pod
+                .spec
+                .get(list)
+                .is_some_and(|v| !v.is_array() && !v.is_null())
+            {
+                return Err(crate::check::CheckError(format!(
+                    "{prefix}.{list} is not a list"
+                )));
+            }
+        }
+        Ok(Some(pod))
+    }
+
     /// The pod this object runs, when its kind runs one.
     pub fn pod(&self) -> Option<Pod<'_>> {
         let (pointer, meta_pointer, prefix) = pod_location(self.kind())?;
@@ -169,7 +200,8 @@ pub fn pod_location(kind: &str) -> Option<(&'static str, &'static str, &'static 
         | "DaemonSet"
         | "StatefulSet"
         | "Job"
-        | "ReplicationController" => (
+        | "ReplicationController"
+        | "DeploymentConfig" => (
             "/spec/template/spec",
             "/spec/template/metadata",
             "spec.template.spec",
@@ -194,6 +226,8 @@ pub const WORKLOAD_KINDS: &[&str] = &[
     "Job",
     "CronJob",
     "ReplicationController",
+    // OpenShift's Deployment.
+    "DeploymentConfig",
 ];
 
 /// The pod spec of an object and the dotted path it lives at.

@@ -371,18 +371,17 @@ pub fn in_default_namespace(o: &Object, _: &Settings) -> Outcome {
     }
     let explicit = !o.namespace().is_empty();
     // Created by Kubernetes in every cluster (or every namespace): not the user's choice.
-    let builtin = explicit
-        && match (o.kind(), o.name()) {
-            ("Service" | "Endpoints", "kubernetes") => true,
-            ("ConfigMap", "kube-root-ca.crt") => true,
-            ("ServiceAccount", "default") => true,
-            ("EndpointSlice", _) => {
-                o.label("kubernetes.io/service-name") == Some("kubernetes")
-                    && o.label("endpointslice.kubernetes.io/managed-by")
-                        == Some("endpointslice-controller.k8s.io")
-            }
-            _ => false,
-        };
+    let builtin = match (o.kind(), o.name()) {
+        ("Service" | "Endpoints", "kubernetes") => true,
+        ("ConfigMap", "kube-root-ca.crt") => true,
+        ("ServiceAccount", "default") => true,
+        ("EndpointSlice", _) => {
+            o.label("kubernetes.io/service-name") == Some("kubernetes")
+                && o.label("endpointslice.kubernetes.io/managed-by")
+                    == Some("endpointslice-controller.k8s.io")
+        }
+        _ => false,
+    };
     if builtin {
         return Ok(Vec::new());
     }

@@ -33,7 +33,7 @@ fn value_sensitive(value: &str, s: &Settings) -> bool {
 
 /// Environment variables that hold a credential, and Secrets poured whole into the environment.
 pub fn in_env(o: &Object, s: &Settings) -> Outcome {
-    let Some(pod) = o.pod() else {
+    let Some(pod) = o.pod_or_error()? else {
         return Ok(Vec::new());
     };
     let mut hits = Vec::new();

@@ -9,9 +9,9 @@ use crate::fix::{patch, remove, set};
 use crate::object::{Container, ContainerList, Object, Pod};
 use crate::settings::Settings;
 
-/// The pod of a workload, or no hits when it has none (a Deployment without a template).
+/// The hits on a workload's pod; an error when the workload has no pod spec to judge.
 fn with_pod(o: &Object, f: impl FnOnce(&Pod<'_>) -> Vec<Hit>) -> Outcome {
-    Ok(o.pod().map(|p| f(&p)).unwrap_or_default())
+    Ok(o.pod_or_error()?.map(|p| f(&p)).unwrap_or_default())
 }
 
 fn is_true(v: Option<&Value>) -> bool {
