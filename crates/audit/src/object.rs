@@ -63,6 +63,8 @@ pub struct Object {
     pub api_version: String,
     /// The object.
     pub value: Value,
+    /// Whether a controller owns it ([`Object::controlled`]), decided once when read.
+    controlled: bool,
 }
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -93,6 +95,7 @@ impl Object {
                 a.remove(LAST_APPLIED);
             }
         }
+        let controlled = owned_by_controller(&value);
         Some(Object {
             at: ObjectRef {
                 kind,
@@ -103,7 +106,14 @@ impl Object {
             },
             api_version,
             value,
+            controlled,
         })
+    }
+
+    /// Whether a controller owns this object (a Deployment's ReplicaSet, a ReplicaSet's Pod):
+    /// its owner is judged instead, so one template's failure is reported once.
+    pub fn controlled(&self) -> bool {
+        self.controlled
     }
 
     /// Its kind.
@@ -187,8 +197,33 @@ impl Object {
             spec,
             meta: self.value.pointer(meta_pointer).and_then(Value::as_object),
             prefix,
+            spec_pointer: pointer,
         })
     }
+}
+
+fn owned_by_controller(value: &Value) -> bool {
+    const OWNERS: &[&str] = &[
+        "Deployment",
+        "ReplicaSet",
+        "DaemonSet",
+        "StatefulSet",
+        "Job",
+        "CronJob",
+        "ReplicationController",
+        "DeploymentConfig",
+    ];
+    value
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|r| {
+            r.get("controller").and_then(Value::as_bool) == Some(true)
+                && r.get("kind")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| OWNERS.contains(&k))
+        })
 }
 
 /// Where a kind keeps its pod: JSON pointer of the spec, of its metadata, and the dotted path.
@@ -239,6 +274,8 @@ pub struct Pod<'a> {
     pub meta: Option<&'a Map<String, Value>>,
     /// Dotted path of the spec (`spec`, `spec.template.spec`, …).
     pub prefix: &'static str,
+    /// JSON pointer of the spec.
+    spec_pointer: &'static str,
 }
 
 /// Which list of a pod spec a container is in.
@@ -328,8 +365,8 @@ impl<'a> Pod<'a> {
     }
 
     /// JSON pointer of the pod spec inside the object (`/spec/template/spec`).
-    pub fn pointer(&self) -> String {
-        format!("/{}", self.prefix.replace('.', "/"))
+    pub fn pointer(&self) -> &'static str {
+        self.spec_pointer
     }
 
     /// A pod-spec field.

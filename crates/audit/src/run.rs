@@ -183,6 +183,16 @@ pub fn audit_with(inventory: &Inventory, checks: &[Check], options: &Options) ->
         ..Audit::default()
     };
     let pss_cache = pss::Cache::new(inventory);
+    // The control plane's static Pods, found once for every flag check.
+    let components = std::cell::OnceCell::new();
+    let components = || {
+        components.get_or_init(|| {
+            inventory
+                .of_kind("Pod")
+                .filter_map(|o| Some((o, crate::checks::flags::component_of(o)?)))
+                .collect::<Vec<_>>()
+        })
+    };
     for check in checks {
         let verdicts: Vec<Verdict> = match check.eval {
             Eval::Object { kinds, check: f } => inventory
@@ -195,10 +205,10 @@ pub fn audit_with(inventory: &Inventory, checks: &[Check], options: &Options) ->
                 })
                 .collect(),
             Eval::Cluster(f) => f(inventory, &options.settings),
-            Eval::Flag(rule) => inventory
-                .of_kind("Pod")
-                .filter(|o| crate::checks::flags::is_component(o, rule.component))
-                .map(|o| Verdict {
+            Eval::Flag(rule) => components()
+                .iter()
+                .filter(|(_, c)| *c == rule.component)
+                .map(|(o, _)| Verdict {
                     target: o.at.clone(),
                     outcome: crate::checks::flags::judge(rule, o, &options.settings),
                 })
@@ -212,29 +222,9 @@ pub fn audit_with(inventory: &Inventory, checks: &[Check], options: &Options) ->
     out
 }
 
-/// Whether a controller owns this object (a Deployment's ReplicaSet, a ReplicaSet's Pod): its
-/// owner is judged instead, so one template's failure is reported once.
+/// Whether a controller owns this object (see [`Object::controlled`]).
 pub fn controlled(o: &Object) -> bool {
-    const OWNERS: &[&str] = &[
-        "Deployment",
-        "ReplicaSet",
-        "DaemonSet",
-        "StatefulSet",
-        "Job",
-        "CronJob",
-        "ReplicationController",
-    ];
-    o.value
-        .pointer("/metadata/ownerReferences")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-        .any(|r| {
-            r.get("controller").and_then(serde_json::Value::as_bool) == Some(true)
-                && r.get("kind")
-                    .and_then(serde_json::Value::as_str)
-                    .is_some_and(|k| OWNERS.contains(&k))
-        })
+    o.controlled()
 }
 
 fn record(out: &mut Audit, check: &Check, v: Verdict, inventory: &Inventory, options: &Options) {

@@ -552,7 +552,8 @@ pub fn raw_documents(
     let json: Option<Vec<serde_json::Value>> = json_first
         .then(|| {
             serde_json::Deserializer::from_str(text)
-                .into_iter::<serde_json::Value>()
+                .into_iter::<crate::de::LeanDocument>()
+                .map(|d| d.map(|d| d.0))
                 .collect::<Result<Vec<_>, _>>()
                 .ok()
         })
@@ -600,25 +601,28 @@ pub fn raw_documents(
             }
         }
     }
-    for (doc, line, v) in values {
+    for (doc, line, mut v) in values {
         let kind = v
             .get("kind")
             .and_then(|k| k.as_str())
             .unwrap_or("")
             .to_string();
+        // The items are moved out of the list, not copied: a 10,000-pod dump would otherwise
+        // be held twice.
         let items = v
-            .get("items")
-            .filter(|i| kind.ends_with("List") && !i.is_null());
-        if items.is_some_and(|i| !i.is_array()) {
+            .get_mut("items")
+            .filter(|i| kind.ends_with("List") && !i.is_null())
+            .map(serde_json::Value::take);
+        if items.as_ref().is_some_and(|i| !i.is_array()) {
             errors.push(err(doc, line, list_items_error(&kind)));
             continue;
         }
-        match items.and_then(|i| i.as_array()) {
-            Some(items) => {
+        match items {
+            Some(serde_json::Value::Array(items)) => {
                 let element = kind.trim_end_matches("List").to_string();
                 let api_version = v.get("apiVersion").cloned();
-                for (i, item) in items.iter().take(limits.max_list_items).enumerate() {
-                    let mut item = item.clone();
+                let total = items.len();
+                for (i, mut item) in items.into_iter().take(limits.max_list_items).enumerate() {
                     if let Some(o) = item.as_object_mut()
                         && !element.is_empty()
                         && !o.contains_key("kind")
@@ -638,7 +642,7 @@ pub fn raw_documents(
                         value: item,
                     });
                 }
-                if items.len() > limits.max_list_items {
+                if total > limits.max_list_items {
                     errors.push(err(
                         doc,
                         line,
@@ -649,6 +653,7 @@ pub fn raw_documents(
                     ));
                 }
             }
+            Some(_) => {}
             None if v.is_object() => docs.push(RawDocument {
                 source: Source {
                     file: file.clone(),

@@ -118,15 +118,28 @@ const POLICY_KINDS: &[&str] = &[
 
 /// Workloads whose pods no NetworkPolicy selects, or only policies that declare no direction.
 pub fn workload_network_policy(inv: &Inventory, _: &Settings) -> Vec<Verdict> {
-    let policies = inv.of_kinds(POLICY_KINDS);
+    // Policies by namespace (cluster-wide Cilium policies under every namespace's list).
+    let mut by_namespace: std::collections::HashMap<&str, Vec<&Object>> =
+        std::collections::HashMap::new();
+    let mut cluster_wide = Vec::new();
+    for p in inv.of_kinds(POLICY_KINDS) {
+        if p.kind() == "CiliumClusterwideNetworkPolicy" {
+            cluster_wide.push(p);
+        } else {
+            by_namespace.entry(namespace_of(p)).or_default().push(p);
+        }
+    }
     inv.of_kinds(WORKLOAD_KINDS)
         .into_iter()
         .filter(|o| !controlled(o))
         .map(|o| {
             let labels = pod_labels(o);
             let ns = namespace_of(o);
-            let selecting: Vec<&&Object> = policies
-                .iter()
+            let selecting: Vec<&&Object> = by_namespace
+                .get(ns)
+                .into_iter()
+                .flatten()
+                .chain(cluster_wide.iter())
                 .filter(|p| match p.kind() {
                     "NetworkPolicy" => {
                         namespace_of(p) == ns && selects(p.value.pointer("/spec/podSelector"), &labels)

@@ -139,6 +139,18 @@ pub fn is_component(o: &Object, c: Component) -> bool {
     container(o, c).is_some()
 }
 
+/// The component whose static Pod `o` is, if any.
+pub fn component_of(o: &Object) -> Option<Component> {
+    [
+        Component::ApiServer,
+        Component::ControllerManager,
+        Component::Scheduler,
+        Component::Etcd,
+    ]
+    .into_iter()
+    .find(|c| is_component(o, *c))
+}
+
 /// Every occurrence of `flag`, in order.
 fn occurrences(c: &serde_json::Map<String, Value>, flag: &str) -> Vec<Written> {
     let mut out = Vec::new();
