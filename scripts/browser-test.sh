@@ -3,7 +3,9 @@
 # `rampart dashboard examples/demo-cluster examples/guard`, the DOM must show the demo's chains
 # and mitigations and the graph script must have drawn the attack graph; a screenshot is saved
 # to ci-artifacts/dashboard.png. Then the request guard's page of shop/web: its criteria in
-# words and the editor's script writing the Guardian change (ci-artifacts/guard.png). Needs Debian's `chromium` (installed by .ci/run).
+# words and the editor's script writing the Guardian change (ci-artifacts/guard.png). Then the
+# audit's self-contained HTML report with a hostile object name (ci-artifacts/audit.png). Needs
+# Debian's `chromium` (installed by .ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 browser=$(command -v chromium || command -v chromium-browser || true)
@@ -57,4 +59,42 @@ assert 'data-edited-mode="learn"' in dom, "the script ran"
 assert "configured" not in y, "no configured criteria to carry"
 PY
 [ -s ci-artifacts/guard.png ] || { echo "browser-test: no screenshot of the guard page"; exit 1; }
+# The audit's HTML report: the demo plus an object whose name is markup. Headless Chromium renders
+# the file; the DOM must hold the scores and checks, and the hostile name only as text.
+evil=$(mktemp -d)
+trap 'kill $pid 2>/dev/null || true; rm -f "$log"; rm -rf "$evil"' EXIT
+cat > "$evil/evil.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: "x\"><img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
+  namespace: "<b>ns</b>"
+spec:
+  containers:
+    - name: "<svg onload=alert(1)>"
+      image: busybox
+      securityContext: {privileged: true}
+YAML
+code=0
+target/release/rampart audit examples/demo-cluster "$evil" --format html -o ci-artifacts/audit.html || code=$?
+[ "$code" -eq 1 ] || { echo "browser-test: rampart audit exited $code, expected 1"; exit 1; }
+"$browser" "${flags[@]}" --dump-dom "file://$PWD/ci-artifacts/audit.html" 2>/dev/null > ci-artifacts/audit-dom.html
+"$browser" "${flags[@]}" --window-size=1280,1400 --screenshot=ci-artifacts/audit.png "file://$PWD/ci-artifacts/audit.html" 2>/dev/null
+python3 - ci-artifacts/audit-dom.html <<'PY'
+import re, sys
+dom = open(sys.argv[1]).read()
+frameworks = dom.count('class="framework"')
+checks = dom.count('class="check"')
+failing = dom.count('class="finding fail"')
+print(f"browser-test: audit report: {frameworks} frameworks, {checks} checks, {failing} failing rows")
+assert frameworks == 5, "every framework has its score"
+assert checks > 100, "every check is listed"
+assert failing > 50
+assert "<img" not in dom and "<svg" not in dom, "a name became markup"
+assert "<script" not in dom, "a name became a script"
+assert "pwned" not in re.search(r"<title>(.*?)</title>", dom).group(1)
+assert "&lt;img src=x" in dom, "the hostile name is shown as text"
+assert "Deployment/ci/webhook-relay" in dom
+PY
+[ -s ci-artifacts/audit.png ] || { echo "browser-test: no screenshot of the audit report"; exit 1; }
 echo "browser-test: ok (screenshot: ci-artifacts/dashboard.png)"

@@ -62,6 +62,17 @@ step 'rampart scan examples/demo-cluster' 1 'MINIMAL CUT: cost 43, 7 cut(s), 3 l
 step 'rampart scan examples/demo-cluster --apply-cuts' 0 'WHAT-IF: 7 fix(es) applied, 0 chain(s) remain'
 
 # offline admission: two objects denied (exit 1); the policy unit tests pass (exit 0).
+# audit: failures found (exit 1); the HTML report is written.
+step 'rampart audit examples/demo-cluster --policies examples/policies' 1 \
+  '  cis               77.6 %   9 of 25 checks failing (42 found nothing to judge), 44 failures, 0 excepted'
+step 'rampart audit examples/demo-cluster --policies examples/policies' 1 \
+  '60 objects from 12 files; 105 checks; 189 failing, 0 excepted, 0 errors'
+in_readme '$ rampart audit examples/demo-cluster --format html -o audit.html'
+code=0; rampart audit examples/demo-cluster --format html -o "$out/audit.html" >/dev/null 2>&1 || code=$?
+[ "$code" -eq 1 ] || fail "'rampart audit --format html' exited $code, expected 1"
+grep -q '<table id="scores">' "$out/audit.html" || fail "the HTML report has no scores"
+echo "tour: ok (exit 1) rampart audit examples/demo-cluster --format html -o audit.html"
+
 step 'rampart policy check --policies examples/policies examples/policies/tests/resources.yaml' 1 \
   'DENY   Pod/shop/debug  (examples/policies/tests/resources.yaml:12)'
 step 'rampart policy check --policies examples/policies examples/policies/tests/resources.yaml' 1 \

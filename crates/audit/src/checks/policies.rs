@@ -74,8 +74,15 @@ pub fn security_policies(inv: &Inventory, _: &Settings) -> Vec<Verdict> {
                     all.into_iter()
                         .filter(|v| !v.policy.starts_with("PodSecurity"))
                         .map(|v| {
+                            // The admission code names the field at the end of its message.
+                            let field = v
+                                .message
+                                .rsplit_once("(field ")
+                                .and_then(|(_, f)| f.strip_suffix(')'))
+                                .unwrap_or("")
+                                .to_string();
                             Hit::new(
-                                "",
+                                field,
                                 format!(
                                     "{} rule {:?} ({}): {}",
                                     v.policy, v.rule, v.mode, v.message

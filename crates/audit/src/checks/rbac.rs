@@ -141,23 +141,13 @@ pub fn judge(
                     Hit::new(
                         format!("rules[{rule}]"),
                         format!(
-                            "{} {} through {} {} (rules[{rule}]), bound by {} {}",
-                            g.subject.kind,
-                            p.means,
-                            g.role.kind(),
-                            g.role.at,
-                            g.binding.kind(),
-                            g.binding.at
+                            "{} {} through {} (rules[{rule}]), bound by {}",
+                            g.subject.kind, p.means, g.role.at, g.binding.at
                         ),
                     )
                     .instruct(format!(
-                        "remove {} {:?} from {} {}, or narrow rules[{rule}] of {} {}",
-                        g.subject.kind,
-                        g.subject.name,
-                        g.binding.kind(),
-                        g.binding.at,
-                        g.role.kind(),
-                        g.role.at,
+                        "remove {} {:?} from {}, or narrow rules[{rule}] of {}",
+                        g.subject.kind, g.subject.name, g.binding.at, g.role.at,
                     ))
                     .related(vec![refer(g.binding), refer(g.role)]),
                 );

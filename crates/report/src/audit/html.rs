@@ -38,7 +38,7 @@ pub fn render(r: &AuditReport) -> String {
         r.summary.findings.error,
         r.inputs.errors.len()
     );
-    o.push_str("<h2>Scores</h2>\n<table id=\"scores\"><tr><th>framework</th><th>score</th><th>checks failing</th><th>objects failing</th><th>excepted</th></tr>\n");
+    o.push_str("<h2>Scores</h2>\n<table id=\"scores\"><tr><th>framework</th><th>score</th><th>checks failing / applying</th><th>objects failing</th><th>excepted</th></tr>\n");
     for (f, s) in &r.summary.frameworks {
         let _ = writeln!(
             o,
@@ -48,7 +48,7 @@ pub fn render(r: &AuditReport) -> String {
             s.score
                 .map_or_else(|| "n/a".into(), |x| format!("{x:.1} %")),
             s.failing_checks,
-            s.checks,
+            s.applicable_checks,
             s.tally.failed,
             s.tally.excepted
         );

@@ -29,6 +29,8 @@ pub struct FrameworkScore {
     pub score: Option<f64>,
     /// Checks of the framework that ran.
     pub checks: usize,
+    /// Checks that found anything to judge (the rest did not apply: no such objects).
+    pub applicable_checks: usize,
     /// Checks with at least one failing object.
     pub failing_checks: usize,
     /// Judged objects over all its checks, by outcome.
@@ -126,9 +128,11 @@ impl AuditReport {
                 .collect();
             let mut tally = Tally::default();
             let mut failing = 0;
+            let mut applicable = 0;
             for c in &of {
                 let t = audit.tally(c.id);
                 failing += usize::from(t.failed > 0);
+                applicable += usize::from(t.judged() + t.errors > 0);
                 tally.passed += t.passed;
                 tally.failed += t.failed;
                 tally.excepted += t.excepted;
@@ -139,6 +143,7 @@ impl AuditReport {
                 FrameworkScore {
                     score: audit.score(f, None).map(round1),
                     checks: of.len(),
+                    applicable_checks: applicable,
                     failing_checks: failing,
                     tally,
                 },

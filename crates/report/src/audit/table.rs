@@ -18,11 +18,12 @@ pub fn render(r: &AuditReport) -> String {
             .map_or_else(|| "n/a".to_string(), |x| format!("{x:.1} %"));
         let _ = writeln!(
             out,
-            "  {:<15} {:>8}   {} of {} checks failing, {} objects failing, {} excepted",
+            "  {:<15} {:>8}   {} of {} checks failing ({} found nothing to judge), {} failures, {} excepted",
             f.as_str(),
             score,
             s.failing_checks,
-            s.checks,
+            s.applicable_checks,
+            s.checks - s.applicable_checks,
             s.tally.failed,
             s.tally.excepted
         );
@@ -40,13 +41,17 @@ pub fn render(r: &AuditReport) -> String {
         if let Some(p) = c.ids.pss {
             ids.push(format!("PSS {p}"));
         }
+        let ids = if ids.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", ids.join(", "))
+        };
         let _ = writeln!(
             out,
-            "  [{}] {} — {} ({}) {}/{}",
+            "  [{}] {} — {}{ids} {}/{}",
             c.severity.as_str(),
             c.check,
             c.title,
-            ids.join(", "),
             c.tally.failed,
             c.tally.judged()
         );
