@@ -322,6 +322,40 @@ fn merged_fix(hits: &[Hit]) -> Option<Fix> {
         .or_else(|| hits.iter().find_map(|h| h.fix.clone()))
 }
 
+/// Re-audits one object with every check of `options.frameworks` that judges objects one by
+/// one (workload, namespace, flag and Pod Security checks): what the engine runs when an
+/// object changes, before the next full audit refreshes the checks that look across objects.
+/// Returns its findings, as [`audit`] would report them.
+pub fn audit_object(object: &Object, inventory: &Inventory, options: &Options) -> Vec<Finding> {
+    let mut out = Audit::default();
+    if object.controlled() {
+        return Vec::new();
+    }
+    let one = Inventory::new(vec![object.clone()]);
+    let pss_cache = pss::Cache::new(&one);
+    for check in catalog::checks()
+        .iter()
+        .filter(|c| c.in_any(&options.frameworks))
+    {
+        let outcome = match check.eval {
+            Eval::PodSecurity { level, check: id } => pss_cache
+                .verdicts(level, id)
+                .into_iter()
+                .next()
+                .map(|v| v.outcome),
+            _ => judge(check, object, &options.settings),
+        };
+        if let Some(outcome) = outcome {
+            let v = Verdict {
+                target: object.at.clone(),
+                outcome,
+            };
+            record(&mut out, check, v, inventory, options);
+        }
+    }
+    out.findings
+}
+
 /// The outcome of an object-level check, for callers that re-audit one object (the engine).
 pub fn judge(check: &Check, object: &Object, settings: &Settings) -> Option<Outcome> {
     match check.eval {

@@ -48,6 +48,9 @@ pub enum AuditFormat {
     Junit,
     /// One self-contained HTML page.
     Html,
+    /// PolicyReports (`wgpolicyk8s.io/v1alpha2`), one per namespace, as a `kind: List` to
+    /// `kubectl apply -f -` where the PolicyReport CRDs are installed.
+    PolicyReport,
 }
 
 /// Arguments of `rampart audit`.
@@ -181,6 +184,16 @@ pub fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let t1 = Instant::now();
     let result = rampart_audit::audit(&inventory, &options);
     let t_audit = t1.elapsed();
+    let policy_reports = (args.format == AuditFormat::PolicyReport).then(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        rampart_report::audit::policy_report::build(
+            &result,
+            now,
+            rampart_report::audit::policy_report::DEFAULT_CAP,
+        )
+    });
     let all_errors: Vec<_> = errors.iter().chain(policy_errors.iter()).collect();
     let report = AuditReport::new(
         result,
@@ -198,6 +211,13 @@ pub fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         AuditFormat::Sarif => sarif::render(&report),
         AuditFormat::Junit => junit::render(&report),
         AuditFormat::Html => html::render(&report),
+        AuditFormat::PolicyReport => {
+            let items: Vec<serde_json::Value> = policy_reports
+                .map(|r| r.by_namespace.into_values().collect())
+                .unwrap_or_default();
+            let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+            serde_json::to_string_pretty(&list).context("rendering the reports")? + "\n"
+        }
         AuditFormat::Json => {
             let mut buf = Vec::new();
             report.write_json(&mut buf)?;

@@ -1,5 +1,6 @@
 //! The machine contract of `rampart audit --format json` (`schema: rampart.dev/audit/v1`) and
-//! its renderers for people ([`table`], [`html`]) and tools ([`sarif`], [`junit`]).
+//! its renderers for people ([`table`], [`html`]) and tools ([`sarif`], [`junit`]), and the
+//! PolicyReports a live audit keeps in the cluster ([`policy_report`]).
 //!
 //! One finding per (check, object) that failed, was excepted, or could not be evaluated;
 //! scores per framework and per namespace are kubescape's compliance score: the mean, over the
@@ -8,6 +9,7 @@
 
 pub mod html;
 pub mod junit;
+pub mod policy_report;
 pub mod sarif;
 pub mod table;
 
