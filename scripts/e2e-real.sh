@@ -70,7 +70,7 @@ for v in default full acting; do to_json "$work/$v.yaml" >"$work/$v.json"; done
 "$rampart" permissions engine >"$work/perm-default.json"
 "$rampart" permissions engine --actuator networkpolicy --enable network,pod >"$work/perm-acting.json"
 "$rampart" permissions engine --actuator adminnetworkpolicy \
-  --enable network,rbac,mount,identity,pod,judgement --watch-vulnerability-reports --watch-guardians >"$work/perm-full.json"
+  --enable network,rbac,mount,identity,pod,judgement --watch-vulnerability-reports --watch-guardians --compliance >"$work/perm-full.json"
 "$rampart" permissions webhook >"$work/perm-webhook.json"
 "$rampart" permissions learner >"$work/perm-learner.json"
 echo '[]' >"$work/perm-none.json"

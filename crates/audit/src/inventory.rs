@@ -2,13 +2,14 @@
 //! namespaces without a NetworkPolicy, the API server's static Pod).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::object::{Object, ObjectRef};
 
 /// The objects of one audit.
 #[derive(Debug, Default)]
 pub struct Inventory {
-    objects: Vec<Object>,
+    objects: Vec<Arc<Object>>,
     by_kind: HashMap<String, Vec<usize>>,
     by_ref: HashMap<ObjectRef, usize>,
 }
@@ -16,6 +17,11 @@ pub struct Inventory {
 impl Inventory {
     /// Indexes `objects` (kept in their order).
     pub fn new(objects: Vec<Object>) -> Inventory {
+        Inventory::shared(objects.into_iter().map(Arc::new).collect())
+    }
+
+    /// Indexes shared objects (a live store's, audited without copying them).
+    pub fn shared(objects: Vec<Arc<Object>>) -> Inventory {
         let mut by_kind: HashMap<String, Vec<usize>> = HashMap::new();
         let mut by_ref = HashMap::with_capacity(objects.len());
         for (i, o) in objects.iter().enumerate() {
@@ -30,13 +36,13 @@ impl Inventory {
     }
 
     /// Every object.
-    pub fn objects(&self) -> &[Object] {
+    pub fn objects(&self) -> &[Arc<Object>] {
         &self.objects
     }
 
     /// The object a reference names (the first, when two documents are the same object).
     pub fn get(&self, r: &ObjectRef) -> Option<&Object> {
-        self.by_ref.get(r).map(|&i| &self.objects[i])
+        self.by_ref.get(r).map(|&i| &*self.objects[i])
     }
 
     /// The objects of one kind, in input order.
@@ -45,7 +51,7 @@ impl Inventory {
             .get(kind)
             .into_iter()
             .flatten()
-            .map(|&i| &self.objects[i])
+            .map(|&i| &*self.objects[i])
     }
 
     /// The objects of any of these kinds, in input order.
@@ -57,6 +63,6 @@ impl Inventory {
             .copied()
             .collect();
         idx.sort_unstable();
-        idx.into_iter().map(|i| &self.objects[i]).collect()
+        idx.into_iter().map(|i| &*self.objects[i]).collect()
     }
 }

@@ -83,6 +83,8 @@ pub struct EngineConfig {
     pub watch_vulnerability_reports: bool,
     /// Watch Guardians for the dashboard's request-guard pages.
     pub watch_guardians: bool,
+    /// The live compliance audit and its PolicyReports, when on.
+    pub compliance: Option<crate::audit::AuditSettings>,
     /// Observation → pod action mapping file (default: the bundled one).
     pub responses: Option<PathBuf>,
     /// Pod actions per workload per action window.
@@ -364,6 +366,7 @@ mod tests {
             kev_file: None,
             watch_vulnerability_reports: false,
             watch_guardians: false,
+            compliance: None,
             responses: None,
             pod_max_per_workload: 2,
             allow_standalone_pods: false,

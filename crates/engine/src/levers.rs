@@ -125,6 +125,12 @@ impl Leadership {
     }
 
     /// Whether this replica leads now.
+    /// The election's state, for tasks that write only while leading; none: no election
+    /// (this is the only replica that writes).
+    pub(crate) fn watch(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        self.0.as_ref().map(|e| e.leading.clone())
+    }
+
     pub(crate) fn leads(&self) -> bool {
         self.0.as_ref().is_some_and(|e| *e.leading.borrow())
     }

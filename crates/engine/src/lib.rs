@@ -11,8 +11,10 @@
 //! Modules: `config` (settings, validation), `run` (start-up and the loop), `ledger`
 //! (reconciliation, actuation, expiry and retirement), `levers` (permissions, leadership),
 //! `infected` and `pods` (the infected-pod response), `signals` (evidence and intel),
-//! `publish` (dashboard findings, Kubernetes Events), `listen` (listeners), `clock`.
+//! `publish` (dashboard findings, Kubernetes Events), `listen` (listeners), `clock`, `audit`
+//! (the live compliance audit and its PolicyReports), `guard` (the request guard's pages).
 
+mod audit;
 mod clock;
 mod config;
 mod error;
@@ -27,6 +29,7 @@ mod publish;
 mod run;
 mod signals;
 
+pub use audit::AuditSettings;
 pub use config::EngineConfig;
 pub use error::Error;
 pub use run::run;

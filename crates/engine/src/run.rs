@@ -79,6 +79,15 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
     // The ledger is read from a watch, not listed every round.
     let ledger = ledger.map(|l| l.watch(cancel.clone()));
     let leadership = Leadership::start(&client, ledger.as_ref(), config).await?;
+    if let Some(settings) = &config.compliance {
+        tokio::spawn(crate::audit::keep_audited(
+            client.clone(),
+            settings.clone(),
+            leadership.watch(),
+            dashboard.metrics.audit.clone(),
+            cancel.clone(),
+        ));
+    }
     let announcer = crate::publish::Announcer::new(client.clone());
     let mut pods = p.pods;
     let rx = watch(client, config, &p.bar, &mut pods, &cancel);

@@ -73,6 +73,85 @@ pub struct EngineMetrics {
     pub leader: Gauge,
     /// Kinds the engine may not read (forbidden lists), so cannot prove over.
     pub unreadable_kinds: Gauge,
+    /// The live compliance audit (`--audit`).
+    pub audit: AuditMetrics,
+}
+
+/// Labels of a compliance framework.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FrameworkLabels {
+    /// `cis`, `nsa`, `pss-baseline`, `pss-restricted`, `policies`.
+    pub framework: String,
+}
+
+/// Labels of a finding's status.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FindingLabels {
+    /// `fail`, `excepted`, `error`.
+    pub status: String,
+}
+
+/// The live compliance audit's metrics.
+#[derive(Debug, Clone)]
+pub struct AuditMetrics {
+    /// Score per framework, 0–100 (kubescape's compliance score).
+    pub score: Family<FrameworkLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Findings of the latest audit by status.
+    pub findings: Family<FindingLabels, Gauge>,
+    /// Time of one full audit, in seconds.
+    pub duration: Histogram,
+    /// PolicyReports written (created or changed) and deleted.
+    pub reports_written: Counter,
+    /// PolicyReports deleted (their namespace has nothing left to report).
+    pub reports_deleted: Counter,
+    /// Failed writes of PolicyReports.
+    pub report_errors: Counter,
+}
+
+impl AuditMetrics {
+    fn register(registry: &mut Registry) -> AuditMetrics {
+        let m = AuditMetrics {
+            score: Family::default(),
+            findings: Family::default(),
+            duration: Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                1e-3, 2.0, 14,
+            )),
+            reports_written: Counter::default(),
+            reports_deleted: Counter::default(),
+            report_errors: Counter::default(),
+        };
+        registry.register(
+            "audit_score",
+            "Compliance score per framework (0-100) of the latest live audit",
+            m.score.clone(),
+        );
+        registry.register(
+            "audit_findings",
+            "Findings of the latest live audit by status",
+            m.findings.clone(),
+        );
+        registry.register(
+            "audit_duration_seconds",
+            "Time of one full live audit",
+            m.duration.clone(),
+        );
+        registry.register(
+            "audit_reports_written",
+            "PolicyReports created or changed",
+            m.reports_written.clone(),
+        );
+        registry.register(
+            "audit_reports_deleted",
+            "PolicyReports deleted (nothing left to report in their namespace)",
+            m.reports_deleted.clone(),
+        );
+        registry.register(
+            "audit_report_errors",
+            "Failed writes of PolicyReports",
+            m.report_errors.clone(),
+        );
+        m
+    }
 }
 
 /// Labels naming a workload.
@@ -222,7 +301,9 @@ impl Default for EngineMetrics {
         let ingest = crate::ingest::IngestMetrics::register(&mut registry);
         let pods = PodMetrics::register(&mut registry);
         let serve = crate::serve::ServeMetrics::register(&mut registry);
+        let audit = AuditMetrics::register(&mut registry);
         EngineMetrics {
+            audit,
             serve,
             ingest,
             pods,

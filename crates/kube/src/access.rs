@@ -103,6 +103,30 @@ pub fn engine_reads(pod_class: bool, vulnerability_reports: bool) -> Vec<Access>
     out
 }
 
+/// The engine's live compliance audit (`--audit`): every kind the audit reads (Secrets as
+/// metadata), and its PolicyReports (written by server-side apply, listed after a restart,
+/// deleted when their namespace has nothing left to report).
+pub fn engine_audit_access() -> Vec<Access> {
+    let why = "the live compliance audit";
+    let mut out: Vec<Access> = crate::audit::AUDITED
+        .iter()
+        .flat_map(|&(k, g, v)| watched(g, v, k, why))
+        .collect();
+    out.extend(watched("", "v1", "Secret", why));
+    let (group, _) = crate::audit::REPORTS;
+    for resource in ["policyreports", "clusterpolicyreports"] {
+        for verb in ["list", "create", "patch", "delete"] {
+            out.push(Access::new(
+                group,
+                resource,
+                verb,
+                "the audit's PolicyReports",
+            ));
+        }
+    }
+    out
+}
+
 /// The engine's request-guard pages (`--watch-guardians`): the Guardians, read-only.
 pub fn engine_guard_reads() -> Vec<Access> {
     let ar = ApiResource::erase::<rampart_api::Guardian>(&());

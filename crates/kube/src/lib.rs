@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod actuate;
+pub mod audit;
 pub mod cluster;
 pub mod guardians;
 pub mod leader;

@@ -129,6 +129,22 @@ pub struct EngineArgs {
     /// Guardian CRD and list/watch on them).
     #[arg(long, env = "RAMPART_ENGINE_WATCH_GUARDIANS")]
     pub watch_guardians: bool,
+    /// Live compliance audit: watch what `rampart audit` reads (Secrets as metadata only),
+    /// audit every framework again after each change, and keep one PolicyReport per namespace
+    /// (`wgpolicyk8s.io/v1alpha2`; needs its CRDs) written by the only replica or the leader.
+    #[arg(long, env = "RAMPART_ENGINE_COMPLIANCE")]
+    pub compliance: bool,
+    /// Quiet time after a change before the live audit runs again (at most six times this
+    /// under steady churn).
+    #[arg(long, env = "RAMPART_ENGINE_COMPLIANCE_DEBOUNCE", default_value = "5s", value_parser = parse_duration)]
+    pub compliance_debounce: Duration,
+    /// Results listed per PolicyReport at most (the summary still counts every one).
+    #[arg(
+        long,
+        env = "RAMPART_ENGINE_COMPLIANCE_REPORT_CAP",
+        default_value_t = 500
+    )]
+    pub compliance_report_cap: usize,
     /// Observation → pod action mapping (YAML; default: the bundled one).
     #[arg(long, env = "RAMPART_ENGINE_RESPONSES")]
     pub responses: Option<PathBuf>,
@@ -184,6 +200,10 @@ impl EngineArgs {
             kev_file: self.kev_file.clone(),
             watch_vulnerability_reports: self.watch_vulnerability_reports,
             watch_guardians: self.watch_guardians,
+            compliance: self.compliance.then(|| rampart_engine::AuditSettings {
+                debounce: self.compliance_debounce,
+                report_cap: self.compliance_report_cap.max(1),
+            }),
             responses: self.responses.clone(),
             pod_max_per_workload: self.pod_max_per_workload,
             allow_standalone_pods: self.allow_standalone_pods,

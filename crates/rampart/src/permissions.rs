@@ -34,6 +34,9 @@ pub fn engine_access(args: &EngineArgs) -> Vec<Access> {
     if args.watch_guardians {
         out.extend(access::engine_guard_reads());
     }
+    if args.compliance {
+        out.extend(access::engine_audit_access());
+    }
     out.extend(access::engine_events());
     if actuator.writes() {
         out.extend(access::engine_acting(

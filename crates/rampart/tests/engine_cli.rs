@@ -1433,3 +1433,125 @@ async fn corroboration_outlives_the_isolation_of_the_infected_pod() {
     assert!(chains(&f) > 0, "{f}");
     assert!(corroborated(&f) > 0, "{}", f["chains"]);
 }
+
+fn report_of<'a>(reports: &'a [Value], namespace: &str) -> Option<&'a Value> {
+    reports.iter().find(|r| {
+        r["metadata"]["namespace"] == namespace && r["metadata"]["name"] == "rampart-audit"
+    })
+}
+
+fn lists(report: &Value, check: &str, name: &str) -> bool {
+    report["results"].as_array().is_some_and(|rs| {
+        rs.iter()
+            .any(|r| r["policy"] == check && r["resources"][0]["name"] == name)
+    })
+}
+
+fn metric(addr: &str, name: &str) -> u64 {
+    get(addr, "/metrics")
+        .lines()
+        .find(|l| l.starts_with(name) && !l.starts_with('#'))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_audit_keeps_one_policy_report_per_namespace_and_rewrites_only_changes() {
+    let fake = new_fake();
+    cluster(&fake, "web", false);
+    let mut privileged = pod("web", 8080, true);
+    privileged["spec"]["containers"][0]["securityContext"] = json!({"privileged": true});
+    fake.lock().unwrap().write("pods", "MODIFIED", privileged);
+    fake.lock().unwrap().write(
+        "clusterrolebindings",
+        "ADDED",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": "ops"}, "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"},
+               "subjects": [{"kind": "User", "name": "alice"}]}),
+    );
+    fake.lock().unwrap().write(
+        "clusterroles",
+        "ADDED",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+               "metadata": {"name": "cluster-admin"},
+               "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}),
+    );
+    let engine = Engine::spawn(
+        &fake,
+        "compliance",
+        &["--compliance", "--compliance-debounce", "200ms"],
+    )
+    .await;
+    wait_for(
+        "a PolicyReport for namespace app lists the privileged pod",
+        || {
+            report_of(&objects_in(&fake, "policyreports"), "app")
+                .is_some_and(|r| lists(r, "privileged-container", "web"))
+        },
+    )
+    .await;
+    let reports = objects_in(&fake, "policyreports");
+    let app = report_of(&reports, "app").unwrap();
+    assert_eq!(app["apiVersion"], "wgpolicyk8s.io/v1alpha2");
+    assert!(app["summary"]["fail"].as_u64().unwrap() > 0, "{app}");
+    assert!(app["summary"]["pass"].as_u64().unwrap() > 0, "{app}");
+    assert_eq!(reports.len(), 1, "one report per namespace with objects");
+    let cluster_reports = objects_in(&fake, "clusterpolicyreports");
+    assert!(
+        cluster_reports
+            .iter()
+            .any(|r| lists(r, "rbac-cluster-admin", "alice")),
+        "{cluster_reports:?}"
+    );
+    let everything = format!("{reports:?}{cluster_reports:?}");
+    assert!(
+        !everything.contains("c2VjcmV0LXZhbHVl"),
+        "a secret value in a report"
+    );
+    assert!(get(&engine.addr, "/metrics").contains("rampart_audit_score{framework=\"cis\"}"));
+
+    // A status-only update: audited again, the reports unchanged, so not rewritten.
+    let runs = metric(&engine.addr, "rampart_audit_duration_seconds_count");
+    let written = metric(&engine.addr, "rampart_audit_reports_written_total");
+    let mut running = fake.lock().unwrap().collections["pods"].objects["app/web"].clone();
+    running["status"] = json!({"phase": "Running"});
+    fake.lock().unwrap().write("pods", "MODIFIED", running);
+    wait_for("the live audit runs again", || {
+        metric(&engine.addr, "rampart_audit_duration_seconds_count") > runs
+    })
+    .await;
+    assert_eq!(
+        metric(&engine.addr, "rampart_audit_reports_written_total"),
+        written,
+        "an unchanged report is not rewritten"
+    );
+
+    // The fix lands: the pod is no longer privileged, and its report says so.
+    fake.lock()
+        .unwrap()
+        .write("pods", "MODIFIED", pod("web", 8080, true));
+    wait_for("the report no longer lists the privileged pod", || {
+        report_of(&objects_in(&fake, "policyreports"), "app")
+            .is_some_and(|r| !lists(r, "privileged-container", "web"))
+    })
+    .await;
+    // The namespace's objects are gone: so is its report.
+    for (collection, name) in [
+        ("pods", "app/web"),
+        ("services", "app/web"),
+        ("secrets", "app/db"),
+    ] {
+        let o = fake.lock().unwrap().collections[collection].objects[name].clone();
+        fake.lock().unwrap().write(collection, "DELETED", o);
+    }
+    let ns = fake.lock().unwrap().collections["namespaces"].objects["/app"].clone();
+    fake.lock().unwrap().write("namespaces", "DELETED", ns);
+    wait_for("the namespace's report is deleted", || {
+        report_of(&objects_in(&fake, "policyreports"), "app").is_none()
+    })
+    .await;
+    let log = engine.stop();
+    assert!(log.contains("audited"), "{log}");
+    assert!(!log.contains("c2VjcmV0LXZhbHVl"));
+}

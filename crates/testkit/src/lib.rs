@@ -487,6 +487,18 @@ async fn patch_object(
         }
         obj["spec"] = merge(obj.get("spec").cloned().unwrap_or(json!({})), spec.clone());
     }
+    // Other top-level fields (a PolicyReport's `summary` and `results`): an apply replaces
+    // what its manager set, as SSA does for fields one manager owns.
+    if apply && let Some(fields) = patch.as_object() {
+        for (key, value) in fields {
+            if !matches!(
+                key.as_str(),
+                "apiVersion" | "kind" | "metadata" | "spec" | "status"
+            ) {
+                obj[key] = value.clone();
+            }
+        }
+    }
     fake.write(&resource, "MODIFIED", obj);
     let stored = fake.collections[&resource].objects[&k].clone();
     axum::Json(stored).into_response()
@@ -578,6 +590,23 @@ async fn cluster_get(
     get_one(State(f), Path((g, v, String::new(), resource, name))).await
 }
 
+async fn cluster_patch(
+    State(f): State<Shared>,
+    Path((g, v, resource, name)): Path<(String, String, String, String)>,
+    q: Query<BTreeMap<String, String>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    patch_object(
+        State(f),
+        Path((g, v, String::new(), resource, name)),
+        q,
+        headers,
+        body,
+    )
+    .await
+}
+
 async fn cluster_delete(
     State(f): State<Shared>,
     Path((g, v, resource, name)): Path<(String, String, String, String)>,
@@ -599,7 +628,7 @@ pub async fn start(fake: Shared) -> String {
         )
         .route(
             "/apis/{group}/{version}/{resource}/{name}",
-            get(cluster_get).delete(cluster_delete),
+            get(cluster_get).delete(cluster_delete).patch(cluster_patch),
         )
         .route(
             "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
