@@ -496,6 +496,29 @@ helm upgrade rampart "$chart" -n $ns_sys --reuse-values --set webhook.failurePol
 fail_open() { pod p10 e2e-lat false | kubectl create -f - >/dev/null 2>&1; }
 check "webhook down, failurePolicy Ignore: the pod is admitted" until_ok 10 fail_open
 
+# ── compliance ────────────────────────────────────────────────────────────────────────────
+# The PolicyReport API as Kyverno installs it (tests/corpora/policyreport-crds): rampart's
+# reports must pass the real API server's schema, offline and from the live engine.
+kubectl apply --server-side -f tests/corpora/policyreport-crds/ >/dev/null
+kubectl wait --for condition=established --timeout 60s -f tests/corpora/policyreport-crds/ >/dev/null
+kubectl get "$kinds,configmaps,persistentvolumeclaims,poddisruptionbudgets,horizontalpodautoscalers,validatingwebhookconfigurations,mutatingwebhookconfigurations" \
+  -A -o json >"$work/dump-audit.json"
+"$rampart" audit "$work/dump-audit.json" --format policy-report -o "$work/reports.json" || true
+check "compliance: rampart audit's PolicyReports pass the API server's schema (server-side, strict)" \
+  kubectl apply --server-side --field-manager e2e --dry-run=server -f "$work/reports.json"
+helm upgrade rampart "$chart" -n $ns_sys --reuse-values --set engine.compliance.enabled=true >/dev/null
+engine 18091 "$work/compliance.log" --compliance --compliance-debounce 1s
+until_ok 90 ready 18091 || fail "compliance: engine ready"
+ci_report() { kubectl -n ci get policyreport rampart-audit -o json >"$work/ci-report.json" 2>/dev/null; }
+check "compliance: the live engine keeps a PolicyReport for namespace ci" until_ok 90 ci_report
+check "compliance: it lists the privileged docker-in-docker container" \
+  grep -q '"policy": "privileged-container"' "$work/ci-report.json"
+check "compliance: a ClusterPolicyReport holds the RBAC subjects' findings" \
+  kubectl get clusterpolicyreport rampart-audit -o name
+check "compliance: one report per namespace, no more" test "$(kubectl get policyreports -A -o name | wc -l)" -le "$(kubectl get namespaces -o name | wc -l)"
+echo "e2e: compliance: ci's report: $(jq_py "$work/ci-report.json" 'd["summary"]["fail"]') failing, $(jq_py "$work/ci-report.json" 'd["summary"]["pass"]') passing (check, object) pairs"
+kill -TERM "$engine_pid"; wait "$engine_pid" 2>/dev/null
+
 # ── audit ─────────────────────────────────────────────────────────────────────────────────
 check "audit: no request of rampart's ServiceAccounts was refused" $check_py audit "$cp/audit.log" \
   system:serviceaccount:$ns_sys:rampart-engine system:serviceaccount:$ns_sys:rampart-webhook

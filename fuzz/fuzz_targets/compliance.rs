@@ -29,10 +29,11 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let inventory = Inventory::new(objects);
     let options = Options::default();
+    let mut a = audit(&inventory, &options);
     for o in inventory.objects() {
-        let _ = audit_object(o, &inventory, &options);
+        let one = audit_object(o, &options);
+        a.apply_delta(&one.clone(), one);
     }
-    let a = audit(&inventory, &options);
     let _ = policy_report::build(&a, 0, 10);
     let report = AuditReport::new(
         a,

@@ -325,11 +325,11 @@ fn merged_fix(hits: &[Hit]) -> Option<Fix> {
 /// Re-audits one object with every check of `options.frameworks` that judges objects one by
 /// one (workload, namespace, flag and Pod Security checks): what the engine runs when an
 /// object changes, before the next full audit refreshes the checks that look across objects.
-/// Returns its findings, as [`audit`] would report them.
-pub fn audit_object(object: &Object, inventory: &Inventory, options: &Options) -> Vec<Finding> {
+/// Returns what [`audit`] would say about it from those checks: its findings and tallies.
+pub fn audit_object(object: &Object, options: &Options) -> Audit {
     let mut out = Audit::default();
     if object.controlled() {
-        return Vec::new();
+        return out;
     }
     let one = Inventory::new(vec![object.clone()]);
     let pss_cache = pss::Cache::new(&one);
@@ -350,10 +350,45 @@ pub fn audit_object(object: &Object, inventory: &Inventory, options: &Options) -
                 target: object.at.clone(),
                 outcome,
             };
-            record(&mut out, check, v, inventory, options);
+            record(&mut out, check, v, &one, options);
         }
     }
-    out.findings
+    out
+}
+
+impl Audit {
+    /// Replaces what `old` (an object's [`audit_object`] before it changed; empty when it is
+    /// new) said with what `new` says (empty when it was deleted): its findings and its share
+    /// of the tallies. The checks that look across objects keep their last full audit's word.
+    pub fn apply_delta(&mut self, old: &Audit, new: Audit) {
+        let gone: std::collections::HashSet<(&str, &ObjectRef)> =
+            old.findings.iter().map(|f| (f.check, &f.object)).collect();
+        if !gone.is_empty() {
+            self.findings
+                .retain(|f| !gone.contains(&(f.check, &f.object)));
+        }
+        for (check, by_ns) in &old.tallies {
+            for (ns, t) in by_ns {
+                if let Some(mine) = self.tallies.get_mut(check).and_then(|m| m.get_mut(ns)) {
+                    mine.passed = mine.passed.saturating_sub(t.passed);
+                    mine.failed = mine.failed.saturating_sub(t.failed);
+                    mine.excepted = mine.excepted.saturating_sub(t.excepted);
+                    mine.errors = mine.errors.saturating_sub(t.errors);
+                }
+            }
+        }
+        for (check, by_ns) in new.tallies {
+            for (ns, t) in by_ns {
+                self.tallies
+                    .entry(check)
+                    .or_default()
+                    .entry(ns)
+                    .or_default()
+                    .add(t);
+            }
+        }
+        self.findings.extend(new.findings);
+    }
 }
 
 /// The outcome of an object-level check, for callers that re-audit one object (the engine).
@@ -366,5 +401,88 @@ pub fn judge(check: &Check, object: &Object, settings: &Settings) -> Option<Outc
             Some(crate::checks::flags::judge(rule, object, settings))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pod(name: &str, privileged: bool) -> Object {
+        Object::new(
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "a"},
+                   "spec": {"containers": [{"name": "c", "image": "x",
+                            "securityContext": {"privileged": privileged}}]}}),
+            None,
+            0,
+        )
+        .expect("object")
+    }
+
+    /// What the checks that judge one object at a time say (the checks across objects wait
+    /// for the next full audit).
+    fn summary(a: &Audit) -> (Vec<(String, String, Status)>, BTreeMap<String, Tally>) {
+        let one_by_one =
+            |id: &str| catalog::find(id).is_some_and(|c| !matches!(c.eval, Eval::Cluster(_)));
+        let mut f: Vec<_> = a
+            .findings
+            .iter()
+            .filter(|f| one_by_one(f.check))
+            .map(|f| (f.check.to_string(), f.object.to_string(), f.status))
+            .collect();
+        f.sort();
+        let t = a
+            .tallies
+            .keys()
+            .filter(|c| one_by_one(c))
+            .map(|c| (c.to_string(), a.tally(c)))
+            .filter(|(_, t)| t.judged() + t.errors > 0)
+            .collect();
+        (f, t)
+    }
+
+    #[test]
+    fn one_object_re_audited_equals_a_full_audit() {
+        let options = Options::default();
+        let before = Inventory::new(vec![pod("p", true), pod("q", false)]);
+        let mut live = audit(&before, &options);
+        // p is fixed, q turns privileged, r is added; then q is deleted.
+        let steps: Vec<(Option<Object>, Option<Object>, Vec<Object>)> = vec![
+            (
+                Some(pod("p", true)),
+                Some(pod("p", false)),
+                vec![pod("p", false), pod("q", false)],
+            ),
+            (
+                Some(pod("q", false)),
+                Some(pod("q", true)),
+                vec![pod("p", false), pod("q", true)],
+            ),
+            (
+                None,
+                Some(pod("r", true)),
+                vec![pod("p", false), pod("q", true), pod("r", true)],
+            ),
+            (
+                Some(pod("q", true)),
+                None,
+                vec![pod("p", false), pod("r", true)],
+            ),
+        ];
+        for (old, new, now) in steps {
+            let b = old
+                .as_ref()
+                .map(|o| audit_object(o, &options))
+                .unwrap_or_default();
+            let a = new
+                .as_ref()
+                .map(|o| audit_object(o, &options))
+                .unwrap_or_default();
+            live.apply_delta(&b, a);
+            let full = audit(&Inventory::new(now), &options);
+            assert_eq!(summary(&live), summary(&full));
+        }
     }
 }

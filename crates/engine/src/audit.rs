@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kube::Client;
-use rampart_audit::run::{Audit, Options, Status};
+use rampart_audit::run::{Audit, Options, Status, audit_object};
 use rampart_audit::{Inventory, Object, ObjectRef};
 use rampart_http::dashboard::{AuditMetrics, FindingLabels, FrameworkLabels};
 use rampart_kube::audit::{
-    AuditEvent, audited_kinds, existing_reports, watch_audited, write_reports,
+    AuditEvent, audited_kinds, existing_reports, watch_audited, write_report, write_reports,
 };
 use rampart_report::audit::policy_report;
 use serde_json::Value;
@@ -48,15 +48,23 @@ impl Store {
         }
     }
 
-    /// Applies one event; whether the objects changed.
-    fn apply(&mut self, e: AuditEvent) -> bool {
+    /// Applies one event; what changed.
+    fn apply(&mut self, e: AuditEvent) -> Changed {
         match e {
-            AuditEvent::Upsert(v) => {
-                self.upsert(v);
-                true
-            }
+            AuditEvent::Upsert(v) => match Object::new(v, None, 0) {
+                Some(o) => {
+                    let key = Store::key(o.kind(), o.namespace(), o.name());
+                    let new = Arc::new(o);
+                    let old = self.objects.insert(key, new.clone());
+                    Changed::One(old, Some(new))
+                }
+                None => Changed::Nothing,
+            },
             AuditEvent::Deleted(kind, ns, name) => {
-                self.objects.remove(&Store::key(kind, &ns, &name)).is_some()
+                match self.objects.remove(&Store::key(kind, &ns, &name)) {
+                    Some(old) => Changed::One(Some(old), None),
+                    None => Changed::Nothing,
+                }
             }
             AuditEvent::Relisted(kind, all) => {
                 self.objects.retain(|k, _| k.kind != kind);
@@ -64,14 +72,44 @@ impl Store {
                     self.upsert(v);
                 }
                 self.synced.insert(kind);
-                true
+                Changed::Many
             }
             AuditEvent::Error(kind, e) => {
                 tracing::warn!(kind, "audit watch failed, retrying: {e}");
-                false
+                Changed::Nothing
             }
         }
     }
+}
+
+/// What one event changed.
+enum Changed {
+    Nothing,
+    /// One object: before and after (none: it did not exist, or was deleted).
+    One(Option<Arc<Object>>, Option<Arc<Object>>),
+    /// A whole kind (a relist).
+    Many,
+}
+
+/// rampart's reports as last written, by namespace (fingerprints); read from the cluster the
+/// first time, so that reports of before a restart are rewritten or deleted.
+async fn written<'a>(
+    client: &Client,
+    written: &'a mut Option<BTreeMap<String, u64>>,
+) -> &'a mut BTreeMap<String, u64> {
+    if written.is_none() {
+        let mut before = BTreeMap::new();
+        match existing_reports(client).await {
+            Ok(namespaces) => {
+                for ns in namespaces {
+                    before.insert(ns, 0);
+                }
+            }
+            Err(e) => tracing::warn!("listing PolicyReports: {e}"),
+        }
+        *written = Some(before);
+    }
+    written.get_or_insert_with(BTreeMap::new)
 }
 
 fn publish(metrics: &AuditMetrics, audit: &Audit, frameworks: &[rampart_audit::Framework]) {
@@ -119,7 +157,9 @@ pub(crate) async fn keep_audited(
     tokio::spawn(watch_audited(client.clone(), tx, cancel.clone()));
     let expected: BTreeSet<&'static str> = audited_kinds().collect();
     let mut store = Store::default();
-    let mut written: Option<BTreeMap<String, u64>> = None;
+    let mut reports_written: Option<BTreeMap<String, u64>> = None;
+    // The last full audit, kept current object by object between full audits.
+    let mut last: Option<Audit> = None;
     // Since when the store changed without an audit, and when it last changed: an audit runs
     // after `debounce` of quiet, or after six times that under steady churn.
     let mut dirty: Option<(Instant, Instant)> = None;
@@ -137,9 +177,38 @@ pub(crate) async fn keep_audited(
             () = cancel.cancelled() => return,
             e = rx.recv() => {
                 let Some(e) = e else { return }; // the watchers ended
-                if store.apply(e) {
-                    let now = Instant::now();
-                    dirty = Some((dirty.map_or(now, |(first, _)| first), now));
+                let changed = store.apply(e);
+                if matches!(changed, Changed::Nothing) {
+                    continue;
+                }
+                let now = Instant::now();
+                dirty = Some((dirty.map_or(now, |(first, _)| first), now));
+                // One object: its own checks at once, and its namespace's report rewritten if
+                // that changed it; the checks across objects wait for the full audit.
+                if let (Changed::One(old, new), Some(last)) = (changed, last.as_mut()) {
+                    let started = Instant::now();
+                    let before = old.as_deref().map(|o| audit_object(o, &options)).unwrap_or_default();
+                    let after = new.as_deref().map(|o| audit_object(o, &options)).unwrap_or_default();
+                    last.apply_delta(&before, after);
+                    let ns = new.as_ref().or(old.as_ref()).map(|o| o.namespace().to_string()).unwrap_or_default();
+                    let report = policy_report::build_one(last, &ns, unix_now(), settings.report_cap);
+                    metrics.object_duration.observe(started.elapsed().as_secs_f64());
+                    if let Some(report) = report
+                        && leading.as_ref().is_none_or(|l| *l.borrow())
+                    {
+                        let fingerprint = policy_report::fingerprint(&report);
+                        let done = written(&client, &mut reports_written).await;
+                        match write_report(&client, &ns, &report, fingerprint, done).await {
+                            Ok(true) => {
+                                metrics.reports_written.inc();
+                            }
+                            Ok(false) => {}
+                            Err(e) => {
+                                metrics.report_errors.inc();
+                                tracing::warn!("writing the PolicyReport of {ns:?}: {e}");
+                            }
+                        }
+                    }
                 }
                 continue;
             }
@@ -176,21 +245,11 @@ pub(crate) async fn keep_audited(
             "audited"
         );
         let writes = leading.as_ref().is_none_or(|l| *l.borrow());
+        last = Some(audit);
         if !writes {
             continue;
         }
-        let done = written.get_or_insert_with(BTreeMap::new);
-        if done.is_empty() {
-            // After a restart: rampart's reports from before, to be rewritten or deleted.
-            match existing_reports(&client).await {
-                Ok(namespaces) => {
-                    for ns in namespaces {
-                        done.insert(ns, 0);
-                    }
-                }
-                Err(e) => tracing::warn!("listing PolicyReports: {e}"),
-            }
-        }
+        let done = written(&client, &mut reports_written).await;
         let with_fingerprints: BTreeMap<String, (Value, u64)> = reports
             .by_namespace
             .into_iter()

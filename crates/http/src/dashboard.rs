@@ -100,6 +100,8 @@ pub struct AuditMetrics {
     pub findings: Family<FindingLabels, Gauge>,
     /// Time of one full audit, in seconds.
     pub duration: Histogram,
+    /// Time to re-audit one changed object and rebuild its namespace's report, in seconds.
+    pub object_duration: Histogram,
     /// PolicyReports written (created or changed) and deleted.
     pub reports_written: Counter,
     /// PolicyReports deleted (their namespace has nothing left to report).
@@ -116,6 +118,9 @@ impl AuditMetrics {
             duration: Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
                 1e-3, 2.0, 14,
             )),
+            object_duration: Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(1e-5, 2.0, 14),
+            ),
             reports_written: Counter::default(),
             reports_deleted: Counter::default(),
             report_errors: Counter::default(),
@@ -134,6 +139,11 @@ impl AuditMetrics {
             "audit_duration_seconds",
             "Time of one full live audit",
             m.duration.clone(),
+        );
+        registry.register(
+            "audit_object_duration_seconds",
+            "Time to re-audit one changed object and rebuild its namespace's report",
+            m.object_duration.clone(),
         );
         registry.register(
             "audit_reports_written",

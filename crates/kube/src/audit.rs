@@ -208,23 +208,7 @@ pub async fn write_reports(
 ) -> Result<(usize, usize), kube::Error> {
     let mut n = 0;
     for (ns, (report, fingerprint)) in reports {
-        if written.get(ns) == Some(fingerprint) {
-            continue;
-        }
-        let name = report
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("rampart-audit")
-            .to_string();
-        reports_api(client, ns)
-            .patch(
-                &name,
-                &PatchParams::apply(MANAGER).force(),
-                &Patch::Apply(report),
-            )
-            .await?;
-        written.insert(ns.clone(), *fingerprint);
-        n += 1;
+        n += usize::from(write_report(client, ns, report, *fingerprint, written).await?);
     }
     let gone: Vec<String> = written
         .keys()
@@ -244,6 +228,34 @@ pub async fn write_reports(
         written.remove(&ns);
     }
     Ok((n, d))
+}
+
+/// Writes one namespace's report (`""`: the cluster-scoped one) unless `written` says this
+/// fingerprint is already there; whether it wrote.
+pub async fn write_report(
+    client: &Client,
+    namespace: &str,
+    report: &Value,
+    fingerprint: u64,
+    written: &mut BTreeMap<String, u64>,
+) -> Result<bool, kube::Error> {
+    if written.get(namespace) == Some(&fingerprint) {
+        return Ok(false);
+    }
+    let name = report
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("rampart-audit")
+        .to_string();
+    reports_api(client, namespace)
+        .patch(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(report),
+        )
+        .await?;
+    written.insert(namespace.to_string(), fingerprint);
+    Ok(true)
 }
 
 /// The reports rampart wrote before (after a restart: their namespaces), so that stale ones

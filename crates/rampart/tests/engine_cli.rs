@@ -1480,7 +1480,7 @@ async fn the_live_audit_keeps_one_policy_report_per_namespace_and_rewrites_only_
     let engine = Engine::spawn(
         &fake,
         "compliance",
-        &["--compliance", "--compliance-debounce", "200ms"],
+        &["--compliance", "--compliance-debounce", "2s"],
     )
     .await;
     wait_for(
@@ -1527,7 +1527,9 @@ async fn the_live_audit_keeps_one_policy_report_per_namespace_and_rewrites_only_
         "an unchanged report is not rewritten"
     );
 
-    // The fix lands: the pod is no longer privileged, and its report says so.
+    // The fix lands: the pod is no longer privileged, and its report says so at once — the
+    // one object re-audited, before the next full audit (2 s of quiet away).
+    let runs = metric(&engine.addr, "rampart_audit_duration_seconds_count");
     fake.lock()
         .unwrap()
         .write("pods", "MODIFIED", pod("web", 8080, true));
@@ -1536,6 +1538,12 @@ async fn the_live_audit_keeps_one_policy_report_per_namespace_and_rewrites_only_
             .is_some_and(|r| !lists(r, "privileged-container", "web"))
     })
     .await;
+    assert_eq!(
+        metric(&engine.addr, "rampart_audit_duration_seconds_count"),
+        runs,
+        "updated by the one-object path, not a full audit"
+    );
+    assert!(metric(&engine.addr, "rampart_audit_object_duration_seconds_count") > 0);
     // The namespace's objects are gone: so is its report.
     for (collection, name) in [
         ("pods", "app/web"),

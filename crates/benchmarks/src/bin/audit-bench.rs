@@ -72,7 +72,7 @@ fn main() {
             .filter(|o| o.pod().is_some() && !o.controlled())
         {
             let t = Instant::now();
-            let f = audit_object(o, &inventory, &options);
+            let f = audit_object(o, &options);
             one.push(t.elapsed());
             std::hint::black_box(f);
         }

@@ -104,69 +104,85 @@ pub fn build(audit: &Audit, now: i64, cap: usize) -> Reports {
     }
     let mut out = Reports::default();
     for ns in audit.namespaces() {
-        let mut list = findings.remove(ns).unwrap_or_default();
-        // Failures first, the worst first; then excepted; then errors.
-        list.sort_by(|a, b| {
-            a.status
-                .cmp(&b.status)
-                .then(b.severity.cmp(&a.severity))
-                .then(a.check.cmp(b.check))
-                .then(a.object.cmp(&b.object))
-        });
-        let mut pass = 0u32;
-        for t in audit.tallies.values().filter_map(|m| m.get(ns)) {
-            pass += t.passed;
-        }
-        let count = |s: Status| list.iter().filter(|f| f.status == s).count();
-        let (fail, skip, error) = (
-            count(Status::Fail),
-            count(Status::Excepted),
-            count(Status::Error),
-        );
-        let dropped = list.len().saturating_sub(cap);
-        let mut results: Vec<Value> = list.iter().take(cap).map(|f| result(f, now)).collect();
-        if dropped > 0 {
-            results.push(json!({
-                "source": "rampart",
-                "policy": "rampart-audit-results-dropped",
-                "result": "warn",
-                "message": format!("{dropped} more results are not listed (this report lists {cap} at most); `rampart audit` on a dump lists every one"),
-                "scored": false,
-                "timestamp": {"seconds": now, "nanos": 0},
-            }));
-        }
-        let mut metadata = json!({
-            "name": NAME,
-            "labels": {"app.kubernetes.io/managed-by": "rampart"},
-            "annotations": {
-                "rampart.dev/results-cap": cap.to_string(),
-                "rampart.dev/results-dropped": dropped.to_string(),
-            },
-        });
-        let kind = if ns.is_empty() {
-            "ClusterPolicyReport"
-        } else {
-            metadata["namespace"] = ns.into();
-            "PolicyReport"
-        };
-        out.by_namespace.insert(
-            ns.to_string(),
-            json!({
-                "apiVersion": "wgpolicyk8s.io/v1alpha2",
-                "kind": kind,
-                "metadata": metadata,
-                "summary": {
-                    "pass": pass,
-                    "fail": fail,
-                    "warn": u32::from(dropped > 0),
-                    "error": error,
-                    "skip": skip,
-                },
-                "results": results,
-            }),
-        );
+        let list = findings.remove(ns).unwrap_or_default();
+        out.by_namespace
+            .insert(ns.to_string(), report(audit, ns, list, now, cap));
     }
     out
+}
+
+/// The report of one namespace (`""`: the cluster-scoped one), as [`build`] makes it; none
+/// when nothing there was judged. What the engine rewrites when one object changed.
+pub fn build_one(audit: &Audit, namespace: &str, now: i64, cap: usize) -> Option<Value> {
+    if !audit.namespaces().contains(&namespace) {
+        return None;
+    }
+    let list: Vec<&Finding> = audit
+        .findings
+        .iter()
+        .filter(|f| f.object.namespace == namespace)
+        .collect();
+    Some(report(audit, namespace, list, now, cap))
+}
+
+fn report(audit: &Audit, ns: &str, mut list: Vec<&Finding>, now: i64, cap: usize) -> Value {
+    // Failures first, the worst first; then excepted; then errors.
+    list.sort_by(|a, b| {
+        a.status
+            .cmp(&b.status)
+            .then(b.severity.cmp(&a.severity))
+            .then(a.check.cmp(b.check))
+            .then(a.object.cmp(&b.object))
+    });
+    let mut pass = 0u32;
+    for t in audit.tallies.values().filter_map(|m| m.get(ns)) {
+        pass += t.passed;
+    }
+    let count = |s: Status| list.iter().filter(|f| f.status == s).count();
+    let (fail, skip, error) = (
+        count(Status::Fail),
+        count(Status::Excepted),
+        count(Status::Error),
+    );
+    let dropped = list.len().saturating_sub(cap);
+    let mut results: Vec<Value> = list.iter().take(cap).map(|f| result(f, now)).collect();
+    if dropped > 0 {
+        results.push(json!({
+            "source": "rampart",
+            "policy": "rampart-audit-results-dropped",
+            "result": "warn",
+            "message": format!("{dropped} more results are not listed (this report lists {cap} at most); `rampart audit` on a dump lists every one"),
+            "scored": false,
+            "timestamp": {"seconds": now, "nanos": 0},
+        }));
+    }
+    let mut metadata = json!({
+        "name": NAME,
+        "labels": {"app.kubernetes.io/managed-by": "rampart"},
+        "annotations": {
+            "rampart.dev/results-cap": cap.to_string(),
+            "rampart.dev/results-dropped": dropped.to_string(),
+        },
+    });
+    let kind = if ns.is_empty() {
+        "ClusterPolicyReport"
+    } else {
+        metadata["namespace"] = ns.into();
+        "PolicyReport"
+    };
+    json!({
+        "apiVersion": "wgpolicyk8s.io/v1alpha2",
+        "kind": kind,
+        "metadata": metadata,
+        "summary": {
+            "pass": pass,
+            "fail": fail,
+            "warn": u32::from(dropped > 0),
+            "error": error,
+            "skip": skip,
+        },
+        "results": results,
+    })
 }
 
 /// A hash of a report's content without its timestamps: equal when nothing but the time of
