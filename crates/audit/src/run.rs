@@ -423,7 +423,9 @@ mod tests {
 
     /// What the checks that judge one object at a time say (the checks across objects wait
     /// for the next full audit).
-    fn summary(a: &Audit) -> (Vec<(String, String, Status)>, BTreeMap<String, Tally>) {
+    type Summary = (Vec<(String, String, Status)>, BTreeMap<String, Tally>);
+
+    fn summary(a: &Audit) -> Summary {
         let one_by_one =
             |id: &str| catalog::find(id).is_some_and(|c| !matches!(c.eval, Eval::Cluster(_)));
         let mut f: Vec<_> = a
