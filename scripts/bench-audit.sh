@@ -31,7 +31,7 @@ target/release/audit-bench "${sizes[@]}"
 
 measure() { # FILE -> "wall_s rss_kb"
   /usr/bin/time -f "%e %M" -o "$out/time.txt" target/release/rampart audit "$1" --format json -o "$out/audit.json" || true
-  cat "$out/time.txt"
+  tail -1 "$out/time.txt"
 }
 echo; echo "== rampart audit, every framework, JSON (median of 3)"
 printf '%7s %10s %14s %10s\n' pods "wall s" "peak RSS MiB" findings
@@ -52,7 +52,7 @@ dir="$out/dump-$n"
 echo; echo "== checkov -d on the $n-pod dump ($("$checkov" --version))"
 /usr/bin/time -f "%e %M" -o "$out/checkov-time.txt" timeout 1800 "$checkov" -d "$dir" --framework kubernetes \
   --skip-download --quiet --compact -o json >"$dir/checkov.json" 2>"$out/checkov.err" || true
-read -r ck_wall ck_rss <"$out/checkov-time.txt"
+read -r ck_wall ck_rss < <(tail -1 "$out/checkov-time.txt")
 runs=()
 for _ in 1 2 3; do runs+=("$(measure "$dir/cluster.json")"); done
 read -r wall rss < <(printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p)
