@@ -515,6 +515,10 @@ check "compliance: it lists the privileged docker-in-docker container" \
   grep -q '"policy": "privileged-container"' "$work/ci-report.json"
 check "compliance: a ClusterPolicyReport holds the RBAC subjects' findings" \
   kubectl get clusterpolicyreport rampart-audit -o name
+policy_status() { kubectl get securitypolicies -A -o json | python3 -c '
+import json, sys
+sys.exit(0 if any(p.get("status", {}).get("lastEvaluated") for p in json.load(sys.stdin)["items"]) else 1)'; }
+check "compliance: the SecurityPolicies carry their violations in status" until_ok 60 policy_status
 check "compliance: one report per namespace, no more" test "$(kubectl get policyreports -A -o name | wc -l)" -le "$(kubectl get namespaces -o name | wc -l)"
 echo "e2e: compliance: ci's report: $(jq_py "$work/ci-report.json" 'd["summary"]["fail"]') failing, $(jq_py "$work/ci-report.json" 'd["summary"]["pass"]') passing (check, object) pairs"
 kill -TERM "$engine_pid"; wait "$engine_pid" 2>/dev/null

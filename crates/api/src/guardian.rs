@@ -298,7 +298,7 @@ pub struct Range {
 }
 
 // The API server knows `int32` and `int64`, not `uint32` (it warns on unknown formats).
-fn count32(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub(crate) fn count32(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({"type": "integer", "format": "int64", "minimum": 0, "maximum": 4294967295_u64})
 }
 

@@ -55,6 +55,8 @@ pub enum EnforcementMode {
     kind = "SecurityPolicy",
     namespaced,
     shortname = "secpol",
+    status = "SecurityPolicyStatus",
+    printcolumn = r#"{"name":"Violations","type":"integer","jsonPath":".status.violations"}"#,
     doc = "Admission rules for the Pods and workloads of this namespace.",
     printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.enforcementMode"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
@@ -78,6 +80,24 @@ pub struct SecurityPolicySpec {
     pub remediation: Option<String>,
 }
 
+/// What the live compliance audit (`rampart engine --compliance`) found of a policy on the
+/// objects that already exist, whatever its mode: what it denies, or would deny once enforced.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityPolicyStatus {
+    /// Existing objects that violate at least one of its rules.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::guardian::count32")]
+    pub violations: u32,
+    /// Objects judged against it (every object of a kind a policy can target).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::guardian::count32")]
+    pub evaluated_objects: u32,
+    /// When it was last evaluated (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_evaluated: Option<String>,
+}
+
 /// The cluster-wide twin of [`SecurityPolicy`].
 #[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
@@ -85,6 +105,8 @@ pub struct SecurityPolicySpec {
     version = "v1alpha1",
     kind = "ClusterSecurityPolicy",
     shortname = "csecpol",
+    status = "SecurityPolicyStatus",
+    printcolumn = r#"{"name":"Violations","type":"integer","jsonPath":".status.violations"}"#,
     doc = "Admission rules for the Pods and workloads of every namespace the targets select.",
     printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.enforcementMode"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#

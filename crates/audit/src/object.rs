@@ -202,17 +202,8 @@ impl Object {
     }
 }
 
+/// Whether a workload kind (every one but Pod: a controller) owns the object.
 fn owned_by_controller(value: &Value) -> bool {
-    const OWNERS: &[&str] = &[
-        "Deployment",
-        "ReplicaSet",
-        "DaemonSet",
-        "StatefulSet",
-        "Job",
-        "CronJob",
-        "ReplicationController",
-        "DeploymentConfig",
-    ];
     value
         .pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
@@ -222,7 +213,7 @@ fn owned_by_controller(value: &Value) -> bool {
             r.get("controller").and_then(Value::as_bool) == Some(true)
                 && r.get("kind")
                     .and_then(Value::as_str)
-                    .is_some_and(|k| OWNERS.contains(&k))
+                    .is_some_and(|k| k != "Pod" && WORKLOAD_KINDS.contains(&k))
         })
 }
 
@@ -342,6 +333,19 @@ impl<'a> Container<'a> {
     /// A field of the container's `securityContext`.
     pub fn security(&self, field: &str) -> Option<&'a Value> {
         self.value.get("securityContext")?.as_object()?.get(field)
+    }
+
+    /// The indices of `envFrom` entries that pour a whole Secret into the environment.
+    pub fn env_from_secrets(&self) -> Vec<usize> {
+        self.value
+            .get("envFrom")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .filter(|(_, e)| e.get("secretRef").is_some_and(|v| !v.is_null()))
+            .map(|(k, _)| k)
+            .collect()
     }
 
     /// A value below the container (`["resources", "limits", "cpu"]`).

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kube::Client;
+use rampart_api::SecurityPolicyStatus;
 use rampart_audit::run::{Audit, Options, Status, audit_object};
 use rampart_audit::{Inventory, Object, ObjectRef};
 use rampart_http::dashboard::{AuditMetrics, FindingLabels, FrameworkLabels};
@@ -138,6 +139,61 @@ fn publish(metrics: &AuditMetrics, audit: &Audit, frameworks: &[rampart_audit::F
     }
 }
 
+/// A status is rewritten when its counts changed, or at least this often (its time).
+const STATUS_REFRESH: Duration = Duration::from_secs(300);
+
+/// Sets every policy's status from the last full audit where its counts changed (or its time
+/// is old); forgets the policies that are gone.
+async fn write_statuses(
+    client: &Client,
+    store: &Store,
+    audit: Option<&Audit>,
+    written: &mut BTreeMap<ObjectRef, (SecurityPolicyStatus, Instant)>,
+    metrics: &AuditMetrics,
+) {
+    let Some(audit) = audit else { return };
+    let (violations, evaluated) = rampart_audit::checks::policies::violations(audit);
+    let policies: Vec<&ObjectRef> = store
+        .objects
+        .keys()
+        .filter(|k| matches!(k.kind.as_str(), "SecurityPolicy" | "ClusterSecurityPolicy"))
+        .collect();
+    written.retain(|k, _| policies.contains(&k));
+    let now = crate::clock::rfc3339(u64::try_from(unix_now()).unwrap_or(0));
+    for key in policies {
+        let status = SecurityPolicyStatus {
+            violations: violations.get(key).copied().unwrap_or(0),
+            evaluated_objects: evaluated,
+            last_evaluated: Some(now.clone()),
+        };
+        let fresh = written.get(key).is_some_and(|(s, at)| {
+            s.violations == status.violations
+                && s.evaluated_objects == status.evaluated_objects
+                && at.elapsed() < STATUS_REFRESH
+        });
+        if fresh {
+            continue;
+        }
+        match rampart_kube::audit::write_policy_status(
+            client,
+            &key.kind,
+            &key.namespace,
+            &key.name,
+            &status,
+        )
+        .await
+        {
+            Ok(()) => {
+                written.insert(key.clone(), (status, Instant::now()));
+            }
+            Err(e) => {
+                metrics.report_errors.inc();
+                tracing::warn!(policy = %key, "writing the policy's status: {e}");
+            }
+        }
+    }
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -160,6 +216,8 @@ pub(crate) async fn keep_audited(
     let mut reports_written: Option<BTreeMap<String, u64>> = None;
     // The last full audit, kept current object by object between full audits.
     let mut last: Option<Audit> = None;
+    // Each policy's status as last written, and when.
+    let mut statuses: BTreeMap<ObjectRef, (SecurityPolicyStatus, Instant)> = BTreeMap::new();
     // Since when the store changed without an audit, and when it last changed: an audit runs
     // after `debounce` of quiet, or after six times that under steady churn.
     let mut dirty: Option<(Instant, Instant)> = None;
@@ -249,6 +307,7 @@ pub(crate) async fn keep_audited(
         if !writes {
             continue;
         }
+        write_statuses(&client, &store, last.as_ref(), &mut statuses, &metrics).await;
         let done = written(&client, &mut reports_written).await;
         let with_fingerprints: BTreeMap<String, (Value, u64)> = reports
             .by_namespace

@@ -103,9 +103,9 @@ pub fn engine_reads(pod_class: bool, vulnerability_reports: bool) -> Vec<Access>
     out
 }
 
-/// The engine's live compliance audit (`--audit`): every kind the audit reads (Secrets as
-/// metadata), and its PolicyReports (written by server-side apply, listed after a restart,
-/// deleted when their namespace has nothing left to report).
+/// The engine's live compliance audit (`--compliance`): every kind the audit reads (Secrets
+/// as metadata), its PolicyReports (written by server-side apply, listed after a restart,
+/// deleted when their namespace has nothing left to report), and the policies' status.
 pub fn engine_audit_access() -> Vec<Access> {
     let why = "the live compliance audit";
     let mut out: Vec<Access> = crate::audit::AUDITED
@@ -123,6 +123,11 @@ pub fn engine_audit_access() -> Vec<Access> {
                 "the audit's PolicyReports",
             ));
         }
+    }
+    for resource in ["securitypolicies", "clustersecuritypolicies"] {
+        out.push(
+            Access::new("rampart.dev", resource, "patch", "each policy's violations").sub("status"),
+        );
     }
     out
 }

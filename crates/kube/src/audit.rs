@@ -86,9 +86,10 @@ fn lean(kind: &str, mut v: Value) -> Value {
     v
 }
 
+/// One kind's watch as audit events until `cancel` (the cluster watchers' loop).
 async fn pump<K, S>(
     kind: &'static str,
-    mut stream: S,
+    stream: S,
     convert: impl Fn(K) -> Option<Value>,
     tx: mpsc::Sender<AuditEvent>,
     cancel: CancellationToken,
@@ -96,42 +97,24 @@ async fn pump<K, S>(
     S: futures_util::Stream<Item = Result<Event<K>, watcher::Error>> + Unpin,
     K: kube::Resource,
 {
-    let mut relist = Vec::new();
-    loop {
-        let event = tokio::select! {
-            () = cancel.cancelled() => return,
-            e = stream.next() => e,
-        };
-        let out = match event {
-            None => return,
-            Some(Err(e)) => Some(AuditEvent::Error(kind, e.to_string())),
-            Some(Ok(Event::Init)) => {
-                relist.clear();
-                None
-            }
-            Some(Ok(Event::InitApply(o))) => {
-                relist.extend(convert(o));
-                None
-            }
-            Some(Ok(Event::InitDone)) => {
-                Some(AuditEvent::Relisted(kind, std::mem::take(&mut relist)))
-            }
-            Some(Ok(Event::Apply(o))) => convert(o).map(AuditEvent::Upsert),
-            Some(Ok(Event::Delete(o))) => {
-                let m = o.meta();
-                Some(AuditEvent::Deleted(
-                    kind,
-                    m.namespace.clone().unwrap_or_default(),
-                    m.name.clone().unwrap_or_default(),
-                ))
-            }
-        };
-        if let Some(ev) = out
-            && tx.send(ev).await.is_err()
-        {
-            return;
-        }
-    }
+    crate::cluster::pump_events(
+        stream,
+        convert,
+        |all| AuditEvent::Relisted(kind, all),
+        AuditEvent::Upsert,
+        |o: &K| {
+            let m = o.meta();
+            Some(AuditEvent::Deleted(
+                kind,
+                m.namespace.clone().unwrap_or_default(),
+                m.name.clone().unwrap_or_default(),
+            ))
+        },
+        |e| AuditEvent::Error(kind, e.to_string()),
+        tx,
+        cancel,
+    )
+    .await;
 }
 
 /// Watches every kind of [`AUDITED`] (whole objects, lean) and Secrets (metadata only) until
@@ -277,4 +260,25 @@ pub async fn existing_reports(client: &Client) -> Result<Vec<String>, kube::Erro
         }
     }
     Ok(out)
+}
+
+/// Sets a SecurityPolicy's or ClusterSecurityPolicy's `status` (a merge patch of the status
+/// subresource).
+pub async fn write_policy_status(
+    client: &Client,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    status: &rampart_api::SecurityPolicyStatus,
+) -> Result<(), kube::Error> {
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk("rampart.dev", "v1alpha1", kind));
+    let api: Api<DynamicObject> = if namespace.is_empty() {
+        Api::all_with(client.clone(), &ar)
+    } else {
+        Api::namespaced_with(client.clone(), namespace, &ar)
+    };
+    let patch = serde_json::json!({"status": status});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
 }

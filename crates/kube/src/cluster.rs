@@ -190,12 +190,37 @@ async fn forward<K, S>(
 #[allow(clippy::too_many_arguments)]
 async fn pump<K, T, S>(
     label: String,
-    mut stream: S,
+    stream: S,
     convert: impl Fn(K) -> Option<T>,
     relisted: impl Fn(Vec<T>) -> ClusterEvent,
     applied: impl Fn(T) -> ClusterEvent,
     deleted: impl Fn(&K) -> Option<ClusterEvent>,
     tx: mpsc::Sender<ClusterEvent>,
+    cancel: CancellationToken,
+) where
+    S: futures_util::Stream<Item = Result<Event<K>, watcher::Error>> + Unpin,
+{
+    let failed = move |e: &watcher::Error| ClusterEvent::Error {
+        kind: label.clone(),
+        forbidden: is_forbidden(e),
+        message: e.to_string(),
+    };
+    pump_events(
+        stream, convert, relisted, applied, deleted, failed, tx, cancel,
+    )
+    .await;
+}
+
+/// The loop of [`pump`], for any kind of event (the live audit's too).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn pump_events<K, T, E, S>(
+    mut stream: S,
+    convert: impl Fn(K) -> Option<T>,
+    relisted: impl Fn(Vec<T>) -> E,
+    applied: impl Fn(T) -> E,
+    deleted: impl Fn(&K) -> Option<E>,
+    failed: impl Fn(&watcher::Error) -> E,
+    tx: mpsc::Sender<E>,
     cancel: CancellationToken,
 ) where
     S: futures_util::Stream<Item = Result<Event<K>, watcher::Error>> + Unpin,
@@ -208,11 +233,7 @@ async fn pump<K, T, S>(
         };
         let out = match event {
             None => return,
-            Some(Err(e)) => Some(ClusterEvent::Error {
-                kind: label.clone(),
-                forbidden: is_forbidden(&e),
-                message: e.to_string(),
-            }),
+            Some(Err(e)) => Some(failed(&e)),
             Some(Ok(Event::Init)) => {
                 relist.clear();
                 None

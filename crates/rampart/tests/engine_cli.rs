@@ -1477,6 +1477,15 @@ async fn the_live_audit_keeps_one_policy_report_per_namespace_and_rewrites_only_
                "metadata": {"name": "cluster-admin"},
                "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}),
     );
+    // A policy not yet enforced: its status shows what it would deny.
+    fake.lock().unwrap().write(
+        "securitypolicies",
+        "ADDED",
+        json!({"apiVersion": "rampart.dev/v1alpha1", "kind": "SecurityPolicy",
+               "metadata": {"name": "registries", "namespace": "app"},
+               "spec": {"enforcementMode": "dryrun",
+                        "rules": [{"name": "ours", "conditions": [{"allowedRegistries": ["registry.example/"]}]}]}}),
+    );
     let engine = Engine::spawn(
         &fake,
         "compliance",
@@ -1503,6 +1512,21 @@ async fn the_live_audit_keeps_one_policy_report_per_namespace_and_rewrites_only_
             .iter()
             .any(|r| lists(r, "rbac-cluster-admin", "alice")),
         "{cluster_reports:?}"
+    );
+    let policy_status = || {
+        fake.lock().unwrap().collections["securitypolicies"].objects["app/registries"]["status"]
+            .clone()
+    };
+    wait_for("the policy's status counts the pod it would deny", || {
+        policy_status()["violations"].as_u64() == Some(1)
+    })
+    .await;
+    assert!(policy_status()["evaluatedObjects"].as_u64().unwrap() >= 1);
+    assert!(
+        policy_status()["lastEvaluated"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
     );
     let everything = format!("{reports:?}{cluster_reports:?}");
     assert!(

@@ -607,6 +607,14 @@ async fn cluster_patch(
     .await
 }
 
+async fn cluster_patch_status(
+    State(f): State<Shared>,
+    Path((g, v, resource, name)): Path<(String, String, String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    patch_status(State(f), Path((g, v, String::new(), resource, name)), body).await
+}
+
 async fn cluster_delete(
     State(f): State<Shared>,
     Path((g, v, resource, name)): Path<(String, String, String, String)>,
@@ -649,6 +657,10 @@ pub async fn start(fake: Shared) -> String {
         .route(
             "/apis/{group}/{version}/namespaces/{ns}/{resource}/{name}/status",
             axum::routing::patch(patch_status),
+        )
+        .route(
+            "/apis/{group}/{version}/{resource}/{name}/status",
+            axum::routing::patch(cluster_patch_status),
         )
         .with_state(fake);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -75,27 +75,11 @@ pub fn in_env(o: &Object, s: &Settings) -> Outcome {
         }
     }
     for c in pod.containers() {
-        for (k, e) in c
-            .value
-            .get("envFrom")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if e.get("secretRef").is_some_and(|v| !v.is_null()) {
-                hits.push(
-                    Hit::new(
-                        c.path(&format!("envFrom[{k}].secretRef")),
-                        format!(
-                            "container {:?} pours a whole secret into its environment",
-                            c.name()
-                        ),
-                    )
-                    .instruct("mount the secret as a file (a secret volume) instead"),
-                );
-            }
-        }
+        hits.extend(
+            c.env_from_secrets()
+                .into_iter()
+                .map(|k| super::workload::env_from_secret(&c, k)),
+        );
     }
     Ok(hits)
 }

@@ -13,6 +13,7 @@ use rampart_policy::source::{namespace_from_value, policy_from_value};
 use crate::check::{CheckError, Hit, Verdict};
 use crate::inventory::Inventory;
 use crate::object::ObjectRef;
+use crate::run::{Audit, Status};
 use crate::settings::Settings;
 
 const POLICY_KINDS: &[&str] = &["SecurityPolicy", "ClusterSecurityPolicy"];
@@ -102,4 +103,20 @@ pub fn security_policies(inv: &Inventory, _: &Settings) -> Vec<Verdict> {
             }
         })
         .collect()
+}
+
+/// What an audit found of each policy: the objects violating it (failed or excepted findings
+/// of the `security-policies` check that name it), and how many objects were judged.
+pub fn violations(audit: &Audit) -> (BTreeMap<ObjectRef, u32>, u32) {
+    let mut out: BTreeMap<ObjectRef, u32> = BTreeMap::new();
+    for f in audit
+        .findings
+        .iter()
+        .filter(|f| f.check == "security-policies" && f.status != Status::Error)
+    {
+        for r in &f.related {
+            *out.entry(r.clone()).or_default() += 1;
+        }
+    }
+    (out, audit.tally("security-policies").judged())
 }

@@ -500,30 +500,26 @@ pub fn secrets_in_env(o: &Object, _: &Settings) -> Outcome {
                     );
                 }
             }
-            for (k, e) in c
-                .value
-                .get("envFrom")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                if e.get("secretRef").is_some_and(|v| !v.is_null()) {
-                    hits.push(
-                        Hit::new(
-                            c.path(&format!("envFrom[{k}].secretRef")),
-                            format!(
-                                "container {:?} reads a whole secret into its environment",
-                                c.name()
-                            ),
-                        )
-                        .instruct("mount the secret as a file (a secret volume) instead"),
-                    );
-                }
-            }
+            hits.extend(
+                c.env_from_secrets()
+                    .into_iter()
+                    .map(|k| env_from_secret(&c, k)),
+            );
         }
         hits
     })
+}
+
+/// A whole Secret poured into a container's environment (`envFrom[k].secretRef`).
+pub(crate) fn env_from_secret(c: &Container<'_>, k: usize) -> Hit {
+    Hit::new(
+        c.path(&format!("envFrom[{k}].secretRef")),
+        format!(
+            "container {:?} pours a whole secret into its environment",
+            c.name()
+        ),
+    )
+    .instruct("mount the secret as a file (a secret volume) instead")
 }
 
 /// Whether a kubelet version is open to CVE-2021-25741 (symlink exchange through `subPath`):
