@@ -235,7 +235,7 @@ pub const CHECKS: &[Check] = &[
         ids: ids(
             &[],
             Some("Applications credentials in configuration files"),
-            &["C-0012"],
+            &["C-0012", "C-0259"],
         ),
         frameworks: &[Nsa],
         eval: Eval::Object {
@@ -274,7 +274,7 @@ pub const CHECKS: &[Check] = &[
         ids: ids(
             &["5.3.2"],
             Some("Cluster internal networking"),
-            &["C-0054", "C-0206"],
+            &["C-0049", "C-0054", "C-0206"],
         ),
         frameworks: &[Cis, Nsa],
         eval: Eval::Cluster(cluster::namespace_network_policy),
@@ -314,7 +314,9 @@ pub const CHECKS: &[Check] = &[
         ids: ids(
             &["5.2.2", "5.2.8", "5.2.10", "5.2.11", "5.2.12"],
             None,
-            &["C-0193", "C-0199", "C-0202", "C-0203", "C-0204"],
+            &[
+                "C-0193", "C-0194", "C-0195", "C-0196", "C-0199", "C-0202", "C-0203", "C-0204",
+            ],
         ),
         frameworks: &[Cis],
         eval: Eval::Object {
@@ -341,7 +343,7 @@ pub const CHECKS: &[Check] = &[
         id: "default-namespace",
         title: "The default namespace is not used",
         severity: Severity::Medium,
-        ids: ids(&["5.6.4"], None, &["C-0212"]),
+        ids: ids(&["5.6.4"], None, &["C-0061", "C-0212"]),
         frameworks: &[Cis],
         eval: Eval::Object {
             kinds: cluster::DEFAULT_NAMESPACE_KINDS,
