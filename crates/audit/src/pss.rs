@@ -10,7 +10,6 @@ use rampart_policy::pss::{self, Level, LevelVersion, Version, Violation};
 use crate::check::{CheckError, Fix, Hit, Verdict};
 use crate::inventory::Inventory;
 use crate::object::{Object, WORKLOAD_KINDS};
-use crate::run::controlled;
 
 /// One Pod Security check as the catalog lists it.
 #[derive(Debug, Clone, Copy)]
@@ -194,7 +193,7 @@ impl<'a> Cache<'a> {
                 .objects()
                 .iter()
                 .enumerate()
-                .filter(|(_, o)| WORKLOAD_KINDS.contains(&o.kind()) && !controlled(o))
+                .filter(|(_, o)| WORKLOAD_KINDS.contains(&o.kind()) && !o.controlled())
                 .map(|(i, o)| (i, evaluate(o, level)))
                 .collect()
         })

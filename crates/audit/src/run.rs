@@ -198,7 +198,7 @@ pub fn audit_with(inventory: &Inventory, checks: &[Check], options: &Options) ->
             Eval::Object { kinds, check: f } => inventory
                 .of_kinds(kinds)
                 .into_iter()
-                .filter(|o| !controlled(o))
+                .filter(|o| !o.controlled())
                 .map(|o| Verdict {
                     target: o.at.clone(),
                     outcome: f(o, &options.settings),
@@ -220,11 +220,6 @@ pub fn audit_with(inventory: &Inventory, checks: &[Check], options: &Options) ->
         }
     }
     out
-}
-
-/// Whether a controller owns this object (see [`Object::controlled`]).
-pub fn controlled(o: &Object) -> bool {
-    o.controlled()
 }
 
 fn record(out: &mut Audit, check: &Check, v: Verdict, inventory: &Inventory, options: &Options) {

@@ -42,25 +42,21 @@ impl Store {
         ObjectRef::new(kind, namespace, name)
     }
 
-    fn upsert(&mut self, v: Value) {
-        if let Some(o) = Object::new(v, None, 0) {
-            let key = Store::key(o.kind(), o.namespace(), o.name());
-            self.objects.insert(key, Arc::new(o));
-        }
+    /// Stores an object; the one it replaced, and itself.
+    fn upsert(&mut self, v: Value) -> Changed {
+        let Some(o) = Object::new(v, None, 0) else {
+            return Changed::Nothing;
+        };
+        let key = Store::key(o.kind(), o.namespace(), o.name());
+        let new = Arc::new(o);
+        let old = self.objects.insert(key, new.clone());
+        Changed::One(old, Some(new))
     }
 
     /// Applies one event; what changed.
     fn apply(&mut self, e: AuditEvent) -> Changed {
         match e {
-            AuditEvent::Upsert(v) => match Object::new(v, None, 0) {
-                Some(o) => {
-                    let key = Store::key(o.kind(), o.namespace(), o.name());
-                    let new = Arc::new(o);
-                    let old = self.objects.insert(key, new.clone());
-                    Changed::One(old, Some(new))
-                }
-                None => Changed::Nothing,
-            },
+            AuditEvent::Upsert(v) => self.upsert(v),
             AuditEvent::Deleted(kind, ns, name) => {
                 match self.objects.remove(&Store::key(kind, &ns, &name)) {
                     Some(old) => Changed::One(Some(old), None),

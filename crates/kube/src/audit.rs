@@ -71,16 +71,14 @@ pub enum AuditEvent {
     Error(&'static str, String),
 }
 
-/// Drops what no check reads and what can be large: the server-side apply bookkeeping, and the
-/// status of everything but Nodes (whose kubelet version a check reads).
+/// Sets the kind and drops what no check reads and what can be large: the status of everything
+/// but Nodes (whose kubelet version a check reads). (`rampart_audit::Object` drops
+/// `managedFields` itself.)
 fn lean(kind: &str, mut v: Value) -> Value {
     if let Some(o) = v.as_object_mut() {
         o.insert("kind".into(), kind.into());
         if kind != "Node" {
             o.remove("status");
-        }
-        if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.remove("managedFields");
         }
     }
     v

@@ -2,7 +2,10 @@
 //! Security admission per namespace, objects in the `default` namespace, service accounts per
 //! namespace, the API server's insecure port, and the community ingress-nginx controller.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
+
+use rampart_model::{LabelSelector, Labels};
+use serde::Deserialize;
 
 use serde_json::{Value, json};
 
@@ -10,7 +13,6 @@ use crate::check::{Hit, Outcome, Verdict};
 use crate::fix::{patch, remove, set};
 use crate::inventory::Inventory;
 use crate::object::{Object, WORKLOAD_KINDS};
-use crate::run::controlled;
 use crate::settings::Settings;
 
 /// A namespaced object's namespace (`default` when its manifest names none).
@@ -21,58 +23,19 @@ pub fn namespace_of(o: &Object) -> &str {
     }
 }
 
-/// Whether a Kubernetes label selector (`matchLabels`, `matchExpressions`) selects `labels`.
-/// A missing selector selects nothing; an empty one selects everything.
-pub fn selects(selector: Option<&Value>, labels: &BTreeMap<&str, &str>) -> bool {
-    let Some(sel) = selector.and_then(Value::as_object) else {
-        return false;
-    };
-    let match_labels = sel
-        .get("matchLabels")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k.as_str()).copied() == v.as_str());
-    let expressions = sel
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .all(|e| {
-            let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-            let values: Vec<&str> = e
-                .get("values")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            let have = labels.get(key).copied();
-            match e.get("operator").and_then(Value::as_str).unwrap_or("") {
-                "In" => have.is_some_and(|h| values.contains(&h)),
-                "NotIn" => have.is_none_or(|h| !values.contains(&h)),
-                "Exists" => have.is_some(),
-                "DoesNotExist" => have.is_none(),
-                _ => false,
-            }
-        });
-    match_labels && expressions
+/// A label selector as the model reads it (`rampart_model::LabelSelector`: Kubernetes
+/// semantics). A missing or unreadable selector selects nothing.
+fn selector(v: Option<&Value>) -> Option<LabelSelector> {
+    LabelSelector::deserialize(v?).ok()
 }
 
-fn pod_labels(o: &Object) -> BTreeMap<&str, &str> {
-    let meta = match o.kind() {
-        "Pod" => o.value.get("metadata"),
-        _ => o.pod().and_then(|p| p.meta).map(|_| {
-            let (_, meta_ptr, _) = crate::object::pod_location(o.kind()).unwrap_or(("", "", ""));
-            o.value.pointer(meta_ptr).unwrap_or(&Value::Null)
-        }),
-    };
-    meta.and_then(|m| m.get("labels"))
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
-        .collect()
+/// The labels of the pods an object runs (a Pod's own, a workload's template's).
+fn pod_labels(o: &Object) -> Labels {
+    o.pod()
+        .and_then(|p| p.meta)
+        .and_then(|m| m.get("labels"))
+        .and_then(|l| Labels::deserialize(l).ok())
+        .unwrap_or_default()
 }
 
 /// The spec entries of a Cilium policy (`spec` and every `specs` item).
@@ -118,41 +81,51 @@ const POLICY_KINDS: &[&str] = &[
 
 /// Workloads whose pods no NetworkPolicy selects, or only policies that declare no direction.
 pub fn workload_network_policy(inv: &Inventory, _: &Settings) -> Vec<Verdict> {
-    // Policies by namespace (cluster-wide Cilium policies under every namespace's list).
-    let mut by_namespace: std::collections::HashMap<&str, Vec<&Object>> =
-        std::collections::HashMap::new();
+    // Each policy read once: its selectors and whether it declares a direction; indexed by
+    // namespace (cluster-wide Cilium policies apply in every one).
+    struct Policy {
+        selectors: Vec<LabelSelector>,
+        declares: bool,
+    }
+    let mut by_namespace: HashMap<&str, Vec<Policy>> = HashMap::new();
     let mut cluster_wide = Vec::new();
     for p in inv.of_kinds(POLICY_KINDS) {
+        let selectors = match p.kind() {
+            "NetworkPolicy" => selector(p.value.pointer("/spec/podSelector"))
+                .into_iter()
+                .collect(),
+            _ => cilium_specs(p)
+                .iter()
+                .filter_map(|s| selector(s.get("endpointSelector")))
+                .collect(),
+        };
+        let policy = Policy {
+            selectors,
+            declares: declares_direction(p),
+        };
         if p.kind() == "CiliumClusterwideNetworkPolicy" {
-            cluster_wide.push(p);
+            cluster_wide.push(policy);
         } else {
-            by_namespace.entry(namespace_of(p)).or_default().push(p);
+            by_namespace
+                .entry(namespace_of(p))
+                .or_default()
+                .push(policy);
         }
     }
     inv.of_kinds(WORKLOAD_KINDS)
         .into_iter()
-        .filter(|o| !controlled(o))
+        .filter(|o| !o.controlled())
         .map(|o| {
             let labels = pod_labels(o);
             let ns = namespace_of(o);
-            let selecting: Vec<&&Object> = by_namespace
+            let selecting: Vec<&Policy> = by_namespace
                 .get(ns)
                 .into_iter()
                 .flatten()
                 .chain(cluster_wide.iter())
-                .filter(|p| match p.kind() {
-                    "NetworkPolicy" => {
-                        namespace_of(p) == ns && selects(p.value.pointer("/spec/podSelector"), &labels)
-                    }
-                    kind => {
-                        (kind == "CiliumClusterwideNetworkPolicy" || namespace_of(p) == ns)
-                            && cilium_specs(p)
-                                .iter()
-                                .any(|s| selects(s.get("endpointSelector"), &labels))
-                    }
-                })
+                .filter(|p| p.selectors.iter().any(|s| s.matches(&labels)))
                 .collect();
-            let hits = if selecting.iter().any(|p| declares_direction(p)) {
+            let hits = if selecting.iter().any(|p| p.declares) {
                 Vec::new()
             } else {
                 let why = if selecting.is_empty() {
@@ -184,10 +157,7 @@ pub fn namespace_network_policy(inv: &Inventory, _: &Settings) -> Vec<Verdict> {
         .collect();
     let cluster_wide = inv.of_kind("CiliumClusterwideNetworkPolicy").any(|p| {
         cilium_specs(p).iter().any(|s| {
-            let all = selects(s.get("endpointSelector"), &BTreeMap::new())
-                && s.pointer("/endpointSelector/matchExpressions")
-                    .and_then(Value::as_array)
-                    .is_none_or(Vec::is_empty);
+            let all = selector(s.get("endpointSelector")).is_some_and(|s| s.is_empty());
             let deny_off = s.pointer("/enableDefaultDeny/ingress") == Some(&json!(false))
                 && s.pointer("/enableDefaultDeny/egress") == Some(&json!(false));
             all && !deny_off && (present(s.get("ingress")) || present(s.get("egress")))

@@ -66,7 +66,7 @@ pub fn security_policies(inv: &Inventory, _: &Settings) -> Vec<Verdict> {
     };
     inv.objects()
         .iter()
-        .filter(|o| rampart_api::TARGET_KINDS.contains(&o.kind()) && !crate::run::controlled(o))
+        .filter(|o| rampart_api::TARGET_KINDS.contains(&o.kind()) && !o.controlled())
         .map(|o| {
             let file = o.at.file.as_deref().unwrap_or("");
             let outcome = check(&o.value, file, o.at.line, &against)

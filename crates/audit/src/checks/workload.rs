@@ -559,7 +559,7 @@ pub fn subpath_symlink(
         .collect();
     inv.of_kinds(crate::object::WORKLOAD_KINDS)
         .into_iter()
-        .filter(|o| !crate::run::controlled(o))
+        .filter(|o| !o.controlled())
         .map(|o| crate::check::Verdict {
             target: o.at.clone(),
             outcome: with_pod(o, |pod| {
@@ -594,14 +594,6 @@ pub fn subpath_symlink(
         .collect()
 }
 
-/// The namespace a workload runs in (`default` when its manifest names none).
-fn namespace_of(o: &Object) -> &str {
-    match o.namespace() {
-        "" => "default",
-        ns => ns,
-    }
-}
-
 /// Pods that mount a service account token they may not need: `automountServiceAccountToken`
 /// true on the pod, or unset while the service account does not turn it off.
 pub fn automount_token(
@@ -622,7 +614,7 @@ pub fn automount_token(
         .collect();
     inv.of_kinds(crate::object::WORKLOAD_KINDS)
         .into_iter()
-        .filter(|o| !crate::run::controlled(o))
+        .filter(|o| !o.controlled())
         .map(|o| crate::check::Verdict {
             target: o.at.clone(),
             outcome: with_pod(o, |pod| {
@@ -646,7 +638,7 @@ pub fn automount_token(
                     Some(true) => {
                         vec![Hit::new(field, "the pod mounts its service account token").fix(fix())]
                     }
-                    None => match accounts.get(&(namespace_of(o), account)) {
+                    None => match accounts.get(&(super::cluster::namespace_of(o), account)) {
                         Some(Some(false)) => Vec::new(),
                         found => {
                             let why = if found.is_some() {

@@ -77,31 +77,15 @@ pub fn render(r: &AuditReport) -> String {
             );
         }
     }
-    let excepted: Vec<_> = r
-        .findings
-        .iter()
-        .filter(|f| f.status == Status::Excepted)
-        .collect();
-    if !excepted.is_empty() {
-        let _ = writeln!(out, "\nExcepted");
-        for f in excepted {
-            let _ = writeln!(
-                out,
-                "  {} {}: {}",
-                f.check,
-                display_safe(&f.object.to_string()),
-                display_safe(f.reason.as_deref().unwrap_or(""))
-            );
+    for (status, heading) in [
+        (Status::Excepted, "Excepted"),
+        (Status::Error, "Could not evaluate"),
+    ] {
+        let listed: Vec<_> = r.findings.iter().filter(|f| f.status == status).collect();
+        if !listed.is_empty() {
+            let _ = writeln!(out, "\n{heading}");
         }
-    }
-    let errors: Vec<_> = r
-        .findings
-        .iter()
-        .filter(|f| f.status == Status::Error)
-        .collect();
-    if !errors.is_empty() {
-        let _ = writeln!(out, "\nCould not evaluate");
-        for f in errors {
+        for f in listed {
             let _ = writeln!(
                 out,
                 "  {} {}: {}",
