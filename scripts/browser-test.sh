@@ -4,8 +4,9 @@
 # and mitigations and the graph script must have drawn the attack graph; a screenshot is saved
 # to ci-artifacts/dashboard.png. Then the request guard's page of shop/web: its criteria in
 # words and the editor's script writing the Guardian change (ci-artifacts/guard.png). Then the
-# audit's self-contained HTML report with a hostile object name (ci-artifacts/audit.png). Needs
-# Debian's `chromium` (installed by .ci/run).
+# audit's self-contained HTML report with a hostile object name (ci-artifacts/audit.png). Then
+# the judged demo: every entry captioned by a scripted model (ci-artifacts/dashboard-judged.png).
+# Needs Debian's `chromium` (installed by .ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 browser=$(command -v chromium || command -v chromium-browser || true)
@@ -97,4 +98,62 @@ assert "&lt;img src=x" in dom, "the hostile name is shown as text"
 assert "Deployment/ci/webhook-relay" in dom
 PY
 [ -s ci-artifacts/audit.png ] || { echo "browser-test: no screenshot of the audit report"; exit 1; }
-echo "browser-test: ok (screenshot: ci-artifacts/dashboard.png)"
+# The judged demo: a scripted OpenAI-compatible model (test code, below) judges every chain of
+# `rampart dashboard --model-url`; each entry is captioned in the model's words, and a reason
+# that is markup stays text.
+model_log=$(mktemp)
+python3 - 18093 >"$model_log" 2>&1 <<'PY' &
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        user = req["messages"][1]["content"]
+        data = json.loads(user[user.index("<chain-data>") + 12:user.rindex("</chain-data>")])
+        kinds = [s["relation"] for s in data["steps"]]
+        if "network" in kinds:
+            v = {"verdict": "exploitable", "confidence": 0.85, "steps": ["s0", "s1"],
+                 "reason": "the exposed entry reaches another workload over an open network path"}
+        else:
+            v = {"verdict": "not_exploitable", "confidence": 0.8, "steps": ["s0"],
+                 "reason": "the service never parses user input <img src=x onerror=alert(1)>"}
+        body = json.dumps({"choices": [{"index": 0, "finish_reason": "stop",
+            "message": {"role": "assistant", "content": json.dumps(v)}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+model_pid=$!
+judged_log=$(mktemp)
+trap 'kill $pid $model_pid ${judged_pid:-} 2>/dev/null || true; rm -f "$log" "$model_log" "$judged_log"; rm -rf "$evil"' EXIT
+sleep 0.5
+target/release/rampart dashboard examples/demo-cluster --addr 127.0.0.1:18094 \
+  --model-url http://127.0.0.1:18093/v1 --model-name scripted 2>"$judged_log" &
+judged_pid=$!
+for _ in $(seq 1 200); do grep -q "http://" "$judged_log" && break; sleep 0.1; done
+grep -q "http://" "$judged_log" || { echo "browser-test: the judged dashboard did not start"; cat "$judged_log" "$model_log"; exit 1; }
+"$browser" "${flags[@]}" --dump-dom http://127.0.0.1:18094/ 2>/dev/null > ci-artifacts/dashboard-judged.html
+"$browser" "${flags[@]}" --window-size=1280,1400 --screenshot=ci-artifacts/dashboard-judged.png http://127.0.0.1:18094/ 2>/dev/null
+python3 - ci-artifacts/dashboard-judged.html <<'PY'
+import re, sys
+dom = open(sys.argv[1]).read()
+entries = dom.count('class="entry"')
+captions = re.findall(r'<p class="caption" data-verdict="([a-z_]+)">(.*?)</p>', dom)
+judged = dom.count('[judged]')
+print(f"browser-test: judged dashboard: {entries} entries, {len(captions)} captions, {judged} judged chains")
+assert entries >= 5 and len(captions) == entries, "every entry is captioned"
+verdicts = {v for v, _ in captions}
+assert verdicts == {"exploitable", "not_exploitable"}, verdicts
+assert any(t.startswith("not exploitable (0.80) — the service never parses user input") for _, t in captions)
+assert judged > 0, "exploitable verdicts at the threshold make chains judged"
+assert dom.count('class="judgement"') >= 40, "each chain shows the model's call"
+assert "<img" not in dom, "the model's reason became markup"
+assert "&lt;img src=x onerror=alert(1)&gt;" in dom, "the reason is shown as text"
+PY
+[ -s ci-artifacts/dashboard-judged.png ] || { echo "browser-test: no screenshot of the judged dashboard"; exit 1; }
+echo "browser-test: ok (screenshots: ci-artifacts/dashboard.png, dashboard-judged.png, guard.png, audit.png)"

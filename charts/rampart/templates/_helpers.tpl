@@ -38,10 +38,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/* `- --flag=value` when the value is set ("" / null / false leave the binary's default),
-else nothing. */}}
+else nothing. Whole numbers are written without a fraction or exponent (YAML reads them as
+floats); fractions (a threshold) as they are. */}}
 {{- define "rampart.flag" -}}
 {{- if or (kindIs "bool" .value) (kindIs "invalid" .value) -}}
 {{- if .value -}}- --{{ .name }}{{- end -}}
+{{- else if and (kindIs "float64" .value) (ne (float64 (int64 .value)) .value) -}}
+- --{{ .name }}={{ .value }}
 {{- else if or (kindIs "float64" .value) (kindIs "int" .value) (kindIs "int64" .value) -}}
 - --{{ .name }}={{ int64 .value }}
 {{- else if ne (toString .value) "" -}}

@@ -85,6 +85,8 @@ pub struct EngineConfig {
     pub watch_guardians: bool,
     /// The live compliance audit and its PolicyReports, when on.
     pub compliance: Option<crate::audit::AuditSettings>,
+    /// Model adjudication, when a model is configured.
+    pub model: Option<crate::judge::ModelSettings>,
     /// Observation → pod action mapping file (default: the bundled one).
     pub responses: Option<PathBuf>,
     /// Pod actions per workload per action window.
@@ -126,6 +128,15 @@ impl EngineConfig {
         }
         let pods = self.pod_response()?;
         let kev = self.kev()?;
+        if let Some(m) = &self.model {
+            // Validated and its files read now; the task builds its own client at start.
+            crate::judge::ModelClient::new(m)?;
+            if !self.enable.iter().any(|c| c.trim() == "judgement") {
+                tracing::info!(
+                    "the model captions chains; without the judgement class its verdicts never make rampart act"
+                );
+            }
+        }
         Ok(Prepared {
             core,
             actuator,
@@ -367,6 +378,7 @@ mod tests {
             watch_vulnerability_reports: false,
             watch_guardians: false,
             compliance: None,
+            model: None,
             responses: None,
             pod_max_per_workload: 2,
             allow_standalone_pods: false,

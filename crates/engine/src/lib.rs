@@ -12,7 +12,8 @@
 //! (reconciliation, actuation, expiry and retirement), `levers` (permissions, leadership),
 //! `infected` and `pods` (the infected-pod response), `signals` (evidence and intel),
 //! `publish` (dashboard findings, Kubernetes Events), `listen` (listeners), `clock`, `audit`
-//! (the live compliance audit and its PolicyReports), `guard` (the request guard's pages).
+//! (the live compliance audit and its PolicyReports), `guard` (the request guard's pages),
+//! [`judge`] (model adjudication: the Chat Completions client and the task beside the loop).
 
 mod audit;
 mod clock;
@@ -20,6 +21,7 @@ mod config;
 mod error;
 mod guard;
 mod infected;
+pub mod judge;
 mod ledger;
 mod levers;
 mod listen;
@@ -32,4 +34,5 @@ mod signals;
 pub use audit::AuditSettings;
 pub use config::EngineConfig;
 pub use error::Error;
+pub use judge::ModelSettings;
 pub use run::run;

@@ -11,6 +11,20 @@ use crate::infected::PodDecision;
 use crate::levers::Levers;
 use crate::signals::Signals;
 
+/// Where the model's verdicts come from.
+#[derive(Clone, Copy)]
+pub(crate) enum Judging<'a> {
+    /// No model.
+    Off,
+    /// The live task (handed every publish's chains).
+    Live(&'a crate::judge::Judge),
+    /// Verdicts made before (`rampart dashboard --model-url`), with the threshold.
+    Offline(
+        &'a std::collections::BTreeMap<String, rampart_judge::Judgement>,
+        f64,
+    ),
+}
+
 /// Publishes the latest analysis and report to the dashboard (findings and chain gauges).
 pub(crate) fn publish(
     dashboard: &DashboardState,
@@ -19,6 +33,7 @@ pub(crate) fn publish(
     levers: &Levers,
     signals: &Signals,
     responses: &VecDeque<PodDecision>,
+    judging: Judging<'_>,
 ) {
     let Some(a) = core.analysis() else { return };
     let inputs = InputSummary {
@@ -29,6 +44,15 @@ pub(crate) fn publish(
     let mut scan = ScanReport::new(a, inputs);
     scan.with_footholds(&signals.footholds);
     scan.corroborate(&signals.evidence);
+    match judging {
+        Judging::Off => {}
+        Judging::Live(j) => {
+            // The task works out the facts: the loop only hands the chains over.
+            j.submit(scan.chains.clone());
+            scan.judge(&j.judgements(), j.threshold());
+        }
+        Judging::Offline(judgements, threshold) => scan.judge(judgements, threshold),
+    }
     dashboard.metrics.chains.clear();
     for c in &scan.chains {
         dashboard

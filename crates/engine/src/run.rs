@@ -88,6 +88,14 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
             cancel.clone(),
         ));
     }
+    let judge = match &config.model {
+        Some(m) => Some(crate::judge::Judge::start(
+            m,
+            dashboard.metrics.judge.clone(),
+            cancel.clone(),
+        )?),
+        None => None,
+    };
     let announcer = crate::publish::Announcer::new(client.clone());
     let mut pods = p.pods;
     let rx = watch(client, config, &p.bar, &mut pods, &cancel);
@@ -98,6 +106,7 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
         pods,
         kev: p.kev,
         ingest,
+        judge,
         dashboard,
         levers,
         ledger,
@@ -176,6 +185,14 @@ async fn shutdown_signal() {
     }
 }
 
+/// Resolves when the model's verdicts changed; never without a model.
+async fn new_verdicts(judge: Option<&crate::judge::Judge>) {
+    match judge {
+        Some(j) => j.changed().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Resolves when the ingest has fresh evidence; never without an ingest.
 async fn fresh_evidence(ingest: Option<&Ingest>) {
     match ingest {
@@ -192,6 +209,8 @@ struct Engine<'a> {
     pods: PodResponse,
     kev: Kev,
     ingest: Option<Arc<Ingest>>,
+    /// Model adjudication, when a model is configured.
+    judge: Option<crate::judge::Judge>,
     dashboard: Arc<DashboardState>,
     levers: Levers,
     /// The ledger, when this replica may write (see [`Engine::acting`]).
@@ -224,6 +243,11 @@ impl Engine<'_> {
                 e = rx.recv() => e.map(Some),
                 () = tokio::time::sleep(Duration::from_secs(1)) => Some(None),
                 () = fresh_evidence(self.ingest.as_deref()) => {
+                    intel_changed = true;
+                    Some(None)
+                }
+                // A verdict changes confidence, like evidence: re-decided, never re-proved.
+                () = new_verdicts(self.judge.as_ref()) => {
                     intel_changed = true;
                     Some(None)
                 }
@@ -430,6 +454,7 @@ impl Engine<'_> {
             self.ingest.as_deref(),
             &self.kev,
             &self.live_reports,
+            self.judge.as_ref(),
         )
     }
 
@@ -447,6 +472,10 @@ impl Engine<'_> {
             &levers,
             signals,
             &self.pods.decisions,
+            match &self.judge {
+                Some(j) => crate::publish::Judging::Live(j),
+                None => crate::publish::Judging::Off,
+            },
         );
     }
 

@@ -70,12 +70,14 @@ pub(crate) struct Signals {
 }
 
 impl Signals {
-    /// Computes them, and tells the core which chains are corroborated or judged.
+    /// Computes them, and tells the core which chains are corroborated, or judged by the
+    /// model on a foothold.
     pub(crate) fn refresh(
         core: &mut EngineCore,
         ingest: Option<&Ingest>,
         kev: &Kev,
         live: &LiveReports,
+        judge: Option<&crate::judge::Judge>,
     ) -> Signals {
         let evidence = evidence(core, ingest);
         let footholds = match core.analysis() {
@@ -86,9 +88,25 @@ impl Signals {
             _ => Default::default(),
         };
         let mut confirmations = BTreeMap::new();
-        for (id, f) in &footholds {
-            if f.judged {
-                confirmations.insert(id.clone(), Confidence::Judged);
+        if let (Some(j), Some(a)) = (judge, core.analysis()) {
+            // CVE presence alone stays a proposal: a chain is judged for the bar only when
+            // its entry is a foothold and the model's verdict on it as it is now affirms.
+            let affirmed = j.affirmed();
+            for c in a
+                .proof
+                .chains
+                .iter()
+                .filter(|c| affirmed.contains_key(&c.id))
+            {
+                let Some(f) = footholds.get(&c.id) else {
+                    continue;
+                };
+                let mut out = rampart_report::scan::chain_out(a, c);
+                out.foothold = Some(f.clone());
+                out.evidence = evidence.get(&c.id).cloned().unwrap_or_default();
+                if crate::judge::still_holds(&out, affirmed[&c.id]) {
+                    confirmations.insert(c.id.clone(), Confidence::Judged);
+                }
             }
         }
         for id in evidence.keys() {

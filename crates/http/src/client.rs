@@ -39,6 +39,17 @@ pub enum ClientError {
     TooLarge(usize),
 }
 
+/// One answer.
+#[derive(Debug)]
+pub struct Reply {
+    /// Its status.
+    pub status: StatusCode,
+    /// `Retry-After`, when given in seconds.
+    pub retry_after: Option<Duration>,
+    /// At most the asked-for number of bytes of its body.
+    pub body: Bytes,
+}
+
 /// Where to send, and how.
 #[derive(Clone)]
 pub struct Poster {
@@ -76,6 +87,27 @@ impl Poster {
         token_file: Option<&Path>,
         timeout: Duration,
     ) -> Result<Poster, ClientError> {
+        Self::build(url, ca, false, token_file, timeout)
+    }
+
+    /// Like [`Poster::new`] for a service outside the cluster (a hosted model API): without
+    /// `ca`, an `https://` URL is verified against the system's trusted roots.
+    pub fn new_external(
+        url: &str,
+        ca: Option<&[u8]>,
+        token_file: Option<&Path>,
+        timeout: Duration,
+    ) -> Result<Poster, ClientError> {
+        Self::build(url, ca, true, token_file, timeout)
+    }
+
+    fn build(
+        url: &str,
+        ca: Option<&[u8]>,
+        system_roots: bool,
+        token_file: Option<&Path>,
+        timeout: Duration,
+    ) -> Result<Poster, ClientError> {
         let uri: Uri = url.parse().map_err(|_| ClientError::Url(url.into()))?;
         let https = match uri.scheme_str() {
             Some("https") => true,
@@ -87,6 +119,15 @@ impl Poster {
         }
         let roots = match ca {
             Some(pem) => crate::tls::root_store(pem, "the CA")?,
+            None if https && system_roots => {
+                let mut roots = rustls::RootCertStore::empty();
+                // Unreadable system certificates are skipped, as every TLS client does.
+                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+                if roots.is_empty() {
+                    return Err(ClientError::NoCa(url.into()));
+                }
+                roots
+            }
             None if https => return Err(ClientError::NoCa(url.into())),
             None => rustls::RootCertStore::empty(),
         };
@@ -118,6 +159,14 @@ impl Poster {
         body: Vec<u8>,
         max_reply: usize,
     ) -> Result<(StatusCode, Bytes), ClientError> {
+        self.exchange(body, max_reply)
+            .await
+            .map(|r| (r.status, r.body))
+    }
+
+    /// Like [`Poster::post`], with the answer's `Retry-After` (seconds; an HTTP date is not
+    /// honoured: the caller's backoff applies).
+    pub async fn exchange(&self, body: Vec<u8>, max_reply: usize) -> Result<Reply, ClientError> {
         let mut req = axum::http::Request::post(self.uri.clone())
             .header(header::CONTENT_TYPE, "application/json");
         if let Some(path) = &self.token_file {
@@ -140,12 +189,22 @@ impl Poster {
                 .await
                 .map_err(|e| ClientError::Transport(chain(&e)))?;
             let status = resp.status();
-            let bytes = Limited::new(resp.into_body(), max_reply)
+            let retry_after = resp
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let body = Limited::new(resp.into_body(), max_reply)
                 .collect()
                 .await
                 .map_err(|_| ClientError::TooLarge(max_reply))?
                 .to_bytes();
-            Ok((status, bytes))
+            Ok(Reply {
+                status,
+                retry_after,
+                body,
+            })
         };
         tokio::time::timeout(self.timeout, exchange)
             .await

@@ -75,6 +75,102 @@ pub struct EngineMetrics {
     pub unreadable_kinds: Gauge,
     /// The live compliance audit (`--audit`).
     pub audit: AuditMetrics,
+    /// Model adjudication (`--model-url`).
+    pub judge: JudgeMetrics,
+}
+
+/// Labels of one outcome, verdict or failure reason.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// The outcome.
+    pub outcome: &'static str,
+}
+
+/// Model adjudication's metrics.
+#[derive(Debug, Clone)]
+pub struct JudgeMetrics {
+    /// Requests to the model by outcome (`answered`, `invalid`, `timeout`, `transport`,
+    /// `status`, `too_large`).
+    pub requests: Family<OutcomeLabels, Counter>,
+    /// Time of one model request (retries included), in seconds.
+    pub latency: Histogram,
+    /// Verdicts by kind (`exploitable`, `not_exploitable`, `unknown`).
+    pub verdicts: Family<OutcomeLabels, Counter>,
+    /// Answers refused by the strict parser, by reason.
+    pub parse_failures: Family<OutcomeLabels, Counter>,
+    /// Verdicts answered from the cache.
+    pub cache_hits: Counter,
+    /// Lookups the cache could not answer.
+    pub cache_misses: Counter,
+    /// Chains left for later by the per-minute limit.
+    pub rate_limited: Counter,
+    /// Chains waiting for a verdict.
+    pub pending: Gauge,
+}
+
+impl JudgeMetrics {
+    fn register(registry: &mut Registry) -> JudgeMetrics {
+        let m = JudgeMetrics {
+            requests: Family::default(),
+            latency: Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                1e-2, 2.0, 12,
+            )),
+            verdicts: Family::default(),
+            parse_failures: Family::default(),
+            cache_hits: Counter::default(),
+            cache_misses: Counter::default(),
+            rate_limited: Counter::default(),
+            pending: Gauge::default(),
+        };
+        registry.register(
+            "judge_requests",
+            "Requests to the model by outcome",
+            m.requests.clone(),
+        );
+        registry.register(
+            "judge_request_duration_seconds",
+            "Time of one model request, retries included",
+            m.latency.clone(),
+        );
+        registry.register(
+            "judge_verdicts",
+            "Verdicts by kind (unknown includes a model that did not answer)",
+            m.verdicts.clone(),
+        );
+        registry.register(
+            "judge_parse_failures",
+            "Model answers refused by the strict parser, by reason",
+            m.parse_failures.clone(),
+        );
+        registry.register(
+            "judge_cache_hits",
+            "Verdicts answered from the cache",
+            m.cache_hits.clone(),
+        );
+        registry.register(
+            "judge_cache_misses",
+            "Verdict lookups the cache could not answer",
+            m.cache_misses.clone(),
+        );
+        registry.register(
+            "judge_rate_limited",
+            "Chains left for later by the per-minute limit",
+            m.rate_limited.clone(),
+        );
+        registry.register(
+            "judge_pending",
+            "Chains waiting for a verdict",
+            m.pending.clone(),
+        );
+        m
+    }
+}
+
+impl Default for JudgeMetrics {
+    /// Unregistered (offline use).
+    fn default() -> Self {
+        JudgeMetrics::register(&mut Registry::default())
+    }
 }
 
 /// Labels of a compliance framework.
@@ -312,8 +408,10 @@ impl Default for EngineMetrics {
         let pods = PodMetrics::register(&mut registry);
         let serve = crate::serve::ServeMetrics::register(&mut registry);
         let audit = AuditMetrics::register(&mut registry);
+        let judge = JudgeMetrics::register(&mut registry);
         EngineMetrics {
             audit,
+            judge,
             serve,
             ingest,
             pods,
@@ -691,6 +789,73 @@ async fn page(State(s): State<Arc<DashboardState>>) -> Html<String> {
     Html(render(&findings))
 }
 
+/// `not exploitable — the reason`, escaped.
+fn caption_text(j: &Value) -> String {
+    format!(
+        "{} ({:.2}) — {}",
+        escape(&j["verdict"].as_str().unwrap_or("").replace('_', " ")),
+        j["confidence"].as_f64().unwrap_or(0.0),
+        escape(j["reason"].as_str().unwrap_or(""))
+    )
+}
+
+/// One chain of the list: steps, runtime evidence, the model's verdict.
+fn chain_item(h: &mut String, c: &Value) {
+    let steps: Vec<String> = c["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            format!(
+                "{} → {}",
+                escape(s["edge"].as_str().unwrap_or("")),
+                escape(&obj(&s["to"]))
+            )
+        })
+        .collect();
+    // Runtime evidence (alert text and names are attacker-controlled: escaped).
+    let mut details: Vec<String> = c["evidence"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let mut s = format!(
+                "{} by {} at {}: {}",
+                escape(e["behaviour"].as_str().unwrap_or("")),
+                escape(e["subject"].as_str().unwrap_or("")),
+                escape(e["at"].as_str().unwrap_or("")),
+                escape(e["summary"].as_str().unwrap_or(""))
+            );
+            if let Some(c) = e["candidates"].as_array().filter(|c| !c.is_empty()) {
+                let names: Vec<String> =
+                    c.iter().map(|n| escape(n.as_str().unwrap_or(""))).collect();
+                s.push_str(&format!(" (one of: {})", names.join(", ")));
+            }
+            format!("<li class=\"evidence\">{s}</li>")
+        })
+        .collect();
+    let j = &c["judgement"];
+    if j.is_object() {
+        let text = match j["error"].as_str() {
+            Some(e) => format!("not judged: {}", escape(e)),
+            None => caption_text(j),
+        };
+        details.push(format!("<li class=\"judgement\">model: {text}</li>"));
+    }
+    h.push_str(&format!(
+        "<li class=\"chain\" data-id=\"{}\">[{}] → {} <span class=\"step\">{}</span>{}</li>",
+        escape(c["id"].as_str().unwrap_or("")),
+        escape(c["confidence"].as_str().unwrap_or("")),
+        escape(&obj(&c["target"])),
+        steps.join(" · "),
+        if details.is_empty() {
+            String::new()
+        } else {
+            format!("<ul>{}</ul>", details.concat())
+        }
+    ));
+}
+
 /// Renders the dashboard page from the findings document.
 pub fn render(f: &Value) -> String {
     let mut h = String::from(
@@ -708,63 +873,33 @@ pub fn render(f: &Value) -> String {
         ));
     }
     h.push_str("</table><h2>Attack paths</h2><div id=\"graph\"></div>");
-    let mut entry = String::new();
-    for c in f["chains"].as_array().into_iter().flatten() {
-        let e = obj(&c["entry"]);
-        if e != entry {
-            if !entry.is_empty() {
-                h.push_str("</ul>");
-            }
-            h.push_str(&format!("<h3 class=\"entry\">{}</h3><ul>", escape(&e)));
-            entry = e;
-        }
-        let steps: Vec<String> = c["steps"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|s| {
-                format!(
-                    "{} → {}",
-                    escape(s["edge"].as_str().unwrap_or("")),
-                    escape(&obj(&s["to"]))
-                )
-            })
-            .collect();
-        // Runtime evidence (alert text and names are attacker-controlled: escaped).
-        let evidence: Vec<String> = c["evidence"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| {
-                let mut s = format!(
-                    "{} by {} at {}: {}",
-                    escape(e["behaviour"].as_str().unwrap_or("")),
-                    escape(e["subject"].as_str().unwrap_or("")),
-                    escape(e["at"].as_str().unwrap_or("")),
-                    escape(e["summary"].as_str().unwrap_or(""))
-                );
-                if let Some(c) = e["candidates"].as_array().filter(|c| !c.is_empty()) {
-                    let names: Vec<String> =
-                        c.iter().map(|n| escape(n.as_str().unwrap_or(""))).collect();
-                    s.push_str(&format!(" (one of: {})", names.join(", ")));
-                }
-                format!("<li class=\"evidence\">{s}</li>")
-            })
-            .collect();
+    let chains: Vec<&Value> = f["chains"].as_array().into_iter().flatten().collect();
+    for group in chains.chunk_by(|a, b| obj(&a["entry"]) == obj(&b["entry"])) {
         h.push_str(&format!(
-            "<li class=\"chain\" data-id=\"{}\">[{}] → {} <span class=\"step\">{}</span>{}</li>",
-            escape(c["id"].as_str().unwrap_or("")),
-            escape(c["confidence"].as_str().unwrap_or("")),
-            escape(&obj(&c["target"])),
-            steps.join(" · "),
-            if evidence.is_empty() {
-                String::new()
-            } else {
-                format!("<ul>{}</ul>", evidence.concat())
-            }
+            "<h3 class=\"entry\">{}</h3>",
+            escape(&obj(&group[0]["entry"]))
         ));
-    }
-    if !entry.is_empty() {
+        // The entry's caption: the model's call in its own words (model output: escaped),
+        // an `exploitable` verdict first.
+        let judged = group
+            .iter()
+            .map(|c| &c["judgement"])
+            .filter(|j| j.is_object() && j["error"].is_null());
+        let caption = judged
+            .clone()
+            .find(|j| j["verdict"] == "exploitable")
+            .or_else(|| judged.clone().next());
+        if let Some(j) = caption {
+            h.push_str(&format!(
+                "<p class=\"caption\" data-verdict=\"{}\">{}</p>",
+                escape(j["verdict"].as_str().unwrap_or("")),
+                caption_text(j)
+            ));
+        }
+        h.push_str("<ul>");
+        for c in group {
+            chain_item(&mut h, c);
+        }
         h.push_str("</ul>");
     }
     h.push_str("<script src=\"/assets/cytoscape.min.js\"></script><script src=\"/assets/dashboard.js\"></script></body></html>");
@@ -819,6 +954,42 @@ mod tests {
         );
         assert!(html.contains("class=\"chain\"") && html.contains("class=\"mitigation\""));
         assert!(html.contains("src=\"/assets/cytoscape.min.js\"") && html.contains("id=\"graph\""));
+    }
+
+    #[test]
+    fn each_entry_is_captioned_in_the_model_s_words_escaped() {
+        let chain = |id: &str, entry: &str, j: Value| {
+            json!({"id": id, "confidence": "proven", "steps": [], "judgement": j,
+                "entry": {"kind": "Service", "namespace": "app", "name": entry},
+                "target": {"kind": "Secret", "namespace": "app", "name": "db"}})
+        };
+        let no = json!({"verdict": "not_exploitable", "confidence": 0.7,
+            "reason": "the service never parses user input <img src=x>", "steps": [], "model": "m"});
+        let yes = json!({"verdict": "exploitable", "confidence": 0.9,
+            "reason": "log4j logs the header", "steps": ["s0"], "model": "m"});
+        let down = json!({"verdict": "unknown", "confidence": 0.0, "reason": "", "steps": [],
+            "model": "m", "error": "no answer within 30s"});
+        let f = json!({"chains": [chain("c1", "web", no.clone()), chain("c2", "web", yes),
+            chain("c3", "api", no), chain("c4", "admin", down)]});
+        let html = render(&f);
+        let captions: Vec<&str> = html.split("<p class=\"caption\"").skip(1).collect();
+        assert_eq!(
+            captions.len(),
+            2,
+            "the entry the model could not judge has none: {html}"
+        );
+        assert!(
+            captions[0].starts_with(" data-verdict=\"exploitable\">exploitable (0.90) — log4j"),
+            "an exploitable verdict captions its entry first: {html}"
+        );
+        assert!(captions[1].contains(
+            "not exploitable (0.70) — the service never parses user input &lt;img src=x&gt;"
+        ));
+        assert!(!html.contains("<img"));
+        assert!(
+            html.contains("model: not judged: no answer within 30s"),
+            "{html}"
+        );
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub struct EngineArgs {
     /// Connection limits and timeouts of the dashboard and ingest listeners.
     #[command(flatten)]
     pub serve: crate::serving::ServeArgs,
+    /// A model that judges each proven chain beside the loop (captions, `judged`
+    /// confidence; with the `judgement` class its affirmative verdict on a foothold may act).
+    #[command(flatten)]
+    pub model: crate::model::ModelArgs,
     /// How long ended Mitigations (Reverted, Retired, Failed) stay in the ledger.
     #[arg(long, env = "RAMPART_ENGINE_LEDGER_RETENTION", default_value = "24h", value_parser = parse_duration)]
     pub ledger_retention: Duration,
@@ -169,8 +173,8 @@ pub struct EngineArgs {
 
 impl EngineArgs {
     /// The engine's configuration (validated by the engine before it starts).
-    pub fn config(&self) -> EngineConfig {
-        EngineConfig {
+    pub fn config(&self) -> anyhow::Result<EngineConfig> {
+        Ok(EngineConfig {
             enable: self.enable.clone(),
             actuator: self.actuator.clone(),
             act_on_proof: self.act_on_proof,
@@ -204,19 +208,20 @@ impl EngineArgs {
                 debounce: self.compliance_debounce,
                 report_cap: self.compliance_report_cap.max(1),
             }),
+            model: self.model.settings()?,
             responses: self.responses.clone(),
             pod_max_per_workload: self.pod_max_per_workload,
             allow_standalone_pods: self.allow_standalone_pods,
             ingest_tls_cert: self.ingest_tls_cert.clone(),
             ingest_tls_key: self.ingest_tls_key.clone(),
             ingest_client_ca: self.ingest_client_ca.clone(),
-        }
+        })
     }
 }
 
 /// Runs the engine.
 pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
-    rampart_engine::run(&args.config())?;
+    rampart_engine::run(&args.config()?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -232,6 +237,9 @@ pub struct DashboardArgs {
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub serve: crate::serving::ServeArgs,
+    /// A model that judges each chain before the page is served (captions).
+    #[command(flatten)]
+    pub model: crate::model::ModelArgs,
 }
 
 /// `rampart dashboard`: the engine's dashboard over an offline scan (shadow mode).
@@ -256,6 +264,13 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
             }
         })
         .collect();
-    rampart_engine::offline::serve(&loaded.snapshot, guardians, args.addr, args.serve.limits())?;
+    let model = args.model.settings()?;
+    rampart_engine::offline::serve(
+        &loaded.snapshot,
+        guardians,
+        args.addr,
+        args.serve.limits(),
+        model.as_ref(),
+    )?;
     Ok(ExitCode::SUCCESS)
 }

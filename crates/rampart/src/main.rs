@@ -43,6 +43,7 @@ mod gate;
 mod guard;
 mod intel;
 mod learner;
+mod model;
 mod permissions;
 mod policy;
 mod scan;
@@ -93,6 +94,10 @@ enum Command {
     Engine(Box<engine::EngineArgs>),
     /// Serve the engine's dashboard for manifests or a dump (offline, read-only).
     Dashboard(engine::DashboardArgs),
+    /// Ask a model (any OpenAI-compatible Chat Completions server) whether one chain is
+    /// exploitable, and print its verdict; `--show-prompt` prints what it was told. Exit code:
+    /// 0 answered, 1 no verdict, 2 no such chain or bad input.
+    Judge(Box<model::JudgeArgs>),
     /// The request guard: a learning reverse proxy in front of one service (`rampart guard
     /// --upstream 8080 --mode learn|alert|block`), and `rampart guard replay` to learn from and
     /// judge recorded traffic offline.
@@ -154,6 +159,7 @@ fn main() -> ExitCode {
             engine::run(&args)
         }
         Command::Dashboard(args) => engine::dashboard(&args),
+        Command::Judge(args) => model::judge(&args),
         Command::Guard(args) => guard::run(&args),
         Command::Learner(args) => learner::run(&args),
     };

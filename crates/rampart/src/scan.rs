@@ -56,6 +56,9 @@ pub struct ScanArgs {
     /// CISA KEV catalogue (its JSON feed, or one CVE id per line).
     #[arg(long, env = "RAMPART_KEV_FILE")]
     pub kev_file: Option<PathBuf>,
+    /// A model that judges each chain (captions; `judged` confidence).
+    #[command(flatten)]
+    pub model: crate::model::ModelArgs,
 }
 
 /// Arguments of `rampart connectivity`.
@@ -76,14 +79,31 @@ fn load(paths: &[PathBuf], max_file_size: usize) -> rampart_files::Loaded {
     load_paths(paths, &options)
 }
 
-/// Runs `rampart scan`.
-pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+/// The inputs a scan reads, proved: what `scan` and `judge` share.
+pub(crate) struct Proved {
+    pub loaded: rampart_files::Loaded,
+    pub analysis: rampart_graph::Analysis,
+    pub options: Options,
+    pub report: ScanReport,
+    pub t_load: std::time::Duration,
+    pub rss_load: String,
+    pub t_analyze: std::time::Duration,
+}
+
+/// Loads `paths`, proves them, and builds the report with the footholds of `vulns` / `kev`.
+pub(crate) fn prove(
+    paths: &[PathBuf],
+    max_file_size: usize,
+    max_chains_per_entry: usize,
+    vulns: &[PathBuf],
+    kev_file: Option<&std::path::Path>,
+) -> anyhow::Result<Proved> {
     let t0 = Instant::now();
-    let loaded = load(&args.paths, args.max_file_size);
+    let loaded = load(paths, max_file_size);
     let t_load = t0.elapsed();
     let rss_load = peak_rss();
     if loaded.files.is_empty() && loaded.errors.is_empty() {
-        anyhow::bail!("no .yaml, .yml or .json files under {:?}", args.paths);
+        anyhow::bail!("no .yaml, .yml or .json files under {:?}", paths);
     }
     for e in &loaded.errors {
         tracing::debug!(file = %e.location.file, document = e.location.doc, line = e.location.line, "{}", e.message);
@@ -93,7 +113,7 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     }
     let options = Options {
         prove: ProveOptions {
-            max_chains_per_entry: args.max_chains_per_entry,
+            max_chains_per_entry,
         },
     };
     let t1 = Instant::now();
@@ -115,7 +135,7 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
             d.key, d.first, d.second
         ));
     }
-    let intel = crate::intel::load(&args.vulns, args.kev_file.as_deref())?;
+    let intel = crate::intel::load(vulns, kev_file)?;
     for w in &intel.warnings {
         inputs.warnings.push(w.clone());
     }
@@ -126,6 +146,39 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         &intel.reports,
         &intel.kev,
     ));
+    Ok(Proved {
+        loaded,
+        analysis,
+        options,
+        report,
+        t_load,
+        rss_load,
+        t_analyze,
+    })
+}
+
+/// Runs `rampart scan`.
+pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    let t0 = Instant::now();
+    let Proved {
+        loaded,
+        analysis,
+        options,
+        mut report,
+        t_load,
+        rss_load,
+        t_analyze,
+    } = prove(
+        &args.paths,
+        args.max_file_size,
+        args.max_chains_per_entry,
+        &args.vulns,
+        args.kev_file.as_deref(),
+    )?;
+    if let Some(model) = args.model.settings()? {
+        let verdicts = crate::model::judge_offline(&model, &report.chains)?;
+        report.judge(&verdicts, model.threshold);
+    }
     let mut remaining = analysis.proof.chains.len();
     if args.apply_cuts {
         let after_snapshot = apply_plan(&loaded.snapshot, &analysis.plan);

@@ -472,13 +472,13 @@ fn vulnerability_reports_and_kev_give_the_exposed_entry_a_foothold() {
     assert!(!with.is_empty());
     for c in &with {
         assert_eq!(c["foothold"]["workload"], "shop/web[Deployment]", "{c}");
-        assert_eq!(c["foothold"]["judged"], true);
+        assert_eq!(c["foothold"]["known_exploited"], true);
         assert_eq!(c["foothold"]["exploits"][0]["cve"], "CVE-2021-44228");
         assert_eq!(c["entry"]["name"], "storefront");
     }
     // Chains entering elsewhere carry none.
     assert!(chains.iter().any(|c| c["foothold"].is_null()));
-    // Without the catalogue log4shell is still critical and remote: reported, not judged.
+    // Without the catalogue log4shell is still critical and remote: reported, not known exploited.
     let out = rampart(
         &[
             "scan",
@@ -496,7 +496,7 @@ fn vulnerability_reports_and_kev_give_the_exposed_entry_a_foothold() {
         .iter()
         .find(|c| !c["foothold"].is_null())
         .unwrap();
-    assert_eq!(f["foothold"]["judged"], false);
+    assert_eq!(f["foothold"]["known_exploited"], false);
     // An unreadable catalogue is an input error.
     let bad = std::env::temp_dir().join(format!("rampart-bad-kev-{}", std::process::id()));
     std::fs::write(&bad, "not-a-cve\n").unwrap();

@@ -660,7 +660,7 @@ fn an_ingest_without_a_token_refuses_to_start() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn intel_judges_and_runtime_evidence_corroborates_only_corroboration_acts() {
+async fn intel_marks_footholds_and_runtime_evidence_corroborates_only_corroboration_acts() {
     let fake = new_fake();
     cluster(&fake, "web", true);
     let dir = std::env::temp_dir().join(format!("rampart-intel-{}", std::process::id()));
@@ -703,8 +703,8 @@ async fn intel_judges_and_runtime_evidence_corroborates_only_corroboration_acts(
         "proof alone, no --act-on-proof: {f}"
     );
 
-    // trivy-operator reports log4shell in web's image: a judged foothold, still no action
-    // (the judgement class is not enabled).
+    // trivy-operator reports log4shell in web's image: a known-exploited foothold, still no
+    // action (CVE presence alone is a proposal).
     fake.lock().unwrap().write(
         "vulnerabilityreports",
         "ADDED",
@@ -717,7 +717,7 @@ async fn intel_judges_and_runtime_evidence_corroborates_only_corroboration_acts(
                     "title": "log4j-core: Remote code execution", "resource": "log4j-core", "installedVersion": "2.14.1"}]}}),
     );
     let f = engine
-        .findings_when(|f| f["chains"][0]["foothold"]["judged"] == true)
+        .findings_when(|f| f["chains"][0]["foothold"]["known_exploited"] == true)
         .await;
     assert_eq!(
         f["chains"][0]["foothold"]["exploits"][0]["cve"], "CVE-2021-44228",
@@ -1586,4 +1586,130 @@ async fn the_live_audit_keeps_one_policy_report_per_namespace_and_rewrites_only_
     let log = engine.stop();
     assert!(log.contains("audited"), "{log}");
     assert!(!log.contains("c2VjcmV0LXZhbHVl"));
+}
+
+/// log4shell in web's image (trivy-operator's report).
+fn log4shell_report() -> Value {
+    json!({"apiVersion": "aquasecurity.github.io/v1alpha1", "kind": "VulnerabilityReport",
+        "metadata": {"name": "pod-web-c", "namespace": "app", "labels": {
+            "trivy-operator.resource.kind": "Pod", "trivy-operator.resource.name": "web",
+            "trivy-operator.resource.namespace": "app", "trivy-operator.container.name": "c"}},
+        "report": {"artifact": {"repository": "library/nginx", "tag": "latest"},
+            "vulnerabilities": [{"vulnerabilityID": "CVE-2021-44228", "severity": "CRITICAL",
+                "title": "log4j-core: Remote code execution", "resource": "log4j-core", "installedVersion": "2.14.1"}]}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_judgement_on_a_foothold_acts_only_with_the_judgement_class() {
+    use rampart_testkit::model::{ScriptedModel, gullible};
+    let model = ScriptedModel::start(std::sync::Arc::new(gullible)).await;
+    let kev = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/corpora/runtime-events/kev/kev-excerpt.json");
+    let url = model.url();
+    let args = |classes: &'static str| -> Vec<String> {
+        [
+            "--enable",
+            classes,
+            "--actuator",
+            "networkpolicy",
+            "--kev-file",
+            kev.to_str().unwrap(),
+            "--watch-vulnerability-reports",
+            "--model-url",
+            &url,
+            "--model-name",
+            "scripted",
+            "--model-threshold",
+            "0.8",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let decisions = |f: &Value| -> Vec<String> {
+        f["report"]["decisions"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .map(|x| x["decision"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for (classes, acts) in [("network", false), ("network,judgement", true)] {
+        let fake = new_fake();
+        cluster(&fake, "web", true);
+        let a = args(classes);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let engine = Engine::spawn(&fake, "judge", &a).await;
+        // Before any CVE the model's call is "not exploitable": a caption, proven stays proven.
+        let f = engine
+            .findings_when(|f| f["chains"][0]["judgement"]["verdict"] == "not_exploitable")
+            .await;
+        assert_eq!(f["chains"][0]["confidence"], "proven", "{f}");
+        assert!(
+            decisions(&f).iter().all(|d| d.starts_with("propose")),
+            "{f}"
+        );
+        fake.lock()
+            .unwrap()
+            .write("vulnerabilityreports", "ADDED", log4shell_report());
+        // The foothold changes the facts: asked again, judged exploitable.
+        let f = engine
+            .findings_when(|f| {
+                f["chains"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["confidence"] == "judged" && !c["foothold"].is_null())
+                })
+            })
+            .await;
+        let judged = f["chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["confidence"] == "judged")
+            .unwrap();
+        assert_eq!(judged["judgement"]["verdict"], "exploitable", "{judged}");
+        assert_eq!(judged["judgement"]["model"], "scripted");
+        if acts {
+            wait_for("the judged foothold's cut is applied", || {
+                objects_in(&fake, "mitigations")
+                    .iter()
+                    .any(|m| m["status"]["phase"] == "Applied")
+            })
+            .await;
+            assert!(
+                decisions(&findings(&engine.addr))
+                    .iter()
+                    .any(|d| d == "act")
+            );
+        } else {
+            // Several re-decisions later nothing was written: the class is off.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let f = findings(&engine.addr);
+            assert!(
+                decisions(&f)
+                    .iter()
+                    .all(|d| d.contains("NeedsCorroboration")),
+                "{f}"
+            );
+            assert!(objects_in(&fake, "networkpolicies").is_empty());
+            assert!(objects_in(&fake, "mitigations").is_empty());
+        }
+        let metrics = get(&engine.addr, "/metrics");
+        assert!(
+            metrics.contains("rampart_judge_verdicts_total{outcome=\"exploitable\"}"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("rampart_judge_requests_total{outcome=\"answered\"}"));
+        engine.stop();
+    }
+    // Every prompt carried the chain as data, never the secret's value (there is none to send).
+    let requests = model.requests();
+    assert!(!requests.is_empty());
+    for r in requests {
+        assert!(rampart_testkit::model::chain_data(&r).is_some(), "{r}");
+        let text = r.to_string();
+        assert!(!text.contains("c2VjcmV0LXZhbHVl") && !text.contains("secret-value"));
+    }
 }

@@ -222,6 +222,58 @@ pub struct ChainOut {
     /// Runtime evidence of this chain being walked (`confidence` is then `corroborated`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<rampart_signals::corroborate::Corroboration>,
+    /// What the model said about this chain, when a model judges (`confidence` is then
+    /// `judged` if it says `exploitable` with enough confidence and nothing corroborates it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judgement: Option<Judgement>,
+}
+
+/// The model's call on one chain: a caption in its own words, never proof.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Judgement {
+    /// `exploitable` | `not_exploitable` | `unknown`.
+    pub verdict: Verdict,
+    /// How sure the model says it is, 0 to 1 (0 for `unknown` without an answer).
+    pub confidence: f64,
+    /// Why, in the model's words (at most 400 characters; model output: shown escaped).
+    pub reason: String,
+    /// The chain steps (`s0` is the entry, `s1`… the steps) the reason relies on.
+    pub steps: Vec<String>,
+    /// The model that answered.
+    pub model: String,
+    /// Why there is no answer (the model was down, slow, or answered nonsense).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A model's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// An attacker on the internet could walk the chain end to end.
+    Exploitable,
+    /// The chain is present but not exploitable as configured.
+    NotExploitable,
+    /// The model could not tell, or did not answer.
+    Unknown,
+}
+
+impl Verdict {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Exploitable => "exploitable",
+            Verdict::NotExploitable => "not_exploitable",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+impl Judgement {
+    /// Whether it makes a chain `judged`: `exploitable` with at least `threshold` confidence.
+    pub fn affirms(&self, threshold: f64) -> bool {
+        self.verdict == Verdict::Exploitable && self.confidence >= threshold
+    }
 }
 
 /// One cut.
@@ -368,11 +420,14 @@ pub fn steps(g: &SecurityGraph, edges: &[EdgeIndex]) -> Vec<Step> {
 }
 
 fn chains_out(a: &Analysis) -> Vec<ChainOut> {
+    a.proof.chains.iter().map(|c| chain_out(a, c)).collect()
+}
+
+/// One proven chain in the contract's shape (no foothold, evidence or judgement attached).
+pub fn chain_out(a: &Analysis, c: &rampart_graph::Chain) -> ChainOut {
     let g = &a.graph;
-    a.proof
-        .chains
-        .iter()
-        .map(|c| {
+    {
+        {
             let ep = match g.graph[c.entry] {
                 Vertex::Endpoint(e) => Some(&g.endpoints[e as usize]),
                 _ => None,
@@ -420,9 +475,10 @@ fn chains_out(a: &Analysis) -> Vec<ChainOut> {
                 cheapest_cut,
                 foothold: None,
                 evidence: Vec::new(),
+                judgement: None,
             }
-        })
-        .collect()
+        }
+    }
 }
 
 impl ScanReport {
@@ -435,6 +491,19 @@ impl ScanReport {
             if let Some(ev) = evidence.get(&c.id) {
                 c.confidence = rampart_graph::Confidence::Corroborated;
                 c.evidence.clone_from(ev);
+            }
+        }
+    }
+
+    /// Attaches the model's judgements (by chain id); a chain nothing corroborates becomes
+    /// `judged` when its judgement [affirms](Judgement::affirms) at `threshold`.
+    pub fn judge(&mut self, judgements: &BTreeMap<String, Judgement>, threshold: f64) {
+        for c in &mut self.chains {
+            if let Some(j) = judgements.get(&c.id) {
+                if c.confidence == rampart_graph::Confidence::Proven && j.affirms(threshold) {
+                    c.confidence = rampart_graph::Confidence::Judged;
+                }
+                c.judgement = Some(j.clone());
             }
         }
     }

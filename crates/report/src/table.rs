@@ -39,6 +39,19 @@ fn chain_lines(out: &mut String, c: &ChainOut) {
             );
         }
     }
+    if let Some(j) = &c.judgement {
+        match &j.error {
+            Some(e) => safe_line!(out, "      judged: unknown ({e})"),
+            None => safe_line!(
+                out,
+                "      judged: {} ({:.2}, {}): {}",
+                j.verdict.as_str().replace('_', " "),
+                j.confidence,
+                j.model,
+                j.reason
+            ),
+        }
+    }
     for e in &c.evidence {
         safe_line!(
             out,
@@ -247,7 +260,7 @@ pub(crate) mod tests {
                     container: EVIL.into(),
                     why: EVIL.into(),
                 }],
-                judged: true,
+                known_exploited: true,
             }),
             evidence: vec![Corroboration {
                 behaviour: "shell",
@@ -259,6 +272,14 @@ pub(crate) mod tests {
                 last_seen: 0,
                 count: 1,
             }],
+            judgement: Some(scan::Judgement {
+                verdict: scan::Verdict::Exploitable,
+                confidence: 0.9,
+                reason: EVIL.into(),
+                steps: vec![EVIL.into()],
+                model: EVIL.into(),
+                error: None,
+            }),
         };
         ScanReport {
             schema: scan::SCHEMA,

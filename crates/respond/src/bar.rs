@@ -187,7 +187,10 @@ pub fn decide(cfg: &BarConfig, p: &Proposal, breaker: &mut CircuitBreaker, now: 
     }
     let corroborated = match p.confidence {
         Confidence::Corroborated => true,
-        Confidence::Judged => cfg.enabled.contains(&ActionClass::Judgement),
+        // A judgement never makes the bar stricter than proof alone: with `--act-on-proof`
+        // a judged chain acts like a proven one, so without the judgement class no verdict
+        // changes what rampart does.
+        Confidence::Judged => cfg.enabled.contains(&ActionClass::Judgement) || cfg.act_on_proof,
         Confidence::Proven => cfg.act_on_proof,
     };
     if !corroborated {

@@ -1028,6 +1028,84 @@ apiVersion: v1\nkind: Pod\nmetadata: {name: web-1-b, namespace: app, labels: {ap
         assert!(d.iter().any(|d| d.decision == "act (dry-run)"), "{d:?}");
     }
 
+    /// The decisions of a fresh engine on the exposed demo with `confirmations` (chain
+    /// indexes of the proof, or stray ids no proof has).
+    fn decisions_with(
+        classes: &[ActionClass],
+        act_on_proof: bool,
+        judged: &[usize],
+        stray: &[String],
+    ) -> Vec<(String, String)> {
+        let exposed = CLUSTER.replace("ClusterIP", "LoadBalancer");
+        let mut e = engine(classes, act_on_proof, Actuator::DryRun);
+        for o in objects(&exposed) {
+            e.apply(Change::Upsert(Box::new(o)));
+        }
+        e.reprove(0);
+        let chains: Vec<String> = e
+            .analysis()
+            .map(|a| a.proof.chains.iter().map(|c| c.id.clone()).collect())
+            .unwrap_or_default();
+        let confirmations = judged
+            .iter()
+            .filter_map(|i| chains.get(i % chains.len().max(1)).cloned())
+            .chain(stray.iter().cloned())
+            .map(|id| (id, Confidence::Judged))
+            .collect();
+        e.set_confirmations(confirmations);
+        e.redecide(1)
+            .into_iter()
+            .map(|d| (d.cut, d.decision))
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #[test]
+        fn without_the_judgement_class_no_verdict_changes_what_rampart_does(
+            judged in proptest::collection::vec(0usize..16, 0..6),
+            stray in proptest::collection::vec("[a-z0-9-]{1,24}", 0..4),
+            act_on_proof in proptest::prelude::any::<bool>(),
+            network in proptest::prelude::any::<bool>(),
+        ) {
+            let classes: Vec<ActionClass> = [ActionClass::Network, ActionClass::Rbac]
+                .into_iter()
+                .filter(|c| network || *c != ActionClass::Network)
+                .collect();
+            proptest::prop_assert_eq!(
+                decisions_with(&classes, act_on_proof, &judged, &stray),
+                decisions_with(&classes, act_on_proof, &[], &[])
+            );
+        }
+
+        #[test]
+        fn verdicts_on_chains_no_proof_has_change_nothing_even_with_the_class(
+            stray in proptest::collection::vec("[a-z0-9-]{1,24}", 1..6),
+        ) {
+            let classes = [ActionClass::Network, ActionClass::Judgement];
+            proptest::prop_assert_eq!(
+                decisions_with(&classes, false, &[], &stray),
+                decisions_with(&classes, false, &[], &[])
+            );
+        }
+    }
+
+    #[test]
+    fn a_judged_chain_acts_only_with_the_judgement_class() {
+        let with = decisions_with(
+            &[ActionClass::Network, ActionClass::Judgement],
+            false,
+            &[0, 1, 2, 3],
+            &[],
+        );
+        assert!(with.iter().any(|(_, d)| d == "act (dry-run)"), "{with:?}");
+        let without = decisions_with(&[ActionClass::Network], false, &[0, 1, 2, 3], &[]);
+        assert!(
+            without.iter().all(|(_, d)| d.starts_with("propose")),
+            "{without:?}"
+        );
+    }
+
     #[test]
     fn a_cut_already_acted_on_does_not_trip_the_breaker_again() {
         let exposed = CLUSTER.replace("ClusterIP", "LoadBalancer");

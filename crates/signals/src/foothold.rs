@@ -1,7 +1,8 @@
 //! Footholds: an internet-exposed workload whose image carries a CISA-KEV vulnerability or a
 //! critical remotely exploitable one. Attached to the chains that enter through it, with the
-//! CVEs and why. A KEV entry makes the foothold *judged* exploitable (known exploited in the
-//! wild); a critical remote CVE alone is reported and proposed, never acted on.
+//! CVEs and why. A KEV entry marks it *known exploited* (in the wild); CVE presence alone is
+//! reported and proposed, never acted on — acting needs runtime corroboration or, with the
+//! `judgement` class, the model's affirmative call on the chain.
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
@@ -39,8 +40,8 @@ pub struct Foothold {
     pub workload: String,
     /// The vulnerabilities that make it one.
     pub exploits: Vec<Exploit>,
-    /// Whether a KEV entry backs it (judged exploitable); else propose-only.
-    pub judged: bool,
+    /// Whether a CISA KEV entry backs it (known exploited in the wild).
+    pub known_exploited: bool,
 }
 
 /// The top controller of `(kind, namespace, name)`, following controller ownerReferences in
@@ -206,7 +207,7 @@ pub fn footholds<R: std::borrow::Borrow<ImageVulns>>(
             }
             (!exploits.is_empty()).then(|| Foothold {
                 workload: wl.display(),
-                judged: exploits.iter().any(|e| e.kev),
+                known_exploited: exploits.iter().any(|e| e.kev),
                 exploits,
             })
         });

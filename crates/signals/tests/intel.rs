@@ -1,6 +1,6 @@
 //! Vulnerability intel on real and synthetic payloads: the KEV feed (whose `count` lies in the
 //! excerpt) and its plain-list form, trivy-operator reports (lenient about fields the docs
-//! omit), and footholds at the entry of chains — judged with a KEV entry, propose-only for a
+//! omit), and footholds at the entry of chains — known exploited with a KEV entry, propose-only for a
 //! critical remote CVE alone, nothing for a CVE that is neither.
 
 #![allow(clippy::unwrap_used)]
@@ -112,7 +112,7 @@ metadata: {name: db, namespace: shop}
 "#;
 
 #[test]
-fn a_kev_cve_at_the_entry_is_a_judged_foothold_and_a_remote_critical_alone_is_propose_only() {
+fn a_kev_cve_at_the_entry_is_a_known_exploited_foothold_and_a_remote_critical_alone_is_not() {
     let snapshot =
         Snapshot::from_objects(parse_source("c.yaml", CLUSTER, &ParseLimits::default()).objects);
     let a = analyze(&snapshot, &Options::default());
@@ -130,7 +130,7 @@ fn a_kev_cve_at_the_entry_is_a_judged_foothold_and_a_remote_critical_alone_is_pr
     );
     let fh = f.values().next().unwrap();
     assert_eq!(fh.workload, "shop/web[Deployment]");
-    assert!(fh.judged);
+    assert!(fh.known_exploited);
     let ids: Vec<&str> = fh.exploits.iter().map(|e| e.cve.as_str()).collect();
     assert_eq!(
         ids,
@@ -143,7 +143,7 @@ fn a_kev_cve_at_the_entry_is_a_judged_foothold_and_a_remote_critical_alone_is_pr
     // DoS is neither a KEV entry nor remote code execution.
     let f = footholds(&a, &snapshot, &reports, &Kev::default());
     let fh = f.values().next().unwrap();
-    assert!(!fh.judged);
+    assert!(!fh.known_exploited);
     assert_eq!(fh.exploits.len(), 1);
     assert!(fh.exploits[0].why.contains("propose only"));
 

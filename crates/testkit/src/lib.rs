@@ -1,9 +1,12 @@
 //! Test support, never a dependency of the product: an in-memory Kubernetes API server with the
 //! real list/watch semantics — lists carry a resourceVersion, watches stream ADDED / MODIFIED /
 //! DELETED events after the requested version, compacted history answers `410 Gone` (as an
-//! ERROR event, like the API server), and [`FakeApi::restart`] ends every open watch.
+//! ERROR event, like the API server), and [`FakeApi::restart`] ends every open watch. Also a
+//! scripted OpenAI-compatible model server ([`model`]).
 
 #![allow(clippy::unwrap_used)] // test support: a poisoned lock is a failed test
+
+pub mod model;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

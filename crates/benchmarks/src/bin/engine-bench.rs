@@ -9,6 +9,8 @@
 //! ReplicaSet, each pod replaced: created, bound to a node, the old one terminating and gone,
 //! the ReplicaSets' counts following) and a scale of one from 5 to 50 replicas, each event's
 //! latency to its change report and the re-proof paths the engine took.
+//! `ENGINE_BENCH_SLOW_MODEL=SECONDS` adds a scripted model that takes that long per answer
+//! (`--model-url`): judging runs beside the loop, so the latencies must not move.
 //! `ENGINE_BENCH_TRACE=1` prints each event, the path its re-proof took and why a full one was
 //! needed, and forwards the engine's log.
 
@@ -111,15 +113,52 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("rampart-engine-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("kubeconfig"), kubeconfig(&url)).expect("kubeconfig");
+    // ENGINE_BENCH_SLOW_MODEL=SECONDS: a scripted model that takes that long to answer judges
+    // every chain beside the loop (the label-change latency must not move).
+    let model = match std::env::var("ENGINE_BENCH_SLOW_MODEL")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        Some(secs) => {
+            let slow: rampart_testkit::model::Script = std::sync::Arc::new(move |_, _| {
+                rampart_testkit::model::Reply::Slow(
+                    Duration::from_secs(secs),
+                    Box::new(rampart_testkit::model::Reply::Content(
+                        rampart_testkit::model::verdict("not_exploitable", 0.7, "slow", &["s0"]),
+                    )),
+                )
+            });
+            Some(rampart_testkit::model::ScriptedModel::start(slow).await)
+        }
+        None => None,
+    };
+    let mut args: Vec<String> = [
+        "engine",
+        "--dashboard-addr",
+        "127.0.0.1:0",
+        "--debounce",
+        "20ms",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(m) = &model {
+        args.extend([
+            "--model-url".into(),
+            m.url(),
+            "--model-name".into(),
+            "slow".into(),
+            "--model-concurrency".into(),
+            "4".into(),
+            "--model-per-minute".into(),
+            "600".into(),
+            "--model-timeout".into(),
+            "60s".into(),
+        ]);
+    }
     let started = Instant::now();
     let mut child = Command::new("target/release/rampart")
-        .args([
-            "engine",
-            "--dashboard-addr",
-            "127.0.0.1:0",
-            "--debounce",
-            "20ms",
-        ])
+        .args(&args)
         .env("KUBECONFIG", dir.join("kubeconfig"))
         .stderr(Stdio::piped())
         .spawn()
@@ -186,6 +225,11 @@ async fn main() {
     scale(&mut events, d, rs, &rs_pods[0], &nodes).await;
     let scale_lat = std::mem::take(&mut events.lat);
     let paths_scale = reproof_paths(&addr);
+    let judge_metrics: Vec<String> = get(&addr, "/metrics")
+        .lines()
+        .filter(|l| l.starts_with("rampart_judge_") && !l.contains("bucket"))
+        .map(String::from)
+        .collect();
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
@@ -200,6 +244,14 @@ async fn main() {
     println!(
         "one pod's label change → change report (20 changes, 20 ms debounce included): p50 {p50:.1?}, p99 {p99:.1?}"
     );
+    if let Some(m) = &model {
+        println!(
+            "meanwhile a scripted model answering in {}s judged beside the loop: {} requests received; {}",
+            std::env::var("ENGINE_BENCH_SLOW_MODEL").unwrap_or_default(),
+            m.requests().len(),
+            judge_metrics.join(", ")
+        );
+    }
     for (what, lat, before, after) in [
         (
             "rolling update of a 5-replica Deployment",
