@@ -101,6 +101,9 @@ step "curl -s --cacert \"\$tls/tls.crt\" https://127.0.0.1:18443/validate -H 'Co
 grep -qF '"allowed":false' "$out/stdout" || fail "the privileged pod was not denied"
 stop_servers
 
+# a model's prompt for one chain (no model needed with --dry-run).
+step 'rampart judge chain-fae9f9cd2279 examples/judge/exposed-logs-headers --vulns examples/judge/exposed-logs-headers --kev-file examples/demo-intel/kev.json --dry-run' 0 '"note": "known exploited (CISA KEV: Apache Log4j2 Remote Code Execution Vulnerability)"'
+
 # the engine needs a cluster: its help is the tour.
 step 'rampart engine --help' 0 'Usage: rampart engine [OPTIONS]'
 

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use rampart_http::client::{ClientError, Poster};
 use rampart_http::dashboard::{JudgeMetrics, OutcomeLabels};
 use rampart_judge::{AnswerError, Cache, CacheKey, Facts, Judgement, Prompt};
+use rampart_report::ScanReport;
 use rampart_report::scan::ChainOut;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -31,6 +32,8 @@ pub const MAX_REPLY: usize = 256 << 10;
 const MAX_ATTEMPTS: u32 = 3;
 /// How long a non-answer is cached before the chain is asked about again.
 const UNANSWERED_TTL: u64 = 60;
+/// Least time between two rebuilds of the queue.
+const REBUILD_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How to reach and use the model.
 #[derive(Debug, Clone)]
@@ -298,7 +301,7 @@ struct Queued {
 #[derive(Default)]
 struct State {
     /// Chains handed over and not yet read.
-    next: Option<Vec<ChainOut>>,
+    next: Option<Arc<ScanReport>>,
     /// The latest chains, foothold first.
     queue: Vec<Queued>,
     /// The verdict on each current chain, with the facts hash it was given on.
@@ -357,8 +360,8 @@ impl Judge {
         self.0.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Hands over the latest chains (replacing any not yet read); returns at once.
-    pub fn submit(&self, chains: Vec<ChainOut>) {
+    /// Hands over the latest report's chains (replacing any not yet read); returns at once.
+    pub fn submit(&self, chains: Arc<ScanReport>) {
         self.state().next = Some(chains);
         self.0.work.notify_one();
     }
@@ -394,6 +397,7 @@ impl Judge {
     }
 
     async fn work(self, cancel: CancellationToken) {
+        let mut rebuilt: Option<Instant> = None;
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return,
@@ -401,10 +405,15 @@ impl Judge {
                 // Chains left by the per-minute limit are picked up again.
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
-            let next = self.state().next.take();
-            if let Some(chains) = next {
+            // A busy cluster publishes every few milliseconds: the queue is rebuilt at most
+            // once per interval, from the latest report (the loop checks a verdict against
+            // the chain as it is before acting on it, so a late rebuild cannot mislead it).
+            let due = rebuilt.is_none_or(|t| t.elapsed() >= REBUILD_INTERVAL);
+            let next = if due { self.state().next.take() } else { None };
+            if let Some(report) = next {
+                rebuilt = Some(Instant::now());
                 // Facts of thousands of chains take milliseconds: off the async workers.
-                let queue = tokio::task::spawn_blocking(move || queue(&chains))
+                let queue = tokio::task::spawn_blocking(move || queue(&report.chains))
                     .await
                     .unwrap_or_default();
                 let mut st = self.state();

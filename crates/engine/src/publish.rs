@@ -44,15 +44,17 @@ pub(crate) fn publish(
     let mut scan = ScanReport::new(a, inputs);
     scan.with_footholds(&signals.footholds);
     scan.corroborate(&signals.evidence);
-    match judging {
-        Judging::Off => {}
+    let live = match judging {
+        Judging::Off => None,
         Judging::Live(j) => {
-            // The task works out the facts: the loop only hands the chains over.
-            j.submit(scan.chains.clone());
             scan.judge(&j.judgements(), j.threshold());
+            Some(j)
         }
-        Judging::Offline(judgements, threshold) => scan.judge(judgements, threshold),
-    }
+        Judging::Offline(judgements, threshold) => {
+            scan.judge(judgements, threshold);
+            None
+        }
+    };
     dashboard.metrics.chains.clear();
     for c in &scan.chains {
         dashboard
@@ -69,27 +71,37 @@ pub(crate) fn publish(
     }
     /// The scan contract with the change report beside it, serialized in one pass.
     #[derive(serde::Serialize)]
-    struct Findings {
+    struct Findings<'a> {
         #[serde(flatten)]
-        scan: ScanReport,
-        report: ChangeReport,
-        levers: Levers,
+        scan: &'a ScanReport,
+        report: &'a ChangeReport,
+        levers: &'a Levers,
         /// Infected-pod decisions, newest last.
-        responses: VecDeque<PodDecision>,
+        responses: &'a VecDeque<PodDecision>,
     }
     let chains = scan.chains.len();
-    let findings = Findings {
-        scan,
-        report: report.clone(),
-        levers: levers.clone(),
-        responses: responses.clone(),
-    };
+    // Shared with the judging task, never copied.
+    let scan = std::sync::Arc::new(scan);
+    let shown = (scan.clone(), report.clone(), levers.clone(), responses.clone());
     // Serialized when first asked for: most re-proofs of a busy cluster are never read.
     dashboard.set_findings_with(
-        Box::new(move || serde_json::to_vec(&findings).unwrap_or_default()),
+        Box::new(move || {
+            let (scan, report, levers, responses) = &shown;
+            serde_json::to_vec(&Findings {
+                scan,
+                report,
+                levers,
+                responses,
+            })
+            .unwrap_or_default()
+        }),
         report.generation,
         chains,
     );
+    // The task works out the facts: the loop only hands the chains over.
+    if let Some(j) = live {
+        j.submit(scan);
+    }
 }
 
 /// The apiVersion of a kind an Event may point at.

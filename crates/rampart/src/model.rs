@@ -143,12 +143,13 @@ pub fn judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
     let facts = Facts::of(chain);
     if args.show_prompt || args.dry_run {
         let p = Prompt::new(&facts);
-        // The prompt holds cluster text: escaped like every human output.
-        println!(
-            "--- system\n{}\n--- user\n{}\n---",
-            Safe(&p.system),
-            Safe(&p.user)
-        );
+        // The prompt holds cluster text (already bounded and cleaned): each line is still
+        // escaped like every human output.
+        println!("--- system");
+        for l in p.system.lines().chain(["--- user"]).chain(p.user.lines()) {
+            println!("{}", Safe(l));
+        }
+        println!("---");
     }
     if args.dry_run {
         return Ok(ExitCode::SUCCESS);
