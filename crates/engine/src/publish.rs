@@ -82,7 +82,12 @@ pub(crate) fn publish(
     let chains = scan.chains.len();
     // Shared with the judging task, never copied.
     let scan = std::sync::Arc::new(scan);
-    let shown = (scan.clone(), report.clone(), levers.clone(), responses.clone());
+    let shown = (
+        scan.clone(),
+        report.clone(),
+        levers.clone(),
+        responses.clone(),
+    );
     // Serialized when first asked for: most re-proofs of a busy cluster are never read.
     dashboard.set_findings_with(
         Box::new(move || {

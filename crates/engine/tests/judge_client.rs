@@ -311,3 +311,72 @@ fn bad_settings_are_refused_before_anything_connects() {
     s.name = " ".into();
     assert!(ModelClient::new(&s).is_err());
 }
+
+#[tokio::test]
+async fn the_live_task_keeps_to_its_limits_and_answers_repeats_from_the_cache() {
+    let model = ScriptedModel::start(Arc::new(rampart_testkit::model::gullible)).await;
+    let mut s = settings(model.url(), Duration::from_secs(10));
+    s.per_minute = 3;
+    let metrics = rampart_http::dashboard::JudgeMetrics::default();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let judge = rampart_engine::judge::Judge::start(&s, metrics.clone(), cancel.clone()).unwrap();
+    let p = rampart_model::parse_source("c.yaml", CLUSTER, &rampart_model::ParseLimits::default());
+    let a = rampart_graph::analyze(
+        &rampart_model::Snapshot::from_objects(p.objects),
+        &rampart_graph::Options::default(),
+    );
+    let mut report = rampart_report::ScanReport::new(&a, Default::default());
+    let first = report.chains[0].clone();
+    report.chains = (0..5)
+        .map(|i| {
+            let mut c = first.clone();
+            c.id = format!("chain-{i:012}");
+            c
+        })
+        .collect();
+    let report = Arc::new(report);
+    judge.submit(report.clone());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while judge.judgements().len() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Three a minute: the other two wait, counted.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        judge.judgements().len(),
+        3,
+        "{:?}",
+        judge.judgements().keys()
+    );
+    assert_eq!(model.requests().len(), 3);
+    assert!(metrics.rate_limited.get() > 0);
+    assert_eq!(metrics.pending.get(), 2);
+    // Not exploitable (nothing known exploited at the entry): nothing affirmed.
+    assert!(judge.affirmed().is_empty());
+    // A changed step: its verdict goes at once (the minute's budget is spent: not asked).
+    let judged: Vec<String> = judge.judgements().into_keys().collect();
+    let mut changed = (*report).clone();
+    let i = changed
+        .chains
+        .iter()
+        .position(|c| c.id == judged[0])
+        .unwrap();
+    changed.chains[i].steps.pop();
+    judge.submit(Arc::new(changed));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while judge.judgements().contains_key(&judged[0]) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!judge.judgements().contains_key(&judged[0]));
+    // Changed back: the verdict on those facts comes from the cache, nothing is asked.
+    let hits = metrics.cache_hits.get();
+    judge.submit(report.clone());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !judge.judgements().contains_key(&judged[0]) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(judge.judgements().contains_key(&judged[0]));
+    assert!(metrics.cache_hits.get() > hits);
+    assert_eq!(model.requests().len(), 3);
+    cancel.cancel();
+}

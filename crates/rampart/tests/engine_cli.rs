@@ -232,6 +232,18 @@ async fn wait_for(what: &str, f: impl Fn() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
+/// The bar's decisions in a findings document.
+fn decisions(f: &Value) -> Vec<String> {
+    f["report"]["decisions"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .map(|x| x["decision"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn chains(f: &Value) -> u64 {
     f["summary"]["chains"].as_u64().unwrap_or(0)
 }
@@ -685,16 +697,6 @@ async fn intel_marks_footholds_and_runtime_evidence_corroborates_only_corroborat
     )
     .await;
     let ingest = engine.ingest.clone().unwrap();
-    let decisions = |f: &Value| -> Vec<String> {
-        f["report"]["decisions"]
-            .as_array()
-            .map(|d| {
-                d.iter()
-                    .map(|x| x["decision"].as_str().unwrap_or("").to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     let f = engine.findings_when(|f| !decisions(f).is_empty()).await;
     assert!(
         decisions(&f)
@@ -705,17 +707,9 @@ async fn intel_marks_footholds_and_runtime_evidence_corroborates_only_corroborat
 
     // trivy-operator reports log4shell in web's image: a known-exploited foothold, still no
     // action (CVE presence alone is a proposal).
-    fake.lock().unwrap().write(
-        "vulnerabilityreports",
-        "ADDED",
-        json!({"apiVersion": "aquasecurity.github.io/v1alpha1", "kind": "VulnerabilityReport",
-            "metadata": {"name": "pod-web-c", "namespace": "app", "labels": {
-                "trivy-operator.resource.kind": "Pod", "trivy-operator.resource.name": "web",
-                "trivy-operator.resource.namespace": "app", "trivy-operator.container.name": "c"}},
-            "report": {"artifact": {"repository": "library/nginx", "tag": "latest"},
-                "vulnerabilities": [{"vulnerabilityID": "CVE-2021-44228", "severity": "CRITICAL",
-                    "title": "log4j-core: Remote code execution", "resource": "log4j-core", "installedVersion": "2.14.1"}]}}),
-    );
+    fake.lock()
+        .unwrap()
+        .write("vulnerabilityreports", "ADDED", log4shell_report());
     let f = engine
         .findings_when(|f| f["chains"][0]["foothold"]["known_exploited"] == true)
         .await;
@@ -1625,16 +1619,6 @@ async fn a_model_judgement_on_a_foothold_acts_only_with_the_judgement_class() {
         .iter()
         .map(|s| s.to_string())
         .collect()
-    };
-    let decisions = |f: &Value| -> Vec<String> {
-        f["report"]["decisions"]
-            .as_array()
-            .map(|d| {
-                d.iter()
-                    .map(|x| x["decision"].as_str().unwrap_or("").to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
     };
     for (classes, acts) in [("network", false), ("network,judgement", true)] {
         let fake = new_fake();
