@@ -14,6 +14,8 @@ use rampart_http::tls::ReloadingCert;
 use rampart_respond::actuator::Actuator;
 use rampart_respond::bar::{ActionClass, BarConfig, CircuitBreaker};
 use rampart_respond::engine::EngineCore;
+use rampart_signals::epss::Epss;
+use rampart_signals::foothold::ExploitIntel;
 use rampart_signals::kev::Kev;
 
 use crate::Error;
@@ -79,6 +81,10 @@ pub struct EngineConfig {
     pub audit_allow: String,
     /// CISA KEV catalogue file.
     pub kev_file: Option<PathBuf>,
+    /// FIRST EPSS scores file (CSV, plain or gzip).
+    pub epss_file: Option<PathBuf>,
+    /// EPSS probability from which a CVE at an exposed entry is a foothold.
+    pub epss_min: Option<f64>,
     /// Watch trivy-operator VulnerabilityReports.
     pub watch_vulnerability_reports: bool,
     /// Watch Guardians for the dashboard's request-guard pages.
@@ -113,7 +119,7 @@ pub(crate) struct Prepared {
     pub dashboard_token: Option<rampart_http::auth::Token>,
     pub ingest_tls: Option<IngestTls>,
     pub pods: PodResponse,
-    pub kev: Kev,
+    pub intel: ExploitIntel,
 }
 
 impl EngineConfig {
@@ -127,7 +133,11 @@ impl EngineConfig {
             tracing::warn!("{w}");
         }
         let pods = self.pod_response()?;
-        let kev = self.kev()?;
+        let intel = ExploitIntel {
+            kev: self.kev()?,
+            epss: self.epss()?,
+            epss_min: self.epss_min,
+        };
         if let Some(m) = &self.model {
             // Validated and its files read now; the task builds its own client at start.
             crate::judge::ModelClient::new(m)?;
@@ -145,7 +155,7 @@ impl EngineConfig {
             dashboard_token,
             ingest_tls,
             pods,
-            kev,
+            intel,
         })
     }
 
@@ -304,6 +314,30 @@ impl EngineConfig {
     }
 }
 
+impl EngineConfig {
+    /// The EPSS scores, if a feed is named (bounded like the KEV catalogue).
+    fn epss(&self) -> Result<Epss, Error> {
+        if let Some(m) = self.epss_min
+            && !(0.0..=1.0).contains(&m)
+        {
+            return Err(Error::Config(format!("--epss-min {m} is outside 0..1")));
+        }
+        let Some(f) = &self.epss_file else {
+            if self.epss_min.is_some() {
+                return Err(Error::Config("--epss-min needs --epss-file".into()));
+            }
+            return Ok(Epss::default());
+        };
+        let bytes = rampart_files::read_bounded(f, rampart_signals::epss::MAX_BYTES as u64)
+            .map_err(|source| Error::Read {
+                what: "the EPSS feed ",
+                path: f.clone(),
+                source,
+            })?;
+        Epss::parse(&bytes).map_err(|e| Error::Config(format!("{}: {e}", f.display())))
+    }
+}
+
 /// A configuration file (mapping, responses), bounded like every file rampart reads.
 fn read_config(f: &Path) -> Result<String, Error> {
     rampart_files::read_text_bounded(f, rampart_files::MAX_CONFIG_FILE_BYTES).map_err(|source| {
@@ -375,6 +409,8 @@ mod tests {
             behaviours: None,
             audit_allow: rampart_signals::audit::DEFAULT_ALLOW.into(),
             kev_file: None,
+            epss_file: None,
+            epss_min: None,
             watch_vulnerability_reports: false,
             watch_guardians: false,
             compliance: None,

@@ -15,7 +15,7 @@ use rampart_kube::cluster::{ClusterEvent, WATCHED, watch_cluster};
 use rampart_model::{Change, Kind};
 use rampart_respond::bar::{ActionClass, BarConfig};
 use rampart_respond::engine::{ChangeReport, EngineCore, ReproofPath};
-use rampart_signals::kev::Kev;
+use rampart_signals::foothold::ExploitIntel;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -104,7 +104,7 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
         core: p.core,
         bar: p.bar,
         pods,
-        kev: p.kev,
+        intel: p.intel,
         ingest,
         judge,
         dashboard,
@@ -207,7 +207,7 @@ struct Engine<'a> {
     core: EngineCore,
     bar: BarConfig,
     pods: PodResponse,
-    kev: Kev,
+    intel: ExploitIntel,
     ingest: Option<Arc<Ingest>>,
     /// Model adjudication, when a model is configured.
     judge: Option<crate::judge::Judge>,
@@ -452,7 +452,7 @@ impl Engine<'_> {
         Signals::refresh(
             &mut self.core,
             self.ingest.as_deref(),
-            &self.kev,
+            &self.intel,
             &self.live_reports,
             self.judge.as_ref(),
         )

@@ -7,8 +7,8 @@ use rampart_http::ingest::Ingest;
 use rampart_respond::bar::Confidence;
 use rampart_respond::engine::EngineCore;
 use rampart_signals::corroborate::Corroboration;
+use rampart_signals::foothold::ExploitIntel;
 use rampart_signals::foothold::Foothold;
-use rampart_signals::kev::Kev;
 use rampart_signals::vulns::ImageVulns;
 
 use crate::clock::now;
@@ -75,7 +75,7 @@ impl Signals {
     pub(crate) fn refresh(
         core: &mut EngineCore,
         ingest: Option<&Ingest>,
-        kev: &Kev,
+        intel: &ExploitIntel,
         live: &LiveReports,
         judge: Option<&crate::judge::Judge>,
     ) -> Signals {
@@ -83,7 +83,7 @@ impl Signals {
         let footholds = match core.analysis() {
             Some(a) if !live.0.is_empty() => {
                 let reports: Vec<&ImageVulns> = live.0.values().collect();
-                rampart_signals::foothold::footholds(a, core.snapshot(), &reports, kev)
+                rampart_signals::foothold::footholds(a, core.snapshot(), &reports, intel)
             }
             _ => Default::default(),
         };

@@ -88,6 +88,9 @@ pub struct VulnerabilityFact {
     pub severity: String,
     /// Listed in CISA's Known Exploited Vulnerabilities catalogue.
     pub known_exploited: bool,
+    /// FIRST's EPSS probability of exploitation in the next 30 days, when scored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epss: Option<f64>,
     /// Package and version.
     pub package: String,
     /// Image.
@@ -168,6 +171,7 @@ impl Facts {
                     cve: bounded(&e.cve),
                     severity: format!("{:?}", e.severity),
                     known_exploited: e.kev,
+                    epss: e.epss.map(|s| s.epss),
                     package: bounded(&e.package),
                     image: bounded(&e.image),
                     note: bounded(&e.why),

@@ -94,6 +94,7 @@ fn chain(text: &str) -> ChainOut {
             cve: "CVE-2021-44228".into(),
             severity: Severity::Critical,
             kev: false,
+            epss: None,
             package: text.into(),
             image: text.into(),
             container: text.into(),

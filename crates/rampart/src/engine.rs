@@ -126,6 +126,9 @@ pub struct EngineArgs {
     /// CISA KEV catalogue (its JSON feed, or one CVE id per line).
     #[arg(long, env = "RAMPART_KEV_FILE")]
     pub kev_file: Option<PathBuf>,
+    /// EPSS scores (`--epss-file`, `--epss-min`).
+    #[command(flatten)]
+    pub epss: crate::intel::EpssArgs,
     /// Watch trivy-operator VulnerabilityReports (needs its CRD and list/watch on them).
     #[arg(long, env = "RAMPART_ENGINE_WATCH_VULNERABILITY_REPORTS")]
     pub watch_vulnerability_reports: bool,
@@ -202,6 +205,8 @@ impl EngineArgs {
             behaviours: self.behaviours.clone(),
             audit_allow: self.audit_allow.clone(),
             kev_file: self.kev_file.clone(),
+            epss_file: self.epss.epss_file.clone(),
+            epss_min: self.epss.epss_min,
             watch_vulnerability_reports: self.watch_vulnerability_reports,
             watch_guardians: self.watch_guardians,
             compliance: self.compliance.then(|| rampart_engine::AuditSettings {

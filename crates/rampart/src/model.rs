@@ -110,6 +110,9 @@ pub struct JudgeArgs {
     /// CISA KEV catalogue (as for `scan`).
     #[arg(long, env = "RAMPART_KEV_FILE")]
     pub kev_file: Option<PathBuf>,
+    /// EPSS scores (as for `scan`).
+    #[command(flatten)]
+    pub epss: crate::intel::EpssArgs,
     /// Print the prompt sent (system and user messages) before the answer.
     #[arg(long)]
     pub show_prompt: bool,
@@ -131,6 +134,7 @@ pub fn judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
         0,
         &args.vulns,
         args.kev_file.as_deref(),
+        &args.epss,
     )?;
     let Some(chain) = proved.report.chains.iter().find(|c| c.id == args.chain) else {
         eprintln!(

@@ -56,6 +56,9 @@ pub struct ScanArgs {
     /// CISA KEV catalogue (its JSON feed, or one CVE id per line).
     #[arg(long, env = "RAMPART_KEV_FILE")]
     pub kev_file: Option<PathBuf>,
+    /// EPSS scores.
+    #[command(flatten)]
+    pub epss: crate::intel::EpssArgs,
     /// A model that judges each chain (captions; `judged` confidence).
     #[command(flatten)]
     pub model: crate::model::ModelArgs,
@@ -97,6 +100,7 @@ pub(crate) fn prove(
     max_chains_per_entry: usize,
     vulns: &[PathBuf],
     kev_file: Option<&std::path::Path>,
+    epss: &crate::intel::EpssArgs,
 ) -> anyhow::Result<Proved> {
     let t0 = Instant::now();
     let loaded = load(paths, max_file_size);
@@ -135,7 +139,7 @@ pub(crate) fn prove(
             d.key, d.first, d.second
         ));
     }
-    let intel = crate::intel::load(vulns, kev_file)?;
+    let intel = crate::intel::load(vulns, kev_file, epss)?;
     for w in &intel.warnings {
         inputs.warnings.push(w.clone());
     }
@@ -144,7 +148,7 @@ pub(crate) fn prove(
         &analysis,
         &loaded.snapshot,
         &intel.reports,
-        &intel.kev,
+        &intel.exploit,
     ));
     Ok(Proved {
         loaded,
@@ -174,6 +178,7 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         args.max_chains_per_entry,
         &args.vulns,
         args.kev_file.as_deref(),
+        &args.epss,
     )?;
     if let Some(model) = args.model.settings()? {
         let verdicts = crate::model::judge_offline(&model, &report.chains)?;

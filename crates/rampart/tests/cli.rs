@@ -655,3 +655,62 @@ fn every_file_in_examples_policies_is_an_api_object() {
     }
     assert!(documents >= 3, "{documents}");
 }
+
+#[test]
+fn epss_scores_are_shown_on_footholds_and_a_minimum_needs_the_feed() {
+    let intel = repo().join("examples/demo-intel");
+    let epss = intel.join("epss.csv");
+    let out = rampart(
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--vulns",
+            intel.to_str().unwrap(),
+            "--epss-file",
+            epss.to_str().unwrap(),
+        ],
+        &[&demo()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let f = v["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| !c["foothold"].is_null())
+        .unwrap();
+    let e = &f["foothold"]["exploits"][0];
+    assert_eq!(e["cve"], "CVE-2021-44228");
+    assert_eq!(e["epss"]["epss"], 0.94358, "{e}");
+    assert_eq!(e["epss"]["percentile"], 0.99958);
+    for (args, says) in [
+        (
+            vec!["scan", "--epss-min", "0.5"],
+            "--epss-min needs --epss-file",
+        ),
+        (
+            vec![
+                "scan",
+                "--epss-file",
+                epss.to_str().unwrap(),
+                "--epss-min",
+                "2",
+            ],
+            "outside 0..1",
+        ),
+        (
+            vec![
+                "scan",
+                "--epss-file",
+                intel.join("kev.json").to_str().unwrap(),
+            ],
+            "no `cve,epss,percentile` header",
+        ),
+    ] {
+        let out = rampart(&args, &[&demo()]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

@@ -28,9 +28,19 @@ fn chain_lines(out: &mut String, c: &ChainOut) {
     );
     if let Some(f) = &c.foothold {
         for e in &f.exploits {
+            let epss = e
+                .epss
+                .map(|s| {
+                    format!(
+                        " [EPSS {:.2}, percentile {:.2}]",
+                        s.epss,
+                        s.percentile * 100.0
+                    )
+                })
+                .unwrap_or_default();
             safe_line!(
                 out,
-                "      foothold: {} in {} ({}, container {}): {}",
+                "      foothold: {} in {} ({}, container {}): {}{epss}",
                 e.cve,
                 e.package,
                 e.image,
@@ -255,6 +265,7 @@ pub(crate) mod tests {
                     cve: EVIL.into(),
                     severity: Severity::Critical,
                     kev: true,
+                    epss: None,
                     package: EVIL.into(),
                     image: EVIL.into(),
                     container: EVIL.into(),

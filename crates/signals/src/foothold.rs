@@ -1,5 +1,6 @@
-//! Footholds: an internet-exposed workload whose image carries a CISA-KEV vulnerability or a
-//! critical remotely exploitable one. Attached to the chains that enter through it, with the
+//! Footholds: an internet-exposed workload whose image carries a CISA-KEV vulnerability, a
+//! critical remotely exploitable one, or — with `--epss-min` — one FIRST's EPSS scores likely to
+//! be exploited. Attached to the chains that enter through it, with the
 //! CVEs and why. A KEV entry marks it *known exploited* (in the wild); CVE presence alone is
 //! reported and proposed, never acted on — acting needs runtime corroboration or, with the
 //! `judgement` class, the model's affirmative call on the chain.
@@ -11,6 +12,7 @@ use rampart_graph::Analysis;
 use rampart_graph::model::Vertex;
 use rampart_model::{Kind, Snapshot, Workload};
 
+use crate::epss::Epss;
 use crate::kev::Kev;
 use crate::vulns::{ImageVulns, Severity};
 
@@ -23,6 +25,9 @@ pub struct Exploit {
     pub severity: Severity,
     /// Whether CISA lists it as known exploited.
     pub kev: bool,
+    /// Its EPSS score, when an EPSS feed was given and scores it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epss: Option<crate::epss::Score>,
     /// Package and version.
     pub package: String,
     /// Image.
@@ -145,13 +150,26 @@ fn matches(s: &Snapshot, w: &Workload, r: &ImageVulns) -> bool {
     w.pod_names.contains(&r.owner_name) && has_container
 }
 
+/// What makes a CVE at an internet-facing entry a foothold, besides being critical and
+/// remotely exploitable.
+#[derive(Debug, Clone, Default)]
+pub struct ExploitIntel {
+    /// CISA's Known Exploited Vulnerabilities.
+    pub kev: Kev,
+    /// FIRST's EPSS scores (empty: none given); shown on every foothold's CVE it scores.
+    pub epss: Epss,
+    /// EPSS probability from which a CVE is a foothold the way a KEV entry is (`--epss-min`;
+    /// `None`: scores are shown, never decisive).
+    pub epss_min: Option<f64>,
+}
+
 /// Footholds by chain id.
 /// `reports` may be owned or borrowed (the engine joins file and live reports without copying).
 pub fn footholds<R: std::borrow::Borrow<ImageVulns>>(
     a: &Analysis,
     snapshot: &Snapshot,
     reports: &[R],
-    kev: &Kev,
+    intel: &ExploitIntel,
 ) -> BTreeMap<String, Foothold> {
     let g = &a.graph;
     let mut by_workload: BTreeMap<usize, Option<Foothold>> = BTreeMap::new();
@@ -179,25 +197,29 @@ pub fn footholds<R: std::borrow::Borrow<ImageVulns>>(
                 .filter(|r| matches(snapshot, wl, r))
             {
                 for v in &r.vulns {
-                    let known = kev.get(&v.id);
+                    let known = intel.kev.get(&v.id);
                     let critical_remote = v.severity == Severity::Critical && v.remote;
-                    if known.is_none() && !critical_remote {
+                    let score = intel.epss.get(&v.id);
+                    let likely = score.is_some_and(|s| intel.epss_min.is_some_and(|m| s.epss >= m));
+                    if known.is_none() && !critical_remote && !likely {
                         continue;
                     }
-                    let why = match known {
-                        Some(k) if k.name.is_empty() => {
+                    let why = match (known, likely, score) {
+                        (Some(k), _, _) if k.name.is_empty() => {
                             "in CISA's Known Exploited Vulnerabilities catalogue".to_string()
                         }
-                        Some(k) => format!("known exploited (CISA KEV: {})", k.name),
-                        None => {
-                            "critical and remotely exploitable (not known exploited: propose only)"
-                                .to_string()
-                        }
+                        (Some(k), _, _) => format!("known exploited (CISA KEV: {})", k.name),
+                        (None, true, Some(s)) => format!(
+                            "likely exploited (EPSS {:.2}, at or above --epss-min)",
+                            s.epss
+                        ),
+                        _ => "critical and remotely exploitable (not known exploited)".to_string(),
                     };
                     exploits.push(crate::foothold::Exploit {
                         cve: v.id.clone(),
                         severity: v.severity,
                         kev: known.is_some(),
+                        epss: score,
                         package: v.package.clone(),
                         image: r.image.clone(),
                         container: r.container.clone(),

@@ -8,7 +8,8 @@
 //! * [`observe`]: observations — a behaviour, who showed it, when — attributed to workloads
 //!   and kept in an expiring store;
 //! * [`corroborate`]: which proven chains an observation corroborates;
-//! * [`kev`] and [`vulns`]: the CISA KEV catalogue and trivy-operator VulnerabilityReports.
+//! * [`kev`], [`epss`] and [`vulns`]: the CISA KEV catalogue, FIRST's EPSS scores and
+//!   trivy-operator VulnerabilityReports, joined into [`foothold`]s.
 //!
 //! No I/O, no clock (`now` is passed in), no async. Every parser bounds what it keeps, returns
 //! an error instead of panicking, and never keeps a Secret's value (audit events carry names;
@@ -18,6 +19,7 @@ pub mod audit;
 pub mod behaviour;
 pub mod bounded;
 pub mod corroborate;
+pub mod epss;
 pub mod falco;
 pub mod foothold;
 pub mod guard;

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use rampart_graph::{Options, analyze};
 use rampart_model::{ParseLimits, Snapshot, parse_source};
-use rampart_signals::foothold::footholds;
+use rampart_signals::epss::Epss;
+use rampart_signals::foothold::{ExploitIntel, footholds};
 use rampart_signals::kev::Kev;
 use rampart_signals::vulns::{Severity, parse_file};
 
@@ -122,7 +123,11 @@ fn a_kev_cve_at_the_entry_is_a_known_exploited_foothold_and_a_remote_critical_al
         &corpus("trivy-operator/synthetic-log4shell-vulnerabilityreport.yaml"),
     );
     let kev = Kev::parse(corpus("kev/kev-excerpt.json").as_bytes()).unwrap();
-    let f = footholds(&a, &snapshot, &reports, &kev);
+    let intel = ExploitIntel {
+        kev: kev.clone(),
+        ..ExploitIntel::default()
+    };
+    let f = footholds(&a, &snapshot, &reports, &intel);
     assert_eq!(
         f.len(),
         a.proof.chains.len(),
@@ -141,19 +146,62 @@ fn a_kev_cve_at_the_entry_is_a_known_exploited_foothold_and_a_remote_critical_al
 
     // Without the KEV catalogue: log4shell is still critical and remote (propose only), the
     // DoS is neither a KEV entry nor remote code execution.
-    let f = footholds(&a, &snapshot, &reports, &Kev::default());
+    let f = footholds(&a, &snapshot, &reports, &ExploitIntel::default());
     let fh = f.values().next().unwrap();
     assert!(!fh.known_exploited);
     assert_eq!(fh.exploits.len(), 1);
-    assert!(fh.exploits[0].why.contains("propose only"));
+    assert!(fh.exploits[0].why.contains("not known exploited"));
 
     // A report of an image the workload no longer runs (an old ReplicaSet's) adds nothing.
     let mut stale = reports.clone();
     stale[0].image = "ghcr.io/shop/web:1.4.1".into();
-    assert!(footholds(&a, &snapshot, &stale, &kev).is_empty());
+    assert!(footholds(&a, &snapshot, &stale, &intel).is_empty());
     // A report for another workload adds nothing.
     let mut other = reports.clone();
     other[0].owner_name = "api-123".into();
     other[0].namespace = "shop".into();
-    assert!(footholds(&a, &snapshot, &other, &kev).is_empty());
+    assert!(footholds(&a, &snapshot, &other, &intel).is_empty());
+}
+
+#[test]
+fn an_epss_score_at_the_threshold_makes_a_foothold_and_below_it_is_only_shown() {
+    let snapshot =
+        Snapshot::from_objects(parse_source("c.yaml", CLUSTER, &ParseLimits::default()).objects);
+    let a = analyze(&snapshot, &Options::default());
+    let (reports, _) = parse_file(
+        "syn.yaml",
+        &corpus("trivy-operator/synthetic-log4shell-vulnerabilityreport.yaml"),
+    );
+    // The DoS (critical, not remote code execution, not in KEV) scored likely to be exploited.
+    let epss = Epss::parse(
+        b"#model_version:v2025.03.14,score_date:2026-12-05T00:00:00Z\ncve,epss,percentile\n\
+          CVE-2021-44228,0.94358,0.99958\nCVE-2021-45046,0.72,0.98\n",
+    )
+    .unwrap();
+    let mut intel = ExploitIntel {
+        epss,
+        epss_min: Some(0.5),
+        ..ExploitIntel::default()
+    };
+    let f = footholds(&a, &snapshot, &reports, &intel);
+    let fh = f.values().next().unwrap();
+    let ids: Vec<&str> = fh.exploits.iter().map(|e| e.cve.as_str()).collect();
+    assert_eq!(ids, ["CVE-2021-44228", "CVE-2021-45046"]);
+    assert!(!fh.known_exploited, "EPSS is a prediction, not KEV");
+    assert!(
+        fh.exploits[1].why.contains("likely exploited (EPSS 0.72"),
+        "{}",
+        fh.exploits[1].why
+    );
+    assert_eq!(fh.exploits[0].epss.map(|s| s.epss), Some(0.94358));
+    // Its negative twin: above the score, the DoS is shown nowhere; log4shell keeps its score.
+    intel.epss_min = Some(0.8);
+    let f = footholds(&a, &snapshot, &reports, &intel);
+    let fh = f.values().next().unwrap();
+    assert_eq!(fh.exploits.len(), 1);
+    assert_eq!(fh.exploits[0].epss.map(|s| s.percentile), Some(0.99958));
+    // Without a threshold the scores are shown, never decisive.
+    intel.epss_min = None;
+    let f = footholds(&a, &snapshot, &reports, &intel);
+    assert_eq!(f.values().next().unwrap().exploits.len(), 1);
 }

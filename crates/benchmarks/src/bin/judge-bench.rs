@@ -36,6 +36,7 @@ fn main() {
                 cve: "CVE-2021-44228".into(),
                 severity: rampart_signals::vulns::Severity::Critical,
                 kev: true,
+                epss: None,
                 package: "org.apache.logging.log4j:log4j-core 2.14.1".into(),
                 image: "ghcr.io/acme/shop-web:4.2.0".into(),
                 container: "web".into(),
