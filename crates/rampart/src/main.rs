@@ -43,6 +43,7 @@ mod gate;
 mod guard;
 mod intel;
 mod learner;
+mod mcp;
 mod model;
 mod permissions;
 mod policy;
@@ -98,6 +99,10 @@ enum Command {
     /// exploitable, and print its verdict; `--show-prompt` prints what it was told. Exit code:
     /// 0 answered, 1 no verdict, 2 no such chain or bad input.
     Judge(Box<model::JudgeArgs>),
+    /// A read-only Model Context Protocol server over manifests or a dump, for an operator's AI
+    /// assistant: list chains, explain one with its evidence, what-if a cut, mitigations, audit
+    /// findings. On stdio, or streamable HTTP with --http.
+    Mcp(Box<mcp::McpArgs>),
     /// The request guard: a learning reverse proxy in front of one service (`rampart guard
     /// --upstream 8080 --mode learn|alert|block`), and `rampart guard replay` to learn from and
     /// judge recorded traffic offline.
@@ -160,6 +165,7 @@ fn main() -> ExitCode {
         }
         Command::Dashboard(args) => engine::dashboard(&args),
         Command::Judge(args) => model::judge(&args),
+        Command::Mcp(args) => mcp::run(&args),
         Command::Guard(args) => guard::run(&args),
         Command::Learner(args) => learner::run(&args),
     };
