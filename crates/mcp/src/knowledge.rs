@@ -126,21 +126,26 @@ impl Knowledge {
     /// `list_chains`: one line per chain, shortest first per entry.
     pub fn list_chains(&self, f: &ChainFilter) -> Value {
         let wanted = |c: &Value| {
-            let mut objects = vec![obj(&c["entry"]), obj(&c["target"])];
-            for s in c["steps"].as_array().into_iter().flatten() {
-                objects.push(obj(&s["to"]));
-            }
+            // The chain's objects: its entry, target and every step's end.
+            let mut objects = vec![&c["entry"], &c["target"]];
+            objects.extend(
+                c["steps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| &s["to"]),
+            );
             f.target_kind
                 .as_ref()
                 .is_none_or(|k| c["target"]["kind"].as_str() == Some(k.as_str()))
                 && f.namespace.as_ref().is_none_or(|ns| {
-                    objects.iter().any(|o| {
-                        o.split('/').nth(1) == Some(ns.as_str()) && o.matches('/').count() == 2
-                    })
+                    objects
+                        .iter()
+                        .any(|o| o["namespace"].as_str() == Some(ns.as_str()))
                 })
                 && f.text
                     .as_ref()
-                    .is_none_or(|t| objects.iter().any(|o| o.contains(t.as_str())))
+                    .is_none_or(|t| objects.iter().any(|o| obj(o).contains(t.as_str())))
         };
         let all: Vec<Value> = self.chains_json().into_iter().filter(wanted).collect();
         let n = limit(f.limit);

@@ -1,7 +1,7 @@
 //! Vulnerability intel from files: trivy-operator VulnerabilityReports, the CISA KEV catalogue
 //! and FIRST's EPSS scores, for `scan` and `judge` (the engine reads its own: `rampart_engine`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use rampart_signals::epss::Epss;
@@ -20,11 +20,12 @@ pub struct Intel {
     pub warnings: Vec<String>,
 }
 
-/// Reads the reports under `vulns` and the catalogue at `kev`. An unreadable catalogue is an
+/// Reads the reports, the KEV catalogue and the EPSS feed `args` name. An unreadable catalogue is an
 /// error (the operator asked for it); an unreadable report is a warning.
-pub fn load(vulns: &[PathBuf], kev: Option<&Path>, epss: &EpssArgs) -> anyhow::Result<Intel> {
+pub fn load(args: &IntelArgs) -> anyhow::Result<Intel> {
+    let (vulns, epss) = (&args.vulns, &args.epss);
     let mut intel = Intel::default();
-    if let Some(k) = kev {
+    if let Some(k) = &args.kev_file {
         // Bounded: the path is a flag or an environment variable, and a FIFO or `/dev/zero`
         // there must fail, not hang or exhaust memory.
         let bytes = rampart_files::read_bounded(k, rampart_signals::kev::MAX_BYTES as u64)
@@ -68,4 +69,19 @@ pub struct EpssArgs {
     /// way a KEV entry is (default: scores are shown, never decisive).
     #[arg(long, env = "RAMPART_EPSS_MIN")]
     pub epss_min: Option<f64>,
+}
+
+/// The vulnerability intel a scan reads (`scan`, `judge`, `mcp`): reports, KEV, EPSS.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct IntelArgs {
+    /// trivy-operator VulnerabilityReports (files or directories, YAML or JSON): exposed
+    /// workloads whose images carry a KEV or a critical remote CVE get a foothold.
+    #[arg(long, env = "RAMPART_SCAN_VULNS")]
+    pub vulns: Vec<PathBuf>,
+    /// CISA KEV catalogue (its JSON feed, or one CVE id per line).
+    #[arg(long, env = "RAMPART_KEV_FILE")]
+    pub kev_file: Option<PathBuf>,
+    /// EPSS scores.
+    #[command(flatten)]
+    pub epss: EpssArgs,
 }

@@ -27,15 +27,9 @@ pub struct McpArgs {
     /// loopback address (the answers hold the whole attack graph).
     #[arg(long, env = "RAMPART_MCP_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
-    /// trivy-operator VulnerabilityReports (as for `scan`).
-    #[arg(long, env = "RAMPART_SCAN_VULNS")]
-    pub vulns: Vec<PathBuf>,
-    /// CISA KEV catalogue (as for `scan`).
-    #[arg(long, env = "RAMPART_KEV_FILE")]
-    pub kev_file: Option<PathBuf>,
-    /// EPSS scores (as for `scan`).
+    /// Vulnerability intel (as for `scan`).
     #[command(flatten)]
-    pub epss: crate::intel::EpssArgs,
+    pub intel: crate::intel::IntelArgs,
     /// Connection limits and timeouts of the HTTP listener.
     #[command(flatten)]
     pub serve: crate::serving::ServeArgs,
@@ -43,14 +37,7 @@ pub struct McpArgs {
 
 /// The inputs proved, reported and audited once.
 fn knowledge(args: &McpArgs) -> anyhow::Result<Knowledge> {
-    let proved = crate::scan::prove(
-        &args.paths,
-        1 << 30,
-        20,
-        &args.vulns,
-        args.kev_file.as_deref(),
-        &args.epss,
-    )?;
+    let proved = crate::scan::prove(&args.paths, 1 << 30, 20, &args.intel)?;
     let (docs, _) = load_raw(&args.paths, &LoadOptions::default());
     let mut mitigations = Vec::new();
     let mut objects = Vec::with_capacity(docs.len());

@@ -104,15 +104,9 @@ pub struct JudgeArgs {
     /// Files or directories of manifests or dumps (as for `scan`).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// trivy-operator VulnerabilityReports (as for `scan`).
-    #[arg(long, env = "RAMPART_SCAN_VULNS")]
-    pub vulns: Vec<PathBuf>,
-    /// CISA KEV catalogue (as for `scan`).
-    #[arg(long, env = "RAMPART_KEV_FILE")]
-    pub kev_file: Option<PathBuf>,
-    /// EPSS scores (as for `scan`).
+    /// Vulnerability intel (as for `scan`).
     #[command(flatten)]
-    pub epss: crate::intel::EpssArgs,
+    pub intel: crate::intel::IntelArgs,
     /// Print the prompt sent (system and user messages) before the answer.
     #[arg(long)]
     pub show_prompt: bool,
@@ -128,14 +122,7 @@ pub struct JudgeArgs {
 /// the verdict as JSON. Exit code: 0 answered, 1 no verdict (`unknown` with why), 2 no such
 /// chain or bad input.
 pub fn judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
-    let proved = crate::scan::prove(
-        &args.paths,
-        1 << 30,
-        0,
-        &args.vulns,
-        args.kev_file.as_deref(),
-        &args.epss,
-    )?;
+    let proved = crate::scan::prove(&args.paths, 1 << 30, 0, &args.intel)?;
     let Some(chain) = proved.report.chains.iter().find(|c| c.id == args.chain) else {
         eprintln!(
             "rampart: no chain {} in the input ({} chains; `rampart scan` lists them)",

@@ -49,16 +49,9 @@ pub struct ScanArgs {
     /// Print phase timings to stderr.
     #[arg(long)]
     pub timings: bool,
-    /// trivy-operator VulnerabilityReports (files or directories, YAML or JSON): exposed
-    /// workloads whose images carry a KEV or a critical remote CVE get a foothold.
-    #[arg(long, env = "RAMPART_SCAN_VULNS")]
-    pub vulns: Vec<PathBuf>,
-    /// CISA KEV catalogue (its JSON feed, or one CVE id per line).
-    #[arg(long, env = "RAMPART_KEV_FILE")]
-    pub kev_file: Option<PathBuf>,
-    /// EPSS scores.
+    /// Vulnerability intel: footholds at the entries.
     #[command(flatten)]
-    pub epss: crate::intel::EpssArgs,
+    pub intel: crate::intel::IntelArgs,
     /// A model that judges each chain (captions; `judged` confidence).
     #[command(flatten)]
     pub model: crate::model::ModelArgs,
@@ -93,14 +86,12 @@ pub(crate) struct Proved {
     pub t_analyze: std::time::Duration,
 }
 
-/// Loads `paths`, proves them, and builds the report with the footholds of `vulns` / `kev`.
+/// Loads `paths`, proves them, and builds the report with the footholds `intel` gives.
 pub(crate) fn prove(
     paths: &[PathBuf],
     max_file_size: usize,
     max_chains_per_entry: usize,
-    vulns: &[PathBuf],
-    kev_file: Option<&std::path::Path>,
-    epss: &crate::intel::EpssArgs,
+    intel: &crate::intel::IntelArgs,
 ) -> anyhow::Result<Proved> {
     let t0 = Instant::now();
     let loaded = load(paths, max_file_size);
@@ -139,7 +130,7 @@ pub(crate) fn prove(
             d.key, d.first, d.second
         ));
     }
-    let intel = crate::intel::load(vulns, kev_file, epss)?;
+    let intel = crate::intel::load(intel)?;
     for w in &intel.warnings {
         inputs.warnings.push(w.clone());
     }
@@ -176,9 +167,7 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         &args.paths,
         args.max_file_size,
         args.max_chains_per_entry,
-        &args.vulns,
-        args.kev_file.as_deref(),
-        &args.epss,
+        &args.intel,
     )?;
     if let Some(model) = args.model.settings()? {
         let verdicts = crate::model::judge_offline(&model, &report.chains)?;
