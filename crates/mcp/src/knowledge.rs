@@ -39,33 +39,43 @@ pub struct Knowledge {
     analysis: Analysis,
     options: Options,
     report: ScanReport,
+    /// The report's chains in the contract's JSON, made once (every `list_chains` filters them).
+    chains: Vec<Value>,
     audit: AuditReport,
     mitigations: Vec<Value>,
 }
 
-/// Filters of `list_chains`.
-#[derive(Debug, Default, Clone)]
+/// Filters of `list_chains` (the tool's arguments).
+#[derive(Debug, Default, Clone, serde::Deserialize, schemars::JsonSchema)]
 pub struct ChainFilter {
-    /// Chains touching this namespace (entry, a step or the target).
+    /// Only chains touching this namespace (entry, a step or the target).
+    #[serde(default)]
     pub namespace: Option<String>,
-    /// `Secret`, `Node`, `ClusterAdmin`, `CrownJewel`.
+    /// Only chains ending at this kind: Secret, Node, ClusterAdmin or CrownJewel.
+    #[serde(default)]
     pub target_kind: Option<String>,
-    /// Text the entry, target or a step's object contains.
+    /// Only chains whose entry, target or a step's object contains this text.
+    #[serde(default)]
     pub text: Option<String>,
-    /// Most listed (at most [`MAX_LISTED`]).
+    /// Most chains listed (default 50, at most 200).
+    #[serde(default)]
     pub limit: Option<usize>,
 }
 
-/// Filters of `audit_findings`.
-#[derive(Debug, Default, Clone)]
+/// Filters of `audit_findings` (the tool's arguments).
+#[derive(Debug, Default, Clone, serde::Deserialize, schemars::JsonSchema)]
 pub struct FindingFilter {
-    /// `cis`, `nsa`, `pss-baseline`, `pss-restricted`, `policies`.
+    /// cis, nsa, pss-baseline, pss-restricted or policies.
+    #[serde(default)]
     pub framework: Option<String>,
-    /// The object's namespace.
+    /// Only objects of this namespace.
+    #[serde(default)]
     pub namespace: Option<String>,
-    /// `fail` (default), `excepted`, `error`, or `all`.
+    /// fail (default), excepted, error or all.
+    #[serde(default)]
     pub status: Option<String>,
-    /// Most listed (at most [`MAX_LISTED`]).
+    /// Most findings listed (default 50, at most 200).
+    #[serde(default)]
     pub limit: Option<usize>,
 }
 
@@ -105,22 +115,20 @@ impl Knowledge {
         audit: AuditReport,
         mitigations: Vec<Value>,
     ) -> Knowledge {
+        let chains = report
+            .chains
+            .iter()
+            .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
+            .collect();
         Knowledge {
             snapshot,
             analysis,
             options,
             report,
+            chains,
             audit,
             mitigations,
         }
-    }
-
-    fn chains_json(&self) -> Vec<Value> {
-        self.report
-            .chains
-            .iter()
-            .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
-            .collect()
     }
 
     /// `list_chains`: one line per chain, shortest first per entry.
@@ -147,7 +155,7 @@ impl Knowledge {
                     .as_ref()
                     .is_none_or(|t| objects.iter().any(|o| obj(o).contains(t.as_str())))
         };
-        let all: Vec<Value> = self.chains_json().into_iter().filter(wanted).collect();
+        let all: Vec<&Value> = self.chains.iter().filter(|c| wanted(c)).collect();
         let n = limit(f.limit);
         let listed: Vec<Value> = all
             .iter()
