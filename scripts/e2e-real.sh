@@ -23,7 +23,9 @@
 #           isolation until the replacement is Ready; expiry reverts the policies and deletes the
 #           quarantined pod; SIGTERM hands the Lease over; kill -9 during an apply and a
 #           restart leave no orphan and no duplicate; deleting a Mitigation garbage-collects
-#           its NetworkPolicy.
+#           its NetworkPolicy; break-glass with revert-all (`rampart engine break-glass`)
+#           withdraws every Mitigation, leaves no NetworkPolicy of rampart's, stops acting
+#           while engaged, is named on /findings and in an Event; released, acting resumes.
 #  webhook  called by the API server over TLS through the chart's configurations: denials with
 #           rampart's message (restricted, baseline), warnings (warn label, workloads),
 #           mutations as stored, an invalid SecurityPolicy refused, a new policy and a namespace
@@ -329,6 +331,32 @@ if [ -n "$m" ]; then
 else
   fail "acting: an Applied Mitigation to delete"
 fi
+
+# Break-glass: revert-all leaves nothing of rampart's behind, and nothing is applied while on.
+engine 18092 "$work/act-b3.log" "${acting_flags[@]}" --identity e2e-b --reapply-cooldown 0s
+pid_b=$engine_pid
+until_ok 60 ready 18092
+check "break-glass: Mitigations Applied before the switch" until_ok 60 applied
+active_left() { # Proposed or Applied Mitigations, plus rampart's NetworkPolicies
+  echo $(($(kubectl get mitigations -A -o json | python3 -c '
+import json, sys
+print(sum(m.get("status", {}).get("phase", "Proposed") in ("Proposed", "Applied") for m in json.load(sys.stdin)["items"]))') +
+    $(kubectl get networkpolicies -A -l rampart.dev/mitigation -o name | wc -l)))
+}
+echo "e2e:      before break-glass: $(active_left) active Mitigation(s) and NetworkPolicies"
+check "break-glass: on --revert-all waits until no Mitigation is active" \
+  "$rampart" engine break-glass on --revert-all --reason "e2e drill" --wait 60s
+check "break-glass: no active Mitigation and no NetworkPolicy of rampart's left" test "$(active_left)" = 0
+sleep 5
+check "break-glass: still nothing applied 5 s later (no cool-down holds the cuts back)" test "$(active_left)" = 0
+findings 18092 "$work/bg.json"
+check "break-glass: /findings says engaged, by whom" \
+  test "$(jq_py "$work/bg.json" 'd["break_glass"]["state"] + " " + str(bool(d["break_glass"]["hands"][0]["set_by"]))')" = "engaged True"
+bg_event() { kubectl -n $ns_sys get events.events.k8s.io -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' | grep -q BreakGlassEngaged; }
+check "break-glass: an Event records who set it" until_ok 10 bg_event
+check "break-glass: off" "$rampart" engine break-glass off
+check "break-glass: released, acting resumes" until_ok 60 applied
+kill -TERM "$pid_b"; wait "$pid_b" 2>/dev/null
 rss() { ps -o rss= -p "$1" 2>/dev/null | awk '{printf "%.0f", $1/1024}'; }
 
 # ── webhook through the API server ────────────────────────────────────────────────────────

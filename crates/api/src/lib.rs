@@ -7,6 +7,8 @@
 //!   `targets.namespaceSelector` picks.
 //! * [`Guardian`] (namespaced): what normal requests to one service look like, for the
 //!   request guard.
+//! * [`Mitigation`] (namespaced): the engine's ledger of reversible actions.
+//! * [`BreakGlass`] (cluster-scoped): the switch that stops all acting.
 //!
 //! Both share [`SecurityPolicySpec`]. A spec is only data: [`SecurityPolicySpec::validate`] says
 //! what is wrong with one (the webhook rejects such objects on create and update), and
@@ -19,9 +21,12 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod break_glass;
 mod guardian;
 mod mitigation;
 mod validate;
+
+pub use break_glass::{BreakGlass, BreakGlassSpec};
 
 pub use guardian::{
     Criteria, GuardControl, GuardMode, Guardian, GuardianSpec, GuardianStatus, Limit, Range,
@@ -348,6 +353,7 @@ pub fn crds()
         ClusterSecurityPolicy::crd(),
         Mitigation::crd(),
         Guardian::crd(),
+        BreakGlass::crd(),
     ]
 }
 
@@ -363,7 +369,8 @@ mod crd_tests {
                 "SecurityPolicy",
                 "ClusterSecurityPolicy",
                 "Mitigation",
-                "Guardian"
+                "Guardian",
+                "BreakGlass"
             ]
         );
         assert_eq!(crds[0].spec.scope, "Namespaced");

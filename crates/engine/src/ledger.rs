@@ -9,15 +9,18 @@ use rampart_api::{
 };
 use rampart_http::dashboard::{EngineMetrics, PhaseLabels};
 use rampart_kube::actuate::Ledger;
+use rampart_respond::brake::BrakeView;
 use rampart_respond::engine::{ChangeReport, EngineCore};
 use rampart_respond::ledger::{End, LedgerEvent, step};
 use rampart_respond::reconcile::{Record, Repair};
+use tokio::sync::watch;
 
 use crate::clock::{now, parse_rfc3339, rfc3339};
 
 /// Start-up reconciliation: every applied object has an Applied Mitigation and every Applied
-/// Mitigation has its object, whatever a crash left behind.
-pub(crate) async fn reconcile(ledger: &Ledger) {
+/// Mitigation has its object, whatever a crash left behind. While break-glass is `engaged`,
+/// what a crash left half-done is withdrawn instead of finished: nothing is applied.
+pub(crate) async fn reconcile(ledger: &Ledger, engaged: bool, metrics: &EngineMetrics) {
     let (Ok(mitigations), Ok(objects)) = (
         ledger.list_mitigations().await,
         ledger.managed_objects().await,
@@ -51,8 +54,65 @@ pub(crate) async fn reconcile(ledger: &Ledger) {
         else {
             continue;
         };
-        repair_one(ledger, m, &repair, &stamp).await;
+        if engaged
+            && matches!(
+                repair,
+                Repair::Adopt(_) | Repair::Resume(_) | Repair::Reapply(_)
+            )
+        {
+            withdraw(ledger, m, &stamp, metrics).await;
+        } else {
+            repair_one(ledger, m, &repair, &stamp).await;
+        }
     }
+}
+
+/// Withdraws one Proposed or Applied mitigation for break-glass: its object removed (absent is
+/// removed), the record `Reverted` saying why. Whether it is ended.
+async fn withdraw(ledger: &Ledger, m: &Mitigation, stamp: &str, metrics: &EngineMetrics) -> bool {
+    let ns = m.metadata.namespace.clone().unwrap_or_default();
+    let name = m.metadata.name.clone().unwrap_or_default();
+    let mut status = m.status.clone().unwrap_or_default();
+    if status.phase == MitigationPhase::Proposed && !status.message.starts_with("ending") {
+        // A record whose object may exist (a crash between apply and status): take it out
+        // first, then say it never took effect.
+        if let Err(e) = ledger.remove(m).await {
+            tracing::warn!("{e}");
+            return false;
+        }
+        let Ok((done, _)) = step(&status, LedgerEvent::End(End::BreakGlass), stamp) else {
+            return false;
+        };
+        let _ = ledger.set_status(&ns, &name, &done).await;
+        metrics.break_glass_withdrawn.inc();
+        tracing::warn!(mitigation = %name, namespace = %ns, "withdrawn by break-glass");
+        return true;
+    }
+    if status.phase != MitigationPhase::Applied {
+        return false;
+    }
+    if !status.message.starts_with("ending") {
+        let Ok((ending, _)) = step(&status, LedgerEvent::End(End::BreakGlass), stamp) else {
+            return false;
+        };
+        if let Err(e) = ledger.set_status(&ns, &name, &ending).await {
+            tracing::warn!("{e}");
+        }
+        status = ending;
+    }
+    let event = match ledger.remove(m).await {
+        Ok(()) => LedgerEvent::Removed,
+        Err(e) => LedgerEvent::RemoveFailed(e.to_string()),
+    };
+    let removed = event == LedgerEvent::Removed;
+    if let Ok((done, _)) = step(&status, event, stamp) {
+        let _ = ledger.set_status(&ns, &name, &done).await;
+    }
+    if removed {
+        metrics.break_glass_withdrawn.inc();
+        tracing::warn!(mitigation = %name, namespace = %ns, "reverted by break-glass");
+    }
+    removed
 }
 
 /// The ledger as reconciliation reads it.
@@ -209,6 +269,8 @@ pub(crate) struct Actuation<'a> {
     pub model_changed: bool,
     /// Where counts and phases go.
     pub metrics: &'a EngineMetrics,
+    /// Break-glass, live: read again between a record and its apply.
+    pub brake: &'a watch::Receiver<BrakeView>,
 }
 
 /// Acts on the cuts the bar approved, expires and retires what is applied.
@@ -237,10 +299,21 @@ pub(crate) async fn actuate(
             })
             .inc();
     }
+    let brake = how.brake.borrow().clone();
+    if brake.reverts_all() {
+        // Everything active withdrawn; expiry and retirement have nothing left to end.
+        let stamp = rfc3339(now_s);
+        for m in &existing {
+            withdraw(ledger, m, &stamp, how.metrics).await;
+        }
+        return;
+    }
     if core.analysis().is_none() {
         return;
     }
-    act_on_cuts(ledger, core, report, &existing, how, now_s).await;
+    if !brake.stops_acting() {
+        act_on_cuts(ledger, core, report, &existing, how, now_s).await;
+    }
     // A record is kept at least as long as it holds its cut's cool-down.
     forget_ended(ledger, &existing, how.retention, how.cooling, now_s).await;
     end_applied(ledger, core, existing, how.model_changed, now_s).await;
@@ -369,7 +442,7 @@ async fn act_on_cuts(
             );
             m.metadata.namespace = Some(ns.clone());
             m.metadata.labels = Some([("rampart.dev/cut".to_string(), d.cut.clone())].into());
-            if !enact(ledger, &m, how.metrics).await {
+            if enact(ledger, &m, how.metrics, how.brake).await == Enacted::Failed {
                 how.failed
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -483,8 +556,14 @@ async fn end_applied(
 }
 
 /// Records a mitigation, applies it, then records the outcome — in that order, so a crash at
-/// any point leaves something start-up reconciliation repairs. Whether it was applied.
-pub(crate) async fn enact(ledger: &Ledger, m: &Mitigation, metrics: &EngineMetrics) -> bool {
+/// any point leaves something start-up reconciliation repairs. Break-glass pulled while the
+/// record was being written stops it there: the record ends `Reverted` and nothing is applied.
+pub(crate) async fn enact(
+    ledger: &Ledger,
+    m: &Mitigation,
+    metrics: &EngineMetrics,
+    brake: &watch::Receiver<BrakeView>,
+) -> Enacted {
     let stamp = rfc3339(now());
     let ns = m.metadata.namespace.clone().unwrap_or_default();
     let name = m.metadata.name.clone().unwrap_or_default();
@@ -493,13 +572,23 @@ pub(crate) async fn enact(ledger: &Ledger, m: &Mitigation, metrics: &EngineMetri
         Err(e) => {
             metrics.actuator_errors.inc();
             tracing::warn!("{e}");
-            return false;
+            return Enacted::Failed;
         }
     };
     let proposed = MitigationStatus {
         proposed_at: Some(stamp.clone()),
         ..Default::default()
     };
+    if brake.borrow().stops_acting() {
+        if let Ok((withdrawn, _)) = step(&proposed, LedgerEvent::End(End::BreakGlass), &stamp) {
+            if let Err(e) = ledger.set_status(&ns, &name, &withdrawn).await {
+                tracing::warn!("{e}");
+            }
+            metrics.break_glass_withdrawn.inc();
+            tracing::warn!(mitigation = %name, namespace = %ns, "break-glass: recorded, not applied");
+        }
+        return Enacted::Withdrawn;
+    }
     let (status, _) = match ledger.apply(&recorded).await {
         Ok(()) => step(&proposed, LedgerEvent::Applied, &stamp).unwrap_or((proposed, None)),
         Err(e) => {
@@ -513,7 +602,22 @@ pub(crate) async fn enact(ledger: &Ledger, m: &Mitigation, metrics: &EngineMetri
         tracing::warn!("{e}");
     }
     tracing::info!(mitigation = %name, namespace = %ns, phase = ?status.phase, "mitigation");
-    status.phase == MitigationPhase::Applied
+    if status.phase == MitigationPhase::Applied {
+        Enacted::Applied
+    } else {
+        Enacted::Failed
+    }
+}
+
+/// How an [`enact`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Enacted {
+    /// The object is in the cluster.
+    Applied,
+    /// Recording or applying failed (retried later, with backoff).
+    Failed,
+    /// Break-glass stopped it after the record: nothing applied, not a failure.
+    Withdrawn,
 }
 
 #[cfg(test)]

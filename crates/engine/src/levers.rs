@@ -25,6 +25,41 @@ pub(crate) struct Levers {
     pub missing: Vec<String>,
     /// Permissions recording Events needs that are missing (acting is not blocked).
     pub missing_for_events: Vec<String>,
+    /// Break-glass, shown at the top level of `/findings` (not under `levers`).
+    #[serde(skip)]
+    pub break_glass: BreakGlassShown,
+}
+
+/// Break-glass as `/findings` shows it.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub(crate) struct BreakGlassShown {
+    /// `off`, `engaged`, `unknown` (watched, not read yet: acting waits) or `not-watched`
+    /// (this replica never writes).
+    pub state: &'static str,
+    /// Whether acting is stopped by an engaged BreakGlass.
+    pub engaged: bool,
+    /// Whether every active mitigation is being withdrawn.
+    pub revert_all: bool,
+    /// The engaged objects.
+    pub hands: Vec<rampart_respond::brake::Hand>,
+}
+
+impl BreakGlassShown {
+    /// The view shown; `watched`: whether this replica watches the brake at all.
+    pub(crate) fn of(view: &rampart_respond::brake::BrakeView, watched: bool) -> BreakGlassShown {
+        use rampart_respond::brake::BrakeView;
+        BreakGlassShown {
+            state: match (watched, view) {
+                (false, _) => "not-watched",
+                (true, BrakeView::Unknown) => "unknown",
+                (true, v) if v.engaged() => "engaged",
+                _ => "off",
+            },
+            engaged: view.engaged(),
+            revert_all: view.reverts_all(),
+            hands: view.hands().to_vec(),
+        }
+    }
 }
 
 impl Levers {
@@ -55,6 +90,7 @@ pub(crate) async fn ledger(
         role: "none",
         missing: Vec::new(),
         missing_for_events: Vec::new(),
+        break_glass: BreakGlassShown::default(),
     };
     if let Some(l) = &ledger {
         match l

@@ -5,6 +5,7 @@ use rampart_http::dashboard::EngineMetrics;
 use rampart_http::ingest::Ingest;
 use rampart_kube::actuate::Ledger;
 use rampart_respond::bar::BarConfig;
+use rampart_respond::brake::BrakeView;
 use rampart_respond::engine::EngineCore;
 use rampart_signals::observe::Observation;
 
@@ -20,13 +21,15 @@ pub(crate) async fn pod_round(
     ingest: Option<&Ingest>,
     core: &EngineCore,
     bar: &BarConfig,
-    ledger: Option<&Ledger>,
+    writer: Option<(&Ledger, &tokio::sync::watch::Receiver<BrakeView>)>,
     config: &EngineConfig,
     metrics: &EngineMetrics,
 ) {
     let Some(a) = core.analysis() else { return };
     let fresh = ingest.map(|i| i.take_fresh()).unwrap_or_default();
-    respond_to_pods(pods, &fresh, core, bar, ledger, config, metrics).await;
+    // Under break-glass the pod response decides (and shows) but never writes.
+    let writer = writer.filter(|(_, brake)| !brake.borrow().stops_acting());
+    respond_to_pods(pods, &fresh, core, bar, writer, config, metrics).await;
     pods.track(core.snapshot(), &a.graph.workloads.list, &metrics.pods);
 }
 
@@ -36,7 +39,7 @@ async fn respond_to_pods(
     fresh: &[Observation],
     core: &EngineCore,
     bar: &BarConfig,
-    ledger: Option<&Ledger>,
+    writer: Option<(&Ledger, &tokio::sync::watch::Receiver<BrakeView>)>,
     config: &EngineConfig,
     metrics: &EngineMetrics,
 ) {
@@ -47,17 +50,17 @@ async fn respond_to_pods(
         core.snapshot(),
         &a.graph.workloads.list,
         bar,
-        ledger.is_some(),
+        writer.is_some(),
         &config.namespace,
         &metrics.pods,
         now_s,
         config.observation_ttl.as_secs().max(1),
     );
     for mut d in acts {
-        let Some(ledger) = ledger else { break };
+        let Some((ledger, brake)) = writer else { break };
         let m =
             PodResponse::mitigation(&d, now_s, rfc3339(now_s + config.mitigation_ttl.as_secs()));
-        if enact(ledger, &m, metrics).await {
+        if enact(ledger, &m, metrics, brake).await == crate::ledger::Enacted::Applied {
             pods.reaped(&d, &metrics.pods);
         }
         d.mitigation = m.metadata.name.clone();

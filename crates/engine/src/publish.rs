@@ -75,6 +75,8 @@ pub(crate) fn publish(
         #[serde(flatten)]
         scan: &'a ScanReport,
         report: &'a ChangeReport,
+        /// Break-glass, at the top so that no reader misses it.
+        break_glass: &'a crate::levers::BreakGlassShown,
         levers: &'a Levers,
         /// Infected-pod decisions, newest last.
         responses: &'a VecDeque<PodDecision>,
@@ -95,6 +97,7 @@ pub(crate) fn publish(
             serde_json::to_vec(&Findings {
                 scan,
                 report,
+                break_glass: &levers.break_glass,
                 levers,
                 responses,
             })
@@ -199,6 +202,73 @@ impl Announcer {
                     return;
                 }
             }
+        }
+    }
+}
+
+impl Announcer {
+    /// Records a break-glass change as an Event on the BreakGlass object (in `namespace`,
+    /// rampart's own: the object is cluster-scoped). Named after the object and the version
+    /// that changed, so every replica seeing the same change records it once.
+    pub(crate) async fn announce_brake(
+        &self,
+        change: &rampart_respond::brake::BrakeChange,
+        namespace: &str,
+    ) {
+        use k8s_openapi::api::core::v1::ObjectReference;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+        use rampart_respond::brake::BrakeChange;
+        let (hand, engaged) = match change {
+            BrakeChange::Engaged(h) => (h, true),
+            BrakeChange::Released(h) => (h, false),
+        };
+        let name: String = format!(
+            "rampart.breakglass.{}.{}.{}",
+            hand.name,
+            if engaged { "on" } else { "off" },
+            hand.version
+        )
+        .chars()
+        .take(253)
+        .collect();
+        let mut note = change.note();
+        if note.len() > 1000 {
+            let mut end = 1000;
+            while !note.is_char_boundary(end) {
+                end -= 1;
+            }
+            note.truncate(end);
+        }
+        let event = k8s_openapi::api::events::v1::Event {
+            metadata: ObjectMeta {
+                name: Some(name),
+                namespace: Some(namespace.to_string()),
+                ..ObjectMeta::default()
+            },
+            regarding: Some(ObjectReference {
+                api_version: Some("rampart.dev/v1alpha1".into()),
+                kind: Some("BreakGlass".into()),
+                name: Some(hand.name.clone()),
+                ..ObjectReference::default()
+            }),
+            reason: Some(change.reason().into()),
+            note: Some(note),
+            type_: Some(if engaged { "Warning" } else { "Normal" }.into()),
+            action: Some("BreakGlass".into()),
+            reporting_controller: Some("rampart.dev/engine".into()),
+            reporting_instance: Some(self.instance.chars().take(128).collect()),
+            event_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::now())),
+            ..k8s_openapi::api::events::v1::Event::default()
+        };
+        let api: kube::Api<k8s_openapi::api::events::v1::Event> =
+            kube::Api::namespaced(self.client.clone(), namespace);
+        match api.create(&kube::api::PostParams::default(), &event).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => tracing::warn!(
+                "break-glass Event not recorded: {}",
+                rampart_kube::sentence(&e)
+            ),
         }
     }
 }

@@ -14,6 +14,7 @@ use rampart_kube::actuate::Ledger;
 use rampart_kube::cluster::{ClusterEvent, WATCHED, watch_cluster};
 use rampart_model::{Change, Kind};
 use rampart_respond::bar::{ActionClass, BarConfig};
+use rampart_respond::brake::BrakeView;
 use rampart_respond::engine::{ChangeReport, EngineCore, ReproofPath};
 use rampart_signals::foothold::ExploitIntel;
 use tokio::sync::mpsc;
@@ -79,6 +80,15 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
     // The ledger is read from a watch, not listed every round.
     let ledger = ledger.map(|l| l.watch(cancel.clone()));
     let leadership = Leadership::start(&client, ledger.as_ref(), config).await?;
+    // Every replica that may write watches the brake; until it is read, nothing is acted on.
+    let (brake_tx, brake) = tokio::sync::watch::channel(BrakeView::Unknown);
+    if ledger.is_some() {
+        tokio::spawn(rampart_kube::break_glass::watch_break_glass(
+            client.clone(),
+            brake_tx.clone(),
+            cancel.clone(),
+        ));
+    }
     if let Some(settings) = &config.compliance {
         tokio::spawn(crate::audit::keep_audited(
             client.clone(),
@@ -112,6 +122,9 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
         ledger,
         leadership,
         announcer,
+        brake,
+        _brake_tx: brake_tx,
+        brake_seen: BrakeView::Unknown,
         reconciled: false,
         last_report: ChangeReport::default(),
         live_reports: LiveReports::default(),
@@ -217,6 +230,13 @@ struct Engine<'a> {
     ledger: Option<Ledger>,
     leadership: Leadership,
     announcer: crate::publish::Announcer,
+    /// Break-glass as last read (see [`rampart_kube::break_glass::watch_break_glass`]).
+    brake: tokio::sync::watch::Receiver<BrakeView>,
+    /// Kept so that `brake` never reports a closed channel (a replica that does not write
+    /// never watches the brake).
+    _brake_tx: tokio::sync::watch::Sender<BrakeView>,
+    /// The view the last change was reported against (Events, logs).
+    brake_seen: BrakeView,
     /// Whether this leader has reconciled the ledger since it took over.
     reconciled: bool,
     last_report: ChangeReport,
@@ -248,6 +268,12 @@ impl Engine<'_> {
                 }
                 // A verdict changes confidence, like evidence: re-decided, never re-proved.
                 () = new_verdicts(self.judge.as_ref()) => {
+                    intel_changed = true;
+                    Some(None)
+                }
+                // Break-glass: shown at once; acting stops (or resumes) this very round.
+                _ = self.brake.changed() => {
+                    self.brake_changed().await;
                     intel_changed = true;
                     Some(None)
                 }
@@ -363,17 +389,40 @@ impl Engine<'_> {
 
     /// The pod response's round.
     async fn pod_round(&mut self) {
-        let ledger = self.ledger.as_ref().filter(|_| self.leadership.leads());
+        let writer = self
+            .ledger
+            .as_ref()
+            .filter(|_| self.leadership.leads())
+            .map(|l| (l, &self.brake));
         pod_round(
             &mut self.pods,
             self.ingest.as_deref(),
             &self.core,
             &self.bar,
-            ledger,
+            writer,
             self.config,
             &self.dashboard.metrics,
         )
         .await;
+    }
+
+    /// The brake moved: the gauge, a log line and (where this replica records Events) an
+    /// Event per hand engaged or released.
+    async fn brake_changed(&mut self) {
+        let now = self.brake.borrow_and_update().clone();
+        self.dashboard
+            .metrics
+            .break_glass
+            .set(i64::from(now.engaged()));
+        for change in now.changes(&self.brake_seen) {
+            tracing::warn!(reason = change.reason(), "{}", change.note());
+            if self.leadership.records_events() {
+                self.announcer
+                    .announce_brake(&change, &self.config.namespace)
+                    .await;
+            }
+        }
+        self.brake_seen = now;
     }
 
     /// A tick, new evidence, or updates the model does not read (status, resourceVersion):
@@ -460,7 +509,9 @@ impl Engine<'_> {
 
     /// Publishes to the dashboard.
     fn publish(&self, report: &ChangeReport, signals: &Signals) {
-        let levers = self.levers.now(&self.leadership);
+        let mut levers = self.levers.now(&self.leadership);
+        levers.break_glass =
+            crate::levers::BreakGlassShown::of(&self.brake.borrow(), self.ledger.is_some());
         self.dashboard
             .metrics
             .leader
@@ -521,8 +572,14 @@ impl Engine<'_> {
         let Some(ledger) = self.acting() else {
             return false;
         };
+        // Not read yet: neither act nor reconcile (which would adopt what the brake may be
+        // withdrawing).
+        let engaged = match &*self.brake.borrow() {
+            BrakeView::Unknown => return false,
+            v => v.engaged(),
+        };
         if !self.reconciled {
-            reconcile(ledger).await;
+            reconcile(ledger, engaged, &self.dashboard.metrics).await;
         }
         let cooling = self.core.cooling().clone();
         let how = Actuation {
@@ -532,6 +589,7 @@ impl Engine<'_> {
             failed: &self.failed,
             model_changed,
             metrics: &self.dashboard.metrics,
+            brake: &self.brake,
         };
         actuate(ledger, &self.core, report, &how).await;
         true

@@ -73,6 +73,10 @@ pub struct EngineMetrics {
     pub leader: Gauge,
     /// Kinds the engine may not read (forbidden lists), so cannot prove over.
     pub unreadable_kinds: Gauge,
+    /// 1 while a BreakGlass object is engaged (acting stopped), else 0.
+    pub break_glass: Gauge,
+    /// Mitigations withdrawn by break-glass (revert-all, or stopped between record and apply).
+    pub break_glass_withdrawn: Counter,
     /// The live compliance audit (`--audit`).
     pub audit: AuditMetrics,
     /// Model adjudication (`--model-url`).
@@ -404,6 +408,18 @@ impl Default for EngineMetrics {
             "Kinds the engine may not list or watch (missing read RBAC)",
             unreadable_kinds.clone(),
         );
+        let break_glass = Gauge::default();
+        registry.register(
+            "break_glass",
+            "1 while a BreakGlass object is engaged (the engine writes nothing but reverts)",
+            break_glass.clone(),
+        );
+        let break_glass_withdrawn = Counter::default();
+        registry.register(
+            "break_glass_withdrawn",
+            "Mitigations withdrawn by break-glass",
+            break_glass_withdrawn.clone(),
+        );
         let ingest = crate::ingest::IngestMetrics::register(&mut registry);
         let pods = PodMetrics::register(&mut registry);
         let serve = crate::serve::ServeMetrics::register(&mut registry);
@@ -425,6 +441,8 @@ impl Default for EngineMetrics {
             actuator_errors,
             leader,
             unreadable_kinds,
+            break_glass,
+            break_glass_withdrawn,
         }
     }
 }
@@ -856,6 +874,50 @@ fn chain_item(h: &mut String, c: &Value) {
     ));
 }
 
+/// While break-glass is engaged: a red banner naming every hand on the switch (names and
+/// reasons are cluster-supplied: escaped).
+fn break_glass_banner(h: &mut String, b: &Value) {
+    if b["engaged"] != true {
+        return;
+    }
+    let hands: Vec<String> = b["hands"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| {
+            let s = |k: &str| escape(x[k].as_str().unwrap_or(""));
+            let mut line = format!("<li>{}", s("name"));
+            if !s("set_by").is_empty() {
+                line.push_str(&format!(" set by {}", s("set_by")));
+            }
+            if !s("field_manager").is_empty() {
+                line.push_str(&format!(" via {}", s("field_manager")));
+            }
+            if !s("since").is_empty() {
+                line.push_str(&format!(" at {}", s("since")));
+            }
+            if !s("reason").is_empty() {
+                line.push_str(&format!(": {}", s("reason")));
+            }
+            if x["revert_all"] == true {
+                line.push_str(" (revert all)");
+            }
+            line.push_str("</li>");
+            line
+        })
+        .collect();
+    h.push_str(&format!(
+        "<div class=\"break-glass\" role=\"alert\"><strong>Break-glass engaged</strong>: rampart \
+         writes nothing but reverts{}.<ul>{}</ul></div>",
+        if b["revert_all"] == true {
+            " and withdraws every active mitigation"
+        } else {
+            ""
+        },
+        hands.concat()
+    ));
+}
+
 /// Renders the dashboard page from the findings document.
 pub fn render(f: &Value) -> String {
     let mut h = String::from(
@@ -863,6 +925,7 @@ pub fn render(f: &Value) -> String {
          <link rel=\"stylesheet\" href=\"/assets/dashboard.css\" id=\"__________cytoscape_stylesheet\">\
          </head><body><h1>rampart</h1><p><a href=\"/guard\">request guard →</a></p>",
     );
+    break_glass_banner(&mut h, &f["break_glass"]);
     h.push_str("<h2>Mitigations</h2><table id=\"mitigations\"><tr><th>cut</th><th>change</th><th>decision</th></tr>");
     for d in f["report"]["decisions"].as_array().into_iter().flatten() {
         h.push_str(&format!(
@@ -935,6 +998,18 @@ mod tests {
         // The next re-proof replaces it.
         s.set_findings(b"{}".to_vec(), 8, 0);
         assert_eq!(gunzip(&s.findings_gzip()), b"{}");
+    }
+
+    #[test]
+    fn break_glass_shows_in_red_with_its_hands_escaped() {
+        let off = render(&json!({"break_glass": {"engaged": false}}));
+        assert!(!off.contains("class=\"break-glass\""));
+        let on = render(&json!({"break_glass": {"engaged": true, "revert_all": true,
+            "hands": [{"name": "rampart", "set_by": "alice<b>", "since": "2026-12-06T10:00:00Z",
+                       "reason": "incident 42", "revert_all": true}]}}));
+        assert!(on.contains("class=\"break-glass\" role=\"alert\""), "{on}");
+        assert!(on.contains("alice&lt;b&gt;") && on.contains("incident 42"));
+        assert!(on.contains("withdraws every active mitigation"));
     }
 
     #[test]

@@ -165,6 +165,15 @@ pub fn engine_acting(pods: bool, anp: bool, lease_namespace: &str) -> Vec<Access
         ));
     }
     out.push(Access::new("rampart.dev", "mitigations", "patch", "the ledger").sub("status"));
+    // Acting without being able to see the brake would be acting blind.
+    for verb in ["list", "watch"] {
+        out.push(Access::new(
+            "rampart.dev",
+            "breakglasses",
+            verb,
+            "break-glass",
+        ));
+    }
     for verb in ["get", "create", "patch"] {
         out.push(
             Access::new("coordination.k8s.io", "leases", verb, "leader election")

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod actuate;
 pub mod audit;
+pub mod break_glass;
 pub mod cluster;
 pub mod guardians;
 pub mod leader;

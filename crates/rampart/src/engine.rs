@@ -14,7 +14,11 @@ use crate::webhook::parse_duration;
 
 /// Arguments of `rampart engine`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct EngineArgs {
+    /// Instead of running: operate the running engine (break-glass).
+    #[command(subcommand)]
+    pub command: Option<crate::break_glass::EngineCommand>,
     /// Action classes allowed to act (comma-separated: network, rbac, mount, identity, pod,
     /// judgement). Empty: shadow mode, nothing is written.
     #[arg(long, env = "RAMPART_ENGINE_ENABLE", value_delimiter = ',')]
@@ -226,6 +230,9 @@ impl EngineArgs {
 
 /// Runs the engine.
 pub fn run(args: &EngineArgs) -> anyhow::Result<ExitCode> {
+    if let Some(crate::break_glass::EngineCommand::BreakGlass(b)) = &args.command {
+        return crate::break_glass::run(b);
+    }
     rampart_engine::run(&args.config()?)?;
     Ok(ExitCode::SUCCESS)
 }

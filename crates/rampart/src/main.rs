@@ -36,6 +36,7 @@ fn lean_allocator() {}
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod audit;
+mod break_glass;
 #[cfg(test)]
 mod chart_tests;
 mod engine;

@@ -1697,3 +1697,158 @@ async fn a_model_judgement_on_a_foothold_acts_only_with_the_judgement_class() {
         assert!(!text.contains("c2VjcmV0LXZhbHVl") && !text.contains("secret-value"));
     }
 }
+
+/// `rampart engine break-glass …` against the engine's API server; exit code and output.
+async fn break_glass(engine: &Engine, args: &[&str]) -> (i32, String) {
+    let kubeconfig = engine.dir.join("kubeconfig");
+    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .args(["engine", "break-glass"])
+            .args(&args)
+            .env("KUBECONFIG", kubeconfig)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Mitigations in a phase (no status: Proposed).
+fn in_phase(fake: &Shared, phase: &str) -> Vec<Value> {
+    objects_in(fake, "mitigations")
+        .into_iter()
+        .filter(|m| m["status"]["phase"].as_str().unwrap_or("Proposed") == phase)
+        .collect()
+}
+
+/// NetworkPolicies rampart applied (owned by a Mitigation).
+fn owned_policies(fake: &Shared) -> usize {
+    objects_in(fake, "networkpolicies")
+        .iter()
+        .filter(|n| n["metadata"]["ownerReferences"][0]["kind"] == "Mitigation")
+        .count()
+}
+
+/// Issue 24, break-glass: pulled while a mitigation is being recorded, the record ends
+/// Reverted and its object is never created; while engaged nothing is applied (with no
+/// cool-down to hold the cut back); released, acting resumes; engaged with revert-all, every
+/// active mitigation is withdrawn and every object rampart applied is gone. The dashboard,
+/// `/findings`, the metrics and an Event say who set it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_stops_mid_apply_and_revert_all_leaves_nothing_behind() {
+    let fake = new_fake();
+    cluster(&fake, "web", true);
+    // The ledger's record takes 3 s to write: the switch is pulled while it is in flight.
+    fake.lock()
+        .unwrap()
+        .create_delay
+        .insert("mitigations".into(), Duration::from_secs(3));
+    let engine = Engine::spawn(
+        &fake,
+        "brake",
+        &[ACT, &["--reapply-cooldown", "0s", "--namespace", "rampart"]].concat(),
+    )
+    .await;
+    let f = engine
+        .findings_when(|f| decisions(f).iter().any(|d| d == "act"))
+        .await;
+    assert_eq!(f["break_glass"]["state"], "off", "{}", f["break_glass"]);
+    let (code, out) = break_glass(&engine, &["on", "--reason", "incident 4711"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("engaged by fake-admin"), "{out}");
+
+    // The record in flight lands, then is withdrawn: nothing was applied.
+    wait_for("the record in flight is withdrawn", || {
+        in_phase(&fake, "Reverted")
+            .iter()
+            .any(|m| m["status"]["message"] == "withdrawn by break-glass before it was applied")
+    })
+    .await;
+    fake.lock().unwrap().create_delay.clear();
+    let created_policies = || {
+        fake.lock()
+            .unwrap()
+            .collections
+            .get("networkpolicies")
+            .map(|c| c.history.iter().filter(|(_, ty, _)| *ty == "ADDED").count())
+            .unwrap_or(0)
+    };
+    assert_eq!(created_policies(), 0, "no object of the withdrawn record");
+    let f = engine
+        .findings_when(|f| f["break_glass"]["engaged"] == true)
+        .await;
+    let hand = &f["break_glass"]["hands"][0];
+    assert_eq!(hand["name"], "rampart");
+    assert_eq!(hand["set_by"], "fake-admin");
+    assert_eq!(hand["field_manager"], "rampart-break-glass");
+    assert_eq!(hand["reason"], "incident 4711");
+    assert!(
+        hand["since"].as_str().is_some_and(|s| s.ends_with('Z')),
+        "{hand}"
+    );
+    assert_eq!(metric(&engine.addr, "rampart_break_glass "), 1);
+    assert!(get(&engine.addr, "/").contains("class=\"break-glass\""));
+    let events = objects_in(&fake, "events");
+    let event = events
+        .iter()
+        .find(|e| e["reason"] == "BreakGlassEngaged")
+        .expect("an Event records the switch");
+    assert_eq!(event["metadata"]["namespace"], "rampart");
+    assert_eq!(event["regarding"]["kind"], "BreakGlass");
+    assert!(
+        event["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("fake-admin") && n.contains("incident 4711")),
+        "{event}"
+    );
+
+    // Engaged: the cut the bar approves (no cool-down) is still not acted on.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(in_phase(&fake, "Applied").is_empty());
+    assert_eq!(owned_policies(&fake), 0);
+
+    // Released: acting resumes.
+    let (code, out) = break_glass(&engine, &["off"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("acting resumes"), "{out}");
+    wait_for("acting resumes", || {
+        !in_phase(&fake, "Applied").is_empty() && owned_policies(&fake) > 0
+    })
+    .await;
+    assert!(
+        objects_in(&fake, "events")
+            .iter()
+            .any(|e| e["reason"] == "BreakGlassReleased")
+    );
+
+    // Revert-all: nothing rampart applied is left, and nothing is applied again.
+    let (code, out) = break_glass(&engine, &["on", "--revert-all", "--wait", "20s"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("no active mitigation is left"), "{out}");
+    assert_eq!(
+        owned_policies(&fake),
+        0,
+        "every object rampart applied is gone"
+    );
+    assert!(in_phase(&fake, "Applied").is_empty() && in_phase(&fake, "Proposed").is_empty());
+    assert!(
+        in_phase(&fake, "Reverted")
+            .iter()
+            .any(|m| m["status"]["message"] == "reverted: withdrawn by break-glass")
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(owned_policies(&fake), 0, "still nothing applied");
+    let f = findings(&engine.addr);
+    assert_eq!(f["break_glass"]["revert_all"], true);
+    assert!(metric(&engine.addr, "rampart_break_glass_withdrawn_total") >= 2);
+    engine.stop();
+}

@@ -22,6 +22,8 @@ pub enum End {
     Retired,
     /// An operator or the engine withdrew it.
     Withdrawn,
+    /// Break-glass with revert-all withdrew it (or stopped it before it was applied).
+    BreakGlass,
 }
 
 /// Something that happened to a mitigation.
@@ -66,11 +68,12 @@ fn ending(e: End) -> &'static str {
         End::Expired => "ending: expired",
         End::Retired => "ending: durable fix landed",
         End::Withdrawn => "ending: withdrawn",
+        End::BreakGlass => "ending: withdrawn by break-glass",
     }
 }
 
 fn ending_of(message: &str) -> Option<End> {
-    [End::Expired, End::Retired, End::Withdrawn]
+    [End::Expired, End::Retired, End::Withdrawn, End::BreakGlass]
         .into_iter()
         .find(|e| message == ending(*e))
 }
@@ -127,6 +130,7 @@ pub fn step(
             s.message = match ending_of(&status.message) {
                 Some(End::Retired) => "retired: the chains no longer prove without it".into(),
                 Some(End::Expired) => "reverted: expired".into(),
+                Some(End::BreakGlass) => "reverted: withdrawn by break-glass".into(),
                 _ => "reverted".into(),
             };
             None
@@ -183,6 +187,21 @@ mod tests {
         assert_eq!(s.phase, MitigationPhase::Reverted, "{s:?}");
         assert_eq!(s.ended_at.as_deref(), Some("t5"));
         assert!(step(&s, LedgerEvent::Approve, "t6").is_err(), "terminal");
+    }
+
+    /// Break-glass: a record stopped before its apply ends Reverted with nothing applied; an
+    /// applied one is removed and says why.
+    #[test]
+    fn break_glass_withdraws_before_and_after_the_apply() {
+        let (s, e) = step(&proposed(), LedgerEvent::End(End::BreakGlass), "t1").unwrap();
+        assert_eq!((s.phase, e), (MitigationPhase::Reverted, None));
+        assert_eq!(s.message, "withdrawn by break-glass before it was applied");
+        let (s, _) = step(&proposed(), LedgerEvent::Applied, "t1").unwrap();
+        let (s, e) = step(&s, LedgerEvent::End(End::BreakGlass), "t2").unwrap();
+        assert_eq!(e, Some(Effect::RemoveObject));
+        let (s, _) = step(&s, LedgerEvent::Removed, "t3").unwrap();
+        assert_eq!(s.phase, MitigationPhase::Reverted);
+        assert_eq!(s.message, "reverted: withdrawn by break-glass");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! * [`actuator`]: which writer realises actions; anything unknown fails safe to dry-run.
 //! * [`engine`]: the model kept current by changes, re-proof and the change report.
+//! * [`brake`]: break-glass — whether acting stops, whether everything is withdrawn.
 //! * [`bar`]: the asymmetric action bar of DESIGN.md and its circuit breaker.
 //! * [`ledger`]: the `Mitigation` lifecycle as one step function over events.
 //! * [`reconcile`]: start-up drift repair between applied objects and ledger records.
@@ -9,6 +10,7 @@
 
 pub mod actuator;
 pub mod bar;
+pub mod brake;
 pub mod engine;
 pub mod infected;
 pub mod ledger;

@@ -29,7 +29,7 @@ pub struct Collection {
     /// Current objects by `namespace/name`.
     pub objects: BTreeMap<String, Value>,
     /// (resourceVersion, type, object) since `oldest`.
-    history: Vec<(u64, &'static str, Value)>,
+    pub history: Vec<(u64, &'static str, Value)>,
     /// Versions at or below this are compacted away.
     compacted: u64,
 }
@@ -56,6 +56,9 @@ pub struct Fake {
     pub list_counts: BTreeMap<String, usize>,
     /// Tokens a TokenReview authenticates: token → (the `status` to answer, its audience).
     pub tokens: BTreeMap<String, (Value, String)>,
+    /// How long a create of a collection takes (a slow API server, or a write in flight
+    /// while something else happens).
+    pub create_delay: BTreeMap<String, Duration>,
     /// TokenReviews answered.
     pub token_reviews: usize,
 }
@@ -345,7 +348,37 @@ async fn create(
     axum::Json(mut obj): axum::Json<Value>,
 ) -> Response {
     obj["metadata"]["namespace"] = json!(ns);
+    let delay = f.lock().unwrap().create_delay.get(&resource).copied();
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
     create_object(&f, &resource, obj)
+}
+
+/// Now as RFC 3339 (seconds), as the API server stamps managed fields.
+fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    // Days to a civil date (Howard Hinnant's algorithm).
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
 }
 
 /// `GET …/namespaces/{ns}/{resource}/{name}`.
@@ -502,9 +535,25 @@ async fn patch_object(
             }
         }
     }
+    // The API server records who wrote last, and when (managed fields).
+    if apply {
+        obj["metadata"]["managedFields"] = json!([{"manager": manager, "operation": "Apply",
+            "apiVersion": patch["apiVersion"], "time": rfc3339_now()}]);
+    }
     fake.write(&resource, "MODIFIED", obj);
     let stored = fake.collections[&resource].objects[&k].clone();
     axum::Json(stored).into_response()
+}
+
+/// `POST /apis/authentication.k8s.io/v1/selfsubjectreviews`: the fake's client is
+/// `fake-admin`.
+async fn self_review() -> Response {
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview",
+            "metadata": {}, "status": {"userInfo": {"username": "fake-admin", "groups": ["system:masters"]}}})),
+    )
+        .into_response()
 }
 
 /// `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: the fake allows everything
@@ -650,6 +699,10 @@ pub async fn start(fake: Shared) -> String {
             axum::routing::post(token_review),
         )
         .route(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            axum::routing::post(self_review),
+        )
+        .route(
             "/apis/{group}/{version}/namespaces/{ns}/{resource}",
             axum::routing::post(create),
         )
@@ -688,6 +741,7 @@ pub fn new_fake() -> Shared {
         list_counts: BTreeMap::new(),
         tokens: BTreeMap::new(),
         token_reviews: 0,
+        create_delay: BTreeMap::new(),
     }))
 }
 

@@ -1,0 +1,146 @@
+//! Break-glass at the API: the BreakGlass objects watched into a [`BrakeView`] every engine
+//! replica acts on, and the switch written (`rampart engine break-glass on|off`) with the
+//! user the API server authenticated.
+
+use futures_util::StreamExt;
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use rampart_api::{BreakGlass, BreakGlassSpec};
+use rampart_respond::brake::BrakeView;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::sentence;
+
+/// The field manager the CLI writes the switch with.
+pub const FIELD_MANAGER: &str = "rampart-break-glass";
+
+/// Watches every BreakGlass object until `cancel`, sending the view after each change. The
+/// view stays [`BrakeView::Unknown`] (acting waits) until the first list succeeds; a watch
+/// that fails later keeps the last view it read (and retries with backoff).
+pub async fn watch_break_glass(
+    client: Client,
+    view: watch::Sender<BrakeView>,
+    cancel: CancellationToken,
+) {
+    let api: Api<BreakGlass> = Api::all(client);
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(
+        writer,
+        watcher::watcher(api, watcher::Config::default()).default_backoff(),
+    );
+    let mut stream = std::pin::pin!(stream);
+    let mut listed = false;
+    let mut said = false;
+    loop {
+        let event = tokio::select! {
+            () = cancel.cancelled() => return,
+            e = stream.next() => e,
+        };
+        match event {
+            None => return,
+            Some(Err(e)) => {
+                if !said {
+                    tracing::warn!(
+                        "watching BreakGlass failed, retrying (acting waits until it is read): {e}"
+                    );
+                    said = true;
+                }
+            }
+            Some(Ok(e)) => {
+                said = false;
+                if matches!(e, watcher::Event::InitDone) {
+                    listed = true;
+                }
+                if listed && !matches!(e, watcher::Event::Init | watcher::Event::InitApply(_)) {
+                    let objects: Vec<BreakGlass> =
+                        reader.state().iter().map(|b| (**b).clone()).collect();
+                    let next = BrakeView::of(&objects);
+                    view.send_if_modified(|v| {
+                        let changed = *v != next;
+                        *v = next;
+                        changed
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Why the switch could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SwitchError(String);
+
+/// The user the API server authenticates this client as (a SelfSubjectReview); none when the
+/// API server does not say.
+pub async fn whoami(client: &Client) -> Option<String> {
+    let api: Api<SelfSubjectReview> = Api::all(client.clone());
+    let review = api
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+        .ok()?;
+    review.status?.user_info?.username.filter(|u| !u.is_empty())
+}
+
+/// Writes BreakGlass `name` (server-side apply, forced: the switch is whoever set it last).
+pub async fn set_switch(
+    client: &Client,
+    name: &str,
+    spec: BreakGlassSpec,
+) -> Result<BreakGlass, SwitchError> {
+    let api: Api<BreakGlass> = Api::all(client.clone());
+    let value = serde_json::json!({
+        "apiVersion": "rampart.dev/v1alpha1",
+        "kind": "BreakGlass",
+        "metadata": {"name": name},
+        "spec": spec,
+    });
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&value),
+    )
+    .await
+    .map_err(|e| SwitchError(format!("writing BreakGlass {name}: {}", sentence(&e))))
+}
+
+/// Every BreakGlass object.
+pub async fn list_switches(client: &Client) -> Result<Vec<BreakGlass>, SwitchError> {
+    let api: Api<BreakGlass> = Api::all(client.clone());
+    api.list(&Default::default())
+        .await
+        .map(|l| l.items)
+        .map_err(|e| SwitchError(format!("listing BreakGlass: {}", sentence(&e))))
+}
+
+/// Mitigations still Proposed or Applied, as `namespace/name`: what revert-all must end.
+pub async fn active_mitigations(client: &Client) -> Result<Vec<String>, SwitchError> {
+    use rampart_api::{Mitigation, MitigationPhase};
+    let api: Api<Mitigation> = Api::all(client.clone());
+    let all = api
+        .list(&Default::default())
+        .await
+        .map_err(|e| SwitchError(format!("listing Mitigations: {}", sentence(&e))))?;
+    Ok(all
+        .items
+        .iter()
+        .filter(|m| {
+            m.status.as_ref().is_none_or(|s| {
+                matches!(
+                    s.phase,
+                    MitigationPhase::Proposed | MitigationPhase::Applied
+                )
+            })
+        })
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m.metadata.namespace.as_deref().unwrap_or(""),
+                m.metadata.name.as_deref().unwrap_or("")
+            )
+        })
+        .collect())
+}
