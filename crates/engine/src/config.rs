@@ -93,6 +93,8 @@ pub struct EngineConfig {
     pub compliance: Option<crate::audit::AuditSettings>,
     /// Model adjudication, when a model is configured.
     pub model: Option<crate::judge::ModelSettings>,
+    /// Notifications, when a destination is configured.
+    pub notify: Option<crate::notify::NotifySettings>,
     /// Observation → pod action mapping file (default: the bundled one).
     pub responses: Option<PathBuf>,
     /// Pod actions per workload per action window.
@@ -120,6 +122,7 @@ pub(crate) struct Prepared {
     pub ingest_tls: Option<IngestTls>,
     pub pods: PodResponse,
     pub intel: ExploitIntel,
+    pub notify: Option<crate::notify::PreparedNotify>,
 }
 
 impl EngineConfig {
@@ -147,7 +150,9 @@ impl EngineConfig {
                 );
             }
         }
+        let notify = self.notify.as_ref().map(|n| n.prepare()).transpose()?;
         Ok(Prepared {
+            notify,
             core,
             actuator,
             bar,
@@ -415,6 +420,7 @@ mod tests {
             watch_guardians: false,
             compliance: None,
             model: None,
+            notify: None,
             responses: None,
             pod_max_per_workload: 2,
             allow_standalone_pods: false,

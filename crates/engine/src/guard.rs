@@ -17,6 +17,7 @@ pub(crate) async fn keep_view(
     cache: Option<GuardianCache>,
     ingest: Option<Arc<Ingest>>,
     dashboard: Arc<DashboardState>,
+    notifier: crate::notify::Notifier,
     cancel: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(EVERY);
@@ -38,6 +39,23 @@ pub(crate) async fn keep_view(
                 copied = Some(c.generation());
                 c.all()
             });
+        for (at, e) in events.iter().filter(|(_, e)| e.mode == "block") {
+            let requests: u64 = e.reasons.values().sum();
+            notifier.tell(
+                rampart_notify::Notice::new(
+                    rampart_notify::Kind::GuardBlock,
+                    rampart_notify::Severity::Warning,
+                    *at,
+                    &format!("{}/{}", e.namespace, e.pod),
+                    &format!(
+                        "the request guard of {}/{} blocked {requests} request(s) at pod {}: {}",
+                        e.namespace, e.service, e.pod, e.summary
+                    ),
+                )
+                .field("service", &e.service)
+                .field("kind", e.kind.rule()),
+            );
+        }
         if guardians.is_none() && events.is_empty() {
             continue;
         }

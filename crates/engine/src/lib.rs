@@ -13,7 +13,8 @@
 //! `infected` and `pods` (the infected-pod response), `signals` (evidence and intel),
 //! `publish` (dashboard findings, Kubernetes Events), `listen` (listeners), `clock`, `audit`
 //! (the live compliance audit and its PolicyReports), `guard` (the request guard's pages),
-//! [`judge`] (model adjudication: the Chat Completions client and the task beside the loop).
+//! [`judge`] (model adjudication: the Chat Completions client and the task beside the loop),
+//! `notify` (notifications: one task per destination, batched, rate-limited, retried).
 
 mod audit;
 mod clock;
@@ -25,6 +26,7 @@ pub mod judge;
 mod ledger;
 mod levers;
 mod listen;
+mod notify;
 pub mod offline;
 mod pods;
 mod publish;
@@ -35,4 +37,5 @@ pub use audit::AuditSettings;
 pub use config::EngineConfig;
 pub use error::Error;
 pub use judge::ModelSettings;
+pub use notify::NotifySettings;
 pub use run::run;

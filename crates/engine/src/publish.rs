@@ -296,6 +296,23 @@ fn uid_of(core: &EngineCore, r: &rampart_graph::model::ObjRef) -> Option<String>
     (!uid.is_empty()).then(|| uid.clone())
 }
 
+/// A chain in one line: `chain-…: internet → entry → … → target (n steps); cheapest cut
+/// costs c` (the Event's note, the notification's summary).
+pub(crate) fn chain_line(a: &rampart_graph::Analysis, c: &rampart_graph::prove::Chain) -> String {
+    let entry = a.graph.vertex_ref(c.entry);
+    let target = a.graph.vertex_ref(c.target);
+    let cut = a
+        .plan
+        .cheapest
+        .get(&c.id)
+        .map(|(_, cost)| format!("; cheapest cut costs {cost}"))
+        .unwrap_or_default();
+    format!(
+        "{}: internet → {entry} → … → {target} ({} steps){cut}",
+        c.id, c.length
+    )
+}
+
 /// The Event announcing chain `c`, named after it.
 fn chain_event(
     core: &EngineCore,
@@ -306,22 +323,12 @@ fn chain_event(
     use k8s_openapi::api::core::v1::ObjectReference;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
     let entry = a.graph.vertex_ref(c.entry);
-    let target = a.graph.vertex_ref(c.target);
-    let cut = a
-        .plan
-        .cheapest
-        .get(&c.id)
-        .map(|(_, cost)| format!("; cheapest cut costs {cost}"))
-        .unwrap_or_default();
     let namespace = if entry.namespace.is_empty() {
         "default".to_string()
     } else {
         entry.namespace.clone()
     };
-    let mut note = format!(
-        "{}: internet → {entry} → … → {target} ({} steps){cut}",
-        c.id, c.length
-    );
+    let mut note = chain_line(a, c);
     // The API server caps a note at 1 kB.
     if note.len() > 1000 {
         let mut end = 1000;

@@ -59,6 +59,7 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
     )
     .await?;
     serve_dashboard(listener, &dashboard, p.dashboard_token, &server, &cancel)?;
+    let mut guard_view = None;
     if config.watch_guardians || ingest.is_some() {
         let cache = config.watch_guardians.then(|| {
             let cache = rampart_kube::guardians::GuardianCache::default();
@@ -69,12 +70,7 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
             ));
             cache
         });
-        tokio::spawn(crate::guard::keep_view(
-            cache,
-            ingest.clone(),
-            dashboard.clone(),
-            cancel.clone(),
-        ));
+        guard_view = Some((cache, ingest.clone()));
     }
     let (ledger, levers) = crate::levers::ledger(&client, p.actuator, config).await;
     // The ledger is read from a watch, not listed every round.
@@ -107,6 +103,24 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
         None => None,
     };
     let announcer = crate::publish::Announcer::new(client.clone());
+    let notifier = match p.notify {
+        Some(n) => crate::notify::Notifier::start(
+            n,
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "rampart-engine".into()),
+            dashboard.metrics.notify.clone(),
+            &cancel,
+        ),
+        None => crate::notify::Notifier::default(),
+    };
+    if let Some((cache, ingest)) = guard_view {
+        tokio::spawn(crate::guard::keep_view(
+            cache,
+            ingest,
+            dashboard.clone(),
+            notifier.clone(),
+            cancel.clone(),
+        ));
+    }
     let mut pods = p.pods;
     let rx = watch(client, config, &p.bar, &mut pods, &cancel);
     let mut engine = Engine {
@@ -122,6 +136,9 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
         ledger,
         leadership,
         announcer,
+        notifier,
+        corroborated: BTreeSet::new(),
+        phases: None,
         brake,
         _brake_tx: brake_tx,
         brake_seen: BrakeView::Unknown,
@@ -230,6 +247,13 @@ struct Engine<'a> {
     ledger: Option<Ledger>,
     leadership: Leadership,
     announcer: crate::publish::Announcer,
+    /// Where notices go (nowhere without `--notify`).
+    notifier: crate::notify::Notifier,
+    /// Chains corroborated at the last look (a notice for each new one).
+    corroborated: BTreeSet<String>,
+    /// The ledger's phases at the last look, by `namespace/name` (none: not looked yet — the
+    /// first look after start-up or a takeover tells nothing, it only learns).
+    phases: Option<BTreeMap<String, rampart_api::MitigationPhase>>,
     /// Break-glass as last read (see [`rampart_kube::break_glass::watch_break_glass`]).
     brake: tokio::sync::watch::Receiver<BrakeView>,
     /// Kept so that `brake` never reports a closed channel (a replica that does not write
@@ -416,6 +440,26 @@ impl Engine<'_> {
             .set(i64::from(now.engaged()));
         for change in now.changes(&self.brake_seen) {
             tracing::warn!(reason = change.reason(), "{}", change.note());
+            let (severity, hand) = match &change {
+                rampart_respond::brake::BrakeChange::Engaged(h) => {
+                    (rampart_notify::Severity::Critical, h)
+                }
+                rampart_respond::brake::BrakeChange::Released(h) => {
+                    (rampart_notify::Severity::Warning, h)
+                }
+            };
+            self.notifier.tell(
+                rampart_notify::Notice::new(
+                    rampart_notify::Kind::BreakGlass,
+                    severity,
+                    crate::clock::now(),
+                    &hand.name,
+                    &change.note(),
+                )
+                .field("event", change.reason())
+                .field("set_by", &hand.set_by)
+                .field("revert_all", &hand.revert_all.to_string()),
+            );
             if self.leadership.records_events() {
                 self.announcer
                     .announce_brake(&change, &self.config.namespace)
@@ -446,9 +490,132 @@ impl Engine<'_> {
         // Level-triggered: the standing decisions are acted on every round (a cut already
         // carried, cooling down or just failed is skipped), so a new leader, a lost record or
         // an ended cool-down needs no change in the cluster to be acted on.
+        self.notice_ledger().await;
         if self.act(&self.last_report, false).await {
             self.reconciled = true;
         }
+        self.notice_ledger().await;
+    }
+
+    /// A notice per chain the report adds.
+    fn notice_new_chains(&self, report: &ChangeReport) {
+        let Some(a) = self.core.analysis() else {
+            return;
+        };
+        let at = now();
+        for id in &report.diff.chains_added {
+            let Some(c) = a.proof.chains.iter().find(|c| &c.id == id) else {
+                continue;
+            };
+            let target = a.graph.vertex_ref(c.target);
+            self.notifier.tell(
+                rampart_notify::Notice::new(
+                    rampart_notify::Kind::ChainNew,
+                    rampart_notify::Severity::Warning,
+                    at,
+                    id,
+                    &crate::publish::chain_line(a, c),
+                )
+                .field("target", &target.to_string())
+                .field("entry", &a.graph.vertex_ref(c.entry).to_string())
+                .field("steps", &c.length.to_string()),
+            );
+        }
+    }
+
+    /// A notice per chain newly corroborated by runtime evidence.
+    fn notice_corroborated(&mut self, signals: &Signals) {
+        let now_set: BTreeSet<String> = signals.evidence.keys().cloned().collect();
+        if self.leadership.records_events() {
+            let at = now();
+            for (id, evidence) in &signals.evidence {
+                if self.corroborated.contains(id) {
+                    continue;
+                }
+                let first = evidence.first();
+                let mut n = rampart_notify::Notice::new(
+                    rampart_notify::Kind::ChainCorroborated,
+                    rampart_notify::Severity::Critical,
+                    at,
+                    id,
+                    &format!(
+                        "{id} corroborated by runtime evidence: {}",
+                        first
+                            .map(|e| format!("{} by {}: {}", e.behaviour, e.subject, e.summary))
+                            .unwrap_or_default()
+                    ),
+                );
+                if let Some(e) = first {
+                    n = n
+                        .field("behaviour", e.behaviour)
+                        .field("subject", &e.subject);
+                }
+                self.notifier.tell(n);
+            }
+        }
+        self.corroborated = now_set;
+    }
+
+    /// Notices for the ledger's moves since the last look (Applied, ended, Failed), read from
+    /// its watch; only where this replica acts.
+    async fn notice_ledger(&mut self) {
+        use rampart_api::MitigationPhase as P;
+        let Some(ledger) = self.acting() else {
+            self.phases = None;
+            return;
+        };
+        let Ok(all) = ledger.mitigations().await else {
+            return;
+        };
+        let at = now();
+        let mut next = BTreeMap::new();
+        for m in &all {
+            let key = format!(
+                "{}/{}",
+                m.metadata.namespace.as_deref().unwrap_or(""),
+                m.metadata.name.as_deref().unwrap_or("")
+            );
+            let status = m.status.clone().unwrap_or_default();
+            let before = self.phases.as_ref().map(|p| p.get(&key).copied());
+            next.insert(key.clone(), status.phase);
+            // Not looked before: learn only. Same phase: nothing new.
+            let Some(before) = before else { continue };
+            if before == Some(status.phase) {
+                continue;
+            }
+            let (kind, severity) = match status.phase {
+                P::Applied => (
+                    rampart_notify::Kind::MitigationApplied,
+                    rampart_notify::Severity::Warning,
+                ),
+                P::Reverted | P::Retired => (
+                    rampart_notify::Kind::MitigationReverted,
+                    rampart_notify::Severity::Info,
+                ),
+                P::Failed => (
+                    rampart_notify::Kind::MitigationFailed,
+                    rampart_notify::Severity::Warning,
+                ),
+                P::Proposed => continue,
+            };
+            let target = &m.spec.target;
+            self.notifier.tell(
+                rampart_notify::Notice::new(
+                    kind,
+                    severity,
+                    at,
+                    &key,
+                    &format!(
+                        "{key} {:?}: {} {}/{} — {}",
+                        status.phase, target.kind, target.namespace, target.name, status.message
+                    ),
+                )
+                .field("action", &format!("{:?}", m.spec.action))
+                .field("reason", &m.spec.reason)
+                .field("chains", &m.spec.chains.len().to_string()),
+            );
+        }
+        self.phases = Some(next);
     }
 
     /// The model changed: re-prove, publish, respond, record Events, act.
@@ -482,8 +649,15 @@ impl Engine<'_> {
         if self.leadership.records_events() {
             self.announcer.announce(&self.core).await;
         }
+        // Learns the ledger as it stands before acting (after start-up, the first look).
+        self.notice_ledger().await;
         if self.act(&report, true).await {
             self.reconciled = true;
+        }
+        self.notice_ledger().await;
+        // The first proof after start-up is the state, not news.
+        if self.last_report.generation > 0 && self.leadership.records_events() {
+            self.notice_new_chains(&report);
         }
         tracing::info!(
             generation = report.generation,
@@ -498,13 +672,15 @@ impl Engine<'_> {
 
     /// Runtime evidence and footholds, told to the core.
     fn refresh_signals(&mut self) -> Signals {
-        Signals::refresh(
+        let signals = Signals::refresh(
             &mut self.core,
             self.ingest.as_deref(),
             &self.intel,
             &self.live_reports,
             self.judge.as_ref(),
-        )
+        );
+        self.notice_corroborated(&signals);
+        signals
     }
 
     /// Publishes to the dashboard.

@@ -167,8 +167,22 @@ impl Poster {
     /// Like [`Poster::post`], with the answer's `Retry-After` (seconds; an HTTP date is not
     /// honoured: the caller's backoff applies).
     pub async fn exchange(&self, body: Vec<u8>, max_reply: usize) -> Result<Reply, ClientError> {
-        let mut req = axum::http::Request::post(self.uri.clone())
-            .header(header::CONTENT_TYPE, "application/json");
+        self.send(body, "application/json", &[], max_reply).await
+    }
+
+    /// Like [`Poster::exchange`] with another content type and extra headers (a signature).
+    pub async fn send(
+        &self,
+        body: Vec<u8>,
+        content_type: &str,
+        headers: &[(&str, String)],
+        max_reply: usize,
+    ) -> Result<Reply, ClientError> {
+        let mut req =
+            axum::http::Request::post(self.uri.clone()).header(header::CONTENT_TYPE, content_type);
+        for (name, value) in headers {
+            req = req.header(*name, value.as_str());
+        }
         if let Some(path) = &self.token_file {
             let token = rampart_files::read_bounded(path, MAX_FILE).map_err(|source| {
                 ClientError::Read {

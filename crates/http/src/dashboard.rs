@@ -81,6 +81,8 @@ pub struct EngineMetrics {
     pub audit: AuditMetrics,
     /// Model adjudication (`--model-url`).
     pub judge: JudgeMetrics,
+    /// Notifications (`--notify`).
+    pub notify: NotifyMetrics,
 }
 
 /// Labels of one outcome, verdict or failure reason.
@@ -88,6 +90,48 @@ pub struct EngineMetrics {
 pub struct OutcomeLabels {
     /// The outcome.
     pub outcome: &'static str,
+}
+
+/// Labels of one notification destination and an outcome.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkLabels {
+    /// The destination (`webhook`, `slack`, `cloudevents`; `-2`, … when several).
+    pub sink: String,
+    /// `sent`, `retried`, `failed` (requests) or `queue-full`, `undeliverable` (dead letters).
+    pub outcome: &'static str,
+}
+
+/// Notifications' metrics.
+#[derive(Debug, Clone, Default)]
+pub struct NotifyMetrics {
+    /// Notices delivered, by destination.
+    pub delivered: Family<SinkLabels, Counter>,
+    /// Requests by destination and outcome (`sent`, `retried`, `failed`).
+    pub requests: Family<SinkLabels, Counter>,
+    /// Notices given up, by destination and why (`queue-full`, `undeliverable`).
+    pub dead_letters: Family<SinkLabels, Counter>,
+}
+
+impl NotifyMetrics {
+    fn register(registry: &mut Registry) -> NotifyMetrics {
+        let m = NotifyMetrics::default();
+        registry.register(
+            "notifications_delivered",
+            "Notices delivered, by destination",
+            m.delivered.clone(),
+        );
+        registry.register(
+            "notification_requests",
+            "Notification requests by destination and outcome (sent, retried, failed)",
+            m.requests.clone(),
+        );
+        registry.register(
+            "notifications_dead_letter",
+            "Notices given up, by destination and why (queue-full, undeliverable)",
+            m.dead_letters.clone(),
+        );
+        m
+    }
 }
 
 /// Model adjudication's metrics.
@@ -425,7 +469,9 @@ impl Default for EngineMetrics {
         let serve = crate::serve::ServeMetrics::register(&mut registry);
         let audit = AuditMetrics::register(&mut registry);
         let judge = JudgeMetrics::register(&mut registry);
+        let notify = NotifyMetrics::register(&mut registry);
         EngineMetrics {
+            notify,
             audit,
             judge,
             serve,

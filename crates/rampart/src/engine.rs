@@ -50,6 +50,10 @@ pub struct EngineArgs {
     /// confidence; with the `judgement` class its affirmative verdict on a foothold may act).
     #[command(flatten)]
     pub model: crate::model::ModelArgs,
+    /// Where to tell what happens (new and corroborated chains, mitigations, break-glass,
+    /// guard blocks).
+    #[command(flatten)]
+    pub notify: NotifyArgs,
     /// How long ended Mitigations (Reverted, Retired, Failed) stay in the ledger.
     #[arg(long, env = "RAMPART_ENGINE_LEDGER_RETENTION", default_value = "24h", value_parser = parse_duration)]
     pub ledger_retention: Duration,
@@ -218,12 +222,59 @@ impl EngineArgs {
                 report_cap: self.compliance_report_cap.max(1),
             }),
             model: self.model.settings()?,
+            notify: self.notify.settings(),
             responses: self.responses.clone(),
             pod_max_per_workload: self.pod_max_per_workload,
             allow_standalone_pods: self.allow_standalone_pods,
             ingest_tls_cert: self.ingest_tls_cert.clone(),
             ingest_tls_key: self.ingest_tls_key.clone(),
             ingest_client_ca: self.ingest_client_ca.clone(),
+        })
+    }
+}
+
+/// Notification flags of `rampart engine`.
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// A destination: `webhook=URL` (JSON, HMAC-signed with --notify-secret-file),
+    /// `slack=URL` (a Slack-compatible incoming webhook) or `cloudevents=URL` (CloudEvents 1.0,
+    /// batched); `KIND=@FILE` reads the URL from a file (a Slack URL is a secret). Repeatable.
+    #[arg(long = "notify", env = "RAMPART_ENGINE_NOTIFY")]
+    pub sinks: Vec<String>,
+    /// File holding the HMAC-SHA256 key (at least 16 bytes) that signs webhook bodies
+    /// (`X-Rampart-Signature: t=<unix>,v1=<hex>` over `<t>.<body>`).
+    #[arg(long, env = "RAMPART_ENGINE_NOTIFY_SECRET_FILE")]
+    pub notify_secret_file: Option<PathBuf>,
+    /// What to tell (comma-separated: chain-new, chain-corroborated, mitigation-applied,
+    /// mitigation-reverted, mitigation-failed, break-glass, guard-block). Default: all.
+    #[arg(long, env = "RAMPART_ENGINE_NOTIFY_ON", value_delimiter = ',')]
+    pub notify_on: Vec<String>,
+    /// How long a notice waits for others before its batch leaves (critical ones — a
+    /// corroborated chain, break-glass engaged — leave at once).
+    #[arg(long, env = "RAMPART_ENGINE_NOTIFY_WINDOW", default_value = "10s", value_parser = parse_duration)]
+    pub notify_window: Duration,
+    /// Most batches a minute, per destination (the rest wait).
+    #[arg(long, env = "RAMPART_ENGINE_NOTIFY_PER_MINUTE", default_value_t = 12)]
+    pub notify_per_minute: u32,
+    /// CA that signed an `https://` receiver's certificate (default: the system's roots).
+    #[arg(long, env = "RAMPART_ENGINE_NOTIFY_CA_FILE")]
+    pub notify_ca_file: Option<PathBuf>,
+    /// Deadline of one notification request.
+    #[arg(long, env = "RAMPART_ENGINE_NOTIFY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub notify_timeout: Duration,
+}
+
+impl NotifyArgs {
+    /// The engine's settings; none without a destination.
+    fn settings(&self) -> Option<rampart_engine::NotifySettings> {
+        (!self.sinks.is_empty()).then(|| rampart_engine::NotifySettings {
+            sinks: self.sinks.clone(),
+            secret_file: self.notify_secret_file.clone(),
+            on: self.notify_on.clone(),
+            window: self.notify_window,
+            per_minute: self.notify_per_minute,
+            ca_file: self.notify_ca_file.clone(),
+            timeout: self.notify_timeout,
         })
     }
 }

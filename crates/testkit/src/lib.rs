@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)] // test support: a poisoned lock is a failed test
 
 pub mod model;
+pub mod receiver;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
