@@ -9,6 +9,7 @@
 //!   request guard.
 //! * [`Mitigation`] (namespaced): the engine's ledger of reversible actions.
 //! * [`BreakGlass`] (cluster-scoped): the switch that stops all acting.
+//! * [`ArmingPolicy`] (cluster-scoped): how far each action class may go, per namespace.
 //!
 //! Both share [`SecurityPolicySpec`]. A spec is only data: [`SecurityPolicySpec::validate`] says
 //! what is wrong with one (the webhook rejects such objects on create and update), and
@@ -21,11 +22,13 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod arming;
 mod break_glass;
 mod guardian;
 mod mitigation;
 mod validate;
 
+pub use arming::{ACTION_CLASSES, ArmingPolicy, ArmingPolicySpec, ArmingRule, Stage};
 pub use break_glass::{BreakGlass, BreakGlassSpec};
 
 pub use guardian::{
@@ -354,6 +357,7 @@ pub fn crds()
         Mitigation::crd(),
         Guardian::crd(),
         BreakGlass::crd(),
+        ArmingPolicy::crd(),
     ]
 }
 
@@ -370,7 +374,8 @@ mod crd_tests {
                 "ClusterSecurityPolicy",
                 "Mitigation",
                 "Guardian",
-                "BreakGlass"
+                "BreakGlass",
+                "ArmingPolicy"
             ]
         );
         assert_eq!(crds[0].spec.scope, "Namespaced");

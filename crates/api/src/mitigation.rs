@@ -70,6 +70,10 @@ pub struct MitigationSpec {
     pub reason: String,
     /// When it reverts itself (RFC 3339).
     pub expires_at: String,
+    /// For a `Pending` mitigation (the class is armed `actWithApproval`): set to true to
+    /// have it applied (`kubectl patch`, or the dashboard's approve button).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approved: bool,
 }
 
 fn preserve_unknown(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -85,6 +89,8 @@ pub enum MitigationPhase {
     /// Recorded, not applied (shadow mode, or waiting for the bar).
     #[default]
     Proposed,
+    /// Recorded, waiting for approval (`spec.approved: true`) before it is applied.
+    Pending,
     /// The object is in the cluster.
     Applied,
     /// Expired or withdrawn: the object was removed.

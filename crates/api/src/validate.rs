@@ -43,6 +43,23 @@ pub fn glob_match(pattern: &str, value: &str) -> bool {
     }
 }
 
+/// Whether `s` is a namespace name, or a prefix of one followed by `*` (`team-*`).
+pub(crate) fn glob_ok(s: &str) -> bool {
+    let name = s.strip_suffix('*').unwrap_or(s);
+    (s.ends_with('*') || !name.is_empty())
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// A selector's problems, under `path`.
+pub(crate) fn selector_errors(path: &str, s: &LabelSelector) -> Vec<SpecError> {
+    let mut out = Vec::new();
+    selector(path, s, &mut out);
+    out
+}
+
 fn selector(path: &str, s: &LabelSelector, out: &mut Vec<SpecError>) {
     for (i, r) in s.match_expressions.iter().flatten().enumerate() {
         let at = format!("{path}.matchExpressions[{i}]");

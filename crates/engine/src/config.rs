@@ -95,6 +95,9 @@ pub struct EngineConfig {
     pub model: Option<crate::judge::ModelSettings>,
     /// Notifications, when a destination is configured.
     pub notify: Option<crate::notify::NotifySettings>,
+    /// How far back the arming ladder's evidence (what the engine would have done while
+    /// held back) is shown.
+    pub shadow_window: Duration,
     /// Observation → pod action mapping file (default: the bundled one).
     pub responses: Option<PathBuf>,
     /// Pod actions per workload per action window.
@@ -182,16 +185,15 @@ impl EngineConfig {
             protected_namespaces: ["kube-system".to_string(), self.namespace.clone()].into(),
             min_ready: 1,
         };
-        Ok((
-            EngineCore::new(
-                Options::default(),
-                bar.clone(),
-                CircuitBreaker::new(self.max_actions, self.action_window.as_secs().max(1)),
-                actuator,
-            ),
+        let mut core = EngineCore::new(
+            Options::default(),
+            bar.clone(),
+            CircuitBreaker::new(self.max_actions, self.action_window.as_secs().max(1)),
             actuator,
-            bar,
-        ))
+        );
+        // A would-be action lives as long as a real one would have.
+        core.set_shadow_ttl(self.mitigation_ttl.as_secs());
+        Ok((core, actuator, bar))
     }
 
     /// The dashboard's token, if any; a dashboard reachable beyond loopback without one is
@@ -421,6 +423,7 @@ mod tests {
             compliance: None,
             model: None,
             notify: None,
+            shadow_window: Duration::from_secs(7 * 86_400),
             responses: None,
             pod_max_per_workload: 2,
             allow_standalone_pods: false,

@@ -472,6 +472,7 @@ impl PodResponse {
                 object,
                 reason: format!("{} in pod {}: {}", d.behaviour, d.pod, d.summary),
                 expires_at,
+                approved: false,
             },
         );
         m.metadata.namespace = Some(ns.into());

@@ -73,7 +73,11 @@ async fn withdraw(ledger: &Ledger, m: &Mitigation, stamp: &str, metrics: &Engine
     let ns = m.metadata.namespace.clone().unwrap_or_default();
     let name = m.metadata.name.clone().unwrap_or_default();
     let mut status = m.status.clone().unwrap_or_default();
-    if status.phase == MitigationPhase::Proposed && !status.message.starts_with("ending") {
+    if matches!(
+        status.phase,
+        MitigationPhase::Proposed | MitigationPhase::Pending
+    ) && !status.message.starts_with("ending")
+    {
         // A record whose object may exist (a crash between apply and status): take it out
         // first, then say it never took effect.
         if let Err(e) = ledger.remove(m).await {
@@ -313,6 +317,7 @@ pub(crate) async fn actuate(
     }
     if !brake.stops_acting() {
         act_on_cuts(ledger, core, report, &existing, how, now_s).await;
+        apply_approved(ledger, &existing, how, now_s).await;
     }
     // A record is kept at least as long as it holds its cut's cool-down.
     forget_ended(ledger, &existing, how.retention, how.cooling, now_s).await;
@@ -331,13 +336,13 @@ fn active(existing: &[Mitigation], cut: &str) -> bool {
             && m.status.as_ref().is_none_or(|s| {
                 matches!(
                     s.phase,
-                    MitigationPhase::Proposed | MitigationPhase::Applied
+                    MitigationPhase::Proposed | MitigationPhase::Pending | MitigationPhase::Applied
                 )
             })
     })
 }
 
-/// Whether a Proposed or Applied Mitigation already applies `object` (same kind, namespace and
+/// Whether a Proposed, Pending or Applied Mitigation already applies `object` (same kind, namespace and
 /// name) — for whatever cut: one object, one owner.
 fn carried(existing: &[Mitigation], object: &serde_json::Value) -> bool {
     let key = |o: &serde_json::Value| {
@@ -356,7 +361,7 @@ fn carried(existing: &[Mitigation], object: &serde_json::Value) -> bool {
             && m.status.as_ref().is_none_or(|s| {
                 matches!(
                     s.phase,
-                    MitigationPhase::Proposed | MitigationPhase::Applied
+                    MitigationPhase::Proposed | MitigationPhase::Pending | MitigationPhase::Applied
                 )
             })
     })
@@ -375,7 +380,12 @@ async fn act_on_cuts(
     let Some(analysis) = core.analysis() else {
         return;
     };
-    for d in report.decisions.iter().filter(|d| d.decision == "act") {
+    for d in report
+        .decisions
+        .iter()
+        .filter(|d| d.decision == "act" || d.decision == "act-with-approval")
+    {
+        let approval = d.decision == "act-with-approval";
         let retry_later = how
             .failed
             .lock()
@@ -438,16 +448,82 @@ async fn act_on_cuts(
                     object: object.clone(),
                     reason: format!("{} ({})", d.fix, cut.to),
                     expires_at: rfc3339(now_s + how.ttl.as_secs()),
+                    approved: false,
                 },
             );
             m.metadata.namespace = Some(ns.clone());
             m.metadata.labels = Some([("rampart.dev/cut".to_string(), d.cut.clone())].into());
-            if enact(ledger, &m, how.metrics, how.brake).await == Enacted::Failed {
+            let outcome = if approval {
+                propose_for_approval(ledger, &m, how.metrics).await
+            } else {
+                enact(ledger, &m, how.metrics, how.brake).await
+            };
+            if outcome == Enacted::Failed {
                 how.failed
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(d.cut.clone(), now_s + RETRY_AFTER_FAILURE.as_secs());
             }
+        }
+    }
+}
+
+/// Writes a mitigation `Pending` (the class is armed `actWithApproval`): the record only,
+/// nothing applied until someone sets `spec.approved: true`.
+async fn propose_for_approval(ledger: &Ledger, m: &Mitigation, metrics: &EngineMetrics) -> Enacted {
+    let stamp = rfc3339(now());
+    let ns = m.metadata.namespace.clone().unwrap_or_default();
+    let name = m.metadata.name.clone().unwrap_or_default();
+    if let Err(e) = ledger.record(m).await {
+        metrics.actuator_errors.inc();
+        tracing::warn!("{e}");
+        return Enacted::Failed;
+    }
+    let proposed = MitigationStatus {
+        proposed_at: Some(stamp.clone()),
+        ..Default::default()
+    };
+    if let Ok((pending, _)) = step(&proposed, LedgerEvent::AwaitApproval, &stamp)
+        && let Err(e) = ledger.set_status(&ns, &name, &pending).await
+    {
+        tracing::warn!("{e}");
+    }
+    tracing::info!(mitigation = %name, namespace = %ns, "mitigation waiting for approval");
+    Enacted::Withdrawn
+}
+
+/// Applies the Pending mitigations someone approved (`spec.approved: true`) that have not
+/// expired (expiry is [`end_applied`]'s). Break-glass is checked by the caller.
+async fn apply_approved(ledger: &Ledger, existing: &[Mitigation], how: &Actuation<'_>, now_s: u64) {
+    let stamp = rfc3339(now_s);
+    for m in existing {
+        let Some(status) = &m.status else { continue };
+        let expired = parse_rfc3339(&m.spec.expires_at).is_some_and(|t| t <= now_s);
+        if status.phase != MitigationPhase::Pending || !m.spec.approved || expired {
+            continue;
+        }
+        // Read again between the decision and the apply, as for any other apply.
+        if how.brake.borrow().stops_acting() {
+            return;
+        }
+        let ns = m.metadata.namespace.clone().unwrap_or_default();
+        let name = m.metadata.name.clone().unwrap_or_default();
+        let Ok((approved, _)) = step(status, LedgerEvent::Approve, &stamp) else {
+            continue;
+        };
+        let event = match ledger.apply(m).await {
+            Ok(()) => LedgerEvent::Applied,
+            Err(e) => {
+                how.metrics.actuator_errors.inc();
+                tracing::warn!("{e}");
+                LedgerEvent::ApplyFailed(e.to_string())
+            }
+        };
+        if let Ok((done, _)) = step(&approved, event, &stamp) {
+            if let Err(e) = ledger.set_status(&ns, &name, &done).await {
+                tracing::warn!("{e}");
+            }
+            tracing::info!(mitigation = %name, namespace = %ns, phase = ?done.phase, "approved mitigation");
         }
     }
 }
@@ -519,6 +595,17 @@ async fn end_applied(
         let Some(status) = m.status.clone() else {
             continue;
         };
+        if status.phase == MitigationPhase::Pending {
+            // Never approved in time: it ends having applied nothing.
+            if parse_rfc3339(&m.spec.expires_at).is_some_and(|t| t <= now_s)
+                && let Ok((ended, _)) = step(&status, LedgerEvent::End(End::Expired), &stamp)
+            {
+                let ns = m.metadata.namespace.clone().unwrap_or_default();
+                let name = m.metadata.name.clone().unwrap_or_default();
+                let _ = ledger.set_status(&ns, &name, &ended).await;
+            }
+            continue;
+        }
         if status.phase != MitigationPhase::Applied {
             continue;
         }
@@ -635,6 +722,7 @@ mod tests {
                     "metadata": {"namespace": "app", "name": np}}),
                 reason: String::new(),
                 expires_at: rfc3339(ended),
+                approved: false,
             },
         );
         m.metadata.labels = Some([("rampart.dev/cut".to_string(), cut.to_string())].into());

@@ -28,6 +28,51 @@ pub(crate) struct Levers {
     /// Break-glass, shown at the top level of `/findings` (not under `levers`).
     #[serde(skip)]
     pub break_glass: BreakGlassShown,
+    /// The arming ladder, shown at the top level of `/findings`.
+    #[serde(skip)]
+    pub arming: ArmingShown,
+}
+
+/// The arming ladder as `/findings` shows it: whether policies are in force and what the
+/// engine would have done where it was held back.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub(crate) struct ArmingShown {
+    /// `in-force` (policies decide), `none` (no ArmingPolicy: `--enable` alone decides),
+    /// `unknown` (not read yet: acting waits) or `not-watched` (this replica never writes).
+    pub state: &'static str,
+    /// ArmingPolicies in force.
+    pub policies: usize,
+    /// The window of `history`, in seconds.
+    pub window_seconds: u64,
+    /// Per class: would-be actions in the window, by outcome, with examples.
+    pub history: std::collections::BTreeMap<
+        rampart_respond::bar::ActionClass,
+        rampart_respond::arming::ClassHistory,
+    >,
+}
+
+impl ArmingShown {
+    /// The ladder and its evidence; `watched`: whether this replica watches the ladder,
+    /// `read`: whether it has been read.
+    pub(crate) fn of(
+        core: &rampart_respond::engine::EngineCore,
+        watched: bool,
+        read: bool,
+        window: Duration,
+    ) -> ArmingShown {
+        let ladder = core.ladder();
+        ArmingShown {
+            state: match (watched, read) {
+                (false, _) => "not-watched",
+                (true, false) => "unknown",
+                (true, true) if ladder.is_empty() => "none",
+                _ => "in-force",
+            },
+            policies: ladder.policies,
+            window_seconds: window.as_secs(),
+            history: core.shadow_history(window.as_secs(), crate::clock::now()),
+        }
+    }
 }
 
 /// Break-glass as `/findings` shows it.
@@ -91,6 +136,7 @@ pub(crate) async fn ledger(
         missing: Vec::new(),
         missing_for_events: Vec::new(),
         break_glass: BreakGlassShown::default(),
+        arming: ArmingShown::default(),
     };
     if let Some(l) = &ledger {
         match l

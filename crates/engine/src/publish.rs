@@ -77,6 +77,8 @@ pub(crate) fn publish(
         report: &'a ChangeReport,
         /// Break-glass, at the top so that no reader misses it.
         break_glass: &'a crate::levers::BreakGlassShown,
+        /// The arming ladder and what it held back.
+        arming: &'a crate::levers::ArmingShown,
         levers: &'a Levers,
         /// Infected-pod decisions, newest last.
         responses: &'a VecDeque<PodDecision>,
@@ -98,6 +100,7 @@ pub(crate) fn publish(
                 scan,
                 report,
                 break_glass: &levers.break_glass,
+                arming: &levers.arming,
                 levers,
                 responses,
             })

@@ -58,6 +58,7 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
         &cancel,
     )
     .await?;
+    let dashboard_has_token = p.dashboard_token.is_some();
     serve_dashboard(listener, &dashboard, p.dashboard_token, &server, &cancel)?;
     let mut guard_view = None;
     if config.watch_guardians || ingest.is_some() {
@@ -76,12 +77,40 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
     // The ledger is read from a watch, not listed every round.
     let ledger = ledger.map(|l| l.watch(cancel.clone()));
     let leadership = Leadership::start(&client, ledger.as_ref(), config).await?;
+    // Approving from the dashboard: only behind its token, only where this replica writes.
+    if dashboard_has_token && ledger.is_some() {
+        let client = client.clone();
+        let _ = dashboard
+            .approver
+            .set(rampart_http::dashboard::Approver(Arc::new(move |a| {
+                let client = client.clone();
+                Box::pin(async move {
+                    tracing::warn!(mitigation = %a.name, namespace = %a.namespace, "approved from the dashboard");
+                    rampart_kube::break_glass::approve(
+                        &client,
+                        &a.namespace,
+                        &a.name,
+                        &a.uid,
+                        "rampart-dashboard",
+                    )
+                    .await
+                    .map_err(|e| e.to_string())
+                })
+            })));
+    }
     // Every replica that may write watches the brake; until it is read, nothing is acted on.
     let (brake_tx, brake) = tokio::sync::watch::channel(BrakeView::Unknown);
+    // So does it the arming ladder.
+    let (arming_tx, arming) = tokio::sync::watch::channel(None);
     if ledger.is_some() {
         tokio::spawn(rampart_kube::break_glass::watch_break_glass(
             client.clone(),
             brake_tx.clone(),
+            cancel.clone(),
+        ));
+        tokio::spawn(rampart_kube::break_glass::watch_arming(
+            client.clone(),
+            arming_tx.clone(),
             cancel.clone(),
         ));
     }
@@ -141,6 +170,8 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
         phases: None,
         brake,
         _brake_tx: brake_tx,
+        arming,
+        _arming_tx: arming_tx,
         brake_seen: BrakeView::Unknown,
         reconciled: false,
         last_report: ChangeReport::default(),
@@ -261,6 +292,10 @@ struct Engine<'a> {
     _brake_tx: tokio::sync::watch::Sender<BrakeView>,
     /// The view the last change was reported against (Events, logs).
     brake_seen: BrakeView,
+    /// The ArmingPolicies as last read (none: not read yet — acting waits).
+    arming: tokio::sync::watch::Receiver<Option<Vec<rampart_api::ArmingPolicy>>>,
+    /// Kept so that `arming` never reports a closed channel.
+    _arming_tx: tokio::sync::watch::Sender<Option<Vec<rampart_api::ArmingPolicy>>>,
     /// Whether this leader has reconciled the ledger since it took over.
     reconciled: bool,
     last_report: ChangeReport,
@@ -301,6 +336,13 @@ impl Engine<'_> {
                     intel_changed = true;
                     Some(None)
                 }
+                // A new ladder: decided again at once (it changes decisions, not the proof).
+                _ = self.arming.changed() => {
+                    // `changed` marked it seen: put it in force now.
+                    self.sync_ladder(true);
+                    intel_changed = true;
+                    Some(None)
+                }
                 // A new leader acts at once: reconciliation, then the pending decisions.
                 () = self.leadership.changed() => {
                     let leads = self.leadership.leads();
@@ -318,6 +360,8 @@ impl Engine<'_> {
                 batch.push(e);
             }
             let batch_was_empty = batch.is_empty();
+            // The ladder as read now, before anything is decided this round.
+            intel_changed |= self.sync_ladder(false);
             for e in batch {
                 intel_changed |= self.apply(e);
             }
@@ -428,6 +472,20 @@ impl Engine<'_> {
             &self.dashboard.metrics,
         )
         .await;
+    }
+
+    /// Puts the ArmingPolicies read since the last round (or, `now`, the latest) in force;
+    /// whether that changed anything.
+    fn sync_ladder(&mut self, now: bool) -> bool {
+        if !now && !self.arming.has_changed().unwrap_or(false) {
+            return false;
+        }
+        let policies = self.arming.borrow_and_update().clone();
+        let Some(p) = policies else { return false };
+        let ladder = rampart_respond::arming::Ladder::of(&p);
+        tracing::info!(policies = ladder.policies, "arming ladder in force");
+        self.core.set_ladder(ladder);
+        true
     }
 
     /// The brake moved: the gauge, a log line and (where this replica records Events) an
@@ -569,6 +627,27 @@ impl Engine<'_> {
         };
         let at = now();
         let mut next = BTreeMap::new();
+        let pending: Vec<serde_json::Value> = all
+            .iter()
+            .filter(|m| {
+                m.status
+                    .as_ref()
+                    .is_some_and(|s| s.phase == rampart_api::MitigationPhase::Pending)
+            })
+            .map(|m| {
+                serde_json::json!({
+                    "namespace": m.metadata.namespace,
+                    "name": m.metadata.name,
+                    "uid": m.metadata.uid,
+                    "reason": m.spec.reason,
+                    "expires_at": m.spec.expires_at,
+                    "approved": m.spec.approved,
+                })
+            })
+            .collect();
+        if let Ok(mut p) = self.dashboard.pending.write() {
+            *p = pending;
+        }
         for m in &all {
             let key = format!(
                 "{}/{}",
@@ -594,6 +673,10 @@ impl Engine<'_> {
                 ),
                 P::Failed => (
                     rampart_notify::Kind::MitigationFailed,
+                    rampart_notify::Severity::Warning,
+                ),
+                P::Pending => (
+                    rampart_notify::Kind::MitigationPending,
                     rampart_notify::Severity::Warning,
                 ),
                 P::Proposed => continue,
@@ -688,6 +771,12 @@ impl Engine<'_> {
         let mut levers = self.levers.now(&self.leadership);
         levers.break_glass =
             crate::levers::BreakGlassShown::of(&self.brake.borrow(), self.ledger.is_some());
+        levers.arming = crate::levers::ArmingShown::of(
+            &self.core,
+            self.ledger.is_some(),
+            self.arming.borrow().is_some(),
+            self.config.shadow_window,
+        );
         self.dashboard
             .metrics
             .leader
@@ -748,8 +837,12 @@ impl Engine<'_> {
         let Some(ledger) = self.acting() else {
             return false;
         };
-        // Not read yet: neither act nor reconcile (which would adopt what the brake may be
-        // withdrawing).
+        // The brake or the ladder not read yet: neither act nor reconcile (which would adopt
+        // what the brake may be withdrawing, or act where the ladder may say shadow).
+        // … or changed since this round decided (the next round decides with it).
+        if self.arming.borrow().is_none() || self.arming.has_changed().unwrap_or(true) {
+            return false;
+        }
         let engaged = match &*self.brake.borrow() {
             BrakeView::Unknown => return false,
             v => v.engaged(),

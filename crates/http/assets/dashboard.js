@@ -18,6 +18,21 @@
   function label(o) {
     return shown((o.kind || "") + " " + (o.namespace ? o.namespace + "/" : "") + (o.name || ""));
   }
+  // Approve buttons (present only when the dashboard is behind a token): the request carries
+  // a header no other site's form can send, and the page reloads to show the new phase.
+  Array.prototype.forEach.call(document.querySelectorAll("button.approve"), function (b) {
+    b.addEventListener("click", function () {
+      b.disabled = true;
+      fetch("/approve", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Rampart-Approve": "1" },
+        body: JSON.stringify({ namespace: b.dataset.namespace, name: b.dataset.name, uid: b.dataset.uid })
+      }).then(function (r) {
+        if (r.ok) { window.location.reload(); return; }
+        return r.text().then(function (t) { b.textContent = "refused: " + t; });
+      });
+    });
+  });
   fetch("/findings")
     .then(function (r) { return r.json(); })
     .then(function (f) {

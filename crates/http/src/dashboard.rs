@@ -570,6 +570,41 @@ pub struct DashboardState {
     pub metrics: EngineMetrics,
     /// The request guard's pages: Guardians and gates' recent alerts.
     pub guard: RwLock<crate::guard_page::GuardView>,
+    /// Mitigations waiting for approval (`{namespace, name, uid, reason, expires_at}`).
+    pub pending: RwLock<Vec<Value>>,
+    /// Approves a Pending mitigation; set only when the dashboard is behind a token.
+    pub approver: std::sync::OnceLock<Approver>,
+}
+
+/// One approval asked for from the dashboard.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// The Mitigation's namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// Its UID (a same-named successor is never approved by mistake).
+    pub uid: String,
+}
+
+/// What approving does (the engine patches `spec.approved`); its error in words.
+pub struct Approver(
+    #[allow(clippy::type_complexity)]
+    pub  Arc<
+        dyn Fn(
+                Approval,
+            )
+                -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+            + Send
+            + Sync,
+    >,
+);
+
+impl std::fmt::Debug for Approver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Approver")
+    }
 }
 
 impl DashboardState {
@@ -657,6 +692,7 @@ pub fn router(state: Arc<DashboardState>) -> Router {
         .route("/guard", get(guard_list))
         .route("/guard/{ns}/{name}", get(guard_service))
         .route("/findings", get(findings))
+        .route("/approve", axum::routing::post(approve))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
@@ -847,10 +883,90 @@ async fn guard_service(
 }
 
 async fn page(State(s): State<Arc<DashboardState>>) -> Html<String> {
-    let findings = tokio::task::spawn_blocking(move || s.findings())
+    let pending = s.pending.read().map(|p| p.clone()).unwrap_or_default();
+    let can_approve = s.approver.get().is_some();
+    let mut findings = tokio::task::spawn_blocking(move || s.findings())
         .await
         .unwrap_or(Value::Null);
+    if findings.is_object() {
+        findings["pending"] = Value::Array(pending);
+        findings["can_approve"] = can_approve.into();
+    }
     Html(render(&findings))
+}
+
+/// The header a browser cannot send cross-site without a CORS preflight the dashboard never
+/// answers: an approval forged by another site's form or image fails here.
+const APPROVE_HEADER: &str = "x-rampart-approve";
+
+/// `POST /approve` `{namespace, name, uid}`: approves a Pending mitigation. Only with a
+/// dashboard token (the router is behind it then) and the [`APPROVE_HEADER`].
+async fn approve(
+    State(s): State<Arc<DashboardState>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(approver) = s.approver.get() else {
+        return (
+            StatusCode::FORBIDDEN,
+            "approving from the dashboard needs --dashboard-token-file (and an engine that writes)\n",
+        )
+            .into_response();
+    };
+    if headers.get(APPROVE_HEADER).is_none() {
+        return (
+            StatusCode::FORBIDDEN,
+            "approvals need the X-Rampart-Approve header\n",
+        )
+            .into_response();
+    }
+    if body.len() > 4096 {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "too large\n").into_response();
+    }
+    let a: Approval = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"namespace\", \"name\", \"uid\"}}: {e}\n"),
+            )
+                .into_response();
+        }
+    };
+    match (approver.0)(a).await {
+        Ok(()) => axum::Json(serde_json::json!({"approved": true})).into_response(),
+        Err(e) => (StatusCode::CONFLICT, format!("{e}\n")).into_response(),
+    }
+}
+
+/// Mitigations waiting for approval, with a button each when the dashboard may approve.
+fn pending_table(h: &mut String, f: &Value) {
+    let Some(pending) = f["pending"].as_array().filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let can = f["can_approve"] == true;
+    h.push_str("<h2>Waiting for approval</h2><table id=\"pending\"><tr><th>mitigation</th><th>change</th><th>expires</th><th></th></tr>");
+    for p in pending {
+        let s = |k: &str| escape(p[k].as_str().unwrap_or(""));
+        let button = if can {
+            format!(
+                "<button class=\"approve\" data-namespace=\"{}\" data-name=\"{}\" data-uid=\"{}\">approve</button>",
+                s("namespace"),
+                s("name"),
+                s("uid")
+            )
+        } else {
+            "<code>kubectl patch</code>".to_string()
+        };
+        h.push_str(&format!(
+            "<tr class=\"pending\"><td>{}/{}</td><td>{}</td><td>{}</td><td>{button}</td></tr>",
+            s("namespace"),
+            s("name"),
+            s("reason"),
+            s("expires_at")
+        ));
+    }
+    h.push_str("</table>");
 }
 
 /// `not exploitable — the reason`, escaped.
@@ -972,6 +1088,7 @@ pub fn render(f: &Value) -> String {
          </head><body><h1>rampart</h1><p><a href=\"/guard\">request guard →</a></p>",
     );
     break_glass_banner(&mut h, &f["break_glass"]);
+    pending_table(&mut h, f);
     h.push_str("<h2>Mitigations</h2><table id=\"mitigations\"><tr><th>cut</th><th>change</th><th>decision</th></tr>");
     for d in f["report"]["decisions"].as_array().into_iter().flatten() {
         h.push_str(&format!(

@@ -165,13 +165,27 @@ pub fn engine_acting(pods: bool, anp: bool, lease_namespace: &str) -> Vec<Access
         ));
     }
     out.push(Access::new("rampart.dev", "mitigations", "patch", "the ledger").sub("status"));
-    // Acting without being able to see the brake would be acting blind.
+    // Acting without being able to see the brake or the ladder would be acting blind.
     for verb in ["list", "watch"] {
         out.push(Access::new(
             "rampart.dev",
             "breakglasses",
             verb,
             "break-glass",
+        ));
+        out.push(Access::new(
+            "rampart.dev",
+            "armingpolicies",
+            verb,
+            "the arming ladder",
+        ));
+    }
+    for verb in ["get", "patch"] {
+        out.push(Access::new(
+            "rampart.dev",
+            "mitigations",
+            verb,
+            "approving a Pending mitigation from the dashboard",
         ));
     }
     for verb in ["get", "create", "patch"] {

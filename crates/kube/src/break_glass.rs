@@ -1,6 +1,7 @@
-//! Break-glass at the API: the BreakGlass objects watched into a [`BrakeView`] every engine
-//! replica acts on, and the switch written (`rampart engine break-glass on|off`) with the
-//! user the API server authenticated.
+//! The engine's operating controls at the API: the BreakGlass objects watched into a
+//! [`BrakeView`] every engine replica acts on, the switch written (`rampart engine break-glass
+//! on|off`) with the user the API server authenticated, the ArmingPolicies watched, and a
+//! Pending Mitigation approved.
 
 use futures_util::StreamExt;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
@@ -25,7 +26,53 @@ pub async fn watch_break_glass(
     view: watch::Sender<BrakeView>,
     cancel: CancellationToken,
 ) {
-    let api: Api<BreakGlass> = Api::all(client);
+    watch_all::<BreakGlass>(
+        client,
+        move |objects| {
+            let next = BrakeView::of(objects);
+            view.send_if_modified(|v| {
+                let changed = *v != next;
+                *v = next;
+                changed
+            });
+        },
+        cancel,
+    )
+    .await;
+}
+
+/// Watches every ArmingPolicy until `cancel`, sending them after each change (none until the
+/// first list succeeds: the engine does not act before it knows the ladder).
+pub async fn watch_arming(
+    client: Client,
+    policies: watch::Sender<Option<Vec<rampart_api::ArmingPolicy>>>,
+    cancel: CancellationToken,
+) {
+    watch_all::<rampart_api::ArmingPolicy>(
+        client,
+        move |objects| {
+            policies.send_replace(Some(objects.to_vec()));
+        },
+        cancel,
+    )
+    .await;
+}
+
+/// Watches every object of a cluster-scoped kind (a reflector), calling `changed` with all of
+/// them once listed and after every change; a failing watch keeps the last state (and
+/// retries with backoff).
+async fn watch_all<K>(client: Client, changed: impl Fn(&[K]), cancel: CancellationToken)
+where
+    K: kube::Resource<Scope = kube::core::ClusterResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let api: Api<K> = Api::all(client);
     let (reader, writer) = reflector::store();
     let stream = reflector::reflector(
         writer,
@@ -44,7 +91,8 @@ pub async fn watch_break_glass(
             Some(Err(e)) => {
                 if !said {
                     tracing::warn!(
-                        "watching BreakGlass failed, retrying (acting waits until it is read): {e}"
+                        "watching {} failed, retrying (acting waits until it is read): {e}",
+                        K::kind(&K::DynamicType::default())
                     );
                     said = true;
                 }
@@ -55,14 +103,8 @@ pub async fn watch_break_glass(
                     listed = true;
                 }
                 if listed && !matches!(e, watcher::Event::Init | watcher::Event::InitApply(_)) {
-                    let objects: Vec<BreakGlass> =
-                        reader.state().iter().map(|b| (**b).clone()).collect();
-                    let next = BrakeView::of(&objects);
-                    view.send_if_modified(|v| {
-                        let changed = *v != next;
-                        *v = next;
-                        changed
-                    });
+                    let objects: Vec<K> = reader.state().iter().map(|b| (**b).clone()).collect();
+                    changed(&objects);
                 }
             }
         }
@@ -105,6 +147,49 @@ pub async fn set_switch(
     )
     .await
     .map_err(|e| SwitchError(format!("writing BreakGlass {name}: {}", sentence(&e))))
+}
+
+/// Approves a Pending Mitigation (`spec.approved: true`), only if it is still the object
+/// `uid` names (a same-named successor is never approved by mistake).
+pub async fn approve(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+    field_manager: &str,
+) -> Result<(), SwitchError> {
+    use rampart_api::{Mitigation, MitigationPhase};
+    let api: Api<Mitigation> = Api::namespaced(client.clone(), namespace);
+    let m = api.get(name).await.map_err(|e| {
+        SwitchError(format!(
+            "reading Mitigation {namespace}/{name}: {}",
+            sentence(&e)
+        ))
+    })?;
+    if m.metadata.uid.as_deref() != Some(uid) {
+        return Err(SwitchError(format!(
+            "Mitigation {namespace}/{name} is not the one shown (it was replaced)"
+        )));
+    }
+    if m.status.as_ref().map(|s| s.phase) != Some(MitigationPhase::Pending) {
+        return Err(SwitchError(format!(
+            "Mitigation {namespace}/{name} is not waiting for approval"
+        )));
+    }
+    let patch = serde_json::json!({"metadata": {"uid": uid}, "spec": {"approved": true}});
+    let params = PatchParams {
+        field_manager: Some(field_manager.to_string()),
+        ..PatchParams::default()
+    };
+    api.patch(name, &params, &Patch::Merge(&patch))
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            SwitchError(format!(
+                "approving Mitigation {namespace}/{name}: {}",
+                sentence(&e)
+            ))
+        })
 }
 
 /// Every BreakGlass object.

@@ -19,6 +19,8 @@ pub enum Kind {
     ChainNew,
     /// Runtime evidence corroborates a chain.
     ChainCorroborated,
+    /// A mitigation waits for a person's approval (its class is armed `actWithApproval`).
+    MitigationPending,
     /// A mitigation is in the cluster.
     MitigationApplied,
     /// A mitigation was removed (expired, retired, withdrawn).
@@ -33,9 +35,10 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::ChainNew,
         Kind::ChainCorroborated,
+        Kind::MitigationPending,
         Kind::MitigationApplied,
         Kind::MitigationReverted,
         Kind::MitigationFailed,
@@ -48,6 +51,7 @@ impl Kind {
         match self {
             Kind::ChainNew => "chain-new",
             Kind::ChainCorroborated => "chain-corroborated",
+            Kind::MitigationPending => "mitigation-pending",
             Kind::MitigationApplied => "mitigation-applied",
             Kind::MitigationReverted => "mitigation-reverted",
             Kind::MitigationFailed => "mitigation-failed",

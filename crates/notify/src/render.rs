@@ -212,6 +212,7 @@ fn slack_text(batch: &[Notice], source: &str) -> String {
         let what = match n.kind {
             Kind::ChainNew => "new chain",
             Kind::ChainCorroborated => "corroborated chain",
+            Kind::MitigationPending => "mitigation waiting for approval",
             Kind::MitigationApplied => "mitigation applied",
             Kind::MitigationReverted => "mitigation reverted",
             Kind::MitigationFailed => "mitigation failed",

@@ -438,7 +438,7 @@ pub fn validate(
     if req.group == "rampart.dev"
         && matches!(
             req.kind,
-            "SecurityPolicy" | "ClusterSecurityPolicy" | "Guardian"
+            "SecurityPolicy" | "ClusterSecurityPolicy" | "Guardian" | "ArmingPolicy"
         )
     {
         return Ok(validate_rampart_object(req));
@@ -767,6 +767,9 @@ fn spec_errors(kind: &str, spec: Value) -> Result<Vec<rampart_api::SpecError>, S
     match kind {
         "Guardian" => serde_json::from_value::<rampart_api::GuardianSpec>(spec)
             .map(|s| rampart_guard::check::guardian(&s)),
+        "ArmingPolicy" => {
+            serde_json::from_value::<rampart_api::ArmingPolicySpec>(spec).map(|s| s.validate())
+        }
         "ClusterSecurityPolicy" => {
             serde_json::from_value::<rampart_api::ClusterSecurityPolicySpec>(spec)
                 .map(|c| c.policy.validate())

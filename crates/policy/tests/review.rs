@@ -432,6 +432,41 @@ fn invalid_guardians_are_refused_with_every_problem() {
     assert!(!d.allowed && d.message.unwrap().contains("spec: unknown variant `panic`"));
 }
 
+/// Issue 24: an ArmingPolicy naming an unknown class or a bad namespace pattern is refused
+/// when it is written, with its paths; an unknown stage does not even parse.
+#[test]
+fn invalid_arming_policies_are_refused() {
+    let check = |p: &Value| {
+        validate(
+            &req("ArmingPolicy", "rampart.dev", p),
+            &labels(&[]),
+            &PolicySet::default(),
+            &PssConfig::default(),
+        )
+        .unwrap()
+    };
+    let good = json!({"apiVersion": "rampart.dev/v1alpha1", "kind": "ArmingPolicy",
+        "metadata": {"name": "ladder"},
+        "spec": {"rules": [{"classes": ["network"], "namespaces": ["payments"], "stage": "actWithApproval"},
+                           {"stage": "shadow"}]}});
+    assert!(check(&good).allowed);
+    let bad = json!({"apiVersion": "rampart.dev/v1alpha1", "kind": "ArmingPolicy",
+        "metadata": {"name": "ladder"},
+        "spec": {"rules": [{"classes": ["nuke"], "namespaces": ["Payments!"], "stage": "act"}]}});
+    let d = check(&bad);
+    let m = d.message.unwrap_or_default();
+    assert!(!d.allowed);
+    assert!(m.contains("ArmingPolicy \"ladder\" is invalid"), "{m}");
+    assert!(
+        m.contains("spec.rules[0].classes[0]: unknown class \"nuke\""),
+        "{m}"
+    );
+    assert!(m.contains("spec.rules[0].namespaces[0]"), "{m}");
+    let stage = json!({"kind": "ArmingPolicy", "metadata": {"name": "l"}, "spec": {"rules": [{"stage": "yolo"}]}});
+    let d = check(&stage);
+    assert!(!d.allowed && d.message.unwrap().contains("unknown variant `yolo`"));
+}
+
 #[test]
 fn malformed_objects_are_errors_not_panics() {
     let broken = json!({"kind": "Pod", "spec": {"containers": {"not": "a list"}}});

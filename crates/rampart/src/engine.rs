@@ -50,6 +50,10 @@ pub struct EngineArgs {
     /// confidence; with the `judgement` class its affirmative verdict on a foothold may act).
     #[command(flatten)]
     pub model: crate::model::ModelArgs,
+    /// How far back `/findings` shows what the engine would have done where the arming ladder
+    /// (or `--enable`) held it back.
+    #[arg(long, env = "RAMPART_ENGINE_SHADOW_WINDOW", default_value = "7d", value_parser = parse_duration)]
+    pub shadow_window: Duration,
     /// Where to tell what happens (new and corroborated chains, mitigations, break-glass,
     /// guard blocks).
     #[command(flatten)]
@@ -223,6 +227,7 @@ impl EngineArgs {
             }),
             model: self.model.settings()?,
             notify: self.notify.settings(),
+            shadow_window: self.shadow_window,
             responses: self.responses.clone(),
             pod_max_per_workload: self.pod_max_per_workload,
             allow_standalone_pods: self.allow_standalone_pods,

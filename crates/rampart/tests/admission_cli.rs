@@ -292,12 +292,15 @@ fn crds_are_printed_as_yaml() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     let docs: Vec<&str> = text.split("\n---\n").collect();
-    assert_eq!(docs.len(), 4);
+    assert_eq!(docs.len(), 6);
     assert!(docs[0].contains("name: securitypolicies.rampart.dev"));
     assert!(docs[1].contains("name: clustersecuritypolicies.rampart.dev"));
     assert!(docs[2].contains("name: mitigations.rampart.dev"));
     assert!(docs[2].contains("x-kubernetes-preserve-unknown-fields: true"));
     assert!(docs[3].contains("name: guardians.rampart.dev"));
+    assert!(docs[4].contains("name: breakglasses.rampart.dev"));
+    assert!(docs[4].contains("scope: Cluster"));
+    assert!(docs[5].contains("name: armingpolicies.rampart.dev"));
     assert!(text.contains("openAPIV3Schema"));
 }
 

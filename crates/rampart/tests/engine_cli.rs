@@ -2041,3 +2041,155 @@ async fn notifications_are_signed_batched_retried_and_dead_lettered() {
     engine.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One HTTP/1.1 request with extra header lines; the status and body.
+fn request(addr: &str, method: &str, path: &str, headers: &[String], body: &[u8]) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let _ = s.write_all(body);
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+fn arming_policy(stage: &str) -> Value {
+    json!({"apiVersion": "rampart.dev/v1alpha1", "kind": "ArmingPolicy",
+        "metadata": {"name": "ladder", "namespace": ""},
+        "spec": {"rules": [{"classes": ["network"], "namespaces": ["app"], "stage": stage}]}})
+}
+
+/// Issue 24, the arming ladder: a class armed `shadow` in a namespace acts nowhere there and
+/// `/findings` counts what it would have done; moved up to `actWithApproval` (a live change
+/// of the ArmingPolicy), the Mitigation is written Pending and nothing is applied until it is
+/// approved — from the dashboard, behind its token and only with the approval header — then it
+/// is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_arming_ladder_holds_back_then_waits_for_approval() {
+    let fake = new_fake();
+    cluster(&fake, "web", true);
+    fake.lock()
+        .unwrap()
+        .write("armingpolicies", "ADDED", arming_policy("shadow"));
+    let dir = std::env::temp_dir().join(format!("rampart-arming-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = "arming-test-token-0123456789";
+    std::fs::write(dir.join("token"), token).unwrap();
+    let token_file = dir.join("token").display().to_string();
+    let engine = Engine::spawn(
+        &fake,
+        "arming",
+        &[ACT, &["--dashboard-token-file", &token_file]].concat(),
+    )
+    .await;
+    let auth = format!("Authorization: Bearer {token}");
+    let authed = |path: &str| request(&engine.addr, "GET", path, std::slice::from_ref(&auth), b"");
+    let mut f = Value::Null;
+    for _ in 0..300 {
+        f = serde_json::from_str(&authed("/findings").1).unwrap_or(Value::Null);
+        if decisions(&f).iter().any(|d| d == "propose: Arming(Shadow)") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(f["arming"]["state"], "in-force", "{}", f["arming"]);
+    assert!(
+        decisions(&f).iter().all(|d| d == "propose: Arming(Shadow)"),
+        "{:?}",
+        decisions(&f)
+    );
+    let history = &f["arming"]["history"]["network"];
+    assert!(history["would_act"].as_u64().unwrap_or(0) >= 1, "{history}");
+    assert_eq!(history["examples"][0]["held"], "shadow");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        objects_in(&fake, "mitigations").is_empty(),
+        "shadow writes nothing"
+    );
+
+    // Up one rung, live: the mitigation waits for a person.
+    fake.lock().unwrap().write(
+        "armingpolicies",
+        "MODIFIED",
+        arming_policy("actWithApproval"),
+    );
+    wait_for("a Pending mitigation", || {
+        !in_phase(&fake, "Pending").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(owned_policies(&fake), 0, "nothing applied before approval");
+    assert!(in_phase(&fake, "Applied").is_empty());
+    let m = in_phase(&fake, "Pending").remove(0);
+    let page = authed("/").1;
+    assert!(page.contains("class=\"approve\""), "{page}");
+    let approval = serde_json::to_vec(&json!({"namespace": m["metadata"]["namespace"],
+        "name": m["metadata"]["name"], "uid": m["metadata"]["uid"]}))
+    .unwrap();
+    let header = "X-Rampart-Approve: 1".to_string();
+    let (code, _) = request(
+        &engine.addr,
+        "POST",
+        "/approve",
+        std::slice::from_ref(&header),
+        &approval,
+    );
+    assert_eq!(code, 401, "not without the dashboard's token");
+    let (code, _) = request(
+        &engine.addr,
+        "POST",
+        "/approve",
+        std::slice::from_ref(&auth),
+        &approval,
+    );
+    assert_eq!(
+        code, 403,
+        "not without the approval header (a forged cross-site form)"
+    );
+    let wrong = serde_json::to_vec(&json!({"namespace": m["metadata"]["namespace"],
+        "name": m["metadata"]["name"], "uid": "someone-else"}))
+    .unwrap();
+    let (code, body) = request(
+        &engine.addr,
+        "POST",
+        "/approve",
+        &[auth.clone(), header.clone()],
+        &wrong,
+    );
+    assert_eq!(code, 409, "{body}");
+    assert!(owned_policies(&fake) == 0);
+    let (code, body) = request(
+        &engine.addr,
+        "POST",
+        "/approve",
+        &[auth.clone(), header],
+        &approval,
+    );
+    assert_eq!(code, 200, "{body}");
+    wait_for("the approved mitigation is applied", || {
+        in_phase(&fake, "Applied")
+            .iter()
+            .any(|x| x["metadata"]["name"] == m["metadata"]["name"])
+            && owned_policies(&fake) > 0
+    })
+    .await;
+    let applied = in_phase(&fake, "Applied").remove(0);
+    assert_eq!(applied["spec"]["approved"], true);
+    assert_eq!(applied["status"]["message"], "applied: approved");
+    engine.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

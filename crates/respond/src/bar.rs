@@ -8,7 +8,8 @@ use std::collections::{BTreeSet, VecDeque};
 
 /// Classes of action, enabled one at a time. There is deliberately no class for container
 /// escapes: they are never acted on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ActionClass {
     /// Network denies.
     Network,

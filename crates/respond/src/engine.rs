@@ -154,6 +154,12 @@ pub struct EngineCore {
     bar: BarConfig,
     breaker: CircuitBreaker,
     actuator: Actuator,
+    /// The arming ladder in force (empty: `--enable` alone decides).
+    ladder: crate::arming::Ladder,
+    /// What the bar would have done where the ladder (or `--enable`) held it back.
+    shadow: crate::arming::ShadowLog,
+    /// How long a would-be action would have lived (the mitigation TTL), seconds.
+    shadow_ttl: u64,
 }
 
 impl EngineCore {
@@ -179,7 +185,49 @@ impl EngineCore {
             bar,
             breaker,
             actuator,
+            ladder: crate::arming::Ladder::default(),
+            shadow: crate::arming::ShadowLog::default(),
+            shadow_ttl: 3600,
         }
+    }
+
+    /// Puts an arming ladder in force (from the ArmingPolicies); decided from the next round.
+    pub fn set_ladder(&mut self, ladder: crate::arming::Ladder) {
+        self.ladder = ladder;
+    }
+
+    /// The ladder in force.
+    pub fn ladder(&self) -> &crate::arming::Ladder {
+        &self.ladder
+    }
+
+    /// How long a would-be action would have lived (the mitigation TTL, seconds).
+    pub fn set_shadow_ttl(&mut self, ttl: u64) {
+        self.shadow_ttl = ttl.max(1);
+    }
+
+    /// What the bar would have done, per class, in the `window` seconds before `now`.
+    pub fn shadow_history(
+        &self,
+        window: u64,
+        now: u64,
+    ) -> BTreeMap<ActionClass, crate::arming::ClassHistory> {
+        self.shadow.history(window, now)
+    }
+
+    /// Where a class stands in a namespace: `None` when it may act as the bar says (armed
+    /// `act`, or no ladder), else the stage holding it (`Shadow`/`Propose`/`ActWithApproval`).
+    /// A class `--enable` does not list is never past `Propose` (reported as `ClassDisabled`
+    /// by the bar).
+    pub fn stage(&self, class: ActionClass, namespace: &str) -> Option<rampart_api::Stage> {
+        let labels = self
+            .snapshot
+            .get(rampart_model::Kind::Namespace, "", namespace)
+            .map(|o| o.object.meta().labels.clone())
+            .unwrap_or_default();
+        self.ladder
+            .stage(class, namespace, &labels)
+            .filter(|s| *s != rampart_api::Stage::Act)
     }
 
     /// An engine that proves and proposes only: no class enabled, dry-run, a breaker with no
@@ -333,8 +381,21 @@ impl EngineCore {
     }
 
     fn decide(&mut self, after: &Analysis, now: u64) -> Vec<CutDecision> {
+        use rampart_api::Stage;
         let mut decisions = Vec::new();
         let mut acted = BTreeSet::new();
+        // The bar as it would judge a class that is held back: enabled, with a breaker of its
+        // own (a would-be action must not use up the real one).
+        let mut armed = self.bar.clone();
+        armed.enabled.insert(ActionClass::Network);
+        self.shadow.begin();
+        let live: Vec<&str> = after
+            .plan
+            .cuts
+            .iter()
+            .filter(|c| c.live)
+            .map(|c| c.id.as_str())
+            .collect();
         for c in after.plan.cuts.iter().filter(|c| c.live) {
             let namespace = c
                 .fixes
@@ -361,6 +422,42 @@ impl EngineCore {
                 });
                 continue;
             }
+            // Held back by `--enable` or the ladder: what the bar would do is counted, the
+            // decision says why it does not.
+            let stage = self.stage(ActionClass::Network, &proposal.namespace);
+            let disabled = !self.bar.enabled.contains(&ActionClass::Network);
+            if disabled || matches!(stage, Some(Stage::Shadow | Stage::Propose)) {
+                let mut scratch = CircuitBreaker::new(usize::MAX, 1);
+                let would = bar::decide(&armed, &proposal, &mut scratch, now);
+                let held = match (disabled, stage) {
+                    (true, _) => "class disabled",
+                    (false, Some(Stage::Shadow)) => "shadow",
+                    _ => "propose",
+                };
+                if would == Verdict::Act {
+                    self.shadow.would_act(
+                        ActionClass::Network,
+                        &c.id,
+                        &proposal.namespace,
+                        &describe_fixes(c),
+                        held,
+                        now,
+                    );
+                }
+                let decision = match (disabled, stage, would) {
+                    (true, _, _) => format!("propose: {:?}", bar::Hold::ClassDisabled),
+                    (false, Some(s), Verdict::Act) => format!("propose: Arming({s:?})"),
+                    (false, _, Verdict::Propose(h)) => format!("propose: {h:?}"),
+                    (false, None, Verdict::Act) => "act".into(),
+                };
+                decisions.push(CutDecision {
+                    cut: c.id.clone(),
+                    fix: describe_fixes(c),
+                    decision,
+                });
+                continue;
+            }
+            let approval = stage == Some(Stage::ActWithApproval);
             // A cut already acted on is judged again (evidence may have changed) but does not
             // count against the circuit breaker a second time.
             let already = self.acted.contains(&c.id);
@@ -375,6 +472,8 @@ impl EngineCore {
                 acted.insert(c.id.clone());
             }
             let decision = match verdict {
+                Verdict::Act if approval && self.actuator.writes() => "act-with-approval".into(),
+                Verdict::Act if approval => "act-with-approval (dry-run)".into(),
                 Verdict::Act if self.actuator.writes() => "act".to_string(),
                 Verdict::Act => "act (dry-run)".to_string(),
                 Verdict::Propose(h) => format!("propose: {h:?}"),
@@ -386,6 +485,7 @@ impl EngineCore {
             });
         }
         self.acted = acted;
+        self.shadow.end(&live, self.shadow_ttl, now);
         decisions
     }
 
@@ -616,6 +716,60 @@ mod tests {
             CircuitBreaker::new(5, 60),
             actuator,
         )
+    }
+
+    /// Issue 24, the arming ladder: `act` as `--enable` allows, `actWithApproval` where a
+    /// policy says so, held back (and counted) where it says shadow; a class `--enable` does
+    /// not list never acts, whatever the ladder says.
+    #[test]
+    fn the_ladder_holds_back_asks_for_approval_and_counts_what_it_held() {
+        let exposed = CLUSTER.replace("ClusterIP", "LoadBalancer");
+        let ladder = |stage: &str| {
+            let spec: rampart_api::ArmingPolicySpec = serde_json::from_value(
+                serde_json::json!({"rules": [{"classes": ["network"], "namespaces": ["app"], "stage": stage}]}),
+            )
+            .unwrap();
+            crate::arming::Ladder::of(&[rampart_api::ArmingPolicy::new("p", spec)])
+        };
+        let run = |e: &mut EngineCore| {
+            for o in objects(&exposed) {
+                e.apply(Change::Upsert(Box::new(o)));
+            }
+            e.reprove(0)
+                .decisions
+                .iter()
+                .map(|d| d.decision.clone())
+                .collect::<Vec<_>>()
+        };
+        let mut plain = engine(&[ActionClass::Network], true, Actuator::NetworkPolicy);
+        assert!(run(&mut plain).iter().any(|d| d == "act"));
+        let mut approval = engine(&[ActionClass::Network], true, Actuator::NetworkPolicy);
+        approval.set_ladder(ladder("actWithApproval"));
+        let d = run(&mut approval);
+        assert!(d.iter().any(|d| d == "act-with-approval"), "{d:?}");
+        assert!(!d.iter().any(|d| d == "act"));
+        let mut shadow = engine(&[ActionClass::Network], true, Actuator::NetworkPolicy);
+        shadow.set_ladder(ladder("shadow"));
+        let d = run(&mut shadow);
+        assert!(d.iter().all(|d| d == "propose: Arming(Shadow)"), "{d:?}");
+        let h = shadow.shadow_history(86_400, 0);
+        assert_eq!(h[&ActionClass::Network].would_act, d.len());
+        assert_eq!(h[&ActionClass::Network].open, d.len());
+        // As the engine does it: proved first, the ladder read later, decided again.
+        let mut later = engine(&[ActionClass::Network], true, Actuator::NetworkPolicy);
+        run(&mut later);
+        later.set_ladder(ladder("shadow"));
+        let d = later.redecide(10);
+        assert!(d.iter().all(|d| d.decision == "propose: Arming(Shadow)"));
+        assert!(!later.shadow_history(86_400, 10).is_empty());
+        let mut ceiling = engine(&[], true, Actuator::NetworkPolicy);
+        ceiling.set_ladder(ladder("act"));
+        let d = run(&mut ceiling);
+        assert!(d.iter().all(|d| d == "propose: ClassDisabled"), "{d:?}");
+        assert!(
+            !ceiling.shadow_history(86_400, 0).is_empty(),
+            "what it would have done is counted"
+        );
     }
 
     #[test]

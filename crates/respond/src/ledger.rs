@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! Proposed ──approve──▶ (apply) ──applied──▶ Applied ──expired / chain gone / withdrawn──▶ (remove)
-//!    │                     └──apply failed──▶ Failed          ──removed──▶ Reverted | Retired
+//!    │   │                 └──apply failed──▶ Failed          ──removed──▶ Reverted | Retired
+//!    │   └──await approval──▶ Pending ──approve (spec.approved)──▶ (apply) ──▶ Applied | Failed
+//!    │                           └──expired / chain gone / withdrawn──▶ Reverted | Retired
 //!    └──expired / chain gone──▶ Reverted | Retired (nothing was applied)
 //! ```
 //!
@@ -29,8 +31,10 @@ pub enum End {
 /// Something that happened to a mitigation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LedgerEvent {
-    /// The bar approved acting.
+    /// The bar approved acting (or, for a Pending one, a person did).
     Approve,
+    /// The class is armed `actWithApproval`: wait for a person.
+    AwaitApproval,
     /// The object is in the cluster.
     Applied,
     /// Applying failed.
@@ -91,6 +95,40 @@ pub fn step(
         (P::Proposed, E::Approve) => {
             s.message = "applying".into();
             Some(Effect::ApplyObject)
+        }
+        (P::Proposed, E::AwaitApproval) => {
+            s.phase = P::Pending;
+            s.message = "waiting for approval (set spec.approved: true to apply)".into();
+            None
+        }
+        (P::Pending, E::Approve) => {
+            s.message = "approved: applying".into();
+            Some(Effect::ApplyObject)
+        }
+        (P::Pending, E::Applied) => {
+            s.phase = P::Applied;
+            s.applied_at = Some(now.into());
+            s.message = "applied: approved".into();
+            None
+        }
+        (P::Pending, E::ApplyFailed(m)) => {
+            s.phase = P::Failed;
+            s.ended_at = Some(now.into());
+            s.message = format!("apply failed after approval: {m}");
+            None
+        }
+        (P::Pending, E::End(e)) => {
+            s.phase = if *e == End::Retired {
+                P::Retired
+            } else {
+                P::Reverted
+            };
+            s.ended_at = Some(now.into());
+            s.message = format!(
+                "{} before it was approved",
+                ending(*e).trim_start_matches("ending: ")
+            );
+            None
         }
         (P::Proposed, E::Applied) => {
             s.phase = P::Applied;
@@ -187,6 +225,26 @@ mod tests {
         assert_eq!(s.phase, MitigationPhase::Reverted, "{s:?}");
         assert_eq!(s.ended_at.as_deref(), Some("t5"));
         assert!(step(&s, LedgerEvent::Approve, "t6").is_err(), "terminal");
+    }
+
+    /// The arming ladder: a Pending mitigation waits for a person, then applies; unapproved, it
+    /// expires having applied nothing.
+    #[test]
+    fn pending_waits_for_approval() {
+        let (s, e) = step(&proposed(), LedgerEvent::AwaitApproval, "t1").unwrap();
+        assert_eq!((s.phase, e), (MitigationPhase::Pending, None));
+        assert!(step(&s, LedgerEvent::Removed, "t2").is_err());
+        let (a, e) = step(&s, LedgerEvent::Approve, "t2").unwrap();
+        assert_eq!(
+            (a.phase, e),
+            (MitigationPhase::Pending, Some(Effect::ApplyObject))
+        );
+        let (a, _) = step(&a, LedgerEvent::Applied, "t3").unwrap();
+        assert_eq!(a.phase, MitigationPhase::Applied);
+        assert_eq!(a.message, "applied: approved");
+        let (x, e) = step(&s, LedgerEvent::End(End::Expired), "t4").unwrap();
+        assert_eq!((x.phase, e), (MitigationPhase::Reverted, None));
+        assert_eq!(x.message, "expired before it was approved");
     }
 
     /// Break-glass: a record stopped before its apply ends Reverted with nothing applied; an

@@ -1,5 +1,6 @@
 //! rampart's respond layer, pure (no I/O, no clock: time is passed in as Unix seconds).
 //!
+//! * [`arming`]: the arming ladder (a class's stage per namespace) and the shadow history.
 //! * [`actuator`]: which writer realises actions; anything unknown fails safe to dry-run.
 //! * [`engine`]: the model kept current by changes, re-proof and the change report.
 //! * [`brake`]: break-glass — whether acting stops, whether everything is withdrawn.
@@ -9,6 +10,7 @@
 //! * [`retire`]: whether a mitigation is still needed (re-prove without it).
 
 pub mod actuator;
+pub mod arming;
 pub mod bar;
 pub mod brake;
 pub mod engine;

@@ -65,7 +65,10 @@ pub fn reconcile(objects: &[ManagedObject], records: &[Record]) -> Vec<Repair> {
                     out.push(Repair::Remove(r.name.clone()))
                 }
                 MitigationPhase::Applied => {}
-                MitigationPhase::Proposed => out.push(Repair::Adopt(r.name.clone())),
+                // A crash between an apply and its status (a Pending one was approved).
+                MitigationPhase::Proposed | MitigationPhase::Pending => {
+                    out.push(Repair::Adopt(r.name.clone()))
+                }
                 // Ended records must not leave objects behind.
                 MitigationPhase::Reverted | MitigationPhase::Retired | MitigationPhase::Failed => {
                     out.push(Repair::DeleteOrphan(o.key.clone()))

@@ -87,9 +87,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h)")),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
+        "d" => Ok(Duration::from_secs(n.saturating_mul(86_400))),
+        _ => Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h, d)")),
     }
 }
 
@@ -190,6 +191,16 @@ mod tests {
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5d").is_err());
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_duration("5w").is_err());
+        assert!(
+            parse_duration("99999999999999999999d").is_err(),
+            "too large to parse is an error, not a panic"
+        );
+        assert_eq!(
+            parse_duration("18446744073709551615h"),
+            Ok(Duration::from_secs(u64::MAX)),
+            "saturates"
+        );
     }
 }
