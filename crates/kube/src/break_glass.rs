@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::runtime::watcher;
 use rampart_api::{BreakGlass, BreakGlassSpec};
 use rampart_respond::brake::BrakeView;
 use tokio::sync::watch;
@@ -58,9 +58,9 @@ pub async fn watch_arming(
     .await;
 }
 
-/// Watches every object of a cluster-scoped kind (a reflector), calling `changed` with all of
-/// them once listed and after every change; a failing watch keeps the last state (and
-/// retries with backoff).
+/// Watches every object of a cluster-scoped kind (with [`crate::each`]'s relists and
+/// backoff), calling `changed` with all of them once listed and after every change; a failing
+/// watch keeps the last state until it is current again.
 async fn watch_all<K>(client: Client, changed: impl Fn(&[K]), cancel: CancellationToken)
 where
     K: kube::Resource<Scope = kube::core::ClusterResourceScope>
@@ -68,27 +68,18 @@ where
         + std::fmt::Debug
         + serde::de::DeserializeOwned
         + Send
-        + Sync
         + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+    K::DynamicType: Default,
 {
     let api: Api<K> = Api::all(client);
-    let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(
-        writer,
-        watcher::watcher(api, watcher::Config::default()).default_backoff(),
-    );
-    let mut stream = std::pin::pin!(stream);
+    let make = || watcher::watcher(api.clone(), watcher::Config::default()).boxed();
+    let name = |o: &K| o.meta().name.clone().unwrap_or_default();
+    let mut all: std::collections::BTreeMap<String, K> = std::collections::BTreeMap::new();
     let mut listed = false;
     let mut said = false;
-    loop {
-        let event = tokio::select! {
-            () = cancel.cancelled() => return,
-            e = stream.next() => e,
-        };
-        match event {
-            None => return,
-            Some(Err(e)) => {
+    crate::each(make, cancel, |seen| {
+        match seen {
+            crate::Seen::Failed(e) => {
                 if !said {
                     tracing::warn!(
                         "watching {} failed, retrying (acting waits until it is read): {e}",
@@ -96,19 +87,26 @@ where
                     );
                     said = true;
                 }
+                return;
             }
-            Some(Ok(e)) => {
+            crate::Seen::Relisted(objects) => {
+                all = objects.into_iter().map(|o| (name(&o), o)).collect();
+                listed = true;
                 said = false;
-                if matches!(e, watcher::Event::InitDone) {
-                    listed = true;
-                }
-                if listed && !matches!(e, watcher::Event::Init | watcher::Event::InitApply(_)) {
-                    let objects: Vec<K> = reader.state().iter().map(|b| (**b).clone()).collect();
-                    changed(&objects);
-                }
+            }
+            crate::Seen::Applied(o) => {
+                all.insert(name(&o), o);
+            }
+            crate::Seen::Deleted(o) => {
+                all.remove(&name(&o));
             }
         }
-    }
+        if listed {
+            let objects: Vec<K> = all.values().cloned().collect();
+            changed(&objects);
+        }
+    })
+    .await;
 }
 
 /// Why the switch could not be written.

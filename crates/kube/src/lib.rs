@@ -141,7 +141,7 @@ fn policy(obj: &DynamicObject, kind: &'static str) -> Option<Result<NamedPolicy,
 /// A watch's events once relists are gathered: kube-runtime's `Init`, `InitApply`…,
 /// `InitDone` become one `Relisted` with every object.
 /// After a failure the watch starts over with a list, so `Relisted` also says "current again".
-enum Seen<K> {
+pub(crate) enum Seen<K> {
     Relisted(Vec<K>),
     Applied(K),
     Deleted(K),
@@ -160,8 +160,11 @@ const HEALTHY_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 /// resuming from the last resourceVersion would give no sign of being current again, and
 /// whatever changed during the gap (an API server restart) must be known before the sink is
 /// ready again.
-async fn each<K, S>(make: impl Fn() -> S, cancel: CancellationToken, mut f: impl FnMut(Seen<K>))
-where
+pub(crate) async fn each<K, S>(
+    make: impl Fn() -> S,
+    cancel: CancellationToken,
+    mut f: impl FnMut(Seen<K>),
+) where
     S: futures_util::Stream<Item = Result<Event<K>, watcher::Error>> + Unpin,
 {
     let mut wait = RETRY_MIN;

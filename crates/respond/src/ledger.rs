@@ -105,19 +105,29 @@ pub fn step(
             s.message = "approved: applying".into();
             Some(Effect::ApplyObject)
         }
-        (P::Pending, E::Applied) => {
+        (P::Proposed | P::Pending, E::Applied) => {
             s.phase = P::Applied;
             s.applied_at = Some(now.into());
-            s.message = "applied: approved".into();
+            s.message = if status.phase == P::Pending {
+                "applied: approved"
+            } else {
+                "applied"
+            }
+            .into();
             None
         }
-        (P::Pending, E::ApplyFailed(m)) => {
+        (P::Proposed | P::Pending, E::ApplyFailed(m)) => {
             s.phase = P::Failed;
             s.ended_at = Some(now.into());
-            s.message = format!("apply failed after approval: {m}");
+            let after = if status.phase == P::Pending {
+                " after approval"
+            } else {
+                ""
+            };
+            s.message = format!("apply failed{after}: {m}");
             None
         }
-        (P::Pending, E::End(e)) => {
+        (P::Proposed | P::Pending, E::End(e)) => {
             s.phase = if *e == End::Retired {
                 P::Retired
             } else {
@@ -125,33 +135,13 @@ pub fn step(
             };
             s.ended_at = Some(now.into());
             s.message = format!(
-                "{} before it was approved",
-                ending(*e).trim_start_matches("ending: ")
-            );
-            None
-        }
-        (P::Proposed, E::Applied) => {
-            s.phase = P::Applied;
-            s.applied_at = Some(now.into());
-            s.message = "applied".into();
-            None
-        }
-        (P::Proposed, E::ApplyFailed(m)) => {
-            s.phase = P::Failed;
-            s.ended_at = Some(now.into());
-            s.message = format!("apply failed: {m}");
-            None
-        }
-        (P::Proposed, E::End(e)) => {
-            s.phase = if *e == End::Retired {
-                P::Retired
-            } else {
-                P::Reverted
-            };
-            s.ended_at = Some(now.into());
-            s.message = format!(
-                "{} before it was applied",
-                ending(*e).trim_start_matches("ending: ")
+                "{} before it was {}",
+                ending(*e).trim_start_matches("ending: "),
+                if status.phase == P::Pending {
+                    "approved"
+                } else {
+                    "applied"
+                }
             );
             None
         }
