@@ -453,12 +453,7 @@ async fn act_on_cuts(
             );
             m.metadata.namespace = Some(ns.clone());
             m.metadata.labels = Some([("rampart.dev/cut".to_string(), d.cut.clone())].into());
-            let outcome = if approval {
-                propose_for_approval(ledger, &m, how.metrics).await
-            } else {
-                enact(ledger, &m, how.metrics, how.brake).await
-            };
-            if outcome == Enacted::Failed {
+            if enact(ledger, &m, how.metrics, how.brake, approval).await == Enacted::Failed {
                 how.failed
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -466,30 +461,6 @@ async fn act_on_cuts(
             }
         }
     }
-}
-
-/// Writes a mitigation `Pending` (the class is armed `actWithApproval`): the record only,
-/// nothing applied until someone sets `spec.approved: true`.
-async fn propose_for_approval(ledger: &Ledger, m: &Mitigation, metrics: &EngineMetrics) -> Enacted {
-    let stamp = rfc3339(now());
-    let ns = m.metadata.namespace.clone().unwrap_or_default();
-    let name = m.metadata.name.clone().unwrap_or_default();
-    if let Err(e) = ledger.record(m).await {
-        metrics.actuator_errors.inc();
-        tracing::warn!("{e}");
-        return Enacted::Failed;
-    }
-    let proposed = MitigationStatus {
-        proposed_at: Some(stamp.clone()),
-        ..Default::default()
-    };
-    if let Ok((pending, _)) = step(&proposed, LedgerEvent::AwaitApproval, &stamp)
-        && let Err(e) = ledger.set_status(&ns, &name, &pending).await
-    {
-        tracing::warn!("{e}");
-    }
-    tracing::info!(mitigation = %name, namespace = %ns, "mitigation waiting for approval");
-    Enacted::Withdrawn
 }
 
 /// Applies the Pending mitigations someone approved (`spec.approved: true`) that have not
@@ -645,11 +616,14 @@ async fn end_applied(
 /// Records a mitigation, applies it, then records the outcome — in that order, so a crash at
 /// any point leaves something start-up reconciliation repairs. Break-glass pulled while the
 /// record was being written stops it there: the record ends `Reverted` and nothing is applied.
+/// With `approval` (the class is armed `actWithApproval`) the record is left `Pending`: nothing
+/// is applied until someone sets `spec.approved: true` ([`apply_approved`]).
 pub(crate) async fn enact(
     ledger: &Ledger,
     m: &Mitigation,
     metrics: &EngineMetrics,
     brake: &watch::Receiver<BrakeView>,
+    approval: bool,
 ) -> Enacted {
     let stamp = rfc3339(now());
     let ns = m.metadata.namespace.clone().unwrap_or_default();
@@ -666,6 +640,15 @@ pub(crate) async fn enact(
         proposed_at: Some(stamp.clone()),
         ..Default::default()
     };
+    if approval {
+        if let Ok((pending, _)) = step(&proposed, LedgerEvent::AwaitApproval, &stamp)
+            && let Err(e) = ledger.set_status(&ns, &name, &pending).await
+        {
+            tracing::warn!("{e}");
+        }
+        tracing::info!(mitigation = %name, namespace = %ns, "mitigation waiting for approval");
+        return Enacted::Pending;
+    }
     if brake.borrow().stops_acting() {
         if let Ok((withdrawn, _)) = step(&proposed, LedgerEvent::End(End::BreakGlass), &stamp) {
             if let Err(e) = ledger.set_status(&ns, &name, &withdrawn).await {
@@ -705,6 +688,8 @@ pub(crate) enum Enacted {
     Failed,
     /// Break-glass stopped it after the record: nothing applied, not a failure.
     Withdrawn,
+    /// Recorded `Pending`: waiting for a person's approval.
+    Pending,
 }
 
 #[cfg(test)]

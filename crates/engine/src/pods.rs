@@ -60,7 +60,7 @@ async fn respond_to_pods(
         let Some((ledger, brake)) = writer else { break };
         let m =
             PodResponse::mitigation(&d, now_s, rfc3339(now_s + config.mitigation_ttl.as_secs()));
-        if enact(ledger, &m, metrics, brake).await == crate::ledger::Enacted::Applied {
+        if enact(ledger, &m, metrics, brake, false).await == crate::ledger::Enacted::Applied {
             pods.reaped(&d, &metrics.pods);
         }
         d.mitigation = m.metadata.name.clone();
