@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
+use rampart_api::Stage;
 use rampart_http::dashboard::{PodMetrics, ReapLabels, WorkloadLabels};
 use rampart_model::selector::LabelSelector;
 use rampart_model::{Kind, Object, Snapshot, Workload, WorkloadKind};
@@ -75,6 +76,8 @@ struct Round<'a> {
     rampart_namespace: &'a str,
     metrics: &'a PodMetrics,
     now: u64,
+    /// The arming ladder's stage for the pod class in a namespace (none: act as the bar says).
+    stage: &'a dyn Fn(&str) -> Option<rampart_api::Stage>,
 }
 
 fn key_of(d: &PodDecision) -> (String, String) {
@@ -259,6 +262,7 @@ impl PodResponse {
         metrics: &PodMetrics,
         now: u64,
         ttl: u64,
+        stage: &dyn Fn(&str) -> Option<rampart_api::Stage>,
     ) -> Vec<PodDecision> {
         self.held
             .retain(|_, (_, since)| now < since.saturating_add(ttl));
@@ -275,6 +279,7 @@ impl PodResponse {
             rampart_namespace,
             metrics,
             now,
+            stage,
         };
         let mut out = Vec::new();
         // Held observations are judged again (while they live), after the fresh ones.
@@ -343,7 +348,18 @@ impl PodResponse {
         } else {
             Verdict::Propose(Hold::NotSynced)
         };
+        // The arming ladder: held back here, or waiting for a person.
+        let stage = (round.stage)(namespace);
+        let (verdict, approval) = match (verdict, stage) {
+            (Verdict::Act, Some(s @ (Stage::Shadow | Stage::Propose))) => {
+                (Verdict::Propose(Hold::Arming(s)), false)
+            }
+            (Verdict::Act, Some(Stage::ActWithApproval)) => (Verdict::Act, true),
+            (v, _) => (v, false),
+        };
         let decision = match &verdict {
+            Verdict::Act if approval && round.writes => "act-with-approval".to_string(),
+            Verdict::Act if approval => "act-with-approval (dry-run)".to_string(),
             Verdict::Act if round.writes => "act".to_string(),
             Verdict::Act => "act (dry-run)".to_string(),
             Verdict::Propose(h) => format!("propose: {h:?}"),
@@ -488,6 +504,12 @@ impl PodResponse {
     }
 
     /// A pod was reaped: count it and start the recreation clock.
+    /// A pod whose action waits for approval: never a second action on it meanwhile (an
+    /// approved one is applied from its record).
+    pub fn awaiting(&mut self, d: &PodDecision) {
+        self.reaped_pods.insert(key_of(d));
+    }
+
     pub fn reaped(&mut self, d: &PodDecision, metrics: &PodMetrics) {
         self.reaped_pods.insert(key_of(d));
         let Some(w) = &d.workload else { return };

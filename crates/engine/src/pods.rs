@@ -55,13 +55,17 @@ async fn respond_to_pods(
         &metrics.pods,
         now_s,
         config.observation_ttl.as_secs().max(1),
+        &|ns: &str| core.stage(rampart_respond::bar::ActionClass::Pod, ns),
     );
     for mut d in acts {
         let Some((ledger, brake)) = writer else { break };
         let m =
             PodResponse::mitigation(&d, now_s, rfc3339(now_s + config.mitigation_ttl.as_secs()));
-        if enact(ledger, &m, metrics, brake, false).await == crate::ledger::Enacted::Applied {
-            pods.reaped(&d, &metrics.pods);
+        let approval = d.decision.starts_with("act-with-approval");
+        match enact(ledger, &m, metrics, brake, approval).await {
+            crate::ledger::Enacted::Applied => pods.reaped(&d, &metrics.pods),
+            crate::ledger::Enacted::Pending => pods.awaiting(&d),
+            _ => {}
         }
         d.mitigation = m.metadata.name.clone();
         pods.remember(d);

@@ -2193,3 +2193,98 @@ async fn the_arming_ladder_holds_back_then_waits_for_approval() {
     engine.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 24, the arming ladder for the pod class: armed `actWithApproval`, a shell in a pod
+/// writes a Pending isolation and leaves the pod alone; approved with a merge patch of
+/// `spec.approved` (what `kubectl patch` sends), the pod is isolated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infected_pod_waits_for_approval_where_the_ladder_says_so() {
+    let fake = new_fake();
+    {
+        let mut f = fake.lock().unwrap();
+        f.write(
+            "namespaces",
+            "ADDED",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
+        );
+        f.write("replicasets", "ADDED", replica_set("web-rs", "web", 2));
+        f.write("pods", "ADDED", rs_pod("web-a", "web-rs", "web"));
+        f.write("pods", "ADDED", rs_pod("web-b", "web-rs", "web"));
+        let mut svc = service("LoadBalancer", "web");
+        svc["spec"]["selector"] = json!({"app": "web"});
+        f.write("services", "ADDED", svc);
+        f.write(
+            "armingpolicies",
+            "ADDED",
+            json!({"apiVersion": "rampart.dev/v1alpha1",
+            "kind": "ArmingPolicy", "metadata": {"name": "pods", "namespace": ""},
+            "spec": {"rules": [{"classes": ["pod"], "stage": "actWithApproval"}]}}),
+        );
+    }
+    let engine = Engine::spawn(
+        &fake,
+        "pod-ladder",
+        &[
+            "--enable",
+            "pod",
+            "--actuator",
+            "networkpolicy",
+            "--ingest-addr",
+            "127.0.0.1:0",
+            "--insecure-no-auth",
+        ],
+    )
+    .await;
+    let ingest = engine.ingest.clone().unwrap();
+    engine
+        .findings_when(|f| f["arming"]["state"] == "in-force")
+        .await;
+    let quarantined = |fake: &Shared| {
+        objects_in(fake, "pods").iter().any(|p| {
+            p["metadata"]["name"] == "web-a"
+                && p["metadata"]["labels"]["rampart.dev/quarantine"].is_string()
+        })
+    };
+    assert_eq!(post(&ingest, "/falco", None, &shell_in("web-a")), 200);
+    wait_for("a Pending isolation", || {
+        in_phase(&fake, "Pending")
+            .iter()
+            .any(|m| m["spec"]["action"] == "Isolate")
+    })
+    .await;
+    // Another alert on the same pod: still one record, still not isolated.
+    assert_eq!(post(&ingest, "/falco", None, &shell_in("web-a")), 200);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(!quarantined(&fake), "nothing done before approval");
+    assert_eq!(objects_in(&fake, "mitigations").len(), 1);
+    let m = in_phase(&fake, "Pending").remove(0);
+    let url = start(fake.clone()).await;
+    let patch = tokio::task::spawn_blocking({
+        let url = url.clone();
+        let (ns, name) = (
+            m["metadata"]["namespace"].as_str().unwrap().to_string(),
+            m["metadata"]["name"].as_str().unwrap().to_string(),
+        );
+        move || {
+            let addr = url.trim_start_matches("http://").to_string();
+            request(
+                &addr,
+                "PATCH",
+                &format!("/apis/rampart.dev/v1alpha1/namespaces/{ns}/mitigations/{name}"),
+                &["Content-Type: application/merge-patch+json".to_string()],
+                br#"{"spec":{"approved":true}}"#,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(patch.0, 200, "{}", patch.1);
+    wait_for("the approved isolation is applied", || {
+        quarantined(&fake)
+            && in_phase(&fake, "Applied").iter().any(|x| {
+                x["spec"]["action"] == "Isolate" && x["status"]["message"] == "applied: approved"
+            })
+    })
+    .await;
+    engine.stop();
+}

@@ -117,6 +117,8 @@ pub enum Hold {
     Ineffective,
     /// What the guard needs (PodDisruptionBudgets) is not listed yet.
     NotSynced,
+    /// The arming ladder holds the class at this stage here (`Shadow` or `Propose`).
+    Arming(rampart_api::Stage),
     /// The cut's mitigation expired: it stays proposed until the cool-down ends (Unix
     /// seconds), then the bar judges it again like a new action.
     CoolingDown {

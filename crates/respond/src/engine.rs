@@ -446,7 +446,9 @@ impl EngineCore {
                 }
                 let decision = match (disabled, stage, would) {
                     (true, _, _) => format!("propose: {:?}", bar::Hold::ClassDisabled),
-                    (false, Some(s), Verdict::Act) => format!("propose: Arming({s:?})"),
+                    (false, Some(s), Verdict::Act) => {
+                        format!("propose: {:?}", bar::Hold::Arming(s))
+                    }
                     (false, _, Verdict::Propose(h)) => format!("propose: {h:?}"),
                     (false, None, Verdict::Act) => "act".into(),
                 };
