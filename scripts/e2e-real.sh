@@ -352,7 +352,7 @@ check "break-glass: still nothing applied 5 s later (no cool-down holds the cuts
 findings 18092 "$work/bg.json"
 check "break-glass: /findings says engaged, by whom" \
   test "$(jq_py "$work/bg.json" 'd["break_glass"]["state"] + " " + str(bool(d["break_glass"]["hands"][0]["set_by"]))')" = "engaged True"
-bg_event() { kubectl -n $ns_sys get events.events.k8s.io -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' | grep -q BreakGlassEngaged; }
+bg_event() { kubectl -n default get events.events.k8s.io -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' | grep -q BreakGlassEngaged; }
 check "break-glass: an Event records who set it" until_ok 10 bg_event
 check "break-glass: off" "$rampart" engine break-glass off
 check "break-glass: released, acting resumes" until_ok 60 applied

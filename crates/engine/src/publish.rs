@@ -210,14 +210,12 @@ impl Announcer {
 }
 
 impl Announcer {
-    /// Records a break-glass change as an Event on the BreakGlass object (in `namespace`,
-    /// rampart's own: the object is cluster-scoped). Named after the object and the version
-    /// that changed, so every replica seeing the same change records it once.
-    pub(crate) async fn announce_brake(
-        &self,
-        change: &rampart_respond::brake::BrakeChange,
-        namespace: &str,
-    ) {
+    /// Records a break-glass change as an Event on the BreakGlass object — in `default`: the
+    /// API server keeps Events about cluster-scoped objects there (or in `kube-system`), as it
+    /// does for Nodes. Named after the object and the version that changed, so every replica
+    /// seeing the same change records it once.
+    pub(crate) async fn announce_brake(&self, change: &rampart_respond::brake::BrakeChange) {
+        let namespace = "default";
         use k8s_openapi::api::core::v1::ObjectReference;
         use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
         use rampart_respond::brake::BrakeChange;

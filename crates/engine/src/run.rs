@@ -519,9 +519,7 @@ impl Engine<'_> {
                 .field("revert_all", &hand.revert_all.to_string()),
             );
             if self.leadership.records_events() {
-                self.announcer
-                    .announce_brake(&change, &self.config.namespace)
-                    .await;
+                self.announcer.announce_brake(&change).await;
             }
         }
         self.brake_seen = now;

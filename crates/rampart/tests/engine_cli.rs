@@ -1802,7 +1802,10 @@ async fn break_glass_stops_mid_apply_and_revert_all_leaves_nothing_behind() {
         .iter()
         .find(|e| e["reason"] == "BreakGlassEngaged")
         .expect("an Event records the switch");
-    assert_eq!(event["metadata"]["namespace"], "rampart");
+    assert_eq!(
+        event["metadata"]["namespace"], "default",
+        "where the API server keeps Events about cluster-scoped objects"
+    );
     assert_eq!(event["regarding"]["kind"], "BreakGlass");
     assert!(
         event["note"]

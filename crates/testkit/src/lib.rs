@@ -324,6 +324,26 @@ type NamePath = (String, String, String, String, String);
 
 /// Stores a new object (409 if it exists), as a create does.
 fn create_object(f: &Shared, resource: &str, obj: Value) -> Response {
+    // The API server's event validation: an Event with an eventTime about a cluster-scoped
+    // object (no `regarding.namespace`) lives in `default` or `kube-system`, nowhere else.
+    if resource == "events"
+        && !obj["eventTime"].is_null()
+        && obj["regarding"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty()
+        && !matches!(
+            obj["metadata"]["namespace"].as_str(),
+            Some("default" | "kube-system")
+        )
+    {
+        return status(
+            422,
+            "Invalid",
+            "Event is invalid: involvedObject.namespace: Invalid value: \"\": does not match event.namespace"
+                .into(),
+        );
+    }
     let mut fake = f.lock().unwrap();
     let k = key(&obj);
     if fake
