@@ -1898,7 +1898,8 @@ fn kinds_at(r: &rampart_testkit::receiver::Receiver, path: &str) -> Vec<String> 
 }
 
 /// Issue 24, notifications: a mitigation applied, a chain that appears later, break-glass and
-/// the revert it causes reach a generic webhook (HMAC-signed, checked here from the documented
+/// the revert it causes, a request guard's block and the corroboration it brings reach a
+/// generic webhook (HMAC-signed, checked here from the documented
 /// scheme; the first request refused with 503 and retried), a Slack-compatible webhook and a
 /// CloudEvents receiver; a receiver that refuses (400) counts dead letters.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1935,6 +1936,9 @@ async fn notifications_are_signed_batched_retried_and_dead_lettered() {
                 &secret,
                 "--notify-window",
                 "1s",
+                "--ingest-addr",
+                "127.0.0.1:0",
+                "--insecure-no-auth",
             ],
         ]
         .concat(),
@@ -1968,6 +1972,21 @@ async fn notifications_are_signed_batched_retried_and_dead_lettered() {
     wait_for("break-glass and the revert are told", || {
         let k = kinds_at(&receiver, "/hook");
         k.contains(&"break-glass".to_string()) && k.contains(&"mitigation-reverted".to_string())
+    })
+    .await;
+
+    // A request guard blocking at the exposed pod: told, and its alert corroborates the chain.
+    let guard = serde_json::to_vec(&json!({
+        "schema": "rampart.dev/guard-event/v1",
+        "events": [{"kind": "request-anomaly", "namespace": "app", "pod": "web", "service": "web",
+                    "reasons": {"injection": 2}, "mode": "block", "summary": "query.q: injection"}]
+    }))
+    .unwrap();
+    let ingest = engine.ingest.clone().unwrap();
+    assert_eq!(post(&ingest, "/guard", None, &guard), 200);
+    wait_for("the guard block and the corroboration are told", || {
+        let k = kinds_at(&receiver, "/hook");
+        k.contains(&"guard-block".to_string()) && k.contains(&"chain-corroborated".to_string())
     })
     .await;
 
