@@ -939,6 +939,47 @@ async fn approve(
     }
 }
 
+/// The arming ladder's evidence: per class, what the engine would have done where it was held
+/// back, and how each would-be action ended.
+fn arming_table(h: &mut String, a: &Value) {
+    let Some(history) = a["history"].as_object().filter(|h| !h.is_empty()) else {
+        return;
+    };
+    let days = a["window_seconds"].as_u64().unwrap_or(0) / 86_400;
+    h.push_str(&format!(
+        "<h2>Held back (last {days} days)</h2><table id=\"arming\"><tr><th>class</th>\
+         <th>would act</th><th>still wanted</th><th>expired</th><th>obsolete</th>\
+         <th>false alarms</th><th>latest</th></tr>"
+    ));
+    for (class, c) in history {
+        let n = |k: &str| c[k].as_u64().unwrap_or(0);
+        let latest: Vec<String> = c["examples"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                format!(
+                    "{} ({}, {})",
+                    escape(e["fix"].as_str().unwrap_or("")),
+                    escape(e["held"].as_str().unwrap_or("")),
+                    escape(e["outcome"].as_str().unwrap_or(""))
+                )
+            })
+            .collect();
+        h.push_str(&format!(
+            "<tr class=\"arming\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(class),
+            n("would_act"),
+            n("open"),
+            n("expired"),
+            n("obsolete"),
+            n("false_alarms"),
+            latest.join("<br>")
+        ));
+    }
+    h.push_str("</table>");
+}
+
 /// Mitigations waiting for approval, with a button each when the dashboard may approve.
 fn pending_table(h: &mut String, f: &Value) {
     let Some(pending) = f["pending"].as_array().filter(|p| !p.is_empty()) else {
@@ -1089,6 +1130,7 @@ pub fn render(f: &Value) -> String {
     );
     break_glass_banner(&mut h, &f["break_glass"]);
     pending_table(&mut h, f);
+    arming_table(&mut h, &f["arming"]);
     h.push_str("<h2>Mitigations</h2><table id=\"mitigations\"><tr><th>cut</th><th>change</th><th>decision</th></tr>");
     for d in f["report"]["decisions"].as_array().into_iter().flatten() {
         h.push_str(&format!(
@@ -1161,6 +1203,28 @@ mod tests {
         // The next re-proof replaces it.
         s.set_findings(b"{}".to_vec(), 8, 0);
         assert_eq!(gunzip(&s.findings_gzip()), b"{}");
+    }
+
+    #[test]
+    fn the_ladder_s_evidence_and_pending_approvals_are_shown_escaped() {
+        let f = json!({"arming": {"window_seconds": 604_800, "history": {"network": {
+                "would_act": 3, "open": 1, "expired": 1, "obsolete": 0, "false_alarms": 1,
+                "examples": [{"fix": "apply NetworkPolicy app/<x>", "held": "shadow", "outcome": "false"}]}}},
+            "pending": [{"namespace": "app", "name": "m1", "uid": "u\"1", "reason": "deny <db>",
+                         "expires_at": "2026-12-06T15:00:00Z"}],
+            "can_approve": true});
+        let html = render(&f);
+        assert!(html.contains("Held back (last 7 days)"), "{html}");
+        assert!(
+            html.contains("<td>network</td><td>3</td><td>1</td><td>1</td><td>0</td><td>1</td>")
+        );
+        assert!(html.contains("app/&lt;x&gt; (shadow, false)"));
+        assert!(html.contains("data-uid=\"u&quot;1\"") && html.contains("deny &lt;db&gt;"));
+        let without = render(&json!({"pending": f["pending"].clone(), "can_approve": false}));
+        assert!(
+            !without.contains("class=\"approve\""),
+            "no button without a token"
+        );
     }
 
     #[test]
