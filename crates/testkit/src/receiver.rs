@@ -1,9 +1,8 @@
 //! A notification receiver: real HTTP, every request recorded (path, headers, body). Paths
-//! under `/reject` answer `400`; the first `fail_first` other requests answer `503` (so that a
-//! sender's retries show), the rest `200`.
+//! under `/reject` answer `400`; the first `fail_first` requests of every other path answer
+//! `503` (so that each sender's retries show, whichever sends first), the rest `200`.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -27,7 +26,9 @@ pub struct Received {
 #[derive(Default)]
 struct Inner {
     got: Mutex<Vec<Received>>,
-    fail_first: AtomicUsize,
+    fail_first: usize,
+    /// Requests refused so far, per path.
+    failed: Mutex<BTreeMap<String, usize>>,
 }
 
 /// A running receiver.
@@ -58,11 +59,12 @@ async fn take(
     let path = uri.path().to_string();
     let status = if path.starts_with("/reject") {
         StatusCode::BAD_REQUEST
-    } else if inner
-        .fail_first
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok()
-    {
+    } else if {
+        let mut failed = inner.failed.lock().unwrap_or_else(|e| e.into_inner());
+        let n = failed.entry(path.clone()).or_default();
+        *n += 1;
+        *n <= inner.fail_first
+    } {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
@@ -87,7 +89,8 @@ async fn take(
 pub async fn start(fail_first: usize) -> Receiver {
     let inner = Arc::new(Inner {
         got: Mutex::default(),
-        fail_first: AtomicUsize::new(fail_first),
+        fail_first,
+        failed: Mutex::default(),
     });
     let app = Router::new()
         .fallback(axum::routing::post(take))
