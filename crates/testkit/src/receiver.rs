@@ -57,14 +57,15 @@ async fn take(
     body: Bytes,
 ) -> StatusCode {
     let path = uri.path().to_string();
-    let status = if path.starts_with("/reject") {
-        StatusCode::BAD_REQUEST
-    } else if {
+    let refuse = {
         let mut failed = inner.failed.lock().unwrap_or_else(|e| e.into_inner());
         let n = failed.entry(path.clone()).or_default();
         *n += 1;
         *n <= inner.fail_first
-    } {
+    };
+    let status = if path.starts_with("/reject") {
+        StatusCode::BAD_REQUEST
+    } else if refuse {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
