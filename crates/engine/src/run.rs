@@ -86,7 +86,7 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
                 let client = client.clone();
                 Box::pin(async move {
                     tracing::warn!(mitigation = %a.name, namespace = %a.namespace, "approved from the dashboard");
-                    rampart_kube::break_glass::approve(
+                    rampart_kube::controls::approve(
                         &client,
                         &a.namespace,
                         &a.name,
@@ -103,12 +103,12 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
     // So does it the arming ladder.
     let (arming_tx, arming) = tokio::sync::watch::channel(None);
     if ledger.is_some() {
-        tokio::spawn(rampart_kube::break_glass::watch_break_glass(
+        tokio::spawn(rampart_kube::controls::watch_break_glass(
             client.clone(),
             brake_tx.clone(),
             cancel.clone(),
         ));
-        tokio::spawn(rampart_kube::break_glass::watch_arming(
+        tokio::spawn(rampart_kube::controls::watch_arming(
             client.clone(),
             arming_tx.clone(),
             cancel.clone(),
@@ -285,7 +285,7 @@ struct Engine<'a> {
     /// The ledger's phases at the last look, by `namespace/name` (none: not looked yet — the
     /// first look after start-up or a takeover tells nothing, it only learns).
     phases: Option<BTreeMap<String, rampart_api::MitigationPhase>>,
-    /// Break-glass as last read (see [`rampart_kube::break_glass::watch_break_glass`]).
+    /// Break-glass as last read (see [`rampart_kube::controls::watch_break_glass`]).
     brake: tokio::sync::watch::Receiver<BrakeView>,
     /// Kept so that `brake` never reports a closed channel (a replica that does not write
     /// never watches the brake).

@@ -9,8 +9,8 @@
 pub mod access;
 pub mod actuate;
 pub mod audit;
-pub mod break_glass;
 pub mod cluster;
+pub mod controls;
 pub mod guardians;
 pub mod leader;
 

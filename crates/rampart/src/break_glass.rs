@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand, ValueEnum};
 use rampart_api::BreakGlassSpec;
-use rampart_kube::break_glass::{active_mitigations, list_switches, set_switch, whoami};
+use rampart_kube::controls::{active_mitigations, list_switches, set_switch, whoami};
 
 use crate::webhook::parse_duration;
 
