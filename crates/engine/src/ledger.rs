@@ -78,9 +78,17 @@ async fn withdraw(ledger: &Ledger, m: &Mitigation, stamp: &str, metrics: &Engine
         MitigationPhase::Proposed | MitigationPhase::Pending
     ) && !status.message.starts_with("ending")
     {
-        // A record whose object may exist (a crash between apply and status): take it out
-        // first, then say it never took effect.
-        if let Err(e) = ledger.remove(m).await {
+        // A record whose object may exist (a crash between apply and status): take the object
+        // out first, then say it never took effect. Only the object: ending an *applied*
+        // isolation deletes its pod, but a pod never isolated is not rampart's to delete.
+        let object = m.spec.object["metadata"]["name"].as_str().unwrap_or("");
+        let removed = match m.spec.action {
+            ActionKind::Terminate => Ok(()),
+            _ if object.is_empty() => Ok(()),
+            ActionKind::AdminNetworkPolicy => ledger.remove_object("", object).await,
+            _ => ledger.remove_object(&ns, object).await,
+        };
+        if let Err(e) = removed {
             tracing::warn!("{e}");
             return false;
         }

@@ -2310,3 +2310,70 @@ async fn an_infected_pod_waits_for_approval_where_the_ladder_says_so() {
     .await;
     engine.stop();
 }
+
+/// Break-glass with revert-all withdraws a Pending isolation without touching its pod: ending
+/// an applied isolation deletes the isolated pod, but a pod never isolated is not rampart's to
+/// delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revert_all_withdraws_a_pending_isolation_and_leaves_its_pod_alone() {
+    let fake = new_fake();
+    {
+        let mut f = fake.lock().unwrap();
+        f.write(
+            "namespaces",
+            "ADDED",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
+        );
+        f.write("replicasets", "ADDED", replica_set("web-rs", "web", 2));
+        f.write("pods", "ADDED", rs_pod("web-a", "web-rs", "web"));
+        f.write("pods", "ADDED", rs_pod("web-b", "web-rs", "web"));
+        let mut svc = service("LoadBalancer", "web");
+        svc["spec"]["selector"] = json!({"app": "web"});
+        f.write("services", "ADDED", svc);
+        f.write(
+            "armingpolicies",
+            "ADDED",
+            json!({"apiVersion": "rampart.dev/v1alpha1",
+            "kind": "ArmingPolicy", "metadata": {"name": "pods", "namespace": ""},
+            "spec": {"rules": [{"classes": ["pod"], "stage": "actWithApproval"}]}}),
+        );
+    }
+    let engine = Engine::spawn(
+        &fake,
+        "pod-brake",
+        &[
+            "--enable",
+            "pod",
+            "--actuator",
+            "networkpolicy",
+            "--ingest-addr",
+            "127.0.0.1:0",
+            "--insecure-no-auth",
+        ],
+    )
+    .await;
+    let ingest = engine.ingest.clone().unwrap();
+    engine
+        .findings_when(|f| f["arming"]["state"] == "in-force")
+        .await;
+    assert_eq!(post(&ingest, "/falco", None, &shell_in("web-a")), 200);
+    wait_for("a Pending isolation", || {
+        !in_phase(&fake, "Pending").is_empty()
+    })
+    .await;
+    let (code, out) = break_glass(&engine, &["on", "--revert-all", "--wait", "20s"]).await;
+    assert_eq!(code, 0, "{out}");
+    let m = objects_in(&fake, "mitigations").remove(0);
+    assert_eq!(m["status"]["phase"], "Reverted");
+    assert_eq!(
+        m["status"]["message"],
+        "withdrawn by break-glass before it was approved"
+    );
+    assert!(
+        objects_in(&fake, "pods")
+            .iter()
+            .any(|p| p["metadata"]["name"] == "web-a"),
+        "the pod that was never isolated is still there"
+    );
+    engine.stop();
+}
