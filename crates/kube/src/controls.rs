@@ -199,7 +199,8 @@ pub async fn list_switches(client: &Client) -> Result<Vec<BreakGlass>, SwitchErr
         .map_err(|e| SwitchError(format!("listing BreakGlass: {}", sentence(&e))))
 }
 
-/// Mitigations still Proposed or Applied, as `namespace/name`: what revert-all must end.
+/// Mitigations still Proposed, Pending or Applied, as `namespace/name`: what revert-all must
+/// end.
 pub async fn active_mitigations(client: &Client) -> Result<Vec<String>, SwitchError> {
     use rampart_api::{Mitigation, MitigationPhase};
     let api: Api<Mitigation> = Api::all(client.clone());
@@ -214,7 +215,7 @@ pub async fn active_mitigations(client: &Client) -> Result<Vec<String>, SwitchEr
             m.status.as_ref().is_none_or(|s| {
                 matches!(
                     s.phase,
-                    MitigationPhase::Proposed | MitigationPhase::Applied
+                    MitigationPhase::Proposed | MitigationPhase::Pending | MitigationPhase::Applied
                 )
             })
         })
