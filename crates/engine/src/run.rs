@@ -360,8 +360,13 @@ impl Engine<'_> {
                 batch.push(e);
             }
             let batch_was_empty = batch.is_empty();
-            // The ladder as read now, before anything is decided this round.
+            // The ladder and the brake as read now, before anything is decided or shown this
+            // round (the select may have woken for something else first).
             intel_changed |= self.sync_ladder(false);
+            if self.brake.has_changed().unwrap_or(false) {
+                self.brake_changed().await;
+                intel_changed = true;
+            }
             for e in batch {
                 intel_changed |= self.apply(e);
             }
@@ -767,8 +772,10 @@ impl Engine<'_> {
     /// Publishes to the dashboard.
     fn publish(&self, report: &ChangeReport, signals: &Signals) {
         let mut levers = self.levers.now(&self.leadership);
+        // As last reported (gauge, Events, log), so that every view of it agrees; acting reads
+        // the live value.
         levers.break_glass =
-            crate::levers::BreakGlassShown::of(&self.brake.borrow(), self.ledger.is_some());
+            crate::levers::BreakGlassShown::of(&self.brake_seen, self.ledger.is_some());
         levers.arming = crate::levers::ArmingShown::of(
             &self.core,
             self.ledger.is_some(),

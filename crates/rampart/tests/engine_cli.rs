@@ -1758,8 +1758,11 @@ async fn break_glass_stops_mid_apply_and_revert_all_leaves_nothing_behind() {
         &[ACT, &["--reapply-cooldown", "0s", "--namespace", "rampart"]].concat(),
     )
     .await;
+    // Acting starts once the switch has been read (off): the record's write is then in flight.
     let f = engine
-        .findings_when(|f| decisions(f).iter().any(|d| d == "act"))
+        .findings_when(|f| {
+            decisions(f).iter().any(|d| d == "act") && f["break_glass"]["state"] == "off"
+        })
         .await;
     assert_eq!(f["break_glass"]["state"], "off", "{}", f["break_glass"]);
     let (code, out) = break_glass(&engine, &["on", "--reason", "incident 4711"]).await;
@@ -1797,6 +1800,12 @@ async fn break_glass_stops_mid_apply_and_revert_all_leaves_nothing_behind() {
     );
     assert_eq!(metric(&engine.addr, "rampart_break_glass "), 1);
     assert!(get(&engine.addr, "/").contains("class=\"break-glass\""));
+    wait_for("the Event", || {
+        objects_in(&fake, "events")
+            .iter()
+            .any(|e| e["reason"] == "BreakGlassEngaged")
+    })
+    .await;
     let events = objects_in(&fake, "events");
     let event = events
         .iter()
