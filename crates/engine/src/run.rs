@@ -551,7 +551,7 @@ impl Engine<'_> {
         // Level-triggered: the standing decisions are acted on every round (a cut already
         // carried, cooling down or just failed is skipped), so a new leader, a lost record or
         // an ended cool-down needs no change in the cluster to be acted on.
-        self.notice_ledger().await;
+        self.learn_ledger().await;
         if self.act(&self.last_report, false).await {
             self.reconciled = true;
         }
@@ -617,6 +617,15 @@ impl Engine<'_> {
         self.corroborated = now_set;
     }
 
+    /// After start-up or a takeover, learns the ledger as it stands before acting, so that
+    /// the look after acting tells only what acting changed (every later round compares with
+    /// the previous round's look).
+    async fn learn_ledger(&mut self) {
+        if self.phases.is_none() {
+            self.notice_ledger().await;
+        }
+    }
+
     /// Notices for the ledger's moves since the last look (Applied, ended, Failed), read from
     /// its watch; only where this replica acts.
     async fn notice_ledger(&mut self) {
@@ -657,15 +666,15 @@ impl Engine<'_> {
                 m.metadata.namespace.as_deref().unwrap_or(""),
                 m.metadata.name.as_deref().unwrap_or("")
             );
-            let status = m.status.clone().unwrap_or_default();
+            let phase = m.status.as_ref().map(|s| s.phase).unwrap_or_default();
             let before = self.phases.as_ref().map(|p| p.get(&key).copied());
-            next.insert(key.clone(), status.phase);
+            next.insert(key.clone(), phase);
             // Not looked before: learn only. Same phase: nothing new.
             let Some(before) = before else { continue };
-            if before == Some(status.phase) {
+            if before == Some(phase) {
                 continue;
             }
-            let (kind, severity) = match status.phase {
+            let (kind, severity) = match phase {
                 P::Applied => (
                     rampart_notify::Kind::MitigationApplied,
                     rampart_notify::Severity::Warning,
@@ -693,7 +702,11 @@ impl Engine<'_> {
                     &key,
                     &format!(
                         "{key} {:?}: {} {}/{} — {}",
-                        status.phase, target.kind, target.namespace, target.name, status.message
+                        phase,
+                        target.kind,
+                        target.namespace,
+                        target.name,
+                        m.status.as_ref().map(|s| s.message.as_str()).unwrap_or("")
                     ),
                 )
                 .field("action", &format!("{:?}", m.spec.action))
@@ -735,8 +748,7 @@ impl Engine<'_> {
         if self.leadership.records_events() {
             self.announcer.announce(&self.core).await;
         }
-        // Learns the ledger as it stands before acting (after start-up, the first look).
-        self.notice_ledger().await;
+        self.learn_ledger().await;
         if self.act(&report, true).await {
             self.reconciled = true;
         }

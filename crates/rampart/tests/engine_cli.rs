@@ -2225,11 +2225,10 @@ async fn the_arming_ladder_holds_back_then_waits_for_approval() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Issue 24, the arming ladder for the pod class: armed `actWithApproval`, a shell in a pod
-/// writes a Pending isolation and leaves the pod alone; approved with a merge patch of
-/// `spec.approved` (what `kubectl patch` sends), the pod is isolated.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_infected_pod_waits_for_approval_where_the_ladder_says_so() {
+/// An engine with the `pod` class armed `actWithApproval` everywhere, over `app/web` (two pods
+/// of a ReplicaSet behind a LoadBalancer), once the ladder is in force; the fake, the engine and
+/// its ingest address.
+async fn pod_ladder_engine(tag: &str) -> (Shared, Engine, String) {
     let fake = new_fake();
     {
         let mut f = fake.lock().unwrap();
@@ -2254,7 +2253,7 @@ async fn an_infected_pod_waits_for_approval_where_the_ladder_says_so() {
     }
     let engine = Engine::spawn(
         &fake,
-        "pod-ladder",
+        tag,
         &[
             "--enable",
             "pod",
@@ -2270,6 +2269,15 @@ async fn an_infected_pod_waits_for_approval_where_the_ladder_says_so() {
     engine
         .findings_when(|f| f["arming"]["state"] == "in-force")
         .await;
+    (fake, engine, ingest)
+}
+
+/// Issue 24, the arming ladder for the pod class: armed `actWithApproval`, a shell in a pod
+/// writes a Pending isolation and leaves the pod alone; approved with a merge patch of
+/// `spec.approved` (what `kubectl patch` sends), the pod is isolated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infected_pod_waits_for_approval_where_the_ladder_says_so() {
+    let (fake, engine, ingest) = pod_ladder_engine("pod-ladder").await;
     let quarantined = |fake: &Shared| {
         objects_in(fake, "pods").iter().any(|p| {
             p["metadata"]["name"] == "web-a"
@@ -2325,46 +2333,7 @@ async fn an_infected_pod_waits_for_approval_where_the_ladder_says_so() {
 /// delete.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revert_all_withdraws_a_pending_isolation_and_leaves_its_pod_alone() {
-    let fake = new_fake();
-    {
-        let mut f = fake.lock().unwrap();
-        f.write(
-            "namespaces",
-            "ADDED",
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
-        );
-        f.write("replicasets", "ADDED", replica_set("web-rs", "web", 2));
-        f.write("pods", "ADDED", rs_pod("web-a", "web-rs", "web"));
-        f.write("pods", "ADDED", rs_pod("web-b", "web-rs", "web"));
-        let mut svc = service("LoadBalancer", "web");
-        svc["spec"]["selector"] = json!({"app": "web"});
-        f.write("services", "ADDED", svc);
-        f.write(
-            "armingpolicies",
-            "ADDED",
-            json!({"apiVersion": "rampart.dev/v1alpha1",
-            "kind": "ArmingPolicy", "metadata": {"name": "pods", "namespace": ""},
-            "spec": {"rules": [{"classes": ["pod"], "stage": "actWithApproval"}]}}),
-        );
-    }
-    let engine = Engine::spawn(
-        &fake,
-        "pod-brake",
-        &[
-            "--enable",
-            "pod",
-            "--actuator",
-            "networkpolicy",
-            "--ingest-addr",
-            "127.0.0.1:0",
-            "--insecure-no-auth",
-        ],
-    )
-    .await;
-    let ingest = engine.ingest.clone().unwrap();
-    engine
-        .findings_when(|f| f["arming"]["state"] == "in-force")
-        .await;
+    let (fake, engine, ingest) = pod_ladder_engine("pod-brake").await;
     assert_eq!(post(&ingest, "/falco", None, &shell_in("web-a")), 200);
     wait_for("a Pending isolation", || {
         !in_phase(&fake, "Pending").is_empty()

@@ -220,6 +220,10 @@ impl EngineCore {
     /// A class `--enable` does not list is never past `Propose` (reported as `ClassDisabled`
     /// by the bar).
     pub fn stage(&self, class: ActionClass, namespace: &str) -> Option<rampart_api::Stage> {
+        // Most clusters have no ladder: no namespace lookup per cut then.
+        if self.ladder.is_empty() {
+            return None;
+        }
         let labels = self
             .snapshot
             .get(rampart_model::Kind::Namespace, "", namespace)
