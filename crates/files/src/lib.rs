@@ -29,7 +29,9 @@ use rampart_model::{
     raw_documents,
 };
 
-pub use read::{ReadError, decode_text, read_bounded, read_capped, read_text_bounded};
+pub use read::{
+    ReadError, decode_text, open_regular, read_bounded, read_capped, read_text_bounded,
+};
 
 /// Largest secret file read (a token): a token is a line, so anything larger is a mistake.
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;

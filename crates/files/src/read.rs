@@ -65,6 +65,16 @@ pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
     read_capped(file, opened.len(), max_bytes)
 }
 
+/// Opens the regular file at `path` for streaming (a flow capture of any size is read a line
+/// at a time by its parser, which bounds each line): anything but a regular file is refused,
+/// before and after the open, as [`read_bounded`] does.
+pub fn open_regular(path: &Path) -> Result<File, ReadError> {
+    check_regular(&std::fs::metadata(path)?)?;
+    let file = File::open(path)?;
+    check_regular(&file.metadata()?)?;
+    Ok(file)
+}
+
 /// Reads the regular file at `path` as text: [`read_bounded`], then [`decode_text`].
 pub fn read_text_bounded(path: &Path, max_bytes: u64) -> Result<String, ReadError> {
     decode_text(read_bounded(path, max_bytes)?)

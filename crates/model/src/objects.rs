@@ -273,6 +273,34 @@ pub struct PodStatus {
     /// Containers' runtime ids (for attributing runtime alerts that name only a container).
     #[serde(deserialize_with = "null_default")]
     pub container_statuses: Vec<ContainerStatus>,
+    /// `podIP` (for attributing observed network flows that name only an address).
+    #[serde(rename = "podIP", deserialize_with = "null_default")]
+    pub pod_ip: String,
+    /// `podIPs` (dual-stack pods have one per family).
+    #[serde(rename = "podIPs", deserialize_with = "null_default")]
+    pub pod_ips: Vec<PodIp>,
+}
+
+/// One of a pod's addresses.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct PodIp {
+    /// The address.
+    #[serde(deserialize_with = "null_default")]
+    pub ip: String,
+}
+
+impl PodStatus {
+    /// Every address the status names, `podIP` first, without repeats.
+    pub fn addresses(&self) -> impl Iterator<Item = &str> + '_ {
+        let first = (!self.pod_ip.is_empty()).then_some(self.pod_ip.as_str());
+        first.into_iter().chain(
+            self.pod_ips
+                .iter()
+                .map(|p| p.ip.as_str())
+                .filter(move |ip| !ip.is_empty() && Some(*ip) != first),
+        )
+    }
 }
 
 /// One container's status: its runtime id.
@@ -645,6 +673,12 @@ pub struct ServiceSpec {
     /// `externalIPs`.
     #[serde(rename = "externalIPs", deserialize_with = "null_default")]
     pub external_ips: Vec<String>,
+    /// `clusterIP` (`None` for "headless" or when not yet allocated).
+    #[serde(rename = "clusterIP")]
+    pub cluster_ip: Option<String>,
+    /// `clusterIPs` (one per family).
+    #[serde(rename = "clusterIPs", deserialize_with = "null_default")]
+    pub cluster_ips: Vec<String>,
 }
 
 impl ServiceSpec {

@@ -46,6 +46,7 @@ mod intel;
 mod learner;
 mod mcp;
 mod model;
+mod netpol;
 mod permissions;
 mod policy;
 mod scan;
@@ -79,6 +80,10 @@ enum Command {
     /// List which workloads may connect to which (and to/from external ranges) under the
     /// NetworkPolicies in the input, one `SRC => DST : PORTS` line per allowed pair.
     Connectivity(scan::ConnectivityArgs),
+    /// Least-privilege NetworkPolicies from observed traffic (Hubble, Inspektor Gadget),
+    /// proven by rampart's reachability before they are shown.
+    #[command(subcommand)]
+    Netpol(netpol::NetpolCommand),
     /// Serve the admission webhook (AdmissionReview v1 over HTTPS): Pod Security Standards,
     /// SecurityPolicies, mutations.
     Webhook(Box<webhook::WebhookArgs>),
@@ -151,6 +156,10 @@ fn main() -> ExitCode {
             audit::audit(&args)
         }
         Command::Connectivity(args) => scan::connectivity(&args),
+        Command::Netpol(command) => {
+            lean_allocator();
+            netpol::run(&command)
+        }
         Command::Webhook(args) => {
             // A large review's memory goes back to the system at once, not minutes later.
             lean_allocator();

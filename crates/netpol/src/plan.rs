@@ -1,0 +1,304 @@
+//! The staged rollout: the suggestion split into steps that are each safe on their own
+//! (ingress allow-lists, then egress allow-lists, then namespace default-denies), each verified
+//! with the policies of the steps before it in place, with the attack chains it breaks; and the
+//! plan's JSON contract, `rampart.dev/netpol-plan/v1` (docs/netpol.md).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rampart_graph::netpol::NetModel;
+use rampart_model::{Snapshot, WorkloadId, Workloads};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::attribute::{AttributeTally, Cluster, Observed, Peer};
+use crate::collect::{CollectTally, Collector};
+use crate::suggest::{Settings, Skipped, Stage, Suggested, Suggestion, suggest};
+use crate::verify::{self, Scope, Verification, model_with, show_peer};
+
+/// The contract's version.
+pub const API_VERSION: &str = "rampart.dev/netpol-plan/v1";
+
+/// One observed connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedConnection {
+    /// Client.
+    pub from: String,
+    /// Server.
+    pub to: String,
+    /// `TCP 8080`.
+    pub port: String,
+    /// Flows seen.
+    pub flows: u64,
+    /// DNS.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dns: bool,
+}
+
+/// What was observed, in numbers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ObservedSummary {
+    /// What collecting met.
+    pub collect: CollectTally,
+    /// What attribution met.
+    pub attribution: AttributeTally,
+    /// Distinct connections that passed.
+    pub connections: usize,
+    /// Distinct connections that were dropped.
+    pub dropped: usize,
+}
+
+/// A policy of a step.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyRef {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The workload it is for (`ns/name[Kind]`), absent for a default-deny.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+}
+
+/// A chain as plans name it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ChainRef {
+    /// The chain's stable id (as `rampart scan` prints it).
+    pub id: String,
+    /// The way in.
+    pub entry: String,
+    /// The target.
+    pub target: String,
+}
+
+/// One step of the rollout.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// 1-based.
+    pub number: usize,
+    /// What the step applies.
+    pub stage: Stage,
+    /// Its policies.
+    pub policies: Vec<PolicyRef>,
+    /// The step verified: applied after the steps before it.
+    pub verification: Verification,
+    /// Chains this step breaks (when chains were proved).
+    pub chains_broken: Vec<ChainRef>,
+}
+
+/// Chains before and after the whole plan.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ChainSummary {
+    /// Chains before.
+    pub before: usize,
+    /// Chains after.
+    pub after: usize,
+    /// Chains the plan breaks.
+    pub broken: Vec<ChainRef>,
+    /// Chains that remain.
+    pub remaining: Vec<ChainRef>,
+}
+
+/// A proven plan.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// [`API_VERSION`].
+    pub api_version: &'static str,
+    /// What was observed.
+    pub observed: ObservedSummary,
+    /// The observed connections (passed), sorted.
+    pub connections: Vec<ObservedConnection>,
+    /// Connections the datapath dropped, sorted.
+    pub dropped: Vec<ObservedConnection>,
+    /// Workloads with traffic that got no policy, and why.
+    pub skipped: Vec<Skipped>,
+    /// Workloads whose selector also selects others.
+    pub shared_selectors: BTreeMap<String, Vec<String>>,
+    /// The rollout.
+    pub steps: Vec<Step>,
+    /// The whole plan verified.
+    pub verification: Verification,
+    /// Chains (when proved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chains: Option<ChainSummary>,
+    /// The policies, in rollout order (`networking.k8s.io/v1` manifests).
+    pub policies: Vec<Value>,
+    /// The policies with their steps (not in the JSON: `policies` has the manifests).
+    #[serde(skip)]
+    pub suggested: Vec<Suggested>,
+}
+
+impl Plan {
+    /// The policies of step `number` (1-based).
+    pub fn step_policies(&self, number: usize) -> Vec<&Suggested> {
+        let Some(step) = self.steps.get(number.wrapping_sub(1)) else {
+            return Vec::new();
+        };
+        self.suggested.iter().filter(|p| p.stage == step.stage).collect()
+    }
+}
+
+fn chain_refs(snapshot: &Snapshot) -> BTreeSet<ChainRef> {
+    let a = rampart_graph::analyze(snapshot, &rampart_graph::Options::default());
+    a.proof
+        .chains
+        .iter()
+        .map(|c| ChainRef {
+            id: c.id.clone(),
+            entry: a.graph.vertex_ref(c.entry).to_string(),
+            target: a.graph.vertex_ref(c.target).to_string(),
+        })
+        .collect()
+}
+
+fn connections(
+    workloads: &Workloads,
+    observed: &Observed,
+    of: &BTreeMap<crate::Connection, u64>,
+) -> Vec<ObservedConnection> {
+    let mut v: Vec<ObservedConnection> = of
+        .iter()
+        .map(|(c, n)| ObservedConnection {
+            from: show_peer(workloads, observed, c.client),
+            to: show_peer(workloads, observed, c.server),
+            port: format!("{} {}", c.protocol.as_str(), c.port),
+            flows: *n,
+            dns: observed.dns.contains(c),
+        })
+        .collect();
+    v.sort_by(|a, b| (&a.from, &a.to, &a.port).cmp(&(&b.from, &b.to, &b.port)));
+    v
+}
+
+/// Suggests, stages and verifies policies for the flows in `collected` on the cluster
+/// `snapshot`; with `chains`, proves the attack chains before and after each step too.
+pub fn plan(snapshot: &Snapshot, collected: &Collector, settings: &Settings, chains: bool) -> Plan {
+    let workloads = Workloads::build(snapshot);
+    let cluster = Cluster::new(snapshot, &workloads);
+    let observed = cluster.attribute(collected);
+    let suggestion = suggest(&cluster, &observed, settings);
+    let base = NetModel::build(snapshot, &workloads);
+    let Suggestion {
+        policies,
+        skipped,
+        shared_selectors,
+    } = suggestion;
+    let shared: BTreeSet<WorkloadId> = workloads
+        .list
+        .iter()
+        .filter(|w| shared_selectors.contains_key(&w.display()))
+        .map(|w| w.id)
+        .collect();
+    let dns = dns_workloads(&cluster);
+    let mut steps = Vec::new();
+    let mut before = base.clone();
+    let mut chain_sets = chains.then(|| vec![chain_refs(snapshot)]);
+    let mut applied = 0;
+    for stage in Stage::ALL {
+        let n = policies[applied..].iter().take_while(|p| p.stage == stage).count();
+        if n == 0 {
+            continue;
+        }
+        let upto = &policies[..applied + n];
+        let after = model_with(snapshot, &workloads, &base, upto);
+        let scope = Scope {
+            policies: &policies[applied..applied + n],
+            shared: &shared,
+            dns: &dns,
+        };
+        let verification = verify::verify(&cluster, &observed, &before, &after, &scope);
+        let mut chains_broken = Vec::new();
+        if let Some(sets) = &mut chain_sets {
+            let mut s = snapshot.clone();
+            for p in upto {
+                rampart_graph::fix::Fix::AddNetworkPolicy(p.manifest.clone()).apply(&mut s);
+            }
+            let now = chain_refs(&s);
+            if let Some(prev) = sets.last() {
+                chains_broken = prev.difference(&now).cloned().collect();
+            }
+            sets.push(now);
+        }
+        steps.push(Step {
+            number: steps.len() + 1,
+            stage,
+            policies: policies[applied..applied + n]
+                .iter()
+                .map(|p| PolicyRef {
+                    namespace: p.namespace.clone(),
+                    name: p.name.clone(),
+                    workload: p.workload.map(|w| workloads.list[w.index()].display()),
+                })
+                .collect(),
+            verification,
+            chains_broken,
+        });
+        before = after;
+        applied += n;
+    }
+    let verification = if steps.is_empty() {
+        verify::verify(&cluster, &observed, &base, &base, &Scope { policies: &[], shared: &shared, dns: &dns })
+    } else {
+        let scope = Scope {
+            policies: &policies,
+            shared: &shared,
+            dns: &dns,
+        };
+        verify::verify(&cluster, &observed, &base, &before, &scope)
+    };
+    let chains = chain_sets.map(|sets| {
+        let first = sets.first().cloned().unwrap_or_default();
+        let last = sets.last().cloned().unwrap_or_default();
+        ChainSummary {
+            before: first.len(),
+            after: last.len(),
+            broken: first.difference(&last).cloned().collect(),
+            remaining: last.into_iter().collect(),
+        }
+    });
+    Plan {
+        api_version: API_VERSION,
+        observed: ObservedSummary {
+            collect: collected.tally.clone(),
+            attribution: observed.tally.clone(),
+            connections: observed.allowed.len(),
+            dropped: observed.dropped.len(),
+        },
+        connections: connections(&workloads, &observed, &observed.allowed),
+        dropped: connections(&workloads, &observed, &observed.dropped),
+        skipped,
+        shared_selectors,
+        steps,
+        verification,
+        chains,
+        policies: policies.iter().map(|p| p.manifest.clone()).collect(),
+        suggested: policies,
+    }
+}
+
+/// The cluster DNS workloads (behind `kube-system/kube-dns`, or labelled `k8s-app=kube-dns`).
+fn dns_workloads(cluster: &Cluster<'_>) -> BTreeSet<WorkloadId> {
+    let workloads = cluster.workloads();
+    let selector = cluster
+        .snapshot()
+        .services()
+        .find(|(_, s)| s.metadata.namespace == "kube-system" && s.metadata.name == "kube-dns")
+        .and_then(|(_, s)| s.spec.selector.clone())
+        .filter(|s| !s.is_empty());
+    workloads
+        .in_namespace("kube-system")
+        .iter()
+        .filter(|w| {
+            w.groups.iter().any(|g| match &selector {
+                Some(sel) => sel.iter().all(|(k, v)| g.labels.get(k) == Some(v)),
+                None => g.labels.get("k8s-app").is_some_and(|v| v == "kube-dns"),
+            })
+        })
+        .map(|w| w.id)
+        .collect()
+}
+
+/// A peer as the plan shows it (for callers that hold connections).
+pub fn peer_name(workloads: &Workloads, observed: &Observed, p: Peer) -> String {
+    show_peer(workloads, observed, p)
+}
