@@ -185,20 +185,11 @@ impl<'a> Cluster<'a> {
             if e.pod.is_none()
                 && let Some(&(ns, name)) = self.service_ips.get(&ip)
             {
-                return Side::Service(ns.to_owned(), name.to_owned());
+                return self.service_side(ns, name, e.ip);
             }
         }
         if let Some((ns, name)) = &e.service {
-            // A Service without a selector (`default/kubernetes`, hand-made Endpoints) has no
-            // pods to select: the observed address is what a rule can name.
-            let selectorless = self
-                .services
-                .get(&(ns.as_str(), name.as_str()))
-                .is_some_and(|s| s.spec.selector.is_none());
-            return match e.ip {
-                Some(ip) if selectorless => Side::External(IpNet::from(ip)),
-                _ => Side::Service(ns.clone(), name.clone()),
-            };
+            return self.service_side(ns, name, e.ip);
         }
         if let Some(ns) = &e.namespace {
             if !e.labels.is_empty()
@@ -219,6 +210,20 @@ impl<'a> Cluster<'a> {
             return Side::External(IpNet::from(ip));
         }
         Side::Unknown
+    }
+
+    /// A Service as a side: its pods, resolved per port later; a Service without a selector
+    /// (`default/kubernetes`, hand-made Endpoints) has no pods to select, so the observed
+    /// address is what a rule can name.
+    fn service_side(&self, ns: &str, name: &str, ip: Option<IpAddr>) -> Side {
+        let selectorless = self
+            .services
+            .get(&(ns, name))
+            .is_some_and(|s| s.spec.selector.is_none());
+        match ip {
+            Some(ip) if selectorless => Side::External(IpNet::from(ip)),
+            _ => Side::Service(ns.to_owned(), name.to_owned()),
+        }
     }
 
     fn by_name(&self, ns: &str, name: &str) -> Option<WorkloadId> {

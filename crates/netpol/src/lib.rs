@@ -11,6 +11,7 @@
 //!   namespace default-denies, with stable selectors;
 //! * [`verify`]: the policies added to rampart's NetworkPolicy model — every observed connection
 //!   must still pass, every other allowed one is listed with its reason, and what is closed;
+//! * [`infer`]: a cluster model read off the flows, for captures without a dump;
 //! * [`plan`]: the staged rollout (ingress, egress, default-deny), each step verified, and the
 //!   attack chains each step breaks; its JSON contract `rampart.dev/netpol-plan/v1`.
 
@@ -19,6 +20,7 @@ pub mod collect;
 pub mod flow;
 pub mod gadget;
 pub mod hubble;
+pub mod infer;
 pub mod plan;
 pub mod read;
 pub mod suggest;

@@ -271,8 +271,15 @@ pub fn suggest(cluster: &Cluster<'_>, observed: &Observed, settings: &Settings) 
             }),
         }
     }
-    for (&id, sel) in &selectors {
+    // Selectors as rules use them (a peer that cannot be told apart is selected with its
+    // whole namespace): which pick more than their workload.
+    for &id in &seen {
         let w = &workloads.list[id.index()];
+        let sel = selectors
+            .get(&id)
+            .cloned()
+            .or_else(|| selector_of(workloads, w))
+            .unwrap_or_default();
         let others: Vec<String> = workloads
             .in_namespace(&w.namespace)
             .iter()

@@ -66,8 +66,13 @@ pub struct SuggestArgs {
     pub flows: Vec<PathBuf>,
     /// The cluster: files or directories of manifests or `kubectl get -o json` dumps (pods
     /// with their status give the addresses flows are attributed by).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "infer_cluster")]
     pub paths: Vec<PathBuf>,
+    /// Add the pods, namespaces and Services the flows name that the inputs lack (labels and
+    /// addresses as the capture gives them, owners guessed from pod names): for a capture
+    /// without a dump, or a dump older than the capture.
+    #[arg(long)]
+    pub infer_cluster: bool,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Output::Yaml)]
     pub format: Output,
@@ -181,7 +186,12 @@ fn suggest(args: &SuggestArgs) -> anyhow::Result<ExitCode> {
         namespaces: args.namespaces.clone(),
     };
     let t2 = Instant::now();
-    let plan = rampart_netpol::plan(&loaded.snapshot, &collector, &settings, !args.no_chains);
+    let mut snapshot = loaded.snapshot;
+    if args.infer_cluster {
+        let added = rampart_netpol::infer::complete(&mut snapshot, &collector);
+        eprintln!("inferred from the flows: {added} objects the inputs lack");
+    }
+    let plan = rampart_netpol::plan(&snapshot, &collector, &settings, !args.no_chains);
     let t_plan = t2.elapsed();
     let mut out = std::io::stdout().lock();
     match args.format {
