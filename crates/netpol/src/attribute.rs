@@ -338,8 +338,10 @@ impl<'a> Cluster<'a> {
             let (mut client, mut server) =
                 (&sides[record.client as usize], &sides[record.server as usize]);
             let mut port = record.port;
+            let mut client_id = record.client;
             if !record.oriented && self.backwards(client, server, record) {
                 std::mem::swap(&mut client, &mut server);
+                client_id = record.server;
                 port = record.other_port;
                 out.tally.direction_inferred += count;
             }
@@ -348,7 +350,12 @@ impl<'a> Cluster<'a> {
                     out.tally.from_nodes += count;
                     continue;
                 }
-                (Side::External(_), _) if collected.endpoints()[record.client as usize].entity.is_some_and(|e| matches!(e, Entity::Host | Entity::RemoteNode | Entity::Health)) => {
+                (Side::External(_), _)
+                    if matches!(
+                        collected.endpoints()[client_id as usize].entity,
+                        Some(Entity::Host | Entity::RemoteNode | Entity::Health)
+                    ) =>
+                {
                     out.tally.from_nodes += count;
                     continue;
                 }

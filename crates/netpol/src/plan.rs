@@ -183,10 +183,16 @@ pub fn plan(snapshot: &Snapshot, collected: &Collector, settings: &Settings, cha
         skipped,
         shared_selectors,
     } = suggestion;
+    // Workloads whose selector picks others, and the others: a connection touching one may be
+    // admitted through a selector wider than its workload.
+    let overlapping: BTreeSet<&str> = shared_selectors
+        .iter()
+        .flat_map(|(k, v)| std::iter::once(k.as_str()).chain(v.iter().map(String::as_str)))
+        .collect();
     let shared: BTreeSet<WorkloadId> = workloads
         .list
         .iter()
-        .filter(|w| shared_selectors.contains_key(&w.display()))
+        .filter(|w| overlapping.contains(w.display().as_str()))
         .map(|w| w.id)
         .collect();
     let dns = dns_workloads(&cluster);
@@ -301,4 +307,36 @@ fn dns_workloads(cluster: &Cluster<'_>) -> BTreeSet<WorkloadId> {
 /// A peer as the plan shows it (for callers that hold connections).
 pub fn peer_name(workloads: &Workloads, observed: &Observed, p: Peer) -> String {
     show_peer(workloads, observed, p)
+}
+
+impl Plan {
+    /// The plan's verification as text, one fact per line (what `rampart netpol suggest -f
+    /// text` prints after its summary, and what tests pin).
+    pub fn report(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        for c in &self.connections {
+            let _ = writeln!(out, "observed {} -> {} {} ({} flows)", c.from, c.to, c.port, c.flows);
+        }
+        let v = &self.verification;
+        for b in &v.broken {
+            let _ = writeln!(out, "DENIED {} -> {} {}", b.from, b.to, b.port);
+        }
+        for u in &v.unobserved_allowed {
+            let c = &u.connection;
+            let _ = writeln!(out, "also allowed {} -> {} {} ({})", c.from, c.to, c.port, u.reason);
+        }
+        for c in &v.closed {
+            let _ = writeln!(
+                out,
+                "closes {}: ingress from {} workloads{}, egress to {} workloads{}",
+                c.workload,
+                c.ingress_closed_from,
+                if c.internet_ingress_closed { " and the internet" } else { "" },
+                c.egress_closed_to,
+                if c.internet_egress_closed { " and the internet" } else { "" },
+            );
+        }
+        out
+    }
 }
