@@ -21,6 +21,29 @@ use rampart_signals::kev::Kev;
 use crate::Error;
 use crate::infected::PodResponse;
 
+/// NetworkPolicies from observed flows, as the engine makes them.
+#[derive(Debug, Clone)]
+pub struct NetpolConfig {
+    /// A Hubble (or Inspektor Gadget) JSON-lines file to follow as it grows (`hubble observe
+    /// -o json --follow > FILE`, the Hubble exporter's file); read from its start, re-read
+    /// from the start when it is truncated or replaced.
+    pub flows_file: Option<PathBuf>,
+    /// Least time between two plans (a plan is made only when flows or the cluster moved).
+    pub interval: Duration,
+    /// How policies are suggested.
+    pub settings: rampart_netpol::Settings,
+}
+
+impl Default for NetpolConfig {
+    fn default() -> Self {
+        NetpolConfig {
+            flows_file: None,
+            interval: Duration::from_secs(60),
+            settings: rampart_netpol::Settings::default(),
+        }
+    }
+}
+
 /// Everything `rampart engine` is told (the binary builds it from its flags; see its `--help`
 /// for each setting's meaning and default).
 #[derive(Debug, Clone)]
@@ -98,6 +121,9 @@ pub struct EngineConfig {
     /// How far back the arming ladder's evidence (what the engine would have done while
     /// held back) is shown.
     pub shadow_window: Duration,
+    /// NetworkPolicies from observed flows: where flows come from besides `POST /flows`, how
+    /// often the plan is made again, and how it is made.
+    pub netpol: NetpolConfig,
     /// Observation → pod action mapping file (default: the bundled one).
     pub responses: Option<PathBuf>,
     /// Pod actions per workload per action window.
@@ -424,6 +450,7 @@ mod tests {
             model: None,
             notify: None,
             shadow_window: Duration::from_secs(7 * 86_400),
+            netpol: NetpolConfig::default(),
             responses: None,
             pod_max_per_workload: 2,
             allow_standalone_pods: false,

@@ -26,6 +26,7 @@ pub mod judge;
 mod ledger;
 mod levers;
 mod listen;
+mod netpol;
 mod notify;
 pub mod offline;
 mod pods;
@@ -34,7 +35,7 @@ mod run;
 mod signals;
 
 pub use audit::AuditSettings;
-pub use config::EngineConfig;
+pub use config::{EngineConfig, NetpolConfig};
 pub use error::Error;
 pub use judge::ModelSettings;
 pub use notify::NotifySettings;

@@ -47,7 +47,7 @@ pub(crate) fn serve_dashboard(
 fn ingest_binds(config: &EngineConfig) -> Vec<(SocketAddr, &'static [&'static str])> {
     let mut binds: Vec<(SocketAddr, &'static [&'static str])> = Vec::new();
     if let Some(a) = config.ingest_addr {
-        binds.push((a, &["falco", "audit", "guard"]));
+        binds.push((a, &["falco", "audit", "guard", "flows"]));
     }
     if let Some(a) = config.falco_addr {
         binds.push((a, &["falco"]));

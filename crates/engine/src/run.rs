@@ -152,7 +152,13 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
     }
     let mut pods = p.pods;
     let rx = watch(client, config, &p.bar, &mut pods, &cancel);
+    let flows = ingest
+        .as_ref()
+        .map_or_else(|| Arc::new(rampart_http::ingest::FlowSink::default()), |i| i.flows.clone());
+    let netpol = crate::netpol::Planner::start(flows, &config.netpol, &cancel);
     let mut engine = Engine {
+        netpol,
+        model_moves: 0,
         config,
         core: p.core,
         bar: p.bar,
@@ -270,6 +276,10 @@ struct Engine<'a> {
     pods: PodResponse,
     intel: ExploitIntel,
     ingest: Option<Arc<Ingest>>,
+    /// NetworkPolicies from observed flows, planned again when due.
+    netpol: crate::netpol::Planner,
+    /// Re-proofs so far (the NetworkPolicy plan is made again when the model moved).
+    model_moves: u64,
     /// Model adjudication, when a model is configured.
     judge: Option<crate::judge::Judge>,
     dashboard: Arc<DashboardState>,
@@ -380,7 +390,10 @@ impl Engine<'_> {
                 self.quiet_round(intel_changed).await;
             } else {
                 self.reprove_round().await;
+                self.model_moves += 1;
             }
+            self.netpol
+                .maybe_plan(self.core.snapshot(), self.model_moves, &self.dashboard);
         }
     }
 

@@ -79,4 +79,40 @@
     .catch(function (e) {
       document.body.setAttribute("data-graph-error", String(e));
     });
+  // Observed connections (NetworkPolicies from flows): workloads and external peers as nodes,
+  // one edge per pair with its ports, drawn beside the suggested policies.
+  var flowsBox = document.getElementById("flows-graph");
+  if (flowsBox) {
+    fetch("/netpol")
+      .then(function (r) { return r.json(); })
+      .then(function (p) {
+        var fnodes = {}, fedges = {};
+        function fnode(name) {
+          if (!fnodes[name]) fnodes[name] = { data: { id: name, label: shown(String(name).replace(/\[[A-Za-z]+\]$/, "")) } };
+          return name;
+        }
+        (p.connections || []).slice(0, 2000).forEach(function (c) {
+          var a = fnode(c.from), b = fnode(c.to), id = a + ">" + b;
+          if (fedges[id]) fedges[id].data.label += ", " + shown(c.port);
+          else fedges[id] = { data: { id: id, source: a, target: b, label: shown(c.port) } };
+        });
+        if (window.cytoscape) {
+          window.cytoscape({
+            container: flowsBox,
+            elements: Object.keys(fnodes).map(function (k) { return fnodes[k]; })
+              .concat(Object.keys(fedges).map(function (k) { return fedges[k]; })),
+            layout: { name: "cose", animate: false, randomize: false },
+            style: [
+              { selector: "node", style: { label: "data(label)", "font-size": 9, "background-color": "#2a6f97" } },
+              { selector: "edge", style: { label: "data(label)", "font-size": 7, "curve-style": "bezier", "target-arrow-shape": "triangle", width: 1 } }
+            ]
+          });
+        }
+        document.body.setAttribute("data-flows-nodes", String(Object.keys(fnodes).length));
+        document.body.setAttribute("data-flows-edges", String(Object.keys(fedges).length));
+      })
+      .catch(function (e) {
+        document.body.setAttribute("data-flows-error", String(e));
+      });
+  }
 })();

@@ -61,6 +61,18 @@ pub struct EngineMetrics {
     pub unchanged_updates: Counter,
     /// Mitigations in the ledger by phase.
     pub mitigations: Family<PhaseLabels, Gauge>,
+    /// NetworkPolicies from flows: flows collected.
+    pub netpol_flows: Gauge,
+    /// Flow records that could not be read.
+    pub netpol_malformed: Gauge,
+    /// Distinct observed connections in the latest plan.
+    pub netpol_connections: Gauge,
+    /// Policies the latest plan suggests.
+    pub netpol_policies: Gauge,
+    /// Observed connections the latest plan would deny (a sound plan: 0).
+    pub netpol_denied: Gauge,
+    /// Allowed connections of covered workloads no flow showed.
+    pub netpol_unobserved: Gauge,
     /// Connections of every listener (dashboard and ingest).
     pub serve: crate::serve::ServeMetrics,
     /// Failed actuator writes (records, objects, statuses).
@@ -434,6 +446,17 @@ impl Default for EngineMetrics {
             "Mitigations in the ledger by phase",
             mitigations.clone(),
         );
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let g = Gauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let netpol_flows = gauge(&mut registry, "netpol_flows", "Observed flows collected for NetworkPolicies from traffic");
+        let netpol_malformed = gauge(&mut registry, "netpol_malformed_records", "Flow records that could not be read");
+        let netpol_connections = gauge(&mut registry, "netpol_connections", "Distinct observed connections in the latest NetworkPolicy plan");
+        let netpol_policies = gauge(&mut registry, "netpol_policies", "NetworkPolicies the latest plan suggests");
+        let netpol_denied = gauge(&mut registry, "netpol_denied_observed", "Observed connections the latest plan would deny (0 for a sound plan)");
+        let netpol_unobserved = gauge(&mut registry, "netpol_unobserved_allowed", "Allowed connections of covered workloads that no flow showed");
         let actuator_errors = Counter::default();
         registry.register(
             "actuator_errors",
@@ -484,6 +507,12 @@ impl Default for EngineMetrics {
             reproofs,
             unchanged_updates,
             mitigations,
+            netpol_flows,
+            netpol_malformed,
+            netpol_connections,
+            netpol_policies,
+            netpol_denied,
+            netpol_unobserved,
             actuator_errors,
             leader,
             unreadable_kinds,
@@ -574,6 +603,9 @@ pub struct DashboardState {
     pub pending: RwLock<Vec<Value>>,
     /// Approves a Pending mitigation; set only when the dashboard is behind a token.
     pub approver: std::sync::OnceLock<Approver>,
+    /// The latest NetworkPolicy plan from observed flows (`rampart.dev/netpol-plan/v1`), when
+    /// flows are collected.
+    pub netpol: RwLock<Option<Arc<Value>>>,
 }
 
 /// One approval asked for from the dashboard.
@@ -692,6 +724,7 @@ pub fn router(state: Arc<DashboardState>) -> Router {
         .route("/guard", get(guard_list))
         .route("/guard/{ns}/{name}", get(guard_service))
         .route("/findings", get(findings))
+        .route("/netpol", get(netpol))
         .route("/approve", axum::routing::post(approve))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
@@ -885,6 +918,7 @@ async fn guard_service(
 async fn page(State(s): State<Arc<DashboardState>>) -> Html<String> {
     let pending = s.pending.read().map(|p| p.clone()).unwrap_or_default();
     let can_approve = s.approver.get().is_some();
+    let plan = s.netpol.read().ok().and_then(|p| p.clone());
     let mut findings = tokio::task::spawn_blocking(move || s.findings())
         .await
         .unwrap_or(Value::Null);
@@ -892,7 +926,28 @@ async fn page(State(s): State<Arc<DashboardState>>) -> Html<String> {
         findings["pending"] = Value::Array(pending);
         findings["can_approve"] = can_approve.into();
     }
-    Html(render(&findings))
+    let mut html = render(&findings);
+    if let Some(plan) = plan {
+        // Before the closing tags: the section sits at the page's end.
+        let at = html.find("<script src=").unwrap_or(html.len());
+        let mut section = String::new();
+        crate::netpol_page::section(&mut section, &plan);
+        html.insert_str(at, &section);
+    }
+    Html(html)
+}
+
+/// `GET /netpol`: the latest NetworkPolicy plan from observed flows, as JSON
+/// (`rampart.dev/netpol-plan/v1`); 404 while no flows have been planned for.
+async fn netpol(State(s): State<Arc<DashboardState>>) -> Response {
+    match s.netpol.read().ok().and_then(|p| p.clone()) {
+        Some(plan) => axum::Json(plan.as_ref().clone()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "no NetworkPolicy plan: no flows observed yet (engine --flows-file, or POST /flows on the ingest listener)\n",
+        )
+            .into_response(),
+    }
 }
 
 /// The header a browser cannot send cross-site without a CORS preflight the dashboard never

@@ -1,6 +1,7 @@
 //! Runtime-evidence ingest: `POST /falco` (Falco's `http_output`, falcosidekick's webhook),
 //! `POST /audit` (the kube-apiserver audit webhook backend) and `POST /guard` (request-guard
-//! events from `rampart learner`).
+//! events from `rampart learner`) and `POST /flows` (observed network flows, Hubble or
+//! Inspektor Gadget JSON lines, for NetworkPolicies from traffic).
 //!
 //! Each request is rate-limited per peer, authenticated with a bearer token (compared in
 //! constant time), size-capped, then parsed and normalised by `rampart-signals` outside any
@@ -148,8 +149,48 @@ pub struct Ingest {
     fresh: Mutex<std::collections::VecDeque<Observation>>,
     /// Request-guard events not yet taken for the dashboard's guard pages (bounded).
     guard_events: Mutex<std::collections::VecDeque<(u64, rampart_signals::guard::GuardEvent)>>,
+    /// Observed network flows (`POST /flows`), for NetworkPolicies from traffic.
+    pub flows: Arc<FlowSink>,
     /// Metrics.
     pub metrics: IngestMetrics,
+}
+
+/// Observed flows collected for the engine, from `POST /flows` and a tailed file alike.
+#[derive(Debug, Default)]
+pub struct FlowSink {
+    /// The flows, reduced to distinct records.
+    pub collector: Mutex<rampart_netpol::Collector>,
+    /// Bumped whenever flows were added (the engine plans again when it moved).
+    pub generation: std::sync::atomic::AtomicU64,
+    /// Records that could not be read, in all.
+    pub malformed: std::sync::atomic::AtomicU64,
+}
+
+impl FlowSink {
+    /// Reads flow lines (Hubble or Inspektor Gadget JSON, the format told from the first
+    /// record) and adds them: parsed outside the lock. Returns (flows, malformed records); an
+    /// error when the input has records and none is a flow or a known non-flow.
+    pub fn take(&self, body: &[u8]) -> Result<(u64, u64), String> {
+        let mut flows = Vec::new();
+        let (_, tally) = rampart_netpol::read_flows("body", body, None, |f| flows.push(f))
+            .map_err(|e| e.to_string())?;
+        self.malformed
+            .fetch_add(tally.malformed, std::sync::atomic::Ordering::Relaxed);
+        if tally.records > 0 && tally.flows == 0 && tally.not_flows == 0 {
+            let first = tally.errors.first().map(|e| e.error.clone()).unwrap_or_default();
+            return Err(format!("no flow records ({} malformed): {first}", tally.malformed));
+        }
+        if !flows.is_empty() {
+            if let Ok(mut c) = self.collector.lock() {
+                for f in flows {
+                    c.add(f);
+                }
+            }
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok((tally.flows, tally.malformed))
+    }
 }
 
 impl std::fmt::Debug for Ingest {
@@ -171,6 +212,7 @@ impl Ingest {
             wake: Notify::new(),
             fresh: Mutex::new(std::collections::VecDeque::new()),
             guard_events: Mutex::new(std::collections::VecDeque::new()),
+            flows: Arc::new(FlowSink::default()),
             metrics,
         }
     }
@@ -314,7 +356,7 @@ fn now() -> u64 {
 
 /// The ingest router. Serve it with the peer address in the request extensions
 /// (`into_make_service_with_connect_info::<SocketAddr>()`, or the TLS server, which adds it).
-/// `endpoints` names the routes served: `falco`, `audit`, `guard`.
+/// `endpoints` names the routes served: `falco`, `audit`, `guard`, `flows`.
 pub fn router(state: Arc<Ingest>, endpoints: &[&str]) -> Router {
     let mut r = Router::new();
     if endpoints.contains(&"falco") {
@@ -325,6 +367,9 @@ pub fn router(state: Arc<Ingest>, endpoints: &[&str]) -> Router {
     }
     if endpoints.contains(&"guard") {
         r = r.route("/guard", post(guard_handler));
+    }
+    if endpoints.contains(&"flows") {
+        r = r.route("/flows", post(flows_handler));
     }
     // Responses quote what was refused: never to be sniffed as HTML by a browser.
     r.with_state(state).layer(axum::middleware::map_response(
@@ -360,6 +405,25 @@ async fn guard_handler(
     handle(&s, "guard", peer, false, &headers, body, |s, b, now| {
         s.take_guard(b, now)
             .map_err(|e| rampart_model::redact_excerpt(&e.to_string()))
+    })
+    .await
+}
+
+async fn flows_handler(
+    State(s): State<Arc<Ingest>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    // Hubble's exporter (through a forwarder) and scripts send the token, as Falco does.
+    handle(&s, "flows", peer, false, &headers, body, |s, b, _| {
+        let (flows, malformed) = s
+            .flows
+            .take(b)
+            .map_err(|e| rampart_model::redact_excerpt(&e))?;
+        s.count("flows", "flow", flows as usize);
+        s.count("flows", "malformed", malformed as usize);
+        Ok(())
     })
     .await
 }

@@ -15,7 +15,9 @@ use crate::collect::Collector;
 /// has none of these shapes.
 pub fn owner_of_pod_name(pod: &str) -> Option<(&'static str, &str)> {
     let (rest, last) = pod.rsplit_once('-')?;
-    let alnum = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    // Controllers' random suffixes and template hashes use Kubernetes' safe alphabet: no
+    // vowels, no 0, 1 or 3 (so no word is ever mistaken for one).
+    let alnum = |s: &str| !s.is_empty() && s.bytes().all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b));
     if !rest.is_empty() && !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) && last.len() <= 5 {
         return Some(("StatefulSet", rest));
     }

@@ -54,6 +54,21 @@ pub struct EngineArgs {
     /// (or `--enable`) held it back.
     #[arg(long, env = "RAMPART_ENGINE_SHADOW_WINDOW", default_value = "7d", value_parser = parse_duration)]
     pub shadow_window: Duration,
+    /// A flow capture to follow for NetworkPolicies from observed traffic (Hubble JSON lines:
+    /// `hubble observe -o json --follow`, the Hubble exporter's file; or Inspektor Gadget's);
+    /// flows also arrive on the ingest listener's `POST /flows`. The plan is at `/netpol`.
+    #[arg(long, env = "RAMPART_ENGINE_FLOWS_FILE")]
+    pub flows_file: Option<PathBuf>,
+    /// Least time between two NetworkPolicy plans (made only when flows or the cluster moved).
+    #[arg(long, env = "RAMPART_ENGINE_NETPOL_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub netpol_interval: Duration,
+    /// Plan a default-deny per namespace that gets policies, as the last step.
+    #[arg(long, env = "RAMPART_ENGINE_NETPOL_DEFAULT_DENY")]
+    pub netpol_default_deny: bool,
+    /// Namespaces to plan NetworkPolicies for (comma-separated; default: all but kube-system,
+    /// kube-public, kube-node-lease).
+    #[arg(long, env = "RAMPART_ENGINE_NETPOL_NAMESPACES", value_delimiter = ',')]
+    pub netpol_namespaces: Vec<String>,
     /// Where to tell what happens (new and corroborated chains, mitigations, break-glass,
     /// guard blocks).
     #[command(flatten)]
@@ -228,6 +243,15 @@ impl EngineArgs {
             model: self.model.settings()?,
             notify: self.notify.settings(),
             shadow_window: self.shadow_window,
+            netpol: rampart_engine::NetpolConfig {
+                flows_file: self.flows_file.clone(),
+                interval: self.netpol_interval,
+                settings: rampart_netpol::Settings {
+                    default_deny: self.netpol_default_deny,
+                    namespaces: self.netpol_namespaces.clone(),
+                    ..rampart_netpol::Settings::default()
+                },
+            },
             responses: self.responses.clone(),
             pod_max_per_workload: self.pod_max_per_workload,
             allow_standalone_pods: self.allow_standalone_pods,

@@ -215,11 +215,12 @@ fn suggest(args: &SuggestArgs) -> anyhow::Result<ExitCode> {
     }
     if args.timings {
         eprintln!(
-            "timings: load {:.2}s, flows {:.2}s ({} flows), plan {:.2}s",
+            "timings: load {:.2}s, flows {:.2}s ({} flows), plan {:.2}s (peak RSS {})",
             t_load.as_secs_f64(),
             t_read.as_secs_f64(),
             tally.flows,
-            t_plan.as_secs_f64()
+            t_plan.as_secs_f64(),
+            crate::scan::peak_rss()
         );
     }
     Ok(if input_errors > 0 || !loaded.errors.is_empty() {
@@ -284,24 +285,40 @@ fn summary(w: &mut impl Write, plan: &Plan, tally: &ReadTally) -> std::io::Resul
         }
     }
     let v = &plan.verification;
+    let mut reasons: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for u in &v.unobserved_allowed {
+        *reasons.entry(u.reason).or_default() += 1;
+    }
     writeln!(
         w,
         "verified: {}/{} observed connections still allowed; {} allowed connections not observed{}",
         v.kept,
         v.observed,
         v.unobserved_count,
-        if v.unobserved_count == 0 { String::new() } else { ":".into() }
+        if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                reasons.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", ")
+            )
+        }
     )?;
-    for u in v.unobserved_allowed.iter().take(20) {
-        writeln!(w, "  {} -> {} {} ({})", Safe(&u.connection.from), Safe(&u.connection.to), u.connection.port, u.reason)?;
+    // DNS is the declared exception: the others are worth reading one by one.
+    let listed: Vec<_> = v.unobserved_allowed.iter().filter(|u| u.reason != "dns").collect();
+    for u in listed.iter().take(20) {
+        writeln!(w, "  also allowed {} -> {} {} ({})", Safe(&u.connection.from), Safe(&u.connection.to), u.connection.port, u.reason)?;
     }
-    if v.unobserved_allowed.len() > 20 {
-        writeln!(w, "  … {} more (--format json lists up to 500)", v.unobserved_count - 20)?;
+    if listed.len() > 20 {
+        writeln!(w, "  … {} more (--format json lists up to 500)", listed.len() - 20)?;
     }
     if let Some(c) = &plan.chains {
         writeln!(w, "chains: {} before, {} after; the plan breaks {}", c.before, c.after, c.broken.len())?;
-        for r in &c.remaining {
-            writeln!(w, "  remains {} {} -> {}", r.id, Safe(&r.entry), Safe(&r.target))?;
+        for r in c.broken.iter().take(10) {
+            writeln!(w, "  breaks {} {} -> {}", r.id, Safe(&r.entry), Safe(&r.target))?;
+        }
+        if c.broken.len() > 10 {
+            writeln!(w, "  … {} more broken (--format json lists every chain)", c.broken.len() - 10)?;
         }
     }
     Ok(())
