@@ -187,6 +187,7 @@ pub fn selector_of(workloads: &Workloads, w: &Workload) -> Option<Labels> {
 }
 
 /// Rules of one direction: peer → ports, turned into rules that share a port list.
+#[derive(Clone)]
 struct Rules {
     by_peer: BTreeMap<String, (Value, BTreeSet<(Protocol, u16)>)>,
     /// Ports on which so many external peers were seen that the rule admits the internet.
@@ -199,6 +200,18 @@ impl Rules {
             by_peer: BTreeMap::new(),
             world: BTreeSet::new(),
         }
+    }
+
+    /// Adds everything `other` admits.
+    fn merge(&mut self, other: &Rules) {
+        for (key, (peer, ports)) in &other.by_peer {
+            self.by_peer
+                .entry(key.clone())
+                .or_insert_with(|| (peer.clone(), BTreeSet::new()))
+                .1
+                .extend(ports.iter().copied());
+        }
+        self.world.extend(other.world.iter().copied());
     }
 
     fn add(&mut self, peer: Value, protocol: Protocol, port: u16) {
@@ -322,7 +335,7 @@ pub fn suggest(cluster: &Cluster<'_>, observed: &Observed, settings: &Settings) 
             port,
         } = *c;
         if let Peer::Workload(s) = server
-            && selectors.contains_key(&s)
+            && settings.covers(&workloads.list[s.index()].namespace)
         {
             let rules = ingress.entry(s).or_insert_with(Rules::new);
             if let Peer::External(net) = client {
@@ -335,7 +348,7 @@ pub fn suggest(cluster: &Cluster<'_>, observed: &Observed, settings: &Settings) 
             }
         }
         if let Peer::Workload(cl) = client
-            && selectors.contains_key(&cl)
+            && settings.covers(&workloads.list[cl.index()].namespace)
         {
             let rules = egress.entry(cl).or_insert_with(Rules::new);
             if let Peer::External(net) = server {
@@ -364,16 +377,49 @@ pub fn suggest(cluster: &Cluster<'_>, observed: &Observed, settings: &Settings) 
     }
     let dns = dns_peer(cluster);
     let mut namespaces: BTreeSet<&str> = BTreeSet::new();
+    // A policy applies to every pod its selector picks: its rules admit what each workload it
+    // picks was seen doing, or a workload picked by another's selector (sharing its labels,
+    // or one that could not get a policy of its own) would lose its observed traffic.
+    let picks = |id: WorkloadId, sel: &Labels| -> Vec<WorkloadId> {
+        let ns = &workloads.list[id.index()].namespace;
+        workloads
+            .in_namespace(ns)
+            .iter()
+            .filter(|o| {
+                o.id == id
+                    || o.groups.iter().any(|g| sel.iter().all(|(k, v)| g.labels.get(k) == Some(v)))
+            })
+            .map(|o| o.id)
+            .collect()
+    };
+    let merged = |from: &BTreeMap<WorkloadId, Rules>, ids: &[WorkloadId]| -> Rules {
+        let mut r = Rules::new();
+        for id in ids {
+            if let Some(x) = from.get(id) {
+                r.merge(x);
+            }
+        }
+        r
+    };
     for (&id, sel) in &selectors {
         let w = &workloads.list[id.index()];
         namespaces.insert(&w.namespace);
-        let port_of = |proto: Protocol, p: u16| port_value(cluster, Peer::Workload(id), proto, p);
+        let picked = picks(id, sel);
+        // A name resolves on each picked pod: only when the policy picks this workload alone.
+        let alone = picked.len() == 1;
+        let port_of = |proto: Protocol, p: u16| {
+            if alone {
+                port_value(cluster, Peer::Workload(id), proto, p)
+            } else {
+                json!(p)
+            }
+        };
         if settings.ingress {
-            let rules = ingress.remove(&id).unwrap_or_else(Rules::new).render(&port_of);
+            let rules = merged(&ingress, &picked).render(&port_of);
             out.policies.push(policy(w, Stage::Ingress, sel, rules));
         }
         if settings.egress {
-            let mut rules = egress.remove(&id).unwrap_or_else(Rules::new);
+            let mut rules = merged(&egress, &picked);
             if settings.dns {
                 for proto in [Protocol::Udp, Protocol::Tcp] {
                     rules.add(dns.clone(), proto, 53);
@@ -387,6 +433,21 @@ pub fn suggest(cluster: &Cluster<'_>, observed: &Observed, settings: &Settings) 
     }
     if settings.default_deny {
         for ns in namespaces {
+            // A default-deny picks every pod: a workload with traffic and no policy of its own
+            // would lose it.
+            let bare: Vec<String> = seen
+                .iter()
+                .map(|id| &workloads.list[id.index()])
+                .filter(|w| w.namespace == ns && !selectors.contains_key(&w.id))
+                .map(Workload::display)
+                .collect();
+            if !bare.is_empty() {
+                out.skipped.push(Skipped {
+                    workload: format!("namespace {ns} (default-deny)"),
+                    reason: format!("{} have traffic but no policy of their own", bare.join(", ")),
+                });
+                continue;
+            }
             let mut types = Vec::new();
             let mut spec = json!({"podSelector": {}});
             if settings.ingress {

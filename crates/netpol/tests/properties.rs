@@ -120,3 +120,41 @@ proptest! {
         prop_assert_eq!(back, verified);
     }
 }
+
+/// Found by the fuzzer: a workload that gets no policy of its own (no stable labels) shares
+/// pods' labels with another's selector. The other's policy picks its labelled pods, so it must
+/// admit their traffic too; and no default-deny may cover the namespace.
+#[test]
+fn a_selector_that_picks_another_workloads_pods_admits_their_traffic() {
+    let cluster = r#"
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: Pod, metadata: {name: agent-x8k2p, namespace: shop, labels: {app: a},
+   ownerReferences: [{apiVersion: apps/v1, kind: DaemonSet, name: agent, controller: true, uid: ""}]},
+   spec: {containers: [{name: c, image: i}]}, status: {podIP: 10.0.0.1}}
+- {apiVersion: v1, kind: Pod, metadata: {name: web-1, namespace: shop, labels: {app: a},
+   ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: web, controller: true, uid: ""}]},
+   spec: {containers: [{name: c, image: i}]}, status: {podIP: 10.0.0.2}}
+- {apiVersion: v1, kind: Pod, metadata: {name: web-2, namespace: shop, labels: {},
+   ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: web, controller: true, uid: ""}]},
+   spec: {containers: [{name: c, image: i}]}, status: {podIP: 10.0.0.3}}
+"#;
+    let flows = [
+        r#"{"flow":{"verdict":"FORWARDED","IP":{"source":"203.0.113.5","destination":"10.0.0.2"},"l4":{"TCP":{"source_port":40000,"destination_port":443}},"source":{"labels":["reserved:world"]},"destination":{"namespace":"shop","pod_name":"web-1"},"is_reply":false}}"#,
+        r#"{"flow":{"verdict":"FORWARDED","IP":{"source":"10.0.0.1","destination":"203.0.113.9"},"l4":{"TCP":{"source_port":40000,"destination_port":8443}},"source":{"namespace":"shop","pod_name":"agent-x8k2p"},"destination":{"labels":["reserved:world"]},"is_reply":false}}"#,
+    ]
+    .join("\n");
+    let parsed = parse_source("c.yaml", cluster, &ParseLimits::default());
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    let snapshot = Snapshot::from_objects(parsed.objects);
+    let mut collected = Collector::default();
+    read_flows("f", flows.as_bytes(), None, |f| collected.add(f)).unwrap();
+    let settings = Settings { default_deny: true, ..Settings::default() };
+    let plan = plan(&snapshot, &collected, &settings, false);
+    assert_eq!(plan.verification.observed, 2);
+    assert!(plan.verification.keeps_every_flow(), "{:?}", plan.verification.broken);
+    assert!(plan.skipped.iter().any(|s| s.workload == "shop/web[StatefulSet]"), "{:?}", plan.skipped);
+    assert!(plan.skipped.iter().any(|s| s.workload == "namespace shop (default-deny)"), "{:?}", plan.skipped);
+    assert!(plan.suggested.iter().all(|p| p.stage != rampart_netpol::Stage::DefaultDeny));
+}
