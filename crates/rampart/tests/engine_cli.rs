@@ -2355,3 +2355,101 @@ async fn revert_all_withdraws_a_pending_isolation_and_leaves_its_pod_alone() {
     );
     engine.stop();
 }
+
+fn hubble_flow(src: (&str, &str), dst: (&str, &str), port: u16) -> String {
+    let end = |(_, pod): (&str, &str)| {
+        if pod.is_empty() {
+            json!({"labels": ["reserved:world"]})
+        } else {
+            json!({"namespace": "app", "pod_name": pod, "labels": [format!("k8s:app={pod}")]})
+        }
+    };
+    json!({"flow": {"verdict": "FORWARDED", "IP": {"source": src.0, "destination": dst.0},
+        "l4": {"TCP": {"source_port": 40000, "destination_port": port}},
+        "source": end(src), "destination": end(dst), "is_reply": false}})
+    .to_string()
+}
+
+fn netpol_plan(addr: &str) -> Value {
+    serde_json::from_str(&get(addr, "/netpol")).unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_from_the_ingest_and_a_followed_file_become_a_proven_plan() {
+    let fake = new_fake();
+    cluster(&fake, "web", true);
+    let dir = std::env::temp_dir().join(format!("rampart-flows-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "s3cret-token\n").unwrap();
+    let capture = dir.join("hubble.jsonl");
+    // The file starts with one flow and a half-written line the engine must wait for.
+    let first = hubble_flow(("203.0.113.7", ""), ("10.0.0.1", "web"), 8080);
+    std::fs::write(&capture, format!("{first}\n{{\"flow\":{{\"verd")).unwrap();
+    let engine = Engine::spawn(
+        &fake,
+        "flows",
+        &[
+            "--ingest-addr",
+            "127.0.0.1:0",
+            "--ingest-token-file",
+            token_file.to_str().unwrap(),
+            "--flows-file",
+            capture.to_str().unwrap(),
+            "--netpol-interval",
+            "200ms",
+        ],
+    )
+    .await;
+    let ingest = engine.ingest.clone().expect("ingest address in the log");
+    engine.findings_when(|f| chains(f) > 0).await;
+    wait_for("a plan from the file's flow", || {
+        netpol_plan(&engine.addr)["observed"]["connections"] == 1
+    })
+    .await;
+
+    // POST /flows: the token is required, bad lines are counted, flows join the plan.
+    let body = format!(
+        "{}\nnot json\n",
+        hubble_flow(("10.0.0.1", "web"), ("10.0.0.2", "db"), 5432)
+    );
+    assert_eq!(post(&ingest, "/flows", None, body.as_bytes()), 401);
+    assert_eq!(post(&ingest, "/flows", Some("s3cret-token"), b"nothing here\n"), 400);
+    assert_eq!(post(&ingest, "/flows", Some("s3cret-token"), body.as_bytes()), 200);
+    wait_for("the posted flow in the plan", || {
+        netpol_plan(&engine.addr)["observed"]["connections"] == 2
+    })
+    .await;
+    // The rest of the file's half line, and one more flow: read as the file grows.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&capture).unwrap();
+    let third = hubble_flow(("10.0.0.1", "web"), ("10.0.0.2", "db"), 6379);
+    writeln!(f, "ict\":\"FORWARDED\"}}}}\n{third}").unwrap();
+    drop(f);
+    wait_for("the appended flow in the plan", || {
+        netpol_plan(&engine.addr)["observed"]["connections"] == 3
+    })
+    .await;
+    let plan = netpol_plan(&engine.addr);
+    assert_eq!(plan["apiVersion"], "rampart.dev/netpol-plan/v1");
+    let v = &plan["verification"];
+    assert_eq!(v["kept"], 3, "{plan}");
+    assert_eq!(v["observed"], 3);
+    assert!(v["broken"].as_array().unwrap().is_empty());
+    let policies: Vec<&str> = plan["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert!(policies.contains(&"rampart-db-pod-ingress"), "{policies:?}");
+    // The plan is shown, never applied.
+    assert!(objects_in(&fake, "networkpolicies").is_empty());
+    let page = get(&engine.addr, "/");
+    assert!(page.contains("NetworkPolicies from observed flows"), "{page}");
+    assert!(page.contains("rampart-web-pod-egress"));
+    let metrics = get(&engine.addr, "/metrics");
+    assert!(metrics.contains("rampart_netpol_connections 3"), "{metrics}");
+    assert!(metrics.contains("rampart_netpol_denied_observed 0"));
+    assert!(metrics.contains("rampart_ingest_items_total{endpoint=\"flows\",result=\"malformed\"} 1"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
