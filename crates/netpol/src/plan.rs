@@ -211,6 +211,7 @@ pub fn plan(snapshot: &Snapshot, collected: &Collector, settings: &Settings, cha
             policies: &policies[applied..applied + n],
             shared: &shared,
             dns: &dns,
+            closed: true,
         };
         let verification = verify::verify(&cluster, &observed, &before, &after, &scope);
         let mut chains_broken = Vec::new();
@@ -242,16 +243,17 @@ pub fn plan(snapshot: &Snapshot, collected: &Collector, settings: &Settings, cha
         before = after;
         applied += n;
     }
-    let verification = if steps.is_empty() {
-        verify::verify(&cluster, &observed, &base, &base, &Scope { policies: &[], shared: &shared, dns: &dns })
-    } else {
-        let scope = Scope {
-            policies: &policies,
-            shared: &shared,
-            dns: &dns,
-        };
-        verify::verify(&cluster, &observed, &base, &before, &scope)
+    // The whole plan: every observed connection against the final model, what stays allowed;
+    // what closes is what its steps close, summed.
+    let scope = Scope {
+        policies: &policies,
+        shared: &shared,
+        dns: &dns,
+        closed: false,
     };
+    let mut verification = verify::verify(&cluster, &observed, &base, &before, &scope);
+    verification.closed = verify::merge_closed(steps.iter().map(|s| &s.verification.closed));
+    verification.closed_pairs = steps.iter().map(|s| s.verification.closed_pairs).sum();
     let chains = chain_sets.map(|sets| {
         let first = sets.first().cloned().unwrap_or_default();
         let last = sets.last().cloned().unwrap_or_default();

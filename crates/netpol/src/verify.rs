@@ -6,6 +6,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+/// The hot maps: keys are small integers, no attacker picks them.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
 use ipnet::IpNet;
 use rampart_graph::ipset::IpSet;
 use rampart_graph::netpol::{ClassId, NetModel};
@@ -142,7 +145,7 @@ pub fn model_with(
 }
 
 /// Ports allowed from `a` to `b` in `m` (every pod group pair must allow them).
-fn between(m: &NetModel, a: Peer, b: Peer, cache: &mut HashMap<(ClassId, ClassId), PortSet>) -> PortSet {
+fn between(m: &NetModel, a: Peer, b: Peer, cache: &mut FastMap<(ClassId, ClassId), PortSet>) -> PortSet {
     let classes = |w: WorkloadId| m.member_class.get(w.index()).cloned().unwrap_or_default();
     match (a, b) {
         (Peer::Workload(x), Peer::Workload(y)) => {
@@ -189,6 +192,8 @@ pub struct Scope<'p> {
     pub shared: &'p BTreeSet<WorkloadId>,
     /// The cluster DNS workloads.
     pub dns: &'p BTreeSet<WorkloadId>,
+    /// Whether to work out what closes (the whole plan's is the sum of its steps').
+    pub closed: bool,
 }
 
 /// Verifies `scope.policies` against the observed connections. `before` is the model without
@@ -202,7 +207,7 @@ pub fn verify(
 ) -> Verification {
     let workloads = cluster.workloads();
     let mut v = Verification::default();
-    let mut cache = HashMap::new();
+    let mut cache = FastMap::default();
     for c in observed.allowed.keys() {
         if matches!((c.client, c.server), (Peer::External(_), Peer::External(_))) {
             continue;
@@ -232,8 +237,8 @@ pub fn verify(
         }
     }
     // Observed ports per workload pair, and per workload to/from any external address.
-    let mut seen: HashMap<(Peer, Peer), PortSet> = HashMap::new();
-    let mut seen_external: HashMap<(WorkloadId, bool), PortSet> = HashMap::new();
+    let mut seen: FastMap<(Peer, Peer), PortSet> = FastMap::default();
+    let mut seen_external: FastMap<(WorkloadId, bool), PortSet> = FastMap::default();
     for c in observed.allowed.keys() {
         let port = PortSet::single(c.protocol, c.port);
         seen.entry((c.client, c.server)).or_default().union_with(&port);
@@ -258,7 +263,13 @@ pub fn verify(
     };
     let mut closed: BTreeMap<WorkloadId, Closed> = BTreeMap::new();
     let all: Vec<Peer> = workloads.list.iter().map(|w| Peer::Workload(w.id)).collect();
-    let mut cache_before = HashMap::new();
+    let mut members: FastMap<ClassId, Vec<WorkloadId>> = FastMap::default();
+    for w in &workloads.list {
+        for c in after.member_class.get(w.id.index()).into_iter().flatten() {
+            members.entry(*c).or_default().push(w.id);
+        }
+    }
+    let mut cache_before = FastMap::default();
     let covered: BTreeSet<WorkloadId> = ingress
         .iter()
         .chain(&egress)
@@ -277,34 +288,53 @@ pub fn verify(
             internet_egress_closed: false,
             examples: Vec::new(),
         });
-        for &other in &all {
-            if other == me {
+        for is_ingress in [true, false] {
+            let covers = denied(w)
+                || if is_ingress {
+                    ingress.contains(&w)
+                } else {
+                    egress.contains(&w)
+                };
+            if !covers {
+                // That direction is the other side's business (no policy of ours on it).
                 continue;
             }
-            for (from, to, is_ingress) in [(other, me, true), (me, other, false)] {
-                let now = between(after, from, to, &mut cache);
-                let was = between(before, from, to, &mut cache_before);
-                if !was.is_empty() && now.is_empty() {
-                    if is_ingress {
-                        entry.ingress_closed_from += 1;
-                    } else {
-                        entry.egress_closed_to += 1;
-                    }
-                    if entry.examples.len() < 5 {
-                        let o = show_peer(workloads, observed, other);
-                        entry.examples.push(if is_ingress { format!("← {o}") } else { format!("→ {o}") });
-                    }
+            // Who the covered side's policies admit now: a superset, from the rules' peers.
+            let candidates = candidates(after, &members, w, is_ingress);
+            for &other in &all {
+                if other == me {
+                    continue;
                 }
-                let mut extra = now.clone();
+                let (from, to) = if is_ingress { (other, me) } else { (me, other) };
+                let possible = match (&candidates, other) {
+                    (None, _) => true,
+                    (Some(c), Peer::Workload(o)) => c.contains(&o),
+                    (Some(_), Peer::External(_)) => false,
+                };
+                let now = if possible {
+                    any_pair(after, from, to, &mut cache)
+                } else {
+                    PortSet::empty()
+                };
+                if now.is_empty() {
+                    if scope.closed && reaches(before, from, to, &mut cache_before) {
+                        if is_ingress {
+                            entry.ingress_closed_from += 1;
+                        } else {
+                            entry.egress_closed_to += 1;
+                        }
+                        if entry.examples.len() < 5 {
+                            let o = show_peer(workloads, observed, other);
+                            entry.examples.push(if is_ingress { format!("← {o}") } else { format!("→ {o}") });
+                        }
+                    }
+                    continue;
+                }
+                let mut extra = now;
                 if let Some(s) = seen.get(&(from, to)) {
                     extra = subtract(&extra, s);
                 }
                 if extra.is_empty() {
-                    continue;
-                }
-                // A connection only a side without a suggested policy allows is that side's
-                // business; what the covered side's own policies let through is judged.
-                if !touches(is_ingress, &ingress, &egress, from, to) && !denied(w) {
                     continue;
                 }
                 let reason = if let (false, Peer::Workload(t)) = (is_ingress, to)
@@ -339,9 +369,16 @@ pub fn verify(
         let in_was = meet(cb.iter().map(|c| before.ingress_from_external(None, *c).0));
         let out_now = meet(cw.iter().map(|c| after.egress_to_external(*c, None)));
         let out_was = meet(cb.iter().map(|c| before.egress_to_external(*c, None)));
-        entry.internet_ingress_closed = !in_was.is_empty() && in_now.is_empty();
-        entry.internet_egress_closed = !subtract(&out_was, &out_now).is_empty();
+        let covers_in = denied(w) || ingress.contains(&w);
+        let covers_out = denied(w) || egress.contains(&w);
+        if scope.closed {
+            entry.internet_ingress_closed = covers_in && !in_was.is_empty() && in_now.is_empty();
+            entry.internet_egress_closed = covers_out && !subtract(&out_was, &out_now).is_empty();
+        }
         for (now, is_ingress) in [(in_now, true), (out_now, false)] {
+            if !(if is_ingress { covers_in } else { covers_out }) {
+                continue;
+            }
             let seen = seen_external.get(&(w, is_ingress)).cloned().unwrap_or_default();
             let extra = subtract(&now, &seen);
             if !extra.is_empty() {
@@ -367,13 +404,92 @@ pub fn verify(
     v
 }
 
-/// Whether the side of `from → to` that a suggested policy covers is covered.
-fn touches(is_ingress: bool, ingress: &BTreeSet<WorkloadId>, egress: &BTreeSet<WorkloadId>, from: Peer, to: Peer) -> bool {
-    if is_ingress {
-        matches!(to, Peer::Workload(w) if ingress.contains(&w))
-    } else {
-        matches!(from, Peer::Workload(w) if egress.contains(&w))
+/// What several steps close, per workload (counts added, flags joined, examples kept to 5),
+/// in workload order.
+pub fn merge_closed<'a>(steps: impl Iterator<Item = &'a Vec<Closed>>) -> Vec<Closed> {
+    let mut by: BTreeMap<String, Closed> = BTreeMap::new();
+    for c in steps.flatten() {
+        match by.get_mut(&c.workload) {
+            None => {
+                by.insert(c.workload.clone(), c.clone());
+            }
+            Some(e) => {
+                e.ingress_closed_from += c.ingress_closed_from;
+                e.egress_closed_to += c.egress_closed_to;
+                e.internet_ingress_closed |= c.internet_ingress_closed;
+                e.internet_egress_closed |= c.internet_egress_closed;
+                for x in &c.examples {
+                    if e.examples.len() < 5 {
+                        e.examples.push(x.clone());
+                    }
+                }
+            }
+        }
     }
+    by.into_values().collect()
+}
+
+/// Workloads the policies of `w`'s pods may admit (ingress) or reach (egress), from their
+/// rules' pod peers; `None` when a class of `w` is open that way or a rule admits every pod.
+fn candidates(
+    m: &NetModel,
+    members: &FastMap<ClassId, Vec<WorkloadId>>,
+    w: WorkloadId,
+    ingress: bool,
+) -> Option<BTreeSet<WorkloadId>> {
+    let mut out = BTreeSet::new();
+    for &c in m.member_class.get(w.index()).into_iter().flatten() {
+        let classes = if ingress {
+            if m.class(c).ingress_open() || m.admits_any_pod(c).0 {
+                return None;
+            }
+            m.peer_sources(c)
+        } else {
+            if m.class(c).egress_open() {
+                return None;
+            }
+            m.egress_candidates(c)?
+        };
+        for k in classes {
+            out.extend(members.get(&k).into_iter().flatten().copied());
+        }
+    }
+    Some(out)
+}
+
+/// Ports some pod of `a` may use to some pod of `b` (the union over their pod groups).
+fn any_pair(m: &NetModel, a: Peer, b: Peer, cache: &mut FastMap<(ClassId, ClassId), PortSet>) -> PortSet {
+    match (a, b) {
+        (Peer::Workload(x), Peer::Workload(y)) => {
+            let mut out = PortSet::empty();
+            for &cx in m.member_class.get(x.index()).into_iter().flatten() {
+                for &cy in m.member_class.get(y.index()).into_iter().flatten() {
+                    out.union_with(cache.entry((cx, cy)).or_insert_with(|| m.allowed(cx, cy)));
+                }
+            }
+            out
+        }
+        _ => between(m, a, b, cache),
+    }
+}
+
+/// Whether some pod of `a` may open some connection to some pod of `b`: open classes answer
+/// without computing ports.
+fn reaches(m: &NetModel, a: Peer, b: Peer, cache: &mut FastMap<(ClassId, ClassId), bool>) -> bool {
+    let (Peer::Workload(x), Peer::Workload(y)) = (a, b) else {
+        return !between(m, a, b, &mut FastMap::default()).is_empty();
+    };
+    for &cx in m.member_class.get(x.index()).into_iter().flatten() {
+        for &cy in m.member_class.get(y.index()).into_iter().flatten() {
+            if m.class(cx).egress_open() && m.class(cy).ingress_open() {
+                return true;
+            }
+            if *cache.entry((cx, cy)).or_insert_with(|| !m.allowed(cx, cy).is_empty()) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// `a` without `b`.
