@@ -587,8 +587,72 @@ def loader_cases():
         row("loader: 300 MB dump of zeros", "error in bounded time", f"exit {code} in {secs:.1f} s", code == 2)
 
 
+def flows_cases():
+    """`rampart netpol suggest` on hostile captures. Runs first: the children's peak RSS
+    (RUSAGE_CHILDREN) is then this command's own."""
+    import resource
+    good = (b'{"flow":{"verdict":"FORWARDED","IP":{"source":"10.244.1.21","destination":"10.244.2.31"},'
+            b'"l4":{"TCP":{"source_port":40000,"destination_port":9000}},"source":{"namespace":"shop",'
+            b'"pod_name":"web-6b7f9c8d54-q2w4e","labels":["k8s:app=web"]},"destination":{"namespace":"shop",'
+            b'"pod_name":"api-5f6d7c9b8-r5t6y","labels":["k8s:app=api"]},"is_reply":false}}\n')
+    bad = b'{"flow":{"verdict":"FORW\n{"flow":{"IP":{"source":"999.1.1.1"}}}\n\x00\xff garbage\n'
+    ghost = good.replace(b"web-6b7f9c8d54-q2w4e", b"ghost-1").replace(b"10.244.1.21", b"10.99.99.99")
+    cluster = "examples/demo-cluster"
+
+    def suggest(flows_arg, stdin_bytes=None, stream=None, timeout=120):
+        start = time.time()
+        p = subprocess.Popen([BIN, "netpol", "suggest", "--flows", flows_arg, cluster, "-f", "text", "--no-chains"],
+                             stdin=subprocess.PIPE if (stdin_bytes is not None or stream) else subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            if stream:
+                for chunk in stream:
+                    p.stdin.write(chunk)
+                p.stdin.close()
+                out = p.stdout.read()
+            elif stdin_bytes is not None:
+                out, _ = p.communicate(stdin_bytes, timeout=timeout)
+            else:
+                out, _ = p.communicate(timeout=timeout)
+            p.wait(timeout=timeout)
+            return p.returncode, out, time.time() - start
+        except (subprocess.TimeoutExpired, BrokenPipeError):
+            p.kill()
+            return "timeout", b"", time.time() - start
+
+    if wanted("flows: 1 GB capture"):
+        block = (good * 900 + bad * 20 + ghost * 80)
+        n = (1 << 30) // len(block) + 1
+
+        def chunks():
+            for _ in range(n):
+                yield block
+        code, out, secs = suggest("-", stream=chunks(), timeout=300)
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+        row("flows: 1 GB capture on stdin (good, malformed, unknown pods)", "streamed, bounded memory, counted",
+            f"exit {code} in {secs:.1f} s, peak {peak} MB", code == 0 and peak < 300
+            and b"malformed" in out and b"naming pods not in the cluster model" in out)
+
+    if wanted("flows: one 512 MB line"):
+        def line():
+            for _ in range(512):
+                yield b"x" * (1 << 20)
+        code, out, secs = suggest("-", stream=line(), timeout=120)
+        row("flows: one 512 MB line without a newline", "skipped as it streams, counted",
+            f"exit {code} in {secs:.1f} s", code == 0 and b"1 malformed" in out)
+
+    if wanted("flows: FIFO"):
+        d = os.path.join(WORK, "flows-fifo")
+        os.makedirs(d)
+        fifo = os.path.join(d, "flows.jsonl")
+        os.mkfifo(fifo)
+        code, out, secs = suggest(fifo, timeout=15)
+        row("flows: a FIFO named as the capture", "error, no hang", f"exit {code} in {secs:.1f} s",
+            code == 2 and b"not a regular file" in out)
+
+
 def main():
-    for part in (loader_cases, webhook_cases, engine_cases):
+    for part in (flows_cases, loader_cases, webhook_cases, engine_cases):
         print(f"== {part.__name__.replace('_cases', '')}", flush=True)
         try:
             part()

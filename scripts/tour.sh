@@ -60,6 +60,8 @@ step 'rampart scan examples/demo-cluster' 1 \
   'rampart scan: 50 chain(s) from 5 internet-facing entries'
 step 'rampart scan examples/demo-cluster' 1 'MINIMAL CUT: cost 43, 7 cut(s), 3 live'
 step 'rampart scan examples/demo-cluster --apply-cuts' 0 'WHAT-IF: 7 fix(es) applied, 0 chain(s) remain'
+step 'rampart netpol suggest --flows examples/demo-flows/hubble.jsonl examples/demo-cluster -f text' 0 \
+  'verified: 49/49 observed connections still allowed; 12 allowed connections not observed (dns 12)'
 
 # offline admission: two objects denied (exit 1); the policy unit tests pass (exit 0).
 # audit: failures found (exit 1); the HTML report is written.

@@ -31,7 +31,11 @@ pub(crate) struct Planner {
 
 impl Planner {
     /// A planner over `sink`; follows the configured file, if any, until `cancel`.
-    pub(crate) fn start(sink: Arc<FlowSink>, config: &NetpolConfig, cancel: &CancellationToken) -> Planner {
+    pub(crate) fn start(
+        sink: Arc<FlowSink>,
+        config: &NetpolConfig,
+        cancel: &CancellationToken,
+    ) -> Planner {
         if let Some(path) = config.flows_file.clone() {
             tokio::spawn(follow(path, sink.clone(), cancel.clone()));
         }
@@ -46,11 +50,18 @@ impl Planner {
 
     /// Plans again when flows exist, the interval has passed, no plan is being made, and the
     /// flows or the model (`model_moves`) changed since the last plan.
-    pub(crate) fn maybe_plan(&mut self, snapshot: &Snapshot, model_moves: u64, dashboard: &Arc<DashboardState>) {
+    pub(crate) fn maybe_plan(
+        &mut self,
+        snapshot: &Snapshot,
+        model_moves: u64,
+        dashboard: &Arc<DashboardState>,
+    ) {
         let generation = self.sink.generation.load(Ordering::Relaxed);
         if generation == 0
             || self.planned == Some((generation, model_moves))
-            || self.last.is_some_and(|t| t.elapsed() < self.config.interval)
+            || self
+                .last
+                .is_some_and(|t| t.elapsed() < self.config.interval)
             || self.running.swap(true, Ordering::AcqRel)
         {
             return;
@@ -76,7 +87,8 @@ impl Planner {
             m.netpol_connections.set(plan.observed.connections as i64);
             m.netpol_policies.set(plan.policies.len() as i64);
             m.netpol_denied.set(plan.verification.broken.len() as i64);
-            m.netpol_unobserved.set(plan.verification.unobserved_count as i64);
+            m.netpol_unobserved
+                .set(plan.verification.unobserved_count as i64);
             m.netpol_flows.set(collected.tally.flows as i64);
             m.netpol_malformed.set(malformed as i64);
             tracing::info!(
@@ -142,12 +154,19 @@ fn read_more(
     let mut file = rampart_files::open_regular(path).map_err(|e| e.to_string())?;
     let meta = file.metadata().map_err(|e| e.to_string())?;
     let id = (meta.dev(), meta.ino());
-    let mut at = if seen == Some(id) && meta.len() >= from { from } else { 0 };
+    let mut at = if seen == Some(id) && meta.len() >= from {
+        from
+    } else {
+        0
+    };
     while meta.len() > at {
         let want = (meta.len() - at).min(CHUNK);
         file.seek(SeekFrom::Start(at)).map_err(|e| e.to_string())?;
         let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
-        (&mut file).take(want).read_to_end(&mut buf).map_err(|e| e.to_string())?;
+        (&mut file)
+            .take(want)
+            .read_to_end(&mut buf)
+            .map_err(|e| e.to_string())?;
         let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
             if want == CHUNK {
                 // One line longer than a chunk: skipped (the reader bounds lines anyway).

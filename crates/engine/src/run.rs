@@ -152,9 +152,10 @@ async fn start(config: &EngineConfig, p: Prepared) -> Result<(), Error> {
     }
     let mut pods = p.pods;
     let rx = watch(client, config, &p.bar, &mut pods, &cancel);
-    let flows = ingest
-        .as_ref()
-        .map_or_else(|| Arc::new(rampart_http::ingest::FlowSink::default()), |i| i.flows.clone());
+    let flows = ingest.as_ref().map_or_else(
+        || Arc::new(rampart_http::ingest::FlowSink::default()),
+        |i| i.flows.clone(),
+    );
     let netpol = crate::netpol::Planner::start(flows, &config.netpol, &cancel);
     let mut engine = Engine {
         netpol,

@@ -451,12 +451,36 @@ impl Default for EngineMetrics {
             registry.register(name, help, g.clone());
             g
         };
-        let netpol_flows = gauge(&mut registry, "netpol_flows", "Observed flows collected for NetworkPolicies from traffic");
-        let netpol_malformed = gauge(&mut registry, "netpol_malformed_records", "Flow records that could not be read");
-        let netpol_connections = gauge(&mut registry, "netpol_connections", "Distinct observed connections in the latest NetworkPolicy plan");
-        let netpol_policies = gauge(&mut registry, "netpol_policies", "NetworkPolicies the latest plan suggests");
-        let netpol_denied = gauge(&mut registry, "netpol_denied_observed", "Observed connections the latest plan would deny (0 for a sound plan)");
-        let netpol_unobserved = gauge(&mut registry, "netpol_unobserved_allowed", "Allowed connections of covered workloads that no flow showed");
+        let netpol_flows = gauge(
+            &mut registry,
+            "netpol_flows",
+            "Observed flows collected for NetworkPolicies from traffic",
+        );
+        let netpol_malformed = gauge(
+            &mut registry,
+            "netpol_malformed_records",
+            "Flow records that could not be read",
+        );
+        let netpol_connections = gauge(
+            &mut registry,
+            "netpol_connections",
+            "Distinct observed connections in the latest NetworkPolicy plan",
+        );
+        let netpol_policies = gauge(
+            &mut registry,
+            "netpol_policies",
+            "NetworkPolicies the latest plan suggests",
+        );
+        let netpol_denied = gauge(
+            &mut registry,
+            "netpol_denied_observed",
+            "Observed connections the latest plan would deny (0 for a sound plan)",
+        );
+        let netpol_unobserved = gauge(
+            &mut registry,
+            "netpol_unobserved_allowed",
+            "Allowed connections of covered workloads that no flow showed",
+        );
         let actuator_errors = Counter::default();
         registry.register(
             "actuator_errors",

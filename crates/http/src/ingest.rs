@@ -177,8 +177,15 @@ impl FlowSink {
         self.malformed
             .fetch_add(tally.malformed, std::sync::atomic::Ordering::Relaxed);
         if tally.records > 0 && tally.flows == 0 && tally.not_flows == 0 {
-            let first = tally.errors.first().map(|e| e.error.clone()).unwrap_or_default();
-            return Err(format!("no flow records ({} malformed): {first}", tally.malformed));
+            let first = tally
+                .errors
+                .first()
+                .map(|e| e.error.clone())
+                .unwrap_or_default();
+            return Err(format!(
+                "no flow records ({} malformed): {first}",
+                tally.malformed
+            ));
         }
         if !flows.is_empty() {
             if let Ok(mut c) = self.collector.lock() {

@@ -10,7 +10,7 @@ pub mod client;
 pub mod dashboard;
 pub mod guard_page;
 pub mod ingest;
-pub mod netpol_page;
 pub mod metrics;
+pub mod netpol_page;
 pub mod serve;
 pub mod tls;

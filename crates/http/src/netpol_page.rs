@@ -33,7 +33,12 @@ pub fn section(h: &mut String, plan: &Value) {
     if !v["broken"].as_array().is_none_or(Vec::is_empty) {
         h.push_str("<div class=\"break-glass\" role=\"alert\">The plan would deny observed connections:<ul>");
         for b in v["broken"].as_array().into_iter().flatten() {
-            h.push_str(&format!("<li>{} → {} {}</li>", text(&b["from"]), text(&b["to"]), text(&b["port"])));
+            h.push_str(&format!(
+                "<li>{} → {} {}</li>",
+                text(&b["from"]),
+                text(&b["to"]),
+                text(&b["port"])
+            ));
         }
         h.push_str("</ul></div>");
     }
@@ -52,7 +57,12 @@ pub fn section(h: &mut String, plan: &Value) {
     }
     h.push_str("</table><div id=\"flows-graph\" role=\"img\" aria-label=\"observed connections between workloads\"></div>");
     h.push_str("<table id=\"netpol-connections\"><tr><th>from</th><th>to</th><th>port</th><th>flows</th></tr>");
-    for c in plan["connections"].as_array().into_iter().flatten().take(LISTED) {
+    for c in plan["connections"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(LISTED)
+    {
         h.push_str(&format!(
             "<tr class=\"flow\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             text(&c["from"]),
@@ -62,7 +72,12 @@ pub fn section(h: &mut String, plan: &Value) {
         ));
     }
     h.push_str("</table><h3>Suggested policies</h3>");
-    for p in plan["policies"].as_array().into_iter().flatten().take(LISTED) {
+    for p in plan["policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(LISTED)
+    {
         let yaml = serde_json::to_string_pretty(p).unwrap_or_default();
         h.push_str(&format!(
             "<details class=\"policy\"><summary>{}/{}</summary><pre>{}</pre></details>",
@@ -88,7 +103,10 @@ mod tests {
         });
         let mut h = String::new();
         section(&mut h, &plan);
-        assert!(!h.contains("<script>") && !h.contains("<img") && !h.contains("<b>x"), "{h}");
+        assert!(
+            !h.contains("<script>") && !h.contains("<img") && !h.contains("<b>x"),
+            "{h}"
+        );
         assert!(h.contains("&lt;script&gt;"));
         assert!(h.contains("netpol-step"));
     }

@@ -168,10 +168,10 @@ impl<'a> Cluster<'a> {
                 None => Side::Node,
             };
         }
-        if let (Some(ns), Some(pod)) = (&e.namespace, &e.pod) {
-            if let Some(w) = self.workloads.of_pod(ns, pod) {
-                return Side::Workloads(vec![w]);
-            }
+        if let (Some(ns), Some(pod)) = (&e.namespace, &e.pod)
+            && let Some(w) = self.workloads.of_pod(ns, pod)
+        {
+            return Side::Workloads(vec![w]);
         }
         if let (Some(ns), Some(name)) = (&e.namespace, &e.workload)
             && let Some(w) = self.by_name(ns, name)
@@ -280,11 +280,9 @@ impl<'a> Cluster<'a> {
         let Some(selector) = &svc.spec.selector else {
             return ServiceHop::NoSelector;
         };
-        let sp = svc
-            .spec
-            .ports
-            .iter()
-            .find(|p| Protocol::parse(p.protocol.as_deref()) == Some(protocol) && p.port == i64::from(port));
+        let sp = svc.spec.ports.iter().find(|p| {
+            Protocol::parse(p.protocol.as_deref()) == Some(protocol) && p.port == i64::from(port)
+        });
         let mut out = Vec::new();
         if selector.is_empty() {
             return ServiceHop::To(out);
@@ -323,8 +321,10 @@ impl<'a> Cluster<'a> {
                 Side::External(net) => {
                     out.tally.external += 1;
                     let entity = e.entity.or_else(|| {
-                        (e.service.as_ref().is_some_and(|(ns, n)| ns == "default" && n == "kubernetes"))
-                            .then_some(Entity::KubeApiserver)
+                        (e.service
+                            .as_ref()
+                            .is_some_and(|(ns, n)| ns == "default" && n == "kubernetes"))
+                        .then_some(Entity::KubeApiserver)
                     });
                     if let Some(entity) = entity {
                         out.entities.insert(*net, entity);
@@ -335,8 +335,10 @@ impl<'a> Cluster<'a> {
         }
         let mut unknown: BTreeSet<&str> = BTreeSet::new();
         for (record, count) in collected.records() {
-            let (mut client, mut server) =
-                (&sides[record.client as usize], &sides[record.server as usize]);
+            let (mut client, mut server) = (
+                &sides[record.client as usize],
+                &sides[record.server as usize],
+            );
             let mut port = record.port;
             let mut client_id = record.client;
             if !record.oriented && self.backwards(client, server, record) {

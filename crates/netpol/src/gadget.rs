@@ -62,7 +62,9 @@ pub fn parse_trace_line(line: &[u8]) -> Result<Option<Flow>, FlowError> {
         _ => return Ok(None),
     };
     let protocol = match e.proto.as_deref() {
-        Some(p) => Protocol::parse(Some(p)).ok_or_else(|| FlowError::Protocol(bounded(p).map_or_else(|_| "?".into(), str::to_owned)))?,
+        Some(p) => Protocol::parse(Some(p)).ok_or_else(|| {
+            FlowError::Protocol(bounded(p).map_or_else(|_| "?".into(), str::to_owned))
+        })?,
         None => Protocol::Tcp,
     };
     let k8s = e.k8s.unwrap_or_default();
@@ -95,7 +97,13 @@ pub fn parse_trace_line(line: &[u8]) -> Result<Option<Flow>, FlowError> {
         _ => {}
     }
     remote.labels = label_list(peer.pod_labels.unwrap_or_default())?;
-    Ok(Some(directed(local, remote, outgoing, protocol, port(e.port)?)))
+    Ok(Some(directed(
+        local,
+        remote,
+        outgoing,
+        protocol,
+        port(e.port)?,
+    )))
 }
 
 #[derive(Deserialize, Default)]
@@ -155,11 +163,27 @@ pub fn parse_advisor_event(value: &serde_json::Value) -> Result<Option<Flow>, Fl
             ..Endpoint::default()
         },
     };
-    Ok(Some(directed(local, remote, outgoing, Protocol::Tcp, port(e.port)?)))
+    Ok(Some(directed(
+        local,
+        remote,
+        outgoing,
+        Protocol::Tcp,
+        port(e.port)?,
+    )))
 }
 
-fn directed(local: Endpoint, remote: Endpoint, outgoing: bool, protocol: Protocol, port: u16) -> Flow {
-    let (src, dst) = if outgoing { (local, remote) } else { (remote, local) };
+fn directed(
+    local: Endpoint,
+    remote: Endpoint,
+    outgoing: bool,
+    protocol: Protocol,
+    port: u16,
+) -> Flow {
+    let (src, dst) = if outgoing {
+        (local, remote)
+    } else {
+        (remote, local)
+    };
     Flow {
         src,
         dst,
@@ -203,7 +227,10 @@ mod tests {
     fn an_outgoing_trace_event_to_a_service() {
         let f = parse_trace_line(br#"{"type":"normal","k8s":{"namespace":"t","podname":"test-pod"},"pktType":"OUTGOING","proto":"udp","port":53,"dst":{"kind":"svc","addr":"10.96.0.10","namespace":"kube-system","name":"kube-dns","podLabels":{"k8s-app":"kube-dns"}}}"#).unwrap().unwrap();
         assert_eq!(f.src.pod.as_deref(), Some("test-pod"));
-        assert_eq!(f.dst.service, Some(("kube-system".into(), "kube-dns".into())));
+        assert_eq!(
+            f.dst.service,
+            Some(("kube-system".into(), "kube-dns".into()))
+        );
         assert_eq!(f.protocol, Some(Protocol::Udp));
         assert_eq!(f.dst_port, 53);
     }
@@ -220,7 +247,10 @@ mod tests {
     #[test]
     fn other_events_and_bad_fields() {
         assert_eq!(parse_trace_line(br#"{"type":"debug"}"#).unwrap(), None);
-        assert!(parse_trace_line(br#"{"type":"normal","pktType":"HOST","proto":"icmp","port":1}"#).is_err());
+        assert!(
+            parse_trace_line(br#"{"type":"normal","pktType":"HOST","proto":"icmp","port":1}"#)
+                .is_err()
+        );
         assert!(parse_trace_line(br#"{"type":"normal","pktType":"HOST","port":99999}"#).is_err());
         assert!(parse_trace_line(b"nope").is_err());
     }

@@ -145,7 +145,10 @@ fn convert(f: RawFlow<'_>) -> Result<Flow, FlowError> {
         _ => Verdict::Other,
     };
     let (src_ip, dst_ip) = match &f.ip {
-        Some(ip) => (address(ip.source.as_deref())?, address(ip.destination.as_deref())?),
+        Some(ip) => (
+            address(ip.source.as_deref())?,
+            address(ip.destination.as_deref())?,
+        ),
         None => (None, None),
     };
     let l4 = f.l4.unwrap_or_default();

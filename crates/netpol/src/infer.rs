@@ -17,8 +17,16 @@ pub fn owner_of_pod_name(pod: &str) -> Option<(&'static str, &str)> {
     let (rest, last) = pod.rsplit_once('-')?;
     // Controllers' random suffixes and template hashes use Kubernetes' safe alphabet: no
     // vowels, no 0, 1 or 3 (so no word is ever mistaken for one).
-    let alnum = |s: &str| !s.is_empty() && s.bytes().all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b));
-    if !rest.is_empty() && !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) && last.len() <= 5 {
+    let alnum = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b))
+    };
+    if !rest.is_empty()
+        && !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit())
+        && last.len() <= 5
+    {
         return Some(("StatefulSet", rest));
     }
     if last.len() != 5 || !alnum(last) {
@@ -42,10 +50,17 @@ pub fn manifests(collected: &Collector) -> Vec<Value> {
     for e in collected.endpoints() {
         let Some(ns) = &e.namespace else { continue };
         namespaces.insert(ns.clone(), ());
-        let labels: BTreeMap<&str, &str> = e.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        if let Some((sns, sname)) = &e.service {
-            if e.pod.is_none() {
-                services.entry((sns.clone(), sname.clone())).or_insert_with(|| {
+        let labels: BTreeMap<&str, &str> = e
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        if let Some((sns, sname)) = &e.service
+            && e.pod.is_none()
+        {
+            services
+                .entry((sns.clone(), sname.clone()))
+                .or_insert_with(|| {
                     let mut spec = json!({"type": "ClusterIP"});
                     if !labels.is_empty() {
                         spec["selector"] = json!(labels);
@@ -56,8 +71,7 @@ pub fn manifests(collected: &Collector) -> Vec<Value> {
                     json!({"apiVersion": "v1", "kind": "Service",
                            "metadata": {"name": sname, "namespace": sns}, "spec": spec})
                 });
-                continue;
-            }
+            continue;
         }
         let name = match (&e.pod, &e.workload) {
             (Some(p), _) => p.clone(),
@@ -123,27 +137,14 @@ pub fn manifests(collected: &Collector) -> Vec<Value> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn owners_from_pod_names() {
-        assert_eq!(owner_of_pod_name("reviews-v1-545db77b95-s6jb8"), Some(("Deployment", "reviews-v1")));
-        assert_eq!(owner_of_pod_name("ledger-db-0"), Some(("StatefulSet", "ledger-db")));
-        assert_eq!(owner_of_pod_name("node-exporter-l5z6x"), Some(("DaemonSet", "node-exporter")));
-        assert_eq!(owner_of_pod_name("xwing"), None);
-        assert_eq!(owner_of_pod_name("test-pod"), None);
-        assert_eq!(owner_of_pod_name("-"), None);
-    }
-}
-
 /// Adds the inferred objects `snapshot` does not have (a dump's own objects win). Returns how
 /// many were added.
 pub fn complete(snapshot: &mut rampart_model::Snapshot, collected: &Collector) -> usize {
     let mut added = 0;
     for v in manifests(collected) {
-        let Ok(Some(located)) = rampart_model::parse::object_from_value("(inferred from flows)", &v) else {
+        let Ok(Some(located)) =
+            rampart_model::parse::object_from_value("(inferred from flows)", &v)
+        else {
             continue;
         };
         let meta = located.object.meta();
@@ -157,4 +158,28 @@ pub fn complete(snapshot: &mut rampart_model::Snapshot, collected: &Collector) -
         added += 1;
     }
     added
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_from_pod_names() {
+        assert_eq!(
+            owner_of_pod_name("reviews-v1-545db77b95-s6jb8"),
+            Some(("Deployment", "reviews-v1"))
+        );
+        assert_eq!(
+            owner_of_pod_name("ledger-db-0"),
+            Some(("StatefulSet", "ledger-db"))
+        );
+        assert_eq!(
+            owner_of_pod_name("node-exporter-l5z6x"),
+            Some(("DaemonSet", "node-exporter"))
+        );
+        assert_eq!(owner_of_pod_name("xwing"), None);
+        assert_eq!(owner_of_pod_name("test-pod"), None);
+        assert_eq!(owner_of_pod_name("-"), None);
+    }
 }

@@ -134,7 +134,10 @@ impl Plan {
         let Some(step) = self.steps.get(number.wrapping_sub(1)) else {
             return Vec::new();
         };
-        self.suggested.iter().filter(|p| p.stage == step.stage).collect()
+        self.suggested
+            .iter()
+            .filter(|p| p.stage == step.stage)
+            .collect()
     }
 }
 
@@ -201,7 +204,10 @@ pub fn plan(snapshot: &Snapshot, collected: &Collector, settings: &Settings, cha
     let mut chain_sets = chains.then(|| vec![chain_refs(snapshot)]);
     let mut applied = 0;
     for stage in Stage::ALL {
-        let n = policies[applied..].iter().take_while(|p| p.stage == stage).count();
+        let n = policies[applied..]
+            .iter()
+            .take_while(|p| p.stage == stage)
+            .count();
         if n == 0 {
             continue;
         }
@@ -318,7 +324,11 @@ impl Plan {
         use std::fmt::Write;
         let mut out = String::new();
         for c in &self.connections {
-            let _ = writeln!(out, "observed {} -> {} {} ({} flows)", c.from, c.to, c.port, c.flows);
+            let _ = writeln!(
+                out,
+                "observed {} -> {} {} ({} flows)",
+                c.from, c.to, c.port, c.flows
+            );
         }
         let v = &self.verification;
         for b in &v.broken {
@@ -326,7 +336,11 @@ impl Plan {
         }
         for u in &v.unobserved_allowed {
             let c = &u.connection;
-            let _ = writeln!(out, "also allowed {} -> {} {} ({})", c.from, c.to, c.port, u.reason);
+            let _ = writeln!(
+                out,
+                "also allowed {} -> {} {} ({})",
+                c.from, c.to, c.port, u.reason
+            );
         }
         for c in &v.closed {
             let _ = writeln!(
@@ -334,9 +348,17 @@ impl Plan {
                 "closes {}: ingress from {} workloads{}, egress to {} workloads{}",
                 c.workload,
                 c.ingress_closed_from,
-                if c.internet_ingress_closed { " and the internet" } else { "" },
+                if c.internet_ingress_closed {
+                    " and the internet"
+                } else {
+                    ""
+                },
                 c.egress_closed_to,
-                if c.internet_egress_closed { " and the internet" } else { "" },
+                if c.internet_egress_closed {
+                    " and the internet"
+                } else {
+                    ""
+                },
             );
         }
         out

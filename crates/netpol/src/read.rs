@@ -321,7 +321,8 @@ mod tests {
 
     #[test]
     fn truncated_and_overlong_lines_are_counted() {
-        let mut text = br#"{"flow":{"verdict":"FORWARDED","l4":{"TCP":{"destination_port":80}}}}"#.to_vec();
+        let mut text =
+            br#"{"flow":{"verdict":"FORWARDED","l4":{"TCP":{"destination_port":80}}}}"#.to_vec();
         text.extend_from_slice(b"\n{\"flow\":{\"verd\n\n");
         text.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
         text.extend_from_slice(b"\n{\"time\":\"x\"}\r\n");
@@ -336,9 +337,13 @@ mod tests {
     #[test]
     fn the_format_is_told_from_the_first_record() {
         assert_eq!(sniff(b"  [ {"), Format::GadgetAdvisor);
-        assert_eq!(sniff(br#"{"type":"normal","pktType":"HOST"}"#), Format::GadgetTrace);
+        assert_eq!(
+            sniff(br#"{"type":"normal","pktType":"HOST"}"#),
+            Format::GadgetTrace
+        );
         assert_eq!(sniff(br#"{"flow":{}}"#), Format::Hubble);
-        let (flows, tally) = read(b"\n[{\"type\":\"connect\",\"remote_kind\":\"pod\",\"port\":1},\n 7]");
+        let (flows, tally) =
+            read(b"\n[{\"type\":\"connect\",\"remote_kind\":\"pod\",\"port\":1},\n 7]");
         assert_eq!(flows.len(), 1);
         assert_eq!(tally.malformed, 1);
     }

@@ -159,7 +159,11 @@ fn dns_peer(cluster: &Cluster<'_>) -> Value {
         .find(|(_, s)| s.metadata.namespace == "kube-system" && s.metadata.name == "kube-dns")
         .and_then(|(_, s)| s.spec.selector.clone())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| [("k8s-app".to_owned(), "kube-dns".to_owned())].into_iter().collect());
+        .unwrap_or_else(|| {
+            [("k8s-app".to_owned(), "kube-dns".to_owned())]
+                .into_iter()
+                .collect()
+        });
     json!({
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
         "podSelector": {"matchLabels": selector},
@@ -228,7 +232,10 @@ impl Rules {
         let mut world = self.world;
         let mut by_ports: BTreeMap<Vec<(Protocol, u16)>, Vec<Value>> = BTreeMap::new();
         for (_, (peer, ports)) in self.by_peer {
-            by_ports.entry(ports.into_iter().collect()).or_default().push(peer);
+            by_ports
+                .entry(ports.into_iter().collect())
+                .or_default()
+                .push(peer);
         }
         for (proto, port, v6) in std::mem::take(&mut world) {
             let cidr = if v6 { "::/0" } else { "0.0.0.0/0" };
@@ -244,7 +251,9 @@ impl Rules {
                 peers.dedup();
                 let ports: Vec<Value> = ports
                     .into_iter()
-                    .map(|(proto, p)| json!({"protocol": proto.as_str(), "port": port_of(proto, p)}))
+                    .map(
+                        |(proto, p)| json!({"protocol": proto.as_str(), "port": port_of(proto, p)}),
+                    )
                     .collect();
                 let key = peers.first().map(ToString::to_string).unwrap_or_default();
                 (key, json!({"peers": peers, "ports": ports}))
@@ -296,7 +305,12 @@ pub fn suggest(cluster: &Cluster<'_>, observed: &Observed, settings: &Settings) 
         let others: Vec<String> = workloads
             .in_namespace(&w.namespace)
             .iter()
-            .filter(|o| o.id != id && o.groups.iter().any(|g| sel.iter().all(|(k, v)| g.labels.get(k) == Some(v))))
+            .filter(|o| {
+                o.id != id
+                    && o.groups
+                        .iter()
+                        .any(|g| sel.iter().all(|(k, v)| g.labels.get(k) == Some(v)))
+            })
             .map(Workload::display)
             .collect();
         if !others.is_empty() {
@@ -319,7 +333,9 @@ pub fn suggest(cluster: &Cluster<'_>, observed: &Observed, settings: &Settings) 
                 }
                 Some(v)
             }
-            Peer::External(net) => Some(json!({"ipBlock": {"cidr": widen(net, settings).to_string()}})),
+            Peer::External(net) => {
+                Some(json!({"ipBlock": {"cidr": widen(net, settings).to_string()}}))
+            }
         }
     };
     let mut ingress: BTreeMap<WorkloadId, Rules> = BTreeMap::new();
@@ -387,7 +403,9 @@ pub fn suggest(cluster: &Cluster<'_>, observed: &Observed, settings: &Settings) 
             .iter()
             .filter(|o| {
                 o.id == id
-                    || o.groups.iter().any(|g| sel.iter().all(|(k, v)| g.labels.get(k) == Some(v)))
+                    || o.groups
+                        .iter()
+                        .any(|g| sel.iter().all(|(k, v)| g.labels.get(k) == Some(v)))
             })
             .map(|o| o.id)
             .collect()
@@ -444,7 +462,10 @@ pub fn suggest(cluster: &Cluster<'_>, observed: &Observed, settings: &Settings) 
             if !bare.is_empty() {
                 out.skipped.push(Skipped {
                     workload: format!("namespace {ns} (default-deny)"),
-                    reason: format!("{} have traffic but no policy of their own", bare.join(", ")),
+                    reason: format!(
+                        "{} have traffic but no policy of their own",
+                        bare.join(", ")
+                    ),
                 });
                 continue;
             }
@@ -482,7 +503,12 @@ fn policy(w: &Workload, stage: Stage, selector: &Labels, rules: Vec<Value>) -> S
         Stage::Ingress => ("ingress", "Ingress", "from"),
         _ => ("egress", "Egress", "to"),
     };
-    let raw = format!("rampart-{}-{}-{}", w.name, w.kind.as_str().to_ascii_lowercase(), suffix);
+    let raw = format!(
+        "rampart-{}-{}-{}",
+        w.name,
+        w.kind.as_str().to_ascii_lowercase(),
+        suffix
+    );
     let name = rampart_model::names::dns_subdomain(&raw, 253).into_owned();
     let rules: Vec<Value> = rules
         .into_iter()

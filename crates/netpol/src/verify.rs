@@ -145,14 +145,22 @@ pub fn model_with(
 }
 
 /// Ports allowed from `a` to `b` in `m` (every pod group pair must allow them).
-fn between(m: &NetModel, a: Peer, b: Peer, cache: &mut FastMap<(ClassId, ClassId), PortSet>) -> PortSet {
+fn between(
+    m: &NetModel,
+    a: Peer,
+    b: Peer,
+    cache: &mut FastMap<(ClassId, ClassId), PortSet>,
+) -> PortSet {
     let classes = |w: WorkloadId| m.member_class.get(w.index()).cloned().unwrap_or_default();
     match (a, b) {
         (Peer::Workload(x), Peer::Workload(y)) => {
             let mut out: Option<PortSet> = None;
             for cx in classes(x) {
                 for cy in classes(y) {
-                    let p = cache.entry((cx, cy)).or_insert_with(|| m.allowed(cx, cy)).clone();
+                    let p = cache
+                        .entry((cx, cy))
+                        .or_insert_with(|| m.allowed(cx, cy))
+                        .clone();
                     out = Some(match out {
                         Some(o) => o.intersect(&p),
                         None => p,
@@ -163,11 +171,19 @@ fn between(m: &NetModel, a: Peer, b: Peer, cache: &mut FastMap<(ClassId, ClassId
         }
         (Peer::Workload(x), Peer::External(net)) => {
             let set = ipset(net);
-            meet(classes(x).into_iter().map(|c| m.egress_to_external(c, Some(&set))))
+            meet(
+                classes(x)
+                    .into_iter()
+                    .map(|c| m.egress_to_external(c, Some(&set))),
+            )
         }
         (Peer::External(net), Peer::Workload(y)) => {
             let set = ipset(net);
-            meet(classes(y).into_iter().map(|c| m.ingress_from_external(Some(&set), c).0))
+            meet(
+                classes(y)
+                    .into_iter()
+                    .map(|c| m.ingress_from_external(Some(&set), c).0),
+            )
         }
         (Peer::External(_), Peer::External(_)) => PortSet::all(),
     }
@@ -241,13 +257,21 @@ pub fn verify(
     let mut seen_external: FastMap<(WorkloadId, bool), PortSet> = FastMap::default();
     for c in observed.allowed.keys() {
         let port = PortSet::single(c.protocol, c.port);
-        seen.entry((c.client, c.server)).or_default().union_with(&port);
+        seen.entry((c.client, c.server))
+            .or_default()
+            .union_with(&port);
         match (c.client, c.server) {
             (Peer::External(_), Peer::Workload(w)) => {
-                seen_external.entry((w, true)).or_default().union_with(&port);
+                seen_external
+                    .entry((w, true))
+                    .or_default()
+                    .union_with(&port);
             }
             (Peer::Workload(w), Peer::External(_)) => {
-                seen_external.entry((w, false)).or_default().union_with(&port);
+                seen_external
+                    .entry((w, false))
+                    .or_default()
+                    .union_with(&port);
             }
             _ => {}
         }
@@ -262,7 +286,11 @@ pub fn verify(
         }
     };
     let mut closed: BTreeMap<WorkloadId, Closed> = BTreeMap::new();
-    let all: Vec<Peer> = workloads.list.iter().map(|w| Peer::Workload(w.id)).collect();
+    let all: Vec<Peer> = workloads
+        .list
+        .iter()
+        .map(|w| Peer::Workload(w.id))
+        .collect();
     let mut members: FastMap<ClassId, Vec<WorkloadId>> = FastMap::default();
     for w in &workloads.list {
         for c in after.member_class.get(w.id.index()).into_iter().flatten() {
@@ -274,9 +302,16 @@ pub fn verify(
         .iter()
         .chain(&egress)
         .copied()
-        .chain(workloads.list.iter().filter(|w| namespaces_denied.contains(w.namespace.as_str())).map(|w| w.id))
+        .chain(
+            workloads
+                .list
+                .iter()
+                .filter(|w| namespaces_denied.contains(w.namespace.as_str()))
+                .map(|w| w.id),
+        )
         .collect();
-    let denied = |w: WorkloadId| namespaces_denied.contains(workloads.list[w.index()].namespace.as_str());
+    let denied =
+        |w: WorkloadId| namespaces_denied.contains(workloads.list[w.index()].namespace.as_str());
     for &w in &covered {
         let me = Peer::Workload(w);
         let display = workloads.list[w.index()].display();
@@ -325,7 +360,11 @@ pub fn verify(
                         }
                         if entry.examples.len() < 5 {
                             let o = show_peer(workloads, observed, other);
-                            entry.examples.push(if is_ingress { format!("← {o}") } else { format!("→ {o}") });
+                            entry.examples.push(if is_ingress {
+                                format!("← {o}")
+                            } else {
+                                format!("→ {o}")
+                            });
                         }
                     }
                     continue;
@@ -363,8 +402,16 @@ pub fn verify(
                 );
             }
         }
-        let cw = after.member_class.get(w.index()).cloned().unwrap_or_default();
-        let cb = before.member_class.get(w.index()).cloned().unwrap_or_default();
+        let cw = after
+            .member_class
+            .get(w.index())
+            .cloned()
+            .unwrap_or_default();
+        let cb = before
+            .member_class
+            .get(w.index())
+            .cloned()
+            .unwrap_or_default();
         let in_now = meet(cw.iter().map(|c| after.ingress_from_external(None, *c).0));
         let in_was = meet(cb.iter().map(|c| before.ingress_from_external(None, *c).0));
         let out_now = meet(cw.iter().map(|c| after.egress_to_external(*c, None)));
@@ -379,7 +426,10 @@ pub fn verify(
             if !(if is_ingress { covers_in } else { covers_out }) {
                 continue;
             }
-            let seen = seen_external.get(&(w, is_ingress)).cloned().unwrap_or_default();
+            let seen = seen_external
+                .get(&(w, is_ingress))
+                .cloned()
+                .unwrap_or_default();
             let extra = subtract(&now, &seen);
             if !extra.is_empty() {
                 let (from, to) = if is_ingress {
@@ -389,7 +439,11 @@ pub fn verify(
                 };
                 note(
                     Unobserved {
-                        connection: Shown { from, to, port: extra.to_string() },
+                        connection: Shown {
+                            from,
+                            to,
+                            port: extra.to_string(),
+                        },
                         reason: "internet",
                     },
                     &mut count,
@@ -399,8 +453,18 @@ pub fn verify(
     }
     v.unobserved_allowed = unobserved.into_iter().collect();
     v.unobserved_count = count;
-    v.closed_pairs = closed.values().map(|c| c.ingress_closed_from + c.egress_closed_to).sum();
-    v.closed = closed.into_values().filter(|c| c.ingress_closed_from + c.egress_closed_to > 0 || c.internet_egress_closed || c.internet_ingress_closed).collect();
+    v.closed_pairs = closed
+        .values()
+        .map(|c| c.ingress_closed_from + c.egress_closed_to)
+        .sum();
+    v.closed = closed
+        .into_values()
+        .filter(|c| {
+            c.ingress_closed_from + c.egress_closed_to > 0
+                || c.internet_egress_closed
+                || c.internet_ingress_closed
+        })
+        .collect();
     v
 }
 
@@ -458,7 +522,12 @@ fn candidates(
 }
 
 /// Ports some pod of `a` may use to some pod of `b` (the union over their pod groups).
-fn any_pair(m: &NetModel, a: Peer, b: Peer, cache: &mut FastMap<(ClassId, ClassId), PortSet>) -> PortSet {
+fn any_pair(
+    m: &NetModel,
+    a: Peer,
+    b: Peer,
+    cache: &mut FastMap<(ClassId, ClassId), PortSet>,
+) -> PortSet {
     match (a, b) {
         (Peer::Workload(x), Peer::Workload(y)) => {
             let mut out = PortSet::empty();
@@ -484,7 +553,10 @@ fn reaches(m: &NetModel, a: Peer, b: Peer, cache: &mut FastMap<(ClassId, ClassId
             if m.class(cx).egress_open() && m.class(cy).ingress_open() {
                 return true;
             }
-            if *cache.entry((cx, cy)).or_insert_with(|| !m.allowed(cx, cy).is_empty()) {
+            if *cache
+                .entry((cx, cy))
+                .or_insert_with(|| !m.allowed(cx, cy).is_empty())
+            {
                 return true;
             }
         }

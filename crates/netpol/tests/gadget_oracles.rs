@@ -4,6 +4,8 @@
 //! listings over a cluster read off the events), except where a difference is deliberate —
 //! each such line pinned here with its reason.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 
 use rampart_graph::connectivity::connectivity;
@@ -19,11 +21,21 @@ fn compare(input: &Path, golden: &Path) -> (Vec<String>, Vec<String>, usize) {
     let mut collected = Collector::default();
     let text = std::fs::read(input).unwrap();
     let (_, tally) = read_flows("input", &text[..], None, |f| collected.add(f)).unwrap();
-    assert_eq!(tally.malformed, 0, "{}: {:?}", input.display(), tally.errors);
+    assert_eq!(
+        tally.malformed,
+        0,
+        "{}: {:?}",
+        input.display(),
+        tally.errors
+    );
     let mut cluster = Snapshot::new();
     infer::complete(&mut cluster, &collected);
     let plan = plan(&cluster, &collected, &Settings::default(), false);
-    assert!(plan.verification.keeps_every_flow(), "{:?}", plan.verification.broken);
+    assert!(
+        plan.verification.keeps_every_flow(),
+        "{:?}",
+        plan.verification.broken
+    );
 
     let mut theirs = cluster.clone();
     let golden_text = std::fs::read_to_string(golden).unwrap();
@@ -62,7 +74,12 @@ fn compare(input: &Path, golden: &Path) -> (Vec<String>, Vec<String>, usize) {
             rampart_graph::fix::Fix::AddNetworkPolicy(cuts.clone()).apply(s);
         }
     }
-    let show = |s: &Snapshot| connectivity(s).iter().map(ToString::to_string).collect::<Vec<_>>();
+    let show = |s: &Snapshot| {
+        connectivity(s)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
     (show(&theirs), show(&ours), plan.observed.connections)
 }
 
@@ -71,7 +88,11 @@ fn diff(theirs: &[String], ours: &[String]) -> Vec<String> {
         .iter()
         .filter(|l| !ours.contains(l))
         .map(|l| format!("- {l}"))
-        .chain(ours.iter().filter(|l| !theirs.contains(l)).map(|l| format!("+ {l}")))
+        .chain(
+            ours.iter()
+                .filter(|l| !theirs.contains(l))
+                .map(|l| format!("+ {l}")),
+        )
         .collect();
     d.sort();
     d
@@ -101,11 +122,15 @@ fn v2_differences() -> Vec<String> {
 
 fn expected(case: &str) -> Vec<String> {
     let mut v: Vec<String> = match case {
-        "advisor-v1-2022/accept-from-pod" => remote_closed("demo", "checkoutservice", "Deployment").into(),
+        "advisor-v1-2022/accept-from-pod" => {
+            remote_closed("demo", "checkoutservice", "Deployment").into()
+        }
         "advisor-v1-2022/connect-to-svc-duplicate" => {
             remote_closed("demo", "paymentservice-AAAAA-backend", "Pod").into()
         }
-        "advisor-v1-2022/connect-to-svc" => remote_closed("demo", "paymentservice-backend", "Pod").into(),
+        "advisor-v1-2022/connect-to-svc" => {
+            remote_closed("demo", "paymentservice-backend", "Pod").into()
+        }
         "advisor-v1-2022/connect-to-svc-namespace" => {
             let mut v: Vec<String> = remote_closed("demo2", "paymentservice-backend", "Pod").into();
             // IG's 2020 advisor selects the peer namespace by a label `name: demo2` that
@@ -115,8 +140,12 @@ fn expected(case: &str) -> Vec<String> {
             v.push("+ demo1/checkoutservice[Deployment] => demo2/paymentservice-backend[Pod] : TCP 50051".into());
             v
         }
-        "advisor-v1-2022/multiple" | "advisor-v1-2022/empty" | "advisor-v2-2023/empty" => Vec::new(),
-        "advisor-v2-2023/connect-to-svc" | "advisor-v2-2023/connect-to-svc-duplicate" => v2_differences(),
+        "advisor-v1-2022/multiple" | "advisor-v1-2022/empty" | "advisor-v2-2023/empty" => {
+            Vec::new()
+        }
+        "advisor-v2-2023/connect-to-svc" | "advisor-v2-2023/connect-to-svc-duplicate" => {
+            v2_differences()
+        }
         other => panic!("no expectation for {other}"),
     };
     v.sort();
@@ -150,5 +179,11 @@ fn the_pairs_with_traffic_agree_line_for_line_on_the_observed_pods() {
     let (theirs, ours, connections) = compare(&input, &input.with_extension("golden"));
     assert_eq!(connections, 1);
     assert_eq!(theirs, ours);
-    assert!(ours.contains(&"demo/checkoutservice[Deployment] => demo/shippingservice[Deployment] : TCP 50051".to_string()), "{ours:?}");
+    assert!(
+        ours.contains(
+            &"demo/checkoutservice[Deployment] => demo/shippingservice[Deployment] : TCP 50051"
+                .to_string()
+        ),
+        "{ours:?}"
+    );
 }

@@ -6,6 +6,8 @@
 //! Regenerate after a deliberate change with
 //! `RAMPART_UPDATE_GOLDEN=1 cargo test -p rampart-netpol --test hubble_bookinfo` and review the diff.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 
 use rampart_model::Snapshot;
@@ -14,7 +16,10 @@ use rampart_netpol::{Collector, ReadTally, Settings, infer, plan, read_flows};
 fn capture() -> (Collector, ReadTally) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/corpora/flows/hubble/hubble-otel-gke-bookinfo-2021");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     assert_eq!(files.len(), 9);
     let mut collected = Collector::default();
@@ -46,10 +51,19 @@ fn every_record_reads_and_the_plan_keeps_every_observed_flow() {
         "bookinfo/reviews-v2[Deployment] -> bookinfo/ratings-v1[Deployment] TCP 9080",
         "bookinfo/reviews-v3[Deployment] -> bookinfo/ratings-v1[Deployment] TCP 9080",
     ] {
-        assert!(plan.connections.iter().any(|c| format!("{} -> {} {}", c.from, c.to, c.port) == want), "{want}");
+        assert!(
+            plan.connections
+                .iter()
+                .any(|c| format!("{} -> {} {}", c.from, c.to, c.port) == want),
+            "{want}"
+        );
     }
     // reviews-v1 never calls ratings: nothing lets it.
-    assert!(!plan.report().contains("also allowed bookinfo/reviews-v1[Deployment] -> bookinfo/ratings-v1"));
+    assert!(
+        !plan
+            .report()
+            .contains("also allowed bookinfo/reviews-v1[Deployment] -> bookinfo/ratings-v1")
+    );
 
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/bookinfo.txt");
     let report = plan.report();
@@ -57,7 +71,11 @@ fn every_record_reads_and_the_plan_keeps_every_observed_flow() {
         std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
         std::fs::write(&golden, &report).unwrap();
     }
-    let pinned = std::fs::read_to_string(&golden)
-        .unwrap_or_else(|e| panic!("{}: {e} (generate it with RAMPART_UPDATE_GOLDEN=1)", golden.display()));
+    let pinned = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (generate it with RAMPART_UPDATE_GOLDEN=1)",
+            golden.display()
+        )
+    });
     assert_eq!(report, pinned);
 }

@@ -2,6 +2,8 @@
 //! keeps every observed connection and allows nothing unobserved (workloads with labels of
 //! their own, DNS not added); the policies read back from their YAML are the policies verified.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use proptest::prelude::*;
 use rampart_model::objects::NetworkPolicy;
 use rampart_model::{Object, ParseLimits, Snapshot, parse_source};
@@ -15,14 +17,23 @@ struct Cluster {
 }
 
 fn cluster() -> impl Strategy<Value = Cluster> {
-    prop::collection::vec((0usize..3, prop::collection::vec(prop::sample::select(vec![80u16, 443, 5432, 8080, 9000]), 0..3)), 2..8)
-        .prop_map(|ws| Cluster {
-            workloads: ws
-                .into_iter()
-                .enumerate()
-                .map(|(i, (ns, ports))| (format!("ns{ns}"), format!("w{i}"), ports))
-                .collect(),
-        })
+    prop::collection::vec(
+        (
+            0usize..3,
+            prop::collection::vec(
+                prop::sample::select(vec![80u16, 443, 5432, 8080, 9000]),
+                0..3,
+            ),
+        ),
+        2..8,
+    )
+    .prop_map(|ws| Cluster {
+        workloads: ws
+            .into_iter()
+            .enumerate()
+            .map(|(i, (ns, ports))| (format!("ns{ns}"), format!("w{i}"), ports))
+            .collect(),
+    })
 }
 
 /// (client, server, protocol UDP?, port, reply?) with indices into workloads; `None` server: an
@@ -31,7 +42,14 @@ type Spec = (usize, Option<usize>, bool, u16, bool, u8);
 
 fn flows() -> impl Strategy<Value = Vec<Spec>> {
     prop::collection::vec(
-        (0usize..8, prop::option::weighted(0.8, 0usize..8), any::<bool>(), prop::sample::select(vec![80u16, 443, 5432, 8080, 9000, 53]), any::<bool>(), 1u8..4),
+        (
+            0usize..8,
+            prop::option::weighted(0.8, 0usize..8),
+            any::<bool>(),
+            prop::sample::select(vec![80u16, 443, 5432, 8080, 9000, 53]),
+            any::<bool>(),
+            1u8..4,
+        ),
         1..20,
     )
 }
@@ -42,7 +60,10 @@ fn manifests(c: &Cluster) -> String {
         docs.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
     }
     for (i, (ns, name, ports)) in c.workloads.iter().enumerate() {
-        let ports: Vec<_> = ports.iter().map(|p| json!({"containerPort": p, "name": format!("p{p}")})).collect();
+        let ports: Vec<_> = ports
+            .iter()
+            .map(|p| json!({"containerPort": p, "name": format!("p{p}")}))
+            .collect();
         docs.push(json!({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": format!("{name}-0"), "namespace": ns, "labels": {"app": name, "tier": "t"},
@@ -58,25 +79,41 @@ fn hubble(c: &Cluster, specs: &[Spec]) -> String {
     let n = c.workloads.len();
     let endpoint = |i: usize| {
         let (ns, name, _) = &c.workloads[i];
-        (format!("10.1.0.{}", i + 1), json!({"namespace": ns, "pod_name": format!("{name}-0"), "labels": [format!("k8s:app={name}"), "k8s:tier=t"]}))
+        (
+            format!("10.1.0.{}", i + 1),
+            json!({"namespace": ns, "pod_name": format!("{name}-0"), "labels": [format!("k8s:app={name}"), "k8s:tier=t"]}),
+        )
     };
     let mut lines = Vec::new();
     for &(a, b, udp, port, reply, copies) in specs {
         let a = a % n;
-        let (src, dst) = (endpoint(a), match b {
-            Some(b) if b % n != a => endpoint(b % n),
-            _ => ("203.0.113.9".to_string(), json!({"labels": ["reserved:world"]})),
-        });
+        let (src, dst) = (
+            endpoint(a),
+            match b {
+                Some(b) if b % n != a => endpoint(b % n),
+                _ => (
+                    "203.0.113.9".to_string(),
+                    json!({"labels": ["reserved:world"]}),
+                ),
+            },
+        );
         let proto = if udp { "UDP" } else { "TCP" };
         for k in 0..copies {
             let sport = 40000 + u16::from(k);
-            let (s, d, sp, dp) = if reply { (&dst, &src, port, sport) } else { (&src, &dst, sport, port) };
-            lines.push(json!({"flow": {
-                "verdict": "FORWARDED",
-                "IP": {"source": s.0, "destination": d.0},
-                "l4": {(proto): {"source_port": sp, "destination_port": dp}},
-                "source": s.1, "destination": d.1, "is_reply": reply,
-            }}).to_string());
+            let (s, d, sp, dp) = if reply {
+                (&dst, &src, port, sport)
+            } else {
+                (&src, &dst, sport, port)
+            };
+            lines.push(
+                json!({"flow": {
+                    "verdict": "FORWARDED",
+                    "IP": {"source": s.0, "destination": d.0},
+                    "l4": {(proto): {"source_port": sp, "destination_port": dp}},
+                    "source": s.1, "destination": d.1, "is_reply": reply,
+                }})
+                .to_string(),
+            );
         }
     }
     lines.join("\n")
@@ -150,11 +187,34 @@ items:
     let snapshot = Snapshot::from_objects(parsed.objects);
     let mut collected = Collector::default();
     read_flows("f", flows.as_bytes(), None, |f| collected.add(f)).unwrap();
-    let settings = Settings { default_deny: true, ..Settings::default() };
+    let settings = Settings {
+        default_deny: true,
+        ..Settings::default()
+    };
     let plan = plan(&snapshot, &collected, &settings, false);
     assert_eq!(plan.verification.observed, 2);
-    assert!(plan.verification.keeps_every_flow(), "{:?}", plan.verification.broken);
-    assert!(plan.skipped.iter().any(|s| s.workload == "shop/web[StatefulSet]"), "{:?}", plan.skipped);
-    assert!(plan.skipped.iter().any(|s| s.workload == "namespace shop (default-deny)"), "{:?}", plan.skipped);
-    assert!(plan.suggested.iter().all(|p| p.stage != rampart_netpol::Stage::DefaultDeny));
+    assert!(
+        plan.verification.keeps_every_flow(),
+        "{:?}",
+        plan.verification.broken
+    );
+    assert!(
+        plan.skipped
+            .iter()
+            .any(|s| s.workload == "shop/web[StatefulSet]"),
+        "{:?}",
+        plan.skipped
+    );
+    assert!(
+        plan.skipped
+            .iter()
+            .any(|s| s.workload == "namespace shop (default-deny)"),
+        "{:?}",
+        plan.skipped
+    );
+    assert!(
+        plan.suggested
+            .iter()
+            .all(|p| p.stage != rampart_netpol::Stage::DefaultDeny)
+    );
 }

@@ -237,7 +237,13 @@ fn summary(w: &mut impl Write, plan: &Plan, tally: &ReadTally) -> std::io::Resul
     writeln!(
         w,
         "flows: {} records, {} flows ({} malformed, {} not flows); {} passed, {} dropped, {} not TCP/UDP/SCTP",
-        tally.records, tally.flows, tally.malformed, tally.not_flows, o.collect.forwarded, o.collect.dropped, o.collect.not_l4
+        tally.records,
+        tally.flows,
+        tally.malformed,
+        tally.not_flows,
+        o.collect.forwarded,
+        o.collect.dropped,
+        o.collect.not_l4
     )?;
     for e in &tally.errors {
         writeln!(w, "  {}:{}: {}", Safe(&e.input), e.line, Safe(&e.error))?;
@@ -261,7 +267,12 @@ fn summary(w: &mut impl Write, plan: &Plan, tally: &ReadTally) -> std::io::Resul
         writeln!(w, "skipped {}: {}", Safe(&s.workload), Safe(&s.reason))?;
     }
     for (who, others) in &plan.shared_selectors {
-        writeln!(w, "note: the selector of {} also selects {}", Safe(who), Safe(others.join(", ")))?;
+        writeln!(
+            w,
+            "note: the selector of {} also selects {}",
+            Safe(who),
+            Safe(others.join(", "))
+        )?;
     }
     for s in &plan.steps {
         let v = &s.verification;
@@ -281,7 +292,13 @@ fn summary(w: &mut impl Write, plan: &Plan, tally: &ReadTally) -> std::io::Resul
             }
         )?;
         for b in &v.broken {
-            writeln!(w, "  DENIED {} -> {} {}", Safe(&b.from), Safe(&b.to), b.port)?;
+            writeln!(
+                w,
+                "  DENIED {} -> {} {}",
+                Safe(&b.from),
+                Safe(&b.to),
+                b.port
+            )?;
         }
     }
     let v = &plan.verification;
@@ -300,25 +317,60 @@ fn summary(w: &mut impl Write, plan: &Plan, tally: &ReadTally) -> std::io::Resul
         } else {
             format!(
                 " ({})",
-                reasons.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", ")
+                reasons
+                    .iter()
+                    .map(|(r, n)| format!("{r} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         }
     )?;
     // DNS is the declared exception: the others are worth reading one by one.
-    let listed: Vec<_> = v.unobserved_allowed.iter().filter(|u| u.reason != "dns").collect();
+    let listed: Vec<_> = v
+        .unobserved_allowed
+        .iter()
+        .filter(|u| u.reason != "dns")
+        .collect();
     for u in listed.iter().take(20) {
-        writeln!(w, "  also allowed {} -> {} {} ({})", Safe(&u.connection.from), Safe(&u.connection.to), u.connection.port, u.reason)?;
+        writeln!(
+            w,
+            "  also allowed {} -> {} {} ({})",
+            Safe(&u.connection.from),
+            Safe(&u.connection.to),
+            u.connection.port,
+            u.reason
+        )?;
     }
     if listed.len() > 20 {
-        writeln!(w, "  … {} more (--format json lists up to 500)", listed.len() - 20)?;
+        writeln!(
+            w,
+            "  … {} more (--format json lists up to 500)",
+            listed.len() - 20
+        )?;
     }
     if let Some(c) = &plan.chains {
-        writeln!(w, "chains: {} before, {} after; the plan breaks {}", c.before, c.after, c.broken.len())?;
+        writeln!(
+            w,
+            "chains: {} before, {} after; the plan breaks {}",
+            c.before,
+            c.after,
+            c.broken.len()
+        )?;
         for r in c.broken.iter().take(10) {
-            writeln!(w, "  breaks {} {} -> {}", r.id, Safe(&r.entry), Safe(&r.target))?;
+            writeln!(
+                w,
+                "  breaks {} {} -> {}",
+                r.id,
+                Safe(&r.entry),
+                Safe(&r.target)
+            )?;
         }
         if c.broken.len() > 10 {
-            writeln!(w, "  … {} more broken (--format json lists every chain)", c.broken.len() - 10)?;
+            writeln!(
+                w,
+                "  … {} more broken (--format json lists every chain)",
+                c.broken.len() - 10
+            )?;
         }
     }
     Ok(())

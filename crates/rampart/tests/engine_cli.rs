@@ -2414,14 +2414,23 @@ async fn flows_from_the_ingest_and_a_followed_file_become_a_proven_plan() {
         hubble_flow(("10.0.0.1", "web"), ("10.0.0.2", "db"), 5432)
     );
     assert_eq!(post(&ingest, "/flows", None, body.as_bytes()), 401);
-    assert_eq!(post(&ingest, "/flows", Some("s3cret-token"), b"nothing here\n"), 400);
-    assert_eq!(post(&ingest, "/flows", Some("s3cret-token"), body.as_bytes()), 200);
+    assert_eq!(
+        post(&ingest, "/flows", Some("s3cret-token"), b"nothing here\n"),
+        400
+    );
+    assert_eq!(
+        post(&ingest, "/flows", Some("s3cret-token"), body.as_bytes()),
+        200
+    );
     wait_for("the posted flow in the plan", || {
         netpol_plan(&engine.addr)["observed"]["connections"] == 2
     })
     .await;
     // The rest of the file's half line, and one more flow: read as the file grows.
-    let mut f = std::fs::OpenOptions::new().append(true).open(&capture).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&capture)
+        .unwrap();
     let third = hubble_flow(("10.0.0.1", "web"), ("10.0.0.2", "db"), 6379);
     writeln!(f, "ict\":\"FORWARDED\"}}}}\n{third}").unwrap();
     drop(f);
@@ -2445,11 +2454,19 @@ async fn flows_from_the_ingest_and_a_followed_file_become_a_proven_plan() {
     // The plan is shown, never applied.
     assert!(objects_in(&fake, "networkpolicies").is_empty());
     let page = get(&engine.addr, "/");
-    assert!(page.contains("NetworkPolicies from observed flows"), "{page}");
+    assert!(
+        page.contains("NetworkPolicies from observed flows"),
+        "{page}"
+    );
     assert!(page.contains("rampart-web-pod-egress"));
     let metrics = get(&engine.addr, "/metrics");
-    assert!(metrics.contains("rampart_netpol_connections 3"), "{metrics}");
+    assert!(
+        metrics.contains("rampart_netpol_connections 3"),
+        "{metrics}"
+    );
     assert!(metrics.contains("rampart_netpol_denied_observed 0"));
-    assert!(metrics.contains("rampart_ingest_items_total{endpoint=\"flows\",result=\"malformed\"} 1"));
+    assert!(
+        metrics.contains("rampart_ingest_items_total{endpoint=\"flows\",result=\"malformed\"} 1")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -36,7 +36,9 @@ fn capture(snapshot: &rampart_model::Snapshot, flows: usize) -> Vec<u8> {
     // One representative pod list per workload.
     let mut by_workload: Vec<Vec<Pod>> = vec![Vec::new(); workloads.list.len()];
     for (_, p) in snapshot.pods() {
-        let Some(w) = workloads.owner_of(snapshot, p) else { continue };
+        let Some(w) = workloads.owner_of(snapshot, p) else {
+            continue;
+        };
         let port = p
             .spec
             .containers
@@ -50,23 +52,38 @@ fn capture(snapshot: &rampart_model::Snapshot, flows: usize) -> Vec<u8> {
             ns: p.metadata.namespace.clone(),
             name: p.metadata.name.clone(),
             ip: p.status.pod_ip.clone(),
-            labels: p.metadata.labels.iter().map(|(k, v)| format!("k8s:{k}={v}")).collect(),
+            labels: p
+                .metadata
+                .labels
+                .iter()
+                .map(|(k, v)| format!("k8s:{k}={v}"))
+                .collect(),
             port,
         });
     }
-    let live: Vec<usize> = (0..by_workload.len()).filter(|i| !by_workload[*i].is_empty()).collect();
+    let live: Vec<usize> = (0..by_workload.len())
+        .filter(|i| !by_workload[*i].is_empty())
+        .collect();
     let mut rng = rampart_synth::Rng::new(42);
     // Each workload's callees: 2–4 others, mostly in its namespace.
     let callees: Vec<Vec<usize>> = live
         .iter()
-        .map(|_| (0..2 + rng.below(3)).map(|_| live[rng.below(live.len())]).collect())
+        .map(|_| {
+            (0..2 + rng.below(3))
+                .map(|_| live[rng.below(live.len())])
+                .collect()
+        })
         .collect();
     let endpoint = |p: &Pod| {
         format!(
             r#"{{"namespace":"{}","pod_name":"{}","labels":[{}]}}"#,
             p.ns,
             p.name,
-            p.labels.iter().map(|l| format!("\"{l}\"")).collect::<Vec<_>>().join(",")
+            p.labels
+                .iter()
+                .map(|l| format!("\"{l}\""))
+                .collect::<Vec<_>>()
+                .join(",")
         )
     };
     let world = r#"{"labels":["reserved:world"]}"#;
@@ -81,7 +98,12 @@ fn capture(snapshot: &rampart_model::Snapshot, flows: usize) -> Vec<u8> {
         let (dst_ip, dst, port, proto) = if roll < 8 {
             ("10.96.0.53".to_string(), r#"{"namespace":"kube-system","pod_name":"coredns-5d78c9869d-w1e2r","labels":["k8s:k8s-app=kube-dns"]}"#.to_string(), 53, "UDP")
         } else if roll < 10 {
-            (format!("203.0.113.{}", rng.below(8)), world.to_string(), 443, "TCP")
+            (
+                format!("203.0.113.{}", rng.below(8)),
+                world.to_string(),
+                443,
+                "TCP",
+            )
         } else {
             let to = &by_workload[callees[i][rng.below(callees[i].len())]];
             let b = &to[rng.below(to.len())];
@@ -119,7 +141,10 @@ fn main() {
         dir
     });
     let pods: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    let flows: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let flows: usize = args
+        .get(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let cfg = Config::with_pods(pods);
     let dump = dump_json(&cfg);
     let snapshot = rampart_synth::snapshot(&cfg);
@@ -133,7 +158,8 @@ fn main() {
     if let Some(dir) = write {
         std::fs::create_dir_all(&dir).expect("creating the output directory");
         std::fs::write(format!("{dir}/cluster-{pods}.json"), &dump).expect("writing the cluster");
-        std::fs::write(format!("{dir}/flows-{pods}-{flows}.jsonl"), &lines).expect("writing the flows");
+        std::fs::write(format!("{dir}/flows-{pods}-{flows}.jsonl"), &lines)
+            .expect("writing the flows");
         eprintln!("wrote {dir}/cluster-{pods}.json and {dir}/flows-{pods}-{flows}.jsonl");
     }
     drop(dump);
@@ -143,7 +169,8 @@ fn main() {
     for _ in 0..3 {
         let mut c = Collector::default();
         let t = Instant::now();
-        let (_, tally) = read_flows("bench", &lines[..], None, |f| c.add(f)).expect("reading from memory");
+        let (_, tally) =
+            read_flows("bench", &lines[..], None, |f| c.add(f)).expect("reading from memory");
         let secs = t.elapsed().as_secs_f64();
         assert_eq!(tally.flows as usize, flows);
         ingest.push(tally.flows as f64 / secs);
