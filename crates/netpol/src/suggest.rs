@@ -350,29 +350,25 @@ pub fn suggest(cluster: &Cluster<'_>, observed: &Observed, settings: &Settings) 
             protocol,
             port,
         } = *c;
-        if let Peer::Workload(s) = server
-            && settings.covers(&workloads.list[s.index()].namespace)
-        {
-            let rules = ingress.entry(s).or_insert_with(Rules::new);
-            if let Peer::External(net) = client {
-                external
-                    .entry((s, true, protocol, port, net.addr().is_ipv6()))
-                    .or_default()
-                    .insert(widen(net, settings));
-            } else if let Some(v) = peer_value(s, client) {
-                rules.add(v, protocol, port);
+        // Each end that is a workload of a covered namespace: its ingress (it serves) or its
+        // egress (it opened) admits the other end.
+        for (me, other, is_ingress) in [(server, client, true), (client, server, false)] {
+            let Peer::Workload(w) = me else { continue };
+            if !settings.covers(&workloads.list[w.index()].namespace) {
+                continue;
             }
-        }
-        if let Peer::Workload(cl) = client
-            && settings.covers(&workloads.list[cl.index()].namespace)
-        {
-            let rules = egress.entry(cl).or_insert_with(Rules::new);
-            if let Peer::External(net) = server {
+            let side = if is_ingress {
+                &mut ingress
+            } else {
+                &mut egress
+            };
+            let rules = side.entry(w).or_insert_with(Rules::new);
+            if let Peer::External(net) = other {
                 external
-                    .entry((cl, false, protocol, port, net.addr().is_ipv6()))
+                    .entry((w, is_ingress, protocol, port, net.addr().is_ipv6()))
                     .or_default()
                     .insert(widen(net, settings));
-            } else if let Some(v) = peer_value(cl, server) {
+            } else if let Some(v) = peer_value(w, other) {
                 rules.add(v, protocol, port);
             }
         }

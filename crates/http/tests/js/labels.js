@@ -5,7 +5,7 @@ const fs = require("fs");
 const src = fs.readFileSync(process.argv[2], "utf8");
 let graph = null;
 globalThis.window = { cytoscape: (options) => { graph = options; } };
-globalThis.document = { getElementById: () => ({}), querySelectorAll: () => [], body: { setAttribute: () => {} } };
+globalThis.document = { getElementById: (id) => (id === "graph" ? {} : null), querySelectorAll: () => [], body: { setAttribute: () => {} } };
 const evil = { kind: "Service", namespace: "app", name: "\u202egnp.exe" };
 const findings = {
   chains: [{
