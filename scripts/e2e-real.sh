@@ -9,6 +9,8 @@
 # The binaries run as processes on the host with the chart's ServiceAccounts (tokens from the
 # TokenRequest API), so the chart's RBAC is what they get. Scenarios (each line prints
 # `e2e: ok …` or `e2e: FAIL …`; the script exits 1 on any failure, every wait is bounded):
+#  netpol   `rampart netpol suggest` on the demo's flows: every suggested policy accepted by the API
+#           server (server-side dry run); the plan proven on a dump of the live cluster.
 #  chart    helm lint; helm template with default and with every option on, every object
 #           accepted by the API server (server-side dry run); the rendered RBAC of each
 #           component equals `rampart permissions` for the same values; `helm install`.
@@ -91,6 +93,25 @@ import json, sys
 sys.exit(0 if all(r.get("status", {}).get("replicas", 0) == r["spec"].get("replicas", 1) for r in json.load(sys.stdin)["items"]) else 1)'
 }
 until_ok 60 created || fail "the demo's ReplicaSets created their pods"
+
+# NetworkPolicies from flows: what `rampart netpol suggest` prints is what the API server accepts
+# (every manifest through its validation, server-side dry run), and proven on the live cluster's
+# dump (the pods kwok runs, with their addresses) as on the manifests.
+if "$rampart" netpol suggest --flows examples/demo-flows/hubble.jsonl examples/demo-cluster --default-deny \
+    >"$work/netpol.yaml" 2>"$work/netpol.err" &&
+  kubectl apply --dry-run=server -f "$work/netpol.yaml" >"$work/netpol.out" 2>&1; then
+  ok "netpol: $(grep -c 'created (server dry run)' "$work/netpol.out") suggested NetworkPolicies accepted by the API server"
+else
+  cat "$work/netpol.err" "$work/netpol.out" 2>/dev/null | head -5
+  fail "netpol: the suggested policies apply (server dry run)"
+fi
+kubectl get namespaces,pods,deployments,statefulsets,daemonsets,replicasets,services,networkpolicies -A -o json >"$work/netpol-dump.json"
+if "$rampart" netpol suggest --flows examples/demo-flows/hubble.jsonl "$work/netpol-dump.json" -f json >"$work/netpol-live.json" 2>/dev/null &&
+  python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))["verification"]; sys.exit(0 if v["observed"] > 0 and v["kept"] == v["observed"] else 1)' "$work/netpol-live.json"; then
+  ok "netpol: proven on the live cluster's dump ($(python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))["verification"]; print(v["kept"], "of", v["observed"])' "$work/netpol-live.json") observed connections kept)"
+else
+  fail "netpol: a plan proven on the live cluster's dump"
+fi
 
 # rampart as `helm template | kubectl apply` installs it (helm adopts it below): the webhook runs
 # on the host, so the chart's webhooks call it at a URL.
