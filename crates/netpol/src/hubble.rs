@@ -120,20 +120,16 @@ struct RawWorkload<'a> {
 /// Parses one line of Hubble JSON. `Ok(None)` for a record that is not a flow (a
 /// `GetFlowsResponse` carrying node status or lost events).
 pub fn parse_line(line: &[u8]) -> Result<Option<Flow>, FlowError> {
-    let value: serde_json::Value = match serde_json::from_slice::<Wrapped<'_>>(line) {
+    match serde_json::from_slice::<Wrapped<'_>>(line) {
         Ok(Wrapped { flow: Some(f) }) => return convert(f).map(Some),
-        Ok(Wrapped { flow: None }) => serde_json::from_slice(line).map_err(FlowError::json)?,
+        Ok(Wrapped { flow: None }) => {}
         Err(e) => return Err(FlowError::json(e)),
-    };
+    }
     // No `flow` key: either a bare flow (exporter without the wrapper) or another response.
-    let bare = value.get("verdict").is_some()
-        || value.get("IP").is_some()
-        || value.get("l4").is_some()
-        || value.get("source").is_some();
-    if !bare {
+    let raw: RawFlow<'_> = serde_json::from_slice(line).map_err(FlowError::json)?;
+    if raw.verdict.is_none() && raw.ip.is_none() && raw.l4.is_none() && raw.source.is_none() {
         return Ok(None);
     }
-    let raw: RawFlow<'_> = serde_json::from_slice(line).map_err(FlowError::json)?;
     convert(raw).map(Some)
 }
 

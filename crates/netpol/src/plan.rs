@@ -10,7 +10,7 @@ use rampart_model::{Snapshot, WorkloadId, Workloads};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::attribute::{AttributeTally, Cluster, Observed, Peer};
+use crate::attribute::{AttributeTally, Cluster, Observed};
 use crate::collect::{CollectTally, Collector};
 use crate::suggest::{Settings, Skipped, Stage, Suggested, Suggestion, suggest};
 use crate::verify::{self, Scope, Verification, model_with, show_peer};
@@ -126,19 +126,6 @@ pub struct Plan {
     /// The policies with their steps (not in the JSON: `policies` has the manifests).
     #[serde(skip)]
     pub suggested: Vec<Suggested>,
-}
-
-impl Plan {
-    /// The policies of step `number` (1-based).
-    pub fn step_policies(&self, number: usize) -> Vec<&Suggested> {
-        let Some(step) = self.steps.get(number.wrapping_sub(1)) else {
-            return Vec::new();
-        };
-        self.suggested
-            .iter()
-            .filter(|p| p.stage == step.stage)
-            .collect()
-    }
 }
 
 fn chain_refs(snapshot: &Snapshot) -> BTreeSet<ChainRef> {
@@ -290,31 +277,20 @@ pub fn plan(snapshot: &Snapshot, collected: &Collector, settings: &Settings, cha
     }
 }
 
-/// The cluster DNS workloads (behind `kube-system/kube-dns`, or labelled `k8s-app=kube-dns`).
+/// The cluster DNS workloads (their pods carry [`crate::suggest::dns_selector`]'s labels).
 fn dns_workloads(cluster: &Cluster<'_>) -> BTreeSet<WorkloadId> {
-    let workloads = cluster.workloads();
-    let selector = cluster
-        .snapshot()
-        .services()
-        .find(|(_, s)| s.metadata.namespace == "kube-system" && s.metadata.name == "kube-dns")
-        .and_then(|(_, s)| s.spec.selector.clone())
-        .filter(|s| !s.is_empty());
-    workloads
+    let selector = crate::suggest::dns_selector(cluster);
+    cluster
+        .workloads()
         .in_namespace("kube-system")
         .iter()
         .filter(|w| {
-            w.groups.iter().any(|g| match &selector {
-                Some(sel) => sel.iter().all(|(k, v)| g.labels.get(k) == Some(v)),
-                None => g.labels.get("k8s-app").is_some_and(|v| v == "kube-dns"),
-            })
+            w.groups
+                .iter()
+                .any(|g| selector.iter().all(|(k, v)| g.labels.get(k) == Some(v)))
         })
         .map(|w| w.id)
         .collect()
-}
-
-/// A peer as the plan shows it (for callers that hold connections).
-pub fn peer_name(workloads: &Workloads, observed: &Observed, p: Peer) -> String {
-    show_peer(workloads, observed, p)
 }
 
 impl Plan {

@@ -150,10 +150,10 @@ fn port_value(cluster: &Cluster<'_>, server: Peer, protocol: Protocol, port: u16
     json!(port)
 }
 
-/// The cluster DNS: the workloads behind `kube-system/kube-dns` (or labelled
-/// `k8s-app=kube-dns` there), as a peer.
-fn dns_peer(cluster: &Cluster<'_>) -> Value {
-    let selector: Labels = cluster
+/// The labels of the cluster DNS pods: the selector of `kube-system/kube-dns`, or
+/// `k8s-app=kube-dns` (the label every distribution gives them) when there is no such Service.
+pub fn dns_selector(cluster: &Cluster<'_>) -> Labels {
+    cluster
         .snapshot()
         .services()
         .find(|(_, s)| s.metadata.namespace == "kube-system" && s.metadata.name == "kube-dns")
@@ -163,10 +163,14 @@ fn dns_peer(cluster: &Cluster<'_>) -> Value {
             [("k8s-app".to_owned(), "kube-dns".to_owned())]
                 .into_iter()
                 .collect()
-        });
+        })
+}
+
+/// The cluster DNS as a peer.
+fn dns_peer(cluster: &Cluster<'_>) -> Value {
     json!({
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-        "podSelector": {"matchLabels": selector},
+        "podSelector": {"matchLabels": dns_selector(cluster)},
     })
 }
 
@@ -229,7 +233,6 @@ impl Rules {
 
     /// Rules: peers with the same ports share one, rules in peer order.
     fn render(self, port_of: &dyn Fn(Protocol, u16) -> Value) -> Vec<Value> {
-        let mut world = self.world;
         let mut by_ports: BTreeMap<Vec<(Protocol, u16)>, Vec<Value>> = BTreeMap::new();
         for (_, (peer, ports)) in self.by_peer {
             by_ports
@@ -237,7 +240,7 @@ impl Rules {
                 .or_default()
                 .push(peer);
         }
-        for (proto, port, v6) in std::mem::take(&mut world) {
+        for (proto, port, v6) in self.world {
             let cidr = if v6 { "::/0" } else { "0.0.0.0/0" };
             by_ports
                 .entry(vec![(proto, port)])

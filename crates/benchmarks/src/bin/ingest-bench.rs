@@ -186,26 +186,25 @@ fn audit() {
     );
 }
 
-async fn http(seconds: u64, batch: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let ing = ingest();
-    let app = rampart_http::ingest::router(ing, &["falco", "audit"])
-        .into_make_service_with_connect_info::<SocketAddr>();
+/// Serves `router` on a local port and posts `body` to `path` from `connections` keep-alive
+/// HTTP/1.1 connections until `seconds` pass; returns (requests answered 200, others).
+async fn load(
+    router: axum::Router,
+    path: &'static str,
+    content_type: &'static str,
+    body: Bytes,
+    connections: usize,
+    seconds: u64,
+) -> Result<(usize, usize), Box<dyn std::error::Error>> {
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let body = if batch == 1 {
-        Bytes::from(alert(0))
-    } else {
-        Bytes::from(format!(
-            "[{}]",
-            (0..batch).map(alert).collect::<Vec<_>>().join(",")
-        ))
-    };
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
-    for _ in 0..16 {
+    for _ in 0..connections {
         let body = body.clone();
         tasks.push(tokio::spawn(async move {
             let tcp = tokio::net::TcpStream::connect(addr).await?;
@@ -215,10 +214,10 @@ async fn http(seconds: u64, batch: usize) -> Result<(), Box<dyn std::error::Erro
             tokio::spawn(conn);
             let (mut ok, mut errors) = (0usize, 0usize);
             while Instant::now() < deadline {
-                let req = hyper::Request::post("/falco")
+                let req = hyper::Request::post(path)
                     .header("host", "localhost")
                     .header("authorization", "Bearer bench-token")
-                    .header("content-type", "application/json")
+                    .header("content-type", content_type)
                     .body(Full::new(body.clone()))?;
                 match sender.send_request(req).await {
                     Ok(r) if r.status() == 200 => {
@@ -237,6 +236,20 @@ async fn http(seconds: u64, batch: usize) -> Result<(), Box<dyn std::error::Erro
         ok += o;
         errors += e;
     }
+    Ok((ok, errors))
+}
+
+async fn http(seconds: u64, batch: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let router = rampart_http::ingest::router(ingest(), &["falco", "audit"]);
+    let body = if batch == 1 {
+        Bytes::from(alert(0))
+    } else {
+        Bytes::from(format!(
+            "[{}]",
+            (0..batch).map(alert).collect::<Vec<_>>().join(",")
+        ))
+    };
+    let (ok, errors) = load(router, "/falco", "application/json", body, 16, seconds).await?;
     println!(
         "falco over HTTP/1.1 (16 keep-alive connections, {batch} alert(s) per request, load generator on the same 2 cores): {:.0} alerts/s, {errors} errors",
         (ok * batch) as f64 / seconds as f64
@@ -261,49 +274,10 @@ fn flow(i: usize) -> String {
 async fn flows_http(seconds: u64) -> Result<(), Box<dyn std::error::Error>> {
     let ing = ingest();
     let sink = ing.flows.clone();
-    let app = rampart_http::ingest::router(ing, &["flows"])
-        .into_make_service_with_connect_info::<SocketAddr>();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let router = rampart_http::ingest::router(ing, &["flows"]);
     let batch = 2000;
     let body = Bytes::from((0..batch).map(|i| flow(i) + "\n").collect::<String>());
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let body = body.clone();
-        tasks.push(tokio::spawn(async move {
-            let tcp = tokio::net::TcpStream::connect(addr).await?;
-            tcp.set_nodelay(true)?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
-            tokio::spawn(conn);
-            let (mut ok, mut errors) = (0usize, 0usize);
-            while Instant::now() < deadline {
-                let req = hyper::Request::post("/flows")
-                    .header("host", "localhost")
-                    .header("authorization", "Bearer bench-token")
-                    .header("content-type", "application/x-ndjson")
-                    .body(Full::new(body.clone()))?;
-                match sender.send_request(req).await {
-                    Ok(r) if r.status() == 200 => {
-                        let _ = r.into_body().collect().await?;
-                        ok += 1;
-                    }
-                    _ => errors += 1,
-                }
-            }
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((ok, errors))
-        }));
-    }
-    let (mut ok, mut errors) = (0, 0);
-    for t in tasks {
-        let (o, e) = t.await?.map_err(|e| e.to_string())?;
-        ok += o;
-        errors += e;
-    }
+    let (ok, errors) = load(router, "/flows", "application/x-ndjson", body, 4, seconds).await?;
     let kept = sink.collector.lock().map(|c| c.tally.flows).unwrap_or(0);
     println!(
         "flows over HTTP/1.1 (4 keep-alive connections, {batch} flows per request, load generator on the same 2 cores): {:.0} flows/s ({kept} collected), {errors} errors",
