@@ -33,6 +33,9 @@
 #           mutations as stored, an invalid SecurityPolicy refused, a new policy and a namespace
 #           label change in effect at once, an API server restart survived, failurePolicy Fail
 #           and Ignore with the webhook down; the latency it adds to `create --dry-run=server`.
+#  rollout  the `netpol` class: the demo's flows posted to the ingest, the proven plan applied step
+#           by step as Mitigations owning their NetworkPolicies (one per planned policy); a
+#           policy drop reverts its policy and every later step.
 #  audit    the API server's audit log: no request of rampart's ServiceAccounts was refused.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -570,6 +573,58 @@ sys.exit(0 if any(p.get("status", {}).get("lastEvaluated") for p in json.load(sy
 check "compliance: the SecurityPolicies carry their violations in status" until_ok 60 policy_status
 check "compliance: one report per namespace, no more" test "$(kubectl get policyreports -A -o name | wc -l)" -le "$(kubectl get namespaces -o name | wc -l)"
 echo "e2e: compliance: ci's report: $(jq_py "$work/ci-report.json" 'd["summary"]["fail"]') failing, $(jq_py "$work/ci-report.json" 'd["summary"]["pass"]') passing (check, object) pairs"
+kill -TERM "$engine_pid"; wait "$engine_pid" 2>/dev/null
+
+# ── netpol rollout ────────────────────────────────────────────────────────────────────────
+# The `netpol` class through the real API server and the chart's RBAC: the demo's flows
+# posted to the ingest, the proven plan rolled out step by step as Mitigations owning their
+# NetworkPolicies; a policy drop under a step-1 policy reverts it and every later step.
+engine 18091 "$work/rollout.log" --enable netpol --actuator networkpolicy --netpol-interval 1s \
+  --netpol-soak 2s --netpol-default-deny --ingest-token-file "$work/ingest.token" --ingest-addr 127.0.0.1:18095
+until_ok 90 ready 18091 || fail "rollout: engine ready"
+post_flows() { curl -sf -o /dev/null -H "Authorization: Bearer $(cat "$work/ingest.token")" --data-binary @"$1" http://127.0.0.1:18095/flows; }
+check "rollout: the demo's flows accepted by POST /flows" post_flows examples/demo-flows/hubble.jsonl
+rolled() {
+  curl -sf http://127.0.0.1:18091/netpol >"$work/rollout.json" && python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["steps"] and d.get("rollout", {}).get("applied") == [s["number"] for s in d["steps"]] else 1)' "$work/rollout.json"
+}
+check "rollout: every step of the demo's plan applied, in order, through the real API server" until_ok 120 rolled
+n_plan=$(jq_py "$work/rollout.json" 'len(d["policies"])')
+n_live=$(kubectl get networkpolicies -A -l rampart.dev/netpol-step -o name | wc -l)
+check "rollout: $n_live NetworkPolicies in the cluster, one per planned policy ($n_plan)" test "$n_live" = "$n_plan"
+owned() { kubectl get networkpolicies -A -l rampart.dev/netpol-step -o json | python3 -c '
+import json, sys
+sys.exit(0 if all(any(r["kind"] == "Mitigation" for r in o["metadata"].get("ownerReferences", [])) for o in json.load(sys.stdin)["items"]) else 1)'; }
+check "rollout: each owned by its Mitigation" owned
+# A drop under the first step-1 policy, as Hubble reports it (the pod's labels, now).
+python3 - "$work/rollout.json" >"$work/drop.jsonl" <<'PY'
+import json, sys, datetime
+d = json.load(open(sys.argv[1]))
+p = next(x for x in d["policies"] if x["metadata"]["name"] == d["steps"][0]["policies"][0]["name"]
+         and x["metadata"]["namespace"] == d["steps"][0]["policies"][0]["namespace"])
+labels = [f"k8s:{k}={v}" for k, v in p["spec"]["podSelector"].get("matchLabels", {}).items()]
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+print(json.dumps({"flow": {"time": now, "verdict": "DROPPED", "drop_reason_desc": "POLICY_DENIED",
+    "traffic_direction": "INGRESS", "IP": {"source": "203.0.113.50", "destination": "10.99.0.1"},
+    "l4": {"TCP": {"source_port": 40000, "destination_port": 443}},
+    "source": {"labels": ["reserved:world"]},
+    "destination": {"namespace": p["metadata"]["namespace"], "pod_name": "e2e-drop", "labels": labels}}}))
+print(p["metadata"]["namespace"], p["metadata"]["name"], file=sys.stderr)
+PY
+read -r drop_ns drop_name < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); p=d["steps"][0]["policies"][0]; print(p["namespace"], p["name"])' "$work/rollout.json")
+check "rollout: a policy drop posted" post_flows "$work/drop.jsonl"
+reverted() { kubectl get mitigations -A -o json | python3 -c '
+import json, sys
+ns, name = sys.argv[1:3]
+sys.exit(0 if any(m["spec"]["target"]["namespace"] == ns and m["spec"]["target"]["name"] == name
+    and m.get("status", {}).get("phase") == "Reverted" and "traffic dropped" in m["status"].get("message", "")
+    for m in json.load(sys.stdin)["items"]) else 1)' "$drop_ns" "$drop_name"; }
+check "rollout: the drop reverts $drop_ns/$drop_name at once" until_ok 30 reverted
+later() { [ "$(kubectl get networkpolicies -A -l 'rampart.dev/netpol-step in (2,3)' -o name | wc -l)" = 0 ]; }
+check "rollout: every later step withdrawn with it" until_ok 30 later
+check "rollout: its NetworkPolicy is gone" bash -c "! kubectl -n $drop_ns get networkpolicy $drop_name >/dev/null 2>&1"
 kill -TERM "$engine_pid"; wait "$engine_pid" 2>/dev/null
 
 # ── audit ─────────────────────────────────────────────────────────────────────────────────

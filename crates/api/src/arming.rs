@@ -13,7 +13,15 @@ use serde::{Deserialize, Serialize};
 use crate::validate::{SpecError, glob_ok, selector_errors};
 
 /// The action classes, as `--enable` and `ArmingPolicy` name them.
-pub const ACTION_CLASSES: &[&str] = &["network", "rbac", "mount", "identity", "pod", "judgement"];
+pub const ACTION_CLASSES: &[&str] = &[
+    "network",
+    "rbac",
+    "mount",
+    "identity",
+    "pod",
+    "judgement",
+    "netpol",
+];
 
 /// How far a class may go.
 #[derive(

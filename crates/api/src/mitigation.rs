@@ -20,6 +20,10 @@ pub enum ActionKind {
     Isolate,
     /// An infected pod deleted (its controller recreates it); nothing to revert.
     Terminate,
+    /// A least-privilege NetworkPolicy of a verified rollout step made from observed flows
+    /// (an allow-list or a namespace default-deny); reverted at once when traffic is seen
+    /// dropped under it, and with the steps after it.
+    ObservedPolicy,
 }
 
 /// The object a mitigation protects or changes.

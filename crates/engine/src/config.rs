@@ -32,6 +32,9 @@ pub struct NetpolConfig {
     pub interval: Duration,
     /// How policies are suggested.
     pub settings: rampart_netpol::Settings,
+    /// With the `netpol` action class: how long a step stays applied without a drop before
+    /// the next one starts.
+    pub soak: Duration,
 }
 
 impl Default for NetpolConfig {
@@ -40,6 +43,7 @@ impl Default for NetpolConfig {
             flows_file: None,
             interval: Duration::from_secs(60),
             settings: rampart_netpol::Settings::default(),
+            soak: Duration::from_secs(600),
         }
     }
 }

@@ -315,7 +315,10 @@ pub(crate) async fn actuate(
     if brake.reverts_all() {
         // Everything active withdrawn; expiry and retirement have nothing left to end.
         let stamp = rfc3339(now_s);
-        for m in &existing {
+        // The rollout's latest steps first: a default-deny never outlives its allow-lists.
+        let mut order: Vec<&Mitigation> = existing.iter().collect();
+        order.sort_by_key(|m| std::cmp::Reverse(rollout_step(m)));
+        for m in order {
             withdraw(ledger, m, &stamp, how.metrics).await;
         }
         return;
@@ -330,6 +333,16 @@ pub(crate) async fn actuate(
     // A record is kept at least as long as it holds its cut's cool-down.
     forget_ended(ledger, &existing, how.retention, how.cooling, now_s).await;
     end_applied(ledger, core, existing, how.model_changed, now_s).await;
+}
+
+/// A rollout Mitigation's step (0 for any other).
+fn rollout_step(m: &Mitigation) -> usize {
+    m.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(rampart_respond::rollout::STEP_LABEL))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Whether a Proposed or Applied Mitigation already carries `cut`.
@@ -574,7 +587,7 @@ async fn end_applied(
         let Some(status) = m.status.clone() else {
             continue;
         };
-        if status.phase == MitigationPhase::Pending {
+        if status.phase == MitigationPhase::Pending && m.spec.action != ActionKind::ObservedPolicy {
             // Never approved in time: it ends having applied nothing.
             if parse_rfc3339(&m.spec.expires_at).is_some_and(|t| t <= now_s)
                 && let Ok((ended, _)) = step(&status, LedgerEvent::End(End::Expired), &stamp)
@@ -592,6 +605,9 @@ async fn end_applied(
         let name = m.metadata.name.clone().unwrap_or_default();
         let expired = parse_rfc3339(&m.spec.expires_at).is_some_and(|t| t <= now_s);
         let pod_action = matches!(m.spec.action, ActionKind::Isolate | ActionKind::Terminate);
+        if m.spec.action == ActionKind::ObservedPolicy {
+            continue; // the rollout ends its own, latest step first (crate::rollout)
+        }
         let end = if expired {
             Some(End::Expired)
         } else if pod_action || !model_changed {

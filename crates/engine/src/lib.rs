@@ -14,7 +14,9 @@
 //! `publish` (dashboard findings, Kubernetes Events), `listen` (listeners), `clock`, `audit`
 //! (the live compliance audit and its PolicyReports), `guard` (the request guard's pages),
 //! [`judge`] (model adjudication: the Chat Completions client and the task beside the loop),
-//! `notify` (notifications: one task per destination, batched, rate-limited, retried).
+//! `notify` (notifications: one task per destination, batched, rate-limited, retried),
+//! `netpol` (flows collected, the plan made again when due) and `rollout` (the `netpol` action
+//! class: the plan applied step by step, reverted on drops).
 
 mod audit;
 mod clock;
@@ -31,6 +33,7 @@ mod notify;
 pub mod offline;
 mod pods;
 mod publish;
+mod rollout;
 mod run;
 mod signals;
 

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use rampart_http::dashboard::DashboardState;
 use rampart_http::ingest::FlowSink;
-use rampart_model::Snapshot;
+use rampart_model::{Change, Kind, ObjectKey, Snapshot};
+use rampart_respond::rollout::{PlanView, PlannedPolicy, PlannedStep, STEP_LABEL};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::NetpolConfig;
@@ -27,6 +28,8 @@ pub(crate) struct Planner {
     planned: Option<(u64, u64)>,
     last: Option<Instant>,
     running: Arc<AtomicBool>,
+    /// The latest plan as the `netpol` rollout follows it.
+    view: Arc<std::sync::Mutex<Option<Arc<PlanView>>>>,
 }
 
 impl Planner {
@@ -45,7 +48,18 @@ impl Planner {
             planned: None,
             last: None,
             running: Arc::new(AtomicBool::new(false)),
+            view: Arc::default(),
         }
+    }
+
+    /// The latest plan, as the rollout follows it (none before the first).
+    pub(crate) fn view(&self) -> Option<Arc<PlanView>> {
+        self.view.lock().ok().and_then(|v| v.clone())
+    }
+
+    /// Where flows arrive (the rollout takes the policy drops from it).
+    pub(crate) fn sink(&self) -> &Arc<FlowSink> {
+        &self.sink
     }
 
     /// Plans again when flows exist, the interval has passed, no plan is being made, and the
@@ -79,10 +93,15 @@ impl Planner {
         let settings = self.config.settings.clone();
         let dashboard = dashboard.clone();
         let running = self.running.clone();
+        let view = self.view.clone();
         let malformed = self.sink.malformed.load(Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
             let t = Instant::now();
+            let snapshot = without_rollout(snapshot);
             let plan = rampart_netpol::plan(&snapshot, &collected, &settings, true);
+            if let Ok(mut slot) = view.lock() {
+                *slot = Some(Arc::new(view_of(&plan)));
+            }
             let m = &dashboard.metrics;
             m.netpol_connections.set(plan.observed.connections as i64);
             m.netpol_policies.set(plan.policies.len() as i64);
@@ -106,6 +125,53 @@ impl Planner {
             }
             running.store(false, Ordering::Release);
         });
+    }
+}
+
+/// The model without the policies the rollout applied: a plan is made as if none of its own
+/// steps were in force, so it does not change because they are.
+fn without_rollout(mut snapshot: Snapshot) -> Snapshot {
+    let ours: Vec<ObjectKey> = snapshot
+        .of_kind(Kind::NetworkPolicy)
+        .filter(|o| o.object.meta().labels.contains_key(STEP_LABEL))
+        .map(|o| ObjectKey::of(&o.object))
+        .collect();
+    for key in ours {
+        snapshot.apply(Change::Delete(key));
+    }
+    snapshot
+}
+
+/// The plan as the rollout reads it: each step's policies with their manifests, and whether
+/// the step keeps every observed connection.
+fn view_of(plan: &rampart_netpol::Plan) -> PlanView {
+    let manifests: std::collections::BTreeMap<(&str, &str), &serde_json::Value> = plan
+        .suggested
+        .iter()
+        .map(|s| ((s.namespace.as_str(), s.name.as_str()), &s.manifest))
+        .collect();
+    PlanView {
+        flows: plan.observed.collect.flows,
+        steps: plan
+            .steps
+            .iter()
+            .map(|s| PlannedStep {
+                number: s.number,
+                verified: s.verification.keeps_every_flow(),
+                policies: s
+                    .policies
+                    .iter()
+                    .filter_map(|p| {
+                        let m = manifests.get(&(p.namespace.as_str(), p.name.as_str()))?;
+                        Some(PlannedPolicy {
+                            namespace: p.namespace.clone(),
+                            name: p.name.clone(),
+                            manifest: (*m).clone(),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect(),
     }
 }
 

@@ -336,6 +336,8 @@ impl Engine<'_> {
                     intel_changed = true;
                     Some(None)
                 }
+                // Traffic dropped: the rollout's policies it is blamed on revert this round.
+                () = self.netpol.sink().dropped.notified() => Some(None),
                 // A verdict changes confidence, like evidence: re-decided, never re-proved.
                 () = new_verdicts(self.judge.as_ref()) => {
                     intel_changed = true;
@@ -395,6 +397,45 @@ impl Engine<'_> {
             }
             self.netpol
                 .maybe_plan(self.core.snapshot(), self.model_moves, &self.dashboard);
+            self.rollout_round().await;
+        }
+    }
+
+    /// The `netpol` rollout's round: as the leader, once the ledger is reconciled and the
+    /// brake and the ladder are read (as for every other action); without a writer (dry-run),
+    /// decided and shown only.
+    async fn rollout_round(&mut self) {
+        let ledger = match &self.ledger {
+            Some(l) if self.leadership.leads() => Some(l),
+            Some(_) => return,
+            None => None,
+        };
+        if ledger.is_some()
+            && (!self.reconciled
+                || self.arming.borrow().is_none()
+                || matches!(&*self.brake.borrow(), BrakeView::Unknown))
+        {
+            return;
+        }
+        let plan = self.netpol.view();
+        let round = crate::rollout::Round {
+            plan: plan.as_deref(),
+            drops: self.netpol.sink().take_drops(),
+            ttl: self.config.mitigation_ttl,
+            timing: rampart_respond::rollout::Timing {
+                soak: self.config.netpol.soak.as_secs(),
+                cooldown: self.config.reapply_cooldown.as_secs(),
+                retry: crate::ledger::RETRY_AFTER_FAILURE.as_secs(),
+            },
+            brake: &self.brake,
+            dashboard: &self.dashboard,
+        };
+        let started = self.core.shadow_started();
+        crate::rollout::roll_out(ledger, &mut self.core, round).await;
+        if self.core.shadow_started() != started {
+            // A new would-be step: the shadow history in `/findings` shows it now.
+            let signals = self.refresh_signals();
+            self.publish(&self.last_report, &signals);
         }
     }
 

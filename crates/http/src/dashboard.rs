@@ -73,6 +73,13 @@ pub struct EngineMetrics {
     pub netpol_denied: Gauge,
     /// Allowed connections of covered workloads no flow showed.
     pub netpol_unobserved: Gauge,
+    /// The `netpol` rollout: the last step applied in full (0: none).
+    pub netpol_rollout_step: Gauge,
+    /// The rollout's policies ended, by why (`dropped`, `expired`, `left-the-plan`,
+    /// `changed`, `earlier-step`).
+    pub netpol_rollout_ended: Family<WhyLabels, Counter>,
+    /// Policy drops seen under the rollout's policies (each reverts what it is blamed on).
+    pub netpol_rollout_drops: Counter,
     /// Connections of every listener (dashboard and ingest).
     pub serve: crate::serve::ServeMetrics,
     /// Failed actuator writes (records, objects, statuses).
@@ -397,6 +404,13 @@ impl PodMetrics {
     }
 }
 
+/// Labels of the rollout's ended counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WhyLabels {
+    /// Why a policy of the rollout ended.
+    pub why: String,
+}
+
 /// Labels of the mitigation gauge.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabels {
@@ -481,6 +495,23 @@ impl Default for EngineMetrics {
             "netpol_unobserved_allowed",
             "Allowed connections of covered workloads that no flow showed",
         );
+        let netpol_rollout_step = gauge(
+            &mut registry,
+            "netpol_rollout_step",
+            "The last step of the NetworkPolicy rollout applied in full (0: none)",
+        );
+        let netpol_rollout_ended = Family::<WhyLabels, Counter>::default();
+        registry.register(
+            "netpol_rollout_ended",
+            "Policies of the NetworkPolicy rollout ended, by why",
+            netpol_rollout_ended.clone(),
+        );
+        let netpol_rollout_drops = Counter::default();
+        registry.register(
+            "netpol_rollout_drops",
+            "Policy drops seen under the rollout's NetworkPolicies (each reverts what it is blamed on)",
+            netpol_rollout_drops.clone(),
+        );
         let actuator_errors = Counter::default();
         registry.register(
             "actuator_errors",
@@ -537,6 +568,9 @@ impl Default for EngineMetrics {
             netpol_policies,
             netpol_denied,
             netpol_unobserved,
+            netpol_rollout_step,
+            netpol_rollout_ended,
+            netpol_rollout_drops,
             actuator_errors,
             leader,
             unreadable_kinds,
@@ -630,6 +664,8 @@ pub struct DashboardState {
     /// The latest NetworkPolicy plan from observed flows (`rampart.dev/netpol-plan/v1`), when
     /// flows are collected.
     pub netpol: RwLock<Option<Arc<Value>>>,
+    /// Where the `netpol` rollout stands (`GET /netpol`'s `rollout`), once the leader looked.
+    pub netpol_rollout: RwLock<Option<Value>>,
 }
 
 /// One approval asked for from the dashboard.
@@ -943,6 +979,7 @@ async fn page(State(s): State<Arc<DashboardState>>) -> Html<String> {
     let pending = s.pending.read().map(|p| p.clone()).unwrap_or_default();
     let can_approve = s.approver.get().is_some();
     let plan = s.netpol.read().ok().and_then(|p| p.clone());
+    let rollout = s.netpol_rollout.read().ok().and_then(|r| r.clone());
     let mut findings = tokio::task::spawn_blocking(move || s.findings())
         .await
         .unwrap_or(Value::Null);
@@ -955,7 +992,7 @@ async fn page(State(s): State<Arc<DashboardState>>) -> Html<String> {
         // Before the closing tags: the section sits at the page's end.
         let at = html.find("<script src=").unwrap_or(html.len());
         let mut section = String::new();
-        crate::netpol_page::section(&mut section, &plan);
+        crate::netpol_page::section(&mut section, &plan, rollout.as_ref());
         html.insert_str(at, &section);
     }
     Html(html)
@@ -965,7 +1002,13 @@ async fn page(State(s): State<Arc<DashboardState>>) -> Html<String> {
 /// (`rampart.dev/netpol-plan/v1`); 404 while no flows have been planned for.
 async fn netpol(State(s): State<Arc<DashboardState>>) -> Response {
     match s.netpol.read().ok().and_then(|p| p.clone()) {
-        Some(plan) => axum::Json(plan.as_ref().clone()).into_response(),
+        Some(plan) => {
+            let mut v = plan.as_ref().clone();
+            if let Some(r) = s.netpol_rollout.read().ok().and_then(|r| r.clone()) {
+                v["rollout"] = r;
+            }
+            axum::Json(v).into_response()
+        }
         None => (
             StatusCode::NOT_FOUND,
             "no NetworkPolicy plan: no flows observed yet (engine --flows-file, or POST /flows on the ingest listener)\n",

@@ -164,7 +164,15 @@ pub struct FlowSink {
     pub generation: std::sync::atomic::AtomicU64,
     /// Records that could not be read, in all.
     pub malformed: std::sync::atomic::AtomicU64,
+    /// Drops a NetworkPolicy may have made, since the engine last took them (the newest
+    /// [`MAX_DROPS`]): the `netpol` rollout reverts the policies they are blamed on.
+    pub drops: Mutex<std::collections::VecDeque<rampart_netpol::Flow>>,
+    /// Woken when such a drop arrives: the rollout reverts at once, not at the next tick.
+    pub dropped: Notify,
 }
+
+/// Most policy drops kept between two looks of the engine.
+pub const MAX_DROPS: usize = 1000;
 
 impl FlowSink {
     /// Reads flow lines (Hubble or Inspektor Gadget JSON, the format told from the first
@@ -187,6 +195,22 @@ impl FlowSink {
                 tally.malformed
             ));
         }
+        let mut drops: Vec<rampart_netpol::Flow> = flows
+            .iter()
+            .filter(|f| rampart_netpol::drops::by_policy(f))
+            .cloned()
+            .collect();
+        if !drops.is_empty() {
+            if let Ok(mut q) = self.drops.lock() {
+                let keep = drops.len().min(MAX_DROPS);
+                let first = drops.len() - keep;
+                while q.len() + keep > MAX_DROPS {
+                    q.pop_front();
+                }
+                q.extend(drops.drain(first..));
+            }
+            self.dropped.notify_one();
+        }
         if !flows.is_empty() {
             if let Ok(mut c) = self.collector.lock() {
                 for f in flows {
@@ -197,6 +221,14 @@ impl FlowSink {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Ok((tally.flows, tally.malformed))
+    }
+
+    /// The policy drops since the last call.
+    pub fn take_drops(&self) -> Vec<rampart_netpol::Flow> {
+        self.drops
+            .lock()
+            .map(|mut q| q.drain(..).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -552,5 +584,40 @@ fn peer_key(peer: SocketAddr) -> IpAddr {
             IpAddr::V6(std::net::Ipv6Addr::from(o))
         }
         v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(verdict: &str, reason: &str, port: u16) -> String {
+        format!(
+            r#"{{"flow":{{"verdict":"{verdict}","drop_reason_desc":"{reason}","IP":{{"source":"10.0.0.1","destination":"10.0.0.2"}},"l4":{{"TCP":{{"source_port":40000,"destination_port":{port}}}}},"source":{{"namespace":"a","pod_name":"x"}},"destination":{{"namespace":"a","pod_name":"y"}}}}}}"#
+        )
+    }
+
+    /// Policy drops are kept for the rollout, the newest [`MAX_DROPS`]; other drops and passed
+    /// flows are not.
+    #[test]
+    fn policy_drops_are_queued_bounded() {
+        let sink = FlowSink::default();
+        let mut body = String::new();
+        for port in 1..=(MAX_DROPS as u16 + 5) {
+            body.push_str(&line("DROPPED", "POLICY_DENIED", port));
+            body.push('\n');
+        }
+        body.push_str(&line("DROPPED", "CT_MAP_INSERTION_FAILED", 9));
+        body.push('\n');
+        body.push_str(&line("FORWARDED", "", 9));
+        body.push('\n');
+        assert_eq!(sink.take(body.as_bytes()), Ok((MAX_DROPS as u64 + 7, 0)));
+        let drops = sink.take_drops();
+        assert_eq!(drops.len(), MAX_DROPS);
+        assert_eq!(drops[0].dst_port, 6, "the oldest went first");
+        assert!(sink.take_drops().is_empty(), "taken once");
+        sink.take(line("DROPPED", "POLICY_DENIED", 7).as_bytes())
+            .unwrap();
+        assert_eq!(sink.take_drops().len(), 1);
     }
 }

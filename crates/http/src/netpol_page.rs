@@ -14,8 +14,9 @@ fn text(v: &Value) -> String {
     escape(v.as_str().unwrap_or(""))
 }
 
-/// Appends the section for `plan` (a `rampart.dev/netpol-plan/v1` document).
-pub fn section(h: &mut String, plan: &Value) {
+/// Appends the section for `plan` (a `rampart.dev/netpol-plan/v1` document) and, when the
+/// leader reported it, where the `netpol` rollout stands.
+pub fn section(h: &mut String, plan: &Value, rollout: Option<&Value>) {
     let v = &plan["verification"];
     let n = |x: &Value| x.as_u64().unwrap_or(0);
     h.push_str("<h2 id=\"netpol\">NetworkPolicies from observed flows</h2>");
@@ -55,7 +56,11 @@ pub fn section(h: &mut String, plan: &Value) {
             s["chains_broken"].as_array().map_or(0, Vec::len),
         ));
     }
-    h.push_str("</table><div id=\"flows-graph\" role=\"img\" aria-label=\"observed connections between workloads\"></div>");
+    h.push_str("</table>");
+    if let Some(r) = rollout {
+        rollout_part(h, r);
+    }
+    h.push_str("<div id=\"flows-graph\" role=\"img\" aria-label=\"observed connections between workloads\"></div>");
     h.push_str("<table id=\"netpol-connections\"><tr><th>from</th><th>to</th><th>port</th><th>flows</th></tr>");
     for c in plan["connections"]
         .as_array()
@@ -88,6 +93,67 @@ pub fn section(h: &mut String, plan: &Value) {
     }
 }
 
+/// The rollout: each step's state, the bar's word, the policies in force and the latest ends.
+fn rollout_part(h: &mut String, r: &Value) {
+    let steps = |k: &str| -> Vec<String> {
+        r[k].as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_u64)
+            .map(|n| n.to_string())
+            .collect()
+    };
+    h.push_str(&format!(
+        "<h3>Rollout (action class <code>netpol</code>: {})</h3><p class=\"netpol-rollout\">\
+         steps applied: {}; rolling out: {}{}</p>",
+        if r["enabled"].as_bool() == Some(true) {
+            "enabled"
+        } else {
+            "shadow — enable it with <code>--enable netpol</code>"
+        },
+        Some(steps("applied").join(", "))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "none".into()),
+        r["current"]
+            .as_u64()
+            .map_or_else(|| "none".into(), |n| n.to_string()),
+        r["waiting"]
+            .as_str()
+            .map(|w| format!(" — waiting: {}", escape(w)))
+            .unwrap_or_default(),
+    ));
+    let gates = r["gates"].as_array().map_or(&[][..], Vec::as_slice);
+    if !gates.is_empty() {
+        h.push_str(
+            "<table id=\"netpol-gates\"><tr><th>step</th><th>namespace</th><th>decision</th></tr>",
+        );
+        for g in gates.iter().take(LISTED) {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                g["step"].as_u64().unwrap_or(0),
+                text(&g["namespace"]),
+                text(&g["decision"]),
+            ));
+        }
+        h.push_str("</table>");
+    }
+    let ended = r["ended"].as_array().map_or(&[][..], Vec::as_slice);
+    if !ended.is_empty() {
+        h.push_str("<table id=\"netpol-ended\"><tr><th>step</th><th>policy</th><th>why</th><th>when</th></tr>");
+        for e in ended.iter().take(LISTED) {
+            h.push_str(&format!(
+                "<tr class=\"netpol-ended\"><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td></tr>",
+                e["step"].as_u64().unwrap_or(0),
+                text(&e["namespace"]),
+                text(&e["name"]),
+                text(&e["why"]),
+                text(&e["at"]),
+            ));
+        }
+        h.push_str("</table>");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,12 +167,24 @@ mod tests {
             "connections": [{"from": "ns/<script>alert(1)</script>[Pod]", "to": "b", "port": "TCP 80", "flows": 3}],
             "policies": [{"metadata": {"namespace": "n", "name": "<img src=x>"}}],
         });
+        let rollout = serde_json::json!({
+            "enabled": false, "applied": [1], "current": 2, "waiting": "<i>soak</i>",
+            "gates": [{"step": 2, "namespace": "<u>ns</u>", "decision": "propose: ClassDisabled"}],
+            "ended": [{"step": 1, "namespace": "n", "name": "<s>p</s>", "why": "dropped", "at": "t"}],
+        });
         let mut h = String::new();
-        section(&mut h, &plan);
+        section(&mut h, &plan, Some(&rollout));
         assert!(
-            !h.contains("<script>") && !h.contains("<img") && !h.contains("<b>x"),
+            !h.contains("<script>")
+                && !h.contains("<img")
+                && !h.contains("<b>x")
+                && !h.contains("<i>")
+                && !h.contains("<u>")
+                && !h.contains("<s>"),
             "{h}"
         );
+        assert!(h.contains("steps applied: 1; rolling out: 2"), "{h}");
+        assert!(h.contains("--enable netpol"));
         assert!(h.contains("&lt;script&gt;"));
         assert!(h.contains("netpol-step"));
     }

@@ -156,6 +156,15 @@ impl<'a> Cluster<'a> {
         self.snapshot
     }
 
+    /// The workloads a pod endpoint belongs to (none for anything else: a Service address, a
+    /// node, the world).
+    pub fn workloads_of(&self, e: &Endpoint) -> Vec<WorkloadId> {
+        match self.side(e) {
+            Side::Workloads(w) => w,
+            _ => Vec::new(),
+        }
+    }
+
     /// Ports a workload's containers declare.
     pub fn declared(&self, w: WorkloadId) -> &[DeclaredPort] {
         &self.declared[w.index()]

@@ -100,6 +100,17 @@ pub enum Verdict {
     Other,
 }
 
+/// Where the datapath saw a packet: at the receiver's ingress or the sender's egress (Hubble's
+/// `traffic_direction`); for a drop, which side's policy dropped it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// At the destination's ingress.
+    Ingress,
+    /// At the source's egress.
+    Egress,
+}
+
 /// One observed flow, normalised: source → destination as the packet went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flow {
@@ -123,6 +134,10 @@ pub struct Flow {
     pub drop_reason: Option<String>,
     /// A DNS query or answer (Hubble's L7 DNS record).
     pub dns: bool,
+    /// When it was seen (Unix seconds), when the capture says.
+    pub time: Option<u64>,
+    /// Where it was seen, when the capture says.
+    pub direction: Option<Direction>,
 }
 
 /// The source a line came from.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use rampart_graph::ports::Protocol;
 use serde::Deserialize;
 
-use crate::flow::{Endpoint, Flow, Verdict};
+use crate::flow::{Direction, Endpoint, Flow, Verdict};
 use crate::hubble::{address, port};
 use crate::read::{FlowError, MAX_LABELS, bounded};
 
@@ -195,6 +195,12 @@ fn directed(
         verdict: Verdict::Forwarded,
         drop_reason: None,
         dns: false,
+        time: None,
+        direction: Some(if outgoing {
+            Direction::Egress
+        } else {
+            Direction::Ingress
+        }),
     }
 }
 

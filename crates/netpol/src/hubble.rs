@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use rampart_graph::ports::Protocol;
 use serde::Deserialize;
 
-use crate::flow::{Endpoint, Entity, Flow, Verdict};
+use crate::flow::{Direction, Endpoint, Entity, Flow, Verdict};
 use crate::read::{FlowError, MAX_LABELS, bounded};
 
 #[derive(Deserialize)]
@@ -41,6 +41,10 @@ struct RawFlow<'a> {
     destination_service: Option<RawService<'a>>,
     #[serde(borrow, alias = "dropReasonDesc")]
     drop_reason_desc: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    time: Option<Cow<'a, str>>,
+    #[serde(borrow, alias = "trafficDirection")]
+    traffic_direction: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -194,6 +198,17 @@ fn convert(f: RawFlow<'_>) -> Result<Flow, FlowError> {
             .map(|d| bounded(&d).map(str::to_owned))
             .transpose()?,
         dns: f.l7.is_some_and(|l| l.dns.is_some()),
+        // A time that does not parse is not worth the record: it is only read for drops.
+        time: f
+            .time
+            .filter(|t| t.len() <= 64)
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .and_then(|t| u64::try_from(t.as_second()).ok()),
+        direction: match f.traffic_direction.as_deref() {
+            Some("INGRESS") => Some(Direction::Ingress),
+            Some("EGRESS") => Some(Direction::Egress),
+            _ => None,
+        },
     })
 }
 

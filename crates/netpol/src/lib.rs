@@ -13,10 +13,12 @@
 //!   must still pass, every other allowed one is listed with its reason, and what is closed;
 //! * [`infer`]: a cluster model read off the flows, for captures without a dump;
 //! * [`plan`]: the staged rollout (ingress, egress, default-deny), each step verified, and the
-//!   attack chains each step breaks; its JSON contract `rampart.dev/netpol-plan/v1`.
+//!   attack chains each step breaks; its JSON contract `rampart.dev/netpol-plan/v1`;
+//! * [`drops`]: a dropped flow blamed on the rollout's policies that select its pod.
 
 pub mod attribute;
 pub mod collect;
+pub mod drops;
 pub mod flow;
 pub mod gadget;
 pub mod hubble;
@@ -28,7 +30,7 @@ pub mod verify;
 
 pub use attribute::{Cluster, Connection, Observed, Peer};
 pub use collect::Collector;
-pub use flow::{Endpoint, Entity, Flow, Format, Verdict};
+pub use flow::{Direction, Endpoint, Entity, Flow, Format, Verdict};
 pub use plan::{Plan, plan};
 pub use read::{FlowError, ReadTally, read_flows};
 pub use suggest::{Settings, Stage, Suggestion, suggest};

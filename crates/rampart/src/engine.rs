@@ -20,7 +20,7 @@ pub struct EngineArgs {
     #[command(subcommand)]
     pub command: Option<crate::break_glass::EngineCommand>,
     /// Action classes allowed to act (comma-separated: network, rbac, mount, identity, pod,
-    /// judgement). Empty: shadow mode, nothing is written.
+    /// judgement, netpol). Empty: shadow mode, nothing is written.
     #[arg(long, env = "RAMPART_ENGINE_ENABLE", value_delimiter = ',')]
     pub enable: Vec<String>,
     /// How actions are written: dryrun, networkpolicy, adminnetworkpolicy. Unknown or empty
@@ -69,6 +69,10 @@ pub struct EngineArgs {
     /// kube-public, kube-node-lease).
     #[arg(long, env = "RAMPART_ENGINE_NETPOL_NAMESPACES", value_delimiter = ',')]
     pub netpol_namespaces: Vec<String>,
+    /// With the `netpol` action class (`--enable netpol`): how long a step of the plan stays
+    /// applied, without traffic dropped under it, before the next step starts.
+    #[arg(long, env = "RAMPART_ENGINE_NETPOL_SOAK", default_value = "10m", value_parser = parse_duration)]
+    pub netpol_soak: Duration,
     /// Where to tell what happens (new and corroborated chains, mitigations, break-glass,
     /// guard blocks).
     #[command(flatten)]
@@ -251,6 +255,7 @@ impl EngineArgs {
                     namespaces: self.netpol_namespaces.clone(),
                     ..rampart_netpol::Settings::default()
                 },
+                soak: self.netpol_soak,
             },
             responses: self.responses.clone(),
             pod_max_per_workload: self.pod_max_per_workload,

@@ -2470,3 +2470,303 @@ async fn flows_from_the_ingest_and_a_followed_file_become_a_proven_plan() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A Hubble drop of a connection into `dst` (the receiver's ingress policy denied it), seen at
+/// `time` (RFC 3339).
+fn hubble_drop(src: (&str, &str), dst: (&str, &str), port: u16, time: &str) -> String {
+    let mut v: Value = serde_json::from_str(&hubble_flow(src, dst, port)).unwrap();
+    v["flow"]["verdict"] = "DROPPED".into();
+    v["flow"]["drop_reason_desc"] = "POLICY_DENIED".into();
+    v["flow"]["traffic_direction"] = "INGRESS".into();
+    v["flow"]["time"] = time.into();
+    v.to_string()
+}
+
+/// The rollout's NetworkPolicies in the fake, by step, in the order `ty` (`ADDED`,
+/// `DELETED`) happened to them.
+fn rollout_history(fake: &Shared, ty: &str) -> Vec<(u64, String)> {
+    let f = fake.lock().unwrap();
+    f.collections
+        .get("networkpolicies")
+        .map(|c| {
+            c.history
+                .iter()
+                .filter(|(_, t, _)| *t == ty)
+                .filter_map(|(_, _, o)| {
+                    let step = o["metadata"]["labels"]["rampart.dev/netpol-step"].as_str()?;
+                    Some((
+                        step.parse().unwrap(),
+                        o["metadata"]["name"].as_str().unwrap().to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn wait_long(what: &str, f: impl Fn() -> bool) {
+    for _ in 0..1200 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// Issue 21: with `--enable netpol` the proven plan is rolled out step by step as Mitigations
+/// (each step after the one before soaked), and a drop under a policy reverts it with every
+/// later step — latest first — while a drop older than the policy is not blamed on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_netpol_class_rolls_the_plan_out_step_by_step_and_a_drop_reverts_it() {
+    let fake = new_fake();
+    cluster(&fake, "web", true);
+    let dir = std::env::temp_dir().join(format!("rampart-rollout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "s3cret-token\n").unwrap();
+    let engine = Engine::spawn(
+        &fake,
+        "rollout",
+        &[
+            "--ingest-addr",
+            "127.0.0.1:0",
+            "--ingest-token-file",
+            token_file.to_str().unwrap(),
+            "--netpol-interval",
+            "200ms",
+            "--netpol-default-deny",
+            "--netpol-soak",
+            "1s",
+            "--enable",
+            "netpol",
+            "--actuator",
+            "networkpolicy",
+        ],
+    )
+    .await;
+    let ingest = engine.ingest.clone().expect("ingest address in the log");
+    engine.findings_when(|f| chains(f) > 0).await;
+    let body = format!(
+        "{}\n{}\n",
+        hubble_flow(("203.0.113.7", ""), ("10.0.0.1", "web"), 8080),
+        hubble_flow(("10.0.0.1", "web"), ("10.0.0.2", "db"), 5432)
+    );
+    assert_eq!(
+        post(&ingest, "/flows", Some("s3cret-token"), body.as_bytes()),
+        200
+    );
+    let all_applied = || {
+        let p = netpol_plan(&engine.addr);
+        let steps = p["steps"].as_array().map_or(0, Vec::len);
+        steps == 3 && p["rollout"]["applied"] == json!([1, 2, 3])
+    };
+    for _ in 0..1200 {
+        if all_applied() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        all_applied(),
+        "every step applied: {:#}\n{:#?}",
+        netpol_plan(&engine.addr)["rollout"],
+        objects_in(&fake, "mitigations")
+            .iter()
+            .map(|m| (m["spec"]["target"]["name"].clone(), m["status"].clone()))
+            .collect::<Vec<_>>()
+    );
+    let plan = netpol_plan(&engine.addr);
+    assert_eq!(plan["rollout"]["enabled"], true, "{plan}");
+    assert_eq!(plan["steps"][2]["stage"], "default-deny", "{plan}");
+    // Applied in order: no step's policy before every policy of the step before it.
+    let added = rollout_history(&fake, "ADDED");
+    assert!(added.windows(2).all(|w| w[0].0 <= w[1].0), "{added:?}");
+    let policies = plan["policies"].as_array().unwrap().len();
+    assert_eq!(added.len(), policies, "{added:?}");
+    // Every policy is a Mitigation's: recorded, owned, labelled with its step, expiring no
+    // later than the steps it relies on.
+    let records = in_phase(&fake, "Applied");
+    assert_eq!(records.len(), policies);
+    let expiry = |step: &str| {
+        records
+            .iter()
+            .filter(|m| m["metadata"]["labels"]["rampart.dev/netpol-step"] == step)
+            .map(|m| m["spec"]["expiresAt"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        records
+            .iter()
+            .all(|m| m["spec"]["action"] == "ObservedPolicy")
+    );
+    assert!(
+        expiry("3")
+            .iter()
+            .all(|e| expiry("1").iter().all(|f| e <= f))
+    );
+    assert_eq!(owned_policies(&fake), policies);
+
+    // A drop from before the policies existed (a capture read again from its start) is not
+    // theirs.
+    let old = hubble_drop(
+        ("203.0.113.7", ""),
+        ("10.0.0.1", "web"),
+        8080,
+        "2020-01-01T00:00:00Z",
+    );
+    assert_eq!(
+        post(&ingest, "/flows", Some("s3cret-token"), old.as_bytes()),
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        in_phase(&fake, "Applied").len(),
+        policies,
+        "an old drop reverts nothing"
+    );
+
+    // Production traffic dropped under web's ingress allow-list: it falls at once, with every
+    // later step, latest first; db's ingress (step 1, not blamed) stays.
+    let now = rfc3339_now();
+    let drop = hubble_drop(("203.0.113.9", ""), ("10.0.0.1", "web"), 8080, &now);
+    assert_eq!(
+        post(&ingest, "/flows", Some("s3cret-token"), drop.as_bytes()),
+        200
+    );
+    wait_long("the dropped step reverted", || {
+        in_phase(&fake, "Applied").len() == 1
+    })
+    .await;
+    let applied = in_phase(&fake, "Applied");
+    assert_eq!(
+        applied[0]["spec"]["target"]["name"],
+        "rampart-db-pod-ingress"
+    );
+    let reverted = in_phase(&fake, "Reverted");
+    let web = reverted
+        .iter()
+        .find(|m| m["spec"]["target"]["name"] == "rampart-web-pod-ingress")
+        .expect("web's ingress reverted");
+    let message = web["status"]["message"].as_str().unwrap();
+    assert!(message.contains("traffic dropped under it"), "{message}");
+    assert!(message.contains("203.0.113.9"), "{message}");
+    let messages: Vec<(String, String)> = reverted
+        .iter()
+        .map(|m| {
+            (
+                m["spec"]["target"]["name"].as_str().unwrap().to_string(),
+                m["status"]["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .all(|(name, m)| if name.ends_with("-egress") {
+                m.contains("step 1 before it fell")
+            } else {
+                // web's allow-list, and the default-deny that selects web too.
+                m.contains("traffic dropped under it")
+            }),
+        "{messages:#?}"
+    );
+    let deleted = rollout_history(&fake, "DELETED");
+    assert!(
+        deleted.windows(2).all(|w| w[0].0 >= w[1].0),
+        "latest first: {deleted:?}"
+    );
+    assert_eq!(deleted.last().unwrap().1, "rampart-web-pod-ingress");
+    assert_eq!(owned_policies(&fake), 1);
+    let metrics = get(&engine.addr, "/metrics");
+    assert!(
+        metrics.contains("rampart_netpol_rollout_ended_total{why=\"dropped\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("rampart_netpol_rollout_drops_total 1"));
+    // It cools down before it is tried again (--reapply-cooldown, 30 min by default).
+    wait_for("the rollout waits for the cool-down", || {
+        netpol_plan(&engine.addr)["rollout"]["waiting"]
+            .as_str()
+            .is_some_and(|w| w.contains("dropped"))
+    })
+    .await;
+    let page = get(&engine.addr, "/");
+    assert!(page.contains("traffic dropped under it"), "{page}");
+    let log = engine.stop();
+    assert!(log.contains("NetworkPolicy rollout: ended"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 21: without `--enable netpol` the rollout is shadow: decided, shown and counted in the
+/// shadow history, nothing recorded or applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_netpol_class_the_rollout_is_shadow() {
+    let fake = new_fake();
+    cluster(&fake, "web", true);
+    let dir = std::env::temp_dir().join(format!("rampart-rollout-shadow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "s3cret-token\n").unwrap();
+    let engine = Engine::spawn(
+        &fake,
+        "rollout-shadow",
+        &[
+            "--ingest-addr",
+            "127.0.0.1:0",
+            "--ingest-token-file",
+            token_file.to_str().unwrap(),
+            "--netpol-interval",
+            "200ms",
+            "--actuator",
+            "networkpolicy",
+            "--enable",
+            "network",
+        ],
+    )
+    .await;
+    let ingest = engine.ingest.clone().expect("ingest address in the log");
+    engine.findings_when(|f| chains(f) > 0).await;
+    let body = hubble_flow(("10.0.0.1", "web"), ("10.0.0.2", "db"), 5432);
+    assert_eq!(
+        post(&ingest, "/flows", Some("s3cret-token"), body.as_bytes()),
+        200
+    );
+    wait_for("the rollout decided", || {
+        netpol_plan(&engine.addr)["rollout"]["gates"][0]["decision"] == "propose: ClassDisabled"
+    })
+    .await;
+    let plan = netpol_plan(&engine.addr);
+    assert_eq!(plan["rollout"]["enabled"], false);
+    assert_eq!(plan["rollout"]["current"], 1, "{plan}");
+    let f = engine
+        .findings_when(|f| f["arming"]["history"]["netpol"]["would_act"].as_u64() >= Some(1))
+        .await;
+    assert_eq!(
+        f["arming"]["history"]["netpol"]["examples"][0]["held"], "class disabled",
+        "{}",
+        f["arming"]
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        objects_in(&fake, "mitigations")
+            .iter()
+            .all(|m| m["spec"]["action"] != "ObservedPolicy"),
+        "nothing recorded"
+    );
+    let page = get(&engine.addr, "/");
+    assert!(page.contains("--enable netpol"), "{page}");
+    drop(engine);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Now, RFC 3339 UTC (whole seconds).
+fn rfc3339_now() -> String {
+    let s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    k8s_openapi::jiff::Timestamp::from_second(s as i64)
+        .unwrap()
+        .to_string()
+}

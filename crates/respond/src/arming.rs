@@ -144,14 +144,22 @@ pub const EXAMPLES: usize = 5;
 #[derive(Debug, Clone, Default)]
 pub struct ShadowLog {
     episodes: VecDeque<Episode>,
-    /// Open episodes by cut (index into nothing: cuts are few; searched from the back).
-    seen_this_round: Vec<String>,
+    /// The cuts (or rollout policies) wanted in the current round of each class: classes
+    /// decide in rounds of their own (the cuts on a re-proof, the rollout after a plan).
+    seen_this_round: Vec<(ActionClass, String)>,
+    /// Episodes started, in all (a view of the history is stale when it moved).
+    started: u64,
 }
 
 impl ShadowLog {
-    /// Starts a round of decisions.
-    pub fn begin(&mut self) {
-        self.seen_this_round.clear();
+    /// Episodes started so far.
+    pub fn started(&self) -> u64 {
+        self.started
+    }
+
+    /// Starts a round of decisions for `class`.
+    pub fn begin(&mut self, class: ActionClass) {
+        self.seen_this_round.retain(|(c, _)| *c != class);
     }
 
     /// The bar would act on `cut` but the stage holds it back.
@@ -164,12 +172,12 @@ impl ShadowLog {
         held: &str,
         now: u64,
     ) {
-        self.seen_this_round.push(cut.to_string());
+        self.seen_this_round.push((class, cut.to_string()));
         if let Some(e) = self
             .episodes
             .iter_mut()
             .rev()
-            .find(|e| e.cut == cut && e.outcome == Outcome::Open)
+            .find(|e| e.class == class && e.cut == cut && e.outcome == Outcome::Open)
         {
             e.until = now;
             return;
@@ -177,6 +185,7 @@ impl ShadowLog {
         if self.episodes.len() >= MAX_EPISODES {
             self.episodes.pop_front();
         }
+        self.started += 1;
         self.episodes.push_back(Episode {
             class,
             cut: cut.to_string(),
@@ -189,20 +198,25 @@ impl ShadowLog {
         });
     }
 
-    /// Ends the round: open episodes whose cut is still live but was not wanted this round are
-    /// false alarms; whose cut left the plan, obsolete; older than `ttl`, expired.
-    pub fn end(&mut self, live_cuts: &[&str], ttl: u64, now: u64) {
+    /// Ends `class`'s round: its open episodes whose cut is still live but was not wanted
+    /// this round are false alarms; whose cut left the plan, obsolete; older than `ttl`,
+    /// expired.
+    pub fn end(&mut self, class: ActionClass, live_cuts: &[&str], ttl: u64, now: u64) {
         for e in self
             .episodes
             .iter_mut()
-            .filter(|e| e.outcome == Outcome::Open)
+            .filter(|e| e.class == class && e.outcome == Outcome::Open)
         {
             if now.saturating_sub(e.from) >= ttl {
                 e.outcome = Outcome::Expired;
                 e.until = e.from.saturating_add(ttl);
             } else if !live_cuts.contains(&e.cut.as_str()) {
                 e.outcome = Outcome::Obsolete;
-            } else if !self.seen_this_round.contains(&e.cut) {
+            } else if !self
+                .seen_this_round
+                .iter()
+                .any(|(c, cut)| *c == class && *cut == e.cut)
+            {
                 e.outcome = Outcome::False;
             }
         }
@@ -303,19 +317,19 @@ mod tests {
     fn would_be_actions_end_as_expired_obsolete_or_false() {
         let mut log = ShadowLog::default();
         let n = ActionClass::Network;
-        log.begin();
+        log.begin(n);
         for cut in ["a", "b", "c"] {
             log.would_act(n, cut, "shop", "deny", "shadow", 100);
         }
-        log.end(&["a", "b", "c"], 3600, 100);
+        log.end(n, &["a", "b", "c"], 3600, 100);
         // b: the cut left the plan; c: still live but no longer wanted.
-        log.begin();
+        log.begin(n);
         log.would_act(n, "a", "shop", "deny", "shadow", 200);
-        log.end(&["a", "c"], 3600, 200);
+        log.end(n, &["a", "c"], 3600, 200);
         // a: lives past its lifetime.
-        log.begin();
+        log.begin(n);
         log.would_act(n, "a", "shop", "deny", "shadow", 4000);
-        log.end(&["a", "c"], 3600, 4000);
+        log.end(n, &["a", "c"], 3600, 4000);
         let h = &log.history(86_400, 4000)[&n];
         assert_eq!(
             (h.would_act, h.expired, h.obsolete, h.false_alarms, h.open),
@@ -325,9 +339,9 @@ mod tests {
         // Outside the window: forgotten.
         assert!(log.history(100, 100_000).is_empty());
         // A new episode for the same cut after the last ended.
-        log.begin();
+        log.begin(n);
         log.would_act(n, "a", "shop", "deny", "shadow", 5000);
-        log.end(&["a"], 3600, 5000);
+        log.end(n, &["a"], 3600, 5000);
         assert_eq!(log.history(86_400, 5000)[&n].open, 1);
     }
 }

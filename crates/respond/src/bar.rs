@@ -23,10 +23,12 @@ pub enum ActionClass {
     Pod,
     /// Let the model's judgement cut a proven foothold.
     Judgement,
+    /// Roll out the least-privilege NetworkPolicies proven from observed flows, step by step.
+    Netpol,
 }
 
 impl ActionClass {
-    /// Parses `network`, `rbac`, `mount`, `identity`, `pod`, `judgement`.
+    /// Parses `network`, `rbac`, `mount`, `identity`, `pod`, `judgement`, `netpol`.
     pub fn parse(s: &str) -> Result<ActionClass, String> {
         Ok(match s.trim() {
             "network" => ActionClass::Network,
@@ -35,10 +37,11 @@ impl ActionClass {
             "identity" => ActionClass::Identity,
             "pod" => ActionClass::Pod,
             "judgement" => ActionClass::Judgement,
+            "netpol" => ActionClass::Netpol,
             "escape" => return Err("escape actions can never be enabled".into()),
             other => {
                 return Err(format!(
-                    "unknown action class {other:?} (network, rbac, mount, identity, pod, judgement)"
+                    "unknown action class {other:?} (network, rbac, mount, identity, pod, judgement, netpol)"
                 ));
             }
         })

@@ -206,6 +206,11 @@ impl EngineCore {
         self.shadow_ttl = ttl.max(1);
     }
 
+    /// Would-be actions started so far (the shadow history moved when this did).
+    pub fn shadow_started(&self) -> u64 {
+        self.shadow.started()
+    }
+
     /// What the bar would have done, per class, in the `window` seconds before `now`.
     pub fn shadow_history(
         &self,
@@ -339,6 +344,11 @@ impl EngineCore {
         }
     }
 
+    /// The action bar's settings.
+    pub fn bar(&self) -> &BarConfig {
+        &self.bar
+    }
+
     /// The writer of network actions.
     pub fn actuator(&self) -> Actuator {
         self.actuator
@@ -392,7 +402,7 @@ impl EngineCore {
         // own (a would-be action must not use up the real one).
         let mut armed = self.bar.clone();
         armed.enabled.insert(ActionClass::Network);
-        self.shadow.begin();
+        self.shadow.begin(ActionClass::Network);
         let live: Vec<&str> = after
             .plan
             .cuts
@@ -491,8 +501,87 @@ impl EngineCore {
             });
         }
         self.acted = acted;
-        self.shadow.end(&live, self.shadow_ttl, now);
+        self.shadow
+            .end(ActionClass::Network, &live, self.shadow_ttl, now);
         decisions
+    }
+
+    /// The bar's and the ladder's word on rolling out NetworkPolicies from observed flows (the
+    /// `netpol` class), one `(step, namespace)` group at a time: the ladder and the protected
+    /// namespaces per namespace, the circuit breaker once per step (a step is one action,
+    /// whatever namespaces it spans). Observed traffic is the runtime evidence: a verified step
+    /// is corroborated by the flows it was made from.
+    pub fn gate_rollout(
+        &mut self,
+        groups: &[(usize, String)],
+        now: u64,
+    ) -> Vec<crate::rollout::Gate> {
+        use crate::rollout::Gate;
+        use rampart_api::Stage;
+        let class = ActionClass::Netpol;
+        self.shadow.begin(class);
+        let mut armed = self.bar.clone();
+        armed.enabled.insert(class);
+        let mut out = Vec::new();
+        let mut counted = BTreeSet::new();
+        let keys: Vec<String> = groups
+            .iter()
+            .map(|(n, ns)| format!("netpol-step-{n}/{ns}"))
+            .collect();
+        for ((step, namespace), key) in groups.iter().zip(&keys) {
+            let what = format!("step {step} of the NetworkPolicy plan in {namespace}");
+            let proposal = Proposal {
+                class,
+                confidence: Confidence::Corroborated,
+                reversible: true,
+                namespace: namespace.clone(),
+                targets_rampart: false,
+                ready_after: u32::MAX,
+                pdb_min_available: None,
+            };
+            let stage = self.stage(class, namespace);
+            let disabled = !self.bar.enabled.contains(&class);
+            if disabled || matches!(stage, Some(Stage::Shadow | Stage::Propose)) {
+                let mut scratch = CircuitBreaker::new(usize::MAX, 1);
+                let would = bar::decide(&armed, &proposal, &mut scratch, now);
+                let held = match (disabled, stage) {
+                    (true, _) => "class disabled",
+                    (false, Some(Stage::Shadow)) => "shadow",
+                    _ => "propose",
+                };
+                if would == Verdict::Act {
+                    self.shadow
+                        .would_act(class, key, namespace, &what, held, now);
+                }
+                out.push(Gate::Hold(match (disabled, would) {
+                    (true, _) => format!("{:?}", bar::Hold::ClassDisabled),
+                    (false, Verdict::Act) => {
+                        format!("{:?}", bar::Hold::Arming(stage.unwrap_or(Stage::Propose)))
+                    }
+                    (false, Verdict::Propose(h)) => format!("{h:?}"),
+                }));
+                continue;
+            }
+            let mut scratch = CircuitBreaker::new(usize::MAX, 1);
+            let once = !counted.contains(step);
+            let breaker = if once {
+                &mut self.breaker
+            } else {
+                &mut scratch
+            };
+            let verdict = bar::decide(&self.bar, &proposal, breaker, now);
+            if once && verdict == Verdict::Act {
+                counted.insert(*step);
+            }
+            out.push(match verdict {
+                Verdict::Act if stage == Some(Stage::ActWithApproval) => Gate::AwaitApproval,
+                Verdict::Act => Gate::Act,
+                Verdict::Propose(h) => Gate::Hold(format!("{h:?}")),
+            });
+        }
+        let live: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.shadow.end(class, &live, self.shadow_ttl, now);
+        out
     }
 
     fn confidence_of(&self, chains: &[ChainId]) -> Confidence {
@@ -722,6 +811,61 @@ mod tests {
             CircuitBreaker::new(5, 60),
             actuator,
         )
+    }
+
+    /// Issue 21, the `netpol` class: shadow without it (counted as would-be actions); with it,
+    /// the ladder per namespace, protected namespaces held, and the circuit breaker spent
+    /// once per step, whatever namespaces the step spans.
+    #[test]
+    fn the_rollout_is_gated_per_namespace_and_counted_once_per_step() {
+        use crate::rollout::Gate;
+        let groups: Vec<(usize, String)> = vec![
+            (1, "payments".into()),
+            (1, "shop".into()),
+            (1, "kube-system".into()),
+            (2, "shop".into()),
+        ];
+        let mut shadow = engine(&[ActionClass::Network], true, Actuator::DryRun);
+        let gates = shadow.gate_rollout(&groups, 10);
+        assert!(
+            gates[..2]
+                .iter()
+                .all(|g| *g == Gate::Hold("ClassDisabled".into())),
+            "{gates:?}"
+        );
+        let h = &shadow.shadow_history(3600, 10)[&ActionClass::Netpol];
+        assert_eq!(h.would_act, 3, "kube-system would not act either: {h:?}");
+        assert_eq!(h.examples[0].held, "class disabled");
+
+        let mut on = EngineCore::new(
+            Options::default(),
+            BarConfig {
+                enabled: [ActionClass::Netpol].into(),
+                act_on_proof: false,
+                protected_namespaces: BTreeSet::new(),
+                min_ready: 1,
+            },
+            CircuitBreaker::new(1, 3600),
+            Actuator::DryRun,
+        );
+        let spec: rampart_api::ArmingPolicySpec = serde_json::from_value(serde_json::json!({
+            "rules": [{"classes": ["netpol"], "namespaces": ["payments"], "stage": "actWithApproval"}]
+        }))
+        .unwrap_or_default();
+        on.set_ladder(crate::arming::Ladder::of(&[
+            rampart_api::ArmingPolicy::new("p", spec),
+        ]));
+        let gates = on.gate_rollout(&groups, 10);
+        assert_eq!(
+            gates,
+            [
+                Gate::AwaitApproval,
+                Gate::Act,
+                Gate::Hold("Protected".into()),
+                // A breaker of one: step 1 spent it, step 2 waits.
+                Gate::Hold("CircuitOpen".into()),
+            ]
+        );
     }
 
     /// Issue 24, the arming ladder: `act` as `--enable` allows, `actWithApproval` where a

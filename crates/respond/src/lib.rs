@@ -8,6 +8,8 @@
 //! * [`ledger`]: the `Mitigation` lifecycle as one step function over events.
 //! * [`reconcile`]: start-up drift repair between applied objects and ledger records.
 //! * [`retire`]: whether a mitigation is still needed (re-prove without it).
+//! * [`rollout`]: the `netpol` class — a proven NetworkPolicy plan applied step by step, rolled
+//!   back when traffic is dropped under it.
 
 pub mod actuator;
 pub mod arming;
@@ -18,6 +20,7 @@ pub mod infected;
 pub mod ledger;
 pub mod reconcile;
 pub mod retire;
+pub mod rollout;
 
 /// Label on every object rampart applies; its value is the owning Mitigation's name.
 pub const MANAGED_BY_LABEL: &str = "rampart.dev/mitigation";
