@@ -1,5 +1,5 @@
 //! The Falco ingest parser and normalisation on arbitrary bytes: alerts or errors, never a
-//! panic, every kept field within its bound.
+//! panic, every kept field within its bound; a connection event's flow names a known port.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -22,5 +22,18 @@ fuzz_target!(|data: &[u8]| {
             assert!(n.as_ref().is_none_or(|n| n.len() <= MAX_NAME));
         }
         let _ = from_alert(a, mapping);
+        let f = &a.fields;
+        let n = &f.net;
+        for v in [&n.cip, &n.cport, &n.sip, &n.sport, &n.lip, &n.lport, &n.rip, &n.rport] {
+            assert!(v.as_ref().is_none_or(|v| v.len() <= MAX_NAME));
+        }
+        if let Some(flow) = rampart_netpol::falco::flow(
+            f.namespace.as_deref(),
+            f.pod.as_deref(),
+            f.fd_name.as_deref(),
+            n,
+        ) {
+            assert!(flow.dst_port != 0 && flow.protocol.is_some());
+        }
     }
 });

@@ -195,6 +195,13 @@ impl FlowSink {
                 tally.malformed
             ));
         }
+        self.add(flows);
+        Ok((tally.flows, tally.malformed))
+    }
+
+    /// Adds flows (from a capture, or from Falco's connection events): the policy drops queued
+    /// for the rollout, every flow collected.
+    pub fn add(&self, flows: Vec<rampart_netpol::Flow>) {
         let mut drops: Vec<rampart_netpol::Flow> = flows
             .iter()
             .filter(|f| rampart_netpol::drops::by_policy(f))
@@ -220,7 +227,6 @@ impl FlowSink {
             self.generation
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        Ok((tally.flows, tally.malformed))
     }
 
     /// The policy drops since the last call.
@@ -323,6 +329,24 @@ impl Ingest {
         self.count("falco", "refused", batch.refused);
         let (mut irrelevant, mut unattributed) = (0, 0);
         let mut obs = Vec::with_capacity(batch.alerts.len());
+        // Connection events are observed traffic too: NetworkPolicies from flows.
+        let flows: Vec<rampart_netpol::Flow> = batch
+            .alerts
+            .iter()
+            .filter_map(|a| {
+                let f = &a.fields;
+                rampart_netpol::falco::flow(
+                    f.namespace.as_deref(),
+                    f.pod.as_deref(),
+                    f.fd_name.as_deref(),
+                    &f.net,
+                )
+            })
+            .collect();
+        self.count("falco", "flows", flows.len());
+        if !flows.is_empty() {
+            self.flows.add(flows);
+        }
         for a in &batch.alerts {
             match from_alert(a, &self.config.mapping) {
                 Ok(o) => obs.push(o),

@@ -14,11 +14,13 @@
 //! * [`infer`]: a cluster model read off the flows, for captures without a dump;
 //! * [`plan`]: the staged rollout (ingress, egress, default-deny), each step verified, and the
 //!   attack chains each step breaks; its JSON contract `rampart.dev/netpol-plan/v1`;
-//! * [`drops`]: a dropped flow blamed on the rollout's policies that select its pod.
+//! * [`drops`]: a dropped flow blamed on the rollout's policies that select its pod;
+//! * [`falco`]: Falco's connection events (socket fields of an alert about a pod) as flows.
 
 pub mod attribute;
 pub mod collect;
 pub mod drops;
+pub mod falco;
 pub mod flow;
 pub mod gadget;
 pub mod hubble;

@@ -2468,6 +2468,23 @@ async fn flows_from_the_ingest_and_a_followed_file_become_a_proven_plan() {
     assert!(
         metrics.contains("rampart_ingest_items_total{endpoint=\"flows\",result=\"malformed\"} 1")
     );
+    // A Falco connection event about a pod is observed traffic too.
+    let alert = r#"{"rule":"Unexpected outbound connection destination","priority":"Notice","time":"2026-12-06T10:00:00Z","output_fields":{"k8s.ns.name":"app","k8s.pod.name":"web","fd.name":"10.0.0.1:40000->10.0.0.2:9000","evt.type":"connect"}}"#;
+    assert_eq!(
+        post(&ingest, "/falco", Some("s3cret-token"), alert.as_bytes()),
+        200
+    );
+    wait_for("the Falco connection in the plan", || {
+        netpol_plan(&engine.addr)["connections"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["port"] == "TCP 9000"))
+    })
+    .await;
+    let metrics = get(&engine.addr, "/metrics");
+    assert!(
+        metrics.contains("rampart_ingest_items_total{endpoint=\"falco\",result=\"flows\"} 1"),
+        "{metrics}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

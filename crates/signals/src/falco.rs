@@ -88,6 +88,35 @@ pub struct Fields {
     pub cmdline: Option<String>,
     /// `fd.name` (file or connection).
     pub fd_name: Option<String>,
+    /// The connection's ends, when the rule's output carries them.
+    pub net: NetFields,
+}
+
+/// The socket fields of an alert's `output_fields`, as Falco prints them (addresses and ports as
+/// text): the client and server ends (`fd.cip`, `fd.cport`, `fd.sip`, `fd.sport`), the local and
+/// remote ends (`fd.lip`, `fd.lport`, `fd.rip`, `fd.rport`), `fd.l4proto` and `evt.type`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetFields {
+    /// `fd.cip`.
+    pub cip: Option<String>,
+    /// `fd.cport`.
+    pub cport: Option<String>,
+    /// `fd.sip`.
+    pub sip: Option<String>,
+    /// `fd.sport`.
+    pub sport: Option<String>,
+    /// `fd.lip`.
+    pub lip: Option<String>,
+    /// `fd.lport`.
+    pub lport: Option<String>,
+    /// `fd.rip`.
+    pub rip: Option<String>,
+    /// `fd.rport`.
+    pub rport: Option<String>,
+    /// `fd.l4proto` (`tcp`, `udp`, …).
+    pub l4proto: Option<String>,
+    /// `evt.type` (`connect`, `accept`, …).
+    pub evt_type: Option<String>,
 }
 
 /// One Falco alert.
@@ -515,6 +544,23 @@ impl<'de> serde::Deserialize<'de> for RawFields {
                         }
                         "proc.cmdline" => f.cmdline = map.next_value::<Text<MAX_TEXT>>()?.0,
                         "fd.name" => f.fd_name = map.next_value::<Text<MAX_TEXT>>()?.0,
+                        "fd.cip" | "fd.cport" | "fd.sip" | "fd.sport" | "fd.lip" | "fd.lport"
+                        | "fd.rip" | "fd.rport" | "fd.l4proto" | "evt.type" => {
+                            let v = map.next_value::<Text<MAX_NAME>>()?.0;
+                            let n = &mut f.net;
+                            *match k.as_ref() {
+                                "fd.cip" => &mut n.cip,
+                                "fd.cport" => &mut n.cport,
+                                "fd.sip" => &mut n.sip,
+                                "fd.sport" => &mut n.sport,
+                                "fd.lip" => &mut n.lip,
+                                "fd.lport" => &mut n.lport,
+                                "fd.rip" => &mut n.rip,
+                                "fd.rport" => &mut n.rport,
+                                "fd.l4proto" => &mut n.l4proto,
+                                _ => &mut n.evt_type,
+                            } = v;
+                        }
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }
@@ -530,6 +576,22 @@ impl<'de> serde::Deserialize<'de> for RawFields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// falcosidekick's README example carries the connection's remote end; ports may be numbers.
+    #[test]
+    fn socket_fields_are_read() {
+        let b = parse_body(
+            br#"{"output":"Test","priority":"Critical","rule":"Test NetworkPolicy","output_fields":{"k8s.pod.name":"static-web","k8s.ns.name":"default","fd.rip":"8.8.8.8","fd.rport":"8888","fd.lport":41000,"fd.l4proto":"tcp","evt.type":"connect"}}"#,
+        )
+        .unwrap();
+        let n = &b.alerts[0].fields.net;
+        assert_eq!(n.rip.as_deref(), Some("8.8.8.8"));
+        assert_eq!(n.rport.as_deref(), Some("8888"));
+        assert_eq!(n.lport.as_deref(), Some("41000"));
+        assert_eq!(n.l4proto.as_deref(), Some("tcp"));
+        assert_eq!(n.evt_type.as_deref(), Some("connect"));
+        assert_eq!(n.cip, None);
+    }
 
     #[test]
     fn keys_ignore_case_and_numbers_become_text() {
