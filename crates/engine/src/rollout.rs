@@ -114,20 +114,20 @@ fn blame(
     let snapshot = core.snapshot();
     let workloads = rampart_model::Workloads::build(snapshot);
     let cluster = rampart_netpol::Cluster::new(snapshot, &workloads);
+    let manifests: Vec<&Value> = applied.iter().map(|p| &p.manifest).collect();
+    let policies = rampart_netpol::drops::Policies::new(&manifests);
     for flow in drops {
-        let candidates: Vec<&Placed> = applied
-            .iter()
-            .copied()
+        let guilty: Vec<&Placed> = policies
+            .blame(&cluster, flow)
+            .into_iter()
+            .map(|i| applied[i])
             .filter(|p| match (flow.time, p.applied_at) {
                 (Some(t), Some(a)) => t >= a,
                 _ => true,
             })
             .collect();
-        let manifests: Vec<&Value> = candidates.iter().map(|p| &p.manifest).collect();
-        let guilty = rampart_netpol::drops::blame(&cluster, flow, &manifests);
         blamed += u64::from(!guilty.is_empty());
-        for i in guilty {
-            let p = candidates[i];
+        for p in guilty {
             out.entry((p.mitigation_namespace.clone(), p.mitigation.clone()))
                 .or_insert_with(|| rampart_netpol::drops::describe(flow));
         }

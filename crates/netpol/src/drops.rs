@@ -63,63 +63,94 @@ fn labels_of(cluster: &Cluster<'_>, e: &Endpoint) -> Vec<(String, Labels)> {
         .collect()
 }
 
-/// Whether `policy` (a `networking.k8s.io/v1` manifest) selects a pod with `labels` in
-/// `namespace` for `direction`.
-fn selects(policy: &Value, namespace: &str, labels: &Labels, direction: Direction) -> bool {
-    if policy["metadata"]["namespace"].as_str() != Some(namespace) {
-        return false;
-    }
-    let spec = &policy["spec"];
-    let types: Vec<&str> = spec["policyTypes"]
-        .as_array()
-        .map(|t| t.iter().filter_map(Value::as_str).collect())
-        // The API server's default: Ingress, and Egress when egress rules exist.
-        .unwrap_or_else(|| {
-            let mut t = vec!["Ingress"];
-            if spec.get("egress").is_some() {
-                t.push("Egress");
-            }
-            t
-        });
-    let want = match direction {
-        Direction::Ingress => "Ingress",
-        Direction::Egress => "Egress",
-    };
-    if !types.contains(&want) {
-        return false;
-    }
-    // A selector that does not read is blamed: reverting is the safe way to be wrong.
-    serde_json::from_value::<LabelSelector>(spec["podSelector"].clone())
-        .map_or(true, |s| s.matches(labels))
+/// One policy as blame reads it: which pods, which directions.
+struct Blamable {
+    index: usize,
+    /// `None`: a selector that does not read — blamed: reverting is the safe way to be wrong.
+    selector: Option<LabelSelector>,
+    ingress: bool,
+    egress: bool,
 }
 
-/// The indices of `policies` a dropped `flow` may be blamed on: those selecting the receiver
-/// for ingress, or the sender for egress (both when the capture does not say where it was
-/// dropped). Empty for a flow that is not a policy drop.
-pub fn blame(cluster: &Cluster<'_>, flow: &Flow, policies: &[&Value]) -> Vec<usize> {
-    if !by_policy(flow) {
-        return Vec::new();
+/// Policies indexed for blame (read once, asked for many drops).
+pub struct Policies {
+    by_namespace: std::collections::HashMap<String, Vec<Blamable>>,
+}
+
+impl Policies {
+    /// Reads `networking.k8s.io/v1` manifests; a drop is blamed on their indices.
+    pub fn new(policies: &[&Value]) -> Policies {
+        let mut by_namespace: std::collections::HashMap<String, Vec<Blamable>> =
+            std::collections::HashMap::new();
+        for (index, p) in policies.iter().enumerate() {
+            let Some(ns) = p["metadata"]["namespace"].as_str() else {
+                continue;
+            };
+            let spec = &p["spec"];
+            let types: Vec<&str> = spec["policyTypes"]
+                .as_array()
+                .map(|t| t.iter().filter_map(Value::as_str).collect())
+                // The API server's default: Ingress, and Egress when egress rules exist.
+                .unwrap_or_else(|| {
+                    let mut t = vec!["Ingress"];
+                    if spec.get("egress").is_some() {
+                        t.push("Egress");
+                    }
+                    t
+                });
+            by_namespace
+                .entry(ns.to_owned())
+                .or_default()
+                .push(Blamable {
+                    index,
+                    selector: serde_json::from_value(spec["podSelector"].clone()).ok(),
+                    ingress: types.contains(&"Ingress"),
+                    egress: types.contains(&"Egress"),
+                });
+        }
+        Policies { by_namespace }
     }
-    let sides: &[(Direction, &Endpoint)] = match flow.direction {
-        Some(Direction::Ingress) => &[(Direction::Ingress, &flow.dst)],
-        Some(Direction::Egress) => &[(Direction::Egress, &flow.src)],
-        None => &[
-            (Direction::Ingress, &flow.dst),
-            (Direction::Egress, &flow.src),
-        ],
-    };
-    let mut out = Vec::new();
-    for &(direction, e) in sides {
-        for (ns, labels) in labels_of(cluster, e) {
-            for (i, p) in policies.iter().enumerate() {
-                if !out.contains(&i) && selects(p, &ns, &labels, direction) {
-                    out.push(i);
+
+    /// The indices of the policies a dropped `flow` may be blamed on: those selecting the
+    /// receiver for ingress, or the sender for egress (both when the capture does not say
+    /// where it was dropped). Empty for a flow that is not a policy drop.
+    pub fn blame(&self, cluster: &Cluster<'_>, flow: &Flow) -> Vec<usize> {
+        if !by_policy(flow) {
+            return Vec::new();
+        }
+        let sides: &[(Direction, &Endpoint)] = match flow.direction {
+            Some(Direction::Ingress) => &[(Direction::Ingress, &flow.dst)],
+            Some(Direction::Egress) => &[(Direction::Egress, &flow.src)],
+            None => &[
+                (Direction::Ingress, &flow.dst),
+                (Direction::Egress, &flow.src),
+            ],
+        };
+        let mut out = Vec::new();
+        for &(direction, e) in sides {
+            for (ns, labels) in labels_of(cluster, e) {
+                for b in self.by_namespace.get(&ns).into_iter().flatten() {
+                    let applies = match direction {
+                        Direction::Ingress => b.ingress,
+                        Direction::Egress => b.egress,
+                    };
+                    if applies
+                        && b.selector.as_ref().is_none_or(|s| s.matches(&labels))
+                        && !out.contains(&b.index)
+                    {
+                        out.push(b.index);
+                    }
                 }
             }
         }
+        out.sort_unstable();
+        out
     }
-    out.sort_unstable();
-    out
+}
+
+/// [`Policies::blame`] for one flow.
+pub fn blame(cluster: &Cluster<'_>, flow: &Flow, policies: &[&Value]) -> Vec<usize> {
+    Policies::new(policies).blame(cluster, flow)
 }
 
 #[cfg(test)]

@@ -270,12 +270,20 @@ pub fn next(
     }
     if let Some(first) = falls.iter().map(|(a, _)| a.step).min() {
         for a in &active {
-            if a.step > first && !falls.iter().any(|(f, _)| f.mitigation == a.mitigation) {
+            let same = |f: &Placed| {
+                f.mitigation == a.mitigation && f.mitigation_namespace == a.mitigation_namespace
+            };
+            if a.step > first && !falls.iter().any(|(f, _)| same(f)) {
                 falls.push((a, Why::EarlierStep(first)));
             }
         }
         // Latest step first: nothing is left relying on what is already gone.
-        falls.sort_by(|x, y| y.0.step.cmp(&x.0.step).then(x.0.name.cmp(&y.0.name)));
+        falls.sort_by(|x, y| {
+            y.0.step
+                .cmp(&x.0.step)
+                .then(x.0.namespace.cmp(&y.0.namespace))
+                .then(x.0.name.cmp(&y.0.name))
+        });
         return Rollout {
             moves: falls
                 .into_iter()
@@ -657,6 +665,48 @@ mod tests {
                 .moves
                 .is_empty()
         );
+    }
+
+    /// Found against kube-apiserver: every namespace's default-deny has the same name (and,
+    /// made in the same second, the same Mitigation name); one of them blamed for a drop must
+    /// not keep the others standing.
+    #[test]
+    fn same_named_policies_of_other_namespaces_fall_too() {
+        let mut p = plan(100);
+        p.steps[2].policies.push(policy("other", "default-deny", 0));
+        let mut all = Vec::new();
+        for s in &p.steps {
+            for x in &s.policies {
+                all.push(placed(s.number, x, MitigationPhase::Applied, 1000));
+            }
+        }
+        let dropped: BTreeMap<(String, String), String> = [
+            (
+                ("shop".to_string(), "m-default-deny".to_string()),
+                "flow".to_string(),
+            ),
+            (
+                ("shop".to_string(), "m-web-ingress".to_string()),
+                "flow".to_string(),
+            ),
+        ]
+        .into();
+        let r = next(Some(&p), &all, &dropped, T, 2000, &none);
+        let ends: Vec<(String, String)> = r
+            .moves
+            .iter()
+            .filter_map(|m| match m {
+                Move::End {
+                    namespace, name, ..
+                } => Some((namespace.clone(), name.clone())),
+                Move::Enact { .. } => None,
+            })
+            .collect();
+        assert!(
+            ends.contains(&("other".to_string(), "m-default-deny".to_string())),
+            "{ends:?}"
+        );
+        assert_eq!(ends.len(), 4, "{ends:?}");
     }
 
     #[test]
