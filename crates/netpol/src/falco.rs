@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use rampart_graph::ports::Protocol;
 use rampart_signals::falco::NetFields;
 
-use crate::flow::{Endpoint, Flow, Verdict};
+use crate::flow::{Endpoint, Flow};
 
 fn ip(s: Option<&str>) -> Option<IpAddr> {
     let s = s?.trim();
@@ -97,20 +97,7 @@ pub fn flow(
     if src.is_unknown() || dst.is_unknown() {
         return None;
     }
-    Some(Flow {
-        src,
-        dst,
-        protocol: Some(protocol),
-        src_port: cport,
-        dst_port: sport,
-        reply: Some(false),
-        syn: false,
-        verdict: Verdict::Forwarded,
-        drop_reason: None,
-        dns: false,
-        time: None,
-        direction: None,
-    })
+    Some(Flow::opened(src, dst, protocol, cport, sport))
 }
 
 #[cfg(test)]

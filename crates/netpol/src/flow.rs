@@ -140,6 +140,33 @@ pub struct Flow {
     pub direction: Option<Direction>,
 }
 
+impl Flow {
+    /// A connection seen opened, which passed: `src` opened it to `dst`'s `dst_port` (what tools
+    /// that watch sockets rather than packets report — Inspektor Gadget, Falco).
+    pub fn opened(
+        src: Endpoint,
+        dst: Endpoint,
+        protocol: Protocol,
+        src_port: u16,
+        dst_port: u16,
+    ) -> Flow {
+        Flow {
+            src,
+            dst,
+            protocol: Some(protocol),
+            src_port,
+            dst_port,
+            reply: Some(false),
+            syn: false,
+            verdict: Verdict::Forwarded,
+            drop_reason: None,
+            dns: false,
+            time: None,
+            direction: None,
+        }
+    }
+}
+
 /// The source a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use rampart_graph::ports::Protocol;
 use serde::Deserialize;
 
-use crate::flow::{Direction, Endpoint, Flow, Verdict};
+use crate::flow::{Direction, Endpoint, Flow};
 use crate::hubble::{address, port};
 use crate::read::{FlowError, MAX_LABELS, bounded};
 
@@ -185,22 +185,12 @@ fn directed(
         (remote, local)
     };
     Flow {
-        src,
-        dst,
-        protocol: Some(protocol),
-        src_port: 0,
-        dst_port: port,
-        reply: Some(false),
-        syn: false,
-        verdict: Verdict::Forwarded,
-        drop_reason: None,
-        dns: false,
-        time: None,
         direction: Some(if outgoing {
             Direction::Egress
         } else {
             Direction::Ingress
         }),
+        ..Flow::opened(src, dst, protocol, 0, port)
     }
 }
 

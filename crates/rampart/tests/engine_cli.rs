@@ -2521,14 +2521,25 @@ fn rollout_history(fake: &Shared, ty: &str) -> Vec<(u64, String)> {
         .unwrap_or_default()
 }
 
-async fn wait_long(what: &str, f: impl Fn() -> bool) {
-    for _ in 0..1200 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for: {what}");
+/// An engine with the ingest (token `s3cret-token`) and a plan made every 200 ms, plus `args`;
+/// its ingest address and a scratch directory.
+async fn flows_engine(fake: &Shared, tag: &str, args: &[&str]) -> (Engine, String, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("rampart-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "s3cret-token\n").unwrap();
+    let mut all = vec![
+        "--ingest-addr",
+        "127.0.0.1:0",
+        "--ingest-token-file",
+        token_file.to_str().unwrap(),
+        "--netpol-interval",
+        "200ms",
+    ];
+    all.extend_from_slice(args);
+    let engine = Engine::spawn(fake, tag, &all).await;
+    let ingest = engine.ingest.clone().expect("ingest address in the log");
+    (engine, ingest, dir)
 }
 
 /// Issue 21: with `--enable netpol` the proven plan is rolled out step by step as Mitigations
@@ -2538,20 +2549,10 @@ async fn wait_long(what: &str, f: impl Fn() -> bool) {
 async fn the_netpol_class_rolls_the_plan_out_step_by_step_and_a_drop_reverts_it() {
     let fake = new_fake();
     cluster(&fake, "web", true);
-    let dir = std::env::temp_dir().join(format!("rampart-rollout-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token_file = dir.join("token");
-    std::fs::write(&token_file, "s3cret-token\n").unwrap();
-    let engine = Engine::spawn(
+    let (engine, ingest, dir) = flows_engine(
         &fake,
         "rollout",
         &[
-            "--ingest-addr",
-            "127.0.0.1:0",
-            "--ingest-token-file",
-            token_file.to_str().unwrap(),
-            "--netpol-interval",
-            "200ms",
             "--netpol-default-deny",
             "--netpol-soak",
             "1s",
@@ -2562,7 +2563,6 @@ async fn the_netpol_class_rolls_the_plan_out_step_by_step_and_a_drop_reverts_it(
         ],
     )
     .await;
-    let ingest = engine.ingest.clone().expect("ingest address in the log");
     engine.findings_when(|f| chains(f) > 0).await;
     let body = format!(
         "{}\n{}\n",
@@ -2651,7 +2651,7 @@ async fn the_netpol_class_rolls_the_plan_out_step_by_step_and_a_drop_reverts_it(
         post(&ingest, "/flows", Some("s3cret-token"), drop.as_bytes()),
         200
     );
-    wait_long("the dropped step reverted", || {
+    wait_for("the dropped step reverted", || {
         in_phase(&fake, "Applied").len() == 1
     })
     .await;
@@ -2721,28 +2721,12 @@ async fn the_netpol_class_rolls_the_plan_out_step_by_step_and_a_drop_reverts_it(
 async fn without_the_netpol_class_the_rollout_is_shadow() {
     let fake = new_fake();
     cluster(&fake, "web", true);
-    let dir = std::env::temp_dir().join(format!("rampart-rollout-shadow-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token_file = dir.join("token");
-    std::fs::write(&token_file, "s3cret-token\n").unwrap();
-    let engine = Engine::spawn(
+    let (engine, ingest, dir) = flows_engine(
         &fake,
         "rollout-shadow",
-        &[
-            "--ingest-addr",
-            "127.0.0.1:0",
-            "--ingest-token-file",
-            token_file.to_str().unwrap(),
-            "--netpol-interval",
-            "200ms",
-            "--actuator",
-            "networkpolicy",
-            "--enable",
-            "network",
-        ],
+        &["--actuator", "networkpolicy", "--enable", "network"],
     )
     .await;
-    let ingest = engine.ingest.clone().expect("ingest address in the log");
     engine.findings_when(|f| chains(f) > 0).await;
     let body = hubble_flow(("10.0.0.1", "web"), ("10.0.0.2", "db"), 5432);
     assert_eq!(

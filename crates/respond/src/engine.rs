@@ -394,14 +394,62 @@ impl EngineCore {
         d
     }
 
-    fn decide(&mut self, after: &Analysis, now: u64) -> Vec<CutDecision> {
+    /// The bar's verdict on `proposal` under `--enable` and the arming ladder: `Ok(approval)`
+    /// to act (`approval`: the class is armed `actWithApproval` there), else the hold in words
+    /// (`ClassDisabled`, `Arming(Shadow)`, a bar [`bar::Hold`]). Where the class is held back,
+    /// what the bar would have done is recorded in the shadow history under `key`. `count`: the
+    /// action spends room in the circuit breaker (not when it is in force already, or its group
+    /// was counted).
+    fn judge(
+        &mut self,
+        proposal: &Proposal,
+        key: &str,
+        fix: &str,
+        count: bool,
+        now: u64,
+    ) -> Result<bool, String> {
         use rampart_api::Stage;
+        let class = proposal.class;
+        let stage = self.stage(class, &proposal.namespace);
+        let disabled = !self.bar.enabled.contains(&class);
+        let mut scratch = CircuitBreaker::new(usize::MAX, 1);
+        if disabled || matches!(stage, Some(Stage::Shadow | Stage::Propose)) {
+            // The bar as it would judge the class were it armed, with a breaker of its own (a
+            // would-be action must not use up the real one).
+            let mut armed = self.bar.clone();
+            armed.enabled.insert(class);
+            let would = bar::decide(&armed, proposal, &mut scratch, now);
+            let held = match (disabled, stage) {
+                (true, _) => "class disabled",
+                (false, Some(Stage::Shadow)) => "shadow",
+                _ => "propose",
+            };
+            if would == Verdict::Act {
+                self.shadow
+                    .would_act(class, key, &proposal.namespace, fix, held, now);
+            }
+            return Err(match (disabled, would) {
+                (true, _) => format!("{:?}", bar::Hold::ClassDisabled),
+                (false, Verdict::Act) => {
+                    format!("{:?}", bar::Hold::Arming(stage.unwrap_or(Stage::Propose)))
+                }
+                (false, Verdict::Propose(h)) => format!("{h:?}"),
+            });
+        }
+        let breaker = if count {
+            &mut self.breaker
+        } else {
+            &mut scratch
+        };
+        match bar::decide(&self.bar, proposal, breaker, now) {
+            Verdict::Act => Ok(stage == Some(Stage::ActWithApproval)),
+            Verdict::Propose(h) => Err(format!("{h:?}")),
+        }
+    }
+
+    fn decide(&mut self, after: &Analysis, now: u64) -> Vec<CutDecision> {
         let mut decisions = Vec::new();
         let mut acted = BTreeSet::new();
-        // The bar as it would judge a class that is held back: enabled, with a breaker of its
-        // own (a would-be action must not use up the real one).
-        let mut armed = self.bar.clone();
-        armed.enabled.insert(ActionClass::Network);
         self.shadow.begin(ActionClass::Network);
         let live: Vec<&str> = after
             .plan
@@ -436,67 +484,25 @@ impl EngineCore {
                 });
                 continue;
             }
-            // Held back by `--enable` or the ladder: what the bar would do is counted, the
-            // decision says why it does not.
-            let stage = self.stage(ActionClass::Network, &proposal.namespace);
-            let disabled = !self.bar.enabled.contains(&ActionClass::Network);
-            if disabled || matches!(stage, Some(Stage::Shadow | Stage::Propose)) {
-                let mut scratch = CircuitBreaker::new(usize::MAX, 1);
-                let would = bar::decide(&armed, &proposal, &mut scratch, now);
-                let held = match (disabled, stage) {
-                    (true, _) => "class disabled",
-                    (false, Some(Stage::Shadow)) => "shadow",
-                    _ => "propose",
-                };
-                if would == Verdict::Act {
-                    self.shadow.would_act(
-                        ActionClass::Network,
-                        &c.id,
-                        &proposal.namespace,
-                        &describe_fixes(c),
-                        held,
-                        now,
-                    );
-                }
-                let decision = match (disabled, stage, would) {
-                    (true, _, _) => format!("propose: {:?}", bar::Hold::ClassDisabled),
-                    (false, Some(s), Verdict::Act) => {
-                        format!("propose: {:?}", bar::Hold::Arming(s))
-                    }
-                    (false, _, Verdict::Propose(h)) => format!("propose: {h:?}"),
-                    (false, None, Verdict::Act) => "act".into(),
-                };
-                decisions.push(CutDecision {
-                    cut: c.id.clone(),
-                    fix: describe_fixes(c),
-                    decision,
-                });
-                continue;
-            }
-            let approval = stage == Some(Stage::ActWithApproval);
             // A cut already acted on is judged again (evidence may have changed) but does not
             // count against the circuit breaker a second time.
             let already = self.acted.contains(&c.id);
-            let mut scratch = CircuitBreaker::new(usize::MAX, 1);
-            let breaker = if already {
-                &mut scratch
-            } else {
-                &mut self.breaker
-            };
-            let verdict = bar::decide(&self.bar, &proposal, breaker, now);
-            if verdict == Verdict::Act {
-                acted.insert(c.id.clone());
-            }
-            let decision = match verdict {
-                Verdict::Act if approval && self.actuator.writes() => "act-with-approval".into(),
-                Verdict::Act if approval => "act-with-approval (dry-run)".into(),
-                Verdict::Act if self.actuator.writes() => "act".to_string(),
-                Verdict::Act => "act (dry-run)".to_string(),
-                Verdict::Propose(h) => format!("propose: {h:?}"),
+            let fix = describe_fixes(c);
+            let decision = match self.judge(&proposal, &c.id, &fix, !already, now) {
+                Ok(approval) => {
+                    acted.insert(c.id.clone());
+                    match (approval, self.actuator.writes()) {
+                        (true, true) => "act-with-approval".to_string(),
+                        (true, false) => "act-with-approval (dry-run)".to_string(),
+                        (false, true) => "act".to_string(),
+                        (false, false) => "act (dry-run)".to_string(),
+                    }
+                }
+                Err(hold) => format!("propose: {hold}"),
             };
             decisions.push(CutDecision {
                 cut: c.id.clone(),
-                fix: describe_fixes(c),
+                fix,
                 decision,
             });
         }
@@ -517,11 +523,8 @@ impl EngineCore {
         now: u64,
     ) -> Vec<crate::rollout::Gate> {
         use crate::rollout::Gate;
-        use rampart_api::Stage;
         let class = ActionClass::Netpol;
         self.shadow.begin(class);
-        let mut armed = self.bar.clone();
-        armed.enabled.insert(class);
         let mut out = Vec::new();
         let mut counted = BTreeSet::new();
         let keys: Vec<String> = groups
@@ -539,44 +542,19 @@ impl EngineCore {
                 ready_after: u32::MAX,
                 pdb_min_available: None,
             };
-            let stage = self.stage(class, namespace);
-            let disabled = !self.bar.enabled.contains(&class);
-            if disabled || matches!(stage, Some(Stage::Shadow | Stage::Propose)) {
-                let mut scratch = CircuitBreaker::new(usize::MAX, 1);
-                let would = bar::decide(&armed, &proposal, &mut scratch, now);
-                let held = match (disabled, stage) {
-                    (true, _) => "class disabled",
-                    (false, Some(Stage::Shadow)) => "shadow",
-                    _ => "propose",
-                };
-                if would == Verdict::Act {
-                    self.shadow
-                        .would_act(class, key, namespace, &what, held, now);
-                }
-                out.push(Gate::Hold(match (disabled, would) {
-                    (true, _) => format!("{:?}", bar::Hold::ClassDisabled),
-                    (false, Verdict::Act) => {
-                        format!("{:?}", bar::Hold::Arming(stage.unwrap_or(Stage::Propose)))
-                    }
-                    (false, Verdict::Propose(h)) => format!("{h:?}"),
-                }));
-                continue;
-            }
-            let mut scratch = CircuitBreaker::new(usize::MAX, 1);
             let once = !counted.contains(step);
-            let breaker = if once {
-                &mut self.breaker
-            } else {
-                &mut scratch
-            };
-            let verdict = bar::decide(&self.bar, &proposal, breaker, now);
-            if once && verdict == Verdict::Act {
-                counted.insert(*step);
-            }
-            out.push(match verdict {
-                Verdict::Act if stage == Some(Stage::ActWithApproval) => Gate::AwaitApproval,
-                Verdict::Act => Gate::Act,
-                Verdict::Propose(h) => Gate::Hold(format!("{h:?}")),
+            out.push(match self.judge(&proposal, key, &what, once, now) {
+                Ok(approval) => {
+                    if once {
+                        counted.insert(*step);
+                    }
+                    if approval {
+                        Gate::AwaitApproval
+                    } else {
+                        Gate::Act
+                    }
+                }
+                Err(hold) => Gate::Hold(hold),
             });
         }
         let live: Vec<&str> = keys.iter().map(String::as_str).collect();
