@@ -35,7 +35,8 @@
 #           and Ignore with the webhook down; the latency it adds to `create --dry-run=server`.
 #  rollout  the `netpol` class: the demo's flows posted to the ingest, the proven plan applied step
 #           by step as Mitigations owning their NetworkPolicies (one per planned policy); a
-#           policy drop reverts its policy and every later step.
+#           policy drop from another workload reverts its policy and the later steps of its
+#           namespace, the other namespaces' stand.
 #  audit    the API server's audit log: no request of rampart's ServiceAccounts was refused.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -598,21 +599,30 @@ owned() { kubectl get networkpolicies -A -l rampart.dev/netpol-step -o json | py
 import json, sys
 sys.exit(0 if all(any(r["kind"] == "Mitigation" for r in o["metadata"].get("ownerReferences", [])) for o in json.load(sys.stdin)["items"]) else 1)'; }
 check "rollout: each owned by its Mitigation" owned
-# A drop under the first step-1 policy, as Hubble reports it (the pod's labels, now).
-python3 - "$work/rollout.json" >"$work/drop.jsonl" <<'PY'
+# A drop under the first step-1 policy, as Hubble reports it (the pods' labels, now), sent by
+# another workload of the cluster (a drop from the internet is never blamed: anyone can send one).
+read -r src_ns src_sel < <(python3 - "$work/rollout.json" "$work/drop.tmpl" <<'PY'
 import json, sys, datetime
 d = json.load(open(sys.argv[1]))
-p = next(x for x in d["policies"] if x["metadata"]["name"] == d["steps"][0]["policies"][0]["name"]
-         and x["metadata"]["namespace"] == d["steps"][0]["policies"][0]["namespace"])
-labels = [f"k8s:{k}={v}" for k, v in p["spec"]["podSelector"].get("matchLabels", {}).items()]
+first = d["steps"][0]["policies"][0]
+by = {(x["metadata"]["namespace"], x["metadata"]["name"]): x for x in d["policies"]}
+p = by[(first["namespace"], first["name"])]
+def labels(x):
+    return [f"k8s:{k}={v}" for k, v in x["spec"]["podSelector"].get("matchLabels", {}).items()]
+src = next(x for x in d["policies"] if labels(x) and labels(x) != labels(p))
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 print(json.dumps({"flow": {"time": now, "verdict": "DROPPED", "drop_reason_desc": "POLICY_DENIED",
-    "traffic_direction": "INGRESS", "IP": {"source": "203.0.113.50", "destination": "10.99.0.1"},
+    "traffic_direction": "INGRESS", "IP": {"source": "10.99.0.2", "destination": "10.99.0.1"},
     "l4": {"TCP": {"source_port": 40000, "destination_port": 443}},
-    "source": {"labels": ["reserved:world"]},
-    "destination": {"namespace": p["metadata"]["namespace"], "pod_name": "e2e-drop", "labels": labels}}}))
-print(p["metadata"]["namespace"], p["metadata"]["name"], file=sys.stderr)
+    "source": {"namespace": src["metadata"]["namespace"], "pod_name": "SRC_POD", "labels": labels(src)},
+    "destination": {"namespace": p["metadata"]["namespace"], "pod_name": "e2e-drop", "labels": labels(p)}}}),
+    file=open(sys.argv[2], "w"))
+sel = ",".join(f"{k}={v}" for k, v in src["spec"]["podSelector"]["matchLabels"].items())
+print(src["metadata"]["namespace"], sel)
 PY
+)
+src_pod=$(kubectl -n "$src_ns" get pods -l "$src_sel" -o jsonpath='{.items[0].metadata.name}')
+sed "s/SRC_POD/$src_pod/" "$work/drop.tmpl" >"$work/drop.jsonl"
 read -r drop_ns drop_name < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); p=d["steps"][0]["policies"][0]; print(p["namespace"], p["name"])' "$work/rollout.json")
 check "rollout: a policy drop posted" post_flows "$work/drop.jsonl"
 reverted() { kubectl get mitigations -A -o json | python3 -c '
@@ -622,8 +632,10 @@ sys.exit(0 if any(m["spec"]["target"]["namespace"] == ns and m["spec"]["target"]
     and m.get("status", {}).get("phase") == "Reverted" and "traffic dropped" in m["status"].get("message", "")
     for m in json.load(sys.stdin)["items"]) else 1)' "$drop_ns" "$drop_name"; }
 check "rollout: the drop reverts $drop_ns/$drop_name at once" until_ok 30 reverted
-later() { [ "$(kubectl get networkpolicies -A -l 'rampart.dev/netpol-step in (2,3)' -o name | wc -l)" = 0 ]; }
-check "rollout: every later step withdrawn with it" until_ok 30 later
+later() { [ "$(kubectl -n "$drop_ns" get networkpolicies -l 'rampart.dev/netpol-step in (2,3)' -o name | wc -l)" = 0 ]; }
+check "rollout: every later step of $drop_ns withdrawn with it" until_ok 30 later
+others=$(kubectl get networkpolicies -A -l 'rampart.dev/netpol-step in (2,3)' -o jsonpath='{range .items[*]}{.metadata.namespace}{"\n"}{end}' | grep -vcx "$drop_ns")
+check "rollout: the other namespaces' later steps stand ($others policies)" test "$others" -gt 0
 check "rollout: its NetworkPolicy is gone" bash -c "! kubectl -n $drop_ns get networkpolicy $drop_name >/dev/null 2>&1"
 kill -TERM "$engine_pid"; wait "$engine_pid" 2>/dev/null
 

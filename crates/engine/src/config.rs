@@ -183,6 +183,17 @@ impl EngineConfig {
                 );
             }
         }
+        // Every step of the rollout expires with the first (a default-deny never outlives its
+        // allow-lists): the last step must start while the first is in force.
+        if self.enable.iter().any(|c| c.trim() == "netpol")
+            && self.netpol.soak.saturating_mul(2) >= self.mitigation_ttl
+        {
+            return Err(Error::Config(format!(
+                "--netpol-soak ({}s) must be less than half of --mitigation-ttl ({}s): the rollout's three steps start a soak apart and all expire with the first",
+                self.netpol.soak.as_secs(),
+                self.mitigation_ttl.as_secs()
+            )));
+        }
         let notify = self.notify.as_ref().map(|n| n.prepare()).transpose()?;
         Ok(Prepared {
             notify,
@@ -477,6 +488,20 @@ mod tests {
         assert!(p.bar.enabled.is_empty());
         assert!(p.ingest_config.is_none() && p.dashboard_token.is_none());
         assert!(p.bar.protected_namespaces.contains("rampart-system"));
+    }
+
+    /// The rollout's last step must start before its first expires.
+    #[test]
+    fn a_soak_too_long_for_the_mitigation_ttl_is_refused() {
+        let mut c = config();
+        c.enable = vec!["netpol".into()];
+        c.netpol.soak = Duration::from_secs(1800);
+        assert!(error(&c).contains("--netpol-soak"), "{}", error(&c));
+        c.mitigation_ttl = Duration::from_secs(86_400);
+        assert!(c.prepare().is_ok());
+        c.enable.clear();
+        c.mitigation_ttl = Duration::from_secs(60);
+        assert!(c.prepare().is_ok(), "only with the class");
     }
 
     #[test]

@@ -143,7 +143,9 @@ fn without_rollout(mut snapshot: Snapshot) -> Snapshot {
 }
 
 /// The plan as the rollout reads it: each step's policies with their manifests, and whether
-/// the step keeps every observed connection.
+/// the step keeps every observed connection. Steps are numbered by stage (1 ingress, 2 egress,
+/// 3 default-deny), not by position: an applied default-deny stays step 3 when a later plan
+/// gains an egress step, so what relies on what never changes with the plan.
 fn view_of(plan: &rampart_netpol::Plan) -> PlanView {
     let manifests: std::collections::BTreeMap<(&str, &str), &serde_json::Value> = plan
         .suggested
@@ -156,7 +158,10 @@ fn view_of(plan: &rampart_netpol::Plan) -> PlanView {
             .steps
             .iter()
             .map(|s| PlannedStep {
-                number: s.number,
+                number: rampart_netpol::Stage::ALL
+                    .iter()
+                    .position(|x| *x == s.stage)
+                    .map_or(s.number, |i| i + 1),
                 verified: s.verification.keeps_every_flow(),
                 policies: s
                     .policies

@@ -11,6 +11,7 @@ use rampart_api::{
     ActionKind, Mitigation, MitigationPhase, MitigationSpec, MitigationStatus, TargetRef,
 };
 use rampart_http::dashboard::{DashboardState, WhyLabels};
+use rampart_http::ingest::FlowSink;
 use rampart_kube::actuate::Ledger;
 use rampart_netpol::Flow;
 use rampart_respond::brake::BrakeView;
@@ -32,8 +33,9 @@ const ENDED_SHOWN: usize = 20;
 pub(crate) struct Round<'a> {
     /// The latest plan.
     pub plan: Option<&'a PlanView>,
-    /// Policy drops since the last round.
-    pub drops: Vec<Flow>,
+    /// Where flows arrive: the policy drops since the last round are taken from it (once the
+    /// ledger is read, so that none is lost to a failed read).
+    pub sink: &'a FlowSink,
     /// Lifetime of a new Mitigation.
     pub ttl: Duration,
     /// Soak and cool-down.
@@ -82,10 +84,17 @@ fn placed(m: &Mitigation) -> Option<Placed> {
 /// rollout adds.
 fn as_planned(object: &Value) -> Value {
     let mut v = object.clone();
-    if let Some(labels) = v["metadata"]["labels"].as_object_mut() {
-        labels.remove(STEP_LABEL);
-        if labels.is_empty() {
-            v["metadata"].as_object_mut().map(|m| m.remove("labels"));
+    // Read with `get_mut`: an object edited into any shape must not panic the leader.
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        let empty = meta
+            .get_mut("labels")
+            .and_then(Value::as_object_mut)
+            .is_some_and(|labels| {
+                labels.remove(STEP_LABEL);
+                labels.is_empty()
+            });
+        if empty {
+            meta.remove("labels");
         }
     }
     v
@@ -149,18 +158,27 @@ pub(crate) async fn roll_out(ledger: Option<&Ledger>, core: &mut EngineCore, rou
         },
         None => Vec::new(),
     };
+    let now_s = now();
+    let stamp = rfc3339(now_s);
+    // An end whose object could not be removed is finished first, latest step first; while one
+    // still fails, nothing earlier is removed and nothing is applied.
+    if let Some(ledger) = ledger
+        && !finish_interrupted(ledger, &existing, &stamp).await
+    {
+        return;
+    }
     let placed: Vec<Placed> = existing.iter().filter_map(placed).collect();
+    let drops = round.sink.take_drops();
     if round.plan.is_none() && placed.is_empty() {
         return;
     }
-    let now_s = now();
-    let (dropped, blamed) = blame(core, &placed, &round.drops);
+    let (dropped, blamed) = blame(core, &placed, &drops);
     metrics.netpol_rollout_drops.inc_by(blamed);
     let protected = core_protected(core);
     let skip = |p: &PlannedPolicy| protected.contains(&p.namespace);
     let rollout = next(round.plan, &placed, &dropped, round.timing, now_s, &skip);
-    let stamp = rfc3339(now_s);
     let mut ended = Vec::new();
+    let mut failed = false;
     let mut enacts: Vec<(usize, PlannedPolicy, Option<u64>)> = Vec::new();
     for m in rollout.moves {
         match m {
@@ -170,7 +188,9 @@ pub(crate) async fn roll_out(ledger: Option<&Ledger>, core: &mut EngineCore, rou
                 step: n,
                 why,
             } => {
-                let Some(ledger) = ledger else { continue };
+                let Some(ledger) = ledger.filter(|_| !failed) else {
+                    continue;
+                };
                 let Some(m) = existing.iter().find(|m| {
                     m.metadata.namespace.as_deref() == Some(namespace.as_str())
                         && m.metadata.name.as_deref() == Some(name.as_str())
@@ -186,6 +206,9 @@ pub(crate) async fn roll_out(ledger: Option<&Ledger>, core: &mut EngineCore, rou
                         .inc();
                     tracing::warn!(mitigation = %name, namespace = %namespace, step = n, why = %why.describe(), "NetworkPolicy rollout: ended");
                     ended.push((n, m.spec.target.clone(), why));
+                } else {
+                    // The steps before it stay until it is gone (finished next round).
+                    failed = true;
                 }
             }
             Move::Enact {
@@ -203,11 +226,14 @@ pub(crate) async fn roll_out(ledger: Option<&Ledger>, core: &mut EngineCore, rou
         .collect();
     groups.sort();
     groups.dedup();
-    let gates = core.gate_rollout(&groups, now_s);
+    let writes = ledger.is_some() && !failed && !round.brake.borrow().stops_acting();
+    let gates = core.gate_rollout(&groups, writes, now_s);
     let gate_of: BTreeMap<(usize, String), Gate> = groups.iter().cloned().zip(gates).collect();
     let flows = round.plan.map_or(0, |p| p.flows);
     for (n, policy, expires_by) in &enacts {
-        let Some(ledger) = ledger else { break };
+        let Some(ledger) = ledger.filter(|_| writes) else {
+            break;
+        };
         let approval = match gate_of.get(&(*n, policy.namespace.clone())) {
             Some(Gate::Act) => false,
             Some(Gate::AwaitApproval) => true,
@@ -259,9 +285,15 @@ fn mitigation(
 ) -> Mitigation {
     let mut object = policy.manifest.clone();
     object["metadata"]["labels"][STEP_LABEL] = n.to_string().into();
-    // A Mitigation's name is a DNS subdomain: the policy's (≤ 253) shortened to leave room.
-    let base: String = policy.name.chars().take(230).collect();
-    let name = format!("{}-{now_s}", base.trim_end_matches(['-', '.']));
+    // A Mitigation's name is a DNS subdomain: the policy's (≤ 253) shortened to leave room,
+    // and a digest of the namespace — every namespace's default-deny has the same name, and
+    // start-up reconciliation tells records apart by name.
+    let base: String = policy.name.chars().take(220).collect();
+    let name = format!(
+        "{}-{:08x}-{now_s}",
+        base.trim_end_matches(['-', '.']),
+        fnv1a(policy.namespace.as_bytes())
+    );
     let mut m = Mitigation::new(
         &name,
         MitigationSpec {
@@ -287,6 +319,45 @@ fn mitigation(
     m.metadata.labels = Some([(STEP_LABEL.to_string(), n.to_string())].into());
     m.metadata.annotations = Some([(FLOWS_ANNOTATION.to_string(), flows.to_string())].into());
     m
+}
+
+/// FNV-1a, 32 bits: a stable digest (the same in every build and process), for names.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// Finishes the rollout's ends that a failed removal (or a crash) interrupted, latest step
+/// first; whether none is left.
+async fn finish_interrupted(ledger: &Ledger, existing: &[Mitigation], stamp: &str) -> bool {
+    let mut open: Vec<&Mitigation> = existing
+        .iter()
+        .filter(|m| {
+            m.spec.action == ActionKind::ObservedPolicy
+                && m.status.as_ref().is_some_and(|s| {
+                    s.phase == MitigationPhase::Applied && s.message.starts_with("ending")
+                })
+        })
+        .collect();
+    open.sort_by_key(|m| std::cmp::Reverse(placed(m).map_or(0, |p| p.step)));
+    for m in open {
+        let status = m.status.clone().unwrap_or_default();
+        let ns = m.metadata.namespace.clone().unwrap_or_default();
+        let name = m.metadata.name.clone().unwrap_or_default();
+        match ledger.remove(m).await {
+            Ok(()) => {
+                if let Ok((done, _)) = step(&status, LedgerEvent::Removed, stamp) {
+                    let _ = ledger.set_status(&ns, &name, &done).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!("NetworkPolicy rollout: still cannot remove {ns}/{name}: {e}");
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Ends one rollout Mitigation (an applied one's object removed; a Proposed or Pending one's
@@ -322,7 +393,7 @@ async fn end_one(ledger: &Ledger, m: &Mitigation, why: &Why, stamp: &str) -> boo
     };
     let removed = event == LedgerEvent::Removed;
     if let Ok((mut done, _)) = step(&ending, event, stamp) {
-        if removed {
+        if removed && *why != Why::Expired {
             done.message = format!("{}: {}", done.message, why.describe());
         }
         let _ = ledger.set_status(&ns, &name, &done).await;

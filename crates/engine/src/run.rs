@@ -420,7 +420,7 @@ impl Engine<'_> {
         let plan = self.netpol.view();
         let round = crate::rollout::Round {
             plan: plan.as_deref(),
-            drops: self.netpol.sink().take_drops(),
+            sink: self.netpol.sink(),
             ttl: self.config.mitigation_ttl,
             timing: rampart_respond::rollout::Timing {
                 soak: self.config.netpol.soak.as_secs(),

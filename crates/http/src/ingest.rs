@@ -329,10 +329,18 @@ impl Ingest {
         self.count("falco", "refused", batch.refused);
         let (mut irrelevant, mut unattributed) = (0, 0);
         let mut obs = Vec::with_capacity(batch.alerts.len());
-        // Connection events are observed traffic too: NetworkPolicies from flows.
+        // Connection events are observed traffic too (NetworkPolicies from flows) — only those
+        // a rule logs as information: an alert (`Notice` and above) says the connection is
+        // suspect, and a suspect connection must never be allow-listed.
         let flows: Vec<rampart_netpol::Flow> = batch
             .alerts
             .iter()
+            .filter(|a| {
+                matches!(
+                    a.priority,
+                    falco::Priority::Informational | falco::Priority::Debug
+                )
+            })
             .filter_map(|a| {
                 let f = &a.fields;
                 rampart_netpol::falco::flow(

@@ -113,18 +113,23 @@ impl Policies {
 
     /// The indices of the policies a dropped `flow` may be blamed on: those selecting the
     /// receiver for ingress, or the sender for egress (both when the capture does not say
-    /// where it was dropped). Empty for a flow that is not a policy drop.
+    /// where it was dropped). An ingress drop counts only when its sender is a workload of the
+    /// cluster: anyone on the internet can send packets to a port no policy allows, and must
+    /// not be able to make the rollout fail open. Empty for a flow that is not a policy drop.
     pub fn blame(&self, cluster: &Cluster<'_>, flow: &Flow) -> Vec<usize> {
         if !by_policy(flow) {
             return Vec::new();
         }
+        let inside = || !cluster.workloads_of(&flow.src).is_empty();
         let sides: &[(Direction, &Endpoint)] = match flow.direction {
-            Some(Direction::Ingress) => &[(Direction::Ingress, &flow.dst)],
+            Some(Direction::Ingress) if inside() => &[(Direction::Ingress, &flow.dst)],
+            Some(Direction::Ingress) => &[],
             Some(Direction::Egress) => &[(Direction::Egress, &flow.src)],
-            None => &[
+            None if inside() => &[
                 (Direction::Ingress, &flow.dst),
                 (Direction::Egress, &flow.src),
             ],
+            None => &[(Direction::Egress, &flow.src)],
         };
         let mut out = Vec::new();
         for &(direction, e) in sides {
@@ -178,9 +183,22 @@ mod tests {
         ]
     }
 
+    const CLUSTER: &str = "
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: shop, labels: {app: web}}
+spec: {containers: [{name: c, image: web}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0, namespace: shop, labels: {app: db}}
+spec: {containers: [{name: c, image: db}]}
+";
+
     #[test]
     fn a_drop_is_blamed_on_the_policies_of_the_side_that_dropped_it() {
-        let snapshot = Snapshot::new();
+        let parsed = rampart_model::parse_source("c.yaml", CLUSTER, &Default::default());
+        let snapshot = Snapshot::from_objects(parsed.objects);
         let workloads = Workloads::build(&snapshot);
         let cluster = Cluster::new(&snapshot, &workloads);
         let p = policies();
@@ -206,6 +224,18 @@ mod tests {
         assert_eq!(
             describe(&f),
             "shop/web-1 (10.0.0.1) -> shop/db-0 (10.0.0.2) TCP 5432"
+        );
+        // From the internet: not production traffic the rollout must keep (anyone can send it).
+        let world = DROP.replace(
+            r#""source":{"namespace":"shop","pod_name":"web-1","labels":["k8s:app=web"]}"#,
+            r#""source":{"labels":["reserved:world"]}"#,
+        );
+        assert_ne!(world, DROP);
+        assert!(blame(&cluster, &flow(&world), &refs).is_empty());
+        let world_unsaid = world.replace(r#""traffic_direction":"INGRESS","#, "");
+        assert!(
+            blame(&cluster, &flow(&world_unsaid), &refs).is_empty(),
+            "the world's side has no egress policy of ours"
         );
     }
 }

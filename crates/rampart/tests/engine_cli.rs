@@ -2468,8 +2468,10 @@ async fn flows_from_the_ingest_and_a_followed_file_become_a_proven_plan() {
     assert!(
         metrics.contains("rampart_ingest_items_total{endpoint=\"flows\",result=\"malformed\"} 1")
     );
-    // A Falco connection event about a pod is observed traffic too.
-    let alert = r#"{"rule":"Unexpected outbound connection destination","priority":"Notice","time":"2026-12-06T10:00:00Z","output_fields":{"k8s.ns.name":"app","k8s.pod.name":"web","fd.name":"10.0.0.1:40000->10.0.0.2:9000","evt.type":"connect"}}"#;
+    // A Falco connection event about a pod, logged as information, is observed traffic too; an
+    // alert about one (Notice and above) is suspect and never allow-listed.
+    let alert = r#"[{"rule":"Connections","priority":"Informational","time":"2026-12-06T10:00:00Z","output_fields":{"k8s.ns.name":"app","k8s.pod.name":"web","fd.name":"10.0.0.1:40000->10.0.0.2:9000","evt.type":"connect"}},
+        {"rule":"Unexpected outbound connection destination","priority":"Notice","time":"2026-12-06T10:00:00Z","output_fields":{"k8s.ns.name":"app","k8s.pod.name":"web","fd.name":"10.0.0.1:40001->10.0.0.2:9001","evt.type":"connect"}}]"#;
     assert_eq!(
         post(&ingest, "/falco", Some("s3cret-token"), alert.as_bytes()),
         200
@@ -2480,6 +2482,12 @@ async fn flows_from_the_ingest_and_a_followed_file_become_a_proven_plan() {
             .is_some_and(|c| c.iter().any(|c| c["port"] == "TCP 9000"))
     })
     .await;
+    assert!(
+        !netpol_plan(&engine.addr)["connections"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["port"] == "TCP 9001")),
+        "a suspect connection is not allow-listed"
+    );
     let metrics = get(&engine.addr, "/metrics");
     assert!(
         metrics.contains("rampart_ingest_items_total{endpoint=\"falco\",result=\"flows\"} 1"),
@@ -2627,7 +2635,7 @@ async fn the_netpol_class_rolls_the_plan_out_step_by_step_and_a_drop_reverts_it(
     // A drop from before the policies existed (a capture read again from its start) is not
     // theirs.
     let old = hubble_drop(
-        ("203.0.113.7", ""),
+        ("10.0.0.2", "db"),
         ("10.0.0.1", "web"),
         8080,
         "2020-01-01T00:00:00Z",
@@ -2646,7 +2654,7 @@ async fn the_netpol_class_rolls_the_plan_out_step_by_step_and_a_drop_reverts_it(
     // Production traffic dropped under web's ingress allow-list: it falls at once, with every
     // later step, latest first; db's ingress (step 1, not blamed) stays.
     let now = rfc3339_now();
-    let drop = hubble_drop(("203.0.113.9", ""), ("10.0.0.1", "web"), 8080, &now);
+    let drop = hubble_drop(("10.0.0.2", "db"), ("10.0.0.1", "web"), 8080, &now);
     assert_eq!(
         post(&ingest, "/flows", Some("s3cret-token"), drop.as_bytes()),
         200
@@ -2667,7 +2675,7 @@ async fn the_netpol_class_rolls_the_plan_out_step_by_step_and_a_drop_reverts_it(
         .expect("web's ingress reverted");
     let message = web["status"]["message"].as_str().unwrap();
     assert!(message.contains("traffic dropped under it"), "{message}");
-    assert!(message.contains("203.0.113.9"), "{message}");
+    assert!(message.contains("app/db (10.0.0.2)"), "{message}");
     let messages: Vec<(String, String)> = reverted
         .iter()
         .map(|m| {

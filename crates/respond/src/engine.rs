@@ -515,11 +515,13 @@ impl EngineCore {
     /// The bar's and the ladder's word on rolling out NetworkPolicies from observed flows (the
     /// `netpol` class), one `(step, namespace)` group at a time: the ladder and the protected
     /// namespaces per namespace, the circuit breaker once per step (a step is one action,
-    /// whatever namespaces it spans). Observed traffic is the runtime evidence: a verified step
-    /// is corroborated by the flows it was made from.
+    /// whatever namespaces it spans) — and only with `writes` (a dry-run or a braked round
+    /// spends no room the network cuts need). Observed traffic is the runtime evidence: a
+    /// verified step is corroborated by the flows it was made from.
     pub fn gate_rollout(
         &mut self,
         groups: &[(usize, String)],
+        writes: bool,
         now: u64,
     ) -> Vec<crate::rollout::Gate> {
         use crate::rollout::Gate;
@@ -542,7 +544,7 @@ impl EngineCore {
                 ready_after: u32::MAX,
                 pdb_min_available: None,
             };
-            let once = !counted.contains(step);
+            let once = writes && !counted.contains(step);
             out.push(match self.judge(&proposal, key, &what, once, now) {
                 Ok(approval) => {
                     if once {
@@ -804,7 +806,7 @@ mod tests {
             (2, "shop".into()),
         ];
         let mut shadow = engine(&[ActionClass::Network], true, Actuator::DryRun);
-        let gates = shadow.gate_rollout(&groups, 10);
+        let gates = shadow.gate_rollout(&groups, true, 10);
         assert!(
             gates[..2]
                 .iter()
@@ -833,7 +835,12 @@ mod tests {
         on.set_ladder(crate::arming::Ladder::of(&[
             rampart_api::ArmingPolicy::new("p", spec),
         ]));
-        let gates = on.gate_rollout(&groups, 10);
+        assert_eq!(
+            on.gate_rollout(&groups, false, 10)[3],
+            Gate::Act,
+            "a round that writes nothing spends no room"
+        );
+        let gates = on.gate_rollout(&groups, true, 10);
         assert_eq!(
             gates,
             [

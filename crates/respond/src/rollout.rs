@@ -268,13 +268,26 @@ pub fn next(
             falls.push((a, why));
         }
     }
-    if let Some(first) = falls.iter().map(|(a, _)| a.step).min() {
+    // What a policy relies on lives in its namespace (a namespace's default-deny on its own
+    // workloads' allow-lists): a fall takes the later steps of its namespace.
+    let mut first_in: BTreeMap<&str, usize> = BTreeMap::new();
+    for (a, _) in &falls {
+        let e = first_in.entry(a.namespace.as_str()).or_insert(a.step);
+        *e = (*e).min(a.step);
+    }
+    if let Some(first) = first_in.values().min().copied() {
+        let fallen: std::collections::BTreeSet<(&str, &str)> = falls
+            .iter()
+            .map(|(f, _)| (f.mitigation_namespace.as_str(), f.mitigation.as_str()))
+            .collect();
         for a in &active {
-            let same = |f: &Placed| {
-                f.mitigation == a.mitigation && f.mitigation_namespace == a.mitigation_namespace
+            let Some(&from) = first_in.get(a.namespace.as_str()) else {
+                continue;
             };
-            if a.step > first && !falls.iter().any(|(f, _)| same(f)) {
-                falls.push((a, Why::EarlierStep(first)));
+            if a.step > from
+                && !fallen.contains(&(a.mitigation_namespace.as_str(), a.mitigation.as_str()))
+            {
+                falls.push((a, Why::EarlierStep(from)));
             }
         }
         // Latest step first: nothing is left relying on what is already gone.
@@ -295,7 +308,10 @@ pub fn next(
                 })
                 .collect(),
             progress: Progress {
-                waiting: Some(format!("step {first} and the steps after it are falling")),
+                waiting: Some(format!(
+                    "step {first} and the steps after it are falling in {}",
+                    first_in.keys().copied().collect::<Vec<_>>().join(", ")
+                )),
                 ..Progress::default()
             },
         };
@@ -318,25 +334,26 @@ pub fn next(
             progress,
         };
     }
+    // Indexed once: a plan has thousands of policies.
+    let by_key: BTreeMap<(&str, &str), &Placed> = active.iter().map(|a| (a.key(), *a)).collect();
+    let mut history: BTreeMap<(&str, &str), Vec<&Placed>> = BTreeMap::new();
+    for x in placed {
+        history.entry(x.key()).or_default().push(x);
+    }
     let applied = |p: &PlannedPolicy| {
-        active.iter().find(|a| {
-            a.namespace == p.namespace && a.name == p.name && a.phase == MitigationPhase::Applied
-        })
+        by_key
+            .get(&(p.namespace.as_str(), p.name.as_str()))
+            .copied()
+            .filter(|a| a.phase == MitigationPhase::Applied)
     };
-    let in_flight = |p: &PlannedPolicy| {
-        active
-            .iter()
-            .any(|a| a.namespace == p.namespace && a.name == p.name)
-    };
+    let in_flight =
+        |p: &PlannedPolicy| by_key.contains_key(&(p.namespace.as_str(), p.name.as_str()));
     let mut soaked_at: u64 = 0;
     let mut expires_by: Option<u64> = None;
     let mut moves = Vec::new();
     for step in &plan.steps {
         let policies: Vec<&PlannedPolicy> = step.policies.iter().filter(|p| !skip(p)).collect();
-        let done: Vec<&Placed> = policies
-            .iter()
-            .filter_map(|p| applied(p).copied())
-            .collect();
+        let done: Vec<&Placed> = policies.iter().filter_map(|p| applied(p)).collect();
         if done.len() == policies.len() {
             progress.applied.push(step.number);
             for d in done {
@@ -368,10 +385,12 @@ pub fn next(
                 continue;
             }
             let mut until = 0;
+            let past = history
+                .get(&(p.namespace.as_str(), p.name.as_str()))
+                .map_or(&[][..], Vec::as_slice);
             for (wait, failed) in [(timing.cooldown, false), (timing.retry, true)] {
-                let ends: Vec<u64> = placed
+                let ends: Vec<u64> = past
                     .iter()
-                    .filter(|x| x.namespace == p.namespace && x.name == p.name)
                     .filter(|x| {
                         if failed {
                             x.phase == MitigationPhase::Failed
@@ -667,46 +686,64 @@ mod tests {
         );
     }
 
-    /// Found against kube-apiserver: every namespace's default-deny has the same name (and,
-    /// made in the same second, the same Mitigation name); one of them blamed for a drop must
-    /// not keep the others standing.
+    /// A fall takes the later steps of its own namespace (a namespace's default-deny relies on
+    /// its workloads' allow-lists), told apart by namespace even where names are the same
+    /// (every namespace's default-deny is `rampart-default-deny`; found against kube-apiserver).
     #[test]
-    fn same_named_policies_of_other_namespaces_fall_too() {
+    fn a_fall_takes_the_later_steps_of_its_namespace_only() {
         let mut p = plan(100);
-        p.steps[2].policies.push(policy("other", "default-deny", 0));
+        for s in &mut p.steps {
+            let other: Vec<PlannedPolicy> = s
+                .policies
+                .iter()
+                .map(|x| policy("other", &x.name, 80))
+                .collect();
+            s.policies.extend(other);
+        }
         let mut all = Vec::new();
         for s in &p.steps {
             for x in &s.policies {
                 all.push(placed(s.number, x, MitigationPhase::Applied, 1000));
             }
         }
-        let dropped: BTreeMap<(String, String), String> = [
-            (
-                ("shop".to_string(), "m-default-deny".to_string()),
+        let ends = |ns: &str| -> Vec<(String, String)> {
+            let dropped: BTreeMap<(String, String), String> = [(
+                (ns.to_string(), "m-web-ingress".to_string()),
                 "flow".to_string(),
-            ),
-            (
-                ("shop".to_string(), "m-web-ingress".to_string()),
-                "flow".to_string(),
-            ),
-        ]
-        .into();
-        let r = next(Some(&p), &all, &dropped, T, 2000, &none);
-        let ends: Vec<(String, String)> = r
-            .moves
-            .iter()
-            .filter_map(|m| match m {
-                Move::End {
-                    namespace, name, ..
-                } => Some((namespace.clone(), name.clone())),
-                Move::Enact { .. } => None,
-            })
-            .collect();
-        assert!(
-            ends.contains(&("other".to_string(), "m-default-deny".to_string())),
-            "{ends:?}"
+            )]
+            .into();
+            next(Some(&p), &all, &dropped, T, 2000, &none)
+                .moves
+                .iter()
+                .filter_map(|m| match m {
+                    Move::End {
+                        namespace, name, ..
+                    } => Some((namespace.clone(), name.clone())),
+                    Move::Enact { .. } => None,
+                })
+                .collect()
+        };
+        let owned = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| ((*a).to_string(), (*b).to_string()))
+                .collect()
+        };
+        assert_eq!(
+            ends("other"),
+            owned(&[
+                ("other", "m-default-deny"),
+                ("other", "m-web-egress"),
+                ("other", "m-web-ingress")
+            ])
         );
-        assert_eq!(ends.len(), 4, "{ends:?}");
+        assert_eq!(
+            ends("shop"),
+            owned(&[
+                ("shop", "m-default-deny"),
+                ("shop", "m-web-egress"),
+                ("shop", "m-web-ingress")
+            ])
+        );
     }
 
     #[test]
