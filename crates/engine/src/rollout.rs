@@ -285,15 +285,7 @@ fn mitigation(
 ) -> Mitigation {
     let mut object = policy.manifest.clone();
     object["metadata"]["labels"][STEP_LABEL] = n.to_string().into();
-    // A Mitigation's name is a DNS subdomain: the policy's (≤ 253) shortened to leave room,
-    // and a digest of the namespace — every namespace's default-deny has the same name, and
-    // start-up reconciliation tells records apart by name.
-    let base: String = policy.name.chars().take(220).collect();
-    let name = format!(
-        "{}-{:08x}-{now_s}",
-        base.trim_end_matches(['-', '.']),
-        fnv1a(policy.namespace.as_bytes())
-    );
+    let name = mitigation_name(policy, now_s);
     let mut m = Mitigation::new(
         &name,
         MitigationSpec {
@@ -319,6 +311,21 @@ fn mitigation(
     m.metadata.labels = Some([(STEP_LABEL.to_string(), n.to_string())].into());
     m.metadata.annotations = Some([(FLOWS_ANNOTATION.to_string(), flows.to_string())].into());
     m
+}
+
+/// The Mitigation's name: it is the value of the managed-by label on the object it applies, so
+/// at most 63 characters (the API server refuses more — found against kube-apiserver) — the
+/// policy's name cut to 42, a digest of its namespace and full name (every namespace's
+/// default-deny has the same name, two long names may share their first 42 characters, and
+/// start-up reconciliation tells records apart by name), and the time.
+fn mitigation_name(policy: &PlannedPolicy, now_s: u64) -> String {
+    let base: String = policy.name.chars().take(42).collect();
+    let key = format!("{}/{}", policy.namespace, policy.name);
+    format!(
+        "{}-{:08x}-{now_s}",
+        base.trim_end_matches(['-', '.']),
+        fnv1a(key.as_bytes())
+    )
 }
 
 /// FNV-1a, 32 bits: a stable digest (the same in every build and process), for names.
@@ -460,5 +467,44 @@ fn show(
     });
     if let Ok(mut slot) = dashboard.netpol_rollout.write() {
         *slot = Some(v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(ns: &str, name: &str) -> PlannedPolicy {
+        PlannedPolicy {
+            namespace: ns.into(),
+            name: name.into(),
+            manifest: Value::Null,
+        }
+    }
+
+    /// A Mitigation's name is a label value: at most 63 characters, distinct for policies that
+    /// share a long prefix or a name in another namespace.
+    #[test]
+    fn mitigation_names_fit_a_label_and_stay_apart() {
+        let long = "rampart-ingress-nginx-controller-deployment";
+        let names = [
+            mitigation_name(
+                &policy("ingress-nginx", &format!("{long}-ingress")),
+                1_796_587_163,
+            ),
+            mitigation_name(
+                &policy("ingress-nginx", &format!("{long}-egress")),
+                1_796_587_163,
+            ),
+            mitigation_name(&policy("a", "rampart-default-deny"), 1_796_587_163),
+            mitigation_name(&policy("b", "rampart-default-deny"), 1_796_587_163),
+            mitigation_name(&policy("c", &"x".repeat(253)), 1_796_587_163),
+        ];
+        for n in &names {
+            assert!(n.len() <= 63, "{n} ({})", n.len());
+            assert!(!n.contains("--") && !n.starts_with('-'), "{n}");
+        }
+        let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len(), "{names:?}");
     }
 }
