@@ -344,6 +344,21 @@ fn create_object(f: &Shared, resource: &str, obj: Value) -> Response {
                 .into(),
         );
     }
+    // The API server's metadata validation: a label value is at most 63 characters (the
+    // managed-by label carries a Mitigation's name; a longer one is refused with 422).
+    if let Some(labels) = obj["metadata"]["labels"].as_object()
+        && let Some((k, v)) = labels
+            .iter()
+            .find(|(_, v)| v.as_str().is_some_and(|v| v.len() > 63))
+    {
+        return status(
+            422,
+            "Invalid",
+            format!(
+                "{resource} is invalid: metadata.labels: Invalid value: {v}: must be no more than 63 bytes (label {k})"
+            ),
+        );
+    }
     let mut fake = f.lock().unwrap();
     let k = key(&obj);
     if fake
