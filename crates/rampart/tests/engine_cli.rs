@@ -2703,12 +2703,18 @@ async fn the_netpol_class_rolls_the_plan_out_step_by_step_and_a_drop_reverts_it(
     );
     assert_eq!(deleted.last().unwrap().1, "rampart-web-pod-ingress");
     assert_eq!(owned_policies(&fake), 1);
+    // Counted once each end is written: the last record's status can be seen a moment before
+    // its count.
+    wait_for("the ends counted", || {
+        get(&engine.addr, "/metrics")
+            .contains("rampart_netpol_rollout_ended_total{why=\"dropped\"} 2")
+    })
+    .await;
     let metrics = get(&engine.addr, "/metrics");
     assert!(
-        metrics.contains("rampart_netpol_rollout_ended_total{why=\"dropped\"} 2"),
+        metrics.contains("rampart_netpol_rollout_drops_total 1"),
         "{metrics}"
     );
-    assert!(metrics.contains("rampart_netpol_rollout_drops_total 1"));
     // It cools down before it is tried again (--reapply-cooldown, 30 min by default).
     wait_for("the rollout waits for the cool-down", || {
         netpol_plan(&engine.addr)["rollout"]["waiting"]
