@@ -317,7 +317,7 @@ pub(crate) async fn actuate(
         let stamp = rfc3339(now_s);
         // The rollout's latest steps first: a default-deny never outlives its allow-lists.
         let mut order: Vec<&Mitigation> = existing.iter().collect();
-        order.sort_by_key(|m| std::cmp::Reverse(rollout_step(m)));
+        order.sort_by_key(|m| std::cmp::Reverse(crate::rollout::step_of(m)));
         for m in order {
             withdraw(ledger, m, &stamp, how.metrics).await;
         }
@@ -333,16 +333,6 @@ pub(crate) async fn actuate(
     // A record is kept at least as long as it holds its cut's cool-down.
     forget_ended(ledger, &existing, how.retention, how.cooling, now_s).await;
     end_applied(ledger, core, existing, how.model_changed, now_s).await;
-}
-
-/// A rollout Mitigation's step (0 for any other).
-fn rollout_step(m: &Mitigation) -> usize {
-    m.metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(rampart_respond::rollout::STEP_LABEL))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Whether a Proposed or Applied Mitigation already carries `cut`.

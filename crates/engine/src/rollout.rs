@@ -46,6 +46,16 @@ pub(crate) struct Round<'a> {
     pub dashboard: &'a DashboardState,
 }
 
+/// A rollout Mitigation's step, from its label (0 for any other Mitigation).
+pub(crate) fn step_of(m: &Mitigation) -> usize {
+    m.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(STEP_LABEL))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
 /// A rollout Mitigation as [`next`] reads it; `None` for any other Mitigation.
 fn placed(m: &Mitigation) -> Option<Placed> {
     if m.spec.action != ActionKind::ObservedPolicy {
@@ -56,12 +66,7 @@ fn placed(m: &Mitigation) -> Option<Placed> {
     Some(Placed {
         mitigation_namespace: meta.namespace.clone().unwrap_or_default(),
         mitigation: meta.name.clone().unwrap_or_default(),
-        step: meta
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(STEP_LABEL))
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0),
+        step: step_of(m),
         namespace: m.spec.target.namespace.clone(),
         name: m.spec.target.name.clone(),
         manifest: as_planned(&m.spec.object),
@@ -347,7 +352,7 @@ async fn finish_interrupted(ledger: &Ledger, existing: &[Mitigation], stamp: &st
                 })
         })
         .collect();
-    open.sort_by_key(|m| std::cmp::Reverse(placed(m).map_or(0, |p| p.step)));
+    open.sort_by_key(|m| std::cmp::Reverse(step_of(m)));
     for m in open {
         let status = m.status.clone().unwrap_or_default();
         let ns = m.metadata.namespace.clone().unwrap_or_default();

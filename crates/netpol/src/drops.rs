@@ -153,11 +153,6 @@ impl Policies {
     }
 }
 
-/// [`Policies::blame`] for one flow.
-pub fn blame(cluster: &Cluster<'_>, flow: &Flow, policies: &[&Value]) -> Vec<usize> {
-    Policies::new(policies).blame(cluster, flow)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,24 +198,29 @@ spec: {containers: [{name: c, image: db}]}
         let cluster = Cluster::new(&snapshot, &workloads);
         let p = policies();
         let refs: Vec<&Value> = p.iter().collect();
+        let policies = Policies::new(&refs);
         let f = flow(DROP);
         assert_eq!(f.time, Some(1_796_551_200));
-        assert_eq!(blame(&cluster, &f, &refs), [0, 2], "the receiver's ingress");
+        assert_eq!(
+            policies.blame(&cluster, &f),
+            [0, 2],
+            "the receiver's ingress"
+        );
         let egress = flow(&DROP.replace("INGRESS", "EGRESS"));
         assert_eq!(
-            blame(&cluster, &egress, &refs),
+            policies.blame(&cluster, &egress),
             [1, 2],
             "the sender's egress"
         );
         let unsaid = flow(&DROP.replace(r#""traffic_direction":"INGRESS","#, ""));
-        assert_eq!(blame(&cluster, &unsaid, &refs), [0, 1, 2]);
+        assert_eq!(policies.blame(&cluster, &unsaid), [0, 1, 2]);
         let other = flow(&DROP.replace("POLICY_DENIED", "CT_MAP_INSERTION_FAILED"));
         assert!(
-            blame(&cluster, &other, &refs).is_empty(),
+            policies.blame(&cluster, &other).is_empty(),
             "not a policy's drop"
         );
         let passed = flow(&DROP.replace("DROPPED", "FORWARDED"));
-        assert!(blame(&cluster, &passed, &refs).is_empty());
+        assert!(policies.blame(&cluster, &passed).is_empty());
         assert_eq!(
             describe(&f),
             "shop/web-1 (10.0.0.1) -> shop/db-0 (10.0.0.2) TCP 5432"
@@ -231,10 +231,10 @@ spec: {containers: [{name: c, image: db}]}
             r#""source":{"labels":["reserved:world"]}"#,
         );
         assert_ne!(world, DROP);
-        assert!(blame(&cluster, &flow(&world), &refs).is_empty());
+        assert!(policies.blame(&cluster, &flow(&world)).is_empty());
         let world_unsaid = world.replace(r#""traffic_direction":"INGRESS","#, "");
         assert!(
-            blame(&cluster, &flow(&world_unsaid), &refs).is_empty(),
+            policies.blame(&cluster, &flow(&world_unsaid)).is_empty(),
             "the world's side has no egress policy of ours"
         );
     }

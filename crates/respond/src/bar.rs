@@ -178,10 +178,21 @@ impl CircuitBreaker {
 
 /// Decides one proposal at `now`; an `Act` verdict is recorded in the breaker.
 pub fn decide(cfg: &BarConfig, p: &Proposal, breaker: &mut CircuitBreaker, now: u64) -> Verdict {
-    use Verdict::Propose;
     if !cfg.enabled.contains(&p.class) {
-        return Propose(Hold::ClassDisabled);
+        return Verdict::Propose(Hold::ClassDisabled);
     }
+    decide_armed(cfg, p, breaker, now)
+}
+
+/// [`decide`] as if the proposal's class were enabled: what the bar would do were `--enable`
+/// (or the arming ladder) not holding the class back — the shadow history's question.
+pub fn decide_armed(
+    cfg: &BarConfig,
+    p: &Proposal,
+    breaker: &mut CircuitBreaker,
+    now: u64,
+) -> Verdict {
+    use Verdict::Propose;
     if !p.reversible {
         return Propose(Hold::Irreversible);
     }

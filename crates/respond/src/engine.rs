@@ -416,9 +416,7 @@ impl EngineCore {
         if disabled || matches!(stage, Some(Stage::Shadow | Stage::Propose)) {
             // The bar as it would judge the class were it armed, with a breaker of its own (a
             // would-be action must not use up the real one).
-            let mut armed = self.bar.clone();
-            armed.enabled.insert(class);
-            let would = bar::decide(&armed, proposal, &mut scratch, now);
+            let would = bar::decide_armed(&self.bar, proposal, &mut scratch, now);
             let held = match (disabled, stage) {
                 (true, _) => "class disabled",
                 (false, Some(Stage::Shadow)) => "shadow",
