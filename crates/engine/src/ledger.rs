@@ -548,16 +548,28 @@ async fn forget_ended(
     }
 }
 
-/// Chains still proven with every object rampart applied taken out at once.
+/// Chains still proven with every object rampart applied taken out at once: its
+/// NetworkPolicies (owned by their Mitigation) and its AdminNetworkPolicies (cluster-scoped,
+/// so known by the label alone) — the proof models both.
 fn proving_without_ours(core: &EngineCore) -> BTreeSet<String> {
-    let ours: Vec<rampart_model::ObjectKey> = core
-        .snapshot()
+    let snapshot = core.snapshot();
+    let ours: Vec<rampart_model::ObjectKey> = snapshot
         .of_kind(rampart_model::Kind::NetworkPolicy)
         .filter(|o| {
             let m = o.object.meta();
             m.labels.contains_key(rampart_respond::MANAGED_BY_LABEL)
                 && m.owner_references.iter().any(|r| r.kind == "Mitigation")
         })
+        .chain(
+            snapshot
+                .of_kind(rampart_model::Kind::AdminNetworkPolicy)
+                .filter(|o| {
+                    o.object
+                        .meta()
+                        .labels
+                        .contains_key(rampart_respond::MANAGED_BY_LABEL)
+                }),
+        )
         .map(|o| rampart_model::ObjectKey::of(&o.object))
         .collect();
     rampart_respond::retire::proving_without(core.snapshot(), &ours)

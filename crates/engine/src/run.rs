@@ -11,7 +11,7 @@ use rampart_http::dashboard::{DashboardState, KindLabels, PathLabels};
 use rampart_http::ingest::Ingest;
 use rampart_http::serve::Server;
 use rampart_kube::actuate::Ledger;
-use rampart_kube::cluster::{ClusterEvent, WATCHED, watch_cluster};
+use rampart_kube::cluster::{ClusterEvent, OPTIONAL, WATCHED, watch_cluster};
 use rampart_model::{Change, Kind};
 use rampart_respond::bar::{ActionClass, BarConfig};
 use rampart_respond::brake::BrakeView;
@@ -322,7 +322,12 @@ struct Engine<'a> {
 impl Engine<'_> {
     /// The loop: until cancelled or the event stream ends.
     async fn run(&mut self, mut rx: mpsc::Receiver<ClusterEvent>, cancel: &CancellationToken) {
-        let expected: BTreeSet<Kind> = WATCHED.iter().map(|w| w.0).chain([Kind::Secret]).collect();
+        let expected: BTreeSet<Kind> = WATCHED
+            .iter()
+            .chain(OPTIONAL)
+            .map(|w| w.0)
+            .chain([Kind::Secret])
+            .collect();
         loop {
             // Wait for a change, then batch everything that arrives within the debounce time.
             // A quiet cluster still gets a tick, so expiries happen on time. New runtime

@@ -52,8 +52,20 @@ fn piece_name(p: &IpSet) -> String {
     format!("{}-{}[External]", v4_to_string(lo), v4_to_string(hi))
 }
 
-fn raw_blocks(snapshot: &Snapshot, ingress: bool) -> Vec<IpSet> {
+fn raw_blocks(snapshot: &Snapshot, model: &NetModel, ingress: bool) -> Vec<IpSet> {
     let mut v = Vec::new();
+    if !ingress {
+        // Admin policies name networks in egress rules only.
+        for p in &model.admin {
+            for r in &p.egress {
+                for peer in &r.peers {
+                    if let crate::netpol::admin::AdminPeer::Networks(n) = peer {
+                        v.push(n.clone());
+                    }
+                }
+            }
+        }
+    }
     for (_, np) in snapshot.network_policies() {
         let rules = if ingress {
             &np.spec.ingress
@@ -190,8 +202,8 @@ pub fn connectivity_of(
         let e = peers.entry(w.display()).or_insert_with(|| (Vec::new(), w));
         e.0.extend(model.member_class[w.id.index()].iter().copied());
     }
-    let srcs_ext = pieces(&raw_blocks(snapshot, true));
-    let dsts_ext = pieces(&raw_blocks(snapshot, false));
+    let srcs_ext = pieces(&raw_blocks(snapshot, model, true));
+    let dsts_ext = pieces(&raw_blocks(snapshot, model, false));
     let mut pair_cache: BTreeMap<(ClassId, ClassId), PortSet> = BTreeMap::new();
     for (sname, (sclasses, _)) in &peers {
         for (dname, (dclasses, _)) in &peers {

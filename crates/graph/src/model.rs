@@ -135,6 +135,10 @@ pub enum Vertex {
     /// The pods a NetworkPolicy peer selects (index into the network model's peer sets), as
     /// sources of the rules that name it.
     NetPeer(u32),
+    /// Sources whose egress is open and that every admin policy (AdminNetworkPolicy,
+    /// BaselineAdminNetworkPolicy) treats alike (index into the graph's admin groups): what
+    /// the admin policies admit flows through it to the pods they judge.
+    NetAdmin(u32),
     /// An ingress rule of a NetworkPolicy: what it admits flows through it to the pods the
     /// policy selects.
     NetRule {
@@ -166,6 +170,7 @@ impl Vertex {
                 | Vertex::NetDst(_)
                 | Vertex::NetPeer(_)
                 | Vertex::NetRule { .. }
+                | Vertex::NetAdmin(_)
         )
     }
 }
@@ -185,14 +190,15 @@ pub enum EdgeKind {
     /// NetHub → NetDst: the destination accepts every in-cluster source.
     IngressOpen,
     /// NetSrc → NetDst: the source's egress rules and the destination's ingress admit the flow
-    /// (sources whose egress a NetworkPolicy restricts).
+    /// (sources whose egress a NetworkPolicy restricts, and pairs an AdminNetworkPolicy or the
+    /// baseline judges).
     PolicyAllows,
     /// NetSrc → NetPeer: the pods are among those a NetworkPolicy peer selects.
     PeerMember,
     /// NetPeer → NetRule: an ingress rule names the peer (narrowing the rule's peer cuts it).
     RuleAdmits,
     /// NetRule → NetDst: the rule's policy selects the destination, which listens on a port the
-    /// rule admits.
+    /// rule admits; NetAdmin → NetDst: the admin policies admit the group there.
     AdmitsInto,
     /// NetDst → Workload (membership).
     ReceivesAs,

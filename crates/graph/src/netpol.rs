@@ -24,6 +24,10 @@ use rampart_model::{LabelSelector, Labels, Snapshot, Workload, WorkloadId, Workl
 use crate::ipset::IpSet;
 use crate::ports::{PortSet, Protocol};
 
+pub mod admin;
+
+use admin::{AdminPolicy, Other};
+
 /// Index of a class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClassId(pub u32);
@@ -114,6 +118,14 @@ pub struct NetClass {
     pub ingress_policies: Vec<u32>,
     /// Policies isolating egress of these pods.
     pub egress_policies: Vec<u32>,
+    /// Admin policies (AdminNetworkPolicy, BaselineAdminNetworkPolicy) whose subject these
+    /// pods are, in precedence order, and whether any has ingress or egress rules.
+    pub admin: Vec<u32>,
+    /// What the AdminNetworkPolicies among them have rules for.
+    anp: AdminRules,
+    /// What the BaselineAdminNetworkPolicy among them has rules for (it only counts where no
+    /// NetworkPolicy isolates the pods).
+    banp: AdminRules,
     /// `(workload, pod group)` members.
     pub members: Vec<(WorkloadId, usize)>,
 }
@@ -145,14 +157,34 @@ impl NetClass {
         }
     }
 
-    /// Whether no policy isolates ingress.
+    /// Whether no policy restricts ingress: no NetworkPolicy isolates it and no admin policy
+    /// has ingress rules for it.
     pub fn ingress_open(&self) -> bool {
-        self.ingress_policies.is_empty()
+        self.ingress_policies.is_empty() && !self.admin_ingress()
     }
 
-    /// Whether no policy isolates egress.
+    /// Whether no policy restricts in-cluster egress.
     pub fn egress_open(&self) -> bool {
-        self.egress_policies.is_empty()
+        self.egress_policies.is_empty() && !self.admin_egress()
+    }
+
+    /// Whether admin policies (AdminNetworkPolicy, BaselineAdminNetworkPolicy) judge what
+    /// reaches these pods, source by source: an AdminNetworkPolicy has ingress rules for
+    /// them, or the baseline has and no NetworkPolicy isolates them (one that does decides
+    /// alone after the AdminNetworkPolicies).
+    pub fn admin_ingress(&self) -> bool {
+        self.anp.ingress || (self.banp.ingress && self.ingress_policies.is_empty())
+    }
+
+    /// Whether admin policies judge what these pods send to other pods (rules naming pods).
+    pub fn admin_egress(&self) -> bool {
+        self.anp.egress_pods || (self.banp.egress_pods && self.egress_policies.is_empty())
+    }
+
+    /// Whether admin policies judge what these pods send anywhere (addresses outside the
+    /// cluster included).
+    fn admin_egress_any(&self) -> bool {
+        self.anp.egress || (self.banp.egress && self.egress_policies.is_empty())
     }
 
     /// Ports the pods listen on: the declared ports, or every port when none are declared
@@ -246,6 +278,8 @@ impl fmt::Debug for Signature<'_> {
 pub struct NetModel {
     /// Policies, compiled.
     pub policies: Vec<CompiledPolicy>,
+    /// AdminNetworkPolicies then BaselineAdminNetworkPolicies, compiled, in precedence order.
+    pub admin: Vec<AdminPolicy>,
     /// Classes.
     pub classes: Vec<NetClass>,
     /// Class of each workload's pod groups: `member_class[workload][group]`.
@@ -269,16 +303,56 @@ pub struct NetModel {
     sets: PeerSets,
 }
 
-/// For a policy's selecting atom: the policy, and whether it isolates ingress and egress.
+/// What admin policies whose subject a class is have rules for.
+#[derive(Debug, Clone, Copy, Default)]
+struct AdminRules {
+    ingress: bool,
+    egress: bool,
+    /// Egress rules naming pods (one naming only `networks` leaves in-cluster traffic to the
+    /// NetworkPolicies).
+    egress_pods: bool,
+}
+
+/// What a selecting atom selects for: a NetworkPolicy or an admin policy, and whether it
+/// restricts ingress and egress.
+#[derive(Debug, Clone, Copy)]
+enum Selecting {
+    Policy(u32, bool, bool),
+    /// An admin policy (the baseline?) and what it has rules for.
+    Admin(u32, bool, AdminRules),
+}
+
+/// For a policy's selecting atom (or an admin policy's subject): what it selects for.
 fn selects(
     owners: &[AtomOwner],
     policies: &[CompiledPolicy],
+    admin: &[AdminPolicy],
     atom: u32,
-) -> Option<(u32, bool, bool)> {
+) -> Option<Selecting> {
     match owners.get(atom as usize)? {
         AtomOwner::Selects(p) => {
             let policy = policies.get(*p as usize)?;
-            Some((*p, policy.ingress.is_some(), policy.egress.is_some()))
+            Some(Selecting::Policy(
+                *p,
+                policy.ingress.is_some(),
+                policy.egress.is_some(),
+            ))
+        }
+        AtomOwner::Admin(p) => {
+            let policy = admin.get(*p as usize)?;
+            (policy.subject_atom == atom).then_some(Selecting::Admin(
+                *p,
+                policy.baseline,
+                AdminRules {
+                    ingress: !policy.ingress.is_empty(),
+                    egress: !policy.egress.is_empty(),
+                    egress_pods: policy.egress.iter().any(|r| {
+                        r.peers
+                            .iter()
+                            .any(|x| matches!(x, admin::AdminPeer::Pods(_)))
+                    }),
+                },
+            ))
         }
         AtomOwner::Peer(_) => None,
     }
@@ -306,6 +380,9 @@ pub const INGRESS_CONTROLLER_NS: &str = "ingress-controller-ns";
 enum AtomOwner {
     Selects(u32),
     Peer(u32),
+    /// An admin policy's subject or pod peer (admin policies are never added or removed in
+    /// place: a change rebuilds the model).
+    Admin(u32),
 }
 
 /// Pod-selecting peers grouped by the pods they select: two peers placed in the same namespaces
@@ -592,7 +669,7 @@ fn new_class(
     atoms: &[u32],
     ports: Vec<DeclaredPort>,
     words: usize,
-    select: impl Fn(u32) -> Option<(u32, bool, bool)>,
+    select: impl Fn(u32) -> Option<Selecting>,
 ) -> NetClass {
     let kept = if in_range(atoms, words) {
         atoms.to_vec()
@@ -601,14 +678,26 @@ fn new_class(
     };
     let mut ingress_policies = Vec::new();
     let mut egress_policies = Vec::new();
+    let mut admin = Vec::new();
+    let (mut anp, mut banp) = (AdminRules::default(), AdminRules::default());
     for &a in atoms {
-        if let Some((p, i, e)) = select(a) {
-            if i {
-                ingress_policies.push(p);
+        match select(a) {
+            Some(Selecting::Policy(p, i, e)) => {
+                if i {
+                    ingress_policies.push(p);
+                }
+                if e {
+                    egress_policies.push(p);
+                }
             }
-            if e {
-                egress_policies.push(p);
+            Some(Selecting::Admin(p, baseline, rules)) => {
+                admin.push(p);
+                let set = if baseline { &mut banp } else { &mut anp };
+                set.ingress |= rules.ingress;
+                set.egress |= rules.egress;
+                set.egress_pods |= rules.egress_pods;
             }
+            None => {}
         }
     }
     NetClass {
@@ -618,6 +707,9 @@ fn new_class(
         ports,
         ingress_policies,
         egress_policies,
+        admin,
+        anp,
+        banp,
         members: Vec::new(),
     }
 }
@@ -629,7 +721,7 @@ fn split_class(
     atom_classes: &mut [Vec<ClassId>],
     from: ClassId,
     matched: &[u32],
-    select: impl Fn(u32) -> Option<(u32, bool, bool)>,
+    select: impl Fn(u32) -> Option<Selecting>,
 ) -> ClassId {
     let old = &classes[from.index()];
     let words = old.words;
@@ -696,6 +788,19 @@ impl NetModel {
                 &mut warnings,
             ));
         }
+        let mut admin_policies: Vec<AdminPolicy> = Vec::new();
+        for p in admin::ordered(snapshot) {
+            let idx = u32::try_from(admin_policies.len()).unwrap_or(u32::MAX);
+            admin_policies.extend(admin::compile(
+                p,
+                idx,
+                &namespaces,
+                &mut placed,
+                &mut atom_owner,
+                &mut sets,
+                &mut warnings,
+            ));
+        }
         let mut ns_atoms: HashMap<&str, Vec<(u32, &LabelSelector)>> = HashMap::new();
         for &(ns, atom, sel) in &placed {
             ns_atoms.entry(ns).or_default().push((atom, sel));
@@ -715,7 +820,7 @@ impl NetModel {
                 }
                 let id = ClassId(u32::try_from(classes.len()).unwrap_or(u32::MAX));
                 classes.push(new_class(id, &key.0, key.1.clone(), words, |a| {
-                    selects(&atom_owner, &policies, a)
+                    selects(&atom_owner, &policies, &admin_policies, a)
                 }));
                 class_of.insert(key, id);
                 id
@@ -760,6 +865,7 @@ impl NetModel {
             .collect();
         NetModel {
             policies,
+            admin: admin_policies,
             classes,
             member_class,
             atom_classes,
@@ -884,7 +990,7 @@ impl NetModel {
         }
         let every: Vec<ClassId> = m.classes.iter().map(|c| c.id).collect();
         for &a in &universal {
-            if let Some((p, i, e)) = m.selects(a) {
+            if let Some(Selecting::Policy(p, i, e)) = m.selects(a) {
                 for c in &mut m.classes {
                     if i {
                         c.ingress_policies.push(p);
@@ -910,7 +1016,7 @@ impl NetModel {
                 .entry((from, matched))
                 .or_insert_with_key(|(from, matched)| {
                     split_class(&mut m.classes, &mut m.atom_classes, *from, matched, |a| {
-                        selects(&m.atom_owner, &m.policies, a)
+                        selects(&m.atom_owner, &m.policies, &m.admin, a)
                     })
                 })
         };
@@ -975,6 +1081,7 @@ impl NetModel {
         }
         let owned_by = |o: &AtomOwner, ps: &[u32]| match o {
             AtomOwner::Selects(p) | AtomOwner::Peer(p) => ps.contains(p),
+            AtomOwner::Admin(_) => false,
         };
         let atoms: Vec<u32> = (0..self.atom_owner.len())
             .filter(|&a| owned_by(&self.atom_owner[a], &gone))
@@ -985,6 +1092,7 @@ impl NetModel {
             .iter()
             .filter(|o| match o {
                 AtomOwner::Selects(p) | AtomOwner::Peer(p) => self.policies[*p as usize].retired,
+                AtomOwner::Admin(_) => false,
             })
             .count();
         if 2 * (retired_before + atoms.len()) > self.atom_owner.len() + 64 {
@@ -1140,9 +1248,9 @@ impl NetModel {
             .map(|c| c.id)
     }
 
-    /// For a policy's selecting atom: the policy, and whether it isolates ingress and egress.
-    fn selects(&self, atom: u32) -> Option<(u32, bool, bool)> {
-        selects(&self.atom_owner, &self.policies, atom)
+    /// For a policy's selecting atom (or an admin policy's subject): what it selects for.
+    fn selects(&self, atom: u32) -> Option<Selecting> {
+        selects(&self.atom_owner, &self.policies, &self.admin, atom)
     }
 
     /// Whether a class has pods (a class emptied by [`NetModel::reclass`] has none).
@@ -1168,7 +1276,7 @@ impl NetModel {
             .filter(|a| c.has(*a as u32))
             .filter_map(|a| match self.atom_owner[a] {
                 AtomOwner::Peer(p) => Some(p),
-                AtomOwner::Selects(_) => None,
+                AtomOwner::Selects(_) | AtomOwner::Admin(_) => None,
             })
             .collect();
         out.dedup();
@@ -1202,20 +1310,164 @@ impl NetModel {
         out
     }
 
-    /// Ports `dst` admits from pods of `src` (its ingress side only), with the admitting rules.
-    pub fn ingress_from(&self, src: &NetClass, dst: &NetClass) -> (PortSet, Vec<RuleRef>) {
-        if dst.ingress_open() {
-            return (PortSet::all(), Vec::new());
+    /// What `subject`'s policies allow in one direction between it and `other`, ports named
+    /// against `dst`: the admin policies' verdict layered over the NetworkPolicies' (`np`,
+    /// asked only when some NetworkPolicy isolates the subject in that direction), with the
+    /// NetworkPolicy rules that admit.
+    fn layered(
+        &self,
+        subject: &NetClass,
+        ingress: bool,
+        other: Other<'_>,
+        dst: Option<&[DeclaredPort]>,
+        np: impl FnOnce() -> (PortSet, Vec<RuleRef>),
+    ) -> (PortSet, Vec<RuleRef>) {
+        let (isolated, admin) = if ingress {
+            (
+                !subject.ingress_policies.is_empty(),
+                subject.admin_ingress(),
+            )
+        } else {
+            (
+                !subject.egress_policies.is_empty(),
+                subject.admin_egress_any(),
+            )
+        };
+        if !admin {
+            return if isolated {
+                np()
+            } else {
+                (PortSet::all(), Vec::new())
+            };
         }
-        self.rules_admit(&dst.ingress_policies, true, src, dst)
+        let v = admin::verdict(&self.admin, &subject.admin, ingress, other, dst);
+        let (by_policies, why) = if isolated {
+            np()
+        } else {
+            (v.baseline.clone(), Vec::new())
+        };
+        (v.allowed.union(&v.to_policies.intersect(&by_policies)), why)
     }
 
-    /// Ports `src` may send to pods of `dst` (its egress side only), with the admitting rules.
-    pub fn egress_to(&self, src: &NetClass, dst: &NetClass) -> (PortSet, Vec<RuleRef>) {
-        if src.egress_open() {
-            return (PortSet::all(), Vec::new());
+    /// The admin policies' verdict on traffic from `src` into `dst` (`None` when no admin
+    /// policy has ingress rules for `dst`).
+    pub fn admin_ingress_verdict(&self, src: &NetClass, dst: &NetClass) -> Option<admin::Verdict> {
+        dst.admin_ingress().then(|| {
+            admin::verdict(
+                &self.admin,
+                &dst.admin,
+                true,
+                Other::Pods(src),
+                Some(&dst.ports),
+            )
+        })
+    }
+
+    /// The admin policies' verdict on traffic from `src` to `dst`, on `src`'s egress side.
+    pub fn admin_egress_verdict(&self, src: &NetClass, dst: &NetClass) -> Option<admin::Verdict> {
+        src.admin_egress().then(|| {
+            admin::verdict(
+                &self.admin,
+                &src.admin,
+                false,
+                Other::Pods(dst),
+                Some(&dst.ports),
+            )
+        })
+    }
+
+    /// The admin peer atoms class `c`'s pods match: sources with the same key get the same
+    /// admin verdict from every destination.
+    pub fn admin_key(&self, c: &NetClass) -> Vec<u32> {
+        c.atom_ids()
+            .filter(|&a| match self.atom_owner.get(a as usize) {
+                Some(AtomOwner::Admin(p)) => self
+                    .admin
+                    .get(*p as usize)
+                    .is_some_and(|policy| policy.subject_atom != a),
+                _ => false,
+            })
+            .collect()
+    }
+
+    /// What `dst` (which admin policies have ingress rules for) admits on the ports it
+    /// listens on from every source whose egress is open and whose admin key is that of
+    /// `like`, whatever NetworkPolicy peer matches it: the admin policies' allows, and what
+    /// they leave to NetworkPolicy rules naming no peer (or, with no NetworkPolicy isolating
+    /// `dst`, what the baseline lets through). With the rules that decided. A source a
+    /// NetworkPolicy rule of `dst` names may reach more ([`NetModel::np_names`]).
+    pub fn admin_admits(&self, like: &NetClass, dst: &NetClass) -> (PortSet, Vec<(u32, u32)>) {
+        let v = admin::verdict(
+            &self.admin,
+            &dst.admin,
+            true,
+            Other::Pods(like),
+            Some(&dst.ports),
+        );
+        let by_policies = if dst.ingress_policies.is_empty() {
+            v.baseline.clone()
+        } else {
+            let mut any = PortSet::empty();
+            for &p in &dst.ingress_policies {
+                for r in self.policies[p as usize].ingress.iter().flatten() {
+                    if r.peers.is_none() {
+                        any.union_with(&Self::resolve(&r.ports, Some(dst)));
+                    }
+                }
+            }
+            any
+        };
+        let ports = v
+            .allowed
+            .union(&v.to_policies.intersect(&by_policies))
+            .intersect(&dst.listening());
+        (ports, v.rules)
+    }
+
+    /// Whether an ingress rule of a NetworkPolicy isolating `dst` names a peer selecting `src`.
+    pub fn np_names(&self, src: &NetClass, dst: &NetClass) -> bool {
+        dst.ingress_policies.iter().any(|&p| {
+            self.policies[p as usize].ingress.iter().flatten().any(|r| {
+                r.peers
+                    .iter()
+                    .flatten()
+                    .any(|x| matches!(x, Peer::Pods { atom, .. } if src.has(*atom)))
+            })
+        })
+    }
+
+    /// The classes a NetworkPolicy ingress rule of `dst` names through a pod peer.
+    pub fn np_named_sources(&self, dst: ClassId) -> Vec<ClassId> {
+        let d = self.class(dst);
+        let mut out = Vec::new();
+        for &p in &d.ingress_policies {
+            for r in self.policies[p as usize].ingress.iter().flatten() {
+                for peer in r.peers.iter().flatten() {
+                    if let Peer::Pods { atom, .. } = peer {
+                        out.extend(self.atom_classes[*atom as usize].iter().copied());
+                    }
+                }
+            }
         }
-        self.rules_admit(&src.egress_policies, false, dst, dst)
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Ports `dst` admits from pods of `src` (its ingress side only), with the admitting
+    /// NetworkPolicy rules.
+    pub fn ingress_from(&self, src: &NetClass, dst: &NetClass) -> (PortSet, Vec<RuleRef>) {
+        self.layered(dst, true, Other::Pods(src), Some(&dst.ports), || {
+            self.rules_admit(&dst.ingress_policies, true, src, dst)
+        })
+    }
+
+    /// Ports `src` may send to pods of `dst` (its egress side only), with the admitting
+    /// NetworkPolicy rules.
+    pub fn egress_to(&self, src: &NetClass, dst: &NetClass) -> (PortSet, Vec<RuleRef>) {
+        self.layered(src, false, Other::Pods(dst), Some(&dst.ports), || {
+            self.rules_admit(&src.egress_policies, false, dst, dst)
+        })
     }
 
     /// Union of the ports that the `ingress` (or egress) rules of `policies` admit for `peer`,
@@ -1278,9 +1530,13 @@ impl NetModel {
         dst: ClassId,
     ) -> (PortSet, Vec<RuleRef>) {
         let d = self.class(dst);
-        if d.ingress_open() {
-            return (PortSet::all(), Vec::new());
-        }
+        self.layered(d, true, Other::External(from), Some(&d.ports), || {
+            self.external_admits(from, d)
+        })
+    }
+
+    /// What `d`'s NetworkPolicies (isolating its ingress) admit from addresses in `from`.
+    fn external_admits(&self, from: Option<&IpSet>, d: &NetClass) -> (PortSet, Vec<RuleRef>) {
         let internet = IpSet::internet();
         let mut out = PortSet::empty();
         let mut why = Vec::new();
@@ -1320,9 +1576,14 @@ impl NetModel {
     /// Ports `src` may send to addresses in `to` (an atomic ipBlock range; `None` = internet).
     pub fn egress_to_external(&self, src: ClassId, to: Option<&IpSet>) -> PortSet {
         let s = self.class(src);
-        if s.egress_open() {
-            return PortSet::all();
-        }
+        self.layered(s, false, Other::External(to), None, || {
+            (self.external_sends(s, to), Vec::new())
+        })
+        .0
+    }
+
+    /// What `s`'s NetworkPolicies (isolating its egress) allow to addresses in `to`.
+    fn external_sends(&self, s: &NetClass, to: Option<&IpSet>) -> PortSet {
         let internet = IpSet::internet();
         let mut out = PortSet::empty();
         for &p in &s.egress_policies {
@@ -1346,9 +1607,13 @@ impl NetModel {
     }
 
     /// Whether `dst` has an ingress rule that admits every in-cluster source on a port it listens
-    /// on (so any pod reaches it, policy or not).
+    /// on (so any pod reaches it, policy or not). Never when admin policies have ingress rules
+    /// for it: what reaches it then depends on the source.
     pub fn admits_any_pod(&self, dst: ClassId) -> (bool, Vec<RuleRef>) {
         let d = self.class(dst);
+        if d.admin_ingress() {
+            return (false, Vec::new());
+        }
         if d.ingress_open() {
             return (true, Vec::new());
         }
@@ -1376,20 +1641,10 @@ impl NetModel {
     /// Candidate source classes that an ingress-isolated `dst` admits through pod-selecting
     /// peers (a superset; confirm with [`NetModel::allowed`]).
     pub fn peer_sources(&self, dst: ClassId) -> Vec<ClassId> {
-        let d = self.class(dst);
-        let mut out = Vec::new();
-        for &p in &d.ingress_policies {
-            for r in self.policies[p as usize].ingress.iter().flatten() {
-                for peer in r.peers.iter().flatten() {
-                    if let Peer::Pods { atom, .. } = peer {
-                        out.extend(self.atom_classes[*atom as usize].iter().copied());
-                    }
-                }
-            }
+        if self.class(dst).admin_ingress() {
+            return self.classes.iter().map(|c| c.id).collect();
         }
-        out.sort_unstable();
-        out.dedup();
-        out
+        self.np_named_sources(dst)
     }
 
     /// Ports `dst` admits from an ingress controller (the pseudo-pod; its egress is open).
@@ -1397,7 +1652,7 @@ impl NetModel {
         self.ingress_from(self.class(self.ingress_controller), self.class(dst))
     }
 
-    /// Every distinct ipBlock used by a peer.
+    /// Every ipBlock used by a peer, and every admin rule's `networks`.
     pub fn ip_blocks(&self) -> Vec<&IpSet> {
         let mut v = Vec::new();
         for p in &self.policies {
@@ -1405,6 +1660,15 @@ impl NetModel {
                 for peer in r.peers.iter().flatten() {
                     if let Peer::Block(b) = peer {
                         v.push(b);
+                    }
+                }
+            }
+        }
+        for p in &self.admin {
+            for r in p.ingress.iter().chain(&p.egress) {
+                for peer in &r.peers {
+                    if let admin::AdminPeer::Networks(n) = peer {
+                        v.push(n);
                     }
                 }
             }
@@ -1513,6 +1777,9 @@ impl NetModel {
     /// [`NetModel::allowed`]).
     pub fn egress_candidates(&self, src: ClassId) -> Option<Vec<ClassId>> {
         let s = self.class(src);
+        if s.admin_egress() {
+            return None;
+        }
         let mut out = Vec::new();
         for &p in &s.egress_policies {
             for r in self.policies[p as usize].egress.iter().flatten() {
@@ -1531,10 +1798,11 @@ impl NetModel {
         Some(out)
     }
 
-    /// Policy owning an atom.
+    /// NetworkPolicy owning an atom (`None` for an admin policy's).
     pub fn atom_policy(&self, atom: u32) -> Option<u32> {
-        self.atom_owner.get(atom as usize).map(|o| match o {
-            AtomOwner::Selects(p) | AtomOwner::Peer(p) => *p,
+        self.atom_owner.get(atom as usize).and_then(|o| match o {
+            AtomOwner::Selects(p) | AtomOwner::Peer(p) => Some(*p),
+            AtomOwner::Admin(_) => None,
         })
     }
 }

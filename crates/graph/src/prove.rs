@@ -272,6 +272,7 @@ fn cmp_vertices(g: &SecurityGraph, a: NodeIndex, b: NodeIndex) -> Ordering {
         Vertex::Grant(_) => 10,
         Vertex::NetPeer(_) => 11,
         Vertex::NetRule { .. } => 12,
+        Vertex::NetAdmin(_) => 13,
     };
     let (va, vb) = (g.graph[a], g.graph[b]);
     kind(va).cmp(&kind(vb)).then_with(|| match (va, vb) {

@@ -8,7 +8,7 @@ use kube::api::{ApiResource, GroupVersionKind};
 use rampart_api::{ClusterSecurityPolicy, SecurityPolicy};
 use serde::Serialize;
 
-use crate::cluster::{EXTRA, WATCHED};
+use crate::cluster::{EXTRA, OPTIONAL, WATCHED};
 
 /// One access: a verb on a resource (and subresource), cluster-wide or in one namespace.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -82,6 +82,7 @@ fn watched(group: &str, version: &str, kind: &str, why: &'static str) -> [Access
 pub fn engine_reads(pod_class: bool, vulnerability_reports: bool) -> Vec<Access> {
     let mut out: Vec<Access> = WATCHED
         .iter()
+        .chain(OPTIONAL)
         .flat_map(|&(_, g, v, k)| watched(g, v, k, "the attack graph"))
         .collect();
     out.extend(watched(

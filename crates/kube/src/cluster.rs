@@ -135,6 +135,25 @@ pub const WATCHED: &[(Kind, &str, &str, &str)] = &[
     ),
 ];
 
+/// Modelled kinds whose API a cluster may not serve (CRDs, alpha APIs): probed once at start
+/// with a one-item list; watched like [`WATCHED`] when served, and taken as having no objects
+/// (an empty relist) when the API server answers 404. An API installed later is picked up at
+/// the next restart.
+pub const OPTIONAL: &[(Kind, &str, &str, &str)] = &[
+    (
+        Kind::AdminNetworkPolicy,
+        "policy.networking.k8s.io",
+        "v1alpha1",
+        "AdminNetworkPolicy",
+    ),
+    (
+        Kind::BaselineAdminNetworkPolicy,
+        "policy.networking.k8s.io",
+        "v1alpha1",
+        "BaselineAdminNetworkPolicy",
+    ),
+];
+
 fn to_model(
     mut v: serde_json::Value,
     group: &str,
@@ -260,39 +279,81 @@ pub(crate) async fn pump_events<K, T, E, S>(
 /// 100). A hundred pods a page costs a request per hundred objects, a few ms each.
 const LIST_PAGE: u32 = 100;
 
-/// Watches every kind in [`WATCHED`] plus Secrets (metadata only) until `cancel`.
+/// Watches one modelled kind until `cancel`.
+async fn watch_kind(
+    client: Client,
+    (kind, group, version, name): (Kind, &'static str, &'static str, &'static str),
+    tx: mpsc::Sender<ClusterEvent>,
+    cancel: CancellationToken,
+) {
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, name));
+    let api: Api<DynamicObject> = Api::all_with(client, &ar);
+    let stream = watcher::watcher(api, watcher::Config::default().page_size(LIST_PAGE))
+        .default_backoff()
+        .boxed();
+    forward(
+        kind,
+        stream,
+        move |o: DynamicObject| to_model(serde_json::to_value(o).ok()?, group, version, name),
+        move |o: &DynamicObject| {
+            Some(ObjectKey {
+                kind,
+                namespace: o.metadata.namespace.clone().unwrap_or_default(),
+                name: o.metadata.name.clone()?,
+            })
+        },
+        tx,
+        cancel,
+    )
+    .await;
+}
+
+/// Watches an [`OPTIONAL`] kind when the API server serves it; otherwise reports it listed
+/// with no objects.
+async fn watch_optional(
+    client: Client,
+    kind: (Kind, &'static str, &'static str, &'static str),
+    tx: mpsc::Sender<ClusterEvent>,
+    cancel: CancellationToken,
+) {
+    let (k, group, version, name) = kind;
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, name));
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+    let one = kube::api::ListParams::default().limit(1);
+    let probe = tokio::select! {
+        () = cancel.cancelled() => return,
+        r = api.list_metadata(&one) => r,
+    };
+    if let Err(kube::Error::Api(status)) = &probe
+        && status.code == 404
+    {
+        tracing::info!(
+            kind = name,
+            api = %format!("{group}/{version}"),
+            "not served by this API server: none modelled (restart rampart once it is)"
+        );
+        let _ = tx.send(ClusterEvent::Relisted(k, Vec::new())).await;
+        return;
+    }
+    // Served (or failing otherwise: the watch reports and retries like every other).
+    watch_kind(client, kind, tx, cancel).await;
+}
+
+/// Watches every kind in [`WATCHED`] and [`OPTIONAL`] plus Secrets (metadata only) until
+/// `cancel`.
 pub async fn watch_cluster(
     client: Client,
     tx: mpsc::Sender<ClusterEvent>,
     cancel: CancellationToken,
 ) {
     let mut tasks = Vec::new();
-    for &(kind, group, version, name) in WATCHED {
-        let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, name));
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-        let stream = watcher::watcher(api, watcher::Config::default().page_size(LIST_PAGE))
-            .default_backoff()
-            .boxed();
-        let (tx, cancel) = (tx.clone(), cancel.clone());
-        tasks.push(tokio::spawn(async move {
-            forward(
-                kind,
-                stream,
-                move |o: DynamicObject| {
-                    to_model(serde_json::to_value(o).ok()?, group, version, name)
-                },
-                move |o: &DynamicObject| {
-                    Some(ObjectKey {
-                        kind,
-                        namespace: o.metadata.namespace.clone().unwrap_or_default(),
-                        name: o.metadata.name.clone()?,
-                    })
-                },
-                tx,
-                cancel,
-            )
-            .await;
-        }));
+    for &kind in WATCHED {
+        let (client, tx, cancel) = (client.clone(), tx.clone(), cancel.clone());
+        tasks.push(tokio::spawn(watch_kind(client, kind, tx, cancel)));
+    }
+    for &kind in OPTIONAL {
+        let (client, tx, cancel) = (client.clone(), tx.clone(), cancel.clone());
+        tasks.push(tokio::spawn(watch_optional(client, kind, tx, cancel)));
     }
     // Secrets: metadata only.
     {

@@ -98,10 +98,20 @@ fn secpol(ns: &str, name: &str, valid: bool) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_watch_lists_every_kind_and_streams_changes() {
-    use rampart_kube::cluster::{ClusterEvent, WATCHED, watch_cluster};
+    use rampart_kube::cluster::{ClusterEvent, OPTIONAL, WATCHED, watch_cluster};
     let fake = new_fake();
     {
         let mut f = fake.lock().unwrap();
+        // One optional API served with an object, the other not installed (404): listed empty.
+        f.write(
+            "adminnetworkpolicies",
+            "ADDED",
+            json!({"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+            "metadata": {"name": "deny-db"},
+            "spec": {"priority": 5, "subject": {"namespaces": {}},
+                     "ingress": [{"name": "r", "action": "Deny", "from": [{"namespaces": {}}]}]}}),
+        );
+        f.not_served.push("baselineadminnetworkpolicies".into());
         f.write("namespaces", "ADDED", ns("app", "baseline"));
         f.write(
             "pods",
@@ -125,7 +135,8 @@ async fn the_cluster_watch_lists_every_kind_and_streams_changes() {
     let mut relisted = std::collections::BTreeSet::new();
     let mut pods = 0;
     let mut secrets = 0;
-    while relisted.len() < WATCHED.len() + 1 {
+    let mut admin = (None, None);
+    while relisted.len() < WATCHED.len() + OPTIONAL.len() + 1 {
         let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
             .await
             .unwrap()
@@ -133,6 +144,12 @@ async fn the_cluster_watch_lists_every_kind_and_streams_changes() {
         if let ClusterEvent::Relisted(kind, objects) = ev {
             if kind == rampart_model::Kind::Pod {
                 pods = objects.len();
+            }
+            if kind == rampart_model::Kind::AdminNetworkPolicy {
+                admin.0 = Some(objects.len());
+            }
+            if kind == rampart_model::Kind::BaselineAdminNetworkPolicy {
+                admin.1 = Some(objects.len());
             }
             if kind == rampart_model::Kind::Secret {
                 secrets = objects.len();
@@ -146,6 +163,7 @@ async fn the_cluster_watch_lists_every_kind_and_streams_changes() {
         }
     }
     assert_eq!((pods, secrets), (1, 1));
+    assert_eq!(admin, (Some(1), Some(0)));
     fake.lock().unwrap().write(
         "pods",
         "DELETED",

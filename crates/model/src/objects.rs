@@ -9,6 +9,13 @@ use crate::de::{IntOrString, null_default};
 use crate::meta::ObjectMeta;
 use crate::selector::LabelSelector;
 
+mod admin;
+
+pub use admin::{
+    AdminNetworkPolicy, AdminNetworkPolicySpec, AdminPeer, AdminPort, AdminPortNumber,
+    AdminPortRange, AdminRule, AdminSubject, NamespacedPods,
+};
+
 /// The kinds rampart models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Kind {
@@ -52,6 +59,10 @@ pub enum Kind {
     ClusterRoleBinding,
     /// networking.k8s.io/v1 NetworkPolicy
     NetworkPolicy,
+    /// policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy
+    AdminNetworkPolicy,
+    /// policy.networking.k8s.io/v1alpha1 BaselineAdminNetworkPolicy
+    BaselineAdminNetworkPolicy,
 }
 
 impl Kind {
@@ -78,6 +89,8 @@ impl Kind {
             Kind::RoleBinding => "RoleBinding",
             Kind::ClusterRoleBinding => "ClusterRoleBinding",
             Kind::NetworkPolicy => "NetworkPolicy",
+            Kind::AdminNetworkPolicy => "AdminNetworkPolicy",
+            Kind::BaselineAdminNetworkPolicy => "BaselineAdminNetworkPolicy",
         }
     }
 
@@ -85,7 +98,12 @@ impl Kind {
     pub fn is_namespaced(self) -> bool {
         !matches!(
             self,
-            Kind::Namespace | Kind::Node | Kind::ClusterRole | Kind::ClusterRoleBinding
+            Kind::Namespace
+                | Kind::Node
+                | Kind::ClusterRole
+                | Kind::ClusterRoleBinding
+                | Kind::AdminNetworkPolicy
+                | Kind::BaselineAdminNetworkPolicy
         )
     }
 
@@ -112,6 +130,10 @@ impl Kind {
             ("batch", "CronJob") => Kind::CronJob,
             ("networking.k8s.io" | "extensions", "Ingress") => Kind::Ingress,
             ("networking.k8s.io" | "extensions", "NetworkPolicy") => Kind::NetworkPolicy,
+            ("policy.networking.k8s.io", "AdminNetworkPolicy") => Kind::AdminNetworkPolicy,
+            ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy") => {
+                Kind::BaselineAdminNetworkPolicy
+            }
             ("route.openshift.io", "Route") => Kind::Route,
             ("rbac.authorization.k8s.io", "Role") => Kind::Role,
             ("rbac.authorization.k8s.io", "ClusterRole") => Kind::ClusterRole,
@@ -158,6 +180,8 @@ pub enum Object {
     Binding(Box<Binding>),
     /// A NetworkPolicy.
     NetworkPolicy(Box<NetworkPolicy>),
+    /// An AdminNetworkPolicy or BaselineAdminNetworkPolicy.
+    AdminNetworkPolicy(Box<AdminNetworkPolicy>),
 }
 
 impl Object {
@@ -188,6 +212,13 @@ impl Object {
                 }
             }
             Object::NetworkPolicy(_) => Kind::NetworkPolicy,
+            Object::AdminNetworkPolicy(p) => {
+                if p.baseline {
+                    Kind::BaselineAdminNetworkPolicy
+                } else {
+                    Kind::AdminNetworkPolicy
+                }
+            }
         }
     }
 
@@ -206,6 +237,7 @@ impl Object {
             Object::Role(o) => &o.metadata,
             Object::Binding(o) => &o.metadata,
             Object::NetworkPolicy(o) => &o.metadata,
+            Object::AdminNetworkPolicy(o) => &o.metadata,
         }
     }
 
@@ -224,6 +256,7 @@ impl Object {
             Object::Role(o) => &mut o.metadata,
             Object::Binding(o) => &mut o.metadata,
             Object::NetworkPolicy(o) => &mut o.metadata,
+            Object::AdminNetworkPolicy(o) => &mut o.metadata,
         }
     }
 }
@@ -1035,7 +1068,8 @@ pub struct NetworkPolicy {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
 pub struct NetworkPolicySpec {
-    /// Pods the policy applies to (in its namespace).
+    /// Pods the policy applies to (in its namespace); `podSelector:` with no value is every pod.
+    #[serde(deserialize_with = "null_default")]
     pub pod_selector: LabelSelector,
     /// `policyTypes`; `None` means defaulted (Ingress, plus Egress when egress rules exist).
     pub policy_types: Option<Vec<String>>,

@@ -13,8 +13,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::objects::{
-    BindingRaw, ControllerRaw, Ingress, Kind, Namespace, NetworkPolicy, Node, Object, Pod, RoleRaw,
-    Route, Secret, Service, ServiceAccount,
+    AdminNetworkPolicy, BindingRaw, ControllerRaw, Ingress, Kind, Namespace, NetworkPolicy, Node,
+    Object, Pod, RoleRaw, Route, Secret, Service, ServiceAccount,
 };
 use crate::redact::redact_excerpt;
 
@@ -721,6 +721,11 @@ fn decode<'de, D: Deserializer<'de>>(kind: Kind, d: D) -> Result<Object, D::Erro
             Object::Binding(Box::new(BindingRaw::deserialize(d)?.into_binding(true)))
         }
         Kind::NetworkPolicy => Object::NetworkPolicy(Box::new(NetworkPolicy::deserialize(d)?)),
+        Kind::AdminNetworkPolicy | Kind::BaselineAdminNetworkPolicy => {
+            let mut p = AdminNetworkPolicy::deserialize(d)?;
+            p.baseline = kind == Kind::BaselineAdminNetworkPolicy;
+            Object::AdminNetworkPolicy(Box::new(p))
+        }
     })
 }
 

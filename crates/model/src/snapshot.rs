@@ -8,8 +8,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::objects::{
-    Binding, Controller, Ingress, Kind, Namespace, NetworkPolicy, Node, Object, Pod, Role, Route,
-    Secret, Service, ServiceAccount,
+    AdminNetworkPolicy, Binding, Controller, Ingress, Kind, Namespace, NetworkPolicy, Node, Object,
+    Pod, Role, Route, Secret, Service, ServiceAccount,
 };
 use crate::parse::{Located, Source};
 
@@ -268,6 +268,9 @@ impl Snapshot {
         bindings, Binding, Binding, Kind::RoleBinding, Kind::ClusterRoleBinding);
     typed_iter!(/// NetworkPolicies.
         network_policies, NetworkPolicy, NetworkPolicy, Kind::NetworkPolicy);
+    typed_iter!(/// AdminNetworkPolicies and the BaselineAdminNetworkPolicy.
+        admin_network_policies, AdminNetworkPolicy, AdminNetworkPolicy,
+        Kind::AdminNetworkPolicy, Kind::BaselineAdminNetworkPolicy);
 
     /// Labels of a namespace, including the automatic `kubernetes.io/metadata.name`, whether or
     /// not the Namespace object is in the snapshot.

@@ -50,6 +50,7 @@ fn vertex_key(g: &SecurityGraph, v: NodeIndex) -> String {
         Vertex::NetHub => "NetHub".into(),
         Vertex::NetPeer(_) => format!("NetPeer {r}"),
         Vertex::NetRule { .. } => format!("NetRule {r}"),
+        Vertex::NetAdmin(_) => format!("NetAdmin {r}"),
         Vertex::Identity(_) => format!("Identity {r}"),
         Vertex::Secret(s) => format!("Secret {r} present {}", g.secrets[s as usize].present),
         Vertex::Node(_) => format!("Node {r}"),

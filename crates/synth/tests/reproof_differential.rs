@@ -36,6 +36,10 @@ fn some(r: &mut Rng, s: &Snapshot, kind: Kind) -> Option<ObjectKey> {
     (!all.is_empty()).then(|| all[r.below(all.len())].clone())
 }
 
+fn pick2(r: &mut Rng, v: &[(&'static str, &'static str)]) -> (&'static str, &'static str) {
+    v[r.below(v.len())]
+}
+
 /// One change the proof reads, not only pods and controllers; sometimes a pod's new labels
 /// (an incremental path that patches the shared models in place) between them.
 fn change(r: &mut Rng, s: &Snapshot, step: usize) -> (String, Change) {
@@ -43,7 +47,7 @@ fn change(r: &mut Rng, s: &Snapshot, step: usize) -> (String, Change) {
     let ns = namespaces[r.below(namespaces.len())].clone();
     let pick = |r: &mut Rng, v: &[&'static str]| v[r.below(v.len())];
     let name = format!("t-{}", r.below(3));
-    match r.below(12) {
+    match r.below(13) {
         0 | 1 => {
             let target = pick(
                 r,
@@ -124,6 +128,7 @@ fn change(r: &mut Rng, s: &Snapshot, step: usize) -> (String, Change) {
                 Kind::Service,
                 Kind::RoleBinding,
                 Kind::Secret,
+                Kind::AdminNetworkPolicy,
             ];
             let kind = kinds[r.below(kinds.len())];
             match some(r, s, kind) {
@@ -135,6 +140,54 @@ fn change(r: &mut Rng, s: &Snapshot, step: usize) -> (String, Change) {
                     ),
                 ),
             }
+        }
+        12 => {
+            // An admin policy: decided before (or, the baseline, after) the NetworkPolicies,
+            // pair by pair; later pod relabels patch the layer around the classes it judges.
+            let baseline = r.percent(25);
+            let action = if baseline {
+                pick(r, &["Allow", "Deny"])
+            } else {
+                pick(r, &["Allow", "Deny", "Pass"])
+            };
+            let peers = [
+                format!(
+                    "{{namespaces: {{matchLabels: {{team: t{}}}}}}}",
+                    r.below(40)
+                ),
+                "{pods: {namespaceSelector: {}, podSelector: {matchLabels: {tier: web}}}}".into(),
+                "{namespaces: {}}".into(),
+            ];
+            let subject = pick(
+                r,
+                &[
+                    "{pods: {namespaceSelector: {}, podSelector: {matchLabels: {role: db}}}}",
+                    "{namespaces: {}}",
+                ],
+            );
+            let peer = &peers[r.below(peers.len())];
+            let (rule, key) = pick2(r, &[("ingress", "from"), ("egress", "to")]);
+            let ports = pick(r, &["", ", ports: [{portNumber: {port: 8080}}]"]);
+            let (kind, name, priority) = if baseline {
+                (
+                    "BaselineAdminNetworkPolicy",
+                    "default".to_string(),
+                    String::new(),
+                )
+            } else {
+                (
+                    "AdminNetworkPolicy",
+                    name,
+                    format!("priority: {}, ", r.below(3)),
+                )
+            };
+            (
+                format!("{kind} {name} {action}"),
+                upsert(&format!(
+                    "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: {kind}\nmetadata: {{name: {name}}}\n\
+                     spec: {{{priority}subject: {subject}, {rule}: [{{name: r, action: {action}, {key}: [{peer}]{ports}}}]}}\n"
+                )),
+            )
         }
         _ => {
             let pods: Vec<&Located<Object>> = s.of_kind(Kind::Pod).collect();

@@ -53,6 +53,9 @@ pub struct Fake {
     pub forbidden: Vec<String>,
     /// While set, every list and watch answers `500` (an API server restarting).
     pub unavailable: bool,
+    /// Collections the server does not serve (a CRD not installed): list and watch answer
+    /// `404 NotFound`, as kube-apiserver does for an unknown resource.
+    pub not_served: Vec<String>,
     /// Lists served per collection.
     pub list_counts: BTreeMap<String, usize>,
     /// Tokens a TokenReview authenticates: token → (the `status` to answer, its audience).
@@ -161,6 +164,13 @@ async fn handle(fake: Shared, collection: String, q: Params) -> Response {
         if f.unavailable {
             // 500 as an API server without etcd answers (kube-rs retries 503 on its own).
             return status(500, "InternalError", "etcdserver: leader changed".into());
+        }
+        if f.not_served.contains(&collection) {
+            return status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource".into(),
+            );
         }
         if f.forbidden.contains(&collection) {
             let verb = if q.watch == Some(true) {
@@ -774,6 +784,7 @@ pub fn new_fake() -> Shared {
         denied_verbs: Vec::new(),
         forbidden: Vec::new(),
         unavailable: false,
+        not_served: Vec::new(),
         list_counts: BTreeMap::new(),
         tokens: BTreeMap::new(),
         token_reviews: 0,

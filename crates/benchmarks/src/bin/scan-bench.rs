@@ -1,4 +1,9 @@
-//! `cargo run --release -p rampart-benchmarks --bin scan-bench -- [--shape sparse|dense] [PODS...]`
+//! `cargo run --release -p rampart-benchmarks --bin scan-bench -- [--shape sparse|dense] [--admin] [PODS...]`
+//!
+//! `--admin` adds the cluster administrator's layer: AdminNetworkPolicies every pod is the
+//! subject of (monitoring allowed on the metrics port, one team denied another, kube-system
+//! passed to the NetworkPolicies, egress to the cloud metadata address and to one team's
+//! namespaces denied) and a BaselineAdminNetworkPolicy denying one team's namespaces everywhere.
 //!
 //! For each size: generates the synthetic dump of that shape, then times (median of 5 runs)
 //! parsing the dump into a snapshot, building the security graph, proving chains and computing
@@ -17,14 +22,68 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// The `--admin` policies, as dump items.
+fn admin_items() -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let anp = |name: &str, priority: u32, spec: serde_json::Value| {
+        let mut spec = spec;
+        spec["priority"] = json!(priority);
+        json!({"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+               "metadata": {"name": name}, "spec": spec})
+    };
+    let ns =
+        |name: &str| json!({"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": name}}});
+    let team = |t: &str| json!({"namespaces": {"matchLabels": {"team": t}}});
+    vec![
+        anp(
+            "allow-monitoring",
+            10,
+            json!({"subject": {"namespaces": {}},
+            "ingress": [{"name": "scrape", "action": "Allow", "from": [ns("monitoring")],
+                         "ports": [{"portNumber": {"protocol": "TCP", "port": 9090}}]}]}),
+        ),
+        anp(
+            "t0-not-from-t1",
+            20,
+            json!({"subject": team("t0"),
+            "ingress": [{"name": "t1", "action": "Deny", "from": [team("t1")]}]}),
+        ),
+        anp(
+            "pass-kube-system",
+            30,
+            json!({"subject": {"namespaces": {}},
+            "ingress": [{"name": "kube-system", "action": "Pass", "from": [ns("kube-system")]}]}),
+        ),
+        anp(
+            "no-metadata",
+            40,
+            json!({"subject": {"namespaces": {}},
+            "egress": [{"name": "imds", "action": "Deny", "to": [{"networks": ["169.254.169.254/32"]}]}]}),
+        ),
+        anp(
+            "t2-sealed",
+            50,
+            json!({"subject": {"namespaces": {}},
+            "egress": [{"name": "t2", "action": "Deny", "to": [team("t2")]}]}),
+        ),
+        json!({"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "BaselineAdminNetworkPolicy",
+               "metadata": {"name": "default"},
+               "spec": {"subject": {"namespaces": {}},
+                        "ingress": [{"name": "t39", "action": "Deny", "from": [team("t39")]}]}}),
+    ]
+}
+
 fn main() {
     let mut sizes: Vec<usize> = Vec::new();
+    let mut admin = false;
     let mut write: Option<String> = None;
     let mut shape = Shape::Sparse;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--write" {
             write = args.next();
+        } else if a == "--admin" {
+            admin = true;
         } else if a == "--shape" {
             match args.next().as_deref().and_then(Shape::parse) {
                 Some(s) => shape = s,
@@ -36,14 +95,22 @@ fn main() {
         } else if let Ok(n) = a.parse() {
             sizes.push(n);
         } else {
-            eprintln!("usage: scan-bench [--shape sparse|dense] [--write DIR] [PODS...]");
+            eprintln!("usage: scan-bench [--shape sparse|dense] [--admin] [--write DIR] [PODS...]");
             std::process::exit(2);
         }
     }
     if sizes.is_empty() {
         sizes = vec![1_000, 10_000, 50_000];
     }
-    println!("shape: {}", shape.name());
+    println!(
+        "shape: {}{}",
+        shape.name(),
+        if admin {
+            ", admin network policies"
+        } else {
+            ""
+        }
+    );
     println!(
         "{:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}",
         "pods",
@@ -60,7 +127,14 @@ fn main() {
     );
     for pods in sizes {
         let cfg = Config::with_pods(pods).shaped(shape);
-        let text = dump_json(&cfg);
+        let mut text = dump_json(&cfg);
+        if admin {
+            let mut dump: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            if let Some(items) = dump["items"].as_array_mut() {
+                items.extend(admin_items());
+            }
+            text = dump.to_string();
+        }
         if let Some(dir) = &write {
             let path = match shape {
                 Shape::Sparse => format!("{dir}/cluster-{pods}.json"),

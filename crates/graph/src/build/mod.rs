@@ -81,6 +81,8 @@ pub struct SecurityGraph {
     pub peer_ix: HashMap<u32, NodeIndex>,
     /// Vertex per ingress rule naming a pod-selecting peer: (policy, rule).
     pub rule_ix: HashMap<(u32, u32), NodeIndex>,
+    /// Sources grouped by the admin policies' peers they match, each a vertex.
+    pub admin_groups: network::AdminGroups,
     /// Exposed ports and the Service selectors behind them.
     pub routes: Vec<Route>,
     /// The classes of the ingress controllers' pods (routes through a controller are admitted
@@ -411,7 +413,7 @@ impl Models {
     /// The models of `snapshot`, which differs from the snapshot `previous` was built from in
     /// objects of the `changed` kinds only: a model none of whose inputs changed is shared,
     /// the others are built again. Workloads read pods and controllers; the network model the
-    /// workloads, Namespaces, NetworkPolicies and which namespaces exist (any object's
+    /// workloads, Namespaces, NetworkPolicies, admin network policies and which namespaces exist (any object's
     /// namespace counts, so a Service in a new namespace rebuilds it).
     pub fn reusing(
         previous: &SecurityGraph,
@@ -446,6 +448,8 @@ impl Models {
         if !Arc::ptr_eq(workloads, &previous.workloads)
             || changed.contains(&Kind::Namespace)
             || changed.contains(&Kind::NetworkPolicy)
+            || changed.contains(&Kind::AdminNetworkPolicy)
+            || changed.contains(&Kind::BaselineAdminNetworkPolicy)
             || !previous.net.same_namespaces(snapshot, workloads)
         {
             Arc::new(NetModel::build(snapshot, workloads))
@@ -462,6 +466,7 @@ struct WaysIn<'a> {
     hub: NodeIndex,
     peer_ix: HashMap<u32, NodeIndex>,
     rule_ix: HashMap<(u32, u32), NodeIndex>,
+    admin_groups: network::AdminGroups,
     routes: Vec<Route>,
     controllers: Vec<ClassId>,
 }
@@ -479,6 +484,7 @@ fn ways_in_part<'a>(
         hub,
         peer_ix,
         rule_ix,
+        admin_groups,
     } = network::layer(&mut b, net);
     let routes = routes::exposed(&mut b);
     let controllers = routes::controller_classes(net, workloads);
@@ -492,6 +498,7 @@ fn ways_in_part<'a>(
         hub,
         peer_ix,
         rule_ix,
+        admin_groups,
         routes,
         controllers,
     }
@@ -608,6 +615,7 @@ impl SecurityGraph {
             hub,
             peer_ix,
             rule_ix,
+            admin_groups,
             routes,
             controllers,
         } = ways_in;
@@ -657,6 +665,7 @@ impl SecurityGraph {
             hub,
             peer_ix,
             rule_ix,
+            admin_groups,
             routes,
             controller_classes: controllers,
             relations: None,
@@ -702,6 +711,7 @@ impl SecurityGraph {
                     format!("{selector} in {}", namespaces.join(",")),
                 )
             }
+            Vertex::NetAdmin(i) => ObjRef::new("AdminPolicyGroup", "", format!("group {i}")),
             Vertex::NetRule { policy, rule } => {
                 let p = &self.net.policies[policy as usize];
                 ObjRef::new(

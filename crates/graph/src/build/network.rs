@@ -12,6 +12,16 @@
 //! such rule did. Sources whose egress is restricted need both sides to agree, which no shared
 //! vertex can express: they keep pair edges, to the destinations their egress rules name.
 //!
+//! AdminNetworkPolicies and the baseline decide per pair of classes, before and after the
+//! NetworkPolicies. A class they have egress rules naming pods for sends like an
+//! egress-restricted one (pair edges). One they have ingress rules for admits nothing through
+//! the hub or the rules' vertices: sources whose egress is open are grouped by the admin peers
+//! they match (an admin group: every admin policy treats its members alike), and each group
+//! has one edge into each such class with what the admin policies — and the NetworkPolicy
+//! rules naming no peer, or the baseline — admit; only the sources a NetworkPolicy rule of the
+//! class names keep a pair edge. Groups are few (a cluster-wide baseline makes one or two), so
+//! this stays linear in the classes.
+//!
 //! Each part is one function over one class, one rule or one workload, so the layer's edges
 //! can be reasoned about (and patched) piece by piece; [`layer`] adds them in the graph's fixed
 //! order, [`patch`] again for the classes one workload moved between.
@@ -39,6 +49,34 @@ pub(super) struct Layer {
     pub peer_ix: HashMap<u32, NodeIndex>,
     /// Vertex per ingress rule naming a pod-selecting peer: (policy, rule).
     pub rule_ix: HashMap<(u32, u32), NodeIndex>,
+    /// The admin groups.
+    pub admin_groups: AdminGroups,
+}
+
+/// Sources whose egress is open, grouped by the admin peers they match (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub struct AdminGroups {
+    /// Per group: a class of it (its admin verdicts stand for the group's) and its vertex.
+    pub groups: Vec<(ClassId, NodeIndex)>,
+    /// Group per admin key.
+    of: HashMap<Vec<u32>, u32>,
+    /// Whether any admin policy has ingress rules (groups exist only then).
+    pub active: bool,
+}
+
+impl AdminGroups {
+    /// The group of class `c` (open egress), made with its vertex when new: `(group, new)`.
+    fn group_of(&mut self, g: &mut Graph, net: &NetModel, c: ClassId) -> (u32, bool) {
+        let key = net.admin_key(net.class(c));
+        if let Some(&i) = self.of.get(&key) {
+            return (i, false);
+        }
+        let i = u32::try_from(self.groups.len()).unwrap_or(u32::MAX);
+        let v = g.add_node(Vertex::NetAdmin(i));
+        self.groups.push((c, v));
+        self.of.insert(key, i);
+        (i, true)
+    }
 }
 
 /// What the layer's edges are worked out from.
@@ -121,11 +159,111 @@ pub(super) fn layer(b: &mut Builder<'_>, net: &NetModel) -> Layer {
             }
         }
     }
+    let mut admin_groups = AdminGroups {
+        active: net.admin.iter().any(|p| !p.ingress.is_empty()),
+        ..AdminGroups::default()
+    };
+    if admin_groups.active {
+        let judged: Vec<ClassId> = used
+            .iter()
+            .copied()
+            .filter(|c| net.class(*c).admin_ingress())
+            .collect();
+        for &sc in &used {
+            if net.class(sc).egress_open() {
+                let (i, new) = admin_groups.group_of(g, net, sc);
+                admin_member(g, &at, &admin_groups, sc, i);
+                if new {
+                    for &dc in &judged {
+                        admin_admits(g, &at, &admin_groups, i, dc);
+                    }
+                }
+            }
+        }
+        for &dc in &judged {
+            named_pairs(g, &at, dc, &used);
+        }
+    }
     Layer {
         class_ix,
         hub,
         peer_ix,
         rule_ix,
+        admin_groups,
+    }
+}
+
+/// An open-egress class sends as its admin group.
+fn admin_member(g: &mut Graph, at: &At<'_>, groups: &AdminGroups, c: ClassId, group: u32) {
+    if let Some(&(_, v)) = groups.groups.get(group as usize) {
+        add_edge(
+            g,
+            at.class_ix[&c].0,
+            v,
+            EdgeKind::PeerMember,
+            Vec::new(),
+            None,
+            Cost::Never,
+        );
+    }
+}
+
+/// What the admin policies (and the NetworkPolicy rules naming no peer, or the baseline)
+/// admit from admin group `group` into class `dc`, which they judge.
+fn admin_admits(g: &mut Graph, at: &At<'_>, groups: &AdminGroups, group: u32, dc: ClassId) {
+    let net = at.net;
+    let Some(&(like, v)) = groups.groups.get(group as usize) else {
+        return;
+    };
+    let (ports, rules) = net.admin_admits(net.class(like), net.class(dc));
+    if ports.is_empty() {
+        return;
+    }
+    let mut ev = Vec::new();
+    admin_evidence(net, &rules, "ingress", &mut ev);
+    if ev.is_empty() {
+        ev.push(Evidence::new(
+            first_member(at, dc),
+            "no admin rule matched: left to the NetworkPolicies and the baseline",
+            None,
+        ));
+    }
+    add_edge(
+        g,
+        v,
+        at.class_ix[&dc].1,
+        EdgeKind::AdmitsInto,
+        ev,
+        Some(ports),
+        Cost::Never,
+    );
+}
+
+/// Pair edges into `dc` (judged by admin policies) from the open-egress sources among `live`
+/// (sorted) that a NetworkPolicy rule of it names.
+fn named_pairs(g: &mut Graph, at: &At<'_>, dc: ClassId, live: &[ClassId]) {
+    let net = at.net;
+    for sc in net.np_named_sources(dc) {
+        if at.class_ix.contains_key(&sc)
+            && net.is_live(sc)
+            && net.class(sc).egress_open()
+            && live.binary_search(&sc).is_ok()
+        {
+            pair_edge(g, at, sc, dc);
+        }
+    }
+}
+
+/// Evidence naming the admin rules that decided: (policy, rule) in the `dir` rules.
+fn admin_evidence(net: &NetModel, rules: &[(u32, u32)], dir: &str, ev: &mut Vec<Evidence>) {
+    for &(p, r) in rules {
+        if let Some(policy) = net.admin.get(p as usize) {
+            ev.push(Evidence::new(
+                ObjRef::new(policy.kind(), "", &policy.name),
+                format!("spec.{dir}[{r}]"),
+                None,
+            ));
+        }
     }
 }
 
@@ -140,7 +278,10 @@ impl SecurityGraph {
             for next in self.graph.neighbors_directed(v, Direction::Outgoing) {
                 match self.graph[next] {
                     Vertex::NetDst(_) => out.push(next),
-                    Vertex::NetHub | Vertex::NetPeer(_) | Vertex::NetRule { .. }
+                    Vertex::NetHub
+                    | Vertex::NetPeer(_)
+                    | Vertex::NetRule { .. }
+                    | Vertex::NetAdmin(_)
                         if seen.insert(next) =>
                     {
                         stack.push(next);
@@ -155,10 +296,11 @@ impl SecurityGraph {
     }
 }
 
-/// Whether a class admits in-cluster traffic only from the peers its policies select (its
-/// ingress is restricted and no rule admits every pod).
+/// Whether a class admits in-cluster traffic only from the peers its NetworkPolicies select
+/// (its ingress is restricted, no rule admits every pod, no admin policy judges its sources).
 fn admits_by_peers(net: &NetModel, c: ClassId) -> bool {
-    !net.class(c).ingress_open() && !net.admits_any_pod(c).0
+    let class = net.class(c);
+    !class.ingress_open() && !class.admin_ingress() && !net.admits_any_pod(c).0
 }
 
 /// The classes an egress-restricted class may send to, as its egress rules name them (every
@@ -226,6 +368,7 @@ pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) 
         rule_ix: &sg.rule_ix,
     };
     let g = &mut sg.graph;
+    let groups = &mut sg.admin_groups;
     let net = at.net;
     membership(g, &at, &at.workloads.list[w.index()], wi);
     let live: Vec<ClassId> = {
@@ -239,6 +382,22 @@ pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) 
         v
     };
     let is_touched = |c: ClassId| touched.contains(&c);
+    // Admin groups first: a touched source may open a new one, which every judged class
+    // (the touched ones below, the others here) admits from.
+    if groups.active {
+        for &c in touched.iter().filter(|c| net.is_live(**c)) {
+            if net.class(c).egress_open() {
+                let (i, new) = groups.group_of(g, net, c);
+                if new {
+                    for &dc in &live {
+                        if !is_touched(dc) && net.class(dc).admin_ingress() {
+                            admin_admits(g, &at, groups, i, dc);
+                        }
+                    }
+                }
+            }
+        }
+    }
     for &c in touched.iter().filter(|c| net.is_live(**c)) {
         open_edges(g, &at, c);
         // Into `c`: from the rules of the policies selecting it, and from every source whose
@@ -254,10 +413,29 @@ pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) 
                 pair_edge(g, &at, sc, c);
             }
         }
-        // Out of `c`: through the peers selecting it, or to what its egress rules name (but
-        // the touched classes, which took theirs above).
+        if net.class(c).admin_ingress() {
+            for i in 0..u32::try_from(groups.groups.len()).unwrap_or(u32::MAX) {
+                admin_admits(g, &at, groups, i, c);
+            }
+            named_pairs(g, &at, c, &live);
+        }
+        // Out of `c`: through the peers selecting it and its admin group (and the pair edges
+        // into judged classes whose rules name it), or to what its egress rules name (but the
+        // touched classes, which took theirs above).
         if net.class(c).egress_open() {
             peer_member(g, &at, c);
+            if groups.active {
+                let (i, _) = groups.group_of(g, net, c);
+                admin_member(g, &at, groups, c, i);
+            }
+            for &dc in &live {
+                if !is_touched(dc)
+                    && net.class(dc).admin_ingress()
+                    && net.np_names(net.class(c), net.class(dc))
+                {
+                    pair_edge(g, &at, c, dc);
+                }
+            }
         } else {
             for dc in egress_candidates(net, c, &live) {
                 if !is_touched(dc) && net.is_live(dc) && at.class_ix.contains_key(&dc) {
@@ -422,7 +600,21 @@ fn pair_edge(g: &mut Graph, at: &At<'_>, sc: ClassId, dc: ClassId) {
     }
     let mut why = net.egress_to(sclass, dclass).1;
     why.extend(net.ingress_from(sclass, dclass).1);
-    let ev = rule_evidence(net, &why, first_member(at, dc), "ingress");
+    let mut ev = rule_evidence(net, &why, first_member(at, dc), "ingress");
+    // Admin policies decide before (and after) the NetworkPolicies: narrowing a NetworkPolicy
+    // rule may not cut such a pair, so the cut goes elsewhere (an admin-layer change is not
+    // proposed yet).
+    let judged = [
+        net.admin_egress_verdict(sclass, dclass)
+            .map(|v| (v, "egress")),
+        net.admin_ingress_verdict(sclass, dclass)
+            .map(|v| (v, "ingress")),
+    ];
+    let mut cost = Cost::Finite(cost::NARROW_POLICY);
+    for (verdict, dir) in judged.into_iter().flatten() {
+        cost = Cost::Never;
+        admin_evidence(net, &verdict.rules, dir, &mut ev);
+    }
     let e = add_edge(
         g,
         at.class_ix[&sc].0,
@@ -430,7 +622,7 @@ fn pair_edge(g: &mut Graph, at: &At<'_>, sc: ClassId, dc: ClassId) {
         EdgeKind::PolicyAllows,
         ev,
         Some(ports),
-        Cost::Finite(cost::NARROW_POLICY),
+        cost,
     );
     g[e].rules = why.into();
 }
@@ -564,5 +756,230 @@ mod tests {
         assert!(!reaches(&g, "Pod/ns0/web", "Pod/ns1/db"));
         assert!(reaches(&g, "Pod/ns1/web", "Pod/ns0/db"));
         assert_eq!(count(&g, EdgeKind::PolicyAllows), 1);
+    }
+
+    const ANP: &str = "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n";
+    const BANP: &str =
+        "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\n";
+
+    #[test]
+    fn an_admin_deny_cuts_what_no_network_policy_restricts() {
+        let deny = format!(
+            "{ANP}metadata: {{name: no-a}}\nspec: {{priority: 5, subject: {{pods: {{namespaceSelector: {{}}, podSelector: {{matchLabels: {{app: b}}}}}}}}, ingress: [{{name: d, action: Deny, from: [{{pods: {{namespaceSelector: {{}}, podSelector: {{matchLabels: {{app: a}}}}}}}}]}}]}}\n"
+        );
+        let g = graph(&format!("{}{deny}", two_pods()));
+        assert!(!reaches(&g, "Pod/app/a", "Pod/app/b"));
+        assert!(reaches(&g, "Pod/app/b", "Pod/app/a"));
+        // Twin: the same rule allowing.
+        let g = graph(&format!("{}{}", two_pods(), deny.replace("Deny", "Allow")));
+        assert!(reaches(&g, "Pod/app/a", "Pod/app/b"));
+        // Through the sources' admin group: not cut by narrowing a NetworkPolicy.
+        let judged = g
+            .graph
+            .edge_references()
+            .find(|e| {
+                e.weight().kind == EdgeKind::AdmitsInto
+                    && matches!(g.graph[e.source()], Vertex::NetAdmin(_))
+            })
+            .expect("the admin group's edge into the judged class");
+        assert_eq!(judged.weight().cost, Cost::Never);
+        assert!(
+            judged
+                .weight()
+                .evidence
+                .iter()
+                .any(|e| e.object.kind == "AdminNetworkPolicy" && e.object.name == "no-a")
+        );
+    }
+
+    #[test]
+    fn an_admin_allow_overrides_a_default_deny_and_pass_leaves_it_standing() {
+        let deny_all = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: app}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n---\n";
+        let allow = |action: &str| {
+            format!(
+                "{ANP}metadata: {{name: a-to-b}}\nspec: {{priority: 1, subject: {{namespaces: {{}}}}, ingress: [{{name: r, action: {action}, from: [{{namespaces: {{}}}}], ports: [{{portNumber: {{protocol: TCP, port: 8080}}}}]}}]}}\n"
+            )
+        };
+        let g = graph(&format!("{}{deny_all}{}", two_pods(), allow("Allow")));
+        assert!(reaches(&g, "Pod/app/a", "Pod/app/b"));
+        let g = graph(&format!("{}{deny_all}{}", two_pods(), allow("Pass")));
+        assert!(!reaches(&g, "Pod/app/a", "Pod/app/b"));
+    }
+
+    #[test]
+    fn the_baseline_applies_only_where_no_network_policy_isolates() {
+        let banp = format!(
+            "{BANP}metadata: {{name: default}}\nspec: {{subject: {{namespaces: {{}}}}, ingress: [{{name: d, action: Deny, from: [{{namespaces: {{}}}}]}}]}}\n---\n"
+        );
+        let g = graph(&format!("{}{banp}", two_pods()));
+        assert!(!reaches(&g, "Pod/app/a", "Pod/app/b"));
+        // A NetworkPolicy selecting b decides for it: its rule admits a.
+        let np = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: from-a, namespace: app}\nspec: {podSelector: {matchLabels: {app: b}}, ingress: [{from: [{podSelector: {matchLabels: {app: a}}}]}]}\n";
+        let g = graph(&format!("{}{banp}{np}", two_pods()));
+        assert!(reaches(&g, "Pod/app/a", "Pod/app/b"));
+        assert!(!reaches(&g, "Pod/app/b", "Pod/app/a"));
+    }
+
+    #[test]
+    fn a_cluster_wide_baseline_keeps_the_layer_linear() {
+        // The baseline judges every pod no NetworkPolicy isolates (the webs, one class); the
+        // dbs' own policies decide for them alone. The sources form one admin group with one
+        // edge into the web class, and there are no pair edges.
+        let banp = format!(
+            "{BANP}metadata: {{name: default}}\nspec: {{subject: {{namespaces: {{}}}}, ingress: [{{name: d, action: Deny, from: [{{namespaces: {{matchLabels: {{team: other}}}}}}]}}]}}\n---\n"
+        );
+        for n in [4, 8] {
+            let g = graph(&format!("{}{banp}", team(n)));
+            assert!(reaches(&g, "Pod/ns0/web", &format!("Pod/ns{}/web", n - 1)));
+            let groups = g
+                .graph
+                .node_indices()
+                .filter(|v| matches!(g.graph[*v], Vertex::NetAdmin(_)))
+                .count();
+            assert_eq!(groups, 1);
+            assert_eq!(count(&g, EdgeKind::PolicyAllows), 0);
+            assert_eq!(
+                g.graph
+                    .edge_references()
+                    .filter(|e| e.weight().kind == EdgeKind::AdmitsInto
+                        && matches!(g.graph[e.source()], Vertex::NetAdmin(_)))
+                    .count(),
+                1
+            );
+            // The dbs still admit the team through their rule's vertices.
+            assert_eq!(count(&g, EdgeKind::AdmitsInto), n + 1);
+        }
+    }
+
+    mod differential {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn selector(i: usize) -> &'static str {
+            [
+                "{}",
+                "{matchLabels: {role: web}}",
+                "{matchLabels: {role: db}}",
+            ][i % 3]
+        }
+
+        fn ns_selector(i: usize) -> &'static str {
+            ["{}", "{matchLabels: {team: a}}", "{matchLabels: {team: b}}"][i % 3]
+        }
+
+        /// `namespaces` or `pods` peer/subject from two indices.
+        fn admin_pods(kind: usize, ns: usize, pods: usize) -> String {
+            if kind.is_multiple_of(2) {
+                format!("{{namespaces: {}}}", ns_selector(ns))
+            } else {
+                format!(
+                    "{{pods: {{namespaceSelector: {}, podSelector: {}}}}}",
+                    ns_selector(ns),
+                    selector(pods)
+                )
+            }
+        }
+
+        fn ports(i: usize) -> &'static str {
+            [
+                "",
+                ", ports: [{portNumber: {protocol: TCP, port: 8080}}]",
+                ", ports: [{namedPort: http}]",
+                ", ports: [{portRange: {protocol: TCP, start: 1, end: 9000}}]",
+            ][i % 4]
+        }
+
+        /// Three namespaces (two teams), a web and a db pod in each, NetworkPolicies and admin
+        /// policies picked by `picks`.
+        fn cluster(picks: &[usize]) -> String {
+            let mut y = String::new();
+            for (i, team) in ["a", "a", "b"].iter().enumerate() {
+                y.push_str(&format!(
+                    "apiVersion: v1\nkind: Namespace\nmetadata: {{name: ns{i}, labels: {{team: {team}}}}}\n---\n"
+                ));
+                for role in ["web", "db"] {
+                    y.push_str(&format!(
+                        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {role}, namespace: ns{i}, labels: {{role: {role}}}}}\nspec: {{containers: [{{name: c, image: x, ports: [{{containerPort: 8080, name: http}}, {{containerPort: 5432}}]}}]}}\n---\n"
+                    ));
+                }
+            }
+            let mut at = picks.iter().copied().cycle();
+            let mut next = move || at.next().unwrap_or(0);
+            for n in 0..next() % 3 {
+                let ns = next() % 3;
+                let dir = if next().is_multiple_of(2) {
+                    "Ingress"
+                } else {
+                    "Egress"
+                };
+                let rule = if dir == "Ingress" {
+                    "ingress"
+                } else {
+                    "egress"
+                };
+                let peers = match next() % 3 {
+                    0 => String::new(),
+                    1 => format!("from: [{{podSelector: {}}}]", selector(next())),
+                    _ => format!("from: [{{namespaceSelector: {}}}]", ns_selector(next())),
+                }
+                .replace("from:", if dir == "Ingress" { "from:" } else { "to:" });
+                y.push_str(&format!(
+                    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: np{n}, namespace: ns{ns}}}\nspec: {{podSelector: {}, policyTypes: [{dir}], {rule}: [{{{peers}}}]}}\n---\n",
+                    selector(next())
+                ));
+            }
+            for n in 0..next() % 4 {
+                let baseline = n == 3;
+                let action = if baseline {
+                    ["Allow", "Deny"][next() % 2]
+                } else {
+                    ["Allow", "Deny", "Pass"][next() % 3]
+                };
+                let (rule, peer_key) = if next().is_multiple_of(2) {
+                    ("ingress", "from")
+                } else {
+                    ("egress", "to")
+                };
+                let subject = admin_pods(next(), next(), next());
+                let peer = admin_pods(next(), next(), next());
+                let ports = ports(next());
+                let head = if baseline {
+                    format!("{BANP}metadata: {{name: default}}\nspec: {{")
+                } else {
+                    format!(
+                        "{ANP}metadata: {{name: anp{n}}}\nspec: {{priority: {}, ",
+                        next() % 3
+                    )
+                };
+                y.push_str(&format!(
+                    "{head}subject: {subject}, {rule}: [{{name: r, action: {action}, {peer_key}: [{peer}]{ports}}}]}}\n---\n"
+                ));
+            }
+            y
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            /// What the layer's plumbing (hub, peers, rules, pair edges) lets a workload reach is
+            /// exactly what the model allows between their classes on a port the destination
+            /// listens on.
+            #[test]
+            fn the_layer_reaches_exactly_what_the_model_allows(picks in proptest::collection::vec(0usize..12, 24..48)) {
+                let y = cluster(&picks);
+                let g = graph(&y);
+                let net = &g.net;
+                let names: Vec<String> = g.workloads.list.iter().map(|w| format!("Pod/{}/{}", w.namespace, w.name)).collect();
+                for (a, wa) in g.workloads.list.iter().enumerate() {
+                    for (b, wb) in g.workloads.list.iter().enumerate() {
+                        let want = net.member_class[wa.id.index()].iter().any(|&ca| {
+                            net.member_class[wb.id.index()].iter().any(|&cb| {
+                                net.allowed(ca, cb).overlaps(&net.class(cb).listening())
+                            })
+                        });
+                        prop_assert_eq!(reaches(&g, &names[a], &names[b]), want, "{} → {}\n{}", names[a], names[b], y);
+                    }
+                }
+            }
+        }
     }
 }
