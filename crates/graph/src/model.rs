@@ -139,6 +139,14 @@ pub enum Vertex {
     /// BaselineAdminNetworkPolicy) treats alike (index into the graph's admin groups): what
     /// the admin policies admit flows through it to the pods they judge.
     NetAdmin(u32),
+    /// An admin group's members among the pods a NetworkPolicy peer selects (group, peer set),
+    /// where the rules naming the peer admit the group otherwise than the rules' vertices say.
+    NetAdminPeer {
+        /// The admin group.
+        group: u32,
+        /// The peer set.
+        set: u32,
+    },
     /// An ingress rule of a NetworkPolicy: what it admits flows through it to the pods the
     /// policy selects.
     NetRule {
@@ -171,6 +179,7 @@ impl Vertex {
                 | Vertex::NetPeer(_)
                 | Vertex::NetRule { .. }
                 | Vertex::NetAdmin(_)
+                | Vertex::NetAdminPeer { .. }
         )
     }
 }

@@ -135,6 +135,11 @@ impl NetClass {
         self.atoms.binary_search(&atom).is_ok()
     }
 
+    /// Whether these pods match atom `atom`.
+    pub fn has_atom(&self, atom: u32) -> bool {
+        self.has(atom)
+    }
+
     /// The atoms these pods match, ascending.
     fn atom_ids(&self) -> impl Iterator<Item = u32> + '_ {
         self.atoms.iter().copied()
@@ -1390,38 +1395,140 @@ impl NetModel {
             .collect()
     }
 
-    /// What `dst` (which admin policies have ingress rules for) admits on the ports it
-    /// listens on from every source whose egress is open and whose admin key is that of
-    /// `like`, whatever NetworkPolicy peer matches it: the admin policies' allows, and what
-    /// they leave to NetworkPolicy rules naming no peer (or, with no NetworkPolicy isolating
-    /// `dst`, what the baseline lets through). With the rules that decided. A source a
-    /// NetworkPolicy rule of `dst` names may reach more ([`NetModel::np_names`]).
-    pub fn admin_admits(&self, like: &NetClass, dst: &NetClass) -> (PortSet, Vec<(u32, u32)>) {
+    /// What an admin group of sources stands for ([`NetModel::admin_key`] plus, for a source
+    /// admin policies judge the egress of and no NetworkPolicy isolates the egress of, those
+    /// policies): its members get the same verdicts towards every destination.
+    pub fn admin_signature(&self, c: &NetClass) -> (Vec<u32>, Vec<u32>) {
+        let egress = if c.admin_egress() && c.egress_policies.is_empty() {
+            c.admin.clone()
+        } else {
+            Vec::new()
+        };
+        (egress, self.admin_key(c))
+    }
+
+    /// What `like` may send to `dst` by the admin policies judging its egress (everything when
+    /// none does; its NetworkPolicy egress open).
+    pub fn admin_sends(&self, like: &NetClass, dst: &NetClass) -> PortSet {
+        if !like.admin_egress() {
+            return PortSet::all();
+        }
         let v = admin::verdict(
             &self.admin,
-            &dst.admin,
-            true,
-            Other::Pods(like),
+            &like.admin,
+            false,
+            Other::Pods(dst),
             Some(&dst.ports),
         );
-        let by_policies = if dst.ingress_policies.is_empty() {
-            v.baseline.clone()
+        v.allowed.union(&v.baseline)
+    }
+
+    /// Whether what rule `rule` of NetworkPolicy `p` admits into class `dc` is admitted from
+    /// every source the rule names, whatever admin policies judge `dc`'s ingress: no
+    /// AdminNetworkPolicy ingress rule of `dc`'s denies a port the rule admits (an `Allow`
+    /// allows it anyway, a `Pass` leaves it to the rule; the baseline does not count where a
+    /// NetworkPolicy isolates).
+    pub fn rule_carries(&self, p: u32, rule: u32, dc: ClassId) -> bool {
+        let d = self.class(dc);
+        if !d.admin_ingress() {
+            return true;
+        }
+        let ports = self.rule_ports_into(p, rule, dc);
+        d.admin.iter().all(|&a| {
+            self.admin.get(a as usize).is_none_or(|policy| {
+                policy.baseline
+                    || policy.ingress.iter().all(|r| {
+                        r.action != admin::Action::Deny
+                            || !admin::resolve(&r.ports, Some(&d.ports)).overlaps(&ports)
+                    })
+            })
+        })
+    }
+
+    /// What a source of `like`'s admin group (its NetworkPolicy egress open) that a
+    /// NetworkPolicy ingress rule of `dst` names, admitting `rule_ports`, may send to `dst`
+    /// through that rule, on the ports `dst` listens on: the rule's ports, met by the admin
+    /// verdicts on both sides (an `Allow` into `dst` counts whatever the rule says).
+    pub fn named_allows(&self, like: &NetClass, dst: &NetClass, rule_ports: &PortSet) -> PortSet {
+        let admits = if dst.admin_ingress() {
+            let v = admin::verdict(
+                &self.admin,
+                &dst.admin,
+                true,
+                Other::Pods(like),
+                Some(&dst.ports),
+            );
+            v.allowed.union(&v.to_policies.intersect(rule_ports))
         } else {
-            let mut any = PortSet::empty();
-            for &p in &dst.ingress_policies {
-                for r in self.policies[p as usize].ingress.iter().flatten() {
-                    if r.peers.is_none() {
-                        any.union_with(&Self::resolve(&r.ports, Some(dst)));
-                    }
+            rule_ports.clone()
+        };
+        admits
+            .intersect(&self.admin_sends(like, dst))
+            .intersect(&dst.listening())
+    }
+
+    /// The ports of `dst`'s NetworkPolicy ingress rules that name no peer.
+    fn any_peer_ports(&self, dst: &NetClass) -> PortSet {
+        let mut any = PortSet::empty();
+        for &p in &dst.ingress_policies {
+            for r in self.policies[p as usize].ingress.iter().flatten() {
+                if r.peers.is_none() {
+                    any.union_with(&Self::resolve(&r.ports, Some(dst)));
                 }
             }
-            any
+        }
+        any
+    }
+
+    /// What every source of `like`'s admin group (see [`NetModel::admin_signature`]; its
+    /// NetworkPolicy egress open) may send to `dst` on the ports `dst` listens on, whatever
+    /// NetworkPolicy peer of `dst` names it: its admin egress verdict, met by `dst`'s ingress
+    /// — the admin policies' verdict and what they leave to NetworkPolicy rules naming no peer
+    /// (or, with no NetworkPolicy isolating `dst`, to the baseline). With the admin rules that
+    /// decided, egress then ingress. A source a NetworkPolicy rule of `dst` names may reach
+    /// more ([`NetModel::np_names`]).
+    pub fn group_allows(
+        &self,
+        like: &NetClass,
+        dst: &NetClass,
+    ) -> (PortSet, admin::RuleRefs, admin::RuleRefs) {
+        let egress_rules = if like.admin_egress() {
+            admin::verdict(
+                &self.admin,
+                &like.admin,
+                false,
+                Other::Pods(dst),
+                Some(&dst.ports),
+            )
+            .rules
+        } else {
+            Vec::new()
         };
-        let ports = v
-            .allowed
-            .union(&v.to_policies.intersect(&by_policies))
-            .intersect(&dst.listening());
-        (ports, v.rules)
+        let sends = self.admin_sends(like, dst);
+        let (admits, ingress_rules) = if dst.admin_ingress() {
+            let v = admin::verdict(
+                &self.admin,
+                &dst.admin,
+                true,
+                Other::Pods(like),
+                Some(&dst.ports),
+            );
+            let by_policies = if dst.ingress_policies.is_empty() {
+                v.baseline.clone()
+            } else {
+                self.any_peer_ports(dst)
+            };
+            (
+                v.allowed.union(&v.to_policies.intersect(&by_policies)),
+                v.rules,
+            )
+        } else if dst.ingress_policies.is_empty() {
+            (PortSet::all(), Vec::new())
+        } else {
+            (self.any_peer_ports(dst), Vec::new())
+        };
+        let ports = sends.intersect(&admits).intersect(&dst.listening());
+        (ports, egress_rules, ingress_rules)
     }
 
     /// Whether an ingress rule of a NetworkPolicy isolating `dst` names a peer selecting `src`.
@@ -1773,14 +1880,37 @@ impl NetModel {
     }
 
     /// Candidate destinations of an egress-isolated class: the classes its egress rules' peers
-    /// select, or `None` when a rule admits every destination (a superset; confirm with
-    /// [`NetModel::allowed`]).
+    /// (and its AdminNetworkPolicies' `Allow` peers) select, or `None` when a rule admits every
+    /// destination (a superset; confirm with [`NetModel::allowed`]).
     pub fn egress_candidates(&self, src: ClassId) -> Option<Vec<ClassId>> {
         let s = self.class(src);
-        if s.admin_egress() {
+        // Admin policies judging the egress: without a NetworkPolicy isolating it, anything;
+        // with one, what it names plus what an AdminNetworkPolicy `Allow` names (a `Deny`
+        // only takes away, a `Pass` leaves it to the NetworkPolicy, the baseline does not
+        // count).
+        if s.admin_egress() && s.egress_policies.is_empty() {
             return None;
         }
         let mut out = Vec::new();
+        for &a in &s.admin {
+            let Some(policy) = self.admin.get(a as usize) else {
+                continue;
+            };
+            if policy.baseline {
+                continue;
+            }
+            for r in policy
+                .egress
+                .iter()
+                .filter(|r| r.action == admin::Action::Allow)
+            {
+                for peer in &r.peers {
+                    if let admin::AdminPeer::Pods(atom) = peer {
+                        out.extend(self.atom_classes[*atom as usize].iter().copied());
+                    }
+                }
+            }
+        }
         for &p in &s.egress_policies {
             for r in self.policies[p as usize].egress.iter().flatten() {
                 let Some(peers) = &r.peers else {

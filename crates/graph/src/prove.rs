@@ -273,6 +273,7 @@ fn cmp_vertices(g: &SecurityGraph, a: NodeIndex, b: NodeIndex) -> Ordering {
         Vertex::NetPeer(_) => 11,
         Vertex::NetRule { .. } => 12,
         Vertex::NetAdmin(_) => 13,
+        Vertex::NetAdminPeer { .. } => 14,
     };
     let (va, vb) = (g.graph[a], g.graph[b]);
     kind(va).cmp(&kind(vb)).then_with(|| match (va, vb) {

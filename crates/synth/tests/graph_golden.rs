@@ -51,6 +51,7 @@ fn vertex_key(g: &SecurityGraph, v: NodeIndex) -> String {
         Vertex::NetPeer(_) => format!("NetPeer {r}"),
         Vertex::NetRule { .. } => format!("NetRule {r}"),
         Vertex::NetAdmin(_) => format!("NetAdmin {r}"),
+        Vertex::NetAdminPeer { .. } => format!("NetAdminPeer {r}"),
         Vertex::Identity(_) => format!("Identity {r}"),
         Vertex::Secret(s) => format!("Secret {r} present {}", g.secrets[s as usize].present),
         Vertex::Node(_) => format!("Node {r}"),

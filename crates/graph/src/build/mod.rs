@@ -712,6 +712,15 @@ impl SecurityGraph {
                 )
             }
             Vertex::NetAdmin(i) => ObjRef::new("AdminPolicyGroup", "", format!("group {i}")),
+            Vertex::NetAdminPeer { group, set } => {
+                let (namespaces, selector) = self.net.peer_set_key(set);
+                let selector = selector.map(ToString::to_string).unwrap_or_default();
+                ObjRef::new(
+                    "AdminPolicyGroupPeer",
+                    "",
+                    format!("group {group} as {selector} in {}", namespaces.join(",")),
+                )
+            }
             Vertex::NetRule { policy, rule } => {
                 let p = &self.net.policies[policy as usize];
                 ObjRef::new(

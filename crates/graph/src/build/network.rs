@@ -13,20 +13,23 @@
 //! vertex can express: they keep pair edges, to the destinations their egress rules name.
 //!
 //! AdminNetworkPolicies and the baseline decide per pair of classes, before and after the
-//! NetworkPolicies. A class they have egress rules naming pods for sends like an
-//! egress-restricted one (pair edges). One they have ingress rules for admits nothing through
-//! the hub or the rules' vertices: sources whose egress is open are grouped by the admin peers
-//! they match (an admin group: every admin policy treats its members alike), and each group
-//! has one edge into each such class with what the admin policies — and the NetworkPolicy
-//! rules naming no peer, or the baseline — admit; only the sources a NetworkPolicy rule of the
-//! class names keep a pair edge. Groups are few (a cluster-wide baseline makes one or two), so
-//! this stays linear in the classes.
+//! NetworkPolicies. Sources whose NetworkPolicy egress is open are grouped by what the admin
+//! policies see of them (an admin group: the admin peers they match and, when admin policies
+//! judge their egress, those policies), so every admin verdict is the group's. A class whose
+//! ingress admin policies judge admits nothing through the hub or the rules' vertices: each
+//! group has one edge into it with what the admin policies — and the NetworkPolicy rules naming
+//! no peer, or the baseline — admit. A group whose egress admin policies judge sends nowhere
+//! through the hub either: it has one edge into every class, its verdict met by the class's
+//! ingress. Only the sources a NetworkPolicy rule names keep a pair edge to its classes (the
+//! rule may admit them more), and a source whose egress both kinds restrict keeps pair edges.
+//! Groups are few (cluster-wide admin policies make one or two), so this stays linear in the
+//! classes.
 //!
 //! Each part is one function over one class, one rule or one workload, so the layer's edges
 //! can be reasoned about (and patched) piece by piece; [`layer`] adds them in the graph's fixed
 //! order, [`patch`] again for the classes one workload moved between.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
@@ -58,16 +61,30 @@ pub(super) struct Layer {
 pub struct AdminGroups {
     /// Per group: a class of it (its admin verdicts stand for the group's) and its vertex.
     pub groups: Vec<(ClassId, NodeIndex)>,
-    /// Group per admin key.
-    of: HashMap<Vec<u32>, u32>,
-    /// Whether any admin policy has ingress rules (groups exist only then).
+    /// Group per admin signature ([`NetModel::admin_signature`]).
+    of: HashMap<(Vec<u32>, Vec<u32>), u32>,
+    /// Whether any admin policy has ingress rules or egress rules naming pods (groups exist
+    /// only then).
     pub active: bool,
+    /// The ingress rules (policy, rule) naming each peer set.
+    rules_of_set: HashMap<u32, Vec<(u32, u32)>>,
+    /// Whether a group's admin egress verdict lets through all that the rules naming a peer
+    /// set admit (then its members may send as the peer): per (group, set), worked out once.
+    passes: HashMap<(u32, u32), bool>,
+    /// A group's admin egress verdict towards a class, worked out once.
+    sends: HashMap<(u32, ClassId), crate::ports::PortSet>,
+    /// Per (group, peer set): whether the rules naming the peer admit the group's members
+    /// otherwise than the rules' vertices carry ([`AdminGroups::needs_peer`]), worked out once.
+    needed: HashMap<(u32, u32), bool>,
+    /// The vertices of the (group, peer set) pairs that need one.
+    pub peers: BTreeMap<(u32, u32), NodeIndex>,
 }
 
 impl AdminGroups {
-    /// The group of class `c` (open egress), made with its vertex when new: `(group, new)`.
+    /// The group of class `c` (its NetworkPolicy egress open), made with its vertex when new:
+    /// `(group, new)`.
     fn group_of(&mut self, g: &mut Graph, net: &NetModel, c: ClassId) -> (u32, bool) {
-        let key = net.admin_key(net.class(c));
+        let key = net.admin_signature(net.class(c));
         if let Some(&i) = self.of.get(&key) {
             return (i, false);
         }
@@ -76,6 +93,49 @@ impl AdminGroups {
         self.groups.push((c, v));
         self.of.insert(key, i);
         (i, true)
+    }
+
+    /// Whether the rules naming peer set `set` admit group `group`'s members otherwise than
+    /// the peer's and the rules' vertices carry: a rule whose destination admin policies judge
+    /// and may deny what it admits, or a group whose admin egress verdict does not pass the
+    /// peer.
+    fn needs_peer(&mut self, net: &NetModel, group: u32, set: u32) -> bool {
+        if let Some(&b) = self.needed.get(&(group, set)) {
+            return b;
+        }
+        let carried = self.rules_of_set.get(&set).is_none_or(|rules| {
+            rules.iter().all(|&(p, r)| {
+                net.policy_classes(p)
+                    .iter()
+                    .all(|&dc| net.rule_carries(p, r, dc))
+            })
+        });
+        let needed = !carried || !self.passes(net, group, set);
+        self.needed.insert((group, set), needed);
+        needed
+    }
+
+    /// Whether group `group`'s members may send as peer set `set`: for every ingress rule
+    /// naming it, into every class its policy selects, the group's admin egress verdict lets
+    /// through every port the rule admits there.
+    fn passes(&mut self, net: &NetModel, group: u32, set: u32) -> bool {
+        if let Some(&b) = self.passes.get(&(group, set)) {
+            return b;
+        }
+        let like = net.class(self.groups[group as usize].0);
+        let sends = &mut self.sends;
+        let ok = self.rules_of_set.get(&set).is_none_or(|rules| {
+            rules.iter().all(|&(p, r)| {
+                net.policy_classes(p).iter().all(|&dc| {
+                    let sent = sends
+                        .entry((group, dc))
+                        .or_insert_with(|| net.admin_sends(like, net.class(dc)));
+                    net.rule_ports_into(p, r, dc).subtract(sent).is_empty()
+                })
+            })
+        });
+        self.passes.insert((group, set), ok);
+        ok
     }
 }
 
@@ -149,9 +209,10 @@ pub(super) fn layer(b: &mut Builder<'_>, net: &NetModel) -> Layer {
         }
     }
     for &sc in &used {
-        if net.class(sc).egress_open() {
+        let class = net.class(sc);
+        if class.egress_open() {
             peer_member(g, &at, sc);
-        } else {
+        } else if !grouped(class) {
             for dc in egress_candidates(net, sc, &used) {
                 if class_ix.contains_key(&dc) {
                     pair_edge(g, &at, sc, dc);
@@ -159,29 +220,35 @@ pub(super) fn layer(b: &mut Builder<'_>, net: &NetModel) -> Layer {
             }
         }
     }
+    let mut rules_of_set: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
+    for (policy, rule, sets) in &rules {
+        for &set in sets {
+            rules_of_set.entry(set).or_default().push((*policy, *rule));
+        }
+    }
     let mut admin_groups = AdminGroups {
-        active: net.admin.iter().any(|p| !p.ingress.is_empty()),
+        rules_of_set,
+        active: net.admin.iter().any(|p| {
+            !p.ingress.is_empty()
+                || p.egress.iter().any(|r| {
+                    r.peers
+                        .iter()
+                        .any(|x| matches!(x, crate::netpol::admin::AdminPeer::Pods(_)))
+                })
+        }),
         ..AdminGroups::default()
     };
     if admin_groups.active {
-        let judged: Vec<ClassId> = used
-            .iter()
-            .copied()
-            .filter(|c| net.class(*c).admin_ingress())
-            .collect();
         for &sc in &used {
-            if net.class(sc).egress_open() {
+            if net.class(sc).egress_policies.is_empty() {
                 let (i, new) = admin_groups.group_of(g, net, sc);
-                admin_member(g, &at, &admin_groups, sc, i);
                 if new {
-                    for &dc in &judged {
-                        admin_admits(g, &at, &admin_groups, i, dc);
+                    for &dc in &used {
+                        group_edge(g, &at, &admin_groups, i, dc);
                     }
                 }
+                admin_member(g, &at, &mut admin_groups, sc, i, &used, &|_| false);
             }
-        }
-        for &dc in &judged {
-            named_pairs(g, &at, dc, &used);
         }
     }
     Layer {
@@ -193,34 +260,133 @@ pub(super) fn layer(b: &mut Builder<'_>, net: &NetModel) -> Layer {
     }
 }
 
-/// An open-egress class sends as its admin group.
-fn admin_member(g: &mut Graph, at: &At<'_>, groups: &AdminGroups, c: ClassId, group: u32) {
+/// Whether a class sends through its admin group only: admin policies judge its egress and no
+/// NetworkPolicy isolates it (with one, it keeps pair edges).
+fn grouped(class: &crate::netpol::NetClass) -> bool {
+    !class.egress_open() && class.admin_egress() && class.egress_policies.is_empty()
+}
+
+/// A class whose NetworkPolicy egress is open sends as its admin group; one whose egress
+/// only admin policies judge also as each peer set its group passes ([`AdminGroups::passes`]);
+/// and as the group's member of each peer set that needs one ([`AdminGroups::needs_peer`]),
+/// made with its edges into the classes among `live` (sorted) but those `skip` skips when new.
+fn admin_member(
+    g: &mut Graph,
+    at: &At<'_>,
+    groups: &mut AdminGroups,
+    c: ClassId,
+    group: u32,
+    live: &[ClassId],
+    skip: &dyn Fn(ClassId) -> bool,
+) {
+    let s = at.class_ix[&c].0;
     if let Some(&(_, v)) = groups.groups.get(group as usize) {
-        add_edge(
-            g,
-            at.class_ix[&c].0,
-            v,
-            EdgeKind::PeerMember,
-            Vec::new(),
-            None,
-            Cost::Never,
-        );
+        add_edge(g, s, v, EdgeKind::PeerMember, Vec::new(), None, Cost::Never);
+    }
+    let grouped = grouped(at.net.class(c));
+    for set in at.net.peer_sets_of(c) {
+        if !at.peer_ix.contains_key(&set) {
+            continue;
+        }
+        if grouped && groups.passes(at.net, group, set) {
+            add_edge(
+                g,
+                s,
+                at.peer_ix[&set],
+                EdgeKind::PeerMember,
+                Vec::new(),
+                None,
+                Cost::Never,
+            );
+        }
+        if groups.needs_peer(at.net, group, set) {
+            let v = match groups.peers.get(&(group, set)) {
+                Some(&v) => v,
+                None => {
+                    let v = g.add_node(Vertex::NetAdminPeer { group, set });
+                    groups.peers.insert((group, set), v);
+                    for &dc in live {
+                        if !skip(dc) {
+                            admin_peer_edge(g, at, groups, group, set, dc);
+                        }
+                    }
+                    v
+                }
+            };
+            add_edge(g, s, v, EdgeKind::PeerMember, Vec::new(), None, Cost::Never);
+        }
     }
 }
 
-/// What the admin policies (and the NetworkPolicy rules naming no peer, or the baseline)
-/// admit from admin group `group` into class `dc`, which they judge.
-fn admin_admits(g: &mut Graph, at: &At<'_>, groups: &AdminGroups, group: u32, dc: ClassId) {
+/// What the rules naming peer set `set` admit from admin group `group`'s members into class
+/// `dc` ([`NetModel::named_allows`]), from the pair's vertex.
+fn admin_peer_edge(
+    g: &mut Graph,
+    at: &At<'_>,
+    groups: &AdminGroups,
+    group: u32,
+    set: u32,
+    dc: ClassId,
+) {
+    let net = at.net;
+    let (Some(&v), Some(&(like, _)), Some(rules)) = (
+        groups.peers.get(&(group, set)),
+        groups.groups.get(group as usize),
+        groups.rules_of_set.get(&set),
+    ) else {
+        return;
+    };
+    let (src, dst) = (net.class(like), net.class(dc));
+    let mut ports = crate::ports::PortSet::empty();
+    let mut why = Vec::new();
+    for &(p, r) in rules {
+        if net.policy_classes(p).contains(&dc) {
+            let admitted = net.named_allows(src, dst, &net.rule_ports_into(p, r, dc));
+            if !admitted.is_empty() {
+                ports.union_with(&admitted);
+                why.push(RuleRef {
+                    policy: p,
+                    ingress: true,
+                    rule: r,
+                });
+            }
+        }
+    }
+    if ports.is_empty() {
+        return;
+    }
+    let ev = rule_evidence(net, &why, first_member(at, dc), "ingress");
+    let e = add_edge(
+        g,
+        v,
+        at.class_ix[&dc].1,
+        EdgeKind::AdmitsInto,
+        ev,
+        Some(ports),
+        Cost::Never,
+    );
+    g[e].rules = why.into();
+}
+
+/// What admin group `group` sends into class `dc` ([`NetModel::group_allows`]), when the
+/// group's egress is judged or `dc`'s ingress is (otherwise the hub and the rules' vertices
+/// carry it).
+fn group_edge(g: &mut Graph, at: &At<'_>, groups: &AdminGroups, group: u32, dc: ClassId) {
     let net = at.net;
     let Some(&(like, v)) = groups.groups.get(group as usize) else {
         return;
     };
-    let (ports, rules) = net.admin_admits(net.class(like), net.class(dc));
+    let (src, dst) = (net.class(like), net.class(dc));
+    if !(grouped(src) || dst.admin_ingress()) || !at.class_ix.contains_key(&dc) {
+        return;
+    }
+    let (ports, egress_rules, ingress_rules) = net.group_allows(src, dst);
     if ports.is_empty() {
         return;
     }
     let mut ev = Vec::new();
-    admin_evidence(net, &rules, "ingress", &mut ev);
+    admin_evidence(net, &egress_rules, "egress", &mut ev);
+    admin_evidence(net, &ingress_rules, "ingress", &mut ev);
     if ev.is_empty() {
         ev.push(Evidence::new(
             first_member(at, dc),
@@ -237,21 +403,6 @@ fn admin_admits(g: &mut Graph, at: &At<'_>, groups: &AdminGroups, group: u32, dc
         Some(ports),
         Cost::Never,
     );
-}
-
-/// Pair edges into `dc` (judged by admin policies) from the open-egress sources among `live`
-/// (sorted) that a NetworkPolicy rule of it names.
-fn named_pairs(g: &mut Graph, at: &At<'_>, dc: ClassId, live: &[ClassId]) {
-    let net = at.net;
-    for sc in net.np_named_sources(dc) {
-        if at.class_ix.contains_key(&sc)
-            && net.is_live(sc)
-            && net.class(sc).egress_open()
-            && live.binary_search(&sc).is_ok()
-        {
-            pair_edge(g, at, sc, dc);
-        }
-    }
 }
 
 /// Evidence naming the admin rules that decided: (policy, rule) in the `dir` rules.
@@ -282,6 +433,7 @@ impl SecurityGraph {
                     | Vertex::NetPeer(_)
                     | Vertex::NetRule { .. }
                     | Vertex::NetAdmin(_)
+                    | Vertex::NetAdminPeer { .. }
                         if seen.insert(next) =>
                     {
                         stack.push(next);
@@ -382,19 +534,21 @@ pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) 
         v
     };
     let is_touched = |c: ClassId| touched.contains(&c);
-    // Admin groups first: a touched source may open a new one, which every judged class
-    // (the touched ones below, the others here) admits from.
+    // Admin groups first: a touched source joins its group and the group's peers (a new
+    // one with its edges into the untouched classes here; the touched ones take every
+    // group's and peer's below).
     if groups.active {
         for &c in touched.iter().filter(|c| net.is_live(**c)) {
-            if net.class(c).egress_open() {
+            if net.class(c).egress_policies.is_empty() {
                 let (i, new) = groups.group_of(g, net, c);
                 if new {
                     for &dc in &live {
-                        if !is_touched(dc) && net.class(dc).admin_ingress() {
-                            admin_admits(g, &at, groups, i, dc);
+                        if !is_touched(dc) {
+                            group_edge(g, &at, groups, i, dc);
                         }
                     }
                 }
+                admin_member(g, &at, groups, c, i, &live, &is_touched);
             }
         }
     }
@@ -409,34 +563,37 @@ pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) 
             }
         }
         for &sc in &live {
-            if !net.class(sc).egress_open() {
+            let source = net.class(sc);
+            if !source.egress_open() && !grouped(source) {
                 pair_edge(g, &at, sc, c);
             }
         }
-        if net.class(c).admin_ingress() {
+        if groups.active {
             for i in 0..u32::try_from(groups.groups.len()).unwrap_or(u32::MAX) {
-                admin_admits(g, &at, groups, i, c);
+                group_edge(g, &at, groups, i, c);
             }
-            named_pairs(g, &at, c, &live);
+            let named: Vec<(u32, u32)> = groups
+                .peers
+                .keys()
+                .copied()
+                .filter(|(_, set)| {
+                    groups.rules_of_set.get(set).is_some_and(|rules| {
+                        rules
+                            .iter()
+                            .any(|&(p, _)| net.policy_classes(p).contains(&c))
+                    })
+                })
+                .collect();
+            for (group, set) in named {
+                admin_peer_edge(g, &at, groups, group, set, c);
+            }
         }
-        // Out of `c`: through the peers selecting it and its admin group (and the pair edges
-        // into judged classes whose rules name it), or to what its egress rules name (but the
-        // touched classes, which took theirs above).
-        if net.class(c).egress_open() {
+        // Out of `c`: through the peers selecting it (its admin group's, above), or to what
+        // its egress rules name (but the touched classes, which took theirs above).
+        let class = net.class(c);
+        if class.egress_open() {
             peer_member(g, &at, c);
-            if groups.active {
-                let (i, _) = groups.group_of(g, net, c);
-                admin_member(g, &at, groups, c, i);
-            }
-            for &dc in &live {
-                if !is_touched(dc)
-                    && net.class(dc).admin_ingress()
-                    && net.np_names(net.class(c), net.class(dc))
-                {
-                    pair_edge(g, &at, c, dc);
-                }
-            }
-        } else {
+        } else if !grouped(class) {
             for dc in egress_candidates(net, c, &live) {
                 if !is_touched(dc) && net.is_live(dc) && at.class_ix.contains_key(&dc) {
                     pair_edge(g, &at, c, dc);
@@ -565,7 +722,8 @@ fn admits_into(g: &mut Graph, at: &At<'_>, policy: u32, rule: u32, dc: ClassId) 
     let Some(&r) = at.rule_ix.get(&(policy, rule)) else {
         return;
     };
-    if !admits_by_peers(net, dc) {
+    let judged = net.class(dc).admin_ingress();
+    if judged && !net.rule_carries(policy, rule, dc) || !judged && !admits_by_peers(net, dc) {
         return;
     }
     let ports = net.rule_ports_into(policy, rule, dc);
@@ -851,6 +1009,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_cluster_wide_admin_egress_rule_keeps_the_layer_linear() {
+        // Every pod's egress is judged (another team's namespaces denied); the sources form
+        // one group with an edge into every class, and still send as the team's peer: its
+        // verdict lets through all the dbs' rule admits. No pair edges.
+        let anp = format!(
+            "{ANP}metadata: {{name: sealed}}\nspec: {{priority: 1, subject: {{namespaces: {{}}}}, egress: [{{name: d, action: Deny, to: [{{namespaces: {{matchLabels: {{team: other}}}}}}]}}]}}\n---\n"
+        );
+        for n in [4, 8] {
+            let g = graph(&format!("{}{anp}", team(n)));
+            assert!(reaches(&g, "Pod/ns0/web", &format!("Pod/ns{}/db", n - 1)));
+            assert!(reaches(&g, "Pod/ns1/db", "Pod/ns0/web"));
+            let groups = g
+                .graph
+                .node_indices()
+                .filter(|v| matches!(g.graph[*v], Vertex::NetAdmin(_)))
+                .count();
+            assert_eq!(groups, 1);
+            assert_eq!(count(&g, EdgeKind::PolicyAllows), 0);
+            assert_eq!(count(&g, EdgeKind::PeerMember), n + 1 + (n + 1));
+        }
+        // Twin: the rule denies the team itself, so the peer is not passed: pair edges, and
+        // nothing reaches a db.
+        let g = graph(&format!(
+            "{}{}",
+            team(4),
+            anp.replace("team: other", "team: x")
+        ));
+        assert!(!reaches(&g, "Pod/ns0/web", "Pod/ns1/db"));
+    }
+
     mod differential {
         use super::*;
         use proptest::prelude::*;
@@ -977,6 +1166,39 @@ mod tests {
                             })
                         });
                         prop_assert_eq!(reaches(&g, &names[a], &names[b]), want, "{} → {}\n{}", names[a], names[b], y);
+                    }
+                }
+            }
+
+            /// A pod relabelled (its class patched in, not built again) reaches exactly what
+            /// it and every other pod reach in a fresh build.
+            #[test]
+            fn a_patched_layer_reaches_what_a_fresh_build_does(
+                picks in proptest::collection::vec(0usize..12, 24..48),
+                pod in 0usize..6,
+                role in 0usize..3,
+            ) {
+                use rampart_model::{Change, Kind, Object, ParseLimits, Snapshot, parse_source};
+                let y = cluster(&picks);
+                let parsed = parse_source("t.yaml", &y, &ParseLimits::default());
+                let mut s = Snapshot::from_objects(parsed.objects);
+                let options = crate::Options::default();
+                let mut a = crate::analyze(&s, &options);
+                let (ns, name) = (format!("ns{}", pod / 2), ["web", "db"][pod % 2]);
+                let mut o = s.get(Kind::Pod, &ns, name).cloned().expect("the pod");
+                let Object::Pod(old) = o.object.clone() else { unreachable!() };
+                o.object.meta_mut().labels.insert("role".into(), ["web", "db", "cache"][role].into());
+                let Object::Pod(new) = o.object.clone() else { unreachable!() };
+                s.apply(Change::Upsert(Box::new(o)));
+                if crate::reclass::update_pod(&mut a, &s, &old, &new, &options).is_err() {
+                    return Ok(());
+                }
+                let fresh = crate::analyze(&s, &options);
+                let (g, f) = (&a.graph, &fresh.graph);
+                let names: Vec<String> = f.workloads.list.iter().map(|w| format!("Pod/{}/{}", w.namespace, w.name)).collect();
+                for x in &names {
+                    for z in &names {
+                        prop_assert_eq!(reaches(g, x, z), reaches(f, x, z), "{} → {} after {}/{} role={}\n{}", x, z, ns, name, role, y);
                     }
                 }
             }

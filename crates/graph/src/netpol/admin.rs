@@ -222,6 +222,9 @@ impl AdminPeer {
     }
 }
 
+/// Admin rules, as (policy, rule) indices.
+pub type RuleRefs = Vec<(u32, u32)>;
+
 /// The admin layers' verdict on one direction of a connection, per port.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -232,7 +235,7 @@ pub struct Verdict {
     /// Of those, what the baseline lets through when no NetworkPolicy isolates the pod.
     pub baseline: PortSet,
     /// The admin rules that decided a port: (policy, rule).
-    pub rules: Vec<(u32, u32)>,
+    pub rules: RuleRefs,
 }
 
 /// The verdict of the admin policies `subject_policies` (indices into `policies`, in
