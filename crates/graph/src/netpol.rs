@@ -352,9 +352,9 @@ fn selects(
                     ingress: !policy.ingress.is_empty(),
                     egress: !policy.egress.is_empty(),
                     egress_pods: policy.egress.iter().any(|r| {
-                        r.peers
-                            .iter()
-                            .any(|x| matches!(x, admin::AdminPeer::Pods(_)))
+                        r.peers.iter().any(|x| {
+                            matches!(x, admin::AdminPeer::Pods(_)) || x.selects_every_pod()
+                        })
                     }),
                 },
             ))
@@ -1410,17 +1410,10 @@ impl NetModel {
     /// What `like` may send to `dst` by the admin policies judging its egress (everything when
     /// none does; its NetworkPolicy egress open).
     pub fn admin_sends(&self, like: &NetClass, dst: &NetClass) -> PortSet {
-        if !like.admin_egress() {
-            return PortSet::all();
+        match self.admin_egress_verdict(like, dst) {
+            Some(v) => v.allowed.union(&v.baseline),
+            None => PortSet::all(),
         }
-        let v = admin::verdict(
-            &self.admin,
-            &like.admin,
-            false,
-            Other::Pods(dst),
-            Some(&dst.ports),
-        );
-        v.allowed.union(&v.baseline)
     }
 
     /// Whether what rule `rule` of NetworkPolicy `p` admits into class `dc` is admitted from
@@ -1450,17 +1443,9 @@ impl NetModel {
     /// through that rule, on the ports `dst` listens on: the rule's ports, met by the admin
     /// verdicts on both sides (an `Allow` into `dst` counts whatever the rule says).
     pub fn named_allows(&self, like: &NetClass, dst: &NetClass, rule_ports: &PortSet) -> PortSet {
-        let admits = if dst.admin_ingress() {
-            let v = admin::verdict(
-                &self.admin,
-                &dst.admin,
-                true,
-                Other::Pods(like),
-                Some(&dst.ports),
-            );
-            v.allowed.union(&v.to_policies.intersect(rule_ports))
-        } else {
-            rule_ports.clone()
+        let admits = match self.admin_ingress_verdict(like, dst) {
+            Some(v) => v.allowed.union(&v.to_policies.intersect(rule_ports)),
+            None => rule_ports.clone(),
         };
         admits
             .intersect(&self.admin_sends(like, dst))
@@ -1492,40 +1477,24 @@ impl NetModel {
         like: &NetClass,
         dst: &NetClass,
     ) -> (PortSet, admin::RuleRefs, admin::RuleRefs) {
-        let egress_rules = if like.admin_egress() {
-            admin::verdict(
-                &self.admin,
-                &like.admin,
-                false,
-                Other::Pods(dst),
-                Some(&dst.ports),
-            )
-            .rules
-        } else {
-            Vec::new()
+        let (sends, egress_rules) = match self.admin_egress_verdict(like, dst) {
+            Some(v) => (v.allowed.union(&v.baseline), v.rules),
+            None => (PortSet::all(), Vec::new()),
         };
-        let sends = self.admin_sends(like, dst);
-        let (admits, ingress_rules) = if dst.admin_ingress() {
-            let v = admin::verdict(
-                &self.admin,
-                &dst.admin,
-                true,
-                Other::Pods(like),
-                Some(&dst.ports),
-            );
-            let by_policies = if dst.ingress_policies.is_empty() {
-                v.baseline.clone()
-            } else {
-                self.any_peer_ports(dst)
-            };
-            (
-                v.allowed.union(&v.to_policies.intersect(&by_policies)),
-                v.rules,
-            )
-        } else if dst.ingress_policies.is_empty() {
-            (PortSet::all(), Vec::new())
-        } else {
-            (self.any_peer_ports(dst), Vec::new())
+        let (admits, ingress_rules) = match self.admin_ingress_verdict(like, dst) {
+            Some(v) => {
+                let by_policies = if dst.ingress_policies.is_empty() {
+                    v.baseline.clone()
+                } else {
+                    self.any_peer_ports(dst)
+                };
+                (
+                    v.allowed.union(&v.to_policies.intersect(&by_policies)),
+                    v.rules,
+                )
+            }
+            None if dst.ingress_policies.is_empty() => (PortSet::all(), Vec::new()),
+            None => (self.any_peer_ports(dst), Vec::new()),
         };
         let ports = sends.intersect(&admits).intersect(&dst.listening());
         (ports, egress_rules, ingress_rules)
@@ -1905,6 +1874,9 @@ impl NetModel {
                 .filter(|r| r.action == admin::Action::Allow)
             {
                 for peer in &r.peers {
+                    if peer.selects_every_pod() {
+                        return None;
+                    }
                     if let admin::AdminPeer::Pods(atom) = peer {
                         out.extend(self.atom_classes[*atom as usize].iter().copied());
                     }

@@ -93,6 +93,15 @@ pub(crate) fn patch_workloads(
             return Err(Reprove::DeclaredExposed);
         }
         let ports = declared_ports(&m.new_w.template.spec);
+        if g.admin_groups.active
+            && m.new_w.groups.iter().any(|gr| {
+                g.net
+                    .class_for(&m.new_w.namespace, &gr.labels, &ports)
+                    .is_none()
+            })
+        {
+            return Err(Reprove::AdminClass);
+        }
         touched.push(g.workload_ix[m.id.index()]);
         let joined = m
             .new_w

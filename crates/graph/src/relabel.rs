@@ -82,6 +82,10 @@ pub enum Reprove {
     /// Pods moved to or from a node the cluster has no Node object for.
     #[error("pods moved to or from a node without a Node object")]
     NewNode,
+    /// A pod group moves to a class no pod had, where admin network policies judge traffic:
+    /// what the admin groups worked out over the classes may not hold for it.
+    #[error("a new reachability class where admin network policies judge traffic")]
+    AdminClass,
 }
 
 /// What the analysis can tell apart about one pod group.

@@ -123,10 +123,18 @@ impl AdminGroups {
             return b;
         }
         let like = net.class(self.groups[group as usize].0);
+        // A member of a group whose egress admin policies judge sends through the rule's
+        // vertices only: every class the rule leads to must take it from there (one that any
+        // pod reaches is fed by the hub, which such a member has no edge to).
+        let through_rules = grouped(like);
         let sends = &mut self.sends;
         let ok = self.rules_of_set.get(&set).is_none_or(|rules| {
             rules.iter().all(|&(p, r)| {
                 net.policy_classes(p).iter().all(|&dc| {
+                    if through_rules && !net.class(dc).admin_ingress() && !admits_by_peers(net, dc)
+                    {
+                        return false;
+                    }
                     let sent = sends
                         .entry((group, dc))
                         .or_insert_with(|| net.admin_sends(like, net.class(dc)));
@@ -231,9 +239,10 @@ pub(super) fn layer(b: &mut Builder<'_>, net: &NetModel) -> Layer {
         active: net.admin.iter().any(|p| {
             !p.ingress.is_empty()
                 || p.egress.iter().any(|r| {
-                    r.peers
-                        .iter()
-                        .any(|x| matches!(x, crate::netpol::admin::AdminPeer::Pods(_)))
+                    r.peers.iter().any(|x| {
+                        matches!(x, crate::netpol::admin::AdminPeer::Pods(_))
+                            || x.selects_every_pod()
+                    })
                 })
         }),
         ..AdminGroups::default()
@@ -1040,6 +1049,109 @@ mod tests {
         assert!(!reaches(&g, "Pod/ns0/web", "Pod/ns1/db"));
     }
 
+    /// `app/web` and `app/db` (ports 80 and 5432), the NetworkPolicy `np` on db, and `extra`.
+    fn web_db(np_rules: &str, extra: &str) -> String {
+        let pod = |name: &str| {
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: app, labels: {{role: {name}}}}}\nspec: {{containers: [{{name: c, image: x, ports: [{{containerPort: 80}}, {{containerPort: 5432}}]}}]}}\n---\n"
+            )
+        };
+        format!(
+            "{}{}apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: np, namespace: app}}\nspec: {{podSelector: {{matchLabels: {{role: db}}}}, ingress: [{np_rules}]}}\n---\n{extra}",
+            pod("web"),
+            pod("db")
+        )
+    }
+
+    #[test]
+    fn a_source_judged_by_admin_egress_reaches_through_a_named_rule_beside_an_open_one() {
+        // db admits any pod on 80 and web on 5432; web's egress to db on 80 is denied by an
+        // AdminNetworkPolicy: web reaches db on 5432 only, through the named rule.
+        let anp = format!(
+            "{ANP}metadata: {{name: p}}\nspec: {{priority: 1, subject: {{pods: {{namespaceSelector: {{}}, podSelector: {{matchLabels: {{role: web}}}}}}}}, egress: [{{name: r, action: Deny, to: [{{pods: {{namespaceSelector: {{}}, podSelector: {{matchLabels: {{role: db}}}}}}}}], ports: [{{portNumber: {{port: 80}}}}]}}]}}\n"
+        );
+        let rules = "{ports: [{port: 80}]}, {from: [{podSelector: {matchLabels: {role: web}}}], ports: [{port: 5432}]}";
+        let g = graph(&web_db(rules, &anp));
+        assert!(reaches(&g, "Pod/app/web", "Pod/app/db"));
+        // Twin: without the named rule nothing is left.
+        let g = graph(&web_db("{ports: [{port: 80}]}", &anp));
+        assert!(!reaches(&g, "Pod/app/web", "Pod/app/db"));
+    }
+
+    #[test]
+    fn a_pod_moving_to_a_new_class_admin_policies_judge_is_re_proved() {
+        use crate::relabel::Reprove;
+        use rampart_model::{Change, Kind, Object, ParseLimits, Snapshot, parse_source};
+        // api becomes a db: a class no pod had, which the admin groups' peers did not count.
+        let api = "apiVersion: v1\nkind: Pod\nmetadata: {name: api, namespace: app, labels: {role: api}}\nspec: {containers: [{name: c, image: x}]}\n---\n";
+        let anp = format!(
+            "{api}{ANP}metadata: {{name: p}}\nspec: {{priority: 1, subject: {{pods: {{namespaceSelector: {{}}, podSelector: {{matchLabels: {{role: web}}}}}}}}, egress: [{{name: r, action: Deny, to: [{{pods: {{namespaceSelector: {{}}, podSelector: {{matchLabels: {{role: db}}}}}}}}]}}]}}\n"
+        );
+        let relabel = |y: &str| {
+            let parsed = parse_source("t.yaml", y, &ParseLimits::default());
+            assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+            let mut s = Snapshot::from_objects(parsed.objects);
+            let options = crate::Options::default();
+            let mut a = crate::analyze(&s, &options);
+            let mut o = s.get(Kind::Pod, "app", "api").cloned().expect("api");
+            let Object::Pod(old) = o.object.clone() else {
+                unreachable!()
+            };
+            o.object
+                .meta_mut()
+                .labels
+                .insert("role".into(), "db".into());
+            let Object::Pod(new) = o.object.clone() else {
+                unreachable!()
+            };
+            s.apply(Change::Upsert(Box::new(o)));
+            crate::reclass::update_pod(&mut a, &s, &old, &new, &options).map(|_| ())
+        };
+        let rules = "{from: [{podSelector: {}}]}";
+        let np = web_db(rules, &anp).replace("matchLabels: {role: db}}, ingress", "}, ingress");
+        assert_eq!(relabel(&np), Err(Reprove::AdminClass));
+    }
+
+    /// The class of `app/web`'s pods.
+    fn web_class(g: &SecurityGraph) -> ClassId {
+        let w = g
+            .workloads
+            .list
+            .iter()
+            .find(|w| w.name == "web")
+            .expect("web");
+        g.net.member_class[w.id.index()][0]
+    }
+
+    #[test]
+    fn networks_holding_every_address_hold_every_pod_and_part_of_the_internet_is_part() {
+        let deny_to = |cidr: &str| {
+            format!(
+                "{ANP}metadata: {{name: p}}\nspec: {{priority: 2, subject: {{pods: {{namespaceSelector: {{}}, podSelector: {{matchLabels: {{role: web}}}}}}}}, egress: [{{name: r, action: Deny, to: [{{networks: [{cidr}]}}]}}]}}\n---\n"
+            )
+        };
+        let open = "{from: [{podSelector: {}}]}";
+        // 0.0.0.0/0 holds every pod's address: web reaches nothing, in or out of the cluster
+        // (with ::/0, which holds the IPv6 internet).
+        let g = graph(&web_db(open, &deny_to("0.0.0.0/0, \"::/0\"")));
+        assert!(!reaches(&g, "Pod/app/web", "Pod/app/db"));
+        let web = web_class(&g);
+        assert!(g.net.egress_to_external(web, None).is_empty());
+        // A narrower range holds no pod (their addresses are not modelled).
+        let g = graph(&web_db(open, &deny_to("10.0.0.0/8")));
+        assert!(reaches(&g, "Pod/app/web", "Pod/app/db"));
+        // Passing part of the internet before denying all of it: that part may still be reached.
+        let pass = format!(
+            "{ANP}metadata: {{name: first}}\nspec: {{priority: 1, subject: {{pods: {{namespaceSelector: {{}}, podSelector: {{matchLabels: {{role: web}}}}}}}}, egress: [{{name: r, action: Pass, to: [{{networks: [0.0.0.0/1]}}]}}]}}\n---\n"
+        );
+        let g = graph(&web_db(
+            open,
+            &format!("{pass}{}", deny_to("0.0.0.0/0, \"::/0\"")),
+        ));
+        let web = web_class(&g);
+        assert!(!g.net.egress_to_external(web, None).is_empty());
+    }
+
     mod differential {
         use super::*;
         use proptest::prelude::*;
@@ -1049,7 +1161,22 @@ mod tests {
                 "{}",
                 "{matchLabels: {role: web}}",
                 "{matchLabels: {role: db}}",
-            ][i % 3]
+                "{matchLabels: {role: cache}}",
+            ][i % 4]
+        }
+
+        /// An egress peer: pods, or `networks` holding every address (every pod too) or part.
+        fn admin_egress_peer(kind: usize, ns: usize, pods: usize) -> String {
+            match kind % 5 {
+                3 => "{networks: [0.0.0.0/0]}".into(),
+                4 => "{networks: [10.0.0.0/8]}".into(),
+                _ => admin_pods(kind, ns, pods),
+            }
+        }
+
+        /// A NetworkPolicy rule's ports: every port, or one the pods listen on.
+        fn np_ports(i: usize) -> &'static str {
+            ["", ", ports: [{port: 8080}]", ", ports: [{port: 5432}]"][i % 3]
         }
 
         fn ns_selector(i: usize) -> &'static str {
@@ -1112,8 +1239,20 @@ mod tests {
                     _ => format!("from: [{{namespaceSelector: {}}}]", ns_selector(next())),
                 }
                 .replace("from:", if dir == "Ingress" { "from:" } else { "to:" });
+                // Sometimes a second rule: one naming no peer, on one port.
+                let second = if next().is_multiple_of(2) {
+                    format!(", {{ports: [{{port: {}}}]}}", [8080, 5432][next() % 2])
+                } else {
+                    String::new()
+                };
+                let ports = np_ports(next());
+                let peers = if peers.is_empty() {
+                    ports.trim_start_matches(", ").to_string()
+                } else {
+                    format!("{peers}{ports}")
+                };
                 y.push_str(&format!(
-                    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: np{n}, namespace: ns{ns}}}\nspec: {{podSelector: {}, policyTypes: [{dir}], {rule}: [{{{peers}}}]}}\n---\n",
+                    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: np{n}, namespace: ns{ns}}}\nspec: {{podSelector: {}, policyTypes: [{dir}], {rule}: [{{{peers}}}{second}]}}\n---\n",
                     selector(next())
                 ));
             }
@@ -1130,7 +1269,11 @@ mod tests {
                     ("egress", "to")
                 };
                 let subject = admin_pods(next(), next(), next());
-                let peer = admin_pods(next(), next(), next());
+                let peer = if rule == "egress" {
+                    admin_egress_peer(next(), next(), next())
+                } else {
+                    admin_pods(next(), next(), next())
+                };
                 let ports = ports(next());
                 let head = if baseline {
                     format!("{BANP}metadata: {{name: default}}\nspec: {{")

@@ -202,22 +202,48 @@ pub(super) enum Other<'a> {
     External(Option<&'a IpSet>),
 }
 
+/// How a peer matches the other end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Match {
+    /// Not at all.
+    No,
+    /// For some of the addresses "some public address" stands for.
+    Partly,
+    /// Wholly.
+    Yes,
+}
+
 impl AdminPeer {
-    /// Whether the peer matches `other`, for a rule doing `action`. For "some public address"
-    /// an `Allow` matches when the networks hold any of it, a `Deny` or `Pass` only when they
-    /// hold all of it: what is reported reachable is never less than what is.
-    fn matches(&self, other: Other<'_>, action: Action) -> bool {
+    /// Whether `networks` hold every IPv4 or every IPv6 address: then they hold every pod's
+    /// address too (the API: "cluster-internal traffic will be checked against the rule as
+    /// well"). Pod addresses are not modelled otherwise, so a narrower CIDR matches no pod.
+    pub fn selects_every_pod(&self) -> bool {
+        match self {
+            AdminPeer::Networks(n) => {
+                n.v4_ranges() == [(0, u32::MAX)] || n.v6_ranges() == [(0, u128::MAX)]
+            }
+            AdminPeer::Pods(_) => false,
+        }
+    }
+
+    /// How the peer matches `other`.
+    fn matches(&self, other: Other<'_>) -> Match {
+        let yes = |b: bool| if b { Match::Yes } else { Match::No };
         match (self, other) {
-            (AdminPeer::Pods(atom), Other::Pods(c)) => c.has(*atom),
-            (AdminPeer::Networks(n), Other::External(Some(range))) => n.contains_set(range),
+            (AdminPeer::Pods(atom), Other::Pods(c)) => yes(c.has(*atom)),
+            (AdminPeer::Networks(_), Other::Pods(_)) => yes(self.selects_every_pod()),
+            (AdminPeer::Pods(_), Other::External(_)) => Match::No,
+            (AdminPeer::Networks(n), Other::External(Some(range))) => yes(n.contains_set(range)),
             (AdminPeer::Networks(n), Other::External(None)) => {
                 let internet = IpSet::internet();
-                match action {
-                    Action::Allow => !n.intersect(&internet).is_empty(),
-                    Action::Deny | Action::Pass => n.contains_set(&internet),
+                if n.contains_set(&internet) {
+                    Match::Yes
+                } else if n.intersect(&internet).is_empty() {
+                    Match::No
+                } else {
+                    Match::Partly
                 }
             }
-            _ => false,
         }
     }
 }
@@ -268,9 +294,14 @@ pub(super) fn verdict(
             .iter()
             .enumerate()
         {
-            if !r.peers.iter().any(|peer| peer.matches(other, r.action)) {
-                continue;
-            }
+            // For "some public address", a rule holding only part of it decides for that part
+            // alone: its ports take the rule's outcome and stay undecided for the rest (so a
+            // `Deny` takes nothing away). What is reported reachable is never less than what is.
+            let partly = match r.peers.iter().map(|peer| peer.matches(other)).max() {
+                None | Some(Match::No) => continue,
+                Some(Match::Partly) => true,
+                Some(Match::Yes) => false,
+            };
             let open = if p.baseline {
                 baseline_undecided.as_mut()
             } else {
@@ -281,7 +312,9 @@ pub(super) fn verdict(
             if ports.is_empty() {
                 continue;
             }
-            *open = open.subtract(&ports);
+            if !partly {
+                *open = open.subtract(&ports);
+            }
             match (p.baseline, r.action) {
                 (false, Action::Allow) => allowed.union_with(&ports),
                 (false, Action::Pass) => passed.union_with(&ports),
@@ -377,6 +410,27 @@ pub(super) fn compile<'a>(
             };
             let mut peers = Vec::new();
             for (pi, peer) in r.peers.iter().enumerate() {
+                let set_fields = [
+                    peer.namespaces.is_some(),
+                    peer.pods.is_some(),
+                    peer.nodes.is_some(),
+                    peer.networks.is_some(),
+                ]
+                .iter()
+                .filter(|b| **b)
+                .count();
+                if set_fields != 1 {
+                    warnings.push(format!(
+                        "{at} peer[{pi}]: exactly one of namespaces, pods, nodes, networks must be set; peer ignored"
+                    ));
+                    continue;
+                }
+                if dir == "ingress" && (peer.networks.is_some() || peer.nodes.is_some()) {
+                    warnings.push(format!(
+                        "{at} peer[{pi}]: nodes and networks are egress peers; peer ignored"
+                    ));
+                    continue;
+                }
                 if let Some(nets) = &peer.networks {
                     let mut set = IpSet::empty();
                     for cidr in nets {
