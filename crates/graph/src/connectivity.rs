@@ -55,16 +55,7 @@ fn piece_name(p: &IpSet) -> String {
 fn raw_blocks(snapshot: &Snapshot, model: &NetModel, ingress: bool) -> Vec<IpSet> {
     let mut v = Vec::new();
     if !ingress {
-        // Admin policies name networks in egress rules only.
-        for p in &model.admin {
-            for r in &p.egress {
-                for peer in &r.peers {
-                    if let crate::netpol::admin::AdminPeer::Networks(n) = peer {
-                        v.push(n.clone());
-                    }
-                }
-            }
-        }
+        v.extend(model.admin_networks().cloned());
     }
     for (_, np) in snapshot.network_policies() {
         let rules = if ingress {

@@ -135,11 +135,6 @@ impl NetClass {
         self.atoms.binary_search(&atom).is_ok()
     }
 
-    /// Whether these pods match atom `atom`.
-    pub fn has_atom(&self, atom: u32) -> bool {
-        self.has(atom)
-    }
-
     /// The atoms these pods match, ascending.
     fn atom_ids(&self) -> impl Iterator<Item = u32> + '_ {
         self.atoms.iter().copied()
@@ -351,11 +346,7 @@ fn selects(
                 AdminRules {
                     ingress: !policy.ingress.is_empty(),
                     egress: !policy.egress.is_empty(),
-                    egress_pods: policy.egress.iter().any(|r| {
-                        r.peers.iter().any(|x| {
-                            matches!(x, admin::AdminPeer::Pods(_)) || x.selects_every_pod()
-                        })
-                    }),
+                    egress_pods: policy.egress_names_pods(),
                 },
             ))
         }
@@ -1740,16 +1731,20 @@ impl NetModel {
                 }
             }
         }
-        for p in &self.admin {
-            for r in p.ingress.iter().chain(&p.egress) {
-                for peer in &r.peers {
-                    if let admin::AdminPeer::Networks(n) = peer {
-                        v.push(n);
-                    }
-                }
-            }
-        }
+        v.extend(self.admin_networks());
         v
+    }
+
+    /// Every admin rule's `networks` (egress rules only: ingress ones are ignored).
+    pub fn admin_networks(&self) -> impl Iterator<Item = &IpSet> {
+        self.admin
+            .iter()
+            .flat_map(|p| &p.egress)
+            .flat_map(|r| &r.peers)
+            .filter_map(|peer| match peer {
+                admin::AdminPeer::Networks(n) => Some(n),
+                admin::AdminPeer::Pods(_) => None,
+            })
     }
 
     /// `namespace/name` of a policy.

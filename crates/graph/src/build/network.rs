@@ -76,6 +76,9 @@ pub struct AdminGroups {
     /// Per (group, peer set): whether the rules naming the peer admit the group's members
     /// otherwise than the rules' vertices carry ([`AdminGroups::needs_peer`]), worked out once.
     needed: HashMap<(u32, u32), bool>,
+    /// Per peer set: whether the rules' vertices carry what every rule naming it admits, into
+    /// every class its policy selects ([`NetModel::rule_carries`]), worked out once.
+    carried: HashMap<u32, bool>,
     /// The vertices of the (group, peer set) pairs that need one.
     pub peers: BTreeMap<(u32, u32), NodeIndex>,
 }
@@ -103,11 +106,14 @@ impl AdminGroups {
         if let Some(&b) = self.needed.get(&(group, set)) {
             return b;
         }
-        let carried = self.rules_of_set.get(&set).is_none_or(|rules| {
-            rules.iter().all(|&(p, r)| {
-                net.policy_classes(p)
-                    .iter()
-                    .all(|&dc| net.rule_carries(p, r, dc))
+        let rules = &self.rules_of_set;
+        let carried = *self.carried.entry(set).or_insert_with(|| {
+            rules.get(&set).is_none_or(|rules| {
+                rules.iter().all(|&(p, r)| {
+                    net.policy_classes(p)
+                        .iter()
+                        .all(|&dc| net.rule_carries(p, r, dc))
+                })
             })
         });
         let needed = !carried || !self.passes(net, group, set);
@@ -236,15 +242,10 @@ pub(super) fn layer(b: &mut Builder<'_>, net: &NetModel) -> Layer {
     }
     let mut admin_groups = AdminGroups {
         rules_of_set,
-        active: net.admin.iter().any(|p| {
-            !p.ingress.is_empty()
-                || p.egress.iter().any(|r| {
-                    r.peers.iter().any(|x| {
-                        matches!(x, crate::netpol::admin::AdminPeer::Pods(_))
-                            || x.selects_every_pod()
-                    })
-                })
-        }),
+        active: net
+            .admin
+            .iter()
+            .any(|p| !p.ingress.is_empty() || p.egress_names_pods()),
         ..AdminGroups::default()
     };
     if admin_groups.active {
@@ -272,7 +273,7 @@ pub(super) fn layer(b: &mut Builder<'_>, net: &NetModel) -> Layer {
 /// Whether a class sends through its admin group only: admin policies judge its egress and no
 /// NetworkPolicy isolates it (with one, it keeps pair edges).
 fn grouped(class: &crate::netpol::NetClass) -> bool {
-    !class.egress_open() && class.admin_egress() && class.egress_policies.is_empty()
+    class.admin_egress() && class.egress_policies.is_empty()
 }
 
 /// A class whose NetworkPolicy egress is open sends as its admin group; one whose egress

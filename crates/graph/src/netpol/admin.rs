@@ -77,6 +77,16 @@ pub struct AdminPolicy {
 }
 
 impl AdminPolicy {
+    /// Whether an egress rule names pods (a `networks` peer holding every address does too):
+    /// rules naming only narrower `networks` leave in-cluster traffic to the NetworkPolicies.
+    pub fn egress_names_pods(&self) -> bool {
+        self.egress.iter().any(|r| {
+            r.peers
+                .iter()
+                .any(|x| matches!(x, AdminPeer::Pods(_)) || x.selects_every_pod())
+        })
+    }
+
     /// `AdminNetworkPolicy` or `BaselineAdminNetworkPolicy`.
     pub fn kind(&self) -> &'static str {
         if self.baseline {
