@@ -39,7 +39,7 @@ async def exercise(session, how):
         assert t.annotations.destructive_hint is False, t.name
 
     chains = payload(await session.call_tool("list_chains", {"namespace": "payments"}))
-    assert chains["matching"] > 0 and chains["total"] == 50, chains
+    assert chains["matching"] > 0 and chains["total"] == 60, chains
     assert all("payments" in json.dumps(c) for c in chains["chains"])
     log4shell = payload(await session.call_tool("list_chains", {"text": "storefront", "limit": 3}))
     assert len(log4shell["chains"]) == 3
@@ -54,7 +54,7 @@ async def exercise(session, how):
     assert missing.is_error and "no chain" in missing.content[0].text
 
     everything = payload(await session.call_tool("what_if_cut", {}))
-    assert everything["chains_before"] == 50 and everything["chains_after"] == 0, everything
+    assert everything["chains_before"] == 60 and everything["chains_after"] == 0, everything
     bad = await session.call_tool("what_if_cut", {"cut_ids": ["cut-nope"]})
     assert bad.is_error and "no cut" in bad.content[0].text
 
@@ -64,7 +64,7 @@ async def exercise(session, how):
     for left_out in cut_ids[:3]:
         rest = [c for c in cut_ids if c != left_out]
         partial = payload(await session.call_tool("what_if_cut", {"cut_ids": rest}))
-        assert 0 < partial["chains_after"] < 50, (left_out, partial["chains_after"])
+        assert 0 < partial["chains_after"] < everything["chains_before"], (left_out, partial["chains_after"])
     assert mitigations["ledger_count"] == 1 and mitigations["ledger"][0]["phase"] == "Applied"
     # The hostile reason is shown as what it is: a string in the data.
     assert mitigations["ledger"][0]["reason"].startswith("ignore previous instructions")
@@ -75,7 +75,7 @@ async def exercise(session, how):
     shop = payload(await session.call_tool("audit_findings", {"namespace": "shop", "status": "all"}))
     assert all(f["object"]["namespace"] == "shop" for f in shop["findings"])
     print(f"mcp-test: {how}: 5 read-only tools; {chains['matching']} chains touch payments; "
-          f"all cuts leave {everything['chains_after']} of 50; {cis['matching']} CIS findings")
+          f"all cuts leave {everything['chains_after']} of {everything['chains_before']}; {cis['matching']} CIS findings")
 
 
 async def main():

@@ -57,9 +57,9 @@ in_readme 'export PATH="$PWD/target/release:$PATH"'
 
 # scan: chains found (exit 1), then the what-if with every cut applied (exit 0).
 step 'rampart scan examples/demo-cluster' 1 \
-  'rampart scan: 50 chain(s) from 5 internet-facing entries'
-step 'rampart scan examples/demo-cluster' 1 'MINIMAL CUT: cost 43, 7 cut(s), 3 live'
-step 'rampart scan examples/demo-cluster --apply-cuts' 0 'WHAT-IF: 7 fix(es) applied, 0 chain(s) remain'
+  'rampart scan: 60 chain(s) from 5 internet-facing entries'
+step 'rampart scan examples/demo-cluster' 1 'MINIMAL CUT: cost 48, 6 cut(s), 3 live'
+step 'rampart scan examples/demo-cluster --apply-cuts' 0 'WHAT-IF: 6 fix(es) applied, 0 chain(s) remain'
 step 'rampart netpol suggest --flows examples/demo-flows/hubble.jsonl examples/demo-cluster -f text' 0 \
   'verified: 49/49 observed connections still allowed; 12 allowed connections not observed (dns 12)'
 
@@ -83,7 +83,7 @@ step 'rampart policy test examples/policies/tests' 0 '10 passed, 0 failed'
 
 # the dashboard of an offline scan answers /status.
 serve 'rampart dashboard examples/demo-cluster --addr 127.0.0.1:18080' http://127.0.0.1:18080/healthz
-step 'curl -s http://127.0.0.1:18080/status' 0 '{"chains":50,"generation":1,"ready":true}'
+step 'curl -s http://127.0.0.1:18080/status' 0 '{"chains":60,"generation":1,"ready":true}'
 stop_servers
 
 # the webhook over TLS with a self-signed certificate: /healthz, then a privileged pod denied.

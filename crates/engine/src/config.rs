@@ -59,6 +59,9 @@ pub struct EngineConfig {
     pub actuator: String,
     /// Let `network` act on proof alone.
     pub act_on_proof: bool,
+    /// Objectives beyond the classic targets that chains are proved to (Impact, Exfiltration,
+    /// Collection, Persistence).
+    pub objectives: rampart_graph::Objectives,
     /// Dashboard, findings and metrics address.
     pub dashboard_addr: SocketAddr,
     /// File holding the dashboard's token.
@@ -227,7 +230,10 @@ impl EngineConfig {
             min_ready: 1,
         };
         let mut core = EngineCore::new(
-            Options::default(),
+            Options {
+                objectives: self.objectives,
+                ..Options::default()
+            },
             bar.clone(),
             CircuitBreaker::new(self.max_actions, self.action_window.as_secs().max(1)),
             actuator,
@@ -433,6 +439,7 @@ mod tests {
             enable: Vec::new(),
             actuator: "dryrun".into(),
             act_on_proof: false,
+            objectives: rampart_graph::Objectives::all(),
             dashboard_addr: "127.0.0.1:8080".parse().expect("address"),
             dashboard_token_file: None,
             limits: Limits::default(),

@@ -9,7 +9,7 @@
 //!   workload the analysis has, before and after, and to the same one; a workload keeps at least
 //!   one pod (without pods it falls back to its controller's template);
 //! * what is read by name: the pod spec of the workload's first pod (the one the analysis reads)
-//!   but for its node and images, the workload's source, and the labels and annotations read by name
+//!   but for its node and images (read only for whether it is a database), the workload's source, and the labels and annotations read by name
 //!   ([`KEYS_READ_BY_NAME`]) on the controller, the first pod and every pod group;
 //! * pod groups: each keeps a class the workload has, and nothing that selects pods sees the
 //!   groups differently ([`crate::relabel`]) — else the classes are patched
@@ -197,9 +197,11 @@ fn same_reads(old: &Workload, new: &Workload) -> Result<(), Reprove> {
         }
         s
     };
+    // Images are read by one door only: whether the workload holds data (a database).
     if old.source != new.source
         || (old.template.spec != new.template.spec
             && spec(&old.template.spec) != spec(&new.template.spec))
+        || crate::objective::collection(old) != crate::objective::collection(new)
     {
         return Err(Reprove::Template);
     }

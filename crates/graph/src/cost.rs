@@ -10,6 +10,10 @@ pub const ISOLATE_UNSERVED: u32 = 2;
 pub const ISOLATE_SERVED: u32 = 6;
 /// Contain a foothold's in-cluster egress (keep DNS and the internet).
 pub const CONTAIN_EGRESS: u32 = 5;
+/// Deny a workload's egress to the internet (keep DNS and the cluster): a flow nobody declared,
+/// as cheap as isolating an unserved workload (hardened clusters deny it by default and
+/// allow-list the exceptions).
+pub const DENY_INTERNET_EGRESS: u32 = 2;
 /// Turn off the ServiceAccount token automount (the ServiceAccount holds no permissions).
 pub const AUTOMOUNT_OFF: u32 = 4;
 /// Turn off the token automount of a pod whose ServiceAccount holds permissions (it probably

@@ -501,7 +501,44 @@ pub(crate) fn is_dns_pod(labels: &Labels) -> bool {
         .is_some_and(|v| v == crate::fix::DNS_LABEL.1)
 }
 
-fn is_dns(w: &Workload) -> bool {
+/// The workloads an ingress rule admits the pods of source vertex `src` into (through the
+/// peers that select them): with selectable ones, then those without stable labels (named).
+fn declared_destinations(g: &SecurityGraph, src: NodeIndex) -> (Vec<&Workload>, Vec<String>) {
+    let out = |v: NodeIndex, kind: EdgeKind| {
+        g.graph
+            .edges_directed(v, Direction::Outgoing)
+            .filter(move |e| e.weight().kind == kind)
+            .map(|e| e.target())
+    };
+    let mut ids: Vec<WorkloadId> = Vec::new();
+    for peer in out(src, EdgeKind::PeerMember) {
+        for rule in out(peer, EdgeKind::RuleAdmits) {
+            for dst in out(rule, EdgeKind::AdmitsInto) {
+                for w in out(dst, EdgeKind::ReceivesAs) {
+                    if let Vertex::Workload(id) = g.graph[w] {
+                        ids.push(id);
+                    }
+                }
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let (mut keep, mut unselectable) = (Vec::new(), Vec::new());
+    for id in ids {
+        let w = &g.workloads.list[id.index()];
+        if has_stable_labels(w) {
+            keep.push(w);
+        } else {
+            unselectable.push(w.display());
+        }
+    }
+    (keep, unselectable)
+}
+
+/// Whether a workload is the cluster's DNS (what contained egress keeps reaching, and what
+/// the network layer never walks into: see [`crate::build`]'s membership).
+pub(crate) fn is_dns(w: &Workload) -> bool {
     w.namespace == "kube-system" && w.groups.iter().any(|g| is_dns_pod(&g.labels))
 }
 
@@ -647,7 +684,12 @@ pub(crate) fn cut_of(
         class_edges.extend(
             g.graph
                 .edges_directed(src, Direction::Outgoing)
-                .filter(|e| e.weight().kind == EdgeKind::EgressOpen)
+                .filter(|e| {
+                    matches!(
+                        e.weight().kind,
+                        EdgeKind::EgressOpen | EdgeKind::Exfiltrates
+                    )
+                })
                 .map(|e| e.id()),
         );
         class_edges.extend(
@@ -668,8 +710,13 @@ pub(crate) fn cut_of(
                     count += 1;
                     selectable &= stable(w);
                 }
+                let each = if g.graph[e].kind == EdgeKind::Exfiltrates {
+                    cost::DENY_INTERNET_EGRESS
+                } else {
+                    cost::CONTAIN_EGRESS
+                };
                 if selectable {
-                    Cost::Finite(cost::CONTAIN_EGRESS.saturating_mul(count.max(1)))
+                    Cost::Finite(each.saturating_mul(count.max(1)))
                 } else {
                     Cost::Never
                 }
@@ -862,11 +909,26 @@ pub(crate) fn cut_of(
             }
             (EdgeKind::EgressOpen, Vertex::NetSrc(c), _) => {
                 let ws: Vec<Workload> = class_workloads(g, c, &fwd).cloned().collect();
+                // What an ingress rule admits these pods into is no open egress: the cut
+                // leaves it (the graph keeps those edges), so the policy keeps it too.
+                let (declared, unselectable) = declared_destinations(g, a);
+                for d in &unselectable {
+                    cut.notes.push(format!(
+                        "{d} has no stable labels to keep it reachable: contained egress cuts it too"
+                    ));
+                }
+                let keep: BTreeSet<(String, Labels)> = declared
+                    .iter()
+                    .map(|d| (d.namespace.clone(), stable_labels(d)))
+                    .collect();
                 let mut all = true;
                 for w in &ws {
                     all &= want(
                         w,
-                        &|i| i.contain_egress = true,
+                        &|i| {
+                            i.contain_egress = true;
+                            i.keep_egress_to.extend(keep.iter().cloned());
+                        },
                         "contain in-cluster egress",
                         &mut cut,
                     );
@@ -876,7 +938,11 @@ pub(crate) fn cut_of(
                     .workloads
                     .list
                     .iter()
-                    .filter(|d| bwd[g.workload_ix[d.id.index()].index()] && !is_dns(d))
+                    .filter(|d| {
+                        bwd[g.workload_ix[d.id.index()].index()]
+                            && !is_dns(d)
+                            && !declared.iter().any(|k| k.id == d.id)
+                    })
                     .map(key)
                     .collect();
                 claims.push((
@@ -884,6 +950,25 @@ pub(crate) fn cut_of(
                     Claim::Pairs {
                         srcs: ws.iter().map(key).collect(),
                         dsts,
+                    },
+                ));
+            }
+            (EdgeKind::Exfiltrates, Vertex::NetSrc(c), _) => {
+                let ws: Vec<Workload> = class_workloads(g, c, &fwd).cloned().collect();
+                let mut all = true;
+                for w in &ws {
+                    all &= want(
+                        w,
+                        &|i| i.deny_internet_egress = true,
+                        "deny egress to the internet",
+                        &mut cut,
+                    );
+                }
+                cut.live = all;
+                claims.push((
+                    idx,
+                    Claim::Exfil {
+                        srcs: ws.iter().map(key).collect(),
                     },
                 ));
             }
@@ -1013,7 +1098,10 @@ pub(crate) fn cut_of(
     for (idx, cut) in cuts.iter_mut().enumerate() {
         if !matches!(
             cut.kind,
-            EdgeKind::RoutesTo | EdgeKind::EgressOpen | EdgeKind::IngressOpen
+            EdgeKind::RoutesTo
+                | EdgeKind::EgressOpen
+                | EdgeKind::IngressOpen
+                | EdgeKind::Exfiltrates
         ) || !cut.fixes.is_empty()
         {
             continue;
@@ -1332,6 +1420,7 @@ fn touched_workloads(
         }
         match c {
             Claim::Internet { dst, .. } => v.push(*dst),
+            Claim::Exfil { srcs } => v.extend(srcs.iter().copied()),
             Claim::Pairs { srcs, dsts } => {
                 if cut.kind == EdgeKind::EgressOpen {
                     v.extend(srcs.iter().copied());
@@ -1366,8 +1455,18 @@ fn key_str(list: &[Workload], k: &Key) -> String {
 /// What a live network cut promises, checked against the re-analysed model.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Claim {
-    Internet { dst: Key, ports: PortSet },
-    Pairs { srcs: Vec<Key>, dsts: Vec<Key> },
+    Internet {
+        dst: Key,
+        ports: PortSet,
+    },
+    Pairs {
+        srcs: Vec<Key>,
+        dsts: Vec<Key>,
+    },
+    /// The workloads send to no public address.
+    Exfil {
+        srcs: Vec<Key>,
+    },
 }
 
 impl Claim {
@@ -1375,6 +1474,7 @@ impl Claim {
     fn names_any(&self, ws: &[WorkloadId]) -> bool {
         match self {
             Claim::Internet { dst, .. } => ws.contains(dst),
+            Claim::Exfil { srcs } => srcs.iter().any(|w| ws.contains(w)),
             Claim::Pairs { srcs, dsts } => {
                 !ws.is_empty() && srcs.iter().chain(dsts).any(|w| ws.contains(w))
             }
@@ -1398,6 +1498,19 @@ impl Claim {
                 for &c in classes(dst) {
                     if net.ingress_from_external(None, c).0.overlaps(ports) {
                         return Err(format!("{} still admits the internet", key_str(list, dst)));
+                    }
+                }
+                Ok(())
+            }
+            Claim::Exfil { srcs } => {
+                for s in srcs.iter().filter(|s| only.is_none_or(|ws| ws.contains(s))) {
+                    for &c in classes(s) {
+                        if !net.egress_to_internet(c).0.is_empty() {
+                            return Err(format!(
+                                "{} still sends to the internet",
+                                key_str(list, s)
+                            ));
+                        }
                     }
                 }
                 Ok(())

@@ -463,6 +463,11 @@ pub struct NetIntent {
     pub deny_in_cluster: bool,
     /// Deny in-cluster destinations (keep DNS and the internet).
     pub contain_egress: bool,
+    /// Deny destinations on the internet (keep DNS and the cluster).
+    pub deny_internet_egress: bool,
+    /// What contained egress still reaches: the pods (namespace, labels) an ingress rule admits
+    /// the workload into — its declared destinations.
+    pub keep_egress_to: std::collections::BTreeSet<(String, Labels)>,
 }
 
 /// The label of the cluster's DNS pods (in `kube-system`), which contained egress still reaches.
@@ -502,7 +507,32 @@ pub fn network_policies(
             "spec": {"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"], "ingress": rules},
         }));
     }
-    if intent.contain_egress {
+    if intent.contain_egress || intent.deny_internet_egress {
+        // DNS always; the cluster (its pods, and private addresses: nodes, services
+        // outside NetworkPolicy's pod model) unless contained; the internet unless denied.
+        let mut rules = vec![json!(
+            {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                      "podSelector": {"matchLabels": {DNS_LABEL.0: DNS_LABEL.1}}}],
+             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+        )];
+        for (ns, labels) in &intent.keep_egress_to {
+            rules.push(json!({"to": [{
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+                "podSelector": {"matchLabels": labels},
+            }]}));
+        }
+        if !intent.contain_egress {
+            let private: Vec<serde_json::Value> = PRIVATE_RANGES
+                .iter()
+                .map(|c| json!({"ipBlock": {"cidr": c}}))
+                .chain([json!({"ipBlock": {"cidr": "fc00::/7"}})])
+                .collect();
+            rules.push(json!({"to": [{"namespaceSelector": {}}]}));
+            rules.push(json!({ "to": private }));
+        }
+        if !intent.deny_internet_egress {
+            rules.push(json!({"to": [internet, internet6]}));
+        }
         out.push(json!({
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
@@ -510,12 +540,7 @@ pub fn network_policies(
             "spec": {
                 "podSelector": {"matchLabels": selector},
                 "policyTypes": ["Egress"],
-                "egress": [
-                    {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                              "podSelector": {"matchLabels": {DNS_LABEL.0: DNS_LABEL.1}}}],
-                     "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-                    {"to": [internet, internet6]},
-                ],
+                "egress": rules,
             },
         }));
     }
@@ -540,6 +565,8 @@ mod tests {
             deny_external: true,
             deny_in_cluster: false,
             contain_egress: true,
+            deny_internet_egress: false,
+            keep_egress_to: Default::default(),
         };
         let selector: Labels = [("app".to_string(), "web".to_string())]
             .into_iter()

@@ -31,6 +31,7 @@ mod flow;
 pub mod ipset;
 pub mod model;
 pub mod netpol;
+pub mod objective;
 pub mod ports;
 pub mod prove;
 pub mod rbac;
@@ -39,6 +40,7 @@ pub mod relabel;
 
 pub use build::{Models, SecurityGraph};
 pub use cut::{Cut, CutPlan};
+pub use objective::{Objective, Objectives, Technique};
 pub use prove::{Chain, ChainId, Confidence, Proof, ProveOptions, TargetKind};
 
 use std::collections::BTreeSet;
@@ -51,6 +53,8 @@ use rampart_model::{Kind, Snapshot};
 pub struct Options {
     /// Chain listing.
     pub prove: ProveOptions,
+    /// Which objectives beyond the classic targets are targets (all by default).
+    pub objectives: Objectives,
 }
 
 /// Graph, chains and cut of one snapshot.
@@ -88,6 +92,7 @@ fn prove_and_cut(
     verification: Option<cut::CutState>,
     count_relations: bool,
 ) -> Analysis {
+    graph.select_objectives(options.objectives);
     let (proof, relations, uncosted) = std::thread::scope(|s| {
         let g = &graph;
         let chains = s.spawn(move || {

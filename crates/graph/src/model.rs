@@ -166,6 +166,9 @@ pub enum Vertex {
     /// What one identity can do through one RBAC ability (index into
     /// [`crate::SecurityGraph::grants`]): narrowing the binding cuts the edge into it.
     Grant(u32),
+    /// An objective beyond the classic targets: a technique, cluster-wide or in a namespace
+    /// (index into [`crate::SecurityGraph::objectives`]).
+    Objective(u32),
 }
 
 impl Vertex {
@@ -241,6 +244,14 @@ pub enum EdgeKind {
     ProxiesNode,
     /// Identity → ClusterAdmin: `*` on `*` cluster-wide (cluster-admin).
     IsClusterAdmin,
+    /// Identity → Impact objective: delete the volumes that hold data, or delete or scale down
+    /// the controllers that run services.
+    Destroys,
+    /// Identity → Persistence objective: create CronJobs or DaemonSets, write mutating
+    /// webhooks; Workload → Persistence: a writable host path that plants static pods.
+    Persists,
+    /// NetSrc → Exfiltration objective: the pods may send to some public address.
+    Exfiltrates,
 }
 
 impl EdgeKind {
@@ -272,6 +283,9 @@ impl EdgeKind {
             EdgeKind::Escalates => "escalates",
             EdgeKind::ProxiesNode => "proxies-node",
             EdgeKind::IsClusterAdmin => "is-cluster-admin",
+            EdgeKind::Destroys => "destroys",
+            EdgeKind::Persists => "persists",
+            EdgeKind::Exfiltrates => "exfiltrates",
         }
     }
 }

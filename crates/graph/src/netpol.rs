@@ -183,7 +183,7 @@ impl NetClass {
 
     /// Whether admin policies judge what these pods send anywhere (addresses outside the
     /// cluster included).
-    fn admin_egress_any(&self) -> bool {
+    pub fn admin_egress_any(&self) -> bool {
         self.anp.egress || (self.banp.egress && self.egress_policies.is_empty())
     }
 
@@ -1642,19 +1642,36 @@ impl NetModel {
 
     /// Ports `src` may send to addresses in `to` (an atomic ipBlock range; `None` = internet).
     pub fn egress_to_external(&self, src: ClassId, to: Option<&IpSet>) -> PortSet {
-        let s = self.class(src);
-        self.layered(s, false, Other::External(to), None, || {
-            (self.external_sends(s, to), Vec::new())
-        })
-        .0
+        self.egress_to_internet_by(src, to).0
     }
 
-    /// What `s`'s NetworkPolicies (isolating its egress) allow to addresses in `to`.
-    fn external_sends(&self, s: &NetClass, to: Option<&IpSet>) -> PortSet {
+    /// Ports `src` may send to some public address, with the egress rules that allow them
+    /// (none when no NetworkPolicy restricts its egress): what makes a foothold there an
+    /// exfiltration channel.
+    pub fn egress_to_internet(&self, src: ClassId) -> (PortSet, Vec<RuleRef>) {
+        self.egress_to_internet_by(src, None)
+    }
+
+    fn egress_to_internet_by(&self, src: ClassId, to: Option<&IpSet>) -> (PortSet, Vec<RuleRef>) {
+        let s = self.class(src);
+        self.layered(s, false, Other::External(to), None, || {
+            self.external_sends(s, to)
+        })
+    }
+
+    /// What `s`'s NetworkPolicies (isolating its egress) allow to addresses in `to`, and the
+    /// rules that allow it.
+    fn external_sends(&self, s: &NetClass, to: Option<&IpSet>) -> (PortSet, Vec<RuleRef>) {
         let internet = IpSet::internet();
         let mut out = PortSet::empty();
+        let mut why = Vec::new();
         for &p in &s.egress_policies {
-            for r in self.policies[p as usize].egress.iter().flatten() {
+            for (ri, r) in self.policies[p as usize]
+                .egress
+                .iter()
+                .flatten()
+                .enumerate()
+            {
                 let matched = match &r.peers {
                     None => true,
                     Some(peers) => peers.iter().any(|x| match x {
@@ -1666,11 +1683,19 @@ impl NetModel {
                     }),
                 };
                 if matched {
-                    out.union_with(&Self::resolve(&r.ports, None));
+                    let ports = Self::resolve(&r.ports, None);
+                    if !ports.is_empty() {
+                        out.union_with(&ports);
+                        why.push(RuleRef {
+                            policy: p,
+                            ingress: false,
+                            rule: u32::try_from(ri).unwrap_or(u32::MAX),
+                        });
+                    }
                 }
             }
         }
-        out
+        (out, why)
     }
 
     /// Whether `dst` has an ingress rule that admits every in-cluster source on a port it listens

@@ -34,6 +34,32 @@ pub enum TargetKind {
     Secret,
     /// Something labelled `rampart.dev/crown-jewel=true`.
     CrownJewel,
+    /// Destroying data or stopping services (ATT&CK Impact).
+    Impact,
+    /// Sending data to the internet (ATT&CK Exfiltration).
+    Exfiltration,
+    /// A workload that holds data: a database, or data on persistent volumes (ATT&CK
+    /// Collection).
+    Collection,
+    /// Planting what runs again: CronJobs, DaemonSets, static pods, mutating webhooks (ATT&CK
+    /// Persistence).
+    Persistence,
+}
+
+impl TargetKind {
+    /// The name the contract, the table and the metrics use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::ClusterAdmin => "ClusterAdmin",
+            TargetKind::Node => "Node",
+            TargetKind::Secret => "Secret",
+            TargetKind::CrownJewel => "CrownJewel",
+            TargetKind::Impact => "Impact",
+            TargetKind::Exfiltration => "Exfiltration",
+            TargetKind::Collection => "Collection",
+            TargetKind::Persistence => "Persistence",
+        }
+    }
 }
 
 /// One proven chain.
@@ -47,6 +73,8 @@ pub struct Chain {
     pub target: NodeIndex,
     /// What kind of jewel.
     pub target_kind: TargetKind,
+    /// The ATT&CK technique the jewel stands for (none for a crown jewel holding no data).
+    pub technique: Option<crate::objective::Technique>,
     /// Edges from `Internet`, in order.
     pub edges: Vec<EdgeIndex>,
     /// Steps after condensing network plumbing (the chain's length).
@@ -81,9 +109,9 @@ pub struct Proof {
     pub entries: usize,
     /// Entries whose chain list stopped at the per-entry limit (more chains exist or may).
     pub truncated_entries: usize,
-    /// The search the chains were walked from, kept so that a patched graph is re-proved by
-    /// repairing it ([`reprove`]).
-    search: Option<Search>,
+    /// The searches the chains were walked from (the classic targets', then the objectives'),
+    /// kept so that a patched graph is re-proved by repairing them ([`reprove`]).
+    searches: Vec<Search>,
 }
 
 /// Per vertex its nearest jewels, and which vertices the internet reaches.
@@ -110,7 +138,7 @@ impl std::fmt::Debug for Search {
 impl Proof {
     /// Which vertices the internet reaches (what the chains were searched over), when kept.
     pub fn reachable(&self) -> Option<&[bool]> {
-        self.search.as_ref().map(|s| s.reachable.as_slice())
+        self.searches.first().map(|s| s.reachable.as_slice())
     }
 
     /// Whether any chain exists.
@@ -204,11 +232,25 @@ impl Fnv {
     }
 }
 
-fn target_kind(g: &SecurityGraph, ix: NodeIndex) -> TargetKind {
+/// What kind of target a sink is.
+pub fn target_kind(g: &SecurityGraph, ix: NodeIndex) -> TargetKind {
+    use crate::objective::Objective;
     match g.graph[ix] {
         Vertex::ClusterAdmin => TargetKind::ClusterAdmin,
         Vertex::Node(_) => TargetKind::Node,
         Vertex::Secret(_) => TargetKind::Secret,
+        Vertex::Objective(i) => match g.objectives[i as usize].technique.objective() {
+            Some(Objective::Impact) => TargetKind::Impact,
+            Some(Objective::Exfiltration) => TargetKind::Exfiltration,
+            Some(Objective::Persistence) => TargetKind::Persistence,
+            Some(Objective::Collection) | None => TargetKind::Collection,
+        },
+        Vertex::Workload(w)
+            if !g.workloads.list[w.index()]
+                .has_marker(rampart_model::CROWN_JEWEL_LABEL, "true") =>
+        {
+            TargetKind::Collection
+        }
         _ => TargetKind::CrownJewel,
     }
 }
@@ -274,6 +316,7 @@ fn cmp_vertices(g: &SecurityGraph, a: NodeIndex, b: NodeIndex) -> Ordering {
         Vertex::NetRule { .. } => 12,
         Vertex::NetAdmin(_) => 13,
         Vertex::NetAdminPeer { .. } => 14,
+        Vertex::Objective(_) => 15,
     };
     let (va, vb) = (g.graph[a], g.graph[b]);
     kind(va).cmp(&kind(vb)).then_with(|| match (va, vb) {
@@ -313,9 +356,38 @@ fn reached_from_internet(g: &SecurityGraph) -> Vec<bool> {
 /// entry along edges that keep the distance exact, taking the step to the vertex that sorts
 /// first ([`cmp_vertices`]) when several do: the chains are a function of the graph as a set
 /// of vertices and edges, not of the order it was built in.
+///
+/// The classic targets (Secrets, nodes, cluster-admin, crown jewels) and the ATT&CK objectives
+/// are searched apart, each listing up to `k` per entry: a cluster's many data-holding
+/// workloads sit nearer the entries than its nodes, and would otherwise crowd the classic
+/// chains out of the listing.
 pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
-    let search = search(g, opts);
-    walk(g, opts, search)
+    let reachable = reached_from_internet(g);
+    let searches = jewel_groups(g)
+        .iter()
+        .map(|jewels| search(g, opts, jewels, reachable.clone()))
+        .collect();
+    walk(g, opts, searches)
+}
+
+/// Whether a jewel is an objective's (searched apart from the classic targets).
+fn is_objective(kind: TargetKind) -> bool {
+    matches!(
+        kind,
+        TargetKind::Impact
+            | TargetKind::Exfiltration
+            | TargetKind::Collection
+            | TargetKind::Persistence
+    )
+}
+
+/// The jewels of each search: the classic targets, then the objectives.
+fn jewel_groups(g: &SecurityGraph) -> [Vec<NodeIndex>; 2] {
+    let (objectives, classic): (Vec<NodeIndex>, Vec<NodeIndex>) = g
+        .jewels
+        .iter()
+        .partition(|j| is_objective(target_kind(g, **j)));
+    [classic, objectives]
 }
 
 /// The per-entry limit as a label count.
@@ -327,9 +399,9 @@ fn limit(g: &SecurityGraph, opts: &ProveOptions) -> usize {
     }
 }
 
-/// Every jewel's rank: by kind, then by the object it stands for.
-fn ranks(g: &SecurityGraph) -> Vec<u32> {
-    let mut jewels = g.jewels.clone();
+/// Every jewel's rank among `jewels`: by kind, then by the object it stands for.
+fn ranks(g: &SecurityGraph, jewels: &[NodeIndex]) -> Vec<u32> {
+    let mut jewels = jewels.to_vec();
     jewels.sort_by_cached_key(|j| (target_kind(g, *j), g.vertex_ref(*j)));
     let mut rank = vec![u32::MAX; g.graph.node_count()];
     for (i, j) in jewels.iter().enumerate() {
@@ -338,21 +410,24 @@ fn ranks(g: &SecurityGraph) -> Vec<u32> {
     rank
 }
 
-/// The backward search from the jewels (see [`prove`]).
-fn search(g: &SecurityGraph, opts: &ProveOptions) -> Search {
+/// The backward search from `jewels` (see [`prove`]) over what the internet reaches.
+fn search(
+    g: &SecurityGraph,
+    opts: &ProveOptions,
+    jewels: &[NodeIndex],
+    reachable: Vec<bool>,
+) -> Search {
     let n = g.graph.node_count();
     let k = limit(g, opts);
     // Only what the internet reaches can be on a chain, and what it does not reach has no
     // predecessor it reaches: labelling those vertices is wasted work (over half the graph in
     // a typical cluster), and skipping them changes nothing else.
-    let reachable = reached_from_internet(g);
-    let rank = ranks(g);
+    let rank = ranks(g, jewels);
     let mut labels: Vec<Vec<Label>> = vec![Vec::new(); n];
     let has = |labels: &Vec<Vec<Label>>, v: NodeIndex, j: NodeIndex| {
         labels[v.index()].iter().any(|l| l.jewel == j)
     };
-    let mut jewels: Vec<NodeIndex> = g
-        .jewels
+    let mut jewels: Vec<NodeIndex> = jewels
         .iter()
         .copied()
         .filter(|j| reachable[j.index()])
@@ -451,11 +526,30 @@ fn settle(g: &SecurityGraph, s: &Search, v: NodeIndex) -> Vec<Label> {
 /// the predecessors of every vertex whose labels changed, until nothing changes: what it ends
 /// at is what a full search finds. The chains are then walked again from the labels.
 pub fn reprove(g: &SecurityGraph, opts: &ProveOptions, old: Proof, changed: &[NodeIndex]) -> Proof {
-    let Some(mut s) = old.search.filter(|s| s.k == limit(g, opts)) else {
+    let k = limit(g, opts);
+    if old.searches.len() != 2 || old.searches.iter().any(|s| s.k != k) {
         return prove(g, opts);
-    };
-    let n = g.graph.node_count();
+    }
     let reachable = reached_from_internet(g);
+    let mut searches = Vec::with_capacity(2);
+    for s in old.searches {
+        match repair(g, s, &reachable, changed) {
+            Some(s) => searches.push(s),
+            None => return prove(g, opts),
+        }
+    }
+    walk(g, opts, searches)
+}
+
+/// One search repaired after a patch (see [`reprove`]); `None` when the repair ran long.
+fn repair(
+    g: &SecurityGraph,
+    mut s: Search,
+    reachable: &[bool],
+    changed: &[NodeIndex],
+) -> Option<Search> {
+    let n = g.graph.node_count();
+    let reachable = reachable.to_vec();
     s.labels.resize(n, Vec::new());
     s.rank.resize(n, u32::MAX);
     s.reachable.resize(n, false);
@@ -475,7 +569,7 @@ pub fn reprove(g: &SecurityGraph, opts: &ProveOptions, old: Proof, changed: &[No
     while let Some(v) = queue.pop_front() {
         queued[v.index()] = false;
         if budget == 0 {
-            return prove(g, opts);
+            return None;
         }
         budget -= 1;
         let now = settle(g, &s, v);
@@ -490,17 +584,15 @@ pub fn reprove(g: &SecurityGraph, opts: &ProveOptions, old: Proof, changed: &[No
             }
         }
     }
-    walk(g, opts, s)
+    Some(s)
 }
 
 /// A step of a chain: the edge, where it leads and what it weighs.
 type Step = (EdgeIndex, NodeIndex, usize);
 
 /// Walks every entry's chains from the search's labels.
-fn walk(g: &SecurityGraph, opts: &ProveOptions, s: Search) -> Proof {
+fn walk(g: &SecurityGraph, opts: &ProveOptions, searches: Vec<Search>) -> Proof {
     let n = g.graph.node_count();
-    let k = s.k;
-    let (labels, reachable) = (&s.labels, &s.reachable);
     let mut proof = Proof::default();
     // Per vertex, the step chosen towards each jewel (a few at most: a short list).
     let mut steps: Vec<Vec<(NodeIndex, Option<Step>)>> = vec![Vec::new(); n];
@@ -513,23 +605,34 @@ fn walk(g: &SecurityGraph, opts: &ProveOptions, s: Search) -> Proof {
         .collect();
     entries.sort_by_cached_key(|(ix, _)| entry_key(g, *ix));
     for (entry, exposes) in entries {
-        let mut reached: Vec<Label> = labels[entry.index()]
-            .iter()
-            .copied()
-            .filter(|l| l.jewel != entry)
-            .collect();
+        // Each search's labels, with the search they come from.
+        let mut reached: Vec<(usize, Label)> = Vec::new();
+        let mut truncated = false;
+        for (i, s) in searches.iter().enumerate() {
+            let before = reached.len();
+            reached.extend(
+                s.labels[entry.index()]
+                    .iter()
+                    .copied()
+                    .filter(|l| l.jewel != entry)
+                    .map(|l| (i, l)),
+            );
+            truncated |= reached.len() - before >= s.k;
+        }
         if reached.is_empty() {
             continue;
         }
         proof.entries += 1;
-        if reached.len() >= k && opts.max_chains_per_entry != 0 {
+        if truncated && opts.max_chains_per_entry != 0 {
             proof.truncated_entries += 1;
         }
-        // By distance, then jewel rank (kind, then object).
-        reached.sort_by_key(|l| (l.dist, s.rank[l.jewel.index()]));
+        // By distance, then the classic targets before the objectives, then jewel rank (kind,
+        // then object).
+        reached.sort_by_key(|(i, l)| (l.dist, *i, searches[*i].rank[l.jewel.index()]));
         let (eref, edetail) = entry_key(g, entry);
         let from = Fnv::new().part(&eref.to_string()).part(&edetail);
-        for l in reached {
+        for (i, l) in reached {
+            let (labels, reachable) = (&searches[i].labels, &searches[i].reachable);
             let mut edges = vec![exposes];
             let mut cur = entry;
             let mut left = l.dist;
@@ -568,14 +671,18 @@ fn walk(g: &SecurityGraph, opts: &ProveOptions, s: Search) -> Proof {
                 entry,
                 target: l.jewel,
                 target_kind: target_kind(g, l.jewel),
+                technique: g.technique(l.jewel),
                 edges,
                 length: l.dist + 1,
                 confidence: Confidence::Proven,
             });
         }
     }
-    proof.jewels_reachable = g.jewels.iter().filter(|j| reachable[j.index()]).count();
-    proof.search = Some(s);
+    proof.jewels_reachable = match searches.first() {
+        Some(s) => g.jewels.iter().filter(|j| s.reachable[j.index()]).count(),
+        None => 0,
+    };
+    proof.searches = searches;
     proof
 }
 

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use rampart_model::objects::{Binding, PolicyRule, Role};
 use rampart_model::{LabelSelector, Labels, Snapshot, Source};
 
+use crate::objective::Technique;
+
 /// Who a binding grants to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum SubjectKey {
@@ -475,6 +477,11 @@ pub enum Ability {
     ApproveCsr,
     /// Write admission webhook configurations: see and rewrite every object admitted.
     WebhookWrite,
+    /// Destroy data (delete PersistentVolumeClaims, PersistentVolumes, Namespaces) or stop
+    /// services (delete, patch or scale down their controllers): the technique says which.
+    Impact(Scope, Technique),
+    /// Plant what runs again: create CronJobs or DaemonSets, write mutating webhooks.
+    Persist(Scope, Technique),
 }
 
 /// One ability with the grant that proves it.
@@ -526,6 +533,12 @@ const RESOURCES_READ: &[&str] = &[
     "certificatesigningrequests/approval",
     "mutatingwebhookconfigurations",
     "validatingwebhookconfigurations",
+    "persistentvolumeclaims",
+    "persistentvolumes",
+    "namespaces",
+    "deployments/scale",
+    "statefulsets/scale",
+    "replicasets/scale",
 ];
 
 /// Evaluates the escalation rules for one subject's grants.
@@ -654,6 +667,63 @@ fn abilities_filtered<'a>(grants: &[&'a Grant], prefilter: bool) -> Vec<Proven<'
                 Scope::Cluster => push(&mut out, Ability::Wildcard(Scope::Cluster), g),
                 Scope::Namespace(_) => push(&mut out, Ability::NamespaceAdmin(scope.clone()), g),
             }
+        }
+        let destroy = &["delete", "deletecollection"];
+        if g.allows(destroy, &[""], "persistentvolumeclaims")
+            || (scope == Scope::Cluster
+                && (g.allows(destroy, &[""], "persistentvolumes")
+                    || g.allows(&["delete"], &[""], "namespaces")))
+        {
+            push(
+                &mut out,
+                Ability::Impact(scope.clone(), Technique::DataDestruction),
+                g,
+            );
+        }
+        let apps = &["apps", "extensions"];
+        if ["deployments", "statefulsets", "daemonsets", "replicasets"]
+            .iter()
+            .any(|r| g.allows(&["delete", "deletecollection", "patch", "update"], apps, r))
+            || [
+                "deployments/scale",
+                "statefulsets/scale",
+                "replicasets/scale",
+            ]
+            .iter()
+            .any(|r| g.allows(&["patch", "update"], apps, r))
+        {
+            push(
+                &mut out,
+                Ability::Impact(scope.clone(), Technique::ServiceStop),
+                g,
+            );
+        }
+        if g.allows(&["create"], &["batch"], "cronjobs") {
+            push(
+                &mut out,
+                Ability::Persist(scope.clone(), Technique::OrchestrationJob),
+                g,
+            );
+        }
+        if g.allows(&["create"], apps, "daemonsets") {
+            push(
+                &mut out,
+                Ability::Persist(scope.clone(), Technique::SystemProcess),
+                g,
+            );
+        }
+        if scope == Scope::Cluster
+            && g.allows(
+                &["create", "update", "patch"],
+                &["admissionregistration.k8s.io"],
+                "mutatingwebhookconfigurations",
+            )
+        {
+            push(
+                &mut out,
+                Ability::Persist(Scope::Cluster, Technique::EventTriggeredExecution),
+                g,
+            );
         }
         if scope == Scope::Cluster
             && g.allows(

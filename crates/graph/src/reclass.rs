@@ -199,7 +199,7 @@ fn out_edges(
 mod tests {
     use super::*;
     use crate::analyze;
-    use crate::relabel::tests::relabelled;
+    use crate::relabel::tests::{relabelled, relabelled_with};
 
     /// web (exposed) reaches the db workload, a crown jewel with two pods: db-1 open, db-2
     /// guarded by a policy that admits only `role: friend`. The cheapest cut isolates db-1's
@@ -223,10 +223,16 @@ apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: guard, n
 
     #[test]
     fn a_move_is_verified_against_the_patched_what_if_model() {
-        let options = Options::default();
+        // The classic targets: the cut this test follows isolates db (with Exfiltration it
+        // denies web the internet instead).
+        let options = Options {
+            objectives: crate::Objectives::none(),
+            ..Options::default()
+        };
         // web's pod becomes a friend: the guard now admits it into db-2, so isolating db-1's
         // class no longer keeps web out of db, and the plan must say so.
-        let (s, mut a, old, new) = relabelled(CLUSTER, "app", "web", "role", "friend");
+        let (s, mut a, old, new) =
+            relabelled_with(&options, CLUSTER, "app", "web", "role", "friend");
         assert_eq!(isolating_db(&a), vec![(true, vec![])], "{:#?}", a.plan.cuts);
         let full = analyze(&s, &options);
         let update = update_pod(&mut a, &s, &old, &new, &options).expect("a class move");

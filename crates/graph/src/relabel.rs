@@ -308,10 +308,22 @@ pub(crate) mod tests {
         key: &str,
         value: &str,
     ) -> (Snapshot, Analysis, Pod, Pod) {
+        relabelled_with(&crate::Options::default(), yaml, ns, name, key, value)
+    }
+
+    /// [`relabelled`], analysed with `options`.
+    pub(crate) fn relabelled_with(
+        options: &crate::Options,
+        yaml: &str,
+        ns: &str,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> (Snapshot, Analysis, Pod, Pod) {
         let parsed = parse_source("t.yaml", yaml, &ParseLimits::default());
         assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
         let mut s = Snapshot::from_objects(parsed.objects);
-        let a = crate::analyze(&s, &crate::Options::default());
+        let a = crate::analyze(&s, options);
         let mut o = s.get(Kind::Pod, ns, name).cloned().unwrap();
         let Object::Pod(old) = o.object.clone() else {
             unreachable!()

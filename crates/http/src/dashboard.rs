@@ -22,7 +22,8 @@ use serde_json::Value;
 /// Labels of the chain gauge.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ChainLabels {
-    /// `Secret`, `Node`, `ClusterAdmin`, `CrownJewel`.
+    /// `Secret`, `Node`, `ClusterAdmin`, `CrownJewel`, `Impact`, `Exfiltration`,
+    /// `Collection`, `Persistence`.
     pub target: String,
     /// `proven`, `corroborated`, `judged`.
     pub confidence: String,
@@ -1185,8 +1186,16 @@ fn chain_item(h: &mut String, c: &Value) {
         };
         details.push(format!("<li class=\"judgement\">model: {text}</li>"));
     }
+    let technique = match c["target"]["technique"]["id"].as_str() {
+        Some(id) => format!(
+            " <abbr class=\"technique\" title=\"{}\">{}</abbr>",
+            escape(c["target"]["technique"]["name"].as_str().unwrap_or("")),
+            escape(id)
+        ),
+        None => String::new(),
+    };
     h.push_str(&format!(
-        "<li class=\"chain\" data-id=\"{}\">[{}] → {} <span class=\"step\">{}</span>{}</li>",
+        "<li class=\"chain\" data-id=\"{}\">[{}] → {}{technique} <span class=\"step\">{}</span>{}</li>",
         escape(c["id"].as_str().unwrap_or("")),
         escape(c["confidence"].as_str().unwrap_or("")),
         escape(&obj(&c["target"])),

@@ -51,7 +51,8 @@ pub struct ChainFilter {
     /// Only chains touching this namespace (entry, a step or the target).
     #[serde(default)]
     pub namespace: Option<String>,
-    /// Only chains ending at this kind: Secret, Node, ClusterAdmin or CrownJewel.
+    /// Only chains ending at this kind: Secret, Node, ClusterAdmin, CrownJewel, Impact,
+    /// Exfiltration, Collection or Persistence.
     #[serde(default)]
     pub target_kind: Option<String>,
     /// Only chains whose entry, target or a step's object contains this text.

@@ -62,7 +62,7 @@ impl RampartMcp {
     }
 
     #[tool(
-        description = "List the proven attack chains (internet → … → Secret / Node / ClusterAdmin / crown jewel), shortest first per internet-facing entry, with their confidence, CVEs at the entry and the model's verdict if any.",
+        description = "List the proven attack chains (internet → … → Secret / Node / ClusterAdmin / crown jewel / an ATT&CK objective: Impact, Exfiltration, Collection, Persistence), shortest first per internet-facing entry, with their confidence, CVEs at the entry and the model's verdict if any.",
         annotations(
             title = "List attack chains",
             read_only_hint = true,

@@ -586,6 +586,17 @@ pub struct Volume {
     pub secret: Option<SecretVolumeSource>,
     /// `projected`.
     pub projected: Option<ProjectedSource>,
+    /// `persistentVolumeClaim`: data that outlives the pod.
+    pub persistent_volume_claim: Option<ClaimSource>,
+}
+
+/// `persistentVolumeClaim` volume source.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClaimSource {
+    /// The claim's name.
+    #[serde(deserialize_with = "null_default")]
+    pub claim_name: String,
 }
 
 /// `hostPath` volume source.
@@ -654,6 +665,15 @@ pub(crate) struct ControllerSpecRaw {
     pub replicas: Option<i64>,
     pub template: Option<PodTemplate>,
     pub job_template: Option<JobTemplateRaw>,
+    /// StatefulSet `volumeClaimTemplates` (their names only).
+    #[serde(deserialize_with = "null_default")]
+    pub volume_claim_templates: Vec<ClaimTemplateRaw>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct ClaimTemplateRaw {
+    pub metadata: ObjectMeta,
 }
 
 #[derive(Deserialize, Default)]
@@ -668,10 +688,28 @@ impl ControllerRaw {
             replicas,
             template,
             job_template,
+            volume_claim_templates,
         } = self.spec;
-        let template = template
+        let mut template = template
             .or_else(|| job_template.and_then(|j| j.spec.template))
             .unwrap_or_default();
+        // A StatefulSet's pods get a volume per claim template (claim `<template>-<set>-<n>`):
+        // the template stands for its pods, so it gets them too.
+        if kind == Kind::StatefulSet {
+            for t in volume_claim_templates {
+                let name = t.metadata.name;
+                if name.is_empty() || template.spec.volumes.iter().any(|v| v.name == name) {
+                    continue;
+                }
+                template.spec.volumes.push(Volume {
+                    persistent_volume_claim: Some(ClaimSource {
+                        claim_name: format!("{name}-{}-0", self.metadata.name),
+                    }),
+                    name,
+                    ..Volume::default()
+                });
+            }
+        }
         Controller {
             kind,
             metadata: self.metadata,

@@ -30,6 +30,11 @@ pub struct EngineArgs {
     /// Let `network` act on proof alone (without runtime corroboration).
     #[arg(long, env = "RAMPART_ENGINE_ACT_ON_PROOF")]
     pub act_on_proof: bool,
+    /// Objectives beyond secrets, nodes, cluster-admin and crown jewels that chains are proved
+    /// to: `all`, `none`, or a comma-separated list of impact, exfiltration, collection,
+    /// persistence.
+    #[arg(long, env = "RAMPART_ENGINE_OBJECTIVES", default_value = "all")]
+    pub objectives: rampart_graph::Objectives,
     /// Dashboard, findings and metrics address. Loopback by default: the dashboard shows the
     /// whole attack graph. Reach it with `kubectl port-forward`, or bind a wider address
     /// together with `--dashboard-token-file`.
@@ -212,6 +217,7 @@ impl EngineArgs {
             enable: self.enable.clone(),
             actuator: self.actuator.clone(),
             act_on_proof: self.act_on_proof,
+            objectives: self.objectives,
             dashboard_addr: self.dashboard_addr,
             dashboard_token_file: self.dashboard_token_file.clone(),
             limits: self.serve.limits(),

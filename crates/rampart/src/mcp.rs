@@ -37,7 +37,12 @@ pub struct McpArgs {
 
 /// The inputs proved, reported and audited once.
 fn knowledge(args: &McpArgs) -> anyhow::Result<Knowledge> {
-    let proved = crate::scan::prove(&args.paths, 1 << 30, 20, &args.intel)?;
+    let proved = crate::scan::prove(
+        &args.paths,
+        1 << 30,
+        rampart_graph::Options::default(),
+        &args.intel,
+    )?;
     let (docs, _) = load_raw(&args.paths, &LoadOptions::default());
     let mut mitigations = Vec::new();
     let mut objects = Vec::with_capacity(docs.len());

@@ -122,7 +122,17 @@ pub struct JudgeArgs {
 /// the verdict as JSON. Exit code: 0 answered, 1 no verdict (`unknown` with why), 2 no such
 /// chain or bad input.
 pub fn judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
-    let proved = crate::scan::prove(&args.paths, 1 << 30, 0, &args.intel)?;
+    let proved = crate::scan::prove(
+        &args.paths,
+        1 << 30,
+        rampart_graph::Options {
+            prove: rampart_graph::ProveOptions {
+                max_chains_per_entry: 0,
+            },
+            ..rampart_graph::Options::default()
+        },
+        &args.intel,
+    )?;
     let Some(chain) = proved.report.chains.iter().find(|c| c.id == args.chain) else {
         eprintln!(
             "rampart: no chain {} in the input ({} chains; `rampart scan` lists them)",

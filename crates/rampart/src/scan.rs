@@ -43,6 +43,11 @@ pub struct ScanArgs {
     /// Chains listed per entry, shortest first (0: all). The cut always covers every chain.
     #[arg(long, default_value_t = 20, env = "RAMPART_SCAN_MAX_CHAINS_PER_ENTRY")]
     pub max_chains_per_entry: usize,
+    /// Objectives beyond secrets, nodes, cluster-admin and crown jewels that chains are proved
+    /// to (MITRE ATT&CK tactics): `all`, `none`, or a comma-separated list of impact,
+    /// exfiltration, collection, persistence.
+    #[arg(long, default_value = "all", env = "RAMPART_SCAN_OBJECTIVES")]
+    pub objectives: rampart_graph::Objectives,
     /// Largest input file accepted, in bytes.
     #[arg(long, default_value_t = 1 << 30)]
     pub max_file_size: usize,
@@ -90,7 +95,7 @@ pub(crate) struct Proved {
 pub(crate) fn prove(
     paths: &[PathBuf],
     max_file_size: usize,
-    max_chains_per_entry: usize,
+    options: Options,
     intel: &crate::intel::IntelArgs,
 ) -> anyhow::Result<Proved> {
     let t0 = Instant::now();
@@ -106,11 +111,6 @@ pub(crate) fn prove(
     if let Some(w) = invalid_names_warning(&loaded.snapshot) {
         eprintln!("{w}");
     }
-    let options = Options {
-        prove: ProveOptions {
-            max_chains_per_entry,
-        },
-    };
     let t1 = Instant::now();
     let mut analysis = analyze(&loaded.snapshot, &options);
     // What a patch would start from (the flow, the verification model, what each cut broke):
@@ -166,7 +166,12 @@ pub fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     } = prove(
         &args.paths,
         args.max_file_size,
-        args.max_chains_per_entry,
+        Options {
+            prove: ProveOptions {
+                max_chains_per_entry: args.max_chains_per_entry,
+            },
+            objectives: args.objectives,
+        },
         &args.intel,
     )?;
     if let Some(model) = args.model.settings()? {

@@ -111,14 +111,30 @@ fn demo_cluster_has_chains_and_the_json_contract() {
     let chains = v["chains"].as_array().unwrap();
     assert!(!chains.is_empty());
     assert_eq!(v["summary"]["chains"].as_u64(), Some(chains.len() as u64));
-    let kinds = ["Secret", "Node", "ClusterAdmin", "CrownJewel"];
+    let kinds = [
+        "Secret",
+        "Node",
+        "ClusterAdmin",
+        "CrownJewel",
+        "Impact",
+        "Exfiltration",
+        "Collection",
+        "Persistence",
+    ];
     for c in chains {
         assert!(c["id"].as_str().unwrap().starts_with("chain-"));
         assert_eq!(c["confidence"], "proven");
         for f in ["kind", "namespace", "name"] {
             assert!(c["entry"][f].is_string(), "entry.{f} in {c}");
         }
-        assert!(kinds.contains(&c["target"]["kind"].as_str().unwrap()));
+        let kind = c["target"]["kind"].as_str().unwrap();
+        assert!(kinds.contains(&kind), "{kind}");
+        // Every target but a crown jewel holding no data names its ATT&CK technique.
+        let id = c["target"]["technique"]["id"].as_str();
+        assert!(
+            id.is_some_and(|t| t.starts_with('T')) || kind == "CrownJewel",
+            "{c}"
+        );
         assert!(c["target"].get("namespace").is_some());
         assert!(c["target"]["name"].is_string());
         let steps = c["steps"].as_array().unwrap();

@@ -1123,9 +1123,22 @@ async fn the_adminnetworkpolicy_actuator_denies_explicitly_and_expires() {
         !objects_in(&fake, "networkpolicies").is_empty()
     })
     .await;
-    let nps = objects_in(&fake, "networkpolicies");
-    assert_eq!(nps.len(), 1, "{nps:?}");
+    let all = objects_in(&fake, "networkpolicies");
+    // Egress to the internet (web's exfiltration) has no ANP form either: its own
+    // NetworkPolicy, beside the ingress one.
+    let nps: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|n| n["spec"]["policyTypes"] == json!(["Ingress"]))
+        .collect();
+    assert_eq!(nps.len(), 1, "{all:?}");
     assert_eq!(nps[0]["spec"]["ingress"], json!([]));
+    assert!(
+        all.iter()
+            .all(|n| n["spec"]["policyTypes"] != json!(["Egress"])
+                || n["metadata"]["annotations"]["rampart.dev/reason"]
+                    == "deny egress to the internet"),
+        "{all:?}"
+    );
     assert!(
         objects_in(&fake, "mitigations")
             .iter()

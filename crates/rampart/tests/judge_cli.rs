@@ -57,6 +57,8 @@ async fn scan_judges_every_chain_and_says_so_in_json_and_table() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let per_run = v["chains"].as_array().map_or(0, Vec::len);
+    assert!(per_run >= 1, "{v}");
     let c = &v["chains"][0];
     assert_eq!(c["judgement"]["verdict"], "exploitable", "{c}");
     assert_eq!(c["judgement"]["model"], "scripted");
@@ -91,7 +93,11 @@ async fn scan_judges_every_chain_and_says_so_in_json_and_table() {
         table.contains("judged: exploitable (0.90, scripted): the exposed entry runs a known exploited vulnerability"),
         "{table}"
     );
-    assert_eq!(model.requests().len(), 3, "one request per chain per run");
+    assert_eq!(
+        model.requests().len(),
+        3 * per_run,
+        "one request per chain per run"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

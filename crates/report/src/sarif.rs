@@ -32,6 +32,30 @@ pub fn render(r: &ScanReport) -> String {
             "An internet-facing entry leads to a crown jewel",
             "warning",
         ),
+        (
+            "rampart/chain-to-impact",
+            "Impact",
+            "An internet-facing entry leads to destroying data or stopping services (ATT&CK Impact)",
+            "error",
+        ),
+        (
+            "rampart/chain-to-exfiltration",
+            "Exfiltration",
+            "An internet-facing entry leads to a pod that may send data to the internet (ATT&CK Exfiltration)",
+            "note",
+        ),
+        (
+            "rampart/chain-to-collection",
+            "Collection",
+            "An internet-facing entry leads to a workload that holds data (ATT&CK Collection)",
+            "warning",
+        ),
+        (
+            "rampart/chain-to-persistence",
+            "Persistence",
+            "An internet-facing entry leads to planting what runs again (ATT&CK Persistence)",
+            "error",
+        ),
     ];
     let rule_of = |kind: &str| -> (&str, &str) {
         let k = kind.split('/').next().unwrap_or(kind);
@@ -57,7 +81,7 @@ pub fn render(r: &ScanReport) -> String {
                 // escaped as in the table (bidi overrides would otherwise reorder it).
                 "message": {"text": display_safe(&format!("Internet → {} ({} steps).{fix}", path.join(" → "), c.length))},
                 "partialFingerprints": {"rampartChainId": c.id},
-                "properties": {"confidence": c.confidence, "target": c.target},
+                "properties": {"confidence": c.confidence, "target": c.target, "technique": c.target.technique},
             });
             if let Some(file) = &c.entry.object.file {
                 result["locations"] = json!([{

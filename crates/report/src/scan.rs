@@ -177,21 +177,48 @@ pub struct Cheapest {
 /// What a chain ends at.
 #[derive(Debug, Clone, Serialize)]
 pub struct Target {
-    /// `Secret` | `Node` | `ClusterAdmin` | `CrownJewel`.
+    /// `Secret` | `Node` | `ClusterAdmin` | `CrownJewel` | `Impact` | `Exfiltration` |
+    /// `Collection` | `Persistence`.
     pub kind: &'static str,
     /// Namespace (`null` when cluster-scoped).
     pub namespace: Option<String>,
     /// Name.
     pub name: String,
-    /// For `CrownJewel`, the labelled object.
+    /// For `CrownJewel` and `Collection`, the workload.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object: Option<ObjRef>,
+    /// The MITRE ATT&CK technique the target stands for (none for a crown jewel that holds
+    /// no data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub technique: Option<TechniqueOut>,
+}
+
+/// A MITRE ATT&CK technique, as the contract names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TechniqueOut {
+    /// `T1485`, `T1053.007`, …
+    pub id: &'static str,
+    /// Its ATT&CK name.
+    pub name: &'static str,
+    /// The tactic it serves (`Impact`, `Exfiltration`, `Collection`, `Persistence`,
+    /// `Credential Access`, `Privilege Escalation`).
+    pub tactic: &'static str,
+}
+
+impl From<rampart_graph::Technique> for TechniqueOut {
+    fn from(t: rampart_graph::Technique) -> Self {
+        TechniqueOut {
+            id: t.id(),
+            name: t.name(),
+            tactic: t.tactic(),
+        }
+    }
 }
 
 impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.object, &self.namespace) {
-            (Some(o), _) => write!(f, "CrownJewel {o}"),
+            (Some(o), _) => write!(f, "{} {o}", self.kind),
             (None, Some(ns)) => write!(f, "{}/{}/{}", self.kind, ns, self.name),
             (None, None) => write!(f, "{}/{}", self.kind, self.name),
         }
@@ -340,12 +367,7 @@ pub struct WhatIf {
 }
 
 fn target_name(k: TargetKind) -> &'static str {
-    match k {
-        TargetKind::ClusterAdmin => "ClusterAdmin",
-        TargetKind::Node => "Node",
-        TargetKind::Secret => "Secret",
-        TargetKind::CrownJewel => "CrownJewel",
-    }
+    k.as_str()
 }
 
 /// Condenses a chain's edges into steps (network plumbing becomes one `network` step).
@@ -394,6 +416,21 @@ pub fn steps(g: &SecurityGraph, edges: &[EdgeIndex]) -> Vec<Step> {
                 {
                     net_ports = edge.ports.as_ref().map(ToString::to_string);
                 }
+            }
+            // Out of the pods' network identity to the internet: from the workload.
+            EdgeKind::Exfiltrates => {
+                net_ev.extend(edge.evidence.iter().map(EvidenceOut::from));
+                let from = net_from
+                    .take()
+                    .map(|f| g.vertex_ref(f))
+                    .unwrap_or_else(|| g.vertex_ref(a));
+                out.push(Step {
+                    edge: edge.kind.as_str().into(),
+                    from,
+                    to: g.vertex_ref(b),
+                    ports: edge.ports.as_ref().map(ToString::to_string),
+                    evidence: std::mem::take(&mut net_ev),
+                });
             }
             EdgeKind::ReceivesAs => {
                 let from = net_from
@@ -453,7 +490,12 @@ pub fn chain_out(a: &Analysis, c: &rampart_graph::Chain) -> ChainOut {
                 kind: target_name(c.target_kind),
                 namespace: (!jewel.namespace.is_empty()).then(|| jewel.namespace.clone()),
                 name: jewel.name.clone(),
-                object: (c.target_kind == TargetKind::CrownJewel).then_some(jewel),
+                object: matches!(
+                    c.target_kind,
+                    TargetKind::CrownJewel | TargetKind::Collection
+                )
+                .then_some(jewel),
+                technique: c.technique.map(TechniqueOut::from),
             };
             let cheapest_cut = a.plan.cheapest.get(&c.id).and_then(|(e, cost)| {
                 let (x, y) = g.graph.edge_endpoints(*e)?;

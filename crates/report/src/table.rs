@@ -18,9 +18,15 @@ macro_rules! safe_line {
 }
 
 fn chain_lines(out: &mut String, c: &ChainOut) {
+    let technique = c
+        .target
+        .technique
+        .as_ref()
+        .map(|t| format!(" [{} {}]", t.id, t.name))
+        .unwrap_or_default();
     safe_line!(
         out,
-        "  {}  {:?}  → {} ({} steps)",
+        "  {}  {:?}  → {}{technique} ({} steps)",
         c.id,
         c.confidence,
         c.target,
@@ -244,6 +250,7 @@ pub(crate) mod tests {
                 namespace: Some(EVIL.into()),
                 name: EVIL.into(),
                 object: None,
+                technique: Some(rampart_graph::Technique::ContainerApiCredentials.into()),
             },
             steps: vec![Step {
                 edge: "routes-to".into(),

@@ -28,6 +28,7 @@ pub fn proving_without(
         prove: ProveOptions {
             max_chains_per_entry: 0,
         },
+        ..Options::default()
     };
     let a = analyze(&without, &options);
     a.proof.chains.into_iter().map(|c| c.id).collect()

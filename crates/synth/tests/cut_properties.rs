@@ -216,6 +216,7 @@ fn corpus_cuts_name_their_chains_and_live_cuts_are_distinct() {
                 prove: rampart_graph::ProveOptions {
                     max_chains_per_entry: limit,
                 },
+                ..Options::default()
             };
             let a = analyze(&loaded.snapshot, &options);
             let mut seen: Vec<Vec<String>> = Vec::new();

@@ -57,6 +57,7 @@ fn vertex_key(g: &SecurityGraph, v: NodeIndex) -> String {
         Vertex::Node(_) => format!("Node {r}"),
         Vertex::ClusterAdmin => "ClusterAdmin".into(),
         Vertex::Grant(_) => format!("Grant {r}"),
+        Vertex::Objective(_) => format!("Objective {r}"),
     }
 }
 

@@ -1,4 +1,7 @@
-//! `cargo run --release -p rampart-benchmarks --bin scan-bench -- [--shape sparse|dense] [--admin] [PODS...]`
+//! `cargo run --release -p rampart-benchmarks --bin scan-bench -- [--shape sparse|dense] [--admin] [--objectives LIST] [PODS...]`
+//!
+//! `--objectives` chooses the ATT&CK objectives proved beside the classic targets (default all;
+//! `none` measures what the analysis cost before objectives).
 //!
 //! `--admin` adds the cluster administrator's layer: AdminNetworkPolicies every pod is the
 //! subject of (monitoring allowed on the metrics port, one team denied another, kube-system
@@ -78,12 +81,23 @@ fn main() {
     let mut admin = false;
     let mut write: Option<String> = None;
     let mut shape = Shape::Sparse;
+    let mut objectives = rampart_graph::Objectives::all();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--write" {
             write = args.next();
         } else if a == "--admin" {
             admin = true;
+        } else if a == "--objectives" {
+            match args.next().as_deref().map(rampart_graph::Objectives::parse) {
+                Some(Ok(o)) => objectives = o,
+                _ => {
+                    eprintln!(
+                        "--objectives takes all, none or a list of impact, exfiltration, collection, persistence"
+                    );
+                    std::process::exit(2);
+                }
+            }
         } else if a == "--shape" {
             match args.next().as_deref().and_then(Shape::parse) {
                 Some(s) => shape = s,
@@ -95,7 +109,9 @@ fn main() {
         } else if let Ok(n) = a.parse() {
             sizes.push(n);
         } else {
-            eprintln!("usage: scan-bench [--shape sparse|dense] [--admin] [--write DIR] [PODS...]");
+            eprintln!(
+                "usage: scan-bench [--shape sparse|dense] [--admin] [--objectives LIST] [--write DIR] [PODS...]"
+            );
             std::process::exit(2);
         }
     }
@@ -103,7 +119,7 @@ fn main() {
         sizes = vec![1_000, 10_000, 50_000];
     }
     println!(
-        "shape: {}{}",
+        "shape: {}{}, objectives: {objectives}",
         shape.name(),
         if admin {
             ", admin network policies"
@@ -180,6 +196,7 @@ fn main() {
             parse.push(t.elapsed());
             let t = Instant::now();
             let mut g = rampart_graph::SecurityGraph::build(&snapshot);
+            g.select_objectives(objectives);
             graph.push(t.elapsed());
             let t2 = Instant::now();
             let proof = rampart_graph::prove::prove(&g, &Default::default());

@@ -159,6 +159,7 @@ pub(super) fn nodes_of(b: &mut Builder<'_>, hosts: &Hosts, w: &Workload) -> Vec<
 /// `Workload → Node` (escape) to each of `on_nodes`, when the pod can break out
 /// ([`escape_reasons`]); never cut live.
 pub(super) fn escapes(b: &mut Builder<'_>, w: &Workload, on_nodes: &[NodeIndex]) {
+    static_pods(b, w);
     let reasons = escape_reasons(&w.template.spec);
     if reasons.is_empty() {
         return;
@@ -179,6 +180,23 @@ pub(super) fn escapes(b: &mut Builder<'_>, w: &Workload, on_nodes: &[NodeIndex])
             Cost::Never,
         );
     }
+}
+
+/// A workload that may write the kubelet's static-pod directory plants pods the API server
+/// never admitted, and that come back after every restart of the node (Persistence). Not cut
+/// live: removing the mount changes the workload.
+fn static_pods(b: &mut Builder<'_>, w: &Workload) {
+    let Some(volume) = crate::objective::static_pod_volume(w) else {
+        return;
+    };
+    let ev = vec![Evidence::new(
+        workload_ref(w),
+        format!("spec.volumes[{volume}].hostPath: writable, holds the static-pod manifests"),
+        w.source.as_ref(),
+    )];
+    let wi = b.workload_ix[w.id.index()];
+    let v = b.objective(crate::objective::Technique::SystemProcess, None);
+    b.edge(wi, v, EdgeKind::Persists, ev, None, Cost::Never);
 }
 
 /// The Node vertex named `name` (`None`: "any node"), when the graph has one.

@@ -11,6 +11,7 @@ use super::Builder;
 use super::escape::Hosts;
 use crate::cost;
 use crate::model::{Cost, EdgeKind, Evidence, ObjRef, Vertex};
+use crate::objective::{Objective, Technique};
 use crate::rbac::{Ability, Grant, Proven, Rbac, Scope, SubjectKey, abilities};
 
 fn grant_evidence(grants: &[&Grant]) -> Vec<Evidence> {
@@ -241,7 +242,48 @@ fn ability(
                 h.edge(b, n, EdgeKind::ProxiesNode);
             }
         }
+        Ability::Impact(scope, t) | Ability::Persist(scope, t) => objective(b, &h, scope, *t),
     }
+}
+
+/// An objective reached through RBAC: its vertex for the scope (cluster-wide, or the
+/// namespace), when the scope holds something the technique acts on.
+fn objective(b: &mut Builder<'_>, h: &Held<'_>, scope: &Scope, t: Technique) {
+    let ns = match scope {
+        Scope::Cluster => None,
+        Scope::Namespace(n) => Some(n.as_str()),
+    };
+    let workloads = match ns {
+        None => b.workloads.list.as_slice(),
+        Some(n) => b.workloads.in_namespace(n),
+    };
+    let something = match t {
+        // Volumes that hold data, and namespaces (deleting one deletes its claims).
+        Technique::DataDestruction => workloads.iter().any(|w| {
+            w.template
+                .spec
+                .volumes
+                .iter()
+                .any(|v| v.persistent_volume_claim.is_some())
+        }),
+        // Services: what runs on (not a Job's run to completion).
+        Technique::ServiceStop => workloads.iter().any(|w| {
+            !matches!(
+                w.kind,
+                rampart_model::WorkloadKind::Job | rampart_model::WorkloadKind::CronJob
+            )
+        }),
+        _ => true,
+    };
+    if !something {
+        return;
+    }
+    let kind = match t.objective() {
+        Some(Objective::Impact) => EdgeKind::Destroys,
+        _ => EdgeKind::Persists,
+    };
+    let v = b.objective(t, ns);
+    h.edge(b, v, kind);
 }
 
 /// Everything in the namespaces of `scope`: their Secrets, their ServiceAccounts (by creating
@@ -263,6 +305,15 @@ fn namespace_admin(b: &mut Builder<'_>, h: &Held<'_>, scope: &Scope) {
         for w in workloads.in_namespace(&ns) {
             let t = b.workload_ix[w.id.index()];
             h.edge(b, t, EdgeKind::ExecsInto);
+        }
+        let scope = Scope::Namespace(ns);
+        for t in [
+            Technique::DataDestruction,
+            Technique::ServiceStop,
+            Technique::OrchestrationJob,
+            Technique::SystemProcess,
+        ] {
+            objective(b, h, &scope, t);
         }
     }
     privileged_pods(b, h, scope);

@@ -41,6 +41,7 @@ use crate::model::{
     Cost, Edge, EdgeKind, Endpoint, Evidence, NodeVertex, ObjRef, SecretVertex, Vertex,
 };
 use crate::netpol::{ClassId, NetModel, RuleRef};
+use crate::objective::{ObjectiveVertex, Objectives, Technique};
 use crate::ports::PortSet;
 use crate::rbac::{Rbac, SubjectKey};
 
@@ -69,8 +70,14 @@ pub struct SecurityGraph {
     pub workloads: Arc<Workloads>,
     /// Network model, shared and patched likewise.
     pub net: Arc<NetModel>,
-    /// Sinks: every Secret, Node, ClusterAdmin and crown-jewel-labelled workload.
+    /// Sinks: every Secret, Node, ClusterAdmin and crown-jewel-labelled workload, and of the
+    /// objectives selected ([`SecurityGraph::select_objectives`]), their vertices and the
+    /// workloads that hold data.
     pub jewels: Vec<NodeIndex>,
+    /// Objective vertices by index.
+    pub objectives: Vec<ObjectiveVertex>,
+    /// The Exfiltration objective (every pod that may send to the internet reaches it).
+    pub exfiltration: NodeIndex,
     /// Vertex of each workload.
     pub workload_ix: Vec<NodeIndex>,
     /// Source and destination vertices per class.
@@ -201,6 +208,9 @@ struct Builder<'a> {
     no_evidence: Arc<[Evidence]>,
     /// `runs as` edges whose cost waits for the effective RBAC ([`identity::runs_as_costs`]).
     runs_as: Vec<EdgeIndex>,
+    objectives: Vec<ObjectiveVertex>,
+    objective_ix: HashMap<ObjectiveVertex, NodeIndex>,
+    exfiltration: NodeIndex,
 }
 
 impl<'a> Builder<'a> {
@@ -215,6 +225,11 @@ impl<'a> Builder<'a> {
             .iter()
             .map(|w| g.add_node(Vertex::Workload(w.id)))
             .collect();
+        let exfiltration = g.add_node(Vertex::Objective(0));
+        let exfil = ObjectiveVertex {
+            technique: Technique::ExfiltrationOverC2,
+            namespace: None,
+        };
         Builder {
             snapshot,
             workloads,
@@ -235,6 +250,9 @@ impl<'a> Builder<'a> {
             grant_vertices: HashMap::new(),
             no_evidence: Arc::new([]),
             runs_as: Vec::new(),
+            objectives: vec![exfil.clone()],
+            objective_ix: HashMap::from([(exfil, exfiltration)]),
+            exfiltration,
         }
     }
 }
@@ -273,6 +291,23 @@ impl Builder<'_> {
         ));
         self.identities.push(s.clone());
         self.identity_ix.insert(s, ix);
+        ix
+    }
+
+    /// The vertex of an objective (technique, namespace or cluster-wide).
+    fn objective(&mut self, technique: Technique, namespace: Option<&str>) -> NodeIndex {
+        let key = ObjectiveVertex {
+            technique,
+            namespace: namespace.map(str::to_string),
+        };
+        if let Some(ix) = self.objective_ix.get(&key) {
+            return *ix;
+        }
+        let ix = self.g.add_node(Vertex::Objective(
+            u32::try_from(self.objectives.len()).unwrap_or(u32::MAX),
+        ));
+        self.objectives.push(key.clone());
+        self.objective_ix.insert(key, ix);
         ix
     }
 
@@ -369,21 +404,24 @@ fn remove_edges(g: &mut DiGraph<Vertex, Box<Edge>>, mut edges: Vec<EdgeIndex>) {
     }
 }
 
-/// The sinks: `ClusterAdmin`, then every Secret, Node and crown-jewel workload in vertex order.
+/// The sinks: `ClusterAdmin`, then every Secret, Node, objective, crown-jewel workload and
+/// workload holding data, in vertex order (all objectives: [`SecurityGraph::select_objectives`]
+/// keeps those chosen).
 fn sinks(b: &Builder<'_>) -> Vec<NodeIndex> {
     let mut jewels: Vec<NodeIndex> = vec![b.cluster_admin];
     for ix in b.g.node_indices() {
         match b.g[ix] {
-            Vertex::Secret(_) | Vertex::Node(_) => jewels.push(ix),
-            Vertex::Workload(w)
-                if b.workloads.list[w.index()].has_marker(CROWN_JEWEL_LABEL, "true") =>
-            {
-                jewels.push(ix)
-            }
+            Vertex::Secret(_) | Vertex::Node(_) | Vertex::Objective(_) => jewels.push(ix),
+            Vertex::Workload(w) if workload_jewel(&b.workloads.list[w.index()]) => jewels.push(ix),
             _ => {}
         }
     }
     jewels
+}
+
+/// Whether a workload is a sink: labelled a crown jewel, or holding data (Collection).
+fn workload_jewel(w: &Workload) -> bool {
+    w.has_marker(CROWN_JEWEL_LABEL, "true") || crate::objective::collection(w).is_some()
 }
 
 /// The models a graph is built from and an analysis keeps: the workloads and the network model
@@ -532,7 +570,8 @@ fn held_part<'a>(
 /// Appends the second part's vertices (after the shared prefix) and edges to the first's, as
 /// if one builder had made both.
 fn append(b: &mut Builder<'_>, held: Builder<'_>) {
-    let prefix = 2 + held.workload_ix.len();
+    // Internet, ClusterAdmin, the workloads and the Exfiltration objective.
+    let prefix = 3 + held.workload_ix.len();
     let base = b.g.node_count();
     let at = |v: NodeIndex| {
         if v.index() < prefix {
@@ -555,9 +594,11 @@ fn append(b: &mut Builder<'_>, held: Builder<'_>) {
             && b.nodes.is_empty()
             && b.grants.is_empty()
     );
+    debug_assert_eq!(b.objectives.len(), 1, "the ways in add no objective");
     b.identities = held.identities;
     b.secrets = held.secrets;
     b.nodes = held.nodes;
+    b.objectives = held.objectives;
     b.grants = held.grants;
     b.warnings.extend(held.warnings);
 }
@@ -636,6 +677,8 @@ impl SecurityGraph {
             g,
             internet,
             cluster_admin,
+            objectives,
+            exfiltration,
             workload_ix,
             endpoints,
             identities,
@@ -660,6 +703,8 @@ impl SecurityGraph {
             workloads,
             net,
             jewels,
+            objectives,
+            exfiltration,
             workload_ix,
             class_ix,
             hub,
@@ -750,7 +795,48 @@ impl SecurityGraph {
             ),
             Vertex::ClusterAdmin => ObjRef::new("ClusterAdmin", "", "cluster-admin"),
             Vertex::Grant(i) => ObjRef::new("Permission", "", self.grants[i as usize].clone()),
+            Vertex::Objective(i) => {
+                let o = &self.objectives[i as usize];
+                ObjRef::new(
+                    o.technique.tactic(),
+                    o.namespace.as_deref().unwrap_or_default(),
+                    o.technique.slug(),
+                )
+            }
         }
+    }
+
+    /// The ATT&CK technique a sink stands for (`None` for a crown jewel that holds no data).
+    pub fn technique(&self, ix: NodeIndex) -> Option<Technique> {
+        match self.graph[ix] {
+            Vertex::Objective(i) => Some(self.objectives[i as usize].technique),
+            Vertex::Secret(_) => Some(Technique::ContainerApiCredentials),
+            Vertex::Node(_) => Some(Technique::EscapeToHost),
+            Vertex::ClusterAdmin => Some(Technique::ValidAccounts),
+            Vertex::Workload(w) => crate::objective::collection(&self.workloads.list[w.index()]),
+            _ => None,
+        }
+    }
+
+    /// Keeps as sinks only the classic targets and the objectives chosen: what an analysis
+    /// proves chains to and cuts.
+    pub fn select_objectives(&mut self, chosen: Objectives) {
+        if chosen == Objectives::all() {
+            return;
+        }
+        let jewels = std::mem::take(&mut self.jewels);
+        self.jewels = jewels
+            .into_iter()
+            .filter(|&j| {
+                let crown = matches!(self.graph[j], Vertex::Workload(w)
+                    if self.workloads.list[w.index()].has_marker(CROWN_JEWEL_LABEL, "true"));
+                crown
+                    || self
+                        .technique(j)
+                        .and_then(Technique::objective)
+                        .is_none_or(|o| chosen.includes(o))
+            })
+            .collect();
     }
 
     /// A class's name: its first three member workloads as `namespace/name[Kind]` in that
@@ -795,17 +881,6 @@ impl SecurityGraph {
             name.push_str(&format!(",+{}", ids.len() - 3));
         }
         name
-    }
-
-    /// Whether a vertex is a sink.
-    pub fn is_jewel(&self, ix: NodeIndex) -> bool {
-        match self.graph[ix] {
-            Vertex::Secret(_) | Vertex::Node(_) | Vertex::ClusterAdmin => true,
-            Vertex::Workload(w) => {
-                self.workloads.list[w.index()].has_marker(CROWN_JEWEL_LABEL, "true")
-            }
-            _ => false,
-        }
     }
 }
 

@@ -161,6 +161,8 @@ struct At<'a> {
     hub: NodeIndex,
     peer_ix: &'a HashMap<u32, NodeIndex>,
     rule_ix: &'a HashMap<(u32, u32), NodeIndex>,
+    /// The Exfiltration objective.
+    exfil: NodeIndex,
 }
 
 type Graph = DiGraph<Vertex, Box<Edge>>;
@@ -202,6 +204,7 @@ pub(super) fn layer(b: &mut Builder<'_>, net: &NetModel) -> Layer {
         hub,
         peer_ix: &peer_ix,
         rule_ix: &rule_ix,
+        exfil: b.exfiltration,
     };
     let g = &mut b.g;
     let mut used: Vec<ClassId> = class_ix.keys().copied().collect();
@@ -528,6 +531,7 @@ pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) 
         hub: sg.hub,
         peer_ix: &sg.peer_ix,
         rule_ix: &sg.rule_ix,
+        exfil: sg.exfiltration,
     };
     let g = &mut sg.graph;
     let groups = &mut sg.admin_groups;
@@ -623,13 +627,20 @@ fn first_member(at: &At<'_>, c: ClassId) -> ObjRef {
         .unwrap_or_else(|| ObjRef::new("Pod", "", "?"))
 }
 
-/// A workload sends and receives as each of its classes.
+/// A workload sends and receives as each of its classes; the cluster's DNS only sends. Every
+/// pod must reach DNS (contained egress keeps it), and answering queries hands a sender
+/// nothing: rampart models no exploit of the resolver, so DNS pods are no foothold reached
+/// over the network (a foothold there by other means still walks on).
 fn membership(g: &mut Graph, at: &At<'_>, w: &Workload, wi: NodeIndex) {
     let mut seen = BTreeSet::new();
+    let receives = !crate::cut::is_dns(w);
     for &c in &at.net.member_class[w.id.index()] {
         if seen.insert(c) {
             let (s, d) = at.class_ix[&c];
             add_edge(g, wi, s, EdgeKind::SendsAs, Vec::new(), None, Cost::Never);
+            if !receives {
+                continue;
+            }
             add_edge(
                 g,
                 d,
@@ -643,11 +654,42 @@ fn membership(g: &mut Graph, at: &At<'_>, w: &Workload, wi: NodeIndex) {
     }
 }
 
-/// A class's open egress (to the hub) and open ingress (from the hub).
+/// A class's open egress (to the hub), its egress to the internet (to the Exfiltration
+/// objective) and open ingress (from the hub).
 fn open_edges(g: &mut Graph, at: &At<'_>, c: ClassId) {
     let net = at.net;
     let class = net.class(c);
     let (s, d) = at.class_ix[&c];
+    let (out, why) = net.egress_to_internet(c);
+    if !out.is_empty() {
+        let mut ev = rule_evidence(
+            net,
+            &why,
+            first_member(at, c),
+            if class.egress_open() {
+                "no NetworkPolicy restricts egress to the internet"
+            } else {
+                "egress to the internet allowed"
+            },
+        );
+        if class.admin_egress_any() {
+            ev.push(Evidence::new(
+                first_member(at, c),
+                "admin network policies leave egress to the internet allowed",
+                None,
+            ));
+        }
+        let e = add_edge(
+            g,
+            s,
+            at.exfil,
+            EdgeKind::Exfiltrates,
+            ev,
+            Some(out),
+            Cost::Finite(crate::cost::DENY_INTERNET_EGRESS),
+        );
+        g[e].rules = why.into();
+    }
     if class.egress_open() {
         let ev = vec![Evidence::new(
             first_member(at, c),
