@@ -503,7 +503,10 @@ pub(crate) fn is_dns_pod(labels: &Labels) -> bool {
 
 /// The workloads an ingress rule admits the pods of source vertex `src` into (through the
 /// peers that select them): with selectable ones, then those without stable labels (named).
-fn declared_destinations(g: &SecurityGraph, src: NodeIndex) -> (Vec<&Workload>, Vec<String>) {
+pub(crate) fn declared_destinations(
+    g: &SecurityGraph,
+    src: NodeIndex,
+) -> (Vec<&Workload>, Vec<String>) {
     let out = |v: NodeIndex, kind: EdgeKind| {
         g.graph
             .edges_directed(v, Direction::Outgoing)
@@ -710,12 +713,21 @@ pub(crate) fn cut_of(
                     count += 1;
                     selectable &= stable(w);
                 }
-                let each = if g.graph[e].kind == EdgeKind::Exfiltrates {
+                let exfil = g.graph[e].kind == EdgeKind::Exfiltrates;
+                let each = if exfil {
                     cost::DENY_INTERNET_EGRESS
                 } else {
                     cost::CONTAIN_EGRESS
                 };
-                if selectable {
+                if exfil && g.net.class(c).admin_egress_any() {
+                    // What the admin policies allow, no NetworkPolicy denies: not cut here
+                    // (an admin-layer deny is not proposed yet).
+                    Cost::Never
+                } else if exfil && !g.graph[e].rules.is_empty() {
+                    // The pods' own egress rules admit the internet: NetworkPolicies only
+                    // add, so the rules themselves must be narrowed.
+                    Cost::Finite(cost::NARROW_POLICY)
+                } else if selectable {
                     Cost::Finite(each.saturating_mul(count.max(1)))
                 } else {
                     Cost::Never
@@ -952,6 +964,18 @@ pub(crate) fn cut_of(
                         dsts,
                     },
                 ));
+            }
+            (EdgeKind::Exfiltrates, Vertex::NetSrc(_), _) if !edge.rules.is_empty() => {
+                for r in &edge.rules {
+                    let p = &g.net.policies[r.policy as usize];
+                    cut.fixes.push(Fix::RestrictRuleToNamespace {
+                        namespace: p.namespace.clone(),
+                        name: p.name.clone(),
+                        ingress: false,
+                        rule: r.rule,
+                    });
+                }
+                cut.notes.push("the pods' NetworkPolicies already allow the internet; NetworkPolicies only add, so the egress rule itself must be narrowed (a rule that also carries DNS needs a DNS rule of its own first)".into());
             }
             (EdgeKind::Exfiltrates, Vertex::NetSrc(c), _) => {
                 let ws: Vec<Workload> = class_workloads(g, c, &fwd).cloned().collect();

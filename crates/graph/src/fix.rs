@@ -470,6 +470,9 @@ pub struct NetIntent {
     pub keep_egress_to: std::collections::BTreeSet<(String, Labels)>,
 }
 
+/// NodeLocal DNSCache's address on every node, which contained egress still reaches on port 53.
+pub const NODE_LOCAL_DNS: &str = "169.254.20.10/32";
+
 /// The label of the cluster's DNS pods (in `kube-system`), which contained egress still reaches.
 pub const DNS_LABEL: (&str, &str) = ("k8s-app", "kube-dns");
 
@@ -510,9 +513,11 @@ pub fn network_policies(
     if intent.contain_egress || intent.deny_internet_egress {
         // DNS always; the cluster (its pods, and private addresses: nodes, services
         // outside NetworkPolicy's pod model) unless contained; the internet unless denied.
+        // DNS: the cluster's DNS pods, and NodeLocal DNSCache's link-local address.
         let mut rules = vec![json!(
             {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                      "podSelector": {"matchLabels": {DNS_LABEL.0: DNS_LABEL.1}}}],
+                      "podSelector": {"matchLabels": {DNS_LABEL.0: DNS_LABEL.1}}},
+                    {"ipBlock": {"cidr": NODE_LOCAL_DNS}}],
              "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
         )];
         for (ns, labels) in &intent.keep_egress_to {

@@ -22,7 +22,8 @@ pub enum Technique {
     CloudStorage,
     /// T1053.007 Scheduled Task/Job: Container Orchestration Job (CronJobs).
     OrchestrationJob,
-    /// T1543 Create or Modify System Process (DaemonSets, static pods on a node).
+    /// T1543.005 Create or Modify System Process: Container Service (DaemonSets, static pods
+    /// on a node).
     SystemProcess,
     /// T1546 Event Triggered Execution (mutating admission webhooks run on every admission).
     EventTriggeredExecution,
@@ -109,15 +110,20 @@ impl Objectives {
         self.0 & o.bit() != 0
     }
 
-    /// Reads `all`, `none`, or a comma-separated list of objective names.
+    /// Reads `all`, `none`, or a comma-separated list of objective names (any case; `all`
+    /// in a list means all; nothing at all is the default, all; an empty item is refused).
     pub fn parse(s: &str) -> Result<Objectives, UnknownObjective> {
         match s.trim() {
-            "all" => return Ok(Objectives::all()),
-            "none" | "" => return Ok(Objectives::none()),
+            "" => return Ok(Objectives::all()),
+            t if t.eq_ignore_ascii_case("none") => return Ok(Objectives::none()),
             _ => {}
         }
         let mut out = Objectives::none();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        for part in s.split(',').map(str::trim) {
+            if part.eq_ignore_ascii_case("all") {
+                out = Objectives::all();
+                continue;
+            }
             let o = Objective::ALL
                 .into_iter()
                 .find(|o| o.as_str().eq_ignore_ascii_case(part))
@@ -166,7 +172,7 @@ impl Technique {
             Technique::InformationRepositories => "T1213",
             Technique::CloudStorage => "T1530",
             Technique::OrchestrationJob => "T1053.007",
-            Technique::SystemProcess => "T1543",
+            Technique::SystemProcess => "T1543.005",
             Technique::EventTriggeredExecution => "T1546",
             Technique::ContainerApiCredentials => "T1552.007",
             Technique::EscapeToHost => "T1611",
@@ -183,7 +189,7 @@ impl Technique {
             Technique::InformationRepositories => "Data from Information Repositories",
             Technique::CloudStorage => "Data from Cloud Storage",
             Technique::OrchestrationJob => "Scheduled Task/Job: Container Orchestration Job",
-            Technique::SystemProcess => "Create or Modify System Process",
+            Technique::SystemProcess => "Create or Modify System Process: Container Service",
             Technique::EventTriggeredExecution => "Event Triggered Execution",
             Technique::ContainerApiCredentials => "Unsecured Credentials: Container API",
             Technique::EscapeToHost => "Escape to Host",
@@ -362,7 +368,11 @@ mod tests {
     #[test]
     fn objectives_parse_names_lists_all_and_none() {
         assert_eq!(Objectives::parse("all"), Ok(Objectives::all()));
-        assert_eq!(Objectives::parse("none"), Ok(Objectives::none()));
+        assert_eq!(Objectives::parse("ALL"), Ok(Objectives::all()));
+        assert_eq!(Objectives::parse("all,impact"), Ok(Objectives::all()));
+        assert_eq!(Objectives::parse("None"), Ok(Objectives::none()));
+        assert!(Objectives::parse(" , ").is_err() && Objectives::parse("impact,").is_err());
+        assert_eq!(Objectives::parse(""), Ok(Objectives::all()));
         let two = Objectives::parse("impact, Exfiltration").unwrap();
         assert!(two.includes(Objective::Impact) && two.includes(Objective::Exfiltration));
         assert!(!two.includes(Objective::Collection) && !two.includes(Objective::Persistence));

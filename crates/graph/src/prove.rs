@@ -103,7 +103,8 @@ impl Default for ProveOptions {
 pub struct Proof {
     /// Listed chains, ordered by entry, then length, then target.
     pub chains: Vec<Chain>,
-    /// Distinct crown jewels reachable from the internet at all.
+    /// Distinct targets (crown jewels, Secrets, nodes, cluster-admin, objectives) reachable from
+    /// the internet at all.
     pub jewels_reachable: usize,
     /// Entries with at least one chain.
     pub entries: usize,

@@ -669,10 +669,15 @@ fn abilities_filtered<'a>(grants: &[&'a Grant], prefilter: bool) -> Vec<Proven<'
             }
         }
         let destroy = &["delete", "deletecollection"];
+        // A namespaced grant on `namespaces` deletes its own namespace (the request's
+        // namespace is the object's name).
+        let own_namespace = match (&scope, g.names()) {
+            (Scope::Namespace(ns), Some(names)) => names.iter().any(|n| n == ns),
+            _ => true,
+        };
         if g.allows(destroy, &[""], "persistentvolumeclaims")
-            || (scope == Scope::Cluster
-                && (g.allows(destroy, &[""], "persistentvolumes")
-                    || g.allows(&["delete"], &[""], "namespaces")))
+            || (own_namespace && g.allows(&["delete"], &[""], "namespaces"))
+            || (scope == Scope::Cluster && g.allows(destroy, &[""], "persistentvolumes"))
         {
             push(
                 &mut out,
@@ -698,14 +703,15 @@ fn abilities_filtered<'a>(grants: &[&'a Grant], prefilter: bool) -> Vec<Proven<'
                 g,
             );
         }
-        if g.allows(&["create"], &["batch"], "cronjobs") {
+        // `create` is never limited by `resourceNames` (the name is not known yet).
+        if g.allows(&["create"], &["batch"], "cronjobs") && g.names().is_none() {
             push(
                 &mut out,
                 Ability::Persist(scope.clone(), Technique::OrchestrationJob),
                 g,
             );
         }
-        if g.allows(&["create"], apps, "daemonsets") {
+        if g.allows(&["create"], apps, "daemonsets") && g.names().is_none() {
             push(
                 &mut out,
                 Ability::Persist(scope.clone(), Technique::SystemProcess),

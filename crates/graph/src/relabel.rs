@@ -264,6 +264,11 @@ fn workloads_cut(analysis: &Analysis) -> BTreeSet<WorkloadId> {
         let Some((a, b)) = g.graph.edge_endpoints(edge) else {
             continue;
         };
+        // Contained egress keeps its declared destinations, selected by their labels.
+        if g.graph[edge].kind == crate::model::EdgeKind::EgressOpen {
+            let (kept, _) = crate::cut::declared_destinations(g, a);
+            out.extend(kept.iter().map(|w| w.id));
+        }
         for v in [a, b] {
             match g.graph[v] {
                 Vertex::Workload(w) => {

@@ -136,6 +136,26 @@ fn scaling_deployments_down_is_service_stop_and_deleting_namespaces_destroys_dat
 }
 
 #[test]
+fn deleting_its_own_namespace_destroys_its_data_and_another_does_not() {
+    let rule = |names: &str| {
+        analysis(&exposed(&format!(
+            "{}{}",
+            role(&format!(
+                "[{{apiGroups: [''], resources: [namespaces], verbs: [delete], resourceNames: [{names}]}}]"
+            )),
+            stateful_db("postgres:16", 5432)
+        )))
+    };
+    assert!(has_chain(
+        &rule("app"),
+        TargetKind::Impact,
+        "Impact/app/data-destruction",
+        "T1485"
+    ));
+    assert!(chains_to(&rule("other"), TargetKind::Impact).is_empty());
+}
+
+#[test]
 fn reading_deployments_stops_nothing() {
     let a = analysis(&exposed(&role(
         "[{apiGroups: [apps], resources: [deployments, deployments/scale], verbs: [get, list]}]",
@@ -172,6 +192,22 @@ fn an_egress_rule_to_a_public_range_exfiltrates_and_an_admin_deny_stops_it() {
         "Exfiltration/egress-to-internet",
         "T1041"
     ));
+    // NetworkPolicies only add: the cut narrows the rule that admits the internet, proposed.
+    let cut = a
+        .plan
+        .cuts
+        .iter()
+        .find(|c| c.kind == rampart_graph::model::EdgeKind::Exfiltrates)
+        .expect("cut at the rule");
+    assert!(
+        !cut.live && cut.fixes.iter().all(|f| f.manifest().is_none()),
+        "{cut:?}"
+    );
+    let after = analyze(
+        &apply_plan(&snapshot(&exposed(public)), &a.plan),
+        &Options::default(),
+    );
+    assert!(chains_to(&after, TargetKind::Exfiltration).is_empty());
     // An AdminNetworkPolicy denying every address outside the cluster overrides the rule.
     let deny = "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: no-internet}\nspec: {priority: 10, subject: {namespaces: {}}, egress: [{name: deny, action: Deny, to: [{networks: [0.0.0.0/0, '::/0']}]}]}\n---\n";
     let a = analysis(&exposed(&format!("{public}{deny}")));
@@ -257,6 +293,11 @@ fn creating_cronjobs_persists() {
         "[{apiGroups: [batch], resources: [cronjobs], verbs: [get, list, delete]}]",
     )));
     assert!(chains_to(&a, TargetKind::Persistence).is_empty());
+    // `create` with `resourceNames` allows nothing (the name is not known at create).
+    let a = analysis(&exposed(&role(
+        "[{apiGroups: [batch], resources: [cronjobs], verbs: [create], resourceNames: [job]}]",
+    )));
+    assert!(chains_to(&a, TargetKind::Persistence).is_empty());
 }
 
 #[test]
@@ -297,7 +338,7 @@ fn a_writable_static_pod_directory_persists_and_a_read_only_one_does_not() {
         &a,
         TargetKind::Persistence,
         "Persistence/daemonset-or-static-pod",
-        "T1543"
+        "T1543.005"
     ));
     let a = analysis(&pod(true));
     assert!(chains_to(&a, TargetKind::Persistence).is_empty());

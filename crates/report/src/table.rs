@@ -109,7 +109,7 @@ pub fn render(r: &ScanReport) -> String {
         .collect();
     safe_line!(
         out,
-        "rampart scan: {} chain(s) from {} internet-facing entr{} ({}); {} crown jewels reachable; {} workloads, {} pods, {} endpoints",
+        "rampart scan: {} chain(s) from {} internet-facing entr{} ({}); {} targets reachable; {} workloads, {} pods, {} endpoints",
         s.chains,
         s.entries_with_chains,
         if s.entries_with_chains == 1 {
