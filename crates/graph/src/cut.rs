@@ -494,13 +494,6 @@ fn narrow_rules(
     }
 }
 
-/// Whether pods with these labels are selected as DNS by a contained egress (namespace aside).
-pub(crate) fn is_dns_pod(labels: &Labels) -> bool {
-    labels
-        .get(crate::fix::DNS_LABEL.0)
-        .is_some_and(|v| v == crate::fix::DNS_LABEL.1)
-}
-
 /// The workloads an ingress rule admits the pods of source vertex `src` into (through the
 /// peers that select them): with selectable ones, then those without stable labels (named).
 pub(crate) fn declared_destinations(
@@ -537,12 +530,6 @@ pub(crate) fn declared_destinations(
         }
     }
     (keep, unselectable)
-}
-
-/// Whether a workload is the cluster's DNS (what contained egress keeps reaching, and what
-/// the network layer never walks into: see [`crate::build`]'s membership).
-pub(crate) fn is_dns(w: &Workload) -> bool {
-    w.namespace == "kube-system" && w.groups.iter().any(|g| is_dns_pod(&g.labels))
 }
 
 /// A label that tells these workloads apart from their neighbours, for `NotIn` exclusions.
@@ -952,7 +939,7 @@ pub(crate) fn cut_of(
                     .iter()
                     .filter(|d| {
                         bwd[g.workload_ix[d.id.index()].index()]
-                            && !is_dns(d)
+                            && !crate::build::is_dns(d)
                             && !declared.iter().any(|k| k.id == d.id)
                     })
                     .map(key)

@@ -2,8 +2,9 @@
 //! (the containers matrix), and the objectives beyond the four classic targets — Impact,
 //! Exfiltration, Collection, Persistence — are targets of their own that can be turned off.
 //!
-//! Pure classification: which technique a target stands for, which workloads hold data, which
-//! host paths plant static pods. The edges into objectives are built in [`crate::build`].
+//! Pure classification: which technique a target stands for, which workloads hold data. The
+//! edges into objectives are built in [`crate::build`] (static pods beside the other host
+//! paths, in its escape rules).
 
 use rampart_model::Workload;
 
@@ -338,27 +339,6 @@ pub fn collection(w: &Workload) -> Option<Technique> {
         .iter()
         .any(|v| v.persistent_volume_claim.is_some())
         .then_some(Technique::CloudStorage)
-}
-
-/// Host paths whose write plants a static pod the kubelet runs (its manifest directory, or a
-/// parent of it).
-const STATIC_POD_PATHS: &[&str] = &["/", "/etc", "/etc/kubernetes", "/etc/kubernetes/manifests"];
-
-/// The writable hostPath volume of a workload that plants static pods, by name.
-pub fn static_pod_volume(w: &Workload) -> Option<&str> {
-    let spec = &w.template.spec;
-    spec.volumes.iter().find_map(|v| {
-        let hp = v.host_path.as_ref()?;
-        let path = hp.path.trim_end_matches('/');
-        let path = if path.is_empty() { "/" } else { path };
-        if !STATIC_POD_PATHS.contains(&path) {
-            return None;
-        }
-        spec.all_containers()
-            .flat_map(|c| &c.volume_mounts)
-            .any(|m| m.name == v.name && !m.read_only)
-            .then_some(v.name.as_str())
-    })
 }
 
 #[cfg(test)]

@@ -47,6 +47,21 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
+    /// The objective a target kind stands for (`None` for the classic targets).
+    pub fn objective(self) -> Option<crate::objective::Objective> {
+        use crate::objective::Objective;
+        match self {
+            TargetKind::Impact => Some(Objective::Impact),
+            TargetKind::Exfiltration => Some(Objective::Exfiltration),
+            TargetKind::Collection => Some(Objective::Collection),
+            TargetKind::Persistence => Some(Objective::Persistence),
+            TargetKind::ClusterAdmin
+            | TargetKind::Node
+            | TargetKind::Secret
+            | TargetKind::CrownJewel => None,
+        }
+    }
+
     /// The name the contract, the table and the metrics use.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -240,6 +255,7 @@ pub fn target_kind(g: &SecurityGraph, ix: NodeIndex) -> TargetKind {
         Vertex::ClusterAdmin => TargetKind::ClusterAdmin,
         Vertex::Node(_) => TargetKind::Node,
         Vertex::Secret(_) => TargetKind::Secret,
+        // Every objective vertex's technique belongs to an objective.
         Vertex::Objective(i) => match g.objectives[i as usize].technique.objective() {
             Some(Objective::Impact) => TargetKind::Impact,
             Some(Objective::Exfiltration) => TargetKind::Exfiltration,
@@ -371,23 +387,12 @@ pub fn prove(g: &SecurityGraph, opts: &ProveOptions) -> Proof {
     walk(g, opts, searches)
 }
 
-/// Whether a jewel is an objective's (searched apart from the classic targets).
-fn is_objective(kind: TargetKind) -> bool {
-    matches!(
-        kind,
-        TargetKind::Impact
-            | TargetKind::Exfiltration
-            | TargetKind::Collection
-            | TargetKind::Persistence
-    )
-}
-
 /// The jewels of each search: the classic targets, then the objectives.
 fn jewel_groups(g: &SecurityGraph) -> [Vec<NodeIndex>; 2] {
     let (objectives, classic): (Vec<NodeIndex>, Vec<NodeIndex>) = g
         .jewels
         .iter()
-        .partition(|j| is_objective(target_kind(g, **j)));
+        .partition(|j| target_kind(g, **j).objective().is_some());
     [classic, objectives]
 }
 

@@ -181,7 +181,7 @@ pub(crate) fn unchanged(
                     .iter()
                     .map(|sel| subset(sel, &gr.labels))
                     .collect(),
-                dns: crate::cut::is_dns_pod(&gr.labels),
+                dns: crate::build::is_dns_pod(&gr.labels),
             };
             if !out.contains(&s) {
                 out.push(s);

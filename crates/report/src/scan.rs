@@ -366,10 +366,6 @@ pub struct WhatIf {
     pub chains: Vec<ChainOut>,
 }
 
-fn target_name(k: TargetKind) -> &'static str {
-    k.as_str()
-}
-
 /// Condenses a chain's edges into steps (network plumbing becomes one `network` step).
 pub fn steps(g: &SecurityGraph, edges: &[EdgeIndex]) -> Vec<Step> {
     let mut out = Vec::new();
@@ -487,7 +483,7 @@ pub fn chain_out(a: &Analysis, c: &rampart_graph::Chain) -> ChainOut {
             };
             let jewel = g.vertex_ref(c.target);
             let target = Target {
-                kind: target_name(c.target_kind),
+                kind: c.target_kind.as_str(),
                 namespace: (!jewel.namespace.is_empty()).then(|| jewel.namespace.clone()),
                 name: jewel.name.clone(),
                 object: matches!(
@@ -567,7 +563,7 @@ impl ScanReport {
         let mut by_target = BTreeMap::new();
         for c in &a.proof.chains {
             *by_target
-                .entry(target_name(c.target_kind).to_string())
+                .entry(c.target_kind.as_str().to_string())
                 .or_insert(0) += 1;
         }
         let cuts: Vec<CutOut> = a

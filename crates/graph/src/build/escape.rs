@@ -99,15 +99,37 @@ pub fn escape_reasons(spec: &PodSpec) -> Vec<String> {
 /// Whether a hostPath mount reaches a sensitive part of the node (the path is, contains, or is
 /// inside a sensitive path).
 pub fn sensitive_host_path(path: &str) -> Option<&'static str> {
-    let norm = {
-        let t = path.trim_end_matches('/');
-        if t.is_empty() { "/" } else { t }
-    };
+    let norm = normal_host_path(path);
     SENSITIVE_HOST_PATHS.iter().copied().find(|s| {
         norm == "/"
             || norm == *s
             || norm.starts_with(&format!("{s}/"))
             || s.starts_with(&format!("{norm}/"))
+    })
+}
+
+/// A host path without trailing slashes (`/` stays `/`).
+fn normal_host_path(path: &str) -> &str {
+    let t = path.trim_end_matches('/');
+    if t.is_empty() { "/" } else { t }
+}
+
+/// Host paths whose write plants a static pod the kubelet runs (its manifest directory, or a
+/// parent of it).
+const STATIC_POD_PATHS: &[&str] = &["/", "/etc", "/etc/kubernetes", "/etc/kubernetes/manifests"];
+
+/// The writable hostPath volume of a workload that plants static pods, by name.
+fn static_pod_volume(w: &Workload) -> Option<&str> {
+    let spec = &w.template.spec;
+    spec.volumes.iter().find_map(|v| {
+        let hp = v.host_path.as_ref()?;
+        if !STATIC_POD_PATHS.contains(&normal_host_path(&hp.path)) {
+            return None;
+        }
+        spec.all_containers()
+            .flat_map(|c| &c.volume_mounts)
+            .any(|m| m.name == v.name && !m.read_only)
+            .then_some(v.name.as_str())
     })
 }
 
@@ -186,7 +208,7 @@ pub(super) fn escapes(b: &mut Builder<'_>, w: &Workload, on_nodes: &[NodeIndex])
 /// never admitted, and that come back after every restart of the node (Persistence). Not cut
 /// live: removing the mount changes the workload.
 fn static_pods(b: &mut Builder<'_>, w: &Workload) {
-    let Some(volume) = crate::objective::static_pod_volume(w) else {
+    let Some(volume) = static_pod_volume(w) else {
         return;
     };
     let ev = vec![Evidence::new(

@@ -180,6 +180,19 @@ pub const KEYS_READ_BY_NAME: &[&str] = &[
     EXPOSED_ANNOTATION,
 ];
 
+/// Whether pods with these labels are selected as DNS by a contained egress (namespace aside).
+pub(crate) fn is_dns_pod(labels: &Labels) -> bool {
+    labels
+        .get(crate::fix::DNS_LABEL.0)
+        .is_some_and(|v| v == crate::fix::DNS_LABEL.1)
+}
+
+/// Whether a workload is the cluster's DNS: what contained egress keeps reaching, and what the
+/// network layer never walks into (`network::membership`).
+pub(crate) fn is_dns(w: &Workload) -> bool {
+    w.namespace == "kube-system" && w.groups.iter().any(|g| is_dns_pod(&g.labels))
+}
+
 /// What every edge rule builds on: the snapshot and the models derived from it, the graph so
 /// far, and the vertices it has by what they stand for.
 struct Builder<'a> {
@@ -828,13 +841,9 @@ impl SecurityGraph {
         self.jewels = jewels
             .into_iter()
             .filter(|&j| {
-                let crown = matches!(self.graph[j], Vertex::Workload(w)
-                    if self.workloads.list[w.index()].has_marker(CROWN_JEWEL_LABEL, "true"));
-                crown
-                    || self
-                        .technique(j)
-                        .and_then(Technique::objective)
-                        .is_none_or(|o| chosen.includes(o))
+                crate::prove::target_kind(self, j)
+                    .objective()
+                    .is_none_or(|o| chosen.includes(o))
             })
             .collect();
     }

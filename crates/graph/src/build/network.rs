@@ -633,7 +633,7 @@ fn first_member(at: &At<'_>, c: ClassId) -> ObjRef {
 /// over the network (a foothold there by other means still walks on).
 fn membership(g: &mut Graph, at: &At<'_>, w: &Workload, wi: NodeIndex) {
     let mut seen = BTreeSet::new();
-    let receives = !crate::cut::is_dns(w);
+    let receives = !super::is_dns(w);
     for &c in &at.net.member_class[w.id.index()] {
         if seen.insert(c) {
             let (s, d) = at.class_ix[&c];
@@ -904,6 +904,14 @@ mod tests {
             .count()
     }
 
+    /// The admin groups' vertices.
+    fn admin_groups(g: &SecurityGraph) -> usize {
+        g.graph
+            .node_indices()
+            .filter(|v| matches!(g.graph[*v], Vertex::NetAdmin(_)))
+            .count()
+    }
+
     /// `n` namespaces labelled `team: x`, each with two workloads and a policy admitting the
     /// whole team into its `db`.
     fn team(n: usize) -> String {
@@ -1041,12 +1049,7 @@ mod tests {
         for n in [4, 8] {
             let g = graph(&format!("{}{banp}", team(n)));
             assert!(reaches(&g, "Pod/ns0/web", &format!("Pod/ns{}/web", n - 1)));
-            let groups = g
-                .graph
-                .node_indices()
-                .filter(|v| matches!(g.graph[*v], Vertex::NetAdmin(_)))
-                .count();
-            assert_eq!(groups, 1);
+            assert_eq!(admin_groups(&g), 1);
             assert_eq!(count(&g, EdgeKind::PolicyAllows), 0);
             assert_eq!(
                 g.graph
@@ -1073,12 +1076,7 @@ mod tests {
             let g = graph(&format!("{}{anp}", team(n)));
             assert!(reaches(&g, "Pod/ns0/web", &format!("Pod/ns{}/db", n - 1)));
             assert!(reaches(&g, "Pod/ns1/db", "Pod/ns0/web"));
-            let groups = g
-                .graph
-                .node_indices()
-                .filter(|v| matches!(g.graph[*v], Vertex::NetAdmin(_)))
-                .count();
-            assert_eq!(groups, 1);
+            assert_eq!(admin_groups(&g), 1);
             assert_eq!(count(&g, EdgeKind::PolicyAllows), 0);
             assert_eq!(count(&g, EdgeKind::PeerMember), n + 1 + (n + 1));
         }
