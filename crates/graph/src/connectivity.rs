@@ -52,28 +52,8 @@ fn piece_name(p: &IpSet) -> String {
     format!("{}-{}[External]", v4_to_string(lo), v4_to_string(hi))
 }
 
-fn raw_blocks(snapshot: &Snapshot, model: &NetModel, ingress: bool) -> Vec<IpSet> {
-    let mut v = Vec::new();
-    if !ingress {
-        v.extend(model.admin_networks().cloned());
-    }
-    for (_, np) in snapshot.network_policies() {
-        let rules = if ingress {
-            &np.spec.ingress
-        } else {
-            &np.spec.egress
-        };
-        for r in rules {
-            for p in &r.peers {
-                if let Some(b) = &p.ip_block
-                    && let Ok(s) = IpSet::from_block(&b.cidr, &b.except)
-                {
-                    v.push(s);
-                }
-            }
-        }
-    }
-    v
+fn raw_blocks(model: &NetModel, ingress: bool) -> Vec<IpSet> {
+    model.blocks(ingress).into_iter().cloned().collect()
 }
 
 /// Ports of `w` an ingress controller reaches through Services fronted by Ingresses and Routes
@@ -193,8 +173,8 @@ pub fn connectivity_of(
         let e = peers.entry(w.display()).or_insert_with(|| (Vec::new(), w));
         e.0.extend(model.member_class[w.id.index()].iter().copied());
     }
-    let srcs_ext = pieces(&raw_blocks(snapshot, model, true));
-    let dsts_ext = pieces(&raw_blocks(snapshot, model, false));
+    let srcs_ext = pieces(&raw_blocks(model, true));
+    let dsts_ext = pieces(&raw_blocks(model, false));
     let mut pair_cache: BTreeMap<(ClassId, ClassId), PortSet> = BTreeMap::new();
     for (sname, (sclasses, _)) in &peers {
         for (dname, (dclasses, _)) in &peers {

@@ -463,15 +463,137 @@ fn peer_workloads<'a>(
 
 /// Realises a cut policy edge: each admitting rule excludes the chain's sources (ingress) or
 /// destinations (egress) by a label they share, a durable change to the policy.
+/// A Cilium deny rule's peer field naming the pods of `ws` (their stable labels, in their
+/// namespace); `None` when one has no stable labels.
+fn endpoints_rule(ws: &[&Workload], ingress: bool) -> Option<serde_json::Value> {
+    let mut selectors = Vec::new();
+    for w in ws {
+        if !has_stable_labels(w) {
+            return None;
+        }
+        let mut labels = serde_json::Map::new();
+        for (k, v) in &stable_labels(w) {
+            labels.insert(k.clone(), v.clone().into());
+        }
+        labels.insert(
+            "k8s:io.kubernetes.pod.namespace".into(),
+            w.namespace.clone().into(),
+        );
+        let s = serde_json::json!({ "matchLabels": labels });
+        if !selectors.contains(&s) {
+            selectors.push(s);
+        }
+    }
+    let key = if ingress {
+        "fromEndpoints"
+    } else {
+        "toEndpoints"
+    };
+    Some(serde_json::json!({ key: selectors }))
+}
+
+/// Where a Cilium policy admits a step, its cut in that layer: a CiliumNetworkPolicy deny rule
+/// (`rule`: what it names) for each of `subjects`, on `ports`. Proposed, never applied.
+fn propose_cilium_deny(
+    subjects: &[&Workload],
+    ingress: bool,
+    rule: Option<serde_json::Value>,
+    ports: Option<&PortSet>,
+    what: &str,
+    cut: &mut Cut,
+) {
+    let Some(rule) = rule else {
+        cut.notes.push(format!(
+            "a Cilium policy admits this step; a workload it connects has no stable labels for a deny rule to name ({what})"
+        ));
+        return;
+    };
+    for w in subjects {
+        if !has_stable_labels(w) {
+            cut.notes.push(format!(
+                "{} has no stable labels for a CiliumNetworkPolicy to select",
+                w.display()
+            ));
+            continue;
+        }
+        cut.fixes.push(Fix::AddCiliumPolicy(crate::fix::cilium_deny(
+            w,
+            &stable_labels(w),
+            ingress,
+            rule.clone(),
+            ports,
+            what,
+        )));
+    }
+    cut.notes.push("a Cilium policy admits this step: the cut is a CiliumNetworkPolicy deny rule (a deny wins over every allow, NetworkPolicies' too), proposed for review: rampart does not apply Cilium objects".into());
+}
+
+/// The workloads behind the classes an ingress rule of each of `rules`' policies admits into.
+fn rule_destinations<'a>(
+    g: &'a SecurityGraph,
+    rules: &[crate::netpol::RuleRef],
+    bwd: &'a [bool],
+) -> Vec<&'a Workload> {
+    let mut out: Vec<&Workload> = Vec::new();
+    for r in rules {
+        for &c in g.net.policy_classes(r.policy) {
+            for w in class_workloads(g, c, bwd) {
+                if !out.iter().any(|x| x.id == w.id) {
+                    out.push(w);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Narrows the rules that admit a step from `srcs` to `dsts`: a NetworkPolicy rule excludes
+/// them, a Cilium rule gets a deny beside it (once per direction).
 fn narrow_rules(
     g: &SecurityGraph,
     rules: &[crate::netpol::RuleRef],
     srcs: &[&Workload],
     dsts: &[&Workload],
+    ports: Option<&PortSet>,
     cut: &mut Cut,
 ) {
+    // One deny breaks the step: on the receiving side when a Cilium ingress rule admits it
+    // (it guards the destination), else on the sending side.
+    let cilium = |ingress: bool| {
+        rules
+            .iter()
+            .any(|r| r.ingress == ingress && !g.net.narrowable(r.policy))
+    };
+    if cilium(true) || cilium(false) {
+        let ingress = cilium(true);
+        let (subjects, peers) = if ingress { (dsts, srcs) } else { (srcs, dsts) };
+        let what = if ingress {
+            format!(
+                "ingressDeny: {} from {}",
+                join_names(subjects),
+                join_names(peers)
+            )
+        } else {
+            format!(
+                "egressDeny: {} to {}",
+                join_names(subjects),
+                join_names(peers)
+            )
+        };
+        propose_cilium_deny(
+            subjects,
+            ingress,
+            endpoints_rule(peers, ingress),
+            ports,
+            &what,
+            cut,
+        );
+    }
     for r in rules {
         let p = &g.net.policies[r.policy as usize];
+        if !p.is_network_policy() {
+            continue;
+        }
         let excluded = if r.ingress {
             exclusion_label(srcs)
         } else {
@@ -492,6 +614,14 @@ fn narrow_rules(
             )),
         }
     }
+}
+
+/// Workloads' names, joined.
+fn join_names(ws: &[&Workload]) -> String {
+    ws.iter()
+        .map(|w| w.display())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The workloads an ingress rule admits the pods of source vertex `src` into (through the
@@ -893,15 +1023,31 @@ pub(crate) fn cut_of(
                         },
                     ));
                 } else if service_side && !edge.rules.is_empty() {
+                    let mut cilium = false;
                     for r in &edge.rules {
                         let p = &g.net.policies[r.policy as usize];
+                        if !p.is_network_policy() {
+                            cilium = true;
+                            continue;
+                        }
                         cut.fixes.push(Fix::RemoveIpBlocks {
                             namespace: p.namespace.clone(),
                             name: p.name.clone(),
                             rule: r.rule,
                         });
                     }
-                    cut.notes.push("the workload's NetworkPolicies already admit external sources; NetworkPolicies only add, so the rule itself must be narrowed".into());
+                    if cilium {
+                        propose_cilium_deny(
+                            &[&w],
+                            true,
+                            Some(serde_json::json!({"fromEntities": ["world"]})),
+                            edge.ports.as_ref(),
+                            &format!("ingressDeny: {} from the world", w.display()),
+                            &mut cut,
+                        );
+                    } else {
+                        cut.notes.push("the workload's NetworkPolicies already admit external sources; NetworkPolicies only add, so the rule itself must be narrowed".into());
+                    }
                 } else {
                     cut.fixes = exposure_fix(g, ep);
                 }
@@ -952,9 +1098,23 @@ pub(crate) fn cut_of(
                     },
                 ));
             }
-            (EdgeKind::Exfiltrates, Vertex::NetSrc(_), _) if !edge.rules.is_empty() => {
+            (EdgeKind::Exfiltrates, Vertex::NetSrc(c), _) if !edge.rules.is_empty() => {
+                if !g.net.all_narrowable(&edge.rules) {
+                    let ws: Vec<&Workload> = class_workloads(g, c, &fwd).collect();
+                    propose_cilium_deny(
+                        &ws,
+                        false,
+                        Some(serde_json::json!({"toEntities": ["world"]})),
+                        None,
+                        &format!("egressDeny: {} to the world", join_names(&ws)),
+                        &mut cut,
+                    );
+                }
                 for r in &edge.rules {
                     let p = &g.net.policies[r.policy as usize];
+                    if !p.is_network_policy() {
+                        continue;
+                    }
                     cut.fixes.push(Fix::RestrictRuleToNamespace {
                         namespace: p.namespace.clone(),
                         name: p.name.clone(),
@@ -1028,8 +1188,27 @@ pub(crate) fn cut_of(
                         },
                     ));
                 } else {
+                    if !g.net.all_narrowable(&edge.rules) {
+                        // The Cilium analogue of narrowing the rule to its own namespace.
+                        for w in class_workloads(g, c, &bwd) {
+                            let rule = serde_json::json!({"fromEndpoints": [{"matchExpressions": [
+                                {"key": "k8s:io.kubernetes.pod.namespace", "operator": "NotIn", "values": [w.namespace]}
+                            ]}]});
+                            propose_cilium_deny(
+                                &[w],
+                                true,
+                                Some(rule),
+                                None,
+                                &format!("ingressDeny: {} from other namespaces", w.display()),
+                                &mut cut,
+                            );
+                        }
+                    }
                     for r in &edge.rules {
                         let p = &g.net.policies[r.policy as usize];
+                        if !p.is_network_policy() {
+                            continue;
+                        }
                         cut.fixes.push(Fix::RestrictRuleToNamespace {
                             namespace: p.namespace.clone(),
                             name: p.name.clone(),
@@ -1042,11 +1221,12 @@ pub(crate) fn cut_of(
             (EdgeKind::PolicyAllows, Vertex::NetSrc(sc), Vertex::NetDst(dc)) => {
                 let srcs: Vec<&Workload> = class_workloads(g, sc, &fwd).collect();
                 let dsts: Vec<&Workload> = class_workloads(g, dc, &bwd).collect();
-                narrow_rules(g, &edge.rules, &srcs, &dsts, &mut cut);
+                narrow_rules(g, &edge.rules, &srcs, &dsts, edge.ports.as_ref(), &mut cut);
             }
             (EdgeKind::RuleAdmits, Vertex::NetPeer(_), Vertex::NetRule { .. }) => {
                 let srcs = peer_workloads(g, a, &fwd);
-                narrow_rules(g, &edge.rules, &srcs, &[], &mut cut);
+                let dsts = rule_destinations(g, &edge.rules, &bwd);
+                narrow_rules(g, &edge.rules, &srcs, &dsts, None, &mut cut);
             }
             (EdgeKind::RunsAs, Vertex::Workload(w), _) => cut.fixes.push(Fix::DisableAutomount(
                 WorkloadKey::of(&g.workloads.list[w.index()]),
@@ -1628,8 +1808,10 @@ fn describe(g: &SecurityGraph, v: NodeIndex, fwd: &[bool], bwd: &[bool]) -> Stri
         Vertex::NetRule { policy, rule } => {
             let p = &g.net.policies[policy as usize];
             format!(
-                "NetworkPolicy {}/{} spec.ingress[{rule}]",
-                p.namespace, p.name
+                "{} {} {}",
+                p.kind,
+                g.net.policy_name(policy),
+                p.rule_field(true, rule)
             )
         }
         Vertex::Endpoint(e) => {

@@ -101,6 +101,10 @@ pub enum Fix {
         /// Rule index (ingress).
         rule: u32,
     },
+    /// Apply a CiliumNetworkPolicy of deny rules: where a Cilium policy admits the step, a
+    /// deny — which wins over every allow, the NetworkPolicies' too — is the cut in the layer
+    /// the cluster uses. Proposed, never applied: rampart writes no Cilium objects.
+    AddCiliumPolicy(Value),
     /// Restrict a rule that admits every source to pods of the policy's own namespace.
     RestrictRuleToNamespace {
         /// Policy namespace.
@@ -128,6 +132,14 @@ impl Fix {
                 "apply NetworkPolicy {}/{}",
                 v["metadata"]["namespace"].as_str().unwrap_or(""),
                 v["metadata"]["name"].as_str().unwrap_or("")
+            ),
+            Fix::AddCiliumPolicy(v) => format!(
+                "apply CiliumNetworkPolicy {}/{} ({})",
+                v["metadata"]["namespace"].as_str().unwrap_or(""),
+                v["metadata"]["name"].as_str().unwrap_or(""),
+                v["metadata"]["annotations"]["rampart.dev/denies"]
+                    .as_str()
+                    .unwrap_or("a deny rule")
             ),
             Fix::ServiceToClusterIp { namespace, name } => {
                 format!("change Service {namespace}/{name} to type ClusterIP (no externalIPs)")
@@ -204,6 +216,12 @@ impl Fix {
                         source: what_if,
                         object: Object::NetworkPolicy(Box::new(np)),
                     })));
+                }
+            }
+            Fix::AddCiliumPolicy(v) => {
+                if let Ok(Some(mut o)) = rampart_model::object_from_value("rampart-what-if", v) {
+                    o.source = what_if;
+                    snapshot.apply(Change::Upsert(Box::new(o)));
                 }
             }
             Fix::ServiceToClusterIp { namespace, name } => {
@@ -371,10 +389,19 @@ impl Fix {
         }
     }
 
-    /// A manifest to apply, for fixes that are one.
+    /// A NetworkPolicy to apply, for fixes that are one (what a live cut applies).
     pub fn manifest(&self) -> Option<&Value> {
         match self {
             Fix::AddNetworkPolicy(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The object to apply, for fixes that are one: a NetworkPolicy, or a proposed
+    /// CiliumNetworkPolicy.
+    pub fn object(&self) -> Option<&Value> {
+        match self {
+            Fix::AddNetworkPolicy(v) | Fix::AddCiliumPolicy(v) => Some(v),
             _ => None,
         }
     }
@@ -451,6 +478,50 @@ pub const PRIVATE_RANGES: &[&str] = &[
 /// to change, so two workloads never share a policy.
 fn object_name(prefix: &str, workload: &str) -> String {
     rampart_model::names::dns_subdomain(&format!("{prefix}-{workload}"), 63).into_owned()
+}
+
+/// A CiliumNetworkPolicy denying workload `w`'s pods (selected by their stable `selector`)
+/// what `rule` names — received from (`ingress`) or sent to — on `ports` (`None`: every port).
+/// Its default deny is off: a policy of deny rules alone would otherwise isolate the pods and
+/// cut far more than the step. `what` says what it denies, in words.
+pub fn cilium_deny(
+    w: &rampart_model::Workload,
+    selector: &Labels,
+    ingress: bool,
+    mut rule: Value,
+    ports: Option<&crate::ports::PortSet>,
+    what: &str,
+) -> Value {
+    if let Some(ports) = ports.filter(|p| !p.is_all()) {
+        let mut list = Vec::new();
+        for proto in crate::ports::Protocol::ALL {
+            for &(lo, hi) in ports.ranges(proto) {
+                let mut p = json!({"port": lo.to_string(), "protocol": proto.as_str()});
+                if hi > lo {
+                    p["endPort"] = json!(hi);
+                }
+                list.push(p);
+            }
+        }
+        rule["toPorts"] = json!([{ "ports": list }]);
+    }
+    let key = if ingress { "ingressDeny" } else { "egressDeny" };
+    let id = crate::prove::stable_id("", &[&w.namespace, &w.name, key, &rule.to_string()]);
+    json!({
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {
+            "name": object_name("rampart-deny", &format!("{}-{}", w.name, id.trim_start_matches('-'))),
+            "namespace": w.namespace,
+            "labels": {"app.kubernetes.io/managed-by": "rampart"},
+            "annotations": {"rampart.dev/workload": w.display(), "rampart.dev/denies": what},
+        },
+        "spec": {
+            "endpointSelector": {"matchLabels": selector},
+            key: [rule],
+            "enableDefaultDeny": {"ingress": false, "egress": false},
+        },
+    })
 }
 
 /// What to deny for one workload; merged per workload so that two cuts never write two

@@ -25,6 +25,7 @@ use crate::ipset::IpSet;
 use crate::ports::{PortSet, Protocol};
 
 pub mod admin;
+mod cilium;
 
 use admin::{AdminPolicy, Other};
 
@@ -80,24 +81,57 @@ pub struct Rule {
     pub peers: Option<Vec<Peer>>,
     /// `None`: every port.
     pub ports: Option<Vec<RulePort>>,
+    /// Further restricted at L7 (a Cilium rule's HTTP, Kafka or DNS rules): what it admits is
+    /// modelled at L4, and said on the step.
+    pub l7: bool,
 }
 
-/// A NetworkPolicy, compiled.
+/// A NetworkPolicy (or a rule of a Cilium policy, enforced with them), compiled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompiledPolicy {
-    /// Namespace.
+    /// `NetworkPolicy`, `CiliumNetworkPolicy` or `CiliumClusterwideNetworkPolicy`.
+    pub kind: &'static str,
+    /// Namespace (empty for a clusterwide policy).
     pub namespace: String,
     /// Name.
     pub name: String,
-    /// Ingress rules when the policy isolates ingress.
+    /// Where its rules sit in the object: `spec`, or `specs[i]` of a Cilium policy.
+    pub path: String,
+    /// Ingress rules when the policy applies to ingress.
     pub ingress: Option<Vec<Rule>>,
-    /// Egress rules when the policy isolates egress.
+    /// Egress rules when the policy applies to egress.
     pub egress: Option<Vec<Rule>>,
+    /// Whether it isolates the pods it selects, per direction (ingress, egress). A Cilium rule
+    /// with its default deny off does not: its rules only add to the pods' other policies.
+    pub isolates: (bool, bool),
     /// Taken out of the model ([`NetModel::remove_policies`]): it isolates nothing and its
     /// atoms match no pod, but its index stays.
     pub retired: bool,
     /// The atom of its `podSelector`.
     pub selecting_atom: u32,
+}
+
+impl CompiledPolicy {
+    /// Whether it is a Kubernetes NetworkPolicy (the kind the cut edits and the what-if model
+    /// adds and removes).
+    pub fn is_network_policy(&self) -> bool {
+        self.kind == "NetworkPolicy"
+    }
+
+    /// Evidence field of one of its rules: `spec.ingress[2]`, `specs[1].egress[0]`.
+    pub fn rule_field(&self, ingress: bool, rule: u32) -> String {
+        let dir = if ingress { "ingress" } else { "egress" };
+        format!("{}.{dir}[{rule}]", self.path)
+    }
+
+    /// Whether rule `rule` of the direction is further restricted at L7.
+    pub fn rule_l7(&self, ingress: bool, rule: u32) -> bool {
+        let rules = if ingress { &self.ingress } else { &self.egress };
+        rules
+            .as_ref()
+            .and_then(|r| r.get(rule as usize))
+            .is_some_and(|r| r.l7)
+    }
 }
 
 /// Pods that every policy treats alike.
@@ -317,9 +351,21 @@ struct AdminRules {
 /// restricts ingress and egress.
 #[derive(Debug, Clone, Copy)]
 enum Selecting {
-    Policy(u32, bool, bool),
+    /// A policy, and how it applies to ingress and egress.
+    Policy(u32, Applies, Applies),
     /// An admin policy (the baseline?) and what it has rules for.
     Admin(u32, bool, AdminRules),
+}
+
+/// How a policy applies to one direction of the pods it selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applies {
+    /// Not at all.
+    No,
+    /// It isolates them, and its rules admit.
+    Isolates,
+    /// Its rules admit where another policy isolates them.
+    Adds,
 }
 
 /// For a policy's selecting atom (or an admin policy's subject): what it selects for.
@@ -332,10 +378,15 @@ fn selects(
     match owners.get(atom as usize)? {
         AtomOwner::Selects(p) => {
             let policy = policies.get(*p as usize)?;
+            let applies = |rules: bool, isolates: bool| match (rules, isolates) {
+                (false, _) => Applies::No,
+                (true, true) => Applies::Isolates,
+                (true, false) => Applies::Adds,
+            };
             Some(Selecting::Policy(
                 *p,
-                policy.ingress.is_some(),
-                policy.egress.is_some(),
+                applies(policy.ingress.is_some(), policy.isolates.0),
+                applies(policy.egress.is_some(), policy.isolates.1),
             ))
         }
         AtomOwner::Admin(p) => {
@@ -522,11 +573,15 @@ fn compile_policy<'a>(
         .spec
         .affects_egress()
         .then(|| c.compile(&np.spec.egress, "egress"));
+    let isolates = (ingress.is_some(), egress.is_some());
     Some(CompiledPolicy {
+        kind: "NetworkPolicy",
         namespace: ns.to_string(),
         name: np.metadata.name.clone(),
+        path: "spec".into(),
         ingress,
         egress,
+        isolates,
         retired: false,
         selecting_atom: select_atom,
     })
@@ -629,7 +684,7 @@ impl<'a> RuleCompiler<'a, '_> {
                         }
                         Some(out)
                     };
-                    Rule { peers, ports }
+                    Rule { peers, ports, l7: false }
                 }).collect()
     }
 }
@@ -672,20 +727,12 @@ fn new_class(
     } else {
         Vec::new()
     };
-    let mut ingress_policies = Vec::new();
-    let mut egress_policies = Vec::new();
+    let (ingress_policies, egress_policies) = applying(atoms, &select);
     let mut admin = Vec::new();
     let (mut anp, mut banp) = (AdminRules::default(), AdminRules::default());
     for &a in atoms {
         match select(a) {
-            Some(Selecting::Policy(p, i, e)) => {
-                if i {
-                    ingress_policies.push(p);
-                }
-                if e {
-                    egress_policies.push(p);
-                }
-            }
+            Some(Selecting::Policy(..)) => {}
             Some(Selecting::Admin(p, baseline, rules)) => {
                 admin.push(p);
                 let set = if baseline { &mut banp } else { &mut anp };
@@ -708,6 +755,32 @@ fn new_class(
         banp,
         members: Vec::new(),
     }
+}
+
+/// The policies whose rules apply to the ingress and egress of pods matching `atoms`: none
+/// for a direction no policy isolates, else the isolating ones and those that only add.
+fn applying(atoms: &[u32], select: &impl Fn(u32) -> Option<Selecting>) -> (Vec<u32>, Vec<u32>) {
+    let (mut ingress, mut egress) = (Vec::new(), Vec::new());
+    let (mut isolated_in, mut isolated_eg) = (false, false);
+    for &a in atoms {
+        if let Some(Selecting::Policy(p, i, e)) = select(a) {
+            if i != Applies::No {
+                ingress.push(p);
+                isolated_in |= i == Applies::Isolates;
+            }
+            if e != Applies::No {
+                egress.push(p);
+                isolated_eg |= e == Applies::Isolates;
+            }
+        }
+    }
+    if !isolated_in {
+        ingress.clear();
+    }
+    if !isolated_eg {
+        egress.clear();
+    }
+    (ingress, egress)
 }
 
 /// Appends the class of the pods of class `from` that also match the new atoms `matched`
@@ -768,6 +841,7 @@ impl NetModel {
     pub fn build(snapshot: &Snapshot, workloads: &Workloads) -> NetModel {
         let mut warnings = Vec::new();
         let namespaces = namespaces_of(snapshot, workloads);
+        let cilium = cilium::normalize_all(snapshot, &mut warnings);
         let mut placed: Vec<Placement<'_>> = Vec::new();
         let mut policies = Vec::new();
         let mut atom_owner: Vec<AtomOwner> = Vec::new();
@@ -785,6 +859,23 @@ impl NetModel {
             ));
         }
         let mut admin_policies: Vec<AdminPolicy> = Vec::new();
+        {
+            let mut atoms = cilium::Atoms {
+                namespaces: &namespaces,
+                placed: &mut placed,
+                atom_owner: &mut atom_owner,
+                sets: &mut sets,
+            };
+            for n in &cilium {
+                let pidx = u32::try_from(policies.len()).unwrap_or(u32::MAX);
+                policies.extend(cilium::compile_allow(n, pidx, &mut atoms));
+            }
+            // Cilium's deny rules win over every allow: first in the admin layer.
+            for n in &cilium {
+                let idx = u32::try_from(admin_policies.len()).unwrap_or(u32::MAX);
+                admin_policies.extend(cilium::compile_deny(n, idx, &mut atoms));
+            }
+        }
         for p in admin::ordered(snapshot) {
             let idx = u32::try_from(admin_policies.len()).unwrap_or(u32::MAX);
             admin_policies.extend(admin::compile(
@@ -907,6 +998,7 @@ impl NetModel {
         if names.len() != added.len()
             || self.policies.iter().any(|p| {
                 !p.retired
+                    && p.is_network_policy()
                     && names
                         .binary_search(&(p.namespace.as_str(), p.name.as_str()))
                         .is_ok()
@@ -986,17 +1078,10 @@ impl NetModel {
         }
         let every: Vec<ClassId> = m.classes.iter().map(|c| c.id).collect();
         for &a in &universal {
-            if let Some(Selecting::Policy(p, i, e)) = m.selects(a) {
-                for c in &mut m.classes {
-                    if i {
-                        c.ingress_policies.push(p);
-                    }
-                    if e {
-                        c.egress_policies.push(p);
-                    }
-                }
-            }
             m.atom_classes[a as usize].clone_from(&every);
+        }
+        if !universal.is_empty() {
+            m.refresh_policies();
         }
         // The other new atoms, by namespace: the pods they match move.
         let mut local: HashMap<&str, Vec<(u32, &LabelSelector)>> = HashMap::new();
@@ -1066,10 +1151,9 @@ impl NetModel {
     pub fn remove_policies(&mut self, names: &[(&str, &str)]) -> bool {
         let mut gone: Vec<u32> = Vec::with_capacity(names.len());
         for &(ns, name) in names {
-            let found = self
-                .policies
-                .iter()
-                .position(|p| !p.retired && p.namespace == ns && p.name == name);
+            let found = self.policies.iter().position(|p| {
+                !p.retired && p.is_network_policy() && p.namespace == ns && p.name == name
+            });
             match found.and_then(|i| u32::try_from(i).ok()) {
                 Some(i) if !gone.contains(&i) => gone.push(i),
                 _ => return false,
@@ -1116,10 +1200,9 @@ impl NetModel {
             }
             self.atom_selectors[a as usize] = None;
         }
-        for c in &mut self.classes {
-            c.ingress_policies.retain(|p| !gone.contains(p));
-            c.egress_policies.retain(|p| !gone.contains(p));
-        }
+        // A class whose last isolating policy went keeps none (rules that only add, add to
+        // nothing then).
+        self.refresh_policies();
         for v in self.ns_atoms.values_mut() {
             v.retain(|a| atoms.binary_search(a).is_err());
         }
@@ -1129,6 +1212,18 @@ impl NetModel {
             self.merge_alike(t);
         }
         true
+    }
+
+    /// Recomputes which policies apply to each class from its atoms (after atoms or policies
+    /// changed in place).
+    fn refresh_policies(&mut self) {
+        let mut classes = std::mem::take(&mut self.classes);
+        for c in &mut classes {
+            let (ingress, egress) = applying(&c.atoms, &|a| self.selects(a));
+            c.ingress_policies = ingress;
+            c.egress_policies = egress;
+        }
+        self.classes = classes;
     }
 
     /// Merges the classes that no longer differ from class `t` into the one of lowest id.
@@ -1746,9 +1841,18 @@ impl NetModel {
 
     /// Every ipBlock used by a peer, and every admin rule's `networks`.
     pub fn ip_blocks(&self) -> Vec<&IpSet> {
+        let mut v = self.blocks(true);
+        v.extend(self.blocks(false));
+        v
+    }
+
+    /// The address ranges the ingress (or egress) rules of every policy name: ipBlocks, CIDRs,
+    /// an AdminNetworkPolicy's `networks`, Cilium's `world`.
+    pub fn blocks(&self, ingress: bool) -> Vec<&IpSet> {
         let mut v = Vec::new();
         for p in &self.policies {
-            for r in p.ingress.iter().flatten().chain(p.egress.iter().flatten()) {
+            let rules = if ingress { &p.ingress } else { &p.egress };
+            for r in rules.iter().flatten() {
                 for peer in r.peers.iter().flatten() {
                     if let Peer::Block(b) = peer {
                         v.push(b);
@@ -1756,26 +1860,40 @@ impl NetModel {
                 }
             }
         }
-        v.extend(self.admin_networks());
+        for p in &self.admin {
+            for r in if ingress { &p.ingress } else { &p.egress } {
+                for peer in &r.peers {
+                    match peer {
+                        admin::AdminPeer::Networks(n) | admin::AdminPeer::Outside(n) => v.push(n),
+                        admin::AdminPeer::Pods(_) => {}
+                    }
+                }
+            }
+        }
         v
     }
 
-    /// Every admin rule's `networks` (egress rules only: ingress ones are ignored).
-    pub fn admin_networks(&self) -> impl Iterator<Item = &IpSet> {
-        self.admin
-            .iter()
-            .flat_map(|p| &p.egress)
-            .flat_map(|r| &r.peers)
-            .filter_map(|peer| match peer {
-                admin::AdminPeer::Networks(n) => Some(n),
-                admin::AdminPeer::Pods(_) => None,
-            })
-    }
-
-    /// `namespace/name` of a policy.
+    /// `namespace/name` of a policy (`name` when clusterwide).
     pub fn policy_name(&self, p: u32) -> String {
         let p = &self.policies[p as usize];
-        format!("{}/{}", p.namespace, p.name)
+        if p.namespace.is_empty() {
+            p.name.clone()
+        } else {
+            format!("{}/{}", p.namespace, p.name)
+        }
+    }
+
+    /// Whether policy `p` is a NetworkPolicy the cut may narrow (a Cilium policy's rules are
+    /// not edited: the cut goes elsewhere).
+    pub fn narrowable(&self, p: u32) -> bool {
+        self.policies
+            .get(p as usize)
+            .is_some_and(CompiledPolicy::is_network_policy)
+    }
+
+    /// Whether every one of `rules` is a NetworkPolicy rule the cut may narrow.
+    pub fn all_narrowable(&self, rules: &[RuleRef]) -> bool {
+        rules.iter().all(|r| self.narrowable(r.policy))
     }
 
     /// Number of pod-peer and selector atoms (for statistics).

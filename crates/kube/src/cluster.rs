@@ -152,6 +152,18 @@ pub const OPTIONAL: &[(Kind, &str, &str, &str)] = &[
         "v1alpha1",
         "BaselineAdminNetworkPolicy",
     ),
+    (
+        Kind::CiliumNetworkPolicy,
+        "cilium.io",
+        "v2",
+        "CiliumNetworkPolicy",
+    ),
+    (
+        Kind::CiliumClusterwideNetworkPolicy,
+        "cilium.io",
+        "v2",
+        "CiliumClusterwideNetworkPolicy",
+    ),
 ];
 
 fn to_model(

@@ -112,6 +112,16 @@ async fn the_cluster_watch_lists_every_kind_and_streams_changes() {
                      "ingress": [{"name": "r", "action": "Deny", "from": [{"namespaces": {}}]}]}}),
         );
         f.not_served.push("baselineadminnetworkpolicies".into());
+        // Cilium: the namespaced kind served, the clusterwide one not installed.
+        f.write(
+            "ciliumnetworkpolicies",
+            "ADDED",
+            json!({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+            "metadata": {"name": "l3", "namespace": "app"},
+            "spec": {"endpointSelector": {"matchLabels": {"app": "web"}},
+                     "ingressDeny": [{"fromEntities": ["world"]}]}}),
+        );
+        f.not_served.push("ciliumclusterwidenetworkpolicies".into());
         f.write("namespaces", "ADDED", ns("app", "baseline"));
         f.write(
             "pods",
@@ -136,6 +146,7 @@ async fn the_cluster_watch_lists_every_kind_and_streams_changes() {
     let mut pods = 0;
     let mut secrets = 0;
     let mut admin = (None, None);
+    let mut cilium = (None, None);
     while relisted.len() < WATCHED.len() + OPTIONAL.len() + 1 {
         let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
             .await
@@ -151,6 +162,12 @@ async fn the_cluster_watch_lists_every_kind_and_streams_changes() {
             if kind == rampart_model::Kind::BaselineAdminNetworkPolicy {
                 admin.1 = Some(objects.len());
             }
+            if kind == rampart_model::Kind::CiliumNetworkPolicy {
+                cilium.0 = Some(objects.len());
+            }
+            if kind == rampart_model::Kind::CiliumClusterwideNetworkPolicy {
+                cilium.1 = Some(objects.len());
+            }
             if kind == rampart_model::Kind::Secret {
                 secrets = objects.len();
                 let text = format!("{objects:?}");
@@ -164,6 +181,7 @@ async fn the_cluster_watch_lists_every_kind_and_streams_changes() {
     }
     assert_eq!((pods, secrets), (1, 1));
     assert_eq!(admin, (Some(1), Some(0)));
+    assert_eq!(cilium, (Some(1), Some(0)));
     fake.lock().unwrap().write(
         "pods",
         "DELETED",

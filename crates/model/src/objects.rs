@@ -10,10 +10,15 @@ use crate::meta::ObjectMeta;
 use crate::selector::LabelSelector;
 
 mod admin;
+mod cilium;
 
 pub use admin::{
     AdminNetworkPolicy, AdminNetworkPolicySpec, AdminPeer, AdminPort, AdminPortNumber,
     AdminPortRange, AdminRule, AdminSubject, NamespacedPods,
+};
+pub use cilium::{
+    CidrRule, CiliumEgress, CiliumIngress, CiliumNetworkPolicy, CiliumPort, CiliumPortRule,
+    CiliumRule, CiliumService, DefaultDeny, FqdnSelector, ServiceName,
 };
 
 /// The kinds rampart models.
@@ -63,6 +68,10 @@ pub enum Kind {
     AdminNetworkPolicy,
     /// policy.networking.k8s.io/v1alpha1 BaselineAdminNetworkPolicy
     BaselineAdminNetworkPolicy,
+    /// cilium.io/v2 CiliumNetworkPolicy
+    CiliumNetworkPolicy,
+    /// cilium.io/v2 CiliumClusterwideNetworkPolicy
+    CiliumClusterwideNetworkPolicy,
 }
 
 impl Kind {
@@ -91,6 +100,8 @@ impl Kind {
             Kind::NetworkPolicy => "NetworkPolicy",
             Kind::AdminNetworkPolicy => "AdminNetworkPolicy",
             Kind::BaselineAdminNetworkPolicy => "BaselineAdminNetworkPolicy",
+            Kind::CiliumNetworkPolicy => "CiliumNetworkPolicy",
+            Kind::CiliumClusterwideNetworkPolicy => "CiliumClusterwideNetworkPolicy",
         }
     }
 
@@ -104,6 +115,7 @@ impl Kind {
                 | Kind::ClusterRoleBinding
                 | Kind::AdminNetworkPolicy
                 | Kind::BaselineAdminNetworkPolicy
+                | Kind::CiliumClusterwideNetworkPolicy
         )
     }
 
@@ -134,6 +146,8 @@ impl Kind {
             ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy") => {
                 Kind::BaselineAdminNetworkPolicy
             }
+            ("cilium.io", "CiliumNetworkPolicy") => Kind::CiliumNetworkPolicy,
+            ("cilium.io", "CiliumClusterwideNetworkPolicy") => Kind::CiliumClusterwideNetworkPolicy,
             ("route.openshift.io", "Route") => Kind::Route,
             ("rbac.authorization.k8s.io", "Role") => Kind::Role,
             ("rbac.authorization.k8s.io", "ClusterRole") => Kind::ClusterRole,
@@ -182,6 +196,8 @@ pub enum Object {
     NetworkPolicy(Box<NetworkPolicy>),
     /// An AdminNetworkPolicy or BaselineAdminNetworkPolicy.
     AdminNetworkPolicy(Box<AdminNetworkPolicy>),
+    /// A CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy.
+    CiliumNetworkPolicy(Box<CiliumNetworkPolicy>),
 }
 
 impl Object {
@@ -219,6 +235,13 @@ impl Object {
                     Kind::AdminNetworkPolicy
                 }
             }
+            Object::CiliumNetworkPolicy(p) => {
+                if p.clusterwide {
+                    Kind::CiliumClusterwideNetworkPolicy
+                } else {
+                    Kind::CiliumNetworkPolicy
+                }
+            }
         }
     }
 
@@ -238,6 +261,7 @@ impl Object {
             Object::Binding(o) => &o.metadata,
             Object::NetworkPolicy(o) => &o.metadata,
             Object::AdminNetworkPolicy(o) => &o.metadata,
+            Object::CiliumNetworkPolicy(o) => &o.metadata,
         }
     }
 
@@ -257,6 +281,7 @@ impl Object {
             Object::Binding(o) => &mut o.metadata,
             Object::NetworkPolicy(o) => &mut o.metadata,
             Object::AdminNetworkPolicy(o) => &mut o.metadata,
+            Object::CiliumNetworkPolicy(o) => &mut o.metadata,
         }
     }
 }

@@ -13,8 +13,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::objects::{
-    AdminNetworkPolicy, BindingRaw, ControllerRaw, Ingress, Kind, Namespace, NetworkPolicy, Node,
-    Object, Pod, RoleRaw, Route, Secret, Service, ServiceAccount,
+    AdminNetworkPolicy, BindingRaw, CiliumNetworkPolicy, ControllerRaw, Ingress, Kind, Namespace,
+    NetworkPolicy, Node, Object, Pod, RoleRaw, Route, Secret, Service, ServiceAccount,
 };
 use crate::redact::redact_excerpt;
 
@@ -725,6 +725,11 @@ fn decode<'de, D: Deserializer<'de>>(kind: Kind, d: D) -> Result<Object, D::Erro
             let mut p = AdminNetworkPolicy::deserialize(d)?;
             p.baseline = kind == Kind::BaselineAdminNetworkPolicy;
             Object::AdminNetworkPolicy(Box::new(p))
+        }
+        Kind::CiliumNetworkPolicy | Kind::CiliumClusterwideNetworkPolicy => {
+            let mut p = CiliumNetworkPolicy::deserialize(d)?;
+            p.clusterwide = kind == Kind::CiliumClusterwideNetworkPolicy;
+            Object::CiliumNetworkPolicy(Box::new(p))
         }
     })
 }

@@ -40,16 +40,22 @@ pub struct Requirement {
     pub values: Vec<String>,
 }
 
-/// Selector operators.
+/// Selector operators. Cilium's selectors take them in any case (its examples write `in`);
+/// the API server refuses those spellings on Kubernetes objects, so accepting them is
+/// harmless there.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
 pub enum Operator {
     /// Key present with one of the values.
+    #[serde(alias = "in")]
     In,
     /// Key absent, or present with none of the values.
+    #[serde(alias = "notin", alias = "notIn")]
     NotIn,
     /// Key present.
+    #[serde(alias = "exists")]
     Exists,
     /// Key absent.
+    #[serde(alias = "doesnotexist", alias = "doesNotExist")]
     DoesNotExist,
 }
 

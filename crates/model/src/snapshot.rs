@@ -8,8 +8,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::objects::{
-    AdminNetworkPolicy, Binding, Controller, Ingress, Kind, Namespace, NetworkPolicy, Node, Object,
-    Pod, Role, Route, Secret, Service, ServiceAccount,
+    AdminNetworkPolicy, Binding, CiliumNetworkPolicy, Controller, Ingress, Kind, Namespace,
+    NetworkPolicy, Node, Object, Pod, Role, Route, Secret, Service, ServiceAccount,
 };
 use crate::parse::{Located, Source};
 
@@ -271,6 +271,9 @@ impl Snapshot {
     typed_iter!(/// AdminNetworkPolicies and the BaselineAdminNetworkPolicy.
         admin_network_policies, AdminNetworkPolicy, AdminNetworkPolicy,
         Kind::AdminNetworkPolicy, Kind::BaselineAdminNetworkPolicy);
+    typed_iter!(/// CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies.
+        cilium_network_policies, CiliumNetworkPolicy, CiliumNetworkPolicy,
+        Kind::CiliumNetworkPolicy, Kind::CiliumClusterwideNetworkPolicy);
 
     /// Labels of a namespace, including the automatic `kubernetes.io/metadata.name`, whether or
     /// not the Namespace object is in the snapshot.

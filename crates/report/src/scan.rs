@@ -571,11 +571,8 @@ impl ScanReport {
             .cuts
             .iter()
             .map(|c| {
-                let manifests: Vec<serde_json::Value> = c
-                    .fixes
-                    .iter()
-                    .filter_map(|f| f.manifest().cloned())
-                    .collect();
+                let manifests: Vec<serde_json::Value> =
+                    c.fixes.iter().filter_map(|f| f.object().cloned()).collect();
                 CutOut {
                     id: c.id.clone(),
                     breaks: c.breaks.clone(),

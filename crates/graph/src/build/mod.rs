@@ -154,15 +154,11 @@ fn rule_evidence(
     why.iter()
         .map(|r| {
             let p = &net.policies[r.policy as usize];
-            Evidence::new(
-                ObjRef::new("NetworkPolicy", &p.namespace, &p.name),
-                format!(
-                    "spec.{}[{}]",
-                    if r.ingress { "ingress" } else { "egress" },
-                    r.rule
-                ),
-                None,
-            )
+            let mut field = p.rule_field(r.ingress, r.rule);
+            if p.rule_l7(r.ingress, r.rule) {
+                field.push_str(" (further restricted at L7)");
+            }
+            Evidence::new(ObjRef::new(p.kind, &p.namespace, &p.name), field, None)
         })
         .collect()
 }
@@ -501,6 +497,8 @@ impl Models {
             || changed.contains(&Kind::NetworkPolicy)
             || changed.contains(&Kind::AdminNetworkPolicy)
             || changed.contains(&Kind::BaselineAdminNetworkPolicy)
+            || changed.contains(&Kind::CiliumNetworkPolicy)
+            || changed.contains(&Kind::CiliumClusterwideNetworkPolicy)
             || !previous.net.same_namespaces(snapshot, workloads)
         {
             Arc::new(NetModel::build(snapshot, workloads))
@@ -782,9 +780,17 @@ impl SecurityGraph {
             Vertex::NetRule { policy, rule } => {
                 let p = &self.net.policies[policy as usize];
                 ObjRef::new(
-                    "NetworkPolicyRule",
+                    if p.is_network_policy() {
+                        "NetworkPolicyRule"
+                    } else {
+                        "CiliumPolicyRule"
+                    },
                     &p.namespace,
-                    format!("{}/ingress[{rule}]", p.name),
+                    if p.is_network_policy() {
+                        format!("{}/ingress[{rule}]", p.name)
+                    } else {
+                        format!("{}/{}", p.name, p.rule_field(true, rule))
+                    },
                 )
             }
             Vertex::Identity(i) => match &self.identities[i as usize] {

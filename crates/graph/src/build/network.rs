@@ -423,8 +423,8 @@ fn admin_evidence(net: &NetModel, rules: &[(u32, u32)], dir: &str, ev: &mut Vec<
     for &(p, r) in rules {
         if let Some(policy) = net.admin.get(p as usize) {
             ev.push(Evidence::new(
-                ObjRef::new(policy.kind(), "", &policy.name),
-                format!("spec.{dir}[{r}]"),
+                ObjRef::new(policy.kind(), &policy.namespace, &policy.name),
+                policy.rule_field(dir == "ingress", r),
                 None,
             ));
         }
@@ -783,9 +783,14 @@ fn admits_into(g: &mut Graph, at: &At<'_>, policy: u32, rule: u32, dc: ClassId) 
         return;
     }
     let p = &net.policies[policy as usize];
+    let selector = if p.is_network_policy() {
+        "podSelector"
+    } else {
+        "endpointSelector"
+    };
     let ev = vec![Evidence::new(
-        ObjRef::new("NetworkPolicy", &p.namespace, &p.name),
-        "spec.podSelector",
+        ObjRef::new(p.kind, &p.namespace, &p.name),
+        format!("{}.{selector}", p.path),
         None,
     )];
     add_edge(

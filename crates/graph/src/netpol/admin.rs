@@ -33,8 +33,11 @@ pub enum Action {
 pub enum AdminPeer {
     /// Pods matching an atom.
     Pods(u32),
-    /// Addresses outside the cluster (egress `networks`).
+    /// Addresses (egress `networks`); every address holds every pod too.
     Networks(IpSet),
+    /// Addresses outside the cluster only (a Cilium deny rule's CIDRs and `world`: Cilium
+    /// matches pods by identity, never by address).
+    Outside(IpSet),
 }
 
 /// A rule's port, compiled.
@@ -59,11 +62,18 @@ pub struct AdminRule {
     pub ports: Option<Vec<AdminRulePort>>,
 }
 
-/// An AdminNetworkPolicy or the BaselineAdminNetworkPolicy, compiled.
+/// An AdminNetworkPolicy or the BaselineAdminNetworkPolicy, or the deny rules of a Cilium
+/// policy (evaluated before everything else), compiled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdminPolicy {
+    /// Its kind.
+    pub kind: &'static str,
+    /// Namespace (a CiliumNetworkPolicy's; empty for cluster-scoped kinds).
+    pub namespace: String,
     /// Name.
     pub name: String,
+    /// Where its ingress and egress rules sit: `spec.ingress`, `specs[1].ingressDeny`, ….
+    pub fields: (String, String),
     /// The baseline (evaluated after the NetworkPolicies).
     pub baseline: bool,
     /// Priority (0 for the baseline).
@@ -87,13 +97,25 @@ impl AdminPolicy {
         })
     }
 
-    /// `AdminNetworkPolicy` or `BaselineAdminNetworkPolicy`.
+    /// Its kind: `AdminNetworkPolicy`, `BaselineAdminNetworkPolicy`, `CiliumNetworkPolicy`, ….
     pub fn kind(&self) -> &'static str {
-        if self.baseline {
-            "BaselineAdminNetworkPolicy"
+        self.kind
+    }
+
+    /// Evidence field of rule `rule` of a direction.
+    pub fn rule_field(&self, ingress: bool, rule: u32) -> String {
+        let at = if ingress {
+            &self.fields.0
         } else {
-            "AdminNetworkPolicy"
-        }
+            &self.fields.1
+        };
+        format!("{at}[{rule}]")
+    }
+
+    /// Whether an AdminNetworkPolicy (or the baseline) rather than a Cilium policy's deny rules:
+    /// the kind the actuator writes and the cut could propose.
+    pub fn is_admin_network_policy(&self) -> bool {
+        self.kind.ends_with("AdminNetworkPolicy")
     }
 }
 
@@ -232,7 +254,7 @@ impl AdminPeer {
             AdminPeer::Networks(n) => {
                 n.v4_ranges() == [(0, u32::MAX)] || n.v6_ranges() == [(0, u128::MAX)]
             }
-            AdminPeer::Pods(_) => false,
+            AdminPeer::Pods(_) | AdminPeer::Outside(_) => false,
         }
     }
 
@@ -242,9 +264,13 @@ impl AdminPeer {
         match (self, other) {
             (AdminPeer::Pods(atom), Other::Pods(c)) => yes(c.has(*atom)),
             (AdminPeer::Networks(_), Other::Pods(_)) => yes(self.selects_every_pod()),
-            (AdminPeer::Pods(_), Other::External(_)) => Match::No,
-            (AdminPeer::Networks(n), Other::External(Some(range))) => yes(n.contains_set(range)),
-            (AdminPeer::Networks(n), Other::External(None)) => {
+            (AdminPeer::Pods(_), Other::External(_)) | (AdminPeer::Outside(_), Other::Pods(_)) => {
+                Match::No
+            }
+            (AdminPeer::Networks(n) | AdminPeer::Outside(n), Other::External(Some(range))) => {
+                yes(n.contains_set(range))
+            }
+            (AdminPeer::Networks(n) | AdminPeer::Outside(n), Other::External(None)) => {
                 let internet = IpSet::internet();
                 if n.contains_set(&internet) {
                     Match::Yes
@@ -482,7 +508,10 @@ pub(super) fn compile<'a>(
     let ingress = rules(&p.spec.ingress, "ingress", atom_owner);
     let egress = rules(&p.spec.egress, "egress", atom_owner);
     Some(AdminPolicy {
+        kind,
+        namespace: String::new(),
         name: p.metadata.name.clone(),
+        fields: ("spec.ingress".into(), "spec.egress".into()),
         baseline: p.baseline,
         priority: p.spec.priority.unwrap_or(0),
         subject_atom,
