@@ -461,8 +461,6 @@ fn peer_workloads<'a>(
     out
 }
 
-/// Realises a cut policy edge: each admitting rule excludes the chain's sources (ingress) or
-/// destinations (egress) by a label they share, a durable change to the policy.
 /// A Cilium deny rule's peer field naming the pods of `ws` (their stable labels, in their
 /// namespace); `None` when one has no stable labels.
 fn endpoints_rule(ws: &[&Workload], ingress: bool) -> Option<serde_json::Value> {
@@ -528,6 +526,61 @@ fn propose_cilium_deny(
     cut.notes.push("a Cilium policy admits this step: the cut is a CiliumNetworkPolicy deny rule (a deny wins over every allow, NetworkPolicies' too), proposed for review: rampart does not apply Cilium objects".into());
 }
 
+/// Where Istio judges a step, its cut in that layer: an AuthorizationPolicy DENY on each of
+/// `dsts` naming the identities of `srcs` (and every unauthenticated source, when one of them
+/// is outside the mesh), on `ports`. Proposed, never applied.
+fn propose_istio_deny(
+    g: &SecurityGraph,
+    srcs: &[&Workload],
+    dsts: &[&Workload],
+    ports: Option<&PortSet>,
+    cut: &mut Cut,
+) {
+    let mut principals: Vec<String> = Vec::new();
+    let mut unauthenticated = false;
+    for w in srcs {
+        let meshed = g.net.member_class[w.id.index()].iter().all(|c| {
+            g.net
+                .mesh
+                .as_ref()
+                .is_some_and(|m| m.is_istio(g.net.class(*c)))
+        });
+        if meshed {
+            principals.push(format!(
+                "cluster.local/ns/{}/sa/{}",
+                w.namespace,
+                w.template.spec.service_account()
+            ));
+        } else {
+            unauthenticated = true;
+        }
+    }
+    principals.sort();
+    principals.dedup();
+    let what = format!("DENY: {} from {}", join_names(dsts), join_names(srcs));
+    for w in dsts {
+        if !has_stable_labels(w) {
+            cut.notes.push(format!(
+                "{} has no stable labels for an AuthorizationPolicy to select",
+                w.display()
+            ));
+            continue;
+        }
+        cut.fixes.push(Fix::AddIstioPolicy(crate::fix::istio_deny(
+            w,
+            &stable_labels(w),
+            &principals,
+            unauthenticated,
+            ports,
+            &what,
+        )));
+    }
+    if unauthenticated {
+        cut.notes.push("a source outside the mesh has no identity: the DENY names every source without one (notPrincipals: [\"*\"])".into());
+    }
+    cut.notes.push("Istio judges this step: the cut is an AuthorizationPolicy DENY (a DENY wins over every ALLOW), proposed for review: rampart does not apply mesh objects".into());
+}
+
 /// The workloads behind the classes an ingress rule of each of `rules`' policies admits into.
 fn rule_destinations<'a>(
     g: &'a SecurityGraph,
@@ -547,8 +600,9 @@ fn rule_destinations<'a>(
     out
 }
 
-/// Narrows the rules that admit a step from `srcs` to `dsts`: a NetworkPolicy rule excludes
-/// them, a Cilium rule gets a deny beside it (once per direction).
+/// Realises a cut policy edge, a durable change: each NetworkPolicy rule admitting the step
+/// excludes the chain's sources (ingress) or destinations (egress) by a label they share; a
+/// Cilium rule gets a deny beside it (once per direction).
 fn narrow_rules(
     g: &SecurityGraph,
     rules: &[crate::netpol::RuleRef],
@@ -1221,7 +1275,20 @@ pub(crate) fn cut_of(
             (EdgeKind::PolicyAllows, Vertex::NetSrc(sc), Vertex::NetDst(dc)) => {
                 let srcs: Vec<&Workload> = class_workloads(g, sc, &fwd).collect();
                 let dsts: Vec<&Workload> = class_workloads(g, dc, &bwd).collect();
-                narrow_rules(g, &edge.rules, &srcs, &dsts, edge.ports.as_ref(), &mut cut);
+                if g.net.istio_judged(dc) {
+                    propose_istio_deny(g, &srcs, &dsts, edge.ports.as_ref(), &mut cut);
+                } else {
+                    narrow_rules(g, &edge.rules, &srcs, &dsts, edge.ports.as_ref(), &mut cut);
+                }
+            }
+            (
+                EdgeKind::AdmitsInto,
+                Vertex::NetAdmin(_) | Vertex::NetAdminPeer { .. },
+                Vertex::NetDst(dc),
+            ) if g.net.istio_judged(dc) => {
+                let srcs = peer_workloads(g, a, &fwd);
+                let dsts: Vec<&Workload> = class_workloads(g, dc, &bwd).collect();
+                propose_istio_deny(g, &srcs, &dsts, edge.ports.as_ref(), &mut cut);
             }
             (EdgeKind::RuleAdmits, Vertex::NetPeer(_), Vertex::NetRule { .. }) => {
                 let srcs = peer_workloads(g, a, &fwd);

@@ -105,6 +105,9 @@ pub enum Fix {
     /// deny — which wins over every allow, the NetworkPolicies' too — is the cut in the layer
     /// the cluster uses. Proposed, never applied: rampart writes no Cilium objects.
     AddCiliumPolicy(Value),
+    /// Apply an Istio AuthorizationPolicy of action DENY: where Istio judges the step, the cut
+    /// in its layer. Proposed, never applied.
+    AddIstioPolicy(Value),
     /// Restrict a rule that admits every source to pods of the policy's own namespace.
     RestrictRuleToNamespace {
         /// Policy namespace.
@@ -140,6 +143,14 @@ impl Fix {
                 v["metadata"]["annotations"]["rampart.dev/denies"]
                     .as_str()
                     .unwrap_or("a deny rule")
+            ),
+            Fix::AddIstioPolicy(v) => format!(
+                "apply AuthorizationPolicy {}/{} ({})",
+                v["metadata"]["namespace"].as_str().unwrap_or(""),
+                v["metadata"]["name"].as_str().unwrap_or(""),
+                v["metadata"]["annotations"]["rampart.dev/denies"]
+                    .as_str()
+                    .unwrap_or("DENY")
             ),
             Fix::ServiceToClusterIp { namespace, name } => {
                 format!("change Service {namespace}/{name} to type ClusterIP (no externalIPs)")
@@ -218,7 +229,7 @@ impl Fix {
                     })));
                 }
             }
-            Fix::AddCiliumPolicy(v) => {
+            Fix::AddCiliumPolicy(v) | Fix::AddIstioPolicy(v) => {
                 if let Ok(Some(mut o)) = rampart_model::object_from_value("rampart-what-if", v) {
                     o.source = what_if;
                     snapshot.apply(Change::Upsert(Box::new(o)));
@@ -401,7 +412,7 @@ impl Fix {
     /// CiliumNetworkPolicy.
     pub fn object(&self) -> Option<&Value> {
         match self {
-            Fix::AddNetworkPolicy(v) | Fix::AddCiliumPolicy(v) => Some(v),
+            Fix::AddNetworkPolicy(v) | Fix::AddCiliumPolicy(v) | Fix::AddIstioPolicy(v) => Some(v),
             _ => None,
         }
     }
@@ -480,6 +491,20 @@ fn object_name(prefix: &str, workload: &str) -> String {
     rampart_model::names::dns_subdomain(&format!("{prefix}-{workload}"), 63).into_owned()
 }
 
+/// Metadata of a deny rampart proposes for workload `w`: a name unique to what it denies
+/// (`parts`), rampart's label, and what it denies in words.
+fn proposal_metadata(w: &rampart_model::Workload, parts: &[&str], what: &str) -> Value {
+    let mut all = vec![w.namespace.as_str(), w.name.as_str()];
+    all.extend_from_slice(parts);
+    let id = crate::prove::stable_id("", &all);
+    json!({
+        "name": object_name("rampart-deny", &format!("{}-{}", w.name, id.trim_start_matches('-'))),
+        "namespace": w.namespace,
+        "labels": {"app.kubernetes.io/managed-by": "rampart"},
+        "annotations": {"rampart.dev/workload": w.display(), "rampart.dev/denies": what},
+    })
+}
+
 /// A CiliumNetworkPolicy denying workload `w`'s pods (selected by their stable `selector`)
 /// what `rule` names — received from (`ingress`) or sent to — on `ports` (`None`: every port).
 /// Its default deny is off: a policy of deny rules alone would otherwise isolate the pods and
@@ -506,20 +531,58 @@ pub fn cilium_deny(
         rule["toPorts"] = json!([{ "ports": list }]);
     }
     let key = if ingress { "ingressDeny" } else { "egressDeny" };
-    let id = crate::prove::stable_id("", &[&w.namespace, &w.name, key, &rule.to_string()]);
     json!({
         "apiVersion": "cilium.io/v2",
         "kind": "CiliumNetworkPolicy",
-        "metadata": {
-            "name": object_name("rampart-deny", &format!("{}-{}", w.name, id.trim_start_matches('-'))),
-            "namespace": w.namespace,
-            "labels": {"app.kubernetes.io/managed-by": "rampart"},
-            "annotations": {"rampart.dev/workload": w.display(), "rampart.dev/denies": what},
-        },
+        "metadata": proposal_metadata(w, &[key, &rule.to_string()], what),
         "spec": {
             "endpointSelector": {"matchLabels": selector},
             key: [rule],
             "enableDefaultDeny": {"ingress": false, "egress": false},
+        },
+    })
+}
+
+/// An Istio AuthorizationPolicy denying workload `w`'s pods (selected by their stable
+/// `selector`) what the sources `principals` (`cluster.local/ns/<ns>/sa/<sa>`) send, and — for
+/// sources outside the mesh, `unauthenticated` — what every source without an identity sends,
+/// on the TCP ports of `ports` (`None` or too many to list: every port). `what` says it in
+/// words.
+pub fn istio_deny(
+    w: &rampart_model::Workload,
+    selector: &Labels,
+    principals: &[String],
+    unauthenticated: bool,
+    ports: Option<&crate::ports::PortSet>,
+    what: &str,
+) -> Value {
+    let mut from = Vec::new();
+    if !principals.is_empty() {
+        from.push(json!({"source": {"principals": principals}}));
+    }
+    if unauthenticated {
+        from.push(json!({"source": {"notPrincipals": ["*"]}}));
+    }
+    let mut rule = json!({ "from": from });
+    if let Some(ports) = ports {
+        let tcp = ports.ranges(crate::ports::Protocol::Tcp);
+        let count: u32 = tcp.iter().map(|&(a, b)| u32::from(b - a) + 1).sum();
+        if count > 0 && count <= 32 {
+            let list: Vec<String> = tcp
+                .iter()
+                .flat_map(|&(a, b)| (a..=b).map(|p| p.to_string()))
+                .collect();
+            rule["to"] = json!([{ "operation": { "ports": list } }]);
+        }
+    }
+    json!({
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": proposal_metadata(w, &[&rule.to_string()], what),
+        "spec": {
+            "selector": {"matchLabels": selector},
+            "action": "DENY",
+            "rules": [rule],
         },
     })
 }

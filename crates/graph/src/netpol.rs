@@ -26,6 +26,7 @@ use crate::ports::{PortSet, Protocol};
 
 pub mod admin;
 mod cilium;
+pub mod mesh;
 
 use admin::{AdminPolicy, Other};
 
@@ -152,6 +153,8 @@ pub struct NetClass {
     pub ingress_policies: Vec<u32>,
     /// Policies isolating egress of these pods.
     pub egress_policies: Vec<u32>,
+    /// A service mesh judges what reaches these pods (by the source's identity).
+    pub mesh: bool,
     /// Admin policies (AdminNetworkPolicy, BaselineAdminNetworkPolicy) whose subject these
     /// pods are, in precedence order, and whether any has ingress or egress rules.
     pub admin: Vec<u32>,
@@ -207,6 +210,11 @@ impl NetClass {
     /// them, or the baseline has and no NetworkPolicy isolates them (one that does decides
     /// alone after the AdminNetworkPolicies).
     pub fn admin_ingress(&self) -> bool {
+        self.admin_policies_ingress() || self.mesh
+    }
+
+    /// Whether admin policies proper (not a mesh) judge what reaches these pods.
+    pub fn admin_policies_ingress(&self) -> bool {
         self.anp.ingress || (self.banp.ingress && self.ingress_policies.is_empty())
     }
 
@@ -335,6 +343,8 @@ pub struct NetModel {
     namespaces: Vec<(String, Labels)>,
     /// Peers grouped by the pods they select.
     sets: PeerSets,
+    /// The service meshes' authorization, when the cluster has any.
+    pub mesh: Option<Box<mesh::MeshModel>>,
 }
 
 /// What admin policies whose subject a class is have rules for.
@@ -355,6 +365,8 @@ enum Selecting {
     Policy(u32, Applies, Applies),
     /// An admin policy (the baseline?) and what it has rules for.
     Admin(u32, bool, AdminRules),
+    /// A mesh's atom: whether it is of a destination the mesh judges.
+    Mesh(bool),
 }
 
 /// How a policy applies to one direction of the pods it selects.
@@ -373,6 +385,7 @@ fn selects(
     owners: &[AtomOwner],
     policies: &[CompiledPolicy],
     admin: &[AdminPolicy],
+    mesh: Option<&mesh::MeshModel>,
     atom: u32,
 ) -> Option<Selecting> {
     match owners.get(atom as usize)? {
@@ -402,6 +415,7 @@ fn selects(
             ))
         }
         AtomOwner::Peer(_) => None,
+        AtomOwner::Mesh => Some(Selecting::Mesh(mesh.is_some_and(|m| m.judges(atom)))),
     }
 }
 
@@ -420,6 +434,24 @@ fn matching_atoms<'s>(
     atoms
 }
 
+/// A pod group's labels as policies see them: with the mesh's pseudo-labels, when the cluster
+/// has a mesh.
+fn with_pseudo<'l>(
+    labels: &'l Labels,
+    pseudo: Option<&[(&'static str, String)]>,
+) -> std::borrow::Cow<'l, Labels> {
+    match pseudo {
+        None => std::borrow::Cow::Borrowed(labels),
+        Some(extra) => {
+            let mut l = labels.clone();
+            for (k, v) in extra {
+                l.insert((*k).to_string(), v.clone());
+            }
+            std::borrow::Cow::Owned(l)
+        }
+    }
+}
+
 /// Namespace of the ingress controller pseudo-pod.
 pub const INGRESS_CONTROLLER_NS: &str = "ingress-controller-ns";
 
@@ -430,6 +462,9 @@ enum AtomOwner {
     /// An admin policy's subject or pod peer (admin policies are never added or removed in
     /// place: a change rebuilds the model).
     Admin(u32),
+    /// A service mesh's: a destination it judges, a member or an identity condition (meshes
+    /// are never changed in place either).
+    Mesh,
 }
 
 /// Pod-selecting peers grouped by the pods they select: two peers placed in the same namespaces
@@ -730,9 +765,11 @@ fn new_class(
     let (ingress_policies, egress_policies) = applying(atoms, &select);
     let mut admin = Vec::new();
     let (mut anp, mut banp) = (AdminRules::default(), AdminRules::default());
+    let mut mesh = false;
     for &a in atoms {
         match select(a) {
             Some(Selecting::Policy(..)) => {}
+            Some(Selecting::Mesh(judges)) => mesh |= judges,
             Some(Selecting::Admin(p, baseline, rules)) => {
                 admin.push(p);
                 let set = if baseline { &mut banp } else { &mut anp };
@@ -750,6 +787,7 @@ fn new_class(
         ports,
         ingress_policies,
         egress_policies,
+        mesh,
         admin,
         anp,
         banp,
@@ -842,6 +880,14 @@ impl NetModel {
         let mut warnings = Vec::new();
         let namespaces = namespaces_of(snapshot, workloads);
         let cilium = cilium::normalize_all(snapshot, &mut warnings);
+        // The meshes' atoms come after every policy's; their selectors are planned first, as
+        // placements borrow them.
+        let mesh_plan =
+            mesh::active(snapshot, workloads).then(|| mesh::plan(snapshot, workloads, 0));
+        let mesh_selectors: Vec<LabelSelector> = mesh_plan
+            .as_ref()
+            .map(|p| p.selectors.clone())
+            .unwrap_or_default();
         let mut placed: Vec<Placement<'_>> = Vec::new();
         let mut policies = Vec::new();
         let mut atom_owner: Vec<AtomOwner> = Vec::new();
@@ -888,6 +934,19 @@ impl NetModel {
                 &mut warnings,
             ));
         }
+        let mesh_model = mesh_plan.map(|plan| {
+            let base = u32::try_from(atom_owner.len()).unwrap_or(u32::MAX);
+            // Planned from 0: atom numbers shift by `base`.
+            let plan = plan.rebase(base);
+            let mut c = mesh::Compiler {
+                namespaces: &namespaces,
+                placed: &mut placed,
+                atom_owner: &mut atom_owner,
+                sets: &mut sets,
+                warnings: &mut warnings,
+            };
+            Box::new(plan.place(&mesh_selectors, &mut c))
+        });
         let mut ns_atoms: HashMap<&str, Vec<(u32, &LabelSelector)>> = HashMap::new();
         for &(ns, atom, sel) in &placed {
             ns_atoms.entry(ns).or_default().push((atom, sel));
@@ -907,7 +966,13 @@ impl NetModel {
                 }
                 let id = ClassId(u32::try_from(classes.len()).unwrap_or(u32::MAX));
                 classes.push(new_class(id, &key.0, key.1.clone(), words, |a| {
-                    selects(&atom_owner, &policies, &admin_policies, a)
+                    selects(
+                        &atom_owner,
+                        &policies,
+                        &admin_policies,
+                        mesh_model.as_deref(),
+                        a,
+                    )
                 }));
                 class_of.insert(key, id);
                 id
@@ -916,8 +981,10 @@ impl NetModel {
             let ports = declared_ports(&w.template.spec);
             let candidates = ns_atoms.get(w.namespace.as_str()).unwrap_or(&empty);
             let mut per_group = Vec::with_capacity(w.groups.len());
+            let pseudo = mesh_model.as_deref().map(|m| m.pseudo_labels(w));
             for (gi, g) in w.groups.iter().enumerate() {
-                let atoms = matching_atoms(candidates.iter().copied(), &g.labels);
+                let labels = with_pseudo(&g.labels, pseudo.as_deref());
+                let atoms = matching_atoms(candidates.iter().copied(), &labels);
                 let id = intern(atoms, ports.clone(), &mut classes);
                 classes[id.index()].members.push((w.id, gi));
                 per_group.push(id);
@@ -927,7 +994,11 @@ impl NetModel {
         // The ingress controller: an unlabelled pod in a namespace of its own (np-guard's model of
         // "some in-cluster pod we know nothing about").
         let ingress_controller = {
-            let no_labels = Labels::new();
+            let no_labels = if mesh_model.is_some() {
+                mesh::MeshModel::controller_labels()
+            } else {
+                Labels::new()
+            };
             let candidates = ns_atoms.get(INGRESS_CONTROLLER_NS).unwrap_or(&empty);
             let atoms = matching_atoms(candidates.iter().copied(), &no_labels);
             intern(atoms, Vec::new(), &mut classes)
@@ -963,6 +1034,7 @@ impl NetModel {
             atom_selectors,
             namespaces,
             sets,
+            mesh: mesh_model,
         }
     }
 
@@ -1097,7 +1169,7 @@ impl NetModel {
                 .entry((from, matched))
                 .or_insert_with_key(|(from, matched)| {
                     split_class(&mut m.classes, &mut m.atom_classes, *from, matched, |a| {
-                        selects(&m.atom_owner, &m.policies, &m.admin, a)
+                        selects(&m.atom_owner, &m.policies, &m.admin, m.mesh.as_deref(), a)
                     })
                 })
         };
@@ -1105,8 +1177,10 @@ impl NetModel {
         let mut joined: Vec<ClassId> = Vec::new();
         for (ns, candidates) in &local {
             for w in workloads.in_namespace(ns) {
+                let pseudo = m.mesh.as_deref().map(|x| x.pseudo_labels(w));
                 for (gi, g) in w.groups.iter().enumerate() {
-                    let matched = matching_atoms(candidates.iter().copied(), &g.labels);
+                    let labels = with_pseudo(&g.labels, pseudo.as_deref());
+                    let matched = matching_atoms(candidates.iter().copied(), &labels);
                     if matched.is_empty() {
                         continue;
                     }
@@ -1119,7 +1193,12 @@ impl NetModel {
                 }
             }
             if *ns == INGRESS_CONTROLLER_NS {
-                let matched = matching_atoms(candidates.iter().copied(), &Labels::new());
+                let labels = if m.mesh.is_some() {
+                    mesh::MeshModel::controller_labels()
+                } else {
+                    Labels::new()
+                };
+                let matched = matching_atoms(candidates.iter().copied(), &labels);
                 if !matched.is_empty() {
                     m.ingress_controller = class_with(m, m.ingress_controller, matched);
                 }
@@ -1161,7 +1240,7 @@ impl NetModel {
         }
         let owned_by = |o: &AtomOwner, ps: &[u32]| match o {
             AtomOwner::Selects(p) | AtomOwner::Peer(p) => ps.contains(p),
-            AtomOwner::Admin(_) => false,
+            AtomOwner::Admin(_) | AtomOwner::Mesh => false,
         };
         let atoms: Vec<u32> = (0..self.atom_owner.len())
             .filter(|&a| owned_by(&self.atom_owner[a], &gone))
@@ -1172,7 +1251,7 @@ impl NetModel {
             .iter()
             .filter(|o| match o {
                 AtomOwner::Selects(p) | AtomOwner::Peer(p) => self.policies[*p as usize].retired,
-                AtomOwner::Admin(_) => false,
+                AtomOwner::Admin(_) | AtomOwner::Mesh => false,
             })
             .count();
         if 2 * (retired_before + atoms.len()) > self.atom_owner.len() + 64 {
@@ -1254,12 +1333,13 @@ impl NetModel {
 
     /// The atoms a pod with these labels in this namespace would match (its group's signature,
     /// as [`NetModel::build`] computes it).
-    pub fn atoms_of(&self, namespace: &str, labels: &Labels) -> Vec<u32> {
+    pub fn atoms_of(&self, w: &Workload, labels: &Labels) -> Vec<u32> {
         let ids = self
             .ns_atoms
-            .get(namespace)
+            .get(w.namespace.as_str())
             .map(Vec::as_slice)
             .unwrap_or(&[]);
+        let pseudo = self.mesh.as_deref().map(|m| m.pseudo_labels(w));
         matching_atoms(
             ids.iter().filter_map(|a| {
                 self.atom_selectors
@@ -1267,7 +1347,7 @@ impl NetModel {
                     .and_then(Option::as_ref)
                     .map(|s| (*a, s))
             }),
-            labels,
+            &with_pseudo(labels, pseudo.as_deref()),
         )
     }
 
@@ -1293,9 +1373,9 @@ impl NetModel {
         let words = self.atom_owner.len().div_ceil(64).max(1);
         let mut now = Vec::with_capacity(w.groups.len());
         for g in &w.groups {
-            let found = self.class_for(&w.namespace, &g.labels, &ports);
+            let found = self.class_for(w, &g.labels, &ports);
             let id = found.unwrap_or_else(|| {
-                let atoms = self.atoms_of(&w.namespace, &g.labels);
+                let atoms = self.atoms_of(w, &g.labels);
                 let id = ClassId(u32::try_from(self.classes.len()).unwrap_or(u32::MAX));
                 let class = new_class(id, &atoms, ports.clone(), words, |a| self.selects(a));
                 for &a in &atoms {
@@ -1325,11 +1405,11 @@ impl NetModel {
     /// model has one.
     pub fn class_for(
         &self,
-        namespace: &str,
+        w: &Workload,
         labels: &Labels,
         ports: &[DeclaredPort],
     ) -> Option<ClassId> {
-        let atoms = self.atoms_of(namespace, labels);
+        let atoms = self.atoms_of(w, labels);
         if !in_range(&atoms, self.atom_owner.len().div_ceil(64).max(1)) {
             return None;
         }
@@ -1341,7 +1421,13 @@ impl NetModel {
 
     /// For a policy's selecting atom (or an admin policy's subject): what it selects for.
     fn selects(&self, atom: u32) -> Option<Selecting> {
-        selects(&self.atom_owner, &self.policies, &self.admin, atom)
+        selects(
+            &self.atom_owner,
+            &self.policies,
+            &self.admin,
+            self.mesh.as_deref(),
+            atom,
+        )
     }
 
     /// Whether a class has pods (a class emptied by [`NetModel::reclass`] has none).
@@ -1367,7 +1453,7 @@ impl NetModel {
             .filter(|a| c.has(*a as u32))
             .filter_map(|a| match self.atom_owner[a] {
                 AtomOwner::Peer(p) => Some(p),
-                AtomOwner::Selects(_) | AtomOwner::Admin(_) => None,
+                AtomOwner::Selects(_) | AtomOwner::Admin(_) | AtomOwner::Mesh => None,
             })
             .collect();
         out.dedup();
@@ -1424,20 +1510,65 @@ impl NetModel {
                 subject.admin_egress_any(),
             )
         };
-        if !admin {
-            return if isolated {
+        let (ports, why) = if !admin {
+            if isolated {
                 np()
             } else {
                 (PortSet::all(), Vec::new())
-            };
-        }
-        let v = admin::verdict(&self.admin, &subject.admin, ingress, other, dst);
-        let (by_policies, why) = if isolated {
-            np()
+            }
         } else {
-            (v.baseline.clone(), Vec::new())
+            let v = admin::verdict(&self.admin, &subject.admin, ingress, other, dst);
+            let (by_policies, why) = if isolated {
+                np()
+            } else {
+                (v.baseline.clone(), Vec::new())
+            };
+            (v.allowed.union(&v.to_policies.intersect(&by_policies)), why)
         };
-        (v.allowed.union(&v.to_policies.intersect(&by_policies)), why)
+        if ingress && subject.mesh {
+            let src = match other {
+                Other::Pods(c) => self.mesh_src(c),
+                Other::External(_) => mesh::Src::External,
+            };
+            return (ports.intersect(&self.mesh_admits(src, subject).0), why);
+        }
+        (ports, why)
+    }
+
+    /// How a mesh sees pods of `c`: the ingress controller pseudo-pod's identity is unknown.
+    fn mesh_src<'c>(&self, c: &'c NetClass) -> mesh::Src<'c> {
+        match &self.mesh {
+            Some(m) => m.src(c),
+            None => mesh::Src::Pods(c),
+        }
+    }
+
+    /// What the meshes admit into `dst` from `src` (every port when no mesh judges `dst`),
+    /// with the mesh rules that decided.
+    fn mesh_admits(&self, src: mesh::Src<'_>, dst: &NetClass) -> (PortSet, Vec<mesh::MeshRef>) {
+        match &self.mesh {
+            Some(m) if dst.mesh => m.admits(src, dst),
+            _ => (PortSet::all(), Vec::new()),
+        }
+    }
+
+    /// Whether Istio judges what reaches class `c` (and no admin policy does): a step into it is
+    /// cut by an Istio DENY AuthorizationPolicy.
+    pub fn istio_judged(&self, c: ClassId) -> bool {
+        let class = self.class(c);
+        class.mesh
+            && !class.admin_policies_ingress()
+            && self.mesh.as_ref().is_some_and(|m| m.is_istio(class))
+    }
+
+    /// The mesh rules deciding traffic from `src` (`None`: outside the cluster) into `dst`:
+    /// evidence for a step a mesh judges.
+    pub fn mesh_reasons(&self, src: Option<&NetClass>, dst: &NetClass) -> Vec<mesh::MeshRef> {
+        let src = match src {
+            Some(c) => self.mesh_src(c),
+            None => mesh::Src::External,
+        };
+        self.mesh_admits(src, dst).1
     }
 
     /// The admin policies' verdict on traffic from `src` into `dst` (`None` when no admin
@@ -1476,6 +1607,8 @@ impl NetModel {
                     .admin
                     .get(*p as usize)
                     .is_some_and(|policy| policy.subject_atom != a),
+                // A mesh decides by who the source is: sources alike to it share its atoms.
+                Some(AtomOwner::Mesh) => true,
                 _ => false,
             })
             .collect()
@@ -1512,6 +1645,10 @@ impl NetModel {
         if !d.admin_ingress() {
             return true;
         }
+        if d.mesh {
+            // A mesh judges each source by its identity: the rule's sources are not alike.
+            return false;
+        }
         let ports = self.rule_ports_into(p, rule, dc);
         d.admin.iter().all(|&a| {
             self.admin.get(a as usize).is_none_or(|policy| {
@@ -1535,6 +1672,7 @@ impl NetModel {
         };
         admits
             .intersect(&self.admin_sends(like, dst))
+            .intersect(&self.mesh_admits(self.mesh_src(like), dst).0)
             .intersect(&dst.listening())
     }
 
@@ -1582,7 +1720,10 @@ impl NetModel {
             None if dst.ingress_policies.is_empty() => (PortSet::all(), Vec::new()),
             None => (self.any_peer_ports(dst), Vec::new()),
         };
-        let ports = sends.intersect(&admits).intersect(&dst.listening());
+        let ports = sends
+            .intersect(&admits)
+            .intersect(&self.mesh_admits(self.mesh_src(like), dst).0)
+            .intersect(&dst.listening());
         (ports, egress_rules, ingress_rules)
     }
 
@@ -2042,7 +2183,7 @@ impl NetModel {
     pub fn atom_policy(&self, atom: u32) -> Option<u32> {
         self.atom_owner.get(atom as usize).and_then(|o| match o {
             AtomOwner::Selects(p) | AtomOwner::Peer(p) => Some(*p),
-            AtomOwner::Admin(_) => None,
+            AtomOwner::Admin(_) | AtomOwner::Mesh => None,
         })
     }
 }

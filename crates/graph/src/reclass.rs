@@ -94,11 +94,10 @@ pub(crate) fn patch_workloads(
         }
         let ports = declared_ports(&m.new_w.template.spec);
         if g.admin_groups.active
-            && m.new_w.groups.iter().any(|gr| {
-                g.net
-                    .class_for(&m.new_w.namespace, &gr.labels, &ports)
-                    .is_none()
-            })
+            && m.new_w
+                .groups
+                .iter()
+                .any(|gr| g.net.class_for(&m.new_w, &gr.labels, &ports).is_none())
         {
             return Err(Reprove::AdminClass);
         }
@@ -107,7 +106,7 @@ pub(crate) fn patch_workloads(
             .new_w
             .groups
             .iter()
-            .filter_map(|gr| g.net.class_for(&m.new_w.namespace, &gr.labels, &ports));
+            .filter_map(|gr| g.net.class_for(&m.new_w, &gr.labels, &ports));
         for c in g.net.member_class[m.id.index()]
             .iter()
             .copied()

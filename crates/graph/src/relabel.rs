@@ -148,7 +148,7 @@ pub(crate) fn unchanged(
         let c = match kept {
             Some(c) => c,
             None => {
-                let atoms = g.net.atoms_of(ns, &gr.labels);
+                let atoms = g.net.atoms_of(new_w, &gr.labels);
                 old_classes
                     .iter()
                     .copied()

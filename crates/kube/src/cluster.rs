@@ -164,6 +164,48 @@ pub const OPTIONAL: &[(Kind, &str, &str, &str)] = &[
         "v2",
         "CiliumClusterwideNetworkPolicy",
     ),
+    (
+        Kind::IstioAuthorizationPolicy,
+        "security.istio.io",
+        "v1",
+        "AuthorizationPolicy",
+    ),
+    (
+        Kind::PeerAuthentication,
+        "security.istio.io",
+        "v1",
+        "PeerAuthentication",
+    ),
+    (
+        Kind::LinkerdServer,
+        "policy.linkerd.io",
+        "v1beta3",
+        "Server",
+    ),
+    (
+        Kind::ServerAuthorization,
+        "policy.linkerd.io",
+        "v1beta1",
+        "ServerAuthorization",
+    ),
+    (
+        Kind::LinkerdAuthorizationPolicy,
+        "policy.linkerd.io",
+        "v1alpha1",
+        "AuthorizationPolicy",
+    ),
+    (
+        Kind::MeshTlsAuthentication,
+        "policy.linkerd.io",
+        "v1alpha1",
+        "MeshTLSAuthentication",
+    ),
+    (
+        Kind::NetworkAuthentication,
+        "policy.linkerd.io",
+        "v1alpha1",
+        "NetworkAuthentication",
+    ),
 ];
 
 fn to_model(

@@ -74,6 +74,11 @@ pub const KEPT_ANNOTATIONS: &[&str] = &[
     "rampart.dev/",
     "kubernetes.io/service-account.name",
     "kubernetes.io/ingress.class",
+    // Mesh membership and Linkerd's default inbound policy.
+    "linkerd.io/inject",
+    "config.linkerd.io/default-inbound-policy",
+    "sidecar.istio.io/inject",
+    "istio.io/dry-run",
 ];
 
 fn keep_annotation(key: &str) -> bool {

@@ -11,6 +11,7 @@ use crate::selector::LabelSelector;
 
 mod admin;
 mod cilium;
+mod mesh;
 
 pub use admin::{
     AdminNetworkPolicy, AdminNetworkPolicySpec, AdminPeer, AdminPort, AdminPortNumber,
@@ -19,6 +20,15 @@ pub use admin::{
 pub use cilium::{
     CidrRule, CiliumEgress, CiliumIngress, CiliumNetworkPolicy, CiliumPort, CiliumPortRule,
     CiliumRule, CiliumService, DefaultDeny, FqdnSelector, ServiceName,
+};
+pub use mesh::{
+    IstioAuthorizationPolicy, IstioAuthorizationSpec, IstioCondition, IstioFrom, IstioOperation,
+    IstioRule, IstioSource, IstioTo, LinkerdAuthorizationPolicy, LinkerdAuthorizationSpec,
+    LinkerdClient, LinkerdNetwork, LinkerdServer, LinkerdServerSpec, MeshPolicy,
+    MeshTlsAuthentication, MeshTlsAuthenticationSpec, MeshTlsClients, MtlsMode,
+    NetworkAuthentication, NetworkAuthenticationSpec, PeerAuthentication, PeerAuthenticationSpec,
+    PolicyRef, ServerAuthorization, ServerAuthorizationSpec, ServerRef, ServiceAccountRef,
+    WorkloadSelector,
 };
 
 /// The kinds rampart models.
@@ -72,6 +82,20 @@ pub enum Kind {
     CiliumNetworkPolicy,
     /// cilium.io/v2 CiliumClusterwideNetworkPolicy
     CiliumClusterwideNetworkPolicy,
+    /// security.istio.io AuthorizationPolicy
+    IstioAuthorizationPolicy,
+    /// security.istio.io PeerAuthentication
+    PeerAuthentication,
+    /// policy.linkerd.io Server
+    LinkerdServer,
+    /// policy.linkerd.io ServerAuthorization
+    ServerAuthorization,
+    /// policy.linkerd.io AuthorizationPolicy
+    LinkerdAuthorizationPolicy,
+    /// policy.linkerd.io MeshTLSAuthentication
+    MeshTlsAuthentication,
+    /// policy.linkerd.io NetworkAuthentication
+    NetworkAuthentication,
 }
 
 impl Kind {
@@ -102,6 +126,14 @@ impl Kind {
             Kind::BaselineAdminNetworkPolicy => "BaselineAdminNetworkPolicy",
             Kind::CiliumNetworkPolicy => "CiliumNetworkPolicy",
             Kind::CiliumClusterwideNetworkPolicy => "CiliumClusterwideNetworkPolicy",
+            Kind::IstioAuthorizationPolicy => "AuthorizationPolicy",
+            Kind::PeerAuthentication => "PeerAuthentication",
+            // Linkerd's kinds, qualified where Istio has one of the same name (kubectl's form).
+            Kind::LinkerdServer => "Server",
+            Kind::ServerAuthorization => "ServerAuthorization",
+            Kind::LinkerdAuthorizationPolicy => "AuthorizationPolicy.policy.linkerd.io",
+            Kind::MeshTlsAuthentication => "MeshTLSAuthentication",
+            Kind::NetworkAuthentication => "NetworkAuthentication",
         }
     }
 
@@ -148,6 +180,13 @@ impl Kind {
             }
             ("cilium.io", "CiliumNetworkPolicy") => Kind::CiliumNetworkPolicy,
             ("cilium.io", "CiliumClusterwideNetworkPolicy") => Kind::CiliumClusterwideNetworkPolicy,
+            ("security.istio.io", "AuthorizationPolicy") => Kind::IstioAuthorizationPolicy,
+            ("security.istio.io", "PeerAuthentication") => Kind::PeerAuthentication,
+            ("policy.linkerd.io", "Server") => Kind::LinkerdServer,
+            ("policy.linkerd.io", "ServerAuthorization") => Kind::ServerAuthorization,
+            ("policy.linkerd.io", "AuthorizationPolicy") => Kind::LinkerdAuthorizationPolicy,
+            ("policy.linkerd.io", "MeshTLSAuthentication") => Kind::MeshTlsAuthentication,
+            ("policy.linkerd.io", "NetworkAuthentication") => Kind::NetworkAuthentication,
             ("route.openshift.io", "Route") => Kind::Route,
             ("rbac.authorization.k8s.io", "Role") => Kind::Role,
             ("rbac.authorization.k8s.io", "ClusterRole") => Kind::ClusterRole,
@@ -198,6 +237,8 @@ pub enum Object {
     AdminNetworkPolicy(Box<AdminNetworkPolicy>),
     /// A CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy.
     CiliumNetworkPolicy(Box<CiliumNetworkPolicy>),
+    /// A service mesh's authorization object (Istio, Linkerd).
+    Mesh(Box<MeshPolicy>),
 }
 
 impl Object {
@@ -242,6 +283,15 @@ impl Object {
                     Kind::CiliumNetworkPolicy
                 }
             }
+            Object::Mesh(m) => match **m {
+                MeshPolicy::IstioAuthorization(_) => Kind::IstioAuthorizationPolicy,
+                MeshPolicy::PeerAuthentication(_) => Kind::PeerAuthentication,
+                MeshPolicy::Server(_) => Kind::LinkerdServer,
+                MeshPolicy::ServerAuthorization(_) => Kind::ServerAuthorization,
+                MeshPolicy::LinkerdAuthorization(_) => Kind::LinkerdAuthorizationPolicy,
+                MeshPolicy::MeshTlsAuthentication(_) => Kind::MeshTlsAuthentication,
+                MeshPolicy::NetworkAuthentication(_) => Kind::NetworkAuthentication,
+            },
         }
     }
 
@@ -262,6 +312,7 @@ impl Object {
             Object::NetworkPolicy(o) => &o.metadata,
             Object::AdminNetworkPolicy(o) => &o.metadata,
             Object::CiliumNetworkPolicy(o) => &o.metadata,
+            Object::Mesh(o) => o.meta(),
         }
     }
 
@@ -282,6 +333,7 @@ impl Object {
             Object::NetworkPolicy(o) => &mut o.metadata,
             Object::AdminNetworkPolicy(o) => &mut o.metadata,
             Object::CiliumNetworkPolicy(o) => &mut o.metadata,
+            Object::Mesh(o) => o.meta_mut(),
         }
     }
 }

@@ -13,8 +13,10 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::objects::{
-    AdminNetworkPolicy, BindingRaw, CiliumNetworkPolicy, ControllerRaw, Ingress, Kind, Namespace,
-    NetworkPolicy, Node, Object, Pod, RoleRaw, Route, Secret, Service, ServiceAccount,
+    AdminNetworkPolicy, BindingRaw, CiliumNetworkPolicy, ControllerRaw, Ingress,
+    IstioAuthorizationPolicy, Kind, LinkerdAuthorizationPolicy, LinkerdServer, MeshPolicy,
+    MeshTlsAuthentication, Namespace, NetworkAuthentication, NetworkPolicy, Node, Object,
+    PeerAuthentication, Pod, RoleRaw, Route, Secret, ServerAuthorization, Service, ServiceAccount,
 };
 use crate::redact::redact_excerpt;
 
@@ -731,6 +733,27 @@ fn decode<'de, D: Deserializer<'de>>(kind: Kind, d: D) -> Result<Object, D::Erro
             p.clusterwide = kind == Kind::CiliumClusterwideNetworkPolicy;
             Object::CiliumNetworkPolicy(Box::new(p))
         }
+        Kind::IstioAuthorizationPolicy => Object::Mesh(Box::new(MeshPolicy::IstioAuthorization(
+            IstioAuthorizationPolicy::deserialize(d)?,
+        ))),
+        Kind::PeerAuthentication => Object::Mesh(Box::new(MeshPolicy::PeerAuthentication(
+            PeerAuthentication::deserialize(d)?,
+        ))),
+        Kind::LinkerdServer => {
+            Object::Mesh(Box::new(MeshPolicy::Server(LinkerdServer::deserialize(d)?)))
+        }
+        Kind::ServerAuthorization => Object::Mesh(Box::new(MeshPolicy::ServerAuthorization(
+            ServerAuthorization::deserialize(d)?,
+        ))),
+        Kind::LinkerdAuthorizationPolicy => Object::Mesh(Box::new(
+            MeshPolicy::LinkerdAuthorization(LinkerdAuthorizationPolicy::deserialize(d)?),
+        )),
+        Kind::MeshTlsAuthentication => Object::Mesh(Box::new(MeshPolicy::MeshTlsAuthentication(
+            MeshTlsAuthentication::deserialize(d)?,
+        ))),
+        Kind::NetworkAuthentication => Object::Mesh(Box::new(MeshPolicy::NetworkAuthentication(
+            NetworkAuthentication::deserialize(d)?,
+        ))),
     })
 }
 

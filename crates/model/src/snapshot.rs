@@ -8,8 +8,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::objects::{
-    AdminNetworkPolicy, Binding, CiliumNetworkPolicy, Controller, Ingress, Kind, Namespace,
-    NetworkPolicy, Node, Object, Pod, Role, Route, Secret, Service, ServiceAccount,
+    AdminNetworkPolicy, Binding, CiliumNetworkPolicy, Controller, Ingress, Kind, MeshPolicy,
+    Namespace, NetworkPolicy, Node, Object, Pod, Role, Route, Secret, Service, ServiceAccount,
 };
 use crate::parse::{Located, Source};
 
@@ -274,6 +274,11 @@ impl Snapshot {
     typed_iter!(/// CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies.
         cilium_network_policies, CiliumNetworkPolicy, CiliumNetworkPolicy,
         Kind::CiliumNetworkPolicy, Kind::CiliumClusterwideNetworkPolicy);
+    typed_iter!(/// Service-mesh authorization objects (Istio, Linkerd).
+        mesh_policies, Mesh, MeshPolicy,
+        Kind::IstioAuthorizationPolicy, Kind::PeerAuthentication, Kind::LinkerdServer,
+        Kind::ServerAuthorization, Kind::LinkerdAuthorizationPolicy,
+        Kind::MeshTlsAuthentication, Kind::NetworkAuthentication);
 
     /// Labels of a namespace, including the automatic `kubernetes.io/metadata.name`, whether or
     /// not the Namespace object is in the snapshot.

@@ -174,6 +174,9 @@ pub const KEYS_READ_BY_NAME: &[&str] = &[
     "istio",
     CROWN_JEWEL_LABEL,
     EXPOSED_ANNOTATION,
+    // Mesh membership (crate::netpol::mesh).
+    "sidecar.istio.io/inject",
+    "istio.io/dataplane-mode",
 ];
 
 /// Whether pods with these labels are selected as DNS by a contained egress (namespace aside).
@@ -499,6 +502,18 @@ impl Models {
             || changed.contains(&Kind::BaselineAdminNetworkPolicy)
             || changed.contains(&Kind::CiliumNetworkPolicy)
             || changed.contains(&Kind::CiliumClusterwideNetworkPolicy)
+            || changed.iter().any(|k| {
+                matches!(
+                    k,
+                    Kind::IstioAuthorizationPolicy
+                        | Kind::PeerAuthentication
+                        | Kind::LinkerdServer
+                        | Kind::ServerAuthorization
+                        | Kind::LinkerdAuthorizationPolicy
+                        | Kind::MeshTlsAuthentication
+                        | Kind::NetworkAuthentication
+                )
+            })
             || !previous.net.same_namespaces(snapshot, workloads)
         {
             Arc::new(NetModel::build(snapshot, workloads))

@@ -245,10 +245,12 @@ pub(super) fn layer(b: &mut Builder<'_>, net: &NetModel) -> Layer {
     }
     let mut admin_groups = AdminGroups {
         rules_of_set,
-        active: net
-            .admin
-            .iter()
-            .any(|p| !p.ingress.is_empty() || p.egress_names_pods()),
+        // A mesh judges sources one identity at a time, like an admin policy.
+        active: net.mesh.is_some()
+            || net
+                .admin
+                .iter()
+                .any(|p| !p.ingress.is_empty() || p.egress_names_pods()),
         ..AdminGroups::default()
     };
     if admin_groups.active {
@@ -368,7 +370,8 @@ fn admin_peer_edge(
     if ports.is_empty() {
         return;
     }
-    let ev = rule_evidence(net, &why, first_member(at, dc), "ingress");
+    let mut ev = rule_evidence(net, &why, first_member(at, dc), "ingress");
+    mesh_evidence(net, Some(src), dst, &mut ev);
     let e = add_edge(
         g,
         v,
@@ -376,9 +379,29 @@ fn admin_peer_edge(
         EdgeKind::AdmitsInto,
         ev,
         Some(ports),
-        Cost::Never,
+        istio_cut(net, src, dc),
     );
     g[e].rules = why.into();
+}
+
+/// Evidence naming the mesh rules that judged traffic from `src` (`None`: outside the cluster)
+/// into `dst`, when a mesh judges it.
+pub(crate) fn mesh_evidence(
+    net: &NetModel,
+    src: Option<&crate::netpol::NetClass>,
+    dst: &crate::netpol::NetClass,
+    ev: &mut Vec<Evidence>,
+) {
+    if !dst.mesh {
+        return;
+    }
+    for m in net.mesh_reasons(src, dst) {
+        ev.push(Evidence::new(
+            ObjRef::new(m.kind, &m.namespace, &m.name),
+            m.field,
+            None,
+        ));
+    }
 }
 
 /// What admin group `group` sends into class `dc` ([`NetModel::group_allows`]), when the
@@ -400,6 +423,7 @@ fn group_edge(g: &mut Graph, at: &At<'_>, groups: &AdminGroups, group: u32, dc: 
     let mut ev = Vec::new();
     admin_evidence(net, &egress_rules, "egress", &mut ev);
     admin_evidence(net, &ingress_rules, "ingress", &mut ev);
+    mesh_evidence(net, Some(src), dst, &mut ev);
     if ev.is_empty() {
         ev.push(Evidence::new(
             first_member(at, dc),
@@ -414,8 +438,18 @@ fn group_edge(g: &mut Graph, at: &At<'_>, groups: &AdminGroups, group: u32, dc: 
         EdgeKind::AdmitsInto,
         ev,
         Some(ports),
-        Cost::Never,
+        istio_cut(net, src, dc),
     );
+}
+
+/// The cost of cutting what a group (or a group's peer) sends into `dc`: an Istio DENY where
+/// Istio alone judges `dc` and nothing judges the group's egress; otherwise not cut here.
+fn istio_cut(net: &NetModel, src: &crate::netpol::NetClass, dc: ClassId) -> Cost {
+    if !grouped(src) && net.istio_judged(dc) {
+        Cost::Finite(cost::NARROW_POLICY)
+    } else {
+        Cost::Never
+    }
 }
 
 /// Evidence naming the admin rules that decided: (policy, rule) in the `dir` rules.
@@ -827,9 +861,13 @@ fn pair_edge(g: &mut Graph, at: &At<'_>, sc: ClassId, dc: ClassId) {
     ];
     let mut cost = Cost::Finite(cost::NARROW_POLICY);
     for (verdict, dir) in judged.into_iter().flatten() {
-        cost = Cost::Never;
+        // Where Istio alone judges the destination, an Istio DENY cuts the pair.
+        if !(dir == "ingress" && net.istio_judged(dc)) {
+            cost = Cost::Never;
+        }
         admin_evidence(net, &verdict.rules, dir, &mut ev);
     }
+    mesh_evidence(net, Some(sclass), dclass, &mut ev);
     let e = add_edge(
         g,
         at.class_ix[&sc].0,

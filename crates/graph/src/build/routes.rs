@@ -428,6 +428,8 @@ pub(super) fn route_edge(
                     "no NetworkPolicy isolates ingress (external sources admitted)"
                 },
             ));
+            let src = r.via_controller.then(|| net.class(net.ingress_controller));
+            super::network::mesh_evidence(net, src, net.class(c), &mut ev);
             let e = add_edge(
                 g,
                 r.ep,
