@@ -536,6 +536,28 @@ fn propose_istio_deny(
     ports: Option<&PortSet>,
     cut: &mut Cut,
 ) {
+    // Nothing to name (the ingress controller's step), nothing on TCP (the mesh judges TCP
+    // alone), or a destination in the root namespace (a DENY there applies mesh-wide): a
+    // DENY would cut more than the step, or nothing.
+    if srcs.is_empty() {
+        cut.notes.push("Istio judges this step from a source rampart cannot name (the ingress controller): no DENY is proposed".into());
+        return;
+    }
+    if ports.is_some_and(|p| p.ranges(crate::ports::Protocol::Tcp).is_empty()) {
+        cut.notes
+            .push("the step is not TCP, which Istio does not judge: no DENY is proposed".into());
+        return;
+    }
+    if dsts
+        .iter()
+        .any(|w| w.namespace == crate::netpol::mesh::ISTIO_ROOT)
+    {
+        cut.notes.push(format!(
+            "a DENY in {} would apply mesh-wide: none is proposed",
+            crate::netpol::mesh::ISTIO_ROOT
+        ));
+        return;
+    }
     let mut principals: Vec<String> = Vec::new();
     let mut unauthenticated = false;
     for w in srcs {
@@ -1245,7 +1267,10 @@ pub(crate) fn cut_of(
                     if !g.net.all_narrowable(&edge.rules) {
                         // The Cilium analogue of narrowing the rule to its own namespace.
                         for w in class_workloads(g, c, &bwd) {
+                            // `Exists` keeps identities that are no pod (the host, the world)
+                            // out of the `NotIn`.
                             let rule = serde_json::json!({"fromEndpoints": [{"matchExpressions": [
+                                {"key": "k8s:io.kubernetes.pod.namespace", "operator": "Exists"},
                                 {"key": "k8s:io.kubernetes.pod.namespace", "operator": "NotIn", "values": [w.namespace]}
                             ]}]});
                             propose_cilium_deny(

@@ -566,7 +566,10 @@ pub fn istio_deny(
     let mut rule = json!({ "from": from });
     if let Some(ports) = ports {
         let tcp = ports.ranges(crate::ports::Protocol::Tcp);
-        let count: u32 = tcp.iter().map(|&(a, b)| u32::from(b - a) + 1).sum();
+        let count: u32 = tcp
+            .iter()
+            .map(|&(a, b)| u32::from(b.saturating_sub(a)) + 1)
+            .sum();
         if count > 0 && count <= 32 {
             let list: Vec<String> = tcp
                 .iter()

@@ -9,7 +9,6 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
-use rampart_graph::connectivity::connectivity;
 use rampart_graph::cut::apply_plan;
 use rampart_graph::fix::Fix;
 use rampart_graph::model::EdgeKind;
@@ -124,36 +123,10 @@ fn p(ns_name: &str) -> String {
     format!("{ns_name}[Pod]")
 }
 
-/// The model's listing and the graph, checked against each other on every pod pair: the
-/// graph's network plumbing reaches exactly where the model allows something the destination
-/// listens on.
+/// The listing, checked against the graph on every pod pair (cluster DNS is no step of a
+/// chain: the graph gives it no inbound edge).
 fn check(s: &Snapshot) -> (Vec<String>, SecurityGraph) {
-    let lines: Vec<String> = connectivity(s).iter().map(ToString::to_string).collect();
-    let g = SecurityGraph::build(s);
-    let pods: Vec<(String, String)> = s
-        .pods()
-        .map(|(_, pd)| {
-            (
-                format!("{}/{}", pd.metadata.namespace, pd.metadata.name),
-                format!("Pod/{}/{}", pd.metadata.namespace, pd.metadata.name),
-            )
-        })
-        .collect();
-    for (a, av) in &pods {
-        for (b, bv) in &pods {
-            // Cluster DNS is no step of a chain: the graph gives it no inbound edge.
-            if a == b || b.starts_with("kube-system/") {
-                continue;
-            }
-            let listed = conn(&lines, &p(a), &p(b)).is_some();
-            assert_eq!(
-                net_reaches(&g, av, bv),
-                listed,
-                "{a} => {b}: the graph and the listing disagree"
-            );
-        }
-    }
-    (lines, g)
+    listing_matches_graph(s, &|b| b.starts_with("kube-system/"))
 }
 
 const ALL: &str = "All Connections";
@@ -161,7 +134,16 @@ const ALL: &str = "All Connections";
 /// Checks the cluster with example `rel` applied: every `yes` pair (pod names `ns/name`) is
 /// listed, no `no` pair is.
 fn admits(rel: &str, yes: &[(&str, &str)], no: &[(&str, &str)]) {
-    let (l, _) = check(&with(&[rel], ""));
+    expect(&with(&[rel], ""), rel, yes, no);
+}
+
+/// [`admits`] with objects of its own.
+fn admits_yaml(yaml: &str, yes: &[(&str, &str)], no: &[(&str, &str)]) {
+    expect(&with(&[], yaml), yaml, yes, no);
+}
+
+fn expect(s: &Snapshot, rel: &str, yes: &[(&str, &str)], no: &[(&str, &str)]) {
+    let (l, _) = check(s);
     for (a, b) in yes {
         assert!(
             conn(&l, &p(a), &p(b)).is_some(),
@@ -433,25 +415,37 @@ fn namespaces_by_name_by_label_and_clusterwide() {
     );
     assert_eq!(conn(&l, &p("public/web"), &p("default/other")), None);
 
-    // A CiliumNetworkPolicy's peer by namespace label stays in its own namespace (ns1 and ns2
-    // are both of the alliance); a clusterwide one's does not. In the unlabelled default
-    // namespace, the label is taken as ignored (the docs' word): its own pods are admitted.
+    // A CiliumNetworkPolicy's peer by namespace label: Cilium's docs say the label is ignored
+    // there (the policy's own namespace), recent Cilium lets it reach every namespace so
+    // labelled (ns1 and ns2 are both of the alliance); rampart admits what either admits.
     let text = corpus("kubernetes/namespace/namespace-labels-policy.yaml");
     let moved = text.replace("metadata:\n", "metadata:\n  namespace: ns2\n");
     assert_ne!(moved, text);
-    let (l, _) = check(&with(&[], &moved));
-    assert!(conn(&l, &p("ns2/luke"), &p("ns2/rebel-base")).is_some());
-    assert_eq!(conn(&l, &p("ns1/luke"), &p("ns2/rebel-base")), None);
-    assert_eq!(conn(&l, &p("default/other"), &p("ns2/rebel-base")), None);
-    let s = with(&[], &text.replace("name: rebel-base", "role: victim"));
-    let (l, g) = check(&s);
-    assert!(conn(&l, &p("default/other"), &p("default/victim")).is_some());
-    assert_eq!(conn(&l, &p("ns2/luke"), &p("default/victim")), None);
-    assert!(
-        g.net
-            .warnings
-            .iter()
-            .any(|w| w.contains("namespace labels"))
+    admits_yaml(
+        &moved,
+        &[
+            ("ns2/luke", "ns2/rebel-base"),
+            ("ns1/luke", "ns2/rebel-base"),
+        ],
+        &[("default/other", "ns2/rebel-base")],
+    );
+    admits_yaml(
+        &text.replace("name: rebel-base", "role: victim"),
+        &[
+            ("default/other", "default/victim"),
+            ("ns2/luke", "default/victim"),
+        ],
+        &[("production/strict", "default/victim")],
+    );
+    // As a deny, only what both readings deny: the policy's namespace, when labelled.
+    let deny = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: d, namespace: ns2}\nspec: {endpointSelector: {matchLabels: {name: rebel-base}}, ingressDeny: [{fromEndpoints: [{matchLabels: {io.cilium.k8s.namespace.labels.faction: alliance}}]}], ingress: [{fromEntities: [all]}]}\n";
+    admits_yaml(
+        deny,
+        &[
+            ("ns1/luke", "ns2/rebel-base"),
+            ("default/other", "ns2/rebel-base"),
+        ],
+        &[("ns2/luke", "ns2/rebel-base")],
     );
     let wide = text.replace(
         "kind: CiliumNetworkPolicy",
@@ -563,6 +557,30 @@ fn what_is_not_modelled_is_said_and_widens() {
         l.iter()
             .any(|x| x.starts_with("default/") && x.contains("[External]"))
     );
+}
+
+#[test]
+fn an_explicitly_empty_peer_list_denies_nothing() {
+    let deny = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: d, namespace: default}\nspec: {endpointSelector: {matchLabels: {role: backend}}, ingressDeny: [{fromEndpoints: [], toPorts: [{ports: [{port: \"80\"}]}]}], enableDefaultDeny: {ingress: false}}\n";
+    let (l, _) = check(&with(&[], deny));
+    let c = conn(&l, &p("default/frontend"), &p("default/backend")).unwrap_or_default();
+    assert!(holds(&c, "TCP", 80), "{c}");
+    // Twin: the same rule without the empty list denies every peer on the port.
+    let (l, _) = check(&with(&[], &deny.replace("fromEndpoints: [], ", "")));
+    let c = conn(&l, &p("default/frontend"), &p("default/backend")).unwrap_or_default();
+    assert!(!holds(&c, "TCP", 80) && holds(&c, "TCP", 81), "{c}");
+}
+
+#[test]
+fn to_services_reach_the_service_backends() {
+    let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: myservice, namespace: default}\nspec: {selector: {role: backend}, ports: [{port: 80}]}\n---\n";
+    let s = with(
+        &["l3/service/service.yaml"],
+        &format!("{svc}{}", pod("default", "app2", "id: app2", &[80])),
+    );
+    let (l, _) = check(&s);
+    assert!(conn(&l, &p("default/app2"), &p("default/backend")).is_some());
+    assert_eq!(conn(&l, &p("default/app2"), &p("default/frontend")), None);
 }
 
 #[test]
@@ -999,8 +1017,9 @@ mod differential {
     }
 
     /// Whether `r` (a deny rule when `deny`) of `c` names `other` on `port`. A namespace-label
-    /// condition of a namespaced policy's allow peer is dropped (Cilium's docs: ignored there),
-    /// a deny peer's kept.
+    /// condition of a namespaced policy's peer: the docs say it is ignored (the policy's
+    /// namespace), recent Cilium reaches every namespace so labelled — an allow admits either,
+    /// a deny denies both.
     fn peer_matches(c: &CPolicy, r: &CRule, other: End, port: u16, deny: bool) -> bool {
         if r.port.is_some_and(|p| p != port) {
             return false;
@@ -1017,7 +1036,9 @@ mod differential {
                         NsCond::Name(i) => o.0 == *i,
                         NsCond::Own => c.clusterwide || o.0 == c.ns,
                         NsCond::Team(t) if c.clusterwide => TEAM[o.0] == ["a", "b"][*t],
-                        NsCond::Team(t) => o.0 == c.ns && (!deny || TEAM[o.0] == ["a", "b"][*t]),
+                        // Either reading for an allow, both for a deny.
+                        NsCond::Team(t) if deny => o.0 == c.ns && TEAM[o.0] == ["a", "b"][*t],
+                        NsCond::Team(t) => o.0 == c.ns || TEAM[o.0] == ["a", "b"][*t],
                     }
             }
         }

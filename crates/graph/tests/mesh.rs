@@ -9,7 +9,6 @@ use std::path::PathBuf;
 
 use common::*;
 use rampart_graph::SecurityGraph;
-use rampart_graph::connectivity::connectivity;
 use rampart_model::{ParseLimits, Snapshot, parse_source};
 
 /// A bare pod: namespace, name, ServiceAccount, labels, annotations, TCP ports (`name:port`
@@ -200,31 +199,12 @@ fn p(ns_name: &str) -> String {
     format!("{ns_name}[Pod]")
 }
 
-/// Whether a listed connection (`SCTP 1-65535,TCP 80,8000-9000,UDP 53`) holds TCP `port`
-/// (`None`: some TCP port).
+/// Whether a listed connection holds TCP `port` (`None`: some TCP port).
 fn holds_tcp(conn: &str, port: Option<u16>) -> bool {
-    if conn == "All Connections" {
-        return true;
+    match port {
+        Some(p) => holds(conn, "TCP", p),
+        None => conn == "All Connections" || conn.contains("TCP "),
     }
-    let mut proto = "";
-    for part in conn.split(',') {
-        let range = match part.split_once(' ') {
-            Some((p, r)) => {
-                proto = p;
-                r
-            }
-            None => part,
-        };
-        if proto != "TCP" {
-            continue;
-        }
-        let (a, b) = range.split_once('-').unwrap_or((range, range));
-        let (a, b): (u16, u16) = (a.parse().unwrap_or(0), b.parse().unwrap_or(0));
-        if port.is_none_or(|p| a <= p && p <= b) {
-            return true;
-        }
-    }
-    false
 }
 
 fn conn(lines: &[String], src: &str, dst: &str) -> Option<String> {
@@ -236,31 +216,7 @@ fn conn(lines: &[String], src: &str, dst: &str) -> Option<String> {
 
 /// The listing, checked against the graph on every pod pair.
 fn check(s: &Snapshot) -> (Vec<String>, SecurityGraph) {
-    let lines: Vec<String> = connectivity(s).iter().map(ToString::to_string).collect();
-    let g = SecurityGraph::build(s);
-    let pods: Vec<String> = s
-        .pods()
-        .map(|(_, pd)| format!("{}/{}", pd.metadata.namespace, pd.metadata.name))
-        .collect();
-    for a in &pods {
-        for b in &pods {
-            if a == b {
-                continue;
-            }
-            // The graph walks to ports a pod listens on; the listing shows every port allowed.
-            let listed = conn(&lines, &p(a), &p(b)).is_some_and(|c| {
-                let ports = declared(&g, b);
-                ports.is_empty() || ports.iter().any(|&d| holds_tcp(&c, Some(d)))
-            });
-            assert_eq!(
-                net_reaches(&g, &format!("Pod/{a}"), &format!("Pod/{b}")),
-                listed,
-                "{a} => {b}: the graph and the listing disagree ({:?})",
-                conn(&lines, &p(a), &p(b))
-            );
-        }
-    }
-    (lines, g)
+    listing_matches_graph(s, &|_| false)
 }
 
 /// The TCP ports pod `ns/name` declares.
@@ -534,6 +490,114 @@ fn istio_what_cannot_be_seen_is_not_enforced() {
     );
 }
 
+/// The Istio cluster with `extra` objects.
+fn istio_with(
+    extra: &str,
+    yes: &[(&str, &str)],
+    no: &[(&str, &str)],
+) -> (Vec<String>, SecurityGraph) {
+    expect(
+        &snapshot_of(&[istio_cluster(), extra.to_string()]),
+        &[extra],
+        yes,
+        no,
+    )
+}
+
+const AP: &str = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n";
+
+#[test]
+fn istio_port_conditions() {
+    // `when: destination.port` with only notValues: every other port.
+    let (l, _) = istio_with(
+        &format!(
+            "{AP}metadata: {{name: a, namespace: foo}}\nspec: {{selector: {{matchLabels: {{app: tcp-echo}}}}, rules: [{{when: [{{key: destination.port, notValues: [\"9002\"]}}]}}]}}\n"
+        ),
+        &[("plain/client", "foo/tcp-echo")],
+        &[],
+    );
+    let c = conn(&l, &p("plain/client"), &p("foo/tcp-echo")).unwrap_or_default();
+    assert!(
+        holds_tcp(&c, Some(9000)) && holds_tcp(&c, Some(9001)),
+        "{c}"
+    );
+    assert!(!holds_tcp(&c, Some(9002)), "{c}");
+    // notPorts of one operation among several takes nothing from the others.
+    let (l, _) = istio_with(
+        &format!(
+            "{AP}metadata: {{name: a, namespace: foo}}\nspec: {{selector: {{matchLabels: {{app: tcp-echo}}}}, rules: [{{to: [{{operation: {{ports: [\"9000\"]}}}}, {{operation: {{notPorts: [\"9000\", \"9001\"]}}}}]}}]}}\n"
+        ),
+        &[],
+        &[],
+    );
+    let c = conn(&l, &p("plain/client"), &p("foo/tcp-echo")).unwrap_or_default();
+    assert!(
+        holds_tcp(&c, Some(9000)) && holds_tcp(&c, Some(9002)),
+        "{c}"
+    );
+    assert!(!holds_tcp(&c, Some(9001)), "{c}");
+}
+
+#[test]
+fn istio_membership_and_bypassed_ports() {
+    // A namespace with injection disabled: a pod label asking for it is not injected, so
+    // STRICT does not refuse plaintext into it.
+    let cluster = format!(
+        "{}{}{}",
+        namespace("quiet", "istio-injection: disabled", ""),
+        pod(
+            "quiet",
+            "web",
+            "web",
+            "app: web, sidecar.istio.io/inject: \"true\"",
+            "",
+            &["80"]
+        ),
+        pod(
+            "foo",
+            "bypass",
+            "bypass",
+            "app: bypass",
+            "traffic.sidecar.istio.io/excludeInboundPorts: \"9000\"",
+            &["9000", "9001"]
+        ),
+    );
+    let strict = corpus("istio/pa-task-mesh-wide-strict-istio-system.yaml");
+    let (l, _) = istio_with(
+        &format!("{cluster}---\n{strict}"),
+        &[
+            ("plain/client", "quiet/web"),
+            ("plain/client", "foo/bypass"),
+        ],
+        &[("plain/client", "foo/httpbin")],
+    );
+    // The excluded port passes the proxy: STRICT does not apply to it.
+    let c = conn(&l, &p("plain/client"), &p("foo/bypass")).unwrap_or_default();
+    assert!(
+        holds_tcp(&c, Some(9000)) && !holds_tcp(&c, Some(9001)),
+        "{c}"
+    );
+}
+
+#[test]
+fn istio_several_peer_authentications_at_one_level_take_the_least_strict() {
+    let pa = |name: &str, mode: &str| {
+        format!(
+            "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {{name: {name}, namespace: foo}}\nspec: {{mtls: {{mode: {mode}}}}}\n---\n"
+        )
+    };
+    istio_with(
+        &format!("{}{}", pa("a", "STRICT"), pa("b", "PERMISSIVE")),
+        &[("plain/client", "foo/httpbin")],
+        &[],
+    );
+    istio_with(
+        &format!("{}{}", pa("a", "STRICT"), pa("b", "STRICT")),
+        &[],
+        &[("plain/client", "foo/httpbin")],
+    );
+}
+
 #[test]
 fn linkerd_servers_and_server_authorizations() {
     linkerd(
@@ -603,6 +667,20 @@ fn linkerd_authorization_policies() {
             ("booksapp/traffic", "booksapp/authors"),
             ("plain/client", "booksapp/authors"),
         ],
+    );
+}
+
+#[test]
+fn linkerd_domain_patterns() {
+    let yaml = "apiVersion: policy.linkerd.io/v1beta3\nkind: Server\nmetadata: {name: voting-grpc, namespace: emojivoto}\nspec: {podSelector: {matchLabels: {app: voting-svc}}, port: grpc}\n---\napiVersion: policy.linkerd.io/v1beta1\nkind: ServerAuthorization\nmetadata: {name: any, namespace: emojivoto}\nspec: {server: {name: voting-grpc}, client: {meshTLS: {identities: [\"*.cluster.local\"]}}}\n";
+    expect(
+        &snapshot_of(&[linkerd_cluster(), yaml.to_string()]),
+        &["*.cluster.local"],
+        &[
+            ("emojivoto/web", "emojivoto/voting"),
+            ("booksapp/books", "emojivoto/voting"),
+        ],
+        &[("plain/client", "emojivoto/voting")],
     );
 }
 
@@ -882,12 +960,9 @@ mod differential {
             .filter(|s| MESHED[s.0])
             .map(|s| (s.0, sas[s.0 * 2 + s.1]));
         // mTLS: the namespace's PeerAuthentication, else the root's; permissive by default.
-        // Several at one level: rampart takes the last by name.
-        let by_name = |list: Vec<(String, bool)>| {
-            let mut list = list;
-            list.sort();
-            list.last().map(|x| x.1)
-        };
+        // Several at one level: the least strict.
+        let by_name =
+            |list: Vec<(String, bool)>| (!list.is_empty()).then(|| list.iter().all(|x| x.1));
         let ns_mode = by_name(
             pas.iter()
                 .enumerate()

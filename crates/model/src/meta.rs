@@ -79,6 +79,9 @@ pub const KEPT_ANNOTATIONS: &[&str] = &[
     "config.linkerd.io/default-inbound-policy",
     "sidecar.istio.io/inject",
     "istio.io/dry-run",
+    "traffic.sidecar.istio.io/excludeInboundPorts",
+    "traffic.sidecar.istio.io/includeInboundPorts",
+    "config.linkerd.io/skip-inbound-ports",
 ];
 
 fn keep_annotation(key: &str) -> bool {

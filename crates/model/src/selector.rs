@@ -81,6 +81,10 @@ pub enum SelectorError {
     /// Empty key.
     #[error("matchExpressions has an empty key")]
     EmptyKey,
+    /// A key no label can have (`:` is not allowed in label keys; rampart's own pseudo-labels
+    /// use it, so no policy may select by them).
+    #[error("label key {0:?} is invalid (':' is not allowed)")]
+    InvalidKey(String),
 }
 
 impl LabelSelector {
@@ -99,6 +103,14 @@ impl LabelSelector {
 
     /// Checks the selector the way the API server validates it.
     pub fn validate(&self) -> Result<(), SelectorError> {
+        if let Some(k) = self
+            .match_labels
+            .keys()
+            .chain(self.match_expressions.iter().map(|r| &r.key))
+            .find(|k| k.contains(':'))
+        {
+            return Err(SelectorError::InvalidKey(k.clone()));
+        }
         for r in &self.match_expressions {
             if r.key.is_empty() {
                 return Err(SelectorError::EmptyKey);

@@ -1,4 +1,4 @@
-//! `cargo run --release -p rampart-benchmarks --bin scan-bench -- [--shape sparse|dense] [--admin] [--objectives LIST] [PODS...]`
+//! `cargo run --release -p rampart-benchmarks --bin scan-bench -- [--shape sparse|dense] [--admin] [--mesh] [--objectives LIST] [PODS...]`
 //!
 //! `--objectives` chooses the ATT&CK objectives proved beside the classic targets (default all;
 //! `none` measures what the analysis cost before objectives).
@@ -7,6 +7,10 @@
 //! subject of (monitoring allowed on the metrics port, one team denied another, kube-system
 //! passed to the NetworkPolicies, egress to the cloud metadata address and to one team's
 //! namespaces denied) and a BaselineAdminNetworkPolicy denying one team's namespaces everywhere.
+//!
+//! `--mesh` puts every namespace in an Istio mesh (injection on) with STRICT mTLS mesh-wide, an
+//! AuthorizationPolicy per namespace admitting its own namespace, monitoring and its team's
+//! ServiceAccounts, and a mesh-wide DENY of one team: every class is judged by identity.
 //!
 //! For each size: generates the synthetic dump of that shape, then times (median of 5 runs)
 //! parsing the dump into a snapshot, building the security graph, proving chains and computing
@@ -76,9 +80,43 @@ fn admin_items() -> Vec<serde_json::Value> {
     ]
 }
 
+/// `--mesh`: every Namespace item injected, and the Istio policies, appended.
+fn mesh_items(items: &mut Vec<serde_json::Value>) {
+    use serde_json::json;
+    let mut namespaces = Vec::new();
+    for it in items.iter_mut() {
+        if it["kind"] == "Namespace" {
+            it["metadata"]["labels"]["istio-injection"] = json!("enabled");
+            if let Some(n) = it["metadata"]["name"].as_str() {
+                namespaces.push(n.to_string());
+            }
+        }
+    }
+    items.push(
+        json!({"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+        "metadata": {"name": "default", "namespace": "istio-system"},
+        "spec": {"mtls": {"mode": "STRICT"}}}),
+    );
+    items.push(json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": "no-t1", "namespace": "istio-system"},
+        "spec": {"action": "DENY", "rules": [{"from": [{"source": {"namespaces": ["team001", "team0001"]}}]}]}}));
+    for ns in namespaces {
+        items.push(
+            json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+            "metadata": {"name": "own-and-monitoring", "namespace": ns},
+            "spec": {"rules": [
+                {"from": [{"source": {"namespaces": [ns, "monitoring"]}}]},
+                {"from": [{"source": {"principals": [format!("cluster.local/ns/{ns}/sa/*")]}}],
+                 "to": [{"operation": {"ports": ["8080"]}}]}
+            ]}}),
+        );
+    }
+}
+
 fn main() {
     let mut sizes: Vec<usize> = Vec::new();
     let mut admin = false;
+    let mut mesh = false;
     let mut write: Option<String> = None;
     let mut shape = Shape::Sparse;
     let mut objectives = rampart_graph::Objectives::all();
@@ -88,6 +126,8 @@ fn main() {
             write = args.next();
         } else if a == "--admin" {
             admin = true;
+        } else if a == "--mesh" {
+            mesh = true;
         } else if a == "--objectives" {
             match args.next().as_deref().map(rampart_graph::Objectives::parse) {
                 Some(Ok(o)) => objectives = o,
@@ -110,7 +150,7 @@ fn main() {
             sizes.push(n);
         } else {
             eprintln!(
-                "usage: scan-bench [--shape sparse|dense] [--admin] [--objectives LIST] [--write DIR] [PODS...]"
+                "usage: scan-bench [--shape sparse|dense] [--admin] [--mesh] [--objectives LIST] [--write DIR] [PODS...]"
             );
             std::process::exit(2);
         }
@@ -119,13 +159,14 @@ fn main() {
         sizes = vec![1_000, 10_000, 50_000];
     }
     println!(
-        "shape: {}{}, objectives: {objectives}",
+        "shape: {}{}{}, objectives: {objectives}",
         shape.name(),
         if admin {
             ", admin network policies"
         } else {
             ""
-        }
+        },
+        if mesh { ", Istio mesh" } else { "" }
     );
     println!(
         "{:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}",
@@ -144,10 +185,15 @@ fn main() {
     for pods in sizes {
         let cfg = Config::with_pods(pods).shaped(shape);
         let mut text = dump_json(&cfg);
-        if admin {
+        if admin || mesh {
             let mut dump: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
             if let Some(items) = dump["items"].as_array_mut() {
-                items.extend(admin_items());
+                if admin {
+                    items.extend(admin_items());
+                }
+                if mesh {
+                    mesh_items(items);
+                }
             }
             text = dump.to_string();
         }

@@ -142,6 +142,16 @@ pub(super) fn normalize_all(snapshot: &Snapshot, warnings: &mut Vec<String>) -> 
             &b.metadata.name,
         ))
     });
+    // A Service's pods (its selector), for `toServices`.
+    let services = |ns: &str, name: &str| -> Option<Option<Labels>> {
+        match snapshot
+            .get(rampart_model::Kind::Service, ns, name)
+            .map(|l| &l.object)
+        {
+            Some(rampart_model::Object::Service(s)) => Some(s.spec.selector.clone()),
+            _ => None,
+        }
+    };
     let mut out = Vec::new();
     for p in policies {
         for (i, rule) in p.rules().enumerate() {
@@ -150,11 +160,14 @@ pub(super) fn normalize_all(snapshot: &Snapshot, warnings: &mut Vec<String>) -> 
                 (true, i) => format!("specs[{}]", i - 1),
                 (false, i) => format!("specs[{i}]"),
             };
-            out.extend(normalize(p, rule, path, warnings));
+            out.extend(normalize(p, rule, path, &services, warnings));
         }
     }
     out
 }
+
+/// Looks a Service up: `None` when absent, else its selector (`None`: no selector).
+type Services<'s> = dyn Fn(&str, &str) -> Option<Option<Labels>> + 's;
 
 /// One rule of `p`, normalized; `None` when it selects no pod rampart models (a host policy,
 /// an invalid selector).
@@ -162,6 +175,7 @@ fn normalize(
     p: &CiliumNetworkPolicy,
     rule: &CiliumRule,
     path: String,
+    services: &Services<'_>,
     warnings: &mut Vec<String>,
 ) -> Option<Normalized> {
     let kind = p.kind_name();
@@ -220,7 +234,7 @@ fn normalize(
         let mut out = Vec::new();
         for (i, r) in list.into_iter().enumerate() {
             let at = format!("{dir}[{i}]");
-            if let Some(r) = normalize_rule(&r, own.as_deref(), deny, &mut |m| {
+            if let Some(r) = normalize_rule(&r, own.as_deref(), deny, services, &mut |m| {
                 warn(format!("{at}: {m}"));
             }) {
                 out.push(r);
@@ -447,7 +461,7 @@ struct Peers<'a> {
     cidr_set: Option<&'a [rampart_model::objects::CidrRule]>,
     entities: Option<&'a [String]>,
     fqdns: bool,
-    services: bool,
+    services: Option<&'a [rampart_model::objects::CiliumService]>,
     nodes: bool,
     groups: bool,
     ports: Option<&'a [CiliumPortRule]>,
@@ -464,7 +478,7 @@ impl<'a> Peers<'a> {
             cidr_set: r.from_cidr_set.as_deref(),
             entities: r.from_entities.as_deref(),
             fqdns: false,
-            services: false,
+            services: None,
             nodes: r.from_nodes.is_some(),
             groups: r.from_groups.is_some(),
             ports: r.to_ports.as_deref(),
@@ -481,7 +495,7 @@ impl<'a> Peers<'a> {
             cidr_set: r.to_cidr_set.as_deref(),
             entities: r.to_entities.as_deref(),
             fqdns: r.to_fqdns.as_ref().is_some_and(|v| !v.is_empty()),
-            services: r.to_services.as_ref().is_some_and(|v| !v.is_empty()),
+            services: r.to_services.as_deref().filter(|v| !v.is_empty()),
             nodes: r.to_nodes.is_some(),
             groups: r.to_groups.is_some(),
             ports: r.to_ports.as_deref(),
@@ -497,6 +511,7 @@ fn normalize_rule(
     r: &Peers<'_>,
     own: Option<&str>,
     deny: bool,
+    services: &Services<'_>,
     warn: &mut dyn FnMut(String),
 ) -> Option<NRule> {
     let l3 = r.endpoints.is_some_and(|v| !v.is_empty())
@@ -504,9 +519,18 @@ fn normalize_rule(
         || r.cidr_set.is_some_and(|v| !v.is_empty())
         || r.entities.is_some_and(|v| !v.is_empty())
         || r.fqdns
-        || r.services
+        || r.services.is_some()
         || r.nodes
         || r.groups;
+    // `fromEndpoints: []` (an empty list, not an absent one) selects nothing: a deny rule of
+    // nothing else denies nothing (an allow rule of it is taken to admit every peer: more).
+    let explicit_empty = r.endpoints.is_some_and(<[_]>::is_empty)
+        || r.cidr.is_some_and(<[_]>::is_empty)
+        || r.cidr_set.is_some_and(<[_]>::is_empty)
+        || r.entities.is_some_and(<[_]>::is_empty);
+    if deny && !l3 && explicit_empty {
+        return None;
+    }
     if r.requires {
         warn(if deny {
             "fromRequires/toRequires are not allowed in deny rules; ignored".into()
@@ -547,13 +571,22 @@ fn normalize_rule(
                     } else {
                         own.map(str::to_string)
                     };
-                    // Cilium's docs say namespace labels in a namespaced policy's peer are
-                    // ignored (they work in clusterwide ones); its code keeps them beside the
-                    // policy's namespace. An allow drops them (admitting what either reading
-                    // admits), a deny keeps them (denying what both deny).
+                    // Namespace labels in a namespaced policy's peer: Cilium's docs say they
+                    // are ignored there, its code (recent versions) lets them reach every
+                    // namespace so labelled. An allow admits what either reading admits (the
+                    // policy's namespace, and the labelled ones), a deny only what both deny.
                     if only.is_some() && !deny && !t.namespaces.is_empty() {
-                        warn("namespace labels in a CiliumNetworkPolicy's peer do not reach beyond its namespace; taken to match its namespace whatever its labels".into());
-                        t.namespaces = LabelSelector::default();
+                        out.push(NPeer::Pods(Selection {
+                            namespaces: LabelSelector::default(),
+                            only: only.clone(),
+                            pods: t.pods.clone(),
+                        }));
+                        out.push(NPeer::Pods(Selection {
+                            namespaces: std::mem::take(&mut t.namespaces),
+                            only: None,
+                            pods: t.pods,
+                        }));
+                        continue;
                     }
                     out.push(NPeer::Pods(Selection {
                         namespaces: t.namespaces,
@@ -616,12 +649,51 @@ fn normalize_rule(
             // DNS names outside the cluster resolve to public addresses.
             outside = outside.union(&IpSet::internet());
         }
-        if r.services {
+        if let Some(list) = r.services {
             if deny {
-                warn("toServices not modelled; peer ignored".into());
+                warn("toServices in a deny rule not modelled; peer ignored".into());
             } else {
-                warn("toServices not modelled; taken as every address outside the cluster".into());
+                // A Service's backends: its selector's pods, or (without one) the addresses it
+                // was given, taken as every address outside the cluster.
                 outside = IpSet::all();
+                for svc in list {
+                    match &svc.k8s_service {
+                        Some(s) => {
+                            let ns = s
+                                .namespace
+                                .clone()
+                                .or(own.map(str::to_string))
+                                .unwrap_or_default();
+                            match services(&ns, &s.service_name) {
+                                Some(Some(selector)) => out.push(NPeer::Pods(Selection {
+                                    namespaces: LabelSelector {
+                                        match_labels: [(
+                                            "kubernetes.io/metadata.name".to_string(),
+                                            ns,
+                                        )]
+                                        .into_iter()
+                                        .collect(),
+                                        match_expressions: Vec::new(),
+                                    },
+                                    only: None,
+                                    pods: LabelSelector {
+                                        match_labels: selector,
+                                        match_expressions: Vec::new(),
+                                    },
+                                })),
+                                Some(None) => {}
+                                None => warn(format!(
+                                    "toServices: Service {ns}/{} not in the input; taken as every address outside the cluster",
+                                    s.service_name
+                                )),
+                            }
+                        }
+                        None => {
+                            warn("toServices by label not modelled; taken as every pod and every address outside the cluster".into());
+                            out.push(NPeer::Pods(Selection::every_pod()));
+                        }
+                    }
+                }
             }
         }
         if r.groups {
@@ -778,7 +850,8 @@ fn key(raw: &str) -> Key {
         .strip_prefix("k8s:")
         .or_else(|| raw.strip_prefix("any:"))
         .unwrap_or(raw);
-    if raw.starts_with("reserved:") || raw.starts_with("cidr:") || raw.starts_with("fqdn:") {
+    // Any other source (`reserved:`, `cidr:`, `fqdn:`, …) labels identities that are no pod.
+    if k.contains(':') {
         return Key::Reserved;
     }
     if k == NAMESPACE_KEY {
@@ -794,7 +867,6 @@ fn key(raw: &str) -> Key {
 }
 
 fn translate(sel: &LabelSelector) -> Result<Translated, String> {
-    sel.validate().map_err(|e| e.to_string())?;
     let mut t = Translated::default();
     for (k, v) in &sel.match_labels {
         match key(k) {
@@ -832,6 +904,8 @@ fn translate(sel: &LabelSelector) -> Result<Translated, String> {
     }
     t.unmodelled.sort();
     t.unmodelled.dedup();
+    t.pods.validate().map_err(|e| e.to_string())?;
+    t.namespaces.validate().map_err(|e| e.to_string())?;
     Ok(t)
 }
 

@@ -46,6 +46,17 @@ pub const UNKNOWN: &str = "unknown";
 pub const LINKERD_CLUSTER_DEFAULT: &str = "all-unauthenticated";
 
 const LINKERD_DEFAULT_ANNOTATION: &str = "config.linkerd.io/default-inbound-policy";
+/// Pseudo-label: inbound ports the pod's proxy does not intercept (so no mesh judges them).
+pub const SKIP: &str = "rampart:skip-inbound";
+/// Pseudo-label: the only inbound ports the pod's proxy intercepts.
+pub const INCLUDE: &str = "rampart:include-inbound";
+/// Annotations naming ports a proxy does not intercept (Istio, Linkerd).
+const SKIP_ANNOTATIONS: &[&str] = &[
+    "traffic.sidecar.istio.io/excludeInboundPorts",
+    "config.linkerd.io/skip-inbound-ports",
+];
+/// Istio's annotation naming the only ports its sidecar intercepts.
+const INCLUDE_ANNOTATION: &str = "traffic.sidecar.istio.io/includeInboundPorts";
 
 /// Where a source comes from, as a mesh sees it.
 #[derive(Clone, Copy)]
@@ -86,6 +97,7 @@ impl MeshRef {
 #[derive(Debug, Clone, Default, PartialEq)]
 struct NsMesh {
     istio_injection: bool,
+    istio_disabled: bool,
     istio_ambient: bool,
     linkerd_inject: bool,
     linkerd_default: Option<String>,
@@ -104,6 +116,8 @@ pub struct MeshModel {
     linkerd_member: u32,
     /// The ingress controller pseudo-pod's: an identity rampart does not know.
     unknown: u32,
+    /// Ports proxies pass through: (the only ones intercepted?, ports, atom).
+    bypass: Vec<(bool, PortSet, u32)>,
     /// Atoms of destinations a mesh judges.
     judging: BTreeSet<u32>,
 }
@@ -137,6 +151,7 @@ fn ns_mesh(snapshot: &Snapshot) -> HashMap<String, NsMesh> {
                 istio_injection: l.get("istio-injection").is_some_and(|v| v == "enabled")
                     || (l.contains_key("istio.io/rev")
                         && l.get("istio-injection").is_none_or(|v| v != "disabled")),
+                istio_disabled: l.get("istio-injection").is_some_and(|v| v == "disabled"),
                 istio_ambient: l
                     .get("istio.io/dataplane-mode")
                     .is_some_and(|v| v == "ambient"),
@@ -169,9 +184,20 @@ fn mesh_of(w: &Workload, ns: Option<&NsMesh>) -> Option<&'static str> {
         .labels
         .get("istio.io/dataplane-mode")
         .is_some_and(|v| v == "none");
+    // The injection webhook skips namespaces labelled `istio-injection=disabled`; it is called
+    // for a namespace label or a pod *label* (an annotation alone calls nothing).
+    let disabled = ns.is_some_and(|n| n.istio_disabled);
+    let pod_label = meta
+        .labels
+        .get("sidecar.istio.io/inject")
+        .map(String::as_str);
+    let injected = !disabled
+        && istio_opt != Some("false")
+        && (ns.is_some_and(|n| n.istio_injection)
+            || pod_label == Some("true")
+            || meta.labels.contains_key("istio.io/rev"));
     if named("istio-proxy")
-        || istio_opt == Some("true")
-        || ns.is_some_and(|n| n.istio_injection) && istio_opt != Some("false")
+        || injected
         || ns.is_some_and(|n| n.istio_ambient) && !ambient_opt_out
         || meta
             .labels
@@ -196,13 +222,28 @@ fn mesh_of(w: &Workload, ns: Option<&NsMesh>) -> Option<&'static str> {
 impl MeshModel {
     /// The pseudo-labels of a workload's pods.
     pub(super) fn pseudo_labels(&self, w: &Workload) -> Vec<(&'static str, String)> {
-        let ns = self.namespaces.get(&w.namespace);
+        Self::pseudo_of(w, self.namespaces.get(&w.namespace))
+    }
+
+    /// The pseudo-labels of a workload's pods in a namespace the mesh sees as `ns`.
+    fn pseudo_of(w: &Workload, ns: Option<&NsMesh>) -> Vec<(&'static str, String)> {
         let mut out = vec![(
             IDENTITY,
             format!("{}/{}", w.namespace, w.template.spec.service_account()),
         )];
         if let Some(m) = mesh_of(w, ns) {
             out.push((MESH, m.to_string()));
+            let a = &w.template.metadata.annotations;
+            let skip: Vec<&str> = SKIP_ANNOTATIONS
+                .iter()
+                .filter_map(|k| a.get(*k).map(String::as_str))
+                .collect();
+            if !skip.is_empty() {
+                out.push((SKIP, skip.join(",")));
+            }
+            if let Some(v) = a.get(INCLUDE_ANNOTATION).filter(|v| v.trim() != "*") {
+                out.push((INCLUDE, v.clone()));
+            }
             if m == "linkerd" {
                 let d = w
                     .template
@@ -245,6 +286,22 @@ impl MeshModel {
     pub(super) fn judges(&self, a: u32) -> bool {
         self.judging.contains(&a)
     }
+}
+
+/// Ports of a proxy annotation (`8080,9090`, Linkerd's `4190-4191` ranges too); what cannot be
+/// read is left out (so it stays judged).
+fn port_list(v: &str) -> PortSet {
+    let mut out = PortSet::empty();
+    for part in v.split(',').map(str::trim) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        if let (Ok(a), Ok(b)) = (a.trim().parse::<u16>(), b.trim().parse::<u16>())
+            && a > 0
+            && a <= b
+        {
+            out.union_with(&PortSet::range(Protocol::Tcp, a, b));
+        }
+    }
+    out
 }
 
 /// The selector `labels` plus `extra` requirements.
@@ -383,6 +440,18 @@ pub(super) fn plan(snapshot: &Snapshot, workloads: &Workloads, base: u32) -> Pla
     let (istio, peer_auth) = istio::compile(&mut p, &policies);
     let servers = linkerd::compile(&mut p, snapshot, &policies);
     let defaults = linkerd::defaults(&mut p, &namespaces, workloads);
+    // The ports proxies pass through, as atoms of the values pods have.
+    let mut bypass = Vec::new();
+    let mut values: BTreeSet<(&'static str, String)> = BTreeSet::new();
+    for w in &workloads.list {
+        let m = MeshModel::pseudo_of(w, namespaces.get(&w.namespace));
+        values.extend(m.into_iter().filter(|(k, _)| *k == SKIP || *k == INCLUDE));
+    }
+    for (key, v) in values {
+        let ports = port_list(&v);
+        let a = p.atom(with(&Labels::new(), &[(key, &v)]), None, false);
+        bypass.push((key == INCLUDE, ports, a));
+    }
     let judging: BTreeSet<u32> = p
         .atoms
         .iter()
@@ -399,6 +468,7 @@ pub(super) fn plan(snapshot: &Snapshot, workloads: &Workloads, base: u32) -> Pla
             peer_auth,
             servers,
             defaults,
+            bypass,
             istio_member,
             linkerd_member,
             unknown,
@@ -426,6 +496,9 @@ impl Plan {
             s.rebase(base);
         }
         for (_, a) in &mut m.defaults {
+            shift(a);
+        }
+        for (_, _, a) in &mut m.bypass {
             shift(a);
         }
         m.judging = m.judging.iter().map(|a| a + base).collect();
@@ -469,74 +542,35 @@ impl Plan {
     }
 }
 
-/// The verdict of a mesh on one port (or on every port not named, for `port: None`).
-struct One {
-    allowed: bool,
-    why: Vec<MeshRef>,
-}
-
 impl MeshModel {
-    /// The ports (and every port beyond them) a decision on `dst` can depend on.
-    fn named_ports(&self, dst: &NetClass) -> BTreeSet<u16> {
-        let mut out = BTreeSet::new();
-        for p in &self.istio {
-            if dst.has(p.subject) {
-                for r in &p.rules {
-                    out.extend(r.ports.iter().flatten());
-                    out.extend(&r.not_ports);
-                }
-            }
-        }
-        for p in &self.peer_auth {
-            if dst.has(p.subject) {
-                out.extend(p.ports.keys());
-            }
-        }
-        for s in &self.servers {
-            if dst.has(s.subject) {
-                out.extend(self.server_ports(s, dst));
-            }
-        }
-        out
-    }
-
     /// What the meshes admit into `dst` from `src`, with the rules that decided; every port
     /// when no mesh judges `dst`. The proxies judge TCP alone: UDP and SCTP pass unjudged.
     pub(super) fn admits(&self, src: Src<'_>, dst: &NetClass) -> (PortSet, Vec<MeshRef>) {
-        let named = self.named_ports(dst);
-        let mut out = PortSet::all_of(Protocol::Udp).union(&PortSet::all_of(Protocol::Sctp));
         let mut why = Vec::new();
-        for &port in &named {
-            let v = self.decide(src, dst, Some(port));
-            if v.allowed {
-                out.union_with(&PortSet::single(Protocol::Tcp, port));
-            }
-            why.extend(v.why);
-        }
-        let rest = self.decide(src, dst, None);
-        if rest.allowed {
-            let mut all = PortSet::all_of(Protocol::Tcp);
-            for &port in &named {
-                all = all.subtract(&PortSet::single(Protocol::Tcp, port));
-            }
-            out.union_with(&all);
-        }
-        why.extend(rest.why);
-        why.sort();
-        why.dedup();
-        (out, why)
-    }
-
-    fn decide(&self, src: Src<'_>, dst: &NetClass, port: Option<u16>) -> One {
-        let mut why = Vec::new();
-        let mut allowed = true;
+        let mut tcp = PortSet::all_of(Protocol::Tcp);
         if dst.has(self.istio_member) {
-            allowed &= self.istio(src, dst, port, &mut why);
+            tcp = tcp.intersect(&self.istio(src, dst, &mut why));
         }
         if dst.has(self.linkerd_member) {
-            allowed &= self.linkerd(src, dst, port, &mut why);
+            tcp = tcp.intersect(&self.linkerd(src, dst, &mut why));
         }
-        One { allowed, why }
+        // What the proxy does not intercept, no mesh judges.
+        for (include, ports, a) in &self.bypass {
+            if dst.has(*a) {
+                let passed = if *include {
+                    PortSet::all_of(Protocol::Tcp).subtract(ports)
+                } else {
+                    ports.clone()
+                };
+                tcp.union_with(&passed);
+            }
+        }
+        why.sort();
+        why.dedup();
+        let out = PortSet::all_of(Protocol::Udp)
+            .union(&PortSet::all_of(Protocol::Sctp))
+            .union(&tcp);
+        (out, why)
     }
 
     /// Whether the source is meshed with `mesh` (its identity known).

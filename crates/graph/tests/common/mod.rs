@@ -82,3 +82,83 @@ pub fn exposed(g: &SecurityGraph, to: &str) -> bool {
         .edges_directed(b, Direction::Incoming)
         .any(|e| e.weight().kind == EdgeKind::RoutesTo)
 }
+
+/// Whether a listed connection (`SCTP 1-65535,TCP 80,8000-9000,UDP 53`, `All Connections`)
+/// holds `port` of protocol `proto` (`TCP`, `UDP`, `SCTP`).
+pub fn holds(conn: &str, proto: &str, port: u16) -> bool {
+    if conn == "All Connections" {
+        return true;
+    }
+    let mut current = "";
+    for part in conn.split(',') {
+        let range = match part.split_once(' ') {
+            Some((p, r)) => {
+                current = p;
+                r
+            }
+            None => part,
+        };
+        if current != proto {
+            continue;
+        }
+        let (a, b) = range.split_once('-').unwrap_or((range, range));
+        if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>())
+            && a <= port
+            && port <= b
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// The connectivity listing of `s`, checked against the graph on every pod pair (but into the
+/// pods `skip` names, `ns/name`): the graph's network reaches a pod exactly when the listing
+/// allows a port the pod declares (any port, when it declares none).
+pub fn listing_matches_graph(
+    s: &Snapshot,
+    skip: &dyn Fn(&str) -> bool,
+) -> (Vec<String>, SecurityGraph) {
+    let lines: Vec<String> = rampart_graph::connectivity::connectivity(s)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let g = SecurityGraph::build(s);
+    let pods: Vec<String> = s
+        .pods()
+        .map(|(_, pd)| format!("{}/{}", pd.metadata.namespace, pd.metadata.name))
+        .collect();
+    for b in &pods {
+        if skip(b) {
+            continue;
+        }
+        let declared = g
+            .workloads
+            .list
+            .iter()
+            .find(|w| format!("{}/{}", w.namespace, w.name) == *b)
+            .map(|w| rampart_graph::netpol::declared_ports(&w.template.spec))
+            .unwrap_or_default();
+        for a in &pods {
+            if a == b {
+                continue;
+            }
+            let prefix = format!("{a}[Pod] => {b}[Pod] : ");
+            let listed = lines
+                .iter()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .is_some_and(|c| {
+                    declared.is_empty()
+                        || declared
+                            .iter()
+                            .any(|d| holds(c, d.protocol.as_str(), d.port))
+                });
+            assert_eq!(
+                net_reaches(&g, &format!("Pod/{a}"), &format!("Pod/{b}")),
+                listed,
+                "{a} => {b}: the graph and the listing disagree"
+            );
+        }
+    }
+    (lines, g)
+}

@@ -12,6 +12,7 @@ use rampart_model::objects::{
 
 use super::{MESH, MeshModel, MeshRef, Planner, Src, with};
 use crate::netpol::NetClass;
+use crate::ports::{PortSet, Protocol};
 
 /// Istio's root namespace: its policies apply to the whole mesh.
 pub const ISTIO_ROOT: &str = "istio-system";
@@ -32,9 +33,8 @@ pub(super) struct ISource {
 pub(super) struct IRule {
     /// `None`: every source.
     pub(super) from: Option<Vec<ISource>>,
-    /// Ports it names (`None`: every port) and excludes.
-    pub(super) ports: Option<BTreeSet<u16>>,
-    pub(super) not_ports: BTreeSet<u16>,
+    /// The TCP ports its operations (and `destination.port` conditions) admit.
+    pub(super) ports: PortSet,
     /// `when` conditions on the source, as source entries all of which must match.
     pub(super) when: Vec<ISource>,
     /// Conditions at L7 or on what rampart does not know.
@@ -92,6 +92,21 @@ fn istio_match(pattern: &str, value: &str) -> bool {
     pattern == value
 }
 
+/// What decides whether an identity (`ns`, `sa`) is one of the principal patterns `pats`. The
+/// mesh's trust domain is not read: for ALLOW a pattern's own domain is taken as the mesh's
+/// (admitting what either could), for DENY the default `cluster.local` (denying no more).
+fn principal_matches(pats: Vec<String>, allow: bool) -> impl Fn(&str, &str) -> bool {
+    move |ns: &str, sa: &str| {
+        pats.iter().any(|p| {
+            let domain = match p.split_once("/ns/") {
+                Some((td, _)) if allow && !td.contains('*') => td,
+                _ => "cluster.local",
+            };
+            istio_match(p, &format!("{domain}/ns/{ns}/sa/{sa}"))
+        })
+    }
+}
+
 /// The AuthorizationPolicies and PeerAuthentications among `policies` (sorted by namespace
 /// and name), compiled.
 pub(super) fn compile(
@@ -113,14 +128,8 @@ pub(super) fn compile(
 }
 
 impl Planner<'_> {
-    fn istio_source(&mut self, s: &IstioSource) -> ISource {
-        let principal = |pats: &[String]| {
-            let pats = pats.to_vec();
-            move |ns: &str, sa: &str| {
-                let id = format!("cluster.local/ns/{ns}/sa/{sa}");
-                pats.iter().any(|p| istio_match(p, &id))
-            }
-        };
+    fn istio_source(&mut self, s: &IstioSource, allow: bool) -> ISource {
+        let principal = |pats: &[String]| principal_matches(pats.to_vec(), allow);
         let namespace = |pats: &[String]| {
             let pats = pats.to_vec();
             move |ns: &str, _: &str| pats.iter().any(|p| istio_match(p, ns))
@@ -151,32 +160,31 @@ impl Planner<'_> {
         }
     }
 
-    fn istio_rule(&mut self, r: &IstioRule, at: &str) -> IRule {
+    fn istio_rule(&mut self, r: &IstioRule, at: &str, allow: bool) -> IRule {
         let from = (!r.from.is_empty()).then(|| {
             r.from
                 .iter()
-                .map(|f| self.istio_source(&f.source))
+                .map(|f| self.istio_source(&f.source, allow))
                 .collect::<Vec<_>>()
         });
         let mut l7 = false;
-        let port_list = |v: &[String], warnings: &mut Vec<String>| -> BTreeSet<u16> {
-            v.iter()
-                .filter_map(|p| {
-                    let n = p.parse::<u16>().ok();
-                    if n.is_none() {
-                        warnings.push(format!("{at}: port {p:?} is not a number; ignored"));
-                    }
-                    n
-                })
-                .collect()
+        let port_list = |v: &[String], warnings: &mut Vec<String>| -> PortSet {
+            let mut out = PortSet::empty();
+            for p in v {
+                match p.parse::<u16>() {
+                    Ok(n) if n > 0 => out.union_with(&PortSet::single(Protocol::Tcp, n)),
+                    _ => warnings.push(format!("{at}: port {p:?} is not a port number; ignored")),
+                }
+            }
+            out
         };
-        // Several operations OR: a port admitted by any. Ports of operations with L7 fields
-        // count as admitted (ALLOW) — the rule is marked L7.
-        let mut ports: Option<BTreeSet<u16>> = None;
-        let mut not_ports = BTreeSet::new();
-        if !r.to.is_empty() {
-            let mut any_all = false;
-            let mut union = BTreeSet::new();
+        let every = PortSet::all_of(Protocol::Tcp);
+        // Several operations OR: a port any of them admits. Ports of operations with L7
+        // fields count as admitted — the rule is marked L7.
+        let mut ports = if r.to.is_empty() {
+            every.clone()
+        } else {
+            let mut union = PortSet::empty();
             for t in &r.to {
                 let o = &t.operation;
                 l7 |= o.hosts.is_some()
@@ -185,23 +193,17 @@ impl Planner<'_> {
                     || o.not_methods.is_some()
                     || o.paths.is_some()
                     || o.not_paths.is_some();
-                match &o.ports {
-                    Some(p) => union.extend(port_list(p, &mut self.warnings)),
-                    None => any_all = true,
-                }
+                let mut op = match &o.ports {
+                    Some(p) => port_list(p, &mut self.warnings),
+                    None => every.clone(),
+                };
                 if let Some(p) = &o.not_ports {
-                    if r.to.len() > 1 {
-                        self.warnings.push(format!(
-                            "{at}: notPorts in one of several operations is taken for all of them"
-                        ));
-                    }
-                    not_ports.extend(port_list(p, &mut self.warnings));
+                    op = op.subtract(&port_list(p, &mut self.warnings));
                 }
+                union.union_with(&op);
             }
-            if !any_all {
-                ports = Some(union);
-            }
-        }
+            union
+        };
         let mut when = Vec::new();
         for c in &r.when {
             let values = c.values.clone().unwrap_or_default();
@@ -223,29 +225,20 @@ impl Planner<'_> {
                     ..ISource::default()
                 }),
                 "source.principal" => when.push(ISource {
-                    principals: c.values.as_ref().map(|_| {
-                        let pats = values.clone();
-                        self.identity("istio", move |ns, sa| {
-                            let id = format!("cluster.local/ns/{ns}/sa/{sa}");
-                            pats.iter().any(|p| istio_match(p, &id))
-                        })
-                    }),
+                    principals: c
+                        .values
+                        .as_ref()
+                        .map(|_| self.identity("istio", principal_matches(values.clone(), allow))),
                     not_principals: c.not_values.as_ref().map(|_| {
-                        let pats = not_values.clone();
-                        self.identity("istio", move |ns, sa| {
-                            let id = format!("cluster.local/ns/{ns}/sa/{sa}");
-                            pats.iter().any(|p| istio_match(p, &id))
-                        })
+                        self.identity("istio", principal_matches(not_values.clone(), allow))
                     }),
                     ..ISource::default()
                 }),
                 "destination.port" => {
-                    let v = port_list(&values, &mut self.warnings);
-                    ports = Some(match ports.take() {
-                        Some(p) => p.intersection(&v).copied().collect(),
-                        None => v,
-                    });
-                    not_ports.extend(port_list(&not_values, &mut self.warnings));
+                    if c.values.is_some() {
+                        ports = ports.intersect(&port_list(&values, &mut self.warnings));
+                    }
+                    ports = ports.subtract(&port_list(&not_values, &mut self.warnings));
                 }
                 "source.ip" | "remote.ip" => when.push(ISource {
                     unknown: true,
@@ -257,7 +250,6 @@ impl Planner<'_> {
         IRule {
             from,
             ports,
-            not_ports,
             when,
             l7,
         }
@@ -308,6 +300,12 @@ fn istio_policy(
         .as_ref()
         .map(|s| s.match_labels.clone())
         .unwrap_or_default();
+    if let Some(k) = labels.keys().find(|k| k.contains(':')) {
+        p.warnings.push(format!(
+            "{at}: selector key {k:?} is invalid (':' is not allowed); policy ignored"
+        ));
+        return None;
+    }
     let scope = p.scope(ns, root);
     let subject = p.atom(
         with(&labels, &[(MESH, "istio")]),
@@ -319,7 +317,13 @@ fn istio_policy(
         .rules
         .iter()
         .enumerate()
-        .map(|(i, r)| p.istio_rule(r, &format!("{at} spec.rules[{i}]")))
+        .map(|(i, r)| {
+            p.istio_rule(
+                r,
+                &format!("{at} spec.rules[{i}]"),
+                action == IAction::Allow,
+            )
+        })
         .collect();
     Some(IPolicy {
         namespace: ns.to_string(),
@@ -347,6 +351,16 @@ fn peer_authentication(
 ) -> Option<PeerAuthn> {
     let root = ns == ISTIO_ROOT;
     let selector = pa.spec.selector.as_ref().map(|s| s.match_labels.clone());
+    if let Some(k) = selector
+        .iter()
+        .flat_map(|l| l.keys())
+        .find(|k| k.contains(':'))
+    {
+        p.warnings.push(format!(
+            "PeerAuthentication {ns}/{name}: selector key {k:?} is invalid (':' is not allowed); ignored"
+        ));
+        return None;
+    }
     let level = match (&selector, root) {
         (Some(_), _) => 2,
         (None, true) => 0,
@@ -405,47 +419,80 @@ impl IPolicy {
 }
 
 impl MeshModel {
-    pub(super) fn istio(
-        &self,
-        src: Src<'_>,
-        dst: &NetClass,
-        port: Option<u16>,
-        why: &mut Vec<MeshRef>,
-    ) -> bool {
-        // mTLS: the most specific PeerAuthentication with a mode for this port.
-        let mut mode = Mtls::Permissive;
-        let mut decided_by: Option<&PeerAuthn> = None;
+    /// The TCP ports whose mTLS mode is STRICT for `dst`: the most specific level with a mode
+    /// wins (workload, then namespace, then mesh); of several policies at one level, the least
+    /// strict (Istio takes the oldest, which rampart cannot know).
+    fn strict_ports(&self, dst: &NetClass, why: &mut Vec<MeshRef>) -> PortSet {
+        let every = PortSet::all_of(Protocol::Tcp);
+        let mut rest = Mtls::Permissive;
+        let mut by_port: BTreeMap<u16, Mtls> = BTreeMap::new();
+        let mut decided: Vec<&PeerAuthn> = Vec::new();
         for level in [0u8, 1, 2] {
-            for p in self
+            let here: Vec<&PeerAuthn> = self
                 .peer_auth
                 .iter()
                 .filter(|p| p.level == level && dst.has(p.subject))
-            {
-                let m = port.and_then(|n| p.ports.get(&n).copied()).or(p.mode);
+                .collect();
+            if let Some(m) = here.iter().filter_map(|p| p.mode).min() {
+                rest = m;
+                by_port.clear();
+                decided = here.clone();
+            }
+            let ports: BTreeSet<u16> = here.iter().flat_map(|p| p.ports.keys().copied()).collect();
+            for port in ports {
+                let m = here
+                    .iter()
+                    .filter_map(|p| p.ports.get(&port).copied().or(p.mode))
+                    .min();
                 if let Some(m) = m {
-                    mode = m;
-                    decided_by = Some(p);
+                    by_port.insert(port, m);
                 }
             }
         }
-        let meshed = self.meshed(src, self.istio_member);
-        if mode == Mtls::Strict && !meshed {
-            if let Some(p) = decided_by {
+        let mut strict = if rest == Mtls::Strict {
+            every
+        } else {
+            PortSet::empty()
+        };
+        for (port, m) in by_port {
+            let one = PortSet::single(Protocol::Tcp, port);
+            if m == Mtls::Strict {
+                strict.union_with(&one);
+            } else {
+                strict = strict.subtract(&one);
+            }
+        }
+        if !strict.is_empty() {
+            for p in decided {
                 why.push(MeshRef::new(
                     "PeerAuthentication",
                     &p.namespace,
                     &p.name,
-                    "spec.mtls.mode: STRICT (the source has no mesh identity)",
+                    "spec.mtls.mode: STRICT (a source without a mesh identity is refused)",
                 ));
             }
-            return false;
+        }
+        strict
+    }
+
+    /// The TCP ports Istio admits into `dst` from `src`, in Istio's order.
+    pub(super) fn istio(&self, src: Src<'_>, dst: &NetClass, why: &mut Vec<MeshRef>) -> PortSet {
+        let every = PortSet::all_of(Protocol::Tcp);
+        let mut allowed = every.clone();
+        if !self.meshed(src, self.istio_member) {
+            allowed = allowed.subtract(&self.strict_ports(dst, why));
         }
         let applying: Vec<&IPolicy> = self.istio.iter().filter(|p| dst.has(p.subject)).collect();
         for p in applying.iter().filter(|p| p.action == IAction::Deny) {
             for (i, r) in p.rules.iter().enumerate() {
-                if self.rule_matches(r, src, port, true) {
+                // What rampart cannot see does not make a DENY match.
+                if r.l7 || !self.sources_match(r, src, true) {
+                    continue;
+                }
+                let denied = allowed.intersect(&r.ports);
+                if !denied.is_empty() {
+                    allowed = allowed.subtract(&denied);
                     why.push(istio_ref(p, i));
-                    return false;
                 }
             }
         }
@@ -454,45 +501,41 @@ impl MeshModel {
             .filter(|p| p.action == IAction::Allow)
             .collect();
         if allows.is_empty() {
-            return true;
+            return allowed;
         }
+        let mut admitted = PortSet::empty();
         for p in &allows {
             for (i, r) in p.rules.iter().enumerate() {
-                if self.rule_matches(r, src, port, false) {
+                if !self.sources_match(r, src, false) {
+                    continue;
+                }
+                let ports = allowed.intersect(&r.ports);
+                if !ports.subtract(&admitted).is_empty() {
+                    admitted.union_with(&ports);
                     let mut m = istio_ref(p, i);
                     if r.l7 {
                         m.field.push_str(" (further restricted at L7)");
                     }
                     why.push(m);
-                    return true;
                 }
             }
         }
-        for p in allows {
-            why.push(MeshRef::new(
-                "AuthorizationPolicy",
-                &p.namespace,
-                &p.name,
-                "ALLOW: no rule admits the source",
-            ));
+        if admitted != allowed {
+            for p in allows {
+                why.push(MeshRef::new(
+                    "AuthorizationPolicy",
+                    &p.namespace,
+                    &p.name,
+                    "ALLOW: no rule admits the source on the other ports",
+                ));
+            }
         }
-        false
+        admitted
     }
 
-    /// Whether Istio rule `r` matches; `deny` evaluates for a DENY policy (what rampart cannot
-    /// see does not match), else for ALLOW (it does).
-    fn rule_matches(&self, r: &IRule, src: Src<'_>, port: Option<u16>, deny: bool) -> bool {
-        if deny && r.l7 {
-            return false;
-        }
-        let port_ok = match port {
-            Some(n) => r.ports.as_ref().is_none_or(|p| p.contains(&n)) && !r.not_ports.contains(&n),
-            // Every port not named: a rule naming ports admits none of them.
-            None => r.ports.is_none(),
-        };
-        if !port_ok {
-            return false;
-        }
+    /// Whether rule `r`'s source conditions (`from`, `when`) match `src`; `deny` evaluates for
+    /// a DENY policy (what rampart cannot see does not match), else for ALLOW (it does).
+    fn sources_match(&self, r: &IRule, src: Src<'_>, deny: bool) -> bool {
         let from_ok = match &r.from {
             None => true,
             Some(list) => list.iter().any(|s| self.source_matches(s, src, deny)),

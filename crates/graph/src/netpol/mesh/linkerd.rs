@@ -16,6 +16,7 @@ use super::{
 };
 use crate::ipset::IpSet;
 use crate::netpol::NetClass;
+use crate::ports::{PortSet, Protocol};
 
 /// A Linkerd client condition: all parts must hold.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -87,6 +88,10 @@ pub(super) fn compile(
                         }
                     },
                     Some(IntOrString::Str(s)) => match s.parse::<u16>() {
+                        Ok(0) => {
+                            p.warnings.push(format!("{at}: port 0 invalid; ignored"));
+                            continue;
+                        }
                         Ok(n) => LPort::Number(n),
                         Err(_) => LPort::Name(s.clone()),
                     },
@@ -336,13 +341,15 @@ fn linkerd_match(pattern: &str, id: &str) -> bool {
     if pattern == "*" {
         return true;
     }
-    // Drop the trust domain after `linkerd.`.
+    // Drop the trust domain after `linkerd.` (not read: any domain may be the mesh's).
     let p = match pattern.find(".identity.linkerd.") {
         Some(i) => &pattern[..i + ".identity.linkerd.".len()],
         None => pattern,
     };
     match p.strip_prefix('*') {
-        Some(suffix) => id.ends_with(suffix),
+        // A pattern of the domain alone (`*.cluster.local`, `*.linkerd.cluster.local`) names
+        // every identity of it.
+        Some(suffix) => id.ends_with(suffix) || !suffix.contains(".serviceaccount."),
         None => p == id,
     }
 }
@@ -433,73 +440,74 @@ impl LServer {
 }
 
 impl MeshModel {
-    pub(super) fn server_ports(&self, s: &LServer, dst: &NetClass) -> Vec<u16> {
+    /// The TCP port a Server covers on `dst`'s pods (a name resolves against their ports).
+    fn server_ports(&self, s: &LServer, dst: &NetClass) -> PortSet {
+        let mut out = PortSet::empty();
         match &s.port {
-            LPort::Number(n) => vec![*n],
-            LPort::Name(name) => dst
-                .ports
-                .iter()
-                .filter(|p| p.name.as_deref() == Some(name.as_str()))
-                .map(|p| p.port)
-                .collect(),
-        }
-    }
-
-    pub(super) fn linkerd(
-        &self,
-        src: Src<'_>,
-        dst: &NetClass,
-        port: Option<u16>,
-        why: &mut Vec<MeshRef>,
-    ) -> bool {
-        let servers: Vec<&LServer> = self
-            .servers
-            .iter()
-            .filter(|s| {
-                dst.has(s.subject) && port.is_some_and(|n| self.server_ports(s, dst).contains(&n))
-            })
-            .collect();
-        if servers.is_empty() {
-            let value = self
-                .defaults
-                .iter()
-                .find(|(_, a)| dst.has(*a))
-                .map_or(LINKERD_CLUSTER_DEFAULT, |(v, _)| v.as_str());
-            let ok = self.default_admits(value, src);
-            if !ok {
-                why.push(MeshRef::new(
-                    "Pod",
-                    "",
-                    "",
-                    format!("{LINKERD_DEFAULT_ANNOTATION}: {value}"),
-                ));
-            }
-            return ok;
-        }
-        for s in &servers {
-            for a in &s.authz {
-                if a.clients.iter().any(|c| self.client_matches(c, src)) {
-                    let mut m = a.why.clone();
-                    if a.clients.iter().any(|c| c.l7) {
-                        m.field.push_str(" (further restricted at L7)");
-                    }
-                    why.push(m);
-                    return true;
+            LPort::Number(n) => out.union_with(&PortSet::single(Protocol::Tcp, *n)),
+            LPort::Name(name) => {
+                for p in dst
+                    .ports
+                    .iter()
+                    .filter(|p| p.name.as_deref() == Some(name.as_str()))
+                {
+                    out.union_with(&PortSet::single(Protocol::Tcp, p.port));
                 }
             }
-            if self.default_admits(&s.access, src) && s.access != "deny" {
-                return true;
+        }
+        out
+    }
+
+    /// The TCP ports Linkerd admits into `dst` from `src`: a port a Server covers, when an
+    /// authorization of it names the source (else its `accessPolicy`); any other, by the
+    /// default inbound policy.
+    pub(super) fn linkerd(&self, src: Src<'_>, dst: &NetClass, why: &mut Vec<MeshRef>) -> PortSet {
+        let mut covered = PortSet::empty();
+        let mut admitted = PortSet::empty();
+        for s in self.servers.iter().filter(|s| dst.has(s.subject)) {
+            let ports = self.server_ports(s, dst);
+            if ports.is_empty() {
+                continue;
+            }
+            covered.union_with(&ports);
+            let by = s
+                .authz
+                .iter()
+                .find(|a| a.clients.iter().any(|c| self.client_matches(c, src)));
+            if let Some(a) = by {
+                let mut m = a.why.clone();
+                if a.clients.iter().any(|c| c.l7) {
+                    m.field.push_str(" (further restricted at L7)");
+                }
+                why.push(m);
+                admitted.union_with(&ports);
+            } else if s.access != "deny" && self.default_admits(&s.access, src) {
+                admitted.union_with(&ports);
+            } else {
+                why.push(MeshRef::new(
+                    "Server",
+                    &s.namespace,
+                    &s.name,
+                    "no authorization admits the source",
+                ));
             }
         }
-        for s in servers {
+        let value = self
+            .defaults
+            .iter()
+            .find(|(_, a)| dst.has(*a))
+            .map_or(LINKERD_CLUSTER_DEFAULT, |(v, _)| v.as_str());
+        if self.default_admits(value, src) {
+            admitted.union_with(&PortSet::all_of(Protocol::Tcp).subtract(&covered));
+        } else {
             why.push(MeshRef::new(
-                "Server",
-                &s.namespace,
-                &s.name,
-                "no authorization admits the source",
+                "Pod",
+                "",
+                "",
+                format!("{LINKERD_DEFAULT_ANNOTATION}: {value}"),
             ));
         }
-        false
+        admitted
     }
 
     fn default_admits(&self, value: &str, src: Src<'_>) -> bool {
@@ -555,5 +563,7 @@ mod tests {
             "*.other.serviceaccount.identity.linkerd.cluster.local",
             id
         ));
+        assert!(linkerd_match("*.cluster.local", id));
+        assert!(linkerd_match("*.identity.linkerd.example.org", id));
     }
 }
