@@ -172,6 +172,11 @@ impl NetClass {
         self.atoms.binary_search(&atom).is_ok()
     }
 
+    /// Whether these pods match atom `atom`.
+    pub fn has_atom(&self, atom: u32) -> bool {
+        self.has(atom)
+    }
+
     /// The atoms these pods match, ascending.
     fn atom_ids(&self) -> impl Iterator<Item = u32> + '_ {
         self.atoms.iter().copied()
@@ -1559,6 +1564,24 @@ impl NetModel {
         class.mesh
             && !class.admin_policies_ingress()
             && self.mesh.as_ref().is_some_and(|m| m.is_istio(class))
+    }
+
+    /// Per class (by index): the atoms one of which a source needs for the meshes to admit it
+    /// on any port the class listens on (`None`: any source might be admitted).
+    pub fn mesh_requirements(&self) -> Vec<Option<Vec<u32>>> {
+        match &self.mesh {
+            None => Vec::new(),
+            Some(m) => self
+                .classes
+                .iter()
+                .map(|c| if c.mesh { m.required_atoms(c) } else { None })
+                .collect(),
+        }
+    }
+
+    /// Whether a mesh sees the pods of `c` as of unknown identity (the ingress controller).
+    pub fn mesh_unknown(&self, c: &NetClass) -> bool {
+        matches!(self.mesh_src(c), mesh::Src::Unknown)
     }
 
     /// The mesh rules deciding traffic from `src` (`None`: outside the cluster) into `dst`:

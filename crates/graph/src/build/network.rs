@@ -163,6 +163,9 @@ struct At<'a> {
     rule_ix: &'a HashMap<(u32, u32), NodeIndex>,
     /// The Exfiltration objective.
     exfil: NodeIndex,
+    /// Per class (by index), the atoms one of which a source needs for a mesh to admit it
+    /// ([`NetModel::mesh_requirements`]): groups with none of them get no edge into it.
+    mesh_req: &'a [Option<Vec<u32>>],
 }
 
 type Graph = DiGraph<Vertex, Box<Edge>>;
@@ -197,6 +200,7 @@ pub(super) fn layer(b: &mut Builder<'_>, net: &NetModel) -> Layer {
                 .or_insert_with(|| g.add_node(Vertex::NetPeer(set)));
         }
     }
+    let mesh_req = net.mesh_requirements();
     let at = At {
         net,
         workloads,
@@ -205,6 +209,7 @@ pub(super) fn layer(b: &mut Builder<'_>, net: &NetModel) -> Layer {
         peer_ix: &peer_ix,
         rule_ix: &rule_ix,
         exfil: b.exfiltration,
+        mesh_req: &mesh_req,
     };
     let g = &mut b.g;
     let mut used: Vec<ClassId> = class_ix.keys().copied().collect();
@@ -416,6 +421,9 @@ fn group_edge(g: &mut Graph, at: &At<'_>, groups: &AdminGroups, group: u32, dc: 
     if !(grouped(src) || dst.admin_ingress()) || !at.class_ix.contains_key(&dc) {
         return;
     }
+    if !mesh_may_admit(at, src, dc) {
+        return;
+    }
     let (ports, egress_rules, ingress_rules) = net.group_allows(src, dst);
     if ports.is_empty() {
         return;
@@ -440,6 +448,15 @@ fn group_edge(g: &mut Graph, at: &At<'_>, groups: &AdminGroups, group: u32, dc: 
         Some(ports),
         istio_cut(net, src, dc),
     );
+}
+
+/// Whether a mesh may admit sources like `src` into `dc` at all (a cheap necessary test: the
+/// exact verdict follows).
+fn mesh_may_admit(at: &At<'_>, src: &crate::netpol::NetClass, dc: ClassId) -> bool {
+    match at.mesh_req.get(dc.index()) {
+        Some(Some(atoms)) => at.net.mesh_unknown(src) || atoms.iter().any(|&a| src.has_atom(a)),
+        _ => true,
+    }
 }
 
 /// The cost of cutting what a group (or a group's peer) sends into `dc`: an Istio DENY where
@@ -558,6 +575,7 @@ pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) 
     }
     remove_edges(&mut sg.graph, stale);
 
+    let mesh_req = sg.net.mesh_requirements();
     let at = At {
         net: &sg.net,
         workloads: &sg.workloads,
@@ -566,6 +584,7 @@ pub(crate) fn patch(sg: &mut SecurityGraph, w: WorkloadId, touched: &[ClassId]) 
         peer_ix: &sg.peer_ix,
         rule_ix: &sg.rule_ix,
         exfil: sg.exfiltration,
+        mesh_req: &mesh_req,
     };
     let g = &mut sg.graph;
     let groups = &mut sg.admin_groups;

@@ -93,6 +93,14 @@ impl MeshRef {
     }
 }
 
+/// A policy a subject atom stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Subject {
+    Istio(usize),
+    PeerAuthentication(usize),
+    Server(usize),
+}
+
 /// What a namespace says of the mesh.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct NsMesh {
@@ -118,6 +126,9 @@ pub struct MeshModel {
     unknown: u32,
     /// Ports proxies pass through: (the only ones intercepted?, ports, atom).
     bypass: Vec<(bool, PortSet, u32)>,
+    /// Per subject atom, the policies of it: a destination looks up its own atoms instead of
+    /// scanning every policy (thousands, one per namespace, in a large mesh).
+    by_subject: HashMap<u32, Vec<Subject>>,
     /// Atoms of destinations a mesh judges.
     judging: BTreeSet<u32>,
 }
@@ -469,6 +480,7 @@ pub(super) fn plan(snapshot: &Snapshot, workloads: &Workloads, base: u32) -> Pla
             servers,
             defaults,
             bypass,
+            by_subject: HashMap::new(),
             istio_member,
             linkerd_member,
             unknown,
@@ -501,6 +513,26 @@ impl Plan {
         for (_, _, a) in &mut m.bypass {
             shift(a);
         }
+        let mut by_subject: HashMap<u32, Vec<Subject>> = HashMap::new();
+        for (i, p) in m.istio.iter().enumerate() {
+            by_subject
+                .entry(p.subject)
+                .or_default()
+                .push(Subject::Istio(i));
+        }
+        for (i, p) in m.peer_auth.iter().enumerate() {
+            by_subject
+                .entry(p.subject)
+                .or_default()
+                .push(Subject::PeerAuthentication(i));
+        }
+        for (i, s) in m.servers.iter().enumerate() {
+            by_subject
+                .entry(s.subject)
+                .or_default()
+                .push(Subject::Server(i));
+        }
+        m.by_subject = by_subject;
         m.judging = m.judging.iter().map(|a| a + base).collect();
         self
     }
@@ -543,16 +575,66 @@ impl Plan {
 }
 
 impl MeshModel {
+    /// The policies whose subject `dst`'s pods are, in their order.
+    fn subjects_of(&self, dst: &NetClass) -> Vec<Subject> {
+        let mut out: Vec<Subject> = dst
+            .atom_ids()
+            .filter_map(|a| self.by_subject.get(&a))
+            .flatten()
+            .copied()
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Atoms one of which a source needs for Istio to admit it into `dst` on any port `dst`
+    /// listens on; `None` when any source might be (Linkerd, ports not proxied, a non-TCP port,
+    /// no ALLOW policy, an ALLOW rule with no identity condition). A necessary condition only:
+    /// the exact verdict is [`MeshModel::admits`].
+    pub(super) fn required_atoms(&self, dst: &NetClass) -> Option<Vec<u32>> {
+        if !dst.has(self.istio_member)
+            || dst.has(self.linkerd_member)
+            || self.bypass.iter().any(|(_, _, a)| dst.has(*a))
+            || dst.ports.is_empty()
+            || dst.ports.iter().any(|p| p.protocol != Protocol::Tcp)
+        {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut any_allow = false;
+        for s in self.subjects_of(dst) {
+            let Subject::Istio(i) = s else { continue };
+            let Some(p) = self.istio.get(i) else { continue };
+            if !p.allows() {
+                continue;
+            }
+            any_allow = true;
+            for r in p.rules_iter() {
+                for s in r.from.as_ref()? {
+                    // The identity conditions AND: the first one is necessary.
+                    out.push(s.principals.or(s.namespaces)?);
+                }
+            }
+        }
+        if !any_allow {
+            return None;
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+
     /// What the meshes admit into `dst` from `src`, with the rules that decided; every port
     /// when no mesh judges `dst`. The proxies judge TCP alone: UDP and SCTP pass unjudged.
     pub(super) fn admits(&self, src: Src<'_>, dst: &NetClass) -> (PortSet, Vec<MeshRef>) {
         let mut why = Vec::new();
         let mut tcp = PortSet::all_of(Protocol::Tcp);
+        let subjects = self.subjects_of(dst);
         if dst.has(self.istio_member) {
-            tcp = tcp.intersect(&self.istio(src, dst, &mut why));
+            tcp = tcp.intersect(&self.istio(src, dst, &subjects, &mut why));
         }
         if dst.has(self.linkerd_member) {
-            tcp = tcp.intersect(&self.linkerd(src, dst, &mut why));
+            tcp = tcp.intersect(&self.linkerd(src, dst, &subjects, &mut why));
         }
         // What the proxy does not intercept, no mesh judges.
         for (include, ports, a) in &self.bypass {

@@ -10,7 +10,7 @@ use rampart_model::objects::{
     IstioAuthorizationPolicy, IstioRule, IstioSource, MeshPolicy, PeerAuthentication,
 };
 
-use super::{MESH, MeshModel, MeshRef, Planner, Src, with};
+use super::{MESH, MeshModel, MeshRef, Planner, Src, Subject, with};
 use crate::netpol::NetClass;
 use crate::ports::{PortSet, Protocol};
 
@@ -397,6 +397,16 @@ fn peer_authentication(
 }
 
 impl IPolicy {
+    /// Whether it is an ALLOW policy.
+    pub(super) fn allows(&self) -> bool {
+        self.action == IAction::Allow
+    }
+
+    /// Its rules.
+    pub(super) fn rules_iter(&self) -> impl Iterator<Item = &IRule> {
+        self.rules.iter()
+    }
+
     /// Its atoms numbered `base` later.
     pub(super) fn rebase(&mut self, base: u32) {
         self.subject += base;
@@ -422,16 +432,19 @@ impl MeshModel {
     /// The TCP ports whose mTLS mode is STRICT for `dst`: the most specific level with a mode
     /// wins (workload, then namespace, then mesh); of several policies at one level, the least
     /// strict (Istio takes the oldest, which rampart cannot know).
-    fn strict_ports(&self, dst: &NetClass, why: &mut Vec<MeshRef>) -> PortSet {
+    fn strict_ports(&self, subjects: &[Subject], why: &mut Vec<MeshRef>) -> PortSet {
         let every = PortSet::all_of(Protocol::Tcp);
         let mut rest = Mtls::Permissive;
         let mut by_port: BTreeMap<u16, Mtls> = BTreeMap::new();
         let mut decided: Vec<&PeerAuthn> = Vec::new();
         for level in [0u8, 1, 2] {
-            let here: Vec<&PeerAuthn> = self
-                .peer_auth
+            let here: Vec<&PeerAuthn> = subjects
                 .iter()
-                .filter(|p| p.level == level && dst.has(p.subject))
+                .filter_map(|s| match s {
+                    Subject::PeerAuthentication(i) => self.peer_auth.get(*i),
+                    _ => None,
+                })
+                .filter(|p| p.level == level)
                 .collect();
             if let Some(m) = here.iter().filter_map(|p| p.mode).min() {
                 rest = m;
@@ -476,13 +489,26 @@ impl MeshModel {
     }
 
     /// The TCP ports Istio admits into `dst` from `src`, in Istio's order.
-    pub(super) fn istio(&self, src: Src<'_>, dst: &NetClass, why: &mut Vec<MeshRef>) -> PortSet {
+    pub(super) fn istio(
+        &self,
+        src: Src<'_>,
+        dst: &NetClass,
+        subjects: &[Subject],
+        why: &mut Vec<MeshRef>,
+    ) -> PortSet {
         let every = PortSet::all_of(Protocol::Tcp);
         let mut allowed = every.clone();
         if !self.meshed(src, self.istio_member) {
-            allowed = allowed.subtract(&self.strict_ports(dst, why));
+            allowed = allowed.subtract(&self.strict_ports(subjects, why));
         }
-        let applying: Vec<&IPolicy> = self.istio.iter().filter(|p| dst.has(p.subject)).collect();
+        let _ = dst;
+        let applying: Vec<&IPolicy> = subjects
+            .iter()
+            .filter_map(|s| match s {
+                Subject::Istio(i) => self.istio.get(*i),
+                _ => None,
+            })
+            .collect();
         for p in applying.iter().filter(|p| p.action == IAction::Deny) {
             for (i, r) in p.rules.iter().enumerate() {
                 // What rampart cannot see does not make a DENY match.

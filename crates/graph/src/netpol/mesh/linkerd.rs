@@ -12,7 +12,7 @@ use rampart_model::{LabelSelector, Labels, Snapshot, Workloads};
 
 use super::{
     IDENTITY, LINKERD_CLUSTER_DEFAULT, LINKERD_DEFAULT, LINKERD_DEFAULT_ANNOTATION, MESH,
-    MeshModel, MeshRef, NsMesh, Planner, Src, with,
+    MeshModel, MeshRef, NsMesh, Planner, Src, Subject, with,
 };
 use crate::ipset::IpSet;
 use crate::netpol::NetClass;
@@ -461,10 +461,20 @@ impl MeshModel {
     /// The TCP ports Linkerd admits into `dst` from `src`: a port a Server covers, when an
     /// authorization of it names the source (else its `accessPolicy`); any other, by the
     /// default inbound policy.
-    pub(super) fn linkerd(&self, src: Src<'_>, dst: &NetClass, why: &mut Vec<MeshRef>) -> PortSet {
+    pub(super) fn linkerd(
+        &self,
+        src: Src<'_>,
+        dst: &NetClass,
+        subjects: &[Subject],
+        why: &mut Vec<MeshRef>,
+    ) -> PortSet {
         let mut covered = PortSet::empty();
         let mut admitted = PortSet::empty();
-        for s in self.servers.iter().filter(|s| dst.has(s.subject)) {
+        let servers = subjects.iter().filter_map(|s| match s {
+            Subject::Server(i) => self.servers.get(*i),
+            _ => None,
+        });
+        for s in servers {
             let ports = self.server_ports(s, dst);
             if ports.is_empty() {
                 continue;
