@@ -28,7 +28,7 @@ impl std::fmt::Display for Connection {
     }
 }
 
-fn pieces(blocks: &[IpSet]) -> Vec<IpSet> {
+fn pieces(blocks: &[&IpSet]) -> Vec<IpSet> {
     let mut cuts: Vec<u64> = vec![0, 1 << 32];
     for b in blocks {
         for &(lo, hi) in b.v4_ranges() {
@@ -50,10 +50,6 @@ fn pieces(blocks: &[IpSet]) -> Vec<IpSet> {
 fn piece_name(p: &IpSet) -> String {
     let (lo, hi) = p.v4_ranges().first().copied().unwrap_or((0, 0));
     format!("{}-{}[External]", v4_to_string(lo), v4_to_string(hi))
-}
-
-fn raw_blocks(model: &NetModel, ingress: bool) -> Vec<IpSet> {
-    model.blocks(ingress).into_iter().cloned().collect()
 }
 
 /// Ports of `w` an ingress controller reaches through Services fronted by Ingresses and Routes
@@ -173,8 +169,8 @@ pub fn connectivity_of(
         let e = peers.entry(w.display()).or_insert_with(|| (Vec::new(), w));
         e.0.extend(model.member_class[w.id.index()].iter().copied());
     }
-    let srcs_ext = pieces(&raw_blocks(model, true));
-    let dsts_ext = pieces(&raw_blocks(model, false));
+    let srcs_ext = pieces(&model.blocks(true));
+    let dsts_ext = pieces(&model.blocks(false));
     let mut pair_cache: BTreeMap<(ClassId, ClassId), PortSet> = BTreeMap::new();
     for (sname, (sclasses, _)) in &peers {
         for (dname, (dclasses, _)) in &peers {

@@ -506,23 +506,16 @@ fn propose_cilium_deny(
         ));
         return;
     };
-    for w in subjects {
-        if !has_stable_labels(w) {
-            cut.notes.push(format!(
-                "{} has no stable labels for a CiliumNetworkPolicy to select",
-                w.display()
-            ));
-            continue;
-        }
-        cut.fixes.push(Fix::AddCiliumPolicy(crate::fix::cilium_deny(
+    per_workload(subjects, "a CiliumNetworkPolicy", cut, |w, labels| {
+        Fix::AddCiliumPolicy(crate::fix::cilium_deny(
             w,
-            &stable_labels(w),
+            labels,
             ingress,
             rule.clone(),
             ports,
             what,
-        )));
-    }
+        ))
+    });
     cut.notes.push("a Cilium policy admits this step: the cut is a CiliumNetworkPolicy deny rule (a deny wins over every allow, NetworkPolicies' too), proposed for review: rampart does not apply Cilium objects".into());
 }
 
@@ -580,27 +573,40 @@ fn propose_istio_deny(
     principals.sort();
     principals.dedup();
     let what = format!("DENY: {} from {}", join_names(dsts), join_names(srcs));
-    for w in dsts {
-        if !has_stable_labels(w) {
-            cut.notes.push(format!(
-                "{} has no stable labels for an AuthorizationPolicy to select",
-                w.display()
-            ));
-            continue;
-        }
-        cut.fixes.push(Fix::AddIstioPolicy(crate::fix::istio_deny(
+    per_workload(dsts, "an AuthorizationPolicy", cut, |w, labels| {
+        Fix::AddIstioPolicy(crate::fix::istio_deny(
             w,
-            &stable_labels(w),
+            labels,
             &principals,
             unauthenticated,
             ports,
             &what,
-        )));
-    }
+        ))
+    });
     if unauthenticated {
         cut.notes.push("a source outside the mesh has no identity: the DENY names every source without one (notPrincipals: [\"*\"])".into());
     }
     cut.notes.push("Istio judges this step: the cut is an AuthorizationPolicy DENY (a DENY wins over every ALLOW), proposed for review: rampart does not apply mesh objects".into());
+}
+
+/// A proposed object per workload of `subjects`, selecting it by its stable labels (`object`
+/// names the kind in the note for one without any).
+fn per_workload(
+    subjects: &[&Workload],
+    object: &str,
+    cut: &mut Cut,
+    fix: impl Fn(&Workload, &Labels) -> Fix,
+) {
+    for w in subjects {
+        if has_stable_labels(w) {
+            cut.fixes.push(fix(w, &stable_labels(w)));
+        } else {
+            cut.notes.push(format!(
+                "{} has no stable labels for {object} to select",
+                w.display()
+            ));
+        }
+    }
 }
 
 /// The workloads behind the classes an ingress rule of each of `rules`' policies admits into.

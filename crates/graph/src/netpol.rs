@@ -887,11 +887,11 @@ impl NetModel {
         let cilium = cilium::normalize_all(snapshot, &mut warnings);
         // The meshes' atoms come after every policy's; their selectors are planned first, as
         // placements borrow them.
-        let mesh_plan =
+        let mut mesh_plan =
             mesh::active(snapshot, workloads).then(|| mesh::plan(snapshot, workloads, 0));
         let mesh_selectors: Vec<LabelSelector> = mesh_plan
-            .as_ref()
-            .map(|p| p.selectors.clone())
+            .as_mut()
+            .map(|p| std::mem::take(&mut p.selectors))
             .unwrap_or_default();
         let mut placed: Vec<Placement<'_>> = Vec::new();
         let mut policies = Vec::new();

@@ -1113,10 +1113,7 @@ mod differential {
             let s = Snapshot::from_objects(parsed.objects);
             let g = SecurityGraph::build(&s);
             let net = &g.net;
-            let class = |ns: usize, role: usize| {
-                let w = g.workloads.list.iter().find(|w| w.namespace == NS[ns] && w.name == ROLES[role]).expect("pod");
-                net.member_class[w.id.index()][0]
-            };
+            let class = |ns: usize, role: usize| class_of(&g, &format!("{}/{}", NS[ns], ROLES[role]));
             let pods: Vec<(usize, usize)> = (0..3).flat_map(|n| (0..2).map(move |r| (n, r))).collect();
             for &a in &pods {
                 for port in PORTS {

@@ -221,13 +221,7 @@ fn check(s: &Snapshot) -> (Vec<String>, SecurityGraph) {
 
 /// The TCP ports pod `ns/name` declares.
 fn declared(g: &SecurityGraph, pod: &str) -> Vec<u16> {
-    let w = g
-        .workloads
-        .list
-        .iter()
-        .find(|w| format!("{}/{}", w.namespace, w.name) == pod)
-        .expect("pod");
-    rampart_graph::netpol::declared_ports(&w.template.spec)
+    rampart_graph::netpol::declared_ports(&workload(g, pod).template.spec)
         .iter()
         .map(|d| d.port)
         .collect()
@@ -1019,10 +1013,7 @@ mod differential {
             let s = Snapshot::from_objects(parsed.objects);
             let g = SecurityGraph::build(&s);
             let net = &g.net;
-            let class = |ns: usize, role: usize| {
-                let w = g.workloads.list.iter().find(|w| w.namespace == NS[ns] && w.name == ROLES[role]).expect("pod");
-                net.member_class[w.id.index()][0]
-            };
+            let class = |ns: usize, role: usize| class_of(&g, &format!("{}/{}", NS[ns], ROLES[role]));
             let pods: Vec<(usize, usize)> = (0..3).flat_map(|n| (0..2).map(move |r| (n, r))).collect();
             for &b in &pods {
                 for port in PORTS {

@@ -132,13 +132,7 @@ pub fn listing_matches_graph(
         if skip(b) {
             continue;
         }
-        let declared = g
-            .workloads
-            .list
-            .iter()
-            .find(|w| format!("{}/{}", w.namespace, w.name) == *b)
-            .map(|w| rampart_graph::netpol::declared_ports(&w.template.spec))
-            .unwrap_or_default();
+        let declared = rampart_graph::netpol::declared_ports(&workload(&g, b).template.spec);
         for a in &pods {
             if a == b {
                 continue;
@@ -161,4 +155,18 @@ pub fn listing_matches_graph(
         }
     }
     (lines, g)
+}
+
+/// The workload `ns/name` of a graph.
+pub fn workload<'g>(g: &'g SecurityGraph, name: &str) -> &'g rampart_model::Workload {
+    g.workloads
+        .list
+        .iter()
+        .find(|w| format!("{}/{}", w.namespace, w.name) == name)
+        .unwrap_or_else(|| panic!("no workload {name}"))
+}
+
+/// The class of workload `ns/name`'s first pod group.
+pub fn class_of(g: &SecurityGraph, name: &str) -> rampart_graph::netpol::ClassId {
+    g.net.member_class[workload(g, name).id.index()][0]
 }
