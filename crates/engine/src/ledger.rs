@@ -425,12 +425,7 @@ async fn act_on_cuts(
             // The Mitigation lives in the workload's namespace (a NetworkPolicy's own).
             let ns = object["metadata"]["namespace"]
                 .as_str()
-                .or_else(|| {
-                    cut.fixes
-                        .iter()
-                        .find_map(|f| f.manifest())
-                        .and_then(|m| m["metadata"]["namespace"].as_str())
-                })
+                .or_else(|| cut.fixes.iter().find_map(|f| f.namespace()))
                 .unwrap_or("default")
                 .to_string();
             let kind = object["kind"]

@@ -21,6 +21,10 @@ pub const AUTOMOUNT_OFF: u32 = 4;
 pub const AUTOMOUNT_OFF_USED: u32 = 7;
 /// Narrow a NetworkPolicy rule that explicitly admits the flow.
 pub const NARROW_POLICY: u32 = 6;
+/// Deny, in an AdminNetworkPolicy ahead of the ones that judge the flow, what the step's
+/// sources send a workload: as narrow as narrowing the rule that admits it, but it overrides
+/// what the platform's admin policies decided.
+pub const ADMIN_DENY: u32 = 6;
 /// Narrow an RBAC binding.
 pub const NARROW_BINDING: u32 = 5;
 /// Delete a legacy ServiceAccount token Secret.

@@ -19,7 +19,7 @@ use crate::cost;
 use crate::fix::{Fix, NetIntent, WorkloadKey, network_policies};
 use crate::flow::{Flow, INF, Network};
 use crate::model::{Cost, EdgeKind, EndpointKind, Vertex};
-use crate::netpol::{ClassId, NetModel};
+use crate::netpol::{ClassId, JudgedCut, NetModel};
 use crate::ports::PortSet;
 use crate::prove::{ChainId, Proof, stable_id};
 
@@ -589,6 +589,94 @@ fn propose_istio_deny(
     cut.notes.push("Istio judges this step: the cut is an AuthorizationPolicy DENY (a DENY wins over every ALLOW), proposed for review: rampart does not apply mesh objects".into());
 }
 
+/// Whether admin policies or a mesh judge what class `sc` sends class `dc` (a pair edge's
+/// NetworkPolicy rules then do not decide alone).
+fn judged(g: &SecurityGraph, sc: ClassId, dc: ClassId) -> bool {
+    g.net.class(sc).admin_egress() || g.net.class(dc).admin_ingress()
+}
+
+/// The layer a step from vertex `a` into `b` that admin policies or a mesh judge is cut in
+/// ([`NetModel::judged_cut`]): an admin group's (or its peer's) step, or a judged pair edge;
+/// `None` for any other edge or where no layer can cut it.
+fn judged_layer(g: &SecurityGraph, a: NodeIndex, b: NodeIndex) -> Option<JudgedCut> {
+    let Vertex::NetDst(dc) = g.graph[b] else {
+        return None;
+    };
+    let egress_judged = match g.graph[a] {
+        Vertex::NetAdmin(group) | Vertex::NetAdminPeer { group, .. } => g
+            .admin_groups
+            .groups
+            .get(group as usize)
+            .is_some_and(|&(like, _)| g.net.class(like).admin_egress_only()),
+        Vertex::NetSrc(sc) if judged(g, sc, dc) => g.net.class(sc).admin_egress(),
+        _ => return None,
+    };
+    g.net.judged_cut(dc, egress_judged)
+}
+
+/// A step that admin policies or a mesh judge, cut in the layer `judged` names
+/// ([`NetModel::judged_cut`]): the live cut's claim, for an AdminNetworkPolicy Deny every
+/// workload it names can be named in.
+fn judged_deny(
+    g: &SecurityGraph,
+    judged: Option<JudgedCut>,
+    srcs: &[&Workload],
+    dsts: &[&Workload],
+    ports: Option<&PortSet>,
+    cut: &mut Cut,
+) -> Option<Claim> {
+    match judged? {
+        JudgedCut::Istio => {
+            propose_istio_deny(g, srcs, dsts, ports, cut);
+            None
+        }
+        JudgedCut::AdminDeny { priority } => admin_deny(srcs, dsts, priority, cut),
+    }
+}
+
+/// Where admin policies judge a step, its cut in their layer: an AdminNetworkPolicy Deny, at
+/// `priority`, of everything `srcs` send each of `dsts` (every port: NetworkPolicies cannot
+/// re-allow it, and the claim is that the sources reach the pods no longer). Live — the
+/// `adminnetworkpolicy` actuator applies it — when every workload it names has stable labels.
+fn admin_deny(
+    srcs: &[&Workload],
+    dsts: &[&Workload],
+    priority: u32,
+    cut: &mut Cut,
+) -> Option<Claim> {
+    if srcs.is_empty() || dsts.is_empty() {
+        cut.notes.push("admin policies judge this step from a source an AdminNetworkPolicy cannot name (the ingress controller): no Deny is proposed".into());
+        return None;
+    }
+    let mut sources: Vec<(String, Labels)> = Vec::new();
+    for w in srcs {
+        if !has_stable_labels(w) {
+            cut.notes.push(format!(
+                "{} has no stable labels for an AdminNetworkPolicy peer to name: no Deny is proposed",
+                w.display()
+            ));
+            return None;
+        }
+        let s = (w.namespace.clone(), stable_labels(w));
+        if !sources.contains(&s) {
+            sources.push(s);
+        }
+    }
+    let what = format!("Deny: {} from {}", join_names(dsts), join_names(srcs));
+    let before = cut.fixes.len();
+    per_workload(dsts, "an AdminNetworkPolicy", cut, |w, labels| {
+        Fix::AddAdminNetworkPolicy(crate::fix::admin_deny(w, labels, &sources, priority, &what))
+    });
+    cut.notes.push(format!("admin policies judge this step: the cut is an AdminNetworkPolicy Deny at priority {priority}, ahead of every AdminNetworkPolicy judging the destination (a NetworkPolicy cannot re-allow it); the adminnetworkpolicy actuator applies it"));
+    (cut.fixes.len() - before == dsts.len()).then(|| {
+        cut.live = true;
+        Claim::Pairs {
+            srcs: srcs.iter().map(|w| key(w)).collect(),
+            dsts: dsts.iter().map(|w| key(w)).collect(),
+        }
+    })
+}
+
 /// A proposed object per workload of `subjects`, selecting it by its stable labels (`object`
 /// names the kind in the note for one without any).
 fn per_workload(
@@ -953,6 +1041,39 @@ pub(crate) fn cut_of(
         costs[e.index()] = new_cost;
         class_costs.push((e, new_cost));
     }
+    // A step cut by an AdminNetworkPolicy Deny is cut there only where the Deny can name every
+    // workload it separates (a peer and a subject select by stable labels): else elsewhere.
+    let mut nameable: HashMap<NodeIndex, bool> = HashMap::new();
+    let admin_steps: Vec<EdgeIndex> = g
+        .graph
+        .edge_indices()
+        .filter(|&e| {
+            matches!(costs[e.index()], Cost::Finite(_))
+                && g.graph.edge_endpoints(e).is_some_and(|(a, b)| {
+                    fwd[a.index()]
+                        && bwd[b.index()]
+                        && matches!(judged_layer(g, a, b), Some(JudgedCut::AdminDeny { .. }))
+                })
+        })
+        .collect();
+    for e in admin_steps {
+        let Some((a, b)) = g.graph.edge_endpoints(e) else {
+            continue;
+        };
+        let mut named = |v: NodeIndex, mask: &[bool]| {
+            *nameable.entry(v).or_insert_with(|| {
+                let ws: Vec<&Workload> = match g.graph[v] {
+                    Vertex::NetSrc(c) | Vertex::NetDst(c) => class_workloads(g, c, mask).collect(),
+                    _ => peer_workloads(g, v, mask),
+                };
+                !ws.is_empty() && ws.iter().all(|w| stable(w))
+            })
+        };
+        if !(named(a, &fwd) && named(b, &bwd)) {
+            costs[e.index()] = Cost::Never;
+            class_costs.push((e, Cost::Never));
+        }
+    }
 
     // Flow network over relevant edges, parallel edges merged (the cut is a set of vertices),
     // every jewel feeding a sink.
@@ -1306,8 +1427,13 @@ pub(crate) fn cut_of(
             (EdgeKind::PolicyAllows, Vertex::NetSrc(sc), Vertex::NetDst(dc)) => {
                 let srcs: Vec<&Workload> = class_workloads(g, sc, &fwd).collect();
                 let dsts: Vec<&Workload> = class_workloads(g, dc, &bwd).collect();
-                if g.net.istio_judged(dc) {
-                    propose_istio_deny(g, &srcs, &dsts, edge.ports.as_ref(), &mut cut);
+                if judged(g, sc, dc) {
+                    let layer = judged_layer(g, a, b);
+                    if let Some(claim) =
+                        judged_deny(g, layer, &srcs, &dsts, edge.ports.as_ref(), &mut cut)
+                    {
+                        claims.push((idx, claim));
+                    }
                 } else {
                     narrow_rules(g, &edge.rules, &srcs, &dsts, edge.ports.as_ref(), &mut cut);
                 }
@@ -1316,10 +1442,15 @@ pub(crate) fn cut_of(
                 EdgeKind::AdmitsInto,
                 Vertex::NetAdmin(_) | Vertex::NetAdminPeer { .. },
                 Vertex::NetDst(dc),
-            ) if g.net.istio_judged(dc) => {
+            ) => {
                 let srcs = peer_workloads(g, a, &fwd);
                 let dsts: Vec<&Workload> = class_workloads(g, dc, &bwd).collect();
-                propose_istio_deny(g, &srcs, &dsts, edge.ports.as_ref(), &mut cut);
+                let layer = judged_layer(g, a, b);
+                if let Some(claim) =
+                    judged_deny(g, layer, &srcs, &dsts, edge.ports.as_ref(), &mut cut)
+                {
+                    claims.push((idx, claim));
+                }
             }
             (EdgeKind::RuleAdmits, Vertex::NetPeer(_), Vertex::NetRule { .. }) => {
                 let srcs = peer_workloads(g, a, &fwd);
@@ -1442,7 +1573,14 @@ pub(crate) fn cut_of(
     }
 
     // Verify live network cuts: the analysis itself must agree the flows are gone.
-    let added: Vec<serde_json::Value> = policy_of.values().flatten().cloned().collect();
+    let mut added: Vec<serde_json::Value> = policy_of.values().flatten().cloned().collect();
+    for f in cuts.iter().filter(|c| c.live).flat_map(|c| &c.fixes) {
+        if let Fix::AddAdminNetworkPolicy(v) = f
+            && !added.contains(v)
+        {
+            added.push(v.clone());
+        }
+    }
     let verified = (!added.is_empty()).then(|| {
         let (net, mut known) = match reuse {
             Some(v) if v.policies == added => (v.net, v.outcomes),
@@ -1628,6 +1766,9 @@ fn changed_policies(
             meta["name"].as_str().unwrap_or_default(),
         )
     }
+    if !only_network_policies(&v.policies) || !only_network_policies(added) {
+        return None;
+    }
     let before: HashMap<_, _> = v.policies.iter().map(|np| (name(np), np)).collect();
     let after: HashMap<_, _> = added.iter().map(|np| (name(np), np)).collect();
     let gone: Vec<(&str, &str)> = before
@@ -1647,31 +1788,47 @@ fn changed_policies(
     (net.remove_policies(&gone) && net.add_policies(&new, workloads)).then_some(net)
 }
 
-/// The plan's NetworkPolicies as typed objects (`None` when one does not read as one).
+/// Whether every object of a plan is a NetworkPolicy (none an AdminNetworkPolicy).
+fn only_network_policies(objects: &[serde_json::Value]) -> bool {
+    objects.iter().all(|o| o["kind"] == "NetworkPolicy")
+}
+
+/// The plan's NetworkPolicies as typed objects (`None` when one is not one, or does not read
+/// as one).
 fn typed<'a>(policies: impl Iterator<Item = &'a serde_json::Value>) -> Option<Vec<NetworkPolicy>> {
     policies
-        .map(|np| serde_json::from_value(np.clone()).ok())
+        .map(|np| {
+            (np["kind"] == "NetworkPolicy")
+                .then(|| serde_json::from_value(np.clone()).ok())
+                .flatten()
+        })
         .collect()
 }
 
-/// The network model with the NetworkPolicies `added`, to verify live cuts against: the
-/// analysis's own model with them added ([`NetModel::with_policies`] keeps it equal to a fresh
-/// build, and adding is linear where building again matches every pod anew), else built afresh
-/// (when a name repeats one of the cluster's).
+/// The network model with the objects `added` (NetworkPolicies, AdminNetworkPolicies), to
+/// verify live cuts against: the analysis's own model with them added when all are
+/// NetworkPolicies ([`NetModel::with_policies`] keeps it equal to a fresh build, and adding is
+/// linear where building again matches every pod anew), else built afresh (an
+/// AdminNetworkPolicy, or a name that repeats one of the cluster's).
 fn what_if(snapshot: &Snapshot, g: &SecurityGraph, added: &[serde_json::Value]) -> NetModel {
     if let Some(net) = typed(added.iter()).and_then(|t| g.net.with_policies(&t, &g.workloads)) {
         return net;
     }
-    // Adding NetworkPolicies changes no workload: only the network model is rebuilt, from
-    // the objects it reads (a full snapshot clone would dominate a large scan).
+    // Adding policies changes no workload: only the network model is rebuilt, from the
+    // objects it reads (a full snapshot clone would dominate a large scan).
     let mut what_if = Snapshot::from_objects(
         snapshot
             .iter()
-            .filter(|o| matches!(o.object.kind(), Kind::Namespace | Kind::NetworkPolicy))
+            .filter(|o| o.object.kind().shapes_network())
             .cloned(),
     );
-    for np in added {
-        Fix::AddNetworkPolicy(np.clone()).apply(&mut what_if);
+    for o in added {
+        let fix = if o["kind"] == "AdminNetworkPolicy" {
+            Fix::AddAdminNetworkPolicy(o.clone())
+        } else {
+            Fix::AddNetworkPolicy(o.clone())
+        };
+        fix.apply(&mut what_if);
     }
     NetModel::build(&what_if, &g.workloads)
 }

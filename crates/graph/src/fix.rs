@@ -108,6 +108,9 @@ pub enum Fix {
     /// Apply an Istio AuthorizationPolicy of action DENY: where Istio judges the step, the cut
     /// in its layer. Proposed, never applied.
     AddIstioPolicy(Value),
+    /// Apply an AdminNetworkPolicy Deny ([`admin_deny`]): where admin policies judge the step,
+    /// the cut in their layer. Live: the `adminnetworkpolicy` actuator writes it.
+    AddAdminNetworkPolicy(Value),
     /// Restrict a rule that admits every source to pods of the policy's own namespace.
     RestrictRuleToNamespace {
         /// Policy namespace.
@@ -122,10 +125,10 @@ pub enum Fix {
 }
 
 impl Fix {
-    /// Whether the fix is a live, reversible mitigation (a new NetworkPolicy) rather than a
-    /// durable configuration change.
+    /// Whether the fix is a live, reversible mitigation (a new NetworkPolicy or
+    /// AdminNetworkPolicy) rather than a durable configuration change.
     pub fn is_live(&self) -> bool {
-        matches!(self, Fix::AddNetworkPolicy(_))
+        self.manifest().is_some()
     }
 
     /// What to do, in words.
@@ -143,6 +146,14 @@ impl Fix {
                 v["metadata"]["annotations"]["rampart.dev/denies"]
                     .as_str()
                     .unwrap_or("a deny rule")
+            ),
+            Fix::AddAdminNetworkPolicy(v) => format!(
+                "apply AdminNetworkPolicy {} (priority {}: {})",
+                v["metadata"]["name"].as_str().unwrap_or(""),
+                v["spec"]["priority"],
+                v["metadata"]["annotations"]["rampart.dev/denies"]
+                    .as_str()
+                    .unwrap_or("Deny")
             ),
             Fix::AddIstioPolicy(v) => format!(
                 "apply AuthorizationPolicy {}/{} ({})",
@@ -229,7 +240,7 @@ impl Fix {
                     })));
                 }
             }
-            Fix::AddCiliumPolicy(v) | Fix::AddIstioPolicy(v) => {
+            Fix::AddCiliumPolicy(v) | Fix::AddIstioPolicy(v) | Fix::AddAdminNetworkPolicy(v) => {
                 if let Ok(Some(mut o)) = rampart_model::object_from_value("rampart-what-if", v) {
                     o.source = what_if;
                     snapshot.apply(Change::Upsert(Box::new(o)));
@@ -400,19 +411,35 @@ impl Fix {
         }
     }
 
-    /// A NetworkPolicy to apply, for fixes that are one (what a live cut applies).
+    /// The object a live cut applies, for fixes that are one: a NetworkPolicy or an
+    /// AdminNetworkPolicy.
     pub fn manifest(&self) -> Option<&Value> {
         match self {
-            Fix::AddNetworkPolicy(v) => Some(v),
+            Fix::AddNetworkPolicy(v) | Fix::AddAdminNetworkPolicy(v) => Some(v),
             _ => None,
         }
     }
 
-    /// The object to apply, for fixes that are one: a NetworkPolicy, or a proposed
-    /// CiliumNetworkPolicy.
+    /// The namespace of the workload a live fix protects: a NetworkPolicy's own, an
+    /// AdminNetworkPolicy's (cluster-scoped) subject's.
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            Fix::AddNetworkPolicy(v) => v["metadata"]["namespace"].as_str(),
+            Fix::AddAdminNetworkPolicy(v) => v["spec"]["subject"]["pods"]["namespaceSelector"]
+                ["matchLabels"]["kubernetes.io/metadata.name"]
+                .as_str(),
+            _ => None,
+        }
+    }
+
+    /// The object to apply, for fixes that are one: a NetworkPolicy, an AdminNetworkPolicy,
+    /// or a proposed CiliumNetworkPolicy or AuthorizationPolicy.
     pub fn object(&self) -> Option<&Value> {
         match self {
-            Fix::AddNetworkPolicy(v) | Fix::AddCiliumPolicy(v) | Fix::AddIstioPolicy(v) => Some(v),
+            Fix::AddNetworkPolicy(v)
+            | Fix::AddAdminNetworkPolicy(v)
+            | Fix::AddCiliumPolicy(v)
+            | Fix::AddIstioPolicy(v) => Some(v),
             _ => None,
         }
     }
@@ -492,17 +519,31 @@ fn object_name(prefix: &str, workload: &str) -> String {
 }
 
 /// Metadata of a deny rampart proposes for workload `w`: a name unique to what it denies
-/// (`parts`), rampart's label, and what it denies in words.
-fn proposal_metadata(w: &rampart_model::Workload, parts: &[&str], what: &str) -> Value {
+/// (`parts`), rampart's label, and what it denies in words. A namespaced object lives in the
+/// workload's namespace; a cluster-scoped one carries it in its name (after a dot, which no
+/// namespace holds: two namespaces' denies never meet at one name).
+fn proposal_metadata(
+    w: &rampart_model::Workload,
+    parts: &[&str],
+    what: &str,
+    namespaced: bool,
+) -> Value {
     let mut all = vec![w.namespace.as_str(), w.name.as_str()];
     all.extend_from_slice(parts);
     let id = crate::prove::stable_id("", &all);
-    json!({
-        "name": object_name("rampart-deny", &format!("{}-{}", w.name, id.trim_start_matches('-'))),
-        "namespace": w.namespace,
+    let id = id.trim_start_matches('-');
+    let mut meta = json!({
         "labels": {"app.kubernetes.io/managed-by": "rampart"},
         "annotations": {"rampart.dev/workload": w.display(), "rampart.dev/denies": what},
-    })
+    });
+    if namespaced {
+        meta["name"] = object_name("rampart-deny", &format!("{}-{id}", w.name)).into();
+        meta["namespace"] = w.namespace.clone().into();
+    } else {
+        meta["name"] =
+            object_name("rampart-deny", &format!("{}.{}-{id}", w.namespace, w.name)).into();
+    }
+    meta
 }
 
 /// A CiliumNetworkPolicy denying workload `w`'s pods (selected by their stable `selector`)
@@ -534,7 +575,7 @@ pub fn cilium_deny(
     json!({
         "apiVersion": "cilium.io/v2",
         "kind": "CiliumNetworkPolicy",
-        "metadata": proposal_metadata(w, &[key, &rule.to_string()], what),
+        "metadata": proposal_metadata(w, &[key, &rule.to_string()], what, true),
         "spec": {
             "endpointSelector": {"matchLabels": selector},
             key: [rule],
@@ -581,11 +622,50 @@ pub fn istio_deny(
     json!({
         "apiVersion": "security.istio.io/v1",
         "kind": "AuthorizationPolicy",
-        "metadata": proposal_metadata(w, &[&rule.to_string()], what),
+        "metadata": proposal_metadata(w, &[&rule.to_string()], what, true),
         "spec": {
             "selector": {"matchLabels": selector},
             "action": "DENY",
             "rules": [rule],
+        },
+    })
+}
+
+/// Priority of rampart's AdminNetworkPolicies (0–1000, lower wins): high enough to override
+/// ordinary platform allows, leaving 0–9 to the platform team's own emergency rules. A cut's
+/// Deny goes lower still where an AdminNetworkPolicy at or before it judges the destination.
+pub const ADMIN_DENY_PRIORITY: u32 = 10;
+
+/// An AdminNetworkPolicy denying workload `w`'s pods (its namespace, its stable `selector`)
+/// everything the pods `sources` (namespace, stable labels) send them, at `priority`: where
+/// admin policies judge a step, the cut in their layer — a Deny that precedes every
+/// AdminNetworkPolicy judging the pods, which NetworkPolicies cannot re-allow. Every port:
+/// the cut's claim is that the sources no longer reach the pods at all. `what` says it in
+/// words.
+pub fn admin_deny(
+    w: &rampart_model::Workload,
+    selector: &Labels,
+    sources: &[(String, Labels)],
+    priority: u32,
+    what: &str,
+) -> Value {
+    let pods = |ns: &str, labels: &Labels| {
+        json!({"pods": {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+            "podSelector": {"matchLabels": labels},
+        }})
+    };
+    let from: Vec<Value> = sources.iter().map(|(ns, l)| pods(ns, l)).collect();
+    let rule = json!({"name": "rampart-deny", "action": "Deny", "from": from});
+    let metadata = proposal_metadata(w, &[&priority.to_string(), &rule.to_string()], what, false);
+    json!({
+        "apiVersion": "policy.networking.k8s.io/v1alpha1",
+        "kind": "AdminNetworkPolicy",
+        "metadata": metadata,
+        "spec": {
+            "priority": priority,
+            "subject": pods(&w.namespace, selector),
+            "ingress": [rule],
         },
     })
 }

@@ -228,6 +228,13 @@ impl NetClass {
         self.anp.egress_pods || (self.banp.egress_pods && self.egress_policies.is_empty())
     }
 
+    /// Whether admin policies alone judge what these pods send to other pods: their egress is
+    /// judged and no NetworkPolicy isolates it (the graph then sends them through their admin
+    /// group only; with one, they keep pair edges).
+    pub fn admin_egress_only(&self) -> bool {
+        self.admin_egress() && self.egress_policies.is_empty()
+    }
+
     /// Whether admin policies judge what these pods send anywhere (addresses outside the
     /// cluster included).
     pub fn admin_egress_any(&self) -> bool {
@@ -318,6 +325,20 @@ impl fmt::Debug for Signature<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         (&self.bits()[..], self.ports).fmt(f)
     }
+}
+
+/// The policy layer a step that admin policies or a mesh judge is cut in
+/// ([`NetModel::judged_cut`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JudgedCut {
+    /// An Istio AuthorizationPolicy DENY on the destination (proposed).
+    Istio,
+    /// An AdminNetworkPolicy Deny of the step's sources into the destination, at `priority`
+    /// (live: the actuator writes AdminNetworkPolicies).
+    AdminDeny {
+        /// Its priority (lower wins).
+        priority: u32,
+    },
 }
 
 /// The compiled network model of a snapshot.
@@ -1566,6 +1587,42 @@ impl NetModel {
             && self.mesh.as_ref().is_some_and(|m| m.is_istio(class))
     }
 
+    /// Where admin policies or a mesh judge a step into class `dc`, the layer its cut goes in
+    /// (`egress_judged`: admin policies judge the source's egress too, which an Istio DENY on the
+    /// destination leaves standing as the step's reason): Istio where it alone judges `dc`,
+    /// else an AdminNetworkPolicy Deny where the cluster uses AdminNetworkPolicies and one can
+    /// precede every one judging `dc`'s ingress; `None`: not cut in a policy layer.
+    pub fn judged_cut(&self, dc: ClassId, egress_judged: bool) -> Option<JudgedCut> {
+        if !egress_judged && self.istio_judged(dc) {
+            return Some(JudgedCut::Istio);
+        }
+        self.admin_deny_priority(dc)
+            .map(|priority| JudgedCut::AdminDeny { priority })
+    }
+
+    /// The priority an AdminNetworkPolicy Deny into class `dc` takes: ahead of every
+    /// AdminNetworkPolicy with ingress rules for `dc` (an `Allow` or `Pass` of one that
+    /// precedes the deny would decide first; equal priorities are ordered by no rule), at most
+    /// [`crate::fix::ADMIN_DENY_PRIORITY`]. `None` when the cluster uses no AdminNetworkPolicy
+    /// (a Cilium- or NetworkPolicy-only cluster need not implement them) or one at priority 0
+    /// judges `dc`.
+    pub fn admin_deny_priority(&self, dc: ClassId) -> Option<u32> {
+        if !self.admin.iter().any(|p| p.is_admin_network_policy()) {
+            return None;
+        }
+        let first = self
+            .class(dc)
+            .admin
+            .iter()
+            .filter_map(|&a| self.admin.get(a as usize))
+            .filter(|p| p.is_admin_network_policy() && !p.baseline && !p.ingress.is_empty())
+            .map(|p| p.priority)
+            .min();
+        let cap = i64::from(crate::fix::ADMIN_DENY_PRIORITY);
+        let priority = first.map_or(cap, |f| cap.min(f - 1));
+        u32::try_from(priority).ok()
+    }
+
     /// Per class (by index): the atoms one of which a source needs for the meshes to admit it
     /// on any port the class listens on (`None`: any source might be admitted).
     pub fn mesh_requirements(&self) -> Vec<Option<Vec<u32>>> {
@@ -1641,7 +1698,7 @@ impl NetModel {
     /// admin policies judge the egress of and no NetworkPolicy isolates the egress of, those
     /// policies): its members get the same verdicts towards every destination.
     pub fn admin_signature(&self, c: &NetClass) -> (Vec<u32>, Vec<u32>) {
-        let egress = if c.admin_egress() && c.egress_policies.is_empty() {
+        let egress = if c.admin_egress_only() {
             c.admin.clone()
         } else {
             Vec::new()
@@ -2159,7 +2216,7 @@ impl NetModel {
         // with one, what it names plus what an AdminNetworkPolicy `Allow` names (a `Deny`
         // only takes away, a `Pass` leaves it to the NetworkPolicy, the baseline does not
         // count).
-        if s.admin_egress() && s.egress_policies.is_empty() {
+        if s.admin_egress_only() {
             return None;
         }
         let mut out = Vec::new();

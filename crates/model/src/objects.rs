@@ -137,6 +137,28 @@ impl Kind {
         }
     }
 
+    /// Whether the network model reads objects of this kind (besides the workloads): the
+    /// namespaces and every policy that decides who reaches whom — NetworkPolicies, the admin
+    /// policies, Cilium's and the meshes'.
+    pub fn shapes_network(self) -> bool {
+        matches!(
+            self,
+            Kind::Namespace
+                | Kind::NetworkPolicy
+                | Kind::AdminNetworkPolicy
+                | Kind::BaselineAdminNetworkPolicy
+                | Kind::CiliumNetworkPolicy
+                | Kind::CiliumClusterwideNetworkPolicy
+                | Kind::IstioAuthorizationPolicy
+                | Kind::PeerAuthentication
+                | Kind::LinkerdServer
+                | Kind::ServerAuthorization
+                | Kind::LinkerdAuthorizationPolicy
+                | Kind::MeshTlsAuthentication
+                | Kind::NetworkAuthentication
+        )
+    }
+
     /// Whether objects of this kind live in a namespace.
     pub fn is_namespaced(self) -> bool {
         !matches!(

@@ -1167,6 +1167,116 @@ async fn the_adminnetworkpolicy_actuator_denies_explicitly_and_expires() {
     .await;
 }
 
+/// Where an AdminNetworkPolicy lets web reach db (a NetworkPolicy isolates db), no
+/// NetworkPolicy cuts the step: the cut is an AdminNetworkPolicy Deny ahead of the Allow, which
+/// the `networkpolicy` actuator proposes and the `adminnetworkpolicy` actuator applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_an_adminnetworkpolicy_admits_is_cut_by_a_deny_ahead_of_it() {
+    let fake = new_fake();
+    cluster(&fake, "web", true);
+    {
+        let mut f = fake.lock().unwrap();
+        // db mounts two secrets: removing the mounts is dearer than the deny.
+        let mut db = pod("db", 5432, true);
+        db["spec"]["volumes"] = json!([{"name": "s", "secret": {"secretName": "db"}},
+                                       {"name": "t", "secret": {"secretName": "db2"}}]);
+        db["spec"]["containers"][0]["volumeMounts"] =
+            json!([{"name": "s", "mountPath": "/s"}, {"name": "t", "mountPath": "/t"}]);
+        f.write("pods", "MODIFIED", db);
+        f.write(
+            "secrets",
+            "ADDED",
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db2", "namespace": "app"}}),
+        );
+        f.write(
+            "networkpolicies",
+            "ADDED",
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": "db-closed", "namespace": "app"},
+                "spec": {"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": ["Ingress"]}}),
+        );
+        f.write(
+            "adminnetworkpolicies",
+            "ADDED",
+            json!({"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+                "metadata": {"name": "allow-app"},
+                "spec": {"priority": 8,
+                    "subject": {"pods": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "app"}},
+                                         "podSelector": {"matchLabels": {"app": "db"}}}},
+                    "ingress": [{"name": "app", "action": "Allow",
+                                 "from": [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "app"}}}]}]}}),
+        );
+    }
+    let args = |actuator: &'static str| {
+        [
+            "--enable",
+            "network",
+            "--act-on-proof",
+            "--actuator",
+            actuator,
+        ]
+    };
+    let is_anp_deny = |d: &Value| {
+        d["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("apply AdminNetworkPolicy rampart-deny-app.db-"))
+    };
+    // NetworkPolicies only: proposed, nothing written.
+    let engine = Engine::spawn(&fake, "anp-cut-np", &args("networkpolicy")).await;
+    let f = engine
+        .findings_when(|f| {
+            f["report"]["decisions"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(is_anp_deny))
+        })
+        .await;
+    let d = f["report"]["decisions"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| is_anp_deny(d)))
+        .unwrap_or_else(|| panic!("a decision on the ANP deny: {f}"));
+    assert_eq!(
+        d["decision"],
+        "propose: the actuator writes no AdminNetworkPolicy (the adminnetworkpolicy actuator applies this cut)",
+        "{d}"
+    );
+    // SIGTERM releases the Lease: the next engine leads at once.
+    engine.terminate();
+    assert_eq!(objects_in(&fake, "adminnetworkpolicies").len(), 1);
+    // The admin layer's actuator applies it, under a Mitigation that expires it.
+    let _engine = Engine::spawn(&fake, "anp-cut-anp", &args("adminnetworkpolicy")).await;
+    wait_for("the ANP deny is applied", || {
+        objects_in(&fake, "mitigations").iter().any(|m| {
+            m["spec"]["action"] == "AdminNetworkPolicy"
+                && m["spec"]["object"]["spec"]["ingress"][0]["name"] == "rampart-deny"
+                && m["status"]["phase"] == "Applied"
+        })
+    })
+    .await;
+    let anp = objects_in(&fake, "adminnetworkpolicies")
+        .into_iter()
+        .find(|a| {
+            a["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("rampart-deny-app.db-"))
+        })
+        .expect("the deny is in the cluster");
+    assert_eq!(anp["spec"]["priority"], 7, "ahead of the Allow at 8: {anp}");
+    assert_eq!(anp["spec"]["ingress"][0]["action"], "Deny");
+    assert_eq!(
+        anp["spec"]["ingress"][0]["from"],
+        json!([{"pods": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "app"}},
+                         "podSelector": {"matchLabels": {"app": "web"}}}}])
+    );
+    assert_eq!(
+        anp["spec"]["subject"]["pods"]["podSelector"],
+        json!({"matchLabels": {"app": "db"}})
+    );
+    assert!(
+        anp["metadata"]["labels"]["rampart.dev/mitigation"].is_string(),
+        "{anp}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_ingest_endpoint_can_have_its_own_address() {
     let fake = new_fake();

@@ -39,6 +39,16 @@ impl Actuator {
         self != Actuator::DryRun
     }
 
+    /// Whether this actuator can realise a live cut's object of kind `kind` (dry-run records
+    /// any): a cut in the admin layer needs the `adminnetworkpolicy` actuator, as a cluster
+    /// whose operator chose NetworkPolicies may not grant rampart AdminNetworkPolicies.
+    pub fn realises(self, kind: &str) -> bool {
+        match self {
+            Actuator::DryRun | Actuator::AdminNetworkPolicy => true,
+            Actuator::NetworkPolicy => kind == "NetworkPolicy",
+        }
+    }
+
     /// The objects that realise one of the cut's NetworkPolicies (as `rampart_graph::fix`
     /// writes them: an ingress policy that keeps allowing in-cluster and/or external sources,
     /// or an egress containment policy).
@@ -48,7 +58,18 @@ impl Actuator {
     /// host-network sources have no ANP form) and an AdminNetworkPolicy is added on top for
     /// what it can say — an explicit Deny that a namespace's own NetworkPolicies cannot
     /// re-allow: in-cluster ingress, in-cluster egress (DNS kept).
+    ///
+    /// A cut's own AdminNetworkPolicy (a Deny where admin policies judge the step) is itself,
+    /// for an actuator that [`Actuator::realises`] it; nothing otherwise.
     pub fn realise(self, np: &Value) -> Vec<Value> {
+        if np["kind"] != "NetworkPolicy" {
+            let kind = np["kind"].as_str().unwrap_or_default();
+            return if self.realises(kind) {
+                vec![np.clone()]
+            } else {
+                Vec::new()
+            };
+        }
         if self != Actuator::AdminNetworkPolicy {
             return vec![np.clone()];
         }
@@ -80,21 +101,44 @@ impl Actuator {
                 );
             }
         }
-        if types.contains(&"Egress") {
-            anp_spec.insert(
-                "egress".into(),
-                json!([
-                    {"name": "rampart-allow-dns", "action": "Allow",
-                     "to": [{"pods": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                                      "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}}],
-                     "ports": [{"portNumber": {"protocol": "UDP", "port": 53}}, {"portNumber": {"protocol": "TCP", "port": 53}}]},
-                    {"name": "rampart-deny-in-cluster", "action": "Deny", "to": [{"namespaces": {}}]},
-                ]),
-            );
+        // Contained egress (no rule to every namespace: a policy denying only the internet
+        // keeps the cluster, which an ANP must not take away): DNS allowed, the destinations
+        // the policy keeps passed to it, the rest of the cluster denied.
+        let egress = rules("egress");
+        let keeps_cluster = egress.iter().any(|r| {
+            peers_of(r, "to").iter().any(|p| {
+                p.get("namespaceSelector") == Some(&json!({})) && p.get("podSelector").is_none()
+            })
+        });
+        if types.contains(&"Egress") && !keeps_cluster {
+            let mut out = vec![json!(
+                {"name": "rampart-allow-dns", "action": "Allow",
+                 "to": [{"pods": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                  "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}}],
+                 "ports": [{"portNumber": {"protocol": "UDP", "port": 53}}, {"portNumber": {"protocol": "TCP", "port": 53}}]}
+            )];
+            let kept: Vec<Value> = egress
+                .iter()
+                .filter(|r| r.get("ports").is_none())
+                .flat_map(|r| peers_of(r, "to"))
+                .filter_map(|p| {
+                    let ns = p.get("namespaceSelector")?;
+                    let pods = p.get("podSelector")?;
+                    Some(json!({"pods": {"namespaceSelector": ns, "podSelector": pods}}))
+                })
+                .collect();
+            if !kept.is_empty() {
+                out.push(json!({"name": "rampart-pass-kept", "action": "Pass", "to": kept}));
+            }
+            out.push(json!({"name": "rampart-deny-in-cluster", "action": "Deny", "to": [{"namespaces": {}}]}));
+            anp_spec.insert("egress".into(), Value::Array(out));
         }
         let mut out = Vec::new();
         if !anp_spec.is_empty() {
-            anp_spec.insert("priority".into(), json!(ANP_PRIORITY));
+            anp_spec.insert(
+                "priority".into(),
+                json!(rampart_graph::fix::ADMIN_DENY_PRIORITY),
+            );
             anp_spec.insert("subject".into(), subject);
             // Cluster-scoped, so the namespace is part of the name. A dot joins them: a
             // namespace holds none, so `a` + `b-c` and `a-b` + `c` do not meet at one name (a
@@ -121,10 +165,6 @@ impl Actuator {
     }
 }
 
-/// Priority of rampart's AdminNetworkPolicies (0–1000, lower wins): high enough to override
-/// ordinary platform allows, leaving 0–9 to the platform team's own emergency rules.
-pub const ANP_PRIORITY: u32 = 10;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +186,22 @@ mod tests {
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "rampart-ingress-db", "namespace": "app", "labels": {"rampart.dev/proposal": "true"}},
             "spec": {"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": types, "ingress": ingress}})
+    }
+
+    #[test]
+    fn a_cuts_own_adminnetworkpolicy_is_written_by_its_actuator_only() {
+        let deny = json!({"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+            "metadata": {"name": "rampart-deny-app.db-1"},
+            "spec": {"priority": 9, "subject": {"pods": {"namespaceSelector": {}, "podSelector": {}}},
+                     "ingress": [{"name": "rampart-deny", "action": "Deny", "from": [{"namespaces": {}}]}]}});
+        assert_eq!(
+            Actuator::AdminNetworkPolicy.realise(&deny),
+            vec![deny.clone()]
+        );
+        assert!(Actuator::NetworkPolicy.realise(&deny).is_empty());
+        assert!(!Actuator::NetworkPolicy.realises("AdminNetworkPolicy"));
+        assert!(Actuator::NetworkPolicy.realises("NetworkPolicy"));
+        assert!(Actuator::DryRun.realises("AdminNetworkPolicy"));
     }
 
     #[test]
@@ -203,6 +259,55 @@ mod tests {
         let out = Actuator::AdminNetworkPolicy.realise(&egress);
         assert_eq!(out[0]["spec"]["egress"][0]["action"], "Allow");
         assert_eq!(out[0]["spec"]["egress"][1]["action"], "Deny");
+    }
+
+    /// The egress policies the cut writes, realised: containment keeps what it keeps, a deny of
+    /// the internet alone gets no ANP (it would take the cluster away).
+    #[test]
+    fn adminnetworkpolicy_egress_keeps_what_the_networkpolicy_keeps() {
+        let w = rampart_graph::fix::WorkloadKey {
+            namespace: "app".into(),
+            kind: rampart_model::WorkloadKind::Deployment,
+            name: "web".into(),
+            pods: Vec::new(),
+        };
+        let sel: rampart_model::Labels = [("app".to_string(), "web".to_string())]
+            .into_iter()
+            .collect();
+        let kept: rampart_model::Labels = [("app".to_string(), "db".to_string())]
+            .into_iter()
+            .collect();
+        let policy = |intent: &rampart_graph::fix::NetIntent| {
+            rampart_graph::fix::network_policies(&w, &sel, intent, "t")
+                .into_iter()
+                .find(|p| p["spec"]["policyTypes"] == json!(["Egress"]))
+                .unwrap()
+        };
+        let exfil = policy(&rampart_graph::fix::NetIntent {
+            deny_internet_egress: true,
+            ..Default::default()
+        });
+        assert_eq!(
+            Actuator::AdminNetworkPolicy.realise(&exfil),
+            vec![exfil.clone()]
+        );
+        let contained = policy(&rampart_graph::fix::NetIntent {
+            contain_egress: true,
+            keep_egress_to: [("data".to_string(), kept)].into(),
+            ..Default::default()
+        });
+        let out = Actuator::AdminNetworkPolicy.realise(&contained);
+        assert_eq!(out.len(), 2);
+        let rules = &out[0]["spec"]["egress"];
+        assert_eq!(rules[0]["name"], "rampart-allow-dns");
+        assert_eq!(rules[1]["action"], "Pass");
+        assert_eq!(
+            rules[1]["to"],
+            json!([{"pods": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "data"}},
+                             "podSelector": {"matchLabels": {"app": "db"}}}}])
+        );
+        assert_eq!(rules[2]["action"], "Deny");
+        assert_eq!(rules.as_array().map(Vec::len), Some(3));
     }
 
     #[test]

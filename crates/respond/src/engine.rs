@@ -460,9 +460,27 @@ impl EngineCore {
             let namespace = c
                 .fixes
                 .iter()
-                .find_map(|f| f.manifest())
-                .and_then(|m| m["metadata"]["namespace"].as_str().map(String::from))
+                .find_map(|f| f.namespace())
+                .map(String::from)
                 .unwrap_or_default();
+            // A cut in the admin layer, where the actuator writes NetworkPolicies only: proposed,
+            // spending nothing of the bar's room.
+            if let Some(kind) = c
+                .fixes
+                .iter()
+                .filter_map(|f| f.manifest())
+                .filter_map(|m| m["kind"].as_str())
+                .find(|k| !self.actuator.realises(k))
+            {
+                decisions.push(CutDecision {
+                    cut: c.id.clone(),
+                    fix: describe_fixes(c),
+                    decision: format!(
+                        "propose: the actuator writes no {kind} (the adminnetworkpolicy actuator applies this cut)"
+                    ),
+                });
+                continue;
+            }
             let proposal = Proposal {
                 class: ActionClass::Network,
                 confidence: self.confidence_of(&c.breaks),

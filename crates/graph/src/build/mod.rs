@@ -496,24 +496,7 @@ impl Models {
         workloads: &Arc<Workloads>,
     ) -> Arc<NetModel> {
         if !Arc::ptr_eq(workloads, &previous.workloads)
-            || changed.contains(&Kind::Namespace)
-            || changed.contains(&Kind::NetworkPolicy)
-            || changed.contains(&Kind::AdminNetworkPolicy)
-            || changed.contains(&Kind::BaselineAdminNetworkPolicy)
-            || changed.contains(&Kind::CiliumNetworkPolicy)
-            || changed.contains(&Kind::CiliumClusterwideNetworkPolicy)
-            || changed.iter().any(|k| {
-                matches!(
-                    k,
-                    Kind::IstioAuthorizationPolicy
-                        | Kind::PeerAuthentication
-                        | Kind::LinkerdServer
-                        | Kind::ServerAuthorization
-                        | Kind::LinkerdAuthorizationPolicy
-                        | Kind::MeshTlsAuthentication
-                        | Kind::NetworkAuthentication
-                )
-            })
+            || changed.iter().any(|k| k.shapes_network())
             || !previous.net.same_namespaces(snapshot, workloads)
         {
             Arc::new(NetModel::build(snapshot, workloads))

@@ -39,7 +39,7 @@ use rampart_model::{Workload, WorkloadId, Workloads};
 use super::{Builder, SecurityGraph, add_edge, remove_edges, rule_evidence, workload_ref};
 use crate::cost;
 use crate::model::{Cost, Edge, EdgeKind, Evidence, ObjRef, Vertex};
-use crate::netpol::{ClassId, NetModel, RuleRef};
+use crate::netpol::{ClassId, JudgedCut, NetModel, RuleRef};
 use crate::ports::PortSet;
 
 /// Where the layer's vertices are.
@@ -280,10 +280,9 @@ pub(super) fn layer(b: &mut Builder<'_>, net: &NetModel) -> Layer {
     }
 }
 
-/// Whether a class sends through its admin group only: admin policies judge its egress and no
-/// NetworkPolicy isolates it (with one, it keeps pair edges).
+/// Whether a class sends through its admin group only ([`NetClass::admin_egress_only`]).
 fn grouped(class: &crate::netpol::NetClass) -> bool {
-    class.admin_egress() && class.egress_policies.is_empty()
+    class.admin_egress_only()
 }
 
 /// A class whose NetworkPolicy egress is open sends as its admin group; one whose egress
@@ -459,13 +458,19 @@ fn mesh_may_admit(at: &At<'_>, src: &crate::netpol::NetClass, dc: ClassId) -> bo
     }
 }
 
-/// The cost of cutting what a group (or a group's peer) sends into `dc`: an Istio DENY where
-/// Istio alone judges `dc` and nothing judges the group's egress; otherwise not cut here.
+/// The cost of cutting what a group (or a group's peer) sends into `dc`
+/// ([`NetModel::judged_cut`]: the group's egress judged when its class sends through it alone).
 fn istio_cut(net: &NetModel, src: &crate::netpol::NetClass, dc: ClassId) -> Cost {
-    if !grouped(src) && net.istio_judged(dc) {
-        Cost::Finite(cost::NARROW_POLICY)
-    } else {
-        Cost::Never
+    judged_cost(net, grouped(src), dc)
+}
+
+/// The cost of cutting a step into `dc` that admin policies or a mesh judge, in the layer
+/// [`NetModel::judged_cut`] names; not cut here where none can.
+fn judged_cost(net: &NetModel, egress_judged: bool, dc: ClassId) -> Cost {
+    match net.judged_cut(dc, egress_judged) {
+        Some(JudgedCut::Istio) => Cost::Finite(cost::NARROW_POLICY),
+        Some(JudgedCut::AdminDeny { .. }) => Cost::Finite(cost::ADMIN_DENY),
+        None => Cost::Never,
     }
 }
 
@@ -870,21 +875,18 @@ fn pair_edge(g: &mut Graph, at: &At<'_>, sc: ClassId, dc: ClassId) {
     why.extend(net.ingress_from(sclass, dclass).1);
     let mut ev = rule_evidence(net, &why, first_member(at, dc), "ingress");
     // Admin policies decide before (and after) the NetworkPolicies: narrowing a NetworkPolicy
-    // rule may not cut such a pair, so the cut goes elsewhere (an admin-layer change is not
-    // proposed yet).
-    let judged = [
-        net.admin_egress_verdict(sclass, dclass)
-            .map(|v| (v, "egress")),
-        net.admin_ingress_verdict(sclass, dclass)
-            .map(|v| (v, "ingress")),
-    ];
-    let mut cost = Cost::Finite(cost::NARROW_POLICY);
-    for (verdict, dir) in judged.into_iter().flatten() {
-        // Where Istio alone judges the destination, an Istio DENY cuts the pair.
-        if !(dir == "ingress" && net.istio_judged(dc)) {
-            cost = Cost::Never;
+    // rule may not cut such a pair, so it is cut in their layer (or a mesh's), where one can.
+    let egress = net.admin_egress_verdict(sclass, dclass);
+    let ingress = net.admin_ingress_verdict(sclass, dclass);
+    let cost = if egress.is_some() || ingress.is_some() {
+        judged_cost(net, egress.is_some(), dc)
+    } else {
+        Cost::Finite(cost::NARROW_POLICY)
+    };
+    for (verdict, dir) in [(egress, "egress"), (ingress, "ingress")] {
+        if let Some(verdict) = verdict {
+            admin_evidence(net, &verdict.rules, dir, &mut ev);
         }
-        admin_evidence(net, &verdict.rules, dir, &mut ev);
     }
     mesh_evidence(net, Some(sclass), dclass, &mut ev);
     let e = add_edge(
@@ -1053,7 +1055,8 @@ mod tests {
         // Twin: the same rule allowing.
         let g = graph(&format!("{}{}", two_pods(), deny.replace("Deny", "Allow")));
         assert!(reaches(&g, "Pod/app/a", "Pod/app/b"));
-        // Through the sources' admin group: not cut by narrowing a NetworkPolicy.
+        // Through the sources' admin group: not cut by narrowing a NetworkPolicy, but by an
+        // AdminNetworkPolicy Deny ahead of the Allow.
         let judged = g
             .graph
             .edge_references()
@@ -1062,7 +1065,11 @@ mod tests {
                     && matches!(g.graph[e.source()], Vertex::NetAdmin(_))
             })
             .expect("the admin group's edge into the judged class");
-        assert_eq!(judged.weight().cost, Cost::Never);
+        assert_eq!(judged.weight().cost, Cost::Finite(cost::ADMIN_DENY));
+        let Vertex::NetDst(dc) = g.graph[judged.target()] else {
+            panic!("into a class");
+        };
+        assert_eq!(g.net.admin_deny_priority(dc), Some(4));
         assert!(
             judged
                 .weight()
