@@ -80,6 +80,8 @@ step 'rampart policy check --policies examples/policies examples/policies/tests/
 step 'rampart policy check --policies examples/policies examples/policies/tests/resources.yaml' 1 \
   '4 object(s) checked, 2 denied'
 step 'rampart policy test examples/policies/tests' 0 '10 passed, 0 failed'
+step 'rampart policy check --policies examples/policies-cel/policies.yaml --inventory examples/policies-cel/inventory examples/policies-cel/manifests.yaml' 1 \
+  '    ClusterSecurityPolicy ingress-hygiene unique-host: another Ingress already serves this host (conditions[0].cel)'
 
 # the dashboard of an offline scan answers /status.
 serve 'rampart dashboard examples/demo-cluster --addr 127.0.0.1:18080' http://127.0.0.1:18080/healthz

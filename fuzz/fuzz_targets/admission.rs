@@ -27,10 +27,22 @@ static STATE: LazyLock<AdmissionState> = LazyLock::new(|| {
             "mutations": {"defaultRequests": {"cpu": "100m"}, "defaultLimits": {"memory": "128Mi"},
                           "runAsNonRoot": true, "seccompRuntimeDefault": true,
                           "dropAllCapabilities": true, "disallowPrivilegeEscalation": true}}});
-    if let Some(Ok(p)) = rampart_policy::source::policy_from_value(&policy, "default")
-        && let Ok(mut set) = s.policies.write()
-    {
-        let _ = set.upsert(p);
+    // CEL rules on every kind: variables, match conditions, message expressions, inventory.
+    let cel = serde_json::json!({"apiVersion": "rampart.dev/v1alpha1", "kind": "ClusterSecurityPolicy",
+        "metadata": {"name": "cel"}, "spec": {"targets": {"kinds": ["*"]}, "rules": [{"name": "c",
+            "variables": [{"name": "labels", "expression": "has(object.metadata.labels) ? object.metadata.labels : {}"}],
+            "matchConditions": [{"name": "m", "expression": "request.operation != 'DELETE'"}],
+            "conditions": [
+                {"cel": {"expression": "'team' in variables.labels && variables.labels['team'].matches('^[a-z]+$')",
+                         "messageExpression": "'team label: ' + string(size(variables.labels))"}},
+                {"cel": {"expression": "!has(object.spec) || !has(object.spec.replicas) || object.spec.replicas <= 10"}},
+                {"cel": {"expression": "!inventory.exists(o, o == object)"}}]}]}});
+    for p in [policy, cel] {
+        if let Some(Ok(p)) = rampart_policy::source::policy_from_value(&p, "default")
+            && let Ok(mut set) = s.policies.write()
+        {
+            let _ = set.upsert(p);
+        }
     }
     s
 });

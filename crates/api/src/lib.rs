@@ -40,7 +40,7 @@ pub use mitigation::{
     ActionKind, Mitigation, MitigationPhase, MitigationSpec, MitigationStatus, TargetRef,
 };
 
-pub use validate::{SpecError, TARGET_KINDS, glob_match};
+pub use validate::{KindPattern, SpecError, TARGET_KINDS, glob_match};
 
 /// What happens when a rule is violated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -86,6 +86,27 @@ pub struct SecurityPolicySpec {
     /// What to tell the user who is denied: a runbook link or a sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<String>,
+    /// What a `cel` condition or match condition that cannot be evaluated (a missing field, the
+    /// cost budget) counts as: `Fail` (default), a violation in the rule's mode; `Ignore`, no
+    /// violation.
+    #[serde(default, skip_serializing_if = "FailurePolicy::is_fail")]
+    pub failure_policy: FailurePolicy,
+}
+
+/// What an expression that cannot be evaluated counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum FailurePolicy {
+    /// A violation (in the rule's mode).
+    #[default]
+    Fail,
+    /// No violation.
+    Ignore,
+}
+
+impl FailurePolicy {
+    fn is_fail(&self) -> bool {
+        *self == FailurePolicy::Fail
+    }
 }
 
 /// What the live compliance audit (`rampart engine --compliance`) found of a policy on the
@@ -143,8 +164,12 @@ pub struct Targets {
     /// Pods (or pod templates) by label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_selector: Option<LabelSelector>,
-    /// Kinds: `Pod`, `Deployment`, `ReplicaSet`, `StatefulSet`, `DaemonSet`, `Job`, `CronJob`,
-    /// `ReplicationController`. Empty: all of them.
+    /// Kinds: `Kind` (any group), `apiVersion/Kind` (`v1/Service`,
+    /// `networking.k8s.io/v1/Ingress`) or `group/*/Kind` (every version; `core/*/Service` for
+    /// the core group), `*` for every kind. Empty: the kinds that
+    /// run pods (`Pod`, `Deployment`, `ReplicaSet`, `StatefulSet`, `DaemonSet`, `Job`,
+    /// `CronJob`, `ReplicationController`). The built-in conditions judge those; `cel`
+    /// conditions judge any kind.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kinds: Vec<String>,
     /// Operations: `CREATE`, `UPDATE`. Empty: both.
@@ -163,6 +188,15 @@ pub struct Rule {
     pub description: Option<String>,
     /// Requirements; each unmet one is a violation.
     pub conditions: Vec<Condition>,
+    /// Named CEL sub-expressions, worked out in order before the conditions: `variables.<name>`
+    /// in later variables, match conditions and `cel` conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variables: Vec<Variable>,
+    /// CEL expressions that must all hold for the rule to apply to a request (as a
+    /// ValidatingAdmissionPolicy's `matchConditions`): a request one of them is false for is
+    /// not judged by this rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub match_conditions: Vec<NamedExpression>,
     /// Override of the policy's enforcement mode for this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<EnforcementMode>,
@@ -171,10 +205,46 @@ pub struct Rule {
     pub exempt_images: Vec<String>,
 }
 
+/// A named CEL expression (a rule's variable or match condition).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedExpression {
+    /// Name: a CEL identifier (`isPod`, `limits`).
+    pub name: String,
+    /// The expression, over `object`, `oldObject`, `request`, `namespaceObject`, `params` and
+    /// `variables`.
+    pub expression: String,
+}
+
+/// A rule's variable: a named sub-expression.
+pub type Variable = NamedExpression;
+
+/// A requirement written in CEL (Kubernetes' Common Expression Language, with its libraries:
+/// `quantity`, `url`, `ip`/`cidr`, regular expressions, `lists`, `sets`, `format`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CelCondition {
+    /// Must be true for the object to be admitted, over `object` (the admitted object),
+    /// `oldObject` (on updates, else null), `request` (operation, name, namespace, userInfo,
+    /// kind, resource), `namespaceObject` (the namespace, when known), `params`, `variables`
+    /// and `inventory` (the cluster's other objects, for referential rules: a list, filled by
+    /// `rampart policy check --inventory`).
+    pub expression: String,
+    /// What a violation says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// A CEL expression giving the message (a string); `message` stands in when it fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_expression: Option<String>,
+}
+
 /// One requirement. Exactly one field is set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
+    /// A requirement written in CEL, judging any kind `targets.kinds` selects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cel: Option<CelCondition>,
     /// Images must start with one of these prefixes (`registry.example.com/`, `ghcr.io/acme/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_registries: Option<Vec<String>>,

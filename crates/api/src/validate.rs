@@ -6,7 +6,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::{Condition, SecurityPolicySpec};
 
-/// Kinds a policy may target.
+/// The kinds that run pods: what a policy targets when `targets.kinds` is empty, and what the
+/// built-in conditions judge (`cel` conditions judge any kind).
 pub const TARGET_KINDS: &[&str] = &[
     "Pod",
     "Deployment",
@@ -116,7 +117,146 @@ fn is_resource_name(n: &str) -> bool {
         && !n.ends_with(['-', '.', '/'])
 }
 
+/// One entry of `targets.kinds`: `Kind`, `apiVersion/Kind` or `group/*/Kind`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindPattern {
+    /// The API group (`""` core); `None`: any.
+    pub group: Option<String>,
+    /// The version; `None`: any.
+    pub version: Option<String>,
+    /// The kind.
+    pub kind: String,
+}
+
+impl KindPattern {
+    /// Reads an entry, or says why it is none.
+    pub fn parse(entry: &str) -> Result<KindPattern, String> {
+        let (prefix, kind) = match entry.rsplit_once('/') {
+            Some((p, k)) => (Some(p), k),
+            None => (None, entry),
+        };
+        let kind_ok = kind == "*"
+            || (kind.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                && kind.chars().all(|c| c.is_ascii_alphanumeric()));
+        if !kind_ok {
+            return Err(format!(
+                "{kind:?} is not a kind (a capitalised name: Pod, Ingress; * for every kind)"
+            ));
+        }
+        let segment_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 253
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))
+        };
+        let (group, version) = match prefix {
+            None => (None, None),
+            // `v1/Service`: the core group.
+            Some(v) if !v.contains('/') => {
+                if !segment_ok(v) {
+                    return Err(format!("{v:?} is not an apiVersion"));
+                }
+                (Some(String::new()), Some(v.to_string()))
+            }
+            Some(gv) => {
+                let (g, v) = gv.split_once('/').unwrap_or((gv, ""));
+                if !segment_ok(g) || v.contains('/') || (v != "*" && !segment_ok(v)) {
+                    return Err(format!(
+                        "{gv:?} is not an apiVersion (group/version, or group/* for every version)"
+                    ));
+                }
+                // `core/*/Service`: the core group, which has no name of its own.
+                let g = if g == "core" { "" } else { g };
+                (Some(g.to_string()), (v != "*").then(|| v.to_string()))
+            }
+        };
+        Ok(KindPattern {
+            group,
+            version,
+            kind: kind.to_string(),
+        })
+    }
+
+    /// Whether an object of `group`, `version`, `kind` matches.
+    pub fn matches(&self, group: &str, version: &str, kind: &str) -> bool {
+        (self.kind == "*" || self.kind == kind)
+            && self.group.as_deref().is_none_or(|g| g == group)
+            && self.version.as_deref().is_none_or(|v| v == version)
+    }
+
+    /// Whether it can match a kind that runs pods (one the built-in conditions judge).
+    pub fn is_pod_kind(&self) -> bool {
+        (self.kind == "*" || TARGET_KINDS.contains(&self.kind.as_str()))
+            && self
+                .group
+                .as_deref()
+                .is_none_or(|g| matches!(g, "" | "apps" | "batch" | "extensions"))
+    }
+}
+
+/// Whether `name` is a CEL identifier (a variable's name).
+fn is_identifier(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A CEL expression at `path`, compiled as the webhook will.
+fn expression(path: &str, source: &str, out: &mut Vec<SpecError>) {
+    if let Err(e) = rampart_cel::Expression::compile(source, rampart_cel::ADMISSION_VARIABLES) {
+        out.push(err(path, e.to_string()));
+    }
+}
+
+/// Whether `name` is a qualified name as Kubernetes has them (`web-tier`, `example.com/x`):
+/// what a match condition is called.
+fn is_qualified_name(name: &str) -> bool {
+    let local = name.rsplit_once('/').map_or(name, |(_, n)| n);
+    !local.is_empty()
+        && local.len() <= 63
+        && local.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && local.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Named expressions: names unique — CEL identifiers for variables (`variables.<name>`),
+/// qualified names for match conditions — and expressions CEL.
+fn named(path: &str, list: &[crate::NamedExpression], variables: bool, out: &mut Vec<SpecError>) {
+    let mut names = BTreeSet::new();
+    for (i, n) in list.iter().enumerate() {
+        if variables && !is_identifier(&n.name) {
+            out.push(err(
+                format!("{path}[{i}].name"),
+                format!("{:?} is not a variable name (letters, digits, _)", n.name),
+            ));
+        } else if !variables && !is_qualified_name(&n.name) {
+            out.push(err(
+                format!("{path}[{i}].name"),
+                format!(
+                    "{:?} is not a name (letters, digits, -, _ and ., at most 63)",
+                    n.name
+                ),
+            ));
+        } else if !names.insert(n.name.as_str()) {
+            out.push(err(
+                format!("{path}[{i}].name"),
+                format!("duplicate name {:?}", n.name),
+            ));
+        }
+        expression(&format!("{path}[{i}].expression"), &n.expression, out);
+    }
+}
+
 fn condition(path: &str, c: &Condition, out: &mut Vec<SpecError>) {
+    if let Some(cel) = &c.cel {
+        expression(&format!("{path}.cel.expression"), &cel.expression, out);
+        if let Some(m) = &cel.message_expression {
+            expression(&format!("{path}.cel.messageExpression"), m, out);
+        }
+    }
     let v = serde_json::to_value(c).unwrap_or_default();
     let set: Vec<&String> = v
         .as_object()
@@ -262,13 +402,34 @@ impl SecurityPolicySpec {
             for (ci, c) in r.conditions.iter().enumerate() {
                 condition(&format!("{at}.conditions[{ci}]"), c, &mut out);
             }
+            named(&format!("{at}.variables"), &r.variables, true, &mut out);
+            named(
+                &format!("{at}.matchConditions"),
+                &r.match_conditions,
+                false,
+                &mut out,
+            );
         }
+        let mut pod_kinds = self.targets.kinds.is_empty();
         for (i, k) in self.targets.kinds.iter().enumerate() {
-            if !TARGET_KINDS.contains(&k.as_str()) {
-                out.push(err(
-                    format!("targets.kinds[{i}]"),
-                    format!("unknown kind {k:?} (one of {})", TARGET_KINDS.join(", ")),
-                ));
+            match KindPattern::parse(k) {
+                Ok(p) => pod_kinds |= p.is_pod_kind(),
+                Err(e) => out.push(err(format!("targets.kinds[{i}]"), e)),
+            }
+        }
+        if !pod_kinds {
+            for (ri, r) in self.rules.iter().enumerate() {
+                for (ci, c) in r.conditions.iter().enumerate() {
+                    if c.cel.is_none() && *c != Condition::default() {
+                        out.push(err(
+                            format!("rules[{ri}].conditions[{ci}]"),
+                            format!(
+                                "this condition judges pods, and targets.kinds names no kind that runs them ({}): write it as a cel condition",
+                                TARGET_KINDS.join(", ")
+                            ),
+                        ));
+                    }
+                }
             }
         }
         for (i, o) in self.targets.operations.iter().enumerate() {

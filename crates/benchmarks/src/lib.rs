@@ -79,8 +79,39 @@ pub fn policy() -> Value {
             {"name": "secret-env", "conditions": [{"disallowSecretEnv": true}]}]}})
 }
 
+/// A ClusterSecurityPolicy of ten CEL rules over the same pod (each one it passes): the cost of
+/// CEL beside the built-in conditions.
+pub fn cel_policy() -> Value {
+    let c = "(has(object.spec.initContainers) ? object.spec.initContainers : []) + object.spec.containers";
+    let rule = |name: &str, expression: String| {
+        json!({"name": name, "variables": [{"name": "containers", "expression": c}],
+               "conditions": [{"cel": {"expression": expression}}]})
+    };
+    json!({"apiVersion": "rampart.dev/v1alpha1", "kind": "ClusterSecurityPolicy", "metadata": {"name": "bench-cel"},
+        "spec": {"rules": [
+            rule("registry", "variables.containers.all(c, c.image.startsWith('registry.acme.example/'))".into()),
+            rule("pinned", "variables.containers.all(c, !c.image.endsWith(':latest') && c.image.contains(':'))".into()),
+            rule("memory-cap", "variables.containers.all(c, !has(c.resources.limits.memory) || quantity(c.resources.limits.memory).compareTo(quantity('1Gi')) <= 0)".into()),
+            rule("cpu-request", "variables.containers.all(c, has(c.resources.requests) && 'cpu' in c.resources.requests)".into()),
+            rule("non-root", "(has(object.spec.securityContext.runAsNonRoot) && object.spec.securityContext.runAsNonRoot) || variables.containers.all(c, has(c.securityContext.runAsNonRoot) && c.securityContext.runAsNonRoot)".into()),
+            rule("team", "has(object.metadata.labels) && 'team' in object.metadata.labels && object.metadata.labels['team'].matches('^[a-z][a-z0-9-]*$')".into()),
+            rule("no-host-path", "!has(object.spec.volumes) || object.spec.volumes.all(v, !has(v.hostPath))".into()),
+            rule("ports", "object.spec.containers.all(c, !has(c.ports) || c.ports.all(p, p.containerPort >= 1024 && p.containerPort < 32768))".into()),
+            rule("read-only-root", "variables.containers.all(c, has(c.securityContext.readOnlyRootFilesystem) && c.securityContext.readOnlyRootFilesystem)".into()),
+            rule("no-secret-env", "variables.containers.all(c, !has(c.env) || c.env.all(e, !has(e.valueFrom) || !has(e.valueFrom.secretKeyRef)))".into())]}})
+}
+
 /// Webhook state: `shop` enforces restricted, the bench policy is loaded.
 pub fn state() -> AdmissionState {
+    state_with(&[policy()])
+}
+
+/// Webhook state with the built-in bench policy and the ten CEL rules ([`cel_policy`]).
+pub fn state_with_cel() -> AdmissionState {
+    state_with(&[policy(), cel_policy()])
+}
+
+fn state_with(policies: &[Value]) -> AdmissionState {
     let s = AdmissionState::default();
     if let Ok(mut ns) = s.namespaces.write() {
         ns.insert(
@@ -98,10 +129,16 @@ pub fn state() -> AdmissionState {
             .into(),
         );
     }
-    if let Some(Ok(p)) = rampart_policy::source::policy_from_value(&policy(), "default")
-        && let Ok(mut set) = s.policies.write()
-    {
-        let _ = set.upsert(p);
+    for policy in policies {
+        match rampart_policy::source::policy_from_value(policy, "default") {
+            Some(Ok(p)) => {
+                if let Ok(mut set) = s.policies.write() {
+                    set.upsert(p)
+                        .unwrap_or_else(|e| panic!("bench policy invalid: {e:?}"));
+                }
+            }
+            other => panic!("bench policy unreadable: {:?}", other.map(|r| r.err())),
+        }
     }
     s.ready.store(true, std::sync::atomic::Ordering::Relaxed);
     s

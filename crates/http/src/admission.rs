@@ -444,6 +444,7 @@ fn decide(
     let namespace = req.namespace.clone().unwrap_or_default();
     let r = Request {
         group: &req.kind.group,
+        version: &req.kind.version,
         kind: &req.kind.kind,
         resource: req.resource.as_ref().map_or("", |r| r.resource.as_str()),
         sub_resource: req.sub_resource.as_deref(),

@@ -97,7 +97,7 @@ async fn templates_get_warnings_and_unknown_kinds_pass() {
     // The namespace only enforces: templates are not denied (and not warned without a warn label).
     let (_, body) = call(&s, "/validate", review("Deployment", d.clone()).to_string()).await;
     let v: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(v["response"]["allowed"], true);
+    assert_eq!(v["response"]["allowed"], true, "{v}");
     s.namespaces
         .write()
         .unwrap()

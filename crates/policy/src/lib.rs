@@ -1,7 +1,9 @@
 //! rampart's admission decisions, pure: Pod Security Standards ([`pss`]) check for check as
 //! upstream Pod Security Admission, SecurityPolicy conditions, and mutations as RFC 6902
-//! patches; request-guard injection ([`inject`]). Input is data (objects, namespace labels, policies); output is a decision. No I/O.
+//! patches; request-guard injection ([`inject`]); rules written in CEL ([`cel_rules`]), on any
+//! kind. Input is data (objects, namespace labels, policies); output is a decision. No I/O.
 
+pub mod cel_rules;
 pub mod conditions;
 pub mod defaults;
 pub mod inject;

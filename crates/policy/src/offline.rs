@@ -81,13 +81,16 @@ pub struct Against<'a> {
     pub pss: Option<LevelVersion>,
     /// The newest policy minor version (what `latest` means).
     pub newest: u32,
+    /// The rest of the cluster, for referential CEL rules (`inventory`).
+    pub inventory: &'a [Value],
 }
 
-fn group_of(v: &Value) -> String {
+/// The object's API group and version (`apiVersion` split; core: `""`, `v1`).
+fn group_version_of(v: &Value) -> (String, String) {
     let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("v1");
     match api.split_once('/') {
-        Some((g, _)) => g.to_string(),
-        None => String::new(),
+        Some((g, ver)) => (g.to_string(), ver.to_string()),
+        None => (String::new(), api.to_string()),
     }
 }
 
@@ -129,12 +132,13 @@ pub fn check(
     against: &Against<'_>,
 ) -> Result<(CheckResult, Vec<ViolationOut>), ReviewError> {
     let r = ObjectRef::of(value);
-    let group = group_of(value);
+    let (group, version) = group_version_of(value);
     let mut object = value.clone();
     crate::defaults::apply(&r.kind, &mut object);
     let ns_labels = namespace_labels(&r, against);
     let req = Request {
         group: &group,
+        version: &version,
         kind: &r.kind,
         resource: "",
         sub_resource: None,
@@ -149,7 +153,13 @@ pub fn check(
         newest_minor: against.newest,
         ..PssConfig::default()
     };
-    let decision = review::validate(&req, &ns_labels, against.policies, &pss_config)?;
+    let decision = review::validate_with(
+        &req,
+        &ns_labels,
+        against.policies,
+        &pss_config,
+        against.inventory,
+    )?;
     // A template is admitted by Pod Security (upstream only warns), but its pods will be
     // judged at the namespace's enforce level: count those violations as denials.
     let mut violations: Vec<ViolationOut> = decision
@@ -309,6 +319,7 @@ mod tests {
             namespaces,
             pss: LevelVersion::parse(pss),
             newest: crate::pss::NEWEST_MINOR,
+            inventory: &[],
         }
     }
 

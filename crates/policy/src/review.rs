@@ -7,12 +7,14 @@
 //! `restricted:latest`. SecurityPolicies apply to Pods and templates alike.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use json_patch::Patch;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use rampart_api::{EnforcementMode, SecurityPolicySpec, glob_match};
+use rampart_api::{EnforcementMode, FailurePolicy, SecurityPolicySpec, glob_match};
 use serde_json::Value;
 
+use crate::cel_rules::{self, CelFinding, CompiledPolicy, CompiledRule};
 use crate::conditions::{evaluate_rule_with, pod_containers};
 use crate::mutate;
 use crate::object::{ObjectJson, POD_KINDS, PodSource, ShapeError, pod_source};
@@ -36,6 +38,8 @@ pub enum Operation {
 pub struct Request<'a> {
     /// API group of the object (`""` for core).
     pub group: &'a str,
+    /// API version of the object (`v1`); empty when unknown.
+    pub version: &'a str,
     /// Kind.
     pub kind: &'a str,
     /// The resource (plural, `pods`, `deployments`): with `group`, the `GroupResource` a
@@ -91,21 +95,28 @@ impl NamedPolicy {
     }
 }
 
-/// The policies in force.
+/// A policy's key in a [`PolicySet`]: namespace, name, kind.
+type PolicyKey = (Option<String>, String, &'static str);
+
+/// The policies in force, each with its CEL compiled.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
-    policies: BTreeMap<(Option<String>, String, &'static str), NamedPolicy>,
+    policies: BTreeMap<PolicyKey, (NamedPolicy, Arc<CompiledPolicy>)>,
 }
 
 impl PolicySet {
-    /// Adds or replaces a policy after validating it; returns the spec's errors otherwise.
+    /// Adds or replaces a policy after validating it and compiling its expressions (once, here:
+    /// never per request); returns the spec's errors otherwise.
     pub fn upsert(&mut self, p: NamedPolicy) -> Result<(), Vec<rampart_api::SpecError>> {
         let errors = p.spec.validate();
         if !errors.is_empty() {
             return Err(errors);
         }
-        self.policies
-            .insert((p.namespace.clone(), p.name.clone(), p.kind), p);
+        let compiled = CompiledPolicy::compile(&p.spec)?;
+        self.policies.insert(
+            (p.namespace.clone(), p.name.clone(), p.kind),
+            (p, Arc::new(compiled)),
+        );
         Ok(())
     }
     /// Removes a policy.
@@ -117,6 +128,13 @@ impl PolicySet {
     pub fn clear_kind(&mut self, kind: &'static str) {
         self.policies.retain(|k, _| k.2 != kind);
     }
+    /// Whether a policy's kinds name objects of this group, version and kind.
+    pub fn targets(&self, group: &str, version: &str, kind: &str) -> bool {
+        self.policies
+            .values()
+            .any(|(_, c)| c.targets(group, version, kind))
+    }
+
     /// Number of policies.
     pub fn len(&self) -> usize {
         self.policies.len()
@@ -125,16 +143,16 @@ impl PolicySet {
     pub fn is_empty(&self) -> bool {
         self.policies.is_empty()
     }
-    /// Policies applying to an object of `kind` in `namespace` with pod labels `pod_labels`.
+    /// Policies applying to the object of `req` in its namespace, labelled `labels` (a pod's
+    /// or template's labels; another object's own).
     fn applicable<'a>(
         &'a self,
-        operation: Operation,
-        kind: &'a str,
-        namespace: &'a str,
+        req: &'a Request<'a>,
         ns_labels: &'a BTreeMap<String, String>,
-        pod_labels: &'a BTreeMap<String, String>,
-    ) -> impl Iterator<Item = &'a NamedPolicy> + 'a {
-        self.policies.values().filter(move |p| {
+        labels: &'a BTreeMap<String, String>,
+    ) -> impl Iterator<Item = (&'a NamedPolicy, &'a CompiledPolicy)> + 'a {
+        let (operation, namespace) = (req.operation, req.namespace);
+        self.policies.values().filter_map(move |(p, compiled)| {
             let t = &p.spec.targets;
             let scope_ok = match &p.namespace {
                 Some(ns) => ns == namespace,
@@ -150,12 +168,14 @@ impl PolicySet {
                             .is_none_or(|s| selector_matches(s, ns_labels))
                 }
             };
-            scope_ok
-                && (t.kinds.is_empty() || t.kinds.iter().any(|k| k == kind))
-                && (t.operations.is_empty() || t.operations.iter().any(|o| o == op_name(operation)))
+            (scope_ok
+                && compiled.targets(req.group, req.version, req.kind)
+                && (t.operations.is_empty()
+                    || t.operations.iter().any(|o| o == op_name(operation)))
                 && t.pod_selector
                     .as_ref()
-                    .is_none_or(|s| selector_matches(s, pod_labels))
+                    .is_none_or(|s| selector_matches(s, labels)))
+            .then_some((p, &**compiled))
         })
     }
 }
@@ -435,6 +455,18 @@ pub fn validate(
     policies: &PolicySet,
     pss_config: &PssConfig,
 ) -> Result<Decision, ReviewError> {
+    validate_with(req, ns_labels, policies, pss_config, &[])
+}
+
+/// [`validate`] with the rest of the cluster known: `inventory`, the objects referential CEL
+/// rules read (unique hosts, existing storage classes, …).
+pub fn validate_with(
+    req: &Request<'_>,
+    ns_labels: &BTreeMap<String, String>,
+    policies: &PolicySet,
+    pss_config: &PssConfig,
+    inventory: &[Value],
+) -> Result<Decision, ReviewError> {
     if req.group == "rampart.dev"
         && matches!(
             req.kind,
@@ -443,102 +475,256 @@ pub fn validate(
     {
         return Ok(validate_rampart_object(req));
     }
-    let Some((pod, old)) = pod_of(req)? else {
-        return Ok(Decision::allow());
-    };
-    let mut d = Decision::allow();
-    let mut denials = Reported::default();
-    pod_security(
-        req,
-        &pod,
-        old.as_ref(),
-        ns_labels,
-        pss_config,
-        &mut d,
-        &mut denials,
-    );
-
-    // An update that leaves the pod spec and labels alone (finalizers, owner references,
-    // annotations) is not re-judged: objects admitted before a policy existed stay manageable.
-    let unchanged = old
-        .as_ref()
-        .is_some_and(|o| o.spec == pod.spec && o.meta.labels == pod.meta.labels);
-    let pod_labels = pod.meta.labels.clone().unwrap_or_default();
-    let containers = pod_containers(&pod.spec);
-    let mut dryrun = Reported::default();
-    let mut warnings = Reported::default();
-    for p in policies
-        .applicable(
-            req.operation,
-            req.kind,
-            req.namespace,
-            ns_labels,
-            &pod_labels,
-        )
-        .filter(|_| !unchanged)
-    {
-        for rule in &p.spec.rules {
-            let mode = rule.action.unwrap_or(p.spec.enforcement_mode);
-            for f in evaluate_rule_with(rule, &pod, ns_labels, &containers) {
-                let who = f
-                    .container
-                    .as_ref()
-                    .map(|c| format!("container {c:?}: "))
-                    .unwrap_or_default();
-                let text = format!(
-                    "{} rule {:?}: {who}{} (field {})",
-                    p.display(),
-                    rule.name,
-                    f.message,
-                    f.field
-                );
-                d.violation(ViolationOut {
-                    policy: p.display(),
-                    rule: rule.name.clone(),
-                    message: format!("{who}{} (field {})", f.message, f.field),
-                    mode: match mode {
-                        EnforcementMode::Enforce => "enforce",
-                        EnforcementMode::Warn => "warn",
-                        EnforcementMode::Dryrun => "audit",
-                    },
-                });
-                match mode {
-                    EnforcementMode::Enforce => {
-                        let hint = p
-                            .spec
-                            .remediation
+    let mut out = Outcome::default();
+    match pod_of(req)? {
+        Some((pod, old)) => {
+            pod_security(
+                req,
+                &pod,
+                old.as_ref(),
+                ns_labels,
+                pss_config,
+                &mut out.d,
+                &mut out.denials,
+            );
+            // An update that leaves the pod spec and labels alone (finalizers, owner
+            // references, annotations) is not re-judged: objects admitted before a policy
+            // existed stay manageable.
+            let unchanged = old
+                .as_ref()
+                .is_some_and(|o| o.spec == pod.spec && o.meta.labels == pod.meta.labels);
+            let pod_labels = pod.meta.labels.clone().unwrap_or_default();
+            let containers = pod_containers(&pod.spec);
+            let mut cel = CelInput::new(req, ns_labels, inventory);
+            for (p, compiled) in policies
+                .applicable(req, ns_labels, &pod_labels)
+                .filter(|_| !unchanged)
+            {
+                for (ri, rule) in p.spec.rules.iter().enumerate() {
+                    let mode = rule.action.unwrap_or(p.spec.enforcement_mode);
+                    for f in evaluate_rule_with(rule, &pod, ns_labels, &containers) {
+                        let who = f
+                            .container
                             .as_ref()
-                            .map(|r| format!(" — {r}"))
+                            .map(|c| format!("container {c:?}: "))
                             .unwrap_or_default();
-                        denials.push(format!("{text}{hint}"));
+                        out.violation(
+                            p,
+                            &rule.name,
+                            mode,
+                            format!("{who}{} (field {})", f.message, f.field),
+                        );
                     }
-                    EnforcementMode::Warn => warnings.push(text),
-                    EnforcementMode::Dryrun => dryrun.push(text),
+                    if let Some(c) = compiled.rules.get(ri).filter(|c| c.has_cel()) {
+                        out.cel(p, &rule.name, mode, c, &mut cel);
+                    }
+                }
+            }
+        }
+        // Another kind (or a pod kind rampart does not read as a pod): the CEL rules of the
+        // policies that name its kind.
+        None => {
+            if !matches!(req.operation, Operation::Create | Operation::Update)
+                || req.sub_resource.is_some()
+                || req.object.is_none()
+            {
+                return Ok(Decision::allow());
+            }
+            let mut cel = CelInput::new(req, ns_labels, inventory);
+            let labels = req
+                .object
+                .and_then(|o| o.typed::<Labelled>().ok())
+                .map(|l| l.metadata.labels)
+                .unwrap_or_default();
+            for (p, compiled) in policies.applicable(req, ns_labels, &labels) {
+                for (ri, rule) in p.spec.rules.iter().enumerate() {
+                    let mode = rule.action.unwrap_or(p.spec.enforcement_mode);
+                    if let Some(c) = compiled.rules.get(ri).filter(|c| c.has_cel()) {
+                        out.cel(p, &rule.name, mode, c, &mut cel);
+                    }
                 }
             }
         }
     }
-    d.warnings.extend(warnings.lines("warnings"));
-    if !dryrun.is_empty() {
-        d.audit_annotations
-            .insert("dryrun-violations".into(), dryrun.joined("violations"));
+    Ok(out.finish(req))
+}
+
+/// An object's labels, read without the rest of it.
+#[derive(serde::Deserialize)]
+struct Labelled {
+    #[serde(default)]
+    metadata: LabelledMeta,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct LabelledMeta {
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+/// What the policies found of one request, gathered into its decision.
+struct Outcome {
+    d: Decision,
+    denials: Reported,
+    warnings: Reported,
+    dryrun: Reported,
+}
+
+impl Default for Outcome {
+    fn default() -> Outcome {
+        Outcome {
+            d: Decision::allow(),
+            denials: Reported::default(),
+            warnings: Reported::default(),
+            dryrun: Reported::default(),
+        }
     }
-    if !denials.is_empty() {
-        d.allowed = false;
-        // apimachinery's `NewForbidden`: `pods "x" is forbidden: …`, `pods is forbidden: …`
-        // without a name (generateName).
-        let gr = group_resource(req);
-        let what = if req.name.is_empty() {
-            gr
-        } else {
-            format!("{gr} {:?}", req.name)
+}
+
+impl Outcome {
+    /// A violation of rule `rule` of `p`, in `mode`.
+    fn violation(&mut self, p: &NamedPolicy, rule: &str, mode: EnforcementMode, message: String) {
+        let text = format!("{} rule {rule:?}: {message}", p.display());
+        self.d.violation(ViolationOut {
+            policy: p.display(),
+            rule: rule.to_string(),
+            message,
+            mode: match mode {
+                EnforcementMode::Enforce => "enforce",
+                EnforcementMode::Warn => "warn",
+                EnforcementMode::Dryrun => "audit",
+            },
+        });
+        match mode {
+            EnforcementMode::Enforce => {
+                let hint = p
+                    .spec
+                    .remediation
+                    .as_ref()
+                    .map(|r| format!(" — {r}"))
+                    .unwrap_or_default();
+                self.denials.push(format!("{text}{hint}"));
+            }
+            EnforcementMode::Warn => self.warnings.push(text),
+            EnforcementMode::Dryrun => self.dryrun.push(text),
+        }
+    }
+
+    /// The CEL of one rule: its violations, and the expressions that could not be evaluated as
+    /// violations too unless the policy ignores failures.
+    fn cel(
+        &mut self,
+        p: &NamedPolicy,
+        rule: &str,
+        mode: EnforcementMode,
+        compiled: &CompiledRule,
+        input: &mut CelInput<'_>,
+    ) {
+        let Some(scope) = input.scope() else {
+            if p.spec.failure_policy == FailurePolicy::Fail {
+                self.violation(p, rule, mode, "the object is not JSON CEL can read".into());
+            }
+            return;
         };
-        d.message = Some(format!(
-            "{what} is forbidden: {}",
-            denials.joined("violations")
-        ));
+        for f in cel_rules::evaluate(compiled, scope) {
+            match f {
+                CelFinding::Violation { field, message } => {
+                    self.violation(p, rule, mode, format!("{message} ({field})"));
+                }
+                CelFinding::Error { field, message } => {
+                    if p.spec.failure_policy == FailurePolicy::Fail {
+                        self.violation(p, rule, mode, format!("{message} ({field})"));
+                    }
+                }
+            }
+        }
     }
-    Ok(d)
+
+    fn finish(self, req: &Request<'_>) -> Decision {
+        let Outcome {
+            mut d,
+            denials,
+            warnings,
+            dryrun,
+        } = self;
+        d.warnings.extend(warnings.lines("warnings"));
+        if !dryrun.is_empty() {
+            d.audit_annotations
+                .insert("dryrun-violations".into(), dryrun.joined("violations"));
+        }
+        if !denials.is_empty() {
+            d.allowed = false;
+            // apimachinery's `NewForbidden`: `pods "x" is forbidden: …`, `pods is forbidden: …`
+            // without a name (generateName).
+            let gr = group_resource(req);
+            let what = if req.name.is_empty() {
+                gr
+            } else {
+                format!("{gr} {:?}", req.name)
+            };
+            d.message = Some(format!(
+                "{what} is forbidden: {}",
+                denials.joined("violations")
+            ));
+        }
+        d
+    }
+}
+
+/// A request's CEL variables, built the first time a rule needs them and shared by every rule
+/// (most requests meet no CEL rule and never pay for them).
+struct CelInput<'a> {
+    req: &'a Request<'a>,
+    ns_labels: &'a BTreeMap<String, String>,
+    inventory: &'a [Value],
+    scope: Option<Option<rampart_cel::Scope<'static>>>,
+}
+
+impl<'a> CelInput<'a> {
+    fn new(
+        req: &'a Request<'a>,
+        ns_labels: &'a BTreeMap<String, String>,
+        inventory: &'a [Value],
+    ) -> CelInput<'a> {
+        CelInput {
+            req,
+            ns_labels,
+            inventory,
+            scope: None,
+        }
+    }
+
+    fn scope(&mut self) -> Option<&mut rampart_cel::Scope<'static>> {
+        if self.scope.is_none() {
+            let req = self.req;
+            let resource = if req.resource.is_empty() {
+                resource_of_kind(req.kind)
+            } else {
+                req.resource.to_string()
+            };
+            let request = serde_json::json!({
+                "operation": op_name(req.operation),
+                "name": req.name,
+                "namespace": req.namespace,
+                "kind": {"group": req.group, "version": req.version, "kind": req.kind},
+                "resource": {"group": req.group, "version": req.version, "resource": resource},
+                "subResource": req.sub_resource.unwrap_or_default(),
+                "userInfo": {"username": req.username},
+            });
+            let built = req.object.and_then(|object| {
+                cel_rules::activation(
+                    &request,
+                    object,
+                    req.old_object,
+                    req.namespace,
+                    self.ns_labels,
+                    self.inventory,
+                )
+            });
+            self.scope = Some(built.as_ref().map(rampart_cel::Scope::new));
+        }
+        self.scope.as_mut().and_then(Option::as_mut)
+    }
 }
 
 /// `GroupResource.String()`: `pods`, `deployments.apps`.
@@ -807,13 +993,7 @@ pub fn mutate(
     // policy, in name order, wins a conflicting default).
     let mut merged = rampart_api::Mutations::default();
     let mut any = false;
-    for p in policies.applicable(
-        req.operation,
-        req.kind,
-        req.namespace,
-        ns_labels,
-        &pod_labels,
-    ) {
+    for (p, _) in policies.applicable(req, ns_labels, &pod_labels) {
         let Some(m) = &p.spec.mutations else { continue };
         any = true;
         for (k, v) in &m.default_requests {

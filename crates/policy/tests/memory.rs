@@ -64,6 +64,7 @@ fn a_decision_costs_memory_in_proportion_to_the_review() {
         let d = validate(
             &Request {
                 group: "",
+                version: "v1",
                 kind: "Pod",
                 resource: "pods",
                 sub_resource: None,

@@ -551,6 +551,7 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 fn pod_req<'a>(name: &'a str, object: &'a Value) -> Request<'a> {
     Request {
         group: "",
+        version: "v1",
         kind: "Pod",
         resource: "pods",
         sub_resource: None,

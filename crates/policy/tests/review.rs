@@ -22,6 +22,7 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 fn req<'a>(kind: &'a str, group: &'a str, object: &'a Value) -> Request<'a> {
     Request {
         group,
+        version: "",
         kind,
         resource: "",
         sub_resource: None,

@@ -51,6 +51,11 @@ pub struct CheckArgs {
     /// paths apply too).
     #[arg(long)]
     pub policies: Vec<PathBuf>,
+    /// The rest of the cluster (files or directories of manifests), as referential CEL rules
+    /// read it through `inventory` (unique Ingress hosts, existing StorageClasses, …); like
+    /// Gatekeeper's `data.inventory`. Not checked themselves.
+    #[arg(long, value_name = "PATH")]
+    pub inventory: Vec<PathBuf>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = CheckFormat::Table)]
     pub format: CheckFormat,
@@ -98,6 +103,7 @@ fn parse_level(s: &str) -> Result<LevelVersion, String> {
 #[derive(Default)]
 struct Inputs {
     objects: Vec<RawDocument>,
+    inventory: Vec<serde_json::Value>,
     policies: PolicySet,
     namespaces: BTreeMap<String, BTreeMap<String, String>>,
     errors: Vec<String>,
@@ -137,6 +143,7 @@ impl Inputs {
             namespaces: &self.namespaces,
             pss,
             newest,
+            inventory: &self.inventory,
         };
         rampart_policy::offline::check(&d.value, &d.source.file, d.source.line, &against)
             .map_err(|e| format!("{}: {e}", d.source))
@@ -152,17 +159,27 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut inputs = Inputs::default();
     read_inputs(&args.policies, &mut inputs, false);
     read_inputs(&args.paths, &mut inputs, true);
+    let (docs, errors) = load_raw(&args.inventory, &LoadOptions::default());
+    inputs.errors.extend(errors.iter().map(ToString::to_string));
+    inputs.inventory = docs.into_iter().map(|d| d.value).collect();
     let mut results = Vec::new();
     for d in &inputs.objects {
         match inputs.check(d, args.pss, newest) {
-            Ok((r, _)) => results.push(r),
+            // Objects rampart does not evaluate are admitted untouched; list only what was
+            // judged: what runs pods, and what a policy's kinds name.
+            Ok((r, _)) => {
+                let api = d.value["apiVersion"].as_str().unwrap_or("v1");
+                let (group, version) = api.split_once('/').unwrap_or(("", api));
+                if rampart_policy::object::POD_KINDS.contains(&r.object.kind.as_str())
+                    || !r.allowed
+                    || inputs.policies.targets(group, version, &r.object.kind)
+                {
+                    results.push(r);
+                }
+            }
             Err(e) => inputs.errors.push(e),
         }
     }
-    // Objects rampart does not evaluate are admitted untouched; list only what was judged.
-    results.retain(|r| {
-        rampart_policy::object::POD_KINDS.contains(&r.object.kind.as_str()) || !r.allowed
-    });
     let mut out = std::io::stdout().lock();
     match args.format {
         CheckFormat::Json => write_json(&mut out, &results, &inputs.errors, newest, args)?,

@@ -227,6 +227,93 @@ fn policy_check_with_policies_and_namespace_labels() {
     assert_eq!(verdict("tinker"), true);
 }
 
+/// CEL rules on kinds other than pods, with variables, match conditions, message expressions and
+/// a referential rule reading `--inventory`.
+#[test]
+fn policy_check_cel_rules_on_any_kind_with_an_inventory() {
+    let args = |inventory: bool| {
+        let mut a = vec![
+            "policy",
+            "check",
+            "--policies",
+            "examples/policies-cel/policies.yaml",
+            "--format",
+            "json",
+        ];
+        if inventory {
+            a.extend(["--inventory", "examples/policies-cel/inventory"]);
+        }
+        a.push("examples/policies-cel/manifests.yaml");
+        a
+    };
+    let out = rampart(&args(true));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = |v: &Value, name: &str| {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["object"]["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} listed: {v:#}"))
+    };
+    assert_eq!(result(&v, "shop")["allowed"], true);
+    let catch_all = result(&v, "catch-all");
+    assert_eq!(catch_all["allowed"], false);
+    let messages = catch_all["violations"].to_string();
+    assert!(
+        messages.contains("an Ingress must terminate TLS"),
+        "{messages}"
+    );
+    assert!(
+        messages.contains("hosts must be named, not wildcards: *.example.com"),
+        "messageExpression: {messages}"
+    );
+    assert_eq!(
+        result(&v, "blog")["allowed"],
+        false,
+        "the inventory has its host"
+    );
+    let frontend = result(&v, "frontend");
+    assert!(
+        frontend["violations"]
+            .to_string()
+            .contains("replicas must be 2 to 20, not 40"),
+        "{frontend:#}"
+    );
+    // Twin: without the inventory, the host is unique.
+    let v: Value = serde_json::from_slice(&rampart(&args(false)).stdout).unwrap();
+    assert_eq!(result(&v, "blog")["allowed"], true);
+    // A policy whose expression does not compile is refused with where and why.
+    let dir = std::env::temp_dir().join(format!("rampart-cel-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("bad.yaml"),
+        "apiVersion: rampart.dev/v1alpha1\nkind: ClusterSecurityPolicy\nmetadata: {name: bad}\nspec:\n  targets: {kinds: [v1/Service]}\n  rules:\n  - name: r\n    conditions:\n    - cel: {expression: \"object.spec.type ==\"}\n",
+    )
+    .unwrap();
+    let out = rampart(&[
+        "policy",
+        "check",
+        "--policies",
+        dir.join("bad.yaml").to_str().unwrap(),
+        "examples/policies-cel/manifests.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spec.rules[0].conditions[0].cel.expression: line 1, column"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn policy_test_passes_and_fails() {
     let out = rampart(&["policy", "test", "examples/policies/tests"]);

@@ -2,12 +2,13 @@
 //! `cargo run --release -p rampart-benchmarks --bin admission-bench [ITERATIONS]`.
 //!
 //! Per review, JSON parsing of the AdmissionReview included: rampart (Pod Security restricted +
-//! a ten-rule ClusterSecurityPolicy, response serialized) and the same checks in Rego evaluated
-//! by regorus (input parsed from the same JSON). Prints median and p99 of each and the ratio.
+//! a ten-rule ClusterSecurityPolicy, response serialized), the same plus ten CEL rules, and the
+//! built-in checks in Rego evaluated by regorus (input parsed from the same JSON). Prints median
+//! and p99 of each and the ratio.
 
 use std::time::{Duration, Instant};
 
-use rampart_benchmarks::{REGO, percentiles, pod, review, state};
+use rampart_benchmarks::{REGO, percentiles, pod, review, state, state_with_cel};
 use rampart_http::admission::review_bytes;
 
 fn main() {
@@ -70,6 +71,23 @@ fn main() {
         let v = review_bytes(&s, body.as_bytes(), false).expect("review");
         std::hint::black_box(v);
     });
+    // The ten CEL rules admit the pod and deny the bad one too.
+    let with_cel = state_with_cel();
+    let v = review_bytes(&with_cel, body.as_bytes(), false).expect("review");
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+    let mut latest = pod();
+    latest["spec"]["containers"][0]["image"] = "registry.acme.example/checkout:latest".into();
+    let v = review_bytes(&with_cel, review(&latest).as_bytes(), false).expect("review");
+    assert!(
+        v["response"]["status"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("bench-cel")),
+        "{v}"
+    );
+    let cel = time(&mut || {
+        let v = review_bytes(&with_cel, body.as_bytes(), false).expect("review");
+        std::hint::black_box(v);
+    });
     let rego = if only_rampart {
         vec![Duration::from_nanos(1)]
     } else {
@@ -82,12 +100,17 @@ fn main() {
         })
     };
     let (rm, r99) = percentiles(rampart);
+    let (cm, c99) = percentiles(cel);
     let (gm, g99) = percentiles(rego);
     println!(
         "admission review, 3-container Pod, PSS restricted + 10 rules, JSON parsing included ({n} iterations)"
     );
     println!("{:<28} {:>12} {:>12}", "engine", "median", "p99");
     println!("{:<28} {:>12.1?} {:>12.1?}", "rampart", rm, r99);
+    println!(
+        "{:<28} {:>12.1?} {:>12.1?}",
+        "rampart + 10 CEL rules", cm, c99
+    );
     println!(
         "{:<28} {:>12.1?} {:>12.1?}",
         "regorus (same checks, Rego)", gm, g99

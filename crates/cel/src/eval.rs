@@ -1,0 +1,260 @@
+//! Evaluating compiled expressions under the cost budget.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Mutex, OnceLock};
+
+use cel::{Context, Value};
+
+use crate::{Activation, COST_LIMIT, Expression, Sizes};
+
+/// Why an evaluation gave no answer: the policy's failure mode decides what happens then.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    /// The worst case over these inputs exceeds [`COST_LIMIT`]: not run.
+    #[error(
+        "expression cost budget exceeded: up to {bound} steps over inputs whose largest \
+         collection holds {largest} items, more than the {limit} allowed"
+    )]
+    Budget {
+        /// The worst case.
+        bound: u64,
+        /// The largest collection in the inputs.
+        largest: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Evaluation failed (no such key, no matching overload, a bad argument, …).
+    #[error("{0}")]
+    Execution(String),
+    /// The expression gave a value of another type than asked for.
+    #[error("the expression gave {got}, not a {want}")]
+    WrongType {
+        /// What was asked for.
+        want: &'static str,
+        /// What came.
+        got: String,
+    },
+    /// The evaluator failed inside (a defect of the CEL library, kept from the request path).
+    #[error("the CEL evaluator failed on this expression")]
+    Internal,
+}
+
+/// Every function an expression may call: CEL's standard ones and Kubernetes' libraries,
+/// registered once for the process.
+pub fn env() -> &'static Context<'static> {
+    static ROOT: OnceLock<Context<'static>> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let mut ctx = Context::default();
+        kube_cel::register_all(&mut ctx);
+        // The library compiles a pattern on every call; a rule's pattern is the same on every
+        // request.
+        ctx.add_function("matches", matches);
+        ctx
+    })
+}
+
+/// The most patterns kept compiled; past it the cache starts over.
+const PATTERNS_KEPT: usize = 512;
+/// The most memory one compiled pattern may take (the regex crate's default is 10 MiB).
+const PATTERN_BYTES: usize = 1 << 20;
+
+/// `string.matches(pattern)`, RE2 syntax as CEL's, patterns compiled once.
+fn matches(
+    ftx: &cel::FunctionContext,
+    cel::extractors::This(this): cel::extractors::This<std::sync::Arc<String>>,
+    pattern: std::sync::Arc<String>,
+) -> Result<bool, cel::ExecutionError> {
+    static CACHE: OnceLock<Mutex<HashMap<String, regex::Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    let known = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(pattern.as_str())
+        .cloned();
+    let re = match known {
+        Some(re) => re,
+        None => {
+            let re = regex::RegexBuilder::new(&pattern)
+                .size_limit(PATTERN_BYTES)
+                .build()
+                .map_err(|e| {
+                    ftx.error(format!(
+                        "{pattern:?} is not a valid regular expression: {e}"
+                    ))
+                })?;
+            let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+            if c.len() >= PATTERNS_KEPT {
+                c.clear();
+            }
+            c.insert(pattern.to_string(), re.clone());
+            re
+        }
+    };
+    Ok(re.is_match(&this))
+}
+
+/// One evaluation's variables over the shared functions.
+pub struct Scope<'a> {
+    ctx: Context<'a>,
+    sizes: Sizes,
+}
+
+impl<'a> Scope<'a> {
+    /// The variables of `activation`, over [`env`].
+    pub fn new(activation: &Activation) -> Scope<'static> {
+        let mut ctx = env().new_inner_scope();
+        for (name, v) in &activation.vars {
+            ctx.add_variable_from_value(name.as_str(), v.clone());
+        }
+        Scope {
+            ctx,
+            sizes: activation.sizes,
+        }
+    }
+
+    /// Binds (or rebinds) a variable: the rule's named sub-expressions, as they are worked
+    /// out. Derived from the bound inputs, they hold no more elements than those did, so the
+    /// budget's sizes stand.
+    pub fn bind(&mut self, name: &str, value: Value) {
+        self.ctx.add_variable_from_value(name, value);
+    }
+
+    /// Evaluates `e`, after checking its worst case against the budget.
+    pub fn eval(&self, e: &Expression) -> Result<Value, EvalError> {
+        let bound = e.cost_bound(self.sizes);
+        if bound > COST_LIMIT {
+            return Err(EvalError::Budget {
+                bound,
+                largest: self.sizes.largest,
+                limit: COST_LIMIT,
+            });
+        }
+        // The library has unfinished corners that panic: one must never take a request down.
+        match catch_unwind(AssertUnwindSafe(|| e.program().execute(&self.ctx))) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(err)) => Err(EvalError::Execution(err.to_string())),
+            Err(_) => Err(EvalError::Internal),
+        }
+    }
+
+    /// Evaluates `e` to a boolean.
+    pub fn eval_bool(&self, e: &Expression) -> Result<bool, EvalError> {
+        match self.eval(e)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(EvalError::WrongType {
+                want: "bool",
+                got: type_name(&other).into(),
+            }),
+        }
+    }
+
+    /// Evaluates `e` to a string.
+    pub fn eval_string(&self, e: &Expression) -> Result<String, EvalError> {
+        match self.eval(e)? {
+            Value::String(s) => Ok((*s).clone()),
+            other => Err(EvalError::WrongType {
+                want: "string",
+                got: type_name(&other).into(),
+            }),
+        }
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::List(_) => "a list",
+        Value::Map(_) => "a map",
+        Value::Function(..) => "a function",
+        Value::Int(_) => "an int",
+        Value::UInt(_) => "a uint",
+        Value::Float(_) => "a double",
+        Value::String(_) => "a string",
+        Value::Bytes(_) => "bytes",
+        Value::Bool(_) => "a bool",
+        Value::Null => "null",
+        _ => "a value of another type",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const VARS: &[&str] = &["object", "oldObject", "params"];
+
+    fn scope(object: serde_json::Value) -> Scope<'static> {
+        let mut a = Activation::new();
+        a.bind_json("object", &object);
+        a.bind_json("oldObject", &serde_json::Value::Null);
+        Scope::new(&a)
+    }
+
+    fn compile(s: &str) -> Expression {
+        Expression::compile(s, VARS).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn kubernetes_libraries_are_there() {
+        let s = scope(json!({"spec": {"containers": [
+            {"name": "a", "resources": {"limits": {"memory": "1Gi"}}, "ports": [{"containerPort": 8080}]},
+        ]}}));
+        for (e, want) in [
+            ("quantity('1Gi').isGreaterThan(quantity('500Mi'))", true),
+            (
+                "object.spec.containers.all(c, quantity(c.resources.limits.memory).compareTo(quantity('2Gi')) < 0)",
+                true,
+            ),
+            (
+                "isURL('https://example.com/a') && url('https://example.com/a').getHost() == 'example.com'",
+                true,
+            ),
+            ("cidr('10.0.0.0/8').containsIP(ip('10.1.2.3'))", true),
+            ("'abc'.matches('^a') && 'a-b'.split('-').size() == 2", true),
+            (
+                "object.spec.containers.exists(c, c.ports.exists(p, p.containerPort == 8080))",
+                true,
+            ),
+            ("has(object.spec.hostNetwork)", false),
+            ("oldObject == null", true),
+            ("sets.contains([1, 2, 3], [1])", true),
+            ("'%s-%d'.format(['a', 1]) == 'a-1'", true),
+        ] {
+            assert_eq!(s.eval_bool(&compile(e)), Ok(want), "{e}");
+        }
+    }
+
+    #[test]
+    fn errors_are_answers_not_panics() {
+        let s = scope(json!({"spec": {}}));
+        assert!(matches!(
+            s.eval_bool(&compile("object.spec.missing == 1")),
+            Err(EvalError::Execution(_))
+        ));
+        assert!(matches!(
+            s.eval_bool(&compile("object.spec")),
+            Err(EvalError::WrongType { want: "bool", .. })
+        ));
+        // `params` is declared but unbound here.
+        assert!(s.eval_bool(&compile("params.x == 1")).is_err());
+    }
+
+    #[test]
+    fn the_budget_is_checked_before_running() {
+        let big: Vec<u32> = (0..5_000).collect();
+        let s = scope(json!({ "l": big }));
+        let nested = compile("object.l.all(a, object.l.all(b, a + b >= 0))");
+        let err = s.eval_bool(&nested).unwrap_err();
+        assert!(
+            matches!(err, EvalError::Budget { largest: 5_000, .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("expression cost budget exceeded")
+        );
+        // One level over the same list fits.
+        assert_eq!(s.eval_bool(&compile("object.l.all(a, a >= 0)")), Ok(true));
+    }
+}

@@ -1,0 +1,208 @@
+//! JSON objects as CEL values, bound once per request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cel::Value;
+use cel::objects::{Key, Map};
+
+use crate::Sizes;
+
+/// The variables of one evaluation and the sizes that bound its cost.
+#[derive(Debug, Clone, Default)]
+pub struct Activation {
+    pub(crate) vars: Vec<(String, Value)>,
+    /// Their collections' and strings' sizes.
+    pub(crate) sizes: Sizes,
+}
+
+impl Activation {
+    /// No variables.
+    pub fn new() -> Activation {
+        Activation::default()
+    }
+
+    /// Binds `name` to a JSON value (`null` for an absent one: an `oldObject` on create).
+    pub fn bind_json(&mut self, name: &str, json: &serde_json::Value) {
+        let mut sizes = Sizes::default();
+        let v = convert(json, &mut sizes);
+        self.sizes.largest = self.sizes.largest.max(sizes.largest);
+        self.sizes.total = self.sizes.total.saturating_add(sizes.total);
+        self.sizes.longest_string = self.sizes.longest_string.max(sizes.longest_string);
+        self.bind(name, v);
+    }
+
+    /// Binds `name` to a JSON document's value, read straight into CEL values (no JSON tree in
+    /// between: an admission request's object is read once, for this).
+    pub fn bind_json_str(&mut self, name: &str, json: &str) -> Result<(), serde_json::Error> {
+        let mut sizes = Sizes::default();
+        let mut de = serde_json::Deserializer::from_str(json);
+        let v = serde::de::DeserializeSeed::deserialize(Seed(&mut sizes), &mut de)?;
+        de.end()?;
+        self.sizes.largest = self.sizes.largest.max(sizes.largest);
+        self.sizes.total = self.sizes.total.saturating_add(sizes.total);
+        self.sizes.longest_string = self.sizes.longest_string.max(sizes.longest_string);
+        self.bind(name, v);
+        Ok(())
+    }
+
+    /// Binds `name` to a value (one bound already is replaced).
+    pub fn bind(&mut self, name: &str, value: Value) {
+        match self.vars.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.vars.push((name.to_string(), value)),
+        }
+    }
+
+    /// The sizes of what is bound.
+    pub fn sizes(&self) -> Sizes {
+        self.sizes
+    }
+}
+
+/// A JSON value as a CEL value (numbers as `int` where they are integers, as the API server's
+/// CEL sees them).
+pub fn from_json(json: &serde_json::Value) -> Value {
+    convert(json, &mut Sizes::default())
+}
+
+fn convert(json: &serde_json::Value, sizes: &mut Sizes) -> Value {
+    match json {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(u)) => Value::UInt(u),
+            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => {
+            sizes.longest_string = sizes.longest_string.max(s.len() as u64);
+            Value::String(Arc::new(s.clone()))
+        }
+        serde_json::Value::Array(a) => {
+            sizes.largest = sizes.largest.max(a.len() as u64);
+            sizes.total = sizes.total.saturating_add(a.len() as u64);
+            Value::List(Arc::new(a.iter().map(|x| convert(x, sizes)).collect()))
+        }
+        serde_json::Value::Object(o) => {
+            // A field set to null is absent, as the API server's typed objects have it
+            // (`has(x.f)` is false; `creationTimestamp: null` is no timestamp).
+            let map: HashMap<Key, Value> = o
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), convert(v, sizes)))
+                .collect();
+            sizes.largest = sizes.largest.max(map.len() as u64);
+            sizes.total = sizes.total.saturating_add(map.len() as u64);
+            Value::Map(Map { map: Arc::new(map) })
+        }
+    }
+}
+
+/// Reads a JSON value as a CEL value, counting sizes as [`convert`] does.
+struct Seed<'s>(&'s mut Sizes);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Seed<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Seed<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or(Value::UInt(v), Value::Int))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        self.0.longest_string = self.0.longest_string.max(v.len() as u64);
+        Ok(Value::String(Arc::new(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        self.0.longest_string = self.0.longest_string.max(v.len() as u64);
+        Ok(Value::String(Arc::new(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = a.next_element_seed(Seed(&mut *self.0))? {
+            out.push(v);
+        }
+        self.0.largest = self.0.largest.max(out.len() as u64);
+        self.0.total = self.0.total.saturating_add(out.len() as u64);
+        Ok(Value::List(Arc::new(out)))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut map: HashMap<Key, Value> = HashMap::with_capacity(a.size_hint().unwrap_or(0));
+        while let Some(k) = a.next_key::<String>()? {
+            let v = a.next_value_seed(Seed(&mut *self.0))?;
+            // A field set to null is absent, as in `convert`.
+            if v != Value::Null {
+                map.insert(Key::String(Arc::new(k)), v);
+            }
+        }
+        self.0.largest = self.0.largest.max(map.len() as u64);
+        self.0.total = self.0.total.saturating_add(map.len() as u64);
+        Ok(Value::Map(Map { map: Arc::new(map) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reading_text_and_converting_a_tree_agree() {
+        let json = r#"{"n": 3, "big": 18446744073709551615, "f": 1.5, "l": [1, 2, {"x": null}], "s": "abc\u00e9", "gone": null}"#;
+        let (mut a, mut b) = (Activation::new(), Activation::new());
+        a.bind_json_str("o", json).unwrap_or_else(|e| panic!("{e}"));
+        b.bind_json("o", &serde_json::from_str(json).unwrap_or_default());
+        assert_eq!(a.vars, b.vars);
+        assert_eq!(a.sizes(), b.sizes());
+        assert!(a.bind_json_str("o", "{\"a\": ").is_err());
+        assert!(a.bind_json_str("o", "{} trailing").is_err());
+    }
+
+    #[test]
+    fn numbers_are_ints_and_sizes_are_kept() {
+        let mut a = Activation::new();
+        a.bind_json(
+            "object",
+            &serde_json::json!({"n": 3, "big": u64::MAX, "f": 1.5, "l": [1, 2, 3, 4], "s": "abcdef", "gone": null}),
+        );
+        let Value::Map(m) = &a.vars[0].1 else {
+            panic!("a map")
+        };
+        let get = |k: &str| m.map.get(&Key::String(Arc::new(k.into()))).cloned();
+        assert_eq!(get("n"), Some(Value::Int(3)));
+        assert_eq!(get("big"), Some(Value::UInt(u64::MAX)));
+        assert_eq!(get("f"), Some(Value::Float(1.5)));
+        assert_eq!(get("gone"), None, "a null field is absent");
+        assert_eq!(
+            a.sizes(),
+            Sizes {
+                largest: 5,
+                total: 9,
+                longest_string: 6
+            },
+            "the object's five keys (the null one is absent) and the list's four items"
+        );
+    }
+}

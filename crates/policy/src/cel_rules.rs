@@ -1,0 +1,382 @@
+//! A policy's CEL, compiled once when the policy is stored, and evaluated per request: each
+//! rule's variables, match conditions and `cel` conditions, over the request's activation.
+
+use std::collections::BTreeMap;
+
+use rampart_api::{KindPattern, SecurityPolicySpec, SpecError};
+use rampart_cel::{ADMISSION_VARIABLES, Activation, EvalError, Expression, Scope, Value};
+
+use crate::object::ObjectJson;
+
+/// A `cel` condition, compiled.
+#[derive(Debug, Clone)]
+pub struct CompiledCondition {
+    expression: Expression,
+    message: Option<String>,
+    message_expression: Option<Expression>,
+}
+
+/// One rule's CEL, compiled.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledRule {
+    variables: Vec<(String, Expression)>,
+    match_conditions: Vec<(String, Expression)>,
+    /// Per condition of the rule (same index): its CEL, if it is a `cel` condition.
+    conditions: Vec<Option<CompiledCondition>>,
+}
+
+impl CompiledRule {
+    /// Whether the rule has any `cel` condition.
+    pub fn has_cel(&self) -> bool {
+        self.conditions.iter().any(Option::is_some)
+    }
+}
+
+/// A policy's CEL and kind patterns, compiled.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledPolicy {
+    /// Per rule of the spec (same index).
+    pub rules: Vec<CompiledRule>,
+    /// `targets.kinds`, parsed (empty: the kinds that run pods).
+    pub kinds: Vec<KindPattern>,
+}
+
+impl CompiledPolicy {
+    /// Compiles a spec's expressions and kinds (a spec that validated compiles).
+    pub fn compile(spec: &SecurityPolicySpec) -> Result<CompiledPolicy, Vec<SpecError>> {
+        let mut errors = Vec::new();
+        let mut compile = |path: String, source: &str| {
+            Expression::compile(source, ADMISSION_VARIABLES)
+                .map_err(|e| {
+                    errors.push(SpecError {
+                        path,
+                        message: e.to_string(),
+                    })
+                })
+                .ok()
+        };
+        let mut rules = Vec::new();
+        for (ri, r) in spec.rules.iter().enumerate() {
+            let mut rule = CompiledRule::default();
+            for (i, v) in r.variables.iter().enumerate() {
+                if let Some(e) = compile(format!("rules[{ri}].variables[{i}]"), &v.expression) {
+                    rule.variables.push((v.name.clone(), e));
+                }
+            }
+            for (i, m) in r.match_conditions.iter().enumerate() {
+                if let Some(e) = compile(format!("rules[{ri}].matchConditions[{i}]"), &m.expression)
+                {
+                    rule.match_conditions.push((m.name.clone(), e));
+                }
+            }
+            for (ci, c) in r.conditions.iter().enumerate() {
+                let compiled = c.cel.as_ref().and_then(|cel| {
+                    let at = format!("rules[{ri}].conditions[{ci}].cel");
+                    let expression = compile(format!("{at}.expression"), &cel.expression)?;
+                    let message_expression = match &cel.message_expression {
+                        Some(m) => Some(compile(format!("{at}.messageExpression"), m)?),
+                        None => None,
+                    };
+                    Some(CompiledCondition {
+                        expression,
+                        message: cel.message.clone(),
+                        message_expression,
+                    })
+                });
+                rule.conditions.push(compiled);
+            }
+            rules.push(rule);
+        }
+        let mut kinds = Vec::new();
+        for (i, k) in spec.targets.kinds.iter().enumerate() {
+            match KindPattern::parse(k) {
+                Ok(p) => kinds.push(p),
+                Err(message) => errors.push(SpecError {
+                    path: format!("targets.kinds[{i}]"),
+                    message,
+                }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(CompiledPolicy { rules, kinds })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Whether the policy targets objects of this group, version and kind.
+    pub fn targets(&self, group: &str, version: &str, kind: &str) -> bool {
+        if self.kinds.is_empty() {
+            return crate::object::POD_KINDS.contains(&kind)
+                && matches!(group, "" | "apps" | "batch" | "extensions");
+        }
+        self.kinds.iter().any(|k| k.matches(group, version, kind))
+    }
+
+    /// Whether any rule has a `cel` condition.
+    pub fn has_cel(&self) -> bool {
+        self.rules.iter().any(CompiledRule::has_cel)
+    }
+}
+
+/// What a `cel` condition found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CelFinding {
+    /// The expression is false: the object violates it.
+    Violation {
+        /// Which condition (`conditions[2].cel`).
+        field: String,
+        /// The message.
+        message: String,
+    },
+    /// An expression could not be evaluated; the policy's failure policy decides.
+    Error {
+        /// Which expression.
+        field: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The activation of an admission request: `object`, `oldObject`, `request`,
+/// `namespaceObject` (its name and labels), `params` (null: no parameters yet) and `inventory`
+/// (the other objects of the cluster that referential rules read: a list, empty when unknown).
+/// `None` when the object is not JSON.
+pub fn activation(
+    request: &serde_json::Value,
+    object: ObjectJson<'_>,
+    old_object: Option<ObjectJson<'_>>,
+    namespace: &str,
+    ns_labels: &BTreeMap<String, String>,
+    inventory: &[serde_json::Value],
+) -> Option<Activation> {
+    let mut a = Activation::new();
+    bind(&mut a, "object", object).ok()?;
+    // An old object that is not JSON is no old object.
+    if old_object.is_none_or(|o| bind(&mut a, "oldObject", o).is_err()) {
+        a.bind_json("oldObject", &serde_json::Value::Null);
+    }
+    a.bind_json("request", request);
+    let ns = if namespace.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": namespace, "labels": ns_labels}})
+    };
+    a.bind_json("namespaceObject", &ns);
+    a.bind_json("params", &serde_json::Value::Null);
+    a.bind_json("inventory", &serde_json::Value::Array(inventory.to_vec()));
+    Some(a)
+}
+
+/// Binds an object as the request carries it: text read straight into CEL values.
+fn bind(a: &mut Activation, name: &str, o: ObjectJson<'_>) -> Result<(), serde_json::Error> {
+    match o {
+        ObjectJson::Raw(r) => a.bind_json_str(name, r.get()),
+        ObjectJson::Value(v) => {
+            a.bind_json(name, v);
+            Ok(())
+        }
+    }
+}
+
+/// Evaluates one rule's CEL in `scope` (a request's variables, made once for all its rules):
+/// nothing when a match condition is false.
+pub fn evaluate(rule: &CompiledRule, scope: &mut Scope<'_>) -> Vec<CelFinding> {
+    let mut out = Vec::new();
+    // Variables in order, each seeing the ones before it. One that fails is left unbound: an
+    // expression using it then fails in its turn (the API server evaluates them lazily, so one
+    // nobody uses never fails a request).
+    let mut variables: Vec<(String, Value)> = Vec::new();
+    scope.bind("variables", map_of(&variables));
+    for (name, e) in &rule.variables {
+        if let Ok(v) = scope.eval(e) {
+            variables.push((name.clone(), v));
+            scope.bind("variables", map_of(&variables));
+        }
+    }
+    for (name, e) in &rule.match_conditions {
+        match scope.eval_bool(e) {
+            Ok(true) => {}
+            Ok(false) => return out,
+            Err(err) => {
+                out.push(CelFinding::Error {
+                    field: format!("matchConditions[{name}]"),
+                    message: describe(&err),
+                });
+                return out;
+            }
+        }
+    }
+    for (ci, c) in rule.conditions.iter().enumerate() {
+        let Some(c) = c else { continue };
+        let field = format!("conditions[{ci}].cel");
+        match scope.eval_bool(&c.expression) {
+            Ok(true) => {}
+            Ok(false) => {
+                let message = c
+                    .message_expression
+                    .as_ref()
+                    .and_then(|m| scope.eval_string(m).ok())
+                    .filter(|m| !m.trim().is_empty())
+                    .or_else(|| c.message.clone())
+                    .unwrap_or_else(|| format!("failed expression: {}", c.expression.source()));
+                out.push(CelFinding::Violation { field, message });
+            }
+            Err(err) => out.push(CelFinding::Error {
+                field,
+                message: describe(&err),
+            }),
+        }
+    }
+    out
+}
+
+fn describe(e: &EvalError) -> String {
+    format!("expression could not be evaluated: {e}")
+}
+
+fn map_of(vars: &[(String, Value)]) -> Value {
+    let map: std::collections::HashMap<rampart_cel::Key, Value> = vars
+        .iter()
+        .map(|(k, v)| (rampart_cel::Key::String(k.clone().into()), v.clone()))
+        .collect();
+    Value::Map(rampart_cel::Map { map: map.into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_api::{CelCondition, Condition, NamedExpression, Rule};
+    use serde_json::json;
+
+    fn rule(conditions: Vec<Condition>, variables: &[(&str, &str)], matches: &[&str]) -> Rule {
+        Rule {
+            name: "r".into(),
+            conditions,
+            variables: variables
+                .iter()
+                .map(|(n, e)| NamedExpression {
+                    name: (*n).into(),
+                    expression: (*e).into(),
+                })
+                .collect(),
+            match_conditions: matches
+                .iter()
+                .enumerate()
+                .map(|(i, e)| NamedExpression {
+                    name: format!("m{i}"),
+                    expression: (*e).into(),
+                })
+                .collect(),
+            ..Rule::default()
+        }
+    }
+
+    fn cel(expression: &str, message: Option<&str>, message_expression: Option<&str>) -> Condition {
+        Condition {
+            cel: Some(CelCondition {
+                expression: expression.into(),
+                message: message.map(String::from),
+                message_expression: message_expression.map(String::from),
+            }),
+            ..Condition::default()
+        }
+    }
+
+    fn run(r: Rule, object: serde_json::Value) -> Vec<CelFinding> {
+        let spec = SecurityPolicySpec {
+            rules: vec![r],
+            ..SecurityPolicySpec::default()
+        };
+        let c = CompiledPolicy::compile(&spec).unwrap_or_else(|e| panic!("{e:?}"));
+        let a = activation(
+            &json!({"operation": "CREATE"}),
+            (&object).into(),
+            None,
+            "app",
+            &BTreeMap::from([("team".to_string(), "a".to_string())]),
+            &[],
+        )
+        .expect("JSON");
+        evaluate(&c.rules[0], &mut Scope::new(&a))
+    }
+
+    #[test]
+    fn variables_match_conditions_and_messages() {
+        let ingress = json!({"kind": "Ingress", "spec": {"rules": [{"host": "*.example.com"}, {"host": "a.example.com"}]}});
+        let r = rule(
+            vec![cel(
+                "!variables.hosts.exists(h, h.startsWith('*'))",
+                Some("no wildcard hosts"),
+                Some("'wildcard host ' + variables.hosts.filter(h, h.startsWith('*'))[0]"),
+            )],
+            &[("hosts", "object.spec.rules.map(r, r.host)")],
+            &[
+                "object.kind == 'Ingress'",
+                "namespaceObject.metadata.labels.team == 'a'",
+            ],
+        );
+        assert_eq!(
+            run(r.clone(), ingress.clone()),
+            vec![CelFinding::Violation {
+                field: "conditions[0].cel".into(),
+                message: "wildcard host *.example.com".into()
+            }]
+        );
+        // Twin: no wildcard, no finding.
+        let plain = json!({"kind": "Ingress", "spec": {"rules": [{"host": "a.example.com"}]}});
+        assert!(run(r.clone(), plain).is_empty());
+        // A false match condition: the rule does not apply.
+        let service = json!({"kind": "Service", "spec": {"rules": [{"host": "*"}]}});
+        assert!(run(r, service).is_empty());
+    }
+
+    #[test]
+    fn errors_are_findings_of_their_own_and_default_messages_name_the_expression() {
+        let r = rule(vec![cel("object.spec.replicas <= 3", None, None)], &[], &[]);
+        assert_eq!(
+            run(r.clone(), json!({"spec": {"replicas": 5}})),
+            vec![CelFinding::Violation {
+                field: "conditions[0].cel".into(),
+                message: "failed expression: object.spec.replicas <= 3".into()
+            }]
+        );
+        let missing = run(r, json!({"spec": {}}));
+        assert!(
+            matches!(&missing[..], [CelFinding::Error { message, .. }] if message.starts_with("expression could not be evaluated")),
+            "{missing:?}"
+        );
+        // A variable that fails is unbound: its users fail, the rest does not.
+        let r = rule(
+            vec![
+                cel("object.a == 1", None, None),
+                cel("variables.bad == 1", None, None),
+            ],
+            &[("bad", "object.missing")],
+            &[],
+        );
+        let f = run(r, json!({"a": 1}));
+        assert!(
+            matches!(&f[..], [CelFinding::Error { field, .. }] if field == "conditions[1].cel"),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn kinds_select_any_kind_and_default_to_pod_kinds() {
+        let mut spec = SecurityPolicySpec {
+            rules: vec![rule(vec![cel("true", None, None)], &[], &[])],
+            ..SecurityPolicySpec::default()
+        };
+        let c = CompiledPolicy::compile(&spec).unwrap();
+        assert!(c.targets("apps", "v1", "Deployment"));
+        assert!(!c.targets("networking.k8s.io", "v1", "Ingress"));
+        spec.targets.kinds = vec!["networking.k8s.io/*/Ingress".into(), "v1/Service".into()];
+        let c = CompiledPolicy::compile(&spec).unwrap();
+        assert!(c.targets("networking.k8s.io", "v1", "Ingress"));
+        assert!(c.targets("", "v1", "Service"));
+        assert!(!c.targets("serving.knative.dev", "v1", "Service"));
+        assert!(!c.targets("", "v1", "Pod"));
+    }
+}

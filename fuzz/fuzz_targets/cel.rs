@@ -1,0 +1,27 @@
+//! CEL on arbitrary bytes: the expression compiler (the entry point of every policy's CEL) and,
+//! for what compiles, evaluation over an arbitrary JSON object. Everything gets a compiled
+//! expression or a refusal, and a value or an error; nothing panics, nothing runs away.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rampart_cel::{ADMISSION_VARIABLES, Activation, Expression, Scope};
+
+fuzz_target!(|data: &[u8]| {
+    // `expression \0 object-json`: the object part is optional.
+    let (expr, object) = match data.iter().position(|b| *b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let Ok(source) = std::str::from_utf8(expr) else {
+        return;
+    };
+    let Ok(e) = Expression::compile(source, ADMISSION_VARIABLES) else {
+        return;
+    };
+    let object: serde_json::Value = serde_json::from_slice(object).unwrap_or_default();
+    let mut a = Activation::new();
+    a.bind_json("object", &object);
+    a.bind_json("oldObject", &serde_json::Value::Null);
+    let s = Scope::new(&a);
+    let _ = s.eval(&e);
+});
