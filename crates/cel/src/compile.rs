@@ -112,7 +112,10 @@ impl Expression {
                 max: MAX_DEPTH,
             });
         }
-        let program = Program::compile(source).map_err(|e| {
+        // The parser has unfinished corners too: a panic in it is a refusal, never a crash.
+        let parsed = std::panic::catch_unwind(|| Program::compile(source))
+            .map_err(|_| CompileError::Unsupported("an expression the parser fails on".into()))?;
+        let program = parsed.map_err(|e| {
             let first = e.errors.first();
             CompileError::Syntax {
                 line: first.map_or(0, |p| i64::try_from(p.pos.0).unwrap_or(0)),

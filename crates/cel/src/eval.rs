@@ -238,6 +238,13 @@ mod tests {
         ));
         // `params` is declared but unbound here.
         assert!(s.eval_bool(&compile("params.x == 1")).is_err());
+        // The library panics on a comprehension over a null (found by the `cel` fuzz target):
+        // an answer all the same.
+        let null = scope(json!({"l": [null]}));
+        assert_eq!(
+            null.eval_bool(&compile("object.l[0].all(x, x > 0)")),
+            Err(EvalError::Internal)
+        );
     }
 
     #[test]

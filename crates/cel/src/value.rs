@@ -54,6 +54,23 @@ impl Activation {
         }
     }
 
+    /// Blanks the values under the keys `fields` of the map bound as `name` (`data` and
+    /// `stringData` of a Secret), keeping the keys: a rule may ask which keys a Secret holds,
+    /// never read — or print in a message — what they hold.
+    pub fn redact(&mut self, name: &str, fields: &[&str]) {
+        let Some((_, Value::Map(object))) = self.vars.iter_mut().find(|(n, _)| n == name) else {
+            return;
+        };
+        let object = Arc::make_mut(&mut object.map);
+        for f in fields {
+            if let Some(Value::Map(m)) = object.get_mut(&Key::String(Arc::new((*f).to_string()))) {
+                for v in Arc::make_mut(&mut m.map).values_mut() {
+                    *v = Value::String(Arc::new(String::new()));
+                }
+            }
+        }
+    }
+
     /// The sizes of what is bound.
     pub fn sizes(&self) -> Sizes {
         self.sizes
@@ -178,6 +195,26 @@ mod tests {
         assert_eq!(a.sizes(), b.sizes());
         assert!(a.bind_json_str("o", "{\"a\": ").is_err());
         assert!(a.bind_json_str("o", "{} trailing").is_err());
+    }
+
+    #[test]
+    fn redacted_values_are_blank_and_keys_stay() {
+        let mut a = Activation::new();
+        a.bind_json_str(
+            "object",
+            r#"{"kind": "Secret", "data": {"password": "c2VjcmV0"}, "stringData": {"token": "t0p"}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        a.redact("object", &["data", "stringData"]);
+        let shown = format!("{:?}", a.vars);
+        assert!(
+            !shown.contains("c2VjcmV0") && !shown.contains("t0p"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("password") && shown.contains("token"),
+            "{shown}"
+        );
     }
 
     #[test]
