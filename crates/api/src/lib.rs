@@ -40,7 +40,7 @@ pub use mitigation::{
     ActionKind, Mitigation, MitigationPhase, MitigationSpec, MitigationStatus, TargetRef,
 };
 
-pub use validate::{KindPattern, SpecError, TARGET_KINDS, glob_match};
+pub use validate::{KindPattern, SpecError, TARGET_KINDS, glob_match, is_pod_group, runs_pods};
 
 /// What happens when a rule is violated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

@@ -117,6 +117,17 @@ fn is_resource_name(n: &str) -> bool {
         && !n.ends_with(['-', '.', '/'])
 }
 
+/// Whether `group` is an API group of the kinds that run pods (core, `apps`, `batch`).
+pub fn is_pod_group(group: &str) -> bool {
+    matches!(group, "" | "apps" | "batch")
+}
+
+/// Whether objects of `kind` in API group `group` run pods: what the built-in conditions judge,
+/// and what a policy without `targets.kinds` targets.
+pub fn runs_pods(group: &str, kind: &str) -> bool {
+    is_pod_group(group) && TARGET_KINDS.contains(&kind)
+}
+
 /// One entry of `targets.kinds`: `Kind`, `apiVersion/Kind` or `group/*/Kind`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KindPattern {
@@ -187,10 +198,7 @@ impl KindPattern {
     /// Whether it can match a kind that runs pods (one the built-in conditions judge).
     pub fn is_pod_kind(&self) -> bool {
         (self.kind == "*" || TARGET_KINDS.contains(&self.kind.as_str()))
-            && self
-                .group
-                .as_deref()
-                .is_none_or(|g| matches!(g, "" | "apps" | "batch" | "extensions"))
+            && self.group.as_deref().is_none_or(is_pod_group)
     }
 }
 

@@ -93,7 +93,8 @@ const TYPE_NAMES: &[&str] = &[
 ];
 
 /// The namespaces of library functions (`sets.contains`, `strings.quote`, `math.greatest`).
-const FUNCTION_NAMESPACES: &[&str] = &["sets", "strings", "math", "lists", "base64", "jsonpatch"];
+pub(crate) const FUNCTION_NAMESPACES: &[&str] =
+    &["sets", "strings", "math", "lists", "base64", "jsonpatch"];
 
 impl Expression {
     /// Compiles `source`, whose free variables must be among `variables` (`object`,

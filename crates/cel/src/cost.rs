@@ -205,7 +205,7 @@ fn qualified(call: &cel::common::ast::CallExpr) -> String {
         Some(IdedExpr {
             expr: Expr::Ident(ns),
             ..
-        }) if matches!(ns.as_str(), "sets" | "strings" | "math" | "lists") => {
+        }) if crate::compile::FUNCTION_NAMESPACES.contains(&ns.as_str()) => {
             format!("{ns}.{}", call.func_name)
         }
         _ => call.func_name.clone(),

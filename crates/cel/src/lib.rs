@@ -26,7 +26,7 @@ pub use cel::objects::{Key, Map};
 pub use compile::{CompileError, Expression};
 pub use cost::Sizes;
 pub use eval::{EvalError, Scope, env};
-pub use value::{Activation, from_json};
+pub use value::{Activation, Prepared};
 
 /// The variables of an admission expression (a SecurityPolicy rule's, a
 /// ValidatingAdmissionPolicy's).

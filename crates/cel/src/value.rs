@@ -24,12 +24,7 @@ impl Activation {
 
     /// Binds `name` to a JSON value (`null` for an absent one: an `oldObject` on create).
     pub fn bind_json(&mut self, name: &str, json: &serde_json::Value) {
-        let mut sizes = Sizes::default();
-        let v = convert(json, &mut sizes);
-        self.sizes.largest = self.sizes.largest.max(sizes.largest);
-        self.sizes.total = self.sizes.total.saturating_add(sizes.total);
-        self.sizes.longest_string = self.sizes.longest_string.max(sizes.longest_string);
-        self.bind(name, v);
+        self.bind_prepared(name, &Prepared::json(json));
     }
 
     /// Binds `name` to a JSON document's value, read straight into CEL values (no JSON tree in
@@ -37,13 +32,19 @@ impl Activation {
     pub fn bind_json_str(&mut self, name: &str, json: &str) -> Result<(), serde_json::Error> {
         let mut sizes = Sizes::default();
         let mut de = serde_json::Deserializer::from_str(json);
-        let v = serde::de::DeserializeSeed::deserialize(Seed(&mut sizes), &mut de)?;
+        let value = serde::de::DeserializeSeed::deserialize(Seed(&mut sizes), &mut de)?;
         de.end()?;
-        self.sizes.largest = self.sizes.largest.max(sizes.largest);
-        self.sizes.total = self.sizes.total.saturating_add(sizes.total);
-        self.sizes.longest_string = self.sizes.longest_string.max(sizes.longest_string);
-        self.bind(name, v);
+        self.bind_prepared(name, &Prepared { value, sizes });
         Ok(())
+    }
+
+    /// Binds `name` to a value read once for many activations (an inventory every request of a
+    /// run shares): its values are shared, not copied.
+    pub fn bind_prepared(&mut self, name: &str, p: &Prepared) {
+        self.sizes.largest = self.sizes.largest.max(p.sizes.largest);
+        self.sizes.total = self.sizes.total.saturating_add(p.sizes.total);
+        self.sizes.longest_string = self.sizes.longest_string.max(p.sizes.longest_string);
+        self.bind(name, p.value.clone());
     }
 
     /// Binds `name` to a value (one bound already is replaced).
@@ -77,46 +78,55 @@ impl Activation {
     }
 }
 
-/// A JSON value as a CEL value (numbers as `int` where they are integers, as the API server's
-/// CEL sees them).
-pub fn from_json(json: &serde_json::Value) -> Value {
-    convert(json, &mut Sizes::default())
+/// A JSON value read into a CEL value once, with its sizes.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    value: Value,
+    sizes: Sizes,
 }
 
-fn convert(json: &serde_json::Value, sizes: &mut Sizes) -> Value {
-    match json {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => Value::Int(i),
-            (None, Some(u)) => Value::UInt(u),
-            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::String(s) => {
-            sizes.longest_string = sizes.longest_string.max(s.len() as u64);
-            Value::String(Arc::new(s.clone()))
-        }
-        serde_json::Value::Array(a) => {
-            sizes.largest = sizes.largest.max(a.len() as u64);
-            sizes.total = sizes.total.saturating_add(a.len() as u64);
-            Value::List(Arc::new(a.iter().map(|x| convert(x, sizes)).collect()))
-        }
-        serde_json::Value::Object(o) => {
-            // A field set to null is absent, as the API server's typed objects have it
-            // (`has(x.f)` is false; `creationTimestamp: null` is no timestamp).
-            let map: HashMap<Key, Value> = o
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (Key::String(Arc::new(k.clone())), convert(v, sizes)))
-                .collect();
-            sizes.largest = sizes.largest.max(map.len() as u64);
-            sizes.total = sizes.total.saturating_add(map.len() as u64);
-            Value::Map(Map { map: Arc::new(map) })
+impl Prepared {
+    /// A JSON value (a tree: reading it cannot fail).
+    pub fn json(json: &serde_json::Value) -> Prepared {
+        let mut sizes = Sizes::default();
+        let value =
+            serde::de::DeserializeSeed::deserialize(Seed(&mut sizes), json).unwrap_or(Value::Null);
+        Prepared { value, sizes }
+    }
+
+    /// A list of JSON values (the objects of an inventory).
+    pub fn list(items: &[serde_json::Value]) -> Prepared {
+        let mut sizes = Sizes {
+            largest: items.len() as u64,
+            total: items.len() as u64,
+            longest_string: 0,
+        };
+        let value = items
+            .iter()
+            .map(|j| {
+                let p = Prepared::json(j);
+                sizes.largest = sizes.largest.max(p.sizes.largest);
+                sizes.total = sizes.total.saturating_add(p.sizes.total);
+                sizes.longest_string = sizes.longest_string.max(p.sizes.longest_string);
+                p.value
+            })
+            .collect();
+        Prepared {
+            value: Value::List(Arc::new(value)),
+            sizes,
         }
     }
 }
 
-/// Reads a JSON value as a CEL value, counting sizes as [`convert`] does.
+impl Default for Prepared {
+    /// The empty list.
+    fn default() -> Prepared {
+        Prepared::list(&[])
+    }
+}
+
+/// Reads a JSON value — text, or a JSON tree — as a CEL value, counting sizes: numbers as `int`
+/// where they are integers (as the API server's CEL sees them), a field set to null absent.
 struct Seed<'s>(&'s mut Sizes);
 
 impl<'de> serde::de::DeserializeSeed<'de> for Seed<'_> {
@@ -170,7 +180,8 @@ impl<'de> serde::de::Visitor<'de> for Seed<'_> {
         let mut map: HashMap<Key, Value> = HashMap::with_capacity(a.size_hint().unwrap_or(0));
         while let Some(k) = a.next_key::<String>()? {
             let v = a.next_value_seed(Seed(&mut *self.0))?;
-            // A field set to null is absent, as in `convert`.
+            // A field set to null is absent, as in the API server's typed objects (`has(x.f)`
+            // is false; `creationTimestamp: null` is no timestamp).
             if v != Value::Null {
                 map.insert(Key::String(Arc::new(k)), v);
             }

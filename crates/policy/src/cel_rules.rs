@@ -107,8 +107,7 @@ impl CompiledPolicy {
     /// Whether the policy targets objects of this group, version and kind.
     pub fn targets(&self, group: &str, version: &str, kind: &str) -> bool {
         if self.kinds.is_empty() {
-            return crate::object::POD_KINDS.contains(&kind)
-                && matches!(group, "" | "apps" | "batch" | "extensions");
+            return rampart_api::runs_pods(group, kind);
         }
         self.kinds.iter().any(|k| k.matches(group, version, kind))
     }
@@ -118,6 +117,10 @@ impl CompiledPolicy {
         self.rules.iter().any(CompiledRule::has_cel)
     }
 }
+
+/// The rest of the cluster, for referential rules: read into CEL values once, shared by every
+/// request that reads it ([`Inventory::list`] of the objects; the default is none).
+pub type Inventory = rampart_cel::Prepared;
 
 /// What a `cel` condition found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +143,8 @@ pub enum CelFinding {
 
 /// The activation of an admission request: `object`, `oldObject`, `request`,
 /// `namespaceObject` (its name and labels), `params` (null: no parameters yet) and `inventory`
-/// (the other objects of the cluster that referential rules read: a list, empty when unknown).
+/// (the other objects of the cluster that referential rules read, read once per run: a list,
+/// empty when unknown).
 /// `None` when the object is not JSON.
 pub fn activation(
     request: &serde_json::Value,
@@ -148,7 +152,7 @@ pub fn activation(
     old_object: Option<ObjectJson<'_>>,
     namespace: &str,
     ns_labels: &BTreeMap<String, String>,
-    inventory: &[serde_json::Value],
+    inventory: &Inventory,
 ) -> Option<Activation> {
     let mut a = Activation::new();
     bind(&mut a, "object", object).ok()?;
@@ -171,7 +175,7 @@ pub fn activation(
     };
     a.bind_json("namespaceObject", &ns);
     a.bind_json("params", &serde_json::Value::Null);
-    a.bind_json("inventory", &serde_json::Value::Array(inventory.to_vec()));
+    a.bind_prepared("inventory", inventory);
     Some(a)
 }
 
@@ -302,7 +306,7 @@ mod tests {
             None,
             "app",
             &BTreeMap::from([("team".to_string(), "a".to_string())]),
-            &[],
+            &Inventory::default(),
         )
         .expect("JSON");
         evaluate(&c.rules[0], &mut Scope::new(&a))
@@ -395,7 +399,7 @@ mod tests {
             None,
             "app",
             &BTreeMap::new(),
-            &[],
+            &Inventory::default(),
         )
         .expect("JSON");
         // The key is there, its value is not.

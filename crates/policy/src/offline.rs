@@ -82,11 +82,11 @@ pub struct Against<'a> {
     /// The newest policy minor version (what `latest` means).
     pub newest: u32,
     /// The rest of the cluster, for referential CEL rules (`inventory`).
-    pub inventory: &'a [Value],
+    pub inventory: &'a crate::cel_rules::Inventory,
 }
 
 /// The object's API group and version (`apiVersion` split; core: `""`, `v1`).
-fn group_version_of(v: &Value) -> (String, String) {
+pub fn group_version_of(v: &Value) -> (String, String) {
     let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("v1");
     match api.split_once('/') {
         Some((g, ver)) => (g.to_string(), ver.to_string()),
@@ -309,6 +309,9 @@ mod tests {
         })
     }
 
+    static NONE: std::sync::LazyLock<crate::cel_rules::Inventory> =
+        std::sync::LazyLock::new(Default::default);
+
     fn against<'a>(
         policies: &'a PolicySet,
         namespaces: &'a BTreeMap<String, BTreeMap<String, String>>,
@@ -319,7 +322,7 @@ mod tests {
             namespaces,
             pss: LevelVersion::parse(pss),
             newest: crate::pss::NEWEST_MINOR,
-            inventory: &[],
+            inventory: &NONE,
         }
     }
 

@@ -14,10 +14,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use rampart_api::{EnforcementMode, FailurePolicy, SecurityPolicySpec, glob_match};
 use serde_json::Value;
 
-use crate::cel_rules::{self, CelFinding, CompiledPolicy, CompiledRule};
+use crate::cel_rules::{self, CelFinding, CompiledPolicy, CompiledRule, Inventory};
 use crate::conditions::{evaluate_rule_with, pod_containers};
 use crate::mutate;
-use crate::object::{ObjectJson, POD_KINDS, PodSource, ShapeError, pod_source};
+use crate::object::{ObjectJson, PodSource, ShapeError, pod_source};
 use crate::pss::{self, Level, LevelVersion, Version};
 
 /// The operation being admitted.
@@ -419,13 +419,9 @@ fn op_name(o: Operation) -> &'static str {
     }
 }
 
-fn is_pod_group(group: &str) -> bool {
-    matches!(group, "" | "apps" | "batch")
-}
-
 /// Whether the request is about a pod-bearing object rampart evaluates, and its pod.
 fn pod_of(req: &Request<'_>) -> Result<Option<(PodSource, Option<PodSource>)>, ReviewError> {
-    if !is_pod_group(req.group) || !POD_KINDS.contains(&req.kind) {
+    if !rampart_api::runs_pods(req.group, req.kind) {
         return Ok(None);
     }
     if !matches!(req.operation, Operation::Create | Operation::Update) {
@@ -455,7 +451,7 @@ pub fn validate(
     policies: &PolicySet,
     pss_config: &PssConfig,
 ) -> Result<Decision, ReviewError> {
-    validate_with(req, ns_labels, policies, pss_config, &[])
+    validate_with(req, ns_labels, policies, pss_config, &Inventory::default())
 }
 
 /// [`validate`] with the rest of the cluster known: `inventory`, the objects referential CEL
@@ -465,7 +461,7 @@ pub fn validate_with(
     ns_labels: &BTreeMap<String, String>,
     policies: &PolicySet,
     pss_config: &PssConfig,
-    inventory: &[Value],
+    inventory: &Inventory,
 ) -> Result<Decision, ReviewError> {
     if req.group == "rampart.dev"
         && matches!(
@@ -676,7 +672,7 @@ impl Outcome {
 struct CelInput<'a> {
     req: &'a Request<'a>,
     ns_labels: &'a BTreeMap<String, String>,
-    inventory: &'a [Value],
+    inventory: &'a Inventory,
     scope: Option<Option<rampart_cel::Scope<'static>>>,
 }
 
@@ -684,7 +680,7 @@ impl<'a> CelInput<'a> {
     fn new(
         req: &'a Request<'a>,
         ns_labels: &'a BTreeMap<String, String>,
-        inventory: &'a [Value],
+        inventory: &'a Inventory,
     ) -> CelInput<'a> {
         CelInput {
             req,

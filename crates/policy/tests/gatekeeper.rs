@@ -313,6 +313,7 @@ fn covered_gatekeeper_cases_agree() {
             .filter(|f| !f.is_empty())
             .flat_map(yaml)
             .collect();
+        let inventory = rampart_policy::cel_rules::Inventory::list(&inventory);
         let obj = yaml(object).remove(0);
         let object_kind = if obj["kind"] == "AdmissionReview" {
             obj["request"]["object"]["kind"].as_str().unwrap_or("")

@@ -103,7 +103,7 @@ fn parse_level(s: &str) -> Result<LevelVersion, String> {
 #[derive(Default)]
 struct Inputs {
     objects: Vec<RawDocument>,
-    inventory: Vec<serde_json::Value>,
+    inventory: rampart_policy::cel_rules::Inventory,
     policies: PolicySet,
     namespaces: BTreeMap<String, BTreeMap<String, String>>,
     errors: Vec<String>,
@@ -161,18 +161,19 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     read_inputs(&args.paths, &mut inputs, true);
     let (docs, errors) = load_raw(&args.inventory, &LoadOptions::default());
     inputs.errors.extend(errors.iter().map(ToString::to_string));
-    inputs.inventory = docs.into_iter().map(|d| d.value).collect();
+    // Read into CEL values once, for every object checked.
+    let objects: Vec<serde_json::Value> = docs.into_iter().map(|d| d.value).collect();
+    inputs.inventory = rampart_policy::cel_rules::Inventory::list(&objects);
     let mut results = Vec::new();
     for d in &inputs.objects {
         match inputs.check(d, args.pss, newest) {
             // Objects rampart does not evaluate are admitted untouched; list only what was
             // judged: what runs pods, and what a policy's kinds name.
             Ok((r, _)) => {
-                let api = d.value["apiVersion"].as_str().unwrap_or("v1");
-                let (group, version) = api.split_once('/').unwrap_or(("", api));
+                let (group, version) = rampart_policy::offline::group_version_of(&d.value);
                 if rampart_policy::object::POD_KINDS.contains(&r.object.kind.as_str())
                     || !r.allowed
-                    || inputs.policies.targets(group, version, &r.object.kind)
+                    || inputs.policies.targets(&group, &version, &r.object.kind)
                 {
                     results.push(r);
                 }

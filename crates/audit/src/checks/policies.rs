@@ -58,13 +58,14 @@ pub fn security_policies(inv: &Inventory, _: &Settings) -> Vec<Verdict> {
             (name, labels)
         })
         .collect();
+    // Referential rules see no inventory in the audit yet.
+    let no_inventory = rampart_policy::cel_rules::Inventory::default();
     let against = Against {
         policies: &policies,
         namespaces: &namespaces,
         pss: None,
         newest: rampart_policy::pss::NEWEST_MINOR,
-        // Referential rules see no inventory in the audit yet.
-        inventory: &[],
+        inventory: &no_inventory,
     };
     inv.objects()
         .iter()
