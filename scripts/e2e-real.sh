@@ -31,7 +31,9 @@
 #  webhook  called by the API server over TLS through the chart's configurations: denials with
 #           rampart's message (restricted, baseline), warnings (warn label, workloads),
 #           mutations as stored, an invalid SecurityPolicy refused, a new policy and a namespace
-#           label change in effect at once, an API server restart survived, failurePolicy Fail
+#           label change in effect at once, CEL rules reading a per-namespace ConfigMap (params)
+#           and the cluster's Services (inventory) through the webhook's own watches, a params
+#           change in effect, an API server restart survived, failurePolicy Fail
 #           and Ignore with the webhook down; the latency it adds to `create --dry-run=server`.
 #  rollout  the `netpol` class: the demo's flows posted to the ingest, the proven plan applied step
 #           by step as Mitigations owning their NetworkPolicies (one per planned policy); a
@@ -120,7 +122,11 @@ fi
 # rampart as `helm template | kubectl apply` installs it (helm adopts it below): the webhook runs
 # on the host, so the chart's webhooks call it at a URL.
 hook=https://127.0.0.1:18444
-install_values=(--set webhook.url=$hook)
+# Services go to the webhook too (a CEL policy judges them), and the webhook may read the
+# ConfigMaps and Services that policy declares as params and inventory.
+install_values=(--set webhook.url=$hook
+  --set-json 'webhook.objectRules=[{"apiGroups":[""],"apiVersions":["v1"],"resources":["services"],"operations":["CREATE","UPDATE"],"scope":"Namespaced"}]'
+  --set-json 'webhook.readResources=[{"apiGroups":[""],"resources":["configmaps","services"]}]')
 helm template rampart "$chart" -n $ns_sys "${install_values[@]}" >"$work/install.yaml"
 # helm's field manager: `helm install --take-ownership` then owns every field it applied.
 kubectl apply --server-side --field-manager helm -f "$work/install.yaml" >/dev/null || fail "the rendered chart applies"
@@ -503,6 +509,53 @@ first_try() { # the very next request, no retry
 check "webhook: a new SecurityPolicy takes effect on the next request" first_try
 kubectl label namespace e2e-lbl pod-security.kubernetes.io/enforce=restricted >/dev/null
 check "webhook: a namespace label change takes effect on the next request" denied p7 e2e-lbl true privileged
+
+# CEL rules reading the cluster through the webhook's own watches: each namespace's ConfigMap
+# of allowed Service types (params, watched by name) and the cluster's Services (inventory).
+kubectl create namespace e2e-cel >/dev/null
+kubectl -n e2e-cel create configmap service-types --from-literal=allowed=ClusterIP >/dev/null
+kubectl apply -f - >/dev/null <<'EOF'
+apiVersion: rampart.dev/v1alpha1
+kind: ClusterSecurityPolicy
+metadata: {name: service-rules}
+spec:
+  targets: {kinds: [v1/Service], namespaces: [e2e-cel]}
+  params: {kind: ConfigMap, name: service-types}
+  inventory: [{apiVersion: v1, kind: Service}]
+  rules:
+  - name: types
+    conditions:
+    - cel:
+        expression: "(has(object.spec.type) ? object.spec.type : 'ClusterIP') in params.data.allowed.split(',')"
+        messageExpression: "'type ' + object.spec.type + ' is not in ' + params.data.allowed"
+  - name: unique-selector
+    conditions:
+    - cel:
+        expression: >-
+          !has(object.spec.selector) || !inventory.exists(s, s.metadata.namespace == object.metadata.namespace
+            && s.metadata.name != object.metadata.name && has(s.spec.selector) && s.spec.selector == object.spec.selector)
+        message: another Service has this selector
+EOF
+svc() { # svc NAME TYPE APP: create a Service, its output in $work/out
+  kubectl apply -f - >"$work/out" 2>&1 <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: $1, namespace: e2e-cel}
+spec: {type: $2, selector: {app: $3}, ports: [{port: 80}]}
+EOF
+}
+svc_denied() { # svc_denied NAME TYPE APP PATTERN: refused, the output matching PATTERN
+  svc "$1" "$2" "$3" && { kubectl -n e2e-cel delete service "$1" >/dev/null 2>&1; return 1; }
+  grep -q "$4" "$work/out"
+}
+check "webhook CEL: a Service type its namespace's ConfigMap (params) does not allow is denied" \
+  until_ok 20 svc_denied edge NodePort edge 'type NodePort is not in ClusterIP'
+sed 's/^/e2e:      /' "$work/out" | head -1 | cut -c1-220
+check "webhook CEL: an allowed Service is admitted" svc api ClusterIP api
+check "webhook CEL: a second Service with the same selector (inventory) is denied" \
+  until_ok 20 svc_denied api2 ClusterIP api 'another Service has this selector'
+kubectl -n e2e-cel patch configmap service-types --type merge -p '{"data":{"allowed":"ClusterIP,NodePort"}}' >/dev/null
+check "webhook CEL: the ConfigMap's change is in effect (the NodePort Service admitted)" until_ok 20 svc edge NodePort edge
 
 # An API server restart: the webhook's watches end and relist.
 scripts/control-plane.sh restart-apiserver "$cp" || fail "the API server restarts"

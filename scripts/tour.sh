@@ -82,6 +82,23 @@ step 'rampart policy check --policies examples/policies examples/policies/tests/
 step 'rampart policy test examples/policies/tests' 0 '10 passed, 0 failed'
 step 'rampart policy check --policies examples/policies-cel/policies.yaml --inventory examples/policies-cel/inventory examples/policies-cel/manifests.yaml' 1 \
   '    ClusterSecurityPolicy ingress-hygiene unique-host: another Ingress already serves this host (conditions[0].cel)'
+step 'rampart policy check --policies examples/policies-cel/policies.yaml --inventory examples/policies-cel/inventory examples/policies-cel/manifests.yaml' 1 \
+  '    ClusterSecurityPolicy replica-bounds within-bounds: replicas must be 2 to 20, not 40 (conditions[0].cel)'
+step 'rampart policy check --vap examples/vap/policies.yaml examples/vap/manifests' 1 \
+  "    ValidatingAdmissionPolicy replica-limit validations[0]: ValidatingAdmissionPolicy 'replica-limit' with binding 'replica-limit-prod' denied request: replicas must be at most 5, not 12"
+step 'rampart policy check --vap examples/vap/policies.yaml examples/vap/manifests' 1 '4 object(s) checked, 2 denied'
+step 'rampart policy test examples/vap/tests' 0 '5 passed, 0 failed'
+# Gatekeeper CEL templates converted, then checked (the converted file lives in the tour's dir).
+in_readme '$ rampart policy convert examples/gatekeeper/template.yaml > converted.yaml'
+rampart policy convert examples/gatekeeper/template.yaml > "$out/converted.yaml" || fail "policy convert failed"
+echo "tour: ok rampart policy convert examples/gatekeeper/template.yaml"
+in_readme '$ rampart policy check --policies converted.yaml examples/gatekeeper/services.yaml'
+code=0; text=$(rampart policy check --policies "$out/converted.yaml" examples/gatekeeper/services.yaml) || code=$?
+[ "$code" -eq 1 ] || fail "'rampart policy check --policies converted.yaml' exited $code, expected 1"
+want='    ClusterSecurityPolicy k8sallowedservicetypes-internal-only K8sAllowedServiceTypes: Service type NodePort is not one of ClusterIP (conditions[0].cel)'
+grep -qF -- "$want" <<<"$text" || fail "converted policies: no line '$want'"
+in_readme "$want"
+echo "tour: ok (exit 1) rampart policy check --policies converted.yaml examples/gatekeeper/services.yaml"
 
 # the dashboard of an offline scan answers /status.
 serve 'rampart dashboard examples/demo-cluster --addr 127.0.0.1:18080' http://127.0.0.1:18080/healthz

@@ -10,6 +10,7 @@
 //! * [`Mitigation`] (namespaced): the engine's ledger of reversible actions.
 //! * [`BreakGlass`] (cluster-scoped): the switch that stops all acting.
 //! * [`ArmingPolicy`] (cluster-scoped): how far each action class may go, per namespace.
+//! * [`PolicyParams`] (namespaced): parameters policies read as `params`.
 //!
 //! Both share [`SecurityPolicySpec`]. A spec is only data: [`SecurityPolicySpec::validate`] says
 //! what is wrong with one (the webhook rejects such objects on create and update), and
@@ -91,6 +92,150 @@ pub struct SecurityPolicySpec {
     /// violation.
     #[serde(default, skip_serializing_if = "FailurePolicy::is_fail")]
     pub failure_policy: FailurePolicy,
+    /// What `params` is in the policy's expressions: values written here, or an object of the
+    /// cluster (a ConfigMap, a `PolicyParams`) the webhook keeps current. Without it an
+    /// expression naming `params` is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Params>,
+    /// The kinds of the cluster's objects the expressions read as `inventory` (referential
+    /// rules: unique Ingress hosts, existing StorageClasses), like Gatekeeper's synced data.
+    /// The webhook watches these kinds, and only these; without them an expression naming
+    /// `inventory` is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inventory: Vec<ObjectKind>,
+}
+
+/// A kind of object, by `apiVersion` and `kind` (`networking.k8s.io/v1`, `Ingress`).
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectKind {
+    /// `v1` for the core group, `group/version` otherwise.
+    pub api_version: String,
+    /// The kind.
+    pub kind: String,
+}
+
+impl ObjectKind {
+    /// A kind of object.
+    pub fn new(api_version: &str, kind: &str) -> ObjectKind {
+        ObjectKind {
+            api_version: api_version.into(),
+            kind: kind.into(),
+        }
+    }
+
+    /// Its group (`""` for the core group) and version.
+    pub fn group_version(&self) -> (&str, &str) {
+        self.api_version
+            .split_once('/')
+            .unwrap_or(("", self.api_version.as_str()))
+    }
+
+    /// Whether it is the core group's Secret, whose values no expression may read.
+    pub fn is_secret(&self) -> bool {
+        self.api_version == "v1" && self.kind == "Secret"
+    }
+}
+
+impl std::fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.api_version, self.kind)
+    }
+}
+
+/// A policy's parameters: inline `values`, or a reference to a params object (`kind` and
+/// `name`), one or the other.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Params {
+    /// The parameters themselves (like a Gatekeeper constraint's `parameters`): `params` is
+    /// this value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_value")]
+    pub values: Option<serde_json::Value>,
+    /// The params object's `apiVersion` (default `v1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// The params object's kind (`ConfigMap`; `PolicyParams` with `apiVersion:
+    /// rampart.dev/v1alpha1`): `params` is the whole object (`params.data.repos`,
+    /// `params.spec.repos`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The params object's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its namespace: a SecurityPolicy's params live in its own namespace (leave this unset); a
+    /// ClusterSecurityPolicy's in this one or, unset, in the namespace of each request
+    /// (per-namespace parameters, as a ValidatingAdmissionPolicyBinding's `paramRef`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// When the params object does not exist: `Deny` (default), a violation in the rule's mode;
+    /// `Allow`, the policy's CEL does not apply.
+    #[serde(default, skip_serializing_if = "ParameterNotFoundAction::is_deny")]
+    pub parameter_not_found_action: ParameterNotFoundAction,
+}
+
+impl Params {
+    /// The params object's kind, when the params are a reference.
+    pub fn object_kind(&self) -> Option<ObjectKind> {
+        self.kind.as_ref().map(|k| ObjectKind {
+            api_version: self.api_version.clone().unwrap_or_else(|| "v1".into()),
+            kind: k.clone(),
+        })
+    }
+}
+
+/// What a missing params object means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum ParameterNotFoundAction {
+    /// A violation, in the rule's mode.
+    #[default]
+    Deny,
+    /// The policy's CEL does not apply.
+    Allow,
+}
+
+impl ParameterNotFoundAction {
+    fn is_deny(&self) -> bool {
+        *self == ParameterNotFoundAction::Deny
+    }
+}
+
+fn any_value(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "x-kubernetes-preserve-unknown-fields": true
+    })
+}
+
+/// Parameters of policies, as an object of their own (`params: {apiVersion:
+/// rampart.dev/v1alpha1, kind: PolicyParams, name: …}`): any fields under `spec`.
+#[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "rampart.dev",
+    version = "v1alpha1",
+    kind = "PolicyParams",
+    plural = "policyparams",
+    singular = "policyparam",
+    namespaced,
+    doc = "Parameters that SecurityPolicies and ClusterSecurityPolicies read as `params`."
+)]
+#[kube(derive = "PartialEq", derive = "Default")]
+pub struct PolicyParamsSpec {
+    /// The parameters (`params.spec.<field>` in expressions).
+    #[serde(flatten)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+impl JsonSchema for PolicyParamsSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PolicyParamsSpec".into()
+    }
+    /// Any fields: the parameters are the policy author's.
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        mitigation::preserve_unknown(g)
+    }
 }
 
 /// What an expression that cannot be evaluated counts as.
@@ -428,6 +573,7 @@ pub fn crds()
         Guardian::crd(),
         BreakGlass::crd(),
         ArmingPolicy::crd(),
+        PolicyParams::crd(),
     ]
 }
 
@@ -445,7 +591,8 @@ mod crd_tests {
                 "Mitigation",
                 "Guardian",
                 "BreakGlass",
-                "ArmingPolicy"
+                "ArmingPolicy",
+                "PolicyParams"
             ]
         );
         assert_eq!(crds[0].spec.scope, "Namespaced");

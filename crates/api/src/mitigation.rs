@@ -80,7 +80,7 @@ pub struct MitigationSpec {
     pub approved: bool,
 }
 
-fn preserve_unknown(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub(crate) fn preserve_unknown(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",
         "x-kubernetes-preserve-unknown-fields": true

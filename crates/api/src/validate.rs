@@ -210,10 +210,19 @@ fn is_identifier(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// A CEL expression at `path`, compiled as the webhook will.
-fn expression(path: &str, source: &str, out: &mut Vec<SpecError>) {
-    if let Err(e) = rampart_cel::Expression::compile(source, rampart_cel::ADMISSION_VARIABLES) {
-        out.push(err(path, e.to_string()));
+/// A CEL expression at `path`, compiled as the webhook will, over the variables `vars`.
+fn expression(path: &str, source: &str, vars: &[&str], out: &mut Vec<SpecError>) {
+    if let Err(e) = rampart_cel::Expression::compile(source, vars) {
+        let hint = match &e {
+            rampart_cel::CompileError::Undeclared { name, .. } if name == "params" => {
+                " (declare the policy's params: spec.params)"
+            }
+            rampart_cel::CompileError::Undeclared { name, .. } if name == "inventory" => {
+                " (declare the kinds it holds: spec.inventory)"
+            }
+            _ => "",
+        };
+        out.push(err(path, format!("{e}{hint}")));
     }
 }
 
@@ -232,7 +241,13 @@ fn is_qualified_name(name: &str) -> bool {
 
 /// Named expressions: names unique — CEL identifiers for variables (`variables.<name>`),
 /// qualified names for match conditions — and expressions CEL.
-fn named(path: &str, list: &[crate::NamedExpression], variables: bool, out: &mut Vec<SpecError>) {
+fn named(
+    path: &str,
+    list: &[crate::NamedExpression],
+    variables: bool,
+    vars: &[&str],
+    out: &mut Vec<SpecError>,
+) {
     let mut names = BTreeSet::new();
     for (i, n) in list.iter().enumerate() {
         if variables && !is_identifier(&n.name) {
@@ -254,15 +269,92 @@ fn named(path: &str, list: &[crate::NamedExpression], variables: bool, out: &mut
                 format!("duplicate name {:?}", n.name),
             ));
         }
-        expression(&format!("{path}[{i}].expression"), &n.expression, out);
+        expression(&format!("{path}[{i}].expression"), &n.expression, vars, out);
     }
 }
 
-fn condition(path: &str, c: &Condition, out: &mut Vec<SpecError>) {
+/// A policy's params: values or a reference, one or the other.
+fn params(p: &crate::Params, out: &mut Vec<SpecError>) {
+    match (&p.values, p.object_kind()) {
+        (Some(_), None) => {
+            if p.name.is_some() || p.namespace.is_some() || p.api_version.is_some() {
+                out.push(err(
+                    "params",
+                    "values, or a reference (apiVersion, kind, name, namespace): not both",
+                ));
+            }
+        }
+        (None, Some(k)) => {
+            object_kind("params", &k, "params", out);
+            if p.name
+                .as_deref()
+                .is_none_or(|n| !rampart_model::names::is_dns_subdomain(n))
+            {
+                out.push(err(
+                    "params.name",
+                    "the params object's name (a DNS subdomain) is required",
+                ));
+            }
+            if let Some(ns) = &p.namespace
+                && !rampart_model::names::is_dns_label(ns)
+            {
+                out.push(err(
+                    "params.namespace",
+                    format!("{ns:?} is not a namespace name"),
+                ));
+            }
+        }
+        (Some(_), Some(_)) => out.push(err(
+            "params",
+            "values, or a reference (kind, name): not both",
+        )),
+        (None, None) => out.push(err(
+            "params",
+            "give the values, or the params object's kind and name",
+        )),
+    }
+}
+
+/// A kind a policy reads objects of (its params', its inventory's).
+fn object_kind(path: &str, k: &crate::ObjectKind, what: &str, out: &mut Vec<SpecError>) {
+    let (group, version) = k.group_version();
+    if k.kind.is_empty() || !k.kind.chars().all(|c| c.is_ascii_alphanumeric()) {
+        out.push(err(
+            format!("{path}.kind"),
+            format!("{:?} is not a kind", k.kind),
+        ));
+    }
+    if version.is_empty()
+        || version.contains('/')
+        || (!group.is_empty() && !rampart_model::names::is_dns_subdomain(group))
+        || !version.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        out.push(err(
+            format!("{path}.apiVersion"),
+            format!(
+                "{:?} is not an apiVersion (v1, group/version)",
+                k.api_version
+            ),
+        ));
+    }
+    if k.is_secret() {
+        out.push(err(
+            path,
+            format!("Secrets cannot be {what}: no expression may read a Secret's values"),
+        ));
+    }
+}
+
+fn condition(path: &str, c: &Condition, vars: &[&str], out: &mut Vec<SpecError>) {
     if let Some(cel) = &c.cel {
-        expression(&format!("{path}.cel.expression"), &cel.expression, out);
+        expression(
+            &format!("{path}.cel.expression"),
+            &cel.expression,
+            vars,
+            out,
+        );
         if let Some(m) = &cel.message_expression {
-            expression(&format!("{path}.cel.messageExpression"), m, out);
+            expression(&format!("{path}.cel.messageExpression"), m, vars, out);
         }
     }
     let v = serde_json::to_value(c).unwrap_or_default();
@@ -384,9 +476,49 @@ fn condition(path: &str, c: &Condition, out: &mut Vec<SpecError>) {
 }
 
 impl SecurityPolicySpec {
-    /// Every problem with the spec (empty when it is valid).
+    /// The variables its expressions may name: `params` and `inventory` only when the policy
+    /// declares them.
+    pub fn cel_variables(&self) -> Vec<&'static str> {
+        let mut vars = vec![
+            "object",
+            "oldObject",
+            "request",
+            "namespaceObject",
+            "variables",
+        ];
+        if self.params.is_some() {
+            vars.push("params");
+        }
+        if !self.inventory.is_empty() {
+            vars.push("inventory");
+        }
+        vars
+    }
+
+    /// Every problem with a SecurityPolicy's spec: [`SecurityPolicySpec::validate`], and params
+    /// outside its own namespace.
+    pub fn validate_namespaced(&self) -> Vec<SpecError> {
+        let mut out = self.validate();
+        if self.params.as_ref().is_some_and(|p| p.namespace.is_some()) {
+            out.push(err(
+                "params.namespace",
+                "a SecurityPolicy reads params from its own namespace: leave this unset",
+            ));
+        }
+        out
+    }
+
+    /// Every problem with the spec (empty when it is valid; a SecurityPolicy's:
+    /// [`SecurityPolicySpec::validate_namespaced`]).
     pub fn validate(&self) -> Vec<SpecError> {
         let mut out = Vec::new();
+        let vars = self.cel_variables();
+        if let Some(p) = &self.params {
+            params(p, &mut out);
+        }
+        for (i, k) in self.inventory.iter().enumerate() {
+            object_kind(&format!("inventory[{i}]"), k, "inventory", &mut out);
+        }
         if self.rules.is_empty() {
             out.push(err("rules", "a policy needs at least one rule"));
         }
@@ -408,13 +540,20 @@ impl SecurityPolicySpec {
                 ));
             }
             for (ci, c) in r.conditions.iter().enumerate() {
-                condition(&format!("{at}.conditions[{ci}]"), c, &mut out);
+                condition(&format!("{at}.conditions[{ci}]"), c, &vars, &mut out);
             }
-            named(&format!("{at}.variables"), &r.variables, true, &mut out);
+            named(
+                &format!("{at}.variables"),
+                &r.variables,
+                true,
+                &vars,
+                &mut out,
+            );
             named(
                 &format!("{at}.matchConditions"),
                 &r.match_conditions,
                 false,
+                &vars,
                 &mut out,
             );
         }

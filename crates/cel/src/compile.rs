@@ -76,8 +76,15 @@ pub enum CompileError {
 pub struct Expression {
     program: Arc<Program>,
     source: Arc<str>,
-    cost: Arc<Cost>,
+    cost: Arc<(Cost, crate::cost::Paths)>,
+    /// It reads only what a request binds once for all its rules (`object`, `oldObject`,
+    /// `request`, `namespaceObject`): its value is the same in every rule of the request.
+    request_only: bool,
 }
+
+/// The variables a request binds once, the same for every rule and policy.
+pub(crate) const REQUEST_VARIABLES: &[&str] =
+    &["object", "oldObject", "request", "namespaceObject"];
 
 /// CEL's type names, which are identifiers too (`x == null_type`).
 const TYPE_NAMES: &[&str] = &[
@@ -131,11 +138,16 @@ impl Expression {
                 max: MAX_NESTING,
             });
         }
-        let cost = cost(program.expression());
+        let mut paths = Vec::new();
+        let cost = cost(program.expression(), &mut paths);
         Ok(Expression {
             program: Arc::new(program),
             source: source.into(),
-            cost: Arc::new(cost),
+            cost: Arc::new((cost, paths)),
+            request_only: shape
+                .free
+                .iter()
+                .all(|v| REQUEST_VARIABLES.contains(&v.as_str())),
         })
     }
 
@@ -144,10 +156,30 @@ impl Expression {
         &self.source
     }
 
+    /// Whether it reads only the request's own variables (its value is then the same in every
+    /// rule of a request, worked out once).
+    pub fn request_only(&self) -> bool {
+        self.request_only
+    }
+
+    pub(crate) fn source_arc(&self) -> &Arc<str> {
+        &self.source
+    }
+
     /// The worst-case cost of evaluating it over inputs of these sizes, in steps
     /// ([`crate::cost`]).
     pub fn cost_bound(&self, sizes: Sizes) -> u64 {
-        self.cost.at(sizes)
+        self.cost.0.at(sizes, &self.cost.1, &|_| None)
+    }
+
+    /// [`Expression::cost_bound`] with the collections at paths from bound values measured
+    /// (`measure`: their lengths, `None` when unknown).
+    pub(crate) fn cost_bound_measured(
+        &self,
+        sizes: Sizes,
+        measure: crate::cost::Measure<'_>,
+    ) -> u64 {
+        self.cost.0.at(sizes, &self.cost.1, measure)
     }
 
     pub(crate) fn program(&self) -> &Program {
@@ -175,6 +207,8 @@ fn bracket_depth(source: &str) -> u32 {
 struct Shape {
     terms: u32,
     nesting: u32,
+    /// The free variables it reads.
+    free: Vec<String>,
 }
 
 /// Walks the tree with a stack of its own (a tree as deep as the parser allows never recurses
@@ -186,6 +220,7 @@ fn shape(root: &IdedExpr, variables: &[&str]) -> Result<Shape, CompileError> {
     let mut out = Shape {
         terms: 0,
         nesting: 0,
+        free: Vec::new(),
     };
     while let Some((e, depth, nesting, bound)) = stack.pop() {
         out.terms += 1;
@@ -210,6 +245,9 @@ fn shape(root: &IdedExpr, variables: &[&str]) -> Result<Shape, CompileError> {
                         name: name.clone(),
                         known: variables.join(", "),
                     });
+                }
+                if !bound.iter().any(|b| b == name) && !out.free.contains(name) {
+                    out.free.push(name.clone());
                 }
             }
             Expr::Literal(_) => {}

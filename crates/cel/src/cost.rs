@@ -8,6 +8,10 @@
 //! string the longest string's length; anything else (a rule's variables, a list a function
 //! returns) at most every element of the inputs together. Functions that walk collections
 //! themselves (`in`, `sets.*`, `distinct`, `sum`, …) cost that walk.
+//!
+//! A collection named by a path from a bound input or variable (`object.spec.containers`,
+//! `variables.allowed`) is measured when the expression is evaluated, its inputs and earlier
+//! variables bound: the walk then costs its actual length, not the worst case of its kind.
 
 use cel::IdedExpr;
 use cel::common::ast::{EntryExpr, Expr};
@@ -23,8 +27,17 @@ pub struct Sizes {
     pub longest_string: u64,
 }
 
+impl Sizes {
+    /// Adds another input's sizes (its collections join these).
+    pub fn absorb(&mut self, other: Sizes) {
+        self.largest = self.largest.max(other.largest);
+        self.total = self.total.saturating_add(other.total);
+        self.longest_string = self.longest_string.max(other.longest_string);
+    }
+}
+
 /// How many elements a walked collection can hold.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Factor {
     /// Collections of the inputs, each at most the largest.
     inputs: u64,
@@ -34,10 +47,20 @@ pub(crate) struct Factor {
     strings: bool,
     /// Literal elements.
     literal: u64,
+    /// Collections at paths from bound values (indexes into [`Paths`]), measured when
+    /// evaluated; one that cannot be measured counts as every element of the inputs (`true`)
+    /// or the largest collection's.
+    measured: Vec<(u32, bool)>,
 }
 
+/// Paths from bound values (`["variables", "allowed"]`) whose collections a cost measures.
+pub(crate) type Paths = Vec<Vec<std::sync::Arc<String>>>;
+
+/// Measures the collection at a path (`None`: it cannot be told; the worst case stands).
+pub(crate) type Measure<'a> = &'a dyn Fn(&[std::sync::Arc<String>]) -> Option<u64>;
+
 impl Factor {
-    fn at(self, s: Sizes) -> u64 {
+    fn at(&self, s: Sizes, paths: &Paths, measure: Measure<'_>) -> u64 {
         let mut n = self.literal;
         if self.total {
             n = n.saturating_add(s.total);
@@ -47,16 +70,23 @@ impl Factor {
         if self.strings {
             n = n.saturating_add(s.longest_string);
         }
+        for (i, total) in &self.measured {
+            let m = paths
+                .get(*i as usize)
+                .and_then(|p| measure(p))
+                .unwrap_or(if *total { s.total } else { s.largest });
+            n = n.saturating_add(m);
+        }
         n
     }
 
-    fn plus(self, o: Factor) -> Factor {
-        Factor {
-            inputs: self.inputs.saturating_add(o.inputs),
-            total: self.total || o.total,
-            strings: self.strings || o.strings,
-            literal: self.literal.saturating_add(o.literal),
-        }
+    fn plus(mut self, o: Factor) -> Factor {
+        self.inputs = self.inputs.saturating_add(o.inputs);
+        self.total |= o.total;
+        self.strings |= o.strings;
+        self.literal = self.literal.saturating_add(o.literal);
+        self.measured.extend(o.measured);
+        self
     }
 
     const TOTAL: Factor = Factor {
@@ -64,12 +94,14 @@ impl Factor {
         total: true,
         strings: false,
         literal: 0,
+        measured: Vec::new(),
     };
     const INPUT: Factor = Factor {
         inputs: 1,
         total: false,
         strings: false,
         literal: 0,
+        measured: Vec::new(),
     };
 }
 
@@ -81,11 +113,15 @@ pub(crate) struct Cost {
 }
 
 impl Cost {
-    /// The worst case over inputs of these sizes (saturating).
-    pub(crate) fn at(&self, s: Sizes) -> u64 {
+    /// The worst case over inputs of these sizes (saturating), the collections at `paths`
+    /// measured by `measure`.
+    pub(crate) fn at(&self, s: Sizes, paths: &Paths, measure: Measure<'_>) -> u64 {
         let mut c = self.steps;
         for (f, body) in &self.loops {
-            c = c.saturating_add(f.at(s).saturating_mul(body.at(s)));
+            c = c.saturating_add(
+                f.at(s, paths, measure)
+                    .saturating_mul(body.at(s, paths, measure)),
+            );
         }
         c
     }
@@ -129,21 +165,22 @@ const QUADRATIC: &[&str] = &[
 /// Functions that make a list out of a string.
 pub(crate) const STRING_TO_LIST: &[&str] = &["split", "findAll", "chars"];
 
-/// The cost of `e` (whose depth was checked: this recursion is bounded).
-pub(crate) fn cost(e: &IdedExpr) -> Cost {
+/// The cost of `e` (whose depth was checked: this recursion is bounded); the paths its walks
+/// measure are added to `paths`.
+pub(crate) fn cost(e: &IdedExpr, paths: &mut Paths) -> Cost {
     let mut c = Cost {
         steps: 1,
         loops: Vec::new(),
     };
     match &e.expr {
         Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
-        Expr::Select(s) => c.add(cost(&s.operand)),
+        Expr::Select(s) => c.add(cost(&s.operand, paths)),
         Expr::Call(call) => {
             if let Some(t) = &call.target {
-                c.add(cost(t));
+                c.add(cost(t, paths));
             }
             for a in &call.args {
-                c.add(cost(a));
+                c.add(cost(a, paths));
             }
             let name = qualified(call);
             if LINEAR.contains(&name.as_str()) {
@@ -169,31 +206,32 @@ pub(crate) fn cost(e: &IdedExpr) -> Cost {
         }
         Expr::List(l) => {
             for x in &l.elements {
-                c.add(cost(x));
+                c.add(cost(x, paths));
             }
         }
         Expr::Map(m) => {
             for entry in &m.entries {
                 if let EntryExpr::MapEntry(me) = &entry.expr {
-                    c.add(cost(&me.key));
-                    c.add(cost(&me.value));
+                    c.add(cost(&me.key, paths));
+                    c.add(cost(&me.value, paths));
                 }
             }
         }
         Expr::Struct(s) => {
             for entry in &s.entries {
                 if let EntryExpr::StructField(f) = &entry.expr {
-                    c.add(cost(&f.value));
+                    c.add(cost(&f.value, paths));
                 }
             }
         }
         Expr::Comprehension(k) => {
-            c.add(cost(&k.iter_range));
-            c.add(cost(&k.accu_init));
-            c.add(cost(&k.result));
-            let mut body = cost(&k.loop_cond);
-            body.add(cost(&k.loop_step));
-            c.add(Cost::walk(factor(&k.iter_range), body));
+            c.add(cost(&k.iter_range, paths));
+            c.add(cost(&k.accu_init, paths));
+            c.add(cost(&k.result, paths));
+            let mut body = cost(&k.loop_cond, paths);
+            body.add(cost(&k.loop_step, paths));
+            let f = factor(&k.iter_range, paths);
+            c.add(Cost::walk(f, body));
         }
     }
     c
@@ -213,7 +251,7 @@ fn qualified(call: &cel::common::ast::CallExpr) -> String {
 }
 
 /// How many elements the collection `range` evaluates to can hold.
-fn factor(range: &IdedExpr) -> Factor {
+fn factor(range: &IdedExpr, paths: &mut Paths) -> Factor {
     match &range.expr {
         Expr::List(l) => Factor {
             literal: l.elements.len() as u64,
@@ -223,23 +261,38 @@ fn factor(range: &IdedExpr) -> Factor {
             literal: m.entries.len() as u64,
             ..Factor::default()
         },
-        Expr::Ident(_) | Expr::Select(_) => match root(range) {
+        Expr::Ident(_) | Expr::Select(_) => {
             // A rule's variables may be concatenations of the inputs' collections.
-            Some("variables") | None => Factor::TOTAL,
-            Some(_) => Factor::INPUT,
-        },
+            let total = matches!(root(range), Some("variables") | None);
+            // Measured when evaluated, if it is a path from something bound (an iteration
+            // variable is not: its paths stand at their worst case).
+            match select_path(range) {
+                Some(p) => {
+                    let i = paths.iter().position(|q| *q == p).unwrap_or_else(|| {
+                        paths.push(p);
+                        paths.len() - 1
+                    });
+                    Factor {
+                        measured: vec![(u32::try_from(i).unwrap_or(u32::MAX), total)],
+                        ..Factor::default()
+                    }
+                }
+                None if total => Factor::TOTAL,
+                None => Factor::INPUT,
+            }
+        }
         // `map`, `filter`: no more elements than the collection they walk.
-        Expr::Comprehension(k) => factor(&k.iter_range),
+        Expr::Comprehension(k) => factor(&k.iter_range, paths),
         Expr::Call(call) => match call.func_name.as_str() {
             "_+_" => call
                 .args
                 .iter()
-                .fold(Factor::default(), |f, a| f.plus(factor(a))),
+                .fold(Factor::default(), |f, a| f.plus(factor(a, paths))),
             "_?_:_" => call
                 .args
                 .iter()
                 .skip(1)
-                .fold(Factor::default(), |f, a| f.plus(factor(a))),
+                .fold(Factor::default(), |f, a| f.plus(factor(a, paths))),
             n if STRING_TO_LIST.contains(&n) => Factor {
                 strings: true,
                 ..Factor::default()
@@ -247,6 +300,27 @@ fn factor(range: &IdedExpr) -> Factor {
             _ => Factor::TOTAL,
         },
         _ => Factor::TOTAL,
+    }
+}
+
+/// A chain of selections from an identifier, as names (`["object", "spec", "containers"]`);
+/// `None` for anything else (a `has()` test among them, an index).
+fn select_path(e: &IdedExpr) -> Option<Vec<std::sync::Arc<String>>> {
+    let mut names = Vec::new();
+    let mut e = e;
+    loop {
+        match &e.expr {
+            Expr::Ident(name) => {
+                names.push(std::sync::Arc::new(name.clone()));
+                names.reverse();
+                return Some(names);
+            }
+            Expr::Select(s) if !s.test => {
+                names.push(std::sync::Arc::new(s.field.clone()));
+                e = &s.operand;
+            }
+            _ => return None,
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use cel::{Context, Value};
 
@@ -98,18 +98,27 @@ fn matches(
 pub struct Scope<'a> {
     ctx: Context<'a>,
     sizes: Sizes,
+    /// What is bound, by name: the collections expressions walk are measured in it.
+    bound: HashMap<String, Value>,
+    /// Values of expressions that read only the request (by source): a variable or condition
+    /// several rules share is worked out once per request.
+    memo: std::cell::RefCell<HashMap<Arc<str>, Value>>,
 }
 
 impl<'a> Scope<'a> {
     /// The variables of `activation`, over [`env`].
     pub fn new(activation: &Activation) -> Scope<'static> {
         let mut ctx = env().new_inner_scope();
+        let mut bound = HashMap::new();
         for (name, v) in &activation.vars {
             ctx.add_variable_from_value(name.as_str(), v.clone());
+            bound.insert(name.clone(), v.clone());
         }
         Scope {
             ctx,
             sizes: activation.sizes,
+            bound,
+            memo: Default::default(),
         }
     }
 
@@ -117,12 +126,39 @@ impl<'a> Scope<'a> {
     /// out. Derived from the bound inputs, they hold no more elements than those did, so the
     /// budget's sizes stand.
     pub fn bind(&mut self, name: &str, value: Value) {
-        self.ctx.add_variable_from_value(name, value);
+        if crate::compile::REQUEST_VARIABLES.contains(&name) {
+            // What was worked out from the old value no longer holds.
+            self.memo.get_mut().clear();
+        }
+        self.ctx.add_variable_from_value(name, value.clone());
+        self.bound.insert(name.to_string(), value);
+    }
+
+    /// Binds (or rebinds) an input read before (a policy's params, its inventory), its sizes
+    /// counted into the budget's.
+    pub fn bind_prepared(&mut self, name: &str, p: &crate::Prepared) {
+        self.sizes.absorb(p.sizes());
+        self.bind(name, p.value().clone());
     }
 
     /// Evaluates `e`, after checking its worst case against the budget.
     pub fn eval(&self, e: &Expression) -> Result<Value, EvalError> {
-        let bound = e.cost_bound(self.sizes);
+        if !e.request_only() {
+            return self.run(e);
+        }
+        if let Some(v) = self.memo.borrow().get(e.source_arc()) {
+            return Ok(v.clone());
+        }
+        let v = self.run(e)?;
+        self.memo
+            .borrow_mut()
+            .insert(e.source_arc().clone(), v.clone());
+        Ok(v)
+    }
+
+    /// Evaluates `e`, after checking its worst case against the budget.
+    fn run(&self, e: &Expression) -> Result<Value, EvalError> {
+        let bound = e.cost_bound_measured(self.sizes, &|path| self.measure(path));
         if bound > COST_LIMIT {
             return Err(EvalError::Budget {
                 bound,
@@ -136,6 +172,27 @@ impl<'a> Scope<'a> {
             Ok(Err(err)) => Err(EvalError::Execution(err.to_string())),
             Err(_) => Err(EvalError::Internal),
         }
+    }
+
+    /// The length of the collection at `path` from a bound value; a path that leads nowhere
+    /// holds nothing to walk (evaluating it fails first).
+    fn measure(&self, path: &[Arc<String>]) -> Option<u64> {
+        let (root, rest) = path.split_first()?;
+        let mut v = self.bound.get(root.as_str())?;
+        for key in rest {
+            match v {
+                Value::Map(m) => match m.map.get(&cel::objects::Key::String(key.clone())) {
+                    Some(x) => v = x,
+                    None => return Some(0),
+                },
+                _ => return Some(0),
+            }
+        }
+        Some(match v {
+            Value::List(l) => l.len() as u64,
+            Value::Map(m) => m.map.len() as u64,
+            _ => 0,
+        })
     }
 
     /// Evaluates `e` to a boolean.
@@ -182,7 +239,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const VARS: &[&str] = &["object", "oldObject", "params"];
+    const VARS: &[&str] = &["object", "oldObject", "params", "variables"];
 
     fn scope(object: serde_json::Value) -> Scope<'static> {
         let mut a = Activation::new();
@@ -263,5 +320,38 @@ mod tests {
         );
         // One level over the same list fits.
         assert_eq!(s.eval_bool(&compile("object.l.all(a, a >= 0)")), Ok(true));
+    }
+
+    #[test]
+    fn walks_over_bound_paths_cost_their_actual_length() {
+        // A huge list beside a small one: walking the small one twice is cheap, whatever the
+        // worst case of an input collection is.
+        let big: Vec<u32> = (0..5_000).collect();
+        let mut s = scope(json!({ "big": big, "small": [1, 2, 3] }));
+        let small = compile("object.small.all(a, object.small.all(b, a + b > 0))");
+        assert!(
+            small.cost_bound(s.sizes) > COST_LIMIT,
+            "the worst case alone refuses it"
+        );
+        assert_eq!(s.eval_bool(&small), Ok(true));
+        // A variable: measured as bound; one that concatenates the big list is refused.
+        let over = compile("variables.x.all(a, variables.x.all(b, a + b > 0))");
+        s.bind("variables", vars(&s, "object.small + object.small"));
+        assert_eq!(s.eval_bool(&over), Ok(true));
+        s.bind("variables", vars(&s, "object.big + object.small"));
+        assert!(matches!(s.eval_bool(&over), Err(EvalError::Budget { .. })));
+        // A missing path walks nothing (and fails on its own).
+        assert!(matches!(
+            s.eval_bool(&compile("object.none.all(a, object.big.all(b, a == b))")),
+            Err(EvalError::Execution(_))
+        ));
+    }
+
+    /// `variables` holding `x`, the value of `e`.
+    fn vars(s: &Scope<'_>, e: &str) -> Value {
+        let x = s.eval(&compile(e)).unwrap();
+        let map: std::collections::HashMap<cel::objects::Key, Value> =
+            std::collections::HashMap::from([(cel::objects::Key::String(Arc::new("x".into())), x)]);
+        Value::Map(cel::objects::Map { map: Arc::new(map) })
     }
 }

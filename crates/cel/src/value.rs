@@ -41,9 +41,7 @@ impl Activation {
     /// Binds `name` to a value read once for many activations (an inventory every request of a
     /// run shares): its values are shared, not copied.
     pub fn bind_prepared(&mut self, name: &str, p: &Prepared) {
-        self.sizes.largest = self.sizes.largest.max(p.sizes.largest);
-        self.sizes.total = self.sizes.total.saturating_add(p.sizes.total);
-        self.sizes.longest_string = self.sizes.longest_string.max(p.sizes.longest_string);
+        self.sizes.absorb(p.sizes);
         self.bind(name, p.value.clone());
     }
 
@@ -96,25 +94,61 @@ impl Prepared {
 
     /// A list of JSON values (the objects of an inventory).
     pub fn list(items: &[serde_json::Value]) -> Prepared {
+        Prepared::concat(items.iter().map(Prepared::json).collect::<Vec<_>>().iter())
+    }
+
+    /// A list of values read before (objects a watch keeps): shared, not copied.
+    pub fn concat<'a>(items: impl ExactSizeIterator<Item = &'a Prepared>) -> Prepared {
+        let n = items.len() as u64;
         let mut sizes = Sizes {
-            largest: items.len() as u64,
-            total: items.len() as u64,
+            largest: n,
+            total: n,
             longest_string: 0,
         };
         let value = items
-            .iter()
-            .map(|j| {
-                let p = Prepared::json(j);
-                sizes.largest = sizes.largest.max(p.sizes.largest);
-                sizes.total = sizes.total.saturating_add(p.sizes.total);
-                sizes.longest_string = sizes.longest_string.max(p.sizes.longest_string);
-                p.value
+            .map(|p| {
+                sizes.absorb(p.sizes);
+                p.value.clone()
             })
             .collect();
         Prepared {
             value: Value::List(Arc::new(value)),
             sizes,
         }
+    }
+
+    /// The elements of lists read before, as one list (an inventory of several kinds).
+    pub fn flatten(lists: &[&Prepared]) -> Prepared {
+        let mut sizes = Sizes::default();
+        let mut value = Vec::new();
+        for p in lists {
+            sizes.absorb(p.sizes);
+            if let Value::List(items) = &p.value {
+                value.extend(items.iter().cloned());
+            }
+        }
+        sizes.largest = sizes.largest.max(value.len() as u64);
+        Prepared {
+            value: Value::List(Arc::new(value)),
+            sizes,
+        }
+    }
+
+    /// JSON null.
+    pub fn null() -> Prepared {
+        Prepared {
+            value: Value::Null,
+            sizes: Sizes::default(),
+        }
+    }
+
+    /// The sizes that bound what evaluating over it costs.
+    pub fn sizes(&self) -> Sizes {
+        self.sizes
+    }
+
+    pub(crate) fn value(&self) -> &Value {
+        &self.value
     }
 }
 

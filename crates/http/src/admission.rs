@@ -69,6 +69,9 @@ pub struct AdmissionState {
     pub policies: RwLock<PolicySet>,
     /// Labels of every known namespace.
     pub namespaces: RwLock<BTreeMap<String, BTreeMap<String, String>>>,
+    /// The cluster objects the policies read (params objects, inventories), kept by watches
+    /// of exactly what the policies declare.
+    pub objects: RwLock<rampart_policy::store::ObjectStore>,
     /// Pod Security defaults and exemptions.
     pub pss: PssConfig,
     /// Metrics (shared with the certificate watcher).
@@ -477,7 +480,10 @@ fn decide(
         None => {
             let policies = s.policies.read().unwrap_or_else(|e| e.into_inner());
             match endpoint {
-                Endpoint::Validate => review::validate(&r, ns_labels, &policies, &s.pss),
+                Endpoint::Validate => {
+                    let objects = s.objects.read().unwrap_or_else(|e| e.into_inner());
+                    review::validate_with(&r, ns_labels, &policies, &s.pss, &objects)
+                }
                 Endpoint::Mutate => review::mutate(&r, ns_labels, &policies, s.guard.as_ref()),
             }
             .map_err(|e| (BadReview::Review(e), labels.clone()))?

@@ -238,6 +238,12 @@ pub fn webhook_reads() -> Vec<Access> {
     ] {
         out.extend(["list", "watch"].map(|v| Access::new(&ar.group, &ar.plural, v, "policies")));
     }
+    // Params objects of rampart's own kind; other kinds policies read (ConfigMap params,
+    // inventories) are granted per cluster (the chart's `webhook.readResources`).
+    let ar = ApiResource::erase::<rampart_api::PolicyParams>(&());
+    out.extend(
+        ["list", "watch"].map(|v| Access::new(&ar.group, &ar.plural, v, "policies' params")),
+    );
     out
 }
 

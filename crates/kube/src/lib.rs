@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod controls;
 pub mod guardians;
 pub mod leader;
+pub mod referenced;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

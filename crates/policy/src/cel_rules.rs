@@ -3,17 +3,37 @@
 
 use std::collections::BTreeMap;
 
-use rampart_api::{KindPattern, SecurityPolicySpec, SpecError};
-use rampart_cel::{ADMISSION_VARIABLES, Activation, EvalError, Expression, Scope, Value};
+use rampart_api::{KindPattern, ParameterNotFoundAction, SecurityPolicySpec, SpecError};
+use rampart_cel::{Activation, EvalError, Expression, Prepared, Scope, Value};
 
 use crate::object::ObjectJson;
+use crate::store::{ObjectStore, Selection};
 
 /// A `cel` condition, compiled.
 #[derive(Debug, Clone)]
 pub struct CompiledCondition {
+    /// Where it is written (`conditions[2].cel`, `validations[0]`), for findings.
+    field: String,
     expression: Expression,
     message: Option<String>,
     message_expression: Option<Expression>,
+}
+
+impl CompiledCondition {
+    /// A condition written at `field`.
+    pub fn new(
+        field: String,
+        expression: Expression,
+        message: Option<String>,
+        message_expression: Option<Expression>,
+    ) -> CompiledCondition {
+        CompiledCondition {
+            field,
+            expression,
+            message,
+            message_expression,
+        }
+    }
 }
 
 /// One rule's CEL, compiled.
@@ -26,6 +46,20 @@ pub struct CompiledRule {
 }
 
 impl CompiledRule {
+    /// A rule of named variables and match conditions, and conditions (`None`: a built-in one
+    /// at that index).
+    pub fn new(
+        variables: Vec<(String, Expression)>,
+        match_conditions: Vec<(String, Expression)>,
+        conditions: Vec<Option<CompiledCondition>>,
+    ) -> CompiledRule {
+        CompiledRule {
+            variables,
+            match_conditions,
+            conditions,
+        }
+    }
+
     /// Whether the rule has any `cel` condition.
     pub fn has_cel(&self) -> bool {
         self.conditions.iter().any(Option::is_some)
@@ -39,14 +73,111 @@ pub struct CompiledPolicy {
     pub rules: Vec<CompiledRule>,
     /// `targets.kinds`, parsed (empty: the kinds that run pods).
     pub kinds: Vec<KindPattern>,
+    /// Where `params` comes from.
+    pub params: ParamsSource,
+    /// What `inventory` holds (empty: the policy reads none).
+    pub inventory: Vec<Selection>,
+}
+
+/// Where a policy's `params` come from.
+#[derive(Debug, Clone, Default)]
+pub enum ParamsSource {
+    /// It declares none (its expressions never name `params`).
+    #[default]
+    None,
+    /// Values written in the policy, read into CEL once.
+    Inline(Prepared),
+    /// An object of the cluster.
+    Object {
+        /// What the store holds of it.
+        selection: Selection,
+        /// Its name.
+        name: String,
+        /// Its namespace; `None`: the request's.
+        namespace: Option<String>,
+        /// What its absence means.
+        not_found: ParameterNotFoundAction,
+    },
+}
+
+/// A policy's `params` and `inventory` for one request, or why there are none.
+#[derive(Debug)]
+pub enum Inputs<'a> {
+    /// Bound (each when the policy declares it).
+    Ready {
+        /// `params`.
+        params: Option<&'a Prepared>,
+        /// `inventory`.
+        inventory: Option<std::borrow::Cow<'a, Prepared>>,
+    },
+    /// Its params object does not exist and `parameterNotFoundAction` is `Allow`: its CEL does
+    /// not apply.
+    Skip,
+    /// Its params object does not exist (`Deny`): a violation.
+    Missing(String),
+    /// What it reads is not loaded: the failure policy decides.
+    Unavailable(String),
 }
 
 impl CompiledPolicy {
-    /// Compiles a spec's expressions and kinds (a spec that validated compiles).
-    pub fn compile(spec: &SecurityPolicySpec) -> Result<CompiledPolicy, Vec<SpecError>> {
+    /// What the policy's expressions read beyond the request, in `objects` (the request is in
+    /// `namespace`).
+    pub fn inputs<'a>(&'a self, objects: &'a ObjectStore, namespace: &str) -> Inputs<'a> {
+        let params = match &self.params {
+            ParamsSource::None => None,
+            ParamsSource::Inline(p) => Some(p),
+            ParamsSource::Object {
+                selection,
+                name,
+                namespace: ns,
+                not_found,
+            } => {
+                let ns = ns.as_deref().unwrap_or(namespace);
+                match objects.get(selection, ns, name) {
+                    Ok(Some(p)) => Some(p),
+                    Ok(None) => {
+                        return match not_found {
+                            ParameterNotFoundAction::Allow => Inputs::Skip,
+                            ParameterNotFoundAction::Deny => Inputs::Missing(format!(
+                                "params {} {ns}/{name} not found",
+                                selection.kind
+                            )),
+                        };
+                    }
+                    Err(e) => return Inputs::Unavailable(format!("params: {e}")),
+                }
+            }
+        };
+        let inventory = match &self.inventory[..] {
+            [] => None,
+            [one] => match objects.list(one) {
+                Ok(l) => Some(std::borrow::Cow::Borrowed(l)),
+                Err(e) => return Inputs::Unavailable(format!("inventory: {e}")),
+            },
+            many => {
+                let mut lists = Vec::new();
+                for sel in many {
+                    match objects.list(sel) {
+                        Ok(l) => lists.push(l),
+                        Err(e) => return Inputs::Unavailable(format!("inventory: {e}")),
+                    }
+                }
+                Some(std::borrow::Cow::Owned(Prepared::flatten(&lists)))
+            }
+        };
+        Inputs::Ready { params, inventory }
+    }
+
+    /// Compiles a spec's expressions and kinds (a spec that validated compiles); `namespace`
+    /// is a SecurityPolicy's (its params live there).
+    pub fn compile(
+        spec: &SecurityPolicySpec,
+        namespace: Option<&str>,
+    ) -> Result<CompiledPolicy, Vec<SpecError>> {
         let mut errors = Vec::new();
+        let vars = spec.cel_variables();
         let mut compile = |path: String, source: &str| {
-            Expression::compile(source, ADMISSION_VARIABLES)
+            Expression::compile(source, &vars)
                 .map_err(|e| {
                     errors.push(SpecError {
                         path,
@@ -77,11 +208,12 @@ impl CompiledPolicy {
                         Some(m) => Some(compile(format!("{at}.messageExpression"), m)?),
                         None => None,
                     };
-                    Some(CompiledCondition {
+                    Some(CompiledCondition::new(
+                        format!("conditions[{ci}].cel"),
                         expression,
-                        message: cel.message.clone(),
+                        cel.message.clone(),
                         message_expression,
-                    })
+                    ))
                 });
                 rule.conditions.push(compiled);
             }
@@ -97,8 +229,44 @@ impl CompiledPolicy {
                 }),
             }
         }
+        let params = match &spec.params {
+            None => ParamsSource::None,
+            Some(p) => match (&p.values, p.object_kind(), &p.name) {
+                (Some(v), _, _) => ParamsSource::Inline(Prepared::json(v)),
+                (None, Some(kind), Some(name)) => {
+                    let namespace = namespace.map(String::from).or_else(|| p.namespace.clone());
+                    ParamsSource::Object {
+                        selection: Selection {
+                            kind,
+                            namespace: namespace.clone(),
+                            name: Some(name.clone()),
+                        },
+                        name: name.clone(),
+                        namespace,
+                        not_found: p.parameter_not_found_action,
+                    }
+                }
+                _ => {
+                    errors.push(SpecError {
+                        path: "params".into(),
+                        message: "give the values, or the params object's kind and name".into(),
+                    });
+                    ParamsSource::None
+                }
+            },
+        };
+        let inventory = spec
+            .inventory
+            .iter()
+            .map(|k| Selection::all(k.clone()))
+            .collect();
         if errors.is_empty() {
-            Ok(CompiledPolicy { rules, kinds })
+            Ok(CompiledPolicy {
+                rules,
+                kinds,
+                params,
+                inventory,
+            })
         } else {
             Err(errors)
         }
@@ -116,11 +284,16 @@ impl CompiledPolicy {
     pub fn has_cel(&self) -> bool {
         self.rules.iter().any(CompiledRule::has_cel)
     }
-}
 
-/// The rest of the cluster, for referential rules: read into CEL values once, shared by every
-/// request that reads it ([`Inventory::list`] of the objects; the default is none).
-pub type Inventory = rampart_cel::Prepared;
+    /// What the store must hold for it: its params object's selection and its inventory's.
+    pub fn selections(&self) -> impl Iterator<Item = &Selection> {
+        let params = match &self.params {
+            ParamsSource::Object { selection, .. } => Some(selection),
+            _ => None,
+        };
+        params.into_iter().chain(&self.inventory)
+    }
+}
 
 /// What a `cel` condition found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,18 +314,15 @@ pub enum CelFinding {
     },
 }
 
-/// The activation of an admission request: `object`, `oldObject`, `request`,
-/// `namespaceObject` (its name and labels), `params` (null: no parameters yet) and `inventory`
-/// (the other objects of the cluster that referential rules read, read once per run: a list,
-/// empty when unknown).
-/// `None` when the object is not JSON.
+/// The activation of an admission request: `object`, `oldObject`, `request` and
+/// `namespaceObject` (its name and labels); each policy's `params` and `inventory` are bound
+/// over it ([`CompiledPolicy::inputs`]). `None` when the object is not JSON.
 pub fn activation(
     request: &serde_json::Value,
     object: ObjectJson<'_>,
     old_object: Option<ObjectJson<'_>>,
     namespace: &str,
     ns_labels: &BTreeMap<String, String>,
-    inventory: &Inventory,
 ) -> Option<Activation> {
     let mut a = Activation::new();
     bind(&mut a, "object", object).ok()?;
@@ -174,8 +344,6 @@ pub fn activation(
             "metadata": {"name": namespace, "labels": ns_labels}})
     };
     a.bind_json("namespaceObject", &ns);
-    a.bind_json("params", &serde_json::Value::Null);
-    a.bind_prepared("inventory", inventory);
     Some(a)
 }
 
@@ -218,9 +386,8 @@ pub fn evaluate(rule: &CompiledRule, scope: &mut Scope<'_>) -> Vec<CelFinding> {
             }
         }
     }
-    for (ci, c) in rule.conditions.iter().enumerate() {
-        let Some(c) = c else { continue };
-        let field = format!("conditions[{ci}].cel");
+    for c in rule.conditions.iter().flatten() {
+        let field = c.field.clone();
         match scope.eval_bool(&c.expression) {
             Ok(true) => {}
             Ok(false) => {
@@ -299,14 +466,13 @@ mod tests {
             rules: vec![r],
             ..SecurityPolicySpec::default()
         };
-        let c = CompiledPolicy::compile(&spec).unwrap_or_else(|e| panic!("{e:?}"));
+        let c = CompiledPolicy::compile(&spec, None).unwrap_or_else(|e| panic!("{e:?}"));
         let a = activation(
             &json!({"operation": "CREATE"}),
             (&object).into(),
             None,
             "app",
             &BTreeMap::from([("team".to_string(), "a".to_string())]),
-            &Inventory::default(),
         )
         .expect("JSON");
         evaluate(&c.rules[0], &mut Scope::new(&a))
@@ -391,7 +557,7 @@ mod tests {
             )],
             ..SecurityPolicySpec::default()
         };
-        let c = CompiledPolicy::compile(&spec).unwrap();
+        let c = CompiledPolicy::compile(&spec, None).unwrap();
         let secret = json!({"kind": "Secret", "data": {"password": "c2VjcmV0"}});
         let a = activation(
             &json!({"operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Secret"}}),
@@ -399,7 +565,6 @@ mod tests {
             None,
             "app",
             &BTreeMap::new(),
-            &Inventory::default(),
         )
         .expect("JSON");
         // The key is there, its value is not.
@@ -412,11 +577,11 @@ mod tests {
             rules: vec![rule(vec![cel("true", None, None)], &[], &[])],
             ..SecurityPolicySpec::default()
         };
-        let c = CompiledPolicy::compile(&spec).unwrap();
+        let c = CompiledPolicy::compile(&spec, None).unwrap();
         assert!(c.targets("apps", "v1", "Deployment"));
         assert!(!c.targets("networking.k8s.io", "v1", "Ingress"));
         spec.targets.kinds = vec!["networking.k8s.io/*/Ingress".into(), "v1/Service".into()];
-        let c = CompiledPolicy::compile(&spec).unwrap();
+        let c = CompiledPolicy::compile(&spec, None).unwrap();
         assert!(c.targets("networking.k8s.io", "v1", "Ingress"));
         assert!(c.targets("", "v1", "Service"));
         assert!(!c.targets("serving.knative.dev", "v1", "Service"));

@@ -64,6 +64,9 @@ pub struct CheckResult {
     pub violations_omitted: usize,
     /// Warnings the webhook would return.
     pub warnings: Vec<String>,
+    /// ValidatingAdmissionPolicies' audit annotations (`policy/key`: value).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub audit_annotations: BTreeMap<String, String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -81,8 +84,10 @@ pub struct Against<'a> {
     pub pss: Option<LevelVersion>,
     /// The newest policy minor version (what `latest` means).
     pub newest: u32,
-    /// The rest of the cluster, for referential CEL rules (`inventory`).
-    pub inventory: &'a crate::cel_rules::Inventory,
+    /// The cluster objects policies read: params objects, inventories.
+    pub objects: &'a crate::store::ObjectStore,
+    /// ValidatingAdmissionPolicies and their bindings.
+    pub vaps: &'a crate::vap::VapSet,
 }
 
 /// The object's API group and version (`apiVersion` split; core: `""`, `v1`).
@@ -158,8 +163,19 @@ pub fn check(
         &ns_labels,
         against.policies,
         &pss_config,
-        against.inventory,
+        against.objects,
     )?;
+    // ValidatingAdmissionPolicies judge the object as the API server would, beside the webhook.
+    let vap = against.vaps.review(&req, &object, &ns_labels);
+    let mut decision = decision;
+    for v in vap.violations {
+        match v.mode {
+            "enforce" => decision.allowed = false,
+            "warn" => decision.warnings.push(v.message.clone()),
+            _ => {}
+        }
+        decision.violations.push(v);
+    }
     // A template is admitted by Pod Security (upstream only warns), but its pods will be
     // judged at the namespace's enforce level: count those violations as denials.
     let mut violations: Vec<ViolationOut> = decision
@@ -194,6 +210,7 @@ pub fn check(
             violations,
             violations_omitted: decision.violations_omitted,
             warnings: decision.warnings,
+            audit_annotations: vap.audit_annotations,
         },
         decision.violations,
     ))
@@ -234,6 +251,14 @@ pub struct PolicyTest {
     /// Namespace files, relative to the test file.
     #[serde(default)]
     pub namespaces: Vec<PathBuf>,
+    /// Inventory files (params objects, the kinds policies read as `inventory`), relative to
+    /// the test file.
+    #[serde(default)]
+    pub inventory: Vec<PathBuf>,
+    /// ValidatingAdmissionPolicy and binding files (params objects beside them), relative to
+    /// the test file.
+    #[serde(default)]
+    pub vap: Vec<PathBuf>,
     /// Pod Security level to enforce, `LEVEL[:VERSION]`.
     #[serde(default)]
     pub pss: Option<String>,
@@ -309,7 +334,9 @@ mod tests {
         })
     }
 
-    static NONE: std::sync::LazyLock<crate::cel_rules::Inventory> =
+    static NONE: std::sync::LazyLock<crate::store::ObjectStore> =
+        std::sync::LazyLock::new(Default::default);
+    static NO_VAPS: std::sync::LazyLock<crate::vap::VapSet> =
         std::sync::LazyLock::new(Default::default);
 
     fn against<'a>(
@@ -322,7 +349,8 @@ mod tests {
             namespaces,
             pss: LevelVersion::parse(pss),
             newest: crate::pss::NEWEST_MINOR,
-            inventory: &NONE,
+            objects: &NONE,
+            vaps: &NO_VAPS,
         }
     }
 

@@ -14,11 +14,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use rampart_api::{EnforcementMode, FailurePolicy, SecurityPolicySpec, glob_match};
 use serde_json::Value;
 
-use crate::cel_rules::{self, CelFinding, CompiledPolicy, CompiledRule, Inventory};
+use crate::cel_rules::{self, CelFinding, CompiledPolicy, CompiledRule, Inputs};
 use crate::conditions::{evaluate_rule_with, pod_containers};
 use crate::mutate;
 use crate::object::{ObjectJson, PodSource, ShapeError, pod_source};
 use crate::pss::{self, Level, LevelVersion, Version};
+use crate::store::{ObjectStore, Selection};
 
 /// The operation being admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,11 +109,14 @@ impl PolicySet {
     /// Adds or replaces a policy after validating it and compiling its expressions (once, here:
     /// never per request); returns the spec's errors otherwise.
     pub fn upsert(&mut self, p: NamedPolicy) -> Result<(), Vec<rampart_api::SpecError>> {
-        let errors = p.spec.validate();
+        let errors = match p.namespace {
+            Some(_) => p.spec.validate_namespaced(),
+            None => p.spec.validate(),
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
-        let compiled = CompiledPolicy::compile(&p.spec)?;
+        let compiled = CompiledPolicy::compile(&p.spec, p.namespace.as_deref())?;
         self.policies.insert(
             (p.namespace.clone(), p.name.clone(), p.kind),
             (p, Arc::new(compiled)),
@@ -128,6 +132,15 @@ impl PolicySet {
     pub fn clear_kind(&mut self, kind: &'static str) {
         self.policies.retain(|k, _| k.2 != kind);
     }
+    /// The selections of cluster objects the policies read (params objects, inventory kinds):
+    /// what the webhook watches.
+    pub fn wanted(&self) -> std::collections::BTreeSet<Selection> {
+        self.policies
+            .values()
+            .flat_map(|(_, c)| c.selections().cloned())
+            .collect()
+    }
+
     /// Whether a policy's kinds name objects of this group, version and kind.
     pub fn targets(&self, group: &str, version: &str, kind: &str) -> bool {
         self.policies
@@ -410,7 +423,8 @@ impl Decision {
     }
 }
 
-fn op_name(o: Operation) -> &'static str {
+/// The operation as the API names it (`CREATE`).
+pub fn op_name(o: Operation) -> &'static str {
     match o {
         Operation::Create => "CREATE",
         Operation::Update => "UPDATE",
@@ -451,17 +465,18 @@ pub fn validate(
     policies: &PolicySet,
     pss_config: &PssConfig,
 ) -> Result<Decision, ReviewError> {
-    validate_with(req, ns_labels, policies, pss_config, &Inventory::default())
+    static NONE: std::sync::LazyLock<ObjectStore> = std::sync::LazyLock::new(ObjectStore::new);
+    validate_with(req, ns_labels, policies, pss_config, &NONE)
 }
 
-/// [`validate`] with the rest of the cluster known: `inventory`, the objects referential CEL
-/// rules read (unique hosts, existing storage classes, …).
+/// [`validate`] with the cluster objects policies read known: their params objects and
+/// inventories (unique hosts, existing storage classes, …).
 pub fn validate_with(
     req: &Request<'_>,
     ns_labels: &BTreeMap<String, String>,
     policies: &PolicySet,
     pss_config: &PssConfig,
-    inventory: &Inventory,
+    objects: &ObjectStore,
 ) -> Result<Decision, ReviewError> {
     if req.group == "rampart.dev"
         && matches!(
@@ -491,11 +506,12 @@ pub fn validate_with(
                 .is_some_and(|o| o.spec == pod.spec && o.meta.labels == pod.meta.labels);
             let pod_labels = pod.meta.labels.clone().unwrap_or_default();
             let containers = pod_containers(&pod.spec);
-            let mut cel = CelInput::new(req, ns_labels, inventory);
+            let mut cel = CelInput::new(req, ns_labels);
             for (p, compiled) in policies
                 .applicable(req, ns_labels, &pod_labels)
                 .filter(|_| !unchanged)
             {
+                let inputs = compiled.inputs(objects, req.namespace);
                 for (ri, rule) in p.spec.rules.iter().enumerate() {
                     let mode = rule.action.unwrap_or(p.spec.enforcement_mode);
                     for f in evaluate_rule_with(rule, &pod, ns_labels, &containers) {
@@ -512,7 +528,7 @@ pub fn validate_with(
                         );
                     }
                     if let Some(c) = compiled.rules.get(ri).filter(|c| c.has_cel()) {
-                        out.cel(p, &rule.name, mode, c, &mut cel);
+                        out.cel(p, &rule.name, mode, c, &mut cel, &inputs);
                     }
                 }
             }
@@ -526,17 +542,18 @@ pub fn validate_with(
             {
                 return Ok(Decision::allow());
             }
-            let mut cel = CelInput::new(req, ns_labels, inventory);
+            let mut cel = CelInput::new(req, ns_labels);
             let labels = req
                 .object
                 .and_then(|o| o.typed::<Labelled>().ok())
                 .map(|l| l.metadata.labels)
                 .unwrap_or_default();
             for (p, compiled) in policies.applicable(req, ns_labels, &labels) {
+                let inputs = compiled.inputs(objects, req.namespace);
                 for (ri, rule) in p.spec.rules.iter().enumerate() {
                     let mode = rule.action.unwrap_or(p.spec.enforcement_mode);
                     if let Some(c) = compiled.rules.get(ri).filter(|c| c.has_cel()) {
-                        out.cel(p, &rule.name, mode, c, &mut cel);
+                        out.cel(p, &rule.name, mode, c, &mut cel, &inputs);
                     }
                 }
             }
@@ -615,13 +632,32 @@ impl Outcome {
         mode: EnforcementMode,
         compiled: &CompiledRule,
         input: &mut CelInput<'_>,
+        inputs: &Inputs<'_>,
     ) {
+        let fail = p.spec.failure_policy == FailurePolicy::Fail;
+        let (params, inventory) = match inputs {
+            Inputs::Skip => return,
+            Inputs::Missing(why) => return self.violation(p, rule, mode, why.clone()),
+            Inputs::Unavailable(why) => {
+                if fail {
+                    self.violation(p, rule, mode, why.clone());
+                }
+                return;
+            }
+            Inputs::Ready { params, inventory } => (params, inventory),
+        };
         let Some(scope) = input.scope() else {
             if p.spec.failure_policy == FailurePolicy::Fail {
                 self.violation(p, rule, mode, "the object is not JSON CEL can read".into());
             }
             return;
         };
+        if let Some(params) = params {
+            scope.bind_prepared("params", params);
+        }
+        if let Some(inventory) = inventory {
+            scope.bind_prepared("inventory", inventory);
+        }
         for f in cel_rules::evaluate(compiled, scope) {
             match f {
                 CelFinding::Violation { field, message } => {
@@ -672,20 +708,14 @@ impl Outcome {
 struct CelInput<'a> {
     req: &'a Request<'a>,
     ns_labels: &'a BTreeMap<String, String>,
-    inventory: &'a Inventory,
     scope: Option<Option<rampart_cel::Scope<'static>>>,
 }
 
 impl<'a> CelInput<'a> {
-    fn new(
-        req: &'a Request<'a>,
-        ns_labels: &'a BTreeMap<String, String>,
-        inventory: &'a Inventory,
-    ) -> CelInput<'a> {
+    fn new(req: &'a Request<'a>, ns_labels: &'a BTreeMap<String, String>) -> CelInput<'a> {
         CelInput {
             req,
             ns_labels,
-            inventory,
             scope: None,
         }
     }
@@ -693,20 +723,7 @@ impl<'a> CelInput<'a> {
     fn scope(&mut self) -> Option<&mut rampart_cel::Scope<'static>> {
         if self.scope.is_none() {
             let req = self.req;
-            let resource = if req.resource.is_empty() {
-                resource_of_kind(req.kind)
-            } else {
-                req.resource.to_string()
-            };
-            let request = serde_json::json!({
-                "operation": op_name(req.operation),
-                "name": req.name,
-                "namespace": req.namespace,
-                "kind": {"group": req.group, "version": req.version, "kind": req.kind},
-                "resource": {"group": req.group, "version": req.version, "resource": resource},
-                "subResource": req.sub_resource.unwrap_or_default(),
-                "userInfo": {"username": req.username},
-            });
+            let request = request_json(req);
             let built = req.object.and_then(|object| {
                 cel_rules::activation(
                     &request,
@@ -714,13 +731,30 @@ impl<'a> CelInput<'a> {
                     req.old_object,
                     req.namespace,
                     self.ns_labels,
-                    self.inventory,
                 )
             });
             self.scope = Some(built.as_ref().map(rampart_cel::Scope::new));
         }
         self.scope.as_mut().and_then(Option::as_mut)
     }
+}
+
+/// The `request` variable of CEL expressions: what an AdmissionReview's request says of it.
+pub fn request_json(req: &Request<'_>) -> Value {
+    let resource = if req.resource.is_empty() {
+        resource_of_kind(req.kind)
+    } else {
+        req.resource.to_string()
+    };
+    serde_json::json!({
+        "operation": op_name(req.operation),
+        "name": req.name,
+        "namespace": req.namespace,
+        "kind": {"group": req.group, "version": req.version, "kind": req.kind},
+        "resource": {"group": req.group, "version": req.version, "resource": resource},
+        "subResource": req.sub_resource.unwrap_or_default(),
+        "userInfo": {"username": req.username},
+    })
 }
 
 /// `GroupResource.String()`: `pods`, `deployments.apps`.
@@ -737,13 +771,10 @@ pub fn group_resource(req: &Request<'_>) -> String {
     }
 }
 
-/// The resource name of a kind rampart evaluates (`Pod` → `pods`, `CronJob` → `cronjobs`).
+/// The resource name of a kind (`Pod` → `pods`, `Ingress` → `ingresses`, `NetworkPolicy` →
+/// `networkpolicies`), as kube-rs derives it for the built-in kinds.
 pub fn resource_of_kind(kind: &str) -> String {
-    let lower = kind.to_ascii_lowercase();
-    match lower.strip_suffix('y') {
-        Some(stem) => format!("{stem}ies"),
-        None => format!("{lower}s"),
-    }
+    kube::core::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk("", "v1", kind)).plural
 }
 
 fn pod_security(
@@ -956,7 +987,7 @@ fn spec_errors(kind: &str, spec: Value) -> Result<Vec<rampart_api::SpecError>, S
             serde_json::from_value::<rampart_api::ClusterSecurityPolicySpec>(spec)
                 .map(|c| c.policy.validate())
         }
-        _ => serde_json::from_value::<SecurityPolicySpec>(spec).map(|s| s.validate()),
+        _ => serde_json::from_value::<SecurityPolicySpec>(spec).map(|s| s.validate_namespaced()),
     }
     .map_err(|e| e.to_string())
 }

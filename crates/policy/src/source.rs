@@ -64,7 +64,11 @@ pub fn policy_from_value(
     Some(match parsed {
         Err(e) => Err(fail(format!("spec: {e}"))),
         Ok(spec) => {
-            let errors = spec.validate();
+            let errors = if cluster {
+                spec.validate()
+            } else {
+                spec.validate_namespaced()
+            };
             if errors.is_empty() {
                 Ok(NamedPolicy {
                     kind: if cluster {

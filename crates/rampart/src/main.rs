@@ -167,6 +167,7 @@ fn main() -> ExitCode {
         }
         Command::Policy(policy::PolicyCommand::Check(args)) => policy::check(&args),
         Command::Policy(policy::PolicyCommand::Test(args)) => policy::test(&args),
+        Command::Policy(policy::PolicyCommand::Convert(args)) => policy::convert(&args),
         Command::Crds => policy::crds(),
         Command::Permissions(c) => permissions::run(&c),
         Command::Engine(args) => {

@@ -26,6 +26,64 @@ pub enum PolicyCommand {
     /// Run policy unit tests (`kind: PolicyTest` files): resources, policies, expected
     /// results. Exit 0 when every expectation holds, 1 otherwise, 2 on input errors.
     Test(TestArgs),
+    /// Convert Gatekeeper ConstraintTemplates with a CEL source (`engine:
+    /// K8sNativeValidation`) and their Constraints into ClusterSecurityPolicies (or
+    /// ValidatingAdmissionPolicies and bindings), printed as YAML. Exit 0, or 2 when anything
+    /// did not convert (said on stderr).
+    Convert(ConvertArgs),
+}
+
+/// What `policy convert` produces.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ConvertTo {
+    /// ClusterSecurityPolicies (one per Constraint, its parameters as params values).
+    Securitypolicy,
+    /// ValidatingAdmissionPolicies and bindings (the Constraints stay the params objects).
+    Vap,
+}
+
+/// Arguments of `policy convert`.
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Files or directories holding the ConstraintTemplates and Constraints.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// What to produce.
+    #[arg(long, value_enum, default_value_t = ConvertTo::Securitypolicy)]
+    pub to: ConvertTo,
+}
+
+/// Runs `policy convert`.
+pub fn convert(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
+    let (docs, errors) = load_raw(&args.paths, &LoadOptions::default());
+    let values: Vec<Value> = docs.into_iter().map(|d| d.value).collect();
+    let to = match args.to {
+        ConvertTo::Securitypolicy => rampart_policy::gatekeeper::Target::SecurityPolicy,
+        ConvertTo::Vap => rampart_policy::gatekeeper::Target::Vap,
+    };
+    let (out, failed) = rampart_policy::gatekeeper::convert(&values, to);
+    let mut text = String::new();
+    for (i, v) in out.iter().enumerate() {
+        if i > 0 {
+            text.push_str("---\n");
+        }
+        text.push_str(&serde_saphyr::to_string(v).context("writing YAML")?);
+    }
+    crate::scan::write_stdout(&text).context("writing the converted policies")?;
+    for e in &errors {
+        eprintln!("rampart: {}", display_safe(&e.to_string()));
+    }
+    for e in &failed {
+        eprintln!("rampart: {}", display_safe(&e.to_string()));
+    }
+    if out.is_empty() && errors.is_empty() && failed.is_empty() {
+        anyhow::bail!("no Gatekeeper Constraints under {:?}", args.paths);
+    }
+    Ok(if errors.is_empty() && failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 /// Output formats of `policy check`.
@@ -48,14 +106,22 @@ pub struct CheckArgs {
     #[arg(long, value_parser = parse_level)]
     pub pss: Option<LevelVersion>,
     /// SecurityPolicy / ClusterSecurityPolicy manifests to apply (policies among the checked
-    /// paths apply too).
+    /// paths apply too); other objects in them (a ConfigMap or PolicyParams a policy reads as
+    /// `params`) join the inventory.
     #[arg(long)]
     pub policies: Vec<PathBuf>,
-    /// The rest of the cluster (files or directories of manifests), as referential CEL rules
-    /// read it through `inventory` (unique Ingress hosts, existing StorageClasses, …); like
-    /// Gatekeeper's `data.inventory`. Not checked themselves.
+    /// The rest of the cluster (files or directories of manifests): the params objects
+    /// policies name, and the objects of the kinds they declare as `inventory` (unique Ingress
+    /// hosts, existing StorageClasses, …; like Gatekeeper's `data.inventory`). Not checked
+    /// themselves.
     #[arg(long, value_name = "PATH")]
     pub inventory: Vec<PathBuf>,
+    /// Kubernetes ValidatingAdmissionPolicies and their bindings
+    /// (`admissionregistration.k8s.io/v1`; files or directories; params objects beside them),
+    /// judged as the API server would on creating each object: Deny, Warn and Audit actions,
+    /// paramRef, matchResources, matchConditions, auditAnnotations.
+    #[arg(long, value_name = "PATH")]
+    pub vap: Vec<PathBuf>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = CheckFormat::Table)]
     pub format: CheckFormat,
@@ -103,7 +169,12 @@ fn parse_level(s: &str) -> Result<LevelVersion, String> {
 #[derive(Default)]
 struct Inputs {
     objects: Vec<RawDocument>,
-    inventory: rampart_policy::cel_rules::Inventory,
+    /// The cluster's other objects: `--inventory`, and what sits beside the policies.
+    inventory: Vec<Value>,
+    /// What the policies read of them.
+    store: rampart_policy::store::ObjectStore,
+    /// ValidatingAdmissionPolicies and bindings.
+    vaps: rampart_policy::vap::VapSet,
     policies: PolicySet,
     namespaces: BTreeMap<String, BTreeMap<String, String>>,
     errors: Vec<String>,
@@ -126,11 +197,37 @@ fn read_inputs(paths: &[PathBuf], inputs: &mut Inputs, keep_objects: bool) {
             inputs.namespaces.insert(name, labels);
         } else if keep_objects {
             inputs.objects.push(d);
+        } else {
+            inputs.inventory.push(d.value);
         }
     }
 }
 
 impl Inputs {
+    /// Reads inventory files, then what the policies read of the whole inventory (once, for
+    /// every object checked).
+    fn read_inventory(&mut self, paths: &[PathBuf]) {
+        let (docs, errors) = load_raw(paths, &LoadOptions::default());
+        self.errors.extend(errors.iter().map(ToString::to_string));
+        self.inventory.extend(docs.into_iter().map(|d| d.value));
+        self.store = rampart_policy::store::ObjectStore::from_objects(
+            &self.inventory,
+            &self.policies.wanted(),
+        );
+        self.vaps.add_params(&self.inventory);
+    }
+
+    /// Reads ValidatingAdmissionPolicies and their bindings (other objects there are params).
+    fn read_vaps(&mut self, paths: &[PathBuf]) {
+        let (docs, errors) = load_raw(paths, &LoadOptions::default());
+        self.errors.extend(errors.iter().map(ToString::to_string));
+        let (vaps, errors) = rampart_policy::vap::VapSet::from_documents(
+            docs.iter().map(|d| (d.source.to_string(), &d.value)),
+        );
+        self.errors.extend(errors);
+        self.vaps = vaps;
+    }
+
     /// Judges one object against these policies and namespaces; an error names the file.
     fn check(
         &self,
@@ -143,7 +240,8 @@ impl Inputs {
             namespaces: &self.namespaces,
             pss,
             newest,
-            inventory: &self.inventory,
+            objects: &self.store,
+            vaps: &self.vaps,
         };
         rampart_policy::offline::check(&d.value, &d.source.file, d.source.line, &against)
             .map_err(|e| format!("{}: {e}", d.source))
@@ -159,11 +257,8 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut inputs = Inputs::default();
     read_inputs(&args.policies, &mut inputs, false);
     read_inputs(&args.paths, &mut inputs, true);
-    let (docs, errors) = load_raw(&args.inventory, &LoadOptions::default());
-    inputs.errors.extend(errors.iter().map(ToString::to_string));
-    // Read into CEL values once, for every object checked.
-    let objects: Vec<serde_json::Value> = docs.into_iter().map(|d| d.value).collect();
-    inputs.inventory = rampart_policy::cel_rules::Inventory::list(&objects);
+    inputs.read_vaps(&args.vap);
+    inputs.read_inventory(&args.inventory);
     let mut results = Vec::new();
     for d in &inputs.objects {
         match inputs.check(d, args.pss, newest) {
@@ -173,6 +268,9 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
                 let (group, version) = rampart_policy::offline::group_version_of(&d.value);
                 if rampart_policy::object::POD_KINDS.contains(&r.object.kind.as_str())
                     || !r.allowed
+                    || !r.violations.is_empty()
+                    || !r.warnings.is_empty()
+                    || !r.audit_annotations.is_empty()
                     || inputs.policies.targets(&group, &version, &r.object.kind)
                 {
                     results.push(r);
@@ -256,6 +354,13 @@ fn write_table(out: &mut impl Write, results: &[CheckResult]) -> anyhow::Result<
         for w in &r.warnings {
             writeln!(out, "    warning: {}", display_safe(w))?;
         }
+        for (k, v) in &r.audit_annotations {
+            writeln!(
+                out,
+                "{}",
+                Safe(format_args!("    audit annotation {k}: {v}"))
+            )?;
+        }
     }
     let denied = results.iter().filter(|r| !r.allowed).count();
     writeln!(out, "{} object(s) checked, {denied} denied", results.len())?;
@@ -325,6 +430,8 @@ fn run_test(d: &RawDocument, tally: &mut Tally, out: &mut impl Write) -> anyhow:
     read_inputs(&rel(&t.policies), &mut inputs, false);
     read_inputs(&rel(&t.namespaces), &mut inputs, false);
     read_inputs(&rel(&t.resources), &mut inputs, true);
+    inputs.read_vaps(&rel(&t.vap));
+    inputs.read_inventory(&rel(&t.inventory));
     let pss = match t.pss.as_deref().map(parse_level).transpose() {
         Ok(p) => p,
         Err(e) => {

@@ -373,13 +373,149 @@ fn policy_check_table_escapes_names() {
     );
 }
 
+/// Kubernetes' ValidatingAdmissionPolicies judged offline: per-namespace params, Deny and
+/// Warn bindings, audit annotations, and the PolicyTest form.
+#[test]
+fn policy_check_judges_validating_admission_policies() {
+    let out = rampart(&[
+        "policy",
+        "check",
+        "--vap",
+        "examples/vap/policies.yaml",
+        "--format",
+        "json",
+        "examples/vap/manifests",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = |kind: &str, ns: &str, name: &str| {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["object"]["kind"] == kind
+                    && r["object"]["namespace"] == ns
+                    && r["object"]["name"] == name
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("{kind}/{ns}/{name} listed: {v:#}"))
+    };
+    let batch = result("Deployment", "prod", "batch");
+    assert_eq!(batch["allowed"], false);
+    assert!(
+        batch["violations"].to_string().contains(
+            "ValidatingAdmissionPolicy 'replica-limit' with binding 'replica-limit-prod' denied request: replicas must be at most 5, not 12"
+        ),
+        "{batch:#}"
+    );
+    assert_eq!(batch["audit_annotations"]["replica-limit/replicas"], "12");
+    let web = result("Deployment", "test", "web");
+    assert_eq!(web["allowed"], true);
+    assert!(
+        web["warnings"]
+            .to_string()
+            .contains("replicas must be at most 2, not 3"),
+        "{web:#}"
+    );
+    assert_eq!(result("Deployment", "prod", "web")["allowed"], true);
+    assert_eq!(result("Service", "prod", "web")["allowed"], false);
+
+    let out = rampart(&["policy", "test", "examples/vap/tests"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("5 passed, 0 failed"), "{text}");
+}
+
+/// Gatekeeper CEL templates move over: converted to ClusterSecurityPolicies and to
+/// ValidatingAdmissionPolicies, both decide the same; a Rego-only template is refused.
+#[test]
+fn policy_convert_moves_gatekeeper_cel_templates_over() {
+    let dir = std::env::temp_dir().join(format!("rampart-convert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let verdicts = |out: &Output| -> Vec<(String, bool, usize)> {
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut all: Vec<(String, bool, usize)> = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["object"]["name"].as_str().unwrap().to_string(),
+                    r["allowed"].as_bool().unwrap(),
+                    r["warnings"].as_array().unwrap().len(),
+                )
+            })
+            .filter(|(_, allowed, warnings)| !allowed || *warnings > 0)
+            .collect();
+        all.sort();
+        all
+    };
+    for (to, file) in [("securitypolicy", "policies.yaml"), ("vap", "vaps.yaml")] {
+        let out = rampart(&["policy", "convert", "--to", to, "examples/gatekeeper"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(dir.join(file), &out.stdout).unwrap();
+    }
+    let policies = dir.join("policies.yaml");
+    let as_policies = rampart(&[
+        "policy",
+        "check",
+        "--format",
+        "json",
+        "--policies",
+        policies.to_str().unwrap(),
+        "examples/gatekeeper/services.yaml",
+    ]);
+    let vaps = dir.join("vaps.yaml");
+    let as_vaps = rampart(&[
+        "policy",
+        "check",
+        "--format",
+        "json",
+        "--vap",
+        vaps.to_str().unwrap(),
+        // The constraints stay the params objects.
+        "--vap",
+        "examples/gatekeeper/template.yaml",
+        "examples/gatekeeper/services.yaml",
+    ]);
+    let expected = vec![
+        ("debug".to_string(), false, 0),
+        ("edge".to_string(), true, 1),
+    ];
+    assert_eq!(verdicts(&as_policies), expected);
+    assert_eq!(verdicts(&as_vaps), expected);
+
+    std::fs::write(
+        dir.join("rego.yaml"),
+        "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata: {name: k8sx}\nspec:\n  crd: {spec: {names: {kind: K8sX}}}\n  targets:\n  - target: admission.k8s.gatekeeper.sh\n    rego: 'package x'\n---\napiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sX\nmetadata: {name: x}\nspec: {}\n",
+    )
+    .unwrap();
+    let out = rampart(&["policy", "convert", dir.join("rego.yaml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has no CEL source"), "{err}");
+    assert!(err.contains("no ConstraintTemplate for kind K8sX"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn crds_are_printed_as_yaml() {
     let out = rampart(&["crds"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     let docs: Vec<&str> = text.split("\n---\n").collect();
-    assert_eq!(docs.len(), 6);
+    assert_eq!(docs.len(), 7);
     assert!(docs[0].contains("name: securitypolicies.rampart.dev"));
     assert!(docs[1].contains("name: clustersecuritypolicies.rampart.dev"));
     assert!(docs[2].contains("name: mitigations.rampart.dev"));
@@ -388,6 +524,8 @@ fn crds_are_printed_as_yaml() {
     assert!(docs[4].contains("name: breakglasses.rampart.dev"));
     assert!(docs[4].contains("scope: Cluster"));
     assert!(docs[5].contains("name: armingpolicies.rampart.dev"));
+    assert!(docs[6].contains("name: policyparams.rampart.dev"));
+    assert!(docs[6].contains("x-kubernetes-preserve-unknown-fields: true"));
     assert!(text.contains("openAPIV3Schema"));
 }
 

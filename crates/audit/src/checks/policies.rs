@@ -18,15 +18,33 @@ use crate::settings::Settings;
 
 const POLICY_KINDS: &[&str] = &["SecurityPolicy", "ClusterSecurityPolicy"];
 
-/// The policies among the objects (invalid ones are skipped: the webhook refuses them).
+/// The policies among the objects (invalid ones are skipped: the webhook refuses them), and
+/// how many there are. A policy reading params or an inventory of a kind the objects hold none
+/// of is left out: whether the kind was never collected (the engine does not watch
+/// ConfigMaps) or is empty cannot be told here, and a missing params object would be a false
+/// violation.
 pub fn policy_set(inv: &Inventory) -> (PolicySet, usize) {
+    let held: std::collections::BTreeSet<(&str, &str)> = inv
+        .objects()
+        .iter()
+        .filter_map(|o| {
+            Some((
+                o.value.get("apiVersion")?.as_str()?,
+                o.value.get("kind")?.as_str()?,
+            ))
+        })
+        .collect();
     let mut set = PolicySet::default();
     let mut n = 0;
     for o in inv.of_kinds(POLICY_KINDS) {
-        if let Some(Ok(p)) = policy_from_value(&o.value, "default")
-            && set.upsert(p).is_ok()
-        {
-            n += 1;
+        if let Some(Ok(p)) = policy_from_value(&o.value, "default") {
+            let reads = p.spec.params.iter().filter_map(|p| p.object_kind());
+            let collected = reads
+                .chain(p.spec.inventory.iter().cloned())
+                .all(|k| held.contains(&(k.api_version.as_str(), k.kind.as_str())));
+            if collected && set.upsert(p).is_ok() {
+                n += 1;
+            }
         }
     }
     (set, n)
@@ -58,18 +76,28 @@ pub fn security_policies(inv: &Inventory, _: &Settings) -> Vec<Verdict> {
             (name, labels)
         })
         .collect();
-    // Referential rules see no inventory in the audit yet.
-    let no_inventory = rampart_policy::cel_rules::Inventory::default();
+    // The whole cluster is here: params objects and inventories come from it.
+    let objects = rampart_policy::store::ObjectStore::from_objects(
+        inv.objects().iter().map(|o| &o.value),
+        &policies.wanted(),
+    );
     let against = Against {
         policies: &policies,
         namespaces: &namespaces,
         pss: None,
         newest: rampart_policy::pss::NEWEST_MINOR,
-        inventory: &no_inventory,
+        objects: &objects,
+        vaps: &rampart_policy::vap::VapSet::default(),
     };
     inv.objects()
         .iter()
-        .filter(|o| rampart_api::TARGET_KINDS.contains(&o.kind()) && !o.controlled())
+        .filter(|o| {
+            let (group, version) = rampart_policy::offline::group_version_of(&o.value);
+            (rampart_api::TARGET_KINDS.contains(&o.kind())
+                || (!POLICY_KINDS.contains(&o.kind())
+                    && policies.targets(&group, &version, o.kind())))
+                && !o.controlled()
+        })
         .map(|o| {
             let file = o.at.file.as_deref().unwrap_or("");
             let outcome = check(&o.value, file, o.at.line, &against)

@@ -1,9 +1,9 @@
 //! The Gatekeeper library's constraints that rampart's built-in conditions do not express,
-//! written as CEL rules: one rule per constraint kind, its parameters bound as the variable `p`
-//! (a CEL literal of the constraint's `parameters`), written here from each template's
-//! documented intent.
+//! written as CEL rules: one rule per constraint kind, the constraint's `parameters` as the
+//! policy's params values (`variables.p` is `params`), referential rules declaring the kinds
+//! they read as `inventory`; written here from each template's documented intent.
 
-use rampart_api::{CelCondition, Condition, NamedExpression};
+use rampart_api::{CelCondition, Condition, NamedExpression, ObjectKind};
 use serde_json::Value;
 
 /// A CEL rule: its variables (after `p`) and its conditions (expression, message).
@@ -12,6 +12,8 @@ pub struct CelRule {
     pub conditions: Vec<Condition>,
     /// Whether the template judges creations only (updates pass).
     pub create_only: bool,
+    /// The kinds it reads as `inventory`.
+    pub inventory: Vec<ObjectKind>,
 }
 
 fn var(name: &str, expression: &str) -> NamedExpression {
@@ -509,14 +511,23 @@ pub fn rule(kind: &str, p: &Value) -> Result<CelRule, String> {
         ),
         other => return Err(format!("{other}: no CEL rule written")),
     };
-    // The constraint's parameters, as a CEL literal (JSON is one).
-    let empty = Value::Object(Default::default());
-    let literal = serde_json::to_string(if p.is_null() { &empty } else { p }).unwrap_or_default();
-    let mut all = vec![var("p", &literal)];
+    let inventory = match kind {
+        "K8sUniqueIngressHost" => vec![ObjectKind::new("networking.k8s.io/v1", "Ingress")],
+        "K8sUniqueServiceSelector" => vec![ObjectKind::new("v1", "Service")],
+        "K8sStorageClass" => vec![ObjectKind::new("storage.k8s.io/v1", "StorageClass")],
+        "K8sHorizontalPodAutoscaler" => ["Deployment", "StatefulSet", "ReplicaSet"]
+            .map(|k| ObjectKind::new("apps/v1", k))
+            .to_vec(),
+        "K8sPodDisruptionBudget" => vec![ObjectKind::new("policy/v1", "PodDisruptionBudget")],
+        _ => vec![],
+    };
+    let _ = p;
+    let mut all = vec![var("p", "params")];
     all.extend(variables);
     Ok(CelRule {
         variables: all,
         conditions,
         create_only,
+        inventory,
     })
 }

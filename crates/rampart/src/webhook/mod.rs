@@ -126,7 +126,14 @@ fn serve(
     runtime.block_on(async {
         let cancel = CancellationToken::new();
         if let Some(client) = client {
-            let sink = Arc::new(state::StateSink::new(state.clone()));
+            let (sink, wanted) = state::StateSink::new(state.clone());
+            let sink = Arc::new(sink);
+            tokio::spawn(rampart_kube::referenced::watch_selections(
+                client.clone(),
+                sink.clone(),
+                wanted,
+                cancel.clone(),
+            ));
             tokio::spawn(rampart_kube::watch_admission_sources(
                 client,
                 sink,

@@ -2,7 +2,7 @@
 //! labels from files, or kept current by watching the cluster (`StateSink`), and the Pod
 //! Security version the API server decides as.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,6 +13,7 @@ use rampart_http::admission::AdmissionState;
 use rampart_policy::pss::{Level, Version};
 use rampart_policy::review::{PolicySet, PssConfig};
 use rampart_policy::source::{namespace_from_value, policy_from_value};
+use rampart_policy::store::{ObjectStore, Selection};
 use serde::Deserialize;
 
 use super::WebhookArgs;
@@ -86,21 +87,26 @@ pub fn pss_config(path: Option<&PathBuf>) -> anyhow::Result<PssConfig> {
     Ok(cfg)
 }
 
-/// Loads policies from files; any invalid one is a start-up error.
-pub fn load_policies(path: &PathBuf) -> anyhow::Result<PolicySet> {
+/// Loads policies from files, and what they read of the other objects there (params
+/// objects, inventories); any invalid policy is a start-up error.
+pub fn load_policies(path: &PathBuf) -> anyhow::Result<(PolicySet, ObjectStore)> {
     let (docs, errors) = load_raw(std::slice::from_ref(path), &LoadOptions::default());
     if let Some(e) = errors.first() {
         anyhow::bail!("{e}");
     }
     let mut set = PolicySet::default();
+    let mut others = Vec::new();
     for d in docs {
         if let Some(p) = policy_from_value(&d.value, "default") {
             let p = p.map_err(|e| anyhow::anyhow!("{}: {e}", d.source))?;
             set.upsert(p)
                 .map_err(|e| anyhow::anyhow!("{}: invalid policy: {e:?}", d.source))?;
+        } else {
+            others.push(d.value);
         }
     }
-    Ok(set)
+    let objects = ObjectStore::from_objects(&others, &set.wanted());
+    Ok((set, objects))
 }
 
 /// Loads namespace labels from files.
@@ -150,10 +156,12 @@ pub fn initial(args: &WebhookArgs) -> anyhow::Result<(AdmissionState, bool)> {
     };
     let from_files = match (&args.policies, &args.namespaces) {
         (Some(policies), Some(namespaces)) => {
+            let (policies, objects) = load_policies(policies)?;
             *state
                 .policies
                 .write()
-                .map_err(|_| anyhow::anyhow!("lock"))? = load_policies(policies)?;
+                .map_err(|_| anyhow::anyhow!("lock"))? = policies;
+            *state.objects.write().map_err(|_| anyhow::anyhow!("lock"))? = objects;
             *state
                 .namespaces
                 .write()
@@ -234,15 +242,74 @@ pub fn connect(
 pub struct StateSink {
     state: Arc<AdmissionState>,
     synced: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
+    /// The selections of cluster objects the policies in force read (what is watched).
+    wanted: tokio::sync::watch::Sender<BTreeSet<Selection>>,
 }
 
 impl StateSink {
-    /// A sink into `state`, ready once every source has listed.
-    pub fn new(state: Arc<AdmissionState>) -> StateSink {
-        StateSink {
+    /// A sink into `state`, ready once every source has listed; the receiver follows what the
+    /// policies read.
+    pub fn new(
+        state: Arc<AdmissionState>,
+    ) -> (StateSink, tokio::sync::watch::Receiver<BTreeSet<Selection>>) {
+        let (wanted, rx) = tokio::sync::watch::channel(BTreeSet::new());
+        let sink = StateSink {
             state,
             synced: std::sync::Mutex::new(Default::default()),
+            wanted,
+        };
+        (sink, rx)
+    }
+
+    /// After a policy change: watch what the policies now read, forget the rest.
+    fn policies_changed(&self, policies: &PolicySet) {
+        let now = policies.wanted();
+        if let Ok(mut o) = self.state.objects.write() {
+            o.retain(&now);
         }
+        self.wanted.send_if_modified(|w| {
+            let changed = *w != now;
+            if changed {
+                tracing::info!(
+                    selections = now.len(),
+                    "watching the cluster objects policies read"
+                );
+                *w = now;
+            }
+            changed
+        });
+    }
+}
+
+impl rampart_kube::referenced::ObjectSink for StateSink {
+    fn replace_objects(&self, selection: &Selection, all: Vec<serde_json::Value>) {
+        if let Ok(mut o) = self.state.objects.write() {
+            o.replace(selection, &all);
+        }
+        tracing::info!(%selection, objects = all.len(), "listed: current");
+    }
+    fn apply_object(&self, selection: &Selection, object: serde_json::Value) {
+        if let Ok(mut o) = self.state.objects.write() {
+            o.apply(selection, &object);
+        }
+    }
+    fn delete_object(&self, selection: &Selection, namespace: &str, name: &str) {
+        if let Ok(mut o) = self.state.objects.write() {
+            o.delete(selection, namespace, name);
+        }
+    }
+    fn objects_error(&self, selection: &Selection, error: String) {
+        if let Ok(mut o) = self.state.objects.write() {
+            o.stale(selection);
+        }
+        self.state
+            .metrics
+            .watch_errors
+            .get_or_create(&rampart_http::metrics::SourceLabels {
+                source: "referenced",
+            })
+            .inc();
+        tracing::warn!(%selection, "watch failed, retrying: {error}");
     }
 }
 
@@ -268,16 +335,19 @@ impl rampart_kube::AdmissionSink for StateSink {
             for x in all {
                 let _ = p.upsert(x);
             }
+            self.policies_changed(&p);
         }
     }
     fn apply_policy(&self, policy: rampart_policy::review::NamedPolicy) {
         if let Ok(mut p) = self.state.policies.write() {
             let _ = p.upsert(policy);
+            self.policies_changed(&p);
         }
     }
     fn delete_policy(&self, kind: &'static str, namespace: Option<&str>, name: &str) {
         if let Ok(mut p) = self.state.policies.write() {
             p.remove(kind, namespace, name);
+            self.policies_changed(&p);
         }
     }
     fn invalid_policy(&self, error: rampart_policy::source::PolicyError) {
