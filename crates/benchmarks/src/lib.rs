@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 /// The Rego twin of the checks (Pod Security restricted + the ten rules).
 pub const REGO: &str = include_str!("../rego/rampart.rego");
 
+/// The ten CEL rules of [`cel_policy`] in Rego (`data.celrules.violation`).
+pub const CEL_REGO: &str = include_str!("../rego/cel_rules.rego");
+
 /// A production-like Pod: app, sidecar and init container, probes, resources, volumes; it passes
 /// every check (the common case at admission).
 pub fn pod() -> Value {

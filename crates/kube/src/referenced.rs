@@ -98,6 +98,8 @@ async fn watch_one(
         }
     };
     let namespaced = caps.scope == kube::discovery::Scope::Namespaced;
+    // A namespace's selection of a namespaced kind watches that namespace only (RBAC may grant
+    // no more); of a cluster-scoped kind, every object.
     let api: Api<DynamicObject> = match (&sel.namespace, namespaced) {
         (Some(ns), true) => Api::namespaced_with(client, ns, &ar),
         _ => Api::all_with(client, &ar),

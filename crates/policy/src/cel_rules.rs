@@ -255,10 +255,15 @@ impl CompiledPolicy {
                 }
             },
         };
+        // A SecurityPolicy is its namespace's: its inventory holds that namespace's objects (and
+        // cluster-scoped ones), never another namespace's, which its messages could reveal.
         let inventory = spec
             .inventory
             .iter()
-            .map(|k| Selection::all(k.clone()))
+            .map(|k| Selection {
+                namespace: namespace.map(String::from),
+                ..Selection::all(k.clone())
+            })
             .collect();
         if errors.is_empty() {
             Ok(CompiledPolicy {

@@ -40,7 +40,8 @@ impl Selection {
         let kind = object.get("kind").and_then(Value::as_str);
         api == Some(self.kind.api_version.as_str())
             && kind == Some(self.kind.kind.as_str())
-            && self.namespace.as_ref().is_none_or(|n| *n == ns)
+            // A cluster-scoped object (no namespace) belongs to every namespace's selection.
+            && self.namespace.as_ref().is_none_or(|n| *n == ns || ns.is_empty())
             && self.name.as_ref().is_none_or(|n| *n == name)
     }
 }

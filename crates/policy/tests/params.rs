@@ -231,6 +231,37 @@ fn an_inventory_holds_the_declared_kinds_only() {
 }
 
 #[test]
+fn a_namespaced_policy_never_reads_another_namespaces_objects() {
+    let mut s = spec(Params {
+        values: Some(json!({"types": ["ClusterIP"]})),
+        ..Params::default()
+    });
+    s.inventory = vec![ObjectKind::new("v1", "Service")];
+    s.rules[0].conditions[0] = Condition {
+        cel: Some(CelCondition {
+            expression: "inventory.all(o, o.metadata.namespace == 'a')".into(),
+            message_expression: Some(
+                "'saw ' + inventory.map(o, o.metadata.namespace).join(',')".into(),
+            ),
+            message: None,
+        }),
+        ..Condition::default()
+    };
+    let cluster = [
+        service("a", "x", "ClusterIP"),
+        service("b", "secret-ish", "ClusterIP"),
+    ];
+    let set = one("SecurityPolicy", Some("a"), s.clone());
+    let store = ObjectStore::from_objects(&cluster, &set.wanted());
+    assert!(judge(&set, &store, &service("a", "s", "ClusterIP")).allowed);
+    // Twin: the same rule in a ClusterSecurityPolicy sees every namespace.
+    let set = one("ClusterSecurityPolicy", None, s);
+    let store = ObjectStore::from_objects(&cluster, &set.wanted());
+    let d = judge(&set, &store, &service("a", "s", "ClusterIP"));
+    assert!(d.message.unwrap().contains("saw a,b"));
+}
+
+#[test]
 fn undeclared_params_and_inventories_and_secrets_are_refused_at_creation() {
     let mut s = spec(Params::default());
     s.params = None;

@@ -3,19 +3,34 @@
 //!
 //! Per review, JSON parsing of the AdmissionReview included: rampart (Pod Security restricted +
 //! a ten-rule ClusterSecurityPolicy, response serialized), the same plus ten CEL rules, and the
-//! built-in checks in Rego evaluated by regorus (input parsed from the same JSON). Prints median
-//! and p99 of each and the ratio.
+//! same checks in Rego evaluated by regorus (input parsed from the same JSON), without and with
+//! the ten CEL rules written in Rego. Prints median and p99 of each and the ratios.
+//! `admission-bench --export DIR` writes the CEL rules and the review for the Kubernetes CEL
+//! library's own evaluator (`scripts/bench-cel.sh` runs both side by side).
 
 use std::time::{Duration, Instant};
 
-use rampart_benchmarks::{REGO, percentiles, pod, review, state, state_with_cel};
+use rampart_benchmarks::{
+    CEL_REGO, REGO, cel_policy, percentiles, pod, review, state, state_with_cel,
+};
 use rampart_http::admission::review_bytes;
 
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(20_000);
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, dir] = &args[..]
+        && flag == "--export"
+    {
+        let dir = std::path::Path::new(dir);
+        std::fs::create_dir_all(dir).expect("export directory");
+        std::fs::write(
+            dir.join("rules.json"),
+            cel_policy()["spec"]["rules"].to_string(),
+        )
+        .expect("rules.json");
+        std::fs::write(dir.join("review.json"), review(&pod())).expect("review.json");
+        return;
+    }
+    let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
     // `RAMPART_BENCH_ONLY=rampart` skips the Rego run (for profiling).
     let only_rampart = std::env::var("RAMPART_BENCH_ONLY").is_ok_and(|v| v == "rampart");
     let body = review(&pod());
@@ -99,9 +114,41 @@ fn main() {
             std::hint::black_box(v);
         })
     };
+    // The ten CEL rules in Rego too: they admit the pod, and deny the `:latest` one.
+    engine
+        .add_policy("cel_rules.rego".into(), CEL_REGO.into())
+        .expect("the CEL rules' Rego compiles");
+    let cel_violations = |engine: &mut regorus::Engine, body: &str| {
+        engine.set_input(regorus::Value::from_json_str(body).expect("input"));
+        engine
+            .eval_rule("data.celrules.violation".into())
+            .expect("eval")
+            .to_json_str()
+            .unwrap_or_default()
+    };
+    assert_eq!(cel_violations(&mut engine, &body), "[]");
+    assert_eq!(
+        cel_violations(&mut engine, &review(&latest)),
+        "[\n  \"pinned\"\n]"
+    );
+    let rego_cel = if only_rampart {
+        vec![Duration::from_nanos(1)]
+    } else {
+        time(&mut || {
+            engine.set_input(regorus::Value::from_json_str(&body).expect("input"));
+            let v = engine
+                .eval_rule("data.rampart.violation".into())
+                .expect("eval");
+            let w = engine
+                .eval_rule("data.celrules.violation".into())
+                .expect("eval");
+            std::hint::black_box((v, w));
+        })
+    };
     let (rm, r99) = percentiles(rampart);
     let (cm, c99) = percentiles(cel);
     let (gm, g99) = percentiles(rego);
+    let (gcm, gc99) = percentiles(rego_cel);
     println!(
         "admission review, 3-container Pod, PSS restricted + 10 rules, JSON parsing included ({n} iterations)"
     );
@@ -116,8 +163,20 @@ fn main() {
         "regorus (same checks, Rego)", gm, g99
     );
     println!(
-        "regorus / rampart: {:.1}x (median), {:.1}x (p99)",
+        "{:<28} {:>12.1?} {:>12.1?}",
+        "regorus + the 10 CEL in Rego", gcm, gc99
+    );
+    println!(
+        "regorus / rampart: {:.1}x (median), {:.1}x (p99); with the CEL rules: {:.1}x (median), {:.1}x (p99)",
         gm.as_secs_f64() / rm.as_secs_f64(),
-        g99.as_secs_f64() / r99.as_secs_f64()
+        g99.as_secs_f64() / r99.as_secs_f64(),
+        gcm.as_secs_f64() / cm.as_secs_f64(),
+        gc99.as_secs_f64() / c99.as_secs_f64()
+    );
+    // The CEL rules' own share, for the script's side-by-side with the Kubernetes evaluator.
+    println!(
+        "cel-rules-ns {} {}",
+        cm.saturating_sub(rm).as_nanos(),
+        c99.saturating_sub(r99).as_nanos()
     );
 }
