@@ -20,8 +20,8 @@ const POLICY_KINDS: &[&str] = &["SecurityPolicy", "ClusterSecurityPolicy"];
 
 /// The policies among the objects (invalid ones are skipped: the webhook refuses them), and
 /// how many there are. A policy reading params or an inventory of a kind the objects hold none
-/// of is left out: whether the kind was never collected (the engine does not watch
-/// ConfigMaps) or is empty cannot be told here, and a missing params object would be a false
+/// of is left out: whether the kind was never collected (the engine's audit does not watch
+/// PolicyParams) or is empty cannot be told here, and a missing params object would be a false
 /// violation.
 pub fn policy_set(inv: &Inventory) -> (PolicySet, usize) {
     let held: std::collections::BTreeSet<(&str, &str)> = inv

@@ -15,6 +15,10 @@ use rampart_benchmarks::{
 };
 use rampart_http::admission::review_bytes;
 
+// The allocator the `rampart` binary (the webhook) runs with.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let [_, flag, dir] = &args[..]
