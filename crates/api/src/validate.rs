@@ -479,13 +479,8 @@ impl SecurityPolicySpec {
     /// The variables its expressions may name: `params` and `inventory` only when the policy
     /// declares them.
     pub fn cel_variables(&self) -> Vec<&'static str> {
-        let mut vars = vec![
-            "object",
-            "oldObject",
-            "request",
-            "namespaceObject",
-            "variables",
-        ];
+        let mut vars = rampart_cel::REQUEST_VARIABLES.to_vec();
+        vars.push("variables");
         if self.params.is_some() {
             vars.push("params");
         }

@@ -82,10 +82,6 @@ pub struct Expression {
     request_only: bool,
 }
 
-/// The variables a request binds once, the same for every rule and policy.
-pub(crate) const REQUEST_VARIABLES: &[&str] =
-    &["object", "oldObject", "request", "namespaceObject"];
-
 /// CEL's type names, which are identifiers too (`x == null_type`).
 const TYPE_NAMES: &[&str] = &[
     "int",
@@ -147,7 +143,7 @@ impl Expression {
             request_only: shape
                 .free
                 .iter()
-                .all(|v| REQUEST_VARIABLES.contains(&v.as_str())),
+                .all(|v| crate::REQUEST_VARIABLES.contains(&v.as_str())),
         })
     }
 

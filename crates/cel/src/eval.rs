@@ -97,9 +97,13 @@ fn matches(
 /// One evaluation's variables over the shared functions.
 pub struct Scope<'a> {
     ctx: Context<'a>,
+    /// The budget's sizes: the activation's and each input bound since ([`Scope::prepared`]).
     sizes: Sizes,
-    /// What is bound, by name: the collections expressions walk are measured in it.
-    bound: HashMap<String, Value>,
+    /// The activation's sizes.
+    base: Sizes,
+    /// Inputs bound after the activation (a policy's params, its inventory), by name: rebinding
+    /// one replaces its sizes rather than adding them again.
+    prepared: Vec<(String, Sizes)>,
     /// Values of expressions that read only the request (by source): a variable or condition
     /// several rules share is worked out once per request.
     memo: std::cell::RefCell<HashMap<Arc<str>, Value>>,
@@ -109,15 +113,14 @@ impl<'a> Scope<'a> {
     /// The variables of `activation`, over [`env`].
     pub fn new(activation: &Activation) -> Scope<'static> {
         let mut ctx = env().new_inner_scope();
-        let mut bound = HashMap::new();
         for (name, v) in &activation.vars {
             ctx.add_variable_from_value(name.as_str(), v.clone());
-            bound.insert(name.clone(), v.clone());
         }
         Scope {
             ctx,
             sizes: activation.sizes,
-            bound,
+            base: activation.sizes,
+            prepared: Vec::new(),
             memo: Default::default(),
         }
     }
@@ -126,18 +129,24 @@ impl<'a> Scope<'a> {
     /// out. Derived from the bound inputs, they hold no more elements than those did, so the
     /// budget's sizes stand.
     pub fn bind(&mut self, name: &str, value: Value) {
-        if crate::compile::REQUEST_VARIABLES.contains(&name) {
+        if crate::REQUEST_VARIABLES.contains(&name) {
             // What was worked out from the old value no longer holds.
             self.memo.get_mut().clear();
         }
-        self.ctx.add_variable_from_value(name, value.clone());
-        self.bound.insert(name.to_string(), value);
+        self.ctx.add_variable_from_value(name, value);
     }
 
     /// Binds (or rebinds) an input read before (a policy's params, its inventory), its sizes
     /// counted into the budget's.
     pub fn bind_prepared(&mut self, name: &str, p: &crate::Prepared) {
-        self.sizes.absorb(p.sizes());
+        match self.prepared.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = p.sizes(),
+            None => self.prepared.push((name.to_string(), p.sizes())),
+        }
+        self.sizes = self.base;
+        for (_, s) in &self.prepared {
+            self.sizes.absorb(*s);
+        }
         self.bind(name, p.value().clone());
     }
 
@@ -178,7 +187,8 @@ impl<'a> Scope<'a> {
     /// holds nothing to walk (evaluating it fails first).
     fn measure(&self, path: &[Arc<String>]) -> Option<u64> {
         let (root, rest) = path.split_first()?;
-        let mut v = self.bound.get(root.as_str())?;
+        let root = self.ctx.get_variable(root.as_str()).ok()?;
+        let mut v = &root;
         for key in rest {
             match v {
                 Value::Map(m) => match m.map.get(&cel::objects::Key::String(key.clone())) {

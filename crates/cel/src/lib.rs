@@ -28,7 +28,11 @@ pub use cost::Sizes;
 pub use eval::{EvalError, Scope, env};
 pub use value::{Activation, Prepared};
 
-/// The variables of an admission expression (a SecurityPolicy rule's, a
+/// The variables a request binds once, the same for every rule and policy; a policy adds
+/// `variables`, and `params` or `inventory` when it declares them.
+pub const REQUEST_VARIABLES: &[&str] = &["object", "oldObject", "request", "namespaceObject"];
+
+/// Every variable an admission expression may name (a SecurityPolicy rule's, a
 /// ValidatingAdmissionPolicy's).
 pub const ADMISSION_VARIABLES: &[&str] = &[
     "object",

@@ -22,17 +22,6 @@ use serde_json::Value;
 use crate::cel_rules::{self, CelFinding, CompiledCondition, CompiledRule};
 use crate::review::{Request, ViolationOut, selector_matches};
 
-/// The variables of a ValidatingAdmissionPolicy's expressions (`params` is null without a
-/// `paramKind`).
-const VAP_VARIABLES: &[&str] = &[
-    "object",
-    "oldObject",
-    "request",
-    "namespaceObject",
-    "params",
-    "variables",
-];
-
 /// Kinds without a namespace (the built-in ones), for `scope` in resource rules.
 const CLUSTER_SCOPED: &[&str] = &[
     "Namespace",
@@ -97,7 +86,9 @@ fn err(path: String, message: impl Into<String>) -> SpecError {
 
 /// Compiles one expression of the policy at `path`.
 fn compile_at(path: String, source: &str, errors: &mut Vec<SpecError>) -> Option<Expression> {
-    match Expression::compile(source, VAP_VARIABLES) {
+    // A VAP always has `params` (null without a `paramKind`) and `variables`.
+    let vars: Vec<&str> = [rampart_cel::REQUEST_VARIABLES, &["params", "variables"]].concat();
+    match Expression::compile(source, &vars) {
         Ok(e) => Some(e),
         Err(e) => {
             let hint = match &e {
