@@ -390,6 +390,11 @@ pub struct Condition {
     /// A requirement written in CEL, judging any kind `targets.kinds` selects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cel: Option<CelCondition>,
+    /// Images matching these references must carry a valid sigstore signature from the
+    /// attestors (cosign's `sha256-<digest>.sig` signatures or sigstore bundles, checked against
+    /// the registry when the pod is admitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_images: Option<VerifyImages>,
     /// Images must start with one of these prefixes (`registry.example.com/`, `ghcr.io/acme/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_registries: Option<Vec<String>>,
@@ -465,6 +470,102 @@ pub struct Condition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disallow_host_process: Option<bool>,
 }
+
+/// Image signature verification: which images, who must have signed them, and what admission
+/// does with the verified digest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyImages {
+    /// Image reference globs, matched against the normalised reference (`nginx` is
+    /// `docker.io/library/nginx:latest`): `*` any run of characters, `?` one
+    /// (`ghcr.io/acme/*`). A glob without a tag or digest covers every tag and digest.
+    pub image_references: Vec<String>,
+    /// Who may have signed the images.
+    pub attestors: Vec<ImageAttestor>,
+    /// `AnyOf` (default): one attestor's signature is enough; `AllOf`: every attestor must
+    /// have signed.
+    #[serde(default)]
+    pub attestors_required: AttestorsRequired,
+    /// Rewrite `image:tag` to `image@sha256:…`, the digest that was verified (`/mutate`), so
+    /// the node pulls exactly what was checked. Default true.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub mutate_digest: bool,
+    /// `true` (default): an image that does not verify is a violation in the rule's mode.
+    /// `false`: audit only — the result is recorded as an audit annotation, never denied.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub required: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// How the attestors of a `verifyImages` condition combine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum AttestorsRequired {
+    /// One attestor's signature is enough.
+    #[default]
+    AnyOf,
+    /// Every attestor must have signed.
+    AllOf,
+}
+
+/// One attestor: a public key or a keyless identity. Exactly one field is set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageAttestor {
+    /// Signed with a key (`cosign sign --key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyAttestor>,
+    /// Signed keylessly (`cosign sign` with an OIDC identity): a Fulcio certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyless: Option<KeylessAttestor>,
+}
+
+/// A public key attestor.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyAttestor {
+    /// The PEM public key (ECDSA P-256/P-384, Ed25519 or RSA), as `cosign.pub` holds it.
+    pub public_key: String,
+    /// The signature must also be recorded in the transparency log of this trusted root
+    /// (a root the webhook loads: `--trusted-root NAME=FILE`; `public-good` is the Sigstore
+    /// public-good instance). Unset: the log is not consulted (`cosign sign
+    /// --tlog-upload=false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transparency_log: Option<String>,
+}
+
+/// A keyless attestor: who the certificate names, and who vouched for them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeylessAttestor {
+    /// The certificate's identity (SAN: an email, or a URI such as a CI workflow), exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// … or a regular expression the whole identity must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_reg_exp: Option<String>,
+    /// The OIDC issuer that vouched for the identity
+    /// (`https://token.actions.githubusercontent.com`), exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// … or a regular expression the whole issuer must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_reg_exp: Option<String>,
+    /// The trusted root (Fulcio, Rekor, CT logs, timestamp authorities) by the name the webhook
+    /// loaded it under (`--trusted-root NAME=FILE`, a `trusted_root.json`). Default
+    /// `public-good`: the Sigstore public-good instance, built in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_root: Option<String>,
+}
+
+/// The trusted root a keyless attestor uses when it names none.
+pub const PUBLIC_GOOD_ROOT: &str = "public-good";
 
 /// An allowed hostPath.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

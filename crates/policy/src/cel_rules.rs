@@ -77,6 +77,8 @@ pub struct CompiledPolicy {
     pub params: ParamsSource,
     /// What `inventory` holds (empty: the policy reads none).
     pub inventory: Vec<Selection>,
+    /// Its `verifyImages` conditions, with the index of their rule.
+    pub images: Vec<(usize, std::sync::Arc<crate::images::ImageRule>)>,
 }
 
 /// Where a policy's `params` come from.
@@ -175,6 +177,18 @@ impl CompiledPolicy {
         namespace: Option<&str>,
     ) -> Result<CompiledPolicy, Vec<SpecError>> {
         let mut errors = Vec::new();
+        let mut images = Vec::new();
+        for (ri, r) in spec.rules.iter().enumerate() {
+            for (ci, c) in r.conditions.iter().enumerate() {
+                if let Some(v) = &c.verify_images {
+                    let path = format!("rules[{ri}].conditions[{ci}]");
+                    match crate::images::ImageRule::compile(path, &r.name, v) {
+                        Ok(rule) => images.push((ri, std::sync::Arc::new(rule))),
+                        Err(e) => errors.extend(e),
+                    }
+                }
+            }
+        }
         let vars = spec.cel_variables();
         let mut compile = |path: String, source: &str| {
             Expression::compile(source, &vars)
@@ -271,6 +285,7 @@ impl CompiledPolicy {
                 kinds,
                 params,
                 inventory,
+                images,
             })
         } else {
             Err(errors)

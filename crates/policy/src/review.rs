@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::cel_rules::{self, CelFinding, CompiledPolicy, CompiledRule, Inputs};
 use crate::conditions::{evaluate_rule_with, pod_containers};
+use crate::images::{ImageCheck, ImageRule, ImageVerdict, ImageVerdicts};
 use crate::mutate;
 use crate::object::{ObjectJson, PodSource, ShapeError, pod_source};
 use crate::pss::{self, Level, LevelVersion, Version};
@@ -146,6 +147,23 @@ impl PolicySet {
         self.policies
             .values()
             .any(|(_, c)| c.targets(group, version, kind))
+    }
+
+    /// Whether any policy has a `verifyImages` condition.
+    pub fn has_image_rules(&self) -> bool {
+        self.policies.values().any(|(_, c)| !c.images.is_empty())
+    }
+
+    /// The trusted roots the policies' image rules name.
+    pub fn trusted_roots(&self) -> std::collections::BTreeSet<String> {
+        self.policies
+            .values()
+            .flat_map(|(_, c)| {
+                c.images
+                    .iter()
+                    .flat_map(|(_, r)| r.roots().map(String::from))
+            })
+            .collect()
     }
 
     /// Number of policies.
@@ -478,6 +496,20 @@ pub fn validate_with(
     pss_config: &PssConfig,
     objects: &ObjectStore,
 ) -> Result<Decision, ReviewError> {
+    validate_images(req, ns_labels, policies, pss_config, objects, None)
+}
+
+/// [`validate_with`], judging `verifyImages` conditions by `images`: the verdicts the
+/// webhook's registry adapter brought back for [`image_checks`]. With `None` (offline checks,
+/// the background audit: nothing here asks a registry) those conditions are not judged.
+pub fn validate_images(
+    req: &Request<'_>,
+    ns_labels: &BTreeMap<String, String>,
+    policies: &PolicySet,
+    pss_config: &PssConfig,
+    objects: &ObjectStore,
+    images: Option<&ImageVerdicts>,
+) -> Result<Decision, ReviewError> {
     if req.group == "rampart.dev"
         && matches!(
             req.kind,
@@ -529,6 +561,11 @@ pub fn validate_with(
                     }
                     if let Some(c) = compiled.rules.get(ri).filter(|c| c.has_cel()) {
                         out.cel(p, &rule.name, mode, c, &mut cel, &inputs);
+                    }
+                    if let Some(verdicts) = images {
+                        for (_, image_rule) in compiled.images.iter().filter(|(r, _)| *r == ri) {
+                            out.images(p, mode, image_rule, &containers, verdicts);
+                        }
                     }
                 }
             }
@@ -669,6 +706,74 @@ impl Outcome {
                     }
                 }
             }
+        }
+    }
+
+    /// A `verifyImages` condition: each covered image's verdict. An image that did not verify
+    /// is a violation in the rule's mode (`required: false`: recorded for the audit only); one
+    /// that could not be checked follows the policy's `failurePolicy`.
+    fn images(
+        &mut self,
+        p: &NamedPolicy,
+        mode: EnforcementMode,
+        rule: &ImageRule,
+        containers: &[(String, crate::conditions::PodContainer<'_>)],
+        verdicts: &ImageVerdicts,
+    ) {
+        let key = crate::images::rule_key(&p.display(), rule);
+        let mode = if rule.required {
+            mode
+        } else {
+            EnforcementMode::Dryrun
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for (field, c) in containers {
+            let Some(image) = c.as_ref().image.as_deref() else {
+                continue;
+            };
+            if !covered(rule, image) || !seen.insert(image) {
+                continue;
+            }
+            let text = |why: String| format!("container field {field}: image {image}: {why}");
+            match verdicts.get(&key, image) {
+                Some(ImageVerdict::Verified(_)) => {}
+                Some(ImageVerdict::Rejected(r)) => {
+                    self.violation(p, &rule.rule, mode, text(r.to_string()));
+                }
+                Some(ImageVerdict::BadReference(why)) => {
+                    self.violation(p, &rule.rule, mode, text(why.clone()));
+                }
+                Some(ImageVerdict::Unavailable(why)) => {
+                    self.unverified(
+                        p,
+                        &rule.rule,
+                        mode,
+                        text(format!("could not be verified: {why}")),
+                    );
+                }
+                None => self.unverified(
+                    p,
+                    &rule.rule,
+                    mode,
+                    text(
+                        "could not be verified: no verdict (the webhook checks no signatures)"
+                            .into(),
+                    ),
+                ),
+            }
+        }
+    }
+
+    /// An image that could not be checked: a violation when the policy fails closed, a warning
+    /// when it ignores failures.
+    fn unverified(&mut self, p: &NamedPolicy, rule: &str, mode: EnforcementMode, message: String) {
+        if p.spec.failure_policy == FailurePolicy::Fail {
+            self.violation(p, rule, mode, message);
+        } else {
+            self.warnings.push(format!(
+                "{} rule {rule:?}: {message} (failurePolicy Ignore)",
+                p.display()
+            ));
         }
     }
 
@@ -1000,6 +1105,18 @@ pub fn mutate(
     policies: &PolicySet,
     guard: Option<&crate::inject::GuardInjection>,
 ) -> Result<Decision, ReviewError> {
+    mutate_images(req, ns_labels, policies, guard, None)
+}
+
+/// [`mutate`], pinning the images `verifyImages` conditions verified (`mutateDigest`) to the
+/// digest that was checked, so the node pulls exactly that.
+pub fn mutate_images(
+    req: &Request<'_>,
+    ns_labels: &BTreeMap<String, String>,
+    policies: &PolicySet,
+    guard: Option<&crate::inject::GuardInjection>,
+    images: Option<&ImageVerdicts>,
+) -> Result<Decision, ReviewError> {
     let Some((pod, old)) = pod_of(req)? else {
         return Ok(Decision::allow());
     };
@@ -1020,7 +1137,11 @@ pub fn mutate(
     // policy, in name order, wins a conflicting default).
     let mut merged = rampart_api::Mutations::default();
     let mut any = false;
-    for (p, _) in policies.applicable(req, ns_labels, &pod_labels) {
+    let mut pins = BTreeMap::new();
+    for (p, compiled) in policies.applicable(req, ns_labels, &pod_labels) {
+        if let Some(verdicts) = images {
+            pin_images(&p.display(), compiled, &pod, verdicts, &mut pins);
+        }
         let Some(m) = &p.spec.mutations else { continue };
         any = true;
         for (k, v) in &m.default_requests {
@@ -1045,6 +1166,17 @@ pub fn mutate(
     if any {
         ops.extend(mutate::patch(&pod, &merged).0);
     }
+    for (path, image) in pins {
+        // The pointers are built from field names and indexes: they always parse.
+        if let Ok(path) = path.parse() {
+            ops.push(json_patch::PatchOperation::Replace(
+                json_patch::ReplaceOperation {
+                    path,
+                    value: Value::String(image),
+                },
+            ));
+        }
+    }
     match guard.map(|g| crate::inject::patch(&pod, ns_labels, g)) {
         Some(crate::inject::Injected::Patch(more)) => {
             d.audit_annotations.insert(
@@ -1060,4 +1192,95 @@ pub fn mutate(
         d.patch = Some(json_patch::Patch(ops));
     }
     Ok(d)
+}
+
+/// Whether `rule` gates `image` (an unreadable reference is gated: it cannot be shown not to
+/// match, and it is refused with the reason).
+fn covered(rule: &ImageRule, image: &str) -> bool {
+    match rampart_signatures::ImageRef::parse(image) {
+        Ok(r) => rule.covers(&r),
+        Err(_) => true,
+    }
+}
+
+/// The images of the admitted pod that the applicable policies' `verifyImages` conditions
+/// gate: what the webhook must verify before it decides. Empty when nothing is gated, and for
+/// updates that leave the pod spec alone (they are not re-judged).
+pub fn image_checks(
+    req: &Request<'_>,
+    ns_labels: &BTreeMap<String, String>,
+    policies: &PolicySet,
+) -> Result<Vec<ImageCheck>, ReviewError> {
+    if !policies.has_image_rules() {
+        return Ok(Vec::new());
+    }
+    let Some((pod, old)) = pod_of(req)? else {
+        return Ok(Vec::new());
+    };
+    if old
+        .as_ref()
+        .is_some_and(|o| o.spec == pod.spec && o.meta.labels == pod.meta.labels)
+    {
+        return Ok(Vec::new());
+    }
+    let pod_labels = pod.meta.labels.clone().unwrap_or_default();
+    let containers = pod_containers(&pod.spec);
+    let mut checks: Vec<ImageCheck> = Vec::new();
+    for (p, compiled) in policies.applicable(req, ns_labels, &pod_labels) {
+        for (_, rule) in &compiled.images {
+            let key = crate::images::rule_key(&p.display(), rule);
+            for (_, c) in &containers {
+                let Some(image) = c.as_ref().image.as_deref() else {
+                    continue;
+                };
+                if covered(rule, image) && !checks.iter().any(|k| k.key == key && k.image == image)
+                {
+                    checks.push(ImageCheck {
+                        key: key.clone(),
+                        rule: rule.clone(),
+                        image: image.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(checks)
+}
+
+/// The `mutateDigest` pins of one policy: JSON pointer of each verified container image not
+/// already pinned to the verified digest, and its pinned reference.
+fn pin_images(
+    policy: &str,
+    compiled: &CompiledPolicy,
+    pod: &PodSource,
+    verdicts: &ImageVerdicts,
+    pins: &mut BTreeMap<String, String>,
+) {
+    let lists = [
+        (
+            "initContainers",
+            pod.spec.init_containers.as_deref().unwrap_or_default(),
+        ),
+        ("containers", pod.spec.containers.as_slice()),
+    ];
+    for (_, rule) in compiled.images.iter().filter(|(_, r)| r.mutate_digest) {
+        let key = crate::images::rule_key(policy, rule);
+        for (list, containers) in lists {
+            for (i, c) in containers.iter().enumerate() {
+                let Some(image) = c.image.as_deref() else {
+                    continue;
+                };
+                let Some(digest) = verdicts.get(&key, image).and_then(ImageVerdict::digest) else {
+                    continue;
+                };
+                let Ok(parsed) = rampart_signatures::ImageRef::parse(image) else {
+                    continue;
+                };
+                if parsed.digest() != Some(digest) {
+                    pins.entry(format!("{}/{list}/{i}/image", pod.spec_pointer))
+                        .or_insert_with(|| parsed.pinned(digest));
+                }
+            }
+        }
+    }
 }

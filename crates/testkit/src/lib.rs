@@ -2,12 +2,15 @@
 //! real list/watch semantics — lists carry a resourceVersion, watches stream ADDED / MODIFIED /
 //! DELETED events after the requested version, compacted history answers `410 Gone` (as an
 //! ERROR event, like the API server), and [`FakeApi::restart`] ends every open watch. Also a
-//! scripted OpenAI-compatible model server ([`model`]).
+//! scripted OpenAI-compatible model server ([`model`]); image signing in cosign's formats with
+//! a private sigstore instance ([`sigstore`]) and a real OCI registry to push to ([`oci`]).
 
 #![allow(clippy::unwrap_used)] // test support: a poisoned lock is a failed test
 
 pub mod model;
+pub mod oci;
 pub mod receiver;
+pub mod sigstore;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

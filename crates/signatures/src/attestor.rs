@@ -1,0 +1,132 @@
+//! Who a policy trusts to have signed an image: a public key, or a keyless identity (the
+//! certificate's subject and OIDC issuer, exact or a regular expression) under a trusted root.
+
+use std::sync::Arc;
+
+use sigstore_verify::crypto::{SigningScheme, VerificationKey};
+use sigstore_verify::types::DerPublicKey;
+
+use crate::TrustRoot;
+
+/// The longest regular expression a policy may give for an identity or issuer.
+pub const MAX_PATTERN_LEN: usize = 1024;
+
+/// An exact value, or a regular expression that must match the whole value.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Exact(String),
+    Pattern(regex::Regex),
+}
+
+impl Matcher {
+    pub fn exact(value: impl Into<String>) -> Self {
+        Self::Exact(value.into())
+    }
+
+    /// A regular expression, anchored at both ends (`.*@acme\.com` matches the whole
+    /// identity, never a part of one), with its compiled size bounded.
+    pub fn pattern(expression: &str) -> Result<Self, String> {
+        if expression.len() > MAX_PATTERN_LEN {
+            return Err(format!(
+                "regular expression is {} bytes; at most {MAX_PATTERN_LEN}",
+                expression.len()
+            ));
+        }
+        regex::RegexBuilder::new(&format!("^(?:{expression})$"))
+            .size_limit(1 << 20)
+            .build()
+            .map(Self::Pattern)
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Self::Exact(expected) => expected == value,
+            Self::Pattern(re) => re.is_match(value),
+        }
+    }
+}
+
+impl std::fmt::Display for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exact(v) => write!(f, "{v:?}"),
+            Self::Pattern(re) => {
+                let s = re.as_str();
+                let inner = s
+                    .strip_prefix("^(?:")
+                    .and_then(|s| s.strip_suffix(")$"))
+                    .unwrap_or(s);
+                write!(f, "/{inner}/")
+            }
+        }
+    }
+}
+
+/// A public key a policy trusts, checked when it is written: ECDSA P-256 or P-384, Ed25519,
+/// or RSA.
+#[derive(Debug, Clone)]
+pub struct PublicKey {
+    der: DerPublicKey,
+    scheme: SigningScheme,
+}
+
+impl PublicKey {
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        if pem.len() > 16 * 1024 {
+            return Err(format!(
+                "public key PEM is {} bytes; at most 16384",
+                pem.len()
+            ));
+        }
+        let der = DerPublicKey::from_pem(pem).map_err(|e| e.to_string())?;
+        let scheme = VerificationKey::from_spki(&der)
+            .map_err(|e| {
+                format!("not a supported public key (ECDSA P-256/P-384, Ed25519, RSA): {e}")
+            })?
+            .scheme();
+        Ok(Self { der, scheme })
+    }
+
+    pub fn der(&self) -> &DerPublicKey {
+        &self.der
+    }
+
+    pub(crate) fn verification_key(&self) -> Option<VerificationKey> {
+        VerificationKey::from_spki_with_scheme(&self.der, self.scheme).ok()
+    }
+}
+
+/// One attestor: what must have signed the image for it to verify.
+#[derive(Debug, Clone)]
+pub enum Attestor {
+    /// Signed with this key. With a `log`, the signature must also be in that root's
+    /// transparency log (Rekor); without one the log is not consulted.
+    Key {
+        key: PublicKey,
+        log: Option<Arc<TrustRoot>>,
+    },
+    /// Signed keylessly: a Fulcio certificate under `root` whose subject matches `subject`
+    /// and whose OIDC issuer matches `issuer` (a certificate from before Fulcio recorded the
+    /// issuer has none; `None` accepts any), recorded in the root's transparency log while
+    /// the certificate was valid.
+    Keyless {
+        subject: Matcher,
+        issuer: Option<Matcher>,
+        root: Arc<TrustRoot>,
+    },
+}
+
+impl std::fmt::Display for Attestor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Key { .. } => f.write_str("the policy's key"),
+            Self::Keyless {
+                subject, issuer, ..
+            } => match issuer {
+                Some(issuer) => write!(f, "subject {subject} from issuer {issuer}"),
+                None => write!(f, "subject {subject}"),
+            },
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! cosign's tag-scheme image signatures (fixtures from sigstore-rs, three derived), and the
+//! same checks on signatures made here with fresh keys.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rampart_signatures::{
+    Attestor, CosignSignature, Digest, Matcher, PublicKey, Signature, TrustRoot, verify_image,
+};
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpora/sigstore/cosign")
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Unix seconds now: only to refuse log entries from the future.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_six_fixtures_agree() {
+    let base = corpus();
+    let tsv = std::fs::read_to_string(base.join("cases.tsv")).unwrap();
+    let mut lines = tsv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let mut seen = 0;
+    let mut disagreements = Vec::new();
+    for line in lines {
+        let f: Vec<&str> = line.split('\t').collect();
+        let col = |name: &str| f[header.iter().position(|c| *c == name).expect(name)];
+        let dir = base.join(col("dir"));
+        let trust: Vec<&str> = col("trust_material")
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let mut signature = CosignSignature {
+            payload: std::fs::read(dir.join(col("payload"))).unwrap(),
+            signature: read(&dir, col("signature")),
+            ..Default::default()
+        };
+        let attestor = if trust.is_empty() {
+            Attestor::Key {
+                key: PublicKey::from_pem(&read(&dir, col("verifier"))).unwrap(),
+                log: None,
+            }
+        } else {
+            signature.certificate = Some(read(&dir, col("verifier")));
+            signature.rekor_bundle = Some(read(&dir, trust[2]));
+            let root = TrustRoot::from_pem(&read(&dir, trust[0]), &read(&dir, trust[1])).unwrap();
+            let subject = col("identity_constraint")
+                .strip_prefix("email=")
+                .expect("an email constraint");
+            // The 2021 certificate predates Fulcio's issuer extension.
+            Attestor::Keyless {
+                subject: Matcher::exact(subject),
+                issuer: None,
+                root: Arc::new(root),
+            }
+        };
+        let digest = Digest::parse(col("image_digest_under_admission")).unwrap();
+        let got = verify_image(
+            &digest,
+            &[Signature::Cosign(signature)],
+            &attestor,
+            &TrustRoot::empty().unwrap(),
+            now(),
+        );
+        seen += 1;
+        if got.is_ok() != (col("expected") == "pass") {
+            disagreements.push(format!(
+                "{}: expected {}, got {got:?}",
+                col("case"),
+                col("expected")
+            ));
+        }
+    }
+    assert_eq!(seen, 6);
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+fn keyless_fixture() -> (CosignSignature, Arc<TrustRoot>, Digest) {
+    let dir = corpus().join("keyless-2021");
+    let signature = CosignSignature {
+        payload: std::fs::read(dir.join("payload.json")).unwrap(),
+        signature: read(&dir, "signature-from-entry.b64"),
+        certificate: Some(read(&dir, "cert.pem")),
+        chain: None,
+        rekor_bundle: Some(read(&dir, "rekor-bundle.json")),
+    };
+    let root =
+        TrustRoot::from_pem(&read(&dir, "fulcio-roots.pem"), &read(&dir, "rekor.pub")).unwrap();
+    let digest =
+        Digest::parse("sha256:5f481572d088dc4023afb35fced9530ced3d9b03bf7299c6f492163cb9f0452e")
+            .unwrap();
+    (signature, Arc::new(root), digest)
+}
+
+fn keyless(root: &Arc<TrustRoot>) -> Attestor {
+    Attestor::Keyless {
+        subject: Matcher::pattern(".*@castelli\\.me").unwrap(),
+        issuer: None,
+        root: root.clone(),
+    }
+}
+
+#[test]
+fn each_part_of_a_keyless_signature_is_checked_and_named() {
+    let (good, root, digest) = keyless_fixture();
+    let empty = TrustRoot::empty().unwrap();
+    let check = |s: CosignSignature, attestor: &Attestor| {
+        verify_image(&digest, &[Signature::Cosign(s)], attestor, &empty, now())
+    };
+    let verified = check(good.clone(), &keyless(&root)).expect("the fixture verifies");
+    assert_eq!(verified.signer.to_string(), "flavio@castelli.me");
+
+    // The corpus's `signature.b64` holds the SET, not the signature (SOURCE.md).
+    let mut s = good.clone();
+    s.signature = read(&corpus().join("keyless-2021"), "signature.b64");
+    assert_eq!(
+        check(s, &keyless(&root)).unwrap_err().reason(),
+        "bad-signature"
+    );
+
+    // No Rekor bundle: the certificate's validity cannot be placed in time.
+    let mut s = good.clone();
+    s.rekor_bundle = None;
+    assert_eq!(
+        check(s, &keyless(&root)).unwrap_err().reason(),
+        "transparency-log"
+    );
+
+    // The SET tampered with (the integrated time moved by one second).
+    let mut s = good.clone();
+    let bundle = s.rekor_bundle.clone().unwrap();
+    s.rekor_bundle = Some(bundle.replace("1634714717", "1634714718"));
+    assert_eq!(
+        check(s, &keyless(&root)).unwrap_err().reason(),
+        "transparency-log"
+    );
+
+    // A root that does not hold the Rekor key, and one without the Fulcio roots.
+    let dir = corpus().join("keyless-2021");
+    let other_key = read(&corpus().join("key-busybox"), "other.pub");
+    let wrong_log =
+        Arc::new(TrustRoot::from_pem(&read(&dir, "fulcio-roots.pem"), &other_key).unwrap());
+    assert_eq!(
+        check(good.clone(), &keyless(&wrong_log))
+            .unwrap_err()
+            .reason(),
+        "transparency-log"
+    );
+    let no_fulcio = Arc::new(TrustRoot::from_pem("", &read(&dir, "rekor.pub")).unwrap());
+    assert_eq!(
+        check(good.clone(), &keyless(&no_fulcio))
+            .unwrap_err()
+            .reason(),
+        "untrusted-root"
+    );
+
+    // Another identity.
+    let wrong = Attestor::Keyless {
+        subject: Matcher::exact("alice@example.com"),
+        issuer: None,
+        root: root.clone(),
+    };
+    let err = check(good.clone(), &wrong).unwrap_err();
+    assert_eq!(err.reason(), "wrong-identity");
+    assert!(err.to_string().contains("flavio@castelli.me"), "{err}");
+    // An issuer required that the certificate does not record.
+    let wrong = Attestor::Keyless {
+        subject: Matcher::exact("flavio@castelli.me"),
+        issuer: Some(Matcher::exact("https://accounts.google.com")),
+        root: root.clone(),
+    };
+    assert_eq!(
+        check(good.clone(), &wrong).unwrap_err().reason(),
+        "wrong-identity"
+    );
+
+    // The payload re-signed claim: a signature copied beside another image's digest.
+    let other = Digest::sha256_of(b"another image");
+    let err = verify_image(
+        &other,
+        &[Signature::Cosign(good.clone())],
+        &keyless(&root),
+        &empty,
+        now(),
+    )
+    .unwrap_err();
+    assert_eq!(err.reason(), "digest-mismatch");
+
+    // The log entry dated in the future of `now` (the fixture's own time, minus a day).
+    let err = verify_image(
+        &digest,
+        &[Signature::Cosign(good.clone())],
+        &keyless(&root),
+        &empty,
+        1_634_714_717 - 86_400,
+    )
+    .unwrap_err();
+    assert_eq!(err.reason(), "transparency-log");
+
+    // Garbage in every field: clear errors, no panic.
+    for mutate in [
+        |s: &mut CosignSignature| s.payload = b"{not json".to_vec(),
+        |s: &mut CosignSignature| s.signature = "!!!".into(),
+        |s: &mut CosignSignature| {
+            s.certificate =
+                Some("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into())
+        },
+        |s: &mut CosignSignature| s.rekor_bundle = Some("[]".into()),
+        |s: &mut CosignSignature| s.payload = vec![b' '; 100_000],
+    ] {
+        let mut s = good.clone();
+        mutate(&mut s);
+        assert_eq!(check(s, &keyless(&root)).unwrap_err().reason(), "malformed");
+    }
+}
+
+#[test]
+fn the_most_telling_reason_wins_and_one_good_signature_is_enough() {
+    let (good, root, digest) = keyless_fixture();
+    let empty = TrustRoot::empty().unwrap();
+    let mut unlogged = good.clone();
+    unlogged.rekor_bundle = None;
+    let garbage = CosignSignature {
+        payload: b"{}".to_vec(),
+        ..Default::default()
+    };
+    let attestor = keyless(&root);
+    let sigs =
+        |list: Vec<CosignSignature>| list.into_iter().map(Signature::Cosign).collect::<Vec<_>>();
+    assert_eq!(
+        verify_image(&digest, &[], &attestor, &empty, now())
+            .unwrap_err()
+            .reason(),
+        "no-signature"
+    );
+    assert_eq!(
+        verify_image(
+            &digest,
+            &sigs(vec![garbage.clone(), unlogged.clone()]),
+            &attestor,
+            &empty,
+            now()
+        )
+        .unwrap_err()
+        .reason(),
+        "transparency-log"
+    );
+    assert!(
+        verify_image(
+            &digest,
+            &sigs(vec![garbage, unlogged, good]),
+            &attestor,
+            &empty,
+            now()
+        )
+        .is_ok()
+    );
+}
