@@ -616,6 +616,89 @@ impl SecurityPolicySpec {
     }
 }
 
+/// What is wrong with a `verifyImages` condition: references that are no globs, attestors with
+/// nothing or two things set, keys that are no supported public key, regular expressions that do
+/// not compile, a keyless identity without its issuer.
+fn verify_images(path: &str, v: &crate::VerifyImages, out: &mut Vec<SpecError>) {
+    if v.image_references.is_empty() {
+        out.push(err(
+            format!("{path}.imageReferences"),
+            "must list at least one image reference glob",
+        ));
+    }
+    for (i, r) in v.image_references.iter().enumerate() {
+        if let Err(e) = rampart_signatures::ImageGlob::new(r) {
+            out.push(err(format!("{path}.imageReferences[{i}]"), e.to_string()));
+        }
+    }
+    if v.attestors.is_empty() {
+        out.push(err(
+            format!("{path}.attestors"),
+            "must list at least one attestor (key or keyless)",
+        ));
+    }
+    for (i, a) in v.attestors.iter().enumerate() {
+        let at = format!("{path}.attestors[{i}]");
+        match (&a.key, &a.keyless) {
+            (Some(_), Some(_)) => out.push(err(
+                &at,
+                "set key or keyless, not both: write two attestors",
+            )),
+            (None, None) => out.push(err(&at, "set key or keyless")),
+            (Some(k), None) => {
+                if let Err(e) = rampart_signatures::PublicKey::from_pem(&k.public_key) {
+                    out.push(err(format!("{at}.key.publicKey"), e));
+                }
+                if k.transparency_log
+                    .as_ref()
+                    .is_some_and(|l| l.trim().is_empty())
+                {
+                    out.push(err(
+                        format!("{at}.key.transparencyLog"),
+                        "name a trusted root, or leave it out",
+                    ));
+                }
+            }
+            (None, Some(k)) => {
+                let at = format!("{at}.keyless");
+                for (what, exact, pattern) in [
+                    ("subject", &k.subject, &k.subject_reg_exp),
+                    ("issuer", &k.issuer, &k.issuer_reg_exp),
+                ] {
+                    match (exact, pattern) {
+                        (Some(_), Some(_)) => out.push(err(
+                            format!("{at}.{what}"),
+                            format!("set {what} or {what}RegExp, not both"),
+                        )),
+                        (None, None) => out.push(err(
+                            format!("{at}.{what}"),
+                            format!(
+                                "set {what} or {what}RegExp: a keyless signature proves an \
+                                 identity only together with the issuer that vouched for it"
+                            ),
+                        )),
+                        (Some(e), None) if e.trim().is_empty() => {
+                            out.push(err(format!("{at}.{what}"), "must not be empty"))
+                        }
+                        (None, Some(p)) => {
+                            if let Err(e) = rampart_signatures::Matcher::pattern(p) {
+                                out.push(err(format!("{at}.{what}RegExp"), e));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if k.trusted_root.as_ref().is_some_and(|r| r.trim().is_empty()) {
+                    out.push(err(
+                        format!("{at}.trustedRoot"),
+                        "name a trusted root, or leave it out for public-good",
+                    ));
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -703,88 +786,5 @@ mod tests {
         assert!(!glob_match("ghcr.io/acme/*", "ghcr.io/other/api"));
         assert!(glob_match("nginx", "nginx"));
         assert!(!glob_match("nginx", "nginx:1"));
-    }
-}
-
-/// What is wrong with a `verifyImages` condition: references that are no globs, attestors with
-/// nothing or two things set, keys that are no supported public key, regular expressions that do
-/// not compile, a keyless identity without its issuer.
-fn verify_images(path: &str, v: &crate::VerifyImages, out: &mut Vec<SpecError>) {
-    if v.image_references.is_empty() {
-        out.push(err(
-            format!("{path}.imageReferences"),
-            "must list at least one image reference glob",
-        ));
-    }
-    for (i, r) in v.image_references.iter().enumerate() {
-        if let Err(e) = rampart_signatures::ImageGlob::new(r) {
-            out.push(err(format!("{path}.imageReferences[{i}]"), e.to_string()));
-        }
-    }
-    if v.attestors.is_empty() {
-        out.push(err(
-            format!("{path}.attestors"),
-            "must list at least one attestor (key or keyless)",
-        ));
-    }
-    for (i, a) in v.attestors.iter().enumerate() {
-        let at = format!("{path}.attestors[{i}]");
-        match (&a.key, &a.keyless) {
-            (Some(_), Some(_)) => out.push(err(
-                &at,
-                "set key or keyless, not both: write two attestors",
-            )),
-            (None, None) => out.push(err(&at, "set key or keyless")),
-            (Some(k), None) => {
-                if let Err(e) = rampart_signatures::PublicKey::from_pem(&k.public_key) {
-                    out.push(err(format!("{at}.key.publicKey"), e));
-                }
-                if k.transparency_log
-                    .as_ref()
-                    .is_some_and(|l| l.trim().is_empty())
-                {
-                    out.push(err(
-                        format!("{at}.key.transparencyLog"),
-                        "name a trusted root, or leave it out",
-                    ));
-                }
-            }
-            (None, Some(k)) => {
-                let at = format!("{at}.keyless");
-                for (what, exact, pattern) in [
-                    ("subject", &k.subject, &k.subject_reg_exp),
-                    ("issuer", &k.issuer, &k.issuer_reg_exp),
-                ] {
-                    match (exact, pattern) {
-                        (Some(_), Some(_)) => out.push(err(
-                            format!("{at}.{what}"),
-                            format!("set {what} or {what}RegExp, not both"),
-                        )),
-                        (None, None) => out.push(err(
-                            format!("{at}.{what}"),
-                            format!(
-                                "set {what} or {what}RegExp: a keyless signature proves an \
-                                 identity only together with the issuer that vouched for it"
-                            ),
-                        )),
-                        (Some(e), None) if e.trim().is_empty() => {
-                            out.push(err(format!("{at}.{what}"), "must not be empty"))
-                        }
-                        (None, Some(p)) => {
-                            if let Err(e) = rampart_signatures::Matcher::pattern(p) {
-                                out.push(err(format!("{at}.{what}RegExp"), e));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                if k.trusted_root.as_ref().is_some_and(|r| r.trim().is_empty()) {
-                    out.push(err(
-                        format!("{at}.trustedRoot"),
-                        "name a trusted root, or leave it out for public-good",
-                    ));
-                }
-            }
-        }
     }
 }

@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use rampart_policy::images::{ImageCheck, ImageVerdicts};
 use rampart_policy::review::{self, Decision, PolicySet, PssConfig, Request, ReviewError};
 
 use crate::metrics::{ErrorLabels, Metrics, Outcome, RequestLabels};
@@ -82,6 +83,9 @@ pub struct AdmissionState {
     pub budget: BodyBudget,
     /// The request guard's injection, when configured (`--guard-learner-url`).
     pub guard: Option<rampart_policy::inject::GuardInjection>,
+    /// Image signature verification (`verifyImages` conditions); without it such conditions
+    /// find no verdict and follow their policy's `failurePolicy`.
+    pub images: Option<Arc<crate::images::ImageService>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -214,8 +218,15 @@ async fn handle(
         (Some(lookup), Some(ns)) if !ns.is_empty() => fill_namespace(s, lookup, ns).await.err(),
         _ => None,
     };
+    // Registry calls happen here, before the decision and outside every lock.
+    let verdicts = match &s.images {
+        Some(service) if lookup_failed.is_none() => {
+            service.verify(&image_checks(s, &req), &s.metrics).await
+        }
+        _ => ImageVerdicts::new(),
+    };
     let start = Instant::now();
-    let result = decide(s, &req, endpoint, lookup_failed.as_deref());
+    let result = decide(s, &req, endpoint, lookup_failed.as_deref(), &verdicts);
     s.metrics.latency.observe(start.elapsed().as_secs_f64());
     match result {
         Ok((resp, labels)) => {
@@ -419,7 +430,7 @@ pub fn review_bytes(
         Endpoint::Validate
     };
     let req = parse(bytes).map_err(|(e, _)| e.to_string())?;
-    decide(s, &req, endpoint, None)
+    decide(s, &req, endpoint, None, &ImageVerdicts::new())
         .map(|(v, _)| v)
         .map_err(|(e, _)| e.to_string())
 }
@@ -437,35 +448,68 @@ fn parse(bytes: &[u8]) -> Result<WireRequest<'_>, (BadReview, Labels)> {
 
 /// Decides a parsed request. `lookup_failed` says why its namespace could not be read (fail
 /// closed, as upstream Pod Security Admission does).
-fn decide(
-    s: &AdmissionState,
-    req: &WireRequest<'_>,
-    endpoint: Endpoint,
-    lookup_failed: Option<&str>,
-) -> Result<(serde_json::Value, RequestLabels), (BadReview, Labels)> {
-    let labels = Some((kind_label(&req.kind.kind), req.operation.name().to_string()));
-    let namespace = req.namespace.clone().unwrap_or_default();
-    let r = Request {
+/// The review's request as `rampart-policy` reads it.
+fn request<'a>(req: &'a WireRequest<'a>, namespace: &'a str) -> Request<'a> {
+    Request {
         group: &req.kind.group,
         version: &req.kind.version,
         kind: &req.kind.kind,
         resource: req.resource.as_ref().map_or("", |r| r.resource.as_str()),
         sub_resource: req.sub_resource.as_deref(),
         operation: req.operation.review(),
-        namespace: &namespace,
+        namespace,
         name: &req.name,
         username: &req.user_info.username,
         object: present(req.object).map(Into::into),
         old_object: present(req.old_object).map(Into::into),
-    };
+    }
+}
+
+/// The labels of `namespace` as known (an unknown one still has its automatic name label).
+fn namespace_labels(
+    known: &BTreeMap<String, BTreeMap<String, String>>,
+    namespace: &str,
+) -> BTreeMap<String, String> {
+    known.get(namespace).cloned().unwrap_or_else(|| {
+        BTreeMap::from([(
+            "kubernetes.io/metadata.name".to_string(),
+            namespace.to_string(),
+        )])
+    })
+}
+
+/// The images the request's `verifyImages` conditions gate (none when its object cannot be
+/// read: the decision says why).
+fn image_checks(s: &AdmissionState, req: &WireRequest<'_>) -> Vec<ImageCheck> {
+    let namespace = req.namespace.clone().unwrap_or_default();
+    let r = request(req, &namespace);
+    let ns_labels = namespace_labels(
+        &s.namespaces.read().unwrap_or_else(|e| e.into_inner()),
+        &namespace,
+    );
+    let policies = s.policies.read().unwrap_or_else(|e| e.into_inner());
+    review::image_checks(&r, &ns_labels, &policies).unwrap_or_default()
+}
+
+/// Decides a parsed request. `lookup_failed` says why its namespace could not be read (fail
+/// closed, as upstream Pod Security Admission does); `images` holds the verdicts on the
+/// images its `verifyImages` conditions gate.
+fn decide(
+    s: &AdmissionState,
+    req: &WireRequest<'_>,
+    endpoint: Endpoint,
+    lookup_failed: Option<&str>,
+    images: &ImageVerdicts,
+) -> Result<(serde_json::Value, RequestLabels), (BadReview, Labels)> {
+    let labels = Some((kind_label(&req.kind.kind), req.operation.name().to_string()));
+    let namespace = req.namespace.clone().unwrap_or_default();
+    let r = request(req, &namespace);
     let unknown_ns;
     let known = s.namespaces.read().unwrap_or_else(|e| e.into_inner());
     let ns_labels = match known.get(&namespace) {
         Some(l) => l,
         None => {
-            // An unknown namespace still has its automatic name label.
-            unknown_ns =
-                BTreeMap::from([("kubernetes.io/metadata.name".to_string(), namespace.clone())]);
+            unknown_ns = namespace_labels(&known, &namespace);
             &unknown_ns
         }
     };
@@ -482,9 +526,18 @@ fn decide(
             match endpoint {
                 Endpoint::Validate => {
                     let objects = s.objects.read().unwrap_or_else(|e| e.into_inner());
-                    review::validate_with(&r, ns_labels, &policies, &s.pss, &objects)
+                    review::validate_images(
+                        &r,
+                        ns_labels,
+                        &policies,
+                        &s.pss,
+                        &objects,
+                        Some(images),
+                    )
                 }
-                Endpoint::Mutate => review::mutate(&r, ns_labels, &policies, s.guard.as_ref()),
+                Endpoint::Mutate => {
+                    review::mutate_images(&r, ns_labels, &policies, s.guard.as_ref(), Some(images))
+                }
             }
             .map_err(|e| (BadReview::Review(e), labels.clone()))?
         }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod client;
 pub mod dashboard;
 pub mod guard_page;
+pub mod images;
 pub mod ingest;
 pub mod metrics;
 pub mod netpol_page;

@@ -48,6 +48,16 @@ pub struct SourceLabels {
     pub source: &'static str,
 }
 
+/// Labels of the image verification counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ImageLabels {
+    /// `verified`, or the reason it did not verify (`no-signature`, `wrong-identity`,
+    /// `bad-signature`, …), `unavailable` (registry or root), `bad-reference`.
+    pub result: &'static str,
+    /// Whether the verdict came from the cache.
+    pub cached: bool,
+}
+
 /// The webhook's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -68,6 +78,10 @@ pub struct Metrics {
     pub invalid_policies: Counter,
     /// Connections of the webhook's listener.
     pub serve: crate::serve::ServeMetrics,
+    /// Image signature verdicts, by result and whether cached.
+    pub image_verifications: Family<ImageLabels, Counter>,
+    /// Time to verify the images of one review (registry calls included), in seconds.
+    pub image_latency: Histogram,
 }
 
 impl Default for Metrics {
@@ -118,8 +132,25 @@ impl Default for Metrics {
             "Stored SecurityPolicies ignored because they are invalid",
             invalid_policies.clone(),
         );
+        let image_verifications = Family::<ImageLabels, Counter>::default();
+        registry.register(
+            "image_verifications",
+            "Image signature verdicts by result, and whether they came from the cache",
+            image_verifications.clone(),
+        );
+        // 10 µs … ~10 s.
+        let image_latency = Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(1e-5, 3.0, 16),
+        );
+        registry.register(
+            "image_verification_duration_seconds",
+            "Time to verify the images of one admission review, registry calls included",
+            image_latency.clone(),
+        );
         let serve = crate::serve::ServeMetrics::register(&mut registry);
         Metrics {
+            image_verifications,
+            image_latency,
             serve,
             watch_errors,
             invalid_policies,

@@ -2,6 +2,8 @@
 //! each run twice as upstream runs it: with the artifact's bytes and with only its digest.
 //! Any disagreement is listed.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

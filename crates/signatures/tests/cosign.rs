@@ -1,6 +1,8 @@
 //! cosign's tag-scheme image signatures (fixtures from sigstore-rs, three derived), and the
 //! same checks on signatures made here with fresh keys.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -73,9 +73,49 @@ pub struct WebhookArgs {
         env = "RAMPART_WEBHOOK_GUARD_AUDIENCE"
     )]
     pub guard_audience: String,
+    /// Image signature verification (`verifyImages` conditions).
+    #[command(flatten)]
+    pub images: ImageArgs,
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub serve: crate::serving::ServeArgs,
+}
+
+/// How the webhook reaches registries and which sigstore roots it trusts.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// A trusted root for keyless signatures and transparency logs, as NAME=FILE (a sigstore
+    /// `trusted_root.json`); repeatable. Policies name roots by NAME; `public-good` (the
+    /// Sigstore public-good instance) is built in.
+    #[arg(
+        long = "trusted-root",
+        value_name = "NAME=FILE",
+        env = "RAMPART_WEBHOOK_TRUSTED_ROOTS",
+        value_delimiter = ','
+    )]
+    pub trusted_roots: Vec<String>,
+    /// Registry credentials: a docker `config.json` (a mounted `kubernetes.io/dockerconfigjson`
+    /// Secret's `.dockerconfigjson`). Never logged.
+    #[arg(long, env = "RAMPART_WEBHOOK_REGISTRY_CREDENTIALS")]
+    pub registry_credentials: Option<PathBuf>,
+    /// A CA (PEM) trusted for registries besides the system's roots.
+    #[arg(long, env = "RAMPART_WEBHOOK_REGISTRY_CA")]
+    pub registry_ca: Option<PathBuf>,
+    /// Registries (`host:port`) reached over plain HTTP: local test registries only.
+    #[arg(
+        long = "insecure-registry",
+        value_name = "HOST:PORT",
+        env = "RAMPART_WEBHOOK_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub insecure_registries: Vec<String>,
+    /// Each registry call must answer within this.
+    #[arg(long, default_value = "3s", value_parser = parse_duration, env = "RAMPART_WEBHOOK_REGISTRY_TIMEOUT")]
+    pub registry_timeout: Duration,
+    /// One review's image verification in all (tag lookups, signatures, every image): keep it
+    /// below the webhook configuration's timeoutSeconds, or the API server gives up first.
+    #[arg(long, default_value = "8s", value_parser = parse_duration, env = "RAMPART_WEBHOOK_IMAGE_VERIFICATION_TIMEOUT")]
+    pub image_verification_timeout: Duration,
 }
 
 /// `10s`, `500ms`, `2m`.

@@ -152,6 +152,7 @@ pub fn initial(args: &WebhookArgs) -> anyhow::Result<(AdmissionState, bool)> {
     let state = AdmissionState {
         pss,
         guard,
+        images: Some(Arc::new(image_service(&args.images)?)),
         ..AdmissionState::default()
     };
     let from_files = match (&args.policies, &args.namespaces) {
@@ -395,6 +396,52 @@ fn server_minor(major: &str, minor: &str) -> Option<u32> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// The image verification service from the command line: the registry client (credentials, CA,
+/// insecure registries, timeout) and the trusted roots by name. Every file is read and checked
+/// now: a bad root would otherwise only show in denials.
+pub fn image_service(
+    args: &super::ImageArgs,
+) -> anyhow::Result<rampart_http::images::ImageService> {
+    use rampart_signatures::TrustRoot;
+    let credentials = match &args.registry_credentials {
+        Some(path) => {
+            let bytes = rampart_files::read_bounded(path, rampart_registry::MAX_CONFIG_LEN as u64)
+                .with_context(|| format!("reading {}", path.display()))?;
+            rampart_registry::Credentials::from_docker_config(&bytes)
+                .with_context(|| path.display().to_string())?
+        }
+        None => rampart_registry::Credentials::none(),
+    };
+    let extra_ca = match &args.registry_ca {
+        Some(path) => Some(rampart_http::client::read_ca(path)?),
+        None => None,
+    };
+    let registry = rampart_registry::Registry::new(rampart_registry::RegistryConfig {
+        timeout: args.registry_timeout,
+        insecure: args.insecure_registries.clone(),
+        extra_ca,
+        credentials,
+    })?;
+    let mut roots = std::collections::BTreeMap::new();
+    for spec in &args.trusted_roots {
+        let (name, path) = spec
+            .split_once('=')
+            .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("--trusted-root {spec:?}: write NAME=FILE"))?;
+        let bytes = rampart_files::read_bounded(
+            std::path::Path::new(path),
+            rampart_signatures::MAX_TRUSTED_ROOT_LEN as u64,
+        )
+        .with_context(|| format!("--trusted-root {name}: reading {path}"))?;
+        let root = TrustRoot::from_json(&String::from_utf8_lossy(&bytes))
+            .with_context(|| format!("--trusted-root {name}={path}"))?;
+        roots.insert(name.to_string(), Arc::new(root));
+    }
+    let mut service = rampart_http::images::ImageService::new(registry, roots)?;
+    service.deadline = args.image_verification_timeout;
+    Ok(service)
 }
 
 #[cfg(test)]

@@ -1,0 +1,293 @@
+//! The webhook's image signature verification: for the images a review's `verifyImages`
+//! conditions gate ([`ImageCheck`]s from `rampart-policy`), resolve tags to digests, fetch the
+//! signatures from the registry and verify them against the rule's attestors
+//! (`rampart-signatures`), with verdicts cached per digest and rule so a Deployment scaling
+//! from 1 to 100 pods costs one verification. The registry client bounds every call in time;
+//! one review's verification as a whole stays within [`ImageService::deadline`], below the
+//! API server's 10 s.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rampart_policy::images::{AttestorSpec, ImageCheck, ImageRule, ImageVerdict, ImageVerdicts};
+use rampart_registry::{Credentials, FetchError, Registry};
+use rampart_signatures::{
+    Attestor, CacheKey, Digest, ImageRef, Signature, TrustRoot, VerdictCache, verify_attestors,
+};
+
+use crate::metrics::{ImageLabels, Metrics};
+
+/// Verdicts kept, and for how long (a failure is retried sooner: a signature may be pushed a
+/// moment after the image).
+pub const CACHE_ENTRIES: usize = 10_000;
+pub const CACHE_TTL: Duration = Duration::from_secs(600);
+pub const NEGATIVE_TTL: Duration = Duration::from_secs(30);
+/// How long a tag's digest is trusted without asking again (mutate, then validate, then the
+/// ReplicaSet's pods).
+pub const TAG_TTL: Duration = Duration::from_secs(30);
+
+/// The verification service: a registry client, the trusted roots by name, the caches.
+pub struct ImageService {
+    registry: Registry,
+    credentials: Credentials,
+    roots: BTreeMap<String, Arc<TrustRoot>>,
+    empty: TrustRoot,
+    verdicts: Mutex<VerdictCache>,
+    tags: Mutex<HashMap<String, (Digest, Instant)>>,
+    /// One review's verification, all images together.
+    pub deadline: Duration,
+}
+
+impl std::fmt::Debug for ImageService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageService")
+            .field("registry", &self.registry)
+            .field("roots", &self.roots.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+type Fetched = Result<(Digest, Vec<Signature>), ImageVerdict>;
+
+impl ImageService {
+    /// A service over `registry` (its own credentials inside), with `roots` by name (the
+    /// public-good root is added as `public-good` unless given).
+    pub fn new(
+        registry: Registry,
+        mut roots: BTreeMap<String, Arc<TrustRoot>>,
+    ) -> Result<Self, rampart_signatures::TrustError> {
+        if !roots.contains_key(rampart_api::PUBLIC_GOOD_ROOT) {
+            roots.insert(
+                rampart_api::PUBLIC_GOOD_ROOT.to_string(),
+                Arc::new(TrustRoot::production()?),
+            );
+        }
+        Ok(Self {
+            registry,
+            credentials: Credentials::none(),
+            roots,
+            empty: TrustRoot::empty()?,
+            verdicts: Mutex::new(VerdictCache::new(CACHE_ENTRIES, CACHE_TTL, NEGATIVE_TTL)),
+            tags: Mutex::default(),
+            deadline: Duration::from_secs(8),
+        })
+    }
+
+    /// The trusted roots' names.
+    pub fn roots(&self) -> impl Iterator<Item = &str> {
+        self.roots.keys().map(String::as_str)
+    }
+
+    /// The verdict of every check; all within [`Self::deadline`] (what is not done by then
+    /// is `Unavailable`).
+    pub async fn verify(&self, checks: &[ImageCheck], metrics: &Metrics) -> ImageVerdicts {
+        let start = Instant::now();
+        let mut verdicts = ImageVerdicts::new();
+        if checks.is_empty() {
+            return verdicts;
+        }
+        let work = self.verify_all(checks, metrics);
+        match tokio::time::timeout(self.deadline, work).await {
+            Ok(done) => verdicts = done,
+            Err(_) => {
+                for c in checks {
+                    verdicts.insert(
+                        c,
+                        ImageVerdict::Unavailable(format!(
+                            "verification did not finish within {} s",
+                            self.deadline.as_secs()
+                        )),
+                    );
+                }
+            }
+        }
+        metrics.image_latency.observe(start.elapsed().as_secs_f64());
+        verdicts
+    }
+
+    async fn verify_all(&self, checks: &[ImageCheck], metrics: &Metrics) -> ImageVerdicts {
+        let mut verdicts = ImageVerdicts::new();
+        // One registry round per image, whatever number of rules gate it.
+        let mut fetched: HashMap<&str, Fetched> = HashMap::new();
+        for check in checks {
+            let now = Instant::now();
+            let cached = self.cached(check, now);
+            let verdict = match cached {
+                Some(v) => {
+                    count(metrics, &v, true);
+                    v
+                }
+                None => {
+                    if !fetched.contains_key(check.image.as_str()) {
+                        let f = self.fetch(&check.image).await;
+                        fetched.insert(&check.image, f);
+                    }
+                    let v = match &fetched[check.image.as_str()] {
+                        Err(v) => v.clone(),
+                        Ok((digest, signatures)) => self.judge(&check.rule, digest, signatures),
+                    };
+                    self.remember(check, &v, now);
+                    count(metrics, &v, false);
+                    v
+                }
+            };
+            verdicts.insert(check, verdict);
+        }
+        verdicts
+    }
+
+    /// A kept verdict for the check's image: pinned images directly, tags through the kept
+    /// digest of the tag.
+    fn cached(&self, check: &ImageCheck, now: Instant) -> Option<ImageVerdict> {
+        let digest = self.known_digest(&check.image, now)?;
+        let cache = self.verdicts.lock().ok()?;
+        let kept = cache.get(&cache_key(check, &digest), now)?;
+        Some(match kept {
+            Ok(v) => ImageVerdict::Verified(v.clone()),
+            Err(r) => ImageVerdict::Rejected(r.clone()),
+        })
+    }
+
+    fn known_digest(&self, image: &str, now: Instant) -> Option<Digest> {
+        let parsed = ImageRef::parse(image).ok()?;
+        if let Some(d) = parsed.digest() {
+            return Some(d.clone());
+        }
+        let tags = self.tags.lock().ok()?;
+        tags.get(image)
+            .filter(|(_, expires)| *expires > now)
+            .map(|(d, _)| d.clone())
+    }
+
+    /// Verified and rejected verdicts are kept; an image that could not be checked is asked
+    /// about again next time.
+    fn remember(&self, check: &ImageCheck, verdict: &ImageVerdict, now: Instant) {
+        let Some(digest) = self.known_digest(&check.image, now) else {
+            return;
+        };
+        let kept = match verdict {
+            ImageVerdict::Verified(v) => Ok(v.clone()),
+            ImageVerdict::Rejected(r) => Err(r.clone()),
+            _ => return,
+        };
+        if let Ok(mut cache) = self.verdicts.lock() {
+            cache.insert(cache_key(check, &digest), kept, now);
+        }
+    }
+
+    /// The image's digest and the signatures stored for it.
+    async fn fetch(&self, image: &str) -> Fetched {
+        let parsed =
+            ImageRef::parse(image).map_err(|e| ImageVerdict::BadReference(e.to_string()))?;
+        let digest = match self.registry.resolve(&parsed, &self.credentials).await {
+            Ok(d) => d,
+            Err(FetchError::NotFound { .. }) => {
+                return Err(ImageVerdict::BadReference(format!(
+                    "{} has no such image",
+                    parsed.registry()
+                )));
+            }
+            Err(e) => return Err(ImageVerdict::Unavailable(e.to_string())),
+        };
+        if parsed.digest().is_none()
+            && let Ok(mut tags) = self.tags.lock()
+        {
+            let now = Instant::now();
+            if tags.len() >= CACHE_ENTRIES {
+                tags.retain(|_, (_, expires)| *expires > now);
+            }
+            if tags.len() < CACHE_ENTRIES {
+                tags.insert(image.to_string(), (digest.clone(), now + TAG_TTL));
+            }
+        }
+        match self
+            .registry
+            .signatures(&parsed, &digest, &self.credentials)
+            .await
+        {
+            Ok(signatures) => Ok((digest, signatures)),
+            Err(e @ (FetchError::Malformed { .. } | FetchError::TooLarge { .. })) => Err(
+                ImageVerdict::Rejected(rampart_signatures::Rejection::Malformed(e.to_string())),
+            ),
+            Err(e) => Err(ImageVerdict::Unavailable(e.to_string())),
+        }
+    }
+
+    /// The rule's verdict on the signatures of `digest`.
+    fn judge(&self, rule: &ImageRule, digest: &Digest, signatures: &[Signature]) -> ImageVerdict {
+        let mut attestors = Vec::new();
+        for spec in &rule.attestors {
+            let attestor = match spec {
+                AttestorSpec::Key {
+                    key,
+                    transparency_log,
+                } => Attestor::Key {
+                    key: key.clone(),
+                    log: match transparency_log {
+                        Some(name) => match self.root(name) {
+                            Ok(root) => Some(root),
+                            Err(v) => return v,
+                        },
+                        None => None,
+                    },
+                },
+                AttestorSpec::Keyless {
+                    subject,
+                    issuer,
+                    trusted_root,
+                } => Attestor::Keyless {
+                    subject: subject.clone(),
+                    issuer: Some(issuer.clone()),
+                    root: match self.root(trusted_root) {
+                        Ok(root) => root,
+                        Err(v) => return v,
+                    },
+                },
+            };
+            attestors.push(attestor);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        match verify_attestors(
+            digest,
+            signatures,
+            &attestors,
+            rule.combine,
+            &self.empty,
+            now,
+        ) {
+            Ok(v) => ImageVerdict::Verified(v),
+            Err(r) => ImageVerdict::Rejected(r),
+        }
+    }
+
+    fn root(&self, name: &str) -> Result<Arc<TrustRoot>, ImageVerdict> {
+        self.roots.get(name).cloned().ok_or_else(|| {
+            ImageVerdict::Unavailable(format!(
+                "the trusted root {name:?} is not loaded (rampart webhook --trusted-root {name}=FILE)"
+            ))
+        })
+    }
+}
+
+fn cache_key(check: &ImageCheck, digest: &Digest) -> CacheKey {
+    CacheKey {
+        digest: digest.clone(),
+        rule: format!("{}#{:x}", check.key, check.rule.fingerprint),
+    }
+}
+
+fn count(metrics: &Metrics, verdict: &ImageVerdict, cached: bool) {
+    let result = match verdict {
+        ImageVerdict::Verified(_) => "verified",
+        ImageVerdict::Rejected(r) => r.reason(),
+        ImageVerdict::Unavailable(_) => "unavailable",
+        ImageVerdict::BadReference(_) => "bad-reference",
+    };
+    metrics
+        .image_verifications
+        .get_or_create(&ImageLabels { result, cached })
+        .inc();
+}
