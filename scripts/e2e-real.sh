@@ -34,7 +34,9 @@
 #           label change in effect at once, CEL rules reading a per-namespace ConfigMap (params)
 #           and the cluster's Services (inventory) through the webhook's own watches, a params
 #           change in effect, an API server restart survived, failurePolicy Fail
-#           and Ignore with the webhook down; the latency it adds to `create --dry-run=server`.
+#           and Ignore with the webhook down; the latency it adds to `create --dry-run=server`;
+#           image signatures against a registry on loopback: a signed image admitted and stored
+#           pinned to its digest, an unsigned one denied, a Deployment's pods pinned.
 #  rollout  the `netpol` class: the demo's flows posted to the ingest, the proven plan applied step
 #           by step as Mitigations owning their NetworkPolicies (one per planned policy); a
 #           policy drop from another workload reverts its policy and the later steps of its
@@ -58,6 +60,7 @@ helm template rampart "$chart" -n $ns_sys -f "$full" >"$work/full.yaml" || fail 
 acting_values=(--set engine.actuator=networkpolicy --set 'engine.enable={network,pod}'
   --set engine.actOnProof=true --set engine.ingest.enabled=true)
 helm template rampart "$chart" -n $ns_sys "${acting_values[@]}" >"$work/acting.yaml"
+helm template rampart "$chart" -n $ns_sys --set webhook.imageVerification.watchPullSecrets=true >"$work/pullsecrets.yaml"
 
 # No nodes yet: pods stay unscheduled, so the live cluster holds what the manifests say.
 NO_NODES=1 scripts/control-plane.sh up "$cp" || { echo "e2e: FAIL the control plane did not start"; exit 1; }
@@ -76,18 +79,20 @@ grep -v '^e2e:' "$work/dry-run.out" | grep -iv '^[a-z.]*/[a-z0-9.-]* \(created\|
 
 # RBAC: rendered (Cluster)Roles against what rampart asks for with the same values.
 to_json() { kubectl apply --dry-run=client -o json -f "$1" 2>/dev/null; }
-for v in default full acting; do to_json "$work/$v.yaml" >"$work/$v.json"; done
+for v in default full acting pullsecrets; do to_json "$work/$v.yaml" >"$work/$v.json"; done
 "$rampart" permissions engine >"$work/perm-default.json"
 "$rampart" permissions engine --actuator networkpolicy --enable network,pod >"$work/perm-acting.json"
 "$rampart" permissions engine --actuator adminnetworkpolicy \
   --enable network,rbac,mount,identity,pod,judgement --watch-vulnerability-reports --watch-guardians --compliance >"$work/perm-full.json"
 "$rampart" permissions webhook >"$work/perm-webhook.json"
+"$rampart" permissions webhook --watch-pull-secrets >"$work/perm-webhook-pull.json"
 "$rampart" permissions learner >"$work/perm-learner.json"
 echo '[]' >"$work/perm-none.json"
 check "chart: engine RBAC (read-only default) = rampart permissions" $check_py rbac "$work/default.json" "$work/perm-default.json" rampart-engine
 check "chart: engine RBAC (network + pod acting) = rampart permissions" $check_py rbac "$work/acting.json" "$work/perm-acting.json" rampart-engine
 check "chart: engine RBAC (every class, AdminNetworkPolicy) = rampart permissions" $check_py rbac "$work/full.json" "$work/perm-full.json" rampart-engine
 check "chart: webhook RBAC (watching) = rampart permissions" $check_py rbac "$work/default.json" "$work/perm-webhook.json" rampart-webhook
+check "chart: webhook RBAC (watching pull secrets) = rampart permissions" $check_py rbac "$work/pullsecrets.json" "$work/perm-webhook-pull.json" rampart-webhook
 check "chart: webhook RBAC (reading files) is none" $check_py rbac "$work/full.json" "$work/perm-none.json" rampart-webhook
 check "chart: learner RBAC = rampart permissions" $check_py rbac "$work/full.json" "$work/perm-learner.json" rampart-learner
 
@@ -148,10 +153,16 @@ secret_key rampart-webhook-tls tls.key >"$work/hook/tls.key"
 secret_key rampart-webhook-tls ca.crt >"$work/hook/ca.crt"
 ca_bundle() { kubectl get validatingwebhookconfiguration rampart-webhook -o jsonpath='{.webhooks[0].clientConfig.caBundle}'; }
 ca_before=$(ca_bundle)
+# A registry on loopback for the image signature scenario (Debian's docker-registry).
+reg=127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: "%s"}\n' \
+  "$work/registry" "$reg" >"$work/registry.yml"
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+pids+=($!)
 webhook_pid=
 start_webhook() {
   KUBECONFIG=$work/webhook.kubeconfig RAMPART_LOG=info "$rampart" webhook --addr 127.0.0.1:18444 \
-    --tls-cert "$work/hook/tls.crt" --tls-key "$work/hook/tls.key" >>"$work/webhook.log" 2>&1 &
+    --tls-cert "$work/hook/tls.crt" --tls-key "$work/hook/tls.key" --insecure-registry "$reg" >>"$work/webhook.log" 2>&1 &
   webhook_pid=$!
   pids+=("$webhook_pid")
 }
@@ -556,6 +567,46 @@ check "webhook CEL: a second Service with the same selector (inventory) is denie
   until_ok 20 svc_denied api2 ClusterIP api 'another Service has this selector'
 kubectl -n e2e-cel patch configmap service-types --type merge -p '{"data":{"allowed":"ClusterIP,NodePort"}}' >/dev/null
 check "webhook CEL: the ConfigMap's change is in effect (the NodePort Service admitted)" until_ok 20 svc edge NodePort edge
+
+# Image signatures: a signed and an unsigned image in the loopback registry, a
+# ClusterSecurityPolicy requiring the key's signature; the API server stores what /mutate pins.
+cargo build --release --quiet -p rampart-testkit --bin sign-image || fail "sign-image builds"
+sign=target/release/sign-image
+"$sign" keygen "$work/keys" >/dev/null
+signed=$("$sign" push "$reg" acme/app:v1 "the signed app")
+"$sign" sign "$reg" acme/app "$signed" "$work/keys" >/dev/null
+"$sign" push "$reg" acme/app:unsigned "an unsigned app" >/dev/null
+kubectl create namespace e2e-img >/dev/null
+python3 - "$work/keys/cosign.pub" "$reg" >"$work/signed-policy.json" <<'PY'
+import json, sys
+key, reg = open(sys.argv[1]).read(), sys.argv[2]
+print(json.dumps({"apiVersion": "rampart.dev/v1alpha1", "kind": "ClusterSecurityPolicy",
+  "metadata": {"name": "signed-images"},
+  "spec": {"targets": {"namespaces": ["e2e-img"]}, "rules": [{"name": "release-key", "conditions": [
+    {"verifyImages": {"imageReferences": [f"{reg}/acme/*"], "attestors": [{"key": {"publicKey": key}}]}}]}]}}))
+PY
+kubectl apply -f "$work/signed-policy.json" >/dev/null
+img_pod() { kubectl -n e2e-img run "$1" --image="$2" --restart=Never >"$work/out" 2>&1; }
+signed_pinned() { # admitted, and stored with the digest the webhook verified
+  img_pod s1 "$reg/acme/app:v1" || return 1
+  [ "$(kubectl -n e2e-img get pod s1 -o jsonpath='{.spec.containers[0].image}')" = "$reg/acme/app@$signed" ] && return 0
+  kubectl -n e2e-img delete pod s1 --grace-period=0 --force >/dev/null 2>&1
+  return 1
+}
+check "webhook images: a signed image is admitted, stored pinned to the verified digest" until_ok 20 signed_pinned
+unsigned_denied() {
+  img_pod u1 "$reg/acme/app:unsigned" && { kubectl -n e2e-img delete pod u1 --grace-period=0 --force >/dev/null 2>&1; return 1; }
+  grep -q 'no signature found' "$work/out"
+}
+check "webhook images: an unsigned image is denied, saying why" until_ok 20 unsigned_denied
+sed 's/^/e2e:      /' "$work/out" | head -1 | cut -c1-240
+kubectl -n e2e-img create deployment web --image="$reg/acme/app:v1" --replicas=3 >/dev/null
+pinned_pods() {
+  [ "$(kubectl -n e2e-img get pods -l app=web -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}' | grep -c "@$signed")" = 3 ]
+}
+check "webhook images: a Deployment's 3 pods are created pinned (the template pinned, its pods verified from the cache)" until_ok 30 pinned_pods
+cached_hits() { curl -sf --cacert "$work/hook/ca.crt" $hook/metrics | grep -q 'rampart_image_verifications_total{result="verified",cached="true"} [1-9]'; }
+check "webhook images: verdicts come from the cache (rampart_image_verifications_total)" cached_hits
 
 # An API server restart: the webhook's watches end and relist.
 scripts/control-plane.sh restart-apiserver "$cp" || fail "the API server restarts"

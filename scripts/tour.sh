@@ -6,7 +6,7 @@
 # TOUR_SKIP_BUILD=1 uses the release binary already in target/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -n "${TOUR_SKIP_BUILD:-}" ] || cargo build --release --quiet -p rampart -p rampart-guard-demo
+[ -n "${TOUR_SKIP_BUILD:-}" ] || cargo build --release --quiet -p rampart -p rampart-guard-demo -p rampart-testkit
 export PATH="$PWD/target/release:$PATH"
 for tool in curl openssl timeout; do
   command -v "$tool" >/dev/null 2>&1 || { echo "tour: $tool is not installed (the README's tour uses it)"; exit 1; }
@@ -121,6 +121,10 @@ step "curl -s --cacert \"\$tls/tls.crt\" https://127.0.0.1:18443/validate -H 'Co
   'violates PodSecurity \"baseline:latest\": privileged (container \"c\" must not set securityContext.privileged=true)'
 grep -qF '"allowed":false' "$out/stdout" || fail "the privileged pod was not denied"
 stop_servers
+
+# signed images: a registry on loopback, a signed and an unsigned image, the webhook's answers.
+step 'scripts/signed-images.sh' 0 'no signature found'
+grep -qF 'signed    allowed; /mutate pins the image to ' "$out/stdout" || fail "the signed image was not admitted and pinned"
 
 # a model's prompt for one chain (no model needed with --dry-run).
 step 'rampart judge chain-fae9f9cd2279 examples/judge/exposed-logs-headers --vulns examples/judge/exposed-logs-headers --kev-file examples/demo-intel/kev.json --dry-run' 0 '"note": "known exploited (CISA KEV: Apache Log4j2 Remote Code Execution Vulnerability)"'

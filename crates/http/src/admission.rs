@@ -220,9 +220,7 @@ async fn handle(
     };
     // Registry calls happen here, before the decision and outside every lock.
     let verdicts = match &s.images {
-        Some(service) if lookup_failed.is_none() => {
-            service.verify(&image_checks(s, &req), &s.metrics).await
-        }
+        Some(service) if lookup_failed.is_none() => verify_images(s, service, &req).await,
         _ => ImageVerdicts::new(),
     };
     let start = Instant::now();
@@ -435,6 +433,31 @@ pub fn review_bytes(
         .map_err(|(e, _)| e.to_string())
 }
 
+/// [`review_bytes`] with the images verified first, as the handler does (for benchmarks and
+/// tests of image signature verification without HTTP).
+pub async fn review_bytes_verified(
+    s: &AdmissionState,
+    bytes: &[u8],
+    mutate: bool,
+) -> Result<serde_json::Value, String> {
+    if bytes.len() > MAX_BODY {
+        return Err(BadReview::TooLarge.to_string());
+    }
+    let endpoint = if mutate {
+        Endpoint::Mutate
+    } else {
+        Endpoint::Validate
+    };
+    let req = parse(bytes).map_err(|(e, _)| e.to_string())?;
+    let verdicts = match &s.images {
+        Some(service) => verify_images(s, service, &req).await,
+        None => ImageVerdicts::new(),
+    };
+    decide(s, &req, endpoint, None, &verdicts)
+        .map(|(v, _)| v)
+        .map_err(|(e, _)| e.to_string())
+}
+
 /// Parses the AdmissionReview once; the objects stay raw JSON borrowed from `bytes`.
 fn parse(bytes: &[u8]) -> Result<WireRequest<'_>, (BadReview, Labels)> {
     let review: WireReview<'_> =
@@ -479,8 +502,8 @@ fn namespace_labels(
 }
 
 /// The images the request's `verifyImages` conditions gate (none when its object cannot be
-/// read: the decision says why).
-fn image_checks(s: &AdmissionState, req: &WireRequest<'_>) -> Vec<ImageCheck> {
+/// read: the decision says why), and its pod's pull secrets.
+fn image_checks(s: &AdmissionState, req: &WireRequest<'_>) -> (Vec<ImageCheck>, Vec<String>) {
     let namespace = req.namespace.clone().unwrap_or_default();
     let r = request(req, &namespace);
     let ns_labels = namespace_labels(
@@ -488,7 +511,37 @@ fn image_checks(s: &AdmissionState, req: &WireRequest<'_>) -> Vec<ImageCheck> {
         &namespace,
     );
     let policies = s.policies.read().unwrap_or_else(|e| e.into_inner());
-    review::image_checks(&r, &ns_labels, &policies).unwrap_or_default()
+    let checks = review::image_checks(&r, &ns_labels, &policies).unwrap_or_default();
+    let secrets = if checks.is_empty() {
+        Vec::new()
+    } else {
+        review::pull_secret_names(&r)
+    };
+    (checks, secrets)
+}
+
+/// The verdicts on the request's gated images, read with its pod's pull secrets.
+async fn verify_images(
+    s: &AdmissionState,
+    service: &crate::images::ImageService,
+    req: &WireRequest<'_>,
+) -> ImageVerdicts {
+    // Most reviews meet no image rule: no copies, no parsing for them.
+    if !s
+        .policies
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .has_image_rules()
+    {
+        return ImageVerdicts::new();
+    }
+    let (checks, secrets) = image_checks(s, req);
+    if checks.is_empty() {
+        return ImageVerdicts::new();
+    }
+    let namespace = req.namespace.as_deref().unwrap_or_default();
+    let credentials = service.credentials(namespace, &secrets);
+    service.verify(&checks, &credentials, &s.metrics).await
 }
 
 /// Decides a parsed request. `lookup_failed` says why its namespace could not be read (fail

@@ -30,7 +30,8 @@ pub const TAG_TTL: Duration = Duration::from_secs(30);
 /// The verification service: a registry client, the trusted roots by name, the caches.
 pub struct ImageService {
     registry: Registry,
-    credentials: Credentials,
+    /// Pull secrets by namespace and name, parsed (never the Secrets themselves).
+    pull_secrets: std::sync::RwLock<BTreeMap<(String, String), Credentials>>,
     roots: BTreeMap<String, Arc<TrustRoot>>,
     empty: TrustRoot,
     verdicts: Mutex<VerdictCache>,
@@ -65,13 +66,74 @@ impl ImageService {
         }
         Ok(Self {
             registry,
-            credentials: Credentials::none(),
+            pull_secrets: std::sync::RwLock::default(),
             roots,
             empty: TrustRoot::empty()?,
             verdicts: Mutex::new(VerdictCache::new(CACHE_ENTRIES, CACHE_TTL, NEGATIVE_TTL)),
             tags: Mutex::default(),
             deadline: Duration::from_secs(8),
         })
+    }
+
+    /// Keeps the pull secret `namespace/name` (a docker config); one that does not parse is
+    /// dropped, and the error names only the Secret.
+    pub fn set_pull_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        config: &[u8],
+    ) -> Result<(), String> {
+        let parsed = Credentials::from_docker_config(config);
+        let mut secrets = self.pull_secrets.write().unwrap_or_else(|e| e.into_inner());
+        let key = (namespace.to_string(), name.to_string());
+        match parsed {
+            Ok(c) => {
+                secrets.insert(key, c);
+                Ok(())
+            }
+            Err(e) => {
+                secrets.remove(&key);
+                Err(format!("pull secret {namespace}/{name}: {e}"))
+            }
+        }
+    }
+
+    /// Forgets the pull secret `namespace/name`.
+    pub fn remove_pull_secret(&self, namespace: &str, name: &str) {
+        self.pull_secrets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(namespace.to_string(), name.to_string()));
+    }
+
+    /// Replaces every pull secret (after a relist); the errors of those that do not parse.
+    pub fn replace_pull_secrets(&self, all: Vec<(String, String, Vec<u8>)>) -> Vec<String> {
+        self.pull_secrets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        all.into_iter()
+            .filter_map(|(ns, name, config)| self.set_pull_secret(&ns, &name, &config).err())
+            .collect()
+    }
+
+    /// The credentials of the pull secrets `names` in `namespace` (those known).
+    pub fn credentials(&self, namespace: &str, names: &[String]) -> Credentials {
+        let secrets = self.pull_secrets.read().unwrap_or_else(|e| e.into_inner());
+        names
+            .iter()
+            .filter_map(|n| secrets.get(&(namespace.to_string(), n.clone())))
+            .fold(Credentials::none(), |all, c| all.merged(c))
+    }
+
+    /// Forgets every kept verdict and tag (the next review of each image asks the registry).
+    pub fn clear(&self) {
+        if let Ok(mut v) = self.verdicts.lock() {
+            *v = VerdictCache::new(CACHE_ENTRIES, CACHE_TTL, NEGATIVE_TTL);
+        }
+        if let Ok(mut t) = self.tags.lock() {
+            t.clear();
+        }
     }
 
     /// The trusted roots' names.
@@ -81,13 +143,18 @@ impl ImageService {
 
     /// The verdict of every check; all within [`Self::deadline`] (what is not done by then
     /// is `Unavailable`).
-    pub async fn verify(&self, checks: &[ImageCheck], metrics: &Metrics) -> ImageVerdicts {
+    pub async fn verify(
+        &self,
+        checks: &[ImageCheck],
+        credentials: &Credentials,
+        metrics: &Metrics,
+    ) -> ImageVerdicts {
         let start = Instant::now();
         let mut verdicts = ImageVerdicts::new();
         if checks.is_empty() {
             return verdicts;
         }
-        let work = self.verify_all(checks, metrics);
+        let work = self.verify_all(checks, credentials, metrics);
         match tokio::time::timeout(self.deadline, work).await {
             Ok(done) => verdicts = done,
             Err(_) => {
@@ -95,8 +162,8 @@ impl ImageService {
                     verdicts.insert(
                         c,
                         ImageVerdict::Unavailable(format!(
-                            "verification did not finish within {} s",
-                            self.deadline.as_secs()
+                            "verification did not finish within {:.1} s",
+                            self.deadline.as_secs_f64()
                         )),
                     );
                 }
@@ -106,7 +173,12 @@ impl ImageService {
         verdicts
     }
 
-    async fn verify_all(&self, checks: &[ImageCheck], metrics: &Metrics) -> ImageVerdicts {
+    async fn verify_all(
+        &self,
+        checks: &[ImageCheck],
+        credentials: &Credentials,
+        metrics: &Metrics,
+    ) -> ImageVerdicts {
         let mut verdicts = ImageVerdicts::new();
         // One registry round per image, whatever number of rules gate it.
         let mut fetched: HashMap<&str, Fetched> = HashMap::new();
@@ -120,7 +192,7 @@ impl ImageService {
                 }
                 None => {
                     if !fetched.contains_key(check.image.as_str()) {
-                        let f = self.fetch(&check.image).await;
+                        let f = self.fetch(&check.image, credentials).await;
                         fetched.insert(&check.image, f);
                     }
                     let v = match &fetched[check.image.as_str()] {
@@ -177,10 +249,10 @@ impl ImageService {
     }
 
     /// The image's digest and the signatures stored for it.
-    async fn fetch(&self, image: &str) -> Fetched {
+    async fn fetch(&self, image: &str, credentials: &Credentials) -> Fetched {
         let parsed =
             ImageRef::parse(image).map_err(|e| ImageVerdict::BadReference(e.to_string()))?;
-        let digest = match self.registry.resolve(&parsed, &self.credentials).await {
+        let digest = match self.registry.resolve(&parsed, credentials).await {
             Ok(d) => d,
             Err(FetchError::NotFound { .. }) => {
                 return Err(ImageVerdict::BadReference(format!(
@@ -203,7 +275,7 @@ impl ImageService {
         }
         match self
             .registry
-            .signatures(&parsed, &digest, &self.credentials)
+            .signatures(&parsed, &digest, credentials)
             .await
         {
             Ok(signatures) => Ok((digest, signatures)),

@@ -247,6 +247,21 @@ pub fn webhook_reads() -> Vec<Access> {
     out
 }
 
+/// The webhook with `--watch-pull-secrets`: the cluster's pull secrets (listed by a field
+/// selector on their type; RBAC cannot narrow by type).
+pub fn webhook_pull_secrets() -> Vec<Access> {
+    ["list", "watch"]
+        .map(|v| {
+            Access::new(
+                "",
+                "secrets",
+                v,
+                "pods' imagePullSecrets, for image signatures",
+            )
+        })
+        .to_vec()
+}
+
 /// The request guard's learner: reviewing gates' tokens, reading their pods' labels, watching
 /// Guardians, creating one for a service without, and writing their status.
 pub fn learner_access() -> Vec<Access> {

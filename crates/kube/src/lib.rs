@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod controls;
 pub mod guardians;
 pub mod leader;
+pub mod pull_secrets;
 pub mod referenced;
 
 use std::collections::BTreeMap;

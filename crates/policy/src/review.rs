@@ -1194,12 +1194,13 @@ pub fn mutate_images(
     Ok(d)
 }
 
-/// Whether `rule` gates `image` (an unreadable reference is gated: it cannot be shown not to
-/// match, and it is refused with the reason).
+/// Whether `rule` gates `image`: its normalised reference, or, when it does not parse (a
+/// digest of another algorithm, an invalid name), the reference as written — a gated one is
+/// refused with the reason.
 fn covered(rule: &ImageRule, image: &str) -> bool {
     match rampart_signatures::ImageRef::parse(image) {
         Ok(r) => rule.covers(&r),
-        Err(_) => true,
+        Err(_) => rule.globs.iter().any(|g| g.matches_text(image)),
     }
 }
 
@@ -1282,5 +1283,21 @@ fn pin_images(
                 }
             }
         }
+    }
+}
+
+/// The names of the pull secrets of the admitted pod (`spec.imagePullSecrets`, the
+/// ServiceAccount's already added by the API server): the credentials its images are pulled with.
+pub fn pull_secret_names(req: &Request<'_>) -> Vec<String> {
+    match pod_of(req) {
+        Ok(Some((pod, _))) => pod
+            .spec
+            .image_pull_secrets
+            .iter()
+            .flatten()
+            .filter(|r| !r.name.is_empty())
+            .map(|r| r.name.clone())
+            .collect(),
+        _ => Vec::new(),
     }
 }

@@ -18,7 +18,11 @@ pub enum PermissionsCommand {
     Engine(Box<EngineArgs>),
     /// `rampart webhook` watching the cluster (with `--policies` and `--namespaces` it needs
     /// nothing).
-    Webhook,
+    Webhook {
+        /// With `--watch-pull-secrets` (list/watch on Secrets).
+        #[arg(long)]
+        watch_pull_secrets: bool,
+    },
     /// `rampart learner`.
     Learner,
 }
@@ -60,7 +64,13 @@ pub fn engine_access(args: &EngineArgs) -> Vec<Access> {
 pub fn run(command: &PermissionsCommand) -> anyhow::Result<ExitCode> {
     let list = match command {
         PermissionsCommand::Engine(args) => engine_access(args),
-        PermissionsCommand::Webhook => access::webhook_reads(),
+        PermissionsCommand::Webhook { watch_pull_secrets } => {
+            let mut list = access::webhook_reads();
+            if *watch_pull_secrets {
+                list.extend(access::webhook_pull_secrets());
+            }
+            list
+        }
         PermissionsCommand::Learner => access::learner_access(),
     };
     println!("{}", serde_json::to_string_pretty(&list)?);

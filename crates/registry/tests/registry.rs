@@ -347,3 +347,90 @@ async fn the_token_handshake_sends_credentials_to_the_realm_only() {
             .all(|(_, a)| !a.starts_with("Basic "))
     );
 }
+
+/// A registry with the OCI 1.1 referrers API, holding a sigstore bundle (the conformance
+/// suite's DSSE happy path, whose subject is `a.txt`) as a referrer of that digest.
+#[tokio::test]
+async fn sigstore_bundles_among_referrers_are_found_and_verify() {
+    use rampart_signatures::{Signature, TrustRoot};
+    let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/corpora/sigstore/conformance/bundle-verify");
+    let artifact = std::fs::read(base.join("a.txt")).unwrap();
+    let bundle =
+        std::fs::read(base.join("happy-path-intoto-in-dsse-v3/bundle.sigstore.json")).unwrap();
+    let subject = Digest::sha256_of(&artifact);
+    let bundle_digest = Digest::sha256_of(&bundle).to_string();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                   "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", "size": 2},
+        "layers": [{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                    "digest": bundle_digest, "size": bundle.len()}],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": subject.to_string(), "size": 1}
+    })
+    .to_string();
+    let manifest_digest = Digest::sha256_of(manifest.as_bytes()).to_string();
+    let index = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
+             "size": manifest.len(), "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json"},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "digest": format!("sha256:{}", "1".repeat(64)), "size": 10,
+             "artifactType": "application/vnd.example.sbom"}
+        ]
+    })
+    .to_string();
+    let routes: Arc<Vec<(String, String)>> = Arc::new(vec![
+        (format!("/v2/a/b/referrers/{subject}"), index),
+        (format!("/v2/a/b/manifests/{manifest_digest}"), manifest),
+        (
+            format!("/v2/a/b/blobs/{bundle_digest}"),
+            String::from_utf8(bundle).unwrap(),
+        ),
+    ]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let app = Router::new().route(
+        "/{*path}",
+        get(move |uri: axum::http::Uri| {
+            let routes = routes.clone();
+            async move {
+                match routes.iter().find(|(p, _)| *p == uri.path()) {
+                    Some((_, body)) => (StatusCode::OK, body.clone()).into_response(),
+                    None => StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let image = ImageRef::parse(&format!("{host}/a/b@{subject}")).unwrap();
+    let client = client(&host, Duration::from_secs(3));
+    let signatures = client
+        .signatures(&image, &subject, &Credentials::none())
+        .await
+        .unwrap();
+    assert_eq!(signatures.len(), 1, "the SBOM referrer is not read");
+    assert!(matches!(signatures[0], Signature::Bundle(_)));
+    let attestor = Attestor::Keyless {
+        subject: Matcher::pattern("https://github.com/sigstore-conformance/.*").unwrap(),
+        issuer: Some(Matcher::exact(
+            "https://token.actions.githubusercontent.com",
+        )),
+        root: Arc::new(TrustRoot::production().unwrap()),
+    };
+    let empty = TrustRoot::empty().unwrap();
+    let v = verify_image(&subject, &signatures, &attestor, &empty, now()).unwrap();
+    assert!(v.signer.to_string().contains("sigstore-conformance"));
+    // The same bundle beside another digest: its statement names another subject.
+    let other = Digest::sha256_of(b"another image");
+    assert_eq!(
+        verify_image(&other, &signatures, &attestor, &empty, now())
+            .unwrap_err()
+            .reason(),
+        "bad-signature"
+    );
+}

@@ -116,6 +116,11 @@ impl ImageGlob {
         glob_match(self.0.as_bytes(), image.whole().as_bytes())
             || glob_match(self.0.as_bytes(), image.name().as_bytes())
     }
+
+    /// Whether the glob covers `text` as written (a reference that does not parse).
+    pub fn matches_text(&self, text: &str) -> bool {
+        glob_match(self.0.as_bytes(), text.as_bytes())
+    }
 }
 
 /// Iterative wildcard match with one backtrack point: linear in practice, never exponential,

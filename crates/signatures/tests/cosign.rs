@@ -268,3 +268,110 @@ fn the_most_telling_reason_wins_and_one_good_signature_is_enough() {
         .is_ok()
     );
 }
+
+mod made_here {
+    //! The same checks on keyless signatures made by a private instance (rampart-testkit):
+    //! the parts no fixture varies.
+
+    use super::*;
+    use rampart_testkit::sigstore::{Identity, TestInstance, payload};
+
+    fn setup() -> (TestInstance, Arc<TrustRoot>, Digest, Identity) {
+        let instance = TestInstance::generate();
+        let root = Arc::new(TrustRoot::from_json(&instance.trusted_root_json()).unwrap());
+        let digest = Digest::sha256_of(b"an image");
+        let identity = Identity {
+            subject: "alice@example.com".into(),
+            issuer: "https://accounts.example.com".into(),
+        };
+        (instance, root, digest, identity)
+    }
+
+    fn cosign(s: rampart_testkit::sigstore::SignedPayload) -> CosignSignature {
+        let a = |k: &str| s.annotations.get(k).cloned();
+        CosignSignature {
+            payload: s.payload.clone(),
+            signature: a("dev.cosignproject.cosign/signature").unwrap(),
+            certificate: a("dev.sigstore.cosign/certificate"),
+            chain: None,
+            rekor_bundle: a("dev.sigstore.cosign/bundle"),
+        }
+    }
+
+    fn attestor(root: &Arc<TrustRoot>, identity: &Identity) -> Attestor {
+        Attestor::Keyless {
+            subject: Matcher::exact(&identity.subject),
+            issuer: Some(Matcher::exact(&identity.issuer)),
+            root: root.clone(),
+        }
+    }
+
+    fn check(s: CosignSignature, digest: &Digest, a: &Attestor) -> Result<(), String> {
+        verify_image(
+            digest,
+            &[Signature::Cosign(s)],
+            a,
+            &TrustRoot::empty().unwrap(),
+            now(),
+        )
+        .map(|_| ())
+        .map_err(|e| e.reason().to_string())
+    }
+
+    #[test]
+    fn a_good_signature_verifies() {
+        let (instance, root, digest, identity) = setup();
+        let s = cosign(instance.sign(payload("r/app", &digest.to_string()), &identity, now()));
+        assert_eq!(check(s, &digest, &attestor(&root, &identity)), Ok(()));
+    }
+
+    #[test]
+    fn a_log_entry_for_another_signature_is_refused() {
+        let (instance, root, digest, identity) = setup();
+        let p = payload("r/app", &digest.to_string());
+        let a = cosign(instance.sign(p.clone(), &identity, now()));
+        let b = cosign(instance.sign(p, &identity, now()));
+        // b's signature and certificate with a's (validly signed) log entry.
+        let mut mixed = b.clone();
+        mixed.rekor_bundle = a.rekor_bundle.clone();
+        assert_eq!(
+            check(mixed, &digest, &attestor(&root, &identity)),
+            Err("transparency-log".into())
+        );
+    }
+
+    #[test]
+    fn a_certificate_expired_when_the_log_recorded_it_is_refused() {
+        let (instance, root, digest, identity) = setup();
+        let p = payload("r/app", &digest.to_string());
+        let t = now() - 7200;
+        let late = cosign(instance.sign_logged_at(p.clone(), &identity, t, t + 3600));
+        assert_eq!(
+            check(late, &digest, &attestor(&root, &identity)),
+            Err("expired-certificate".into())
+        );
+        // Issued and logged an hour ago, inside its ten minutes: still good now.
+        let old = cosign(instance.sign_logged_at(p, &identity, t, t + 60));
+        assert_eq!(check(old, &digest, &attestor(&root, &identity)), Ok(()));
+    }
+
+    #[test]
+    fn another_instances_certificate_or_log_is_refused() {
+        let (instance, _, digest, identity) = setup();
+        let other = TestInstance::generate();
+        let other_root = Arc::new(TrustRoot::from_json(&other.trusted_root_json()).unwrap());
+        let s = cosign(instance.sign(payload("r/app", &digest.to_string()), &identity, now()));
+        // The other root knows neither this log's key nor this CA.
+        assert_eq!(
+            check(s.clone(), &digest, &attestor(&other_root, &identity)),
+            Err("transparency-log".into())
+        );
+        // Its log's key but another CA: the chain is what fails.
+        let mixed =
+            Arc::new(TrustRoot::from_pem(&other.fulcio_pem(), &instance.rekor_pem()).unwrap());
+        assert_eq!(
+            check(s, &digest, &attestor(&mixed, &identity)),
+            Err("untrusted-root".into())
+        );
+    }
+}

@@ -71,6 +71,18 @@ impl TestKey {
         }
     }
 
+    /// A key saved with [`TestKey::private_pem`].
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        KeyPair::from_pem(pem)
+            .map(|key| Self { key })
+            .map_err(|e| e.to_string())
+    }
+
+    /// The private key, PKCS#8 PEM (unencrypted: test keys only).
+    pub fn private_pem(&self) -> String {
+        self.key.serialize_pem()
+    }
+
     /// The public key, PEM (`cosign.pub`).
     pub fn public_pem(&self) -> String {
         public_pem(&self.key)
@@ -170,6 +182,19 @@ impl TestInstance {
     /// Signs `payload` keylessly at `now` (Unix seconds): a fresh key, a 10-minute certificate
     /// for `identity`, the signature, and the log's entry timestamp for it.
     pub fn sign(&self, payload: Vec<u8>, identity: &Identity, now: i64) -> SignedPayload {
+        self.sign_logged_at(payload, identity, now, now)
+    }
+
+    /// [`TestInstance::sign`] with the certificate issued at `issued` and the log recording
+    /// the signature at `logged` (outside the certificate's 10 minutes: an expired signing).
+    pub fn sign_logged_at(
+        &self,
+        payload: Vec<u8>,
+        identity: &Identity,
+        issued: i64,
+        logged: i64,
+    ) -> SignedPayload {
+        let now = issued;
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.subject_alt_names = vec![if identity.subject.contains('@')
@@ -197,7 +222,7 @@ impl TestInstance {
         let ca = Issuer::from_params(&self.ca_params, &self.ca_key);
         let cert_pem = params.signed_by(&key, &ca).unwrap().pem();
         let signature = key.sign(&payload).unwrap();
-        let rekor_bundle = self.entry(&payload, &signature, &cert_pem, now);
+        let rekor_bundle = self.entry(&payload, &signature, &cert_pem, logged);
         SignedPayload {
             annotations: BTreeMap::from([
                 (

@@ -116,6 +116,11 @@ pub struct ImageArgs {
     /// below the webhook configuration's timeoutSeconds, or the API server gives up first.
     #[arg(long, default_value = "8s", value_parser = parse_duration, env = "RAMPART_WEBHOOK_IMAGE_VERIFICATION_TIMEOUT")]
     pub image_verification_timeout: Duration,
+    /// Read registries with each pod's `imagePullSecrets` too: watches the cluster's
+    /// `kubernetes.io/dockerconfigjson` Secrets (needs list/watch on Secrets; their credentials
+    /// are kept parsed in memory, never logged).
+    #[arg(long, env = "RAMPART_WEBHOOK_WATCH_PULL_SECRETS")]
+    pub watch_pull_secrets: bool,
 }
 
 /// `10s`, `500ms`, `2m`.
@@ -137,6 +142,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Runs the webhook.
 pub fn run(args: &WebhookArgs) -> anyhow::Result<ExitCode> {
     let (mut state, from_files) = state::initial(args)?;
+    if from_files && args.images.watch_pull_secrets {
+        anyhow::bail!(
+            "--watch-pull-secrets watches the cluster: it cannot go with --policies and --namespaces"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -174,6 +184,13 @@ fn serve(
                 wanted,
                 cancel.clone(),
             ));
+            if let (true, Some(images)) = (args.images.watch_pull_secrets, &state.images) {
+                tokio::spawn(rampart_kube::pull_secrets::watch_pull_secrets(
+                    client.clone(),
+                    Arc::new(state::PullSecretStore(images.clone())),
+                    cancel.clone(),
+                ));
+            }
             tokio::spawn(rampart_kube::watch_admission_sources(
                 client,
                 sink,

@@ -398,6 +398,28 @@ fn server_minor(major: &str, minor: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// The pull secrets the watch delivers, kept (parsed) by the image verification service.
+pub struct PullSecretStore(pub Arc<rampart_http::images::ImageService>);
+
+impl rampart_kube::pull_secrets::PullSecretSink for PullSecretStore {
+    fn replace_pull_secrets(&self, all: Vec<(String, String, Vec<u8>)>) {
+        for e in self.0.replace_pull_secrets(all) {
+            tracing::warn!("{e}");
+        }
+    }
+    fn apply_pull_secret(&self, namespace: &str, name: &str, config: &[u8]) {
+        if let Err(e) = self.0.set_pull_secret(namespace, name, config) {
+            tracing::warn!("{e}");
+        }
+    }
+    fn delete_pull_secret(&self, namespace: &str, name: &str) {
+        self.0.remove_pull_secret(namespace, name);
+    }
+    fn pull_secrets_error(&self, error: String) {
+        tracing::warn!("watching pull secrets: {error}");
+    }
+}
+
 /// The image verification service from the command line: the registry client (credentials, CA,
 /// insecure registries, timeout) and the trusted roots by name. Every file is read and checked
 /// now: a bad root would otherwise only show in denials.
