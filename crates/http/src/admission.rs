@@ -419,6 +419,14 @@ pub fn review_bytes(
     bytes: &[u8],
     mutate: bool,
 ) -> Result<serde_json::Value, String> {
+    let (req, endpoint) = parse_for(bytes, mutate)?;
+    decide(s, &req, endpoint, None, &ImageVerdicts::new())
+        .map(|(v, _)| v)
+        .map_err(|(e, _)| e.to_string())
+}
+
+/// The review of `bytes` and the endpoint it is for, or the 400 message.
+fn parse_for(bytes: &[u8], mutate: bool) -> Result<(WireRequest<'_>, Endpoint), String> {
     if bytes.len() > MAX_BODY {
         return Err(BadReview::TooLarge.to_string());
     }
@@ -428,9 +436,7 @@ pub fn review_bytes(
         Endpoint::Validate
     };
     let req = parse(bytes).map_err(|(e, _)| e.to_string())?;
-    decide(s, &req, endpoint, None, &ImageVerdicts::new())
-        .map(|(v, _)| v)
-        .map_err(|(e, _)| e.to_string())
+    Ok((req, endpoint))
 }
 
 /// [`review_bytes`] with the images verified first, as the handler does (for benchmarks and
@@ -440,15 +446,7 @@ pub async fn review_bytes_verified(
     bytes: &[u8],
     mutate: bool,
 ) -> Result<serde_json::Value, String> {
-    if bytes.len() > MAX_BODY {
-        return Err(BadReview::TooLarge.to_string());
-    }
-    let endpoint = if mutate {
-        Endpoint::Mutate
-    } else {
-        Endpoint::Validate
-    };
-    let req = parse(bytes).map_err(|(e, _)| e.to_string())?;
+    let (req, endpoint) = parse_for(bytes, mutate)?;
     let verdicts = match &s.images {
         Some(service) => verify_images(s, service, &req).await,
         None => ImageVerdicts::new(),

@@ -201,7 +201,7 @@ impl Poster {
                 .client
                 .request(req)
                 .await
-                .map_err(|e| ClientError::Transport(chain(&e)))?;
+                .map_err(|e| ClientError::Transport(rampart_model::error_chain(&e)))?;
             let status = resp.status();
             let retry_after = resp
                 .headers()
@@ -224,16 +224,4 @@ impl Poster {
             .await
             .map_err(|_| ClientError::Timeout(self.timeout))?
     }
-}
-
-/// An error and its sources, on one line (hyper's own message is just "client error").
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        next = s.source();
-    }
-    out
 }

@@ -20,6 +20,7 @@
 //! the input holds its controller, its pods, or both.
 
 pub mod de;
+pub mod errors;
 pub mod labels;
 pub mod meta;
 pub mod names;
@@ -30,6 +31,7 @@ pub mod selector;
 pub mod snapshot;
 pub mod workload;
 
+pub use errors::error_chain;
 pub use meta::{Labels, ObjectMeta, OwnerReference};
 pub use objects::{Kind, Object};
 pub use parse::{

@@ -25,7 +25,11 @@ fn policy(extra: Value) -> PolicySet {
     for (k, v) in extra.as_object().unwrap() {
         verify[k] = v.clone();
     }
-    let spec = json!({"rules": [{"name": "signed", "conditions": [{"verifyImages": verify}]}]});
+    set_of(json!({"rules": [{"name": "signed", "conditions": [{"verifyImages": verify}]}]}))
+}
+
+/// A set of one SecurityPolicy `shop/images` with this spec.
+fn set_of(spec: Value) -> PolicySet {
     let mut set = PolicySet::default();
     set.upsert(NamedPolicy {
         kind: "SecurityPolicy",
@@ -35,6 +39,13 @@ fn policy(extra: Value) -> PolicySet {
     })
     .unwrap();
     set
+}
+
+/// The default image policy with one more spec field.
+fn policy_spec_with(field: &str, value: &str) -> PolicySet {
+    let mut spec = serde_json::to_value(policy_spec()).unwrap();
+    spec[field] = value.into();
+    set_of(spec)
 }
 
 fn pod(images: &[&str]) -> Value {
@@ -174,16 +185,7 @@ fn each_verdict_decides_with_its_reason() {
     assert!(!decide(&set, &object, &ImageVerdicts::new()).allowed);
 
     // Ignore admits with a warning.
-    let mut set = PolicySet::default();
-    let mut spec = serde_json::to_value(policy_spec()).unwrap();
-    spec["failurePolicy"] = "Ignore".into();
-    set.upsert(NamedPolicy {
-        kind: "SecurityPolicy",
-        namespace: Some("shop".into()),
-        name: "images".into(),
-        spec: serde_json::from_value(spec).unwrap(),
-    })
-    .unwrap();
+    let set = policy_spec_with("failurePolicy", "Ignore");
     let d = decide(&set, &object, &all(&set, &object, down));
     assert!(d.allowed);
     assert!(
@@ -234,16 +236,7 @@ fn audit_only_and_warn_modes_admit() {
     assert!(d.allowed);
     assert!(d.audit_annotations["dryrun-violations"].contains("no signature found"));
 
-    let mut set = PolicySet::default();
-    let mut spec = serde_json::to_value(policy_spec()).unwrap();
-    spec["enforcementMode"] = "warn".into();
-    set.upsert(NamedPolicy {
-        kind: "SecurityPolicy",
-        namespace: Some("shop".into()),
-        name: "images".into(),
-        spec: serde_json::from_value(spec).unwrap(),
-    })
-    .unwrap();
+    let set = policy_spec_with("enforcementMode", "warn");
     let d = decide(
         &set,
         &object,

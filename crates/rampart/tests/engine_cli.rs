@@ -972,8 +972,6 @@ async fn an_infected_pod_is_isolated_replaced_and_deleted_on_expiry() {
 async fn ingest_over_tls_authenticates_and_rate_limits_per_peer() {
     use http_body_util::{BodyExt, Full};
     use hyper::body::Bytes;
-    use hyper_util::rt::TokioIo;
-    use std::sync::Arc;
     let fake = new_fake();
     cluster(&fake, "web", false);
     let dir = std::env::temp_dir().join(format!("rampart-ingest-tls-{}", std::process::id()));
@@ -1001,27 +999,7 @@ async fn ingest_over_tls_authenticates_and_rate_limits_per_peer() {
     )
     .await;
     let addr = engine.ingest.clone().unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(c.cert.der().clone()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(
-            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
-            tcp,
-        )
-        .await
-        .unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let mut sender = rampart_testkit::tls::connect(&addr, c.cert.der().clone()).await;
     let alert = r#"{"rule":"Terminal shell in container","priority":"Notice","output_fields":{"k8s.ns.name":"app","k8s.pod.name":"web"}}"#;
     let mut codes = Vec::new();
     for auth in [

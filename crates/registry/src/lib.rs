@@ -607,7 +607,7 @@ impl Registry {
                     .await
                     .map_err(|e| FetchError::Unreachable {
                         registry: registry.to_string(),
-                        reason: chain(&e),
+                        reason: rampart_model::error_chain(&e),
                     })?;
                 let status = resp.status();
                 if status.is_redirection() {
@@ -704,16 +704,4 @@ fn rustls_pemfile_certs(
     rustls::pki_types::CertificateDer::pem_slice_iter(reader.get_ref())
         .filter_map(Result::ok)
         .collect()
-}
-
-/// An error and its sources, on one line (hyper's own message is just "client error").
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        next = s.source();
-    }
-    out
 }

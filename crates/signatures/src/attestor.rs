@@ -130,3 +130,29 @@ impl std::fmt::Display for Attestor {
         }
     }
 }
+
+/// Who signed, when the certificate's `identity` and `issuer` are what the keyless `attestor`
+/// (`subject`, `issuer_matcher`) requires; otherwise the wrong-identity rejection naming both.
+pub(crate) fn keyless_signer(
+    attestor: &Attestor,
+    subject: &Matcher,
+    issuer_matcher: Option<&Matcher>,
+    identity: String,
+    issuer: Option<String>,
+) -> Result<crate::Signer, crate::Rejection> {
+    let issuer_ok = match (issuer_matcher, &issuer) {
+        (None, _) => true,
+        (Some(m), Some(found)) => m.matches(found),
+        (Some(_), None) => false,
+    };
+    if !subject.matches(&identity) || !issuer_ok {
+        return Err(crate::Rejection::WrongIdentity(format!(
+            "signed by {identity:?} from issuer {}, the policy requires {attestor}",
+            issuer.as_deref().unwrap_or("(none)")
+        )));
+    }
+    Ok(crate::Signer::Certificate {
+        subject: identity,
+        issuer,
+    })
+}

@@ -78,29 +78,15 @@ pub fn verify_parsed(
                 .verifier()
                 .verify(input, bundle, &VerificationPolicy::any_identity())
                 .map_err(rejection)?;
-            let identity = result
-                .identity()
-                .map(|i| i.as_str().to_string())
-                .unwrap_or_default();
-            let found_issuer = result.issuer().map(str::to_string);
-            let issuer_ok = match (issuer, &found_issuer) {
-                (None, _) => true,
-                (Some(m), Some(found)) => m.matches(found),
-                (Some(_), None) => false,
-            };
-            if !subject.matches(&identity) || !issuer_ok {
-                return Err(Rejection::WrongIdentity(format!(
-                    "signed by {identity:?} from issuer {}, the policy requires {attestor}",
-                    found_issuer.as_deref().unwrap_or("(none)")
-                )));
-            }
-            Ok(Verified {
-                digest,
-                signer: Signer::Certificate {
-                    subject: identity,
-                    issuer: found_issuer,
-                },
-            })
+            let identity = result.identity().map(|i| i.as_str().to_string());
+            let signer = crate::attestor::keyless_signer(
+                attestor,
+                subject,
+                issuer.as_ref(),
+                identity.unwrap_or_default(),
+                result.issuer().map(str::to_string),
+            )?;
+            Ok(Verified { digest, signer })
         }
     }
 }

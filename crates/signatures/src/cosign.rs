@@ -190,29 +190,17 @@ impl CosignSignature {
                     None => Vec::new(),
                 };
                 root.verify_certificate(&leaf, &intermediates, time)?;
-                let identity = info
-                    .identity
-                    .as_ref()
-                    .map(|i| i.as_str().to_string())
-                    .unwrap_or_default();
-                let found_issuer = info.issuer.clone();
-                let issuer_ok = match (issuer, &found_issuer) {
-                    (None, _) => true,
-                    (Some(m), Some(found)) => m.matches(found),
-                    (Some(_), None) => false,
-                };
-                if !subject.matches(&identity) || !issuer_ok {
-                    return Err(Rejection::WrongIdentity(format!(
-                        "signed by {identity:?} from issuer {}, the policy requires {attestor}",
-                        found_issuer.as_deref().unwrap_or("(none)")
-                    )));
-                }
+                let identity = info.identity.as_ref().map(|i| i.as_str().to_string());
+                let signer = crate::attestor::keyless_signer(
+                    attestor,
+                    subject,
+                    issuer.as_ref(),
+                    identity.unwrap_or_default(),
+                    info.issuer.clone(),
+                )?;
                 Ok(Verified {
                     digest: digest.clone(),
-                    signer: Signer::Certificate {
-                        subject: identity,
-                        issuer: found_issuer,
-                    },
+                    signer,
                 })
             }
         }

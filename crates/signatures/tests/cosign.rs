@@ -356,6 +356,21 @@ mod made_here {
     }
 
     #[test]
+    fn a_ca_outside_its_trusted_window_at_log_time_is_refused() {
+        let (instance, _, digest, identity) = setup();
+        // The root trusts this CA only from 2030: a signature logged now predates it.
+        let mut root: serde_json::Value =
+            serde_json::from_str(&instance.trusted_root_json()).unwrap();
+        root["certificateAuthorities"][0]["validFor"]["start"] = "2030-01-01T00:00:00Z".into();
+        let root = Arc::new(TrustRoot::from_json(&root.to_string()).unwrap());
+        let s = cosign(instance.sign(payload("r/app", &digest.to_string()), &identity, now()));
+        assert_eq!(
+            check(s, &digest, &attestor(&root, &identity)),
+            Err("untrusted-root".into())
+        );
+    }
+
+    #[test]
     fn another_instances_certificate_or_log_is_refused() {
         let (instance, _, digest, identity) = setup();
         let other = TestInstance::generate();

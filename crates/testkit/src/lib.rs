@@ -11,6 +11,7 @@ pub mod model;
 pub mod oci;
 pub mod receiver;
 pub mod sigstore;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
