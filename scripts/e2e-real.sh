@@ -36,7 +36,8 @@
 #           change in effect, an API server restart survived, failurePolicy Fail
 #           and Ignore with the webhook down; the latency it adds to `create --dry-run=server`;
 #           image signatures against a registry on loopback: a signed image admitted and stored
-#           pinned to its digest, an unsigned one denied, a Deployment's pods pinned.
+#           pinned to its digest, an unsigned one denied, a Deployment's pods pinned, a key
+#           read from a Secret the chart grants by name.
 #  rollout  the `netpol` class: the demo's flows posted to the ingest, the proven plan applied step
 #           by step as Mitigations owning their NetworkPolicies (one per planned policy); a
 #           policy drop from another workload reverts its policy and the later steps of its
@@ -605,6 +606,33 @@ pinned_pods() {
   [ "$(kubectl -n e2e-img get pods -l app=web -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}' | grep -c "@$signed")" = 3 ]
 }
 check "webhook images: a Deployment's 3 pods are created pinned (the template pinned, its pods verified from the cache)" until_ok 30 pinned_pods
+# The key in a Secret (secretRef): the chart grants the webhook that one Secret by name, the
+# webhook watches it, and a SecurityPolicy of the namespace reads it.
+helm upgrade rampart "$chart" -n $ns_sys --reuse-values \
+  --set 'webhook.imageVerification.keySecrets[0].namespace=e2e-img' \
+  --set 'webhook.imageVerification.keySecrets[0].name=signing' >/dev/null || fail "helm upgrade (key Secret)"
+kubectl -n e2e-img create secret generic signing --from-file=cosign.pub="$work/keys/cosign.pub" >/dev/null
+team=$("$sign" push "$reg" team/app:v1 "the team's app")
+"$sign" sign "$reg" team/app "$team" "$work/keys" >/dev/null
+kubectl apply -f - >/dev/null <<POLICY
+apiVersion: rampart.dev/v1alpha1
+kind: SecurityPolicy
+metadata: {name: team-images, namespace: e2e-img}
+spec:
+  rules:
+  - name: team-key
+    conditions:
+    - verifyImages:
+        imageReferences: ["$reg/team/*"]
+        attestors: [{key: {secretRef: {name: signing}}}]
+POLICY
+key_from_secret() {
+  img_pod t1 "$reg/team/app:v1" || return 1
+  [ "$(kubectl -n e2e-img get pod t1 -o jsonpath='{.spec.containers[0].image}')" = "$reg/team/app@$team" ] && return 0
+  kubectl -n e2e-img delete pod t1 --grace-period=0 --force >/dev/null 2>&1
+  return 1
+}
+check "webhook images: a key read from a Secret (granted by name) verifies a SecurityPolicy's image" until_ok 30 key_from_secret
 cached_hits() { curl -sf --cacert "$work/hook/ca.crt" $hook/metrics | grep -q 'rampart_image_verifications_total{result="verified",cached="true"} [1-9]'; }
 check "webhook images: verdicts come from the cache (rampart_image_verifications_total)" cached_hits
 

@@ -530,8 +530,13 @@ pub struct ImageAttestor {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyAttestor {
-    /// The PEM public key (ECDSA P-256/P-384, Ed25519 or RSA), as `cosign.pub` holds it.
-    pub public_key: String,
+    /// The PEM public key (ECDSA P-256/P-384, Ed25519 or RSA), as `cosign.pub` holds it…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// … or a Secret holding it (`cosign generate-key-pair k8s://NAMESPACE/NAME` writes one):
+    /// the webhook watches exactly the Secrets policies name, and reads public keys from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<KeySecretRef>,
     /// The signature must also be recorded in the transparency log of this trusted root
     /// (a root the webhook loads: `--trusted-root NAME=FILE`; `public-good` is the Sigstore
     /// public-good instance). Unset: the log is not consulted (`cosign sign
@@ -539,6 +544,25 @@ pub struct KeyAttestor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transparency_log: Option<String>,
 }
+
+/// A Secret holding a public key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeySecretRef {
+    /// The Secret's name.
+    pub name: String,
+    /// Its namespace: a ClusterSecurityPolicy names it; a SecurityPolicy reads its own
+    /// namespace's (leave it unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The key of its data holding the PEM public key (default `cosign.pub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// The data key a key Secret's public key is read from when the policy names none (what
+/// `cosign generate-key-pair k8s://…` writes).
+pub const DEFAULT_PUBLIC_KEY_ENTRY: &str = "cosign.pub";
 
 /// A keyless attestor: who the certificate names, and who vouched for them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

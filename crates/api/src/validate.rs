@@ -503,6 +503,25 @@ impl SecurityPolicySpec {
                 "a SecurityPolicy reads params from its own namespace: leave this unset",
             ));
         }
+        for (ri, r) in self.rules.iter().enumerate() {
+            for (ci, c) in r.conditions.iter().enumerate() {
+                let attestors = c.verify_images.iter().flat_map(|v| v.attestors.iter());
+                for (ai, a) in attestors.enumerate() {
+                    if a.key
+                        .as_ref()
+                        .and_then(|k| k.secret_ref.as_ref())
+                        .is_some_and(|r| r.namespace.is_some())
+                    {
+                        out.push(err(
+                            format!(
+                                "rules[{ri}].conditions[{ci}].verifyImages.attestors[{ai}].key.secretRef.namespace"
+                            ),
+                            "a SecurityPolicy reads key Secrets from its own namespace: leave this unset",
+                        ));
+                    }
+                }
+            }
+        }
         out
     }
 
@@ -646,8 +665,33 @@ fn verify_images(path: &str, v: &crate::VerifyImages, out: &mut Vec<SpecError>) 
             )),
             (None, None) => out.push(err(&at, "set key or keyless")),
             (Some(k), None) => {
-                if let Err(e) = rampart_signatures::PublicKey::from_pem(&k.public_key) {
-                    out.push(err(format!("{at}.key.publicKey"), e));
+                match (&k.public_key, &k.secret_ref) {
+                    (Some(_), Some(_)) => out.push(err(
+                        format!("{at}.key"),
+                        "set publicKey or secretRef, not both",
+                    )),
+                    (None, None) => out.push(err(
+                        format!("{at}.key"),
+                        "set publicKey (PEM) or secretRef (a Secret holding it)",
+                    )),
+                    (Some(pem), None) => {
+                        if let Err(e) = rampart_signatures::PublicKey::from_pem(pem) {
+                            out.push(err(format!("{at}.key.publicKey"), e));
+                        }
+                    }
+                    (None, Some(r)) => {
+                        if r.name.trim().is_empty() {
+                            out.push(err(format!("{at}.key.secretRef.name"), "must not be empty"));
+                        }
+                        for (what, v) in [("namespace", &r.namespace), ("key", &r.key)] {
+                            if v.as_ref().is_some_and(|v| v.trim().is_empty()) {
+                                out.push(err(
+                                    format!("{at}.key.secretRef.{what}"),
+                                    "name one, or leave it out",
+                                ));
+                            }
+                        }
+                    }
                 }
                 if k.transparency_log
                     .as_ref()

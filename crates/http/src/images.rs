@@ -10,10 +10,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rampart_policy::images::{AttestorSpec, ImageCheck, ImageRule, ImageVerdict, ImageVerdicts};
+use rampart_policy::images::{
+    AttestorSpec, ImageCheck, ImageRule, ImageVerdict, ImageVerdicts, KeySource,
+};
 use rampart_registry::{Credentials, FetchError, Registry};
 use rampart_signatures::{
-    Attestor, CacheKey, Digest, ImageRef, Signature, TrustRoot, VerdictCache, verify_attestors,
+    Attestor, CacheKey, Digest, ImageRef, PublicKey, Signature, TrustRoot, VerdictCache,
+    verify_attestors,
 };
 
 use crate::metrics::{ImageLabels, Metrics};
@@ -32,6 +35,8 @@ pub struct ImageService {
     registry: Registry,
     /// Pull secrets by namespace and name, parsed (never the Secrets themselves).
     pull_secrets: std::sync::RwLock<BTreeMap<(String, String), Credentials>>,
+    /// The public keys of the key Secrets policies name, by namespace, name and data key.
+    key_secrets: std::sync::RwLock<BTreeMap<(String, String), BTreeMap<String, PublicKey>>>,
     roots: BTreeMap<String, Arc<TrustRoot>>,
     empty: TrustRoot,
     verdicts: Mutex<VerdictCache>,
@@ -67,6 +72,7 @@ impl ImageService {
         Ok(Self {
             registry,
             pull_secrets: std::sync::RwLock::default(),
+            key_secrets: std::sync::RwLock::default(),
             roots,
             empty: TrustRoot::empty()?,
             verdicts: Mutex::new(VerdictCache::new(CACHE_ENTRIES, CACHE_TTL, NEGATIVE_TTL)),
@@ -124,6 +130,47 @@ impl ImageService {
             .iter()
             .filter_map(|n| secrets.get(&(namespace.to_string(), n.clone())))
             .fold(Credentials::none(), |all, c| all.merged(c))
+    }
+
+    /// Keeps the public keys of a key Secret (as the watch delivers it: `data` base64); the
+    /// entries that are no PEM public key are left out. Every kept verdict is forgotten: it may
+    /// have been made with the key this replaces.
+    pub fn set_key_secret(&self, secret: &serde_json::Value) {
+        use base64::Engine;
+        let s = |f: &str| {
+            secret
+                .pointer(&format!("/metadata/{f}"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let keys = secret
+            .get("data")
+            .and_then(serde_json::Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(entry, v)| {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(v.as_str()?)
+                    .ok()?;
+                let key = PublicKey::from_pem(std::str::from_utf8(&bytes).ok()?).ok()?;
+                Some((entry.clone(), key))
+            })
+            .collect();
+        self.key_secrets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((s("namespace"), s("name")), keys);
+        self.clear();
+    }
+
+    /// Forgets a key Secret (and every kept verdict).
+    pub fn remove_key_secret(&self, namespace: &str, name: &str) {
+        self.key_secrets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(namespace.to_string(), name.to_string()));
+        self.clear();
     }
 
     /// Forgets every kept verdict and tag (the next review of each image asks the registry).
@@ -295,7 +342,10 @@ impl ImageService {
                     key,
                     transparency_log,
                 } => Attestor::Key {
-                    key: key.clone(),
+                    key: match self.key(key) {
+                        Ok(k) => k,
+                        Err(v) => return v,
+                    },
                     log: match transparency_log {
                         Some(name) => match self.root(name) {
                             Ok(root) => Some(root),
@@ -332,6 +382,29 @@ impl ImageService {
         ) {
             Ok(v) => ImageVerdict::Verified(v),
             Err(r) => ImageVerdict::Rejected(r),
+        }
+    }
+
+    fn key(&self, source: &KeySource) -> Result<PublicKey, ImageVerdict> {
+        match source {
+            KeySource::Inline(key) => Ok(key.clone()),
+            KeySource::Secret {
+                namespace,
+                name,
+                entry,
+            } => self
+                .key_secrets
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&(namespace.clone(), name.clone()))
+                .and_then(|keys| keys.get(entry))
+                .cloned()
+                .ok_or_else(|| {
+                    ImageVerdict::Unavailable(format!(
+                        "no public key {entry:?} in Secret {namespace}/{name} (missing, not a PEM \
+                         public key, or not readable by the webhook)"
+                    ))
+                }),
         }
     }
 

@@ -64,7 +64,7 @@ fn check(host: &str) -> ImageCheck {
     ImageCheck {
         key: "ClusterSecurityPolicy p rules[0].conditions[0]".into(),
         rule: Arc::new(
-            ImageRule::compile("rules[0].conditions[0]".into(), "signed", &spec).unwrap(),
+            ImageRule::compile("rules[0].conditions[0]".into(), "signed", &spec, None).unwrap(),
         ),
         image: format!("{host}/acme/app:v1"),
     }
@@ -177,4 +177,94 @@ async fn a_slow_registry_runs_into_the_deadline() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// A key attestor reading its key from a Secret: nothing verifies until the Secret is loaded,
+/// the right key verifies, a rotated key is in force at once (kept verdicts forgotten).
+#[tokio::test]
+async fn keys_from_secrets_are_in_force_as_they_change() {
+    use base64::Engine;
+    use rampart_testkit::oci::{LocalRegistry, Pusher};
+    use rampart_testkit::sigstore::{TestKey, payload};
+    let registry = LocalRegistry::start();
+    let host = registry.host().to_string();
+    let key = TestKey::generate();
+    let push = Pusher::new(&host);
+    let digest = push.image("acme/app", "v1", b"app").await;
+    push.signatures(
+        "acme/app",
+        &digest,
+        &[key.sign(payload(&format!("{host}/acme/app"), &digest))],
+    )
+    .await;
+    let spec = serde_json::from_value(json!({
+        "imageReferences": [format!("{host}/*")],
+        "attestors": [{"key": {"secretRef": {"name": "signing"}}}]
+    }))
+    .unwrap();
+    let rule = ImageRule::compile(
+        "rules[0].conditions[0]".into(),
+        "signed",
+        &spec,
+        Some("shop"),
+    )
+    .unwrap();
+    assert_eq!(
+        rule.key_secrets().collect::<Vec<_>>(),
+        [("shop", "signing")]
+    );
+    let c = ImageCheck {
+        key: "SecurityPolicy shop/p rules[0].conditions[0]".into(),
+        rule: Arc::new(rule),
+        image: format!("{host}/acme/app:v1"),
+    };
+    let service = service(&host);
+    let metrics = Metrics::default();
+    match verdict_of(&service, &c, &metrics).await {
+        Some(ImageVerdict::Unavailable(why)) => {
+            assert!(
+                why.contains("no public key \"cosign.pub\" in Secret shop/signing"),
+                "{why}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let secret = |pem: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"namespace": "shop", "name": "signing"},
+               "data": {"cosign.pub": base64::engine::general_purpose::STANDARD.encode(pem),
+                        "cosign.key": base64::engine::general_purpose::STANDARD.encode("not a public key")}})
+    };
+    service.set_key_secret(&secret(&key.public_pem()));
+    assert!(matches!(
+        verdict_of(&service, &c, &metrics).await,
+        Some(ImageVerdict::Verified(_))
+    ));
+    // Rotated to another key: the verified verdict is not reused.
+    service.set_key_secret(&secret(&TestKey::generate().public_pem()));
+    assert_eq!(
+        verdict_of(&service, &c, &metrics).await,
+        Some(ImageVerdict::Rejected(
+            rampart_signatures::Rejection::BadSignature(
+                "the signature was not made by the policy's key".into()
+            )
+        ))
+    );
+    service.remove_key_secret("shop", "signing");
+    assert!(matches!(
+        verdict_of(&service, &c, &metrics).await,
+        Some(ImageVerdict::Unavailable(_))
+    ));
+}
+
+async fn verdict_of(
+    service: &ImageService,
+    c: &ImageCheck,
+    metrics: &Metrics,
+) -> Option<ImageVerdict> {
+    service
+        .verify(std::slice::from_ref(c), &Credentials::none(), metrics)
+        .await
+        .get(&c.key, &c.image)
+        .cloned()
 }

@@ -182,7 +182,7 @@ impl CompiledPolicy {
             for (ci, c) in r.conditions.iter().enumerate() {
                 if let Some(v) = &c.verify_images {
                     let path = format!("rules[{ri}].conditions[{ci}]");
-                    match crate::images::ImageRule::compile(path, &r.name, v) {
+                    match crate::images::ImageRule::compile(path, &r.name, v, namespace) {
                         Ok(rule) => images.push((ri, std::sync::Arc::new(rule))),
                         Err(e) => errors.extend(e),
                     }
@@ -312,6 +312,21 @@ impl CompiledPolicy {
             _ => None,
         };
         params.into_iter().chain(&self.inventory)
+    }
+
+    /// The Secrets its image rules read public keys from, as selections of one object each:
+    /// the webhook watches them (to its image verification, never to the object store).
+    pub fn key_secrets(&self) -> impl Iterator<Item = Selection> + '_ {
+        self.images.iter().flat_map(|(_, r)| {
+            r.key_secrets().map(|(namespace, name)| Selection {
+                kind: rampart_api::ObjectKind {
+                    api_version: "v1".into(),
+                    kind: "Secret".into(),
+                },
+                namespace: Some(namespace.to_string()),
+                name: Some(name.to_string()),
+            })
+        })
     }
 }
 

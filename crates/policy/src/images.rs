@@ -32,7 +32,7 @@ pub struct ImageRule {
 #[derive(Debug, Clone)]
 pub enum AttestorSpec {
     Key {
-        key: PublicKey,
+        key: KeySource,
         transparency_log: Option<String>,
     },
     Keyless {
@@ -42,12 +42,27 @@ pub enum AttestorSpec {
     },
 }
 
+/// Where a key attestor's public key is.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// Written in the policy.
+    Inline(PublicKey),
+    /// In a Secret the webhook watches: its namespace, name and data key.
+    Secret {
+        namespace: String,
+        name: String,
+        entry: String,
+    },
+}
+
 impl ImageRule {
-    /// Compiles the condition at `path` of rule `rule`; errors name the field.
+    /// Compiles the condition at `path` of rule `rule` of a policy in `namespace` (`None`: a
+    /// ClusterSecurityPolicy); errors name the field.
     pub fn compile(
         path: String,
         rule: &str,
         v: &VerifyImages,
+        namespace: Option<&str>,
     ) -> Result<ImageRule, Vec<SpecError>> {
         let mut errors = Vec::new();
         let mut error = |field: String, message: String| {
@@ -66,12 +81,35 @@ impl ImageRule {
         let mut attestors = Vec::new();
         for (i, a) in v.attestors.iter().enumerate() {
             if let Some(k) = &a.key {
-                match PublicKey::from_pem(&k.public_key) {
+                let key = match (&k.public_key, &k.secret_ref) {
+                    (Some(pem), _) => PublicKey::from_pem(pem)
+                        .map(KeySource::Inline)
+                        .map_err(|e| (format!("attestors[{i}].key.publicKey"), e)),
+                    (None, Some(r)) => match r.namespace.as_deref().or(namespace) {
+                        Some(ns) => Ok(KeySource::Secret {
+                            namespace: ns.to_string(),
+                            name: r.name.clone(),
+                            entry: r
+                                .key
+                                .clone()
+                                .unwrap_or_else(|| rampart_api::DEFAULT_PUBLIC_KEY_ENTRY.into()),
+                        }),
+                        None => Err((
+                            format!("attestors[{i}].key.secretRef.namespace"),
+                            "a ClusterSecurityPolicy names the key Secret's namespace".into(),
+                        )),
+                    },
+                    (None, None) => Err((
+                        format!("attestors[{i}].key"),
+                        "set publicKey or secretRef".into(),
+                    )),
+                };
+                match key {
                     Ok(key) => attestors.push(AttestorSpec::Key {
                         key,
                         transparency_log: k.transparency_log.clone(),
                     }),
-                    Err(e) => error(format!("attestors[{i}].key.publicKey"), e),
+                    Err((field, e)) => error(field, e),
                 }
             } else if let Some(k) = &a.keyless {
                 let matcher =
@@ -123,6 +161,19 @@ impl ImageRule {
     /// Whether the rule gates `image`.
     pub fn covers(&self, image: &ImageRef) -> bool {
         self.globs.iter().any(|g| g.matches(image))
+    }
+
+    /// The key Secrets the rule's attestors read (namespace, name).
+    pub fn key_secrets(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.attestors.iter().filter_map(|a| match a {
+            AttestorSpec::Key {
+                key: KeySource::Secret {
+                    namespace, name, ..
+                },
+                ..
+            } => Some((namespace.as_str(), name.as_str())),
+            _ => None,
+        })
     }
 
     /// The trusted roots the rule's attestors name.

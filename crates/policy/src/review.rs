@@ -133,12 +133,12 @@ impl PolicySet {
     pub fn clear_kind(&mut self, kind: &'static str) {
         self.policies.retain(|k, _| k.2 != kind);
     }
-    /// The selections of cluster objects the policies read (params objects, inventory kinds):
-    /// what the webhook watches.
+    /// The selections of cluster objects the policies read (params objects, inventory kinds,
+    /// the Secrets of their image rules' keys): what the webhook watches.
     pub fn wanted(&self) -> std::collections::BTreeSet<Selection> {
         self.policies
             .values()
-            .flat_map(|(_, c)| c.selections().cloned())
+            .flat_map(|(_, c)| c.selections().cloned().chain(c.key_secrets()))
             .collect()
     }
 

@@ -325,6 +325,23 @@ fn bad_conditions_are_refused_with_the_field() {
             json!({"imageReferences": ["ghcr.io/*"], "attestors": [{"keyless": {"subject": "a", "subjectRegExp": "b", "issuer": "https://x"}}]}),
             "attestors[0].keyless.subject",
         ),
+        (
+            json!({"imageReferences": ["ghcr.io/*"], "attestors": [{"key": {}}]}),
+            "attestors[0].key",
+        ),
+        (
+            json!({"imageReferences": ["ghcr.io/*"], "attestors": [{"key": {"publicKey": KEY, "secretRef": {"name": "k"}}}]}),
+            "attestors[0].key",
+        ),
+        (
+            json!({"imageReferences": ["ghcr.io/*"], "attestors": [{"key": {"secretRef": {"name": " "}}}]}),
+            "attestors[0].key.secretRef.name",
+        ),
+        // A SecurityPolicy reads its own namespace's Secret.
+        (
+            json!({"imageReferences": ["ghcr.io/*"], "attestors": [{"key": {"secretRef": {"name": "k", "namespace": "other"}}}]}),
+            "attestors[0].key.secretRef.namespace",
+        ),
     ];
     for (verify, field) in bad {
         let spec: rampart_api::SecurityPolicySpec = serde_json::from_value(
@@ -339,4 +356,43 @@ fn bad_conditions_are_refused_with_the_field() {
             "{field}: {errors:?}"
         );
     }
+}
+
+#[test]
+fn key_secrets_are_watched_and_a_cluster_policy_names_their_namespace() {
+    let spec = |secret: Value| -> rampart_api::SecurityPolicySpec {
+        serde_json::from_value(
+            json!({"rules": [{"name": "r", "conditions": [{"verifyImages": {
+            "imageReferences": ["ghcr.io/*"], "attestors": [{"key": {"secretRef": secret}}]}}]}]}),
+        )
+        .unwrap()
+    };
+    let set = set_of(serde_json::to_value(spec(json!({"name": "signing"}))).unwrap());
+    let wanted: Vec<String> = set.wanted().iter().map(ToString::to_string).collect();
+    assert_eq!(wanted, ["v1/Secret in shop named signing"]);
+    // A ClusterSecurityPolicy must say where the Secret is.
+    let mut cluster = PolicySet::default();
+    let errors = cluster
+        .upsert(NamedPolicy {
+            kind: "ClusterSecurityPolicy",
+            namespace: None,
+            name: "c".into(),
+            spec: spec(json!({"name": "signing"})),
+        })
+        .unwrap_err();
+    assert!(
+        errors.iter().any(|e| e.path
+            == "rules[0].conditions[0].verifyImages.attestors[0].key.secretRef.namespace"),
+        "{errors:?}"
+    );
+    cluster
+        .upsert(NamedPolicy {
+            kind: "ClusterSecurityPolicy",
+            namespace: None,
+            name: "c".into(),
+            spec: spec(json!({"name": "signing", "namespace": "keys", "key": "release.pub"})),
+        })
+        .unwrap();
+    let wanted: Vec<String> = cluster.wanted().iter().map(ToString::to_string).collect();
+    assert_eq!(wanted, ["v1/Secret in keys named signing"]);
 }

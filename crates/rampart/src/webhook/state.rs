@@ -282,20 +282,39 @@ impl StateSink {
     }
 }
 
+/// Objects of the referenced watches go to the object store — except Secrets, which only image
+/// rules name (their public keys) and which only image verification keeps.
 impl rampart_kube::referenced::ObjectSink for StateSink {
     fn replace_objects(&self, selection: &Selection, all: Vec<serde_json::Value>) {
-        if let Ok(mut o) = self.state.objects.write() {
+        if selection.kind.is_secret() {
+            if let (Some(images), Some(ns), Some(name)) =
+                (&self.state.images, &selection.namespace, &selection.name)
+            {
+                match all.first() {
+                    Some(secret) => images.set_key_secret(secret),
+                    None => images.remove_key_secret(ns, name),
+                }
+            }
+        } else if let Ok(mut o) = self.state.objects.write() {
             o.replace(selection, &all);
         }
         tracing::info!(%selection, objects = all.len(), "listed: current");
     }
     fn apply_object(&self, selection: &Selection, object: serde_json::Value) {
-        if let Ok(mut o) = self.state.objects.write() {
+        if selection.kind.is_secret() {
+            if let Some(images) = &self.state.images {
+                images.set_key_secret(&object);
+            }
+        } else if let Ok(mut o) = self.state.objects.write() {
             o.apply(selection, &object);
         }
     }
     fn delete_object(&self, selection: &Selection, namespace: &str, name: &str) {
-        if let Ok(mut o) = self.state.objects.write() {
+        if selection.kind.is_secret() {
+            if let Some(images) = &self.state.images {
+                images.remove_key_secret(namespace, name);
+            }
+        } else if let Ok(mut o) = self.state.objects.write() {
             o.delete(selection, namespace, name);
         }
     }
