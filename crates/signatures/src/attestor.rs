@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sigstore_verify::crypto::{SigningScheme, VerificationKey};
-use sigstore_verify::types::DerPublicKey;
+use sigstore_verify::types::{DerPublicKey, SignatureBytes};
 
 use crate::TrustRoot;
 
@@ -68,7 +68,10 @@ impl std::fmt::Display for Matcher {
 #[derive(Debug, Clone)]
 pub struct PublicKey {
     der: DerPublicKey,
-    scheme: SigningScheme,
+    /// The schemes a signature by this key may use, most likely first: cosign hashes with
+    /// SHA-256 whatever the curve, other signers with the curve's own hash; RSA signers use
+    /// PKCS#1 v1.5 or PSS.
+    schemes: Vec<SigningScheme>,
 }
 
 impl PublicKey {
@@ -80,20 +83,44 @@ impl PublicKey {
             ));
         }
         let der = DerPublicKey::from_pem(pem).map_err(|e| e.to_string())?;
-        let scheme = VerificationKey::from_spki(&der)
-            .map_err(|e| {
-                format!("not a supported public key (ECDSA P-256/P-384, Ed25519, RSA): {e}")
-            })?
-            .scheme();
-        Ok(Self { der, scheme })
+        Self::from_der(der)
+    }
+
+    /// A DER SubjectPublicKeyInfo (a certificate's key).
+    pub fn from_der(der: DerPublicKey) -> Result<Self, String> {
+        use sigstore_verify::crypto::KeyAlgorithm as K;
+        use sigstore_verify::crypto::SigningScheme as S;
+        let algorithm = K::from_spki(&der).map_err(|e| {
+            format!("not a supported public key (ECDSA P-256/P-384, Ed25519, RSA): {e}")
+        })?;
+        let schemes = match algorithm {
+            K::EcdsaP256 => vec![S::EcdsaP256Sha256],
+            K::EcdsaP384 => vec![S::EcdsaP384Sha256, S::EcdsaP384Sha384],
+            K::Ed25519 => vec![S::Ed25519],
+            K::Rsa => vec![
+                S::RsaPkcs1Sha256,
+                S::RsaPssSha256,
+                S::RsaPkcs1Sha384,
+                S::RsaPkcs1Sha512,
+            ],
+            other => vec![other.default_signing_scheme()],
+        };
+        // Checked now: a key that cannot verify would only fail later, in every review.
+        VerificationKey::from_spki_with_scheme(&der, schemes[0])
+            .map_err(|e| format!("not a usable public key: {e}"))?;
+        Ok(Self { der, schemes })
     }
 
     pub fn der(&self) -> &DerPublicKey {
         &self.der
     }
 
-    pub(crate) fn verification_key(&self) -> Option<VerificationKey> {
-        VerificationKey::from_spki_with_scheme(&self.der, self.scheme).ok()
+    /// Whether `signature` over `data` is this key's, in any scheme it may use.
+    pub fn verifies(&self, data: &[u8], signature: &SignatureBytes) -> bool {
+        self.schemes.iter().any(|scheme| {
+            VerificationKey::from_spki_with_scheme(&self.der, *scheme)
+                .is_ok_and(|k| k.verify(data, signature).is_ok())
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 //! bundle (the log's signed entry timestamp, SET).
 
 use serde::Deserialize;
-use sigstore_verify::crypto::{VerificationKey, sha256};
+use sigstore_verify::crypto::sha256;
 use sigstore_verify::types::{DerCertificate, SignatureBytes};
 
 use crate::attestor::Attestor;
@@ -145,12 +145,11 @@ impl CosignSignature {
             .map_err(|_| Rejection::Malformed("signature is not base64".into()))?;
         match attestor {
             Attestor::Key { key, log } => {
-                let verifier = key.verification_key().ok_or_else(|| {
-                    Rejection::Malformed("the policy's key cannot verify signatures".into())
-                })?;
-                verifier.verify(&self.payload, &signature).map_err(|_| {
-                    Rejection::BadSignature("the signature was not made by the policy's key".into())
-                })?;
+                if !key.verifies(&self.payload, &signature) {
+                    return Err(Rejection::BadSignature(
+                        "the signature was not made by the policy's key".into(),
+                    ));
+                }
                 if let Some(root) = log {
                     self.logged(root, &signature, key.der().as_bytes(), now)?;
                 }
@@ -173,13 +172,13 @@ impl CosignSignature {
                     .map_err(|e| Rejection::Malformed(format!("signing certificate: {e}")))?;
                 let info = sigstore_verify::crypto::parse_certificate_info(&leaf)
                     .map_err(|e| Rejection::Malformed(format!("signing certificate: {e}")))?;
-                let verifier = VerificationKey::from_spki(&info.public_key)
+                let key = crate::PublicKey::from_der(info.public_key.clone())
                     .map_err(|e| Rejection::Malformed(format!("signing certificate's key: {e}")))?;
-                verifier.verify(&self.payload, &signature).map_err(|_| {
-                    Rejection::BadSignature(
+                if !key.verifies(&self.payload, &signature) {
+                    return Err(Rejection::BadSignature(
                         "the signature was not made by its certificate's key".into(),
-                    )
-                })?;
+                    ));
+                }
                 let time = self.logged(root, &signature, leaf.as_bytes(), now)?;
                 let intermediates = match &self.chain {
                     Some(chain) => pem::parse_many(chain)
