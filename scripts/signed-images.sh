@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 for tool in docker-registry openssl curl python3; do
   command -v "$tool" >/dev/null || { echo "signed-images: $tool is missing (apt-get install $tool)" >&2; exit 2; }
 done
-cargo build --release --quiet -p rampart -p rampart-testkit --bin rampart --bin sign-image
+# Two builds: built together, the test kit's features would rebuild rampart's dependencies.
+cargo build --release --quiet -p rampart
+cargo build --release --quiet -p rampart-testkit --bin sign-image
 rampart=target/release/rampart
 sign=target/release/sign-image
 work=$(mktemp -d)
