@@ -692,6 +692,10 @@ impl Engine<'_> {
         use rampart_api::MitigationPhase as P;
         let Some(ledger) = self.acting() else {
             self.phases = None;
+            // Another replica leads: its dashboard shows the ledger, this one shows none.
+            if let Ok(mut l) = self.dashboard.ledger.write() {
+                l.clear();
+            }
             return;
         };
         let Ok(all) = ledger.mitigations().await else {
@@ -719,6 +723,9 @@ impl Engine<'_> {
             .collect();
         if let Ok(mut p) = self.dashboard.pending.write() {
             *p = pending;
+        }
+        if let Ok(mut l) = self.dashboard.ledger.write() {
+            *l = all.iter().map(ledger_row).collect();
         }
         for m in &all {
             let key = format!(
@@ -940,4 +947,32 @@ impl Engine<'_> {
         actuate(ledger, &self.core, report, &how).await;
         true
     }
+}
+
+/// One Mitigation as the dashboard's ledger shows it (the applied object by kind and name
+/// only: its manifest is in the Mitigation).
+fn ledger_row(m: &rampart_api::Mitigation) -> serde_json::Value {
+    let status = m.status.clone().unwrap_or_default();
+    let owned = &m.spec.object["metadata"];
+    serde_json::json!({
+        "namespace": m.metadata.namespace,
+        "name": m.metadata.name,
+        "uid": m.metadata.uid,
+        "phase": status.phase,
+        "action": m.spec.action,
+        "target": m.spec.target,
+        "chains": m.spec.chains,
+        "reason": m.spec.reason,
+        "expires_at": m.spec.expires_at,
+        "approved": m.spec.approved,
+        "proposed_at": status.proposed_at,
+        "applied_at": status.applied_at,
+        "ended_at": status.ended_at,
+        "message": status.message,
+        "owns": m.spec.object["kind"].as_str().map(|kind| serde_json::json!({
+            "kind": kind,
+            "namespace": owned["namespace"],
+            "name": owned["name"],
+        })),
+    })
 }

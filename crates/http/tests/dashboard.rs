@@ -110,7 +110,8 @@ fn graph_labels_show_bidi_and_control_characters_as_markers() {
     let labels: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
         labels.contains(&"Service app/⟨U+202E⟩gnp.exe".to_string())
-            && labels.contains(&"Pod app⟨U+2066⟩/web⟨U+0085⟩⟨U+000A⟩".to_string()),
+            && labels.contains(&"Pod app⟨U+2066⟩/web⟨U+0085⟩⟨U+000A⟩".to_string())
+            && labels.contains(&"✂ routes-to⟨U+001B⟩[2J".to_string()),
         "{labels:?}"
     );
     for l in &labels {
@@ -181,4 +182,170 @@ async fn findings_go_compressed_to_clients_that_take_gzip_and_plain_to_the_other
         assert_eq!(encoding, None, "{refused}");
         assert_eq!(body, plain, "{refused}");
     }
+}
+
+/// A router over a small findings document: two entries, a cut, an engine's report.
+fn explorer_router() -> axum::Router {
+    let state = Arc::new(DashboardState::default());
+    let step = |edge: &str, from: (&str, &str, &str), to: (&str, &str, &str), cut: Option<&str>| {
+        let o = |(k, n, m): (&str, &str, &str)| serde_json::json!({"kind": k, "namespace": n, "name": m});
+        let mut s = serde_json::json!({"edge": edge, "from": o(from), "to": o(to), "evidence": []});
+        if let Some(c) = cut {
+            s["cut"] = c.into();
+        }
+        s
+    };
+    let doc = serde_json::json!({
+        "schema": "rampart.dev/scan/v1",
+        "summary": {"endpoints": 2, "jewels_reachable": 2, "cut_cost": 3},
+        "chains": [
+            {"id": "c1", "confidence": "proven",
+             "entry": {"kind": "Service", "namespace": "shop", "name": "web", "detail": "LoadBalancer TCP 80"},
+             "target": {"kind": "Secret", "namespace": "shop", "name": "db"},
+             "steps": [step("routes-to", ("Service", "shop", "web"), ("Deployment", "shop", "web"), Some("cut-1")),
+                       step("reads-secret", ("Deployment", "shop", "web"), ("Secret", "shop", "db"), None)]},
+            {"id": "c2", "confidence": "proven",
+             "entry": {"kind": "Service", "namespace": "ci", "name": "hook", "detail": "NodePort 30080"},
+             "target": {"kind": "Node", "name": "n1"},
+             "steps": [step("routes-to", ("Service", "ci", "hook"), ("Deployment", "ci", "hook"), None),
+                       step("mounts-host", ("Deployment", "ci", "hook"), ("Node", "", "n1"), Some("cut-2"))]}
+        ],
+        "cuts": [
+            {"id": "cut-1", "breaks": ["c1"], "breaks_unnamed": 0, "cost": 1, "action": "live",
+             "edge": "routes-to", "from": "a", "to": "b", "fix": "deny ingress"},
+            {"id": "cut-2", "breaks": ["c2"], "breaks_unnamed": 0, "cost": 2, "action": "propose",
+             "edge": "mounts-host", "from": "c", "to": "d", "fix": "drop the hostPath"}
+        ],
+        "report": {"generation": 3, "decisions": [{"cut": "cut-1", "fix": "deny ingress", "decision": "propose: ClassDisabled"}]}
+    });
+    state.set_findings(serde_json::to_vec(&doc).unwrap(), 3, 2);
+    if let Ok(mut l) = state.ledger.write() {
+        *l = vec![serde_json::json!({"namespace": "rampart", "name": "m1", "phase": "Applied"})];
+    }
+    router(state)
+}
+
+async fn json(r: &axum::Router, path: &str) -> (StatusCode, serde_json::Value) {
+    let resp = r
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, v)
+}
+
+#[tokio::test]
+async fn the_page_s_json_endpoints_regroup_the_findings() {
+    let r = explorer_router();
+    let (status, s) = json(&r, "/api/summary").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s["schema"], "rampart.dev/dashboard-summary/v1");
+    assert_eq!(
+        (s["chains"].as_u64(), s["entries_with_chains"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(s["cut"]["live"], 1);
+    assert_eq!(s["mitigations"]["Applied"], 1, "the ledger, by phase");
+    assert_eq!(s["entries"][0]["key"], "Service/ci/hook @ NodePort 30080");
+
+    let (_, m) = json(&r, "/api/entries?namespace=shop&target=Secret").await;
+    assert_eq!(m["chains"], 1);
+    assert_eq!(
+        m["entries"][0]["key"],
+        "Service/shop/web @ LoadBalancer TCP 80"
+    );
+
+    let (status, c) = json(
+        &r,
+        "/api/chains?entry=Service%2Fshop%2Fweb%20%40%20LoadBalancer%20TCP%2080",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(c["chains"][0]["id"], "c1");
+    assert_eq!(c["chains"][0]["broken_by"], serde_json::json!(["cut-1"]));
+
+    let (_, g) = json(
+        &r,
+        "/api/graph?entry=Service%2Fci%2Fhook%20%40%20NodePort%2030080",
+    )
+    .await;
+    assert_eq!(g["omitted"], 1);
+    let cut: Vec<&serde_json::Value> = g["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["cut"].is_string())
+        .collect();
+    assert_eq!(cut.len(), 1);
+    assert_eq!(cut[0]["kind"], "mounts-host");
+
+    let (_, mitigations) = json(&r, "/api/mitigations").await;
+    assert_eq!(mitigations["ledger"][0]["name"], "m1");
+    assert!(
+        mitigations["cut"]["items"][0]["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("would apply"),
+        "{mitigations}"
+    );
+}
+
+#[tokio::test]
+async fn the_json_endpoints_refuse_what_they_cannot_answer() {
+    let r = explorer_router();
+    for (path, want) in [
+        ("/api/chains", StatusCode::BAD_REQUEST),
+        (
+            "/api/chains?entry=Service%2Fno%2Fsuch",
+            StatusCode::NOT_FOUND,
+        ),
+        ("/api/entries?colour=red", StatusCode::BAD_REQUEST),
+        ("/api/graph?colour=red", StatusCode::BAD_REQUEST),
+        (
+            "/api/graph?entry=Service%2Fno%2Fsuch",
+            StatusCode::NOT_FOUND,
+        ),
+        ("/?colour=red", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, body) = json(&r, path).await;
+        assert_eq!(status, want, "{path}: {body}");
+    }
+    let long = format!("/api/entries?q={}", "x".repeat(300));
+    let (status, body) = json(&r, &long).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.as_str().unwrap().contains("longer than 256"), "{body}");
+    let many: Vec<String> = (0..65).map(|i| format!("entry=e{i}")).collect();
+    let (status, _) = json(&r, &format!("/api/graph?{}", many.join("&"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_filtered_page_lists_only_the_matching_entries() {
+    let r = explorer_router();
+    let resp = r
+        .oneshot(Request::get("/?target=Node").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let html = String::from_utf8(
+        http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert_eq!(html.matches("<li class=\"entry\"").count(), 1, "{html}");
+    assert!(html.contains("Service ci/hook"));
+    assert!(html.contains("<option value=\"Node\" selected>"));
+    assert!(
+        html.contains("<td>rampart/m1</td><td>Applied</td>"),
+        "the ledger's row: {html}"
+    );
 }

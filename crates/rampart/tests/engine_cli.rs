@@ -280,7 +280,7 @@ async fn the_engine_proves_reports_and_follows_changes() {
     );
     let html = get(&engine.addr, "/");
     assert!(
-        html.contains("class=\"chain\"")
+        html.contains("class=\"entry\"")
             && html.contains("web&lt;script&gt;")
             && !html.contains("web<script>")
     );
@@ -409,6 +409,21 @@ async fn the_networkpolicy_actuator_applies_owns_records_and_expires() {
         np["metadata"]["ownerReferences"][0]["uid"],
         m["metadata"]["uid"]
     );
+    // The dashboard's ledger shows the record with the object it owns.
+    wait_for("the dashboard's ledger shows the mitigation", || {
+        let v: Value =
+            serde_json::from_str(&get(&engine.addr, "/api/mitigations")).unwrap_or_default();
+        v["ledger"].as_array().is_some_and(|l| {
+            l.iter().any(|r| {
+                r["name"] == m["metadata"]["name"]
+                    && r["owns"]["kind"] == "NetworkPolicy"
+                    && r["owns"]["name"] == np["metadata"]["name"]
+                    && r["chains"].as_array().is_some_and(|c| !c.is_empty())
+            })
+        })
+    })
+    .await;
+    assert!(get(&engine.addr, "/").contains("<table id=\"ledger\">"));
 
     // Expiry: the object is removed and the record says Reverted.
     let name = m["metadata"]["name"].clone();
@@ -575,13 +590,34 @@ async fn runtime_evidence_corroborates_chains_until_it_expires() {
     assert_eq!(ev["behaviour"], "shell_in_container", "{ev}");
     assert_eq!(ev["subject"], "pod app/web");
     let html = get(&engine.addr, "/");
+    // The page counts them; an entry's chains, with the evidence, come from /api/chains (the
+    // script shows them as text).
     assert!(
-        html.contains("class=\"evidence\"")
-            && html.contains("&lt;b&gt;bash")
-            && !html.contains("<b>")
+        html.contains("<td data-confidence=\"corroborated\"><a") && !html.contains("<b>"),
+        "{html}"
     );
+    let summary: serde_json::Value =
+        serde_json::from_str(&get(&engine.addr, "/api/summary")).unwrap();
+    assert_eq!(
+        summary["by_confidence"]["corroborated"].as_u64(),
+        Some(corroborated(&f) as u64)
+    );
+    let entry = summary["entries"][0]["key"].as_str().unwrap();
+    let entry: String = entry
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let chains_json = get(&engine.addr, &format!("/api/chains?entry={entry}"));
+    assert!(chains_json.contains("shell_in_container"), "{chains_json}");
     // A command line's arguments are never kept (they carry passwords often enough).
     assert!(!html.contains("hunter2") && !get(&engine.addr, "/findings").contains("hunter2"));
+    assert!(!chains_json.contains("hunter2"));
     let metrics = get(&engine.addr, "/metrics");
     assert!(metrics.contains("confidence=\"corroborated\""), "{metrics}");
     assert!(

@@ -117,6 +117,10 @@ pub struct Entry {
     pub endpoint: String,
     /// Port, host and path.
     pub detail: String,
+    /// The minimal cut's change that closes this exposure, when the cut falls here (its id in
+    /// `cuts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut: Option<String>,
 }
 
 /// Evidence, serialized.
@@ -159,6 +163,11 @@ pub struct Step {
     pub ports: Option<String>,
     /// Proof.
     pub evidence: Vec<EvidenceOut>,
+    /// The minimal cut's change that falls on this step, when one does (its id in `cuts`): a
+    /// chain crosses at most a few; one that crosses none is broken by the cut elsewhere
+    /// (`cuts[].breaks`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut: Option<String>,
 }
 
 /// The cheapest single edge of a chain.
@@ -368,12 +377,27 @@ pub struct WhatIf {
 
 /// Condenses a chain's edges into steps (network plumbing becomes one `network` step).
 pub fn steps(g: &SecurityGraph, edges: &[EdgeIndex]) -> Vec<Step> {
+    steps_of(g, edges).0
+}
+
+/// [`steps`], and per edge of `edges` the step it was condensed into (`None`: the exposure,
+/// `edges[0]`, or plumbing no step took).
+fn steps_of(g: &SecurityGraph, edges: &[EdgeIndex]) -> (Vec<Step>, Vec<Option<usize>>) {
+    let mut owner: Vec<Option<usize>> = vec![None; edges.len()];
+    // Edges since the last step: the next step pushed takes them.
+    let mut since = 1;
     let mut out = Vec::new();
+    let mut take = |out: &Vec<Step>, at: usize, since: &mut usize| {
+        for o in &mut owner[*since..=at] {
+            *o = Some(out.len() - 1);
+        }
+        *since = at + 1;
+    };
     let mut net_from: Option<NodeIndex> = None;
     let mut net_ev: Vec<EvidenceOut> = Vec::new();
     let mut net_ports: Option<String> = None;
     let mut grant: Option<(NodeIndex, Vec<EvidenceOut>)> = None;
-    for &e in edges.iter().skip(1) {
+    for (at, &e) in edges.iter().enumerate().skip(1) {
         let Some((a, b)) = g.graph.edge_endpoints(e) else {
             continue;
         };
@@ -390,7 +414,9 @@ pub fn steps(g: &SecurityGraph, edges: &[EdgeIndex]) -> Vec<Step> {
                 to: g.vertex_ref(b),
                 ports: None,
                 evidence,
+                cut: None,
             });
+            take(&out, at, &mut since);
             continue;
         }
         match edge.kind {
@@ -426,7 +452,9 @@ pub fn steps(g: &SecurityGraph, edges: &[EdgeIndex]) -> Vec<Step> {
                     to: g.vertex_ref(b),
                     ports: edge.ports.as_ref().map(ToString::to_string),
                     evidence: std::mem::take(&mut net_ev),
+                    cut: None,
                 });
+                take(&out, at, &mut since);
             }
             EdgeKind::ReceivesAs => {
                 let from = net_from
@@ -438,18 +466,24 @@ pub fn steps(g: &SecurityGraph, edges: &[EdgeIndex]) -> Vec<Step> {
                     to: g.vertex_ref(b),
                     ports: net_ports.take(),
                     evidence: std::mem::take(&mut net_ev),
+                    cut: None,
                 });
+                take(&out, at, &mut since);
             }
-            _ => out.push(Step {
-                edge: edge.kind.as_str().into(),
-                from: g.vertex_ref(a),
-                to: g.vertex_ref(b),
-                ports: edge.ports.as_ref().map(ToString::to_string),
-                evidence: edge.evidence.iter().map(EvidenceOut::from).collect(),
-            }),
+            _ => {
+                out.push(Step {
+                    edge: edge.kind.as_str().into(),
+                    from: g.vertex_ref(a),
+                    to: g.vertex_ref(b),
+                    ports: edge.ports.as_ref().map(ToString::to_string),
+                    evidence: edge.evidence.iter().map(EvidenceOut::from).collect(),
+                    cut: None,
+                });
+                take(&out, at, &mut since);
+            }
         }
     }
-    out
+    (out, owner)
 }
 
 fn chains_out(a: &Analysis) -> Vec<ChainOut> {
@@ -480,6 +514,7 @@ pub fn chain_out(a: &Analysis, c: &rampart_graph::Chain) -> ChainOut {
                 detail: ep
                     .map(rampart_graph::model::Endpoint::shown)
                     .unwrap_or_default(),
+                cut: None,
             };
             let jewel = g.vertex_ref(c.target);
             let target = Target {
@@ -502,7 +537,25 @@ pub fn chain_out(a: &Analysis, c: &rampart_graph::Chain) -> ChainOut {
                     cost: *cost,
                 })
             });
-            let steps = steps(g, &c.edges);
+            let (mut steps, owner) = steps_of(g, &c.edges);
+            let mut entry = entry;
+            // Where the minimal cut falls on this chain's path.
+            for cut in &a.plan.cuts {
+                for e in std::iter::once(&cut.edge).chain(&cut.also) {
+                    let Some(at) = c.edges.iter().position(|x| x == e) else {
+                        continue;
+                    };
+                    match owner.get(at).copied().flatten() {
+                        Some(i) => {
+                            steps[i].cut.get_or_insert_with(|| cut.id.clone());
+                        }
+                        None if at == 0 => {
+                            entry.cut.get_or_insert_with(|| cut.id.clone());
+                        }
+                        None => {}
+                    }
+                }
+            }
             ChainOut {
                 id: c.id.clone(),
                 confidence: c.confidence,

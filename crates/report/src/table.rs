@@ -244,6 +244,7 @@ pub(crate) mod tests {
                 },
                 endpoint: "LoadBalancer".into(),
                 detail: format!("{EVIL}:443 {EVIL}/path"),
+                cut: None,
             },
             target: Target {
                 kind: "Secret",
@@ -258,6 +259,7 @@ pub(crate) mod tests {
                 to: obj("Deployment"),
                 ports: Some(EVIL.into()),
                 evidence: Vec::new(),
+                cut: None,
             }],
             length: 1,
             cheapest_cut: Some(Cheapest {

@@ -68,6 +68,8 @@ pub struct CutDecision {
 pub struct ChangeReport {
     /// Re-proof counter.
     pub generation: u64,
+    /// When the re-proof ran (Unix seconds, the time handed to [`EngineCore::reprove`]).
+    pub at: u64,
     /// Relations and chains added and removed since the previous re-proof.
     pub diff: ThreatDiff,
     /// Chains now listed.
@@ -629,6 +631,7 @@ impl EngineCore {
         let decisions = self.decide(&after, now);
         let report = ChangeReport {
             generation: self.generation,
+            at: now,
             diff: d,
             chains: after.proof.chains.len(),
             production,
@@ -692,6 +695,7 @@ impl EngineCore {
         self.generation += 1;
         let report = ChangeReport {
             generation: self.generation,
+            at: now,
             diff,
             chains: analysis.proof.chains.len(),
             production: production(&analysis),

@@ -1,21 +1,19 @@
-// Runs assets/dashboard.js (path in argv[2]) against a stub DOM, fetch and Cytoscape, on
-// findings whose names hold bidi and control characters; prints the graph labels as JSON.
+// Loads assets/dashboard.js (path in argv[2]) as a module (it exports its pure helpers when
+// `module` exists), turns an /api/graph answer whose names hold bidi and control characters
+// into Cytoscape elements, and prints the labels and tooltips drawn as JSON.
 "use strict";
-const fs = require("fs");
-const src = fs.readFileSync(process.argv[2], "utf8");
-let graph = null;
-globalThis.window = { cytoscape: (options) => { graph = options; } };
-globalThis.document = { getElementById: (id) => (id === "graph" ? {} : null), querySelectorAll: () => [], body: { setAttribute: () => {} } };
+const dashboard = require(process.argv[2]);
 const evil = { kind: "Service", namespace: "app", name: "\u202egnp.exe" };
-const findings = {
-  chains: [{
-    entry: evil,
-    target: { kind: "Secret", namespace: "app", name: "db\u001b[2J" },
-    steps: [{ edge: "routes-to", from: evil, to: { kind: "Pod", namespace: "app\u2066", name: "web\u0085\n" } }],
-  }],
+const graph = {
+  nodes: [
+    { id: "Service/app/\u202egnp.exe", kind: "Service", role: "entry", label: evil.name, full: "Service app/\u202egnp.exe" },
+    { id: "Pod/app\u2066/web", kind: "Pod", role: "step", label: "web\u0085\n", full: "Pod app\u2066/web\u0085\n" },
+  ],
+  edges: [{ id: "e1", source: "Service/app/\u202egnp.exe", target: "Pod/app\u2066/web", kind: "routes-to\u001b[2J", chains: ["c1"], cut: "cut-1" }],
 };
-globalThis.fetch = () => Promise.resolve({ json: () => Promise.resolve(findings) });
-new Function(src)();
-setTimeout(() => {
-  process.stdout.write(JSON.stringify(graph.elements.map((e) => e.data.label)));
-}, 50);
+const out = [];
+for (const e of dashboard.elementsOf(graph)) {
+  out.push(e.data.label);
+  if (e.data.full) out.push(e.data.full);
+}
+process.stdout.write(JSON.stringify(out));
