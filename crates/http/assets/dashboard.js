@@ -263,7 +263,7 @@
       label: "data(label)", "font-size": 12, "text-valign": "bottom", "text-margin-y": 3,
       "background-color": "#607d8b", width: 22, height: 22, color: "#1b1b1b",
       "text-background-color": "#ffffff", "text-background-opacity": 0.8, "text-background-padding": 1,
-      "min-zoomed-font-size": 7 } },
+      "min-zoomed-font-size": 7, "text-wrap": "ellipsis", "text-max-width": 96 } },
     { selector: "node.internet", style: { "background-color": "#b71c1c", shape: "diamond", width: 30, height: 30 } },
     { selector: "node.entry", style: { "background-color": "#e65100", shape: "round-rectangle" } },
     { selector: "node.target", style: { "background-color": "#6a1b9a", shape: "star", width: 28, height: 28 } },
