@@ -98,7 +98,8 @@ async function axe(page, label) {
 }
 
 async function demo(browser) {
-  const d = await dashboard(["examples/demo-cluster", "examples/guard"]);
+  const SOURCE = "https://git.example.com/acme/cluster/blob/main/{file}#L{line}";
+  const d = await dashboard(["examples/demo-cluster", "examples/guard", "--source-url", SOURCE]);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors = watch(page);
   try {
@@ -180,6 +181,15 @@ async function demo(browser) {
       assert.ok(marks > 0, "the demo's chains cross the cut");
       const proofs = first.steps.reduce((a, s) => a + s.evidence.length, 0);
       assert.equal(await li.locator(".proof > li").count(), proofs);
+      // --source-url: the entry's and the proof's file:line are links to the repository.
+      const withFiles = ofEntry.find((c) => c.steps.some((s) => s.evidence.some((e) => e.file)));
+      assert.ok(withFiles, "the demo's proof names files");
+      const filed = withFiles.steps.flatMap((s) => s.evidence).filter((e) => e.file);
+      const hrefs = await entry.locator(`li.chain[data-id='${withFiles.id}'] .proof a.source`)
+        .evaluateAll((els) => els.map((a) => a.getAttribute("href")));
+      assert.deepEqual(hrefs, filed.map((e) => SOURCE.replace("{file}", e.file).replace("{line}", e.line ? String(e.line) : "")));
+      assert.equal(await entry.locator(".where a.source").getAttribute("href"),
+        SOURCE.replace("{file}", first.entry.file).replace("{line}", String(first.entry.line)));
       if (first.cheapest_cut) assert.match(await li.locator(".cheapest").textContent(), /cheapest single cut: /);
       // The graph now draws this entry's chains.
       await page.waitForFunction((k) => document.body.getAttribute("data-graph-entries") === k, key0);

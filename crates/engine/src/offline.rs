@@ -82,6 +82,7 @@ pub fn serve(
     addr: SocketAddr,
     limits: Limits,
     model: Option<&ModelSettings>,
+    source: Option<rampart_http::dashboard::explorer::SourceLinks>,
 ) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -97,6 +98,9 @@ pub fn serve(
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .guardians = guardians;
+        if let Some(s) = source {
+            let _ = state.source_links.set(s);
+        }
         let listener = bind(addr).await?;
         eprintln!("rampart dashboard: http://{}", listener.local_addr()?);
         let server = Server::for_process(limits, state.metrics.serve.clone());

@@ -140,7 +140,15 @@
     d.appendChild(s);
     if (e.file) {
       var w = el("p", "where", "written in ");
-      w.appendChild(el("code", null, e.file + (e.line ? ":" + e.line : "")));
+      var code = el("code", null, e.file + (e.line ? ":" + e.line : ""));
+      if (sourceUrl) {
+        var a = el("a", "source");
+        a.href = sourceLink(e.file, e.line);
+        a.appendChild(code);
+        w.appendChild(a);
+      } else {
+        w.appendChild(code);
+      }
       d.appendChild(w);
     }
     var ol = el("ol", "chains");
@@ -160,10 +168,28 @@
   }
 
   // ---- An entry's chains, fetched when it is opened ----
-  function evidenceText(ev) {
-    var t = name(ev.object) + " \u00b7 " + ev.field;
-    if (ev.file) t += " (" + ev.file + (ev.line ? ":" + ev.line : "") + ")";
-    return t;
+  // --source-url: the proof's file:line as links (the template is http(s), checked by the
+  // server; the path is encoded here as the server encodes the entries').
+  var sourceUrl = body.getAttribute("data-source-url");
+  function sourceLink(file, line) {
+    var p = String(file).replace(/^\.\//, "").split("/").map(encodeURIComponent).join("/");
+    return sourceUrl.split("{file}").join(p).split("{line}").join(line ? String(line) : "");
+  }
+  function evidenceItem(ev) {
+    var li = el("li", null, name(ev.object) + " \u00b7 " + ev.field);
+    if (ev.file) {
+      var at = ev.file + (ev.line ? ":" + ev.line : "");
+      li.appendChild(document.createTextNode(" ("));
+      if (sourceUrl) {
+        var a = el("a", "source", at);
+        a.href = sourceLink(ev.file, ev.line);
+        li.appendChild(a);
+      } else {
+        li.appendChild(el("span", null, at));
+      }
+      li.appendChild(document.createTextNode(")"));
+    }
+    return li;
   }
   function chainItem(c) {
     var li = el("li", "chain");
@@ -202,7 +228,7 @@
       if (s.cut) { st.appendChild(document.createTextNode(" ")); st.appendChild(cutMark(s.cut)); }
       if (s.evidence && s.evidence.length) {
         var ev = el("ul", "proof");
-        s.evidence.forEach(function (e) { ev.appendChild(el("li", null, evidenceText(e))); });
+        s.evidence.forEach(function (e) { ev.appendChild(evidenceItem(e)); });
         st.appendChild(ev);
       }
       steps.appendChild(st);

@@ -349,3 +349,36 @@ async fn a_filtered_page_lists_only_the_matching_entries() {
         "the ledger's row: {html}"
     );
 }
+
+#[tokio::test]
+async fn with_a_source_url_the_entries_link_to_their_files() {
+    use rampart_http::dashboard::explorer::SourceLinks;
+    let state = Arc::new(DashboardState::default());
+    let doc = serde_json::json!({"chains": [{"id": "c1", "confidence": "proven",
+        "entry": {"kind": "Service", "namespace": "shop", "name": "web", "file": "clusters/prod/shop web.yaml", "line": 12},
+        "target": {"kind": "Node", "name": "n1"}, "steps": []}]});
+    state.set_findings(serde_json::to_vec(&doc).unwrap(), 1, 1);
+    state
+        .source_links
+        .set(SourceLinks::parse("https://git.example.com/ops/blob/main/{file}#L{line}").unwrap())
+        .unwrap();
+    let resp = router(state)
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let html = String::from_utf8(
+        http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        html.contains("<a class=\"source\" href=\"https://git.example.com/ops/blob/main/clusters/prod/shop%20web.yaml#L12\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-source-url=\"https://git.example.com/ops/blob/main/{file}#L{line}\"")
+    );
+}

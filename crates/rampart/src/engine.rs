@@ -343,6 +343,11 @@ pub struct DashboardArgs {
     /// A model that judges each chain before the page is served (captions).
     #[command(flatten)]
     pub model: crate::model::ModelArgs,
+    /// Where the manifests can be browsed, as a URL template with `{file}` and `{line}` (e.g.
+    /// `https://git.example.com/ops/cluster/blob/main/{file}#L{line}`): every `file:line` of
+    /// the proof becomes a link. http(s) only.
+    #[arg(long, env = "RAMPART_DASHBOARD_SOURCE_URL")]
+    pub source_url: Option<String>,
 }
 
 /// `rampart dashboard`: the engine's dashboard over an offline scan (shadow mode).
@@ -368,12 +373,18 @@ pub fn dashboard(args: &DashboardArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let model = args.model.settings()?;
+    let source = args
+        .source_url
+        .as_deref()
+        .map(rampart_http::dashboard::explorer::SourceLinks::parse)
+        .transpose()?;
     rampart_engine::offline::serve(
         &loaded.snapshot,
         guardians,
         args.addr,
         args.serve.limits(),
         model.as_ref(),
+        source,
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -39,6 +39,50 @@ pub enum ViewError {
     /// Too many entries named.
     #[error("at most {MAX_GRAPH_ENTRIES} entries per graph")]
     TooManyEntries,
+    /// A source URL template that is not `http(s)://…{file}…`.
+    #[error(
+        "--source-url must be an http:// or https:// URL holding {{file}} (and optionally {{line}}), got {0:?}"
+    )]
+    SourceUrl(String),
+}
+
+/// Where the manifests live for a browser (a repository's web view): a template with `{file}`
+/// (the path as loaded, each segment percent-encoded) and `{line}`, e.g.
+/// `https://git.example.com/ops/cluster/blob/main/{file}#L{line}`. Only `http(s)`: a
+/// `javascript:` link would run in the page's origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLinks(String);
+
+impl SourceLinks {
+    /// Checks a template.
+    pub fn parse(template: &str) -> Result<SourceLinks, ViewError> {
+        let lower = template.to_ascii_lowercase();
+        let scheme = lower.starts_with("https://") || lower.starts_with("http://");
+        if !scheme || !template.contains("{file}") || template.len() > 2048 {
+            return Err(ViewError::SourceUrl(template.chars().take(200).collect()));
+        }
+        Ok(SourceLinks(template.to_string()))
+    }
+
+    /// The template as given.
+    pub fn template(&self) -> &str {
+        &self.0
+    }
+
+    /// The link to `file` at `line`.
+    pub fn link(&self, file: &str, line: Option<u64>) -> String {
+        let mut path = String::with_capacity(file.len());
+        for b in file.trim_start_matches("./").bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b'~') {
+                path.push(b as char);
+            } else {
+                path.push_str(&format!("%{b:02X}"));
+            }
+        }
+        self.0
+            .replace("{file}", &path)
+            .replace("{line}", &line.map(|l| l.to_string()).unwrap_or_default())
+    }
 }
 
 /// The explorer's filters (query parameters; each optional, all must hold).
@@ -1133,6 +1177,27 @@ mod tests {
         assert_eq!((all.entries.len(), all.omitted), (2, 0));
         let too_many: Vec<String> = (0..=MAX_GRAPH_ENTRIES).map(|i| i.to_string()).collect();
         assert_eq!(x.graph(&too_many).unwrap_err(), ViewError::TooManyEntries);
+    }
+
+    #[test]
+    fn source_links_are_http_and_encode_the_path() {
+        let s = SourceLinks::parse("https://git.example.com/ops/blob/main/{file}#L{line}").unwrap();
+        assert_eq!(
+            s.link("./examples/a b/<x>.yaml", Some(27)),
+            "https://git.example.com/ops/blob/main/examples/a%20b/%3Cx%3E.yaml#L27"
+        );
+        assert_eq!(
+            s.link("f.yaml", None),
+            "https://git.example.com/ops/blob/main/f.yaml#L"
+        );
+        for bad in [
+            "javascript:alert(1)//{file}",
+            "https://example.com/",
+            "file:///{file}",
+            "//x/{file}",
+        ] {
+            assert!(SourceLinks::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -128,6 +128,8 @@ pub struct DashboardState {
     pub netpol: RwLock<Option<Arc<Value>>>,
     /// Where the `netpol` rollout stands (`GET /netpol`'s `rollout`), once the leader looked.
     pub netpol_rollout: RwLock<Option<Value>>,
+    /// Where the manifests' files can be browsed: their `file:line` become links.
+    pub source_links: std::sync::OnceLock<explorer::SourceLinks>,
 }
 
 /// One approval asked for from the dashboard.
@@ -501,6 +503,7 @@ async fn page(
         pending: &pending,
         can_approve,
         extra: &extra,
+        source: s.source_links.get(),
     }))
     .into_response()
 }

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::escape;
-use super::explorer::{Caption, EntrySummary, Explorer, Filter, Summary};
+use super::explorer::{Caption, EntrySummary, Explorer, Filter, SourceLinks, Summary};
 
 /// What one page shows beside the findings.
 #[derive(Debug)]
@@ -23,6 +23,8 @@ pub struct PageInput<'a> {
     pub can_approve: bool,
     /// Further sections (already escaped HTML), before the scripts.
     pub extra: &'a str,
+    /// Where the manifests' files can be browsed (`rampart dashboard --source-url`).
+    pub source: Option<&'a SourceLinks>,
 }
 
 /// Renders the page of a findings document alone (with its `pending`, `can_approve` and
@@ -37,6 +39,7 @@ pub fn render(f: &Value) -> String {
         pending: &list("pending"),
         can_approve: f["can_approve"] == true,
         extra: "",
+        source: None,
     })
 }
 
@@ -77,12 +80,18 @@ pub fn page(p: &PageInput<'_>) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>rampart</title>\
          <link rel=\"stylesheet\" href=\"/assets/dashboard.css\" id=\"__________cytoscape_stylesheet\">\
-         <link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\"></head><body class=\"dashboard\"><header><h1>rampart</h1><nav aria-label=\"Views\"><ul>\
+         <link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\"></head><body class=\"dashboard\"{SOURCE}><header><h1>rampart</h1><nav aria-label=\"Views\"><ul>\
          <li><a href=\"#overview\">Overview</a></li><li><a href=\"#explorer\">Chains</a></li>\
          <li><a href=\"#graph-view\">Graph</a></li><li><a href=\"#cut\">The cut</a></li>\
          <li><a href=\"#mitigations\">Mitigations</a></li><li><a href=\"/guard\">Request guard</a></li>\
          </ul></nav></header><main>",
     );
+    // The script makes the proof's file:line links from the same template.
+    let source = p
+        .source
+        .map(|l| format!(" data-source-url=\"{}\"", escape(l.template())))
+        .unwrap_or_default();
+    h = h.replacen("{SOURCE}", &source, 1);
     break_glass_banner(&mut h, &doc["break_glass"]);
     overview(&mut h, &s);
     // The chains and their graph side by side (one column on narrow screens).
@@ -237,7 +246,7 @@ fn caption(c: &Caption) -> String {
 
 /// One entry of the explorer (collapsed: its chains are fetched when opened). The script
 /// builds the same from `/api/entries`.
-fn entry_item(h: &mut String, e: &EntrySummary) {
+fn entry_item(h: &mut String, e: &EntrySummary, source: Option<&SourceLinks>) {
     let targets: Vec<String> = e
         .targets
         .iter()
@@ -264,11 +273,19 @@ fn entry_item(h: &mut String, e: &EntrySummary) {
         e.caption.as_ref().map(caption).unwrap_or_default()
     ));
     if let Some(file) = &e.file {
-        h.push_str(&format!(
-            "<p class=\"where\">written in <code>{}{}</code></p>",
+        let at = format!(
+            "<code>{}{}</code>",
             escape(file),
             e.line.map(|l| format!(":{l}")).unwrap_or_default()
-        ));
+        );
+        let at = match source {
+            Some(s) => format!(
+                "<a class=\"source\" href=\"{}\">{at}</a>",
+                escape(&s.link(file, e.line))
+            ),
+            None => at,
+        };
+        h.push_str(&format!("<p class=\"where\">written in {at}</p>"));
     }
     h.push_str("<ol class=\"chains\" aria-live=\"polite\"></ol></details></li>");
 }
@@ -339,7 +356,7 @@ fn explorer(h: &mut String, s: &Summary, p: &PageInput<'_>) {
         entries.len()
     ));
     for e in &entries {
-        entry_item(h, e);
+        entry_item(h, e, p.source);
     }
     h.push_str("</ul></section>");
 }
