@@ -1666,7 +1666,13 @@ async fn the_live_audit_keeps_one_policy_report_per_namespace_and_rewrites_only_
     );
     assert!(get(&engine.addr, "/metrics").contains("rampart_audit_score{framework=\"cis\"}"));
 
-    // A status-only update: audited again, the reports unchanged, so not rewritten.
+    // A status-only update: audited again, the reports unchanged, so not rewritten. The
+    // counter moves once a round's writes are all done, after the reports appear: wait for it
+    // (read too early, it missed the first round's writes on a slow machine).
+    wait_for("the first round's reports are counted", || {
+        metric(&engine.addr, "rampart_audit_reports_written_total") > 0
+    })
+    .await;
     let runs = metric(&engine.addr, "rampart_audit_duration_seconds_count");
     let written = metric(&engine.addr, "rampart_audit_reports_written_total");
     let mut running = fake.lock().unwrap().collections["pods"].objects["app/web"].clone();
