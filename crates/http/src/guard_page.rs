@@ -81,8 +81,9 @@ pub fn list(v: &GuardView) -> String {
         let name = g.metadata.name.as_deref().unwrap_or("");
         h.push_str(&format!(
             "<tr class=\"guardian\"><td><a href=\"/guard/{}/{}\">{}/{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&percent(ns)),
-            escape(&percent(name)),
+            // Names are DNS names; encoding them is belt and braces.
+            escape(&crate::percent::component(ns)),
+            escape(&crate::percent::component(name)),
             escape(ns),
             escape(name),
             mode(g),
@@ -106,19 +107,6 @@ fn mode(g: &Guardian) -> String {
         Some(c) => c.mode.as_str().to_string(),
         None => "(namespace default)".into(),
     }
-}
-
-/// Percent-encodes a path segment (names are DNS names; this is belt and braces).
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// `/guard/{ns}/{name}`; `None` when there is no such Guardian.

@@ -13,5 +13,6 @@ pub mod images;
 pub mod ingest;
 pub mod metrics;
 pub mod netpol_page;
+mod percent;
 pub mod serve;
 pub mod tls;

@@ -225,7 +225,8 @@ fn explorer_router() -> axum::Router {
     router(state)
 }
 
-async fn json(r: &axum::Router, path: &str) -> (StatusCode, serde_json::Value) {
+/// `GET path`: the status and the body as text.
+async fn text(r: &axum::Router, path: &str) -> (StatusCode, String) {
     let resp = r
         .clone()
         .oneshot(Request::get(path).body(Body::empty()).unwrap())
@@ -236,8 +237,13 @@ async fn json(r: &axum::Router, path: &str) -> (StatusCode, serde_json::Value) {
         .await
         .unwrap()
         .to_bytes();
-    let v = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, String::from_utf8_lossy(&bytes).into())
+}
+
+/// `GET path`: the status and the body as JSON (a string when it is not).
+async fn json(r: &axum::Router, path: &str) -> (StatusCode, serde_json::Value) {
+    let (status, body) = text(r, path).await;
+    let v = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
     (status, v)
 }
 
@@ -328,19 +334,7 @@ async fn the_json_endpoints_refuse_what_they_cannot_answer() {
 
 #[tokio::test]
 async fn a_filtered_page_lists_only_the_matching_entries() {
-    let r = explorer_router();
-    let resp = r
-        .oneshot(Request::get("/?target=Node").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let html = String::from_utf8(
-        http_body_util::BodyExt::collect(resp.into_body())
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let (_, html) = text(&explorer_router(), "/?target=Node").await;
     assert_eq!(html.matches("<li class=\"entry\"").count(), 1, "{html}");
     assert!(html.contains("Service ci/hook"));
     assert!(html.contains("<option value=\"Node\" selected>"));
@@ -362,18 +356,7 @@ async fn with_a_source_url_the_entries_link_to_their_files() {
         .source_links
         .set(SourceLinks::parse("https://git.example.com/ops/blob/main/{file}#L{line}").unwrap())
         .unwrap();
-    let resp = router(state)
-        .oneshot(Request::get("/").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let html = String::from_utf8(
-        http_body_util::BodyExt::collect(resp.into_body())
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let (_, html) = text(&router(state), "/").await;
     assert!(
         html.contains("<a class=\"source\" href=\"https://git.example.com/ops/blob/main/clusters/prod/shop%20web.yaml#L12\">"),
         "{html}"

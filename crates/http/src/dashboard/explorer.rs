@@ -71,16 +71,11 @@ impl SourceLinks {
 
     /// The link to `file` at `line`.
     pub fn link(&self, file: &str, line: Option<u64>) -> String {
-        let mut path = String::with_capacity(file.len());
-        for b in file.trim_start_matches("./").bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b'~') {
-                path.push(b as char);
-            } else {
-                path.push_str(&format!("%{b:02X}"));
-            }
-        }
         self.0
-            .replace("{file}", &path)
+            .replace(
+                "{file}",
+                &crate::percent::path(file.trim_start_matches("./")),
+            )
             .replace("{line}", &line.map(|l| l.to_string()).unwrap_or_default())
     }
 }
@@ -542,16 +537,13 @@ impl Explorer {
             });
         }
         // Nearest first; the key breaks ties, so the order is the same on every reload.
-        let mut order: Vec<usize> = (0..groups.len()).collect();
-        order.sort_by(|&a, &b| {
-            (groups[a].nearest, &groups[a].key).cmp(&(groups[b].nearest, &groups[b].key))
-        });
-        let mut renumber = vec![0; groups.len()];
-        for (new, &old) in order.iter().enumerate() {
-            renumber[old] = new;
+        let mut indexed: Vec<(usize, Group)> = groups.into_iter().enumerate().collect();
+        indexed.sort_by(|(_, a), (_, b)| (a.nearest, &a.key).cmp(&(b.nearest, &b.key)));
+        let mut renumber = vec![0; indexed.len()];
+        for (new, (old, _)) in indexed.iter().enumerate() {
+            renumber[*old] = new;
         }
-        let mut sorted: Vec<Option<Group>> = groups.into_iter().map(Some).collect();
-        let groups: Vec<Group> = order.iter().filter_map(|&o| sorted[o].take()).collect();
+        let groups: Vec<Group> = indexed.into_iter().map(|(_, g)| g).collect();
         for f in &mut facts {
             f.entry = renumber[f.entry];
         }
@@ -844,14 +836,10 @@ impl Explorer {
                 );
             }
         }
-        let mut keys: Vec<String> = picked.iter().map(|&g| self.groups[g].key.clone()).collect();
-        if !named {
-            // Drawn nearest first, listed in the page's order.
-            keys.sort_by_key(|k| self.by_key.get(k).copied());
-        }
         Ok(Graph {
             omitted: self.groups.len() - picked.len(),
-            entries: keys,
+            // Named: in the order asked; else nearest first, as picked.
+            entries: picked.iter().map(|&g| self.groups[g].key.clone()).collect(),
             nodes: b.nodes.into_values().collect(),
             edges: b.edges.into_values().collect(),
             broken_by,

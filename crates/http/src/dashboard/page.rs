@@ -43,20 +43,10 @@ pub fn render(f: &Value) -> String {
     })
 }
 
-/// `s` percent-encoded (every byte but ASCII letters, digits and `-_.`): a query string's
-/// value, and the exact entry key in a `data-key` attribute (the script decodes it), where
-/// [`escape`]'s visible markers for control and bidi characters would change the key.
-fn query_value(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// `s` percent-encoded: a query string's value, and the exact entry key in a `data-key`
+/// attribute (the script decodes it), where [`escape`]'s visible markers for control and bidi
+/// characters would change the key.
+use crate::percent::component as query_value;
 
 /// A number that opens the explorer filtered (`pairs`: filter name and value).
 fn filter_link(n: usize, pairs: &[(&str, &str)], label: &str) -> String {
@@ -75,23 +65,26 @@ fn filter_link(n: usize, pairs: &[(&str, &str)], label: &str) -> String {
 pub fn page(p: &PageInput<'_>) -> String {
     let s = p.view.summary(p.ledger);
     let doc = p.view.doc();
-    let mut h = String::with_capacity(16 * 1024);
-    h.push_str(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>rampart</title>\
-         <link rel=\"stylesheet\" href=\"/assets/dashboard.css\" id=\"__________cytoscape_stylesheet\">\
-         <link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\"></head><body class=\"dashboard\"{SOURCE}><header><h1>rampart</h1><nav aria-label=\"Views\"><ul>\
-         <li><a href=\"#overview\">Overview</a></li><li><a href=\"#explorer\">Chains</a></li>\
-         <li><a href=\"#graph-view\">Graph</a></li><li><a href=\"#cut\">The cut</a></li>\
-         <li><a href=\"#mitigations\">Mitigations</a></li><li><a href=\"/guard\">Request guard</a></li>\
-         </ul></nav></header><main>",
-    );
     // The script makes the proof's file:line links from the same template.
     let source = p
         .source
         .map(|l| format!(" data-source-url=\"{}\"", escape(l.template())))
         .unwrap_or_default();
-    h = h.replacen("{SOURCE}", &source, 1);
+    let mut h = String::with_capacity(16 * 1024);
+    h.push_str(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>rampart</title>\
+         <link rel=\"stylesheet\" href=\"/assets/dashboard.css\" id=\"__________cytoscape_stylesheet\">\
+         <link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\"></head>",
+    );
+    h.push_str(&format!("<body class=\"dashboard\"{source}>"));
+    h.push_str(
+        "<header><h1>rampart</h1><nav aria-label=\"Views\"><ul>\
+         <li><a href=\"#overview\">Overview</a></li><li><a href=\"#explorer\">Chains</a></li>\
+         <li><a href=\"#graph-view\">Graph</a></li><li><a href=\"#cut\">The cut</a></li>\
+         <li><a href=\"#mitigations\">Mitigations</a></li><li><a href=\"/guard\">Request guard</a></li>\
+         </ul></nav></header><main>",
+    );
     break_glass_banner(&mut h, &doc["break_glass"]);
     overview(&mut h, &s);
     // The chains and their graph side by side (one column on narrow screens).
