@@ -1,10 +1,11 @@
 //! CEL on arbitrary bytes: the expression compiler (the entry point of every policy's CEL) and,
 //! for what compiles, evaluation over an arbitrary JSON object. Everything gets a compiled
-//! expression or a refusal, and a value or an error; nothing panics, nothing runs away.
+//! expression or a refusal, and a value or an error; nothing panics, nothing runs away; and the
+//! evaluator's plan of an expression answers exactly as the `cel` crate's interpreter does.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_cel::{ADMISSION_VARIABLES, Activation, Expression, Scope};
+use rampart_cel::{ADMISSION_VARIABLES, Activation, Expression, Scope, agree};
 
 fuzz_target!(|data: &[u8]| {
     // The CEL library's own unfinished corners panic (a comprehension over a null): rampart
@@ -29,5 +30,12 @@ fuzz_target!(|data: &[u8]| {
     a.bind_json("object", &object);
     a.bind_json("oldObject", &serde_json::Value::Null);
     let s = Scope::new(&a);
-    let _ = s.eval(&e);
+    let planned = s.eval(&e);
+    // A plan means what the interpreter means: the same value, the same error (where the
+    // interpreter panics, the plan's answer stands).
+    let interpreted = s.eval_interpreted(&e);
+    assert!(
+        agree(&planned, &interpreted),
+        "{source}: the plan gave {planned:?}, the interpreter {interpreted:?}"
+    );
 });

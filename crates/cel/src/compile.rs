@@ -80,6 +80,8 @@ pub struct Expression {
     /// It reads only what a request binds once for all its rules (`object`, `oldObject`,
     /// `request`, `namespaceObject`): its value is the same in every rule of the request.
     request_only: bool,
+    /// Lowered for the evaluator (`None`: the interpreter runs it).
+    plan: Option<Arc<crate::plan::Plan>>,
 }
 
 /// CEL's type names, which are identifiers too (`x == null_type`).
@@ -137,6 +139,7 @@ impl Expression {
         let mut paths = Vec::new();
         let cost = cost(program.expression(), &mut paths);
         Ok(Expression {
+            plan: crate::plan::Plan::lower(program.expression()).map(Arc::new),
             program: Arc::new(program),
             source: source.into(),
             cost: Arc::new((cost, paths)),
@@ -180,6 +183,15 @@ impl Expression {
 
     pub(crate) fn program(&self) -> &Program {
         &self.program
+    }
+
+    pub(crate) fn plan(&self) -> Option<&crate::plan::Plan> {
+        self.plan.as_deref()
+    }
+
+    /// Whether the evaluator runs it from a plan (else the `cel` crate's interpreter).
+    pub fn planned(&self) -> bool {
+        self.plan.is_some()
     }
 }
 

@@ -65,33 +65,32 @@ fn matches(
     cel::extractors::This(this): cel::extractors::This<std::sync::Arc<String>>,
     pattern: std::sync::Arc<String>,
 ) -> Result<bool, cel::ExecutionError> {
+    let re = self::pattern(&pattern).map_err(|e| ftx.error(e))?;
+    Ok(re.is_match(&this))
+}
+
+/// A pattern, compiled once for the process (or why it is not one).
+pub(crate) fn pattern(pattern: &str) -> Result<regex::Regex, String> {
     static CACHE: OnceLock<Mutex<HashMap<String, regex::Regex>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Mutex::default);
     let known = cache
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .get(pattern.as_str())
+        .get(pattern)
         .cloned();
-    let re = match known {
-        Some(re) => re,
-        None => {
-            let re = regex::RegexBuilder::new(&pattern)
-                .size_limit(PATTERN_BYTES)
-                .build()
-                .map_err(|e| {
-                    ftx.error(format!(
-                        "{pattern:?} is not a valid regular expression: {e}"
-                    ))
-                })?;
-            let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
-            if c.len() >= PATTERNS_KEPT {
-                c.clear();
-            }
-            c.insert(pattern.to_string(), re.clone());
-            re
-        }
-    };
-    Ok(re.is_match(&this))
+    if let Some(re) = known {
+        return Ok(re);
+    }
+    let re = regex::RegexBuilder::new(pattern)
+        .size_limit(PATTERN_BYTES)
+        .build()
+        .map_err(|e| format!("{pattern:?} is not a valid regular expression: {e}"))?;
+    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if c.len() >= PATTERNS_KEPT {
+        c.clear();
+    }
+    c.insert(pattern.to_string(), re.clone());
+    Ok(re)
 }
 
 /// One evaluation's variables over the shared functions.
@@ -107,22 +106,25 @@ pub struct Scope<'a> {
     /// Values of expressions that read only the request (by source): a variable or condition
     /// several rules share is worked out once per request.
     memo: std::cell::RefCell<HashMap<Arc<str>, Value>>,
+    /// The bound variables a plan reads, by [`crate::ADMISSION_VARIABLES`] index.
+    roots: Vec<Option<Value>>,
 }
 
 impl<'a> Scope<'a> {
     /// The variables of `activation`, over [`env`].
     pub fn new(activation: &Activation) -> Scope<'static> {
-        let mut ctx = env().new_inner_scope();
-        for (name, v) in &activation.vars {
-            ctx.add_variable_from_value(name.as_str(), v.clone());
-        }
-        Scope {
-            ctx,
+        let mut s = Scope {
+            ctx: env().new_inner_scope(),
             sizes: activation.sizes,
             base: activation.sizes,
             prepared: Vec::new(),
             memo: Default::default(),
+            roots: vec![None; crate::ADMISSION_VARIABLES.len()],
+        };
+        for (name, v) in &activation.vars {
+            s.set(name, v.clone());
         }
+        s
     }
 
     /// Binds (or rebinds) a variable: the rule's named sub-expressions, as they are worked
@@ -132,6 +134,13 @@ impl<'a> Scope<'a> {
         if crate::REQUEST_VARIABLES.contains(&name) {
             // What was worked out from the old value no longer holds.
             self.memo.get_mut().clear();
+        }
+        self.set(name, value);
+    }
+
+    fn set(&mut self, name: &str, value: Value) {
+        if let Some(i) = crate::ADMISSION_VARIABLES.iter().position(|v| *v == name) {
+            self.roots[i] = Some(value.clone());
         }
         self.ctx.add_variable_from_value(name, value);
     }
@@ -167,6 +176,38 @@ impl<'a> Scope<'a> {
 
     /// Evaluates `e`, after checking its worst case against the budget.
     fn run(&self, e: &Expression) -> Result<Value, EvalError> {
+        self.budget(e)?;
+        let Some(plan) = e.plan() else {
+            return self.interpreted(e);
+        };
+        let out = self.planned(plan);
+        #[cfg(feature = "cross-check")]
+        self.cross_check(e, &out);
+        out
+    }
+
+    /// Panics where the plan and the interpreter disagree (the `cross-check` feature, which
+    /// the tests of the crates that evaluate policies turn on). Where the interpreter panics
+    /// the plan's answer stands.
+    #[cfg(feature = "cross-check")]
+    fn cross_check(&self, e: &Expression, planned: &Result<Value, EvalError>) {
+        let interpreted = self.interpreted(e);
+        assert!(
+            agree(planned, &interpreted),
+            "the plan of {:?} gave {planned:?}, the interpreter {interpreted:?}",
+            e.source()
+        );
+    }
+
+    /// Evaluates `e` with the `cel` crate's interpreter (what a plan must agree with), after
+    /// checking its worst case against the budget; not shared with other rules.
+    pub fn eval_interpreted(&self, e: &Expression) -> Result<Value, EvalError> {
+        self.budget(e)?;
+        self.interpreted(e)
+    }
+
+    /// Refuses `e` when its worst case over these inputs exceeds the budget.
+    fn budget(&self, e: &Expression) -> Result<(), EvalError> {
         let bound = e.cost_bound_measured(self.sizes, &|path| self.measure(path));
         if bound > COST_LIMIT {
             return Err(EvalError::Budget {
@@ -175,6 +216,10 @@ impl<'a> Scope<'a> {
                 limit: COST_LIMIT,
             });
         }
+        Ok(())
+    }
+
+    fn interpreted(&self, e: &Expression) -> Result<Value, EvalError> {
         // The library has unfinished corners that panic: one must never take a request down.
         match catch_unwind(AssertUnwindSafe(|| e.program().execute(&self.ctx))) {
             Ok(Ok(v)) => Ok(v),
@@ -183,11 +228,26 @@ impl<'a> Scope<'a> {
         }
     }
 
+    fn planned(&self, plan: &crate::plan::Plan) -> Result<Value, EvalError> {
+        // The library functions a plan calls have the same corners.
+        match catch_unwind(AssertUnwindSafe(|| plan.eval(&self.roots))) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(crate::plan::Fail::Exec(err))) => Err(EvalError::Execution(err.to_string())),
+            Ok(Err(crate::plan::Fail::Internal)) | Err(_) => Err(EvalError::Internal),
+        }
+    }
+
     /// The length of the collection at `path` from a bound value; a path that leads nowhere
     /// holds nothing to walk (evaluating it fails first).
     fn measure(&self, path: &[Arc<String>]) -> Option<u64> {
         let (root, rest) = path.split_first()?;
-        let root = self.ctx.get_variable(root.as_str()).ok()?;
+        let root = match crate::ADMISSION_VARIABLES
+            .iter()
+            .position(|v| *v == root.as_str())
+        {
+            Some(i) => self.roots[i].clone()?,
+            None => self.ctx.get_variable(root.as_str()).ok()?,
+        };
         let mut v = &root;
         for key in rest {
             match v {
@@ -225,6 +285,17 @@ impl<'a> Scope<'a> {
                 got: type_name(&other).into(),
             }),
         }
+    }
+}
+
+/// Whether a plan's answer is the interpreter's: the same value (NaN is NaN) or the same error;
+/// where the interpreter panics, any answer.
+#[doc(hidden)]
+pub fn agree(planned: &Result<Value, EvalError>, interpreted: &Result<Value, EvalError>) -> bool {
+    match (planned, interpreted) {
+        (_, Err(EvalError::Internal)) => true,
+        (Ok(a), Ok(b)) => a == b || format!("{a:?}") == format!("{b:?}"),
+        (a, b) => a == b,
     }
 }
 

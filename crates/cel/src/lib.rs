@@ -19,13 +19,14 @@
 mod compile;
 mod cost;
 mod eval;
+mod plan;
 mod value;
 
 pub use cel::Value;
 pub use cel::objects::{Key, Map};
 pub use compile::{CompileError, Expression};
 pub use cost::Sizes;
-pub use eval::{EvalError, Scope, env};
+pub use eval::{EvalError, Scope, agree, env};
 pub use value::{Activation, Prepared};
 
 /// The variables a request binds once, the same for every rule and policy; a policy adds

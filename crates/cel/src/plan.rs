@@ -1,0 +1,810 @@
+//! Expressions lowered once into a plan the evaluator walks directly.
+//!
+//! The `cel` crate's interpreter keeps variables in a map of scopes (a comprehension adds a scope
+//! and rebinds its variables by name for every element), builds a key for every field it reads,
+//! finds `has()` by printing every key of a map, and looks every function up by name. A plan
+//! resolves all of that when the policy is stored: variables become slots, fields keys, the
+//! common functions direct calls, a literal pattern a compiled regular expression.
+//!
+//! A plan means exactly what the interpreter means — the same operators (the `cel` crate's own
+//! implementations are called), the same order of evaluation, the same errors — and the
+//! `cel` fuzz target and `tests::a_plan_answers_as_the_interpreter_does` hold both to it. Other
+//! functions (Kubernetes' libraries, conversions) are called through the interpreter with their
+//! arguments already worked out ([`Bridge`]); what a plan cannot express (optional values,
+//! two-variable comprehensions, identifiers that are not variables) is not planned, and the
+//! interpreter runs the whole expression.
+
+use std::sync::Arc;
+
+use cel::common::ast::{EntryExpr, Expr, operators as op};
+use cel::objects::{Key, Map};
+use cel::{ExecutionError, IdedExpr, Program, Value};
+
+/// The namespaces of qualified library functions (`sets.contains`, `format.dns1123Label`,
+/// `ip.isCanonical`): a call on one of these names is looked up as a function first.
+const QUALIFIED: &[&str] = &[
+    "base64",
+    "format",
+    "ip",
+    "jsonpatch",
+    "lists",
+    "math",
+    "sets",
+    "strings",
+];
+
+/// The macros: a call of these names that the parser did not expand is left to the interpreter
+/// (its functions of these names read identifiers, not values).
+const MACROS: &[&str] = &[
+    op::ALL,
+    op::EXISTS,
+    op::EXISTS_ONE,
+    op::MAP,
+    op::FILTER,
+    op::HAS,
+];
+
+/// An expression, lowered.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    root: Node,
+    /// Comprehension variables' slots.
+    locals: usize,
+}
+
+/// Why a plan gave no value.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    /// What the interpreter would have said.
+    Exec(ExecutionError),
+    /// Where the interpreter panics (a comprehension over something else than a list or map).
+    Internal,
+}
+
+impl From<ExecutionError> for Fail {
+    fn from(e: ExecutionError) -> Fail {
+        Fail::Exec(e)
+    }
+}
+
+type Out = Result<Value, Fail>;
+
+#[derive(Debug)]
+enum Node {
+    Lit(Value),
+    /// A variable the request or the rule binds ([`crate::ADMISSION_VARIABLES`] index).
+    Root(usize),
+    /// A comprehension's variable.
+    Local(usize),
+    Select(Box<Node>, Key),
+    Has(Box<Node>, Key),
+    Not(Box<Node>),
+    Neg(Box<Node>),
+    NotStrictlyFalse(Box<Node>),
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    Cond(Box<[Node; 3]>),
+    Bin(Bin, Box<Node>, Box<Node>),
+    List(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+    Loop(Box<Loop>),
+    /// A function call: its operands (the target first, if any) worked out in order, then a
+    /// direct implementation where it applies to them, the interpreter's otherwise.
+    Call(Box<Call>),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Bin {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+}
+
+#[derive(Debug)]
+struct Loop {
+    range: Node,
+    init: Node,
+    iter: usize,
+    accu: usize,
+    cond: Node,
+    step: Node,
+    result: Node,
+}
+
+#[derive(Debug)]
+struct Call {
+    native: Option<Native>,
+    operands: Vec<Node>,
+    bridge: Bridge,
+}
+
+/// Functions done directly, for the operand types named (any other: the interpreter).
+#[derive(Debug)]
+enum Native {
+    /// `size(x)`, `x.size()`: a list, map, string (bytes) or bytes.
+    Size,
+    /// `s.startsWith(t)`: strings.
+    StartsWith,
+    /// `s.endsWith(t)`: strings.
+    EndsWith,
+    /// `s.contains(t)` on strings, `l.contains(x)` on lists.
+    Contains,
+    /// `s.matches(p)`: strings; the pattern compiled now when it is a literal.
+    Matches(Option<regex::Regex>),
+    /// `x[i]`: anything but an optional value.
+    Index,
+}
+
+/// A call made by the interpreter on values worked out already: `__t.f(__a0, …)`.
+#[derive(Debug)]
+struct Bridge {
+    program: Program,
+}
+
+/// The names the bridge binds its operands to.
+const OPERANDS: [&str; 8] = [
+    "__o0", "__o1", "__o2", "__o3", "__o4", "__o5", "__o6", "__o7",
+];
+
+impl Plan {
+    /// `None`: the expression holds something a plan does not express.
+    pub(crate) fn lower(e: &IdedExpr) -> Option<Plan> {
+        let mut l = Lower {
+            scopes: Vec::new(),
+            depth: 0,
+            locals: 0,
+        };
+        let root = l.node(e)?;
+        Some(Plan {
+            root,
+            locals: l.locals,
+        })
+    }
+
+    /// Evaluates over the bound variables (`roots`, by [`crate::ADMISSION_VARIABLES`] index).
+    pub(crate) fn eval(&self, roots: &[Option<Value>]) -> Out {
+        let mut locals = vec![Value::Null; self.locals];
+        Env {
+            roots,
+            locals: &mut locals,
+        }
+        .eval(&self.root)
+    }
+}
+
+struct Lower {
+    /// Comprehension variables in scope, innermost last: (name, slot).
+    scopes: Vec<(String, usize)>,
+    /// Comprehensions entered.
+    depth: usize,
+    locals: usize,
+}
+
+impl Lower {
+    fn node(&mut self, e: &IdedExpr) -> Option<Node> {
+        Some(match &e.expr {
+            Expr::Literal(v) => Node::Lit(v.clone().into()),
+            Expr::Ident(name) => self.ident(name)?,
+            Expr::Select(s) => {
+                let on = Box::new(self.node(&s.operand)?);
+                let key = Key::String(Arc::new(s.field.clone()));
+                if s.test {
+                    Node::Has(on, key)
+                } else {
+                    Node::Select(on, key)
+                }
+            }
+            Expr::List(l) => {
+                if !l.optional_indices.is_empty() {
+                    return None;
+                }
+                Node::List(self.nodes(&l.elements)?)
+            }
+            Expr::Map(m) => {
+                let mut entries = Vec::with_capacity(m.entries.len());
+                for entry in &m.entries {
+                    match &entry.expr {
+                        EntryExpr::MapEntry(me) if !me.optional => {
+                            entries.push((self.node(&me.key)?, self.node(&me.value)?));
+                        }
+                        _ => return None,
+                    }
+                }
+                Node::Map(entries)
+            }
+            Expr::Comprehension(c) => {
+                if c.iter_var2.is_some() {
+                    return None;
+                }
+                let range = self.node(&c.iter_range)?;
+                let init = self.node(&c.accu_init)?;
+                let (iter, accu) = (2 * self.depth, 2 * self.depth + 1);
+                self.depth += 1;
+                self.locals = self.locals.max(2 * self.depth);
+                self.scopes.push((c.accu_var.clone(), accu));
+                // The step and the condition see the element; the result (after the loop) sees
+                // the last one bound, as the interpreter's scope does.
+                self.scopes.push((c.iter_var.clone(), iter));
+                let body = (|| {
+                    Some((
+                        self.node(&c.loop_cond)?,
+                        self.node(&c.loop_step)?,
+                        self.node(&c.result)?,
+                    ))
+                })();
+                self.scopes.truncate(self.scopes.len() - 2);
+                self.depth -= 1;
+                let (cond, step, result) = body?;
+                Node::Loop(Box::new(Loop {
+                    range,
+                    init,
+                    iter,
+                    accu,
+                    cond,
+                    step,
+                    result,
+                }))
+            }
+            Expr::Call(c) => self.call(c)?,
+            Expr::Struct(_) | Expr::Unspecified => return None,
+        })
+    }
+
+    fn nodes(&mut self, es: &[IdedExpr]) -> Option<Vec<Node>> {
+        es.iter().map(|e| self.node(e)).collect()
+    }
+
+    fn local(&self, name: &str) -> Option<usize> {
+        self.scopes
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, slot)| *slot)
+    }
+
+    fn ident(&self, name: &str) -> Option<Node> {
+        if let Some(slot) = self.local(name) {
+            return Some(Node::Local(slot));
+        }
+        crate::ADMISSION_VARIABLES
+            .iter()
+            .position(|v| *v == name)
+            .map(Node::Root)
+    }
+
+    fn is_variable(&self, name: &str) -> bool {
+        self.local(name).is_some() || crate::ADMISSION_VARIABLES.contains(&name)
+    }
+
+    fn call(&mut self, c: &cel::common::ast::CallExpr) -> Option<Node> {
+        let f = c.func_name.as_str();
+        let arg = |l: &mut Lower, i: usize| l.node(&c.args[i]).map(Box::new);
+        match (c.args.len(), c.target.is_some()) {
+            (3, false) if f == op::CONDITIONAL => {
+                return Some(Node::Cond(Box::new([
+                    self.node(&c.args[0])?,
+                    self.node(&c.args[1])?,
+                    self.node(&c.args[2])?,
+                ])));
+            }
+            (2, false) => {
+                let bin = match f {
+                    op::ADD => Some(Bin::Add),
+                    op::SUBSTRACT => Some(Bin::Sub),
+                    op::MULTIPLY => Some(Bin::Mul),
+                    op::DIVIDE => Some(Bin::Div),
+                    op::MODULO => Some(Bin::Rem),
+                    op::EQUALS => Some(Bin::Eq),
+                    op::NOT_EQUALS => Some(Bin::Ne),
+                    op::LESS => Some(Bin::Lt),
+                    op::LESS_EQUALS => Some(Bin::Le),
+                    op::GREATER => Some(Bin::Gt),
+                    op::GREATER_EQUALS => Some(Bin::Ge),
+                    op::IN => Some(Bin::In),
+                    _ => None,
+                };
+                if let Some(b) = bin {
+                    return Some(Node::Bin(b, arg(self, 0)?, arg(self, 1)?));
+                }
+                match f {
+                    op::INDEX => {
+                        let operands = vec![self.node(&c.args[0])?, self.node(&c.args[1])?];
+                        let program = Program::compile("__o0[__o1]").ok()?;
+                        return Some(Node::Call(Box::new(Call {
+                            native: Some(Native::Index),
+                            operands,
+                            bridge: Bridge { program },
+                        })));
+                    }
+                    op::LOGICAL_AND => return Some(Node::And(arg(self, 0)?, arg(self, 1)?)),
+                    op::LOGICAL_OR => return Some(Node::Or(arg(self, 0)?, arg(self, 1)?)),
+                    op::OPT_INDEX | op::OPT_SELECT => return None,
+                    _ => {}
+                }
+            }
+            (1, false) => match f {
+                op::LOGICAL_NOT => return Some(Node::Not(arg(self, 0)?)),
+                op::NEGATE => return Some(Node::Neg(arg(self, 0)?)),
+                op::NOT_STRICTLY_FALSE => return Some(Node::NotStrictlyFalse(arg(self, 0)?)),
+                _ => {}
+            },
+            _ => {}
+        }
+        if MACROS.contains(&f) || c.args.len() + 1 > OPERANDS.len() {
+            return None;
+        }
+        // The interpreter looks `ns.f` up as a function first when the target is a name.
+        let (qualified, target) = match c.target.as_deref() {
+            Some(IdedExpr {
+                expr: Expr::Ident(ns),
+                ..
+            }) if QUALIFIED.contains(&ns.as_str()) => {
+                if self.is_variable(ns) {
+                    // A variable named like a library: which one the interpreter calls
+                    // depends on the function; leave it to it.
+                    return None;
+                }
+                (Some(ns.as_str()), None)
+            }
+            Some(t) => (None, Some(t)),
+            None => (None, None),
+        };
+        let mut operands = Vec::with_capacity(c.args.len() + 1);
+        if let Some(t) = target {
+            operands.push(self.node(t)?);
+        }
+        operands.extend(self.nodes(&c.args)?);
+        let names = &OPERANDS[..operands.len()];
+        let source = match (qualified, target.is_some()) {
+            (Some(ns), _) => format!("{ns}.{f}({})", names.join(", ")),
+            (None, true) => format!("{}.{f}({})", names[0], names[1..].join(", ")),
+            (None, false) => format!("{f}({})", names.join(", ")),
+        };
+        let program = Program::compile(&source).ok()?;
+        let method = target.is_some() && qualified.is_none();
+        let native = match (f, method, c.args.len()) {
+            ("size", true, 0) | ("size", false, 1) => Some(Native::Size),
+            ("startsWith", true, 1) => Some(Native::StartsWith),
+            ("endsWith", true, 1) => Some(Native::EndsWith),
+            ("contains", true, 1) => Some(Native::Contains),
+            ("matches", true, 1) => Some(Native::Matches(match &c.args[0].expr {
+                Expr::Literal(cel::common::value::CelVal::String(p)) => {
+                    crate::eval::pattern(p).ok()
+                }
+                _ => None,
+            })),
+            _ => None,
+        };
+        Some(Node::Call(Box::new(Call {
+            native,
+            operands,
+            bridge: Bridge { program },
+        })))
+    }
+}
+
+struct Env<'a> {
+    roots: &'a [Option<Value>],
+    locals: &'a mut [Value],
+}
+
+fn to_bool(v: &Value) -> Result<bool, Fail> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        _ => Err(ExecutionError::NoSuchOverload.into()),
+    }
+}
+
+impl Env<'_> {
+    fn eval(&mut self, n: &Node) -> Out {
+        match n {
+            Node::Lit(v) => Ok(v.clone()),
+            Node::Root(i) => self.roots.get(*i).cloned().flatten().ok_or_else(|| {
+                ExecutionError::undeclared_reference(crate::ADMISSION_VARIABLES[*i]).into()
+            }),
+            Node::Local(i) => Ok(self.locals[*i].clone()),
+            Node::Select(on, key) => {
+                let on = self.eval(on)?;
+                select(&on, key)
+            }
+            Node::Has(on, key) => Ok(Value::Bool(match self.eval(on)? {
+                Value::Map(m) => m.map.contains_key(key),
+                _ => false,
+            })),
+            Node::Not(x) => Ok(Value::Bool(!to_bool(&self.eval(x)?)?)),
+            Node::Neg(x) => match self.eval(x)? {
+                Value::Int(i) => i.checked_neg().map(Value::Int).ok_or(Fail::Internal),
+                Value::Float(f) => Ok(Value::Float(-f)),
+                v => Err(ExecutionError::UnsupportedUnaryOperator("minus", v).into()),
+            },
+            Node::NotStrictlyFalse(x) => Ok(Value::Bool(match self.eval(x)? {
+                Value::Bool(b) => b,
+                _ => true,
+            })),
+            Node::And(l, r) => {
+                if !to_bool(&self.eval(l)?)? {
+                    return Ok(Value::Bool(false));
+                }
+                Ok(Value::Bool(to_bool(&self.eval(r)?)?))
+            }
+            Node::Or(l, r) => {
+                let left = self.eval(l)?;
+                if to_bool(&left)? {
+                    return Ok(left);
+                }
+                self.eval(r)
+            }
+            Node::Cond(c) => {
+                let [cond, yes, no] = &**c;
+                if to_bool(&self.eval(cond)?)? {
+                    self.eval(yes)
+                } else {
+                    self.eval(no)
+                }
+            }
+            Node::Bin(b, l, r) => {
+                let l = self.eval(l)?;
+                let r = self.eval(r)?;
+                binary(*b, l, r)
+            }
+            Node::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for x in items {
+                    out.push(self.eval(x)?);
+                }
+                Ok(Value::List(Arc::new(out)))
+            }
+            Node::Map(entries) => {
+                let mut map = std::collections::HashMap::with_capacity(entries.len());
+                for (k, v) in entries {
+                    let key: Key = self
+                        .eval(k)?
+                        .try_into()
+                        .map_err(ExecutionError::UnsupportedKeyType)?;
+                    let value = self.eval(v)?;
+                    map.insert(key, value);
+                }
+                Ok(Value::Map(Map { map: Arc::new(map) }))
+            }
+            Node::Loop(l) => self.walk(l),
+            Node::Call(c) => self.call(c),
+        }
+    }
+
+    fn walk(&mut self, l: &Loop) -> Out {
+        let init = self.eval(&l.init)?;
+        let range = self.eval(&l.range)?;
+        self.locals[l.accu] = init;
+        match &range {
+            Value::List(items) => {
+                for item in items.iter() {
+                    if !to_bool(&self.eval(&l.cond)?)? {
+                        break;
+                    }
+                    self.locals[l.iter] = item.clone();
+                    self.locals[l.accu] = self.eval(&l.step)?;
+                }
+            }
+            Value::Map(m) => {
+                for key in m.map.keys() {
+                    if !to_bool(&self.eval(&l.cond)?)? {
+                        break;
+                    }
+                    self.locals[l.iter] = key.clone().into();
+                    self.locals[l.accu] = self.eval(&l.step)?;
+                }
+            }
+            _ => return Err(Fail::Internal),
+        }
+        self.eval(&l.result)
+    }
+
+    fn call(&mut self, c: &Call) -> Out {
+        let mut values = Vec::with_capacity(c.operands.len());
+        for x in &c.operands {
+            values.push(self.eval(x)?);
+        }
+        if let Some(v) = c.native.as_ref().and_then(|n| native(n, &values)) {
+            return v;
+        }
+        let mut ctx = crate::env().new_inner_scope();
+        for (name, v) in OPERANDS.iter().zip(values) {
+            ctx.add_variable_from_value(*name, v);
+        }
+        Ok(c.bridge.program.execute(&ctx)?)
+    }
+}
+
+/// The direct implementation, when it applies to these operands.
+fn native(n: &Native, ops: &[Value]) -> Option<Out> {
+    let len = |l: usize| Some(Ok(Value::Int(l as i64)));
+    match (n, ops) {
+        (Native::Size, [v]) => match v {
+            Value::List(l) => len(l.len()),
+            Value::Map(m) => len(m.map.len()),
+            Value::String(s) => len(s.len()),
+            Value::Bytes(b) => len(b.len()),
+            _ => None,
+        },
+        (Native::StartsWith, [Value::String(s), Value::String(p)]) => {
+            Some(Ok(Value::Bool(s.starts_with(p.as_str()))))
+        }
+        (Native::EndsWith, [Value::String(s), Value::String(p)]) => {
+            Some(Ok(Value::Bool(s.ends_with(p.as_str()))))
+        }
+        (Native::Contains, [Value::String(s), Value::String(p)]) => {
+            Some(Ok(Value::Bool(s.contains(p.as_str()))))
+        }
+        (Native::Contains, [Value::List(l), x]) => Some(Ok(Value::Bool(l.contains(x)))),
+        (Native::Matches(Some(re)), [Value::String(s), Value::String(_)]) => {
+            Some(Ok(Value::Bool(re.is_match(s))))
+        }
+        (Native::Matches(None), [Value::String(s), Value::String(p)]) => {
+            // An invalid pattern: the interpreter's error.
+            let re = crate::eval::pattern(p).ok()?;
+            Some(Ok(Value::Bool(re.is_match(s))))
+        }
+        // An optional value (from a library function) is indexed as one by the interpreter.
+        (Native::Index, [Value::Opaque(_), _]) => None,
+        (Native::Index, [l, r]) => Some(index(l.clone(), r.clone())),
+        _ => None,
+    }
+}
+
+fn select(on: &Value, key: &Key) -> Out {
+    if let Value::Map(m) = on
+        && let Some(v) = m.map.get(key)
+    {
+        return Ok(v.clone());
+    }
+    let Key::String(name) = key else {
+        return Err(Fail::Internal);
+    };
+    Err(ExecutionError::NoSuchKey(name.clone()).into())
+}
+
+fn binary(b: Bin, l: Value, r: Value) -> Out {
+    use std::cmp::Ordering;
+    let cmp = |l: Value, r: Value, ok: fn(Ordering) -> bool| -> Out {
+        match l.partial_cmp(&r) {
+            Some(o) => Ok(Value::Bool(ok(o))),
+            None => Err(ExecutionError::ValuesNotComparable(l, r).into()),
+        }
+    };
+    Ok(match b {
+        Bin::Add => (l + r)?,
+        Bin::Sub => (l - r)?,
+        Bin::Mul => (l * r)?,
+        Bin::Div => (l / r)?,
+        Bin::Rem => (l % r)?,
+        Bin::Eq => Value::Bool(l == r),
+        Bin::Ne => Value::Bool(l != r),
+        Bin::Lt => return cmp(l, r, |o| o == Ordering::Less),
+        Bin::Le => return cmp(l, r, |o| o != Ordering::Greater),
+        Bin::Gt => return cmp(l, r, |o| o == Ordering::Greater),
+        Bin::Ge => return cmp(l, r, |o| o != Ordering::Less),
+        Bin::In => match (l, r) {
+            (Value::String(l), Value::String(r)) => Value::Bool(r.contains(l.as_str())),
+            (x, Value::List(v)) => Value::Bool(v.contains(&x)),
+            (x, Value::Map(m)) => Value::Bool(match x.try_into() {
+                Ok(key) => m.map.contains_key(&key),
+                Err(_) => false,
+            }),
+            (l, r) => return Err(ExecutionError::ValuesNotComparable(l, r).into()),
+        },
+    })
+}
+
+fn index(value: Value, idx: Value) -> Out {
+    let out_of_bounds = |i: Value| Err(ExecutionError::IndexOutOfBounds(i).into());
+    let missing = |k: String| Err(ExecutionError::NoSuchKey(Arc::new(k)).into());
+    match (value, idx) {
+        (Value::List(items), Value::Int(i)) => match usize::try_from(i) {
+            Ok(u) if u < items.len() => Ok(items[u].clone()),
+            _ => out_of_bounds(Value::Int(i)),
+        },
+        (Value::List(items), Value::UInt(i)) => match usize::try_from(i) {
+            Ok(u) if u < items.len() => Ok(items[u].clone()),
+            _ => out_of_bounds(Value::UInt(i)),
+        },
+        (Value::String(_), Value::Int(i)) => missing(i.to_string()),
+        (Value::Map(m), Value::String(k)) => match m.map.get(&Key::String(k.clone())) {
+            Some(v) => Ok(v.clone()),
+            None => Err(ExecutionError::NoSuchKey(k).into()),
+        },
+        (Value::Map(m), Value::Bool(k)) => m
+            .map
+            .get(&Key::Bool(k))
+            .cloned()
+            .map_or_else(|| missing(k.to_string()), Ok),
+        (Value::Map(m), Value::Int(k)) => m
+            .map
+            .get(&Key::Int(k))
+            .cloned()
+            .map_or_else(|| missing(k.to_string()), Ok),
+        (Value::Map(m), Value::UInt(k)) => m
+            .map
+            .get(&Key::Uint(k))
+            .cloned()
+            .map_or_else(|| missing(k.to_string()), Ok),
+        (Value::Map(_), i) => Err(ExecutionError::UnsupportedMapIndex(i).into()),
+        (Value::List(_), i) => Err(ExecutionError::UnsupportedListIndex(i).into()),
+        (v, i) => Err(ExecutionError::UnsupportedIndex(v, i).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ADMISSION_VARIABLES, Activation, Expression, Scope, agree};
+    use serde_json::json;
+
+    fn scope() -> Scope<'static> {
+        let mut a = Activation::new();
+        a.bind_json(
+            "object",
+            &json!({"kind": "Pod", "metadata": {"name": "web", "labels": {"app": "web", "team": "a-1"}},
+                "spec": {"containers": [
+                    {"name": "app", "image": "registry.example/app:1.2", "ports": [{"containerPort": 8080}],
+                     "resources": {"limits": {"memory": "512Mi", "cpu": "500m"}}, "env": [{"name": "A", "value": "1"}]},
+                    {"name": "proxy", "image": "envoy:latest", "securityContext": {"runAsNonRoot": true}}],
+                    "volumes": [{"name": "v", "hostPath": {"path": "/var/log"}}],
+                    "n": 3, "u": 18446744073709551615u64, "f": 1.5, "s": "héllo", "nothing": null}}),
+        );
+        a.bind_json("oldObject", &serde_json::Value::Null);
+        a.bind_json(
+            "request",
+            &json!({"operation": "CREATE", "userInfo": {"groups": ["a", "b"]}}),
+        );
+        Scope::new(&a)
+    }
+
+    /// Every kind of term, with values, errors and library calls: the plan and the interpreter
+    /// give the same answer, the same error.
+    #[test]
+    fn a_plan_answers_as_the_interpreter_does() {
+        let s = scope();
+        let cases = [
+            // Literals, arithmetic, comparisons, logic.
+            "1 + 2 * 3 - 4 / 2 % 3",
+            "1u + 2u",
+            "9223372036854775807 + 1",
+            "1 / 0",
+            "1.5 * 2.0 == 3.0",
+            "'a' + 'b' == 'ab'",
+            "[1, 2] + [3]",
+            "1 < 2 && 2 <= 2 && 3 > 2 && 3 >= 3 && 1 != 2",
+            "1 < 'a'",
+            "-object.spec.n",
+            "-object.spec.f",
+            "-'a'",
+            "!true || false",
+            "!1",
+            "true && 1",
+            "false && 1",
+            "1 || true",
+            "false || 'x'",
+            "true ? 1 : 2",
+            "1 ? 1 : 2",
+            "null == null",
+            "b'abc' == b'abc'",
+            // Selection, presence, index.
+            "object.metadata.name",
+            "object.metadata.missing",
+            "object.metadata.name.x",
+            "has(object.metadata.labels)",
+            "has(object.spec.nothing)",
+            "has(object.metadata.name.x)",
+            "has(object.none.x)",
+            "object.metadata.labels['team']",
+            "object.metadata.labels['none']",
+            "object.spec.containers[1].name",
+            "object.spec.containers[2]",
+            "object.spec.containers[-1]",
+            "object.spec.containers[1u].name",
+            "object.spec.containers['a']",
+            "'abc'[0]",
+            "{1: 'a', true: 'b', 2u: 'c'}[1] + {1: 'a', true: 'b'}[true] + {2u: 'c'}[2u]",
+            "{'a': 1}[1.5]",
+            "1[0]",
+            "object.spec.u",
+            "params.x",
+            "variables.x",
+            // In.
+            "'app' in object.metadata.labels",
+            "1 in object.metadata.labels",
+            "'b' in request.userInfo.groups",
+            "'ll' in 'hello'",
+            "1 in 2",
+            // Collections, literals.
+            "{'a': object.spec.n, 'b': [1, 'x']}",
+            "{[1]: 2}",
+            "[object.spec.n, object.metadata.name]",
+            // Comprehensions, nested, shadowing.
+            "object.spec.containers.all(c, c.image.contains(':'))",
+            "object.spec.containers.exists(c, c.name == 'proxy')",
+            "object.spec.containers.exists_one(c, has(c.securityContext))",
+            "object.spec.containers.map(c, c.name)",
+            "object.spec.containers.filter(c, has(c.ports)).map(c, c.ports.map(p, p.containerPort))",
+            "object.spec.containers.map(c, c.name, c.image)",
+            "object.metadata.labels.all(k, k.size() > 2)",
+            "object.metadata.labels.map(k, object.metadata.labels[k])",
+            "object.spec.containers.all(object, object.name != '')",
+            "object.spec.containers.all(c, c.ports.all(p, p.containerPort > 0))",
+            "object.spec.containers.all(c, c.securityContext.runAsNonRoot)",
+            "object.spec.n.all(x, x > 0)",
+            "[1, 2, 3].exists(x, x / 0 == 1)",
+            "[[1], [2, 3]].all(l, l.all(x, x > 0))",
+            // Functions: direct and through the interpreter.
+            "size(object.spec.containers) + object.metadata.labels.size() + size(object.spec.s) + size(b'ab')",
+            "size(1)",
+            "object.spec.n.size()",
+            "object.metadata.name.startsWith('we') && object.metadata.name.endsWith('eb')",
+            "object.spec.n.startsWith('a')",
+            "'abc'.contains('b') && [1, 2].contains(2) && !['a'].contains(1)",
+            "{'a': 1}.contains('a')",
+            "object.metadata.labels.team.matches('^[a-z]-[0-9]$')",
+            "object.metadata.labels.team.matches('(')",
+            "object.metadata.labels.team.matches(object.metadata.name)",
+            "object.metadata.labels.team.matches('[')",
+            "1.matches('a')",
+            "quantity(object.spec.containers[0].resources.limits.memory).compareTo(quantity('1Gi')) < 0",
+            "quantity('x')",
+            "sets.contains([1, 2, 3], [1])",
+            "'%s-%d'.format(['a', 1])",
+            "string(object.spec.n) + string(1.5)",
+            "int('12') + int(object.spec.f)",
+            "url('https://example.com/a').getHost()",
+            "cidr('10.0.0.0/8').containsIP(ip('10.1.2.3'))",
+            "'a,b,c'.split(',').size()",
+            "object.metadata.name.upperAscii()",
+            "[3, 1, 2].sort()",
+            "lists.range(3)",
+            "math.greatest(1, 5, 3)",
+            "nosuchfunction(1)",
+            "object.nosuchmethod()",
+        ];
+        let mut planned = 0;
+        for source in cases {
+            let e = Expression::compile(source, ADMISSION_VARIABLES)
+                .unwrap_or_else(|err| panic!("{source}: {err}"));
+            let (fast, slow) = (s.eval(&e), s.eval_interpreted(&e));
+            if e.planned() {
+                planned += 1;
+            }
+            assert!(
+                agree(&fast, &slow),
+                "{source}: the plan gave {fast:?}, the interpreter {slow:?}"
+            );
+        }
+        assert_eq!(planned, cases.len(), "every case here is planned");
+    }
+
+    #[test]
+    fn what_a_plan_does_not_express_is_left_to_the_interpreter() {
+        for source in [
+            "object.?metadata.orValue(1)",
+            "[?optional.none()]",
+            "object.spec.containers.all(i, c, c.name != '')",
+            "type(1) == int",
+            "sets.all(x, true)",
+        ] {
+            if let Ok(e) = Expression::compile(source, ADMISSION_VARIABLES) {
+                assert!(!e.planned(), "{source}");
+            }
+        }
+        let s = scope();
+        let e = Expression::compile("['ab'].map(sets, sets.size())", ADMISSION_VARIABLES)
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert!(!e.planned(), "a variable named like a library");
+        assert_eq!(format!("{:?}", s.eval(&e)), "Ok(List([Int(2)]))");
+    }
+}
