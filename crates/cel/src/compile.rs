@@ -80,6 +80,8 @@ pub struct Expression {
     /// It reads only what a request binds once for all its rules (`object`, `oldObject`,
     /// `request`, `namespaceObject`): its value is the same in every rule of the request.
     request_only: bool,
+    /// A hash of the source (a request's shared values are found by it).
+    source_hash: u64,
     /// Lowered for the evaluator (`None`: the interpreter runs it).
     plan: Option<Arc<crate::plan::Plan>>,
 }
@@ -140,6 +142,12 @@ impl Expression {
         let cost = cost(program.expression(), &mut paths);
         Ok(Expression {
             plan: crate::plan::Plan::lower(program.expression()).map(Arc::new),
+            source_hash: {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::hash::DefaultHasher::new();
+                source.hash(&mut h);
+                h.finish()
+            },
             program: Arc::new(program),
             source: source.into(),
             cost: Arc::new((cost, paths)),
@@ -163,6 +171,10 @@ impl Expression {
 
     pub(crate) fn source_arc(&self) -> &Arc<str> {
         &self.source
+    }
+
+    pub(crate) fn source_hash(&self) -> u64 {
+        self.source_hash
     }
 
     /// The worst-case cost of evaluating it over inputs of these sizes, in steps

@@ -4,7 +4,11 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use std::cell::RefCell;
+
 use cel::{Context, Value};
+
+use crate::val::{Val, View};
 
 use crate::{Activation, COST_LIMIT, Expression, Sizes};
 
@@ -93,9 +97,13 @@ pub(crate) fn pattern(pattern: &str) -> Result<regex::Regex, String> {
     Ok(re)
 }
 
+/// A value worked out once per request, by its expression's source.
+type Shared = (Arc<str>, Val);
+
 /// One evaluation's variables over the shared functions.
 pub struct Scope<'a> {
-    ctx: Context<'a>,
+    /// The interpreter's variables, made when an expression without a plan first needs them.
+    ctx: RefCell<Option<Context<'a>>>,
     /// The budget's sizes: the activation's and each input bound since ([`Scope::prepared`]).
     sizes: Sizes,
     /// The activation's sizes.
@@ -105,20 +113,23 @@ pub struct Scope<'a> {
     prepared: Vec<(String, Sizes)>,
     /// Values of expressions that read only the request (by source): a variable or condition
     /// several rules share is worked out once per request.
-    memo: std::cell::RefCell<HashMap<Arc<str>, Value>>,
-    /// The bound variables a plan reads, by [`crate::ADMISSION_VARIABLES`] index.
-    roots: Vec<Option<Value>>,
+    memo: RefCell<HashMap<u64, Vec<Shared>>>,
+    /// Every bound variable.
+    vars: Vec<(String, Val)>,
+    /// The bound variables plans read, by [`crate::ADMISSION_VARIABLES`] index.
+    roots: Vec<Option<Val>>,
 }
 
 impl<'a> Scope<'a> {
     /// The variables of `activation`, over [`env`].
     pub fn new(activation: &Activation) -> Scope<'static> {
         let mut s = Scope {
-            ctx: env().new_inner_scope(),
+            ctx: RefCell::new(None),
             sizes: activation.sizes,
             base: activation.sizes,
             prepared: Vec::new(),
             memo: Default::default(),
+            vars: Vec::new(),
             roots: vec![None; crate::ADMISSION_VARIABLES.len()],
         };
         for (name, v) in &activation.vars {
@@ -127,10 +138,13 @@ impl<'a> Scope<'a> {
         s
     }
 
-    /// Binds (or rebinds) a variable: the rule's named sub-expressions, as they are worked
-    /// out. Derived from the bound inputs, they hold no more elements than those did, so the
-    /// budget's sizes stand.
+    /// Binds (or rebinds) a variable. Derived from the bound inputs, a value holds no more
+    /// elements than those did, so the budget's sizes stand.
     pub fn bind(&mut self, name: &str, value: Value) {
+        self.bind_val(name, Val::Cel(value));
+    }
+
+    fn bind_val(&mut self, name: &str, value: Val) {
         if crate::REQUEST_VARIABLES.contains(&name) {
             // What was worked out from the old value no longer holds.
             self.memo.get_mut().clear();
@@ -138,11 +152,37 @@ impl<'a> Scope<'a> {
         self.set(name, value);
     }
 
-    fn set(&mut self, name: &str, value: Value) {
+    fn set(&mut self, name: &str, value: Val) {
         if let Some(i) = crate::ADMISSION_VARIABLES.iter().position(|v| *v == name) {
             self.roots[i] = Some(value.clone());
         }
-        self.ctx.add_variable_from_value(name, value);
+        if let Some(ctx) = self.ctx.get_mut() {
+            ctx.add_variable_from_value(name, value.to_value());
+        }
+        match self.vars.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.vars.push((name.to_string(), value)),
+        }
+    }
+
+    /// Starts a rule's `variables` over: none bound.
+    pub fn clear_variables(&mut self) {
+        self.bind_val("variables", Val::Named(Arc::default()));
+    }
+
+    /// Works out `e` and binds it as `variables.<name>`, after the ones before it; one that
+    /// fails is left unbound (an expression that reads it fails in its turn).
+    pub fn define(&mut self, name: &str, e: &Expression) -> Result<(), EvalError> {
+        let v = self.eval_val(e)?;
+        let mut named = match self.vars.iter().find(|(n, _)| n == "variables") {
+            Some((_, Val::Named(n))) => n.clone(),
+            _ => Arc::default(),
+        };
+        let list = Arc::make_mut(&mut named);
+        list.retain(|(n, _)| n.as_str() != name);
+        list.push((Arc::new(name.to_string()), v));
+        self.bind_val("variables", Val::Named(named));
+        Ok(())
     }
 
     /// Binds (or rebinds) an input read before (a policy's params, its inventory), its sizes
@@ -156,29 +196,42 @@ impl<'a> Scope<'a> {
         for (_, s) in &self.prepared {
             self.sizes.absorb(*s);
         }
-        self.bind(name, p.value().clone());
+        self.bind_val(name, p.val().clone());
     }
 
     /// Evaluates `e`, after checking its worst case against the budget.
     pub fn eval(&self, e: &Expression) -> Result<Value, EvalError> {
+        self.eval_val(e).map(|v| v.to_value())
+    }
+
+    fn eval_val(&self, e: &Expression) -> Result<Val, EvalError> {
         if !e.request_only() {
             return self.run(e);
         }
-        if let Some(v) = self.memo.borrow().get(e.source_arc()) {
-            return Ok(v.clone());
+        let (key, source) = (e.source_hash(), e.source_arc());
+        let known = self.memo.borrow().get(&key).and_then(|same_hash| {
+            same_hash
+                .iter()
+                .find(|(s, _)| Arc::ptr_eq(s, source) || s == source)
+                .map(|(_, v)| v.clone())
+        });
+        if let Some(v) = known {
+            return Ok(v);
         }
         let v = self.run(e)?;
         self.memo
             .borrow_mut()
-            .insert(e.source_arc().clone(), v.clone());
+            .entry(key)
+            .or_default()
+            .push((source.clone(), v.clone()));
         Ok(v)
     }
 
     /// Evaluates `e`, after checking its worst case against the budget.
-    fn run(&self, e: &Expression) -> Result<Value, EvalError> {
+    fn run(&self, e: &Expression) -> Result<Val, EvalError> {
         self.budget(e)?;
         let Some(plan) = e.plan() else {
-            return self.interpreted(e);
+            return self.interpreted(e).map(Val::Cel);
         };
         let out = self.planned(plan);
         #[cfg(feature = "cross-check")]
@@ -190,10 +243,11 @@ impl<'a> Scope<'a> {
     /// the tests of the crates that evaluate policies turn on). Where the interpreter panics
     /// the plan's answer stands.
     #[cfg(feature = "cross-check")]
-    fn cross_check(&self, e: &Expression, planned: &Result<Value, EvalError>) {
+    fn cross_check(&self, e: &Expression, planned: &Result<Val, EvalError>) {
+        let planned = planned.as_ref().map(Val::to_value).map_err(Clone::clone);
         let interpreted = self.interpreted(e);
         assert!(
-            agree(planned, &interpreted),
+            agree(&planned, &interpreted),
             "the plan of {:?} gave {planned:?}, the interpreter {interpreted:?}",
             e.source()
         );
@@ -208,6 +262,11 @@ impl<'a> Scope<'a> {
 
     /// Refuses `e` when its worst case over these inputs exceeds the budget.
     fn budget(&self, e: &Expression) -> Result<(), EvalError> {
+        // Measuring the walked collections only lowers the worst case: needed only when the
+        // worst case is over.
+        if e.cost_bound(self.sizes) <= COST_LIMIT {
+            return Ok(());
+        }
         let bound = e.cost_bound_measured(self.sizes, &|path| self.measure(path));
         if bound > COST_LIMIT {
             return Err(EvalError::Budget {
@@ -220,15 +279,26 @@ impl<'a> Scope<'a> {
     }
 
     fn interpreted(&self, e: &Expression) -> Result<Value, EvalError> {
+        if self.ctx.borrow().is_none() {
+            let mut ctx = env().new_inner_scope();
+            for (name, v) in &self.vars {
+                ctx.add_variable_from_value(name.as_str(), v.to_value());
+            }
+            *self.ctx.borrow_mut() = Some(ctx);
+        }
+        let ctx = self.ctx.borrow();
+        let Some(ctx) = ctx.as_ref() else {
+            return Err(EvalError::Internal);
+        };
         // The library has unfinished corners that panic: one must never take a request down.
-        match catch_unwind(AssertUnwindSafe(|| e.program().execute(&self.ctx))) {
+        match catch_unwind(AssertUnwindSafe(|| e.program().execute(ctx))) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(err)) => Err(EvalError::Execution(err.to_string())),
             Err(_) => Err(EvalError::Internal),
         }
     }
 
-    fn planned(&self, plan: &crate::plan::Plan) -> Result<Value, EvalError> {
+    fn planned(&self, plan: &crate::plan::Plan) -> Result<Val, EvalError> {
         // The library functions a plan calls have the same corners.
         match catch_unwind(AssertUnwindSafe(|| plan.eval(&self.roots))) {
             Ok(Ok(v)) => Ok(v),
@@ -241,62 +311,78 @@ impl<'a> Scope<'a> {
     /// holds nothing to walk (evaluating it fails first).
     fn measure(&self, path: &[Arc<String>]) -> Option<u64> {
         let (root, rest) = path.split_first()?;
-        let root = match crate::ADMISSION_VARIABLES
+        let mut v = self
+            .vars
             .iter()
-            .position(|v| *v == root.as_str())
-        {
-            Some(i) => self.roots[i].clone()?,
-            None => self.ctx.get_variable(root.as_str()).ok()?,
-        };
-        let mut v = &root;
+            .find(|(n, _)| n == root.as_str())
+            .map(|(_, v)| v.clone())?;
         for key in rest {
-            match v {
-                Value::Map(m) => match m.map.get(&cel::objects::Key::String(key.clone())) {
-                    Some(x) => v = x,
-                    None => return Some(0),
-                },
+            match v.field(&cel::objects::Key::String(key.clone())) {
+                Some(Some(x)) => v = x,
                 _ => return Some(0),
             }
         }
-        Some(match v {
-            Value::List(l) => l.len() as u64,
-            Value::Map(m) => m.map.len() as u64,
+        Some(match v.view() {
+            View::List(l) | View::Map(l) => l as u64,
             _ => 0,
         })
     }
 
     /// Evaluates `e` to a boolean.
     pub fn eval_bool(&self, e: &Expression) -> Result<bool, EvalError> {
-        match self.eval(e)? {
-            Value::Bool(b) => Ok(b),
-            other => Err(EvalError::WrongType {
+        let v = self.eval_val(e)?;
+        match v.view() {
+            View::Bool(b) => Ok(b),
+            _ => Err(EvalError::WrongType {
                 want: "bool",
-                got: type_name(&other).into(),
+                got: type_name(&v.to_value()).into(),
             }),
         }
     }
 
     /// Evaluates `e` to a string.
     pub fn eval_string(&self, e: &Expression) -> Result<String, EvalError> {
-        match self.eval(e)? {
-            Value::String(s) => Ok((*s).clone()),
-            other => Err(EvalError::WrongType {
+        let v = self.eval_val(e)?;
+        match v.view() {
+            View::Str(s) => Ok(s.to_string()),
+            _ => Err(EvalError::WrongType {
                 want: "string",
-                got: type_name(&other).into(),
+                got: type_name(&v.to_value()).into(),
             }),
         }
     }
 }
 
-/// Whether a plan's answer is the interpreter's: the same value (NaN is NaN) or the same error;
-/// where the interpreter panics, any answer.
+/// Whether a plan's answer is the interpreter's: the same value (NaN is NaN; a list from a
+/// map's walk in any order) or the same error; where the interpreter panics, any answer.
 #[doc(hidden)]
 pub fn agree(planned: &Result<Value, EvalError>, interpreted: &Result<Value, EvalError>) -> bool {
     match (planned, interpreted) {
         (_, Err(EvalError::Internal)) => true,
-        (Ok(a), Ok(b)) => a == b || format!("{a:?}") == format!("{b:?}"),
+        (Ok(a), Ok(b)) => same(a, b),
         (a, b) => a == b,
     }
+}
+
+/// The same value; a list made by walking a map may hold its elements in another order (CEL
+/// leaves a map's order open, and the interpreter's differs from map to map).
+fn same(a: &Value, b: &Value) -> bool {
+    if a == b || format!("{a:?}") == format!("{b:?}") {
+        return true;
+    }
+    let (Value::List(a), Value::List(b)) = (a, b) else {
+        return false;
+    };
+    let mut left: Vec<&Value> = b.iter().collect();
+    a.len() == b.len()
+        && a.iter()
+            .all(|x| match left.iter().position(|y| same(x, y)) {
+                Some(i) => {
+                    left.swap_remove(i);
+                    true
+                }
+                None => false,
+            })
 }
 
 fn type_name(v: &Value) -> &'static str {

@@ -18,8 +18,10 @@
 
 mod compile;
 mod cost;
+mod doc;
 mod eval;
 mod plan;
+mod val;
 mod value;
 
 pub use cel::Value;

@@ -20,6 +20,9 @@ use cel::common::ast::{EntryExpr, Expr, operators as op};
 use cel::objects::{Key, Map};
 use cel::{ExecutionError, IdedExpr, Program, Value};
 
+use crate::doc::Kind;
+use crate::val::{Val, View, equal};
+
 /// The namespaces of qualified library functions (`sets.contains`, `format.dns1123Label`,
 /// `ip.isCanonical`): a call on one of these names is looked up as a function first.
 const QUALIFIED: &[&str] = &[
@@ -67,7 +70,7 @@ impl From<ExecutionError> for Fail {
     }
 }
 
-type Out = Result<Value, Fail>;
+type Out = Result<Val, Fail>;
 
 #[derive(Debug)]
 enum Node {
@@ -76,8 +79,10 @@ enum Node {
     Root(usize),
     /// A comprehension's variable.
     Local(usize),
-    Select(Box<Node>, Key),
-    Has(Box<Node>, Key),
+    /// `base.k1.k2…`: the fields read in place, the last one cloned.
+    Select(Box<Node>, Vec<Key>),
+    /// `has(base.k1….kn)`: `base.k1…` read as selections, `kn` tested.
+    Has(Box<Node>, Vec<Key>),
     Not(Box<Node>),
     Neg(Box<Node>),
     NotStrictlyFalse(Box<Node>),
@@ -171,11 +176,12 @@ impl Plan {
     }
 
     /// Evaluates over the bound variables (`roots`, by [`crate::ADMISSION_VARIABLES`] index).
-    pub(crate) fn eval(&self, roots: &[Option<Value>]) -> Out {
-        let mut locals = vec![Value::Null; self.locals];
+    pub(crate) fn eval(&self, roots: &[Option<Val>]) -> Out {
+        let mut locals = vec![Val::FALSE; self.locals];
         Env {
             roots,
             locals: &mut locals,
+            bridge: None,
         }
         .eval(&self.root)
     }
@@ -195,12 +201,16 @@ impl Lower {
             Expr::Literal(v) => Node::Lit(v.clone().into()),
             Expr::Ident(name) => self.ident(name)?,
             Expr::Select(s) => {
-                let on = Box::new(self.node(&s.operand)?);
                 let key = Key::String(Arc::new(s.field.clone()));
+                let (base, mut keys) = match self.node(&s.operand)? {
+                    Node::Select(base, keys) => (base, keys),
+                    other => (Box::new(other), Vec::new()),
+                };
+                keys.push(key);
                 if s.test {
-                    Node::Has(on, key)
+                    Node::Has(base, keys)
                 } else {
-                    Node::Select(on, key)
+                    Node::Select(base, keys)
                 }
             }
             Expr::List(l) => {
@@ -384,22 +394,40 @@ impl Lower {
             })),
             _ => None,
         };
-        Some(Node::Call(Box::new(Call {
+        let call = Call {
             native,
             operands,
             bridge: Bridge { program },
-        })))
+        };
+        // A call on literals (`quantity('1Gi')`, `cidr('10.0.0.0/8')`) gives the same value on
+        // every request: worked out now. One that fails is left to fail when it runs.
+        if call.operands.iter().all(|o| matches!(o, Node::Lit(_))) {
+            let folded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Env {
+                    roots: &[],
+                    locals: &mut [],
+                    bridge: None,
+                }
+                .call(&call)
+            }));
+            if let Ok(Ok(v)) = folded {
+                return Some(Node::Lit(v.to_value()));
+            }
+        }
+        Some(Node::Call(Box::new(call)))
     }
 }
 
 struct Env<'a> {
-    roots: &'a [Option<Value>],
-    locals: &'a mut [Value],
+    roots: &'a [Option<Val>],
+    locals: &'a mut [Val],
+    /// The interpreter's scope for calls through it, made at the first.
+    bridge: Option<cel::Context<'static>>,
 }
 
-fn to_bool(v: &Value) -> Result<bool, Fail> {
-    match v {
-        Value::Bool(b) => Ok(*b),
+fn to_bool(v: &Val) -> Result<bool, Fail> {
+    match v.view() {
+        View::Bool(b) => Ok(b),
         _ => Err(ExecutionError::NoSuchOverload.into()),
     }
 }
@@ -407,39 +435,40 @@ fn to_bool(v: &Value) -> Result<bool, Fail> {
 impl Env<'_> {
     fn eval(&mut self, n: &Node) -> Out {
         match n {
-            Node::Lit(v) => Ok(v.clone()),
+            Node::Lit(v) => Ok(Val::Cel(v.clone())),
             Node::Root(i) => self.roots.get(*i).cloned().flatten().ok_or_else(|| {
                 ExecutionError::undeclared_reference(crate::ADMISSION_VARIABLES[*i]).into()
             }),
             Node::Local(i) => Ok(self.locals[*i].clone()),
-            Node::Select(on, key) => {
-                let on = self.eval(on)?;
-                select(&on, key)
+            Node::Select(base, keys) => self.path(base, keys, false),
+            Node::Has(base, keys) => self.path(base, keys, true),
+            Node::Not(x) => Ok(Val::bool(!to_bool(&self.eval(x)?)?)),
+            Node::Neg(x) => {
+                let v = self.eval(x)?;
+                match v.view() {
+                    View::Int(i) => i
+                        .checked_neg()
+                        .map(|i| Val::Cel(Value::Int(i)))
+                        .ok_or(Fail::Internal),
+                    View::Float(f) => Ok(Val::Cel(Value::Float(-f))),
+                    _ => {
+                        Err(ExecutionError::UnsupportedUnaryOperator("minus", v.to_value()).into())
+                    }
+                }
             }
-            Node::Has(on, key) => Ok(Value::Bool(match self.eval(on)? {
-                Value::Map(m) => m.map.contains_key(key),
-                _ => false,
-            })),
-            Node::Not(x) => Ok(Value::Bool(!to_bool(&self.eval(x)?)?)),
-            Node::Neg(x) => match self.eval(x)? {
-                Value::Int(i) => i.checked_neg().map(Value::Int).ok_or(Fail::Internal),
-                Value::Float(f) => Ok(Value::Float(-f)),
-                v => Err(ExecutionError::UnsupportedUnaryOperator("minus", v).into()),
-            },
-            Node::NotStrictlyFalse(x) => Ok(Value::Bool(match self.eval(x)? {
-                Value::Bool(b) => b,
+            Node::NotStrictlyFalse(x) => Ok(Val::bool(match self.eval(x)?.view() {
+                View::Bool(b) => b,
                 _ => true,
             })),
             Node::And(l, r) => {
                 if !to_bool(&self.eval(l)?)? {
-                    return Ok(Value::Bool(false));
+                    return Ok(Val::FALSE);
                 }
-                Ok(Value::Bool(to_bool(&self.eval(r)?)?))
+                Ok(Val::bool(to_bool(&self.eval(r)?)?))
             }
             Node::Or(l, r) => {
-                let left = self.eval(l)?;
-                if to_bool(&left)? {
-                    return Ok(left);
+                if to_bool(&self.eval(l)?)? {
+                    return Ok(Val::TRUE);
                 }
                 self.eval(r)
             }
@@ -461,23 +490,41 @@ impl Env<'_> {
                 for x in items {
                     out.push(self.eval(x)?);
                 }
-                Ok(Value::List(Arc::new(out)))
+                Ok(Val::List(Arc::new(out)))
             }
             Node::Map(entries) => {
                 let mut map = std::collections::HashMap::with_capacity(entries.len());
                 for (k, v) in entries {
                     let key: Key = self
                         .eval(k)?
+                        .to_value()
                         .try_into()
                         .map_err(ExecutionError::UnsupportedKeyType)?;
-                    let value = self.eval(v)?;
+                    let value = self.eval(v)?.to_value();
                     map.insert(key, value);
                 }
-                Ok(Value::Map(Map { map: Arc::new(map) }))
+                Ok(Val::Cel(Value::Map(Map { map: Arc::new(map) })))
             }
             Node::Loop(l) => self.walk(l),
             Node::Call(c) => self.call(c),
         }
+    }
+
+    /// A selection or presence test from a variable read in place.
+    fn path(&mut self, base: &Node, keys: &[Key], has: bool) -> Out {
+        let owned;
+        let start = match base {
+            Node::Local(i) => &self.locals[*i],
+            Node::Root(i) => match self.roots.get(*i).and_then(Option::as_ref) {
+                Some(v) => v,
+                None => return self.eval(base),
+            },
+            _ => {
+                owned = self.eval(base)?;
+                &owned
+            }
+        };
+        follow(start, keys, has)
     }
 
     fn walk(&mut self, l: &Loop) -> Out {
@@ -485,126 +532,238 @@ impl Env<'_> {
         let range = self.eval(&l.range)?;
         self.locals[l.accu] = init;
         match &range {
-            Value::List(items) => {
-                for item in items.iter() {
-                    if !to_bool(&self.eval(&l.cond)?)? {
+            // A document's list, element by element in place.
+            Val::Doc(d, at) if matches!(d.kind(*at), Kind::List { .. }) => {
+                for m in d.members(*at) {
+                    if !self.step(l, Val::Doc(d.clone(), m))? {
                         break;
                     }
-                    self.locals[l.iter] = item.clone();
-                    self.locals[l.accu] = self.eval(&l.step)?;
                 }
             }
-            Value::Map(m) => {
-                for key in m.map.keys() {
-                    if !to_bool(&self.eval(&l.cond)?)? {
+            _ => {
+                // The interpreter cannot walk anything else (it panics).
+                for item in range.walk().ok_or(Fail::Internal)? {
+                    if !self.step(l, item)? {
                         break;
                     }
-                    self.locals[l.iter] = key.clone().into();
-                    self.locals[l.accu] = self.eval(&l.step)?;
                 }
             }
-            _ => return Err(Fail::Internal),
         }
         self.eval(&l.result)
     }
 
-    fn call(&mut self, c: &Call) -> Out {
-        let mut values = Vec::with_capacity(c.operands.len());
-        for x in &c.operands {
-            values.push(self.eval(x)?);
+    /// One element of a walk: `false` once the loop's condition stops it.
+    fn step(&mut self, l: &Loop, item: Val) -> Result<bool, Fail> {
+        if !to_bool(&self.eval(&l.cond)?)? {
+            return Ok(false);
         }
-        if let Some(v) = c.native.as_ref().and_then(|n| native(n, &values)) {
+        self.locals[l.iter] = item;
+        self.locals[l.accu] = self.eval(&l.step)?;
+        Ok(true)
+    }
+
+    fn call(&mut self, c: &Call) -> Out {
+        // Operands in order; the common arities without a vector.
+        match c.operands.as_slice() {
+            [a] => {
+                let v = [self.eval(a)?];
+                self.apply(c, &v)
+            }
+            [a, b] => {
+                let v = [self.eval(a)?, self.eval(b)?];
+                self.apply(c, &v)
+            }
+            ops => {
+                let mut v = Vec::with_capacity(ops.len());
+                for x in ops {
+                    v.push(self.eval(x)?);
+                }
+                self.apply(c, &v)
+            }
+        }
+    }
+
+    fn apply(&mut self, c: &Call, values: &[Val]) -> Out {
+        if let Some(v) = c.native.as_ref().and_then(|n| native(n, values)) {
             return v;
         }
-        let mut ctx = crate::env().new_inner_scope();
+        let ctx = self
+            .bridge
+            .get_or_insert_with(|| crate::env().new_inner_scope());
         for (name, v) in OPERANDS.iter().zip(values) {
-            ctx.add_variable_from_value(*name, v);
+            ctx.add_variable_from_value(*name, v.to_value());
         }
-        Ok(c.bridge.program.execute(&ctx)?)
+        Ok(Val::Cel(c.bridge.program.execute(ctx)?))
+    }
+}
+
+/// `start.k1.k2…` (or whether its last field is there, for `has`).
+fn follow(start: &Val, keys: &[Key], has: bool) -> Out {
+    let Some((last, init)) = keys.split_last() else {
+        return Ok(start.clone());
+    };
+    if let Val::Doc(d, at) = start {
+        // Within a document: positions only, one value made at the end.
+        let field = |at: u32, k: &Key| match (d.kind(at), k) {
+            (Kind::Map { .. }, Key::String(name)) => d.get(at, name),
+            _ => None,
+        };
+        let mut at = *at;
+        for k in init {
+            at = field(at, k).ok_or_else(|| no_such_key(k))?;
+        }
+        return match (field(at, last), has) {
+            (Some(_), true) => Ok(Val::TRUE),
+            (None, true) => Ok(Val::FALSE),
+            (Some(m), false) => Ok(Val::Doc(d.clone(), m)),
+            (None, false) => Err(no_such_key(last)),
+        };
+    }
+    let mut cur = start.clone();
+    for k in init {
+        cur = match cur.field(k) {
+            Some(Some(v)) => v,
+            _ => return Err(no_such_key(k)),
+        };
+    }
+    match (cur.field(last), has) {
+        (Some(Some(_)), true) => Ok(Val::TRUE),
+        (_, true) => Ok(Val::FALSE),
+        (Some(Some(v)), false) => Ok(v),
+        (_, false) => Err(no_such_key(last)),
+    }
+}
+
+fn no_such_key(key: &Key) -> Fail {
+    match key {
+        Key::String(name) => ExecutionError::NoSuchKey(name.clone()).into(),
+        _ => Fail::Internal,
     }
 }
 
 /// The direct implementation, when it applies to these operands.
-fn native(n: &Native, ops: &[Value]) -> Option<Out> {
-    let len = |l: usize| Some(Ok(Value::Int(l as i64)));
+fn native(n: &Native, ops: &[Val]) -> Option<Out> {
+    let yes = |b: bool| Some(Ok(Val::bool(b)));
+    let len = |l: usize| Some(Ok(Val::Cel(Value::Int(l as i64))));
     match (n, ops) {
-        (Native::Size, [v]) => match v {
-            Value::List(l) => len(l.len()),
-            Value::Map(m) => len(m.map.len()),
-            Value::String(s) => len(s.len()),
-            Value::Bytes(b) => len(b.len()),
+        (Native::Size, [v]) => match (v, v.view()) {
+            (_, View::List(l) | View::Map(l)) => len(l),
+            (_, View::Str(s)) => len(s.len()),
+            (Val::Cel(Value::Bytes(b)), _) => len(b.len()),
             _ => None,
         },
-        (Native::StartsWith, [Value::String(s), Value::String(p)]) => {
-            Some(Ok(Value::Bool(s.starts_with(p.as_str()))))
+        (Native::StartsWith, [s, p]) => match (s.view(), p.view()) {
+            (View::Str(s), View::Str(p)) => yes(s.starts_with(p)),
+            _ => None,
+        },
+        (Native::EndsWith, [s, p]) => match (s.view(), p.view()) {
+            (View::Str(s), View::Str(p)) => yes(s.ends_with(p)),
+            _ => None,
+        },
+        (Native::Contains, [s, x]) => match (s.view(), x.view()) {
+            (View::Str(s), View::Str(p)) => yes(s.contains(p)),
+            (View::List(_), _) => yes(s.elements()?.iter().any(|e| equal(e, x))),
+            _ => None,
+        },
+        (Native::Matches(re), [s, p]) => match (s.view(), p.view()) {
+            (View::Str(s), View::Str(p)) => {
+                let found;
+                let re = match re {
+                    Some(re) => re,
+                    // An invalid pattern: the interpreter's error.
+                    None => {
+                        found = crate::eval::pattern(p).ok()?;
+                        &found
+                    }
+                };
+                yes(re.is_match(s))
+            }
+            _ => None,
+        },
+        (Native::Index, [l, r]) => {
+            // An optional value (from a library function) is indexed as one by the interpreter.
+            if let Val::Cel(Value::Opaque(_)) = l {
+                return None;
+            }
+            let found = match (l.view(), r.view()) {
+                (View::List(_), View::Int(i)) => usize::try_from(i).ok().and_then(|i| l.nth(i)),
+                (View::List(_), View::UInt(i)) => usize::try_from(i).ok().and_then(|i| l.nth(i)),
+                (View::Map(_), View::Str(k)) => {
+                    l.field(&Key::String(Arc::new(k.to_string()))).flatten()
+                }
+                _ => None,
+            };
+            // Everything else (errors included) as the interpreter does it.
+            Some(found.map_or_else(|| index(l.to_value(), r.to_value()).map(Val::Cel), Ok))
         }
-        (Native::EndsWith, [Value::String(s), Value::String(p)]) => {
-            Some(Ok(Value::Bool(s.ends_with(p.as_str()))))
-        }
-        (Native::Contains, [Value::String(s), Value::String(p)]) => {
-            Some(Ok(Value::Bool(s.contains(p.as_str()))))
-        }
-        (Native::Contains, [Value::List(l), x]) => Some(Ok(Value::Bool(l.contains(x)))),
-        (Native::Matches(Some(re)), [Value::String(s), Value::String(_)]) => {
-            Some(Ok(Value::Bool(re.is_match(s))))
-        }
-        (Native::Matches(None), [Value::String(s), Value::String(p)]) => {
-            // An invalid pattern: the interpreter's error.
-            let re = crate::eval::pattern(p).ok()?;
-            Some(Ok(Value::Bool(re.is_match(s))))
-        }
-        // An optional value (from a library function) is indexed as one by the interpreter.
-        (Native::Index, [Value::Opaque(_), _]) => None,
-        (Native::Index, [l, r]) => Some(index(l.clone(), r.clone())),
         _ => None,
     }
 }
 
-fn select(on: &Value, key: &Key) -> Out {
-    if let Value::Map(m) = on
-        && let Some(v) = m.map.get(key)
-    {
-        return Ok(v.clone());
-    }
-    let Key::String(name) = key else {
-        return Err(Fail::Internal);
-    };
-    Err(ExecutionError::NoSuchKey(name.clone()).into())
-}
-
-fn binary(b: Bin, l: Value, r: Value) -> Out {
+fn binary(b: Bin, l: Val, r: Val) -> Out {
     use std::cmp::Ordering;
-    let cmp = |l: Value, r: Value, ok: fn(Ordering) -> bool| -> Out {
-        match l.partial_cmp(&r) {
-            Some(o) => Ok(Value::Bool(ok(o))),
-            None => Err(ExecutionError::ValuesNotComparable(l, r).into()),
-        }
+    let cmp = |l: Val, r: Val, ok: fn(Ordering) -> bool| -> Out {
+        let o = match (l.view(), r.view()) {
+            (View::Int(x), View::Int(y)) => Some(x.cmp(&y)),
+            (View::UInt(x), View::UInt(y)) => Some(x.cmp(&y)),
+            (View::Str(x), View::Str(y)) => Some(x.cmp(y)),
+            _ => {
+                let (l, r) = (l.to_value(), r.to_value());
+                match l.partial_cmp(&r) {
+                    Some(o) => Some(o),
+                    None => return Err(ExecutionError::ValuesNotComparable(l, r).into()),
+                }
+            }
+        };
+        Ok(Val::bool(o.is_some_and(ok)))
     };
-    Ok(match b {
-        Bin::Add => (l + r)?,
-        Bin::Sub => (l - r)?,
-        Bin::Mul => (l * r)?,
-        Bin::Div => (l / r)?,
-        Bin::Rem => (l % r)?,
-        Bin::Eq => Value::Bool(l == r),
-        Bin::Ne => Value::Bool(l != r),
-        Bin::Lt => return cmp(l, r, |o| o == Ordering::Less),
-        Bin::Le => return cmp(l, r, |o| o != Ordering::Greater),
-        Bin::Gt => return cmp(l, r, |o| o == Ordering::Greater),
-        Bin::Ge => return cmp(l, r, |o| o != Ordering::Less),
-        Bin::In => match (l, r) {
-            (Value::String(l), Value::String(r)) => Value::Bool(r.contains(l.as_str())),
-            (x, Value::List(v)) => Value::Bool(v.contains(&x)),
-            (x, Value::Map(m)) => Value::Bool(match x.try_into() {
-                Ok(key) => m.map.contains_key(&key),
-                Err(_) => false,
-            }),
-            (l, r) => return Err(ExecutionError::ValuesNotComparable(l, r).into()),
+    match b {
+        Bin::Add => match (l.view(), r.view()) {
+            (View::List(_), View::List(_)) => {
+                let (Some(mut a), Some(b)) = (l.elements(), r.elements()) else {
+                    return Err(Fail::Internal);
+                };
+                a.extend(b);
+                Ok(Val::List(Arc::new(a)))
+            }
+            (View::Int(x), View::Int(y)) if x.checked_add(y).is_some() => {
+                Ok(Val::Cel(Value::Int(x + y)))
+            }
+            (View::Str(x), View::Str(y)) => Ok(Val::Cel(Value::String(Arc::new([x, y].concat())))),
+            _ => Ok(Val::Cel((l.to_value() + r.to_value())?)),
         },
-    })
+        Bin::Sub => Ok(Val::Cel((l.to_value() - r.to_value())?)),
+        Bin::Mul => Ok(Val::Cel((l.to_value() * r.to_value())?)),
+        Bin::Div => Ok(Val::Cel((l.to_value() / r.to_value())?)),
+        Bin::Rem => Ok(Val::Cel((l.to_value() % r.to_value())?)),
+        Bin::Eq => Ok(Val::bool(equal(&l, &r))),
+        Bin::Ne => Ok(Val::bool(!equal(&l, &r))),
+        Bin::Lt => cmp(l, r, |o| o == Ordering::Less),
+        Bin::Le => cmp(l, r, |o| o != Ordering::Greater),
+        Bin::Gt => cmp(l, r, |o| o == Ordering::Greater),
+        Bin::Ge => cmp(l, r, |o| o != Ordering::Less),
+        Bin::In => match (l.view(), r.view()) {
+            (View::Str(x), View::Str(y)) => Ok(Val::bool(y.contains(x))),
+            (_, View::List(_)) => Ok(Val::bool(
+                r.elements().is_some_and(|e| e.iter().any(|e| equal(&l, e))),
+            )),
+            (View::Str(k), View::Map(_)) => Ok(Val::bool(matches!(
+                r.field(&Key::String(Arc::new(k.to_string()))),
+                Some(Some(_))
+            ))),
+            (_, View::Map(_)) => {
+                let key: Result<Key, _> = l.to_value().try_into();
+                Ok(Val::bool(match (key, &r) {
+                    (Ok(key), _) => matches!(r.field(&key), Some(Some(_))),
+                    (Err(_), _) => false,
+                }))
+            }
+            _ => Err(ExecutionError::ValuesNotComparable(l.to_value(), r.to_value()).into()),
+        },
+    }
 }
 
-fn index(value: Value, idx: Value) -> Out {
+fn index(value: Value, idx: Value) -> Result<Value, Fail> {
     let out_of_bounds = |i: Value| Err(ExecutionError::IndexOutOfBounds(i).into());
     let missing = |k: String| Err(ExecutionError::NoSuchKey(Arc::new(k)).into());
     match (value, idx) {

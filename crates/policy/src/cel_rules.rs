@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use rampart_api::{KindPattern, ParameterNotFoundAction, SecurityPolicySpec, SpecError};
-use rampart_cel::{Activation, EvalError, Expression, Prepared, Scope, Value};
+use rampart_cel::{Activation, EvalError, Expression, Prepared, Scope};
 
 use crate::object::ObjectJson;
 use crate::store::{ObjectStore, Selection};
@@ -400,13 +400,9 @@ pub fn evaluate(rule: &CompiledRule, scope: &mut Scope<'_>) -> Vec<CelFinding> {
     // Variables in order, each seeing the ones before it. One that fails is left unbound: an
     // expression using it then fails in its turn (the API server evaluates them lazily, so one
     // nobody uses never fails a request).
-    let mut variables: Vec<(String, Value)> = Vec::new();
-    scope.bind("variables", map_of(&variables));
+    scope.clear_variables();
     for (name, e) in &rule.variables {
-        if let Ok(v) = scope.eval(e) {
-            variables.push((name.clone(), v));
-            scope.bind("variables", map_of(&variables));
-        }
+        let _ = scope.define(name, e);
     }
     for (name, e) in &rule.match_conditions {
         match scope.eval_bool(e) {
@@ -446,14 +442,6 @@ pub fn evaluate(rule: &CompiledRule, scope: &mut Scope<'_>) -> Vec<CelFinding> {
 
 fn describe(e: &EvalError) -> String {
     format!("expression could not be evaluated: {e}")
-}
-
-fn map_of(vars: &[(String, Value)]) -> Value {
-    let map: std::collections::HashMap<rampart_cel::Key, Value> = vars
-        .iter()
-        .map(|(k, v)| (rampart_cel::Key::String(k.clone().into()), v.clone()))
-        .collect();
-    Value::Map(rampart_cel::Map { map: map.into() })
 }
 
 #[cfg(test)]
