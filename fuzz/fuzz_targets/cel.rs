@@ -1,7 +1,8 @@
 //! CEL on arbitrary bytes: the expression compiler (the entry point of every policy's CEL) and,
 //! for what compiles, evaluation over an arbitrary JSON object. Everything gets a compiled
 //! expression or a refusal, and a value or an error; nothing panics, nothing runs away; and the
-//! evaluator's plan of an expression answers exactly as the `cel` crate's interpreter does.
+//! evaluator's plan of an expression answers exactly as the `cel` crate's interpreter does, and
+//! an object's text read onto a tape is the value serde_json reads.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -22,6 +23,22 @@ fuzz_target!(|data: &[u8]| {
     let Ok(source) = std::str::from_utf8(expr) else {
         return;
     };
+    // The object's text read onto a tape means what serde_json reads.
+    if let Ok(text) = std::str::from_utf8(object) {
+        let mut read = Activation::new();
+        let tree = serde_json::from_str::<serde_json::Value>(text);
+        assert_eq!(
+            read.bind_json_str("object", text).is_ok(),
+            tree.is_ok(),
+            "{text:?}"
+        );
+        if let Ok(tree) = &tree {
+            let mut converted = Activation::new();
+            converted.bind_json("object", tree);
+            assert!(read.get("object") == converted.get("object"), "{text:?}");
+            assert_eq!(read.sizes(), converted.sizes(), "{text:?}");
+        }
+    }
     let Ok(e) = Expression::compile(source, ADMISSION_VARIABLES) else {
         return;
     };

@@ -63,19 +63,7 @@ impl Doc {
         d: D,
         sizes: &mut Sizes,
     ) -> Result<Doc, D::Error> {
-        Doc::read_sized(d, sizes, 0)
-    }
-
-    /// [`Doc::read`] from a text of `len` bytes (room made for its nodes and strings at once).
-    pub(crate) fn read_sized<'de, D: serde::Deserializer<'de>>(
-        d: D,
-        sizes: &mut Sizes,
-        len: usize,
-    ) -> Result<Doc, D::Error> {
-        let mut doc = Doc {
-            nodes: Vec::with_capacity(len.min(MAX_LEN) / 12),
-            text: String::with_capacity(len.min(MAX_LEN) / 2),
-        };
+        let mut doc = Doc::default();
         Seed {
             doc: &mut doc,
             sizes,
@@ -88,10 +76,12 @@ impl Doc {
     /// The root node.
     pub(crate) const ROOT: u32 = 0;
 
+    #[inline]
     pub(crate) fn kind(&self, at: u32) -> Kind {
         self.nodes.get(at as usize).map_or(Kind::Null, |n| n.kind)
     }
 
+    #[inline]
     pub(crate) fn str(&self, start: u32, len: u32) -> &str {
         self.text
             .get(start as usize..(start + len) as usize)
@@ -116,12 +106,14 @@ impl Doc {
         })
     }
 
+    #[inline]
     pub(crate) fn key(&self, at: u32) -> &str {
         let (s, l) = self.nodes.get(at as usize).map_or((0, 0), |n| n.key);
         self.str(s, l)
     }
 
     /// The member `key` of the map at `at`.
+    #[inline]
     pub(crate) fn get(&self, at: u32, key: &str) -> Option<u32> {
         self.members(at).find(|m| self.key(*m) == key)
     }
@@ -181,6 +173,62 @@ impl Doc {
                 Value::Map(Map { map: Arc::new(map) })
             }
         }
+    }
+
+    /// The list at `at` is complete with its `n` elements.
+    fn close_list(&mut self, at: u32, n: u32, sizes: &mut Sizes) {
+        sizes.largest = sizes.largest.max(u64::from(n));
+        sizes.total = sizes.total.saturating_add(u64::from(n));
+        let end = self.nodes.len() as u32;
+        self.nodes[at as usize].kind = Kind::List { live: n };
+        self.nodes[at as usize].end = end;
+    }
+
+    /// The node `m` is a map's member under `key`.
+    fn member(&mut self, m: u32, key: (u32, u32)) {
+        let node = &mut self.nodes[m as usize];
+        node.key = key;
+        // A member set to null is absent, as in the API server's typed objects.
+        node.absent = node.kind == Kind::Null;
+    }
+
+    /// The map at `at` is complete with its `members`.
+    fn close_map(&mut self, at: u32, members: &[u32], sizes: &mut Sizes) {
+        // A key given twice: the last one counts (small maps compared pairwise, large ones
+        // through a set).
+        let mut repeated = Vec::new();
+        if members.len() <= 16 {
+            let key = |m: u32| self.nodes[m as usize].key;
+            for (i, m) in members.iter().enumerate() {
+                let (start, len) = key(*m);
+                let repeats = members[i + 1..].iter().any(|l| {
+                    let (s, l) = key(*l);
+                    l == len && self.str(s, l) == self.str(start, len)
+                });
+                if repeats {
+                    repeated.push(*m);
+                }
+            }
+        } else {
+            let mut seen = std::collections::HashSet::new();
+            for m in members.iter().rev() {
+                if !seen.insert(self.key(*m)) {
+                    repeated.push(*m);
+                }
+            }
+        }
+        for m in repeated {
+            self.nodes[m as usize].absent = true;
+        }
+        let live = members
+            .iter()
+            .filter(|m| !self.nodes[**m as usize].absent)
+            .count() as u32;
+        sizes.largest = sizes.largest.max(u64::from(live));
+        sizes.total = sizes.total.saturating_add(u64::from(live));
+        let end = self.nodes.len() as u32;
+        self.nodes[at as usize].kind = Kind::Map { live };
+        self.nodes[at as usize].end = end;
     }
 
     fn push_text(&mut self, s: &str) -> Result<(u32, u32), String> {
@@ -267,11 +315,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
         {
             n += 1;
         }
-        self.sizes.largest = self.sizes.largest.max(u64::from(n));
-        self.sizes.total = self.sizes.total.saturating_add(u64::from(n));
-        let end = self.doc.nodes.len() as u32;
-        self.doc.nodes[at as usize].kind = Kind::List { live: n };
-        self.doc.nodes[at as usize].end = end;
+        self.doc.close_list(at, n, self.sizes);
         Ok(at)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<u32, A::Error> {
@@ -283,44 +327,11 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 sizes: &mut *self.sizes,
                 members: &mut *self.members,
             })?;
-            let node = &mut self.doc.nodes[m as usize];
-            node.key = key;
-            // A member set to null is absent, as in the API server's typed objects.
-            node.absent = node.kind == Kind::Null;
+            self.doc.member(m, key);
             self.members.push(m);
         }
-        let members = &self.members[base..];
-        // A key given twice: the last one counts (small maps compared pairwise, large ones
-        // through a set).
-        let mut repeated = Vec::new();
-        if members.len() <= 16 {
-            for (i, m) in members.iter().enumerate() {
-                let key = self.doc.key(*m);
-                if members[i + 1..].iter().any(|l| self.doc.key(*l) == key) {
-                    repeated.push(*m);
-                }
-            }
-        } else {
-            let mut seen = std::collections::HashSet::new();
-            for m in members.iter().rev() {
-                if !seen.insert(self.doc.key(*m)) {
-                    repeated.push(*m);
-                }
-            }
-        }
-        for m in repeated {
-            self.doc.nodes[m as usize].absent = true;
-        }
-        let live = members
-            .iter()
-            .filter(|m| !self.doc.nodes[**m as usize].absent)
-            .count() as u32;
+        self.doc.close_map(at, &self.members[base..], self.sizes);
         self.members.truncate(base);
-        self.sizes.largest = self.sizes.largest.max(u64::from(live));
-        self.sizes.total = self.sizes.total.saturating_add(u64::from(live));
-        let end = self.doc.nodes.len() as u32;
-        self.doc.nodes[at as usize].kind = Kind::Map { live };
-        self.doc.nodes[at as usize].end = end;
         Ok(at)
     }
 }
@@ -342,5 +353,420 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(u32, u32), E> {
         self.0.push_text(v).map_err(too_large)
+    }
+}
+
+/// Why a JSON text was not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} at byte {at}")]
+pub(crate) struct TextError {
+    what: &'static str,
+    at: usize,
+}
+
+/// One more than the deepest a text may nest (serde_json's limit, which the tree reader keeps).
+const MAX_DEPTH: usize = 128;
+
+impl Doc {
+    /// Reads JSON text straight onto a tape: what [`Doc::read`] gives from serde_json's reader
+    /// (the same values, the same texts refused), without its per-value calls.
+    pub(crate) fn parse(json: &str, sizes: &mut Sizes) -> Result<Doc, TextError> {
+        let mut p = Text {
+            b: json.as_bytes(),
+            src: json,
+            i: 0,
+            doc: Doc {
+                nodes: Vec::with_capacity(json.len().min(MAX_LEN) / 12),
+                text: String::with_capacity(json.len().min(MAX_LEN) / 2),
+            },
+            sizes,
+            members: Vec::new(),
+            scratch: String::new(),
+        };
+        p.value(0)?;
+        p.ws();
+        if p.i != p.b.len() {
+            return Err(p.err("trailing characters"));
+        }
+        Ok(p.doc)
+    }
+}
+
+struct Text<'a> {
+    b: &'a [u8],
+    src: &'a str,
+    i: usize,
+    doc: Doc,
+    sizes: &'a mut Sizes,
+    members: Vec<u32>,
+    scratch: String,
+}
+
+impl Text<'_> {
+    fn err(&self, what: &'static str) -> TextError {
+        TextError { what, at: self.i }
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn push(&mut self, kind: Kind) -> Result<u32, TextError> {
+        self.doc
+            .push(kind)
+            .map_err(|_| self.err("the document is too large"))
+    }
+
+    fn literal(&mut self, word: &'static [u8], kind: Kind) -> Result<u32, TextError> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            self.push(kind)
+        } else {
+            Err(self.err("expected a value"))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<u32, TextError> {
+        self.ws();
+        match self.b.get(self.i) {
+            None => Err(self.err("EOF while parsing a value")),
+            Some(b'{') => self.map(depth + 1),
+            Some(b'[') => self.list(depth + 1),
+            Some(b'"') => {
+                let (s, l) = self.string()?;
+                self.sizes.longest_string = self.sizes.longest_string.max(u64::from(l));
+                self.push(Kind::Str(s, l))
+            }
+            Some(b't') => self.literal(b"true", Kind::Bool(true)),
+            Some(b'f') => self.literal(b"false", Kind::Bool(false)),
+            Some(b'n') => self.literal(b"null", Kind::Null),
+            Some(b'-' | b'0'..=b'9') => {
+                let kind = self.number()?;
+                self.push(kind)
+            }
+            Some(_) => Err(self.err("expected a value")),
+        }
+    }
+
+    fn list(&mut self, depth: usize) -> Result<u32, TextError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.err("recursion limit exceeded"));
+        }
+        self.i += 1;
+        let at = self.push(Kind::List { live: 0 })?;
+        let mut n = 0u32;
+        self.ws();
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+        } else {
+            loop {
+                self.value(depth)?;
+                n += 1;
+                self.ws();
+                match self.b.get(self.i) {
+                    Some(b',') => self.i += 1,
+                    Some(b']') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(self.err("expected `,` or `]`")),
+                }
+            }
+        }
+        self.doc.close_list(at, n, self.sizes);
+        Ok(at)
+    }
+
+    fn map(&mut self, depth: usize) -> Result<u32, TextError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.err("recursion limit exceeded"));
+        }
+        self.i += 1;
+        let at = self.push(Kind::Map { live: 0 })?;
+        let base = self.members.len();
+        self.ws();
+        if self.b.get(self.i) == Some(&b'}') {
+            self.i += 1;
+        } else {
+            loop {
+                self.ws();
+                if self.b.get(self.i) != Some(&b'"') {
+                    return Err(self.err("key must be a string"));
+                }
+                let key = self.string()?;
+                self.ws();
+                if self.b.get(self.i) != Some(&b':') {
+                    return Err(self.err("expected `:`"));
+                }
+                self.i += 1;
+                let m = self.value(depth)?;
+                self.doc.member(m, key);
+                self.members.push(m);
+                self.ws();
+                match self.b.get(self.i) {
+                    Some(b',') => self.i += 1,
+                    Some(b'}') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(self.err("expected `,` or `}`")),
+                }
+            }
+        }
+        self.doc.close_map(at, &self.members[base..], self.sizes);
+        self.members.truncate(base);
+        Ok(at)
+    }
+
+    /// A string (the cursor on its opening quote), into the document's text.
+    fn string(&mut self) -> Result<(u32, u32), TextError> {
+        self.i += 1;
+        let start = self.i;
+        // The common case: no escape, copied as it is.
+        while let Some(&c) = self.b.get(self.i) {
+            match c {
+                b'"' => {
+                    let s = &self.src[start..self.i];
+                    self.i += 1;
+                    return self
+                        .doc
+                        .push_text(s)
+                        .map_err(|_| self.err("the document is too large"));
+                }
+                b'\\' => break,
+                0..=0x1f => return Err(self.err("control character in a string")),
+                _ => self.i += 1,
+            }
+        }
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        out.push_str(&self.src[start..self.i]);
+        let done = self.escaped(&mut out);
+        let r = done.and_then(|()| {
+            self.doc
+                .push_text(&out)
+                .map_err(|_| self.err("the document is too large"))
+        });
+        self.scratch = out;
+        r
+    }
+
+    /// The rest of a string with escapes, after `out`; the cursor past its closing quote.
+    fn escaped(&mut self, out: &mut String) -> Result<(), TextError> {
+        loop {
+            let run = self.i;
+            while let Some(&c) = self.b.get(self.i) {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.i += 1;
+            }
+            out.push_str(&self.src[run..self.i]);
+            match self.b.get(self.i) {
+                None => return Err(self.err("EOF while parsing a string")),
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    let c = match self.b.get(self.i) {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => {
+                            self.i += 1;
+                            let c = self.unicode()?;
+                            out.push(c);
+                            continue;
+                        }
+                        _ => return Err(self.err("invalid escape")),
+                    };
+                    self.i += 1;
+                    out.push(c);
+                }
+                Some(_) => return Err(self.err("control character in a string")),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u16, TextError> {
+        let digits = self
+            .b
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| self.err("EOF while parsing a string"))?;
+        let mut n = 0u16;
+        for d in digits {
+            let v = match d {
+                b'0'..=b'9' => d - b'0',
+                b'a'..=b'f' => d - b'a' + 10,
+                b'A'..=b'F' => d - b'A' + 10,
+                _ => return Err(self.err("invalid escape")),
+            };
+            n = n * 16 + u16::from(v);
+        }
+        self.i += 4;
+        Ok(n)
+    }
+
+    /// `\uXXXX` (the cursor past the `u`), a surrogate pair joined.
+    fn unicode(&mut self) -> Result<char, TextError> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xD800..=0xDBFF => {
+                if self.b.get(self.i..self.i + 2) != Some(b"\\u") {
+                    return Err(self.err("lone leading surrogate in hex escape"));
+                }
+                self.i += 2;
+                let second = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return Err(self.err("lone leading surrogate in hex escape"));
+                }
+                0x10000 + ((u32::from(first) - 0xD800) << 10) + (u32::from(second) - 0xDC00)
+            }
+            0xDC00..=0xDFFF => return Err(self.err("lone trailing surrogate in hex escape")),
+            c => u32::from(c),
+        };
+        char::from_u32(code).ok_or_else(|| self.err("invalid unicode code point"))
+    }
+
+    /// A number, as serde_json reads it: an integer as `u64` or `i64` where it fits, else (or
+    /// with a fraction or an exponent) a finite `f64`.
+    fn number(&mut self) -> Result<Kind, TextError> {
+        let start = self.i;
+        let negative = self.b[self.i] == b'-';
+        if negative {
+            self.i += 1;
+        }
+        let digits = self.i;
+        match self.b.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(b'0'..=b'9') = self.b.get(self.i) {
+                    self.i += 1;
+                }
+            }
+            _ => return Err(self.err("invalid number")),
+        }
+        let mut float = false;
+        if self.b.get(self.i) == Some(&b'.') {
+            float = true;
+            self.i += 1;
+            let frac = self.i;
+            while let Some(b'0'..=b'9') = self.b.get(self.i) {
+                self.i += 1;
+            }
+            if self.i == frac {
+                return Err(self.err("invalid number"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.b.get(self.i) {
+            float = true;
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.b.get(self.i) {
+                self.i += 1;
+            }
+            let exp = self.i;
+            while let Some(b'0'..=b'9') = self.b.get(self.i) {
+                self.i += 1;
+            }
+            if self.i == exp {
+                return Err(self.err("invalid number"));
+            }
+        }
+        if !float && let Ok(u) = self.src[digits..self.i].parse::<u64>() {
+            if !negative {
+                return Ok(i64::try_from(u).map_or(Kind::UInt(u), Kind::Int));
+            }
+            // serde_json's rule: `-0` and magnitudes past `i64::MIN` are doubles.
+            let neg = (u as i64).wrapping_neg();
+            if neg < 0 {
+                return Ok(Kind::Int(neg));
+            }
+        }
+        // Doubles exactly as serde_json rounds them (its reader, not the standard library's).
+        serde_json::from_str::<f64>(&self.src[start..self.i])
+            .map(Kind::Float)
+            .map_err(|_| self.err("number out of range"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text reader and serde_json's agree: the same values and sizes, the same texts
+    /// refused.
+    #[test]
+    fn reading_text_agrees_with_serde_json() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let cases: Vec<String> = [
+            r#"{"a": 1, "b": [true, false, null], "c": {"d": "e"}, "n": null}"#,
+            r#"  {"s": "tab\tq\"uote\\back\/slash\b\f\n\r", "u": "\u00e9\u4e2d\ud83d\ude00"}  "#,
+            r#"[0, -0, 1, -1, 9223372036854775807, 9223372036854775808, -9223372036854775808,
+                -9223372036854775809, 18446744073709551615, 18446744073709551616, 1.5, -2.25e3,
+                1E2, 1e-7, 0.1, 123456789012345678901234567890, 2.2250738585072014e-308]"#,
+            r#"{"a": 1, "a": 2, "b": null, "b": 3, "c": 4, "c": null}"#,
+            r#""just a string""#,
+            "3",
+            "null",
+            "{}",
+            "[]",
+            r#"{"k": "\ud800"}"#,
+            r#"{"k": "\udc00"}"#,
+            r#"{"k": "\ud800\u0041"}"#,
+            r#"{"k": "\x"}"#,
+            "{\"k\": \"a\u{1}b\"}",
+            r#"{"k": 1e400}"#,
+            r#"{"k": -1e400}"#,
+            r#"{"k": 01}"#,
+            r#"{"k": 1.}"#,
+            r#"{"k": .5}"#,
+            r#"{"k": 1e}"#,
+            r#"{"k": -}"#,
+            r#"{"k": tru}"#,
+            r#"{"k": 1,}"#,
+            r#"[1,]"#,
+            r#"{"k" 1}"#,
+            r#"{1: 2}"#,
+            r#"{"k": 1} x"#,
+            r#"{"k": "unterminated"#,
+            "",
+            "   ",
+            "[1 2]",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([deep(128), deep(129), format!("{{\"k\": {}}}", deep(127))])
+        .chain(
+            [(0..40)
+                .map(|i| format!("\"k{}\": {i}", i % 23))
+                .collect::<Vec<_>>()
+                .join(",")]
+            .map(|m| format!("{{{m}}}")),
+        )
+        .collect();
+        for json in &cases {
+            let mut a = Sizes::default();
+            let text = Doc::parse(json, &mut a);
+            let mut b = Sizes::default();
+            let mut de = serde_json::Deserializer::from_str(json);
+            let serde = Doc::read(&mut de, &mut b).and_then(|d| de.end().map(|()| d));
+            match (&text, &serde) {
+                (Ok(x), Ok(y)) => {
+                    assert!(x.value(Doc::ROOT) == y.value(Doc::ROOT), "{json}");
+                    assert_eq!(a, b, "{json}");
+                }
+                (Err(_), Err(_)) => {}
+                _ => panic!("{json}: the text reader gave {text:?}, serde_json {serde:?}"),
+            }
+        }
     }
 }

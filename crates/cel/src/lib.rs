@@ -6,9 +6,15 @@
 //!   of what the evaluator could not bear — an expression too long, too many terms,
 //!   comprehensions nested too deep, a variable nothing binds, constructs the evaluator does not
 //!   support — each refused with its position and reason;
+//!   Each expression is also lowered once into a **plan** (`plan`): variables resolved to
+//!   slots, fields to keys, the common functions to direct calls, calls on literals worked out;
+//!   what a plan cannot express runs in the `cel` crate's interpreter, and a plan answers
+//!   exactly as the interpreter does (a differential test, the `cel` fuzz target, and the
+//!   `cross-check` feature the policy crate's tests turn on);
 //! * **binding** ([`Activation`]): JSON objects (the admitted object, the old one, the request,
-//!   the namespace, parameters) turned into CEL values once per request, with the size of the
-//!   largest collection they hold;
+//!   the namespace, parameters) read once per request onto a flat tape (`doc`) that plans read
+//!   in place, with the size of the largest collection they hold; the interpreter's values are
+//!   made from it only when an expression without a plan needs them;
 //! * **evaluating** ([`Scope`]): with Kubernetes' CEL libraries (`quantity`, `url`, `ip`/`cidr`,
 //!   regular expressions, `lists`, `sets`, `format`, …, from `kube-cel`), under a cost budget
 //!   checked before anything runs: an expression's worst case over the sizes of this request's

@@ -177,10 +177,19 @@ impl Plan {
 
     /// Evaluates over the bound variables (`roots`, by [`crate::ADMISSION_VARIABLES`] index).
     pub(crate) fn eval(&self, roots: &[Option<Val>]) -> Out {
-        let mut locals = vec![Val::FALSE; self.locals];
+        // Two slots per level of comprehension: on the stack up to the nesting allowed.
+        const ON_STACK: usize = 2 * crate::MAX_NESTING as usize;
+        let mut stack: [Val; ON_STACK] = std::array::from_fn(|_| Val::FALSE);
+        let mut heap = Vec::new();
+        let locals: &mut [Val] = if self.locals <= ON_STACK {
+            &mut stack[..self.locals]
+        } else {
+            heap.resize(self.locals, Val::FALSE);
+            &mut heap
+        };
         Env {
             roots,
-            locals: &mut locals,
+            locals,
             bridge: None,
         }
         .eval(&self.root)

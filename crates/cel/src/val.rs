@@ -47,10 +47,12 @@ impl Val {
     pub(crate) const TRUE: Val = Val::Cel(Value::Bool(true));
     pub(crate) const FALSE: Val = Val::Cel(Value::Bool(false));
 
+    #[inline]
     pub(crate) fn bool(b: bool) -> Val {
         Val::Cel(Value::Bool(b))
     }
 
+    #[inline]
     pub(crate) fn view(&self) -> View<'_> {
         match self {
             Val::Cel(v) => match v {
@@ -96,6 +98,7 @@ impl Val {
     }
 
     /// A map's entry: `None` if this is no map, `Some(None)` if it has no such key.
+    #[inline]
     pub(crate) fn field(&self, key: &Key) -> Option<Option<Val>> {
         match self {
             Val::Cel(Value::Map(m)) => Some(m.map.get(key).cloned().map(Val::Cel)),
@@ -159,6 +162,7 @@ impl Val {
 }
 
 /// `a == b` as the interpreter decides it.
+#[inline]
 pub(crate) fn equal(a: &Val, b: &Val) -> bool {
     match (a.view(), b.view()) {
         (View::Null, View::Null) => true,

@@ -32,9 +32,17 @@ impl Activation {
     /// place (an admission request's object is read once, for this).
     pub fn bind_json_str(&mut self, name: &str, json: &str) -> Result<(), serde_json::Error> {
         let mut sizes = Sizes::default();
-        let mut de = serde_json::Deserializer::from_str(json);
-        let doc = Doc::read_sized(&mut de, &mut sizes, json.len())?;
-        de.end()?;
+        let doc = match Doc::parse(json, &mut sizes) {
+            Ok(doc) => doc,
+            // serde_json's own words for what is wrong.
+            Err(_) => {
+                sizes = Sizes::default();
+                let mut de = serde_json::Deserializer::from_str(json);
+                let doc = Doc::read(&mut de, &mut sizes)?;
+                de.end()?;
+                doc
+            }
+        };
         self.bind_prepared(
             name,
             &Prepared {
@@ -174,11 +182,6 @@ impl Prepared {
 
     pub(crate) fn val(&self) -> &Val {
         &self.val
-    }
-
-    /// Its value.
-    pub fn value(&self) -> Value {
-        self.val.to_value()
     }
 }
 
