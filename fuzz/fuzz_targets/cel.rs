@@ -36,7 +36,13 @@ fuzz_target!(|data: &[u8]| {
             let mut converted = Activation::new();
             converted.bind_json("object", tree);
             assert!(read.get("object") == converted.get("object"), "{text:?}");
-            assert_eq!(read.sizes(), converted.sizes(), "{text:?}");
+            // A repeated key's earlier values count into the text's sizes (the tree kept only
+            // the last): the budget's bound is the same or safer.
+            let (t, c) = (read.sizes(), converted.sizes());
+            assert!(
+                t.largest >= c.largest && t.total >= c.total && t.longest_string >= c.longest_string,
+                "{text:?}: {t:?} {c:?}"
+            );
         }
     }
     let Ok(e) = Expression::compile(source, ADMISSION_VARIABLES) else {

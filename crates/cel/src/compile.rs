@@ -61,6 +61,13 @@ pub enum CompileError {
     /// A construct the evaluator cannot run.
     #[error("{0} is not supported")]
     Unsupported(String),
+    /// The parser did not finish within [`PARSE_BUDGET`] (its error recovery is exponential on
+    /// some token soups), or too many such parses are still running.
+    #[error("the expression could not be parsed within {seconds} s")]
+    TooSlow {
+        /// The budget.
+        seconds: u64,
+    },
     /// A variable no one binds.
     #[error("undeclared reference to {name:?} (the variables are {known})")]
     Undeclared {
@@ -84,6 +91,62 @@ pub struct Expression {
     source_hash: u64,
     /// Lowered for the evaluator (`None`: the interpreter runs it).
     plan: Option<Arc<crate::plan::Plan>>,
+}
+
+/// The longest a parse may take. The `cel` parser's error recovery is exponential on some
+/// malformed token soups (the `cel` fuzz target found 2 KB that take 78 s); a valid expression
+/// of the longest length parses in milliseconds.
+pub const PARSE_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The most parses left running past their budget at once: past it, every expression is refused
+/// until one ends (each is a thread the parser cannot be stopped in).
+const LATE_PARSES: usize = 2;
+
+/// Parses still running past their budget.
+static LATE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Parses `source` on a thread of its own, waiting at most [`PARSE_BUDGET`]; a panic in the
+/// parser (it has unfinished corners) is a refusal, never a crash.
+fn parse(source: &str) -> Result<Result<Program, cel::ParseErrors>, CompileError> {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    const RUNNING: u8 = 0;
+    const ABANDONED: u8 = 1;
+    const DONE: u8 = 2;
+    let refused = || CompileError::Unsupported("an expression the parser fails on".into());
+    if LATE.load(Ordering::Acquire) >= LATE_PARSES {
+        return Err(CompileError::TooSlow {
+            seconds: PARSE_BUDGET.as_secs(),
+        });
+    }
+    let state = Arc::new(AtomicU8::new(RUNNING));
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let (text, mine) = (source.to_string(), state.clone());
+    let spawned = std::thread::Builder::new()
+        .name("cel-parse".into())
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let parsed = std::panic::catch_unwind(|| Program::compile(&text));
+            let _ = tx.send(parsed);
+            if mine.swap(DONE, Ordering::AcqRel) == ABANDONED {
+                LATE.fetch_sub(1, Ordering::AcqRel);
+            }
+        });
+    if spawned.is_err() {
+        // No thread to be had: parsed here, unbounded.
+        return std::panic::catch_unwind(|| Program::compile(source)).map_err(|_| refused());
+    }
+    let parsed = match rx.recv_timeout(PARSE_BUDGET) {
+        Ok(parsed) => parsed,
+        Err(_) if state.swap(ABANDONED, Ordering::AcqRel) == RUNNING => {
+            LATE.fetch_add(1, Ordering::AcqRel);
+            return Err(CompileError::TooSlow {
+                seconds: PARSE_BUDGET.as_secs(),
+            });
+        }
+        // It finished just now.
+        Err(_) => rx.try_recv().map_err(|_| refused())?,
+    };
+    parsed.map_err(|_| refused())
 }
 
 /// CEL's type names, which are identifiers too (`x == null_type`).
@@ -120,10 +183,7 @@ impl Expression {
                 max: MAX_DEPTH,
             });
         }
-        // The parser has unfinished corners too: a panic in it is a refusal, never a crash.
-        let parsed = std::panic::catch_unwind(|| Program::compile(source))
-            .map_err(|_| CompileError::Unsupported("an expression the parser fails on".into()))?;
-        let program = parsed.map_err(|e| {
+        let program = parse(source)?.map_err(|e| {
             let first = e.errors.first();
             CompileError::Syntax {
                 line: first.map_or(0, |p| i64::try_from(p.pos.0).unwrap_or(0)),
@@ -418,6 +478,27 @@ mod tests {
         ));
         let chain = vec!["1"; 3000].join(" + ");
         assert!(Expression::compile(&chain, VARS).is_err());
+    }
+
+    /// Malformed text the `cel` parser takes over a minute on (found by the `cel` fuzz target):
+    /// refused within the parse budget, and expressions after it still compile.
+    #[test]
+    fn a_parse_that_runs_away_is_refused_in_time() {
+        let soup = include_str!("../tests/slow-parse.txt");
+        let started = std::time::Instant::now();
+        let refused = Expression::compile(soup.trim_end(), VARS).unwrap_err();
+        assert_eq!(
+            refused,
+            CompileError::TooSlow {
+                seconds: PARSE_BUDGET.as_secs()
+            }
+        );
+        assert!(
+            started.elapsed() < PARSE_BUDGET * 3,
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(Expression::compile("object.a == 1", VARS).is_ok());
     }
 
     #[test]

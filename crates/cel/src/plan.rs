@@ -56,7 +56,7 @@ pub(crate) struct Plan {
 }
 
 /// Why a plan gave no value.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Fail {
     /// What the interpreter would have said.
     Exec(ExecutionError),
@@ -96,6 +96,9 @@ enum Node {
     /// A function call: its operands (the target first, if any) worked out in order, then a
     /// direct implementation where it applies to them, the interpreter's otherwise.
     Call(Box<Call>),
+    /// A call of a function that does not exist: the interpreter fails it before working out
+    /// anything.
+    Undeclared(Arc<String>),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +131,9 @@ struct Loop {
 #[derive(Debug)]
 struct Call {
     native: Option<Native>,
+    /// The first operand is the target (worked out before the call, as the interpreter does;
+    /// the arguments only when the function reads them).
+    method: bool,
     operands: Vec<Node>,
     bridge: Bridge,
 }
@@ -340,6 +346,7 @@ impl Lower {
                         let program = Program::compile("__o0[__o1]").ok()?;
                         return Some(Node::Call(Box::new(Call {
                             native: Some(Native::Index),
+                            method: false,
                             operands,
                             bridge: Bridge { program },
                         })));
@@ -389,6 +396,20 @@ impl Lower {
             (None, false) => format!("{f}({})", names.join(", ")),
         };
         let program = Program::compile(&source).ok()?;
+        // The interpreter looks the function up before it works out any operand: probed now
+        // with null operands, a function that is not there is that error.
+        let probe = std::panic::catch_unwind(|| {
+            let mut ctx = crate::env().new_inner_scope();
+            for name in names {
+                ctx.add_variable_from_value(*name, Value::Null);
+            }
+            program.execute(&ctx)
+        });
+        if let Ok(Err(ExecutionError::UndeclaredReference(missing))) = probe
+            && missing.as_str() == f
+        {
+            return Some(Node::Undeclared(missing));
+        }
         let method = target.is_some() && qualified.is_none();
         let native = match (f, method, c.args.len()) {
             ("size", true, 0) | ("size", false, 1) => Some(Native::Size),
@@ -405,6 +426,7 @@ impl Lower {
         };
         let call = Call {
             native,
+            method,
             operands,
             bridge: Bridge { program },
         };
@@ -516,6 +538,7 @@ impl Env<'_> {
             }
             Node::Loop(l) => self.walk(l),
             Node::Call(c) => self.call(c),
+            Node::Undeclared(name) => Err(ExecutionError::UndeclaredReference(name.clone()).into()),
         }
     }
 
@@ -574,21 +597,58 @@ impl Env<'_> {
     fn call(&mut self, c: &Call) -> Out {
         // Operands in order; the common arities without a vector.
         match c.operands.as_slice() {
-            [a] => {
-                let v = [self.eval(a)?];
-                self.apply(c, &v)
-            }
-            [a, b] => {
-                let v = [self.eval(a)?, self.eval(b)?];
-                self.apply(c, &v)
-            }
+            [a] => match self.operand(c, 0, a)? {
+                Ok(x) => self.apply(c, &[x]),
+                failed => self.without(c, vec![failed]),
+            },
+            [a, b] => match (self.operand(c, 0, a)?, self.operand(c, 1, b)?) {
+                (Ok(x), Ok(y)) => self.apply(c, &[x, y]),
+                (x, y) => self.without(c, vec![x, y]),
+            },
             ops => {
                 let mut v = Vec::with_capacity(ops.len());
-                for x in ops {
-                    v.push(self.eval(x)?);
+                for (i, x) in ops.iter().enumerate() {
+                    v.push(self.operand(c, i, x)?);
                 }
-                self.apply(c, &v)
+                if v.iter().all(Result::is_ok) {
+                    let v: Vec<Val> = v.into_iter().flatten().collect();
+                    self.apply(c, &v)
+                } else {
+                    self.without(c, v)
+                }
             }
+        }
+    }
+
+    /// An operand of `c`: the target's fault is the call's at once; an argument's only if the
+    /// function reads it (a function may ignore an argument).
+    fn operand(&mut self, c: &Call, i: usize, n: &Node) -> Result<Out, Fail> {
+        let v = self.eval(n);
+        if i == 0 && c.method {
+            return v.map(Ok);
+        }
+        Ok(v)
+    }
+
+    /// Calls `c` through the interpreter with the arguments that failed left unbound: where the
+    /// function reads one, its fault is the call's.
+    fn without(&mut self, c: &Call, values: Vec<Out>) -> Out {
+        let mut ctx = crate::env().new_inner_scope();
+        for (name, v) in OPERANDS.iter().zip(&values) {
+            if let Ok(v) = v {
+                ctx.add_variable_from_value(*name, v.to_value());
+            }
+        }
+        match c.bridge.program.execute(&ctx) {
+            Ok(v) => Ok(Val::Cel(v)),
+            Err(ExecutionError::UndeclaredReference(name)) => {
+                let read = OPERANDS.iter().position(|o| *o == name.as_str());
+                match read.and_then(|i| values.get(i)) {
+                    Some(Err(fault)) => Err(fault.clone()),
+                    _ => Err(ExecutionError::UndeclaredReference(name).into()),
+                }
+            }
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -939,6 +999,8 @@ mod tests {
             "math.greatest(1, 5, 3)",
             "nosuchfunction(1)",
             "object.nosuchmethod()",
+            "object.none.nosuchmethod(object.none)",
+            "sets.nosuch(object.none)",
         ];
         let mut planned = 0;
         for source in cases {
@@ -952,6 +1014,10 @@ mod tests {
                 agree(&fast, &slow),
                 "{source}: the plan gave {fast:?}, the interpreter {slow:?}"
             );
+            // Here, with one fault each, the same words too.
+            if let (Err(a), Err(b)) = (&fast, &slow) {
+                assert_eq!(a, b, "{source}");
+            }
         }
         assert_eq!(planned, cases.len(), "every case here is planned");
     }
