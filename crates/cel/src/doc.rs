@@ -457,21 +457,12 @@ impl Text<'_> {
         self.i += 1;
         let at = self.push(Kind::List { live: 0 })?;
         let mut n = 0u32;
-        self.ws();
-        if self.b.get(self.i) == Some(&b']') {
-            self.i += 1;
-        } else {
+        if !self.closed(b']') {
             loop {
                 self.value(depth)?;
                 n += 1;
-                self.ws();
-                match self.b.get(self.i) {
-                    Some(b',') => self.i += 1,
-                    Some(b']') => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(self.err("expected `,` or `]`")),
+                if !self.another(b']')? {
+                    break;
                 }
             }
         }
@@ -486,10 +477,7 @@ impl Text<'_> {
         self.i += 1;
         let at = self.push(Kind::Map { live: 0 })?;
         let base = self.members.len();
-        self.ws();
-        if self.b.get(self.i) == Some(&b'}') {
-            self.i += 1;
-        } else {
+        if !self.closed(b'}') {
             loop {
                 self.ws();
                 if self.b.get(self.i) != Some(&b'"') {
@@ -504,20 +492,36 @@ impl Text<'_> {
                 let m = self.value(depth)?;
                 self.doc.member(m, key);
                 self.members.push(m);
-                self.ws();
-                match self.b.get(self.i) {
-                    Some(b',') => self.i += 1,
-                    Some(b'}') => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(self.err("expected `,` or `}`")),
+                if !self.another(b'}')? {
+                    break;
                 }
             }
         }
         self.doc.close_map(at, &self.members[base..], self.sizes);
         self.members.truncate(base);
         Ok(at)
+    }
+
+    /// Whether a container ends at once (`[]`, `{}`): its `close` is then consumed.
+    fn closed(&mut self, close: u8) -> bool {
+        self.ws();
+        let empty = self.b.get(self.i) == Some(&close);
+        if empty {
+            self.i += 1;
+        }
+        empty
+    }
+
+    /// After an element: `true` on a `,` (another follows), `false` on `close` (consumed).
+    fn another(&mut self, close: u8) -> Result<bool, TextError> {
+        self.ws();
+        let more = match self.b.get(self.i) {
+            Some(b',') => true,
+            Some(c) if *c == close => false,
+            _ => return Err(self.err("expected `,` or the container's end")),
+        };
+        self.i += 1;
+        Ok(more)
     }
 
     /// A string (the cursor on its opening quote), into the document's text.
