@@ -641,6 +641,15 @@ impl Text<'_> {
         char::from_u32(code).ok_or_else(|| self.err("invalid unicode code point"))
     }
 
+    /// Skips decimal digits: how many.
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.b.get(self.i) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
     /// A number, as serde_json reads it: an integer as `u64` or `i64` where it fits, else (or
     /// with a fraction or an exponent) a finite `f64`.
     fn number(&mut self) -> Result<Kind, TextError> {
@@ -653,9 +662,7 @@ impl Text<'_> {
         match self.b.get(self.i) {
             Some(b'0') => self.i += 1,
             Some(b'1'..=b'9') => {
-                while let Some(b'0'..=b'9') = self.b.get(self.i) {
-                    self.i += 1;
-                }
+                self.digits();
             }
             _ => return Err(self.err("invalid number")),
         }
@@ -663,11 +670,7 @@ impl Text<'_> {
         if self.b.get(self.i) == Some(&b'.') {
             float = true;
             self.i += 1;
-            let frac = self.i;
-            while let Some(b'0'..=b'9') = self.b.get(self.i) {
-                self.i += 1;
-            }
-            if self.i == frac {
+            if self.digits() == 0 {
                 return Err(self.err("invalid number"));
             }
         }
@@ -677,11 +680,7 @@ impl Text<'_> {
             if let Some(b'+' | b'-') = self.b.get(self.i) {
                 self.i += 1;
             }
-            let exp = self.i;
-            while let Some(b'0'..=b'9') = self.b.get(self.i) {
-                self.i += 1;
-            }
-            if self.i == exp {
+            if self.digits() == 0 {
                 return Err(self.err("invalid number"));
             }
         }
