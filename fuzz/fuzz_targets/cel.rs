@@ -2,7 +2,8 @@
 //! for what compiles, evaluation over an arbitrary JSON object. Everything gets a compiled
 //! expression or a refusal, and a value or an error; nothing panics, nothing runs away; and the
 //! evaluator's plan of an expression answers exactly as the `cel` crate's interpreter does, and
-//! an object's text read onto a tape is the value serde_json reads.
+//! an object's text read onto a tape is the value serde_json reads (as a tree, and as a typed
+//! pod).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -32,6 +33,20 @@ fuzz_target!(|data: &[u8]| {
             tree.is_ok(),
             "{text:?}"
         );
+        // Typed values read from the tape are those serde_json reads from the text.
+        if let Ok(doc) = rampart_cel::Document::parse(text) {
+            let typed = doc.typed::<serde_json::Value>();
+            assert_eq!(typed.as_ref().ok(), tree.as_ref().ok(), "{text:?}");
+            let pod = |o| rampart_policy::object::pod_source("Pod", o).ok().flatten();
+            if let Ok(raw) = serde_json::from_str::<&serde_json::value::RawValue>(text) {
+                use rampart_policy::object::ObjectJson;
+                assert_eq!(
+                    pod(ObjectJson::Read(raw, &doc)),
+                    pod(ObjectJson::Raw(raw)),
+                    "{text:?}"
+                );
+            }
+        }
         if let Ok(tree) = &tree {
             let mut converted = Activation::new();
             converted.bind_json("object", tree);

@@ -106,6 +106,16 @@ impl Doc {
         })
     }
 
+    /// Every member of the container at `at`, a map's absent ones too (typed readers see
+    /// what the text gave).
+    pub(crate) fn all_members(&self, at: u32) -> AllMembers<'_> {
+        AllMembers {
+            doc: self,
+            next: at + 1,
+            end: self.nodes.get(at as usize).map_or(at, |n| n.end),
+        }
+    }
+
     #[inline]
     pub(crate) fn key(&self, at: u32) -> &str {
         let (s, l) = self.nodes.get(at as usize).map_or((0, 0), |n| n.key);
@@ -255,6 +265,26 @@ impl Doc {
     }
 }
 
+/// [`Doc::all_members`].
+pub(crate) struct AllMembers<'d> {
+    doc: &'d Doc,
+    next: u32,
+    end: u32,
+}
+
+impl Iterator for AllMembers<'_> {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        if self.next >= self.end {
+            return None;
+        }
+        let here = self.next;
+        // A node's `end` is past it; `max` keeps a malformed tape from looping.
+        self.next = self.doc.nodes[here as usize].end.max(here + 1);
+        Some(here)
+    }
+}
+
 struct Seed<'s> {
     doc: &'s mut Doc,
     sizes: &'s mut Sizes,
@@ -371,13 +401,23 @@ impl Doc {
     /// Reads JSON text straight onto a tape: what [`Doc::read`] gives from serde_json's reader
     /// (the same values, the same texts refused), without its per-value calls.
     pub(crate) fn parse(json: &str, sizes: &mut Sizes) -> Result<Doc, TextError> {
+        if json.len() > MAX_LEN {
+            return Err(TextError {
+                what: "the document is too large",
+                at: 0,
+            });
+        }
+        // The text is the document's at first: a string without escapes is where it stands in
+        // it (no copy per string); one with escapes is written after it.
+        let mut text = String::with_capacity(json.len() + json.len() / 8);
+        text.push_str(json);
         let mut p = Text {
             b: json.as_bytes(),
             src: json,
             i: 0,
             doc: Doc {
-                nodes: Vec::with_capacity(json.len().min(MAX_LEN) / 12),
-                text: String::with_capacity(json.len().min(MAX_LEN) / 2),
+                nodes: Vec::with_capacity(json.len() / 12),
+                text,
             },
             sizes,
             members: Vec::new(),
@@ -528,33 +568,68 @@ impl Text<'_> {
     fn string(&mut self) -> Result<(u32, u32), TextError> {
         self.i += 1;
         let start = self.i;
-        // The common case: no escape, copied as it is.
-        while let Some(&c) = self.b.get(self.i) {
-            match c {
-                b'"' => {
-                    let s = &self.src[start..self.i];
-                    self.i += 1;
-                    return self
-                        .doc
-                        .push_text(s)
-                        .map_err(|_| self.err("the document is too large"));
-                }
-                b'\\' => break,
-                0..=0x1f => return Err(self.err("control character in a string")),
-                _ => self.i += 1,
+        // The common case: no escape, read where it stands in the text.
+        self.skip_plain();
+        match self.b.get(self.i) {
+            Some(b'"') => {
+                let len = self.i - start;
+                self.i += 1;
+                // `parse` bounds the text's length: both fit.
+                return Ok((start as u32, len as u32));
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.err("control character in a string")),
+            None => return Err(self.err("EOF while parsing a string")),
         }
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
         out.push_str(&self.src[start..self.i]);
-        let done = self.escaped(&mut out);
-        let r = done.and_then(|()| {
-            self.doc
-                .push_text(&out)
-                .map_err(|_| self.err("the document is too large"))
+        let r = self.escaped(&mut out).and_then(|()| {
+            // Unescaped, a string is shorter than its text: it is written where the text stood
+            // and the rest blanked (so blanking a Secret's value leaves none of it behind).
+            let raw = start..self.i - 1;
+            let len = out.len();
+            if len > raw.len() {
+                return self
+                    .doc
+                    .push_text(&out)
+                    .map_err(|_| self.err("the document is too large"));
+            }
+            out.extend(std::iter::repeat_n(' ', raw.len() - len));
+            self.doc.text.replace_range(raw, &out);
+            Ok((start as u32, len as u32))
         });
         self.scratch = out;
         r
+    }
+
+    /// Moves the cursor to the next quote, backslash or control character (or the end): eight
+    /// bytes a step where it can.
+    fn skip_plain(&mut self) {
+        const ONES: u64 = u64::from_ne_bytes([1; 8]);
+        const HIGH: u64 = ONES * 0x80;
+        // The lowest byte of `x` that is zero has its high bit set in the result (higher ones
+        // may be wrong, the lowest is exact).
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+        while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            let w = u64::from_le_bytes(w);
+            let stop = zero(w ^ (ONES * u64::from(b'"')))
+                | zero(w ^ (ONES * u64::from(b'\\')))
+                | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+            if stop != 0 {
+                self.i += (stop.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.i += 8;
+        }
+        while let Some(&c) = self.b.get(self.i) {
+            if c == b'"' || c == b'\\' || c < 0x20 {
+                return;
+            }
+            self.i += 1;
+        }
     }
 
     /// The rest of a string with escapes, after `out`; the cursor past its closing quote.

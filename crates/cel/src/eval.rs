@@ -100,6 +100,26 @@ pub(crate) fn pattern(pattern: &str) -> Result<regex::Regex, String> {
 /// A value worked out once per request, by its expression's source.
 type Shared = (Arc<str>, Val);
 
+/// The memo's keys are hashes of sources already ([`Expression::source_hash`]): used as they
+/// are.
+#[derive(Default)]
+struct Hashed(u64);
+
+impl std::hash::Hasher for Hashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is called (the key is a `u64`); anything else still hashes.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// One evaluation's variables over the shared functions.
 pub struct Scope<'a> {
     /// The interpreter's variables, made when an expression without a plan first needs them.
@@ -113,12 +133,37 @@ pub struct Scope<'a> {
     prepared: Vec<(String, Sizes)>,
     /// Values of expressions that read only the request (by source): a variable or condition
     /// several rules share is worked out once per request.
-    memo: RefCell<HashMap<u64, Vec<Shared>>>,
+    memo: RefCell<HashMap<u64, Shared, std::hash::BuildHasherDefault<Hashed>>>,
     /// Every bound variable.
     vars: Vec<(String, Val)>,
     /// The bound variables plans read, by [`crate::ADMISSION_VARIABLES`] index.
     roots: Vec<Option<Val>>,
+    /// The names `variables` were given, each made once per request.
+    names: Vec<Arc<String>>,
 }
+
+/// Where `variables` is among [`crate::ADMISSION_VARIABLES`] (found when compiling).
+const VARIABLES: usize = {
+    const fn same(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+    let mut i = 0;
+    while !same(crate::ADMISSION_VARIABLES[i], "variables") {
+        i += 1;
+    }
+    i
+};
 
 impl<'a> Scope<'a> {
     /// The variables of `activation`, over [`env`].
@@ -131,6 +176,7 @@ impl<'a> Scope<'a> {
             memo: Default::default(),
             vars: Vec::new(),
             roots: vec![None; crate::ADMISSION_VARIABLES.len()],
+            names: Vec::new(),
         };
         for (name, v) in &activation.vars {
             s.set(name, v.clone());
@@ -167,22 +213,47 @@ impl<'a> Scope<'a> {
 
     /// Starts a rule's `variables` over: none bound.
     pub fn clear_variables(&mut self) {
-        self.bind_val("variables", Val::Named(Arc::default()));
+        let mut named = self.take_variables();
+        match Arc::get_mut(&mut named) {
+            // Held here only: emptied and reused (every rule of a request starts over).
+            Some(list) => list.clear(),
+            None => named = Arc::default(),
+        }
+        self.set("variables", Val::Named(named));
     }
 
     /// Works out `e` and binds it as `variables.<name>`, after the ones before it; one that
     /// fails is left unbound (an expression that reads it fails in its turn).
     pub fn define(&mut self, name: &str, e: &Expression) -> Result<(), EvalError> {
         let v = self.eval_val(e)?;
-        let mut named = match self.vars.iter().find(|(n, _)| n == "variables") {
-            Some((_, Val::Named(n))) => n.clone(),
-            _ => Arc::default(),
-        };
+        // Taken from where it is bound, so that, held once, it grows in place.
+        let mut named = self.take_variables();
         let list = Arc::make_mut(&mut named);
         list.retain(|(n, _)| n.as_str() != name);
-        list.push((Arc::new(name.to_string()), v));
-        self.bind_val("variables", Val::Named(named));
+        let name = match self.names.iter().find(|n| n.as_str() == name) {
+            Some(n) => n.clone(),
+            None => {
+                let n = Arc::new(name.to_string());
+                self.names.push(n.clone());
+                n
+            }
+        };
+        list.push((name, v));
+        self.set("variables", Val::Named(named));
         Ok(())
+    }
+
+    /// The rule's `variables`, unbound (to be bound again).
+    fn take_variables(&mut self) -> Arc<Vec<(Arc<String>, Val)>> {
+        let unbound = Val::Cel(Value::Null);
+        let root = self.roots.get_mut(VARIABLES).and_then(Option::take);
+        if let Some(slot) = self.vars.iter_mut().find(|(n, _)| n == "variables") {
+            slot.1 = unbound;
+        }
+        match root {
+            Some(Val::Named(n)) => n,
+            _ => Arc::default(),
+        }
     }
 
     /// Binds (or rebinds) an input read before (a policy's params, its inventory), its sizes
@@ -209,21 +280,21 @@ impl<'a> Scope<'a> {
             return self.run(e);
         }
         let (key, source) = (e.source_hash(), e.source_arc());
-        let known = self.memo.borrow().get(&key).and_then(|same_hash| {
-            same_hash
-                .iter()
-                .find(|(s, _)| Arc::ptr_eq(s, source) || s == source)
-                .map(|(_, v)| v.clone())
-        });
+        let known = self
+            .memo
+            .borrow()
+            .get(&key)
+            .filter(|(s, _)| Arc::ptr_eq(s, source) || s == source)
+            .map(|(_, v)| v.clone());
         if let Some(v) = known {
             return Ok(v);
         }
         let v = self.run(e)?;
+        // Another source with the same hash keeps its place (this one is worked out each time).
         self.memo
             .borrow_mut()
             .entry(key)
-            .or_default()
-            .push((source.clone(), v.clone()));
+            .or_insert_with(|| (source.clone(), v.clone()));
         Ok(v)
     }
 

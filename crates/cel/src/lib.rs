@@ -14,7 +14,10 @@
 //! * **binding** ([`Activation`]): JSON objects (the admitted object, the old one, the request,
 //!   the namespace, parameters) read once per request onto a flat tape (`doc`) that plans read
 //!   in place, with the size of the largest collection they hold; the interpreter's values are
-//!   made from it only when an expression without a plan needs them;
+//!   made from it only when an expression without a plan needs them. A [`Document`] is such a
+//!   tape on its own: the policy crate reads an admitted pod once and deserializes its typed
+//!   objects from the same tape (`typed`: a serde `Deserializer` that shows a type what
+//!   serde_json's reader would);
 //! * **evaluating** ([`Scope`]): with Kubernetes' CEL libraries (`quantity`, `url`, `ip`/`cidr`,
 //!   regular expressions, `lists`, `sets`, `format`, …, from `kube-cel`), under a cost budget
 //!   checked before anything runs: an expression's worst case over the sizes of this request's
@@ -27,6 +30,7 @@ mod cost;
 mod doc;
 mod eval;
 mod plan;
+mod typed;
 mod val;
 mod value;
 
@@ -35,7 +39,7 @@ pub use cel::objects::{Key, Map};
 pub use compile::{CompileError, Expression};
 pub use cost::Sizes;
 pub use eval::{EvalError, Scope, agree, env};
-pub use value::{Activation, Prepared};
+pub use value::{Activation, Document, Prepared};
 
 /// The variables a request binds once, the same for every rule and policy; a policy adds
 /// `variables`, and `params` or `inventory` when it declares them.

@@ -153,12 +153,70 @@ enum Native {
     Matches(Option<regex::Regex>),
     /// `x[i]`: anything but an optional value.
     Index,
+    /// `a.compareTo(b)`, `a.isGreaterThan(b)`, `a.isLessThan(b)`: two Kubernetes quantities
+    /// (semantic versions, and anything else, go through the interpreter).
+    QuantityOrder(Order),
+}
+
+/// Which comparison of two quantities.
+#[derive(Debug, Clone, Copy)]
+enum Order {
+    CompareTo,
+    IsGreaterThan,
+    IsLessThan,
 }
 
 /// A call made by the interpreter on values worked out already: `__t.f(__a0, …)`.
 #[derive(Debug)]
 struct Bridge {
     program: Program,
+    /// The last answer to operands that were all strings. CEL functions are pure: the same
+    /// strings get the same answer, and the same ones come again and again (`quantity('512Mi')`
+    /// for every container of every replica).
+    last: std::sync::Mutex<Option<(Vec<String>, Value)>>,
+}
+
+/// The most text a remembered call's operands may hold.
+const REMEMBERED_BYTES: usize = 1024;
+
+impl Bridge {
+    fn new(program: Program) -> Bridge {
+        Bridge {
+            program,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The last answer, if it was to these operands.
+    fn remembered(&self, values: &[Val]) -> Option<Value> {
+        // Another thread at it: not worth waiting for.
+        let last = self.last.try_lock().ok()?;
+        let (strings, answer) = last.as_ref()?;
+        let same = strings.len() == values.len()
+            && strings
+                .iter()
+                .zip(values)
+                .all(|(s, v)| matches!(v.view(), View::Str(x) if x == s));
+        same.then(|| answer.clone())
+    }
+
+    fn remember(&self, values: &[Val], answer: &Value) {
+        let mut strings = Vec::with_capacity(values.len());
+        let mut bytes = 0;
+        for v in values {
+            let View::Str(s) = v.view() else {
+                return;
+            };
+            bytes += s.len();
+            if bytes > REMEMBERED_BYTES {
+                return;
+            }
+            strings.push(s.to_string());
+        }
+        if let Ok(mut last) = self.last.try_lock() {
+            *last = Some((strings, answer.clone()));
+        }
+    }
 }
 
 /// The names the bridge binds its operands to.
@@ -348,7 +406,7 @@ impl Lower {
                             native: Some(Native::Index),
                             method: false,
                             operands,
-                            bridge: Bridge { program },
+                            bridge: Bridge::new(program),
                         })));
                     }
                     op::LOGICAL_AND => return Some(Node::And(arg(self, 0)?, arg(self, 1)?)),
@@ -416,6 +474,9 @@ impl Lower {
             ("startsWith", true, 1) => Some(Native::StartsWith),
             ("endsWith", true, 1) => Some(Native::EndsWith),
             ("contains", true, 1) => Some(Native::Contains),
+            ("compareTo", true, 1) => Some(Native::QuantityOrder(Order::CompareTo)),
+            ("isGreaterThan", true, 1) => Some(Native::QuantityOrder(Order::IsGreaterThan)),
+            ("isLessThan", true, 1) => Some(Native::QuantityOrder(Order::IsLessThan)),
             ("matches", true, 1) => Some(Native::Matches(match &c.args[0].expr {
                 Expr::Literal(cel::common::value::CelVal::String(p)) => {
                     crate::eval::pattern(p).ok()
@@ -428,7 +489,7 @@ impl Lower {
             native,
             method,
             operands,
-            bridge: Bridge { program },
+            bridge: Bridge::new(program),
         };
         // A call on literals (`quantity('1Gi')`, `cidr('10.0.0.0/8')`) gives the same value on
         // every request: worked out now. One that fails is left to fail when it runs.
@@ -572,6 +633,22 @@ impl Env<'_> {
                     }
                 }
             }
+            // A list made by the plan (a concatenation), or the interpreter's: its elements as
+            // they are, without a copy of the list.
+            Val::List(items) => {
+                for item in items.iter() {
+                    if !self.step(l, item.clone())? {
+                        break;
+                    }
+                }
+            }
+            Val::Cel(Value::List(items)) => {
+                for item in items.iter() {
+                    if !self.step(l, Val::Cel(item.clone()))? {
+                        break;
+                    }
+                }
+            }
             _ => {
                 // The interpreter cannot walk anything else (it panics).
                 for item in range.walk().ok_or(Fail::Internal)? {
@@ -656,13 +733,18 @@ impl Env<'_> {
         if let Some(v) = c.native.as_ref().and_then(|n| native(n, values)) {
             return v;
         }
+        if let Some(v) = c.bridge.remembered(values) {
+            return Ok(Val::Cel(v));
+        }
         let ctx = self
             .bridge
             .get_or_insert_with(|| crate::env().new_inner_scope());
         for (name, v) in OPERANDS.iter().zip(values) {
             ctx.add_variable_from_value(*name, v.to_value());
         }
-        Ok(Val::Cel(c.bridge.program.execute(ctx)?))
+        let answer = c.bridge.program.execute(ctx)?;
+        c.bridge.remember(values, &answer);
+        Ok(Val::Cel(answer))
     }
 }
 
@@ -749,6 +831,21 @@ fn native(n: &Native, ops: &[Val]) -> Option<Out> {
             }
             _ => None,
         },
+        (
+            Native::QuantityOrder(order),
+            [Val::Cel(Value::Opaque(a)), Val::Cel(Value::Opaque(b))],
+        ) => {
+            use kube_cel::quantity::KubeQuantity;
+            // kube-cel's own ordering of its quantities: what its functions answer.
+            let ord = a
+                .downcast_ref::<KubeQuantity>()?
+                .cmp(b.downcast_ref::<KubeQuantity>()?);
+            Some(Ok(match order {
+                Order::CompareTo => Val::Cel(Value::Int(ord as i64)),
+                Order::IsGreaterThan => Val::bool(ord.is_gt()),
+                Order::IsLessThan => Val::bool(ord.is_lt()),
+            }))
+        }
         (Native::Index, [l, r]) => {
             // An optional value (from a library function) is indexed as one by the interpreter.
             if let Val::Cel(Value::Opaque(_)) = l {
@@ -757,9 +854,7 @@ fn native(n: &Native, ops: &[Val]) -> Option<Out> {
             let found = match (l.view(), r.view()) {
                 (View::List(_), View::Int(i)) => usize::try_from(i).ok().and_then(|i| l.nth(i)),
                 (View::List(_), View::UInt(i)) => usize::try_from(i).ok().and_then(|i| l.nth(i)),
-                (View::Map(_), View::Str(k)) => {
-                    l.field(&Key::String(Arc::new(k.to_string()))).flatten()
-                }
+                (View::Map(_), View::Str(k)) => l.field_str(k).flatten(),
                 _ => None,
             };
             // Everything else (errors included) as the interpreter does it.
@@ -816,10 +911,7 @@ fn binary(b: Bin, l: Val, r: Val) -> Out {
             (_, View::List(_)) => Ok(Val::bool(
                 r.elements().is_some_and(|e| e.iter().any(|e| equal(&l, e))),
             )),
-            (View::Str(k), View::Map(_)) => Ok(Val::bool(matches!(
-                r.field(&Key::String(Arc::new(k.to_string()))),
-                Some(Some(_))
-            ))),
+            (View::Str(k), View::Map(_)) => Ok(Val::bool(matches!(r.field_str(k), Some(Some(_))))),
             (_, View::Map(_)) => {
                 let key: Result<Key, _> = l.to_value().try_into();
                 Ok(Val::bool(match (key, &r) {
@@ -986,6 +1078,18 @@ mod tests {
             "1.matches('a')",
             "quantity(object.spec.containers[0].resources.limits.memory).compareTo(quantity('1Gi')) < 0",
             "quantity('x')",
+            // Quantities ordered directly; semantic versions and mixes by the interpreter.
+            "quantity('1500m').compareTo(quantity('1.5'))",
+            "quantity(object.spec.containers[0].resources.limits.memory).compareTo(quantity('1Ki'))",
+            "quantity('1Ki').compareTo(quantity(object.spec.containers[0].resources.limits.memory))",
+            "quantity(object.spec.containers[0].resources.limits.memory).isGreaterThan(quantity('1G'))",
+            "quantity(object.spec.containers[0].resources.limits.memory).isLessThan(quantity('1G'))",
+            "quantity(object.spec.containers[0].resources.limits.memory).isLessThan(quantity('1Gi'))",
+            "quantity(object.spec.containers[0].resources.limits.memory).compareTo(1)",
+            "quantity(object.spec.containers[0].resources.limits.memory).compareTo(semver('1.0.0'))",
+            "semver('1.2.3').compareTo(semver(object.metadata.name + '.0.0'))",
+            "semver('1.2.3').isGreaterThan(quantity('1'))",
+            "'a'.compareTo('b')",
             "sets.contains([1, 2, 3], [1])",
             "'%s-%d'.format(['a', 1])",
             "string(object.spec.n) + string(1.5)",
@@ -1020,6 +1124,31 @@ mod tests {
             }
         }
         assert_eq!(planned, cases.len(), "every case here is planned");
+    }
+
+    #[test]
+    fn a_remembered_call_answers_for_its_own_operands_only() {
+        let e = Expression::compile(
+            "quantity(object.q).compareTo(quantity('1Gi')) + size(object.s.lowerAscii())",
+            ADMISSION_VARIABLES,
+        )
+        .unwrap();
+        assert!(e.planned());
+        let run = |q: &str, s: &str| {
+            let mut a = Activation::new();
+            a.bind_json("object", &json!({"q": q, "s": s}));
+            Scope::new(&a).eval(&e).unwrap()
+        };
+        for (q, s, want) in [
+            ("512Mi", "ab", 1),
+            ("512Mi", "ab", 1),
+            ("2Gi", "ab", 3),
+            ("512Mi", "abcd", 3),
+            ("1Gi", "", 0),
+            ("512Mi", "ab", 1),
+        ] {
+            assert_eq!(run(q, s), cel::Value::Int(want), "{q} {s}");
+        }
     }
 
     #[test]

@@ -117,6 +117,22 @@ impl Val {
         }
     }
 
+    /// [`Val::field`] under a string key (no key made where the map is read in place).
+    pub(crate) fn field_str(&self, k: &str) -> Option<Option<Val>> {
+        match self {
+            Val::Doc(d, at) => match d.kind(*at) {
+                Kind::Map { .. } => Some(d.get(*at, k).map(|m| Val::Doc(d.clone(), m))),
+                _ => None,
+            },
+            Val::Named(n) => Some(
+                n.iter()
+                    .find(|(name, _)| name.as_str() == k)
+                    .map(|(_, v)| v.clone()),
+            ),
+            _ => self.field(&Key::String(Arc::new(k.to_string()))),
+        }
+    }
+
     /// A list's elements or a map's keys, as a comprehension walks them (`None`: neither).
     pub(crate) fn walk(&self) -> Option<Vec<Val>> {
         Some(match self {

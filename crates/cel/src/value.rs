@@ -7,6 +7,7 @@ use cel::objects::Key;
 
 use crate::Sizes;
 use crate::doc::Doc;
+use crate::typed::At;
 use crate::val::Val;
 
 /// The variables of one evaluation and the sizes that bound its cost.
@@ -31,26 +32,14 @@ impl Activation {
     /// Binds `name` to a JSON document's value, read once onto a tape that expressions read in
     /// place (an admission request's object is read once, for this).
     pub fn bind_json_str(&mut self, name: &str, json: &str) -> Result<(), serde_json::Error> {
-        let mut sizes = Sizes::default();
-        let doc = match Doc::parse(json, &mut sizes) {
-            Ok(doc) => doc,
-            // serde_json's own words for what is wrong.
-            Err(_) => {
-                sizes = Sizes::default();
-                let mut de = serde_json::Deserializer::from_str(json);
-                let doc = Doc::read(&mut de, &mut sizes)?;
-                de.end()?;
-                doc
-            }
-        };
-        self.bind_prepared(
-            name,
-            &Prepared {
-                val: Val::Doc(Arc::new(doc), Doc::ROOT),
-                sizes,
-            },
-        );
+        self.bind_document(name, &Document::parse(json)?);
         Ok(())
+    }
+
+    /// Binds `name` to a document read before (the object the built-in checks read too).
+    pub fn bind_document(&mut self, name: &str, d: &Document) {
+        self.sizes.absorb(d.sizes);
+        self.bind_val(name, Val::Doc(d.doc.clone(), Doc::ROOT));
     }
 
     /// Binds `name` to a value read once for many activations (an inventory every request of a
@@ -108,6 +97,46 @@ impl Activation {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.to_value())
+    }
+}
+
+/// A JSON text read once onto a tape: CEL expressions read it in place
+/// ([`Activation::bind_document`]), typed objects are deserialized from it ([`Document::typed`])
+/// without reading the text again.
+#[derive(Debug, Clone)]
+pub struct Document {
+    doc: Arc<Doc>,
+    sizes: Sizes,
+}
+
+impl Document {
+    /// Reads a JSON text (serde_json's values, and its refusals in its words).
+    pub fn parse(json: &str) -> Result<Document, serde_json::Error> {
+        let mut sizes = Sizes::default();
+        let doc = match Doc::parse(json, &mut sizes) {
+            Ok(doc) => doc,
+            // serde_json's own words for what is wrong.
+            Err(_) => {
+                sizes = Sizes::default();
+                let mut de = serde_json::Deserializer::from_str(json);
+                let doc = Doc::read(&mut de, &mut sizes)?;
+                de.end()?;
+                doc
+            }
+        };
+        Ok(Document {
+            doc: Arc::new(doc),
+            sizes,
+        })
+    }
+
+    /// The document as a `T`: what `serde_json::from_str` gives for its text, or an error where
+    /// that fails (in words of its own: no line and column).
+    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(At {
+            doc: &self.doc,
+            at: Doc::ROOT,
+        })
     }
 }
 

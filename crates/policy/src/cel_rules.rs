@@ -7,6 +7,7 @@ use rampart_api::{KindPattern, ParameterNotFoundAction, SecurityPolicySpec, Spec
 use rampart_cel::{Activation, EvalError, Expression, Prepared, Scope};
 
 use crate::object::ObjectJson;
+use crate::review::RequestView;
 use crate::store::{ObjectStore, Selection};
 
 /// A `cel` condition, compiled.
@@ -353,7 +354,7 @@ pub enum CelFinding {
 /// `namespaceObject` (its name and labels); each policy's `params` and `inventory` are bound
 /// over it ([`CompiledPolicy::inputs`]). `None` when the object is not JSON.
 pub fn activation(
-    request: &serde_json::Value,
+    request: &RequestView<'_>,
     object: ObjectJson<'_>,
     old_object: Option<ObjectJson<'_>>,
     namespace: &str,
@@ -366,26 +367,66 @@ pub fn activation(
         a.bind_json("oldObject", &serde_json::Value::Null);
     }
     // A Secret's values never reach an expression (nor a message built from one).
-    if request["kind"]["kind"] == "Secret" && request["kind"]["group"] == "" {
+    if request.kind.kind == "Secret" && request.kind.group.is_empty() {
         for name in ["object", "oldObject"] {
             a.redact(name, &["data", "stringData"]);
         }
     }
-    a.bind_json("request", request);
-    let ns = if namespace.is_empty() {
-        serde_json::Value::Null
+    // Written as text and read onto a tape: no tree of values made on the way.
+    bind_serialized(&mut a, "request", request);
+    if namespace.is_empty() {
+        a.bind_json("namespaceObject", &serde_json::Value::Null);
     } else {
-        serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": namespace, "labels": ns_labels}})
-    };
-    a.bind_json("namespaceObject", &ns);
+        bind_serialized(
+            &mut a,
+            "namespaceObject",
+            &NamespaceView {
+                api_version: "v1",
+                kind: "Namespace",
+                metadata: NamespaceMeta {
+                    name: namespace,
+                    labels: ns_labels,
+                },
+            },
+        );
+    }
     Some(a)
+}
+
+/// `namespaceObject`: the namespace's name and labels.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NamespaceView<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    metadata: NamespaceMeta<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct NamespaceMeta<'a> {
+    name: &'a str,
+    labels: &'a BTreeMap<String, String>,
+}
+
+fn bind_serialized(a: &mut Activation, name: &str, value: &impl serde::Serialize) {
+    // Strings and maps of strings: writing them cannot fail, nor reading them back.
+    let read = serde_json::to_string(value)
+        .ok()
+        .and_then(|text| rampart_cel::Document::parse(&text).ok());
+    match read {
+        Some(d) => a.bind_document(name, &d),
+        None => a.bind_json(name, &serde_json::Value::Null),
+    }
 }
 
 /// Binds an object as the request carries it: text read straight into CEL values.
 fn bind(a: &mut Activation, name: &str, o: ObjectJson<'_>) -> Result<(), serde_json::Error> {
     match o {
         ObjectJson::Raw(r) => a.bind_json_str(name, r.get()),
+        ObjectJson::Read(_, d) => {
+            a.bind_document(name, d);
+            Ok(())
+        }
         ObjectJson::Value(v) => {
             a.bind_json(name, v);
             Ok(())
@@ -418,10 +459,10 @@ pub fn evaluate(rule: &CompiledRule, scope: &mut Scope<'_>) -> Vec<CelFinding> {
         }
     }
     for c in rule.conditions.iter().flatten() {
-        let field = c.field.clone();
         match scope.eval_bool(&c.expression) {
             Ok(true) => {}
             Ok(false) => {
+                let field = c.field.clone();
                 let message = c
                     .message_expression
                     .as_ref()
@@ -432,7 +473,7 @@ pub fn evaluate(rule: &CompiledRule, scope: &mut Scope<'_>) -> Vec<CelFinding> {
                 out.push(CelFinding::Violation { field, message });
             }
             Err(err) => out.push(CelFinding::Error {
-                field,
+                field: c.field.clone(),
                 message: describe(&err),
             }),
         }
@@ -491,7 +532,10 @@ mod tests {
         };
         let c = CompiledPolicy::compile(&spec, None).unwrap_or_else(|e| panic!("{e:?}"));
         let a = activation(
-            &json!({"operation": "CREATE"}),
+            &RequestView {
+                operation: "CREATE",
+                ..RequestView::default()
+            },
             (&object).into(),
             None,
             "app",
@@ -583,7 +627,15 @@ mod tests {
         let c = CompiledPolicy::compile(&spec, None).unwrap();
         let secret = json!({"kind": "Secret", "data": {"password": "c2VjcmV0"}});
         let a = activation(
-            &json!({"operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Secret"}}),
+            &RequestView {
+                operation: "CREATE",
+                kind: crate::review::KindView {
+                    group: "",
+                    version: "v1",
+                    kind: "Secret",
+                },
+                ..RequestView::default()
+            },
             (&secret).into(),
             None,
             "app",

@@ -60,6 +60,8 @@ pub enum ObjectJson<'a> {
     Value(&'a serde_json::Value),
     /// Raw JSON text.
     Raw(&'a serde_json::value::RawValue),
+    /// Raw JSON text read onto a tape once: typed objects and CEL expressions read the tape.
+    Read(&'a serde_json::value::RawValue, &'a rampart_cel::Document),
 }
 
 impl<'a> From<&'a serde_json::Value> for ObjectJson<'a> {
@@ -74,12 +76,34 @@ impl<'a> From<&'a serde_json::value::RawValue> for ObjectJson<'a> {
     }
 }
 
-impl ObjectJson<'_> {
+impl<'a> ObjectJson<'a> {
     /// Deserializes into `T`.
     pub fn typed<T: DeserializeOwned>(&self) -> serde_json::Result<T> {
         match self {
             ObjectJson::Value(v) => T::deserialize(*v),
             ObjectJson::Raw(r) => serde_json::from_str(r.get()),
+            // A refusal is worded from the text (with its line and column).
+            ObjectJson::Read(r, d) => d.typed().or_else(|_| serde_json::from_str(r.get())),
+        }
+    }
+
+    /// Raw text read onto a tape (`None` for a value parsed already, or text that is not
+    /// JSON a tape holds).
+    pub fn read(&self) -> Option<rampart_cel::Document> {
+        match self {
+            ObjectJson::Raw(r) => rampart_cel::Document::parse(r.get()).ok(),
+            ObjectJson::Value(_) | ObjectJson::Read(..) => None,
+        }
+    }
+
+    /// This object read from `doc` (what [`ObjectJson::read`] gave for it).
+    pub fn with<'b>(self, doc: Option<&'b rampart_cel::Document>) -> ObjectJson<'b>
+    where
+        'a: 'b,
+    {
+        match (self, doc) {
+            (ObjectJson::Raw(r), Some(d)) => ObjectJson::Read(r, d),
+            (o, _) => o,
         }
     }
 }

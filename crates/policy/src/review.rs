@@ -451,16 +451,49 @@ pub fn op_name(o: Operation) -> &'static str {
     }
 }
 
+/// Whether the request is about a pod-bearing object rampart evaluates.
+fn judged_as_pod(req: &Request<'_>) -> bool {
+    rampart_api::runs_pods(req.group, req.kind)
+        && matches!(req.operation, Operation::Create | Operation::Update)
+        // Only the ephemeralcontainers subresource changes what a pod runs.
+        && req.sub_resource.is_none_or(|s| s == "ephemeralcontainers")
+}
+
+/// The objects of a request judged as a pod, read onto tapes once: the pod checks and the CEL
+/// rules both read them there.
+#[derive(Default)]
+struct ReadObjects {
+    object: Option<rampart_cel::Document>,
+    old_object: Option<rampart_cel::Document>,
+}
+
+impl ReadObjects {
+    fn new(req: &Request<'_>) -> ReadObjects {
+        if !judged_as_pod(req) {
+            return ReadObjects::default();
+        }
+        ReadObjects {
+            object: req.object.and_then(|o| o.read()),
+            old_object: req
+                .old_object
+                .filter(|_| req.operation == Operation::Update)
+                .and_then(|o| o.read()),
+        }
+    }
+
+    /// `req` reading its objects from the tapes.
+    fn request<'b>(&'b self, req: &Request<'b>) -> Request<'b> {
+        Request {
+            object: req.object.map(|o| o.with(self.object.as_ref())),
+            old_object: req.old_object.map(|o| o.with(self.old_object.as_ref())),
+            ..*req
+        }
+    }
+}
+
 /// Whether the request is about a pod-bearing object rampart evaluates, and its pod.
 fn pod_of(req: &Request<'_>) -> Result<Option<(PodSource, Option<PodSource>)>, ReviewError> {
-    if !rampart_api::runs_pods(req.group, req.kind) {
-        return Ok(None);
-    }
-    if !matches!(req.operation, Operation::Create | Operation::Update) {
-        return Ok(None);
-    }
-    // Only the ephemeralcontainers subresource changes what a pod runs.
-    if req.sub_resource.is_some_and(|s| s != "ephemeralcontainers") {
+    if !judged_as_pod(req) {
         return Ok(None);
     }
     let object = req
@@ -518,6 +551,8 @@ pub fn validate_images(
     {
         return Ok(validate_rampart_object(req));
     }
+    let read = ReadObjects::new(req);
+    let req = &read.request(req);
     let mut out = Outcome::default();
     match pod_of(req)? {
         Some((pod, old)) => {
@@ -828,7 +863,7 @@ impl<'a> CelInput<'a> {
     fn scope(&mut self) -> Option<&mut rampart_cel::Scope<'static>> {
         if self.scope.is_none() {
             let req = self.req;
-            let request = request_json(req);
+            let request = RequestView::of(req);
             let built = req.object.and_then(|object| {
                 cel_rules::activation(
                     &request,
@@ -845,21 +880,82 @@ impl<'a> CelInput<'a> {
 }
 
 /// The `request` variable of CEL expressions: what an AdmissionReview's request says of it.
-pub fn request_json(req: &Request<'_>) -> Value {
-    let resource = if req.resource.is_empty() {
-        resource_of_kind(req.kind)
-    } else {
-        req.resource.to_string()
-    };
-    serde_json::json!({
-        "operation": op_name(req.operation),
-        "name": req.name,
-        "namespace": req.namespace,
-        "kind": {"group": req.group, "version": req.version, "kind": req.kind},
-        "resource": {"group": req.group, "version": req.version, "resource": resource},
-        "subResource": req.sub_resource.unwrap_or_default(),
-        "userInfo": {"username": req.username},
-    })
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestView<'a> {
+    /// `CREATE`, `UPDATE`, …
+    pub operation: &'a str,
+    /// The object's name.
+    pub name: &'a str,
+    /// Its namespace (empty for a cluster-scoped one).
+    pub namespace: &'a str,
+    /// Its kind.
+    pub kind: KindView<'a>,
+    /// Its resource.
+    pub resource: ResourceView<'a>,
+    /// The subresource (empty for none).
+    pub sub_resource: &'a str,
+    /// Who asks.
+    pub user_info: UserView<'a>,
+}
+
+/// `request.kind`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct KindView<'a> {
+    /// API group (`""` for core).
+    pub group: &'a str,
+    /// API version.
+    pub version: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+}
+
+/// `request.resource`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ResourceView<'a> {
+    /// API group.
+    pub group: &'a str,
+    /// API version.
+    pub version: &'a str,
+    /// The resource (plural).
+    pub resource: std::borrow::Cow<'a, str>,
+}
+
+/// `request.userInfo`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct UserView<'a> {
+    /// The user's name.
+    pub username: &'a str,
+}
+
+impl<'a> RequestView<'a> {
+    /// What `req` says.
+    pub fn of(req: &Request<'a>) -> RequestView<'a> {
+        let resource = if req.resource.is_empty() {
+            resource_of_kind(req.kind).into()
+        } else {
+            req.resource.into()
+        };
+        RequestView {
+            operation: op_name(req.operation),
+            name: req.name,
+            namespace: req.namespace,
+            kind: KindView {
+                group: req.group,
+                version: req.version,
+                kind: req.kind,
+            },
+            resource: ResourceView {
+                group: req.group,
+                version: req.version,
+                resource,
+            },
+            sub_resource: req.sub_resource.unwrap_or_default(),
+            user_info: UserView {
+                username: req.username,
+            },
+        }
+    }
 }
 
 /// `GroupResource.String()`: `pods`, `deployments.apps`.

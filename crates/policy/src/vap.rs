@@ -389,7 +389,7 @@ impl VapSet {
             operation: crate::review::op_name(req.operation),
         };
         let labels = labels_of(object);
-        let request = crate::review::request_json(req);
+        let request = crate::review::RequestView::of(req);
         let Some(activation) = cel_rules::activation(
             &request,
             object.into(),

@@ -35,8 +35,11 @@ fn main() {
         return;
     }
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
-    // `RAMPART_BENCH_ONLY=rampart` skips the Rego run (for profiling).
-    let only_rampart = std::env::var("RAMPART_BENCH_ONLY").is_ok_and(|v| v == "rampart");
+    // `RAMPART_BENCH_ONLY=rampart` skips the Rego run, `=cel` the review without CEL too (for
+    // profiling).
+    let only = std::env::var("RAMPART_BENCH_ONLY").unwrap_or_default();
+    let only_rampart = only == "rampart" || only == "cel";
+    let only_cel = only == "cel";
     let body = review(&pod());
     let s = state();
 
@@ -87,6 +90,9 @@ fn main() {
             .collect()
     };
     let rampart = time(&mut || {
+        if only_cel {
+            return;
+        }
         let v = review_bytes(&s, body.as_bytes(), false).expect("review");
         std::hint::black_box(v);
     });
