@@ -102,17 +102,11 @@ impl Val {
     pub(crate) fn field(&self, key: &Key) -> Option<Option<Val>> {
         match self {
             Val::Cel(Value::Map(m)) => Some(m.map.get(key).cloned().map(Val::Cel)),
-            Val::Doc(d, at) => match (d.kind(*at), key) {
-                (Kind::Map { .. }, Key::String(k)) => {
-                    Some(d.get(*at, k).map(|m| Val::Doc(d.clone(), m)))
-                }
-                (Kind::Map { .. }, _) => Some(None),
-                _ => None,
+            Val::Doc(..) | Val::Named(_) => match key {
+                Key::String(k) => self.field_str(k),
+                // Read in place, their keys are strings.
+                _ => matches!(self.view(), View::Map(_)).then_some(None),
             },
-            Val::Named(n) => Some(match key {
-                Key::String(k) => n.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone()),
-                _ => None,
-            }),
             _ => None,
         }
     }

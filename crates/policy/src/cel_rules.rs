@@ -410,12 +410,9 @@ struct NamespaceMeta<'a> {
 
 fn bind_serialized(a: &mut Activation, name: &str, value: &impl serde::Serialize) {
     // Strings and maps of strings: writing them cannot fail, nor reading them back.
-    let read = serde_json::to_string(value)
-        .ok()
-        .and_then(|text| rampart_cel::Document::parse(&text).ok());
-    match read {
-        Some(d) => a.bind_document(name, &d),
-        None => a.bind_json(name, &serde_json::Value::Null),
+    let bound = serde_json::to_string(value).is_ok_and(|text| a.bind_json_str(name, &text).is_ok());
+    if !bound {
+        a.bind_json(name, &serde_json::Value::Null);
     }
 }
 
