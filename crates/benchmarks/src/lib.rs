@@ -157,6 +157,93 @@ pub fn percentiles(mut v: Vec<Duration>) -> (Duration, Duration) {
     (at(0.5), at(0.99))
 }
 
+/// Work of a known kind and length for reading a tail against: parsing the same JSON the code
+/// under test reads into a `serde_json::Value` and dropping it, as many times as fit its median,
+/// topped up with a small document. Timed between the calls of the code under test, its p99 is
+/// what this machine adds at those moments to parsing, allocating work of that length and
+/// working set: on a VM, the host taking the vCPU away, its timer ticks, and phases where
+/// memory-bound code runs slower (which plain arithmetic does not show).
+#[derive(Debug, Clone, Copy)]
+pub struct Floor<'a> {
+    doc: &'a str,
+    whole: usize,
+    small: usize,
+}
+
+/// The top-up: an object of mixed members (~400 bytes).
+const SMALL_DOC: &str = r#"{"uid":"3f2b8c1e-6a1d-4c3e-9a1f-0c5d2e7b9a10","kind":{"group":"","version":"v1","kind":"Pod"},"namespace":"shop","operation":"CREATE","userInfo":{"username":"system:serviceaccount:kube-system:replicaset-controller","uid":"a1","groups":["system:serviceaccounts","system:serviceaccounts:kube-system","system:authenticated"]},"labels":{"app":"checkout","team":"payments","version":"2.4.1"},"ports":[8080,9090,15001],"dryRun":false}"#;
+
+impl<'a> Floor<'a> {
+    /// A floor over `doc` whose median takes about `median`.
+    pub fn calibrated(doc: &'a str, median: Duration) -> Floor<'a> {
+        let median_of = |f: &Floor| {
+            let runs = (0..301).map(|_| timed(|| f.run())).collect();
+            percentiles(runs).0.as_secs_f64().max(1e-9)
+        };
+        let one = median_of(&Floor {
+            doc,
+            whole: 1,
+            small: 0,
+        });
+        let target = median.as_secs_f64();
+        let whole = (target / one).floor() as usize;
+        let mut floor = Floor {
+            doc,
+            whole,
+            small: 1,
+        };
+        let small = median_of(&Floor {
+            doc,
+            whole: 0,
+            small: 1,
+        });
+        floor.small = ((target - whole as f64 * one) / small).round().max(0.0) as usize;
+        // A few rounds of measuring and scaling the top-up: one measurement can fall in a slow
+        // phase.
+        for _ in 0..3 {
+            let off = target - median_of(&floor);
+            let small = (floor.small as f64 + off / small).round().max(0.0) as usize;
+            floor.small = small;
+        }
+        floor
+    }
+
+    /// Does the work once.
+    pub fn run(&self) {
+        let parse = |doc: &str| {
+            let v: Result<Value, _> = serde_json::from_str(std::hint::black_box(doc));
+            std::hint::black_box(v.ok());
+        };
+        (0..self.whole).for_each(|_| parse(self.doc));
+        (0..self.small).for_each(|_| parse(SMALL_DOC));
+    }
+}
+
+/// How long one call of `f` took.
+pub fn timed(f: impl FnOnce()) -> Duration {
+    let t = std::time::Instant::now();
+    f();
+    t.elapsed()
+}
+
+/// `n` timings of `f` and `n` of `floor`, taken in turns of 50 each: both see the same moments
+/// of the machine (its slow phases last milliseconds or longer), and a turn is long enough that
+/// the floor's allocations do not stand in the caches of every call of `f`.
+pub fn timed_beside(
+    n: usize,
+    floor: Floor<'_>,
+    f: &mut dyn FnMut(),
+) -> (Vec<Duration>, Vec<Duration>) {
+    const TURN: usize = 50;
+    let (mut fs, mut floors) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    while fs.len() < n {
+        let turn = TURN.min(n - fs.len());
+        fs.extend((0..turn).map(|_| timed(&mut *f)));
+        floors.extend((0..turn).map(|_| timed(|| floor.run())));
+    }
+    (fs, floors)
+}
+
 /// One memory line of `/proc/PROCESS/status` (`process`: a pid, or `self`), in MiB (the file
 /// says KiB); 0 when it cannot be read.
 pub fn status_mib(process: &str, field: &str) -> u64 {
