@@ -36,10 +36,20 @@ pub(crate) enum Kind {
     /// Its members follow it; `live` of them count (a map's absent members do not).
     List {
         live: u32,
+        span: Span,
     },
     Map {
         live: u32,
+        span: Span,
     },
+}
+
+/// Where a container stands in the text it was read from: `from..to`, empty for one read from
+/// something else (a tree, serde_json's reader).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Span {
+    from: u32,
+    to: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -133,14 +143,71 @@ impl Doc {
         self.members(at).nth(i)
     }
 
-    /// Blanks every value under the members `fields` of the root map (a Secret's `data`),
-    /// keeping the keys.
-    pub(crate) fn redact(&mut self, fields: &[&str]) {
-        let Kind::Map { .. } = self.kind(Self::ROOT) else {
+    /// The sizes of the subtree at `at`, as reading it alone would have counted them.
+    pub(crate) fn sizes_of(&self, at: u32) -> Sizes {
+        let end = self.nodes.get(at as usize).map_or(at, |n| n.end);
+        let mut sizes = Sizes::default();
+        for node in self
+            .nodes
+            .get(at as usize..end as usize)
+            .unwrap_or_default()
+        {
+            match node.kind {
+                Kind::List { live, .. } | Kind::Map { live, .. } => {
+                    sizes.largest = sizes.largest.max(u64::from(live));
+                    sizes.total = sizes.total.saturating_add(u64::from(live));
+                }
+                Kind::Str(_, l) => {
+                    sizes.longest_string = sizes.longest_string.max(u64::from(l));
+                }
+                _ => {}
+            }
+        }
+        sizes
+    }
+
+    /// Where the container at `at` stands in the text it was read from.
+    pub(crate) fn span(&self, at: u32) -> Option<std::ops::Range<usize>> {
+        match self.kind(at) {
+            Kind::List { span, .. } | Kind::Map { span, .. } if span.to > span.from => {
+                Some(span.from as usize..span.to as usize)
+            }
+            _ => None,
+        }
+    }
+
+    /// Blanks the text of everything but the subtree at `at`, keeping positions: a copy made
+    /// to be changed holds only that part's keys and strings.
+    pub(crate) fn confine(&mut self, at: u32) {
+        let end = self.nodes.get(at as usize).map_or(at, |n| n.end);
+        let mut kept = " ".repeat(self.text.len());
+        for i in at..end {
+            let node = &self.nodes[i as usize];
+            let strings = [
+                (i > at).then_some(node.key),
+                match node.kind {
+                    Kind::Str(s, l) => Some((s, l)),
+                    _ => None,
+                },
+            ];
+            for (s, l) in strings.into_iter().flatten() {
+                let range = s as usize..(s + l) as usize;
+                if let Some(text) = self.text.get(range.clone()) {
+                    kept.replace_range(range, text);
+                }
+            }
+        }
+        self.text = kept;
+    }
+
+    /// Blanks every value under the members `fields` of the map at `object` (a Secret's
+    /// `data`), keeping the keys.
+    pub(crate) fn redact(&mut self, object: u32, fields: &[&str]) {
+        let Kind::Map { .. } = self.kind(object) else {
             return;
         };
         for f in fields {
-            let Some(at) = self.get(Self::ROOT, f) else {
+            let Some(at) = self.get(object, f) else {
                 continue;
             };
             if let Kind::Map { .. } = self.kind(at) {
@@ -172,7 +239,7 @@ impl Doc {
             Kind::List { .. } => {
                 Value::List(Arc::new(self.members(at).map(|m| self.value(m)).collect()))
             }
-            Kind::Map { live } => {
+            Kind::Map { live, .. } => {
                 let mut map: HashMap<Key, Value> = HashMap::with_capacity(live as usize);
                 for m in self.members(at) {
                     map.insert(
@@ -186,11 +253,11 @@ impl Doc {
     }
 
     /// The list at `at` is complete with its `n` elements.
-    fn close_list(&mut self, at: u32, n: u32, sizes: &mut Sizes) {
+    fn close_list(&mut self, at: u32, n: u32, span: Span, sizes: &mut Sizes) {
         sizes.largest = sizes.largest.max(u64::from(n));
         sizes.total = sizes.total.saturating_add(u64::from(n));
         let end = self.nodes.len() as u32;
-        self.nodes[at as usize].kind = Kind::List { live: n };
+        self.nodes[at as usize].kind = Kind::List { live: n, span };
         self.nodes[at as usize].end = end;
     }
 
@@ -203,7 +270,7 @@ impl Doc {
     }
 
     /// The map at `at` is complete with its `members`.
-    fn close_map(&mut self, at: u32, members: &[u32], sizes: &mut Sizes) {
+    fn close_map(&mut self, at: u32, members: &[u32], span: Span, sizes: &mut Sizes) {
         // A key given twice: the last one counts (small maps compared pairwise, large ones
         // through a set).
         let mut repeated = Vec::new();
@@ -237,7 +304,7 @@ impl Doc {
         sizes.largest = sizes.largest.max(u64::from(live));
         sizes.total = sizes.total.saturating_add(u64::from(live));
         let end = self.nodes.len() as u32;
-        self.nodes[at as usize].kind = Kind::Map { live };
+        self.nodes[at as usize].kind = Kind::Map { live, span };
         self.nodes[at as usize].end = end;
     }
 
@@ -333,7 +400,13 @@ impl<'de> Visitor<'de> for Seed<'_> {
         self.visit_unit()
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<u32, A::Error> {
-        let at = self.doc.push(Kind::List { live: 0 }).map_err(too_large)?;
+        let at = self
+            .doc
+            .push(Kind::List {
+                live: 0,
+                span: Span::default(),
+            })
+            .map_err(too_large)?;
         let mut n = 0u32;
         while a
             .next_element_seed(Seed {
@@ -345,11 +418,17 @@ impl<'de> Visitor<'de> for Seed<'_> {
         {
             n += 1;
         }
-        self.doc.close_list(at, n, self.sizes);
+        self.doc.close_list(at, n, Span::default(), self.sizes);
         Ok(at)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<u32, A::Error> {
-        let at = self.doc.push(Kind::Map { live: 0 }).map_err(too_large)?;
+        let at = self
+            .doc
+            .push(Kind::Map {
+                live: 0,
+                span: Span::default(),
+            })
+            .map_err(too_large)?;
         let base = self.members.len();
         while let Some(key) = a.next_key_seed(KeySeed(&mut *self.doc))? {
             let m = a.next_value_seed(Seed {
@@ -360,7 +439,8 @@ impl<'de> Visitor<'de> for Seed<'_> {
             self.doc.member(m, key);
             self.members.push(m);
         }
-        self.doc.close_map(at, &self.members[base..], self.sizes);
+        self.doc
+            .close_map(at, &self.members[base..], Span::default(), self.sizes);
         self.members.truncate(base);
         Ok(at)
     }
@@ -494,8 +574,12 @@ impl Text<'_> {
         if depth >= MAX_DEPTH {
             return Err(self.err("recursion limit exceeded"));
         }
+        let from = self.i as u32;
         self.i += 1;
-        let at = self.push(Kind::List { live: 0 })?;
+        let at = self.push(Kind::List {
+            live: 0,
+            span: Span::default(),
+        })?;
         let mut n = 0u32;
         if !self.closed(b']') {
             loop {
@@ -506,16 +590,29 @@ impl Text<'_> {
                 }
             }
         }
-        self.doc.close_list(at, n, self.sizes);
+        let span = self.span(from);
+        self.doc.close_list(at, n, span, self.sizes);
         Ok(at)
+    }
+
+    /// From `from` to the cursor (`parse` bounds the text's length: both fit).
+    fn span(&self, from: u32) -> Span {
+        Span {
+            from,
+            to: self.i as u32,
+        }
     }
 
     fn map(&mut self, depth: usize) -> Result<u32, TextError> {
         if depth >= MAX_DEPTH {
             return Err(self.err("recursion limit exceeded"));
         }
+        let from = self.i as u32;
         self.i += 1;
-        let at = self.push(Kind::Map { live: 0 })?;
+        let at = self.push(Kind::Map {
+            live: 0,
+            span: Span::default(),
+        })?;
         let base = self.members.len();
         if !self.closed(b'}') {
             loop {
@@ -537,7 +634,9 @@ impl Text<'_> {
                 }
             }
         }
-        self.doc.close_map(at, &self.members[base..], self.sizes);
+        let span = self.span(from);
+        self.doc
+            .close_map(at, &self.members[base..], span, self.sizes);
         self.members.truncate(base);
         Ok(at)
     }

@@ -15,9 +15,10 @@
 //!   the namespace, parameters) read once per request onto a flat tape (`doc`) that plans read
 //!   in place, with the size of the largest collection they hold; the interpreter's values are
 //!   made from it only when an expression without a plan needs them. A [`Document`] is such a
-//!   tape on its own: the policy crate reads an admitted pod once and deserializes its typed
-//!   objects from the same tape (`typed`: a serde `Deserializer` that shows a type what
-//!   serde_json's reader would);
+//!   tape on its own, and a member of one is a document too ([`Document::member`], with its own
+//!   text and sizes): the webhook reads a whole AdmissionReview once, its objects nodes of that
+//!   tape, and the policy crate deserializes typed objects from them (`typed`: a serde
+//!   `Deserializer` that shows a type what serde_json's reader would);
 //! * **evaluating** ([`Scope`]): with Kubernetes' CEL libraries (`quantity`, `url`, `ip`/`cidr`,
 //!   regular expressions, `lists`, `sets`, `format`, …, from `kube-cel`), under a cost budget
 //!   checked before anything runs: an expression's worst case over the sizes of this request's

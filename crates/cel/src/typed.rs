@@ -39,7 +39,7 @@ impl<'d> de::Deserializer<'d> for At<'d> {
             Kind::Float(f) => v.visit_f64(f),
             Kind::Str(s, l) => v.visit_borrowed_str(self.doc.str(s, l)),
             // The value is returned as it is (a pod's container is kilobytes: each move shows).
-            kind @ (Kind::List { live } | Kind::Map { live }) => {
+            kind @ (Kind::List { live, .. } | Kind::Map { live, .. }) => {
                 let list = matches!(kind, Kind::List { .. });
                 let mut members = Members::new(self, live);
                 let out = if list {

@@ -6,7 +6,7 @@ use cel::Value;
 use cel::objects::Key;
 
 use crate::Sizes;
-use crate::doc::Doc;
+use crate::doc::{Doc, Kind};
 use crate::typed::At;
 use crate::val::Val;
 
@@ -39,7 +39,7 @@ impl Activation {
     /// Binds `name` to a document read before (the object the built-in checks read too).
     pub fn bind_document(&mut self, name: &str, d: &Document) {
         self.sizes.absorb(d.sizes);
-        self.bind_val(name, Val::Doc(d.doc.clone(), Doc::ROOT));
+        self.bind_val(name, Val::Doc(d.doc.clone(), d.root));
     }
 
     /// Binds `name` to a value read once for many activations (an inventory every request of a
@@ -69,7 +69,15 @@ impl Activation {
             return;
         };
         match bound {
-            Val::Doc(doc, Doc::ROOT) => Arc::make_mut(doc).redact(fields),
+            Val::Doc(doc, at) => {
+                let doc = Arc::make_mut(doc);
+                if *at != Doc::ROOT {
+                    // A member of a larger document (the object of a whole review): the copy
+                    // keeps this part's text only.
+                    doc.confine(*at);
+                }
+                doc.redact(*at, fields);
+            }
             Val::Cel(Value::Map(object)) => {
                 let object = Arc::make_mut(&mut object.map);
                 for f in fields {
@@ -102,10 +110,14 @@ impl Activation {
 
 /// A JSON text read once onto a tape: CEL expressions read it in place
 /// ([`Activation::bind_document`]), typed objects are deserialized from it ([`Document::typed`])
-/// without reading the text again.
+/// without reading the text again. A member of a document ([`Document::member`]) is a document
+/// too, sharing the tape: an AdmissionReview is read once, its object read where it stands.
 #[derive(Debug, Clone)]
 pub struct Document {
     doc: Arc<Doc>,
+    /// The node this document is.
+    root: u32,
+    /// Its sizes, as reading it alone would count them.
     sizes: Sizes,
 }
 
@@ -126,6 +138,7 @@ impl Document {
         };
         Ok(Document {
             doc: Arc::new(doc),
+            root: Doc::ROOT,
             sizes,
         })
     }
@@ -135,8 +148,28 @@ impl Document {
     pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         T::deserialize(At {
             doc: &self.doc,
-            at: Doc::ROOT,
+            at: self.root,
         })
+    }
+
+    /// The member `key` of this map (the last one given, as serde_json's readers take it);
+    /// `None` for another kind of value, a missing key or one set to `null`.
+    pub fn member(&self, key: &str) -> Option<Document> {
+        let Kind::Map { .. } = self.doc.kind(self.root) else {
+            return None;
+        };
+        let at = self.doc.get(self.root, key)?;
+        Some(Document {
+            doc: self.doc.clone(),
+            root: at,
+            sizes: self.doc.sizes_of(at),
+        })
+    }
+
+    /// This document's own text, from `text`, the text it was read from by
+    /// [`Document::parse`]: for an object or array read that way, `None` otherwise.
+    pub fn source<'t>(&self, text: &'t str) -> Option<&'t str> {
+        text.get(self.doc.span(self.root)?)
     }
 }
 
@@ -254,6 +287,73 @@ mod tests {
             shown.contains("password") && shown.contains("token"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_member_is_the_document_its_text_would_be() {
+        let texts = [
+            r#"{"kind": "Pod", "spec": {"containers": [{"name": "a", "args": ["x", "yy"]}], "n": 1}}"#,
+            r#"[1, "two", {"three": [3, 3, 3]}, null, []]"#,
+            r#"{"escaped": "a\"b\u00e9\n", "gone": null, "twice": 1, "twice": {"last": "wins"}}"#,
+            r#"{}"#,
+        ];
+        for (i, object) in texts.iter().enumerate() {
+            let whole = format!(
+                r#"{{"before": {{"k": ["a longer string than any"]}}, "object" : {object} , "after": [1,2,3,4,5,6,7]}}"#
+            );
+            let d = Document::parse(&whole).unwrap_or_else(|e| panic!("{e}"));
+            let alone = Document::parse(object).unwrap_or_else(|e| panic!("{e}"));
+            let m = d
+                .member("object")
+                .unwrap_or_else(|| panic!("case {i}: a member"));
+            assert_eq!(m.source(&whole), Some(*object), "case {i}");
+            assert_eq!(m.sizes, alone.sizes, "case {i}");
+            let (mut a, mut b) = (Activation::new(), Activation::new());
+            a.bind_document("o", &m);
+            b.bind_document("o", &alone);
+            assert_eq!(a.get("o"), b.get("o"), "case {i}");
+            assert_eq!(
+                m.typed::<serde_json::Value>().ok(),
+                serde_json::from_str::<serde_json::Value>(object).ok(),
+                "case {i}"
+            );
+        }
+        let d = Document::parse(r#"{"a": null, "b": "text", "c": {"d": 1}}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(d.member("a").is_none(), "null is no member");
+        assert!(d.member("missing").is_none());
+        let b = d.member("b").unwrap_or_else(|| panic!("b"));
+        assert_eq!(b.source("…"), None, "a string has no text of its own here");
+        assert!(b.member("x").is_none(), "a string has no members");
+        let nested = d.member("c").and_then(|c| c.member("d"));
+        assert_eq!(nested.and_then(|d| d.typed::<u8>().ok()), Some(1));
+    }
+
+    #[test]
+    fn a_redacted_member_keeps_nothing_of_the_rest() {
+        let whole = r#"{"request": {"oldObject": {"kind": "Secret", "data": {"old": "b2xkc2VjcmV0"}}, "object": {"kind": "Secret", "data": {"password": "c2VjcmV0"}, "stringData": {"token": "t0p"}}}}"#;
+        let d = Document::parse(whole).unwrap_or_else(|e| panic!("{e}"));
+        let object = d
+            .member("request")
+            .and_then(|r| r.member("object"))
+            .unwrap_or_else(|| panic!("the object"));
+        let mut a = Activation::new();
+        a.bind_document("object", &object);
+        a.redact("object", &["data", "stringData"]);
+        let shown = format!("{:?}", a.vars);
+        for secret in ["c2VjcmV0", "t0p", "b2xkc2VjcmV0", "oldObject"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("password") && shown.contains("token"),
+            "{shown}"
+        );
+        let Some(Value::Map(m)) = a.get("object") else {
+            panic!("a map")
+        };
+        assert_eq!(m.map.len(), 3, "kind, data and stringData");
+        // The document the member came from is left as it was.
+        assert!(format!("{d:?}").contains("c2VjcmV0"));
     }
 
     #[test]

@@ -285,21 +285,26 @@ fn kind_label(kind: &str) -> String {
     .to_string()
 }
 
-/// The AdmissionReview v1 request as the API server sends it. Objects stay raw JSON borrowed
-/// from the body and are parsed once, straight into typed objects.
+/// The AdmissionReview v1 request as the API server sends it, its objects as `O`: read
+/// without them (`IgnoredAny`) from the review's tape, as raw JSON borrowed from the body by
+/// serde_json, and then as an [`Object`] either way.
 #[derive(Debug, serde::Deserialize)]
-struct WireReview<'a> {
+#[serde(bound(deserialize = "O: serde::Deserialize<'de>"))]
+struct WireReview<O> {
     #[serde(rename = "apiVersion", default)]
     api_version: String,
     #[serde(default)]
     kind: String,
-    #[serde(borrow)]
-    request: Option<WireRequest<'a>>,
+    request: Option<WireRequest<O>>,
 }
+
+/// A review's request, its objects read.
+type Review<'a> = WireRequest<Object<'a>>;
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct WireRequest<'a> {
+#[serde(bound(deserialize = "O: serde::Deserialize<'de>"))]
+struct WireRequest<O> {
     uid: String,
     kind: Gvk,
     /// The resource (`pods`, `deployments`): denials name it, as upstream's do.
@@ -314,10 +319,45 @@ struct WireRequest<'a> {
     operation: WireOperation,
     #[serde(default)]
     user_info: UserInfo,
-    #[serde(borrow, default)]
-    object: Option<&'a serde_json::value::RawValue>,
-    #[serde(borrow, default)]
-    old_object: Option<&'a serde_json::value::RawValue>,
+    #[serde(default = "Option::default")]
+    object: Option<O>,
+    #[serde(default = "Option::default")]
+    old_object: Option<O>,
+}
+
+impl<O> WireRequest<O> {
+    fn with_objects<P>(self, object: Option<P>, old_object: Option<P>) -> WireRequest<P> {
+        WireRequest {
+            uid: self.uid,
+            kind: self.kind,
+            resource: self.resource,
+            sub_resource: self.sub_resource,
+            name: self.name,
+            namespace: self.namespace,
+            operation: self.operation,
+            user_info: self.user_info,
+            object,
+            old_object,
+        }
+    }
+}
+
+/// An object of the review.
+#[derive(Debug)]
+enum Object<'a> {
+    /// Raw JSON borrowed from the body (serde_json read the review).
+    Raw(&'a serde_json::value::RawValue),
+    /// Its text in the body and its node of the review's tape.
+    Read(&'a str, rampart_cel::Document),
+}
+
+impl Object<'_> {
+    fn json(&self) -> rampart_policy::object::ObjectJson<'_> {
+        match self {
+            Object::Raw(r) => rampart_policy::object::ObjectJson::Raw(r),
+            Object::Read(text, d) => rampart_policy::object::ObjectJson::Read(text, d),
+        }
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -371,8 +411,8 @@ impl WireOperation {
 }
 
 /// `null` objects (DELETE carries `object: null`) are absent.
-fn present(r: Option<&serde_json::value::RawValue>) -> Option<&serde_json::value::RawValue> {
-    r.filter(|r| r.get() != "null")
+fn present(r: Option<&serde_json::value::RawValue>) -> Option<Object<'_>> {
+    r.filter(|r| r.get() != "null").map(Object::Raw)
 }
 
 /// The response review, as the API server's Go types read it (`patch` base64).
@@ -425,8 +465,31 @@ pub fn review_bytes(
         .map_err(|(e, _)| e.to_string())
 }
 
+/// [`review_bytes`] with the review read by serde_json alone, the reader for bodies the tape
+/// does not take: tests and the `admission` fuzz target hold both readers to the same answers.
+#[doc(hidden)]
+pub fn review_bytes_by_serde_json(
+    s: &AdmissionState,
+    bytes: &[u8],
+    mutate: bool,
+) -> Result<serde_json::Value, String> {
+    let (req, endpoint) = read_for(bytes, mutate, |b| by_serde_json(b).and_then(checked))?;
+    decide(s, &req, endpoint, None, &ImageVerdicts::new())
+        .map(|(v, _)| v)
+        .map_err(|(e, _)| e.to_string())
+}
+
 /// The review of `bytes` and the endpoint it is for, or the 400 message.
-fn parse_for(bytes: &[u8], mutate: bool) -> Result<(WireRequest<'_>, Endpoint), String> {
+fn parse_for(bytes: &[u8], mutate: bool) -> Result<(Review<'_>, Endpoint), String> {
+    read_for(bytes, mutate, parse)
+}
+
+/// [`parse_for`] with the reader `read`.
+fn read_for<'a>(
+    bytes: &'a [u8],
+    mutate: bool,
+    read: impl FnOnce(&'a [u8]) -> Result<Review<'a>, (BadReview, Labels)>,
+) -> Result<(Review<'a>, Endpoint), String> {
     if bytes.len() > MAX_BODY {
         return Err(BadReview::TooLarge.to_string());
     }
@@ -435,7 +498,7 @@ fn parse_for(bytes: &[u8], mutate: bool) -> Result<(WireRequest<'_>, Endpoint), 
     } else {
         Endpoint::Validate
     };
-    let req = parse(bytes).map_err(|(e, _)| e.to_string())?;
+    let req = read(bytes).map_err(|(e, _)| e.to_string())?;
     Ok((req, endpoint))
 }
 
@@ -456,10 +519,31 @@ pub async fn review_bytes_verified(
         .map_err(|(e, _)| e.to_string())
 }
 
-/// Parses the AdmissionReview once; the objects stay raw JSON borrowed from `bytes`.
-fn parse(bytes: &[u8]) -> Result<WireRequest<'_>, (BadReview, Labels)> {
-    let review: WireReview<'_> =
+/// Parses the AdmissionReview once: onto one tape whose nodes its objects are where that reads
+/// it, else by serde_json with the objects raw JSON borrowed from `bytes`.
+fn parse(bytes: &[u8]) -> Result<Review<'_>, (BadReview, Labels)> {
+    match on_tape(bytes) {
+        Some(review) => checked(review),
+        None => checked(by_serde_json(bytes)?),
+    }
+}
+
+/// The review read by serde_json, its objects raw JSON borrowed from `bytes`.
+fn by_serde_json(bytes: &[u8]) -> Result<WireReview<Object<'_>>, (BadReview, Labels)> {
+    let review: WireReview<&serde_json::value::RawValue> =
         serde_json::from_slice(bytes).map_err(|e| (BadReview::Json(e), None))?;
+    Ok(WireReview {
+        api_version: review.api_version,
+        kind: review.kind,
+        request: review.request.map(|r| {
+            let (object, old_object) = (present(r.object), present(r.old_object));
+            r.with_objects(object, old_object)
+        }),
+    })
+}
+
+/// The request of a review of the version rampart reads.
+fn checked(review: WireReview<Object<'_>>) -> Result<Review<'_>, (BadReview, Labels)> {
     if !review.api_version.is_empty() && review.api_version != "admission.k8s.io/v1" {
         return Err((BadReview::Version(review.api_version), None));
     }
@@ -467,10 +551,38 @@ fn parse(bytes: &[u8]) -> Result<WireRequest<'_>, (BadReview, Labels)> {
     review.request.ok_or((BadReview::NoRequest, None))
 }
 
-/// Decides a parsed request. `lookup_failed` says why its namespace could not be read (fail
-/// closed, as upstream Pod Security Admission does).
+/// The review read onto one tape (the body's text read once: the request's fields and both
+/// objects are nodes of it). `None` where serde_json is to read it instead: a body the tape
+/// does not take (serde_json then words the refusal), an object that is not a JSON object or
+/// array, or a Secret (its values are blanked for CEL in a tape of its own, which holds
+/// nothing else).
+fn on_tape(bytes: &[u8]) -> Option<WireReview<Object<'_>>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let doc = rampart_cel::Document::parse(text).ok()?;
+    let review: WireReview<serde::de::IgnoredAny> = doc.typed().ok()?;
+    let request = match review.request {
+        None => None,
+        Some(r) => {
+            if r.kind.kind == "Secret" && r.kind.group.is_empty() {
+                return None;
+            }
+            let fields = doc.member("request")?;
+            let object = |key: &str| match fields.member(key) {
+                None => Some(None),
+                Some(d) => Some(Some(Object::Read(d.source(text)?, d))),
+            };
+            Some(r.with_objects(object("object")?, object("oldObject")?))
+        }
+    };
+    Some(WireReview {
+        api_version: review.api_version,
+        kind: review.kind,
+        request,
+    })
+}
+
 /// The review's request as `rampart-policy` reads it.
-fn request<'a>(req: &'a WireRequest<'a>, namespace: &'a str) -> Request<'a> {
+fn request<'a>(req: &'a Review<'a>, namespace: &'a str) -> Request<'a> {
     Request {
         group: &req.kind.group,
         version: &req.kind.version,
@@ -481,8 +593,8 @@ fn request<'a>(req: &'a WireRequest<'a>, namespace: &'a str) -> Request<'a> {
         namespace,
         name: &req.name,
         username: &req.user_info.username,
-        object: present(req.object).map(Into::into),
-        old_object: present(req.old_object).map(Into::into),
+        object: req.object.as_ref().map(Object::json),
+        old_object: req.old_object.as_ref().map(Object::json),
     }
 }
 
@@ -501,7 +613,7 @@ fn namespace_labels(
 
 /// The images the request's `verifyImages` conditions gate (none when its object cannot be
 /// read: the decision says why), and its pod's pull secrets.
-fn image_checks(s: &AdmissionState, req: &WireRequest<'_>) -> (Vec<ImageCheck>, Vec<String>) {
+fn image_checks(s: &AdmissionState, req: &Review<'_>) -> (Vec<ImageCheck>, Vec<String>) {
     let namespace = req.namespace.clone().unwrap_or_default();
     let r = request(req, &namespace);
     let ns_labels = namespace_labels(
@@ -522,7 +634,7 @@ fn image_checks(s: &AdmissionState, req: &WireRequest<'_>) -> (Vec<ImageCheck>, 
 async fn verify_images(
     s: &AdmissionState,
     service: &crate::images::ImageService,
-    req: &WireRequest<'_>,
+    req: &Review<'_>,
 ) -> ImageVerdicts {
     // Most reviews meet no image rule: no copies, no parsing for them.
     if !s
@@ -547,7 +659,7 @@ async fn verify_images(
 /// images its `verifyImages` conditions gate.
 fn decide(
     s: &AdmissionState,
-    req: &WireRequest<'_>,
+    req: &Review<'_>,
     endpoint: Endpoint,
     lookup_failed: Option<&str>,
     images: &ImageVerdicts,

@@ -60,8 +60,9 @@ pub enum ObjectJson<'a> {
     Value(&'a serde_json::Value),
     /// Raw JSON text.
     Raw(&'a serde_json::value::RawValue),
-    /// Raw JSON text read onto a tape once: typed objects and CEL expressions read the tape.
-    Read(&'a serde_json::value::RawValue, &'a rampart_cel::Document),
+    /// Raw JSON text read onto a tape once (alone, or as a node of the whole review's tape):
+    /// typed objects and CEL expressions read the tape.
+    Read(&'a str, &'a rampart_cel::Document),
 }
 
 impl<'a> From<&'a serde_json::Value> for ObjectJson<'a> {
@@ -83,7 +84,7 @@ impl<'a> ObjectJson<'a> {
             ObjectJson::Value(v) => T::deserialize(*v),
             ObjectJson::Raw(r) => serde_json::from_str(r.get()),
             // A refusal is worded from the text (with its line and column).
-            ObjectJson::Read(r, d) => d.typed().or_else(|_| serde_json::from_str(r.get())),
+            ObjectJson::Read(text, d) => d.typed().or_else(|_| serde_json::from_str(text)),
         }
     }
 
@@ -102,7 +103,7 @@ impl<'a> ObjectJson<'a> {
         'a: 'b,
     {
         match (self, doc) {
-            (ObjectJson::Raw(r), Some(d)) => ObjectJson::Read(r, d),
+            (ObjectJson::Raw(r), Some(d)) => ObjectJson::Read(r.get(), d),
             (o, _) => o,
         }
     }

@@ -3,8 +3,6 @@
 //! shape (nulls, repeated keys, wrong types, numbers of every kind), as every kind rampart reads
 //! pods from.
 
-use std::path::Path;
-
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
@@ -39,32 +37,9 @@ fn all_kinds(text: &str) -> Result<(), String> {
     same::<serde_json::Value>(text)
 }
 
-fn yaml_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            yaml_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn every_corpus_object_reads_the_same_from_its_tape() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpora");
-    let mut files = Vec::new();
-    for dir in [
-        "pod-security-admission",
-        "kubernetes-goat",
-        "kubehound-attacks",
-        "gatekeeper-library",
-    ] {
-        yaml_files(&root.join(dir), &mut files);
-    }
+    let files = rampart_testkit::corpora::manifest_files();
     let mut objects = 0;
     for f in &files {
         let Ok(text) = std::fs::read_to_string(f) else {

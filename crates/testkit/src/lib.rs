@@ -3,10 +3,12 @@
 //! DELETED events after the requested version, compacted history answers `410 Gone` (as an
 //! ERROR event, like the API server), and [`FakeApi::restart`] ends every open watch. Also a
 //! scripted OpenAI-compatible model server ([`model`]); image signing in cosign's formats with
-//! a private sigstore instance ([`sigstore`]) and a real OCI registry to push to ([`oci`]).
+//! a private sigstore instance ([`sigstore`]) and a real OCI registry to push to ([`oci`]); the
+//! bundled corpora's files ([`corpora`]).
 
 #![allow(clippy::unwrap_used)] // test support: a poisoned lock is a failed test
 
+pub mod corpora;
 pub mod model;
 pub mod oci;
 pub mod receiver;
