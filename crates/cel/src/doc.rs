@@ -44,6 +44,18 @@ pub(crate) enum Kind {
     },
 }
 
+impl Kind {
+    /// A list or map just opened: its members and span are set when it closes.
+    const OPEN_LIST: Kind = Kind::List {
+        live: 0,
+        span: Span { from: 0, to: 0 },
+    };
+    const OPEN_MAP: Kind = Kind::Map {
+        live: 0,
+        span: Span { from: 0, to: 0 },
+    };
+}
+
 /// Where a container stands in the text it was read from: `from..to`, empty for one read from
 /// something else (a tree, serde_json's reader).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -400,13 +412,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
         self.visit_unit()
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<u32, A::Error> {
-        let at = self
-            .doc
-            .push(Kind::List {
-                live: 0,
-                span: Span::default(),
-            })
-            .map_err(too_large)?;
+        let at = self.doc.push(Kind::OPEN_LIST).map_err(too_large)?;
         let mut n = 0u32;
         while a
             .next_element_seed(Seed {
@@ -422,13 +428,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
         Ok(at)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<u32, A::Error> {
-        let at = self
-            .doc
-            .push(Kind::Map {
-                live: 0,
-                span: Span::default(),
-            })
-            .map_err(too_large)?;
+        let at = self.doc.push(Kind::OPEN_MAP).map_err(too_large)?;
         let base = self.members.len();
         while let Some(key) = a.next_key_seed(KeySeed(&mut *self.doc))? {
             let m = a.next_value_seed(Seed {
@@ -576,10 +576,7 @@ impl Text<'_> {
         }
         let from = self.i as u32;
         self.i += 1;
-        let at = self.push(Kind::List {
-            live: 0,
-            span: Span::default(),
-        })?;
+        let at = self.push(Kind::OPEN_LIST)?;
         let mut n = 0u32;
         if !self.closed(b']') {
             loop {
@@ -609,10 +606,7 @@ impl Text<'_> {
         }
         let from = self.i as u32;
         self.i += 1;
-        let at = self.push(Kind::Map {
-            live: 0,
-            span: Span::default(),
-        })?;
+        let at = self.push(Kind::OPEN_MAP)?;
         let base = self.members.len();
         if !self.closed(b'}') {
             loop {

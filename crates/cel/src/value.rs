@@ -38,7 +38,7 @@ impl Activation {
 
     /// Binds `name` to a document read before (the object the built-in checks read too).
     pub fn bind_document(&mut self, name: &str, d: &Document) {
-        self.sizes.absorb(d.sizes);
+        self.sizes.absorb(d.sizes());
         self.bind_val(name, Val::Doc(d.doc.clone(), d.root));
     }
 
@@ -117,8 +117,9 @@ pub struct Document {
     doc: Arc<Doc>,
     /// The node this document is.
     root: u32,
-    /// Its sizes, as reading it alone would count them.
-    sizes: Sizes,
+    /// Its sizes, as reading it alone would count them (a member's are counted when asked:
+    /// most members are only passed through on the way to another).
+    sizes: Option<Sizes>,
 }
 
 impl Document {
@@ -139,7 +140,7 @@ impl Document {
         Ok(Document {
             doc: Arc::new(doc),
             root: Doc::ROOT,
-            sizes,
+            sizes: Some(sizes),
         })
     }
 
@@ -162,8 +163,13 @@ impl Document {
         Some(Document {
             doc: self.doc.clone(),
             root: at,
-            sizes: self.doc.sizes_of(at),
+            sizes: None,
         })
+    }
+
+    /// The sizes that bound what evaluating over it costs.
+    fn sizes(&self) -> Sizes {
+        self.sizes.unwrap_or_else(|| self.doc.sizes_of(self.root))
     }
 
     /// This document's own text, from `text`, the text it was read from by
@@ -307,7 +313,7 @@ mod tests {
                 .member("object")
                 .unwrap_or_else(|| panic!("case {i}: a member"));
             assert_eq!(m.source(&whole), Some(*object), "case {i}");
-            assert_eq!(m.sizes, alone.sizes, "case {i}");
+            assert_eq!(m.sizes(), alone.sizes(), "case {i}");
             let (mut a, mut b) = (Activation::new(), Activation::new());
             a.bind_document("o", &m);
             b.bind_document("o", &alone);
